@@ -1,0 +1,78 @@
+# minijet — every entry point. `make run` and `make test` are all a newcomer needs.
+#
+#   make deps     install missing Debian packages and the nats.js client (no-op when present)
+#   make          build build/minijet-server (and the test binaries)
+#   make run      deps + build + start the server on 127.0.0.1:4222, JetStream on, store ./data
+#   make test     deps + build + every test; ends with "N passed, N failed"
+#   make tidy     the determinism ban-list: src/ may reach the OS only through env_real.c/main.c
+#   make clean
+
+CC      ?= cc
+PKGS    := glib-2.0 json-glib-1.0 sqlite3
+CFLAGS  ?= -O2 -g
+# Asserts are never compiled out: no -DNDEBUG, no G_DISABLE_ASSERT.
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
+           -fno-omit-frame-pointer -D_GNU_SOURCE -Isrc
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+NATS_LIBS  = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
+
+B := build
+# The core: every src/*.c except the production world (env_real.c) and the program (main.c).
+CORE_SRC := $(filter-out src/main.c src/env_real.c,$(wildcard src/*.c))
+CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
+HDRS     := $(wildcard src/*.h src/*.def)
+SIM_SRC  := $(wildcard sim/*.c)
+UNIT_SRC := $(filter-out tests/test_env.c,$(wildcard tests/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/%.c=$(B)/tests/%)
+IOP_SRC  := $(wildcard tests/interop/interop_*.c)
+IOP_BIN  := $(IOP_SRC:tests/interop/%.c=$(B)/tests/%)
+
+PORT     ?= 4222
+STORE    ?= ./data
+
+.PHONY: all deps run test tidy clean unit sim
+all: $(B)/minijet-server $(UNIT_BIN) $(IOP_BIN) $(if $(SIM_SRC),$(B)/minijet-sim)
+
+deps:
+	@tools/deps.sh
+
+$(B)/obj/%.o: src/%.c $(HDRS) | $(B)/obj
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(B)/libminijet.a: $(CORE_OBJ)
+	ar rcs $@ $^
+
+$(B)/minijet-server: $(B)/obj/main.o $(B)/obj/env_real.o $(B)/libminijet.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/minijet-sim: $(SIM_SRC) $(wildcard sim/*.h) $(B)/libminijet.a
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -o $@ $(SIM_SRC) $(B)/libminijet.a $(PKG_LIBS) -lm
+
+$(B)/tests/test_%: tests/test_%.c tests/test_env.c tests/test_env.h $(B)/libminijet.a | $(B)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< tests/test_env.c $(B)/libminijet.a $(PKG_LIBS) -lm
+
+$(B)/tests/interop_%: tests/interop/interop_%.c tests/interop/server_ctl.c tests/interop/server_ctl.h | $(B)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/interop -o $@ $< tests/interop/server_ctl.c $(PKG_LIBS) $(NATS_LIBS)
+
+$(B)/obj $(B)/tests:
+	mkdir -p $@
+
+run: deps $(B)/minijet-server
+	$(B)/minijet-server -a 127.0.0.1 -p $(PORT) -js -sd $(STORE)
+
+test: deps
+	@$(MAKE) -s all
+	@tests/run.sh
+
+# The determinism ban-list (see DESIGN.md, "One core, two worlds"): outside env_real.c and
+# main.c, nothing in src/ may call the clock, random numbers, sockets or files directly.
+BANNED := (?<![>.\w])(time|gettimeofday|clock_gettime|rand|random|srand|g_get_monotonic_time|g_get_real_time|g_random_[a-z_]+|g_timeout_add[a-z_]*|g_usleep|usleep|sleep|fopen|open|read|write|writev|send|recv|pwrite|pread|fsync|socket|accept|connect|epoll_wait|g_file_[a-z_]+|g_mkdir[a-z_]*|unlink|rename)\s*\(
+tidy:
+	@hits=$$(grep -rnP --include='*.c' '$(BANNED)' src \
+	  | grep -vE '^src/(env_real|main)\.c:' | grep -vP '^\S+:[0-9]+:\s*(\*|//|/\*)'); \
+	if [ -n "$$hits" ]; then echo "tidy: src/ reaches the OS outside the environment seam:"; \
+	  echo "$$hits"; exit 1; fi; echo "tidy: ok (no direct OS calls in the core)"
+
+clean:
+	rm -rf $(B)

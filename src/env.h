@@ -1,0 +1,153 @@
+/* env.h — the environment seam: every effect the broker core can have on the world.
+ *
+ * WHAT IT IS
+ *   The broker core (proto, sublist, server, stream, consumer, raft, ...) never calls the
+ *   operating system. Every clock read, timer, socket write, file operation, random number
+ *   and log line goes through one `Env`: a table of function pointers plus the state of the
+ *   world that implements them. Two worlds exist:
+ *     - src/env_real.c  the production world: an epoll event loop, nonblocking sockets,
+ *                       outbound bytes batched per connection and flushed once per loop
+ *                       turn with writev, real files and fsync.
+ *     - sim/sim_env.c   the test world: virtual time on a discrete-event scheduler, a network
+ *                       and a disk that fail on purpose, one seed deciding everything.
+ *   A third, tiny one lives in tests/test_env.c for unit tests (manual time, in-memory conns).
+ *   This is SQLite's VFS idea and TigerBeetle's "time and IO as interfaces", in C.
+ *
+ * DIRECTION OF CALLS
+ *   world -> core:  the world calls the entry points in `EnvHandlers` (accept, bytes, closed)
+ *                   and the timer callbacks the core registered.
+ *   core  -> world: the core calls the `EnvOps` below through the env_* inline wrappers.
+ *   The core never blocks: a send queues bytes, a timer fires later, a file write returns when
+ *   the (real or simulated) kernel has taken it.
+ *
+ * INVARIANTS
+ *   - A connection id is never reused within one Env's lifetime (ids count up from 1).
+ *   - After the core calls env_conn_close(c), it receives exactly one on_closed(c) later
+ *     (never re-entrantly from inside env_conn_close) and no more on_bytes(c).
+ *   - on_closed(c) is delivered exactly once for every accepted c, whoever closed it.
+ *   - Timer callbacks never run re-entrantly inside another core call; a cancelled timer
+ *     never fires.
+ *   - File handles are small integers >= 0; errors come back as GError (G_FILE_ERROR_*),
+ *     never as asserts: a full or corrupt disk is bad input, not a programmer error.
+ */
+#ifndef MINIJET_ENV_H
+#define MINIJET_ENV_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Env Env;
+typedef uint64_t EnvConn;  /* a client connection, 0 = none */
+typedef uint64_t EnvTimer; /* a timer handle, 0 = none */
+
+typedef void (*EnvTimerFn)(void *arg);
+
+/* Log levels, printed like nats-server's: [INF] [WRN] [ERR] [DBG]. */
+typedef enum { ENV_LOG_DEBUG, ENV_LOG_INFO, ENV_LOG_WARN, ENV_LOG_ERROR } EnvLogLevel;
+
+/* One slice of an outbound message; the env copies the bytes before env_conn_send returns. */
+typedef struct EnvSlice {
+    const void *data;
+    size_t len;
+} EnvSlice;
+
+/* What the world calls in the core. Installed once with env_set_handlers(). */
+typedef struct EnvHandlers {
+    void (*on_accept)(void *core, EnvConn conn, const char *peer_ip, int peer_port);
+    void (*on_bytes)(void *core, EnvConn conn, const uint8_t *data, size_t len);
+    void (*on_closed)(void *core, EnvConn conn);
+} EnvHandlers;
+
+/* Open flags for files (a subset of POSIX's, named for what they mean). */
+enum {
+    ENV_FILE_READ = 1 << 0,   /* reading only */
+    ENV_FILE_WRITE = 1 << 1,  /* reading and writing */
+    ENV_FILE_CREATE = 1 << 2, /* create if missing */
+    ENV_FILE_TRUNC = 1 << 3,  /* truncate to 0 on open */
+};
+
+typedef struct EnvOps {
+    /* --- time --- */
+    int64_t (*now_ns)(Env *env);  /* monotonic nanoseconds, for timers and ages */
+    int64_t (*wall_ns)(Env *env); /* Unix epoch nanoseconds, for message timestamps */
+
+    /* --- timers: fn(arg) runs once, delay_ns from now, from the loop, never re-entrantly --- */
+    EnvTimer (*timer_add)(Env *env, int64_t delay_ns, EnvTimerFn fn, void *arg);
+    void (*timer_cancel)(Env *env, EnvTimer timer);
+
+    /* --- randomness --- */
+    uint64_t (*random_u64)(Env *env);
+
+    /* --- connections --- */
+    /* Queue the concatenation of the slices for conn. The bytes are copied; they leave the
+     * process when the world flushes (once per loop turn). Sending on a closed conn is a no-op. */
+    void (*conn_send)(Env *env, EnvConn conn, const EnvSlice *slices, size_t n);
+    /* Bytes queued for conn and not yet taken by the kernel: the slow-consumer measure. */
+    size_t (*conn_pending)(Env *env, EnvConn conn);
+    /* Flush what is queued (best effort), then close. on_closed follows later. */
+    void (*conn_close)(Env *env, EnvConn conn);
+
+    /* --- files (paths are relative to the world's root, e.g. the store directory) --- */
+    int (*file_open)(Env *env, const char *path, int flags, GError **error);
+    gssize (*file_pread)(Env *env, int fd, void *buf, size_t len, uint64_t off, GError **error);
+    gssize (*file_pwrite)(Env *env, int fd, const void *buf, size_t len, uint64_t off,
+                          GError **error);
+    gboolean (*file_sync)(Env *env, int fd, GError **error);
+    gboolean (*file_truncate)(Env *env, int fd, uint64_t len, GError **error);
+    gint64 (*file_size)(Env *env, int fd, GError **error);
+    void (*file_close)(Env *env, int fd);
+    gboolean (*path_rename)(Env *env, const char *from, const char *to, GError **error);
+    gboolean (*path_remove)(Env *env, const char *path, GError **error); /* file or empty dir */
+    gboolean (*path_exists)(Env *env, const char *path);
+    gboolean (*dir_make)(Env *env, const char *path, GError **error); /* mkdir -p */
+    gboolean (*dir_sync)(Env *env, const char *path, GError **error); /* fsync a directory */
+    /* Sorted list of entry names (not paths) in a directory; NULL-terminated, g_strfreev it. */
+    char **(*dir_list)(Env *env, const char *path, GError **error);
+
+    /* --- logging --- */
+    void (*log)(Env *env, EnvLogLevel level, const char *line);
+} EnvOps;
+
+struct Env {
+    const EnvOps *ops;
+    EnvHandlers handlers; /* set by the core with env_set_handlers() */
+    void *core;           /* first argument of every handler */
+    void *world;          /* the implementation's own state */
+};
+
+static inline void env_set_handlers(Env *env, const EnvHandlers *h, void *core) {
+    env->handlers = *h;
+    env->core = core;
+}
+
+static inline int64_t env_now_ns(Env *env) { return env->ops->now_ns(env); }
+static inline int64_t env_wall_ns(Env *env) { return env->ops->wall_ns(env); }
+static inline EnvTimer env_timer_add(Env *env, int64_t delay_ns, EnvTimerFn fn, void *arg) {
+    return env->ops->timer_add(env, delay_ns, fn, arg);
+}
+static inline void env_timer_cancel(Env *env, EnvTimer t) {
+    if (t != 0) env->ops->timer_cancel(env, t);
+}
+static inline uint64_t env_random_u64(Env *env) { return env->ops->random_u64(env); }
+static inline void env_conn_send(Env *env, EnvConn c, const EnvSlice *s, size_t n) {
+    env->ops->conn_send(env, c, s, n);
+}
+static inline void env_conn_send1(Env *env, EnvConn c, const void *data, size_t len) {
+    EnvSlice s = {data, len};
+    env->ops->conn_send(env, c, &s, 1);
+}
+static inline size_t env_conn_pending(Env *env, EnvConn c) { return env->ops->conn_pending(env, c); }
+static inline void env_conn_close(Env *env, EnvConn c) { env->ops->conn_close(env, c); }
+
+/* Formatted logging through the seam: env_log(env, ENV_LOG_INFO, "Listening on %s", x). */
+void env_log(Env *env, EnvLogLevel level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* Read a whole small file / write one atomically (temp file, fsync, rename, fsync dir).
+ * Both go through the ops above, so they work in every world. */
+gboolean env_file_read_all(Env *env, const char *path, GBytes **out, GError **error);
+gboolean env_file_write_atomic(Env *env, const char *path, const void *data, size_t len,
+                               GError **error);
+
+#endif

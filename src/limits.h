@@ -1,0 +1,38 @@
+/* limits.h — every limit minijet enforces, in one place.
+ *
+ * Reaching a limit is an error sent to the client (or a refused connection), never
+ * unbounded growth and never a crash. Units come last in names (TigerBeetle style):
+ * _bytes, _ns, _count. Where nats-server 2.9.10 has the same limit we use its default,
+ * so a client sees the same behaviour against both servers.
+ */
+#ifndef MINIJET_LIMITS_H
+#define MINIJET_LIMITS_H
+
+#include <glib.h>
+
+/* --- protocol --- */
+#define LIMIT_MAX_PAYLOAD_BYTES (1024 * 1024)    /* INFO max_payload; nats-server default 1 MiB */
+#define LIMIT_MAX_CONTROL_LINE_BYTES 4096        /* nats-server MAX_CONTROL_LINE_SIZE */
+#define LIMIT_MAX_CONNECT_JSON_BYTES LIMIT_MAX_CONTROL_LINE_BYTES /* CONNECT is a control line */
+#define LIMIT_MAX_SID_BYTES 128                  /* a sid longer than this is a malformed SUB */
+#define LIMIT_MAX_SUBJECT_BYTES 1024             /* longer subjects are invalid */
+#define LIMIT_MAX_SUBJECT_TOKENS 128             /* a subject has at most this many tokens */
+
+/* --- connections --- */
+#define LIMIT_MAX_CONNECTIONS_COUNT 65536        /* nats-server default max_connections */
+#define LIMIT_MAX_SUBS_PER_CONN_COUNT 0          /* 0 = unlimited, as nats-server's default */
+#define LIMIT_MAX_PENDING_BYTES (64 * 1024 * 1024) /* outbound buffer per connection (nats-server max_pending) */
+#define LIMIT_READ_CHUNK_BYTES (64 * 1024)       /* one read() takes up to this much */
+#define LIMIT_PING_FIRST_NS (2LL * 1000000000LL) /* first server PING after connect */
+#define LIMIT_PING_INTERVAL_NS (120LL * 1000000000LL) /* then every 2 minutes */
+#define LIMIT_PING_MAX_OUTSTANDING_COUNT 2       /* unanswered PINGs before 'Stale Connection' */
+#define LIMIT_AUTH_TIMEOUT_NS (2LL * 1000000000LL)
+
+/* --- subject trie --- */
+#define LIMIT_SUBLIST_CACHE_COUNT 1024           /* cached match results (nats-server slCacheMax) */
+
+G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_MAX_PENDING_BYTES);
+G_STATIC_ASSERT(LIMIT_MAX_SUBJECT_BYTES < LIMIT_MAX_CONTROL_LINE_BYTES);
+G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);
+
+#endif

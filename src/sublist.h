@@ -1,0 +1,70 @@
+/* sublist.h — the subject trie: which subscriptions match a subject.
+ *
+ * INTERFACE
+ *   sublist_new() / sublist_free()
+ *   sublist_insert(sl, subject, queue, item)    add an item (a subscription, owned by the
+ *                                               caller) under a subject, optionally in a
+ *                                               queue group; false if the subject is invalid
+ *   sublist_remove(sl, subject, queue, item)    remove that exact item; false if absent
+ *   sublist_match(sl, subject, len)             every item whose subject matches, grouped
+ *   sublist_count(sl)                           number of items
+ *   subject_valid_publish(), subject_valid_subscribe(), subject_is_literal(),
+ *   subject_matches_pattern(), subject_patterns_overlap()  the subject rules (spec 1.9)
+ *
+ * SUBJECTS
+ *   Tokens separated by '.', none empty, no whitespace. '*' matches exactly one token,
+ *   '>' one or more trailing tokens; both are wildcards only as a whole token ("fo*" is a
+ *   literal), and '>' must be the last token.
+ *
+ * RESULTS
+ *   A SublistResult is owned by the sublist (it may be cached) and stays valid until the
+ *   next insert or remove. Its order is deterministic: plain items and queue groups appear
+ *   in insertion order per trie node, nodes visited literal-first then '*' then '>'.
+ *   Choosing one member of a queue group is the caller's job (fairly: with randomness
+ *   from the environment), so the trie stays free of effects.
+ *
+ * INVARIANTS (checked by sublist_check_invariants)
+ *   - Every cached result equals what a fresh match would return.
+ *   - The cache holds at most LIMIT_SUBLIST_CACHE_COUNT results.
+ *   - Nodes with no items and no children are pruned on remove.
+ */
+#ifndef MINIJET_SUBLIST_H
+#define MINIJET_SUBLIST_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct Sublist Sublist;
+
+typedef struct SublistQueue {
+    const char *name;  /* the queue group name */
+    GPtrArray *items;  /* members (caller's items) matching, at least one */
+} SublistQueue;
+
+typedef struct SublistResult {
+    GPtrArray *plain;  /* items without a queue group */
+    GPtrArray *queues; /* of SublistQueue*, one per distinct queue name */
+} SublistResult;
+
+Sublist *sublist_new(void);
+void sublist_free(Sublist *sl);
+bool sublist_insert(Sublist *sl, const char *subject, const char *queue, void *item);
+bool sublist_remove(Sublist *sl, const char *subject, const char *queue, void *item);
+const SublistResult *sublist_match(Sublist *sl, const char *subject, size_t subject_len);
+size_t sublist_count(const Sublist *sl);
+/* Asserts the invariants above; for tests and the simulator. */
+void sublist_check_invariants(Sublist *sl);
+
+/* Subject rules. Lengths are explicit: subjects come straight from the wire. */
+bool subject_valid_publish(const char *s, size_t len);   /* tokens valid; wildcards allowed as literals */
+bool subject_valid_subscribe(const char *s, size_t len); /* tokens valid; '>' only last */
+bool subject_is_literal(const char *s, size_t len);     /* valid and no '*'/'>' token */
+/* Does literal subject `subj` match `pattern` (which may hold wildcards)? */
+bool subject_matches_pattern(const char *pattern, const char *subj);
+/* Could some literal subject match both patterns? (stream subject overlap, filters) */
+bool subject_patterns_overlap(const char *a, const char *b);
+/* Is every subject matched by `sub` also matched by `super`? (filter is a subset) */
+bool subject_pattern_is_subset(const char *sub, const char *super);
+
+#endif
