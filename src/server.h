@@ -1,0 +1,64 @@
+/* server.h — the broker core: connections, interest, delivery, request/reply, limits.
+ *
+ * The server is a pure state machine over the environment (env.h): the world calls its
+ * entry points (accept, bytes, closed, timers), and it answers by queueing bytes with
+ * env_conn_send. It never blocks and never touches the OS.
+ *
+ * INTERFACE
+ *   server_config_init(cfg)              defaults (nats-server's, from limits.h)
+ *   server_new(env, cfg, error)          a server; installs itself as env's handlers
+ *   server_free(s)
+ *   server_stats(s)                      counters for monitoring, tests and the simulator
+ *   server_check_invariants(s)           asserts the invariants below (tests, simulator)
+ *
+ * INVARIANTS
+ *   - Every subscription in the trie belongs to exactly one live connection, and every
+ *     subscription of a live connection is in the trie.
+ *   - A closed connection owns nothing: no subscriptions, no timers.
+ *   - No connection has more than max_pending_bytes queued: past that it is closed as a
+ *     slow consumer and the others are unaffected.
+ */
+#ifndef MINIJET_SERVER_H
+#define MINIJET_SERVER_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "env.h"
+
+typedef struct Server Server;
+
+typedef struct ServerConfig {
+    const char *host;          /* advertised in INFO; default "127.0.0.1" */
+    int port;                  /* advertised in INFO; default 4222 */
+    const char *server_name;   /* default "minijet" */
+    bool jetstream;            /* enable JetStream (the $JS.API) */
+    const char *store_dir;     /* JetStream store directory (env paths); default "./data" */
+    size_t max_payload_bytes;  /* default LIMIT_MAX_PAYLOAD_BYTES */
+    size_t max_control_line_bytes;
+    size_t max_pending_bytes;  /* slow-consumer threshold per connection */
+    int max_connections;
+    int max_subs_per_conn;     /* 0 = unlimited */
+    int64_t ping_first_ns;     /* first keep-alive PING after connect */
+    int64_t ping_interval_ns;  /* then every ping_interval_ns */
+    int ping_max_outstanding;  /* unanswered PINGs before 'Stale Connection' */
+} ServerConfig;
+
+typedef struct ServerStats {
+    uint64_t conns_accepted;
+    uint64_t conns_current;
+    uint64_t in_msgs, in_bytes;    /* PUB/HPUB received */
+    uint64_t out_msgs, out_bytes;  /* MSG/HMSG sent */
+    uint64_t subscriptions;
+    uint64_t slow_consumers;
+    uint64_t proto_errors;         /* -ERR sent */
+} ServerStats;
+
+void server_config_init(ServerConfig *cfg);
+Server *server_new(Env *env, const ServerConfig *cfg, GError **error);
+void server_free(Server *s);
+const ServerStats *server_stats(const Server *s);
+void server_check_invariants(Server *s);
+
+#endif

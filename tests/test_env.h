@@ -1,0 +1,54 @@
+/* test_env.h — the unit tests' world: an implementation of env.h with manual time,
+ * in-memory connections whose output the test reads, and an in-memory disk that can
+ * lose unsynced writes, tear the last write and flip bits. No sockets, no sleeps.
+ *
+ *   TestEnv *te = test_env_new(seed);        te->env is the Env to hand to the core
+ *   test_env_advance(te, ns)                 move time forward, firing due timers in order
+ *   EnvConn c = test_env_connect(te)         a new client connection (calls on_accept)
+ *   test_env_client_send(te, c, "PING\r\n")  bytes from the client (calls on_bytes)
+ *   char *out = test_env_client_take(te, c)  everything the server sent c since last take
+ *   test_env_client_close(te, c)             the client hangs up (calls on_closed)
+ *   test_env_is_closed(te, c)                did the server close c?
+ *   test_env_set_pending(te, c, bytes)       pretend the kernel is not draining c (slow consumer)
+ *   test_env_crash_disk(te, mode)            a power cut: unsynced writes are lost/torn/kept
+ *   test_env_flip_bit(te, path, offset, bit) corrupt a durable byte
+ */
+#ifndef MINIJET_TEST_ENV_H
+#define MINIJET_TEST_ENV_H
+
+#include <glib.h>
+
+#include "env.h"
+
+typedef struct TestEnv TestEnv;
+struct TestEnv {
+    Env env;
+    /* private state follows in test_env.c */
+};
+
+typedef enum {
+    TEST_CRASH_LOSE_ALL_UNSYNCED, /* every write since the last fsync of its file is lost */
+    TEST_CRASH_KEEP_SOME,         /* a seeded random prefix of unsynced writes survives */
+    TEST_CRASH_TEAR_LAST,         /* like KEEP_SOME, and the last surviving write is cut short */
+} TestCrashMode;
+
+TestEnv *test_env_new(uint64_t seed);
+void test_env_free(TestEnv *te);
+void test_env_advance(TestEnv *te, int64_t ns);
+int64_t test_env_now(TestEnv *te);
+
+EnvConn test_env_connect(TestEnv *te);
+void test_env_client_send(TestEnv *te, EnvConn c, const char *bytes);
+void test_env_client_send_len(TestEnv *te, EnvConn c, const void *bytes, size_t len);
+char *test_env_client_take(TestEnv *te, EnvConn c); /* g_free it; "" when nothing */
+void test_env_client_close(TestEnv *te, EnvConn c);
+gboolean test_env_is_closed(TestEnv *te, EnvConn c);
+void test_env_set_pending(TestEnv *te, EnvConn c, size_t bytes);
+
+void test_env_crash_disk(TestEnv *te, TestCrashMode mode);
+void test_env_flip_bit(TestEnv *te, const char *path, uint64_t offset, int bit);
+void test_env_set_disk_full(TestEnv *te, gboolean full); /* writes fail with ENOSPC */
+/* Log lines the core wrote, newline-separated; g_free it. */
+char *test_env_take_log(TestEnv *te);
+
+#endif
