@@ -55,10 +55,44 @@ typedef struct ServerStats {
     uint64_t proto_errors;         /* -ERR sent */
 } ServerStats;
 
+/* A message as internal subscribers (JetStream, monitoring) see it. Pointers are valid only
+ * during the handler call. hdr_len == 0 means no headers. */
+typedef struct ServerMsg {
+    const char *subject;
+    size_t subject_len;
+    const char *reply; /* NULL when none */
+    size_t reply_len;
+    const uint8_t *hdr;
+    size_t hdr_len;
+    const uint8_t *payload;
+    size_t payload_len;
+    EnvConn from;      /* the publishing client connection, 0 for internal publishes */
+} ServerMsg;
+
+typedef void (*ServerMsgHandler)(void *ctx, const ServerMsg *msg);
+typedef struct ServerInternalSub ServerInternalSub;
+
 void server_config_init(ServerConfig *cfg);
 Server *server_new(Env *env, const ServerConfig *cfg, GError **error);
 void server_free(Server *s);
 const ServerStats *server_stats(const Server *s);
 void server_check_invariants(Server *s);
+Env *server_env(Server *s);
+const ServerConfig *server_config(const Server *s);
+
+/* --- the internal client: how JetStream and other in-process services use the bus ---
+ *
+ * An internal subscription sits in the same trie as client subscriptions (so it counts as
+ * interest: no 503 for requests it answers) but calls a function instead of writing MSG
+ * bytes. The handler may publish (re-entrancy is allowed and bounded by the call depth
+ * limit) but must not free the subscription it is running in; unsubscribe it later. */
+ServerInternalSub *server_subscribe_internal(Server *s, const char *subject, const char *queue,
+                                             ServerMsgHandler fn, void *ctx);
+void server_unsubscribe_internal(Server *s, ServerInternalSub *sub);
+/* Publish as the server itself: routed exactly like a client PUB/HPUB (no 503 replies). */
+void server_publish(Server *s, const char *subject, const char *reply, const void *hdr,
+                    size_t hdr_len, const void *payload, size_t payload_len);
+/* Is any subscription (client or internal) interested in this literal subject? */
+bool server_has_interest(Server *s, const char *subject);
 
 #endif
