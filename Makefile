@@ -12,7 +12,7 @@ PKGS    := glib-2.0 json-glib-1.0 sqlite3
 CFLAGS  ?= -O2 -g
 # Asserts are never compiled out: no -DNDEBUG, no G_DISABLE_ASSERT.
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
-           -fno-omit-frame-pointer -D_GNU_SOURCE -Isrc
+           -fno-omit-frame-pointer -D_GNU_SOURCE -iquote src
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 NATS_LIBS  = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
@@ -47,13 +47,13 @@ $(B)/minijet-server: $(B)/obj/main.o $(B)/obj/env_real.o $(B)/libminijet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(B)/minijet-sim: $(SIM_SRC) $(wildcard sim/*.h) $(B)/libminijet.a
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isim -o $@ $(SIM_SRC) $(B)/libminijet.a $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote sim -o $@ $(SIM_SRC) $(B)/libminijet.a $(PKG_LIBS) -lm
 
 $(B)/tests/test_%: tests/test_%.c tests/test_env.c tests/test_env.h $(B)/libminijet.a | $(B)/tests
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< tests/test_env.c $(B)/libminijet.a $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote tests -o $@ $< tests/test_env.c $(B)/libminijet.a $(PKG_LIBS) -lm
 
 $(B)/tests/interop_%: tests/interop/interop_%.c tests/interop/server_ctl.c tests/interop/server_ctl.h | $(B)/tests
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/interop -o $@ $< tests/interop/server_ctl.c $(PKG_LIBS) $(NATS_LIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote tests/interop -o $@ $< tests/interop/server_ctl.c $(PKG_LIBS) $(NATS_LIBS)
 
 $(B)/obj $(B)/tests:
 	mkdir -p $@
