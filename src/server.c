@@ -1,0 +1,623 @@
+/* server.c — the broker core: connections, interest, delivery, request/reply, limits.
+ *
+ * WHAT IT IS
+ *   The part of nats-server that every client touches: it accepts connections, greets
+ *   them with INFO, parses what they send (proto.c), keeps their subscriptions in the
+ *   subject trie (sublist.c) and, for every published message, writes a MSG/HMSG to each
+ *   interested subscriber and to one member of each interested queue group.
+ *   It is a pure state machine over the environment (env.h): it never blocks, never reads
+ *   a clock or a socket itself, so the simulator can run it unchanged.
+ *
+ * INTERFACE (server.h)
+ *   server_new / server_free, the EnvHandlers (on_accept, on_bytes, on_closed) it installs,
+ *   server_subscribe_internal / server_publish (the in-process client JetStream uses),
+ *   server_stats, server_check_invariants.
+ *
+ * INVARIANTS
+ *   - A live Sub is in the trie exactly once; a dead Sub (unsubscribed, or its connection
+ *     closing) is in no trie and receives nothing. Subs are reference counted so that a
+ *     delivery loop can hold them while a handler unsubscribes one (see route()).
+ *   - A Conn is freed only in on_closed, which the world never calls re-entrantly, so a
+ *     Conn pointer stays valid for the whole of any delivery loop.
+ *   - A closing Conn owns no Sub in the trie and no timer.
+ *   - Outbound bytes queued for a Conn never exceed max_pending_bytes plus one message:
+ *     past it the connection is closed as a slow consumer.
+ *
+ * Book: chapter 3 (the protocol and the server core).
+ */
+#include "server.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "limits.h"
+#include "proto.h"
+#include "sublist.h"
+
+#define SERVER_VERSION "2.9.10" /* what clients gate features on (spec 6.1) */
+#define SERVER_MAX_CALL_DEPTH 8 /* internal handlers publishing from inside handlers */
+
+typedef struct Conn Conn;
+
+typedef struct Sub {
+    int refs;      /* 1 for being subscribed, +1 per delivery loop holding it */
+    bool dead;     /* unsubscribed: in no trie, receives nothing */
+    Conn *conn;    /* owner, NULL for an internal subscription */
+    ServerMsgHandler fn; /* internal subscriptions only */
+    void *ctx;
+    char *subject;
+    char *queue;   /* NULL when not in a queue group */
+    char *sid;
+    size_t sid_len;
+    int64_t max;   /* auto-unsubscribe after this many deliveries, -1 = none */
+    uint64_t delivered;
+} Sub;
+
+struct ServerInternalSub {
+    Sub sub; /* an internal subscription is just a Sub without a connection */
+};
+
+struct Conn {
+    Server *srv;
+    EnvConn id;
+    char peer[64]; /* "ip:port", for log lines */
+    ProtoParser parser;
+    GHashTable *subs; /* sid -> Sub*, lookup only (never iterated into an output) */
+    bool connected;   /* CONNECT received */
+    bool closing;
+    bool verbose, pedantic, echo, headers, no_responders;
+    int pings_out;
+    EnvTimer ping_timer;
+};
+
+struct Server {
+    Env *env;
+    ServerConfig cfg;
+    Sublist *sl;
+    GHashTable *conns; /* EnvConn (uint64) -> Conn*, lookup only */
+    ServerStats stats;
+    char server_id[57];
+    int call_depth;
+    GPtrArray *internal_subs; /* every live internal Sub, in creation order */
+};
+
+/* ------------------------------------------------------------------ subscriptions */
+
+static void sub_unref(Sub *sub) {
+    g_assert(sub->refs > 0);
+    if (--sub->refs > 0) return;
+    g_assert(sub->dead);
+    g_free(sub->subject);
+    g_free(sub->queue);
+    g_free(sub->sid);
+    g_free(sub);
+}
+
+/* Take sub out of the trie; it stays allocated while a delivery loop holds it. */
+static void sub_kill(Server *s, Sub *sub) {
+    if (sub->dead) return;
+    sub->dead = true;
+    bool removed = sublist_remove(s->sl, sub->subject, sub->queue, sub);
+    g_assert(removed);
+    s->stats.subscriptions--;
+    sub_unref(sub);
+}
+
+/* ------------------------------------------------------------------ output */
+
+static void conn_close(Conn *c, const char *reason);
+
+static void conn_send_str(Conn *c, const char *str) {
+    env_conn_send1(c->srv->env, c->id, str, strlen(str));
+}
+
+/* Send -ERR; close the connection if nats-server does for this error. */
+static void conn_send_err(Conn *c, MjError err) {
+    const MjErrorInfo *info = mj_error_info(err);
+    g_autoptr(GString) line = g_string_new(NULL);
+    proto_encode_err(line, info->text);
+    env_conn_send1(c->srv->env, c->id, line->str, line->len);
+    c->srv->stats.proto_errors++;
+    env_log(c->srv->env, ENV_LOG_WARN, "%s - cid:%" G_GUINT64_FORMAT " - %s", c->peer, c->id,
+            info->text);
+    if (info->fatal) conn_close(c, info->text);
+}
+
+/* Queue one MSG/HMSG for a connection subscriber. The payload and headers are not copied
+ * here: the slices point at the publisher's bytes and the environment copies them once into
+ * this connection's outbound buffer. */
+static void deliver_to_conn(Server *s, Sub *sub, const ServerMsg *m) {
+    Conn *c = sub->conn;
+    if (c->closing) return;
+    char line[LIMIT_MAX_CONTROL_LINE_BYTES + 64];
+    g_assert(proto_msg_line_max(m->subject_len, sub->sid_len, m->reply_len) <= sizeof line);
+    size_t n = proto_encode_msg_line(line, m->subject, m->subject_len, sub->sid, sub->sid_len,
+                                     m->reply, m->reply_len, m->hdr_len, m->payload_len);
+    EnvSlice sl[4] = {{line, n}, {m->hdr, m->hdr_len}, {m->payload, m->payload_len}, {"\r\n", 2}};
+    env_conn_send(s->env, c->id, sl, 4);
+    s->stats.out_msgs++;
+    s->stats.out_bytes += m->hdr_len + m->payload_len;
+    if (env_conn_pending(s->env, c->id) > s->cfg.max_pending_bytes) {
+        s->stats.slow_consumers++;
+        env_log(s->env, ENV_LOG_WARN, "%s - cid:%" G_GUINT64_FORMAT
+                " - Slow Consumer Detected: MaxPending of %zu Exceeded",
+                c->peer, c->id, s->cfg.max_pending_bytes);
+        conn_close(c, "Slow Consumer (Pending Bytes)");
+    }
+}
+
+static void deliver(Server *s, Sub *sub, const ServerMsg *m) {
+    if (sub->dead) return;
+    sub->delivered++;
+    if (sub->conn != NULL)
+        deliver_to_conn(s, sub, m);
+    else if (s->call_depth < SERVER_MAX_CALL_DEPTH) {
+        s->call_depth++;
+        sub->fn(sub->ctx, m);
+        s->call_depth--;
+    } else
+        env_log(s->env, ENV_LOG_ERROR, "internal delivery on %.*s dropped: call depth %d",
+                (int)m->subject_len, m->subject, s->call_depth);
+    if (sub->max > 0 && sub->delivered >= (uint64_t)sub->max && !sub->dead) {
+        if (sub->conn != NULL) g_hash_table_remove(sub->conn->subs, sub->sid);
+        sub_kill(s, sub);
+    }
+}
+
+/* ------------------------------------------------------------------ routing
+ *
+ * HOW IT WORKS
+ *   route() asks the trie for every subscription matching the subject (a cached hash
+ *   lookup for hot subjects), then delivers: one copy per plain subscription, and for
+ *   each queue group one member chosen uniformly at random (randomness from the
+ *   environment, so the simulator replays the choice).
+ *
+ * WHY COLLECT FIRST
+ *   Delivering can change the trie under our feet: an auto-unsubscribe reaching its max,
+ *   a slow consumer being closed, or an internal handler (JetStream) subscribing or
+ *   unsubscribing. The trie's result is only valid until the next change, so we first
+ *   copy the targets into a small array and take a reference on each; a target killed
+ *   meanwhile is skipped. For the common 1:1 case that is one pointer copy.
+ */
+#define ROUTE_STACK_TARGETS 32
+
+static Sub *pick_queue_member(Server *s, GPtrArray *members, Conn *from) {
+    guint n = members->len;
+    guint start = n > 1 ? (guint)(env_random_u64(s->env) % n) : 0;
+    for (guint i = 0; i < n; i++) {
+        Sub *m = g_ptr_array_index(members, (start + i) % n);
+        if (from != NULL && m->conn == from && !from->echo) continue;
+        return m;
+    }
+    return NULL;
+}
+
+/* Returns the number of subscriptions the message was delivered to. */
+static size_t route(Server *s, Conn *from, const ServerMsg *m) {
+    const SublistResult *r = sublist_match(s->sl, m->subject, m->subject_len);
+    size_t n = r->plain->len + r->queues->len;
+    if (n == 0) return 0;
+    Sub *stack[ROUTE_STACK_TARGETS];
+    Sub **targets = n <= ROUTE_STACK_TARGETS ? stack : g_new(Sub *, n);
+    size_t k = 0;
+    for (guint i = 0; i < r->plain->len; i++) {
+        Sub *sub = g_ptr_array_index(r->plain, i);
+        if (from != NULL && sub->conn == from && !from->echo) continue;
+        targets[k++] = sub;
+    }
+    for (guint i = 0; i < r->queues->len; i++) {
+        const SublistQueue *q = g_ptr_array_index(r->queues, i);
+        Sub *sub = pick_queue_member(s, q->items, from);
+        if (sub != NULL) targets[k++] = sub;
+    }
+    for (size_t i = 0; i < k; i++) targets[i]->refs++;
+    for (size_t i = 0; i < k; i++) {
+        deliver(s, targets[i], m);
+        sub_unref(targets[i]);
+    }
+    if (targets != stack) g_free(targets);
+    return k;
+}
+
+/* A request nobody can answer: tell the requester at once with a 503 status on its reply
+ * subject, delivered only to the requester's own subscriptions (spec 1.9). */
+static void send_no_responders(Server *s, Conn *from, const ServerMsg *m) {
+    static const char status[] = "NATS/1.0 503\r\n\r\n";
+    const SublistResult *r = sublist_match(s->sl, m->reply, m->reply_len);
+    ServerMsg nr = {.subject = m->reply, .subject_len = m->reply_len, .hdr = (const uint8_t *)status,
+                    .hdr_len = sizeof status - 1, .payload = (const uint8_t *)"", .payload_len = 0};
+    for (guint i = 0; i < r->plain->len; i++) {
+        Sub *sub = g_ptr_array_index(r->plain, i);
+        if (sub->conn == from) {
+            deliver_to_conn(s, sub, &nr);
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ protocol callbacks */
+
+static bool on_connect(void *ctx, const char *json, size_t len) {
+    Conn *c = ctx;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonNode *root = NULL;
+    if (!json_parser_load_from_data(parser, json, (gssize)len, NULL) ||
+        (root = json_parser_get_root(parser)) == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
+        /* nats-server closes on bad CONNECT JSON without an -ERR (spec 1.3) */
+        env_log(c->srv->env, ENV_LOG_WARN, "%s - cid:%" G_GUINT64_FORMAT " - bad CONNECT JSON",
+                c->peer, c->id);
+        conn_close(c, "bad CONNECT");
+        return false;
+    }
+    JsonObject *o = json_node_get_object(root);
+    c->verbose = json_object_get_boolean_member_with_default(o, "verbose", TRUE);
+    c->pedantic = json_object_get_boolean_member_with_default(o, "pedantic", TRUE);
+    c->echo = json_object_get_boolean_member_with_default(o, "echo", TRUE);
+    c->headers = json_object_get_boolean_member_with_default(o, "headers", FALSE);
+    c->no_responders = json_object_get_boolean_member_with_default(o, "no_responders", FALSE);
+    gint64 protocol = json_object_get_int_member_with_default(o, "protocol", 0);
+    if (protocol > 1) {
+        conn_send_err(c, MJ_ERR_PROTO_INVALID_PROTOCOL);
+        return false;
+    }
+    if (c->no_responders && !c->headers) {
+        conn_send_err(c, MJ_ERR_PROTO_NO_RESP_HEADERS);
+        return false;
+    }
+    c->connected = true;
+    if (c->verbose) conn_send_str(c, PROTO_OK);
+    return true;
+}
+
+static bool on_pub(void *ctx, const ProtoPub *p) {
+    Conn *c = ctx;
+    Server *s = c->srv;
+    if (p->is_hpub && !c->headers) {
+        /* HPUB without negotiated headers: nats-server closes without -ERR (spec 1.4) */
+        conn_close(c, "HPUB without headers support");
+        return false;
+    }
+    if (c->pedantic && !subject_is_literal(p->subject, p->subject_len))
+        conn_send_err(c, MJ_ERR_PROTO_INVALID_PUB_SUBJECT); /* not fatal: still routed */
+    s->stats.in_msgs++;
+    s->stats.in_bytes += p->hdr_len + p->payload_len;
+    if (c->verbose) conn_send_str(c, PROTO_OK);
+    ServerMsg m = {p->subject, p->subject_len, p->reply, p->reply_len,
+                   p->hdr, p->hdr_len, p->payload, p->payload_len, c->id};
+    size_t delivered = route(s, c, &m);
+    if (delivered == 0 && p->reply_len > 0 && c->headers && c->no_responders && !c->closing)
+        send_no_responders(s, c, &m);
+    return !c->closing;
+}
+
+static bool on_sub(void *ctx, const ProtoSub *p) {
+    Conn *c = ctx;
+    Server *s = c->srv;
+    if (!subject_valid_subscribe(p->subject, p->subject_len)) {
+        conn_send_err(c, MJ_ERR_PROTO_INVALID_SUBJECT);
+        return !c->closing;
+    }
+    g_autofree char *sid = g_strndup(p->sid, p->sid_len);
+    if (g_hash_table_contains(c->subs, sid)) { /* a repeated sid is ignored (spec 1.5) */
+        if (c->verbose) conn_send_str(c, PROTO_OK);
+        return true;
+    }
+    if (s->cfg.max_subs_per_conn > 0 && g_hash_table_size(c->subs) >= (guint)s->cfg.max_subs_per_conn) {
+        conn_send_err(c, MJ_ERR_PROTO_MAX_SUBSCRIPTIONS);
+        return !c->closing;
+    }
+    Sub *sub = g_new0(Sub, 1);
+    sub->refs = 1;
+    sub->conn = c;
+    sub->subject = g_strndup(p->subject, p->subject_len);
+    sub->queue = p->queue != NULL ? g_strndup(p->queue, p->queue_len) : NULL;
+    sub->sid = g_steal_pointer(&sid);
+    sub->sid_len = p->sid_len;
+    sub->max = -1;
+    bool ok = sublist_insert(s->sl, sub->subject, sub->queue, sub);
+    g_assert(ok); /* validated above */
+    g_hash_table_insert(c->subs, sub->sid, sub);
+    s->stats.subscriptions++;
+    if (c->verbose) conn_send_str(c, PROTO_OK);
+    return true;
+}
+
+static bool on_unsub(void *ctx, const ProtoUnsub *p) {
+    Conn *c = ctx;
+    g_autofree char *sid = g_strndup(p->sid, p->sid_len);
+    Sub *sub = g_hash_table_lookup(c->subs, sid);
+    if (sub != NULL) { /* an unknown sid is ignored */
+        if (p->max > 0 && sub->delivered < (uint64_t)p->max) {
+            sub->max = p->max;
+        } else {
+            g_hash_table_remove(c->subs, sid);
+            sub_kill(c->srv, sub);
+        }
+    }
+    if (c->verbose) conn_send_str(c, PROTO_OK);
+    return true;
+}
+
+static bool on_ping(void *ctx) {
+    conn_send_str(ctx, PROTO_PONG);
+    return true;
+}
+
+static bool on_pong(void *ctx) {
+    Conn *c = ctx;
+    c->pings_out = 0;
+    return true;
+}
+
+static const ProtoCallbacks proto_callbacks = {
+    .on_connect = on_connect,
+    .on_pub = on_pub,
+    .on_sub = on_sub,
+    .on_unsub = on_unsub,
+    .on_ping = on_ping,
+    .on_pong = on_pong,
+};
+
+/* ------------------------------------------------------------------ keep-alive */
+
+/* Every ping interval: if the client left too many PINGs unanswered it is gone (a dead
+ * peer whose TCP connection never said so); otherwise ask again. */
+static void ping_timer_fired(void *arg) {
+    Conn *c = arg;
+    Server *s = c->srv;
+    c->ping_timer = 0;
+    if (c->closing) return;
+    if (c->pings_out >= s->cfg.ping_max_outstanding) {
+        conn_send_err(c, MJ_ERR_PROTO_STALE_CONNECTION);
+        return;
+    }
+    c->pings_out++;
+    conn_send_str(c, PROTO_PING);
+    c->ping_timer = env_timer_add(s->env, s->cfg.ping_interval_ns, ping_timer_fired, c);
+}
+
+/* ------------------------------------------------------------------ connections */
+
+static void send_info(Conn *c) {
+    Server *s = c->srv;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "server_id");
+    json_builder_add_string_value(b, s->server_id);
+    json_builder_set_member_name(b, "server_name");
+    json_builder_add_string_value(b, s->cfg.server_name);
+    json_builder_set_member_name(b, "version");
+    json_builder_add_string_value(b, SERVER_VERSION);
+    json_builder_set_member_name(b, "proto");
+    json_builder_add_int_value(b, 1);
+    json_builder_set_member_name(b, "go");
+    json_builder_add_string_value(b, "minijet (C)");
+    json_builder_set_member_name(b, "host");
+    json_builder_add_string_value(b, s->cfg.host);
+    json_builder_set_member_name(b, "port");
+    json_builder_add_int_value(b, s->cfg.port);
+    json_builder_set_member_name(b, "headers");
+    json_builder_add_boolean_value(b, TRUE);
+    json_builder_set_member_name(b, "max_payload");
+    json_builder_add_int_value(b, (gint64)s->cfg.max_payload_bytes);
+    json_builder_set_member_name(b, "jetstream");
+    json_builder_add_boolean_value(b, s->cfg.jetstream);
+    json_builder_set_member_name(b, "client_id");
+    json_builder_add_int_value(b, (gint64)c->id);
+    json_builder_set_member_name(b, "client_ip");
+    g_autofree char *ip = g_strndup(c->peer, strcspn(c->peer, ":"));
+    json_builder_add_string_value(b, ip);
+    json_builder_end_object(b);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    g_autofree char *json = json_generator_to_data(gen, NULL);
+    g_autofree char *line = g_strdup_printf("INFO %s \r\n", json);
+    conn_send_str(c, line);
+}
+
+static void on_accept(void *core, EnvConn id, const char *peer_ip, int peer_port) {
+    Server *s = core;
+    Conn *c = g_new0(Conn, 1);
+    c->srv = s;
+    c->id = id;
+    g_snprintf(c->peer, sizeof c->peer, "%s:%d", peer_ip, peer_port);
+    ProtoLimits lim = {s->cfg.max_payload_bytes, s->cfg.max_control_line_bytes};
+    proto_parser_init(&c->parser, &lim);
+    c->subs = g_hash_table_new(g_str_hash, g_str_equal);
+    /* Until CONNECT says otherwise (nats-server's defaults for a client that never sends it). */
+    c->echo = true;
+    g_hash_table_insert(s->conns, &c->id, c);
+    s->stats.conns_accepted++;
+    s->stats.conns_current++;
+    if (s->stats.conns_current > (uint64_t)s->cfg.max_connections) {
+        conn_send_err(c, MJ_ERR_PROTO_MAX_CONNECTIONS);
+        return;
+    }
+    env_log(s->env, ENV_LOG_DEBUG, "%s - cid:%" G_GUINT64_FORMAT " - Client connection created",
+            c->peer, id);
+    send_info(c);
+    /* First PING after ping_first_ns with up to 20% jitter, as nats-server does. */
+    int64_t jitter = s->cfg.ping_first_ns / 5;
+    int64_t delay = s->cfg.ping_first_ns + (jitter > 0 ? (int64_t)(env_random_u64(s->env) % (uint64_t)jitter) : 0);
+    c->ping_timer = env_timer_add(s->env, delay, ping_timer_fired, c);
+}
+
+static void on_bytes(void *core, EnvConn id, const uint8_t *data, size_t len) {
+    Server *s = core;
+    Conn *c = g_hash_table_lookup(s->conns, &id);
+    if (c == NULL || c->closing) return;
+    MjError err = proto_parser_feed(&c->parser, data, len, &proto_callbacks, c);
+    if (err != MJ_OK && !c->closing) conn_send_err(c, err);
+}
+
+/* Start closing: drop interest and timers now (so nothing more is routed here), ask the
+ * world to flush and close; the Conn itself is freed in on_closed. */
+static void conn_close(Conn *c, const char *reason) {
+    if (c->closing) return;
+    Server *s = c->srv;
+    c->closing = true;
+    env_log(s->env, ENV_LOG_DEBUG, "%s - cid:%" G_GUINT64_FORMAT " - Client connection closed: %s",
+            c->peer, c->id, reason);
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, c->subs);
+    while (g_hash_table_iter_next(&it, NULL, &v)) sub_kill(s, v); /* order cannot reach an output */
+    g_hash_table_remove_all(c->subs);
+    env_timer_cancel(s->env, c->ping_timer);
+    c->ping_timer = 0;
+    env_conn_close(s->env, c->id);
+}
+
+static void on_closed(void *core, EnvConn id) {
+    Server *s = core;
+    Conn *c = g_hash_table_lookup(s->conns, &id);
+    if (c == NULL) return;
+    if (!c->closing) {
+        conn_close(c, "Client Closed");
+    }
+    g_hash_table_remove(s->conns, &id);
+    s->stats.conns_current--;
+    proto_parser_clear(&c->parser);
+    g_hash_table_destroy(c->subs);
+    g_free(c);
+}
+
+static const EnvHandlers server_handlers = {on_accept, on_bytes, on_closed};
+
+/* ------------------------------------------------------------------ internal client */
+
+ServerInternalSub *server_subscribe_internal(Server *s, const char *subject, const char *queue,
+                                             ServerMsgHandler fn, void *ctx) {
+    if (!subject_valid_subscribe(subject, strlen(subject))) return NULL;
+    ServerInternalSub *is = g_new0(ServerInternalSub, 1);
+    Sub *sub = &is->sub;
+    sub->refs = 1;
+    sub->fn = fn;
+    sub->ctx = ctx;
+    sub->subject = g_strdup(subject);
+    sub->queue = g_strdup(queue);
+    sub->sid = g_strdup("internal");
+    sub->sid_len = strlen(sub->sid);
+    sub->max = -1;
+    bool ok = sublist_insert(s->sl, sub->subject, sub->queue, sub);
+    g_assert(ok);
+    s->stats.subscriptions++;
+    g_ptr_array_add(s->internal_subs, is);
+    return is;
+}
+
+void server_unsubscribe_internal(Server *s, ServerInternalSub *is) {
+    if (is == NULL) return;
+    g_ptr_array_remove(s->internal_subs, is);
+    sub_kill(s, &is->sub);
+}
+
+void server_publish(Server *s, const char *subject, const char *reply, const void *hdr,
+                    size_t hdr_len, const void *payload, size_t payload_len) {
+    ServerMsg m = {subject, strlen(subject), reply, reply != NULL ? strlen(reply) : 0,
+                   hdr, hdr_len, payload, payload_len, 0};
+    route(s, NULL, &m);
+}
+
+bool server_has_interest(Server *s, const char *subject) {
+    const SublistResult *r = sublist_match(s->sl, subject, strlen(subject));
+    return r->plain->len + r->queues->len > 0;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+void server_config_init(ServerConfig *cfg) {
+    *cfg = (ServerConfig){
+        .host = "127.0.0.1",
+        .port = 4222,
+        .server_name = "minijet",
+        .jetstream = false,
+        .store_dir = "./data",
+        .max_payload_bytes = LIMIT_MAX_PAYLOAD_BYTES,
+        .max_control_line_bytes = LIMIT_MAX_CONTROL_LINE_BYTES,
+        .max_pending_bytes = LIMIT_MAX_PENDING_BYTES,
+        .max_connections = LIMIT_MAX_CONNECTIONS_COUNT,
+        .max_subs_per_conn = LIMIT_MAX_SUBS_PER_CONN_COUNT,
+        .ping_first_ns = LIMIT_PING_FIRST_NS,
+        .ping_interval_ns = LIMIT_PING_INTERVAL_NS,
+        .ping_max_outstanding = LIMIT_PING_MAX_OUTSTANDING_COUNT,
+    };
+}
+
+static guint u64_hash(gconstpointer p) {
+    uint64_t v = *(const uint64_t *)p;
+    return (guint)(v ^ (v >> 32));
+}
+static gboolean u64_equal(gconstpointer a, gconstpointer b) {
+    return *(const uint64_t *)a == *(const uint64_t *)b;
+}
+
+Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
+    if (cfg->max_payload_bytes == 0 || cfg->max_payload_bytes > LIMIT_MAX_PENDING_BYTES) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "max_payload must be between 1 and %d bytes", LIMIT_MAX_PENDING_BYTES);
+        return NULL;
+    }
+    Server *s = g_new0(Server, 1);
+    s->env = env;
+    s->cfg = *cfg;
+    s->sl = sublist_new();
+    s->conns = g_hash_table_new(u64_hash, u64_equal);
+    s->internal_subs = g_ptr_array_new();
+    /* A server id like nats-server's: 'N' and 55 base32 characters, from the env's random. */
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    s->server_id[0] = 'N';
+    for (int i = 1; i < 56; i++) s->server_id[i] = alphabet[env_random_u64(env) % 32];
+    s->server_id[56] = '\0';
+    env_set_handlers(env, &server_handlers, s);
+    return s;
+}
+
+void server_free(Server *s) {
+    if (s == NULL) return;
+    /* Close what is still open; the world delivers no more callbacks after this. */
+    GHashTableIter it;
+    gpointer v;
+    GPtrArray *conns = g_ptr_array_new();
+    g_hash_table_iter_init(&it, s->conns);
+    while (g_hash_table_iter_next(&it, NULL, &v)) g_ptr_array_add(conns, v);
+    for (guint i = 0; i < conns->len; i++) {
+        Conn *c = g_ptr_array_index(conns, i);
+        conn_close(c, "Server Shutdown");
+        proto_parser_clear(&c->parser);
+        g_hash_table_destroy(c->subs);
+        g_free(c);
+    }
+    g_ptr_array_free(conns, TRUE);
+    while (s->internal_subs->len > 0)
+        server_unsubscribe_internal(s, g_ptr_array_index(s->internal_subs, 0));
+    g_ptr_array_free(s->internal_subs, TRUE);
+    g_hash_table_destroy(s->conns);
+    sublist_free(s->sl);
+    g_free(s);
+}
+
+const ServerStats *server_stats(const Server *s) { return &s->stats; }
+Env *server_env(Server *s) { return s->env; }
+const ServerConfig *server_config(const Server *s) { return &s->cfg; }
+
+void server_check_invariants(Server *s) {
+    uint64_t subs = s->internal_subs->len;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->conns);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        Conn *c = v;
+        if (c->closing) {
+            g_assert_cmpuint(g_hash_table_size(c->subs), ==, 0);
+            g_assert_cmpuint(c->ping_timer, ==, 0);
+        }
+        subs += g_hash_table_size(c->subs);
+    }
+    g_assert_cmpuint(subs, ==, s->stats.subscriptions);
+    g_assert_cmpuint(sublist_count(s->sl), ==, s->stats.subscriptions);
+    g_assert_cmpuint(g_hash_table_size(s->conns), ==, s->stats.conns_current);
+    sublist_check_invariants(s->sl);
+}
