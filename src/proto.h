@@ -9,7 +9,16 @@
  *                                     the fatal protocol error that stopped parsing (the
  *                                     caller sends -ERR and closes), or MJ_OK after a
  *                                     callback returned false (the caller is closing).
+ *                                     After either, the parser is dead: feeding it again
+ *                                     is a programmer error (asserted); only clear it.
  *   proto_parser_clear(p)             free what the parser buffered
+ *
+ * ERRORS (every one fatal; proto.c's header comment lists exactly what triggers each)
+ *   MJ_ERR_PROTO_MAX_CONTROL_LINE  line over max_control_line_bytes, not counting \r\n
+ *   MJ_ERR_PROTO_MAX_PAYLOAD       PUB/HPUB total over max_payload_bytes
+ *   MJ_ERR_PROTO_UNKNOWN_OP        unknown op (client MSG/HMSG included), malformed
+ *                                  arguments, HPUB header > total, payload not followed
+ *                                  by \r\n. Subjects are not validated here.
  *   proto_encode_*                    encoders (append to a GString or a caller buffer)
  *
  * ZERO-COPY
@@ -83,14 +92,24 @@ typedef enum {
     PROTO_STATE_PAYLOAD, /* gathering the payload (+ CRLF) of a PUB/HPUB */
 } ProtoState;
 
+/* The fields below are private to proto.c; they are in the header only so a parser can live
+ * inside a connection struct without an allocation. */
 typedef struct ProtoParser {
     ProtoLimits limits;
     ProtoState state;
-    GByteArray *buf;     /* bytes of an operation split across feeds (control line, payload) */
-    /* the PUB/HPUB whose payload is being gathered, parsed from its control line */
-    size_t ctl_len;      /* length of the control line stored at buf[0..ctl_len) */
-    size_t need_bytes;   /* payload bytes + 2 (CRLF) still expected for the pending PUB */
-    ProtoPub pending;    /* offsets into buf while gathering; pointers are rebuilt on delivery */
+    bool dead;           /* a fatal error was returned or a callback stopped: feed no more */
+    /* Bytes of an operation split across feeds. In PROTO_STATE_OP: the control line so far.
+     * In PROTO_STATE_PAYLOAD: subject, reply, then the payload and CRLF gathered so far.
+     * Allocated lazily, never larger than max_control_line + max_payload + 2. */
+    uint8_t *buf;
+    size_t buf_len;
+    size_t buf_cap;
+    /* the PUB/HPUB whose payload is being gathered (PROTO_STATE_PAYLOAD only): lengths are
+     * valid, pointers are NULL and rebuilt from buf on delivery */
+    size_t need_bytes;   /* payload bytes + 2 (CRLF) still expected */
+    size_t pending_total; /* header + payload bytes announced by the control line */
+    bool pending_has_reply;
+    ProtoPub pending;
 } ProtoParser;
 
 void proto_parser_init(ProtoParser *p, const ProtoLimits *limits);
