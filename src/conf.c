@@ -1,0 +1,512 @@
+/* conf.c — the nats-server config format: a tiny recursive-descent parser into a tree of
+ * values, then one pass that maps the keys minijet knows onto ConfSettings.
+ *
+ * WHY TWO STEPS
+ *   The syntax (blocks, lists, three kinds of separator, comments, suffixes) and the meaning
+ *   (which key goes where, what type it must be) are separate questions with separate error
+ *   messages. The tree also remembers every value's line, so a type error names the line.
+ *
+ * GRAMMAR (informal)
+ *   body   := { entry | ',' | ';' }
+ *   entry  := key [ ':' | '=' ] value
+ *   value  := '{' body '}' | '[' { value | ',' } ']' | quoted | bareword
+ *   A bareword ends at whitespace or one of , ; ] }. Comments (# and //) run to the end of
+ *   the line, but only where a key or value could start, so nats://host:6222 is a value.
+ *
+ * Pure: no OS calls (make tidy checks it); the caller reads the file.
+ */
+#include "conf.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK(minijet-conf-error-quark, conf_error)
+
+typedef enum { VAL_STRING, VAL_INT, VAL_BOOL, VAL_MAP, VAL_LIST } ValType;
+
+typedef struct Val Val;
+typedef struct Entry {
+    char *key; /* lowercased */
+    Val *val;
+} Entry;
+
+struct Val {
+    ValType type;
+    int line;
+    char *str;      /* VAL_STRING; for a bareword of any type, its raw text */
+    gboolean bare;  /* came from a bareword (not quoted) */
+    int64_t num;    /* VAL_INT, VAL_BOOL */
+    GPtrArray *items; /* VAL_MAP: Entry*; VAL_LIST: Val* */
+};
+
+static void val_free(Val *v);
+static void entry_free(gpointer p) {
+    Entry *e = p;
+    g_free(e->key);
+    val_free(e->val);
+    g_free(e);
+}
+static void val_free_cb(gpointer p) { val_free(p); }
+static void val_free(Val *v) {
+    if (v == NULL) return;
+    g_free(v->str);
+    if (v->items) g_ptr_array_free(v->items, TRUE);
+    g_free(v);
+}
+
+typedef struct Parser {
+    const char *p;
+    const char *file;
+    int line;
+    GError **error;
+} Parser;
+
+static gboolean fail(Parser *ps, int line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static gboolean fail(Parser *ps, int line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(ps->error, CONF_ERROR, CONF_ERROR_SYNTAX, "%s:%d: %s", ps->file, line, msg);
+    return FALSE;
+}
+
+/* Skip blanks, newlines, comments and the given separators. */
+static void skip(Parser *ps, const char *seps) {
+    for (;;) {
+        char c = *ps->p;
+        if (c == '\n') {
+            ps->line++;
+            ps->p++;
+        } else if (c == ' ' || c == '\t' || c == '\r' || (c && strchr(seps, c))) {
+            ps->p++;
+        } else if (c == '#' || (c == '/' && ps->p[1] == '/')) {
+            while (*ps->p && *ps->p != '\n') ps->p++;
+        } else {
+            return;
+        }
+    }
+}
+
+static void skip_blanks(Parser *ps) {
+    while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\r') ps->p++;
+}
+
+static gboolean is_bare_end(char c) {
+    return c == 0 || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ';' ||
+           c == ']' || c == '}';
+}
+
+/* Size suffixes as nats-server reads them: K/M/G/T are powers of 1000, KB/KiB/... of 1024. */
+static gboolean apply_suffix(const char *suffix, int64_t *num) {
+    static const struct { const char *name; int64_t mult; } table[] = {
+        {"", 1},
+        {"k", 1000LL}, {"kb", 1LL << 10}, {"ki", 1LL << 10}, {"kib", 1LL << 10},
+        {"m", 1000000LL}, {"mb", 1LL << 20}, {"mi", 1LL << 20}, {"mib", 1LL << 20},
+        {"g", 1000000000LL}, {"gb", 1LL << 30}, {"gi", 1LL << 30}, {"gib", 1LL << 30},
+        {"t", 1000000000000LL}, {"tb", 1LL << 40}, {"ti", 1LL << 40}, {"tib", 1LL << 40},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(table); i++) {
+        if (g_ascii_strcasecmp(suffix, table[i].name) != 0) continue;
+        if (*num > G_MAXINT64 / table[i].mult || *num < G_MININT64 / table[i].mult) return FALSE;
+        *num *= table[i].mult;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean conf_parse_size(const char *text, int64_t *out) {
+    const char *s = text;
+    if (*s == '-') s++;
+    if (!g_ascii_isdigit(*s)) return FALSE;
+    int64_t num = 0;
+    for (; g_ascii_isdigit(*s); s++) {
+        if (num > (G_MAXINT64 - (*s - '0')) / 10) return FALSE;
+        num = num * 10 + (*s - '0');
+    }
+    if (!apply_suffix(s, &num)) return FALSE;
+    *out = text[0] == '-' ? -num : num;
+    return TRUE;
+}
+
+static Val *val_new(ValType type, int line) {
+    Val *v = g_new0(Val, 1);
+    v->type = type;
+    v->line = line;
+    return v;
+}
+
+/* A bareword is a boolean, a number (with suffix) or else a string; its text is kept. */
+static Val *classify_bare(char *text, int line) {
+    static const char *yes[] = {"true", "yes", "on", "enabled", "enable"};
+    static const char *no[] = {"false", "no", "off", "disabled", "disable"};
+    Val *v = val_new(VAL_STRING, line);
+    v->str = text;
+    v->bare = TRUE;
+    for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
+        if (g_ascii_strcasecmp(text, yes[i]) == 0) v->type = VAL_BOOL, v->num = 1;
+        if (g_ascii_strcasecmp(text, no[i]) == 0) v->type = VAL_BOOL, v->num = 0;
+    }
+    if (v->type == VAL_STRING && conf_parse_size(text, &v->num)) v->type = VAL_INT;
+    return v;
+}
+
+static char *parse_quoted(Parser *ps) {
+    char q = *ps->p++;
+    int line = ps->line;
+    GString *s = g_string_new(NULL);
+    while (*ps->p && *ps->p != q && *ps->p != '\n') {
+        if (q == '"' && *ps->p == '\\' && ps->p[1]) {
+            ps->p++;
+            char c = *ps->p;
+            g_string_append_c(s, c == 'n' ? '\n' : c == 't' ? '\t' : c);
+        } else {
+            g_string_append_c(s, *ps->p);
+        }
+        ps->p++;
+    }
+    if (*ps->p != q) {
+        g_string_free(s, TRUE);
+        fail(ps, line, "unterminated string");
+        return NULL;
+    }
+    ps->p++;
+    return g_string_free(s, FALSE);
+}
+
+static Val *parse_value(Parser *ps, int depth);
+static gboolean parse_body(Parser *ps, Val *map, char close, int depth);
+
+static Val *parse_list(Parser *ps, int depth) {
+    Val *v = val_new(VAL_LIST, ps->line);
+    v->items = g_ptr_array_new_with_free_func(val_free_cb);
+    ps->p++; /* '[' */
+    for (;;) {
+        skip(ps, ",");
+        if (*ps->p == ']') {
+            ps->p++;
+            return v;
+        }
+        if (*ps->p == 0) {
+            fail(ps, v->line, "list opened here is never closed with ']'");
+            val_free(v);
+            return NULL;
+        }
+        Val *item = parse_value(ps, depth + 1);
+        if (item == NULL) {
+            val_free(v);
+            return NULL;
+        }
+        g_ptr_array_add(v->items, item);
+    }
+}
+
+static Val *parse_value(Parser *ps, int depth) {
+    if (depth > 32) {
+        fail(ps, ps->line, "nesting deeper than 32 levels");
+        return NULL;
+    }
+    char c = *ps->p;
+    int line = ps->line;
+    if (c == '{') {
+        Val *v = val_new(VAL_MAP, line);
+        v->items = g_ptr_array_new_with_free_func(entry_free);
+        ps->p++;
+        if (!parse_body(ps, v, '}', depth + 1)) {
+            val_free(v);
+            return NULL;
+        }
+        return v;
+    }
+    if (c == '[') return parse_list(ps, depth);
+    if (c == '"' || c == '\'') {
+        char *s = parse_quoted(ps);
+        if (s == NULL) return NULL;
+        Val *v = val_new(VAL_STRING, line);
+        v->str = s;
+        return v;
+    }
+    if (is_bare_end(c) || c == '#') {
+        fail(ps, line, "expected a value");
+        return NULL;
+    }
+    const char *start = ps->p;
+    while (!is_bare_end(*ps->p)) ps->p++;
+    return classify_bare(g_strndup(start, (gsize)(ps->p - start)), line);
+}
+
+/* Entries until `close` ('}' for a block, 0 for the whole file). */
+static gboolean parse_body(Parser *ps, Val *map, char close, int depth) {
+    int open_line = ps->line;
+    for (;;) {
+        skip(ps, ",;");
+        char c = *ps->p;
+        if (c == close) {
+            if (c) ps->p++;
+            return TRUE;
+        }
+        if (c == 0) return fail(ps, open_line, "block opened here is never closed with '}'");
+        if (c == '}' || c == ']' || c == '{' || c == '[' || c == ':' || c == '=')
+            return fail(ps, ps->line, "unexpected '%c'", c);
+        int line = ps->line;
+        char *key;
+        if (c == '"' || c == '\'') {
+            key = parse_quoted(ps);
+            if (key == NULL) return FALSE;
+        } else {
+            const char *start = ps->p;
+            while (!is_bare_end(*ps->p) && *ps->p != ':' && *ps->p != '=' && *ps->p != '{' &&
+                   *ps->p != '[')
+                ps->p++;
+            key = g_strndup(start, (gsize)(ps->p - start));
+        }
+        skip_blanks(ps);
+        if (*ps->p == ':' || *ps->p == '=') ps->p++;
+        skip_blanks(ps);
+        if (*ps->p == '\n' || *ps->p == 0 || *ps->p == '#' || *ps->p == close) {
+            fail(ps, line, "key '%s' has no value", key);
+            g_free(key);
+            return FALSE;
+        }
+        Val *v = parse_value(ps, depth);
+        if (v == NULL) {
+            g_free(key);
+            return FALSE;
+        }
+        Entry *e = g_new(Entry, 1);
+        e->key = g_ascii_strdown(key, -1);
+        g_free(key);
+        e->val = v;
+        g_ptr_array_add(map->items, e);
+        /* After a value: only blanks, a separator, a comment, a newline or the close. */
+        skip_blanks(ps);
+        c = *ps->p;
+        if (!(c == 0 || c == '\n' || c == ',' || c == ';' || c == '#' || c == close ||
+              (c == '/' && ps->p[1] == '/')))
+            return fail(ps, ps->line, "unexpected text after the value of '%s'", e->key);
+    }
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* meaning: the keys minijet knows                                                        */
+
+typedef struct Ctx {
+    const char *file;
+    GPtrArray *warnings;
+    GError **error;
+} Ctx;
+
+static gboolean bad(Ctx *cx, const Val *v, const char *key, const char *want) {
+    g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d: '%s' must be %s", cx->file,
+                v->line, key, want);
+    return FALSE;
+}
+
+static void unknown(Ctx *cx, const Entry *e, const char *where) {
+    if (cx->warnings)
+        g_ptr_array_add(cx->warnings, g_strdup_printf("%s:%d: unknown field %s%s%s", cx->file,
+                                                      e->val->line, where, where[0] ? "." : "",
+                                                      e->key));
+}
+
+static gboolean get_str(Ctx *cx, const Entry *e, char **out) {
+    if (e->val->type != VAL_STRING && !e->val->bare) return bad(cx, e->val, e->key, "a string");
+    g_free(*out);
+    *out = g_strdup(e->val->str);
+    return TRUE;
+}
+
+static gboolean get_int(Ctx *cx, const Entry *e, int64_t min, int64_t max, int64_t *out) {
+    int64_t n;
+    if (e->val->type == VAL_INT) n = e->val->num;
+    else if (e->val->type == VAL_STRING && conf_parse_size(e->val->str, &n)) ; /* "1MB" quoted */
+    else return bad(cx, e->val, e->key, "a number");
+    if (n < min || n > max) {
+        g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE,
+                    "%s:%d: '%s' is %" G_GINT64_FORMAT ", outside %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT,
+                    cx->file, e->val->line, e->key, n, min, max);
+        return FALSE;
+    }
+    *out = n;
+    return TRUE;
+}
+
+static gboolean get_int32(Ctx *cx, const Entry *e, int64_t min, int64_t max, int *out) {
+    int64_t n;
+    if (!get_int(cx, e, min, max, &n)) return FALSE;
+    *out = (int)n;
+    return TRUE;
+}
+
+/* "host:port", ":port", "port" or a bare number; the host may be [v6]. */
+static gboolean get_hostport(Ctx *cx, const Entry *e, char **host, int *port) {
+    if (e->val->type == VAL_INT) return get_int32(cx, e, -1, 65535, port);
+    if (e->val->type != VAL_STRING) return bad(cx, e->val, e->key, "host:port");
+    const char *s = e->val->str, *colon = strrchr(s, ':');
+    int64_t p;
+    if (colon == NULL || !conf_parse_size(colon + 1, &p) || p < -1 || p > 65535)
+        return bad(cx, e->val, e->key, "host:port");
+    if (colon > s) {
+        g_free(*host);
+        if (s[0] == '[' && colon[-1] == ']') *host = g_strndup(s + 1, (gsize)(colon - s - 2));
+        else *host = g_strndup(s, (gsize)(colon - s));
+    }
+    *port = (int)p;
+    return TRUE;
+}
+
+/* Durations: "2m", "30s", "1h", "500ms", or a plain number of seconds. */
+static gboolean get_duration(Ctx *cx, const Entry *e, int64_t *out_ns) {
+    const Val *v = e->val;
+    const char *s = v->str;
+    /* A bare 2m was read as the number 2,000,000 (M = mega); its text says minutes. */
+    gboolean unit_in_text = v->bare && s && g_ascii_isalpha(s[strlen(s) - 1]);
+    if (v->type == VAL_INT && !unit_in_text) {
+        if (v->num < 0 || v->num > G_MAXINT64 / 1000000000LL) return bad(cx, v, e->key, "a duration");
+        *out_ns = v->num * 1000000000LL;
+        return TRUE;
+    }
+    if (s == NULL) return bad(cx, v, e->key, "a duration like \"2m\"");
+    char *end = NULL;
+    double n = g_ascii_strtod(s, &end);
+    double mult = 0;
+    if (end == s || n < 0) mult = 0;
+    else if (*end == 0 || strcmp(end, "s") == 0) mult = 1e9;
+    else if (strcmp(end, "ms") == 0) mult = 1e6;
+    else if (strcmp(end, "m") == 0) mult = 60e9;
+    else if (strcmp(end, "h") == 0) mult = 3600e9;
+    if (mult == 0 || n * mult > 9e18) return bad(cx, v, e->key, "a duration like \"2m\"");
+    *out_ns = (int64_t)(n * mult);
+    return TRUE;
+}
+
+static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
+    const Val *v = top->val;
+    if (v->type == VAL_BOOL) {
+        s->jetstream = (int)v->num;
+        return TRUE;
+    }
+    if (v->type != VAL_MAP) return bad(cx, v, "jetstream", "enabled, disabled or a block");
+    s->jetstream = 1;
+    for (guint i = 0; i < v->items->len; i++) {
+        const Entry *e = v->items->pdata[i];
+        gboolean ok = TRUE;
+        if (!strcmp(e->key, "store_dir") || !strcmp(e->key, "store")) ok = get_str(cx, e, &s->store_dir);
+        else if (!strcmp(e->key, "domain")) ok = get_str(cx, e, &s->js_domain);
+        else if (!strcmp(e->key, "max_mem") || !strcmp(e->key, "max_memory_store"))
+            ok = get_int(cx, e, -1, G_MAXINT64, &s->js_max_mem_bytes);
+        else if (!strcmp(e->key, "max_file") || !strcmp(e->key, "max_file_store"))
+            ok = get_int(cx, e, -1, G_MAXINT64, &s->js_max_file_bytes);
+        else if (!strcmp(e->key, "enabled")) {
+            if (e->val->type != VAL_BOOL) return bad(cx, e->val, e->key, "true or false");
+            s->jetstream = (int)e->val->num;
+        } else unknown(cx, e, "jetstream");
+        if (!ok) return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean apply_cluster(Ctx *cx, ConfSettings *s, const Entry *top) {
+    const Val *v = top->val;
+    if (v->type != VAL_MAP) return bad(cx, v, "cluster", "a block");
+    s->cluster_set = TRUE;
+    for (guint i = 0; i < v->items->len; i++) {
+        const Entry *e = v->items->pdata[i];
+        gboolean ok = TRUE;
+        if (!strcmp(e->key, "name")) ok = get_str(cx, e, &s->cluster_name);
+        else if (!strcmp(e->key, "listen")) ok = get_hostport(cx, e, &s->cluster_host, &s->cluster_port);
+        else if (!strcmp(e->key, "host")) ok = get_str(cx, e, &s->cluster_host);
+        else if (!strcmp(e->key, "port")) ok = get_int32(cx, e, -1, 65535, &s->cluster_port);
+        else if (!strcmp(e->key, "routes")) {
+            if (e->val->type != VAL_LIST) return bad(cx, e->val, e->key, "a list of URLs");
+            GPtrArray *urls = g_ptr_array_new();
+            for (guint j = 0; j < e->val->items->len; j++) {
+                const Val *u = e->val->items->pdata[j];
+                if (u->type != VAL_STRING) {
+                    g_ptr_array_free(urls, TRUE);
+                    return bad(cx, u, "routes", "a list of URLs");
+                }
+                g_ptr_array_add(urls, g_strdup(u->str));
+            }
+            g_ptr_array_add(urls, NULL);
+            g_strfreev(s->cluster_routes);
+            s->cluster_routes = (char **)g_ptr_array_free(urls, FALSE);
+        } else unknown(cx, e, "cluster");
+        if (!ok) return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean apply_top(Ctx *cx, ConfSettings *s, const Entry *e) {
+    const char *k = e->key;
+    if (!strcmp(k, "listen")) return get_hostport(cx, e, &s->host, &s->port);
+    if (!strcmp(k, "port")) return get_int32(cx, e, -1, 65535, &s->port);
+    if (!strcmp(k, "host") || !strcmp(k, "net") || !strcmp(k, "addr")) return get_str(cx, e, &s->host);
+    if (!strcmp(k, "server_name")) return get_str(cx, e, &s->server_name);
+    if (!strcmp(k, "jetstream")) return apply_jetstream(cx, s, e);
+    if (!strcmp(k, "store_dir")) return get_str(cx, e, &s->store_dir);
+    if (!strcmp(k, "max_payload")) return get_int(cx, e, 1, G_MAXINT32, &s->max_payload_bytes);
+    if (!strcmp(k, "max_pending")) return get_int(cx, e, 1, G_MAXINT64, &s->max_pending_bytes);
+    if (!strcmp(k, "max_control_line"))
+        return get_int(cx, e, 1, G_MAXINT32, &s->max_control_line_bytes);
+    if (!strcmp(k, "max_connections") || !strcmp(k, "max_conn"))
+        return get_int32(cx, e, 0, G_MAXINT32, &s->max_connections);
+    if (!strcmp(k, "max_subscriptions") || !strcmp(k, "max_subs"))
+        return get_int32(cx, e, 0, G_MAXINT32, &s->max_subs);
+    if (!strcmp(k, "ping_interval")) return get_duration(cx, e, &s->ping_interval_ns);
+    if (!strcmp(k, "ping_max")) return get_int32(cx, e, 1, G_MAXINT32, &s->ping_max);
+    /* monitor_port is not nats-server's name, but the seed document uses it. */
+    if (!strcmp(k, "http_port") || !strcmp(k, "monitor_port"))
+        return get_int32(cx, e, -1, 65535, &s->http_port);
+    if (!strcmp(k, "http")) return get_hostport(cx, e, &s->http_host, &s->http_port);
+    if (!strcmp(k, "debug")) {
+        if (e->val->type != VAL_BOOL) return bad(cx, e->val, k, "true or false");
+        s->debug = (gboolean)e->val->num;
+        return TRUE;
+    }
+    if (!strcmp(k, "cluster")) return apply_cluster(cx, s, e);
+    if (!strcmp(k, "include")) return bad(cx, e->val, k, "absent: include is not supported yet");
+    unknown(cx, e, "");
+    return TRUE;
+}
+
+void conf_settings_init(ConfSettings *s) {
+    memset(s, 0, sizeof *s);
+    s->port = s->http_port = s->cluster_port = -1;
+    s->jetstream = -1;
+    s->js_max_mem_bytes = s->js_max_file_bytes = -1;
+    s->max_payload_bytes = s->max_pending_bytes = s->max_control_line_bytes = -1;
+    s->max_connections = s->max_subs = s->ping_max = -1;
+    s->ping_interval_ns = -1;
+}
+
+void conf_settings_clear(ConfSettings *s) {
+    g_free(s->host);
+    g_free(s->server_name);
+    g_free(s->store_dir);
+    g_free(s->js_domain);
+    g_free(s->http_host);
+    g_free(s->cluster_name);
+    g_free(s->cluster_host);
+    g_strfreev(s->cluster_routes);
+    conf_settings_init(s);
+}
+
+gboolean conf_parse(ConfSettings *s, const char *text, const char *filename, GPtrArray **warnings,
+                    GError **error) {
+    g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+    if (filename == NULL) filename = "config";
+    Parser ps = {text, filename, 1, error};
+    Val *root = val_new(VAL_MAP, 1);
+    root->items = g_ptr_array_new_with_free_func(entry_free);
+    gboolean ok = parse_body(&ps, root, 0, 0);
+    if (ok) {
+        Ctx cx = {filename, NULL, error};
+        if (warnings) {
+            if (*warnings == NULL) *warnings = g_ptr_array_new_with_free_func(g_free);
+            cx.warnings = *warnings;
+        }
+        for (guint i = 0; ok && i < root->items->len; i++) ok = apply_top(&cx, s, root->items->pdata[i]);
+    }
+    val_free(root);
+    return ok;
+}

@@ -1,0 +1,803 @@
+/* env_real.c — the production world: an epoll loop, nonblocking sockets, real files.
+ *
+ * THE ONE IDEA
+ *   Implement env.h's EnvOps against Linux with as few system calls per unit of work as we
+ *   can: one epoll_wait per turn, one read() per 64 KiB of input, one write() per connection
+ *   per turn however many messages the core queued for it.
+ *
+ * INTERFACE: see env_real.h. Everything else here is static and reached through `real_ops`.
+ *
+ * INVARIANTS
+ *   - A RealConn is in `conns` (the id -> conn table) exactly while it is open; once closed
+ *     (by the core or by the peer) it sits in `closed` until on_closed is delivered at the
+ *     start of the next turn, and only then is it freed. So a pointer taken from an epoll
+ *     event of this turn is always safe to look at, and `closing` tells whether to ignore it.
+ *   - out_off <= out_len <= out_cap; bytes [out_off, out_len) are queued, not yet written.
+ *   - A conn is in `dirty` at most once (its `dirty` flag), and `dirty` is empty between turns.
+ *   - EPOLLOUT is armed exactly when the last write left bytes behind (`want_out`).
+ *   - A timer id is in `timers_live` from timer_add until it fires or is cancelled.
+ */
+#include "env_real.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "limits.h"
+
+/* What an epoll event points at: the first field of every registered thing. */
+typedef enum { SRC_LISTENER, SRC_WAKE, SRC_CONN } SourceKind;
+
+typedef struct RealConn {
+    SourceKind kind; /* SRC_CONN; must stay first */
+    EnvConn id;      /* the hash key points here: no allocation per key */
+    int fd;
+    gboolean closing; /* closed (by anyone); on_closed is queued */
+    gboolean dirty;   /* in world->dirty this turn */
+    gboolean want_out; /* EPOLLOUT armed */
+    guint8 *out;      /* outbound bytes, contiguous: one write() flushes them all */
+    size_t out_off, out_len, out_cap;
+} RealConn;
+
+typedef struct Timer {
+    int64_t deadline_ns;
+    uint64_t seq; /* also the EnvTimer id; breaks ties so equal deadlines fire in add order */
+    EnvTimerFn fn;
+    void *arg;
+} Timer;
+
+typedef struct World {
+    Env env;
+    int epfd;
+    int listen_fd;
+    int listen_port;
+    SourceKind listen_tag, wake_tag; /* epoll data.ptr targets for the two non-conn fds */
+    int wake_fd;                     /* eventfd: env_real_stop() writes, the loop wakes */
+    volatile sig_atomic_t stop_requested;
+    gboolean accept_paused; /* out of fds: accepting resumes after a short timer */
+    gboolean debug;
+
+    EnvConn next_conn_id;
+    GHashTable *conns;  /* EnvConn* -> RealConn*, lookup only (never iterated for output) */
+    GPtrArray *dirty;   /* conns with bytes queued this turn */
+    GPtrArray *closed;  /* conns whose on_closed is due next turn */
+    guint8 *rbuf;       /* the one read buffer, LIMIT_READ_CHUNK_BYTES */
+
+    Timer *heap;        /* binary min-heap on (deadline_ns, seq) */
+    size_t heap_len, heap_cap;
+    uint64_t next_timer_seq;
+    GHashTable *timers_live; /* ids not yet fired or cancelled (lazy deletion) */
+
+    uint64_t rng[4]; /* xoshiro256** state */
+    EnvRealStats stats;
+} World;
+
+static World *world_of(Env *env) { return (World *)env->world; }
+
+/* ------------------------------------------------------------------------------------- */
+/* time and randomness                                                                    */
+
+static int64_t clock_ns(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+static int64_t real_now_ns(Env *env) { return clock_ns(CLOCK_MONOTONIC); }
+static int64_t real_wall_ns(Env *env) { return clock_ns(CLOCK_REALTIME); }
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* xoshiro256** (Blackman & Vigna): fast, 256 bits of state, good enough for nonces and
+ * jitter. Not a CSPRNG; nothing in the broker needs one. */
+static uint64_t real_random_u64(Env *env) {
+    uint64_t *s = world_of(env)->rng;
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* timers: a binary min-heap of (deadline, seq), cancellation by forgetting the id          */
+
+/* The live set holds the ids themselves as keys (GSIZE_TO_POINTER: 64-bit ids fit in a
+ * pointer on the platforms we build for), so adding a timer allocates nothing but heap room. */
+G_STATIC_ASSERT(sizeof(gpointer) >= sizeof(EnvTimer));
+#define TIMER_KEY(id) GSIZE_TO_POINTER((gsize)(id))
+
+static gboolean timer_before(const Timer *a, const Timer *b) {
+    return a->deadline_ns < b->deadline_ns || (a->deadline_ns == b->deadline_ns && a->seq < b->seq);
+}
+
+static void heap_push(World *w, Timer t) {
+    if (w->heap_len == w->heap_cap) {
+        w->heap_cap = w->heap_cap ? w->heap_cap * 2 : 64;
+        w->heap = g_renew(Timer, w->heap, w->heap_cap);
+    }
+    size_t i = w->heap_len++;
+    while (i > 0) { /* sift up */
+        size_t parent = (i - 1) / 2;
+        if (!timer_before(&t, &w->heap[parent])) break;
+        w->heap[i] = w->heap[parent];
+        i = parent;
+    }
+    w->heap[i] = t;
+}
+
+static Timer heap_pop(World *w) {
+    g_assert(w->heap_len > 0);
+    Timer top = w->heap[0], last = w->heap[--w->heap_len];
+    size_t i = 0, n = w->heap_len;
+    for (;;) { /* sift `last` down from the root */
+        size_t child = 2 * i + 1;
+        if (child >= n) break;
+        if (child + 1 < n && timer_before(&w->heap[child + 1], &w->heap[child])) child++;
+        if (!timer_before(&w->heap[child], &last)) break;
+        w->heap[i] = w->heap[child];
+        i = child;
+    }
+    if (n > 0) w->heap[i] = last;
+    return top;
+}
+
+/* Cancelled timers stay in the heap until they reach the top (lazy deletion: cancel is one
+ * hash removal). If a core re-arms timers much faster than they expire, dead entries would
+ * pile up; when they outnumber the live ones, rebuild the heap from the live ones only. */
+static void heap_compact(World *w) {
+    size_t live = g_hash_table_size(w->timers_live);
+    if (w->heap_len < 1024 || w->heap_len < 2 * live) return;
+    Timer *old = w->heap;
+    size_t n = w->heap_len;
+    w->heap = g_new(Timer, w->heap_cap);
+    w->heap_len = 0;
+    for (size_t i = 0; i < n; i++)
+        if (g_hash_table_contains(w->timers_live, TIMER_KEY(old[i].seq))) heap_push(w, old[i]);
+    g_free(old);
+}
+
+static EnvTimer real_timer_add(Env *env, int64_t delay_ns, EnvTimerFn fn, void *arg) {
+    World *w = world_of(env);
+    g_assert(fn != NULL);
+    if (delay_ns < 0) delay_ns = 0;
+    Timer t = {real_now_ns(env) + delay_ns, ++w->next_timer_seq, fn, arg};
+    g_hash_table_add(w->timers_live, TIMER_KEY(t.seq));
+    heap_push(w, t);
+    return t.seq;
+}
+
+static void real_timer_cancel(Env *env, EnvTimer timer) {
+    World *w = world_of(env);
+    if (g_hash_table_remove(w->timers_live, TIMER_KEY(timer))) heap_compact(w);
+}
+
+/* Fire every timer due now, in (deadline, seq) order. A timer added by a callback during
+ * this phase waits for the next turn even with delay 0 (its seq is past `seq_limit`), so a
+ * callback that re-arms itself cannot starve the I/O. */
+static void run_timers(World *w) {
+    int64_t now = real_now_ns(&w->env);
+    uint64_t seq_limit = w->next_timer_seq;
+    while (w->heap_len > 0 && w->heap[0].deadline_ns <= now && w->heap[0].seq <= seq_limit) {
+        Timer t = heap_pop(w);
+        if (!g_hash_table_remove(w->timers_live, TIMER_KEY(t.seq))) continue; /* cancelled */
+        w->stats.timers_fired++;
+        t.fn(t.arg);
+    }
+}
+
+/* Milliseconds epoll_wait may sleep: until the earliest live timer, rounded UP so a timer
+ * never fires early (firing early would mean a second, empty turn). -1 = no timers.
+ * Why not timerfd or epoll_pwait2 for nanoseconds: broker timers are pings, ack waits and
+ * heartbeats measured in milliseconds and seconds; a timerfd costs a syscall to re-arm
+ * whenever the earliest deadline changes, and ms rounding costs at most 1 ms of lateness. */
+static int next_timeout_ms(World *w) {
+    while (w->heap_len > 0 && !g_hash_table_contains(w->timers_live, TIMER_KEY(w->heap[0].seq)))
+        heap_pop(w); /* drop cancelled entries at the top */
+    if (w->heap_len == 0) return -1;
+    int64_t wait_ns = w->heap[0].deadline_ns - real_now_ns(&w->env);
+    if (wait_ns <= 0) return 0;
+    int64_t ms = (wait_ns + 999999) / 1000000;
+    return ms > G_MAXINT ? G_MAXINT : (int)ms;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* connections: lookup, close, outbound buffer, flush                                      */
+
+static RealConn *conn_get(World *w, EnvConn id) { return g_hash_table_lookup(w->conns, &id); }
+
+static void conn_set_want_out(World *w, RealConn *c, gboolean on) {
+    if (c->want_out == on) return;
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0) c->want_out = on;
+}
+
+/* Take the fd out of the world and queue on_closed for the next turn. `graceful` (the core
+ * asked) discards unread input first and half-closes: closing a socket with unread input
+ * makes Linux send a reset, and a reset can destroy the -ERR line we just flushed before the
+ * client reads it. */
+static void conn_finish(World *w, RealConn *c, gboolean graceful) {
+    if (c->closing) return;
+    c->closing = TRUE;
+    if (graceful) {
+        ssize_t n;
+        int rounds = LIMIT_READS_PER_TURN_COUNT;
+        while (rounds-- > 0 && (n = read(c->fd, w->rbuf, LIMIT_READ_CHUNK_BYTES)) > 0) {
+        }
+        shutdown(c->fd, SHUT_WR);
+    }
+    close(c->fd); /* also removes it from the epoll set */
+    c->fd = -1;
+    g_hash_table_remove(w->conns, &c->id);
+    g_ptr_array_add(w->closed, c);
+}
+
+/* One write() of everything queued. Returns FALSE if the connection failed (and is now
+ * closed). EAGAIN or a short write keeps the rest and arms EPOLLOUT; the loop comes back. */
+static gboolean conn_flush(World *w, RealConn *c) {
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        w->stats.writes++;
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            w->stats.bytes_out += (uint64_t)n;
+            if (c->out_off < c->out_len) break; /* kernel buffer full: don't ask again now */
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (w->debug) env_log(&w->env, ENV_LOG_DEBUG, "conn %" G_GUINT64_FORMAT " write: %s",
+                              c->id, g_strerror(errno));
+        conn_finish(w, c, FALSE); /* EPIPE, ECONNRESET, ...: the peer is gone */
+        return FALSE;
+    }
+    if (c->out_off == c->out_len) {
+        c->out_off = c->out_len = 0;
+        if (c->out_cap > LIMIT_OUT_KEEP_BYTES) { /* a burst is over: give the memory back */
+            c->out_cap = LIMIT_OUT_INITIAL_BYTES;
+            c->out = g_realloc(c->out, c->out_cap);
+        }
+        conn_set_want_out(w, c, FALSE);
+    } else {
+        conn_set_want_out(w, c, TRUE);
+    }
+    return TRUE;
+}
+
+/* Make room for `need` more bytes: first slide the unsent tail to the front (cheap, and it
+ * keeps a slow reader's buffer from creeping upward), then grow geometrically, so the
+ * amortised cost per queued byte is O(1) and a steady state allocates nothing. */
+static void conn_reserve(RealConn *c, size_t need) {
+    if (c->out_len + need <= c->out_cap) return;
+    if (c->out_off > 0) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+        if (c->out_len + need <= c->out_cap) return;
+    }
+    size_t cap = c->out_cap ? c->out_cap : LIMIT_OUT_INITIAL_BYTES;
+    while (cap < c->out_len + need) cap *= 2;
+    c->out = g_realloc(c->out, cap);
+    c->out_cap = cap;
+}
+
+static void real_conn_send(Env *env, EnvConn id, const EnvSlice *slices, size_t n) {
+    World *w = world_of(env);
+    RealConn *c = conn_get(w, id);
+    if (c == NULL) return; /* closed: a no-op, as env.h says */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += slices[i].len;
+    conn_reserve(c, total);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(c->out + c->out_len, slices[i].data, slices[i].len);
+        c->out_len += slices[i].len;
+    }
+    if (!c->dirty) {
+        c->dirty = TRUE;
+        g_ptr_array_add(w->dirty, c);
+    }
+    /* A fan-out of large messages can queue megabytes in one turn. Past the threshold we
+     * write now: the kernel starts sending sooner and the buffer stays small. Not when
+     * EPOLLOUT is armed: the kernel said it is full, another write would only say EAGAIN. */
+    if (c->out_len - c->out_off >= LIMIT_FLUSH_EARLY_BYTES && !c->want_out) {
+        w->stats.early_flushes++;
+        conn_flush(w, c);
+    }
+}
+
+static size_t real_conn_pending(Env *env, EnvConn id) {
+    RealConn *c = conn_get(world_of(env), id);
+    return c ? c->out_len - c->out_off : 0;
+}
+
+static void real_conn_close(Env *env, EnvConn id) {
+    World *w = world_of(env);
+    RealConn *c = conn_get(w, id);
+    if (c == NULL) return;
+    if (c->out_off < c->out_len && !conn_flush(w, c)) return; /* best effort; may close */
+    conn_finish(w, c, TRUE);
+}
+
+static void conn_free(RealConn *c) {
+    g_free(c->out);
+    g_free(c);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* files                                                                                   */
+
+static gboolean set_errno_error(GError **error, int err, const char *what, const char *path) {
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s %s: %s", what, path,
+                g_strerror(err));
+    return FALSE;
+}
+
+/* File handles are plain fds; the core keeps no path for them, so errors on an fd name it. */
+static int real_file_open(Env *env, const char *path, int flags, GError **error) {
+    int oflags = O_CLOEXEC | ((flags & ENV_FILE_WRITE) ? O_RDWR : O_RDONLY);
+    if (flags & ENV_FILE_CREATE) oflags |= O_CREAT;
+    if (flags & ENV_FILE_TRUNC) oflags |= O_TRUNC;
+    int fd;
+    do fd = open(path, oflags, 0644);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) set_errno_error(error, errno, "open", path);
+    return fd;
+}
+
+static gssize real_file_pread(Env *env, int fd, void *buf, size_t len, uint64_t off, GError **error) {
+    ssize_t n;
+    do n = pread(fd, buf, len, (off_t)off);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        g_autofree char *what = g_strdup_printf("fd %d", fd);
+        set_errno_error(error, errno, "read", what);
+    }
+    return n;
+}
+
+static gssize real_file_pwrite(Env *env, int fd, const void *buf, size_t len, uint64_t off,
+                               GError **error) {
+    ssize_t n;
+    do n = pwrite(fd, buf, len, (off_t)off);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        g_autofree char *what = g_strdup_printf("fd %d", fd);
+        set_errno_error(error, errno, "write", what);
+    }
+    return n;
+}
+
+/* fdatasync: the data and whatever metadata is needed to read it back (the size), without
+ * the timestamps fsync would also force. */
+static gboolean real_file_sync(Env *env, int fd, GError **error) {
+    if (fdatasync(fd) == 0) return TRUE;
+    g_autofree char *what = g_strdup_printf("fd %d", fd);
+    return set_errno_error(error, errno, "fsync", what);
+}
+
+static gboolean real_file_truncate(Env *env, int fd, uint64_t len, GError **error) {
+    if (ftruncate(fd, (off_t)len) == 0) return TRUE;
+    g_autofree char *what = g_strdup_printf("fd %d", fd);
+    return set_errno_error(error, errno, "truncate", what);
+}
+
+static gint64 real_file_size(Env *env, int fd, GError **error) {
+    struct stat st;
+    if (fstat(fd, &st) == 0) return (gint64)st.st_size;
+    g_autofree char *what = g_strdup_printf("fd %d", fd);
+    set_errno_error(error, errno, "stat", what);
+    return -1;
+}
+
+static void real_file_close(Env *env, int fd) { close(fd); }
+
+static gboolean real_path_rename(Env *env, const char *from, const char *to, GError **error) {
+    if (rename(from, to) == 0) return TRUE;
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "rename %s to %s: %s",
+                from, to, g_strerror(errno));
+    return FALSE;
+}
+
+static gboolean real_path_remove(Env *env, const char *path, GError **error) {
+    if (unlink(path) == 0) return TRUE;
+    if ((errno == EISDIR || errno == EPERM) && rmdir(path) == 0) return TRUE;
+    return set_errno_error(error, errno, "remove", path);
+}
+
+static gboolean real_path_exists(Env *env, const char *path) { return access(path, F_OK) == 0; }
+
+static gboolean real_dir_make(Env *env, const char *path, GError **error) {
+    if (g_mkdir_with_parents(path, 0755) == 0) return TRUE;
+    return set_errno_error(error, errno, "mkdir", path);
+}
+
+/* A rename or a new file is durable only once its directory's entry is: fsync the dir. */
+static gboolean real_dir_sync(Env *env, const char *path, GError **error) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return set_errno_error(error, errno, "open", path);
+    int rc = fsync(fd), err = errno;
+    close(fd);
+    return rc == 0 ? TRUE : set_errno_error(error, err, "fsync", path);
+}
+
+static gint compare_names(gconstpointer a, gconstpointer b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted, so what the core does with the listing never depends on the file system's order. */
+static char **real_dir_list(Env *env, const char *path, GError **error) {
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        set_errno_error(error, errno, "list", path);
+        return NULL;
+    }
+    GPtrArray *names = g_ptr_array_new();
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        g_ptr_array_add(names, g_strdup(e->d_name));
+    }
+    closedir(d);
+    g_ptr_array_sort(names, compare_names);
+    g_ptr_array_add(names, NULL);
+    return (char **)g_ptr_array_free(names, FALSE);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* logging: "[pid] 2026/11/26 13:32:32.123456 [INF] line", as nats-server prints it        */
+
+static void real_log(Env *env, EnvLogLevel level, const char *line) {
+    World *w = world_of(env);
+    if (level == ENV_LOG_DEBUG && !w->debug) return;
+    static const char *tags[] = {"DBG", "INF", "WRN", "ERR"};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y/%m/%d %H:%M:%S", &tm);
+    /* One write() per line, so lines from concurrent processes never interleave mid-line. */
+    g_autofree char *text = g_strdup_printf("[%d] %s.%06ld [%s] %s\n", (int)getpid(), stamp,
+                                            ts.tv_nsec / 1000, tags[level], line);
+    ssize_t rc = write(STDERR_FILENO, text, strlen(text));
+    (void)rc;
+}
+
+static const EnvOps real_ops = {
+    .now_ns = real_now_ns,
+    .wall_ns = real_wall_ns,
+    .timer_add = real_timer_add,
+    .timer_cancel = real_timer_cancel,
+    .random_u64 = real_random_u64,
+    .conn_send = real_conn_send,
+    .conn_pending = real_conn_pending,
+    .conn_close = real_conn_close,
+    .file_open = real_file_open,
+    .file_pread = real_file_pread,
+    .file_pwrite = real_file_pwrite,
+    .file_sync = real_file_sync,
+    .file_truncate = real_file_truncate,
+    .file_size = real_file_size,
+    .file_close = real_file_close,
+    .path_rename = real_path_rename,
+    .path_remove = real_path_remove,
+    .path_exists = real_path_exists,
+    .dir_make = real_dir_make,
+    .dir_sync = real_dir_sync,
+    .dir_list = real_dir_list,
+    .log = real_log,
+};
+
+/* ------------------------------------------------------------------------------------- */
+/* the loop                                                                                */
+
+/* HOW IT WORKS
+ *   One turn of the loop is five steps, always in this order:
+ *     1. deliver on_closed for every connection closed during the previous turn, then free
+ *        it (so a close is never reported re-entrantly from inside env_conn_close);
+ *     2. wait: epoll_wait sleeps until a socket is ready or the earliest timer is due;
+ *     3. read and dispatch: accept new connections; for each readable socket read up to
+ *        64 KiB into the one shared buffer and hand it to the core's on_bytes, which parses
+ *        it and, for every message, appends MSG bytes to the outbound buffers of the
+ *        subscribers with env_conn_send (a memcpy, no syscall);
+ *     4. timers: run every due timer in (deadline, seq) order;
+ *     5. flush: each connection that was sent something this turn gets exactly one write()
+ *        of its whole buffer. If the kernel takes only part, the rest waits and EPOLLOUT is
+ *        armed; when the socket drains, step 3 marks it dirty again and step 5 retries.
+ *
+ * WHY NOT THE OBVIOUS WAY
+ *   - A thread per connection (nats-server's goroutines, in C) needs locks around the
+ *     subject trie and every subscriber's buffer, and makes the core nondeterministic: the
+ *     simulator could not replay it. One thread serves tens of thousands of sockets because
+ *     the core never blocks; the kernel does the waiting, for all of them at once.
+ *   - A write() per message costs a syscall (~1-2 us) per MSG. With fan-out, one PUB of a
+ *     100-byte message to 1000 subscribers is 1000 writes; batching per turn turns the
+ *     same work into one write per subscriber per turn, however many messages arrived. The
+ *     price is latency of at most one turn, which is microseconds under load.
+ *   - Level-triggered epoll, one read when it comes back short: a short read means the
+ *     socket is empty, so we skip the read() that would only say EAGAIN; if more arrives,
+ *     level triggering reports it next turn. Edge triggering would force reading to EAGAIN.
+ *   - A contiguous outbound buffer instead of a chunk list: many small MSG lines cost a
+ *     memcpy each and go out in one plain write(); writev of a list pays per iovec.
+ *
+ * LIMITATIONS
+ *   - One core: the broker uses one CPU. nats-server scales over cores; this does not.
+ *   - The core's work per turn is unbounded by the loop: a slow handler delays everyone.
+ *     Fairness caps (accepts and reads per turn) keep one busy client from starving others.
+ *   - Files are blocking: an fsync stalls every connection for its duration. A real broker
+ *     moves disk I/O off the loop thread (io_uring or a thread pool).
+ *   - Timers have millisecond resolution (see next_timeout_ms).
+ */
+
+static void set_nodelay(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static void resume_accept(void *arg) {
+    World *w = arg;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->listen_tag};
+    if (w->accept_paused && epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) == 0)
+        w->accept_paused = FALSE;
+}
+
+static void accept_some(World *w) {
+    for (int i = 0; i < LIMIT_ACCEPTS_PER_TURN_COUNT; i++) {
+        struct sockaddr_storage sa;
+        socklen_t salen = sizeof sa;
+        int fd = accept4(w->listen_fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: the pending connection stays readable, and a level-
+                 * triggered loop would spin on it. Stop listening for 100 ms instead. */
+                env_log(&w->env, ENV_LOG_ERROR, "Error accepting client connection: %s",
+                        g_strerror(errno));
+                epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+                w->accept_paused = TRUE;
+                real_timer_add(&w->env, 100 * 1000000LL, resume_accept, w);
+            }
+            return; /* EAGAIN: no more pending connections */
+        }
+        set_nodelay(fd); /* small protocol lines must not wait for Nagle's 40 ms */
+        RealConn *c = g_new0(RealConn, 1);
+        c->kind = SRC_CONN;
+        c->id = ++w->next_conn_id;
+        c->fd = fd;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            g_free(c);
+            continue;
+        }
+        g_hash_table_insert(w->conns, &c->id, c);
+        w->stats.accepts++;
+        char ip[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (sa.ss_family == AF_INET) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
+            inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+            port = ntohs(s4->sin_port);
+        } else if (sa.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
+            inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+            port = ntohs(s6->sin6_port);
+        }
+        w->env.handlers.on_accept(w->env.core, c->id, ip, port);
+    }
+}
+
+static void conn_readable(World *w, RealConn *c) {
+    for (int i = 0; i < LIMIT_READS_PER_TURN_COUNT && !c->closing; i++) {
+        ssize_t n = read(c->fd, w->rbuf, LIMIT_READ_CHUNK_BYTES);
+        if (n > 0) {
+            w->stats.reads++;
+            w->stats.bytes_in += (uint64_t)n;
+            w->env.handlers.on_bytes(w->env.core, c->id, w->rbuf, (size_t)n);
+            if (n < LIMIT_READ_CHUNK_BYTES) return; /* drained; level-triggered epoll will tell */
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n < 0 && w->debug)
+            env_log(&w->env, ENV_LOG_DEBUG, "conn %" G_GUINT64_FORMAT " read: %s", c->id,
+                    g_strerror(errno));
+        conn_finish(w, c, FALSE); /* 0 = the peer hung up; <0 = reset or error */
+        return;
+    }
+}
+
+static void deliver_closed(World *w) {
+    if (w->closed->len == 0) return;
+    /* Swap first: on_closed may close other connections, which then wait one more turn. */
+    GPtrArray *due = w->closed;
+    w->closed = g_ptr_array_new();
+    for (guint i = 0; i < due->len; i++) {
+        RealConn *c = due->pdata[i];
+        w->stats.closes++;
+        w->env.handlers.on_closed(w->env.core, c->id);
+        conn_free(c);
+    }
+    g_ptr_array_free(due, TRUE);
+}
+
+static void flush_dirty(World *w) {
+    for (guint i = 0; i < w->dirty->len; i++) {
+        RealConn *c = w->dirty->pdata[i];
+        c->dirty = FALSE;
+        if (!c->closing) conn_flush(w, c);
+    }
+    g_ptr_array_set_size(w->dirty, 0);
+}
+
+static void loop_turn(World *w) {
+    struct epoll_event events[LIMIT_EPOLL_EVENTS_COUNT];
+    deliver_closed(w);                                           /* 1 */
+    int timeout = w->closed->len > 0 ? 0 : next_timeout_ms(w);
+    if (w->stop_requested) timeout = 0;
+    int n = epoll_wait(w->epfd, events, LIMIT_EPOLL_EVENTS_COUNT, timeout); /* 2 */
+    w->stats.turns++;
+    if (n < 0 && errno != EINTR)
+        env_log(&w->env, ENV_LOG_ERROR, "epoll_wait: %s", g_strerror(errno));
+    for (int i = 0; i < n; i++) {                                /* 3 */
+        SourceKind *src = events[i].data.ptr;
+        if (*src == SRC_LISTENER) {
+            accept_some(w);
+        } else if (*src == SRC_WAKE) {
+            uint64_t v;
+            ssize_t rc = read(w->wake_fd, &v, sizeof v);
+            (void)rc;
+        } else {
+            RealConn *c = (RealConn *)src;
+            if (c->closing) continue; /* closed earlier in this turn */
+            if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_readable(w, c);
+            if (!c->closing && (events[i].events & EPOLLOUT) && !c->dirty) {
+                c->dirty = TRUE;
+                g_ptr_array_add(w->dirty, c);
+            }
+        }
+    }
+    run_timers(w);                                               /* 4 */
+    flush_dirty(w);                                              /* 5 */
+}
+
+int env_real_run(Env *env) {
+    World *w = world_of(env);
+    g_assert(env->handlers.on_accept && env->handlers.on_bytes && env->handlers.on_closed);
+    while (!w->stop_requested) loop_turn(w);
+    deliver_closed(w);
+    w->stop_requested = 0;
+    return 0;
+}
+
+void env_real_stop(Env *env) {
+    World *w = world_of(env);
+    w->stop_requested = 1;
+    uint64_t one = 1;
+    ssize_t rc = write(w->wake_fd, &one, sizeof one); /* async-signal-safe */
+    (void)rc;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* setup and teardown                                                                      */
+
+Env *env_real_new(void) {
+    /* A write to a socket whose peer has gone would kill the process with SIGPIPE; we use
+     * MSG_NOSIGNAL for sockets, and ignore the signal for anything else (stderr to a pipe). */
+    signal(SIGPIPE, SIG_IGN);
+    World *w = g_new0(World, 1);
+    w->env.ops = &real_ops;
+    w->env.world = w;
+    w->listen_fd = -1;
+    w->listen_tag = SRC_LISTENER;
+    w->wake_tag = SRC_WAKE;
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    g_assert(w->epfd >= 0 && w->wake_fd >= 0); /* fails only when out of fds at startup */
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->wake_tag};
+    g_assert(epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) == 0);
+    w->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
+    w->timers_live = g_hash_table_new(g_direct_hash, g_direct_equal);
+    w->dirty = g_ptr_array_new();
+    w->closed = g_ptr_array_new();
+    w->rbuf = g_malloc(LIMIT_READ_CHUNK_BYTES);
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = (uint64_t)clock_ns(CLOCK_REALTIME);
+    for (int i = 0; i < 4; i++) w->rng[i] = splitmix64(&seed);
+    return &w->env;
+}
+
+gboolean env_real_listen(Env *env, const char *host, int port, GError **error) {
+    World *w = world_of(env);
+    g_assert(w->listen_fd < 0);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    char port_str[16];
+    g_snprintf(port_str, sizeof port_str, "%d", port);
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host && *host ? host : NULL, port_str, &hints, &res);
+    if (rc != 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "resolve %s: %s", host, gai_strerror(rc));
+        return FALSE;
+    }
+    int fd = -1, err = 0;
+    for (struct addrinfo *a = res; a != NULL && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* restart without TIME_WAIT pain */
+        if (bind(fd, a->ai_addr, a->ai_addrlen) < 0 || listen(fd, LIMIT_LISTEN_BACKLOG_COUNT) < 0) {
+            err = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "listen on %s:%d: %s",
+                    host, port, g_strerror(err));
+        return FALSE;
+    }
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &salen);
+    w->listen_port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                                    : ((struct sockaddr_in *)&sa)->sin_port);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->listen_tag};
+    epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+    w->listen_fd = fd;
+    return TRUE;
+}
+
+int env_real_port(Env *env) { return world_of(env)->listen_port; }
+void env_real_set_debug(Env *env, gboolean on) { world_of(env)->debug = on; }
+const EnvRealStats *env_real_stats(Env *env) { return &world_of(env)->stats; }
+
+void env_real_free(Env *env) {
+    if (env == NULL) return;
+    World *w = world_of(env);
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, w->conns); /* order is irrelevant: we only close and free */
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        RealConn *c = value;
+        close(c->fd);
+        conn_free(c);
+    }
+    for (guint i = 0; i < w->closed->len; i++) conn_free(w->closed->pdata[i]);
+    g_hash_table_destroy(w->conns);
+    g_hash_table_destroy(w->timers_live);
+    g_ptr_array_free(w->dirty, TRUE);
+    g_ptr_array_free(w->closed, TRUE);
+    if (w->listen_fd >= 0) close(w->listen_fd);
+    close(w->wake_fd);
+    close(w->epfd);
+    g_free(w->heap);
+    g_free(w->rbuf);
+    g_free(w);
+}

@@ -1,0 +1,53 @@
+/* env_real.h — the production world: the environment (env.h) on a real Linux machine.
+ *
+ * WHAT IT IS
+ *   One single-threaded epoll event loop that owns a listening socket, every client socket,
+ *   the timers, and the files the broker opens. It implements every op of `EnvOps` for real:
+ *   CLOCK_MONOTONIC / CLOCK_REALTIME, a binary-heap timer queue, nonblocking TCP with
+ *   per-connection outbound buffers flushed once per loop turn, POSIX files with fsync, a
+ *   seeded xoshiro256** generator, and nats-server-style log lines on stderr.
+ *
+ * INTERFACE
+ *   env_real_new()                     a world with no listener yet (seeded from getrandom)
+ *   env_real_listen(env, host, port)   bind + listen (port 0 = the kernel picks one)
+ *   env_real_port(env)                 the port actually bound (after an ephemeral listen)
+ *   env_real_set_debug(env, on)        let ENV_LOG_DEBUG lines through (the -D flag)
+ *   env_real_run(env)                  run turns until env_real_stop(); returns 0
+ *   env_real_stop(env)                 ask run() to return; async-signal-safe, any thread
+ *   env_real_stats(env)                loop counters (turns, syscalls) for benchmarks and tests
+ *   env_real_free(env)                 close every socket and file-less state; no handler runs
+ *
+ * INVARIANTS (beyond env.h's)
+ *   - Everything except env_real_stop() is called from the loop's thread.
+ *   - The core's handlers must be installed (env_set_handlers) before env_real_run().
+ *   - Bytes handed to on_bytes live in one shared buffer: valid only during the call.
+ */
+#ifndef MINIJET_ENV_REAL_H
+#define MINIJET_ENV_REAL_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "env.h"
+
+typedef struct EnvRealStats {
+    uint64_t turns;         /* loop turns (one epoll_wait each) */
+    uint64_t reads;         /* read() calls that returned bytes */
+    uint64_t writes;        /* write() calls on client sockets */
+    uint64_t bytes_in, bytes_out;
+    uint64_t accepts;       /* connections accepted */
+    uint64_t closes;        /* on_closed delivered */
+    uint64_t timers_fired;
+    uint64_t early_flushes; /* flushes done inside conn_send (buffer past the threshold) */
+} EnvRealStats;
+
+Env *env_real_new(void);
+gboolean env_real_listen(Env *env, const char *host, int port, GError **error);
+int env_real_port(Env *env);
+void env_real_set_debug(Env *env, gboolean on);
+int env_real_run(Env *env);
+void env_real_stop(Env *env);
+const EnvRealStats *env_real_stats(Env *env);
+void env_real_free(Env *env);
+
+#endif

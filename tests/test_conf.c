@@ -1,0 +1,209 @@
+/* test_conf.c — the config parser (src/conf.c): every separator, comment and suffix form,
+ * blocks and lists, the seed document's cluster/jetstream example, and one-line errors. */
+#include <glib.h>
+#include <string.h>
+
+#include "conf.h"
+
+typedef struct {
+    ConfSettings s;
+    GPtrArray *warnings;
+} Fixture;
+
+static void fx_setup(Fixture *f, gconstpointer data) {
+    conf_settings_init(&f->s);
+    f->warnings = NULL;
+}
+
+static void fx_teardown(Fixture *f, gconstpointer data) {
+    conf_settings_clear(&f->s);
+    if (f->warnings) g_ptr_array_free(f->warnings, TRUE);
+}
+
+static void parse_ok(Fixture *f, const char *text) {
+    g_autoptr(GError) err = NULL;
+    gboolean ok = conf_parse(&f->s, text, "t.conf", &f->warnings, &err);
+    g_assert_no_error(err);
+    g_assert_true(ok);
+}
+
+static char *parse_err(const char *text) {
+    ConfSettings s;
+    conf_settings_init(&s);
+    GError *err = NULL;
+    g_assert_false(conf_parse(&s, text, "t.conf", NULL, &err));
+    g_assert_nonnull(err);
+    char *msg = g_strdup(err->message);
+    g_error_free(err);
+    conf_settings_clear(&s);
+    g_assert_null(strchr(msg, '\n')); /* one line */
+    return msg;
+}
+
+static void test_separators(Fixture *f, gconstpointer data) {
+    parse_ok(f, "port: 4333\nhost = 0.0.0.0\nserver_name   n1\n");
+    g_assert_cmpint(f->s.port, ==, 4333);
+    g_assert_cmpstr(f->s.host, ==, "0.0.0.0");
+    g_assert_cmpstr(f->s.server_name, ==, "n1");
+}
+
+static void test_comments(Fixture *f, gconstpointer data) {
+    parse_ok(f, "# top\n// also\nport: 1 # trailing\nport: 2 // trailing\n\n  # indented\n");
+    g_assert_cmpint(f->s.port, ==, 2); /* later keys win */
+}
+
+static void test_listen(Fixture *f, gconstpointer data) {
+    parse_ok(f, "listen: 127.0.0.1:4555\n");
+    g_assert_cmpstr(f->s.host, ==, "127.0.0.1");
+    g_assert_cmpint(f->s.port, ==, 4555);
+    parse_ok(f, "listen = \":4666\"\n");
+    g_assert_cmpstr(f->s.host, ==, "127.0.0.1"); /* no host part: host unchanged */
+    g_assert_cmpint(f->s.port, ==, 4666);
+    parse_ok(f, "listen: \"[::1]:4777\"\n");
+    g_assert_cmpstr(f->s.host, ==, "::1");
+}
+
+static void test_sizes(Fixture *f, gconstpointer data) {
+    int64_t n;
+    g_assert_true(conf_parse_size("1K", &n));
+    g_assert_cmpint(n, ==, 1000);
+    g_assert_true(conf_parse_size("1KB", &n));
+    g_assert_cmpint(n, ==, 1024);
+    g_assert_true(conf_parse_size("2mb", &n));
+    g_assert_cmpint(n, ==, 2 * 1024 * 1024);
+    g_assert_true(conf_parse_size("1G", &n));
+    g_assert_cmpint(n, ==, 1000000000);
+    g_assert_true(conf_parse_size("1TB", &n));
+    g_assert_cmpint(n, ==, 1LL << 40);
+    g_assert_false(conf_parse_size("12XB", &n));
+    g_assert_false(conf_parse_size("99999999999999999999", &n));
+    g_assert_false(conf_parse_size("9000000000000000TB", &n));
+    parse_ok(f, "max_payload: 1MB\nmax_connections: 100\nmax_pending = \"64MB\"\n");
+    g_assert_cmpint(f->s.max_payload_bytes, ==, 1024 * 1024);
+    g_assert_cmpint(f->s.max_connections, ==, 100);
+    g_assert_cmpint(f->s.max_pending_bytes, ==, 64 * 1024 * 1024);
+}
+
+static void test_jetstream_block(Fixture *f, gconstpointer data) {
+    parse_ok(f, "jetstream {\n  store_dir: \"./data\"\n  max_mem: 1G, max_file: 10G\n}\n");
+    g_assert_cmpint(f->s.jetstream, ==, 1);
+    g_assert_cmpstr(f->s.store_dir, ==, "./data");
+    g_assert_cmpint(f->s.js_max_mem_bytes, ==, 1000000000LL);
+    g_assert_cmpint(f->s.js_max_file_bytes, ==, 10000000000LL);
+}
+
+static void test_jetstream_words(Fixture *f, gconstpointer data) {
+    parse_ok(f, "jetstream: enabled\n");
+    g_assert_cmpint(f->s.jetstream, ==, 1);
+    parse_ok(f, "jetstream = disabled\n");
+    g_assert_cmpint(f->s.jetstream, ==, 0);
+    parse_ok(f, "jetstream: { enabled: false, store_dir: /tmp/js }\n");
+    g_assert_cmpint(f->s.jetstream, ==, 0);
+    g_assert_cmpstr(f->s.store_dir, ==, "/tmp/js");
+}
+
+/* The seed document's production example, verbatim in shape. */
+static void test_seed_cluster(Fixture *f, gconstpointer data) {
+    parse_ok(f,
+             "# nats-cluster.conf - Production clustering\n"
+             "cluster {\n"
+             "name: \"nats-cluster\"\n"
+             "listen: 0.0.0.0:6222\n"
+             "routes: [\n"
+             "\"nats://nats-1.internal:6222\",\n"
+             "\"nats://nats-2.internal:6222\",\n"
+             "\"nats://nats-3.internal:6222\",\n"
+             "]\n"
+             "}\n"
+             "jetstream {\n"
+             "domain: \"prod\"\n"
+             "store_dir: \"/data/jetstream\"\n"
+             "max_memory_store: 128GB\n"
+             "max_file_store: 1TB\n"
+             "# Replication for durability\n"
+             "replica_count: 3\n"
+             "max_outstanding_catchup: 33MB\n"
+             "}\n"
+             "# Monitor all streams\n"
+             "monitor_port: 8222\n");
+    g_assert_true(f->s.cluster_set);
+    g_assert_cmpstr(f->s.cluster_name, ==, "nats-cluster");
+    g_assert_cmpstr(f->s.cluster_host, ==, "0.0.0.0");
+    g_assert_cmpint(f->s.cluster_port, ==, 6222);
+    g_assert_cmpint(g_strv_length(f->s.cluster_routes), ==, 3);
+    g_assert_cmpstr(f->s.cluster_routes[2], ==, "nats://nats-3.internal:6222");
+    g_assert_cmpint(f->s.jetstream, ==, 1);
+    g_assert_cmpstr(f->s.js_domain, ==, "prod");
+    g_assert_cmpstr(f->s.store_dir, ==, "/data/jetstream");
+    g_assert_cmpint(f->s.js_max_mem_bytes, ==, 128LL << 30);
+    g_assert_cmpint(f->s.js_max_file_bytes, ==, 1LL << 40);
+    g_assert_cmpint(f->s.http_port, ==, 8222);
+    /* replica_count and max_outstanding_catchup: warnings, not errors (as nats-server) */
+    g_assert_nonnull(f->warnings);
+    g_assert_cmpint(f->warnings->len, ==, 2);
+    g_assert_cmpstr(f->warnings->pdata[0], ==, "t.conf:17: unknown field jetstream.replica_count");
+}
+
+static void test_bare_routes_and_http(Fixture *f, gconstpointer data) {
+    parse_ok(f, "cluster {\n routes = [\n  nats://a:6222\n  nats://b:6222 // second\n ]\n}\n"
+                "http: 127.0.0.1:8333\n");
+    g_assert_cmpint(g_strv_length(f->s.cluster_routes), ==, 2);
+    g_assert_cmpstr(f->s.cluster_routes[1], ==, "nats://b:6222");
+    g_assert_cmpstr(f->s.http_host, ==, "127.0.0.1");
+    g_assert_cmpint(f->s.http_port, ==, 8333);
+}
+
+static void test_durations(Fixture *f, gconstpointer data) {
+    parse_ok(f, "ping_interval: 2m\n");
+    g_assert_cmpint(f->s.ping_interval_ns, ==, 120LL * 1000000000LL);
+    parse_ok(f, "ping_interval: \"30s\"\n");
+    g_assert_cmpint(f->s.ping_interval_ns, ==, 30LL * 1000000000LL);
+    parse_ok(f, "ping_interval: 5\nping_max: 3\n");
+    g_assert_cmpint(f->s.ping_interval_ns, ==, 5LL * 1000000000LL);
+    g_assert_cmpint(f->s.ping_max, ==, 3);
+}
+
+static void test_errors(void) {
+    struct { const char *text, *want; } cases[] = {
+        {"port: 1\nport: \"abc\"\n", "t.conf:2: 'port' must be a number"},
+        {"port: 70000\n", "t.conf:1: 'port' is 70000, outside -1..65535"},
+        {"jetstream {\n store_dir: x\n", "t.conf:1: block opened here is never closed with '}'"},
+        {"a: [1, 2\n", "t.conf:1: list opened here is never closed with ']'"},
+        {"\n\nserver_name: \"oops\n", "t.conf:3: unterminated string"},
+        {"port\n", "t.conf:1: key 'port' has no value"},
+        {"}\n", "t.conf:1: unexpected '}'"},
+        {"port: 1 2\n", "t.conf:1: unexpected text after the value of 'port'"},
+        {"max_payload: 12XB\n", "t.conf:1: 'max_payload' must be a number"},
+        {"cluster: 5\n", "t.conf:1: 'cluster' must be a block"},
+        {"ping_interval: soon\n", "t.conf:1: 'ping_interval' must be a duration like \"2m\""},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *msg = parse_err(cases[i].text);
+        g_assert_cmpstr(msg, ==, cases[i].want);
+    }
+}
+
+static void test_empty(Fixture *f, gconstpointer data) {
+    parse_ok(f, "");
+    parse_ok(f, "\n# only a comment\n");
+    g_assert_cmpint(f->s.port, ==, -1);
+    g_assert_null(f->s.host);
+    g_assert_cmpint(f->s.jetstream, ==, -1);
+}
+
+int main(int argc, char **argv) {
+    g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+    ADD("/conf/separators", test_separators);
+    ADD("/conf/comments", test_comments);
+    ADD("/conf/listen", test_listen);
+    ADD("/conf/sizes", test_sizes);
+    ADD("/conf/jetstream-block", test_jetstream_block);
+    ADD("/conf/jetstream-words", test_jetstream_words);
+    ADD("/conf/seed-cluster", test_seed_cluster);
+    ADD("/conf/bare-routes-and-http", test_bare_routes_and_http);
+    ADD("/conf/durations", test_durations);
+    ADD("/conf/empty", test_empty);
+    g_test_add_func("/conf/errors", test_errors);
+    return g_test_run();
+}
