@@ -52,6 +52,10 @@ $(B)/minijet-sim: $(SIM_SRC) $(wildcard sim/*.h) $(B)/libminijet.a
 $(B)/tests/test_%: tests/test_%.c tests/test_env.c tests/test_env.h $(B)/libminijet.a | $(B)/tests
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote tests -o $@ $< tests/test_env.c $(B)/libminijet.a $(PKG_LIBS) -lm
 
+# The production world's own test links the real env instead of the unit tests' world.
+$(B)/tests/test_env_real: tests/test_env_real.c $(B)/obj/env_real.o $(B)/libminijet.a | $(B)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/obj/env_real.o $(B)/libminijet.a $(PKG_LIBS) -lm
+
 $(B)/tests/interop_%: tests/interop/interop_%.c tests/interop/server_ctl.c tests/interop/server_ctl.h | $(B)/tests
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote tests/interop -o $@ $< tests/interop/server_ctl.c $(PKG_LIBS) $(NATS_LIBS)
 

@@ -35,4 +35,16 @@ G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_MAX_PENDING_BYTES);
 G_STATIC_ASSERT(LIMIT_MAX_SUBJECT_BYTES < LIMIT_MAX_CONTROL_LINE_BYTES);
 G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);
 
+/* --- env_real: the production event loop (src/env_real.c) --- */
+#define LIMIT_LISTEN_BACKLOG_COUNT 1024          /* listen() backlog: connection storms queue here */
+#define LIMIT_EPOLL_EVENTS_COUNT 256             /* ready sockets taken per epoll_wait */
+#define LIMIT_ACCEPTS_PER_TURN_COUNT 64          /* new connections accepted per turn (fairness) */
+#define LIMIT_READS_PER_TURN_COUNT 16            /* read() calls per connection per turn (fairness) */
+#define LIMIT_OUT_INITIAL_BYTES (16 * 1024)      /* first outbound buffer of a connection */
+#define LIMIT_OUT_KEEP_BYTES (1024 * 1024)       /* a drained buffer larger than this is shrunk */
+#define LIMIT_FLUSH_EARLY_BYTES (256 * 1024)     /* queued past this, write now, not at turn end */
+
+G_STATIC_ASSERT(LIMIT_OUT_INITIAL_BYTES <= LIMIT_OUT_KEEP_BYTES);
+G_STATIC_ASSERT(LIMIT_FLUSH_EARLY_BYTES < LIMIT_MAX_PENDING_BYTES);
+
 #endif
