@@ -8,6 +8,7 @@
  *   sublist_remove(sl, subject, queue, item)    remove that exact item; false if absent
  *   sublist_match(sl, subject, len)             every item whose subject matches, grouped
  *   sublist_count(sl)                           number of items
+ *   sublist_node_count(sl), sublist_stats(sl)   trie size; counters for /subsz
  *   subject_valid_publish(), subject_valid_subscribe(), subject_is_literal(),
  *   subject_matches_pattern(), subject_patterns_overlap()  the subject rules (spec 1.9)
  *
@@ -20,6 +21,11 @@
  *   A SublistResult is owned by the sublist (it may be cached) and stays valid until the
  *   next insert or remove. Its order is deterministic: plain items and queue groups appear
  *   in insertion order per trie node, nodes visited literal-first then '*' then '>'.
+ *   Eviction from the full cache does not end a result's life early: evicted results are
+ *   kept until the next insert/remove (or at least LIMIT_SUBLIST_CACHE_COUNT/2 further
+ *   cache misses). A SublistQueue's name is borrowed from the trie (same lifetime).
+ *   Matching does not check for whitespace: validate with subject_valid_publish first.
+ *   A queue name must be non-empty without whitespace (NULL = no queue group).
  *   Choosing one member of a queue group is the caller's job (fairly: with randomness
  *   from the environment), so the trie stays free of effects.
  *
@@ -53,6 +59,18 @@ bool sublist_insert(Sublist *sl, const char *subject, const char *queue, void *i
 bool sublist_remove(Sublist *sl, const char *subject, const char *queue, void *item);
 const SublistResult *sublist_match(Sublist *sl, const char *subject, size_t subject_len);
 size_t sublist_count(const Sublist *sl);
+/* Counters for monitoring (/subsz): the fanout figures are over the cached results,
+ * as nats-server reports them. */
+typedef struct SublistStats {
+    size_t count;          /* items stored */
+    size_t cache_count;    /* cached results */
+    guint64 inserts, removes, matches, cache_hits;
+    size_t max_fanout;     /* largest plain + queue-group count among cached results */
+    double avg_fanout;     /* mean of the same */
+} SublistStats;
+void sublist_stats(const Sublist *sl, SublistStats *out);
+/* Trie nodes, the root included (1 for an empty sublist): shows pruning. */
+size_t sublist_node_count(const Sublist *sl);
 /* Asserts the invariants above; for tests and the simulator. */
 void sublist_check_invariants(Sublist *sl);
 
