@@ -309,6 +309,7 @@ static void real_conn_send(Env *env, EnvConn id, const EnvSlice *slices, size_t 
     if (c == NULL) return; /* closed: a no-op, as env.h says */
     size_t total = 0;
     for (size_t i = 0; i < n; i++) total += slices[i].len;
+    if (total == 0) return;
     conn_reserve(c, total);
     for (size_t i = 0; i < n; i++) {
         memcpy(c->out + c->out_len, slices[i].data, slices[i].len);
