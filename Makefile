@@ -80,3 +80,19 @@ tidy:
 
 clean:
 	rm -rf $(B)
+
+# --- Benchmarks (bench/, issue 9): minijet beside nats-server 2.9.10. Not part of `make test`.
+#   make bench         7 alternating rounds x 2 s per scenario (< 10 min); table, CSV, plots/bench.png
+#   make bench-quick   5 rounds x 1 s, for development
+.PHONY: bench bench-quick
+all: $(B)/minijet-bench
+
+$(B)/minijet-bench: bench/loadgen.c
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libnats 2>/dev/null) -o $@ $< $(NATS_LIBS) -lpthread
+
+bench: deps $(B)/minijet-server $(B)/minijet-bench
+	bench/compare.sh
+
+bench-quick: deps $(B)/minijet-server $(B)/minijet-bench
+	bench/compare.sh --quick

@@ -1,0 +1,1001 @@
+/* loadgen.c — minijet-bench: the load generator behind `make bench`.
+ *
+ * THE ONE IDEA
+ *   Measure the server, not the client. Where a client library would itself be the
+ *   bottleneck (millions of 16-byte messages a second) we talk the NATS protocol over raw
+ *   sockets: the publisher writes a ring of pre-built `PUB bench.s 16\r\n<16 bytes>\r\n`
+ *   frames with writev() in 256 KiB slices, the subscribers read 1 MiB at a time and count
+ *   MSG frames with a memchr() scanner that never copies a payload. Where the library is the
+ *   natural tool (a request's round trip, JetStream's publish acks and pull fetches) we use
+ *   libnats, because that is what an application would measure.
+ *
+ * INTERFACE
+ *   minijet-bench [-h host] [-p port] [-l label] [-d seconds] [-T seconds] [-z bytes]
+ *                 [-w window] [-n count] [-H] [-v] SCENARIO
+ *   Scenarios: ping pub pubsub fanout queue reqrep  (core NATS)
+ *              jspub jspubasync pull               (JetStream; need a JetStream server)
+ *   One line on stdout per run:
+ *     scenario,server,msgs_per_s,MB_per_s,p50_us,p90_us,p99_us,p999_us,max_us
+ *   (-H prints that header first; empty fields where a figure does not apply; MB = 10^6
+ *   payload bytes). On any failure: exit status 1 and one line on stderr,
+ *     FAIL scenario server: reason
+ *   never a hang: every wait is bounded by -T (default 5 x duration + 10 s).
+ *
+ * WHAT EACH THROUGHPUT FIGURE MEANS
+ *   pub     messages the server accepted per second: the clock stops when the PONG that
+ *           follows the last PUB comes back (so everything was parsed and matched).
+ *   pubsub  messages received per second at the one subscriber, first PUB to last MSG.
+ *   fanout  deliveries per second summed over the 4 subscribers (4 per published message).
+ *   queue   deliveries per second to a queue group of 4 (1 per published message).
+ *   reqrep  round trips per second of one requester; latencies are per round trip.
+ *   The publisher never runs more than -w messages ahead of the slowest subscriber, so a
+ *   fast publisher measures the server's delivery rate instead of filling its 64 MiB
+ *   outbound buffer and being cut off as a slow consumer (both servers share that limit).
+ *
+ * INVARIANTS
+ *   - A run counts as done only when every expected message arrived; then each subscriber
+ *     does a PING/PONG round trip and its count is checked again (no duplicates, no extras).
+ *   - The publisher only ever stops between frames: a PONG we owe the server is written at a
+ *     frame boundary, never inside a PUB.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#define IN_BUF_BYTES (1024 * 1024)  /* one read() per MiB of MSG frames */
+#define RING_BYTES (256 * 1024)     /* the publisher's ring of pre-built PUB frames */
+#define CTRL_BYTES 256              /* PING/PONG waiting for a frame boundary */
+#define MAX_LINE_BYTES 4096         /* a control line longer than this is a protocol error */
+#define MAX_SUBS 16
+#define MAX_SAMPLES (4 * 1024 * 1024) /* latency samples kept per run */
+
+/* ------------------------------------------------------------------ options, output */
+
+typedef struct {
+    const char *host;
+    int port;
+    const char *label;
+    double duration_s;
+    double timeout_s;
+    int size;      /* payload bytes; 0 = the scenario's default */
+    long window;   /* max messages the publisher may run ahead of the slowest subscriber */
+    long count;    /* messages for count-bound scenarios (pull) */
+    int header;
+    int verbose;
+} Opts;
+
+static Opts opt = {
+    .host = "127.0.0.1", .port = 4222, .label = "server", .duration_s = 2.0,
+    .timeout_s = 0, .size = 0, .window = 200000, .count = 0,
+};
+static const char *scenario = "?";
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    fprintf(stderr, "FAIL %s %s: %s\n", scenario, opt.label, msg);
+    exit(1);
+}
+
+static void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void vlog(const char *fmt, ...)
+{
+    if (!opt.verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "  [%s %s] ", scenario, opt.label);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted samples (q in [0,1]). */
+static double pct(const double *v, size_t n, double q)
+{
+    size_t k = (size_t)(q * (double)n + 0.999999);
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    return v[k - 1];
+}
+
+/* The one output line. lat/nlat may be NULL/0 for throughput-only scenarios. */
+static void report(double msgs_per_s, int payload_bytes, double *lat, size_t nlat)
+{
+    if (opt.header)
+        printf("scenario,server,msgs_per_s,MB_per_s,p50_us,p90_us,p99_us,p999_us,max_us\n");
+    printf("%s,%s,%.0f,%.2f", scenario, opt.label, msgs_per_s,
+           msgs_per_s * payload_bytes / 1e6);
+    if (nlat > 0) {
+        qsort(lat, nlat, sizeof *lat, cmp_double);
+        printf(",%.1f,%.1f,%.1f,%.1f,%.1f\n", pct(lat, nlat, 0.50), pct(lat, nlat, 0.90),
+               pct(lat, nlat, 0.99), pct(lat, nlat, 0.999), lat[nlat - 1]);
+    } else {
+        printf(",,,,,\n");
+    }
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ raw connections */
+
+typedef struct RawConn RawConn;
+/* Called for each MSG when a handler is set: the control line (no CRLF) and the payload. */
+typedef void (*MsgFn)(RawConn *rc, const char *line, size_t line_len, const char *payload,
+                      size_t size);
+
+struct RawConn {
+    int fd;
+    char *in;           /* bytes read, not yet scanned */
+    size_t in_len;
+    size_t skip;        /* payload bytes (+ CRLF) of the current MSG still to skip */
+    uint64_t msgs;      /* MSG/HMSG frames seen */
+    uint64_t pongs;     /* PONGs seen */
+    char ctrl[CTRL_BYTES]; /* PONG/PING owed to the server, written between frames */
+    size_t ctrl_len;
+    int dead;           /* closed or -ERR: err says why */
+    char err[200];
+    MsgFn on_msg;       /* NULL: count only (the fast path) */
+    char *out;          /* replies queued by on_msg (the responder) */
+    size_t out_len, out_cap;
+};
+
+static void ctrl_queue(RawConn *rc, const char *s)
+{
+    size_t n = strlen(s);
+    if (rc->ctrl_len + n > sizeof rc->ctrl)
+        fail("too many control lines queued (server PINGs we cannot answer?)");
+    memcpy(rc->ctrl + rc->ctrl_len, s, n);
+    rc->ctrl_len += n;
+}
+
+/* Write queued PING/PONG bytes; 1 when none are left. Only call between PUB frames. */
+static int ctrl_flush(RawConn *rc)
+{
+    while (rc->ctrl_len > 0) {
+        ssize_t n = write(rc->fd, rc->ctrl, rc->ctrl_len);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return 0;
+            snprintf(rc->err, sizeof rc->err, "write: %s", strerror(errno));
+            rc->dead = 1;
+            return 0;
+        }
+        memmove(rc->ctrl, rc->ctrl + n, rc->ctrl_len - (size_t)n);
+        rc->ctrl_len -= (size_t)n;
+    }
+    return 1;
+}
+
+/* The value of the last token of a control line (MSG's or HMSG's total size). */
+static size_t trailing_number(const char *start, const char *end)
+{
+    size_t v = 0, mul = 1;
+    while (end > start && end[-1] >= '0' && end[-1] <= '9') {
+        v += (size_t)(end[-1] - '0') * mul;
+        mul *= 10;
+        end--;
+    }
+    return v;
+}
+
+/* Scan what is buffered. HOW IT WORKS: memchr finds the end of a control line; a MSG's size
+ * is the line's last token, so we read it backwards and then jump over the payload without
+ * looking at it (the `skip` counter carries a jump across read() boundaries). Only the tail
+ * of an incomplete control line is kept (memmove to the front), never a payload. */
+static void raw_scan(RawConn *rc)
+{
+    char *p = rc->in, *end = rc->in + rc->in_len;
+    while (p < end) {
+        if (rc->skip > 0) {
+            size_t k = (size_t)(end - p) < rc->skip ? (size_t)(end - p) : rc->skip;
+            p += k;
+            rc->skip -= k;
+            continue;
+        }
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL) {
+            if (end - p > MAX_LINE_BYTES) {
+                snprintf(rc->err, sizeof rc->err, "control line longer than %d bytes",
+                         MAX_LINE_BYTES);
+                rc->dead = 1;
+                return;
+            }
+            break;
+        }
+        const char *le = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
+        switch (p[0]) {
+        case 'M': case 'm': case 'H': case 'h': {
+            size_t size = trailing_number(p, le);
+            if (rc->on_msg != NULL) {
+                if ((size_t)(end - (nl + 1)) < size + 2)
+                    goto need_more; /* the handler wants the whole payload */
+                rc->msgs++;
+                rc->on_msg(rc, p, (size_t)(le - p), nl + 1, size);
+                p = nl + 1 + size + 2;
+                continue;
+            }
+            rc->msgs++;
+            rc->skip = size + 2;
+            break;
+        }
+        case 'P': case 'p':
+            if (nl - p >= 2 && (p[1] == 'I' || p[1] == 'i'))
+                ctrl_queue(rc, "PONG\r\n");
+            else
+                rc->pongs++;
+            break;
+        case '-':
+            snprintf(rc->err, sizeof rc->err, "server said: %.*s", (int)(le - p), p);
+            rc->dead = 1;
+            return;
+        case '+': /* +OK: we ask for verbose=false, but tolerate it */
+        case 'I': /* async INFO (cluster changes, lame duck) */
+            break;
+        default:
+            snprintf(rc->err, sizeof rc->err, "unexpected line: %.*s", (int)(le - p > 60 ? 60 : le - p), p);
+            rc->dead = 1;
+            return;
+        }
+        p = nl + 1;
+    }
+need_more:
+    rc->in_len = (size_t)(end - p);
+    if (rc->in_len > 0 && p != rc->in)
+        memmove(rc->in, p, rc->in_len);
+}
+
+/* One read() and a scan. Returns bytes read (0 when nothing was ready). */
+static ssize_t raw_read(RawConn *rc)
+{
+    ssize_t n = read(rc->fd, rc->in + rc->in_len, IN_BUF_BYTES - rc->in_len);
+    if (n == 0) {
+        snprintf(rc->err, sizeof rc->err, "server closed the connection");
+        rc->dead = 1;
+        return 0;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return 0;
+        snprintf(rc->err, sizeof rc->err, "read: %s", strerror(errno));
+        rc->dead = 1;
+        return 0;
+    }
+    rc->in_len += (size_t)n;
+    raw_scan(rc);
+    return n;
+}
+
+static void write_all(int fd, const char *s, size_t n, double deadline)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, s, n);
+        if (k < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                fail("write: %s", strerror(errno));
+            if (now_s() > deadline)
+                fail("write timed out");
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            poll(&pf, 1, 50);
+            continue;
+        }
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+/* Wait (bounded) until the server answered the PING we just sent. */
+static void raw_wait_pong(RawConn *rc, uint64_t pongs_before, double deadline)
+{
+    while (rc->pongs == pongs_before) {
+        if (rc->dead)
+            fail("%s", rc->err);
+        double left = deadline - now_s();
+        if (left <= 0)
+            fail("no PONG from the server");
+        struct pollfd pf = {.fd = rc->fd, .events = POLLIN};
+        if (poll(&pf, 1, (int)(left * 1000) + 1) > 0)
+            raw_read(rc);
+        if (rc->ctrl_len > 0)
+            ctrl_flush(rc);
+    }
+}
+
+/* Connect, read INFO, send CONNECT (+ `extra`, e.g. SUB lines) and PING, wait for PONG: when
+ * this returns, the server has processed the subscriptions. The socket is left nonblocking. */
+static RawConn *raw_connect(const char *extra, double deadline)
+{
+    RawConn *rc = calloc(1, sizeof *rc);
+    rc->in = malloc(IN_BUF_BYTES);
+    if (rc == NULL || rc->in == NULL)
+        fail("out of memory");
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", opt.port);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
+    int gai = getaddrinfo(opt.host, portstr, &hints, &ai);
+    if (gai != 0)
+        fail("resolve %s: %s", opt.host, gai_strerror(gai));
+    rc->fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (rc->fd < 0 || connect(rc->fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        fail("connect %s:%d: %s", opt.host, opt.port, strerror(errno));
+    freeaddrinfo(ai);
+    int one = 1;
+    setsockopt(rc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(rc->fd, F_SETFL, fcntl(rc->fd, F_GETFL) | O_NONBLOCK);
+
+    /* INFO first: wait for one complete line. */
+    while (memchr(rc->in, '\n', rc->in_len) == NULL) {
+        double left = deadline - now_s();
+        if (left <= 0)
+            fail("no INFO from the server");
+        struct pollfd pf = {.fd = rc->fd, .events = POLLIN};
+        if (poll(&pf, 1, (int)(left * 1000) + 1) <= 0)
+            continue;
+        ssize_t n = read(rc->fd, rc->in + rc->in_len, IN_BUF_BYTES - rc->in_len);
+        if (n == 0)
+            fail("server closed the connection before INFO");
+        if (n > 0)
+            rc->in_len += (size_t)n;
+    }
+    if (strncmp(rc->in, "INFO", 4) != 0)
+        fail("expected INFO, got: %.40s", rc->in);
+    raw_scan(rc); /* consumes the INFO line */
+
+    char hello[1024];
+    int n = snprintf(hello, sizeof hello,
+                     "CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,"
+                     "\"name\":\"minijet-bench\",\"lang\":\"c-raw\",\"version\":\"1.0\","
+                     "\"protocol\":1,\"echo\":true,\"headers\":false,\"no_responders\":false}"
+                     "\r\n%sPING\r\n", extra ? extra : "");
+    write_all(rc->fd, hello, (size_t)n, deadline);
+    raw_wait_pong(rc, 0, deadline);
+    return rc;
+}
+
+static void raw_close(RawConn *rc)
+{
+    close(rc->fd);
+    free(rc->in);
+    free(rc->out);
+    free(rc);
+}
+
+/* ------------------------------------------------------------------ publisher */
+
+/* A ring of identical PUB frames; `sent_bytes` says how far into the endless stream of
+ * frames we are, so partial writes need no bookkeeping beyond one counter. */
+typedef struct {
+    char *ring;
+    size_t ring_bytes;  /* a multiple of frame_bytes */
+    size_t frame_bytes;
+    uint64_t sent_bytes;
+} PubRing;
+
+static void ring_init(PubRing *pr, const char *subject, int size)
+{
+    char head[256];
+    int hn = snprintf(head, sizeof head, "PUB %s %d\r\n", subject, size);
+    pr->frame_bytes = (size_t)hn + (size_t)size + 2;
+    size_t frames = RING_BYTES / pr->frame_bytes;
+    if (frames < 1)
+        frames = 1;
+    pr->ring_bytes = frames * pr->frame_bytes;
+    pr->ring = malloc(pr->ring_bytes);
+    if (pr->ring == NULL)
+        fail("out of memory");
+    for (size_t i = 0; i < frames; i++) {
+        char *f = pr->ring + i * pr->frame_bytes;
+        memcpy(f, head, (size_t)hn);
+        for (int j = 0; j < size; j++)
+            f[hn + j] = (char)('a' + (j % 26));
+        memcpy(f + hn + size, "\r\n", 2);
+    }
+    pr->sent_bytes = 0;
+}
+
+static uint64_t ring_frames_started(const PubRing *pr)
+{
+    return (pr->sent_bytes + pr->frame_bytes - 1) / pr->frame_bytes;
+}
+
+/* Write frames until `limit_frames` are out or the socket is full; 1 if it wrote anything. */
+static int ring_write(PubRing *pr, RawConn *rc, uint64_t limit_frames)
+{
+    uint64_t limit = limit_frames * pr->frame_bytes;
+    if (pr->sent_bytes >= limit)
+        return 0;
+    /* Owed PONGs go out first, but only between frames. */
+    if (rc->ctrl_len > 0 && pr->sent_bytes % pr->frame_bytes == 0 && !ctrl_flush(rc))
+        return 0;
+    uint64_t want = limit - pr->sent_bytes;
+    size_t off = (size_t)(pr->sent_bytes % pr->ring_bytes);
+    struct iovec iov[2];
+    size_t a = pr->ring_bytes - off;
+    if (a > want)
+        a = (size_t)want;
+    iov[0].iov_base = pr->ring + off;
+    iov[0].iov_len = a;
+    size_t b = off;  /* wrap around to the ring's start, up to where we began */
+    if (b > want - a)
+        b = (size_t)(want - a);
+    iov[1].iov_base = pr->ring;
+    iov[1].iov_len = b;
+    ssize_t n = writev(rc->fd, iov, b > 0 ? 2 : 1);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return 0;
+        fail("publish: %s", strerror(errno));
+    }
+    pr->sent_bytes += (uint64_t)n;
+    return n > 0;
+}
+
+/* ------------------------------------------------------------------ pub / pubsub / fanout / queue */
+
+typedef enum { FAN_NONE, FAN_ALL, FAN_QUEUE } FanKind;
+
+/* One publisher, `nsubs` subscribers on the same subject (all get everything, or a queue
+ * group shares it). Publish for the duration, then wait for every delivery. */
+static void run_throughput(int nsubs, FanKind kind, int size)
+{
+    double t_start = now_s();
+    double deadline = t_start + opt.timeout_s;
+    const char *subject = "bench.s";
+    RawConn *subs[MAX_SUBS];
+    for (int i = 0; i < nsubs; i++) {
+        char sub[128];
+        if (kind == FAN_QUEUE)
+            snprintf(sub, sizeof sub, "SUB %s bench.q 1\r\n", subject);
+        else
+            snprintf(sub, sizeof sub, "SUB %s 1\r\n", subject);
+        subs[i] = raw_connect(sub, deadline);
+    }
+    RawConn *pub = raw_connect(NULL, deadline);
+    PubRing pr;
+    ring_init(&pr, subject, size);
+
+    struct pollfd pfd[MAX_SUBS + 1];
+    uint64_t stop_frames = UINT64_MAX; /* set when the duration is over */
+    double t0 = now_s(), t_end = 0;
+    uint64_t pongs_at_stop = 0;
+    int ping_sent = 0;
+
+    for (;;) {
+        double t = now_s();
+        if (t > deadline) {
+            uint64_t got = 0;
+            for (int i = 0; i < nsubs; i++)
+                got += subs[i]->msgs;
+            fail("timed out: published %llu, delivered %llu",
+                 (unsigned long long)ring_frames_started(&pr), (unsigned long long)got);
+        }
+        if (stop_frames == UINT64_MAX && t - t0 >= opt.duration_s)
+            stop_frames = ring_frames_started(&pr); /* finish the frame in flight, then stop */
+
+        /* How far the slowest subscriber is behind decides how much we may send. */
+        uint64_t delivered = 0, slowest = UINT64_MAX;
+        for (int i = 0; i < nsubs; i++) {
+            if (subs[i]->dead)
+                fail("subscriber %d: %s", i, subs[i]->err);
+            delivered += subs[i]->msgs;
+            if (subs[i]->msgs < slowest)
+                slowest = subs[i]->msgs;
+        }
+        if (pub->dead)
+            fail("publisher: %s", pub->err);
+        uint64_t progress = kind == FAN_QUEUE ? delivered : slowest; /* per published msg */
+        uint64_t limit = nsubs == 0 ? UINT64_MAX / pr.frame_bytes : progress + (uint64_t)opt.window;
+        if (limit > stop_frames)
+            limit = stop_frames;
+
+        uint64_t sent_frames = pr.sent_bytes / pr.frame_bytes;
+        int publishing_done = stop_frames != UINT64_MAX && pr.sent_bytes == stop_frames * pr.frame_bytes;
+        if (publishing_done) {
+            if (nsubs == 0) {
+                /* publish-only: done when the PONG after the last PUB comes back */
+                if (!ping_sent) {
+                    pongs_at_stop = pub->pongs;
+                    ctrl_queue(pub, "PING\r\n");
+                    ping_sent = 1;
+                }
+                if (pub->pongs > pongs_at_stop) {
+                    t_end = now_s();
+                    break;
+                }
+            } else {
+                uint64_t expect = stop_frames;
+                int all = kind == FAN_QUEUE ? delivered >= expect : slowest >= expect;
+                if (all) {
+                    t_end = now_s();
+                    break;
+                }
+            }
+        }
+        if (pub->ctrl_len > 0 && pr.sent_bytes % pr.frame_bytes == 0)
+            ctrl_flush(pub);
+
+        /* Try to write without polling first; poll only when there is nothing to do. */
+        int can_write = sent_frames < limit || pr.sent_bytes % pr.frame_bytes != 0;
+        int did = 0;
+        if (can_write)
+            did = ring_write(&pr, pub, limit);
+        int n = 0;
+        pfd[n].fd = pub->fd;
+        pfd[n].events = POLLIN | ((can_write || pub->ctrl_len) ? POLLOUT : 0);
+        n++;
+        for (int i = 0; i < nsubs; i++) {
+            pfd[n].fd = subs[i]->fd;
+            pfd[n].events = POLLIN;
+            n++;
+        }
+        int ready = poll(pfd, (nfds_t)n, did ? 0 : 10);
+        if (ready <= 0)
+            continue;
+        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+            raw_read(pub);
+        for (int i = 0; i < nsubs; i++) {
+            if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                /* Drain: a few reads per turn keeps the kernel buffers from filling. */
+                for (int k = 0; k < 4 && raw_read(subs[i]) == IN_BUF_BYTES; k++)
+                    ;
+                if (subs[i]->ctrl_len > 0)
+                    ctrl_flush(subs[i]);
+            }
+        }
+    }
+
+    uint64_t published = stop_frames;
+    uint64_t delivered = 0;
+    for (int i = 0; i < nsubs; i++) {
+        /* A PING/PONG round trip per subscriber: anything still queued for it arrives
+         * first, so a duplicate or stray delivery would show up in the count. */
+        uint64_t before = subs[i]->pongs;
+        ctrl_queue(subs[i], "PING\r\n");
+        ctrl_flush(subs[i]);
+        raw_wait_pong(subs[i], before, deadline);
+        delivered += subs[i]->msgs;
+        uint64_t want = kind == FAN_QUEUE ? 0 : published;
+        if (kind != FAN_QUEUE && subs[i]->msgs != want)
+            fail("subscriber %d got %llu messages, expected %llu", i,
+                 (unsigned long long)subs[i]->msgs, (unsigned long long)want);
+        vlog("subscriber %d: %llu messages", i, (unsigned long long)subs[i]->msgs);
+    }
+    if (kind == FAN_QUEUE && delivered != published)
+        fail("queue group got %llu messages, expected %llu", (unsigned long long)delivered,
+             (unsigned long long)published);
+    double secs = t_end - t0;
+    uint64_t counted = nsubs == 0 ? published : delivered;
+    vlog("published %llu in %.3f s, counted %llu", (unsigned long long)published, secs,
+         (unsigned long long)counted);
+    report((double)counted / secs, size, NULL, 0);
+    for (int i = 0; i < nsubs; i++)
+        raw_close(subs[i]);
+    raw_close(pub);
+    free(pr.ring);
+}
+
+/* ------------------------------------------------------------------ request/reply */
+
+/* The responder is a raw connection on its own thread: it answers each request with the
+ * same payload, so the round trip measures the server twice and the responder barely. */
+typedef struct {
+    RawConn *rc;
+    volatile int stop;
+    char err[256];
+} Responder;
+
+static void responder_on_msg(RawConn *rc, const char *line, size_t line_len,
+                             const char *payload, size_t size)
+{
+    /* MSG <subject> <sid> <reply> <size>: the reply is the fourth token. */
+    const char *tok[6];
+    size_t tlen[6];
+    int nt = 0;
+    const char *p = line, *e = line + line_len;
+    while (p < e && nt < 6) {
+        while (p < e && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p >= e)
+            break;
+        tok[nt] = p;
+        while (p < e && *p != ' ' && *p != '\t')
+            p++;
+        tlen[nt] = (size_t)(p - tok[nt]);
+        nt++;
+    }
+    if (nt != 5)
+        return; /* no reply subject: nothing to answer */
+    size_t need = rc->out_len + tlen[3] + size + 64;
+    if (need > rc->out_cap) {
+        rc->out_cap = need * 2;
+        rc->out = realloc(rc->out, rc->out_cap);
+        if (rc->out == NULL)
+            fail("out of memory");
+    }
+    rc->out_len += (size_t)sprintf(rc->out + rc->out_len, "PUB %.*s %zu\r\n", (int)tlen[3],
+                                   tok[3], size);
+    memcpy(rc->out + rc->out_len, payload, size);
+    rc->out_len += size;
+    memcpy(rc->out + rc->out_len, "\r\n", 2);
+    rc->out_len += 2;
+}
+
+static void *responder_main(void *arg)
+{
+    Responder *r = arg;
+    RawConn *rc = r->rc;
+    while (!r->stop) {
+        struct pollfd pf = {.fd = rc->fd, .events = POLLIN};
+        if (poll(&pf, 1, 50) <= 0)
+            continue;
+        raw_read(rc);
+        if (rc->dead) {
+            snprintf(r->err, sizeof r->err, "responder: %s", rc->err);
+            return NULL;
+        }
+        if (rc->ctrl_len > 0)
+            ctrl_flush(rc); /* the responder writes whole frames only, so any time is fine */
+        if (rc->out_len > 0) {
+            write_all(rc->fd, rc->out, rc->out_len, now_s() + 5);
+            rc->out_len = 0;
+        }
+    }
+    return NULL;
+}
+
+static natsConnection *lib_connect(void)
+{
+    natsOptions *o = NULL;
+    natsConnection *nc = NULL;
+    char url[256];
+    snprintf(url, sizeof url, "nats://%s:%d", opt.host, opt.port);
+    if (natsOptions_Create(&o) != NATS_OK || natsOptions_SetURL(o, url) != NATS_OK ||
+        natsOptions_SetTimeout(o, 5000) != NATS_OK ||
+        natsOptions_SetAllowReconnect(o, false) != NATS_OK)
+        fail("natsOptions: %s", nats_GetLastError(NULL));
+    natsStatus s = natsConnection_Connect(&nc, o);
+    natsOptions_Destroy(o);
+    if (s != NATS_OK)
+        fail("connect %s: %s", url, natsStatus_GetText(s));
+    return nc;
+}
+
+static void run_reqrep(int size)
+{
+    double deadline = now_s() + opt.timeout_s;
+    Responder r = {.rc = raw_connect("SUB bench.req 1\r\n", deadline)};
+    r.rc->on_msg = responder_on_msg;
+    pthread_t th;
+    if (pthread_create(&th, NULL, responder_main, &r) != 0)
+        fail("pthread_create");
+    natsConnection *nc = lib_connect();
+    char *payload = malloc((size_t)size);
+    memset(payload, 'r', (size_t)size);
+    double *lat = malloc(sizeof(double) * MAX_SAMPLES);
+    if (payload == NULL || lat == NULL)
+        fail("out of memory");
+    size_t n = 0;
+    double warm_end = now_s() + (opt.duration_s > 1 ? 0.25 : opt.duration_s / 10);
+    double t0 = 0, t_end = 0;
+    int warming = 1;
+    for (;;) {
+        double a = now_s();
+        if (warming && a >= warm_end) {
+            warming = 0;
+            t0 = a;
+        }
+        if (!warming && (a - t0 >= opt.duration_s || n == MAX_SAMPLES)) {
+            t_end = a;
+            break;
+        }
+        if (a > deadline)
+            fail("timed out after %zu requests", n);
+        natsMsg *reply = NULL;
+        natsStatus s = natsConnection_Request(&reply, nc, "bench.req", payload, size, 2000);
+        double b = now_s();
+        if (s != NATS_OK)
+            fail("request %zu: %s %s", n, natsStatus_GetText(s), r.err);
+        if (natsMsg_GetDataLength(reply) != size)
+            fail("reply of %d bytes, expected %d", natsMsg_GetDataLength(reply), size);
+        natsMsg_Destroy(reply);
+        if (!warming)
+            lat[n++] = (b - a) * 1e6;
+    }
+    r.stop = 1;
+    pthread_join(th, NULL);
+    if (r.err[0])
+        fail("%s", r.err);
+    natsConnection_Destroy(nc);
+    report((double)n / (t_end - t0), size, lat, n);
+    raw_close(r.rc);
+    free(lat);
+    free(payload);
+}
+
+/* ------------------------------------------------------------------ JetStream (libnats) */
+
+#define JS_STREAM "BENCH"
+#define JS_SUBJECT "bench.js"
+
+/* A fresh file-backed stream for one run (an old one of the same name is deleted first). */
+static jsCtx *js_fresh_stream(natsConnection *nc)
+{
+    jsCtx *js = NULL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    jo.PublishAsync.MaxPending = 4000;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
+        fail("JetStream context: %s", nats_GetLastError(NULL));
+    jsErrCode jerr = 0;
+    js_DeleteStream(js, JS_STREAM, NULL, &jerr); /* absent is fine */
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = JS_STREAM;
+    const char *subjects[] = {JS_SUBJECT};
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    jsStreamInfo *si = NULL;
+    natsStatus s = js_AddStream(&si, js, &cfg, NULL, &jerr);
+    if (s != NATS_OK)
+        fail("add stream: %s (err_code %d) %s", natsStatus_GetText(s), (int)jerr,
+             nats_GetLastError(NULL));
+    jsStreamInfo_Destroy(si);
+    return js;
+}
+
+static void js_cleanup(jsCtx *js, natsConnection *nc)
+{
+    jsErrCode jerr = 0;
+    js_DeleteStream(js, JS_STREAM, NULL, &jerr);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+/* Synchronous publish: one message, wait for its ack, repeat. Latency per ack. */
+static void run_jspub(int size)
+{
+    double deadline = now_s() + opt.timeout_s;
+    natsConnection *nc = lib_connect();
+    jsCtx *js = js_fresh_stream(nc);
+    char *payload = malloc((size_t)size);
+    double *lat = malloc(sizeof(double) * MAX_SAMPLES);
+    if (payload == NULL || lat == NULL)
+        fail("out of memory");
+    memset(payload, 'j', (size_t)size);
+    size_t n = 0;
+    double t0 = now_s(), t_end;
+    for (;;) {
+        double a = now_s();
+        if (a - t0 >= opt.duration_s || n == MAX_SAMPLES) {
+            t_end = a;
+            break;
+        }
+        if (a > deadline)
+            fail("timed out after %zu publishes", n);
+        jsPubAck *pa = NULL;
+        jsErrCode jerr = 0;
+        natsStatus s = js_Publish(&pa, js, JS_SUBJECT, payload, size, NULL, &jerr);
+        if (s != NATS_OK)
+            fail("publish %zu: %s (err_code %d)", n, natsStatus_GetText(s), (int)jerr);
+        if (pa->Sequence != n + 1)
+            fail("ack sequence %llu, expected %zu", (unsigned long long)pa->Sequence, n + 1);
+        jsPubAck_Destroy(pa);
+        lat[n++] = (now_s() - a) * 1e6;
+    }
+    report((double)n / (t_end - t0), size, lat, n);
+    js_cleanup(js, nc);
+    free(lat);
+    free(payload);
+}
+
+static volatile long js_async_errors;
+static void js_async_err_handler(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    (void)pae;
+    (void)closure;
+    __atomic_add_fetch(&js_async_errors, 1, __ATOMIC_RELAXED);
+}
+
+/* Asynchronous publish with up to 4,000 unacknowledged: throughput until the last ack. */
+static void run_jspubasync(int size)
+{
+    natsConnection *nc = lib_connect();
+    jsCtx *js = NULL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    jo.PublishAsync.MaxPending = 4000;
+    jo.PublishAsync.ErrHandler = js_async_err_handler;
+    jo.PublishAsync.StallWait = 5000;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
+        fail("JetStream context: %s", nats_GetLastError(NULL));
+    jsCtx *setup = js_fresh_stream(nc);
+    jsCtx_Destroy(setup);
+    char *payload = malloc((size_t)size);
+    if (payload == NULL)
+        fail("out of memory");
+    memset(payload, 'a', (size_t)size);
+    double t0 = now_s();
+    long n = 0;
+    while (now_s() - t0 < opt.duration_s) {
+        natsStatus s = js_PublishAsync(js, JS_SUBJECT, payload, size, NULL);
+        if (s != NATS_OK)
+            fail("async publish %ld: %s", n, natsStatus_GetText(s));
+        n++;
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = (int64_t)(opt.timeout_s * 1000);
+    natsStatus s = js_PublishAsyncComplete(js, &po);
+    double t_end = now_s();
+    if (s != NATS_OK)
+        fail("waiting for %ld acks: %s", n, natsStatus_GetText(s));
+    if (js_async_errors > 0)
+        fail("%ld of %ld async publishes failed", (long)js_async_errors, n);
+    report((double)n / (t_end - t0), size, NULL, 0);
+    js_cleanup(js, nc);
+    free(payload);
+}
+
+/* Pull consume: fill the stream, then fetch in batches of 100 and ack each message. */
+static void run_pull(int size)
+{
+    double deadline = now_s() + opt.timeout_s;
+    natsConnection *nc = lib_connect();
+    jsCtx *js = NULL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    jo.PublishAsync.MaxPending = 4000;
+    jo.PublishAsync.ErrHandler = js_async_err_handler;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
+        fail("JetStream context: %s", nats_GetLastError(NULL));
+    jsCtx *setup = js_fresh_stream(nc);
+    jsCtx_Destroy(setup);
+    long count = opt.count > 0 ? opt.count : 100000;
+    char *payload = malloc((size_t)size);
+    memset(payload, 'p', (size_t)size);
+    for (long i = 0; i < count; i++)
+        if (js_PublishAsync(js, JS_SUBJECT, payload, size, NULL) != NATS_OK)
+            fail("filling the stream: %s", nats_GetLastError(NULL));
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = (int64_t)(opt.timeout_s * 1000);
+    if (js_PublishAsyncComplete(js, &po) != NATS_OK || js_async_errors > 0)
+        fail("filling the stream: %ld errors", (long)js_async_errors);
+
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.MaxAckPending = 20000;
+    natsSubscription *sub = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_PullSubscribe(&sub, js, JS_SUBJECT, "benchpull", NULL, &so, &jerr);
+    if (s != NATS_OK)
+        fail("pull subscribe: %s (err_code %d)", natsStatus_GetText(s), (int)jerr);
+    double t0 = now_s();
+    long got = 0;
+    while (got < count) {
+        if (now_s() > deadline)
+            fail("timed out: consumed %ld of %ld", got, count);
+        natsMsgList list = {0};
+        s = natsSubscription_Fetch(&list, sub, 100, 5000, &jerr);
+        if (s != NATS_OK)
+            fail("fetch after %ld: %s (err_code %d)", got, natsStatus_GetText(s), (int)jerr);
+        for (int i = 0; i < list.Count; i++) {
+            if (natsMsg_Ack(list.Msgs[i], NULL) != NATS_OK)
+                fail("ack: %s", nats_GetLastError(NULL));
+        }
+        got += list.Count;
+        natsMsgList_Destroy(&list);
+    }
+    double t_end = now_s();
+    report((double)got / (t_end - t0), size, NULL, 0);
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    js_cleanup(js, nc);
+    free(payload);
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: minijet-bench [-h host] [-p port] [-l label] [-d seconds] [-T seconds]\n"
+            "                     [-z bytes] [-w window] [-n count] [-H] [-v] SCENARIO\n"
+            "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    int c;
+    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:Hv")) != -1) {
+        switch (c) {
+        case 'h': opt.host = optarg; break;
+        case 'p': opt.port = atoi(optarg); break;
+        case 'l': opt.label = optarg; break;
+        case 'd': opt.duration_s = atof(optarg); break;
+        case 'T': opt.timeout_s = atof(optarg); break;
+        case 'z': opt.size = atoi(optarg); break;
+        case 'w': opt.window = atol(optarg); break;
+        case 'n': opt.count = atol(optarg); break;
+        case 'H': opt.header = 1; break;
+        case 'v': opt.verbose = 1; break;
+        default: usage();
+        }
+    }
+    if (optind != argc - 1 || opt.duration_s <= 0 || opt.window < 1)
+        usage();
+    scenario = argv[optind];
+    if (opt.timeout_s <= 0)
+        opt.timeout_s = opt.duration_s * 5 + 10;
+    signal(SIGPIPE, SIG_IGN); /* a closed socket is an error we report, not a silent death */
+    int size = opt.size;
+
+    if (strcmp(scenario, "ping") == 0) {
+        RawConn *rc = raw_connect(NULL, now_s() + opt.timeout_s);
+        raw_close(rc);
+        return 0;
+    }
+    if (strcmp(scenario, "pub") == 0)
+        run_throughput(0, FAN_NONE, size ? size : 16);
+    else if (strcmp(scenario, "pubsub") == 0)
+        run_throughput(1, FAN_ALL, size ? size : 16);
+    else if (strcmp(scenario, "fanout") == 0)
+        run_throughput(4, FAN_ALL, size ? size : 16);
+    else if (strcmp(scenario, "queue") == 0)
+        run_throughput(4, FAN_QUEUE, size ? size : 16);
+    else if (strcmp(scenario, "reqrep") == 0)
+        run_reqrep(size ? size : 64);
+    else if (strcmp(scenario, "jspub") == 0)
+        run_jspub(size ? size : 128);
+    else if (strcmp(scenario, "jspubasync") == 0)
+        run_jspubasync(size ? size : 128);
+    else if (strcmp(scenario, "pull") == 0)
+        run_pull(size ? size : 128);
+    else
+        usage();
+    nats_Close();
+    return 0;
+}
