@@ -31,6 +31,15 @@
 /* --- subject trie --- */
 #define LIMIT_SUBLIST_CACHE_COUNT 1024           /* cached match results (nats-server slCacheMax) */
 
+/* --- store --- */
+#define LIMIT_STORE_SEGMENT_BYTES (64 * 1024 * 1024)    /* roll a segment file at this size */
+#define LIMIT_STORE_WRITE_BUFFER_BYTES (4 * 1024 * 1024) /* an append past this flushes first */
+#define LIMIT_STORE_RECORD_BYTES_MAX (64 * 1024 * 1024) /* larger = corrupt length, at recovery */
+#define LIMIT_STORE_SYNC_INTERVAL_NS (2LL * 60 * 1000000000LL) /* nats-server sync_interval: 2 min */
+#define LIMIT_STORE_SUBJECTS_SCAN_COUNT 64 /* wildcard lookups walk subject lists below this */
+G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_STORE_RECORD_BYTES_MAX);
+G_STATIC_ASSERT(LIMIT_STORE_WRITE_BUFFER_BYTES <= LIMIT_STORE_SEGMENT_BYTES);
+
 G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_MAX_PENDING_BYTES);
 G_STATIC_ASSERT(LIMIT_MAX_SUBJECT_BYTES < LIMIT_MAX_CONTROL_LINE_BYTES);
 G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);

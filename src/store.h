@@ -1,0 +1,261 @@
+/* store.h — the message store: the log of one stream, in memory or in files.
+ *
+ * WHAT IT IS
+ *   A store keeps one stream's messages, each numbered by a sequence (1, 2, 3, ...; never
+ *   reused once acknowledged), and answers the questions stream.c and consumer.c ask: by
+ *   sequence, last by subject, next matching a filter, how many match, what the limits must
+ *   drop. It knows nothing of limits, retention or JSON; stream.c decides, the store obeys.
+ *
+ *   One generic store (store_mem.c) owns the in-memory INDEX every store shares:
+ *     entries  one per sequence from the first live one to the last: timestamp, subject id,
+ *              accounted bytes (0 = deleted) and a locator saying where the record lives;
+ *     subjects subject -> its ordered list of live sequences (first/last/count per subject,
+ *              binary search for "next at or after seq").
+ *   A BACKEND (the vtable StoreBackend below) keeps the records themselves:
+ *     store_mem_open()   records are StoreMsg in memory (storage: memory);
+ *     store_file_open()  records are in append-only segment files (storage: file),
+ *                        see store_file.c for the on-disk format, recovery and group commit.
+ *
+ * INTERFACE (in brief)
+ *   store_append(s, subj, hdr, data, ts)      -> seq (buffered; see DURABILITY)
+ *   store_flush(s)                            write buffered records, fsync per policy
+ *   store_durable_seq(s)                      every seq <= this may be acknowledged
+ *   store_load(s, seq)                        -> StoreMsg* (a reference: store_msg_unref)
+ *   store_load_last(s, filter)                last message matching a subject or wildcard
+ *   store_load_next(s, filter, from_seq)      first message >= from_seq matching filter
+ *   store_remove(s, seq, erase)               delete one message (tombstoned on disk)
+ *   store_purge(s, &req)                      all / filter / keep N / below seq
+ *   store_compact(s, seq)                     remove everything below seq
+ *   store_state(s, &st), store_count(s, filter, from_seq), store_subject_info(),
+ *   store_subjects(s, filter, fn), store_deleted(s, out), store_seq_for_time(s, ts)
+ *   store_check_invariants(s), store_close(s)
+ *
+ * DURABILITY AND GROUP COMMIT (what the stream must do)
+ *   store_append only buffers the record and returns its sequence. The stream keeps the
+ *   publishers' acks waiting, calls store_flush() once per loop turn (or batch), and then
+ *   releases every waiting ack whose seq <= store_durable_seq(). One fsync covers them all.
+ *   If store_append or store_flush fails (disk full, I/O error), every message appended since
+ *   the last successful flush is rolled back (their seqs will be reused) and the stream must
+ *   answer every waiting publisher with seq > store_durable_seq() with an error. Deletes are
+ *   never rolled back: they stay buffered and are retried at the next flush.
+ *   What each sync policy loses at a power cut is written in store_file.c.
+ *
+ * INVARIANTS (store_check_invariants)
+ *   - first_seq <= last_seq + 1; msgs == live entries; bytes == their sum.
+ *   - Every live entry's subject list contains its seq; lists are strictly increasing.
+ *   - num_deleted == (last_seq - first_seq + 1) - msgs when msgs > 0.
+ *   - durable_seq <= last_seq.
+ *   - The backend's own (segment counts, buffer offsets) hold too.
+ */
+#ifndef MINIJET_STORE_H
+#define MINIJET_STORE_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "env.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Messages                                                                                  */
+
+/* One stored message, immutable and refcounted (one allocation holding everything), so a
+ * consumer, a DIRECT.GET reply and the store can share it. Single-threaded: plain counter. */
+typedef struct StoreMsg {
+    int refs;
+    uint64_t seq;
+    int64_t ts_ns;        /* wall-clock nanoseconds, as the stream stamped it */
+    const char *subject;  /* NUL-terminated */
+    size_t subject_len;
+    const uint8_t *hdr;   /* NATS/1.0 header block, NULL when hdr_len == 0 */
+    size_t hdr_len;
+    const uint8_t *data;  /* payload (never NULL; may be empty) */
+    size_t data_len;
+} StoreMsg;
+
+StoreMsg *store_msg_new(uint64_t seq, int64_t ts_ns, const char *subject, size_t subject_len,
+                        const void *hdr, size_t hdr_len, const void *data, size_t data_len);
+StoreMsg *store_msg_ref(StoreMsg *m);
+void store_msg_unref(StoreMsg *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StoreMsg, store_msg_unref)
+
+/* ---------------------------------------------------------------------------------------- */
+/* Configuration and state                                                                   */
+
+typedef enum {
+    STORE_SYNC_ALWAYS,   /* fsync before acknowledging (group commit: one fsync per flush) */
+    STORE_SYNC_INTERVAL, /* acknowledge after write(); fsync every sync_interval_ns */
+    STORE_SYNC_NEVER,    /* acknowledge after write(); fsync only at close (tests, bench) */
+} StoreSyncPolicy;
+
+typedef struct StoreConfig {
+    const char *name;          /* the stream's name, for log lines */
+    const char *dir;           /* file store: the stream's folder (created if missing) */
+    StoreSyncPolicy sync;
+    int64_t sync_interval_ns;  /* STORE_SYNC_INTERVAL; 0 = LIMIT_STORE_SYNC_INTERVAL_NS */
+    uint64_t segment_bytes_max; /* file store: roll segments at this size; 0 = the limit */
+} StoreConfig;
+
+typedef struct StoreState {
+    uint64_t msgs;
+    uint64_t bytes;        /* nats-server's accounting (see store_msg_bytes) */
+    uint64_t first_seq;    /* lowest live seq; last_seq + 1 when empty */
+    uint64_t last_seq;     /* highest seq ever assigned (survives purges) */
+    int64_t first_ts_ns;   /* 0 when empty */
+    int64_t last_ts_ns;    /* timestamp of last_seq's message if live, else 0 */
+    uint64_t num_deleted;  /* gaps between first_seq and last_seq */
+    uint64_t num_subjects; /* distinct subjects with live messages */
+} StoreState;
+
+typedef struct StoreSubjectInfo {
+    uint64_t msgs;
+    uint64_t first_seq;
+    uint64_t last_seq;
+} StoreSubjectInfo;
+
+/* Purge request, as $JS.API.STREAM.PURGE has it. All zero/NULL = purge everything.
+ *   filter  only subjects matching this (literal or wildcard); NULL/"" = all
+ *   seq     only messages with seq < this (nats-server: "up to, not including")
+ *   keep    keep the newest `keep` matching messages
+ * seq and keep together are refused by the stream layer; here keep wins. */
+typedef struct StorePurge {
+    const char *filter;
+    uint64_t seq;
+    uint64_t keep;
+} StorePurge;
+
+/* ---------------------------------------------------------------------------------------- */
+/* The store                                                                                 */
+
+typedef struct Store Store;
+
+Store *store_mem_open(Env *env, const StoreConfig *cfg);
+/* Opens (or creates) cfg->dir and recovers it. Corrupt or torn data is truncated and
+ * reported with env_log(WARN); NULL + error only when the folder itself is unusable. */
+Store *store_file_open(Env *env, const StoreConfig *cfg, GError **error);
+/* Flushes (and fsyncs unless SYNC_NEVER... and even then), closes files, frees memory.
+ * Outstanding StoreMsg references stay valid. */
+void store_close(Store *s);
+
+/* Append a message stamped ts_ns; returns its seq (last_seq + 1), or 0 with error. */
+uint64_t store_append(Store *s, const char *subject, size_t subject_len, const void *hdr,
+                      size_t hdr_len, const void *data, size_t data_len, int64_t ts_ns,
+                      GError **error);
+/* Write what is buffered, fsync per the policy. FALSE = rolled back, see DURABILITY. */
+gboolean store_flush(Store *s, GError **error);
+uint64_t store_durable_seq(Store *s);
+/* TRUE when appends or deletes wait for store_flush. */
+gboolean store_dirty(Store *s);
+
+/* Loads return a new reference (store_msg_unref it), or NULL: not found (no error set) or
+ * unreadable / failed its checksum (error set: never returns corrupted data). */
+StoreMsg *store_load(Store *s, uint64_t seq, GError **error);
+StoreMsg *store_load_last(Store *s, const char *filter, GError **error);
+StoreMsg *store_load_next(Store *s, const char *filter, uint64_t from_seq, GError **error);
+/* The seq store_load_next would return, without reading the record; 0 = none. */
+uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq);
+
+/* Delete one message. FALSE without error: no such message. erase: also scrub its bytes
+ * (memory: the store's copy; file: see LIMITATIONS in store_file.c). */
+gboolean store_remove(Store *s, uint64_t seq, gboolean erase, GError **error);
+/* Returns how many messages were purged; error only for I/O failures. */
+uint64_t store_purge(Store *s, const StorePurge *req, GError **error);
+/* Remove every message with seq < seq. If seq > last_seq + 1 the stream jumps ahead:
+ * last_seq becomes seq - 1 (nats-server's Compact). Returns how many were removed. */
+uint64_t store_compact(Store *s, uint64_t seq, GError **error);
+
+void store_state(Store *s, StoreState *out);
+/* Messages matching filter (NULL/"" = all) with seq >= from_seq: a consumer's pending count. */
+uint64_t store_count(Store *s, const char *filter, uint64_t from_seq);
+/* For one literal subject; FALSE when it has no messages. */
+gboolean store_subject_info(Store *s, const char *subject, StoreSubjectInfo *out);
+/* Calls fn for every subject matching filter (NULL/"" = all), in sorted subject order. */
+void store_subjects(Store *s, const char *filter,
+                    void (*fn)(const char *subject, uint64_t msgs, void *arg), void *arg);
+/* Appends the deleted seqs between first_seq and last_seq to out (a GArray of guint64). */
+void store_deleted(Store *s, GArray *out);
+/* First live seq whose timestamp is >= ts_ns (DeliverByStartTime); 0 = none. */
+uint64_t store_seq_for_time(Store *s, int64_t ts_ns);
+/* The accounted size of a message, for max_bytes decisions before appending. */
+uint64_t store_msg_bytes(Store *s, size_t subject_len, size_t hdr_len, size_t data_len);
+/* "memory" or "file". */
+const char *store_kind(Store *s);
+
+void store_check_invariants(Store *s);
+
+/* Subject filter matching (tokens, '*', '>'); NULL or "" matches everything. */
+bool store_filter_matches(const char *filter, const char *subject);
+
+/* ---------------------------------------------------------------------------------------- */
+/* For store implementations only (store_mem.c, store_file.c). Others: do not touch.        */
+
+/* One index entry per seq in [base, last_seq]. bytes == 0 marks a deleted seq. */
+typedef struct StoreEntry {
+    uint64_t loc;        /* backend's locator: a StoreMsg* (memory), segment<<32|offset (file) */
+    int64_t ts_ns;
+    uint32_t subject_id; /* index into Store.subject_by_id */
+    uint32_t bytes;      /* accounted bytes, 0 = deleted */
+} StoreEntry;
+
+typedef struct StoreSubject {
+    char *subject;
+    uint32_t id;
+    uint64_t *seqs; /* live seqs, strictly increasing, in seqs[head .. len) */
+    size_t head, len, cap;
+} StoreSubject;
+
+typedef struct StoreBackend {
+    const char *kind;
+    /* Persist a new message (already in the index as entry e with seq); set e->loc. */
+    gboolean (*append)(Store *s, uint64_t seq, StoreEntry *e, const char *subject,
+                       size_t subject_len, const void *hdr, size_t hdr_len, const void *data,
+                       size_t data_len, GError **error);
+    StoreMsg *(*load)(Store *s, uint64_t seq, const StoreEntry *e, GError **error);
+    /* Seq left the index (delete, purge, compact, rollback): release its storage. */
+    void (*released)(Store *s, uint64_t seq, const StoreEntry *e);
+    /* Record durably (at the next flush) that seq was deleted. */
+    void (*removed)(Store *s, uint64_t seq, gboolean erase);
+    /* Record durably that every seq < floor is gone (compact / purge all). */
+    void (*floor)(Store *s, uint64_t floor);
+    gboolean (*flush)(Store *s, GError **error);
+    uint64_t (*durable_seq)(Store *s);
+    gboolean (*dirty)(Store *s);
+    uint64_t (*msg_bytes)(size_t subject_len, size_t hdr_len, size_t data_len);
+    void (*check)(Store *s);
+    void (*close)(Store *s); /* flush, free the backend's state (not the index) */
+} StoreBackend;
+
+struct Store {
+    Env *env;
+    char *name;
+    const StoreBackend *be;
+    void *impl;               /* the backend's state */
+    GArray *entries;          /* StoreEntry; entries[i] is seq base + i */
+    uint64_t base;
+    uint64_t first_seq, last_seq;
+    uint64_t msgs, bytes;
+    int64_t last_ts_ns;       /* timestamp of the newest message ever appended */
+    GHashTable *subjects;     /* char* -> StoreSubject* */
+    GPtrArray *subject_by_id; /* StoreSubject* or NULL (free id) */
+    GArray *free_ids;         /* uint32_t */
+};
+
+/* The generic index operations the backends use (store_mem.c). */
+void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *be);
+void store_index_clear(Store *s);
+/* Add a live entry for seq (>= last_seq + 1; a gap becomes deleted seqs). */
+StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *subject,
+                            size_t subject_len, uint32_t bytes, uint64_t loc);
+/* Remove seq from the index; copies its entry to *out. FALSE if not live. */
+gboolean store_index_del(Store *s, uint64_t seq, StoreEntry *out);
+/* Drop the newest messages until last_seq == last (failed-flush rollback); each dropped live
+ * entry goes to be->released. */
+void store_index_truncate(Store *s, uint64_t last);
+/* Everything below floor is gone: live entries go to be->released; first_seq moves (and
+ * last_seq, if floor > last_seq + 1). Returns how many live messages were dropped. */
+uint64_t store_index_floor(Store *s, uint64_t floor);
+StoreEntry *store_index_get(Store *s, uint64_t seq); /* NULL if deleted/out of range */
+const char *store_index_subject(Store *s, uint32_t id);
+
+#endif

@@ -1,0 +1,668 @@
+/* store_file.c — the file store: a stream is a folder of append-only segment files.
+ *
+ * WHAT IT IS
+ *   The file backend of store.h. The index (which seq lives where, per-subject lists) is the
+ *   generic one in store_mem.c, kept in memory and rebuilt at open by scanning the segments.
+ *   This file writes records, reads them back (checking their checksum every time), and
+ *   recovers the folder after a crash.
+ *
+ * INTERFACE
+ *   store_file_open(env, cfg, error)   open or create cfg->dir, recover, return the Store;
+ *   everything else through store.h. Locator of a message: segment number << 32 | offset.
+ *
+ * THE FOLDER
+ *   <dir>/0000000001.seg, 0000000002.seg, ...   segments, numbered up; the last is active
+ *   A segment is rolled (a new one started) when the next record would pass
+ *   cfg->segment_bytes_max (LIMIT_STORE_SEGMENT_BYTES). A segment all of whose messages are
+ *   gone is removed: the oldest segments as soon as they are empty, a middle one only if it
+ *   holds no tombstones (they may be the only record of an older deletion).
+ *
+ * THE RECORD (every integer little-endian; a segment is records back to back)
+ *   offset  size  field
+ *   ------  ----  ---------------------------------------------------------------------
+ *        0     4  magic 0x314A4D52 ("RMJ1" on disk): a record starts here
+ *        4     1  kind: 1 MSG, 2 DELETE (tombstone), 3 FLOOR (all seqs < seq are gone),
+ *                 4 SEGMENT (first record of every segment)
+ *        5     1  flags: bit 0 = erase (DELETE)
+ *        6     2  subject length S (0 unless MSG)
+ *        8     4  header length H
+ *       12     4  payload length D
+ *       16     8  seq: MSG its seq; DELETE the deleted seq; FLOOR/SEGMENT the floor
+ *       24     8  MSG: timestamp ns; SEGMENT: the store's last_seq when it was created
+ *       32     S  subject
+ *     32+S     H  NATS headers
+ *   32+S+H     D  payload
+ * 32+S+H+D     4  CRC32C (Castagnoli) of bytes [0, 32+S+H+D)
+ *   Record size: 36 + S + H + D bytes. No index file: see RECOVERY for why.
+ *
+ * INVARIANTS (checked by store_check_invariants -> file_check)
+ *   - Sum of segment live counts == msgs; every live locator points into a known segment.
+ *   - The write buffer starts at the active segment's end on disk (wbuf_off == size).
+ *   - durable_seq <= last_seq; nothing with seq > durable_seq has been acknowledged.
+ *
+ * LIMITATIONS
+ *   - erase: the tombstone records the erase, but the record's bytes stay on disk until its
+ *     segment is removed (rewriting a record in place could tear it and lose what follows).
+ *   - Segments are never compacted (rewritten without their deleted records); a segment
+ *     with one live message keeps all its bytes.
+ *   - A bit flip inside a segment loses the rest of that segment (we cannot trust lengths
+ *     after a bad record); later segments are kept.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "limits.h"
+
+#define REC_MAGIC 0x314A4D52u
+#define REC_HDR_BYTES 32
+#define REC_CRC_BYTES 4
+enum { KIND_MSG = 1, KIND_DELETE = 2, KIND_FLOOR = 3, KIND_SEGMENT = 4 };
+#define FLAG_ERASE 1
+
+/* --- CRC32C, slicing-by-8 (8 table lookups per 8 bytes; ~1-2 GB/s) --- */
+
+static uint32_t crc_table[8][256];
+static gboolean crc_ready;
+
+static void crc_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++) crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+    crc_ready = TRUE;
+}
+
+static uint32_t crc32c(const uint8_t *p, size_t n) {
+    if (!crc_ready) crc_init();
+    uint32_t c = 0xFFFFFFFFu;
+    while (n >= 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + 4, 4);
+        lo ^= c; /* little-endian hosts (x86, arm64) */
+        c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
+            crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+            crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n--) c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* --- little-endian fields --- */
+
+static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint32_t get32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = (v << 8) | p[i]; return v; }
+static uint64_t get64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = (v << 8) | p[i]; return v; }
+
+typedef struct Rec {
+    int kind, flags;
+    uint32_t subject_len, hdr_len, data_len;
+    uint64_t seq;
+    int64_t ts_ns;
+    const uint8_t *subject, *hdr, *data;
+    size_t size;
+} Rec;
+
+/* Parse the record at p (avail bytes). 1 = ok, 0 = need more bytes (or torn), -1 = bad. */
+static int rec_parse(const uint8_t *p, size_t avail, Rec *r, const char **why) {
+    if (avail < REC_HDR_BYTES + REC_CRC_BYTES) { *why = "short record header"; return 0; }
+    if (get32(p) != REC_MAGIC) { *why = "bad magic"; return -1; }
+    r->kind = p[4];
+    r->flags = p[5];
+    r->subject_len = (uint32_t)p[6] | ((uint32_t)p[7] << 8);
+    r->hdr_len = get32(p + 8);
+    r->data_len = get32(p + 12);
+    r->seq = get64(p + 16);
+    r->ts_ns = (int64_t)get64(p + 24);
+    if (r->kind < KIND_MSG || r->kind > KIND_SEGMENT || r->subject_len > LIMIT_MAX_SUBJECT_BYTES ||
+        (uint64_t)r->hdr_len + r->data_len > LIMIT_STORE_RECORD_BYTES_MAX) { *why = "bad record header"; return -1; }
+    r->size = REC_HDR_BYTES + (size_t)r->subject_len + r->hdr_len + r->data_len + REC_CRC_BYTES;
+    if (avail < r->size) { *why = "short record"; return 0; }
+    if (crc32c(p, r->size - REC_CRC_BYTES) != get32(p + r->size - REC_CRC_BYTES)) { *why = "checksum mismatch"; return -1; }
+    r->subject = p + REC_HDR_BYTES;
+    r->hdr = r->subject + r->subject_len;
+    r->data = r->hdr + r->hdr_len;
+    return 1;
+}
+
+static void rec_encode(GByteArray *buf, int kind, int flags, uint64_t seq, int64_t ts_ns,
+                       const char *subject, size_t subject_len, const void *hdr, size_t hdr_len,
+                       const void *data, size_t data_len) {
+    size_t size = REC_HDR_BYTES + subject_len + hdr_len + data_len + REC_CRC_BYTES;
+    guint at = buf->len;
+    g_byte_array_set_size(buf, at + (guint)size);
+    uint8_t *p = buf->data + at;
+    put32(p, REC_MAGIC);
+    p[4] = (uint8_t)kind;
+    p[5] = (uint8_t)flags;
+    p[6] = (uint8_t)subject_len;
+    p[7] = (uint8_t)(subject_len >> 8);
+    put32(p + 8, (uint32_t)hdr_len);
+    put32(p + 12, (uint32_t)data_len);
+    put64(p + 16, seq);
+    put64(p + 24, (uint64_t)ts_ns);
+    uint8_t *q = p + REC_HDR_BYTES;
+    if (subject_len) memcpy(q, subject, subject_len);
+    q += subject_len;
+    if (hdr_len) memcpy(q, hdr, hdr_len);
+    q += hdr_len;
+    if (data_len) memcpy(q, data, data_len);
+    put32(p + size - REC_CRC_BYTES, crc32c(p, size - REC_CRC_BYTES));
+}
+
+/* --- the backend's state --- */
+
+typedef struct Segment {
+    uint32_t no;
+    int fd;
+    uint64_t size;  /* bytes on disk (the write buffer comes after) */
+    uint64_t live;  /* live messages in this segment */
+    uint64_t tombs; /* DELETE/FLOOR records in this segment */
+} Segment;
+
+typedef struct FileStore {
+    char *dir;
+    StoreSyncPolicy sync;
+    int64_t sync_interval_ns;
+    uint64_t segment_bytes_max;
+    GPtrArray *segs;       /* Segment*, by number; the last is active */
+    GByteArray *wbuf;      /* records for the active segment since the last good flush */
+    uint64_t wbuf_off;     /* where wbuf goes in the active segment */
+    uint64_t wbuf_last_msg; /* seq of the newest MSG in wbuf, 0 = none */
+    uint64_t durable_seq;
+    gboolean unsynced;     /* written to the active segment but not fsynced */
+    gboolean dir_dirty;    /* a segment was created since the last dir_sync */
+    EnvTimer timer;
+} FileStore;
+
+static FileStore *FS(Store *s) { return s->impl; }
+static Segment *active(FileStore *fs) { return fs->segs->pdata[fs->segs->len - 1]; }
+
+static char *seg_path(FileStore *fs, uint32_t no) { return g_strdup_printf("%s/%010u.seg", fs->dir, no); }
+
+static Segment *seg_find(FileStore *fs, uint32_t no) {
+    guint lo = 0, hi = fs->segs->len;
+    while (lo < hi) {
+        guint mid = (lo + hi) / 2;
+        Segment *g = fs->segs->pdata[mid];
+        if (g->no == no) return g;
+        if (g->no < no) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+static void seg_free(Env *env, Segment *g) {
+    if (g->fd >= 0) env->ops->file_close(env, g->fd);
+    g_free(g);
+}
+
+/* Start segment `no` with its SEGMENT record in the (empty) write buffer. `last` is the
+ * last seq before the record that triggered the roll (already in the index). */
+static gboolean seg_create(Store *s, uint32_t no, uint64_t last, GError **error) {
+    FileStore *fs = FS(s);
+    g_assert(fs->wbuf->len == 0);
+    g_autofree char *path = seg_path(fs, no);
+    int fd = s->env->ops->file_open(s->env, path, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, error);
+    if (fd < 0) return FALSE;
+    Segment *g = g_malloc0(sizeof(Segment));
+    g->no = no;
+    g->fd = fd;
+    g_ptr_array_add(fs->segs, g);
+    fs->wbuf_off = 0;
+    fs->dir_dirty = TRUE;
+    rec_encode(fs->wbuf, KIND_SEGMENT, 0, MIN(s->first_seq, last + 1), (int64_t)last, NULL, 0, NULL, 0, NULL, 0);
+    return TRUE;
+}
+
+/* Write the buffer with as many pwrites as the kernel needs (usually one). */
+static gboolean write_all(Store *s, int fd, const uint8_t *p, size_t n, uint64_t off, GError **error) {
+    while (n > 0) {
+        gssize w = s->env->ops->file_pwrite(s->env, fd, p, n, off, error);
+        if (w < 0) return FALSE;
+        if (w == 0) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "short write");
+            return FALSE;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return TRUE;
+}
+
+/* After a failed write or fsync: forget the messages that were not made durable, keep the
+ * deletions (they are retried at the next flush). See DURABILITY in store.h. */
+static void rollback(Store *s) {
+    FileStore *fs = FS(s);
+    Segment *g = active(fs);
+    g_autoptr(GError) err = NULL;
+    if (!s->env->ops->file_truncate(s->env, g->fd, fs->wbuf_off, &err))
+        env_log(s->env, ENV_LOG_ERROR, "store %s: cannot truncate segment %u after a failed write: %s",
+                s->name, g->no, err->message);
+    g_autoptr(GByteArray) keep = g_byte_array_new();
+    for (size_t off = 0; off < fs->wbuf->len;) {
+        Rec r;
+        const char *why;
+        int ok = rec_parse(fs->wbuf->data + off, fs->wbuf->len - off, &r, &why);
+        g_assert(ok == 1); /* we wrote it ourselves */
+        if (r.kind != KIND_MSG && !(r.kind == KIND_DELETE && r.seq > fs->durable_seq))
+            g_byte_array_append(keep, fs->wbuf->data + off, (guint)r.size);
+        off += r.size;
+    }
+    g_byte_array_set_size(fs->wbuf, 0);
+    g_byte_array_append(fs->wbuf, keep->data, keep->len);
+    fs->wbuf_last_msg = 0;
+    store_index_truncate(s, fs->durable_seq);
+}
+
+/* ==========================================================================================
+ * GROUP COMMIT
+ *
+ * HOW IT WORKS
+ *   store_append encodes the record into one in-memory buffer (wbuf) and returns its seq;
+ *   nothing touches the disk. Once per loop turn the stream calls store_flush: one pwrite
+ *   of the whole buffer at the end of the active segment, then (SYNC_ALWAYS) one fsync, and,
+ *   if a segment was created since, one fsync of the folder so its name survives too. Only
+ *   then does durable_seq move, and the stream releases every PubAck with seq <= durable_seq.
+ *   A thousand publishes in one turn cost one write and one fsync.
+ *
+ * WHY NOT THE OBVIOUS WAY
+ *   fsync per message caps a disk at its fsync rate (hundreds to a few thousand per second
+ *   on SSDs); writing per message costs a syscall per message even without fsync. Acking
+ *   before the fsync (what nats-server does by default) is faster still but a power cut
+ *   then loses acknowledged messages; that is SYNC_INTERVAL below, chosen knowingly.
+ *
+ * WHAT EACH POLICY LOSES AT A POWER CUT
+ *   SYNC_ALWAYS    nothing acknowledged: an ack is sent only after its record's fsync.
+ *                  Unacknowledged appends of the last turn may or may not survive.
+ *   SYNC_INTERVAL  up to sync_interval_ns of acknowledged messages (default 2 minutes, as
+ *                  nats-server): acks follow the write(), so the records sit in the page
+ *                  cache until the timer's fsync. A process crash (not a power cut) loses
+ *                  nothing acknowledged: the kernel still has the pages.
+ *   SYNC_NEVER     everything since the last close; for tests and benchmarks.
+ *
+ * LIMITATIONS
+ *   - The buffer holds at most LIMIT_STORE_WRITE_BUFFER_BYTES: an append past it flushes
+ *     (and fsyncs) early, mid-turn. Correct, just a smaller group.
+ *   - If fsync fails we truncate and roll back, but the kernel may already have written
+ *     some of those pages ("fsyncgate"); recovery would see them as valid records with seqs
+ *     that we then reuse. A real server should stop the stream on an fsync error.
+ * ========================================================================================== */
+static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
+    FileStore *fs = FS(s);
+    Segment *g = active(fs);
+    if (fs->wbuf->len > 0) {
+        if (!write_all(s, g->fd, fs->wbuf->data, fs->wbuf->len, fs->wbuf_off, error)) goto failed;
+        fs->unsynced = TRUE;
+    }
+    if (fsync_now && fs->unsynced) {
+        if (!s->env->ops->file_sync(s->env, g->fd, error)) goto failed;
+        fs->unsynced = FALSE;
+    }
+    if (fsync_now && fs->dir_dirty) {
+        if (!s->env->ops->dir_sync(s->env, fs->dir, error)) goto failed;
+        fs->dir_dirty = FALSE;
+    }
+    g->size = fs->wbuf_off + fs->wbuf->len;
+    fs->wbuf_off = g->size;
+    g_byte_array_set_size(fs->wbuf, 0);
+    if (fs->wbuf_last_msg > fs->durable_seq) fs->durable_seq = fs->wbuf_last_msg;
+    fs->wbuf_last_msg = 0;
+    return TRUE;
+failed:
+    env_log(s->env, ENV_LOG_ERROR, "store %s: write to segment %u failed, %" G_GUINT64_FORMAT
+            " unacknowledged messages rolled back: %s", s->name, g->no,
+            s->last_seq > fs->durable_seq ? s->last_seq - fs->durable_seq : 0,
+            error && *error ? (*error)->message : "?");
+    rollback(s);
+    return FALSE;
+}
+
+/* Remove segments whose messages are all gone (see THE FOLDER). Never the active one. */
+static void remove_dead_segments(Store *s) {
+    FileStore *fs = FS(s);
+    for (guint i = 0; i + 1 < fs->segs->len;) {
+        Segment *g = fs->segs->pdata[i];
+        if (g->live > 0 || (i > 0 && g->tombs > 0)) {
+            i++;
+            continue;
+        }
+        g_autofree char *path = seg_path(fs, g->no);
+        g_autoptr(GError) err = NULL;
+        if (!s->env->ops->path_remove(s->env, path, &err))
+            env_log(s->env, ENV_LOG_WARN, "store %s: cannot remove %s: %s", s->name, path, err->message);
+        g_ptr_array_remove_index(fs->segs, i);
+        seg_free(s->env, g);
+    }
+}
+
+static gboolean file_flush(Store *s, GError **error) {
+    FileStore *fs = FS(s);
+    if (!flush_buffer(s, fs->sync == STORE_SYNC_ALWAYS, error)) return FALSE;
+    remove_dead_segments(s);
+    return TRUE;
+}
+
+static void interval_tick(void *arg) {
+    Store *s = arg;
+    FileStore *fs = FS(s);
+    g_autoptr(GError) err = NULL;
+    fs->timer = 0;
+    if (!flush_buffer(s, TRUE, &err))
+        env_log(s->env, ENV_LOG_ERROR, "store %s: interval sync failed: %s", s->name, err->message);
+    fs->timer = env_timer_add(s->env, fs->sync_interval_ns, interval_tick, s);
+}
+
+/* Flush the active segment, fsync it, and start the next one. */
+static gboolean roll(Store *s, GError **error) {
+    FileStore *fs = FS(s);
+    if (!flush_buffer(s, fs->sync != STORE_SYNC_NEVER, error)) return FALSE;
+    if (!seg_create(s, active(fs)->no + 1, s->last_seq - 1, error)) {
+        env_log(s->env, ENV_LOG_ERROR, "store %s: cannot start a new segment: %s", s->name,
+                error && *error ? (*error)->message : "?");
+        store_index_truncate(s, fs->durable_seq);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean file_append(Store *s, uint64_t seq, StoreEntry *e, const char *subject,
+                            size_t subject_len, const void *hdr, size_t hdr_len, const void *data,
+                            size_t data_len, GError **error) {
+    FileStore *fs = FS(s);
+    size_t size = REC_HDR_BYTES + subject_len + hdr_len + data_len + REC_CRC_BYTES;
+    int64_t ts = e->ts_ns;
+    if (fs->wbuf_off + fs->wbuf->len + size > fs->segment_bytes_max && fs->wbuf_off + fs->wbuf->len > 64) {
+        if (!roll(s, error)) return FALSE;
+    } else if (fs->wbuf->len + size > LIMIT_STORE_WRITE_BUFFER_BYTES) {
+        if (!flush_buffer(s, fs->sync == STORE_SYNC_ALWAYS, error)) return FALSE;
+    }
+    e = store_index_get(s, seq); /* the entry survived: no rollback happened */
+    g_assert(e != NULL);
+    Segment *g = active(fs);
+    e->loc = ((uint64_t)g->no << 32) | (fs->wbuf_off + fs->wbuf->len);
+    rec_encode(fs->wbuf, KIND_MSG, 0, seq, ts, subject, subject_len, hdr, hdr_len, data, data_len);
+    fs->wbuf_last_msg = seq;
+    g->live++;
+    return TRUE;
+}
+
+static StoreMsg *file_load(Store *s, uint64_t seq, const StoreEntry *e, GError **error) {
+    FileStore *fs = FS(s);
+    uint32_t no = (uint32_t)(e->loc >> 32);
+    uint64_t off = e->loc & 0xFFFFFFFFu;
+    Segment *g = seg_find(fs, no);
+    if (g == NULL) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "segment %u of seq %" G_GUINT64_FORMAT " is gone", no, seq);
+        return NULL;
+    }
+    Rec r;
+    const char *why = NULL;
+    int ok;
+    g_autofree uint8_t *buf = NULL;
+    if (g == active(fs) && off >= fs->wbuf_off) { /* still in the write buffer */
+        ok = rec_parse(fs->wbuf->data + (off - fs->wbuf_off), fs->wbuf->len - (off - fs->wbuf_off), &r, &why);
+    } else {
+        size_t want = 4096; /* one pread for small records, a second for big ones */
+        buf = g_malloc(want);
+        gssize n = s->env->ops->file_pread(s->env, g->fd, buf, want, off, error);
+        if (n < 0) return NULL;
+        ok = rec_parse(buf, (size_t)n, &r, &why);
+        if (ok == 0 && (size_t)n == want && r.size > want && why && strcmp(why, "short record") == 0) {
+            buf = g_realloc(buf, r.size);
+            n = s->env->ops->file_pread(s->env, g->fd, buf, r.size, off, error);
+            if (n < 0) return NULL;
+            ok = rec_parse(buf, (size_t)n, &r, &why);
+        }
+    }
+    if (ok != 1 || r.kind != KIND_MSG || r.seq != seq) {
+        const char *reason = ok != 1 ? why : "record does not match the index";
+        env_log(s->env, ENV_LOG_ERROR, "store %s: seq %" G_GUINT64_FORMAT " in segment %u at %" G_GUINT64_FORMAT ": %s",
+                s->name, seq, no, off, reason);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "corrupt record for seq %" G_GUINT64_FORMAT ": %s", seq, reason);
+        return NULL;
+    }
+    return store_msg_new(seq, r.ts_ns, (const char *)r.subject, r.subject_len, r.hdr, r.hdr_len, r.data, r.data_len);
+}
+
+static void file_released(Store *s, uint64_t seq, const StoreEntry *e) {
+    Segment *g = seg_find(FS(s), (uint32_t)(e->loc >> 32));
+    if (g && g->live > 0) g->live--;
+}
+
+static void file_removed(Store *s, uint64_t seq, gboolean erase) {
+    FileStore *fs = FS(s);
+    rec_encode(fs->wbuf, KIND_DELETE, erase ? FLAG_ERASE : 0, seq, 0, NULL, 0, NULL, 0, NULL, 0);
+    active(fs)->tombs++;
+}
+
+static void file_floor(Store *s, uint64_t floor) {
+    FileStore *fs = FS(s);
+    rec_encode(fs->wbuf, KIND_FLOOR, 0, floor, (int64_t)s->last_seq, NULL, 0, NULL, 0, NULL, 0);
+    active(fs)->tombs++;
+}
+
+static uint64_t file_durable_seq(Store *s) { return MIN(FS(s)->durable_seq, s->last_seq); }
+static gboolean file_dirty(Store *s) { return FS(s)->wbuf->len > 0; }
+
+/* nats-server's fileStoreMsgSize: what `bytes` in stream info counts for file streams. */
+static uint64_t file_msg_bytes(size_t subject_len, size_t hdr_len, size_t data_len) {
+    return 22 + subject_len + hdr_len + data_len + 8 + (hdr_len ? 4 : 0);
+}
+
+static void file_check(Store *s) {
+    FileStore *fs = FS(s);
+    uint64_t live = 0;
+    for (guint i = 0; i < fs->segs->len; i++) {
+        Segment *g = fs->segs->pdata[i];
+        if (i > 0) g_assert_cmpuint(((Segment *)fs->segs->pdata[i - 1])->no, <, g->no);
+        live += g->live;
+    }
+    g_assert_cmpuint(live, ==, s->msgs);
+    g_assert_cmpuint(fs->wbuf_off, ==, active(fs)->size);
+    for (uint64_t q = s->first_seq; s->msgs && q <= s->last_seq; q++) {
+        StoreEntry *e = store_index_get(s, q);
+        if (e) g_assert_nonnull(seg_find(fs, (uint32_t)(e->loc >> 32)));
+    }
+}
+
+static void file_close(Store *s) {
+    FileStore *fs = FS(s);
+    g_autoptr(GError) err = NULL;
+    env_timer_cancel(s->env, fs->timer);
+    if (fs->segs->len > 0 && !flush_buffer(s, TRUE, &err))
+        env_log(s->env, ENV_LOG_ERROR, "store %s: final flush failed: %s", s->name, err->message);
+    for (guint i = 0; i < fs->segs->len; i++) seg_free(s->env, fs->segs->pdata[i]);
+    g_ptr_array_free(fs->segs, TRUE);
+    g_byte_array_free(fs->wbuf, TRUE);
+    g_free(fs->dir);
+    g_free(fs);
+}
+
+static const StoreBackend file_backend = {
+    .kind = "file",
+    .append = file_append,
+    .load = file_load,
+    .released = file_released,
+    .removed = file_removed,
+    .floor = file_floor,
+    .flush = file_flush,
+    .durable_seq = file_durable_seq,
+    .dirty = file_dirty,
+    .msg_bytes = file_msg_bytes,
+    .check = file_check,
+    .close = file_close,
+};
+
+/* Extend last_seq to `last` without a message (the seqs between become holes). */
+static void raise_last_seq(Store *s, uint64_t last) {
+    if (last <= s->last_seq) return;
+    if (s->msgs == 0) {
+        store_index_floor(s, last + 1);
+        return;
+    }
+    StoreEntry hole = {0, s->last_ts_ns, 0, 0};
+    while (s->base + s->entries->len <= last) g_array_append_val(s->entries, hole);
+    s->last_seq = last;
+}
+
+/* Read a whole segment into memory. */
+static uint8_t *read_segment(Store *s, int fd, uint64_t *size, GError **error) {
+    gint64 n = s->env->ops->file_size(s->env, fd, error);
+    if (n < 0) return NULL;
+    uint8_t *buf = g_malloc((gsize)n + 1);
+    uint64_t got = 0;
+    while (got < (uint64_t)n) {
+        gssize r = s->env->ops->file_pread(s->env, fd, buf + got, (size_t)((uint64_t)n - got), got, error);
+        if (r < 0) {
+            g_free(buf);
+            return NULL;
+        }
+        if (r == 0) break;
+        got += (uint64_t)r;
+    }
+    *size = got;
+    return buf;
+}
+
+/* ==========================================================================================
+ * RECOVERY
+ *
+ * HOW IT WORKS
+ *   List the folder, take the *.seg files in number order, read each whole, and walk its
+ *   records from offset 0. Every record's header must be sane and its CRC32C must match;
+ *   each good record is replayed into the index: MSG adds, DELETE removes, FLOOR and
+ *   SEGMENT drop everything below their floor (SEGMENT also restores last_seq, so a purged,
+ *   empty stream still knows its next seq). At the first bad or incomplete record, the rest
+ *   of that segment cannot be trusted (its lengths may be garbage): we log what we drop and
+ *   truncate the file there. A torn tail after a crash is the common case and loses only
+ *   unacknowledged records, because acknowledged ones were fsynced before their ack.
+ *
+ * WHY NOT THE OBVIOUS WAY
+ *   An index file would make open faster but is a second thing to keep consistent with the
+ *   log under crashes; rebuilding the index from the log is always right, and at ~1-2 GB/s
+ *   for CRC32C a 1 GB stream opens in about a second. (Reading the whole segment at once is
+ *   one pread per segment, not one per record.) An index snapshot is the classic next step.
+ *
+ * LIMITATIONS
+ *   - A bad record in the middle of a segment loses the rest of that segment, not just the
+ *     record (we do not scan forward for the next magic: a payload can contain it).
+ *   - Seqs lost that way become holes (counted as deleted), reported in the log.
+ *   - A missing segment file is indistinguishable from a removed one: its seqs are holes.
+ * ========================================================================================== */
+static void recover(Store *s) {
+    FileStore *fs = FS(s);
+    Env *env = s->env;
+    g_autoptr(GError) lerr = NULL;
+    g_auto(GStrv) names = env->ops->dir_list(env, fs->dir, &lerr);
+    if (names == NULL) {
+        env_log(env, ENV_LOG_ERROR, "store %s: cannot list %s: %s", s->name, fs->dir, lerr->message);
+        return;
+    }
+    /* LAB(3) begin */
+    for (int i = 0; names[i]; i++) {
+        unsigned no;
+        char tail[8];
+        if (sscanf(names[i], "%10u.%3s", &no, tail) != 2 || strcmp(tail, "seg") != 0 || strlen(names[i]) != 14) continue;
+        g_autofree char *path = seg_path(fs, no);
+        g_autoptr(GError) err = NULL;
+        int fd = env->ops->file_open(env, path, ENV_FILE_WRITE, &err);
+        uint64_t size = 0;
+        g_autofree uint8_t *buf = fd >= 0 ? read_segment(s, fd, &size, &err) : NULL;
+        if (buf == NULL) {
+            env_log(env, ENV_LOG_ERROR, "store %s: cannot read %s, skipping it: %s", s->name, path, err->message);
+            if (fd >= 0) env->ops->file_close(env, fd);
+            continue;
+        }
+        Segment *g = g_malloc0(sizeof(Segment));
+        g->no = no;
+        g->fd = fd;
+        g_ptr_array_add(fs->segs, g);
+        uint64_t off = 0, msgs_before = s->msgs, last_good = s->last_seq;
+        while (off < size) {
+            Rec r;
+            const char *why = NULL;
+            if (rec_parse(buf + off, size - off, &r, &why) != 1) {
+                env_log(env, ENV_LOG_WARN, "store %s: %s: %s at offset %" G_GUINT64_FORMAT
+                        ", truncating %" G_GUINT64_FORMAT " bytes (records after seq %" G_GUINT64_FORMAT " in this segment are lost)",
+                        s->name, path, why, off, size - off, last_good);
+                g_autoptr(GError) terr = NULL;
+                if (!env->ops->file_truncate(env, fd, off, &terr) || !env->ops->file_sync(env, fd, &terr))
+                    env_log(env, ENV_LOG_ERROR, "store %s: cannot truncate %s: %s", s->name, path, terr->message);
+                size = off;
+                break;
+            }
+            StoreEntry gone;
+            switch (r.kind) {
+            case KIND_MSG:
+                if (r.seq <= s->last_seq) {
+                    env_log(env, ENV_LOG_WARN, "store %s: %s: seq %" G_GUINT64_FORMAT " out of order, ignored",
+                            s->name, path, r.seq);
+                    break;
+                }
+                store_index_add(s, r.seq, r.ts_ns, (const char *)r.subject, r.subject_len,
+                                (uint32_t)file_msg_bytes(r.subject_len, r.hdr_len, r.data_len),
+                                ((uint64_t)no << 32) | off);
+                g->live++;
+                last_good = r.seq;
+                break;
+            case KIND_DELETE:
+                if (store_index_del(s, r.seq, &gone)) file_released(s, r.seq, &gone);
+                g->tombs++;
+                break;
+            case KIND_FLOOR:
+                raise_last_seq(s, r.seq - 1);
+                store_index_floor(s, r.seq);
+                g->tombs++;
+                break;
+            case KIND_SEGMENT:
+                raise_last_seq(s, (uint64_t)r.ts_ns);
+                store_index_floor(s, r.seq);
+                break;
+            }
+            off += r.size;
+        }
+        g->size = size;
+        env_log(env, ENV_LOG_DEBUG, "store %s: %s: %" G_GUINT64_FORMAT " bytes, %" G_GINT64_FORMAT " messages",
+                s->name, path, size, (gint64)(s->msgs - msgs_before));
+    }
+    /* LAB(3) end */
+}
+
+Store *store_file_open(Env *env, const StoreConfig *cfg, GError **error) {
+    g_return_val_if_fail(cfg != NULL && cfg->dir != NULL, NULL);
+    if (!env->ops->dir_make(env, cfg->dir, error)) return NULL;
+    Store *s = g_malloc0(sizeof(Store));
+    store_index_init(s, env, cfg->name, &file_backend);
+    FileStore *fs = g_malloc0(sizeof(FileStore));
+    s->impl = fs;
+    fs->dir = g_strdup(cfg->dir);
+    fs->sync = cfg->sync;
+    fs->sync_interval_ns = cfg->sync_interval_ns > 0 ? cfg->sync_interval_ns : LIMIT_STORE_SYNC_INTERVAL_NS;
+    fs->segment_bytes_max = cfg->segment_bytes_max > 0 ? cfg->segment_bytes_max : LIMIT_STORE_SEGMENT_BYTES;
+    fs->segs = g_ptr_array_new();
+    fs->wbuf = g_byte_array_new();
+    recover(s);
+    fs->durable_seq = s->last_seq;
+    if (fs->segs->len == 0) {
+        if (!seg_create(s, 1, s->last_seq, error) || !flush_buffer(s, TRUE, error)) {
+            store_close(s);
+            return NULL;
+        }
+    } else {
+        fs->wbuf_off = active(fs)->size;
+        if (fs->wbuf_off == 0) rec_encode(fs->wbuf, KIND_SEGMENT, 0, s->first_seq, (int64_t)s->last_seq, NULL, 0, NULL, 0, NULL, 0);
+    }
+    remove_dead_segments(s);
+    if (fs->sync == STORE_SYNC_INTERVAL) fs->timer = env_timer_add(env, fs->sync_interval_ns, interval_tick, s);
+    return s;
+}

@@ -1,0 +1,541 @@
+/* test_store.c — the message store (store.h): both backends through the same cases, then
+ * the file store's crash, corruption and full-disk behaviour through test_env's disk.
+ *
+ *   /store/{memory,file}/...   behaviour shared by both backends
+ *   /store/file/...            restart, crashes (every TestCrashMode, many seeds), bit flips,
+ *                              truncated and missing segments, disk full, sync interval
+ *   /store/perf/...            appends per second on test_env (printed, not asserted)
+ */
+#include <string.h>
+
+#include "store.h"
+#include "test_env.h"
+
+typedef struct {
+    TestEnv *te;
+    Store *s;
+    gboolean file;
+    StoreConfig cfg;
+} Fx;
+
+static Store *fx_open(Fx *f) {
+    if (!f->file) return store_mem_open(&f->te->env, &f->cfg);
+    g_autoptr(GError) err = NULL;
+    Store *s = store_file_open(&f->te->env, &f->cfg, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(s);
+    store_check_invariants(s);
+    return s;
+}
+
+static void fx_setup(Fx *f, gconstpointer data) {
+    f->te = test_env_new(1);
+    f->file = GPOINTER_TO_INT(data);
+    f->cfg = (StoreConfig){.name = "T", .dir = "streams/T", .sync = STORE_SYNC_ALWAYS};
+    f->s = fx_open(f);
+}
+
+static void fx_teardown(Fx *f, gconstpointer data) {
+    if (f->s) {
+        store_check_invariants(f->s);
+        store_close(f->s);
+    }
+    test_env_free(f->te);
+}
+
+static void fx_reopen(Fx *f) {
+    store_close(f->s);
+    f->s = fx_open(f);
+}
+
+static uint64_t put(Store *s, const char *subj, const char *data) {
+    g_autoptr(GError) err = NULL;
+    uint64_t seq = store_append(s, subj, strlen(subj), NULL, 0, data, strlen(data), 1000, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(seq, >, 0);
+    return seq;
+}
+
+static void assert_msg(Store *s, uint64_t seq, const char *subj, const char *data) {
+    g_autoptr(GError) err = NULL;
+    g_autoptr(StoreMsg) m = store_load(s, seq, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(m);
+    g_assert_cmpuint(m->seq, ==, seq);
+    g_assert_cmpstr(m->subject, ==, subj);
+    g_assert_cmpmem(m->data, m->data_len, data, strlen(data));
+}
+
+static uint64_t last_seq_of(Store *s, const char *filter) {
+    g_autoptr(GError) err = NULL;
+    g_autoptr(StoreMsg) m = store_load_last(s, filter, &err);
+    g_assert_no_error(err);
+    return m ? m->seq : 0;
+}
+
+/* --- shared behaviour --- */
+
+static void test_basic(Fx *f, gconstpointer data) {
+    Store *s = f->s;
+    g_assert_cmpuint(put(s, "orders.created", "a"), ==, 1);
+    g_assert_cmpuint(put(s, "orders.updated", "b"), ==, 2);
+    g_assert_cmpuint(put(s, "invoices.x", "c"), ==, 3);
+    g_assert_cmpuint(put(s, "orders.created", "d"), ==, 4);
+    /* headers survive too */
+    g_autoptr(GError) err = NULL;
+    const char *hdr = "NATS/1.0\r\nA: b\r\n\r\n";
+    uint64_t seq = store_append(s, "h.1", 3, hdr, strlen(hdr), "", 0, 77, &err);
+    g_assert_no_error(err);
+    g_assert_true(store_flush(s, &err));
+    g_assert_cmpuint(store_durable_seq(s), ==, 5);
+    {
+        g_autoptr(StoreMsg) m = store_load(s, seq, &err);
+        g_assert_cmpmem(m->hdr, m->hdr_len, hdr, strlen(hdr));
+        g_assert_cmpuint(m->data_len, ==, 0);
+        g_assert_cmpint(m->ts_ns, ==, 77);
+    }
+    assert_msg(s, 1, "orders.created", "a");
+    assert_msg(s, 4, "orders.created", "d");
+    g_assert_null(store_load(s, 99, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(last_seq_of(s, "orders.created"), ==, 4);
+    g_assert_cmpuint(last_seq_of(s, "orders.*"), ==, 4);
+    g_assert_cmpuint(last_seq_of(s, "orders.updated"), ==, 2);
+    g_assert_cmpuint(last_seq_of(s, "invoices.>"), ==, 3);
+    g_assert_cmpuint(last_seq_of(s, "nope"), ==, 0);
+    g_assert_cmpuint(last_seq_of(s, NULL), ==, 5);
+    g_assert_cmpuint(store_next_seq(s, "orders.*", 2), ==, 2);
+    g_assert_cmpuint(store_next_seq(s, "orders.created", 2), ==, 4);
+    g_assert_cmpuint(store_next_seq(s, ">", 5), ==, 5);
+    g_assert_cmpuint(store_next_seq(s, "orders.>", 5), ==, 0);
+    g_assert_cmpuint(store_count(s, "orders.*", 0), ==, 3);
+    g_assert_cmpuint(store_count(s, "orders.created", 2), ==, 1);
+    g_assert_cmpuint(store_count(s, NULL, 3), ==, 3);
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 5);
+    g_assert_cmpuint(st.first_seq, ==, 1);
+    g_assert_cmpuint(st.last_seq, ==, 5);
+    g_assert_cmpuint(st.num_subjects, ==, 4);
+    g_assert_cmpuint(st.num_deleted, ==, 0);
+    g_assert_cmpint(st.first_ts_ns, ==, 1000);
+    g_assert_cmpint(st.last_ts_ns, ==, 77);
+    g_assert_cmpuint(st.bytes, ==, store_msg_bytes(s, 14, 0, 1) * 2 + store_msg_bytes(s, 14, 0, 1) +
+                                      store_msg_bytes(s, 10, 0, 1) + store_msg_bytes(s, 3, strlen(hdr), 0));
+    StoreSubjectInfo si;
+    g_assert_true(store_subject_info(s, "orders.created", &si));
+    g_assert_cmpuint(si.msgs, ==, 2);
+    g_assert_cmpuint(si.first_seq, ==, 1);
+    g_assert_cmpuint(si.last_seq, ==, 4);
+    g_assert_cmpuint(store_seq_for_time(s, 500), ==, 1);
+    store_check_invariants(s);
+}
+
+static void count_subject(const char *subject, uint64_t msgs, void *arg) {
+    g_string_append_printf(arg, "%s=%" G_GUINT64_FORMAT " ", subject, msgs);
+}
+
+static void test_delete(Fx *f, gconstpointer data) {
+    Store *s = f->s;
+    for (int i = 0; i < 10; i++) put(s, i % 2 ? "b" : "a", "x");
+    g_autoptr(GError) err = NULL;
+    g_assert_true(store_remove(s, 5, FALSE, &err));
+    g_assert_false(store_remove(s, 5, FALSE, &err));
+    g_assert_true(store_remove(s, 1, TRUE, &err));
+    g_assert_false(store_remove(s, 42, FALSE, &err));
+    g_assert_no_error(err);
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 8);
+    g_assert_cmpuint(st.first_seq, ==, 2);
+    g_assert_cmpuint(st.num_deleted, ==, 1);
+    g_assert_null(store_load(s, 5, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(store_next_seq(s, "a", 1), ==, 3);
+    g_autoptr(GArray) del = g_array_new(FALSE, FALSE, sizeof(guint64));
+    store_deleted(s, del);
+    g_assert_cmpuint(del->len, ==, 1);
+    g_assert_cmpuint(g_array_index(del, guint64, 0), ==, 5);
+    g_autoptr(GString) subs = g_string_new("");
+    store_subjects(s, NULL, count_subject, subs);
+    g_assert_cmpstr(subs->str, ==, "a=3 b=5 ");
+    g_assert_true(store_flush(s, &err));
+    if (f->file) {
+        fx_reopen(f);
+        store_state(f->s, &st);
+        g_assert_cmpuint(st.msgs, ==, 8);
+        g_assert_cmpuint(st.num_deleted, ==, 1);
+        g_assert_null(store_load(f->s, 5, &err));
+    }
+}
+
+static void test_purge(Fx *f, gconstpointer data) {
+    Store *s = f->s;
+    g_autoptr(GError) err = NULL;
+    for (int i = 1; i <= 20; i++) put(s, i % 2 ? "kv.odd" : "kv.even", i % 3 ? "x" : "y");
+    StorePurge p = {.filter = "kv.odd", .keep = 2};
+    g_assert_cmpuint(store_purge(s, &p, &err), ==, 8);
+    g_assert_cmpuint(store_count(s, "kv.odd", 0), ==, 2);
+    g_assert_cmpuint(store_next_seq(s, "kv.odd", 0), ==, 17);
+    p = (StorePurge){.filter = "kv.*", .seq = 10};
+    g_assert_cmpuint(store_purge(s, &p, &err), ==, 4); /* evens 2,4,6,8 */
+    g_assert_cmpuint(store_count(s, NULL, 0), ==, 8);
+    p = (StorePurge){.keep = 3};
+    g_assert_cmpuint(store_purge(s, &p, &err), ==, 5);
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 3);
+    g_assert_cmpuint(st.first_seq, ==, 18);
+    p = (StorePurge){.seq = 20};
+    g_assert_cmpuint(store_purge(s, &p, &err), ==, 2);
+    p = (StorePurge){0};
+    g_assert_cmpuint(store_purge(s, &p, &err), ==, 1);
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 0);
+    g_assert_cmpuint(st.first_seq, ==, 21);
+    g_assert_cmpuint(st.last_seq, ==, 20);
+    g_assert_cmpuint(st.num_subjects, ==, 0);
+    g_assert_no_error(err);
+    g_assert_true(store_flush(s, &err));
+    if (f->file) {
+        fx_reopen(f);
+        s = f->s;
+        store_state(s, &st);
+        g_assert_cmpuint(st.msgs, ==, 0);
+        g_assert_cmpuint(st.last_seq, ==, 20);
+    }
+    g_assert_cmpuint(put(s, "kv.new", "z"), ==, 21);
+    g_assert_cmpuint(store_compact(s, 100, &err), ==, 1);
+    store_state(s, &st);
+    g_assert_cmpuint(st.first_seq, ==, 100);
+    g_assert_cmpuint(st.last_seq, ==, 99);
+    g_assert_cmpuint(put(s, "kv.new", "z"), ==, 100);
+    g_assert_true(store_flush(s, &err));
+    if (f->file) {
+        fx_reopen(f);
+        assert_msg(f->s, 100, "kv.new", "z");
+        store_state(f->s, &st);
+        g_assert_cmpuint(st.msgs, ==, 1);
+        g_assert_cmpuint(st.first_seq, ==, 100);
+    }
+}
+
+static void test_many_subjects(Fx *f, gconstpointer data) {
+    Store *s = f->s; /* more subjects than LIMIT_STORE_SUBJECTS_SCAN_COUNT: the scan path */
+    for (int i = 0; i < 500; i++) {
+        g_autofree char *subj = g_strdup_printf("kv.%c.%d", i % 2 ? 'o' : 'e', i);
+        put(s, subj, "v");
+    }
+    g_assert_cmpuint(store_next_seq(s, "kv.o.*", 1), ==, 2);
+    g_assert_cmpuint(store_next_seq(s, "kv.*.7", 1), ==, 8);
+    g_assert_cmpuint(store_count(s, "kv.e.>", 0), ==, 250);
+    g_assert_cmpuint(last_seq_of(s, "kv.e.*"), ==, 499);
+    StorePurge p = {.filter = "kv.o.>"};
+    g_autoptr(GError) err = NULL;
+    g_assert_cmpuint(store_purge(s, &p, &err), ==, 250);
+    g_assert_cmpuint(store_count(s, NULL, 0), ==, 250);
+}
+
+/* --- file store: restart, crashes, corruption --- */
+
+static Store *open_file(TestEnv *te, StoreConfig *cfg) {
+    g_autoptr(GError) err = NULL;
+    Store *s = store_file_open(&te->env, cfg, &err);
+    g_assert_no_error(err);
+    store_check_invariants(s);
+    return s;
+}
+
+static char *payload_for(uint64_t round, uint64_t i) {
+    return g_strdup_printf("payload-%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "-%s", round, i,
+                           i % 7 == 0 ? "a-longer-tail-to-vary-record-sizes-................" : "");
+}
+
+/* Append in flushed batches (each flush acknowledges), then some unflushed appends, crash,
+ * reopen. Every acknowledged record must be there byte for byte; anything after is either
+ * absent or exactly what was appended. */
+static void crash_round(TestCrashMode mode, uint64_t seed) {
+    TestEnv *te = test_env_new(seed);
+    StoreConfig cfg = {.name = "C", .dir = "C", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 2048};
+    Store *s = open_file(te, &cfg);
+    GRand *r = g_rand_new_with_seed((guint32)seed);
+    uint64_t acked = 0, appended = 0;
+    int batches = g_rand_int_range(r, 1, 8);
+    for (int b = 0; b < batches; b++) {
+        int n = g_rand_int_range(r, 1, 20);
+        for (int i = 0; i < n; i++) {
+            g_autofree char *p = payload_for(seed, appended + 1);
+            g_autofree char *subj = g_strdup_printf("s.%d", i % 3);
+            g_assert_cmpuint(store_append(s, subj, strlen(subj), NULL, 0, p, strlen(p), 5, NULL), ==, ++appended);
+        }
+        if (g_rand_boolean(r)) store_remove(s, appended, FALSE, NULL); /* a delete in the batch */
+        g_assert_true(store_flush(s, NULL));
+        acked = store_durable_seq(s);
+        g_assert_cmpuint(acked, ==, appended);
+    }
+    GHashTable *deleted = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (uint64_t q = 1; q <= acked; q++)
+        if (store_index_get(s, q) == NULL) g_hash_table_add(deleted, GSIZE_TO_POINTER(q));
+    int extra = g_rand_int_range(r, 0, 30); /* unacknowledged, maybe partly written */
+    for (int i = 0; i < extra; i++) {
+        g_autofree char *p = payload_for(seed, appended + 1);
+        store_append(s, "s.x", 3, NULL, 0, p, strlen(p), 5, NULL);
+        appended++;
+    }
+    test_env_crash_disk(te, mode);
+    store_close(s); /* its fds died in the crash: nothing more reaches the disk */
+    g_free(test_env_take_log(te));
+    s = open_file(te, &cfg);
+    for (uint64_t q = 1; q <= appended; q++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(StoreMsg) m = store_load(s, q, &err);
+        g_assert_no_error(err);
+        g_autofree char *p = payload_for(seed, q);
+        if (q <= acked && !g_hash_table_contains(deleted, GSIZE_TO_POINTER(q))) {
+            if (m == NULL) g_error("seed %" G_GUINT64_FORMAT " mode %d: acknowledged seq %" G_GUINT64_FORMAT " lost", seed, mode, q);
+        }
+        if (m) g_assert_cmpmem(m->data, m->data_len, p, strlen(p));
+    }
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.last_seq, >=, acked);
+    /* the store keeps working after recovery */
+    uint64_t next = store_append(s, "after", 5, NULL, 0, "crash", 5, 9, NULL);
+    g_assert_cmpuint(next, ==, st.last_seq + 1);
+    g_assert_true(store_flush(s, NULL));
+    store_check_invariants(s);
+    store_close(s);
+    g_hash_table_destroy(deleted);
+    g_rand_free(r);
+    test_env_free(te);
+}
+
+static void test_crash(gconstpointer data) {
+    TestCrashMode mode = GPOINTER_TO_INT(data);
+    const char *only = g_getenv("STORE_SEED");
+    if (only) { crash_round(mode, g_ascii_strtoull(only, NULL, 10)); return; }
+    for (uint64_t seed = 1; seed <= 200; seed++) crash_round(mode, seed);
+}
+
+static void test_bitflip(void) {
+    TestEnv *te = test_env_new(7);
+    StoreConfig cfg = {.name = "B", .dir = "B", .sync = STORE_SYNC_ALWAYS};
+    Store *s = open_file(te, &cfg);
+    for (int i = 1; i <= 100; i++) {
+        g_autofree char *p = payload_for(0, i);
+        put(s, "b", p);
+    }
+    g_assert_true(store_flush(s, NULL));
+    /* A flip under a running store: the load reports it, never returns the bad bytes. */
+    uint64_t loc50 = store_index_get(s, 50)->loc & 0xFFFFFFFFu;
+    test_env_flip_bit(te, "B/0000000001.seg", loc50 + 40, 3);
+    g_autoptr(GError) err = NULL;
+    g_assert_null(store_load(s, 50, &err));
+    g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_IO);
+    g_clear_error(&err);
+    {
+        g_autofree char *p49 = payload_for(0, 49);
+        assert_msg(s, 49, "b", p49);
+    }
+    store_close(s);
+    g_free(test_env_take_log(te));
+    s = open_file(te, &cfg);
+    g_autofree char *log = test_env_take_log(te);
+    g_assert_nonnull(strstr(log, "[WRN]"));
+    g_assert_nonnull(strstr(log, "checksum mismatch"));
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 49);
+    for (int i = 1; i <= 49; i++) {
+        g_autofree char *p = payload_for(0, i);
+        assert_msg(s, i, "b", p);
+    }
+    g_assert_cmpuint(put(s, "b", "new"), ==, 50);
+    store_close(s);
+    test_env_free(te);
+}
+
+static void test_truncated_and_missing(void) {
+    TestEnv *te = test_env_new(8);
+    Env *env = &te->env;
+    StoreConfig cfg = {.name = "M", .dir = "M", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 1024};
+    Store *s = open_file(te, &cfg);
+    for (int i = 1; i <= 100; i++) {
+        put(s, "m", "0123456789012345678901234567890123456789");
+        g_assert_true(store_flush(s, NULL));
+    }
+    store_close(s);
+    g_auto(GStrv) names = env->ops->dir_list(env, "M", NULL);
+    guint nseg = g_strv_length(names);
+    g_assert_cmpuint(nseg, >=, 5);
+    /* cut the last segment mid-record, remove a middle one */
+    g_autofree char *lastp = g_strdup_printf("M/%s", names[nseg - 1]);
+    int fd = env->ops->file_open(env, lastp, ENV_FILE_WRITE, NULL);
+    gint64 size = env->ops->file_size(env, fd, NULL);
+    env->ops->file_truncate(env, fd, (uint64_t)size - 5, NULL);
+    env->ops->file_sync(env, fd, NULL);
+    env->ops->file_close(env, fd);
+    g_autofree char *midp = g_strdup_printf("M/%s", names[nseg / 2]);
+    g_assert_true(env->ops->path_remove(env, midp, NULL));
+    s = open_file(te, &cfg);
+    g_autofree char *log = test_env_take_log(te);
+    g_assert_nonnull(strstr(log, "short record"));
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.last_seq, ==, 99);
+    g_assert_cmpuint(st.first_seq, ==, 1);
+    g_assert_cmpuint(st.msgs, <, 99);
+    g_assert_cmpuint(st.msgs, >=, 70); /* one segment (~10 records) gone, one record torn */
+    for (uint64_t q = 1; q <= 99; q++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(StoreMsg) m = store_load(s, q, &err);
+        g_assert_no_error(err);
+        if (m) g_assert_cmpmem(m->data, m->data_len, "0123456789012345678901234567890123456789", 40);
+    }
+    g_assert_cmpuint(put(s, "m", "again"), ==, 100);
+    store_close(s);
+    test_env_free(te);
+}
+
+static void test_disk_full(void) {
+    TestEnv *te = test_env_new(9);
+    StoreConfig cfg = {.name = "F", .dir = "F", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 4096};
+    Store *s = open_file(te, &cfg);
+    for (int i = 0; i < 10; i++) put(s, "f", "acked");
+    g_assert_true(store_flush(s, NULL));
+    test_env_set_disk_full(te, TRUE);
+    store_remove(s, 2, FALSE, NULL);
+    put(s, "f", "doomed");
+    g_autoptr(GError) err = NULL;
+    g_assert_false(store_flush(s, &err));
+    g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_NOSPC);
+    g_clear_error(&err);
+    store_check_invariants(s);
+    g_assert_cmpuint(store_durable_seq(s), ==, 10);
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.last_seq, ==, 10); /* rolled back */
+    /* appends that need a new segment fail at once */
+    uint64_t n = 0;
+    for (int i = 0; i < 200 && n == 0; i++) {
+        char big[256];
+        memset(big, 'z', sizeof big);
+        uint64_t seq = store_append(s, "f", 1, NULL, 0, big, sizeof big, 1, &err);
+        if (seq == 0) n = 1;
+    }
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_NOSPC);
+    g_clear_error(&err);
+    store_check_invariants(s);
+    test_env_set_disk_full(te, FALSE);
+    uint64_t seq = put(s, "f", "later");
+    g_assert_true(store_flush(s, NULL));
+    assert_msg(s, seq, "f", "later");
+    store_close(s);
+    s = open_file(te, &cfg);
+    for (uint64_t q = 1; q <= 10; q++)
+        if (q != 2) assert_msg(s, q, "f", "acked");
+    g_assert_null(store_load(s, 2, NULL)); /* the delete was retried and made it */
+    assert_msg(s, seq, "f", "later");
+    store_close(s);
+    test_env_free(te);
+}
+
+static void test_segments_removed(void) {
+    TestEnv *te = test_env_new(10);
+    Env *env = &te->env;
+    StoreConfig cfg = {.name = "R", .dir = "R", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 512};
+    Store *s = open_file(te, &cfg);
+    for (int i = 0; i < 100; i++) put(s, "r", "0123456789");
+    g_assert_true(store_flush(s, NULL));
+    g_auto(GStrv) before = env->ops->dir_list(env, "R", NULL);
+    g_assert_cmpuint(g_strv_length(before), >, 5);
+    g_assert_cmpuint(store_compact(s, 95, NULL), ==, 94);
+    g_assert_true(store_flush(s, NULL));
+    g_auto(GStrv) after = env->ops->dir_list(env, "R", NULL);
+    g_assert_cmpuint(g_strv_length(after), <=, 2);
+    store_check_invariants(s);
+    store_close(s);
+    s = open_file(te, &cfg);
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 6);
+    g_assert_cmpuint(st.first_seq, ==, 95);
+    store_close(s);
+    test_env_free(te);
+}
+
+static void test_sync_interval(void) {
+    TestEnv *te = test_env_new(11);
+    StoreConfig cfg = {.name = "I", .dir = "I", .sync = STORE_SYNC_INTERVAL, .sync_interval_ns = 1000000};
+    Store *s = open_file(te, &cfg);
+    put(s, "i", "one");
+    g_assert_true(store_flush(s, NULL));
+    g_assert_cmpuint(store_durable_seq(s), ==, 1); /* acknowledged after the write */
+    test_env_advance(te, 1000000);                 /* the timer's fsync */
+    put(s, "i", "two");
+    g_assert_true(store_flush(s, NULL));
+    test_env_crash_disk(te, TEST_CRASH_LOSE_ALL_UNSYNCED); /* before the next tick */
+    store_close(s);
+    s = open_file(te, &cfg);
+    assert_msg(s, 1, "i", "one");
+    g_assert_null(store_load(s, 2, NULL)); /* what SYNC_INTERVAL loses at a power cut */
+    store_close(s);
+    test_env_free(te);
+}
+
+/* --- numbers --- */
+
+static void test_perf(gconstpointer data) {
+    StoreSyncPolicy sync = GPOINTER_TO_INT(data);
+    TestEnv *te = test_env_new(12);
+    StoreConfig cfg = {.name = "P", .dir = "P", .sync = sync};
+    Store *s = open_file(te, &cfg);
+    char payload[128];
+    memset(payload, 'p', sizeof payload);
+    const int n = 200000, batch = 100;
+    gint64 t0 = g_get_monotonic_time();
+    for (int i = 0; i < n; i++) {
+        store_append(s, "bench.subject", 13, NULL, 0, payload, sizeof payload, i, NULL);
+        if (i % batch == batch - 1) g_assert_true(store_flush(s, NULL));
+    }
+    gint64 t1 = g_get_monotonic_time();
+    store_close(s);
+    gint64 t2 = g_get_monotonic_time();
+    s = open_file(te, &cfg);
+    gint64 t3 = g_get_monotonic_time();
+    g_assert_cmpuint(store_count(s, NULL, 0), ==, (uint64_t)n);
+    g_test_message("file store on test_env, sync %s: %d appends of 128 B in batches of %d: %.0f appends/s; "
+                   "reopen (scan + CRC of %.1f MB): %.1f ms",
+                   sync == STORE_SYNC_ALWAYS ? "always" : "never", n, batch, n / ((t1 - t0) / 1e6),
+                   n * (36.0 + 13 + 128) / 1e6, (t3 - t2) / 1e3);
+    store_close(s);
+    test_env_free(te);
+}
+
+int main(int argc, char **argv) {
+    g_test_init(&argc, &argv, NULL);
+    const char *kinds[] = {"memory", "file"};
+    for (int k = 0; k < 2; k++) {
+        gconstpointer d = GINT_TO_POINTER(k);
+        g_autofree char *p1 = g_strdup_printf("/store/%s/basic", kinds[k]);
+        g_autofree char *p2 = g_strdup_printf("/store/%s/delete", kinds[k]);
+        g_autofree char *p3 = g_strdup_printf("/store/%s/purge", kinds[k]);
+        g_autofree char *p4 = g_strdup_printf("/store/%s/many-subjects", kinds[k]);
+        g_test_add(p1, Fx, d, fx_setup, test_basic, fx_teardown);
+        g_test_add(p2, Fx, d, fx_setup, test_delete, fx_teardown);
+        g_test_add(p3, Fx, d, fx_setup, test_purge, fx_teardown);
+        g_test_add(p4, Fx, d, fx_setup, test_many_subjects, fx_teardown);
+    }
+    g_test_add_data_func("/store/file/crash/lose-all-unsynced", GINT_TO_POINTER(TEST_CRASH_LOSE_ALL_UNSYNCED), test_crash);
+    g_test_add_data_func("/store/file/crash/keep-some", GINT_TO_POINTER(TEST_CRASH_KEEP_SOME), test_crash);
+    g_test_add_data_func("/store/file/crash/tear-last", GINT_TO_POINTER(TEST_CRASH_TEAR_LAST), test_crash);
+    g_test_add_func("/store/file/bitflip", test_bitflip);
+    g_test_add_func("/store/file/truncated-and-missing", test_truncated_and_missing);
+    g_test_add_func("/store/file/disk-full", test_disk_full);
+    g_test_add_func("/store/file/segments-removed", test_segments_removed);
+    g_test_add_func("/store/file/sync-interval", test_sync_interval);
+    g_test_add_data_func("/store/perf/sync-never", GINT_TO_POINTER(STORE_SYNC_NEVER), test_perf);
+    g_test_add_data_func("/store/perf/sync-always", GINT_TO_POINTER(STORE_SYNC_ALWAYS), test_perf);
+    return g_test_run();
+}
