@@ -60,9 +60,8 @@
 
 #include <string.h>
 
-/* Why g_malloc0(sizeof(T)) and not g_new0(T, 1): with -Isrc, src/limits.h shadows the
- * system <limits.h> that glibconfig.h includes, so G_MAXSIZE (used inside g_new0) has no
- * ULONG_MAX. Building with -iquote src instead of -Isrc would fix that for everyone. */
+/* g_malloc0(sizeof(T)) rather than g_new0(T, 1): written when -Isrc let src/limits.h shadow
+ * <limits.h> (G_MAXSIZE, used inside g_new0, lost ULONG_MAX); the Makefile now uses -iquote. */
 
 #define TEST_ENV_START_NS 1000000000LL
 #define TEST_ENV_EPOCH_NS (1767225600LL * 1000000000LL) /* 2026-01-01T00:00:00Z */
