@@ -1,0 +1,223 @@
+// server.mjs — start, stop and restart the server under test for the nats.js interop suites
+// (the JS twin of tests/interop/server_ctl.c).
+//
+// MINIJET_TEST_SERVER picks the server: "minijet" (default) runs build/minijet-server from the
+// repository root ($MINIJET_ROOT, else found from this file's location), "nats-server" runs
+// nats-server from PATH. Both get `-a 127.0.0.1 -p <free port> -js -sd <fresh temp dir>`, and write
+// their output to build/test-logs/servers/<kind>-<port>-js<pid>.log.
+//
+//   const srv = await startServer();   // accepting connections (5 s bound) or throws
+//   srv.url, srv.port, srv.storeDir, srv.logPath
+//   await srv.restart();               // SIGTERM, then start again on the same port and store
+//   await srv.stop();                  // SIGTERM, SIGKILL after 3 s; keeps port and store
+//   srv.alive()                        // still running?
+//   await srv.close();                 // stop and remove the store
+//   await stopAllServers();            // for after(): every server this process started
+//
+// Only node:* modules, nothing newer than Node 18.19.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const START_TIMEOUT_MS = 5000;
+const STOP_GRACE_MS = 3000;
+
+export const serverKind = process.env.MINIJET_TEST_SERVER || "minijet";
+
+export function repoRoot() {
+  if (process.env.MINIJET_ROOT) return process.env.MINIJET_ROOT;
+  // this file is <root>/tests/interop/js/server.mjs
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const root = path.resolve(here, "..", "..", "..");
+  if (fs.existsSync(path.join(root, "Makefile"))) return root;
+  return process.cwd();
+}
+
+function serverBinary() {
+  if (serverKind === "nats-server") return process.env.NATS_SERVER_BIN || "nats-server";
+  return process.env.MINIJET_SERVER_BIN || path.join(repoRoot(), "build", "minijet-server");
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A port nobody listens on right now (bind 0, read it, close). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function portAccepts(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: "127.0.0.1", port });
+    const done = (ok) => {
+      sock.removeAllListeners();
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(500, () => done(false));
+    sock.once("connect", () => done(true));
+    sock.once("error", () => done(false));
+  });
+}
+
+const running = new Set(); // processes alive now
+
+/** Signal the server's process group (it leads one: wrappers and their children go too). */
+function killGroup(proc, sig, groupOnly = false) {
+  for (const target of groupOnly ? [-proc.pid] : [-proc.pid, proc.pid]) {
+    try {
+      process.kill(target, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+const created = new Set(); // every Server object, for stopAllServers
+
+function killAllSync() {
+  for (const s of running) {
+    killGroup(s.proc, "SIGKILL");
+  }
+}
+process.on("exit", killAllSync);
+for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
+  process.on(sig, () => {
+    killAllSync();
+    process.exit(128 + (os.constants.signals[sig] || 1));
+  });
+}
+
+class Server {
+  constructor(port, storeDir, logPath, extraArgs) {
+    this.port = port;
+    this.url = `nats://127.0.0.1:${port}`;
+    this.hostport = `127.0.0.1:${port}`;
+    this.storeDir = storeDir;
+    this.logPath = logPath;
+    this.extraArgs = extraArgs;
+    this.proc = null;
+    this.exit = null; // {code, signal} once it exited
+  }
+
+  alive() {
+    return this.proc !== null && this.exit === null;
+  }
+
+  /** Describe how the process ended, and the end of its log. */
+  describeExit() {
+    const how = this.exit
+      ? this.exit.signal
+        ? `killed by ${this.exit.signal}`
+        : `exited with code ${this.exit.code}`
+      : "running";
+    let tail = "";
+    try {
+      tail = fs.readFileSync(this.logPath, "utf8").split("\n").slice(-15).join("\n");
+    } catch {
+      /* no log */
+    }
+    return `${serverKind} server ${how}; log ${this.logPath} ends:\n${tail}`;
+  }
+
+  async spawn() {
+    const bin = serverBinary();
+    if (bin.includes("/") && !fs.existsSync(bin)) {
+      throw new Error(`server binary ${bin} does not exist (run make)`);
+    }
+    const args = ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir, ...this.extraArgs];
+    const fd = fs.openSync(this.logPath, "a");
+    fs.writeSync(fd, `=== server.mjs: ${bin} ${args.join(" ")}\n`);
+    this.exit = null;
+    // detached: its own process group, so stop() reaches whatever it spawns; the exit and signal
+    // handlers above kill it if this process ends first.
+    const proc = spawn(bin, args, { stdio: ["ignore", fd, fd], detached: true });
+    fs.closeSync(fd);
+    this.proc = proc;
+    running.add(this);
+    this.exited = new Promise((resolve) => {
+      proc.once("exit", (code, signal) => {
+        this.exit = { code, signal };
+        running.delete(this);
+        resolve(this.exit);
+      });
+      proc.once("error", (err) => {
+        this.exit = { code: -1, signal: null, error: err };
+        running.delete(this);
+        resolve(this.exit);
+      });
+    });
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (this.exit) {
+        throw new Error(`${bin} ${args.join(" ")} ended before accepting connections: ${this.describeExit()}`);
+      }
+      if (await portAccepts(this.port)) return;
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new Error(`${bin} did not accept connections on ${this.port} within ${START_TIMEOUT_MS} ms`);
+      }
+      await sleep(10);
+    }
+  }
+
+  /** SIGTERM; SIGKILL after 3 s. Resolves to {code, signal} (null if it was not running). */
+  async stop() {
+    if (!this.proc || this.exit) return this.exit;
+    this.proc.kill("SIGTERM");
+    let timer;
+    const killed = new Promise((resolve) => {
+      timer = setTimeout(() => {
+        killGroup(this.proc, "SIGKILL");
+        resolve();
+      }, STOP_GRACE_MS);
+    });
+    await Promise.race([this.exited, killed]);
+    clearTimeout(timer);
+    const exit = await this.exited;
+    killGroup(this.proc, "SIGKILL", true); // anything left in its group (not the reaped pid)
+    return exit;
+  }
+
+  async restart() {
+    await this.stop();
+    await this.spawn();
+  }
+
+  async close() {
+    created.delete(this);
+    await this.stop();
+    fs.rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+/** Start a fresh server (optionally with extra command-line arguments). */
+export async function startServer(extraArgs = []) {
+  const port = await freePort();
+  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "minijet-interop-js-"));
+  const logDir = path.join(repoRoot(), "build", "test-logs", "servers");
+  fs.mkdirSync(logDir, { recursive: true });
+  const logPath = path.join(logDir, `${serverKind}-${port}-js${process.pid}.log`);
+  const srv = new Server(port, storeDir, logPath, extraArgs);
+  created.add(srv);
+  try {
+    await srv.spawn();
+  } catch (e) {
+    fs.rmSync(storeDir, { recursive: true, force: true });
+    throw e;
+  }
+  return srv;
+}
+
+export async function stopAllServers() {
+  await Promise.all([...created].map((s) => s.close()));
+  created.clear();
+}
