@@ -88,6 +88,14 @@ typedef struct EnvOps {
     size_t (*conn_pending)(Env *env, EnvConn conn);
     /* Flush what is queued (best effort), then close. on_closed follows later. */
     void (*conn_close)(Env *env, EnvConn conn);
+    /* Open an outbound TCP connection (the CLI's link to a server; later, cluster routes).
+     * Returns its id at once, before the handshake completes: bytes sent meanwhile are queued.
+     * The peer's bytes and the close then arrive through the same on_bytes / on_closed
+     * handlers as accepted connections (no on_accept). A refused or failed connect is
+     * reported as on_closed, never re-entrantly. Returns 0 with `error` set only when the
+     * attempt cannot even start (unresolvable host, out of fds). A world that cannot make
+     * connections leaves this NULL; env_conn_connect() then fails with G_FILE_ERROR_NOSYS. */
+    EnvConn (*conn_connect)(Env *env, const char *host, int port, GError **error);
 
     /* --- files (paths are relative to the world's root, e.g. the store directory) --- */
     int (*file_open)(Env *env, const char *path, int flags, GError **error);
@@ -140,6 +148,14 @@ static inline void env_conn_send1(Env *env, EnvConn c, const void *data, size_t 
 }
 static inline size_t env_conn_pending(Env *env, EnvConn c) { return env->ops->conn_pending(env, c); }
 static inline void env_conn_close(Env *env, EnvConn c) { env->ops->conn_close(env, c); }
+static inline EnvConn env_conn_connect(Env *env, const char *host, int port, GError **error) {
+    if (env->ops->conn_connect == NULL) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
+                    "connect to %s:%d: this world makes no outbound connections", host, port);
+        return 0;
+    }
+    return env->ops->conn_connect(env, host, port, error);
+}
 
 /* Formatted logging through the seam: env_log(env, ENV_LOG_INFO, "Listening on %s", x). */
 void env_log(Env *env, EnvLogLevel level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

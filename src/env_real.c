@@ -486,6 +486,62 @@ static void real_log(Env *env, EnvLogLevel level, const char *line) {
     (void)rc;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* outbound connections                                                                    */
+
+static void set_nodelay(int fd);
+
+/* A nonblocking connect: EINPROGRESS counts as success. The socket joins the epoll set like
+ * an accepted one; bytes queued before the handshake completes wait in its buffer (send()
+ * says EAGAIN until then, which arms EPOLLOUT). If the connect fails, epoll reports
+ * EPOLLERR/EPOLLHUP, the read in conn_readable fails, and on_closed follows as for any peer
+ * that went away. getaddrinfo may block on a DNS name; callers pass numeric hosts or
+ * "localhost" (resolved from /etc/hosts). */
+static EnvConn real_conn_connect(Env *env, const char *host, int port, GError **error) {
+    World *w = world_of(env);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    char port_str[16];
+    g_snprintf(port_str, sizeof port_str, "%d", port);
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port_str, &hints, &res);
+    if (rc != 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "resolve %s: %s", host, gai_strerror(rc));
+        return 0;
+    }
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, res->ai_protocol);
+    if (fd < 0) {
+        int err = errno;
+        freeaddrinfo(res);
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "connect to %s:%d: %s",
+                    host, port, g_strerror(err));
+        return 0;
+    }
+    set_nodelay(fd);
+    rc = connect(fd, res->ai_addr, res->ai_addrlen);
+    int err = errno;
+    freeaddrinfo(res);
+    RealConn *c = g_new0(RealConn, 1);
+    c->kind = SRC_CONN;
+    c->id = ++w->next_conn_id;
+    c->fd = fd;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        err = errno;
+        close(fd);
+        g_free(c);
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "connect to %s:%d: %s",
+                    host, port, g_strerror(err));
+        return 0;
+    }
+    g_hash_table_insert(w->conns, &c->id, c);
+    if (rc < 0 && err != EINPROGRESS) {
+        if (w->debug) env_log(env, ENV_LOG_DEBUG, "connect to %s:%d: %s", host, port, g_strerror(err));
+        conn_finish(w, c, FALSE); /* on_closed next turn, as for a refused async connect */
+    }
+    return c->id;
+}
+
 static const EnvOps real_ops = {
     .now_ns = real_now_ns,
     .wall_ns = real_wall_ns,
@@ -495,6 +551,7 @@ static const EnvOps real_ops = {
     .conn_send = real_conn_send,
     .conn_pending = real_conn_pending,
     .conn_close = real_conn_close,
+    .conn_connect = real_conn_connect,
     .file_open = real_file_open,
     .file_pread = real_file_pread,
     .file_pwrite = real_file_pwrite,
