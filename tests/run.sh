@@ -16,10 +16,13 @@ failed_suites=()
 # count_tap LOG -> "pass fail" from a TAP log (top-level and nested ok/not ok lines of GLib,
 # or node's "# pass N" / "# fail N" summary when present).
 count_tap() {
-  local log=$1 p f
+  local log=$1 p f c
   if grep -qE '^# pass [0-9]+' "$log"; then
     p=$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')
     f=$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')
+    # node cancels a test whose promise never settles: that is a failure too
+    c=$(grep -E '^# cancelled [0-9]+' "$log" | tail -1 | awk '{print $3}')
+    f=$(( ${f:-0} + ${c:-0} ))
   else
     p=$(grep -cE '^ok [0-9]+' "$log")
     f=$(grep -cE '^not ok [0-9]+' "$log")
