@@ -56,4 +56,19 @@ G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);
 G_STATIC_ASSERT(LIMIT_OUT_INITIAL_BYTES <= LIMIT_OUT_KEEP_BYTES);
 G_STATIC_ASSERT(LIMIT_FLUSH_EARLY_BYTES < LIMIT_MAX_PENDING_BYTES);
 
+/* --- streams and the JetStream API (src/stream*.c, src/jetstream.c, src/jsapi.c) --- */
+#define LIMIT_STREAM_NAME_BYTES 255              /* a stream name is also a folder name */
+#define LIMIT_STREAM_DESCRIPTION_BYTES 4096      /* nats-server JSMaxDescriptionLen */
+#define LIMIT_STREAM_SUBJECTS_COUNT 1024         /* subjects in one stream config */
+#define LIMIT_STREAM_DUPLICATE_WINDOW_NS (120LL * 1000000000LL) /* default dedup window: 2 min */
+#define LIMIT_STREAM_HEADER_BYTES 65535          /* a stored message's header block (10097) */
+#define LIMIT_STREAM_MSG_ID_BYTES 1024           /* a Nats-Msg-Id longer than this is not remembered */
+#define LIMIT_STREAM_AGE_TIMER_MIN_NS (1000000LL) /* max_age sweeps are at least 1 ms apart */
+#define LIMIT_JS_API_NAMES_PAGE_COUNT 1024       /* STREAM.NAMES page ("limit") */
+#define LIMIT_JS_API_LIST_PAGE_COUNT 256         /* STREAM.LIST page ("limit") */
+#define LIMIT_JS_API_SUBJECTS_PAGE_COUNT 100000  /* STREAM.INFO subjects_filter page */
+
+G_STATIC_ASSERT(LIMIT_STREAM_NAME_BYTES < LIMIT_MAX_SUBJECT_BYTES);
+G_STATIC_ASSERT(LIMIT_STREAM_MSG_ID_BYTES <= LIMIT_STREAM_HEADER_BYTES);
+
 #endif

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "jetstream.h"
 #include "limits.h"
 #include "proto.h"
 #include "sublist.h"
@@ -80,6 +81,7 @@ struct Server {
     char server_id[57];
     int call_depth;
     GPtrArray *internal_subs; /* every live internal Sub, in creation order */
+    JetStream *js;            /* NULL unless cfg.jetstream */
 };
 
 /* ------------------------------------------------------------------ subscriptions */
@@ -572,11 +574,16 @@ Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
     for (int i = 1; i < 56; i++) s->server_id[i] = alphabet[env_random_u64(env) % 32];
     s->server_id[56] = '\0';
     env_set_handlers(env, &server_handlers, s);
+    if (cfg->jetstream && (s->js = jetstream_new(s, cfg->store_dir, error)) == NULL) {
+        server_free(s);
+        return NULL;
+    }
     return s;
 }
 
 void server_free(Server *s) {
     if (s == NULL) return;
+    jetstream_free(s->js); /* first: its last PubAcks still reach the clients' buffers */
     /* Close what is still open; the world delivers no more callbacks after this. */
     GHashTableIter it;
     gpointer v;
@@ -602,6 +609,7 @@ void server_free(Server *s) {
 const ServerStats *server_stats(const Server *s) { return &s->stats; }
 Env *server_env(Server *s) { return s->env; }
 const ServerConfig *server_config(const Server *s) { return &s->cfg; }
+JetStream *server_jetstream(Server *s) { return s->js; }
 
 void server_check_invariants(Server *s) {
     uint64_t subs = s->internal_subs->len;

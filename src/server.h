@@ -35,6 +35,9 @@ typedef struct ServerConfig {
     const char *server_name;   /* default "minijet" */
     bool jetstream;            /* enable JetStream (the $JS.API) */
     const char *store_dir;     /* JetStream store directory (env paths); default "./data" */
+    int64_t sync_interval_ns;  /* JetStream durability: 0 = ack after fsync (group commit, default);
+                                * > 0 = ack after write, fsync every N ns (nats-server's
+                                * sync_interval); < 0 = never fsync (tests, benchmarks) */
     size_t max_payload_bytes;  /* default LIMIT_MAX_PAYLOAD_BYTES */
     size_t max_control_line_bytes;
     size_t max_pending_bytes;  /* slow-consumer threshold per connection */
@@ -79,6 +82,8 @@ const ServerStats *server_stats(const Server *s);
 void server_check_invariants(Server *s);
 Env *server_env(Server *s);
 const ServerConfig *server_config(const Server *s);
+/* The server's JetStream (jetstream.h), NULL when cfg->jetstream is off. */
+struct JetStream *server_jetstream(Server *s);
 
 /* --- the internal client: how JetStream and other in-process services use the bus ---
  *

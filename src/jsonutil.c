@@ -1,0 +1,126 @@
+/* jsonutil.c — Go-style typed JSON access over json-glib, and nats-server's time format.
+ * See jsonutil.h for the interface and the typing rules.
+ */
+#include "jsonutil.h"
+
+#include <string.h>
+
+JsonObject *jsonu_parse_object(const void *data, size_t len, JsonParser **parser) {
+    *parser = json_parser_new();
+    if (len == 0) return NULL;
+    if (!json_parser_load_from_data(*parser, data, (gssize)len, NULL)) return NULL;
+    JsonNode *root = json_parser_get_root(*parser);
+    if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) return NULL;
+    return json_node_get_object(root);
+}
+
+/* The member, or NULL when absent or null. */
+static JsonNode *member(JsonObject *o, const char *name) {
+    JsonNode *n = json_object_get_member(o, name);
+    if (n == NULL || JSON_NODE_HOLDS_NULL(n)) return NULL;
+    return n;
+}
+
+bool jsonu_has(JsonObject *o, const char *name) { return member(o, name) != NULL; }
+
+bool jsonu_get_int(JsonObject *o, const char *name, int64_t *out) {
+    JsonNode *n = member(o, name);
+    if (n == NULL) return true;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64) return false;
+    *out = json_node_get_int(n);
+    return true;
+}
+
+bool jsonu_get_bool(JsonObject *o, const char *name, bool *out) {
+    JsonNode *n = member(o, name);
+    if (n == NULL) return true;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN) return false;
+    *out = json_node_get_boolean(n);
+    return true;
+}
+
+bool jsonu_get_string(JsonObject *o, const char *name, const char **out) {
+    JsonNode *n = member(o, name);
+    if (n == NULL) return true;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) return false;
+    *out = json_node_get_string(n);
+    return true;
+}
+
+char *jsonu_to_string(JsonNode *node) {
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_root(gen, node);
+    return json_generator_to_data(gen, NULL);
+}
+
+char *jsonu_builder_to_string(JsonBuilder *b) {
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    return jsonu_to_string(root);
+}
+
+void jsonu_add_int(JsonBuilder *b, const char *name, int64_t v) {
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+}
+
+void jsonu_add_bool(JsonBuilder *b, const char *name, bool v) {
+    json_builder_set_member_name(b, name);
+    json_builder_add_boolean_value(b, v);
+}
+
+void jsonu_add_string(JsonBuilder *b, const char *name, const char *v) {
+    json_builder_set_member_name(b, name);
+    json_builder_add_string_value(b, v);
+}
+
+/* Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm, proleptic Gregorian). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+void jsonu_time_format_buf(int64_t wall_ns, char *buf) {
+    if (wall_ns == 0) { /* Go's zero time.Time, which nats-server prints for "never" */
+        strcpy(buf, "0001-01-01T00:00:00Z");
+        return;
+    }
+    int64_t secs = wall_ns / 1000000000LL;
+    int64_t frac = wall_ns % 1000000000LL;
+    if (frac < 0) {
+        frac += 1000000000LL;
+        secs--;
+    }
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int64_t y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    int n = g_snprintf(buf, JSONU_TIME_MAX, "%04" G_GINT64_FORMAT "-%02u-%02uT%02d:%02d:%02d", y, mo,
+                       d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    if (frac != 0) {
+        char digits[16];
+        g_snprintf(digits, sizeof digits, "%09" G_GINT64_FORMAT, frac);
+        int len = 9;
+        while (len > 0 && digits[len - 1] == '0') len--; /* trailing zeros trimmed */
+        digits[len] = '\0';
+        n += g_snprintf(buf + n, JSONU_TIME_MAX - (size_t)n, ".%s", digits);
+    }
+    g_snprintf(buf + n, JSONU_TIME_MAX - (size_t)n, "Z");
+}
+
+char *jsonu_time_format(int64_t wall_ns) {
+    char buf[JSONU_TIME_MAX];
+    jsonu_time_format_buf(wall_ns, buf);
+    return g_strdup(buf);
+}

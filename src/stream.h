@@ -1,0 +1,77 @@
+/* stream.h — one stream: its log (a Store), its subjects on the bus, and the publish path.
+ *
+ * WHAT IT IS
+ *   A stream listens on its subjects through the server's internal client, checks every
+ *   published message against the stream's rules (expected-* headers, dedup, rollups, size,
+ *   limits), appends it to its store and answers the publisher with a PubAck once the record
+ *   is durable (group commit: see jetstream.c). It also enforces max_age with an env timer
+ *   and answers the questions the API asks (info, purge, get, delete).
+ *
+ * INTERFACE
+ *   stream_open(js, cfg, created_ns, error)   open or create the store, subscribe; cfg taken
+ *   stream_close(st)                          flush, answer waiting publishers, unsubscribe
+ *   stream_destroy(st)                        close and delete its files
+ *   stream_save_meta(st, error)               persist config + created (atomic JSON file)
+ *   stream_update(st, cfg, error)             new config (already validated/checked); cfg taken
+ *   stream_flush(st)                          group commit: one store flush, then the PubAcks
+ *   stream_purge / stream_remove_msg          the API's deletions, with sealed/deny checks
+ *   stream_build_info(st, b, req)             "config", "created", "state" members
+ *   stream_config(st), stream_store(st), stream_name(st)
+ *   stream_check_invariants(st)
+ *
+ * INVARIANTS
+ *   - Every waiting PubAck is for a record appended to this stream's store and not yet
+ *     known durable; none is sent before store_durable_seq() covers it.
+ *   - Every remembered Nats-Msg-Id maps to a seq <= last_seq, stamped within
+ *     duplicate_window of the newest one (older ones are forgotten lazily).
+ *   - With max_age > 0 and messages stored, the age timer is armed.
+ */
+#ifndef MINIJET_STREAM_H
+#define MINIJET_STREAM_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server.h"
+#include "store.h"
+#include "stream_config.h"
+
+typedef struct Stream Stream;
+typedef struct JetStream JetStream;
+
+/* What STREAM.INFO's optional request asks for (spec 3.4). */
+typedef struct StreamInfoReq {
+    const char *subjects_filter; /* NULL = no per-subject counts */
+    bool deleted_details;
+    int64_t offset;              /* into the subjects list */
+} StreamInfoReq;
+
+Stream *stream_open(JetStream *js, StreamConfig *cfg, int64_t created_ns, GError **error);
+void stream_close(Stream *st);
+void stream_destroy(Stream *st);
+bool stream_save_meta(Stream *st, GError **error);
+bool stream_update(Stream *st, StreamConfig *cfg, GError **error);
+void stream_flush(Stream *st);
+
+/* PURGE; returns FALSE with a JetStream error (sealed, deny_purge, store failure). */
+bool stream_purge(Stream *st, const StorePurge *req, uint64_t *purged, GError **error);
+/* MSG.DELETE; FALSE with a JetStream error (sealed, deny_delete, no such message). */
+bool stream_remove_msg(Stream *st, uint64_t seq, bool erase, GError **error);
+
+void stream_build_info(Stream *st, JsonBuilder *b, const StreamInfoReq *req);
+/* Subjects matching filter (STREAM.INFO "total" with a subjects_filter). */
+int64_t stream_subjects_total(Stream *st, const char *filter);
+const StreamConfig *stream_config(Stream *st);
+Store *stream_store(Stream *st);
+const char *stream_name(Stream *st);
+int64_t stream_created_ns(Stream *st);
+void stream_check_invariants(Stream *st);
+
+/* Header lookup as nats-server does it: the first line whose key is exactly `key`
+ * (case-sensitive) at the start of a line; value with surrounding blanks trimmed.
+ * Returns NULL when absent; *len is the value's length. */
+const char *stream_header_get(const uint8_t *hdr, size_t hdr_len, const char *key, size_t *len);
+
+#endif

@@ -1,0 +1,825 @@
+/* test_stream.c — streams and the JetStream API, driven like a real client would drive them:
+ * in-memory connections send PUB/HPUB with reply subjects and read the MSG/HMSG replies.
+ * Time is virtual (test_env_advance), the disk is test_env's crashable one. Invariants of the
+ * server and of every stream are checked after each request. */
+#include <string.h>
+
+#include "jetstream.h"
+#include "jsonutil.h"
+#include "server.h"
+#include "test_env.h"
+
+typedef struct {
+    TestEnv *te;
+    Server *srv;
+    ServerConfig cfg;
+    EnvConn c;
+    int inbox;
+} Fx;
+
+#define CONNECT "{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}"
+
+static void fx_check(Fx *f) {
+    server_check_invariants(f->srv);
+    jetstream_check_invariants(server_jetstream(f->srv));
+}
+
+static void fx_start(Fx *f) {
+    g_autoptr(GError) err = NULL;
+    f->srv = server_new(&f->te->env, &f->cfg, &err);
+    g_assert_no_error(err);
+    f->c = test_env_connect(f->te);
+    g_free(test_env_client_take(f->te, f->c));
+    test_env_client_send(f->te, f->c, "CONNECT " CONNECT "\r\nSUB _INBOX.> 1\r\nPING\r\n");
+    test_env_advance(f->te, 0);
+    g_autofree char *out = test_env_client_take(f->te, f->c);
+    g_assert_cmpstr(out, ==, "PONG\r\n");
+}
+
+static void fx_setup(Fx *f, gconstpointer data) {
+    f->te = test_env_new(7);
+    server_config_init(&f->cfg);
+    f->cfg.jetstream = true;
+    f->cfg.store_dir = "js";
+    fx_start(f);
+}
+
+/* While no server runs, the world's late on_closed calls for its connections go nowhere
+ * (server_free leaves the env's handlers pointing at the freed server). */
+static void noop_accept(void *core, EnvConn c, const char *ip, int port) {}
+static void noop_bytes(void *core, EnvConn c, const uint8_t *data, size_t len) {}
+static void noop_closed(void *core, EnvConn c) {}
+static const EnvHandlers noop_handlers = {noop_accept, noop_bytes, noop_closed};
+
+static void fx_free_server(Fx *f) {
+    server_free(f->srv);
+    f->srv = NULL;
+    env_set_handlers(&f->te->env, &noop_handlers, NULL);
+}
+
+static void fx_stop(Fx *f) {
+    fx_check(f);
+    fx_free_server(f);
+}
+
+static void fx_teardown(Fx *f, gconstpointer data) {
+    if (f->srv != NULL) fx_stop(f);
+    test_env_free(f->te);
+}
+
+static void fx_restart(Fx *f) {
+    fx_stop(f);
+    fx_start(f);
+}
+
+/* One message read back from the client's output. */
+typedef struct {
+    char *subject;
+    char *hdr;  /* NULL for MSG */
+    char *data;
+} Msg;
+
+static void msg_clear(Msg *m) {
+    g_free(m->subject);
+    g_free(m->hdr);
+    g_free(m->data);
+}
+
+/* Parse every MSG/HMSG in out (the test client's bytes). */
+static GArray *parse_msgs(const char *out) {
+    GArray *msgs = g_array_new(FALSE, TRUE, sizeof(Msg));
+    g_array_set_clear_func(msgs, (GDestroyNotify)msg_clear);
+    const char *p = out;
+    while (*p != '\0') {
+        const char *eol = strstr(p, "\r\n");
+        g_assert_nonnull(eol);
+        g_autofree char *line = g_strndup(p, (gsize)(eol - p));
+        g_auto(GStrv) t = g_strsplit(line, " ", -1);
+        guint n = g_strv_length(t);
+        Msg m = {0};
+        p = eol + 2;
+        if (strcmp(t[0], "MSG") == 0) {
+            size_t len = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
+            m.subject = g_strdup(t[1]);
+            m.data = g_strndup(p, len);
+            p += len + 2;
+        } else if (strcmp(t[0], "HMSG") == 0) {
+            size_t hl = (size_t)g_ascii_strtoull(t[n - 2], NULL, 10);
+            size_t tl = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
+            m.subject = g_strdup(t[1]);
+            m.hdr = g_strndup(p, hl);
+            m.data = g_strndup(p + hl, tl - hl);
+            p += tl + 2;
+        } else {
+            continue; /* PING, +OK, ... */
+        }
+        g_array_append_val(msgs, m);
+    }
+    return msgs;
+}
+
+/* Publish (HPUB when hdrs != NULL: "Key: v\r\n" lines) with a fresh reply inbox; let the turn
+ * and its timers run; return every message that came back. */
+static GArray *send_raw(Fx *f, const char *subject, const char *hdrs, const char *body, bool reply) {
+    g_autofree char *inbox = reply ? g_strdup_printf(" _INBOX.%d", ++f->inbox) : g_strdup("");
+    g_autofree char *line = NULL;
+    if (hdrs != NULL) {
+        g_autofree char *h = g_strdup_printf("NATS/1.0\r\n%s\r\n\r\n", hdrs);
+        line = g_strdup_printf("HPUB %s%s %zu %zu\r\n%s%s\r\n", subject, inbox, strlen(h),
+                               strlen(h) + strlen(body), h, body);
+    } else {
+        line = g_strdup_printf("PUB %s%s %zu\r\n%s\r\n", subject, inbox, strlen(body), body);
+    }
+    test_env_client_send(f->te, f->c, line);
+    test_env_advance(f->te, 0);
+    fx_check(f);
+    g_autofree char *out = test_env_client_take(f->te, f->c);
+    return parse_msgs(out);
+}
+
+/* A request whose reply is one JSON message (or none: returns NULL). */
+static char *req(Fx *f, const char *subject, const char *body) {
+    g_autoptr(GArray) msgs = send_raw(f, subject, NULL, body, true);
+    if (msgs->len == 0) return NULL;
+    g_assert_cmpuint(msgs->len, ==, 1);
+    Msg *m = &g_array_index(msgs, Msg, 0);
+    return g_steal_pointer(&m->data);
+}
+
+static char *hreq(Fx *f, const char *subject, const char *hdrs, const char *body) {
+    g_autoptr(GArray) msgs = send_raw(f, subject, hdrs, body, true);
+    if (msgs->len == 0) return NULL;
+    g_assert_cmpuint(msgs->len, ==, 1);
+    return g_steal_pointer(&g_array_index(msgs, Msg, 0).data);
+}
+
+/* A JSON path's value, as text ("" when absent): "$.error.err_code" -> "10059". */
+static char *jq(const char *json, const char *path) {
+    g_autoptr(JsonParser) p = json_parser_new();
+    g_assert_true(json_parser_load_from_data(p, json, -1, NULL));
+    g_autoptr(JsonNode) res = json_path_query(path, json_parser_get_root(p), NULL);
+    JsonArray *a = json_node_get_array(res);
+    if (json_array_get_length(a) == 0) return g_strdup("");
+    JsonNode *n = json_array_get_element(a, 0);
+    if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
+        return g_strdup(json_node_get_string(n));
+    g_autoptr(JsonGenerator) g = json_generator_new();
+    json_generator_set_root(g, n);
+    return json_generator_to_data(g, NULL);
+}
+
+#define assert_jq(json, path, want)                       \
+    do {                                                  \
+        g_autofree char *got_ = jq((json), (path));       \
+        g_assert_cmpstr(got_, ==, (want));                \
+    } while (0)
+
+/* Create a stream and assert success. */
+static void create(Fx *f, const char *name, const char *config_json) {
+    g_autofree char *subj = g_strdup_printf("$JS.API.STREAM.CREATE.%s", name);
+    g_autofree char *r = req(f, subj, config_json);
+    g_assert_nonnull(r);
+    if (strstr(r, "\"error\"") != NULL) g_error("create %s failed: %s", name, r);
+    assert_jq(r, "$.did_create", "true");
+}
+
+static void assert_err(const char *r, const char *err_code, const char *description) {
+    g_assert_nonnull(r);
+    assert_jq(r, "$.error.err_code", err_code);
+    if (description != NULL) assert_jq(r, "$.error.description", description);
+}
+
+/* Publish with a reply and return the PubAck text. */
+static char *pub(Fx *f, const char *subject, const char *hdrs, const char *body) {
+    return hreq(f, subject, hdrs, body);
+}
+
+static char *info(Fx *f, const char *name, const char *body) {
+    g_autofree char *subj = g_strdup_printf("$JS.API.STREAM.INFO.%s", name);
+    return req(f, subj, body);
+}
+
+/* ================================================================== create / info */
+
+static void test_create_defaults(Fx *f, gconstpointer d) {
+    g_autofree char *r = req(f, "$JS.API.STREAM.CREATE.ORDERS", "{\"name\":\"ORDERS\"}");
+    assert_jq(r, "$.type", "io.nats.jetstream.api.v1.stream_create_response");
+    g_autofree char *cfg = jq(r, "$.config");
+    g_assert_cmpstr(cfg, ==,
+                    "{\"name\":\"ORDERS\",\"subjects\":[\"ORDERS\"],\"retention\":\"limits\",\"max_consumers\":-1,"
+                    "\"max_msgs\":-1,\"max_bytes\":-1,\"max_age\":0,\"max_msgs_per_subject\":-1,\"max_msg_size\":-1,"
+                    "\"discard\":\"old\",\"storage\":\"file\",\"num_replicas\":1,\"duplicate_window\":120000000000,"
+                    "\"allow_direct\":false,\"mirror_direct\":false,\"sealed\":false,\"deny_delete\":false,"
+                    "\"deny_purge\":false,\"allow_rollup_hdrs\":false}");
+    assert_jq(r, "$.created", "2026-01-01T00:00:01Z");
+    g_autofree char *st = jq(r, "$.state");
+    g_assert_cmpstr(st, ==,
+                    "{\"messages\":0,\"bytes\":0,\"first_seq\":0,\"first_ts\":\"0001-01-01T00:00:00Z\","
+                    "\"last_seq\":0,\"last_ts\":\"0001-01-01T00:00:00Z\",\"consumer_count\":0}");
+    assert_jq(r, "$.did_create", "true");
+    /* idempotent: the same config again succeeds and says did_create */
+    g_autofree char *again = req(f, "$JS.API.STREAM.CREATE.ORDERS", "{\"name\":\"ORDERS\",\"subjects\":[\"ORDERS\"]}");
+    assert_jq(again, "$.did_create", "true");
+    g_autofree char *diff = req(f, "$JS.API.STREAM.CREATE.ORDERS", "{\"name\":\"ORDERS\",\"max_msgs\":5}");
+    assert_err(diff, "10058", "stream name already in use with a different configuration");
+    /* defaults echoed: max_age shortens the dedup window, 0 limits become -1, description kept */
+    g_autofree char *r2 = req(f, "$JS.API.STREAM.CREATE.B",
+                              "{\"name\":\"B\",\"description\":\"d\",\"max_age\":1000000000,\"max_msgs\":0,"
+                              "\"storage\":\"memory\",\"no_ack\":true,\"subjects\":[\"b.>\"]}");
+    assert_jq(r2, "$.config.duplicate_window", "1000000000");
+    assert_jq(r2, "$.config.max_msgs", "-1");
+    assert_jq(r2, "$.config.description", "d");
+    assert_jq(r2, "$.config.no_ack", "true");
+    assert_jq(r2, "$.config.storage", "memory");
+    assert_jq(r2, "$.config.subjects[0]", "b.>");
+}
+
+static void test_info(Fx *f, gconstpointer d) {
+    g_autofree char *miss = info(f, "NOPE", "");
+    g_assert_cmpstr(miss, ==,
+                    "{\"type\":\"io.nats.jetstream.api.v1.stream_info_response\",\"error\":{\"code\":404,"
+                    "\"err_code\":10059,\"description\":\"stream not found\"},\"total\":0,\"offset\":0,\"limit\":0}");
+    create(f, "S", "{\"name\":\"S\",\"subjects\":[\"s.>\"]}");
+    g_free(pub(f, "s.a", NULL, "1"));
+    g_free(pub(f, "s.b", NULL, "22"));
+    g_free(pub(f, "s.a", NULL, "333"));
+    g_autofree char *r = info(f, "S", "");
+    assert_jq(r, "$.total", "0");
+    assert_jq(r, "$.limit", "0");
+    assert_jq(r, "$.state.messages", "3");
+    assert_jq(r, "$.state.first_seq", "1");
+    assert_jq(r, "$.state.last_seq", "3");
+    assert_jq(r, "$.state.num_subjects", "2");
+    assert_jq(r, "$.state.first_ts", "2026-01-01T00:00:01Z");
+    g_autofree char *sf = info(f, "S", "{\"subjects_filter\":\">\"}");
+    assert_jq(sf, "$.total", "2");
+    assert_jq(sf, "$.limit", "100000");
+    assert_jq(sf, "$.state.subjects['s.a']", "2");
+    assert_jq(sf, "$.state.subjects['s.b']", "1");
+    g_autofree char *del = req(f, "$JS.API.STREAM.MSG.DELETE.S", "{\"seq\":2}");
+    assert_jq(del, "$.success", "true");
+    g_autofree char *dd = info(f, "S", "{\"deleted_details\":true}");
+    assert_jq(dd, "$.state.num_deleted", "1");
+    assert_jq(dd, "$.state.deleted", "[2]");
+    /* account info counts the stream and the API calls */
+    g_autofree char *ai = req(f, "$JS.API.INFO", "");
+    assert_jq(ai, "$.type", "io.nats.jetstream.api.v1.account_info_response");
+    assert_jq(ai, "$.streams", "1");
+    assert_jq(ai, "$.limits.max_streams", "-1");
+    assert_jq(ai, "$.api.errors", "1");
+}
+
+/* ================================================================== validation */
+
+typedef struct {
+    const char *subject, *body, *err_code, *description;
+} BadCase;
+
+static void test_validation(Fx *f, gconstpointer d) {
+    create(f, "TAKEN", "{\"name\":\"TAKEN\",\"subjects\":[\"taken.>\"]}");
+    static const BadCase cases[] = {
+        {"$JS.API.STREAM.CREATE.A", "", "10025", "invalid JSON"},
+        {"$JS.API.STREAM.CREATE.A", "[1]", "10025", "invalid JSON"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"max_msgs\":\"x\"}", "10025", "invalid JSON"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"max_msgs\":1.5}", "10025", "invalid JSON"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"retention\":\"bogus\"}", "10025", "invalid JSON"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":\"a\"}", "10025", "invalid JSON"},
+        {"$JS.API.STREAM.CREATE.A", "{\"subjects\":[\"a\"]}", "10056", "stream name in subject does not match request"},
+        {"$JS.API.STREAM.CREATE.B", "{\"name\":\"A\"}", "10056", NULL},
+        {"$JS.API.STREAM.CREATE.H*", "{\"name\":\"H*\"}", "10052", "stream name is required and can not contain '.', '*', '>'"},
+        {"$JS.API.STREAM.CREATE.a/b", "{\"name\":\"a/b\"}", "10128", "Stream name can not contain path separators"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"num_replicas\":3}", "10074", "replicas > 1 not supported in non-clustered mode"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"num_replicas\":-1}", "10133", "replicas count cannot be negative"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":[\"a.*\",\"a.>\"]}", "10052", "subject \"a.*\" overlaps with \"a.>\""},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":[\"a\",\"a\"]}", "10052", "duplicate subjects detected"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":[\"a..b\"]}", "10052", "invalid subject"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":[\"$JS.API.x\"]}", "10052", "subjects overlap with jetstream api"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":[\"taken.x\"]}", "10065", "subjects overlap with an existing stream"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":[\">\"]}", "10065", NULL},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"max_age\":1000000000,\"duplicate_window\":2000000000}", "10052", "duplicates window can not be larger then max age"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"max_age\":-1}", "10052", "duplicates window can not be negative"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"allow_rollup_hdrs\":true,\"deny_purge\":true}", "10052", "roll-ups require the purge permission"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"discard_new_per_subject\":true}", "10052", "discard new per subject requires discard new policy to be set"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"discard\":\"new\",\"discard_new_per_subject\":true}", "10052", "discard new per subject requires max msgs per subject > 0"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"sealed\":true}", "10052", "stream configuration for create can not be sealed"},
+        {"$JS.API.STREAM.UPDATE.NOPE", "{\"name\":\"NOPE\"}", "10059", "stream not found"},
+        {"$JS.API.STREAM.UPDATE.TAKEN", "", "10025", NULL},
+        {"$JS.API.STREAM.UPDATE.TAKEN", "{\"name\":\"TAKEN\",\"subjects\":[\"taken.>\"],\"storage\":\"memory\"}", "10052", "stream configuration update can not change storage type"},
+        {"$JS.API.STREAM.UPDATE.TAKEN", "{\"name\":\"TAKEN\",\"subjects\":[\"taken.>\"],\"retention\":\"interest\"}", "10052", "stream configuration update can not change retention policy"},
+        {"$JS.API.STREAM.DELETE.NOPE", "", "10059", NULL},
+        {"$JS.API.STREAM.PURGE.NOPE", "", "10059", NULL},
+        {"$JS.API.STREAM.MSG.GET.NOPE", "{\"seq\":1}", "10059", NULL},
+        {"$JS.API.STREAM.MSG.GET.TAKEN", "{}", "10003", "bad request"},
+        {"$JS.API.STREAM.MSG.GET.TAKEN", "", "10003", "bad request"},
+        {"$JS.API.STREAM.MSG.GET.TAKEN", "{\"seq\":1,\"last_by_subj\":\"taken.a\"}", "10003", NULL},
+        {"$JS.API.STREAM.MSG.GET.TAKEN", "{\"seq\":1}", "10037", "no message found"},
+        {"$JS.API.STREAM.MSG.DELETE.TAKEN", "", "10003", "bad request"},
+        {"$JS.API.STREAM.MSG.DELETE.TAKEN", "{\"seq\":9}", "10057", "stream store EOF"},
+        {"$JS.API.STREAM.PURGE.TAKEN", "{\"seq\":2,\"keep\":1}", "10003", NULL},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *r = req(f, cases[i].subject, cases[i].body);
+        if (r == NULL) g_error("no reply to %s %s", cases[i].subject, cases[i].body);
+        g_test_message("%s %s -> %s", cases[i].subject, cases[i].body, r);
+        assert_err(r, cases[i].err_code, cases[i].description);
+        g_autofree char *type = jq(r, "$.type");
+        g_assert_true(g_str_has_prefix(type, "io.nats.jetstream.api.v1.stream_"));
+    }
+    g_autofree char *pe = req(f, "$JS.API.STREAM.PURGE.NOPE", "");
+    assert_jq(pe, "$.purged", "0");
+    /* nothing was created by any of it */
+    g_autofree char *names = req(f, "$JS.API.STREAM.NAMES", "");
+    assert_jq(names, "$.streams", "[\"TAKEN\"]");
+}
+
+static void test_no_reply_cases(Fx *f, gconstpointer d) {
+    create(f, "S", "{\"name\":\"S\"}");
+    /* unknown API subjects and wrong token counts: silence, not 503 */
+    g_assert_null(req(f, "$JS.API.STREAM.CREATE.S.extra", "{\"name\":\"S\"}"));
+    g_assert_null(req(f, "$JS.API.STREAM.BOGUS", ""));
+    g_assert_null(req(f, "$JS.API.STREAM.INFO", ""));
+    g_assert_null(req(f, "$JS.API.NOPE.X", ""));
+    /* DIRECT.GET without allow_direct, or on no stream: silence */
+    g_assert_null(req(f, "$JS.API.DIRECT.GET.S", "{\"seq\":1}"));
+    g_assert_null(req(f, "$JS.API.DIRECT.GET.NOPE", "{\"seq\":1}"));
+    /* a request without a reply subject changes nothing and answers nothing */
+    g_autoptr(GArray) none = send_raw(f, "$JS.API.STREAM.DELETE.S", NULL, "", false);
+    g_assert_cmpuint(none->len, ==, 0);
+    g_autofree char *r = info(f, "S", "");
+    assert_jq(r, "$.config.name", "S");
+}
+
+/* ================================================================== update / delete */
+
+static void test_update(Fx *f, gconstpointer d) {
+    create(f, "U", "{\"name\":\"U\",\"subjects\":[\"u.*\"],\"max_msgs\":10}");
+    for (int i = 0; i < 5; i++) g_free(pub(f, "u.x", NULL, "m"));
+    g_autofree char *r = req(f, "$JS.API.STREAM.UPDATE.U",
+                             "{\"name\":\"U\",\"subjects\":[\"u.*\",\"v\"],\"max_msgs\":3,\"deny_delete\":true,\"description\":\"hi\"}");
+    assert_jq(r, "$.type", "io.nats.jetstream.api.v1.stream_update_response");
+    assert_jq(r, "$.did_create", "");
+    assert_jq(r, "$.config.max_msgs", "3");
+    assert_jq(r, "$.config.description", "hi");
+    assert_jq(r, "$.state.messages", "3"); /* the lowered limit applies at once */
+    g_autofree char *a = pub(f, "v", NULL, "new subject");
+    g_assert_cmpstr(a, ==, "{\"stream\":\"U\", \"seq\":6}");
+    g_autofree char *cancel = req(f, "$JS.API.STREAM.UPDATE.U", "{\"name\":\"U\",\"subjects\":[\"u.*\",\"v\"]}");
+    assert_err(cancel, "10052", "stream configuration update can not cancel deny message deletes");
+    /* sealing forces discard new, deny_delete, deny_purge, no rollups */
+    g_autofree char *s = req(f, "$JS.API.STREAM.UPDATE.U", "{\"name\":\"U\",\"subjects\":[\"u.*\",\"v\"],\"deny_delete\":true,\"sealed\":true}");
+    assert_jq(s, "$.config.sealed", "true");
+    assert_jq(s, "$.config.discard", "new");
+    assert_jq(s, "$.config.deny_purge", "true");
+    g_autofree char *unseal = req(f, "$JS.API.STREAM.UPDATE.U", "{\"name\":\"U\",\"subjects\":[\"u.*\",\"v\"],\"deny_delete\":true,\"deny_purge\":true}");
+    assert_err(unseal, "10052", "stream configuration update can not unseal a sealed stream");
+    g_autofree char *p = pub(f, "u.x", NULL, "no");
+    assert_err(p, "10109", "invalid operation on sealed stream");
+    assert_jq(p, "$.stream", "U");
+    assert_jq(p, "$.seq", "0");
+    g_autofree char *pu = req(f, "$JS.API.STREAM.PURGE.U", "");
+    assert_err(pu, "10109", NULL);
+    assert_jq(pu, "$.purged", "0");
+    g_autofree char *md = req(f, "$JS.API.STREAM.MSG.DELETE.U", "{\"seq\":5}");
+    assert_err(md, "10109", NULL);
+    /* subjects moved: overlap with another stream is refused on update too */
+    create(f, "W", "{\"name\":\"W\",\"subjects\":[\"w\"]}");
+    g_autofree char *ov = req(f, "$JS.API.STREAM.UPDATE.W", "{\"name\":\"W\",\"subjects\":[\"w\",\"u.q\"]}");
+    assert_err(ov, "10065", NULL);
+}
+
+static void test_delete(Fx *f, gconstpointer d) {
+    create(f, "D", "{\"name\":\"D\",\"subjects\":[\"d\"]}");
+    g_free(pub(f, "d", NULL, "x"));
+    g_autofree char *r = req(f, "$JS.API.STREAM.DELETE.D", "");
+    g_assert_cmpstr(r, ==, "{\"type\":\"io.nats.jetstream.api.v1.stream_delete_response\",\"success\":true}");
+    /* its subjects are free again: a publish has no responder now */
+    g_autoptr(GArray) none = send_raw(f, "d", NULL, "x", true);
+    g_assert_cmpuint(none->len, ==, 1);
+    g_assert_nonnull(strstr(g_array_index(none, Msg, 0).hdr, "503"));
+    create(f, "D", "{\"name\":\"D\",\"subjects\":[\"d\"]}");
+    g_autofree char *i = info(f, "D", "");
+    assert_jq(i, "$.state.last_seq", "0"); /* a new stream, not the old one back */
+    fx_restart(f);
+    g_autofree char *i2 = info(f, "D", "");
+    assert_jq(i2, "$.state.last_seq", "0");
+}
+
+static void test_names_list(Fx *f, gconstpointer d) {
+    g_autofree char *empty = req(f, "$JS.API.STREAM.NAMES", "");
+    g_assert_cmpstr(empty, ==, "{\"type\":\"io.nats.jetstream.api.v1.stream_names_response\",\"total\":0,"
+                               "\"offset\":0,\"limit\":1024,\"streams\":null}");
+    create(f, "C", "{\"name\":\"C\",\"subjects\":[\"c.>\"]}");
+    create(f, "A", "{\"name\":\"A\",\"subjects\":[\"a.*\"]}");
+    create(f, "B", "{\"name\":\"B\"}");
+    g_autofree char *all = req(f, "$JS.API.STREAM.NAMES", "{\"offset\":0}");
+    assert_jq(all, "$.streams", "[\"A\",\"B\",\"C\"]");
+    assert_jq(all, "$.total", "3");
+    g_autofree char *sub = req(f, "$JS.API.STREAM.NAMES", "{\"subject\":\"c.x.y\"}");
+    assert_jq(sub, "$.streams", "[\"C\"]");
+    g_autofree char *sub2 = req(f, "$JS.API.STREAM.NAMES", "{\"subject\":\"*.q\"}");
+    assert_jq(sub2, "$.streams", "[\"A\",\"C\"]");
+    g_autofree char *none = req(f, "$JS.API.STREAM.NAMES", "{\"subject\":\"zzz\"}");
+    assert_jq(none, "$.streams", "null");
+    g_autofree char *off = req(f, "$JS.API.STREAM.NAMES", "{\"offset\":2}");
+    assert_jq(off, "$.streams", "[\"C\"]");
+    assert_jq(off, "$.offset", "2");
+    g_autofree char *past = req(f, "$JS.API.STREAM.NAMES", "{\"offset\":9}");
+    assert_jq(past, "$.offset", "3");
+    assert_jq(past, "$.streams", "null");
+    g_autofree char *list = req(f, "$JS.API.STREAM.LIST", "");
+    assert_jq(list, "$.type", "io.nats.jetstream.api.v1.stream_list_response");
+    assert_jq(list, "$.limit", "256");
+    assert_jq(list, "$.streams[1].config.name", "B");
+    assert_jq(list, "$.streams[2].state.messages", "0");
+    g_autofree char *bad = req(f, "$JS.API.STREAM.LIST", "nope");
+    assert_err(bad, "10025", NULL);
+}
+
+/* ================================================================== publishing */
+
+static void test_puback(Fx *f, gconstpointer d) {
+    create(f, "P", "{\"name\":\"P\",\"subjects\":[\"p.>\"]}");
+    g_autofree char *a = pub(f, "p.1", NULL, "hello");
+    g_assert_cmpstr(a, ==, "{\"stream\":\"P\", \"seq\":1}");
+    g_autofree char *b = pub(f, "p.2", "X: y", "hello");
+    g_assert_cmpstr(b, ==, "{\"stream\":\"P\", \"seq\":2}");
+    /* no reply subject: stored, nothing sent */
+    g_autoptr(GArray) none = send_raw(f, "p.3", NULL, "quiet", false);
+    g_assert_cmpuint(none->len, ==, 0);
+    /* plain subscribers still get the message, headers verbatim */
+    test_env_client_send(f->te, f->c, "SUB p.> 2\r\n");
+    g_autoptr(GArray) both = send_raw(f, "p.4", "Nats-Msg-Id: m4", "x", true);
+    g_assert_cmpuint(both->len, ==, 2);
+    g_autofree char *i = info(f, "P", "");
+    assert_jq(i, "$.state.messages", "4");
+    g_autofree char *g = req(f, "$JS.API.STREAM.MSG.GET.P", "{\"seq\":4}");
+    assert_jq(g, "$.message.hdrs", "TkFUUy8xLjANCk5hdHMtTXNnLUlkOiBtNA0KDQo="); /* NATS/1.0 + Nats-Msg-Id: m4 */
+}
+
+/* GROUP COMMIT: acks for the publishes of one turn come only after the turn's flush. */
+static void test_group_commit(Fx *f, gconstpointer d) {
+    create(f, "G", "{\"name\":\"G\",\"subjects\":[\"g\"]}");
+    GString *burst = g_string_new(NULL);
+    for (int i = 0; i < 50; i++) g_string_append_printf(burst, "PUB g _INBOX.g%d 1\r\nx\r\n", i);
+    test_env_client_send(f->te, f->c, burst->str);
+    g_string_free(burst, TRUE);
+    g_autofree char *before = test_env_client_take(f->te, f->c);
+    g_assert_cmpstr(before, ==, ""); /* appended, not yet durable: no ack */
+    test_env_advance(f->te, 0);       /* the zero-delay timer: one flush, fifty acks */
+    g_autofree char *after = test_env_client_take(f->te, f->c);
+    g_autoptr(GArray) acks = parse_msgs(after);
+    g_assert_cmpuint(acks->len, ==, 50);
+    g_assert_cmpstr(g_array_index(acks, Msg, 49).data, ==, "{\"stream\":\"G\", \"seq\":50}");
+    g_assert_cmpstr(g_array_index(acks, Msg, 0).subject, ==, "_INBOX.g0");
+}
+
+static void test_dedup(Fx *f, gconstpointer d) {
+    create(f, "DD", "{\"name\":\"DD\",\"subjects\":[\"dd\"],\"duplicate_window\":10000000000}");
+    g_autofree char *a = pub(f, "dd", "Nats-Msg-Id: A", "1");
+    g_assert_cmpstr(a, ==, "{\"stream\":\"DD\", \"seq\":1}");
+    g_autofree char *b = pub(f, "dd", "Nats-Msg-Id: B", "2");
+    g_autofree char *dup = pub(f, "dd", "Nats-Msg-Id: A", "1 again");
+    g_assert_cmpstr(dup, ==, "{\"stream\":\"DD\", \"seq\":1,\"duplicate\": true}");
+    /* case-sensitive key: a different header, not a msg id */
+    g_autofree char *lc = pub(f, "dd", "nats-msg-id: A", "3");
+    g_assert_cmpstr(lc, ==, "{\"stream\":\"DD\", \"seq\":3}");
+    /* dedup survives a restart (rebuilt from the stored messages of the window) */
+    fx_restart(f);
+    g_autofree char *dup2 = pub(f, "dd", "Nats-Msg-Id: B", "2 again");
+    g_assert_cmpstr(dup2, ==, "{\"stream\":\"DD\", \"seq\":2,\"duplicate\": true}");
+    /* after the window the id is new again */
+    test_env_advance(f->te, 11000000000LL);
+    g_autofree char *fresh = pub(f, "dd", "Nats-Msg-Id: A", "1 later");
+    g_assert_cmpstr(fresh, ==, "{\"stream\":\"DD\", \"seq\":4}");
+}
+
+static void test_expected_headers(Fx *f, gconstpointer d) {
+    create(f, "E", "{\"name\":\"E\",\"subjects\":[\"e.*\"]}");
+    g_autofree char *s1 = pub(f, "e.a", "Nats-Expected-Stream: OTHER", "x");
+    g_assert_cmpstr(s1, ==, "{\"error\":{\"code\":400,\"err_code\":10060,\"description\":\"expected stream does not match\"},\"stream\":\"E\",\"seq\":0}");
+    g_autofree char *s2 = pub(f, "e.a", "Nats-Expected-Stream: E\r\nNats-Msg-Id: one", "x");
+    g_assert_cmpstr(s2, ==, "{\"stream\":\"E\", \"seq\":1}");
+    g_free(pub(f, "e.b", NULL, "y")); /* seq 2, no msg id */
+    g_autofree char *ls = pub(f, "e.a", "Nats-Expected-Last-Sequence: 1", "x");
+    assert_err(ls, "10071", "wrong last sequence: 2");
+    g_autofree char *ls_ok = pub(f, "e.a", "Nats-Expected-Last-Sequence: 2", "x");
+    g_assert_cmpstr(ls_ok, ==, "{\"stream\":\"E\", \"seq\":3}");
+    g_autofree char *lss = pub(f, "e.a", "Nats-Expected-Last-Subject-Sequence: 1", "x");
+    assert_err(lss, "10071", "wrong last sequence: 3");
+    g_autofree char *lss0 = pub(f, "e.c", "Nats-Expected-Last-Subject-Sequence: 0", "x");
+    g_assert_cmpstr(lss0, ==, "{\"stream\":\"E\", \"seq\":4}");
+    /* the last stored message (seq 4) had no id */
+    g_autofree char *lid = pub(f, "e.a", "Nats-Expected-Last-Msg-Id: one", "x");
+    assert_err(lid, "10070", "wrong last msg ID: ");
+    g_free(pub(f, "e.a", "Nats-Msg-Id: two", "x"));
+    g_autofree char *lid_ok = pub(f, "e.a", "Nats-Expected-Last-Msg-Id: two", "x");
+    g_assert_cmpstr(lid_ok, ==, "{\"stream\":\"E\", \"seq\":6}");
+    /* dedup is checked before the expectations: a retry gets its original ack back */
+    g_autofree char *retry = pub(f, "e.a", "Nats-Msg-Id: two\r\nNats-Expected-Last-Sequence: 4", "x");
+    g_assert_cmpstr(retry, ==, "{\"stream\":\"E\", \"seq\":5,\"duplicate\": true}");
+    /* first occurrence wins */
+    g_autofree char *first = pub(f, "e.a", "Nats-Expected-Last-Sequence: 6\r\nNats-Expected-Last-Sequence: 1", "x");
+    g_assert_cmpstr(first, ==, "{\"stream\":\"E\", \"seq\":7}");
+}
+
+static void test_rollup(Fx *f, gconstpointer d) {
+    create(f, "NR", "{\"name\":\"NR\",\"subjects\":[\"nr\"]}");
+    g_autofree char *no = pub(f, "nr", "Nats-Rollup: sub", "x");
+    g_assert_cmpstr(no, ==, "{\"error\":{\"code\":500,\"err_code\":10111,\"description\":\"rollup not permitted\"},\"stream\":\"NR\",\"seq\":0}");
+    create(f, "R", "{\"name\":\"R\",\"subjects\":[\"r.*\"],\"allow_rollup_hdrs\":true}");
+    for (int i = 0; i < 3; i++) g_free(pub(f, "r.a", NULL, "a"));
+    for (int i = 0; i < 2; i++) g_free(pub(f, "r.b", NULL, "b"));
+    g_autofree char *s = pub(f, "r.a", "Nats-Rollup: sub", "A");
+    g_assert_cmpstr(s, ==, "{\"stream\":\"R\", \"seq\":6}");
+    g_autofree char *i1 = info(f, "R", "{\"subjects_filter\":\">\"}");
+    assert_jq(i1, "$.state.subjects['r.a']", "1");
+    assert_jq(i1, "$.state.subjects['r.b']", "2");
+    g_autoptr(GArray) bogus = send_raw(f, "r.a", "Nats-Rollup: bogus", "?", true);
+    g_assert_cmpuint(bogus->len, ==, 0); /* nats-server logs it and does not answer */
+    g_autofree char *all = pub(f, "r.b", "Nats-Rollup: all", "B");
+    g_assert_cmpstr(all, ==, "{\"stream\":\"R\", \"seq\":7}");
+    g_autofree char *i2 = info(f, "R", "");
+    assert_jq(i2, "$.state.messages", "1");
+    assert_jq(i2, "$.state.first_seq", "7");
+}
+
+static void test_limits(Fx *f, gconstpointer d) {
+    /* discard old: the oldest go */
+    create(f, "LO", "{\"name\":\"LO\",\"subjects\":[\"lo\"],\"max_msgs\":3}");
+    for (int i = 0; i < 5; i++) g_free(pub(f, "lo", NULL, "x"));
+    g_autofree char *i1 = info(f, "LO", "");
+    assert_jq(i1, "$.state.messages", "3");
+    assert_jq(i1, "$.state.first_seq", "3");
+    /* discard new: the publish is refused */
+    create(f, "LN", "{\"name\":\"LN\",\"subjects\":[\"ln.*\"],\"max_msgs\":2,\"discard\":\"new\"}");
+    g_free(pub(f, "ln.a", NULL, "x"));
+    g_free(pub(f, "ln.a", NULL, "x"));
+    g_autofree char *full = pub(f, "ln.a", NULL, "x");
+    g_assert_cmpstr(full, ==, "{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum messages exceeded\"},\"stream\":\"LN\",\"seq\":0}");
+    /* max_bytes, discard new */
+    create(f, "LB", "{\"name\":\"LB\",\"subjects\":[\"lb\"],\"max_bytes\":100,\"discard\":\"new\"}");
+    g_autofree char *ok = pub(f, "lb", NULL, "small");
+    g_assert_cmpstr(ok, ==, "{\"stream\":\"LB\", \"seq\":1}");
+    g_autofree char *big = pub(f, "lb", NULL, "0123456789012345678901234567890123456789012345678901234567890123456789");
+    assert_err(big, "10077", "maximum bytes exceeded");
+    /* max_bytes, discard old: evicts until it fits */
+    create(f, "LBO", "{\"name\":\"LBO\",\"subjects\":[\"lbo\"],\"max_bytes\":120}");
+    for (int i = 0; i < 10; i++) g_free(pub(f, "lbo", NULL, "0123456789"));
+    g_autofree char *i2 = info(f, "LBO", "");
+    g_autofree char *bytes = jq(i2, "$.state.bytes");
+    g_assert_cmpint(g_ascii_strtoll(bytes, NULL, 10), <=, 120);
+    assert_jq(i2, "$.state.last_seq", "10");
+    /* per subject: always the oldest on that subject, even with discard new */
+    create(f, "PS", "{\"name\":\"PS\",\"subjects\":[\"ps.*\"],\"max_msgs_per_subject\":2,\"max_msgs\":3,\"discard\":\"new\"}");
+    g_free(pub(f, "ps.a", NULL, "1"));
+    g_free(pub(f, "ps.a", NULL, "2"));
+    g_free(pub(f, "ps.b", NULL, "3"));
+    g_autofree char *evict = pub(f, "ps.a", NULL, "4"); /* at its subject's limit: allowed */
+    g_assert_cmpstr(evict, ==, "{\"stream\":\"PS\", \"seq\":4}");
+    g_autofree char *i3 = info(f, "PS", "{\"subjects_filter\":\"ps.a\"}");
+    assert_jq(i3, "$.state.subjects['ps.a']", "2");
+    assert_jq(i3, "$.state.first_seq", "2");
+    g_autofree char *refused = pub(f, "ps.c", NULL, "5");
+    assert_err(refused, "10077", "maximum messages exceeded");
+    /* discard_new_per_subject */
+    create(f, "DN", "{\"name\":\"DN\",\"subjects\":[\"dn\"],\"max_msgs_per_subject\":1,\"discard\":\"new\",\"discard_new_per_subject\":true}");
+    g_free(pub(f, "dn", NULL, "1"));
+    g_autofree char *dn = pub(f, "dn", NULL, "2");
+    assert_err(dn, "10077", "maximum messages per subject exceeded");
+    /* max_msg_size counts headers + payload */
+    create(f, "MS", "{\"name\":\"MS\",\"subjects\":[\"ms\"],\"max_msg_size\":20}");
+    g_autofree char *fits = pub(f, "ms", NULL, "01234567890123456789");
+    g_assert_cmpstr(fits, ==, "{\"stream\":\"MS\", \"seq\":1}");
+    g_autofree char *over = pub(f, "ms", "A: b", "0123");
+    g_assert_cmpstr(over, ==, "{\"error\":{\"code\":400,\"err_code\":10054,\"description\":\"message size exceeds maximum allowed\"},\"stream\":\"MS\",\"seq\":0}");
+}
+
+static void test_max_age(Fx *f, gconstpointer d) {
+    create(f, "AGE", "{\"name\":\"AGE\",\"subjects\":[\"age\"],\"max_age\":2000000000}");
+    g_free(pub(f, "age", NULL, "old"));
+    test_env_advance(f->te, 1000000000);
+    g_free(pub(f, "age", NULL, "young"));
+    test_env_advance(f->te, 1100000000); /* the first is 2.1 s old */
+    g_autofree char *i1 = info(f, "AGE", "");
+    assert_jq(i1, "$.state.messages", "1");
+    assert_jq(i1, "$.state.first_seq", "2");
+    test_env_advance(f->te, 1000000000);
+    g_autofree char *i2 = info(f, "AGE", "");
+    assert_jq(i2, "$.state.messages", "0");
+    assert_jq(i2, "$.state.first_seq", "3");
+    assert_jq(i2, "$.state.last_seq", "2");
+    /* messages that aged while the server was down are gone at start */
+    g_free(pub(f, "age", NULL, "again"));
+    fx_stop(f);
+    test_env_advance(f->te, 5000000000LL);
+    fx_start(f);
+    g_autofree char *i3 = info(f, "AGE", "");
+    assert_jq(i3, "$.state.messages", "0");
+    assert_jq(i3, "$.state.last_seq", "3");
+}
+
+static void test_interest_no_consumers(Fx *f, gconstpointer d) {
+    create(f, "I", "{\"name\":\"I\",\"subjects\":[\"i\"],\"retention\":\"interest\"}");
+    g_autofree char *a = pub(f, "i", NULL, "x");
+    g_assert_cmpstr(a, ==, "{\"stream\":\"I\", \"seq\":1}");
+    g_autofree char *b = pub(f, "i", NULL, "x");
+    g_assert_cmpstr(b, ==, "{\"stream\":\"I\", \"seq\":2}");
+    g_autofree char *i = info(f, "I", "");
+    assert_jq(i, "$.config.retention", "interest");
+    assert_jq(i, "$.state.messages", "0");
+    assert_jq(i, "$.state.last_seq", "2");
+    create(f, "WQ", "{\"name\":\"WQ\",\"subjects\":[\"wq\"],\"retention\":\"workqueue\"}");
+    g_free(pub(f, "wq", NULL, "x"));
+    g_autofree char *w = info(f, "WQ", "");
+    assert_jq(w, "$.state.messages", "1");
+}
+
+/* ================================================================== purge / get / delete */
+
+static void fill(Fx *f) {
+    create(f, "M", "{\"name\":\"M\",\"subjects\":[\"m.>\"],\"allow_direct\":true}");
+    const char *subjects[] = {"m.a", "m.b", "m.a", "m.c.x", "m.b", "m.a"};
+    for (int i = 0; i < 6; i++) {
+        g_autofree char *body = g_strdup_printf("v%d", i + 1);
+        g_free(pub(f, subjects[i], i == 5 ? "K: v" : NULL, body));
+    }
+}
+
+static void test_purge(Fx *f, gconstpointer d) {
+    fill(f);
+    g_autofree char *keep = req(f, "$JS.API.STREAM.PURGE.M", "{\"filter\":\"m.a\",\"keep\":1}");
+    g_assert_cmpstr(keep, ==, "{\"type\":\"io.nats.jetstream.api.v1.stream_purge_response\",\"success\":true,\"purged\":2}");
+    g_autofree char *seq = req(f, "$JS.API.STREAM.PURGE.M", "{\"seq\":3}");
+    assert_jq(seq, "$.purged", "1"); /* m.b seq 2 */
+    g_autofree char *filt = req(f, "$JS.API.STREAM.PURGE.M", "{\"filter\":\"m.*.x\"}");
+    assert_jq(filt, "$.purged", "1");
+    g_autofree char *all = req(f, "$JS.API.STREAM.PURGE.M", "{}");
+    assert_jq(all, "$.purged", "2");
+    g_autofree char *i = info(f, "M", "");
+    assert_jq(i, "$.state.messages", "0");
+    assert_jq(i, "$.state.first_seq", "7");
+    assert_jq(i, "$.state.last_seq", "6");
+    create(f, "NP", "{\"name\":\"NP\",\"subjects\":[\"np\"],\"deny_purge\":true}");
+    g_autofree char *denied = req(f, "$JS.API.STREAM.PURGE.NP", "");
+    assert_err(denied, "10110", "stream purge not permitted");
+}
+
+static void test_msg_get_delete(Fx *f, gconstpointer d) {
+    fill(f);
+    g_autofree char *g1 = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"seq\":2}");
+    g_assert_cmpstr(g1, ==, "{\"type\":\"io.nats.jetstream.api.v1.stream_msg_get_response\",\"message\":"
+                            "{\"subject\":\"m.b\",\"seq\":2,\"data\":\"djI=\",\"time\":\"2026-01-01T00:00:01Z\"}}");
+    g_autofree char *last = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"last_by_subj\":\"m.b\"}");
+    assert_jq(last, "$.message.seq", "5");
+    g_autofree char *wild = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"last_by_subj\":\"m.>\"}");
+    assert_jq(wild, "$.message.seq", "6");
+    assert_jq(wild, "$.message.hdrs", "TkFUUy8xLjANCks6IHYNCg0K");
+    g_autofree char *next = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"next_by_subj\":\"m.a\",\"seq\":2}");
+    assert_jq(next, "$.message.seq", "3");
+    g_autofree char *miss = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"last_by_subj\":\"m.zz\"}");
+    assert_err(miss, "10037", NULL);
+    g_autofree char *d1 = req(f, "$JS.API.STREAM.MSG.DELETE.M", "{\"seq\":2,\"no_erase\":true}");
+    g_assert_cmpstr(d1, ==, "{\"type\":\"io.nats.jetstream.api.v1.stream_msg_delete_response\",\"success\":true}");
+    g_autofree char *d2 = req(f, "$JS.API.STREAM.MSG.DELETE.M", "{\"seq\":2}");
+    assert_err(d2, "10057", NULL);
+    g_autofree char *gone = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"seq\":2}");
+    assert_err(gone, "10037", "no message found");
+    create(f, "ND", "{\"name\":\"ND\",\"subjects\":[\"nd\"],\"deny_delete\":true}");
+    g_free(pub(f, "nd", NULL, "x"));
+    g_autofree char *denied = req(f, "$JS.API.STREAM.MSG.DELETE.ND", "{\"seq\":1}");
+    assert_err(denied, "10057", "message delete not permitted");
+}
+
+static void test_direct_get(Fx *f, gconstpointer d) {
+    fill(f);
+    g_autoptr(GArray) a = send_raw(f, "$JS.API.DIRECT.GET.M", NULL, "{\"seq\":6}", true);
+    g_assert_cmpuint(a->len, ==, 1);
+    Msg *m = &g_array_index(a, Msg, 0);
+    g_assert_cmpstr(m->hdr, ==, "NATS/1.0\r\nK: v\r\nNats-Stream: M\r\nNats-Subject: m.a\r\nNats-Sequence: 6\r\n"
+                                "Nats-Time-Stamp: 2026-01-01T00:00:01Z\r\n\r\n");
+    g_assert_cmpstr(m->data, ==, "v6");
+    g_autoptr(GArray) b = send_raw(f, "$JS.API.DIRECT.GET.M.m.b", NULL, "", true);
+    g_assert_cmpstr(g_array_index(b, Msg, 0).hdr, ==, "NATS/1.0\r\nNats-Stream: M\r\nNats-Subject: m.b\r\n"
+                                                      "Nats-Sequence: 5\r\nNats-Time-Stamp: 2026-01-01T00:00:01Z\r\n\r\n");
+    g_autoptr(GArray) w = send_raw(f, "$JS.API.DIRECT.GET.M.m.c.>", NULL, "", true);
+    g_assert_nonnull(strstr(g_array_index(w, Msg, 0).hdr, "Nats-Sequence: 4\r\n"));
+    struct {
+        const char *subject, *body, *status;
+    } errs[] = {
+        {"$JS.API.DIRECT.GET.M", "{\"seq\":99}", "NATS/1.0 404 Message Not Found\r\n\r\n"},
+        {"$JS.API.DIRECT.GET.M", "", "NATS/1.0 408 Empty Request\r\n\r\n"},
+        {"$JS.API.DIRECT.GET.M", "{nope", "NATS/1.0 408 Malformed Request\r\n\r\n"},
+        {"$JS.API.DIRECT.GET.M", "{\"seq\":1,\"last_by_subj\":\"m.a\"}", "NATS/1.0 408 Bad Request\r\n\r\n"},
+        {"$JS.API.DIRECT.GET.M.m.a", "{\"seq\":1}", "NATS/1.0 408 Bad Request\r\n\r\n"},
+        {"$JS.API.DIRECT.GET.M.m.none", "", "NATS/1.0 404 Message Not Found\r\n\r\n"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(errs); i++) {
+        g_autoptr(GArray) e = send_raw(f, errs[i].subject, NULL, errs[i].body, true);
+        g_assert_cmpuint(e->len, ==, 1);
+        g_assert_cmpstr(g_array_index(e, Msg, 0).hdr, ==, errs[i].status);
+        g_assert_cmpstr(g_array_index(e, Msg, 0).data, ==, "");
+    }
+}
+
+/* ================================================================== durability */
+
+static void test_restart(Fx *f, gconstpointer d) {
+    create(f, "F", "{\"name\":\"F\",\"subjects\":[\"f.>\"],\"max_msgs_per_subject\":5,\"description\":\"file\"}");
+    create(f, "MEM", "{\"name\":\"MEM\",\"subjects\":[\"mem\"],\"storage\":\"memory\"}");
+    for (int i = 0; i < 20; i++) {
+        g_autofree char *subj = g_strdup_printf("f.%d", i % 3);
+        g_autofree char *body = g_strdup_printf("payload %d", i);
+        g_free(pub(f, subj, i % 2 ? "H: 1" : NULL, body));
+    }
+    g_free(pub(f, "mem", NULL, "volatile"));
+    g_autofree char *del = req(f, "$JS.API.STREAM.MSG.DELETE.F", "{\"seq\":20}");
+    assert_jq(del, "$.success", "true");
+    g_autofree char *before = info(f, "F", "{\"subjects_filter\":\">\",\"deleted_details\":true}");
+    fx_restart(f);
+    g_autofree char *after = info(f, "F", "{\"subjects_filter\":\">\",\"deleted_details\":true}");
+    g_assert_cmpstr(after, ==, before);
+    g_autofree char *g = req(f, "$JS.API.STREAM.MSG.GET.F", "{\"seq\":18}");
+    assert_jq(g, "$.message.hdrs", "TkFUUy8xLjANCkg6IDENCg0K");
+    assert_jq(g, "$.message.data", "cGF5bG9hZCAxNw=="); /* "payload 17" */
+    g_autofree char *mi = info(f, "MEM", "");
+    assert_jq(mi, "$.config.storage", "memory"); /* the config survives, the messages do not */
+    assert_jq(mi, "$.state.messages", "0");
+    g_autofree char *next = pub(f, "f.0", NULL, "after restart");
+    g_assert_cmpstr(next, ==, "{\"stream\":\"F\", \"seq\":21}");
+}
+
+static void test_crash_keeps_acked(Fx *f, gconstpointer d) {
+    create(f, "C", "{\"name\":\"C\",\"subjects\":[\"c\"]}");
+    for (int i = 0; i < 30; i++) g_free(pub(f, "c", NULL, "acked"));
+    /* a burst read in one turn, cut by the power before its timer runs: never acked */
+    test_env_client_send(f->te, f->c, "PUB c _INBOX.x 5\r\nlost?\r\nPUB c _INBOX.y 5\r\nlost?\r\n");
+    g_autofree char *noack = test_env_client_take(f->te, f->c);
+    g_assert_cmpstr(noack, ==, "");
+    test_env_crash_disk(f->te, TEST_CRASH_TEAR_LAST);
+    fx_free_server(f); /* the process died; its last flush fails on dead files */
+    g_free(test_env_take_log(f->te));
+    fx_start(f);
+    g_autofree char *i = info(f, "C", "");
+    g_autofree char *last = jq(i, "$.state.last_seq");
+    g_assert_cmpint(g_ascii_strtoll(last, NULL, 10), >=, 30);
+    for (int s = 1; s <= 30; s++) {
+        g_autofree char *body = g_strdup_printf("{\"seq\":%d}", s);
+        g_autofree char *g = req(f, "$JS.API.STREAM.MSG.GET.C", body);
+        assert_jq(g, "$.message.data", "YWNrZWQ=");
+    }
+}
+
+static void test_sync_interval(Fx *f, gconstpointer d) {
+    /* sync_interval: acks follow the write, fsync comes on the interval timer */
+    fx_stop(f);
+    f->cfg.sync_interval_ns = 1000000000LL;
+    fx_start(f);
+    create(f, "SI", "{\"name\":\"SI\",\"subjects\":[\"si\"]}");
+    g_autofree char *a = pub(f, "si", NULL, "x");
+    g_assert_cmpstr(a, ==, "{\"stream\":\"SI\", \"seq\":1}");
+    test_env_advance(f->te, 1100000000LL); /* the interval fsync */
+    g_free(pub(f, "si", NULL, "maybe lost"));
+    test_env_crash_disk(f->te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    fx_free_server(f);
+    g_free(test_env_take_log(f->te));
+    fx_start(f);
+    g_autofree char *i = info(f, "SI", "");
+    assert_jq(i, "$.state.last_seq", "1"); /* the acked-but-unsynced second one is gone */
+}
+
+static void test_json_time(Fx *f, gconstpointer d) {
+    g_autofree char *t = jsonu_time_format(1764160862878090420LL);
+    g_assert_cmpstr(t, ==, "2025-11-26T12:41:02.87809042Z");
+    g_autofree char *z = jsonu_time_format(0);
+    g_assert_cmpstr(z, ==, "0001-01-01T00:00:00Z");
+    g_autofree char *s = jsonu_time_format(1000000000LL);
+    g_assert_cmpstr(s, ==, "1970-01-01T00:00:01Z");
+}
+
+int main(int argc, char **argv) {
+    g_test_init(&argc, &argv, NULL);
+#define T(path, fn) g_test_add("/stream/" path, Fx, NULL, fx_setup, fn, fx_teardown)
+    T("time-format", test_json_time);
+    T("create-defaults", test_create_defaults);
+    T("info", test_info);
+    T("validation", test_validation);
+    T("no-reply", test_no_reply_cases);
+    T("update", test_update);
+    T("delete", test_delete);
+    T("names-list", test_names_list);
+    T("puback", test_puback);
+    T("group-commit", test_group_commit);
+    T("dedup", test_dedup);
+    T("expected-headers", test_expected_headers);
+    T("rollup", test_rollup);
+    T("limits", test_limits);
+    T("max-age", test_max_age);
+    T("interest-no-consumers", test_interest_no_consumers);
+    T("purge", test_purge);
+    T("msg-get-delete", test_msg_get_delete);
+    T("direct-get", test_direct_get);
+    T("restart", test_restart);
+    T("crash-keeps-acked", test_crash_keeps_acked);
+    T("sync-interval", test_sync_interval);
+    return g_test_run();
+}
