@@ -4,7 +4,7 @@
 #include <glib.h>
 
 static const MjErrorInfo error_table[MJ_ERR_COUNT] = {
-    [MJ_OK] = {"OK", 0, 0, false, "ok"},
+    [MJ_OK] = {"OK", 0, 0, 0, "ok"},
 #define ERRDEF(name, c, ec, f, t) [MJ_ERR_##name] = {#name, c, ec, f, t},
 #include "errors.def"
 #undef ERRDEF

@@ -19,7 +19,7 @@ typedef struct MjErrorInfo {
     const char *name;  /* e.g. "PROTO_MAX_PAYLOAD" */
     int code;          /* JetStream HTTP-like code, 0 for protocol errors */
     int err_code;      /* JetStream err_code, 0 for protocol errors */
-    bool fatal;        /* protocol error after which the connection is closed */
+    int fatal;         /* 0: -ERR and go on; 1: -ERR then close; 2: close without -ERR */
     const char *text;  /* -ERR text or JSON description */
 } MjErrorInfo;
 

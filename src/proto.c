@@ -28,6 +28,9 @@
  *                                  counting its \r\n); detected as soon as the unfinished
  *                                  line cannot fit any more, so it is never buffered whole
  *   MJ_ERR_PROTO_MAX_PAYLOAD       PUB/HPUB total above max_payload_bytes
+ *   MJ_ERR_PROTO_BAD_ARGS          malformed arguments of PUB/HPUB/SUB/UNSUB (wrong count,
+ *                                  bad size, header larger than total); nats-server closes
+ *                                  such a connection without an -ERR
  *   MJ_ERR_PROTO_UNKNOWN_OP        everything else: unknown op (a client-sent MSG/HMSG
  *                                  included), wrong argument count, a size that is not 1-9
  *                                  decimal digits, HPUB header size > total size, a payload
@@ -249,11 +252,11 @@ pub: {
     size_t argc = split_args(args, args_len, a, PROTO_MAX_ARGS);
     size_t fixed = hpub ? 3 : 2; /* argument count without a reply */
     if (argc != fixed && argc != fixed + 1)
-        return MJ_ERR_PROTO_UNKNOWN_OP;
+        return MJ_ERR_PROTO_BAD_ARGS;
     int64_t total = parse_size(&a[argc - 1]);
     int64_t hdr = hpub ? parse_size(&a[argc - 2]) : 0;
     if (total < 0 || hdr < 0 || hdr > total)
-        return MJ_ERR_PROTO_UNKNOWN_OP;
+        return MJ_ERR_PROTO_BAD_ARGS;
     if ((uint64_t)total > p->limits.max_payload_bytes)
         return MJ_ERR_PROTO_MAX_PAYLOAD;
     op->kind = OP_PUB;
@@ -271,9 +274,9 @@ sub: {
     /* SUB subject [queue] sid */
     size_t argc = split_args(args, args_len, a, PROTO_MAX_ARGS);
     if (argc != 2 && argc != 3)
-        return MJ_ERR_PROTO_UNKNOWN_OP;
+        return MJ_ERR_PROTO_BAD_ARGS;
     if (a[argc - 1].n > LIMIT_MAX_SID_BYTES)
-        return MJ_ERR_PROTO_UNKNOWN_OP;
+        return MJ_ERR_PROTO_BAD_ARGS;
     op->kind = OP_SUB;
     op->sub.subject = a[0].s;
     op->sub.subject_len = a[0].n;
@@ -289,7 +292,7 @@ unsub: {
      * (nats-server's parseSize gives -1 and the subscription is removed at once). */
     size_t argc = split_args(args, args_len, a, PROTO_MAX_ARGS);
     if (argc != 1 && argc != 2)
-        return MJ_ERR_PROTO_UNKNOWN_OP;
+        return MJ_ERR_PROTO_BAD_ARGS;
     op->kind = OP_UNSUB;
     op->unsub.sid = a[0].s;
     op->unsub.sid_len = a[0].n;

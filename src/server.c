@@ -117,6 +117,12 @@ static void conn_send_str(Conn *c, const char *str) {
 /* Send -ERR; close the connection if nats-server does for this error. */
 static void conn_send_err(Conn *c, MjError err) {
     const MjErrorInfo *info = mj_error_info(err);
+    if (info->fatal == 2) { /* nats-server closes without a word */
+        env_log(c->srv->env, ENV_LOG_WARN, "%s - cid:%" G_GUINT64_FORMAT " - %s", c->peer, c->id,
+                info->text);
+        conn_close(c, info->text);
+        return;
+    }
     g_autoptr(GString) line = g_string_new(NULL);
     proto_encode_err(line, info->text);
     env_conn_send1(c->srv->env, c->id, line->str, line->len);
@@ -195,9 +201,11 @@ static Sub *pick_queue_member(Server *s, GPtrArray *members, Conn *from) {
     return NULL;
 }
 
-/* Returns the number of subscriptions the message was delivered to. */
-static size_t route(Server *s, Conn *from, const ServerMsg *m) {
-    const SublistResult *r = sublist_match(s->sl, m->subject, m->subject_len);
+/* Returns the number of subscriptions the message was delivered to. Subscribers are found
+ * by `match` (normally m->subject; JetStream delivery matches a consumer's deliver subject
+ * while the MSG line shows the stored message's subject). */
+static size_t route_on(Server *s, Conn *from, const char *match, size_t match_len, const ServerMsg *m) {
+    const SublistResult *r = sublist_match(s->sl, match, match_len);
     size_t n = r->plain->len + r->queues->len;
     if (n == 0) return 0;
     Sub *stack[ROUTE_STACK_TARGETS];
@@ -220,6 +228,10 @@ static size_t route(Server *s, Conn *from, const ServerMsg *m) {
     }
     if (targets != stack) g_free(targets);
     return k;
+}
+
+static size_t route(Server *s, Conn *from, const ServerMsg *m) {
+    return route_on(s, from, m->subject, m->subject_len, m);
 }
 
 /* A request nobody can answer: tell the requester at once with a 503 status on its reply
@@ -521,6 +533,14 @@ void server_publish(Server *s, const char *subject, const char *reply, const voi
     ServerMsg m = {subject, strlen(subject), reply, reply != NULL ? strlen(reply) : 0,
                    hdr, hdr_len, payload, payload_len, 0};
     route(s, NULL, &m);
+}
+
+void server_publish_to(Server *s, const char *deliver_subject, const char *subject,
+                       const char *reply, const void *hdr, size_t hdr_len, const void *payload,
+                       size_t payload_len) {
+    ServerMsg m = {subject, strlen(subject), reply, reply != NULL ? strlen(reply) : 0,
+                   hdr, hdr_len, payload, payload_len, 0};
+    route_on(s, NULL, deliver_subject, strlen(deliver_subject), &m);
 }
 
 bool server_has_interest(Server *s, const char *subject) {

@@ -97,6 +97,11 @@ void server_unsubscribe_internal(Server *s, ServerInternalSub *sub);
 /* Publish as the server itself: routed exactly like a client PUB/HPUB (no 503 replies). */
 void server_publish(Server *s, const char *subject, const char *reply, const void *hdr,
                     size_t hdr_len, const void *payload, size_t payload_len);
+/* Publish to the subscribers of deliver_subject, who see `subject` on the MSG line: how
+ * JetStream consumers deliver a stored message (original subject) to a deliver subject. */
+void server_publish_to(Server *s, const char *deliver_subject, const char *subject,
+                       const char *reply, const void *hdr, size_t hdr_len, const void *payload,
+                       size_t payload_len);
 /* Is any subscription (client or internal) interested in this literal subject? */
 bool server_has_interest(Server *s, const char *subject);
 

@@ -280,31 +280,31 @@ static const Case error_cases[] = {
     {"MSG foo 1 5\r\nhello\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
     {"HMSG foo 1 0 5\r\nhello\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
     {"PING\r\nBAD\r\nPING\r\n", 0, "PING\nERR PROTO_UNKNOWN_OP\n"},
-    {"PUB foo\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"PUB\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"PUB foo bar baz 5\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"PUB foo x\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"PUB foo -1\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"PUB foo 5x\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"PUB foo 1234567890\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"}, /* > 9 digits, as nats-server */
-    {"HPUB foo 5\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"HPUB foo r a b c\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"HPUB foo x 5\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"HPUB foo 6 5\r\nhello\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"}, /* header > total */
+    {"PUB foo\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"PUB\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"PUB foo bar baz 5\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"PUB foo x\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"PUB foo -1\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"PUB foo 5x\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"PUB foo 1234567890\r\n", 0, "ERR PROTO_BAD_ARGS\n"}, /* > 9 digits, as nats-server */
+    {"HPUB foo 5\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"HPUB foo r a b c\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"HPUB foo x 5\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"HPUB foo 6 5\r\nhello\r\n", 0, "ERR PROTO_BAD_ARGS\n"}, /* header > total */
     {"PUB foo 1048577\r\n", 0, "ERR PROTO_MAX_PAYLOAD\n"},
     {"HPUB foo bar 1 1048577\r\n", 0, "ERR PROTO_MAX_PAYLOAD\n"},
-    {"HPUB foo 2000000 1048577\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"}, /* nats-server checks hdr first */
+    {"HPUB foo 2000000 1048577\r\n", 0, "ERR PROTO_BAD_ARGS\n"}, /* nats-server checks hdr first */
     {"PUB foo 5\r\nhelloXX", 0, "ERR PROTO_UNKNOWN_OP\n"},
     {"PUB foo 5\r\nhello\nPING\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
     {"PUB foo 5\r\nhello\r\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
     {"PUB foo 3\r\nhello\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
     {"PUB a 1\r\nx\r\nPUB b 1\r\nxy\r\n", 0, "PUB s=a r=- h=- p=x\nERR PROTO_UNKNOWN_OP\n"},
-    {"SUB foo\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"SUB a b c d\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"SUB\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"UNSUB\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"UNSUB  \r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
-    {"UNSUB 1 2 3\r\n", 0, "ERR PROTO_UNKNOWN_OP\n"},
+    {"SUB foo\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"SUB a b c d\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"SUB\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"UNSUB\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"UNSUB  \r\n", 0, "ERR PROTO_BAD_ARGS\n"},
+    {"UNSUB 1 2 3\r\n", 0, "ERR PROTO_BAD_ARGS\n"},
 };
 
 static void test_errors(void) {
@@ -324,7 +324,7 @@ static void test_sid_too_long(void) {
     g_autofree char *got_ok = run_whole(&default_limits, ok, strlen(ok));
     g_autofree char *got_bad = run_whole(&default_limits, bad, strlen(bad));
     g_assert_cmpstr(got_ok, ==, want);
-    g_assert_cmpstr(got_bad, ==, "ERR PROTO_UNKNOWN_OP\n");
+    g_assert_cmpstr(got_bad, ==, "ERR PROTO_BAD_ARGS\n");
 }
 
 /* A small max_payload, to check the boundary exactly. */
