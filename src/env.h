@@ -6,8 +6,10 @@
  *   and log line goes through one `Env`: a table of function pointers plus the state of the
  *   world that implements them. Two worlds exist:
  *     - src/env_real.c  the production world: an epoll event loop, nonblocking sockets,
- *                       outbound bytes batched per connection and flushed once per loop
- *                       turn with writev, real files and fsync.
+ *                       outbound bytes batched per connection into one contiguous buffer
+ *                       and flushed once per loop turn with a single send() (the gathered
+ *                       equivalent of writev: one syscall per connection per turn), real
+ *                       files and fsync.
  *     - sim/sim_env.c   the test world: virtual time on a discrete-event scheduler, a network
  *                       and a disk that fail on purpose, one seed deciding everything.
  *   A third, tiny one lives in tests/test_env.c for unit tests (manual time, in-memory conns).
