@@ -294,6 +294,7 @@ static void enforce_subject_limit(Stream *st, const char *subject) {
 static void age_tick(void *arg) {
     Stream *st = arg;
     st->age_timer = 0;
+    if (st->cfg->max_age_ns <= 0) return; /* no age limit: nothing ever expires */
     int64_t cutoff = env_wall_ns(st->env) - st->cfg->max_age_ns;
     uint64_t keep_from = store_seq_for_time(st->store, cutoff);
     StoreState s;
@@ -648,8 +649,12 @@ bool stream_remove_msg(Stream *st, uint64_t seq, bool erase, GError **error) {
         return false;
     }
     if (!store_remove(st->store, seq, erase, &err)) {
-        mj_js_error(error, MJ_ERR_JS_STREAM_MSG_DELETE_FAILED, "%s",
-                    err != NULL ? err->message : "no message found");
+        if (err != NULL) /* an I/O failure */
+            mj_js_error(error, MJ_ERR_JS_STREAM_MSG_DELETE_FAILED, "%s", err->message);
+        else if (seq >= s.first_seq) /* a gap inside the stream: nats-server says 10043 */
+            mj_js_error(error, MJ_ERR_JS_SEQUENCE_NOT_FOUND, "sequence %" G_GUINT64_FORMAT " not found", seq);
+        else
+            mj_js_error(error, MJ_ERR_JS_STREAM_MSG_DELETE_FAILED, "no message found");
         return false;
     }
     jetstream_need_flush(st->js, st);
