@@ -14,7 +14,8 @@
 # USAGE
 #   bench/compare.sh [--quick]       (make bench / make bench-quick)
 #   Environment: ROUNDS, DURATION (seconds per run), SCENARIOS (space separated),
-#   MINIJET (server binary), NATS_SERVER (reference binary), BENCH (load generator).
+#   MINIJET (server binary), MINIJET_ARGS (extra minijet flags), NATS_SERVER (reference
+#   binary), BENCH (load generator), PULL_COUNT (messages the pull scenario consumes).
 #
 # OUTPUT
 #   the table on stdout, and
@@ -71,7 +72,8 @@ start_server() {  # name
   p=$(free_port) || { echo "no free port"; return 1; }
   port[$name]=$p
   case $name in
-    minijet)     "$MINIJET" -a 127.0.0.1 -p "$p" -js -sd "$dir" >>"$work/$name.log" 2>&1 & ;;
+    # MINIJET_ARGS: extra flags, e.g. "-c bench/equal-sync.conf" for an equal sync policy.
+    minijet)     "$MINIJET" -a 127.0.0.1 -p "$p" -js -sd "$dir" ${MINIJET_ARGS:-} >>"$work/$name.log" 2>&1 & ;;
     nats-server) "$NATS_SERVER" -a 127.0.0.1 -p "$p" -js -sd "$dir" >>"$work/$name.log" 2>&1 & ;;
   esac
   pid[$name]=$!
@@ -107,7 +109,7 @@ nats_version=$("$NATS_SERVER" --version 2>&1 | head -1)
 {
   echo "minijet vs nats-server — $(date '+%Y-%m-%d %H:%M %Z'), $(hostname), $cores cores ($cpu), Linux $(uname -r)"
   echo "mode: $([ $quick -eq 1 ] && echo quick || echo full), $ROUNDS rounds per scenario, ${DURATION} s per run, alternating ABBA"
-  echo "servers: minijet ($MINIJET, single-threaded) vs $nats_version (Go, GOMAXPROCS=${GOMAXPROCS:-$cores});"
+  echo "servers: minijet ($MINIJET${MINIJET_ARGS:+ $MINIJET_ARGS}, single-threaded) vs $nats_version (Go, GOMAXPROCS=${GOMAXPROCS:-$cores});"
   echo "  both on 127.0.0.1, -js -sd <fresh dir> per scenario. Server and load generator share the"
   echo "  same $cores cores, unpinned: raw-socket scenarios use one loadgen thread (the server keeps a"
   echo "  core), libnats scenarios use the library's threads (requester, reader, flusher, responder)."
@@ -124,7 +126,7 @@ run_one() {  # round scenario server
   local round=$1 sc=$2 name=$3 out err rc extra=""
   [ "$sc" = pull ] && extra="-n $PULL_COUNT"
   if ! kill -0 "${pid[$name]:-0}" 2>/dev/null; then
-    echo "  ($name was not running; restarted)" | tee -a "$table"
+    echo "  $sc on $name, round $round: the server had exited; restarted it" >>"$work/failures"
     start_server "$name" || { echo "$round,$sc,$name,FAIL,server would not start" >>"$raw"; return 1; }
   fi
   out=$(timeout -k 2 "$RUN_LIMIT" "$BENCH" -p "${port[$name]}" -l "$name" -d "$DURATION" \
@@ -137,14 +139,14 @@ run_one() {  # round scenario server
   err=$(tail -1 "$work/err" | tr ',' ';')
   [ $rc -eq 124 ] && err="killed after ${RUN_LIMIT}s"
   echo "$round,$sc,$name,FAIL,${err:-exit $rc}" >>"$raw"
-  echo "  $sc on $name failed (round $round): ${err:-exit $rc}" | tee -a "$table"
+  echo "  $sc on $name, round $round: ${err:-exit $rc}" >>"$work/failures"
   return 1
 }
 
 t_start=$SECONDS
 for sc in $SCENARIOS; do
   printf 'running %-11s' "$sc"
-  for s in "${SERVERS[@]}"; do start_server "$s" || true; done
+  for s in "${SERVERS[@]}"; do start_server "$s" >>"$work/failures" || true; done
   declare -A fails=([minijet]=0 [nats-server]=0)
   for ((r = 1; r <= ROUNDS; r++)); do
     if (( r % 2 )); then order=(minijet nats-server); else order=(nats-server minijet); fi
@@ -152,8 +154,7 @@ for sc in $SCENARIOS; do
       # Two failures on one server end that server's runs of this scenario (not implemented
       # yet, or broken): the remaining runs would only spend the time budget.
       (( fails[$s] >= 2 )) && continue
-      run_one "$r" "$sc" "$s" || fails[$s]=$(( fails[$s] + 1 ))
-      printf '.'
+      if run_one "$r" "$sc" "$s"; then printf '.'; else fails[$s]=$(( fails[$s] + 1 )); printf 'x'; fi
     done
   done
   for s in "${SERVERS[@]}"; do stop_server "$s"; done
@@ -164,7 +165,7 @@ done
 
 # One row per (scenario, metric): medians and spread on each server, and the ratio.
 # mawk has no sort function: a small insertion sort per group is plenty for 7 values.
-awk -F, -v rounds="$ROUNDS" '
+awk -F, '
 function median(list,   n, a, i, j, t) {
   n = split(list, a, " ")
   cnt = n
@@ -175,23 +176,22 @@ function median(list,   n, a, i, j, t) {
 }
 function add(key, v) { if (v == "") return; vals[key] = vals[key] " " v; seen[key] = 1 }
 NR == 1 { next }
-$4 == "FAIL" { failed[$2 "," $3]++; scen[$2] = 1; next }
+!($2 in scen) { scen[$2] = 1; order[++nm] = $2 }   # scenarios in the order they ran
+$4 == "FAIL" { next }
 {
-  scen[$2] = 1
   add($2 ",msgs_per_s," $3, $4)
   add($2 ",p50_us," $3, $6)
   add($2 ",p99_us," $3, $9)
+  if ($9 != "") haslat[$2] = 1
 }
 END {
   print "scenario,metric,better,minijet_median,minijet_min,minijet_max,minijet_runs,nats_median,nats_min,nats_max,nats_runs,ratio"
-  nm = split("pub pubsub fanout queue reqrep jspub jspubasync pull", order, " ")
   for (k = 1; k <= nm; k++) {
     sc = order[k]
-    if (!(sc in scen)) continue
     nmet = split("msgs_per_s p50_us p99_us", mets, " ")
     for (m = 1; m <= nmet; m++) {
       met = mets[m]
-      if (met != "msgs_per_s" && sc != "reqrep" && sc != "jspub") continue
+      if (met != "msgs_per_s" && !(sc in haslat)) continue   # latency rows where measured
       better = (met == "msgs_per_s") ? "higher" : "lower"
       km = sc "," met ",minijet"; kn = sc "," met ",nats-server"
       mm = ""; ml = ""; mh = ""; mc = 0
@@ -227,6 +227,9 @@ NR == 1 {
   printf "%-11s %-7s %-30s %-30s %-6s %s\n", $1, metric, m, n, r, "(" note ")"
 }' "$summary" | tee -a "$table"
 
+if [ -s "$work/failures" ]; then
+  { echo; echo "failed runs (x above; two failures end a server's runs of a scenario):"; cat "$work/failures"; } | tee -a "$table"
+fi
 {
   echo
   echo "msgs/s: pub = accepted by the server; pubsub/fanout/queue = delivered (fan-out counts all 4"
