@@ -34,6 +34,7 @@ count_tap() {
 run_suite() {
   local name=$1 limit=$2; shift 2
   local log="$logs/$name.log" rc p f
+  mkdir -p "$(dirname "$log")"
   local start=$SECONDS
   timeout --kill-after=5 "$limit" "$@" >"$log" 2>&1
   rc=$?
