@@ -1,0 +1,169 @@
+/* sim_check.c — after-the-run checkers (see sim_check.h for the list and exit codes).
+ *
+ * HOW "LOST" IS DECIDED FOR CORE NATS
+ *   Core NATS promises at most once: a message can vanish when a connection breaks, and that
+ *   is not a bug. So a missing delivery counts as a violation only when nothing excuses it:
+ *   the subscriber was connected (handshake done, so its SUB was processed) at the publish
+ *   time t and stayed connected until t + grace, the publisher likewise, and t + grace is
+ *   inside the run. Any reset, crash or storm in that window breaks a connection and so
+ *   excuses the loss; a slow consumer is cut off (its window ends) and is excused, while
+ *   every other subscriber must still get everything — that is what "a slow consumer does
+ *   not affect the others" means, stated so a program can check it.
+ */
+#include "sim_check.h"
+
+#include <string.h>
+
+#include "sim_scenario.h"
+#include "sim_workload.h"
+#include "sublist.h"
+
+#define SIM_LOST_REPORT_MAX 3 /* examples printed per subscriber/publisher pair */
+
+const char *sim_exit_name(int code) {
+    switch (code) {
+    case SIM_EXIT_OK: return "ok";
+    case SIM_EXIT_SAFETY: return "safety violation";
+    case SIM_EXIT_LIVENESS: return "liveness violation";
+    case SIM_EXIT_INTERNAL: return "internal error";
+    case SIM_EXIT_NONDETERMINISM: return "nondeterminism";
+    case SIM_EXIT_USAGE: return "usage";
+    default: return "?";
+    }
+}
+
+static bool up_during(const SimClient *c, int64_t from, int64_t to) {
+    for (guint i = 0; i < c->windows->len; i++) {
+        const SimWindow *w = &g_array_index(c->windows, SimWindow, i);
+        if (w->from_ns <= from && w->to_ns >= to) return true;
+    }
+    return false;
+}
+
+static bool up_at(const SimClient *c, int64_t t) { return up_during(c, t, t); }
+
+static bool seen(const SimClient *c, guint pub, uint64_t seq) {
+    const GByteArray *b = g_ptr_array_index(c->seen, pub);
+    return seq / 8 < b->len && (b->data[seq / 8] & (1u << (seq % 8)));
+}
+
+/* The subscribers that share one delivery obligation: a plain subscriber alone, or every
+ * member of a queue group (same group section and queue name). */
+static void check_completeness(SimWorkload *wl) {
+    const SimScenario *s = wl->sim->sc;
+    int64_t end = s->duration_ns;
+    for (guint i = 0; i < wl->clients->len; i++) {
+        SimClient *sub = g_ptr_array_index(wl->clients, i);
+        if (sub->g->kind != SIM_CLIENT_SUBSCRIBER || sub->g->expect_slow) continue;
+        bool queued = sub->g->queue != NULL;
+        if (queued && !(i == 0 || ((SimClient *)g_ptr_array_index(wl->clients, i - 1))->g != sub->g)) continue;
+        /* members: sub alone, or the whole group (consecutive in wl->clients) */
+        guint first = i, last = i;
+        if (queued)
+            while (last + 1 < wl->clients->len && ((SimClient *)g_ptr_array_index(wl->clients, last + 1))->g == sub->g) last++;
+        for (guint p = 0; p < wl->publishers->len; p++) {
+            SimClient *pub = g_ptr_array_index(wl->publishers, p);
+            if (!subject_matches_pattern(sub->g->subject, pub->g->subject)) continue;
+            uint64_t lost = 0, dups = 0;
+            for (guint k = 0; k < pub->pubs->len; k++) {
+                const SimPubRec *r = &g_array_index(pub->pubs, SimPubRec, k);
+                uint64_t seq = k + 1;
+                int64_t t = r->invoke_ns, t2 = t + s->grace_ns;
+                if (!r->sent || t2 > end || !up_during(pub, t, t2)) continue;
+                int got = 0;
+                bool owed = false, excused = false;
+                for (guint m = first; m <= last; m++) {
+                    SimClient *c = g_ptr_array_index(wl->clients, m);
+                    if (seen(c, p, seq)) got++;
+                    if (up_during(c, t, t2)) owed = true;
+                    else if (up_at(c, t)) excused = true; /* a member dropped: it may have held it */
+                }
+                if (got > 1) {
+                    if (dups++ < SIM_LOST_REPORT_MAX)
+                        sim_workload_violation(wl, false, "queue group %s got %s #%" G_GUINT64_FORMAT " %d times",
+                                               sub->g->name, pub->name, seq, got);
+                }
+                if (got == 0 && owed && !excused) {
+                    if (lost++ < SIM_LOST_REPORT_MAX)
+                        sim_workload_violation(wl, false, "%s never received %s #%" G_GUINT64_FORMAT
+                                               " (published at %.3fs; both stayed connected for %.1fs)",
+                                               queued ? sub->g->name : sub->name, pub->name, seq,
+                                               (double)t / 1e9, (double)s->grace_ns / 1e9);
+                }
+            }
+            if (lost > SIM_LOST_REPORT_MAX)
+                sim_workload_violation(wl, false, "%s lost %" G_GUINT64_FORMAT " messages of %s in all",
+                                       queued ? sub->g->name : sub->name, lost, pub->name);
+        }
+    }
+}
+
+static void check_slow_consumers(SimWorkload *wl) {
+    for (guint i = 0; i < wl->clients->len; i++) {
+        SimClient *c = g_ptr_array_index(wl->clients, i);
+        uint64_t cut = c->slow_cuts + c->server_closes;
+        if (c->g->expect_slow && cut == 0)
+            sim_workload_violation(wl, false, "%s reads slowly but was never cut off as a slow consumer", c->name);
+        /* without faults, nothing but slowness justifies the server hanging up on a client */
+        if (!c->g->expect_slow && cut > 0 && wl->last_fault_end_ns == 0)
+            sim_workload_violation(wl, false, "%s was cut off by the server though it reads at full speed"
+                                   " and no fault happened", c->name);
+    }
+}
+
+static void check_liveness(SimWorkload *wl) {
+    Sim *sim = wl->sim;
+    const SimScenario *s = sim->sc;
+    int64_t quiet = wl->last_fault_end_ns + s->settle_ns;
+    int64_t stop = s->duration_ns - s->drain_ns;
+    if (quiet >= stop - s->grace_ns) {
+        sim_log(sim, "sim", "check", "liveness not judged: faults last until %.3fs, too close to the end",
+                (double)wl->last_fault_end_ns / 1e9);
+        return;
+    }
+    for (guint i = 0; i < wl->clients->len; i++) {
+        SimClient *c = g_ptr_array_index(wl->clients, i);
+        if (c->g->expect_slow || c->g->cycle_ns > 0) continue;
+        if (c->g->start_ns >= stop) continue;
+        if (!up_at(c, stop)) {
+            sim_workload_violation(wl, true, "%s is not connected at %.3fs, though faults stopped at %.3fs",
+                                   c->name, (double)stop / 1e9, (double)wl->last_fault_end_ns / 1e9);
+            continue;
+        }
+        if (c->g->kind == SIM_CLIENT_PUBLISHER) {
+            bool any = false;
+            for (guint k = 0; k < c->pubs->len && !any; k++) {
+                const SimPubRec *r = &g_array_index(c->pubs, SimPubRec, k);
+                any = r->sent && r->invoke_ns >= quiet;
+            }
+            if (!any) sim_workload_violation(wl, true, "%s published nothing after faults stopped", c->name);
+        }
+        if (c->g->kind == SIM_CLIENT_REQUESTER) {
+            uint64_t bad = 0, ok = 0;
+            for (guint k = 0; k < c->req_log->len; k++) {
+                const SimReqRec *r = &g_array_index(c->req_log, SimReqRec, k);
+                if (r->invoke_ns < quiet || r->invoke_ns > stop - c->g->timeout_ns) continue;
+                if (r->result == SIM_REQ_OK) ok++;
+                else bad++;
+            }
+            if (bad > 0 || ok == 0)
+                sim_workload_violation(wl, true, "%s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                                       " requests failed after faults stopped", c->name, bad, bad + ok);
+        }
+    }
+}
+
+int sim_check_all(Sim *sim) {
+    SimWorkload *wl = sim->wl;
+    check_completeness(wl);
+    check_slow_consumers(wl);
+    check_liveness(wl);
+    int code = SIM_EXIT_OK;
+    for (guint i = 0; i < wl->violations->len; i++) {
+        SimViolation *v = g_ptr_array_index(wl->violations, i);
+        if (!v->liveness) code = SIM_EXIT_SAFETY;
+        else if (code == SIM_EXIT_OK) code = SIM_EXIT_LIVENESS;
+    }
+    sim_log(sim, "sim", "check", "verdict %s: %u violations", sim_exit_name(code), wl->violations->len);
+    return code;
+}

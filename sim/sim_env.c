@@ -1,0 +1,370 @@
+/* sim_env.c — the simulated world's Env and its nodes (see sim_env.h).
+ *
+ * Every EnvOps function of src/env.h is implemented here for one SimNode:
+ *   now_ns / wall_ns      virtual time scaled by the node's drift; clock jumps move wall only
+ *   timer_add / _cancel   scheduler events, re-validated by id (cancel = forget the id)
+ *   random_u64            the node's own seeded stream
+ *   conn_send / _pending / _close   the simulated network (sim_net.c)
+ *   file_* / path_* / dir_*         the node's simulated disk (sim_disk.c); fsync may be slow,
+ *                                   which makes the node busy for that long
+ *   log                   a trace event of kind "log"
+ * While a node is crashed every op is a no-op (the Server is being torn down and nothing it
+ * does then may reach the world or the trace).
+ */
+#include "sim_env.h"
+
+#include <string.h>
+
+#include "sim_fault.h"
+#include "sim_net.h"
+#include "sim_scenario.h"
+#include "sim_workload.h"
+
+#define SIM_WALL_EPOCH_NS ((int64_t)1767225600 * SIM_S) /* 2026-01-01T00:00:00Z: a fixed, fake epoch */
+
+typedef struct SimTimer {
+    EnvTimer id;
+    EnvTimerFn fn;
+    void *arg;
+} SimTimer;
+
+static SimNode *node_of(Env *env) { return env->world; }
+
+/* --- time --- */
+
+static int64_t op_now_ns(Env *env) {
+    SimNode *n = node_of(env);
+    int64_t t = sim_now(n->sim);
+    return t + (int64_t)((double)t * n->drift_ppm * 1e-6);
+}
+
+static int64_t op_wall_ns(Env *env) {
+    return SIM_WALL_EPOCH_NS + op_now_ns(env) + node_of(env)->wall_offset_ns;
+}
+
+static void timer_event(void *ctx, void *a, uint64_t id) {
+    SimNode *n = a;
+    SimTimer *t = g_hash_table_lookup(n->timers, &id);
+    if (!t) return; /* cancelled, or the node crashed since */
+    if (sim_node_defer(n, timer_event, a, id)) return;
+    EnvTimerFn fn = t->fn;
+    void *arg = t->arg;
+    g_hash_table_remove(n->timers, &id);
+    sim_log(n->sim, n->name, "timer", "t%" G_GUINT64_FORMAT, id);
+    fn(arg);
+}
+
+static EnvTimer op_timer_add(Env *env, int64_t delay_ns, EnvTimerFn fn, void *arg) {
+    SimNode *n = node_of(env);
+    if (!n->up) return 0;
+    SimTimer *t = g_new0(SimTimer, 1);
+    t->id = ++n->next_timer;
+    t->fn = fn;
+    t->arg = arg;
+    g_hash_table_insert(n->timers, &t->id, t);
+    /* the node's clock runs fast or slow: its delay in virtual time is scaled back */
+    int64_t d = delay_ns < 0 ? 0 : (int64_t)((double)delay_ns / (1.0 + n->drift_ppm * 1e-6));
+    sim_after(n->sim, d, timer_event, n, t->id);
+    return t->id;
+}
+
+static void op_timer_cancel(Env *env, EnvTimer id) { g_hash_table_remove(node_of(env)->timers, &id); }
+
+static uint64_t op_random_u64(Env *env) { return sim_rng_next(&node_of(env)->rng); }
+
+/* --- connections --- */
+
+static SimConn *conn_of(SimNode *n, EnvConn id) {
+    return n->up ? g_hash_table_lookup(n->conns, &id) : NULL;
+}
+
+static void op_conn_send(Env *env, EnvConn id, const EnvSlice *s, size_t k) {
+    SimConn *c = conn_of(node_of(env), id);
+    if (c) sim_net_server_send(c, s, k);
+}
+
+static size_t op_conn_pending(Env *env, EnvConn id) {
+    SimConn *c = conn_of(node_of(env), id);
+    return c ? sim_net_server_pending(c) : 0;
+}
+
+static void op_conn_close(Env *env, EnvConn id) {
+    SimConn *c = conn_of(node_of(env), id);
+    if (c) sim_net_server_close(c);
+}
+
+/* --- files: straight to the node's disk; fsync costs time --- */
+
+static gboolean dead(SimNode *n, GError **error) {
+    if (n->up) return FALSE;
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "node is down");
+    return TRUE;
+}
+
+static int op_file_open(Env *env, const char *path, int flags, GError **error) {
+    SimNode *n = node_of(env);
+    return dead(n, error) ? -1 : sim_disk_open(n->disk, path, flags, error);
+}
+static gssize op_file_pread(Env *env, int fd, void *buf, size_t len, uint64_t off, GError **error) {
+    SimNode *n = node_of(env);
+    return dead(n, error) ? -1 : sim_disk_pread(n->disk, fd, buf, len, off, error);
+}
+static gssize op_file_pwrite(Env *env, int fd, const void *buf, size_t len, uint64_t off,
+                             GError **error) {
+    SimNode *n = node_of(env);
+    return dead(n, error) ? -1 : sim_disk_pwrite(n->disk, fd, buf, len, off, error);
+}
+static gboolean op_file_sync(Env *env, int fd, GError **error) {
+    SimNode *n = node_of(env);
+    if (dead(n, error)) return FALSE;
+    Sim *sim = n->sim;
+    int64_t lat = sim_rng_range(&n->rng, sim->sc->fsync_min_ns, sim->sc->fsync_max_ns) + n->fsync_extra_ns;
+    n->busy_until_ns = MAX(n->busy_until_ns, sim_now(sim)) + lat;
+    sim_log(sim, n->name, "disk", "fsync fd %d (%" G_GINT64_FORMAT "us)", fd, lat / SIM_US);
+    return sim_disk_sync(n->disk, fd, error);
+}
+static gboolean op_file_truncate(Env *env, int fd, uint64_t len, GError **error) {
+    SimNode *n = node_of(env);
+    return !dead(n, error) && sim_disk_truncate(n->disk, fd, len, error);
+}
+static gint64 op_file_size(Env *env, int fd, GError **error) {
+    SimNode *n = node_of(env);
+    return dead(n, error) ? -1 : sim_disk_size(n->disk, fd, error);
+}
+static void op_file_close(Env *env, int fd) {
+    SimNode *n = node_of(env);
+    if (n->up) sim_disk_close(n->disk, fd);
+}
+static gboolean op_path_rename(Env *env, const char *from, const char *to, GError **error) {
+    SimNode *n = node_of(env);
+    return !dead(n, error) && sim_disk_rename(n->disk, from, to, error);
+}
+static gboolean op_path_remove(Env *env, const char *path, GError **error) {
+    SimNode *n = node_of(env);
+    return !dead(n, error) && sim_disk_remove(n->disk, path, error);
+}
+static gboolean op_path_exists(Env *env, const char *path) {
+    SimNode *n = node_of(env);
+    return n->up && sim_disk_exists(n->disk, path);
+}
+static gboolean op_dir_make(Env *env, const char *path, GError **error) {
+    SimNode *n = node_of(env);
+    return !dead(n, error) && sim_disk_mkdir(n->disk, path, error);
+}
+static gboolean op_dir_sync(Env *env, const char *path, GError **error) {
+    SimNode *n = node_of(env);
+    if (dead(n, error)) return FALSE;
+    sim_log(n->sim, n->name, "disk", "fsync dir %s", path);
+    return sim_disk_dir_sync(n->disk, path, error);
+}
+static char **op_dir_list(Env *env, const char *path, GError **error) {
+    SimNode *n = node_of(env);
+    return dead(n, error) ? NULL : sim_disk_dir_list(n->disk, path, error);
+}
+
+static void op_log(Env *env, EnvLogLevel level, const char *line) {
+    SimNode *n = node_of(env);
+    if (!n->up) return;
+    static const char *tags[] = {"DBG", "INF", "WRN", "ERR"};
+    sim_log(n->sim, n->name, "log", "[%s] %s", tags[level], line);
+}
+
+static const EnvOps sim_env_ops = {
+    .now_ns = op_now_ns,
+    .wall_ns = op_wall_ns,
+    .timer_add = op_timer_add,
+    .timer_cancel = op_timer_cancel,
+    .random_u64 = op_random_u64,
+    .conn_send = op_conn_send,
+    .conn_pending = op_conn_pending,
+    .conn_close = op_conn_close,
+    .file_open = op_file_open,
+    .file_pread = op_file_pread,
+    .file_pwrite = op_file_pwrite,
+    .file_sync = op_file_sync,
+    .file_truncate = op_file_truncate,
+    .file_size = op_file_size,
+    .file_close = op_file_close,
+    .path_rename = op_path_rename,
+    .path_remove = op_path_remove,
+    .path_exists = op_path_exists,
+    .dir_make = op_dir_make,
+    .dir_sync = op_dir_sync,
+    .dir_list = op_dir_list,
+    .log = op_log,
+};
+
+/* --- the network calling in --- */
+
+EnvConn sim_node_accept(SimNode *n, SimConn *c, int peer_port) {
+    EnvConn id = ++n->next_conn;
+    EnvConn *key = g_new(EnvConn, 1);
+    *key = id;
+    g_hash_table_insert(n->conns, key, c);
+    n->env.handlers.on_accept(n->env.core, id, "10.0.0.2", peer_port);
+    return id;
+}
+
+void sim_node_bytes(SimNode *n, EnvConn id, const uint8_t *data, size_t len) {
+    n->env.handlers.on_bytes(n->env.core, id, data, len);
+}
+
+void sim_node_closed(SimNode *n, EnvConn id) {
+    g_hash_table_remove(n->conns, &id);
+    n->env.handlers.on_closed(n->env.core, id);
+}
+
+bool sim_node_defer(SimNode *n, SimEventFn fn, void *a, uint64_t b) {
+    if (n->busy_until_ns <= sim_now(n->sim)) return false;
+    sim_at(n->sim, n->busy_until_ns, fn, a, b);
+    return true;
+}
+
+/* --- process lifecycle --- */
+
+static bool node_start(SimNode *n) {
+    g_autoptr(GError) error = NULL;
+    n->up = true;
+    n->busy_until_ns = 0;
+    n->server = server_new(&n->env, &n->cfg, &error);
+    if (!n->server) {
+        sim_log(n->sim, n->name, "restart", "failed: %s", error ? error->message : "?");
+        n->up = false;
+        return false;
+    }
+    return true;
+}
+
+void sim_node_crash(SimNode *n) {
+    if (!n->up) return;
+    Sim *sim = n->sim;
+    sim_log(sim, n->name, "crash", "incarnation %" G_GUINT64_FORMAT, n->incarnation);
+    n->up = false; /* from here every env op is a no-op */
+    n->incarnation++;
+    n->crashes++;
+    sim_net_node_down(sim->net, n);
+    Server *s = n->server;
+    n->server = NULL;
+    server_free(s);
+    g_hash_table_remove_all(n->timers);
+    g_hash_table_remove_all(n->conns);
+    n->busy_until_ns = 0;
+    SimDiskCrashReport r;
+    sim_disk_crash(n->disk, sim->sc->crash_keep_p, sim->sc->crash_tear_p, &r);
+    sim_log(sim, n->name, "disk", "power cut: %" G_GUINT64_FORMAT " unsynced writes, %" G_GUINT64_FORMAT
+            " kept, %" G_GUINT64_FORMAT " torn, %" G_GUINT64_FORMAT " name changes lost",
+            r.writes_unsynced, r.writes_kept, r.writes_torn, r.names_lost);
+}
+
+void sim_node_restart(SimNode *n) {
+    if (n->up) return;
+    sim_log(n->sim, n->name, "restart", "incarnation %" G_GUINT64_FORMAT, n->incarnation);
+    n->restarts++;
+    node_start(n);
+}
+
+void sim_node_pause(SimNode *n, int64_t duration_ns) {
+    n->busy_until_ns = MAX(n->busy_until_ns, sim_now(n->sim)) + duration_ns;
+}
+
+void sim_node_clock_jump(SimNode *n, int64_t delta_ns) { n->wall_offset_ns += delta_ns; }
+
+SimNode *sim_node_by_name(Sim *sim, const char *name) {
+    for (int i = 0; i < sim->n_nodes; i++)
+        if (strcmp(sim->nodes[i]->name, name) == 0) return sim->nodes[i];
+    return NULL;
+}
+
+/* --- the world --- */
+
+static guint u64_hash(gconstpointer p) {
+    uint64_t v = *(const uint64_t *)p;
+    return (guint)(v ^ (v >> 32));
+}
+static gboolean u64_eq(gconstpointer a, gconstpointer b) {
+    return *(const uint64_t *)a == *(const uint64_t *)b;
+}
+
+Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
+    Sim *sim = g_new0(Sim, 1);
+    sim->seed = seed;
+    sim->sc = sc;
+    sim->trace = trace;
+    sim_rng_seed(&sim->root, seed);
+    sim->net_rng = sim_rng_derive(&sim->root, "net");
+    sim->fault_rng = sim_rng_derive(&sim->root, "faults");
+    sim->wl_rng = sim_rng_derive(&sim->root, "workload");
+    sim_sched_init(&sim->sched);
+    sim->end_ns = sc->duration_ns;
+    sim->check_every = sc->check_every ? sc->check_every : 1;
+    sim->n_nodes = sc->nodes;
+    sim->nodes = g_new0(SimNode *, (gsize)sc->nodes);
+    for (int i = 0; i < sc->nodes; i++) {
+        SimNode *n = g_new0(SimNode, 1);
+        n->sim = sim;
+        n->index = i;
+        g_snprintf(n->name, sizeof n->name, "n%d", i + 1);
+        n->rng = sim_rng_derive(&sim->root, n->name);
+        n->env.ops = &sim_env_ops;
+        n->env.world = n;
+        n->disk = sim_disk_new(&n->rng);
+        sim_disk_set_capacity(n->disk, sc->disk_capacity_bytes);
+        n->timers = g_hash_table_new_full(u64_hash, u64_eq, NULL, g_free);
+        n->conns = g_hash_table_new_full(u64_hash, u64_eq, g_free, NULL);
+        n->drift_ppm = sc->clock_drift_ppm == 0 ? 0
+                       : (sim_rng_double(&n->rng) * 2 - 1) * sc->clock_drift_ppm;
+        server_config_init(&n->cfg);
+        n->cfg.server_name = n->name;
+        n->cfg.jetstream = sc->jetstream;
+        n->cfg.store_dir = "data";
+        if (sc->max_pending_bytes) n->cfg.max_pending_bytes = sc->max_pending_bytes;
+        if (sc->ping_interval_ns) n->cfg.ping_interval_ns = sc->ping_interval_ns;
+        sim->nodes[i] = n;
+    }
+    sim->net = sim_net_new(sim, &sc->net);
+    for (int a = 0; a < sc->nodes; a++)
+        for (int b = 0; b < sc->nodes; b++) sim_net_link_set(sim->net, a, b, &sc->peer);
+    sim_log(sim, "sim", "start", "seed %" G_GUINT64_FORMAT " scenario %s nodes %d", seed, sc->name, sc->nodes);
+    for (int i = 0; i < sc->nodes; i++) {
+        SimNode *n = sim->nodes[i];
+        sim_log(sim, n->name, "restart", "boot, clock drift %.1f ppm", n->drift_ppm);
+        node_start(n);
+    }
+    sim->wl = sim_workload_new(sim);
+    sim_faults_schedule(sim);
+    return sim;
+}
+
+void sim_run(Sim *sim) {
+    uint64_t k = 0;
+    while (!sim->stopped && sim_sched_step(&sim->sched, sim, sim->end_ns)) {
+        sim_net_flush(sim->net);
+        if (++k % sim->check_every == 0)
+            for (int i = 0; i < sim->n_nodes; i++)
+                if (sim->nodes[i]->up) {
+                    server_check_invariants(sim->nodes[i]->server);
+                    sim->invariant_checks++;
+                }
+    }
+    if (sim->sched.now_ns < sim->end_ns) sim->sched.now_ns = sim->end_ns;
+    sim_log(sim, "sim", "end", "%" G_GUINT64_FORMAT " steps", sim->sched.steps);
+}
+
+void sim_free(Sim *sim) {
+    if (!sim) return;
+    sim_workload_free(sim->wl);
+    sim_faults_free(sim);
+    for (int i = 0; i < sim->n_nodes; i++) {
+        SimNode *n = sim->nodes[i];
+        n->up = false;
+        server_free(n->server);
+        g_hash_table_destroy(n->timers);
+        g_hash_table_destroy(n->conns);
+        sim_disk_free(n->disk);
+        g_free(n);
+    }
+    g_free(sim->nodes);
+    sim_net_free(sim->net);
+    sim_sched_clear(&sim->sched);
+    g_free(sim);
+}

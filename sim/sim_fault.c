@@ -1,0 +1,170 @@
+/* sim_fault.c — the fault injector (see sim_fault.h).
+ *
+ * Scheduled faults come from the scenario's [faults] lines; random faults are a Poisson
+ * process per kind between [random] from and until, drawn from the run's fault stream, so a
+ * swarm of seeds explores a different fault history per seed while any one seed replays its
+ * own exactly. Each fault becomes one scheduler event; applying it is a switch below.
+ */
+#include "sim_fault.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "sim_net.h"
+#include "sim_scenario.h"
+#include "sim_workload.h"
+
+const char *sim_fault_kind_name(SimFaultKind k) {
+    static const char *n[] = {"crash", "restart", "pause", "clock-jump", "reset-clients", "stall",
+                              "partition", "heal", "disk-bitflip", "disk-readflip", "disk-bad-sector",
+                              "disk-misdirect", "disk-full", "disk-slow"};
+    return n[k];
+}
+
+static void fault_event(void *ctx, void *a, uint64_t b) {
+    Sim *sim = ctx;
+    SimFault *f = a;
+    SimNode *n = f->node >= 0 ? sim->nodes[f->node] : NULL;
+    sim_log(sim, n ? n->name : "sim", "fault", "%s", f->text);
+    switch (f->kind) {
+    case SIM_FAULT_CRASH: sim_node_crash(n); break;
+    case SIM_FAULT_RESTART: sim_node_restart(n); break;
+    case SIM_FAULT_PAUSE: sim_node_pause(n, f->duration_ns); break;
+    case SIM_FAULT_CLOCK_JUMP: sim_node_clock_jump(n, f->duration_ns); break;
+    case SIM_FAULT_RESET_CLIENTS: sim_net_reset_node_clients(sim->net, n, "connection reset (fault)"); break;
+    case SIM_FAULT_STALL: sim_workload_stall(sim->wl, f->target, f->duration_ns); break;
+    case SIM_FAULT_PARTITION:
+        for (guint i = 0; i < f->side_a->len; i++)
+            for (guint j = 0; j < f->side_b->len; j++) {
+                int x = g_array_index(f->side_a, int, i), y = g_array_index(f->side_b, int, j);
+                sim_net_partition(sim->net, x, y, true);
+                if (!f->duration_ns) sim_net_partition(sim->net, y, x, true);
+            }
+        break;
+    case SIM_FAULT_HEAL:
+        for (int x = 0; x < sim->n_nodes; x++)
+            for (int y = 0; y < sim->n_nodes; y++) sim_net_partition(sim->net, x, y, false);
+        break;
+    case SIM_FAULT_DISK_BITFLIP: {
+        g_autofree char *where = NULL;
+        bool hit = sim_disk_flip_bit_at_rest(n->disk, f->target, &where); /* up or down: it rots */
+        sim_log(sim, n->name, "disk", "bit flip at rest: %s", hit ? where : "no data to corrupt");
+        break;
+    }
+    case SIM_FAULT_DISK_READFLIP:
+        sim_log(sim, n->name, "disk", "next read flips a bit: %s",
+                sim_disk_flip_next_read(n->disk, f->target) ? "armed" : "no data to corrupt");
+        break;
+    case SIM_FAULT_DISK_BAD_SECTOR:
+        sim_log(sim, n->name, "disk", "latent sector error: %s",
+                sim_disk_add_bad_range(n->disk, f->target, 0, 4096) ? "first 4 KiB unreadable" : "no data");
+        break;
+    case SIM_FAULT_DISK_MISDIRECT: sim_disk_misdirect_next_write(n->disk); break;
+    case SIM_FAULT_DISK_FULL: sim_disk_set_capacity(n->disk, sim_disk_used(n->disk)); break;
+    case SIM_FAULT_DISK_SLOW: n->fsync_extra_ns = f->duration_ns; break;
+    }
+}
+
+/* When does the fault at index i of the (sorted) schedule stop hurting? */
+static int64_t window_end(Sim *sim, GPtrArray *all, guint i) {
+    const SimFault *f = g_ptr_array_index(all, i);
+    SimFaultKind until = f->kind == SIM_FAULT_CRASH ? SIM_FAULT_RESTART
+                         : f->kind == SIM_FAULT_PARTITION ? SIM_FAULT_HEAL : f->kind;
+    switch (f->kind) {
+    case SIM_FAULT_CRASH:
+    case SIM_FAULT_PARTITION:
+        for (guint k = i + 1; k < all->len; k++) {
+            const SimFault *g = g_ptr_array_index(all, k);
+            if (g->kind == until && (until == SIM_FAULT_HEAL || g->node == f->node)) return g->at_ns;
+        }
+        return sim->sc->duration_ns;
+    case SIM_FAULT_PAUSE:
+    case SIM_FAULT_STALL: return f->at_ns + f->duration_ns;
+    case SIM_FAULT_RESET_CLIENTS: return f->at_ns + sim->sc->reconnect_max_ns;
+    case SIM_FAULT_DISK_SLOW: return f->duration_ns ? sim->sc->duration_ns : f->at_ns;
+    default: return f->at_ns;
+    }
+}
+
+static void fault_free(gpointer q) {
+    SimFault *f = q;
+    g_free(f->text);
+    g_free(f);
+}
+
+static SimFault *new_fault(Sim *sim, int64_t at, SimFaultKind kind, int node, int64_t dur) {
+    SimFault *f = g_new0(SimFault, 1);
+    f->at_ns = at;
+    f->kind = kind;
+    f->node = node;
+    f->duration_ns = dur;
+    g_autofree char *t = g_strdup_printf("%.3fs", (double)at / 1e9);
+    if (kind == SIM_FAULT_PAUSE || kind == SIM_FAULT_CLOCK_JUMP)
+        f->text = g_strdup_printf("%s %s n%d %+.3fs (random)", t, sim_fault_kind_name(kind), node + 1, (double)dur / 1e9);
+    else
+        f->text = g_strdup_printf("%s %s n%d (random)", t, sim_fault_kind_name(kind), node + 1);
+    g_ptr_array_add(sim->owned_faults, f);
+    return f;
+}
+
+static void random_faults(Sim *sim, GPtrArray *out) {
+    const SimRandomFaults *r = &sim->sc->random;
+    SimRng *rng = &sim->fault_rng;
+    const double rates[] = {r->crash_per_s, r->reset_per_s, r->pause_per_s, r->clock_jump_per_s, r->bitflip_per_s};
+    const SimFaultKind kinds[] = {SIM_FAULT_CRASH, SIM_FAULT_RESET_CLIENTS, SIM_FAULT_PAUSE,
+                                  SIM_FAULT_CLOCK_JUMP, SIM_FAULT_DISK_BITFLIP};
+    /* the corruptible minority: one node alone, else fewer than half */
+    int corruptible = sim->n_nodes == 1 ? 1 : (sim->n_nodes - 1) / 2;
+    int64_t *down_until = g_new0(int64_t, (gsize)sim->n_nodes);
+    for (guint k = 0; k < G_N_ELEMENTS(rates); k++) {
+        if (rates[k] <= 0) continue;
+        int64_t t = r->from_ns;
+        for (;;) {
+            double u = sim_rng_double(rng);
+            t += (int64_t)(-log(1.0 - u) / rates[k] * 1e9); /* exponential gaps: Poisson */
+            if (t >= r->until_ns) break;
+            int node = kinds[k] == SIM_FAULT_DISK_BITFLIP ? (int)sim_rng_below(rng, (uint64_t)MAX(corruptible, 1))
+                                                          : (int)sim_rng_below(rng, (uint64_t)sim->n_nodes);
+            int64_t dur = 0;
+            if (kinds[k] == SIM_FAULT_PAUSE) dur = sim_rng_range(rng, 50 * SIM_MS, SIM_S);
+            if (kinds[k] == SIM_FAULT_CLOCK_JUMP) dur = sim_rng_range(rng, -10 * SIM_S, 10 * SIM_S);
+            if (kinds[k] == SIM_FAULT_DISK_BITFLIP && sim->n_nodes == 2) node = 0;
+            if (kinds[k] == SIM_FAULT_CRASH) {
+                if (t < down_until[node]) continue; /* already down */
+                int64_t back = MIN(t + sim_rng_range(rng, 200 * SIM_MS, 2 * SIM_S), r->until_ns);
+                down_until[node] = back;
+                g_ptr_array_add(out, new_fault(sim, t, SIM_FAULT_CRASH, node, 0));
+                g_ptr_array_add(out, new_fault(sim, back, SIM_FAULT_RESTART, node, 0));
+                continue;
+            }
+            g_ptr_array_add(out, new_fault(sim, t, kinds[k], node, dur));
+        }
+    }
+    g_free(down_until);
+}
+
+static gint fault_cmp(gconstpointer a, gconstpointer b) {
+    const SimFault *x = *(SimFault *const *)a, *y = *(SimFault *const *)b;
+    return x->at_ns < y->at_ns ? -1 : x->at_ns > y->at_ns;
+}
+
+void sim_faults_schedule(Sim *sim) {
+    sim->owned_faults = g_ptr_array_new_with_free_func(fault_free);
+    g_autoptr(GPtrArray) all = g_ptr_array_new();
+    for (guint i = 0; i < sim->sc->faults->len; i++) g_ptr_array_add(all, g_ptr_array_index(sim->sc->faults, i));
+    random_faults(sim, all);
+    g_ptr_array_sort(all, fault_cmp); /* stable: equal times keep file order, then random order */
+    for (guint i = 0; i < all->len; i++) {
+        SimFault *f = g_ptr_array_index(all, i);
+        int64_t end = window_end(sim, all, i);
+        g_autofree char *node = f->node >= 0 ? g_strdup_printf("n%d", f->node + 1) : g_strdup("sim");
+        sim_trace_fault(sim->trace, f->at_ns, end, node, sim_fault_kind_name(f->kind), f->text);
+        sim_workload_note_fault(sim->wl, end);
+        sim_at(sim, f->at_ns, fault_event, f, 0);
+    }
+}
+
+void sim_faults_free(Sim *sim) {
+    if (sim->owned_faults) g_ptr_array_unref(sim->owned_faults);
+    sim->owned_faults = NULL;
+}

@@ -1,0 +1,329 @@
+/* sim_main.c — the minijet-sim command line: run, swarm, replay.
+ *
+ *   minijet-sim run SCENARIO [--seed N] [--out DIR] [--trace] [--check-every N]
+ *       one run; prints "seed=N" first and "trace_hash=<hex>" last; with --out writes
+ *       DIR/trace.db, DIR/summary.txt, DIR/latency.png, DIR/throughput.png, DIR/charts.gp,
+ *       DIR/scenario.ini and DIR/replay.txt (what `replay` needs)
+ *   minijet-sim swarm SCENARIO --seeds A-B [--jobs J]
+ *       many seeds, J at a time in forked workers (default 2); a progress line on stderr,
+ *       one line per failing seed with the command that replays it
+ *   minijet-sim replay DIR
+ *       rerun a saved run and confirm it produces the same trace hash
+ *
+ *       --check-every N overrides the scenario's cadence of server_check_invariants (1 = every step)
+ * SCENARIO is a path, or a name under sim/scenarios/ ("pubsub-basic").
+ * Exit codes (sim_check.h): 0 ok, 1 safety violation, 2 liveness violation, 3 internal error
+ * (an assertion failed: the run aborted), 4 replay hash mismatch, 64 usage.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sim_check.h"
+#include "sim_env.h"
+#include "sim_report.h"
+#include "sim_scenario.h"
+#include "sim_workload.h"
+
+/* For the abort handler: what was running when an assertion fired. */
+static Sim *running_sim;
+static SimTrace *running_trace;
+static const char *running_scenario;
+
+static void on_abort(int sig) {
+    if (running_sim) {
+        fflush(stdout);
+        fprintf(stderr, "minijet-sim: internal error at t=%.6fs, step %" G_GUINT64_FORMAT " (seed %" G_GUINT64_FORMAT
+                "): an assertion failed\n  replay: build/minijet-sim run %s --seed %" G_GUINT64_FORMAT " --trace\n",
+                (double)sim_now(running_sim) / 1e9, running_sim->sched.steps, running_sim->seed, running_scenario,
+                running_sim->seed);
+        if (running_trace) {
+            char *h = sim_trace_hash_hex(running_trace);
+            sim_trace_finish(running_trace, NULL); /* keep the events up to the failure */
+            printf("trace_hash=%s\n", h);
+            fflush(stdout);
+        }
+    }
+    _exit(SIM_EXIT_INTERNAL);
+}
+
+static int usage(const char *msg) {
+    if (msg) fprintf(stderr, "minijet-sim: %s\n", msg);
+    fprintf(stderr,
+            "usage: minijet-sim run SCENARIO [--seed N] [--out DIR] [--trace] [--check-every N]\n"
+            "       minijet-sim swarm SCENARIO --seeds A-B [--jobs J]\n"
+            "       minijet-sim replay DIR\n"
+            "exit: 0 ok, 1 safety violation, 2 liveness violation, 3 internal error, 4 replay mismatch, 64 usage\n");
+    return SIM_EXIT_USAGE;
+}
+
+static char *resolve(const char *arg) {
+    if (g_file_test(arg, G_FILE_TEST_IS_REGULAR)) return g_strdup(arg);
+    char *p = g_strdup_printf("sim/scenarios/%s.ini", arg);
+    if (g_file_test(p, G_FILE_TEST_IS_REGULAR)) return p;
+    g_free(p);
+    return g_strdup(arg); /* the load reports it missing */
+}
+
+static bool parse_u64(const char *s, uint64_t *v) {
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-') return false;
+    *v = x;
+    return true;
+}
+
+/* One run. out_dir NULL: no files (swarm, determinism checks). */
+static uint64_t check_every_override; /* --check-every: 0 = the scenario's value */
+
+static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bool print_trace, bool quiet,
+                   char **hash_out) {
+    if (!quiet) printf("seed=%" G_GUINT64_FORMAT "\n", seed);
+    if (print_trace) sim_trace_print_legend(stdout);
+    g_autofree char *db = NULL;
+    if (out_dir) {
+        if (g_mkdir_with_parents(out_dir, 0755) != 0) {
+            fprintf(stderr, "minijet-sim: cannot create %s: %s\n", out_dir, g_strerror(errno));
+            return SIM_EXIT_USAGE;
+        }
+        db = g_build_filename(out_dir, "trace.db", NULL);
+    }
+    g_autoptr(GError) error = NULL;
+    SimTrace *trace = sim_trace_new(db, print_trace, &error);
+    if (!trace) {
+        fprintf(stderr, "minijet-sim: %s\n", error->message);
+        return SIM_EXIT_INTERNAL;
+    }
+    int64_t t0 = g_get_monotonic_time(); /* wall clock, for summary.txt only */
+    running_trace = trace;
+    running_scenario = sc->path;
+    Sim *sim = sim_new(sc, seed, trace);
+    if (check_every_override) sim->check_every = check_every_override;
+    running_sim = sim;
+    sim_run(sim);
+    sim_workload_finish(sim->wl);
+    int code = sim_check_all(sim);
+    double real_s = (double)(g_get_monotonic_time() - t0) / 1e6;
+    char *hash = sim_trace_hash_hex(trace);
+    SimWorkload *wl = sim->wl;
+    SimRunReport r = {.scenario = sc->name, .seed = seed, .code = code, .verdict = sim_exit_name(code), .hash = hash,
+                      .events = sim_trace_events(trace), .steps = sim->sched.steps,
+                      .invariant_checks = sim->invariant_checks, .sim_ns = sim->end_ns, .real_s = real_s};
+    r.violations = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < wl->violations->len; i++) {
+        SimViolation *v = g_ptr_array_index(wl->violations, i);
+        g_ptr_array_add(r.violations, g_strdup_printf("%s: %s", v->liveness ? "liveness" : "safety", v->what));
+    }
+    for (guint i = 0; i < wl->clients->len; i++) {
+        SimClient *c = g_ptr_array_index(wl->clients, i);
+        r.published += c->pubs->len;
+        r.delivered += c->delivered;
+        r.req_ok += c->req_ok;
+        r.req_fail += c->req_fail;
+        r.reconnects += c->reconnects;
+        r.server_closes += c->server_closes;
+    }
+    if (out_dir) {
+        sim_report_metrics(sim);
+        g_autofree char *seed_s = g_strdup_printf("%" G_GUINT64_FORMAT, seed);
+        g_autofree char *code_s = g_strdup_printf("%d", code);
+        g_autofree char *sim_s = g_strdup_printf("%" G_GINT64_FORMAT, sim->end_ns);
+        sim_trace_meta(trace, "seed", seed_s);
+        sim_trace_meta(trace, "scenario", sc->name);
+        sim_trace_meta(trace, "scenario_path", sc->path);
+        sim_trace_meta(trace, "trace_hash", hash);
+        sim_trace_meta(trace, "exit_code", code_s);
+        sim_trace_meta(trace, "verdict", r.verdict);
+        sim_trace_meta(trace, "simulated_ns", sim_s);
+    }
+    running_sim = NULL;
+    running_trace = NULL;
+    if (!sim_trace_finish(trace, &error)) {
+        fprintf(stderr, "minijet-sim: %s\n", error->message);
+        code = SIM_EXIT_INTERNAL;
+    }
+    if (!quiet) {
+        for (guint i = 0; i < r.violations->len && i < 20; i++) printf("violation: %s\n", (char *)g_ptr_array_index(r.violations, i));
+        if (r.violations->len > 20) printf("violation: ... %u more (see summary.txt)\n", r.violations->len - 20);
+        printf("result=%s events=%" G_GUINT64_FORMAT " simulated=%.3fs real=%.3fs events/s=%.0f sim/real=%.1fx\n",
+               r.verdict, r.events, (double)sim->end_ns / 1e9, real_s, real_s > 0 ? (double)r.events / real_s : 0,
+               real_s > 0 ? (double)sim->end_ns / 1e9 / real_s : 0);
+    }
+    if (out_dir) {
+        g_autofree char *scen = g_build_filename(out_dir, "scenario.ini", NULL);
+        g_autofree char *rep = g_build_filename(out_dir, "replay.txt", NULL);
+        g_autofree char *rtext = g_strdup_printf("seed=%" G_GUINT64_FORMAT "\nscenario=%s\ntrace_hash=%s\n", seed, sc->path, hash);
+        if (!g_file_set_contents(scen, sc->text, -1, &error) || !g_file_set_contents(rep, rtext, -1, &error) ||
+            !sim_report_summary(out_dir, &r, &error)) {
+            fprintf(stderr, "minijet-sim: %s\n", error->message);
+            g_clear_error(&error);
+        }
+        if (!sim_report_charts(out_dir, sc->name, &error)) {
+            fprintf(stderr, "minijet-sim: charts not drawn: %s\n", error->message);
+            g_clear_error(&error);
+        }
+    }
+    g_ptr_array_unref(r.violations);
+    sim_free(sim);
+    sim_trace_free(trace);
+    if (hash_out) *hash_out = hash;
+    else g_free(hash);
+    return code;
+}
+
+static int cmd_run(int argc, char **argv) {
+    const char *scen = NULL, *out = NULL;
+    uint64_t seed = 1;
+    bool trace = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            if (!parse_u64(argv[++i], &seed)) return usage("--seed needs a non-negative integer");
+        } else if (!strcmp(argv[i], "--check-every") && i + 1 < argc) {
+            if (!parse_u64(argv[++i], &check_every_override) || !check_every_override)
+                return usage("--check-every needs a positive integer");
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--trace")) trace = true;
+        else if (argv[i][0] == '-' || scen) return usage("unexpected argument");
+        else scen = argv[i];
+    }
+    if (!scen) return usage("run needs a SCENARIO");
+    g_autofree char *path = resolve(scen);
+    g_autoptr(GError) error = NULL;
+    SimScenario *sc = sim_scenario_load(path, &error);
+    if (!sc) {
+        fprintf(stderr, "minijet-sim: %s\n", error->message);
+        return SIM_EXIT_USAGE;
+    }
+    char *hash = NULL;
+    int code = run_one(sc, seed, out, trace, false, &hash);
+    printf("trace_hash=%s\n", hash);
+    g_free(hash);
+    sim_scenario_free(sc);
+    return code;
+}
+
+static int cmd_swarm(int argc, char **argv) {
+    const char *scen = NULL, *seeds = NULL;
+    uint64_t jobs = 2, a, b;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--seeds") && i + 1 < argc) seeds = argv[++i];
+        else if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
+            if (!parse_u64(argv[++i], &jobs) || jobs < 1 || jobs > 64) return usage("--jobs needs 1..64");
+        } else if (argv[i][0] == '-' || scen) return usage("unexpected argument");
+        else scen = argv[i];
+    }
+    if (!scen || !seeds) return usage("swarm needs a SCENARIO and --seeds A-B");
+    g_auto(GStrv) ab = g_strsplit(seeds, "-", 2);
+    if (!parse_u64(ab[0], &a) || !(ab[1] ? parse_u64(ab[1], &b) : (b = a, true)) || b < a)
+        return usage("--seeds wants A-B with A <= B");
+    g_autofree char *path = resolve(scen);
+    g_autoptr(GError) error = NULL;
+    SimScenario *sc = sim_scenario_load(path, &error);
+    if (!sc) {
+        fprintf(stderr, "minijet-sim: %s\n", error->message);
+        return SIM_EXIT_USAGE;
+    }
+    uint64_t total = b - a + 1, done = 0, failing = 0, next = a;
+    int worst = SIM_EXIT_OK;
+    GHashTable *pids = g_hash_table_new(g_direct_hash, g_direct_equal); /* pid -> seed index */
+    uint64_t *seed_of = g_new0(uint64_t, total);
+    bool tty = isatty(2);
+    int64_t t0 = g_get_monotonic_time();
+    fflush(stdout);
+    while (done < total) {
+        while (next <= b && g_hash_table_size(pids) < jobs) {
+            pid_t pid = fork();
+            if (pid < 0) {
+                perror("fork");
+                return SIM_EXIT_INTERNAL;
+            }
+            if (pid == 0) _exit(run_one(sc, next, NULL, false, true, NULL));
+            seed_of[next - a] = next;
+            g_hash_table_insert(pids, GINT_TO_POINTER(pid), GSIZE_TO_POINTER(next - a));
+            next++;
+        }
+        int status;
+        pid_t pid = wait(&status);
+        if (pid < 0) break;
+        gpointer idx;
+        if (!g_hash_table_lookup_extended(pids, GINT_TO_POINTER(pid), NULL, &idx)) continue;
+        g_hash_table_remove(pids, GINT_TO_POINTER(pid));
+        uint64_t seed = seed_of[GPOINTER_TO_SIZE(idx)];
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : SIM_EXIT_INTERNAL;
+        done++;
+        if (code != SIM_EXIT_OK) {
+            failing++;
+            if (worst == SIM_EXIT_OK) worst = code;
+            if (tty) fprintf(stderr, "\r\033[K");
+            printf("seed=%" G_GUINT64_FORMAT " exit=%d (%s)  replay: build/minijet-sim run %s --seed %" G_GUINT64_FORMAT
+                   " --out build/sim/%s-%" G_GUINT64_FORMAT "\n",
+                   seed, code, sim_exit_name(code), path, seed, sc->name, seed);
+            fflush(stdout);
+        }
+        if (tty || done == total || done % 10 == 0)
+            fprintf(stderr, "%sswarm %s: %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " seeds, %" G_GUINT64_FORMAT
+                    " failing, %.1fs%s", tty ? "\r\033[K" : "", sc->name, done, total, failing,
+                    (double)(g_get_monotonic_time() - t0) / 1e6, tty && done < total ? "" : "\n");
+    }
+    printf("swarm: %" G_GUINT64_FORMAT " seeds, %" G_GUINT64_FORMAT " failing\n", total, failing);
+    g_hash_table_destroy(pids);
+    g_free(seed_of);
+    sim_scenario_free(sc);
+    return worst;
+}
+
+static int cmd_replay(int argc, char **argv) {
+    if (argc != 1) return usage("replay needs one DIR");
+    g_autofree char *rp = g_build_filename(argv[0], "replay.txt", NULL);
+    g_autofree char *sp = g_build_filename(argv[0], "scenario.ini", NULL);
+    g_autofree char *rtext = NULL, *stext = NULL;
+    gsize slen;
+    if (!g_file_get_contents(rp, &rtext, NULL, NULL) || !g_file_get_contents(sp, &stext, &slen, NULL)) {
+        fprintf(stderr, "minijet-sim: %s is not a run directory (no replay.txt / scenario.ini)\n", argv[0]);
+        return SIM_EXIT_USAGE;
+    }
+    uint64_t seed = 0;
+    g_autofree char *scen = NULL, *want = NULL;
+    g_auto(GStrv) lines = g_strsplit(rtext, "\n", -1);
+    for (int i = 0; lines[i]; i++) {
+        if (g_str_has_prefix(lines[i], "seed=")) parse_u64(lines[i] + 5, &seed);
+        else if (g_str_has_prefix(lines[i], "scenario=")) scen = g_strdup(lines[i] + 9);
+        else if (g_str_has_prefix(lines[i], "trace_hash=")) want = g_strdup(lines[i] + 11);
+    }
+    if (!scen || !want) {
+        fprintf(stderr, "minijet-sim: %s: missing scenario= or trace_hash=\n", rp);
+        return SIM_EXIT_USAGE;
+    }
+    g_autoptr(GError) error = NULL;
+    SimScenario *sc = sim_scenario_parse(stext, slen, scen, &error); /* the saved text, the original name */
+    if (!sc) {
+        fprintf(stderr, "minijet-sim: %s\n", error->message);
+        return SIM_EXIT_USAGE;
+    }
+    char *hash = NULL;
+    int code = run_one(sc, seed, NULL, false, false, &hash);
+    bool same = strcmp(hash, want) == 0;
+    printf("replay: %s (recorded %s)\n", same ? "same trace hash" : "DIFFERENT trace hash", want);
+    printf("trace_hash=%s\n", hash);
+    g_free(hash);
+    sim_scenario_free(sc);
+    return same ? code : SIM_EXIT_NONDETERMINISM;
+}
+
+int main(int argc, char **argv) {
+    signal(SIGABRT, on_abort);
+    if (argc < 2) return usage(NULL);
+    if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "swarm")) return cmd_swarm(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "replay")) return cmd_replay(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(NULL);
+        return 0;
+    }
+    return usage("unknown command");
+}

@@ -1,0 +1,190 @@
+/* sim_report.c — what a run leaves behind: metrics rows, summary.txt, gnuplot charts.
+ *
+ * INTERFACE (sim_report.h)
+ *   sim_report_metrics(sim)              per-bucket samples into the trace's metrics table:
+ *                                        pub_per_s, msg_per_s, req_per_s, lat_p50_ms,
+ *                                        lat_p99_ms, lat_max_ms, req_p99_ms
+ *   sim_report_summary(dir, r)           DIR/summary.txt
+ *   sim_report_charts(dir, error)        DIR/latency.png, DIR/throughput.png, drawn by gnuplot
+ *                                        from SQL queries on DIR/trace.db, fault windows shaded
+ *
+ * The charts are data from SQL and a script written next to them (DIR/charts.gp), so a
+ * reader can re-draw or change them by hand. Wall-clock numbers (real time, events per
+ * second) appear only in summary.txt, never in the trace or its hash.
+ */
+#include "sim_report.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim_workload.h"
+
+static gint cmp_i64(gconstpointer a, gconstpointer b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(GArray *a, double q) {
+    return (double)g_array_index(a, int64_t, (guint)((double)(a->len - 1) * q + 0.5)) / 1e6;
+}
+
+void sim_report_metrics(Sim *sim) {
+    SimWorkload *wl = sim->wl;
+    double per_s = 1e9 / (double)wl->bucket_ns;
+    for (guint b = 0; b < wl->lat_buckets->len; b++) {
+        int64_t t = (int64_t)b * wl->bucket_ns;
+        if (t >= sim->sc->duration_ns) break;
+        sim_trace_metric(sim->trace, t, "pub_per_s", (double)g_array_index(wl->pub_count, uint64_t, b) * per_s);
+        sim_trace_metric(sim->trace, t, "msg_per_s", (double)g_array_index(wl->msg_count, uint64_t, b) * per_s);
+        sim_trace_metric(sim->trace, t, "req_per_s", (double)g_array_index(wl->req_count, uint64_t, b) * per_s);
+        GArray *lat = g_ptr_array_index(wl->lat_buckets, b);
+        if (lat->len > 0) {
+            g_array_sort(lat, cmp_i64);
+            sim_trace_metric(sim->trace, t, "lat_p50_ms", pct(lat, 0.50));
+            sim_trace_metric(sim->trace, t, "lat_p99_ms", pct(lat, 0.99));
+            sim_trace_metric(sim->trace, t, "lat_max_ms", pct(lat, 1.0));
+        }
+        GArray *rl = g_ptr_array_index(wl->req_lat_buckets, b);
+        if (rl->len > 0) {
+            g_array_sort(rl, cmp_i64);
+            sim_trace_metric(sim->trace, t, "req_p99_ms", pct(rl, 0.99));
+        }
+    }
+}
+
+bool sim_report_summary(const char *dir, const SimRunReport *r, GError **error) {
+    GString *s = g_string_new(NULL);
+    double sim_s = (double)r->sim_ns / 1e9;
+    g_string_append_printf(s, "scenario        %s\n", r->scenario);
+    g_string_append_printf(s, "seed            %" G_GUINT64_FORMAT "\n", r->seed);
+    g_string_append_printf(s, "result          %s (exit %d)\n", r->verdict, r->code);
+    g_string_append_printf(s, "events          %" G_GUINT64_FORMAT " traced, %" G_GUINT64_FORMAT " scheduler steps\n",
+                           r->events, r->steps);
+    g_string_append_printf(s, "simulated time  %.3f s\n", sim_s);
+    g_string_append_printf(s, "real time       %.3f s\n", r->real_s);
+    g_string_append_printf(s, "events/s        %.0f (traced events per real second)\n",
+                           r->real_s > 0 ? (double)r->events / r->real_s : 0);
+    g_string_append_printf(s, "steps/s         %.0f\n", r->real_s > 0 ? (double)r->steps / r->real_s : 0);
+    g_string_append_printf(s, "sim-to-real     %.1fx\n", r->real_s > 0 ? sim_s / r->real_s : 0);
+    g_string_append_printf(s, "published       %" G_GUINT64_FORMAT "\n", r->published);
+    g_string_append_printf(s, "delivered       %" G_GUINT64_FORMAT "\n", r->delivered);
+    g_string_append_printf(s, "requests        %" G_GUINT64_FORMAT " ok, %" G_GUINT64_FORMAT " failed\n",
+                           r->req_ok, r->req_fail);
+    g_string_append_printf(s, "reconnects      %" G_GUINT64_FORMAT "\n", r->reconnects);
+    g_string_append_printf(s, "server closes   %" G_GUINT64_FORMAT " (slow consumers and others)\n", r->server_closes);
+    g_string_append_printf(s, "invariant checks %" G_GUINT64_FORMAT "\n", r->invariant_checks);
+    g_string_append_printf(s, "violations      %u\n", r->violations ? r->violations->len : 0);
+    for (guint i = 0; r->violations && i < r->violations->len; i++)
+        g_string_append_printf(s, "  - %s\n", (const char *)g_ptr_array_index(r->violations, i));
+    g_string_append_printf(s, "trace_hash      %s\n", r->hash);
+    g_autofree char *path = g_build_filename(dir, "summary.txt", NULL);
+    bool ok = g_file_set_contents(path, s->str, (gssize)s->len, error);
+    g_string_free(s, TRUE);
+    return ok;
+}
+
+/* Run a query and write its rows as whitespace-separated columns. */
+static bool query_to_file(sqlite3 *db, const char *sql, const char *path, int *rows) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return false;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        sqlite3_finalize(st);
+        return false;
+    }
+    *rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int n = sqlite3_column_count(st);
+        for (int i = 0; i < n; i++) {
+            const unsigned char *v = sqlite3_column_text(st, i);
+            fprintf(f, "%s%s", i ? " " : "", v ? (const char *)v : "NaN");
+        }
+        fputc('\n', f);
+        (*rows)++;
+    }
+    fclose(f);
+    sqlite3_finalize(st);
+    return true;
+}
+
+static const char *pivot =
+    "SELECT time_ns / 1e9, "
+    " max(CASE WHEN name='%s' THEN value END), max(CASE WHEN name='%s' THEN value END),"
+    " max(CASE WHEN name='%s' THEN value END) FROM metrics GROUP BY time_ns ORDER BY time_ns;";
+
+bool sim_report_charts(const char *dir, const char *title, GError **error) {
+    g_autofree char *dbpath = g_build_filename(dir, "trace.db", NULL);
+    sqlite3 *db;
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "open %s: %s", dbpath, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return false;
+    }
+    g_autofree char *lat = g_build_filename(dir, "latency.dat", NULL);
+    g_autofree char *thr = g_build_filename(dir, "throughput.dat", NULL);
+    g_autofree char *q1 = g_strdup_printf(pivot, "lat_p50_ms", "lat_p99_ms", "lat_max_ms");
+    g_autofree char *q2 = g_strdup_printf(pivot, "pub_per_s", "msg_per_s", "req_per_s");
+    int r1 = 0, r2 = 0;
+    bool ok = query_to_file(db, q1, lat, &r1) && query_to_file(db, q2, thr, &r2);
+    /* fault windows: a shaded band per window, a dashed line per instant fault */
+    GString *shade = g_string_new(NULL);
+    sqlite3_stmt *st;
+    if (ok && sqlite3_prepare_v2(db, "SELECT start_ns / 1e9, end_ns / 1e9, node, kind FROM faults ORDER BY start_ns",
+                                 -1, &st, NULL) == SQLITE_OK) {
+        int k = 1;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            double a = sqlite3_column_double(st, 0), b = sqlite3_column_double(st, 1);
+            const char *node = (const char *)sqlite3_column_text(st, 2), *kind = (const char *)sqlite3_column_text(st, 3);
+            if (b > a)
+                g_string_append_printf(shade, "set object %d rect from %.6f, graph 0 to %.6f, graph 1 "
+                                       "fc rgb '#f4c7c3' fs solid 0.5 noborder behind\n", k++, a, b);
+            else
+                g_string_append_printf(shade, "set arrow from %.6f, graph 0 to %.6f, graph 1 nohead lc rgb '#cc0000' dt 2\n", a, a);
+            g_string_append_printf(shade, "set label '%s %s' at %.6f, graph 0.97 font ',8' tc rgb '#990000'\n", kind, node, a);
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    if (!ok) {
+        g_string_free(shade, TRUE);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot query %s", dbpath);
+        return false;
+    }
+    g_autofree char *gp = g_build_filename(dir, "charts.gp", NULL);
+    GString *s = g_string_new(NULL);
+    g_string_append_printf(s,
+        "# charts.gp — written by minijet-sim; run `gnuplot charts.gp` in this directory to redraw.\n"
+        "set terminal pngcairo size 900,420 font ',10' noenhanced\n"
+        "set grid\nset key top left\nset xlabel 'simulated time (s)'\n%s"
+        "set output 'latency.png'\nset title '%s: delivery latency (shaded: fault windows)'\n"
+        "set ylabel 'ms'\n",
+        shade->str, title);
+    if (r1 > 0)
+        g_string_append(s, "plot 'latency.dat' using 1:2 with lines lw 2 title 'p50', '' using 1:3 with lines lw 2 title 'p99',"
+                           " '' using 1:4 with lines title 'max'\n");
+    else
+        g_string_append(s, "set yrange [0:1]\nplot NaN title 'no deliveries'\n");
+    g_string_append_printf(s, "set output 'throughput.png'\nset title '%s: throughput (shaded: fault windows)'\n"
+                              "set ylabel 'per second'\nset yrange [*:*]\n", title);
+    if (r2 > 0)
+        g_string_append(s, "plot 'throughput.dat' using 1:2 with lines lw 2 title 'published', '' using 1:3 with lines lw 2"
+                           " title 'delivered', '' using 1:4 with lines title 'requests'\n");
+    else
+        g_string_append(s, "plot NaN title 'no traffic'\n");
+    g_string_free(shade, TRUE);
+    ok = g_file_set_contents(gp, s->str, (gssize)s->len, error);
+    g_string_free(s, TRUE);
+    if (!ok) return false;
+    const char *argv[] = {"gnuplot", "charts.gp", NULL};
+    int status = 0;
+    g_autofree char *err = NULL;
+    if (!g_spawn_sync(dir, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                      &err, &status, error))
+        return false;
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "gnuplot failed: %s", err ? err : "");
+        return false;
+    }
+    return true;
+}

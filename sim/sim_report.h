@@ -1,0 +1,24 @@
+/* sim_report.h — metrics, summary.txt and charts of one run (see sim_report.c). */
+#ifndef MINIJET_SIM_REPORT_H
+#define MINIJET_SIM_REPORT_H
+
+#include "sim_env.h"
+
+typedef struct SimRunReport {
+    const char *scenario;
+    uint64_t seed;
+    int code;
+    const char *verdict;
+    char *hash;
+    uint64_t events, steps, invariant_checks;
+    int64_t sim_ns;
+    double real_s;             /* wall clock: report only, never traced or hashed */
+    uint64_t published, delivered, req_ok, req_fail, reconnects, server_closes;
+    GPtrArray *violations;     /* of char* ("safety: ..." / "liveness: ...") */
+} SimRunReport;
+
+void sim_report_metrics(Sim *sim);
+bool sim_report_summary(const char *dir, const SimRunReport *r, GError **error);
+bool sim_report_charts(const char *dir, const char *title, GError **error);
+
+#endif

@@ -1,0 +1,104 @@
+/* sim_scenario.h — a scenario file (GKeyFile/INI): the cluster, the workload, the faults.
+ *
+ * INTERFACE
+ *   sim_scenario_load(path, error)            parse and validate a file
+ *   sim_scenario_parse(text, len, path, error) the same from memory (replay keeps the text)
+ *   sim_scenario_free(sc)
+ *   Errors are one line: "FILE:LINE: [group] key: what is wrong" (LINE when known).
+ *
+ * THE FORMAT (full reference with examples: book/09-simulator.md, sim/scenarios/NAME.ini)
+ *   [run]      duration, drain, settle, grace, check_every, description
+ *   [cluster]  nodes, jetstream, max_pending, ping_interval, clock_drift_ppm
+ *   [net]      latency (min..max), kernel_buffer, peer (lan|unreliable|reorder), reconnect
+ *   [disk]     fsync_latency (min..max), capacity, crash_keep, crash_tear
+ *   [client.NAME]  type (publisher|subscriber|requester|responder|js-publisher|js-consumer),
+ *              count, node, subject, queue, rate, size, start, stop, read_rate, expect,
+ *              timeout, cycle, echo
+ *   [faults]   any key name = "<time> <action> <args...>", e.g.  f1 = 2s crash n1
+ *   [random]   crash, reset, pause, clock_jump, bitflip (events per second), from, until
+ *   Durations: 250ms 2s 1m 10us 500ns; sizes: 64 4KiB 1MiB; rates: 1000/s.
+ */
+#ifndef MINIJET_SIM_SCENARIO_H
+#define MINIJET_SIM_SCENARIO_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim_net.h"
+
+typedef enum {
+    SIM_CLIENT_PUBLISHER,
+    SIM_CLIENT_SUBSCRIBER,
+    SIM_CLIENT_REQUESTER,
+    SIM_CLIENT_RESPONDER,
+    SIM_CLIENT_JS_PUBLISHER, /* publishes to a stream, awaits PubAcks (when streams land) */
+    SIM_CLIENT_JS_CONSUMER,  /* pull/push consumer with acks (when consumers land) */
+} SimClientKind;
+
+typedef struct SimClientGroup {
+    char *name;
+    SimClientKind kind;
+    int count;
+    int node;                /* index, or -1: spread over nodes */
+    char *subject;
+    char *queue;             /* NULL when none */
+    double rate_per_s;       /* publishers, requesters */
+    size_t size_bytes;       /* payload size */
+    int64_t start_ns, stop_ns; /* stop 0 = duration - drain */
+    uint64_t read_rate_bps;  /* 0 = reads as fast as bytes arrive */
+    bool expect_slow;        /* the server must cut this client off as a slow consumer */
+    int64_t timeout_ns;      /* requesters */
+    int64_t cycle_ns;        /* > 0: drop the connection and reconnect every cycle (storms) */
+    bool echo;
+} SimClientGroup;
+
+typedef enum {
+    SIM_FAULT_CRASH, SIM_FAULT_RESTART, SIM_FAULT_PAUSE, SIM_FAULT_CLOCK_JUMP,
+    SIM_FAULT_RESET_CLIENTS, SIM_FAULT_STALL, SIM_FAULT_PARTITION, SIM_FAULT_HEAL,
+    SIM_FAULT_DISK_BITFLIP, SIM_FAULT_DISK_READFLIP, SIM_FAULT_DISK_BAD_SECTOR,
+    SIM_FAULT_DISK_MISDIRECT, SIM_FAULT_DISK_FULL, SIM_FAULT_DISK_SLOW,
+} SimFaultKind;
+
+typedef struct SimFault {
+    int64_t at_ns;
+    SimFaultKind kind;
+    int node;                /* target node index (-1: none) */
+    GArray *side_a, *side_b; /* partition: node indexes of each side (int) */
+    char *target;            /* stall: client group; disk faults: path or NULL */
+    int64_t duration_ns;     /* pause, stall, disk-slow: how long; clock-jump: delta */
+    char *text;              /* the line as written, for the trace */
+} SimFault;
+
+typedef struct SimRandomFaults {
+    double crash_per_s, reset_per_s, pause_per_s, clock_jump_per_s, bitflip_per_s;
+    int64_t from_ns, until_ns;
+} SimRandomFaults;
+
+struct SimScenario {
+    char *path, *name, *description, *text;
+    int64_t duration_ns, drain_ns, settle_ns, grace_ns;
+    uint64_t check_every;
+    int nodes;
+    bool jetstream;
+    size_t max_pending_bytes;
+    int64_t ping_interval_ns;
+    double clock_drift_ppm;
+    SimNetConfig net;
+    SimLink peer;
+    int64_t reconnect_min_ns, reconnect_max_ns;
+    int64_t fsync_min_ns, fsync_max_ns;
+    uint64_t disk_capacity_bytes;
+    double crash_keep_p, crash_tear_p;
+    GPtrArray *groups;       /* of SimClientGroup* */
+    GPtrArray *faults;       /* of SimFault*, sorted by time (stable) */
+    SimRandomFaults random;
+};
+
+SimScenario *sim_scenario_load(const char *path, GError **error);
+SimScenario *sim_scenario_parse(const char *text, size_t len, const char *path, GError **error);
+void sim_scenario_free(SimScenario *sc);
+const char *sim_client_kind_name(SimClientKind k);
+const char *sim_fault_kind_name(SimFaultKind k);
+
+#endif

@@ -1,0 +1,107 @@
+/* sim_workload.h — simulated clients: the project's sans-IO client (src/client.h) driven by
+ * the scheduler, recording every operation for the checkers.
+ *
+ * INTERFACE
+ *   sim_workload_new(sim) / sim_workload_free(wl)   clients from the scenario's [client.*]
+ *   sim_workload_stall(wl, group, duration)         a fault: a group stops reading/writing
+ *   sim_workload_finish(wl)                         end of run: close the open records
+ *
+ * WHAT IS RECORDED (the checkers' input, sim_check.c)
+ *   Every publish: publisher, sequence number, invoke time; the payload carries
+ *   "<publisher>:<seq>:<invoke_ns>:" so a delivery names exactly what was published.
+ *   Every delivery: subscriber, publisher, sequence, time.
+ *   Every request: invoke time, complete time, result (ok, timeout, no-responders,
+ *   disconnected, bad-reply).
+ *   Every connection's ready windows: [handshake done, connection lost).
+ *   Slow-consumer cut-offs (-ERR 'Slow Consumer' or a server close while reading slowly).
+ *
+ * JETSTREAM (tables designed now, filled when streams land)
+ *   js-publisher: ops(kind='js-pub', result='ack seq=N' | 'timeout' | 'error ...').
+ *   js-consumer:  deliveries with stream sequence and redelivery count; acks as ops.
+ *   Checker rules: every acked publish appears in the stream exactly at its acked sequence
+ *   after any crash/restart; a consumer sees every acked message at least once; nothing is
+ *   delivered that was never published; redelivery only after ack_wait.
+ *
+ * INVARIANTS
+ *   - Every random choice (reconnect backoff, start jitter, inbox names) comes from the
+ *     workload's stream; records are kept in arrays indexed by client and sequence, never
+ *     keyed by pointer.
+ */
+#ifndef MINIJET_SIM_WORKLOAD_H
+#define MINIJET_SIM_WORKLOAD_H
+
+#include "client.h"
+#include "sim_env.h"
+#include "sim_scenario.h"
+
+typedef struct SimClient SimClient;
+
+typedef struct SimWindow {
+    int64_t from_ns, to_ns; /* to_ns = INT64_MAX while still up */
+} SimWindow;
+
+typedef struct SimPubRec {
+    int64_t invoke_ns;
+    bool sent;              /* false: the client was disconnected, nothing left it */
+} SimPubRec;
+
+typedef enum { SIM_REQ_OK, SIM_REQ_TIMEOUT, SIM_REQ_NO_RESPONDERS, SIM_REQ_DISCONNECTED, SIM_REQ_BAD } SimReqResult;
+typedef struct SimReqRec {
+    int64_t invoke_ns, complete_ns;
+    SimReqResult result;
+} SimReqRec;
+
+struct SimClient {
+    SimWorkload *wl;
+    int index;              /* in wl->clients */
+    int role_index;         /* publishers: index among publishers (the payload's id) */
+    char name[48];
+    const SimClientGroup *g;
+    int node;
+    Client *c;
+    SimConn *conn;
+    uint64_t generation;    /* bumps per connection: stale events recognise themselves */
+    bool ready;
+    GArray *windows;        /* of SimWindow */
+    uint64_t sid;
+    /* publisher */
+    GArray *pubs;           /* of SimPubRec, index = seq - 1 */
+    /* subscriber: per publisher, the highest seq seen and a seen-bitmap */
+    GArray *last_seq;       /* uint64 per publisher */
+    GPtrArray *seen;        /* GByteArray per publisher (bit per seq) */
+    uint64_t delivered;
+    uint64_t slow_cuts;     /* -ERR 'Slow Consumer' received */
+    uint64_t server_closes; /* the server closed the connection (slow consumer, stale, ...) */
+    uint64_t reconnects;
+    /* requester */
+    GHashTable *inflight;   /* request id -> SimReq*, lookup only */
+    GArray *req_log;        /* of SimReqRec, in completion order */
+    uint64_t req_ok, req_fail;
+};
+
+typedef struct SimViolation {
+    bool liveness;          /* false: safety */
+    char *what;
+} SimViolation;
+
+struct SimWorkload {
+    Sim *sim;
+    GPtrArray *clients;     /* of SimClient*, in scenario order */
+    GPtrArray *publishers;  /* the subset, by role_index */
+    GPtrArray *violations;  /* of SimViolation* */
+    int64_t bucket_ns;      /* metrics resolution */
+    GPtrArray *lat_buckets; /* GArray of int64 delivery latencies per bucket */
+    GArray *pub_count, *msg_count, *req_count; /* uint64 per bucket */
+    GPtrArray *req_lat_buckets;
+    int64_t last_fault_end_ns; /* for liveness: faults stop after this */
+    uint64_t ops;
+};
+
+SimWorkload *sim_workload_new(Sim *sim);
+void sim_workload_free(SimWorkload *wl);
+void sim_workload_stall(SimWorkload *wl, const char *group, int64_t duration_ns);
+void sim_workload_finish(SimWorkload *wl);
+void sim_workload_violation(SimWorkload *wl, bool liveness, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+void sim_workload_note_fault(SimWorkload *wl, int64_t end_ns);
+
+#endif
