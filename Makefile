@@ -96,3 +96,35 @@ bench: deps $(B)/minijet-server $(B)/minijet-bench
 
 bench-quick: deps $(B)/minijet-server $(B)/minijet-bench
 	bench/compare.sh --quick
+
+# --- Simulator (sim/, issue 6, book chapter 9). Deterministic: same SCENARIO + SEED, same trace.
+#   make sim SCENARIO=crash-restart SEED=7   one run into build/sim/<scenario>-<seed>/ (trace.db,
+#                                            summary.txt, latency.png, throughput.png)
+#   make sim-swarm SCENARIO=random-faults SEEDS=1-100   many seeds on both cores
+#   make plots                               the book's simulator charts from fixed seeds into plots/
+SCENARIO ?= pubsub-basic
+SEED     ?= 1
+SEEDS    ?= 1-50
+SIM_PLOTS := pubsub-basic slow-consumer reconnect-storm crash-restart
+.PHONY: sim sim-swarm plots
+sim: $(B)/minijet-sim
+	$(B)/minijet-sim run $(SCENARIO) --seed $(SEED) --out $(B)/sim/$(SCENARIO)-$(SEED)
+
+sim-swarm: $(B)/minijet-sim
+	$(B)/minijet-sim swarm $(SCENARIO) --seeds $(SEEDS)
+
+plots: $(B)/minijet-sim
+	@mkdir -p plots
+	@for s in $(SIM_PLOTS); do \
+	  $(B)/minijet-sim run $$s --seed 1 --out $(B)/sim/plots/$$s >/dev/null || exit 1; \
+	  cp $(B)/sim/plots/$$s/latency.png plots/sim-$$s-latency.png; \
+	  cp $(B)/sim/plots/$$s/throughput.png plots/sim-$$s-throughput.png; \
+	  echo "plots/sim-$$s-{latency,throughput}.png"; \
+	done
+
+# --- The `minijet` command-line tool (issue 5): src/cli.c is its logic, tools/minijet-cli/main.c
+# the program around it (the production world).
+all: $(B)/minijet
+
+$(B)/minijet: tools/minijet-cli/main.c $(B)/obj/env_real.o $(B)/libminijet.a
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/obj/env_real.o $(B)/libminijet.a $(PKG_LIBS) -lm

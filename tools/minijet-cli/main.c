@@ -1,0 +1,21 @@
+/* tools/minijet-cli/main.c — the `minijet` program: the production world around src/cli.c.
+ *
+ * Thin on purpose: create the epoll world (env_real.h), hand it to cli_main with the two
+ * functions that run and stop its loop, free it, exit with cli_main's status. Everything the
+ * tool does is in src/cli.c, which reaches the OS only through the Env.
+ */
+#include <stdlib.h>
+
+#include "cli.h"
+#include "env_real.h"
+
+static void run_loop(Env *env) { env_real_run(env); }
+static void stop_loop(Env *env) { env_real_stop(env); }
+
+int main(int argc, char **argv) {
+    Env *env = env_real_new();
+    CliWorld world = {.env = env, .run = run_loop, .stop = stop_loop};
+    int rc = cli_main(&world, argc, argv);
+    env_real_free(env);
+    return rc;
+}
