@@ -85,6 +85,7 @@ struct Sim {
     uint64_t invariant_checks;
     bool stopped;
     GPtrArray *owned_faults; /* random faults generated for this run (SimFault*) */
+    const char *bug;         /* --bug: a deliberate transport bug the checkers must catch */
 };
 
 Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace);

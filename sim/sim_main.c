@@ -10,6 +10,7 @@
  *   minijet-sim replay DIR
  *       rerun a saved run and confirm it produces the same trace hash
  *
+ *       --bug net-drop|net-dup|net-reorder  breaks the network once on purpose: the run must fail
  *       --check-every N overrides the scenario's cadence of server_check_invariants (1 = every step)
  * SCENARIO is a path, or a name under sim/scenarios/ ("pubsub-basic").
  * Exit codes (sim_check.h): 0 ok, 1 safety violation, 2 liveness violation, 3 internal error
@@ -54,7 +55,7 @@ static void on_abort(int sig) {
 static int usage(const char *msg) {
     if (msg) fprintf(stderr, "minijet-sim: %s\n", msg);
     fprintf(stderr,
-            "usage: minijet-sim run SCENARIO [--seed N] [--out DIR] [--trace] [--check-every N]\n"
+            "usage: minijet-sim run SCENARIO [--seed N] [--out DIR] [--trace] [--check-every N] [--bug B]\n"
             "       minijet-sim swarm SCENARIO --seeds A-B [--jobs J]\n"
             "       minijet-sim replay DIR\n"
             "exit: 0 ok, 1 safety violation, 2 liveness violation, 3 internal error, 4 replay mismatch, 64 usage\n");
@@ -80,6 +81,7 @@ static bool parse_u64(const char *s, uint64_t *v) {
 
 /* One run. out_dir NULL: no files (swarm, determinism checks). */
 static uint64_t check_every_override; /* --check-every: 0 = the scenario's value */
+static const char *bug_name;          /* --bug: net-drop | net-dup | net-reorder */
 
 static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bool print_trace, bool quiet,
                    char **hash_out) {
@@ -104,6 +106,7 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     running_scenario = sc->path;
     Sim *sim = sim_new(sc, seed, trace);
     if (check_every_override) sim->check_every = check_every_override;
+    sim->bug = bug_name;
     running_sim = sim;
     sim_run(sim);
     sim_workload_finish(sim->wl);
@@ -186,6 +189,10 @@ static int cmd_run(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--check-every") && i + 1 < argc) {
             if (!parse_u64(argv[++i], &check_every_override) || !check_every_override)
                 return usage("--check-every needs a positive integer");
+        } else if (!strcmp(argv[i], "--bug") && i + 1 < argc) {
+            bug_name = argv[++i];
+            if (strcmp(bug_name, "net-drop") && strcmp(bug_name, "net-dup") && strcmp(bug_name, "net-reorder"))
+                return usage("--bug is one of net-drop, net-dup, net-reorder");
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--trace")) trace = true;
         else if (argv[i][0] == '-' || scen) return usage("unexpected argument");

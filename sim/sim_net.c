@@ -62,6 +62,8 @@ typedef struct Dir {
     int64_t stalled_until_ns;
     size_t in_flight;
     bool event_pending, dirty;
+    Chunk *held;          /* --bug net-reorder only */
+    int held_countdown;
 } Dir;
 
 typedef enum { SIDE_NONE, SIDE_OPEN, SIDE_CLOSING, SIDE_CLOSED } Side;
@@ -91,6 +93,7 @@ struct SimNet {
     GPtrArray *conns;     /* every connection of the run, in dial order (owns them) */
     GPtrArray *dirty;     /* Dir* with unflushed bytes, in the order they became dirty */
     uint64_t next_id;
+    uint64_t down_chunks; /* chunks delivered to clients: --bug picks its victim by count */
     SimLink *links;       /* n_nodes * n_nodes */
     SimPeerFn *peer_fn;
     void **peer_ctx;
@@ -102,6 +105,7 @@ static void conn_free(gpointer p) {
     for (int i = 0; i < 2; i++) {
         g_queue_clear_full(&d[i]->chunks, g_free);
         g_byte_array_unref(d[i]->unflushed);
+        g_free(d[i]->held);
     }
     g_free(c->name);
     g_free(c);
@@ -216,6 +220,30 @@ static void client_notify_closed(SimConn *c, const char *why) {
     if (c->end->on_closed) c->end->on_closed(c->ctx, why);
 }
 
+/* --bug: break TCP's promise once, on purpose, to show the checkers notice (mutation
+ * testing of the checkers themselves). The 1000th chunk delivered to any client is dropped
+ * (net-drop), delivered twice (net-dup) or swapped with the next one (net-reorder).
+ * Returns true when the chunk was swallowed. */
+static bool deliberate_bug(SimConn *c, Dir *d, Chunk **chp) {
+    SimNet *net = c->net;
+    const char *bug = net->sim->bug;
+    if (!bug || ++net->down_chunks != 1000) return false;
+    Chunk *ch = *chp;
+    sim_log(net->sim, "sim", "fault", "deliberate bug %s on c%" G_GUINT64_FORMAT " %s (%zuB)", bug, c->id, c->name, ch->len);
+    if (strcmp(bug, "net-drop") == 0) return true;
+    if (strcmp(bug, "net-dup") == 0) {
+        c->end->on_bytes(c->ctx, ch->data, ch->len);
+        return false;
+    }
+    if (strcmp(bug, "net-reorder") == 0) { /* hold it back behind the next 5 chunks */
+        d->held = ch;
+        d->held_countdown = 5;
+        *chp = NULL;
+        return true;
+    }
+    return false;
+}
+
 static void dir_event(void *ctx, void *a, uint64_t b) {
     Dir *d = a;
     SimConn *c = d->conn;
@@ -250,9 +278,13 @@ static void dir_event(void *ctx, void *a, uint64_t b) {
             }
         } else if (c->client == SIDE_OPEN) {
             if (ch->fin) client_notify_closed(c, "closed by server");
-            else {
+            else if (!deliberate_bug(c, d, &ch)) {
                 sim_log(sim, "cli", "recv", "c%" G_GUINT64_FORMAT " %s %zuB", c->id, c->name, ch->len);
                 c->end->on_bytes(c->ctx, ch->data, ch->len);
+                if (d->held && --d->held_countdown == 0 && c->client == SIDE_OPEN) {
+                    c->end->on_bytes(c->ctx, d->held->data, d->held->len);
+                    g_clear_pointer(&d->held, g_free);
+                }
             }
         }
         g_free(ch);

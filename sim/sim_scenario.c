@@ -427,6 +427,18 @@ static bool parse_all(Parse *p) {
     return true;
 }
 
+/* GKeyFile's parse errors carry no line number: find the first line it would refuse. */
+static int first_bad_line(const char *text) {
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (int i = 0; lines[i]; i++) {
+        char *l = g_strstrip(lines[i]);
+        if (!l[0] || l[0] == '#' || l[0] == ';') continue;
+        if (l[0] == '[' ? l[strlen(l) - 1] != ']' : strchr(l, '=') == NULL) return i + 1;
+        if (!g_utf8_validate(l, -1, NULL)) return i + 1;
+    }
+    return 1;
+}
+
 SimScenario *sim_scenario_parse(const char *text, size_t len, const char *path, GError **error) {
     SimScenario *sc = g_new0(SimScenario, 1);
     sc->path = g_strdup(path);
@@ -455,7 +467,7 @@ SimScenario *sim_scenario_parse(const char *text, size_t len, const char *path, 
     GError *kerr = NULL;
     bool ok;
     if (!g_key_file_load_from_data(p.kf, sc->text, len, G_KEY_FILE_NONE, &kerr)) {
-        g_set_error(error, SIM_SCENARIO_ERROR, 1, "%s: %s", path, kerr->message);
+        g_set_error(error, SIM_SCENARIO_ERROR, 1, "%s:%d: %s", path, first_bad_line(sc->text), kerr->message);
         g_error_free(kerr);
         ok = false;
     } else {

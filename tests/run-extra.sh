@@ -1,0 +1,65 @@
+# tests/run-extra.sh — suites registered by later modules; sourced by tests/run.sh, which
+# provides run_suite (TAP) and run_check (pass/fail). Keep the whole file under ~60 s.
+#
+# The simulator (sim/, book chapter 9):
+#   determinism   two scenarios, each run twice with one seed: the trace hashes must be equal
+#   replay        a saved run directory replays to the same hash
+#   scenarios     every single-node scenario passes its checkers (seed 1)
+#   checkers      a deliberately broken network (--bug) must be caught: exit 1 (safety)
+#   bad input     a broken scenario file is a one-line usage error (exit 64), not a crash
+#   swarm         20 seeds of random faults, no failing seed
+
+SIM=build/minijet-sim
+
+sim_hash() { "$SIM" run "$1" --seed "$2" | tail -n 1; }
+
+sim_same_hash() { # SCENARIO SEED
+  local a b
+  a=$(sim_hash "$1" "$2") || return 1
+  b=$(sim_hash "$1" "$2") || return 1
+  echo "$a"; echo "$b"
+  [ -n "$a" ] && [ "$a" = "$b" ] && [ "${a#trace_hash=}" != "$a" ]
+}
+
+sim_replay() {
+  local dir=build/sim/test-replay
+  rm -rf "$dir"
+  "$SIM" run crash-restart --seed 11 --out "$dir" >/dev/null || return 1
+  "$SIM" replay "$dir"
+}
+
+sim_expect_exit() { # CODE CMD...
+  local want=$1; shift
+  "$@"; local rc=$?
+  echo "exit code $rc (want $want)"
+  [ "$rc" -eq "$want" ]
+}
+
+sim_bad_scenario() {
+  local f
+  f=$(mktemp --suffix=.ini)
+  printf '[run]\nduration = 5s\n[client.p]\ntype = publisher\nsubject = a\nrate = 10/s\n[faults]\nf1 = 2s crsh n1\n' >"$f"
+  local out rc
+  out=$("$SIM" run "$f" 2>&1); rc=$?
+  rm -f "$f"
+  echo "$out"
+  [ "$rc" -eq 64 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -q ':8: \[faults\] f1: unknown action'
+}
+
+echo "== simulator"
+if [ -x "$SIM" ]; then
+  for s in crash-restart slow-consumer; do
+    run_check "sim-determinism-$s" sim_same_hash "$s" 5
+  done
+  run_check "sim-replay" sim_replay
+  for s in pubsub-basic slow-consumer reconnect-storm crash-restart random-faults; do
+    run_check "sim-scenario-$s" sim_expect_exit 0 "$SIM" run "$s" --seed 1
+  done
+  for b in net-drop net-dup net-reorder; do
+    run_check "sim-checker-catches-$b" sim_expect_exit 1 "$SIM" run pubsub-basic --seed 1 --bug "$b"
+  done
+  run_check "sim-bad-scenario" sim_bad_scenario
+  run_check "sim-swarm-random-faults-1-20" "$SIM" swarm random-faults --seeds 1-20
+else
+  run_check "sim-binary-built" test -x "$SIM"
+fi
