@@ -1,0 +1,52 @@
+/* stream_int.h — what stream.c and stream_publish.c share; no other file includes it.
+ *
+ * A Stream is split in two files only to keep each readable in one sitting:
+ *   stream_publish.c  the publish path: header checks, dedup, limits, max_age, group commit
+ *   stream.c          the rest: open/close/destroy, meta file, update, purge, delete, info
+ */
+#ifndef MINIJET_STREAM_INT_H
+#define MINIJET_STREAM_INT_H
+
+#include "stream.h"
+
+typedef struct DedupEntry {
+    char *id;
+    uint64_t seq;
+    int64_t ts_ns;
+} DedupEntry;
+
+/* A publisher waiting for its reply. seq > 0: a PubAck (or a duplicate's) sent once the
+ * store says seq is durable; seq == 0: an error reply, waiting only behind earlier acks. */
+typedef struct PendingAck {
+    char *reply;
+    uint64_t seq;
+    char *body;
+} PendingAck;
+
+struct Stream {
+    JetStream *js;
+    Server *srv;
+    Env *env;
+    StreamConfig *cfg;
+    int64_t created_ns;
+    char *dir;                /* <store_dir>/streams/<name> */
+    Store *store;
+    GPtrArray *subs;          /* ServerInternalSub*, one per subject */
+    GHashTable *dedup;        /* msg id -> DedupEntry* (lookup only) */
+    GQueue dedup_order;       /* DedupEntry*, oldest first: what expires next */
+    char *last_msg_id;        /* Nats-Msg-Id of the last stored message, NULL if it had none */
+    GQueue pending;           /* PendingAck*, in arrival order */
+    EnvTimer age_timer;
+};
+
+/* stream_publish.c */
+void stream_on_msg(void *ctx, const ServerMsg *m);   /* the internal subscription's handler */
+void stream_dedup_rebuild(Stream *st);                /* after open: ids of the last window */
+void stream_dedup_entry_free(DedupEntry *d);
+void stream_pending_free(PendingAck *p);
+void stream_enforce_limits(Stream *st);               /* discard:old max_msgs / max_bytes */
+void stream_enforce_subject_limit(Stream *st, const char *subject);
+void stream_age_tick(void *arg);                      /* expire by max_age, re-arm */
+void stream_arm_age_timer(Stream *st);
+
+#endif

@@ -1,0 +1,444 @@
+/* stream_publish.c — the publish path of a stream: from a PUB on one of its subjects to a
+ * PubAck sent once the record is durable.
+ *
+ * WHAT IT IS
+ *   stream_on_msg() is the handler of the stream's internal subscriptions. It runs the checks
+ *   of nats-server 2.9.10 in their order (see THE ORDER OF CHECKS below), appends to the
+ *   store, applies roll-ups and limits, and queues the PubAck; stream_flush() (group commit)
+ *   sends the acks once the store says the records are durable. Dedup and max_age live here
+ *   too. The Stream struct is in stream_int.h; the rest of the stream is in stream.c.
+ *
+ * INVARIANTS
+ *   - No PubAck for seq n is sent before store_durable_seq() >= n.
+ *   - One publisher's replies leave in the order its publishes arrived.
+ *   - A refused publish (any check fails) changes nothing in the stream.
+ *
+ * Book: chapter 5 (the stream log), sections 5.2-5.5.
+ */
+#include <string.h>
+
+#include "jetstream.h"
+#include "jsonutil.h"
+#include "limits.h"
+#include "stream_int.h"
+
+/* ------------------------------------------------------------------ small pieces */
+
+const char *stream_header_get(const uint8_t *hdr, size_t hdr_len, const char *key, size_t *len) {
+    size_t klen = strlen(key);
+    const char *p = (const char *)hdr, *end = p + hdr_len;
+    const char *line = memchr(p, '\n', hdr_len); /* skip the NATS/1.0 status line */
+    while (line != NULL && line + 1 < end) {
+        line++;
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (eol == NULL) eol = end;
+        if ((size_t)(eol - line) > klen && memcmp(line, key, klen) == 0 && line[klen] == ':') {
+            const char *v = line + klen + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t')) v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+            *len = (size_t)(ve - v);
+            return v;
+        }
+        line = eol < end ? eol : NULL;
+    }
+    return NULL;
+}
+
+/* A header holding a decimal uint64; FALSE when absent. A malformed number reads as 0,
+ * as nats-server's parse does. */
+static bool header_u64(const uint8_t *hdr, size_t hdr_len, const char *key, uint64_t *out) {
+    size_t len;
+    const char *v = stream_header_get(hdr, hdr_len, key, &len);
+    if (v == NULL) return false;
+    g_autofree char *s = g_strndup(v, len);
+    guint64 n = 0;
+    *out = g_ascii_string_to_unsigned(s, 10, 0, G_MAXUINT64, &n, NULL) ? n : 0;
+    return true;
+}
+
+static char *json_quote(const char *s) {
+    g_autoptr(JsonNode) n = json_node_new(JSON_NODE_VALUE);
+    json_node_set_string(n, s);
+    return jsonu_to_string(n);
+}
+
+/* The PubAck bodies, byte for byte as nats-server 2.9.10 writes them (spec 3.7). */
+static char *puback_ok(Stream *st, uint64_t seq, bool duplicate) {
+    g_autofree char *name = json_quote(st->cfg->name);
+    return g_strdup_printf("{\"stream\":%s, \"seq\":%" G_GUINT64_FORMAT "%s}", name, seq,
+                           duplicate ? ",\"duplicate\": true" : "");
+}
+
+static char *puback_error(Stream *st, const GError *e) {
+    const MjErrorInfo *info = mj_error_info((MjError)e->code);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "error");
+    json_builder_begin_object(b);
+    jsonu_add_int(b, "code", info->code);
+    jsonu_add_int(b, "err_code", info->err_code);
+    jsonu_add_string(b, "description", e->message);
+    json_builder_end_object(b);
+    jsonu_add_string(b, "stream", st->cfg->name);
+    jsonu_add_int(b, "seq", 0);
+    json_builder_end_object(b);
+    return jsonu_builder_to_string(b);
+}
+
+static void send_reply(Stream *st, const char *reply, const char *body) {
+    server_publish(st->srv, reply, NULL, NULL, 0, body, strlen(body));
+}
+
+void stream_pending_free(PendingAck *p) {
+    g_free(p->reply);
+    g_free(p->body);
+    g_free(p);
+}
+
+/* Queue a reply behind the ones already waiting, so one publisher's acks never overtake
+ * each other; body taken. With nothing waiting and nothing to make durable, send now. */
+static void queue_ack(Stream *st, const char *reply, uint64_t seq, char *body) {
+    if (reply == NULL) {
+        g_free(body);
+        return;
+    }
+    if (seq == 0 && g_queue_is_empty(&st->pending)) {
+        send_reply(st, reply, body);
+        g_free(body);
+        return;
+    }
+    PendingAck *p = g_new(PendingAck, 1);
+    p->reply = g_strdup(reply);
+    p->seq = seq;
+    p->body = body;
+    g_queue_push_tail(&st->pending, p);
+    jetstream_need_flush(st->js, st);
+}
+
+/* ------------------------------------------------------------------ dedup
+ *
+ * HOW IT WORKS
+ *   A publisher that retries after a lost PubAck sends the same Nats-Msg-Id again. The
+ *   stream remembers every id it stored within the last duplicate_window (a hash table for
+ *   lookup, a queue in arrival order for forgetting) and answers a repeat with the original
+ *   seq and "duplicate": true, storing nothing. Exactly-once publishing is this plus the
+ *   publisher's retries.
+ *
+ * WHY A WINDOW
+ *   Remembering every id forever costs memory without bound; a retry comes seconds after
+ *   the original, not days. Ids are forgotten lazily, when a newer publish looks.
+ *
+ * LIMITATIONS
+ *   The window is measured on message timestamps (wall clock), as nats-server does; a clock
+ *   jump backwards makes ids live longer. After a restart the table is rebuilt by reading
+ *   the messages of the last window back from the store (stream_dedup_rebuild).
+ */
+void stream_dedup_entry_free(DedupEntry *d) {
+    g_free(d->id);
+    g_free(d);
+}
+
+static void dedup_expire(Stream *st, int64_t now_ns) {
+    DedupEntry *d;
+    while ((d = g_queue_peek_head(&st->dedup_order)) != NULL &&
+           d->ts_ns < now_ns - st->cfg->duplicate_window_ns) {
+        g_queue_pop_head(&st->dedup_order);
+        if (g_hash_table_lookup(st->dedup, d->id) == d) g_hash_table_remove(st->dedup, d->id);
+        stream_dedup_entry_free(d);
+    }
+}
+
+static void dedup_add(Stream *st, const char *id, size_t len, uint64_t seq, int64_t ts_ns) {
+    if (len == 0 || len > LIMIT_STREAM_MSG_ID_BYTES) return;
+    DedupEntry *d = g_new(DedupEntry, 1);
+    d->id = g_strndup(id, len);
+    d->seq = seq;
+    d->ts_ns = ts_ns;
+    g_queue_push_tail(&st->dedup_order, d);
+    g_hash_table_replace(st->dedup, d->id, d);
+}
+
+/* Forget ids of appends the store rolled back (their seqs will be reused). */
+static void dedup_rollback(Stream *st, uint64_t durable) {
+    DedupEntry *d;
+    while ((d = g_queue_peek_tail(&st->dedup_order)) != NULL && d->seq > durable) {
+        g_queue_pop_tail(&st->dedup_order);
+        if (g_hash_table_lookup(st->dedup, d->id) == d) g_hash_table_remove(st->dedup, d->id);
+        stream_dedup_entry_free(d);
+    }
+}
+
+void stream_dedup_rebuild(Stream *st) {
+    int64_t since = env_wall_ns(st->env) - st->cfg->duplicate_window_ns;
+    uint64_t seq = store_seq_for_time(st->store, since);
+    for (; seq != 0; seq = store_next_seq(st->store, NULL, seq + 1)) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(StoreMsg) m = store_load(st->store, seq, &err);
+        if (m == NULL) continue;
+        size_t len = 0;
+        const char *id = stream_header_get(m->hdr, m->hdr_len, "Nats-Msg-Id", &len);
+        g_free(st->last_msg_id);
+        st->last_msg_id = id != NULL ? g_strndup(id, len) : NULL;
+        if (id != NULL) dedup_add(st, id, len, m->seq, m->ts_ns);
+    }
+}
+
+/* ------------------------------------------------------------------ group commit
+ *
+ * HOW IT WORKS
+ *   stream_on_msg appends to the store, which only buffers, and queues the PubAck. The
+ *   first queued ack of a loop turn asks jetstream.c for a zero-delay timer; the world runs
+ *   timers after the turn's I/O, so by then every publish read in this turn has been
+ *   appended. stream_flush then makes ONE store_flush (one write, one fsync under the
+ *   default policy) and releases every ack whose seq the store now calls durable.
+ *
+ * WHAT A POWER CUT LOSES (the policy is the store's; see store_file.c)
+ *   sync always (default)  nothing acknowledged; publishes of the cut turn may or may not
+ *                          survive, but their publishers never got an ack.
+ *   sync_interval          acks follow the write(), fsync every interval: up to one interval
+ *                          of acknowledged messages.
+ *   memory storage         everything, always (the config survives, the messages do not).
+ *
+ * WHY NOT FSYNC PER MESSAGE
+ *   One fsync costs ~0.1-10 ms; a turn may carry thousands of publishes. Batching turns the
+ *   fsync rate limit into a per-turn cost shared by everyone who published in that turn.
+ */
+static void fail_pending(Stream *st, const GError *why) {
+    uint64_t durable = store_durable_seq(st->store);
+    dedup_rollback(st, durable);
+    g_autoptr(GError) e = NULL;
+    mj_js_error(&e, MJ_ERR_JS_STREAM_STORE_FAILED, "%s", why != NULL ? why->message : "store failed");
+    for (GList *l = st->pending.head; l != NULL; l = l->next) {
+        PendingAck *p = l->data;
+        if (p->seq > durable) {
+            g_free(p->body);
+            p->body = puback_error(st, e);
+            p->seq = 0;
+        }
+    }
+}
+
+void stream_flush(Stream *st) {
+    if (store_dirty(st->store)) {
+        g_autoptr(GError) err = NULL;
+        if (!store_flush(st->store, &err)) fail_pending(st, err);
+    }
+    uint64_t durable = store_durable_seq(st->store);
+    PendingAck *p;
+    while ((p = g_queue_peek_head(&st->pending)) != NULL && p->seq <= durable) {
+        g_queue_pop_head(&st->pending);
+        send_reply(st, p->reply, p->body);
+        stream_pending_free(p);
+    }
+    /* Still waiting: the store buffered more than one flush writes (it will say dirty). */
+    if (!g_queue_is_empty(&st->pending) && store_dirty(st->store)) jetstream_need_flush(st->js, st);
+}
+
+/* ------------------------------------------------------------------ limits */
+
+/* discard:old — make room by dropping the oldest messages until the limits hold. */
+void stream_enforce_limits(Stream *st) {
+    StoreState s;
+    store_state(st->store, &s);
+    while ((st->cfg->max_msgs > 0 && s.msgs > (uint64_t)st->cfg->max_msgs) ||
+           (st->cfg->max_bytes > 0 && s.bytes > (uint64_t)st->cfg->max_bytes)) {
+        if (s.msgs <= 1) break; /* never drop the message just stored */
+        store_remove(st->store, s.first_seq, FALSE, NULL);
+        store_state(st->store, &s);
+    }
+}
+
+void stream_enforce_subject_limit(Stream *st, const char *subject) {
+    StoreSubjectInfo si;
+    int64_t max = st->cfg->max_msgs_per_subject;
+    if (max > 0 && store_subject_info(st->store, subject, &si) && si.msgs > (uint64_t)max) {
+        StorePurge req = {.filter = subject, .keep = (uint64_t)max};
+        store_purge(st->store, &req, NULL);
+    }
+}
+
+void stream_age_tick(void *arg) {
+    Stream *st = arg;
+    st->age_timer = 0;
+    if (st->cfg->max_age_ns <= 0) return; /* no age limit: nothing ever expires */
+    int64_t cutoff = env_wall_ns(st->env) - st->cfg->max_age_ns;
+    uint64_t keep_from = store_seq_for_time(st->store, cutoff);
+    StoreState s;
+    store_state(st->store, &s);
+    if (keep_from == 0) keep_from = s.last_seq + 1; /* everything is older */
+    if (s.msgs > 0 && keep_from > s.first_seq) {
+        store_compact(st->store, keep_from, NULL);
+        jetstream_need_flush(st->js, st);
+    }
+    stream_arm_age_timer(st);
+}
+
+void stream_arm_age_timer(Stream *st) {
+    if (st->age_timer != 0 || st->cfg->max_age_ns <= 0) return;
+    StoreState s;
+    store_state(st->store, &s);
+    if (s.msgs == 0) return;
+    int64_t delay = s.first_ts_ns + st->cfg->max_age_ns - env_wall_ns(st->env);
+    st->age_timer = env_timer_add(st->env, MAX(delay, LIMIT_STREAM_AGE_TIMER_MIN_NS), stream_age_tick, st);
+}
+
+/* ------------------------------------------------------------------ the publish path
+ *
+ * THE ORDER OF CHECKS (nats-server 2.9.10's processJetStreamMsg; spec 3.7)
+ *   0. sealed                      nothing gets in (10109)
+ *   1. Nats-Expected-Stream        the publisher meant another stream (10060)
+ *   2. Nats-Msg-Id                 seen within duplicate_window: answer the ORIGINAL seq with
+ *                                  "duplicate": true and store nothing
+ *   3. Nats-Expected-Last-Subject-Sequence   last seq on this subject must match (10071)
+ *   4. Nats-Expected-Last-Sequence           stream's last seq must match (10071)
+ *   5. Nats-Expected-Last-Msg-Id             last stored message's id must match (10070)
+ *   6. Nats-Rollup                 only with allow_rollup_hdrs (10111)
+ *   7. size                        headers <= 64 KiB (10097), headers+payload <=
+ *                                  max_msg_size (10054)
+ *   8. discard:new limits          max_msgs / max_bytes / per-subject (10077)
+ *   then store, roll up, apply discard:old limits, queue the PubAck.
+ *
+ * WHY THIS ORDER
+ *   Dedup comes before the expected-* checks on purpose: a retried publish whose original
+ *   was stored must get its original ack back, even though "expected last sequence" is no
+ *   longer true (the original moved it). The optimistic-concurrency checks (3-5) come before
+ *   anything that changes the stream, so a refused publish has no effect at all. Limits come
+ *   last because only an otherwise acceptable message should evict old ones.
+ *
+ * Headers are looked up case-sensitively, first occurrence, and stored verbatim.
+ */
+static bool check_publish(Stream *st, const ServerMsg *m, const char *subject, GError **error) {
+    const StreamConfig *c = st->cfg;
+    const uint8_t *h = m->hdr;
+    size_t hl = m->hdr_len, len;
+    uint64_t want;
+    const char *v;
+    if ((v = stream_header_get(h, hl, "Nats-Expected-Stream", &len)) != NULL &&
+        (len != strlen(c->name) || memcmp(v, c->name, len) != 0)) {
+        mj_js_error(error, MJ_ERR_JS_STREAM_NOT_MATCH, NULL);
+        return false;
+    }
+    StoreState s;
+    store_state(st->store, &s);
+    if (header_u64(h, hl, "Nats-Expected-Last-Subject-Sequence", &want)) {
+        StoreSubjectInfo si = {0};
+        uint64_t last = store_subject_info(st->store, subject, &si) ? si.last_seq : 0;
+        if (last != want) {
+            mj_js_error(error, MJ_ERR_JS_STREAM_WRONG_LAST_SEQ, "wrong last sequence: %" G_GUINT64_FORMAT, last);
+            return false;
+        }
+    }
+    if (header_u64(h, hl, "Nats-Expected-Last-Sequence", &want) && want != s.last_seq) {
+        mj_js_error(error, MJ_ERR_JS_STREAM_WRONG_LAST_SEQ, "wrong last sequence: %" G_GUINT64_FORMAT, s.last_seq);
+        return false;
+    }
+    if ((v = stream_header_get(h, hl, "Nats-Expected-Last-Msg-Id", &len)) != NULL) {
+        const char *last = st->last_msg_id != NULL ? st->last_msg_id : "";
+        if (len != strlen(last) || memcmp(v, last, len) != 0) {
+            mj_js_error(error, MJ_ERR_JS_STREAM_WRONG_LAST_MSG_ID, "wrong last msg ID: %s", last);
+            return false;
+        }
+    }
+    if (stream_header_get(h, hl, "Nats-Rollup", &len) != NULL && !c->allow_rollup_hdrs) {
+        mj_js_error(error, MJ_ERR_JS_STREAM_ROLLUP_FAILED, NULL);
+        return false;
+    }
+    if (hl > LIMIT_STREAM_HEADER_BYTES) {
+        mj_js_error(error, MJ_ERR_JS_STREAM_HEADER_TOO_BIG, NULL);
+        return false;
+    }
+    if (c->max_msg_size > 0 && hl + m->payload_len > (uint64_t)c->max_msg_size) {
+        mj_js_error(error, MJ_ERR_JS_MESSAGE_TOO_BIG, NULL);
+        return false;
+    }
+    if (c->discard == DISCARD_NEW) {
+        /* A publish that will evict one of its own subject's messages adds nothing overall,
+         * so the stream-wide limits let it through (nats-server's rule). */
+        StoreSubjectInfo si;
+        bool at_subject_limit = c->max_msgs_per_subject > 0 &&
+                                store_subject_info(st->store, subject, &si) &&
+                                si.msgs >= (uint64_t)c->max_msgs_per_subject;
+        const char *why = NULL;
+        if (at_subject_limit && c->discard_new_per_subject)
+            why = "maximum messages per subject exceeded";
+        else if (!at_subject_limit && c->max_msgs > 0 && s.msgs >= (uint64_t)c->max_msgs)
+            why = "maximum messages exceeded";
+        else if (!at_subject_limit && c->max_bytes > 0 &&
+                 s.bytes + store_msg_bytes(st->store, strlen(subject), hl, m->payload_len) >
+                     (uint64_t)c->max_bytes)
+            why = "maximum bytes exceeded";
+        if (why != NULL) {
+            mj_js_error(error, MJ_ERR_JS_STREAM_STORE_FAILED, "%s", why);
+            return false;
+        }
+    }
+    return true;
+}
+
+void stream_on_msg(void *ctx, const ServerMsg *m) {
+    Stream *st = ctx;
+    const StreamConfig *c = st->cfg;
+    g_autofree char *subject = g_strndup(m->subject, m->subject_len);
+    g_autofree char *reply = m->reply_len > 0 ? g_strndup(m->reply, m->reply_len) : NULL;
+    if (c->no_ack) g_clear_pointer(&reply, g_free);
+    g_autoptr(GError) err = NULL;
+    if (c->sealed) {
+        mj_js_error(&err, MJ_ERR_JS_STREAM_SEALED, NULL);
+        queue_ack(st, reply, 0, puback_error(st, err));
+        return;
+    }
+    int64_t now = env_wall_ns(st->env);
+    size_t id_len = 0;
+    const char *id = stream_header_get(m->hdr, m->hdr_len, "Nats-Msg-Id", &id_len);
+    if (id != NULL && id_len > 0) {
+        dedup_expire(st, now);
+        g_autofree char *key = g_strndup(id, id_len);
+        DedupEntry *d = g_hash_table_lookup(st->dedup, key);
+        if (d != NULL) { /* a retry: the original's seq, nothing stored */
+            queue_ack(st, reply, d->seq, puback_ok(st, d->seq, true)); /* after the original's */
+            return;
+        }
+    }
+    if (!check_publish(st, m, subject, &err)) {
+        queue_ack(st, reply, 0, puback_error(st, err));
+        return;
+    }
+    size_t rl = 0;
+    const char *rollup = stream_header_get(m->hdr, m->hdr_len, "Nats-Rollup", &rl);
+    bool rollup_sub = rollup != NULL && rl == 3 && memcmp(rollup, "sub", 3) == 0;
+    bool rollup_all = rollup != NULL && rl == 3 && memcmp(rollup, "all", 3) == 0;
+    if (rollup != NULL && !rollup_sub && !rollup_all) { /* nats-server: logged, no PubAck */
+        env_log(st->env, ENV_LOG_WARN, "stream %s: rollup value invalid: %.*s", c->name, (int)rl, rollup);
+        return;
+    }
+    uint64_t seq = store_append(st->store, subject, m->subject_len, m->hdr, m->hdr_len,
+                                m->payload, m->payload_len, now, &err);
+    if (seq == 0) { /* disk full or I/O error: this and the turn's earlier appends are gone */
+        fail_pending(st, err);
+        g_autoptr(GError) e2 = NULL;
+        mj_js_error(&e2, MJ_ERR_JS_STREAM_STORE_FAILED, "%s", err != NULL ? err->message : "store failed");
+        queue_ack(st, reply, 0, puback_error(st, e2));
+        return;
+    }
+    g_free(st->last_msg_id);
+    st->last_msg_id = id != NULL ? g_strndup(id, id_len) : NULL;
+    if (id != NULL) dedup_add(st, id, id_len, seq, now);
+    if (rollup_sub) {
+        StorePurge req = {.filter = subject, .keep = 1};
+        store_purge(st->store, &req, NULL);
+    } else if (rollup_all) {
+        store_compact(st->store, seq, NULL);
+    }
+    stream_enforce_subject_limit(st, subject);
+    if (c->discard == DISCARD_OLD) stream_enforce_limits(st);
+    /* Interest retention with no consumers: nobody will ever read it, so it is not kept,
+     * but it still took a sequence number and the publisher gets its ack (spec 3.7).
+     * Consumers (a later issue) will keep it while they are interested. */
+    if (c->retention == RETENTION_INTEREST) store_remove(st->store, seq, FALSE, NULL);
+    stream_arm_age_timer(st);
+    if (reply != NULL)
+        queue_ack(st, reply, seq, puback_ok(st, seq, false));
+    else
+        jetstream_need_flush(st->js, st);
+}
+
