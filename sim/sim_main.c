@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sim_check.h"
@@ -29,6 +30,12 @@
 #include "sim_report.h"
 #include "sim_scenario.h"
 #include "sim_workload.h"
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* For the abort handler: what was running when an assertion fired. */
 static Sim *running_sim;
@@ -102,6 +109,7 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
         return SIM_EXIT_INTERNAL;
     }
     int64_t t0 = g_get_monotonic_time(); /* wall clock, for summary.txt only */
+    double c0 = cpu_seconds();
     running_trace = trace;
     running_scenario = sc->path;
     Sim *sim = sim_new(sc, seed, trace);
@@ -112,11 +120,12 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     sim_workload_finish(sim->wl);
     int code = sim_check_all(sim);
     double real_s = (double)(g_get_monotonic_time() - t0) / 1e6;
+    double cpu_s = cpu_seconds() - c0;
     char *hash = sim_trace_hash_hex(trace);
     SimWorkload *wl = sim->wl;
     SimRunReport r = {.scenario = sc->name, .seed = seed, .code = code, .verdict = sim_exit_name(code), .hash = hash,
                       .events = sim_trace_events(trace), .steps = sim->sched.steps,
-                      .invariant_checks = sim->invariant_checks, .sim_ns = sim->end_ns, .real_s = real_s};
+                      .invariant_checks = sim->invariant_checks, .sim_ns = sim->end_ns, .real_s = real_s, .cpu_s = cpu_s};
     r.violations = g_ptr_array_new_with_free_func(g_free);
     for (guint i = 0; i < wl->violations->len; i++) {
         SimViolation *v = g_ptr_array_index(wl->violations, i);
@@ -153,9 +162,10 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     if (!quiet) {
         for (guint i = 0; i < r.violations->len && i < 20; i++) printf("violation: %s\n", (char *)g_ptr_array_index(r.violations, i));
         if (r.violations->len > 20) printf("violation: ... %u more (see summary.txt)\n", r.violations->len - 20);
-        printf("result=%s events=%" G_GUINT64_FORMAT " simulated=%.3fs real=%.3fs events/s=%.0f sim/real=%.1fx\n",
-               r.verdict, r.events, (double)sim->end_ns / 1e9, real_s, real_s > 0 ? (double)r.events / real_s : 0,
-               real_s > 0 ? (double)sim->end_ns / 1e9 / real_s : 0);
+        printf("result=%s events=%" G_GUINT64_FORMAT " simulated=%.3fs real=%.3fs cpu=%.3fs events/s=%.0f "
+               "sim/real=%.1fx sim/cpu=%.1fx\n",
+               r.verdict, r.events, (double)sim->end_ns / 1e9, real_s, cpu_s, real_s > 0 ? (double)r.events / real_s : 0,
+               real_s > 0 ? (double)sim->end_ns / 1e9 / real_s : 0, cpu_s > 0 ? (double)sim->end_ns / 1e9 / cpu_s : 0);
     }
     if (out_dir) {
         g_autofree char *scen = g_build_filename(out_dir, "scenario.ini", NULL);

@@ -13,6 +13,7 @@ typedef struct SimRunReport {
     uint64_t events, steps, invariant_checks;
     int64_t sim_ns;
     double real_s;             /* wall clock: report only, never traced or hashed */
+    double cpu_s;              /* CPU time of the process over the same span */
     uint64_t published, delivered, req_ok, req_fail, reconnects, server_closes;
     GPtrArray *violations;     /* of char* ("safety: ..." / "liveness: ...") */
 } SimRunReport;

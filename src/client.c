@@ -247,13 +247,30 @@ void client_unsubscribe(Client *c, uint64_t sid, uint64_t max) {
     g_tree_remove(c->subs, &sid);
 }
 
+static void out_u64(Client *c, uint64_t v) {
+    char num[24];
+    int k = sizeof num;
+    do num[--k] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    out_append(c, num + k, sizeof num - (size_t)k);
+}
+
+/* PUB/HPUB lines are built by hand: this is the hot path of every publisher. */
 void client_hpublish(Client *c, const char *subject, const char *reply, const void *hdr,
                      size_t hdr_len, const void *payload, size_t len) {
-    if (hdr_len > 0)
-        out_printf(c, "HPUB %s%s%s %zu %zu\r\n", subject, reply ? " " : "", reply ? reply : "",
-                   hdr_len, hdr_len + len);
-    else
-        out_printf(c, "PUB %s%s%s %zu\r\n", subject, reply ? " " : "", reply ? reply : "", len);
+    out_append(c, hdr_len > 0 ? "HPUB " : "PUB ", hdr_len > 0 ? 5 : 4);
+    out_append(c, subject, strlen(subject));
+    out_append(c, " ", 1);
+    if (reply) {
+        out_append(c, reply, strlen(reply));
+        out_append(c, " ", 1);
+    }
+    if (hdr_len > 0) {
+        out_u64(c, hdr_len);
+        out_append(c, " ", 1);
+    }
+    out_u64(c, hdr_len + len);
+    out_append(c, "\r\n", 2);
     if (hdr_len > 0) out_append(c, hdr, hdr_len);
     if (len > 0) out_append(c, payload, len);
     out_append(c, "\r\n", 2);
