@@ -9,6 +9,8 @@
  *       one line per failing seed with the command that replays it
  *   minijet-sim replay DIR
  *       rerun a saved run and confirm it produces the same trace hash
+ *   minijet-sim selftest [--tap]
+ *       the simulator's own unit tests (scheduler, PRNG, disk crash model, scenario errors)
  *
  *       --bug net-drop|net-dup|net-reorder  breaks the network once on purpose: the run must fail
  *       --check-every N overrides the scenario's cadence of server_check_invariants (1 = every step)
@@ -29,6 +31,7 @@
 #include "sim_env.h"
 #include "sim_report.h"
 #include "sim_scenario.h"
+#include "sim_selftest.h"
 #include "sim_workload.h"
 
 static double cpu_seconds(void) {
@@ -65,6 +68,7 @@ static int usage(const char *msg) {
             "usage: minijet-sim run SCENARIO [--seed N] [--out DIR] [--trace] [--check-every N] [--bug B]\n"
             "       minijet-sim swarm SCENARIO --seeds A-B [--jobs J]\n"
             "       minijet-sim replay DIR\n"
+            "       minijet-sim selftest [--tap]\n"
             "exit: 0 ok, 1 safety violation, 2 liveness violation, 3 internal error, 4 replay mismatch, 64 usage\n");
     return SIM_EXIT_USAGE;
 }
@@ -338,6 +342,11 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
     if (!strcmp(argv[1], "swarm")) return cmd_swarm(argc - 2, argv + 2);
     if (!strcmp(argv[1], "replay")) return cmd_replay(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "selftest")) {
+        signal(SIGABRT, SIG_DFL); /* a failed test is a failed test, not a run's internal error */
+        argv[1] = argv[0];
+        return sim_selftest(argc - 1, argv + 1);
+    }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(NULL);
         return 0;

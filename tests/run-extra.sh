@@ -2,6 +2,7 @@
 # provides run_suite (TAP) and run_check (pass/fail). Keep the whole file under ~60 s.
 #
 # The simulator (sim/, book chapter 9):
+#   selftest      the simulator's own unit tests (scheduler, PRNG, disk crash model, parser)
 #   determinism   two scenarios, each run twice with one seed: the trace hashes must be equal
 #   replay        a saved run directory replays to the same hash
 #   scenarios     every single-node scenario passes its checkers (seed 1)
@@ -48,6 +49,7 @@ sim_bad_scenario() {
 
 echo "== simulator"
 if [ -x "$SIM" ]; then
+  run_suite "sim-selftest" 60 "$SIM" selftest --tap
   for s in crash-restart slow-consumer; do
     run_check "sim-determinism-$s" sim_same_hash "$s" 5
   done
