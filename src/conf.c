@@ -379,6 +379,28 @@ static gboolean get_duration(Ctx *cx, const Entry *e, int64_t *out_ns) {
     return TRUE;
 }
 
+gboolean conf_parse_sync_interval(const char *text, int64_t *out_ns) {
+    if (g_ascii_strcasecmp(text, "always") == 0) {
+        *out_ns = 0;
+        return TRUE;
+    }
+    if (g_ascii_strcasecmp(text, "never") == 0) {
+        *out_ns = -1;
+        return TRUE;
+    }
+    char *end = NULL;
+    double n = g_ascii_strtod(text, &end);
+    double mult = 0;
+    if (end == text || n <= 0) return FALSE;
+    if (strcmp(end, "s") == 0) mult = 1e9;
+    else if (strcmp(end, "ms") == 0) mult = 1e6;
+    else if (strcmp(end, "m") == 0) mult = 60e9;
+    else if (strcmp(end, "h") == 0) mult = 3600e9;
+    if (mult == 0 || n * mult > 9e18) return FALSE;
+    *out_ns = (int64_t)(n * mult);
+    return TRUE;
+}
+
 static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
     const Val *v = top->val;
     if (v->type == VAL_BOOL) {
@@ -396,7 +418,12 @@ static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
             ok = get_int(cx, e, -1, G_MAXINT64, &s->js_max_mem_bytes);
         else if (!strcmp(e->key, "max_file") || !strcmp(e->key, "max_file_store"))
             ok = get_int(cx, e, -1, G_MAXINT64, &s->js_max_file_bytes);
-        else if (!strcmp(e->key, "enabled")) {
+        else if (!strcmp(e->key, "sync_interval") || !strcmp(e->key, "sync")) {
+            if (e->val->str != NULL && conf_parse_sync_interval(e->val->str, &s->js_sync_interval_ns))
+                ok = TRUE;
+            else
+                ok = get_duration(cx, e, &s->js_sync_interval_ns);
+        } else if (!strcmp(e->key, "enabled")) {
             if (e->val->type != VAL_BOOL) return bad(cx, e->val, e->key, "true or false");
             s->jetstream = (int)e->val->num;
         } else unknown(cx, e, "jetstream");
@@ -474,6 +501,7 @@ void conf_settings_init(ConfSettings *s) {
     s->port = s->http_port = s->cluster_port = -1;
     s->jetstream = -1;
     s->js_max_mem_bytes = s->js_max_file_bytes = -1;
+    s->js_sync_interval_ns = CONF_NOT_SET;
     s->max_payload_bytes = s->max_pending_bytes = s->max_control_line_bytes = -1;
     s->max_connections = s->max_subs = s->ping_max = -1;
     s->ping_interval_ns = -1;

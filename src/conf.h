@@ -43,6 +43,9 @@ typedef struct ConfSettings {
     char *js_domain;         /* jetstream { domain } (kept, not used yet) */
     int64_t js_max_mem_bytes;  /* max_mem / max_memory_store; -1 = not set */
     int64_t js_max_file_bytes; /* max_file / max_file_store; -1 = not set */
+    int64_t js_sync_interval_ns; /* jetstream { sync_interval: always | never | 2m };
+                                  * 0 = always (fsync before ack), -1 = never,
+                                  * CONF_NOT_SET when absent */
     int64_t max_payload_bytes; /* -1 = not set */
     int64_t max_pending_bytes; /* -1 = not set */
     int64_t max_control_line_bytes; /* -1 = not set */
@@ -60,7 +63,11 @@ typedef struct ConfSettings {
     char **cluster_routes;   /* NULL-terminated; NULL = none */
 } ConfSettings;
 
+#define CONF_NOT_SET G_MININT64
+
 void conf_settings_init(ConfSettings *s);
+/* "always" -> 0, "never" -> -1, a duration ("2m", "500ms", "10s") -> ns; FALSE if invalid. */
+gboolean conf_parse_sync_interval(const char *text, int64_t *out_ns);
 void conf_settings_clear(ConfSettings *s);
 gboolean conf_parse(ConfSettings *s, const char *text, const char *filename, GPtrArray **warnings,
                     GError **error);

@@ -40,6 +40,9 @@ static const char usage_text[] =
     "JetStream Options:\n"
     "    -js, --jetstream                 Enable JetStream functionality\n"
     "    -sd, --store_dir <dir>           Set the storage directory\n"
+    "        --sync_interval <when>       JetStream fsync policy: always (default: fsync before\n"
+    "                                     the PubAck, group commit), never, or a duration like 2m\n"
+    "                                     (ack at once, fsync every 2m: nats-server's default)\n"
     "\n"
     "Logging Options:\n"
     "    -D, --debug                      Enable debugging output\n"
@@ -51,7 +54,7 @@ static const char usage_text[] =
 
 /* What the command line said; NULL / -1 = not given. */
 typedef struct Flags {
-    const char *host, *server_name, *config_file, *store_dir;
+    const char *host, *server_name, *config_file, *store_dir, *sync_interval;
     int port, http_port;
     gboolean jetstream, debug;
 } Flags;
@@ -96,7 +99,8 @@ static void parse_flags(int argc, char **argv, Flags *f) {
         if (eq) value = eq + 1;
         gboolean takes_value = FALSE;
         const char *const valued[] = {"a", "addr", "net", "p", "port", "n", "name", "server_name",
-                                      "m", "http_port", "c", "config", "sd", "store_dir", NULL};
+                                      "m", "http_port", "c", "config", "sd", "store_dir",
+                                      "sync_interval", NULL};
         for (int k = 0; valued[k]; k++) takes_value |= strcmp(key, valued[k]) == 0;
         if (takes_value && value == NULL) {
             if (i + 1 >= argc) die("flag needs an argument: -%s", key);
@@ -121,6 +125,8 @@ static void parse_flags(int argc, char **argv, Flags *f) {
             f->config_file = value;
         } else if (!strcmp(key, "sd") || !strcmp(key, "store_dir")) {
             f->store_dir = value;
+        } else if (!strcmp(key, "sync_interval")) {
+            f->sync_interval = value;
         } else if (!strcmp(key, "js") || !strcmp(key, "jetstream")) {
             f->jetstream = TRUE;
         } else if (!strcmp(key, "D") || !strcmp(key, "debug") || !strcmp(key, "V") ||
@@ -170,6 +176,10 @@ int main(int argc, char **argv) {
     if (flags.server_name) cfg.server_name = flags.server_name;
     if (flags.jetstream) cfg.jetstream = true;
     if (flags.store_dir) cfg.store_dir = flags.store_dir;
+    if (conf.js_sync_interval_ns != CONF_NOT_SET) cfg.sync_interval_ns = conf.js_sync_interval_ns;
+    if (flags.sync_interval && !conf_parse_sync_interval(flags.sync_interval, &cfg.sync_interval_ns))
+        die("invalid --sync_interval \"%s\": want always, never or a duration like 2m",
+            flags.sync_interval);
     if (flags.http_port != -2) http_port = flags.http_port;
     gboolean debug = flags.debug || conf.debug;
 
@@ -198,6 +208,13 @@ int main(int argc, char **argv) {
     if (cfg.jetstream) {
         env_log(env, ENV_LOG_INFO, "Starting JetStream");
         env_log(env, ENV_LOG_INFO, "  Store Directory: \"%s\"", cfg.store_dir);
+        if (cfg.sync_interval_ns == 0)
+            env_log(env, ENV_LOG_INFO, "  Sync:            always (fsync before PubAck, group commit)");
+        else if (cfg.sync_interval_ns < 0)
+            env_log(env, ENV_LOG_WARN, "  Sync:            never (a power cut loses acknowledged messages)");
+        else
+            env_log(env, ENV_LOG_INFO, "  Sync:            every %.3gs (a power cut loses up to that much)",
+                    (double)cfg.sync_interval_ns / 1e9);
         if (conf.js_max_mem_bytes != -1 || conf.js_max_file_bytes != -1)
             env_log(env, ENV_LOG_INFO, "  Max Memory: %" G_GINT64_FORMAT ", Max Storage: %" G_GINT64_FORMAT
                                        " (not enforced yet)",

@@ -500,6 +500,13 @@ static void on_closed(void *core, EnvConn id) {
 
 static const EnvHandlers server_handlers = {on_accept, on_bytes, on_closed};
 
+/* After server_free the world may still deliver a late on_closed (or, in the simulator, a
+ * connection racing a crash): these make such callbacks harmless. A late accept is closed. */
+static void detached_accept(void *core, EnvConn id, const char *ip, int port) { (void)core; (void)ip; (void)port; (void)id; }
+static void detached_bytes(void *core, EnvConn id, const uint8_t *d, size_t n) { (void)core; (void)id; (void)d; (void)n; }
+static void detached_closed(void *core, EnvConn id) { (void)core; (void)id; }
+static const EnvHandlers detached_handlers = {detached_accept, detached_bytes, detached_closed};
+
 /* ------------------------------------------------------------------ internal client */
 
 ServerInternalSub *server_subscribe_internal(Server *s, const char *subject, const char *queue,
@@ -623,6 +630,7 @@ void server_free(Server *s) {
     g_ptr_array_free(s->internal_subs, TRUE);
     g_hash_table_destroy(s->conns);
     sublist_free(s->sl);
+    env_set_handlers(s->env, &detached_handlers, NULL);
     g_free(s);
 }
 

@@ -191,6 +191,25 @@ static void test_empty(Fixture *f, gconstpointer data) {
     g_assert_cmpint(f->s.jetstream, ==, -1);
 }
 
+static void test_sync_interval(void) {
+    ConfSettings s;
+    conf_settings_init(&s);
+    g_autoptr(GError) err = NULL;
+    g_assert_true(conf_parse(&s, "jetstream { sync_interval: always }", "t.conf", NULL, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(s.js_sync_interval_ns, ==, 0);
+    g_assert_true(conf_parse(&s, "jetstream { sync_interval: \"2m\" }", "t.conf", NULL, &err));
+    g_assert_cmpint(s.js_sync_interval_ns, ==, 120000000000LL);
+    g_assert_true(conf_parse(&s, "jetstream { sync_interval: never }", "t.conf", NULL, &err));
+    g_assert_cmpint(s.js_sync_interval_ns, ==, -1);
+    int64_t ns = 0;
+    g_assert_true(conf_parse_sync_interval("500ms", &ns));
+    g_assert_cmpint(ns, ==, 500000000LL);
+    g_assert_false(conf_parse_sync_interval("sometimes", &ns));
+    g_assert_false(conf_parse_sync_interval("-2m", &ns));
+    conf_settings_clear(&s);
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
@@ -205,5 +224,6 @@ int main(int argc, char **argv) {
     ADD("/conf/durations", test_durations);
     ADD("/conf/empty", test_empty);
     g_test_add_func("/conf/errors", test_errors);
+    g_test_add_func("/conf/sync_interval", test_sync_interval);
     return g_test_run();
 }
