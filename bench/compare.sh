@@ -15,7 +15,7 @@
 #   bench/compare.sh [--quick]       (make bench / make bench-quick)
 #   Environment: ROUNDS, DURATION (seconds per run), SCENARIOS (space separated),
 #   MINIJET (server binary), MINIJET_ARGS (extra minijet flags), NATS_SERVER (reference
-#   binary), BENCH (load generator), PULL_COUNT (messages the pull scenario consumes).
+#   binary), BENCH (load generator), FILL_COUNT (messages pull/push consume).
 #
 # OUTPUT
 #   the table on stdout, and
@@ -29,11 +29,11 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick -eq 1 ]; then
-  ROUNDS=${ROUNDS:-5}; DURATION=${DURATION:-1}; PULL_COUNT=${PULL_COUNT:-50000}; tag=-quick
+  ROUNDS=${ROUNDS:-5}; DURATION=${DURATION:-1}; FILL_COUNT=${FILL_COUNT:-50000}; tag=-quick
 else
-  ROUNDS=${ROUNDS:-7}; DURATION=${DURATION:-2}; PULL_COUNT=${PULL_COUNT:-100000}; tag=""
+  ROUNDS=${ROUNDS:-7}; DURATION=${DURATION:-2}; FILL_COUNT=${FILL_COUNT:-100000}; tag=""
 fi
-SCENARIOS=${SCENARIOS:-"pub pubsub fanout queue reqrep jspub jspubasync pull"}
+SCENARIOS=${SCENARIOS:-"pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget"}
 MINIJET=${MINIJET:-build/minijet-server}
 NATS_SERVER=${NATS_SERVER:-/usr/sbin/nats-server}
 BENCH=${BENCH:-build/minijet-bench}
@@ -116,6 +116,12 @@ nats_version=$("$NATS_SERVER" --version 2>&1 | head -1)
   echo "sync policy (JetStream scenarios only): nats-server 2.9.10 acks before fsync and fsyncs the"
   echo "  file store on a timer (sync_interval, default 2 min); minijet fsyncs before it acks, with"
   echo "  group commit (one fsync covers every append waiting at that moment)."
+  # The disk's fsync cost now: it sets the floor for every fsync-before-ack figure, and on
+  # a shared virtual disk it changes from minute to minute.
+  dd_s=$(dd if=/dev/zero of="$work/ddtest" bs=4k count=200 oflag=dsync 2>&1 | tail -1 \
+         | sed -n 's/.*copied, \([0-9.]*\) s.*/\1/p')
+  rm -f "$work/ddtest"
+  [ -n "$dd_s" ] && echo "disk: a synchronous 4 KiB write (dd oflag=dsync, 200 of them) took $(awk -v s="$dd_s" 'BEGIN { printf "%.0f", s / 200 * 1e6 }') us on average"
 } | tee "$table"
 
 echo "round,scenario,server,msgs_per_s,MB_per_s,p50_us,p90_us,p99_us,p999_us,max_us" >"$raw"
@@ -124,7 +130,7 @@ echo "round,scenario,server,msgs_per_s,MB_per_s,p50_us,p90_us,p99_us,p999_us,max
 
 run_one() {  # round scenario server
   local round=$1 sc=$2 name=$3 out err rc extra=""
-  [ "$sc" = pull ] && extra="-n $PULL_COUNT"
+  case $sc in pull|push) extra="-n $FILL_COUNT" ;; esac
   if ! kill -0 "${pid[$name]:-0}" 2>/dev/null; then
     echo "  $sc on $name, round $round: the server had exited; restarted it" >>"$work/failures"
     start_server "$name" || { echo "$round,$sc,$name,FAIL,server would not start" >>"$raw"; return 1; }
@@ -233,8 +239,9 @@ fi
 {
   echo
   echo "msgs/s: pub = accepted by the server; pubsub/fanout/queue = delivered (fan-out counts all 4"
-  echo "copies); reqrep = round trips; jspub/jspubasync = acknowledged; pull = fetched and acked."
-  echo "payloads: 16 B core, 64 B reqrep, 128 B JetStream. raw runs: $raw"
+  echo "copies); reqrep = round trips; jspub/jspubasync = acknowledged; pull/push = consumed and"
+  echo "acked ($FILL_COUNT pre-filled); kvput/kvget = operations over 1,000 keys."
+  echo "payloads: 16 B core, 64 B reqrep and KV, 128 B JetStream. raw runs: $raw"
   echo "elapsed: $(( SECONDS - t_start )) s"
 } | tee -a "$table"
 

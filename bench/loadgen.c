@@ -13,7 +13,7 @@
  *   minijet-bench [-h host] [-p port] [-l label] [-d seconds] [-T seconds] [-z bytes]
  *                 [-w window] [-n count] [-H] [-v] SCENARIO
  *   Scenarios: ping pub pubsub fanout queue reqrep  (core NATS)
- *              jspub jspubasync pull               (JetStream; need a JetStream server)
+ *              jspub jspubasync pull push kvput kvget (JetStream; need a JetStream server)
  *   One line on stdout per run:
  *     scenario,server,msgs_per_s,MB_per_s,p50_us,p90_us,p99_us,p999_us,max_us
  *   (-H prints that header first; empty fields where a figure does not apply; MB = 10^6
@@ -28,6 +28,10 @@
  *   fanout  deliveries per second summed over the 4 subscribers (4 per published message).
  *   queue   deliveries per second to a queue group of 4 (1 per published message).
  *   reqrep  round trips per second of one requester; latencies are per round trip.
+ *   jspub / jspubasync  acknowledged JetStream publishes per second (sync: latency per ack;
+ *           async: up to 4,000 in flight, the clock stops at the last ack).
+ *   pull / push  messages consumed and acked per second from a pre-filled stream.
+ *   kvput / kvget  KV operations per second over 1,000 keys; latency per operation.
  *   The publisher never runs more than -w messages ahead of the slowest subscriber, so a
  *   fast publisher measures the server's delivery rate instead of filling its 64 MiB
  *   outbound buffer and being cut off as a slow consumer (both servers share that limit).
@@ -936,6 +940,142 @@ static void run_pull(int size)
     free(payload);
 }
 
+/* Push consume: fill the stream, then a push consumer with explicit acks delivers it all to
+ * a libnats callback that acks each message. Throughput from subscribe to the last message. */
+static volatile long push_got;
+static void push_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    (void)closure;
+    natsMsg_Ack(msg, NULL);
+    natsMsg_Destroy(msg);
+    __atomic_add_fetch(&push_got, 1, __ATOMIC_RELAXED);
+}
+
+static void run_push(int size)
+{
+    double deadline = now_s() + opt.timeout_s;
+    natsConnection *nc = lib_connect();
+    jsCtx *js = NULL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    jo.PublishAsync.MaxPending = 4000;
+    jo.PublishAsync.ErrHandler = js_async_err_handler;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
+        fail("JetStream context: %s", nats_GetLastError(NULL));
+    jsCtx *setup = js_fresh_stream(nc);
+    jsCtx_Destroy(setup);
+    long count = opt.count > 0 ? opt.count : 100000;
+    char *payload = malloc((size_t)size);
+    memset(payload, 'q', (size_t)size);
+    for (long i = 0; i < count; i++)
+        if (js_PublishAsync(js, JS_SUBJECT, payload, size, NULL) != NATS_OK)
+            fail("filling the stream: %s", nats_GetLastError(NULL));
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = (int64_t)(opt.timeout_s * 1000);
+    if (js_PublishAsyncComplete(js, &po) != NATS_OK || js_async_errors > 0)
+        fail("filling the stream: %ld errors", (long)js_async_errors);
+
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.ManualAck = true;
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    so.Config.MaxAckPending = 20000;
+    natsSubscription *sub = NULL;
+    jsErrCode jerr = 0;
+    double t0 = now_s();
+    natsStatus s = js_Subscribe(&sub, js, JS_SUBJECT, push_on_msg, NULL, NULL, &so, &jerr);
+    if (s != NATS_OK)
+        fail("push subscribe: %s (err_code %d)", natsStatus_GetText(s), (int)jerr);
+    natsSubscription_SetPendingLimits(sub, -1, -1);
+    while (__atomic_load_n(&push_got, __ATOMIC_RELAXED) < count) {
+        if (now_s() > deadline)
+            fail("timed out: consumed %ld of %ld", (long)push_got, count);
+        nats_Sleep(1);
+    }
+    double t_end = now_s();
+    report((double)count / (t_end - t0), size, NULL, 0);
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    js_cleanup(js, nc);
+    free(payload);
+}
+
+/* KV: a file-backed bucket (history 1) and 1,000 keys. kvput times each kvStore_Put (a
+ * JetStream publish with its ack); kvget first writes every key once, then times each
+ * kvStore_Get of a key chosen round-robin. */
+#define KV_BUCKET "BENCHKV"
+#define KV_KEYS 1000
+
+static void run_kv(int size, int is_put)
+{
+    double deadline = now_s() + opt.timeout_s;
+    natsConnection *nc = lib_connect();
+    jsCtx *js = NULL;
+    if (natsConnection_JetStream(&js, nc, NULL) != NATS_OK)
+        fail("JetStream context: %s", nats_GetLastError(NULL));
+    js_DeleteKeyValue(js, KV_BUCKET); /* absent is fine */
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = KV_BUCKET;
+    kc.History = 1;
+    kc.StorageType = js_FileStorage;
+    kvStore *kv = NULL;
+    natsStatus s = js_CreateKeyValue(&kv, js, &kc);
+    if (s != NATS_OK)
+        fail("create bucket: %s %s", natsStatus_GetText(s), nats_GetLastError(NULL));
+    char *val = malloc((size_t)size);
+    double *lat = malloc(sizeof(double) * MAX_SAMPLES);
+    if (val == NULL || lat == NULL)
+        fail("out of memory");
+    memset(val, 'v', (size_t)size);
+    char key[32];
+    if (!is_put) {
+        for (int k = 0; k < KV_KEYS; k++) {
+            snprintf(key, sizeof key, "k%d", k);
+            uint64_t rev = 0;
+            if ((s = kvStore_Put(&rev, kv, key, val, size)) != NATS_OK)
+                fail("put %s: %s", key, natsStatus_GetText(s));
+        }
+    }
+    size_t n = 0;
+    double t0 = now_s(), t_end;
+    for (;;) {
+        double a = now_s();
+        if (a - t0 >= opt.duration_s || n == MAX_SAMPLES) {
+            t_end = a;
+            break;
+        }
+        if (a > deadline)
+            fail("timed out after %zu operations", n);
+        snprintf(key, sizeof key, "k%zu", n % KV_KEYS);
+        if (is_put) {
+            uint64_t rev = 0;
+            if ((s = kvStore_Put(&rev, kv, key, val, size)) != NATS_OK)
+                fail("put %zu: %s", n, natsStatus_GetText(s));
+        } else {
+            kvEntry *e = NULL;
+            if ((s = kvStore_Get(&e, kv, key)) != NATS_OK)
+                fail("get %s: %s", key, natsStatus_GetText(s));
+            if (kvEntry_ValueLen(e) != size)
+                fail("get %s: %d bytes, expected %d", key, kvEntry_ValueLen(e), size);
+            kvEntry_Destroy(e);
+        }
+        lat[n++] = (now_s() - a) * 1e6;
+    }
+    report((double)n / (t_end - t0), size, lat, n);
+    kvStore_Destroy(kv);
+    js_DeleteKeyValue(js, KV_BUCKET);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    free(lat);
+    free(val);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(void)
@@ -943,7 +1083,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: minijet-bench [-h host] [-p port] [-l label] [-d seconds] [-T seconds]\n"
             "                     [-z bytes] [-w window] [-n count] [-H] [-v] SCENARIO\n"
-            "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull\n");
+            "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget\n");
     exit(2);
 }
 
@@ -994,6 +1134,12 @@ int main(int argc, char **argv)
         run_jspubasync(size ? size : 128);
     else if (strcmp(scenario, "pull") == 0)
         run_pull(size ? size : 128);
+    else if (strcmp(scenario, "push") == 0)
+        run_push(size ? size : 128);
+    else if (strcmp(scenario, "kvput") == 0)
+        run_kv(size ? size : 64, 1);
+    else if (strcmp(scenario, "kvget") == 0)
+        run_kv(size ? size : 64, 0);
     else
         usage();
     nats_Close();
