@@ -30,6 +30,7 @@
 
 #include <string.h>
 
+#include "consumer.h"
 #include "jsonutil.h"
 #include "limits.h"
 #include "sublist.h"
@@ -490,6 +491,8 @@ void jsapi_handle(JetStream *js, const ServerMsg *m) {
         else if (n == 3 && strcmp(verb, "PURGE") == 0) api_stream_purge(&r, t[2]);
         else if (n == 4 && strcmp(verb, "MSG") == 0 && strcmp(t[2], "GET") == 0) api_msg_get(&r, t[3]);
         else if (n == 4 && strcmp(verb, "MSG") == 0 && strcmp(t[2], "DELETE") == 0) api_msg_delete(&r, t[3]);
+    } else if (n >= 2 && strcmp(t[0], "CONSUMER") == 0) {
+        consumer_api_handle(js, m); /* consumer_api.c */
     } else if (n >= 3 && strcmp(t[0], "DIRECT") == 0 && strcmp(t[1], "GET") == 0) {
         /* DIRECT.GET.<s> or DIRECT.GET.<s>.<subject tokens...> */
         const char *tail = n > 3 ? strchr(strchr(strchr(subject + strlen("$JS.API."), '.') + 1, '.') + 1, '.') : NULL;

@@ -71,4 +71,37 @@ G_STATIC_ASSERT(LIMIT_FLUSH_EARLY_BYTES < LIMIT_MAX_PENDING_BYTES);
 G_STATIC_ASSERT(LIMIT_STREAM_NAME_BYTES < LIMIT_MAX_SUBJECT_BYTES);
 G_STATIC_ASSERT(LIMIT_STREAM_MSG_ID_BYTES <= LIMIT_STREAM_HEADER_BYTES);
 
+/* --- raft (src/raft*.c): one replication group --- */
+#define LIMIT_RAFT_PEERS_MAX 9                   /* voters in one group (odd sizes make sense) */
+#define LIMIT_RAFT_ENTRY_BYTES_MAX (LIMIT_MAX_PAYLOAD_BYTES + 64 * 1024) /* one proposal */
+#define LIMIT_RAFT_MSG_ENTRIES_MAX 1024          /* entries in one AppendEntries */
+#define LIMIT_RAFT_APPEND_BYTES_MAX (4 * 1024 * 1024) /* entry bytes in one AppendEntries */
+#define LIMIT_RAFT_SNAPSHOT_BYTES_MAX (64 * 1024 * 1024) /* one snapshot (sent whole) */
+#define LIMIT_RAFT_MSG_BYTES_MAX (LIMIT_RAFT_SNAPSHOT_BYTES_MAX + 4096) /* one datagram */
+
+G_STATIC_ASSERT(LIMIT_RAFT_ENTRY_BYTES_MAX <= LIMIT_RAFT_APPEND_BYTES_MAX);
+G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
+
+/* --- consumers (src/consumer*.c); defaults are nats-server 2.9.10's --- */
+#define LIMIT_CONSUMER_NAME_BYTES 255            /* nats-server JSMaxNameLen; also a file name */
+#define LIMIT_CONSUMER_ACK_WAIT_NS (30LL * 1000000000LL) /* default ack_wait (JsAckWaitDefault) */
+#define LIMIT_CONSUMER_MAX_ACK_PENDING_COUNT 1000 /* default max_ack_pending (JsDefaultMaxAckPending) */
+#define LIMIT_CONSUMER_MAX_WAITING_COUNT 512     /* default max_waiting of a pull consumer */
+#define LIMIT_CONSUMER_INACTIVE_THRESHOLD_NS (5LL * 1000000000LL) /* ephemerals' default */
+#define LIMIT_CONSUMER_HEARTBEAT_MIN_NS (100LL * 1000000LL) /* push idle_heartbeat >= 100 ms */
+#define LIMIT_CONSUMER_DELIVER_BATCH_COUNT 1024  /* messages one delivery pass sends, then yields */
+#define LIMIT_CONSUMER_INTEREST_POLL_NS (50LL * 1000000LL) /* push: look for a subscriber this often */
+#define LIMIT_CONSUMER_BOUND_POLL_NS (500LL * 1000000LL)   /* push: check a bound one this often */
+#define LIMIT_CONSUMER_SAVE_DELAY_NS (100LL * 1000000LL)   /* state changes are written this late */
+#define LIMIT_CONSUMER_FC_WINDOW_BYTES (2 * 1024 * 1024)   /* flow control: first window */
+#define LIMIT_CONSUMER_FC_WINDOW_MAX_BYTES (32 * 1024 * 1024) /* flow control: largest window */
+#define LIMIT_CONSUMER_PENDING_SAVED_COUNT 100000 /* pending entries a state file may hold */
+#define LIMIT_CONSUMER_LIST_PAGE_COUNT 256       /* CONSUMER.LIST page ("limit") */
+#define LIMIT_CONSUMER_NAMES_PAGE_COUNT 1024     /* CONSUMER.NAMES page ("limit") */
+
+G_STATIC_ASSERT(LIMIT_CONSUMER_NAME_BYTES < LIMIT_MAX_SUBJECT_BYTES);
+G_STATIC_ASSERT(LIMIT_CONSUMER_FC_WINDOW_BYTES <= LIMIT_CONSUMER_FC_WINDOW_MAX_BYTES);
+G_STATIC_ASSERT(LIMIT_CONSUMER_FC_WINDOW_MAX_BYTES < LIMIT_MAX_PENDING_BYTES);
+G_STATIC_ASSERT(LIMIT_CONSUMER_INTEREST_POLL_NS < LIMIT_CONSUMER_INACTIVE_THRESHOLD_NS);
+
 #endif

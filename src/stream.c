@@ -17,6 +17,8 @@
  */
 #include "stream_int.h"
 
+#include "consumer.h"
+
 #include <string.h>
 
 #include "jetstream.h"
@@ -71,11 +73,14 @@ Stream *stream_open(JetStream *js, StreamConfig *cfg, int64_t created_ns, GError
     stream_dedup_rebuild(st);
     stream_age_tick(st); /* expire what aged while we were down, then arm the timer */
     subscribe_subjects(st);
+    st->consumers = consumer_set_open(js, st);
     return st;
 }
 
 void stream_close(Stream *st) {
     if (st == NULL) return;
+    consumer_set_close(st->consumers, false); /* saves their state; NULL after a destroy */
+    st->consumers = NULL;
     unsubscribe_subjects(st);
     stream_flush(st); /* the last group: answer everyone still waiting */
     jetstream_forget_flush(st->js, st);
@@ -111,6 +116,8 @@ void stream_destroy(Stream *st) {
     g_autofree char *meta = g_build_filename(dir, "meta.json", NULL);
     env->ops->path_remove(env, meta, NULL);
     env->ops->dir_sync(env, dir, NULL);
+    consumer_set_close(st->consumers, true); /* waiting pulls get 409 Consumer Deleted */
+    st->consumers = NULL;
     stream_close(st);
     remove_tree(env, dir);
 }
@@ -176,6 +183,7 @@ bool stream_purge(Stream *st, const StorePurge *req, uint64_t *purged, GError **
         mj_js_error(error, MJ_ERR_JS_STREAM_GENERAL, "%s", err->message);
         return false;
     }
+    consumer_set_removed(st->consumers);
     jetstream_need_flush(st->js, st);
     return true;
 }
@@ -205,6 +213,7 @@ bool stream_remove_msg(Stream *st, uint64_t seq, bool erase, GError **error) {
             mj_js_error(error, MJ_ERR_JS_STREAM_MSG_DELETE_FAILED, "no message found");
         return false;
     }
+    consumer_set_removed(st->consumers);
     jetstream_need_flush(st->js, st);
     return true;
 }
@@ -260,7 +269,7 @@ void stream_build_info(Stream *st, JsonBuilder *b, const StreamInfoReq *req) {
         for (guint i = 0; i < del->len; i++) json_builder_add_int_value(b, (int64_t)g_array_index(del, guint64, i));
         json_builder_end_array(b);
     }
-    jsonu_add_int(b, "consumer_count", 0); /* consumers come with their own issue */
+    jsonu_add_int(b, "consumer_count", consumer_set_count(st->consumers));
     json_builder_end_object(b);
 }
 
@@ -273,6 +282,7 @@ int64_t stream_subjects_total(Stream *st, const char *filter) {
 const StreamConfig *stream_config(Stream *st) { return st->cfg; }
 Store *stream_store(Stream *st) { return st->store; }
 const char *stream_name(Stream *st) { return st->cfg->name; }
+ConsumerSet *stream_consumers(Stream *st) { return st->consumers; }
 int64_t stream_created_ns(Stream *st) { return st->created_ns; }
 
 void stream_check_invariants(Stream *st) {

@@ -40,6 +40,7 @@
 
 typedef struct Stream Stream;
 typedef struct JetStream JetStream;
+typedef struct ConsumerSet ConsumerSet; /* consumer.h */
 
 /* What STREAM.INFO's optional request asks for (spec 3.4). */
 typedef struct StreamInfoReq {
@@ -66,6 +67,8 @@ int64_t stream_subjects_total(Stream *st, const char *filter);
 const StreamConfig *stream_config(Stream *st);
 Store *stream_store(Stream *st);
 const char *stream_name(Stream *st);
+/* The stream's consumers (consumer.h): opened with the stream, closed before it. */
+ConsumerSet *stream_consumers(Stream *st);
 int64_t stream_created_ns(Stream *st);
 void stream_check_invariants(Stream *st);
 

@@ -37,6 +37,7 @@ struct Stream {
     char *last_msg_id;        /* Nats-Msg-Id of the last stored message, NULL if it had none */
     GQueue pending;           /* PendingAck*, in arrival order */
     EnvTimer age_timer;
+    ConsumerSet *consumers;   /* consumer.h: told of every append and removal */
 };
 
 /* stream_publish.c */

@@ -17,6 +17,7 @@
  */
 #include <string.h>
 
+#include "consumer.h"
 #include "jetstream.h"
 #include "jsonutil.h"
 #include "limits.h"
@@ -431,10 +432,13 @@ void stream_on_msg(void *ctx, const ServerMsg *m) {
     }
     stream_enforce_subject_limit(st, subject);
     if (c->discard == DISCARD_OLD) stream_enforce_limits(st);
-    /* Interest retention with no consumers: nobody will ever read it, so it is not kept,
-     * but it still took a sequence number and the publisher gets its ack (spec 3.7).
-     * Consumers (a later issue) will keep it while they are interested. */
-    if (c->retention == RETENTION_INTEREST) store_remove(st->store, seq, FALSE, NULL);
+    /* Interest retention with no consumer whose filter matches: nobody will ever read it,
+     * so it is not kept, but it still took a sequence number and the publisher gets its ack
+     * (spec 3.7). Otherwise the consumers hear of it (they deliver after this turn). */
+    if (c->retention == RETENTION_INTEREST && !consumer_set_interested(st->consumers, subject))
+        store_remove(st->store, seq, FALSE, NULL);
+    else
+        consumer_set_stored(st->consumers, seq, subject);
     stream_arm_age_timer(st);
     if (reply != NULL)
         queue_ack(st, reply, seq, puback_ok(st, seq, false));

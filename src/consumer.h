@@ -1,0 +1,177 @@
+/* consumer.h — JetStream consumers: a reader's position in a stream, and everything that moves it.
+ *
+ * WHAT IT IS
+ *   A consumer is a cursor over one stream plus a ledger of what it has handed out and not yet
+ *   had acknowledged. It delivers either by PUSH (to a deliver_subject, as soon as there is
+ *   interest) or by PULL (to the reply subjects of CONSUMER.MSG.NEXT requests, in FIFO order).
+ *   It tracks acks, redelivers after ack_wait (or the backoff schedule), gives up after
+ *   max_deliver, pauses at max_ack_pending, and tells the stream when a message may go
+ *   (interest and workqueue retention). Book: chapter 6 (consumers).
+ *
+ *   The code is split in four files:
+ *     consumer_config.c  ConsumerConfig: parse (Go's typing rules), defaults, validation, echo
+ *     consumer.c         the state machine: start position, delivery, acks, redelivery, pull
+ *                        requests, heartbeats, flow control, inactivity, invariants
+ *     consumer_store.c   the per-stream set of consumers: the stream's hooks, retention
+ *                        coupling, persistence (one JSON file per durable, see there)
+ *     consumer_api.c     the $JS.API.CONSUMER.* handlers (JSON in, JSON out)
+ *
+ * INTERFACE
+ *   The stream's hooks (stream.c calls these; all cheap, none delivers re-entrantly):
+ *     consumer_set_open(js, st)            load the stream's persisted consumers
+ *     consumer_set_close(set, deleted)     shutdown (state saved) or stream deleted (409s sent)
+ *     consumer_set_stored(set, seq, subj)  a message was appended: schedule delivery
+ *     consumer_set_interested(set, subj)   interest retention: keep a new message at all?
+ *     consumer_set_removed(set)            messages were purged/deleted: drop what is gone
+ *     consumer_set_count(set)              StreamInfo's consumer_count
+ *   The API (consumer_api.c):
+ *     consumer_api_handle(js, msg)         one $JS.API.CONSUMER.* request
+ *   Tests and the simulator:
+ *     consumer_set_lookup(set, name), consumer_info_numbers(c, &n), consumer_check_invariants(c)
+ *
+ * INVARIANTS (consumer_check_invariants)
+ *   - ack_floor.stream_seq <= delivered.stream_seq and ack_floor.consumer_seq <=
+ *     delivered.consumer_seq.
+ *   - Every pending (delivered, unacked) entry has ack_floor.stream_seq < sseq <=
+ *     delivered.stream_seq, 1 <= dc, and dseq <= delivered.consumer_seq.
+ *   - With ack_policy none nothing is pending; with max_ack_pending > 0 at most that many are.
+ *   - Every sseq on the redelivery queue is pending and marked queued, and vice versa.
+ *   - A pull consumer has at most max_waiting waiting requests, each with batch left > 0;
+ *     a push consumer has none.
+ *   - The ack timer is armed iff something is pending and not queued for redelivery.
+ */
+#ifndef MINIJET_CONSUMER_H
+#define MINIJET_CONSUMER_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jetstream.h"
+#include "server.h"
+#include "stream.h"
+
+typedef enum {
+    DELIVER_ALL,
+    DELIVER_LAST,
+    DELIVER_NEW,
+    DELIVER_BY_START_SEQUENCE,
+    DELIVER_BY_START_TIME,
+    DELIVER_LAST_PER_SUBJECT,
+} ConsumerDeliverPolicy;
+
+typedef enum { ACK_NONE, ACK_ALL, ACK_EXPLICIT } ConsumerAckPolicy;
+typedef enum { REPLAY_INSTANT, REPLAY_ORIGINAL } ConsumerReplayPolicy;
+
+/* ConsumerConfig as spec 3.8 has it. Strings are NULL when unset (an empty string from the
+ * client counts as unset: nats.js sends "name":""). Durations in nanoseconds. */
+typedef struct ConsumerConfig {
+    char *durable_name;
+    char *name;
+    char *description;
+    ConsumerDeliverPolicy deliver_policy;
+    uint64_t opt_start_seq;
+    bool has_opt_start_time;
+    int64_t opt_start_time_ns;   /* wall clock */
+    ConsumerAckPolicy ack_policy;
+    int64_t ack_wait_ns;         /* default 30 s when ack != none */
+    int64_t max_deliver;         /* -1 = unlimited */
+    GArray *backoff_ns;          /* int64_t; NULL or empty = none */
+    char *filter_subject;
+    ConsumerReplayPolicy replay_policy;
+    uint64_t rate_limit_bps;     /* bits per second, push only; 0 = unlimited */
+    char *sample_freq;           /* accepted, validated and echoed; sampling is not done */
+    int64_t max_waiting;         /* pull: default 512 */
+    int64_t max_ack_pending;     /* default 1000 when ack != none; -1 = unlimited */
+    int64_t idle_heartbeat_ns;   /* push */
+    bool flow_control;           /* push; needs idle_heartbeat */
+    bool headers_only;
+    int64_t max_batch;           /* pull request limits; 0 = none */
+    int64_t max_expires_ns;
+    int64_t max_bytes;
+    char *deliver_subject;       /* set = push consumer */
+    char *deliver_group;
+    int64_t inactive_threshold_ns; /* ephemerals: default 5 s */
+    int64_t num_replicas;
+    bool mem_storage;
+    bool direct;
+} ConsumerConfig;
+
+typedef struct Consumer Consumer;
+typedef struct ConsumerSet ConsumerSet;
+
+/* ---- consumer_config.c ---- */
+/* Parse the "config" object of a create request (10025 on a Go type error). */
+ConsumerConfig *consumer_config_parse(JsonObject *o, GError **error);
+/* nats-server 2.9.10's setConsumerConfigDefaults + checkConsumerCfg against the stream. */
+bool consumer_config_validate(ConsumerConfig *cfg, const StreamConfig *scfg, GError **error);
+/* What an update may not change (10012 "<field> can not be updated"). */
+bool consumer_config_check_update(const ConsumerConfig *old, const ConsumerConfig *upd, GError **error);
+void consumer_config_build(const ConsumerConfig *cfg, JsonBuilder *b);
+bool consumer_config_equal(const ConsumerConfig *a, const ConsumerConfig *b);
+ConsumerConfig *consumer_config_copy(const ConsumerConfig *cfg);
+void consumer_config_free(ConsumerConfig *cfg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ConsumerConfig, consumer_config_free)
+/* Durations as Go prints them ("3s", "1.5s", "250ms"): the 409 MaxRequestExpires text. */
+char *consumer_go_duration(int64_t ns);
+
+/* ---- consumer_store.c: the stream's hooks ---- */
+ConsumerSet *consumer_set_open(JetStream *js, Stream *st);
+void consumer_set_close(ConsumerSet *set, bool stream_deleted);
+void consumer_set_stored(ConsumerSet *set, uint64_t seq, const char *subject);
+bool consumer_set_interested(ConsumerSet *set, const char *subject);
+void consumer_set_removed(ConsumerSet *set);
+guint consumer_set_count(ConsumerSet *set);
+Consumer *consumer_set_lookup(ConsumerSet *set, const char *name);
+/* Consumers sorted by name (NAMES/LIST order); g_ptr_array_unref it. */
+GPtrArray *consumer_set_list(ConsumerSet *set);
+void consumer_set_check_invariants(ConsumerSet *set);
+
+/* ---- consumer_api.c ---- */
+void consumer_api_handle(JetStream *js, const ServerMsg *m);
+
+/* ---- consumer.c ---- */
+typedef struct ConsumerNumbers {
+    uint64_t delivered_consumer_seq, delivered_stream_seq;
+    uint64_t ack_floor_consumer_seq, ack_floor_stream_seq;
+    int64_t last_delivered_ns, last_ack_ns; /* wall clock, 0 = never */
+    uint64_t num_ack_pending, num_redelivered, num_waiting, num_pending;
+    bool push_bound;
+} ConsumerNumbers;
+
+/* Create (config validated, name decided; cfg taken). state_json: persisted state or NULL. */
+Consumer *consumer_new(ConsumerSet *set, const char *name, ConsumerConfig *cfg, int64_t created_ns,
+                       JsonObject *state);
+/* Stop everything and free. deleted: waiting pulls get 409 Consumer Deleted. */
+void consumer_free(Consumer *c, bool deleted);
+/* Apply an allowed update (already checked); cfg taken. */
+void consumer_update(Consumer *c, ConsumerConfig *cfg);
+const char *consumer_name(Consumer *c);
+const ConsumerConfig *consumer_config(Consumer *c);
+int64_t consumer_created_ns(Consumer *c);
+bool consumer_is_durable(Consumer *c);
+void consumer_numbers(Consumer *c, ConsumerNumbers *n);
+/* "delivered", "ack_floor", num_* and push_bound members of a ConsumerInfo. */
+void consumer_build_info(Consumer *c, JsonBuilder *b);
+/* The persisted "state" object. */
+void consumer_build_state(Consumer *c, JsonBuilder *b);
+/* A CONSUMER.MSG.NEXT request (or the rest of a +NXT ack). */
+void consumer_pull_request(Consumer *c, const char *reply, const uint8_t *body, size_t len);
+/* The stream has a new message (called through the set). */
+void consumer_on_stored(Consumer *c, uint64_t seq, const char *subject);
+/* Messages were removed from the stream: forget what is gone. */
+void consumer_on_removed(Consumer *c);
+/* Does the consumer still need seq (interest retention)? */
+bool consumer_needs(Consumer *c, uint64_t seq, const char *subject);
+bool consumer_filter_matches(Consumer *c, const char *subject);
+void consumer_check_invariants(Consumer *c);
+
+/* For consumer.c <-> consumer_store.c only. */
+Stream *consumer_set_stream(ConsumerSet *set);
+JetStream *consumer_set_js(ConsumerSet *set);
+void consumer_set_msg_acked(ConsumerSet *set, uint64_t seq);   /* retention: maybe remove */
+void consumer_set_save_soon(ConsumerSet *set, Consumer *c);    /* state changed */
+void consumer_set_delete(ConsumerSet *set, Consumer *c);       /* API delete / inactivity */
+
+#endif

@@ -1,0 +1,107 @@
+/* consumer_int.h — the inside of a Consumer, shared by consumer.c (cursor, acks, redelivery),
+ * consumer_pull.c (waiting pull requests) and consumer_push.c (deliver subject, heartbeats,
+ * flow control, rate limit). Nothing outside src/consumer*.c includes this.
+ */
+#ifndef MINIJET_CONSUMER_INT_H
+#define MINIJET_CONSUMER_INT_H
+
+#include "consumer.h"
+
+/* One delivered, unacknowledged message (ack explicit / all). */
+typedef struct Pending {
+    uint64_t sseq;           /* stream sequence (the key) */
+    uint64_t dseq;           /* consumer sequence of the latest delivery */
+    uint64_t dseq_first;     /* consumer sequence of the first delivery (the ack floor's) */
+    uint64_t dc;             /* deliveries so far, >= 1 */
+    int64_t deadline_ns;     /* monotonic: redeliver when this passes */
+    int64_t delivered_wall;  /* wall clock of the latest delivery (persisted) */
+    bool queued;             /* on the redelivery queue */
+} Pending;
+
+typedef struct PullRequest PullRequest;
+
+struct Consumer {
+    ConsumerSet *set;
+    Stream *st;
+    Server *srv;
+    Env *env;
+    char *name;
+    ConsumerConfig *cfg;
+    int64_t created_ns;
+    bool deleted;
+
+    /* the cursor and the ledger (consumer.c) */
+    uint64_t sseq_next, dseq_next;
+    uint64_t floor_sseq, floor_dseq;
+    GTree *pending;               /* uint64_t* sseq -> Pending*, sorted */
+    GQueue rdq;                   /* sseqs (GSIZE_TO_POINTER) to redeliver, in order */
+    uint64_t num_redelivered;     /* pending entries with dc > 1 */
+    GArray *lps;                  /* last_per_subject: seqs still to send first, or NULL */
+    guint lps_pos;
+    uint64_t lps_resume;          /* then continue from here */
+    uint64_t npc;                 /* cached num_pending ... */
+    uint64_t npc_msgs;            /* ... valid while the store holds this many messages */
+    bool npc_valid;
+    int64_t last_delivered_wall, last_ack_wall;
+    uint64_t delivered_msgs;
+    int64_t replay_last_ts, replay_last_sent; /* replay_policy original */
+    ServerInternalSub *ack_sub;
+    EnvTimer kick_timer, ack_timer, replay_timer;
+    int64_t ack_timer_at;
+
+    /* pull (consumer_pull.c) */
+    GQueue waiting;               /* PullRequest*, FIFO */
+    EnvTimer pull_timer;          /* earliest expiry or heartbeat */
+    int64_t pull_timer_at;
+    int64_t last_request_ns;      /* inactivity of pull consumers */
+
+    /* push (consumer_push.c) */
+    bool bound;                   /* someone listens on deliver_subject */
+    int64_t unbound_since_ns;
+    EnvTimer poll_timer, hb_timer, rate_timer;
+    int64_t rate_next_ns;         /* rate_limit_bps: earliest next send */
+    uint64_t fc_bytes;            /* bytes since the last flow-control reply */
+    uint64_t fc_window;
+    char *fc_subject;             /* outstanding FC request's reply subject, or NULL */
+    uint64_t fc_sent_bytes;       /* fc_bytes when that request was sent */
+    ServerInternalSub *fc_sub;
+
+    /* inactivity (both) */
+    EnvTimer inactive_timer;
+};
+
+/* consumer_store.c: create, or update an existing one (cfg taken); NULL + error. */
+Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg, GError **error);
+
+/* consumer.c */
+int64_t consumer_now(Consumer *c);
+void consumer_kick(Consumer *c);
+void consumer_deliver(Consumer *c);
+uint64_t consumer_num_pending(Consumer *c);
+void consumer_update_floor(Consumer *c);
+void consumer_arm_ack_timer(Consumer *c);
+size_t consumer_msg_size(Consumer *c, const StoreMsg *m);
+
+/* consumer_pull.c */
+void consumer_pull_init(Consumer *c);
+void consumer_pull_stop(Consumer *c, bool deleted);
+void consumer_pull_reconfigured(Consumer *c);
+bool consumer_pull_has_waiting(Consumer *c);
+/* The reply subject of the request that takes a message of `size` bytes, or NULL. */
+const char *consumer_pull_target(Consumer *c, size_t size);
+void consumer_pull_sent(Consumer *c);          /* after sending to the target */
+void consumer_pull_end_of_stream(Consumer *c, bool stalled);
+void consumer_pull_expire(Consumer *c);
+uint64_t consumer_pull_num_waiting(Consumer *c);
+void consumer_pull_check(Consumer *c);
+
+/* consumer_push.c */
+void consumer_push_init(Consumer *c);
+void consumer_push_stop(Consumer *c);
+void consumer_push_reconfigured(Consumer *c, const ConsumerConfig *old);
+bool consumer_push_ready(Consumer *c);         /* may a push delivery happen now? */
+bool consumer_push_bound(Consumer *c);
+void consumer_push_sent(Consumer *c, size_t bytes);
+void consumer_push_check(Consumer *c);
+
+#endif

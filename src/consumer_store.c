@@ -1,0 +1,345 @@
+/* consumer_store.c — the consumers of one stream: registry, the stream's hooks, retention
+ * coupling and persistence. See consumer.h.
+ *
+ * THE FILES
+ *   <store_dir>/streams/<stream>/consumers/<name>.json, one per DURABLE consumer, written
+ *   atomically (env_file_write_atomic: temp file, fsync, rename, fsync dir):
+ *
+ *   | member   | what                                                                   |
+ *   | name     | the consumer's name                                                    |
+ *   | created  | wall-clock ns of creation                                              |
+ *   | config   | the echoed ConsumerConfig (consumer_config_build)                      |
+ *   | state    | sseq_next, dseq_next, floor_sseq, floor_dseq, and "pending": one       |
+ *   |          | [sseq, dseq, dseq_first, deliveries, delivered_wall_ns] per unacked msg |
+ *
+ *   WHY WHOLE FILES AND NOT A LOG: the state is small (bounded by max_ack_pending) and a
+ *   whole-file rewrite can never be half-applied; a log would need compaction and recovery
+ *   code for a file that rarely exceeds a few kilobytes. The cost is one write + fsync per
+ *   save, so saves are batched: a change marks the consumer dirty and one timer writes every
+ *   dirty consumer LIMIT_CONSUMER_SAVE_DELAY_NS later (and at shutdown).
+ *   WHAT A CRASH LOSES: at most that window of acks and deliveries. Lost acks mean those
+ *   messages are delivered again; a lost delivery means it is delivered again as new. Both
+ *   are at-least-once, never a loss. On restart, pending messages are redelivered when their
+ *   ack_wait (measured from the saved delivery time) runs out.
+ *   Ephemeral consumers are not saved: their clients recreate them after a restart anyway.
+ *
+ * RETENTION COUPLING
+ *   limits     the consumers never remove anything.
+ *   workqueue  a message goes as soon as its one consumer acks (or terminates) it.
+ *   interest   a message goes once no consumer needs it (consumer_needs: not filtered away,
+ *              above the ack floor, and not acked); a new message nobody's filter matches
+ *              is not kept at all (stream.c asks consumer_set_interested); deleting a
+ *              consumer releases what only it was holding.
+ */
+#include <string.h>
+
+#include "consumer_int.h"
+#include "jsonutil.h"
+#include "limits.h"
+#include "sublist.h"
+
+struct ConsumerSet {
+    JetStream *js;
+    Stream *st;
+    Env *env;
+    char *dir;            /* .../consumers */
+    GTree *by_name;       /* char* -> Consumer*, sorted: NAMES/LIST order */
+    GPtrArray *dirty;     /* Consumer* to save */
+    EnvTimer save_timer;
+};
+
+Stream *consumer_set_stream(ConsumerSet *set) { return set->st; }
+JetStream *consumer_set_js(ConsumerSet *set) { return set->js; }
+guint consumer_set_count(ConsumerSet *set) { return set != NULL ? (guint)g_tree_nnodes(set->by_name) : 0; }
+Consumer *consumer_set_lookup(ConsumerSet *set, const char *name) { return g_tree_lookup(set->by_name, name); }
+
+static gboolean collect(gpointer key, gpointer value, gpointer arr) {
+    g_ptr_array_add(arr, value);
+    return FALSE;
+}
+
+GPtrArray *consumer_set_list(ConsumerSet *set) {
+    GPtrArray *arr = g_ptr_array_new();
+    g_tree_foreach(set->by_name, collect, arr);
+    return arr;
+}
+
+/* ------------------------------------------------------------------ persistence */
+
+static char *file_for(ConsumerSet *set, const char *name) {
+    g_autofree char *f = g_strconcat(name, ".json", NULL);
+    return g_build_filename(set->dir, f, NULL);
+}
+
+static void save(ConsumerSet *set, Consumer *c) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    jsonu_add_string(b, "name", consumer_name(c));
+    jsonu_add_int(b, "created", consumer_created_ns(c));
+    json_builder_set_member_name(b, "config");
+    consumer_config_build(consumer_config(c), b);
+    json_builder_set_member_name(b, "state");
+    consumer_build_state(c, b);
+    json_builder_end_object(b);
+    g_autofree char *json = jsonu_builder_to_string(b);
+    g_autofree char *path = file_for(set, consumer_name(c));
+    g_autoptr(GError) err = NULL;
+    if (!set->env->ops->dir_make(set->env, set->dir, &err) ||
+        !env_file_write_atomic(set->env, path, json, strlen(json), &err))
+        env_log(set->env, ENV_LOG_ERROR, "consumer %s > %s: state not saved: %s", stream_name(set->st),
+                consumer_name(c), err->message);
+}
+
+static void save_dirty(ConsumerSet *set) {
+    for (guint i = 0; i < set->dirty->len; i++) save(set, g_ptr_array_index(set->dirty, i));
+    g_ptr_array_set_size(set->dirty, 0);
+}
+
+static void save_fired(void *arg) {
+    ConsumerSet *set = arg;
+    set->save_timer = 0;
+    save_dirty(set);
+}
+
+void consumer_set_save_soon(ConsumerSet *set, Consumer *c) {
+    if (!consumer_is_durable(c)) return;
+    for (guint i = 0; i < set->dirty->len; i++)
+        if (g_ptr_array_index(set->dirty, i) == c) return;
+    g_ptr_array_add(set->dirty, c);
+    if (set->save_timer == 0) set->save_timer = env_timer_add(set->env, LIMIT_CONSUMER_SAVE_DELAY_NS, save_fired, set);
+}
+
+static void load_one(ConsumerSet *set, const char *file) {
+    g_autofree char *path = g_build_filename(set->dir, file, NULL);
+    g_autoptr(GBytes) data = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = NULL;
+    if (env_file_read_all(set->env, path, &data, &err)) {
+        gsize len;
+        const void *p = g_bytes_get_data(data, &len);
+        o = jsonu_parse_object(p, len, &parser);
+    }
+    const char *name = NULL;
+    int64_t created = 0;
+    JsonNode *cn = o != NULL ? json_object_get_member(o, "config") : NULL;
+    JsonNode *sn = o != NULL ? json_object_get_member(o, "state") : NULL;
+    ConsumerConfig *cfg = NULL;
+    if (cn != NULL && JSON_NODE_HOLDS_OBJECT(cn) && jsonu_get_string(o, "name", &name) && name != NULL &&
+        jsonu_get_int(o, "created", &created))
+        cfg = consumer_config_parse(json_node_get_object(cn), &err);
+    if (cfg != NULL && !consumer_config_validate(cfg, stream_config(set->st), &err)) g_clear_pointer(&cfg, consumer_config_free);
+    if (cfg == NULL || consumer_set_lookup(set, name) != NULL) {
+        env_log(set->env, ENV_LOG_ERROR, "consumer file %s not loaded%s%s", path, err != NULL ? ": " : "",
+                err != NULL ? err->message : "");
+        if (cfg != NULL) consumer_config_free(cfg);
+        return;
+    }
+    JsonObject *state = sn != NULL && JSON_NODE_HOLDS_OBJECT(sn) ? json_node_get_object(sn) : NULL;
+    Consumer *c = consumer_new(set, name, cfg, created, state);
+    g_tree_insert(set->by_name, (gpointer)consumer_name(c), c);
+}
+
+ConsumerSet *consumer_set_open(JetStream *js, Stream *st) {
+    ConsumerSet *set = g_new0(ConsumerSet, 1);
+    set->js = js;
+    set->st = st;
+    set->env = jetstream_env(js);
+    set->dir = g_build_filename(jetstream_streams_dir(js), stream_name(st), "consumers", NULL);
+    set->by_name = g_tree_new((GCompareFunc)strcmp);
+    set->dirty = g_ptr_array_new();
+    g_auto(GStrv) names = set->env->ops->path_exists(set->env, set->dir)
+                              ? set->env->ops->dir_list(set->env, set->dir, NULL) : NULL;
+    for (char **n = names; n != NULL && *n != NULL; n++)
+        if (g_str_has_suffix(*n, ".json")) load_one(set, *n);
+    return set;
+}
+
+void consumer_set_close(ConsumerSet *set, bool stream_deleted) {
+    if (set == NULL) return;
+    env_timer_cancel(set->env, set->save_timer);
+    if (!stream_deleted) save_dirty(set);
+    g_autoptr(GPtrArray) all = consumer_set_list(set);
+    g_tree_destroy(set->by_name);
+    for (guint i = 0; i < all->len; i++) consumer_free(g_ptr_array_index(all, i), stream_deleted);
+    g_ptr_array_free(set->dirty, TRUE);
+    g_free(set->dir);
+    g_free(set);
+}
+
+/* ------------------------------------------------------------------ the stream's hooks */
+
+static gboolean each_stored(gpointer key, gpointer value, gpointer data) {
+    gpointer *a = data;
+    consumer_on_stored(value, *(uint64_t *)a[0], a[1]);
+    return FALSE;
+}
+
+void consumer_set_stored(ConsumerSet *set, uint64_t seq, const char *subject) {
+    if (set == NULL) return;
+    gpointer a[2] = {&seq, (gpointer)subject};
+    g_tree_foreach(set->by_name, each_stored, a);
+}
+
+static gboolean any_match(gpointer key, gpointer value, gpointer data) {
+    gpointer *a = data;
+    if (consumer_filter_matches(value, a[0])) a[1] = value;
+    return a[1] != NULL;
+}
+
+bool consumer_set_interested(ConsumerSet *set, const char *subject) {
+    if (set == NULL) return false;
+    gpointer a[2] = {(gpointer)subject, NULL};
+    g_tree_foreach(set->by_name, any_match, a);
+    return a[1] != NULL;
+}
+
+static gboolean each_removed(gpointer key, gpointer value, gpointer data) {
+    consumer_on_removed(value);
+    return FALSE;
+}
+
+void consumer_set_removed(ConsumerSet *set) {
+    if (set != NULL) g_tree_foreach(set->by_name, each_removed, NULL);
+}
+
+static gboolean any_needs(gpointer key, gpointer value, gpointer data) {
+    gpointer *a = data;
+    if (consumer_needs(value, *(uint64_t *)a[0], a[1])) a[2] = value;
+    return a[2] != NULL;
+}
+
+static bool needed(ConsumerSet *set, uint64_t seq, const char *subject) {
+    gpointer a[3] = {&seq, (gpointer)subject, NULL};
+    g_tree_foreach(set->by_name, any_needs, a);
+    return a[2] != NULL;
+}
+
+void consumer_set_msg_acked(ConsumerSet *set, uint64_t seq) {
+    StreamRetention r = stream_config(set->st)->retention;
+    if (r == RETENTION_LIMITS) return;
+    Store *store = stream_store(set->st);
+    if (r == RETENTION_INTEREST) {
+        g_autoptr(StoreMsg) m = store_load(store, seq, NULL);
+        if (m == NULL || needed(set, seq, m->subject)) return;
+    }
+    if (store_remove(store, seq, FALSE, NULL)) jetstream_need_flush(set->js, set->st);
+}
+
+/* Interest retention after a consumer left: release what nobody needs any more. */
+static void release_unneeded(ConsumerSet *set) {
+    if (stream_config(set->st)->retention != RETENTION_INTEREST) return;
+    Store *store = stream_store(set->st);
+    bool removed = false;
+    for (uint64_t seq = store_next_seq(store, NULL, 0); seq != 0; seq = store_next_seq(store, NULL, seq + 1)) {
+        g_autoptr(StoreMsg) m = store_load(store, seq, NULL);
+        if (m != NULL && !needed(set, seq, m->subject)) removed |= store_remove(store, seq, FALSE, NULL);
+    }
+    if (removed) jetstream_need_flush(set->js, set->st);
+}
+
+void consumer_set_delete(ConsumerSet *set, Consumer *c) {
+    g_tree_remove(set->by_name, consumer_name(c));
+    g_ptr_array_remove(set->dirty, c);
+    if (consumer_is_durable(c)) {
+        g_autofree char *path = file_for(set, consumer_name(c));
+        set->env->ops->path_remove(set->env, path, NULL);
+    }
+    consumer_free(c, true);
+    release_unneeded(set);
+}
+
+/* ------------------------------------------------------------------ create / update */
+
+static gboolean wq_conflict(gpointer key, gpointer value, gpointer data) {
+    gpointer *a = data;
+    const char *f = consumer_config(value)->filter_subject;
+    const char *mine = a[0];
+    if (f == NULL || subject_patterns_overlap(f, mine)) a[1] = value;
+    return a[1] != NULL;
+}
+
+/* An ephemeral's name: 8 random alphanumerics, from the environment's randomness. */
+static char *random_name(ConsumerSet *set) {
+    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    for (;;) {
+        char n[9];
+        uint64_t r = env_random_u64(set->env);
+        for (int i = 0; i < 8; i++, r /= 62) n[i] = digits[r % 62];
+        n[8] = '\0';
+        if (consumer_set_lookup(set, n) == NULL) return g_strdup(n);
+    }
+}
+
+Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg_in, GError **error) {
+    g_autoptr(ConsumerConfig) cfg = cfg_in;
+    const StreamConfig *scfg = stream_config(set->st);
+    if (!consumer_config_validate(cfg, scfg, error)) return NULL;
+    const char *name = cfg->durable_name != NULL ? cfg->durable_name : cfg->name;
+    Consumer *old = name != NULL ? consumer_set_lookup(set, name) : NULL;
+    if (old != NULL) {
+        if (consumer_config_equal(consumer_config(old), cfg)) return old;
+        if (!consumer_config_check_update(consumer_config(old), cfg, error)) return NULL;
+        if (cfg->backoff_ns != NULL && cfg->backoff_ns->len > 0 && cfg->max_deliver <= (int64_t)cfg->backoff_ns->len) {
+            mj_js_error(error, MJ_ERR_JS_CONSUMER_MAX_DELIVER_BACKOFF, NULL);
+            return NULL;
+        }
+        consumer_update(old, g_steal_pointer(&cfg));
+        return old;
+    }
+    if (scfg->max_consumers > 0 && (int64_t)consumer_set_count(set) >= scfg->max_consumers) {
+        mj_js_error(error, MJ_ERR_JS_MAXIMUM_CONSUMERS, NULL);
+        return NULL;
+    }
+    if (scfg->retention == RETENTION_WORKQUEUE && !cfg->direct) {
+        if (cfg->ack_policy != ACK_EXPLICIT) {
+            mj_js_error(error, MJ_ERR_JS_CONSUMER_WQ_REQUIRES_EXPLICIT_ACK, NULL);
+            return NULL;
+        }
+        if (consumer_set_count(set) > 0) {
+            if (cfg->filter_subject == NULL) {
+                mj_js_error(error, MJ_ERR_JS_CONSUMER_WQ_MULTIPLE_UNFILTERED, NULL);
+                return NULL;
+            }
+            gpointer a[2] = {cfg->filter_subject, NULL};
+            g_tree_foreach(set->by_name, wq_conflict, a);
+            if (a[1] != NULL) {
+                mj_js_error(error, MJ_ERR_JS_CONSUMER_WQ_NOT_UNIQUE, NULL);
+                return NULL;
+            }
+        }
+        if (cfg->deliver_policy != DELIVER_ALL) {
+            mj_js_error(error, MJ_ERR_JS_CONSUMER_WQ_NOT_DELIVER_ALL, NULL);
+            return NULL;
+        }
+    }
+    g_autofree char *gen = NULL;
+    if (name == NULL) {
+        gen = random_name(set);
+        cfg->name = g_strdup(gen);
+        name = gen;
+    }
+    g_autofree char *nm = g_strdup(name);
+    Consumer *c = consumer_new(set, nm, g_steal_pointer(&cfg), env_wall_ns(set->env), NULL);
+    g_tree_insert(set->by_name, (gpointer)consumer_name(c), c);
+    if (consumer_is_durable(c)) save(set, c);
+    return c;
+}
+
+void consumer_set_check_invariants(ConsumerSet *set) {
+    g_autoptr(GPtrArray) all = consumer_set_list(set);
+    StreamRetention r = stream_config(set->st)->retention;
+    for (guint i = 0; i < all->len; i++) {
+        Consumer *c = g_ptr_array_index(all, i);
+        consumer_check_invariants(c);
+        if (r == RETENTION_WORKQUEUE) { /* no two consumers may see the same subject */
+            for (guint j = i + 1; j < all->len; j++) {
+                const char *a = consumer_config(c)->filter_subject;
+                const char *b = consumer_config(g_ptr_array_index(all, j))->filter_subject;
+                g_assert_true(a != NULL && b != NULL && !subject_patterns_overlap(a, b));
+            }
+        }
+    }
+    for (guint i = 0; i < set->dirty->len; i++) g_assert_true(consumer_is_durable(g_ptr_array_index(set->dirty, i)));
+    g_assert_true((set->save_timer != 0) || set->dirty->len == 0);
+}

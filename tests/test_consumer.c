@@ -1,0 +1,519 @@
+/* test_consumer.c — consumers driven like a client drives them: PUB/HPUB into the API, acks to
+ * the $JS.ACK subjects, and the MSG/HMSG the server writes back. Time is virtual: ack_wait,
+ * backoff, heartbeats, pull expiry and inactivity pass with test_env_advance, never a sleep.
+ * The invariants of the server, every stream and every consumer are checked after each step. */
+#include <string.h>
+
+#include "consumer.h"
+#include "jetstream.h"
+#include "jsonutil.h"
+#include "server.h"
+#include "test_env.h"
+
+#define SEC 1000000000LL
+#define MS 1000000LL
+#define CONNECT "{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}"
+
+typedef struct {
+    TestEnv *te;
+    Server *srv;
+    ServerConfig cfg;
+    EnvConn c;
+    int inbox;
+} Fx;
+
+typedef struct {
+    char *subject, *reply, *hdr, *data;
+} Msg;
+
+static void msg_clear(Msg *m) {
+    g_free(m->subject);
+    g_free(m->reply);
+    g_free(m->hdr);
+    g_free(m->data);
+}
+
+static void check(Fx *f) {
+    server_check_invariants(f->srv);
+    JetStream *js = server_jetstream(f->srv);
+    jetstream_check_invariants(js);
+    g_autoptr(GPtrArray) all = jetstream_streams(js);
+    for (guint i = 0; i < all->len; i++) consumer_set_check_invariants(stream_consumers(g_ptr_array_index(all, i)));
+}
+
+static void step(Fx *f, int64_t ns) {
+    test_env_advance(f->te, ns);
+    check(f);
+}
+
+static void start(Fx *f) {
+    g_autoptr(GError) err = NULL;
+    f->srv = server_new(&f->te->env, &f->cfg, &err);
+    g_assert_no_error(err);
+    f->c = test_env_connect(f->te);
+    g_free(test_env_client_take(f->te, f->c));
+    test_env_client_send(f->te, f->c, "CONNECT " CONNECT "\r\nSUB _INBOX.> 1\r\nSUB deliver.> 2\r\nPING\r\n");
+    step(f, 0);
+    g_autofree char *out = test_env_client_take(f->te, f->c);
+    g_assert_cmpstr(out, ==, "PONG\r\n");
+}
+
+static void setup(Fx *f, gconstpointer data) {
+    f->te = test_env_new(11);
+    server_config_init(&f->cfg);
+    f->cfg.jetstream = true;
+    f->cfg.store_dir = "js";
+    start(f);
+}
+
+static void noop_accept(void *core, EnvConn c, const char *ip, int port) {}
+static void noop_bytes(void *core, EnvConn c, const uint8_t *data, size_t len) {}
+static void noop_closed(void *core, EnvConn c) {}
+static const EnvHandlers noop_handlers = {noop_accept, noop_bytes, noop_closed};
+
+static void stop(Fx *f) {
+    check(f);
+    server_free(f->srv);
+    f->srv = NULL;
+    env_set_handlers(&f->te->env, &noop_handlers, NULL);
+}
+
+static void teardown(Fx *f, gconstpointer data) {
+    if (f->srv != NULL) stop(f);
+    test_env_free(f->te);
+}
+
+/* Every MSG/HMSG the client received since the last call. */
+static GArray *take(Fx *f) {
+    g_autofree char *out = test_env_client_take(f->te, f->c);
+    GArray *msgs = g_array_new(FALSE, TRUE, sizeof(Msg));
+    g_array_set_clear_func(msgs, (GDestroyNotify)msg_clear);
+    const char *p = out;
+    while (*p != '\0') {
+        const char *eol = strstr(p, "\r\n");
+        g_assert_nonnull(eol);
+        g_autofree char *line = g_strndup(p, (gsize)(eol - p));
+        g_auto(GStrv) t = g_strsplit(line, " ", -1);
+        guint n = g_strv_length(t);
+        p = eol + 2;
+        Msg m = {0};
+        if (strcmp(t[0], "MSG") == 0) {
+            size_t len = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
+            m.subject = g_strdup(t[1]);
+            m.reply = n == 5 ? g_strdup(t[3]) : NULL;
+            m.data = g_strndup(p, len);
+            p += len + 2;
+        } else if (strcmp(t[0], "HMSG") == 0) {
+            size_t hl = (size_t)g_ascii_strtoull(t[n - 2], NULL, 10);
+            size_t tl = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
+            m.subject = g_strdup(t[1]);
+            m.reply = n == 6 ? g_strdup(t[3]) : NULL;
+            m.hdr = g_strndup(p, hl);
+            m.data = g_strndup(p + hl, tl - hl);
+            p += tl + 2;
+        } else {
+            continue;
+        }
+        g_array_append_val(msgs, m);
+    }
+    return msgs;
+}
+
+static void pub(Fx *f, const char *subject, const char *reply, const char *data) {
+    g_autofree char *line = g_strdup_printf("PUB %s %s %zu\r\n%s\r\n", subject, reply != NULL ? reply : "",
+                                            strlen(data), data);
+    test_env_client_send(f->te, f->c, line);
+    step(f, 0);
+}
+
+/* A request; returns the JSON body of its (only) reply. */
+static char *req(Fx *f, const char *subject, const char *body) {
+    g_autofree char *inbox = g_strdup_printf("_INBOX.r%d", ++f->inbox);
+    pub(f, subject, inbox, body);
+    g_autoptr(GArray) msgs = take(f);
+    for (guint i = 0; i < msgs->len; i++) {
+        Msg *m = &g_array_index(msgs, Msg, i);
+        if (strcmp(m->subject, inbox) == 0) return g_strdup(m->data);
+    }
+    g_assert_not_reached();
+}
+
+static void must_contain(const char *s, const char *what) {
+    if (strstr(s, what) == NULL) g_error("expected %s in %s", what, s);
+}
+
+static void stream(Fx *f, const char *name, const char *extra) {
+    g_autofree char *subj = g_strdup_printf("$JS.API.STREAM.CREATE.%s", name);
+    g_autofree char *body = g_strdup_printf("{\"name\":\"%s\",\"subjects\":[\"%s.>\"]%s}", name,
+                                            g_ascii_strdown(name, -1), extra);
+    g_autofree char *r = req(f, subj, body);
+    must_contain(r, "\"did_create\":true");
+}
+
+static void publish_n(Fx *f, const char *subject, int n) {
+    for (int i = 0; i < n; i++) {
+        g_autofree char *d = g_strdup_printf("m%d", i + 1);
+        pub(f, subject, NULL, d);
+    }
+    step(f, 0);
+    g_array_unref(take(f));
+}
+
+static char *create(Fx *f, const char *stream_name, const char *name, const char *config) {
+    g_autofree char *subj = g_strdup_printf("$JS.API.CONSUMER.DURABLE.CREATE.%s.%s", stream_name, name);
+    g_autofree char *body = g_strdup_printf("{\"stream_name\":\"%s\",\"config\":{\"durable_name\":\"%s\"%s}}",
+                                            stream_name, name, config);
+    return req(f, subj, body);
+}
+
+/* Pull: returns the delivered messages (and statuses) that arrived at the pull's inbox. */
+static GArray *pull(Fx *f, const char *stream_name, const char *name, const char *body, int64_t wait_ns) {
+    g_autofree char *subj = g_strdup_printf("$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream_name, name);
+    pub(f, subj, "_INBOX.pull", body);
+    step(f, wait_ns);
+    return take(f);
+}
+
+static void ack(Fx *f, const Msg *m, const char *what) { pub(f, m->reply, NULL, what); }
+
+static Msg *at(GArray *a, guint i) { return &g_array_index(a, Msg, i); }
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_api(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 3);
+    g_autofree char *r = create(f, "ORDERS", "pull1", ",\"ack_policy\":\"explicit\"");
+    must_contain(r, "\"type\":\"io.nats.jetstream.api.v1.consumer_create_response\"");
+    must_contain(r, "\"num_pending\":3");
+    must_contain(r, "\"ack_wait\":30000000000");
+    must_contain(r, "\"max_ack_pending\":1000");
+    must_contain(r, "\"max_waiting\":512");
+    must_contain(r, "\"max_deliver\":-1");
+    g_autofree char *again = create(f, "ORDERS", "pull1", ",\"ack_policy\":\"explicit\"");
+    must_contain(again, "\"name\":\"pull1\"");
+    g_autofree char *upd = create(f, "ORDERS", "pull1", ",\"ack_policy\":\"all\"");
+    must_contain(upd, "\"err_code\":10012");
+    must_contain(upd, "ack policy can not be updated");
+    g_autofree char *info = req(f, "$JS.API.CONSUMER.INFO.ORDERS.pull1", "");
+    must_contain(info, "consumer_info_response");
+    g_autofree char *names = req(f, "$JS.API.CONSUMER.NAMES.ORDERS", "");
+    must_contain(names, "\"consumers\":[\"pull1\"]");
+    g_autofree char *list = req(f, "$JS.API.CONSUMER.LIST.ORDERS", "{\"offset\":0}");
+    must_contain(list, "consumer_list_response");
+    must_contain(list, "\"total\":1");
+    g_autofree char *sinfo = req(f, "$JS.API.STREAM.INFO.ORDERS", "");
+    must_contain(sinfo, "\"consumer_count\":1");
+    g_autofree char *eph = req(f, "$JS.API.CONSUMER.CREATE.ORDERS", "{\"stream_name\":\"ORDERS\",\"config\":{}}");
+    must_contain(eph, "\"inactive_threshold\":5000000000");
+    g_autofree char *named = req(f, "$JS.API.CONSUMER.CREATE.ORDERS.n1.orders.*",
+                                 "{\"stream_name\":\"ORDERS\",\"config\":{\"filter_subject\":\"orders.*\"}}");
+    must_contain(named, "\"name\":\"n1\"");
+    g_autofree char *del = req(f, "$JS.API.CONSUMER.DELETE.ORDERS.pull1", "");
+    must_contain(del, "\"success\":true");
+    g_autofree char *gone = req(f, "$JS.API.CONSUMER.INFO.ORDERS.pull1", "");
+    must_contain(gone, "\"err_code\":10014");
+}
+
+static void test_errors(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    static const struct { const char *subject, *body, *want; } cases[] = {
+        {"$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.d", "{\"stream_name\":\"ORDERS\",\"config\":{}}", "10018"},
+        {"$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.d", "{\"stream_name\":\"ORDERS\",\"config\":{\"durable_name\":\"x\"}}", "10017"},
+        {"$JS.API.CONSUMER.CREATE.ORDERS", "{\"stream_name\":\"ORDERS\",\"config\":{\"durable_name\":\"x\"}}", "10020"},
+        {"$JS.API.CONSUMER.CREATE.ORDERS.n.orders.x", "{\"stream_name\":\"ORDERS\",\"config\":{}}", "10131"},
+        {"$JS.API.CONSUMER.CREATE.NOPE", "{\"stream_name\":\"NOPE\",\"config\":{}}", "10059"},
+        {"$JS.API.CONSUMER.CREATE.ORDERS", "{\"stream_name\":\"OTHER\",\"config\":{}}", "10056"},
+        {"$JS.API.CONSUMER.CREATE.ORDERS", "{\"stream_name\":\"ORDERS\",\"config\":{\"filter_subject\":\"bar\"}}", "10093"},
+        {"$JS.API.CONSUMER.CREATE.ORDERS", "{\"stream_name\":\"ORDERS\",\"config\":{\"deliver_subject\":\"d.x\",\"flow_control\":true}}", "10108"},
+        {"$JS.API.CONSUMER.CREATE.ORDERS", "{\"stream_name\":\"ORDERS\",\"config\":{\"idle_heartbeat\":1000000000}}", "10088"},
+        {"$JS.API.CONSUMER.CREATE.ORDERS", "{\"stream_name\":\"ORDERS\",\"config\":{\"deliver_policy\":\"by_start_sequence\"}}", "10094"},
+        {"$JS.API.CONSUMER.CREATE.ORDERS", "{\"stream_name\":\"ORDERS\",\"config\":{\"ack_policy\":\"sometimes\"}}", "10025"},
+        {"$JS.API.CONSUMER.CREATE.ORDERS", "", "10025"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *r = req(f, cases[i].subject, cases[i].body);
+        must_contain(r, cases[i].want);
+    }
+    /* workqueue: one unfiltered consumer, then filtered ones must not overlap */
+    stream(f, "WQ", ",\"retention\":\"workqueue\"");
+    g_free(create(f, "WQ", "a", ",\"ack_policy\":\"explicit\",\"filter_subject\":\"wq.a.>\""));
+    g_autofree char *r1 = create(f, "WQ", "b", ",\"ack_policy\":\"explicit\"");
+    must_contain(r1, "10099");
+    g_autofree char *r2 = create(f, "WQ", "c", ",\"ack_policy\":\"explicit\",\"filter_subject\":\"wq.*.x\"");
+    must_contain(r2, "10100");
+    g_autofree char *r3 = create(f, "WQ", "d", ",\"ack_policy\":\"none\"");
+    must_contain(r3, "10084");
+    /* MSG.NEXT for an unknown consumer: no reply at all */
+    g_autoptr(GArray) none = pull(f, "ORDERS", "nobody", "", 0);
+    g_assert_cmpuint(none->len, ==, 0);
+}
+
+static void test_pull_ack(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 5);
+    g_free(create(f, "ORDERS", "p", ",\"ack_policy\":\"explicit\""));
+    g_autoptr(GArray) got = pull(f, "ORDERS", "p", "{\"batch\":2}", 0);
+    g_assert_cmpuint(got->len, ==, 2);
+    g_assert_cmpstr(at(got, 0)->data, ==, "m1");
+    g_assert_true(g_str_has_prefix(at(got, 0)->reply, "$JS.ACK.ORDERS.p.1.1.1."));
+    g_assert_true(g_str_has_suffix(at(got, 0)->reply, ".4"));
+    g_assert_true(g_str_has_suffix(at(got, 1)->reply, ".3"));
+    ack(f, at(got, 1), "+ACK"); /* out of order: the floor stays */
+    g_autofree char *i1 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.p", "");
+    must_contain(i1, "\"ack_floor\":{\"consumer_seq\":0,\"stream_seq\":0");
+    must_contain(i1, "\"num_ack_pending\":1");
+    must_contain(i1, "\"num_pending\":3");
+    /* double ack: the reply gets an empty message */
+    test_env_client_send(f->te, f->c, "SUB _ack 9\r\n");
+    pub(f, at(got, 0)->reply, "_ack", "");
+    g_autofree char *out = test_env_client_take(f->te, f->c);
+    must_contain(out, "MSG _ack 9 0\r\n");
+    g_autofree char *i2 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.p", "");
+    must_contain(i2, "\"ack_floor\":{\"consumer_seq\":2,\"stream_seq\":2");
+    must_contain(i2, "\"num_ack_pending\":0");
+    /* +NXT acks and asks for more on the same reply */
+    g_autoptr(GArray) g2 = pull(f, "ORDERS", "p", "1", 0);
+    g_assert_cmpuint(g2->len, ==, 1);
+    test_env_client_send(f->te, f->c, "SUB _nxt 10\r\n");
+    pub(f, at(g2, 0)->reply, "_nxt", "+NXT {\"batch\":2}");
+    g_autofree char *nx = test_env_client_take(f->te, f->c);
+    must_contain(nx, "MSG orders.new 10 $JS.ACK.ORDERS.p.1.4.4.");
+    must_contain(nx, "MSG orders.new 10 $JS.ACK.ORDERS.p.1.5.5.");
+}
+
+static void test_redelivery(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 1);
+    g_free(create(f, "ORDERS", "r", ",\"ack_policy\":\"explicit\",\"ack_wait\":1000000000"));
+    g_autoptr(GArray) g1 = pull(f, "ORDERS", "r", "{\"batch\":5,\"expires\":10000000000}", 0);
+    g_assert_cmpuint(g1->len, ==, 1);
+    step(f, 900 * MS);
+    g_autoptr(GArray) none = take(f);
+    g_assert_cmpuint(none->len, ==, 0);
+    step(f, 200 * MS); /* ack_wait passed: redelivered to the same waiting request */
+    g_autoptr(GArray) g2 = take(f);
+    g_assert_cmpuint(g2->len, ==, 1);
+    g_assert_true(g_str_has_prefix(at(g2, 0)->reply, "$JS.ACK.ORDERS.r.2.1.2."));
+    g_autofree char *i = req(f, "$JS.API.CONSUMER.INFO.ORDERS.r", "");
+    must_contain(i, "\"num_redelivered\":1");
+    must_contain(i, "\"num_waiting\":1");
+    /* -NAK with a delay: not before it */
+    ack(f, at(g2, 0), "-NAK {\"delay\":3000000000}");
+    step(f, 2 * SEC);
+    g_autoptr(GArray) g3 = take(f);
+    g_assert_cmpuint(g3->len, ==, 0);
+    step(f, 1100 * MS);
+    g_autoptr(GArray) g4 = take(f);
+    g_assert_cmpuint(g4->len, ==, 1);
+    g_assert_true(g_str_has_prefix(at(g4, 0)->reply, "$JS.ACK.ORDERS.r.3.1.3."));
+    /* +WPI pushes the deadline out by ack_wait */
+    step(f, 800 * MS);
+    ack(f, at(g4, 0), "+WPI");
+    step(f, 800 * MS);
+    g_autoptr(GArray) g5 = take(f);
+    g_assert_cmpuint(g5->len, ==, 0);
+    /* +TERM: done, with an advisory */
+    test_env_client_send(f->te, f->c, "SUB $JS.EVENT.ADVISORY.> 11\r\n");
+    ack(f, at(g4, 0), "+TERM poison");
+    g_autofree char *adv = test_env_client_take(f->te, f->c);
+    must_contain(adv, "MSG $JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ORDERS.r 11");
+    must_contain(adv, "io.nats.jetstream.advisory.v1.terminated");
+    g_autofree char *i2 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.r", "");
+    must_contain(i2, "\"num_ack_pending\":0");
+}
+
+static void test_backoff_max_deliver(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 1);
+    g_free(create(f, "ORDERS", "b", ",\"ack_policy\":\"explicit\",\"max_deliver\":3,\"backoff\":[1000000000,3000000000]"));
+    test_env_client_send(f->te, f->c, "SUB $JS.EVENT.ADVISORY.> 11\r\n");
+    g_autoptr(GArray) g1 = pull(f, "ORDERS", "b", "{\"batch\":10,\"expires\":60000000000}", 0);
+    g_assert_cmpuint(g1->len, ==, 1);
+    step(f, 1100 * MS);
+    g_autoptr(GArray) g2 = take(f);
+    g_assert_cmpuint(g2->len, ==, 1); /* after backoff[0] */
+    step(f, 2 * SEC);
+    g_autoptr(GArray) g3 = take(f);
+    g_assert_cmpuint(g3->len, ==, 0); /* backoff[1] = 3 s not yet */
+    step(f, 1100 * MS);
+    g_autoptr(GArray) g4 = take(f);
+    g_assert_cmpuint(g4->len, ==, 1);
+    g_assert_true(g_str_has_prefix(at(g4, 0)->reply, "$JS.ACK.ORDERS.b.3."));
+    step(f, 3100 * MS); /* the third delivery expired: max_deliver reached, advisory */
+    g_autoptr(GArray) g5 = take(f);
+    g_assert_cmpuint(g5->len, ==, 1);
+    g_assert_cmpstr(at(g5, 0)->subject, ==, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.b");
+    must_contain(at(g5, 0)->data, "\"deliveries\":3");
+    g_autofree char *i = req(f, "$JS.API.CONSUMER.INFO.ORDERS.b", "");
+    must_contain(i, "\"num_ack_pending\":0");
+}
+
+static void test_pull_statuses(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    g_free(create(f, "ORDERS", "s", ",\"ack_policy\":\"explicit\",\"max_batch\":10,\"max_expires\":3000000000"));
+    g_autoptr(GArray) a = pull(f, "ORDERS", "s", "{\"batch\":1,\"no_wait\":true}", 0);
+    g_assert_cmpuint(a->len, ==, 1);
+    g_assert_cmpstr(at(a, 0)->hdr, ==, "NATS/1.0 404 No Messages\r\n\r\n");
+    g_autoptr(GArray) b = pull(f, "ORDERS", "s", "{\"batch\":11}", 0);
+    g_assert_cmpstr(at(b, 0)->hdr, ==, "NATS/1.0 409 Exceeded MaxRequestBatch of 10\r\n\r\n");
+    g_autoptr(GArray) c = pull(f, "ORDERS", "s", "{\"batch\":1,\"expires\":5000000000}", 0);
+    g_assert_cmpstr(at(c, 0)->hdr, ==, "NATS/1.0 409 Exceeded MaxRequestExpires of 3s\r\n\r\n");
+    g_autoptr(GArray) d = pull(f, "ORDERS", "s", "{\"batch\":1,\"expires\":1000000000,\"idle_heartbeat\":600000000}", 0);
+    g_assert_cmpstr(at(d, 0)->hdr, ==, "NATS/1.0 400 Bad Request - heartbeat value too large\r\n\r\n");
+    g_autoptr(GArray) e = pull(f, "ORDERS", "s", "{\"batch\":4,\"expires\":2000000000,\"idle_heartbeat\":500000000}", 0);
+    g_assert_cmpuint(e->len, ==, 0);
+    step(f, 510 * MS);
+    g_autoptr(GArray) hb = take(f);
+    g_assert_cmpuint(hb->len, ==, 1);
+    g_assert_cmpstr(at(hb, 0)->hdr, ==, "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 0\r\nNats-Last-Stream: 0\r\n\r\n");
+    publish_n(f, "orders.x", 0);
+    pub(f, "orders.x", NULL, "one");
+    step(f, 0);
+    g_autoptr(GArray) one = take(f);
+    g_assert_cmpuint(one->len, ==, 1);
+    step(f, 1600 * MS);
+    g_autoptr(GArray) to = take(f);
+    g_assert_cmpuint(to->len, >=, 1);
+    g_assert_cmpstr(at(to, to->len - 1)->hdr, ==,
+                    "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 3\r\nNats-Pending-Bytes: 0\r\n\r\n");
+    /* deleting the consumer answers waiting requests with 409 */
+    g_autoptr(GArray) w = pull(f, "ORDERS", "s", "{\"batch\":1,\"expires\":2000000000}", 0);
+    g_free(req(f, "$JS.API.CONSUMER.DELETE.ORDERS.s", ""));
+    g_autoptr(GArray) gone = pull(f, "ORDERS", "nobody", "", 0);
+    (void)gone;
+}
+
+static void test_max_ack_pending_push(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 5);
+    g_autofree char *r = create(f, "ORDERS", "push",
+                                ",\"ack_policy\":\"explicit\",\"max_ack_pending\":2,\"deliver_subject\":\"late.push\"");
+    g_assert_null(strstr(r, "push_bound")); /* nobody listens yet: nothing is sent */
+    step(f, 100 * MS);
+    g_autoptr(GArray) none = take(f);
+    g_assert_cmpuint(none->len, ==, 0);
+    test_env_client_send(f->te, f->c, "SUB late.push 12\r\n");
+    step(f, 60 * MS); /* the interest poll finds the subscriber */
+    g_autoptr(GArray) g1 = take(f);
+    g_assert_cmpuint(g1->len, ==, 2);
+    g_assert_cmpstr(at(g1, 0)->subject, ==, "orders.new");
+    ack(f, at(g1, 0), "");
+    step(f, 0);
+    g_autoptr(GArray) g2 = take(f);
+    g_assert_cmpuint(g2->len, ==, 1);
+    g_assert_cmpstr(at(g2, 0)->data, ==, "m3");
+}
+
+static void test_push_heartbeat_headers_only(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    g_free(create(f, "ORDERS", "hb",
+                  ",\"ack_policy\":\"none\",\"deliver_subject\":\"deliver.hb\",\"idle_heartbeat\":1000000000,"
+                  "\"flow_control\":true,\"headers_only\":true"));
+    pub(f, "orders.a", NULL, "hello");
+    step(f, 0);
+    g_autoptr(GArray) g1 = take(f);
+    g_assert_cmpuint(g1->len, ==, 1);
+    g_assert_cmpstr(at(g1, 0)->hdr, ==, "NATS/1.0\r\nNats-Msg-Size: 5\r\n\r\n");
+    g_assert_cmpstr(at(g1, 0)->data, ==, "");
+    step(f, 1000 * MS);
+    g_autoptr(GArray) g2 = take(f);
+    g_assert_cmpuint(g2->len, ==, 1);
+    g_assert_cmpstr(at(g2, 0)->subject, ==, "deliver.hb");
+    g_assert_cmpstr(at(g2, 0)->hdr, ==, "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 1\r\nNats-Last-Stream: 1\r\n\r\n");
+}
+
+static void test_retention(Fx *f, gconstpointer data) {
+    stream(f, "WQ", ",\"retention\":\"workqueue\"");
+    g_free(create(f, "WQ", "w", ",\"ack_policy\":\"explicit\""));
+    publish_n(f, "wq.job", 2);
+    g_autoptr(GArray) g = pull(f, "WQ", "w", "2", 0);
+    g_assert_cmpuint(g->len, ==, 2);
+    ack(f, at(g, 0), "+ACK");
+    step(f, 0);
+    g_autofree char *s = req(f, "$JS.API.STREAM.INFO.WQ", "");
+    must_contain(s, "\"messages\":1");
+    stream(f, "INT", ",\"retention\":\"interest\"");
+    g_free(create(f, "INT", "a", ",\"ack_policy\":\"explicit\""));
+    g_free(create(f, "INT", "b", ",\"ack_policy\":\"explicit\",\"filter_subject\":\"int.b\""));
+    pub(f, "int.a", NULL, "x");
+    pub(f, "int.b", NULL, "y");
+    step(f, 0);
+    g_autoptr(GArray) ga = pull(f, "INT", "a", "2", 0);
+    g_assert_cmpuint(ga->len, ==, 2);
+    ack(f, at(ga, 0), "");
+    ack(f, at(ga, 1), "");
+    g_autofree char *s1 = req(f, "$JS.API.STREAM.INFO.INT", "");
+    must_contain(s1, "\"messages\":1"); /* int.b still waits for b */
+    g_free(req(f, "$JS.API.CONSUMER.DELETE.INT.b", ""));
+    g_autofree char *s2 = req(f, "$JS.API.STREAM.INFO.INT", "");
+    must_contain(s2, "\"messages\":0");
+}
+
+static void test_restart(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 3);
+    g_free(create(f, "ORDERS", "d", ",\"ack_policy\":\"explicit\",\"ack_wait\":2000000000"));
+    g_autoptr(GArray) g = pull(f, "ORDERS", "d", "2", 0);
+    g_assert_cmpuint(g->len, ==, 2);
+    ack(f, at(g, 0), "");
+    step(f, 0);
+    stop(f);
+    start(f);
+    g_autofree char *i = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i, "\"delivered\":{\"consumer_seq\":2,\"stream_seq\":2");
+    must_contain(i, "\"num_ack_pending\":1");
+    must_contain(i, "\"num_pending\":1");
+    g_autoptr(GArray) g2 = pull(f, "ORDERS", "d", "{\"batch\":1,\"expires\":5000000000}", 0);
+    g_assert_cmpuint(g2->len, ==, 1);
+    g_assert_cmpstr(at(g2, 0)->data, ==, "m3");
+    step(f, 2100 * MS); /* m2 was delivered before the restart and never acked */
+    g_autoptr(GArray) g3 = pull(f, "ORDERS", "d", "1", 0);
+    g_assert_cmpuint(g3->len, ==, 1);
+    g_assert_cmpstr(at(g3, 0)->data, ==, "m2");
+    g_assert_true(g_str_has_prefix(at(g3, 0)->reply, "$JS.ACK.ORDERS.d.2.2."));
+}
+
+static void test_inactive_and_policies(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    pub(f, "orders.a", NULL, "a1");
+    pub(f, "orders.b", NULL, "b1");
+    pub(f, "orders.a", NULL, "a2");
+    step(f, 0);
+    g_autofree char *e = req(f, "$JS.API.CONSUMER.CREATE.ORDERS.eph",
+                             "{\"stream_name\":\"ORDERS\",\"config\":{\"deliver_policy\":\"last_per_subject\","
+                             "\"filter_subject\":\"orders.*\",\"ack_policy\":\"none\"}}");
+    must_contain(e, "\"num_pending\":2");
+    g_autoptr(GArray) g = pull(f, "ORDERS", "eph", "{\"batch\":5,\"no_wait\":true}", 0);
+    g_assert_cmpuint(g->len, ==, 3); /* two messages, then 408: no_wait ends the request */
+    g_assert_true(g_str_has_prefix(at(g, 2)->hdr, "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 3\r\n"));
+    g_assert_cmpstr(at(g, 0)->data, ==, "b1");
+    g_assert_cmpstr(at(g, 1)->data, ==, "a2");
+    step(f, 6 * SEC); /* no pull requests for 5 s: gone */
+    g_autofree char *i = req(f, "$JS.API.CONSUMER.INFO.ORDERS.eph", "");
+    must_contain(i, "10014");
+    g_autofree char *last = req(f, "$JS.API.CONSUMER.CREATE.ORDERS.l",
+                                "{\"stream_name\":\"ORDERS\",\"config\":{\"deliver_policy\":\"last\"}}");
+    must_contain(last, "\"delivered\":{\"consumer_seq\":0,\"stream_seq\":2}");
+    must_contain(last, "\"num_pending\":1");
+    g_autofree char *nw = req(f, "$JS.API.CONSUMER.CREATE.ORDERS.n",
+                              "{\"stream_name\":\"ORDERS\",\"config\":{\"deliver_policy\":\"new\"}}");
+    must_contain(nw, "\"num_pending\":0");
+}
+
+int main(int argc, char **argv) {
+    g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fx, NULL, setup, fn, teardown)
+    ADD("/consumer/api", test_api);
+    ADD("/consumer/errors", test_errors);
+    ADD("/consumer/pull-ack", test_pull_ack);
+    ADD("/consumer/redelivery-nak-wpi-term", test_redelivery);
+    ADD("/consumer/backoff-max-deliver", test_backoff_max_deliver);
+    ADD("/consumer/pull-statuses", test_pull_statuses);
+    ADD("/consumer/max-ack-pending-push", test_max_ack_pending_push);
+    ADD("/consumer/push-heartbeat-headers-only", test_push_heartbeat_headers_only);
+    ADD("/consumer/retention", test_retention);
+    ADD("/consumer/restart", test_restart);
+    ADD("/consumer/inactive-and-policies", test_inactive_and_policies);
+    return g_test_run();
+}
