@@ -907,8 +907,9 @@ int cli_main(const CliWorld *world, int argc, char **argv) {
             (commands[i].verb == NULL || (verb && strcmp(commands[i].verb, verb) == 0)))
             cmd = &commands[i];
     if (!group || (flag(&c, "--help") && !cmd)) {
-        usage_all(group ? stdout : stderr);
-        rc = group ? 0 : 2;
+        bool asked = flag(&c, "--help");
+        usage_all(asked ? stdout : stderr);
+        rc = asked ? 0 : 2;
         goto out;
     }
     if (!cmd) {
