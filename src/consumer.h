@@ -38,7 +38,7 @@
  *   - Every sseq on the redelivery queue is pending and marked queued, and vice versa.
  *   - A pull consumer has at most max_waiting waiting requests, each with batch left > 0;
  *     a push consumer has none.
- *   - The ack timer is armed iff something is pending and not queued for redelivery.
+ *   - The ack timer is armed whenever something is pending and not queued for redelivery.
  */
 #ifndef MINIJET_CONSUMER_H
 #define MINIJET_CONSUMER_H
