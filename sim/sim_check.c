@@ -14,8 +14,11 @@
 
 #include <string.h>
 
+#include "jetstream.h"
 #include "sim_scenario.h"
 #include "sim_workload.h"
+#include "store.h"
+#include "stream.h"
 #include "sublist.h"
 
 #define SIM_LOST_REPORT_MAX 3 /* examples printed per subscriber/publisher pair */
@@ -111,6 +114,8 @@ static void check_slow_consumers(SimWorkload *wl) {
     }
 }
 
+static void check_js_liveness(SimWorkload *wl, int64_t quiet, int64_t stop);
+
 static void check_liveness(SimWorkload *wl) {
     Sim *sim = wl->sim;
     const SimScenario *s = sim->sc;
@@ -138,6 +143,7 @@ static void check_liveness(SimWorkload *wl) {
             }
             if (!any) sim_workload_violation(wl, true, "%s published nothing after faults stopped", c->name);
         }
+        if (c->g->kind == SIM_CLIENT_JS_PUBLISHER) continue; /* judged below */
         if (c->g->kind == SIM_CLIENT_REQUESTER) {
             uint64_t bad = 0, ok = 0;
             for (guint k = 0; k < c->req_log->len; k++) {
@@ -151,10 +157,142 @@ static void check_liveness(SimWorkload *wl) {
                                        " requests failed after faults stopped", c->name, bad, bad + ok);
         }
     }
+    check_js_liveness(wl, quiet, stop);
+}
+
+/* ============================================================================================
+ * JETSTREAM: NO ACKNOWLEDGED PUBLISH LOST OR ALTERED
+ *
+ *   A PubAck {"seq": N} is a promise: the message is in the stream at N and survives a
+ *   crash. After the run we open the stream on the node (white-box: through the same Store
+ *   API the server uses, as its recovery left it) and hold it to every promise:
+ *     - every acked message is present at its acked seq, subject and payload byte-exact;
+ *     - every stored message is something a js-publisher really sent (no phantoms, no
+ *       silently altered bytes), and no publish is stored twice;
+ *     - no two acks name the same seq.
+ *   A lost ack is excused only on a node whose disk rotted at rest (a lone copy can be
+ *   destroyed; the store must then drop it, never serve it altered).
+ * ============================================================================================
+ */
+static void check_jetstream(SimWorkload *wl) {
+    Sim *sim = wl->sim;
+    for (guint i = 0; i < wl->js_publishers->len; i++) {
+        SimClient *pub = g_ptr_array_index(wl->js_publishers, i);
+        SimNode *node = sim->nodes[pub->node];
+        if (!node->up) {
+            sim_workload_violation(wl, true, "%s: node %s is down at the end: its stream cannot be checked",
+                                   pub->name, node->name);
+            continue;
+        }
+        JetStream *js = server_jetstream(node->server);
+        Stream *st = js ? jetstream_lookup(js, pub->g->stream) : NULL;
+        Store *store = st ? stream_store(st) : NULL;
+        uint64_t lost = 0, excused = 0;
+        for (guint k = 0; k < pub->js_log->len; k++) {
+            const SimJsRec *r = &g_array_index(pub->js_log, SimJsRec, k);
+            if (r->result != SIM_JS_ACK) continue;
+            g_autoptr(GError) err = NULL;
+            StoreMsg *m = store ? store_load(store, r->stream_seq, &err) : NULL;
+            size_t len;
+            g_autofree char *want = sim_js_payload(pub, k + 1, &len);
+            bool same = m && m->data_len == len && memcmp(m->data, want, len) == 0 &&
+                        strcmp(m->subject, pub->g->subject) == 0;
+            if (!same) {
+                /* gone, or its seq now holds another real publish (reused): a loss; anything
+                 * else at that seq is data no one wrote: altered */
+                bool reused = m && sim_js_payload_known(wl, m->data, m->data_len);
+                if (node->corrupted && (!m || reused)) excused++;
+                else if (lost++ < SIM_LOST_REPORT_MAX)
+                    sim_workload_violation(wl, false, "%s #%u acked at %s seq %" G_GUINT64_FORMAT " (%.3fs) is %s",
+                                           pub->name, k + 1, pub->g->stream, r->stream_seq, (double)r->complete_ns / 1e9,
+                                           reused ? "lost (its seq now holds another publish)"
+                                           : m ? "altered" : err ? err->message : "lost");
+            }
+            if (m) store_msg_unref(m);
+        }
+        if (lost > SIM_LOST_REPORT_MAX)
+            sim_workload_violation(wl, false, "%s: %" G_GUINT64_FORMAT " acknowledged messages lost or altered in all",
+                                   pub->name, lost);
+        if (excused)
+            sim_log(sim, "sim", "check", "%s: %" G_GUINT64_FORMAT " acked messages lost to disk rot on %s (excused: one copy)",
+                    pub->name, excused, node->name);
+    }
+    /* the stored side: only real publishes, each once; acks name distinct seqs */
+    for (guint i = 0; i < wl->js_publishers->len; i++) {
+        SimClient *pub = g_ptr_array_index(wl->js_publishers, i);
+        SimNode *node = sim->nodes[pub->node];
+        bool first_of_stream = true;
+        for (guint j = 0; j < i; j++) {
+            SimClient *o = g_ptr_array_index(wl->js_publishers, j);
+            if (o->node == pub->node && strcmp(o->g->stream, pub->g->stream) == 0) first_of_stream = false;
+        }
+        if (!first_of_stream || !node->up || !server_jetstream(node->server)) continue;
+        Stream *st = jetstream_lookup(server_jetstream(node->server), pub->g->stream);
+        if (!st) continue;
+        Store *store = stream_store(st);
+        GHashTable *stored = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        uint64_t from = 1, bad = 0;
+        for (;;) {
+            g_autoptr(GError) err = NULL;
+            StoreMsg *m = store_load_next(store, NULL, from, &err);
+            if (!m) break;
+            from = m->seq + 1;
+            char head[48];
+            size_t hl = MIN(m->data_len, sizeof head - 1);
+            memcpy(head, m->data, hl);
+            head[hl] = '\0';
+            char *colon = strchr(head, ':');
+            colon = colon ? strchr(colon + 1, ':') : NULL;
+            if (colon) *colon = '\0';
+            if (!sim_js_payload_known(wl, m->data, m->data_len)) {
+                if (bad++ < SIM_LOST_REPORT_MAX)
+                    sim_workload_violation(wl, false, "stream %s seq %" G_GUINT64_FORMAT " holds data no one published ('%s')",
+                                           pub->g->stream, m->seq, head);
+            } else if (!g_hash_table_add(stored, g_strdup(head)))
+                sim_workload_violation(wl, false, "stream %s holds %s twice (again at seq %" G_GUINT64_FORMAT ")",
+                                       pub->g->stream, head, m->seq);
+            store_msg_unref(m);
+        }
+        sim_log(sim, "sim", "check", "stream %s on %s: %u messages verified", pub->g->stream, node->name,
+                g_hash_table_size(stored));
+        g_hash_table_destroy(stored);
+    }
+    GHashTable *acked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    uint64_t twice = 0;
+    for (guint i = 0; i < wl->js_publishers->len; i++) {
+        SimClient *pub = g_ptr_array_index(wl->js_publishers, i);
+        for (guint k = 0; k < pub->js_log->len; k++) {
+            const SimJsRec *r = &g_array_index(pub->js_log, SimJsRec, k);
+            if (r->result != SIM_JS_ACK) continue;
+            char *key = g_strdup_printf("%s@%d/%" G_GUINT64_FORMAT, pub->g->stream, pub->node, r->stream_seq);
+            if (!g_hash_table_add(acked, key) && twice++ < SIM_LOST_REPORT_MAX)
+                sim_workload_violation(wl, false, "two publishes were both acked at %s (stream@node/seq)", key);
+        }
+    }
+    if (twice > SIM_LOST_REPORT_MAX)
+        sim_workload_violation(wl, false, "%" G_GUINT64_FORMAT " sequence numbers were acknowledged twice in all", twice);
+    g_hash_table_destroy(acked);
+}
+
+static void check_js_liveness(SimWorkload *wl, int64_t quiet, int64_t stop) {
+    for (guint i = 0; i < wl->js_publishers->len; i++) {
+        SimClient *pub = g_ptr_array_index(wl->js_publishers, i);
+        uint64_t ok = 0, bad = 0;
+        for (guint k = 0; k < pub->js_log->len; k++) {
+            const SimJsRec *r = &g_array_index(pub->js_log, SimJsRec, k);
+            if (r->invoke_ns < quiet + pub->g->timeout_ns || r->invoke_ns > stop - pub->g->timeout_ns) continue;
+            if (r->result == SIM_JS_ACK) ok++;
+            else bad++;
+        }
+        if (bad > 0 || ok == 0)
+            sim_workload_violation(wl, true, "%s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                                   " publishes not acknowledged after faults stopped", pub->name, bad, bad + ok);
+    }
 }
 
 int sim_check_all(Sim *sim) {
     SimWorkload *wl = sim->wl;
+    check_jetstream(wl);
     check_completeness(wl);
     check_slow_consumers(wl);
     check_liveness(wl);

@@ -496,22 +496,38 @@ void sim_disk_crash(SimDisk *d, double keep_p, double tear_p, SimDiskCrashReport
 
 /* --- faults --- */
 
+/* A fault's target: the file at `path`, else a random non-empty file whose path contains
+ * `path` (e.g. ".seg"), or any non-empty file when path is NULL. */
 static Inode *pick(SimDisk *d, const char *path) {
     if (path) {
         g_autofree char *p = norm(path);
-        return g_hash_table_lookup(d->names, p);
+        Inode *exact = g_hash_table_lookup(d->names, p);
+        if (exact) return exact;
     }
     g_auto(GStrv) paths = sim_disk_paths(d);
-    guint n = g_strv_length(paths), nonempty = 0;
+    guint n = g_strv_length(paths), eligible = 0;
     for (guint k = 0; k < n; k++)
-        if (((Inode *)g_hash_table_lookup(d->names, paths[k]))->data->len > 0) nonempty++;
-    if (nonempty == 0) return NULL;
-    guint want = (guint)sim_rng_below(d->rng, nonempty);
+        if (((Inode *)g_hash_table_lookup(d->names, paths[k]))->data->len > 0 && (!path || strstr(paths[k], path)))
+            eligible++;
+    if (eligible == 0) return NULL;
+    guint want = (guint)sim_rng_below(d->rng, eligible);
     for (guint k = 0; k < n; k++) {
         Inode *i = g_hash_table_lookup(d->names, paths[k]);
-        if (i->data->len > 0 && want-- == 0) return i;
+        if (i->data->len > 0 && (!path || strstr(paths[k], path)) && want-- == 0) return i;
     }
     return NULL;
+}
+
+static const char *name_of(SimDisk *d, Inode *i) {
+    g_auto(GStrv) paths = sim_disk_paths(d);
+    static char buf[256];
+    buf[0] = '\0';
+    for (int k = 0; paths[k]; k++)
+        if (g_hash_table_lookup(d->names, paths[k]) == i) {
+            g_strlcpy(buf, paths[k], sizeof buf);
+            break;
+        }
+    return buf;
 }
 
 bool sim_disk_flip_bit_at_rest(SimDisk *d, const char *path, char **where) {
@@ -533,7 +549,7 @@ bool sim_disk_flip_bit_at_rest(SimDisk *d, const char *path, char **where) {
             u->old = g_bytes_new_take(copy, n);
         }
     }
-    if (where) *where = g_strdup_printf("ino %" G_GUINT64_FORMAT " offset %" G_GUINT64_FORMAT " mask 0x%02x", i->ino, off, mask);
+    if (where) *where = g_strdup_printf("%s ino %" G_GUINT64_FORMAT " offset %" G_GUINT64_FORMAT " mask 0x%02x", name_of(d, i), i->ino, off, mask);
     return true;
 }
 

@@ -317,6 +317,7 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
         n->cfg.server_name = n->name;
         n->cfg.jetstream = sc->jetstream;
         n->cfg.store_dir = "data";
+        n->cfg.sync_interval_ns = sc->sync_interval_ns;
         if (sc->max_pending_bytes) n->cfg.max_pending_bytes = sc->max_pending_bytes;
         if (sc->ping_interval_ns) n->cfg.ping_interval_ns = sc->ping_interval_ns;
         sim->nodes[i] = n;

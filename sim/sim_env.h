@@ -67,6 +67,7 @@ struct SimNode {
     uint64_t next_conn;   /* EnvConn ids count up from 1 for the node's lifetime */
     GHashTable *conns;    /* EnvConn -> SimConn*, lookup only */
     uint64_t crashes, restarts;
+    bool corrupted;       /* a fault rotted data at rest on this disk: its lone copy may be gone */
 };
 
 struct Sim {

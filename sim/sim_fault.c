@@ -48,6 +48,7 @@ static void fault_event(void *ctx, void *a, uint64_t b) {
     case SIM_FAULT_DISK_BITFLIP: {
         g_autofree char *where = NULL;
         bool hit = sim_disk_flip_bit_at_rest(n->disk, f->target, &where); /* up or down: it rots */
+        n->corrupted |= hit;
         sim_log(sim, n->name, "disk", "bit flip at rest: %s", hit ? where : "no data to corrupt");
         break;
     }

@@ -13,6 +13,8 @@
  *       the simulator's own unit tests (scheduler, PRNG, disk crash model, scenario errors)
  *
  *       --bug net-drop|net-dup|net-reorder  breaks the network once on purpose: the run must fail
+ *       --sync always|never|DURATION  JetStream fsync policy instead of the scenario's: `--sync 2m`
+ *                         (ack before fsync, nats-server's default) must lose acked data at a crash
  *       --check-every N overrides the scenario's cadence of server_check_invariants (1 = every step)
  * SCENARIO is a path, or a name under sim/scenarios/ ("pubsub-basic").
  * Exit codes (sim_check.h): 0 ok, 1 safety violation, 2 liveness violation, 3 internal error
@@ -65,7 +67,7 @@ static void on_abort(int sig) {
 static int usage(const char *msg) {
     if (msg) fprintf(stderr, "minijet-sim: %s\n", msg);
     fprintf(stderr,
-            "usage: minijet-sim run SCENARIO [--seed N] [--out DIR] [--trace] [--check-every N] [--bug B]\n"
+            "usage: minijet-sim run SCENARIO [--seed N] [--out DIR] [--trace] [--check-every N] [--bug B] [--sync S]\n"
             "       minijet-sim swarm SCENARIO --seeds A-B [--jobs J]\n"
             "       minijet-sim replay DIR\n"
             "       minijet-sim selftest [--tap]\n"
@@ -93,6 +95,7 @@ static bool parse_u64(const char *s, uint64_t *v) {
 /* One run. out_dir NULL: no files (swarm, determinism checks). */
 static uint64_t check_every_override; /* --check-every: 0 = the scenario's value */
 static const char *bug_name;          /* --bug: net-drop | net-dup | net-reorder */
+static const char *sync_override;     /* --sync: JetStream fsync policy instead of the scenario's */
 
 static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bool print_trace, bool quiet,
                    char **hash_out) {
@@ -137,7 +140,8 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     }
     for (guint i = 0; i < wl->clients->len; i++) {
         SimClient *c = g_ptr_array_index(wl->clients, i);
-        r.published += c->pubs->len;
+        r.published += c->pubs->len + c->js_log->len;
+        r.req_ok += c->js_acks;
         r.delivered += c->delivered;
         r.req_ok += c->req_ok;
         r.req_fail += c->req_fail;
@@ -207,6 +211,10 @@ static int cmd_run(int argc, char **argv) {
             bug_name = argv[++i];
             if (strcmp(bug_name, "net-drop") && strcmp(bug_name, "net-dup") && strcmp(bug_name, "net-reorder"))
                 return usage("--bug is one of net-drop, net-dup, net-reorder");
+        } else if (!strcmp(argv[i], "--sync") && i + 1 < argc) {
+            int64_t ns;
+            sync_override = argv[++i];
+            if (!sim_parse_sync(sync_override, &ns)) return usage("--sync is always, never or a duration (2m)");
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--trace")) trace = true;
         else if (argv[i][0] == '-' || scen) return usage("unexpected argument");
@@ -220,6 +228,7 @@ static int cmd_run(int argc, char **argv) {
         fprintf(stderr, "minijet-sim: %s\n", error->message);
         return SIM_EXIT_USAGE;
     }
+    if (sync_override) sim_parse_sync(sync_override, &sc->sync_interval_ns);
     char *hash = NULL;
     int code = run_one(sc, seed, out, trace, false, &hash);
     printf("trace_hash=%s\n", hash);

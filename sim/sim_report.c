@@ -115,7 +115,33 @@ static bool query_to_file(sqlite3 *db, const char *sql, const char *path, int *r
 static const char *pivot =
     "SELECT time_ns / 1e9, "
     " max(CASE WHEN name='%s' THEN value END), max(CASE WHEN name='%s' THEN value END),"
-    " max(CASE WHEN name='%s' THEN value END) FROM metrics GROUP BY time_ns ORDER BY time_ns;";
+    " max(CASE WHEN name='%s' THEN value END), max(CASE WHEN name='%s' THEN value END)"
+    " FROM metrics GROUP BY time_ns ORDER BY time_ns;";
+
+/* Does the metrics table hold any sample called name? (gnuplot refuses an all-empty line) */
+static bool has_metric(sqlite3 *db, const char *name) {
+    sqlite3_stmt *st;
+    bool any = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM metrics WHERE name = ? AND value IS NOT NULL LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        any = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    return any;
+}
+
+/* "plot 'FILE' using 1:2 ... title 'T', ..." for the columns that have data */
+static void plot_line(GString *s, const char *file, sqlite3 *db, const char *const *names, const char *const *titles,
+                      int n) {
+    bool first = true;
+    for (int i = 0; i < n; i++) {
+        if (!has_metric(db, names[i])) continue;
+        g_string_append_printf(s, "%s'%s' using 1:%d with lines lw %d title '%s'", first ? "plot " : ", ", file, i + 2,
+                               i < 2 ? 2 : 1, titles[i]);
+        first = false;
+    }
+    g_string_append(s, first ? "set yrange [0:1]\nplot NaN title 'no data'\n" : "\n");
+}
 
 bool sim_report_charts(const char *dir, const char *title, GError **error) {
     g_autofree char *dbpath = g_build_filename(dir, "trace.db", NULL);
@@ -127,8 +153,12 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
     }
     g_autofree char *lat = g_build_filename(dir, "latency.dat", NULL);
     g_autofree char *thr = g_build_filename(dir, "throughput.dat", NULL);
-    g_autofree char *q1 = g_strdup_printf(pivot, "lat_p50_ms", "lat_p99_ms", "lat_max_ms");
-    g_autofree char *q2 = g_strdup_printf(pivot, "pub_per_s", "msg_per_s", "req_per_s");
+    static const char *const lat_names[] = {"lat_p50_ms", "lat_p99_ms", "lat_max_ms", "req_p99_ms"};
+    static const char *const lat_titles[] = {"delivery p50", "delivery p99", "delivery max", "request/PubAck p99"};
+    static const char *const thr_names[] = {"pub_per_s", "msg_per_s", "req_per_s"};
+    static const char *const thr_titles[] = {"published", "delivered", "replies / PubAcks"};
+    g_autofree char *q1 = g_strdup_printf(pivot, "lat_p50_ms", "lat_p99_ms", "lat_max_ms", "req_p99_ms");
+    g_autofree char *q2 = g_strdup_printf(pivot, "pub_per_s", "msg_per_s", "req_per_s", "none");
     int r1 = 0, r2 = 0;
     bool ok = query_to_file(db, q1, lat, &r1) && query_to_file(db, q2, thr, &r2);
     /* fault windows: a shaded band per window, a dashed line per instant fault */
@@ -149,8 +179,8 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
         }
         sqlite3_finalize(st);
     }
-    sqlite3_close(db);
     if (!ok) {
+        sqlite3_close(db);
         g_string_free(shade, TRUE);
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot query %s", dbpath);
         return false;
@@ -161,21 +191,14 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
         "# charts.gp — written by minijet-sim; run `gnuplot charts.gp` in this directory to redraw.\n"
         "set terminal pngcairo size 900,420 font ',10' noenhanced\n"
         "set grid\nset key below\nset xlabel 'simulated time (s)'\n%s"
-        "set output 'latency.png'\nset title '%s: delivery latency (shaded: fault windows)'\n"
+        "set output 'latency.png'\nset title '%s: latency (shaded: fault windows)'\n"
         "set ylabel 'ms'\n",
         shade->str, title);
-    if (r1 > 0)
-        g_string_append(s, "plot 'latency.dat' using 1:2 with lines lw 2 title 'p50', '' using 1:3 with lines lw 2 title 'p99',"
-                           " '' using 1:4 with lines title 'max'\n");
-    else
-        g_string_append(s, "set yrange [0:1]\nplot NaN title 'no deliveries'\n");
+    plot_line(s, "latency.dat", db, lat_names, lat_titles, r1 > 0 ? 4 : 0);
     g_string_append_printf(s, "set output 'throughput.png'\nset title '%s: throughput (shaded: fault windows)'\n"
                               "set ylabel 'per second'\nset yrange [*:*]\n", title);
-    if (r2 > 0)
-        g_string_append(s, "plot 'throughput.dat' using 1:2 with lines lw 2 title 'published', '' using 1:3 with lines lw 2"
-                           " title 'delivered', '' using 1:4 with lines title 'requests'\n");
-    else
-        g_string_append(s, "plot NaN title 'no traffic'\n");
+    plot_line(s, "throughput.dat", db, thr_names, thr_titles, r2 > 0 ? 3 : 0);
+    sqlite3_close(db);
     g_string_free(shade, TRUE);
     ok = g_file_set_contents(gp, s->str, (gssize)s->len, error);
     g_string_free(s, TRUE);

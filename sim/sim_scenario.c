@@ -119,6 +119,13 @@ static bool parse_range(const char *s, int64_t *lo, int64_t *hi) {
     return parse_duration(a, lo) && parse_duration(b, hi) && *lo <= *hi;
 }
 
+bool sim_parse_sync(const char *s, int64_t *out) {
+    if (strcmp(s, "always") == 0) *out = 0;
+    else if (strcmp(s, "never") == 0) *out = -1;
+    else if (!parse_duration(s, out) || *out <= 0) return false;
+    return true;
+}
+
 static int parse_node(Parse *p, const char *s) {
     if (s[0] != 'n') return -1;
     char *end;
@@ -206,7 +213,7 @@ static bool check_keys(Parse *p, const char *g, const char *const *allowed) {
 /* --- sections --- */
 
 static bool parse_client(Parse *p, const char *group) {
-    static const char *const keys[] = {"type", "count", "node", "subject", "queue", "rate", "size", "start",
+    static const char *const keys[] = {"type", "count", "node", "subject", "queue", "stream", "rate", "size", "start",
                                        "stop", "read_rate", "expect", "timeout", "cycle", "echo", NULL};
     if (!check_keys(p, group, keys)) return false;
     SimClientGroup *g = g_new0(SimClientGroup, 1);
@@ -223,11 +230,16 @@ static bool parse_client(Parse *p, const char *group) {
     int kind = -1;
     for (int i = 0; kinds[i]; i++) if (!strcmp(type, kinds[i])) kind = i;
     if (kind < 0) return bad(p, group, "type", "unknown client type '%s' (publisher, subscriber, requester, responder)", type);
-    if (kind >= SIM_CLIENT_JS_PUBLISHER)
-        return bad(p, group, "type", "'%s' needs JetStream streams, which have not landed yet", type);
+    if (kind == SIM_CLIENT_JS_CONSUMER)
+        return bad(p, group, "type", "'%s' needs JetStream consumers, which the simulator does not drive yet", type);
+    if (kind == SIM_CLIENT_JS_PUBLISHER && !p->sc->jetstream)
+        return bad(p, group, "type", "a js-publisher needs [cluster] jetstream = true");
     g->kind = (SimClientKind)kind;
     g->subject = get_str(p, group, "subject");
     if (!g->subject || !g->subject[0]) return bad(p, group, "subject", "a subject is required");
+    g->stream = get_str(p, group, "stream");
+    if (kind == SIM_CLIENT_JS_PUBLISHER && (!g->stream || !g->stream[0] || strpbrk(g->stream, ".*> \t")))
+        return bad(p, group, "stream", "a js-publisher needs a stream name (letters, digits, - and _)");
     g->queue = get_str(p, group, "queue");
     if (g->queue && !g->queue[0]) g_clear_pointer(&g->queue, g_free);
     g_autofree char *node = get_str(p, group, "node");
@@ -247,7 +259,8 @@ static bool parse_client(Parse *p, const char *group) {
     g->rate_per_s = rate;
     g->read_rate_bps = rr;
     if (size > 1024 * 1024) return bad(p, group, "size", "larger than max_payload (1MiB)");
-    if ((g->kind == SIM_CLIENT_PUBLISHER || g->kind == SIM_CLIENT_REQUESTER) && rate <= 0)
+    if ((g->kind == SIM_CLIENT_PUBLISHER || g->kind == SIM_CLIENT_REQUESTER || g->kind == SIM_CLIENT_JS_PUBLISHER) &&
+        rate <= 0)
         return bad(p, group, "rate", "a %s needs a rate (e.g. rate = 100/s)", type);
     if (g->start_ns >= p->sc->duration_ns) return bad(p, group, "start", "starts after the run ends");
     if (g->stop_ns && (g->stop_ns <= g->start_ns || g->stop_ns > p->sc->duration_ns))
@@ -359,6 +372,7 @@ static void group_free(gpointer q) {
     g_free(g->name);
     g_free(g->subject);
     g_free(g->queue);
+    g_free(g->stream);
     g_free(g);
 }
 
@@ -366,7 +380,8 @@ static bool parse_all(Parse *p) {
     SimScenario *sc = p->sc;
     g_auto(GStrv) groups = g_key_file_get_groups(p->kf, NULL);
     static const char *const run_keys[] = {"duration", "drain", "settle", "grace", "check_every", "description", NULL};
-    static const char *const cluster_keys[] = {"nodes", "jetstream", "max_pending", "ping_interval", "clock_drift_ppm", NULL};
+    static const char *const cluster_keys[] = {"nodes", "jetstream", "sync", "max_pending", "ping_interval",
+                                               "clock_drift_ppm", NULL};
     static const char *const net_keys[] = {"latency", "kernel_buffer", "peer", "reconnect", NULL};
     static const char *const disk_keys[] = {"fsync_latency", "capacity", "crash_keep", "crash_tear", NULL};
     static const char *const random_keys[] = {"crash", "reset", "pause", "clock_jump", "bitflip", "from", "until", NULL};
@@ -396,6 +411,9 @@ static bool parse_all(Parse *p) {
         !get_double(p, "cluster", "clock_drift_ppm", &sc->clock_drift_ppm, 0, 1e5))
         return false;
     sc->max_pending_bytes = mp;
+    g_autofree char *sync = get_str(p, "cluster", "sync");
+    if (sync && !sim_parse_sync(sync, &sc->sync_interval_ns))
+        return bad(p, "cluster", "sync", "'%s' is not always, never or a duration (nats-server's sync_interval)", sync);
     if (!get_range(p, "net", "latency", &sc->net.latency_min_ns, &sc->net.latency_max_ns) ||
         !get_size(p, "net", "kernel_buffer", &kb) ||
         !get_range(p, "net", "reconnect", &sc->reconnect_min_ns, &sc->reconnect_max_ns))

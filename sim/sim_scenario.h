@@ -8,12 +8,13 @@
  *
  * THE FORMAT (full reference with examples: book/09-simulator.md, sim/scenarios/NAME.ini)
  *   [run]      duration, drain, settle, grace, check_every, description
- *   [cluster]  nodes, jetstream, max_pending, ping_interval, clock_drift_ppm
+ *   [cluster]  nodes, jetstream, sync (always|never|DURATION), max_pending, ping_interval,
+ *              clock_drift_ppm
  *   [net]      latency (min..max), kernel_buffer, peer (lan|unreliable|reorder), reconnect
  *   [disk]     fsync_latency (min..max), capacity, crash_keep, crash_tear
  *   [client.NAME]  type (publisher|subscriber|requester|responder|js-publisher|js-consumer),
- *              count, node, subject, queue, rate, size, start, stop, read_rate, expect,
- *              timeout, cycle, echo
+ *              count, node, subject, queue, stream, rate, size, start, stop, read_rate,
+ *              expect, timeout, cycle, echo
  *   [faults]   any key name = "<time> <action> <args...>", e.g.  f1 = 2s crash n1
  *   [random]   crash, reset, pause, clock_jump, bitflip (events per second), from, until
  *   Durations: 250ms 2s 1m 10us 500ns; sizes: 64 4KiB 1MiB; rates: 1000/s.
@@ -43,6 +44,7 @@ typedef struct SimClientGroup {
     int node;                /* index, or -1: spread over nodes */
     char *subject;
     char *queue;             /* NULL when none */
+    char *stream;            /* js-publisher: the stream (created on connect, subjects = subject) */
     double rate_per_s;       /* publishers, requesters */
     size_t size_bytes;       /* payload size */
     int64_t start_ns, stop_ns; /* stop 0 = duration - drain */
@@ -81,6 +83,7 @@ struct SimScenario {
     uint64_t check_every;
     int nodes;
     bool jetstream;
+    int64_t sync_interval_ns; /* ServerConfig.sync_interval_ns: 0 always, > 0 every N ns, < 0 never */
     size_t max_pending_bytes;
     int64_t ping_interval_ns;
     double clock_drift_ppm;
@@ -99,6 +102,8 @@ SimScenario *sim_scenario_load(const char *path, GError **error);
 SimScenario *sim_scenario_parse(const char *text, size_t len, const char *path, GError **error);
 void sim_scenario_free(SimScenario *sc);
 const char *sim_client_kind_name(SimClientKind k);
+/* "always" -> 0, "never" -> -1, "2m" -> 120e9: ServerConfig.sync_interval_ns */
+bool sim_parse_sync(const char *s, int64_t *out);
 const char *sim_fault_kind_name(SimFaultKind k);
 
 #endif

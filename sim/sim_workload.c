@@ -21,12 +21,6 @@
 
 #include "sim_net.h"
 
-typedef struct SimReq {
-    uint64_t id;
-    int64_t invoke_ns;
-    char *payload;
-} SimReq;
-
 static void req_done(SimClient *sc, int64_t invoke, int64_t complete, SimReqResult r) {
     SimReqRec rec = {invoke, complete, r};
     g_array_append_val(sc->req_log, rec);
@@ -55,24 +49,24 @@ void sim_workload_note_fault(SimWorkload *wl, int64_t end_ns) {
 
 static size_t bucket_of(SimWorkload *wl, int64_t t) { return (size_t)(t / wl->bucket_ns); }
 
-static void count(SimWorkload *wl, GArray *counts, int64_t t) {
+void sim_workload_count(SimWorkload *wl, GArray *counts, int64_t t) {
     size_t b = bucket_of(wl, t);
     if (b < counts->len) g_array_index(counts, uint64_t, b)++;
 }
 
-static void sample(SimWorkload *wl, GPtrArray *buckets, int64_t t, int64_t v) {
+void sim_workload_sample(SimWorkload *wl, GPtrArray *buckets, int64_t t, int64_t v) {
     size_t b = bucket_of(wl, t);
     if (b < buckets->len) g_array_append_val((GArray *)g_ptr_array_index(buckets, b), v);
 }
 
-static int64_t stop_of(SimClient *sc) {
+int64_t sim_client_stop(SimClient *sc) {
     const SimScenario *s = sc->wl->sim->sc;
     return sc->g->stop_ns ? sc->g->stop_ns : s->duration_ns - s->drain_ns;
 }
 
 /* --- plumbing --- */
 
-static void pump(SimClient *sc) {
+void sim_client_pump(SimClient *sc) {
     size_t n;
     const uint8_t *out = client_output(sc->c, &n);
     if (n == 0) return;
@@ -115,7 +109,7 @@ static void end_bytes(void *ctx, const uint8_t *data, size_t len) {
         sim_net_client_close(c);
         return;
     }
-    pump(sc);
+    sim_client_pump(sc);
 }
 
 static void end_closed(void *ctx, const char *why) {
@@ -141,6 +135,7 @@ static void on_connected(void *ctx) {
     SimWindow w = {sim_now(sim), INT64_MAX};
     g_array_append_val(sc->windows, w);
     sim_log(sim, "cli", "ready", "%s on %s", sc->name, sim->nodes[sc->node]->name);
+    if (sc->g->kind == SIM_CLIENT_JS_PUBLISHER) sim_js_connected(sc);
 }
 
 static void on_error(void *ctx, const char *text) {
@@ -156,6 +151,19 @@ static void check_delivery(SimClient *sc, const ClientMsg *m) {
     size_t hl = MIN(m->payload_len, sizeof head - 1);
     memcpy(head, m->payload, hl);
     head[hl] = '\0';
+    if (head[0] == 'J') { /* a JetStream publish seen on the bus: it must have been sent */
+        if (!sim_js_payload_known(wl, m->payload, m->payload_len)) {
+            sim_workload_violation(wl, false, "%s received a message never published: %.*s '%s'", sc->name,
+                                   (int)m->subject_len, m->subject, head);
+            return;
+        }
+        const char *c2 = strchr(strchr(head, ':') + 1, ':'); /* known: "J<p>:<seq>:<t>:" */
+        int64_t tj = strtoll(c2 + 1, NULL, 10), now = sim_now(sim);
+        sc->delivered++;
+        sim_workload_count(wl, wl->msg_count, now);
+        sim_workload_sample(wl, wl->lat_buckets, now, now - tj);
+        return;
+    }
     char *e1, *e2, *e3;
     uint64_t p = strtoull(head, &e1, 10);
     uint64_t seq = *e1 == ':' ? strtoull(e1 + 1, &e2, 10) : 0;
@@ -186,8 +194,8 @@ static void check_delivery(SimClient *sc, const ClientMsg *m) {
     int64_t now = sim_now(sim);
     sim_log(sim, "cli", "msg", "%s got %s #%" G_GUINT64_FORMAT " after %" G_GINT64_FORMAT "us", sc->name,
             pub->name, seq, (now - t) / SIM_US);
-    count(wl, wl->msg_count, now);
-    sample(wl, wl->lat_buckets, now, now - t);
+    sim_workload_count(wl, wl->msg_count, now);
+    sim_workload_sample(wl, wl->lat_buckets, now, now - t);
 }
 
 static void on_msg(void *ctx, const ClientMsg *m) {
@@ -208,6 +216,11 @@ static void on_reply(void *ctx, uint64_t id, ClientReplyStatus st, const ClientM
     Sim *sim = wl->sim;
     SimReq *r = g_hash_table_lookup(sc->inflight, &id);
     if (!r) return;
+    if (r->kind != SIM_REQ_CORE) {
+        sim_js_reply(sc, r, st, m);
+        g_hash_table_remove(sc->inflight, &id);
+        return;
+    }
     const char *result = st == CLIENT_REPLY_OK ? "ok" : st == CLIENT_REPLY_NO_RESPONDERS ? "no-responders" : "disconnected";
     if (st == CLIENT_REPLY_OK &&
         (m->payload_len != strlen(r->payload) || memcmp(m->payload, r->payload, m->payload_len) != 0)) {
@@ -220,7 +233,7 @@ static void on_reply(void *ctx, uint64_t id, ClientReplyStatus st, const ClientM
              : st == CLIENT_REPLY_NO_RESPONDERS ? SIM_REQ_NO_RESPONDERS : SIM_REQ_DISCONNECTED);
     if (st == CLIENT_REPLY_OK) {
         sc->req_ok++;
-        sample(wl, wl->req_lat_buckets, now, now - r->invoke_ns);
+        sim_workload_sample(wl, wl->req_lat_buckets, now, now - r->invoke_ns);
     } else
         sc->req_fail++;
     sim_log(sim, "cli", "reply", "%s %s %s", sc->name, r->payload, result);
@@ -239,12 +252,12 @@ static void publish_tick(void *ctx, void *a, uint64_t b) {
     SimClient *sc = a;
     Sim *sim = sc->wl->sim;
     int64_t now = sim_now(sim);
-    if (now >= stop_of(sc)) return;
+    if (now >= sim_client_stop(sc)) return;
     sim_after(sim, (int64_t)(1e9 / sc->g->rate_per_s), publish_tick, sc, 0);
     SimPubRec rec = {now, sc->ready};
     g_array_append_val(sc->pubs, rec);
     uint64_t seq = sc->pubs->len;
-    count(sc->wl, sc->wl->pub_count, now);
+    sim_workload_count(sc->wl, sc->wl->pub_count, now);
     sc->wl->ops++;
     if (!sc->ready) {
         sim_trace_op(sim->trace, sc->name, "pub", now, now, "disconnected", "");
@@ -258,17 +271,22 @@ static void publish_tick(void *ctx, void *a, uint64_t b) {
     memset(buf + hl, '.', size - (size_t)hl);
     client_publish(sc->c, sc->g->subject, NULL, buf, size);
     g_free(buf);
-    pump(sc);
+    sim_client_pump(sc);
     sim_log(sim, "cli", "pub", "%s #%" G_GUINT64_FORMAT " %s %zuB", sc->name, seq, sc->g->subject, size);
     sim_trace_op(sim->trace, sc->name, "pub", now, now, "sent", head);
 }
 
-static void request_timeout(void *ctx, void *a, uint64_t id) {
+void sim_workload_request_timeout(void *ctx, void *a, uint64_t id) {
     SimClient *sc = a;
     SimReq *r = g_hash_table_lookup(sc->inflight, &id);
     if (!r) return;
     Sim *sim = sc->wl->sim;
     client_request_cancel(sc->c, id);
+    if (r->kind != SIM_REQ_CORE) {
+        sim_js_request_timeout(sc, r);
+        g_hash_table_remove(sc->inflight, &id);
+        return;
+    }
     sc->req_fail++;
     req_done(sc, r->invoke_ns, sim_now(sim), SIM_REQ_TIMEOUT);
     sim_log(sim, "cli", "reply", "%s %s timeout", sc->name, r->payload);
@@ -281,9 +299,9 @@ static void request_tick(void *ctx, void *a, uint64_t n) {
     SimClient *sc = a;
     Sim *sim = sc->wl->sim;
     int64_t now = sim_now(sim);
-    if (now >= stop_of(sc)) return;
+    if (now >= sim_client_stop(sc)) return;
     sim_after(sim, (int64_t)(1e9 / sc->g->rate_per_s), request_tick, sc, n + 1);
-    count(sc->wl, sc->wl->req_count, now);
+    sim_workload_count(sc->wl, sc->wl->req_count, now);
     g_autofree char *payload = g_strdup_printf("%s:%" G_GUINT64_FORMAT, sc->name, n);
     if (!sc->ready) {
         req_done(sc, now, now, SIM_REQ_DISCONNECTED);
@@ -296,9 +314,9 @@ static void request_tick(void *ctx, void *a, uint64_t n) {
     r->invoke_ns = now;
     r->payload = g_steal_pointer(&payload);
     g_hash_table_insert(sc->inflight, &r->id, r);
-    pump(sc);
+    sim_client_pump(sc);
     sim_log(sim, "cli", "req", "%s %s -> %s", sc->name, r->payload, sc->g->subject);
-    sim_after(sim, sc->g->timeout_ns, request_timeout, sc, r->id);
+    sim_after(sim, sc->g->timeout_ns, sim_workload_request_timeout, sc, r->id);
 }
 
 static void cycle_tick(void *ctx, void *a, uint64_t b) {
@@ -322,6 +340,7 @@ static void start_event(void *ctx, void *a, uint64_t b) {
     int64_t first = now + 50 * SIM_MS;
     if (sc->g->kind == SIM_CLIENT_PUBLISHER) sim_at(sim, first, publish_tick, sc, 0);
     if (sc->g->kind == SIM_CLIENT_REQUESTER) sim_at(sim, first, request_tick, sc, 1);
+    if (sc->g->kind == SIM_CLIENT_JS_PUBLISHER) sim_at(sim, first, sim_js_publish_tick, sc, 0);
     if (sc->g->cycle_ns > 0) {
         int64_t t = (now / sc->g->cycle_ns + 1) * sc->g->cycle_ns; /* aligned: all at once */
         sim_at(sim, t, cycle_tick, sc, 0);
@@ -342,6 +361,7 @@ SimWorkload *sim_workload_new(Sim *sim) {
     wl->sim = sim;
     wl->clients = g_ptr_array_new();
     wl->publishers = g_ptr_array_new();
+    wl->js_publishers = g_ptr_array_new();
     wl->violations = g_ptr_array_new();
     wl->bucket_ns = MAX(10 * SIM_MS, s->duration_ns / 200 / SIM_MS * SIM_MS);
     size_t nb = (size_t)(s->duration_ns / wl->bucket_ns) + 1;
@@ -371,6 +391,7 @@ SimWorkload *sim_workload_new(Sim *sim) {
             sc->seen = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
             sc->inflight = g_hash_table_new_full(u64_hash, u64_eq, NULL, req_free);
             sc->req_log = g_array_new(FALSE, FALSE, sizeof(SimReqRec));
+            sc->js_log = g_array_new(FALSE, FALSE, sizeof(SimJsRec));
             g_autofree char *prefix = g_strdup_printf("_INBOX.%s.%08" G_GINT64_MODIFIER "x", sc->name,
                                                       sim_rng_next(&sim->wl_rng) & 0xffffffffu);
             ClientOptions o = {.name = sc->name, .echo = g->echo, .inbox_prefix = prefix};
@@ -380,6 +401,10 @@ SimWorkload *sim_workload_new(Sim *sim) {
             if (g->kind == SIM_CLIENT_PUBLISHER) {
                 sc->role_index = (int)wl->publishers->len;
                 g_ptr_array_add(wl->publishers, sc);
+            }
+            if (g->kind == SIM_CLIENT_JS_PUBLISHER) {
+                sc->role_index = (int)wl->js_publishers->len;
+                g_ptr_array_add(wl->js_publishers, sc);
             }
             g_ptr_array_add(wl->clients, sc);
             int64_t jitter = sim_rng_range(&sim->wl_rng, 0, 10 * SIM_MS);
@@ -435,6 +460,7 @@ void sim_workload_free(SimWorkload *wl) {
         g_ptr_array_unref(sc->seen);
         g_hash_table_destroy(sc->inflight);
         g_array_unref(sc->req_log);
+        g_array_unref(sc->js_log);
         g_free(sc);
     }
     for (guint i = 0; i < wl->violations->len; i++) {
@@ -445,6 +471,7 @@ void sim_workload_free(SimWorkload *wl) {
     g_ptr_array_unref(wl->violations);
     g_ptr_array_unref(wl->clients);
     g_ptr_array_unref(wl->publishers);
+    g_ptr_array_unref(wl->js_publishers);
     g_ptr_array_unref(wl->lat_buckets);
     g_ptr_array_unref(wl->req_lat_buckets);
     g_array_unref(wl->pub_count);

@@ -36,6 +36,24 @@
 
 typedef struct SimClient SimClient;
 
+/* A request in flight: core request/reply, or a JetStream API call / publish awaiting a PubAck. */
+typedef enum { SIM_REQ_CORE, SIM_REQ_JS_CREATE, SIM_REQ_JS_PUB } SimReqKind;
+typedef struct SimReq {
+    uint64_t id;
+    SimReqKind kind;
+    int64_t invoke_ns;
+    uint64_t pub_seq;       /* SIM_REQ_JS_PUB: index + 1 into the client's js_log */
+    char *payload;
+} SimReq;
+
+/* One JetStream publish and its outcome (the PubAck table of the checkers). */
+typedef enum { SIM_JS_PENDING, SIM_JS_ACK, SIM_JS_ERROR, SIM_JS_TIMEOUT, SIM_JS_DISCONNECTED, SIM_JS_NOT_SENT } SimJsResult;
+typedef struct SimJsRec {
+    int64_t invoke_ns, complete_ns;
+    SimJsResult result;
+    uint64_t stream_seq;    /* SIM_JS_ACK: where the server said it stored the message */
+} SimJsRec;
+
 typedef struct SimWindow {
     int64_t from_ns, to_ns; /* to_ns = INT64_MAX while still up */
 } SimWindow;
@@ -76,6 +94,10 @@ struct SimClient {
     /* requester */
     GHashTable *inflight;   /* request id -> SimReq*, lookup only */
     GArray *req_log;        /* of SimReqRec, in completion order */
+    /* js-publisher */
+    bool js_ready;          /* the stream exists (create answered) on this connection */
+    GArray *js_log;         /* of SimJsRec, index = own seq - 1 */
+    uint64_t js_acks;
     uint64_t req_ok, req_fail;
 };
 
@@ -88,6 +110,7 @@ struct SimWorkload {
     Sim *sim;
     GPtrArray *clients;     /* of SimClient*, in scenario order */
     GPtrArray *publishers;  /* the subset, by role_index */
+    GPtrArray *js_publishers; /* js-publishers, by role_index (payloads start with 'J') */
     GPtrArray *violations;  /* of SimViolation* */
     int64_t bucket_ns;      /* metrics resolution */
     GPtrArray *lat_buckets; /* GArray of int64 delivery latencies per bucket */
@@ -103,5 +126,20 @@ void sim_workload_stall(SimWorkload *wl, const char *group, int64_t duration_ns)
 void sim_workload_finish(SimWorkload *wl);
 void sim_workload_violation(SimWorkload *wl, bool liveness, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 void sim_workload_note_fault(SimWorkload *wl, int64_t end_ns);
+
+/* sim_jetstream.c: the js-publisher's behaviour, called by the workload */
+void sim_js_connected(SimClient *sc);
+void sim_js_publish_tick(void *ctx, void *a, uint64_t b);
+void sim_js_reply(SimClient *sc, SimReq *r, ClientReplyStatus st, const ClientMsg *m);
+void sim_js_request_timeout(SimClient *sc, SimReq *r);
+char *sim_js_payload(const SimClient *sc, uint64_t seq, size_t *len);
+/* Was this exact payload sent by a js-publisher? (parses "J<pub>:<seq>:<t>:") */
+bool sim_js_payload_known(SimWorkload *wl, const uint8_t *data, size_t len);
+void sim_workload_request_timeout(void *ctx, void *a, uint64_t id);
+/* shared plumbing */
+void sim_client_pump(SimClient *sc);
+int64_t sim_client_stop(SimClient *sc);
+void sim_workload_count(SimWorkload *wl, GArray *counts, int64_t t);
+void sim_workload_sample(SimWorkload *wl, GPtrArray *buckets, int64_t t, int64_t v);
 
 #endif

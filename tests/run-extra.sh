@@ -6,7 +6,8 @@
 #   determinism   two scenarios, each run twice with one seed: the trace hashes must be equal
 #   replay        a saved run directory replays to the same hash
 #   scenarios     every single-node scenario passes its checkers (seed 1)
-#   checkers      a deliberately broken network (--bug) must be caught: exit 1 (safety)
+#   checkers      a deliberately broken network (--bug) and a store that acks before fsync
+#                 (--sync 2m) must be caught: exit 1 (safety)
 #   bad input     a broken scenario file is a one-line usage error (exit 64), not a crash
 #   swarm         20 seeds of random faults, no failing seed
 
@@ -54,12 +55,15 @@ if [ -x "$SIM" ]; then
     run_check "sim-determinism-$s" sim_same_hash "$s" 5
   done
   run_check "sim-replay" sim_replay
-  for s in pubsub-basic slow-consumer reconnect-storm crash-restart random-faults; do
+  for s in pubsub-basic slow-consumer reconnect-storm crash-restart random-faults crash-during-publish; do
     run_check "sim-scenario-$s" sim_expect_exit 0 "$SIM" run "$s" --seed 1
   done
   for b in net-drop net-dup net-reorder; do
     run_check "sim-checker-catches-$b" sim_expect_exit 1 "$SIM" run pubsub-basic --seed 1 --bug "$b"
   done
+  # a store that acknowledges before fsync (nats-server's default sync_interval) loses acked
+  # messages at a power cut: the checker must say so
+  run_check "sim-checker-catches-ack-before-fsync" sim_expect_exit 1 "$SIM" run crash-during-publish --seed 1 --sync 2m
   run_check "sim-bad-scenario" sim_bad_scenario
   run_check "sim-swarm-random-faults-1-20" "$SIM" swarm random-faults --seeds 1-20
 else
