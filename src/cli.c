@@ -352,7 +352,7 @@ static int cmd_stream(Cli *c, const char *verb) {
         if (!o) return fail_error(err);
         if (c->json) return print_json_object(o), 0;
         JsonArray *a = json_object_get_array_member(o, "streams");
-        printf("%-24s %-30s %10s %12s\n", "Name", "Subjects", "Messages", "Bytes");
+        printf("%-24s %-30s %10s %12s\n", "Name", "Subjects", "Messages", "Bytes"); /* numbers last */
         for (guint i = 0; a && i < json_array_get_length(a); i++) {
             JsonObject *s = json_array_get_object_element(a, i);
             JsonObject *cfg = json_object_get_object_member(s, "config");
@@ -720,10 +720,10 @@ static int cmd_obj(Cli *c, const char *verb) {
         else if (c->json) {
             for (guint i = 0; i < l->len; i++) print_obj_info(c, l->pdata[i]);
         } else {
-            printf("%-32s %12s %-24s\n", "Name", "Size", "Modified");
+            printf("%-32s %12s %s\n", "Name", "Size", "Modified");
             for (guint i = 0; i < l->len; i++) {
                 ObjInfo *oi = l->pdata[i];
-                printf("%-32s %12" G_GUINT64_FORMAT " %-24s\n", oi->name, oi->size, oi->mtime);
+                printf("%-32s %12" G_GUINT64_FORMAT " %s\n", oi->name, oi->size, oi->mtime);
             }
         }
         if (l) g_ptr_array_free(l, TRUE);
@@ -819,7 +819,7 @@ static const Command commands[] = {
 
 static void usage_all(FILE *f) {
     fprintf(f, "usage: minijet [--server URL] [--json] COMMAND [ARGS] [OPTIONS]\n\n"
-               "  --server URL   nats://host:port (default nats://127.0.0.1:4222)\n"
+               "  --server URL   nats://host:port (default $NATS_URL, else nats://127.0.0.1:4222)\n"
                "  --json         JSON output for scripts\n"
                "  --help         help for any command, e.g. minijet kv put --help\n\ncommands:\n");
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
@@ -926,7 +926,8 @@ int cli_main(const CliWorld *world, int argc, char **argv) {
 
     /* connect */
     const char *url = opt(&c, "--server");
-    if (!parse_server(url ? url : "nats://127.0.0.1:4222", &host, &port)) {
+    if (!url) url = world->default_server ? world->default_server : "nats://127.0.0.1:4222";
+    if (!parse_server(url, &host, &port)) {
         rc = fail("bad server URL: %s", url);
         goto out;
     }

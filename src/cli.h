@@ -24,6 +24,7 @@ typedef struct CliWorld {
     Env *env;
     void (*run)(Env *env);  /* run the loop until stop() is called (from a handler or timer) */
     void (*stop)(Env *env);
+    const char *default_server; /* used without --server; NULL = nats://127.0.0.1:4222 */
 } CliWorld;
 
 int cli_main(const CliWorld *world, int argc, char **argv);
