@@ -223,6 +223,24 @@ serverTest("kv: watch with ignoreDeletes and updates only", async ({ js }) => {
   assert.deepEqual(got, ["PUT:n1", "PUT:n2"]);
 });
 
+serverTest("kv: purgeDeletes (STREAM.PURGE with filter and keep) and a headers-only watch", async ({ js }) => {
+  const kv = await js.views.kv("b10", { history: 10 });
+  for (let i = 0; i < 3; i++) await kv.put("k", sc.encode(`v${i}`));
+  await kv.delete("k");
+  await kv.put("live", sc.encode("stays"));
+  assert.equal((await kv.status()).values, 5);
+  await kv.purgeDeletes(); // a recent marker is purged with keep 1: only the marker stays
+  assert.equal((await kv.status()).values, 2);
+  const h = await take(await kv.history({ key: "k" }), 1, "history after purgeDeletes");
+  assert.deepEqual(h.map((e) => e.operation), ["DEL"]);
+  const w = await kv.watch({ key: "live", headers_only: true });
+  const [e] = await take(w, 1, "headers-only watch");
+  assert.equal(e.key, "live");
+  assert.equal(e.value.length, 0, "headers_only strips the value");
+  assert.equal(e.length, 5, "length comes from the Nats-Msg-Size header");
+  w.stop();
+});
+
 serverTest("kv: status and destroy", async ({ nc, js }) => {
   const kv = await js.views.kv("b8", { history: 4 });
   await kv.put("a", sc.encode("1"));
