@@ -174,15 +174,17 @@ void sim_trace_free(SimTrace *t) {
 void sim_trace_print_legend(FILE *out) {
     fprintf(out,
             "# legend: time(s)  node  kind  detail\n"
-            "#   node   n1..nN a broker node, c:<name> a client, sim the simulator itself\n"
+            "#   node   n1..nN a broker node; cli the client side (the client's name is in the detail);\n"
+            "#          sim the simulator itself\n"
             "#   kinds  connect accept refuse  a client dials, the node accepts / nobody listens\n"
-            "#          send recv            bytes queued on / delivered from a connection\n"
+            "#          send recv            bytes queued on / delivered from a connection (cN = its id)\n"
             "#          close reset          an orderly close / a connection torn down by a fault\n"
+            "#          ready err            a client's handshake completed / it got -ERR\n"
             "#          timer                a node timer fired\n"
-            "#          pub msg req reply    workload operations and deliveries\n"
+            "#          pub msg req reply ack  workload operations, deliveries, answers, PubAcks\n"
             "#          fault crash restart  injected faults and process lifecycle\n"
-            "#          disk                 fsync, crash effects on the simulated disk\n"
+            "#          disk                 fsync, crash effects on the simulated disk, bit flips\n"
             "#          log                  a line the broker logged through env_log\n"
             "#          peer                 a message on a node-to-node link\n"
-            "#          check                a checker verdict\n");
+            "#          start end check      the run's first and last events, checker verdicts\n");
 }
