@@ -7,7 +7,6 @@
  */
 #include "sim_fault.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "sim_net.h"
@@ -108,6 +107,23 @@ static SimFault *new_fault(Sim *sim, int64_t at, SimFaultKind kind, int node, in
     return f;
 }
 
+/* ln(x) for x in (0, 1], with IEEE arithmetic only: libm's log() may differ in the last bit
+ * between C libraries, and a different gap would change the whole run on another machine.
+ * x = m * 2^e with m in [0.5, 1); ln m = 2 atanh((m-1)/(m+1)), a fast-converging series. */
+static double det_ln(double x) {
+    int e = 0;
+    while (x < 0.5) {
+        x *= 2;
+        e--;
+    }
+    double z = (x - 1) / (x + 1), z2 = z * z, term = z, sum = 0;
+    for (int k = 1; k < 60; k += 2) {
+        sum += term / k;
+        term *= z2;
+    }
+    return 2 * sum + e * 0.69314718055994530942;
+}
+
 static void random_faults(Sim *sim, GPtrArray *out) {
     const SimRandomFaults *r = &sim->sc->random;
     SimRng *rng = &sim->fault_rng;
@@ -122,7 +138,7 @@ static void random_faults(Sim *sim, GPtrArray *out) {
         int64_t t = r->from_ns;
         for (;;) {
             double u = sim_rng_double(rng);
-            t += (int64_t)(-log(1.0 - u) / rates[k] * 1e9); /* exponential gaps: Poisson */
+            t += (int64_t)(-det_ln(1.0 - u) / rates[k] * 1e9); /* exponential gaps: Poisson */
             if (t >= r->until_ns) break;
             int node = kinds[k] == SIM_FAULT_DISK_BITFLIP ? (int)sim_rng_below(rng, (uint64_t)MAX(corruptible, 1))
                                                           : (int)sim_rng_below(rng, (uint64_t)sim->n_nodes);
