@@ -1,0 +1,359 @@
+/* raft_log.c — Raft's log, hard state and snapshot on the environment's disk (raft_log.h
+ * draws the three file formats). Only env ops: the same code runs on a real disk, on the
+ * unit tests' crashable disk and in the simulator.
+ *
+ * HOW RECOVERY WORKS
+ *   1. raft.snap, if present, must be whole and pass its CRC (it was written atomically).
+ *   2. raft.state: take the valid slot with the larger sequence number.
+ *   3. raft.log: scan records from offset 0; the first one that is short, oversized, fails
+ *      its CRC or breaks index order ends the log. Truncate the file there, fsync, and say so.
+ *   4. Reconcile log and snapshot: entries at or before the snapshot are dropped; if the log
+ *      holds the snapshot's index with a different term, the entries after it belong to a
+ *      history the snapshot replaced, and are dropped too. If anything was dropped, the file
+ *      is rewritten (temp file, fsync, rename, dir fsync).
+ *
+ * WHY THE ORDER IN raft_log_save IS SAFE
+ *   Snapshot first (atomic), then the log rewrite that depends on it: a crash between the two
+ *   leaves old entries that step 4 of recovery drops. Then the entries, then the hard state,
+ *   each fsynced; a crash in the middle leaves a prefix of this Ready durable, and since no
+ *   message of this Ready has been sent, nobody relies on the rest (raft_new also adopts the
+ *   term of the last entry if the hard state lags it).
+ */
+#include "raft_log.h"
+
+#include <string.h>
+
+#include "limits.h"
+
+#define REC_HEADER_BYTES 24
+#define SLOT_BYTES 32
+#define SNAP_HEADER_BYTES 28
+
+struct RaftLog {
+    Env *env;
+    char *dir, *log_path, *state_path, *snap_path;
+    int log_fd, state_fd;
+    uint64_t first_index;   /* index of the file's first record (meaningful when n > 0) */
+    GArray *offsets;        /* uint64: file offset of record k */
+    GArray *terms;          /* uint64: term of record k */
+    uint64_t end;           /* bytes of valid records */
+    uint64_t state_seq;
+};
+
+static void put32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static uint64_t get64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t n_records(const RaftLog *lg) { return lg->offsets->len; }
+static uint64_t file_last_index(const RaftLog *lg) { return n_records(lg) ? lg->first_index + n_records(lg) - 1 : 0; }
+
+static gboolean write_all(Env *env, int fd, const void *buf, size_t len, uint64_t off, GError **error) {
+    size_t done = 0;
+    while (done < len) {
+        gssize n = env->ops->file_pwrite(env, fd, (const uint8_t *)buf + done, len - done, off + done, error);
+        if (n < 0) return FALSE;
+        if (n == 0) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "short write");
+            return FALSE;
+        }
+        done += (size_t)n;
+    }
+    return TRUE;
+}
+
+static GBytes *read_fd_all(Env *env, int fd, GError **error) {
+    gint64 size = env->ops->file_size(env, fd, error);
+    if (size < 0) return NULL;
+    uint8_t *buf = g_malloc(size > 0 ? (gsize)size : 1);
+    gint64 got = 0;
+    while (got < size) {
+        gssize n = env->ops->file_pread(env, fd, buf + got, (size_t)(size - got), (uint64_t)got, error);
+        if (n < 0) {
+            g_free(buf);
+            return NULL;
+        }
+        if (n == 0) break;
+        got += n;
+    }
+    return g_bytes_new_take(buf, (gsize)got);
+}
+
+/* Open (creating if missing) one of our files; a new file's name is made durable at once. */
+static int open_file(RaftLog *lg, const char *path, GError **error) {
+    gboolean existed = lg->env->ops->path_exists(lg->env, path);
+    int fd = lg->env->ops->file_open(lg->env, path, ENV_FILE_WRITE | ENV_FILE_CREATE, error);
+    if (fd < 0) return -1;
+    if (!existed && !lg->env->ops->dir_sync(lg->env, lg->dir, error)) {
+        lg->env->ops->file_close(lg->env, fd);
+        return -1;
+    }
+    return fd;
+}
+
+static size_t encode_record(uint8_t *p, uint64_t term, uint64_t index, GBytes *data) {
+    gsize len;
+    const void *d = g_bytes_get_data(data, &len);
+    put32(p, (uint32_t)len);
+    put64(p + 8, term);
+    put64(p + 16, index);
+    if (len) memcpy(p + REC_HEADER_BYTES, d, len);
+    put32(p + 4, raft_crc32c(p + 8, REC_HEADER_BYTES - 8 + len));
+    return REC_HEADER_BYTES + len;
+}
+
+/* Scan the log image; fills offsets/terms and end. Returns why it stopped early, or NULL. */
+static const char *scan_log(RaftLog *lg, const uint8_t *p, uint64_t size) {
+    g_array_set_size(lg->offsets, 0);
+    g_array_set_size(lg->terms, 0);
+    uint64_t off = 0, prev_term = 0;
+    while (off < size) {
+        if (size - off < REC_HEADER_BYTES) return "torn record header";
+        uint32_t len = get32(p + off);
+        if (len > LIMIT_RAFT_ENTRY_BYTES_MAX) return "record length out of range";
+        if (size - off - REC_HEADER_BYTES < len) return "torn record data";
+        if (raft_crc32c(p + off + 8, REC_HEADER_BYTES - 8 + len) != get32(p + off + 4)) return "checksum mismatch";
+        uint64_t term = get64(p + off + 8), index = get64(p + off + 16);
+        if (n_records(lg) == 0) lg->first_index = index;
+        else if (index != file_last_index(lg) + 1) return "index out of order";
+        if (term < prev_term || index == 0 || term == 0) return "term out of order";
+        g_array_append_val(lg->offsets, off);
+        g_array_append_val(lg->terms, term);
+        prev_term = term;
+        off += REC_HEADER_BYTES + len;
+        lg->end = off;
+    }
+    return NULL;
+}
+
+/* Rewrite raft.log keeping only records from..to (inclusive; from > to keeps none). */
+static gboolean rewrite_log(RaftLog *lg, uint64_t from, uint64_t to, GError **error) {
+    Env *env = lg->env;
+    g_autoptr(GBytes) img = read_fd_all(env, lg->log_fd, error);
+    if (img == NULL) return FALSE;
+    const uint8_t *p = g_bytes_get_data(img, NULL);
+    uint64_t start = 0, stop = 0;
+    if (from <= to && n_records(lg) > 0) {
+        g_assert(from >= lg->first_index && to <= file_last_index(lg));
+        start = g_array_index(lg->offsets, uint64_t, from - lg->first_index);
+        stop = to == file_last_index(lg) ? lg->end : g_array_index(lg->offsets, uint64_t, to + 1 - lg->first_index);
+    }
+    g_autofree char *tmp = g_strconcat(lg->log_path, ".tmp", NULL);
+    int fd = env->ops->file_open(env, tmp, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, error);
+    if (fd < 0) return FALSE;
+    gboolean ok = write_all(env, fd, p + start, stop - start, 0, error) && env->ops->file_sync(env, fd, error);
+    env->ops->file_close(env, fd);
+    if (!ok || !env->ops->path_rename(env, tmp, lg->log_path, error) || !env->ops->dir_sync(env, lg->dir, error))
+        return FALSE;
+    env->ops->file_close(env, lg->log_fd);
+    lg->log_fd = env->ops->file_open(env, lg->log_path, ENV_FILE_WRITE, error);
+    if (lg->log_fd < 0) return FALSE;
+    lg->end = 0;
+    const char *why = scan_log(lg, p + start, stop - start);
+    g_assert(why == NULL); /* we just wrote records that scanned clean */
+    return TRUE;
+}
+
+/* Make the file agree with a snapshot (index, term): see HOW RECOVERY WORKS, step 4. */
+static gboolean reconcile_with_snapshot(RaftLog *lg, uint64_t index, uint64_t term, GError **error) {
+    if (n_records(lg) == 0) return TRUE;
+    uint64_t first = lg->first_index, last = file_last_index(lg);
+    if (index + 1 == first) return TRUE; /* the log starts right after the snapshot */
+    if (index + 1 < first) {
+        env_log(lg->env, ENV_LOG_WARN, "raft log %s: gap after snapshot %" G_GUINT64_FORMAT ", dropping %" G_GUINT64_FORMAT " entries",
+                lg->log_path, index, n_records(lg));
+        return rewrite_log(lg, 1, 0, error);
+    }
+    if (index <= last && g_array_index(lg->terms, uint64_t, index - first) == term)
+        return rewrite_log(lg, index + 1, last, error); /* compaction: keep what follows */
+    return rewrite_log(lg, 1, 0, error);                /* another history: keep nothing */
+}
+
+static gboolean load_snapshot(RaftLog *lg, RaftSnapshot *snap, GError **error) {
+    memset(snap, 0, sizeof *snap);
+    if (!lg->env->ops->path_exists(lg->env, lg->snap_path)) return TRUE;
+    g_autoptr(GBytes) b = NULL;
+    if (!env_file_read_all(lg->env, lg->snap_path, &b, error)) return FALSE;
+    gsize size;
+    const uint8_t *p = g_bytes_get_data(b, &size);
+    if (size < SNAP_HEADER_BYTES || memcmp(p, "RSN1", 4) != 0 || get32(p + 24) != size - SNAP_HEADER_BYTES ||
+        raft_crc32c(p + 8, size - 8) != get32(p + 4) || get64(p + 16) == 0 || size == SNAP_HEADER_BYTES) {
+        g_set_error(error, RAFT_ERROR, RAFT_ERROR_CORRUPT, "%s: corrupt snapshot", lg->snap_path);
+        return FALSE;
+    }
+    snap->term = get64(p + 8);
+    snap->index = get64(p + 16);
+    snap->data = g_bytes_new(p + SNAP_HEADER_BYTES, size - SNAP_HEADER_BYTES);
+    return TRUE;
+}
+
+static gboolean save_snapshot(RaftLog *lg, const RaftSnapshot *snap, GError **error) {
+    gsize len;
+    const void *d = g_bytes_get_data(snap->data, &len);
+    g_autofree uint8_t *buf = g_malloc(SNAP_HEADER_BYTES + len);
+    memcpy(buf, "RSN1", 4);
+    put64(buf + 8, snap->term);
+    put64(buf + 16, snap->index);
+    put32(buf + 24, (uint32_t)len);
+    if (len) memcpy(buf + SNAP_HEADER_BYTES, d, len);
+    put32(buf + 4, raft_crc32c(buf + 8, SNAP_HEADER_BYTES - 8 + len));
+    return env_file_write_atomic(lg->env, lg->snap_path, buf, SNAP_HEADER_BYTES + len, error);
+}
+
+static bool slot_decode(const uint8_t *p, uint64_t *seq, RaftHardState *hs) {
+    if (raft_crc32c(p, SLOT_BYTES - 4) != get32(p + SLOT_BYTES - 4)) return false;
+    *seq = get64(p);
+    hs->term = get64(p + 8);
+    hs->commit = get64(p + 16);
+    hs->vote = get32(p + 24);
+    return *seq != 0;
+}
+
+static gboolean load_state(RaftLog *lg, RaftHardState *hs, GError **error) {
+    memset(hs, 0, sizeof *hs);
+    g_autoptr(GBytes) b = read_fd_all(lg->env, lg->state_fd, error);
+    if (b == NULL) return FALSE;
+    gsize size;
+    const uint8_t *p = g_bytes_get_data(b, &size);
+    lg->state_seq = 0;
+    for (int s = 0; s < 2; s++) {
+        uint64_t seq;
+        RaftHardState h;
+        if ((gsize)(s + 1) * SLOT_BYTES <= size && slot_decode(p + s * SLOT_BYTES, &seq, &h) && seq > lg->state_seq) {
+            lg->state_seq = seq;
+            *hs = h;
+        }
+    }
+    if (lg->state_seq == 0 && size > 0)
+        env_log(lg->env, ENV_LOG_WARN, "raft state %s: no valid slot in %zu bytes, starting from term 0",
+                lg->state_path, (size_t)size);
+    return TRUE;
+}
+
+static gboolean save_state(RaftLog *lg, const RaftHardState *hs, GError **error) {
+    uint8_t slot[SLOT_BYTES] = {0};
+    uint64_t seq = lg->state_seq + 1;
+    put64(slot, seq);
+    put64(slot + 8, hs->term);
+    put64(slot + 16, hs->commit);
+    put32(slot + 24, hs->vote);
+    put32(slot + SLOT_BYTES - 4, raft_crc32c(slot, SLOT_BYTES - 4));
+    if (!write_all(lg->env, lg->state_fd, slot, SLOT_BYTES, (seq % 2) * SLOT_BYTES, error) ||
+        !lg->env->ops->file_sync(lg->env, lg->state_fd, error))
+        return FALSE;
+    lg->state_seq = seq;
+    return TRUE;
+}
+
+RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error) {
+    memset(boot, 0, sizeof *boot);
+    if (!env->ops->dir_make(env, dir, error)) return NULL;
+    RaftLog *lg = g_malloc0(sizeof *lg);
+    lg->env = env;
+    lg->dir = g_strdup(dir);
+    lg->log_path = g_build_filename(dir, "raft.log", NULL);
+    lg->state_path = g_build_filename(dir, "raft.state", NULL);
+    lg->snap_path = g_build_filename(dir, "raft.snap", NULL);
+    lg->offsets = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    lg->terms = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    lg->log_fd = lg->state_fd = -1;
+    if (!load_snapshot(lg, &boot->snapshot, error)) goto fail;
+    if ((lg->state_fd = open_file(lg, lg->state_path, error)) < 0) goto fail;
+    if (!load_state(lg, &boot->hs, error)) goto fail;
+    if ((lg->log_fd = open_file(lg, lg->log_path, error)) < 0) goto fail;
+    {
+        g_autoptr(GBytes) img = read_fd_all(env, lg->log_fd, error);
+        if (img == NULL) goto fail;
+        gsize size;
+        const uint8_t *p = g_bytes_get_data(img, &size);
+        const char *why = scan_log(lg, p, size);
+        if (why) {
+            env_log(env, ENV_LOG_WARN, "raft log %s: %s at offset %" G_GUINT64_FORMAT ", truncating %" G_GUINT64_FORMAT " bytes",
+                    lg->log_path, why, lg->end, (uint64_t)size - lg->end);
+            if (!env->ops->file_truncate(env, lg->log_fd, lg->end, error) || !env->ops->file_sync(env, lg->log_fd, error))
+                goto fail;
+        }
+    }
+    if (!reconcile_with_snapshot(lg, boot->snapshot.index, boot->snapshot.term, error)) goto fail;
+    if (n_records(lg) > 0) {
+        g_autoptr(GBytes) img = read_fd_all(env, lg->log_fd, error);
+        if (img == NULL) goto fail;
+        const uint8_t *p = g_bytes_get_data(img, NULL);
+        boot->n_entries = n_records(lg);
+        boot->entries = g_new0(RaftEntry, boot->n_entries);
+        for (size_t k = 0; k < boot->n_entries; k++) {
+            uint64_t off = g_array_index(lg->offsets, uint64_t, k);
+            boot->entries[k].term = get64(p + off + 8);
+            boot->entries[k].index = get64(p + off + 16);
+            boot->entries[k].data = g_bytes_new(p + off + REC_HEADER_BYTES, get32(p + off));
+        }
+    }
+    return lg;
+fail:
+    raft_boot_clear(boot);
+    raft_log_close(lg);
+    return NULL;
+}
+
+gboolean raft_log_save(RaftLog *lg, const RaftReady *rd, GError **error) {
+    Env *env = lg->env;
+    if (rd->has_snapshot) {
+        if (!save_snapshot(lg, &rd->snapshot, error)) return FALSE;
+        if (!reconcile_with_snapshot(lg, rd->snapshot.index, rd->snapshot.term, error)) return FALSE;
+    }
+    if (rd->n_entries > 0) {
+        uint64_t first = rd->entries[0].index;
+        if (n_records(lg) > 0 && first <= file_last_index(lg)) { /* a conflicting suffix */
+            g_assert(first >= lg->first_index);
+            guint k = (guint)(first - lg->first_index);
+            lg->end = g_array_index(lg->offsets, uint64_t, k);
+            g_array_set_size(lg->offsets, k);
+            g_array_set_size(lg->terms, k);
+            if (!env->ops->file_truncate(env, lg->log_fd, lg->end, error)) return FALSE;
+        }
+        if (n_records(lg) == 0) lg->first_index = first;
+        g_assert(first == file_last_index(lg) + 1 || n_records(lg) == 0);
+        size_t total = 0;
+        for (size_t i = 0; i < rd->n_entries; i++) total += REC_HEADER_BYTES + g_bytes_get_size(rd->entries[i].data);
+        g_autofree uint8_t *buf = g_malloc(total);
+        size_t off = 0;
+        for (size_t i = 0; i < rd->n_entries; i++) {
+            uint64_t at = lg->end + off;
+            g_array_append_val(lg->offsets, at);
+            g_array_append_val(lg->terms, rd->entries[i].term);
+            off += encode_record(buf + off, rd->entries[i].term, rd->entries[i].index, rd->entries[i].data);
+        }
+        if (!write_all(env, lg->log_fd, buf, total, lg->end, error)) return FALSE;
+        lg->end += total;
+        if (!env->ops->file_sync(env, lg->log_fd, error)) return FALSE;
+    }
+    if (rd->has_hard_state && !save_state(lg, &rd->hs, error)) return FALSE;
+    return TRUE;
+}
+
+uint64_t raft_log_state_bytes(const RaftLog *lg) { return lg->end + 2 * SLOT_BYTES; }
+
+void raft_log_close(RaftLog *lg) {
+    if (lg == NULL) return;
+    if (lg->log_fd >= 0) lg->env->ops->file_close(lg->env, lg->log_fd);
+    if (lg->state_fd >= 0) lg->env->ops->file_close(lg->env, lg->state_fd);
+    g_array_free(lg->offsets, TRUE);
+    g_array_free(lg->terms, TRUE);
+    g_free(lg->dir);
+    g_free(lg->log_path);
+    g_free(lg->state_path);
+    g_free(lg->snap_path);
+    g_free(lg);
+}
