@@ -143,7 +143,7 @@ static void check_liveness(SimWorkload *wl) {
             }
             if (!any) sim_workload_violation(wl, true, "%s published nothing after faults stopped", c->name);
         }
-        if (c->g->kind == SIM_CLIENT_JS_PUBLISHER) continue; /* judged below */
+        if (c->g->kind == SIM_CLIENT_JS_PUBLISHER || c->g->kind == SIM_CLIENT_JS_CONSUMER) continue; /* judged below */
         if (c->g->kind == SIM_CLIENT_REQUESTER) {
             uint64_t bad = 0, ok = 0;
             for (guint k = 0; k < c->req_log->len; k++) {
@@ -274,6 +274,74 @@ static void check_jetstream(SimWorkload *wl) {
     g_hash_table_destroy(acked);
 }
 
+/* ============================================================================================
+ * CONSUMERS: AT LEAST ONCE, AT THE RIGHT SEQUENCE
+ *
+ *   For a durable pull consumer with explicit acks: every publish acknowledged at seq N on
+ *   its stream must reach the group at least once, carrying the message acked at N. If the
+ *   group has already received something later than N, skipping N is a safety violation
+ *   (the consumer moved past it); if not, the consumer merely fell behind: liveness. A
+ *   delivery we deliberately left unacked must come back (after ack_wait). The online
+ *   checks in sim_jsconsumer.c add: never redelivered after an ack or before ack_wait (in
+ *   runs without faults), nothing delivered that no one published.
+ * ============================================================================================
+ */
+static void check_consumers(SimWorkload *wl) {
+    Sim *sim = wl->sim;
+    const SimScenario *s = sim->sc;
+    int64_t stop = s->duration_ns - s->drain_ns;
+    for (guint i = 0; i < wl->consumer_logs->len; i++) {
+        SimConsumerLog *log = g_ptr_array_index(wl->consumer_logs, i);
+        const SimClientGroup *g = log->g;
+        uint64_t max_seen = 0, skipped = 0, behind = 0, wrong = 0, unredelivered = 0;
+        for (guint k = 0; k < log->recs->len; k++)
+            if (g_array_index(log->recs, SimConsumed, k).deliveries) max_seen = k + 1;
+        for (guint p = 0; p < wl->js_publishers->len; p++) {
+            SimClient *pub = g_ptr_array_index(wl->js_publishers, p);
+            if (strcmp(pub->g->stream, g->stream) != 0 || !subject_matches_pattern(g->subject, pub->g->subject)) continue;
+            bool rotten = sim->nodes[pub->node]->corrupted;
+            for (guint k = 0; k < pub->js_log->len; k++) {
+                const SimJsRec *r = &g_array_index(pub->js_log, SimJsRec, k);
+                if (r->result != SIM_JS_ACK || r->complete_ns > stop - s->grace_ns) continue;
+                uint64_t seq = r->stream_seq;
+                const SimConsumed *c = seq <= log->recs->len ? &g_array_index(log->recs, SimConsumed, seq - 1) : NULL;
+                if (!c || c->deliveries == 0) {
+                    if (rotten) continue;
+                    if (max_seen > seq) {
+                        if (skipped++ < SIM_LOST_REPORT_MAX)
+                            sim_workload_violation(wl, false, "consumer %s skipped %s seq %" G_GUINT64_FORMAT
+                                                   " (acked to %s #%u), though it received seq %" G_GUINT64_FORMAT,
+                                                   g->name, g->stream, seq, pub->name, k + 1, max_seen);
+                    } else if (behind++ == 0)
+                        sim_workload_violation(wl, true, "consumer %s never reached %s seq %" G_GUINT64_FORMAT
+                                               " (acked at %.3fs)", g->name, g->stream, seq, (double)r->complete_ns / 1e9);
+                } else if ((c->pub != (uint32_t)pub->role_index || c->pub_seq != k + 1) && !rotten &&
+                           wrong++ < SIM_LOST_REPORT_MAX)
+                    sim_workload_violation(wl, false, "consumer %s got J%u:%" G_GUINT64_FORMAT " at %s seq %" G_GUINT64_FORMAT
+                                           ", which was acked to %s #%u", g->name, c->pub, c->pub_seq, g->stream, seq,
+                                           pub->name, k + 1);
+            }
+        }
+        for (guint k = 0; k < log->recs->len; k++) {
+            const SimConsumed *c = &g_array_index(log->recs, SimConsumed, k);
+            if (c->dropped_ns && !c->acked && c->dropped_ns + g->ack_wait_ns + s->grace_ns < s->duration_ns &&
+                unredelivered++ < SIM_LOST_REPORT_MAX)
+                sim_workload_violation(wl, true, "consumer %s: seq %u left unacked at %.3fs was never acked later"
+                                       " (redelivery after ack_wait expected)", g->name, k + 1, (double)c->dropped_ns / 1e9);
+        }
+        if (skipped > SIM_LOST_REPORT_MAX)
+            sim_workload_violation(wl, false, "consumer %s skipped %" G_GUINT64_FORMAT " acked messages in all", g->name, skipped);
+        uint64_t total = 0, redelivered = 0;
+        for (guint k = 0; k < log->recs->len; k++) {
+            const SimConsumed *c = &g_array_index(log->recs, SimConsumed, k);
+            total += c->deliveries > 0;
+            redelivered += c->deliveries > 1;
+        }
+        sim_log(sim, "sim", "check", "consumer %s: %" G_GUINT64_FORMAT " sequences received, %" G_GUINT64_FORMAT
+                " more than once", g->name, total, redelivered);
+    }
+}
+
 static void check_js_liveness(SimWorkload *wl, int64_t quiet, int64_t stop) {
     for (guint i = 0; i < wl->js_publishers->len; i++) {
         SimClient *pub = g_ptr_array_index(wl->js_publishers, i);
@@ -293,6 +361,7 @@ static void check_js_liveness(SimWorkload *wl, int64_t quiet, int64_t stop) {
 int sim_check_all(Sim *sim) {
     SimWorkload *wl = sim->wl;
     check_jetstream(wl);
+    check_consumers(wl);
     check_completeness(wl);
     check_slow_consumers(wl);
     check_liveness(wl);

@@ -214,7 +214,8 @@ static bool check_keys(Parse *p, const char *g, const char *const *allowed) {
 
 static bool parse_client(Parse *p, const char *group) {
     static const char *const keys[] = {"type", "count", "node", "subject", "queue", "stream", "rate", "size", "start",
-                                       "stop", "read_rate", "expect", "timeout", "cycle", "echo", NULL};
+                                       "stop", "read_rate", "expect", "timeout", "cycle", "echo", "batch", "ack_wait",
+                                       "ack_drop", NULL};
     if (!check_keys(p, group, keys)) return false;
     SimClientGroup *g = g_new0(SimClientGroup, 1);
     g_ptr_array_add(p->sc->groups, g);
@@ -230,23 +231,30 @@ static bool parse_client(Parse *p, const char *group) {
     int kind = -1;
     for (int i = 0; kinds[i]; i++) if (!strcmp(type, kinds[i])) kind = i;
     if (kind < 0) return bad(p, group, "type", "unknown client type '%s' (publisher, subscriber, requester, responder)", type);
-    if (kind == SIM_CLIENT_JS_CONSUMER)
-        return bad(p, group, "type", "'%s' needs JetStream consumers, which the simulator does not drive yet", type);
-    if (kind == SIM_CLIENT_JS_PUBLISHER && !p->sc->jetstream)
-        return bad(p, group, "type", "a js-publisher needs [cluster] jetstream = true");
+    if ((kind == SIM_CLIENT_JS_PUBLISHER || kind == SIM_CLIENT_JS_CONSUMER) && !p->sc->jetstream)
+        return bad(p, group, "type", "a %s needs [cluster] jetstream = true", type);
     g->kind = (SimClientKind)kind;
     g->subject = get_str(p, group, "subject");
     if (!g->subject || !g->subject[0]) return bad(p, group, "subject", "a subject is required");
     g->stream = get_str(p, group, "stream");
-    if (kind == SIM_CLIENT_JS_PUBLISHER && (!g->stream || !g->stream[0] || strpbrk(g->stream, ".*> \t")))
-        return bad(p, group, "stream", "a js-publisher needs a stream name (letters, digits, - and _)");
+    if ((kind == SIM_CLIENT_JS_PUBLISHER || kind == SIM_CLIENT_JS_CONSUMER) && (!g->stream || !g->stream[0] || strpbrk(g->stream, ".*> \t")))
+        return bad(p, group, "stream", "a %s needs a stream name (letters, digits, - and _)", type);
+    g->batch = 10;
+    g->ack_wait_ns = 2 * SIM_S;
+    if (kind == SIM_CLIENT_JS_CONSUMER) g->rate_per_s = 20;
+    if (kind == SIM_CLIENT_JS_CONSUMER && strpbrk(g->name, ".*> \t"))
+        return bad(p, group, NULL, "a js-consumer group's name is its durable name: no '.', '*', '>' or blanks");
+    if (!get_int(p, group, "batch", &g->batch, 1, 1000) || !get_dur(p, group, "ack_wait", &g->ack_wait_ns) ||
+        !get_double(p, group, "ack_drop", &g->ack_drop, 0, 1))
+        return false;
+    if (g->ack_wait_ns < 100 * SIM_MS) return bad(p, group, "ack_wait", "must be at least 100ms");
     g->queue = get_str(p, group, "queue");
     if (g->queue && !g->queue[0]) g_clear_pointer(&g->queue, g_free);
     g_autofree char *node = get_str(p, group, "node");
     if (node && strcmp(node, "any") != 0 && (g->node = parse_node(p, node)) < 0)
         return bad(p, group, "node", "no node '%s' (nodes are n1..n%d)", node, p->sc->nodes);
     uint64_t size = g->size_bytes, rr = 0;
-    double rate = 0;
+    double rate = g->rate_per_s;
     if (!get_int(p, group, "count", &g->count, 1, SIM_MAX_CLIENTS_PER_GROUP) || !get_size(p, group, "size", &size) ||
         !get_rate(p, group, "rate", &rate, false) || !get_dur(p, group, "start", &g->start_ns) ||
         !get_dur(p, group, "stop", &g->stop_ns) || !get_dur(p, group, "timeout", &g->timeout_ns) ||

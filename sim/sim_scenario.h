@@ -14,7 +14,7 @@
  *   [disk]     fsync_latency (min..max), capacity, crash_keep, crash_tear
  *   [client.NAME]  type (publisher|subscriber|requester|responder|js-publisher|js-consumer),
  *              count, node, subject, queue, stream, rate, size, start, stop, read_rate,
- *              expect, timeout, cycle, echo
+ *              expect, timeout, cycle, echo, batch, ack_wait, ack_drop (js-consumer)
  *   [faults]   any key name = "<time> <action> <args...>", e.g.  f1 = 2s crash n1
  *   [random]   crash, reset, pause, clock_jump, bitflip (events per second), from, until
  *   Durations: 250ms 2s 1m 10us 500ns; sizes: 64 4KiB 1MiB; rates: 1000/s.
@@ -53,6 +53,9 @@ typedef struct SimClientGroup {
     int64_t timeout_ns;      /* requesters */
     int64_t cycle_ns;        /* > 0: drop the connection and reconnect every cycle (storms) */
     bool echo;
+    int batch;               /* js-consumer: messages per pull request */
+    int64_t ack_wait_ns;     /* js-consumer: the consumer's ack_wait */
+    double ack_drop;         /* js-consumer: chance to leave a delivery unacked (redelivery) */
 } SimClientGroup;
 
 typedef enum {

@@ -136,6 +136,7 @@ static void on_connected(void *ctx) {
     g_array_append_val(sc->windows, w);
     sim_log(sim, "cli", "ready", "%s on %s", sc->name, sim->nodes[sc->node]->name);
     if (sc->g->kind == SIM_CLIENT_JS_PUBLISHER) sim_js_connected(sc);
+    if (sc->g->kind == SIM_CLIENT_JS_CONSUMER) sim_jsc_connected(sc);
 }
 
 static void on_error(void *ctx, const char *text) {
@@ -200,6 +201,10 @@ static void check_delivery(SimClient *sc, const ClientMsg *m) {
 
 static void on_msg(void *ctx, const ClientMsg *m) {
     SimClient *sc = ctx;
+    if (sc->g->kind == SIM_CLIENT_JS_CONSUMER) {
+        sim_jsc_message(sc, m);
+        return;
+    }
     if (sc->g->kind == SIM_CLIENT_RESPONDER) {
         if (!m->reply) return;
         g_autofree char *reply = g_strndup(m->reply, m->reply_len);
@@ -216,6 +221,11 @@ static void on_reply(void *ctx, uint64_t id, ClientReplyStatus st, const ClientM
     Sim *sim = wl->sim;
     SimReq *r = g_hash_table_lookup(sc->inflight, &id);
     if (!r) return;
+    if (r->kind == SIM_REQ_JS_CREATE && sc->g->kind == SIM_CLIENT_JS_CONSUMER) {
+        sim_jsc_created(sc, st, m);
+        g_hash_table_remove(sc->inflight, &id);
+        return;
+    }
     if (r->kind != SIM_REQ_CORE) {
         sim_js_reply(sc, r, st, m);
         g_hash_table_remove(sc->inflight, &id);
@@ -282,6 +292,11 @@ void sim_workload_request_timeout(void *ctx, void *a, uint64_t id) {
     if (!r) return;
     Sim *sim = sc->wl->sim;
     client_request_cancel(sc->c, id);
+    if (r->kind == SIM_REQ_JS_CREATE && sc->g->kind == SIM_CLIENT_JS_CONSUMER) {
+        sim_jsc_create_timeout(sc);
+        g_hash_table_remove(sc->inflight, &id);
+        return;
+    }
     if (r->kind != SIM_REQ_CORE) {
         sim_js_request_timeout(sc, r);
         g_hash_table_remove(sc->inflight, &id);
@@ -341,6 +356,7 @@ static void start_event(void *ctx, void *a, uint64_t b) {
     if (sc->g->kind == SIM_CLIENT_PUBLISHER) sim_at(sim, first, publish_tick, sc, 0);
     if (sc->g->kind == SIM_CLIENT_REQUESTER) sim_at(sim, first, request_tick, sc, 1);
     if (sc->g->kind == SIM_CLIENT_JS_PUBLISHER) sim_at(sim, first, sim_js_publish_tick, sc, 0);
+    if (sc->g->kind == SIM_CLIENT_JS_CONSUMER) sim_at(sim, first, sim_jsc_fetch_tick, sc, 0);
     if (sc->g->cycle_ns > 0) {
         int64_t t = (now / sc->g->cycle_ns + 1) * sc->g->cycle_ns; /* aligned: all at once */
         sim_at(sim, t, cycle_tick, sc, 0);
@@ -362,6 +378,7 @@ SimWorkload *sim_workload_new(Sim *sim) {
     wl->clients = g_ptr_array_new();
     wl->publishers = g_ptr_array_new();
     wl->js_publishers = g_ptr_array_new();
+    wl->consumer_logs = g_ptr_array_new();
     wl->violations = g_ptr_array_new();
     wl->bucket_ns = MAX(10 * SIM_MS, s->duration_ns / 200 / SIM_MS * SIM_MS);
     size_t nb = (size_t)(s->duration_ns / wl->bucket_ns) + 1;
@@ -396,6 +413,11 @@ SimWorkload *sim_workload_new(Sim *sim) {
                                                       sim_rng_next(&sim->wl_rng) & 0xffffffffu);
             ClientOptions o = {.name = sc->name, .echo = g->echo, .inbox_prefix = prefix};
             sc->c = client_new(&o, &client_cbs, sc);
+            g_strlcpy(sc->inbox, prefix, sizeof sc->inbox);
+            if (g->kind == SIM_CLIENT_JS_CONSUMER) {
+                g_autofree char *pull = g_strdup_printf("%s.pull", prefix);
+                sc->sid = client_subscribe(sc->c, pull, NULL);
+            }
             if (g->kind == SIM_CLIENT_SUBSCRIBER || g->kind == SIM_CLIENT_RESPONDER)
                 sc->sid = client_subscribe(sc->c, g->subject, g->queue);
             if (g->kind == SIM_CLIENT_PUBLISHER) {
@@ -472,6 +494,12 @@ void sim_workload_free(SimWorkload *wl) {
     g_ptr_array_unref(wl->clients);
     g_ptr_array_unref(wl->publishers);
     g_ptr_array_unref(wl->js_publishers);
+    for (guint i = 0; i < wl->consumer_logs->len; i++) {
+        SimConsumerLog *l = g_ptr_array_index(wl->consumer_logs, i);
+        g_array_unref(l->recs);
+        g_free(l);
+    }
+    g_ptr_array_unref(wl->consumer_logs);
     g_ptr_array_unref(wl->lat_buckets);
     g_ptr_array_unref(wl->req_lat_buckets);
     g_array_unref(wl->pub_count);

@@ -98,8 +98,27 @@ struct SimClient {
     bool js_ready;          /* the stream exists (create answered) on this connection */
     GArray *js_log;         /* of SimJsRec, index = own seq - 1 */
     uint64_t js_acks;
+    char inbox[96];         /* the client's inbox prefix */
     uint64_t req_ok, req_fail;
 };
+
+/* What one durable consumer group received, per stream sequence (index = sseq - 1). */
+typedef struct SimConsumed {
+    uint32_t deliveries;    /* how many times any member received it */
+    uint32_t pub;           /* the js-publisher and its seq this sseq carried (first seen) */
+    uint64_t pub_seq;
+    uint64_t max_dc;        /* highest delivery count the server stamped */
+    uint64_t acked_dc;      /* the delivery we acked (0: never acked) */
+    bool acked;
+    int64_t first_ns, last_ns;
+    int64_t dropped_ns;     /* first delivery deliberately left unacked (0: none) */
+    int64_t unacked_ns;     /* the current unacked delivery's time (0: acked or none) */
+} SimConsumed;
+
+typedef struct SimConsumerLog {
+    const SimClientGroup *g;
+    GArray *recs;           /* of SimConsumed */
+} SimConsumerLog;
 
 typedef struct SimViolation {
     bool liveness;          /* false: safety */
@@ -111,6 +130,7 @@ struct SimWorkload {
     GPtrArray *clients;     /* of SimClient*, in scenario order */
     GPtrArray *publishers;  /* the subset, by role_index */
     GPtrArray *js_publishers; /* js-publishers, by role_index (payloads start with 'J') */
+    GPtrArray *consumer_logs; /* of SimConsumerLog*, one per js-consumer group */
     GPtrArray *violations;  /* of SimViolation* */
     int64_t bucket_ns;      /* metrics resolution */
     GPtrArray *lat_buckets; /* GArray of int64 delivery latencies per bucket */
@@ -136,6 +156,13 @@ char *sim_js_payload(const SimClient *sc, uint64_t seq, size_t *len);
 /* Was this exact payload sent by a js-publisher? (parses "J<pub>:<seq>:<t>:") */
 bool sim_js_payload_known(SimWorkload *wl, const uint8_t *data, size_t len);
 void sim_workload_request_timeout(void *ctx, void *a, uint64_t id);
+/* sim_jsconsumer.c: the js-consumer's behaviour */
+SimConsumerLog *sim_consumer_log(SimWorkload *wl, const SimClientGroup *g);
+void sim_jsc_connected(SimClient *sc);
+void sim_jsc_created(SimClient *sc, ClientReplyStatus st, const ClientMsg *m);
+void sim_jsc_create_timeout(SimClient *sc);
+void sim_jsc_fetch_tick(void *ctx, void *a, uint64_t b);
+void sim_jsc_message(SimClient *sc, const ClientMsg *m);
 /* shared plumbing */
 void sim_client_pump(SimClient *sc);
 int64_t sim_client_stop(SimClient *sc);

@@ -55,7 +55,7 @@ if [ -x "$SIM" ]; then
     run_check "sim-determinism-$s" sim_same_hash "$s" 5
   done
   run_check "sim-replay" sim_replay
-  for s in pubsub-basic slow-consumer reconnect-storm crash-restart random-faults crash-during-publish; do
+  for s in pubsub-basic slow-consumer reconnect-storm crash-restart random-faults crash-during-publish consumer-redelivery; do
     run_check "sim-scenario-$s" sim_expect_exit 0 "$SIM" run "$s" --seed 1
   done
   for b in net-drop net-dup net-reorder; do
