@@ -248,6 +248,11 @@ KvMsg *kv_conn_request_wait(KvConn *kc, uint64_t id, int64_t timeout_ns, GError 
     return value;
 }
 
+void kv_conn_request_cancel(KvConn *kc, uint64_t id) {
+    g_hash_table_remove(kc->waiting, &id);
+    g_hash_table_remove(kc->replies, &id);
+}
+
 KvMsg *kv_conn_request(KvConn *kc, const char *subject, const void *hdr, size_t hdr_len,
                        const void *data, size_t len, int64_t timeout_ns, GError **error) {
     uint64_t id = kv_conn_request_start(kc, subject, hdr, hdr_len, data, len);

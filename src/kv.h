@@ -125,6 +125,8 @@ const char *kv_conn_last_error(KvConn *kc);
 uint64_t kv_conn_request_start(KvConn *kc, const char *subject, const void *hdr, size_t hdr_len,
                                const void *data, size_t len);
 KvMsg *kv_conn_request_wait(KvConn *kc, uint64_t id, int64_t timeout_ns, GError **error);
+/* Give up on a started request: its reply, now or later, is dropped. */
+void kv_conn_request_cancel(KvConn *kc, uint64_t id);
 KvMsg *kv_conn_request(KvConn *kc, const char *subject, const void *hdr, size_t hdr_len,
                        const void *data, size_t len, int64_t timeout_ns, GError **error);
 /* Returns the sid. Messages queue until taken with kv_conn_next. */

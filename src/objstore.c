@@ -316,7 +316,8 @@ ObjInfo *objstore_put(ObjStore *os, const ObjMeta *meta, ObjReadFn reader, void 
         }
         if (!ok || have < chunk) break;
     }
-    g_queue_clear(&inflight); /* ids left are abandoned; late acks are dropped */
+    while (!g_queue_is_empty(&inflight)) /* after a failure: late acks are dropped */
+        kv_conn_request_cancel(os->kc, GPOINTER_TO_SIZE(g_queue_pop_head(&inflight)));
     if (ok) {
         info->digest = digest_text(sum);
         info->mtime = mtime_now(env);
