@@ -182,12 +182,25 @@ static void dir_enqueue(Dir *d, const uint8_t *data, size_t len, bool fin) {
     dir_schedule(d);
 }
 
+/* "c<id> <name><sep><len>B": the commonest events of a run, built without printf */
+static void trace_bytes(SimConn *c, const char *node, const char *kind, const char *sep, size_t len) {
+    SimDetail d = {0};
+    sim_detail_str(&d, "c");
+    sim_detail_u64(&d, c->id);
+    sim_detail_str(&d, " ");
+    sim_detail_str(&d, c->name);
+    sim_detail_str(&d, sep);
+    sim_detail_u64(&d, len);
+    sim_detail_str(&d, "B");
+    Sim *sim = c->net->sim;
+    sim_trace_event_raw(sim->trace, sim_now(sim), node, kind, d.buf, d.len);
+}
+
 static void dir_flush(Dir *d) {
     d->dirty = false;
     if (d->unflushed->len == 0) return;
     SimConn *c = d->conn;
-    sim_log(c->net->sim, d->to_server ? "cli" : c->node->name, "send", "c%" G_GUINT64_FORMAT " %s %s %uB",
-            c->id, c->name, d->to_server ? "->" : "<-", d->unflushed->len);
+    trace_bytes(c, d->to_server ? "cli" : c->node->name, "send", d->to_server ? " -> " : " <- ", d->unflushed->len);
     dir_enqueue(d, d->unflushed->data, d->unflushed->len, false);
     g_byte_array_set_size(d->unflushed, 0);
 }
@@ -273,13 +286,13 @@ static void dir_event(void *ctx, void *a, uint64_t b) {
                     server_notify_closed(sim, c, 0);
                 }
             } else if (c->server == SIDE_OPEN) {
-                sim_log(sim, c->node->name, "recv", "c%" G_GUINT64_FORMAT " %s %zuB", c->id, c->name, ch->len);
+                trace_bytes(c, c->node->name, "recv", " ", ch->len);
                 sim_node_bytes(c->node, c->env_id, ch->data, ch->len);
             }
         } else if (c->client == SIDE_OPEN) {
             if (ch->fin) client_notify_closed(c, "closed by server");
             else if (!deliberate_bug(c, d, &ch)) {
-                sim_log(sim, "cli", "recv", "c%" G_GUINT64_FORMAT " %s %zuB", c->id, c->name, ch->len);
+                trace_bytes(c, "cli", "recv", " ", ch->len);
                 c->end->on_bytes(c->ctx, ch->data, ch->len);
                 if (d->held && --d->held_countdown == 0 && c->client == SIDE_OPEN) {
                     c->end->on_bytes(c->ctx, d->held->data, d->held->len);

@@ -60,9 +60,30 @@ SimTrace *sim_trace_new(const char *db_path, bool print, GError **error) {
     return t;
 }
 
+static void emit(SimTrace *t, int64_t time_ns, const char *node, const char *kind, size_t detail_at);
+
+static void line_head(SimTrace *t, int64_t time_ns, const char *node, const char *kind);
+
+void sim_trace_event_raw(SimTrace *t, int64_t time_ns, const char *node, const char *kind, const char *detail,
+                         size_t len) {
+    line_head(t, time_ns, node, kind);
+    size_t detail_at = t->line->len;
+    g_string_append_len(t->line, detail, (gssize)len);
+    emit(t, time_ns, node, kind, detail_at);
+}
+
 void sim_trace_event(SimTrace *t, int64_t time_ns, const char *node, const char *kind,
                      const char *fmt, ...) {
     va_list ap;
+    line_head(t, time_ns, node, kind);
+    size_t detail_at = t->line->len;
+    va_start(ap, fmt);
+    g_string_append_vprintf(t->line, fmt, ap);
+    va_end(ap);
+    emit(t, time_ns, node, kind, detail_at);
+}
+
+static void line_head(SimTrace *t, int64_t time_ns, const char *node, const char *kind) {
     GString *l = t->line;
     /* the fixed part by hand: this runs for every event, and printf is most of its cost */
     char num[24];
@@ -77,10 +98,11 @@ void sim_trace_event(SimTrace *t, int64_t time_ns, const char *node, const char 
     g_string_append_c(l, ' ');
     g_string_append(l, kind);
     g_string_append_c(l, ' ');
-    size_t detail_at = l->len;
-    va_start(ap, fmt);
-    g_string_append_vprintf(l, fmt, ap);
-    va_end(ap);
+}
+
+/* Hash, print and store the line built in t->line (its detail starts at detail_at). */
+static void emit(SimTrace *t, int64_t time_ns, const char *node, const char *kind, size_t detail_at) {
+    GString *l = t->line;
     g_string_append_c(l, '\n');
     g_checksum_update(t->hash, (const guchar *)l->str, (gssize)l->len);
     t->events++;

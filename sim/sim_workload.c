@@ -193,8 +193,16 @@ static void check_delivery(SimClient *sc, const ClientMsg *m) {
     if (seq > *last) *last = seq;
     sc->delivered++;
     int64_t now = sim_now(sim);
-    sim_log(sim, "cli", "msg", "%s got %s #%" G_GUINT64_FORMAT " after %" G_GINT64_FORMAT "us", sc->name,
-            pub->name, seq, (now - t) / SIM_US);
+    SimDetail d = {0}; /* "<sub> got <pub> #<seq> after <n>us", without printf: a hot event */
+    sim_detail_str(&d, sc->name);
+    sim_detail_str(&d, " got ");
+    sim_detail_str(&d, pub->name);
+    sim_detail_str(&d, " #");
+    sim_detail_u64(&d, seq);
+    sim_detail_str(&d, " after ");
+    sim_detail_u64(&d, (uint64_t)((now - t) / SIM_US));
+    sim_detail_str(&d, "us");
+    sim_trace_event_raw(sim->trace, now, "cli", "msg", d.buf, d.len);
     sim_workload_count(wl, wl->msg_count, now);
     sim_workload_sample(wl, wl->lat_buckets, now, now - t);
 }
@@ -282,7 +290,16 @@ static void publish_tick(void *ctx, void *a, uint64_t b) {
     client_publish(sc->c, sc->g->subject, NULL, buf, size);
     g_free(buf);
     sim_client_pump(sc);
-    sim_log(sim, "cli", "pub", "%s #%" G_GUINT64_FORMAT " %s %zuB", sc->name, seq, sc->g->subject, size);
+    SimDetail d = {0}; /* "<pub> #<seq> <subject> <size>B" */
+    sim_detail_str(&d, sc->name);
+    sim_detail_str(&d, " #");
+    sim_detail_u64(&d, seq);
+    sim_detail_str(&d, " ");
+    sim_detail_str(&d, sc->g->subject);
+    sim_detail_str(&d, " ");
+    sim_detail_u64(&d, size);
+    sim_detail_str(&d, "B");
+    sim_trace_event_raw(sim->trace, now, "cli", "pub", d.buf, d.len);
     sim_trace_op(sim->trace, sc->name, "pub", now, now, "sent", head);
 }
 
