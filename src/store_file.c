@@ -569,6 +569,7 @@ static void recover(Store *s) {
         return;
     }
     /* LAB(3) begin */
+    /* LAB(3) stub: (void)fs; (void)read_segment; (void)raise_last_seq; */
     for (int i = 0; names[i]; i++) {
         unsigned no;
         char tail[8];

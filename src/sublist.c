@@ -333,6 +333,7 @@ static void result_add_node(SublistResult *r, const Node *n) {
 static void match_node(const Node *n, const Token *toks, size_t ntok, size_t i,
                        SublistResult *r) {
     /* LAB(1) begin */
+    /* LAB(1) stub: (void)result_add_node; */
     if (i == ntok) {
         result_add_node(r, n);
         return;

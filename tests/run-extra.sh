@@ -69,3 +69,10 @@ if [ -x "$SIM" ]; then
 else
   run_check "sim-binary-built" test -x "$SIM"
 fi
+
+# The book and the labs (issue 8; tools/book/book.py, labs/lab.py):
+#   book-test    every `sh runnable` session against a fresh server, every citation resolves (TAP)
+#   labs-check   each lab's reference scores full marks; its starter builds and scores less
+echo "== book and labs"
+run_suite "book-test" 300 python3 tools/book/book.py test
+run_check "labs-check" python3 labs/lab.py check

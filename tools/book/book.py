@@ -1,0 +1,662 @@
+#!/usr/bin/env python3
+"""tools/book/book.py — the book's build and its tests (make book, make book-test).
+
+WHAT IT DOES
+  build   resolve every chapter's code citations, generate the error appendix from
+          src/errors.def, and render book/*.md (in reading order) to build/book/*.html with
+          pandoc: table of contents, a sidebar with the whole book, prev/next links,
+          highlighted code, the charts from plots/*.png, book/style.css.
+  test    (make book-test) TAP: one test per chapter that every citation resolves, and one
+          test per `sh runnable` block, run against a freshly started minijet-server.
+  cites   TAP: only the citation tests (no server needed).
+
+WHY PYTHON
+  The job is text: regular expressions over chapters and sources, a brace-matching scan,
+  templating pandoc's input, starting a server and comparing output with wildcards. Python 3
+  is in every Debian install and its `re` module reads the patterns chapters already use
+  (ERE-style, with `\\{` and `\\(` escapes); in C this would be five times the code for a
+  tool no student needs to read to learn about brokers.
+
+CITATIONS (the rule; book/README.md says the same to authors)
+  `<!-- cite: FILE /REGEX/ -->` on its own line. FILE is relative to the repository top.
+  The anchor is the FIRST line of FILE that REGEX matches (Python `re.search`). Quoted:
+    - if a `{` opens before any `;` ends the statement (scanning from the anchor line,
+      skipping strings, character literals and comments), the anchor line through the line
+      where that brace closes: a whole function, struct, enum or initializer;
+    - else, if a `;` comes first within 8 lines, the anchor line through that `;` (a
+      prototype, a declaration, a macro call ending in `;`);
+    - else the anchor line and the lines after it up to (not including) the next blank
+      line: a paragraph (a table row of errors.def, a shell or INI paragraph).
+  At most QUOTE_MAX_LINES lines are shown; a longer block is cut and the cut is said, with
+  the block's last line number. The non-blank lines right after the citation (the prose
+  reference) become the listing's caption. A missing FILE, a bad REGEX or a REGEX that
+  matches nothing FAILS the build, naming the chapter, its line and the anchor.
+"""
+import html
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BOOK = os.path.join(ROOT, "book")
+OUT = os.path.join(ROOT, "build", "book")
+TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "template.html")
+QUOTE_MAX_LINES = 50
+CITE_RE = re.compile(r"^\s*<!--\s*cite:\s*(\S+)\s+/(.*)/\s*-->\s*$")
+FENCE_RE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*(.*)$")
+BOOK_TITLE = "The minijet book"
+ERRORS_DEF = "src/errors.def"
+ERRORS_MD = "A-errors.md"  # generated into build/book/md/, never committed
+
+
+class BookError(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ chapters and their order
+
+def chapter_order():
+    """Reading order: the .md files named on the rows of book/README.md's tables, in table
+    order, when they exist; then any other NN-*.md by number; then the appendices (the
+    generated error appendix first, then book/appendix-*.md and X-*.md by name); then the
+    teacher's guide. README.md itself becomes the book's front page (index.html)."""
+    readme = read(os.path.join(BOOK, "README.md"))
+    listed = []
+    for line in readme.splitlines():
+        if not line.startswith("|"):
+            continue
+        for name in re.findall(r"[\w.-]+\.md", line):
+            if name != "README.md" and os.path.exists(os.path.join(BOOK, name)) and name not in listed:
+                listed.append(name)
+                break
+    files = sorted(f for f in os.listdir(BOOK) if f.endswith(".md"))
+    chapters = [f for f in listed if re.match(r"\d\d-", f)]
+    chapters += sorted((f for f in files if re.match(r"\d\d-", f) and f not in chapters),
+                       key=lambda f: int(f[:2]))
+    appendices = [ERRORS_MD]
+    appendices += [f for f in listed if not re.match(r"\d\d-", f) and f != "teaching.md"]
+    appendices += [f for f in files if (f.startswith("appendix-") or re.match(r"[A-Z]-", f))
+                   and f not in appendices]
+    guide = ["teaching.md"] if os.path.exists(os.path.join(BOOK, "teaching.md")) else []
+    return chapters + appendices + guide
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def chapter_source(name):
+    """The Markdown of a chapter (the generated appendix comes from errors.def)."""
+    if name == ERRORS_MD:
+        return errors_appendix()
+    return read(os.path.join(BOOK, name))
+
+
+def html_name(name):
+    return os.path.splitext(name)[0] + ".html"
+
+
+def title_of(text, name):
+    for line in text.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return name
+
+
+def sections_of(text):
+    out, fence = [], None
+    for line in text.splitlines():
+        m = FENCE_RE.match(line)
+        if m:
+            if fence is None:
+                fence = m.group(2)
+            elif m.group(2).startswith(fence[0]) and len(m.group(2)) >= len(fence) and not m.group(3):
+                fence = None
+            continue
+        if fence is None and line.startswith("## "):
+            out.append(line[3:].strip())
+    return out
+
+
+# ------------------------------------------------------------------ citations
+
+def cites_of(text):
+    """[(line_no, file, regex)] for every citation outside code blocks."""
+    out, fence = [], None
+    for no, line in enumerate(text.splitlines(), 1):
+        m = FENCE_RE.match(line)
+        if m:
+            if fence is None:
+                fence = m.group(2)
+            elif m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) and not m.group(3):
+                fence = None
+            continue
+        if fence is None:
+            c = CITE_RE.match(line)
+            if c:
+                out.append((no, c.group(1), c.group(2)))
+            elif "<!-- cite:" in line:
+                out.append((no, None, line.strip()))
+    return out
+
+
+def block_end(lines, start):
+    """Index (0-based, inclusive) of the last line quoted for an anchor at lines[start];
+    the rule is in this file's header comment."""
+    depth, opened = 0, False
+    in_comment = False
+    for i in range(start, len(lines)):
+        s, j = lines[i], 0
+        in_str = None
+        while j < len(s):
+            ch = s[j]
+            if in_comment:
+                if s.startswith("*/", j):
+                    in_comment = False
+                    j += 1
+            elif in_str:
+                if ch == "\\":
+                    j += 1
+                elif ch == in_str:
+                    in_str = None
+            elif s.startswith("/*", j):
+                in_comment = True
+                j += 1
+            elif s.startswith("//", j):
+                break
+            elif ch in "\"'":
+                in_str = ch
+            elif ch == "{":
+                depth += 1
+                opened = True
+            elif ch == "}":
+                depth -= 1
+                if opened and depth == 0:
+                    # keep the rest of this line ("} Name;"), stop here
+                    return i
+            elif ch == ";" and not opened and depth == 0:
+                return i
+            j += 1
+        if not opened and i - start >= 8:
+            break
+    # neither a block nor a statement: the paragraph
+    i = start
+    while i + 1 < len(lines) and lines[i + 1].strip():
+        i += 1
+    return i
+
+
+def resolve_cite(path, regex):
+    """(first_line_no, last_line_no, [lines]) or raise BookError (without chapter context)."""
+    full = os.path.join(ROOT, path)
+    if not os.path.isfile(full):
+        raise BookError(f"file {path} does not exist")
+    try:
+        rx = re.compile(regex)
+    except re.error as e:
+        raise BookError(f"/{regex}/ is not a valid regular expression: {e}")
+    lines = read(full).splitlines()
+    for i, line in enumerate(lines):
+        if rx.search(line):
+            end = block_end(lines, i)
+            return i + 1, end + 1, lines[i:end + 1]
+    hint = ""
+    literal = re.sub(r"(?<!\\)([()])", r"\\\1", regex)
+    if literal != regex and any(re.search(literal, l) for l in lines):
+        hint = f" (parentheses group in a regex: /{literal}/ would match)"
+    raise BookError(f"/{regex}/ matches no line of {path}{hint}")
+
+
+def check_cites(name, text):
+    """[(ok, message)] for one chapter."""
+    out = []
+    for no, path, regex in cites_of(text):
+        if path is None:
+            out.append((False, f"book/{name}:{no}: malformed citation {regex}"))
+            continue
+        try:
+            first, last, _ = resolve_cite(path, regex)
+            out.append((True, f"book/{name}:{no}: {path} /{regex}/ -> {path}:{first}-{last}"))
+        except BookError as e:
+            out.append((False, f"book/{name}:{no}: cite {path} /{regex}/: {e}"))
+    return out
+
+
+LANG = {".c": "c", ".h": "c", ".def": "c", ".sh": "bash", ".py": "python", ".js": "javascript",
+        ".mjs": "javascript", ".ini": "ini", ".conf": "ini", ".json": "json", ".gp": "gnuplot",
+        ".sql": "sql", ".md": "markdown"}
+
+
+def fence_for(lines):
+    longest = max([len(m) for l in lines for m in re.findall(r"`{3,}", l)] + [2])
+    return "`" * (longest + 1)
+
+
+def listing_md(path, first, last, quoted, caption):
+    ext = os.path.splitext(path)[1]
+    lang = LANG.get(ext, "makefile" if os.path.basename(path) == "Makefile" else "")
+    shown = quoted[:QUOTE_MAX_LINES]
+    f = fence_for(shown)
+    cls = f".{lang} " if lang else ""
+    out = ["", "::: {.listing}", f"[{path}:{first}]{{.listing-head}}", "",
+           f'{f}{{{cls}.numberLines startFrom="{first}"}}', *shown, f]
+    if len(quoted) > QUOTE_MAX_LINES:
+        out += ["", f"[… {len(quoted) - QUOTE_MAX_LINES} more lines, through "
+                    f"{path}:{last}]{{.listing-cut}}"]
+    if caption:
+        out += ["", "::: {.listing-caption}", *caption, ":::"]
+    out += [":::", ""]
+    return out
+
+
+# ------------------------------------------------------------------ the error appendix
+
+def errors_appendix():
+    rows, section = [], ""
+    text = read(os.path.join(ROOT, ERRORS_DEF))
+    for line in text.splitlines():
+        s = re.match(r"\s*/\*\s*---\s*(.*?)(?:---\s*\*/|$)", line)
+        if s:
+            section = "proto" if "protocol" in s.group(1) else "js"
+            continue
+        m = re.match(r'\s*ERRDEF\(\s*(\w+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)', line)
+        if m:
+            rows.append((section or ("proto" if m.group(1).startswith("PROTO_") else "js"),) + m.groups())
+    if not rows:
+        raise BookError(f"{ERRORS_DEF}: no ERRDEF rows found")
+    fatal = {"0": "`-ERR`, connection stays open", "1": "`-ERR`, then the connection is closed",
+             "2": "closed without `-ERR` (as nats-server)"}
+    esc = lambda t: t.replace("|", "\\|")
+    md = ["# Appendix A. Error codes", "",
+          f"Generated by `make book` from `{ERRORS_DEF}`, the one error table (an X-macro file:",
+          "`src/errors.h` turns each row into an `MjError` value, the `-ERR` text and the JSON",
+          "error). The texts are verbatim what clients see, and what they match on.", "",
+          "## A.1 Core protocol errors", "",
+          "Sent as `-ERR '<text>'` on the client connection (chapter 3).", "",
+          "| name | text | what the server does |", "| --- | --- | --- |"]
+    for sec, name, code, err_code, fat, desc in rows:
+        if sec == "proto":
+            md.append(f"| `MJ_ERR_{name}` | `{esc(desc)}` | {fatal.get(fat, fat)} |")
+    md += ["", "## A.2 JetStream API errors", "",
+           "Sent as JSON in an API reply: `{\"error\":{\"code\":C,\"err_code\":E,\"description\":\"…\"}}`",
+           "(chapter 5). `code` is HTTP-like; `err_code` is nats-server 2.9.10's number, which",
+           "clients use to tell errors apart.", "",
+           "| code | err_code | name | description |", "| ---: | ---: | --- | --- |"]
+    for sec, name, code, err_code, fat, desc in rows:
+        if sec != "proto":
+            md.append(f"| {code} | {err_code} | `MJ_ERR_{name}` | {esc(desc)} |")
+    md += ["", f"{len(rows)} rows in all.", ""]
+    return "\n".join(md)
+
+
+# ------------------------------------------------------------------ preprocessing for pandoc
+
+def preprocess(name, text, chapters, images):
+    """Chapter Markdown -> pandoc Markdown. Raises BookError naming chapter and anchor."""
+    lines = text.splitlines()
+    out, i, fence = [], 0, None
+    title = None
+    mentioned = set()
+    shown = set(re.findall(r"!\[[^\]]*\]\((?:\.\./)?(plots/[\w.-]+\.png)\)", text))
+    while i < len(lines):
+        line = lines[i]
+        m = FENCE_RE.match(line)
+        if m:
+            if fence is None:
+                fence = m.group(2)
+                info = m.group(3).strip()
+                if info == "sh runnable":
+                    line = f"{m.group(1)}{fence}{{.bash .runnable}}"
+                elif info == "output":
+                    line = f"{m.group(1)}{fence}{{.output}}"
+                elif info in ("sh", "shell"):
+                    line = f"{m.group(1)}{fence}{{.bash}}"
+                elif info == "":
+                    line = f"{m.group(1)}{fence}{{.plain}}"
+            elif m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) and not m.group(3):
+                fence = None
+            out.append(line)
+            i += 1
+            continue
+        if fence is not None:
+            out.append(line)
+            i += 1
+            continue
+        if title is None and line.startswith("# "):
+            title = line[2:].strip()
+            i += 1
+            continue
+        c = CITE_RE.match(line)
+        if c:
+            path, regex = c.group(1), c.group(2)
+            try:
+                first, last, quoted = resolve_cite(path, regex)
+            except BookError as e:
+                raise BookError(f"book/{name}:{i + 1}: cite {path} /{regex}/: {e}")
+            i += 1
+            caption = []
+            while i < len(lines) and lines[i].strip() and not FENCE_RE.match(lines[i]) \
+                    and not CITE_RE.match(lines[i]) and not lines[i].startswith("#"):
+                caption.append(lines[i])
+                i += 1
+            out += listing_md(path, first, last, quoted, caption)
+            continue
+        if "<!-- cite:" in line:
+            raise BookError(f"book/{name}:{i + 1}: malformed citation: {line.strip()}")
+        # links to other chapters: X.md -> X.html (README.md is the front page)
+        line = re.sub(r"\]\((\w[\w.-]*)\.md(#[\w-]*)?\)",
+                      lambda mm: "](%s%s)" % ("index.html" if mm.group(1) == "README" else mm.group(1) + ".html",
+                                              mm.group(2) or ""), line)
+        # images under plots/: copied next to the HTML
+        def img(mm):
+            rel = mm.group(2)
+            src = os.path.join(ROOT, rel)
+            if not os.path.isfile(src):
+                raise BookError(f"book/{name}:{i + 1}: image {rel} does not exist (run `make plots`?)")
+            images.add(rel)
+            return f"![{mm.group(1)}]({rel})"
+        line = re.sub(r"!\[([^\]]*)\]\((?:\.\./)?(plots/[\w.-]+\.png)\)", img, line)
+        out.append(line)
+        for rel in re.findall(r"`(plots/[\w.-]+\.png)`", line):
+            mentioned.add(rel)
+        # a paragraph that names a chart in backticks and shows no image gets the figure
+        end_of_para = i + 1 >= len(lines) or not lines[i + 1].strip()
+        if end_of_para and mentioned:
+            for rel in sorted(mentioned - shown):
+                if os.path.isfile(os.path.join(ROOT, rel)):
+                    images.add(rel)
+                    shown.add(rel)
+                    out += ["", f"![`{rel}`]({rel})"]
+            mentioned.clear()
+        i += 1
+    return title or name, "\n".join(out) + "\n"
+
+
+def inline_html(t):
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(t))
+
+
+def nav_html(chapters, titles, current):
+    items = ['<li class="%s"><a href="index.html">About this book</a></li>'
+             % ("current" if current == "README.md" else "")]
+    for ch in chapters:
+        cls = "current" if ch == current else ""
+        if ch.startswith(("A-", "appendix")) or re.match(r"[A-Z]-", ch):
+            cls += " appendix"
+        items.append(f'<li class="{cls.strip()}"><a href="{html_name(ch)}">{inline_html(titles[ch])}</a></li>')
+    return "<ol>" + "".join(items) + "</ol>"
+
+
+def pandoc(md, dest, title, nav, prev, nxt, toc=True):
+    args = ["pandoc", "--from=markdown", "--to=html5",
+            "--standalone", f"--template={TEMPLATE}", "--highlight-style=tango",
+            "--metadata", f"title={title}", "--metadata", f"pagetitle={title} — {BOOK_TITLE}",
+            "-V", f"book-title={BOOK_TITLE}", "-V", f"book-nav={nav}", "-o", dest]
+    if toc:
+        args += ["--toc", "--toc-depth=2"]
+    if prev:
+        args += ["-V", f"prev-href={prev[0]}", "-V", f"prev-title={inline_html(prev[1])}"]
+    if nxt:
+        args += ["-V", f"next-href={nxt[0]}", "-V", f"next-title={inline_html(nxt[1])}"]
+    r = subprocess.run(args, input=md, text=True, capture_output=True)
+    if r.returncode != 0:
+        raise BookError(f"pandoc failed for {dest}:\n{r.stderr}")
+    for w in r.stderr.splitlines():
+        if w.strip():
+            print(f"  pandoc: {os.path.basename(dest)}: {w}", file=sys.stderr)
+
+
+def build():
+    if shutil.which("pandoc") is None:
+        raise BookError("pandoc is not installed (make deps installs it)")
+    chapters = chapter_order()
+    texts = {ch: chapter_source(ch) for ch in chapters}
+    titles = {ch: title_of(texts[ch], ch) for ch in chapters}
+    os.makedirs(OUT, exist_ok=True)
+    write(os.path.join(OUT, "md", ERRORS_MD), texts[ERRORS_MD])
+    images, errors, bodies = set(), [], {}
+    for ch in chapters:
+        try:
+            bodies[ch] = preprocess(ch, texts[ch], chapters, images)
+        except BookError as e:
+            errors.append(str(e))
+    if errors:
+        raise BookError("\n".join(errors))
+    for k, ch in enumerate(chapters):
+        title, md = bodies[ch]
+        write(os.path.join(OUT, "md", ch), md)
+        prev = (html_name(chapters[k - 1]), titles[chapters[k - 1]]) if k > 0 else ("index.html", "About this book")
+        nxt = (html_name(chapters[k + 1]), titles[chapters[k + 1]]) if k + 1 < len(chapters) else None
+        pandoc(md, os.path.join(OUT, html_name(ch)), title, nav_html(chapters, titles, ch), prev, nxt)
+    # the front page: the contents with each chapter's sections, then book/README.md
+    front = ["::: {.contents}", "## Contents", ""]
+    for ch in chapters:
+        front.append(f"- [{titles[ch]}]({html_name(ch)})")
+        secs = sections_of(texts[ch])
+        if secs and not ch.startswith(("A-", "appendix")):
+            front[-1] += "\\\n  [" + " · ".join(re.sub(r"([\\`*_\[\]])", r"\\\1", s) for s in secs) + "]{.secs}"
+    front += [":::", ""]
+    readme_title, readme = preprocess("README.md", read(os.path.join(BOOK, "README.md")), chapters, images)
+    readme = readme.replace("\n## ", "\n### ")  # README sections sit under "About this book"
+    front_md = "\n".join(front) + "\n## About this book\n" + readme
+    pandoc(front_md, os.path.join(OUT, "index.html"), readme_title, nav_html(chapters, titles, "README.md"),
+           None, (html_name(chapters[0]), titles[chapters[0]]), toc=False)
+    shutil.copy(os.path.join(BOOK, "style.css"), os.path.join(OUT, "style.css"))
+    for rel in sorted(images):
+        dest = os.path.join(OUT, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(os.path.join(ROOT, rel), dest)
+    ncites = sum(len(cites_of(texts[ch])) for ch in chapters)
+    print(f"book: {len(chapters)} chapters, {ncites} citations resolved, {len(images)} charts "
+          f"-> {os.path.relpath(OUT, ROOT)}/index.html")
+
+
+# ------------------------------------------------------------------ runnable sessions
+
+def sessions_of(text):
+    """[(line_no, script, expected)] for each `sh runnable` block and the `output` block
+    after it (None when there is none: a test failure)."""
+    lines = text.splitlines()
+    blocks, i, fence = [], 0, None
+    cur = None
+    while i < len(lines):
+        m = FENCE_RE.match(lines[i])
+        if m and fence is None:
+            fence, info, start, body = m.group(2), m.group(3).strip(), i + 1, []
+            i += 1
+            while i < len(lines):
+                e = FENCE_RE.match(lines[i])
+                if e and e.group(2)[0] == fence[0] and len(e.group(2)) >= len(fence) and not e.group(3):
+                    break
+                body.append(lines[i])
+                i += 1
+            fence = None
+            if info == "sh runnable":
+                cur = [start, "\n".join(body) + "\n", None]
+                blocks.append(cur)
+            elif info == "output" and cur is not None and cur[2] is None:
+                cur[2] = body
+            else:
+                cur = None
+        i += 1
+    return [tuple(b) for b in blocks]
+
+
+def output_matches(expected, actual):
+    """`...` inside a line matches any text; a line that is only `...` any number of lines
+    (zero included). Trailing blanks on lines and blank lines at the end are ignored."""
+    exp = [l.rstrip() for l in expected]
+    act = [l.rstrip() for l in actual]
+    while exp and not exp[-1]:
+        exp.pop()
+    while act and not act[-1]:
+        act.pop()
+    pats = [None if l.strip() == "..." else
+            re.compile("^" + ".*".join(re.escape(p) for p in l.split("...")) + "$") for l in exp]
+    memo = {}
+
+    def go(i, j):
+        if (i, j) in memo:
+            return memo[i, j]
+        if i == len(pats):
+            r = j == len(act)
+        elif pats[i] is None:
+            r = any(go(i + 1, k) for k in range(j, len(act) + 1))
+        else:
+            r = j < len(act) and bool(pats[i].match(act[j])) and go(i + 1, j + 1)
+        memo[i, j] = r
+        return r
+    return go(0, 0)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A fresh build/minijet-server on a free port with its own store folder."""
+
+    def __init__(self):
+        self.store = tempfile.mkdtemp(prefix="minijet-book-")
+        self.log = open(os.path.join(self.store, "server.log"), "w")
+        binary = os.path.join(ROOT, "build", "minijet-server")
+        if not os.access(binary, os.X_OK):
+            raise BookError("build/minijet-server is not built (make)")
+        for attempt in range(5):
+            self.port = free_port()
+            self.proc = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(self.port), "-js",
+                                          "-sd", os.path.join(self.store, "data")],
+                                         stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+            deadline = time.time() + 5
+            while time.time() < deadline and self.proc.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()
+        raise BookError("minijet-server did not start (see its log)")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self):
+        self.stop()
+        self.log.close()
+        shutil.rmtree(self.store, ignore_errors=True)
+
+
+def run_block(script, port, timeout_s=60):
+    script = script.replace("4222", str(port))
+    try:
+        r = subprocess.run(["bash", "-c", script], cwd=ROOT, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout_s,
+                           start_new_session=True)
+        return r.stdout.decode("utf-8", "replace"), None
+    except subprocess.TimeoutExpired as e:
+        return (e.stdout or b"").decode("utf-8", "replace"), f"timed out after {timeout_s} s"
+
+
+def test_chapter(ch, text):
+    """[(ok, name, diagnostics)] for one chapter: its citations, then its sessions."""
+    results = []
+    bad = [m for ok, m in check_cites(ch, text) if not ok]
+    n = len(cites_of(text))
+    results.append((not bad, f"{ch}: {n} citations resolve", bad))
+    blocks = sessions_of(text)
+    if not blocks:
+        return results
+    try:
+        server = Server()
+    except BookError as e:
+        return results + [(False, f"{ch}:{no}", [str(e)]) for no, _, _ in blocks]
+    try:
+        for no, script, expected in blocks:
+            if server.proc.poll() is not None:
+                results.append((False, f"{ch}:{no}", ["the server exited before this block"]))
+                continue
+            actual, err = run_block(script, server.port)
+            if expected is None:
+                results.append((False, f"{ch}:{no}", ["no ```output block follows this runnable block"]))
+                continue
+            exp = [l.replace("4222", str(server.port)) for l in expected]
+            ok = err is None and output_matches(exp, actual.splitlines())
+            diag = [] if ok else ([err] if err else []) + ["expected:"] + ["  " + l for l in exp] + \
+                ["got:"] + ["  " + l for l in actual.splitlines()]
+            results.append((ok, f"{ch}:{no}", diag))
+    finally:
+        server.close()
+    return results
+
+
+def tap(results):
+    print(f"1..{len(results)}")
+    fails = 0
+    for k, (ok, name, diag) in enumerate(results, 1):
+        print(f"{'ok' if ok else 'not ok'} {k} - {name}")
+        if not ok:
+            fails += 1
+            for d in diag:
+                print(f"# {d}")
+    print(f"# {len(results) - fails} passed, {fails} failed")
+    return 1 if fails else 0
+
+
+def main(argv):
+    cmd = argv[1] if len(argv) > 1 else "build"
+    try:
+        if cmd == "build":
+            build()
+            return 0
+        chapters = [c for c in chapter_order() if c != ERRORS_MD]
+        only = argv[2:]
+        if only:
+            chapters = [c for c in chapters if c in only or c.split("-")[0] in only]
+        texts = {ch: read(os.path.join(BOOK, ch)) for ch in chapters}
+        if cmd == "cites":
+            results = []
+            for ch in chapters:
+                bad = [m for ok, m in check_cites(ch, texts[ch]) if not ok]
+                results.append((not bad, f"{ch}: {len(cites_of(texts[ch]))} citations resolve", bad))
+            try:
+                errors_appendix()
+                results.append((True, f"{ERRORS_MD}: generated from {ERRORS_DEF}", []))
+            except BookError as e:
+                results.append((False, f"{ERRORS_MD}: generated from {ERRORS_DEF}", [str(e)]))
+            return tap(results)
+        if cmd == "test":
+            # chapters in parallel (each has its own server and store); results in book order
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                per = list(pool.map(lambda ch: test_chapter(ch, texts[ch]), chapters))
+            return tap([r for rs in per for r in rs])
+        print(f"usage: {argv[0]} build | test [CHAPTER...] | cites", file=sys.stderr)
+        return 64
+    except BookError as e:
+        print(f"book: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
