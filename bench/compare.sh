@@ -263,6 +263,7 @@ fi
 } | tee -a "$table"
 
 if command -v gnuplot >/dev/null 2>&1; then
-  gnuplot -e "datafile='$summary'; outfile='plots/bench.png'; subtitle='$(date +%Y-%m-%d), $cores cores, $ROUNDS rounds'" plots/bench.gp \
+  grep -v ',p50_us,' "$summary" >"$work/plot.csv"   # the chart: throughput and p99 only
+  gnuplot -e "datafile='$work/plot.csv'; outfile='plots/bench.png'; subtitle='$(date +%Y-%m-%d), $cores cores, $ROUNDS rounds'" plots/bench.gp \
     && echo "plot: plots/bench.png"
 fi

@@ -1,11 +1,12 @@
 # plots/bench.gp — the benchmark's ratios as bars (bench/compare.sh calls this).
 #   gnuplot -e "datafile='bench/results/X-summary.csv'; outfile='plots/bench.png'; subtitle='...'" plots/bench.gp
-# One bar per row of the summary: minijet ÷ nats-server. Blue bars are throughput (higher is
-# better), orange bars are latency p50/p99 (lower is better). The line at 1.0 is parity.
+# One bar per row of the summary (compare.sh leaves out the p50 rows): minijet ÷ nats-server.
+# Blue bars are throughput (higher is better), orange bars are p99 latency (lower is better).
+# The dashed line at 1.0 is parity.
 if (!exists("datafile")) datafile = 'bench/results/latest-summary.csv'
 if (!exists("outfile")) outfile = 'plots/bench.png'
 if (!exists("subtitle")) subtitle = ''
-set terminal pngcairo size 1000,520 font "Sans,10"
+set terminal pngcairo size 1300,600 font "Sans,10"
 set output outfile
 set datafile separator ','
 set title "minijet ÷ nats-server 2.9.10 (median of alternating runs)\n".subtitle
@@ -17,7 +18,7 @@ set offsets 0, 0, 0.25, 0
 set rmargin 4
 set key top left horizontal
 set grid ytics
-set xtics rotate by -30 noenhanced
+set xtics rotate by -35 noenhanced font ",9"
 set bmargin 7
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2 lc rgb "#444444"
 label(s, m) = (m eq "msgs_per_s") ? s : s." ".m[1:3]
