@@ -7,6 +7,8 @@
 
 #include "env.h"
 #include "sim_disk.h"
+#include "sim_env.h"
+#include "sim_net.h"
 #include "sim_scenario.h"
 #include "sim_sched.h"
 #include "sim_selftest.h"
@@ -209,6 +211,51 @@ static void test_scenario_errors(void) {
     sim_scenario_free(sc);
 }
 
+/* --- peer links: loss, duplication, reordering, partitions (for Raft, later) --- */
+
+typedef struct {
+    int got[3];
+    int reordered;
+    uint64_t last[3];
+} PeerCount;
+
+static void on_peer(void *ctx, int from, const uint8_t *data, size_t len) {
+    PeerCount *pc = ctx;
+    uint64_t n;
+    g_assert_cmpuint(len, ==, sizeof n);
+    memcpy(&n, data, sizeof n);
+    if (n < pc->last[from]) pc->reordered++;
+    pc->last[from] = n;
+    pc->got[from]++;
+}
+
+static void send_burst(void *ctx, void *a, uint64_t from) {
+    Sim *sim = ctx;
+    for (uint64_t n = 1; n <= 1000; n++) sim_net_peer_send(sim->net, (int)from, 2, &n, sizeof n);
+}
+
+static void test_peer_links(void) {
+    const char *text = "[run]\nduration = 5s\n[cluster]\nnodes = 3\n[net]\npeer = unreliable\n"
+                       "[client.s]\ntype = subscriber\nsubject = x\n";
+    SimScenario *sc = sim_scenario_parse(text, strlen(text), "peer.ini", NULL);
+    g_assert_nonnull(sc);
+    SimTrace *trace = sim_trace_new(NULL, false, NULL);
+    Sim *sim = sim_new(sc, 1, trace);
+    PeerCount pc = {0};
+    sim_net_peer_handler(sim->net, 2, on_peer, &pc);
+    sim_net_partition(sim->net, 1, 2, true); /* n2 -> n3 blocked, one way */
+    sim_at(sim, SIM_S, send_burst, NULL, 0);
+    sim_at(sim, SIM_S, send_burst, NULL, 1);
+    sim_run(sim);
+    g_assert_cmpint(pc.got[1], ==, 0);                          /* the partition held */
+    g_assert_cmpint(pc.got[0], >, 820);                         /* about 10% lost ... */
+    g_assert_cmpint(pc.got[0], <, 960);
+    g_assert_cmpint(pc.reordered, >, 0);                        /* ... and reordered */
+    sim_free(sim);
+    sim_trace_free(trace);
+    sim_scenario_free(sc);
+}
+
 int sim_selftest(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/sim/sched/order", test_sched_order);
@@ -218,5 +265,6 @@ int sim_selftest(int argc, char **argv) {
     g_test_add_func("/sim/disk/names-need-dir-sync", test_disk_names_need_dir_sync);
     g_test_add_func("/sim/disk/faults", test_disk_faults);
     g_test_add_func("/sim/scenario/errors", test_scenario_errors);
+    g_test_add_func("/sim/net/peer-links", test_peer_links);
     return g_test_run();
 }

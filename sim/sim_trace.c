@@ -23,6 +23,7 @@ struct SimTrace {
 
 static const char *schema =
     "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+    "PRAGMA page_size=65536; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_ns INTEGER, node TEXT, kind TEXT, detail TEXT);"
     "CREATE TABLE ops(id INTEGER PRIMARY KEY, client TEXT, kind TEXT, invoke_ns INTEGER,"
     "                 complete_ns INTEGER, result TEXT, detail TEXT);"
