@@ -311,7 +311,7 @@ def preprocess(name, text, chapters, images):
     out, i, fence = [], 0, None
     title = None
     mentioned = set()
-    shown = set(re.findall(r"!\[[^\]]*\]\((?:\.\./)?(plots/[\w.-]+\.png)\)", text))
+    shown = set(re.findall(r"!\[[^\]]*\]\((?:\.\./)?(plots/[\w.-]+\.png)\)", re.sub(r"`+[^`]*`+", "", text)))
     while i < len(lines):
         line = lines[i]
         m = FENCE_RE.match(line)
@@ -369,7 +369,9 @@ def preprocess(name, text, chapters, images):
                 raise BookError(f"book/{name}:{i + 1}: image {rel} does not exist (run `make plots`?)")
             images.add(rel)
             return f"![{mm.group(1)}]({rel})"
-        line = re.sub(r"!\[([^\]]*)\]\((?:\.\./)?(plots/[\w.-]+\.png)\)", img, line)
+        parts = re.split(r"(`+[^`]*`+)", line)  # never inside inline code
+        line = "".join(p if p.startswith("`") else
+                       re.sub(r"!\[([^\]]*)\]\((?:\.\./)?(plots/[\w.-]+\.png)\)", img, p) for p in parts)
         out.append(line)
         for rel in re.findall(r"`(plots/[\w.-]+\.png)`", line):
             mentioned.add(rel)
