@@ -349,7 +349,7 @@ JsonObject *kv_js_api(KvConn *kc, const char *api, const char *json, JsonParser 
 }
 
 /* The PubAck: {"stream":"KV_B", "seq":7} or {"error":{...},"stream":..,"seq":0}. */
-static uint64_t puback_seq(const KvMsg *m, GError **error) {
+uint64_t kv_js_puback(const KvMsg *m, GError **error) {
     g_autoptr(JsonParser) p = NULL;
     JsonObject *o = reply_object(m, &p, error);
     if (!o) return 0;
@@ -371,7 +371,7 @@ uint64_t kv_js_publish(KvConn *kc, const char *subject, const void *hdr, size_t 
         else g_propagate_error(error, g_steal_pointer(&err));
         return 0;
     }
-    return puback_seq(m, error);
+    return kv_js_puback(m, error);
 }
 
 /* ------------------------------------------------------------------------------------- */

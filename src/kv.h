@@ -148,6 +148,9 @@ JsonObject *kv_js_api(KvConn *kc, const char *api, const char *json, JsonParser 
 uint64_t kv_js_publish(KvConn *kc, const char *subject, const void *hdr, size_t hdr_len,
                        const void *data, size_t len, GError **error);
 
+/* The seq of a PubAck reply (from kv_conn_request_wait), or 0 with the server's error. */
+uint64_t kv_js_puback(const KvMsg *m, GError **error);
+
 /* How long one request may take (nats.js's default JetStream timeout is 5 s). */
 #define KV_TIMEOUT_NS (5LL * 1000000000LL)
 

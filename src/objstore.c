@@ -304,14 +304,12 @@ ObjInfo *objstore_put(ObjStore *os, const ObjMeta *meta, ObjReadFn reader, void 
         while (ok && (g_queue_get_length(&inflight) >= OBJSTORE_INFLIGHT_COUNT ||
                       (have < chunk && !g_queue_is_empty(&inflight)))) {
             uint64_t id = GPOINTER_TO_SIZE(g_queue_pop_head(&inflight));
-            g_autoptr(KvMsg) m = kv_conn_request_wait(os->kc, id, KV_TIMEOUT_NS, error);
-            g_autoptr(JsonParser) p = json_parser_new();
-            if (!m) ok = FALSE;
-            else if (!json_parser_load_from_data(p, g_bytes_get_data(m->data, NULL),
-                                                 (gssize)g_bytes_get_size(m->data), NULL) ||
-                     !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)) ||
-                     json_object_has_member(json_node_get_object(json_parser_get_root(p)), "error")) {
-                ok = fail(error, KV_ERROR_SERVER, "chunk publish to %s refused", chunk_subj);
+            g_autoptr(GError) cerr = NULL;
+            g_autoptr(KvMsg) m = kv_conn_request_wait(os->kc, id, KV_TIMEOUT_NS, &cerr);
+            if (!m || !kv_js_puback(m, &cerr)) {
+                g_set_error(error, KV_ERROR, cerr->code, "storing a chunk of %s: %s", meta->name,
+                            cerr->message);
+                ok = FALSE;
             }
         }
         if (!ok || have < chunk) break;

@@ -232,6 +232,11 @@ cliTest("cli: obj add|put|get|ls|info|rm", async ({ srv }) => {
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /object not found: report\.txt/);
     assert.equal((await ok(srv, ["obj", "ls", "files"])).stdout.trim().split("\n").length, 2);
+    await ok(srv, ["obj", "add", "tiny", "--max-bytes", "200000"]);
+    const full = await run(srv, ["obj", "put", "tiny", file]);
+    assert.equal(full.code, 1);
+    assert.match(full.stderr, /^minijet: error: storing a chunk of report\.txt: maximum bytes exceeded\n$/);
+    assert.match((await ok(srv, ["stream", "info", "OBJ_tiny"])).stdout, /messages:\s+0 /, "partial chunks purged");
     const missing = await run(srv, ["obj", "put", "files", path.join(dir, "nope")]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /nope/);
