@@ -982,6 +982,7 @@ typedef struct Flight {
     uint64_t seq;
     int from, to;
     GBytes *bytes;
+    bool hostile; /* a forged or corrupted copy: must be refused, never believed */
 } Flight;
 
 typedef struct CommitRec {
@@ -1004,6 +1005,8 @@ typedef struct Cluster {
     uint64_t flight_seq;
     bool cut[MAXN][MAXN];
     bool unreliable, long_reorder;
+    double hostile_p;        /* chance a message also arrives bit-flipped, truncated or forged */
+    uint64_t hostile_sent, hostile_refused;
     /* configuration */
     unsigned bug;
     int snapshot_every;
@@ -1126,8 +1129,34 @@ static void net_send(Cluster *c, int from, const RaftMsg *m) {
     for (int k = 0; k < copies; k++) {
         int64_t delay = c->unreliable ? (int64_t)c_below(c, 27) * MS : (1 + (int64_t)c_below(c, 3)) * MS;
         if (c->long_reorder && c_chance(c, 2.0 / 3.0)) delay = 200 * MS + (int64_t)c_below(c, 2000) * MS;
-        Flight f = {c->now + delay, c->flight_seq++, from, to, g_bytes_ref(b)};
+        Flight f = {c->now + delay, c->flight_seq++, from, to, g_bytes_ref(b), false};
         heap_push(c, f);
+    }
+    if (c->hostile_p > 0 && c_chance(c, c->hostile_p)) {
+        /* Bad input: the same message bit-flipped, truncated, or re-encoded (valid checksum)
+         * from a node id that is not a member. Raft must refuse each one. */
+        gsize len;
+        const uint8_t *p = g_bytes_get_data(b, &len);
+        uint8_t *copy = g_memdup2(p, len);
+        GBytes *bad = NULL;
+        switch (c_below(c, 3)) {
+        case 0:
+            copy[c_below(c, len)] ^= (uint8_t)(1u << c_below(c, 8));
+            bad = g_bytes_new_take(copy, len);
+            break;
+        case 1:
+            bad = g_bytes_new_take(copy, c_below(c, len));
+            break;
+        default: {
+            g_free(copy);
+            RaftMsg forged = *m;
+            forged.from = MAXN + 1 + (uint32_t)c_below(c, 100);
+            bad = raft_msg_encode(&forged);
+        }
+        }
+        Flight f = {c->now + (int64_t)c_below(c, 30) * MS, c->flight_seq++, from, to, bad, true};
+        heap_push(c, f);
+        c->hostile_sent++;
     }
     g_bytes_unref(b);
 }
@@ -1379,7 +1408,8 @@ static bool step_one(Cluster *c, int64_t until) {
             RaftMsg m;
             GError *error = NULL;
             if (!raft_msg_decode(p, len, &m, &error)) {
-                violation(c, "codec: a message we encoded did not decode: %s", error->message);
+                if (f.hostile) c->hostile_refused++;
+                else violation(c, "codec: a message we encoded did not decode: %s", error->message);
                 g_clear_error(&error);
             } else {
                 if (c->trace)
@@ -1387,8 +1417,11 @@ static bool step_one(Cluster *c, int64_t until) {
                                (double)c->now / SEC, f.from + 1, f.to + 1, raft_msg_type_name(m.type), m.term, m.index,
                                m.n_entries, m.reject ? " reject" : "");
                 if (!raft_step(nd->r, &m, &error)) {
-                    violation(c, "n%u refused a message from an honest peer: %s", nd->id, error->message);
+                    if (f.hostile) c->hostile_refused++;
+                    else violation(c, "n%u refused a message from an honest peer: %s", nd->id, error->message);
                     g_clear_error(&error);
+                } else if (f.hostile) {
+                    violation(c, "n%u believed a corrupted or forged message", nd->id);
                 }
                 raft_msg_clear(&m);
                 process_ready(c, nd);
@@ -2136,6 +2169,17 @@ static void sc_partition_swarm(Cluster *c) {
     one(c, fresh(c), c->n, true);
 }
 
+/* Bad input under faults: 5% of messages also arrive bit-flipped, truncated or forged
+ * from a non-member, during the partition swarm. Every one must be refused. */
+static void sc_bad_input(Cluster *c) {
+    c->hostile_p = 0.05;
+    sc_partition_swarm(c);
+    TRY(c);
+    run_for(c, 1 * SEC); /* let the last hostile copies land */
+    if (c->hostile_sent == 0 || c->hostile_refused == 0) fail(c, "no bad input was delivered");
+    g_test_message("    bad input: %" G_GUINT64_FORMAT " hostile copies sent, %" G_GUINT64_FORMAT " refused (the rest fell to partitions)", c->hostile_sent, c->hostile_refused);
+}
+
 /* An adversary in the shape of Figure 8: each round connects a random group of 2-3 servers (every other link is cut), makes a random
  * member campaign, lets it propose, and cuts the round short after 0-20 ms, so entries
  * reach random minorities. One entry per AppendEntries. Ends with everyone connected. */
@@ -2342,8 +2386,11 @@ static const Scenario SCENARIOS[] = {
     {"transfer", 5, false, 0, 10, sc_transfer, 0, 0},
     {"partition-swarm", 5, true, 0, 10, sc_partition_swarm, 0, 0},
     {"figure8-adversary", 5, false, 0, 20, sc_figure8_adversary, 0, 1},
+    {"bad-input", 5, true, 0, 10, sc_bad_input, 0, 0},
     {"partition-swarm-one-entry", 5, true, 0, 10, sc_partition_swarm, 0, 1},
 };
+
+static double total_sim_s, total_real_s; /* for the simulated-to-real ratio */
 
 /* Run one scenario on one seed: 0 passed, 1 a check failed, 2 an invariant was violated
  * (its description into `why` when given). */
@@ -2357,6 +2404,8 @@ static int run_one(const Scenario *s, uint64_t seed, gboolean report, GString *w
     cluster_start(c);
     s->fn(c);
     double real_s = (double)(g_get_monotonic_time() - t0) / 1e6;
+    total_sim_s += (double)c->now / SEC;
+    total_real_s += real_s;
     gboolean ok = !c->violations && !c->failed;
     int result = c->violations ? 2 : c->failed ? 1 : 0;
     if (why) g_string_assign(why, c->violations ? c->first_violation->str : c->why->str);
@@ -2382,7 +2431,10 @@ static void test_cluster(gconstpointer data) {
         return;
     }
     int seeds = g_getenv("RAFT_SEEDS") ? atoi(g_getenv("RAFT_SEEDS")) : s->seeds; /* a bigger swarm */
+    total_sim_s = total_real_s = 0;
     for (int k = 0; k < seeds; k++) run_one(s, (uint64_t)k + 1, TRUE, NULL);
+    g_test_message("%s: %d seeds, %.1f s simulated in %.3f s real (%.0fx)", s->name, seeds, total_sim_s, total_real_s,
+                   total_real_s > 0 ? total_sim_s / total_real_s : 0.0);
 }
 
 /* The same seed replays the same run: equal trace hashes. */
