@@ -324,7 +324,12 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
     }
     sim->net = sim_net_new(sim, &sc->net);
     for (int a = 0; a < sc->nodes; a++)
-        for (int b = 0; b < sc->nodes; b++) sim_net_link_set(sim->net, a, b, &sc->peer);
+        for (int b = 0; b < sc->nodes; b++) {
+            SimLink l = sc->peer; /* swarm ranges: each link its own loss and duplication */
+            if (sc->random.peer_loss_max > 0) l.drop_p = sim_rng_double(&sim->fault_rng) * sc->random.peer_loss_max;
+            if (sc->random.peer_dup_max > 0) l.dup_p = sim_rng_double(&sim->fault_rng) * sc->random.peer_dup_max;
+            sim_net_link_set(sim->net, a, b, &l);
+        }
     sim_log(sim, "sim", "start", "seed %" G_GUINT64_FORMAT " scenario %s nodes %d", seed, sc->name, sc->nodes);
     for (int i = 0; i < sc->nodes; i++) {
         SimNode *n = sim->nodes[i];

@@ -392,7 +392,8 @@ static bool parse_all(Parse *p) {
                                                "clock_drift_ppm", NULL};
     static const char *const net_keys[] = {"latency", "kernel_buffer", "peer", "reconnect", NULL};
     static const char *const disk_keys[] = {"fsync_latency", "capacity", "crash_keep", "crash_tear", NULL};
-    static const char *const random_keys[] = {"crash", "reset", "pause", "clock_jump", "bitflip", "from", "until", NULL};
+    static const char *const random_keys[] = {"crash", "reset", "pause", "clock_jump", "bitflip", "from", "until",
+                                              "peer_loss", "peer_dup", NULL};
     for (int i = 0; groups[i]; i++) {
         const char *g = groups[i];
         if (strcmp(g, "run") && strcmp(g, "cluster") && strcmp(g, "net") && strcmp(g, "disk") &&
@@ -439,7 +440,8 @@ static bool parse_all(Parse *p) {
     if (!get_rate(p, "random", "crash", &r->crash_per_s, false) || !get_rate(p, "random", "reset", &r->reset_per_s, false) ||
         !get_rate(p, "random", "pause", &r->pause_per_s, false) || !get_rate(p, "random", "clock_jump", &r->clock_jump_per_s, false) ||
         !get_rate(p, "random", "bitflip", &r->bitflip_per_s, false) || !get_dur(p, "random", "from", &r->from_ns) ||
-        !get_dur(p, "random", "until", &r->until_ns))
+        !get_dur(p, "random", "until", &r->until_ns) || !get_double(p, "random", "peer_loss", &r->peer_loss_max, 0, 1) ||
+        !get_double(p, "random", "peer_dup", &r->peer_dup_max, 0, 1))
         return false;
     if (r->until_ns > sc->duration_ns || r->from_ns > r->until_ns)
         return bad(p, "random", "until", "the random-fault window must lie inside the run");

@@ -16,7 +16,8 @@
  *              count, node, subject, queue, stream, rate, size, start, stop, read_rate,
  *              expect, timeout, cycle, echo, batch, ack_wait, ack_drop (js-consumer)
  *   [faults]   any key name = "<time> <action> <args...>", e.g.  f1 = 2s crash n1
- *   [random]   crash, reset, pause, clock_jump, bitflip (events per second), from, until
+ *   [random]   crash, reset, pause, clock_jump, bitflip (events per second), from, until,
+ *              peer_loss, peer_dup (maxima: every peer link draws its own rate per seed)
  *   Durations: 250ms 2s 1m 10us 500ns; sizes: 64 4KiB 1MiB; rates: 1000/s.
  */
 #ifndef MINIJET_SIM_SCENARIO_H
@@ -77,6 +78,7 @@ typedef struct SimFault {
 
 typedef struct SimRandomFaults {
     double crash_per_s, reset_per_s, pause_per_s, clock_jump_per_s, bitflip_per_s;
+    double peer_loss_max, peer_dup_max; /* swarm: each link's loss/dup drawn in [0, max] per seed */
     int64_t from_ns, until_ns;
 } SimRandomFaults;
 
