@@ -122,7 +122,7 @@ static const char *pivot =
 static bool has_metric(sqlite3 *db, const char *name) {
     sqlite3_stmt *st;
     bool any = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM metrics WHERE name = ? AND value IS NOT NULL LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM metrics WHERE name = ? AND value > 0 LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         any = sqlite3_step(st) == SQLITE_ROW;
         sqlite3_finalize(st);
