@@ -163,13 +163,14 @@ static void test_request_reply(Fx *f, gconstpointer unused) {
     feed(f, "HMSG _INBOX.abc.r.2 1 28 28\r\nNATS/1.0 503\r\nX: y\r\nZ: w\r\n\r\n\r\n");
     feed(f, "MSG _INBOX.abc.r.1 1 3\r\ndup\r\n"); /* already answered: ignored */
     g_assert_cmpuint(client_requests_pending(f->c), ==, 1);
-    g_assert_cmpstr(f->log->str, ==,
-                    g_strdup_printf("reply %" G_GUINT64_FORMAT " status=0 payload=ok\n"
-                                    "reply %" G_GUINT64_FORMAT " status=1 payload=\n", r1, r2));
+    g_autofree char *want = g_strdup_printf("reply %" G_GUINT64_FORMAT " status=0 payload=ok\n"
+                                            "reply %" G_GUINT64_FORMAT " status=1 payload=\n", r1, r2);
+    g_assert_cmpstr(f->log->str, ==, want);
     g_string_truncate(f->log, 0);
     /* the connection breaks: r3 fails, subscriptions come back after the next INFO */
     client_reset(f->c);
-    g_assert_cmpstr(f->log->str, ==, g_strdup_printf("reply %" G_GUINT64_FORMAT " status=2 payload=\n", r3));
+    g_autofree char *want3 = g_strdup_printf("reply %" G_GUINT64_FORMAT " status=2 payload=\n", r3);
+    g_assert_cmpstr(f->log->str, ==, want3);
     feed(f, INFO);
     g_autofree char *again = take_out(f->c);
     g_assert_nonnull(strstr(again, "SUB _INBOX.abc.r.* 1\r\nPING\r\n"));
