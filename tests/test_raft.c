@@ -2166,6 +2166,7 @@ static void sc_partition_swarm(Cluster *c) {
     TRY(c);
     memset(c->cut, 0, sizeof c->cut);
     c->unreliable = false;
+    check_one_leader(c); /* liveness: a leader within 5 s once the network heals */
     one(c, fresh(c), c->n, true);
 }
 
