@@ -38,6 +38,12 @@
 #define LIMIT_STORE_SYNC_INTERVAL_NS (2LL * 60 * 1000000000LL) /* nats-server sync_interval: 2 min */
 #define LIMIT_STORE_SUBJECTS_SCAN_COUNT 64 /* wildcard lookups walk subject lists below this */
 G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_STORE_RECORD_BYTES_MAX);
+
+/* --- store read cache (src/store_file.c, READ CACHE): what a load finds without a pread --- */
+#define LIMIT_STORE_READ_CACHE_BYTES (2 * 1024 * 1024) /* newest written bytes kept per file stream */
+#define LIMIT_STORE_READ_AHEAD_BYTES (64 * 1024)  /* one pread on a cache miss reads this much */
+G_STATIC_ASSERT(LIMIT_STORE_READ_AHEAD_BYTES <= LIMIT_STORE_READ_CACHE_BYTES);
+G_STATIC_ASSERT(LIMIT_STORE_READ_CACHE_BYTES <= LIMIT_STORE_SEGMENT_BYTES);
 G_STATIC_ASSERT(LIMIT_STORE_WRITE_BUFFER_BYTES <= LIMIT_STORE_SEGMENT_BYTES);
 
 G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_MAX_PENDING_BYTES);
@@ -103,5 +109,13 @@ G_STATIC_ASSERT(LIMIT_CONSUMER_NAME_BYTES < LIMIT_MAX_SUBJECT_BYTES);
 G_STATIC_ASSERT(LIMIT_CONSUMER_FC_WINDOW_BYTES <= LIMIT_CONSUMER_FC_WINDOW_MAX_BYTES);
 G_STATIC_ASSERT(LIMIT_CONSUMER_FC_WINDOW_MAX_BYTES < LIMIT_MAX_PENDING_BYTES);
 G_STATIC_ASSERT(LIMIT_CONSUMER_INTEREST_POLL_NS < LIMIT_CONSUMER_INACTIVE_THRESHOLD_NS);
+
+/* --- monitor: the HTTP monitoring endpoints (src/monitor.c) --- */
+#define LIMIT_MONITOR_REQUEST_BYTES 8192         /* request line + headers; more = 400 and close */
+#define LIMIT_MONITOR_CONNS_COUNT 64             /* open HTTP connections; more = 503 and close */
+#define LIMIT_MONITOR_IDLE_NS (10LL * 1000000000LL) /* a request must be complete within this */
+#define LIMIT_MONITOR_CONNZ_PAGE_COUNT 1024      /* /connz default limit (nats-server DefaultConnListSize) */
+
+G_STATIC_ASSERT(LIMIT_MONITOR_REQUEST_BYTES <= LIMIT_READ_CHUNK_BYTES);
 
 #endif

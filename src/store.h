@@ -95,6 +95,7 @@ typedef struct StoreConfig {
     StoreSyncPolicy sync;
     int64_t sync_interval_ns;  /* STORE_SYNC_INTERVAL; 0 = LIMIT_STORE_SYNC_INTERVAL_NS */
     uint64_t segment_bytes_max; /* file store: roll segments at this size; 0 = the limit */
+    uint64_t read_cache_bytes_max; /* file store: newest bytes kept for reads; 0 = the limit */
 } StoreConfig;
 
 typedef struct StoreState {

@@ -38,9 +38,19 @@
  * INVARIANTS (checked by store_check_invariants -> file_check)
  *   - Sum of segment live counts == msgs; every live locator points into a known segment.
  *   - The write buffer starts at the active segment's end on disk (wbuf_off == size).
+ *   - The tail cache holds exactly the active segment's bytes [tail_off, wbuf_off), all of
+ *     them written successfully; the read-ahead block only bytes read back from disk.
  *   - durable_seq <= last_seq; nothing with seq > durable_seq has been acknowledged.
  *
+ * READ CACHE (see the essay above file_load)
+ *   The newest flushed bytes of the active segment (up to cfg->read_cache_bytes_max) and one
+ *   read-ahead block of any segment stay in memory, so a consumer reading what was just
+ *   published, or walking the log in order, does not make one pread per message.
+ *
  * LIMITATIONS
+ *   - A record served from the read cache is checked against its CRC like any other, but a
+ *     bit flip ON DISK under a cached record goes unnoticed until the record leaves the cache
+ *     (or the store is reopened: recovery reads the disk).
  *   - erase: the tombstone records the erase, but the record's bytes stay on disk until its
  *     segment is removed (rewriting a record in place could tear it and lose what follows).
  *   - Segments are never compacted (rewritten without their deleted records); a segment
@@ -181,6 +191,15 @@ typedef struct FileStore {
     gboolean unsynced;     /* written to the active segment but not fsynced */
     gboolean dir_dirty;    /* a segment was created since the last dir_sync */
     EnvTimer timer;
+    /* the read cache (see READ CACHE above file_load) */
+    GByteArray *tail;      /* active segment bytes [tail_off, wbuf_off), as written */
+    uint32_t tail_seg;     /* the segment the tail belongs to (0 = none) */
+    uint64_t tail_off;
+    uint64_t tail_max;     /* cfg->read_cache_bytes_max */
+    uint8_t *ra;           /* read-ahead block: segment ra_seg's bytes [ra_off, ra_off + ra_len) */
+    uint32_t ra_seg;       /* 0 = empty */
+    uint64_t ra_off;
+    size_t ra_len;
 } FileStore;
 
 static FileStore *FS(Store *s) { return s->impl; }
@@ -239,12 +258,45 @@ static gboolean write_all(Store *s, int fd, const uint8_t *p, size_t n, uint64_t
     return TRUE;
 }
 
+/* The bytes [wbuf_off, wbuf_off + len) of the active segment were just written: keep them
+ * at the end of the tail cache, dropping its oldest bytes past tail_max. Dropping happens
+ * down to half the limit at once, so each byte is moved (memmove) at most about once:
+ * amortised O(1) per byte written, not a memmove of the whole cache on every flush. */
+static void tail_wrote(FileStore *fs, uint32_t seg, const uint8_t *p, size_t len) {
+    if (fs->tail_max == 0) return;
+    if (fs->tail_seg != seg || fs->tail_off + fs->tail->len != fs->wbuf_off) {
+        g_byte_array_set_size(fs->tail, 0); /* a new segment: start over */
+        fs->tail_seg = seg;
+        fs->tail_off = fs->wbuf_off;
+    }
+    if (len > fs->tail_max) { /* one huge flush: keep only its end */
+        g_byte_array_set_size(fs->tail, 0);
+        fs->tail_off = fs->wbuf_off + (len - fs->tail_max / 2);
+        p += len - fs->tail_max / 2;
+        len = fs->tail_max / 2;
+    }
+    if (fs->tail->len + len > fs->tail_max) {
+        guint drop = (guint)(fs->tail->len + len - fs->tail_max / 2);
+        drop = MIN(drop, fs->tail->len);
+        g_byte_array_remove_range(fs->tail, 0, drop);
+        fs->tail_off += drop;
+    }
+    g_byte_array_append(fs->tail, p, (guint)len);
+}
+
+static void tail_forget(FileStore *fs) {
+    g_byte_array_set_size(fs->tail, 0);
+    fs->tail_seg = 0;
+    fs->tail_off = 0;
+}
+
 /* After a failed write or fsync: forget the messages that were not made durable, keep the
  * deletions (they are retried at the next flush). See DURABILITY in store.h. */
 static void rollback(Store *s) {
     FileStore *fs = FS(s);
     Segment *g = active(fs);
     g_autoptr(GError) err = NULL;
+    fs->ra_seg = 0; /* the read-ahead block may hold bytes we are about to cut off */
     if (!s->env->ops->file_truncate(s->env, g->fd, fs->wbuf_off, &err))
         env_log(s->env, ENV_LOG_ERROR, "store %s: cannot truncate segment %u after a failed write: %s",
                 s->name, g->no, err->message);
@@ -312,6 +364,7 @@ static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
         if (!s->env->ops->dir_sync(s->env, fs->dir, error)) goto failed;
         fs->dir_dirty = FALSE;
     }
+    tail_wrote(fs, g->no, fs->wbuf->data, fs->wbuf->len); /* written (and synced per policy) */
     g->size = fs->wbuf_off + fs->wbuf->len;
     fs->wbuf_off = g->size;
     g_byte_array_set_size(fs->wbuf, 0);
@@ -340,6 +393,8 @@ static void remove_dead_segments(Store *s) {
         g_autoptr(GError) err = NULL;
         if (!s->env->ops->path_remove(s->env, path, &err))
             env_log(s->env, ENV_LOG_WARN, "store %s: cannot remove %s: %s", s->name, path, err->message);
+        if (fs->ra_seg == g->no) fs->ra_seg = 0;
+        if (fs->tail_seg == g->no) tail_forget(fs);
         g_ptr_array_remove_index(fs->segs, i);
         seg_free(s->env, g);
     }
@@ -396,6 +451,46 @@ static gboolean file_append(Store *s, uint64_t seq, StoreEntry *e, const char *s
     return TRUE;
 }
 
+/* ==========================================================================================
+ * READ CACHE
+ *
+ * HOW IT WORKS
+ *   A load looks for its record in four places, cheapest first:
+ *     1. the write buffer (appended, not yet written): a pointer into wbuf;
+ *     2. the TAIL: the newest bytes written to the active segment, copied as flush_buffer
+ *        writes them (at most read_cache_bytes_max, LIMIT_STORE_READ_CACHE_BYTES): a consumer
+ *        keeping up with its publishers finds every record here;
+ *     3. the READ-AHEAD block: the last LIMIT_STORE_READ_AHEAD_BYTES read from disk; a
+ *        consumer catching up on an old backlog reads in order, so one pread serves the next
+ *        few hundred 128-byte records;
+ *     4. the disk: one pread of a new read-ahead block starting at the record (a second
+ *        pread, into a buffer of its own, for a record bigger than the block).
+ *   Wherever the bytes come from, rec_parse checks the magic, the lengths and the CRC32C,
+ *   and the record must be the MSG the index expects.
+ *
+ *   Measured (appendix A, pull consume, 50,000 x 128 B): before the cache, one pread per
+ *   delivered message was 19% of the server's samples and file_load 24%.
+ *
+ * WHY IT IS SAFE
+ *   Segments are append-only: bytes at an offset never change while the segment exists,
+ *   except when a failed flush truncates the active segment (rollback). The tail only ever
+ *   receives bytes AFTER their pwrite (and, with SYNC_ALWAYS, their fsync) succeeded, so it
+ *   never holds a record that a rollback took back; rollback empties the read-ahead block in
+ *   case it read the bytes being cut off. A removed segment takes its cached bytes with it.
+ *   Whether a seq is live is the index's business, not the cache's: a deleted or purged
+ *   message is never looked up. After a crash the cache is gone with the process, and
+ *   recovery rebuilds everything from what is on disk.
+ *
+ * WHY NOT THE OBVIOUS WAY
+ *   A cache of decoded StoreMsg per seq (a hash table) costs an allocation and a table
+ *   entry per message and a policy for evicting them; keeping raw segment bytes costs one
+ *   memcpy per written byte and makes eviction "drop the oldest bytes".
+ *
+ * LIMITATIONS
+ *   - One read-ahead block per stream: two consumers reading far apart in an old backlog
+ *     take turns evicting it (one pread per message each, as before the cache).
+ *   - See the LIMITATIONS at the top for disk corruption under cached bytes.
+ * ========================================================================================== */
 static StoreMsg *file_load(Store *s, uint64_t seq, const StoreEntry *e, GError **error) {
     FileStore *fs = FS(s);
     uint32_t no = (uint32_t)(e->loc >> 32);
@@ -408,20 +503,31 @@ static StoreMsg *file_load(Store *s, uint64_t seq, const StoreEntry *e, GError *
     Rec r;
     const char *why = NULL;
     int ok;
-    g_autofree uint8_t *buf = NULL;
-    if (g == active(fs) && off >= fs->wbuf_off) { /* still in the write buffer */
+    g_autofree uint8_t *big = NULL;
+    if (g == active(fs) && off >= fs->wbuf_off) { /* 1. still in the write buffer */
         ok = rec_parse(fs->wbuf->data + (off - fs->wbuf_off), fs->wbuf->len - (off - fs->wbuf_off), &r, &why);
+    } else if (fs->tail_seg == no && off >= fs->tail_off && off < fs->tail_off + fs->tail->len) { /* 2. tail */
+        ok = rec_parse(fs->tail->data + (off - fs->tail_off), fs->tail_off + fs->tail->len - off, &r, &why);
     } else {
-        size_t want = 4096; /* one pread for small records, a second for big ones */
-        buf = g_malloc(want);
-        gssize n = s->env->ops->file_pread(s->env, g->fd, buf, want, off, error);
-        if (n < 0) return NULL;
-        ok = rec_parse(buf, (size_t)n, &r, &why);
-        if (ok == 0 && (size_t)n == want && r.size > want && why && strcmp(why, "short record") == 0) {
-            buf = g_realloc(buf, r.size);
-            n = s->env->ops->file_pread(s->env, g->fd, buf, r.size, off, error);
+        ok = 0;
+        if (fs->ra_seg == no && off >= fs->ra_off && off < fs->ra_off + fs->ra_len) /* 3. read-ahead */
+            ok = rec_parse(fs->ra + (off - fs->ra_off), fs->ra_off + fs->ra_len - off, &r, &why);
+        if (ok == 0) { /* 4. not there, or cut by the block's end: read a block at the record */
+            if (fs->ra == NULL) fs->ra = g_malloc(LIMIT_STORE_READ_AHEAD_BYTES);
+            fs->ra_seg = 0;
+            gssize n = s->env->ops->file_pread(s->env, g->fd, fs->ra, LIMIT_STORE_READ_AHEAD_BYTES, off, error);
             if (n < 0) return NULL;
-            ok = rec_parse(buf, (size_t)n, &r, &why);
+            fs->ra_seg = no;
+            fs->ra_off = off;
+            fs->ra_len = (size_t)n;
+            ok = rec_parse(fs->ra, fs->ra_len, &r, &why);
+            if (ok == 0 && fs->ra_len == LIMIT_STORE_READ_AHEAD_BYTES && r.size > fs->ra_len && why &&
+                strcmp(why, "short record") == 0) { /* bigger than a block: a buffer of its own */
+                big = g_malloc(r.size);
+                n = s->env->ops->file_pread(s->env, g->fd, big, r.size, off, error);
+                if (n < 0) return NULL;
+                ok = rec_parse(big, (size_t)n, &r, &why);
+            }
         }
     }
     if (ok != 1 || r.kind != KIND_MSG || r.seq != seq) {
@@ -469,6 +575,10 @@ static void file_check(Store *s) {
     }
     g_assert_cmpuint(live, ==, s->msgs);
     g_assert_cmpuint(fs->wbuf_off, ==, active(fs)->size);
+    g_assert_cmpuint(fs->tail->len, <=, fs->tail_max);
+    if (fs->tail_seg == active(fs)->no) g_assert_cmpuint(fs->tail_off + fs->tail->len, ==, fs->wbuf_off);
+    if (fs->tail_seg != 0) g_assert_nonnull(seg_find(fs, fs->tail_seg));
+    if (fs->ra_seg != 0) g_assert_nonnull(seg_find(fs, fs->ra_seg));
     for (uint64_t q = s->first_seq; s->msgs && q <= s->last_seq; q++) {
         StoreEntry *e = store_index_get(s, q);
         if (e) g_assert_nonnull(seg_find(fs, (uint32_t)(e->loc >> 32)));
@@ -484,6 +594,8 @@ static void file_close(Store *s) {
     for (guint i = 0; i < fs->segs->len; i++) seg_free(s->env, fs->segs->pdata[i]);
     g_ptr_array_free(fs->segs, TRUE);
     g_byte_array_free(fs->wbuf, TRUE);
+    g_byte_array_free(fs->tail, TRUE);
+    g_free(fs->ra);
     g_free(fs->dir);
     g_free(fs);
 }
@@ -652,6 +764,8 @@ Store *store_file_open(Env *env, const StoreConfig *cfg, GError **error) {
     fs->segment_bytes_max = cfg->segment_bytes_max > 0 ? cfg->segment_bytes_max : LIMIT_STORE_SEGMENT_BYTES;
     fs->segs = g_ptr_array_new();
     fs->wbuf = g_byte_array_new();
+    fs->tail = g_byte_array_new();
+    fs->tail_max = cfg->read_cache_bytes_max > 0 ? cfg->read_cache_bytes_max : LIMIT_STORE_READ_CACHE_BYTES;
     recover(s);
     fs->durable_seq = s->last_seq;
     if (fs->segs->len == 0) {

@@ -319,7 +319,8 @@ static void test_crash(gconstpointer data) {
 
 static void test_bitflip(void) {
     TestEnv *te = test_env_new(7);
-    StoreConfig cfg = {.name = "B", .dir = "B", .sync = STORE_SYNC_ALWAYS};
+    /* a small read cache: record 50 is on disk only (read-cache covers cached records) */
+    StoreConfig cfg = {.name = "B", .dir = "B", .sync = STORE_SYNC_ALWAYS, .read_cache_bytes_max = 1024};
     Store *s = open_file(te, &cfg);
     for (int i = 1; i <= 100; i++) {
         g_autofree char *p = payload_for(0, i);
@@ -484,6 +485,130 @@ static void test_sync_interval(void) {
     test_env_free(te);
 }
 
+
+/* --- the read cache (store_file.c, READ CACHE) --- */
+
+static char *sized_payload(uint64_t seq) {
+    size_t n = seq == 77 ? 100000 : (size_t)(seq * 37 % 3000); /* 77: bigger than a read-ahead block */
+    char *p = g_malloc(n + 1);
+    for (size_t i = 0; i < n; i++) p[i] = (char)('a' + (seq + i) % 26);
+    p[n] = '\0';
+    return p;
+}
+
+static void assert_sized(Store *s, uint64_t seq) {
+    g_autofree char *p = sized_payload(seq);
+    assert_msg(s, seq, "c", p);
+}
+
+static uint64_t loc_off(Store *s, uint64_t seq) { return store_index_get(s, seq)->loc & 0xFFFFFFFFu; }
+
+/* Which tier served a record is observable through a bit flip on disk: a cached record still
+ * loads, an uncached one reports the corruption. */
+static void test_read_cache(void) {
+    TestEnv *te = test_env_new(21);
+    StoreConfig cfg = {.name = "C", .dir = "C", .sync = STORE_SYNC_ALWAYS, .read_cache_bytes_max = 8192};
+    Store *s = open_file(te, &cfg);
+    for (uint64_t q = 1; q <= 200; q++) {
+        g_autofree char *p = sized_payload(q);
+        g_assert_cmpuint(put(s, "c", p), ==, q);
+        if (q % 3 == 0) g_assert_true(store_flush(s, NULL));
+        store_check_invariants(s);
+    }
+    assert_sized(s, 200); /* 1. still in the write buffer */
+    g_assert_true(store_flush(s, NULL));
+    /* every record, in order and backwards: tail, read-ahead (records cut by a block's end),
+     * and the record bigger than a block */
+    for (uint64_t q = 1; q <= 200; q++) assert_sized(s, q);
+    for (uint64_t q = 200; q >= 1; q--) assert_sized(s, q);
+    /* eviction: the newest record is served from the tail, an old one from the disk (once
+     * the read-ahead block has moved away from it) */
+    assert_sized(s, 150);
+    test_env_flip_bit(te, "C/0000000001.seg", loc_off(s, 200) + 40, 1);
+    test_env_flip_bit(te, "C/0000000001.seg", loc_off(s, 10) + 40, 1);
+    assert_sized(s, 200);
+    g_autoptr(GError) err = NULL;
+    g_assert_null(store_load(s, 10, &err));
+    g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_IO);
+    g_clear_error(&err);
+    assert_sized(s, 11); /* from the read-ahead block read for 10 */
+    g_free(test_env_take_log(te));
+    /* delete and purge: the index says the seq is gone, whatever the cache holds */
+    g_assert_true(store_remove(s, 199, FALSE, NULL));
+    g_assert_true(store_remove(s, 12, TRUE, NULL));
+    g_assert_null(store_load(s, 199, &err));
+    g_assert_no_error(err);
+    g_assert_null(store_load(s, 12, &err));
+    g_assert_no_error(err);
+    StorePurge all = {0};
+    g_assert_cmpuint(store_purge(s, &all, NULL), ==, 198);
+    g_assert_true(store_flush(s, NULL));
+    for (uint64_t q = 1; q <= 200; q++) g_assert_null(store_load(s, q, NULL));
+    /* a rolled-back flush (disk full): its records never reach the cache; the reused seq
+     * reads back as what was appended the second time */
+    test_env_set_disk_full(te, TRUE);
+    put(s, "c", "doomed");
+    g_assert_false(store_flush(s, NULL));
+    test_env_set_disk_full(te, FALSE);
+    g_free(test_env_take_log(te));
+    g_assert_null(store_load(s, 201, NULL));
+    g_assert_cmpuint(put(s, "c", "fresh"), ==, 201);
+    assert_msg(s, 201, "c", "fresh");
+    g_assert_true(store_flush(s, NULL));
+    assert_msg(s, 201, "c", "fresh");
+    store_check_invariants(s);
+    store_close(s);
+    /* the cache does not outlive the process: what a power cut lost is gone after reopen */
+    StoreConfig never = {.name = "N", .dir = "N", .sync = STORE_SYNC_NEVER};
+    s = open_file(te, &never);
+    put(s, "n", "synced");
+    store_close(s); /* close fsyncs */
+    s = open_file(te, &never);
+    put(s, "n", "lost");
+    g_assert_true(store_flush(s, NULL)); /* written, not fsynced: in the tail cache */
+    assert_msg(s, 2, "n", "lost");
+    test_env_crash_disk(te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    store_close(s);
+    g_free(test_env_take_log(te));
+    s = open_file(te, &never);
+    assert_msg(s, 1, "n", "synced");
+    g_assert_null(store_load(s, 2, NULL));
+    g_assert_cmpuint(put(s, "n", "again"), ==, 2);
+    g_assert_true(store_flush(s, NULL));
+    assert_msg(s, 2, "n", "again");
+    store_close(s);
+    test_env_free(te);
+}
+
+/* Segments roll under the tail cache, and removed segments take their cached bytes along. */
+static void test_read_cache_segments(void) {
+    TestEnv *te = test_env_new(22);
+    StoreConfig cfg = {.name = "S", .dir = "S", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 2048,
+                       .read_cache_bytes_max = 1024};
+    Store *s = open_file(te, &cfg);
+    for (uint64_t q = 1; q <= 300; q++) {
+        g_autofree char *p = g_strdup_printf("message-%" G_GUINT64_FORMAT, q);
+        put(s, "s", p);
+        g_assert_true(store_flush(s, NULL));
+        if (q % 10 == 0) {
+            g_autofree char *o = g_strdup_printf("message-%" G_GUINT64_FORMAT, q / 2);
+            assert_msg(s, q / 2, "s", o); /* an older segment through read-ahead */
+            assert_msg(s, q, "s", p);     /* the tail */
+        }
+        store_check_invariants(s);
+    }
+    g_assert_cmpuint(store_compact(s, 290, NULL), ==, 289);
+    g_assert_true(store_flush(s, NULL));
+    store_check_invariants(s);
+    for (uint64_t q = 290; q <= 300; q++) {
+        g_autofree char *p = g_strdup_printf("message-%" G_GUINT64_FORMAT, q);
+        assert_msg(s, q, "s", p);
+    }
+    g_assert_null(store_load(s, 150, NULL));
+    store_close(s);
+    test_env_free(te);
+}
+
 /* --- numbers --- */
 
 static void test_perf(gconstpointer data) {
@@ -535,6 +660,8 @@ int main(int argc, char **argv) {
     g_test_add_func("/store/file/disk-full", test_disk_full);
     g_test_add_func("/store/file/segments-removed", test_segments_removed);
     g_test_add_func("/store/file/sync-interval", test_sync_interval);
+    g_test_add_func("/store/file/read-cache", test_read_cache);
+    g_test_add_func("/store/file/read-cache-segments", test_read_cache_segments);
     g_test_add_data_func("/store/perf/sync-never", GINT_TO_POINTER(STORE_SYNC_NEVER), test_perf);
     g_test_add_data_func("/store/perf/sync-always", GINT_TO_POINTER(STORE_SYNC_ALWAYS), test_perf);
     return g_test_run();
