@@ -57,18 +57,9 @@ static bool header_u64(const uint8_t *hdr, size_t hdr_len, const char *key, uint
     return true;
 }
 
-static char *json_quote(const char *s) {
-    g_autoptr(JsonNode) n = json_node_new(JSON_NODE_VALUE);
-    json_node_set_string(n, s);
-    return jsonu_to_string(n);
-}
-
-/* The PubAck bodies, byte for byte as nats-server 2.9.10 writes them (spec 3.7). */
-static char *puback_ok(Stream *st, uint64_t seq, bool duplicate) {
-    g_autofree char *name = json_quote(st->cfg->name);
-    return g_strdup_printf("{\"stream\":%s, \"seq\":%" G_GUINT64_FORMAT "%s}", name, seq,
-                           duplicate ? ",\"duplicate\": true" : "");
-}
+/* The PubAck bodies, byte for byte as nats-server 2.9.10 writes them (spec 3.7). The
+ * success one is formatted directly (jsonu_puback): it is sent for every publish. */
+static char *puback_ok(Stream *st, uint64_t seq, bool duplicate) { return jsonu_puback(st->cfg->name, seq, duplicate); }
 
 static char *puback_error(Stream *st, const GError *e) {
     const MjErrorInfo *info = mj_error_info((MjError)e->code);

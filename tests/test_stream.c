@@ -802,6 +802,39 @@ static void test_json_time(Fx *f, gconstpointer d) {
     g_assert_cmpstr(s, ==, "1970-01-01T00:00:01Z");
 }
 
+/* The PubAck formatter (jsonu_puback): byte for byte what nats-server sends, and its string
+ * escaping byte for byte what json-glib's generator writes, for every ASCII byte. */
+static char *glib_quoted(const char *s) {
+    g_autoptr(JsonNode) n = json_node_new(JSON_NODE_VALUE);
+    json_node_set_string(n, s);
+    return jsonu_to_string(n);
+}
+
+static void test_puback_format(Fx *f, gconstpointer d) {
+    g_autofree char *a = jsonu_puback("ORDERS", 42, false);
+    g_assert_cmpstr(a, ==, "{\"stream\":\"ORDERS\", \"seq\":42}");
+    g_autofree char *b = jsonu_puback("ORDERS", 18446744073709551615ULL, true);
+    g_assert_cmpstr(b, ==, "{\"stream\":\"ORDERS\", \"seq\":18446744073709551615,\"duplicate\": true}");
+    g_autofree char *c = jsonu_puback("we\"ird\\na\tme\x01\x1f-str\xc3\xb6m", 1, false);
+    g_assert_cmpstr(c, ==, "{\"stream\":\"we\\\"ird\\\\na\\tme\\u0001\\u001f-str\xc3\xb6m\", \"seq\":1}");
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(c, strlen(c), &parser);
+    g_assert_nonnull(o);
+    g_assert_cmpstr(json_object_get_string_member(o, "stream"), ==, "we\"ird\\na\tme\x01\x1f-str\xc3\xb6m");
+    for (int ch = 1; ch < 128; ch++) {
+        char in[4] = {'x', (char)ch, 'y', 0};
+        g_autoptr(GString) mine = g_string_new(NULL);
+        jsonu_append_quoted(mine, in);
+        g_autofree char *theirs = ch == 0x1f ? g_strdup("\"x\\u001fy\"") /* json-glib: raw, invalid */
+                                             : glib_quoted(in);
+        g_assert_cmpstr(mine->str, ==, theirs);
+    }
+    g_autoptr(GString) u = g_string_new(NULL);
+    jsonu_append_quoted(u, "\xe2\x82\xac \xf0\x9f\x98\x80");
+    g_autofree char *ut = glib_quoted("\xe2\x82\xac \xf0\x9f\x98\x80");
+    g_assert_cmpstr(u->str, ==, ut);
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define T(path, fn) g_test_add("/stream/" path, Fx, NULL, fx_setup, fn, fx_teardown)
@@ -814,6 +847,7 @@ int main(int argc, char **argv) {
     T("delete", test_delete);
     T("names-list", test_names_list);
     T("puback", test_puback);
+    T("puback-format", test_puback_format);
     T("group-commit", test_group_commit);
     T("dedup", test_dedup);
     T("expected-headers", test_expected_headers);
