@@ -11,6 +11,10 @@
  *   env_real_new()                     a world with no listener yet (seeded from getrandom)
  *   env_real_listen(env, host, port)   bind + listen (port 0 = the kernel picks one)
  *   env_real_port(env)                 the port actually bound (after an ephemeral listen)
+ *   env_real_listen_handlers(env, host, port, &handlers, core, error)
+ *                                      a second listener (the HTTP monitor) whose connections
+ *                                      go to `handlers`/`core` instead of the env's; returns
+ *                                      the port bound, 0 with `error` set on failure
  *   env_real_set_debug(env, on)        let ENV_LOG_DEBUG lines through (the -D flag)
  *   env_real_run(env)                  run turns until env_real_stop(); returns 0
  *   env_real_stop(env)                 ask run() to return; async-signal-safe, any thread
@@ -21,6 +25,8 @@
  *   - Everything except env_real_stop() is called from the loop's thread.
  *   - The core's handlers must be installed (env_set_handlers) before env_real_run().
  *   - Bytes handed to on_bytes live in one shared buffer: valid only during the call.
+ *   - Connection ids are unique across every listener and outbound connect: one counter.
+ *     EnvOps (send, close, pending) work on any of them; only the handlers differ.
  */
 #ifndef MINIJET_ENV_REAL_H
 #define MINIJET_ENV_REAL_H
@@ -44,6 +50,8 @@ typedef struct EnvRealStats {
 Env *env_real_new(void);
 gboolean env_real_listen(Env *env, const char *host, int port, GError **error);
 int env_real_port(Env *env);
+int env_real_listen_handlers(Env *env, const char *host, int port, const EnvHandlers *handlers,
+                             void *core, GError **error);
 void env_real_set_debug(Env *env, gboolean on);
 int env_real_run(Env *env);
 void env_real_stop(Env *env);
