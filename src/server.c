@@ -32,6 +32,7 @@
 
 #include "errors.h"
 #include "jetstream.h"
+#include "jsonutil.h"
 #include "limits.h"
 #include "proto.h"
 #include "sublist.h"
@@ -70,6 +71,12 @@ struct Conn {
     bool verbose, pedantic, echo, headers, no_responders;
     int pings_out;
     EnvTimer ping_timer;
+    /* for monitoring (/connz): counted where the server-wide stats are */
+    char ip[48];
+    int port;
+    int64_t start_ns, last_activity_ns; /* wall clock; activity = the last read */
+    uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+    char *name, *lang, *version; /* from CONNECT, NULL when absent */
 };
 
 struct Server {
@@ -82,6 +89,7 @@ struct Server {
     int call_depth;
     GPtrArray *internal_subs; /* every live internal Sub, in creation order */
     JetStream *js;            /* NULL unless cfg.jetstream */
+    int64_t start_ns;         /* wall clock at server_new, for /varz */
 };
 
 /* ------------------------------------------------------------------ subscriptions */
@@ -146,6 +154,8 @@ static void deliver_to_conn(Server *s, Sub *sub, const ServerMsg *m) {
     env_conn_send(s->env, c->id, sl, 4);
     s->stats.out_msgs++;
     s->stats.out_bytes += m->hdr_len + m->payload_len;
+    c->out_msgs++;
+    c->out_bytes += m->hdr_len + m->payload_len;
     if (env_conn_pending(s->env, c->id) > s->cfg.max_pending_bytes) {
         s->stats.slow_consumers++;
         env_log(s->env, ENV_LOG_WARN, "%s - cid:%" G_GUINT64_FORMAT
@@ -252,6 +262,14 @@ static void send_no_responders(Server *s, Conn *from, const ServerMsg *m) {
 
 /* ------------------------------------------------------------------ protocol callbacks */
 
+/* Keep a CONNECT string member for monitoring; absent or not a string = keep what we had. */
+static void connect_keep_string(JsonObject *o, const char *member, char **field) {
+    const char *v = NULL;
+    if (!jsonu_get_string(o, member, &v) || v == NULL) return;
+    g_free(*field);
+    *field = g_strdup(v);
+}
+
 static bool on_connect(void *ctx, const char *json, size_t len) {
     Conn *c = ctx;
     g_autoptr(JsonParser) parser = json_parser_new();
@@ -270,6 +288,9 @@ static bool on_connect(void *ctx, const char *json, size_t len) {
     c->echo = json_object_get_boolean_member_with_default(o, "echo", TRUE);
     c->headers = json_object_get_boolean_member_with_default(o, "headers", FALSE);
     c->no_responders = json_object_get_boolean_member_with_default(o, "no_responders", FALSE);
+    connect_keep_string(o, "name", &c->name); /* shown by /connz */
+    connect_keep_string(o, "lang", &c->lang);
+    connect_keep_string(o, "version", &c->version);
     gint64 protocol = json_object_get_int_member_with_default(o, "protocol", 0);
     if (protocol > 1) {
         conn_send_err(c, MJ_ERR_PROTO_INVALID_PROTOCOL);
@@ -296,6 +317,8 @@ static bool on_pub(void *ctx, const ProtoPub *p) {
         conn_send_err(c, MJ_ERR_PROTO_INVALID_PUB_SUBJECT); /* not fatal: still routed */
     s->stats.in_msgs++;
     s->stats.in_bytes += p->hdr_len + p->payload_len;
+    c->in_msgs++;
+    c->in_bytes += p->hdr_len + p->payload_len;
     if (c->verbose) conn_send_str(c, PROTO_OK);
     ServerMsg m = {p->subject, p->subject_len, p->reply, p->reply_len,
                    p->hdr, p->hdr_len, p->payload, p->payload_len, c->id};
@@ -437,6 +460,9 @@ static void on_accept(void *core, EnvConn id, const char *peer_ip, int peer_port
     c->srv = s;
     c->id = id;
     g_snprintf(c->peer, sizeof c->peer, "%s:%d", peer_ip, peer_port);
+    g_strlcpy(c->ip, peer_ip, sizeof c->ip);
+    c->port = peer_port;
+    c->start_ns = c->last_activity_ns = env_wall_ns(s->env);
     ProtoLimits lim = {s->cfg.max_payload_bytes, s->cfg.max_control_line_bytes};
     proto_parser_init(&c->parser, &lim);
     c->subs = g_hash_table_new(g_str_hash, g_str_equal);
@@ -462,8 +488,18 @@ static void on_bytes(void *core, EnvConn id, const uint8_t *data, size_t len) {
     Server *s = core;
     Conn *c = g_hash_table_lookup(s->conns, &id);
     if (c == NULL || c->closing) return;
+    c->last_activity_ns = env_wall_ns(s->env);
     MjError err = proto_parser_feed(&c->parser, data, len, &proto_callbacks, c);
     if (err != MJ_OK && !c->closing) conn_send_err(c, err);
+}
+
+static void conn_free(Conn *c) {
+    proto_parser_clear(&c->parser);
+    g_hash_table_destroy(c->subs);
+    g_free(c->name);
+    g_free(c->lang);
+    g_free(c->version);
+    g_free(c);
 }
 
 /* Start closing: drop interest and timers now (so nothing more is routed here), ask the
@@ -493,9 +529,7 @@ static void on_closed(void *core, EnvConn id) {
     }
     g_hash_table_remove(s->conns, &id);
     s->stats.conns_current--;
-    proto_parser_clear(&c->parser);
-    g_hash_table_destroy(c->subs);
-    g_free(c);
+    conn_free(c);
 }
 
 static const EnvHandlers server_handlers = {on_accept, on_bytes, on_closed};
@@ -595,6 +629,7 @@ Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
     s->sl = sublist_new();
     s->conns = g_hash_table_new(u64_hash, u64_equal);
     s->internal_subs = g_ptr_array_new();
+    s->start_ns = env_wall_ns(env);
     /* A server id like nats-server's: 'N' and 55 base32 characters, from the env's random. */
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     s->server_id[0] = 'N';
@@ -620,9 +655,7 @@ void server_free(Server *s) {
     for (guint i = 0; i < conns->len; i++) {
         Conn *c = g_ptr_array_index(conns, i);
         conn_close(c, "Server Shutdown");
-        proto_parser_clear(&c->parser);
-        g_hash_table_destroy(c->subs);
-        g_free(c);
+        conn_free(c);
     }
     g_ptr_array_free(conns, TRUE);
     while (s->internal_subs->len > 0)
@@ -638,6 +671,57 @@ const ServerStats *server_stats(const Server *s) { return &s->stats; }
 Env *server_env(Server *s) { return s->env; }
 const ServerConfig *server_config(const Server *s) { return &s->cfg; }
 JetStream *server_jetstream(Server *s) { return s->js; }
+int64_t server_start_ns(const Server *s) { return s->start_ns; }
+const char *server_id(const Server *s) { return s->server_id; }
+void server_sublist_stats(const Server *s, SublistStats *out) { sublist_stats(s->sl, out); }
+
+/* ------------------------------------------------------------------ monitoring */
+
+static gint conn_info_by_cid(gconstpointer a, gconstpointer b) {
+    EnvConn x = ((const ServerConnInfo *)a)->cid, y = ((const ServerConnInfo *)b)->cid;
+    return x < y ? -1 : x > y;
+}
+
+GArray *server_conn_list(Server *s) {
+    GArray *out = g_array_sized_new(FALSE, FALSE, sizeof(ServerConnInfo), g_hash_table_size(s->conns));
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->conns);
+    while (g_hash_table_iter_next(&it, NULL, &v)) { /* sorted below: hash order never shows */
+        Conn *c = v;
+        if (c->closing) continue;
+        ServerConnInfo ci = {
+            .cid = c->id, .ip = c->ip, .port = c->port,
+            .start_ns = c->start_ns, .last_activity_ns = c->last_activity_ns,
+            .in_msgs = c->in_msgs, .in_bytes = c->in_bytes,
+            .out_msgs = c->out_msgs, .out_bytes = c->out_bytes,
+            .pending_bytes = env_conn_pending(s->env, c->id),
+            .subscriptions = g_hash_table_size(c->subs),
+            .name = c->name, .lang = c->lang, .version = c->version,
+        };
+        g_array_append_val(out, ci);
+    }
+    g_array_sort(out, conn_info_by_cid);
+    return out;
+}
+
+static gint str_indirect_cmp(gconstpointer a, gconstpointer b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **server_conn_subjects(Server *s, EnvConn cid) {
+    Conn *c = g_hash_table_lookup(s->conns, &cid);
+    if (c == NULL) return NULL;
+    GPtrArray *subjects = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, c->subs);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        g_ptr_array_add(subjects, g_strdup(((Sub *)v)->subject));
+    g_ptr_array_sort(subjects, str_indirect_cmp); /* equal subjects print alike: order is total */
+    g_ptr_array_add(subjects, NULL);
+    return (char **)g_ptr_array_free(subjects, FALSE);
+}
 
 void server_check_invariants(Server *s) {
     uint64_t subs = s->internal_subs->len;

@@ -9,6 +9,10 @@
  *   server_new(env, cfg, error)          a server; installs itself as env's handlers
  *   server_free(s)
  *   server_stats(s)                      counters for monitoring, tests and the simulator
+ *   server_conn_list(s)                  every open connection's numbers, in cid order (/connz)
+ *   server_conn_subjects(s, cid)         one connection's subjects, sorted (/connz?subs=1)
+ *   server_sublist_stats(s, out)         the subject trie's counters (/subsz)
+ *   server_start_ns(s), server_id(s)     wall-clock time of server_new; the INFO server_id
  *   server_check_invariants(s)           asserts the invariants below (tests, simulator)
  *
  * INVARIANTS
@@ -72,6 +76,23 @@ typedef struct ServerMsg {
     EnvConn from;      /* the publishing client connection, 0 for internal publishes */
 } ServerMsg;
 
+/* One open client connection as monitoring sees it (nats-server's ConnInfo). Strings are
+ * borrowed from the connection: valid until the next event the world delivers. */
+typedef struct ServerConnInfo {
+    EnvConn cid;
+    const char *ip;
+    int port;
+    int64_t start_ns;           /* wall clock at accept */
+    int64_t last_activity_ns;   /* wall clock of the last bytes read from it */
+    uint64_t in_msgs, in_bytes;   /* PUB/HPUB it sent (headers + payload bytes) */
+    uint64_t out_msgs, out_bytes; /* MSG/HMSG it was sent */
+    size_t pending_bytes;       /* queued, not yet taken by the kernel */
+    uint32_t subscriptions;
+    const char *name, *lang, *version; /* from CONNECT; NULL when not given */
+} ServerConnInfo;
+
+struct SublistStats; /* sublist.h */
+
 typedef void (*ServerMsgHandler)(void *ctx, const ServerMsg *msg);
 typedef struct ServerInternalSub ServerInternalSub;
 
@@ -84,6 +105,13 @@ Env *server_env(Server *s);
 const ServerConfig *server_config(const Server *s);
 /* The server's JetStream (jetstream.h), NULL when cfg->jetstream is off. */
 struct JetStream *server_jetstream(Server *s);
+int64_t server_start_ns(const Server *s);
+const char *server_id(const Server *s); /* the INFO server_id, "N" + 55 base32 characters */
+/* Open connections (not those closing) sorted by cid; g_array_unref it. */
+GArray *server_conn_list(Server *s);
+/* The subjects cid subscribes to, sorted; NULL when no such connection. g_strfreev it. */
+char **server_conn_subjects(Server *s, EnvConn cid);
+void server_sublist_stats(const Server *s, struct SublistStats *out);
 
 /* --- the internal client: how JetStream and other in-process services use the bus ---
  *
