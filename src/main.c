@@ -5,7 +5,8 @@
  *   2. reads the config file, if any, with conf.c (flags override the file);
  *   3. builds a ServerConfig, creates the production world (env_real), listens, and hands
  *      the world to server_new, which installs the broker as the world's handlers;
- *   4. runs the loop until SIGINT/SIGTERM, then frees the server and exits 0.
+ *   4. with -m / http_port, starts the HTTP monitor (monitor.c) on a second listener;
+ *   5. runs the loop until SIGINT/SIGTERM, then frees the server and exits 0.
  *   Any error before the loop starts is one line on stderr and exit code 1.
  *
  * Flags are parsed the way Go's flag package (hence nats-server) reads them: one or two
@@ -22,6 +23,7 @@
 #include "env.h"
 #include "env_real.h"
 #include "limits.h"
+#include "monitor.h"
 #include "server.h"
 
 #define MINIJET_VERSION "0.1.0"
@@ -34,7 +36,7 @@ static const char usage_text[] =
     "    -a, --addr, --net <host>         Bind to host address (default: 127.0.0.1)\n"
     "    -p, --port <port>                Use port for clients (default: 4222, 0 or -1: any)\n"
     "    -n, --name, --server_name <name> Server name (default: minijet)\n"
-    "    -m, --http_port <port>           HTTP port for monitoring (not yet available)\n"
+    "    -m, --http_port <port>           HTTP port for monitoring (/varz /connz /subsz /jsz /healthz)\n"
     "    -c, --config <file>              Configuration file (nats-server format)\n"
     "\n"
     "JetStream Options:\n"
@@ -203,8 +205,6 @@ int main(int argc, char **argv) {
                                    "%u routes) is kept but ignored",
                 conf.cluster_name ? conf.cluster_name : "unset",
                 conf.cluster_routes ? g_strv_length(conf.cluster_routes) : 0);
-    if (http_port != -1)
-        env_log(env, ENV_LOG_WARN, "Monitoring (http_port %d) is not yet available", http_port);
     if (cfg.jetstream) {
         env_log(env, ENV_LOG_INFO, "Starting JetStream");
         env_log(env, ENV_LOG_INFO, "  Store Directory: \"%s\"", cfg.store_dir);
@@ -238,6 +238,26 @@ int main(int argc, char **argv) {
         conf_settings_clear(&conf);
         return 1;
     }
+    /* The monitor: a second listener whose connections go to monitor.c, not to the server.
+     * nats-server logs this line before the client one; so do we. http_port -1 = any port. */
+    Monitor *monitor = NULL;
+    if (http_port != -1) {
+        const char *http_host = conf.http_host ? conf.http_host : cfg.host; /* http: host:port */
+        MonitorOptions mopts = {http_host, http_port, conf.js_max_mem_bytes, conf.js_max_file_bytes};
+        monitor = monitor_new(env, server, &mopts);
+        int bound = env_real_listen_handlers(env, http_host, http_port < 0 ? 0 : http_port,
+                                             monitor_handlers(), monitor, &err);
+        if (bound == 0) {
+            env_log(env, ENV_LOG_ERROR, "Error listening on monitor port: %s", err->message);
+            monitor_free(monitor);
+            server_free(server);
+            env_real_free(env);
+            conf_settings_clear(&conf);
+            return 1;
+        }
+        monitor_set_http_port(monitor, bound);
+        env_log(env, ENV_LOG_INFO, "Starting http monitor on %s:%d", http_host, bound);
+    }
     env_log(env, ENV_LOG_INFO, "Listening for client connections on %s:%d", cfg.host, cfg.port);
     env_log(env, ENV_LOG_INFO, "Server is ready");
 
@@ -253,6 +273,7 @@ int main(int argc, char **argv) {
         env_log(env, ENV_LOG_DEBUG, "Trapped \"%s\" signal",
                 g_signal == SIGINT ? "interrupt" : "terminated");
     env_log(env, ENV_LOG_INFO, "Initiating Shutdown...");
+    monitor_free(monitor);
     server_free(server);
     env_log(env, ENV_LOG_INFO, "Server Exiting..");
     g_env = NULL;
