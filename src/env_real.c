@@ -43,9 +43,26 @@
 /* What an epoll event points at: the first field of every registered thing. */
 typedef enum { SRC_LISTENER, SRC_WAKE, SRC_CONN } SourceKind;
 
+typedef struct World World;
+
+/* A listening socket. The client port's listener (made by env_real_listen) delivers to the
+ * env's own handlers, whatever the core installs later; an extra listener (made by
+ * env_real_listen_handlers, e.g. the HTTP monitor) carries its own handlers and core. */
+typedef struct Listener {
+    SourceKind kind; /* SRC_LISTENER; must stay first */
+    World *w;
+    int fd;
+    int port;             /* the port actually bound */
+    gboolean paused;      /* out of fds: accepting resumes after a short timer */
+    gboolean own;         /* deliver to `handlers`/`core` below, not to env->handlers */
+    EnvHandlers handlers;
+    void *core;
+} Listener;
+
 typedef struct RealConn {
     SourceKind kind; /* SRC_CONN; must stay first */
     EnvConn id;      /* the hash key points here: no allocation per key */
+    const Listener *from; /* accepted by an extra listener, else NULL (env->handlers) */
     int fd;
     gboolean closing; /* closed (by anyone); on_closed is queued */
     gboolean dirty;   /* in world->dirty this turn */
@@ -61,18 +78,17 @@ typedef struct Timer {
     void *arg;
 } Timer;
 
-typedef struct World {
+struct World {
     Env env;
     int epfd;
-    int listen_fd;
-    int listen_port;
-    SourceKind listen_tag, wake_tag; /* epoll data.ptr targets for the two non-conn fds */
-    int wake_fd;                     /* eventfd: env_real_stop() writes, the loop wakes */
+    Listener *client_listener; /* env_real_listen's, NULL before it */
+    GPtrArray *listeners;      /* every Listener, client port first if any; owned */
+    SourceKind wake_tag;       /* epoll data.ptr target for the wake fd */
+    int wake_fd;               /* eventfd: env_real_stop() writes, the loop wakes */
     volatile sig_atomic_t stop_requested;
-    gboolean accept_paused; /* out of fds: accepting resumes after a short timer */
     gboolean debug;
 
-    EnvConn next_conn_id;
+    EnvConn next_conn_id; /* shared by every listener and outbound connect: ids stay unique */
     GHashTable *conns;  /* EnvConn* -> RealConn*, lookup only (never iterated for output) */
     RealConn *last_conn; /* the last conn_get hit, or NULL; always in `conns` (see conn_get) */
     GPtrArray *dirty;   /* conns with bytes queued this turn */
@@ -86,7 +102,7 @@ typedef struct World {
 
     uint64_t rng[4]; /* xoshiro256** state */
     EnvRealStats stats;
-} World;
+};
 
 static World *world_of(Env *env) { return (World *)env->world; }
 
@@ -237,6 +253,16 @@ static RealConn *conn_get(World *w, EnvConn id) {
     RealConn *c = g_hash_table_lookup(w->conns, &id);
     if (c != NULL) w->last_conn = c;
     return c;
+}
+
+/* Whom to tell about a connection: its extra listener's core, or the env's. */
+static const EnvHandlers *conn_handlers(World *w, const RealConn *c, void **core) {
+    if (c->from != NULL) {
+        *core = c->from->core;
+        return &c->from->handlers;
+    }
+    *core = w->env.core;
+    return &w->env.handlers;
 }
 
 static void conn_set_want_out(World *w, RealConn *c, gboolean on) {
@@ -635,17 +661,16 @@ static void set_nodelay(int fd) {
 }
 
 static void resume_accept(void *arg) {
-    World *w = arg;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->listen_tag};
-    if (w->accept_paused && epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) == 0)
-        w->accept_paused = FALSE;
+    Listener *l = arg;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+    if (l->paused && epoll_ctl(l->w->epfd, EPOLL_CTL_ADD, l->fd, &ev) == 0) l->paused = FALSE;
 }
 
-static void accept_some(World *w) {
+static void accept_some(World *w, Listener *l) {
     for (int i = 0; i < LIMIT_ACCEPTS_PER_TURN_COUNT; i++) {
         struct sockaddr_storage sa;
         socklen_t salen = sizeof sa;
-        int fd = accept4(w->listen_fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -653,9 +678,9 @@ static void accept_some(World *w) {
                  * triggered loop would spin on it. Stop listening for 100 ms instead. */
                 env_log(&w->env, ENV_LOG_ERROR, "Error accepting client connection: %s",
                         g_strerror(errno));
-                epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
-                w->accept_paused = TRUE;
-                real_timer_add(&w->env, 100 * 1000000LL, resume_accept, w);
+                epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+                l->paused = TRUE;
+                real_timer_add(&w->env, 100 * 1000000LL, resume_accept, l);
             }
             return; /* EAGAIN: no more pending connections */
         }
@@ -663,6 +688,7 @@ static void accept_some(World *w) {
         RealConn *c = g_new0(RealConn, 1);
         c->kind = SRC_CONN;
         c->id = ++w->next_conn_id;
+        c->from = l->own ? l : NULL;
         c->fd = fd;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -683,7 +709,8 @@ static void accept_some(World *w) {
             inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
             port = ntohs(s6->sin6_port);
         }
-        w->env.handlers.on_accept(w->env.core, c->id, ip, port);
+        void *core;
+        conn_handlers(w, c, &core)->on_accept(core, c->id, ip, port);
     }
 }
 
@@ -693,7 +720,8 @@ static void conn_readable(World *w, RealConn *c) {
         if (n > 0) {
             w->stats.reads++;
             w->stats.bytes_in += (uint64_t)n;
-            w->env.handlers.on_bytes(w->env.core, c->id, w->rbuf, (size_t)n);
+            void *core;
+            conn_handlers(w, c, &core)->on_bytes(core, c->id, w->rbuf, (size_t)n);
             if (n < LIMIT_READ_CHUNK_BYTES) return; /* drained; level-triggered epoll will tell */
             continue;
         }
@@ -715,7 +743,8 @@ static void deliver_closed(World *w) {
     for (guint i = 0; i < due->len; i++) {
         RealConn *c = due->pdata[i];
         w->stats.closes++;
-        w->env.handlers.on_closed(w->env.core, c->id);
+        void *core;
+        conn_handlers(w, c, &core)->on_closed(core, c->id);
         conn_free(c);
     }
     g_ptr_array_free(due, TRUE);
@@ -742,7 +771,7 @@ static void loop_turn(World *w) {
     for (int i = 0; i < n; i++) {                                /* 3 */
         SourceKind *src = events[i].data.ptr;
         if (*src == SRC_LISTENER) {
-            accept_some(w);
+            accept_some(w, (Listener *)src);
         } else if (*src == SRC_WAKE) {
             uint64_t v;
             ssize_t rc = read(w->wake_fd, &v, sizeof v);
@@ -788,8 +817,7 @@ Env *env_real_new(void) {
     World *w = g_new0(World, 1);
     w->env.ops = &real_ops;
     w->env.world = w;
-    w->listen_fd = -1;
-    w->listen_tag = SRC_LISTENER;
+    w->listeners = g_ptr_array_new();
     w->wake_tag = SRC_WAKE;
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -807,9 +835,10 @@ Env *env_real_new(void) {
     return &w->env;
 }
 
-gboolean env_real_listen(Env *env, const char *host, int port, GError **error) {
-    World *w = world_of(env);
-    g_assert(w->listen_fd < 0);
+/* Bind and listen on host:port, register the socket with epoll, and keep it in the world.
+ * `handlers` NULL = the env's own handlers (the client port). */
+static Listener *listener_open(World *w, const char *host, int port, const EnvHandlers *handlers,
+                               void *core, GError **error) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     char port_str[16];
@@ -818,7 +847,7 @@ gboolean env_real_listen(Env *env, const char *host, int port, GError **error) {
     int rc = getaddrinfo(host && *host ? host : NULL, port_str, &hints, &res);
     if (rc != 0) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "resolve %s: %s", host, gai_strerror(rc));
-        return FALSE;
+        return NULL;
     }
     int fd = -1, err = 0;
     for (struct addrinfo *a = res; a != NULL && fd < 0; a = a->ai_next) {
@@ -839,20 +868,46 @@ gboolean env_real_listen(Env *env, const char *host, int port, GError **error) {
     if (fd < 0) {
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "listen on %s:%d: %s",
                     host, port, g_strerror(err));
-        return FALSE;
+        return NULL;
+    }
+    Listener *l = g_new0(Listener, 1);
+    l->kind = SRC_LISTENER;
+    l->w = w;
+    l->fd = fd;
+    if (handlers != NULL) {
+        l->own = TRUE;
+        l->handlers = *handlers;
+        l->core = core;
     }
     struct sockaddr_storage sa;
     socklen_t salen = sizeof sa;
     getsockname(fd, (struct sockaddr *)&sa, &salen);
-    w->listen_port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                                    : ((struct sockaddr_in *)&sa)->sin_port);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->listen_tag};
+    l->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                             : ((struct sockaddr_in *)&sa)->sin_port);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
-    w->listen_fd = fd;
-    return TRUE;
+    g_ptr_array_add(w->listeners, l);
+    return l;
 }
 
-int env_real_port(Env *env) { return world_of(env)->listen_port; }
+gboolean env_real_listen(Env *env, const char *host, int port, GError **error) {
+    World *w = world_of(env);
+    g_assert(w->client_listener == NULL);
+    w->client_listener = listener_open(w, host, port, NULL, NULL, error);
+    return w->client_listener != NULL;
+}
+
+int env_real_listen_handlers(Env *env, const char *host, int port, const EnvHandlers *handlers,
+                             void *core, GError **error) {
+    g_assert(handlers != NULL && handlers->on_accept && handlers->on_bytes && handlers->on_closed);
+    Listener *l = listener_open(world_of(env), host, port, handlers, core, error);
+    return l != NULL ? l->port : 0;
+}
+
+int env_real_port(Env *env) {
+    World *w = world_of(env);
+    return w->client_listener != NULL ? w->client_listener->port : 0;
+}
 void env_real_set_debug(Env *env, gboolean on) { world_of(env)->debug = on; }
 const EnvRealStats *env_real_stats(Env *env) { return &world_of(env)->stats; }
 
@@ -873,7 +928,12 @@ void env_real_free(Env *env) {
     g_hash_table_destroy(w->timers_live);
     g_ptr_array_free(w->dirty, TRUE);
     g_ptr_array_free(w->closed, TRUE);
-    if (w->listen_fd >= 0) close(w->listen_fd);
+    for (guint i = 0; i < w->listeners->len; i++) {
+        Listener *l = w->listeners->pdata[i];
+        close(l->fd);
+        g_free(l);
+    }
+    g_ptr_array_free(w->listeners, TRUE);
     close(w->wake_fd);
     close(w->epfd);
     g_free(w->heap);

@@ -110,4 +110,12 @@ G_STATIC_ASSERT(LIMIT_CONSUMER_FC_WINDOW_BYTES <= LIMIT_CONSUMER_FC_WINDOW_MAX_B
 G_STATIC_ASSERT(LIMIT_CONSUMER_FC_WINDOW_MAX_BYTES < LIMIT_MAX_PENDING_BYTES);
 G_STATIC_ASSERT(LIMIT_CONSUMER_INTEREST_POLL_NS < LIMIT_CONSUMER_INACTIVE_THRESHOLD_NS);
 
+/* --- monitor: the HTTP monitoring endpoints (src/monitor.c) --- */
+#define LIMIT_MONITOR_REQUEST_BYTES 8192         /* request line + headers; more = 400 and close */
+#define LIMIT_MONITOR_CONNS_COUNT 64             /* open HTTP connections; more = 503 and close */
+#define LIMIT_MONITOR_IDLE_NS (10LL * 1000000000LL) /* a request must be complete within this */
+#define LIMIT_MONITOR_CONNZ_PAGE_COUNT 1024      /* /connz default limit (nats-server DefaultConnListSize) */
+
+G_STATIC_ASSERT(LIMIT_MONITOR_REQUEST_BYTES <= LIMIT_READ_CHUNK_BYTES);
+
 #endif
