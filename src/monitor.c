@@ -444,11 +444,24 @@ static void handle_subsz(HttpConn *hc) {
     http_json(hc, b);
 }
 
-/* One stream of /jsz?streams=1: StreamInfo's members plus, if asked, its consumers. */
-static void add_stream_detail(JsonBuilder *b, Stream *st, bool consumers) {
+/* One stream of /jsz?streams=1: name, created and state as STREAM.INFO has them (built by
+ * stream.c, then copied member by member), "config" only with ?config=1, and with
+ * ?consumers=1 its consumers, as nats-server's StreamDetail. */
+static void add_stream_detail(JsonBuilder *b, Stream *st, bool consumers, bool config) {
+    g_autoptr(JsonBuilder) info = json_builder_new();
+    json_builder_begin_object(info);
+    stream_build_info(st, info, NULL); /* config, created, state */
+    json_builder_end_object(info);
+    g_autoptr(JsonNode) root = json_builder_get_root(info);
+    JsonObject *io = json_node_get_object(root);
     json_builder_begin_object(b);
     jsonu_add_string(b, "name", stream_name(st));
-    stream_build_info(st, b, NULL); /* config, created, state */
+    const char *const members[] = {"created", "config", "state"};
+    for (int i = 0; i < 3; i++) {
+        if (!config && strcmp(members[i], "config") == 0) continue;
+        json_builder_set_member_name(b, members[i]);
+        json_builder_add_value(b, json_node_copy(json_object_get_member(io, members[i])));
+    }
     if (consumers && consumer_set_count(stream_consumers(st)) > 0) {
         g_autoptr(GPtrArray) list = consumer_set_list(stream_consumers(st));
         json_builder_set_member_name(b, "consumer_detail");
@@ -459,8 +472,10 @@ static void add_stream_detail(JsonBuilder *b, Stream *st, bool consumers) {
             jsonu_add_string(b, "stream_name", stream_name(st));
             jsonu_add_string(b, "name", consumer_name(c));
             add_time(b, "created", consumer_created_ns(c));
-            json_builder_set_member_name(b, "config");
-            consumer_config_build(consumer_config(c), b);
+            if (config) {
+                json_builder_set_member_name(b, "config");
+                consumer_config_build(consumer_config(c), b);
+            }
             consumer_build_info(c, b);
             json_builder_end_object(b);
         }
@@ -473,9 +488,10 @@ static void add_stream_detail(JsonBuilder *b, Stream *st, bool consumers) {
 static void handle_jsz(HttpConn *hc, const char *query) {
     Monitor *m = hc->mon;
     g_autoptr(GString) err = g_string_new(NULL);
-    bool streams = false, consumers = false, accounts = false;
+    bool streams = false, consumers = false, accounts = false, config = false;
     if (!query_bool(query, "streams", &streams, err) ||
         !query_bool(query, "consumers", &consumers, err) ||
+        !query_bool(query, "config", &config, err) ||
         !query_bool(query, "accounts", &accounts, err)) {
         http_error(hc, 400, err->str);
         return;
@@ -506,7 +522,7 @@ static void handle_jsz(HttpConn *hc, const char *query) {
             g_autoptr(GPtrArray) list = jetstream_streams(js); /* sorted by name */
             json_builder_set_member_name(b, "stream_detail");
             json_builder_begin_array(b);
-            for (guint i = 0; i < list->len; i++) add_stream_detail(b, list->pdata[i], consumers);
+            for (guint i = 0; i < list->len; i++) add_stream_detail(b, list->pdata[i], consumers, config);
             json_builder_end_array(b);
         }
         json_builder_end_object(b);
