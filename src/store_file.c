@@ -63,6 +63,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crc32c.h"
 #include "limits.h"
 
 #define REC_MAGIC 0x314A4D52u
@@ -70,40 +71,6 @@
 #define REC_CRC_BYTES 4
 enum { KIND_MSG = 1, KIND_DELETE = 2, KIND_FLOOR = 3, KIND_SEGMENT = 4 };
 #define FLAG_ERASE 1
-
-/* --- CRC32C, slicing-by-8 (8 table lookups per 8 bytes; ~1-2 GB/s) --- */
-
-static uint32_t crc_table[8][256];
-static gboolean crc_ready;
-
-static void crc_init(void) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
-        crc_table[0][i] = c;
-    }
-    for (uint32_t i = 0; i < 256; i++)
-        for (int t = 1; t < 8; t++) crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
-    crc_ready = TRUE;
-}
-
-static uint32_t crc32c(const uint8_t *p, size_t n) {
-    if (!crc_ready) crc_init();
-    uint32_t c = 0xFFFFFFFFu;
-    while (n >= 8) {
-        uint32_t lo, hi;
-        memcpy(&lo, p, 4);
-        memcpy(&hi, p + 4, 4);
-        lo ^= c; /* little-endian hosts (x86, arm64) */
-        c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
-            crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-            crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
-        p += 8;
-        n -= 8;
-    }
-    while (n--) c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
-    return c ^ 0xFFFFFFFFu;
-}
 
 /* --- little-endian fields --- */
 

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "crc32c.h"
 #include "store.h"
 #include "test_env.h"
 
@@ -609,6 +610,23 @@ static void test_read_cache_segments(void) {
     test_env_free(te);
 }
 
+
+/* --- CRC32C: the instruction and the tables agree --- */
+
+static void test_crc32c(void) {
+    g_assert_cmpuint(crc32c("123456789", 9), ==, 0xE3069283u); /* the standard check value */
+    g_assert_cmpuint(crc32c_sw("123456789", 9), ==, 0xE3069283u);
+    g_assert_cmpuint(crc32c("", 0), ==, 0);
+    GRand *r = g_rand_new_with_seed(42);
+    uint8_t buf[4096 + 16];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)g_rand_int(r);
+    for (size_t off = 0; off < 16; off++)           /* every alignment */
+        for (size_t n = 0; n + off <= sizeof buf; n += (n < 64 ? 1 : 61)) /* every short length */
+            g_assert_cmpuint(crc32c(buf + off, n), ==, crc32c_sw(buf + off, n));
+    g_test_message("crc32c: %s", crc32c_hw_available() ? "SSE4.2 instruction" : "tables only");
+    g_rand_free(r);
+}
+
 /* --- numbers --- */
 
 static void test_perf(gconstpointer data) {
@@ -660,6 +678,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/store/file/disk-full", test_disk_full);
     g_test_add_func("/store/file/segments-removed", test_segments_removed);
     g_test_add_func("/store/file/sync-interval", test_sync_interval);
+    g_test_add_func("/store/crc32c", test_crc32c);
     g_test_add_func("/store/file/read-cache", test_read_cache);
     g_test_add_func("/store/file/read-cache-segments", test_read_cache_segments);
     g_test_add_data_func("/store/perf/sync-never", GINT_TO_POINTER(STORE_SYNC_NEVER), test_perf);
