@@ -1,22 +1,37 @@
 /* consumer_store.c — the consumers of one stream: registry, the stream's hooks, retention
  * coupling and persistence. See consumer.h.
  *
- * THE FILES
- *   <store_dir>/streams/<stream>/consumers/<name>.json, one per DURABLE consumer, written
- *   atomically (env_file_write_atomic: temp file, fsync, rename, fsync dir):
- *
+ * THE FILES (two per DURABLE consumer, in <store_dir>/streams/<stream>/consumers/)
+ *   <name>.json   the SNAPSHOT, written atomically (env_file_write_atomic: temp file, fsync,
+ *                 rename, fsync dir) at creation, on a config change, and when the log is
+ *                 full (LIMIT_CONSUMER_STATE_LOG_BYTES):
  *   | member   | what                                                                   |
  *   | name     | the consumer's name                                                    |
  *   | created  | wall-clock ns of creation                                              |
+ *   | gen      | the state's generation (absent in old files: 0)                        |
  *   | config   | the echoed ConsumerConfig (consumer_config_build)                      |
  *   | state    | sseq_next, dseq_next, floor_sseq, floor_dseq, and "pending": one       |
  *   |          | [sseq, dseq, dseq_first, deliveries, delivered_wall_ns] per unacked msg |
  *
- *   WHY WHOLE FILES AND NOT A LOG: the state is small (bounded by max_ack_pending) and a
- *   whole-file rewrite can never be half-applied; a log would need compaction and recovery
- *   code for a file that rarely exceeds a few kilobytes. The cost is one write + fsync per
- *   save, so saves are batched: a change marks the consumer dirty and one timer writes every
- *   dirty consumer LIMIT_CONSUMER_SAVE_DELAY_NS later (and at shutdown).
+ *   <name>.state  the LOG: every other save appends one record, then one fdatasync
+ *   | offset | size | field                                                          |
+ *   |      0 |    4 | magic 0x53434A4D ("MJCS" on disk), little-endian               |
+ *   |      4 |    4 | payload length L                                               |
+ *   |      8 |    4 | CRC32C of the payload                                          |
+ *   |     12 |    L | {"gen":G,"state":{...}}, the same state object as above        |
+ *
+ *   LOADING: the snapshot, then the log's LAST intact record (walking from the start, a bad
+ *   magic, length or CRC ends the walk: a torn tail). That record's state wins if its gen is
+ *   newer than the snapshot's; gens only grow, so an emptied-but-not-yet-durable log or a
+ *   snapshot written after the log can never bring back an older state than the other file.
+ *
+ *   WHY A LOG NOW (it used to be whole files only): a save was temp file + fdatasync + rename
+ *   + directory fsync, 4-14 ms on this course's shared disks, about 8 times a second under
+ *   a pull consumer at full speed: the event loop stood still ~6% of the time (appendix A).
+ *   An append to an existing file needs one fdatasync and no directory update. Rewriting the
+ *   snapshot when the log passes its limit is the compaction; there is no other.
+ *   SAVES ARE BATCHED: a change marks the consumer dirty and one timer writes every dirty
+ *   consumer LIMIT_CONSUMER_SAVE_DELAY_NS later (and at shutdown).
  *   WHAT A CRASH LOSES: at most that window of acks and deliveries. Lost acks mean those
  *   messages are delivered again; a lost delivery means it is delivered again as new. Both
  *   are at-least-once, never a loss. On restart, pending messages are redelivered when their
@@ -34,6 +49,7 @@
 #include <string.h>
 
 #include "consumer_int.h"
+#include "crc32c.h"
 #include "jsonutil.h"
 #include "limits.h"
 #include "sublist.h"
@@ -46,7 +62,20 @@ struct ConsumerSet {
     GTree *by_name;       /* char* -> Consumer*, sorted: NAMES/LIST order */
     GPtrArray *dirty;     /* Consumer* to save */
     EnvTimer save_timer;
+    GHashTable *logs;     /* Consumer* -> StateLog*, durable ones; lookup only, never iterated
+                           * for output */
 };
+
+/* One durable consumer's files, as this process last wrote them (see THE FILES). */
+typedef struct StateLog {
+    int fd;            /* <name>.state open for appends; -1 = the next save writes a snapshot */
+    uint64_t size;     /* bytes in the log */
+    uint64_t gen;      /* generation of the newest state written (snapshot or log) */
+    char *config_json; /* the config as the last snapshot has it: a change needs a new one */
+} StateLog;
+
+#define LOG_MAGIC 0x53434A4Du
+#define LOG_HDR_BYTES 12
 
 Stream *consumer_set_stream(ConsumerSet *set) { return set->st; }
 JetStream *consumer_set_js(ConsumerSet *set) { return set->js; }
@@ -71,23 +100,158 @@ static char *file_for(ConsumerSet *set, const char *name) {
     return g_build_filename(set->dir, f, NULL);
 }
 
-static void save(ConsumerSet *set, Consumer *c) {
+static char *log_for(ConsumerSet *set, const char *name) {
+    g_autofree char *f = g_strconcat(name, ".state", NULL);
+    return g_build_filename(set->dir, f, NULL);
+}
+
+static void put_le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint32_t get_le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static StateLog *state_log(ConsumerSet *set, Consumer *c) {
+    StateLog *lg = g_hash_table_lookup(set->logs, c);
+    if (lg == NULL) {
+        lg = g_new0(StateLog, 1);
+        lg->fd = -1;
+        g_hash_table_insert(set->logs, c, lg);
+    }
+    return lg;
+}
+
+static void state_log_close(ConsumerSet *set, StateLog *lg) {
+    if (lg->fd >= 0) set->env->ops->file_close(set->env, lg->fd);
+    lg->fd = -1;
+}
+
+static void state_log_drop(ConsumerSet *set, Consumer *c) {
+    StateLog *lg = g_hash_table_lookup(set->logs, c);
+    if (lg == NULL) return;
+    state_log_close(set, lg);
+    g_free(lg->config_json);
+    g_free(lg);
+    g_hash_table_remove(set->logs, c);
+}
+
+static char *config_json(Consumer *c) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    consumer_config_build(consumer_config(c), b);
+    return jsonu_builder_to_string(b);
+}
+
+/* The snapshot: empty the log, then write <name>.json atomically with a new gen. Emptying
+ * first is what makes a crash in between harmless: the log is empty (snapshot wins) or still
+ * holds older gens than the snapshot about to be written (snapshot wins once written; until
+ * then the old snapshot and old log are together what the last save left). */
+static void save_failed(ConsumerSet *set, Consumer *c, StateLog *lg, char *cfg_json, const GError *err) {
+    g_free(cfg_json);
+    state_log_close(set, lg); /* try a snapshot again next time */
+    env_log(set->env, ENV_LOG_ERROR, "consumer %s > %s: state not saved: %s", stream_name(set->st),
+            consumer_name(c), err != NULL ? err->message : "?");
+}
+
+static void save_snapshot(ConsumerSet *set, Consumer *c, StateLog *lg, char *cfg_json) {
+    Env *env = set->env;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = file_for(set, consumer_name(c));
+    g_autofree char *lpath = log_for(set, consumer_name(c));
+    lg->gen++;
+    if (!env->ops->dir_make(env, set->dir, &err)) {
+        save_failed(set, c, lg, cfg_json, err);
+        return;
+    }
+    if (lg->fd >= 0 && !env->ops->file_truncate(env, lg->fd, 0, NULL)) state_log_close(set, lg);
+    if (lg->fd < 0) lg->fd = env->ops->file_open(env, lpath, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, NULL);
+    lg->size = 0; /* if the log could not be opened, every save stays a snapshot (fd -1) */
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
     jsonu_add_string(b, "name", consumer_name(c));
     jsonu_add_int(b, "created", consumer_created_ns(c));
+    jsonu_add_int(b, "gen", (int64_t)lg->gen);
     json_builder_set_member_name(b, "config");
     consumer_config_build(consumer_config(c), b);
     json_builder_set_member_name(b, "state");
     consumer_build_state(c, b);
     json_builder_end_object(b);
     g_autofree char *json = jsonu_builder_to_string(b);
-    g_autofree char *path = file_for(set, consumer_name(c));
+    /* the directory fsync inside also makes a newly created log's name durable */
+    if (!env_file_write_atomic(env, path, json, strlen(json), &err)) {
+        save_failed(set, c, lg, cfg_json, err);
+        return;
+    }
+    g_free(lg->config_json);
+    lg->config_json = cfg_json;
+}
+
+/* One record at the end of the log and one fdatasync. FALSE: the caller writes a snapshot
+ * (which also cuts off whatever part of this record reached the disk). */
+static gboolean save_append(ConsumerSet *set, Consumer *c, StateLog *lg) {
+    Env *env = set->env;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    jsonu_add_int(b, "gen", (int64_t)lg->gen + 1);
+    json_builder_set_member_name(b, "state");
+    consumer_build_state(c, b);
+    json_builder_end_object(b);
+    g_autofree char *json = jsonu_builder_to_string(b);
+    size_t len = strlen(json);
+    g_autofree uint8_t *rec = g_malloc(LOG_HDR_BYTES + len);
+    put_le32(rec, LOG_MAGIC);
+    put_le32(rec + 4, (uint32_t)len);
+    put_le32(rec + 8, crc32c(json, len));
+    memcpy(rec + LOG_HDR_BYTES, json, len);
     g_autoptr(GError) err = NULL;
-    if (!set->env->ops->dir_make(set->env, set->dir, &err) ||
-        !env_file_write_atomic(set->env, path, json, strlen(json), &err))
-        env_log(set->env, ENV_LOG_ERROR, "consumer %s > %s: state not saved: %s", stream_name(set->st),
-                consumer_name(c), err->message);
+    for (size_t done = 0; done < LOG_HDR_BYTES + len;) {
+        gssize n = env->ops->file_pwrite(env, lg->fd, rec + done, LOG_HDR_BYTES + len - done, lg->size + done, &err);
+        if (n <= 0) goto failed;
+        done += (size_t)n;
+    }
+    if (!env->ops->file_sync(env, lg->fd, &err)) goto failed;
+    lg->size += LOG_HDR_BYTES + len;
+    lg->gen++;
+    return TRUE;
+failed:
+    env_log(env, ENV_LOG_WARN, "consumer %s > %s: state log append failed (%s); writing a snapshot",
+            stream_name(set->st), consumer_name(c), err != NULL ? err->message : "short write");
+    state_log_close(set, lg);
+    return FALSE;
+}
+
+static void save(ConsumerSet *set, Consumer *c) {
+    StateLog *lg = state_log(set, c);
+    char *cfg = config_json(c);
+    if (lg->fd >= 0 && lg->size < LIMIT_CONSUMER_STATE_LOG_BYTES && lg->config_json != NULL &&
+        strcmp(cfg, lg->config_json) == 0 && save_append(set, c, lg)) {
+        g_free(cfg);
+        return;
+    }
+    save_snapshot(set, c, lg, cfg);
+}
+
+/* The newest intact record of a state log with a gen above min_gen: its "state" object
+ * (owned by *parser), or NULL. *gen is raised to the newest gen seen. */
+static JsonObject *log_newest_state(ConsumerSet *set, const char *path, uint64_t min_gen, uint64_t *gen,
+                                    JsonParser **parser) {
+    g_autoptr(GBytes) data = NULL;
+    if (!set->env->ops->path_exists(set->env, path) || !env_file_read_all(set->env, path, &data, NULL)) return NULL;
+    gsize n;
+    const uint8_t *p = g_bytes_get_data(data, &n);
+    const uint8_t *last = NULL;
+    uint32_t last_len = 0;
+    for (gsize off = 0; off + LOG_HDR_BYTES <= n;) {
+        uint32_t len = get_le32(p + off + 4);
+        if (get_le32(p + off) != LOG_MAGIC || len > n - off - LOG_HDR_BYTES ||
+            crc32c(p + off + LOG_HDR_BYTES, len) != get_le32(p + off + 8))
+            break; /* a torn or damaged tail: what follows cannot be trusted */
+        last = p + off + LOG_HDR_BYTES;
+        last_len = len;
+        off += LOG_HDR_BYTES + len;
+    }
+    JsonObject *o = last != NULL ? jsonu_parse_object(last, last_len, parser) : NULL;
+    int64_t g = 0;
+    JsonNode *sn = o != NULL ? json_object_get_member(o, "state") : NULL;
+    if (sn == NULL || !JSON_NODE_HOLDS_OBJECT(sn) || !jsonu_get_int(o, "gen", &g) || g <= 0) return NULL;
+    if ((uint64_t)g > *gen) *gen = (uint64_t)g;
+    return (uint64_t)g > min_gen ? json_node_get_object(sn) : NULL;
 }
 
 static void save_dirty(ConsumerSet *set) {
@@ -136,8 +300,15 @@ static void load_one(ConsumerSet *set, const char *file) {
         return;
     }
     JsonObject *state = sn != NULL && JSON_NODE_HOLDS_OBJECT(sn) ? json_node_get_object(sn) : NULL;
-    Consumer *c = consumer_new(set, name, cfg, created, state);
+    int64_t snap_gen = 0;
+    jsonu_get_int(o, "gen", &snap_gen);
+    uint64_t gen = snap_gen > 0 ? (uint64_t)snap_gen : 0;
+    g_autofree char *lpath = log_for(set, name);
+    g_autoptr(JsonParser) lparser = NULL;
+    JsonObject *newer = log_newest_state(set, lpath, gen, &gen, &lparser);
+    Consumer *c = consumer_new(set, name, cfg, created, newer != NULL ? newer : state);
     g_tree_insert(set->by_name, (gpointer)consumer_name(c), c);
+    state_log(set, c)->gen = gen; /* fd -1: this process's first save writes a snapshot */
 }
 
 ConsumerSet *consumer_set_open(JetStream *js, Stream *st) {
@@ -148,6 +319,7 @@ ConsumerSet *consumer_set_open(JetStream *js, Stream *st) {
     set->dir = g_build_filename(jetstream_streams_dir(js), stream_name(st), "consumers", NULL);
     set->by_name = g_tree_new((GCompareFunc)strcmp);
     set->dirty = g_ptr_array_new();
+    set->logs = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_auto(GStrv) names = set->env->ops->path_exists(set->env, set->dir)
                               ? set->env->ops->dir_list(set->env, set->dir, NULL) : NULL;
     for (char **n = names; n != NULL && *n != NULL; n++)
@@ -161,7 +333,12 @@ void consumer_set_close(ConsumerSet *set, bool stream_deleted) {
     if (!stream_deleted) save_dirty(set);
     g_autoptr(GPtrArray) all = consumer_set_list(set);
     g_tree_destroy(set->by_name);
-    for (guint i = 0; i < all->len; i++) consumer_free(g_ptr_array_index(all, i), stream_deleted);
+    for (guint i = 0; i < all->len; i++) {
+        state_log_drop(set, g_ptr_array_index(all, i));
+        consumer_free(g_ptr_array_index(all, i), stream_deleted);
+    }
+    g_assert_cmpuint(g_hash_table_size(set->logs), ==, 0);
+    g_hash_table_destroy(set->logs);
     g_ptr_array_free(set->dirty, TRUE);
     g_free(set->dir);
     g_free(set);
@@ -241,8 +418,11 @@ static void release_unneeded(ConsumerSet *set) {
 void consumer_set_delete(ConsumerSet *set, Consumer *c) {
     g_tree_remove(set->by_name, consumer_name(c));
     g_ptr_array_remove(set->dirty, c);
+    state_log_drop(set, c);
     if (consumer_is_durable(c)) {
         g_autofree char *path = file_for(set, consumer_name(c));
+        g_autofree char *lpath = log_for(set, consumer_name(c));
+        set->env->ops->path_remove(set->env, lpath, NULL);
         set->env->ops->path_remove(set->env, path, NULL);
     }
     consumer_free(c, true);

@@ -99,6 +99,7 @@ G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
 #define LIMIT_CONSUMER_INTEREST_POLL_NS (50LL * 1000000LL) /* push: look for a subscriber this often */
 #define LIMIT_CONSUMER_BOUND_POLL_NS (500LL * 1000000LL)   /* push: check a bound one this often */
 #define LIMIT_CONSUMER_SAVE_DELAY_NS (100LL * 1000000LL)   /* state changes are written this late */
+#define LIMIT_CONSUMER_STATE_LOG_BYTES (1024 * 1024) /* a state log past this becomes a new snapshot */
 #define LIMIT_CONSUMER_FC_WINDOW_BYTES (2 * 1024 * 1024)   /* flow control: first window */
 #define LIMIT_CONSUMER_FC_WINDOW_MAX_BYTES (32 * 1024 * 1024) /* flow control: largest window */
 #define LIMIT_CONSUMER_PENDING_SAVED_COUNT 100000 /* pending entries a state file may hold */

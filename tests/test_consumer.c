@@ -7,6 +7,7 @@
 #include "consumer.h"
 #include "jetstream.h"
 #include "jsonutil.h"
+#include "limits.h"
 #include "server.h"
 #include "test_env.h"
 
@@ -474,6 +475,136 @@ static void test_restart(Fx *f, gconstpointer data) {
     g_assert_true(g_str_has_prefix(at(g3, 0)->reply, "$JS.ACK.ORDERS.d.2.2."));
 }
 
+
+/* --- the state log (consumer_store.c, THE FILES) --- */
+
+#define SAVE (LIMIT_CONSUMER_SAVE_DELAY_NS + MS)
+#define STATE_LOG "js/streams/ORDERS/consumers/d.state"
+
+static gint64 state_log_size(Fx *f) {
+    Env *env = &f->te->env;
+    int fd = env->ops->file_open(env, STATE_LOG, ENV_FILE_READ, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    gint64 n = env->ops->file_size(env, fd, NULL);
+    env->ops->file_close(env, fd);
+    return n;
+}
+
+/* Saves after creation are appends; a power cut keeps every fdatasynced one, and restart
+ * takes the newest: the delivered-but-unacked message comes again after ack_wait. */
+static void test_state_log_crash(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 4);
+    g_free(create(f, "ORDERS", "d", ",\"ack_policy\":\"explicit\",\"ack_wait\":2000000000"));
+    g_assert_cmpint(state_log_size(f), ==, 0); /* the snapshot was written at creation */
+    g_autoptr(GArray) g = pull(f, "ORDERS", "d", "2", 0);
+    g_assert_cmpuint(g->len, ==, 2);
+    ack(f, at(g, 0), "");
+    step(f, SAVE);
+    gint64 one = state_log_size(f);
+    g_assert_cmpint(one, >, 0); /* an append, not a new snapshot */
+    g_autoptr(GArray) g2 = pull(f, "ORDERS", "d", "1", 0);
+    g_assert_cmpuint(g2->len, ==, 1);
+    step(f, SAVE);
+    g_assert_cmpint(state_log_size(f), >, one);
+    test_env_crash_disk(f->te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    stop(f); /* the shutdown save reaches no disk */
+    g_free(test_env_take_log(f->te));
+    start(f);
+    g_autofree char *i = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i, "\"delivered\":{\"consumer_seq\":3,\"stream_seq\":3");
+    must_contain(i, "\"num_ack_pending\":2");
+    must_contain(i, "\"num_pending\":1");
+    step(f, 2100 * MS);
+    g_autoptr(GArray) g3 = pull(f, "ORDERS", "d", "3", 0);
+    g_assert_cmpuint(g3->len, ==, 3);
+    g_assert_cmpstr(at(g3, 0)->data, ==, "m2"); /* redelivered */
+    g_assert_cmpstr(at(g3, 1)->data, ==, "m3"); /* redelivered */
+    g_assert_cmpstr(at(g3, 2)->data, ==, "m4");
+}
+
+/* A torn or damaged tail is ignored: the newest intact record wins (an older state means
+ * redelivery, never loss). */
+static void test_state_log_torn(Fx *f, gconstpointer data) {
+    Env *env = &f->te->env;
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 3);
+    g_free(create(f, "ORDERS", "d", ",\"ack_policy\":\"explicit\""));
+    g_autoptr(GArray) g = pull(f, "ORDERS", "d", "3", 0);
+    g_assert_cmpuint(g->len, ==, 3);
+    ack(f, at(g, 0), "");
+    step(f, SAVE);
+    ack(f, at(g, 1), "");
+    step(f, SAVE);
+    gint64 second = state_log_size(f);
+    test_env_crash_disk(f->te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    stop(f);
+    g_free(test_env_take_log(f->te));
+    /* half a record after the intact ones: a torn append */
+    int fd = env->ops->file_open(env, STATE_LOG, ENV_FILE_WRITE, NULL);
+    static const uint8_t torn[] = {0x4D, 0x4A, 0x43, 0x53, 0xff, 0x00, 0x00, 0x00, 0x01};
+    g_assert_cmpint(env->ops->file_pwrite(env, fd, torn, sizeof torn, (uint64_t)second, NULL), ==, sizeof torn);
+    env->ops->file_sync(env, fd, NULL);
+    env->ops->file_close(env, fd);
+    start(f);
+    g_autofree char *i = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i, "\"num_ack_pending\":1"); /* both acks: the second record */
+    /* a flipped bit in the newest record: the one before it is the newest intact */
+    step(f, SAVE); /* this process's first save (if any) is a snapshot: the next are appends */
+    gint64 base = state_log_size(f);
+    ack(f, at(g, 2), "");
+    step(f, SAVE); /* R1: nothing pending */
+    gint64 r1_end = state_log_size(f);
+    g_assert_cmpint(r1_end, >, base);
+    publish_n(f, "orders.new", 1);
+    g_autoptr(GArray) g2 = pull(f, "ORDERS", "d", "1", 0);
+    g_assert_cmpuint(g2->len, ==, 1);
+    step(f, SAVE); /* R2: seq 4 delivered, pending */
+    g_assert_cmpint(state_log_size(f), >, r1_end);
+    test_env_crash_disk(f->te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    stop(f);
+    g_free(test_env_take_log(f->te));
+    test_env_flip_bit(f->te, STATE_LOG, (uint64_t)r1_end + 20, 2);
+    start(f);
+    g_autofree char *i2 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i2, "\"num_ack_pending\":0");
+    must_contain(i2, "\"num_pending\":1"); /* seq 4 will be delivered again, as new */
+    g_autoptr(GArray) g3 = pull(f, "ORDERS", "d", "1", 0);
+    g_assert_cmpuint(g3->len, ==, 1);
+    g_assert_true(g_str_has_prefix(at(g3, 0)->reply, "$JS.ACK.ORDERS.d.1.4."));
+}
+
+/* The log is compacted into a new snapshot once it passes its limit, and a config change
+ * always writes a snapshot; either way a restart sees the newest state. */
+static void test_state_log_compaction(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 1000);
+    g_free(create(f, "ORDERS", "d", ",\"ack_policy\":\"explicit\",\"max_ack_pending\":2000"));
+    g_autoptr(GArray) g = pull(f, "ORDERS", "d", "1000", 0);
+    g_assert_cmpuint(g->len, ==, 1000);
+    gint64 prev = 0;
+    int compactions = 0, acked = 0;
+    for (; acked < 80; acked++) { /* each save holds ~1000 pending entries: tens of KB */
+        ack(f, at(g, (guint)acked), "");
+        step(f, SAVE);
+        gint64 n = state_log_size(f);
+        if (n < prev) compactions++;
+        prev = n;
+    }
+    g_assert_cmpint(compactions, >=, 1);
+    g_assert_cmpint(prev, <, LIMIT_CONSUMER_STATE_LOG_BYTES);
+    g_free(create(f, "ORDERS", "d", ",\"ack_policy\":\"explicit\",\"max_ack_pending\":2000,\"description\":\"new\""));
+    step(f, SAVE);
+    g_assert_cmpint(state_log_size(f), ==, 0); /* the config change wrote a snapshot */
+    test_env_crash_disk(f->te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    stop(f);
+    g_free(test_env_take_log(f->te));
+    start(f);
+    g_autofree char *i = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i, "\"num_ack_pending\":920");
+    must_contain(i, "\"description\":\"new\"");
+}
+
 static void test_inactive_and_policies(Fx *f, gconstpointer data) {
     stream(f, "ORDERS", "");
     pub(f, "orders.a", NULL, "a1");
@@ -514,6 +645,9 @@ int main(int argc, char **argv) {
     ADD("/consumer/push-heartbeat-headers-only", test_push_heartbeat_headers_only);
     ADD("/consumer/retention", test_retention);
     ADD("/consumer/restart", test_restart);
+    ADD("/consumer/state-log/crash", test_state_log_crash);
+    ADD("/consumer/state-log/torn", test_state_log_torn);
+    ADD("/consumer/state-log/compaction", test_state_log_compaction);
     ADD("/consumer/inactive-and-policies", test_inactive_and_policies);
     return g_test_run();
 }
