@@ -426,13 +426,47 @@ static GString *delivered_headers(Consumer *c, const StoreMsg *m) {
 
 /* Send m (delivery number dc) to `to`; bookkeeping for every ack policy. Returns the size
  * nats-server counts for max_bytes. */
+/* Append v in decimal and a separator; returns the new end. */
+static char *put_dec(char *p, uint64_t v, char sep) {
+    char tmp[20];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+    while (n > 0) *p++ = tmp[--n];
+    *p++ = sep;
+    return p;
+}
+
+/* The ack reply subject, $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>, as
+ * nats-server 2.9.10 lays it out. Built by hand: g_snprintf with its seven conversions was
+ * ~5% of the server's samples in pull consume (vfprintf, _itoa_word, xsputn; appendix A). */
+static size_t ack_reply(char *out, const char *stream, const char *consumer, uint64_t dc, uint64_t sseq,
+                        uint64_t dseq, int64_t ts_ns, uint64_t pending) {
+    size_t sl = strlen(stream), cl = strlen(consumer);
+    g_assert(sl <= LIMIT_STREAM_NAME_BYTES && cl <= LIMIT_CONSUMER_NAME_BYTES); /* validated at creation */
+    char *p = out;
+    memcpy(p, "$JS.ACK.", 8);
+    p += 8;
+    memcpy(p, stream, sl);
+    p += sl;
+    *p++ = '.';
+    memcpy(p, consumer, cl);
+    p += cl;
+    *p++ = '.';
+    p = put_dec(p, dc, '.');
+    p = put_dec(p, sseq, '.');
+    p = put_dec(p, dseq, '.');
+    if (ts_ns < 0) *p++ = '-';
+    p = put_dec(p, ts_ns < 0 ? 0 - (uint64_t)ts_ns : (uint64_t)ts_ns, '.');
+    p = put_dec(p, pending, '\0');
+    return (size_t)(p - out) - 1;
+}
+
 static void send_msg(Consumer *c, const char *to, StoreMsg *m, uint64_t dc) {
     uint64_t dseq = c->dseq_next++;
     uint64_t pending = consumer_num_pending(c);
-    char reply[64 + 2 * LIMIT_STREAM_NAME_BYTES];
-    g_snprintf(reply, sizeof reply, "$JS.ACK.%s.%s.%" G_GUINT64_FORMAT ".%" G_GUINT64_FORMAT ".%" G_GUINT64_FORMAT
-               ".%" G_GINT64_FORMAT ".%" G_GUINT64_FORMAT,
-               stream_name(c->st), c->name, dc, m->seq, dseq, m->ts_ns, pending);
+    /* 8 + names + 2 dots + five numbers of at most 20 digits (and a sign) with separators */
+    char reply[16 + LIMIT_STREAM_NAME_BYTES + LIMIT_CONSUMER_NAME_BYTES + 5 * 22];
+    size_t reply_len = ack_reply(reply, stream_name(c->st), c->name, dc, m->seq, dseq, m->ts_ns, pending);
     g_autoptr(GString) h = delivered_headers(c, m);
     const void *hdr = h != NULL ? (const void *)h->str : (const void *)m->hdr;
     size_t hdr_len = h != NULL ? h->len : m->hdr_len;
@@ -458,7 +492,7 @@ static void send_msg(Consumer *c, const char *to, StoreMsg *m, uint64_t dc) {
         p->delivered_wall = c->last_delivered_wall;
         set_deadline(c, p, consumer_now(c) + ack_wait_for(c, dc));
     }
-    size_t bytes = m->subject_len + strlen(reply) + hdr_len + data_len;
+    size_t bytes = m->subject_len + reply_len + hdr_len + data_len;
     consumer_push_sent(c, bytes);
     save_soon(c);
 }

@@ -476,6 +476,32 @@ static void test_restart(Fx *f, gconstpointer data) {
 }
 
 
+
+/* The ack reply subject, token by token (consumer.c builds it by hand). */
+static void test_ack_reply_layout(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 12);
+    g_free(create(f, "ORDERS", "d", ",\"ack_policy\":\"explicit\""));
+    g_autoptr(GArray) g = pull(f, "ORDERS", "d", "11", 0);
+    g_assert_cmpuint(g->len, ==, 11);
+    for (guint k = 0; k < 11; k++) {
+        g_auto(GStrv) t = g_strsplit(at(g, k)->reply, ".", -1);
+        g_assert_cmpuint(g_strv_length(t), ==, 9);
+        g_assert_cmpstr(t[0], ==, "$JS");
+        g_assert_cmpstr(t[1], ==, "ACK");
+        g_assert_cmpstr(t[2], ==, "ORDERS");
+        g_assert_cmpstr(t[3], ==, "d");
+        g_assert_cmpstr(t[4], ==, "1");                           /* deliveries */
+        g_autofree char *seq = g_strdup_printf("%u", k + 1);
+        g_assert_cmpstr(t[5], ==, seq);                           /* stream seq */
+        g_assert_cmpstr(t[6], ==, seq);                           /* consumer seq */
+        g_assert_true(g_ascii_isdigit(t[7][0]) && t[7][0] != '0'); /* timestamp, ns */
+        for (const char *q = t[7]; *q; q++) g_assert_true(g_ascii_isdigit(*q));
+        g_autofree char *pending = g_strdup_printf("%u", 11 - k); /* pending after this one */
+        g_assert_cmpstr(t[8], ==, pending);
+    }
+}
+
 /* --- the state log (consumer_store.c, THE FILES) --- */
 
 #define SAVE (LIMIT_CONSUMER_SAVE_DELAY_NS + MS)
@@ -645,6 +671,7 @@ int main(int argc, char **argv) {
     ADD("/consumer/push-heartbeat-headers-only", test_push_heartbeat_headers_only);
     ADD("/consumer/retention", test_retention);
     ADD("/consumer/restart", test_restart);
+    ADD("/consumer/ack-reply-layout", test_ack_reply_layout);
     ADD("/consumer/state-log/crash", test_state_log_crash);
     ADD("/consumer/state-log/torn", test_state_log_torn);
     ADD("/consumer/state-log/compaction", test_state_log_compaction);
