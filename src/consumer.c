@@ -236,14 +236,28 @@ static void process_ack(Consumer *c, uint64_t sseq, uint64_t dseq, GArray *acked
     c->last_ack_wall = env_wall_ns(c->env);
 }
 
-/* Parse "$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>". */
+/* Parse "$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>": exactly nine
+ * tokens, the 5th-7th plain decimal. One pass, no allocation (it runs once per ack; the
+ * g_strndup + g_strsplit it replaces cost eleven allocations each time). */
 static bool parse_ack_subject(const char *subject, size_t len, uint64_t *dc, uint64_t *sseq, uint64_t *dseq) {
-    g_autofree char *s = g_strndup(subject, len);
-    g_auto(GStrv) t = g_strsplit(s, ".", -1);
-    if (g_strv_length(t) != 9) return false;
-    guint64 v[3];
-    for (int i = 0; i < 3; i++)
-        if (!g_ascii_string_to_unsigned(t[4 + i], 10, 0, G_MAXUINT64, &v[i], NULL)) return false;
+    uint64_t v[3] = {0, 0, 0};
+    bool seen[3] = {false, false, false};
+    size_t tok = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || subject[i] == '.') {
+            if (tok >= 4 && tok <= 6 && !seen[tok - 4]) return false; /* empty number */
+            tok++;
+            continue;
+        }
+        if (tok < 4 || tok > 6) continue;
+        char ch = subject[i];
+        if (ch < '0' || ch > '9') return false;
+        uint64_t d = (uint64_t)(ch - '0');
+        if (v[tok - 4] > (G_MAXUINT64 - d) / 10) return false; /* overflow */
+        v[tok - 4] = v[tok - 4] * 10 + d;
+        seen[tok - 4] = true;
+    }
+    if (tok != 9) return false;
     *dc = v[0], *sseq = v[1], *dseq = v[2];
     return *sseq > 0;
 }

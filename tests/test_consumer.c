@@ -500,6 +500,20 @@ static void test_ack_reply_layout(Fx *f, gconstpointer data) {
         g_autofree char *pending = g_strdup_printf("%u", 11 - k); /* pending after this one */
         g_assert_cmpstr(t[8], ==, pending);
     }
+    /* malformed ack subjects are ignored (consumer.c parses them by hand too) */
+    static const char *bad[] = {
+        "$JS.ACK.ORDERS.d.1.x.1.0.0", "$JS.ACK.ORDERS.d.1..1.0.0", "$JS.ACK.ORDERS.d.1.1.1.0",
+        "$JS.ACK.ORDERS.d.1.1.1.0.0.0", "$JS.ACK.ORDERS.d.1.99999999999999999999.1.0.0",
+        "$JS.ACK.ORDERS.d.1.-1.1.0.0", "$JS.ACK.ORDERS.d.1.0.1.0.0", "$JS.ACK.ORDERS.d.1.1.1.0.",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) pub(f, bad[i], NULL, "");
+    step(f, 0);
+    g_autofree char *i1 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i1, "\"num_ack_pending\":11");
+    pub(f, "$JS.ACK.ORDERS.d.1.1.1.0.0", NULL, ""); /* well formed: acks seq 1 */
+    step(f, 0);
+    g_autofree char *i2 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i2, "\"num_ack_pending\":10");
 }
 
 /* --- the state log (consumer_store.c, THE FILES) --- */
