@@ -152,3 +152,21 @@ grade:
 
 labs-check:
 	@python3 labs/lab.py check
+
+# --- Raft in the simulator (issue 7; book chapter 9, "Running Raft in the simulator").
+# tests/test_raft shares its checkers with the simulator: sim/raft_checker.c is compiled into both.
+$(B)/tests/test_raft: tests/test_raft.c sim/raft_checker.c sim/raft_checker.h tests/test_env.c tests/test_env.h $(B)/libminijet.a | $(B)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote tests -iquote sim -o $@ $< sim/raft_checker.c tests/test_env.c $(B)/libminijet.a $(PKG_LIBS) -lm
+#   make swarm        1,000 seeds of random faults on a five-node Raft group (both cores)
+.PHONY: swarm
+swarm: $(B)/minijet-sim
+	$(B)/minijet-sim swarm raft-random --seeds 1-1000
+
+# The Raft chapter's Figure 8 timeline (book/10-raft.md): the adversary from a fixed seed.
+plots: plots-raft
+.PHONY: plots-raft
+plots-raft: $(B)/minijet-sim
+	@mkdir -p plots
+	@$(B)/minijet-sim run raft-figure8 --seed 2 --out $(B)/sim/plots/raft-figure8 >/dev/null || exit 1
+	@cp $(B)/sim/plots/raft-figure8/timeline.png plots/raft-figure8-timeline.png
+	@echo "plots/raft-figure8-timeline.png"

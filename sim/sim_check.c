@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "jetstream.h"
+#include "sim_raft.h"
 #include "sim_scenario.h"
 #include "sim_workload.h"
 #include "store.h"
@@ -367,6 +368,7 @@ int sim_check_all(Sim *sim) {
     check_completeness(wl);
     check_slow_consumers(wl);
     check_liveness(wl);
+    if (sim->raft) sim_raft_check_end(sim->raft);
     int code = SIM_EXIT_OK;
     for (guint i = 0; i < wl->violations->len; i++) {
         SimViolation *v = g_ptr_array_index(wl->violations, i);

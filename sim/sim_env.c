@@ -17,6 +17,7 @@
 
 #include "sim_fault.h"
 #include "sim_net.h"
+#include "sim_raft.h"
 #include "sim_scenario.h"
 #include "sim_workload.h"
 
@@ -226,6 +227,7 @@ static bool node_start(SimNode *n) {
     g_autoptr(GError) error = NULL;
     n->up = true;
     n->busy_until_ns = 0;
+    if (n->sim->raft) return sim_raft_node_start(n->sim->raft, n);
     n->server = server_new(&n->env, &n->cfg, &error);
     if (!n->server) {
         sim_log(n->sim, n->name, "restart", "failed: %s", error ? error->message : "?");
@@ -239,6 +241,7 @@ void sim_node_crash(SimNode *n) {
     if (!n->up) return;
     Sim *sim = n->sim;
     sim_log(sim, n->name, "crash", "incarnation %" G_GUINT64_FORMAT, n->incarnation);
+    if (sim->raft) sim_raft_node_crash(sim->raft, n); /* memory is lost; the disk keeps what it keeps */
     n->up = false; /* from here every env op is a no-op */
     n->incarnation++;
     n->crashes++;
@@ -328,9 +331,15 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
             SimLink l = sc->peer; /* swarm ranges: each link its own loss and duplication */
             if (sc->random.peer_loss_max > 0) l.drop_p = sim_rng_double(&sim->fault_rng) * sc->random.peer_loss_max;
             if (sc->random.peer_dup_max > 0) l.dup_p = sim_rng_double(&sim->fault_rng) * sc->random.peer_dup_max;
+            if (sc->random.peer_reorder_max > 0) {
+                l.long_p = sim_rng_double(&sim->fault_rng) * sc->random.peer_reorder_max;
+                l.long_min_ns = 200 * SIM_MS;
+                l.long_max_ns = 2200 * SIM_MS;
+            }
             sim_net_link_set(sim->net, a, b, &l);
         }
     sim_log(sim, "sim", "start", "seed %" G_GUINT64_FORMAT " scenario %s nodes %d", seed, sc->name, sc->nodes);
+    if (sc->raft.enabled) sim->raft = sim_raft_new(sim);
     for (int i = 0; i < sc->nodes; i++) {
         SimNode *n = sim->nodes[i];
         sim_log(sim, n->name, "restart", "boot, clock drift %.1f ppm", n->drift_ppm);
@@ -338,6 +347,7 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
     }
     sim->wl = sim_workload_new(sim);
     sim_faults_schedule(sim);
+    if (sim->raft) sim_raft_schedule(sim->raft); /* clients, the adversary, the liveness monitor */
     return sim;
 }
 
@@ -347,7 +357,7 @@ void sim_run(Sim *sim) {
         sim_net_flush(sim->net);
         if (++k % sim->check_every == 0)
             for (int i = 0; i < sim->n_nodes; i++)
-                if (sim->nodes[i]->up) {
+                if (sim->nodes[i]->up && sim->nodes[i]->server) {
                     server_check_invariants(sim->nodes[i]->server);
                     sim->invariant_checks++;
                 }
@@ -360,6 +370,7 @@ void sim_free(Sim *sim) {
     if (!sim) return;
     sim_workload_free(sim->wl);
     sim_faults_free(sim);
+    sim_raft_free(sim->raft);
     for (int i = 0; i < sim->n_nodes; i++) {
         SimNode *n = sim->nodes[i];
         n->up = false;

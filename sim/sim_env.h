@@ -26,6 +26,8 @@
  *   - A busy node (paused, or stalled in a slow fsync) receives nothing until it is free;
  *     deferred events keep their relative order.
  *   - server_check_invariants() runs on every live node after every check_every steps.
+ *   - In a [raft] run a node hosts a Raft member (sim_raft.c) instead of a Server: boot,
+ *     crash and restart start, drop and recover it (from the same simulated disk).
  */
 #ifndef MINIJET_SIM_ENV_H
 #define MINIJET_SIM_ENV_H
@@ -46,6 +48,7 @@ typedef struct SimNet SimNet;
 typedef struct SimConn SimConn;
 typedef struct SimScenario SimScenario;
 typedef struct SimWorkload SimWorkload;
+typedef struct SimRaft SimRaft;
 
 struct SimNode {
     Sim *sim;
@@ -87,6 +90,7 @@ struct Sim {
     bool stopped;
     GPtrArray *owned_faults; /* random faults generated for this run (SimFault*) */
     const char *bug;         /* --bug: a deliberate transport bug the checkers must catch */
+    SimRaft *raft;           /* a [raft] run: a Raft group instead of a Server on each node */
 };
 
 Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace);

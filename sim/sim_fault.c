@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sim_net.h"
+#include "sim_raft.h"
 #include "sim_scenario.h"
 #include "sim_workload.h"
 
@@ -24,6 +25,14 @@ static void fault_event(void *ctx, void *a, uint64_t b) {
     Sim *sim = ctx;
     SimFault *f = a;
     SimNode *n = f->node >= 0 ? sim->nodes[f->node] : NULL;
+    if (f->node == SIM_FAULT_NODE_LEADER) {
+        int i = sim->raft ? sim_raft_fault_target(sim->raft, f->kind) : -1;
+        if (i < 0) {
+            sim_log(sim, "sim", "fault", "%s: no such node now, nothing done", f->text);
+            return;
+        }
+        n = sim->nodes[i];
+    }
     sim_log(sim, n ? n->name : "sim", "fault", "%s", f->text);
     switch (f->kind) {
     case SIM_FAULT_CRASH: sim_node_crash(n); break;
@@ -88,6 +97,8 @@ static int64_t window_end(Sim *sim, GPtrArray *all, guint i) {
 
 static void fault_free(gpointer q) {
     SimFault *f = q;
+    if (f->side_a) g_array_unref(f->side_a);
+    if (f->side_b) g_array_unref(f->side_b);
     g_free(f->text);
     g_free(f);
 }
@@ -101,6 +112,8 @@ static SimFault *new_fault(Sim *sim, int64_t at, SimFaultKind kind, int node, in
     g_autofree char *t = g_strdup_printf("%.3fs", (double)at / 1e9);
     if (kind == SIM_FAULT_PAUSE || kind == SIM_FAULT_CLOCK_JUMP)
         f->text = g_strdup_printf("%s %s n%d %+.3fs (random)", t, sim_fault_kind_name(kind), node + 1, (double)dur / 1e9);
+    else if (node < 0)
+        f->text = g_strdup_printf("%s %s (random)", t, sim_fault_kind_name(kind));
     else
         f->text = g_strdup_printf("%s %s n%d (random)", t, sim_fault_kind_name(kind), node + 1);
     g_ptr_array_add(sim->owned_faults, f);
@@ -158,6 +171,48 @@ static void random_faults(Sim *sim, GPtrArray *out) {
         }
     }
     g_free(down_until);
+    /* partitions, one at a time: isolate one node or split into halves; heal 200 ms - 3 s later */
+    if (r->partition_per_s > 0 && sim->n_nodes > 1) {
+        int64_t t = r->from_ns;
+        for (;;) {
+            double u = sim_rng_double(rng);
+            t += (int64_t)(-det_ln(1.0 - u) / r->partition_per_s * 1e9);
+            if (t >= r->until_ns) break;
+            int n = sim->n_nodes;
+            int *perm = g_new(int, (gsize)n);
+            for (int i = 0; i < n; i++) perm[i] = i;
+            for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
+                int j = (int)sim_rng_below(rng, (uint64_t)i + 1), x = perm[i];
+                perm[i] = perm[j];
+                perm[j] = x;
+            }
+            int cut = sim_rng_chance(rng, 0.5) ? 1 : n / 2; /* isolate one, or halves */
+            SimFault *f = new_fault(sim, t, SIM_FAULT_PARTITION, -1, 0);
+            f->side_a = g_array_new(FALSE, FALSE, sizeof(int));
+            f->side_b = g_array_new(FALSE, FALSE, sizeof(int));
+            bool in_a[64] = {false};
+            for (int i = 0; i < cut; i++) in_a[perm[i]] = true;
+            GString *txt = g_string_new(NULL);
+            g_string_printf(txt, "%.3fs partition ", (double)t / 1e9);
+            for (int side = 0; side < 2; side++) {
+                bool first = true;
+                for (int i = 0; i < n; i++) {
+                    if (in_a[i] != (side == 0)) continue;
+                    g_array_append_val(side ? f->side_b : f->side_a, i);
+                    g_string_append_printf(txt, "%sn%d", first ? (side ? "|" : "") : ",", i + 1);
+                    first = false;
+                }
+            }
+            g_string_append(txt, " (random)");
+            g_free(f->text);
+            f->text = g_string_free(txt, FALSE);
+            g_free(perm);
+            g_ptr_array_add(out, f);
+            int64_t back = MIN(t + sim_rng_range(rng, 200 * SIM_MS, 3 * SIM_S), r->until_ns);
+            g_ptr_array_add(out, new_fault(sim, back, SIM_FAULT_HEAL, -1, 0));
+            t = back;
+        }
+    }
 }
 
 static gint fault_cmp(gconstpointer a, gconstpointer b) {
@@ -174,7 +229,8 @@ void sim_faults_schedule(Sim *sim) {
     for (guint i = 0; i < all->len; i++) {
         SimFault *f = g_ptr_array_index(all, i);
         int64_t end = window_end(sim, all, i);
-        g_autofree char *node = f->node >= 0 ? g_strdup_printf("n%d", f->node + 1) : g_strdup("sim");
+        g_autofree char *node = f->node >= 0 ? g_strdup_printf("n%d", f->node + 1)
+                                : f->node == SIM_FAULT_NODE_LEADER ? g_strdup("leader") : g_strdup("sim");
         sim_trace_fault(sim->trace, f->at_ns, end, node, sim_fault_kind_name(f->kind), f->text);
         sim_workload_note_fault(sim->wl, end);
         sim_at(sim, f->at_ns, fault_event, f, 0);

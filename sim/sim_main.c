@@ -31,6 +31,7 @@
 
 #include "sim_check.h"
 #include "sim_env.h"
+#include "sim_raft.h"
 #include "sim_report.h"
 #include "sim_scenario.h"
 #include "sim_selftest.h"
@@ -125,6 +126,7 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     running_sim = sim;
     sim_run(sim);
     sim_workload_finish(sim->wl);
+    if (sim->raft) sim_raft_finish(sim->raft);
     int code = sim_check_all(sim);
     double real_s = (double)(g_get_monotonic_time() - t0) / 1e6;
     double cpu_s = cpu_seconds() - c0;
@@ -134,6 +136,7 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
                       .events = sim_trace_events(trace), .steps = sim->sched.steps,
                       .invariant_checks = sim->invariant_checks, .sim_ns = sim->end_ns, .real_s = real_s, .cpu_s = cpu_s};
     r.violations = g_ptr_array_new_with_free_func(g_free);
+    if (sim->raft) r.extra = sim_raft_summary(sim->raft);
     for (guint i = 0; i < wl->violations->len; i++) {
         SimViolation *v = g_ptr_array_index(wl->violations, i);
         g_ptr_array_add(r.violations, g_strdup_printf("%s: %s", v->liveness ? "liveness" : "safety", v->what));
@@ -184,12 +187,14 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
             fprintf(stderr, "minijet-sim: %s\n", error->message);
             g_clear_error(&error);
         }
-        if (!sim_report_charts(out_dir, sc->name, &error)) {
+        if (sc->raft.enabled ? !sim_report_raft_timeline(out_dir, sc->name, sc->nodes, &error)
+                             : !sim_report_charts(out_dir, sc->name, &error)) {
             fprintf(stderr, "minijet-sim: charts not drawn: %s\n", error->message);
             g_clear_error(&error);
         }
     }
     g_ptr_array_unref(r.violations);
+    g_free(r.extra);
     sim_free(sim);
     sim_trace_free(trace);
     if (hash_out) *hash_out = hash;
@@ -209,8 +214,10 @@ static int cmd_run(int argc, char **argv) {
                 return usage("--check-every needs a positive integer");
         } else if (!strcmp(argv[i], "--bug") && i + 1 < argc) {
             bug_name = argv[++i];
-            if (strcmp(bug_name, "net-drop") && strcmp(bug_name, "net-dup") && strcmp(bug_name, "net-reorder"))
-                return usage("--bug is one of net-drop, net-dup, net-reorder");
+            unsigned rb;
+            if (strcmp(bug_name, "net-drop") && strcmp(bug_name, "net-dup") && strcmp(bug_name, "net-reorder") &&
+                !(g_str_has_prefix(bug_name, "raft-") && sim_parse_raft_bug(bug_name + 5, &rb)))
+                return usage("--bug is one of net-drop, net-dup, net-reorder, raft-commit-old-term, raft-no-noop");
         } else if (!strcmp(argv[i], "--sync") && i + 1 < argc) {
             int64_t ns;
             sync_override = argv[++i];
@@ -229,6 +236,13 @@ static int cmd_run(int argc, char **argv) {
         return SIM_EXIT_USAGE;
     }
     if (sync_override) sim_parse_sync(sync_override, &sc->sync_interval_ns);
+    if (bug_name && g_str_has_prefix(bug_name, "raft-")) { /* a broken Raft variant: only in a [raft] run */
+        if (!sc->raft.enabled) {
+            sim_scenario_free(sc);
+            return usage("--bug raft-* needs a scenario with a [raft] section");
+        }
+        sim_parse_raft_bug(bug_name + 5, &sc->raft.bug);
+    }
     char *hash = NULL;
     int code = run_one(sc, seed, out, trace, false, &hash);
     printf("trace_hash=%s\n", hash);

@@ -481,6 +481,10 @@ void sim_net_partition(SimNet *net, int from, int to, bool blocked) {
     net->links[from * net->sim->n_nodes + to].blocked = blocked;
 }
 
+bool sim_net_blocked(const SimNet *net, int from, int to) {
+    return net->links[from * net->sim->n_nodes + to].blocked;
+}
+
 void sim_net_peer_handler(SimNet *net, int node, SimPeerFn fn, void *ctx) {
     net->peer_fn[node] = fn;
     net->peer_ctx[node] = ctx;

@@ -74,6 +74,7 @@ void sim_net_peer_handler(SimNet *net, int node, SimPeerFn fn, void *ctx);
 void sim_net_peer_send(SimNet *net, int from, int to, const void *data, size_t len);
 void sim_net_link_set(SimNet *net, int from, int to, const SimLink *link);
 void sim_net_partition(SimNet *net, int from, int to, bool blocked);
+bool sim_net_blocked(const SimNet *net, int from, int to);
 bool sim_net_link_preset(const char *name, SimLink *out);
 
 #endif

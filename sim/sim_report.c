@@ -78,6 +78,7 @@ bool sim_report_summary(const char *dir, const SimRunReport *r, GError **error) 
     g_string_append_printf(s, "reconnects      %" G_GUINT64_FORMAT "\n", r->reconnects);
     g_string_append_printf(s, "server closes   %" G_GUINT64_FORMAT " (slow consumers and others)\n", r->server_closes);
     g_string_append_printf(s, "invariant checks %" G_GUINT64_FORMAT "\n", r->invariant_checks);
+    if (r->extra) g_string_append(s, r->extra);
     g_string_append_printf(s, "violations      %u\n", r->violations ? r->violations->len : 0);
     for (guint i = 0; r->violations && i < r->violations->len; i++)
         g_string_append_printf(s, "  - %s\n", (const char *)g_ptr_array_index(r->violations, i));
@@ -208,6 +209,161 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
     g_autofree char *err = NULL;
     if (!g_spawn_sync(dir, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
                       &err, &status, error))
+        return false;
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "gnuplot failed: %s", err ? err : "");
+        return false;
+    }
+    return true;
+}
+
+/* ============================================================================================
+ * THE RAFT TIMELINE (DIR/timeline.png, drawn from DIR/trace.db by DIR/timeline.gp)
+ *   top:    one row per node; a thick bar while the node believed it led, from its `leader`
+ *           event to its next `stepdown` (a crash ends it too), labelled with the term; red
+ *           bars on a row: the node was down (crash..restart); orange: paused
+ *   bottom: each node's applied (commit) index over time, from the `commit` events
+ *   both:   network faults (partitions, the Figure 8 adversary) shaded across the run
+ * ============================================================================================
+ */
+static int64_t scalar_i64(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return v;
+}
+
+bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GError **error) {
+    g_autofree char *dbpath = g_build_filename(dir, "trace.db", NULL);
+    sqlite3 *db;
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "open %s: %s", dbpath, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return false;
+    }
+    double end_s = (double)scalar_i64(db, "SELECT max(time_ns) FROM events") / 1e9;
+    int64_t n_leaders = scalar_i64(db, "SELECT count(*) FROM leaders");
+    int64_t max_idx = scalar_i64(db, "SELECT max(idx) FROM commits");
+    int rows = 0;
+    bool ok = true;
+    /* leadership bars: start, end, row, term */
+    g_autofree char *lead_sql = g_strdup_printf(
+        "SELECT l.time_ns / 1e9, coalesce((SELECT min(s.time_ns) FROM events s WHERE s.kind = 'stepdown'"
+        " AND s.node = l.node AND s.seq > l.seq), %" G_GINT64_FORMAT ") / 1e9, CAST(substr(l.node, 2) AS INTEGER), l.term"
+        " FROM leaders l ORDER BY l.seq", (int64_t)(end_s * 1e9));
+    g_autofree char *lead = g_build_filename(dir, "timeline-leaders.dat", NULL);
+    ok = ok && query_to_file(db, lead_sql, lead, &rows);
+    int lead_rows = rows;
+    /* node down / paused windows on their rows */
+    g_autofree char *down = g_build_filename(dir, "timeline-down.dat", NULL);
+    g_autofree char *down_sql = g_strdup_printf(
+        "SELECT c.time_ns / 1e9, coalesce((SELECT min(r.time_ns) FROM events r WHERE r.kind = 'restart'"
+        " AND r.node = c.node AND r.seq > c.seq), %" G_GINT64_FORMAT ") / 1e9, CAST(substr(c.node, 2) AS INTEGER), 1"
+        " FROM events c WHERE c.kind = 'crash'"
+        " UNION ALL SELECT start_ns / 1e9, end_ns / 1e9, CAST(substr(node, 2) AS INTEGER), 2 FROM faults"
+        " WHERE kind = 'pause' AND node LIKE 'n%%' AND end_ns > start_ns ORDER BY 1", (int64_t)(end_s * 1e9));
+    ok = ok && query_to_file(db, down_sql, down, &rows);
+    int down_rows = rows;
+    /* commit index per node: one file per node */
+    int commit_rows[64] = {0};
+    for (int i = 1; i <= nodes && i < 64 && ok; i++) {
+        g_autofree char *sql = g_strdup_printf("SELECT time_ns / 1e9, idx FROM commits WHERE node = 'n%d' ORDER BY seq", i);
+        g_autofree char *name = g_strdup_printf("timeline-commit-n%d.dat", i);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        ok = query_to_file(db, sql, path, &commit_rows[i]);
+    }
+    /* network faults shaded over both panels; labels only when few */
+    GString *shade = g_string_new(NULL);
+    sqlite3_stmt *st;
+    int64_t n_net = scalar_i64(db, "SELECT count(*) FROM faults WHERE kind IN ('partition', 'adversary')");
+    if (ok && sqlite3_prepare_v2(db, "SELECT start_ns / 1e9, end_ns / 1e9, kind, detail FROM faults"
+                                     " WHERE kind IN ('partition', 'adversary', 'clock-jump') ORDER BY start_ns",
+                                 -1, &st, NULL) == SQLITE_OK) {
+        int k = 1;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            double a = sqlite3_column_double(st, 0), b = sqlite3_column_double(st, 1);
+            const char *kind = (const char *)sqlite3_column_text(st, 2);
+            if (b > a) {
+                g_string_append_printf(shade, "set object %d rect from %.6f, graph 0 to %.6f, graph 1 "
+                                              "fc rgb '%s' fs solid 0.35 noborder behind\n",
+                                       k++, a, b, strcmp(kind, "adversary") ? "#f4c7c3" : "#fde9b6");
+                if (n_net <= 8)
+                    g_string_append_printf(shade, "set label '%s' at %.6f, graph 1.03 font ',8' tc rgb '#990000'\n",
+                                           strcmp(kind, "adversary") ? "partition" : "Figure 8 adversary", a);
+            } else
+                g_string_append_printf(shade, "set arrow from %.6f, graph 0 to %.6f, graph 1 nohead lc rgb '#cc0000' dt 3\n",
+                                       a, a);
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    if (!ok) {
+        g_string_free(shade, TRUE);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot query %s", dbpath);
+        return false;
+    }
+    GString *s = g_string_new(NULL);
+    g_string_append_printf(s,
+        "# timeline.gp — written by minijet-sim; run `gnuplot timeline.gp` in this directory to redraw.\n"
+        "set terminal pngcairo size 1000,640 font ',10' noenhanced\n"
+        "set output 'timeline.png'\n"
+        "set multiplot title '%s: Raft timeline (%" G_GINT64_FORMAT " elections won; shaded: network faults)'\n"
+        "set xrange [0:%.3f]\nset grid xtics\n%s"
+        "set lmargin 10\nset rmargin 12\n"
+        /* top: leadership */
+        "set origin 0, 0.5\nset size 1, 0.46\nset tmargin 1.5\nset bmargin 1\n"
+        "set yrange [0.4:%d.6]\nset ytics (",
+        title, n_leaders, end_s, shade->str, nodes);
+    for (int i = 1; i <= nodes; i++) g_string_append_printf(s, "%s'n%d' %d", i > 1 ? ", " : "", i, i);
+    g_string_append(s, ")\nset format x ''\nset ylabel 'leader'\nset key outside right top samplen 1\n"
+                       "set palette defined (0 '#1f77b4', 1 '#2ca02c', 2 '#9467bd', 3 '#17becf', 4 '#8c564b', 5 '#e377c2')\n"
+                       "unset colorbox\nset cbrange [0:6]\n");
+    GString *plot = g_string_new("plot ");
+    bool any = false;
+    if (down_rows > 0) {
+        g_string_append(plot, "'timeline-down.dat' using (($1+$2)/2):3:(($2-$1)/2):(0.12):($4 == 1 ? 0xd62728 : 0xff7f0e) "
+                              "with boxxyerror fs solid 0.9 noborder lc rgb variable title 'down (red), paused (orange)'");
+        any = true;
+    }
+    if (lead_rows > 0) {
+        g_string_append_printf(plot, "%s'timeline-leaders.dat' using 1:3:($2-$1):(0):(int($4) %% 6) with vectors nohead lw 9 "
+                                     "lc palette title 'leading (label: term)'",
+                               any ? ", " : "");
+        if (n_leaders <= 40)
+            g_string_append(plot, ", '' using 1:($3+0.3):(sprintf('%d', $4)) with labels left font ',8' notitle");
+        any = true;
+    }
+    g_string_append(s, any ? plot->str : "plot NaN title 'no leader'");
+    g_string_append(s, "\n");
+    g_string_free(plot, TRUE);
+    /* bottom: commit index per node */
+    g_string_append_printf(s,
+        "set origin 0, 0.02\nset size 1, 0.5\nset tmargin 0.5\nset bmargin 3.5\n"
+        "set format x '%%g'\nset xlabel 'simulated time (s)'\nset ylabel 'commit index'\n"
+        "set yrange [0:%" G_GINT64_FORMAT "]\nset ytics autofreq\nunset label\nset key outside right top\n",
+        max_idx > 0 ? max_idx + max_idx / 20 + 1 : 1);
+    bool first = true;
+    for (int i = 1; i <= nodes && i < 64; i++) {
+        if (commit_rows[i] == 0) continue;
+        g_string_append_printf(s, "%s'timeline-commit-n%d.dat' using 1:2 with steps lw %d dt %d title 'n%d'",
+                               first ? "plot " : ", ", i, 2, i <= 5 ? i : 1, i);
+        first = false;
+    }
+    g_string_append(s, first ? "plot NaN title 'nothing committed'\n" : "\n");
+    g_string_append(s, "unset multiplot\n");
+    g_string_free(shade, TRUE);
+    g_autofree char *gp = g_build_filename(dir, "timeline.gp", NULL);
+    ok = g_file_set_contents(gp, s->str, (gssize)s->len, error);
+    g_string_free(s, TRUE);
+    if (!ok) return false;
+    const char *argv[] = {"gnuplot", "timeline.gp", NULL};
+    int status = 0;
+    g_autofree char *err = NULL;
+    if (!g_spawn_sync(dir, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
+                      &status, error))
         return false;
     if (!g_spawn_check_wait_status(status, NULL)) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "gnuplot failed: %s", err ? err : "");

@@ -16,10 +16,13 @@ typedef struct SimRunReport {
     double cpu_s;              /* CPU time of the process over the same span */
     uint64_t published, delivered, req_ok, req_fail, reconnects, server_closes;
     GPtrArray *violations;     /* of char* ("safety: ..." / "liveness: ...") */
+    char *extra;               /* more lines for summary.txt (a [raft] run's counts), or NULL */
 } SimRunReport;
 
 void sim_report_metrics(Sim *sim);
 bool sim_report_summary(const char *dir, const SimRunReport *r, GError **error);
 bool sim_report_charts(const char *dir, const char *title, GError **error);
+/* A [raft] run: DIR/timeline.png — who led which term, commit index per node, faults shaded. */
+bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GError **error);
 
 #endif

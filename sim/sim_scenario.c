@@ -9,6 +9,9 @@
  */
 #include "sim_scenario.h"
 
+#include "limits.h"
+#include "raft.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +353,13 @@ static bool parse_fault(Parse *p, const char *key) {
         return true;
     }
     if (f->kind == SIM_FAULT_HEAL) return true;
+    if (p->sc->raft.enabled && !strcmp(a[2], "leader") &&
+        (f->kind == SIM_FAULT_CRASH || f->kind == SIM_FAULT_RESTART || f->kind == SIM_FAULT_PAUSE)) {
+        f->node = SIM_FAULT_NODE_LEADER; /* resolved when the fault fires (sim_raft_fault_target) */
+        if (f->kind == SIM_FAULT_PAUSE && !parse_duration(a[3], &f->duration_ns))
+            return bad(p, "faults", key, "'%s' is not a duration", a[3]);
+        return true;
+    }
     if ((f->node = parse_node(p, a[2])) < 0)
         return bad(p, "faults", key, "no node '%s' (nodes are n1..n%d)", a[2], p->sc->nodes);
     if (f->kind == SIM_FAULT_PAUSE || f->kind == SIM_FAULT_DISK_SLOW) {
@@ -358,6 +368,66 @@ static bool parse_fault(Parse *p, const char *key) {
         if (!parse_signed_duration(a[3], &f->duration_ns)) return bad(p, "faults", key, "'%s' is not +DURATION or -DURATION", a[3]);
     } else if (optional_path && args == 2)
         f->target = g_strdup(a[3]);
+    return true;
+}
+
+/* "none", "commit-old-term", "no-noop", or several joined by ',' -> RaftBug flags */
+bool sim_parse_raft_bug(const char *s, unsigned *out) {
+    g_auto(GStrv) names = g_strsplit(s, ",", -1);
+    unsigned bug = 0;
+    for (int i = 0; names[i]; i++) {
+        const char *w = g_strstrip(names[i]);
+        if (!strcmp(w, "none")) continue;
+        else if (!strcmp(w, "commit-old-term")) bug |= RAFT_BUG_COMMIT_OLD_TERM;
+        else if (!strcmp(w, "no-noop")) bug |= RAFT_BUG_NO_NOOP;
+        else return false;
+    }
+    *out = bug;
+    return true;
+}
+
+/* [raft]: the run is a Raft group on the nodes; its clients are the section's `rate`. */
+static bool parse_raft(Parse *p) {
+    static const char *const keys[] = {"rate", "size", "tick", "election_ticks", "heartbeat_ticks", "pre_vote",
+                                       "snapshot_every", "max_append", "bug", "adversary", "rounds", "from",
+                                       "leader_within", NULL};
+    const char *g = "raft";
+    SimRaftConfig *r = &p->sc->raft;
+    r->enabled = true;
+    r->size_bytes = 16;
+    r->tick_ns = 100 * SIM_MS;
+    r->election_ticks = 5;
+    r->heartbeat_ticks = 1;
+    r->pre_vote = true;
+    r->rounds = 1000;
+    r->leader_within_ns = 5 * SIM_S;
+    if (!check_keys(p, g, keys)) return false;
+    uint64_t size = r->size_bytes;
+    int max_append = 0;
+    if (!get_rate(p, g, "rate", &r->rate_per_s, false) || !get_size(p, g, "size", &size) ||
+        !get_dur(p, g, "tick", &r->tick_ns) || !get_int(p, g, "election_ticks", &r->election_ticks, 2, 1000) ||
+        !get_int(p, g, "heartbeat_ticks", &r->heartbeat_ticks, 1, 999) || !get_bool(p, g, "pre_vote", &r->pre_vote) ||
+        !get_int(p, g, "snapshot_every", &r->snapshot_every, 0, 1000000) ||
+        !get_int(p, g, "max_append", &max_append, 0, LIMIT_RAFT_MSG_ENTRIES_MAX) ||
+        !get_int(p, g, "rounds", &r->rounds, 1, 1000000) || !get_dur(p, g, "from", &r->adversary_from_ns) ||
+        !get_dur(p, g, "leader_within", &r->leader_within_ns))
+        return false;
+    r->max_append = (uint32_t)max_append;
+    if (size < 8 || size > 64 * 1024) return bad(p, g, "size", "must be 8 bytes .. 64KiB (the first 8 bytes are the value)");
+    r->size_bytes = size;
+    if (r->tick_ns < SIM_MS) return bad(p, g, "tick", "must be at least 1ms");
+    if (r->heartbeat_ticks >= r->election_ticks) return bad(p, g, "heartbeat_ticks", "must be below election_ticks");
+    if (r->leader_within_ns < r->tick_ns * r->election_ticks * 2)
+        return bad(p, g, "leader_within", "must be at least two election timeouts (2 x tick x election_ticks)");
+    g_autofree char *bug = get_str(p, g, "bug");
+    if (bug && !sim_parse_raft_bug(bug, &r->bug)) return bad(p, g, "bug", "'%s' is not none, commit-old-term or no-noop", bug);
+    g_autofree char *adv = get_str(p, g, "adversary");
+    if (adv && strcmp(adv, "none") && strcmp(adv, "figure8")) return bad(p, g, "adversary", "'%s' is not none or figure8", adv);
+    r->figure8 = adv && !strcmp(adv, "figure8");
+    if (r->adversary_from_ns >= p->sc->duration_ns) return bad(p, g, "from", "starts after the run ends");
+    if (p->sc->nodes < 1 || p->sc->nodes > LIMIT_RAFT_PEERS_MAX)
+        return bad(p, "cluster", "nodes", "a Raft group has 1..%d nodes", LIMIT_RAFT_PEERS_MAX);
+    if (p->sc->jetstream) return bad(p, "cluster", "jetstream", "a [raft] run has no broker: leave jetstream off");
     return true;
 }
 
@@ -390,15 +460,15 @@ static bool parse_all(Parse *p) {
     static const char *const run_keys[] = {"duration", "drain", "settle", "grace", "check_every", "description", NULL};
     static const char *const cluster_keys[] = {"nodes", "jetstream", "sync", "max_pending", "ping_interval",
                                                "clock_drift_ppm", NULL};
-    static const char *const net_keys[] = {"latency", "kernel_buffer", "peer", "reconnect", NULL};
+    static const char *const net_keys[] = {"latency", "kernel_buffer", "peer", "peer_latency", "reconnect", NULL};
     static const char *const disk_keys[] = {"fsync_latency", "capacity", "crash_keep", "crash_tear", NULL};
-    static const char *const random_keys[] = {"crash", "reset", "pause", "clock_jump", "bitflip", "from", "until",
-                                              "peer_loss", "peer_dup", NULL};
+    static const char *const random_keys[] = {"crash", "reset", "pause", "clock_jump", "bitflip", "partition", "from",
+                                              "until", "peer_loss", "peer_dup", "peer_reorder", NULL};
     for (int i = 0; groups[i]; i++) {
         const char *g = groups[i];
         if (strcmp(g, "run") && strcmp(g, "cluster") && strcmp(g, "net") && strcmp(g, "disk") &&
-            strcmp(g, "faults") && strcmp(g, "random") && !g_str_has_prefix(g, "client."))
-            return bad(p, g, NULL, "unknown section (run, cluster, net, disk, client.NAME, faults, random)");
+            strcmp(g, "faults") && strcmp(g, "random") && strcmp(g, "raft") && !g_str_has_prefix(g, "client."))
+            return bad(p, g, NULL, "unknown section (run, cluster, net, disk, client.NAME, faults, random, raft)");
     }
     if (!check_keys(p, "run", run_keys) || !check_keys(p, "cluster", cluster_keys) ||
         !check_keys(p, "net", net_keys) || !check_keys(p, "disk", disk_keys) || !check_keys(p, "random", random_keys))
@@ -430,6 +500,7 @@ static bool parse_all(Parse *p) {
     sc->net.kernel_buffer_bytes = kb;
     g_autofree char *peer = get_str(p, "net", "peer");
     if (peer && !sim_net_link_preset(peer, &sc->peer)) return bad(p, "net", "peer", "'%s' is not lan, unreliable or reorder", peer);
+    if (!get_range(p, "net", "peer_latency", &sc->peer.latency_min_ns, &sc->peer.latency_max_ns)) return false;
     if (!get_range(p, "disk", "fsync_latency", &sc->fsync_min_ns, &sc->fsync_max_ns) ||
         !get_size(p, "disk", "capacity", &cap) || !get_double(p, "disk", "crash_keep", &sc->crash_keep_p, 0, 1) ||
         !get_double(p, "disk", "crash_tear", &sc->crash_tear_p, 0, 1))
@@ -441,17 +512,24 @@ static bool parse_all(Parse *p) {
         !get_rate(p, "random", "pause", &r->pause_per_s, false) || !get_rate(p, "random", "clock_jump", &r->clock_jump_per_s, false) ||
         !get_rate(p, "random", "bitflip", &r->bitflip_per_s, false) || !get_dur(p, "random", "from", &r->from_ns) ||
         !get_dur(p, "random", "until", &r->until_ns) || !get_double(p, "random", "peer_loss", &r->peer_loss_max, 0, 1) ||
-        !get_double(p, "random", "peer_dup", &r->peer_dup_max, 0, 1))
+        !get_double(p, "random", "peer_dup", &r->peer_dup_max, 0, 1) ||
+        !get_rate(p, "random", "partition", &r->partition_per_s, false) ||
+        !get_double(p, "random", "peer_reorder", &r->peer_reorder_max, 0, 1))
         return false;
     if (r->until_ns > sc->duration_ns || r->from_ns > r->until_ns)
         return bad(p, "random", "until", "the random-fault window must lie inside the run");
-    for (int i = 0; groups[i]; i++)
-        if (g_str_has_prefix(groups[i], "client.") && !parse_client(p, groups[i])) return false;
+    if (g_key_file_has_group(p->kf, "raft") && !parse_raft(p)) return false;
+    for (int i = 0; groups[i]; i++) {
+        if (!g_str_has_prefix(groups[i], "client.")) continue;
+        if (sc->raft.enabled) return bad(p, groups[i], NULL, "a [raft] run has no broker clients (its clients are [raft] rate)");
+        if (!parse_client(p, groups[i])) return false;
+    }
     g_auto(GStrv) fkeys = g_key_file_get_keys(p->kf, "faults", NULL, NULL);
     for (int i = 0; fkeys && fkeys[i]; i++)
         if (!parse_fault(p, fkeys[i])) return false;
     g_ptr_array_sort(sc->faults, fault_cmp); /* g_ptr_array_sort is a stable merge sort */
-    if (sc->groups->len == 0) return bad(p, "run", NULL, "no clients: add a [client.NAME] section");
+    if (sc->groups->len == 0 && !sc->raft.enabled)
+        return bad(p, "run", NULL, "no clients: add a [client.NAME] section (or a [raft] section)");
     return true;
 }
 

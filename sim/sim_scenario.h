@@ -10,14 +10,19 @@
  *   [run]      duration, drain, settle, grace, check_every, description
  *   [cluster]  nodes, jetstream, sync (always|never|DURATION), max_pending, ping_interval,
  *              clock_drift_ppm
- *   [net]      latency (min..max), kernel_buffer, peer (lan|unreliable|reorder), reconnect
+ *   [net]      latency (min..max), kernel_buffer, peer (lan|unreliable|reorder), peer_latency
+ *              (min..max, overrides the preset's delay), reconnect
  *   [disk]     fsync_latency (min..max), capacity, crash_keep, crash_tear
  *   [client.NAME]  type (publisher|subscriber|requester|responder|js-publisher|js-consumer),
  *              count, node, subject, queue, stream, rate, size, start, stop, read_rate,
  *              expect, timeout, cycle, echo, batch, ack_wait, ack_drop (js-consumer)
  *   [faults]   any key name = "<time> <action> <args...>", e.g.  f1 = 2s crash n1
- *   [random]   crash, reset, pause, clock_jump, bitflip (events per second), from, until,
- *              peer_loss, peer_dup (maxima: every peer link draws its own rate per seed)
+ *   [random]   crash, reset, pause, clock_jump, bitflip, partition (events per second), from,
+ *              until, peer_loss, peer_dup, peer_reorder (maxima: every peer link draws its
+ *              own rate per seed)
+ *   [raft]     the section's presence makes the run a Raft cluster (sim_raft.h) instead of
+ *              broker nodes with clients: rate, size, tick, election_ticks, heartbeat_ticks,
+ *              pre_vote, snapshot_every, max_append, bug, adversary, rounds, leader_within
  *   Durations: 250ms 2s 1m 10us 500ns; sizes: 64 4KiB 1MiB; rates: 1000/s.
  */
 #ifndef MINIJET_SIM_SCENARIO_H
@@ -66,10 +71,14 @@ typedef enum {
     SIM_FAULT_DISK_MISDIRECT, SIM_FAULT_DISK_FULL, SIM_FAULT_DISK_SLOW,
 } SimFaultKind;
 
+/* [raft] runs: "crash leader" hits whoever leads when the fault fires; "restart leader"
+ * restarts the node the last "crash leader" hit; "pause leader" pauses the current leader. */
+#define SIM_FAULT_NODE_LEADER (-2)
+
 typedef struct SimFault {
     int64_t at_ns;
     SimFaultKind kind;
-    int node;                /* target node index (-1: none) */
+    int node;                /* target node index (-1: none; SIM_FAULT_NODE_LEADER) */
     GArray *side_a, *side_b; /* partition: node indexes of each side (int) */
     char *target;            /* stall: client group; disk faults: path or NULL */
     int64_t duration_ns;     /* pause, stall, disk-slow: how long; clock-jump: delta */
@@ -78,9 +87,28 @@ typedef struct SimFault {
 
 typedef struct SimRandomFaults {
     double crash_per_s, reset_per_s, pause_per_s, clock_jump_per_s, bitflip_per_s;
+    double partition_per_s;  /* isolate a node or split into halves; healed 200 ms - 3 s later */
     double peer_loss_max, peer_dup_max; /* swarm: each link's loss/dup drawn in [0, max] per seed */
+    double peer_reorder_max; /* swarm: each link's chance of a 200 ms - 2.2 s hold, in [0, max] */
     int64_t from_ns, until_ns;
 } SimRandomFaults;
+
+/* [raft]: a Raft group on the nodes (sim_raft.c). */
+typedef struct SimRaftConfig {
+    bool enabled;
+    double rate_per_s;       /* client proposals per second (0: none) */
+    size_t size_bytes;       /* proposal payload (>= 8: the first 8 bytes are its value) */
+    int64_t tick_ns;         /* raft_tick period on each node's clock */
+    int election_ticks, heartbeat_ticks;
+    bool pre_vote;
+    int snapshot_every;      /* compact after this many applied entries (0: never) */
+    uint32_t max_append;     /* entries per AppendEntries (0: the default batch) */
+    unsigned bug;            /* RaftBug flags: a deliberately broken variant */
+    bool figure8;            /* adversary = figure8: section 9.4's adversary drives the net */
+    int rounds;              /* adversary rounds */
+    int64_t adversary_from_ns;
+    int64_t leader_within_ns; /* liveness: a leader within this once a majority is connected */
+} SimRaftConfig;
 
 struct SimScenario {
     char *path, *name, *description, *text;
@@ -101,6 +129,7 @@ struct SimScenario {
     GPtrArray *groups;       /* of SimClientGroup* */
     GPtrArray *faults;       /* of SimFault*, sorted by time (stable) */
     SimRandomFaults random;
+    SimRaftConfig raft;
 };
 
 SimScenario *sim_scenario_load(const char *path, GError **error);
@@ -110,5 +139,7 @@ const char *sim_client_kind_name(SimClientKind k);
 /* "always" -> 0, "never" -> -1, "2m" -> 120e9: ServerConfig.sync_interval_ns */
 bool sim_parse_sync(const char *s, int64_t *out);
 const char *sim_fault_kind_name(SimFaultKind k);
+/* "commit-old-term", "no-noop", "none" (or joined by ',') -> RaftBug flags */
+bool sim_parse_raft_bug(const char *s, unsigned *out);
 
 #endif

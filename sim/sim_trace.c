@@ -31,6 +31,11 @@ static const char *schema =
     "CREATE TABLE faults(start_ns INTEGER, end_ns INTEGER, node TEXT, kind TEXT, detail TEXT);"
     "CREATE TABLE run(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE VIEW events_ms AS SELECT seq, time_ns / 1e6 AS ms, node, kind, detail FROM events;"
+    /* Raft runs: "who led term 7?" is  SELECT node FROM leaders WHERE term = 7  */
+    "CREATE VIEW leaders AS SELECT seq, time_ns, node, CAST(substr(detail, 6) AS INTEGER) AS term"
+    "  FROM events WHERE kind = 'leader';"
+    "CREATE VIEW commits AS SELECT seq, time_ns, node, CAST(substr(detail, 7) AS INTEGER) AS idx"
+    "  FROM events WHERE kind = 'commit';"
     "BEGIN;";
 
 static bool db_fail(SimTrace *t, GError **error, const char *what) {
@@ -209,5 +214,7 @@ void sim_trace_print_legend(FILE *out) {
             "#          disk                 fsync, crash effects on the simulated disk, bit flips\n"
             "#          log                  a line the broker logged through env_log\n"
             "#          peer                 a message on a node-to-node link\n"
+            "#          leader stepdown      a Raft node won a term / stopped leading ([raft] runs)\n"
+            "#          commit propose raft  a node applied up to an index; a client proposal; recovery\n"
             "#          start end check      the run's first and last events, checker verdicts\n");
 }

@@ -18,6 +18,8 @@
  *   faults(start_ns, end_ns, node, kind, detail)                    fault windows
  *   run(key, value)                                                 seed, scenario, hash ...
  *   view events_ms: events with time in milliseconds, for reading
+ *   views leaders(seq, time_ns, node, term), commits(seq, time_ns, node, idx): a [raft] run's
+ *   leader and commit events, parsed
  *
  * INVARIANTS
  *   - The hash covers exactly the event lines "time_ns node kind detail\n", in order; nothing

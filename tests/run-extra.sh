@@ -76,3 +76,21 @@ fi
 echo "== book and labs"
 run_suite "book-test" 300 python3 tools/book/book.py test
 run_check "labs-check" python3 labs/lab.py check
+
+# Raft in the simulator (sim/sim_raft.c, book chapter 9 "Running Raft in the simulator"):
+#   raft-*        each raft scenario once on seed 1: every checker holds (exit 0)
+#   determinism   raft-random and raft-figure8 run twice with one seed: equal trace hashes
+#   swarm         30 seeds of raft-random (make swarm runs 1,000)
+#   broken rule   RAFT_BUG_COMMIT_OLD_TERM (--bug raft-commit-old-term) under the Figure 8
+#                 adversary on seed 2 is caught: exit 1 (safety); the correct rule passes it
+echo "== raft in the simulator"
+if [ -x "$SIM" ]; then
+  for s in raft-basic raft-leader-crash raft-partition raft-figure8 raft-unreliable raft-reorder raft-random; do
+    run_check "sim-$s" sim_expect_exit 0 "$SIM" run "$s" --seed 1
+  done
+  run_check "sim-determinism-raft-random" sim_same_hash raft-random 7
+  run_check "sim-determinism-raft-figure8" sim_same_hash raft-figure8 2
+  run_check "sim-swarm-raft-random-1-30" "$SIM" swarm raft-random --seeds 1-30
+  run_check "sim-raft-figure8-seed2-correct-rule" sim_expect_exit 0 "$SIM" run raft-figure8 --seed 2
+  run_check "sim-raft-catches-commit-old-term" sim_expect_exit 1 "$SIM" run raft-figure8 --seed 2 --bug raft-commit-old-term
+fi

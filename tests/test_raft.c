@@ -26,6 +26,7 @@
 
 #include "limits.h"
 #include "raft.h"
+#include "raft_checker.h" /* sim/raft_checker.c: the checkers, shared with the simulator */
 #include "raft_log.h"
 #include "test_env.h"
 
@@ -972,9 +973,8 @@ typedef struct CNode {
     RaftLog *log;
     Raft *r;          /* NULL while crashed */
     bool connected;
-    uint64_t applied, chain; /* the application */
+    RaftCheckerNode *app; /* the application (applied, chain), kept by the checker */
     int64_t next_tick;
-    uint64_t lead_term, lead_last, lead_last_term; /* leader append-only */
 } CNode;
 
 typedef struct Flight {
@@ -984,16 +984,6 @@ typedef struct Flight {
     GBytes *bytes;
     bool hostile; /* a forged or corrupted copy: must be refused, never believed */
 } Flight;
-
-typedef struct CommitRec {
-    bool set;
-    uint64_t term, data_hash, value, chain;
-    uint32_t first_node;
-} CommitRec;
-
-typedef struct EntryMeta {
-    uint64_t data_hash, prev_term;
-} EntryMeta;
 
 typedef struct Cluster {
     const char *name;
@@ -1017,11 +1007,8 @@ typedef struct Cluster {
     uint64_t max_log_bytes;
     uint64_t trace_hash;
     bool trace;
-    /* checkers */
-    GHashTable *term_leader; /* term -> leader id */
-    GArray *commits;         /* CommitRec by index */
-    uint64_t max_commit;
-    GHashTable *metas;       /* (index, term) packed -> EntryMeta* */
+    /* checkers (sim/raft_checker.c) */
+    RaftChecker *chk;
     int violations;
     GString *first_violation;
     bool failed;
@@ -1033,25 +1020,9 @@ static uint64_t c_rand(Cluster *c) { return counter_random(&c->rng); }
 static uint64_t c_below(Cluster *c, uint64_t n) { return n ? c_rand(c) % n : 0; }
 static bool c_chance(Cluster *c, double p) { return (double)(c_rand(c) >> 11) / 9007199254740992.0 < p; }
 
-static uint64_t hash_bytes(GBytes *b) {
-    gsize len;
-    const uint8_t *p = g_bytes_get_data(b, &len);
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (gsize i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 static uint64_t mix3(uint64_t a, uint64_t b, uint64_t c3) {
     uint64_t s = a ^ (b * 0x9E3779B97F4A7C15ull) ^ (c3 * 0xC2B2AE3D27D4EB4Full);
     return counter_random(&s);
-}
-
-static uint64_t value_of(GBytes *data) {
-    gsize len;
-    const uint8_t *p = g_bytes_get_data(data, &len);
-    uint64_t v = 0;
-    if (len >= 8) memcpy(&v, p, 8);
-    return v;
 }
 
 static void violation(Cluster *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -1161,109 +1132,9 @@ static void net_send(Cluster *c, int from, const RaftMsg *m) {
     g_bytes_unref(b);
 }
 
-/* --- the application: a chain of blocks --- */
-
-static GBytes *app_snapshot(const CNode *nd) {
-    uint8_t b[16];
-    memcpy(b, &nd->applied, 8);
-    memcpy(b + 8, &nd->chain, 8);
-    return g_bytes_new(b, 16);
-}
-
-static CommitRec *commit_rec(Cluster *c, uint64_t index) {
-    if (index >= c->commits->len) g_array_set_size(c->commits, (guint)index + 1);
-    return &g_array_index(c->commits, CommitRec, index);
-}
-
-static void app_restore(Cluster *c, CNode *nd, GBytes *snap) {
-    if (snap == NULL || g_bytes_get_size(snap) != 16) {
-        nd->applied = nd->chain = 0;
-        return;
-    }
-    const uint8_t *p = g_bytes_get_data(snap, NULL);
-    memcpy(&nd->applied, p, 8);
-    memcpy(&nd->chain, p + 8, 8);
-    CommitRec *cr = commit_rec(c, nd->applied);
-    if (cr->set && cr->chain != nd->chain)
-        violation(c, "state machine safety: n%u installed a snapshot at %" G_GUINT64_FORMAT " whose chain differs from n%u's",
-                  nd->id, nd->applied, cr->first_node);
-}
-
-static void app_apply(Cluster *c, CNode *nd, const RaftEntry *e) {
-    if (e->index != nd->applied + 1) {
-        violation(c, "n%u applied index %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT, nd->id, e->index, nd->applied);
-        return;
-    }
-    uint64_t dh = hash_bytes(e->data);
-    nd->chain = mix3(nd->chain, e->index * 1000003 + e->term, dh);
-    nd->applied = e->index;
-    CommitRec *cr = commit_rec(c, e->index);
-    if (!cr->set) {
-        *cr = (CommitRec){true, e->term, dh, value_of(e->data), nd->chain, nd->id};
-        if (e->index > c->max_commit) c->max_commit = e->index;
-    } else if (cr->term != e->term || cr->data_hash != dh || cr->chain != nd->chain) {
-        violation(c, "state machine safety: n%u applied (term %" G_GUINT64_FORMAT ", value %" G_GUINT64_FORMAT ") at index %" G_GUINT64_FORMAT
-                     ", n%u applied (term %" G_GUINT64_FORMAT ", value %" G_GUINT64_FORMAT ")%s",
-                  nd->id, e->term, value_of(e->data), e->index, cr->first_node, cr->term, cr->value,
-                  cr->chain != nd->chain && cr->term == e->term ? " (chain hashes differ)" : "");
-    }
-}
-
-/* --- the checkers --- */
-
-static gpointer meta_key(uint64_t index, uint64_t term) { return GSIZE_TO_POINTER((index << 24) ^ term); }
-
-/* Log Matching, checked as entries are persisted: an entry (index, term) is created once, by
- * the leader of that term, with one command after one predecessor term; every copy anywhere
- * must agree. By induction, equal (index, term) means equal prefixes. */
-static void check_ready_entries(Cluster *c, CNode *nd, const RaftReady *rd) {
-    for (size_t k = 0; k < rd->n_entries; k++) {
-        const RaftEntry *e = &rd->entries[k];
-        uint64_t prev = k > 0 ? rd->entries[k - 1].term : raft_term_at(nd->r, e->index - 1);
-        uint64_t dh = hash_bytes(e->data);
-        EntryMeta *m = g_hash_table_lookup(c->metas, meta_key(e->index, e->term));
-        if (m == NULL) {
-            m = g_new(EntryMeta, 1);
-            *m = (EntryMeta){dh, prev};
-            g_hash_table_insert(c->metas, meta_key(e->index, e->term), m);
-        } else if (m->data_hash != dh || m->prev_term != prev) {
-            violation(c, "log matching: n%u holds a different entry (%" G_GUINT64_FORMAT ", term %" G_GUINT64_FORMAT ")",
-                      nd->id, e->index, e->term);
-        }
-    }
-    if (raft_role(nd->r) == RAFT_LEADER && nd->lead_term == raft_term(nd->r) && rd->n_entries > 0 &&
-        rd->entries[0].index <= nd->lead_last)
-        violation(c, "leader append-only: leader n%u rewrote index %" G_GUINT64_FORMAT, nd->id, rd->entries[0].index);
-}
-
-static void check_node(Cluster *c, CNode *nd) {
-    Raft *r = nd->r;
-    raft_check_invariants(r);
-    if (raft_role(r) != RAFT_LEADER) return;
-    uint64_t term = raft_term(r), last = raft_last_index(r);
-    gpointer who = g_hash_table_lookup(c->term_leader, GSIZE_TO_POINTER(term));
-    if (who == NULL) g_hash_table_insert(c->term_leader, GSIZE_TO_POINTER(term), GUINT_TO_POINTER(nd->id));
-    else if (GPOINTER_TO_UINT(who) != nd->id)
-        violation(c, "election safety: n%u and n%u both lead term %" G_GUINT64_FORMAT, GPOINTER_TO_UINT(who), nd->id, term);
-    if (nd->lead_term == term) {
-        if (last < nd->lead_last || (nd->lead_last > raft_snapshot_index(r) && raft_term_at(r, nd->lead_last) != nd->lead_last_term))
-            violation(c, "leader append-only: n%u's log lost index %" G_GUINT64_FORMAT " in term %" G_GUINT64_FORMAT, nd->id,
-                      nd->lead_last, term);
-    } else {
-        /* a new leader: Leader Completeness — it holds every entry anyone has applied */
-        nd->lead_term = term;
-        for (uint64_t i = raft_snapshot_index(r) + 1; i <= c->max_commit; i++) {
-            CommitRec *cr = commit_rec(c, i);
-            if (cr->set && raft_term_at(r, i) != cr->term) {
-                violation(c, "leader completeness: n%u leads term %" G_GUINT64_FORMAT " without committed entry %" G_GUINT64_FORMAT
-                             " (term %" G_GUINT64_FORMAT ")", nd->id, term, i, cr->term);
-                break;
-            }
-        }
-    }
-    nd->lead_last = last;
-    nd->lead_last_term = raft_term_at(r, last);
-}
+/* The checkers report through here; the checker code and the chain-of-blocks application
+ * live in sim/raft_checker.c, shared with the simulator's Raft workload. */
+static void on_violation(void *ctx, const char *what) { violation(ctx, "%s", what); }
 
 /* --- driving one node --- */
 
@@ -1271,20 +1142,20 @@ static void process_ready(Cluster *c, CNode *nd) {
     while (nd->r && raft_has_ready(nd->r)) {
         RaftReady rd;
         raft_ready_take(nd->r, &rd);
-        check_ready_entries(c, nd, &rd);
+        raft_checker_ready(c->chk, nd->r, &rd);
         GError *error = NULL;
         if (!raft_log_save(nd->log, &rd, &error)) g_error("raft_log_save on the test disk: %s", error->message);
-        if (rd.has_snapshot && rd.install_snapshot) app_restore(c, nd, rd.snapshot.data);
+        if (rd.has_snapshot && rd.install_snapshot) raft_checker_restore(c->chk, nd->id, rd.snapshot.data);
         for (size_t i = 0; i < rd.n_msgs; i++) net_send(c, (int)nd->id - 1, &rd.msgs[i]);
-        for (size_t i = 0; i < rd.n_committed; i++) app_apply(c, nd, &rd.committed[i]);
+        for (size_t i = 0; i < rd.n_committed; i++) raft_checker_apply(c->chk, nd->id, &rd.committed[i]);
         raft_ready_clear(&rd);
-        if (c->snapshot_every && nd->applied >= raft_snapshot_index(nd->r) + (uint64_t)c->snapshot_every) {
-            g_autoptr(GBytes) snap = app_snapshot(nd);
-            if (!raft_compact(nd->r, nd->applied, snap, &error)) g_error("raft_compact: %s", error->message);
+        if (c->snapshot_every && nd->app->applied >= raft_snapshot_index(nd->r) + (uint64_t)c->snapshot_every) {
+            g_autoptr(GBytes) snap = raft_checker_snapshot(c->chk, nd->id);
+            if (!raft_compact(nd->r, nd->app->applied, snap, &error)) g_error("raft_compact: %s", error->message);
         }
     }
     if (nd->r) {
-        check_node(c, nd);
+        raft_checker_node(c->chk, nd->r);
         uint64_t lb = raft_log_state_bytes(nd->log);
         if (lb > c->max_log_bytes) c->max_log_bytes = lb;
     }
@@ -1308,12 +1179,12 @@ static void node_start(Cluster *c, CNode *nd) {
     cfg.random_u64 = node_random;
     cfg.random_ctx = nd->te;
     cfg.bug = c->bug;
-    app_restore(c, nd, boot.snapshot.index ? boot.snapshot.data : NULL);
+    raft_checker_restore(c->chk, nd->id, boot.snapshot.index ? boot.snapshot.data : NULL);
     nd->r = raft_new(&cfg, &boot, &error);
     if (nd->r == NULL) g_error("raft_new: %s", error->message);
     raft_boot_clear(&boot);
     nd->next_tick = c->now + 1 + (int64_t)c_below(c, TICK_NS);
-    nd->lead_term = 0;
+    raft_checker_restarted(c->chk, nd->id);
     process_ready(c, nd); /* re-apply what the disk says is committed */
 }
 
@@ -1348,9 +1219,7 @@ static Cluster *cluster_new(const char *name, uint64_t seed, int n, bool unrelia
     c->unreliable = unreliable;
     c->election_ticks = ELECTION_TICKS;
     c->flights = g_array_new(FALSE, FALSE, sizeof(Flight));
-    c->term_leader = g_hash_table_new(g_direct_hash, g_direct_equal);
-    c->commits = g_array_new(FALSE, TRUE, sizeof(CommitRec));
-    c->metas = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    c->chk = raft_checker_new(n, on_violation, c);
     c->first_violation = g_string_new("");
     c->why = g_string_new("");
     c->trace = g_getenv("RAFT_TRACE") != NULL;
@@ -1359,6 +1228,7 @@ static Cluster *cluster_new(const char *name, uint64_t seed, int n, bool unrelia
         c->node[i].id = (uint32_t)i + 1;
         c->node[i].te = test_env_new(seed * 1000 + (uint64_t)i + 1);
         c->node[i].connected = true;
+        c->node[i].app = &c->chk->node[i];
     }
     return c;
 }
@@ -1376,9 +1246,7 @@ static void cluster_free(Cluster *c) {
     }
     for (guint i = 0; i < c->flights->len; i++) g_bytes_unref(g_array_index(c->flights, Flight, i).bytes);
     g_array_free(c->flights, TRUE);
-    g_hash_table_destroy(c->term_leader);
-    g_array_free(c->commits, TRUE);
-    g_hash_table_destroy(c->metas);
+    raft_checker_free(c->chk);
     g_string_free(c->first_violation, TRUE);
     g_string_free(c->why, TRUE);
     g_free(c);
@@ -1509,8 +1377,9 @@ static void check_no_leader(Cluster *c) {
 static int n_committed(Cluster *c, uint64_t index, uint64_t *value) {
     int count = 0;
     for (int i = 0; i < c->n; i++)
-        if (c->node[i].applied >= index) count++;
-    *value = index < c->commits->len ? g_array_index(c->commits, CommitRec, index).value : 0;
+        if (c->node[i].app->applied >= index) count++;
+    const RaftCheckerCommit *cr = raft_checker_commit_at(c->chk, index);
+    *value = cr ? cr->value : 0;
     return count;
 }
 
@@ -1651,7 +1520,7 @@ static void sc_basic_agree(Cluster *c) {
     uint64_t prev = 0;
     for (int i = 0; i < 3; i++) {
         uint64_t v;
-        if (n_committed(c, c->max_commit + 1, &v) > 0) fail(c, "some have committed before Start()");
+        if (n_committed(c, c->chk->max_commit + 1, &v) > 0) fail(c, "some have committed before Start()");
         uint64_t index = one(c, fresh(c), c->n, false);
         TRY(c);
         if (index <= prev) fail(c, "got index %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT, index, prev);
@@ -1706,7 +1575,7 @@ static void sc_leader_failure(Cluster *c) {
     int l2 = check_one_leader(c);
     TRY(c);
     DIS(l2);
-    uint64_t top = c->max_commit;
+    uint64_t top = c->chk->max_commit;
     for (int i = 0; i < c->n; i++) start_on(c, i, fresh(c), 8);
     run_for(c, 2 * SEC);
     uint64_t v;
@@ -2252,12 +2121,12 @@ static void describe(Cluster *c, GString *out, const char *what) {
                                nd->r ? raft_role_name(raft_role(nd->r)) : "down", nd->r ? raft_term(nd->r) : 0);
         for (uint64_t k = 1; nd->r && k <= raft_last_index(nd->r); k++) {
             const RaftEntry *e = raft_entry_at(nd->r, k);
-            uint64_t v = e ? value_of(e->data) : 0;
+            uint64_t v = e ? raft_checker_value(e->data) : 0;
             g_string_append_printf(out, "%s%" G_GUINT64_FORMAT "%s", k > 1 ? " " : "", raft_term_at(nd->r, k),
                                    v == 0xA ? "X" : v == 0xB ? "Y" : "");
         }
         g_string_append_printf(out, "]  commit %" G_GUINT64_FORMAT "  applied %" G_GUINT64_FORMAT "%s\n",
-                               nd->r ? raft_commit(nd->r) : 0, nd->applied, nd->connected ? "" : "  (cut off)");
+                               nd->r ? raft_commit(nd->r) : 0, nd->app->applied, nd->connected ? "" : "  (cut off)");
     }
 }
 
@@ -2429,7 +2298,7 @@ static int run_one(const Scenario *s, uint64_t seed, gboolean report, GString *w
     } else if (report) {
         g_test_message("  ... Passed -- seed=%-3" G_GUINT64_FORMAT " %6.1fs simulated %5.2fs real  peers %d  rpcs %6" G_GUINT64_FORMAT
                        "  bytes %8" G_GUINT64_FORMAT "  commits %4" G_GUINT64_FORMAT "  steps %7" G_GUINT64_FORMAT,
-                       seed, (double)c->now / SEC, real_s, s->n, c->rpcs, c->bytes, c->max_commit, c->steps);
+                       seed, (double)c->now / SEC, real_s, s->n, c->rpcs, c->bytes, c->chk->max_commit, c->steps);
     }
     cluster_free(c);
     return result;

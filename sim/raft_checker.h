@@ -1,0 +1,88 @@
+/* raft_checker.h — Raft's safety checkers and the chain-of-blocks test application, shared by
+ * the in-test cluster (tests/test_raft.c) and the simulator's Raft workload (sim/sim_raft.c).
+ *
+ * WHAT IT IS
+ *   One object that watches every node of one Raft group from outside, through raft.h's
+ *   introspection and the Ready batches, and reports each broken promise through a callback
+ *   (the caller stamps the time and decides what a violation does to the run). It also owns
+ *   the test application: each node's state is (applied index, chain hash); applying entry i
+ *   sets chain = H(chain, i, term, H(data)). A snapshot is those 16 bytes. If two nodes ever
+ *   apply different entries at one index, their chains differ from there on.
+ *
+ * INTERFACE (ids are Raft ids, 1..n)
+ *   raft_checker_new(n, on_violation, ctx) / raft_checker_free(k)
+ *   raft_checker_ready(k, r, rd)        a Ready just taken from r, BEFORE persisting it:
+ *                                       log matching, leader append-only (no rewrites)
+ *   raft_checker_node(k, r)             after r's Ready batches were processed: r's own
+ *                                       invariants, election safety, leader append-only,
+ *                                       leader completeness
+ *   raft_checker_apply(k, id, entry)    the application applies a committed entry:
+ *                                       state machine safety and equal chain hashes
+ *   raft_checker_restore(k, id, snap)   install a snapshot (NULL: empty state)
+ *   raft_checker_snapshot(k, id)        the application's snapshot (16 bytes)
+ *   raft_checker_restarted(k, id)       a node came back from a crash (forget its leadership)
+ *   raft_checker_value(data)            the first 8 bytes of a command (its value)
+ *
+ * CHECKERS
+ *   election safety      a map term -> leader; a second leader for a term is a violation
+ *   leader append-only   a leader's last index never shrinks within its term, its entry there
+ *                        keeps its term, and its Ready never rewrites an index it had
+ *   log matching         every persisted (index, term) is recorded with its data hash and its
+ *                        predecessor's term; every copy anywhere must match
+ *   leader completeness  a node becoming leader holds every entry anyone has applied
+ *   state machine safety the first apply at each index is recorded with its chain hash; every
+ *                        later apply anywhere must match
+ *   raft_check_invariants each node's own invariants (asserts: an internal error)
+ *
+ * INVARIANTS
+ *   - Maps are looked up, never iterated: nothing depends on hash order or pointers.
+ */
+#ifndef MINIJET_RAFT_CHECKER_H
+#define MINIJET_RAFT_CHECKER_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "raft.h"
+
+#define RAFT_CHECKER_MAXN 9
+
+typedef struct RaftCheckerNode {
+    uint64_t applied, chain;                      /* the application */
+    uint64_t lead_term, lead_last, lead_last_term; /* leader append-only */
+} RaftCheckerNode;
+
+typedef struct RaftCheckerCommit {
+    bool set;
+    uint64_t term, data_hash, value, chain;
+    uint32_t first_node;
+} RaftCheckerCommit;
+
+typedef void (*RaftCheckerViolationFn)(void *ctx, const char *what);
+
+typedef struct RaftChecker {
+    int n;
+    RaftCheckerNode node[RAFT_CHECKER_MAXN]; /* by id - 1 */
+    GHashTable *term_leader;                 /* term -> leader id */
+    GArray *commits;                         /* RaftCheckerCommit by index */
+    uint64_t max_commit;                     /* highest index anyone applied */
+    GHashTable *metas;                       /* (index, term) packed -> EntryMeta* */
+    RaftCheckerViolationFn on_violation;
+    void *ctx;
+    uint64_t violations;
+} RaftChecker;
+
+RaftChecker *raft_checker_new(int n, RaftCheckerViolationFn on_violation, void *ctx);
+void raft_checker_free(RaftChecker *k);
+void raft_checker_ready(RaftChecker *k, const Raft *r, const RaftReady *rd);
+void raft_checker_node(RaftChecker *k, const Raft *r);
+void raft_checker_apply(RaftChecker *k, uint32_t id, const RaftEntry *e);
+void raft_checker_restore(RaftChecker *k, uint32_t id, GBytes *snap);
+GBytes *raft_checker_snapshot(const RaftChecker *k, uint32_t id);
+void raft_checker_restarted(RaftChecker *k, uint32_t id);
+/* The record of index (NULL if nobody applied it yet). */
+const RaftCheckerCommit *raft_checker_commit_at(const RaftChecker *k, uint64_t index);
+uint64_t raft_checker_value(GBytes *data);
+
+#endif
