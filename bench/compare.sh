@@ -15,7 +15,10 @@
 #   bench/compare.sh [--quick]       (make bench / make bench-quick)
 #   Environment: ROUNDS, DURATION (seconds per run), SCENARIOS (space separated),
 #   MINIJET (server binary), MINIJET_ARGS (extra minijet flags), NATS_SERVER (reference
-#   binary), BENCH (load generator), FILL_COUNT (messages pull/push consume).
+#   binary), BENCH (load generator), FILL_COUNT (messages pull/push consume),
+#   OBJ_MIB (object size for objput/objget: 100, quick 10), OBJ_ROUNDS (their rounds: 5, quick 3).
+#   objput/objget run bench/objbench.mjs with node and nats.js (libnats has no object store);
+#   without node they are skipped.
 #
 # OUTPUT
 #   the table on stdout, and
@@ -30,13 +33,18 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick -eq 1 ]; then
   ROUNDS=${ROUNDS:-5}; DURATION=${DURATION:-1}; FILL_COUNT=${FILL_COUNT:-50000}; tag=-quick
+  OBJ_MIB=${OBJ_MIB:-10}; OBJ_ROUNDS=${OBJ_ROUNDS:-3}
 else
   ROUNDS=${ROUNDS:-7}; DURATION=${DURATION:-2}; FILL_COUNT=${FILL_COUNT:-100000}; tag=""
+  OBJ_MIB=${OBJ_MIB:-100}; OBJ_ROUNDS=${OBJ_ROUNDS:-5}
 fi
-SCENARIOS=${SCENARIOS:-"pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget"}
+SCENARIOS=${SCENARIOS:-"pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget objput objget"}
+if ! command -v node >/dev/null 2>&1 || [ ! -d tests/interop/js/node_modules/nats ]; then
+  SCENARIOS=$(echo " $SCENARIOS " | sed 's/ objput / /; s/ objget / /')   # nats.js needed
+fi
 # Where the sync policy decides the figure, minijet also runs as "minijet-2m" (--sync_interval
 # 2m: nats-server 2.9.10's promise) so there is an equal-policy row. SYNC_SCENARIOS="" skips it.
-SYNC_SCENARIOS=${SYNC_SCENARIOS-"jspub jspubasync kvput"}
+SYNC_SCENARIOS=${SYNC_SCENARIOS-"jspub jspubasync kvput objput"}
 MINIJET=${MINIJET:-build/minijet-server}
 NATS_SERVER=${NATS_SERVER:-/usr/sbin/nats-server}
 BENCH=${BENCH:-build/minijet-bench}
@@ -138,19 +146,27 @@ echo "round,scenario,server,msgs_per_s,MB_per_s,p50_us,p90_us,p99_us,p999_us,max
 run_one() {  # round scenario server
   local round=$1 sc=$2 name=$3 out err rc extra=""
   case $sc in pull|push) extra="-n $FILL_COUNT" ;; esac
+  local gen=("$BENCH") limit=$RUN_LIMIT
+  # Object store: nats.js (libnats has none). The object is OBJ_MIB MiB; bound 60 s + 1 s/MiB.
+  case $sc in objput|objget) gen=(node bench/objbench.mjs); extra="-m $OBJ_MIB"; limit=$(( 60 + OBJ_MIB )) ;; esac
   if ! kill -0 "${pid[$name]:-0}" 2>/dev/null; then
     echo "  $sc on $name, round $round: the server had exited; restarted it" >>"$work/failures"
     start_server "$name" || { echo "$round,$sc,$name,FAIL,server would not start" >>"$raw"; return 1; }
   fi
-  out=$(timeout -k 2 "$RUN_LIMIT" "$BENCH" -p "${port[$name]}" -l "$name" -d "$DURATION" \
-        -T $(( RUN_LIMIT - 5 )) $extra "$sc" 2>"$work/err")
+  if [ "${gen[0]}" = node ]; then
+    out=$(timeout -k 2 "$limit" node bench/objbench.mjs -p "${port[$name]}" -l "$name" \
+          -T $(( limit - 5 )) $extra "$sc" 2>"$work/err")
+  else
+    out=$(timeout -k 2 "$RUN_LIMIT" "$BENCH" -p "${port[$name]}" -l "$name" -d "$DURATION" \
+          -T $(( RUN_LIMIT - 5 )) $extra "$sc" 2>"$work/err")
+  fi
   rc=$?
   if [ $rc -eq 0 ] && [ -n "$out" ]; then
     echo "$round,$out" >>"$raw"
     return 0
   fi
   err=$(tail -1 "$work/err" | tr ',' ';')
-  [ $rc -eq 124 ] && err="killed after ${RUN_LIMIT}s"
+  [ $rc -eq 124 ] && err="killed after ${limit}s"
   echo "$round,$sc,$name,FAIL,${err:-exit $rc}" >>"$raw"
   echo "  $sc on $name, round $round: ${err:-exit $rc}" >>"$work/failures"
   return 1
@@ -163,7 +179,9 @@ for sc in $SCENARIOS; do
   case " $SYNC_SCENARIOS " in *" $sc "*) SERVERS=(minijet minijet-2m nats-server) ;; esac
   for s in "${SERVERS[@]}"; do start_server "$s" >>"$work/failures" || true; done
   declare -A fails=([minijet]=0 [minijet-2m]=0 [nats-server]=0)
-  for ((r = 1; r <= ROUNDS; r++)); do
+  rounds=$ROUNDS
+  case $sc in objput|objget) rounds=$OBJ_ROUNDS ;; esac
+  for ((r = 1; r <= rounds; r++)); do
     # ABBA: forwards in odd rounds, backwards in even ones.
     order=("${SERVERS[@]}")
     if (( r % 2 == 0 )); then order=(); for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do order+=("${SERVERS[$i]}"); done; fi
@@ -197,6 +215,7 @@ NR == 1 { next }
 $4 == "FAIL" { failed[$2 "," $3] = 1; next }
 {
   add($2 ",msgs_per_s," $3, $4)
+  add($2 ",MB_per_s," $3, $5)
   add($2 ",p50_us," $3, $6)
   add($2 ",p99_us," $3, $9)
   if ($9 != "") haslat[$2] = 1
@@ -205,14 +224,15 @@ END {
   print "scenario,metric,better,minijet_median,minijet_min,minijet_max,minijet_runs,nats_median,nats_min,nats_max,nats_runs,ratio"
   for (k = 1; k <= nm; k++) {
     sc = order[k]
-    nmet = split("msgs_per_s p50_us p99_us", mets, " ")
+    # object scenarios: MB/s (one object per run, so objects/s says little)
+    nmet = split(sc ~ /^obj/ ? "MB_per_s" : "msgs_per_s p50_us p99_us", mets, " ")
     for (v = 1; v <= 2; v++) {
     var = (v == 1) ? "minijet" : "minijet-2m"
     if (v == 2 && !((sc ",msgs_per_s,minijet-2m") in seen) && !((sc ",minijet-2m") in failed)) continue
     for (m = 1; m <= nmet; m++) {
       met = mets[m]
-      if (met != "msgs_per_s" && !(sc in haslat)) continue   # latency rows where measured
-      better = (met == "msgs_per_s") ? "higher" : "lower"
+      if (met ~ /^p/ && !(sc in haslat)) continue   # latency rows where measured
+      better = (met ~ /_per_s$/) ? "higher" : "lower"
       km = sc "," met "," var; kn = sc "," met ",nats-server"
       mm = ""; ml = ""; mh = ""; mc = 0
       if (km in seen) { mm = median(vals[km]); ml = lo; mh = hi; mc = cnt }
@@ -231,18 +251,23 @@ END {
 awk -F, '
 function human(v, met) {
   if (v == "") return "-"
+  if (met == "MB_per_s") return sprintf("%.1f MB/s", v)
   if (met != "msgs_per_s") return sprintf("%.0f us", v)
   if (v >= 1e6) return sprintf("%.2fM", v / 1e6)
   if (v >= 1e3) return sprintf("%.1fk", v / 1e3)
   return sprintf("%.0f", v)
 }
-function spread(lo, hi, met) { if (lo == "") return ""; return "(" human(lo, met) " - " human(hi, met) ")" }
+function spread(lo, hi, met) {
+  if (lo == "") return ""
+  if (met == "MB_per_s") return sprintf("(%.1f - %.1f)", lo, hi)   # the unit is on the median
+  return "(" human(lo, met) " - " human(hi, met) ")"
+}
 NR == 1 {
   printf "\n%-20s %-7s %-30s %-30s %s\n", "scenario", "metric", "minijet median (min - max)", "nats-server median (min - max)", "ratio minijet/nats-server"
   next
 }
 {
-  metric = ($2 == "msgs_per_s") ? "msgs/s" : ($2 == "p50_us" ? "p50" : "p99")
+  metric = ($2 == "msgs_per_s") ? "msgs/s" : ($2 == "MB_per_s" ? "MB/s" : ($2 == "p50_us" ? "p50" : "p99"))
   note = ($3 == "higher") ? "higher is better" : "latency: lower is better"
   r = ($12 == "n/a") ? "n/a" : $12 "x"
   m = ($7 > 0) ? human($4, $2) " " spread($5, $6, $2) : "FAILED"
@@ -257,7 +282,8 @@ fi
   echo
   echo "msgs/s: pub = accepted by the server; pubsub/fanout/queue = delivered (fan-out counts all 4"
   echo "copies); reqrep = round trips; jspub/jspubasync = acknowledged; pull/push = consumed and"
-  echo "acked ($FILL_COUNT pre-filled); kvput/kvget = operations over 1,000 keys."
+  echo "acked ($FILL_COUNT pre-filled); kvput/kvget = operations over 1,000 keys; objput/objget ="
+  echo "MB/s (10^6 B) of one $OBJ_MIB MiB object through nats.js (bench/objbench.mjs), $OBJ_ROUNDS rounds."
   echo "payloads: 16 B core, 64 B reqrep and KV, 128 B JetStream. raw runs: $raw"
   echo "elapsed: $(( SECONDS - t_start )) s"
 } | tee -a "$table"

@@ -11,9 +11,13 @@
  *
  * INTERFACE
  *   minijet-bench [-h host] [-p port] [-l label] [-d seconds] [-T seconds] [-z bytes]
- *                 [-w window] [-n count] [-H] [-v] SCENARIO
+ *                 [-w window] [-n count] [-S subs] [-H] [-v]
+ *                 SCENARIO
  *   Scenarios: ping pub pubsub fanout queue reqrep  (core NATS)
  *              jspub jspubasync pull push kvput kvget (JetStream; need a JetStream server)
+ *              jsgrow jsconsumers idle jsready (bench/scaling.sh; their own output lines,
+ *              described where each is defined); -S N holds N non-matching subscriptions
+ *              during pub/pubsub/fanout/queue (the subscription-count scaling figure)
  *   One line on stdout per run:
  *     scenario,server,msgs_per_s,MB_per_s,p50_us,p90_us,p99_us,p999_us,max_us
  *   (-H prints that header first; empty fields where a figure does not apply; MB = 10^6
@@ -80,6 +84,8 @@ typedef struct {
     int size;      /* payload bytes; 0 = the scenario's default */
     long window;   /* max messages the publisher may run ahead of the slowest subscriber */
     long count;    /* messages for count-bound scenarios (pull) */
+    long noise;    /* -S: non-matching subscriptions held during pub/pubsub (scaling) */
+    int append;    /* -A: jsgrow appends to an existing stream BENCH instead of a fresh one */
     int header;
     int verbose;
 } Opts;
@@ -474,6 +480,8 @@ static int ring_write(PubRing *pr, RawConn *rc, uint64_t limit_frames)
 
 typedef enum { FAN_NONE, FAN_ALL, FAN_QUEUE } FanKind;
 
+static RawConn *noise_subscribe(long n, double deadline); /* -S, see "scaling" below */
+
 /* One publisher, `nsubs` subscribers on the same subject (all get everything, or a queue
  * group shares it). Publish for the duration, then wait for every delivery. */
 static void run_throughput(int nsubs, FanKind kind, int size)
@@ -490,6 +498,7 @@ static void run_throughput(int nsubs, FanKind kind, int size)
             snprintf(sub, sizeof sub, "SUB %s 1\r\n", subject);
         subs[i] = raw_connect(sub, deadline);
     }
+    RawConn *noise = noise_subscribe(opt.noise, deadline); /* -S, for bench/scaling.sh */
     RawConn *pub = raw_connect(NULL, deadline);
     PubRing pr;
     ring_init(&pr, subject, size);
@@ -611,6 +620,8 @@ static void run_throughput(int nsubs, FanKind kind, int size)
     for (int i = 0; i < nsubs; i++)
         raw_close(subs[i]);
     raw_close(pub);
+    if (noise != NULL)
+        raw_close(noise);
     free(pr.ring);
 }
 
@@ -1076,6 +1087,249 @@ static void run_kv(int size, int is_put)
     free(val);
 }
 
+/* ------------------------------------------------------------------ scaling (bench/scaling.sh) */
+
+/* -S N: N subscriptions that never match the published subject `bench.s`, on one extra
+ * connection opened before the run and kept open through it. A quarter each of four shapes,
+ * so both the literal and the wildcard branches of the subject tree grow:
+ *   noise.<i>.a   (literal)        noise.*.<i>  (partial wildcard, 3 tokens)
+ *   bench.s.<i>.> (full wildcard: needs 3+ tokens, so not bench.s)   *.x<i>  (wildcard first
+ *   token: matches `bench`, then the literal x<i> does not match `s`). */
+static RawConn *noise_subscribe(long n, double deadline)
+{
+    if (n <= 0)
+        return NULL;
+    RawConn *rc = raw_connect(NULL, deadline);
+    size_t cap = (size_t)n * 48 + 16, len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        fail("out of memory");
+    for (long i = 0; i < n; i++) {
+        long sid = 1000 + i;
+        switch (i % 4) {
+        case 0: len += (size_t)sprintf(buf + len, "SUB noise.%ld.a %ld\r\n", i, sid); break;
+        case 1: len += (size_t)sprintf(buf + len, "SUB noise.*.%ld %ld\r\n", i, sid); break;
+        case 2: len += (size_t)sprintf(buf + len, "SUB bench.s.%ld.> %ld\r\n", i, sid); break;
+        default: len += (size_t)sprintf(buf + len, "SUB *.x%ld %ld\r\n", i, sid); break;
+        }
+    }
+    len += (size_t)sprintf(buf + len, "PING\r\n");
+    uint64_t before = rc->pongs;
+    write_all(rc->fd, buf, len, deadline);
+    raw_wait_pong(rc, before, deadline);
+    free(buf);
+    vlog("%ld non-matching subscriptions in place", n);
+    return rc;
+}
+
+/* A JetStream context with an async-publish window of 4,000 and the error counter. */
+static jsCtx *js_async_ctx(natsConnection *nc)
+{
+    jsCtx *js = NULL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 10000;
+    jo.PublishAsync.MaxPending = 4000;
+    jo.PublishAsync.ErrHandler = js_async_err_handler;
+    jo.PublishAsync.StallWait = 10000;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
+        fail("JetStream context: %s", nats_GetLastError(NULL));
+    return js;
+}
+
+/* Publish `n` messages asynchronously and wait for every ack; returns the seconds taken. */
+static double js_publish_n(jsCtx *js, const char *subject, const char *payload, int size, long n)
+{
+    double t0 = now_s();
+    for (long i = 0; i < n; i++)
+        if (js_PublishAsync(js, subject, payload, size, NULL) != NATS_OK)
+            fail("async publish: %s", nats_GetLastError(NULL));
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = (int64_t)(opt.timeout_s * 1000);
+    natsStatus s = js_PublishAsyncComplete(js, &po);
+    if (s != NATS_OK)
+        fail("waiting for %ld acks: %s", n, natsStatus_GetText(s));
+    if (js_async_errors > 0)
+        fail("%ld async publishes failed", (long)js_async_errors);
+    return now_s() - t0;
+}
+
+/* jsgrow: a fresh stream grows to -n messages (default 1,000,000) by async publish, window
+ * 4,000; one line per -w messages (default 100,000): jsgrow,server,stored,msgs_per_s.
+ * The stream is LEFT IN PLACE (scaling.sh restarts the server on it and times recovery).
+ * -A: append -n more to the existing stream instead (`stored` then counts from its size). */
+static void run_jsgrow(int size)
+{
+    long total = opt.count > 0 ? opt.count : 1000000;
+    long step = opt.window != 200000 ? opt.window : 100000;
+    natsConnection *nc = lib_connect();
+    jsCtx *js = js_async_ctx(nc);
+    long base = 0;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    if (opt.append && js_GetStreamInfo(&si, js, JS_STREAM, NULL, &jerr) == NATS_OK) {
+        base = (long)si->State.Msgs;
+        jsStreamInfo_Destroy(si);
+    } else {
+        jsCtx *setup = js_fresh_stream(nc);
+        jsCtx_Destroy(setup);
+    }
+    char *payload = malloc((size_t)size);
+    memset(payload, 'g', (size_t)size);
+    for (long done = 0; done < total;) {
+        long n = total - done < step ? total - done : step;
+        double secs = js_publish_n(js, JS_SUBJECT, payload, size, n);
+        done += n;
+        printf("jsgrow,%s,%ld,%.0f\n", opt.label, base + done, (double)n / secs);
+        fflush(stdout);
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    free(payload);
+}
+
+/* jsconsumers: one stream on `benchc.>`; consumers are added in steps 1, 10, 100, 1000 (up
+ * to -n, default 1,000): durable PULL consumers, explicit ack, each filtered on its own
+ * subject benchc.cold.<i>, which nothing is published to. After each step, async publishes
+ * (window 4,000) to benchc.hot for -d seconds: jsconsumers,server,consumers,msgs_per_s,
+ * add_ms (the mean time to add one consumer in that step). So the figure is what idle,
+ * non-matching consumers cost each publish. */
+static void run_jsconsumers(int size)
+{
+    long max = opt.count > 0 ? opt.count : 1000;
+    natsConnection *nc = lib_connect();
+    jsCtx *js = js_async_ctx(nc);
+    jsErrCode jerr = 0;
+    js_DeleteStream(js, "BENCHC", NULL, &jerr);
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = "BENCHC";
+    const char *subjects[] = {"benchc.>"};
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    jsStreamInfo *si = NULL;
+    if (js_AddStream(&si, js, &cfg, NULL, &jerr) != NATS_OK)
+        fail("add stream: %s (err_code %d)", nats_GetLastError(NULL), (int)jerr);
+    jsStreamInfo_Destroy(si);
+    char *payload = malloc((size_t)size);
+    memset(payload, 'c', (size_t)size);
+    long have = 0;
+    for (long level = 1; level <= max; level *= 10) {
+        double a0 = now_s();
+        long added = 0;
+        for (; have < level; have++, added++) {
+            char name[32], filter[48];
+            snprintf(name, sizeof name, "c%ld", have);
+            snprintf(filter, sizeof filter, "benchc.cold.%ld", have);
+            jsConsumerConfig cc;
+            jsConsumerConfig_Init(&cc);
+            cc.Durable = name;
+            cc.AckPolicy = js_AckExplicit;
+            cc.FilterSubject = filter;
+            jsConsumerInfo *ci = NULL;
+            if (js_AddConsumer(&ci, js, "BENCHC", &cc, NULL, &jerr) != NATS_OK)
+                fail("add consumer %ld: %s (err_code %d)", have, nats_GetLastError(NULL), (int)jerr);
+            jsConsumerInfo_Destroy(ci);
+        }
+        double add_ms = added > 0 ? (now_s() - a0) * 1000 / (double)added : 0;
+        /* publish for the duration, in slices of 2,000 so the clock is checked often */
+        double t0 = now_s();
+        long n = 0;
+        while (now_s() - t0 < opt.duration_s) {
+            for (int i = 0; i < 2000; i++)
+                if (js_PublishAsync(js, "benchc.hot", payload, size, NULL) != NATS_OK)
+                    fail("async publish: %s", nats_GetLastError(NULL));
+            n += 2000;
+        }
+        js_publish_n(js, "benchc.hot", payload, size, 0); /* wait for the last ack */
+        double t_end = now_s();
+        printf("jsconsumers,%s,%ld,%.0f,%.2f\n", opt.label, level, (double)n / (t_end - t0), add_ms);
+        fflush(stdout);
+    }
+    js_DeleteStream(js, "BENCHC", NULL, &jerr);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    free(payload);
+}
+
+/* idle: open -n raw connections (CONNECT + PING, each waits for its PONG), print
+ * `idle,server,N,ready`, hold them for -d seconds (scaling.sh reads the server's VmRSS
+ * meanwhile), then close them. Answers the server's PINGs while holding. */
+static void run_idle(void)
+{
+    long n = opt.count > 0 ? opt.count : 1000;
+    double deadline = now_s() + opt.timeout_s;
+    RawConn **c = calloc((size_t)n, sizeof *c);
+    if (c == NULL)
+        fail("out of memory");
+    for (long i = 0; i < n; i++) {
+        c[i] = raw_connect(NULL, deadline);
+        /* an idle connection needs no 1 MiB input buffer in this process */
+        c[i]->in = realloc(c[i]->in, 4096);
+    }
+    printf("idle,%s,%ld,ready\n", opt.label, n);
+    fflush(stdout);
+    double until = now_s() + opt.duration_s;
+    while (now_s() < until)
+        usleep(20000);
+    for (long i = 0; i < n; i++)
+        raw_close(c[i]);
+    free(c);
+}
+
+/* jsready: for restart timing. Started right after the server process: retries a libnats
+ * connection every 2 ms until one succeeds, then asks for stream BENCH's info until it
+ * answers with -n messages. Prints jsready,server,connect_s,ready_s,messages (seconds
+ * since this program started). */
+static void run_jsready(void)
+{
+    double t0 = now_s(), deadline = t0 + opt.timeout_s;
+    char url[256];
+    snprintf(url, sizeof url, "nats://%s:%d", opt.host, opt.port);
+    natsConnection *nc = NULL;
+    for (;;) {
+        natsOptions *o = NULL;
+        natsOptions_Create(&o);
+        natsOptions_SetURL(o, url);
+        natsOptions_SetTimeout(o, 5000);
+        natsOptions_SetAllowReconnect(o, false);
+        natsStatus s = natsConnection_Connect(&nc, o);
+        natsOptions_Destroy(o);
+        if (s == NATS_OK)
+            break;
+        if (now_s() > deadline)
+            fail("no connection after %.0f s: %s", opt.timeout_s, natsStatus_GetText(s));
+        usleep(2000);
+    }
+    double t_conn = now_s() - t0;
+    jsCtx *js = NULL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 2000;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
+        fail("JetStream context: %s", nats_GetLastError(NULL));
+    uint64_t msgs = 0;
+    for (;;) {
+        jsStreamInfo *si = NULL;
+        jsErrCode jerr = 0;
+        if (js_GetStreamInfo(&si, js, JS_STREAM, NULL, &jerr) == NATS_OK) {
+            msgs = si->State.Msgs;
+            jsStreamInfo_Destroy(si);
+            if (opt.count <= 0 || msgs == (uint64_t)opt.count)
+                break;
+        }
+        if (now_s() > deadline)
+            fail("stream %s not ready after %.0f s (%llu messages)", JS_STREAM, opt.timeout_s,
+                 (unsigned long long)msgs);
+        usleep(2000);
+    }
+    printf("jsready,%s,%.3f,%.3f,%llu\n", opt.label, t_conn, now_s() - t0, (unsigned long long)msgs);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(void)
@@ -1083,14 +1337,15 @@ static void usage(void)
     fprintf(stderr,
             "usage: minijet-bench [-h host] [-p port] [-l label] [-d seconds] [-T seconds]\n"
             "                     [-z bytes] [-w window] [-n count] [-H] [-v] SCENARIO\n"
-            "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget\n");
+            "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget\n"
+            "scaling:   jsgrow jsconsumers idle jsready; -S N adds N non-matching subs to pub/pubsub\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:Hv")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:S:AHv")) != -1) {
         switch (c) {
         case 'h': opt.host = optarg; break;
         case 'p': opt.port = atoi(optarg); break;
@@ -1100,6 +1355,8 @@ int main(int argc, char **argv)
         case 'z': opt.size = atoi(optarg); break;
         case 'w': opt.window = atol(optarg); break;
         case 'n': opt.count = atol(optarg); break;
+        case 'S': opt.noise = atol(optarg); break;
+        case 'A': opt.append = 1; break;
         case 'H': opt.header = 1; break;
         case 'v': opt.verbose = 1; break;
         default: usage();
@@ -1140,6 +1397,14 @@ int main(int argc, char **argv)
         run_kv(size ? size : 64, 1);
     else if (strcmp(scenario, "kvget") == 0)
         run_kv(size ? size : 64, 0);
+    else if (strcmp(scenario, "jsgrow") == 0)
+        run_jsgrow(size ? size : 128);
+    else if (strcmp(scenario, "jsconsumers") == 0)
+        run_jsconsumers(size ? size : 128);
+    else if (strcmp(scenario, "idle") == 0)
+        run_idle();
+    else if (strcmp(scenario, "jsready") == 0)
+        run_jsready();
     else
         usage();
     nats_Close();

@@ -21,7 +21,7 @@ set grid ytics
 set xtics rotate by -35 noenhanced font ",9"
 set bmargin 7
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2 lc rgb "#444444"
-label(s, m) = (m eq "msgs_per_s") ? s : s." ".m[1:3]
+label(s, m) = (m eq "msgs_per_s" || m eq "MB_per_s") ? s : s." ".m[1:3]
 color(b) = (b eq "higher") ? 0x3366cc : 0xdd8833
 stats datafile using 0 skip 1 nooutput
 set xrange [-0.6:STATS_records - 0.4]
