@@ -170,3 +170,10 @@ plots-raft: $(B)/minijet-sim
 	@$(B)/minijet-sim run raft-figure8 --seed 2 --out $(B)/sim/plots/raft-figure8 >/dev/null || exit 1
 	@cp $(B)/sim/plots/raft-figure8/timeline.png plots/raft-figure8-timeline.png
 	@echo "plots/raft-figure8-timeline.png"
+
+# --- Scaling figures (bench/scaling.sh, issue 9 §3): subscriptions, stream size, consumers,
+#   memory per connection and per message, restart time; minijet beside nats-server 2.9.10.
+#   make bench-scaling   < 10 min; bench/results/<date>-scaling*.csv, plots/scaling-*.png
+.PHONY: bench-scaling
+bench-scaling: deps $(B)/minijet-server $(B)/minijet-bench
+	bench/scaling.sh
