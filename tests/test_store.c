@@ -345,16 +345,201 @@ static void test_bitflip(void) {
     g_autofree char *log = test_env_take_log(te);
     g_assert_nonnull(strstr(log, "[WRN]"));
     g_assert_nonnull(strstr(log, "checksum mismatch"));
+    g_assert_nonnull(strstr(log, "seq 50..50 lost to corruption"));
     StoreState st;
     store_state(s, &st);
-    g_assert_cmpuint(st.msgs, ==, 49);
-    for (int i = 1; i <= 49; i++) {
+    g_assert_cmpuint(st.msgs, ==, 99); /* only the damaged record is gone */
+    for (int i = 1; i <= 100; i++) {
         g_autofree char *p = payload_for(0, i);
-        assert_msg(s, i, "b", p);
+        if (i == 50) g_assert_null(store_load(s, i, NULL));
+        else assert_msg(s, i, "b", p);
     }
-    g_assert_cmpuint(put(s, "b", "new"), ==, 50);
+    g_assert_cmpuint(put(s, "b", "new"), ==, 101); /* 50 is never handed out again */
     store_close(s);
     test_env_free(te);
+}
+
+/* A bit flipped at rest inside one record of a segment with intact records after it, in
+ * each field of the record (THE RECORD in store_file.c): after reopening, every other
+ * acknowledged record is there byte for byte, the damaged one is absent and reported, and
+ * the next append gets a seq above every seq ever acknowledged. Victims: a record in the
+ * middle of a segment, the first after a SEGMENT record, the newest of all (only the LAST
+ * high-water mark after it tells its seq), and non-message records. */
+typedef struct {
+    const char *name;
+    int64_t victim; /* > 0: that seq; 0: the SEGMENT record of its segment; -1: the last LAST */
+    uint32_t at;    /* byte offset inside the victim record (payload: past the header) */
+    int bit;
+} FlipCase;
+
+static void flip_round(const FlipCase *c, uint64_t seed) {
+    TestEnv *te = test_env_new(seed);
+    StoreConfig cfg = {.name = "X", .dir = "X", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 2048,
+                       .read_cache_bytes_max = 512};
+    Store *s = open_file(te, &cfg);
+    uint64_t acked = 0;
+    for (int b = 0; acked < 60; b++) { /* batches of 1..5: several group commits per segment */
+        for (int i = 0; i <= b % 5; i++) {
+            g_autofree char *p = payload_for(seed, acked + 1);
+            put(s, "x.y", p);
+            acked++;
+        }
+        g_assert_true(store_flush(s, NULL));
+    }
+    g_assert_cmpuint(store_durable_seq(s), ==, acked);
+    uint64_t victim = c->victim > 0 ? (uint64_t)c->victim : c->victim == 0 ? 31 : acked;
+    uint64_t loc = store_index_get(s, victim)->loc;
+    uint32_t seg = (uint32_t)(loc >> 32);
+    uint64_t off = loc & 0xFFFFFFFFu;
+    if (c->victim == 0) off = 0; /* the SEGMENT record of seq 31's segment */
+    if (c->victim == -1) {       /* the LAST after the newest record */
+        g_autofree char *p = payload_for(seed, victim);
+        off += 36 + 3 + strlen(p);
+    }
+    store_close(s);
+    g_autofree char *path = g_strdup_printf("X/%010u.seg", seg);
+    test_env_flip_bit(te, path, off + c->at, c->bit);
+    g_free(test_env_take_log(te));
+    s = open_file(te, &cfg);
+    g_autofree char *log = test_env_take_log(te);
+    gboolean msg_hit = c->victim > 0 || c->victim == -2;
+    if (g_test_verbose()) g_test_message("%s: flipped bit %d at %s:%" G_GUINT64_FORMAT "\n%s", c->name, c->bit, path, off + c->at, log);
+    for (uint64_t q = 1; q <= acked; q++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(StoreMsg) m = store_load(s, q, &err);
+        g_assert_no_error(err);
+        if (msg_hit && q == victim) {
+            if (m) g_error("%s: the damaged seq %" G_GUINT64_FORMAT " came back", c->name, q);
+            continue;
+        }
+        if (m == NULL) g_error("%s: acknowledged seq %" G_GUINT64_FORMAT " lost\n%s", c->name, q, log);
+        g_autofree char *p = payload_for(seed, q);
+        g_assert_cmpstr(m->subject, ==, "x.y");
+        g_assert_cmpmem(m->data, m->data_len, p, strlen(p));
+    }
+    g_autofree char *want = g_strdup_printf("seq %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT " lost to corruption", victim, victim);
+    if (msg_hit && !strstr(log, want)) g_error("%s: the log does not say '%s':\n%s", c->name, want, log);
+    if (!msg_hit) g_assert_nonnull(strstr(log, "[WRN]"));
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.last_seq, >=, acked);
+    g_assert_cmpuint(st.msgs, ==, msg_hit ? acked - 1 : acked);
+    g_assert_cmpuint(put(s, "x.y", "next"), >, acked);
+    g_assert_true(store_flush(s, NULL));
+    store_check_invariants(s);
+    store_close(s);
+    /* and once more: the damage stays skipped, nothing is reported twice as new data */
+    s = open_file(te, &cfg);
+    g_free(test_env_take_log(te));
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, msg_hit ? acked : acked + 1);
+    g_assert_cmpuint(put(s, "x.y", "again"), >, acked + 1);
+    store_close(s);
+    test_env_free(te);
+}
+
+static void test_bitflip_middle(void) {
+    static const FlipCase cases[] = {
+        {"payload", 20, 36 + 3 + 5, 2},
+        {"payload-last-byte", 20, 36 + 3 + 12, 7},
+        {"magic", 20, 1, 0},
+        {"kind", 20, 4, 1},
+        {"subject-length", 20, 6, 0},
+        {"header-length-high", 20, 11, 7},
+        {"data-length-low", 20, 12, 0},
+        {"data-length-mid", 20, 13, 3},
+        {"data-length-high", 20, 15, 6},
+        {"seq-low", 20, 16, 0},
+        {"seq-high", 20, 23, 5},
+        {"timestamp", 20, 25, 4},
+        {"crc", 20, 36 + 3 + 14, 0},
+        {"first-of-batch", 16, 12, 1},
+        {"newest-payload", -2, 36 + 3 + 5, 2},
+        {"newest-length", -2, 13, 0},
+        {"newest-seq", -2, 16, 3},
+        {"segment-record", 0, 24, 0},
+        {"last-marker", -1, 16, 0},
+        {"last-marker-length", -1, 14, 2},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        FlipCase c = cases[i];
+        uint64_t seed = 100 + i;
+        if (c.victim == -2) { /* the newest record itself */
+            c.victim = 60;
+            /* payload offsets of "newest" are relative to its own payload */
+        }
+        if (g_test_verbose()) g_test_message("case %s", c.name);
+        flip_round(&c, seed);
+    }
+}
+
+/* A record as store_file.c writes it (THE RECORD), to hide inside a payload. */
+static GByteArray *encode_record(int kind, uint64_t seq, const char *subject, const char *data) {
+    size_t sl = strlen(subject), dl = strlen(data), size = 36 + sl + dl;
+    GByteArray *b = g_byte_array_sized_new((guint)size);
+    g_byte_array_set_size(b, (guint)size);
+    uint8_t *p = b->data;
+    memset(p, 0, size);
+    const uint32_t magic = 0x314A4D52u;
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(magic >> (8 * i));
+    p[4] = (uint8_t)kind;
+    p[6] = (uint8_t)sl;
+    for (int i = 0; i < 4; i++) p[12 + i] = (uint8_t)(dl >> (8 * i));
+    for (int i = 0; i < 8; i++) p[16 + i] = (uint8_t)(seq >> (8 * i));
+    memcpy(p + 32, subject, sl);
+    memcpy(p + 32 + sl, data, dl);
+    uint32_t crc = crc32c(p, size - 4);
+    for (int i = 0; i < 4; i++) p[size - 4 + i] = (uint8_t)(crc >> (8 * i));
+    return b;
+}
+
+/* Resynchronising must not take a valid record hidden in a payload for the real thing
+ * (a message at seq 1000, a deletion of seq 5), and two damaged records close together
+ * lose those two only. */
+static void test_bitflip_resync(void) {
+    for (int variant = 0; variant < 3; variant++) {
+        TestEnv *te = test_env_new(200 + variant);
+        StoreConfig cfg = {.name = "E", .dir = "E", .sync = STORE_SYNC_ALWAYS, .read_cache_bytes_max = 512};
+        Store *s = open_file(te, &cfg);
+        g_autoptr(GByteArray) evil = variant == 0 ? encode_record(1, 1000, "evil", "phantom")
+                                                  : encode_record(2, 5, "", "");
+        for (uint64_t q = 1; q <= 40; q++) {
+            g_autofree char *p = payload_for(7, q);
+            if (q == 20 && variant < 2) /* a payload that is a whole valid record, then more */
+                g_assert_cmpuint(store_append(s, "x.y", 3, NULL, 0, evil->data, evil->len, 1000, NULL), ==, q);
+            else
+                put(s, "x.y", p);
+            if (q % 3 == 0) g_assert_true(store_flush(s, NULL));
+        }
+        g_assert_true(store_flush(s, NULL));
+        uint64_t at20 = store_index_get(s, 20)->loc & 0xFFFFFFFFu, at22 = store_index_get(s, 22)->loc & 0xFFFFFFFFu;
+        store_close(s);
+        test_env_flip_bit(te, "E/0000000001.seg", at20 + 13, 2); /* record 20's payload length */
+        if (variant == 2) test_env_flip_bit(te, "E/0000000001.seg", at22 + 40, 1);
+        g_free(test_env_take_log(te));
+        s = open_file(te, &cfg);
+        g_autofree char *log = test_env_take_log(te);
+        if (g_test_verbose()) g_test_message("variant %d\n%s", variant, log);
+        for (uint64_t q = 1; q <= 40; q++) {
+            g_autoptr(StoreMsg) m = store_load(s, q, NULL);
+            if (q == 20 || (variant == 2 && q == 22)) {
+                g_assert_null(m);
+                continue;
+            }
+            if (m == NULL) g_error("variant %d: seq %" G_GUINT64_FORMAT " lost\n%s", variant, q, log);
+            g_autofree char *p = payload_for(7, q);
+            g_assert_cmpmem(m->data, m->data_len, p, strlen(p));
+        }
+        StoreState st;
+        store_state(s, &st);
+        g_assert_cmpuint(st.last_seq, ==, 40); /* no phantom seq 1000 */
+        g_assert_cmpuint(st.msgs, ==, variant == 2 ? 38 : 39);
+        g_assert_nonnull(strstr(log, "seq 20..20 lost to corruption"));
+        if (variant == 2) g_assert_nonnull(strstr(log, "seq 22..22 lost to corruption"));
+        g_assert_cmpuint(put(s, "x.y", "next"), ==, 41);
+        store_close(s);
+        test_env_free(te);
+    }
 }
 
 static void test_truncated_and_missing(void) {
@@ -370,7 +555,8 @@ static void test_truncated_and_missing(void) {
     g_auto(GStrv) names = env->ops->dir_list(env, "M", NULL);
     guint nseg = g_strv_length(names);
     g_assert_cmpuint(nseg, >=, 5);
-    /* cut the last segment mid-record, remove a middle one */
+    /* cut the last segment mid-record (its last record is the LAST high-water mark of the
+     * final write: the torn tail is only that), remove a middle one */
     g_autofree char *lastp = g_strdup_printf("M/%s", names[nseg - 1]);
     int fd = env->ops->file_open(env, lastp, ENV_FILE_WRITE, NULL);
     gint64 size = env->ops->file_size(env, fd, NULL);
@@ -384,17 +570,18 @@ static void test_truncated_and_missing(void) {
     g_assert_nonnull(strstr(log, "short record"));
     StoreState st;
     store_state(s, &st);
-    g_assert_cmpuint(st.last_seq, ==, 99);
+    g_assert_cmpuint(st.last_seq, ==, 100);
     g_assert_cmpuint(st.first_seq, ==, 1);
-    g_assert_cmpuint(st.msgs, <, 99);
-    g_assert_cmpuint(st.msgs, >=, 70); /* one segment (~10 records) gone, one record torn */
-    for (uint64_t q = 1; q <= 99; q++) {
+    g_assert_cmpuint(st.msgs, <, 100);
+    g_assert_cmpuint(st.msgs, >=, 80); /* one segment (~6 records) gone */
+    g_assert_nonnull(store_index_get(s, 100)); /* the torn marker took no message with it */
+    for (uint64_t q = 1; q <= 100; q++) {
         g_autoptr(GError) err = NULL;
         g_autoptr(StoreMsg) m = store_load(s, q, &err);
         g_assert_no_error(err);
         if (m) g_assert_cmpmem(m->data, m->data_len, "0123456789012345678901234567890123456789", 40);
     }
-    g_assert_cmpuint(put(s, "m", "again"), ==, 100);
+    g_assert_cmpuint(put(s, "m", "again"), ==, 101);
     store_close(s);
     test_env_free(te);
 }
@@ -674,6 +861,8 @@ int main(int argc, char **argv) {
     g_test_add_data_func("/store/file/crash/keep-some", GINT_TO_POINTER(TEST_CRASH_KEEP_SOME), test_crash);
     g_test_add_data_func("/store/file/crash/tear-last", GINT_TO_POINTER(TEST_CRASH_TEAR_LAST), test_crash);
     g_test_add_func("/store/file/bitflip", test_bitflip);
+    g_test_add_func("/store/file/bitflip-middle", test_bitflip_middle);
+    g_test_add_func("/store/file/bitflip-resync", test_bitflip_resync);
     g_test_add_func("/store/file/truncated-and-missing", test_truncated_and_missing);
     g_test_add_func("/store/file/disk-full", test_disk_full);
     g_test_add_func("/store/file/segments-removed", test_segments_removed);
