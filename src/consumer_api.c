@@ -21,55 +21,14 @@
 #include <string.h>
 
 #include "consumer_int.h"
+#include "jsapi.h"
 #include "jsonutil.h"
 #include "limits.h"
 
-#define TYPE_PREFIX "io.nats.jetstream.api.v1."
-
-typedef struct Req {
-    JetStream *js;
-    const ServerMsg *m;
-    char *reply;
-    JsonBuilder *b;
-} Req;
-
-static void begin(Req *r, const char *kind) {
-    r->b = json_builder_new();
-    json_builder_begin_object(r->b);
-    g_autofree char *type = g_strconcat(TYPE_PREFIX, kind, NULL);
-    jsonu_add_string(r->b, "type", type);
-}
-
-static void reply_send(Req *r, bool error) {
-    json_builder_end_object(r->b);
-    g_autofree char *json = jsonu_builder_to_string(r->b);
-    g_clear_object(&r->b);
-    server_publish(jetstream_server(r->js), r->reply, NULL, NULL, 0, json, strlen(json));
-    jetstream_count_api(r->js, error);
-}
-
-static void send_error(Req *r, const GError *e) {
-    g_assert(e->domain == MJ_JS_ERROR);
-    const MjErrorInfo *info = mj_error_info((MjError)e->code);
-    json_builder_set_member_name(r->b, "error");
-    json_builder_begin_object(r->b);
-    jsonu_add_int(r->b, "code", info->code);
-    jsonu_add_int(r->b, "err_code", info->err_code);
-    jsonu_add_string(r->b, "description", e->message);
-    json_builder_end_object(r->b);
-    reply_send(r, true);
-}
-
-static void send_error_code(Req *r, MjError err) {
-    g_autoptr(GError) e = NULL;
-    mj_js_error(&e, err, NULL);
-    send_error(r, e);
-}
-
-static ConsumerSet *lookup_set(Req *r, const char *stream, Stream **out) {
+static ConsumerSet *lookup_set(JsApiReq *r, const char *stream, Stream **out) {
     Stream *st = jetstream_lookup(r->js, stream);
     if (st == NULL) {
-        send_error_code(r, MJ_ERR_JS_STREAM_NOT_FOUND);
+        jsapi_error_code(r, MJ_ERR_JS_STREAM_NOT_FOUND);
         return NULL;
     }
     if (out != NULL) *out = st;
@@ -92,14 +51,14 @@ static void build_info(Stream *st, Consumer *c, JsonBuilder *b) {
 typedef enum { CREATE_NEW, CREATE_LEGACY_EPHEMERAL, CREATE_LEGACY_DURABLE } CreateKind;
 
 /* t = tokens after "$JS.API.CONSUMER.", n of them. */
-static void api_create(Req *r, char **t, guint n, const char *subject) {
-    begin(r, "consumer_create_response");
+static void api_create(JsApiReq *r, char **t, guint n, const char *subject) {
+    jsapi_begin(r, "consumer_create_response");
     CreateKind kind;
     const char *stream, *cname = NULL;
     g_autofree char *filter = NULL;
     if (strcmp(t[0], "DURABLE") == 0) {
         kind = CREATE_LEGACY_DURABLE;
-        if (n != 4) return send_error_code(r, MJ_ERR_JS_CONSUMER_DURABLE_NOT_IN_SUBJECT);
+        if (n != 4) return jsapi_error_code(r, MJ_ERR_JS_CONSUMER_DURABLE_NOT_IN_SUBJECT);
         stream = t[2];
         cname = t[3];
     } else if (n == 2) {
@@ -120,82 +79,82 @@ static void api_create(Req *r, char **t, guint n, const char *subject) {
     JsonObject *o = jsonu_parse_object(r->m->payload, r->m->payload_len, &parser);
     const char *req_stream = NULL;
     if (o == NULL || !jsonu_get_string(o, "stream_name", &req_stream))
-        return send_error_code(r, MJ_ERR_JS_INVALID_JSON);
+        return jsapi_error_code(r, MJ_ERR_JS_INVALID_JSON);
     JsonNode *cn = json_object_get_member(o, "config");
     if (cn != NULL && !JSON_NODE_HOLDS_OBJECT(cn) && !JSON_NODE_HOLDS_NULL(cn))
-        return send_error_code(r, MJ_ERR_JS_INVALID_JSON);
+        return jsapi_error_code(r, MJ_ERR_JS_INVALID_JSON);
     g_autoptr(GError) err = NULL;
     g_autoptr(ConsumerConfig) cfg = NULL;
     if (cn != NULL && JSON_NODE_HOLDS_OBJECT(cn)) {
         cfg = consumer_config_parse(json_node_get_object(cn), &err);
-        if (cfg == NULL) return send_error(r, err);
+        if (cfg == NULL) return jsapi_error(r, err);
     } else {
         cfg = g_new0(ConsumerConfig, 1);
     }
-    if (g_strcmp0(req_stream, stream) != 0) return send_error_code(r, MJ_ERR_JS_STREAM_NAME_MISMATCH);
-    if (cname != NULL && strpbrk(cname, "\\/") != NULL) return send_error_code(r, MJ_ERR_JS_CONSUMER_NAME_PATH_SEPARATOR);
+    if (g_strcmp0(req_stream, stream) != 0) return jsapi_error_code(r, MJ_ERR_JS_STREAM_NAME_MISMATCH);
+    if (cname != NULL && strpbrk(cname, "\\/") != NULL) return jsapi_error_code(r, MJ_ERR_JS_CONSUMER_NAME_PATH_SEPARATOR);
     if (kind == CREATE_LEGACY_DURABLE) {
-        if (cfg->durable_name == NULL) return send_error_code(r, MJ_ERR_JS_CONSUMER_DURABLE_NAME_NOT_SET);
-        if (strcmp(cname, cfg->durable_name) != 0) return send_error_code(r, MJ_ERR_JS_CONSUMER_DURABLE_NAME_NOT_MATCH);
+        if (cfg->durable_name == NULL) return jsapi_error_code(r, MJ_ERR_JS_CONSUMER_DURABLE_NAME_NOT_SET);
+        if (strcmp(cname, cfg->durable_name) != 0) return jsapi_error_code(r, MJ_ERR_JS_CONSUMER_DURABLE_NAME_NOT_MATCH);
     }
     if (kind == CREATE_NEW) {
         if (cfg->durable_name != NULL && strcmp(cname, cfg->durable_name) != 0)
-            return send_error_code(r, MJ_ERR_JS_CONSUMER_DURABLE_NAME_NOT_MATCH);
+            return jsapi_error_code(r, MJ_ERR_JS_CONSUMER_DURABLE_NAME_NOT_MATCH);
         g_free(cfg->name);
         cfg->name = g_strdup(cname); /* the token wins */
     }
     if (kind == CREATE_LEGACY_EPHEMERAL && cfg->durable_name != NULL)
-        return send_error_code(r, MJ_ERR_JS_CONSUMER_EPHEMERAL_WITH_DURABLE);
+        return jsapi_error_code(r, MJ_ERR_JS_CONSUMER_EPHEMERAL_WITH_DURABLE);
     if (filter != NULL && g_strcmp0(cfg->filter_subject, filter) != 0)
-        return send_error_code(r, MJ_ERR_JS_CONSUMER_CREATE_FILTER_MISMATCH);
-    if (cfg->num_replicas > 1) return send_error_code(r, MJ_ERR_JS_REPLICAS_NOT_SUPPORTED);
+        return jsapi_error_code(r, MJ_ERR_JS_CONSUMER_CREATE_FILTER_MISMATCH);
+    if (cfg->num_replicas > 1) return jsapi_error_code(r, MJ_ERR_JS_REPLICAS_NOT_SUPPORTED);
     Stream *st = NULL;
     ConsumerSet *set = lookup_set(r, stream, &st);
     if (set == NULL) return;
     Consumer *c = consumer_set_add(set, g_steal_pointer(&cfg), &err);
-    if (c == NULL) return send_error(r, err);
+    if (c == NULL) return jsapi_error(r, err);
     build_info(st, c, r->b);
-    reply_send(r, false);
+    jsapi_send(r, false);
 }
 
 /* ------------------------------------------------------------------ info, delete */
 
-static Consumer *lookup(Req *r, const char *stream, const char *name, Stream **st) {
+static Consumer *lookup(JsApiReq *r, const char *stream, const char *name, Stream **st) {
     ConsumerSet *set = lookup_set(r, stream, st);
     if (set == NULL) return NULL;
     Consumer *c = consumer_set_lookup(set, name);
-    if (c == NULL) send_error_code(r, MJ_ERR_JS_CONSUMER_NOT_FOUND);
+    if (c == NULL) jsapi_error_code(r, MJ_ERR_JS_CONSUMER_NOT_FOUND);
     return c;
 }
 
-static void api_info(Req *r, const char *stream, const char *name) {
-    begin(r, "consumer_info_response");
+static void api_info(JsApiReq *r, const char *stream, const char *name) {
+    jsapi_begin(r, "consumer_info_response");
     Stream *st;
     Consumer *c = lookup(r, stream, name, &st);
     if (c == NULL) return;
     build_info(st, c, r->b);
-    reply_send(r, false);
+    jsapi_send(r, false);
 }
 
-static void api_delete(Req *r, const char *stream, const char *name) {
-    begin(r, "consumer_delete_response");
+static void api_delete(JsApiReq *r, const char *stream, const char *name) {
+    jsapi_begin(r, "consumer_delete_response");
     Stream *st;
     Consumer *c = lookup(r, stream, name, &st);
     if (c == NULL) return;
     consumer_set_delete(stream_consumers(st), c);
     jsonu_add_bool(r->b, "success", true);
-    reply_send(r, false);
+    jsapi_send(r, false);
 }
 
 /* ------------------------------------------------------------------ names, list */
 
-static void api_page(Req *r, const char *stream, bool list) {
-    begin(r, list ? "consumer_list_response" : "consumer_names_response");
+static void api_page(JsApiReq *r, const char *stream, bool list) {
+    jsapi_begin(r, list ? "consumer_list_response" : "consumer_names_response");
     int64_t offset = 0;
     if (r->m->payload_len > 0) {
         g_autoptr(JsonParser) parser = NULL;
         JsonObject *o = jsonu_parse_object(r->m->payload, r->m->payload_len, &parser);
-        if (o == NULL || !jsonu_get_int(o, "offset", &offset)) return send_error_code(r, MJ_ERR_JS_INVALID_JSON);
+        if (o == NULL || !jsonu_get_int(o, "offset", &offset)) return jsapi_error_code(r, MJ_ERR_JS_INVALID_JSON);
     }
     Stream *st = NULL;
     ConsumerSet *set = lookup_set(r, stream, &st);
@@ -219,7 +178,7 @@ static void api_page(Req *r, const char *stream, bool list) {
         }
     }
     json_builder_end_array(r->b);
-    reply_send(r, false);
+    jsapi_send(r, false);
 }
 
 /* ------------------------------------------------------------------ dispatch */
@@ -233,7 +192,7 @@ void consumer_api_handle(JetStream *js, const ServerMsg *m) {
     guint n = g_strv_length(t);
     for (guint i = 0; i < n; i++)
         if (t[i][0] == '\0') return; /* empty token: not a subject nats-server answers */
-    Req r = {.js = js, .m = m, .reply = g_strndup(m->reply, m->reply_len)};
+    JsApiReq r = {.js = js, .m = m, .reply = g_strndup(m->reply, m->reply_len)};
     const char *verb = t[0];
     if (strcmp(verb, "CREATE") == 0 && n >= 2) api_create(&r, t, n, subject);
     else if (strcmp(verb, "DURABLE") == 0 && n >= 3 && strcmp(t[1], "CREATE") == 0) api_create(&r, t, n, subject);

@@ -9,6 +9,8 @@
  *
  * INTERFACE (jsapi.h)
  *   jsapi_handle(js, msg)
+ *   jsapi_begin / jsapi_send / jsapi_error / jsapi_error_code   the reply helpers, also used
+ *                                                              by consumer_api.c
  *
  * THE SUBJECTS (after "$JS.API.")
  *   INFO                                    account_info_response
@@ -20,7 +22,7 @@
  *
  * ERRORS
  *   Handlers return a GError in the MJ_JS_ERROR domain (code = errors.def row, message = the
- *   exact description); reply_error() turns it into {"type","error":{code,err_code,
+ *   exact description); jsapi_error() turns it into {"type","error":{code,err_code,
  *   description}} plus the zero fields some kinds carry (info: total/offset/limit; purge:
  *   purged).
  *
@@ -37,17 +39,9 @@
 
 #define TYPE_PREFIX "io.nats.jetstream.api.v1."
 
-typedef struct Req {
-    JetStream *js;
-    const ServerMsg *m;
-    char *reply;
-    const char *kind; /* "stream_info_response", ... */
-    JsonBuilder *b;   /* the reply object, "type" already written */
-} Req;
-
 /* ------------------------------------------------------------------ replies */
 
-static void req_begin(Req *r, const char *kind) {
+void jsapi_begin(JsApiReq *r, const char *kind) {
     r->kind = kind;
     r->b = json_builder_new();
     json_builder_begin_object(r->b);
@@ -55,7 +49,7 @@ static void req_begin(Req *r, const char *kind) {
     jsonu_add_string(r->b, "type", type);
 }
 
-static void req_send(Req *r, bool error) {
+void jsapi_send(JsApiReq *r, bool error) {
     json_builder_end_object(r->b);
     g_autofree char *json = jsonu_builder_to_string(r->b);
     g_clear_object(&r->b);
@@ -63,7 +57,7 @@ static void req_send(Req *r, bool error) {
     jetstream_count_api(r->js, error);
 }
 
-static void reply_error(Req *r, const GError *e) {
+void jsapi_error(JsApiReq *r, const GError *e) {
     g_assert(e->domain == MJ_JS_ERROR);
     const MjErrorInfo *info = mj_error_info((MjError)e->code);
     json_builder_set_member_name(r->b, "error");
@@ -79,37 +73,37 @@ static void reply_error(Req *r, const GError *e) {
     } else if (strcmp(r->kind, "stream_purge_response") == 0) {
         jsonu_add_int(r->b, "purged", 0);
     }
-    req_send(r, true);
+    jsapi_send(r, true);
 }
 
-static void reply_error_code(Req *r, MjError err) {
+void jsapi_error_code(JsApiReq *r, MjError err) {
     g_autoptr(GError) e = NULL;
     mj_js_error(&e, err, NULL);
-    reply_error(r, e);
+    jsapi_error(r, e);
 }
 
 /* The body as an object; an empty body gives an empty object when `empty_ok`. Returns NULL
  * after answering 10025 (or 10003 where nats-server says "bad request"). */
-static JsonObject *req_body(Req *r, JsonParser **parser, bool empty_ok, MjError bad) {
+static JsonObject *req_body(JsApiReq *r, JsonParser **parser, bool empty_ok, MjError bad) {
     if (r->m->payload_len == 0 && empty_ok) {
         *parser = json_parser_new();
         json_parser_load_from_data(*parser, "{}", 2, NULL);
         return json_node_get_object(json_parser_get_root(*parser));
     }
     JsonObject *o = jsonu_parse_object(r->m->payload, r->m->payload_len, parser);
-    if (o == NULL) reply_error_code(r, bad);
+    if (o == NULL) jsapi_error_code(r, bad);
     return o;
 }
 
-static Stream *req_stream(Req *r, const char *name) {
+static Stream *req_stream(JsApiReq *r, const char *name) {
     Stream *st = jetstream_lookup(r->js, name);
-    if (st == NULL) reply_error_code(r, MJ_ERR_JS_STREAM_NOT_FOUND);
+    if (st == NULL) jsapi_error_code(r, MJ_ERR_JS_STREAM_NOT_FOUND);
     return st;
 }
 
 /* ------------------------------------------------------------------ account */
 
-static void api_info(Req *r) {
+static void api_info(JsApiReq *r) {
     g_autoptr(GPtrArray) all = jetstream_streams(r->js);
     uint64_t memory = 0, storage = 0, total, errors;
     for (guint i = 0; i < all->len; i++) {
@@ -122,7 +116,7 @@ static void api_info(Req *r) {
             storage += s.bytes;
     }
     jetstream_api_stats(r->js, &total, &errors);
-    req_begin(r, "account_info_response");
+    jsapi_begin(r, "account_info_response");
     jsonu_add_int(r->b, "memory", (int64_t)memory);
     jsonu_add_int(r->b, "storage", (int64_t)storage);
     jsonu_add_int(r->b, "streams", all->len);
@@ -140,13 +134,13 @@ static void api_info(Req *r) {
     jsonu_add_int(r->b, "total", (int64_t)total);
     jsonu_add_int(r->b, "errors", (int64_t)errors);
     json_builder_end_object(r->b);
-    req_send(r, false);
+    jsapi_send(r, false);
 }
 
 /* ------------------------------------------------------------------ create / update */
 
 /* Decode, check the name against the subject, apply defaults and validate. */
-static StreamConfig *req_config(Req *r, const char *name) {
+static StreamConfig *req_config(JsApiReq *r, const char *name) {
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = req_body(r, &parser, false, MJ_ERR_JS_INVALID_JSON);
     if (o == NULL) return NULL;
@@ -157,20 +151,20 @@ static StreamConfig *req_config(Req *r, const char *name) {
     else if (cfg != NULL)
         stream_config_validate(cfg, &e);
     if (e != NULL) {
-        reply_error(r, e);
+        jsapi_error(r, e);
         return NULL;
     }
     return g_steal_pointer(&cfg);
 }
 
-static void reply_stream(Req *r, Stream *st, const StreamInfoReq *ir, bool did_create) {
+static void reply_stream(JsApiReq *r, Stream *st, const StreamInfoReq *ir, bool did_create) {
     stream_build_info(st, r->b, ir);
     if (did_create) jsonu_add_bool(r->b, "did_create", true);
-    req_send(r, false);
+    jsapi_send(r, false);
 }
 
-static void api_stream_create(Req *r, const char *name) {
-    req_begin(r, "stream_create_response");
+static void api_stream_create(JsApiReq *r, const char *name) {
+    jsapi_begin(r, "stream_create_response");
     g_autoptr(StreamConfig) cfg = req_config(r, name);
     if (cfg == NULL) return;
     g_autoptr(GError) e = NULL;
@@ -184,14 +178,14 @@ static void api_stream_create(Req *r, const char *name) {
         st = jetstream_add(r->js, g_steal_pointer(&cfg), &e);
     }
     if (e != NULL) {
-        reply_error(r, e);
+        jsapi_error(r, e);
         return;
     }
     reply_stream(r, st, NULL, true);
 }
 
-static void api_stream_update(Req *r, const char *name) {
-    req_begin(r, "stream_update_response");
+static void api_stream_update(JsApiReq *r, const char *name) {
+    jsapi_begin(r, "stream_update_response");
     g_autoptr(StreamConfig) cfg = req_config(r, name);
     if (cfg == NULL) return;
     Stream *st = req_stream(r, name);
@@ -203,9 +197,9 @@ static void api_stream_update(Req *r, const char *name) {
         if (e->domain != MJ_JS_ERROR) { /* meta write failed */
             g_autoptr(GError) e2 = NULL;
             mj_js_error(&e2, MJ_ERR_JS_STREAM_GENERAL, "%s", e->message);
-            reply_error(r, e2);
+            jsapi_error(r, e2);
         } else {
-            reply_error(r, e);
+            jsapi_error(r, e);
         }
         return;
     }
@@ -214,8 +208,8 @@ static void api_stream_update(Req *r, const char *name) {
 
 /* ------------------------------------------------------------------ info / delete / purge */
 
-static void api_stream_info(Req *r, const char *name) {
-    req_begin(r, "stream_info_response");
+static void api_stream_info(JsApiReq *r, const char *name) {
+    jsapi_begin(r, "stream_info_response");
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = req_body(r, &parser, true, MJ_ERR_JS_INVALID_JSON);
     if (o == NULL) return;
@@ -223,7 +217,7 @@ static void api_stream_info(Req *r, const char *name) {
     if (!jsonu_get_string(o, "subjects_filter", &ir.subjects_filter) ||
         !jsonu_get_bool(o, "deleted_details", &ir.deleted_details) ||
         !jsonu_get_int(o, "offset", &ir.offset)) {
-        reply_error_code(r, MJ_ERR_JS_INVALID_JSON);
+        jsapi_error_code(r, MJ_ERR_JS_INVALID_JSON);
         return;
     }
     Stream *st = req_stream(r, name);
@@ -238,17 +232,17 @@ static void api_stream_info(Req *r, const char *name) {
     reply_stream(r, st, &ir, false);
 }
 
-static void api_stream_delete(Req *r, const char *name) {
-    req_begin(r, "stream_delete_response");
+static void api_stream_delete(JsApiReq *r, const char *name) {
+    jsapi_begin(r, "stream_delete_response");
     Stream *st = req_stream(r, name);
     if (st == NULL) return;
     jetstream_delete(r->js, st);
     jsonu_add_bool(r->b, "success", true);
-    req_send(r, false);
+    jsapi_send(r, false);
 }
 
-static void api_stream_purge(Req *r, const char *name) {
-    req_begin(r, "stream_purge_response");
+static void api_stream_purge(JsApiReq *r, const char *name) {
+    jsapi_begin(r, "stream_purge_response");
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = req_body(r, &parser, true, MJ_ERR_JS_INVALID_JSON);
     if (o == NULL) return;
@@ -256,26 +250,26 @@ static void api_stream_purge(Req *r, const char *name) {
     int64_t seq = 0, keep = 0;
     if (!jsonu_get_string(o, "filter", &filter) || !jsonu_get_int(o, "seq", &seq) ||
         !jsonu_get_int(o, "keep", &keep) || seq < 0 || keep < 0) {
-        reply_error_code(r, MJ_ERR_JS_INVALID_JSON);
+        jsapi_error_code(r, MJ_ERR_JS_INVALID_JSON);
         return;
     }
     Stream *st = req_stream(r, name);
     if (st == NULL) return;
     if ((seq > 0 && keep > 0) ||
         (filter != NULL && filter[0] != '\0' && !subject_valid_subscribe(filter, strlen(filter)))) {
-        reply_error_code(r, MJ_ERR_JS_BAD_REQUEST);
+        jsapi_error_code(r, MJ_ERR_JS_BAD_REQUEST);
         return;
     }
     StorePurge req = {.filter = filter, .seq = (uint64_t)seq, .keep = (uint64_t)keep};
     uint64_t purged = 0;
     g_autoptr(GError) e = NULL;
     if (!stream_purge(st, &req, &purged, &e)) {
-        reply_error(r, e);
+        jsapi_error(r, e);
         return;
     }
     jsonu_add_bool(r->b, "success", true);
     jsonu_add_int(r->b, "purged", (int64_t)purged);
-    req_send(r, false);
+    jsapi_send(r, false);
 }
 
 /* ------------------------------------------------------------------ names / list */
@@ -286,13 +280,13 @@ typedef struct Page {
 } Page;
 
 /* p->subject points into *parser. */
-static bool req_page(Req *r, Page *p, JsonParser **parser) {
+static bool req_page(JsApiReq *r, Page *p, JsonParser **parser) {
     *p = (Page){0};
     JsonObject *o = NULL;
     if (r->m->payload_len > 0) {
         o = jsonu_parse_object(r->m->payload, r->m->payload_len, parser);
         if (o == NULL || !jsonu_get_int(o, "offset", &p->offset) || !jsonu_get_string(o, "subject", &p->subject)) {
-            reply_error_code(r, MJ_ERR_JS_INVALID_JSON);
+            jsapi_error_code(r, MJ_ERR_JS_INVALID_JSON);
             return false;
         }
         if (p->subject != NULL && p->subject[0] == '\0') p->subject = NULL;
@@ -307,8 +301,8 @@ static bool stream_has_subject(Stream *st, const char *filter) {
     return false;
 }
 
-static void api_stream_page(Req *r, bool list) {
-    req_begin(r, list ? "stream_list_response" : "stream_names_response");
+static void api_stream_page(JsApiReq *r, bool list) {
+    jsapi_begin(r, list ? "stream_list_response" : "stream_names_response");
     Page p;
     g_autoptr(JsonParser) parser = NULL;
     if (!req_page(r, &p, &parser)) return;
@@ -339,7 +333,7 @@ static void api_stream_page(Req *r, bool list) {
         }
         json_builder_end_array(r->b);
     }
-    req_send(r, false);
+    jsapi_send(r, false);
 }
 
 /* ------------------------------------------------------------------ messages */
@@ -369,8 +363,8 @@ static StoreMsg *get_msg(Stream *st, const GetReq *g) {
     return store_load(s, (uint64_t)g->seq, NULL);
 }
 
-static void api_msg_get(Req *r, const char *name) {
-    req_begin(r, "stream_msg_get_response");
+static void api_msg_get(JsApiReq *r, const char *name) {
+    jsapi_begin(r, "stream_msg_get_response");
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = req_body(r, &parser, false, MJ_ERR_JS_BAD_REQUEST);
     if (o == NULL) return;
@@ -378,12 +372,12 @@ static void api_msg_get(Req *r, const char *name) {
     if (st == NULL) return;
     GetReq g;
     if (!get_req_parse(o, &g)) {
-        reply_error_code(r, MJ_ERR_JS_BAD_REQUEST);
+        jsapi_error_code(r, MJ_ERR_JS_BAD_REQUEST);
         return;
     }
     g_autoptr(StoreMsg) msg = get_msg(st, &g);
     if (msg == NULL) {
-        reply_error_code(r, MJ_ERR_JS_NO_MESSAGE_FOUND);
+        jsapi_error_code(r, MJ_ERR_JS_NO_MESSAGE_FOUND);
         return;
     }
     json_builder_set_member_name(r->b, "message");
@@ -401,11 +395,11 @@ static void api_msg_get(Req *r, const char *name) {
     g_autofree char *t = jsonu_time_format(msg->ts_ns);
     jsonu_add_string(r->b, "time", t);
     json_builder_end_object(r->b);
-    req_send(r, false);
+    jsapi_send(r, false);
 }
 
-static void api_msg_delete(Req *r, const char *name) {
-    req_begin(r, "stream_msg_delete_response");
+static void api_msg_delete(JsApiReq *r, const char *name) {
+    jsapi_begin(r, "stream_msg_delete_response");
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = req_body(r, &parser, false, MJ_ERR_JS_BAD_REQUEST);
     if (o == NULL) return;
@@ -414,27 +408,27 @@ static void api_msg_delete(Req *r, const char *name) {
     int64_t seq = 0;
     bool no_erase = false;
     if (!jsonu_get_int(o, "seq", &seq) || !jsonu_get_bool(o, "no_erase", &no_erase) || seq <= 0) {
-        reply_error_code(r, MJ_ERR_JS_BAD_REQUEST);
+        jsapi_error_code(r, MJ_ERR_JS_BAD_REQUEST);
         return;
     }
     g_autoptr(GError) e = NULL;
     if (!stream_remove_msg(st, (uint64_t)seq, !no_erase, &e)) {
-        reply_error(r, e);
+        jsapi_error(r, e);
         return;
     }
     jsonu_add_bool(r->b, "success", true);
-    req_send(r, false);
+    jsapi_send(r, false);
 }
 
 /* ------------------------------------------------------------------ direct get (spec 3.6) */
 
-static void direct_status(Req *r, const char *status) {
+static void direct_status(JsApiReq *r, const char *status) {
     g_autofree char *hdr = g_strdup_printf("NATS/1.0 %s\r\n\r\n", status);
     server_publish(jetstream_server(r->js), r->reply, NULL, hdr, strlen(hdr), "", 0);
 }
 
 /* The stored headers first, then ours: clients take the last value of each key. */
-static void direct_reply(Req *r, Stream *st, StoreMsg *msg) {
+static void direct_reply(JsApiReq *r, Stream *st, StoreMsg *msg) {
     g_autoptr(GString) h = g_string_new(NULL);
     if (msg->hdr_len >= 4 && memcmp(msg->hdr + msg->hdr_len - 4, "\r\n\r\n", 4) == 0)
         g_string_append_len(h, (const char *)msg->hdr, (gssize)msg->hdr_len - 2);
@@ -447,7 +441,7 @@ static void direct_reply(Req *r, Stream *st, StoreMsg *msg) {
     server_publish(jetstream_server(r->js), r->reply, NULL, h->str, h->len, msg->data, msg->data_len);
 }
 
-static void api_direct_get(Req *r, const char *name, const char *subject) {
+static void api_direct_get(JsApiReq *r, const char *name, const char *subject) {
     Stream *st = jetstream_lookup(r->js, name);
     if (st == NULL || !stream_config(st)->allow_direct) return; /* not registered: silence */
     jetstream_count_api(r->js, false);
@@ -477,7 +471,7 @@ void jsapi_handle(JetStream *js, const ServerMsg *m) {
     g_autofree char *subject = g_strndup(m->subject, m->subject_len);
     g_auto(GStrv) t = g_strsplit(subject + strlen("$JS.API."), ".", -1);
     guint n = g_strv_length(t);
-    Req r = {.js = js, .m = m, .reply = g_strndup(m->reply, m->reply_len)};
+    JsApiReq r = {.js = js, .m = m, .reply = g_strndup(m->reply, m->reply_len)};
     if (n == 1 && strcmp(t[0], "INFO") == 0) {
         api_info(&r);
     } else if (n >= 2 && strcmp(t[0], "STREAM") == 0) {
