@@ -48,6 +48,7 @@
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "consumer_int.h"
 #include "crc32c.h"
 #include "jsonutil.h"
@@ -104,9 +105,6 @@ static char *log_for(ConsumerSet *set, const char *name) {
     g_autofree char *f = g_strconcat(name, ".state", NULL);
     return g_build_filename(set->dir, f, NULL);
 }
-
-static void put_le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get_le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
 static StateLog *state_log(ConsumerSet *set, Consumer *c) {
     StateLog *lg = g_hash_table_lookup(set->logs, c);
@@ -195,9 +193,9 @@ static gboolean save_append(ConsumerSet *set, Consumer *c, StateLog *lg) {
     g_autofree char *json = jsonu_builder_to_string(b);
     size_t len = strlen(json);
     g_autofree uint8_t *rec = g_malloc(LOG_HDR_BYTES + len);
-    put_le32(rec, LOG_MAGIC);
-    put_le32(rec + 4, (uint32_t)len);
-    put_le32(rec + 8, crc32c(json, len));
+    put32(rec, LOG_MAGIC);
+    put32(rec + 4, (uint32_t)len);
+    put32(rec + 8, crc32c(json, len));
     memcpy(rec + LOG_HDR_BYTES, json, len);
     g_autoptr(GError) err = NULL;
     for (size_t done = 0; done < LOG_HDR_BYTES + len;) {
@@ -238,9 +236,9 @@ static JsonObject *log_newest_state(ConsumerSet *set, const char *path, uint64_t
     const uint8_t *last = NULL;
     uint32_t last_len = 0;
     for (gsize off = 0; off + LOG_HDR_BYTES <= n;) {
-        uint32_t len = get_le32(p + off + 4);
-        if (get_le32(p + off) != LOG_MAGIC || len > n - off - LOG_HDR_BYTES ||
-            crc32c(p + off + LOG_HDR_BYTES, len) != get_le32(p + off + 8))
+        uint32_t len = get32(p + off + 4);
+        if (get32(p + off) != LOG_MAGIC || len > n - off - LOG_HDR_BYTES ||
+            crc32c(p + off + LOG_HDR_BYTES, len) != get32(p + off + 8))
             break; /* a torn or damaged tail: what follows cannot be trusted */
         last = p + off + LOG_HDR_BYTES;
         last_len = len;

@@ -23,6 +23,7 @@
 
 #include <string.h>
 
+#include "bytes.h"
 #include "limits.h"
 
 #define REC_HEADER_BYTES 24
@@ -39,23 +40,6 @@ struct RaftLog {
     uint64_t end;           /* bytes of valid records */
     uint64_t state_seq;
 };
-
-static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
 
 static uint64_t n_records(const RaftLog *lg) { return lg->offsets->len; }
 static uint64_t file_last_index(const RaftLog *lg) { return n_records(lg) ? lg->first_index + n_records(lg) - 1 : 0; }

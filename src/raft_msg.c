@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "bytes.h"
 #include "limits.h"
 
 #define HEADER_BYTES 72
@@ -40,24 +41,6 @@ uint32_t raft_crc32c(const void *data, size_t n) {
     uint32_t c = 0xFFFFFFFFu;
     while (n--) c = (c >> 8) ^ crc_table[(c ^ *p++) & 0xff];
     return c ^ 0xFFFFFFFFu;
-}
-
-/* --- little-endian helpers --- */
-static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
 }
 
 const char *raft_msg_type_name(RaftMsgType t) {

@@ -75,6 +75,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "crc32c.h"
 #include "limits.h"
 
@@ -83,13 +84,6 @@
 #define REC_CRC_BYTES 4
 enum { KIND_MSG = 1, KIND_DELETE = 2, KIND_FLOOR = 3, KIND_SEGMENT = 4, KIND_LAST = 5 };
 #define FLAG_ERASE 1
-
-/* --- little-endian fields --- */
-
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = (v << 8) | p[i]; return v; }
-static uint64_t get64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = (v << 8) | p[i]; return v; }
 
 typedef struct Rec {
     int kind, flags;
@@ -106,7 +100,7 @@ static int rec_parse(const uint8_t *p, size_t avail, Rec *r, const char **why) {
     if (get32(p) != REC_MAGIC) { *why = "bad magic"; return -1; }
     r->kind = p[4];
     r->flags = p[5];
-    r->subject_len = (uint32_t)p[6] | ((uint32_t)p[7] << 8);
+    r->subject_len = get16(p + 6);
     r->hdr_len = get32(p + 8);
     r->data_len = get32(p + 12);
     r->seq = get64(p + 16);
@@ -132,8 +126,7 @@ static void rec_encode(GByteArray *buf, int kind, int flags, uint64_t seq, int64
     put32(p, REC_MAGIC);
     p[4] = (uint8_t)kind;
     p[5] = (uint8_t)flags;
-    p[6] = (uint8_t)subject_len;
-    p[7] = (uint8_t)(subject_len >> 8);
+    put16(p + 6, (uint16_t)subject_len);
     put32(p + 8, (uint32_t)hdr_len);
     put32(p + 12, (uint32_t)data_len);
     put64(p + 16, seq);
@@ -668,7 +661,7 @@ static uint64_t resync(const uint8_t *buf, uint64_t size, uint64_t bad, uint64_t
     int walks = 0;
     for (uint64_t p = bad + 1; p + REC_HDR_BYTES + REC_CRC_BYTES <= size; p++) {
         if (p == skip_at && p < skip_end) { /* the next record of a chain already walked */
-            skip_at += REC_HDR_BYTES + (uint64_t)(buf[p + 6] | (buf[p + 7] << 8)) + get32(buf + p + 8) +
+            skip_at += REC_HDR_BYTES + (uint64_t)get16(buf + p + 6) + get32(buf + p + 8) +
                        get32(buf + p + 12) + REC_CRC_BYTES;
             continue;
         }
