@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "crc32c.h"
 #include "limits.h"
 
 #define REC_HEADER_BYTES 24
@@ -94,7 +95,7 @@ static size_t encode_record(uint8_t *p, uint64_t term, uint64_t index, GBytes *d
     put64(p + 8, term);
     put64(p + 16, index);
     if (len) memcpy(p + REC_HEADER_BYTES, d, len);
-    put32(p + 4, raft_crc32c(p + 8, REC_HEADER_BYTES - 8 + len));
+    put32(p + 4, crc32c(p + 8, REC_HEADER_BYTES - 8 + len));
     return REC_HEADER_BYTES + len;
 }
 
@@ -108,7 +109,7 @@ static const char *scan_log(RaftLog *lg, const uint8_t *p, uint64_t size) {
         uint32_t len = get32(p + off);
         if (len > LIMIT_RAFT_ENTRY_BYTES_MAX) return "record length out of range";
         if (size - off - REC_HEADER_BYTES < len) return "torn record data";
-        if (raft_crc32c(p + off + 8, REC_HEADER_BYTES - 8 + len) != get32(p + off + 4)) return "checksum mismatch";
+        if (crc32c(p + off + 8, REC_HEADER_BYTES - 8 + len) != get32(p + off + 4)) return "checksum mismatch";
         uint64_t term = get64(p + off + 8), index = get64(p + off + 16);
         if (n_records(lg) == 0) lg->first_index = index;
         else if (index != file_last_index(lg) + 1) return "index out of order";
@@ -173,7 +174,7 @@ static gboolean load_snapshot(RaftLog *lg, RaftSnapshot *snap, GError **error) {
     gsize size;
     const uint8_t *p = g_bytes_get_data(b, &size);
     if (size < SNAP_HEADER_BYTES || memcmp(p, "RSN1", 4) != 0 || get32(p + 24) != size - SNAP_HEADER_BYTES ||
-        raft_crc32c(p + 8, size - 8) != get32(p + 4) || get64(p + 16) == 0 || size == SNAP_HEADER_BYTES) {
+        crc32c(p + 8, size - 8) != get32(p + 4) || get64(p + 16) == 0 || size == SNAP_HEADER_BYTES) {
         g_set_error(error, RAFT_ERROR, RAFT_ERROR_CORRUPT, "%s: corrupt snapshot", lg->snap_path);
         return FALSE;
     }
@@ -192,12 +193,12 @@ static gboolean save_snapshot(RaftLog *lg, const RaftSnapshot *snap, GError **er
     put64(buf + 16, snap->index);
     put32(buf + 24, (uint32_t)len);
     if (len) memcpy(buf + SNAP_HEADER_BYTES, d, len);
-    put32(buf + 4, raft_crc32c(buf + 8, SNAP_HEADER_BYTES - 8 + len));
+    put32(buf + 4, crc32c(buf + 8, SNAP_HEADER_BYTES - 8 + len));
     return env_file_write_atomic(lg->env, lg->snap_path, buf, SNAP_HEADER_BYTES + len, error);
 }
 
 static bool slot_decode(const uint8_t *p, uint64_t *seq, RaftHardState *hs) {
-    if (raft_crc32c(p, SLOT_BYTES - 4) != get32(p + SLOT_BYTES - 4)) return false;
+    if (crc32c(p, SLOT_BYTES - 4) != get32(p + SLOT_BYTES - 4)) return false;
     *seq = get64(p);
     hs->term = get64(p + 8);
     hs->commit = get64(p + 16);
@@ -233,7 +234,7 @@ static gboolean save_state(RaftLog *lg, const RaftHardState *hs, GError **error)
     put64(slot + 8, hs->term);
     put64(slot + 16, hs->commit);
     put32(slot + 24, hs->vote);
-    put32(slot + SLOT_BYTES - 4, raft_crc32c(slot, SLOT_BYTES - 4));
+    put32(slot + SLOT_BYTES - 4, crc32c(slot, SLOT_BYTES - 4));
     if (!write_all(lg->env, lg->state_fd, slot, SLOT_BYTES, (seq % 2) * SLOT_BYTES, error) ||
         !lg->env->ops->file_sync(lg->env, lg->state_fd, error))
         return FALSE;

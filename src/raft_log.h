@@ -11,7 +11,7 @@
  *   raft_log_state_bytes(lg)               bytes of log + hard state (the snapshot excluded)
  *   raft_log_close(lg)
  *
- * FILES in dir (all integers little-endian; CRC32C = raft_crc32c)
+ * FILES in dir (all integers little-endian; CRC32C = crc32c())
  *   raft.log    append-only records, one per entry, consecutive indexes:
  *               | 0 len u32 | 4 crc u32 (of bytes 8..end) | 8 term u64 | 16 index u64 | 24 data[len] |
  *   raft.state  two 32-byte slots, written alternately, each fsynced:

@@ -1,5 +1,5 @@
 /* raft_msg.c — Raft's messages on the wire: encode, decode (reject anything malformed),
- * and the CRC32C shared with raft_log.c. The format is drawn in raft_msg.h.
+ * each checked by a CRC32C (crc32c.c). The format is drawn in raft_msg.h.
  *
  * WHY A CHECKSUM ON A DATAGRAM
  *   TCP's 16-bit checksum misses corruption now and then, and the simulator's network may
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "crc32c.h"
 #include "limits.h"
 
 #define HEADER_BYTES 72
@@ -19,29 +20,6 @@
 #define CRC_BYTES 4
 
 G_DEFINE_QUARK(minijet-raft-error-quark, raft_error)
-
-/* --- CRC32C (Castagnoli), one table, byte at a time: simple beats fast here --- */
-static uint32_t crc_table[256];
-
-static void crc_init(void) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
-        crc_table[i] = c;
-    }
-}
-
-uint32_t raft_crc32c(const void *data, size_t n) {
-    static gsize once = 0;
-    if (g_once_init_enter(&once)) {
-        crc_init();
-        g_once_init_leave(&once, 1);
-    }
-    const uint8_t *p = data;
-    uint32_t c = 0xFFFFFFFFu;
-    while (n--) c = (c >> 8) ^ crc_table[(c ^ *p++) & 0xff];
-    return c ^ 0xFFFFFFFFu;
-}
 
 const char *raft_msg_type_name(RaftMsgType t) {
     switch (t) {
@@ -104,7 +82,7 @@ GBytes *raft_msg_encode(const RaftMsg *m) {
     }
     if (snap_bytes) memcpy(buf + off, g_bytes_get_data(m->snapshot, NULL), snap_bytes);
     off += snap_bytes;
-    put32(buf + off, raft_crc32c(buf, off));
+    put32(buf + off, crc32c(buf, off));
     return g_bytes_new_take(buf, total);
 }
 
@@ -119,7 +97,7 @@ gboolean raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *out, GError **er
     memset(out, 0, sizeof *out);
     if (len < HEADER_BYTES + CRC_BYTES) return bad(error, "shorter than a header");
     if (len > LIMIT_RAFT_MSG_BYTES_MAX) return bad(error, "longer than the limit");
-    if (raft_crc32c(p, len - CRC_BYTES) != get32(p + len - CRC_BYTES)) return bad(error, "checksum mismatch");
+    if (crc32c(p, len - CRC_BYTES) != get32(p + len - CRC_BYTES)) return bad(error, "checksum mismatch");
     if (p[0] != 'R' || p[1] != 'F') return bad(error, "bad magic");
     if (p[2] != 1) return bad(error, "unknown version");
     if (p[3] < RAFT_MSG_PRE_VOTE || p[3] >= RAFT_MSG_TYPE_END) return bad(error, "unknown type");

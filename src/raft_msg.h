@@ -13,7 +13,6 @@
  *   raft_msg_clear(msg)             release what a decoded (or built) message owns
  *   raft_msg_type_name(type)        "APPEND", "VOTE_RESP", ... for traces and tests
  *   raft_msg_is_response(type)      responses are not counted as RPCs
- *   raft_crc32c(p, n)               the Castagnoli CRC used here and by raft_log.c
  *
  * THE WIRE FORMAT (all integers little-endian)
  *   | offset | bytes | field                                                        |
@@ -93,7 +92,6 @@ gboolean raft_msg_decode(const uint8_t *data, size_t len, RaftMsg *out, GError *
 void raft_msg_clear(RaftMsg *m);
 const char *raft_msg_type_name(RaftMsgType t);
 bool raft_msg_is_response(RaftMsgType t);
-uint32_t raft_crc32c(const void *p, size_t n);
 
 /* Errors from decoding, stepping and persistence. */
 #define RAFT_ERROR (raft_error_quark())
