@@ -162,6 +162,8 @@ void consumer_arm_ack_timer(Consumer *c) {
 static void ack_timer_fired(void *arg) {
     Consumer *c = arg;
     c->ack_timer = 0;
+    /* LAB(4) begin */
+    /* LAB(4) stub: (void)c; */
     int64_t now = consumer_now(c);
     bool any = false;
     for (GTreeNode *n = g_tree_node_first(c->pending); n != NULL; n = g_tree_node_next(n)) {
@@ -174,6 +176,7 @@ static void ack_timer_fired(void *arg) {
     }
     consumer_arm_ack_timer(c);
     if (any) consumer_kick(c);
+    /* LAB(4) end */
 }
 
 /* A new deadline for p; re-arm only when it is earlier than the armed one. */
@@ -214,6 +217,8 @@ static gboolean collect_le(gpointer key, gpointer value, gpointer data) {
 
 /* Process an ack of (sseq, dseq). Returns the stream seqs newly acknowledged in `acked`. */
 static void process_ack(Consumer *c, uint64_t sseq, uint64_t dseq, GArray *acked) {
+    /* LAB(4) begin */
+    /* LAB(4) stub: (void)c; (void)sseq; (void)dseq; (void)acked; (void)collect_le; */
     if (c->cfg->ack_policy == ACK_EXPLICIT) {
         if (ack_one(c, sseq)) g_array_append_val(acked, sseq);
     } else if (c->cfg->ack_policy == ACK_ALL) {
@@ -234,6 +239,7 @@ static void process_ack(Consumer *c, uint64_t sseq, uint64_t dseq, GArray *acked
     }
     consumer_update_floor(c);
     c->last_ack_wall = env_wall_ns(c->env);
+    /* LAB(4) end */
 }
 
 /* Parse "$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>": exactly nine
@@ -301,6 +307,8 @@ static void on_ack(void *ctx, const ServerMsg *m) {
         process_ack(c, sseq, dseq, acked);
         ack_reply = false;
     } else if (IS("-NAK")) {
+        /* LAB(4) begin */
+        /* LAB(4) stub: (void)nak_delay; */
         Pending *p = g_tree_lookup(c->pending, &sseq);
         if (p != NULL) {
             int64_t delay = nak_delay(body, len);
@@ -316,9 +324,12 @@ static void on_ack(void *ctx, const ServerMsg *m) {
                 consumer_kick(c);
             }
         }
+        /* LAB(4) end */
     } else if (len == 4 && IS("+WPI")) {
+        /* LAB(4) begin */
         Pending *p = g_tree_lookup(c->pending, &sseq);
         if (p != NULL && !p->queued) set_deadline(c, p, consumer_now(c) + ack_wait_for(c, p->dc));
+        /* LAB(4) end */
     } else if (IS("+TERM")) { /* "+TERM" or "+TERM <reason>" (nats.js term(reason)) */
         Pending *p = g_tree_lookup(c->pending, &sseq);
         if (p != NULL) {
