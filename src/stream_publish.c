@@ -26,6 +26,7 @@
 /* ------------------------------------------------------------------ small pieces */
 
 const char *stream_header_get(const uint8_t *hdr, size_t hdr_len, const char *key, size_t *len) {
+    if (hdr == NULL || hdr_len == 0) return NULL; /* no headers (p + 0 on NULL is UB) */
     size_t klen = strlen(key);
     const char *p = (const char *)hdr, *end = p + hdr_len;
     const char *line = memchr(p, '\n', hdr_len); /* skip the NATS/1.0 status line */

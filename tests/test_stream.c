@@ -835,6 +835,20 @@ static void test_puback_format(Fx *f, gconstpointer d) {
     g_assert_cmpstr(u->str, ==, ut);
 }
 
+/* Found by tests/fuzz/fuzz_server: a PUB without headers looked its headers up in (NULL, 0),
+ * pointer arithmetic and memchr on NULL (UBSan). Absent headers are simply absent. */
+static void test_header_get_no_headers(Fx *f, gconstpointer d) {
+    size_t len = 99;
+    g_assert_null(stream_header_get(NULL, 0, "Nats-Msg-Id", &len));
+    g_assert_cmpuint(len, ==, 99);
+    const uint8_t h[] = "NATS/1.0\r\nNats-Msg-Id: 7\r\n\r\n";
+    g_assert_null(stream_header_get(h, 0, "Nats-Msg-Id", &len));
+    const char *v = stream_header_get(h, sizeof h - 1, "Nats-Msg-Id", &len);
+    g_assert_nonnull(v);
+    g_assert_cmpuint(len, ==, 1);
+    g_assert_cmpint(v[0], ==, '7');
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define T(path, fn) g_test_add("/stream/" path, Fx, NULL, fx_setup, fn, fx_teardown)
@@ -861,5 +875,6 @@ int main(int argc, char **argv) {
     T("restart", test_restart);
     T("crash-keeps-acked", test_crash_keeps_acked);
     T("sync-interval", test_sync_interval);
+    T("header-get-no-headers", test_header_get_no_headers);
     return g_test_run();
 }
