@@ -80,13 +80,31 @@ void consumer_update_floor(Consumer *c) {
     }
 }
 
+/* Is the cached num_pending still right, with the store holding `msgs` messages? It was
+ * counted when the store held npc_msgs and the set had heard of npc_stored appends. Every
+ * append since then raised the store's count by one and, if it matched the filter, was added
+ * to npc by consumer_on_stored. So the cache holds exactly when the store's count is what
+ * those appends alone explain; anything else means something was removed: recount.
+ * (This used to be a per-consumer npc_msgs++ on every append, which made publishing touch
+ * every consumer of the stream; the set-level counter lets it notify only the matching ones.) */
+static bool npc_fresh(Consumer *c, uint64_t msgs) {
+    return c->npc_valid && msgs == c->npc_msgs + (consumer_set_stored_total(c->set) - c->npc_stored);
+}
+
+static void npc_set(Consumer *c, uint64_t n, uint64_t msgs) {
+    c->npc = n;
+    c->npc_msgs = msgs;
+    c->npc_stored = consumer_set_stored_total(c->set);
+    c->npc_valid = true;
+}
+
 /* Messages matching the filter at or after the cursor: num_pending. Cached, because every
  * ack reply carries it; invalidated whenever the stream removes messages. */
 uint64_t consumer_num_pending(Consumer *c) {
     Store *store = stream_store(c->st);
     StoreState st;
     store_state(store, &st);
-    if (!c->npc_valid || st.msgs != c->npc_msgs) { /* something was removed: recount */
+    if (!npc_fresh(c, st.msgs)) {
         uint64_t n = 0;
         if (c->lps != NULL) {
             n = c->lps->len - c->lps_pos;
@@ -94,9 +112,7 @@ uint64_t consumer_num_pending(Consumer *c) {
         } else {
             n = store_count(store, c->cfg->filter_subject, c->sseq_next);
         }
-        c->npc = n;
-        c->npc_msgs = st.msgs;
-        c->npc_valid = true;
+        npc_set(c, n, st.msgs);
     }
     return c->npc;
 }
@@ -409,9 +425,7 @@ static StoreMsg *next_msg(Consumer *c, uint64_t *dc, bool *stalled) {
         StoreState s;
         store_state(store, &s);
         c->sseq_next = MAX(c->sseq_next, s.last_seq + 1); /* the cursor passed the end */
-        c->npc = 0;
-        c->npc_msgs = s.msgs;
-        c->npc_valid = true;
+        npc_set(c, 0, s.msgs);
         return NULL;
     }
     c->sseq_next = m->seq + 1;
@@ -582,16 +596,12 @@ void consumer_deliver(Consumer *c) {
 
 /* ------------------------------------------------------------------ the stream's news */
 
-void consumer_on_stored(Consumer *c, uint64_t seq, const char *subject) {
-    bool match = consumer_filter_matches(c, subject);
-    if (c->npc_valid) {
-        c->npc_msgs++; /* one more in the store; if something else changed, recount later */
-        if (c->lps == NULL && seq >= c->sseq_next && match) c->npc++;
-    }
-    /* Wake only consumers that can deliver it: with many filtered consumers on one stream,
-     * waking every one per message made publishing O(consumers) timers and delivery passes
-     * (bench/scaling.sh: 1,000 non-matching consumers cut publishes 9x). */
-    if (match) consumer_kick(c);
+/* Called only for consumers whose filter matches (the set looks them up in its sublist):
+ * a non-matching consumer is not touched at all, see npc_fresh. */
+void consumer_on_stored(Consumer *c, uint64_t seq) {
+    uint64_t from = c->lps != NULL ? c->lps_resume : c->sseq_next; /* what num_pending counts */
+    if (c->npc_valid && seq >= from) c->npc++;
+    consumer_kick(c);
 }
 
 static gboolean collect_gone(gpointer key, gpointer value, gpointer data) {
@@ -910,7 +920,7 @@ void consumer_check_invariants(Consumer *c) {
     if (any_unqueued) g_assert_cmpuint(c->ack_timer, !=, 0); /* a stale timer just re-arms */
     StoreState ss;
     store_state(stream_store(c->st), &ss);
-    if (c->npc_valid && c->lps == NULL && ss.msgs == c->npc_msgs)
+    if (c->lps == NULL && npc_fresh(c, ss.msgs))
         g_assert_cmpuint(c->npc, ==, store_count(stream_store(c->st), c->cfg->filter_subject, c->sseq_next));
     consumer_pull_check(c);
     consumer_push_check(c);

@@ -158,8 +158,8 @@ void consumer_build_info(Consumer *c, JsonBuilder *b);
 void consumer_build_state(Consumer *c, JsonBuilder *b);
 /* A CONSUMER.MSG.NEXT request (or the rest of a +NXT ack). */
 void consumer_pull_request(Consumer *c, const char *reply, const uint8_t *body, size_t len);
-/* The stream has a new message (called through the set). */
-void consumer_on_stored(Consumer *c, uint64_t seq, const char *subject);
+/* The stream has a new message that c's filter matches (called through the set). */
+void consumer_on_stored(Consumer *c, uint64_t seq);
 /* Messages were removed from the stream: forget what is gone. */
 void consumer_on_removed(Consumer *c);
 /* Does the consumer still need seq (interest retention)? */

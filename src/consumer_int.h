@@ -40,7 +40,8 @@ struct Consumer {
     guint lps_pos;
     uint64_t lps_resume;          /* then continue from here */
     uint64_t npc;                 /* cached num_pending ... */
-    uint64_t npc_msgs;            /* ... valid while the store holds this many messages */
+    uint64_t npc_msgs;            /* ... counted when the store held this many messages */
+    uint64_t npc_stored;          /* ... and the set had heard of this many appends */
     bool npc_valid;
     int64_t last_delivered_wall, last_ack_wall;
     uint64_t delivered_msgs;
@@ -72,6 +73,8 @@ struct Consumer {
 
 /* consumer_store.c: create, or update an existing one (cfg taken); NULL + error. */
 Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg, GError **error);
+/* consumer_store.c: how many appends consumer_set_stored has heard of, ever (see npc_fresh). */
+uint64_t consumer_set_stored_total(ConsumerSet *set);
 
 /* consumer.c */
 int64_t consumer_now(Consumer *c);

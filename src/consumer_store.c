@@ -61,6 +61,10 @@ struct ConsumerSet {
     Env *env;
     char *dir;            /* .../consumers */
     GTree *by_name;       /* char* -> Consumer*, sorted: NAMES/LIST order */
+    Sublist *by_filter;   /* Consumer* under its filter subject (">" when unfiltered): who
+                           * hears of a new message, see consumer_set_stored */
+    GPtrArray *matched;   /* scratch for consumer_set_stored */
+    uint64_t stored;      /* appends consumer_set_stored has heard of (consumer.c npc_fresh) */
     GPtrArray *dirty;     /* Consumer* to save */
     EnvTimer save_timer;
     GHashTable *logs;     /* Consumer* -> StateLog*, durable ones; lookup only, never iterated
@@ -82,6 +86,24 @@ Stream *consumer_set_stream(ConsumerSet *set) { return set->st; }
 JetStream *consumer_set_js(ConsumerSet *set) { return set->js; }
 guint consumer_set_count(ConsumerSet *set) { return set != NULL ? (guint)g_tree_nnodes(set->by_name) : 0; }
 Consumer *consumer_set_lookup(ConsumerSet *set, const char *name) { return g_tree_lookup(set->by_name, name); }
+uint64_t consumer_set_stored_total(ConsumerSet *set) { return set->stored; }
+
+/* The two indexes of the set's consumers: by name, and by filter (the sublist). */
+static const char *filter_key(const ConsumerConfig *cfg) {
+    return cfg->filter_subject != NULL ? cfg->filter_subject : ">";
+}
+
+static void index_add(ConsumerSet *set, Consumer *c) {
+    g_tree_insert(set->by_name, (gpointer)consumer_name(c), c);
+    bool ok = sublist_insert(set->by_filter, filter_key(consumer_config(c)), NULL, c);
+    g_assert_true(ok); /* filters were validated as subscribe subjects */
+}
+
+static void index_remove(ConsumerSet *set, Consumer *c) {
+    g_tree_remove(set->by_name, consumer_name(c));
+    bool ok = sublist_remove(set->by_filter, filter_key(consumer_config(c)), NULL, c);
+    g_assert_true(ok);
+}
 
 static gboolean collect(gpointer key, gpointer value, gpointer arr) {
     g_ptr_array_add(arr, value);
@@ -305,7 +327,7 @@ static void load_one(ConsumerSet *set, const char *file) {
     g_autoptr(JsonParser) lparser = NULL;
     JsonObject *newer = log_newest_state(set, lpath, gen, &gen, &lparser);
     Consumer *c = consumer_new(set, name, cfg, created, newer != NULL ? newer : state);
-    g_tree_insert(set->by_name, (gpointer)consumer_name(c), c);
+    index_add(set, c);
     state_log(set, c)->gen = gen; /* fd -1: this process's first save writes a snapshot */
 }
 
@@ -316,6 +338,8 @@ ConsumerSet *consumer_set_open(JetStream *js, Stream *st) {
     set->env = jetstream_env(js);
     set->dir = g_build_filename(jetstream_streams_dir(js), stream_name(st), "consumers", NULL);
     set->by_name = g_tree_new((GCompareFunc)strcmp);
+    set->by_filter = sublist_new();
+    set->matched = g_ptr_array_new();
     set->dirty = g_ptr_array_new();
     set->logs = g_hash_table_new(g_direct_hash, g_direct_equal);
     g_auto(GStrv) names = set->env->ops->path_exists(set->env, set->dir)
@@ -331,6 +355,8 @@ void consumer_set_close(ConsumerSet *set, bool stream_deleted) {
     if (!stream_deleted) save_dirty(set);
     g_autoptr(GPtrArray) all = consumer_set_list(set);
     g_tree_destroy(set->by_name);
+    sublist_free(set->by_filter);
+    g_ptr_array_free(set->matched, TRUE);
     for (guint i = 0; i < all->len; i++) {
         state_log_drop(set, g_ptr_array_index(all, i));
         consumer_free(g_ptr_array_index(all, i), stream_deleted);
@@ -344,29 +370,52 @@ void consumer_set_close(ConsumerSet *set, bool stream_deleted) {
 
 /* ------------------------------------------------------------------ the stream's hooks */
 
-static gboolean each_stored(gpointer key, gpointer value, gpointer data) {
-    gpointer *a = data;
-    consumer_on_stored(value, *(uint64_t *)a[0], a[1]);
-    return FALSE;
+static int by_name_cmp(gconstpointer a, gconstpointer b) {
+    return strcmp(consumer_name(*(Consumer *const *)a), consumer_name(*(Consumer *const *)b));
 }
 
+/* A subject with a '*' or '>' token (core NATS lets a non-pedantic client publish one) is
+ * matched token by token by the sublist but as a literal by consumer_filter_matches: such a
+ * message goes the old way, through every consumer, so both agree. */
+static void match_all(ConsumerSet *set, const char *subject) {
+    g_autoptr(GPtrArray) all = consumer_set_list(set);
+    for (guint i = 0; i < all->len; i++)
+        if (consumer_filter_matches(g_ptr_array_index(all, i), subject)) g_ptr_array_add(set->matched, g_ptr_array_index(all, i));
+}
+
+/* The consumers whose filter matches `subject`, into set->matched, in name order. */
+static void matching(ConsumerSet *set, const char *subject) {
+    g_ptr_array_set_size(set->matched, 0);
+    size_t len = strlen(subject);
+    if (!subject_is_literal(subject, len)) {
+        match_all(set, subject);
+        return;
+    }
+    const SublistResult *r = sublist_match(set->by_filter, subject, len);
+    for (guint i = 0; i < r->plain->len; i++) g_ptr_array_add(set->matched, g_ptr_array_index(r->plain, i));
+    /* the trie's order is deterministic but not the name order the tree walk had; the kicks
+     * (and so which consumer delivers first) keep that order */
+    if (set->matched->len > 1) g_ptr_array_sort(set->matched, by_name_cmp);
+}
+
+/* A new message: only the consumers whose filter matches hear of it, found through the
+ * sublist, so the cost no longer grows with consumers that do not care. Non-matching
+ * consumers keep their num_pending cache through set->stored (consumer.c npc_fresh).
+ * jsconsumers publishes/s, N idle consumers whose filters do not match, one run each:
+ *   before (walk every consumer): 1: 272k  100: 63k  1000: 20k
+ *   after  (sublist match):       1: 126k  100: 132k  1000: 133k  (flat; a busier machine)
+ *   nats-server 2.9.10 is flat at ~63k (bench/LATEST.md). */
 void consumer_set_stored(ConsumerSet *set, uint64_t seq, const char *subject) {
     if (set == NULL) return;
-    gpointer a[2] = {&seq, (gpointer)subject};
-    g_tree_foreach(set->by_name, each_stored, a);
-}
-
-static gboolean any_match(gpointer key, gpointer value, gpointer data) {
-    gpointer *a = data;
-    if (consumer_filter_matches(value, a[0])) a[1] = value;
-    return a[1] != NULL;
+    set->stored++;
+    matching(set, subject);
+    for (guint i = 0; i < set->matched->len; i++) consumer_on_stored(g_ptr_array_index(set->matched, i), seq);
 }
 
 bool consumer_set_interested(ConsumerSet *set, const char *subject) {
     if (set == NULL) return false;
-    gpointer a[2] = {(gpointer)subject, NULL};
-    g_tree_foreach(set->by_name, any_match, a);
-    return a[1] != NULL;
+    matching(set, subject);
+    return set->matched->len > 0;
 }
 
 static gboolean each_removed(gpointer key, gpointer value, gpointer data) {
@@ -414,7 +463,7 @@ static void release_unneeded(ConsumerSet *set) {
 }
 
 void consumer_set_delete(ConsumerSet *set, Consumer *c) {
-    g_tree_remove(set->by_name, consumer_name(c));
+    index_remove(set, c);
     g_ptr_array_remove(set->dirty, c);
     state_log_drop(set, c);
     if (consumer_is_durable(c)) {
@@ -462,7 +511,9 @@ Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg_in, GError **er
             mj_js_error(error, MJ_ERR_JS_CONSUMER_MAX_DELIVER_BACKOFF, NULL);
             return NULL;
         }
+        index_remove(set, old); /* the filter may change */
         consumer_update(old, g_steal_pointer(&cfg));
+        index_add(set, old);
         return old;
     }
     if (scfg->max_consumers > 0 && (int64_t)consumer_set_count(set) >= scfg->max_consumers) {
@@ -499,7 +550,7 @@ Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg_in, GError **er
     }
     g_autofree char *nm = g_strdup(name);
     Consumer *c = consumer_new(set, nm, g_steal_pointer(&cfg), env_wall_ns(set->env), NULL);
-    g_tree_insert(set->by_name, (gpointer)consumer_name(c), c);
+    index_add(set, c);
     if (consumer_is_durable(c)) save(set, c);
     return c;
 }
@@ -519,5 +570,6 @@ void consumer_set_check_invariants(ConsumerSet *set) {
         }
     }
     for (guint i = 0; i < set->dirty->len; i++) g_assert_true(consumer_is_durable(g_ptr_array_index(set->dirty, i)));
+    g_assert_cmpuint(sublist_count(set->by_filter), ==, all->len); /* both indexes hold every consumer */
     g_assert_true((set->save_timer != 0) || set->dirty->len == 0);
 }
