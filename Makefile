@@ -177,3 +177,29 @@ plots-raft: $(B)/minijet-sim
 .PHONY: bench-scaling
 bench-scaling: deps $(B)/minijet-server $(B)/minijet-bench
 	bench/scaling.sh
+
+# --- Coverage-guided fuzzing (tests/fuzz/README.md). clang + libFuzzer, ASan + UBSan. Not part
+# of `make test`.
+#   make fuzz                  build both harnesses, run each for FUZZ_SECONDS (default 60)
+#   make fuzz FUZZ_SECONDS=600 longer; new corpus entries go to build/fuzz/corpus-<name>/
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -g -O1 -std=gnu11 -D_GNU_SOURCE \
+                -fno-sanitize-recover=undefined -fno-omit-frame-pointer -iquote src -iquote tests
+FUZZ_NAMES   := proto server
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(HDRS) tests/test_env.c tests/test_env.h
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) tests/test_env.c $(PKG_LIBS) -lm
+
+fuzz: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(B)/fuzz/corpus-$$n $(B)/fuzz/artifacts-$$n; \
+	  echo "fuzz_$$n: $(FUZZ_SECONDS) s"; \
+	  $(B)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	    -artifact_prefix=$(B)/fuzz/artifacts-$$n/ $(B)/fuzz/corpus-$$n tests/fuzz/corpus/$$n \
+	    > $(B)/fuzz/fuzz_$$n.log 2>&1 || { tail -40 $(B)/fuzz/fuzz_$$n.log; exit 1; }; \
+	  grep -E '^#[0-9]+.*cov:' $(B)/fuzz/fuzz_$$n.log | tail -1; \
+	done
