@@ -331,7 +331,9 @@ static bool on_pub(void *ctx, const ProtoPub *p) {
 static bool on_sub(void *ctx, const ProtoSub *p) {
     Conn *c = ctx;
     Server *s = c->srv;
-    if (!subject_valid_subscribe(p->subject, p->subject_len)) {
+    /* the trie takes C strings: a NUL inside the subject or queue would cut it short */
+    if (!subject_valid_subscribe(p->subject, p->subject_len) || memchr(p->subject, '\0', p->subject_len) != NULL ||
+        (p->queue != NULL && memchr(p->queue, '\0', p->queue_len) != NULL)) {
         conn_send_err(c, MJ_ERR_PROTO_INVALID_SUBJECT);
         return !c->closing;
     }

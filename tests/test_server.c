@@ -328,10 +328,25 @@ static void test_client_close_cleans_up(Fixture *f, gconstpointer data) {
     g_assert_cmpuint(server_stats(f->srv)->conns_current, ==, 0);
 }
 
+/* Found by tests/fuzz/fuzz_server: "SUB \0\0 sid" passed subject validation (by length) and
+ * then failed the trie insert (a C string, ""), an assertion. Now: -ERR 'Invalid Subject'. */
+static void test_sub_nul_subject(Fixture *f, gconstpointer data) {
+    EnvConn c = test_env_connect(f->te);
+    g_free(test_env_client_take(f->te, c));
+    static const char in[] = "CONNECT {}\r\nSUB \0\0 .pING\r\nSUB a \0 2\r\nPING\r\n";
+    test_env_client_send_len(f->te, c, in, sizeof in - 1);
+    test_env_advance(f->te, 0);
+    server_check_invariants(f->srv);
+    g_autofree char *out = test_env_client_take(f->te, c);
+    g_assert_nonnull(strstr(out, "-ERR 'Invalid Subject'"));
+    g_assert_nonnull(strstr(out, "PONG\r\n"));
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
     ADD("/server/info", test_info);
+    ADD("/server/sub_nul_subject", test_sub_nul_subject);
     ADD("/server/pubsub_wildcards", test_pubsub);
     ADD("/server/hpub", test_hpub);
     ADD("/server/hpub_without_headers_closes", test_hpub_without_headers_closes);
