@@ -240,6 +240,7 @@ struct Store {
     GHashTable *subjects;     /* char* -> StoreSubject* */
     GPtrArray *subject_by_id; /* StoreSubject* or NULL (free id) */
     GArray *free_ids;         /* uint32_t */
+    StoreSubject *last_subject; /* the subject subject_get found last (NULL once freed) */
 };
 
 /* The generic index operations the backends use (store_mem.c). */
@@ -248,6 +249,8 @@ void store_index_clear(Store *s);
 /* Add a live entry for seq (>= last_seq + 1; a gap becomes deleted seqs). */
 StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *subject,
                             size_t subject_len, uint32_t bytes, uint64_t loc);
+/* Make room for n more entries (no effect on the index; saves regrowing during a bulk load). */
+void store_index_reserve(Store *s, uint64_t n);
 /* Remove seq from the index; copies its entry to *out. FALSE if not live. */
 gboolean store_index_del(Store *s, uint64_t seq, StoreEntry *out);
 /* Drop the newest messages until last_seq == last (failed-flush rollback); each dropped live

