@@ -34,6 +34,8 @@ struct Consumer {
     uint64_t sseq_next, dseq_next;
     uint64_t floor_sseq, floor_dseq;
     GTree *pending;               /* uint64_t* sseq -> Pending*, sorted */
+    int64_t pending_over_max;     /* an update lowered max_ack_pending below what was pending:
+                                   * that many may stay pending until acks bring it down */
     GQueue rdq;                   /* sseqs (GSIZE_TO_POINTER) to redeliver, in order */
     uint64_t num_redelivered;     /* pending entries with dc > 1 */
     GArray *lps;                  /* last_per_subject: seqs still to send first, or NULL */
