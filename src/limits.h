@@ -30,6 +30,7 @@
 
 /* --- subject trie --- */
 #define LIMIT_SUBLIST_CACHE_COUNT 1024           /* cached match results (nats-server slCacheMax) */
+#define LIMIT_SUBLIST_DOORKEEPER_BITS 8192       /* cache admission filter (1 KiB); see sublist.c */
 
 /* --- store --- */
 #define LIMIT_STORE_SEGMENT_BYTES (64 * 1024 * 1024)    /* roll a segment file at this size */

@@ -23,7 +23,10 @@
  *   in insertion order per trie node, nodes visited literal-first then '*' then '>'.
  *   Eviction from the full cache does not end a result's life early: evicted results are
  *   kept until the next insert/remove (or at least LIMIT_SUBLIST_CACHE_COUNT/2 further
- *   cache misses). A SublistQueue's name is borrowed from the trie (same lifetime).
+ *   cache misses). One exception: a subject's first sighting is not cached (admission),
+ *   and its result lives only until the next sublist_match that is not a cache hit.
+ *   Simplest rule for callers: finish with a result before matching, inserting or
+ *   removing again. A SublistQueue's name is borrowed from the trie (same lifetime).
  *   Matching does not check for whitespace: validate with subject_valid_publish first.
  *   A queue name must be non-empty without whitespace (NULL = no queue group).
  *   Choosing one member of a queue group is the caller's job (fairly: with randomness
@@ -65,6 +68,7 @@ typedef struct SublistStats {
     size_t count;          /* items stored */
     size_t cache_count;    /* cached results */
     guint64 inserts, removes, matches, cache_hits;
+    guint64 uncached;      /* misses answered without caching (first sightings) */
     size_t max_fanout;     /* largest plain + queue-group count among cached results */
     double avg_fanout;     /* mean of the same */
 } SublistStats;

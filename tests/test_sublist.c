@@ -113,7 +113,11 @@ static void test_trie_table(void) {
                 g_test_message("case: %s ~ %s", match_cases[j].pattern, subject);
             g_assert_cmpint(got, ==, want);
         }
-        g_assert_true(match(sl, subject) == r); /* cached */
+        g_autofree char *first = result_items(r);
+        const SublistResult *c = match(sl, subject); /* second sighting: admitted */
+        g_autofree char *second = result_items(c);
+        g_assert_cmpstr(second, ==, first);
+        g_assert_true(match(sl, subject) == c); /* cached */
     }
     sublist_check_invariants(sl);
     sublist_free(sl);
@@ -262,6 +266,7 @@ static void test_invalid(void) {
     g_autofree char *longs = g_strnfill(LIMIT_MAX_SUBJECT_BYTES + 1, 'x');
     g_assert_cmpuint(match(sl, longs)->plain->len, ==, 0);
     longs[LIMIT_MAX_SUBJECT_BYTES] = '\0';
+    g_assert_cmpuint(match(sl, longs)->plain->len, ==, 1); /* first sighting: not cached */
     g_assert_cmpuint(match(sl, longs)->plain->len, ==, 1);
     SublistStats st;
     sublist_stats(sl, &st);
@@ -279,11 +284,13 @@ static void test_invalid(void) {
 static void test_cache_bound(void) {
     Sublist *sl = sublist_new();
     g_assert_true(sublist_insert(sl, "s.*", NULL, ITEM(1)));
+    match(sl, "s.first"); /* first sighting: not admitted */
     const SublistResult *first = match(sl, "s.first");
     char buf[64];
     for (int i = 0; i < 3 * LIMIT_SUBLIST_CACHE_COUNT; i++) {
         g_snprintf(buf, sizeof buf, "s.%d", i);
-        const SublistResult *r = match(sl, buf);
+        g_assert_cmpuint(match(sl, buf)->plain->len, ==, 1); /* seen once ... */
+        const SublistResult *r = match(sl, buf);             /* ... admitted */
         g_assert_cmpuint(r->plain->len, ==, 1);
         if (i < LIMIT_SUBLIST_CACHE_COUNT / 2) /* evicted, yet still readable */
             g_assert_true(first->plain->pdata[0] == ITEM(1));
@@ -291,15 +298,19 @@ static void test_cache_bound(void) {
     SublistStats st;
     sublist_stats(sl, &st);
     g_assert_cmpuint(st.cache_count, ==, LIMIT_SUBLIST_CACHE_COUNT);
-    g_assert_cmpuint(st.matches, ==, 1 + 3 * LIMIT_SUBLIST_CACHE_COUNT);
-    g_assert_cmpuint(st.cache_hits, ==, 0);
+    g_assert_cmpuint(st.matches, ==, 2 * (1 + 3 * LIMIT_SUBLIST_CACHE_COUNT));
+    /* most first sightings go uncached; a bloom false positive admits one at once (then
+     * its second sighting hits); a filter reset between sightings delays an admission */
+    g_assert_cmpuint(st.uncached, >, 3 * LIMIT_SUBLIST_CACHE_COUNT * 9 / 10);
+    g_assert_cmpuint(st.uncached + st.cache_hits, <=, 2 * (1 + 3 * LIMIT_SUBLIST_CACHE_COUNT));
+    guint64 hits = st.cache_hits;
     g_assert_cmpuint(st.max_fanout, ==, 1);
     sublist_check_invariants(sl);
     /* the newest entries survive (FIFO): a hit */
     g_snprintf(buf, sizeof buf, "s.%d", 3 * LIMIT_SUBLIST_CACHE_COUNT - 1);
     match(sl, buf);
     sublist_stats(sl, &st);
-    g_assert_cmpuint(st.cache_hits, ==, 1);
+    g_assert_cmpuint(st.cache_hits, ==, hits + 1);
     /* a wildcard insert drops what it matches, and only that */
     g_assert_true(sublist_insert(sl, "s.1*", NULL, ITEM(2))); /* literal token "1*" */
     sublist_stats(sl, &st);
@@ -392,6 +403,8 @@ static void test_random_vs_brute_force(void) {
     /* Phase 1 churns (30% insert, 20% remove); phase 2 matches 99.5% of the time, so the cache
      * fills past its bound (4680 possible subjects) and evicts. */
     size_t max_cached = 0;
+    const SublistResult *prev = NULL; /* the last match's result, while still valid */
+    char *prev_want = NULL;
     for (int op = 0; op < 14000; op++) {
         int kind = op < 4000 ? g_rand_int_range(rand, 0, 10) : g_rand_int_range(rand, 0, 1000);
         if (kind < 3) {
@@ -401,20 +414,47 @@ static void test_random_vs_brute_force(void) {
             r->item = next_item++;
             g_assert_true(sublist_insert(sl, r->pattern, r->queue, ITEM(r->item)));
             g_ptr_array_add(recs, r);
+            prev = NULL; /* an insert ends every result's life */
         } else if (kind < 5 && recs->len > 0) {
             guint i = (guint)g_rand_int_range(rand, 0, (gint32)recs->len);
             Rec *r = recs->pdata[i];
             g_assert_false(sublist_remove(sl, r->pattern, r->queue, ITEM(next_item)));
             g_assert_true(sublist_remove(sl, r->pattern, r->queue, ITEM(r->item)));
             g_ptr_array_remove_index(recs, i); /* keeps insertion order */
+            prev = NULL; /* so does a remove */
         } else {
             g_autofree char *subject = random_subject(rand, false);
+            guint64 hits_before = 0;
+            if (prev) {
+                SublistStats b;
+                sublist_stats(sl, &b);
+                hits_before = b.cache_hits;
+            }
             const SublistResult *res = match(sl, subject);
             g_autofree char *got = result_items(res);
             g_autofree char *want = brute_items(recs, subject);
             g_assert_cmpstr(got, ==, want);
             check_groups(recs, res, subject);
-            g_assert_true(match(sl, subject) == res); /* second time: the cached result */
+            /* lifetime: a result from before survives a cache hit (cached or scratch) */
+            if (prev) {
+                SublistStats a;
+                sublist_stats(sl, &a);
+                if (a.cache_hits > hits_before) {
+                    g_autofree char *again = result_items(prev);
+                    g_assert_cmpstr(again, ==, prev_want);
+                }
+            }
+            /* admission: a miss is cached on its second sighting at the latest, then hit */
+            const SublistResult *res2 = match(sl, subject);
+            if (match(sl, subject) != res2) { /* a filter reset fell between two sightings */
+                res2 = match(sl, subject);
+                g_assert_true(match(sl, subject) == res2);
+            }
+            g_autofree char *got2 = result_items(res2);
+            g_assert_cmpstr(got2, ==, want);
+            prev = res2;
+            g_free(prev_want);
+            prev_want = g_strdup(want);
         }
         g_assert_cmpuint(sublist_count(sl), ==, recs->len);
         if (op < 4000 || op % 16 == 0)
@@ -432,6 +472,8 @@ static void test_random_vs_brute_force(void) {
     g_test_message("random: %zu subs, %zu cached, %" G_GUINT64_FORMAT " matches, %"
                    G_GUINT64_FORMAT " hits", st.count, st.cache_count, st.matches, st.cache_hits);
     g_assert_cmpuint(st.cache_hits, >, 0);
+    g_assert_cmpuint(st.uncached, >, 0); /* the admission path ran */
+    g_free(prev_want);
     /* drain: everything removed, everything pruned */
     while (recs->len > 0) {
         Rec *r = recs->pdata[recs->len - 1];
@@ -443,6 +485,83 @@ static void test_random_vs_brute_force(void) {
     g_ptr_array_unref(recs);
     sublist_free(sl);
     g_rand_free(rand);
+}
+
+/* Admission: one-off subjects are answered without being cached, so a stream of them
+ * neither fills the cache nor evicts the hot subject; an uncached result is valid until
+ * the next miss, a cached one (even evicted) as before. */
+static void test_admission(void) {
+    Sublist *sl = sublist_new();
+    g_assert_true(sublist_insert(sl, "hot", NULL, ITEM(1)));
+    g_assert_true(sublist_insert(sl, "$JS.ACK.>", NULL, ITEM(2)));
+    g_assert_true(sublist_insert(sl, "$JS.ACK.S.*.>", "q", ITEM(3)));
+    match(sl, "hot");
+    const SublistResult *hot = match(sl, "hot");
+    SublistStats st;
+    sublist_stats(sl, &st);
+    g_assert_cmpuint(st.cache_count, ==, 1);
+    char buf[96];
+    const SublistResult *last = NULL;
+    for (int i = 0; i < 10 * LIMIT_SUBLIST_CACHE_COUNT; i++) {
+        g_snprintf(buf, sizeof buf, "$JS.ACK.S.C.1.%d.%d.1700000000.0", i + 1, i + 1);
+        const SublistResult *r = match(sl, buf);
+        g_assert_cmpuint(r->plain->len, ==, 1);
+        g_assert_cmpuint(r->queues->len, ==, 1);
+        g_assert_cmpstr(((SublistQueue *)r->queues->pdata[0])->name, ==, "q");
+        g_assert_true(match(sl, "hot") == hot); /* a hit: the hot subject stays cached */
+        g_assert_true(r->plain->pdata[0] == ITEM(2)); /* the hit left r alone */
+        last = r;
+    }
+    sublist_stats(sl, &st);
+    /* a few false positives of the bloom filter may be admitted; nowhere near all */
+    g_assert_cmpuint(st.cache_count, <, 10 * LIMIT_SUBLIST_CACHE_COUNT / 20); /* < 5% */
+    g_assert_cmpuint(st.uncached, >, 9 * LIMIT_SUBLIST_CACHE_COUNT);
+    g_assert_cmpuint(st.cache_hits, ==, 10 * LIMIT_SUBLIST_CACHE_COUNT);
+    (void)last;
+    sublist_check_invariants(sl);
+    /* determinism: a second sublist fed the same calls ends with the same counters */
+    Sublist *sl2 = sublist_new();
+    g_assert_true(sublist_insert(sl2, "hot", NULL, ITEM(1)));
+    g_assert_true(sublist_insert(sl2, "$JS.ACK.>", NULL, ITEM(2)));
+    g_assert_true(sublist_insert(sl2, "$JS.ACK.S.*.>", "q", ITEM(3)));
+    match(sl2, "hot");
+    match(sl2, "hot");
+    for (int i = 0; i < 10 * LIMIT_SUBLIST_CACHE_COUNT; i++) {
+        g_snprintf(buf, sizeof buf, "$JS.ACK.S.C.1.%d.%d.1700000000.0", i + 1, i + 1);
+        match(sl2, buf);
+        match(sl2, "hot");
+    }
+    SublistStats st2;
+    sublist_stats(sl2, &st2);
+    g_assert_cmpuint(st2.cache_count, ==, st.cache_count);
+    g_assert_cmpuint(st2.uncached, ==, st.uncached);
+    sublist_free(sl2);
+    /* a subject recurring within the filter's window is admitted on its second sighting */
+    for (int i = 0; i < 100; i++) {
+        g_snprintf(buf, sizeof buf, "$JS.ACK.S.C.2.%d.%d.1700000000.0", i, i);
+        match(sl, buf);
+    }
+    size_t admitted = 0;
+    for (int i = 0; i < 100; i++) {
+        g_snprintf(buf, sizeof buf, "$JS.ACK.S.C.2.%d.%d.1700000000.0", i, i);
+        sublist_stats(sl, &st);
+        guint64 before = st.uncached;
+        match(sl, buf);
+        sublist_stats(sl, &st);
+        admitted += st.uncached == before;
+    }
+    g_assert_cmpuint(admitted, >=, 90); /* all, unless a filter reset fell in between */
+    sublist_check_invariants(sl);
+    /* an uncached result is rebuilt for the current trie after an insert */
+    match(sl, "cold");
+    g_assert_cmpuint(match(sl, "cold.x")->plain->len, ==, 0);
+    g_assert_true(sublist_insert(sl, "cold.*", NULL, ITEM(4)));
+    g_snprintf(buf, sizeof buf, "cold.y");
+    const SublistResult *r = match(sl, buf);
+    g_assert_cmpuint(r->plain->len, ==, 1);
+    g_assert_true(r->plain->pdata[0] == ITEM(4));
+    sublist_check_invariants(sl);
+    sublist_free(sl);
 }
 
 /* ---- subject rules ------------------------------------------------------------------ */
@@ -631,6 +750,18 @@ static void test_perf(void) {
     double miss_s = g_test_timer_elapsed();
     g_test_minimized_result(miss_s * 1e9 / misses, "uncached match (incl. snprintf): %.1f ns",
                             miss_s * 1e9 / misses);
+    /* JetStream acks: every subject unique, interleaved with the hot subject */
+    g_assert_true(sublist_insert(sl, "$JS.ACK.>", NULL, ITEM(99996)));
+    g_test_timer_start();
+    for (int i = 0; i < misses; i++) {
+        int len = g_snprintf(buf, sizeof buf, "$JS.ACK.S.C.1.%d.%d.1700000000.0", i + 1, i + 1);
+        sink += sublist_match(sl, buf, (size_t)len)->plain->len;
+        sink += sublist_match(sl, subject, 16)->plain->len;
+    }
+    double ack_s = g_test_timer_elapsed();
+    g_test_minimized_result(ack_s * 1e9 / misses,
+                            "unique ack subject + hot subject (incl. snprintf): %.1f ns",
+                            ack_s * 1e9 / misses);
     g_test_timer_start();
     for (int i = 0; i < 100000; i++) {
         g_snprintf(buf, sizeof buf, "bench.x%d.data", i);
@@ -656,6 +787,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/sublist/invalid", test_invalid);
     g_test_add_func("/sublist/cache-bound", test_cache_bound);
     g_test_add_func("/sublist/random-vs-brute-force", test_random_vs_brute_force);
+    g_test_add_func("/sublist/admission", test_admission);
     g_test_add_func("/sublist/validation", test_validation);
     g_test_add_func("/sublist/overlap-subset", test_overlap_subset);
     g_test_add_func("/sublist/overlap-subset-brute", test_overlap_subset_brute);
