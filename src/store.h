@@ -156,6 +156,8 @@ StoreMsg *store_load_last(Store *s, const char *filter, GError **error);
 StoreMsg *store_load_next(Store *s, const char *filter, uint64_t from_seq, GError **error);
 /* The seq store_load_next would return, without reading the record; 0 = none. */
 uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq);
+/* The next live seq >= from_seq whose message has headers, from the index alone; 0 = none. */
+uint64_t store_next_seq_with_headers(Store *s, uint64_t from_seq);
 
 /* Delete one message. FALSE without error: no such message. erase: also scrub its bytes
  * (memory: the store's copy; file: see LIMITATIONS in store_file.c). */
@@ -195,8 +197,9 @@ bool store_filter_matches(const char *filter, const char *subject);
 typedef struct StoreEntry {
     uint64_t loc;        /* backend's locator: a StoreMsg* (memory), segment<<32|offset (file) */
     int64_t ts_ns;
-    uint32_t subject_id; /* index into Store.subject_by_id */
-    uint32_t bytes;      /* accounted bytes, 0 = deleted */
+    uint32_t subject_id : 31; /* index into Store.subject_by_id */
+    uint32_t has_hdr : 1;     /* the message carries headers (restart reads only these: dedup) */
+    uint32_t bytes;           /* accounted bytes, 0 = deleted */
 } StoreEntry;
 
 typedef struct StoreSubject {
@@ -248,7 +251,7 @@ void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *
 void store_index_clear(Store *s);
 /* Add a live entry for seq (>= last_seq + 1; a gap becomes deleted seqs). */
 StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *subject,
-                            size_t subject_len, uint32_t bytes, uint64_t loc);
+                            size_t subject_len, bool has_hdr, uint32_t bytes, uint64_t loc);
 /* Make room for n more entries (no effect on the index; saves regrowing during a bulk load). */
 void store_index_reserve(Store *s, uint64_t n);
 /* Remove seq from the index; copies its entry to *out. FALSE if not live. */

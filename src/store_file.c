@@ -596,7 +596,7 @@ static void raise_last_seq(Store *s, uint64_t last) {
         store_index_floor(s, last + 1);
         return;
     }
-    StoreEntry hole = {0, s->last_ts_ns, 0, 0};
+    StoreEntry hole = {.ts_ns = s->last_ts_ns};
     while (s->base + s->entries->len <= last) g_array_append_val(s->entries, hole);
     s->last_seq = last;
 }
@@ -857,7 +857,7 @@ static void recover(Store *s) {
                             s->name, path, r.seq);
                     break;
                 }
-                store_index_add(s, r.seq, r.ts_ns, (const char *)r.subject, r.subject_len,
+                store_index_add(s, r.seq, r.ts_ns, (const char *)r.subject, r.subject_len, r.hdr_len > 0,
                                 (uint32_t)file_msg_bytes(r.subject_len, r.hdr_len, r.data_len),
                                 ((uint64_t)no << 32) | off);
                 g->live++;

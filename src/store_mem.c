@@ -239,18 +239,18 @@ static void index_trim(Store *s) {
 }
 
 StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *subject,
-                            size_t subject_len, uint32_t bytes, uint64_t loc) {
+                            size_t subject_len, bool has_hdr, uint32_t bytes, uint64_t loc) {
     g_assert(seq > s->last_seq && bytes > 0);
     if (s->msgs == 0) { /* empty: start the array at seq */
         g_array_set_size(s->entries, 0);
         s->base = seq;
         s->first_seq = seq;
     }
-    StoreEntry hole = {0, ts_ns, 0, 0};
+    StoreEntry hole = {.ts_ns = ts_ns};
     while (s->base + s->entries->len < seq) g_array_append_val(s->entries, hole);
     StoreSubject *sj = subject_get(s, subject, subject_len, true);
     subject_push(sj, seq);
-    StoreEntry e = {loc, ts_ns, sj->id, bytes};
+    StoreEntry e = {.loc = loc, .ts_ns = ts_ns, .subject_id = sj->id, .has_hdr = has_hdr, .bytes = bytes};
     g_array_append_val(s->entries, e);
     s->last_seq = seq;
     s->last_ts_ns = ts_ns;
@@ -346,7 +346,7 @@ uint64_t store_append(Store *s, const char *subject, size_t subject_len, const v
     }
     uint64_t seq = s->last_seq + 1;
     uint32_t bytes = (uint32_t)s->be->msg_bytes(subject_len, hdr_len, data_len);
-    StoreEntry *e = store_index_add(s, seq, ts_ns, subject, subject_len, bytes, 0);
+    StoreEntry *e = store_index_add(s, seq, ts_ns, subject, subject_len, hdr_len > 0, bytes, 0);
     if (!s->be->append(s, seq, e, subject, subject_len, hdr, hdr_len, data, data_len, error)) {
         g_assert(s->last_seq < seq); /* the backend rolled back */
         return 0;
@@ -411,6 +411,14 @@ uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq) {
     for (uint64_t q = from; q <= s->last_seq; q++) {
         StoreEntry *e = &g_array_index(s->entries, StoreEntry, q - s->base);
         if (e->bytes && id_matches(s, memo, filter, e->subject_id)) return q;
+    }
+    return 0;
+}
+
+uint64_t store_next_seq_with_headers(Store *s, uint64_t from_seq) {
+    for (uint64_t q = MAX(from_seq, s->first_seq); s->msgs > 0 && q <= s->last_seq; q++) {
+        const StoreEntry *e = &g_array_index(s->entries, StoreEntry, q - s->base);
+        if (e->bytes && e->has_hdr) return q;
     }
     return 0;
 }
