@@ -354,8 +354,14 @@ static bool on_sub(void *ctx, const ProtoSub *p) {
     sub->sid = g_steal_pointer(&sid);
     sub->sid_len = p->sid_len;
     sub->max = -1;
-    bool ok = sublist_insert(s->sl, sub->subject, sub->queue, sub);
-    g_assert(ok); /* validated above */
+    if (!sublist_insert(s->sl, sub->subject, sub->queue, sub)) {
+        /* the trie has the last word on what is valid (e.g. a queue name holding a form
+         * feed, which the parser does not split on): bad input, not a programmer error */
+        sub->dead = true;
+        sub_unref(sub);
+        conn_send_err(c, MJ_ERR_PROTO_INVALID_SUBJECT);
+        return !c->closing;
+    }
     g_hash_table_insert(c->subs, sub->sid, sub);
     s->stats.subscriptions++;
     if (c->verbose) conn_send_str(c, PROTO_OK);
