@@ -67,16 +67,10 @@ static void setup(Fx *f, gconstpointer data) {
     start(f);
 }
 
-static void noop_accept(void *core, EnvConn c, const char *ip, int port) {}
-static void noop_bytes(void *core, EnvConn c, const uint8_t *data, size_t len) {}
-static void noop_closed(void *core, EnvConn c) {}
-static const EnvHandlers noop_handlers = {noop_accept, noop_bytes, noop_closed};
-
 static void stop(Fx *f) {
     check(f);
     server_free(f->srv);
     f->srv = NULL;
-    env_set_handlers(&f->te->env, &noop_handlers, NULL);
 }
 
 static void teardown(Fx *f, gconstpointer data) {

@@ -44,17 +44,9 @@ static void fx_setup(Fx *f, gconstpointer data) {
     fx_start(f);
 }
 
-/* While no server runs, the world's late on_closed calls for its connections go nowhere
- * (server_free leaves the env's handlers pointing at the freed server). */
-static void noop_accept(void *core, EnvConn c, const char *ip, int port) {}
-static void noop_bytes(void *core, EnvConn c, const uint8_t *data, size_t len) {}
-static void noop_closed(void *core, EnvConn c) {}
-static const EnvHandlers noop_handlers = {noop_accept, noop_bytes, noop_closed};
-
 static void fx_free_server(Fx *f) {
     server_free(f->srv);
     f->srv = NULL;
-    env_set_handlers(&f->te->env, &noop_handlers, NULL);
 }
 
 static void fx_stop(Fx *f) {

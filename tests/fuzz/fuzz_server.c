@@ -48,11 +48,6 @@ static const char *const api_subjects[] = {
 };
 #define N_API (sizeof api_subjects / sizeof api_subjects[0])
 
-static void noop_accept(void *core, EnvConn c, const char *ip, int port) {}
-static void noop_bytes(void *core, EnvConn c, const uint8_t *data, size_t len) {}
-static void noop_closed(void *core, EnvConn c) {}
-static const EnvHandlers noop_handlers = {noop_accept, noop_bytes, noop_closed};
-
 static void check(Server *srv) {
     server_check_invariants(srv);
     JetStream *js = server_jetstream(srv);
@@ -167,7 +162,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     drain(te, a, b);
 
     server_free(srv);
-    env_set_handlers(&te->env, &noop_handlers, NULL);
     test_env_free(te);
     return 0;
 }
