@@ -166,7 +166,15 @@ monitorTest("varz: identity, limits and counters after known activity", async ({
 
 monitorTest("connz: connections in cid order with their own counters, subs and paging", async ({ mport, open }) => {
   await activity(open);
-  const c = await getJSON(mport, "/connz?subs=1");
+  // pending_bytes is what the server has queued and not yet written: under load nats-server can
+  // show a few bytes (a PONG) for a moment. Wait until both connections have drained.
+  let c;
+  const deadline = Date.now() + WAIT_MS;
+  do {
+    c = await getJSON(mport, "/connz?subs=1");
+    if (c.connections.every((ci) => ci.pending_bytes === 0)) break;
+    await sleep(10);
+  } while (Date.now() < deadline);
   assert.equal(c.num_connections, 2);
   assert.equal(c.total, 2);
   assert.equal(c.offset, 0);
