@@ -12,16 +12,36 @@ PKGS    := glib-2.0 json-glib-1.0 sqlite3
 CFLAGS  ?= -O2 -g
 # Asserts are never compiled out: no -DNDEBUG, no G_DISABLE_ASSERT.
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
-           -fno-omit-frame-pointer -D_GNU_SOURCE -iquote src
+           -fno-omit-frame-pointer -D_GNU_SOURCE
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 NATS_LIBS  = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
 
 B := build
-# The core: every src/*.c except the production world (env_real.c) and the program (main.c).
+# Three archives, one per layer a program can stand on (DESIGN.md, "Layers and clustering"):
+#   libminijet-base.a    the bottom: env, proto, errors, jsonutil, crc32c (headers: BASE_HDRS)
+#   libminijet.a         the broker: every other src/*.c except the production world
+#                        (env_real.c) and the program (main.c)
+#   libminijet-client.a  src/client/: the sans-IO client, KV, object store, CLI
+# Client files compile against the base headers only (CLIENT_INC holds links to them, and
+# src/ is not on their include path), so a client file that includes server.h, stream.h...
+# does not build; the `minijet` CLI links client + base only, so a call into the broker
+# does not link.
+BASE_SRC := src/env.c src/proto.c src/errors.c src/jsonutil.c src/crc32c.c
+BASE_HDRS := src/env.h src/proto.h src/errors.h src/errors.def src/jsonutil.h src/crc32c.h \
+             src/limits.h src/bytes.h
+BASE_OBJ := $(BASE_SRC:src/%.c=$(B)/obj/%.o)
 CORE_SRC := $(filter-out src/main.c src/env_real.c,$(wildcard src/*.c))
-CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
+BROKER_OBJ := $(filter-out $(BASE_OBJ),$(CORE_SRC:src/%.c=$(B)/obj/%.o))
 HDRS     := $(wildcard src/*.h src/*.def)
+CLIENT_SRC  := $(wildcard src/client/*.c)
+CLIENT_OBJ  := $(CLIENT_SRC:src/client/%.c=$(B)/obj/client/%.o)
+CLIENT_HDRS := $(wildcard src/client/*.h)
+CLIENT_INC  := $(B)/include-client
+CLIENT_INC_HDRS := $(BASE_HDRS:src/%=$(CLIENT_INC)/%)
+# What a program links: the broker over the base; the client beside them.
+LIB_BROKER := $(B)/libminijet.a $(B)/libminijet-base.a
+LIB_CLIENT := $(B)/libminijet-client.a $(B)/libminijet-base.a
 SIM_SRC  := $(wildcard sim/*.c)
 UNIT_SRC := $(filter-out tests/test_env.c,$(wildcard tests/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/%.c=$(B)/tests/%)
@@ -38,28 +58,41 @@ deps:
 	@tools/deps.sh
 
 $(B)/obj/%.o: src/%.c $(HDRS) | $(B)/obj
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -c -o $@ $<
 
-$(B)/libminijet.a: $(CORE_OBJ)
-	ar rcs $@ $^
+$(CLIENT_OBJ): $(B)/obj/client/%.o: src/client/%.c $(CLIENT_HDRS) $(CLIENT_INC_HDRS) | $(B)/obj/client
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote $(CLIENT_INC) -c -o $@ $<
 
-$(B)/minijet-server: $(B)/obj/main.o $(B)/obj/env_real.o $(B)/libminijet.a
+$(CLIENT_INC_HDRS): $(CLIENT_INC)/%: src/%
+	@mkdir -p $(@D) && ln -sf $(abspath $<) $@
+
+$(B)/libminijet-base.a: $(BASE_OBJ) Makefile
+	rm -f $@ && ar rcs $@ $(filter %.o,$^)
+
+$(B)/libminijet.a: $(BROKER_OBJ) Makefile
+	rm -f $@ && ar rcs $@ $(filter %.o,$^)
+
+$(B)/libminijet-client.a: $(CLIENT_OBJ) Makefile
+	rm -f $@ && ar rcs $@ $(filter %.o,$^)
+
+$(B)/minijet-server: $(B)/obj/main.o $(B)/obj/env_real.o $(LIB_BROKER)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(B)/minijet-sim: $(SIM_SRC) $(wildcard sim/*.h) $(B)/libminijet.a
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote sim -o $@ $(SIM_SRC) $(B)/libminijet.a $(PKG_LIBS) -lm
+# The simulator drives brokers and clients: it links all three archives.
+$(B)/minijet-sim: $(SIM_SRC) $(wildcard sim/*.h) $(B)/libminijet-client.a $(LIB_BROKER)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -iquote sim -o $@ $(SIM_SRC) $(B)/libminijet-client.a $(LIB_BROKER) $(PKG_LIBS) -lm
 
-$(B)/tests/test_%: tests/test_%.c tests/test_env.c tests/test_env.h $(B)/libminijet.a | $(B)/tests
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote tests -o $@ $< tests/test_env.c $(B)/libminijet.a $(PKG_LIBS) -lm
+$(B)/tests/test_%: tests/test_%.c tests/test_env.c tests/test_env.h $(B)/libminijet-client.a $(LIB_BROKER) | $(B)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -iquote tests -o $@ $< tests/test_env.c $(B)/libminijet-client.a $(LIB_BROKER) $(PKG_LIBS) -lm
 
 # The production world's own test links the real env instead of the unit tests' world.
-$(B)/tests/test_env_real: tests/test_env_real.c $(B)/obj/env_real.o $(B)/libminijet.a | $(B)/tests
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/obj/env_real.o $(B)/libminijet.a $(PKG_LIBS) -lm
+$(B)/tests/test_env_real: tests/test_env_real.c $(B)/obj/env_real.o $(LIB_BROKER) | $(B)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -o $@ $< $(B)/obj/env_real.o $(LIB_BROKER) $(PKG_LIBS) -lm
 
 $(B)/tests/interop_%: tests/interop/interop_%.c tests/interop/server_ctl.c tests/interop/server_ctl.h | $(B)/tests
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote tests/interop -o $@ $< tests/interop/server_ctl.c $(PKG_LIBS) $(NATS_LIBS)
 
-$(B)/obj $(B)/tests:
+$(B)/obj $(B)/obj/client $(B)/tests:
 	mkdir -p $@
 
 run: deps $(B)/minijet-server
@@ -77,6 +110,24 @@ tidy:
 	  | grep -vE '^src/(env_real|main)\.c:' | grep -vP '^\S+:[0-9]+:\s*(\*|//|/\*)'); \
 	if [ -n "$$hits" ]; then echo "tidy: src/ reaches the OS outside the environment seam:"; \
 	  echo "$$hits"; exit 1; fi; echo "tidy: ok (no direct OS calls in the core)"
+
+# The client layer's wall, shown working (tests/run.sh runs it): with the client's include
+# path, a file that includes a base header builds and one that includes a broker header
+# (server.h, stream.h, consumer.h, jetstream.h) does not.
+.PHONY: client-layer-check
+client-layer-check: $(CLIENT_INC_HDRS) $(B)/libminijet.a
+	@mkdir -p $(B)/client-probe; cd $(B)/client-probe; \
+	printf '#include "proto.h"\n#include "env.h"\nint probe;\n' > ok.c; \
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote $(abspath $(CLIENT_INC)) -fsyntax-only ok.c \
+	  || { echo "client-layer-check: a base header does not build"; exit 1; }; \
+	for h in server.h stream.h consumer.h jetstream.h; do \
+	  printf '#include "%s"\nint probe;\n' $$h > bad.c; \
+	  if $(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote $(abspath $(CLIENT_INC)) -fsyntax-only bad.c 2>/dev/null; then \
+	    echo "client-layer-check: src/client/ can include $$h"; exit 1; fi; \
+	done; \
+	if nm -A $(abspath $(B))/libminijet.a 2>/dev/null | grep -qE ' T (client|kv|objstore|cli)_'; then \
+	  echo "client-layer-check: the broker archive holds client code"; exit 1; fi; \
+	echo "client-layer-check: ok (src/client/ sees only the base headers; the broker archive has no client code)"
 
 clean:
 	rm -rf $(B)
@@ -122,12 +173,13 @@ plots: $(B)/minijet-sim
 	  echo "plots/sim-$$s-{latency,throughput}.png"; \
 	done
 
-# --- The `minijet` command-line tool (issue 5): src/cli.c is its logic, tools/minijet-cli/main.c
-# the program around it (the production world).
+# --- The `minijet` command-line tool (issue 5): src/client/cli.c is its logic,
+# tools/minijet-cli/main.c the program around it (the production world). It links the client
+# and the base, not the broker: a client-side call into the broker fails here.
 all: $(B)/minijet
 
-$(B)/minijet: tools/minijet-cli/main.c $(B)/obj/env_real.o $(B)/libminijet.a
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/obj/env_real.o $(B)/libminijet.a $(PKG_LIBS) -lm
+$(B)/minijet: tools/minijet-cli/main.c $(B)/obj/env_real.o $(LIB_CLIENT)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -o $@ $< $(B)/obj/env_real.o $(LIB_CLIENT) $(PKG_LIBS) -lm
 
 # --- The book and the labs (issue 8; book/README.md, labs/README.md).
 #   make book                    book/*.md -> build/book/index.html (pandoc); fails on a stale citation
@@ -155,8 +207,8 @@ labs-check:
 
 # --- Raft in the simulator (issue 7; book chapter 9, "Running Raft in the simulator").
 # tests/test_raft shares its checkers with the simulator: sim/raft_checker.c is compiled into both.
-$(B)/tests/test_raft: tests/test_raft.c sim/raft_checker.c sim/raft_checker.h tests/test_env.c tests/test_env.h $(B)/libminijet.a | $(B)/tests
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote tests -iquote sim -o $@ $< sim/raft_checker.c tests/test_env.c $(B)/libminijet.a $(PKG_LIBS) -lm
+$(B)/tests/test_raft: tests/test_raft.c sim/raft_checker.c sim/raft_checker.h tests/test_env.c tests/test_env.h $(LIB_BROKER) | $(B)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -iquote tests -iquote sim -o $@ $< sim/raft_checker.c tests/test_env.c $(LIB_BROKER) $(PKG_LIBS) -lm
 #   make swarm        1,000 seeds of random faults on a five-node Raft group (both cores)
 .PHONY: swarm
 swarm: $(B)/minijet-sim

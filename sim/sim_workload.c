@@ -1,6 +1,6 @@
 /* sim_workload.c — simulated clients driving the broker (see sim_workload.h).
  *
- * Each SimClient wraps one sans-IO Client (src/client.c) and one simulated connection. The
+ * Each SimClient wraps one sans-IO Client (src/client/client.c) and one simulated connection. The
  * glue is three lines of plumbing repeated everywhere: bytes from the connection go to
  * client_feed, callbacks record what happened, and client_output goes back to the
  * connection (pump). Behaviour per kind:

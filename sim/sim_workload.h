@@ -1,4 +1,4 @@
-/* sim_workload.h — simulated clients: the project's sans-IO client (src/client.h) driven by
+/* sim_workload.h — simulated clients: the project's sans-IO client (src/client/client.h) driven by
  * the scheduler, recording every operation for the checkers.
  *
  * INTERFACE
@@ -30,7 +30,7 @@
 #ifndef MINIJET_SIM_WORKLOAD_H
 #define MINIJET_SIM_WORKLOAD_H
 
-#include "client.h"
+#include "client/client.h"
 #include "sim_env.h"
 #include "sim_scenario.h"
 

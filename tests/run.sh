@@ -72,6 +72,7 @@ done
 
 echo "== checks"
 run_check "tidy" make -s tidy
+run_check "client-layer" make -s client-layer-check
 
 for server in minijet nats-server; do
   echo "== interop tests against $server"

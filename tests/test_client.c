@@ -1,10 +1,10 @@
-/* test_client.c — the sans-IO client (src/client.c): handshake, parsing at every split,
+/* test_client.c — the sans-IO client (src/client/client.c): handshake, parsing at every split,
  * encoders, request/reply with the muxed inbox, reconnect behaviour, headers.
  * No server and no environment: the tests play the server by feeding bytes.
  */
 #include <string.h>
 
-#include "client.h"
+#include "client/client.h"
 
 typedef struct {
     Client *c;

@@ -10,8 +10,8 @@
  */
 #include <string.h>
 
-#include "kv.h"
-#include "objstore.h"
+#include "client/kv.h"
+#include "client/objstore.h"
 #include "server.h"
 #include "test_env.h"
 

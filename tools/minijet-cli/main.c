@@ -1,14 +1,14 @@
-/* tools/minijet-cli/main.c — the `minijet` program: the production world around src/cli.c.
+/* tools/minijet-cli/main.c — the `minijet` program: the production world around src/client/cli.c.
  *
  * Thin on purpose: create the epoll world (env_real.h), hand it to cli_main with the two
  * functions that run and stop its loop and the $NATS_URL default, free it, exit with
- * cli_main's status. Everything the tool does is in src/cli.c, which reaches the OS only
+ * cli_main's status. Everything the tool does is in src/client/cli.c, which reaches the OS only
  * through the Env.
  */
 #include <glib.h>
 #include <stdlib.h>
 
-#include "cli.h"
+#include "client/cli.h"
 #include "env_real.h"
 
 static void run_loop(Env *env) { env_real_run(env); }
