@@ -87,6 +87,20 @@ G_STATIC_ASSERT(LIMIT_STREAM_MSG_ID_BYTES <= LIMIT_STREAM_HEADER_BYTES);
 #define LIMIT_RAFT_MSG_BYTES_MAX (LIMIT_RAFT_SNAPSHOT_BYTES_MAX + 4096) /* one datagram */
 
 G_STATIC_ASSERT(LIMIT_RAFT_ENTRY_BYTES_MAX <= LIMIT_RAFT_APPEND_BYTES_MAX);
+/* --- the cluster (cluster_*.c): Raft groups inside the broker ---
+ * One tick is 50 ms; a follower that hears nothing for 6-12 ticks (300-600 ms) starts a
+ * pre-vote. nats-server 2.9.10 waits 4-9 s (spec 6.3); pre-vote keeps a stalled follower
+ * from deposing a working leader, so the short timeout costs only an election after a
+ * real leader death. */
+#define LIMIT_CLUSTER_TICK_NS (50LL * 1000000LL)
+#define LIMIT_CLUSTER_ELECTION_TICKS 6
+#define LIMIT_CLUSTER_HEARTBEAT_TICKS 1
+#define LIMIT_CLUSTER_CURRENT_NS (2LL * LIMIT_CLUSTER_ELECTION_TICKS * LIMIT_CLUSTER_TICK_NS) /* "current" replica */
+#define LIMIT_CLUSTER_HELLO_NS (250LL * 1000000LL)  /* peer announcements while the meta group forms */
+#define LIMIT_CLUSTER_PEERS_MAX LIMIT_RAFT_PEERS_MAX   /* JetStream servers in one cluster */
+#define LIMIT_CLUSTER_REPLICAS_MAX 5                   /* num_replicas (nats-server: "maximum replicas is 5") */
+#define LIMIT_CLUSTER_HELD_PUBLISHES_COUNT 10000       /* publishes a stream leader holds while proposals drain */
+
 G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
 
 /* --- consumers (src/consumer*.c); defaults are nats-server 2.9.10's --- */

@@ -1,0 +1,301 @@
+/* cluster_nrg.c — a Raft group driven by the broker: env timers, raft_log, internal messages.
+ * See cluster_nrg.h for the interface. Book chapter: book/12-clustering.md.
+ *
+ * WHY DEFER EVERYTHING TO ONE TIMER
+ *   A message arrives inside the server's delivery of some publish; answering it right there
+ *   would (a) publish from inside a publish, possibly back into another group's handler,
+ *   and (b) cost one fsync per message. Instead the handler only steps the state machine
+ *   (pure, cheap) and arms a zero-delay timer; when it fires, after the turn's I/O, one
+ *   raft_log_save covers everything the turn brought, and only then do the answers leave.
+ *   Proposals work the same way, so a burst of publishes to a stream becomes one append,
+ *   one fsync and one AppendEntries per follower.
+ *
+ * LIVENESS OF PEERS
+ *   "active" (stream info's replicas[].active) is the time since any message from that peer
+ *   was stepped; "current" is: the leader knows its log matches up to our last index, and it
+ *   was active within LIMIT_CLUSTER_CURRENT_NS.
+ */
+#include "cluster_nrg.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "limits.h"
+#include "raft.h"
+#include "raft_log.h"
+
+struct Nrg {
+    Server *srv;
+    Env *env;
+    char *group;
+    char *dir;
+    Raft *r;
+    RaftLog *log;
+    uint32_t self;
+    uint32_t *peers;
+    size_t n_peers;
+    int64_t *heard_ns;        /* per peer (index as in peers): last message from it */
+    NrgCallbacks cb;
+    void *ctx;
+    ServerInternalSub *sub;
+    EnvTimer tick_timer, work_timer;
+    uint64_t lead_index;      /* leader: the index of its term's first entry (the no-op) */
+    RaftRole last_role;
+    uint32_t last_leader;
+    bool last_ready;
+    bool failed;              /* the disk refused a save: this member stops speaking */
+};
+
+uint32_t nrg_peer_id(const char *server_name) {
+    uint32_t h = crc32c(server_name, strlen(server_name));
+    return h != 0 ? h : 1;
+}
+
+const char *nrg_peer_hex(uint32_t id, char buf[9]) {
+    snprintf(buf, 9, "%08x", id);
+    return buf;
+}
+
+static int peer_index(const Nrg *n, uint32_t id) {
+    for (size_t i = 0; i < n->n_peers; i++)
+        if (n->peers[i] == id) return (int)i;
+    return -1;
+}
+
+/* ------------------------------------------------------------------ the Ready loop */
+
+static void send_msg(Nrg *n, const RaftMsg *m) {
+    g_autoptr(GBytes) enc = raft_msg_encode(m);
+    char hex[9];
+    g_autofree char *subject = g_strdup_printf("$NRG.%s.%s", n->group, nrg_peer_hex(m->to, hex));
+    gsize len;
+    const void *p = g_bytes_get_data(enc, &len);
+    server_publish(n->srv, subject, NULL, NULL, 0, p, len);
+}
+
+static void note_state(Nrg *n) {
+    RaftRole role = raft_role(n->r);
+    if (role == RAFT_LEADER && n->last_role != RAFT_LEADER) n->lead_index = raft_last_index(n->r);
+    bool ready = nrg_ready(n);
+    uint32_t leader = raft_leader(n->r);
+    if (role != n->last_role || leader != n->last_leader || ready != n->last_ready) {
+        if (leader != n->last_leader && leader != 0) {
+            char hex[9];
+            env_log(n->env, ENV_LOG_INFO, "raft group %s: term %" G_GUINT64_FORMAT " leader %s%s", n->group,
+                    raft_term(n->r), nrg_peer_hex(leader, hex), leader == n->self ? " (this server)" : "");
+        }
+        n->last_role = role;
+        n->last_leader = leader;
+        n->last_ready = ready;
+        if (n->cb.state != NULL) n->cb.state(n->ctx);
+    }
+}
+
+static void work(void *arg) {
+    Nrg *n = arg;
+    n->work_timer = 0;
+    if (n->failed) return;
+    note_state(n); /* a role change without a Ready (rare): still tell the owner */
+    while (raft_has_ready(n->r)) {
+        RaftReady rd;
+        raft_ready_take(n->r, &rd);
+        g_autoptr(GError) err = NULL;
+        if (!raft_log_save(n->log, &rd, &err)) {
+            /* Without the disk this member must not promise anything: go silent. The others
+             * carry on (a majority is enough) and an operator restarts this one. */
+            env_log(n->env, ENV_LOG_ERROR, "raft group %s: cannot persist, member stops: %s", n->group,
+                    err->message);
+            n->failed = true;
+            raft_ready_clear(&rd);
+            return;
+        }
+        for (size_t i = 0; i < rd.n_msgs; i++) send_msg(n, &rd.msgs[i]);
+        for (size_t i = 0; i < rd.n_committed; i++) {
+            gsize len;
+            const uint8_t *p = g_bytes_get_data(rd.committed[i].data, &len);
+            if (len > 0 && n->cb.apply != NULL) n->cb.apply(n->ctx, rd.committed[i].index, p, len);
+        }
+        raft_ready_clear(&rd);
+        note_state(n);
+    }
+}
+
+static void want_work(Nrg *n) {
+    if (n->work_timer == 0 && !n->failed) n->work_timer = env_timer_add(n->env, 0, work, n);
+}
+
+static void tick(void *arg) {
+    Nrg *n = arg;
+    n->tick_timer = env_timer_add(n->env, LIMIT_CLUSTER_TICK_NS, tick, n);
+    raft_tick(n->r);
+    want_work(n);
+}
+
+static void on_msg(void *ctx, const ServerMsg *m) {
+    Nrg *n = ctx;
+    RaftMsg msg;
+    g_autoptr(GError) err = NULL;
+    if (!raft_msg_decode(m->payload, m->payload_len, &msg, &err)) {
+        env_log(n->env, ENV_LOG_WARN, "raft group %s: dropped a malformed message: %s", n->group, err->message);
+        return;
+    }
+    int i = peer_index(n, msg.from);
+    if (i >= 0) n->heard_ns[i] = env_now_ns(n->env);
+    if (!raft_step(n->r, &msg, &err))
+        env_log(n->env, ENV_LOG_DEBUG, "raft group %s: message refused: %s", n->group, err->message);
+    raft_msg_clear(&msg);
+    want_work(n);
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+static uint64_t rng(void *ctx) { return env_random_u64(ctx); }
+
+Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ctx, GError **error) {
+    Env *env = server_env(srv);
+    RaftBoot boot = {0};
+    RaftLog *log = raft_log_open(env, cfg->dir, &boot, error);
+    if (log == NULL) return NULL;
+    RaftConfig rc = {
+        .id = cfg->self,
+        .peers = cfg->peers,
+        .n_peers = cfg->n_peers,
+        .election_ticks = LIMIT_CLUSTER_ELECTION_TICKS,
+        .heartbeat_ticks = LIMIT_CLUSTER_HEARTBEAT_TICKS,
+        .pre_vote = true,
+        .random_u64 = rng,
+        .random_ctx = env,
+    };
+    Raft *r = raft_new(&rc, &boot, error);
+    raft_boot_clear(&boot);
+    if (r == NULL) {
+        raft_log_close(log);
+        return NULL;
+    }
+    Nrg *n = g_new0(Nrg, 1);
+    n->srv = srv;
+    n->env = env;
+    n->group = g_strdup(cfg->group);
+    n->dir = g_strdup(cfg->dir);
+    n->r = r;
+    n->log = log;
+    n->self = cfg->self;
+    n->peers = g_memdup2(cfg->peers, cfg->n_peers * sizeof(uint32_t));
+    n->n_peers = cfg->n_peers;
+    n->heard_ns = g_new0(int64_t, cfg->n_peers);
+    n->cb = *cb;
+    n->ctx = ctx;
+    n->last_role = raft_role(r);
+    char hex[9];
+    g_autofree char *subject = g_strdup_printf("$NRG.%s.%s", n->group, nrg_peer_hex(n->self, hex));
+    n->sub = server_subscribe_internal(srv, subject, NULL, on_msg, n);
+    n->tick_timer = env_timer_add(env, LIMIT_CLUSTER_TICK_NS, tick, n);
+    want_work(n); /* committed entries from the disk are applied after this returns */
+    return n;
+}
+
+void nrg_free(Nrg *n) {
+    if (n == NULL) return;
+    server_unsubscribe_internal(n->srv, n->sub);
+    env_timer_cancel(n->env, n->tick_timer);
+    env_timer_cancel(n->env, n->work_timer);
+    raft_free(n->r);
+    raft_log_close(n->log);
+    g_free(n->peers);
+    g_free(n->heard_ns);
+    g_free(n->group);
+    g_free(n->dir);
+    g_free(n);
+}
+
+void nrg_destroy(Nrg *n) {
+    if (n == NULL) return;
+    Env *env = n->env;
+    g_autofree char *dir = g_strdup(n->dir);
+    nrg_free(n);
+    static const char *const files[] = {"raft.log", "raft.state", "raft.snap", "raft.snap.tmp"};
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *p = g_build_filename(dir, files[i], NULL);
+        if (env->ops->path_exists(env, p)) env->ops->path_remove(env, p, NULL);
+    }
+    env->ops->path_remove(env, dir, NULL);
+}
+
+/* ------------------------------------------------------------------ operations */
+
+gboolean nrg_propose(Nrg *n, const void *data, size_t len, GError **error) {
+    if (n->failed) {
+        g_set_error(error, RAFT_ERROR, RAFT_ERROR_NOT_LEADER, "raft group %s: member stopped", n->group);
+        return FALSE;
+    }
+    g_autoptr(GBytes) b = g_bytes_new(data, len);
+    uint64_t index;
+    if (!raft_propose(n->r, b, &index, error)) return FALSE;
+    want_work(n);
+    return TRUE;
+}
+
+void nrg_campaign(Nrg *n) {
+    raft_campaign(n->r);
+    want_work(n);
+}
+
+gboolean nrg_stepdown(Nrg *n, GError **error) {
+    if (raft_role(n->r) != RAFT_LEADER) {
+        g_set_error(error, RAFT_ERROR, RAFT_ERROR_NOT_LEADER, "not leader");
+        return FALSE;
+    }
+    uint32_t best = 0;
+    uint64_t best_match = 0;
+    int64_t now = env_now_ns(n->env);
+    for (size_t i = 0; i < n->n_peers; i++) {
+        if (n->peers[i] == n->self || now - n->heard_ns[i] > LIMIT_CLUSTER_CURRENT_NS) continue;
+        uint64_t m = raft_match_of(n->r, n->peers[i]);
+        if (best == 0 || m > best_match) {
+            best = n->peers[i];
+            best_match = m;
+        }
+    }
+    if (best == 0) {
+        g_set_error(error, RAFT_ERROR, RAFT_ERROR_UNKNOWN_PEER, "no replicas to transfer leadership to");
+        return FALSE;
+    }
+    if (!raft_transfer_leadership(n->r, best, error)) return FALSE;
+    want_work(n);
+    return TRUE;
+}
+
+bool nrg_is_leader(const Nrg *n) { return raft_role(n->r) == RAFT_LEADER; }
+bool nrg_ready(const Nrg *n) {
+    return raft_role(n->r) == RAFT_LEADER && n->lead_index > 0 && raft_applied(n->r) >= n->lead_index;
+}
+uint32_t nrg_leader(const Nrg *n) { return raft_leader(n->r); }
+uint32_t nrg_self(const Nrg *n) { return n->self; }
+uint64_t nrg_term(const Nrg *n) { return raft_term(n->r); }
+uint64_t nrg_applied(const Nrg *n) { return raft_applied(n->r); }
+const char *nrg_group(const Nrg *n) { return n->group; }
+
+const uint32_t *nrg_peers(const Nrg *n, size_t *count) {
+    *count = n->n_peers;
+    return n->peers;
+}
+
+void nrg_peer_info(const Nrg *n, uint32_t peer, NrgPeerInfo *out) {
+    memset(out, 0, sizeof *out);
+    int i = peer_index(n, peer);
+    if (i < 0) return;
+    if (peer == n->self) {
+        out->current = true;
+        return;
+    }
+    int64_t now = env_now_ns(n->env);
+    out->active_ns = n->heard_ns[i] > 0 ? now - n->heard_ns[i] : now;
+    if (raft_role(n->r) == RAFT_LEADER) {
+        uint64_t last = raft_last_index(n->r), match = raft_match_of(n->r, peer);
+        out->lag = last > match ? last - match : 0;
+        out->current = out->lag == 0 && out->active_ns <= LIMIT_CLUSTER_CURRENT_NS;
+    } else {
+        out->current = out->active_ns <= LIMIT_CLUSTER_CURRENT_NS;
+    }
+}

@@ -1,0 +1,100 @@
+/* cluster_nrg.h — one Raft group on one server, carried by the server's own message bus.
+ *
+ * WHAT IT IS
+ *   raft.c is a pure state machine; this is the driver that gives it a clock, a disk and a
+ *   network, the way the simulator's sim_raft.c does, but inside a broker: ticks come from
+ *   an env timer, the log and hard state live under the store directory (raft_log), and
+ *   every Raft message is an internal message on the subject
+ *
+ *       $NRG.<group>.<to>          <to> = the addressed peer's id, 8 hex digits
+ *
+ *   published with server_publish and received through an internal subscription on this
+ *   peer's own subject. So two servers joined by routes exchange Raft traffic like any
+ *   other messages (interest for $NRG.<group>.<id> exists only on server <id>), and the unit
+ *   tests can join several brokers by bridging their publishes. (nats-server also calls
+ *   its groups "NRG"; its subjects and encoding differ: ours is raft_msg.)
+ *   Book chapter: book/12-clustering.md.
+ *
+ * THE READY LOOP
+ *   Nothing is processed inside the subscription handler: a received message is decoded and
+ *   stepped, a proposal is appended, and one zero-delay env timer (after the loop turn's
+ *   I/O) drains raft's Ready: persist and fsync (raft_log_save), THEN publish the messages,
+ *   THEN apply the committed entries through the owner's callback. Everything that arrived
+ *   in one turn shares one fsync (group commit for Raft), and a vote or an append is never
+ *   answered before it is on disk (the Ready contract, raft.h).
+ *
+ * INTERFACE
+ *   nrg_new(srv, cfg, cb, ctx, error)   open (or create) <dir>, recover, start ticking
+ *   nrg_free(n)                         stop; nothing is deleted (nrg_destroy deletes)
+ *   nrg_propose(n, data, len, error)    leader only; the entry comes back through cb->apply
+ *                                       on every member once committed
+ *   nrg_campaign(n)                     start an election now (a new group's preferred peer)
+ *   nrg_stepdown(n, error)              hand leadership to the most caught-up follower
+ *   nrg_is_leader(n)                    leader of the current term
+ *   nrg_ready(n)                        leader AND everything logged before its term began is
+ *                                       applied here: only now does its state machine show
+ *                                       every committed entry, so only now may it answer
+ *   nrg_leader(n), nrg_self(n), nrg_peers(n), nrg_peer_info(n, peer, &info)
+ *   nrg_peer_id(server_name)            a server's peer id (a hash of its name, never 0)
+ *
+ * CALLBACKS (never called re-entrantly from inside nrg_propose)
+ *   apply(ctx, index, data, len)  a committed entry, in index order, on every member
+ *   state(ctx)                    role, leader or readiness changed
+ *
+ * INVARIANTS
+ *   - No Raft message leaves before the state it depends on is fsynced.
+ *   - apply sees every committed index once per process lifetime, in order (after a
+ *     restart, from the beginning of the log: owners make apply idempotent).
+ */
+#ifndef MINIJET_CLUSTER_NRG_H
+#define MINIJET_CLUSTER_NRG_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server.h"
+
+typedef struct Nrg Nrg;
+
+typedef struct NrgCallbacks {
+    void (*apply)(void *ctx, uint64_t index, const uint8_t *data, size_t len);
+    void (*state)(void *ctx);
+} NrgCallbacks;
+
+typedef struct NrgConfig {
+    const char *group;      /* a subject token: no '.', '*', '>' or blanks */
+    const char *dir;        /* env path for raft.log / raft.state / raft.snap */
+    uint32_t self;
+    const uint32_t *peers;  /* every member, self included */
+    size_t n_peers;
+} NrgConfig;
+
+typedef struct NrgPeerInfo {
+    bool current;           /* leader: its log matches ours and it answered lately */
+    int64_t active_ns;      /* since we last heard from it (0 for self) */
+    uint64_t lag;           /* leader only: entries it is behind */
+} NrgPeerInfo;
+
+Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ctx, GError **error);
+void nrg_free(Nrg *n);
+/* Stop and delete the group's files. */
+void nrg_destroy(Nrg *n);
+gboolean nrg_propose(Nrg *n, const void *data, size_t len, GError **error);
+void nrg_campaign(Nrg *n);
+gboolean nrg_stepdown(Nrg *n, GError **error);
+bool nrg_is_leader(const Nrg *n);
+bool nrg_ready(const Nrg *n);
+uint32_t nrg_leader(const Nrg *n);
+uint32_t nrg_self(const Nrg *n);
+const uint32_t *nrg_peers(const Nrg *n, size_t *count);
+void nrg_peer_info(const Nrg *n, uint32_t peer, NrgPeerInfo *out);
+uint64_t nrg_term(const Nrg *n);
+uint64_t nrg_applied(const Nrg *n);
+const char *nrg_group(const Nrg *n);
+
+uint32_t nrg_peer_id(const char *server_name);
+/* "%08x" of a peer id into buf[9]. */
+const char *nrg_peer_hex(uint32_t id, char buf[9]);
+
+#endif
