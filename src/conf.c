@@ -17,6 +17,10 @@
  */
 #include "conf.h"
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 G_DEFINE_QUARK(minijet-conf-error-quark, conf_error)
@@ -330,16 +334,9 @@ static gboolean get_int(Ctx *cx, const Entry *e, int64_t min, int64_t max, int64
     return TRUE;
 }
 
-static gboolean get_int32(Ctx *cx, const Entry *e, int64_t min, int64_t max, int *out) {
-    int64_t n;
-    if (!get_int(cx, e, min, max, &n)) return FALSE;
-    *out = (int)n;
-    return TRUE;
-}
-
 /* "host:port", ":port", "port" or a bare number; the host may be [v6]. */
-static gboolean get_hostport(Ctx *cx, const Entry *e, char **host, int *port) {
-    if (e->val->type == VAL_INT) return get_int32(cx, e, -1, 65535, port);
+static gboolean get_hostport(Ctx *cx, const Entry *e, char **host, int64_t *port) {
+    if (e->val->type == VAL_INT) return get_int(cx, e, -1, 65535, port);
     if (e->val->type != VAL_STRING) return bad(cx, e->val, e->key, "host:port");
     const char *s = e->val->str, *colon = strrchr(s, ':');
     int64_t p;
@@ -350,7 +347,7 @@ static gboolean get_hostport(Ctx *cx, const Entry *e, char **host, int *port) {
         if (s[0] == '[' && colon[-1] == ']') *host = g_strndup(s + 1, (gsize)(colon - s - 2));
         else *host = g_strndup(s, (gsize)(colon - s));
     }
-    *port = (int)p;
+    *port = p;
     return TRUE;
 }
 
@@ -404,7 +401,7 @@ gboolean conf_parse_sync_interval(const char *text, int64_t *out_ns) {
 static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
     const Val *v = top->val;
     if (v->type == VAL_BOOL) {
-        s->jetstream = (int)v->num;
+        s->jetstream = v->num;
         return TRUE;
     }
     if (v->type != VAL_MAP) return bad(cx, v, "jetstream", "enabled, disabled or a block");
@@ -425,7 +422,7 @@ static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
                 ok = get_duration(cx, e, &s->js_sync_interval_ns);
         } else if (!strcmp(e->key, "enabled")) {
             if (e->val->type != VAL_BOOL) return bad(cx, e->val, e->key, "true or false");
-            s->jetstream = (int)e->val->num;
+            s->jetstream = e->val->num;
         } else unknown(cx, e, "jetstream");
         if (!ok) return FALSE;
     }
@@ -435,14 +432,14 @@ static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
 static gboolean apply_cluster(Ctx *cx, ConfSettings *s, const Entry *top) {
     const Val *v = top->val;
     if (v->type != VAL_MAP) return bad(cx, v, "cluster", "a block");
-    s->cluster_set = TRUE;
+    s->cluster_block = 1;
     for (guint i = 0; i < v->items->len; i++) {
         const Entry *e = v->items->pdata[i];
         gboolean ok = TRUE;
         if (!strcmp(e->key, "name")) ok = get_str(cx, e, &s->cluster_name);
         else if (!strcmp(e->key, "listen")) ok = get_hostport(cx, e, &s->cluster_host, &s->cluster_port);
         else if (!strcmp(e->key, "host")) ok = get_str(cx, e, &s->cluster_host);
-        else if (!strcmp(e->key, "port")) ok = get_int32(cx, e, -1, 65535, &s->cluster_port);
+        else if (!strcmp(e->key, "port")) ok = get_int(cx, e, -1, 65535, &s->cluster_port);
         else if (!strcmp(e->key, "routes")) {
             if (e->val->type != VAL_LIST) return bad(cx, e->val, e->key, "a list of URLs");
             GPtrArray *urls = g_ptr_array_new();
@@ -466,7 +463,7 @@ static gboolean apply_cluster(Ctx *cx, ConfSettings *s, const Entry *top) {
 static gboolean apply_top(Ctx *cx, ConfSettings *s, const Entry *e) {
     const char *k = e->key;
     if (!strcmp(k, "listen")) return get_hostport(cx, e, &s->host, &s->port);
-    if (!strcmp(k, "port")) return get_int32(cx, e, -1, 65535, &s->port);
+    if (!strcmp(k, "port")) return get_int(cx, e, -1, 65535, &s->port);
     if (!strcmp(k, "host") || !strcmp(k, "net") || !strcmp(k, "addr")) return get_str(cx, e, &s->host);
     if (!strcmp(k, "server_name")) return get_str(cx, e, &s->server_name);
     if (!strcmp(k, "jetstream")) return apply_jetstream(cx, s, e);
@@ -476,18 +473,18 @@ static gboolean apply_top(Ctx *cx, ConfSettings *s, const Entry *e) {
     if (!strcmp(k, "max_control_line"))
         return get_int(cx, e, 1, G_MAXINT32, &s->max_control_line_bytes);
     if (!strcmp(k, "max_connections") || !strcmp(k, "max_conn"))
-        return get_int32(cx, e, 0, G_MAXINT32, &s->max_connections);
+        return get_int(cx, e, 0, G_MAXINT32, &s->max_connections);
     if (!strcmp(k, "max_subscriptions") || !strcmp(k, "max_subs"))
-        return get_int32(cx, e, 0, G_MAXINT32, &s->max_subs);
+        return get_int(cx, e, 0, G_MAXINT32, &s->max_subs);
     if (!strcmp(k, "ping_interval")) return get_duration(cx, e, &s->ping_interval_ns);
-    if (!strcmp(k, "ping_max")) return get_int32(cx, e, 1, G_MAXINT32, &s->ping_max);
+    if (!strcmp(k, "ping_max")) return get_int(cx, e, 1, G_MAXINT32, &s->ping_max);
     /* monitor_port is not nats-server's name, but the seed document uses it. */
     if (!strcmp(k, "http_port") || !strcmp(k, "monitor_port"))
-        return get_int32(cx, e, -1, 65535, &s->http_port);
+        return get_int(cx, e, -1, 65535, &s->http_port);
     if (!strcmp(k, "http")) return get_hostport(cx, e, &s->http_host, &s->http_port);
     if (!strcmp(k, "debug")) {
         if (e->val->type != VAL_BOOL) return bad(cx, e->val, k, "true or false");
-        s->debug = (gboolean)e->val->num;
+        s->debug = e->val->num;
         return TRUE;
     }
     if (!strcmp(k, "cluster")) return apply_cluster(cx, s, e);
@@ -496,27 +493,76 @@ static gboolean apply_top(Ctx *cx, ConfSettings *s, const Entry *e) {
     return TRUE;
 }
 
+/* --- The settings as data: one row per field. init, clear and merge walk this table, so
+ * they cannot forget a field (the assertion below counts the rows against the struct). --- */
+typedef enum { FIELD_NUM, FIELD_STR, FIELD_STRV } FieldKind;
+typedef struct ConfField {
+    FieldKind kind;
+    size_t offset;
+} ConfField;
+#define NUM(f) {FIELD_NUM, offsetof(ConfSettings, f)}
+#define STR(f) {FIELD_STR, offsetof(ConfSettings, f)}
+#define STRV(f) {FIELD_STRV, offsetof(ConfSettings, f)}
+static const ConfField conf_fields[] = {
+    STR(config_file),        STR(host),
+    NUM(port),               STR(server_name),
+    NUM(jetstream),          STR(store_dir),
+    STR(js_domain),          NUM(js_max_mem_bytes),
+    NUM(js_max_file_bytes),  NUM(js_sync_interval_ns),
+    NUM(max_payload_bytes),  NUM(max_pending_bytes),
+    NUM(max_control_line_bytes), NUM(max_connections),
+    NUM(max_subs),           NUM(ping_interval_ns),
+    NUM(ping_max),           STR(http_host),
+    NUM(http_port),          NUM(debug),
+    NUM(cluster_block),      STR(cluster_name),
+    STR(cluster_host),       NUM(cluster_port),
+    STRV(cluster_routes),
+};
+#undef NUM
+#undef STR
+#undef STRV
+/* Every field is 8 bytes (int64_t or a pointer), so the struct is exactly one row per field. */
+_Static_assert(sizeof(int64_t) == sizeof(char *), "fields are 8 bytes");
+_Static_assert(G_N_ELEMENTS(conf_fields) * sizeof(int64_t) == sizeof(ConfSettings),
+               "a ConfSettings field has no row in conf_fields");
+
+#define FIELD(s, f, type) ((type *)((char *)(s) + (f)->offset))
+
 void conf_settings_init(ConfSettings *s) {
-    memset(s, 0, sizeof *s);
-    s->port = s->http_port = s->cluster_port = -1;
-    s->jetstream = -1;
-    s->js_max_mem_bytes = s->js_max_file_bytes = -1;
-    s->js_sync_interval_ns = CONF_NOT_SET;
-    s->max_payload_bytes = s->max_pending_bytes = s->max_control_line_bytes = -1;
-    s->max_connections = s->max_subs = s->ping_max = -1;
-    s->ping_interval_ns = -1;
+    for (size_t i = 0; i < G_N_ELEMENTS(conf_fields); i++) {
+        const ConfField *f = &conf_fields[i];
+        if (f->kind == FIELD_NUM) *FIELD(s, f, int64_t) = CONF_NOT_SET;
+        else *FIELD(s, f, void *) = NULL;
+    }
 }
 
 void conf_settings_clear(ConfSettings *s) {
-    g_free(s->host);
-    g_free(s->server_name);
-    g_free(s->store_dir);
-    g_free(s->js_domain);
-    g_free(s->http_host);
-    g_free(s->cluster_name);
-    g_free(s->cluster_host);
-    g_strfreev(s->cluster_routes);
+    for (size_t i = 0; i < G_N_ELEMENTS(conf_fields); i++) {
+        const ConfField *f = &conf_fields[i];
+        if (f->kind == FIELD_STR) g_free(*FIELD(s, f, char *));
+        else if (f->kind == FIELD_STRV) g_strfreev(*FIELD(s, f, char **));
+    }
     conf_settings_init(s);
+}
+
+void conf_merge(ConfSettings *dst, const ConfSettings *over) {
+    for (size_t i = 0; i < G_N_ELEMENTS(conf_fields); i++) {
+        const ConfField *f = &conf_fields[i];
+        if (f->kind == FIELD_NUM) {
+            int64_t v = *FIELD(over, f, const int64_t);
+            if (conf_is_set(v)) *FIELD(dst, f, int64_t) = v;
+        } else if (f->kind == FIELD_STR) {
+            const char *v = *FIELD(over, f, char *const);
+            if (v == NULL) continue;
+            g_free(*FIELD(dst, f, char *));
+            *FIELD(dst, f, char *) = g_strdup(v);
+        } else {
+            char **v = *FIELD(over, f, char **const);
+            if (v == NULL) continue;
+            g_strfreev(*FIELD(dst, f, char **));
+            *FIELD(dst, f, char **) = g_strdupv(v);
+        }
+    }
 }
 
 gboolean conf_parse(ConfSettings *s, const char *text, const char *filename, GPtrArray **warnings,
@@ -537,4 +583,149 @@ gboolean conf_parse(ConfSettings *s, const char *text, const char *filename, GPt
     }
     val_free(root);
     return ok;
+}
+
+/* --- The command line: nats-server's flag names, read the way Go's flag package reads them
+ * (one or two dashes; the value next or after '='). One row per flag, and the --help text is
+ * generated from the same rows, so the two cannot drift apart. A flag sets the same
+ * ConfSettings field as its config key; conf_merge then lays the flags over the file. --- */
+typedef enum { FLAG_STR, FLAG_PORT, FLAG_ON, FLAG_SYNC, FLAG_HELP, FLAG_VERSION } FlagKind;
+typedef struct ConfFlag {
+    const char *group; /* a --help heading, or NULL: same group as the row before */
+    const char *names; /* space-separated, short ones first: "a addr net" */
+    const char *arg;   /* "<host>" for a flag that takes a value; NULL for a switch */
+    FlagKind kind;
+    size_t offset;     /* the ConfSettings field it sets (HELP and VERSION set none) */
+    const char *help;  /* '\n' starts a continuation line */
+} ConfFlag;
+
+#define AT(f) offsetof(ConfSettings, f)
+static const ConfFlag conf_flags[] = {
+    {"Server Options", "a addr net", "<host>", FLAG_STR, AT(host),
+     "Bind to host address (default: 127.0.0.1)"},
+    {NULL, "p port", "<port>", FLAG_PORT, AT(port),
+     "Use port for clients (default: 4222, 0 or -1: any)"},
+    {NULL, "n name server_name", "<name>", FLAG_STR, AT(server_name),
+     "Server name (default: minijet)"},
+    {NULL, "m http_port", "<port>", FLAG_PORT, AT(http_port),
+     "HTTP port for monitoring (/varz /connz /subsz /jsz /healthz)"},
+    {NULL, "c config", "<file>", FLAG_STR, AT(config_file),
+     "Configuration file (nats-server format); flags override it"},
+    {"JetStream Options", "js jetstream", NULL, FLAG_ON, AT(jetstream),
+     "Enable JetStream functionality"},
+    {NULL, "sd store_dir", "<dir>", FLAG_STR, AT(store_dir), "Set the storage directory"},
+    {NULL, "sync_interval", "<when>", FLAG_SYNC, AT(js_sync_interval_ns),
+     "JetStream fsync policy: always (default: fsync before\n"
+     "the PubAck, group commit), never, or a duration like 2m\n"
+     "(ack at once, fsync every 2m: nats-server's default)"},
+    {"Logging Options", "D debug", NULL, FLAG_ON, AT(debug), "Enable debugging output"},
+    {NULL, "V trace DV VV DVV", NULL, FLAG_ON, AT(debug),
+     "Accepted; minijet logs debug output for all of them"},
+    {"Common Options", "h help", NULL, FLAG_HELP, 0, "Show this message"},
+    {NULL, "v version", NULL, FLAG_VERSION, 0, "Show version"},
+};
+#undef AT
+
+static const ConfFlag *flag_find(const char *key) {
+    for (size_t i = 0; i < G_N_ELEMENTS(conf_flags); i++) {
+        g_auto(GStrv) names = g_strsplit(conf_flags[i].names, " ", -1);
+        for (char **n = names; *n; n++)
+            if (strcmp(*n, key) == 0) return &conf_flags[i];
+    }
+    return NULL;
+}
+
+static ConfFlagsResult flag_error(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static ConfFlagsResult flag_error(GError **error, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error_literal(error, CONF_ERROR, CONF_ERROR_FLAG, msg);
+    return CONF_FLAGS_ERROR;
+}
+
+ConfFlagsResult conf_parse_flags(ConfSettings *s, int argc, char **argv, GError **error) {
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || arg[1] == 0)
+            return flag_error(error, "unexpected argument \"%s\" (see --help)", arg);
+        const char *name = arg + (arg[1] == '-' ? 2 : 1);
+        const char *eq = strchr(name, '='), *value = eq ? eq + 1 : NULL;
+        g_autofree char *key = eq ? g_strndup(name, (gsize)(eq - name)) : g_strdup(name);
+        const ConfFlag *f = flag_find(key);
+        if (f == NULL) return flag_error(error, "flag provided but not defined: -%s (see --help)", key);
+        if (f->arg != NULL && value == NULL) {
+            if (i + 1 >= argc) return flag_error(error, "flag needs an argument: -%s", key);
+            value = argv[++i];
+        }
+        int64_t *num = (int64_t *)((char *)s + f->offset);
+        char **str = (char **)((char *)s + f->offset);
+        int64_t n;
+        switch (f->kind) {
+        case FLAG_HELP: return CONF_FLAGS_HELP;
+        case FLAG_VERSION: return CONF_FLAGS_VERSION;
+        case FLAG_STR:
+            g_free(*str);
+            *str = g_strdup(value);
+            break;
+        case FLAG_PORT: {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(value, &end, 10);
+            if (errno || end == value || *end || v < -1 || v > 65535)
+                return flag_error(error, "invalid value \"%s\" for flag -%s: a port is 0..65535 "
+                                  "(or -1 for any)", value, key);
+            *num = v;
+            break;
+        }
+        case FLAG_ON: /* a switch; Go also takes -js=true / -js=false */
+            if (value == NULL || !strcmp(value, "true") || !strcmp(value, "1")) *num = 1;
+            else if (!strcmp(value, "false") || !strcmp(value, "0")) *num = 0;
+            else return flag_error(error, "invalid boolean value \"%s\" for -%s", value, key);
+            break;
+        case FLAG_SYNC:
+            if (!conf_parse_sync_interval(value, &n))
+                return flag_error(error, "invalid --%s \"%s\": want always, never or a duration "
+                                  "like 2m", key, value);
+            *num = n;
+            break;
+        }
+    }
+    return CONF_FLAGS_RUN;
+}
+
+/* How --help spells a name: -a, -js, -DV (short or all capitals) but --addr, --net. */
+static const char *flag_dashes(const char *name) {
+    gboolean caps = TRUE;
+    for (const char *c = name; *c; c++) caps &= g_ascii_isupper(*c);
+    return strlen(name) <= 2 || caps ? "-" : "--";
+}
+
+char *conf_flags_usage(void) {
+    enum { HELP_COLUMN = 37 };
+    GString *out = g_string_new("Usage: minijet-server [options]\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(conf_flags); i++) {
+        const ConfFlag *f = &conf_flags[i];
+        if (f->group) g_string_append_printf(out, "\n%s:\n", f->group);
+        gsize start = out->len;
+        g_string_append(out, "    ");
+        g_auto(GStrv) names = g_strsplit(f->names, " ", -1);
+        for (char **n = names; *n; n++)
+            g_string_append_printf(out, "%s%s%s", n == names ? "" : ", ", flag_dashes(*n), *n);
+        if (f->arg) g_string_append_printf(out, " %s", f->arg);
+        g_auto(GStrv) lines = g_strsplit(f->help, "\n", -1);
+        for (char **l = lines; *l; l++) {
+            gsize col = out->len - start;
+            if (l != lines) {
+                g_string_append_c(out, '\n');
+                start = out->len;
+                col = 0;
+            }
+            do g_string_append_c(out, ' '); while (++col < HELP_COLUMN);
+            g_string_append(out, *l);
+        }
+        g_string_append_c(out, '\n');
+    }
+    return g_string_free(out, FALSE);
 }

@@ -1,16 +1,18 @@
-/* main.c — the program build/minijet-server: flags, config file, startup, shutdown.
+/* main.c — the program build/minijet-server: settings, startup, shutdown.
  *
  * WHAT IT DOES
- *   1. reads the flags (nats-server's names where they overlap: -a -p -js -sd -c -m -n -D);
- *   2. reads the config file, if any, with conf.c (flags override the file);
- *   3. builds a ServerConfig, creates the production world (env_real), listens, and hands
- *      the world to server_new, which installs the broker as the world's handlers;
- *   4. with -m / http_port, starts the HTTP monitor (monitor.c) on a second listener;
- *   5. runs the loop until SIGINT/SIGTERM, then frees the server and exits 0.
+ *   1. reads the settings (conf.c): the flags (nats-server's names where they overlap:
+ *      -a -p -js -sd -c -m -n -D) and the config file named by -c, into two ConfSettings,
+ *      then one merge: flags override the file, the file overrides the defaults
+ *      (server_config_init); "not set" is CONF_NOT_SET / NULL everywhere (conf.h);
+ *   2. builds the ServerConfig from them, creates the production world (env_real), listens,
+ *      and hands the world to server_new, which installs the broker as the world's handlers;
+ *   3. with -m / http_port, starts the HTTP monitor (monitor.c) on a second listener;
+ *   4. runs the loop until SIGINT/SIGTERM, then frees the server and exits 0.
  *   Any error before the loop starts is one line on stderr and exit code 1.
  *
- * Flags are parsed the way Go's flag package (hence nats-server) reads them: one or two
- * dashes, and the value either as the next argument or after '='.
+ * A new option is a ConfSettings field and its rows in conf.c (the field table, the config
+ * key, the flag), plus one line in config_from_settings() below.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,41 +27,7 @@
 #include "limits.h"
 #include "monitor.h"
 #include "server.h"
-
-#define MINIJET_VERSION "0.1.0"
-#define NATS_COMPAT_VERSION "2.9.10"
-
-static const char usage_text[] =
-    "Usage: minijet-server [options]\n"
-    "\n"
-    "Server Options:\n"
-    "    -a, --addr, --net <host>         Bind to host address (default: 127.0.0.1)\n"
-    "    -p, --port <port>                Use port for clients (default: 4222, 0 or -1: any)\n"
-    "    -n, --name, --server_name <name> Server name (default: minijet)\n"
-    "    -m, --http_port <port>           HTTP port for monitoring (/varz /connz /subsz /jsz /healthz)\n"
-    "    -c, --config <file>              Configuration file (nats-server format)\n"
-    "\n"
-    "JetStream Options:\n"
-    "    -js, --jetstream                 Enable JetStream functionality\n"
-    "    -sd, --store_dir <dir>           Set the storage directory\n"
-    "        --sync_interval <when>       JetStream fsync policy: always (default: fsync before\n"
-    "                                     the PubAck, group commit), never, or a duration like 2m\n"
-    "                                     (ack at once, fsync every 2m: nats-server's default)\n"
-    "\n"
-    "Logging Options:\n"
-    "    -D, --debug                      Enable debugging output\n"
-    "    -V, --trace, -DV                 Accepted; minijet logs debug output for both\n"
-    "\n"
-    "Common Options:\n"
-    "    -h, --help                       Show this message\n"
-    "    -v, --version                    Show version\n";
-
-/* What the command line said; NULL / -1 = not given. */
-typedef struct Flags {
-    const char *host, *server_name, *config_file, *store_dir, *sync_interval;
-    int port, http_port;
-    gboolean jetstream, debug;
-} Flags;
+#include "version.h"
 
 static Env *g_env;                       /* for the signal handler */
 static volatile sig_atomic_t g_signal;   /* which signal stopped us */
@@ -80,127 +48,77 @@ static void die(const char *fmt, ...) {
     exit(1);
 }
 
-static int parse_port(const char *flag, const char *text) {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < -1 || v > 65535)
-        die("invalid value \"%s\" for flag -%s: a port is 0..65535 (or -1 for any)", text, flag);
-    return (int)v;
-}
-
-static void parse_flags(int argc, char **argv, Flags *f) {
-    *f = (Flags){.port = -2, .http_port = -2}; /* -2 = not given (-1 means "any port") */
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (arg[0] != '-' || arg[1] == 0) die("unexpected argument \"%s\" (see --help)", arg);
-        const char *name = arg + (arg[1] == '-' ? 2 : 1);
-        g_autofree char *key = NULL;
-        const char *value = NULL, *eq = strchr(name, '=');
-        key = eq ? g_strndup(name, (gsize)(eq - name)) : g_strdup(name);
-        if (eq) value = eq + 1;
-        gboolean takes_value = FALSE;
-        const char *const valued[] = {"a", "addr", "net", "p", "port", "n", "name", "server_name",
-                                      "m", "http_port", "c", "config", "sd", "store_dir",
-                                      "sync_interval", NULL};
-        for (int k = 0; valued[k]; k++) takes_value |= strcmp(key, valued[k]) == 0;
-        if (takes_value && value == NULL) {
-            if (i + 1 >= argc) die("flag needs an argument: -%s", key);
-            value = argv[++i];
-        }
-        if (!strcmp(key, "h") || !strcmp(key, "help")) {
-            fputs(usage_text, stdout);
-            exit(0);
-        } else if (!strcmp(key, "v") || !strcmp(key, "version")) {
-            printf("minijet-server version " MINIJET_VERSION
-                   " (NATS protocol compatible with nats-server " NATS_COMPAT_VERSION ")\n");
-            exit(0);
-        } else if (!strcmp(key, "a") || !strcmp(key, "addr") || !strcmp(key, "net")) {
-            f->host = value;
-        } else if (!strcmp(key, "p") || !strcmp(key, "port")) {
-            f->port = parse_port(key, value);
-        } else if (!strcmp(key, "n") || !strcmp(key, "name") || !strcmp(key, "server_name")) {
-            f->server_name = value;
-        } else if (!strcmp(key, "m") || !strcmp(key, "http_port")) {
-            f->http_port = parse_port(key, value);
-        } else if (!strcmp(key, "c") || !strcmp(key, "config")) {
-            f->config_file = value;
-        } else if (!strcmp(key, "sd") || !strcmp(key, "store_dir")) {
-            f->store_dir = value;
-        } else if (!strcmp(key, "sync_interval")) {
-            f->sync_interval = value;
-        } else if (!strcmp(key, "js") || !strcmp(key, "jetstream")) {
-            f->jetstream = TRUE;
-        } else if (!strcmp(key, "D") || !strcmp(key, "debug") || !strcmp(key, "V") ||
-                   !strcmp(key, "trace") || !strcmp(key, "DV") || !strcmp(key, "VV") ||
-                   !strcmp(key, "DVV")) {
-            f->debug = TRUE;
-        } else {
-            die("flag provided but not defined: -%s (see --help)", key);
-        }
-    }
+/* The settings over the defaults: each setting the file or a flag gave replaces its default. */
+static void config_from_settings(ServerConfig *cfg, const ConfSettings *s) {
+    if (s->host) cfg->host = s->host;
+    if (conf_is_set(s->port)) cfg->port = (int)s->port;
+    if (s->server_name) cfg->server_name = s->server_name;
+    if (conf_is_set(s->jetstream)) cfg->jetstream = s->jetstream == 1;
+    if (s->store_dir) cfg->store_dir = s->store_dir;
+    if (conf_is_set(s->js_sync_interval_ns)) cfg->sync_interval_ns = s->js_sync_interval_ns;
+    if (conf_is_set(s->max_payload_bytes)) cfg->max_payload_bytes = (size_t)s->max_payload_bytes;
+    if (conf_is_set(s->max_pending_bytes)) cfg->max_pending_bytes = (size_t)s->max_pending_bytes;
+    if (conf_is_set(s->max_control_line_bytes))
+        cfg->max_control_line_bytes = (size_t)s->max_control_line_bytes;
+    if (conf_is_set(s->max_connections)) cfg->max_connections = (int)s->max_connections;
+    if (conf_is_set(s->max_subs)) cfg->max_subs_per_conn = (int)s->max_subs;
+    if (conf_is_set(s->ping_interval_ns)) cfg->ping_interval_ns = s->ping_interval_ns;
+    if (conf_is_set(s->ping_max)) cfg->ping_max_outstanding = (int)s->ping_max;
 }
 
 int main(int argc, char **argv) {
-    Flags flags;
-    parse_flags(argc, argv, &flags);
-
-    /* --- the config file, then the flags over it --- */
-    ConfSettings conf;
+    /* --- the settings: defaults <- config file <- flags --- */
+    ConfSettings conf, flags;
     conf_settings_init(&conf);
+    conf_settings_init(&flags);
     g_autoptr(GPtrArray) warnings = NULL;
-    if (flags.config_file) {
-        g_autofree char *text = NULL;
+    {
         g_autoptr(GError) err = NULL;
-        if (!g_file_get_contents(flags.config_file, &text, NULL, &err)) die("%s", err->message);
-        if (!conf_parse(&conf, text, flags.config_file, &warnings, &err)) die("%s", err->message);
+        switch (conf_parse_flags(&flags, argc, argv, &err)) {
+        case CONF_FLAGS_ERROR: die("%s", err->message);
+        case CONF_FLAGS_HELP: {
+            g_autofree char *usage = conf_flags_usage();
+            fputs(usage, stdout);
+            return 0;
+        }
+        case CONF_FLAGS_VERSION:
+            printf("minijet-server version " MINIJET_VERSION
+                   " (NATS protocol compatible with nats-server " MINIJET_NATS_VERSION ")\n");
+            return 0;
+        case CONF_FLAGS_RUN: break;
+        }
+        if (flags.config_file) {
+            g_autofree char *text = NULL;
+            if (!g_file_get_contents(flags.config_file, &text, NULL, &err)) die("%s", err->message);
+            if (!conf_parse(&conf, text, flags.config_file, &warnings, &err)) die("%s", err->message);
+        }
+        conf_merge(&conf, &flags); /* flags override the file */
+        conf_settings_clear(&flags);
     }
-
     ServerConfig cfg;
-    server_config_init(&cfg);
-    if (conf.host) cfg.host = conf.host;
-    if (conf.port != -1) cfg.port = conf.port;
-    if (conf.server_name) cfg.server_name = conf.server_name;
-    if (conf.jetstream != -1) cfg.jetstream = conf.jetstream == 1;
-    if (conf.store_dir) cfg.store_dir = conf.store_dir;
-    if (conf.max_payload_bytes != -1) cfg.max_payload_bytes = (size_t)conf.max_payload_bytes;
-    if (conf.max_pending_bytes != -1) cfg.max_pending_bytes = (size_t)conf.max_pending_bytes;
-    if (conf.max_control_line_bytes != -1)
-        cfg.max_control_line_bytes = (size_t)conf.max_control_line_bytes;
-    if (conf.max_connections != -1) cfg.max_connections = conf.max_connections;
-    if (conf.max_subs != -1) cfg.max_subs_per_conn = conf.max_subs;
-    if (conf.ping_interval_ns != -1) cfg.ping_interval_ns = conf.ping_interval_ns;
-    if (conf.ping_max != -1) cfg.ping_max_outstanding = conf.ping_max;
-    int http_port = conf.http_port;
-
-    if (flags.host) cfg.host = flags.host;
-    if (flags.port != -2) cfg.port = flags.port;
-    if (flags.server_name) cfg.server_name = flags.server_name;
-    if (flags.jetstream) cfg.jetstream = true;
-    if (flags.store_dir) cfg.store_dir = flags.store_dir;
-    if (conf.js_sync_interval_ns != CONF_NOT_SET) cfg.sync_interval_ns = conf.js_sync_interval_ns;
-    if (flags.sync_interval && !conf_parse_sync_interval(flags.sync_interval, &cfg.sync_interval_ns))
-        die("invalid --sync_interval \"%s\": want always, never or a duration like 2m",
-            flags.sync_interval);
-    if (flags.http_port != -2) http_port = flags.http_port;
-    gboolean debug = flags.debug || conf.debug;
+    server_config_init(&cfg);          /* the defaults */
+    config_from_settings(&cfg, &conf); /* the file and the flags over them */
+    gboolean debug = conf.debug == 1;
+    /* JetStream's limits: reported (startup log, /jsz), not enforced yet; -1 = none given */
+    int64_t js_max_mem = conf_is_set(conf.js_max_mem_bytes) ? conf.js_max_mem_bytes : -1;
+    int64_t js_max_file = conf_is_set(conf.js_max_file_bytes) ? conf.js_max_file_bytes : -1;
 
     if (cfg.max_payload_bytes > cfg.max_pending_bytes)
         die("%s: max_payload (%zu) cannot be higher than max_pending (%zu)",
-            flags.config_file ? flags.config_file : "flags", cfg.max_payload_bytes,
+            conf.config_file ? conf.config_file : "flags", cfg.max_payload_bytes,
             cfg.max_pending_bytes);
 
     /* --- the world --- */
     Env *env = env_real_new();
     env_real_set_debug(env, debug);
     env_log(env, ENV_LOG_INFO, "Starting minijet-server");
-    env_log(env, ENV_LOG_INFO, "  Version:  " MINIJET_VERSION " (nats-server " NATS_COMPAT_VERSION
+    env_log(env, ENV_LOG_INFO, "  Version:  " MINIJET_VERSION " (nats-server " MINIJET_NATS_VERSION
                                " compatible)");
     env_log(env, ENV_LOG_INFO, "  Name:     %s", cfg.server_name);
-    if (flags.config_file) env_log(env, ENV_LOG_INFO, "Using configuration file: %s", flags.config_file);
+    if (conf.config_file) env_log(env, ENV_LOG_INFO, "Using configuration file: %s", conf.config_file);
     for (guint i = 0; warnings && i < warnings->len; i++)
         env_log(env, ENV_LOG_WARN, "%s (ignored)", (const char *)warnings->pdata[i]);
-    if (conf.cluster_set)
+    if (conf.cluster_block == 1)
         env_log(env, ENV_LOG_WARN, "Clustering is not yet supported: the cluster block (name %s, "
                                    "%u routes) is kept but ignored",
                 conf.cluster_name ? conf.cluster_name : "unset",
@@ -215,10 +133,10 @@ int main(int argc, char **argv) {
         else
             env_log(env, ENV_LOG_INFO, "  Sync:            every %.3gs (a power cut loses up to that much)",
                     (double)cfg.sync_interval_ns / 1e9);
-        if (conf.js_max_mem_bytes != -1 || conf.js_max_file_bytes != -1)
+        if (js_max_mem != -1 || js_max_file != -1)
             env_log(env, ENV_LOG_INFO, "  Max Memory: %" G_GINT64_FORMAT ", Max Storage: %" G_GINT64_FORMAT
                                        " (not enforced yet)",
-                    conf.js_max_mem_bytes, conf.js_max_file_bytes);
+                    js_max_mem, js_max_file);
     }
 
     g_autoptr(GError) err = NULL;
@@ -241,9 +159,10 @@ int main(int argc, char **argv) {
     /* The monitor: a second listener whose connections go to monitor.c, not to the server.
      * nats-server logs this line before the client one; so do we. http_port -1 = any port. */
     Monitor *monitor = NULL;
-    if (http_port != -1) {
+    if (conf_is_set(conf.http_port)) {
+        int http_port = (int)conf.http_port;
         const char *http_host = conf.http_host ? conf.http_host : cfg.host; /* http: host:port */
-        MonitorOptions mopts = {http_host, http_port, conf.js_max_mem_bytes, conf.js_max_file_bytes};
+        MonitorOptions mopts = {http_host, http_port, js_max_mem, js_max_file};
         monitor = monitor_new(env, server, &mopts);
         int bound = env_real_listen_handlers(env, http_host, http_port < 0 ? 0 : http_port,
                                              monitor_handlers(), monitor, &err);

@@ -126,7 +126,7 @@ static void test_seed_cluster(Fixture *f, gconstpointer data) {
              "}\n"
              "# Monitor all streams\n"
              "monitor_port: 8222\n");
-    g_assert_true(f->s.cluster_set);
+    g_assert_cmpint(f->s.cluster_block, ==, 1);
     g_assert_cmpstr(f->s.cluster_name, ==, "nats-cluster");
     g_assert_cmpstr(f->s.cluster_host, ==, "0.0.0.0");
     g_assert_cmpint(f->s.cluster_port, ==, 6222);
@@ -186,9 +186,105 @@ static void test_errors(void) {
 static void test_empty(Fixture *f, gconstpointer data) {
     parse_ok(f, "");
     parse_ok(f, "\n# only a comment\n");
-    g_assert_cmpint(f->s.port, ==, -1);
+    g_assert_cmpint(f->s.port, ==, CONF_NOT_SET);
     g_assert_null(f->s.host);
-    g_assert_cmpint(f->s.jetstream, ==, -1);
+    g_assert_cmpint(f->s.jetstream, ==, CONF_NOT_SET);
+    g_assert_cmpint(f->s.debug, ==, CONF_NOT_SET);
+    g_assert_null(f->s.cluster_routes);
+    parse_ok(f, "port: -1\nhttp_port: -1"); /* -1 is "any port", a value like any other */
+    g_assert_cmpint(f->s.port, ==, -1);
+    g_assert_cmpint(f->s.http_port, ==, -1);
+}
+
+/* Parse a command line (argv[0] added) into s; the result code. */
+static ConfFlagsResult flags(ConfSettings *s, char **msg, const char *line) {
+    g_auto(GStrv) words = g_strsplit(line, " ", -1);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, "minijet-server");
+    for (char **w = words; *w; w++)
+        if (**w) g_ptr_array_add(argv, *w);
+    GError *err = NULL;
+    ConfFlagsResult r = conf_parse_flags(s, (int)argv->len, (char **)argv->pdata, &err);
+    g_assert_true((r == CONF_FLAGS_ERROR) == (err != NULL));
+    if (msg) *msg = err ? g_strdup(err->message) : NULL;
+    if (err) g_error_free(err);
+    return r;
+}
+
+static void test_flags(void) {
+    ConfSettings s;
+    conf_settings_init(&s);
+    /* one or two dashes, the value next or after '=' */
+    g_assert_cmpint(flags(&s, NULL, "-a 0.0.0.0 --port=4333 -js --sd /tmp/d -m -1 -n n1 -D"), ==,
+                    CONF_FLAGS_RUN);
+    g_assert_cmpstr(s.host, ==, "0.0.0.0");
+    g_assert_cmpint(s.port, ==, 4333);
+    g_assert_cmpint(s.jetstream, ==, 1);
+    g_assert_cmpstr(s.store_dir, ==, "/tmp/d");
+    g_assert_cmpint(s.http_port, ==, -1);
+    g_assert_cmpstr(s.server_name, ==, "n1");
+    g_assert_cmpint(s.debug, ==, 1);
+    g_assert_cmpint(s.max_payload_bytes, ==, CONF_NOT_SET); /* untouched */
+    g_assert_cmpint(flags(&s, NULL, "--sync_interval 2m -js=false -c x.conf"), ==, CONF_FLAGS_RUN);
+    g_assert_cmpint(s.js_sync_interval_ns, ==, 120000000000LL);
+    g_assert_cmpint(s.jetstream, ==, 0);
+    g_assert_cmpstr(s.config_file, ==, "x.conf");
+    g_assert_cmpint(flags(&s, NULL, "-p 1 --help -p bad"), ==, CONF_FLAGS_HELP);
+    g_assert_cmpint(flags(&s, NULL, "-v"), ==, CONF_FLAGS_VERSION);
+    conf_settings_clear(&s);
+
+    static const struct { const char *line, *want; } errors[] = {
+        {"-x", "flag provided but not defined: -x (see --help)"},
+        {"--cluster_nope=1", "flag provided but not defined: -cluster_nope (see --help)"},
+        {"-p", "flag needs an argument: -p"},
+        {"-p 70000", "invalid value \"70000\" for flag -p: a port is 0..65535 (or -1 for any)"},
+        {"--sync_interval sometimes",
+         "invalid --sync_interval \"sometimes\": want always, never or a duration like 2m"},
+        {"-js=maybe", "invalid boolean value \"maybe\" for -js"},
+        {"4222", "unexpected argument \"4222\" (see --help)"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(errors); i++) {
+        g_autofree char *msg = NULL;
+        conf_settings_init(&s);
+        g_assert_cmpint(flags(&s, &msg, errors[i].line), ==, CONF_FLAGS_ERROR);
+        g_assert_cmpstr(msg, ==, errors[i].want);
+        conf_settings_clear(&s);
+    }
+}
+
+/* Flags override the file; what neither sets stays "not set" (main.c keeps the default). */
+static void test_merge(void) {
+    ConfSettings file, fl;
+    conf_settings_init(&file);
+    conf_settings_init(&fl);
+    g_autoptr(GError) err = NULL;
+    g_assert_true(conf_parse(&file, "port: 4000\nhost: 10.0.0.1\ndebug: true\n"
+                                    "jetstream { store_dir: /f, max_mem: 1G }\n"
+                                    "cluster { routes: [nats://a:6222] }", "t.conf", NULL, &err));
+    g_assert_cmpint(flags(&fl, NULL, "-p -1 --store_dir /flag"), ==, CONF_FLAGS_RUN);
+    conf_merge(&file, &fl);
+    g_assert_cmpint(file.port, ==, -1);                  /* the flag wins, even with -1 */
+    g_assert_cmpstr(file.store_dir, ==, "/flag");
+    g_assert_cmpstr(file.host, ==, "10.0.0.1");          /* the file's, no flag given */
+    g_assert_cmpint(file.debug, ==, 1);
+    g_assert_cmpint(file.jetstream, ==, 1);
+    g_assert_cmpint(file.js_max_mem_bytes, ==, 1000000000LL);
+    g_assert_cmpstr(file.cluster_routes[0], ==, "nats://a:6222");
+    g_assert_cmpint(file.max_payload_bytes, ==, CONF_NOT_SET); /* neither: the default stays */
+    g_assert_null(file.server_name);
+    conf_settings_clear(&fl);
+    conf_settings_clear(&file);
+}
+
+/* --help is generated from the flag table: every flag appears, help text at one column. */
+static void test_usage(void) {
+    g_autofree char *u = conf_flags_usage();
+    g_assert_true(g_str_has_prefix(u, "Usage: minijet-server [options]\n"));
+    g_assert_nonnull(strstr(u, "\n    -a, --addr, --net <host>         Bind to host address"));
+    g_assert_nonnull(strstr(u, "\n    -js, --jetstream                 Enable JetStream"));
+    g_assert_nonnull(strstr(u, "\n    --sync_interval <when>           JetStream fsync policy"));
+    g_assert_nonnull(strstr(u, "\n    -V, --trace, -DV, -VV, -DVV      Accepted"));
+    g_assert_nonnull(strstr(u, "\nJetStream Options:\n"));
 }
 
 static void test_sync_interval(void) {
@@ -225,5 +321,8 @@ int main(int argc, char **argv) {
     ADD("/conf/empty", test_empty);
     g_test_add_func("/conf/errors", test_errors);
     g_test_add_func("/conf/sync_interval", test_sync_interval);
+    g_test_add_func("/conf/flags", test_flags);
+    g_test_add_func("/conf/merge", test_merge);
+    g_test_add_func("/conf/usage", test_usage);
     return g_test_run();
 }
