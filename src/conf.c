@@ -589,7 +589,7 @@ gboolean conf_parse(ConfSettings *s, const char *text, const char *filename, GPt
  * (one or two dashes; the value next or after '='). One row per flag, and the --help text is
  * generated from the same rows, so the two cannot drift apart. A flag sets the same
  * ConfSettings field as its config key; conf_merge then lays the flags over the file. --- */
-typedef enum { FLAG_STR, FLAG_PORT, FLAG_ON, FLAG_SYNC, FLAG_HELP, FLAG_VERSION } FlagKind;
+typedef enum { FLAG_STR, FLAG_PORT, FLAG_ON, FLAG_SYNC, FLAG_URL, FLAG_LIST, FLAG_HELP, FLAG_VERSION } FlagKind;
 typedef struct ConfFlag {
     const char *group; /* a --help heading, or NULL: same group as the row before */
     const char *names; /* space-separated, short ones first: "a addr net" */
@@ -611,6 +611,12 @@ static const ConfFlag conf_flags[] = {
      "HTTP port for monitoring (/varz /connz /subsz /jsz /healthz)"},
     {NULL, "c config", "<file>", FLAG_STR, AT(config_file),
      "Configuration file (nats-server format); flags override it"},
+    {"Cluster Options", "routes", "<rurl-1, rurl-2>", FLAG_LIST, AT(cluster_routes),
+     "Routes to solicit and connect: nats://host:port or\nnats-route://host:port (may name this server)"},
+    {NULL, "cluster", "<cluster-url>", FLAG_URL, AT(cluster_host),
+     "Cluster URL for solicited routes (nats://host:port)"},
+    {NULL, "cluster_name", "<string>", FLAG_STR, AT(cluster_name),
+     "Cluster Name, if not set one will be dynamically generated"},
     {"JetStream Options", "js jetstream", NULL, FLAG_ON, AT(jetstream),
      "Enable JetStream functionality"},
     {NULL, "sd store_dir", "<dir>", FLAG_STR, AT(store_dir), "Set the storage directory"},
@@ -684,6 +690,26 @@ ConfFlagsResult conf_parse_flags(ConfSettings *s, int argc, char **argv, GError 
             else if (!strcmp(value, "false") || !strcmp(value, "0")) *num = 0;
             else return flag_error(error, "invalid boolean value \"%s\" for -%s", value, key);
             break;
+        case FLAG_URL: { /* --cluster nats://host:port: the cluster block's listen */
+            const char *hp = strstr(value, "://") ? strstr(value, "://") + 3 : value;
+            const char *colon = strrchr(hp, ':');
+            char *end = NULL;
+            long v = colon ? strtol(colon + 1, &end, 10) : -2;
+            if (colon == NULL || colon == hp || (*end != '\0' && *end != '/') || v < 0 || v > 65535)
+                return flag_error(error, "invalid value \"%s\" for flag -%s: want nats://host:port",
+                                  value, key);
+            g_free(*str);
+            *str = g_strndup(hp, (gsize)(colon - hp));
+            s->cluster_port = v;
+            break;
+        }
+        case FLAG_LIST: { /* comma-separated, blanks around entries dropped */
+            char ***list = (char ***)((char *)s + f->offset);
+            g_strfreev(*list);
+            *list = g_strsplit(value, ",", -1);
+            for (char **e = *list; *e; e++) g_strstrip(*e);
+            break;
+        }
         case FLAG_SYNC:
             if (!conf_parse_sync_interval(value, &n))
                 return flag_error(error, "invalid --%s \"%s\": want always, never or a duration "

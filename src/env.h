@@ -90,14 +90,24 @@ typedef struct EnvOps {
     size_t (*conn_pending)(Env *env, EnvConn conn);
     /* Flush what is queued (best effort), then close. on_closed follows later. */
     void (*conn_close)(Env *env, EnvConn conn);
-    /* Open an outbound TCP connection (the CLI's link to a server; later, cluster routes).
+    /* Open an outbound TCP connection (the CLI's link to a server; cluster routes).
      * Returns its id at once, before the handshake completes: bytes sent meanwhile are queued.
-     * The peer's bytes and the close then arrive through the same on_bytes / on_closed
-     * handlers as accepted connections (no on_accept). A refused or failed connect is
-     * reported as on_closed, never re-entrantly. Returns 0 with `error` set only when the
-     * attempt cannot even start (unresolvable host, out of fds). A world that cannot make
-     * connections leaves this NULL; env_conn_connect() then fails with G_FILE_ERROR_NOSYS. */
-    EnvConn (*conn_connect)(Env *env, const char *host, int port, GError **error);
+     * The peer's bytes and the close then arrive through `h`/`core` (NULL h = the env's own
+     * handlers), like accepted connections but with no on_accept. A refused or failed
+     * connect is reported as on_closed, never re-entrantly. Returns 0 with `error` set only
+     * when the attempt cannot even start (unresolvable host, out of fds). A world that cannot
+     * make connections leaves this NULL; env_conn_connect() then fails with
+     * G_FILE_ERROR_NOSYS. */
+    EnvConn (*conn_connect)(Env *env, const char *host, int port, const EnvHandlers *h,
+                            void *core, GError **error);
+    /* A second kind of listener (the cluster port): its connections are reported to `h` and
+     * `core`, not to the env's handlers. Port 0 = any; returns the port bound, 0 with `error`
+     * set on failure. NULL in a world without listeners of its own (G_FILE_ERROR_NOSYS). */
+    int (*listen)(Env *env, const char *host, int port, const EnvHandlers *h, void *core,
+                  GError **error);
+    /* `core` is going away: close the listeners made for it and deliver nothing more to it
+     * (its connections still close; their on_closed is swallowed). */
+    void (*detach)(Env *env, void *core);
 
     /* --- files (paths are relative to the world's root, e.g. the store directory) --- */
     int (*file_open)(Env *env, const char *path, int flags, GError **error);
@@ -150,13 +160,26 @@ static inline void env_conn_send1(Env *env, EnvConn c, const void *data, size_t 
 }
 static inline size_t env_conn_pending(Env *env, EnvConn c) { return env->ops->conn_pending(env, c); }
 static inline void env_conn_close(Env *env, EnvConn c) { env->ops->conn_close(env, c); }
-static inline EnvConn env_conn_connect(Env *env, const char *host, int port, GError **error) {
+static inline EnvConn env_conn_connect(Env *env, const char *host, int port, const EnvHandlers *h,
+                                       void *core, GError **error) {
     if (env->ops->conn_connect == NULL) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
                     "connect to %s:%d: this world makes no outbound connections", host, port);
         return 0;
     }
-    return env->ops->conn_connect(env, host, port, error);
+    return env->ops->conn_connect(env, host, port, h, core, error);
+}
+static inline int env_listen(Env *env, const char *host, int port, const EnvHandlers *h, void *core,
+                             GError **error) {
+    if (env->ops->listen == NULL) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
+                    "listen on %s:%d: this world has no extra listeners", host, port);
+        return 0;
+    }
+    return env->ops->listen(env, host, port, h, core, error);
+}
+static inline void env_detach(Env *env, void *core) {
+    if (env->ops->detach != NULL) env->ops->detach(env, core);
 }
 
 /* Formatted logging through the seam: env_log(env, ENV_LOG_INFO, "Listening on %s", x). */

@@ -62,7 +62,8 @@ typedef struct Listener {
 typedef struct RealConn {
     SourceKind kind; /* SRC_CONN; must stay first */
     EnvConn id;      /* the hash key points here: no allocation per key */
-    const Listener *from; /* accepted by an extra listener, else NULL (env->handlers) */
+    const EnvHandlers *h; /* an extra listener's or a connect's own handlers, else NULL (env's) */
+    void *core;           /* their first argument */
     int fd;
     gboolean closing; /* closed (by anyone); on_closed is queued */
     gboolean dirty;   /* in world->dirty this turn */
@@ -257,9 +258,9 @@ static RealConn *conn_get(World *w, EnvConn id) {
 
 /* Whom to tell about a connection: its extra listener's core, or the env's. */
 static const EnvHandlers *conn_handlers(World *w, const RealConn *c, void **core) {
-    if (c->from != NULL) {
-        *core = c->from->core;
-        return &c->from->handlers;
+    if (c->h != NULL) {
+        *core = c->core;
+        return c->h;
     }
     *core = w->env.core;
     return &w->env.handlers;
@@ -535,7 +536,8 @@ static void set_nodelay(int fd);
  * EPOLLERR/EPOLLHUP, the read in conn_readable fails, and on_closed follows as for any peer
  * that went away. getaddrinfo may block on a DNS name; callers pass numeric hosts or
  * "localhost" (resolved from /etc/hosts). */
-static EnvConn real_conn_connect(Env *env, const char *host, int port, GError **error) {
+static EnvConn real_conn_connect(Env *env, const char *host, int port, const EnvHandlers *h,
+                                 void *core, GError **error) {
     World *w = world_of(env);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV};
@@ -563,6 +565,8 @@ static EnvConn real_conn_connect(Env *env, const char *host, int port, GError **
     c->kind = SRC_CONN;
     c->id = ++w->next_conn_id;
     c->fd = fd;
+    c->h = h;
+    c->core = core;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         err = errno;
@@ -580,6 +584,10 @@ static EnvConn real_conn_connect(Env *env, const char *host, int port, GError **
     return c->id;
 }
 
+static int real_listen(Env *env, const char *host, int port, const EnvHandlers *h, void *core,
+                       GError **error);
+static void real_detach(Env *env, void *core);
+
 static const EnvOps real_ops = {
     .now_ns = real_now_ns,
     .wall_ns = real_wall_ns,
@@ -590,6 +598,8 @@ static const EnvOps real_ops = {
     .conn_pending = real_conn_pending,
     .conn_close = real_conn_close,
     .conn_connect = real_conn_connect,
+    .listen = real_listen,
+    .detach = real_detach,
     .file_open = real_file_open,
     .file_pread = real_file_pread,
     .file_pwrite = real_file_pwrite,
@@ -688,7 +698,10 @@ static void accept_some(World *w, Listener *l) {
         RealConn *c = g_new0(RealConn, 1);
         c->kind = SRC_CONN;
         c->id = ++w->next_conn_id;
-        c->from = l->own ? l : NULL;
+        if (l->own) {
+            c->h = &l->handlers;
+            c->core = l->core;
+        }
         c->fd = fd;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -904,6 +917,41 @@ int env_real_listen_handlers(Env *env, const char *host, int port, const EnvHand
     return l != NULL ? l->port : 0;
 }
 
+static int real_listen(Env *env, const char *host, int port, const EnvHandlers *h, void *core,
+                       GError **error) {
+    return env_real_listen_handlers(env, host, port, h, core, error);
+}
+
+static void detached_accept(void *core, EnvConn id, const char *ip, int port) { (void)core; (void)id; (void)ip; (void)port; }
+static void detached_bytes(void *core, EnvConn id, const uint8_t *d, size_t n) { (void)core; (void)id; (void)d; (void)n; }
+static void detached_closed(void *core, EnvConn id) { (void)core; (void)id; }
+static const EnvHandlers detached_handlers = {detached_accept, detached_bytes, detached_closed};
+
+/* Stop the listeners made for `core` (their fds close now; the structs stay until
+ * env_real_free) and point its connections, open or with on_closed pending, at no-ops. */
+static void real_detach(Env *env, void *core) {
+    World *w = world_of(env);
+    for (guint i = 0; i < w->listeners->len; i++) {
+        Listener *l = w->listeners->pdata[i];
+        if (!l->own || l->core != core || l->fd < 0) continue;
+        if (!l->paused) epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+        close(l->fd);
+        l->fd = -1;
+        l->paused = TRUE; /* a pending resume_accept finds nothing to re-add */
+    }
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, w->conns); /* order irrelevant: each conn is only relabelled */
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        RealConn *c = v;
+        if (c->h != NULL && c->core == core) c->h = &detached_handlers;
+    }
+    for (guint i = 0; i < w->closed->len; i++) {
+        RealConn *c = w->closed->pdata[i];
+        if (c->h != NULL && c->core == core) c->h = &detached_handlers;
+    }
+}
+
 int env_real_port(Env *env) {
     World *w = world_of(env);
     return w->client_listener != NULL ? w->client_listener->port : 0;
@@ -930,7 +978,7 @@ void env_real_free(Env *env) {
     g_ptr_array_free(w->closed, TRUE);
     for (guint i = 0; i < w->listeners->len; i++) {
         Listener *l = w->listeners->pdata[i];
-        close(l->fd);
+        if (l->fd >= 0) close(l->fd);
         g_free(l);
     }
     g_ptr_array_free(w->listeners, TRUE);

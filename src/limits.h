@@ -52,6 +52,12 @@ G_STATIC_ASSERT(LIMIT_MAX_SUBJECT_BYTES < LIMIT_MAX_CONTROL_LINE_BYTES);
 G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);
 
 /* --- env_real: the production event loop (src/env_real.c) --- */
+#define LIMIT_ROUTE_MSG_QUEUES_COUNT 32           /* queue names one RMSG may carry */
+#define LIMIT_ROUTE_MSG_ARGS_COUNT (LIMIT_ROUTE_MSG_QUEUES_COUNT + 6) /* tokens of an RMSG/HMSG line */
+#define LIMIT_ROUTE_CONNECT_RETRY_NS (1LL * 1000000000LL) /* configured routes: redial every 1 s (nats-server) */
+#define LIMIT_ROUTE_PING_FIRST_NS (1LL * 1000000000LL)    /* first PING on a route (firstPingInterval) */
+#define LIMIT_ROUTE_MAX_PENDING_BYTES LIMIT_MAX_PENDING_BYTES /* a route that falls this far behind is closed */
+#define LIMIT_ROUTES_COUNT 64                     /* peers one server keeps routes to */
 #define LIMIT_LISTEN_BACKLOG_COUNT 1024          /* listen() backlog: connection storms queue here */
 #define LIMIT_EPOLL_EVENTS_COUNT 256             /* ready sockets taken per epoll_wait */
 #define LIMIT_ACCEPTS_PER_TURN_COUNT 64          /* new connections accepted per turn (fairness) */

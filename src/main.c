@@ -26,6 +26,7 @@
 #include "env_real.h"
 #include "limits.h"
 #include "monitor.h"
+#include "route.h"
 #include "server.h"
 #include "version.h"
 
@@ -103,6 +104,26 @@ int main(int argc, char **argv) {
     int64_t js_max_mem = conf_is_set(conf.js_max_mem_bytes) ? conf.js_max_mem_bytes : -1;
     int64_t js_max_file = conf_is_set(conf.js_max_file_bytes) ? conf.js_max_file_bytes : -1;
 
+    /* --- the cluster: cluster { name listen routes } / --cluster --routes --cluster_name --- */
+    ClusterConfig ccfg;
+    cluster_config_init(&ccfg);
+    bool clustered = conf_is_set(conf.cluster_port) && conf.cluster_port != -1;
+    if (conf.cluster_host) ccfg.host = conf.cluster_host;
+    ccfg.name = conf.cluster_name;
+    ccfg.routes = (const char *const *)conf.cluster_routes;
+    ccfg.port = clustered && conf.cluster_port > 0 ? (int)conf.cluster_port : 0;
+    ccfg.ping_interval_ns = cfg.ping_interval_ns;
+    ccfg.ping_max_outstanding = cfg.ping_max_outstanding;
+    bool have_routes = ccfg.routes != NULL && ccfg.routes[0] != NULL;
+    if (!clustered && have_routes)
+        die("routes are configured but no cluster port: add --cluster nats://host:port or cluster { listen }");
+    if (clustered && cfg.jetstream) { /* nats-server's start-up checks (spec 1) */
+        if (conf.server_name == NULL) die("jetstream cluster requires `server_name` to be set");
+        if (!have_routes)
+            die("Can't start JetStream: JetStream cluster requires configured routes or solicited "
+                "leafnode for the system account");
+    }
+
     if (cfg.max_payload_bytes > cfg.max_pending_bytes)
         die("%s: max_payload (%zu) cannot be higher than max_pending (%zu)",
             conf.config_file ? conf.config_file : "flags", cfg.max_payload_bytes,
@@ -118,11 +139,9 @@ int main(int argc, char **argv) {
     if (conf.config_file) env_log(env, ENV_LOG_INFO, "Using configuration file: %s", conf.config_file);
     for (guint i = 0; warnings && i < warnings->len; i++)
         env_log(env, ENV_LOG_WARN, "%s (ignored)", (const char *)warnings->pdata[i]);
-    if (conf.cluster_block == 1)
-        env_log(env, ENV_LOG_WARN, "Clustering is not yet supported: the cluster block (name %s, "
-                                   "%u routes) is kept but ignored",
-                conf.cluster_name ? conf.cluster_name : "unset",
-                conf.cluster_routes ? g_strv_length(conf.cluster_routes) : 0);
+    if (cfg.jetstream && clustered)
+        env_log(env, ENV_LOG_WARN, "JetStream runs on each server of the cluster separately: streams are "
+                                   "not replicated yet");
     if (cfg.jetstream) {
         env_log(env, ENV_LOG_INFO, "Starting JetStream");
         env_log(env, ENV_LOG_INFO, "  Store Directory: \"%s\"", cfg.store_dir);
@@ -177,6 +196,19 @@ int main(int argc, char **argv) {
         monitor_set_http_port(monitor, bound);
         env_log(env, ENV_LOG_INFO, "Starting http monitor on %s:%d", http_host, bound);
     }
+    Cluster *cluster = NULL;
+    if (clustered) {
+        cluster = cluster_new(server, &ccfg, &err);
+        if (cluster == NULL) {
+            env_log(env, ENV_LOG_ERROR, "Error starting cluster: %s", err->message);
+            monitor_free(monitor);
+            server_free(server);
+            env_real_free(env);
+            conf_settings_clear(&conf);
+            return 1;
+        }
+        if (monitor) monitor_set_cluster(monitor, cluster);
+    }
     env_log(env, ENV_LOG_INFO, "Listening for client connections on %s:%d", cfg.host, cfg.port);
     env_log(env, ENV_LOG_INFO, "Server is ready");
 
@@ -193,6 +225,7 @@ int main(int argc, char **argv) {
                 g_signal == SIGINT ? "interrupt" : "terminated");
     env_log(env, ENV_LOG_INFO, "Initiating Shutdown...");
     monitor_free(monitor);
+    cluster_free(cluster);
     server_free(server);
     env_log(env, ENV_LOG_INFO, "Server Exiting..");
     g_env = NULL;

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "consumer.h"
+#include "route.h"
 #include "jetstream.h"
 #include "jsonutil.h"
 #include "limits.h"
@@ -50,8 +51,8 @@
 #define MONITOR_VERSION "2.9.10" /* the nats-server whose fields we show (server.c's INFO agrees) */
 
 /* The endpoints, in the order /varz lists their request counts. */
-typedef enum { EP_ROOT, EP_VARZ, EP_CONNZ, EP_SUBSZ, EP_JSZ, EP_HEALTHZ, EP_COUNT } Endpoint;
-static const char *const endpoint_path[EP_COUNT] = {"/", "/varz", "/connz", "/subsz", "/jsz",
+typedef enum { EP_ROOT, EP_VARZ, EP_CONNZ, EP_ROUTEZ, EP_SUBSZ, EP_JSZ, EP_HEALTHZ, EP_COUNT } Endpoint;
+static const char *const endpoint_path[EP_COUNT] = {"/", "/varz", "/connz", "/routez", "/subsz", "/jsz",
                                                     "/healthz"};
 
 typedef struct HttpConn {
@@ -68,6 +69,7 @@ typedef struct HttpConn {
 struct Monitor {
     Env *env;
     Server *srv;
+    Cluster *cluster; /* NULL without a cluster port */
     MonitorOptions opts;
     char *http_host;
     GHashTable *conns; /* EnvConn -> HttpConn*, lookup only (never iterated into an output) */
@@ -315,8 +317,31 @@ static void handle_varz(HttpConn *hc) {
     jsonu_add_int(b, "max_control_line", (int64_t)cfg->max_control_line_bytes);
     jsonu_add_int(b, "max_payload", (int64_t)cfg->max_payload_bytes);
     jsonu_add_int(b, "max_pending", (int64_t)cfg->max_pending_bytes);
-    const char *const none[] = {"cluster", "gateway", "leaf", "mqtt", "websocket"};
-    for (int i = 0; i < 5; i++) { /* present and empty in nats-server without them */
+    json_builder_set_member_name(b, "cluster"); /* nats-server's ClusterOptsVarz, omitempty */
+    json_builder_begin_object(b);
+    if (m->cluster != NULL) {
+        jsonu_add_string(b, "name", cluster_name(m->cluster));
+        jsonu_add_string(b, "addr", cluster_host(m->cluster));
+        jsonu_add_int(b, "cluster_port", cluster_port(m->cluster));
+        add_double(b, "auth_timeout", (double)LIMIT_AUTH_TIMEOUT_NS / 1e9);
+        const char *const *urls = cluster_urls(m->cluster);
+        if (urls != NULL && urls[0] != NULL) {
+            json_builder_set_member_name(b, "urls");
+            json_builder_begin_array(b);
+            for (; *urls != NULL; urls++) { /* nats-server shows each URL's host:port */
+                g_autofree char *h = NULL;
+                int p = 0;
+                if (cluster_parse_url(*urls, &h, &p)) {
+                    g_autofree char *hp = g_strdup_printf("%s:%d", h, p);
+                    json_builder_add_string_value(b, hp);
+                }
+            }
+            json_builder_end_array(b);
+        }
+    }
+    json_builder_end_object(b);
+    const char *const none[] = {"gateway", "leaf", "mqtt", "websocket"};
+    for (int i = 0; i < 4; i++) { /* present and empty in nats-server without them */
         json_builder_set_member_name(b, none[i]);
         json_builder_begin_object(b);
         json_builder_end_object(b);
@@ -339,8 +364,9 @@ static void handle_varz(HttpConn *hc) {
     jsonu_add_string(b, "uptime", uptime);
     jsonu_add_int(b, "connections", (int64_t)st->conns_current);
     jsonu_add_int(b, "total_connections", (int64_t)st->conns_accepted);
-    jsonu_add_int(b, "routes", 0);
-    jsonu_add_int(b, "remotes", 0);
+    guint nroutes = m->cluster != NULL ? cluster_route_count(m->cluster) : 0;
+    jsonu_add_int(b, "routes", nroutes);
+    jsonu_add_int(b, "remotes", nroutes);
     jsonu_add_int(b, "leafnodes", 0);
     jsonu_add_int(b, "in_msgs", (int64_t)st->in_msgs);
     jsonu_add_int(b, "out_msgs", (int64_t)st->out_msgs);
@@ -350,7 +376,7 @@ static void handle_varz(HttpConn *hc) {
     jsonu_add_int(b, "subscriptions", (int64_t)st->subscriptions);
     json_builder_set_member_name(b, "http_req_stats"); /* a Go map: keys sorted, only those asked */
     json_builder_begin_object(b);
-    static const Endpoint by_path[EP_COUNT] = {EP_ROOT, EP_CONNZ, EP_HEALTHZ, EP_JSZ, EP_SUBSZ, EP_VARZ};
+    static const Endpoint by_path[EP_COUNT] = {EP_ROOT, EP_CONNZ, EP_HEALTHZ, EP_JSZ, EP_ROUTEZ, EP_SUBSZ, EP_VARZ};
     for (int i = 0; i < EP_COUNT; i++)
         if (m->requests[by_path[i]] > 0)
             jsonu_add_int(b, endpoint_path[by_path[i]], (int64_t)m->requests[by_path[i]]);
@@ -412,6 +438,62 @@ static void handle_connz(HttpConn *hc, const char *query) {
         if (ci->version != NULL && *ci->version) jsonu_add_string(b, "version", ci->version);
         if (subs && ci->subscriptions > 0) {
             g_auto(GStrv) subjects = server_conn_subjects(m->srv, ci->cid);
+            json_builder_set_member_name(b, "subscriptions_list");
+            json_builder_begin_array(b);
+            for (char **s = subjects; s != NULL && *s != NULL; s++) json_builder_add_string_value(b, *s);
+            json_builder_end_array(b);
+        }
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    http_json(hc, b);
+}
+
+/* /routez: nats-server's Routez; ?subs=1 adds each route's subscriptions_list. */
+static void handle_routez(HttpConn *hc, const char *query) {
+    Monitor *m = hc->mon;
+    g_autoptr(GString) err = g_string_new(NULL);
+    bool subs = false;
+    g_autofree char *subs_value = query_get(query, "subs");
+    if (g_strcmp0(subs_value, "detail") != 0 && !query_bool(query, "subs", &subs, err)) {
+        http_error(hc, 400, err->str);
+        return;
+    }
+    if (g_strcmp0(subs_value, "detail") == 0) subs = true;
+    int64_t now = env_wall_ns(m->env);
+    g_autoptr(GArray) routes = m->cluster != NULL ? cluster_route_list(m->cluster)
+                                                  : g_array_new(FALSE, FALSE, sizeof(ClusterRouteInfo));
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    jsonu_add_string(b, "server_id", server_id(m->srv));
+    add_time(b, "now", now);
+    jsonu_add_int(b, "num_routes", routes->len);
+    json_builder_set_member_name(b, "routes");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < routes->len; i++) {
+        const ClusterRouteInfo *ri = &g_array_index(routes, ClusterRouteInfo, i);
+        json_builder_begin_object(b);
+        jsonu_add_int(b, "rid", (int64_t)ri->rid);
+        jsonu_add_string(b, "remote_id", ri->remote_id);
+        jsonu_add_bool(b, "did_solicit", ri->did_solicit);
+        jsonu_add_bool(b, "is_configured", ri->is_configured);
+        jsonu_add_string(b, "ip", ri->ip);
+        jsonu_add_int(b, "port", ri->port);
+        add_time(b, "start", ri->start_ns);
+        add_time(b, "last_activity", ri->last_activity_ns);
+        g_autofree char *uptime = uptime_format(now - ri->start_ns);
+        g_autofree char *idle = uptime_format(now - ri->last_activity_ns);
+        jsonu_add_string(b, "uptime", uptime);
+        jsonu_add_string(b, "idle", idle);
+        jsonu_add_int(b, "pending_size", (int64_t)ri->pending_bytes);
+        jsonu_add_int(b, "in_msgs", (int64_t)ri->in_msgs);
+        jsonu_add_int(b, "out_msgs", (int64_t)ri->out_msgs);
+        jsonu_add_int(b, "in_bytes", (int64_t)ri->in_bytes);
+        jsonu_add_int(b, "out_bytes", (int64_t)ri->out_bytes);
+        jsonu_add_int(b, "subscriptions", ri->subscriptions);
+        if (subs && ri->subscriptions > 0) {
+            g_auto(GStrv) subjects = cluster_route_subjects(m->cluster, ri->rid);
             json_builder_set_member_name(b, "subscriptions_list");
             json_builder_begin_array(b);
             for (char **s = subjects; s != NULL && *s != NULL; s++) json_builder_add_string_value(b, *s);
@@ -569,6 +651,7 @@ static void http_dispatch(HttpConn *hc, const char *target) {
     case EP_ROOT: handle_root(hc); break;
     case EP_VARZ: handle_varz(hc); break;
     case EP_CONNZ: handle_connz(hc, query); break;
+    case EP_ROUTEZ: handle_routez(hc, query); break;
     case EP_SUBSZ: handle_subsz(hc); break;
     case EP_JSZ: handle_jsz(hc, query); break;
     case EP_HEALTHZ: handle_healthz(hc); break;
@@ -729,6 +812,8 @@ Monitor *monitor_new(Env *env, Server *srv, const MonitorOptions *opts) {
     m->conns = g_hash_table_new_full(conn_id_hash, conn_id_equal, NULL, http_conn_free);
     return m;
 }
+
+void monitor_set_cluster(Monitor *m, Cluster *cl) { m->cluster = cl; }
 
 void monitor_set_http_port(Monitor *m, int port) { m->opts.http_port = port; }
 

@@ -48,6 +48,8 @@ typedef struct MonitorOptions {
 Monitor *monitor_new(Env *env, Server *srv, const MonitorOptions *opts);
 const EnvHandlers *monitor_handlers(void);
 void monitor_set_http_port(Monitor *m, int port);
+struct Cluster;
+void monitor_set_cluster(Monitor *m, struct Cluster *cl); /* /routez and /varz cluster fields */
 void monitor_free(Monitor *m);
 
 #endif

@@ -54,7 +54,15 @@ typedef struct Sub {
     size_t sid_len;
     int64_t max;   /* auto-unsubscribe after this many deliveries, -1 = none */
     uint64_t delivered;
+    /* remote interest (a peer server's, held by the cluster layer): not delivered here but
+     * handed to `forward`, once per message per peer; weight = the peer's queue members */
+    ServerForwardFn forward;
+    uint32_t weight;
 } Sub;
+
+struct ServerRemoteSub {
+    Sub sub; /* a remote subscription is a Sub whose ctx is the peer */
+};
 
 struct ServerInternalSub {
     Sub sub; /* an internal subscription is just a Sub without a connection */
@@ -69,6 +77,7 @@ struct Conn {
     bool connected;   /* CONNECT received */
     bool closing;
     bool verbose, pedantic, echo, headers, no_responders;
+    int64_t protocol; /* CONNECT's; >= 1 gets async INFO when the cluster changes */
     int pings_out;
     EnvTimer ping_timer;
     /* for monitoring (/connz): counted where the server-wide stats are */
@@ -90,6 +99,12 @@ struct Server {
     GPtrArray *internal_subs; /* every live internal Sub, in creation order */
     JetStream *js;            /* NULL unless cfg.jetstream */
     int64_t start_ns;         /* wall clock at server_new, for /varz */
+    /* the cluster layer's hooks (all optional) */
+    ServerInterestFn interest_fn; /* local client interest changed */
+    void *interest_ctx;
+    uint64_t remote_subs;         /* ServerRemoteSubs in the trie */
+    char *cluster_name;           /* client INFO "cluster"; NULL = none */
+    char **connect_urls;          /* client INFO "connect_urls"; NULL = none */
 };
 
 /* ------------------------------------------------------------------ subscriptions */
@@ -110,7 +125,11 @@ static void sub_kill(Server *s, Sub *sub) {
     sub->dead = true;
     bool removed = sublist_remove(s->sl, sub->subject, sub->queue, sub);
     g_assert(removed);
-    s->stats.subscriptions--;
+    if (sub->forward != NULL)
+        s->remote_subs--;
+    else
+        s->stats.subscriptions--;
+    if (sub->conn != NULL && s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, -1);
     sub_unref(sub);
 }
 
@@ -200,44 +219,118 @@ static void deliver(Server *s, Sub *sub, const ServerMsg *m) {
  */
 #define ROUTE_STACK_TARGETS 32
 
-static Sub *pick_queue_member(Server *s, GPtrArray *members, Conn *from) {
+/* A member counts `weight` times: 1 for a local one, the member count a peer announced for
+ * a remote one (spec 2.5: no local preference). Without remote members this is a uniform
+ * pick from a random start, skipping an echo=false publisher's own members. With them, a
+ * weighted draw over the members left. */
+static Sub *pick_queue_member(Server *s, GPtrArray *members, Conn *from, bool local_only) {
     guint n = members->len;
-    guint start = n > 1 ? (guint)(env_random_u64(s->env) % n) : 0;
+    uint64_t total = 0;
+    bool remote = false;
     for (guint i = 0; i < n; i++) {
-        Sub *m = g_ptr_array_index(members, (start + i) % n);
-        if (from != NULL && m->conn == from && !from->echo) continue;
-        return m;
+        Sub *m = g_ptr_array_index(members, i);
+        remote |= m->forward != NULL;
+    }
+    if (!remote) {
+        guint start = n > 1 ? (guint)(env_random_u64(s->env) % n) : 0;
+        for (guint i = 0; i < n; i++) {
+            Sub *m = g_ptr_array_index(members, (start + i) % n);
+            if (from != NULL && m->conn == from && !from->echo) continue;
+            return m;
+        }
+        return NULL;
+    }
+    for (guint i = 0; i < n; i++) {
+        Sub *m = g_ptr_array_index(members, i);
+        if ((from != NULL && m->conn == from && !from->echo) || (local_only && m->forward != NULL)) continue;
+        total += m->forward != NULL ? m->weight : 1;
+    }
+    if (total == 0) return NULL;
+    uint64_t r = env_random_u64(s->env) % total;
+    for (guint i = 0; i < n; i++) {
+        Sub *m = g_ptr_array_index(members, i);
+        if ((from != NULL && m->conn == from && !from->echo) || (local_only && m->forward != NULL)) continue;
+        uint64_t w = m->forward != NULL ? m->weight : 1;
+        if (r < w) return m;
+        r -= w;
     }
     return NULL;
+}
+
+/* Remote targets of one message, gathered so that each peer gets at most one copy naming
+ * every queue group chosen on it. */
+typedef struct Forward {
+    Sub *first;              /* the peer's first target: its forward fn and ctx */
+    const char *queues[ROUTE_STACK_TARGETS];
+    size_t nq;
+} Forward;
+
+static void forward_all(Sub **targets, size_t k, const ServerMsg *m) {
+    Forward fw[8];
+    size_t nfw = 0;
+    for (size_t i = 0; i < k; i++) {
+        Sub *t = targets[i];
+        if (t->forward == NULL || t->dead) continue;
+        size_t j = 0;
+        while (j < nfw && fw[j].first->ctx != t->ctx) j++;
+        if (j == nfw) {
+            if (nfw == G_N_ELEMENTS(fw)) { /* many peers: flush the batch, start another */
+                for (size_t x = 0; x < nfw; x++) fw[x].first->forward(fw[x].first->ctx, m, fw[x].queues, fw[x].nq);
+                nfw = j = 0;
+            }
+            fw[nfw++] = (Forward){.first = t};
+        }
+        if (t->queue != NULL && fw[j].nq < G_N_ELEMENTS(fw[j].queues)) fw[j].queues[fw[j].nq++] = t->queue;
+    }
+    for (size_t x = 0; x < nfw; x++) fw[x].first->forward(fw[x].first->ctx, m, fw[x].queues, fw[x].nq);
 }
 
 /* Returns the number of subscriptions the message was delivered to. Subscribers are found
  * by `match` (normally m->subject; JetStream delivery matches a consumer's deliver subject
  * while the MSG line shows the stored message's subject). */
-static size_t route_on(Server *s, Conn *from, const char *match, size_t match_len, const ServerMsg *m) {
+static bool queue_named(const SublistQueue *q, const char *const *queues, size_t nq) {
+    for (size_t i = 0; i < nq; i++)
+        if (strcmp(q->name, queues[i]) == 0) return true;
+    return false;
+}
+
+/* `routed` = the message came from a peer server (server_deliver_routed): it goes to local
+ * subscribers only, and to the queue groups the peer named in `queues` (spec 2.4, 2.6). */
+static size_t route_match(Server *s, Conn *from, const char *match, size_t match_len, const ServerMsg *m,
+                          bool routed, const char *const *queues, size_t nq) {
     const SublistResult *r = sublist_match(s->sl, match, match_len);
     size_t n = r->plain->len + r->queues->len;
     if (n == 0) return 0;
     Sub *stack[ROUTE_STACK_TARGETS];
     Sub **targets = n <= ROUTE_STACK_TARGETS ? stack : g_new(Sub *, n);
-    size_t k = 0;
+    size_t k = 0, remote = 0;
     for (guint i = 0; i < r->plain->len; i++) {
         Sub *sub = g_ptr_array_index(r->plain, i);
         if (from != NULL && sub->conn == from && !from->echo) continue;
+        if (routed && sub->forward != NULL) continue;
         targets[k++] = sub;
     }
     for (guint i = 0; i < r->queues->len; i++) {
         const SublistQueue *q = g_ptr_array_index(r->queues, i);
-        Sub *sub = pick_queue_member(s, q->items, from);
+        if (routed && !queue_named(q, queues, nq)) continue;
+        Sub *sub = pick_queue_member(s, q->items, from, routed);
         if (sub != NULL) targets[k++] = sub;
     }
-    for (size_t i = 0; i < k; i++) targets[i]->refs++;
+    remote = 0;
     for (size_t i = 0; i < k; i++) {
-        deliver(s, targets[i], m);
-        sub_unref(targets[i]);
+        targets[i]->refs++;
+        remote += targets[i]->forward != NULL;
     }
+    for (size_t i = 0; i < k; i++)
+        if (targets[i]->forward == NULL) deliver(s, targets[i], m);
+    if (remote > 0) forward_all(targets, k, m);
+    for (size_t i = 0; i < k; i++) sub_unref(targets[i]);
     if (targets != stack) g_free(targets);
     return k;
+}
+
+static size_t route_on(Server *s, Conn *from, const char *match, size_t match_len, const ServerMsg *m) {
+    return route_match(s, from, match, match_len, m, false, NULL, 0);
 }
 
 static size_t route(Server *s, Conn *from, const ServerMsg *m) {
@@ -292,6 +385,7 @@ static bool on_connect(void *ctx, const char *json, size_t len) {
     connect_keep_string(o, "lang", &c->lang);
     connect_keep_string(o, "version", &c->version);
     gint64 protocol = json_object_get_int_member_with_default(o, "protocol", 0);
+    c->protocol = protocol;
     if (protocol > 1) {
         conn_send_err(c, MJ_ERR_PROTO_INVALID_PROTOCOL);
         return false;
@@ -364,6 +458,7 @@ static bool on_sub(void *ctx, const ProtoSub *p) {
     }
     g_hash_table_insert(c->subs, sub->sid, sub);
     s->stats.subscriptions++;
+    if (s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, +1);
     if (c->verbose) conn_send_str(c, PROTO_OK);
     return true;
 }
@@ -453,6 +548,16 @@ static void send_info(Conn *c) {
     json_builder_set_member_name(b, "client_ip");
     g_autofree char *ip = g_strndup(c->peer, strcspn(c->peer, ":"));
     json_builder_add_string_value(b, ip);
+    if (s->cluster_name != NULL) {
+        json_builder_set_member_name(b, "cluster");
+        json_builder_add_string_value(b, s->cluster_name);
+    }
+    if (s->connect_urls != NULL) {
+        json_builder_set_member_name(b, "connect_urls");
+        json_builder_begin_array(b);
+        for (char **u = s->connect_urls; *u != NULL; u++) json_builder_add_string_value(b, *u);
+        json_builder_end_array(b);
+    }
     json_builder_end_object(b);
     g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) root = json_builder_get_root(b);
@@ -597,6 +702,80 @@ bool server_has_interest(Server *s, const char *subject) {
     return r->plain->len + r->queues->len > 0;
 }
 
+static gint conn_by_cid(gconstpointer a, gconstpointer b) {
+    EnvConn x = (*(Conn *const *)a)->id, y = (*(Conn *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* ------------------------------------------------------------------ cluster hooks
+ *
+ * The server knows nothing of routes. A cluster layer (route.c) watches local interest
+ * through the observer, mirrors each peer's interest into the trie as remote subscriptions
+ * (so queue picks and no-responders see the whole cluster), is handed one copy of each
+ * message per peer to forward, and injects what peers send with server_deliver_routed. */
+
+void server_set_interest_observer(Server *s, ServerInterestFn fn, void *ctx) {
+    s->interest_fn = fn;
+    s->interest_ctx = ctx;
+}
+
+ServerRemoteSub *server_remote_sub_add(Server *s, ServerForwardFn fn, void *peer, const char *subject,
+                                       const char *queue, uint32_t weight) {
+    if (!subject_valid_subscribe(subject, strlen(subject))) return NULL;
+    ServerRemoteSub *rs = g_new0(ServerRemoteSub, 1);
+    Sub *sub = &rs->sub;
+    sub->refs = 1;
+    sub->forward = fn;
+    sub->ctx = peer;
+    sub->subject = g_strdup(subject);
+    sub->queue = g_strdup(queue);
+    sub->weight = weight > 0 ? weight : 1;
+    sub->max = -1;
+    if (!sublist_insert(s->sl, sub->subject, sub->queue, sub)) {
+        sub->dead = true;
+        sub_unref(sub);
+        return NULL;
+    }
+    s->remote_subs++;
+    return rs;
+}
+
+void server_remote_sub_set_weight(ServerRemoteSub *rs, uint32_t weight) {
+    rs->sub.weight = weight > 0 ? weight : 1;
+}
+
+void server_remote_sub_remove(Server *s, ServerRemoteSub *rs) {
+    if (rs != NULL) sub_kill(s, &rs->sub);
+}
+
+size_t server_deliver_routed(Server *s, const ServerMsg *m, const char *const *queues, size_t nq) {
+    return route_match(s, NULL, m->subject, m->subject_len, m, true, queues, nq);
+}
+
+/* Changed cluster facts: later INFOs carry them, and clients that said "protocol":1 in
+ * CONNECT get a fresh INFO now (spec 3: how nats.js learns the other servers). */
+void server_set_cluster_info(Server *s, const char *cluster_name, const char *const *connect_urls) {
+    bool same = g_strcmp0(s->cluster_name, cluster_name) == 0 &&
+                (s->connect_urls == NULL) == (connect_urls == NULL) &&
+                (connect_urls == NULL || g_strv_equal((const char *const *)s->connect_urls, connect_urls));
+    if (same) return;
+    g_free(s->cluster_name);
+    g_strfreev(s->connect_urls);
+    s->cluster_name = g_strdup(cluster_name);
+    s->connect_urls = g_strdupv((char **)connect_urls);
+    GPtrArray *to = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->conns);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        Conn *c = v;
+        if (c->connected && !c->closing && c->protocol >= 1) g_ptr_array_add(to, c);
+    }
+    g_ptr_array_sort(to, conn_by_cid); /* one INFO each: order only matters for replay */
+    for (guint i = 0; i < to->len; i++) send_info(to->pdata[i]);
+    g_ptr_array_free(to, TRUE);
+}
+
 /* ------------------------------------------------------------------ lifecycle */
 
 void server_config_init(ServerConfig *cfg) {
@@ -670,7 +849,10 @@ void server_free(Server *s) {
         server_unsubscribe_internal(s, g_ptr_array_index(s->internal_subs, 0));
     g_ptr_array_free(s->internal_subs, TRUE);
     g_hash_table_destroy(s->conns);
+    g_assert(s->remote_subs == 0); /* the cluster layer is freed first */
     sublist_free(s->sl);
+    g_free(s->cluster_name);
+    g_strfreev(s->connect_urls);
     env_set_handlers(s->env, &detached_handlers, NULL);
     g_free(s);
 }
@@ -745,7 +927,7 @@ void server_check_invariants(Server *s) {
         subs += g_hash_table_size(c->subs);
     }
     g_assert_cmpuint(subs, ==, s->stats.subscriptions);
-    g_assert_cmpuint(sublist_count(s->sl), ==, s->stats.subscriptions);
+    g_assert_cmpuint(sublist_count(s->sl), ==, s->stats.subscriptions + s->remote_subs);
     g_assert_cmpuint(g_hash_table_size(s->conns), ==, s->stats.conns_current);
     sublist_check_invariants(s->sl);
 }

@@ -130,7 +130,31 @@ void server_publish(Server *s, const char *subject, const char *reply, const voi
 void server_publish_to(Server *s, const char *deliver_subject, const char *subject,
                        const char *reply, const void *hdr, size_t hdr_len, const void *payload,
                        size_t payload_len);
-/* Is any subscription (client or internal) interested in this literal subject? */
+/* Is any subscription (client, internal or remote) interested in this literal subject? */
 bool server_has_interest(Server *s, const char *subject);
+
+/* --- hooks for the cluster layer (route.c); the server itself knows nothing of routes ---
+ *
+ * Interest observer: called with +1 / -1 each time a *client* subscription (not an
+ * internal or remote one) is added or removed, with its subject and queue (NULL if none).
+ * Remote subscriptions: a peer server's interest, in the same trie as local interest, so
+ * queue groups pick among local and remote members (a remote one counts `weight` times)
+ * and a request with remote interest gets no 503. A message matching any of a peer's
+ * remote subscriptions is handed to `fn` exactly once, with the names of the queue groups
+ * whose chosen member is on that peer (nq = 0: plain interest only).
+ * server_deliver_routed: a message that came from a peer; delivered to local subscribers
+ * only (never forwarded again), and to the queue groups named in `queues`. */
+typedef void (*ServerInterestFn)(void *ctx, const char *subject, const char *queue, int delta);
+typedef void (*ServerForwardFn)(void *peer, const ServerMsg *msg, const char *const *queues, size_t nq);
+typedef struct ServerRemoteSub ServerRemoteSub;
+void server_set_interest_observer(Server *s, ServerInterestFn fn, void *ctx);
+ServerRemoteSub *server_remote_sub_add(Server *s, ServerForwardFn fn, void *peer, const char *subject,
+                                       const char *queue, uint32_t weight); /* NULL: bad subject */
+void server_remote_sub_set_weight(ServerRemoteSub *rs, uint32_t weight);
+void server_remote_sub_remove(Server *s, ServerRemoteSub *rs);
+size_t server_deliver_routed(Server *s, const ServerMsg *msg, const char *const *queues, size_t nq);
+/* The client INFO's "cluster" and "connect_urls" (NULL = leave out); when they change,
+ * clients that sent "protocol":1 get a fresh INFO at once. */
+void server_set_cluster_info(Server *s, const char *cluster_name, const char *const *connect_urls);
 
 #endif

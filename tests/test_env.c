@@ -74,8 +74,15 @@ typedef struct Timer {
     void *arg;
 } Timer;
 
+typedef struct World World;
+
 typedef struct Conn {
     EnvConn id;
+    const EnvHandlers *h; /* a listener's or a connect's own handlers; NULL = the env's */
+    void *core;
+    World *peer_w;        /* a linked conn (connect to a listener): the other end */
+    EnvConn peer;
+    gboolean accept_due; /* the listener side of a link before its on_accept: gets no bytes yet */
     GString *out;
     size_t pending_bytes;
     gboolean closed;    /* either side closed it */
@@ -103,7 +110,15 @@ typedef struct Fd {
     gboolean writable;
 } Fd;
 
-typedef struct World {
+/* A listener made with env_listen (the cluster port): reachable from every TestEnv. */
+typedef struct TListener {
+    int port;
+    const EnvHandlers *h;
+    void *core;
+    gboolean dead; /* detached */
+} TListener;
+
+struct World {
     TestEnv te; /* first: TestEnv* and World* are the same pointer */
     int64_t now_ns;
     uint64_t rng;       /* random_u64 */
@@ -116,6 +131,8 @@ typedef struct World {
     GHashTable *conns; /* EnvConn -> Conn* */
     EnvConn next_conn;
     GQueue close_queue; /* EnvConn (as pointer) awaiting on_closed */
+    GQueue accept_queue; /* EnvConn (as pointer) of linked conns awaiting on_accept */
+    GPtrArray *listeners; /* TListener*, owned */
     /* disk */
     GHashTable *names_vol;     /* path -> Inode* */
     GHashTable *names_durable; /* path -> Inode* */
@@ -125,7 +142,7 @@ typedef struct World {
     uint64_t next_inode;
     gboolean disk_full;
     GString *log;
-} World;
+};
 
 static World *W(Env *env) { return (World *)env->world; }
 
@@ -177,13 +194,27 @@ static uint64_t op_random_u64(Env *env) { return splitmix64(&W(env)->rng); }
 
 static Conn *conn_get(World *w, EnvConn c) { return g_hash_table_lookup(w->conns, GSIZE_TO_POINTER(c)); }
 
+/* Whom to tell about conn: its own handlers, or the env's. */
+static const EnvHandlers *conn_handlers(World *w, Conn *conn, void **core) {
+    if (conn->h != NULL) {
+        *core = conn->core;
+        return conn->h;
+    }
+    *core = w->te.env.core;
+    return &w->te.env.handlers;
+}
+
+static void peer_hung_up(Conn *conn);
+
 static void deliver_closes(World *w) {
     while (!g_queue_is_empty(&w->close_queue)) {
         EnvConn c = GPOINTER_TO_SIZE(g_queue_pop_head(&w->close_queue));
         Conn *conn = conn_get(w, c);
         if (conn == NULL || conn->notified) continue;
         conn->notified = TRUE;
-        if (w->te.env.handlers.on_closed) w->te.env.handlers.on_closed(w->te.env.core, c);
+        void *core;
+        const EnvHandlers *h = conn_handlers(w, conn, &core);
+        if (h->on_closed) h->on_closed(core, c);
     }
 }
 
@@ -204,6 +235,163 @@ static void op_conn_close(Env *env, EnvConn c) {
     if (conn == NULL || conn->closed) return;
     conn->closed = TRUE;
     g_queue_push_tail(&w->close_queue, GSIZE_TO_POINTER(c));
+    peer_hung_up(conn);
+}
+
+/* --- linked connections: env_listen / env_conn_connect between TestEnvs ---
+ *
+ * Every TestEnv is in one process-wide list, so a core in one can connect to a listener in
+ * another (two servers routed to each other in one unit test). A connect makes two Conns,
+ * one per side; bytes one side sends wait in its `out` until test_env_pump() hands them to
+ * the other side's on_bytes, so nothing is ever delivered re-entrantly. When one side
+ * closes, the other is closed by "the network" and gets its on_closed in turn. */
+static GPtrArray *all_worlds; /* World*, in creation order */
+
+static void op_detached_accept(void *core, EnvConn id, const char *ip, int port) { (void)core; (void)id; (void)ip; (void)port; }
+static void op_detached_bytes(void *core, EnvConn id, const uint8_t *d, size_t n) { (void)core; (void)id; (void)d; (void)n; }
+static void op_detached_closed(void *core, EnvConn id) { (void)core; (void)id; }
+static const EnvHandlers detached_handlers = {op_detached_accept, op_detached_bytes, op_detached_closed};
+
+static Conn *conn_new(World *w) {
+    Conn *c = g_malloc0(sizeof(Conn));
+    c->id = w->next_conn++;
+    c->out = g_string_new("");
+    g_hash_table_insert(w->conns, GSIZE_TO_POINTER(c->id), c);
+    return c;
+}
+
+static void peer_hung_up(Conn *conn) {
+    if (conn->peer_w == NULL) return;
+    Conn *other = conn_get(conn->peer_w, conn->peer);
+    if (other == NULL || other->closed) return;
+    other->closed = TRUE;
+    g_queue_push_tail(&conn->peer_w->close_queue, GSIZE_TO_POINTER(other->id));
+}
+
+static int op_listen(Env *env, const char *host, int port, const EnvHandlers *h, void *core,
+                     GError **error) {
+    (void)host;
+    World *w = W(env);
+    static int next_port = 7000;
+    if (port == 0) port = next_port++;
+    for (guint i = 0; all_worlds && i < all_worlds->len; i++) {
+        World *o = all_worlds->pdata[i];
+        for (guint j = 0; j < o->listeners->len; j++) {
+            TListener *l = o->listeners->pdata[j];
+            if (!l->dead && l->port == port) {
+                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST, "listen on %s:%d: in use", host, port);
+                return 0;
+            }
+        }
+    }
+    TListener *l = g_malloc0(sizeof(TListener));
+    l->port = port;
+    l->h = h;
+    l->core = core;
+    g_ptr_array_add(w->listeners, l);
+    return port;
+}
+
+static EnvConn op_conn_connect(Env *env, const char *host, int port, const EnvHandlers *h,
+                               void *core, GError **error) {
+    (void)host;
+    (void)error;
+    World *w = W(env);
+    Conn *a = conn_new(w);
+    a->h = h;
+    a->core = core;
+    for (guint i = 0; i < all_worlds->len; i++) {
+        World *o = all_worlds->pdata[i];
+        for (guint j = 0; j < o->listeners->len; j++) {
+            TListener *l = o->listeners->pdata[j];
+            if (l->dead || l->port != port) continue;
+            Conn *b = conn_new(o);
+            b->h = l->h;
+            b->core = l->core;
+            a->peer_w = o;
+            a->peer = b->id;
+            b->peer_w = w;
+            b->peer = a->id;
+            b->accept_due = TRUE;
+            g_queue_push_tail(&o->accept_queue, GSIZE_TO_POINTER(b->id));
+            return a->id;
+        }
+    }
+    a->closed = TRUE; /* refused: on_closed comes later, never re-entrantly */
+    g_queue_push_tail(&w->close_queue, GSIZE_TO_POINTER(a->id));
+    return a->id;
+}
+
+static void op_detach(Env *env, void *core) {
+    World *w = W(env);
+    for (guint j = 0; j < w->listeners->len; j++) {
+        TListener *l = w->listeners->pdata[j];
+        if (l->core == core) l->dead = TRUE;
+    }
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, w->conns);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        Conn *c = v;
+        if (c->h != NULL && c->core == core) c->h = &detached_handlers;
+    }
+}
+
+static gint id_cmp(gconstpointer a, gconstpointer b) {
+    EnvConn x = GPOINTER_TO_SIZE(*(gpointer const *)a), y = GPOINTER_TO_SIZE(*(gpointer const *)b);
+    return x < y ? -1 : x > y;
+}
+
+/* One round: accepts, closes, then the bytes waiting on every linked conn (worlds in
+ * creation order, conns in id order). Returns whether anything happened. */
+static gboolean pump_once(void) {
+    gboolean moved = FALSE;
+    for (guint i = 0; i < all_worlds->len; i++) {
+        World *w = all_worlds->pdata[i];
+        while (!g_queue_is_empty(&w->accept_queue)) {
+            EnvConn id = GPOINTER_TO_SIZE(g_queue_pop_head(&w->accept_queue));
+            Conn *c = conn_get(w, id);
+            moved = TRUE;
+            if (c == NULL) continue;
+            c->accept_due = FALSE;
+            if (c->closed) continue;
+            void *core;
+            const EnvHandlers *h = conn_handlers(w, c, &core);
+            h->on_accept(core, id, "127.0.0.1", 50000 + (int)(id % 10000));
+        }
+        if (!g_queue_is_empty(&w->close_queue)) moved = TRUE;
+        deliver_closes(w);
+        GPtrArray *ids = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, w->conns);
+        while (g_hash_table_iter_next(&it, &k, &v))
+            if (((Conn *)v)->peer_w != NULL && ((Conn *)v)->out->len > 0) g_ptr_array_add(ids, k);
+        g_ptr_array_sort(ids, id_cmp);
+        for (guint j = 0; j < ids->len; j++) {
+            Conn *c = conn_get(w, GPOINTER_TO_SIZE(ids->pdata[j]));
+            if (c == NULL || c->out->len == 0) continue;
+            Conn *peer = conn_get(c->peer_w, c->peer);
+            if (peer != NULL && peer->accept_due) continue; /* next round, after its on_accept */
+            GString *bytes = c->out;
+            c->out = g_string_new("");
+            Conn *o = conn_get(c->peer_w, c->peer);
+            moved = TRUE;
+            if (o != NULL && !o->closed && !o->notified) {
+                void *core;
+                const EnvHandlers *h = conn_handlers(c->peer_w, o, &core);
+                h->on_bytes(core, o->id, (const uint8_t *)bytes->str, bytes->len);
+            }
+            g_string_free(bytes, TRUE);
+        }
+        g_ptr_array_free(ids, TRUE);
+    }
+    return moved;
+}
+
+void test_env_pump(void) {
+    for (int round = 0; round < 100000 && all_worlds != NULL && pump_once(); round++) {
+    }
 }
 
 /* --- the disk --- */
@@ -524,6 +712,9 @@ static const EnvOps test_env_ops = {
     .conn_send = op_conn_send,
     .conn_pending = op_conn_pending,
     .conn_close = op_conn_close,
+    .conn_connect = op_conn_connect,
+    .listen = op_listen,
+    .detach = op_detach,
     .file_open = op_file_open,
     .file_pread = op_file_pread,
     .file_pwrite = op_file_pwrite,
@@ -560,6 +751,10 @@ TestEnv *test_env_new(uint64_t seed) {
     w->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, conn_free);
     w->next_conn = 1;
     g_queue_init(&w->close_queue);
+    g_queue_init(&w->accept_queue);
+    w->listeners = g_ptr_array_new_with_free_func(g_free);
+    if (all_worlds == NULL) all_worlds = g_ptr_array_new();
+    g_ptr_array_add(all_worlds, w);
     w->names_vol = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     w->names_durable = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     w->dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -577,6 +772,13 @@ void test_env_free(TestEnv *te) {
     g_hash_table_destroy(w->timer_by_id);
     g_hash_table_destroy(w->conns);
     g_queue_clear(&w->close_queue);
+    g_queue_clear(&w->accept_queue);
+    g_ptr_array_free(w->listeners, TRUE);
+    g_ptr_array_remove(all_worlds, w);
+    if (all_worlds->len == 0) {
+        g_ptr_array_free(all_worlds, TRUE);
+        all_worlds = NULL;
+    }
     g_hash_table_destroy(w->names_vol);
     g_hash_table_destroy(w->names_durable);
     g_hash_table_destroy(w->dirs);
@@ -611,10 +813,7 @@ int64_t test_env_now(TestEnv *te) { return ((World *)te)->now_ns; }
 EnvConn test_env_connect(TestEnv *te) {
     World *w = (World *)te;
     deliver_closes(w);
-    Conn *c = g_malloc0(sizeof(Conn));
-    c->id = w->next_conn++;
-    c->out = g_string_new("");
-    g_hash_table_insert(w->conns, GSIZE_TO_POINTER(c->id), c);
+    Conn *c = conn_new(w);
     int port = 40000 + (int)(c->id % 20000);
     if (te->env.handlers.on_accept) te->env.handlers.on_accept(te->env.core, c->id, "127.0.0.1", port);
     return c->id;
@@ -647,7 +846,10 @@ void test_env_client_close(TestEnv *te, EnvConn c) {
     if (conn == NULL || conn->notified) return;
     conn->closed = TRUE;
     conn->notified = TRUE;
-    if (te->env.handlers.on_closed) te->env.handlers.on_closed(te->env.core, c);
+    peer_hung_up(conn);
+    void *core;
+    const EnvHandlers *h = conn_handlers(w, conn, &core);
+    if (h->on_closed) h->on_closed(core, c);
 }
 
 gboolean test_env_is_closed(TestEnv *te, EnvConn c) {

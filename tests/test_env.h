@@ -12,6 +12,10 @@
  *   test_env_set_pending(te, c, bytes)       pretend the kernel is not draining c (slow consumer)
  *   test_env_crash_disk(te, mode)            a power cut: unsynced writes are lost/torn/kept
  *   test_env_flip_bit(te, path, offset, bit) corrupt a durable byte
+ *   env_listen / env_conn_connect            listeners reachable from every TestEnv in the
+ *                                            process (two servers routed in one test);
+ *   test_env_pump()                          deliver accepts, bytes and closes between them
+ *                                            until nothing moves
  */
 #ifndef MINIJET_TEST_ENV_H
 #define MINIJET_TEST_ENV_H
@@ -48,6 +52,7 @@ void test_env_set_pending(TestEnv *te, EnvConn c, size_t bytes);
 void test_env_crash_disk(TestEnv *te, TestCrashMode mode);
 void test_env_flip_bit(TestEnv *te, const char *path, uint64_t offset, int bit);
 void test_env_set_disk_full(TestEnv *te, gboolean full); /* writes fail with ENOSPC */
+void test_env_pump(void);
 /* Log lines the core wrote, newline-separated; g_free it. */
 char *test_env_take_log(TestEnv *te);
 

@@ -938,7 +938,7 @@ int cli_main(const CliWorld *world, int argc, char **argv) {
     for (int i = 7; i < 29; i++) prefix[i] = alnum[env_random_u64(c.env) % 62];
     prefix[29] = '\0';
     c.kc = kv_conn_new(c.env, prefix, pump, &c);
-    c.conn = env_conn_connect(c.env, host, port, &err);
+    c.conn = env_conn_connect(c.env, host, port, NULL, NULL, &err);
     if (!c.conn || !kv_conn_wait_connected(c.kc, KV_TIMEOUT_NS, &err)) {
         rc = fail("cannot connect to %s:%d: %s", host, port, err ? err->message : "closed");
         goto out;

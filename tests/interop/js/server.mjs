@@ -36,8 +36,8 @@ export function repoRoot() {
   return process.cwd();
 }
 
-function serverBinary() {
-  if (serverKind === "nats-server") return process.env.NATS_SERVER_BIN || "nats-server";
+function serverBinary(kind = serverKind) {
+  if (kind === "nats-server") return process.env.NATS_SERVER_BIN || "nats-server";
   return process.env.MINIJET_SERVER_BIN || path.join(repoRoot(), "build", "minijet-server");
 }
 
@@ -97,7 +97,9 @@ for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
 }
 
 class Server {
-  constructor(port, storeDir, logPath, extraArgs) {
+  constructor(port, storeDir, logPath, extraArgs, { kind = serverKind, jetstream = true } = {}) {
+    this.kind = kind;
+    this.jetstream = jetstream;
     this.port = port;
     this.url = `nats://127.0.0.1:${port}`;
     this.hostport = `127.0.0.1:${port}`;
@@ -125,15 +127,16 @@ class Server {
     } catch {
       /* no log */
     }
-    return `${serverKind} server ${how}; log ${this.logPath} ends:\n${tail}`;
+    return `${this.kind} server ${how}; log ${this.logPath} ends:\n${tail}`;
   }
 
   async spawn() {
-    const bin = serverBinary();
+    const bin = serverBinary(this.kind);
     if (bin.includes("/") && !fs.existsSync(bin)) {
       throw new Error(`server binary ${bin} does not exist (run make)`);
     }
-    const args = ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir, ...this.extraArgs];
+    const js = this.jetstream ? ["-js", "-sd", this.storeDir] : [];
+    const args = ["-a", "127.0.0.1", "-p", String(this.port), ...js, ...this.extraArgs];
     const fd = fs.openSync(this.logPath, "a");
     fs.writeSync(fd, `=== server.mjs: ${bin} ${args.join(" ")}\n`);
     this.exit = null;
@@ -187,6 +190,13 @@ class Server {
     return exit;
   }
 
+  /** kill -9: no goodbye to clients or routes. */
+  async kill() {
+    if (!this.proc || this.exit) return this.exit;
+    killGroup(this.proc, "SIGKILL");
+    return await this.exited;
+  }
+
   async restart() {
     await this.stop();
     await this.spawn();
@@ -215,6 +225,95 @@ export async function startServer(extraArgs = []) {
     throw e;
   }
   return srv;
+}
+
+/**
+ * Start a cluster of `size` servers on loopback (no JetStream): every node gets the same
+ * --routes list naming all of them (itself included, as one shared config does), a cluster
+ * name, a server name n1..nN and a monitor port. `kinds` picks each node's server
+ * ("minijet" / "nats-server"; default: every node MINIJET_TEST_SERVER's). Resolves once every
+ * node reports size-1 routes on /routez (a full mesh), or throws after 10 s.
+ *   const c = await startCluster();  c.servers[i] (a Server plus .clusterPort, .monitorPort,
+ *   .name), c.urls (client URLs), await c.waitMesh(), await c.close()
+ */
+export async function startCluster({ size = 3, kinds = null, name = "tc", extraArgs = [] } = {}) {
+  const nodes = [];
+  for (let i = 0; i < size; i++) {
+    nodes.push({ port: await freePort(), cport: await freePort(), mport: await freePort() });
+  }
+  const routes = nodes.map((n) => `nats://127.0.0.1:${n.cport}`).join(",");
+  const logDir = path.join(repoRoot(), "build", "test-logs", "servers");
+  fs.mkdirSync(logDir, { recursive: true });
+  const servers = nodes.map((n, i) => {
+    const kind = kinds ? kinds[i] : serverKind;
+    const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "minijet-interop-cluster-"));
+    const logPath = path.join(logDir, `${kind}-${n.port}-cluster-js${process.pid}.log`);
+    const args = ["-m", String(n.mport), "--cluster", `nats://127.0.0.1:${n.cport}`, "--routes", routes,
+      "--cluster_name", name, "-n", `n${i + 1}`, ...extraArgs];
+    const srv = new Server(n.port, storeDir, logPath, args, { kind, jetstream: false });
+    srv.clusterPort = n.cport;
+    srv.monitorPort = n.mport;
+    srv.name = `n${i + 1}`;
+    created.add(srv);
+    return srv;
+  });
+  await Promise.all(servers.map((s) => s.spawn()));
+  const cluster = {
+    servers,
+    urls: servers.map((s) => s.url),
+    /** Wait until every live node has a route to every other live node. */
+    async waitMesh(timeoutMs = 10000) {
+      const live = servers.filter((s) => s.alive());
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const counts = await Promise.all(live.map((s) => monitorJson(s, "/routez").then((r) => r.num_routes, () => -1)));
+        if (counts.every((c) => c === live.length - 1)) return;
+        if (Date.now() > deadline) throw new Error(`no full mesh after ${timeoutMs} ms: routes ${counts}`);
+        await sleep(50);
+      }
+    },
+    async close() {
+      await Promise.all(servers.map((s) => s.close()));
+    },
+  };
+  await cluster.waitMesh();
+  return cluster;
+}
+
+/** GET a monitor endpoint of a server started with a monitor port; resolves to parsed JSON. */
+export async function monitorJson(srv, pathAndQuery) {
+  const res = await fetchCompat(`http://127.0.0.1:${srv.monitorPort}${pathAndQuery}`);
+  return JSON.parse(res);
+}
+
+function fetchCompat(url) {
+  return new Promise((resolve, reject) => {
+    import("node:http").then(({ default: http }) => {
+      const req = http.get(url, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve(body));
+      });
+      req.on("error", reject);
+      req.setTimeout(2000, () => req.destroy(new Error(`timeout: ${url}`)));
+    }, reject);
+  });
+}
+
+/**
+ * Wait until `srv` has learned `subject` from `count` of its routes (its /routez?subs=1 lists
+ * the subject on that many routes): interest travels asynchronously, as on nats-server.
+ */
+export async function waitRemoteInterest(srv, subject, count = 1, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rz = await monitorJson(srv, "/routez?subs=1");
+    const n = rz.routes.filter((r) => (r.subscriptions_list || []).includes(subject)).length;
+    if (n >= count) return;
+    if (Date.now() > deadline) throw new Error(`${srv.name}: interest in ${subject} from ${n}/${count} routes`);
+    await sleep(20);
+  }
 }
 
 export async function stopAllServers() {

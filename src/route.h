@@ -1,0 +1,78 @@
+/* route.h — the cluster layer: routes between servers and interest across them.
+ *
+ * A Cluster sits beside the server core (server.h) and uses only its generic hooks: the
+ * interest observer (local subscriptions come and go -> RS+/RS- to every peer), remote
+ * subscriptions (a peer's RS+ becomes interest in the local trie, so publishes and queue
+ * picks see the whole cluster), the forward callback (one RMSG per peer per message) and
+ * server_deliver_routed (an RMSG from a peer reaches local subscribers only). Everything
+ * it does to the world goes through env.h: its listener (env_listen), its dials
+ * (env_conn_connect), its timers and its random numbers. Book: chapter "Routes".
+ *
+ * INTERFACE
+ *   cluster_config_init(cfg)         defaults (nats-server's)
+ *   cluster_new(srv, cfg, error)     listen on the cluster port, dial the configured routes
+ *   cluster_free(cl)                 close every route; call before server_free
+ *   cluster_port(cl)                 the cluster port actually bound
+ *   cluster_name(cl)                 the cluster name (configured, or adopted/generated)
+ *   cluster_route_list(cl)           the open routes for /routez, in rid order
+ *   cluster_route_count(cl)          registered routes (varz "routes")
+ *   cluster_check_invariants(cl)
+ *
+ * INVARIANTS
+ *   - At most one registered route per remote server_id; never one to ourselves.
+ *   - Every remote subscription belongs to exactly one registered route and is removed when
+ *     that route closes.
+ *   - The interest announced to a peer is exactly the local client interest: one RS+ per
+ *     plain subject while its count is > 0, queue RS+ carrying the current member count.
+ *   - A message that arrived on a route is never sent on a route.
+ */
+#ifndef MINIJET_ROUTE_H
+#define MINIJET_ROUTE_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "env.h"
+#include "server.h"
+
+typedef struct Cluster Cluster;
+
+typedef struct ClusterConfig {
+    const char *name;          /* cluster name; NULL = dynamic (adopt a peer's, as nats-server) */
+    const char *host;          /* cluster listen host; default "127.0.0.1" */
+    int port;                  /* cluster listen port; 0 = any */
+    const char *const *routes; /* configured route URLs (nats://h:p, nats-route://h:p), NULL-terminated */
+    int64_t ping_interval_ns;  /* route keep-alive; default the server's */
+    int ping_max_outstanding;
+    size_t max_pending_bytes;  /* a route further behind is closed (slow route) */
+} ClusterConfig;
+
+/* One route as /routez shows it. Strings borrowed until the next event. */
+typedef struct ClusterRouteInfo {
+    EnvConn rid;
+    const char *remote_id, *remote_name, *ip;
+    int port;
+    bool did_solicit, is_configured;
+    int64_t start_ns, last_activity_ns;
+    uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+    size_t pending_bytes;
+    uint32_t subscriptions;
+} ClusterRouteInfo;
+
+void cluster_config_init(ClusterConfig *cfg);
+Cluster *cluster_new(Server *srv, const ClusterConfig *cfg, GError **error);
+void cluster_free(Cluster *cl);
+int cluster_port(const Cluster *cl);
+const char *cluster_name(const Cluster *cl);
+const char *cluster_host(const Cluster *cl);
+const char *const *cluster_urls(const Cluster *cl); /* the configured route URLs */
+guint cluster_route_count(const Cluster *cl);
+GArray *cluster_route_list(Cluster *cl);             /* ClusterRouteInfo; g_array_unref */
+char **cluster_route_subjects(Cluster *cl, EnvConn rid); /* sorted; g_strfreev; NULL if none */
+void cluster_check_invariants(Cluster *cl);
+
+/* Parse "nats://host:port", "nats-route://host:port/" or "host:port". FALSE if malformed. */
+bool cluster_parse_url(const char *url, char **host, int *port);
+
+#endif

@@ -1,0 +1,386 @@
+/* test_route.c — the route protocol parser (every split point) and interest exchange
+ * between two or three servers routed to each other inside the unit-test world
+ * (tests/test_env.c links listeners across TestEnvs; test_env_pump moves the bytes). */
+#include <string.h>
+
+#include "limits.h"
+#include "route.h"
+#include "route_proto.h"
+#include "server.h"
+#include "test_env.h"
+
+/* ------------------------------------------------------------------ parser */
+
+/* Every callback appends one line describing what it saw. */
+static void put_str(GString *t, const char *name, RouteStr s) {
+    if (s.p != NULL) g_string_append_printf(t, " %s=%.*s", name, (int)s.len, s.p);
+}
+static bool t_info(void *ctx, const char *j, size_t n) {
+    g_string_append_printf(ctx, "INFO %.*s\n", (int)n, j);
+    return true;
+}
+static bool t_connect(void *ctx, const char *j, size_t n) {
+    g_string_append_printf(ctx, "CONNECT %.*s\n", (int)n, j);
+    return true;
+}
+static bool t_ping(void *ctx) {
+    g_string_append(ctx, "PING\n");
+    return true;
+}
+static bool t_pong(void *ctx) {
+    g_string_append(ctx, "PONG\n");
+    return true;
+}
+static bool t_sub(void *ctx, const RouteSub *s, bool add) {
+    GString *t = ctx;
+    g_string_append(t, add ? "SUB" : "UNSUB");
+    put_str(t, "acc", s->account);
+    put_str(t, "subj", s->subject);
+    put_str(t, "q", s->queue);
+    if (s->queue.p && add) g_string_append_printf(t, " w=%u", s->weight);
+    g_string_append_c(t, '\n');
+    return true;
+}
+static bool t_msg(void *ctx, const RouteMsg *m) {
+    GString *t = ctx;
+    g_string_append(t, "MSG");
+    put_str(t, "acc", m->account);
+    put_str(t, "subj", m->subject);
+    put_str(t, "reply", m->reply);
+    for (size_t i = 0; i < m->nq; i++) put_str(t, "q", m->queues[i]);
+    g_string_append_printf(t, " hdr=%.*s payload=%.*s\n", (int)m->hdr_len, m->hdr ? (const char *)m->hdr : "",
+                           (int)m->payload_len, (const char *)m->payload);
+    return true;
+}
+static bool t_err(void *ctx, const char *text, size_t n) {
+    g_string_append_printf(ctx, "ERR %.*s\n", (int)n, text);
+    return true;
+}
+static const RouteCallbacks tcb = {t_info, t_connect, t_ping, t_pong, t_sub, t_msg, t_err};
+
+/* The captured forms of spec 2.3-2.4, plus LS+, +OK, mixed case and tabs. */
+static const char stream[] =
+    "INFO {\"server_id\":\"NB\",\"cluster\":\"tc\"}\r\n"
+    "CONNECT {\"name\":\"NA\"}\r\n"
+    "PING\r\nPONG\r\n+OK\r\n"
+    "RS+ $G foo.>\r\nRS+ $G q.x grp 1\r\nRS+ $G q.x grp 2\r\nRS+ $G svc\r\n"
+    "RS- $G foo.>\r\nRS- $G q.x grp\r\n"
+    "LS+ leafc $G leaf.sub\r\n"
+    "RMSG $G foo.bar 5\r\nhello\r\n"
+    "RMSG $G foo.bar reply.to 2\r\nhi\r\n"
+    "HMSG $G foo.bar 20 23\r\nNATS/1.0\r\nX-K: v\r\n\r\nhdr\r\n"
+    "HMSG $G foo.bar r.2 20 29\r\nNATS/1.0\r\nX-K: v\r\n\r\nhdr+reply\r\n"
+    "RMSG $G q.x | grp 4\r\nqmsg\r\n"
+    "RMSG $G q.x + r.3 grp 10\r\nqmsg-reply\r\n"
+    "RMSG $G q.y | g1 g2 0\r\n\r\n"
+    "rmsg\t$G  q.z   3\r\nabc\r\n"
+    "HMSG $G q.x + r.4 g1 g2 12 14\r\nNATS/1.0\r\n\r\nok\r\n"
+    "-ERR 'Unknown Protocol Operation'\r\n";
+
+static const char expected[] =
+    "INFO {\"server_id\":\"NB\",\"cluster\":\"tc\"}\n"
+    "CONNECT {\"name\":\"NA\"}\n"
+    "PING\nPONG\n"
+    "SUB acc=$G subj=foo.>\nSUB acc=$G subj=q.x q=grp w=1\nSUB acc=$G subj=q.x q=grp w=2\nSUB acc=$G subj=svc\n"
+    "UNSUB acc=$G subj=foo.>\nUNSUB acc=$G subj=q.x q=grp\n"
+    "SUB acc=$G subj=leaf.sub\n"
+    "MSG acc=$G subj=foo.bar hdr= payload=hello\n"
+    "MSG acc=$G subj=foo.bar reply=reply.to hdr= payload=hi\n"
+    "MSG acc=$G subj=foo.bar hdr=NATS/1.0\r\nX-K: v\r\n\r\n payload=hdr\n"
+    "MSG acc=$G subj=foo.bar reply=r.2 hdr=NATS/1.0\r\nX-K: v\r\n\r\n payload=hdr+reply\n"
+    "MSG acc=$G subj=q.x q=grp hdr= payload=qmsg\n"
+    "MSG acc=$G subj=q.x reply=r.3 q=grp hdr= payload=qmsg-reply\n"
+    "MSG acc=$G subj=q.y q=g1 q=g2 hdr= payload=\n"
+    "MSG acc=$G subj=q.z hdr= payload=abc\n"
+    "MSG acc=$G subj=q.x reply=r.4 q=g1 q=g2 hdr=NATS/1.0\r\n\r\n payload=ok\n"
+    "ERR 'Unknown Protocol Operation'\n";
+
+static RouteLimits test_limits(void) {
+    return (RouteLimits){.max_payload_bytes = 1024, .max_control_line_bytes = LIMIT_MAX_CONTROL_LINE_BYTES};
+}
+
+/* Feed `data` cut at the given points; return the transcript and the final error. */
+static char *parse_cuts(const char *data, size_t len, const size_t *cuts, size_t ncuts, MjError *err) {
+    RouteParser p;
+    RouteLimits lim = test_limits();
+    route_parser_init(&p, &lim);
+    GString *t = g_string_new(NULL);
+    size_t from = 0;
+    *err = MJ_OK;
+    for (size_t i = 0; i <= ncuts && *err == MJ_OK && !p.dead; i++) {
+        size_t to = i < ncuts ? cuts[i] : len;
+        *err = route_parser_feed(&p, (const uint8_t *)data + from, to - from, &tcb, t);
+        from = to;
+    }
+    route_parser_clear(&p);
+    return g_string_free(t, FALSE);
+}
+
+static void test_parse_whole(void) {
+    MjError err;
+    g_autofree char *t = parse_cuts(stream, strlen(stream), NULL, 0, &err);
+    g_assert_cmpint(err, ==, MJ_OK);
+    g_assert_cmpstr(t, ==, expected);
+}
+
+/* The same transcript wherever the input is cut: every single split point, and byte by byte. */
+static void test_parse_every_split(void) {
+    size_t len = strlen(stream);
+    for (size_t cut = 1; cut < len; cut++) {
+        MjError err;
+        g_autofree char *t = parse_cuts(stream, len, &cut, 1, &err);
+        g_assert_cmpint(err, ==, MJ_OK);
+        if (strcmp(t, expected) != 0) g_error("split at %zu:\n%s", cut, t);
+    }
+    size_t *every = g_new(size_t, len - 1);
+    for (size_t i = 0; i < len - 1; i++) every[i] = i + 1;
+    MjError err;
+    g_autofree char *t = parse_cuts(stream, len, every, len - 1, &err);
+    g_free(every);
+    g_assert_cmpint(err, ==, MJ_OK);
+    g_assert_cmpstr(t, ==, expected);
+}
+
+static MjError parse_one(const char *data) {
+    MjError err;
+    g_autofree char *t = parse_cuts(data, strlen(data), NULL, 0, &err);
+    return err;
+}
+
+static void test_parse_errors(void) {
+    g_assert_cmpint(parse_one("HELLO WORLD\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP);
+    g_assert_cmpint(parse_one("PUB foo 1\r\nx\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP);     /* a client op */
+    g_assert_cmpint(parse_one("RMSG $G foo\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP);        /* no size */
+    g_assert_cmpint(parse_one("RMSG $G foo x\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP);      /* bad size */
+    g_assert_cmpint(parse_one("RMSG $G foo ? g 1\r\nx\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP); /* not + or | */
+    g_assert_cmpint(parse_one("RMSG $G foo + r 1\r\nx\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP); /* + without queue */
+    g_assert_cmpint(parse_one("RMSG $G foo 3\r\nabcde\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP); /* no CRLF after */
+    g_assert_cmpint(parse_one("HMSG $G foo 9 5\r\nabcde\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP); /* hdr > total */
+    g_assert_cmpint(parse_one("RMSG $G foo 2000\r\n"), ==, MJ_ERR_PROTO_MAX_PAYLOAD);
+    g_assert_cmpint(parse_one("RS+ $G\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP);
+    g_assert_cmpint(parse_one("RS+ $G foo q 0\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP);       /* weight 0 */
+    g_assert_cmpint(parse_one("RS- $G foo q 1\r\n"), ==, MJ_ERR_PROTO_UNKNOWN_OP);       /* RS- has no weight */
+    g_autofree char *longline = g_strnfill(LIMIT_MAX_CONTROL_LINE_BYTES + 10, 'A');
+    g_assert_cmpint(parse_one(longline), ==, MJ_ERR_PROTO_MAX_CONTROL_LINE); /* even without its newline */
+    /* too many queue names */
+    g_autoptr(GString) many = g_string_new("RMSG $G foo |");
+    for (int i = 0; i < LIMIT_ROUTE_MSG_QUEUES_COUNT + 1; i++) g_string_append(many, " q");
+    g_string_append(many, " 1\r\nx\r\n");
+    g_assert_cmpint(parse_one(many->str), ==, MJ_ERR_PROTO_UNKNOWN_OP);
+}
+
+static void test_encode(void) {
+    g_autoptr(GString) s = g_string_new(NULL);
+    route_encode_sub(s, "$G", "foo.>", NULL, 0);
+    route_encode_sub(s, "$G", "q.x", "grp", 2);
+    route_encode_unsub(s, "$G", "q.x", "grp");
+    route_encode_unsub(s, "$G", "foo.>", NULL);
+    const char *qs[] = {"g1", "g2"};
+    route_encode_msg_line(s, "$G", "a.b", 3, NULL, 0, NULL, 0, 0, 5);
+    route_encode_msg_line(s, "$G", "a.b", 3, "r", 1, NULL, 0, 0, 5);
+    route_encode_msg_line(s, "$G", "a.b", 3, NULL, 0, qs, 2, 0, 5);
+    route_encode_msg_line(s, "$G", "a.b", 3, "r", 1, qs, 1, 10, 5);
+    g_assert_cmpstr(s->str, ==,
+                    "RS+ $G foo.>\r\nRS+ $G q.x grp 2\r\nRS- $G q.x grp\r\nRS- $G foo.>\r\n"
+                    "RMSG $G a.b 5\r\nRMSG $G a.b r 5\r\nRMSG $G a.b | g1 g2 5\r\nHMSG $G a.b + r g1 10 15\r\n");
+}
+
+/* ------------------------------------------------------------------ servers in one world */
+
+#define NODES 3
+
+typedef struct {
+    TestEnv *te[NODES];
+    Server *srv[NODES];
+    Cluster *cl[NODES];
+    int n;
+} World3;
+
+/* n servers; node i listens on cluster port 7100+i and is given `routes` (NULL = none). */
+static void w_start(World3 *w, int n, const char *const *routes_for[NODES]) {
+    memset(w, 0, sizeof *w);
+    w->n = n;
+    for (int i = 0; i < n; i++) {
+        w->te[i] = test_env_new(100 + (uint64_t)i);
+        ServerConfig cfg;
+        server_config_init(&cfg);
+        cfg.port = 4300 + i;
+        static const char *const names[NODES] = {"n1", "n2", "n3"};
+        cfg.server_name = names[i];
+        g_autoptr(GError) err = NULL;
+        w->srv[i] = server_new(&w->te[i]->env, &cfg, &err);
+        g_assert_no_error(err);
+        ClusterConfig cc;
+        cluster_config_init(&cc);
+        cc.name = "tc";
+        cc.port = 7100 + i;
+        cc.routes = routes_for ? routes_for[i] : NULL;
+        w->cl[i] = cluster_new(w->srv[i], &cc, &err);
+        g_assert_no_error(err);
+    }
+}
+
+/* Let bytes flow and time pass (every world's clock moves together). */
+static void w_run(World3 *w, int64_t ns) {
+    int64_t step = 10 * 1000000LL;
+    for (int64_t t = 0; t <= ns; t += step) {
+        test_env_pump();
+        for (int i = 0; i < w->n; i++) test_env_advance(w->te[i], t == 0 ? 0 : step);
+        test_env_pump();
+    }
+    for (int i = 0; i < w->n; i++) {
+        if (w->srv[i] == NULL) continue;
+        server_check_invariants(w->srv[i]);
+        cluster_check_invariants(w->cl[i]);
+    }
+}
+
+static void w_stop(World3 *w) {
+    for (int i = 0; i < w->n; i++) {
+        cluster_free(w->cl[i]);
+        server_free(w->srv[i]);
+    }
+    test_env_pump();
+    for (int i = 0; i < w->n; i++) test_env_free(w->te[i]);
+}
+
+static EnvConn w_client(World3 *w, int i) {
+    EnvConn c = test_env_connect(w->te[i]);
+    g_free(test_env_client_take(w->te[i], c));
+    test_env_client_send(w->te[i], c, "CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1}\r\n");
+    return c;
+}
+
+static char *w_take(World3 *w, int i, EnvConn c) { return test_env_client_take(w->te[i], c); }
+
+static const char *const seed_routes[] = {"nats://127.0.0.1:7100", "nats-route://127.0.0.1:7101/",
+                                          "127.0.0.1:7102", NULL};
+
+static void test_mesh_from_shared_list(void) {
+    /* one list naming every node, self included, given to all three */
+    const char *const *routes[NODES] = {seed_routes, seed_routes, seed_routes};
+    World3 w;
+    w_start(&w, 3, routes);
+    w_run(&w, 3000 * 1000000LL);
+    for (int i = 0; i < 3; i++) g_assert_cmpuint(cluster_route_count(w.cl[i]), ==, 2);
+    /* a subscriber on n1, publishers on n2 and n3: one copy each */
+    EnvConn sub = w_client(&w, 0);
+    test_env_client_send(w.te[0], sub, "SUB foo.* 1\r\n");
+    w_run(&w, 0);
+    EnvConn p2 = w_client(&w, 1), p3 = w_client(&w, 2);
+    test_env_client_send(w.te[1], p2, "PUB foo.a 2\r\nhi\r\n");
+    test_env_client_send(w.te[2], p3, "PUB foo.b reply.x 3\r\nyou\r\n");
+    w_run(&w, 0);
+    g_autofree char *got = w_take(&w, 0, sub);
+    g_assert_cmpstr(got, ==, "MSG foo.a 1 2\r\nhi\r\nMSG foo.b 1 reply.x 3\r\nyou\r\n");
+    /* a self-route and duplicates never spin: ten more seconds change nothing */
+    w_run(&w, 10000 * 1000000LL);
+    for (int i = 0; i < 3; i++) g_assert_cmpuint(cluster_route_count(w.cl[i]), ==, 2);
+    w_stop(&w);
+}
+
+static void test_implicit_routes_from_one_seed(void) {
+    /* n2 and n3 know only n1: gossip makes n2 and n3 meet */
+    static const char *const to_n1[] = {"nats://127.0.0.1:7100", NULL};
+    const char *const *routes[NODES] = {NULL, to_n1, to_n1};
+    World3 w;
+    w_start(&w, 3, routes);
+    w_run(&w, 2000 * 1000000LL);
+    for (int i = 0; i < 3; i++) g_assert_cmpuint(cluster_route_count(w.cl[i]), ==, 2);
+    w_stop(&w);
+}
+
+static void test_interest_exchange_and_queue_weights(void) {
+    static const char *const to_n1[] = {"nats://127.0.0.1:7100", NULL};
+    const char *const *routes[NODES] = {NULL, to_n1, NULL};
+    World3 w;
+    w_start(&w, 2, routes);
+    w_run(&w, 100 * 1000000LL);
+    g_assert_cmpuint(cluster_route_count(w.cl[0]), ==, 1);
+    /* two plain subs on one subject are one RS+; queue members carry their count */
+    EnvConn a = w_client(&w, 1), b = w_client(&w, 1);
+    test_env_client_send(w.te[1], a, "SUB s 1\r\nSUB q.x grp 2\r\n");
+    test_env_client_send(w.te[1], b, "SUB s 1\r\nSUB q.x grp 2\r\n");
+    w_run(&w, 0);
+    g_autoptr(GArray) rl = cluster_route_list(w.cl[0]);
+    g_assert_cmpuint(rl->len, ==, 1);
+    g_assert_cmpuint(g_array_index(rl, ClusterRouteInfo, 0).subscriptions, ==, 2);
+    g_assert_true(server_has_interest(w.srv[0], "s"));
+    /* a publisher on n1: each q.x message goes to exactly one member, all on n2 */
+    EnvConn p = w_client(&w, 0);
+    for (int i = 0; i < 20; i++) test_env_client_send(w.te[0], p, "PUB q.x 1\r\nm\r\n");
+    w_run(&w, 0);
+    g_autofree char *ga = w_take(&w, 1, a), *gb = w_take(&w, 1, b);
+    int na = 0, nb = 0;
+    for (const char *s = ga; (s = strstr(s, "MSG q.x")) != NULL; s++) na++;
+    for (const char *s = gb; (s = strstr(s, "MSG q.x")) != NULL; s++) nb++;
+    g_assert_cmpint(na + nb, ==, 20);
+    g_assert_cmpint(na, >, 0);
+    g_assert_cmpint(nb, >, 0);
+    /* one sub left: still interest; none left: RS- reaches n1 */
+    test_env_client_send(w.te[1], a, "UNSUB 1\r\n");
+    w_run(&w, 0);
+    g_assert_true(server_has_interest(w.srv[0], "s"));
+    test_env_client_close(w.te[1], b);
+    w_run(&w, 0);
+    g_autoptr(GArray) rl2 = cluster_route_list(w.cl[0]);
+    g_assert_cmpuint(g_array_index(rl2, ClusterRouteInfo, 0).subscriptions, ==, 1); /* a's queue sub */
+    g_assert_false(server_has_interest(w.srv[0], "s"));
+    /* a request with no responder anywhere gets 503 at once; with the remote one, no 503 */
+    EnvConn r = w_client(&w, 0);
+    test_env_client_send(w.te[0], r,
+                         "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}\r\n"
+                         "SUB inbox.1 9\r\nPUB nobody inbox.1 0\r\n\r\nPUB q.x inbox.1 0\r\n\r\n");
+    w_run(&w, 0);
+    g_autofree char *rr = w_take(&w, 0, r);
+    g_assert_nonnull(strstr(rr, "HMSG inbox.1 9 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"));
+    g_assert_null(strstr(strstr(rr, "503") + 3, "503"));
+    w_stop(&w);
+}
+
+static void test_route_close_drops_interest(void) {
+    static const char *const to_n1[] = {"nats://127.0.0.1:7100", NULL};
+    const char *const *routes[NODES] = {NULL, to_n1, NULL};
+    World3 w;
+    w_start(&w, 2, routes);
+    w_run(&w, 100 * 1000000LL);
+    EnvConn a = w_client(&w, 1);
+    test_env_client_send(w.te[1], a, "SUB x 1\r\n");
+    w_run(&w, 0);
+    g_assert_true(server_has_interest(w.srv[0], "x"));
+    /* n2 goes away: n1 forgets its interest at once; n2's configured route redials it later */
+    cluster_free(w.cl[1]);
+    w.cl[1] = NULL;
+    test_env_pump();
+    g_assert_false(server_has_interest(w.srv[0], "x"));
+    g_assert_cmpuint(cluster_route_count(w.cl[0]), ==, 0);
+    /* a new cluster layer on n2 comes back and re-announces */
+    ClusterConfig cc;
+    cluster_config_init(&cc);
+    cc.name = "tc";
+    cc.port = 7101;
+    cc.routes = to_n1;
+    g_autoptr(GError) err = NULL;
+    /* the old subscription was announced by the old layer; re-subscribe through a new client */
+    w.cl[1] = cluster_new(w.srv[1], &cc, &err);
+    g_assert_no_error(err);
+    EnvConn b = w_client(&w, 1);
+    test_env_client_send(w.te[1], b, "SUB y 1\r\n");
+    w_run(&w, 100 * 1000000LL);
+    g_assert_cmpuint(cluster_route_count(w.cl[0]), ==, 1);
+    g_assert_true(server_has_interest(w.srv[0], "y"));
+    w_stop(&w);
+}
+
+int main(int argc, char **argv) {
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/route/parse/whole", test_parse_whole);
+    g_test_add_func("/route/parse/every-split", test_parse_every_split);
+    g_test_add_func("/route/parse/errors", test_parse_errors);
+    g_test_add_func("/route/encode", test_encode);
+    g_test_add_func("/route/cluster/mesh-from-shared-list", test_mesh_from_shared_list);
+    g_test_add_func("/route/cluster/implicit-routes", test_implicit_routes_from_one_seed);
+    g_test_add_func("/route/cluster/interest-and-queue-weights", test_interest_exchange_and_queue_weights);
+    g_test_add_func("/route/cluster/close-drops-interest", test_route_close_drops_interest);
+    return g_test_run();
+}
