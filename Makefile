@@ -19,7 +19,8 @@ NATS_LIBS  = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
 
 B := build
 # Three archives, one per layer a program can stand on (DESIGN.md, "Layers and clustering"):
-#   libminijet-base.a    the bottom: env, proto, errors, jsonutil, crc32c (headers: BASE_HDRS)
+#   libminijet-base.a    the bottom: env, proto, errors, jsonutil, crc32c (headers: BASE_HDRS,
+#                        with limits.h and version.h)
 #   libminijet.a         the broker: every other src/*.c except the production world
 #                        (env_real.c) and the program (main.c)
 #   libminijet-client.a  src/client/: the sans-IO client, KV, object store, CLI
@@ -29,7 +30,7 @@ B := build
 # does not link.
 BASE_SRC := src/env.c src/proto.c src/errors.c src/jsonutil.c src/crc32c.c
 BASE_HDRS := src/env.h src/proto.h src/errors.h src/errors.def src/jsonutil.h src/crc32c.h \
-             src/limits.h src/bytes.h
+             src/limits.h src/bytes.h src/version.h
 BASE_OBJ := $(BASE_SRC:src/%.c=$(B)/obj/%.o)
 CORE_SRC := $(filter-out src/main.c src/env_real.c,$(wildcard src/*.c))
 BROKER_OBJ := $(filter-out $(BASE_OBJ),$(CORE_SRC:src/%.c=$(B)/obj/%.o))

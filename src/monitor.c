@@ -47,8 +47,8 @@
 #include "limits.h"
 #include "stream.h"
 #include "sublist.h"
+#include "version.h"
 
-#define MONITOR_VERSION "2.9.10" /* the nats-server whose fields we show (server.c's INFO agrees) */
 
 /* The endpoints, in the order /varz lists their request counts. */
 typedef enum { EP_ROOT, EP_VARZ, EP_CONNZ, EP_ROUTEZ, EP_SUBSZ, EP_JSZ, EP_HEALTHZ, EP_COUNT } Endpoint;
@@ -301,7 +301,7 @@ static void handle_varz(HttpConn *hc) {
     json_builder_begin_object(b); /* members in nats-server's Varz order */
     jsonu_add_string(b, "server_id", server_id(m->srv));
     jsonu_add_string(b, "server_name", cfg->server_name);
-    jsonu_add_string(b, "version", MONITOR_VERSION);
+    jsonu_add_string(b, "version", MINIJET_NATS_VERSION); /* the fields we show are its */
     jsonu_add_int(b, "proto", 1);
     jsonu_add_string(b, "go", "minijet (C)");
     jsonu_add_string(b, "host", cfg->host);
@@ -622,7 +622,7 @@ static void handle_healthz(HttpConn *hc) {
 static void handle_root(HttpConn *hc) {
     g_autoptr(GString) body = g_string_new(
         "<html lang=\"en\">\n<head><title>minijet monitoring</title></head>\n<body>\n"
-        "<h1>minijet</h1>\n<p>nats-server " MONITOR_VERSION " monitoring endpoints:</p>\n");
+        "<h1>minijet</h1>\n<p>nats-server " MINIJET_NATS_VERSION " monitoring endpoints:</p>\n");
     for (int i = EP_VARZ; i < EP_COUNT; i++)
         g_string_append_printf(body, "<a href=\".%s\">%s</a><br/>\n", endpoint_path[i], endpoint_path[i]);
     g_string_append(body, "</body>\n</html>\n");

@@ -36,8 +36,8 @@
 #include "limits.h"
 #include "proto.h"
 #include "sublist.h"
+#include "version.h"
 
-#define SERVER_VERSION "2.9.10" /* what clients gate features on (spec 6.1) */
 #define SERVER_MAX_CALL_DEPTH 8 /* internal handlers publishing from inside handlers */
 
 typedef struct Conn Conn;
@@ -528,7 +528,7 @@ static void send_info(Conn *c) {
     json_builder_set_member_name(b, "server_name");
     json_builder_add_string_value(b, s->cfg.server_name);
     json_builder_set_member_name(b, "version");
-    json_builder_add_string_value(b, SERVER_VERSION);
+    json_builder_add_string_value(b, MINIJET_NATS_VERSION); /* clients gate features on it */
     json_builder_set_member_name(b, "proto");
     json_builder_add_int_value(b, 1);
     json_builder_set_member_name(b, "go");

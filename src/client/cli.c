@@ -9,10 +9,20 @@
  *   a deadline timer, and runs the loop until bytes arrive, the connection closes or the
  *   deadline passes. Everything else is straight-line code: request, wait, print.
  *
+ * THE COMMAND TABLE
+ *   Every command is one row of `commands` (near the end): its words ("kv" "put"), its
+ *   arguments, its help and options (the --help text), and the function that runs it.
+ *   cli_main looks the command up in the table, checks the arguments and options against
+ *   the row before it connects (a missing argument, an option the command does not take or
+ *   a number that is not one is a usage error, exit 2), then calls the row's function.
+ *
  * OUTPUT
  *   Human-readable lines and tables on stdout by default; --json prints the JetStream API's
  *   JSON (or one JSON object per line for streams of messages). Failure: one line
  *   "minijet: error: <what>" on stderr and exit status 1; a usage error exits with 2.
+ *   Every JSON the tool writes — requests to the server and --json output — is built with
+ *   json-glib's JsonBuilder, never pasted together with printf: a user's argument can only
+ *   ever become a JSON string or a number we parsed, not JSON syntax.
  */
 #include "cli.h"
 
@@ -21,6 +31,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "jsonutil.h"
 #include "kv.h"
 #include "objstore.h"
 
@@ -94,11 +105,6 @@ static gboolean pump(void *world, int64_t wait_ns) {
 static const char *opt(Cli *c, const char *name) { return g_hash_table_lookup(c->opts, name); }
 static bool flag(Cli *c, const char *name) { return opt(c, name) != NULL; }
 
-static int64_t opt_int(Cli *c, const char *name, int64_t def) {
-    const char *v = opt(c, name);
-    return v && *v ? g_ascii_strtoll(v, NULL, 10) : def;
-}
-
 /* Go-style durations: "500ms", "10s", "5m", "24h", "2d"; a bare number is seconds. -1 = bad. */
 static int64_t parse_duration(const char *s) {
     if (!s || !*s) return -1;
@@ -110,6 +116,37 @@ static int64_t parse_duration(const char *s) {
     for (size_t i = 0; i < G_N_ELEMENTS(units); i++)
         if (strcmp(end, units[i].u) == 0) return (int64_t)(v * units[i].ns);
     return -1;
+}
+
+/* A whole decimal integer (optionally negative), nothing else: "12" yes; "12x", "", "1,2" no. */
+static bool parse_int(const char *s, int64_t *out) {
+    return s && g_ascii_string_to_signed(s, 10, G_MININT64, G_MAXINT64, out, NULL);
+}
+
+/* The value kinds of --options; cli_main checks every value before a command runs, so the
+ * getters below only ever see well-formed text. Options not listed take a string. */
+typedef enum { OPT_STRING, OPT_FLAG, OPT_INT, OPT_DURATION } OptKind;
+static const struct { const char *name; OptKind kind; } option_kinds[] = {
+    {"--json", OPT_FLAG},          {"--help", OPT_FLAG},           {"--no-ack", OPT_FLAG},
+    {"--updates-only", OPT_FLAG},  {"--all", OPT_FLAG},            {"--allow-rollup", OPT_FLAG},
+    {"--allow-direct", OPT_FLAG},  {"--verbose", OPT_FLAG},
+    {"--count", OPT_INT},          {"--keep", OPT_INT},            {"--seq", OPT_INT},
+    {"--max-msgs", OPT_INT},       {"--max-bytes", OPT_INT},       {"--max-msgs-per-subject", OPT_INT},
+    {"--max-msg-size", OPT_INT},   {"--max-deliver", OPT_INT},     {"--history", OPT_INT},
+    {"--revision", OPT_INT},
+    {"--timeout", OPT_DURATION},   {"--ttl", OPT_DURATION},        {"--max-age", OPT_DURATION},
+    {"--ack-wait", OPT_DURATION},
+};
+
+static OptKind option_kind(const char *name) {
+    for (size_t i = 0; i < G_N_ELEMENTS(option_kinds); i++)
+        if (strcmp(name, option_kinds[i].name) == 0) return option_kinds[i].kind;
+    return OPT_STRING;
+}
+
+static int64_t opt_int(Cli *c, const char *name, int64_t def) {
+    int64_t n;
+    return parse_int(opt(c, name), &n) ? n : def;
 }
 
 static int64_t opt_duration(Cli *c, const char *name, int64_t def) {
@@ -143,21 +180,48 @@ static void print_payload(GBytes *b) {
     printf("\n");
 }
 
-static char *json_escape(const char *s) {
-    g_autoptr(JsonNode) n = json_node_init_string(json_node_alloc(), s);
-    return json_to_string(n, FALSE);
+/* --- JSON out: a JsonBuilder per object. jb_begin() ... jb_end() gives the text;
+ * jb_print() prints it as one line of --json output. */
+static JsonBuilder *jb_begin(void) {
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    return b;
+}
+
+static char *jb_end(JsonBuilder *b) {
+    json_builder_end_object(b);
+    char *s = jsonu_builder_to_string(b);
+    g_object_unref(b);
+    return s;
+}
+
+static void jb_print(JsonBuilder *b) {
+    g_autofree char *s = jb_end(b);
+    printf("%s\n", s);
 }
 
 /* A payload as JSON: a string when it is UTF-8 text, else {"base64": "..."}. */
-static char *json_payload(GBytes *b) {
-    gsize n;
-    const char *d = b ? g_bytes_get_data(b, &n) : (n = 0, "");
+static void json_add_payload(JsonBuilder *b, const char *name, GBytes *data) {
+    gsize n = 0;
+    const char *d = data ? g_bytes_get_data(data, &n) : "";
+    if (d == NULL) d = "";
+    json_builder_set_member_name(b, name);
     if (g_utf8_validate(d, (gssize)n, NULL) && memchr(d, '\0', n) == NULL) {
         g_autofree char *t = g_strndup(d, n);
-        return json_escape(t);
+        json_builder_add_string_value(b, t);
+    } else {
+        g_autofree char *b64 = g_base64_encode((const guchar *)d, n);
+        json_builder_begin_object(b);
+        jsonu_add_string(b, "base64", b64);
+        json_builder_end_object(b);
     }
-    g_autofree char *b64 = g_base64_encode((const guchar *)d, n);
-    return g_strdup_printf("{\"base64\":\"%s\"}", b64);
+}
+
+/* A string member, or null when v is NULL. */
+static void json_add_string_or_null(JsonBuilder *b, const char *name, const char *v) {
+    json_builder_set_member_name(b, name);
+    if (v) json_builder_add_string_value(b, v);
+    else json_builder_add_null_value(b);
 }
 
 static const char *pos(Cli *c, guint i) { return i < c->pos->len ? c->pos->pdata[i] : NULL; }
@@ -181,18 +245,22 @@ static JsonObject *api(Cli *c, const char *subject, const char *body, JsonParser
     return kv_js_api(c->kc, subject, body ? body : "", p, error);
 }
 
+/* A $JS.API request whose body is the builder's object (consumed). */
+static JsonObject *api_json(Cli *c, const char *subject, JsonBuilder *body, JsonParser **p, GError **error) {
+    g_autofree char *text = jb_end(body);
+    return api(c, subject, text, p, error);
+}
+
 static void print_msg(Cli *c, const KvMsg *m, uint64_t n) {
     if (c->json) {
-        g_autofree char *subj = json_escape(m->subject);
-        g_autofree char *data = json_payload(m->data);
-        g_autofree char *reply = m->reply ? json_escape(m->reply) : g_strdup("null");
-        g_autofree char *hdr = NULL;
-        if (m->hdr) {
-            g_autofree char *t = g_strndup(g_bytes_get_data(m->hdr, NULL), g_bytes_get_size(m->hdr));
-            hdr = json_escape(t);
-        }
-        printf("{\"subject\":%s,\"reply\":%s,\"headers\":%s,\"data\":%s}\n", subj, reply,
-               hdr ? hdr : "null", data);
+        JsonBuilder *b = jb_begin();
+        jsonu_add_string(b, "subject", m->subject);
+        json_add_string_or_null(b, "reply", m->reply);
+        g_autofree char *hdr =
+            m->hdr ? g_strndup(g_bytes_get_data(m->hdr, NULL), g_bytes_get_size(m->hdr)) : NULL;
+        json_add_string_or_null(b, "headers", hdr);
+        json_add_payload(b, "data", m->data);
+        jb_print(b);
     } else {
         printf("[#%" G_GUINT64_FORMAT "] Received on \"%s\"%s%s\n", n, m->subject,
                m->reply ? " with reply " : "", m->reply ? m->reply : "");
@@ -211,7 +279,6 @@ static void print_msg(Cli *c, const KvMsg *m, uint64_t n) {
 
 static int cmd_pub(Cli *c) {
     const char *subj = pos(c, 0), *body = pos(c, 1) ? pos(c, 1) : "";
-    if (!subj) return fail("pub needs a subject");
     int64_t count = opt_int(c, "--count", 1);
     g_autoptr(GString) h = header_block(c);
     for (int64_t i = 0; i < count; i++)
@@ -219,14 +286,18 @@ static int cmd_pub(Cli *c) {
     g_autoptr(GError) err = NULL;
     if (!kv_conn_flush(c->kc, KV_TIMEOUT_NS, &err)) return fail_error(err);
     if (kv_conn_last_error(c->kc)) return fail("server: %s", kv_conn_last_error(c->kc));
-    if (c->json) printf("{\"subject\":\"%s\",\"count\":%" G_GINT64_FORMAT "}\n", subj, count);
+    if (c->json) {
+        JsonBuilder *b = jb_begin();
+        jsonu_add_string(b, "subject", subj);
+        jsonu_add_int(b, "count", count);
+        jb_print(b);
+    }
     else printf("Published %" G_GINT64_FORMAT " message%s to \"%s\"\n", count, count == 1 ? "" : "s", subj);
     return 0;
 }
 
 static int cmd_sub(Cli *c) {
     const char *subj = pos(c, 0);
-    if (!subj) return fail("sub needs a subject");
     int64_t count = opt_int(c, "--count", 0), timeout = opt_duration(c, "--timeout", -1);
     uint64_t sid = kv_conn_subscribe(c->kc, subj, opt(c, "--queue"));
     g_autoptr(GError) err = NULL;
@@ -242,7 +313,6 @@ static int cmd_sub(Cli *c) {
 
 static int cmd_req(Cli *c) {
     const char *subj = pos(c, 0), *body = pos(c, 1) ? pos(c, 1) : "";
-    if (!subj) return fail("req needs a subject");
     g_autoptr(GString) h = header_block(c);
     g_autoptr(GError) err = NULL;
     g_autoptr(KvMsg) m = kv_conn_request(c->kc, subj, h ? h->str : NULL, h ? h->len : 0, body,
@@ -254,7 +324,6 @@ static int cmd_req(Cli *c) {
 
 static int cmd_reply(Cli *c) {
     const char *subj = pos(c, 0), *body = pos(c, 1);
-    if (!subj) return fail("reply needs a subject");
     int64_t count = opt_int(c, "--count", 0);
     uint64_t sid = kv_conn_subscribe(c->kc, subj, opt(c, "--queue"));
     g_autoptr(GError) err = NULL;
@@ -282,8 +351,12 @@ static int cmd_server_ping(Cli *c) {
         g_autoptr(GError) err = NULL;
         if (!kv_conn_flush(c->kc, KV_TIMEOUT_NS, &err)) return fail_error(err);
         double ms = (double)(env_now_ns(c->env) - t0) / 1e6;
-        if (c->json) printf("{\"version\":\"%s\",\"rtt_ms\":%.3f}\n", kv_conn_server_version(c->kc), ms);
-        else printf("server %s: PONG in %.3f ms\n", kv_conn_server_version(c->kc), ms);
+        if (c->json) {
+            JsonBuilder *b = jb_begin();
+            jsonu_add_string(b, "version", kv_conn_server_version(c->kc));
+            jsonu_add_int(b, "rtt_us", (int64_t)(ms * 1000)); /* an integer: JSON doubles print 17 digits */
+            jb_print(b);
+        } else printf("server %s: PONG in %.3f ms\n", kv_conn_server_version(c->kc), ms);
     }
     return 0;
 }
@@ -291,28 +364,38 @@ static int cmd_server_ping(Cli *c) {
 /* ------------------------------------------------------------------------------------- */
 /* streams and consumers: thin wrappers over $JS.API                                       */
 
-static void add_list(GString *j, const char *name, const char *csv) {
-    g_string_append_printf(j, ",\"%s\":[", name);
-    g_auto(GStrv) parts = g_strsplit(csv, ",", -1);
-    for (int i = 0; parts[i]; i++) {
-        g_autofree char *e = json_escape(g_strstrip(parts[i]));
-        g_string_append_printf(j, "%s%s", i ? "," : "", e);
-    }
-    g_string_append_c(j, ']');
+static int usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *m = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "minijet: error: %s\n", m);
+    return 2;
 }
 
-static void add_str_opt(Cli *c, GString *j, const char *json_name, const char *opt_name) {
-    const char *v = opt(c, opt_name);
-    if (!v) return;
-    g_autofree char *e = json_escape(v);
-    g_string_append_printf(j, ",\"%s\":%s", json_name, e);
+/* A stream or consumer name becomes one token of an API subject ("STREAM.INFO.<name>"), so
+ * it may not hold what would change the subject: '.', '*', '>', white space or control
+ * characters (nats-server refuses such names too). */
+static bool api_name_valid(const char *name) {
+    if (!name || !*name) return false;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p <= ' ' || *p == 0x7f || *p == '.' || *p == '*' || *p == '>') return false;
+    return true;
 }
 
-static void add_int_opt(Cli *c, GString *j, const char *json_name, const char *opt_name, bool duration) {
+/* Member `name` = the option's value, when the option was given. */
+static void add_str_opt(Cli *c, JsonBuilder *b, const char *json_name, const char *opt_name) {
+    const char *v = opt(c, opt_name);
+    if (v) jsonu_add_string(b, json_name, v);
+}
+
+/* Member `name` = the option's integer or duration (ns); cli_main has checked the text. */
+static void add_int_opt(Cli *c, JsonBuilder *b, const char *json_name, const char *opt_name) {
     const char *v = opt(c, opt_name);
     if (!v) return;
-    int64_t n = duration ? parse_duration(v) : g_ascii_strtoll(v, NULL, 10);
-    g_string_append_printf(j, ",\"%s\":%" G_GINT64_FORMAT, json_name, n);
+    jsonu_add_int(b, json_name, option_kind(opt_name) == OPT_DURATION ? parse_duration(v)
+                                                                       : opt_int(c, opt_name, 0));
 }
 
 static const char *obj_str(JsonObject *o, const char *m) {
@@ -321,6 +404,9 @@ static const char *obj_str(JsonObject *o, const char *m) {
 static gint64 obj_int(JsonObject *o, const char *m) {
     return o ? json_object_get_int_member_with_default(o, m, 0) : 0;
 }
+
+/* ------------------------------------------------------------------------------------- */
+/* streams: thin wrappers over $JS.API                                                     */
 
 static void print_stream_info(JsonObject *o) {
     JsonObject *cfg = json_object_get_object_member(o, "config");
@@ -342,110 +428,138 @@ static void print_stream_info(JsonObject *o) {
            obj_int(st, "consumer_count"));
 }
 
-static int cmd_stream(Cli *c, const char *verb) {
-    const char *name = pos(c, 0);
-    g_autoptr(JsonParser) p = NULL;
-    g_autoptr(GError) err = NULL;
-    JsonObject *o = NULL;
-    if (strcmp(verb, "ls") == 0) {
-        o = api(c, "STREAM.LIST", "{\"offset\":0}", &p, &err);
-        if (!o) return fail_error(err);
-        if (c->json) return print_json_object(o), 0;
-        JsonArray *a = json_object_get_array_member(o, "streams");
-        printf("%-24s %-30s %10s %12s\n", "Name", "Subjects", "Messages", "Bytes"); /* numbers last */
-        for (guint i = 0; a && i < json_array_get_length(a); i++) {
-            JsonObject *s = json_array_get_object_element(a, i);
-            JsonObject *cfg = json_object_get_object_member(s, "config");
-            JsonObject *st = json_object_get_object_member(s, "state");
-            JsonArray *subs = json_object_get_array_member(cfg, "subjects");
-            g_autoptr(GString) sj = g_string_new(NULL);
-            for (guint k = 0; subs && k < json_array_get_length(subs); k++)
-                g_string_append_printf(sj, "%s%s", k ? "," : "", json_array_get_string_element(subs, k));
-            printf("%-24s %-30s %10" G_GINT64_FORMAT " %12" G_GINT64_FORMAT "\n", obj_str(cfg, "name"),
-                   sj->str, obj_int(st, "messages"), obj_int(st, "bytes"));
-        }
-        return 0;
-    }
-    if (!name) return fail("stream %s needs a stream name", verb);
-    g_autofree char *subj = NULL;
-    if (strcmp(verb, "add") == 0) {
-        GString *j = g_string_new(NULL);
-        const char *raw = opt(c, "--config");
-        if (raw) g_string_assign(j, raw);
-        else {
-            g_autofree char *en = json_escape(name);
-            g_string_append_printf(j, "{\"name\":%s", en);
-            add_list(j, "subjects", opt(c, "--subjects") ? opt(c, "--subjects") : name);
-            add_str_opt(c, j, "storage", "--storage");
-            add_str_opt(c, j, "retention", "--retention");
-            add_str_opt(c, j, "discard", "--discard");
-            add_int_opt(c, j, "max_msgs", "--max-msgs", false);
-            add_int_opt(c, j, "max_bytes", "--max-bytes", false);
-            add_int_opt(c, j, "max_age", "--max-age", true);
-            add_int_opt(c, j, "max_msgs_per_subject", "--max-msgs-per-subject", false);
-            add_int_opt(c, j, "max_msg_size", "--max-msg-size", false);
-            if (flag(c, "--allow-rollup")) g_string_append(j, ",\"allow_rollup_hdrs\":true");
-            if (flag(c, "--allow-direct")) g_string_append(j, ",\"allow_direct\":true");
-            g_string_append_c(j, '}');
-        }
-        subj = g_strdup_printf("STREAM.CREATE.%s", name);
-        o = api(c, subj, j->str, &p, &err);
-        g_string_free(j, TRUE);
-    } else if (strcmp(verb, "info") == 0) {
-        subj = g_strdup_printf("STREAM.INFO.%s", name);
-        o = api(c, subj, "", &p, &err);
-    } else if (strcmp(verb, "rm") == 0) {
-        subj = g_strdup_printf("STREAM.DELETE.%s", name);
-        o = api(c, subj, "", &p, &err);
-        if (o && !c->json) return printf("Deleted stream %s\n", name), 0;
-    } else if (strcmp(verb, "purge") == 0) {
-        GString *j = g_string_new("{");
-        if (opt(c, "--subject")) {
-            g_autofree char *e = json_escape(opt(c, "--subject"));
-            g_string_append_printf(j, "\"filter\":%s", e);
-        }
-        if (opt(c, "--keep"))
-            g_string_append_printf(j, "%s\"keep\":%" G_GINT64_FORMAT, j->len > 1 ? "," : "", opt_int(c, "--keep", 0));
-        if (opt(c, "--seq"))
-            g_string_append_printf(j, "%s\"seq\":%" G_GINT64_FORMAT, j->len > 1 ? "," : "", opt_int(c, "--seq", 0));
-        g_string_append_c(j, '}');
-        subj = g_strdup_printf("STREAM.PURGE.%s", name);
-        o = api(c, subj, j->str, &p, &err);
-        g_string_free(j, TRUE);
-        if (o && !c->json) return printf("Purged %" G_GINT64_FORMAT " messages from %s\n", obj_int(o, "purged"), name), 0;
-    } else if (strcmp(verb, "get") == 0) {
-        g_autofree char *body = NULL;
-        if (opt(c, "--last-for")) {
-            g_autofree char *e = json_escape(opt(c, "--last-for"));
-            body = g_strdup_printf("{\"last_by_subj\":%s}", e);
-        } else if (pos(c, 1)) {
-            body = g_strdup_printf("{\"seq\":%s}", pos(c, 1));
-        } else return fail("stream get needs a sequence or --last-for SUBJECT");
-        subj = g_strdup_printf("STREAM.MSG.GET.%s", name);
-        o = api(c, subj, body, &p, &err);
-        if (o && !c->json) {
-            JsonObject *m = json_object_get_object_member(o, "message");
-            printf("Item: %s#%" G_GINT64_FORMAT " received %s on subject %s\n", name, obj_int(m, "seq"),
-                   obj_str(m, "time"), obj_str(m, "subject"));
-            const char *hdrs = json_object_get_string_member_with_default(m, "hdrs", NULL);
-            if (hdrs) {
-                g_autoptr(GBytes) h = kv_b64_decode(hdrs);
-                g_autofree char *t = g_strndup(g_bytes_get_data(h, NULL), g_bytes_get_size(h));
-                g_auto(GStrv) lines = g_strsplit(t, "\r\n", -1);
-                for (int i = 1; lines[i] && *lines[i]; i++) printf("%s\n", lines[i]);
-            }
-            g_autoptr(GBytes) d = kv_b64_decode(obj_str(m, "data"));
-            print_payload(d);
-            return 0;
-        }
-    } else {
-        return fail("unknown command: stream %s", verb);
-    }
+/* The answer of a stream request: printed as JSON or as stream info. */
+static int stream_answer(Cli *c, JsonObject *o, GError *err) {
     if (!o) return fail_error(err);
     if (c->json) print_json_object(o);
     else print_stream_info(o);
     return 0;
 }
+
+static int cmd_stream_ls(Cli *c) {
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    JsonBuilder *q = jb_begin();
+    jsonu_add_int(q, "offset", 0);
+    JsonObject *o = api_json(c, "STREAM.LIST", q, &p, &err);
+    if (!o) return fail_error(err);
+    if (c->json) return print_json_object(o), 0;
+    JsonArray *a = json_object_get_array_member(o, "streams");
+    printf("%-24s %-30s %10s %12s\n", "Name", "Subjects", "Messages", "Bytes"); /* numbers last */
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonObject *s = json_array_get_object_element(a, i);
+        JsonObject *cfg = json_object_get_object_member(s, "config");
+        JsonObject *st = json_object_get_object_member(s, "state");
+        JsonArray *subs = json_object_get_array_member(cfg, "subjects");
+        g_autoptr(GString) sj = g_string_new(NULL);
+        for (guint k = 0; subs && k < json_array_get_length(subs); k++)
+            g_string_append_printf(sj, "%s%s", k ? "," : "", json_array_get_string_element(subs, k));
+        printf("%-24s %-30s %10" G_GINT64_FORMAT " %12" G_GINT64_FORMAT "\n", obj_str(cfg, "name"),
+               sj->str, obj_int(st, "messages"), obj_int(st, "bytes"));
+    }
+    return 0;
+}
+
+static int cmd_stream_add(Cli *c) {
+    const char *name = pos(c, 0), *raw = opt(c, "--config");
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *subj = g_strdup_printf("STREAM.CREATE.%s", name);
+    JsonObject *o;
+    if (raw) { /* the whole config, as the user wrote it: it must at least be a JSON object */
+        g_autoptr(JsonParser) check = NULL;
+        if (!jsonu_parse_object(raw, strlen(raw), &check)) return usage_error("--config is not a JSON object");
+        o = api(c, subj, raw, &p, &err);
+    } else {
+        JsonBuilder *b = jb_begin();
+        jsonu_add_string(b, "name", name);
+        json_builder_set_member_name(b, "subjects");
+        json_builder_begin_array(b);
+        g_auto(GStrv) parts = g_strsplit(opt(c, "--subjects") ? opt(c, "--subjects") : name, ",", -1);
+        for (int i = 0; parts[i]; i++) json_builder_add_string_value(b, g_strstrip(parts[i]));
+        json_builder_end_array(b);
+        add_str_opt(c, b, "storage", "--storage");
+        add_str_opt(c, b, "retention", "--retention");
+        add_str_opt(c, b, "discard", "--discard");
+        add_int_opt(c, b, "max_msgs", "--max-msgs");
+        add_int_opt(c, b, "max_bytes", "--max-bytes");
+        add_int_opt(c, b, "max_age", "--max-age");
+        add_int_opt(c, b, "max_msgs_per_subject", "--max-msgs-per-subject");
+        add_int_opt(c, b, "max_msg_size", "--max-msg-size");
+        if (flag(c, "--allow-rollup")) jsonu_add_bool(b, "allow_rollup_hdrs", true);
+        if (flag(c, "--allow-direct")) jsonu_add_bool(b, "allow_direct", true);
+        o = api_json(c, subj, b, &p, &err);
+    }
+    return stream_answer(c, o, err);
+}
+
+static int cmd_stream_info(Cli *c) {
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *subj = g_strdup_printf("STREAM.INFO.%s", pos(c, 0));
+    JsonObject *o = api(c, subj, "", &p, &err);
+    return stream_answer(c, o, err);
+}
+
+static int cmd_stream_rm(Cli *c) {
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *subj = g_strdup_printf("STREAM.DELETE.%s", pos(c, 0));
+    JsonObject *o = api(c, subj, "", &p, &err);
+    if (o && !c->json) return printf("Deleted stream %s\n", pos(c, 0)), 0;
+    return stream_answer(c, o, err);
+}
+
+static int cmd_stream_purge(Cli *c) {
+    const char *name = pos(c, 0);
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    JsonBuilder *b = jb_begin();
+    add_str_opt(c, b, "filter", "--subject");
+    add_int_opt(c, b, "keep", "--keep");
+    add_int_opt(c, b, "seq", "--seq");
+    g_autofree char *subj = g_strdup_printf("STREAM.PURGE.%s", name);
+    JsonObject *o = api_json(c, subj, b, &p, &err);
+    if (o && !c->json) return printf("Purged %" G_GINT64_FORMAT " messages from %s\n", obj_int(o, "purged"), name), 0;
+    return stream_answer(c, o, err);
+}
+
+static int cmd_stream_get(Cli *c) {
+    const char *name = pos(c, 0), *seq_text = pos(c, 1);
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    JsonBuilder *b = jb_begin();
+    int64_t seq;
+    if (opt(c, "--last-for")) {
+        jsonu_add_string(b, "last_by_subj", opt(c, "--last-for"));
+    } else if (parse_int(seq_text, &seq) && seq > 0) {
+        jsonu_add_int(b, "seq", seq);
+    } else {
+        g_object_unref(b);
+        if (seq_text) return usage_error("stream get: SEQ must be a sequence number (1, 2, ...), not \"%s\"", seq_text);
+        return usage_error("stream get needs a sequence or --last-for SUBJECT");
+    }
+    g_autofree char *subj = g_strdup_printf("STREAM.MSG.GET.%s", name);
+    JsonObject *o = api_json(c, subj, b, &p, &err);
+    if (!o) return fail_error(err);
+    if (c->json) return print_json_object(o), 0;
+    JsonObject *m = json_object_get_object_member(o, "message");
+    printf("Item: %s#%" G_GINT64_FORMAT " received %s on subject %s\n", name, obj_int(m, "seq"),
+           obj_str(m, "time"), obj_str(m, "subject"));
+    const char *hdrs = json_object_get_string_member_with_default(m, "hdrs", NULL);
+    if (hdrs) {
+        g_autoptr(GBytes) h = kv_b64_decode(hdrs);
+        g_autofree char *t = g_strndup(g_bytes_get_data(h, NULL), g_bytes_get_size(h));
+        g_auto(GStrv) lines = g_strsplit(t, "\r\n", -1);
+        for (int i = 1; lines[i] && *lines[i]; i++) printf("%s\n", lines[i]);
+    }
+    g_autoptr(GBytes) d = kv_b64_decode(obj_str(m, "data"));
+    print_payload(d);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* consumers                                                                              */
 
 static void print_consumer_info(JsonObject *o) {
     JsonObject *cfg = json_object_get_object_member(o, "config");
@@ -460,13 +574,82 @@ static void print_consumer_info(JsonObject *o) {
            obj_int(o, "num_waiting"));
 }
 
-static int consumer_next(Cli *c, const char *stream, const char *name) {
+static int consumer_answer(Cli *c, JsonObject *o, GError *err) {
+    if (!o) return fail_error(err);
+    if (c->json) print_json_object(o);
+    else print_consumer_info(o);
+    return 0;
+}
+
+static int cmd_consumer_ls(Cli *c) {
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *subj = g_strdup_printf("CONSUMER.LIST.%s", pos(c, 0));
+    JsonBuilder *q = jb_begin();
+    jsonu_add_int(q, "offset", 0);
+    JsonObject *o = api_json(c, subj, q, &p, &err);
+    if (!o) return fail_error(err);
+    if (c->json) return print_json_object(o), 0;
+    JsonArray *a = json_object_get_array_member(o, "consumers");
+    printf("%-24s %-5s %-9s %10s %12s\n", "Name", "Mode", "Ack", "Pending", "Ack pending");
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonObject *ci = json_array_get_object_element(a, i);
+        JsonObject *cfg = json_object_get_object_member(ci, "config");
+        printf("%-24s %-5s %-9s %10" G_GINT64_FORMAT " %12" G_GINT64_FORMAT "\n", obj_str(ci, "name"),
+               json_object_has_member(cfg, "deliver_subject") ? "push" : "pull", obj_str(cfg, "ack_policy"),
+               obj_int(ci, "num_pending"), obj_int(ci, "num_ack_pending"));
+    }
+    return 0;
+}
+
+static int cmd_consumer_add(Cli *c) {
+    const char *stream = pos(c, 0), *name = pos(c, 1);
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    JsonBuilder *b = jb_begin();
+    jsonu_add_string(b, "stream_name", stream);
+    json_builder_set_member_name(b, "config");
+    json_builder_begin_object(b);
+    jsonu_add_string(b, "durable_name", name);
+    jsonu_add_string(b, "ack_policy", opt(c, "--ack") ? opt(c, "--ack") : "explicit");
+    jsonu_add_string(b, "deliver_policy", opt(c, "--deliver") ? opt(c, "--deliver") : "all");
+    add_str_opt(c, b, "filter_subject", "--filter");
+    add_str_opt(c, b, "deliver_subject", "--target");
+    add_int_opt(c, b, "max_deliver", "--max-deliver");
+    add_int_opt(c, b, "ack_wait", "--ack-wait");
+    json_builder_end_object(b);
+    g_autofree char *subj = g_strdup_printf("CONSUMER.DURABLE.CREATE.%s.%s", stream, name);
+    JsonObject *o = api_json(c, subj, b, &p, &err);
+    return consumer_answer(c, o, err);
+}
+
+static int cmd_consumer_info(Cli *c) {
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *subj = g_strdup_printf("CONSUMER.INFO.%s.%s", pos(c, 0), pos(c, 1));
+    JsonObject *o = api(c, subj, "", &p, &err);
+    return consumer_answer(c, o, err);
+}
+
+static int cmd_consumer_rm(Cli *c) {
+    g_autoptr(JsonParser) p = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *subj = g_strdup_printf("CONSUMER.DELETE.%s.%s", pos(c, 0), pos(c, 1));
+    JsonObject *o = api(c, subj, "", &p, &err);
+    if (o && !c->json) return printf("Deleted consumer %s > %s\n", pos(c, 0), pos(c, 1)), 0;
+    return consumer_answer(c, o, err);
+}
+
+static int cmd_consumer_next(Cli *c) {
+    const char *stream = pos(c, 0), *name = pos(c, 1);
     int64_t count = opt_int(c, "--count", 1), timeout = opt_duration(c, "--timeout", 5000000000LL);
     g_autofree char *inbox = kv_conn_inbox(c->kc);
     uint64_t sid = kv_conn_subscribe(c->kc, inbox, NULL);
     g_autofree char *subj = g_strdup_printf("$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream, name);
-    g_autofree char *body = g_strdup_printf("{\"batch\":%" G_GINT64_FORMAT ",\"expires\":%" G_GINT64_FORMAT "}",
-                                            count, timeout);
+    JsonBuilder *b = jb_begin();
+    jsonu_add_int(b, "batch", count);
+    jsonu_add_int(b, "expires", timeout);
+    g_autofree char *body = jb_end(b);
     kv_conn_publish(c->kc, subj, inbox, NULL, 0, body, strlen(body));
     for (int64_t n = 1; n <= count; n++) {
         g_autoptr(GError) err = NULL;
@@ -486,73 +669,21 @@ static int consumer_next(Cli *c, const char *stream, const char *name) {
     return 0;
 }
 
-static int cmd_consumer(Cli *c, const char *verb) {
-    const char *stream = pos(c, 0), *name = pos(c, 1);
-    if (!stream) return fail("consumer %s needs a stream name", verb);
-    g_autoptr(JsonParser) p = NULL;
-    g_autoptr(GError) err = NULL;
-    g_autofree char *subj = NULL;
-    JsonObject *o = NULL;
-    if (strcmp(verb, "ls") == 0) {
-        subj = g_strdup_printf("CONSUMER.LIST.%s", stream);
-        o = api(c, subj, "{\"offset\":0}", &p, &err);
-        if (!o) return fail_error(err);
-        if (c->json) return print_json_object(o), 0;
-        JsonArray *a = json_object_get_array_member(o, "consumers");
-        printf("%-24s %-5s %-9s %10s %12s\n", "Name", "Mode", "Ack", "Pending", "Ack pending");
-        for (guint i = 0; a && i < json_array_get_length(a); i++) {
-            JsonObject *ci = json_array_get_object_element(a, i);
-            JsonObject *cfg = json_object_get_object_member(ci, "config");
-            printf("%-24s %-5s %-9s %10" G_GINT64_FORMAT " %12" G_GINT64_FORMAT "\n", obj_str(ci, "name"),
-                   json_object_has_member(cfg, "deliver_subject") ? "push" : "pull", obj_str(cfg, "ack_policy"),
-                   obj_int(ci, "num_pending"), obj_int(ci, "num_ack_pending"));
-        }
-        return 0;
-    }
-    if (!name) return fail("consumer %s needs a stream and a consumer name", verb);
-    if (strcmp(verb, "add") == 0) {
-        GString *j = g_string_new(NULL);
-        g_autofree char *es = json_escape(stream), *en = json_escape(name);
-        g_string_append_printf(j, "{\"stream_name\":%s,\"config\":{\"durable_name\":%s", es, en);
-        g_string_append_printf(j, ",\"ack_policy\":\"%s\",\"deliver_policy\":\"%s\"",
-                               opt(c, "--ack") ? opt(c, "--ack") : "explicit",
-                               opt(c, "--deliver") ? opt(c, "--deliver") : "all");
-        add_str_opt(c, j, "filter_subject", "--filter");
-        add_str_opt(c, j, "deliver_subject", "--target");
-        add_int_opt(c, j, "max_deliver", "--max-deliver", false);
-        add_int_opt(c, j, "ack_wait", "--ack-wait", true);
-        g_string_append(j, "}}");
-        subj = g_strdup_printf("CONSUMER.DURABLE.CREATE.%s.%s", stream, name);
-        o = api(c, subj, j->str, &p, &err);
-        g_string_free(j, TRUE);
-    } else if (strcmp(verb, "info") == 0) {
-        subj = g_strdup_printf("CONSUMER.INFO.%s.%s", stream, name);
-        o = api(c, subj, "", &p, &err);
-    } else if (strcmp(verb, "rm") == 0) {
-        subj = g_strdup_printf("CONSUMER.DELETE.%s.%s", stream, name);
-        o = api(c, subj, "", &p, &err);
-        if (o && !c->json) return printf("Deleted consumer %s > %s\n", stream, name), 0;
-    } else if (strcmp(verb, "next") == 0) {
-        return consumer_next(c, stream, name);
-    } else {
-        return fail("unknown command: consumer %s", verb);
-    }
-    if (!o) return fail_error(err);
-    if (c->json) print_json_object(o);
-    else print_consumer_info(o);
-    return 0;
-}
-
 /* ------------------------------------------------------------------------------------- */
-/* kv                                                                                     */
+/* kv: every command binds to the bucket first (kv_with_bucket), then does its one thing   */
 
 static void print_entry(Cli *c, const KvEntry *e) {
     g_autofree char *when = kv_time_format(e->created_ns);
     if (c->json) {
-        g_autofree char *k = json_escape(e->key), *v = json_payload(e->value);
-        printf("{\"bucket\":\"%s\",\"key\":%s,\"revision\":%" G_GUINT64_FORMAT ",\"created\":\"%s\","
-               "\"operation\":\"%s\",\"delta\":%" G_GUINT64_FORMAT ",\"value\":%s}\n",
-               e->bucket, k, e->revision, when, kv_op_name(e->op), e->delta, v);
+        JsonBuilder *b = jb_begin();
+        jsonu_add_string(b, "bucket", e->bucket);
+        jsonu_add_string(b, "key", e->key);
+        jsonu_add_int(b, "revision", (int64_t)e->revision);
+        jsonu_add_string(b, "created", when);
+        jsonu_add_string(b, "operation", kv_op_name(e->op));
+        jsonu_add_int(b, "delta", (int64_t)e->delta);
+        json_add_payload(b, "value", e->value);
+        jb_print(b);
     } else if (e->op != KV_OP_PUT) {
         printf("[%s] %s %s.%s (revision %" G_GUINT64_FORMAT ")\n", when, kv_op_name(e->op), e->bucket,
                e->key, e->revision);
@@ -565,106 +696,175 @@ static void print_entry(Cli *c, const KvEntry *e) {
     fflush(stdout);
 }
 
-static int cmd_kv(Cli *c, const char *verb) {
-    const char *bucket = pos(c, 0), *key = pos(c, 1);
-    if (!bucket) return fail("kv %s needs a bucket name", verb);
+typedef int (*KvCmdFn)(Cli *c, Kv *kv, const char *bucket, const char *key);
+
+/* Bind to the bucket (create it for "kv add"), run fn, unbind. */
+static int kv_with_bucket(Cli *c, bool create, KvCmdFn fn) {
     g_autoptr(GError) err = NULL;
-    Kv *kv = NULL;
-    int rc = 0;
-    if (strcmp(verb, "add") == 0) {
+    Kv *kv;
+    if (create) {
         KvOptions o = {.history = opt_int(c, "--history", 1), .ttl_ns = opt_duration(c, "--ttl", 0),
                        .max_bytes = opt_int(c, "--max-bytes", 0),
                        .memory = g_strcmp0(opt(c, "--storage"), "memory") == 0,
                        .description = opt(c, "--description")};
-        if (o.ttl_ns < 0) return fail("bad --ttl duration: %s", opt(c, "--ttl"));
-        kv = kv_create(c->kc, bucket, &o, &err);
+        kv = kv_create(c->kc, pos(c, 0), &o, &err);
     } else {
-        kv = kv_open(c->kc, bucket, &err);
+        kv = kv_open(c->kc, pos(c, 0), &err);
     }
     if (!kv) return fail_error(err);
-    bool needs_key = strcmp(verb, "add") && strcmp(verb, "keys") && strcmp(verb, "watch") &&
-                     strcmp(verb, "info") && strcmp(verb, "rm");
-    if (needs_key && !key) {
-        kv_free(kv);
-        return fail("kv %s needs a bucket and a key", verb);
-    }
-    if (strcmp(verb, "add") == 0 || strcmp(verb, "info") == 0) {
-        KvStatus st;
-        if (!kv_status(kv, &st, &err)) rc = fail_error(err);
-        else if (c->json)
-            printf("{\"bucket\":\"%s\",\"values\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
-                   ",\"history\":%" G_GINT64_FORMAT ",\"ttl\":%" G_GINT64_FORMAT "}\n",
-                   bucket, st.values, st.bytes, st.history, st.ttl_ns);
-        else
-            printf("Bucket %s: %" G_GUINT64_FORMAT " values, %" G_GUINT64_FORMAT " bytes, history %"
-                   G_GINT64_FORMAT ", ttl %" G_GINT64_FORMAT " ns\n", bucket, st.values, st.bytes, st.history, st.ttl_ns);
-    } else if (strcmp(verb, "put") == 0 || strcmp(verb, "create") == 0 || strcmp(verb, "update") == 0) {
-        const char *v = pos(c, 2) ? pos(c, 2) : "";
-        uint64_t rev = verb[0] == 'p' ? kv_put(kv, key, v, strlen(v), &err)
-                       : verb[0] == 'c' ? kv_create_key(kv, key, v, strlen(v), &err)
-                       : kv_update(kv, key, v, strlen(v), (uint64_t)opt_int(c, "--revision", 0), &err);
-        if (!rev) rc = fail_error(err);
-        else if (c->json) printf("{\"revision\":%" G_GUINT64_FORMAT "}\n", rev);
-        else printf("%s\n", v);
-    } else if (strcmp(verb, "get") == 0) {
-        g_autoptr(KvEntry) e = kv_get(kv, key, (uint64_t)opt_int(c, "--revision", 0), &err);
-        if (!e) rc = fail_error(err);
-        else if (e->op != KV_OP_PUT && !c->json) rc = fail("key not found: %s (%s at revision %" G_GUINT64_FORMAT ")", key,
-                                                       e->op == KV_OP_DEL ? "deleted" : "purged", e->revision);
-        else if (c->json || flag(c, "--verbose")) print_entry(c, e);
-        else print_payload(e->value);
-    } else if (strcmp(verb, "del") == 0 || strcmp(verb, "purge") == 0) {
-        gboolean ok = verb[0] == 'd' ? kv_delete(kv, key, &err) : kv_purge(kv, key, &err);
-        if (!ok) rc = fail_error(err);
-        else if (!c->json) printf("%s %s > %s\n", verb[0] == 'd' ? "Deleted" : "Purged", bucket, key);
-    } else if (strcmp(verb, "keys") == 0) {
-        g_auto(GStrv) keys = kv_keys(kv, &err);
-        if (!keys) rc = fail_error(err);
-        else if (c->json) {
-            printf("[");
-            for (int i = 0; keys[i]; i++) {
-                g_autofree char *k = json_escape(keys[i]);
-                printf("%s%s", i ? "," : "", k);
-            }
-            printf("]\n");
-        } else {
-            for (int i = 0; keys[i]; i++) printf("%s\n", keys[i]);
-            if (!keys[0]) fprintf(stderr, "no keys found in bucket %s\n", bucket);
-        }
-    } else if (strcmp(verb, "history") == 0) {
-        GPtrArray *h = kv_history(kv, key, &err);
-        if (!h) rc = fail_error(err);
-        else if (h->len == 0) rc = fail("key not found: %s", key);
-        else
-            for (guint i = 0; i < h->len; i++) print_entry(c, h->pdata[i]);
-        if (h) g_ptr_array_free(h, TRUE);
-    } else if (strcmp(verb, "watch") == 0) {
-        KvWatchMode mode = flag(c, "--updates-only") ? KV_WATCH_UPDATES_ONLY
-                           : flag(c, "--all")        ? KV_WATCH_ALL_HISTORY : KV_WATCH_LAST_VALUES;
-        KvWatch *w = kv_watch_start(kv, key, mode, &err);
-        int64_t count = opt_int(c, "--count", 0), timeout = opt_duration(c, "--timeout", -1);
-        if (!w) rc = fail_error(err);
-        for (int64_t n = 0; w && (count == 0 || n < count); n++) {
-            g_autoptr(KvEntry) e = kv_watch_next(w, timeout, &err);
-            if (!e) {
-                if (!g_error_matches(err, KV_ERROR, KV_ERROR_TIMEOUT)) rc = fail_error(err);
-                break;
-            }
-            print_entry(c, e);
-        }
-        kv_watch_stop(w);
-    } else if (strcmp(verb, "rm") == 0) {
-        if (!kv_destroy(kv, &err)) rc = fail_error(err);
-        else if (!c->json) printf("Deleted bucket %s\n", bucket);
-    } else {
-        rc = fail("unknown command: kv %s", verb);
-    }
+    int rc = fn(c, kv, pos(c, 0), pos(c, 1));
     kv_free(kv);
     return rc;
 }
 
+static int kv_status_print(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    KvStatus st;
+    if (!kv_status(kv, &st, &err)) return fail_error(err);
+    if (c->json) {
+        JsonBuilder *b = jb_begin();
+        jsonu_add_string(b, "bucket", bucket);
+        jsonu_add_int(b, "values", (int64_t)st.values);
+        jsonu_add_int(b, "bytes", (int64_t)st.bytes);
+        jsonu_add_int(b, "history", st.history);
+        jsonu_add_int(b, "ttl", st.ttl_ns);
+        jb_print(b);
+    } else {
+        printf("Bucket %s: %" G_GUINT64_FORMAT " values, %" G_GUINT64_FORMAT " bytes, history %"
+               G_GINT64_FORMAT ", ttl %" G_GINT64_FORMAT " ns\n", bucket, st.values, st.bytes, st.history, st.ttl_ns);
+    }
+    return 0;
+}
+
+/* put, create and update: store VALUE; print it (or {"revision": N}). */
+static int kv_store_done(Cli *c, uint64_t rev, const char *value, GError *err) {
+    if (!rev) return fail_error(err);
+    if (c->json) {
+        JsonBuilder *b = jb_begin();
+        jsonu_add_int(b, "revision", (int64_t)rev);
+        jb_print(b);
+    } else {
+        printf("%s\n", value);
+    }
+    return 0;
+}
+
+static int kv_do_put(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    const char *v = pos(c, 2) ? pos(c, 2) : "";
+    uint64_t rev = kv_put(kv, key, v, strlen(v), &err); /* before err is read */
+    return kv_store_done(c, rev, v, err);
+}
+
+static int kv_do_create(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    const char *v = pos(c, 2) ? pos(c, 2) : "";
+    uint64_t rev = kv_create_key(kv, key, v, strlen(v), &err); /* before err is read */
+    return kv_store_done(c, rev, v, err);
+}
+
+static int kv_do_update(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    const char *v = pos(c, 2) ? pos(c, 2) : "";
+    uint64_t rev = kv_update(kv, key, v, strlen(v), (uint64_t)opt_int(c, "--revision", 0), &err);
+    return kv_store_done(c, rev, v, err);
+}
+
+static int kv_do_get(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    g_autoptr(KvEntry) e = kv_get(kv, key, (uint64_t)opt_int(c, "--revision", 0), &err);
+    if (!e) return fail_error(err);
+    if (e->op != KV_OP_PUT && !c->json)
+        return fail("key not found: %s (%s at revision %" G_GUINT64_FORMAT ")", key,
+                    e->op == KV_OP_DEL ? "deleted" : "purged", e->revision);
+    if (c->json || flag(c, "--verbose")) print_entry(c, e);
+    else print_payload(e->value);
+    return 0;
+}
+
+static int kv_do_del(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    if (!kv_delete(kv, key, &err)) return fail_error(err);
+    if (!c->json) printf("Deleted %s > %s\n", bucket, key);
+    return 0;
+}
+
+static int kv_do_purge(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    if (!kv_purge(kv, key, &err)) return fail_error(err);
+    if (!c->json) printf("Purged %s > %s\n", bucket, key);
+    return 0;
+}
+
+static int kv_do_keys(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) keys = kv_keys(kv, &err);
+    if (!keys) return fail_error(err);
+    if (c->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_array(b);
+        for (int i = 0; keys[i]; i++) json_builder_add_string_value(b, keys[i]);
+        json_builder_end_array(b);
+        g_autofree char *t = jsonu_builder_to_string(b);
+        printf("%s\n", t);
+    } else {
+        for (int i = 0; keys[i]; i++) printf("%s\n", keys[i]);
+        if (!keys[0]) fprintf(stderr, "no keys found in bucket %s\n", bucket);
+    }
+    return 0;
+}
+
+static int kv_do_history(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) h = kv_history(kv, key, &err);
+    if (!h) return fail_error(err);
+    if (h->len == 0) return fail("key not found: %s", key);
+    for (guint i = 0; i < h->len; i++) print_entry(c, h->pdata[i]);
+    return 0;
+}
+
+static int kv_do_watch(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    KvWatchMode mode = flag(c, "--updates-only") ? KV_WATCH_UPDATES_ONLY
+                       : flag(c, "--all")        ? KV_WATCH_ALL_HISTORY : KV_WATCH_LAST_VALUES;
+    KvWatch *w = kv_watch_start(kv, key, mode, &err);
+    if (!w) return fail_error(err);
+    int64_t count = opt_int(c, "--count", 0), timeout = opt_duration(c, "--timeout", -1);
+    int rc = 0;
+    for (int64_t n = 0; count == 0 || n < count; n++) {
+        g_autoptr(KvEntry) e = kv_watch_next(w, timeout, &err);
+        if (!e) {
+            if (!g_error_matches(err, KV_ERROR, KV_ERROR_TIMEOUT)) rc = fail_error(err);
+            break;
+        }
+        print_entry(c, e);
+    }
+    kv_watch_stop(w);
+    return rc;
+}
+
+static int kv_do_rm(Cli *c, Kv *kv, const char *bucket, const char *key) {
+    g_autoptr(GError) err = NULL;
+    if (!kv_destroy(kv, &err)) return fail_error(err);
+    if (!c->json) printf("Deleted bucket %s\n", bucket);
+    return 0;
+}
+
+static int cmd_kv_add(Cli *c) { return kv_with_bucket(c, true, kv_status_print); }
+static int cmd_kv_info(Cli *c) { return kv_with_bucket(c, false, kv_status_print); }
+static int cmd_kv_put(Cli *c) { return kv_with_bucket(c, false, kv_do_put); }
+static int cmd_kv_create(Cli *c) { return kv_with_bucket(c, false, kv_do_create); }
+static int cmd_kv_update(Cli *c) { return kv_with_bucket(c, false, kv_do_update); }
+static int cmd_kv_get(Cli *c) { return kv_with_bucket(c, false, kv_do_get); }
+static int cmd_kv_del(Cli *c) { return kv_with_bucket(c, false, kv_do_del); }
+static int cmd_kv_purge(Cli *c) { return kv_with_bucket(c, false, kv_do_purge); }
+static int cmd_kv_keys(Cli *c) { return kv_with_bucket(c, false, kv_do_keys); }
+static int cmd_kv_history(Cli *c) { return kv_with_bucket(c, false, kv_do_history); }
+static int cmd_kv_watch(Cli *c) { return kv_with_bucket(c, false, kv_do_watch); }
+static int cmd_kv_rm(Cli *c) { return kv_with_bucket(c, false, kv_do_rm); }
+
 /* ------------------------------------------------------------------------------------- */
-/* obj                                                                                    */
+/* obj: like kv, bind to the store (obj_with_store), then one thing                         */
 
 typedef struct FileReader {
     Env *env;
@@ -681,12 +881,25 @@ static gssize file_read(void *ctx, uint8_t *buf, size_t len, GError **error) {
 
 static void print_obj_info(Cli *c, const ObjInfo *i) {
     if (c->json) {
-        g_autofree char *n = json_escape(i->name), *d = json_escape(i->description ? i->description : "");
-        printf("{\"bucket\":\"%s\",\"name\":%s,\"description\":%s,\"size\":%" G_GUINT64_FORMAT
-               ",\"chunks\":%" G_GUINT64_FORMAT ",\"nuid\":\"%s\",\"digest\":\"%s\",\"mtime\":\"%s\","
-               "\"revision\":%" G_GUINT64_FORMAT ",\"deleted\":%s%s%s}\n",
-               i->bucket, n, d, i->size, i->chunks, i->nuid, i->digest, i->mtime, i->revision,
-               i->deleted ? "true" : "false", i->extra_json ? ",\"extra\":" : "", i->extra_json ? i->extra_json : "");
+        JsonBuilder *b = jb_begin();
+        jsonu_add_string(b, "bucket", i->bucket);
+        jsonu_add_string(b, "name", i->name);
+        jsonu_add_string(b, "description", i->description ? i->description : "");
+        jsonu_add_int(b, "size", (int64_t)i->size);
+        jsonu_add_int(b, "chunks", (int64_t)i->chunks);
+        jsonu_add_string(b, "nuid", i->nuid);
+        jsonu_add_string(b, "digest", i->digest);
+        jsonu_add_string(b, "mtime", i->mtime);
+        jsonu_add_int(b, "revision", (int64_t)i->revision);
+        jsonu_add_bool(b, "deleted", i->deleted);
+        if (i->extra_json) { /* headers/metadata as nats.js wrote them: a parsed object */
+            g_autoptr(JsonNode) extra = json_from_string(i->extra_json, NULL);
+            if (extra) {
+                json_builder_set_member_name(b, "extra");
+                json_builder_add_value(b, g_steal_pointer(&extra));
+            }
+        }
+        jb_print(b);
     } else {
         printf("Object %s in bucket %s\n  size:     %" G_GUINT64_FORMAT " bytes in %" G_GUINT64_FORMAT
                " chunks\n  modified: %s\n  digest:   %s\n  revision: %" G_GUINT64_FORMAT "\n",
@@ -695,127 +908,163 @@ static void print_obj_info(Cli *c, const ObjInfo *i) {
     }
 }
 
-static int cmd_obj(Cli *c, const char *verb) {
-    const char *bucket = pos(c, 0), *name = pos(c, 1);
-    if (!bucket) return fail("obj %s needs a bucket name", verb);
+typedef int (*ObjCmdFn)(Cli *c, ObjStore *os, const char *bucket, const char *name);
+
+static int obj_with_store(Cli *c, ObjCmdFn fn) {
     g_autoptr(GError) err = NULL;
-    ObjStore *os;
-    if (strcmp(verb, "add") == 0) {
-        ObjOptions o = {.ttl_ns = opt_duration(c, "--ttl", 0), .max_bytes = opt_int(c, "--max-bytes", 0),
-                        .memory = g_strcmp0(opt(c, "--storage"), "memory") == 0,
-                        .description = opt(c, "--description")};
-        if (o.ttl_ns < 0) return fail("bad --ttl duration: %s", opt(c, "--ttl"));
-        os = objstore_create(c->kc, bucket, &o, &err);
-        if (os && !c->json) printf("Object store %s ready\n", bucket);
-        else if (os) printf("{\"bucket\":\"%s\"}\n", bucket);
-    } else {
-        os = objstore_open(c->kc, bucket, &err);
-    }
+    ObjStore *os = objstore_open(c->kc, pos(c, 0), &err);
     if (!os) return fail_error(err);
-    int rc = 0;
-    if (strcmp(verb, "add") == 0) {
-    } else if (strcmp(verb, "ls") == 0) {
-        GPtrArray *l = objstore_list(os, &err);
-        if (!l) rc = fail_error(err);
-        else if (c->json) {
-            for (guint i = 0; i < l->len; i++) print_obj_info(c, l->pdata[i]);
-        } else {
-            printf("%-32s %12s %s\n", "Name", "Size", "Modified");
-            for (guint i = 0; i < l->len; i++) {
-                ObjInfo *oi = l->pdata[i];
-                printf("%-32s %12" G_GUINT64_FORMAT " %s\n", oi->name, oi->size, oi->mtime);
-            }
-        }
-        if (l) g_ptr_array_free(l, TRUE);
-    } else if (!name) {
-        rc = fail("obj %s needs a bucket and %s", verb, strcmp(verb, "put") == 0 ? "a file" : "an object name");
-    } else if (strcmp(verb, "put") == 0) {
-        Env *env = c->env;
-        FileReader r = {env, env->ops->file_open(env, name, ENV_FILE_READ, &err), 0};
-        if (r.fd < 0) rc = fail_error(err);
-        else {
-            g_autofree char *base = g_path_get_basename(name);
-            ObjMeta m = {.name = opt(c, "--name") ? opt(c, "--name") : base, .description = opt(c, "--description")};
-            g_autoptr(ObjInfo) i = objstore_put(os, &m, file_read, &r, &err);
-            env->ops->file_close(env, r.fd);
-            if (!i) rc = fail_error(err);
-            else print_obj_info(c, i);
-        }
-    } else if (strcmp(verb, "get") == 0) {
-        g_autoptr(ObjInfo) i = NULL;
-        g_autoptr(GBytes) d = objstore_get(os, name, &i, &err);
-        const char *out = opt(c, "--output");
-        if (!d) rc = fail_error(err);
-        else if (!out || strcmp(out, "-") == 0) fwrite(g_bytes_get_data(d, NULL), 1, g_bytes_get_size(d), stdout);
-        else if (!env_file_write_atomic(c->env, out, g_bytes_get_data(d, NULL), g_bytes_get_size(d), &err))
-            rc = fail_error(err);
-        else if (!c->json) fprintf(stderr, "Wrote %zu bytes to %s\n", g_bytes_get_size(d), out);
-    } else if (strcmp(verb, "info") == 0) {
-        g_autoptr(ObjInfo) i = objstore_info(os, name, &err);
-        if (!i) rc = fail_error(err);
-        else print_obj_info(c, i);
-    } else if (strcmp(verb, "rm") == 0) {
-        if (!objstore_delete(os, name, &err)) rc = fail_error(err);
-        else if (!c->json) printf("Deleted %s > %s\n", bucket, name);
-    } else {
-        rc = fail("unknown command: obj %s", verb);
-    }
+    int rc = fn(c, os, pos(c, 0), pos(c, 1));
     objstore_free(os);
     return rc;
 }
 
+static int cmd_obj_add(Cli *c) {
+    const char *bucket = pos(c, 0);
+    g_autoptr(GError) err = NULL;
+    ObjOptions o = {.ttl_ns = opt_duration(c, "--ttl", 0), .max_bytes = opt_int(c, "--max-bytes", 0),
+                    .memory = g_strcmp0(opt(c, "--storage"), "memory") == 0,
+                    .description = opt(c, "--description")};
+    ObjStore *os = objstore_create(c->kc, bucket, &o, &err);
+    if (!os) return fail_error(err);
+    if (c->json) {
+        JsonBuilder *b = jb_begin();
+        jsonu_add_string(b, "bucket", bucket);
+        jb_print(b);
+    } else {
+        printf("Object store %s ready\n", bucket);
+    }
+    objstore_free(os);
+    return 0;
+}
+
+static int obj_do_ls(Cli *c, ObjStore *os, const char *bucket, const char *name) {
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) l = objstore_list(os, &err);
+    if (!l) return fail_error(err);
+    if (c->json) {
+        for (guint i = 0; i < l->len; i++) print_obj_info(c, l->pdata[i]);
+        return 0;
+    }
+    printf("%-32s %12s %s\n", "Name", "Size", "Modified");
+    for (guint i = 0; i < l->len; i++) {
+        ObjInfo *oi = l->pdata[i];
+        printf("%-32s %12" G_GUINT64_FORMAT " %s\n", oi->name, oi->size, oi->mtime);
+    }
+    return 0;
+}
+
+static int obj_do_put(Cli *c, ObjStore *os, const char *bucket, const char *file) {
+    g_autoptr(GError) err = NULL;
+    Env *env = c->env;
+    FileReader r = {env, env->ops->file_open(env, file, ENV_FILE_READ, &err), 0};
+    if (r.fd < 0) return fail_error(err);
+    g_autofree char *base = g_path_get_basename(file);
+    ObjMeta m = {.name = opt(c, "--name") ? opt(c, "--name") : base, .description = opt(c, "--description")};
+    g_autoptr(ObjInfo) i = objstore_put(os, &m, file_read, &r, &err);
+    env->ops->file_close(env, r.fd);
+    if (!i) return fail_error(err);
+    print_obj_info(c, i);
+    return 0;
+}
+
+static int obj_do_get(Cli *c, ObjStore *os, const char *bucket, const char *name) {
+    g_autoptr(GError) err = NULL;
+    g_autoptr(ObjInfo) i = NULL;
+    g_autoptr(GBytes) d = objstore_get(os, name, &i, &err);
+    const char *out = opt(c, "--output");
+    if (!d) return fail_error(err);
+    if (!out || strcmp(out, "-") == 0) {
+        fwrite(g_bytes_get_data(d, NULL), 1, g_bytes_get_size(d), stdout);
+        return 0;
+    }
+    if (!env_file_write_atomic(c->env, out, g_bytes_get_data(d, NULL), g_bytes_get_size(d), &err))
+        return fail_error(err);
+    if (!c->json) fprintf(stderr, "Wrote %zu bytes to %s\n", g_bytes_get_size(d), out);
+    return 0;
+}
+
+static int obj_do_info(Cli *c, ObjStore *os, const char *bucket, const char *name) {
+    g_autoptr(GError) err = NULL;
+    g_autoptr(ObjInfo) i = objstore_info(os, name, &err);
+    if (!i) return fail_error(err);
+    print_obj_info(c, i);
+    return 0;
+}
+
+static int obj_do_rm(Cli *c, ObjStore *os, const char *bucket, const char *name) {
+    g_autoptr(GError) err = NULL;
+    if (!objstore_delete(os, name, &err)) return fail_error(err);
+    if (!c->json) printf("Deleted %s > %s\n", bucket, name);
+    return 0;
+}
+
+static int cmd_obj_ls(Cli *c) { return obj_with_store(c, obj_do_ls); }
+static int cmd_obj_put(Cli *c) { return obj_with_store(c, obj_do_put); }
+static int cmd_obj_get(Cli *c) { return obj_with_store(c, obj_do_get); }
+static int cmd_obj_info(Cli *c) { return obj_with_store(c, obj_do_info); }
+static int cmd_obj_rm(Cli *c) { return obj_with_store(c, obj_do_rm); }
+
 /* ------------------------------------------------------------------------------------- */
-/* commands, help, main                                                                   */
+/* the command table, help, main                                                          */
 
 typedef struct Command {
     const char *group, *verb; /* verb NULL for one-word commands */
-    const char *args, *help, *options;
+    const char *args;         /* required words, then [optional] ones */
+    const char *help;
+    const char *options;      /* the options it takes, as --help shows them */
+    int (*run)(Cli *c);
+    bool api_names;           /* its first arguments are stream/consumer names */
 } Command;
 
 static const Command commands[] = {
-    {"pub", NULL, "SUBJECT [BODY]", "publish a message", "--count N, --header K:V (repeatable)"},
-    {"sub", NULL, "SUBJECT", "print messages as they arrive", "--queue GROUP, --count N, --timeout DUR"},
-    {"req", NULL, "SUBJECT [BODY]", "send a request, print the reply", "--header K:V, --timeout DUR (2s)"},
-    {"reply", NULL, "SUBJECT [BODY]", "answer requests with BODY (echo without)", "--queue GROUP, --count N"},
-    {"server", "ping", "", "round trip to the server", "--count N"},
+    {"pub", NULL, "SUBJECT [BODY]", "publish a message", "--count N, --header K:V (repeatable)", cmd_pub, false},
+    {"sub", NULL, "SUBJECT", "print messages as they arrive", "--queue GROUP, --count N, --timeout DUR", cmd_sub, false},
+    {"req", NULL, "SUBJECT [BODY]", "send a request, print the reply", "--header K:V, --timeout DUR (2s)", cmd_req, false},
+    {"reply", NULL, "SUBJECT [BODY]", "answer requests with BODY (echo without)", "--queue GROUP, --count N", cmd_reply, false},
+    {"server", "ping", "", "round trip to the server", "--count N", cmd_server_ping, false},
     {"stream", "add", "NAME", "create a stream",
      "--subjects a,b --storage file|memory --retention limits|interest|workqueue --discard old|new "
      "--max-msgs N --max-bytes N --max-age DUR --max-msgs-per-subject N --max-msg-size N "
-     "--allow-rollup --allow-direct --config JSON"},
-    {"stream", "ls", "", "list streams", ""},
-    {"stream", "info", "NAME", "show a stream's config and state", ""},
-    {"stream", "rm", "NAME", "delete a stream", ""},
-    {"stream", "purge", "NAME", "remove messages", "--subject FILTER, --keep N, --seq N"},
-    {"stream", "get", "NAME [SEQ]", "show one stored message", "--last-for SUBJECT"},
+     "--allow-rollup --allow-direct --config JSON", cmd_stream_add, true},
+    {"stream", "ls", "", "list streams", "", cmd_stream_ls, false},
+    {"stream", "info", "NAME", "show a stream's config and state", "", cmd_stream_info, true},
+    {"stream", "rm", "NAME", "delete a stream", "", cmd_stream_rm, true},
+    {"stream", "purge", "NAME", "remove messages", "--subject FILTER, --keep N, --seq N", cmd_stream_purge, true},
+    {"stream", "get", "NAME [SEQ]", "show one stored message", "--last-for SUBJECT", cmd_stream_get, true},
     {"consumer", "add", "STREAM NAME", "create a durable consumer (pull unless --target)",
      "--filter SUBJECT --ack explicit|all|none --deliver all|last|new|last_per_subject "
-     "--target DELIVER_SUBJECT --max-deliver N --ack-wait DUR"},
-    {"consumer", "ls", "STREAM", "list consumers", ""},
-    {"consumer", "info", "STREAM NAME", "show a consumer", ""},
-    {"consumer", "rm", "STREAM NAME", "delete a consumer", ""},
-    {"consumer", "next", "STREAM NAME", "pull messages (and ack them)", "--count N, --timeout DUR, --no-ack"},
+     "--target DELIVER_SUBJECT --max-deliver N --ack-wait DUR", cmd_consumer_add, true},
+    {"consumer", "ls", "STREAM", "list consumers", "", cmd_consumer_ls, true},
+    {"consumer", "info", "STREAM NAME", "show a consumer", "", cmd_consumer_info, true},
+    {"consumer", "rm", "STREAM NAME", "delete a consumer", "", cmd_consumer_rm, true},
+    {"consumer", "next", "STREAM NAME", "pull messages (and ack them)", "--count N, --timeout DUR, --no-ack",
+     cmd_consumer_next, true},
     {"kv", "add", "BUCKET", "create a bucket (or bind to it)",
-     "--history N (1), --ttl DUR, --max-bytes N, --storage file|memory, --description TEXT"},
-    {"kv", "put", "BUCKET KEY [VALUE]", "store a value; prints it", ""},
-    {"kv", "create", "BUCKET KEY [VALUE]", "store only if the key is absent or deleted", ""},
-    {"kv", "update", "BUCKET KEY [VALUE]", "store only if the key is at --revision", "--revision N"},
-    {"kv", "get", "BUCKET KEY", "print a value", "--revision N, --verbose"},
-    {"kv", "del", "BUCKET KEY", "delete a key (keeps history)", ""},
-    {"kv", "purge", "BUCKET KEY", "delete a key and its history", ""},
-    {"kv", "keys", "BUCKET", "list the live keys", ""},
-    {"kv", "history", "BUCKET KEY", "every kept revision of a key", ""},
+     "--history N (1), --ttl DUR, --max-bytes N, --storage file|memory, --description TEXT", cmd_kv_add, false},
+    {"kv", "put", "BUCKET KEY [VALUE]", "store a value; prints it", "", cmd_kv_put, false},
+    {"kv", "create", "BUCKET KEY [VALUE]", "store only if the key is absent or deleted", "", cmd_kv_create, false},
+    {"kv", "update", "BUCKET KEY [VALUE]", "store only if the key is at --revision", "--revision N", cmd_kv_update, false},
+    {"kv", "get", "BUCKET KEY", "print a value", "--revision N, --verbose", cmd_kv_get, false},
+    {"kv", "del", "BUCKET KEY", "delete a key (keeps history)", "", cmd_kv_del, false},
+    {"kv", "purge", "BUCKET KEY", "delete a key and its history", "", cmd_kv_purge, false},
+    {"kv", "keys", "BUCKET", "list the live keys", "", cmd_kv_keys, false},
+    {"kv", "history", "BUCKET KEY", "every kept revision of a key", "", cmd_kv_history, false},
     {"kv", "watch", "BUCKET [KEY-PATTERN]", "print changes as they happen",
-     "--all (every kept revision first), --updates-only, --count N, --timeout DUR"},
-    {"kv", "info", "BUCKET", "values, bytes, history and ttl", ""},
-    {"kv", "rm", "BUCKET", "delete the bucket", ""},
+     "--all (every kept revision first), --updates-only, --count N, --timeout DUR", cmd_kv_watch, false},
+    {"kv", "info", "BUCKET", "values, bytes, history and ttl", "", cmd_kv_info, false},
+    {"kv", "rm", "BUCKET", "delete the bucket", "", cmd_kv_rm, false},
     {"obj", "add", "BUCKET", "create an object store (or bind to it)",
-     "--ttl DUR, --max-bytes N, --storage file|memory, --description TEXT"},
-    {"obj", "put", "BUCKET FILE", "upload a file", "--name NAME (default: the file's name), --description TEXT"},
-    {"obj", "get", "BUCKET NAME", "download an object, verified", "--output FILE (default: stdout)"},
-    {"obj", "ls", "BUCKET", "list objects", ""},
-    {"obj", "info", "BUCKET NAME", "show an object's meta", ""},
-    {"obj", "rm", "BUCKET NAME", "delete an object", ""},
+     "--ttl DUR, --max-bytes N, --storage file|memory, --description TEXT", cmd_obj_add, false},
+    {"obj", "put", "BUCKET FILE", "upload a file", "--name NAME (default: the file's name), --description TEXT",
+     cmd_obj_put, false},
+    {"obj", "get", "BUCKET NAME", "download an object, verified", "--output FILE (default: stdout)", cmd_obj_get, false},
+    {"obj", "ls", "BUCKET", "list objects", "", cmd_obj_ls, false},
+    {"obj", "info", "BUCKET NAME", "show an object's meta", "", cmd_obj_info, false},
+    {"obj", "rm", "BUCKET NAME", "delete an object", "", cmd_obj_rm, false},
 };
+
+static const char global_options[] = "--server URL, --json, --help";
 
 static void usage_all(FILE *f) {
     fprintf(f, "usage: minijet [--server URL] [--json] COMMAND [ARGS] [OPTIONS]\n\n"
@@ -836,13 +1085,48 @@ static void usage_one(FILE *f, const Command *k) {
     fprintf(f, "global: --server URL, --json\n");
 }
 
-/* Options that take no value. Every other --option takes the next argument (or =value). */
-static bool is_flag(const char *name) {
-    static const char *flags[] = {"--json", "--help", "--no-ack", "--updates-only", "--all",
-                                  "--allow-rollup", "--allow-direct", "--verbose"};
-    for (size_t i = 0; i < G_N_ELEMENTS(flags); i++)
-        if (strcmp(name, flags[i]) == 0) return true;
+/* Does `list` (an options help text) name option `name` as a whole word? */
+static bool names_option(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = strstr(list, name); p; p = strstr(p + 1, name)) {
+        char after = p[n];
+        if ((p == list || p[-1] == ' ') && !(g_ascii_isalnum(after) || after == '-' || after == '_')) return true;
+    }
     return false;
+}
+
+/* How many of the row's argument words are required (those not in [brackets]). */
+static guint required_args(const Command *k) {
+    g_auto(GStrv) words = g_strsplit(k->args, " ", -1);
+    guint n = 0;
+    for (char **w = words; *w; w++) n += **w && **w != '[';
+    return n;
+}
+
+/* Everything that can be checked before connecting: the arguments the row requires, that
+ * each option is one the command takes, and that numbers and durations are well formed.
+ * Returns 0 or a usage error (2, one line printed). */
+static int check_usage(Cli *c, const Command *k) {
+    g_autofree char *name = g_strdup_printf("%s%s%s", k->group, k->verb ? " " : "", k->verb ? k->verb : "");
+    guint need = required_args(k);
+    if (c->pos->len < need) return usage_error("%s needs %s (try --help)", name, k->args);
+    for (guint i = 0; k->api_names && i < need; i++)
+        if (!api_name_valid(pos(c, i)))
+            return usage_error("%s: invalid name \"%s\": no '.', '*', '>' or white space", name, pos(c, i));
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, c->opts);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const char *o = key, *v = value;
+        if (!names_option(k->options, o) && !names_option(global_options, o))
+            return usage_error("%s does not take %s (try minijet %s --help)", name, o, name);
+        int64_t n;
+        if (option_kind(o) == OPT_INT && !parse_int(v, &n))
+            return usage_error("%s wants an integer, not \"%s\"", o, v);
+        if (option_kind(o) == OPT_DURATION && parse_duration(v) < 0)
+            return usage_error("%s wants a duration like 500ms, 10s or 5m, not \"%s\"", o, v);
+    }
+    return 0;
 }
 
 /* Does this command group take a verb ("kv put") or not ("pub")? */
@@ -883,10 +1167,10 @@ int cli_main(const CliWorld *world, int argc, char **argv) {
             g_ptr_array_add(owned, name);
             const char *value = "";
             if (eq) value = eq + 1;
-            else if (!is_flag(name)) {
+            else if (option_kind(name) != OPT_FLAG) {
                 if (i + 1 >= argc) {
-                    fprintf(stderr, "minijet: error: %s needs a value\n", name);
-                    return 2;
+                    rc = usage_error("%s needs a value", name);
+                    goto out;
                 }
                 value = argv[++i];
             }
@@ -913,8 +1197,7 @@ int cli_main(const CliWorld *world, int argc, char **argv) {
         goto out;
     }
     if (!cmd) {
-        fprintf(stderr, "minijet: error: unknown command: %s%s%s (try --help)\n", group, verb ? " " : "", verb ? verb : "");
-        rc = 2;
+        rc = usage_error("unknown command: %s%s%s (try --help)", group, verb ? " " : "", verb ? verb : "");
         goto out;
     }
     if (flag(&c, "--help")) {
@@ -923,6 +1206,7 @@ int cli_main(const CliWorld *world, int argc, char **argv) {
         goto out;
     }
     if (cmd->verb == NULL && verb) g_ptr_array_insert(c.pos, 0, (gpointer)verb); /* "pub subj" */
+    if ((rc = check_usage(&c, cmd)) != 0) goto out;
 
     /* connect */
     const char *url = opt(&c, "--server");
@@ -943,15 +1227,7 @@ int cli_main(const CliWorld *world, int argc, char **argv) {
         rc = fail("cannot connect to %s:%d: %s", host, port, err ? err->message : "closed");
         goto out;
     }
-    if (strcmp(group, "pub") == 0) rc = cmd_pub(&c);
-    else if (strcmp(group, "sub") == 0) rc = cmd_sub(&c);
-    else if (strcmp(group, "req") == 0) rc = cmd_req(&c);
-    else if (strcmp(group, "reply") == 0) rc = cmd_reply(&c);
-    else if (strcmp(group, "server") == 0) rc = cmd_server_ping(&c);
-    else if (strcmp(group, "stream") == 0) rc = cmd_stream(&c, verb);
-    else if (strcmp(group, "consumer") == 0) rc = cmd_consumer(&c, verb);
-    else if (strcmp(group, "kv") == 0) rc = cmd_kv(&c, verb);
-    else rc = cmd_obj(&c, verb);
+    rc = cmd->run(&c);
     /* Let what we queued last (acks, replies) leave before the process ends. */
     if (!c.closed) kv_conn_flush(c.kc, KV_TIMEOUT_NS, NULL);
 out:

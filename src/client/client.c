@@ -24,7 +24,9 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "jsonutil.h"
 #include "limits.h"
+#include "version.h"
 
 /* Server lines are bounded by the server's control-line limit, except MSG lines (subject and
  * reply up to LIMIT_MAX_SUBJECT_BYTES each) and INFO (which grows with connect_urls). */
@@ -154,17 +156,6 @@ void client_output_consume(Client *c, size_t n) {
     }
 }
 
-static void json_escape(GString *s, const char *v) {
-    g_string_append_c(s, '"');
-    for (const char *p = v; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\') g_string_append_printf(s, "\\%c", ch);
-        else if (ch < 0x20) g_string_append_printf(s, "\\u%04x", ch);
-        else g_string_append_c(s, (char)ch);
-    }
-    g_string_append_c(s, '"');
-}
-
 static void write_sub(Client *c, const ClientSub *s) {
     if (s->queue) out_printf(c, "SUB %s %s %" G_GUINT64_FORMAT "\r\n", s->subject, s->queue, s->sid);
     else out_printf(c, "SUB %s %" G_GUINT64_FORMAT "\r\n", s->subject, s->sid);
@@ -185,10 +176,10 @@ static void send_handshake(Client *c) {
     GString *j = g_string_new("CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,");
     if (c->name) {
         g_string_append(j, "\"name\":");
-        json_escape(j, c->name);
+        jsonu_append_quoted(j, c->name); /* the one JSON string escaper (jsonutil.h) */
         g_string_append_c(j, ',');
     }
-    g_string_append_printf(j, "\"lang\":\"c-minijet\",\"version\":\"0.1.0\",\"protocol\":1,"
+    g_string_append_printf(j, "\"lang\":\"c-minijet\",\"version\":\"" MINIJET_VERSION "\",\"protocol\":1,"
                               "\"echo\":%s,\"headers\":true,\"no_responders\":true}\r\n",
                            c->opts.echo ? "true" : "false");
     out_append(c, j->str, j->len);

@@ -244,3 +244,38 @@ cliTest("cli: obj add|put|get|ls|info|rm", async ({ srv }) => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Every JSON the CLI sends or prints is built with json-glib: an argument that looks like JSON
+// stays a string (or is refused as a number), it never becomes JSON syntax.
+cliTest("cli: a hostile argument cannot inject JSON", async ({ srv, nc }) => {
+  await ok(srv, ["stream", "add", "ORDERS", "--subjects", "orders.*"]);
+  const jsc = nc.jetstream();
+  await jsc.publish("orders.a", sc.encode("first"));
+  await jsc.publish("orders.b", sc.encode("second"));
+  // once {"seq":%s} with this argument asked for orders.b's last message instead of seq 1
+  const seq = await run(srv, ["stream", "get", "ORDERS", '1,"last_by_subj":"orders.b"']);
+  assert.equal(seq.code, 2, seq.stdout);
+  assert.match(seq.stderr, /^minijet: error: stream get: SEQ must be a sequence number/);
+  assert.doesNotMatch(seq.stdout, /second/);
+  const count = await run(srv, ["stream", "purge", "ORDERS", "--keep", '0,"filter":"orders.a"']);
+  assert.equal(count.code, 2);
+  assert.match(count.stderr, /--keep wants an integer/);
+  // a string option is a JSON string: the server sees one odd storage type, not max_msgs 1
+  const storage = await run(srv, ["stream", "add", "EVIL", "--subjects", "evil.x", "--storage", 'memory","max_msgs":1,"x":"']);
+  assert.equal(storage.code, 1);
+  const jsm = await nc.jetstreamManager();
+  await assert.rejects(jsm.streams.info("EVIL"));
+  const name = await run(srv, ["stream", "info", "ORDERS.>"]);
+  assert.equal(name.code, 2);
+  assert.match(name.stderr, /invalid name/);
+  // a value with quotes and a key/value-looking tail comes back byte for byte, as valid JSON
+  await ok(srv, ["kv", "add", "cfg"]);
+  const hostile = 'v","operation":"DEL","x":"\u0001';
+  await ok(srv, ["kv", "put", "cfg", "k", hostile]);
+  const e = JSON.parse((await ok(srv, ["--json", "kv", "get", "cfg", "k"])).stdout);
+  assert.equal(e.value, hostile);
+  assert.equal(e.operation, "PUT");
+  const m = JSON.parse((await ok(srv, ["--json", "stream", "get", "ORDERS", "1"])).stdout);
+  assert.equal(m.message.subject, "orders.a");
+  assert.deepEqual(Object.keys(JSON.parse((await ok(srv, ["--json", "pub", "orders.a", '"}{'])).stdout)).sort(), ["count", "subject"]);
+});
