@@ -28,6 +28,9 @@ struct ServerCtl {
     char *store_dir;
     char *log_path;
     char **extra;       /* NULL-terminated copy of the extra args */
+    gboolean no_js;     /* a cluster node: no -js -sd */
+    char *kind;         /* "minijet" / "nats-server" */
+    int cluster_port, monitor_port; /* cluster nodes only */
     int slot;           /* index in g_servers */
 };
 
@@ -171,8 +174,8 @@ static gboolean port_accepts(int port) {
     return ok;
 }
 
-static char *server_binary(void) {
-    if (strcmp(server_ctl_kind(), "nats-server") == 0) {
+static char *server_binary(const char *kind) {
+    if (strcmp(kind, "nats-server") == 0) {
         const char *b = g_getenv("NATS_SERVER_BIN");
         return g_strdup(b && *b ? b : "nats-server");
     }
@@ -210,13 +213,13 @@ gboolean server_ctl_alive(ServerCtl *s, int *status_out) {
 
 /* Fork/exec the server with the configured port and store; wait until it accepts. */
 static gboolean spawn(ServerCtl *s) {
-    char *bin = server_binary();
+    char *bin = server_binary(s->kind ? s->kind : server_ctl_kind());
     char port_s[16];
     g_snprintf(port_s, sizeof port_s, "%d", s->port);
     GPtrArray *argv = g_ptr_array_new();
     g_ptr_array_add(argv, bin);
     const char *base[] = {"-a", "127.0.0.1", "-p", port_s, "-js", "-sd", s->store_dir};
-    for (size_t i = 0; i < G_N_ELEMENTS(base); i++) g_ptr_array_add(argv, (char *)base[i]);
+    for (size_t i = 0; i < (s->no_js ? 4 : G_N_ELEMENTS(base)); i++) g_ptr_array_add(argv, (char *)base[i]);
     for (char **e = s->extra; e && *e; e++) g_ptr_array_add(argv, *e);
     g_ptr_array_add(argv, NULL);
 
@@ -305,7 +308,13 @@ static gboolean spawn(ServerCtl *s) {
 
 ServerCtl *server_ctl_start(void) { return server_ctl_start_args(NULL); }
 
+static ServerCtl *start_node(const char *kind, gboolean no_js, int port, const char *const *extra_args);
+
 ServerCtl *server_ctl_start_args(const char *const *extra_args) {
+    return start_node(NULL, FALSE, 0, extra_args);
+}
+
+static ServerCtl *start_node(const char *kind, gboolean no_js, int port, const char *const *extra_args) {
     install_handlers();
     int slot = -1;
     for (int i = 0; i < MAX_SERVERS; i++) {
@@ -321,7 +330,9 @@ ServerCtl *server_ctl_start_args(const char *const *extra_args) {
     ServerCtl *s = g_new0(ServerCtl, 1);
     s->slot = slot;
     g_servers[slot] = s;
-    s->port = pick_free_port();
+    s->port = port > 0 ? port : pick_free_port();
+    s->kind = g_strdup(kind ? kind : server_ctl_kind());
+    s->no_js = no_js;
     GError *err = NULL;
     s->store_dir = g_dir_make_tmp("minijet-interop-XXXXXX", &err);
     if (s->store_dir == NULL) {
@@ -333,7 +344,7 @@ ServerCtl *server_ctl_start_args(const char *const *extra_args) {
     s->url = g_strdup_printf("nats://127.0.0.1:%d", s->port);
     char *logdir = g_build_filename(server_ctl_root(), "build", "test-logs", "servers", NULL);
     g_mkdir_with_parents(logdir, 0755);
-    char *name = g_strdup_printf("%s-%d-%d.log", server_ctl_kind(), s->port, (int)getpid());
+    char *name = g_strdup_printf("%s-%d-%d.log", s->kind, s->port, (int)getpid());
     s->log_path = g_build_filename(logdir, name, NULL);
     g_free(name);
     g_free(logdir);
@@ -401,7 +412,109 @@ void server_ctl_free(ServerCtl *s) {
     g_free(s->store_dir);
     g_free(s->log_path);
     g_strfreev(s->extra);
+    g_free(s->kind);
     g_free(s);
+}
+
+/* ---- clusters ---- */
+
+int server_ctl_kill(ServerCtl *s) {
+    if (s == NULL || s->pid <= 0) return -1;
+    kill(-s->pid, SIGKILL);
+    kill(s->pid, SIGKILL);
+    int st = -1;
+    waitpid(s->pid, &st, 0);
+    reap(s);
+    return st;
+}
+
+int server_ctl_cluster_port(const ServerCtl *s) { return s->cluster_port; }
+
+/* A tiny HTTP/1.0 GET on the node's monitor port; the body, or NULL. g_free it. */
+char *server_ctl_monitor_get(const ServerCtl *s, const char *path) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return NULL;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->monitor_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return NULL;
+    }
+    char *req = g_strdup_printf("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    ssize_t w = write(fd, req, strlen(req));
+    g_free(req);
+    GString *out = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+    while (w > 0 && (n = read(fd, buf, sizeof buf)) > 0) g_string_append_len(out, buf, n);
+    close(fd);
+    const char *body = strstr(out->str, "\r\n\r\n");
+    char *res = body ? g_strdup(body + 4) : NULL;
+    g_string_free(out, TRUE);
+    return res;
+}
+
+/* How many routes the node reports on /routez (-1 if it does not answer). */
+static int num_routes(const ServerCtl *s) {
+    char *body = server_ctl_monitor_get(s, "/routez");
+    if (body == NULL) return -1;
+    const char *p = strstr(body, "\"num_routes\":");
+    int n = p ? atoi(p + strlen("\"num_routes\":")) : -1;
+    g_free(body);
+    return n;
+}
+
+gboolean server_ctl_wait_mesh(ServerCtl **nodes, int n, int timeout_ms) {
+    gint64 deadline = server_ctl_now_ms() + timeout_ms;
+    for (;;) {
+        int live = 0, ok = 0;
+        for (int i = 0; i < n; i++) live += nodes[i] && nodes[i]->pid > 0;
+        for (int i = 0; i < n; i++)
+            if (nodes[i] && nodes[i]->pid > 0 && num_routes(nodes[i]) == live - 1) ok++;
+        if (ok == live) return TRUE;
+        if (server_ctl_now_ms() > deadline) return FALSE;
+        server_ctl_sleep_ms(50);
+    }
+}
+
+gboolean server_ctl_start_cluster(ServerCtl **out, int n, const char *const *kinds, const char *name) {
+    int cports[16], mports[16], ports[16];
+    g_assert(n <= 16);
+    for (int i = 0; i < n; i++) {
+        ports[i] = pick_free_port();
+        cports[i] = pick_free_port();
+        mports[i] = pick_free_port();
+        out[i] = NULL;
+    }
+    GString *routes = g_string_new(NULL);
+    for (int i = 0; i < n; i++) g_string_append_printf(routes, "%snats://127.0.0.1:%d", i ? "," : "", cports[i]);
+    gboolean ok = TRUE;
+    for (int i = 0; i < n && ok; i++) {
+        char m[16], c[64], nm[16];
+        g_snprintf(m, sizeof m, "%d", mports[i]);
+        g_snprintf(c, sizeof c, "nats://127.0.0.1:%d", cports[i]);
+        g_snprintf(nm, sizeof nm, "n%d", i + 1);
+        const char *args[] = {"-m", m, "--cluster", c, "--routes", routes->str, "--cluster_name", name, "-n", nm, NULL};
+        out[i] = start_node(kinds ? kinds[i] : NULL, TRUE, ports[i], args);
+        if (out[i] == NULL) ok = FALSE;
+        else {
+            out[i]->cluster_port = cports[i];
+            out[i]->monitor_port = mports[i];
+        }
+    }
+    g_string_free(routes, TRUE);
+    if (ok && !server_ctl_wait_mesh(out, n, 10000)) {
+        g_snprintf(g_last_error, sizeof g_last_error, "no full mesh of %d nodes within 10 s", n);
+        ok = FALSE;
+    }
+    if (!ok)
+        for (int i = 0; i < n; i++) {
+            server_ctl_free(out[i]);
+            out[i] = NULL;
+        }
+    return ok;
 }
 
 int server_ctl_port(const ServerCtl *s) { return s->port; }

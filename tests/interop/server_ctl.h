@@ -62,6 +62,18 @@ char *server_ctl_log_tail(const ServerCtl *s, int lines);
 /* Why the last start failed (static buffer). */
 const char *server_ctl_last_error(void);
 
+/* A cluster of n nodes on loopback without JetStream: each gets -m <port>, --cluster, the same
+ * --routes list naming every node, --cluster_name name, -n n<i>. kinds[i] picks each node's
+ * server (NULL = MINIJET_TEST_SERVER's). TRUE once every node has n-1 routes (10 s bound). */
+gboolean server_ctl_start_cluster(ServerCtl **out, int n, const char *const *kinds, const char *name);
+/* Wait until every running node has a route to every other running node. */
+gboolean server_ctl_wait_mesh(ServerCtl **nodes, int n, int timeout_ms);
+int server_ctl_cluster_port(const ServerCtl *s);
+/* GET a monitor endpoint of a cluster node; the body or NULL. g_free it. */
+char *server_ctl_monitor_get(const ServerCtl *s, const char *path);
+/* kill -9 (no goodbye). Returns the waitpid status. */
+int server_ctl_kill(ServerCtl *s);
+
 /* Kill every started server and abort the process after `seconds` (0 = cancel): a safety net
  * against a hung test. */
 void server_ctl_watchdog(unsigned seconds);
