@@ -31,6 +31,7 @@ typedef struct Val Val;
 typedef struct Entry {
     char *key; /* lowercased */
     Val *val;
+    int line, col; /* where the key starts (1-based), for nats-server's "file:line:col: ..." */
 } Entry;
 
 struct Val {
@@ -59,6 +60,7 @@ static void val_free(Val *v) {
 
 typedef struct Parser {
     const char *p;
+    const char *text; /* the whole input: columns are counted from its line starts */
     const char *file;
     int line;
     GError **error;
@@ -252,6 +254,8 @@ static gboolean parse_body(Parser *ps, Val *map, char close, int depth) {
         if (c == '}' || c == ']' || c == '{' || c == '[' || c == ':' || c == '=')
             return fail(ps, ps->line, "unexpected '%c'", c);
         int line = ps->line;
+        const char *key_at = ps->p, *bol = key_at;
+        while (bol > ps->text && bol[-1] != '\n') bol--;
         char *key;
         if (c == '"' || c == '\'') {
             key = parse_quoted(ps);
@@ -277,6 +281,8 @@ static gboolean parse_body(Parser *ps, Val *map, char close, int depth) {
             return FALSE;
         }
         Entry *e = g_new(Entry, 1);
+        e->line = line;
+        e->col = (int)(key_at - bol) + 1;
         e->key = g_ascii_strdown(key, -1);
         g_free(key);
         e->val = v;
@@ -398,6 +404,19 @@ gboolean conf_parse_sync_interval(const char *text, int64_t *out_ns) {
     return TRUE;
 }
 
+/* The jetstream keys nats-server 2.9.10 accepts (parseJetStream): the ones minijet does not
+ * use are warnings ("kept but ignored"); any other key is a fatal unknown field. */
+static gboolean js_key_known(const char *key) {
+    static const char *const known[] = {"enabled", "enable", "disabled", "disable", "store", "store_dir",
+                                        "storedir", "max_memory_store", "max_mem_store", "max_mem",
+                                        "max_file_store", "max_file", "domain", "key", "ek",
+                                        "encryption_key", "cipher", "extension_hint", "limits",
+                                        "unique_tag", "max_outstanding_catchup", NULL};
+    for (int i = 0; known[i]; i++)
+        if (strcmp(key, known[i]) == 0) return TRUE;
+    return FALSE;
+}
+
 static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
     const Val *v = top->val;
     if (v->type == VAL_BOOL) {
@@ -423,6 +442,12 @@ static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
         } else if (!strcmp(e->key, "enabled")) {
             if (e->val->type != VAL_BOOL) return bad(cx, e->val, e->key, "true or false");
             s->jetstream = e->val->num;
+        } else if (!js_key_known(e->key)) {
+            /* nats-server 2.9.10 refuses a jetstream key it does not know, e.g. the seed's
+             * replica_count (spec nats-cluster.md 1): so do we, with its words */
+            g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d:%d: unknown field \"%s\"", cx->file,
+                        e->line, e->col, e->key);
+            return FALSE;
         } else unknown(cx, e, "jetstream");
         if (!ok) return FALSE;
     }
@@ -569,7 +594,7 @@ gboolean conf_parse(ConfSettings *s, const char *text, const char *filename, GPt
                     GError **error) {
     g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
     if (filename == NULL) filename = "config";
-    Parser ps = {text, filename, 1, error};
+    Parser ps = {text, text, filename, 1, error};
     Val *root = val_new(VAL_MAP, 1);
     root->items = g_ptr_array_new_with_free_func(entry_free);
     gboolean ok = parse_body(&ps, root, 0, 0);
@@ -695,7 +720,7 @@ ConfFlagsResult conf_parse_flags(ConfSettings *s, int argc, char **argv, GError 
             const char *colon = strrchr(hp, ':');
             char *end = NULL;
             long v = colon ? strtol(colon + 1, &end, 10) : -2;
-            if (colon == NULL || colon == hp || (*end != '\0' && *end != '/') || v < 0 || v > 65535)
+            if (colon == NULL || colon == hp || (*end != '\0' && *end != '/') || v < -1 || v > 65535)
                 return flag_error(error, "invalid value \"%s\" for flag -%s: want nats://host:port",
                                   value, key);
             g_free(*str);

@@ -107,7 +107,8 @@ int main(int argc, char **argv) {
     /* --- the cluster: cluster { name listen routes } / --cluster --routes --cluster_name --- */
     ClusterConfig ccfg;
     cluster_config_init(&ccfg);
-    bool clustered = conf_is_set(conf.cluster_port) && conf.cluster_port != -1;
+    /* as nats-server: cluster port 0 = no cluster, -1 = any free port */
+    bool clustered = conf_is_set(conf.cluster_port) && conf.cluster_port != 0;
     if (conf.cluster_host) ccfg.host = conf.cluster_host;
     ccfg.name = conf.cluster_name;
     ccfg.routes = (const char *const *)conf.cluster_routes;

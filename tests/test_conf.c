@@ -103,30 +103,41 @@ static void test_jetstream_words(Fixture *f, gconstpointer data) {
 }
 
 /* The seed document's production example, verbatim in shape. */
+#define SEED_CLUSTER_CONF(replica_line)                                                        \
+    "# nats-cluster.conf - Production clustering\n"                                            \
+    "cluster {\n"                                                                             \
+    "name: \"nats-cluster\"\n"                                                                \
+    "listen: 0.0.0.0:6222\n"                                                                  \
+    "routes: [\n"                                                                             \
+    "\"nats://nats-1.internal:6222\",\n"                                                      \
+    "\"nats://nats-2.internal:6222\",\n"                                                      \
+    "\"nats://nats-3.internal:6222\",\n"                                                      \
+    "]\n"                                                                                     \
+    "}\n"                                                                                     \
+    "jetstream {\n"                                                                           \
+    "domain: \"prod\"\n"                                                                      \
+    "store_dir: \"/data/jetstream\"\n"                                                        \
+    "max_memory_store: 128GB\n"                                                               \
+    "max_file_store: 1TB\n"                                                                   \
+    "# Replication for durability\n" replica_line                                            \
+    "max_outstanding_catchup: 33MB\n"                                                         \
+    "}\n"                                                                                     \
+    "# Monitor all streams\n"                                                                 \
+    "monitor_port: 8222\n"
+
+/* The seed document's production example as written: nats-server 2.9.10 refuses it
+ * (`nats-cluster.conf:16:1: unknown field "replica_count"`, spec nats-cluster.md 1). */
+static void test_seed_cluster_as_written(Fixture *f, gconstpointer data) {
+    g_autofree char *msg = parse_err(SEED_CLUSTER_CONF("replica_count: 3\n"));
+    g_assert_cmpstr(msg, ==, "t.conf:17:1: unknown field \"replica_count\"");
+    g_autofree char *indented = parse_err("jetstream {\n  store_dir: x\n  replica_count: 3\n}\n");
+    g_assert_cmpstr(indented, ==, "t.conf:3:3: unknown field \"replica_count\"");
+}
+
+/* ... and with replica_count removed, every line is read as nats-server reads it. */
 static void test_seed_cluster(Fixture *f, gconstpointer data) {
-    parse_ok(f,
-             "# nats-cluster.conf - Production clustering\n"
-             "cluster {\n"
-             "name: \"nats-cluster\"\n"
-             "listen: 0.0.0.0:6222\n"
-             "routes: [\n"
-             "\"nats://nats-1.internal:6222\",\n"
-             "\"nats://nats-2.internal:6222\",\n"
-             "\"nats://nats-3.internal:6222\",\n"
-             "]\n"
-             "}\n"
-             "jetstream {\n"
-             "domain: \"prod\"\n"
-             "store_dir: \"/data/jetstream\"\n"
-             "max_memory_store: 128GB\n"
-             "max_file_store: 1TB\n"
-             "# Replication for durability\n"
-             "replica_count: 3\n"
-             "max_outstanding_catchup: 33MB\n"
-             "}\n"
-             "# Monitor all streams\n"
-             "monitor_port: 8222\n");
-    g_assert_cmpint(f->s.cluster_block, ==, 1);
+    parse_ok(f, SEED_CLUSTER_CONF(""));
+    g_assert_true(f->s.cluster_block == 1);
     g_assert_cmpstr(f->s.cluster_name, ==, "nats-cluster");
     g_assert_cmpstr(f->s.cluster_host, ==, "0.0.0.0");
     g_assert_cmpint(f->s.cluster_port, ==, 6222);
@@ -138,10 +149,10 @@ static void test_seed_cluster(Fixture *f, gconstpointer data) {
     g_assert_cmpint(f->s.js_max_mem_bytes, ==, 128LL << 30);
     g_assert_cmpint(f->s.js_max_file_bytes, ==, 1LL << 40);
     g_assert_cmpint(f->s.http_port, ==, 8222);
-    /* replica_count and max_outstanding_catchup: warnings, not errors (as nats-server) */
+    /* max_outstanding_catchup: accepted by nats-server; minijet keeps it as a warning */
     g_assert_nonnull(f->warnings);
-    g_assert_cmpint(f->warnings->len, ==, 2);
-    g_assert_cmpstr(f->warnings->pdata[0], ==, "t.conf:17: unknown field jetstream.replica_count");
+    g_assert_cmpint(f->warnings->len, ==, 1);
+    g_assert_cmpstr(f->warnings->pdata[0], ==, "t.conf:17: unknown field jetstream.max_outstanding_catchup");
 }
 
 static void test_bare_routes_and_http(Fixture *f, gconstpointer data) {
@@ -316,6 +327,7 @@ int main(int argc, char **argv) {
     ADD("/conf/jetstream-block", test_jetstream_block);
     ADD("/conf/jetstream-words", test_jetstream_words);
     ADD("/conf/seed-cluster", test_seed_cluster);
+    ADD("/conf/seed-cluster-as-written", test_seed_cluster_as_written);
     ADD("/conf/bare-routes-and-http", test_bare_routes_and_http);
     ADD("/conf/durations", test_durations);
     ADD("/conf/empty", test_empty);

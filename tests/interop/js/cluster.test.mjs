@@ -351,3 +351,31 @@ test("mixed cluster: two nats-server nodes and one minijet node — pub/sub, que
       (e) => e.code === ErrorCode.NoResponders);
     await mixed.close();
   });
+
+// The seed document's cluster config (spec nats-cluster.md 1): refused as written because of
+// `replica_count`, and, with that line removed, refused at start for want of server_name.
+test("the seed's cluster config is refused exactly as nats-server refuses it", T, async () => {
+  const { spawnSync } = await import("node:child_process");
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const { serverBinary } = await import("./server.mjs");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "minijet-seed-"));
+  const seed = [
+    "cluster {", 'name: "nats-cluster"', "listen: 127.0.0.1:-1", "routes: [",
+    '"nats://nats-1.internal:6222",', '"nats://nats-2.internal:6222",', '"nats://nats-3.internal:6222",', "]", "}",
+    "jetstream {", 'domain: "prod"', `store_dir: "${dir}"`, "max_memory_store: 128GB", "max_file_store: 1TB",
+    "# Replication for durability", "replica_count: 3", "max_outstanding_catchup: 33MB", "}",
+    "# Monitor all streams", "monitor_port: -1", ""].join("\n");
+  const conf = path.join(dir, "nats-cluster.conf");
+  fs.writeFileSync(conf, seed);
+  const run = () => spawnSync(serverBinary(), ["-c", conf, "-p", "-1"], { encoding: "utf8", timeout: 5000 });
+  let r = run();
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /nats-cluster\.conf:16:1: unknown field "replica_count"/);
+  fs.writeFileSync(conf, seed.replace("replica_count: 3\n", ""));
+  r = run();
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /jetstream cluster requires `server_name` to be set/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -36,7 +36,7 @@ export function repoRoot() {
   return process.cwd();
 }
 
-function serverBinary(kind = serverKind) {
+export function serverBinary(kind = serverKind) {
   if (kind === "nats-server") return process.env.NATS_SERVER_BIN || "nats-server";
   return process.env.MINIJET_SERVER_BIN || path.join(repoRoot(), "build", "minijet-server");
 }
