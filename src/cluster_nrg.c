@@ -76,9 +76,17 @@ static void send_msg(Nrg *n, const RaftMsg *m) {
 
 static void note_state(Nrg *n) {
     RaftRole role = raft_role(n->r);
-    if (role == RAFT_LEADER && n->last_role != RAFT_LEADER) n->lead_index = raft_last_index(n->r);
+    if (role == RAFT_LEADER && n->last_role != RAFT_LEADER) {
+        n->lead_index = raft_last_index(n->r);
+        /* A group of one commits on a proposal, not on its election's no-op: make one (an
+         * empty entry, which apply skips) so the new leader sees its no-op committed. */
+        if (n->n_peers == 1) {
+            g_autoptr(GBytes) empty = g_bytes_new(NULL, 0);
+            raft_propose(n->r, empty, NULL, NULL);
+        }
+    }
     bool ready = nrg_ready(n);
-    uint32_t leader = raft_leader(n->r);
+    uint32_t leader = nrg_leader(n);
     if (role != n->last_role || leader != n->last_leader || ready != n->last_ready) {
         if (leader != n->last_leader && leader != 0) {
             char hex[9];
@@ -266,11 +274,25 @@ gboolean nrg_stepdown(Nrg *n, GError **error) {
     return TRUE;
 }
 
+/* A leader that has not heard from a majority lately may already be deposed: it must not
+ * answer as leader (raft.c has no check-quorum step-down; this is its read-side half). */
+static bool has_quorum(const Nrg *n) {
+    int64_t now = env_now_ns(n->env);
+    size_t heard = 0;
+    for (size_t i = 0; i < n->n_peers; i++)
+        if (n->peers[i] == n->self || (n->heard_ns[i] > 0 && now - n->heard_ns[i] <= LIMIT_CLUSTER_CURRENT_NS)) heard++;
+    return heard > n->n_peers / 2;
+}
+
 bool nrg_is_leader(const Nrg *n) { return raft_role(n->r) == RAFT_LEADER; }
 bool nrg_ready(const Nrg *n) {
-    return raft_role(n->r) == RAFT_LEADER && n->lead_index > 0 && raft_applied(n->r) >= n->lead_index;
+    return raft_role(n->r) == RAFT_LEADER && n->lead_index > 0 && raft_applied(n->r) >= n->lead_index &&
+           has_quorum(n);
 }
-uint32_t nrg_leader(const Nrg *n) { return raft_leader(n->r); }
+uint32_t nrg_leader(const Nrg *n) {
+    uint32_t l = raft_leader(n->r);
+    return l == n->self && !has_quorum(n) ? 0 : l;
+}
 uint32_t nrg_self(const Nrg *n) { return n->self; }
 uint64_t nrg_term(const Nrg *n) { return raft_term(n->r); }
 uint64_t nrg_applied(const Nrg *n) { return raft_applied(n->r); }

@@ -32,9 +32,12 @@
  *   nrg_stepdown(n, error)              hand leadership to the most caught-up follower
  *   nrg_is_leader(n)                    leader of the current term
  *   nrg_ready(n)                        leader AND everything logged before its term began is
- *                                       applied here: only now does its state machine show
- *                                       every committed entry, so only now may it answer
- *   nrg_leader(n), nrg_self(n), nrg_peers(n), nrg_peer_info(n, peer, &info)
+ *                                       applied here (only now does its state machine show
+ *                                       every committed entry) AND a majority answered it
+ *                                       within LIMIT_CLUSTER_CURRENT_NS: only now may it answer
+ *   nrg_leader(n)                       the leader this member knows (0: none; a leader cut
+ *                                       off from its majority says 0 too)
+ *   nrg_self(n), nrg_peers(n), nrg_peer_info(n, peer, &info)
  *   nrg_peer_id(server_name)            a server's peer id (a hash of its name, never 0)
  *
  * CALLBACKS (never called re-entrantly from inside nrg_propose)

@@ -107,7 +107,7 @@ static void api_create(JsApiReq *r, char **t, guint n, const char *subject) {
         return jsapi_error_code(r, MJ_ERR_JS_CONSUMER_EPHEMERAL_WITH_DURABLE);
     if (filter != NULL && g_strcmp0(cfg->filter_subject, filter) != 0)
         return jsapi_error_code(r, MJ_ERR_JS_CONSUMER_CREATE_FILTER_MISMATCH);
-    if (cfg->num_replicas > 1) return jsapi_error_code(r, MJ_ERR_JS_REPLICAS_NOT_SUPPORTED);
+    if (cfg->num_replicas > 1 && !jetstream_clustered(r->js)) return jsapi_error_code(r, MJ_ERR_JS_REPLICAS_NOT_SUPPORTED);
     Stream *st = NULL;
     ConsumerSet *set = lookup_set(r, stream, &st);
     if (set == NULL) return;

@@ -35,7 +35,18 @@ struct JetStream {
     uint64_t api_total, api_errors;
     GPtrArray *flush_list;     /* Stream* waiting for the group-commit timer */
     EnvTimer flush_timer;
+    JetStreamApiFilter api_filter; /* the cluster layer's say over each request (NULL: none) */
+    void *api_filter_ctx;
+    bool clustered;
 };
+
+void jetstream_set_api_filter(JetStream *js, JetStreamApiFilter fn, void *ctx) {
+    js->api_filter = fn;
+    js->api_filter_ctx = ctx;
+}
+
+void jetstream_set_clustered(JetStream *js, bool on) { js->clustered = on; }
+bool jetstream_clustered(JetStream *js) { return js->clustered; }
 
 Server *jetstream_server(JetStream *js) { return js->srv; }
 Env *jetstream_env(JetStream *js) { return js->env; }
@@ -195,7 +206,11 @@ static Stream *load_stream(JetStream *js, const char *name) {
     return st;
 }
 
-static void api_msg(void *ctx, const ServerMsg *m) { jsapi_handle(ctx, m); }
+static void api_msg(void *ctx, const ServerMsg *m) {
+    JetStream *js = ctx;
+    if (js->api_filter != NULL && js->api_filter(js->api_filter_ctx, m)) return;
+    jsapi_handle(js, m);
+}
 
 static int name_cmp(gconstpointer a, gconstpointer b, gpointer unused) { return strcmp(a, b); }
 

@@ -15,6 +15,7 @@
  *   jetstream_add / jetstream_delete          create (with the cross-stream overlap check)
  *   jetstream_check_overlap(js, cfg, except)  10065 if cfg's subjects meet another stream's
  *   jetstream_need_flush / _forget_flush      group commit (called by stream.c)
+ *   jetstream_set_api_filter / _set_clustered the cluster layer's hooks (jscluster.c)
  *   jetstream_check_invariants(js)
  *
  * INVARIANTS
@@ -56,6 +57,14 @@ const char *jetstream_streams_dir(JetStream *js);
 /* API counters for $JS.API.INFO's "api" object. */
 void jetstream_count_api(JetStream *js, bool error);
 void jetstream_api_stats(JetStream *js, uint64_t *total, uint64_t *errors);
+
+/* The cluster layer (jscluster.c) sees every $JS.API request first: returning TRUE means it
+ * answered (or decided this server stays silent); FALSE lets jsapi answer locally. */
+typedef bool (*JetStreamApiFilter)(void *ctx, const ServerMsg *m);
+void jetstream_set_api_filter(JetStream *js, JetStreamApiFilter fn, void *ctx);
+/* In a cluster, num_replicas > 1 is the cluster's to place, not an error (10074). */
+void jetstream_set_clustered(JetStream *js, bool on);
+bool jetstream_clustered(JetStream *js);
 
 void jetstream_check_invariants(JetStream *js);
 

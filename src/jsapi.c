@@ -148,8 +148,8 @@ static StreamConfig *req_config(JsApiReq *r, const char *name) {
     g_autoptr(StreamConfig) cfg = stream_config_parse(o, &e);
     if (cfg != NULL && strcmp(cfg->name, name) != 0)
         mj_js_error(&e, MJ_ERR_JS_STREAM_NAME_MISMATCH, NULL);
-    else if (cfg != NULL)
-        stream_config_validate(cfg, &e);
+    else if (cfg != NULL && stream_config_validate(cfg, &e) && cfg->num_replicas > 1 && !jetstream_clustered(r->js))
+        mj_js_error(&e, MJ_ERR_JS_REPLICAS_NOT_SUPPORTED, NULL); /* a cluster places replicas (jscluster.c) */
     if (e != NULL) {
         jsapi_error(r, e);
         return NULL;

@@ -29,6 +29,7 @@
 /* ------------------------------------------------------------------ lifecycle */
 
 static void subscribe_subjects(Stream *st) {
+    st->subscribed = true;
     for (char **s = st->cfg->subjects; *s != NULL; s++) {
         ServerInternalSub *sub = server_subscribe_internal(st->srv, *s, NULL, stream_on_msg, st);
         g_assert(sub != NULL); /* subjects were validated */
@@ -40,6 +41,12 @@ static void unsubscribe_subjects(Stream *st) {
     for (guint i = 0; i < st->subs->len; i++)
         server_unsubscribe_internal(st->srv, g_ptr_array_index(st->subs, i));
     g_ptr_array_set_size(st->subs, 0);
+    st->subscribed = false;
+}
+
+void stream_set_subscribed(Stream *st, bool on) {
+    if (on && !st->subscribed) subscribe_subjects(st);
+    if (!on && st->subscribed) unsubscribe_subjects(st);
 }
 
 Stream *stream_open(JetStream *js, StreamConfig *cfg, int64_t created_ns, GError **error) {
@@ -70,6 +77,8 @@ Stream *stream_open(JetStream *js, StreamConfig *cfg, int64_t created_ns, GError
     st->dedup = g_hash_table_new(g_str_hash, g_str_equal);
     g_queue_init(&st->dedup_order);
     g_queue_init(&st->pending);
+    st->repl_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_queue_init(&st->repl_held);
     stream_dedup_rebuild(st);
     stream_age_tick(st); /* expire what aged while we were down, then arm the timer */
     subscribe_subjects(st);
@@ -85,6 +94,10 @@ void stream_close(Stream *st) {
     stream_flush(st); /* the last group: answer everyone still waiting */
     jetstream_forget_flush(st->js, st);
     env_timer_cancel(st->env, st->age_timer);
+    env_timer_cancel(st->env, st->repl_held_timer);
+    stream_repl_reset(st); /* frees held publishes */
+    g_hash_table_destroy(st->repl_ids);
+    g_free(st->repl_last_msg_id);
     store_close(st->store);
     g_hash_table_destroy(st->dedup);
     g_queue_clear_full(&st->dedup_order, (GDestroyNotify)stream_dedup_entry_free);
@@ -147,7 +160,8 @@ bool stream_update(Stream *st, StreamConfig *cfg, GError **error) {
         stream_config_free(cfg);
         return false;
     }
-    bool resubscribe = !g_strv_equal((const char *const *)old->subjects, (const char *const *)cfg->subjects);
+    bool resubscribe = st->subscribed &&
+                       !g_strv_equal((const char *const *)old->subjects, (const char *const *)cfg->subjects);
     if (resubscribe) unsubscribe_subjects(st);
     if (cfg->max_msgs_per_subject > 0 &&
         (old->max_msgs_per_subject <= 0 || cfg->max_msgs_per_subject < old->max_msgs_per_subject)) {
@@ -271,6 +285,7 @@ void stream_build_info(Stream *st, JsonBuilder *b, const StreamInfoReq *req) {
     }
     jsonu_add_int(b, "consumer_count", consumer_set_count(st->consumers));
     json_builder_end_object(b);
+    if (st->repl != NULL && st->repl->info != NULL) st->repl->info(st->repl_ctx, st, b);
 }
 
 int64_t stream_subjects_total(Stream *st, const char *filter) {
@@ -302,5 +317,6 @@ void stream_check_invariants(Stream *st) {
     if (st->cfg->max_age_ns > 0 && s.msgs > 0) g_assert_cmpuint(st->age_timer, !=, 0);
     if (st->cfg->max_msgs > 0 && st->cfg->discard == DISCARD_OLD)
         g_assert_cmpuint(s.msgs, <=, (uint64_t)st->cfg->max_msgs);
-    g_assert_cmpuint(st->subs->len, ==, g_strv_length(st->cfg->subjects));
+    g_assert_cmpuint(st->subs->len, ==, st->subscribed ? g_strv_length(st->cfg->subjects) : 0);
+    g_assert_cmpuint(st->repl_pending, <=, st->repl_last_seq);
 }

@@ -72,6 +72,22 @@ ConsumerSet *stream_consumers(Stream *st);
 int64_t stream_created_ns(Stream *st);
 void stream_check_invariants(Stream *st);
 
+/* --- replication (the cluster layer, jscluster.c; see stream_publish.c "replicated streams") ---
+ * A replicated stream's leader decides each publish and assigns its seq, then calls
+ * propose (FALSE: not leader any more, the publish gets no reply); every replica applies
+ * the committed entry with stream_repl_apply, which returns the PubAck body for the leader
+ * to send (NULL: nothing to send; g_free it). info adds the "cluster" member to its info. */
+typedef struct StreamRepl {
+    bool (*propose)(void *ctx, Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m);
+    void (*info)(void *ctx, Stream *st, JsonBuilder *b);
+} StreamRepl;
+void stream_set_repl(Stream *st, const StreamRepl *r, void *ctx); /* r NULL: local again */
+void stream_repl_reset(Stream *st);      /* leadership changed: forget the projection and held publishes */
+uint64_t stream_repl_pending(Stream *st);
+char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m, bool leader);
+/* Subscribe to (or leave) the stream's subjects: only a replicated stream's leader listens. */
+void stream_set_subscribed(Stream *st, bool on);
+
 /* Header lookup as nats-server does it: the first line whose key is exactly `key`
  * (case-sensitive) at the start of a line; value with surrounding blanks trimmed.
  * Returns NULL when absent; *len is the value's length. */

@@ -189,10 +189,6 @@ bool stream_config_validate(StreamConfig *c, GError **error) {
         return false;
     }
     if (c->num_replicas == 0) c->num_replicas = 1;
-    if (c->num_replicas > 1) { /* replication comes with the cluster issue */
-        mj_js_error(error, MJ_ERR_JS_REPLICAS_NOT_SUPPORTED, NULL);
-        return false;
-    }
     unlimited_if_zero(&c->max_consumers);
     unlimited_if_zero(&c->max_msgs);
     unlimited_if_zero(&c->max_bytes);

@@ -38,6 +38,17 @@ struct Stream {
     GQueue pending;           /* PendingAck*, in arrival order */
     EnvTimer age_timer;
     ConsumerSet *consumers;   /* consumer.h: told of every append and removal */
+    bool subscribed;          /* its subjects are in the trie (a replica that does not lead: no) */
+    /* replicated streams (stream_publish.c, "replicated streams"); repl == NULL: local */
+    const StreamRepl *repl;
+    void *repl_ctx;
+    uint64_t repl_last_seq;   /* the leader's projection: last seq once proposals apply */
+    uint64_t repl_pending;    /* proposed, not yet applied */
+    char *repl_last_msg_id;   /* projected Nats-Msg-Id of the last message */
+    GHashTable *repl_ids;     /* msg id -> seq of proposals in flight */
+    GQueue repl_held;         /* HeldMsg*: publishes waiting for the proposals to drain */
+    EnvTimer repl_held_timer;
+    bool repl_draining;
 };
 
 /* stream_publish.c */

@@ -310,7 +310,8 @@ void stream_arm_age_timer(Stream *st) {
  *
  * Headers are looked up case-sensitively, first occurrence, and stored verbatim.
  */
-static bool check_publish(Stream *st, const ServerMsg *m, const char *subject, GError **error) {
+static bool check_publish(Stream *st, const ServerMsg *m, const char *subject, uint64_t last_seq,
+                          const char *last_msg_id, GError **error) {
     const StreamConfig *c = st->cfg;
     const uint8_t *h = m->hdr;
     size_t hl = m->hdr_len, len;
@@ -331,12 +332,12 @@ static bool check_publish(Stream *st, const ServerMsg *m, const char *subject, G
             return false;
         }
     }
-    if (header_u64(h, hl, "Nats-Expected-Last-Sequence", &want) && want != s.last_seq) {
-        mj_js_error(error, MJ_ERR_JS_STREAM_WRONG_LAST_SEQ, "wrong last sequence: %" G_GUINT64_FORMAT, s.last_seq);
+    if (header_u64(h, hl, "Nats-Expected-Last-Sequence", &want) && want != last_seq) {
+        mj_js_error(error, MJ_ERR_JS_STREAM_WRONG_LAST_SEQ, "wrong last sequence: %" G_GUINT64_FORMAT, last_seq);
         return false;
     }
     if ((v = stream_header_get(h, hl, "Nats-Expected-Last-Msg-Id", &len)) != NULL) {
-        const char *last = st->last_msg_id != NULL ? st->last_msg_id : "";
+        const char *last = last_msg_id != NULL ? last_msg_id : "";
         if (len != strlen(last) || memcmp(v, last, len) != 0) {
             mj_js_error(error, MJ_ERR_JS_STREAM_WRONG_LAST_MSG_ID, "wrong last msg ID: %s", last);
             return false;
@@ -378,6 +379,186 @@ static bool check_publish(Stream *st, const ServerMsg *m, const char *subject, G
     return true;
 }
 
+/* ------------------------------------------------------------------ replicated streams
+ *
+ * HOW A REPLICATED PUBLISH WORKS (the cluster layer, jscluster.c, owns the Raft group)
+ *   Only the stream's leader subscribes to its subjects. It decides each publish here, at
+ *   once, against the stream AS IT WILL BE once everything already proposed is applied (its
+ *   "projection": last seq, last msg id, ids in flight), assigns the sequence number, and
+ *   hands the message to the cluster to propose. When the entry is committed (a quorum has
+ *   it on disk) every replica calls stream_repl_apply with the same seq and timestamp: it
+ *   appends, remembers the id for dedup, rolls up and trims exactly as the local path does,
+ *   and on the leader returns the PubAck to send. A replica that already holds seq (the log
+ *   is replayed after a restart) skips it, so applying twice changes nothing.
+ *
+ * WHY DECIDE AT THE LEADER
+ *   Sequence numbers must be assigned once: an entry carries its seq, so a replay or a
+ *   replica that lags can never give one message two numbers. The price is the projection:
+ *   checks that need the store itself with proposals in flight (expected last sequence per
+ *   subject, discard:new limits, roll-ups, a retry of an id still in flight) wait in a small
+ *   queue until the proposals drain, then run against the real store.
+ */
+typedef struct HeldMsg {
+    char *subject, *reply;
+    GBytes *hdr, *payload;
+} HeldMsg;
+
+static void held_free(HeldMsg *h) {
+    g_free(h->subject);
+    g_free(h->reply);
+    g_bytes_unref(h->hdr);
+    g_bytes_unref(h->payload);
+    g_free(h);
+}
+
+static void hold(Stream *st, const ServerMsg *m) {
+    if (g_queue_get_length(&st->repl_held) >= LIMIT_CLUSTER_HELD_PUBLISHES_COUNT) return; /* client times out */
+    HeldMsg *h = g_new0(HeldMsg, 1);
+    h->subject = g_strndup(m->subject, m->subject_len);
+    h->reply = m->reply_len ? g_strndup(m->reply, m->reply_len) : NULL;
+    h->hdr = g_bytes_new(m->hdr, m->hdr_len);
+    h->payload = g_bytes_new(m->payload, m->payload_len);
+    g_queue_push_tail(&st->repl_held, h);
+}
+
+/* Must this publish see the real store (nothing in flight) before it can be decided? */
+static bool needs_store(Stream *st, const uint8_t *hdr, size_t hdr_len) {
+    const StreamConfig *c = st->cfg;
+    size_t len;
+    const char *id = stream_header_get(hdr, hdr_len, "Nats-Msg-Id", &len);
+    g_autofree char *key = id != NULL && len > 0 ? g_strndup(id, len) : NULL;
+    return stream_header_get(hdr, hdr_len, "Nats-Expected-Last-Subject-Sequence", &len) != NULL ||
+           stream_header_get(hdr, hdr_len, "Nats-Rollup", &len) != NULL ||
+           (c->discard == DISCARD_NEW && (c->max_msgs > 0 || c->max_bytes > 0 || c->max_msgs_per_subject > 0)) ||
+           (key != NULL && g_hash_table_contains(st->repl_ids, key));
+}
+
+static void held_drain(void *arg) {
+    Stream *st = arg;
+    st->repl_held_timer = 0;
+    HeldMsg *h;
+    st->repl_draining = true;
+    while (st->repl != NULL && (h = g_queue_peek_head(&st->repl_held)) != NULL) {
+        gsize hl, pl;
+        ServerMsg m = {.subject = h->subject, .subject_len = strlen(h->subject), .reply = h->reply,
+                       .reply_len = h->reply ? strlen(h->reply) : 0};
+        m.hdr = g_bytes_get_data(h->hdr, &hl);
+        m.hdr_len = hl;
+        m.payload = g_bytes_get_data(h->payload, &pl);
+        m.payload_len = pl;
+        if (st->repl_pending > 0 && needs_store(st, m.hdr, m.hdr_len)) break; /* next drain */
+        g_queue_pop_head(&st->repl_held);
+        stream_on_msg(st, &m);
+        held_free(h);
+    }
+    st->repl_draining = false;
+}
+
+void stream_repl_reset(Stream *st) {
+    StoreState s;
+    store_state(st->store, &s);
+    st->repl_last_seq = s.last_seq;
+    st->repl_pending = 0;
+    g_free(st->repl_last_msg_id);
+    st->repl_last_msg_id = g_strdup(st->last_msg_id);
+    g_hash_table_remove_all(st->repl_ids);
+    g_queue_clear_full(&st->repl_held, (GDestroyNotify)held_free);
+}
+
+void stream_set_repl(Stream *st, const StreamRepl *r, void *ctx) {
+    st->repl = r;
+    st->repl_ctx = ctx;
+    stream_repl_reset(st);
+}
+
+uint64_t stream_repl_pending(Stream *st) { return st->repl_pending; }
+
+static void repl_publish(Stream *st, const ServerMsg *m, const char *subject, const char *reply, const char *id,
+                         size_t id_len, int64_t now) {
+    const StreamConfig *c = st->cfg;
+    g_autofree char *key = id != NULL && id_len > 0 ? g_strndup(id, id_len) : NULL;
+    bool behind = !g_queue_is_empty(&st->repl_held) && !st->repl_draining; /* keep arrival order */
+    if (behind || (st->repl_pending > 0 && needs_store(st, m->hdr, m->hdr_len))) {
+        hold(st, m);
+        return;
+    }
+    g_autoptr(GError) err = NULL;
+    if (!check_publish(st, m, subject, st->repl_last_seq, st->repl_last_msg_id, &err)) {
+        queue_ack(st, reply, 0, puback_error(st, err));
+        return;
+    }
+    size_t rl = 0;
+    const char *rollup = stream_header_get(m->hdr, m->hdr_len, "Nats-Rollup", &rl);
+    if (rollup != NULL && !(rl == 3 && (memcmp(rollup, "sub", 3) == 0 || memcmp(rollup, "all", 3) == 0))) {
+        env_log(st->env, ENV_LOG_WARN, "stream %s: rollup value invalid: %.*s", c->name, (int)rl, rollup);
+        return;
+    }
+    uint64_t seq = st->repl_last_seq + 1;
+    if (!st->repl->propose(st->repl_ctx, st, seq, now, m)) return; /* no longer leader: no reply */
+    st->repl_last_seq = seq;
+    st->repl_pending++;
+    g_free(st->repl_last_msg_id);
+    st->repl_last_msg_id = key != NULL ? g_strdup(key) : NULL;
+    if (key != NULL) g_hash_table_insert(st->repl_ids, g_steal_pointer(&key), GSIZE_TO_POINTER(seq));
+}
+
+char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m, bool leader) {
+    const StreamConfig *c = st->cfg;
+    StoreState s;
+    store_state(st->store, &s);
+    size_t id_len = 0;
+    const char *id = stream_header_get(m->hdr, m->hdr_len, "Nats-Msg-Id", &id_len);
+    if (st->repl_pending > 0 && seq <= st->repl_last_seq) {
+        st->repl_pending--;
+        if (id != NULL && id_len > 0) {
+            g_autofree char *key = g_strndup(id, id_len);
+            if (GPOINTER_TO_SIZE(g_hash_table_lookup(st->repl_ids, key)) == seq) g_hash_table_remove(st->repl_ids, key);
+        }
+        if (!g_queue_is_empty(&st->repl_held) && st->repl_held_timer == 0)
+            st->repl_held_timer = env_timer_add(st->env, 0, held_drain, st);
+    }
+    if (seq <= s.last_seq) return NULL; /* already here (a replay after restart) */
+    if (seq != s.last_seq + 1) {
+        env_log(st->env, ENV_LOG_ERROR, "stream %s: replicated entry seq %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT
+                ": a gap, not applied", c->name, seq, s.last_seq);
+        return NULL;
+    }
+    g_autofree char *subject = g_strndup(m->subject, m->subject_len);
+    g_autoptr(GError) err = NULL;
+    uint64_t got = store_append(st->store, subject, m->subject_len, m->hdr, m->hdr_len, m->payload,
+                                m->payload_len, ts, &err);
+    if (got != seq) {
+        env_log(st->env, ENV_LOG_ERROR, "stream %s: cannot store replicated seq %" G_GUINT64_FORMAT ": %s", c->name,
+                seq, err != NULL ? err->message : "sequence mismatch");
+        if (!leader) return NULL;
+        g_autoptr(GError) e2 = NULL;
+        mj_js_error(&e2, MJ_ERR_JS_STREAM_STORE_FAILED, "%s", err != NULL ? err->message : "store failed");
+        return puback_error(st, e2);
+    }
+    g_free(st->last_msg_id);
+    st->last_msg_id = id != NULL ? g_strndup(id, id_len) : NULL;
+    if (id != NULL) dedup_add(st, id, id_len, seq, ts);
+    size_t rl = 0;
+    const char *rollup = stream_header_get(m->hdr, m->hdr_len, "Nats-Rollup", &rl);
+    if (rollup != NULL && rl == 3 && memcmp(rollup, "sub", 3) == 0) {
+        StorePurge req = {.filter = subject, .keep = 1};
+        store_purge(st->store, &req, NULL);
+    } else if (rollup != NULL && rl == 3 && memcmp(rollup, "all", 3) == 0) {
+        store_compact(st->store, seq, NULL);
+    }
+    stream_enforce_subject_limit(st, subject);
+    if (c->discard == DISCARD_OLD) stream_enforce_limits(st);
+    /* Interest retention: only the leader has the consumers, so only it may drop a message
+     * nobody is interested in; replicas keep it (a new leader must not miss it). */
+    if (c->retention == RETENTION_INTEREST && leader && !consumer_set_interested(st->consumers, subject))
+        store_remove(st->store, seq, FALSE, NULL);
+    else
+        consumer_set_stored(st->consumers, seq, subject);
+    stream_arm_age_timer(st);
+    jetstream_need_flush(st->js, st);
+    return leader && !c->no_ack ? puback_ok(st, seq, false) : NULL;
+}
+
 void stream_on_msg(void *ctx, const ServerMsg *m) {
     Stream *st = ctx;
     const StreamConfig *c = st->cfg;
@@ -402,7 +583,13 @@ void stream_on_msg(void *ctx, const ServerMsg *m) {
             return;
         }
     }
-    if (!check_publish(st, m, subject, &err)) {
+    if (st->repl != NULL) {
+        repl_publish(st, m, subject, reply, id, id_len, now);
+        return;
+    }
+    StoreState ss;
+    store_state(st->store, &ss);
+    if (!check_publish(st, m, subject, ss.last_seq, st->last_msg_id, &err)) {
         queue_ack(st, reply, 0, puback_error(st, err));
         return;
     }

@@ -1,16 +1,18 @@
 /* test_cluster.c — Raft groups inside brokers (cluster_nrg.c), the meta group and replicated
- * streams (cluster.c), through the unit tests' world.
+ * streams (jscluster.c), through the unit tests' world.
  *
  * THE WORLD
  *   N brokers, each on its own TestEnv (own clock, own crashable disk), advanced in lockstep
  *   in small steps. They are joined by a bridge that plays the part of the routes: every
  *   broker has an internal subscription on ">" that republishes each message on every other
- *   live broker (a flag stops the copy from being copied again), unless the link is cut.
+ *   live broker (a copy is recognised and not copied again), unless the link is cut.
  *   So Raft traffic, API requests and their replies, and publishes to a stream leader all
  *   travel the way routes will carry them: as ordinary messages.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "jscluster.h"
 #include "cluster_nrg.h"
 #include "jetstream.h"
 #include "jsonutil.h"
@@ -31,6 +33,9 @@ typedef struct Node {
     TestEnv *te;
     Server *srv;
     ServerInternalSub *bridge;
+    JsCluster *cl;
+    EnvConn c;          /* a client connection (cluster tests) */
+    int inbox;
     /* for the bare-Raft tests */
     Nrg *nrg;
     GPtrArray *applied; /* char* */
@@ -40,17 +45,32 @@ struct World {
     int n;
     Node node[MAXN];
     bool cut[MAXN][MAXN];
-    bool bridging;
+    const ServerMsg *fwd[64]; /* the copies being delivered (nested) */
+    int depth;
     bool with_cluster;
 };
 
 /* ------------------------------------------------------------------ the bridge */
 
+/* Is m the copy the bridge itself is delivering right now? (Handlers that run during the
+ * delivery may publish new messages: those must travel on.) */
+static bool is_copy(World *w, const ServerMsg *m) {
+    for (int k = 0; k < w->depth; k++) {
+        const ServerMsg *f = w->fwd[k];
+        if (f->subject_len == m->subject_len && memcmp(f->subject, m->subject, m->subject_len) == 0 &&
+            f->payload_len == m->payload_len && memcmp(f->payload, m->payload, m->payload_len) == 0 &&
+            f->hdr_len == m->hdr_len && (m->hdr_len == 0 || memcmp(f->hdr, m->hdr, m->hdr_len) == 0))
+            return true;
+    }
+    return false;
+}
+
 static void bridge_msg(void *ctx, const ServerMsg *m) {
     Node *from = ctx;
     World *w = from->w;
-    if (w->bridging) return; /* a copy we are delivering: do not copy it again */
-    w->bridging = true;
+    if (is_copy(w, m)) return;
+    g_assert_cmpint(w->depth, <, 64);
+    w->fwd[w->depth++] = m;
     g_autofree char *subject = g_strndup(m->subject, m->subject_len);
     g_autofree char *reply = m->reply_len ? g_strndup(m->reply, m->reply_len) : NULL;
     for (int j = 0; j < w->n; j++) {
@@ -58,7 +78,7 @@ static void bridge_msg(void *ctx, const ServerMsg *m) {
         if (to == from || to->srv == NULL || w->cut[from->i][j]) continue;
         server_publish(to->srv, subject, reply, m->hdr, m->hdr_len, m->payload, m->payload_len);
     }
-    w->bridging = false;
+    w->depth--;
 }
 
 static void advance(World *w, int64_t ns) {
@@ -108,6 +128,9 @@ static void nrg_node_start(World *w, int i) {
 static void node_stop(Node *nd) {
     nrg_free(nd->nrg);
     nd->nrg = NULL;
+    jscluster_free(nd->cl);
+    nd->cl = NULL;
+    nd->c = 0;
     if (nd->srv != NULL) {
         server_unsubscribe_internal(nd->srv, nd->bridge);
         server_free(nd->srv);
@@ -246,9 +269,328 @@ static void test_nrg_partition(void) {
     world_free(w);
 }
 
+/* ------------------------------------------------------------------ clustered JetStream */
+
+#define CONNECT "{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}"
+
+static void js_node_start(World *w, int i) {
+    Node *nd = &w->node[i];
+    node_start_server(nd, true);
+    JsClusterConfig cc = {.server_name = nd->name, .cluster_name = "tc", .size = w->n};
+    g_autoptr(GError) err = NULL;
+    nd->cl = jscluster_new(nd->srv, server_jetstream(nd->srv), &cc, &err);
+    g_assert_no_error(err);
+    nd->c = test_env_connect(nd->te);
+    g_autofree char *sub = g_strdup_printf("CONNECT " CONNECT "\r\nSUB _INBOX.%s.> 1\r\n", nd->name);
+    test_env_client_send(nd->te, nd->c, sub);
+    test_env_advance(nd->te, 0);
+    g_free(test_env_client_take(nd->te, nd->c));
+}
+
+static void check_all(World *w) {
+    for (int i = 0; i < w->n; i++) {
+        Node *nd = &w->node[i];
+        if (nd->srv == NULL) continue;
+        server_check_invariants(nd->srv);
+        jetstream_check_invariants(server_jetstream(nd->srv));
+        jscluster_check_invariants(nd->cl);
+    }
+}
+
+/* Every reply payload the client on node i has received, in order. */
+static GPtrArray *take_replies(Node *nd) {
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *raw = test_env_client_take(nd->te, nd->c);
+    const char *p = raw;
+    while (*p != '\0') {
+        const char *eol = strstr(p, "\r\n");
+        g_assert_nonnull(eol);
+        g_autofree char *line = g_strndup(p, (gsize)(eol - p));
+        g_auto(GStrv) t = g_strsplit(line, " ", -1);
+        guint n = g_strv_length(t);
+        p = eol + 2;
+        if (strcmp(t[0], "MSG") == 0) {
+            size_t len = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
+            g_ptr_array_add(out, g_strndup(p, len));
+            p += len + 2;
+        } else if (strcmp(t[0], "HMSG") == 0) {
+            size_t tl = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
+            g_ptr_array_add(out, g_strndup(p, tl)); /* headers and body: status lines stay visible */
+            p += tl + 2;
+        }
+    }
+    return out;
+}
+
+/* Send a request (optionally with one header line) from node i's client; wait up to max_ns
+ * of virtual time for the first reply, then 200 ms more to see that no second answer comes.
+ * Returns the reply (NULL: none). */
+static char *request_h(World *w, int i, const char *subject, const char *hdr, const char *body, int64_t max_ns) {
+    Node *nd = &w->node[i];
+    g_autofree char *line = NULL;
+    if (hdr != NULL) {
+        g_autofree char *h = g_strdup_printf("NATS/1.0\r\n%s\r\n\r\n", hdr);
+        line = g_strdup_printf("HPUB %s _INBOX.%s.%d %zu %zu\r\n%s%s\r\n", subject, nd->name, ++nd->inbox, strlen(h),
+                               strlen(h) + strlen(body), h, body);
+    } else {
+        line = g_strdup_printf("PUB %s _INBOX.%s.%d %zu\r\n%s\r\n", subject, nd->name, ++nd->inbox, strlen(body), body);
+    }
+    test_env_client_send(nd->te, nd->c, line);
+    g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(g_free);
+    for (int64_t t = 0; t < max_ns && got->len == 0; t += 5 * MS) {
+        advance(w, 5 * MS);
+        g_autoptr(GPtrArray) r = take_replies(nd);
+        for (guint k = 0; k < r->len; k++) g_ptr_array_add(got, g_strdup(g_ptr_array_index(r, k)));
+    }
+    advance(w, 200 * MS);
+    g_autoptr(GPtrArray) late = take_replies(nd);
+    g_assert_cmpuint(late->len, ==, 0); /* exactly one server answered */
+    check_all(w);
+    if (got->len == 0 && g_getenv("CLUSTER_DEBUG") != NULL)
+        for (int k = 0; k < w->n; k++) {
+            if (w->node[k].te == NULL) continue;
+            g_autofree char *log = test_env_take_log(w->node[k].te);
+            g_printerr("--- %s (no reply to %s)\n%s", w->node[k].name, subject, log);
+        }
+    if (got->len == 0) return NULL;
+    for (guint k = 0; got->len > 1 && k < got->len; k++) g_printerr("reply %u: %s\n", k, (char *)g_ptr_array_index(got, k));
+    g_assert_cmpuint(got->len, ==, 1);
+    return g_strdup(g_ptr_array_index(got, 0));
+}
+
+static char *request(World *w, int i, const char *subject, const char *body) {
+    return request_h(w, i, subject, NULL, body, 2000 * MS);
+}
+
+static char *jq(const char *json, const char *path) {
+    g_autoptr(JsonParser) p = json_parser_new();
+    g_assert_true(json_parser_load_from_data(p, json, -1, NULL));
+    g_autoptr(JsonNode) res = json_path_query(path, json_parser_get_root(p), NULL);
+    JsonArray *a = json_node_get_array(res);
+    if (json_array_get_length(a) == 0) return g_strdup("");
+    JsonNode *n = json_array_get_element(a, 0);
+    if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING) return g_strdup(json_node_get_string(n));
+    g_autoptr(JsonGenerator) g = json_generator_new();
+    json_generator_set_root(g, n);
+    return json_generator_to_data(g, NULL);
+}
+
+#define ASSERT_JQ(json, path, want)                  \
+    do {                                             \
+        g_autofree char *v_ = jq((json), (path));    \
+        g_assert_cmpstr(v_, ==, (want));             \
+    } while (0)
+
+static int node_of(World *w, const char *name) {
+    for (int i = 0; i < w->n; i++)
+        if (name != NULL && strcmp(w->node[i].name, name) == 0) return i;
+    return -1;
+}
+
+/* Wait until every live node agrees on one meta leader; its index. */
+static int wait_meta(World *w, int64_t max_ns) {
+    for (int64_t t = 0; t < max_ns; t += 10 * MS) {
+        advance(w, 10 * MS);
+        const char *l = NULL;
+        bool agree = true;
+        for (int i = 0; i < w->n; i++) {
+            if (w->node[i].cl == NULL) continue;
+            const char *li = jscluster_meta_leader(w->node[i].cl);
+            if (li == NULL || (l != NULL && strcmp(l, li) != 0)) agree = false;
+            l = li;
+        }
+        if (agree && l != NULL) {
+            advance(w, 100 * MS); /* the new leader's no-op applied: ready to answer */
+            return node_of(w, l);
+        }
+    }
+    return -1;
+}
+
+static uint64_t stored(World *w, int i, const char *stream) {
+    Stream *st = jetstream_lookup(server_jetstream(w->node[i].srv), stream);
+    if (st == NULL) return 0;
+    StoreState s;
+    store_state(stream_store(st), &s);
+    return s.msgs;
+}
+
+static World *js_world(int n) {
+    World *w = world_new(n);
+    for (int i = 0; i < n; i++) js_node_start(w, i);
+    int ml = wait_meta(w, 3000 * MS);
+    if (ml < 0)
+        for (int i = 0; i < n; i++) {
+            g_autofree char *log = test_env_take_log(w->node[i].te);
+            g_printerr("--- %s\n%s", w->node[i].name, log);
+        }
+    g_assert_cmpint(ml, >=, 0);
+    return w;
+}
+
+/* The meta group forms from the servers' announcements; exactly one server answers each
+ * request; placement honours num_replicas 1-5 with nats-server's errors. */
+static void test_meta_create(void) {
+    World *w = js_world(3);
+    g_autofree char *info = request(w, 1, "$JS.API.INFO", "");
+    g_assert_nonnull(info);
+    ASSERT_JQ(info, "$.type", "io.nats.jetstream.api.v1.account_info_response");
+
+    g_autofree char *r5 = request(w, 0, "$JS.API.STREAM.CREATE.F", "{\"name\":\"F\",\"num_replicas\":5}");
+    ASSERT_JQ(r5, "$.error.err_code", "10005");
+    ASSERT_JQ(r5, "$.error.description", "no suitable peers for placement");
+    g_autofree char *r6 = request(w, 0, "$JS.API.STREAM.CREATE.F", "{\"name\":\"F\",\"num_replicas\":6}");
+    ASSERT_JQ(r6, "$.error.err_code", "10052");
+    ASSERT_JQ(r6, "$.error.description", "maximum replicas is 5");
+
+    g_autofree char *r3 = request(w, 2, "$JS.API.STREAM.CREATE.ORD",
+                                  "{\"name\":\"ORD\",\"subjects\":[\"ord.>\"],\"num_replicas\":3}");
+    ASSERT_JQ(r3, "$.type", "io.nats.jetstream.api.v1.stream_create_response");
+    ASSERT_JQ(r3, "$.did_create", "true");
+    ASSERT_JQ(r3, "$.config.num_replicas", "3");
+    ASSERT_JQ(r3, "$.cluster.name", "tc");
+    g_autofree char *leader = jq(r3, "$.cluster.leader");
+    g_assert_cmpint(node_of(w, leader), >=, 0);
+    ASSERT_JQ(r3, "$.cluster.replicas[0].current", "true");
+    g_autofree char *nrep = jq(r3, "$.cluster.replicas[1].name");
+    g_assert_cmpstr(nrep, !=, "");
+    g_assert_cmpstr(nrep, !=, leader);
+    for (int i = 0; i < 3; i++) g_assert_nonnull(jetstream_lookup(server_jetstream(w->node[i].srv), "ORD"));
+
+    /* R1: on one server only; the overlap check is cluster-wide */
+    g_autofree char *r1 = request(w, 0, "$JS.API.STREAM.CREATE.ONE", "{\"name\":\"ONE\",\"subjects\":[\"one\"]}");
+    ASSERT_JQ(r1, "$.did_create", "true");
+    g_autofree char *r1c = jq(r1, "$.cluster.replicas");
+    g_assert_cmpstr(r1c, ==, "");
+    int hosts = 0;
+    for (int i = 0; i < 3; i++) hosts += jetstream_lookup(server_jetstream(w->node[i].srv), "ONE") != NULL;
+    g_assert_cmpint(hosts, ==, 1);
+    g_autofree char *ov = request(w, 1, "$JS.API.STREAM.CREATE.OV", "{\"name\":\"OV\",\"subjects\":[\"ord.x\"]}");
+    ASSERT_JQ(ov, "$.error.err_code", "10065");
+
+    /* delete goes through the meta group: gone everywhere */
+    g_autofree char *del = request(w, 1, "$JS.API.STREAM.DELETE.ORD", "");
+    ASSERT_JQ(del, "$.success", "true");
+    for (int i = 0; i < 3; i++) g_assert_null(jetstream_lookup(server_jetstream(w->node[i].srv), "ORD"));
+    g_autofree char *nf = request(w, 1, "$JS.API.STREAM.INFO.ORD", "");
+    ASSERT_JQ(nf, "$.error.err_code", "10059");
+    world_free(w);
+}
+
+/* No meta leader (one of three up): 10008 at once. */
+static void test_meta_unavailable(void) {
+    World *w = js_world(3);
+    for (int i = 1; i < 3; i++) node_stop(&w->node[i]);
+    advance(w, 1500 * MS);
+    g_autofree char *r = request(w, 0, "$JS.API.STREAM.CREATE.X", "{\"name\":\"X\"}");
+    ASSERT_JQ(r, "$.error.code", "503");
+    ASSERT_JQ(r, "$.error.err_code", "10008");
+    ASSERT_JQ(r, "$.error.description", "JetStream system temporarily unavailable");
+    world_free(w);
+}
+
+static char *publish(World *w, int i, const char *subject, const char *msg_id, const char *body) {
+    g_autofree char *hdr = msg_id != NULL ? g_strdup_printf("Nats-Msg-Id: %s", msg_id) : NULL;
+    return request_h(w, i, subject, hdr, body, 2000 * MS);
+}
+
+/* R3: only the leader takes publishes, PubAcks after commit, every replica stores every
+ * message under the same seq; the leader dies, a new one takes over in < 1 s with the
+ * de-dup window intact; the dead one comes back and catches up. */
+static void test_stream_failover(void) {
+    World *w = js_world(3);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.ORD",
+                                  "{\"name\":\"ORD\",\"subjects\":[\"ord.>\"],\"num_replicas\":3,\"duplicate_window\":60000000000}");
+    g_autofree char *leader = jq(cr, "$.cluster.leader");
+    int l = node_of(w, leader);
+    g_assert_cmpint(l, >=, 0);
+    int client = (l + 1) % 3;
+    for (int k = 1; k <= 20; k++) {
+        g_autofree char *id = g_strdup_printf("m%d", k);
+        g_autofree char *ack = publish(w, client, "ord.new", id, "x");
+        g_assert_nonnull(ack);
+        ASSERT_JQ(ack, "$.stream", "ORD");
+        g_autofree char *seq = jq(ack, "$.seq");
+        g_assert_cmpint(atoi(seq), ==, k);
+    }
+    g_autofree char *dup = publish(w, client, "ord.new", "m7", "x");
+    ASSERT_JQ(dup, "$.seq", "7");
+    ASSERT_JQ(dup, "$.duplicate", "true");
+    g_autofree char *exp = request_h(w, client, "ord.new", "Nats-Expected-Last-Sequence: 3", "x", 2000 * MS);
+    ASSERT_JQ(exp, "$.error.err_code", "10071");
+    advance(w, 100 * MS);
+    for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "ORD"), ==, 20);
+    g_autofree char *si = request(w, client, "$JS.API.STREAM.INFO.ORD", "");
+    ASSERT_JQ(si, "$.state.last_seq", "20");
+    ASSERT_JQ(si, "$.cluster.leader", leader);
+
+    /* kill -9 the leader */
+    node_stop(&w->node[l]);
+    test_env_crash_disk(w->node[l].te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    int64_t t0 = test_env_now(w->node[client].te);
+    g_autofree char *ack = NULL;
+    while (ack == NULL && test_env_now(w->node[client].te) - t0 < 3000 * MS) {
+        g_free(ack);
+        ack = request_h(w, client, "ord.new", "Nats-Msg-Id: m21", "x", 50 * MS);
+        if (ack != NULL && strstr(ack, "503") != NULL) g_clear_pointer(&ack, g_free);
+    }
+    int64_t took = test_env_now(w->node[client].te) - t0;
+    g_assert_nonnull(ack);
+    ASSERT_JQ(ack, "$.seq", "21");
+    g_assert_cmpint(took, <, 1000 * MS);
+    g_test_message("leader kill -> next PubAck: %d ms (virtual)", (int)(took / MS));
+    g_autofree char *dup2 = publish(w, client, "ord.new", "m20", "x"); /* the window survived */
+    ASSERT_JQ(dup2, "$.duplicate", "true");
+    ASSERT_JQ(dup2, "$.seq", "20");
+
+    /* the dead leader restarts and catches up from the group's log */
+    js_node_start(w, l);
+    advance(w, 1000 * MS);
+    for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "ORD"), ==, 21);
+    g_autofree char *si2 = request(w, client, "$JS.API.STREAM.INFO.ORD", "");
+    ASSERT_JQ(si2, "$.cluster.replicas[0].current", "true");
+    ASSERT_JQ(si2, "$.cluster.replicas[1].current", "true");
+
+    /* step down: another replica leads, publishing goes on */
+    g_autofree char *before = jscluster_stream_leader(w->node[client].cl, "ORD") ? g_strdup(jscluster_stream_leader(w->node[client].cl, "ORD")) : NULL;
+    g_autofree char *sd = request(w, client, "$JS.API.STREAM.LEADER.STEPDOWN.ORD", "");
+    ASSERT_JQ(sd, "$.success", "true");
+    advance(w, 500 * MS);
+    const char *after = jscluster_stream_leader(w->node[client].cl, "ORD");
+    g_assert_nonnull(after);
+    g_assert_cmpstr(after, !=, before);
+    g_autofree char *ack2 = publish(w, client, "ord.new", NULL, "y");
+    ASSERT_JQ(ack2, "$.seq", "22");
+
+    /* purge runs on every replica */
+    g_autofree char *pg = request(w, client, "$JS.API.STREAM.PURGE.ORD", "");
+    ASSERT_JQ(pg, "$.purged", "22");
+    advance(w, 100 * MS);
+    for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "ORD"), ==, 0);
+    world_free(w);
+}
+
+/* The meta leader steps down: another server leads the catalogue, creates still work. */
+static void test_meta_stepdown(void) {
+    World *w = js_world(3);
+    int l = wait_meta(w, 100 * MS);
+    g_autofree char *sd = request(w, 0, "$JS.API.META.LEADER.STEPDOWN", "");
+    ASSERT_JQ(sd, "$.success", "true");
+    int l2 = wait_meta(w, 2000 * MS);
+    g_assert_cmpint(l2, >=, 0);
+    g_assert_cmpint(l2, !=, l);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.S", "{\"name\":\"S\",\"num_replicas\":3}");
+    ASSERT_JQ(cr, "$.did_create", "true");
+    world_free(w);
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/cluster/nrg/failover", test_nrg_failover);
     g_test_add_func("/cluster/nrg/partition", test_nrg_partition);
+    g_test_add_func("/cluster/meta/create", test_meta_create);
+    g_test_add_func("/cluster/meta/unavailable", test_meta_unavailable);
+    g_test_add_func("/cluster/meta/stepdown", test_meta_stepdown);
+    g_test_add_func("/cluster/stream/failover", test_stream_failover);
     return g_test_run();
 }

@@ -1,0 +1,933 @@
+/* jscluster.c — the meta group, placement, replicated streams, and who answers which request.
+ * See jscluster.h for the parts and the interface. Book chapter: book/12-clustering.md.
+ *
+ * THE META LOG (JSON entries, applied in order by every server)
+ *   {"op":"stream_add","name","group","peers":[ids],"config":{...},"created":ns,"reply"}
+ *   {"op":"stream_update","name","config":{...},"reply"}
+ *   {"op":"stream_del","name","reply"}
+ *   "reply" is the client's inbox: after applying, the server that should answer does
+ *   (stream_del: the meta leader; stream_add / stream_update: the stream's leader, once it
+ *   has one, because only it knows the stream's state).
+ *
+ * A STREAM GROUP'S LOG (binary entries; integers little-endian)
+ *   op 1, a publish:   | 1 | seq u64 | ts i64 | subj_len u16 | subj | hdr_len u32 | hdr |
+ *                      | payload_len u32 | payload | reply_len u16 | reply |
+ *   op 2, an API request applied on every replica (PURGE, MSG.DELETE):
+ *                      | 2 | subj_len u16 | subj | reply_len u16 | reply | body_len u32 | body |
+ *   The request is the command: each replica runs the same request against the same state,
+ *   the leader's reply goes to the client, the others' to nowhere.
+ *
+ * PLACEMENT
+ *   The meta leader picks num_replicas peers among the meta group's members that it heard
+ *   from within LIMIT_CLUSTER_CURRENT_NS (itself included), fewest streams hosted first,
+ *   ties broken by the environment's randomness. More replicas than servers: 10005
+ *   "no suitable peers for placement"; enough servers but some silent: 10005
+ *   "no suitable peers for placement, peer offline"; more than 5: 10052. The first peer is
+ *   the group's preferred leader and campaigns at once, so a new stream has a leader within
+ *   one round trip instead of an election timeout.
+ */
+#include "jscluster.h"
+
+#include <string.h>
+
+#include "bytes.h"
+#include "cluster_nrg.h"
+#include "jsapi.h"
+#include "jsonutil.h"
+#include "limits.h"
+#include "stream.h"
+#include "stream_config.h"
+#include "sublist.h"
+
+#define OP_MSG 1
+#define OP_API 2
+#define VOID_REPLY "_MJ.NRG.VOID" /* where a replica's copy of an API reply goes: nobody */
+
+typedef struct Assignment {
+    JsCluster *cl;
+    char *name, *group;
+    uint32_t peers[LIMIT_CLUSTER_REPLICAS_MAX];
+    int n_peers;
+    StreamConfig *cfg;
+    int64_t created_ns;
+    /* only where this server is a peer: */
+    Nrg *nrg;
+    Stream *st;
+    bool leading;           /* subscribed to the subjects, taking publishes */
+    char *reply;            /* a create/update waiting for this stream's leader to answer */
+    const char *reply_kind; /* "stream_create_response" / "stream_update_response" */
+} Assignment;
+
+struct JsCluster {
+    Server *srv;
+    JetStream *js;
+    Env *env;
+    char *name, *cluster_name, *dir;
+    int size;
+    uint32_t self;
+    GHashTable *names;      /* peer id -> server name (char*) */
+    Nrg *meta;
+    GTree *streams;         /* name -> Assignment*, sorted */
+    ServerInternalSub *hello_sub;
+    EnvTimer hello_timer;
+};
+
+static const StreamRepl REPL;
+
+/* ------------------------------------------------------------------ small helpers */
+
+static const char *peer_name(JsCluster *c, uint32_t id) {
+    const char *n = g_hash_table_lookup(c->names, GUINT_TO_POINTER(id));
+    return n != NULL ? n : "?";
+}
+
+static bool meta_leader_known(JsCluster *c) { return c->meta != NULL && nrg_leader(c->meta) != 0; }
+static bool meta_ready(JsCluster *c) { return c->meta != NULL && nrg_ready(c->meta); }
+
+const char *jscluster_meta_leader(JsCluster *c) {
+    return meta_leader_known(c) ? peer_name(c, nrg_leader(c->meta)) : NULL;
+}
+
+const char *jscluster_stream_leader(JsCluster *c, const char *stream) {
+    Assignment *a = g_tree_lookup(c->streams, stream);
+    if (a == NULL || a->nrg == NULL || nrg_leader(a->nrg) == 0) return NULL;
+    return peer_name(c, nrg_leader(a->nrg));
+}
+
+static void reply_error(JsCluster *c, const ServerMsg *m, const char *kind, MjError err, const char *text) {
+    if (m->reply_len == 0) return;
+    JsApiReq r = {.js = c->js, .m = m, .reply = g_strndup(m->reply, m->reply_len)};
+    jsapi_begin(&r, kind);
+    g_autoptr(GError) e = NULL;
+    if (text != NULL)
+        mj_js_error(&e, err, "%s", text);
+    else
+        mj_js_error(&e, err, NULL);
+    jsapi_error(&r, e);
+    g_free(r.reply);
+}
+
+static void reply_gerror(JsCluster *c, const char *reply, const char *kind, const GError *e) {
+    ServerMsg m = {0};
+    JsApiReq r = {.js = c->js, .m = &m, .reply = g_strdup(reply)};
+    jsapi_begin(&r, kind);
+    jsapi_error(&r, e);
+    g_free(r.reply);
+}
+
+/* "cluster": {"name","leader","replicas":[{"name","current","active","lag","peer"}]} */
+static void build_cluster_info(JsCluster *c, Assignment *a, JsonBuilder *b) {
+    json_builder_set_member_name(b, "cluster");
+    json_builder_begin_object(b);
+    jsonu_add_string(b, "name", c->cluster_name);
+    uint32_t leader = a->nrg != NULL ? nrg_leader(a->nrg) : 0;
+    if (leader != 0) jsonu_add_string(b, "leader", peer_name(c, leader));
+    if (a->n_peers > 1) {
+        json_builder_set_member_name(b, "replicas");
+        json_builder_begin_array(b);
+        for (int i = 0; i < a->n_peers; i++) {
+            if (a->peers[i] == leader) continue;
+            NrgPeerInfo pi = {0};
+            if (a->nrg != NULL) nrg_peer_info(a->nrg, a->peers[i], &pi);
+            json_builder_begin_object(b);
+            jsonu_add_string(b, "name", peer_name(c, a->peers[i]));
+            jsonu_add_bool(b, "current", pi.current);
+            jsonu_add_int(b, "active", pi.active_ns);
+            if (pi.lag > 0) jsonu_add_int(b, "lag", (int64_t)pi.lag);
+            char hex[9];
+            jsonu_add_string(b, "peer", nrg_peer_hex(a->peers[i], hex));
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+    }
+    json_builder_end_object(b);
+}
+
+/* ------------------------------------------------------------------ stream groups */
+
+static void repl_info(void *ctx, Stream *st, JsonBuilder *b) {
+    Assignment *a = ctx;
+    build_cluster_info(a->cl, a, b);
+}
+
+static bool repl_propose(void *ctx, Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m) {
+    Assignment *a = ctx;
+    if (a->nrg == NULL || !nrg_ready(a->nrg)) return false;
+    size_t n = 1 + 8 + 8 + 2 + m->subject_len + 4 + m->hdr_len + 4 + m->payload_len + 2 + m->reply_len;
+    g_autofree uint8_t *buf = g_malloc(n);
+    uint8_t *p = buf;
+    *p++ = OP_MSG;
+    put64(p, seq), p += 8;
+    put64(p, (uint64_t)ts), p += 8;
+    put16(p, (uint16_t)m->subject_len), p += 2;
+    memcpy(p, m->subject, m->subject_len), p += m->subject_len;
+    put32(p, (uint32_t)m->hdr_len), p += 4;
+    if (m->hdr_len) memcpy(p, m->hdr, m->hdr_len), p += m->hdr_len;
+    put32(p, (uint32_t)m->payload_len), p += 4;
+    if (m->payload_len) memcpy(p, m->payload, m->payload_len), p += m->payload_len;
+    put16(p, (uint16_t)m->reply_len), p += 2;
+    if (m->reply_len) memcpy(p, m->reply, m->reply_len), p += m->reply_len;
+    g_autoptr(GError) err = NULL;
+    if (!nrg_propose(a->nrg, buf, n, &err)) {
+        env_log(a->cl->env, ENV_LOG_WARN, "stream %s: proposal refused: %s", a->name, err->message);
+        return false;
+    }
+    return true;
+}
+
+static const StreamRepl REPL = {.propose = repl_propose, .info = repl_info};
+
+/* Bounds-checked reading of an entry. */
+typedef struct Rd {
+    const uint8_t *p, *end;
+    bool bad;
+} Rd;
+
+static const uint8_t *rd_take(Rd *r, size_t n) {
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *q = r->p;
+    r->p += n;
+    return q;
+}
+static uint64_t rd64(Rd *r) {
+    const uint8_t *q = rd_take(r, 8);
+    return q ? get64(q) : 0;
+}
+static uint32_t rd32(Rd *r) {
+    const uint8_t *q = rd_take(r, 4);
+    return q ? get32(q) : 0;
+}
+static uint16_t rd16(Rd *r) {
+    const uint8_t *q = rd_take(r, 2);
+    return q ? get16(q) : 0;
+}
+
+static void send_stream_reply(Assignment *a, const char *reply, const char *kind, bool did_create) {
+    JsCluster *c = a->cl;
+    ServerMsg m = {0};
+    JsApiReq r = {.js = c->js, .m = &m, .reply = g_strdup(reply)};
+    jsapi_begin(&r, kind);
+    stream_build_info(a->st, r.b, NULL);
+    if (did_create) jsonu_add_bool(r.b, "did_create", true);
+    jsapi_send(&r, false);
+    g_free(r.reply);
+}
+
+static void stream_apply(void *ctx, uint64_t index, const uint8_t *data, size_t len) {
+    Assignment *a = ctx;
+    JsCluster *c = a->cl;
+    Rd r = {data, data + len, false};
+    const uint8_t *op = rd_take(&r, 1);
+    bool leader = nrg_is_leader(a->nrg);
+    if (op != NULL && *op == OP_MSG) {
+        ServerMsg m = {0};
+        uint64_t seq = rd64(&r);
+        int64_t ts = (int64_t)rd64(&r);
+        m.subject_len = rd16(&r);
+        m.subject = (const char *)rd_take(&r, m.subject_len);
+        m.hdr_len = rd32(&r);
+        m.hdr = rd_take(&r, m.hdr_len);
+        m.payload_len = rd32(&r);
+        m.payload = rd_take(&r, m.payload_len);
+        m.reply_len = rd16(&r);
+        m.reply = (const char *)rd_take(&r, m.reply_len);
+        if (r.bad) goto bad;
+        g_autofree char *ack = stream_repl_apply(a->st, seq, ts, &m, leader);
+        if (ack != NULL && m.reply_len > 0) {
+            g_autofree char *reply = g_strndup(m.reply, m.reply_len);
+            server_publish(c->srv, reply, NULL, NULL, 0, ack, strlen(ack));
+        }
+        return;
+    }
+    if (op != NULL && *op == OP_API) {
+        ServerMsg m = {0};
+        m.subject_len = rd16(&r);
+        m.subject = (const char *)rd_take(&r, m.subject_len);
+        m.reply_len = rd16(&r);
+        m.reply = (const char *)rd_take(&r, m.reply_len);
+        m.payload_len = rd32(&r);
+        m.payload = rd_take(&r, m.payload_len);
+        if (r.bad) goto bad;
+        if (!leader) {
+            m.reply = VOID_REPLY;
+            m.reply_len = strlen(VOID_REPLY);
+        }
+        jsapi_handle(c->js, &m);
+        return;
+    }
+bad:
+    env_log(c->env, ENV_LOG_ERROR, "stream %s: malformed entry %" G_GUINT64_FORMAT " (%zu bytes) ignored", a->name,
+            index, len);
+}
+
+static void stream_state(void *ctx) {
+    Assignment *a = ctx;
+    bool ready = nrg_ready(a->nrg);
+    if (ready && !a->leading) {
+        a->leading = true;
+        stream_repl_reset(a->st);
+        stream_set_subscribed(a->st, true);
+        if (a->reply != NULL) {
+            send_stream_reply(a, a->reply, a->reply_kind, strcmp(a->reply_kind, "stream_create_response") == 0);
+            g_clear_pointer(&a->reply, g_free);
+        }
+    } else if (!ready && a->leading) {
+        a->leading = false;
+        stream_set_subscribed(a->st, false);
+        stream_repl_reset(a->st);
+    }
+    if (!ready && nrg_leader(a->nrg) != 0 && nrg_leader(a->nrg) != a->cl->self)
+        g_clear_pointer(&a->reply, g_free); /* another server leads: it answers */
+}
+
+static const NrgCallbacks STREAM_CB = {.apply = stream_apply, .state = stream_state};
+
+/* This server is one of a's peers: open (or adopt) the local stream and join the group. */
+static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
+    g_autoptr(GError) err = NULL;
+    Stream *st = jetstream_lookup(c->js, a->name);
+    if (st != NULL && !stream_config_equal(stream_config(st), a->cfg)) {
+        if (!stream_update(st, stream_config_copy(a->cfg), &err))
+            env_log(c->env, ENV_LOG_ERROR, "stream %s: cannot take the cluster's config: %s", a->name, err->message);
+        g_clear_error(&err);
+    }
+    if (st == NULL) st = jetstream_add(c->js, stream_config_copy(a->cfg), &err);
+    if (st == NULL) {
+        env_log(c->env, ENV_LOG_ERROR, "stream %s: cannot host a replica: %s", a->name, err->message);
+        return;
+    }
+    stream_set_subscribed(st, false);
+    a->st = st;
+    stream_set_repl(st, &REPL, a);
+    g_autofree char *dir = g_build_filename(c->dir, a->group, NULL);
+    NrgConfig nc = {.group = a->group, .dir = dir, .self = c->self, .peers = a->peers, .n_peers = (size_t)a->n_peers};
+    a->nrg = nrg_new(c->srv, &nc, &STREAM_CB, a, &err);
+    if (a->nrg == NULL) {
+        env_log(c->env, ENV_LOG_ERROR, "stream %s: cannot open its raft group: %s", a->name, err->message);
+        stream_set_repl(st, NULL, NULL);
+        a->st = NULL;
+        return;
+    }
+    if ((fresh && a->peers[0] == c->self) || a->n_peers == 1) nrg_campaign(a->nrg);
+}
+
+static void assignment_free(Assignment *a) {
+    if (a->st != NULL) stream_set_repl(a->st, NULL, NULL);
+    nrg_free(a->nrg);
+    stream_config_free(a->cfg);
+    g_free(a->name);
+    g_free(a->group);
+    g_free(a->reply);
+    g_free(a);
+}
+
+/* ------------------------------------------------------------------ the meta log */
+
+static char *meta_entry(const char *op, Assignment *a, const StreamConfig *cfg, const char *name, const char *reply) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    jsonu_add_string(b, "op", op);
+    jsonu_add_string(b, "name", name);
+    if (a != NULL) {
+        jsonu_add_string(b, "group", a->group);
+        jsonu_add_int(b, "created", a->created_ns);
+        json_builder_set_member_name(b, "peers");
+        json_builder_begin_array(b);
+        for (int i = 0; i < a->n_peers; i++) json_builder_add_int_value(b, a->peers[i]);
+        json_builder_end_array(b);
+    }
+    if (cfg != NULL) {
+        json_builder_set_member_name(b, "config");
+        stream_config_build(cfg, b);
+    }
+    if (reply != NULL) jsonu_add_string(b, "reply", reply);
+    json_builder_end_object(b);
+    return jsonu_builder_to_string(b);
+}
+
+static StreamConfig *entry_config(JsonObject *o) {
+    JsonNode *n = json_object_get_member(o, "config");
+    if (n == NULL || !JSON_NODE_HOLDS_OBJECT(n)) return NULL;
+    g_autoptr(GError) err = NULL;
+    StreamConfig *cfg = stream_config_parse(json_node_get_object(n), &err);
+    if (cfg != NULL && !stream_config_validate(cfg, &err)) g_clear_pointer(&cfg, stream_config_free);
+    return cfg;
+}
+
+static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, const char *reply) {
+    const char *group = NULL;
+    int64_t created = 0;
+    JsonNode *pn = json_object_get_member(o, "peers");
+    StreamConfig *cfg = entry_config(o);
+    if (!jsonu_get_string(o, "group", &group) || group == NULL || !jsonu_get_int(o, "created", &created) ||
+        pn == NULL || !JSON_NODE_HOLDS_ARRAY(pn) || cfg == NULL) {
+        stream_config_free(cfg);
+        env_log(c->env, ENV_LOG_ERROR, "meta: malformed stream_add for %s ignored", name);
+        return;
+    }
+    if (g_tree_lookup(c->streams, name) != NULL) { /* two creates raced: the first one won */
+        stream_config_free(cfg);
+        return;
+    }
+    Assignment *a = g_new0(Assignment, 1);
+    a->cl = c;
+    a->name = g_strdup(name);
+    a->group = g_strdup(group);
+    a->cfg = cfg;
+    a->created_ns = created;
+    JsonArray *pa = json_node_get_array(pn);
+    bool mine = false;
+    for (guint i = 0; i < json_array_get_length(pa) && a->n_peers < LIMIT_CLUSTER_REPLICAS_MAX; i++) {
+        a->peers[a->n_peers] = (uint32_t)json_array_get_int_element(pa, i);
+        mine |= a->peers[a->n_peers] == c->self;
+        a->n_peers++;
+    }
+    g_tree_insert(c->streams, a->name, a);
+    if (!mine) return;
+    if (reply != NULL) {
+        a->reply = g_strdup(reply);
+        a->reply_kind = "stream_create_response";
+    }
+    host_stream(c, a, reply != NULL);
+}
+
+static void apply_stream_update(JsCluster *c, JsonObject *o, const char *name, const char *reply) {
+    Assignment *a = g_tree_lookup(c->streams, name);
+    StreamConfig *cfg = entry_config(o);
+    if (a == NULL || cfg == NULL) {
+        stream_config_free(cfg);
+        return;
+    }
+    stream_config_free(a->cfg);
+    a->cfg = cfg;
+    if (a->st == NULL) return;
+    g_autoptr(GError) err = NULL;
+    if (!stream_update(a->st, stream_config_copy(cfg), &err)) {
+        env_log(c->env, ENV_LOG_ERROR, "stream %s: update not applied here: %s", name, err->message);
+        if (reply != NULL && nrg_ready(a->nrg)) {
+            g_autoptr(GError) e2 = NULL;
+            mj_js_error(&e2, MJ_ERR_JS_STREAM_GENERAL, "%s", err->message);
+            reply_gerror(c, reply, "stream_update_response", e2);
+        }
+        return;
+    }
+    if (a->leading) stream_set_subscribed(a->st, true); /* stream_update resubscribes only if subscribed */
+    if (reply != NULL && nrg_ready(a->nrg)) send_stream_reply(a, reply, "stream_update_response", false);
+}
+
+static void apply_stream_del(JsCluster *c, const char *name, const char *reply) {
+    Assignment *a = g_tree_lookup(c->streams, name);
+    if (a == NULL) return;
+    g_tree_steal(c->streams, name);
+    Stream *st = a->st;
+    Nrg *nrg = g_steal_pointer(&a->nrg);
+    if (st != NULL) stream_set_repl(st, NULL, NULL);
+    a->st = NULL;
+    nrg_destroy(nrg);
+    if (st != NULL) jetstream_delete(c->js, st);
+    assignment_free(a);
+    if (reply != NULL && meta_ready(c)) {
+        ServerMsg m = {0};
+        JsApiReq r = {.js = c->js, .m = &m, .reply = g_strdup(reply)};
+        jsapi_begin(&r, "stream_delete_response");
+        jsonu_add_bool(r.b, "success", true);
+        jsapi_send(&r, false);
+        g_free(r.reply);
+    }
+}
+
+static void meta_apply(void *ctx, uint64_t index, const uint8_t *data, size_t len) {
+    JsCluster *c = ctx;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(data, len, &parser);
+    const char *op = NULL, *name = NULL, *reply = NULL;
+    if (o == NULL || !jsonu_get_string(o, "op", &op) || op == NULL || !jsonu_get_string(o, "name", &name) ||
+        name == NULL || !jsonu_get_string(o, "reply", &reply)) {
+        env_log(c->env, ENV_LOG_ERROR, "meta: malformed entry %" G_GUINT64_FORMAT " ignored", index);
+        return;
+    }
+    if (strcmp(op, "stream_add") == 0) apply_stream_add(c, o, name, reply);
+    else if (strcmp(op, "stream_update") == 0) apply_stream_update(c, o, name, reply);
+    else if (strcmp(op, "stream_del") == 0) apply_stream_del(c, name, reply);
+    else env_log(c->env, ENV_LOG_ERROR, "meta: unknown op %s ignored", op);
+}
+
+static void meta_state(void *ctx) {}
+
+static const NrgCallbacks META_CB = {.apply = meta_apply, .state = meta_state};
+
+static bool meta_propose(JsCluster *c, const char *entry, const ServerMsg *m, const char *kind) {
+    g_autoptr(GError) err = NULL;
+    if (nrg_propose(c->meta, entry, strlen(entry), &err)) return true;
+    reply_error(c, m, kind, MJ_ERR_JS_UNAVAILABLE, NULL);
+    return false;
+}
+
+/* ------------------------------------------------------------------ the API (meta leader) */
+
+static int hosted_count(JsCluster *c, uint32_t peer) {
+    int n = 0;
+    g_autoptr(GPtrArray) all = g_ptr_array_new();
+    GTreeNode *node = g_tree_node_first(c->streams);
+    for (; node != NULL; node = g_tree_node_next(node)) {
+        Assignment *a = g_tree_node_value(node);
+        for (int i = 0; i < a->n_peers; i++) n += a->peers[i] == peer;
+    }
+    return n;
+}
+
+/* Pick r peers (spec 6.1, simplified): live members, fewest hosted streams first. */
+static bool place(JsCluster *c, int r, uint32_t *out, GError **error) {
+    size_t n;
+    const uint32_t *members = nrg_peers(c->meta, &n);
+    if ((size_t)r > n) {
+        mj_js_error(error, MJ_ERR_JS_NO_SUITABLE_PEERS, NULL);
+        return false;
+    }
+    uint32_t live[LIMIT_CLUSTER_PEERS_MAX];
+    int load[LIMIT_CLUSTER_PEERS_MAX];
+    uint64_t tie[LIMIT_CLUSTER_PEERS_MAX];
+    int nl = 0;
+    for (size_t i = 0; i < n; i++) {
+        NrgPeerInfo pi;
+        nrg_peer_info(c->meta, members[i], &pi);
+        if (members[i] != c->self && pi.active_ns > LIMIT_CLUSTER_CURRENT_NS) continue;
+        live[nl] = members[i];
+        load[nl] = hosted_count(c, members[i]);
+        tie[nl] = env_random_u64(c->env);
+        nl++;
+    }
+    if (r > nl) {
+        mj_js_error(error, MJ_ERR_JS_NO_SUITABLE_PEERS, "no suitable peers for placement, peer offline");
+        return false;
+    }
+    for (int i = 1; i < nl; i++) /* insertion sort by (load, tie) */
+        for (int j = i; j > 0 && (load[j] < load[j - 1] || (load[j] == load[j - 1] && tie[j] < tie[j - 1])); j--) {
+            uint32_t t = live[j]; live[j] = live[j - 1]; live[j - 1] = t;
+            int l = load[j]; load[j] = load[j - 1]; load[j - 1] = l;
+            uint64_t x = tie[j]; tie[j] = tie[j - 1]; tie[j - 1] = x;
+        }
+    memcpy(out, live, (size_t)r * sizeof *out);
+    return true;
+}
+
+static bool overlaps(JsCluster *c, const StreamConfig *cfg, const char *except) {
+    for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node)) {
+        Assignment *a = g_tree_node_value(node);
+        if (except != NULL && strcmp(a->name, except) == 0) continue;
+        for (char **x = cfg->subjects; *x != NULL; x++)
+            for (char **y = a->cfg->subjects; *y != NULL; y++)
+                if (subject_patterns_overlap(*x, *y)) return true;
+    }
+    return false;
+}
+
+/* Decode and validate a create/update body; answers the error itself. */
+static StreamConfig *req_config(JsCluster *c, const ServerMsg *m, const char *name, const char *kind) {
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
+    if (o == NULL) {
+        reply_error(c, m, kind, MJ_ERR_JS_INVALID_JSON, NULL);
+        return NULL;
+    }
+    g_autoptr(GError) e = NULL;
+    g_autoptr(StreamConfig) cfg = stream_config_parse(o, &e);
+    if (cfg != NULL && strcmp(cfg->name, name) != 0)
+        mj_js_error(&e, MJ_ERR_JS_STREAM_NAME_MISMATCH, NULL);
+    else if (cfg != NULL && cfg->num_replicas > LIMIT_CLUSTER_REPLICAS_MAX)
+        mj_js_error(&e, MJ_ERR_JS_STREAM_INVALID_CONFIG, "maximum replicas is %d", LIMIT_CLUSTER_REPLICAS_MAX);
+    else if (cfg != NULL)
+        stream_config_validate(cfg, &e);
+    if (e != NULL) {
+        JsApiReq r = {.js = c->js, .m = m, .reply = g_strndup(m->reply, m->reply_len)};
+        jsapi_begin(&r, kind);
+        jsapi_error(&r, e);
+        g_free(r.reply);
+        return NULL;
+    }
+    return g_steal_pointer(&cfg);
+}
+
+static void api_create(JsCluster *c, const ServerMsg *m, const char *name, const char *reply) {
+    const char *kind = "stream_create_response";
+    g_autoptr(StreamConfig) cfg = req_config(c, m, name, kind);
+    if (cfg == NULL) return;
+    Assignment *old = g_tree_lookup(c->streams, name);
+    if (cfg->sealed) {
+        reply_error(c, m, kind, MJ_ERR_JS_STREAM_INVALID_CONFIG, "stream configuration for create can not be sealed");
+        return;
+    }
+    if (old != NULL) {
+        if (!stream_config_equal(old->cfg, cfg)) return reply_error(c, m, kind, MJ_ERR_JS_STREAM_NAME_EXISTS, NULL);
+        /* CREATE is idempotent: the stream's leader answers with its info */
+        if (old->st != NULL && old->leading) return send_stream_reply(old, reply, kind, true);
+        return; /* another server leads it: it cannot hear this; the client retries */
+    }
+    if (overlaps(c, cfg, NULL)) return reply_error(c, m, kind, MJ_ERR_JS_STREAM_SUBJECT_OVERLAP, NULL);
+    Assignment a = {.n_peers = (int)cfg->num_replicas, .created_ns = env_wall_ns(c->env)};
+    g_autoptr(GError) e = NULL;
+    if (!place(c, a.n_peers, a.peers, &e)) {
+        JsApiReq r = {.js = c->js, .m = m, .reply = g_strdup(reply)};
+        jsapi_begin(&r, kind);
+        jsapi_error(&r, e);
+        g_free(r.reply);
+        return;
+    }
+    static const char az[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    char group[11] = "S-";
+    for (int i = 2; i < 10; i++) group[i] = az[env_random_u64(c->env) % (sizeof az - 1)];
+    a.group = group;
+    g_autofree char *entry = meta_entry("stream_add", &a, cfg, name, reply);
+    meta_propose(c, entry, m, kind);
+}
+
+static void api_update(JsCluster *c, const ServerMsg *m, const char *name, const char *reply) {
+    const char *kind = "stream_update_response";
+    g_autoptr(StreamConfig) cfg = req_config(c, m, name, kind);
+    if (cfg == NULL) return;
+    Assignment *a = g_tree_lookup(c->streams, name);
+    if (a == NULL) return reply_error(c, m, kind, MJ_ERR_JS_STREAM_NOT_FOUND, NULL);
+    g_autoptr(GError) e = NULL;
+    if (cfg->num_replicas != a->cfg->num_replicas)
+        mj_js_error(&e, MJ_ERR_JS_STREAM_INVALID_CONFIG, "stream replicas can not be changed in this version of minijet");
+    else if (!stream_config_check_update(a->cfg, cfg, &e))
+        ;
+    else if (overlaps(c, cfg, name))
+        mj_js_error(&e, MJ_ERR_JS_STREAM_SUBJECT_OVERLAP, NULL);
+    if (e != NULL) {
+        reply_gerror(c, reply, kind, e);
+        return;
+    }
+    g_autofree char *entry = meta_entry("stream_update", NULL, cfg, name, reply);
+    meta_propose(c, entry, m, kind);
+}
+
+static void api_delete(JsCluster *c, const ServerMsg *m, const char *name, const char *reply) {
+    if (g_tree_lookup(c->streams, name) == NULL)
+        return reply_error(c, m, "stream_delete_response", MJ_ERR_JS_STREAM_NOT_FOUND, NULL);
+    g_autofree char *entry = meta_entry("stream_del", NULL, NULL, name, reply);
+    meta_propose(c, entry, m, "stream_delete_response");
+}
+
+static void reply_success(JsCluster *c, const char *reply, const char *kind) {
+    ServerMsg m = {0};
+    JsApiReq r = {.js = c->js, .m = &m, .reply = g_strdup(reply)};
+    jsapi_begin(&r, kind);
+    jsonu_add_bool(r.b, "success", true);
+    jsapi_send(&r, false);
+    g_free(r.reply);
+}
+
+static void stepdown(JsCluster *c, Nrg *nrg, const ServerMsg *m, const char *reply, const char *kind) {
+    g_autoptr(GError) e = NULL;
+    if (nrg_stepdown(nrg, &e)) return reply_success(c, reply, kind);
+    reply_error(c, m, kind, MJ_ERR_JS_STREAM_GENERAL, e->message);
+}
+
+/* Propose an API request as a stream entry (PURGE, MSG.DELETE): every replica runs it. */
+static void propose_api(JsCluster *c, Assignment *a, const ServerMsg *m, const char *kind) {
+    size_t n = 1 + 2 + m->subject_len + 2 + m->reply_len + 4 + m->payload_len;
+    g_autofree uint8_t *buf = g_malloc(n);
+    uint8_t *p = buf;
+    *p++ = OP_API;
+    put16(p, (uint16_t)m->subject_len), p += 2;
+    memcpy(p, m->subject, m->subject_len), p += m->subject_len;
+    put16(p, (uint16_t)m->reply_len), p += 2;
+    memcpy(p, m->reply, m->reply_len), p += m->reply_len;
+    put32(p, (uint32_t)m->payload_len), p += 4;
+    if (m->payload_len) memcpy(p, m->payload, m->payload_len);
+    g_autoptr(GError) err = NULL;
+    if (!nrg_propose(a->nrg, buf, n, &err)) reply_error(c, m, kind, MJ_ERR_JS_UNAVAILABLE, NULL);
+}
+
+/* The stream a request is about: STREAM.<verb>.<s>, STREAM.MSG.<verb>.<s>, DIRECT.GET.<s>...,
+ * STREAM.LEADER.STEPDOWN.<s>, CONSUMER.<verb>.<s>..., CONSUMER.DURABLE.CREATE.<s>.<c>,
+ * CONSUMER.MSG.NEXT.<s>.<c>, CONSUMER.LEADER.STEPDOWN.<s>.<c>. */
+static const char *stream_of(char **t, guint n) {
+    if (n >= 3 && strcmp(t[0], "STREAM") == 0) {
+        if ((strcmp(t[1], "MSG") == 0 || strcmp(t[1], "LEADER") == 0 || strcmp(t[1], "PEER") == 0) && n >= 4) return t[3];
+        return t[2];
+    }
+    if (n >= 3 && strcmp(t[0], "DIRECT") == 0) return t[2];
+    if (n >= 3 && strcmp(t[0], "CONSUMER") == 0) {
+        if ((strcmp(t[1], "DURABLE") == 0 || strcmp(t[1], "MSG") == 0 || strcmp(t[1], "LEADER") == 0) && n >= 4)
+            return t[3];
+        return t[2];
+    }
+    return NULL;
+}
+
+static const char *kind_of(char **t, guint n) {
+    if (n >= 2 && strcmp(t[0], "STREAM") == 0) {
+        if (strcmp(t[1], "INFO") == 0) return "stream_info_response";
+        if (strcmp(t[1], "PURGE") == 0) return "stream_purge_response";
+        if (strcmp(t[1], "NAMES") == 0) return "stream_names_response";
+        if (strcmp(t[1], "LIST") == 0) return "stream_list_response";
+        if (strcmp(t[1], "MSG") == 0 && n >= 3 && strcmp(t[2], "GET") == 0) return "stream_msg_get_response";
+        if (strcmp(t[1], "MSG") == 0) return "stream_msg_delete_response";
+        if (strcmp(t[1], "LEADER") == 0) return "stream_leader_stepdown_response";
+    }
+    if (n >= 2 && strcmp(t[0], "CONSUMER") == 0) {
+        if (strcmp(t[1], "INFO") == 0) return "consumer_info_response";
+        if (strcmp(t[1], "NAMES") == 0) return "consumer_names_response";
+        if (strcmp(t[1], "LIST") == 0) return "consumer_list_response";
+        if (strcmp(t[1], "DELETE") == 0) return "consumer_delete_response";
+        if (strcmp(t[1], "LEADER") == 0) return "consumer_leader_stepdown_response";
+        return "consumer_create_response";
+    }
+    return "account_info_response";
+}
+
+/* TRUE: handled here (answered or deliberately silent); FALSE: jsapi answers locally. */
+static bool api_filter(void *ctx, const ServerMsg *m) {
+    JsCluster *c = ctx;
+    if (m->reply_len == 0) return true;
+    g_autofree char *subject = g_strndup(m->subject, m->subject_len);
+    g_autofree char *reply = g_strndup(m->reply, m->reply_len);
+    g_auto(GStrv) t = g_strsplit(subject + strlen("$JS.API."), ".", -1);
+    guint n = g_strv_length(t);
+    bool meta_leader = meta_ready(c);
+    bool no_meta = !meta_leader_known(c);
+    const char *kind = kind_of(t, n);
+
+    if (n == 3 && strcmp(t[0], "META") == 0 && strcmp(t[1], "LEADER") == 0 && strcmp(t[2], "STEPDOWN") == 0) {
+        if (meta_leader) stepdown(c, c->meta, m, reply, "meta_leader_stepdown_response");
+        return true;
+    }
+    bool catalogue = (n == 1 && strcmp(t[0], "INFO") == 0) ||
+                     (n == 2 && strcmp(t[0], "STREAM") == 0 && (strcmp(t[1], "NAMES") == 0 || strcmp(t[1], "LIST") == 0));
+    bool shape = n == 3 && strcmp(t[0], "STREAM") == 0 &&
+                 (strcmp(t[1], "CREATE") == 0 || strcmp(t[1], "UPDATE") == 0 || strcmp(t[1], "DELETE") == 0);
+    if (catalogue || shape) {
+        if (no_meta) {
+            reply_error(c, m, shape ? (strcmp(t[1], "CREATE") == 0   ? "stream_create_response"
+                                       : strcmp(t[1], "UPDATE") == 0 ? "stream_update_response"
+                                                                     : "stream_delete_response")
+                                    : kind,
+                        MJ_ERR_JS_UNAVAILABLE, NULL);
+            return true;
+        }
+        if (!meta_leader) return true;
+        if (catalogue) return false; /* the meta leader answers from its own view */
+        if (strcmp(t[1], "CREATE") == 0) api_create(c, m, t[2], reply);
+        else if (strcmp(t[1], "UPDATE") == 0) api_update(c, m, t[2], reply);
+        else api_delete(c, m, t[2], reply);
+        return true;
+    }
+    const char *stream = stream_of(t, n);
+    if (stream == NULL) return !meta_leader; /* unknown requests: one answer at most */
+    Assignment *a = g_tree_lookup(c->streams, stream);
+    if (a == NULL) {
+        if (no_meta) reply_error(c, m, kind, MJ_ERR_JS_UNAVAILABLE, NULL);
+        else if (meta_leader && strcmp(t[0], "DIRECT") != 0)
+            reply_error(c, m, kind, MJ_ERR_JS_STREAM_NOT_FOUND, NULL);
+        return true;
+    }
+    if (a->nrg == NULL || !a->leading) return true; /* its leader answers */
+    if (strcmp(t[0], "STREAM") == 0 && strcmp(t[1], "LEADER") == 0) {
+        stepdown(c, a->nrg, m, reply, kind);
+        return true;
+    }
+    if (strcmp(t[0], "STREAM") == 0 &&
+        (strcmp(t[1], "PURGE") == 0 || (strcmp(t[1], "MSG") == 0 && n == 4 && strcmp(t[2], "DELETE") == 0))) {
+        propose_api(c, a, m, kind);
+        return true;
+    }
+    return false; /* INFO, MSG.GET, DIRECT.GET, CONSUMER.*: the leader's local answer */
+}
+
+/* ------------------------------------------------------------------ peers and the meta group */
+
+static void start_meta(JsCluster *c, const uint32_t *peers, size_t n) {
+    g_autofree char *dir = g_build_filename(c->dir, "_meta_", NULL);
+    NrgConfig nc = {.group = "_meta_", .dir = dir, .self = c->self, .peers = peers, .n_peers = n};
+    g_autoptr(GError) err = NULL;
+    c->meta = nrg_new(c->srv, &nc, &META_CB, c, &err);
+    if (c->meta == NULL) {
+        env_log(c->env, ENV_LOG_ERROR, "JetStream cluster: cannot open the meta group: %s", err->message);
+        return;
+    }
+    env_log(c->env, ENV_LOG_INFO, "JetStream cluster: meta group of %zu servers", n);
+}
+
+static void send_hello(JsCluster *c) {
+    g_autofree char *hello = g_strdup_printf("{\"name\":\"%s\",\"id\":%u,\"formed\":%s}", c->name, c->self,
+                                             c->meta != NULL ? "true" : "false");
+    server_publish(c->srv, "$JSC.HELLO", NULL, NULL, 0, hello, strlen(hello));
+}
+
+static gint id_cmp(gconstpointer a, gconstpointer b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Enough servers known: the meta group is the sorted set of the first `size` ids. */
+static void try_form(JsCluster *c) {
+    if (c->meta != NULL || (int)g_hash_table_size(c->names) < c->size) return;
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    GHashTableIter it;
+    gpointer k;
+    g_hash_table_iter_init(&it, c->names);
+    while (g_hash_table_iter_next(&it, &k, NULL)) {
+        uint32_t id = GPOINTER_TO_UINT(k);
+        g_array_append_val(ids, id);
+    }
+    g_array_sort(ids, id_cmp);
+    g_array_set_size(ids, (guint)c->size);
+    bool in = false;
+    for (guint i = 0; i < ids->len; i++) in |= g_array_index(ids, uint32_t, i) == c->self;
+    if (!in) {
+        env_log(c->env, ENV_LOG_ERROR, "JetStream cluster: more servers than the routes list; this one is left out");
+        return;
+    }
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "peers");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < ids->len; i++) {
+        uint32_t id = g_array_index(ids, uint32_t, i);
+        json_builder_begin_object(b);
+        jsonu_add_string(b, "name", peer_name(c, id));
+        jsonu_add_int(b, "id", id);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    g_autofree char *json = jsonu_builder_to_string(b);
+    g_autofree char *path = g_build_filename(c->dir, "meta.json", NULL);
+    g_autoptr(GError) err = NULL;
+    if (!env_file_write_atomic(c->env, path, json, strlen(json), &err)) {
+        env_log(c->env, ENV_LOG_ERROR, "JetStream cluster: cannot write %s: %s", path, err->message);
+        return;
+    }
+    start_meta(c, (const uint32_t *)(void *)ids->data, ids->len);
+    send_hello(c); /* tell the others we formed */
+}
+
+static void on_hello(void *ctx, const ServerMsg *m) {
+    JsCluster *c = ctx;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
+    const char *name = NULL;
+    int64_t id = 0;
+    bool formed = false;
+    if (o == NULL || !jsonu_get_string(o, "name", &name) || name == NULL || !jsonu_get_int(o, "id", &id) ||
+        !jsonu_get_bool(o, "formed", &formed) || (uint32_t)id != nrg_peer_id(name) || (uint32_t)id == c->self)
+        return;
+    bool is_new = !g_hash_table_contains(c->names, GUINT_TO_POINTER((uint32_t)id));
+    if (is_new) {
+        g_hash_table_insert(c->names, GUINT_TO_POINTER((uint32_t)id), g_strdup(name));
+        env_log(c->env, ENV_LOG_INFO, "JetStream cluster: peer %s", name);
+    }
+    if (is_new || !formed) send_hello(c);
+    try_form(c);
+}
+
+static void hello_tick(void *arg) {
+    JsCluster *c = arg;
+    c->hello_timer = 0;
+    if (c->meta != NULL) return;
+    send_hello(c);
+    c->hello_timer = env_timer_add(c->env, LIMIT_CLUSTER_HELLO_NS, hello_tick, c);
+}
+
+/* A restart: the meta group's members and their names come from meta.json. */
+static bool load_meta(JsCluster *c, GError **error) {
+    g_autofree char *path = g_build_filename(c->dir, "meta.json", NULL);
+    if (!c->env->ops->path_exists(c->env, path)) return true;
+    g_autoptr(GBytes) data = NULL;
+    if (!env_file_read_all(c->env, path, &data, error)) return false;
+    gsize len;
+    const void *p = g_bytes_get_data(data, &len);
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(p, len, &parser);
+    JsonNode *pn = o != NULL ? json_object_get_member(o, "peers") : NULL;
+    if (pn == NULL || !JSON_NODE_HOLDS_ARRAY(pn)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a cluster membership file", path);
+        return false;
+    }
+    JsonArray *pa = json_node_get_array(pn);
+    uint32_t ids[LIMIT_CLUSTER_PEERS_MAX];
+    size_t n = 0;
+    for (guint i = 0; i < json_array_get_length(pa) && n < LIMIT_CLUSTER_PEERS_MAX; i++) {
+        JsonNode *e = json_array_get_element(pa, i);
+        const char *name = NULL;
+        int64_t id = 0;
+        if (!JSON_NODE_HOLDS_OBJECT(e) || !jsonu_get_string(json_node_get_object(e), "name", &name) || name == NULL ||
+            !jsonu_get_int(json_node_get_object(e), "id", &id))
+            continue;
+        ids[n++] = (uint32_t)id;
+        g_hash_table_replace(c->names, GUINT_TO_POINTER((uint32_t)id), g_strdup(name));
+    }
+    start_meta(c, ids, n);
+    return true;
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg, GError **error) {
+    Env *env = server_env(srv);
+    if (cfg->server_name == NULL || cfg->server_name[0] == '\0') {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "jetstream cluster requires `server_name` to be set");
+        return NULL;
+    }
+    g_autofree char *dir = g_build_filename(server_config(srv)->store_dir, "cluster", NULL);
+    if (!env->ops->dir_make(env, dir, error)) return NULL;
+    JsCluster *c = g_new0(JsCluster, 1);
+    c->srv = srv;
+    c->js = js;
+    c->env = env;
+    c->name = g_strdup(cfg->server_name);
+    c->cluster_name = g_strdup(cfg->cluster_name != NULL ? cfg->cluster_name : "minijet");
+    c->dir = g_steal_pointer(&dir);
+    c->size = CLAMP(cfg->size, 1, LIMIT_CLUSTER_PEERS_MAX);
+    c->self = nrg_peer_id(c->name);
+    c->names = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    g_hash_table_insert(c->names, GUINT_TO_POINTER(c->self), g_strdup(c->name));
+    c->streams = g_tree_new((GCompareFunc)strcmp);
+    jetstream_set_clustered(js, true);
+    jetstream_set_api_filter(js, api_filter, c);
+    /* Streams on disk wait, silent, until the meta log says this server hosts them. */
+    g_autoptr(GPtrArray) local = jetstream_streams(js);
+    for (guint i = 0; i < local->len; i++) stream_set_subscribed(g_ptr_array_index(local, i), false);
+    c->hello_sub = server_subscribe_internal(srv, "$JSC.HELLO", NULL, on_hello, c);
+    g_autoptr(GError) err = NULL;
+    if (!load_meta(c, &err)) {
+        env_log(env, ENV_LOG_ERROR, "JetStream cluster: %s", err->message);
+        jscluster_free(c);
+        g_propagate_error(error, g_steal_pointer(&err));
+        return NULL;
+    }
+    try_form(c); /* a cluster of one */
+    if (c->meta == NULL) c->hello_timer = env_timer_add(env, 0, hello_tick, c);
+    return c;
+}
+
+void jscluster_free(JsCluster *c) {
+    if (c == NULL) return;
+    jetstream_set_api_filter(c->js, NULL, NULL);
+    server_unsubscribe_internal(c->srv, c->hello_sub);
+    env_timer_cancel(c->env, c->hello_timer);
+    nrg_free(c->meta);
+    for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node))
+        assignment_free(g_tree_node_value(node));
+    g_tree_destroy(c->streams);
+    g_hash_table_destroy(c->names);
+    g_free(c->name);
+    g_free(c->cluster_name);
+    g_free(c->dir);
+    g_free(c);
+}
+
+void jscluster_check_invariants(JsCluster *c) {
+    for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node)) {
+        Assignment *a = g_tree_node_value(node);
+        g_assert_cmpint(a->n_peers, >=, 1);
+        g_assert_true((a->st != NULL) == (a->nrg != NULL));
+        if (a->st != NULL) g_assert_true(jetstream_lookup(c->js, a->name) == a->st);
+        if (a->leading) g_assert_true(nrg_is_leader(a->nrg));
+    }
+}

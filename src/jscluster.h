@@ -1,0 +1,64 @@
+/* jscluster.h — clustered JetStream: the meta group and replicated streams.
+ *
+ * WHAT IT IS
+ *   The layer above JetStream (jetstream.h) that turns N brokers with JetStream into one
+ *   service. It never changes how a single broker works; it registers hooks instead:
+ *   an API filter (jetstream_set_api_filter: it decides which server answers each $JS.API
+ *   request, and handles the ones that change the cluster's shape) and, per replicated
+ *   stream, a StreamRepl (stream.h: the leader proposes each publish, every replica applies
+ *   it once committed). The Raft groups are cluster_nrg.h's, carried as internal messages,
+ *   so routes carry them like any other traffic. Book chapter: book/12-clustering.md.
+ *
+ * THE PARTS
+ *   peers       every JetStream server announces itself on $JSC.HELLO ({"name","id"}) until
+ *               the meta group exists; when `size` servers are known (the routes list, this
+ *               one included) the sorted set becomes the meta group, written to
+ *               <store_dir>/cluster/meta.json so a restart needs no announcements.
+ *   meta group  "_meta_": its log is the cluster's catalogue: stream_add (config, Raft group
+ *               name, peers), stream_update, stream_del. Every server applies it; a server
+ *               named in a stream's peers opens the stream and joins its group.
+ *   stream group "S-<random>": a stream with R replicas is a Raft group of R peers; see
+ *               stream_publish.c "replicated streams" for the publish path.
+ *
+ * WHO ANSWERS (spec nats-cluster.md 4.1)
+ *   INFO, STREAM.CREATE/UPDATE/DELETE/NAMES/LIST, META.LEADER.STEPDOWN: the meta leader;
+ *   everything about one stream (INFO, MSG.GET, PURGE, publishes, CONSUMER.*): that
+ *   stream's leader. Others stay silent. A server that knows there is no meta leader
+ *   answers 10008 (503, "JetStream system temporarily unavailable").
+ *
+ * INTERFACE
+ *   jscluster_new(srv, js, cfg, error)    after jetstream_new; takes over the local streams
+ *   jscluster_free(c)                     before jetstream_free
+ *   jscluster_meta_leader(c)              the meta leader's server name, NULL when none known
+ *   jscluster_stream_leader(c, name)      a stream's leader's name, NULL when none / unknown
+ *   jscluster_check_invariants(c)
+ *
+ * LIMITATIONS (this version)
+ *   Consumers of a replicated stream live on its leader only (their state is not
+ *   replicated); num_replicas cannot change after create; no snapshots (each group's log
+ *   grows until the stream is deleted) and no peer removal.
+ */
+#ifndef MINIJET_JSCLUSTER_H
+#define MINIJET_JSCLUSTER_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "jetstream.h"
+#include "server.h"
+
+typedef struct JsCluster JsCluster;
+
+typedef struct JsClusterConfig {
+    const char *server_name;   /* required, unique in the cluster */
+    const char *cluster_name;  /* "cluster" in info replies */
+    int size;                  /* JetStream servers in the cluster (>= 1) */
+} JsClusterConfig;
+
+JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg, GError **error);
+void jscluster_free(JsCluster *c);
+const char *jscluster_meta_leader(JsCluster *c);
+const char *jscluster_stream_leader(JsCluster *c, const char *stream);
+void jscluster_check_invariants(JsCluster *c);
+
+#endif
