@@ -116,7 +116,7 @@ tidy:
 # path, a file that includes a base header builds and one that includes a broker header
 # (server.h, stream.h, consumer.h, jetstream.h) does not.
 .PHONY: client-layer-check
-client-layer-check: $(CLIENT_INC_HDRS) $(B)/libminijet.a
+client-layer-check: $(CLIENT_INC_HDRS) $(B)/libminijet.a $(B)/libminijet-client.a
 	@mkdir -p $(B)/client-probe; cd $(B)/client-probe; \
 	printf '#include "proto.h"\n#include "env.h"\nint probe;\n' > ok.c; \
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote $(abspath $(CLIENT_INC)) -fsyntax-only ok.c \
@@ -126,8 +126,10 @@ client-layer-check: $(CLIENT_INC_HDRS) $(B)/libminijet.a
 	  if $(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote $(abspath $(CLIENT_INC)) -fsyntax-only bad.c 2>/dev/null; then \
 	    echo "client-layer-check: src/client/ can include $$h"; exit 1; fi; \
 	done; \
-	if nm -A $(abspath $(B))/libminijet.a 2>/dev/null | grep -qE ' T (client|kv|objstore|cli)_'; then \
-	  echo "client-layer-check: the broker archive holds client code"; exit 1; fi; \
+	nm -g --defined-only $(abspath $(B))/libminijet-client.a | awk '$$2 == "T" {print $$3}' | sort > client.syms; \
+	nm -g --defined-only $(abspath $(B))/libminijet.a | awk '$$2 == "T" {print $$3}' | sort > broker.syms; \
+	both=$$(comm -12 client.syms broker.syms); \
+	if [ -n "$$both" ]; then echo "client-layer-check: the broker archive defines client functions:" $$both; exit 1; fi; \
 	echo "client-layer-check: ok (src/client/ sees only the base headers; the broker archive has no client code)"
 
 clean:
