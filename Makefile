@@ -111,6 +111,10 @@ tidy:
 	  | grep -vE '^src/(env_real|main)\.c:' | grep -vP '^\S+:[0-9]+:\s*(\*|//|/\*)'); \
 	if [ -n "$$hits" ]; then echo "tidy: src/ reaches the OS outside the environment seam:"; \
 	  echo "$$hits"; exit 1; fi; echo "tidy: ok (no direct OS calls in the core)"
+	@hits=$$(grep -rnE --include='*.c' --include='*.h' -- '->ops->(file|path|dir)_' src sim tools \
+	  | grep -vE '^src/env\.c:'); \
+	if [ -n "$$hits" ]; then echo "tidy: file operations must go through env_file_*/env_path_*/env_dir_* (src/env.c):"; \
+	  echo "$$hits"; exit 1; fi; echo "tidy: ok (every file operation goes through the env_file_* wrappers)"
 
 # The client layer's wall, shown working (tests/run.sh runs it): with the client's include
 # path, a file that includes a base header builds and one that includes a broker header

@@ -3,6 +3,7 @@
  * Every EnvOps function of src/env.h is implemented here for one SimNode:
  *   now_ns / wall_ns      virtual time scaled by the node's drift; clock jumps move wall only
  *   timer_add / _cancel   scheduler events, re-validated by id (cancel = forget the id)
+ *   turn_end / _cancel    one event at the current instant, behind those already due then
  *   random_u64            the node's own seeded stream
  *   conn_send / _pending / _close   the simulated network (sim_net.c)
  *   file_* / path_* / dir_*         the node's simulated disk (sim_disk.c); fsync may be slow,
@@ -70,6 +71,24 @@ static EnvTimer op_timer_add(Env *env, int64_t delay_ns, EnvTimerFn fn, void *ar
 }
 
 static void op_timer_cancel(Env *env, EnvTimer id) { g_hash_table_remove(node_of(env)->timers, &id); }
+
+/* --- the end of a turn: everything the node receives at one virtual instant is one turn,
+ * so the first call asked for schedules one event at the current instant, behind the events
+ * already due then (the network's other deliveries and timers of the same instant). --- */
+
+static void turn_event(void *ctx, void *a, uint64_t incarnation) {
+    SimNode *n = a;
+    if (!n->up || n->incarnation != incarnation) return;
+    if (sim_node_defer(n, turn_event, a, incarnation)) return;
+    env_turn_queue_run(&n->turn);
+}
+
+static void op_turn_end(Env *env, EnvTimerFn fn, void *arg) {
+    SimNode *n = node_of(env);
+    if (n->up && env_turn_queue_add(&n->turn, fn, arg)) sim_after(n->sim, 0, turn_event, n, n->incarnation);
+}
+
+static void op_turn_end_cancel(Env *env, EnvTimerFn fn, void *arg) { env_turn_queue_cancel(&node_of(env)->turn, fn, arg); }
 
 static uint64_t op_random_u64(Env *env) { return sim_rng_next(&node_of(env)->rng); }
 
@@ -175,6 +194,8 @@ static const EnvOps sim_env_ops = {
     .wall_ns = op_wall_ns,
     .timer_add = op_timer_add,
     .timer_cancel = op_timer_cancel,
+    .turn_end = op_turn_end,
+    .turn_end_cancel = op_turn_end_cancel,
     .random_u64 = op_random_u64,
     .conn_send = op_conn_send,
     .conn_pending = op_conn_pending,
@@ -250,6 +271,7 @@ void sim_node_crash(SimNode *n) {
     n->server = NULL;
     server_free(s);
     g_hash_table_remove_all(n->timers);
+    env_turn_queue_clear(&n->turn);
     g_hash_table_remove_all(n->conns);
     n->busy_until_ns = 0;
     SimDiskCrashReport r;
@@ -313,6 +335,7 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
         n->disk = sim_disk_new(&n->rng);
         sim_disk_set_capacity(n->disk, sc->disk_capacity_bytes);
         n->timers = g_hash_table_new_full(u64_hash, u64_eq, NULL, g_free);
+        env_turn_queue_init(&n->turn);
         n->conns = g_hash_table_new_full(u64_hash, u64_eq, g_free, NULL);
         n->drift_ppm = sc->clock_drift_ppm == 0 ? 0
                        : (sim_rng_double(&n->rng) * 2 - 1) * sc->clock_drift_ppm;
@@ -376,6 +399,7 @@ void sim_free(Sim *sim) {
         n->up = false;
         server_free(n->server);
         g_hash_table_destroy(n->timers);
+        env_turn_queue_free(&n->turn);
         g_hash_table_destroy(n->conns);
         sim_disk_free(n->disk);
         g_free(n);

@@ -66,6 +66,7 @@ struct SimNode {
     int64_t busy_until_ns;
     int64_t fsync_extra_ns; /* the disk-slow fault adds this to every fsync */
     GHashTable *timers;   /* EnvTimer -> SimTimer*, lookup only */
+    EnvTurnQueue turn;    /* env_turn_end calls waiting for the end of this instant's turn */
     uint64_t next_timer;
     uint64_t next_conn;   /* EnvConn ids count up from 1 for the node's lifetime */
     GHashTable *conns;    /* EnvConn -> SimConn*, lookup only */

@@ -225,9 +225,9 @@ void nrg_destroy(Nrg *n) {
     static const char *const files[] = {"raft.log", "raft.state", "raft.snap", "raft.snap.tmp"};
     for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *p = g_build_filename(dir, files[i], NULL);
-        if (env->ops->path_exists(env, p)) env->ops->path_remove(env, p, NULL);
+        if (env_path_exists(env, p)) env_path_remove(env, p, NULL);
     }
-    env->ops->path_remove(env, dir, NULL);
+    env_path_remove(env, dir, NULL);
 }
 
 /* ------------------------------------------------------------------ operations */

@@ -139,7 +139,7 @@ static StateLog *state_log(ConsumerSet *set, Consumer *c) {
 }
 
 static void state_log_close(ConsumerSet *set, StateLog *lg) {
-    if (lg->fd >= 0) set->env->ops->file_close(set->env, lg->fd);
+    if (lg->fd >= 0) env_file_close(set->env, lg->fd);
     lg->fd = -1;
 }
 
@@ -175,12 +175,12 @@ static void save_snapshot(ConsumerSet *set, Consumer *c, StateLog *lg, char *cfg
     g_autofree char *path = file_for(set, consumer_name(c));
     g_autofree char *lpath = log_for(set, consumer_name(c));
     lg->gen++;
-    if (!env->ops->dir_make(env, set->dir, &err)) {
+    if (!env_dir_make(env, set->dir, &err)) {
         save_failed(set, c, lg, cfg_json, err);
         return;
     }
-    if (lg->fd >= 0 && !env->ops->file_truncate(env, lg->fd, 0, NULL)) state_log_close(set, lg);
-    if (lg->fd < 0) lg->fd = env->ops->file_open(env, lpath, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, NULL);
+    if (lg->fd >= 0 && !env_file_truncate(env, lg->fd, 0, NULL)) state_log_close(set, lg);
+    if (lg->fd < 0) lg->fd = env_file_open(env, lpath, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, NULL);
     lg->size = 0; /* if the log could not be opened, every save stays a snapshot (fd -1) */
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
@@ -221,11 +221,11 @@ static gboolean save_append(ConsumerSet *set, Consumer *c, StateLog *lg) {
     memcpy(rec + LOG_HDR_BYTES, json, len);
     g_autoptr(GError) err = NULL;
     for (size_t done = 0; done < LOG_HDR_BYTES + len;) {
-        gssize n = env->ops->file_pwrite(env, lg->fd, rec + done, LOG_HDR_BYTES + len - done, lg->size + done, &err);
+        gssize n = env_file_pwrite(env, lg->fd, rec + done, LOG_HDR_BYTES + len - done, lg->size + done, &err);
         if (n <= 0) goto failed;
         done += (size_t)n;
     }
-    if (!env->ops->file_sync(env, lg->fd, &err)) goto failed;
+    if (!env_file_sync(env, lg->fd, &err)) goto failed;
     lg->size += LOG_HDR_BYTES + len;
     lg->gen++;
     return TRUE;
@@ -252,7 +252,7 @@ static void save(ConsumerSet *set, Consumer *c) {
 static JsonObject *log_newest_state(ConsumerSet *set, const char *path, uint64_t min_gen, uint64_t *gen,
                                     JsonParser **parser) {
     g_autoptr(GBytes) data = NULL;
-    if (!set->env->ops->path_exists(set->env, path) || !env_file_read_all(set->env, path, &data, NULL)) return NULL;
+    if (!env_path_exists(set->env, path) || !env_file_read_all(set->env, path, &data, NULL)) return NULL;
     gsize n;
     const uint8_t *p = g_bytes_get_data(data, &n);
     const uint8_t *last = NULL;
@@ -342,8 +342,8 @@ ConsumerSet *consumer_set_open(JetStream *js, Stream *st) {
     set->matched = g_ptr_array_new();
     set->dirty = g_ptr_array_new();
     set->logs = g_hash_table_new(g_direct_hash, g_direct_equal);
-    g_auto(GStrv) names = set->env->ops->path_exists(set->env, set->dir)
-                              ? set->env->ops->dir_list(set->env, set->dir, NULL) : NULL;
+    g_auto(GStrv) names = env_path_exists(set->env, set->dir)
+                              ? env_dir_list(set->env, set->dir, NULL) : NULL;
     for (char **n = names; n != NULL && *n != NULL; n++)
         if (g_str_has_suffix(*n, ".json")) load_one(set, *n);
     return set;
@@ -469,8 +469,8 @@ void consumer_set_delete(ConsumerSet *set, Consumer *c) {
     if (consumer_is_durable(c)) {
         g_autofree char *path = file_for(set, consumer_name(c));
         g_autofree char *lpath = log_for(set, consumer_name(c));
-        set->env->ops->path_remove(set->env, lpath, NULL);
-        set->env->ops->path_remove(set->env, path, NULL);
+        env_path_remove(set->env, lpath, NULL);
+        env_path_remove(set->env, path, NULL);
     }
     consumer_free(c, true);
     release_unneeded(set);

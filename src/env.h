@@ -79,6 +79,17 @@ typedef struct EnvOps {
     EnvTimer (*timer_add)(Env *env, int64_t delay_ns, EnvTimerFn fn, void *arg);
     void (*timer_cancel)(Env *env, EnvTimer timer);
 
+    /* --- the end of the loop turn (Redis's beforeSleep) ---
+     * Run fn(arg) once at the end of the current loop turn: after the world has handed the
+     * core everything due in this turn (bytes, accepts, closes, timers), before it sends the
+     * turn's output and sleeps. Asking again for the same fn and arg before it ran is a no-op;
+     * a call asked for while the turn's calls run waits for the next turn. What a "turn" is
+     * belongs to the world: one epoll_wait batch (env_real.c), everything a node receives at
+     * one virtual instant (sim/), each test_env_advance step (tests/test_env.c). Group commit
+     * uses it: one store flush per turn, however many publishes the turn carried. */
+    void (*turn_end)(Env *env, EnvTimerFn fn, void *arg);
+    void (*turn_end_cancel)(Env *env, EnvTimerFn fn, void *arg); /* no-op if not asked for */
+
     /* --- randomness --- */
     uint64_t (*random_u64)(Env *env);
 
@@ -135,6 +146,7 @@ struct Env {
     EnvHandlers handlers; /* set by the core with env_set_handlers() */
     void *core;           /* first argument of every handler */
     void *world;          /* the implementation's own state */
+    bool trace_files;     /* log every env_file_* / env_path_* / env_dir_* call at [DBG] */
 };
 
 static inline void env_set_handlers(Env *env, const EnvHandlers *h, void *core) {
@@ -149,6 +161,10 @@ static inline EnvTimer env_timer_add(Env *env, int64_t delay_ns, EnvTimerFn fn, 
 }
 static inline void env_timer_cancel(Env *env, EnvTimer t) {
     if (t != 0) env->ops->timer_cancel(env, t);
+}
+static inline void env_turn_end(Env *env, EnvTimerFn fn, void *arg) { env->ops->turn_end(env, fn, arg); }
+static inline void env_turn_end_cancel(Env *env, EnvTimerFn fn, void *arg) {
+    env->ops->turn_end_cancel(env, fn, arg);
 }
 static inline uint64_t env_random_u64(Env *env) { return env->ops->random_u64(env); }
 static inline void env_conn_send(Env *env, EnvConn c, const EnvSlice *s, size_t n) {
@@ -182,6 +198,24 @@ static inline void env_detach(Env *env, void *core) {
     if (env->ops->detach != NULL) env->ops->detach(env, core);
 }
 
+/* --- files: every file operation of the core goes through these wrappers (src/env.c), never
+ * through env->ops directly (`make tidy` checks), so tracing lives in one place: with
+ * env->trace_files set, each call and its result is logged at [DBG]. Fault injection lives
+ * one level down, in the worlds (the unit-test world's and the simulator's disk). --- */
+int env_file_open(Env *env, const char *path, int flags, GError **error);
+gssize env_file_pread(Env *env, int fd, void *buf, size_t len, uint64_t off, GError **error);
+gssize env_file_pwrite(Env *env, int fd, const void *buf, size_t len, uint64_t off, GError **error);
+gboolean env_file_sync(Env *env, int fd, GError **error);
+gboolean env_file_truncate(Env *env, int fd, uint64_t len, GError **error);
+gint64 env_file_size(Env *env, int fd, GError **error);
+void env_file_close(Env *env, int fd);
+gboolean env_path_rename(Env *env, const char *from, const char *to, GError **error);
+gboolean env_path_remove(Env *env, const char *path, GError **error);
+gboolean env_path_exists(Env *env, const char *path);
+gboolean env_dir_make(Env *env, const char *path, GError **error);
+gboolean env_dir_sync(Env *env, const char *path, GError **error);
+char **env_dir_list(Env *env, const char *path, GError **error);
+
 /* Formatted logging through the seam: env_log(env, ENV_LOG_INFO, "Listening on %s", x). */
 void env_log(Env *env, EnvLogLevel level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
@@ -190,5 +224,21 @@ void env_log(Env *env, EnvLogLevel level, const char *fmt, ...) G_GNUC_PRINTF(3,
 gboolean env_file_read_all(Env *env, const char *path, GBytes **out, GError **error);
 gboolean env_file_write_atomic(Env *env, const char *path, const void *data, size_t len,
                                GError **error);
+
+/* For world implementations: the end-of-turn calls a world owes the core (see turn_end).
+ * env_turn_queue_add returns TRUE when the queue was empty (a world that schedules its turn
+ * end as an event arms it then); env_turn_queue_run runs the calls pending when it starts,
+ * in the order they were asked for, and returns how many ran. */
+typedef struct EnvTurnQueue {
+    GArray *pending; /* EnvTurnCall, asked for and not yet run */
+    GArray *running; /* the calls env_turn_queue_run is working through */
+} EnvTurnQueue;
+void env_turn_queue_init(EnvTurnQueue *q);
+void env_turn_queue_clear(EnvTurnQueue *q); /* forget every call (a crash), free nothing else */
+void env_turn_queue_free(EnvTurnQueue *q);
+gboolean env_turn_queue_add(EnvTurnQueue *q, EnvTimerFn fn, void *arg);
+void env_turn_queue_cancel(EnvTurnQueue *q, EnvTimerFn fn, void *arg);
+guint env_turn_queue_run(EnvTurnQueue *q);
+static inline gboolean env_turn_queue_empty(const EnvTurnQueue *q) { return q->pending->len == 0; }
 
 #endif

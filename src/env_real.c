@@ -102,6 +102,7 @@ struct World {
     GHashTable *timers_live; /* ids not yet fired or cancelled (lazy deletion) */
 
     uint64_t rng[4]; /* xoshiro256** state */
+    EnvTurnQueue turn; /* end-of-turn calls (step 5 of the loop) */
     EnvRealStats stats;
 };
 
@@ -206,6 +207,11 @@ static EnvTimer real_timer_add(Env *env, int64_t delay_ns, EnvTimerFn fn, void *
     g_hash_table_add(w->timers_live, TIMER_KEY(t.seq));
     heap_push(w, t);
     return t.seq;
+}
+
+static void real_turn_end(Env *env, EnvTimerFn fn, void *arg) { env_turn_queue_add(&world_of(env)->turn, fn, arg); }
+static void real_turn_end_cancel(Env *env, EnvTimerFn fn, void *arg) {
+    env_turn_queue_cancel(&world_of(env)->turn, fn, arg);
 }
 
 static void real_timer_cancel(Env *env, EnvTimer timer) {
@@ -593,6 +599,8 @@ static const EnvOps real_ops = {
     .wall_ns = real_wall_ns,
     .timer_add = real_timer_add,
     .timer_cancel = real_timer_cancel,
+    .turn_end = real_turn_end,
+    .turn_end_cancel = real_turn_end_cancel,
     .random_u64 = real_random_u64,
     .conn_send = real_conn_send,
     .conn_pending = real_conn_pending,
@@ -620,7 +628,7 @@ static const EnvOps real_ops = {
 /* the loop                                                                                */
 
 /* HOW IT WORKS
- *   One turn of the loop is five steps, always in this order:
+ *   One turn of the loop is six steps, always in this order:
  *     1. deliver on_closed for every connection closed during the previous turn, then free
  *        it (so a close is never reported re-entrantly from inside env_conn_close);
  *     2. wait: epoll_wait sleeps until a socket is ready or the earliest timer is due;
@@ -629,9 +637,11 @@ static const EnvOps real_ops = {
  *        it and, for every message, appends MSG bytes to the outbound buffers of the
  *        subscribers with env_conn_send (a memcpy, no syscall);
  *     4. timers: run every due timer in (deadline, seq) order;
- *     5. flush: each connection that was sent something this turn gets exactly one write()
+ *     5. end of turn: the calls the core asked for with env_turn_end (Redis's beforeSleep):
+ *        group commit writes and fsyncs the turn's publishes once and queues their acks;
+ *     6. flush: each connection that was sent something this turn gets exactly one write()
  *        of its whole buffer. If the kernel takes only part, the rest waits and EPOLLOUT is
- *        armed; when the socket drains, step 3 marks it dirty again and step 5 retries.
+ *        armed; when the socket drains, step 3 marks it dirty again and step 6 retries.
  *
  * WHY NOT THE OBVIOUS WAY
  *   - A thread per connection (nats-server's goroutines, in C) needs locks around the
@@ -775,7 +785,7 @@ static void flush_dirty(World *w) {
 static void loop_turn(World *w) {
     struct epoll_event events[LIMIT_EPOLL_EVENTS_COUNT];
     deliver_closed(w);                                           /* 1 */
-    int timeout = w->closed->len > 0 ? 0 : next_timeout_ms(w);
+    int timeout = w->closed->len > 0 || !env_turn_queue_empty(&w->turn) ? 0 : next_timeout_ms(w);
     if (w->stop_requested) timeout = 0;
     int n = epoll_wait(w->epfd, events, LIMIT_EPOLL_EVENTS_COUNT, timeout); /* 2 */
     w->stats.turns++;
@@ -800,7 +810,8 @@ static void loop_turn(World *w) {
         }
     }
     run_timers(w);                                               /* 4 */
-    flush_dirty(w);                                              /* 5 */
+    env_turn_queue_run(&w->turn);                                /* 5 */
+    flush_dirty(w);                                              /* 6 */
 }
 
 int env_real_run(Env *env) {
@@ -842,6 +853,7 @@ Env *env_real_new(void) {
     w->dirty = g_ptr_array_new();
     w->closed = g_ptr_array_new();
     w->rbuf = g_malloc(LIMIT_READ_CHUNK_BYTES);
+    env_turn_queue_init(&w->turn);
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = (uint64_t)clock_ns(CLOCK_REALTIME);
     for (int i = 0; i < 4; i++) w->rng[i] = splitmix64(&seed);
@@ -986,5 +998,6 @@ void env_real_free(Env *env) {
     close(w->epfd);
     g_free(w->heap);
     g_free(w->rbuf);
+    env_turn_queue_free(&w->turn);
     g_free(w);
 }

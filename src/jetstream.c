@@ -8,11 +8,11 @@
  *   whose meta.json is corrupt is left alone and reported, so no data is thrown away
  *   without a human deciding.
  *
- * GROUP COMMIT (the timer half; the stream half is in stream.c)
- *   The env has no "end of loop turn" hook, but it runs timers after the turn's I/O. So the
- *   first stream that appends in a turn arms a zero-delay timer; every other stream that
- *   appends in the same turn just joins the list. When the timer fires, each listed stream
- *   makes one store flush and releases its PubAcks.
+ * GROUP COMMIT (the turn half; the stream half is stream_flush in stream_publish.c)
+ *   The first stream that appends in a loop turn asks the env to call flush_turn_end at the
+ *   end of the turn (env_turn_end, Redis's beforeSleep); every other stream that appends in
+ *   the same turn just joins the list. At the end of the turn each listed stream makes one
+ *   store flush and releases its PubAcks, before the world sends the turn's output.
  *
  * Book: chapter 5 (the stream log).
  */
@@ -33,8 +33,7 @@ struct JetStream {
     GTree *streams;            /* name -> Stream*, sorted: NAMES/LIST order */
     ServerInternalSub *api_sub;
     uint64_t api_total, api_errors;
-    GPtrArray *flush_list;     /* Stream* waiting for the group-commit timer */
-    EnvTimer flush_timer;
+    GPtrArray *flush_list;     /* Stream* waiting for the end of the turn (group commit) */
     JetStreamApiFilter api_filter; /* the cluster layer's say over each request (NULL: none) */
     void *api_filter_ctx;
     bool clustered;
@@ -74,9 +73,8 @@ void jetstream_api_stats(JetStream *js, uint64_t *total, uint64_t *errors) {
 
 /* ------------------------------------------------------------------ group commit */
 
-static void flush_fired(void *arg) {
+static void flush_turn_end(void *arg) {
     JetStream *js = arg;
-    js->flush_timer = 0;
     /* Take the list: a stream whose records are still not durable re-adds itself. */
     GPtrArray *list = js->flush_list;
     js->flush_list = g_ptr_array_new();
@@ -88,15 +86,12 @@ void jetstream_need_flush(JetStream *js, Stream *st) {
     for (guint i = 0; i < js->flush_list->len; i++)
         if (g_ptr_array_index(js->flush_list, i) == st) return;
     g_ptr_array_add(js->flush_list, st);
-    if (js->flush_timer == 0) js->flush_timer = env_timer_add(js->env, 0, flush_fired, js);
+    env_turn_end(js->env, flush_turn_end, js); /* once per turn: asking again is a no-op */
 }
 
 void jetstream_forget_flush(JetStream *js, Stream *st) {
     g_ptr_array_remove(js->flush_list, st);
-    if (js->flush_list->len == 0) {
-        env_timer_cancel(js->env, js->flush_timer);
-        js->flush_timer = 0;
-    }
+    if (js->flush_list->len == 0) env_turn_end_cancel(js->env, flush_turn_end, js);
 }
 
 /* ------------------------------------------------------------------ registry */
@@ -156,20 +151,20 @@ static Stream *load_stream(JetStream *js, const char *name) {
     Env *env = js->env;
     g_autofree char *dir = g_build_filename(js->streams_dir, name, NULL);
     g_autofree char *meta = g_build_filename(dir, "meta.json", NULL);
-    if (!env->ops->path_exists(env, meta)) {
+    if (!env_path_exists(env, meta)) {
         env_log(env, ENV_LOG_WARN, "JetStream: removing %s: no meta.json (create or delete cut short)", dir);
-        g_auto(GStrv) names = env->ops->dir_list(env, dir, NULL);
+        g_auto(GStrv) names = env_dir_list(env, dir, NULL);
         g_autofree char *msgs = g_build_filename(dir, "msgs", NULL);
-        g_auto(GStrv) segs = env->ops->dir_list(env, msgs, NULL);
+        g_auto(GStrv) segs = env_dir_list(env, msgs, NULL);
         for (char **n = segs; n != NULL && *n != NULL; n++) {
             g_autofree char *p = g_build_filename(msgs, *n, NULL);
-            env->ops->path_remove(env, p, NULL);
+            env_path_remove(env, p, NULL);
         }
         for (char **n = names; n != NULL && *n != NULL; n++) {
             g_autofree char *p = g_build_filename(dir, *n, NULL);
-            env->ops->path_remove(env, p, NULL);
+            env_path_remove(env, p, NULL);
         }
-        env->ops->path_remove(env, dir, NULL);
+        env_path_remove(env, dir, NULL);
         return NULL;
     }
     g_autoptr(GError) err = NULL;
@@ -217,7 +212,7 @@ static int name_cmp(gconstpointer a, gconstpointer b, gpointer unused) { return 
 JetStream *jetstream_new(Server *srv, const char *store_dir, GError **error) {
     Env *env = server_env(srv);
     g_autofree char *streams_dir = g_build_filename(store_dir, "streams", NULL);
-    if (!env->ops->dir_make(env, streams_dir, error)) return NULL;
+    if (!env_dir_make(env, streams_dir, error)) return NULL;
     JetStream *js = g_new0(JetStream, 1);
     js->srv = srv;
     js->env = env;
@@ -227,7 +222,7 @@ JetStream *jetstream_new(Server *srv, const char *store_dir, GError **error) {
     js->sync_interval_ns = MAX(interval, 0);
     js->streams = g_tree_new_full(name_cmp, NULL, g_free, NULL); /* own keys: configs change */
     js->flush_list = g_ptr_array_new();
-    g_auto(GStrv) names = env->ops->dir_list(env, js->streams_dir, NULL);
+    g_auto(GStrv) names = env_dir_list(env, js->streams_dir, NULL);
     for (char **n = names; n != NULL && *n != NULL; n++) {
         Stream *st = load_stream(js, *n);
         if (st == NULL) continue;
@@ -248,7 +243,7 @@ void jetstream_free(JetStream *js) {
     g_autoptr(GPtrArray) all = jetstream_streams(js);
     g_tree_destroy(js->streams);
     for (guint i = 0; i < all->len; i++) stream_close(g_ptr_array_index(all, i));
-    env_timer_cancel(js->env, js->flush_timer);
+    env_turn_end_cancel(js->env, flush_turn_end, js);
     g_ptr_array_free(js->flush_list, TRUE);
     g_free(js->streams_dir);
     g_free(js);
@@ -261,5 +256,10 @@ void jetstream_check_invariants(JetStream *js) {
         stream_check_invariants(st);
         g_assert_true(jetstream_check_overlap(js, stream_config(st), st, NULL));
     }
-    g_assert_true((js->flush_timer != 0) == (js->flush_list->len > 0));
+    for (guint i = 0; i < js->flush_list->len; i++) { /* waiting to flush: a live stream, once */
+        Stream *st = g_ptr_array_index(js->flush_list, i);
+        g_assert_true(jetstream_lookup(js, stream_name(st)) == st);
+        guint first;
+        g_assert_true(g_ptr_array_find(js->flush_list, st, &first) && first == i);
+    }
 }

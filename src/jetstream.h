@@ -1,11 +1,11 @@
 /* jetstream.h — JetStream for one server: the streams, their folder, the API subscription,
- * and the group-commit timer.
+ * and group commit at the end of each loop turn.
  *
  * WHAT IT IS
  *   The owner of every Stream. It loads the streams found in the store directory at start,
  *   answers `$JS.API.>` (through jsapi.c), keeps the registry sorted by name (NAMES and LIST
  *   page through it in that order), and runs group commit: streams that appended during a
- *   loop turn ask for a flush, and one zero-delay env timer flushes them all after the turn.
+ *   loop turn ask for a flush, and one env_turn_end call flushes them all at the turn's end.
  *
  * INTERFACE
  *   jetstream_new(srv, store_dir, error)      load every stream, subscribe to $JS.API.>
@@ -20,8 +20,8 @@
  *
  * INVARIANTS
  *   - No two streams have overlapping subjects.
- *   - A stream is in the flush list at most once, and the flush timer is armed iff the
- *     list is non-empty.
+ *   - A stream is in the flush list at most once, and only while it is registered; the
+ *     end-of-turn flush is asked for whenever the list is non-empty.
  */
 #ifndef MINIJET_JETSTREAM_H
 #define MINIJET_JETSTREAM_H

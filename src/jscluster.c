@@ -837,7 +837,7 @@ static void hello_tick(void *arg) {
 /* A restart: the meta group's members and their names come from meta.json. */
 static bool load_meta(JsCluster *c, GError **error) {
     g_autofree char *path = g_build_filename(c->dir, "meta.json", NULL);
-    if (!c->env->ops->path_exists(c->env, path)) return true;
+    if (!env_path_exists(c->env, path)) return true;
     g_autoptr(GBytes) data = NULL;
     if (!env_file_read_all(c->env, path, &data, error)) return false;
     gsize len;
@@ -875,7 +875,7 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
         return NULL;
     }
     g_autofree char *dir = g_build_filename(server_config(srv)->store_dir, "cluster", NULL);
-    if (!env->ops->dir_make(env, dir, error)) return NULL;
+    if (!env_dir_make(env, dir, error)) return NULL;
     JsCluster *c = g_new0(JsCluster, 1);
     c->srv = srv;
     c->js = js;

@@ -48,7 +48,7 @@ static uint64_t file_last_index(const RaftLog *lg) { return n_records(lg) ? lg->
 static gboolean write_all(Env *env, int fd, const void *buf, size_t len, uint64_t off, GError **error) {
     size_t done = 0;
     while (done < len) {
-        gssize n = env->ops->file_pwrite(env, fd, (const uint8_t *)buf + done, len - done, off + done, error);
+        gssize n = env_file_pwrite(env, fd, (const uint8_t *)buf + done, len - done, off + done, error);
         if (n < 0) return FALSE;
         if (n == 0) {
             g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "short write");
@@ -60,12 +60,12 @@ static gboolean write_all(Env *env, int fd, const void *buf, size_t len, uint64_
 }
 
 static GBytes *read_fd_all(Env *env, int fd, GError **error) {
-    gint64 size = env->ops->file_size(env, fd, error);
+    gint64 size = env_file_size(env, fd, error);
     if (size < 0) return NULL;
     uint8_t *buf = g_malloc(size > 0 ? (gsize)size : 1);
     gint64 got = 0;
     while (got < size) {
-        gssize n = env->ops->file_pread(env, fd, buf + got, (size_t)(size - got), (uint64_t)got, error);
+        gssize n = env_file_pread(env, fd, buf + got, (size_t)(size - got), (uint64_t)got, error);
         if (n < 0) {
             g_free(buf);
             return NULL;
@@ -78,11 +78,11 @@ static GBytes *read_fd_all(Env *env, int fd, GError **error) {
 
 /* Open (creating if missing) one of our files; a new file's name is made durable at once. */
 static int open_file(RaftLog *lg, const char *path, GError **error) {
-    gboolean existed = lg->env->ops->path_exists(lg->env, path);
-    int fd = lg->env->ops->file_open(lg->env, path, ENV_FILE_WRITE | ENV_FILE_CREATE, error);
+    gboolean existed = env_path_exists(lg->env, path);
+    int fd = env_file_open(lg->env, path, ENV_FILE_WRITE | ENV_FILE_CREATE, error);
     if (fd < 0) return -1;
-    if (!existed && !lg->env->ops->dir_sync(lg->env, lg->dir, error)) {
-        lg->env->ops->file_close(lg->env, fd);
+    if (!existed && !env_dir_sync(lg->env, lg->dir, error)) {
+        env_file_close(lg->env, fd);
         return -1;
     }
     return fd;
@@ -136,14 +136,14 @@ static gboolean rewrite_log(RaftLog *lg, uint64_t from, uint64_t to, GError **er
         stop = to == file_last_index(lg) ? lg->end : g_array_index(lg->offsets, uint64_t, to + 1 - lg->first_index);
     }
     g_autofree char *tmp = g_strconcat(lg->log_path, ".tmp", NULL);
-    int fd = env->ops->file_open(env, tmp, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, error);
+    int fd = env_file_open(env, tmp, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, error);
     if (fd < 0) return FALSE;
-    gboolean ok = write_all(env, fd, p + start, stop - start, 0, error) && env->ops->file_sync(env, fd, error);
-    env->ops->file_close(env, fd);
-    if (!ok || !env->ops->path_rename(env, tmp, lg->log_path, error) || !env->ops->dir_sync(env, lg->dir, error))
+    gboolean ok = write_all(env, fd, p + start, stop - start, 0, error) && env_file_sync(env, fd, error);
+    env_file_close(env, fd);
+    if (!ok || !env_path_rename(env, tmp, lg->log_path, error) || !env_dir_sync(env, lg->dir, error))
         return FALSE;
-    env->ops->file_close(env, lg->log_fd);
-    lg->log_fd = env->ops->file_open(env, lg->log_path, ENV_FILE_WRITE, error);
+    env_file_close(env, lg->log_fd);
+    lg->log_fd = env_file_open(env, lg->log_path, ENV_FILE_WRITE, error);
     if (lg->log_fd < 0) return FALSE;
     lg->end = 0;
     const char *why = scan_log(lg, p + start, stop - start);
@@ -168,7 +168,7 @@ static gboolean reconcile_with_snapshot(RaftLog *lg, uint64_t index, uint64_t te
 
 static gboolean load_snapshot(RaftLog *lg, RaftSnapshot *snap, GError **error) {
     memset(snap, 0, sizeof *snap);
-    if (!lg->env->ops->path_exists(lg->env, lg->snap_path)) return TRUE;
+    if (!env_path_exists(lg->env, lg->snap_path)) return TRUE;
     g_autoptr(GBytes) b = NULL;
     if (!env_file_read_all(lg->env, lg->snap_path, &b, error)) return FALSE;
     gsize size;
@@ -236,7 +236,7 @@ static gboolean save_state(RaftLog *lg, const RaftHardState *hs, GError **error)
     put32(slot + 24, hs->vote);
     put32(slot + SLOT_BYTES - 4, crc32c(slot, SLOT_BYTES - 4));
     if (!write_all(lg->env, lg->state_fd, slot, SLOT_BYTES, (seq % 2) * SLOT_BYTES, error) ||
-        !lg->env->ops->file_sync(lg->env, lg->state_fd, error))
+        !env_file_sync(lg->env, lg->state_fd, error))
         return FALSE;
     lg->state_seq = seq;
     return TRUE;
@@ -244,7 +244,7 @@ static gboolean save_state(RaftLog *lg, const RaftHardState *hs, GError **error)
 
 RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error) {
     memset(boot, 0, sizeof *boot);
-    if (!env->ops->dir_make(env, dir, error)) return NULL;
+    if (!env_dir_make(env, dir, error)) return NULL;
     RaftLog *lg = g_malloc0(sizeof *lg);
     lg->env = env;
     lg->dir = g_strdup(dir);
@@ -267,7 +267,7 @@ RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error
         if (why) {
             env_log(env, ENV_LOG_WARN, "raft log %s: %s at offset %" G_GUINT64_FORMAT ", truncating %" G_GUINT64_FORMAT " bytes",
                     lg->log_path, why, lg->end, (uint64_t)size - lg->end);
-            if (!env->ops->file_truncate(env, lg->log_fd, lg->end, error) || !env->ops->file_sync(env, lg->log_fd, error))
+            if (!env_file_truncate(env, lg->log_fd, lg->end, error) || !env_file_sync(env, lg->log_fd, error))
                 goto fail;
         }
     }
@@ -306,7 +306,7 @@ gboolean raft_log_save(RaftLog *lg, const RaftReady *rd, GError **error) {
             lg->end = g_array_index(lg->offsets, uint64_t, k);
             g_array_set_size(lg->offsets, k);
             g_array_set_size(lg->terms, k);
-            if (!env->ops->file_truncate(env, lg->log_fd, lg->end, error)) return FALSE;
+            if (!env_file_truncate(env, lg->log_fd, lg->end, error)) return FALSE;
         }
         if (n_records(lg) == 0) lg->first_index = first;
         g_assert(first == file_last_index(lg) + 1 || n_records(lg) == 0);
@@ -322,7 +322,7 @@ gboolean raft_log_save(RaftLog *lg, const RaftReady *rd, GError **error) {
         }
         if (!write_all(env, lg->log_fd, buf, total, lg->end, error)) return FALSE;
         lg->end += total;
-        if (!env->ops->file_sync(env, lg->log_fd, error)) return FALSE;
+        if (!env_file_sync(env, lg->log_fd, error)) return FALSE;
     }
     if (rd->has_hard_state && !save_state(lg, &rd->hs, error)) return FALSE;
     return TRUE;
@@ -332,8 +332,8 @@ uint64_t raft_log_state_bytes(const RaftLog *lg) { return lg->end + 2 * SLOT_BYT
 
 void raft_log_close(RaftLog *lg) {
     if (lg == NULL) return;
-    if (lg->log_fd >= 0) lg->env->ops->file_close(lg->env, lg->log_fd);
-    if (lg->state_fd >= 0) lg->env->ops->file_close(lg->env, lg->state_fd);
+    if (lg->log_fd >= 0) env_file_close(lg->env, lg->log_fd);
+    if (lg->state_fd >= 0) env_file_close(lg->env, lg->state_fd);
     g_array_free(lg->offsets, TRUE);
     g_array_free(lg->terms, TRUE);
     g_free(lg->dir);

@@ -192,7 +192,7 @@ static Segment *seg_find(FileStore *fs, uint32_t no) {
 }
 
 static void seg_free(Env *env, Segment *g) {
-    if (g->fd >= 0) env->ops->file_close(env, g->fd);
+    if (g->fd >= 0) env_file_close(env, g->fd);
     g_free(g);
 }
 
@@ -202,7 +202,7 @@ static gboolean seg_create(Store *s, uint32_t no, uint64_t last, GError **error)
     FileStore *fs = FS(s);
     g_assert(fs->wbuf->len == 0);
     g_autofree char *path = seg_path(fs, no);
-    int fd = s->env->ops->file_open(s->env, path, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, error);
+    int fd = env_file_open(s->env, path, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, error);
     if (fd < 0) return FALSE;
     Segment *g = g_malloc0(sizeof(Segment));
     g->no = no;
@@ -217,7 +217,7 @@ static gboolean seg_create(Store *s, uint32_t no, uint64_t last, GError **error)
 /* Write the buffer with as many pwrites as the kernel needs (usually one). */
 static gboolean write_all(Store *s, int fd, const uint8_t *p, size_t n, uint64_t off, GError **error) {
     while (n > 0) {
-        gssize w = s->env->ops->file_pwrite(s->env, fd, p, n, off, error);
+        gssize w = env_file_pwrite(s->env, fd, p, n, off, error);
         if (w < 0) return FALSE;
         if (w == 0) {
             g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "short write");
@@ -269,7 +269,7 @@ static void rollback(Store *s) {
     Segment *g = active(fs);
     g_autoptr(GError) err = NULL;
     fs->ra_seg = 0; /* the read-ahead block may hold bytes we are about to cut off */
-    if (!s->env->ops->file_truncate(s->env, g->fd, fs->wbuf_off, &err))
+    if (!env_file_truncate(s->env, g->fd, fs->wbuf_off, &err))
         env_log(s->env, ENV_LOG_ERROR, "store %s: cannot truncate segment %u after a failed write: %s",
                 s->name, g->no, err->message);
     g_autoptr(GByteArray) keep = g_byte_array_new();
@@ -331,11 +331,11 @@ static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
         fs->unsynced = TRUE;
     }
     if (fsync_now && fs->unsynced) {
-        if (!s->env->ops->file_sync(s->env, g->fd, error)) goto failed;
+        if (!env_file_sync(s->env, g->fd, error)) goto failed;
         fs->unsynced = FALSE;
     }
     if (fsync_now && fs->dir_dirty) {
-        if (!s->env->ops->dir_sync(s->env, fs->dir, error)) goto failed;
+        if (!env_dir_sync(s->env, fs->dir, error)) goto failed;
         fs->dir_dirty = FALSE;
     }
     tail_wrote(fs, g->no, fs->wbuf->data, fs->wbuf->len); /* written (and synced per policy) */
@@ -365,7 +365,7 @@ static void remove_dead_segments(Store *s) {
         }
         g_autofree char *path = seg_path(fs, g->no);
         g_autoptr(GError) err = NULL;
-        if (!s->env->ops->path_remove(s->env, path, &err))
+        if (!env_path_remove(s->env, path, &err))
             env_log(s->env, ENV_LOG_WARN, "store %s: cannot remove %s: %s", s->name, path, err->message);
         if (fs->ra_seg == g->no) fs->ra_seg = 0;
         if (fs->tail_seg == g->no) tail_forget(fs);
@@ -489,7 +489,7 @@ static StoreMsg *file_load(Store *s, uint64_t seq, const StoreEntry *e, GError *
         if (ok == 0) { /* 4. not there, or cut by the block's end: read a block at the record */
             if (fs->ra == NULL) fs->ra = g_malloc(LIMIT_STORE_READ_AHEAD_BYTES);
             fs->ra_seg = 0;
-            gssize n = s->env->ops->file_pread(s->env, g->fd, fs->ra, LIMIT_STORE_READ_AHEAD_BYTES, off, error);
+            gssize n = env_file_pread(s->env, g->fd, fs->ra, LIMIT_STORE_READ_AHEAD_BYTES, off, error);
             if (n < 0) return NULL;
             fs->ra_seg = no;
             fs->ra_off = off;
@@ -498,7 +498,7 @@ static StoreMsg *file_load(Store *s, uint64_t seq, const StoreEntry *e, GError *
             if (ok == 0 && fs->ra_len == LIMIT_STORE_READ_AHEAD_BYTES && r.size > fs->ra_len && why &&
                 strcmp(why, "short record") == 0) { /* bigger than a block: a buffer of its own */
                 big = g_malloc(r.size);
-                n = s->env->ops->file_pread(s->env, g->fd, big, r.size, off, error);
+                n = env_file_pread(s->env, g->fd, big, r.size, off, error);
                 if (n < 0) return NULL;
                 ok = rec_parse(big, (size_t)n, &r, &why);
             }
@@ -626,7 +626,7 @@ static gboolean window_fill(Store *s, int fd, Window *w, uint64_t off, uint64_t 
     }
     uint64_t got = 0;
     while (got < want) {
-        gssize r = s->env->ops->file_pread(s->env, fd, w->buf + got, (size_t)(want - got), off + got, error);
+        gssize r = env_file_pread(s->env, fd, w->buf + got, (size_t)(want - got), off + got, error);
         if (r < 0) return FALSE;
         if (r == 0) break;
         got += (uint64_t)r;
@@ -769,7 +769,7 @@ static void recover(Store *s) {
     FileStore *fs = FS(s);
     Env *env = s->env;
     g_autoptr(GError) lerr = NULL;
-    g_auto(GStrv) names = env->ops->dir_list(env, fs->dir, &lerr);
+    g_auto(GStrv) names = env_dir_list(env, fs->dir, &lerr);
     if (names == NULL) {
         env_log(env, ENV_LOG_ERROR, "store %s: cannot list %s: %s", s->name, fs->dir, lerr->message);
         return;
@@ -785,13 +785,13 @@ static void recover(Store *s) {
         if (sscanf(names[i], "%10u.%3s", &no, tail) != 2 || strcmp(tail, "seg") != 0 || strlen(names[i]) != 14) continue;
         g_autofree char *path = seg_path(fs, no);
         g_autoptr(GError) err = NULL;
-        int fd = env->ops->file_open(env, path, ENV_FILE_WRITE, &err);
-        gint64 fsize = fd >= 0 ? env->ops->file_size(env, fd, &err) : -1;
+        int fd = env_file_open(env, path, ENV_FILE_WRITE, &err);
+        gint64 fsize = fd >= 0 ? env_file_size(env, fd, &err) : -1;
         uint64_t size = fsize > 0 ? (uint64_t)fsize : 0;
         w.base = w.len = 0;
         if (fsize < 0 || (size > 0 && !window_fill(s, fd, &w, 0, 0, &size, &err))) {
             env_log(env, ENV_LOG_ERROR, "store %s: cannot read %s, skipping it: %s", s->name, path, err->message);
-            if (fd >= 0) env->ops->file_close(env, fd);
+            if (fd >= 0) env_file_close(env, fd);
             continue;
         }
         Segment *g = g_malloc0(sizeof(Segment));
@@ -844,7 +844,7 @@ static void recover(Store *s) {
                         ", truncating %" G_GUINT64_FORMAT " bytes (records after seq %" G_GUINT64_FORMAT " in this segment are lost)",
                         s->name, path, why, off, size - off, last_good);
                 g_autoptr(GError) terr = NULL;
-                if (!env->ops->file_truncate(env, fd, off, &terr) || !env->ops->file_sync(env, fd, &terr))
+                if (!env_file_truncate(env, fd, off, &terr) || !env_file_sync(env, fd, &terr))
                     env_log(env, ENV_LOG_ERROR, "store %s: cannot truncate %s: %s", s->name, path, terr->message);
                 size = off;
                 break;
@@ -901,7 +901,7 @@ static void recover(Store *s) {
 
 Store *store_file_open(Env *env, const StoreConfig *cfg, GError **error) {
     g_return_val_if_fail(cfg != NULL && cfg->dir != NULL, NULL);
-    if (!env->ops->dir_make(env, cfg->dir, error)) return NULL;
+    if (!env_dir_make(env, cfg->dir, error)) return NULL;
     Store *s = g_malloc0(sizeof(Store));
     store_index_init(s, env, cfg->name, &file_backend);
     FileStore *fs = g_malloc0(sizeof(FileStore));

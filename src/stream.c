@@ -53,7 +53,7 @@ Stream *stream_open(JetStream *js, StreamConfig *cfg, int64_t created_ns, GError
     Env *env = jetstream_env(js);
     g_autofree char *dir = g_build_filename(jetstream_streams_dir(js), cfg->name, NULL);
     g_autofree char *msgs = g_build_filename(dir, "msgs", NULL);
-    if (!env->ops->dir_make(env, dir, error)) {
+    if (!env_dir_make(env, dir, error)) {
         stream_config_free(cfg);
         return NULL;
     }
@@ -111,13 +111,13 @@ void stream_close(Stream *st) {
 
 /* Remove a folder and everything below it, through the env. */
 static void remove_tree(Env *env, const char *path) {
-    g_auto(GStrv) names = env->ops->dir_list(env, path, NULL);
+    g_auto(GStrv) names = env_dir_list(env, path, NULL);
     for (char **n = names; n != NULL && *n != NULL; n++) {
         g_autofree char *child = g_build_filename(path, *n, NULL);
-        if (!env->ops->path_remove(env, child, NULL)) remove_tree(env, child);
+        if (!env_path_remove(env, child, NULL)) remove_tree(env, child);
     }
     g_autoptr(GError) err = NULL;
-    if (!env->ops->path_remove(env, path, &err))
+    if (!env_path_remove(env, path, &err))
         env_log(env, ENV_LOG_WARN, "could not remove %s: %s", path, err->message);
 }
 
@@ -127,8 +127,8 @@ void stream_destroy(Stream *st) {
     Env *env = st->env;
     g_autofree char *dir = g_strdup(st->dir);
     g_autofree char *meta = g_build_filename(dir, "meta.json", NULL);
-    env->ops->path_remove(env, meta, NULL);
-    env->ops->dir_sync(env, dir, NULL);
+    env_path_remove(env, meta, NULL);
+    env_dir_sync(env, dir, NULL);
     consumer_set_close(st->consumers, true); /* waiting pulls get 409 Consumer Deleted */
     st->consumers = NULL;
     stream_close(st);

@@ -4,7 +4,8 @@
  *   A stream listens on its subjects through the server's internal client, checks every
  *   published message against the stream's rules (expected-* headers, dedup, rollups, size,
  *   limits), appends it to its store and answers the publisher with a PubAck once the record
- *   is durable (group commit: see jetstream.c). It also enforces max_age with an env timer
+ *   is durable (group commit: stream_flush in stream_publish.c, which jetstream.c calls at
+ *   the end of each loop turn). It also enforces max_age with an env timer
  *   and answers the questions the API asks (info, purge, get, delete).
  *
  * INTERFACE

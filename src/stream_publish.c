@@ -190,9 +190,8 @@ void stream_dedup_rebuild(Stream *st) {
  *
  * HOW IT WORKS
  *   stream_on_msg appends to the store, which only buffers, and queues the PubAck. The
- *   first queued ack of a loop turn asks jetstream.c for a zero-delay timer; the world runs
- *   timers after the turn's I/O, so by then every publish read in this turn has been
- *   appended. stream_flush then makes ONE store_flush (one write, one fsync under the
+ *   first queued ack of a loop turn asks jetstream.c for a flush at the end of the turn
+ *   (env_turn_end); by then every publish read in this turn has been appended. stream_flush then makes ONE store_flush (one write, one fsync under the
  *   default policy) and releases every ack whose seq the store now calls durable.
  *
  * WHAT A POWER CUT LOSES (the policy is the store's; see store_file.c)

@@ -534,10 +534,10 @@ static void test_ack_reply_layout(Fx *f, gconstpointer data) {
 
 static gint64 state_log_size(Fx *f) {
     Env *env = &f->te->env;
-    int fd = env->ops->file_open(env, STATE_LOG, ENV_FILE_READ, NULL);
+    int fd = env_file_open(env, STATE_LOG, ENV_FILE_READ, NULL);
     g_assert_cmpint(fd, >=, 0);
-    gint64 n = env->ops->file_size(env, fd, NULL);
-    env->ops->file_close(env, fd);
+    gint64 n = env_file_size(env, fd, NULL);
+    env_file_close(env, fd);
     return n;
 }
 
@@ -592,11 +592,11 @@ static void test_state_log_torn(Fx *f, gconstpointer data) {
     stop(f);
     g_free(test_env_take_log(f->te));
     /* half a record after the intact ones: a torn append */
-    int fd = env->ops->file_open(env, STATE_LOG, ENV_FILE_WRITE, NULL);
+    int fd = env_file_open(env, STATE_LOG, ENV_FILE_WRITE, NULL);
     static const uint8_t torn[] = {0x4D, 0x4A, 0x43, 0x53, 0xff, 0x00, 0x00, 0x00, 0x01};
-    g_assert_cmpint(env->ops->file_pwrite(env, fd, torn, sizeof torn, (uint64_t)second, NULL), ==, sizeof torn);
-    env->ops->file_sync(env, fd, NULL);
-    env->ops->file_close(env, fd);
+    g_assert_cmpint(env_file_pwrite(env, fd, torn, sizeof torn, (uint64_t)second, NULL), ==, sizeof torn);
+    env_file_sync(env, fd, NULL);
+    env_file_close(env, fd);
     start(f);
     g_autofree char *i = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
     must_contain(i, "\"num_ack_pending\":1"); /* both acks: the second record */

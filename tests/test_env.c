@@ -14,6 +14,9 @@
  *               fires. A callback may add or cancel timers; one added due within the window
  *               fires in the same advance.
  *   random      splitmix64 seeded with the seed.
+ *   turn end    the calls asked for with env_turn_end run inside test_env_advance(): first
+ *               (the client actions since the last advance were one turn), and after each
+ *               timer that fires. test_env_advance(te, 0) thus ends the current turn.
  *   conns       test_env_connect -> on_accept(id, "127.0.0.1", port); client_send -> on_bytes;
  *               conn_send appends to an output buffer that client_take returns and clears;
  *               conn_pending returns what test_env_set_pending said (default 0: the pretend
@@ -127,6 +130,7 @@ struct World {
     GSequence *timers;   /* Timer*, sorted */
     GHashTable *timer_by_id; /* EnvTimer -> GSequenceIter */
     uint64_t timer_seq;
+    EnvTurnQueue turn; /* end-of-turn calls: run by test_env_advance */
     /* conns */
     GHashTable *conns; /* EnvConn -> Conn* */
     EnvConn next_conn;
@@ -187,6 +191,9 @@ static void op_timer_cancel(Env *env, EnvTimer id) {
     g_hash_table_remove(w->timer_by_id, GSIZE_TO_POINTER(id));
     g_sequence_remove(it); /* frees the Timer */
 }
+
+static void op_turn_end(Env *env, EnvTimerFn fn, void *arg) { env_turn_queue_add(&W(env)->turn, fn, arg); }
+static void op_turn_end_cancel(Env *env, EnvTimerFn fn, void *arg) { env_turn_queue_cancel(&W(env)->turn, fn, arg); }
 
 static uint64_t op_random_u64(Env *env) { return splitmix64(&W(env)->rng); }
 
@@ -708,6 +715,8 @@ static const EnvOps test_env_ops = {
     .wall_ns = op_wall_ns,
     .timer_add = op_timer_add,
     .timer_cancel = op_timer_cancel,
+    .turn_end = op_turn_end,
+    .turn_end_cancel = op_turn_end_cancel,
     .random_u64 = op_random_u64,
     .conn_send = op_conn_send,
     .conn_pending = op_conn_pending,
@@ -748,6 +757,7 @@ TestEnv *test_env_new(uint64_t seed) {
     w->crash_rng = seed ^ 0xC3A5C85C97CB3127ULL;
     w->timers = g_sequence_new(g_free);
     w->timer_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
+    env_turn_queue_init(&w->turn);
     w->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, conn_free);
     w->next_conn = 1;
     g_queue_init(&w->close_queue);
@@ -770,6 +780,7 @@ void test_env_free(TestEnv *te) {
     World *w = (World *)te;
     g_sequence_free(w->timers);
     g_hash_table_destroy(w->timer_by_id);
+    env_turn_queue_free(&w->turn);
     g_hash_table_destroy(w->conns);
     g_queue_clear(&w->close_queue);
     g_queue_clear(&w->accept_queue);
@@ -788,11 +799,22 @@ void test_env_free(TestEnv *te) {
     g_free(w);
 }
 
+/* The end of a turn: the calls the core asked for with env_turn_end, and any they ask for
+ * in turn (each round is a turn of its own; bounded so a call that always re-asks fails). */
+static void end_turn(World *w) {
+    for (int rounds = 0; !env_turn_queue_empty(&w->turn); rounds++) {
+        g_assert_cmpint(rounds, <, 1000);
+        env_turn_queue_run(&w->turn);
+        deliver_closes(w);
+    }
+}
+
 void test_env_advance(TestEnv *te, int64_t ns) {
     World *w = (World *)te;
     g_assert_cmpint(ns, >=, 0);
     int64_t target = w->now_ns + ns;
     deliver_closes(w);
+    end_turn(w); /* the client actions since the last advance were one turn */
     for (;;) {
         GSequenceIter *first = g_sequence_get_begin_iter(w->timers);
         if (g_sequence_iter_is_end(first)) break;
@@ -804,6 +826,7 @@ void test_env_advance(TestEnv *te, int64_t ns) {
         if (fire.deadline_ns > w->now_ns) w->now_ns = fire.deadline_ns;
         fire.fn(fire.arg);
         deliver_closes(w);
+        end_turn(w);
     }
     w->now_ns = target;
 }

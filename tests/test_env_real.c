@@ -259,24 +259,24 @@ static void test_files(void) {
     g_autofree char *root = g_dir_make_tmp("minijet-env-real-XXXXXX", &err);
     g_assert_no_error(err);
     g_autofree char *dir = g_build_filename(root, "a", "b", NULL);
-    g_assert_true(env->ops->dir_make(env, dir, &err));
-    g_assert_true(env->ops->dir_make(env, dir, &err)); /* mkdir -p: existing is fine */
+    g_assert_true(env_dir_make(env, dir, &err));
+    g_assert_true(env_dir_make(env, dir, &err)); /* mkdir -p: existing is fine */
     g_assert_no_error(err);
 
     g_autofree char *path = g_build_filename(dir, "seg.log", NULL);
-    int fd = env->ops->file_open(env, path, ENV_FILE_WRITE | ENV_FILE_CREATE, &err);
+    int fd = env_file_open(env, path, ENV_FILE_WRITE | ENV_FILE_CREATE, &err);
     g_assert_no_error(err);
     g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(env->ops->file_pwrite(env, fd, "hello world", 11, 0, &err), ==, 11);
-    g_assert_cmpint(env->ops->file_pwrite(env, fd, "W", 1, 6, &err), ==, 1);
-    g_assert_true(env->ops->file_sync(env, fd, &err));
-    g_assert_cmpint(env->ops->file_size(env, fd, &err), ==, 11);
+    g_assert_cmpint(env_file_pwrite(env, fd, "hello world", 11, 0, &err), ==, 11);
+    g_assert_cmpint(env_file_pwrite(env, fd, "W", 1, 6, &err), ==, 1);
+    g_assert_true(env_file_sync(env, fd, &err));
+    g_assert_cmpint(env_file_size(env, fd, &err), ==, 11);
     char buf[16] = {0};
-    g_assert_cmpint(env->ops->file_pread(env, fd, buf, sizeof buf, 0, &err), ==, 11);
+    g_assert_cmpint(env_file_pread(env, fd, buf, sizeof buf, 0, &err), ==, 11);
     g_assert_cmpstr(buf, ==, "hello World");
-    g_assert_true(env->ops->file_truncate(env, fd, 5, &err));
-    g_assert_cmpint(env->ops->file_size(env, fd, &err), ==, 5);
-    env->ops->file_close(env, fd);
+    g_assert_true(env_file_truncate(env, fd, 5, &err));
+    g_assert_cmpint(env_file_size(env, fd, &err), ==, 5);
+    env_file_close(env, fd);
     g_assert_no_error(err);
 
     g_autofree char *meta = g_build_filename(dir, "meta.json", NULL);
@@ -289,11 +289,11 @@ static void test_files(void) {
     g_bytes_unref(got);
 
     g_autofree char *moved = g_build_filename(dir, "b.log", NULL);
-    g_assert_true(env->ops->path_rename(env, path, moved, &err));
-    g_assert_false(env->ops->path_exists(env, path));
-    g_assert_true(env->ops->path_exists(env, moved));
-    g_assert_true(env->ops->dir_sync(env, dir, &err));
-    char **names = env->ops->dir_list(env, dir, &err);
+    g_assert_true(env_path_rename(env, path, moved, &err));
+    g_assert_false(env_path_exists(env, path));
+    g_assert_true(env_path_exists(env, moved));
+    g_assert_true(env_dir_sync(env, dir, &err));
+    char **names = env_dir_list(env, dir, &err);
     g_assert_no_error(err);
     g_autofree char *joined = g_strjoinv(",", names);
     g_assert_cmpstr(joined, ==, "b.log,meta.json"); /* sorted; no .tmp left behind */
@@ -301,22 +301,22 @@ static void test_files(void) {
 
     /* errors are GErrors naming the path, never asserts */
     g_autofree char *missing = g_build_filename(root, "nope", "x", NULL);
-    g_assert_cmpint(env->ops->file_open(env, missing, ENV_FILE_READ, &err), <, 0);
+    g_assert_cmpint(env_file_open(env, missing, ENV_FILE_READ, &err), <, 0);
     g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_NOENT);
     g_assert_nonnull(strstr(err->message, missing));
     g_clear_error(&err);
-    g_assert_null(env->ops->dir_list(env, missing, &err));
+    g_assert_null(env_dir_list(env, missing, &err));
     g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_NOENT);
     g_clear_error(&err);
 
-    g_assert_true(env->ops->path_remove(env, moved, &err));
-    g_assert_true(env->ops->path_remove(env, meta, &err));
-    g_assert_true(env->ops->path_remove(env, dir, &err)); /* an empty directory */
+    g_assert_true(env_path_remove(env, moved, &err));
+    g_assert_true(env_path_remove(env, meta, &err));
+    g_assert_true(env_path_remove(env, dir, &err)); /* an empty directory */
     g_autofree char *parent = g_build_filename(root, "a", NULL);
-    g_assert_true(env->ops->path_remove(env, parent, &err));
-    g_assert_true(env->ops->path_remove(env, root, &err));
+    g_assert_true(env_path_remove(env, parent, &err));
+    g_assert_true(env_path_remove(env, root, &err));
     g_assert_no_error(err);
-    g_assert_false(env->ops->path_remove(env, root, &err));
+    g_assert_false(env_path_remove(env, root, &err));
     g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_NOENT);
     env_real_free(env);
 }

@@ -825,17 +825,17 @@ static void test_log_crash_modes(void) {
             save_ok(lg, mk_ready(5, 7, 2, 2, 3, 5));
             raft_log_close(lg);
             /* a dying process's last writes, never fsynced: half a record and a state slot */
-            int fd = te->env.ops->file_open(&te->env, "raft/raft.log", ENV_FILE_WRITE, NULL);
-            gint64 size = te->env.ops->file_size(&te->env, fd, NULL);
+            int fd = env_file_open(&te->env, "raft/raft.log", ENV_FILE_WRITE, NULL);
+            gint64 size = env_file_size(&te->env, fd, NULL);
             uint8_t junk[40];
             memset(junk, 0x5a, sizeof junk);
-            te->env.ops->file_pwrite(&te->env, fd, junk, 30, (uint64_t)size, NULL);
-            te->env.ops->file_pwrite(&te->env, fd, junk, 40, (uint64_t)size + 30, NULL);
-            te->env.ops->file_close(&te->env, fd);
-            fd = te->env.ops->file_open(&te->env, "raft/raft.state", ENV_FILE_WRITE, NULL);
+            env_file_pwrite(&te->env, fd, junk, 30, (uint64_t)size, NULL);
+            env_file_pwrite(&te->env, fd, junk, 40, (uint64_t)size + 30, NULL);
+            env_file_close(&te->env, fd);
+            fd = env_file_open(&te->env, "raft/raft.state", ENV_FILE_WRITE, NULL);
             /* the next save (seq 3) would write slot 1: the older slot, never the newest */
-            te->env.ops->file_pwrite(&te->env, fd, junk, 32, 32, NULL);
-            te->env.ops->file_close(&te->env, fd);
+            env_file_pwrite(&te->env, fd, junk, 32, 32, NULL);
+            env_file_close(&te->env, fd);
             test_env_crash_disk(te, (TestCrashMode)mode);
             lg = open_ok(&te->env, &boot);
             g_assert_cmpuint(boot.hs.term, ==, 2);

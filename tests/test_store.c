@@ -552,19 +552,19 @@ static void test_truncated_and_missing(void) {
         g_assert_true(store_flush(s, NULL));
     }
     store_close(s);
-    g_auto(GStrv) names = env->ops->dir_list(env, "M", NULL);
+    g_auto(GStrv) names = env_dir_list(env, "M", NULL);
     guint nseg = g_strv_length(names);
     g_assert_cmpuint(nseg, >=, 5);
     /* cut the last segment mid-record (its last record is the LAST high-water mark of the
      * final write: the torn tail is only that), remove a middle one */
     g_autofree char *lastp = g_strdup_printf("M/%s", names[nseg - 1]);
-    int fd = env->ops->file_open(env, lastp, ENV_FILE_WRITE, NULL);
-    gint64 size = env->ops->file_size(env, fd, NULL);
-    env->ops->file_truncate(env, fd, (uint64_t)size - 5, NULL);
-    env->ops->file_sync(env, fd, NULL);
-    env->ops->file_close(env, fd);
+    int fd = env_file_open(env, lastp, ENV_FILE_WRITE, NULL);
+    gint64 size = env_file_size(env, fd, NULL);
+    env_file_truncate(env, fd, (uint64_t)size - 5, NULL);
+    env_file_sync(env, fd, NULL);
+    env_file_close(env, fd);
     g_autofree char *midp = g_strdup_printf("M/%s", names[nseg / 2]);
-    g_assert_true(env->ops->path_remove(env, midp, NULL));
+    g_assert_true(env_path_remove(env, midp, NULL));
     s = open_file(te, &cfg);
     g_autofree char *log = test_env_take_log(te);
     g_assert_nonnull(strstr(log, "short record"));
@@ -637,11 +637,11 @@ static void test_segments_removed(void) {
     Store *s = open_file(te, &cfg);
     for (int i = 0; i < 100; i++) put(s, "r", "0123456789");
     g_assert_true(store_flush(s, NULL));
-    g_auto(GStrv) before = env->ops->dir_list(env, "R", NULL);
+    g_auto(GStrv) before = env_dir_list(env, "R", NULL);
     g_assert_cmpuint(g_strv_length(before), >, 5);
     g_assert_cmpuint(store_compact(s, 95, NULL), ==, 94);
     g_assert_true(store_flush(s, NULL));
-    g_auto(GStrv) after = env->ops->dir_list(env, "R", NULL);
+    g_auto(GStrv) after = env_dir_list(env, "R", NULL);
     g_assert_cmpuint(g_strv_length(after), <=, 2);
     store_check_invariants(s);
     store_close(s);

@@ -874,7 +874,7 @@ typedef struct FileReader {
 
 static gssize file_read(void *ctx, uint8_t *buf, size_t len, GError **error) {
     FileReader *r = ctx;
-    gssize n = r->env->ops->file_pread(r->env, r->fd, buf, len, r->off, error);
+    gssize n = env_file_pread(r->env, r->fd, buf, len, r->off, error);
     if (n > 0) r->off += (uint64_t)n;
     return n;
 }
@@ -957,12 +957,12 @@ static int obj_do_ls(Cli *c, ObjStore *os, const char *bucket, const char *name)
 static int obj_do_put(Cli *c, ObjStore *os, const char *bucket, const char *file) {
     g_autoptr(GError) err = NULL;
     Env *env = c->env;
-    FileReader r = {env, env->ops->file_open(env, file, ENV_FILE_READ, &err), 0};
+    FileReader r = {env, env_file_open(env, file, ENV_FILE_READ, &err), 0};
     if (r.fd < 0) return fail_error(err);
     g_autofree char *base = g_path_get_basename(file);
     ObjMeta m = {.name = opt(c, "--name") ? opt(c, "--name") : base, .description = opt(c, "--description")};
     g_autoptr(ObjInfo) i = objstore_put(os, &m, file_read, &r, &err);
-    env->ops->file_close(env, r.fd);
+    env_file_close(env, r.fd);
     if (!i) return fail_error(err);
     print_obj_info(c, i);
     return 0;
