@@ -2,7 +2,7 @@
  *
  * WHAT IT IS
  *   The file backend of store.h. The index (which seq lives where, per-subject lists) is the
- *   generic one in store_mem.c, kept in memory and rebuilt at open by scanning the segments.
+ *   generic one in store_index.c, kept in memory and rebuilt at open by scanning the segments.
  *   This file writes records, reads them back (checking their checksum every time), and
  *   recovers the folder after a crash.
  *
@@ -70,7 +70,7 @@
  *   - A bit flip at rest loses the record it hit (RECOVERY resynchronises at the next record
  *     that verifies); a bit flip in a DELETE/FLOOR record undoes that deletion.
  */
-#include "store.h"
+#include "store_index.h"
 
 #include <stdio.h>
 #include <string.h>
