@@ -28,8 +28,8 @@ B := build
 # src/ is not on their include path), so a client file that includes server.h, stream.h...
 # does not build; the `minijet` CLI links client + base only, so a call into the broker
 # does not link.
-BASE_SRC := src/env.c src/proto.c src/errors.c src/jsonutil.c src/crc32c.c
-BASE_HDRS := src/env.h src/proto.h src/errors.h src/errors.def src/jsonutil.h src/crc32c.h \
+BASE_SRC := src/env.c src/rng.c src/proto.c src/errors.c src/jsonutil.c src/crc32c.c
+BASE_HDRS := src/env.h src/rng.h src/proto.h src/errors.h src/errors.def src/jsonutil.h src/crc32c.h \
              src/limits.h src/bytes.h src/version.h
 BASE_OBJ := $(BASE_SRC:src/%.c=$(B)/obj/%.o)
 CORE_SRC := $(filter-out src/main.c src/env_real.c,$(wildcard src/*.c))
@@ -83,8 +83,10 @@ $(B)/minijet-server: $(B)/obj/main.o $(B)/obj/env_real.o $(LIB_BROKER)
 $(B)/minijet-sim: $(SIM_SRC) $(wildcard sim/*.h) $(B)/libminijet-client.a $(LIB_BROKER)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -iquote sim -o $@ $(SIM_SRC) $(B)/libminijet-client.a $(LIB_BROKER) $(PKG_LIBS) -lm
 
-$(B)/tests/test_%: tests/test_%.c tests/test_env.c tests/test_env.h $(B)/libminijet-client.a $(LIB_BROKER) | $(B)/tests
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -iquote tests -o $@ $< tests/test_env.c $(B)/libminijet-client.a $(LIB_BROKER) $(PKG_LIBS) -lm
+# The unit tests' world (tests/test_env.c) keeps its files on the simulator's disk.
+TEST_WORLD := tests/test_env.c sim/sim_disk.c
+$(B)/tests/test_%: tests/test_%.c $(TEST_WORLD) tests/test_env.h sim/sim_disk.h $(B)/libminijet-client.a $(LIB_BROKER) | $(B)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -iquote tests -iquote sim -o $@ $< $(TEST_WORLD) $(B)/libminijet-client.a $(LIB_BROKER) $(PKG_LIBS) -lm
 
 # The production world's own test links the real env instead of the unit tests' world.
 $(B)/tests/test_env_real: tests/test_env_real.c $(B)/obj/env_real.o $(LIB_BROKER) | $(B)/tests
@@ -214,8 +216,8 @@ labs-check:
 
 # --- Raft in the simulator (issue 7; book chapter 9, "Running Raft in the simulator").
 # tests/test_raft shares its checkers with the simulator: sim/raft_checker.c is compiled into both.
-$(B)/tests/test_raft: tests/test_raft.c sim/raft_checker.c sim/raft_checker.h tests/test_env.c tests/test_env.h $(LIB_BROKER) | $(B)/tests
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -iquote tests -iquote sim -o $@ $< sim/raft_checker.c tests/test_env.c $(LIB_BROKER) $(PKG_LIBS) -lm
+$(B)/tests/test_raft: tests/test_raft.c sim/raft_checker.c sim/raft_checker.h $(TEST_WORLD) tests/test_env.h $(LIB_BROKER) | $(B)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -iquote tests -iquote sim -o $@ $< sim/raft_checker.c $(TEST_WORLD) $(LIB_BROKER) $(PKG_LIBS) -lm
 #   make swarm        1,000 seeds of random faults on a five-node Raft group (both cores)
 .PHONY: swarm
 swarm: $(B)/minijet-sim
@@ -249,9 +251,9 @@ FUZZ_NAMES   := proto server
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
 
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(HDRS) tests/test_env.c tests/test_env.h
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(HDRS) $(TEST_WORLD) tests/test_env.h
 	@mkdir -p $(B)/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) tests/test_env.c $(PKG_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -iquote sim -o $@ $< $(CORE_SRC) $(TEST_WORLD) $(PKG_LIBS) -lm
 
 fuzz: fuzz-build
 	@for n in $(FUZZ_NAMES); do \

@@ -6,16 +6,12 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "rng.h"
+
 typedef struct EntryMeta {
     uint64_t data_hash, prev_term;
 } EntryMeta;
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 static uint64_t hash_bytes(GBytes *b) {
     gsize len;
@@ -27,7 +23,7 @@ static uint64_t hash_bytes(GBytes *b) {
 
 static uint64_t mix3(uint64_t a, uint64_t b, uint64_t c3) {
     uint64_t s = a ^ (b * 0x9E3779B97F4A7C15ull) ^ (c3 * 0xC2B2AE3D27D4EB4Full);
-    return splitmix(&s);
+    return rng_splitmix64(&s);
 }
 
 uint64_t raft_checker_value(GBytes *data) {

@@ -28,7 +28,21 @@
  *   (the platter rotted: every later read sees it), a bit flipped on the next read (a bad
  *   cable: transient), a latent sector error (reads of a range fail with EIO), a misdirected
  *   write (the next write lands 4 KiB away from where it was aimed), a full disk (ENOSPC),
- *   and slow fsync (the caller stalls the node for the latency).
+ *   slow fsync (the caller stalls the node for the latency), and a failed fsync (below).
+ *
+ *   SYNC FAILURES (EIO, ENOSPC). Linux reports a failed writeback once: fsync returns EIO (or
+ *   ENOSPC on thin-provisioned, NFS or delayed-allocation filesystems), the pages it could not
+ *   write are marked clean, and the NEXT fsync returns success — for data that never reached
+ *   the platter (PostgreSQL's "fsyncgate", 2018). We model exactly that: the failing fsync
+ *   keeps a random subset of the file's unsynced writes (the pages written back before the
+ *   error) and drops the rest from the page cache as well, so reads and a later crash both see
+ *   the platter; the undo log is cleared, so a retried fsync succeeds and proves nothing.
+ *   A store that retries and acknowledges loses acknowledged messages; the tests catch it.
+ *
+ * WHO USES IT
+ *   The simulator (one disk per node, sim_env.c) and the unit-test world (tests/test_env.c,
+ *   one disk per TestEnv, with the prefix crash modes its tests were written for): one model
+ *   of a crashable disk, not two.
  *
  *   ONE RULE FOR FAULTS: they are never injected into every replica of the same data at
  *   once. A single node's disk may rot (a lone server cannot survive that, it can only
@@ -75,10 +89,11 @@ typedef struct NsOp {
 typedef struct Fd {
     Inode *inode;
     bool writable;
+    bool dead; /* the process that opened it died in a crash: every op fails, close frees it */
 } Fd;
 
 struct SimDisk {
-    SimRng *rng;
+    Rng *rng;
     GPtrArray *inodes;   /* every inode ever made, in creation order (owns them) */
     uint64_t next_ino;
     GHashTable *names;   /* path -> Inode*: what the process sees */
@@ -87,7 +102,11 @@ struct SimDisk {
     GHashTable *dirs;    /* set of directory paths ("." always) */
     GPtrArray *fds;      /* index = fd, NULL when free */
     uint64_t capacity, used;
+    bool full;           /* sim_disk_set_full: every write, extension and creation fails */
     bool misdirect_next;
+    uint64_t sync_failures; /* the next this-many fsyncs (of files matching sync_fail_path) fail */
+    char *sync_fail_path;   /* NULL = any file */
+    int sync_fail_code;     /* G_FILE_ERROR_IO or G_FILE_ERROR_NOSPC */
 };
 
 static void undo_free(gpointer p) {
@@ -110,7 +129,7 @@ static void inode_free(gpointer p) {
     g_free(i);
 }
 
-SimDisk *sim_disk_new(SimRng *rng) {
+SimDisk *sim_disk_new(Rng *rng) {
     SimDisk *d = g_new0(SimDisk, 1);
     d->rng = rng;
     d->inodes = g_ptr_array_new_with_free_func(inode_free);
@@ -132,6 +151,7 @@ void sim_disk_free(SimDisk *d) {
     g_ptr_array_unref(d->nslog);
     g_hash_table_destroy(d->dirs);
     g_ptr_array_unref(d->inodes);
+    g_free(d->sync_fail_path);
     g_free(d);
 }
 
@@ -184,7 +204,8 @@ static void ns_apply(GHashTable *names, const NsOp *o) {
 
 static Fd *fd_get(SimDisk *d, int fd) {
     if (fd < 0 || (guint)fd >= d->fds->len) return NULL;
-    return g_ptr_array_index(d->fds, fd);
+    Fd *f = g_ptr_array_index(d->fds, fd);
+    return f && !f->dead ? f : NULL;
 }
 
 /* --- data operations, each recorded in the inode's undo log --- */
@@ -241,6 +262,7 @@ int sim_disk_open(SimDisk *d, const char *path, int flags, GError **error) {
         g_autofree char *parent = parent_of(p);
         if (!g_hash_table_contains(d->dirs, parent)) return err(error, G_FILE_ERROR_NOENT, "open", p), -1;
         if (g_hash_table_contains(d->dirs, p)) return err(error, G_FILE_ERROR_ISDIR, "open", p), -1;
+        if (d->full) return err(error, G_FILE_ERROR_NOSPC, "open", p), -1;
         i = g_new0(Inode, 1);
         i->ino = d->next_ino++;
         i->data = g_byte_array_new();
@@ -276,8 +298,8 @@ gssize sim_disk_pread(SimDisk *d, int fd, void *buf, size_t len, uint64_t off, G
     memcpy(buf, i->data->data + off, n);
     if (i->flip_next_read && n > 0) {
         i->flip_next_read = false;
-        uint64_t at = sim_rng_below(d->rng, n);
-        ((uint8_t *)buf)[at] ^= (uint8_t)(1u << sim_rng_below(d->rng, 8));
+        uint64_t at = rng_below(d->rng, n);
+        ((uint8_t *)buf)[at] ^= (uint8_t)(1u << rng_below(d->rng, 8));
     }
     return (gssize)n;
 }
@@ -292,14 +314,34 @@ gssize sim_disk_pwrite(SimDisk *d, int fd, const void *buf, size_t len, uint64_t
         off += 4096;
     }
     uint64_t grow = off + len > i->data->len ? off + len - i->data->len : 0;
-    if (d->capacity && d->used + grow > d->capacity) return err(error, G_FILE_ERROR_NOSPC, "write", "disk"), -1;
+    if (len > 0 && (d->full || (d->capacity && d->used + grow > d->capacity)))
+        return err(error, G_FILE_ERROR_NOSPC, "write", "disk"), -1;
     do_write(d, i, off, buf, len);
     return (gssize)len;
+}
+
+static const char *name_of(SimDisk *d, Inode *i);
+static void undo_to_platter(SimDisk *d, Inode *i, bool prefix, double keep_p, double tear_p,
+                            SimDiskCrashReport *rep);
+
+/* A failed fsync (see SYNC FAILURES above): the kernel wrote back some of the dirty pages and
+ * dropped the rest, and forgot they were dirty. */
+static bool sync_fails(SimDisk *d, Inode *i) {
+    if (d->sync_failures == 0) return false;
+    if (d->sync_fail_path && !strstr(name_of(d, i), d->sync_fail_path)) return false;
+    d->sync_failures--;
+    SimDiskCrashReport rep = {0};
+    uint64_t before = i->data->len;
+    undo_to_platter(d, i, false, 0.5, 0.0, &rep);
+    d->used = d->used - before + i->data->len;
+    return true;
 }
 
 gboolean sim_disk_sync(SimDisk *d, int fd, GError **error) {
     Fd *f = fd_get(d, fd);
     if (!f) return err(error, G_FILE_ERROR_BADF, "fsync", "fd");
+    if (f->inode->undo->len > 0 && sync_fails(d, f->inode))
+        return err(error, d->sync_fail_code, "fsync", name_of(d, f->inode));
     g_ptr_array_set_size(f->inode->undo, 0);
     return TRUE;
 }
@@ -307,7 +349,7 @@ gboolean sim_disk_sync(SimDisk *d, int fd, GError **error) {
 gboolean sim_disk_truncate(SimDisk *d, int fd, uint64_t len, GError **error) {
     Fd *f = fd_get(d, fd);
     if (!f || !f->writable) return err(error, G_FILE_ERROR_BADF, "truncate", "fd");
-    if (d->capacity && len > f->inode->data->len && d->used + len - f->inode->data->len > d->capacity)
+    if (len > f->inode->data->len && (d->full || (d->capacity && d->used + len - f->inode->data->len > d->capacity)))
         return err(error, G_FILE_ERROR_NOSPC, "truncate", "disk");
     do_truncate(d, f->inode, len);
     return TRUE;
@@ -320,10 +362,12 @@ gint64 sim_disk_size(SimDisk *d, int fd, GError **error) {
 }
 
 void sim_disk_close(SimDisk *d, int fd) {
-    if (!fd_get(d, fd)) return;
+    if (fd < 0 || (guint)fd >= d->fds->len || d->fds->pdata[fd] == NULL) return; /* dead ones too */
     g_free(d->fds->pdata[fd]);
     d->fds->pdata[fd] = NULL;
 }
+
+void sim_disk_drop_fds(SimDisk *d) { g_ptr_array_set_size(d->fds, 0); }
 
 /* --- the namespace --- */
 
@@ -442,45 +486,57 @@ char **sim_disk_paths(SimDisk *d) {
 
 /* --- the crash --- */
 
-void sim_disk_crash(SimDisk *d, double keep_p, double tear_p, SimDiskCrashReport *rep) {
-    memset(rep, 0, sizeof *rep);
-    g_ptr_array_set_size(d->fds, 0); /* the process is gone: every descriptor with it */
-    d->misdirect_next = false;
-    for (guint n = 0; n < d->inodes->len; n++) { /* creation order: deterministic */
-        Inode *i = g_ptr_array_index(d->inodes, n);
-        GPtrArray *log = i->undo;
-        if (log->len == 0) continue;
-        rep->writes_unsynced += log->len;
-        for (guint k = log->len; k-- > 0;) { /* 1. back to the durable image */
-            Undo *u = g_ptr_array_index(log, k);
-            apply_truncate(i, u->old_size);
-            if (u->old) apply_write(i, u->off, g_bytes_get_data(u->old, NULL), g_bytes_get_size(u->old));
-        }
-        gboolean *keep = g_new0(gboolean, log->len);
-        gint last = -1;
-        for (guint k = 0; k < log->len; k++) /* 2. the subset the kernel had written back */
-            if ((keep[k] = sim_rng_chance(d->rng, keep_p))) last = (gint)k;
-        for (guint k = 0; k < log->len; k++) {
-            if (!keep[k]) continue;
-            Undo *u = g_ptr_array_index(log, k);
-            rep->writes_kept++;
-            if (u->truncate) {
-                apply_truncate(i, u->off);
-                continue;
-            }
-            gsize len;
-            const uint8_t *data = g_bytes_get_data(u->data, &len);
-            if ((gint)k == last && len > 1 && sim_rng_chance(d->rng, tear_p)) { /* 3. torn */
-                len = 1 + sim_rng_below(d->rng, len - 1);
-                rep->writes_torn++;
-            }
-            apply_write(i, u->off, data, len);
-        }
-        g_free(keep);
-        g_ptr_array_set_size(log, 0);
+/* Put inode i back to its durable image, then replay what reached the platter of its unsynced
+ * log: each operation with probability keep_p (any order: prefix false), or a random prefix
+ * of the log (prefix true); with probability tear_p the last kept write is cut short. The log
+ * is then empty: what survived simply is what is on the platter. */
+static void undo_to_platter(SimDisk *d, Inode *i, bool prefix, double keep_p, double tear_p,
+                            SimDiskCrashReport *rep) {
+    GPtrArray *log = i->undo;
+    if (log->len == 0) return;
+    rep->writes_unsynced += log->len;
+    for (guint k = log->len; k-- > 0;) { /* 1. back to the durable image */
+        Undo *u = g_ptr_array_index(log, k);
+        apply_truncate(i, u->old_size);
+        if (u->old) apply_write(i, u->off, g_bytes_get_data(u->old, NULL), g_bytes_get_size(u->old));
     }
-    /* names: the durable namespace plus a random prefix of the unsynced changes */
-    guint survive = d->nslog->len ? (guint)sim_rng_below(d->rng, d->nslog->len + 1) : 0;
+    gboolean *keep = g_new0(gboolean, log->len);
+    gint last = -1;
+    guint prefix_len = prefix ? (guint)rng_below(d->rng, log->len + 1) : 0;
+    for (guint k = 0; k < log->len; k++) /* 2. the part the kernel had written back */
+        if ((keep[k] = prefix ? k < prefix_len : rng_chance(d->rng, keep_p))) last = (gint)k;
+    for (guint k = 0; k < log->len; k++) {
+        if (!keep[k]) continue;
+        Undo *u = g_ptr_array_index(log, k);
+        rep->writes_kept++;
+        if (u->truncate) {
+            apply_truncate(i, u->off);
+            continue;
+        }
+        gsize len;
+        const uint8_t *data = g_bytes_get_data(u->data, &len);
+        if ((gint)k == last && len > 1 && rng_chance(d->rng, tear_p)) { /* 3. torn */
+            len = 1 + rng_below(d->rng, len - 1);
+            rep->writes_torn++;
+        }
+        apply_write(i, u->off, data, len);
+    }
+    g_free(keep);
+    g_ptr_array_set_size(log, 0);
+}
+
+static void crash(SimDisk *d, bool prefix, double keep_p, double tear_p, bool names_prefix,
+                  SimDiskCrashReport *rep) {
+    memset(rep, 0, sizeof *rep);
+    for (guint k = 0; k < d->fds->len; k++) { /* the process is gone: its descriptors are dead */
+        Fd *f = g_ptr_array_index(d->fds, k);
+        if (f) f->dead = true;
+    }
+    d->misdirect_next = false;
+    for (guint n = 0; n < d->inodes->len; n++) /* creation order: deterministic */
+        undo_to_platter(d, g_ptr_array_index(d->inodes, n), prefix, keep_p, tear_p, rep);
+    /* names: the durable namespace plus (names_prefix) a random prefix of the unsynced changes */
+    guint survive = names_prefix && d->nslog->len ? (guint)rng_below(d->rng, d->nslog->len + 1) : 0;
     for (guint k = 0; k < survive; k++) ns_apply(d->dnames, g_ptr_array_index(d->nslog, k));
     rep->names_lost = d->nslog->len - survive;
     g_ptr_array_set_size(d->nslog, 0);
@@ -494,7 +550,18 @@ void sim_disk_crash(SimDisk *d, double keep_p, double tear_p, SimDiskCrashReport
     for (guint n = 0; n < d->inodes->len; n++) d->used += ((Inode *)g_ptr_array_index(d->inodes, n))->data->len;
 }
 
+void sim_disk_crash(SimDisk *d, double keep_p, double tear_p, SimDiskCrashReport *rep) {
+    crash(d, false, keep_p, tear_p, true, rep);
+}
+
+void sim_disk_crash_prefix(SimDisk *d, SimDiskPrefixMode mode, SimDiskCrashReport *rep) {
+    if (mode == SIM_DISK_LOSE_ALL) crash(d, false, 0.0, 0.0, false, rep);
+    else crash(d, true, 0.0, mode == SIM_DISK_TEAR_PREFIX ? 1.0 : 0.0, false, rep);
+}
+
 /* --- faults --- */
+
+static void rot(Inode *i, uint64_t off, uint8_t mask);
 
 /* A fault's target: the file at `path`, else a random non-empty file whose path contains
  * `path` (e.g. ".seg"), or any non-empty file when path is NULL. */
@@ -510,7 +577,7 @@ static Inode *pick(SimDisk *d, const char *path) {
         if (((Inode *)g_hash_table_lookup(d->names, paths[k]))->data->len > 0 && (!path || strstr(paths[k], path)))
             eligible++;
     if (eligible == 0) return NULL;
-    guint want = (guint)sim_rng_below(d->rng, eligible);
+    guint want = (guint)rng_below(d->rng, eligible);
     for (guint k = 0; k < n; k++) {
         Inode *i = g_hash_table_lookup(d->names, paths[k]);
         if (i->data->len > 0 && (!path || strstr(paths[k], path)) && want-- == 0) return i;
@@ -533,22 +600,9 @@ static const char *name_of(SimDisk *d, Inode *i) {
 bool sim_disk_flip_bit_at_rest(SimDisk *d, const char *path, char **where) {
     Inode *i = pick(d, path);
     if (!i || i->data->len == 0) return false;
-    uint64_t off = sim_rng_below(d->rng, i->data->len);
-    uint8_t mask = (uint8_t)(1u << sim_rng_below(d->rng, 8));
-    i->data->data[off] ^= mask;
-    /* the platter rotted: the durable image (held in the undo log's old bytes) rots too */
-    for (guint k = 0; k < i->undo->len; k++) {
-        Undo *u = g_ptr_array_index(i->undo, k);
-        gsize n;
-        if (!u->old) continue;
-        const uint8_t *old = g_bytes_get_data(u->old, &n);
-        if (off >= u->off && off < u->off + n) {
-            uint8_t *copy = g_memdup2(old, n);
-            copy[off - u->off] ^= mask;
-            g_bytes_unref(u->old);
-            u->old = g_bytes_new_take(copy, n);
-        }
-    }
+    uint64_t off = rng_below(d->rng, i->data->len);
+    uint8_t mask = (uint8_t)(1u << rng_below(d->rng, 8));
+    rot(i, off, mask);
     if (where) *where = g_strdup_printf("%s ino %" G_GUINT64_FORMAT " offset %" G_GUINT64_FORMAT " mask 0x%02x", name_of(d, i), i->ino, off, mask);
     return true;
 }
@@ -571,3 +625,39 @@ bool sim_disk_add_bad_range(SimDisk *d, const char *path, uint64_t off, uint64_t
 void sim_disk_misdirect_next_write(SimDisk *d) { d->misdirect_next = true; }
 void sim_disk_set_capacity(SimDisk *d, uint64_t bytes) { d->capacity = bytes; }
 uint64_t sim_disk_used(const SimDisk *d) { return d->used; }
+
+void sim_disk_set_full(SimDisk *d, bool full) { d->full = full; }
+
+void sim_disk_fail_syncs(SimDisk *d, const char *path, int code, uint64_t count) {
+    g_assert(code == G_FILE_ERROR_IO || code == G_FILE_ERROR_NOSPC);
+    g_free(d->sync_fail_path);
+    d->sync_fail_path = path ? g_strdup(path) : NULL;
+    d->sync_fail_code = code;
+    d->sync_failures = count;
+}
+
+/* Flip one bit of a durable byte (the platter rotted): reads see it, and so does a crash. */
+static void rot(Inode *i, uint64_t off, uint8_t mask) {
+    i->data->data[off] ^= mask;
+    for (guint k = 0; k < i->undo->len; k++) { /* the durable image lives in the undo log too */
+        Undo *u = g_ptr_array_index(i->undo, k);
+        gsize n;
+        if (!u->old) continue;
+        const uint8_t *old = g_bytes_get_data(u->old, &n);
+        if (off >= u->off && off < u->off + n) {
+            uint8_t *copy = g_memdup2(old, n);
+            copy[off - u->off] ^= mask;
+            g_bytes_unref(u->old);
+            u->old = g_bytes_new_take(copy, n);
+        }
+    }
+}
+
+bool sim_disk_flip_bit(SimDisk *d, const char *path, uint64_t off, int bit) {
+    g_autofree char *p = norm(path);
+    Inode *i = g_hash_table_lookup(d->names, p);
+    if (!i) i = g_hash_table_lookup(d->dnames, p);
+    if (!i || off >= i->data->len || bit < 0 || bit > 7) return false;
+    rot(i, off, (uint8_t)(1u << bit));
+    return true;
+}

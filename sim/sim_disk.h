@@ -1,12 +1,15 @@
-/* sim_disk.h — one node's simulated disk: a page cache that lies until fsync, and faults.
+/* sim_disk.h — the in-memory crashable disk: a page cache that lies until fsync, and faults.
+ * One per simulated node (sim_env.c) and one per unit-test world (tests/test_env.c).
  *
  * INTERFACE (mirrors the file part of EnvOps; errors are GError G_FILE_ERROR_*)
  *   sim_disk_new(rng) / sim_disk_free(d)
  *   sim_disk_open/pread/pwrite/sync/truncate/size/close, sim_disk_rename/remove/exists,
  *   sim_disk_mkdir/dir_sync/dir_list
  *   sim_disk_crash(d, keep_p, tear_p, report)   power cut: what the platter holds survives
- *   faults: sim_disk_flip_bit_at_rest, sim_disk_flip_next_read, sim_disk_add_bad_range,
- *           sim_disk_misdirect_next_write, sim_disk_set_capacity, fsync latency (caller)
+ *   sim_disk_crash_prefix(d, mode, report)      the unit-test world's power cuts
+ *   faults: sim_disk_flip_bit_at_rest, sim_disk_flip_bit, sim_disk_flip_next_read,
+ *           sim_disk_add_bad_range, sim_disk_misdirect_next_write, sim_disk_set_capacity,
+ *           sim_disk_set_full, sim_disk_fail_syncs (EIO/ENOSPC), fsync latency (caller)
  *   sim_disk_paths(d)                           every file path, sorted (for fault targets)
  *
  * INVARIANTS
@@ -24,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sim_sched.h"
+#include "rng.h"
 
 typedef struct SimDisk SimDisk;
 
@@ -35,7 +38,7 @@ typedef struct SimDiskCrashReport {
     uint64_t names_lost;      /* namespace changes (create/rename/remove) undone */
 } SimDiskCrashReport;
 
-SimDisk *sim_disk_new(SimRng *rng);
+SimDisk *sim_disk_new(Rng *rng);
 void sim_disk_free(SimDisk *d);
 
 int sim_disk_open(SimDisk *d, const char *path, int flags, GError **error);
@@ -53,7 +56,16 @@ gboolean sim_disk_mkdir(SimDisk *d, const char *path, GError **error);
 gboolean sim_disk_dir_sync(SimDisk *d, const char *path, GError **error);
 char **sim_disk_dir_list(SimDisk *d, const char *path, GError **error);
 
+/* A power cut (every open descriptor dies: ops on it fail with BADF, closing it is fine).
+ * The simulator's model: each unsynced write survives with keep_p, in any order, the last
+ * kept one torn with tear_p; a random prefix of the unsynced name changes survives. */
 void sim_disk_crash(SimDisk *d, double keep_p, double tear_p, SimDiskCrashReport *report);
+/* The unit-test world's models: per file a random prefix of its unsynced writes survives
+ * (none with LOSE_ALL; the last one cut short with TEAR_PREFIX); no unsynced name change does. */
+typedef enum { SIM_DISK_LOSE_ALL, SIM_DISK_KEEP_PREFIX, SIM_DISK_TEAR_PREFIX } SimDiskPrefixMode;
+void sim_disk_crash_prefix(SimDisk *d, SimDiskPrefixMode mode, SimDiskCrashReport *report);
+/* Forget every descriptor (the simulator frees a crashed node's without closing them). */
+void sim_disk_drop_fds(SimDisk *d);
 
 /* Faults. Each returns false when it found nothing to corrupt. */
 bool sim_disk_flip_bit_at_rest(SimDisk *d, const char *path, char **where);
@@ -61,6 +73,13 @@ bool sim_disk_flip_next_read(SimDisk *d, const char *path);
 bool sim_disk_add_bad_range(SimDisk *d, const char *path, uint64_t off, uint64_t len);
 void sim_disk_misdirect_next_write(SimDisk *d);
 void sim_disk_set_capacity(SimDisk *d, uint64_t bytes); /* 0 = unlimited */
+void sim_disk_set_full(SimDisk *d, bool full); /* writes, extensions, creations: ENOSPC */
+/* The next `count` fsyncs of a file whose path contains `path` (NULL = any file) with unsynced
+ * writes fail with `code` (G_FILE_ERROR_IO or G_FILE_ERROR_NOSPC), losing part of them: see
+ * SYNC FAILURES in sim_disk.c. */
+void sim_disk_fail_syncs(SimDisk *d, const char *path, int code, uint64_t count);
+/* Flip bit `bit` of durable byte `off` of path; false when there is no such byte. */
+bool sim_disk_flip_bit(SimDisk *d, const char *path, uint64_t off, int bit);
 uint64_t sim_disk_used(const SimDisk *d);
 char **sim_disk_paths(SimDisk *d);
 

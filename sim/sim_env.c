@@ -90,7 +90,7 @@ static void op_turn_end(Env *env, EnvTimerFn fn, void *arg) {
 
 static void op_turn_end_cancel(Env *env, EnvTimerFn fn, void *arg) { env_turn_queue_cancel(&node_of(env)->turn, fn, arg); }
 
-static uint64_t op_random_u64(Env *env) { return sim_rng_next(&node_of(env)->rng); }
+static uint64_t op_random_u64(Env *env) { return rng_next(&node_of(env)->rng); }
 
 /* --- connections --- */
 
@@ -138,7 +138,7 @@ static gboolean op_file_sync(Env *env, int fd, GError **error) {
     SimNode *n = node_of(env);
     if (dead(n, error)) return FALSE;
     Sim *sim = n->sim;
-    int64_t lat = sim_rng_range(&n->rng, sim->sc->fsync_min_ns, sim->sc->fsync_max_ns) + n->fsync_extra_ns;
+    int64_t lat = rng_range(&n->rng, sim->sc->fsync_min_ns, sim->sc->fsync_max_ns) + n->fsync_extra_ns;
     n->busy_until_ns = MAX(n->busy_until_ns, sim_now(sim)) + lat;
     sim_log(sim, n->name, "disk", "fsync fd %d (%" G_GINT64_FORMAT "us)", fd, lat / SIM_US);
     return sim_disk_sync(n->disk, fd, error);
@@ -276,6 +276,7 @@ void sim_node_crash(SimNode *n) {
     n->busy_until_ns = 0;
     SimDiskCrashReport r;
     sim_disk_crash(n->disk, sim->sc->crash_keep_p, sim->sc->crash_tear_p, &r);
+    sim_disk_drop_fds(n->disk); /* the freed Server closed nothing: the node was already down */
     sim_log(sim, n->name, "disk", "power cut: %" G_GUINT64_FORMAT " unsynced writes, %" G_GUINT64_FORMAT
             " kept, %" G_GUINT64_FORMAT " torn, %" G_GUINT64_FORMAT " name changes lost",
             r.writes_unsynced, r.writes_kept, r.writes_torn, r.names_lost);
@@ -302,23 +303,16 @@ SimNode *sim_node_by_name(Sim *sim, const char *name) {
 
 /* --- the world --- */
 
-static guint u64_hash(gconstpointer p) {
-    uint64_t v = *(const uint64_t *)p;
-    return (guint)(v ^ (v >> 32));
-}
-static gboolean u64_eq(gconstpointer a, gconstpointer b) {
-    return *(const uint64_t *)a == *(const uint64_t *)b;
-}
 
 Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
     Sim *sim = g_new0(Sim, 1);
     sim->seed = seed;
     sim->sc = sc;
     sim->trace = trace;
-    sim_rng_seed(&sim->root, seed);
-    sim->net_rng = sim_rng_derive(&sim->root, "net");
-    sim->fault_rng = sim_rng_derive(&sim->root, "faults");
-    sim->wl_rng = sim_rng_derive(&sim->root, "workload");
+    rng_seed(&sim->root, seed);
+    sim->net_rng = rng_derive(&sim->root, "net");
+    sim->fault_rng = rng_derive(&sim->root, "faults");
+    sim->wl_rng = rng_derive(&sim->root, "workload");
     sim_sched_init(&sim->sched);
     sim->end_ns = sc->duration_ns;
     sim->check_every = sc->check_every ? sc->check_every : 1;
@@ -329,16 +323,16 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
         n->sim = sim;
         n->index = i;
         g_snprintf(n->name, sizeof n->name, "n%d", i + 1);
-        n->rng = sim_rng_derive(&sim->root, n->name);
+        n->rng = rng_derive(&sim->root, n->name);
         n->env.ops = &sim_env_ops;
         n->env.world = n;
         n->disk = sim_disk_new(&n->rng);
         sim_disk_set_capacity(n->disk, sc->disk_capacity_bytes);
-        n->timers = g_hash_table_new_full(u64_hash, u64_eq, NULL, g_free);
+        n->timers = g_hash_table_new_full(u64_hash, u64_equal, NULL, g_free);
         env_turn_queue_init(&n->turn);
-        n->conns = g_hash_table_new_full(u64_hash, u64_eq, g_free, NULL);
+        n->conns = g_hash_table_new_full(u64_hash, u64_equal, g_free, NULL);
         n->drift_ppm = sc->clock_drift_ppm == 0 ? 0
-                       : (sim_rng_double(&n->rng) * 2 - 1) * sc->clock_drift_ppm;
+                       : (rng_double(&n->rng) * 2 - 1) * sc->clock_drift_ppm;
         server_config_init(&n->cfg);
         n->cfg.server_name = n->name;
         n->cfg.jetstream = sc->jetstream;
@@ -352,10 +346,10 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
     for (int a = 0; a < sc->nodes; a++)
         for (int b = 0; b < sc->nodes; b++) {
             SimLink l = sc->peer; /* swarm ranges: each link its own loss and duplication */
-            if (sc->random.peer_loss_max > 0) l.drop_p = sim_rng_double(&sim->fault_rng) * sc->random.peer_loss_max;
-            if (sc->random.peer_dup_max > 0) l.dup_p = sim_rng_double(&sim->fault_rng) * sc->random.peer_dup_max;
+            if (sc->random.peer_loss_max > 0) l.drop_p = rng_double(&sim->fault_rng) * sc->random.peer_loss_max;
+            if (sc->random.peer_dup_max > 0) l.dup_p = rng_double(&sim->fault_rng) * sc->random.peer_dup_max;
             if (sc->random.peer_reorder_max > 0) {
-                l.long_p = sim_rng_double(&sim->fault_rng) * sc->random.peer_reorder_max;
+                l.long_p = rng_double(&sim->fault_rng) * sc->random.peer_reorder_max;
                 l.long_min_ns = 200 * SIM_MS;
                 l.long_max_ns = 2200 * SIM_MS;
             }

@@ -55,7 +55,7 @@ struct SimNode {
     int index;            /* 0-based; the name is "n<index+1>" */
     char name[8];
     Env env;
-    SimRng rng;           /* this node's stream: env_random_u64, disk crash choices */
+    Rng rng;           /* this node's stream: env_random_u64, disk crash choices */
     SimDisk *disk;
     Server *server;       /* NULL while crashed */
     ServerConfig cfg;
@@ -77,8 +77,8 @@ struct SimNode {
 struct Sim {
     uint64_t seed;
     const SimScenario *sc;
-    SimRng root;          /* never drawn from directly: streams are derived from it */
-    SimRng net_rng, fault_rng, wl_rng;
+    Rng root;          /* never drawn from directly: streams are derived from it */
+    Rng net_rng, fault_rng, wl_rng;
     SimSched sched;
     SimTrace *trace;
     SimNode **nodes;

@@ -139,7 +139,7 @@ static double det_ln(double x) {
 
 static void random_faults(Sim *sim, GPtrArray *out) {
     const SimRandomFaults *r = &sim->sc->random;
-    SimRng *rng = &sim->fault_rng;
+    Rng *rng = &sim->fault_rng;
     const double rates[] = {r->crash_per_s, r->reset_per_s, r->pause_per_s, r->clock_jump_per_s, r->bitflip_per_s};
     const SimFaultKind kinds[] = {SIM_FAULT_CRASH, SIM_FAULT_RESET_CLIENTS, SIM_FAULT_PAUSE,
                                   SIM_FAULT_CLOCK_JUMP, SIM_FAULT_DISK_BITFLIP};
@@ -150,18 +150,18 @@ static void random_faults(Sim *sim, GPtrArray *out) {
         if (rates[k] <= 0) continue;
         int64_t t = r->from_ns;
         for (;;) {
-            double u = sim_rng_double(rng);
+            double u = rng_double(rng);
             t += (int64_t)(-det_ln(1.0 - u) / rates[k] * 1e9); /* exponential gaps: Poisson */
             if (t >= r->until_ns) break;
-            int node = kinds[k] == SIM_FAULT_DISK_BITFLIP ? (int)sim_rng_below(rng, (uint64_t)MAX(corruptible, 1))
-                                                          : (int)sim_rng_below(rng, (uint64_t)sim->n_nodes);
+            int node = kinds[k] == SIM_FAULT_DISK_BITFLIP ? (int)rng_below(rng, (uint64_t)MAX(corruptible, 1))
+                                                          : (int)rng_below(rng, (uint64_t)sim->n_nodes);
             int64_t dur = 0;
-            if (kinds[k] == SIM_FAULT_PAUSE) dur = sim_rng_range(rng, 50 * SIM_MS, SIM_S);
-            if (kinds[k] == SIM_FAULT_CLOCK_JUMP) dur = sim_rng_range(rng, -10 * SIM_S, 10 * SIM_S);
+            if (kinds[k] == SIM_FAULT_PAUSE) dur = rng_range(rng, 50 * SIM_MS, SIM_S);
+            if (kinds[k] == SIM_FAULT_CLOCK_JUMP) dur = rng_range(rng, -10 * SIM_S, 10 * SIM_S);
             if (kinds[k] == SIM_FAULT_DISK_BITFLIP && sim->n_nodes == 2) node = 0;
             if (kinds[k] == SIM_FAULT_CRASH) {
                 if (t < down_until[node]) continue; /* already down */
-                int64_t back = MIN(t + sim_rng_range(rng, 200 * SIM_MS, 2 * SIM_S), r->until_ns);
+                int64_t back = MIN(t + rng_range(rng, 200 * SIM_MS, 2 * SIM_S), r->until_ns);
                 down_until[node] = back;
                 g_ptr_array_add(out, new_fault(sim, t, SIM_FAULT_CRASH, node, 0));
                 g_ptr_array_add(out, new_fault(sim, back, SIM_FAULT_RESTART, node, 0));
@@ -175,18 +175,18 @@ static void random_faults(Sim *sim, GPtrArray *out) {
     if (r->partition_per_s > 0 && sim->n_nodes > 1) {
         int64_t t = r->from_ns;
         for (;;) {
-            double u = sim_rng_double(rng);
+            double u = rng_double(rng);
             t += (int64_t)(-det_ln(1.0 - u) / r->partition_per_s * 1e9);
             if (t >= r->until_ns) break;
             int n = sim->n_nodes;
             int *perm = g_new(int, (gsize)n);
             for (int i = 0; i < n; i++) perm[i] = i;
             for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
-                int j = (int)sim_rng_below(rng, (uint64_t)i + 1), x = perm[i];
+                int j = (int)rng_below(rng, (uint64_t)i + 1), x = perm[i];
                 perm[i] = perm[j];
                 perm[j] = x;
             }
-            int cut = sim_rng_chance(rng, 0.5) ? 1 : n / 2; /* isolate one, or halves */
+            int cut = rng_chance(rng, 0.5) ? 1 : n / 2; /* isolate one, or halves */
             SimFault *f = new_fault(sim, t, SIM_FAULT_PARTITION, -1, 0);
             f->side_a = g_array_new(FALSE, FALSE, sizeof(int));
             f->side_b = g_array_new(FALSE, FALSE, sizeof(int));
@@ -208,7 +208,7 @@ static void random_faults(Sim *sim, GPtrArray *out) {
             f->text = g_string_free(txt, FALSE);
             g_free(perm);
             g_ptr_array_add(out, f);
-            int64_t back = MIN(t + sim_rng_range(rng, 200 * SIM_MS, 3 * SIM_S), r->until_ns);
+            int64_t back = MIN(t + rng_range(rng, 200 * SIM_MS, 3 * SIM_S), r->until_ns);
             g_ptr_array_add(out, new_fault(sim, back, SIM_FAULT_HEAL, -1, 0));
             t = back;
         }

@@ -146,7 +146,7 @@ void sim_jsc_message(SimClient *sc, const ClientMsg *m) {
         sim_workload_violation(wl, false, "%s: consumer %s redelivered seq %" G_GUINT64_FORMAT " after %.3fs, before"
                                " ack_wait %.3fs", sc->name, sc->g->name, sseq, (double)(now - c->unacked_ns) / 1e9,
                                (double)sc->g->ack_wait_ns / 1e9);
-    bool drop = sim_rng_chance(&sim->wl_rng, sc->g->ack_drop);
+    bool drop = rng_chance(&sim->wl_rng, sc->g->ack_drop);
     if (drop) {
         c->unacked_ns = now;
         if (!c->dropped_ns) c->dropped_ns = now;

@@ -141,7 +141,7 @@ uint64_t sim_conn_id(const SimConn *c) { return c->id; }
 SimNode *sim_conn_node(const SimConn *c) { return c->node; }
 
 static int64_t latency(SimNet *net) {
-    return sim_rng_range(&net->sim->net_rng, net->cfg.latency_min_ns, net->cfg.latency_max_ns);
+    return rng_range(&net->sim->net_rng, net->cfg.latency_min_ns, net->cfg.latency_max_ns);
 }
 
 /* --- per-direction delivery --- */
@@ -509,15 +509,15 @@ static void peer_deliver(void *ctx, void *a, uint64_t b) {
 void sim_net_peer_send(SimNet *net, int from, int to, const void *data, size_t len) {
     Sim *sim = net->sim;
     SimLink *l = &net->links[from * sim->n_nodes + to];
-    SimRng *r = &sim->net_rng;
-    if (l->blocked || sim_rng_chance(r, l->drop_p)) {
+    Rng *r = &sim->net_rng;
+    if (l->blocked || rng_chance(r, l->drop_p)) {
         sim_log(sim, sim->nodes[from]->name, "peer", "lost n%d->n%d %zuB", from + 1, to + 1, len);
         return;
     }
-    int copies = sim_rng_chance(r, l->dup_p) ? 2 : 1;
+    int copies = rng_chance(r, l->dup_p) ? 2 : 1;
     for (int k = 0; k < copies; k++) {
-        int64_t delay = sim_rng_range(r, l->latency_min_ns, l->latency_max_ns);
-        if (sim_rng_chance(r, l->long_p)) delay += sim_rng_range(r, l->long_min_ns, l->long_max_ns);
+        int64_t delay = rng_range(r, l->latency_min_ns, l->latency_max_ns);
+        if (rng_chance(r, l->long_p)) delay += rng_range(r, l->long_min_ns, l->long_max_ns);
         PeerMsg *m = g_malloc(sizeof(PeerMsg) + len);
         m->from = from;
         m->to = to;

@@ -37,7 +37,7 @@ struct SimRaft {
     uint32_t peers[LIMIT_RAFT_PEERS_MAX];
     RNode *nodes;
     RaftChecker *chk;
-    SimRng rng;              /* clients and the adversary */
+    Rng rng;              /* clients and the adversary */
     GArray *props;           /* of Proposal */
     /* liveness */
     unsigned conn_set;       /* the connected majority seen last (bit per node), 0: none */
@@ -289,7 +289,7 @@ static void client_event(void *ctx, void *a, uint64_t b) {
     if (sim_now(sim) >= sc->duration_ns - sc->drain_ns) return;
     uint64_t value;
     Proposal *pr = new_proposal(sr, &value);
-    int i = (int)sim_rng_below(&sr->rng, (uint64_t)sr->n);
+    int i = (int)rng_below(&sr->rng, (uint64_t)sr->n);
     if (!propose_on(sr, i, pr, value) && usable(sr, i)) {
         uint32_t l = raft_leader(sr->nodes[i].r);
         if (l >= 1 && (int)l <= sr->n) propose_on(sr, (int)l - 1, pr, value);
@@ -311,7 +311,7 @@ static void adversary_event(void *ctx, void *a, uint64_t b) {
             Proposal *pr = new_proposal(sr, &value);
             propose_on(sr, i, pr, value);
         }
-        sim_after(sim, (int64_t)sim_rng_below(&sr->rng, 20) * SIM_MS, adversary_event, sr, (uint64_t)(round + 1) << 1);
+        sim_after(sim, (int64_t)rng_below(&sr->rng, 20) * SIM_MS, adversary_event, sr, (uint64_t)(round + 1) << 1);
         return;
     }
     if (round >= sr->cfg->rounds) {
@@ -322,11 +322,11 @@ static void adversary_event(void *ctx, void *a, uint64_t b) {
         return;
     }
     bool in[LIMIT_RAFT_PEERS_MAX] = {false};
-    int size = 2 + (int)sim_rng_below(&sr->rng, 2);
-    for (int k = 0; k < size; k++) in[sim_rng_below(&sr->rng, (uint64_t)sr->n)] = true;
+    int size = 2 + (int)rng_below(&sr->rng, 2);
+    for (int k = 0; k < size; k++) in[rng_below(&sr->rng, (uint64_t)sr->n)] = true;
     for (int x = 0; x < sr->n; x++)
         for (int y = 0; y < sr->n; y++) sim_net_partition(sim->net, x, y, !(in[x] && in[y]));
-    int cand = (int)sim_rng_below(&sr->rng, (uint64_t)sr->n);
+    int cand = (int)rng_below(&sr->rng, (uint64_t)sr->n);
     SimDetail d = {0};
     sim_detail_str(&d, "figure8 round ");
     sim_detail_u64(&d, (uint64_t)round + 1);
@@ -347,7 +347,7 @@ static void adversary_event(void *ctx, void *a, uint64_t b) {
         raft_campaign(sr->nodes[cand].r);
         process_ready(sr, &sr->nodes[cand]);
     }
-    sim_after(sim, (int64_t)sim_rng_below(&sr->rng, 30) * SIM_MS, adversary_event, sr, ((uint64_t)round << 1) | 1);
+    sim_after(sim, (int64_t)rng_below(&sr->rng, 30) * SIM_MS, adversary_event, sr, ((uint64_t)round << 1) | 1);
 }
 
 /* --- liveness: a leader within leader_within once a majority is connected --- */
@@ -420,7 +420,7 @@ SimRaft *sim_raft_new(Sim *sim) {
     for (int i = 0; i < sr->n; i++) sr->peers[i] = (uint32_t)i + 1;
     sr->nodes = g_new0(RNode, (gsize)sr->n);
     sr->chk = raft_checker_new(sr->n, on_violation, sr);
-    sr->rng = sim_rng_derive(&sim->root, "raft");
+    sr->rng = rng_derive(&sim->root, "raft");
     sr->props = g_array_new(FALSE, FALSE, sizeof(Proposal));
     sr->leaderless_since = -1;
     sr->leader_victim = -1;
@@ -437,7 +437,7 @@ SimRaft *sim_raft_new(Sim *sim) {
 void sim_raft_schedule(SimRaft *sr) {
     Sim *sim = sr->sim;
     if (sr->cfg->rate_per_s > 0)
-        sim_at(sim, (int64_t)sim_rng_below(&sr->rng, (uint64_t)(1e9 / sr->cfg->rate_per_s)) + 1, client_event, sr, 0);
+        sim_at(sim, (int64_t)rng_below(&sr->rng, (uint64_t)(1e9 / sr->cfg->rate_per_s)) + 1, client_event, sr, 0);
     if (sr->cfg->figure8) sim_at(sim, sr->cfg->adversary_from_ns, adversary_event, sr, 0);
     sim_at(sim, MONITOR_NS, monitor_event, sr, 0);
 }

@@ -1,4 +1,4 @@
-/* sim_sched.c — the seeded PRNG and the discrete-event scheduler (see sim_sched.h).
+/* sim_sched.c — the discrete-event scheduler (see sim_sched.h; the PRNG is src/rng.c).
  *
  * ============================================================================================
  * WHY A DISCRETE-EVENT SCHEDULER
@@ -43,68 +43,6 @@
 #include "sim_sched.h"
 
 #include <string.h>
-
-/* --- randomness: splitmix64 to expand a seed, xoshiro256** to draw (Vigna's designs) --- */
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void sim_rng_seed(SimRng *r, uint64_t seed) {
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t sim_rng_next(SimRng *r) {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* A child stream: the parent's state mixed with a label (FNV-1a), expanded by splitmix64.
- * The parent is not advanced, so deriving streams never shifts the parent's numbers. */
-SimRng sim_rng_derive(const SimRng *parent, const char *label) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char *p = label; *p; p++) h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-    SimRng r;
-    sim_rng_seed(&r, h ^ parent->s[0] ^ rotl(parent->s[1], 17) ^ rotl(parent->s[2], 31) ^ parent->s[3]);
-    return r;
-}
-
-uint64_t sim_rng_below(SimRng *r, uint64_t n) {
-    g_assert(n > 0);
-    /* Lemire's method would avoid the divide; rejection keeps it exactly uniform and short. */
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t x;
-    do x = sim_rng_next(r);
-    while (x >= limit);
-    return x % n;
-}
-
-double sim_rng_double(SimRng *r) { return (double)(sim_rng_next(r) >> 11) * 0x1.0p-53; }
-
-bool sim_rng_chance(SimRng *r, double p) {
-    if (p <= 0) return false;
-    if (p >= 1) return true;
-    return sim_rng_double(r) < p;
-}
-
-int64_t sim_rng_range(SimRng *r, int64_t lo, int64_t hi) {
-    g_assert(lo <= hi);
-    return lo + (int64_t)sim_rng_below(r, (uint64_t)(hi - lo) + 1);
-}
 
 /* --- the event heap --- */
 

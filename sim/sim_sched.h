@@ -1,9 +1,8 @@
 /* sim_sched.h — the simulator's heart: one seeded PRNG and a discrete-event scheduler.
  *
  * INTERFACE
- *   sim_rng_seed(r, seed) / sim_rng_next(r)     xoshiro256** seeded through splitmix64
- *   sim_rng_derive(parent, label)               an independent stream (one per node, net, ...)
- *   sim_rng_below(r, n), sim_rng_double(r), sim_rng_chance(r, p), sim_rng_range(r, lo, hi)
+ *   Rng (src/rng.h)                             the PRNG every choice of a run is drawn from:
+ *                                               rng_derive(parent, label) per node, net, ...
  *   sim_sched_init(s) / sim_sched_clear(s)
  *   sim_sched_at(s, t, fn, a, b)                run fn(ctx, a, b) at virtual time t (>= now)
  *   sim_sched_after(s, dt, fn, a, b)            the same, dt from now
@@ -22,17 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct SimRng {
-    uint64_t s[4];
-} SimRng;
+#include "rng.h"
 
-void sim_rng_seed(SimRng *r, uint64_t seed);
-uint64_t sim_rng_next(SimRng *r);
-SimRng sim_rng_derive(const SimRng *parent, const char *label);
-uint64_t sim_rng_below(SimRng *r, uint64_t n); /* uniform in [0, n), n > 0 */
-double sim_rng_double(SimRng *r);              /* uniform in [0, 1) */
-bool sim_rng_chance(SimRng *r, double p);
-int64_t sim_rng_range(SimRng *r, int64_t lo, int64_t hi); /* uniform in [lo, hi] */
 
 /* An event: fn(ctx, a, b). `a` is a pointer the callee owns the meaning of (it must stay
  * valid until the event runs), `b` an integer (often an id to re-validate against). */

@@ -39,21 +39,21 @@ static void test_sched_order(void) {
 }
 
 static void test_rng_streams(void) {
-    SimRng a, b;
-    sim_rng_seed(&a, 42);
-    sim_rng_seed(&b, 42);
-    for (int i = 0; i < 100; i++) g_assert_cmpuint(sim_rng_next(&a), ==, sim_rng_next(&b));
-    SimRng root;
-    sim_rng_seed(&root, 7);
-    SimRng n1 = sim_rng_derive(&root, "n1"), n1b = sim_rng_derive(&root, "n1"), n2 = sim_rng_derive(&root, "n2");
-    uint64_t x = sim_rng_next(&n1);
-    g_assert_cmpuint(x, ==, sim_rng_next(&n1b));
-    g_assert_cmpuint(x, !=, sim_rng_next(&n2));
+    Rng a, b;
+    rng_seed(&a, 42);
+    rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++) g_assert_cmpuint(rng_next(&a), ==, rng_next(&b));
+    Rng root;
+    rng_seed(&root, 7);
+    Rng n1 = rng_derive(&root, "n1"), n1b = rng_derive(&root, "n1"), n2 = rng_derive(&root, "n2");
+    uint64_t x = rng_next(&n1);
+    g_assert_cmpuint(x, ==, rng_next(&n1b));
+    g_assert_cmpuint(x, !=, rng_next(&n2));
     for (int i = 0; i < 1000; i++) {
-        int64_t v = sim_rng_range(&a, -3, 3);
+        int64_t v = rng_range(&a, -3, 3);
         g_assert_cmpint(v, >=, -3);
         g_assert_cmpint(v, <=, 3);
-        double d = sim_rng_double(&a);
+        double d = rng_double(&a);
         g_assert_cmpfloat(d, >=, 0);
         g_assert_cmpfloat(d, <, 1);
     }
@@ -82,8 +82,8 @@ static int create_synced(SimDisk *d, const char *path, const char *text) {
 
 static void test_disk_fsync_survives(void) {
     for (uint64_t seed = 1; seed <= 50; seed++) {
-        SimRng r;
-        sim_rng_seed(&r, seed);
+        Rng r;
+        rng_seed(&r, seed);
         SimDisk *d = sim_disk_new(&r);
         int fd = create_synced(d, "log", "durable|");
         g_assert_cmpint(sim_disk_pwrite(d, fd, "lost?", 5, 8, NULL), ==, 5);
@@ -103,8 +103,8 @@ static void test_disk_crash_explores(void) {
     /* over many seeds the crash keeps all, none and a torn part of unsynced writes */
     bool all = false, none = false, torn = false;
     for (uint64_t seed = 1; seed <= 200; seed++) {
-        SimRng r;
-        sim_rng_seed(&r, seed);
+        Rng r;
+        rng_seed(&r, seed);
         SimDisk *d = sim_disk_new(&r);
         int fd = create_synced(d, "f", "");
         sim_disk_pwrite(d, fd, "aaaa", 4, 0, NULL);
@@ -121,8 +121,8 @@ static void test_disk_crash_explores(void) {
 }
 
 static void test_disk_names_need_dir_sync(void) {
-    SimRng r;
-    sim_rng_seed(&r, 3);
+    Rng r;
+    rng_seed(&r, 3);
     int lost = 0;
     for (int i = 0; i < 50; i++) {
         SimDisk *d = sim_disk_new(&r);
@@ -154,8 +154,8 @@ static void test_disk_names_need_dir_sync(void) {
 }
 
 static void test_disk_faults(void) {
-    SimRng r;
-    sim_rng_seed(&r, 9);
+    Rng r;
+    rng_seed(&r, 9);
     SimDisk *d = sim_disk_new(&r);
     int fd = create_synced(d, "seg", "0123456789");
     g_autofree char *where = NULL;

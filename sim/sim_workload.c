@@ -93,7 +93,7 @@ static void connection_lost(SimClient *sc, const char *why) {
     client_reset(sc->c); /* fails pending requests (on_reply DISCONNECTED) */
     sc->generation++;
     const SimScenario *s = sim->sc;
-    int64_t backoff = sim_rng_range(&sim->wl_rng, s->reconnect_min_ns, s->reconnect_max_ns);
+    int64_t backoff = rng_range(&sim->wl_rng, s->reconnect_min_ns, s->reconnect_max_ns);
     sim_after(sim, backoff, reconnect_event, sc, sc->generation);
 }
 
@@ -382,11 +382,6 @@ static void start_event(void *ctx, void *a, uint64_t b) {
 
 /* --- setup --- */
 
-static guint u64_hash(gconstpointer p) {
-    uint64_t v = *(const uint64_t *)p;
-    return (guint)(v ^ (v >> 32));
-}
-static gboolean u64_eq(gconstpointer a, gconstpointer b) { return *(const uint64_t *)a == *(const uint64_t *)b; }
 
 SimWorkload *sim_workload_new(Sim *sim) {
     const SimScenario *s = sim->sc;
@@ -423,11 +418,11 @@ SimWorkload *sim_workload_new(Sim *sim) {
             sc->pubs = g_array_new(FALSE, FALSE, sizeof(SimPubRec));
             sc->last_seq = g_array_new(FALSE, TRUE, sizeof(uint64_t));
             sc->seen = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
-            sc->inflight = g_hash_table_new_full(u64_hash, u64_eq, NULL, req_free);
+            sc->inflight = g_hash_table_new_full(u64_hash, u64_equal, NULL, req_free);
             sc->req_log = g_array_new(FALSE, FALSE, sizeof(SimReqRec));
             sc->js_log = g_array_new(FALSE, FALSE, sizeof(SimJsRec));
             g_autofree char *prefix = g_strdup_printf("_INBOX.%s.%08" G_GINT64_MODIFIER "x", sc->name,
-                                                      sim_rng_next(&sim->wl_rng) & 0xffffffffu);
+                                                      rng_next(&sim->wl_rng) & 0xffffffffu);
             ClientOptions o = {.name = sc->name, .echo = g->echo, .inbox_prefix = prefix};
             sc->c = client_new(&o, &client_cbs, sc);
             g_strlcpy(sc->inbox, prefix, sizeof sc->inbox);
@@ -446,7 +441,7 @@ SimWorkload *sim_workload_new(Sim *sim) {
                 g_ptr_array_add(wl->js_publishers, sc);
             }
             g_ptr_array_add(wl->clients, sc);
-            int64_t jitter = sim_rng_range(&sim->wl_rng, 0, 10 * SIM_MS);
+            int64_t jitter = rng_range(&sim->wl_rng, 0, 10 * SIM_MS);
             sim_at(sim, g->start_ns + jitter, start_event, sc, 0);
         }
     }

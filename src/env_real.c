@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "limits.h"
+#include "rng.h"
 
 /* What an epoll event points at: the first field of every registered thing. */
 typedef enum { SRC_LISTENER, SRC_WAKE, SRC_CONN } SourceKind;
@@ -101,7 +102,7 @@ struct World {
     uint64_t next_timer_seq;
     GHashTable *timers_live; /* ids not yet fired or cancelled (lazy deletion) */
 
-    uint64_t rng[4]; /* xoshiro256** state */
+    Rng rng; /* xoshiro256** (src/rng.c) */
     EnvTurnQueue turn; /* end-of-turn calls (step 5 of the loop) */
     EnvRealStats stats;
 };
@@ -119,27 +120,10 @@ static int64_t clock_ns(clockid_t id) {
 static int64_t real_now_ns(Env *env) { return clock_ns(CLOCK_MONOTONIC); }
 static int64_t real_wall_ns(Env *env) { return clock_ns(CLOCK_REALTIME); }
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-/* xoshiro256** (Blackman & Vigna): fast, 256 bits of state, good enough for nonces and
- * jitter. Not a CSPRNG; nothing in the broker needs one. */
-static uint64_t real_random_u64(Env *env) {
-    uint64_t *s = world_of(env)->rng;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+/* xoshiro256** (src/rng.c): fast, good enough for nonces and jitter; not a CSPRNG, nothing
+ * in the broker needs one. Seeded from getrandom() at start. */
+static uint64_t real_random_u64(Env *env) { return rng_next(&world_of(env)->rng); }
 
 /* ------------------------------------------------------------------------------------- */
 /* timers: a binary min-heap of (deadline, seq), cancellation by forgetting the id          */
@@ -856,7 +840,7 @@ Env *env_real_new(void) {
     env_turn_queue_init(&w->turn);
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = (uint64_t)clock_ns(CLOCK_REALTIME);
-    for (int i = 0; i < 4; i++) w->rng[i] = splitmix64(&seed);
+    rng_seed(&w->rng, seed);
     return &w->env;
 }
 

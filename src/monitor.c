@@ -45,6 +45,7 @@
 #include "jetstream.h"
 #include "jsonutil.h"
 #include "limits.h"
+#include "rng.h"
 #include "stream.h"
 #include "sublist.h"
 #include "version.h"
@@ -794,13 +795,6 @@ const EnvHandlers *monitor_handlers(void) { return &monitor_env_handlers; }
 
 /* ------------------------------------------------------------------ lifecycle */
 
-static guint conn_id_hash(gconstpointer p) {
-    uint64_t v = *(const uint64_t *)p;
-    return (guint)(v ^ (v >> 32));
-}
-static gboolean conn_id_equal(gconstpointer a, gconstpointer b) {
-    return *(const uint64_t *)a == *(const uint64_t *)b;
-}
 
 Monitor *monitor_new(Env *env, Server *srv, const MonitorOptions *opts) {
     Monitor *m = g_new0(Monitor, 1);
@@ -809,7 +803,7 @@ Monitor *monitor_new(Env *env, Server *srv, const MonitorOptions *opts) {
     m->opts = *opts;
     m->http_host = g_strdup(opts->http_host ? opts->http_host : "127.0.0.1");
     m->opts.http_host = m->http_host;
-    m->conns = g_hash_table_new_full(conn_id_hash, conn_id_equal, NULL, http_conn_free);
+    m->conns = g_hash_table_new_full(u64_hash, u64_equal, NULL, http_conn_free);
     return m;
 }
 

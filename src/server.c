@@ -35,6 +35,7 @@
 #include "jsonutil.h"
 #include "limits.h"
 #include "proto.h"
+#include "rng.h"
 #include "sublist.h"
 #include "version.h"
 
@@ -796,13 +797,6 @@ void server_config_init(ServerConfig *cfg) {
     };
 }
 
-static guint u64_hash(gconstpointer p) {
-    uint64_t v = *(const uint64_t *)p;
-    return (guint)(v ^ (v >> 32));
-}
-static gboolean u64_equal(gconstpointer a, gconstpointer b) {
-    return *(const uint64_t *)a == *(const uint64_t *)b;
-}
 
 Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
     if (cfg->max_payload_bytes == 0 || cfg->max_payload_bytes > LIMIT_MAX_PENDING_BYTES) {

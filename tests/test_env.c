@@ -13,7 +13,7 @@
  *               order, every timer due at or before now+ns, setting now to each deadline as it
  *               fires. A callback may add or cancel timers; one added due within the window
  *               fires in the same advance.
- *   random      splitmix64 seeded with the seed.
+ *   random      xoshiro256** (src/rng.c) seeded with the seed.
  *   turn end    the calls asked for with env_turn_end run inside test_env_advance(): first
  *               (the client actions since the last advance were one turn), and after each
  *               timer that fires. test_env_advance(te, 0) thus ends the current turn.
@@ -30,38 +30,33 @@
  *   log         lines are kept as "[INF] text\n" for test_env_take_log; with TEST_ENV_VERBOSE
  *               set they are also printed to stderr.
  *
- * THE DISK MODEL (the part that matters for store tests)
- *   Every file is an inode with two images:
- *     durable   what survives a power cut;
- *     volatile  what reads see (durable + every write/truncate since the last file_sync);
- *   plus the ordered log of those unsynced writes/truncates. file_sync copies volatile to
- *   durable and clears the log.
- *   Names are two maps from path to inode: the volatile namespace (what open/list/exists see)
- *   and the durable one. Creating, renaming or removing a file changes the volatile namespace;
- *   dir_sync(dir) makes the entries of that one directory durable. So a segment created and
- *   fsynced but whose directory was never fsynced disappears at a crash — as on a real disk.
- *
+ * THE DISK (the part that matters for store tests)
+ *   The simulator's crashable disk, sim/sim_disk.c (one model of a disk for both worlds):
+ *   reads see the page cache; an fsync makes a file's bytes durable; creating, renaming or
+ *   removing a file is durable only after dir_sync of its directory (a segment created and
+ *   fsynced whose directory was never fsynced disappears at a crash, as on a real disk).
  *   test_env_crash_disk(mode), a power cut:
- *     LOSE_ALL_UNSYNCED  every inode's volatile image = its durable image;
- *     KEEP_SOME          per inode (in creation order), a seeded random prefix of its unsynced
- *                        log survives (applied on top of durable);
- *     TEAR_LAST          like KEEP_SOME, and the last surviving write is cut to a seeded random
- *                        shorter length (possibly 0 bytes).
- *   In every mode the namespace reverts to the durable one, and every open fd becomes dead
- *   (ops on it fail with G_FILE_ERROR_BADF; closing it is fine), because the process that held
- *   it died. The core under test is then thrown away and reopened on the same TestEnv.
+ *     LOSE_ALL_UNSYNCED  every file's durable image, nothing unsynced;
+ *     KEEP_SOME          per file (in creation order), a seeded random prefix of its unsynced
+ *                        writes survives;
+ *     TEAR_LAST          like KEEP_SOME, and the last surviving write is cut short.
+ *   In every mode unsynced name changes are lost, and every open fd becomes dead (ops on it
+ *   fail with G_FILE_ERROR_BADF; closing it is fine), because the process that held it died.
+ *   The core under test is then thrown away and reopened on the same TestEnv.
+ *   Faults: test_env_flip_bit (rot), test_env_set_disk_full (ENOSPC on writes, extensions and
+ *   creations; a failed pwrite writes nothing), test_env_fail_syncs (the next fsyncs fail with
+ *   EIO or ENOSPC and lose part of the unsynced writes: fsyncgate, see sim_disk.c).
  *
  * SIMPLIFICATIONS (honest list)
  *   - Directories are durable as soon as they are made; only file entries need dir_sync.
- *   - Unsynced directory operations are all lost at a crash, never a random prefix of them.
- *   - The disk is full for all writes or none (test_env_set_disk_full); while full, pwrite,
- *     extending truncates and creating new files fail with G_FILE_ERROR_NOSPC; a failed pwrite
- *     writes nothing (real disks may write a prefix).
- *   - No fsync failures, no latency: the simulator (sim/) models those.
+ *   - No latency: the simulator (sim/) models that.
  */
 #include "test_env.h"
 
 #include <string.h>
+
+#include "rng.h"
+#include "sim_disk.h"
 
 /* g_malloc0(sizeof(T)) rather than g_new0(T, 1): written when -Isrc let src/limits.h shadow
  * <limits.h> (G_MAXSIZE, used inside g_new0, lost ULONG_MAX); the Makefile now uses -iquote. */
@@ -92,27 +87,6 @@ typedef struct Conn {
     gboolean notified;  /* on_closed delivered */
 } Conn;
 
-typedef enum { OP_WRITE, OP_TRUNCATE } DiskOpKind;
-
-typedef struct DiskOp {
-    DiskOpKind kind;
-    uint64_t off; /* write offset, or the new length for a truncate */
-    GBytes *data; /* OP_WRITE only */
-} DiskOp;
-
-typedef struct Inode {
-    uint64_t id; /* creation order, for deterministic crash decisions */
-    GByteArray *durable;
-    GByteArray *vol;
-    GArray *log; /* DiskOp since the last fsync */
-} Inode;
-
-typedef struct Fd {
-    Inode *inode;
-    gboolean dead; /* the process "died" in a crash */
-    gboolean writable;
-} Fd;
-
 /* A listener made with env_listen (the cluster port): reachable from every TestEnv. */
 typedef struct TListener {
     int port;
@@ -124,8 +98,8 @@ typedef struct TListener {
 struct World {
     TestEnv te; /* first: TestEnv* and World* are the same pointer */
     int64_t now_ns;
-    uint64_t rng;       /* random_u64 */
-    uint64_t crash_rng; /* crash decisions: independent of how much randomness the core used */
+    Rng rng;            /* random_u64 */
+    Rng disk_rng;       /* the disk's choices: independent of how much randomness the core used */
     /* timers */
     GSequence *timers;   /* Timer*, sorted */
     GHashTable *timer_by_id; /* EnvTimer -> GSequenceIter */
@@ -137,27 +111,11 @@ struct World {
     GQueue close_queue; /* EnvConn (as pointer) awaiting on_closed */
     GQueue accept_queue; /* EnvConn (as pointer) of linked conns awaiting on_accept */
     GPtrArray *listeners; /* TListener*, owned */
-    /* disk */
-    GHashTable *names_vol;     /* path -> Inode* */
-    GHashTable *names_durable; /* path -> Inode* */
-    GHashTable *dirs;          /* path -> path */
-    GPtrArray *fds;            /* Fd*, NULL when closed */
-    GPtrArray *inodes;         /* every Inode ever made, in creation order (owned) */
-    uint64_t next_inode;
-    gboolean disk_full;
+    SimDisk *disk;
     GString *log;
 };
 
 static World *W(Env *env) { return (World *)env->world; }
-
-/* --- PRNG --- */
-
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
 
 /* --- time and timers --- */
 
@@ -195,7 +153,7 @@ static void op_timer_cancel(Env *env, EnvTimer id) {
 static void op_turn_end(Env *env, EnvTimerFn fn, void *arg) { env_turn_queue_add(&W(env)->turn, fn, arg); }
 static void op_turn_end_cancel(Env *env, EnvTimerFn fn, void *arg) { env_turn_queue_cancel(&W(env)->turn, fn, arg); }
 
-static uint64_t op_random_u64(Env *env) { return splitmix64(&W(env)->rng); }
+static uint64_t op_random_u64(Env *env) { return rng_next(&W(env)->rng); }
 
 /* --- connections --- */
 
@@ -401,306 +359,36 @@ void test_env_pump(void) {
     }
 }
 
-/* --- the disk --- */
-
-static Inode *inode_new(World *w) {
-    Inode *ino = g_malloc0(sizeof(Inode));
-    ino->id = w->next_inode++;
-    ino->durable = g_byte_array_new();
-    ino->vol = g_byte_array_new();
-    ino->log = g_array_new(FALSE, FALSE, sizeof(DiskOp));
-    g_ptr_array_add(w->inodes, ino);
-    return ino;
-}
-
-static void inode_clear_log(Inode *ino) {
-    for (guint i = 0; i < ino->log->len; i++) {
-        DiskOp *op = &g_array_index(ino->log, DiskOp, i);
-        if (op->data) g_bytes_unref(op->data);
-    }
-    g_array_set_size(ino->log, 0);
-}
-
-static void inode_free(gpointer p) {
-    Inode *ino = p;
-    inode_clear_log(ino);
-    g_array_free(ino->log, TRUE);
-    g_byte_array_free(ino->durable, TRUE);
-    g_byte_array_free(ino->vol, TRUE);
-    g_free(ino);
-}
-
-static void image_write(GByteArray *img, uint64_t off, const void *data, size_t len) {
-    if (off + len > img->len) {
-        guint old = img->len;
-        g_byte_array_set_size(img, (guint)(off + len));
-        memset(img->data + old, 0, img->len - old);
-    }
-    memcpy(img->data + off, data, len);
-}
-
-static void image_truncate(GByteArray *img, uint64_t len) {
-    guint old = img->len;
-    g_byte_array_set_size(img, (guint)len);
-    if (len > old) memset(img->data + old, 0, len - old);
-}
-
-static void image_copy(GByteArray *dst, const GByteArray *src) {
-    g_byte_array_set_size(dst, src->len);
-    if (src->len) memcpy(dst->data, src->data, src->len);
-}
-
-static void name_table_copy(GHashTable *dst, GHashTable *src) {
-    g_hash_table_remove_all(dst);
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, src);
-    while (g_hash_table_iter_next(&it, &k, &v)) g_hash_table_insert(dst, g_strdup(k), v);
-}
-
-static Fd *fd_get(World *w, int fd, GError **error) {
-    if (fd < 0 || (guint)fd >= w->fds->len || w->fds->pdata[fd] == NULL) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_BADF, "bad file descriptor %d", fd);
-        return NULL;
-    }
-    Fd *f = w->fds->pdata[fd];
-    if (f->dead) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_BADF, "fd %d died in a crash", fd);
-        return NULL;
-    }
-    return f;
-}
-
-static char *parent_of(const char *path) { return g_path_get_dirname(path); }
-
-static gboolean parent_exists(World *w, const char *path) {
-    g_autofree char *dir = parent_of(path);
-    return strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0 || g_hash_table_contains(w->dirs, dir);
-}
+/* --- the disk: the simulator's (sim/sim_disk.c) --- */
 
 static int op_file_open(Env *env, const char *path, int flags, GError **error) {
-    World *w = W(env);
-    Inode *ino = g_hash_table_lookup(w->names_vol, path);
-    if (ino == NULL) {
-        if (!(flags & ENV_FILE_CREATE)) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file", path);
-            return -1;
-        }
-        if (!parent_exists(w, path)) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such directory", path);
-            return -1;
-        }
-        if (w->disk_full) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSPC, "%s: no space left on device", path);
-            return -1;
-        }
-        ino = inode_new(w);
-        g_hash_table_insert(w->names_vol, g_strdup(path), ino);
-    }
-    if ((flags & ENV_FILE_TRUNC) && ino->vol->len > 0) {
-        DiskOp op = {OP_TRUNCATE, 0, NULL};
-        g_array_append_val(ino->log, op);
-        image_truncate(ino->vol, 0);
-    }
-    Fd *f = g_malloc0(sizeof(Fd));
-    f->inode = ino;
-    f->writable = (flags & (ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC)) != 0;
-    for (guint i = 0; i < w->fds->len; i++) {
-        if (w->fds->pdata[i] == NULL) {
-            w->fds->pdata[i] = f;
-            return (int)i;
-        }
-    }
-    g_ptr_array_add(w->fds, f);
-    return (int)w->fds->len - 1;
+    return sim_disk_open(W(env)->disk, path, flags, error);
 }
-
 static gssize op_file_pread(Env *env, int fd, void *buf, size_t len, uint64_t off, GError **error) {
-    Fd *f = fd_get(W(env), fd, error);
-    if (f == NULL) return -1;
-    GByteArray *img = f->inode->vol;
-    if (off >= img->len) return 0;
-    size_t n = MIN(len, img->len - off);
-    memcpy(buf, img->data + off, n);
-    return (gssize)n;
+    return sim_disk_pread(W(env)->disk, fd, buf, len, off, error);
 }
-
-static gssize op_file_pwrite(Env *env, int fd, const void *buf, size_t len, uint64_t off,
-                             GError **error) {
-    World *w = W(env);
-    Fd *f = fd_get(w, fd, error);
-    if (f == NULL) return -1;
-    if (!f->writable) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_BADF, "fd %d is read-only", fd);
-        return -1;
-    }
-    if (len == 0) return 0;
-    if (w->disk_full) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSPC, "no space left on device");
-        return -1;
-    }
-    DiskOp op = {OP_WRITE, off, g_bytes_new(buf, len)};
-    g_array_append_val(f->inode->log, op);
-    image_write(f->inode->vol, off, buf, len);
-    return (gssize)len;
+static gssize op_file_pwrite(Env *env, int fd, const void *buf, size_t len, uint64_t off, GError **error) {
+    return sim_disk_pwrite(W(env)->disk, fd, buf, len, off, error);
 }
-
-static gboolean op_file_sync(Env *env, int fd, GError **error) {
-    Fd *f = fd_get(W(env), fd, error);
-    if (f == NULL) return FALSE;
-    image_copy(f->inode->durable, f->inode->vol);
-    inode_clear_log(f->inode);
-    return TRUE;
-}
-
+static gboolean op_file_sync(Env *env, int fd, GError **error) { return sim_disk_sync(W(env)->disk, fd, error); }
 static gboolean op_file_truncate(Env *env, int fd, uint64_t len, GError **error) {
-    World *w = W(env);
-    Fd *f = fd_get(w, fd, error);
-    if (f == NULL) return FALSE;
-    if (len > f->inode->vol->len && w->disk_full) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSPC, "no space left on device");
-        return FALSE;
-    }
-    DiskOp op = {OP_TRUNCATE, len, NULL};
-    g_array_append_val(f->inode->log, op);
-    image_truncate(f->inode->vol, len);
-    return TRUE;
+    return sim_disk_truncate(W(env)->disk, fd, len, error);
 }
-
-static gint64 op_file_size(Env *env, int fd, GError **error) {
-    Fd *f = fd_get(W(env), fd, error);
-    if (f == NULL) return -1;
-    return (gint64)f->inode->vol->len;
-}
-
-static void op_file_close(Env *env, int fd) {
-    World *w = W(env);
-    if (fd < 0 || (guint)fd >= w->fds->len || w->fds->pdata[fd] == NULL) return;
-    g_free(w->fds->pdata[fd]);
-    w->fds->pdata[fd] = NULL;
-}
-
+static gint64 op_file_size(Env *env, int fd, GError **error) { return sim_disk_size(W(env)->disk, fd, error); }
+static void op_file_close(Env *env, int fd) { sim_disk_close(W(env)->disk, fd); }
 static gboolean op_path_rename(Env *env, const char *from, const char *to, GError **error) {
-    World *w = W(env);
-    Inode *ino = g_hash_table_lookup(w->names_vol, from);
-    if (ino == NULL) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file", from);
-        return FALSE;
-    }
-    if (!parent_exists(w, to)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such directory", to);
-        return FALSE;
-    }
-    g_hash_table_remove(w->names_vol, from);
-    g_hash_table_insert(w->names_vol, g_strdup(to), ino);
-    return TRUE;
+    return sim_disk_rename(W(env)->disk, from, to, error);
 }
-
-static gboolean dir_has_children(World *w, const char *dir) {
-    g_autofree char *prefix = g_strconcat(dir, "/", NULL);
-    GHashTableIter it;
-    gpointer k;
-    g_hash_table_iter_init(&it, w->names_vol);
-    while (g_hash_table_iter_next(&it, &k, NULL))
-        if (g_str_has_prefix(k, prefix)) return TRUE;
-    g_hash_table_iter_init(&it, w->dirs);
-    while (g_hash_table_iter_next(&it, &k, NULL))
-        if (g_str_has_prefix(k, prefix)) return TRUE;
-    return FALSE;
-}
-
 static gboolean op_path_remove(Env *env, const char *path, GError **error) {
-    World *w = W(env);
-    if (g_hash_table_remove(w->names_vol, path)) return TRUE;
-    if (g_hash_table_contains(w->dirs, path)) {
-        if (dir_has_children(w, path)) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: directory not empty", path);
-            return FALSE;
-        }
-        g_hash_table_remove(w->dirs, path);
-        return TRUE;
-    }
-    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file", path);
-    return FALSE;
+    return sim_disk_remove(W(env)->disk, path, error);
 }
-
-static gboolean op_path_exists(Env *env, const char *path) {
-    World *w = W(env);
-    return g_hash_table_contains(w->names_vol, path) || g_hash_table_contains(w->dirs, path);
-}
-
-static gboolean op_dir_make(Env *env, const char *path, GError **error) {
-    World *w = W(env);
-    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
-    GString *acc = g_string_new(path[0] == '/' ? "/" : "");
-    for (int i = 0; parts[i]; i++) {
-        if (parts[i][0] == '\0' || strcmp(parts[i], ".") == 0) continue;
-        if (acc->len > 0 && acc->str[acc->len - 1] != '/') g_string_append_c(acc, '/');
-        g_string_append(acc, parts[i]);
-        if (g_hash_table_contains(w->names_vol, acc->str)) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST, "%s: is a file", acc->str);
-            g_string_free(acc, TRUE);
-            return FALSE;
-        }
-        if (!g_hash_table_contains(w->dirs, acc->str)) {
-            char *d = g_strdup(acc->str);
-            g_hash_table_insert(w->dirs, d, d);
-        }
-    }
-    g_string_free(acc, TRUE);
-    return TRUE;
-}
-
-/* Make this directory's file entries durable: for each path directly inside dir, the durable
- * namespace now says what the volatile one says (created, renamed in, or removed). */
+static gboolean op_path_exists(Env *env, const char *path) { return sim_disk_exists(W(env)->disk, path); }
+static gboolean op_dir_make(Env *env, const char *path, GError **error) { return sim_disk_mkdir(W(env)->disk, path, error); }
 static gboolean op_dir_sync(Env *env, const char *path, GError **error) {
-    World *w = W(env);
-    if (strcmp(path, ".") != 0 && !g_hash_table_contains(w->dirs, path)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such directory", path);
-        return FALSE;
-    }
-    GPtrArray *drop = g_ptr_array_new_with_free_func(g_free);
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, w->names_durable);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        g_autofree char *d = parent_of(k);
-        if (strcmp(d, path) == 0 && !g_hash_table_contains(w->names_vol, k)) g_ptr_array_add(drop, g_strdup(k));
-    }
-    for (guint i = 0; i < drop->len; i++) g_hash_table_remove(w->names_durable, drop->pdata[i]);
-    g_ptr_array_free(drop, TRUE);
-    g_hash_table_iter_init(&it, w->names_vol);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        g_autofree char *d = parent_of(k);
-        if (strcmp(d, path) == 0) g_hash_table_insert(w->names_durable, g_strdup(k), v);
-    }
-    return TRUE;
+    return sim_disk_dir_sync(W(env)->disk, path, error);
 }
-
-static gint name_cmp(gconstpointer a, gconstpointer b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static char **op_dir_list(Env *env, const char *path, GError **error) {
-    World *w = W(env);
-    if (strcmp(path, ".") != 0 && !g_hash_table_contains(w->dirs, path)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such directory", path);
-        return NULL;
-    }
-    GPtrArray *names = g_ptr_array_new();
-    GHashTable *tables[2] = {w->names_vol, w->dirs};
-    for (int t = 0; t < 2; t++) {
-        GHashTableIter it;
-        gpointer k;
-        g_hash_table_iter_init(&it, tables[t]);
-        while (g_hash_table_iter_next(&it, &k, NULL)) {
-            g_autofree char *d = parent_of(k);
-            if (strcmp(d, path) == 0) g_ptr_array_add(names, g_path_get_basename(k));
-        }
-    }
-    g_ptr_array_sort(names, name_cmp);
-    g_ptr_array_add(names, NULL);
-    return (char **)g_ptr_array_free(names, FALSE);
+    return sim_disk_dir_list(W(env)->disk, path, error);
 }
 
 static void op_log(Env *env, EnvLogLevel level, const char *line) {
@@ -753,8 +441,8 @@ TestEnv *test_env_new(uint64_t seed) {
     w->te.env.ops = &test_env_ops;
     w->te.env.world = w;
     w->now_ns = TEST_ENV_START_NS;
-    w->rng = seed;
-    w->crash_rng = seed ^ 0xC3A5C85C97CB3127ULL;
+    rng_seed(&w->rng, seed);
+    rng_seed(&w->disk_rng, seed ^ 0xC3A5C85C97CB3127ULL);
     w->timers = g_sequence_new(g_free);
     w->timer_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
     env_turn_queue_init(&w->turn);
@@ -765,12 +453,7 @@ TestEnv *test_env_new(uint64_t seed) {
     w->listeners = g_ptr_array_new_with_free_func(g_free);
     if (all_worlds == NULL) all_worlds = g_ptr_array_new();
     g_ptr_array_add(all_worlds, w);
-    w->names_vol = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    w->names_durable = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    w->dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    w->fds = g_ptr_array_new_with_free_func(g_free);
-    w->inodes = g_ptr_array_new_with_free_func(inode_free);
-    w->next_inode = 1;
+    w->disk = sim_disk_new(&w->disk_rng);
     w->log = g_string_new("");
     return &w->te;
 }
@@ -790,11 +473,7 @@ void test_env_free(TestEnv *te) {
         g_ptr_array_free(all_worlds, TRUE);
         all_worlds = NULL;
     }
-    g_hash_table_destroy(w->names_vol);
-    g_hash_table_destroy(w->names_durable);
-    g_hash_table_destroy(w->dirs);
-    g_ptr_array_free(w->fds, TRUE);
-    g_ptr_array_free(w->inodes, TRUE);
+    sim_disk_free(w->disk);
     g_string_free(w->log, TRUE);
     g_free(w);
 }
@@ -885,50 +564,26 @@ void test_env_set_pending(TestEnv *te, EnvConn c, size_t bytes) {
     if (conn) conn->pending_bytes = bytes;
 }
 
-/* A power cut. See THE DISK MODEL above. */
+/* A power cut. See THE DISK above. */
 void test_env_crash_disk(TestEnv *te, TestCrashMode mode) {
-    World *w = (World *)te;
-    for (guint i = 0; i < w->inodes->len; i++) { /* creation order: deterministic */
-        Inode *ino = w->inodes->pdata[i];
-        guint n = ino->log->len;
-        guint keep = 0;
-        if (mode != TEST_CRASH_LOSE_ALL_UNSYNCED && n > 0) keep = (guint)(splitmix64(&w->crash_rng) % (n + 1));
-        GByteArray *img = ino->vol;
-        image_copy(img, ino->durable);
-        for (guint j = 0; j < keep; j++) {
-            DiskOp *op = &g_array_index(ino->log, DiskOp, j);
-            if (op->kind == OP_TRUNCATE) {
-                image_truncate(img, op->off);
-                continue;
-            }
-            gsize len;
-            const guint8 *data = g_bytes_get_data(op->data, &len);
-            if (mode == TEST_CRASH_TEAR_LAST && j == keep - 1) len = (gsize)(splitmix64(&w->crash_rng) % len);
-            image_write(img, op->off, data, len);
-        }
-        /* What survived is now simply what is on the platter. */
-        image_copy(ino->durable, img);
-        inode_clear_log(ino);
-    }
-    name_table_copy(w->names_vol, w->names_durable);
-    for (guint i = 0; i < w->fds->len; i++) {
-        Fd *f = w->fds->pdata[i];
-        if (f) f->dead = TRUE;
-    }
+    static const SimDiskPrefixMode how[] = {
+        [TEST_CRASH_LOSE_ALL_UNSYNCED] = SIM_DISK_LOSE_ALL,
+        [TEST_CRASH_KEEP_SOME] = SIM_DISK_KEEP_PREFIX,
+        [TEST_CRASH_TEAR_LAST] = SIM_DISK_TEAR_PREFIX,
+    };
+    SimDiskCrashReport report;
+    sim_disk_crash_prefix(((World *)te)->disk, how[mode], &report);
 }
 
 void test_env_flip_bit(TestEnv *te, const char *path, uint64_t offset, int bit) {
-    World *w = (World *)te;
-    Inode *ino = g_hash_table_lookup(w->names_vol, path);
-    if (ino == NULL) ino = g_hash_table_lookup(w->names_durable, path);
-    g_assert_nonnull(ino);
-    g_assert_cmpuint(offset, <, ino->durable->len);
-    g_assert(bit >= 0 && bit < 8);
-    ino->durable->data[offset] ^= (guint8)(1u << bit);
-    if (offset < ino->vol->len) ino->vol->data[offset] ^= (guint8)(1u << bit);
+    g_assert_true(sim_disk_flip_bit(((World *)te)->disk, path, offset, bit));
 }
 
-void test_env_set_disk_full(TestEnv *te, gboolean full) { ((World *)te)->disk_full = full; }
+void test_env_set_disk_full(TestEnv *te, gboolean full) { sim_disk_set_full(((World *)te)->disk, full); }
+
+void test_env_fail_syncs(TestEnv *te, const char *path, int code, unsigned count) {
+    sim_disk_fail_syncs(((World *)te)->disk, path, code, count);
+}
 
 char *test_env_take_log(TestEnv *te) {
     World *w = (World *)te;

@@ -1,6 +1,7 @@
 /* test_env.h — the unit tests' world: an implementation of env.h with manual time,
- * in-memory connections whose output the test reads, and an in-memory disk that can
- * lose unsynced writes, tear the last write and flip bits. No sockets, no sleeps.
+ * in-memory connections whose output the test reads, and the simulator's in-memory disk
+ * (sim/sim_disk.c) that can lose unsynced writes, tear the last write, flip bits and fail
+ * an fsync. No sockets, no sleeps.
  *
  *   TestEnv *te = test_env_new(seed);        te->env is the Env to hand to the core
  *   test_env_advance(te, ns)                 move time forward, firing due timers in order
@@ -16,6 +17,7 @@
  *                                            process (two servers routed in one test);
  *   test_env_pump()                          deliver accepts, bytes and closes between them
  *                                            until nothing moves
+ *   test_env_fail_syncs(te, path, code, n)   the next n fsyncs fail (EIO / ENOSPC)
  */
 #ifndef MINIJET_TEST_ENV_H
 #define MINIJET_TEST_ENV_H
@@ -53,6 +55,10 @@ void test_env_crash_disk(TestEnv *te, TestCrashMode mode);
 void test_env_flip_bit(TestEnv *te, const char *path, uint64_t offset, int bit);
 void test_env_set_disk_full(TestEnv *te, gboolean full); /* writes fail with ENOSPC */
 void test_env_pump(void);
+/* The next `count` fsyncs of a file whose path contains `path` (NULL = any) fail with `code`
+ * (G_FILE_ERROR_IO or G_FILE_ERROR_NOSPC) and lose part of its unsynced writes (fsyncgate:
+ * the fsync after them succeeds). */
+void test_env_fail_syncs(TestEnv *te, const char *path, int code, unsigned count);
 /* Log lines the core wrote, newline-separated; g_free it. */
 char *test_env_take_log(TestEnv *te);
 
