@@ -252,8 +252,8 @@ cliTest("cli: a hostile argument cannot inject JSON", async ({ srv, nc }) => {
   const jsc = nc.jetstream();
   await jsc.publish("orders.a", sc.encode("first"));
   await jsc.publish("orders.b", sc.encode("second"));
-  // once {"seq":%s} with this argument asked for orders.b's last message instead of seq 1
-  const seq = await run(srv, ["stream", "get", "ORDERS", '1,"last_by_subj":"orders.b"']);
+  // once {"seq":%s} made this {"seq":0,"last_by_subj":"orders.b"}: orders.b's last message
+  const seq = await run(srv, ["stream", "get", "ORDERS", '0,"last_by_subj":"orders.b"']);
   assert.equal(seq.code, 2, seq.stdout);
   assert.match(seq.stderr, /^minijet: error: stream get: SEQ must be a sequence number/);
   assert.doesNotMatch(seq.stdout, /second/);
