@@ -26,6 +26,7 @@
 #include "env_real.h"
 #include "limits.h"
 #include "monitor.h"
+#include "jscluster.h"
 #include "route.h"
 #include "server.h"
 #include "version.h"
@@ -140,9 +141,6 @@ int main(int argc, char **argv) {
     if (conf.config_file) env_log(env, ENV_LOG_INFO, "Using configuration file: %s", conf.config_file);
     for (guint i = 0; warnings && i < warnings->len; i++)
         env_log(env, ENV_LOG_WARN, "%s (ignored)", (const char *)warnings->pdata[i]);
-    if (cfg.jetstream && clustered)
-        env_log(env, ENV_LOG_WARN, "JetStream runs on each server of the cluster separately: streams are "
-                                   "not replicated yet");
     if (cfg.jetstream) {
         env_log(env, ENV_LOG_INFO, "Starting JetStream");
         env_log(env, ENV_LOG_INFO, "  Store Directory: \"%s\"", cfg.store_dir);
@@ -210,6 +208,24 @@ int main(int argc, char **argv) {
         }
         if (monitor) monitor_set_cluster(monitor, cluster);
     }
+    /* Clustered JetStream: the meta group is every server on the routes list (spec 1: list
+     * them all, this one included). */
+    JsCluster *jscluster = NULL;
+    if (clustered && cfg.jetstream) {
+        JsClusterConfig jcc = {.server_name = cfg.server_name, .cluster_name = cluster_name(cluster),
+                               .size = (int)g_strv_length((char **)ccfg.routes)};
+        jscluster = jscluster_new(server, server_jetstream(server), &jcc, &err);
+        if (jscluster == NULL) {
+            env_log(env, ENV_LOG_ERROR, "Error starting JetStream cluster: %s", err->message);
+            cluster_free(cluster);
+            monitor_free(monitor);
+            server_free(server);
+            env_real_free(env);
+            conf_settings_clear(&conf);
+            return 1;
+        }
+        env_log(env, ENV_LOG_INFO, "JetStream cluster: %d servers, waiting for the meta group", jcc.size);
+    }
     env_log(env, ENV_LOG_INFO, "Listening for client connections on %s:%d", cfg.host, cfg.port);
     env_log(env, ENV_LOG_INFO, "Server is ready");
 
@@ -226,6 +242,7 @@ int main(int argc, char **argv) {
                 g_signal == SIGINT ? "interrupt" : "terminated");
     env_log(env, ENV_LOG_INFO, "Initiating Shutdown...");
     monitor_free(monitor);
+    jscluster_free(jscluster);
     cluster_free(cluster);
     server_free(server);
     env_log(env, ENV_LOG_INFO, "Server Exiting..");

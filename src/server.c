@@ -130,7 +130,7 @@ static void sub_kill(Server *s, Sub *sub) {
         s->remote_subs--;
     else
         s->stats.subscriptions--;
-    if (sub->conn != NULL && s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, -1);
+    if (sub->forward == NULL && s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, -1);
     sub_unref(sub);
 }
 
@@ -674,6 +674,7 @@ ServerInternalSub *server_subscribe_internal(Server *s, const char *subject, con
     g_assert(ok);
     s->stats.subscriptions++;
     g_ptr_array_add(s->internal_subs, is);
+    if (s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, +1);
     return is;
 }
 
@@ -718,6 +719,12 @@ static gint conn_by_cid(gconstpointer a, gconstpointer b) {
 void server_set_interest_observer(Server *s, ServerInterestFn fn, void *ctx) {
     s->interest_fn = fn;
     s->interest_ctx = ctx;
+    /* Internal subscriptions made before the observer (JetStream's $JS.API.>, a cluster's
+     * Raft inboxes) are interest too: announce them now, in creation order. */
+    for (guint i = 0; fn != NULL && i < s->internal_subs->len; i++) {
+        Sub *sub = &((ServerInternalSub *)g_ptr_array_index(s->internal_subs, i))->sub;
+        if (!sub->dead) fn(ctx, sub->subject, sub->queue, +1);
+    }
 }
 
 ServerRemoteSub *server_remote_sub_add(Server *s, ServerForwardFn fn, void *peer, const char *subject,

@@ -135,8 +135,11 @@ bool server_has_interest(Server *s, const char *subject);
 
 /* --- hooks for the cluster layer (route.c); the server itself knows nothing of routes ---
  *
- * Interest observer: called with +1 / -1 each time a *client* subscription (not an
- * internal or remote one) is added or removed, with its subject and queue (NULL if none).
+ * Interest observer: called with +1 / -1 each time a local subscription (a client's or an
+ * internal one, not a remote one) is added or removed, with its subject and queue (NULL if
+ * none); setting it replays the internal subscriptions that already exist. So JetStream's
+ * $JS.API.>, a stream leader's subjects and the Raft groups' $NRG inboxes are interest that
+ * routes announce, as nats-server's internal clients are.
  * Remote subscriptions: a peer server's interest, in the same trie as local interest, so
  * queue groups pick among local and remote members (a remote one counts `weight` times)
  * and a request with remote interest gets no 503. A message matching any of a peer's

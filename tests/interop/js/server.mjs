@@ -228,7 +228,8 @@ export async function startServer(extraArgs = []) {
 }
 
 /**
- * Start a cluster of `size` servers on loopback (no JetStream): every node gets the same
+ * Start a cluster of `size` servers on loopback (JetStream only with `jetstream: true`, each
+ * node with its own store directory): every node gets the same
  * --routes list naming all of them (itself included, as one shared config does), a cluster
  * name, a server name n1..nN and a monitor port. `kinds` picks each node's server
  * ("minijet" / "nats-server"; default: every node MINIJET_TEST_SERVER's). Resolves once every
@@ -236,7 +237,7 @@ export async function startServer(extraArgs = []) {
  *   const c = await startCluster();  c.servers[i] (a Server plus .clusterPort, .monitorPort,
  *   .name), c.urls (client URLs), await c.waitMesh(), await c.close()
  */
-export async function startCluster({ size = 3, kinds = null, name = "tc", extraArgs = [] } = {}) {
+export async function startCluster({ size = 3, kinds = null, name = "tc", extraArgs = [], jetstream = false } = {}) {
   const nodes = [];
   for (let i = 0; i < size; i++) {
     nodes.push({ port: await freePort(), cport: await freePort(), mport: await freePort() });
@@ -250,7 +251,7 @@ export async function startCluster({ size = 3, kinds = null, name = "tc", extraA
     const logPath = path.join(logDir, `${kind}-${n.port}-cluster-js${process.pid}.log`);
     const args = ["-m", String(n.mport), "--cluster", `nats://127.0.0.1:${n.cport}`, "--routes", routes,
       "--cluster_name", name, "-n", `n${i + 1}`, ...extraArgs];
-    const srv = new Server(n.port, storeDir, logPath, args, { kind, jetstream: false });
+    const srv = new Server(n.port, storeDir, logPath, args, { kind, jetstream });
     srv.clusterPort = n.cport;
     srv.monitorPort = n.mport;
     srv.name = `n${i + 1}`;

@@ -1,0 +1,124 @@
+// cluster-failover.test.mjs — replicated JetStream with real processes: three servers joined
+// by routes, an R3 file stream, nats.js publishing with `servers: [all three]` and a
+// Nats-Msg-Id on every message (retried with the same id until acknowledged), and kill -9 of
+// the stream's leader, several times. After each kill publishing must resume, and at the end
+// every acknowledged message must be readable exactly once, by its sequence number, with
+// the restarted servers current again.
+//
+// The client-visible half runs against nats-server 2.9.10 too (MINIJET_TEST_SERVER=nats-server);
+// there a failover takes 4-9 s (its election timeout, spec nats-cluster.md 5.1), so only
+// minijet is held to the 1 s budget. It prints one line per kill:
+//   # failover kill->next-ack <ms> (leader nX)
+// and the median; MINIJET_FAILOVER_KILLS sets the number of kills (default 3 on minijet,
+// 2 on nats-server; `make bench` style measurements use 9 or more).
+//
+// Node 18 and 20: only node:test, node:assert/strict and the modules server.mjs uses.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { connect, StringCodec } from "nats";
+import { serverKind, startCluster, stopAllServers } from "./server.mjs";
+
+const sc = StringCodec();
+const isMinijet = serverKind === "minijet";
+const KILLS = Number(process.env.MINIJET_FAILOVER_KILLS || (isMinijet ? 3 : 2));
+const BUDGET_MS = isMinijet ? 1000 : 15000; // nats-server: 4-9 s election timeout
+const TEST_TIMEOUT_MS = 60000 + KILLS * (isMinijet ? 8000 : 25000);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+after(async () => {
+  await stopAllServers();
+});
+
+/** Retry fn until it resolves or timeoutMs passes (the cluster forming, a leader electing). */
+async function until(fn, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${err.message}`);
+      await sleep(50);
+    }
+  }
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+test("kill -9 of an R3 stream's leader: publishing resumes, every acked message is readable exactly once", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const c = await startCluster({ jetstream: true });
+  const byName = new Map(c.servers.map((s) => [s.name, s]));
+  const nc = await connect({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+  const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), 20000, "JetStream ready");
+  await until(() => jsm.streams.add({ name: "ORD", subjects: ["ord.>"], num_replicas: 3, storage: "file" }),
+    20000, "R3 create");
+  const js = nc.jetstream({ timeout: 500 });
+  const acked = new Map(); // msg id -> seq
+  let next = 0;
+
+  /** Publish msg ids next, next+1, ...; each retried with the same id until acknowledged. */
+  async function publishSome(n) {
+    for (let k = 0; k < n; k++) {
+      const id = `m${next}`;
+      for (;;) {
+        try {
+          const pa = await js.publish("ord.new", sc.encode(id), { msgID: id, timeout: 500 });
+          acked.set(id, pa.seq);
+          break;
+        } catch {
+          await sleep(5); // 503 (no leader yet) or a timeout: try the same id again
+        }
+      }
+      next++;
+    }
+  }
+
+  async function leaderOf() {
+    const si = await until(() => jsm.streams.info("ORD"), 20000, "stream info");
+    assert.ok(si.cluster && si.cluster.leader, "the stream has a leader");
+    return si;
+  }
+
+  const times = [];
+  await publishSome(100);
+  for (let kill = 0; kill < KILLS; kill++) {
+    const si = await leaderOf();
+    const victim = byName.get(si.cluster.leader);
+    assert.ok(victim, `leader ${si.cluster.leader} is one of ours`);
+    await victim.kill();
+    const t0 = Date.now();
+    await publishSome(1);
+    const ms = Date.now() - t0;
+    times.push(ms);
+    console.log(`# failover kill->next-ack ${ms} ms (leader ${si.cluster.leader})`);
+    await publishSome(100);
+    // the killed server comes back on the same store and catches up
+    await victim.spawn();
+    await until(async () => {
+      const s = await jsm.streams.info("ORD");
+      const reps = s.cluster.replicas || [];
+      if (reps.length !== 2 || !reps.every((r) => r.current)) throw new Error(`not current: ${JSON.stringify(s.cluster)}`);
+      return s;
+    }, 30000, "restarted replica current");
+  }
+  console.log(`# failover median ${median(times)} ms over ${times.length} kills (${serverKind})`);
+  for (const ms of times) assert.ok(ms <= BUDGET_MS, `failover took ${ms} ms (budget ${BUDGET_MS} ms)`);
+
+  // every acknowledged message exactly once, at its sequence number; nothing else stored
+  const si = await leaderOf();
+  assert.equal(si.state.messages, next, "one stored message per id");
+  assert.equal(si.state.last_seq, next);
+  const seen = new Set();
+  for (let seq = 1; seq <= si.state.last_seq; seq++) {
+    const m = await until(() => jsm.streams.getMessage("ORD", { seq }), 10000, `get ${seq}`);
+    const id = sc.decode(m.data);
+    assert.ok(!seen.has(id), `${id} stored twice`);
+    seen.add(id);
+    assert.equal(acked.get(id), seq, `${id} acked with seq ${acked.get(id)}, stored at ${seq}`);
+  }
+  assert.equal(seen.size, acked.size);
+  await nc.close();
+  await c.close();
+});
