@@ -570,6 +570,35 @@ static void test_stream_failover(void) {
     world_free(w);
 }
 
+/* Publishes that arrive together: the leader decides the plain ones against its projection
+ * (proposals in flight) and holds the ones that need the real store (expected last sequence
+ * per subject) until the proposals drain; acks come back in order, each check exact. */
+static void test_stream_pipeline(void) {
+    World *w = js_world(3);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.P", "{\"name\":\"P\",\"subjects\":[\"p.>\"],\"num_replicas\":3}");
+    g_autofree char *leader = jq(cr, "$.cluster.leader");
+    int client = (node_of(w, leader) + 1) % 3;
+    Node *nd = &w->node[client];
+    GString *burst = g_string_new(NULL);
+    for (int k = 0; k < 3; k++) g_string_append_printf(burst, "PUB p.a _INBOX.%s.b%d 1\r\nx\r\n", nd->name, k);
+    const char *good = "NATS/1.0\r\nNats-Expected-Last-Subject-Sequence: 3\r\n\r\n";
+    const char *bad = "NATS/1.0\r\nNats-Expected-Last-Subject-Sequence: 1\r\n\r\n";
+    g_string_append_printf(burst, "HPUB p.a _INBOX.%s.b3 %zu %zu\r\n%sy\r\n", nd->name, strlen(good), strlen(good) + 1, good);
+    g_string_append_printf(burst, "HPUB p.a _INBOX.%s.b4 %zu %zu\r\n%sz\r\n", nd->name, strlen(bad), strlen(bad) + 1, bad);
+    g_string_append_printf(burst, "PUB p.b _INBOX.%s.b5 1\r\nw\r\n", nd->name);
+    test_env_client_send(nd->te, nd->c, burst->str);
+    g_string_free(burst, TRUE);
+    advance(w, 500 * MS);
+    g_autoptr(GPtrArray) r = take_replies(nd);
+    g_assert_cmpuint(r->len, ==, 6);
+    static const char *const want_seq[] = {"1", "2", "3", "4", "0", "5"};
+    for (guint k = 0; k < 6; k++) ASSERT_JQ(g_ptr_array_index(r, k), "$.seq", want_seq[k]);
+    ASSERT_JQ(g_ptr_array_index(r, 4), "$.error.err_code", "10071");
+    check_all(w);
+    for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "P"), ==, 5);
+    world_free(w);
+}
+
 /* The meta leader steps down: another server leads the catalogue, creates still work. */
 static void test_meta_stepdown(void) {
     World *w = js_world(3);
@@ -592,5 +621,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/meta/unavailable", test_meta_unavailable);
     g_test_add_func("/cluster/meta/stepdown", test_meta_stepdown);
     g_test_add_func("/cluster/stream/failover", test_stream_failover);
+    g_test_add_func("/cluster/stream/pipeline", test_stream_pipeline);
     return g_test_run();
 }
