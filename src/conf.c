@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "limits.h"
+
 G_DEFINE_QUARK(minijet-conf-error-quark, conf_error)
 
 typedef enum { VAL_STRING, VAL_INT, VAL_BOOL, VAL_MAP, VAL_LIST } ValType;
@@ -207,8 +209,8 @@ static Val *parse_list(Parser *ps, int depth) {
 }
 
 static Val *parse_value(Parser *ps, int depth) {
-    if (depth > 32) {
-        fail(ps, ps->line, "nesting deeper than 32 levels");
+    if (depth > LIMIT_CONF_DEPTH_COUNT) {
+        fail(ps, ps->line, "nesting deeper than %d levels", LIMIT_CONF_DEPTH_COUNT);
         return NULL;
     }
     char c = *ps->p;

@@ -5,10 +5,74 @@
 
 #include <string.h>
 
+#include "limits.h"
+
+/* WHAT WE CHECK BEFORE json-glib SEES THE TEXT
+ *   Three things json-glib gets wrong for us, found in one pass over the bytes:
+ *   - depth: json-glib parses recursively, each '[' or '{' costing a few hundred bytes of C
+ *     stack, so `[` x 100000 (200 KB, under max_payload) overflowed an 8 MiB stack and
+ *     killed the broker. We count brackets outside strings (a string ends at an unescaped
+ *     '"'); the pass keeps no stack of its own, so it does not check that '[' closes with
+ *     ']' -- the parser does that afterwards, on text known to be shallow. The bound is Go's
+ *     encoding/json maxNestingDepth (10000), so what nats-server accepts we accept; 10000
+ *     levels take about 2 MiB of json-glib's stack.
+ *   - integers out of int64's range: json-glib wraps 9223372036854775808 to INT64_MIN and
+ *     18446744073709551615 to -1; Go refuses them ("invalid JSON", 10025), and so do we.
+ *     (Go would take a value up to 2^64-1 in a uint64 field such as opt_start_seq; json-glib
+ *     cannot hold it, so we refuse it there too.)
+ *   - "\u0000" in a string: json-glib ends the C string at the NUL, so {"name":"C\u0000x"}
+ *     became the name "C". Go keeps the NUL (and then the name does not match, 10056); we
+ *     cannot, so the whole text is refused as invalid JSON. */
+static bool number_fits(const uint8_t *p, size_t len) {
+    char tok[32];
+    bool integer = true;
+    if (len >= sizeof tok) len = sizeof tok - 1; /* longer than any int64: fails below */
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '.' || p[i] == 'e' || p[i] == 'E') integer = false;
+        tok[i] = (char)p[i];
+    }
+    tok[len] = 0;
+    if (!integer) return true; /* a float; the typed getters refuse it where an int is due */
+    return g_ascii_string_to_signed(tok, 10, G_MININT64, G_MAXINT64, NULL, NULL);
+}
+
+bool jsonu_text_ok(const void *data, size_t len) {
+    const uint8_t *p = data;
+    size_t depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t ch = p[i];
+        if (in_string) {
+            if (ch == '"') {
+                in_string = false;
+            } else if (ch == '\\') {
+                if (i + 5 < len && memcmp(p + i + 1, "u0000", 5) == 0) return false;
+                i++; /* the escaped byte cannot end the string */
+            }
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > LIMIT_JSON_DEPTH_COUNT) return false;
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        } else if (ch == '-' || g_ascii_isdigit(ch)) {
+            size_t start = i;
+            while (i + 1 < len && strchr("+-.eE0123456789", p[i + 1]) != NULL && p[i + 1] != 0) i++;
+            if (!number_fits(p + start, i + 1 - start)) return false;
+        }
+    }
+    return true;
+}
+
+bool jsonu_load(JsonParser *parser, const void *data, size_t len) {
+    if (!jsonu_text_ok(data, len)) return false;
+    return json_parser_load_from_data(parser, data, (gssize)len, NULL);
+}
+
 JsonObject *jsonu_parse_object(const void *data, size_t len, JsonParser **parser) {
     *parser = json_parser_new();
     if (len == 0) return NULL;
-    if (!json_parser_load_from_data(*parser, data, (gssize)len, NULL)) return NULL;
+    if (!jsonu_load(*parser, data, len)) return NULL;
     JsonNode *root = json_parser_get_root(*parser);
     if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) return NULL;
     return json_node_get_object(root);

@@ -8,6 +8,10 @@
  *
  * INTERFACE
  *   jsonu_parse_object(data, len, &parser)   the request body as an object, or NULL
+ *   jsonu_load(parser, data, len)             json_parser_load_from_data, after bounding the
+ *                                             nesting depth (LIMIT_JSON_DEPTH_COUNT), int64
+ *                                             overflow and NUL escapes first: every
+ *                                             JSON from a client or a file goes through here
  *   jsonu_get_int / _bool / _string           typed optional members (Go rules, see below)
  *   jsonu_to_string(node)                     compact JSON text (g_free it)
  *   jsonu_builder_to_string(builder)          the same for a finished JsonBuilder
@@ -33,6 +37,11 @@
 /* Parse data as a JSON object. Returns the object (owned by *parser, which the caller
  * unrefs) or NULL when data is empty, not JSON, or not an object. */
 JsonObject *jsonu_parse_object(const void *data, size_t len, JsonParser **parser);
+/* May json-glib parse data? FALSE when it nests deeper than LIMIT_JSON_DEPTH_COUNT, holds an
+ * integer outside int64, or a "\u0000" in a string (see jsonutil.c for why). */
+bool jsonu_text_ok(const void *data, size_t len);
+/* Load data into parser unless jsonu_text_ok refuses it; FALSE = not loaded. */
+bool jsonu_load(JsonParser *parser, const void *data, size_t len);
 
 bool jsonu_get_int(JsonObject *o, const char *name, int64_t *out);
 bool jsonu_get_bool(JsonObject *o, const char *name, bool *out);

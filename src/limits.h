@@ -18,6 +18,10 @@
 #define LIMIT_MAX_SUBJECT_BYTES 1024             /* longer subjects are invalid */
 #define LIMIT_MAX_SUBJECT_TOKENS 128             /* a subject has at most this many tokens */
 
+#define LIMIT_JSON_DEPTH_COUNT 10000   /* [ and { nesting in any JSON we parse (Go's maxNestingDepth); */
+                                       /* deeper is "invalid JSON" (10025) before json-glib recurses */
+#define LIMIT_CONF_DEPTH_COUNT 32      /* nested maps/lists in a config file (recursive parser) */
+
 /* --- connections --- */
 #define LIMIT_MAX_CONNECTIONS_COUNT 65536        /* nats-server default max_connections */
 #define LIMIT_MAX_SUBS_PER_CONN_COUNT 0          /* 0 = unlimited, as nats-server's default */

@@ -368,7 +368,7 @@ static bool on_connect(void *ctx, const char *json, size_t len) {
     Conn *c = ctx;
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonNode *root = NULL;
-    if (!json_parser_load_from_data(parser, json, (gssize)len, NULL) ||
+    if (!jsonu_load(parser, json, len) ||
         (root = json_parser_get_root(parser)) == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
         /* nats-server closes on bad CONNECT JSON without an -ERR (spec 1.3) */
         env_log(c->srv->env, ENV_LOG_WARN, "%s - cid:%" G_GUINT64_FORMAT " - bad CONNECT JSON",

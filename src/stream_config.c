@@ -79,7 +79,9 @@ StreamConfig *stream_config_parse(JsonObject *o, GError **error) {
               jsonu_get_bool(o, "sealed", &c->sealed) &&
               jsonu_get_bool(o, "deny_delete", &c->deny_delete) &&
               jsonu_get_bool(o, "deny_purge", &c->deny_purge) &&
-              jsonu_get_bool(o, "allow_rollup_hdrs", &c->allow_rollup_hdrs);
+              jsonu_get_bool(o, "allow_rollup_hdrs", &c->allow_rollup_hdrs) &&
+              /* Go's StreamConfig.MaxMsgSize is an int32: a larger value is invalid JSON */
+              c->max_msg_size >= G_MININT32 && c->max_msg_size <= G_MAXINT32;
     JsonNode *subjects = json_object_get_member(o, "subjects");
     if (ok && subjects != NULL && !JSON_NODE_HOLDS_NULL(subjects)) {
         if (!JSON_NODE_HOLDS_ARRAY(subjects)) {

@@ -58,7 +58,8 @@ static bool header_u64(const uint8_t *hdr, size_t hdr_len, const char *key, uint
     return true;
 }
 
-/* The PubAck bodies, byte for byte as nats-server 2.9.10 writes them (spec 3.7). The
+/* The PubAck bodies as nats-server 2.9.10 writes them (spec 3.7), except that an error has
+ * no "seq" (see puback_error). The
  * success one is formatted directly (jsonu_puback): it is sent for every publish. */
 static char *puback_ok(Stream *st, uint64_t seq, bool duplicate) { return jsonu_puback(st->cfg->name, seq, duplicate); }
 
@@ -73,7 +74,8 @@ static char *puback_error(Stream *st, const GError *e) {
     jsonu_add_string(b, "description", e->message);
     json_builder_end_object(b);
     jsonu_add_string(b, "stream", st->cfg->name);
-    jsonu_add_int(b, "seq", 0);
+    /* nats-server 2.9.10 also writes "seq":0 here; we leave it out, so that a client that
+     * reads seq before error never counts a refused message as stored at 0. */
     json_builder_end_object(b);
     return jsonu_builder_to_string(b);
 }

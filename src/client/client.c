@@ -371,7 +371,7 @@ static bool parse_u64(const char *s, size_t len, uint64_t *v) {
 
 static void handle_info(Client *c, const char *json, size_t len) {
     g_autoptr(JsonParser) p = json_parser_new();
-    if (json_parser_load_from_data(p, json, (gssize)len, NULL)) {
+    if (jsonu_load(p, json, len)) {
         JsonNode *root = json_parser_get_root(p);
         if (root && JSON_NODE_HOLDS_OBJECT(root)) {
             JsonObject *o = json_node_get_object(root);

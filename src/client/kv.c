@@ -35,6 +35,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonutil.h"
+
 G_DEFINE_QUARK(minijet-kv-error-quark, kv_error)
 
 /* ------------------------------------------------------------------------------------- */
@@ -126,7 +128,7 @@ static void on_pong(void *ctx) { ((KvConn *)ctx)->pongs++; }
 static void on_info(void *ctx, const char *json, size_t len) {
     KvConn *kc = ctx;
     g_autoptr(JsonParser) p = json_parser_new();
-    if (!json_parser_load_from_data(p, json, (gssize)len, NULL)) return;
+    if (!jsonu_load(p, json, len)) return;
     JsonNode *root = json_parser_get_root(p);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return;
     JsonObject *o = json_node_get_object(root);
@@ -311,7 +313,7 @@ static JsonObject *reply_object(const KvMsg *m, JsonParser **parser, GError **er
     const char *body = g_bytes_get_data(m->data, &n);
     *parser = json_parser_new();
     JsonNode *root = NULL;
-    if (n > 0 && json_parser_load_from_data(*parser, body, (gssize)n, NULL))
+    if (n > 0 && jsonu_load(*parser, body, n))
         root = json_parser_get_root(*parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
         g_clear_object(parser);

@@ -30,6 +30,8 @@
 
 #include <string.h>
 
+#include "jsonutil.h"
+
 struct ObjStore {
     KvConn *kc;
     char *bucket, *stream; /* "B", "OBJ_B" */
@@ -126,7 +128,7 @@ static ObjInfo *info_parse(ObjStore *os, const void *json, size_t len, uint64_t 
                            GError **error) {
     g_autoptr(JsonParser) p = json_parser_new();
     JsonNode *root = NULL;
-    if (json_parser_load_from_data(p, json, (gssize)len, NULL)) root = json_parser_get_root(p);
+    if (jsonu_load(p, json, len)) root = json_parser_get_root(p);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root))
         return fail(error, KV_ERROR_CORRUPT, "object meta in %s is not JSON", os->bucket), NULL;
     JsonObject *o = json_node_get_object(root);

@@ -336,3 +336,32 @@ test("restart: streams, messages and dedup survive", { timeout: TEST_TIMEOUT_MS 
     await srv.close();
   }
 });
+
+// Hostile JSON (issue 17): a body nested 100000 deep used to overflow minijet's stack;
+// integers outside Go's types used to wrap; both servers answer 10025 "invalid JSON", create
+// nothing and keep serving. A NUL in a name is refused by both (nats-server: the name does
+// not match the subject, 10056; minijet: invalid JSON, it cannot keep a NUL in a C string).
+test("hostile JSON: deep nesting, out-of-range integers, NUL in a name", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const t = await setup();
+  try {
+    const raw = async (subject, body) => JSON.parse(sc.decode((await t.nc.request(subject, sc.encode(body), { timeout: 5000 })).data));
+    const deep = "[".repeat(100000) + "]".repeat(100000);
+    for (const body of [
+      deep,
+      '{"name":"X","max_bytes":9223372036854775808}',
+      '{"name":"X","max_msgs":18446744073709551615}',
+      '{"name":"X","max_msg_size":2147483648}',
+    ]) {
+      const r = await raw("$JS.API.STREAM.CREATE.X", body);
+      assert.equal(r.error?.err_code, 10025, `${body.slice(0, 50)} -> ${JSON.stringify(r)}`);
+      assert.equal(r.error.description, "invalid JSON");
+    }
+    const nul = await raw("$JS.API.STREAM.CREATE.X", '{"name":"X\\u0000y"}');
+    assert.ok(nul.error, JSON.stringify(nul));
+    assert.deepEqual(await t.jsm.streams.names().next(), []);
+    const ok = await t.jsm.streams.add({ name: "X", subjects: ["x"] });
+    assert.equal(ok.config.name, "X");
+  } finally {
+    await t.done();
+  }
+});
