@@ -99,7 +99,10 @@ typedef struct EnvOps {
     void (*conn_send)(Env *env, EnvConn conn, const EnvSlice *slices, size_t n);
     /* Bytes queued for conn and not yet taken by the kernel: the slow-consumer measure. */
     size_t (*conn_pending)(Env *env, EnvConn conn);
-    /* Flush what is queued (best effort), then close. on_closed follows later. */
+    /* Flush what is queued, then close. on_closed follows later. The close lingers: the
+     * world half-closes, then drops the peer's input until its EOF or a short bound, so that
+     * no TCP reset destroys the last answer (an -ERR, an HTTP 400) before the peer reads it
+     * (env_real.c, LINGERING CLOSE). For the core the conn is gone either way. */
     void (*conn_close)(Env *env, EnvConn conn);
     /* Open an outbound TCP connection (the CLI's link to a server; cluster routes).
      * Returns its id at once, before the handshake completes: bytes sent meanwhile are queued.

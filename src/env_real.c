@@ -42,7 +42,7 @@
 #include "rng.h"
 
 /* What an epoll event points at: the first field of every registered thing. */
-typedef enum { SRC_LISTENER, SRC_WAKE, SRC_CONN } SourceKind;
+typedef enum { SRC_LISTENER, SRC_WAKE, SRC_CONN, SRC_LINGER } SourceKind;
 
 typedef struct World World;
 
@@ -73,6 +73,18 @@ typedef struct RealConn {
     size_t out_off, out_len, out_cap;
 } RealConn;
 
+/* A socket the core has closed, kept by the world for a moment (see LINGERING CLOSE). */
+typedef struct Linger {
+    SourceKind kind; /* SRC_LINGER; must stay first */
+    int fd;
+    guint8 *out;     /* the end of the answer the kernel has not taken yet */
+    size_t out_off, out_len;
+    size_t drained;  /* input bytes read and dropped */
+    World *w;        /* for linger_expired */
+    gboolean peer_done; /* the peer sent its FIN: no more input will come */
+    EnvTimer deadline;
+} Linger;
+
 typedef struct Timer {
     int64_t deadline_ns;
     uint64_t seq; /* also the EnvTimer id; breaks ties so equal deadlines fire in add order */
@@ -95,6 +107,8 @@ struct World {
     RealConn *last_conn; /* the last conn_get hit, or NULL; always in `conns` (see conn_get) */
     GPtrArray *dirty;   /* conns with bytes queued this turn */
     GPtrArray *closed;  /* conns whose on_closed is due next turn */
+    GHashTable *lingering; /* Linger* set: closed by the core, fd still open (never iterated
+                              into an output) */
     guint8 *rbuf;       /* the one read buffer, LIMIT_READ_CHUNK_BYTES */
 
     Timer *heap;        /* binary min-heap on (deadline_ns, seq) */
@@ -262,21 +276,110 @@ static void conn_set_want_out(World *w, RealConn *c, gboolean on) {
     if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0) c->want_out = on;
 }
 
+/* LINGERING CLOSE
+ *   Closing a socket that still has unread input makes Linux answer with a reset, and so does
+ *   input that arrives after the close. A reset can reach the client before it has read our
+ *   last bytes (an HTTP 400, an -ERR), and most clients then report "connection reset" and
+ *   drop what they had: Node 18's net.Socket lost the monitor's 400 this way while it was
+ *   still writing a 1 MiB request. So when the core closes, the world, not the core, does
+ *   what Go's net/http and nginx do:
+ *     1. write what is queued (whatever the kernel does not take now is kept, up to
+ *        LIMIT_LINGER_OUT_BYTES, and written as the socket drains);
+ *     2. shutdown(SHUT_WR): the client reads our bytes, then EOF;
+ *     3. read and drop the client's input until it closes too (EOF), until
+ *        LIMIT_LINGER_BYTES were dropped, or until LIMIT_LINGER_NS passed; then close().
+ *   For the core the connection is gone at step 1 (on_closed comes next turn, as always):
+ *   the lingering socket is a Linger, outside `conns`, with no handlers and no core state.
+ *   A peer that resets or vanishes (conn_finish with graceful = FALSE) is closed at once. */
+static void linger_end(World *w, Linger *l) {
+    env_timer_cancel(&w->env, l->deadline);
+    close(l->fd); /* also removes it from the epoll set */
+    g_hash_table_remove(w->lingering, l);
+    g_free(l->out);
+    g_free(l);
+}
+
+static void linger_expired(void *arg) {
+    Linger *l = arg;
+    World *w = l->w;
+    l->deadline = 0;
+    linger_end(w, l);
+}
+
+/* Arm the events the lingering socket still waits for: EPOLLOUT while bytes remain,
+ * EPOLLIN until the peer's EOF. Nothing left to wait for = done. */
+static void linger_arm(World *w, Linger *l) {
+    gboolean out = l->out_off < l->out_len;
+    if (!out && l->peer_done) {
+        linger_end(w, l);
+        return;
+    }
+    struct epoll_event ev = {.events = (out ? EPOLLOUT : 0) | (l->peer_done ? 0 : EPOLLIN),
+                             .data.ptr = l};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, l->fd, &ev) < 0) linger_end(w, l);
+}
+
+static void linger_event(World *w, Linger *l, uint32_t events) {
+    if (l->out_off < l->out_len && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        ssize_t n = send(l->fd, l->out + l->out_off, l->out_len - l->out_off, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            linger_end(w, l);
+            return;
+        }
+        if (n > 0) l->out_off += (size_t)n;
+        if (l->out_off == l->out_len) shutdown(l->fd, SHUT_WR);
+    }
+    if (!l->peer_done && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+        for (int i = 0; i < LIMIT_READS_PER_TURN_COUNT; i++) {
+            ssize_t n = read(l->fd, w->rbuf, LIMIT_READ_CHUNK_BYTES);
+            if (n > 0) {
+                l->drained += (size_t)n;
+                if (l->drained > LIMIT_LINGER_BYTES) {
+                    linger_end(w, l);
+                    return;
+                }
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            if (n < 0) { /* reset: nobody is left to read our bytes */
+                linger_end(w, l);
+                return;
+            }
+            l->peer_done = TRUE; /* EOF */
+            break;
+        }
+    }
+    linger_arm(w, l);
+}
+
+/* Hand c's socket and unsent bytes to a Linger (step 1 above). */
+static void linger_start(World *w, RealConn *c) {
+    Linger *l = g_new0(Linger, 1);
+    l->kind = SRC_LINGER;
+    l->w = w;
+    l->fd = c->fd;
+    size_t left = c->out_len - c->out_off;
+    if (left > 0 && left <= LIMIT_LINGER_OUT_BYTES) {
+        l->out = g_memdup2(c->out + c->out_off, left);
+        l->out_len = left;
+    } /* more than that (a slow consumer's backlog) is dropped: the peer is not reading */
+    if (l->out_len == 0) shutdown(l->fd, SHUT_WR);
+    g_hash_table_add(w->lingering, l);
+    w->stats.lingers++;
+    l->deadline = real_timer_add(&w->env, LIMIT_LINGER_NS, linger_expired, l);
+    linger_arm(w, l);
+}
+
 /* Take the fd out of the world and queue on_closed for the next turn. `graceful` (the core
- * asked) discards unread input first and half-closes: closing a socket with unread input
- * makes Linux send a reset, and a reset can destroy the -ERR line we just flushed before the
- * client reads it. */
+ * asked) lingers (above); otherwise the peer is gone and the socket is closed now. */
 static void conn_finish(World *w, RealConn *c, gboolean graceful) {
     if (c->closing) return;
     c->closing = TRUE;
-    if (graceful) {
-        ssize_t n;
-        int rounds = LIMIT_READS_PER_TURN_COUNT;
-        while (rounds-- > 0 && (n = read(c->fd, w->rbuf, LIMIT_READ_CHUNK_BYTES)) > 0) {
-        }
-        shutdown(c->fd, SHUT_WR);
-    }
-    close(c->fd); /* also removes it from the epoll set */
+    if (graceful)
+        linger_start(w, c);
+    else
+        close(c->fd); /* also removes it from the epoll set */
     c->fd = -1;
     g_hash_table_remove(w->conns, &c->id);
     if (w->last_conn == c) w->last_conn = NULL;
@@ -783,6 +886,8 @@ static void loop_turn(World *w) {
             uint64_t v;
             ssize_t rc = read(w->wake_fd, &v, sizeof v);
             (void)rc;
+        } else if (*src == SRC_LINGER) {
+            linger_event(w, (Linger *)src, events[i].events);
         } else {
             RealConn *c = (RealConn *)src;
             if (c->closing) continue; /* closed earlier in this turn */
@@ -836,6 +941,7 @@ Env *env_real_new(void) {
     w->timers_live = g_hash_table_new(g_direct_hash, g_direct_equal);
     w->dirty = g_ptr_array_new();
     w->closed = g_ptr_array_new();
+    w->lingering = g_hash_table_new(g_direct_hash, g_direct_equal);
     w->rbuf = g_malloc(LIMIT_READ_CHUNK_BYTES);
     env_turn_queue_init(&w->turn);
     uint64_t seed = 0;
@@ -968,6 +1074,14 @@ void env_real_free(Env *env) {
     }
     w->last_conn = NULL;
     for (guint i = 0; i < w->closed->len; i++) conn_free(w->closed->pdata[i]);
+    g_hash_table_iter_init(&it, w->lingering); /* order is irrelevant here too */
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        Linger *l = key;
+        close(l->fd);
+        g_free(l->out);
+        g_free(l);
+    }
+    g_hash_table_destroy(w->lingering);
     g_hash_table_destroy(w->conns);
     g_hash_table_destroy(w->timers_live);
     g_ptr_array_free(w->dirty, TRUE);

@@ -45,6 +45,7 @@ typedef struct EnvRealStats {
     uint64_t closes;        /* on_closed delivered */
     uint64_t timers_fired;
     uint64_t early_flushes; /* flushes done inside conn_send (buffer past the threshold) */
+    uint64_t lingers;       /* closes by the core that drained the peer (lingering close) */
 } EnvRealStats;
 
 Env *env_real_new(void);

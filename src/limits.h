@@ -69,6 +69,12 @@ G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);
 #define LIMIT_OUT_INITIAL_BYTES (16 * 1024)      /* first outbound buffer of a connection */
 #define LIMIT_OUT_KEEP_BYTES (1024 * 1024)       /* a drained buffer larger than this is shrunk */
 #define LIMIT_FLUSH_EARLY_BYTES (256 * 1024)     /* queued past this, write now, not at turn end */
+/* lingering close (env_real.c): after the core closes, drain the peer's input so that no
+ * reset destroys the last answer; stop at the peer's EOF or at the first of these */
+#define LIMIT_LINGER_NS (2LL * 1000000000LL)     /* at most this long (nginx: 5 s per read) */
+#define LIMIT_LINGER_BYTES (4 * 1024 * 1024)     /* input dropped before giving up */
+#define LIMIT_LINGER_OUT_BYTES (4 * 1024 * 1024) /* unsent answer kept; more (a slow consumer's */
+                                                 /* backlog) is dropped at the close */
 
 G_STATIC_ASSERT(LIMIT_OUT_INITIAL_BYTES <= LIMIT_OUT_KEEP_BYTES);
 G_STATIC_ASSERT(LIMIT_FLUSH_EARLY_BYTES < LIMIT_MAX_PENDING_BYTES);
@@ -138,8 +144,8 @@ G_STATIC_ASSERT(LIMIT_CONSUMER_INTEREST_POLL_NS < LIMIT_CONSUMER_INACTIVE_THRESH
 
 /* --- monitor: the HTTP monitoring endpoints (src/monitor.c) --- */
 #define LIMIT_MONITOR_REQUEST_BYTES 8192         /* request line + headers; more = 400 and close */
-#define LIMIT_MONITOR_CONNS_COUNT 64             /* open HTTP connections; more = 503 and close */
-#define LIMIT_MONITOR_IDLE_NS (10LL * 1000000000LL) /* a request must be complete within this */
+#define LIMIT_MONITOR_CONNS_COUNT 256            /* waiting for a request; more = the oldest gets 408 */
+#define LIMIT_MONITOR_IDLE_NS (5LL * 1000000000LL) /* a request must be complete within this */
 #define LIMIT_MONITOR_CONNZ_PAGE_COUNT 1024      /* /connz default limit (nats-server DefaultConnListSize) */
 
 G_STATIC_ASSERT(LIMIT_MONITOR_REQUEST_BYTES <= LIMIT_READ_CHUNK_BYTES);

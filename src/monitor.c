@@ -18,6 +18,18 @@
  *        ':' (else 400), and the GET is answered.
  *     3. A buffer that fills up before (2) -> 400. A request not complete within
  *        LIMIT_MONITOR_IDLE_NS -> 408. Either way the connection is closed.
+ *
+ * SLOW CONNECTIONS MUST NOT BLIND /healthz
+ *   At most LIMIT_MONITOR_CONNS_COUNT connections wait for their request at once. A new
+ *   connection beyond that does not get refused: the OLDEST waiting one is answered 408 and
+ *   closed to make room (`waiting` keeps them in accept order). A liveness probe therefore
+ *   always gets its answer, however many slow or silent connections someone holds open: it
+ *   is the newest, and it would take LIMIT_MONITOR_CONNS_COUNT newer connections before its
+ *   request arrives to push it out. The old rule -- refuse the newcomer with 503 -- let 64
+ *   idle sockets keep /healthz at 503 indefinitely, and a liveness probe would then restart a
+ *   healthy broker. nats-server (Go's net/http) has no connection cap at all; it stayed at
+ *   200 while holding 200 slow connections, and so does minijet now. After the answer the
+ *   connection leaves `waiting`; the world's lingering close (env_real.c) owns its socket.
  *   The search for the end of the headers resumes where it stopped (`scanned`), so a
  *   request dribbled one byte at a time costs O(n), not O(n^2).
  *
@@ -65,6 +77,7 @@ typedef struct HttpConn {
     size_t line_end;   /* offset of the request line's '\n' (valid with target) */
     bool answered;     /* a response is queued and the close asked for */
     EnvTimer idle_timer;
+    GList waiting_link; /* in Monitor.waiting until answered (data = this HttpConn) */
 } HttpConn;
 
 struct Monitor {
@@ -74,6 +87,7 @@ struct Monitor {
     MonitorOptions opts;
     char *http_host;
     GHashTable *conns; /* EnvConn -> HttpConn*, lookup only (never iterated into an output) */
+    GQueue waiting;    /* unanswered HttpConns, oldest first (see SLOW CONNECTIONS) */
     uint64_t requests[EP_COUNT];
 };
 
@@ -144,6 +158,7 @@ static void http_respond(HttpConn *hc, int status, const char *content_type, con
                          size_t body_len) {
     if (hc->answered) return;
     hc->answered = true;
+    g_queue_unlink(&hc->mon->waiting, &hc->waiting_link);
     env_timer_cancel(hc->mon->env, hc->idle_timer);
     hc->idle_timer = 0;
     g_autoptr(GString) head = g_string_new(NULL);
@@ -748,6 +763,7 @@ static void http_parse(HttpConn *hc) {
 
 static void http_conn_free(gpointer p) {
     HttpConn *hc = p;
+    if (!hc->answered) g_queue_unlink(&hc->mon->waiting, &hc->waiting_link);
     env_timer_cancel(hc->mon->env, hc->idle_timer);
     g_string_free(hc->buf, TRUE);
     g_free(hc->target);
@@ -766,11 +782,11 @@ static void mon_on_accept(void *core, EnvConn id, const char *peer_ip, int peer_
     hc->mon = m;
     hc->id = id;
     hc->buf = g_string_new(NULL);
+    hc->waiting_link.data = hc;
     g_hash_table_insert(m->conns, &hc->id, hc);
-    if (g_hash_table_size(m->conns) > LIMIT_MONITOR_CONNS_COUNT) {
-        http_error(hc, 503, "too many monitoring connections");
-        return;
-    }
+    g_queue_push_tail_link(&m->waiting, &hc->waiting_link);
+    if (m->waiting.length > LIMIT_MONITOR_CONNS_COUNT) /* make room: the oldest goes */
+        http_error(m->waiting.head->data, 408, "evicted by newer connections");
     hc->idle_timer = env_timer_add(m->env, LIMIT_MONITOR_IDLE_NS, idle_timer_fired, hc);
 }
 

@@ -164,6 +164,32 @@ static void test_close_by_core(Fixture *f, gconstpointer data) {
     g_assert_cmpint(g_atomic_int_get(&f->closed), ==, 1); /* still exactly once */
 }
 
+/* Lingering close: after the core's close the client may still be writing (a 1 MiB request
+ * the server refused after its first bytes). The world drains that input instead of letting
+ * the kernel answer it with a reset, so every write succeeds and the client reads the
+ * answer, then a clean EOF. Before, the second write failed with ECONNRESET/EPIPE and a
+ * client like Node's net.Socket lost the answer with it. */
+static void test_lingering_close(Fixture *f, gconstpointer data) {
+    int fd = client_connect(f->port);
+    write_all(fd, "bye", 3);
+    char buf[8] = {0};
+    read_exact(fd, buf, 3);
+    g_assert_cmpstr(buf, ==, "ok\n");
+    wait_for(&f->closed, 1); /* the core is done with it */
+    g_autofree char *junk = g_malloc0(1 << 20);
+    size_t sent = 0;
+    while (sent < (1 << 20)) {
+        ssize_t n = send(fd, junk + sent, (1 << 20) - sent, MSG_NOSIGNAL);
+        if (n < 0) g_error("write after the server's close: %s", g_strerror(errno));
+        sent += (size_t)n;
+    }
+    shutdown(fd, SHUT_WR);
+    g_assert_cmpint(read(fd, buf, sizeof buf), ==, 0); /* EOF, not a reset */
+    close(fd);
+    g_assert_cmpint(g_atomic_int_get(&f->bytes), ==, 3); /* the core saw none of the junk */
+    g_assert_cmpuint(env_real_stats(f->env)->lingers, ==, 1);
+}
+
 static void test_many_conns(Fixture *f, gconstpointer data) {
     enum { N = 50 };
     int fds[N];
@@ -337,6 +363,7 @@ int main(int argc, char **argv) {
     ADD("/env_real/echo", test_echo);
     ADD("/env_real/bulk-8MiB", test_bulk);
     ADD("/env_real/close-by-core", test_close_by_core);
+    ADD("/env_real/lingering-close", test_lingering_close);
     ADD("/env_real/many-conns", test_many_conns);
     g_test_add_func("/env_real/timers-order-cancel", test_timers);
     g_test_add_func("/env_real/timers-churn", test_timer_churn);
