@@ -29,6 +29,7 @@
  *   cable: transient), a latent sector error (reads of a range fail with EIO), a misdirected
  *   write (the next write lands 4 KiB away from where it was aimed), a full disk (ENOSPC),
  *   slow fsync (the caller stalls the node for the latency), and a failed fsync (below).
+ *   Always on: a path component longer than 255 bytes is refused (ENAMETOOLONG), as Linux does.
  *
  *   SYNC FAILURES (EIO, ENOSPC). Linux reports a failed writeback once: fsync returns EIO (or
  *   ENOSPC on thin-provisioned, NFS or delayed-allocation filesystems), the pages it could not
@@ -178,7 +179,20 @@ static gboolean err(GError **error, int code, const char *what, const char *path
                 code == G_FILE_ERROR_NOENT ? "no such file or directory"
                 : code == G_FILE_ERROR_NOSPC ? "no space left on device"
                 : code == G_FILE_ERROR_IO ? "input/output error"
-                : code == G_FILE_ERROR_BADF ? "bad file descriptor" : "failed");
+                : code == G_FILE_ERROR_BADF ? "bad file descriptor"
+                : code == G_FILE_ERROR_NAMETOOLONG ? "file name too long" : "failed");
+    return FALSE;
+}
+
+/* Like Linux file systems, a path component may be at most 255 bytes (NAME_MAX): a longer
+ * name is refused when a file is created or renamed to it. */
+static gboolean name_too_long(const char *path) {
+    for (const char *p = path; *p != '\0';) {
+        size_t n = strcspn(p, "/");
+        if (n > 255) return TRUE;
+        p += n;
+        if (*p == '/') p++;
+    }
     return FALSE;
 }
 
@@ -262,6 +276,7 @@ int sim_disk_open(SimDisk *d, const char *path, int flags, GError **error) {
         g_autofree char *parent = parent_of(p);
         if (!g_hash_table_contains(d->dirs, parent)) return err(error, G_FILE_ERROR_NOENT, "open", p), -1;
         if (g_hash_table_contains(d->dirs, p)) return err(error, G_FILE_ERROR_ISDIR, "open", p), -1;
+        if (name_too_long(p)) return err(error, G_FILE_ERROR_NAMETOOLONG, "open", p), -1;
         if (d->full) return err(error, G_FILE_ERROR_NOSPC, "open", p), -1;
         i = g_new0(Inode, 1);
         i->ino = d->next_ino++;
@@ -377,6 +392,7 @@ gboolean sim_disk_rename(SimDisk *d, const char *from, const char *to, GError **
     if (!i) return err(error, G_FILE_ERROR_NOENT, "rename", f);
     g_autofree char *parent = parent_of(t);
     if (!g_hash_table_contains(d->dirs, parent)) return err(error, G_FILE_ERROR_NOENT, "rename", t);
+    if (name_too_long(t)) return err(error, G_FILE_ERROR_NAMETOOLONG, "rename", t);
     g_hash_table_remove(d->names, f);
     g_hash_table_insert(d->names, g_strdup(t), i);
     ns_log(d, NS_RENAME, f, t, i);

@@ -685,6 +685,9 @@ void consumer_build_info(Consumer *c, JsonBuilder *b) {
     jsonu_add_int(b, "num_waiting", (int64_t)n.num_waiting);
     jsonu_add_int(b, "num_pending", (int64_t)n.num_pending);
     if (n.push_bound) jsonu_add_bool(b, "push_bound", true);
+    /* minijet only (nats-server has no such member; clients ignore unknown members): the
+     * saved progress this consumer lost at the last start, and why (consumer_store.c) */
+    if (c->state_reset != NULL) jsonu_add_string(b, "state_reset", c->state_reset);
 }
 
 /* The persisted state (see consumer_store.c for the file). Pending entries as
@@ -877,6 +880,7 @@ void consumer_free(Consumer *c, bool deleted) {
     g_queue_clear(&c->rdq);
     g_tree_destroy(c->pending);
     if (c->lps != NULL) g_array_free(c->lps, TRUE);
+    g_free(c->state_reset);
     consumer_config_free(c->cfg);
     g_free(c->name);
     g_free(c);

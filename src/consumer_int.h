@@ -29,6 +29,8 @@ struct Consumer {
     ConsumerConfig *cfg;
     int64_t created_ns;
     bool deleted;
+    char *state_reset;            /* why saved progress was lost at load (consumer_store.c
+                                   * load_one), shown in CONSUMER.INFO; NULL = none */
 
     /* the cursor and the ledger (consumer.c) */
     uint64_t sseq_next, dseq_next;

@@ -118,15 +118,32 @@ GPtrArray *consumer_set_list(ConsumerSet *set) {
 
 /* ------------------------------------------------------------------ persistence */
 
-static char *file_for(ConsumerSet *set, const char *name) {
-    g_autofree char *f = g_strconcat(name, ".json", NULL);
+/* FILE NAMES
+ *   A consumer's files are named after it: <name>.json, <name>.json.tmp, <name>.state and
+ *   <name>.state.bad. A name may be LIMIT_CONSUMER_NAME_BYTES (255) long, as in
+ *   nats-server, but a file name may not be longer than LIMIT_FILE_NAME_BYTES (255 on Linux
+ *   file systems): "<255 chars>.json.tmp" failed with ENAMETOOLONG and the consumer was
+ *   acknowledged but never saved. A name that does not fit with the longest suffix is
+ *   stored under "<sha256 of the name>.sha256" instead. That stem cannot be a real name (a
+ *   name has no '.'), and the real name is inside the snapshot, which is what loading reads;
+ *   the stem is only ever computed from the name, never parsed back. */
+#define FILE_SUFFIX_MAX_BYTES (sizeof ".state.bad" - 1)
+G_STATIC_ASSERT(sizeof ".json.tmp" - 1 <= FILE_SUFFIX_MAX_BYTES);
+
+static char *file_stem(const char *name) {
+    if (strlen(name) + FILE_SUFFIX_MAX_BYTES <= LIMIT_FILE_NAME_BYTES) return g_strdup(name);
+    g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256, name, -1);
+    return g_strconcat(h, ".sha256", NULL);
+}
+
+static char *path_for(ConsumerSet *set, const char *name, const char *suffix) {
+    g_autofree char *stem = file_stem(name);
+    g_autofree char *f = g_strconcat(stem, suffix, NULL);
     return g_build_filename(set->dir, f, NULL);
 }
 
-static char *log_for(ConsumerSet *set, const char *name) {
-    g_autofree char *f = g_strconcat(name, ".state", NULL);
-    return g_build_filename(set->dir, f, NULL);
-}
+static char *file_for(ConsumerSet *set, const char *name) { return path_for(set, name, ".json"); }
+static char *log_for(ConsumerSet *set, const char *name) { return path_for(set, name, ".state"); }
 
 static StateLog *state_log(ConsumerSet *set, Consumer *c) {
     StateLog *lg = g_hash_table_lookup(set->logs, c);
@@ -162,23 +179,25 @@ static char *config_json(Consumer *c) {
  * first is what makes a crash in between harmless: the log is empty (snapshot wins) or still
  * holds older gens than the snapshot about to be written (snapshot wins once written; until
  * then the old snapshot and old log are together what the last save left). */
-static void save_failed(ConsumerSet *set, Consumer *c, StateLog *lg, char *cfg_json, const GError *err) {
+static gboolean save_failed(ConsumerSet *set, Consumer *c, StateLog *lg, char *cfg_json, GError *err,
+                            GError **error) {
     g_free(cfg_json);
     state_log_close(set, lg); /* try a snapshot again next time */
     env_log(set->env, ENV_LOG_ERROR, "consumer %s > %s: state not saved: %s", stream_name(set->st),
             consumer_name(c), err != NULL ? err->message : "?");
+    if (error != NULL)
+        mj_js_error(error, MJ_ERR_JS_CONSUMER_STORE_FAILED, "error creating store for consumer: %s",
+                    err != NULL ? err->message : "?");
+    return FALSE;
 }
 
-static void save_snapshot(ConsumerSet *set, Consumer *c, StateLog *lg, char *cfg_json) {
+static gboolean save_snapshot(ConsumerSet *set, Consumer *c, StateLog *lg, char *cfg_json, GError **error) {
     Env *env = set->env;
     g_autoptr(GError) err = NULL;
     g_autofree char *path = file_for(set, consumer_name(c));
     g_autofree char *lpath = log_for(set, consumer_name(c));
     lg->gen++;
-    if (!env_dir_make(env, set->dir, &err)) {
-        save_failed(set, c, lg, cfg_json, err);
-        return;
-    }
+    if (!env_dir_make(env, set->dir, &err)) return save_failed(set, c, lg, cfg_json, err, error);
     if (lg->fd >= 0 && !env_file_truncate(env, lg->fd, 0, NULL)) state_log_close(set, lg);
     if (lg->fd < 0) lg->fd = env_file_open(env, lpath, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, NULL);
     lg->size = 0; /* if the log could not be opened, every save stays a snapshot (fd -1) */
@@ -187,6 +206,7 @@ static void save_snapshot(ConsumerSet *set, Consumer *c, StateLog *lg, char *cfg
     jsonu_add_string(b, "name", consumer_name(c));
     jsonu_add_int(b, "created", consumer_created_ns(c));
     jsonu_add_int(b, "gen", (int64_t)lg->gen);
+    jsonu_add_bool(b, "log", lg->fd >= 0); /* a <stem>.state goes with this snapshot */
     json_builder_set_member_name(b, "config");
     consumer_config_build(consumer_config(c), b);
     json_builder_set_member_name(b, "state");
@@ -194,12 +214,11 @@ static void save_snapshot(ConsumerSet *set, Consumer *c, StateLog *lg, char *cfg
     json_builder_end_object(b);
     g_autofree char *json = jsonu_builder_to_string(b);
     /* the directory fsync inside also makes a newly created log's name durable */
-    if (!env_file_write_atomic(env, path, json, strlen(json), &err)) {
-        save_failed(set, c, lg, cfg_json, err);
-        return;
-    }
+    if (!env_file_write_atomic(env, path, json, strlen(json), &err))
+        return save_failed(set, c, lg, cfg_json, err, error);
     g_free(lg->config_json);
     lg->config_json = cfg_json;
+    return TRUE;
 }
 
 /* One record at the end of the log and one fdatasync. FALSE: the caller writes a snapshot
@@ -236,28 +255,35 @@ failed:
     return FALSE;
 }
 
-static void save(ConsumerSet *set, Consumer *c) {
+/* FALSE (and *error, if asked) when nothing could be written. */
+static gboolean save(ConsumerSet *set, Consumer *c, GError **error) {
     StateLog *lg = state_log(set, c);
     char *cfg = config_json(c);
     if (lg->fd >= 0 && lg->size < LIMIT_CONSUMER_STATE_LOG_BYTES && lg->config_json != NULL &&
         strcmp(cfg, lg->config_json) == 0 && save_append(set, c, lg)) {
         g_free(cfg);
-        return;
+        return TRUE;
     }
-    save_snapshot(set, c, lg, cfg);
+    return save_snapshot(set, c, lg, cfg, error);
 }
 
 /* The newest intact record of a state log with a gen above min_gen: its "state" object
- * (owned by *parser), or NULL. *gen is raised to the newest gen seen. */
+ * (owned by *parser), or NULL. *gen is raised to the newest gen seen. *damage (g_free it) is
+ * set when records are unreadable, other than a torn last record (see DAMAGE). */
 static JsonObject *log_newest_state(ConsumerSet *set, const char *path, uint64_t min_gen, uint64_t *gen,
-                                    JsonParser **parser) {
+                                    JsonParser **parser, char **damage) {
     g_autoptr(GBytes) data = NULL;
-    if (!env_path_exists(set->env, path) || !env_file_read_all(set->env, path, &data, NULL)) return NULL;
+    g_autoptr(GError) err = NULL;
+    if (!env_file_read_all(set->env, path, &data, &err)) {
+        *damage = g_strdup_printf("could not be read (%s)", err->message);
+        return NULL;
+    }
     gsize n;
     const uint8_t *p = g_bytes_get_data(data, &n);
     const uint8_t *last = NULL;
     uint32_t last_len = 0;
-    for (gsize off = 0; off + LOG_HDR_BYTES <= n;) {
+    gsize off = 0;
+    while (off + LOG_HDR_BYTES <= n) {
         uint32_t len = get32(p + off + 4);
         if (get32(p + off) != LOG_MAGIC || len > n - off - LOG_HDR_BYTES ||
             crc32c(p + off + LOG_HDR_BYTES, len) != get32(p + off + 8))
@@ -266,6 +292,16 @@ static JsonObject *log_newest_state(ConsumerSet *set, const char *path, uint64_t
         last_len = len;
         off += LOG_HDR_BYTES + len;
     }
+    /* A crash during an append leaves a short last record: fewer bytes than a header, or a
+     * header (right magic) promising more bytes than follow. That is the window a crash may
+     * lose by design. Anything else left unread -- a wrong magic, a wrong checksum on a
+     * complete record -- is damage. */
+    gsize rest = n - off;
+    bool torn = rest < LOG_HDR_BYTES ||
+                (get32(p + off) == LOG_MAGIC && get32(p + off + 4) > rest - LOG_HDR_BYTES);
+    if (rest > 0 && !torn)
+        *damage = g_strdup_printf("is damaged at offset %" G_GSIZE_FORMAT " (%" G_GSIZE_FORMAT
+                                  " bytes unreadable)", off, rest);
     JsonObject *o = last != NULL ? jsonu_parse_object(last, last_len, parser) : NULL;
     int64_t g = 0;
     JsonNode *sn = o != NULL ? json_object_get_member(o, "state") : NULL;
@@ -274,8 +310,30 @@ static JsonObject *log_newest_state(ConsumerSet *set, const char *path, uint64_t
     return (uint64_t)g > min_gen ? json_node_get_object(sn) : NULL;
 }
 
+/* DAMAGE
+ *   The snapshot says whether a log goes with it ("log": true). A log that is missing, or
+ *   that has unreadable records, means acks and deliveries saved after the last readable
+ *   state are gone: the consumer resumes from that state and will deliver again what was
+ *   acknowledged since (at-least-once, never a loss -- but never silent either). Loading
+ *   logs an [ERR] naming the file and the position it resumes from, moves the damaged file
+ *   aside to <stem>.state.bad (the next save starts a fresh log), and CONSUMER.INFO shows
+ *   "state_reset" until the server restarts. A damaged snapshot (<stem>.json) is moved
+ *   aside to <stem>.json.bad: the consumer is not loaded, and a client that re-creates it
+ *   does not overwrite the evidence. */
+static void state_lost(ConsumerSet *set, Consumer *c, const char *lpath, const char *damage, bool exists) {
+    g_autofree char *aside = path_for(set, consumer_name(c), ".state.bad");
+    if (exists) env_path_rename(set->env, lpath, aside, NULL);
+    c->state_reset = g_strdup_printf("state file %s %s: acks and deliveries saved after its last "
+                                     "readable state are lost; resumed at stream sequence %" G_GUINT64_FORMAT
+                                     " (ack floor %" G_GUINT64_FORMAT ")%s%s",
+                                     lpath, damage, c->sseq_next, c->floor_sseq,
+                                     exists ? "; the damaged file is kept as " : "", exists ? aside : "");
+    env_log(set->env, ENV_LOG_ERROR, "consumer %s > %s: %s", stream_name(set->st), consumer_name(c),
+            c->state_reset);
+}
+
 static void save_dirty(ConsumerSet *set) {
-    for (guint i = 0; i < set->dirty->len; i++) save(set, g_ptr_array_index(set->dirty, i));
+    for (guint i = 0; i < set->dirty->len; i++) save(set, g_ptr_array_index(set->dirty, i), NULL);
     g_ptr_array_set_size(set->dirty, 0);
 }
 
@@ -314,8 +372,10 @@ static void load_one(ConsumerSet *set, const char *file) {
         cfg = consumer_config_parse(json_node_get_object(cn), &err);
     if (cfg != NULL && !consumer_config_validate(cfg, stream_config(set->st), &err)) g_clear_pointer(&cfg, consumer_config_free);
     if (cfg == NULL || consumer_set_lookup(set, name) != NULL) {
-        env_log(set->env, ENV_LOG_ERROR, "consumer file %s not loaded%s%s", path, err != NULL ? ": " : "",
-                err != NULL ? err->message : "");
+        g_autofree char *aside = g_strconcat(path, ".bad", NULL);
+        bool moved = cfg == NULL && env_path_rename(set->env, path, aside, NULL);
+        env_log(set->env, ENV_LOG_ERROR, "consumer file %s not loaded%s%s%s%s", path, err != NULL ? ": " : "",
+                err != NULL ? err->message : "", moved ? "; kept as " : "", moved ? aside : "");
         if (cfg != NULL) consumer_config_free(cfg);
         return;
     }
@@ -325,9 +385,17 @@ static void load_one(ConsumerSet *set, const char *file) {
     uint64_t gen = snap_gen > 0 ? (uint64_t)snap_gen : 0;
     g_autofree char *lpath = log_for(set, name);
     g_autoptr(JsonParser) lparser = NULL;
-    JsonObject *newer = log_newest_state(set, lpath, gen, &gen, &lparser);
+    g_autofree char *damage = NULL;
+    bool has_log = false, log_exists = env_path_exists(set->env, lpath);
+    jsonu_get_bool(o, "log", &has_log);
+    JsonObject *newer = NULL;
+    if (log_exists)
+        newer = log_newest_state(set, lpath, gen, &gen, &lparser, &damage);
+    else if (has_log)
+        damage = g_strdup("is missing");
     Consumer *c = consumer_new(set, name, cfg, created, newer != NULL ? newer : state);
     index_add(set, c);
+    if (damage != NULL) state_lost(set, c, lpath, damage, log_exists);
     state_log(set, c)->gen = gen; /* fd -1: this process's first save writes a snapshot */
 }
 
@@ -551,7 +619,12 @@ Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg_in, GError **er
     g_autofree char *nm = g_strdup(name);
     Consumer *c = consumer_new(set, nm, g_steal_pointer(&cfg), env_wall_ns(set->env), NULL);
     index_add(set, c);
-    if (consumer_is_durable(c)) save(set, c);
+    /* A durable is acknowledged only once it is on disk; if it cannot be written (disk full,
+     * a name the file system refuses) the reply is the error and nothing of it remains. */
+    if (consumer_is_durable(c) && !save(set, c, error)) {
+        consumer_set_delete(set, c);
+        return NULL;
+    }
     return c;
 }
 

@@ -656,6 +656,96 @@ static void test_state_log_compaction(Fx *f, gconstpointer data) {
     must_contain(i, "\"description\":\"new\"");
 }
 
+/* A deleted or damaged state log is never a silent reset: an [ERR] names the file and where
+ * the consumer resumes, the damaged file is kept aside, and CONSUMER.INFO shows it. */
+static void test_state_log_lost(Fx *f, gconstpointer data) {
+    Env *env = &f->te->env;
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 3);
+    g_free(create(f, "ORDERS", "d", ",\"ack_policy\":\"explicit\""));
+    g_autoptr(GArray) g = pull(f, "ORDERS", "d", "3", 0);
+    g_assert_cmpuint(g->len, ==, 3);
+    for (guint i = 0; i < 3; i++) ack(f, at(g, i), "");
+    step(f, SAVE);
+    g_assert_cmpint(state_log_size(f), >, 0);
+    stop(f);
+    g_free(test_env_take_log(f->te));
+    /* 1. the log deleted */
+    g_assert_true(env->ops->path_remove(env, STATE_LOG, NULL));
+    start(f);
+    g_autofree char *log1 = test_env_take_log(f->te);
+    must_contain(log1, "[ERR] consumer ORDERS > d: state file " STATE_LOG " is missing");
+    must_contain(log1, "resumed at stream sequence 1");
+    g_autofree char *i1 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i1, "\"num_pending\":3"); /* the three acked messages come again */
+    must_contain(i1, "\"state_reset\":\"state file " STATE_LOG " is missing");
+    /* 2. progress again, then a damaged first record: the same, and the file kept aside */
+    g_autoptr(GArray) g2 = pull(f, "ORDERS", "d", "3", 0);
+    for (guint i = 0; i < g2->len; i++) ack(f, at(g2, i), "");
+    step(f, SAVE); /* this process's first save: a snapshot (and a fresh log) */
+    ack(f, at(g2, 0), ""); /* nothing new to save: make a change that is */
+    publish_n(f, "orders.new", 1);
+    g_autoptr(GArray) g3 = pull(f, "ORDERS", "d", "1", 0);
+    g_assert_cmpuint(g3->len, ==, 1);
+    step(f, SAVE); /* an append */
+    g_assert_cmpint(state_log_size(f), >, 0);
+    stop(f);
+    g_free(test_env_take_log(f->te));
+    test_env_flip_bit(f->te, STATE_LOG, 20, 3);
+    start(f);
+    g_autofree char *log2 = test_env_take_log(f->te);
+    must_contain(log2, "[ERR] consumer ORDERS > d: state file " STATE_LOG " is damaged at offset 0");
+    must_contain(log2, "kept as " STATE_LOG ".bad");
+    g_assert_true(env->ops->path_exists(env, STATE_LOG ".bad"));
+    g_autofree char *i2 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i2, "\"state_reset\":\"state file " STATE_LOG " is damaged");
+    must_contain(i2, "\"num_ack_pending\":0");
+    must_contain(i2, "\"num_pending\":1"); /* back to the snapshot: seq 4 again */
+    /* 3. a clean restart: no reset to report */
+    stop(f);
+    start(f);
+    g_autofree char *log3 = test_env_take_log(f->te);
+    g_assert_null(strstr(log3, "[ERR]"));
+    g_autofree char *i3 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    g_assert_null(strstr(i3, "state_reset"));
+}
+
+/* A durable is acknowledged only once saved: on a full disk the create is an error and
+ * nothing remains; a 255-character name (too long for "<name>.json.tmp") is stored under a
+ * hash and survives a restart. */
+static void test_durable_save_fails_or_long(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 2);
+    test_env_set_disk_full(f->te, TRUE);
+    g_autofree char *full = create(f, "ORDERS", "full", ",\"ack_policy\":\"explicit\"");
+    must_contain(full, "\"err_code\":10104");
+    must_contain(full, "\"description\":\"error creating store for consumer: ");
+    test_env_set_disk_full(f->te, FALSE);
+    g_free(test_env_take_log(f->te));
+    g_autofree char *names = req(f, "$JS.API.CONSUMER.NAMES.ORDERS", "");
+    must_contain(names, "\"total\":0");
+    g_assert_false(f->te->env.ops->path_exists(&f->te->env, "js/streams/ORDERS/consumers/full.json"));
+    char longname[LIMIT_CONSUMER_NAME_BYTES + 1];
+    memset(longname, 'L', LIMIT_CONSUMER_NAME_BYTES);
+    longname[LIMIT_CONSUMER_NAME_BYTES] = 0;
+    longname[0] = 'a';
+    g_autofree char *ok = create(f, "ORDERS", longname, ",\"ack_policy\":\"explicit\"");
+    must_contain(ok, "\"num_pending\":2");
+    g_autoptr(GArray) g = pull(f, "ORDERS", longname, "1", 0);
+    g_assert_cmpuint(g->len, ==, 1);
+    ack(f, at(g, 0), "");
+    step(f, SAVE);
+    stop(f);
+    start(f);
+    g_autofree char *log = test_env_take_log(f->te);
+    g_assert_null(strstr(log, "[ERR]"));
+    g_autofree char *isubj = g_strdup_printf("$JS.API.CONSUMER.INFO.ORDERS.%s", longname);
+    g_autofree char *info = req(f, isubj, "");
+    must_contain(info, longname);
+    must_contain(info, "\"ack_floor\":{\"consumer_seq\":1,\"stream_seq\":1");
+    must_contain(info, "\"num_pending\":1");
+}
+
 static void test_inactive_and_policies(Fx *f, gconstpointer data) {
     stream(f, "ORDERS", "");
     pub(f, "orders.a", NULL, "a1");
@@ -696,6 +786,8 @@ int main(int argc, char **argv) {
     ADD("/consumer/push-heartbeat-headers-only", test_push_heartbeat_headers_only);
     ADD("/consumer/retention", test_retention);
     ADD("/consumer/restart", test_restart);
+    ADD("/consumer/state-log-lost", test_state_log_lost);
+    ADD("/consumer/durable-save-fails-or-long", test_durable_save_fails_or_long);
     ADD("/consumer/ack-reply-layout", test_ack_reply_layout);
     ADD("/consumer/state-log/crash", test_state_log_crash);
     ADD("/consumer/state-log/torn", test_state_log_torn);

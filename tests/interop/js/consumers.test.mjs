@@ -345,6 +345,33 @@ ctest("consumer state survives a restart: delivered-not-acked is redelivered", a
   ]);
 });
 
+// A 255-character durable name (nats-server's limit) works end to end and survives a
+// restart. minijet used to acknowledge it and lose it: "<name>.json.tmp" is longer than a
+// file name may be, so the save failed after the success reply.
+ctest("a 255-character durable: create, fetch, ack, restart, info", async () => {
+  const { nc, jsm, js } = await setup("LONGNAME", ["longname.>"]);
+  await publishN(js, "longname.x", 3);
+  const name = "d" + "x".repeat(253) + "z";
+  assert.equal(name.length, 255);
+  const ci = await jsm.consumers.add("LONGNAME", { durable_name: name, ack_policy: AckPolicy.Explicit });
+  assert.equal(ci.name, name);
+  const c = await js.consumers.get("LONGNAME", name);
+  const iter = await c.fetch({ max_messages: 2, expires: 2000 });
+  for await (const m of iter) await m.ackAck();
+  await nc.close();
+  await srv.restart();
+  const nc2 = await open();
+  const jsm2 = await nc2.jetstreamManager();
+  const info = await jsm2.consumers.info("LONGNAME", name);
+  assert.equal(info.name, name);
+  assert.equal(info.ack_floor.stream_seq, 2);
+  assert.equal(info.num_pending, 1);
+  const names = [];
+  for await (const n of jsm2.consumers.list("LONGNAME")) names.push(n.name);
+  assert.deepEqual(names, [name]);
+  await assert.rejects(jsm2.consumers.add("LONGNAME", { durable_name: name + "y", ack_policy: AckPolicy.Explicit }));
+});
+
 ctest("workqueue and interest retention remove acked messages", async () => {
   const { jsm, js } = await setup("WQ", ["wq.>"], { retention: "workqueue" });
   await jsm.consumers.add("WQ", { durable_name: "w", ack_policy: AckPolicy.Explicit, filter_subject: "wq.a" });
