@@ -591,7 +591,8 @@ static void test_stream_pipeline(void) {
     advance(w, 500 * MS);
     g_autoptr(GPtrArray) r = take_replies(nd);
     g_assert_cmpuint(r->len, ==, 6);
-    static const char *const want_seq[] = {"1", "2", "3", "4", "0", "5"};
+    /* the refused one has no "seq" (an error PubAck never carries one: stream_publish.c) */
+    static const char *const want_seq[] = {"1", "2", "3", "4", "", "5"};
     for (guint k = 0; k < 6; k++) ASSERT_JQ(g_ptr_array_index(r, k), "$.seq", want_seq[k]);
     ASSERT_JQ(g_ptr_array_index(r, 4), "$.error.err_code", "10071");
     check_all(w);
