@@ -38,7 +38,7 @@ else
   ROUNDS=${ROUNDS:-7}; DURATION=${DURATION:-2}; FILL_COUNT=${FILL_COUNT:-100000}; tag=""
   OBJ_MIB=${OBJ_MIB:-100}; OBJ_ROUNDS=${OBJ_ROUNDS:-5}
 fi
-SCENARIOS=${SCENARIOS:-"pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget objput objget"}
+SCENARIOS=${SCENARIOS:-"pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget objput objget pubsub-route queue-route"}
 if ! command -v node >/dev/null 2>&1 || [ ! -d tests/interop/js/node_modules/nats ]; then
   SCENARIOS=$(echo " $SCENARIOS " | sed 's/ objput / /; s/ objget / /')   # nats.js needed
 fi
@@ -78,6 +78,41 @@ free_port() {
   return 1
 }
 
+# A cluster of n servers of one kind (pubsub-route: 2 nodes, queue-route: 3), no JetStream:
+# one shared --routes list, --cluster_name bench. The load generator gets every client port
+# (-c); the scenario waits for interest itself (bench/loadgen.c, run_throughput).
+declare -A cpids=() cports=()
+start_cluster() {  # name n
+  local name=$1 n=$2 i bin routes="" list="" cp=()
+  case $name in minijet) bin=$MINIJET ;; nats-server) bin=$NATS_SERVER ;; *) return 1 ;; esac
+  local ps=()
+  for ((i = 0; i < n; i++)); do ps+=("$(free_port)"); cp+=("$(free_port)"); done
+  for ((i = 0; i < n; i++)); do routes+="${routes:+,}nats://127.0.0.1:${cp[$i]}"; list+="${list:+,}${ps[$i]}"; done
+  cpids[$name]=""
+  for ((i = 0; i < n; i++)); do
+    "$bin" -a 127.0.0.1 -p "${ps[$i]}" --cluster "nats://127.0.0.1:${cp[$i]}" --routes "$routes" \
+      --cluster_name bench -n "n$((i + 1))" >>"$work/$name-cluster.log" 2>&1 &
+    cpids[$name]+=" $!"
+  done
+  cports[$name]=$list
+  port[$name]=${ps[0]}
+  local first=${cpids[$name]# }; pid[$name]=${first%% *}
+  for ((i = 0; i < n; i++)); do
+    local k
+    for ((k = 0; k < 50; k++)); do "$BENCH" -p "${ps[$i]}" -T 1 ping 2>/dev/null && break; sleep 0.1; done
+  done
+}
+
+stop_cluster() {  # name
+  local name=$1 p
+  for p in ${cpids[$name]:-}; do kill -TERM "$p" 2>/dev/null; done
+  for p in ${cpids[$name]:-}; do
+    local i; for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
+  done
+  cpids[$name]=""; cports[$name]=""; pid[$name]=""
+}
+
 start_server() {  # name
   local name=$1 dir=$work/store-$1 p
   rm -rf "$dir"; mkdir -p "$dir"
@@ -111,7 +146,10 @@ stop_server() {  # name
   pid[$name]=""
 }
 
-cleanup() { for s in "${ALL_SERVERS[@]}"; do stop_server "$s"; done; rm -rf "$work"; }
+cleanup() {
+  for s in "${ALL_SERVERS[@]}"; do if [ -n "${cpids[$s]:-}" ]; then stop_cluster "$s"; else stop_server "$s"; fi; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -149,7 +187,8 @@ run_one() {  # round scenario server
   local gen=("$BENCH") limit=$RUN_LIMIT
   # Object store: nats.js (libnats has none). The object is OBJ_MIB MiB; bound 60 s + 1 s/MiB.
   case $sc in objput|objget) gen=(node bench/objbench.mjs); extra="-m $OBJ_MIB"; limit=$(( 60 + OBJ_MIB )) ;; esac
-  if ! kill -0 "${pid[$name]:-0}" 2>/dev/null; then
+  case $sc in *-route) extra="-c ${cports[$name]}" ;; esac
+  if [ -z "${cpids[$name]:-}" ] && ! kill -0 "${pid[$name]:-0}" 2>/dev/null; then
     echo "  $sc on $name, round $round: the server had exited; restarted it" >>"$work/failures"
     start_server "$name" || { echo "$round,$sc,$name,FAIL,server would not start" >>"$raw"; return 1; }
   fi
@@ -177,7 +216,11 @@ for sc in $SCENARIOS; do
   printf 'running %-11s' "$sc"
   SERVERS=(minijet nats-server)
   case " $SYNC_SCENARIOS " in *" $sc "*) SERVERS=(minijet minijet-2m nats-server) ;; esac
-  for s in "${SERVERS[@]}"; do start_server "$s" >>"$work/failures" || true; done
+  case $sc in
+    pubsub-route) for s in "${SERVERS[@]}"; do start_cluster "$s" 2; done ;;
+    queue-route)  for s in "${SERVERS[@]}"; do start_cluster "$s" 3; done ;;
+    *) for s in "${SERVERS[@]}"; do start_server "$s" >>"$work/failures" || true; done ;;
+  esac
   declare -A fails=([minijet]=0 [minijet-2m]=0 [nats-server]=0)
   rounds=$ROUNDS
   case $sc in objput|objget) rounds=$OBJ_ROUNDS ;; esac
@@ -192,7 +235,7 @@ for sc in $SCENARIOS; do
       if run_one "$r" "$sc" "$s"; then printf '.'; else fails[$s]=$(( fails[$s] + 1 )); printf 'x'; fi
     done
   done
-  for s in "${SERVERS[@]}"; do stop_server "$s"; done
+  for s in "${SERVERS[@]}"; do if [ -n "${cpids[$s]:-}" ]; then stop_cluster "$s"; else stop_server "$s"; fi; done
   printf ' %3ds\n' $(( SECONDS - t_start ))
 done
 
@@ -284,6 +327,9 @@ fi
   echo "copies); reqrep = round trips; jspub/jspubasync = acknowledged; pull/push = consumed and"
   echo "acked ($FILL_COUNT pre-filled); kvput/kvget = operations over 1,000 keys; objput/objget ="
   echo "MB/s (10^6 B) of one $OBJ_MIB MiB object through nats.js (bench/objbench.mjs), $OBJ_ROUNDS rounds."
+  echo "pubsub-route: publisher on node A, subscriber on node B of a 2-node cluster (minijet+minijet vs"
+  echo "nats-server+nats-server); queue-route: 4 queue members over 3 nodes (2 on A), publisher on A;"
+  echo "cluster nodes run without JetStream."
   echo "payloads: 16 B core, 64 B reqrep and KV, 128 B JetStream. raw runs: $raw"
   echo "elapsed: $(( SECONDS - t_start )) s"
 } | tee -a "$table"

@@ -85,6 +85,8 @@ typedef struct {
     long window;   /* max messages the publisher may run ahead of the slowest subscriber */
     long count;    /* messages for count-bound scenarios (pull) */
     long noise;    /* -S: non-matching subscriptions held during pub/pubsub (scaling) */
+    int nports;    /* -c p1,p2,...: client ports of a cluster's nodes (pubsub-route, queue-route) */
+    int ports[8];
     int append;    /* -A: jsgrow appends to an existing stream BENCH instead of a fresh one */
     int header;
     int verbose;
@@ -349,21 +351,21 @@ static void raw_wait_pong(RawConn *rc, uint64_t pongs_before, double deadline)
 
 /* Connect, read INFO, send CONNECT (+ `extra`, e.g. SUB lines) and PING, wait for PONG: when
  * this returns, the server has processed the subscriptions. The socket is left nonblocking. */
-static RawConn *raw_connect(const char *extra, double deadline)
+static RawConn *raw_connect_port(const char *extra, double deadline, int port)
 {
     RawConn *rc = calloc(1, sizeof *rc);
     rc->in = malloc(IN_BUF_BYTES);
     if (rc == NULL || rc->in == NULL)
         fail("out of memory");
     char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", opt.port);
+    snprintf(portstr, sizeof portstr, "%d", port);
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
     int gai = getaddrinfo(opt.host, portstr, &hints, &ai);
     if (gai != 0)
         fail("resolve %s: %s", opt.host, gai_strerror(gai));
     rc->fd = socket(ai->ai_family, SOCK_STREAM, 0);
     if (rc->fd < 0 || connect(rc->fd, ai->ai_addr, ai->ai_addrlen) < 0)
-        fail("connect %s:%d: %s", opt.host, opt.port, strerror(errno));
+        fail("connect %s:%d: %s", opt.host, port, strerror(errno));
     freeaddrinfo(ai);
     int one = 1;
     setsockopt(rc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -396,6 +398,11 @@ static RawConn *raw_connect(const char *extra, double deadline)
     write_all(rc->fd, hello, (size_t)n, deadline);
     raw_wait_pong(rc, 0, deadline);
     return rc;
+}
+
+static RawConn *raw_connect(const char *extra, double deadline)
+{
+    return raw_connect_port(extra, deadline, opt.port);
 }
 
 static void raw_close(RawConn *rc)
@@ -490,16 +497,36 @@ static void run_throughput(int nsubs, FanKind kind, int size)
     double deadline = t_start + opt.timeout_s;
     const char *subject = "bench.s";
     RawConn *subs[MAX_SUBS];
+    /* -c (a cluster): the publisher on the first node; one subscriber on the second, or the
+     * queue members spread over all nodes. Each subscriber also takes one probe message
+     * (UNSUB after 1) on a subject of its own, subscribed after the real one: when the probe
+     * arrives, the publisher's server has learned the subscriber's interest (routes keep
+     * the order of RS+), so no message is published before every server can route it. */
+    int route = opt.nports > 0;
     for (int i = 0; i < nsubs; i++) {
-        char sub[128];
-        if (kind == FAN_QUEUE)
-            snprintf(sub, sizeof sub, "SUB %s bench.q 1\r\n", subject);
-        else
-            snprintf(sub, sizeof sub, "SUB %s 1\r\n", subject);
-        subs[i] = raw_connect(sub, deadline);
+        char sub[256];
+        int n = kind == FAN_QUEUE ? snprintf(sub, sizeof sub, "SUB %s bench.q 1\r\n", subject)
+                                  : snprintf(sub, sizeof sub, "SUB %s 1\r\n", subject);
+        if (route) snprintf(sub + n, sizeof sub - (size_t)n, "SUB bench.probe.%d 2\r\nUNSUB 2 1\r\n", i);
+        int port = !route ? opt.port
+                   : kind == FAN_QUEUE ? opt.ports[i % opt.nports] : opt.ports[(i + 1) % opt.nports];
+        subs[i] = raw_connect_port(sub, deadline, port);
     }
     RawConn *noise = noise_subscribe(opt.noise, deadline); /* -S, for bench/scaling.sh */
-    RawConn *pub = raw_connect(NULL, deadline);
+    RawConn *pub = raw_connect_port(NULL, deadline, route ? opt.ports[0] : opt.port);
+    for (int i = 0; route && i < nsubs; i++) {
+        while (subs[i]->msgs == 0) {
+            if (now_s() > deadline) fail("subscriber %d: its interest never reached the publisher's server", i);
+            char probe[64];
+            int n = snprintf(probe, sizeof probe, "PUB bench.probe.%d 0\r\n\r\nPING\r\n", i);
+            uint64_t before = pub->pongs;
+            write_all(pub->fd, probe, (size_t)n, deadline);
+            raw_wait_pong(pub, before, deadline);
+            struct pollfd pf = {.fd = subs[i]->fd, .events = POLLIN};
+            if (poll(&pf, 1, 20) > 0) raw_read(subs[i]);
+        }
+        subs[i]->msgs = 0; /* exactly one probe: the server unsubscribed sid 2 after it */
+    }
     PubRing pr;
     ring_init(&pr, subject, size);
 
@@ -1338,15 +1365,21 @@ static void usage(void)
             "usage: minijet-bench [-h host] [-p port] [-l label] [-d seconds] [-T seconds]\n"
             "                     [-z bytes] [-w window] [-n count] [-H] [-v] SCENARIO\n"
             "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget\n"
-            "scaling:   jsgrow jsconsumers idle jsready; -S N adds N non-matching subs to pub/pubsub\n");
+            "scaling:   jsgrow jsconsumers idle jsready; -S N adds N non-matching subs to pub/pubsub\n"
+            "cluster:   -c PORT,PORT[,PORT] pubsub-route (publisher on the first node, subscriber on\n"
+            "           the second) queue-route (4 queue members over the nodes, publisher on the first)\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:S:AHv")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:S:c:AHv")) != -1) {
         switch (c) {
+        case 'c':
+            for (char *tok = strtok(optarg, ","); tok != NULL && opt.nports < 8; tok = strtok(NULL, ","))
+                opt.ports[opt.nports++] = atoi(tok);
+            break;
         case 'h': opt.host = optarg; break;
         case 'p': opt.port = atoi(optarg); break;
         case 'l': opt.label = optarg; break;
@@ -1382,6 +1415,10 @@ int main(int argc, char **argv)
     else if (strcmp(scenario, "fanout") == 0)
         run_throughput(4, FAN_ALL, size ? size : 16);
     else if (strcmp(scenario, "queue") == 0)
+        run_throughput(4, FAN_QUEUE, size ? size : 16);
+    else if (strcmp(scenario, "pubsub-route") == 0 && opt.nports >= 2)
+        run_throughput(1, FAN_ALL, size ? size : 16);
+    else if (strcmp(scenario, "queue-route") == 0 && opt.nports >= 2)
         run_throughput(4, FAN_QUEUE, size ? size : 16);
     else if (strcmp(scenario, "reqrep") == 0)
         run_reqrep(size ? size : 64);

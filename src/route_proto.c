@@ -285,19 +285,30 @@ void route_encode_unsub(GString *out, const char *account, const char *subject, 
         g_string_append_printf(out, "RS- %s %s\r\n", account, subject);
 }
 
+/* Decimal digits of v appended to out (the hot path: no printf per message). */
+static void append_size(GString *out, size_t v) {
+    char buf[24];
+    int n = 0;
+    do {
+        buf[sizeof buf - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    g_string_append_len(out, buf + sizeof buf - n, n);
+}
+
 void route_encode_msg_line(GString *out, const char *account, const char *subject, size_t subject_len,
                            const char *reply, size_t reply_len, const char *const *queues, size_t nq,
                            size_t hdr_len, size_t payload_len) {
-    g_string_append(out, hdr_len > 0 ? "HMSG " : "RMSG ");
+    g_string_append_len(out, hdr_len > 0 ? "HMSG " : "RMSG ", 5);
     g_string_append(out, account);
     g_string_append_c(out, ' ');
     g_string_append_len(out, subject, (gssize)subject_len);
     if (nq > 0) {
         if (reply_len > 0) {
-            g_string_append(out, " + ");
+            g_string_append_len(out, " + ", 3);
             g_string_append_len(out, reply, (gssize)reply_len);
         } else {
-            g_string_append(out, " |");
+            g_string_append_len(out, " |", 2);
         }
         for (size_t i = 0; i < nq; i++) {
             g_string_append_c(out, ' ');
@@ -307,8 +318,11 @@ void route_encode_msg_line(GString *out, const char *account, const char *subjec
         g_string_append_c(out, ' ');
         g_string_append_len(out, reply, (gssize)reply_len);
     }
-    if (hdr_len > 0)
-        g_string_append_printf(out, " %zu %zu\r\n", hdr_len, hdr_len + payload_len);
-    else
-        g_string_append_printf(out, " %zu\r\n", payload_len);
+    g_string_append_c(out, ' ');
+    if (hdr_len > 0) {
+        append_size(out, hdr_len);
+        g_string_append_c(out, ' ');
+    }
+    append_size(out, hdr_len + payload_len);
+    g_string_append_len(out, "\r\n", 2);
 }
