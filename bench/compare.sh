@@ -86,7 +86,11 @@ start_cluster() {  # name n
   local name=$1 n=$2 i bin routes="" list="" cp=()
   case $name in minijet) bin=$MINIJET ;; nats-server) bin=$NATS_SERVER ;; *) return 1 ;; esac
   local ps=()
-  for ((i = 0; i < n; i++)); do ps+=("$(free_port)"); cp+=("$(free_port)"); done
+  local taken=" " q
+  for ((i = 0; i < 2 * n; i++)); do   # 2n distinct ports: free_port alone may repeat itself
+    q=$(free_port); while [[ "$taken" == *" $q "* ]]; do q=$(free_port); done; taken+="$q "
+    if (( i < n )); then ps+=("$q"); else cp+=("$q"); fi
+  done
   for ((i = 0; i < n; i++)); do routes+="${routes:+,}nats://127.0.0.1:${cp[$i]}"; list+="${list:+,}${ps[$i]}"; done
   cpids[$name]=""
   for ((i = 0; i < n; i++)); do

@@ -356,6 +356,13 @@ static void handle_varz(HttpConn *hc) {
         }
     }
     json_builder_end_object(b);
+    const char *const *curls = server_connect_urls(m->srv);
+    if (curls != NULL) { /* nats-server: omitempty */
+        json_builder_set_member_name(b, "connect_urls");
+        json_builder_begin_array(b);
+        for (; *curls != NULL; curls++) json_builder_add_string_value(b, *curls);
+        json_builder_end_array(b);
+    }
     const char *const none[] = {"gateway", "leaf", "mqtt", "websocket"};
     for (int i = 0; i < 4; i++) { /* present and empty in nats-server without them */
         json_builder_set_member_name(b, none[i]);

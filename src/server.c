@@ -784,6 +784,8 @@ void server_set_cluster_info(Server *s, const char *cluster_name, const char *co
     g_ptr_array_free(to, TRUE);
 }
 
+const char *const *server_connect_urls(const Server *s) { return (const char *const *)s->connect_urls; }
+
 /* ------------------------------------------------------------------ lifecycle */
 
 void server_config_init(ServerConfig *cfg) {

@@ -159,5 +159,6 @@ size_t server_deliver_routed(Server *s, const ServerMsg *msg, const char *const 
 /* The client INFO's "cluster" and "connect_urls" (NULL = leave out); when they change,
  * clients that sent "protocol":1 get a fresh INFO at once. */
 void server_set_cluster_info(Server *s, const char *cluster_name, const char *const *connect_urls);
+const char *const *server_connect_urls(const Server *s); /* NULL when not in a cluster */
 
 #endif

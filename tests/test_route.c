@@ -372,6 +372,41 @@ static void test_route_close_drops_interest(void) {
     w_stop(&w);
 }
 
+/* A route whose peer stops reading is closed as a slow consumer (memory stays bounded); the
+ * configured side redials within a second and replays its interest: the partition heals. */
+static void test_slow_route_closed_then_heals(void) {
+    static const char *const to_n1[] = {"nats://127.0.0.1:7100", NULL};
+    const char *const *routes[NODES] = {NULL, to_n1, NULL};
+    World3 w;
+    w_start(&w, 2, routes);
+    w_run(&w, 100 * 1000000LL);
+    EnvConn sub = w_client(&w, 1);
+    test_env_client_send(w.te[1], sub, "SUB x 1\r\n");
+    w_run(&w, 0);
+    g_autoptr(GArray) rl = cluster_route_list(w.cl[0]);
+    g_assert_cmpuint(rl->len, ==, 1);
+    test_env_set_pending(w.te[0], g_array_index(rl, ClusterRouteInfo, 0).rid, LIMIT_ROUTE_MAX_PENDING_BYTES + 1);
+    EnvConn pub = w_client(&w, 0);
+    test_env_client_send(w.te[0], pub, "PUB x 2\r\nhi\r\n");
+    test_env_advance(w.te[0], 0);
+    g_assert_cmpuint(cluster_route_count(w.cl[0]), ==, 0); /* closed at once */
+    g_assert_false(server_has_interest(w.srv[0], "x"));    /* and its interest with it */
+    g_autofree char *log = test_env_take_log(w.te[0]);
+    g_assert_nonnull(strstr(log, "Slow Consumer Detected"));
+    w_run(&w, 1500 * 1000000LL); /* n2 redials its configured route */
+    g_assert_cmpuint(cluster_route_count(w.cl[0]), ==, 1);
+    g_assert_true(server_has_interest(w.srv[0], "x"));
+    test_env_client_send(w.te[0], pub, "PUB x 5\r\nagain\r\n");
+    w_run(&w, 0);
+    g_autofree char *got = w_take(&w, 1, sub);
+    /* the protocol-1 client saw the cluster shrink and grow (async INFO), then the message */
+    const char *gone = strstr(got, "\"connect_urls\":[\"127.0.0.1:4301\"]}");
+    g_assert_nonnull(gone);
+    g_assert_nonnull(strstr(gone, "\"connect_urls\":[\"127.0.0.1:4301\",\"127.0.0.1:4300\"]}"));
+    g_assert_true(g_str_has_suffix(got, "\r\nMSG x 1 5\r\nagain\r\n"));
+    w_stop(&w);
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/route/parse/whole", test_parse_whole);
@@ -382,5 +417,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/route/cluster/implicit-routes", test_implicit_routes_from_one_seed);
     g_test_add_func("/route/cluster/interest-and-queue-weights", test_interest_exchange_and_queue_weights);
     g_test_add_func("/route/cluster/close-drops-interest", test_route_close_drops_interest);
+    g_test_add_func("/route/cluster/slow-route-closed-then-heals", test_slow_route_closed_then_heals);
     return g_test_run();
 }

@@ -198,6 +198,7 @@ test("/varz and /routez show the cluster with nats-server's field names", T, asy
   assert.equal(v.cluster.urls.length, 3);
   assert.equal(v.routes, 2);
   assert.equal(v.remotes, 2);
+  assert.deepEqual([...v.connect_urls].sort(), cluster.servers.map((s) => s.hostport).sort());
   const rz = await monitorJson(a, "/routez");
   assert.equal(rz.num_routes, 2);
   for (const r of rz.routes) {
