@@ -26,7 +26,8 @@
  *   the URL from its configuration does that.
  *
  * INTEREST BOOKKEEPING (spec 2.3)
- *   `interest` counts local client subscriptions per subject (plain) and per subject+queue.
+ *   `interest` counts local subscriptions (clients' and the server's internal ones) per
+ *   subject (plain) and per subject+queue.
  *   Plain: RS+ on 0 -> 1, RS- on 1 -> 0. Queue: every change sends RS+ with the new count
  *   (the weight peers use to pick a member, spec 2.5), RS- at 0. A new route gets the
  *   whole table. A peer's RS+ becomes a ServerRemoteSub in the server's trie; a closing
@@ -97,7 +98,7 @@ struct Cluster {
     size_t max_pending;
     GHashTable *routes;   /* EnvConn -> Route* (every route, registered or not) */
     GHashTable *by_id;    /* remote server_id -> registered Route* */
-    GHashTable *interest; /* "subject" or "subject queue" -> count (local client subs) */
+    GHashTable *interest; /* "subject" or "subject queue" -> count (local subs) */
     GHashTable *dialing;  /* server_id -> Route*: implicit dials under way */
     GString *scratch;     /* the RMSG line being built (reused: no allocation per message) */
     bool shutting_down;
@@ -305,7 +306,7 @@ static GPtrArray *registered_routes(Cluster *cl) {
     return out;
 }
 
-/* The server's interest observer: a local client subscription came (+1) or went (-1). */
+/* The server's interest observer: a local subscription came (+1) or went (-1). */
 static void on_interest(void *ctx, const char *subject, const char *queue, int delta) {
     Cluster *cl = ctx;
     char *key = interest_key(subject, queue);

@@ -22,7 +22,7 @@
  *   - At most one registered route per remote server_id; never one to ourselves.
  *   - Every remote subscription belongs to exactly one registered route and is removed when
  *     that route closes.
- *   - The interest announced to a peer is exactly the local client interest: one RS+ per
+ *   - The interest announced to a peer is exactly the local interest: one RS+ per
  *     plain subject while its count is > 0, queue RS+ carrying the current member count.
  *   - A message that arrived on a route is never sent on a route.
  */
