@@ -233,7 +233,7 @@ static void send_connect(Route *r) {
     jsonu_add_bool(b, "headers", true);
     jsonu_add_string(b, "name", server_id(cl->srv));
     jsonu_add_string(b, "cluster", cl->name);
-    if (cl->dynamic_name) jsonu_add_bool(b, "dynamic", true);
+    if (cl->dynamic_name) jsonu_add_bool(b, "cluster_dynamic", true);
     json_builder_end_object(b);
     g_autofree char *json = jsonu_builder_to_string(b);
     g_autofree char *line = g_strdup_printf("CONNECT %s\r\n", json);
@@ -484,7 +484,7 @@ static bool on_connect(void *ctx, const char *json, size_t len) {
     const char *cluster = NULL;
     jsonu_get_string(o, "cluster", &cluster);
     bool dyn = false;
-    jsonu_get_bool(o, "dynamic", &dyn);
+    jsonu_get_bool(o, "cluster_dynamic", &dyn);
     if (name_conflict(r, cluster != NULL ? cluster : "", dyn)) return false;
     const char *name = NULL;
     if (jsonu_get_string(o, "name", &name) && name != NULL && strcmp(name, server_id(r->cl->srv)) == 0) {
