@@ -8,7 +8,7 @@
 #   make clean
 
 CC      ?= cc
-PKGS    := glib-2.0 json-glib-1.0 sqlite3
+PKGS    := glib-2.0 json-glib-1.0 sqlite3 libxcrypt
 CFLAGS  ?= -O2 -g
 # Asserts are never compiled out: no -DNDEBUG, no G_DISABLE_ASSERT.
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "limits.h"
+#include "sublist.h"
 
 G_DEFINE_QUARK(minijet-conf-error-quark, conf_error)
 
@@ -487,6 +488,245 @@ static gboolean apply_cluster(Ctx *cx, ConfSettings *s, const Entry *top) {
     return TRUE;
 }
 
+/* --- security: authorization {} (auth.h), and the blocks minijet refuses ---------------- */
+
+static gboolean get_string_strict(Ctx *cx, const Entry *e, char **out) {
+    if (e->val->type == VAL_MAP || e->val->type == VAL_LIST) return bad(cx, e->val, e->key, "a string");
+    return get_str(cx, e, out);
+}
+
+/* A permission subject: valid for SUB, or "subject queue" (nats-server's checkPermSubjectArray). */
+static gboolean perm_subject_ok(const char *s) {
+    g_auto(GStrv) parts = g_strsplit_set(s, " \t", -1);
+    int n = 0;
+    const char *subj = NULL;
+    for (int i = 0; parts[i]; i++)
+        if (parts[i][0]) {
+            if (n == 0) subj = parts[i];
+            n++;
+        }
+    return n >= 1 && n <= 2 && subject_valid_subscribe(subj, strlen(subj));
+}
+
+/* "subject" or [ "a", "b" ] into a list of subjects. */
+static gboolean get_subjects(Ctx *cx, const Val *v, const char *key, GPtrArray **out) {
+    GPtrArray *list = g_ptr_array_new_with_free_func(g_free);
+    if (v->type == VAL_LIST) {
+        for (guint i = 0; i < v->items->len; i++) {
+            const Val *item = v->items->pdata[i];
+            if (item->str == NULL || item->type == VAL_MAP || item->type == VAL_LIST) {
+                g_ptr_array_free(list, TRUE);
+                return bad(cx, item, key, "a subject or a list of subjects");
+            }
+            g_ptr_array_add(list, g_strdup(item->str));
+        }
+    } else if (v->str != NULL) {
+        g_ptr_array_add(list, g_strdup(v->str));
+    } else {
+        g_ptr_array_free(list, TRUE);
+        return bad(cx, v, key, "a subject or a list of subjects");
+    }
+    for (guint i = 0; i < list->len; i++) {
+        if (!perm_subject_ok(list->pdata[i])) {
+            g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d: subject \"%s\" is not a valid subject",
+                        cx->file, v->line, (const char *)list->pdata[i]);
+            g_ptr_array_free(list, TRUE);
+            return FALSE;
+        }
+    }
+    if (*out) g_ptr_array_unref(*out);
+    *out = list;
+    return TRUE;
+}
+
+/* publish: "subj" | [subjs] | { allow: ..., deny: ... } */
+static gboolean get_subject_perm(Ctx *cx, const Entry *e, AuthSubjectPerm *sp) {
+    const Val *v = e->val;
+    if (v->type != VAL_MAP) return get_subjects(cx, v, e->key, &sp->allow);
+    for (guint i = 0; i < v->items->len; i++) {
+        const Entry *x = v->items->pdata[i];
+        gboolean ok;
+        if (!strcmp(x->key, "allow")) ok = get_subjects(cx, x->val, x->key, &sp->allow);
+        else if (!strcmp(x->key, "deny")) ok = get_subjects(cx, x->val, x->key, &sp->deny);
+        else {
+            g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE,
+                        "%s:%d: Unknown field name \"%s\" parsing subject permissions, only 'allow' or 'deny' are permitted",
+                        cx->file, x->val->line, x->key);
+            return FALSE;
+        }
+        if (!ok) return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean get_allow_responses(Ctx *cx, const Entry *e, AuthPermissions *p) {
+    const Val *v = e->val;
+    if (v->type == VAL_BOOL) {
+        p->responses = v->num != 0;
+        return TRUE;
+    }
+    if (v->type != VAL_MAP) return bad(cx, v, e->key, "true, false or { max, expires }");
+    p->responses = true;
+    for (guint i = 0; i < v->items->len; i++) {
+        const Entry *x = v->items->pdata[i];
+        gboolean ok;
+        if (!strcmp(x->key, "max") || !strcmp(x->key, "max_msgs") || !strcmp(x->key, "max_messages") ||
+            !strcmp(x->key, "max_responses"))
+            ok = get_int(cx, x, -1, G_MAXINT32, &p->responses_max);
+        else if (!strcmp(x->key, "expires") || !strcmp(x->key, "expiration") || !strcmp(x->key, "ttl"))
+            ok = get_duration(cx, x, &p->responses_expires_ns);
+        else {
+            g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d: Unknown field \"%s\" parsing permissions",
+                        cx->file, x->val->line, x->key);
+            return FALSE;
+        }
+        if (!ok) return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean get_permissions(Ctx *cx, const Entry *e, AuthPermissions **out) {
+    const Val *v = e->val;
+    if (v->type != VAL_MAP) return bad(cx, v, e->key, "a block { publish, subscribe, allow_responses }");
+    AuthPermissions *p = auth_permissions_new();
+    for (guint i = 0; i < v->items->len; i++) {
+        const Entry *x = v->items->pdata[i];
+        gboolean ok;
+        const char *k = x->key;
+        if (!strcmp(k, "pub") || !strcmp(k, "publish") || !strcmp(k, "import")) ok = get_subject_perm(cx, x, &p->publish);
+        else if (!strcmp(k, "sub") || !strcmp(k, "subscribe") || !strcmp(k, "export"))
+            ok = get_subject_perm(cx, x, &p->subscribe);
+        else if (!strcmp(k, "allow_responses") || !strcmp(k, "publish_allow_responses"))
+            ok = get_allow_responses(cx, x, p);
+        else {
+            g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d: Unknown field \"%s\" parsing permissions",
+                        cx->file, x->val->line, k);
+            ok = FALSE;
+        }
+        if (!ok) {
+            auth_permissions_free(p);
+            return FALSE;
+        }
+    }
+    auth_permissions_normalize(p);
+    auth_permissions_free(*out);
+    *out = p;
+    return TRUE;
+}
+
+static gboolean unsupported(Ctx *cx, const Entry *e, const char *where, const char *what) {
+    g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE,
+                "%s:%d: %s%s%s: %s is not supported by minijet; refusing to start without it "
+                "(see the README, \"Security\")",
+                cx->file, e->val->line, where, where[0] ? "." : "", e->key, what);
+    return FALSE;
+}
+
+static gboolean get_users(Ctx *cx, const Entry *e, AuthConfig *a) {
+    const Val *v = e->val;
+    if (v->type != VAL_LIST) return bad(cx, v, e->key, "a list of { user, password, permissions }");
+    GPtrArray *users = auth_users_new();
+    for (guint i = 0; i < v->items->len; i++) {
+        const Val *uv = v->items->pdata[i];
+        if (uv->type != VAL_MAP) {
+            g_ptr_array_free(users, TRUE);
+            return bad(cx, uv, "users", "a list of { user, password, permissions }");
+        }
+        AuthUser *u = g_new0(AuthUser, 1);
+        g_ptr_array_add(users, u);
+        for (guint j = 0; j < uv->items->len; j++) {
+            const Entry *x = uv->items->pdata[j];
+            const char *k = x->key;
+            gboolean ok;
+            if (!strcmp(k, "user") || !strcmp(k, "username")) ok = get_string_strict(cx, x, &u->name);
+            else if (!strcmp(k, "pass") || !strcmp(k, "password")) ok = get_string_strict(cx, x, &u->password);
+            else if (!strcmp(k, "permission") || !strcmp(k, "permissions") || !strcmp(k, "authorization"))
+                ok = get_permissions(cx, x, &u->perms);
+            else if (!strcmp(k, "nkey")) ok = unsupported(cx, x, "users", "an nkey user");
+            else if (!strcmp(k, "allowed_connection_types") || !strcmp(k, "connection_types") || !strcmp(k, "clients"))
+                ok = unsupported(cx, x, "users", "restricting connection types");
+            else if (!strcmp(k, "account")) ok = unsupported(cx, x, "users", "accounts");
+            else {
+                g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d: unknown field \"%s\" in a user entry",
+                            cx->file, x->val->line, k);
+                ok = FALSE;
+            }
+            if (!ok) {
+                g_ptr_array_free(users, TRUE);
+                return FALSE;
+            }
+        }
+        if (u->name == NULL) {
+            g_ptr_array_free(users, TRUE);
+            g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d: User entry requires a user",
+                        cx->file, uv->line);
+            return FALSE;
+        }
+    }
+    if (a->users) g_ptr_array_free(a->users, TRUE);
+    a->users = users;
+    return TRUE;
+}
+
+static AuthConfig *auth_of(ConfSettings *s) {
+    if (s->auth == NULL) s->auth = auth_config_new();
+    return s->auth;
+}
+
+static gboolean apply_authorization(Ctx *cx, ConfSettings *s, const Entry *top) {
+    const Val *v = top->val;
+    if (v->type != VAL_MAP) return bad(cx, v, "authorization", "a block");
+    AuthConfig *a = auth_of(s);
+    for (guint i = 0; i < v->items->len; i++) {
+        const Entry *e = v->items->pdata[i];
+        const char *k = e->key;
+        gboolean ok;
+        if (!strcmp(k, "user") || !strcmp(k, "username")) ok = get_string_strict(cx, e, &a->user);
+        else if (!strcmp(k, "pass") || !strcmp(k, "password")) ok = get_string_strict(cx, e, &a->password);
+        else if (!strcmp(k, "token")) ok = get_string_strict(cx, e, &a->token);
+        else if (!strcmp(k, "timeout")) {
+            /* seconds, possibly fractional ("0.5" is a bareword string to the tree) */
+            char *end = NULL;
+            double secs = e->val->type == VAL_INT ? (double)e->val->num
+                          : e->val->str ? g_ascii_strtod(e->val->str, &end) : -1;
+            if (e->val->type != VAL_INT && (end == NULL || *end != 0)) secs = -1;
+            if (!(secs > 0 && secs < 86400)) return bad(cx, e->val, k, "a number of seconds (0 < t < 86400)");
+            a->timeout_ns = (int64_t)(secs * 1e9);
+            ok = TRUE;
+        } else if (!strcmp(k, "users")) ok = get_users(cx, e, a);
+        else if (!strcmp(k, "default_permission") || !strcmp(k, "default_permissions") || !strcmp(k, "permissions"))
+            ok = get_permissions(cx, e, &a->default_perms);
+        else if (!strcmp(k, "nkeys") || !strcmp(k, "auth_callout")) ok = unsupported(cx, e, "authorization", k);
+        else {
+            g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d: unknown field authorization.%s",
+                        cx->file, e->val->line, k);
+            ok = FALSE;
+        }
+        if (!ok) return FALSE;
+    }
+    if ((a->user || a->password) && a->token) {
+        g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d: Cannot have a user/pass and token",
+                    cx->file, v->line);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Top-level keys that configure security minijet does not implement. */
+static const struct { const char *key, *what; } refused_top[] = {
+    {"tls", "TLS"},
+    {"accounts", "accounts"},
+    {"system_account", "a system account"},
+    {"operator", "operator mode (JWT)"},
+    {"operators", "operator mode (JWT)"},
+    {"trusted", "trusted operator keys"},
+    {"trusted_keys", "trusted operator keys"},
+    {"resolver", "an account resolver"},
+    {"resolver_tls", "an account resolver"},
+    {"resolver_preload", "an account resolver"},
+    {"nkeys", "nkey authentication"},
+};
+
 static gboolean apply_top(Ctx *cx, ConfSettings *s, const Entry *e) {
     const char *k = e->key;
     if (!strcmp(k, "listen")) return get_hostport(cx, e, &s->host, &s->port);
@@ -516,13 +756,17 @@ static gboolean apply_top(Ctx *cx, ConfSettings *s, const Entry *e) {
     }
     if (!strcmp(k, "cluster")) return apply_cluster(cx, s, e);
     if (!strcmp(k, "include")) return bad(cx, e->val, k, "absent: include is not supported yet");
+    if (!strcmp(k, "authorization")) return apply_authorization(cx, s, e);
+    if (!strcmp(k, "no_auth_user")) return get_string_strict(cx, e, &auth_of(s)->no_auth_user);
+    for (size_t i = 0; i < G_N_ELEMENTS(refused_top); i++)
+        if (!strcmp(k, refused_top[i].key)) return unsupported(cx, e, "", refused_top[i].what);
     unknown(cx, e, "");
     return TRUE;
 }
 
 /* --- The settings as data: one row per field. init, clear and merge walk this table, so
  * they cannot forget a field (the assertion below counts the rows against the struct). --- */
-typedef enum { FIELD_NUM, FIELD_STR, FIELD_STRV } FieldKind;
+typedef enum { FIELD_NUM, FIELD_STR, FIELD_STRV, FIELD_AUTH } FieldKind;
 typedef struct ConfField {
     FieldKind kind;
     size_t offset;
@@ -543,7 +787,7 @@ static const ConfField conf_fields[] = {
     NUM(http_port),          NUM(debug),
     NUM(cluster_block),      STR(cluster_name),
     STR(cluster_host),       NUM(cluster_port),
-    STRV(cluster_routes),
+    STRV(cluster_routes),    {FIELD_AUTH, offsetof(ConfSettings, auth)},
 };
 #undef NUM
 #undef STR
@@ -568,6 +812,7 @@ void conf_settings_clear(ConfSettings *s) {
         const ConfField *f = &conf_fields[i];
         if (f->kind == FIELD_STR) g_free(*FIELD(s, f, char *));
         else if (f->kind == FIELD_STRV) g_strfreev(*FIELD(s, f, char **));
+        else if (f->kind == FIELD_AUTH) auth_config_free(*FIELD(s, f, AuthConfig *));
     }
     conf_settings_init(s);
 }
@@ -583,6 +828,12 @@ void conf_merge(ConfSettings *dst, const ConfSettings *over) {
             if (v == NULL) continue;
             g_free(*FIELD(dst, f, char *));
             *FIELD(dst, f, char *) = g_strdup(v);
+        } else if (f->kind == FIELD_AUTH) { /* what over's authorization sets replaces dst's */
+            const AuthConfig *v = *FIELD(over, f, AuthConfig *const);
+            if (v == NULL) continue;
+            AuthConfig **d = FIELD(dst, f, AuthConfig *);
+            if (*d == NULL) *d = auth_config_new();
+            auth_config_merge(*d, v);
         } else {
             char **v = *FIELD(over, f, char **const);
             if (v == NULL) continue;
@@ -616,7 +867,8 @@ gboolean conf_parse(ConfSettings *s, const char *text, const char *filename, GPt
  * (one or two dashes; the value next or after '='). One row per flag, and the --help text is
  * generated from the same rows, so the two cannot drift apart. A flag sets the same
  * ConfSettings field as its config key; conf_merge then lays the flags over the file. --- */
-typedef enum { FLAG_STR, FLAG_PORT, FLAG_ON, FLAG_SYNC, FLAG_URL, FLAG_LIST, FLAG_HELP, FLAG_VERSION } FlagKind;
+typedef enum { FLAG_STR, FLAG_PORT, FLAG_ON, FLAG_SYNC, FLAG_URL, FLAG_LIST, FLAG_AUTH, FLAG_HELP,
+               FLAG_VERSION } FlagKind;
 typedef struct ConfFlag {
     const char *group; /* a --help heading, or NULL: same group as the row before */
     const char *names; /* space-separated, short ones first: "a addr net" */
@@ -644,6 +896,14 @@ static const ConfFlag conf_flags[] = {
      "Cluster URL for solicited routes (nats://host:port)"},
     {NULL, "cluster_name", "<string>", FLAG_STR, AT(cluster_name),
      "Cluster Name, if not set one will be dynamically generated"},
+    {"Authorization Options", "user", "<user>", FLAG_AUTH, offsetof(AuthConfig, user),
+     "User required for connections"},
+    {NULL, "pass", "<password>", FLAG_AUTH, offsetof(AuthConfig, password),
+     "Password required for connections"},
+    {NULL, "auth", "<token>", FLAG_AUTH, offsetof(AuthConfig, token),
+     "Authorization token required for connections\n"
+     "(users and permissions: the config file's authorization\n"
+     "block; TLS is not supported)"},
     {"JetStream Options", "js jetstream", NULL, FLAG_ON, AT(jetstream),
      "Enable JetStream functionality"},
     {NULL, "sd store_dir", "<dir>", FLAG_STR, AT(store_dir), "Set the storage directory"},
@@ -687,6 +947,8 @@ ConfFlagsResult conf_parse_flags(ConfSettings *s, int argc, char **argv, GError 
         const char *eq = strchr(name, '='), *value = eq ? eq + 1 : NULL;
         g_autofree char *key = eq ? g_strndup(name, (gsize)(eq - name)) : g_strdup(name);
         const ConfFlag *f = flag_find(key);
+        if (f == NULL && g_str_has_prefix(key, "tls"))
+            return flag_error(error, "-%s: TLS is not supported by minijet; refusing to start without it", key);
         if (f == NULL) return flag_error(error, "flag provided but not defined: -%s (see --help)", key);
         if (f->arg != NULL && value == NULL) {
             if (i + 1 >= argc) return flag_error(error, "flag needs an argument: -%s", key);
@@ -735,6 +997,13 @@ ConfFlagsResult conf_parse_flags(ConfSettings *s, int argc, char **argv, GError 
             g_strfreev(*list);
             *list = g_strsplit(value, ",", -1);
             for (char **e = *list; *e; e++) g_strstrip(*e);
+            break;
+        }
+        case FLAG_AUTH: { /* offset is into the AuthConfig: --user, --pass, --auth */
+            if (s->auth == NULL) s->auth = auth_config_new();
+            char **field = (char **)((char *)s->auth + f->offset);
+            g_free(*field);
+            *field = g_strdup(value);
             break;
         }
         case FLAG_SYNC:

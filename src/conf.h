@@ -22,6 +22,9 @@
  *       invalid value: the message is one line "FILE:LINE: problem". Unknown keys are not
  *       errors (nats-server only warns too): each adds "FILE:LINE: unknown field KEY" to
  *       *warnings (a GPtrArray of strings the caller frees; may be NULL to ignore).
+ *       Security is the exception: an unknown key inside authorization {} is an error (as in
+ *       nats-server), and a security block minijet does not implement (tls, accounts,
+ *       operator, resolver, ...) is an error too: running without it would be running open.
  *   conf_parse_flags(s, argc, argv, error)     the command line into the same settings
  *       (nats-server's flag names; Go's flag syntax: -x or --x, value next or after '=');
  *       returns CONF_FLAGS_RUN, _HELP or _VERSION, or CONF_FLAGS_ERROR + a one-line error
@@ -50,6 +53,8 @@
 
 #include <glib.h>
 #include <stdint.h>
+
+#include "auth.h"
 
 #define CONF_NOT_SET G_MININT64
 #define conf_is_set(v) ((v) != CONF_NOT_SET)
@@ -81,6 +86,7 @@ typedef struct ConfSettings {
     char *cluster_host;
     int64_t cluster_port;
     char **cluster_routes;   /* NULL-terminated */
+    AuthConfig *auth;        /* authorization {}, no_auth_user; --user --pass --auth */
 } ConfSettings;
 
 void conf_settings_init(ConfSettings *s);

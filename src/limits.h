@@ -30,7 +30,11 @@
 #define LIMIT_PING_FIRST_NS (2LL * 1000000000LL) /* first server PING after connect */
 #define LIMIT_PING_INTERVAL_NS (120LL * 1000000000LL) /* then every 2 minutes */
 #define LIMIT_PING_MAX_OUTSTANDING_COUNT 2       /* unanswered PINGs before 'Stale Connection' */
-#define LIMIT_AUTH_TIMEOUT_NS (2LL * 1000000000LL)
+#define LIMIT_AUTH_TIMEOUT_NS (2LL * 1000000000LL) /* CONNECT must come this soon when auth is on */
+/* allow_responses (auth.c): nats-server's defaults and its bound on tracked reply subjects */
+#define LIMIT_AUTH_RESPONSES_MAX_COUNT 1                     /* responses per request */
+#define LIMIT_AUTH_RESPONSES_EXPIRES_NS (120LL * 1000000000LL) /* 2 minutes after the request */
+#define LIMIT_AUTH_REPLIES_COUNT 4096                        /* reply subjects per connection */
 
 /* --- subject trie --- */
 #define LIMIT_SUBLIST_CACHE_COUNT 1024           /* cached match results (nats-server slCacheMax) */

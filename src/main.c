@@ -66,6 +66,7 @@ static void config_from_settings(ServerConfig *cfg, const ConfSettings *s) {
     if (conf_is_set(s->max_subs)) cfg->max_subs_per_conn = (int)s->max_subs;
     if (conf_is_set(s->ping_interval_ns)) cfg->ping_interval_ns = s->ping_interval_ns;
     if (conf_is_set(s->ping_max)) cfg->ping_max_outstanding = (int)s->ping_max;
+    cfg->auth = s->auth; /* NULL: no authorization; borrowed, lives as long as s */
 }
 
 int main(int argc, char **argv) {
@@ -96,6 +97,11 @@ int main(int argc, char **argv) {
         }
         conf_merge(&conf, &flags); /* flags override the file */
         conf_settings_clear(&flags);
+    }
+    {
+        g_autoptr(GError) err = NULL;
+        if (!auth_config_validate(conf.auth, &err))
+            die("%s: %s", conf.config_file ? conf.config_file : "flags", err->message);
     }
     ServerConfig cfg;
     server_config_init(&cfg);          /* the defaults */
@@ -139,6 +145,8 @@ int main(int argc, char **argv) {
                                " compatible)");
     env_log(env, ENV_LOG_INFO, "  Name:     %s", cfg.server_name);
     if (conf.config_file) env_log(env, ENV_LOG_INFO, "Using configuration file: %s", conf.config_file);
+    if (auth_config_has_plain_secret(cfg.auth))
+        env_log(env, ENV_LOG_WARN, "Plaintext passwords detected, use bcrypt");
     for (guint i = 0; warnings && i < warnings->len; i++)
         env_log(env, ENV_LOG_WARN, "%s (ignored)", (const char *)warnings->pdata[i]);
     if (cfg.jetstream) {

@@ -41,7 +41,7 @@
  *     open; clients do not notice the difference.
  *
  * LIMITATIONS
- *   - No TLS, no auth, no /routez /gatewayz /leafz /accountz (minijet has none of those).
+ *   - No TLS, no /routez /gatewayz /leafz /accountz (minijet has none of those).
  *   - Percent-encoding in the query is not decoded (none of our parameters needs it).
  *   - /varz has no "mem", "cores", "cpu" (the core may not ask the OS; env.h has no such op),
  *     no TLS or write-deadline fields; /subsz has no subscription list (?subs=1).
@@ -52,6 +52,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "auth.h"
 #include "consumer.h"
 #include "route.h"
 #include "jetstream.h"
@@ -322,6 +323,10 @@ static void handle_varz(HttpConn *hc) {
     jsonu_add_string(b, "go", "minijet (C)");
     jsonu_add_string(b, "host", cfg->host);
     jsonu_add_int(b, "port", cfg->port);
+    if (auth_config_required(cfg->auth)) { /* omitted when false, as nats-server does */
+        json_builder_set_member_name(b, "auth_required");
+        json_builder_add_boolean_value(b, TRUE);
+    }
     jsonu_add_int(b, "max_connections", cfg->max_connections);
     jsonu_add_int(b, "ping_interval", cfg->ping_interval_ns); /* Go's Duration: nanoseconds */
     jsonu_add_int(b, "ping_max", cfg->ping_max_outstanding);
@@ -329,7 +334,7 @@ static void handle_varz(HttpConn *hc) {
     jsonu_add_int(b, "http_port", m->opts.http_port);
     jsonu_add_string(b, "http_base_path", "");
     jsonu_add_int(b, "https_port", 0);
-    add_double(b, "auth_timeout", (double)LIMIT_AUTH_TIMEOUT_NS / 1e9);
+    add_double(b, "auth_timeout", (double)auth_config_timeout_ns(cfg->auth) / 1e9);
     jsonu_add_int(b, "max_control_line", (int64_t)cfg->max_control_line_bytes);
     jsonu_add_int(b, "max_payload", (int64_t)cfg->max_payload_bytes);
     jsonu_add_int(b, "max_pending", (int64_t)cfg->max_pending_bytes);

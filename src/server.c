@@ -30,6 +30,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "errors.h"
 #include "jetstream.h"
 #include "jsonutil.h"
@@ -75,12 +76,15 @@ struct Conn {
     char peer[64]; /* "ip:port", for log lines */
     ProtoParser parser;
     GHashTable *subs; /* sid -> Sub*, lookup only (never iterated into an output) */
-    bool connected;   /* CONNECT received */
+    bool connected;   /* CONNECT received (and, with auth on, accepted) */
     bool closing;
     bool verbose, pedantic, echo, headers, no_responders;
     int64_t protocol; /* CONNECT's; >= 1 gets async INFO when the cluster changes */
     int pings_out;
     EnvTimer ping_timer;
+    EnvTimer auth_timer; /* auth on, no CONNECT yet: 'Authentication Timeout' when it fires */
+    AuthClient *auth;    /* the permissions of the user it authenticated as; NULL = none */
+    char *user;          /* that user's name, for log lines; NULL without one */
     /* for monitoring (/connz): counted where the server-wide stats are */
     char ip[48];
     int port;
@@ -187,7 +191,12 @@ static void deliver_to_conn(Server *s, Sub *sub, const ServerMsg *m) {
 
 static void deliver(Server *s, Sub *sub, const ServerMsg *m) {
     if (sub->dead) return;
+    AuthClient *ac = sub->conn != NULL ? sub->conn->auth : NULL;
+    /* a wildcard SUB wider than a deny rule: the denied subjects are filtered here */
+    if (ac != NULL && !auth_client_can_receive(ac, m->subject, m->subject_len)) return;
     sub->delivered++;
+    /* allow_responses: the receiver may now publish (once, by default) to the reply subject */
+    if (ac != NULL && m->reply_len > 0) auth_client_note_request(ac, m->reply, m->reply_len, env_now_ns(s->env));
     if (sub->conn != NULL)
         deliver_to_conn(s, sub, m);
     else if (s->call_depth < SERVER_MAX_CALL_DEPTH) {
@@ -364,6 +373,94 @@ static void connect_keep_string(JsonObject *o, const char *member, char **field)
     *field = g_strdup(v);
 }
 
+/* ------------------------------------------------------------------ authorization
+ * (auth.c decides; here: when to ask, and the answers nats-server gives) */
+
+static bool auth_on(const Server *s) { return auth_config_required(s->cfg.auth); }
+
+/* With auth on and no accepted CONNECT yet. */
+static bool awaiting_auth(Conn *c) { return !c->connected && auth_on(c->srv); }
+
+static bool auth_violation(Conn *c, const char *user);
+static bool connect_accept(Conn *c, const AuthPermissions *perms, const char *user);
+
+/* Any operation but CONNECT before an accepted CONNECT, with auth on, is an 'Authorization
+ * Violation' (nats-server's parser) unless a no_auth_user is configured: then the connection
+ * becomes that user, so a telnet demo can start with SUB. FALSE: the connection is closing. */
+static bool auth_gate(Conn *c) {
+    if (!awaiting_auth(c)) return true;
+    const AuthCreds none = {NULL, NULL, NULL};
+    const AuthPermissions *perms = NULL;
+    const char *user = NULL;
+    const AuthConfig *a = c->srv->cfg.auth;
+    if (a->no_auth_user == NULL || !auth_check(a, &none, &perms, &user)) return auth_violation(c, NULL);
+    c->connected = connect_accept(c, perms, user);
+    return true;
+}
+
+static bool auth_violation(Conn *c, const char *user) {
+    const AuthConfig *a = c->srv->cfg.auth;
+    if (a->users != NULL)
+        env_log(c->srv->env, ENV_LOG_ERROR, "%s - cid:%" G_GUINT64_FORMAT " - authentication error - User \"%s\"",
+                c->peer, c->id, user ? user : "");
+    else
+        env_log(c->srv->env, ENV_LOG_ERROR, "%s - cid:%" G_GUINT64_FORMAT " - authentication error", c->peer, c->id);
+    g_autoptr(GString) line = g_string_new(NULL); /* logged above: not through conn_send_err */
+    proto_encode_err(line, mj_error_info(MJ_ERR_PROTO_AUTH_VIOLATION)->text);
+    env_conn_send1(c->srv->env, c->id, line->str, line->len);
+    c->srv->stats.proto_errors++;
+    conn_close(c, "Authentication Failure");
+    return false;
+}
+
+static void auth_timer_fired(void *arg) {
+    Conn *c = arg;
+    c->auth_timer = 0;
+    if (c->closing || c->connected) return;
+    conn_send_err(c, MJ_ERR_PROTO_AUTH_TIMEOUT);
+}
+
+/* -ERR 'Permissions Violation for Publish to "x"' (or Subscription to "x" [using queue "q"]);
+ * the connection stays open. `what` is "Publish" or "Subscription". */
+static void permission_violation(Conn *c, const char *what, const char *subject, size_t subject_len,
+                                 const char *queue, size_t queue_len, const char *sid, size_t sid_len) {
+    g_autoptr(GString) text = g_string_new(mj_error_info(MJ_ERR_PROTO_PERMISSIONS_VIOLATION)->text);
+    g_string_append_printf(text, " for %s to \"%.*s\"", what, (int)subject_len, subject);
+    if (queue != NULL) g_string_append_printf(text, " using queue \"%.*s\"", (int)queue_len, queue);
+    g_autoptr(GString) line = g_string_new(NULL);
+    proto_encode_err(line, text->str);
+    env_conn_send1(c->srv->env, c->id, line->str, line->len);
+    c->srv->stats.proto_errors++;
+    g_autoptr(GString) log = g_string_new(NULL);
+    g_string_append_printf(log, "%s Violation - User \"%s\", Subject \"%.*s\"", what[0] == 'P' ? "Publish" : "Subscription",
+                           c->user ? c->user : "", (int)subject_len, subject);
+    if (queue != NULL) g_string_append_printf(log, ", Queue: \"%.*s\"", (int)queue_len, queue);
+    if (sid != NULL) g_string_append_printf(log, ", SID %.*s", (int)sid_len, sid);
+    env_log(c->srv->env, ENV_LOG_ERROR, "%s - cid:%" G_GUINT64_FORMAT " - %s", c->peer, c->id, log->str);
+}
+
+/* CONNECT with auth on: check the credentials; on success take the user's permissions. */
+static bool connect_authenticate(Conn *c, JsonObject *o) {
+    AuthCreds cr = {NULL, NULL, NULL};
+    jsonu_get_string(o, "user", &cr.user);
+    jsonu_get_string(o, "pass", &cr.pass);
+    jsonu_get_string(o, "auth_token", &cr.token);
+    const AuthPermissions *perms = NULL;
+    const char *user = NULL;
+    if (!auth_check(c->srv->cfg.auth, &cr, &perms, &user)) return auth_violation(c, cr.user);
+    return connect_accept(c, perms, user);
+}
+
+static bool connect_accept(Conn *c, const AuthPermissions *perms, const char *user) {
+    env_timer_cancel(c->srv->env, c->auth_timer);
+    c->auth_timer = 0;
+    g_free(c->user);
+    c->user = g_strdup(user);
+    auth_client_free(c->auth);
+    c->auth = perms != NULL ? auth_client_new(perms) : NULL;
+    return true;
+}
+
 static bool on_connect(void *ctx, const char *json, size_t len) {
     Conn *c = ctx;
     g_autoptr(JsonParser) parser = json_parser_new();
@@ -385,6 +482,7 @@ static bool on_connect(void *ctx, const char *json, size_t len) {
     connect_keep_string(o, "name", &c->name); /* shown by /connz */
     connect_keep_string(o, "lang", &c->lang);
     connect_keep_string(o, "version", &c->version);
+    if (auth_on(c->srv) && !connect_authenticate(c, o)) return false;
     gint64 protocol = json_object_get_int_member_with_default(o, "protocol", 0);
     c->protocol = protocol;
     if (protocol > 1) {
@@ -403,6 +501,7 @@ static bool on_connect(void *ctx, const char *json, size_t len) {
 static bool on_pub(void *ctx, const ProtoPub *p) {
     Conn *c = ctx;
     Server *s = c->srv;
+    if (!auth_gate(c)) return false;
     if (p->is_hpub && !c->headers) {
         /* HPUB without negotiated headers: nats-server closes without -ERR (spec 1.4) */
         conn_close(c, "HPUB without headers support");
@@ -414,6 +513,10 @@ static bool on_pub(void *ctx, const ProtoPub *p) {
     s->stats.in_bytes += p->hdr_len + p->payload_len;
     c->in_msgs++;
     c->in_bytes += p->hdr_len + p->payload_len;
+    if (c->auth != NULL && !auth_client_can_publish(c->auth, p->subject, p->subject_len, env_now_ns(s->env))) {
+        permission_violation(c, "Publish", p->subject, p->subject_len, NULL, 0, NULL, 0);
+        return !c->closing; /* no +OK, nothing routed */
+    }
     if (c->verbose) conn_send_str(c, PROTO_OK);
     ServerMsg m = {p->subject, p->subject_len, p->reply, p->reply_len,
                    p->hdr, p->hdr_len, p->payload, p->payload_len, c->id};
@@ -426,10 +529,15 @@ static bool on_pub(void *ctx, const ProtoPub *p) {
 static bool on_sub(void *ctx, const ProtoSub *p) {
     Conn *c = ctx;
     Server *s = c->srv;
+    if (!auth_gate(c)) return false;
     /* the trie takes C strings: a NUL inside the subject or queue would cut it short */
     if (!subject_valid_subscribe(p->subject, p->subject_len) || memchr(p->subject, '\0', p->subject_len) != NULL ||
         (p->queue != NULL && memchr(p->queue, '\0', p->queue_len) != NULL)) {
         conn_send_err(c, MJ_ERR_PROTO_INVALID_SUBJECT);
+        return !c->closing;
+    }
+    if (c->auth != NULL && !auth_client_can_subscribe(c->auth, p->subject, p->subject_len, p->queue, p->queue_len)) {
+        permission_violation(c, "Subscription", p->subject, p->subject_len, p->queue, p->queue_len, p->sid, p->sid_len);
         return !c->closing;
     }
     g_autofree char *sid = g_strndup(p->sid, p->sid_len);
@@ -466,6 +574,7 @@ static bool on_sub(void *ctx, const ProtoSub *p) {
 
 static bool on_unsub(void *ctx, const ProtoUnsub *p) {
     Conn *c = ctx;
+    if (!auth_gate(c)) return false;
     g_autofree char *sid = g_strndup(p->sid, p->sid_len);
     Sub *sub = g_hash_table_lookup(c->subs, sid);
     if (sub != NULL) { /* an unknown sid is ignored */
@@ -481,12 +590,14 @@ static bool on_unsub(void *ctx, const ProtoUnsub *p) {
 }
 
 static bool on_ping(void *ctx) {
+    if (!auth_gate(ctx)) return false;
     conn_send_str(ctx, PROTO_PONG);
     return true;
 }
 
 static bool on_pong(void *ctx) {
     Conn *c = ctx;
+    if (!auth_gate(c)) return false;
     c->pings_out = 0;
     return true;
 }
@@ -540,6 +651,10 @@ static void send_info(Conn *c) {
     json_builder_add_int_value(b, s->cfg.port);
     json_builder_set_member_name(b, "headers");
     json_builder_add_boolean_value(b, TRUE);
+    if (auth_on(s)) { /* clients then send their credentials in CONNECT */
+        json_builder_set_member_name(b, "auth_required");
+        json_builder_add_boolean_value(b, TRUE);
+    }
     json_builder_set_member_name(b, "max_payload");
     json_builder_add_int_value(b, (gint64)s->cfg.max_payload_bytes);
     json_builder_set_member_name(b, "jetstream");
@@ -592,6 +707,7 @@ static void on_accept(void *core, EnvConn id, const char *peer_ip, int peer_port
     env_log(s->env, ENV_LOG_DEBUG, "%s - cid:%" G_GUINT64_FORMAT " - Client connection created",
             c->peer, id);
     send_info(c);
+    if (auth_on(s)) c->auth_timer = env_timer_add(s->env, auth_config_timeout_ns(s->cfg.auth), auth_timer_fired, c);
     /* First PING after ping_first_ns with up to 20% jitter, as nats-server does. */
     int64_t jitter = s->cfg.ping_first_ns / 5;
     int64_t delay = s->cfg.ping_first_ns + (jitter > 0 ? (int64_t)(env_random_u64(s->env) % (uint64_t)jitter) : 0);
@@ -604,7 +720,8 @@ static void on_bytes(void *core, EnvConn id, const uint8_t *data, size_t len) {
     if (c == NULL || c->closing) return;
     c->last_activity_ns = env_wall_ns(s->env);
     MjError err = proto_parser_feed(&c->parser, data, len, &proto_callbacks, c);
-    if (err != MJ_OK && !c->closing) conn_send_err(c, err);
+    if (err != MJ_OK && !c->closing && awaiting_auth(c)) auth_violation(c, NULL); /* as nats-server */
+    else if (err != MJ_OK && !c->closing) conn_send_err(c, err);
 }
 
 static void conn_free(Conn *c) {
@@ -613,6 +730,8 @@ static void conn_free(Conn *c) {
     g_free(c->name);
     g_free(c->lang);
     g_free(c->version);
+    g_free(c->user);
+    auth_client_free(c->auth);
     g_free(c);
 }
 
@@ -631,6 +750,8 @@ static void conn_close(Conn *c, const char *reason) {
     g_hash_table_remove_all(c->subs);
     env_timer_cancel(s->env, c->ping_timer);
     c->ping_timer = 0;
+    env_timer_cancel(s->env, c->auth_timer);
+    c->auth_timer = 0;
     env_conn_close(s->env, c->id);
 }
 
@@ -926,6 +1047,7 @@ void server_check_invariants(Server *s) {
         if (c->closing) {
             g_assert_cmpuint(g_hash_table_size(c->subs), ==, 0);
             g_assert_cmpuint(c->ping_timer, ==, 0);
+            g_assert_cmpuint(c->auth_timer, ==, 0);
         }
         subs += g_hash_table_size(c->subs);
     }

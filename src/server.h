@@ -50,6 +50,8 @@ typedef struct ServerConfig {
     int64_t ping_first_ns;     /* first keep-alive PING after connect */
     int64_t ping_interval_ns;  /* then every ping_interval_ns */
     int ping_max_outstanding;  /* unanswered PINGs before 'Stale Connection' */
+    const struct AuthConfig *auth; /* who may connect and do what (auth.h); NULL = anyone,
+                                    * anything. Borrowed: must outlive the server. */
 } ServerConfig;
 
 typedef struct ServerStats {

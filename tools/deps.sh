@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config libglib2.0-dev libjson-glib-dev libsqlite3-dev sqlite3
-      gnuplot-nox libnats-dev nats-server pandoc curl python3)
+      gnuplot-nox libnats-dev nats-server pandoc curl python3 libcrypt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

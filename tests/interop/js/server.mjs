@@ -13,6 +13,8 @@
 //   srv.alive()                        // still running?
 //   await srv.close();                 // stop and remove the store
 //   await stopAllServers();            // for after(): every server this process started
+//   confPath("auth-users")             // tests/interop/conf/auth-users.conf: startServer(["-c", it])
+//                                      // gives both servers the same config file
 //
 // Only node:* modules, nothing newer than Node 18.19.
 import { spawn } from "node:child_process";
@@ -207,6 +209,11 @@ class Server {
     await this.stop();
     fs.rmSync(this.storeDir, { recursive: true, force: true });
   }
+}
+
+/** The path of a shared config file in tests/interop/conf/ (both servers read the same file). */
+export function confPath(name) {
+  return path.join(repoRoot(), "tests", "interop", "conf", `${name}.conf`);
 }
 
 /** Start a fresh server (optionally with extra command-line arguments). */
