@@ -187,11 +187,41 @@ static void test_errors(void) {
         {"max_payload: 12XB\n", "t.conf:1: 'max_payload' must be a number"},
         {"cluster: 5\n", "t.conf:1: 'cluster' must be a block"},
         {"ping_interval: soon\n", "t.conf:1: 'ping_interval' must be a duration like \"2m\""},
+        {"port: 1\ntls {\n cert_file: a\n}\n",
+         "t.conf:2: tls: TLS is not supported by minijet; refusing to start without it (see the README, \"Security\")"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *msg = parse_err(cases[i].text);
         g_assert_cmpstr(msg, ==, cases[i].want);
     }
+}
+
+/* authorization {}: parsed into f->s.auth, never an ignored "unknown field" (issue 17);
+ * the details of users and permissions are tests/test_auth.c's. */
+static void test_authorization(Fixture *f, gconstpointer data) {
+    parse_ok(f, "authorization {\n"
+                "  timeout: 3\n"
+                "  users = [\n"
+                "    {user: a, password: \"$2a$11$abc\", permissions: {publish: \"x.>\", subscribe: [\"y\", \"z q\"]}}\n"
+                "    {username: b, pass: pw}\n"
+                "  ]\n"
+                "}\n"
+                "no_auth_user: b\n");
+    g_assert_true(f->warnings == NULL || f->warnings->len == 0); /* nothing "ignored" */
+    AuthConfig *a = f->s.auth;
+    g_assert_nonnull(a);
+    g_assert_cmpint(a->timeout_ns, ==, 3000000000LL);
+    g_assert_cmpuint(a->users->len, ==, 2);
+    AuthUser *u = a->users->pdata[0];
+    g_assert_cmpstr(u->name, ==, "a");
+    g_assert_cmpstr(u->password, ==, "$2a$11$abc");
+    g_assert_cmpuint(u->perms->publish.allow->len, ==, 1);
+    g_assert_null(u->perms->publish.deny);
+    g_assert_cmpstr(u->perms->subscribe.allow->pdata[1], ==, "z q");
+    g_assert_null(((AuthUser *)a->users->pdata[1])->perms);
+    g_assert_cmpstr(a->no_auth_user, ==, "b");
+    parse_ok(f, "authorization { token: s3cret }");
+    g_assert_cmpstr(f->s.auth->token, ==, "s3cret");
 }
 
 static void test_empty(Fixture *f, gconstpointer data) {
@@ -331,6 +361,7 @@ int main(int argc, char **argv) {
     ADD("/conf/bare-routes-and-http", test_bare_routes_and_http);
     ADD("/conf/durations", test_durations);
     ADD("/conf/empty", test_empty);
+    ADD("/conf/authorization", test_authorization);
     g_test_add_func("/conf/errors", test_errors);
     g_test_add_func("/conf/sync_interval", test_sync_interval);
     g_test_add_func("/conf/flags", test_flags);
