@@ -1064,11 +1064,13 @@ static const Command commands[] = {
     {"obj", "rm", "BUCKET NAME", "delete an object", "", cmd_obj_rm, false},
 };
 
-static const char global_options[] = "--server URL, --json, --help";
+static const char global_options[] = "--server URL, --user U, --password P, --pass P, --token T, --json, --help";
 
 static void usage_all(FILE *f) {
     fprintf(f, "usage: minijet [--server URL] [--json] COMMAND [ARGS] [OPTIONS]\n\n"
-               "  --server URL   nats://host:port (default $NATS_URL, else nats://127.0.0.1:4222)\n"
+               "  --server URL   nats://host:port (default $NATS_URL, else nats://127.0.0.1:4222);\n"
+               "                 nats://user:password@host:port or nats://token@host:port log in\n"
+               "  --user U --password P, --token T   credentials (override the URL's)\n"
                "  --json         JSON output for scripts\n"
                "  --help         help for any command, e.g. minijet kv put --help\n\ncommands:\n");
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
@@ -1082,7 +1084,7 @@ static void usage_one(FILE *f, const Command *k) {
     fprintf(f, "usage: minijet %s%s%s %s%s\n  %s\n", k->group, k->verb ? " " : "", k->verb ? k->verb : "",
             k->args, *k->options ? " [OPTIONS]" : "", k->help);
     if (*k->options) fprintf(f, "options: %s\n", k->options);
-    fprintf(f, "global: --server URL, --json\n");
+    fprintf(f, "global: %s\n", global_options);
 }
 
 /* Does `list` (an options help text) name option `name` as a whole word? */
@@ -1136,9 +1138,23 @@ static bool has_verbs(const char *group) {
     return true; /* unknown: reported later */
 }
 
-static bool parse_server(const char *url, char **host, int *port) {
+/* nats://[user:password@ | token@]host:port; *user, *pass, *token get the credentials. */
+static bool parse_server(const char *url, char **host, int *port, char **user, char **pass, char **token) {
     const char *p = url;
     if (g_str_has_prefix(p, "nats://")) p += 7;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        g_autofree char *cred = g_uri_unescape_segment(p, at, NULL);
+        if (cred == NULL) return false;
+        char *colon = strchr(cred, ':');
+        if (colon) {
+            *user = g_strndup(cred, (gsize)(colon - cred));
+            *pass = g_strdup(colon + 1);
+        } else {
+            *token = g_strdup(cred);
+        }
+        p = at + 1;
+    }
     const char *colon = strrchr(p, ':');
     *host = colon ? g_strndup(p, (gsize)(colon - p)) : g_strdup(p);
     *port = colon ? atoi(colon + 1) : 4222;
@@ -1151,7 +1167,7 @@ static bool parse_server(const char *url, char **host, int *port) {
 
 int cli_main(const CliWorld *world, int argc, char **argv) {
     Cli c = {.w = world, .env = world->env};
-    g_autofree char *host = NULL;
+    g_autofree char *host = NULL, *user = NULL, *pass = NULL, *token = NULL;
     g_autoptr(GError) err = NULL;
     int port, rc;
     c.pos = g_ptr_array_new();
@@ -1211,7 +1227,7 @@ int cli_main(const CliWorld *world, int argc, char **argv) {
     /* connect */
     const char *url = opt(&c, "--server");
     if (!url) url = world->default_server ? world->default_server : "nats://127.0.0.1:4222";
-    if (!parse_server(url, &host, &port)) {
+    if (!parse_server(url, &host, &port, &user, &pass, &token)) {
         rc = fail("bad server URL: %s", url);
         goto out;
     }
@@ -1222,6 +1238,10 @@ int cli_main(const CliWorld *world, int argc, char **argv) {
     for (int i = 7; i < 29; i++) prefix[i] = alnum[env_random_u64(c.env) % 62];
     prefix[29] = '\0';
     c.kc = kv_conn_new(c.env, prefix, pump, &c);
+    const char *o_user = opt(&c, "--user"), *o_pass = opt(&c, "--password"), *o_token = opt(&c, "--token");
+    if (!o_pass) o_pass = opt(&c, "--pass");
+    client_set_credentials(kv_conn_client(c.kc), o_user ? o_user : user, o_pass ? o_pass : pass,
+                           o_token ? o_token : token);
     c.conn = env_conn_connect(c.env, host, port, NULL, NULL, &err);
     if (!c.conn || !kv_conn_wait_connected(c.kc, KV_TIMEOUT_NS, &err)) {
         rc = fail("cannot connect to %s:%d: %s", host, port, err ? err->message : "closed");

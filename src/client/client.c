@@ -46,6 +46,7 @@ struct Client {
     ClientOptions opts;
     char *name;
     char *inbox_prefix;
+    char *user, *pass, *token; /* CONNECT credentials; NULL = none */
     ClientCallbacks cb;
     void *ctx;
     ClientState state;
@@ -118,6 +119,9 @@ void client_free(Client *c) {
     g_tree_destroy(c->requests);
     g_free(c->name);
     g_free(c->inbox_prefix);
+    g_free(c->user);
+    g_free(c->pass);
+    g_free(c->token);
     g_free(c);
 }
 
@@ -179,6 +183,14 @@ static void send_handshake(Client *c) {
         jsonu_append_quoted(j, c->name); /* the one JSON string escaper (jsonutil.h) */
         g_string_append_c(j, ',');
     }
+    const char *keys[] = {"user", "pass", "auth_token"};
+    const char *vals[] = {c->user, c->pass, c->token};
+    for (int i = 0; i < 3; i++) {
+        if (vals[i] == NULL) continue;
+        g_string_append_printf(j, "\"%s\":", keys[i]);
+        jsonu_append_quoted(j, vals[i]);
+        g_string_append_c(j, ',');
+    }
     g_string_append_printf(j, "\"lang\":\"c-minijet\",\"version\":\"" MINIJET_VERSION "\",\"protocol\":1,"
                               "\"echo\":%s,\"headers\":true,\"no_responders\":true}\r\n",
                            c->opts.echo ? "true" : "false");
@@ -189,6 +201,15 @@ static void send_handshake(Client *c) {
     c->handshake_ping = true;
     g_byte_array_append(c->out, c->early->data, c->early->len);
     g_byte_array_set_size(c->early, 0);
+}
+
+void client_set_credentials(Client *c, const char *user, const char *pass, const char *token) {
+    g_free(c->user);
+    g_free(c->pass);
+    g_free(c->token);
+    c->user = g_strdup(user);
+    c->pass = g_strdup(pass);
+    c->token = g_strdup(token);
 }
 
 void client_reset(Client *c) {

@@ -12,6 +12,7 @@
  *   client_feed(c, data, len, error)   parse server bytes (any split); callbacks run in order;
  *                                      FALSE on a protocol error (caller drops the connection)
  *   client_output(c, &len)             bytes waiting to be sent; client_output_consume(c, n)
+ *   client_set_credentials(c, user, pass, token)   sent in CONNECT (NULL = none)
  *   client_reset(c)                    the connection broke: forget the stream state, keep
  *                                      subscriptions (re-sent after the next INFO) and fail
  *                                      pending requests with CLIENT_REPLY_DISCONNECTED
@@ -91,6 +92,8 @@ typedef struct ClientCallbacks {
 Client *client_new(const ClientOptions *opts, const ClientCallbacks *cb, void *ctx);
 void client_free(Client *c);
 ClientState client_state(const Client *c);
+/* Credentials for the next CONNECT: "user"/"pass" and/or "auth_token" (NULL = leave out). */
+void client_set_credentials(Client *c, const char *user, const char *pass, const char *token);
 
 gboolean client_feed(Client *c, const uint8_t *data, size_t len, GError **error);
 const uint8_t *client_output(const Client *c, size_t *len);

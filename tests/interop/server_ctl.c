@@ -308,6 +308,13 @@ static gboolean spawn(ServerCtl *s) {
 
 ServerCtl *server_ctl_start(void) { return server_ctl_start_args(NULL); }
 
+ServerCtl *server_ctl_start_conf(const char *name) {
+    g_autofree char *file = g_strdup_printf("%s.conf", name);
+    g_autofree char *path = g_build_filename(server_ctl_root(), "tests", "interop", "conf", file, NULL);
+    const char *args[] = {"-c", path, NULL};
+    return server_ctl_start_args(args);
+}
+
 static ServerCtl *start_node(const char *kind, gboolean no_js, int port, const char *const *extra_args);
 
 ServerCtl *server_ctl_start_args(const char *const *extra_args) {

@@ -10,6 +10,7 @@
  * MINIJET_SERVER_BIN overrides the minijet binary path.
  *
  *   ServerCtl *s = server_ctl_start();   running and accepting connections, or NULL (the reason
+ *   server_ctl_start_conf("auth-users")  the same with -c tests/interop/conf/auth-users.conf
  *                                        is in server_ctl_last_error(); the log is kept)
  *   server_ctl_url(s)                    "nats://127.0.0.1:<port>"
  *   server_ctl_restart(s)                stop (SIGTERM) and start again on the same port and store
@@ -36,6 +37,9 @@ const char *server_ctl_root(void);
 ServerCtl *server_ctl_start(void);
 /* Like server_ctl_start, with extra command-line arguments (NULL-terminated, may be NULL). */
 ServerCtl *server_ctl_start_args(const char *const *extra_args);
+/* Like server_ctl_start, with the config file tests/interop/conf/<name>.conf ("-c" it): both
+ * servers read the very same file. */
+ServerCtl *server_ctl_start_conf(const char *name);
 /* Stop the process (SIGTERM, then SIGKILL after 3 s). Returns the waitpid status, -1 if it was
  * not running. Port and store are kept for server_ctl_restart / server_ctl_resume. */
 int server_ctl_stop(ServerCtl *s);

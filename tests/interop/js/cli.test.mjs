@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { connect, StringCodec } from "nats";
-import { startServer, stopAllServers, repoRoot } from "./server.mjs";
+import { startServer, stopAllServers, repoRoot, confPath } from "./server.mjs";
 
 const WAIT_MS = 5000;
 const sc = StringCodec();
@@ -278,4 +278,31 @@ cliTest("cli: a hostile argument cannot inject JSON", async ({ srv, nc }) => {
   const m = JSON.parse((await ok(srv, ["--json", "stream", "get", "ORDERS", "1"])).stdout);
   assert.equal(m.message.subject, "orders.a");
   assert.deepEqual(Object.keys(JSON.parse((await ok(srv, ["--json", "pub", "orders.a", '"}{'])).stdout)).sort(), ["count", "subject"]);
+});
+
+test("cli: logs in with --user/--password, --token or credentials in the URL", { timeout: 30000 }, async () => {
+  const srv = await startServer(["-c", confPath("auth-users")]);
+  try {
+    const url = (cred) => `nats://${cred}@127.0.0.1:${srv.port}`;
+    const anon = await run(srv, ["pub", "x", "hi"]);
+    assert.equal(anon.code, 1);
+    assert.match(anon.stderr, /Authorization Violation/);
+    await ok(null, ["--server", url("plain:pw-plain"), "pub", "x", "hi"]);
+    await ok(srv, ["--user", "admin", "--password", "admin-s3cret", "server", "ping"]);
+    const wrong = await run(null, ["--server", url("plain:nope"), "pub", "x", "hi"]);
+    assert.equal(wrong.code, 1);
+    const denied = await run(srv, ["--user", "limited", "--password", "pw-limited", "pub", "orders.secret", "x"]);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /Permissions Violation for Publish to "orders.secret"/);
+  } finally {
+    await srv.close();
+  }
+  const tok = await startServer(["-c", confPath("auth-token")]);
+  try {
+    await ok(null, ["--server", `nats://tok-s3cret@127.0.0.1:${tok.port}`, "pub", "x", "hi"]);
+    await ok(tok, ["--token", "tok-s3cret", "pub", "x", "hi"]);
+    assert.equal((await run(tok, ["--token", "nope", "pub", "x", "hi"])).code, 1);
+  } finally {
+    await tok.close();
+  }
 });
