@@ -299,6 +299,39 @@ static void test_config_errors(void) {
     EXPECT_ERR("authorization: yes", "'authorization' must be a block");
 }
 
+/* --user/--pass/--auth fill the same settings; conf_merge lays them over the file's block. */
+static void test_flags_merge(void) {
+    ConfSettings file, flags;
+    conf_settings_init(&file);
+    conf_settings_init(&flags);
+    g_autoptr(GError) err = NULL;
+    g_assert_true(conf_parse(&file, "authorization { user: u, password: p, timeout: 3 }", "t.conf", NULL, &err));
+    char *argv[] = {"minijet-server", "--pass", "flagpw", "-p", "0", NULL};
+    g_assert_cmpint(conf_parse_flags(&flags, 5, argv, &err), ==, CONF_FLAGS_RUN);
+    g_assert_no_error(err);
+    conf_merge(&file, &flags);
+    conf_settings_clear(&flags); /* the merge copied what it took */
+    g_assert_cmpstr(file.auth->user, ==, "u");
+    g_assert_cmpstr(file.auth->password, ==, "flagpw");
+    g_assert_cmpint(auth_config_timeout_ns(file.auth), ==, 3000000000LL);
+    const AuthPermissions *p;
+    const char *user;
+    AuthCreds cr = {"u", "flagpw", NULL};
+    g_assert_true(auth_check(file.auth, &cr, &p, &user));
+    conf_settings_clear(&file);
+    /* a token flag alone turns auth on; the default timeout applies */
+    char *argv2[] = {"minijet-server", "--auth", "t1", NULL};
+    g_assert_cmpint(conf_parse_flags(&flags, 3, argv2, &err), ==, CONF_FLAGS_RUN);
+    g_assert_true(auth_config_required(flags.auth));
+    g_assert_cmpint(auth_config_timeout_ns(flags.auth), ==, LIMIT_AUTH_TIMEOUT_NS);
+    conf_settings_clear(&flags);
+    /* TLS flags are refused, not ignored */
+    char *argv3[] = {"minijet-server", "--tlscert", "c.pem", NULL};
+    g_assert_cmpint(conf_parse_flags(&flags, 3, argv3, &err), ==, CONF_FLAGS_ERROR);
+    g_assert_nonnull(strstr(err->message, "TLS is not supported"));
+    conf_settings_clear(&flags);
+}
+
 /* ------------------------------------------------------------------ the server */
 
 typedef struct {
@@ -442,6 +475,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/auth/client_permissions", test_client_permissions);
     g_test_add_func("/auth/responses", test_responses);
     g_test_add_func("/auth/config_errors", test_config_errors);
+    g_test_add_func("/auth/flags_merge", test_flags_merge);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
     ADD("/auth/server/connect", test_server_connect);
     ADD("/auth/server/timeout", test_server_timeout);
