@@ -15,8 +15,13 @@
 #define LIMIT_MAX_CONTROL_LINE_BYTES 4096        /* nats-server MAX_CONTROL_LINE_SIZE */
 #define LIMIT_MAX_CONNECT_JSON_BYTES LIMIT_MAX_CONTROL_LINE_BYTES /* CONNECT is a control line */
 #define LIMIT_MAX_SID_BYTES 128                  /* a sid longer than this is a malformed SUB */
-#define LIMIT_MAX_SUBJECT_BYTES 1024             /* longer subjects are invalid */
-#define LIMIT_MAX_SUBJECT_TOKENS 128             /* a subject has at most this many tokens */
+/* A subject has no limit of its own, as in nats-server 2.9.10: the control line carrying it
+ * bounds it (a 4090-byte subject, or 2000 tokens, is delivered by both servers). minijet
+ * used to refuse > 1024 bytes or > 128 tokens, and a nats.js JetStream publish on such a
+ * subject waited for a PubAck that never came. The trie recurses once per token, so its
+ * depth is bounded by LIMIT_MAX_SUBJECT_TOKENS too (2048 frames, well under 1 MiB of stack). */
+#define LIMIT_MAX_SUBJECT_BYTES LIMIT_MAX_CONTROL_LINE_BYTES
+#define LIMIT_MAX_SUBJECT_TOKENS ((LIMIT_MAX_SUBJECT_BYTES + 1) / 2) /* "a.a.a...": 2n-1 bytes */
 
 #define LIMIT_JSON_DEPTH_COUNT 10000   /* [ and { nesting in any JSON we parse (Go's maxNestingDepth); */
                                        /* deeper is "invalid JSON" (10025) before json-glib recurses */
@@ -56,7 +61,7 @@ G_STATIC_ASSERT(LIMIT_STORE_READ_CACHE_BYTES <= LIMIT_STORE_SEGMENT_BYTES);
 G_STATIC_ASSERT(LIMIT_STORE_WRITE_BUFFER_BYTES <= LIMIT_STORE_SEGMENT_BYTES);
 
 G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_MAX_PENDING_BYTES);
-G_STATIC_ASSERT(LIMIT_MAX_SUBJECT_BYTES < LIMIT_MAX_CONTROL_LINE_BYTES);
+G_STATIC_ASSERT(LIMIT_MAX_SUBJECT_BYTES <= LIMIT_MAX_CONTROL_LINE_BYTES);
 G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);
 
 /* --- env_real: the production event loop (src/env_real.c) --- */

@@ -170,7 +170,9 @@ static void conn_send_err(Conn *c, MjError err) {
 static void deliver_to_conn(Server *s, Sub *sub, const ServerMsg *m) {
     Conn *c = sub->conn;
     if (c->closing) return;
-    char line[LIMIT_MAX_CONTROL_LINE_BYTES + 64];
+    /* a subject and a reply may each be as long as a control line (limits.h), and an
+     * internal publisher's (JetStream's) are not bounded by a client's line */
+    char line[5 + LIMIT_MAX_SUBJECT_BYTES + 1 + LIMIT_MAX_SID_BYTES + 1 + LIMIT_MAX_SUBJECT_BYTES + 64];
     g_assert(proto_msg_line_max(m->subject_len, sub->sid_len, m->reply_len) <= sizeof line);
     size_t n = proto_encode_msg_line(line, m->subject, m->subject_len, sub->sid, sub->sid_len,
                                      m->reply, m->reply_len, m->hdr_len, m->payload_len);

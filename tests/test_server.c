@@ -342,6 +342,52 @@ static void test_sub_nul_subject(Fixture *f, gconstpointer data) {
     g_assert_nonnull(strstr(out, "PONG\r\n"));
 }
 
+/* Long subjects are delivered as nats-server delivers them: 2000 tokens, or a 4090-byte
+ * subject whose SUB line is exactly the 4096-byte control line (minijet used to refuse more
+ * than 128 tokens or 1024 bytes). One byte more is a control line too long, on both servers. */
+static void test_long_subjects(Fixture *f, gconstpointer data) {
+    EnvConn sub = client(f, JS_CONNECT);
+    EnvConn pub = client(f, JS_CONNECT);
+    GString *many = g_string_new("t");
+    for (int i = 1; i < 2000; i++) g_string_append(many, ".t");
+    g_autofree char *wide = g_strnfill(4090, 'x');
+    const char *subjects[] = {many->str, wide};
+    for (size_t k = 0; k < G_N_ELEMENTS(subjects); k++) {
+        g_autofree char *s = g_strdup_printf("SUB %s %zu\r\nPING\r\n", subjects[k], k + 1);
+        g_autofree char *o = say(f, sub, s);
+        g_assert_cmpstr(o, ==, "PONG\r\n");
+        g_autofree char *p = g_strdup_printf("PUB %s 2\r\nhi\r\nPING\r\n", subjects[k]);
+        g_autofree char *po = say(f, pub, p);
+        g_assert_cmpstr(po, ==, "PONG\r\n");
+        g_autofree char *want = g_strdup_printf("MSG %s %zu 2\r\nhi\r\n", subjects[k], k + 1);
+        g_autofree char *got = test_env_client_take(f->te, sub);
+        g_assert_cmpstr(got, ==, want);
+    }
+    /* a wildcard subscription matches deep: "t.>" and "t.*.>" */
+    g_autofree char *w = say(f, sub, "SUB t.> 3\r\nSUB t.*.> 4\r\nPING\r\n");
+    g_autofree char *p2 = g_strdup_printf("PUB %s 1\r\nx\r\n", many->str);
+    g_free(say(f, pub, p2));
+    g_autofree char *got2 = test_env_client_take(f->te, sub);
+    g_assert_nonnull(strstr(got2, " 1 1\r\nx\r\n"));
+    g_assert_nonnull(strstr(got2, " 3 1\r\nx\r\n"));
+    g_assert_nonnull(strstr(got2, " 4 1\r\nx\r\n"));
+    /* the longest MSG line: a subject and a reply of ~2000 bytes each, a 128-byte sid */
+    g_autofree char *half = g_strnfill(2000, 'h');
+    g_autofree char *sid = g_strnfill(LIMIT_MAX_SID_BYTES, '9');
+    g_autofree char *hs = g_strdup_printf("SUB %s %s\r\nPING\r\n", half, sid);
+    g_autofree char *ho = say(f, sub, hs);
+    g_assert_cmpstr(ho, ==, "PONG\r\n");
+    g_autofree char *hp = g_strdup_printf("PUB %s %s 1\r\nz\r\n", half, wide + 2020);
+    g_free(say(f, pub, hp));
+    g_autofree char *hwant = g_strdup_printf("MSG %s %s %s 1\r\nz\r\n", half, sid, wide + 2020);
+    g_autofree char *hgot = test_env_client_take(f->te, sub);
+    g_assert_cmpstr(hgot, ==, hwant);
+    g_autofree char *over = g_strdup_printf("SUB %sx 9\r\n", wide);
+    g_autofree char *oo = say(f, sub, over);
+    g_assert_cmpstr(oo, ==, "-ERR 'maximum control line exceeded'\r\n");
+    g_string_free(many, TRUE);
+}
+
 /* Found by fuzz_server: a queue name holding a form feed (or another byte the trie rejects
  * but the parser does not split on) used to abort the broker in on_sub. */
 static void test_sub_bad_queue(Fixture *f, gconstpointer data) {
@@ -361,6 +407,7 @@ static void test_sub_bad_queue(Fixture *f, gconstpointer data) {
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+    ADD("/server/long-subjects", test_long_subjects);
     ADD("/server/info", test_info);
     ADD("/server/sub_nul_subject", test_sub_nul_subject);
     ADD("/server/sub_bad_queue", test_sub_bad_queue);

@@ -365,3 +365,34 @@ test("hostile JSON: deep nesting, out-of-range integers, NUL in a name", { timeo
     await t.done();
   }
 });
+
+// Long subjects (issue 17): nats-server has no subject limit below the 4096-byte control
+// line; minijet used to refuse > 128 tokens or > 1024 bytes, so this publish waited for a
+// PubAck until it timed out. Core publish/subscribe and a JetStream publish, on both servers.
+test("long subjects: 1500 tokens and 4000 bytes, core and JetStream", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const t = await setup();
+  try {
+    const deep = "long." + Array(1499).fill("t").join(".");
+    const wide = "long." + "w".repeat(3995);
+    assert.equal(deep.split(".").length, 1500);
+    assert.equal(wide.length, 4000);
+    const sub = t.nc.subscribe("long.>", { max: 2 });
+    const got = (async () => {
+      const seen = [];
+      for await (const m of sub) seen.push([m.subject, sc.decode(m.data)]);
+      return seen;
+    })();
+    t.nc.publish(deep, sc.encode("deep"));
+    t.nc.publish(wide, sc.encode("wide"));
+    assert.deepEqual(await got, [[deep, "deep"], [wide, "wide"]]);
+    await t.jsm.streams.add({ name: "LONG", subjects: ["long.>"] });
+    const a1 = await t.js.publish(deep, sc.encode("d"));
+    const a2 = await t.js.publish(wide, sc.encode("w"));
+    assert.deepEqual([a1.seq, a2.seq], [1, 2]);
+    const m = await t.jsm.streams.getMessage("LONG", { last_by_subj: wide });
+    assert.equal(m.subject, wide);
+    assert.equal(m.seq, 2);
+  } finally {
+    await t.done();
+  }
+});
