@@ -34,10 +34,11 @@
  *   SYNC FAILURES (EIO, ENOSPC). Linux reports a failed writeback once: fsync returns EIO (or
  *   ENOSPC on thin-provisioned, NFS or delayed-allocation filesystems), the pages it could not
  *   write are marked clean, and the NEXT fsync returns success — for data that never reached
- *   the platter (PostgreSQL's "fsyncgate", 2018). We model exactly that: the failing fsync
- *   keeps a random subset of the file's unsynced writes (the pages written back before the
- *   error) and drops the rest from the page cache as well, so reads and a later crash both see
- *   the platter; the undo log is cleared, so a retried fsync succeeds and proves nothing.
+ *   the platter (PostgreSQL's "fsyncgate", 2018). We model the worst case of that, which is
+ *   also deterministic: none of the file's unsynced writes reached the platter, and the page
+ *   cache dropped them too, so reads and a later crash both see the platter (the file as of
+ *   its last good fsync); the undo log is cleared, so a retried fsync succeeds and proves
+ *   nothing.
  *   A store that retries and acknowledges loses acknowledged messages; the tests catch it.
  *
  * WHO USES IT
@@ -347,7 +348,7 @@ static bool sync_fails(SimDisk *d, Inode *i) {
     d->sync_failures--;
     SimDiskCrashReport rep = {0};
     uint64_t before = i->data->len;
-    undo_to_platter(d, i, false, 0.5, 0.0, &rep);
+    undo_to_platter(d, i, false, 0.0, 0.0, &rep); /* the worst case: none of it was written */
     d->used = d->used - before + i->data->len;
     return true;
 }

@@ -162,6 +162,7 @@ typedef struct FileStore {
     uint64_t durable_seq;
     gboolean unsynced;     /* written to the active segment but not fsynced */
     gboolean dir_dirty;    /* a segment was created since the last dir_sync */
+    GError *failed;        /* an fsync failed: the store refuses writes until reopened (FAILED SYNC) */
     EnvTimer timer;
     /* the read cache (see READ CACHE above file_load) */
     GByteArray *tail;      /* active segment bytes [tail_off, wbuf_off), as written */
@@ -269,7 +270,7 @@ static void rollback(Store *s) {
     Segment *g = active(fs);
     g_autoptr(GError) err = NULL;
     fs->ra_seg = 0; /* the read-ahead block may hold bytes we are about to cut off */
-    if (!env_file_truncate(s->env, g->fd, fs->wbuf_off, &err))
+    if (fs->failed == NULL && !env_file_truncate(s->env, g->fd, fs->wbuf_off, &err))
         env_log(s->env, ENV_LOG_ERROR, "store %s: cannot truncate segment %u after a failed write: %s",
                 s->name, g->no, err->message);
     g_autoptr(GByteArray) keep = g_byte_array_new();
@@ -317,13 +318,59 @@ static void rollback(Store *s) {
  * LIMITATIONS
  *   - The buffer holds at most LIMIT_STORE_WRITE_BUFFER_BYTES: an append past it flushes
  *     (and fsyncs) early, mid-turn. Correct, just a smaller group.
- *   - If fsync fails we truncate and roll back, but the kernel may already have written
- *     some of those pages ("fsyncgate"); recovery would see them as valid records with seqs
- *     that we then reuse. A real server should stop the stream on an fsync error.
+ *   - A failed fsync stops the store's writes until it is reopened: see FAILED SYNC.
+ * ==========================================================================================
+ *
+ * ==========================================================================================
+ * FAILED SYNC (EIO or ENOSPC from fdatasync)
+ *
+ * WHAT WE DO
+ *   1. The batch is never acknowledged: durable_seq does not move, the index rolls back to
+ *      it, and the stream answers every waiting publisher with a 10077 error.
+ *   2. The store is FAILED from then on: appends, deletes and flushes fail at once with the
+ *      same error, without touching the file; reads of what was durable still work. The
+ *      next open (a server restart) recovers from what is really on the disk.
+ *   3. One [ERR] line says so, naming the segment.
+ *
+ * WHY NOT THE OBVIOUS WAY (retry the fsync)
+ *   Linux reports a failed writeback once. The pages it could not write are marked clean,
+ *   so the retried fsync has nothing to write and returns 0 — for data that is not on the
+ *   disk (PostgreSQL's "fsyncgate", 2018; PostgreSQL now PANICs and recovers from its WAL).
+ *   A store that retries and then acknowledges loses acknowledged messages. nats-server
+ *   and SQLite also treat a failed sync as fatal for the file. Truncating the batch away
+ *   would be one more unsynced write on a file whose state we no longer know, and handing
+ *   out its seqs again could give one seq two messages after a crash.
+ *
+ * LIMITATIONS
+ *   - Writes stay refused until a restart; an operator sees the [ERR] and the 10077 errors.
+ *   - After the restart, records of the failed batch that did reach the disk (or that the
+ *     page cache still holds) reappear: never acknowledged, like the last turn before a
+ *     power cut. A batch the cache still holds may vanish at a later power cut, reported
+ *     then as damage by recovery.
+ *   - A failed pwrite (ENOSPC on a full disk) is different: nothing reached the kernel, so
+ *     the store rolls the batch back, truncates, and keeps serving (store.h, DURABILITY).
  * ========================================================================================== */
+static gboolean refuse_if_failed(Store *s, GError **error) {
+    GError *failed = FS(s)->failed;
+    if (failed == NULL) return FALSE;
+    g_set_error(error, G_FILE_ERROR, failed->code, "store %s failed (%s): writes refused until restart",
+                s->name, failed->message);
+    return TRUE;
+}
+
+static void mark_failed(Store *s, Segment *g, const GError *why) {
+    FileStore *fs = FS(s);
+    fs->failed = why != NULL ? g_error_copy(why) : g_error_new_literal(G_FILE_ERROR, G_FILE_ERROR_IO, "fsync failed");
+    why = fs->failed;
+    env_log(s->env, ENV_LOG_ERROR, "store %s: fsync of segment %u failed: %s; the batch is not acknowledged "
+            "and the stream refuses writes until the server restarts (a retried fsync could report success "
+            "for data the kernel dropped)", s->name, g->no, why->message);
+}
+
 static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
     FileStore *fs = FS(s);
     Segment *g = active(fs);
+    if (refuse_if_failed(s, error)) return FALSE;
     if (fs->wbuf_last_msg != 0) /* the high-water mark goes out with the batch: see THE HIGH-WATER MARK */
         rec_encode(fs->wbuf, KIND_LAST, 0, fs->wbuf_last_msg, 0, NULL, 0, NULL, 0, NULL, 0);
     if (fs->wbuf->len > 0) {
@@ -331,11 +378,11 @@ static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
         fs->unsynced = TRUE;
     }
     if (fsync_now && fs->unsynced) {
-        if (!env_file_sync(s->env, g->fd, error)) goto failed;
+        if (!env_file_sync(s->env, g->fd, error)) goto sync_failed;
         fs->unsynced = FALSE;
     }
     if (fsync_now && fs->dir_dirty) {
-        if (!env_dir_sync(s->env, fs->dir, error)) goto failed;
+        if (!env_dir_sync(s->env, fs->dir, error)) goto sync_failed;
         fs->dir_dirty = FALSE;
     }
     tail_wrote(fs, g->no, fs->wbuf->data, fs->wbuf->len); /* written (and synced per policy) */
@@ -345,8 +392,10 @@ static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
     if (fs->wbuf_last_msg > fs->durable_seq) fs->durable_seq = fs->wbuf_last_msg;
     fs->wbuf_last_msg = 0;
     return TRUE;
+sync_failed:
+    mark_failed(s, g, error && *error ? *error : NULL);
 failed:
-    env_log(s->env, ENV_LOG_ERROR, "store %s: write to segment %u failed, %" G_GUINT64_FORMAT
+    env_log(s->env, ENV_LOG_ERROR, "store %s: flush of segment %u failed, %" G_GUINT64_FORMAT
             " unacknowledged messages rolled back: %s", s->name, g->no,
             s->last_seq > fs->durable_seq ? s->last_seq - fs->durable_seq : 0,
             error && *error ? (*error)->message : "?");
@@ -388,7 +437,7 @@ static void interval_tick(void *arg) {
     fs->timer = 0;
     if (!flush_buffer(s, TRUE, &err))
         env_log(s->env, ENV_LOG_ERROR, "store %s: interval sync failed: %s", s->name, err->message);
-    fs->timer = env_timer_add(s->env, fs->sync_interval_ns, interval_tick, s);
+    if (fs->failed == NULL) fs->timer = env_timer_add(s->env, fs->sync_interval_ns, interval_tick, s);
 }
 
 /* Flush the active segment, fsync it, and start the next one. */
@@ -408,6 +457,10 @@ static gboolean file_append(Store *s, uint64_t seq, StoreEntry *e, const char *s
                             size_t subject_len, const void *hdr, size_t hdr_len, const void *data,
                             size_t data_len, GError **error) {
     FileStore *fs = FS(s);
+    if (refuse_if_failed(s, error)) {
+        store_index_truncate(s, seq - 1); /* take back the entry store_append made */
+        return FALSE;
+    }
     size_t size = REC_HDR_BYTES + subject_len + hdr_len + data_len + REC_CRC_BYTES;
     int64_t ts = e->ts_ns;
     if (fs->wbuf_off + fs->wbuf->len + size > fs->segment_bytes_max && fs->wbuf_off + fs->wbuf->len > 64) {
@@ -521,18 +574,20 @@ static void file_released(Store *s, uint64_t seq, const StoreEntry *e) {
 
 static void file_removed(Store *s, uint64_t seq, gboolean erase) {
     FileStore *fs = FS(s);
+    if (fs->failed) return; /* nothing can be made durable now: the message is back after a restart */
     rec_encode(fs->wbuf, KIND_DELETE, erase ? FLAG_ERASE : 0, seq, 0, NULL, 0, NULL, 0, NULL, 0);
     active(fs)->tombs++;
 }
 
 static void file_floor(Store *s, uint64_t floor) {
     FileStore *fs = FS(s);
+    if (fs->failed) return; /* as file_removed */
     rec_encode(fs->wbuf, KIND_FLOOR, 0, floor, (int64_t)s->last_seq, NULL, 0, NULL, 0, NULL, 0);
     active(fs)->tombs++;
 }
 
 static uint64_t file_durable_seq(Store *s) { return MIN(FS(s)->durable_seq, s->last_seq); }
-static gboolean file_dirty(Store *s) { return FS(s)->wbuf->len > 0; }
+static gboolean file_dirty(Store *s) { return FS(s)->wbuf->len > 0 && FS(s)->failed == NULL; }
 
 /* nats-server's fileStoreMsgSize: what `bytes` in stream info counts for file streams. */
 static uint64_t file_msg_bytes(size_t subject_len, size_t hdr_len, size_t data_len) {
@@ -563,7 +618,7 @@ static void file_close(Store *s) {
     FileStore *fs = FS(s);
     g_autoptr(GError) err = NULL;
     env_timer_cancel(s->env, fs->timer);
-    if (fs->segs->len > 0 && !flush_buffer(s, TRUE, &err))
+    if (fs->segs->len > 0 && fs->failed == NULL && !flush_buffer(s, TRUE, &err))
         env_log(s->env, ENV_LOG_ERROR, "store %s: final flush failed: %s", s->name, err->message);
     for (guint i = 0; i < fs->segs->len; i++) seg_free(s->env, fs->segs->pdata[i]);
     g_ptr_array_free(fs->segs, TRUE);
@@ -571,6 +626,7 @@ static void file_close(Store *s) {
     g_byte_array_free(fs->tail, TRUE);
     g_free(fs->ra);
     g_free(fs->dir);
+    if (fs->failed) g_error_free(fs->failed);
     g_free(fs);
 }
 

@@ -171,7 +171,11 @@ static GArray *pull(Fx *f, const char *stream_name, const char *name, const char
 
 static void ack(Fx *f, const Msg *m, const char *what) { pub(f, m->reply, NULL, what); }
 
-static Msg *at(GArray *a, guint i) { return &g_array_index(a, Msg, i); }
+/* The i-th message taken; a missing one fails the test (it used to read past the array). */
+static Msg *at(GArray *a, guint i) {
+    if (i >= a->len) g_error("expected a message at index %u, got only %u", i, a->len);
+    return &g_array_index(a, Msg, i);
+}
 
 /* ------------------------------------------------------------------ tests */
 
@@ -316,6 +320,34 @@ static void test_redelivery(Fx *f, gconstpointer data) {
     must_contain(adv, "io.nats.jetstream.advisory.v1.terminated");
     g_autofree char *i2 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.r", "");
     must_contain(i2, "\"num_ack_pending\":0");
+}
+
+/* -NAK with a delay SHORTER than what is left of ack_wait: the redelivery comes after the
+ * delay, so the ack timer (armed for the ack_wait deadline) must be re-armed earlier. */
+static void test_nak_short_delay(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 1);
+    g_free(create(f, "ORDERS", "n", ",\"ack_policy\":\"explicit\",\"ack_wait\":10000000000"));
+    g_autoptr(GArray) g1 = pull(f, "ORDERS", "n", "{\"batch\":5,\"expires\":60000000000}", 0);
+    g_assert_cmpuint(g1->len, ==, 1);
+    step(f, 500 * MS);
+    ack(f, at(g1, 0), "-NAK {\"delay\":1000000000}"); /* 1 s, while 9.5 s of ack_wait are left */
+    step(f, 900 * MS);
+    g_autoptr(GArray) early = take(f);
+    g_assert_cmpuint(early->len, ==, 0); /* not before the delay */
+    step(f, 200 * MS);
+    g_autoptr(GArray) g2 = take(f);
+    g_assert_cmpuint(g2->len, ==, 1); /* after the delay, long before ack_wait */
+    g_assert_true(g_str_has_prefix(at(g2, 0)->reply, "$JS.ACK.ORDERS.n.2.1.2."));
+    /* the Go-duration form too */
+    ack(f, at(g2, 0), "-NAK 2s");
+    step(f, 1900 * MS);
+    g_autoptr(GArray) g3 = take(f);
+    g_assert_cmpuint(g3->len, ==, 0);
+    step(f, 200 * MS);
+    g_autoptr(GArray) g4 = take(f);
+    g_assert_cmpuint(g4->len, ==, 1);
+    g_assert_true(g_str_has_prefix(at(g4, 0)->reply, "$JS.ACK.ORDERS.n.3.1.3."));
 }
 
 static void test_backoff_max_deliver(Fx *f, gconstpointer data) {
@@ -780,6 +812,7 @@ int main(int argc, char **argv) {
     ADD("/consumer/errors", test_errors);
     ADD("/consumer/pull-ack", test_pull_ack);
     ADD("/consumer/redelivery-nak-wpi-term", test_redelivery);
+    ADD("/consumer/nak-delay-shorter-than-ack-wait", test_nak_short_delay);
     ADD("/consumer/backoff-max-deliver", test_backoff_max_deliver);
     ADD("/consumer/pull-statuses", test_pull_statuses);
     ADD("/consumer/max-ack-pending-push", test_max_ack_pending_push);

@@ -3,7 +3,8 @@
  *
  *   /store/{memory,file}/...   behaviour shared by both backends
  *   /store/file/...            restart, crashes (every TestCrashMode, many seeds), bit flips,
- *                              truncated and missing segments, disk full, sync interval
+ *                              truncated and missing segments, disk full, failed fsync (EIO,
+ *                              ENOSPC), sync interval
  *   /store/perf/...            appends per second on test_env (printed, not asserted)
  */
 #include <string.h>
@@ -630,6 +631,61 @@ static void test_disk_full(void) {
     test_env_free(te);
 }
 
+/* A failed fdatasync (EIO or ENOSPC) is fatal for the store until it is reopened: the batch is
+ * never made durable, nothing after it is accepted, and what was durable survives. The disk
+ * drops the batch's pages and forgets they were dirty (fsyncgate), so a store that retried the
+ * fsync would see it succeed and acknowledge data that is gone: the reopen below catches it. */
+static void test_sync_fails(gconstpointer data) {
+    int code = GPOINTER_TO_INT(data);
+    TestEnv *te = test_env_new(12);
+    StoreConfig cfg = {.name = "Y", .dir = "Y", .sync = STORE_SYNC_ALWAYS};
+    Store *s = open_file(te, &cfg);
+    for (int i = 0; i < 3; i++) put(s, "y", "acked");
+    g_assert_true(store_flush(s, NULL));
+    g_assert_cmpuint(store_durable_seq(s), ==, 3);
+    g_free(test_env_take_log(te));
+
+    put(s, "y", "doomed");
+    put(s, "y", "doomed");
+    test_env_fail_syncs(te, ".seg", code, 1);
+    g_autoptr(GError) err = NULL;
+    g_assert_false(store_flush(s, &err));
+    g_assert_error(err, G_FILE_ERROR, code);
+    g_clear_error(&err);
+    g_assert_cmpuint(store_durable_seq(s), ==, 3); /* the batch is never acknowledged */
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.last_seq, ==, 3);
+    g_autofree char *log = test_env_take_log(te);
+    g_assert_nonnull(strstr(log, "[ERR] store Y: fsync of segment 1 failed"));
+    store_check_invariants(s);
+
+    /* failed: no more writes (a second fsync would succeed and prove nothing), reads work */
+    g_assert_cmpuint(store_append(s, "y", 1, NULL, 0, "x", 1, 1, &err), ==, 0);
+    g_assert_error(err, G_FILE_ERROR, code);
+    g_assert_nonnull(strstr(err->message, "writes refused until restart"));
+    g_clear_error(&err);
+    g_assert_false(store_dirty(s));
+    for (uint64_t q = 1; q <= 3; q++) assert_msg(s, q, "y", "acked");
+    store_check_invariants(s);
+
+    /* reopened (a restart): what was durable is there, the failed batch is not, writes work */
+    store_close(s);
+    s = open_file(te, &cfg);
+    for (uint64_t q = 1; q <= 3; q++) assert_msg(s, q, "y", "acked");
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 3);
+    g_assert_cmpuint(st.last_seq, ==, 3);
+    uint64_t seq = put(s, "y", "later");
+    g_assert_true(store_flush(s, NULL));
+    g_assert_cmpuint(store_durable_seq(s), ==, seq);
+    store_close(s);
+    s = open_file(te, &cfg);
+    assert_msg(s, seq, "y", "later");
+    store_close(s);
+    test_env_free(te);
+}
+
 static void test_segments_removed(void) {
     TestEnv *te = test_env_new(10);
     Env *env = &te->env;
@@ -919,6 +975,8 @@ int main(int argc, char **argv) {
         g_test_add(p5, Fx, d, fx_setup, test_next_with_headers, fx_teardown);
     }
     g_test_add_data_func("/store/file/crash/lose-all-unsynced", GINT_TO_POINTER(TEST_CRASH_LOSE_ALL_UNSYNCED), test_crash);
+    g_test_add_data_func("/store/file/sync-fails/eio", GINT_TO_POINTER(G_FILE_ERROR_IO), test_sync_fails);
+    g_test_add_data_func("/store/file/sync-fails/enospc", GINT_TO_POINTER(G_FILE_ERROR_NOSPC), test_sync_fails);
     g_test_add_data_func("/store/file/crash/keep-some", GINT_TO_POINTER(TEST_CRASH_KEEP_SOME), test_crash);
     g_test_add_data_func("/store/file/crash/tear-last", GINT_TO_POINTER(TEST_CRASH_TEAR_LAST), test_crash);
     g_test_add_func("/store/file/bitflip", test_bitflip);

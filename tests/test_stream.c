@@ -494,7 +494,7 @@ static void test_group_commit(Fx *f, gconstpointer d) {
     g_string_free(burst, TRUE);
     g_autofree char *before = test_env_client_take(f->te, f->c);
     g_assert_cmpstr(before, ==, ""); /* appended, not yet durable: no ack */
-    test_env_advance(f->te, 0);       /* the zero-delay timer: one flush, fifty acks */
+    test_env_advance(f->te, 0);       /* the end of the turn: one flush, fifty acks */
     g_autofree char *after = test_env_client_take(f->te, f->c);
     g_autoptr(GArray) acks = parse_msgs(after);
     g_assert_cmpuint(acks->len, ==, 50);
@@ -549,6 +549,29 @@ static void test_expected_headers(Fx *f, gconstpointer d) {
     /* first occurrence wins */
     g_autofree char *first = pub(f, "e.a", "Nats-Expected-Last-Sequence: 6\r\nNats-Expected-Last-Sequence: 1", "x");
     g_assert_cmpstr(first, ==, "{\"stream\":\"E\", \"seq\":7}");
+}
+
+/* Nats-Expected-Last-Sequence compares with the stream's last seq, which outlives the
+ * messages: after limit eviction, a delete and a purge the message count is different. */
+static void test_expected_last_seq_gaps(Fx *f, gconstpointer d) {
+    create(f, "EL", "{\"name\":\"EL\",\"subjects\":[\"el\"],\"max_msgs\":2}");
+    for (int i = 0; i < 4; i++) g_free(pub(f, "el", NULL, "x")); /* seqs 1..4, 2 kept */
+    g_autofree char *i1 = info(f, "EL", "");
+    assert_jq(i1, "$.state.messages", "2");
+    g_autofree char *cnt = pub(f, "el", "Nats-Expected-Last-Sequence: 2", "x");
+    assert_err(cnt, "10071", "wrong last sequence: 4");
+    g_autofree char *ok = pub(f, "el", "Nats-Expected-Last-Sequence: 4", "x");
+    g_assert_cmpstr(ok, ==, "{\"stream\":\"EL\", \"seq\":5}");
+    g_autofree char *del = req(f, "$JS.API.STREAM.MSG.DELETE.EL", "{\"seq\":5}"); /* the last one */
+    assert_jq(del, "$.success", "true");
+    g_autofree char *after_del = pub(f, "el", "Nats-Expected-Last-Sequence: 5", "x");
+    g_assert_cmpstr(after_del, ==, "{\"stream\":\"EL\", \"seq\":6}");
+    g_autofree char *pu = req(f, "$JS.API.STREAM.PURGE.EL", "");
+    assert_jq(pu, "$.success", "true");
+    g_autofree char *empty = pub(f, "el", "Nats-Expected-Last-Sequence: 0", "x");
+    assert_err(empty, "10071", "wrong last sequence: 6");
+    g_autofree char *after_purge = pub(f, "el", "Nats-Expected-Last-Sequence: 6", "x");
+    g_assert_cmpstr(after_purge, ==, "{\"stream\":\"EL\", \"seq\":7}");
 }
 
 static void test_rollup(Fx *f, gconstpointer d) {
@@ -786,7 +809,7 @@ static void test_restart(Fx *f, gconstpointer d) {
 static void test_crash_keeps_acked(Fx *f, gconstpointer d) {
     create(f, "C", "{\"name\":\"C\",\"subjects\":[\"c\"]}");
     for (int i = 0; i < 30; i++) g_free(pub(f, "c", NULL, "acked"));
-    /* a burst read in one turn, cut by the power before its timer runs: never acked */
+    /* a burst read in one turn, cut by the power before the turn ends: never acked */
     test_env_client_send(f->te, f->c, "PUB c _INBOX.x 5\r\nlost?\r\nPUB c _INBOX.y 5\r\nlost?\r\n");
     g_autofree char *noack = test_env_client_take(f->te, f->c);
     g_assert_cmpstr(noack, ==, "");
@@ -801,6 +824,49 @@ static void test_crash_keeps_acked(Fx *f, gconstpointer d) {
         g_autofree char *body = g_strdup_printf("{\"seq\":%d}", s);
         g_autofree char *g = req(f, "$JS.API.STREAM.MSG.GET.C", body);
         assert_jq(g, "$.message.data", "YWNrZWQ=");
+    }
+}
+
+/* A failed fdatasync (EIO, then ENOSPC) is never acknowledged: every publisher of the batch
+ * gets a 10077 error, later publishes are refused until the restart, and after
+ * the restart the acked messages are there and publishing works again. See FAILED SYNC in
+ * src/store_file.c. */
+static void test_sync_fails(Fx *f, gconstpointer d) {
+    create(f, "SF", "{\"name\":\"SF\",\"subjects\":[\"sf\"]}");
+    for (int i = 0; i < 3; i++) g_free(pub(f, "sf", NULL, "acked"));
+    static const int codes[] = {G_FILE_ERROR_IO, G_FILE_ERROR_NOSPC};
+    uint64_t acked = 3;
+    for (guint k = 0; k < G_N_ELEMENTS(codes); k++) {
+        test_env_fail_syncs(f->te, ".seg", codes[k], 1);
+        test_env_client_send(f->te, f->c, "PUB sf _INBOX.a 1\r\na\r\nPUB sf _INBOX.b 1\r\nb\r\n");
+        test_env_advance(f->te, 0);
+        fx_check(f);
+        g_autofree char *out = test_env_client_take(f->te, f->c);
+        g_autoptr(GArray) acks = parse_msgs(out);
+        g_assert_cmpuint(acks->len, ==, 2);
+        for (guint i = 0; i < acks->len; i++) {
+            const char *a = g_array_index(acks, Msg, i).data;
+            assert_err(a, "10077", NULL); /* never a success for the failed batch */
+        }
+        g_autofree char *log = test_env_take_log(f->te);
+        g_assert_nonnull(strstr(log, "the batch is not acknowledged"));
+        g_autofree char *refused = pub(f, "sf", NULL, "refused"); /* fenced until restart */
+        assert_err(refused, "10077", NULL);
+        g_autofree char *i1 = info(f, "SF", "");
+        g_autofree char *want = g_strdup_printf("%" G_GUINT64_FORMAT, acked);
+        assert_jq(i1, "$.state.last_seq", want);
+        fx_restart(f);
+        g_free(test_env_take_log(f->te));
+        for (uint64_t s = 1; s <= acked; s++) {
+            g_autofree char *body = g_strdup_printf("{\"seq\":%" G_GUINT64_FORMAT "}", s);
+            g_autofree char *g = req(f, "$JS.API.STREAM.MSG.GET.SF", body);
+            assert_jq(g, "$.message.data", "YWNrZWQ=");
+        }
+        g_autofree char *i2 = info(f, "SF", "");
+        assert_jq(i2, "$.state.last_seq", want);
+        g_autofree char *again = pub(f, "sf", NULL, "acked"); /* writes work again */
+        g_autofree char *want_ack = g_strdup_printf("{\"stream\":\"SF\", \"seq\":%" G_GUINT64_FORMAT "}", ++acked);
+        g_assert_cmpstr(again, ==, want_ack);
     }
 }
 
@@ -895,6 +961,7 @@ int main(int argc, char **argv) {
     T("group-commit", test_group_commit);
     T("dedup", test_dedup);
     T("expected-headers", test_expected_headers);
+    T("expected-last-seq-gaps", test_expected_last_seq_gaps);
     T("rollup", test_rollup);
     T("limits", test_limits);
     T("max-age", test_max_age);
@@ -904,6 +971,7 @@ int main(int argc, char **argv) {
     T("direct-get", test_direct_get);
     T("restart", test_restart);
     T("crash-keeps-acked", test_crash_keeps_acked);
+    T("sync-fails", test_sync_fails);
     T("sync-interval", test_sync_interval);
     T("header-get-no-headers", test_header_get_no_headers);
     return g_test_run();
