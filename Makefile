@@ -151,7 +151,8 @@ $(B)/minijet-bench: bench/loadgen.c
 	@mkdir -p $(B)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libnats 2>/dev/null) -o $@ $< $(NATS_LIBS) -lpthread
 
-bench: deps $(B)/minijet-server $(B)/minijet-bench
+bench: deps $(B)/minijet-server $(B)/minijet-bench $(B)/tests/test_store
+	$(B)/tests/test_store -m perf -p /store/perf/sync-never -p /store/perf/sync-always
 	bench/compare.sh
 
 bench-quick: deps $(B)/minijet-server $(B)/minijet-bench

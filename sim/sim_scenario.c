@@ -315,12 +315,14 @@ static bool parse_fault(Parse *p, const char *key) {
         {"disk-misdirect", SIM_FAULT_DISK_MISDIRECT, 1, "disk-misdirect NODE"},
         {"disk-full", SIM_FAULT_DISK_FULL, 1, "disk-full NODE"},
         {"disk-slow", SIM_FAULT_DISK_SLOW, 2, "disk-slow NODE EXTRA-FSYNC-LATENCY"},
+        {"disk-sync-eio", SIM_FAULT_DISK_SYNC_EIO, -1, "disk-sync-eio NODE [PATH]"},
+        {"disk-sync-enospc", SIM_FAULT_DISK_SYNC_ENOSPC, -1, "disk-sync-enospc NODE [PATH]"},
     };
     int k = -1;
     for (guint i = 0; i < G_N_ELEMENTS(acts); i++) if (!strcmp(a[1], acts[i].name)) k = (int)i;
     if (k < 0) return bad(p, "faults", key, "unknown action '%s' (crash, restart, pause, clock-jump, reset-clients, "
                                            "stall, partition, heal, disk-bitflip, disk-readflip, disk-bad-sector, "
-                                           "disk-misdirect, disk-full, disk-slow)", a[1]);
+                                           "disk-misdirect, disk-full, disk-slow, disk-sync-eio, disk-sync-enospc)", a[1]);
     f->kind = acts[k].kind;
     guint args = n - 2;
     bool optional_path = acts[k].args < 0;

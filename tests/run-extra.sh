@@ -5,7 +5,8 @@
 #   selftest      the simulator's own unit tests (scheduler, PRNG, disk crash model, parser)
 #   determinism   two scenarios, each run twice with one seed: the trace hashes must be equal
 #   replay        a saved run directory replays to the same hash
-#   scenarios     every single-node scenario passes its checkers (seed 1)
+#   scenarios     every single-node scenario passes its checkers (seed 1); disk-corruption
+#                 and sync-failure also at seeds 1-20
 #   checkers      a deliberately broken network (--bug) and a store that acks before fsync
 #                 (--sync 2m) must be caught: exit 1 (safety)
 #   bad input     a broken scenario file is a one-line usage error (exit 64), not a crash
@@ -55,8 +56,13 @@ if [ -x "$SIM" ]; then
     run_check "sim-determinism-$s" sim_same_hash "$s" 5
   done
   run_check "sim-replay" sim_replay
-  for s in pubsub-basic slow-consumer reconnect-storm crash-restart random-faults crash-during-publish consumer-redelivery; do
+  for s in pubsub-basic slow-consumer reconnect-storm crash-restart random-faults crash-during-publish consumer-redelivery \
+           disk-corruption sync-failure; do
     run_check "sim-scenario-$s" sim_expect_exit 0 "$SIM" run "$s" --seed 1
+  done
+  # the disk's own faults at more seeds: a bit flip at rest, a failed fsync (EIO, ENOSPC)
+  for s in disk-corruption sync-failure; do
+    run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
   for b in net-drop net-dup net-reorder; do
     run_check "sim-checker-catches-$b" sim_expect_exit 1 "$SIM" run pubsub-basic --seed 1 --bug "$b"
@@ -80,7 +86,7 @@ run_check "labs-check" python3 labs/lab.py check
 # Raft in the simulator (sim/sim_raft.c, book chapter 9 "Running Raft in the simulator"):
 #   raft-*        each raft scenario once on seed 1: every checker holds (exit 0)
 #   determinism   raft-random and raft-figure8 run twice with one seed: equal trace hashes
-#   swarm         30 seeds of raft-random (make swarm runs 1,000)
+#   swarm         30 seeds of raft-random (make swarm runs 1,000), 20 of every other raft-*
 #   broken rule   RAFT_BUG_COMMIT_OLD_TERM (--bug raft-commit-old-term) under the Figure 8
 #                 adversary on seed 2 is caught: exit 1 (safety); the correct rule passes it
 echo "== raft in the simulator"
@@ -91,6 +97,10 @@ if [ -x "$SIM" ]; then
   run_check "sim-determinism-raft-random" sim_same_hash raft-random 7
   run_check "sim-determinism-raft-figure8" sim_same_hash raft-figure8 2
   run_check "sim-swarm-raft-random-1-30" "$SIM" swarm raft-random --seeds 1-30
+  # the scripted Raft scenarios at 20 seeds each, not only seed 1 (~3 s each on 2 cores)
+  for s in raft-basic raft-leader-crash raft-partition raft-figure8 raft-unreliable raft-reorder; do
+    run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
+  done
   run_check "sim-raft-figure8-seed2-correct-rule" sim_expect_exit 0 "$SIM" run raft-figure8 --seed 2
   run_check "sim-raft-catches-commit-old-term" sim_expect_exit 1 "$SIM" run raft-figure8 --seed 2 --bug raft-commit-old-term
 fi

@@ -11,41 +11,52 @@ logs=build/test-logs
 mkdir -p "$logs"
 total_pass=0
 total_fail=0
+total_skip=0
 failed_suites=()
+skipped_tests=()
 
-# count_tap LOG -> "pass fail" from a TAP log (top-level and nested ok/not ok lines of GLib,
-# or node's "# pass N" / "# fail N" summary when present).
+# count_tap LOG -> "pass fail skip" from a TAP log (top-level and nested ok/not ok lines of
+# GLib, or node's "# pass N" / "# fail N" / "# skipped N" summary when present). A skipped
+# test ("ok N name # SKIP reason") is a skip, not a pass.
 count_tap() {
-  local log=$1 p f c
+  local log=$1 p f c s
   if grep -qE '^# pass [0-9]+' "$log"; then
     p=$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')
     f=$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')
     # node cancels a test whose promise never settles: that is a failure too
     c=$(grep -E '^# cancelled [0-9]+' "$log" | tail -1 | awk '{print $3}')
+    s=$(grep -E '^# skipped [0-9]+' "$log" | tail -1 | awk '{print $3}')
     f=$(( ${f:-0} + ${c:-0} ))
   else
-    p=$(grep -cE '^ok [0-9]+' "$log")
+    s=$(grep -ciE '^ok [0-9]+.*# skip' "$log")
+    p=$(( $(grep -cE '^ok [0-9]+' "$log") - s ))
     f=$(grep -cE '^not ok [0-9]+' "$log")
   fi
-  echo "${p:-0} ${f:-0}"
+  echo "${p:-0} ${f:-0} ${s:-0}"
 }
 
 # run_suite NAME TIMEOUT_S CMD... : run a TAP-speaking command, add up its results.
 run_suite() {
   local name=$1 limit=$2; shift 2
-  local log="$logs/$name.log" rc p f
+  local log="$logs/$name.log" rc p f s
   mkdir -p "$(dirname "$log")"
   local start=$SECONDS
   timeout --kill-after=5 "$limit" "$@" >"$log" 2>&1
   rc=$?
-  read -r p f < <(count_tap "$log")
+  read -r p f s < <(count_tap "$log")
+  total_skip=$((total_skip + s))
+  if [ "$s" -gt 0 ]; then
+    while IFS= read -r t; do skipped_tests+=("$name: $t"); done \
+      < <(grep -iE '^ok [0-9]+.*# skip' "$log" | sed -E 's/^ok [0-9]+ (- )?//')
+  fi
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     f=1  # crashed, timed out or failed outside a test case: count the suite as one failure
     echo "  (exit code $rc)" >>"$log"
   fi
   total_pass=$((total_pass + p))
   total_fail=$((total_fail + f))
-  printf '%-40s %4d passed %4d failed  %3ds\n' "$name" "$p" "$f" $((SECONDS - start))
+  printf '%-40s %4d passed %4d failed  %3ds%s\n' "$name" "$p" "$f" $((SECONDS - start)) \
+    "$([ "$s" -gt 0 ] && echo "  ($s skipped)")"
   if [ "$f" -ne 0 ]; then
     failed_suites+=("$name")
     grep -E '^(not ok|# (Fail|fail)|\*\*|.*ERROR)' "$log" | head -n 20 | sed 's/^/    /'
@@ -93,6 +104,10 @@ if [ -x tests/run-extra.sh ]; then
 fi
 
 echo
+if [ "$total_skip" -gt 0 ]; then
+  echo "$total_skip skipped (not counted as passed):"
+  printf '  %s\n' "${skipped_tests[@]}"
+fi
 if [ ${#failed_suites[@]} -gt 0 ]; then
   echo "failed suites: ${failed_suites[*]} (logs in $logs/)"
 fi
