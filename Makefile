@@ -158,7 +158,7 @@ bench: deps $(B)/minijet-server $(B)/minijet-bench $(B)/tests/test_store
 bench-quick: deps $(B)/minijet-server $(B)/minijet-bench
 	bench/compare.sh --quick
 
-# --- Simulator (sim/, issue 6, book chapter 9). Deterministic: same SCENARIO + SEED, same trace.
+# --- Simulator (sim/, issue 6, book chapter 8). Deterministic: same SCENARIO + SEED, same trace.
 #   make sim SCENARIO=crash-restart SEED=7   one run into build/sim/<scenario>-<seed>/ (trace.db,
 #                                            summary.txt, latency.png, throughput.png)
 #   make sim-swarm SCENARIO=random-faults SEEDS=1-100   many seeds on both cores
@@ -224,7 +224,7 @@ $(B)/tests/test_raft: tests/test_raft.c sim/raft_checker.c sim/raft_checker.h $(
 swarm: $(B)/minijet-sim
 	$(B)/minijet-sim swarm raft-random --seeds 1-1000
 
-# The Raft chapter's Figure 8 timeline (book/10-raft.md): the adversary from a fixed seed.
+# The Raft chapter's Figure 8 timeline (book/09-raft.md): the adversary from a fixed seed.
 plots: plots-raft
 .PHONY: plots-raft
 plots-raft: $(B)/minijet-sim

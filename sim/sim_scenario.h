@@ -6,7 +6,7 @@
  *   sim_scenario_free(sc)
  *   Errors are one line: "FILE:LINE: [group] key: what is wrong" (LINE when known).
  *
- * THE FORMAT (full reference with examples: book/09-simulator.md, sim/scenarios/NAME.ini)
+ * THE FORMAT (full reference with examples: book/08-simulator.md, sim/scenarios/NAME.ini)
  *   [run]      duration, drain, settle, grace, check_every, description
  *   [cluster]  nodes, jetstream, sync (always|never|DURATION), max_pending, ping_interval,
  *              clock_drift_ppm

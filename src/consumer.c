@@ -477,7 +477,7 @@ static char *put_dec(char *p, uint64_t v, char sep) {
 
 /* The ack reply subject, $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>, as
  * nats-server 2.9.10 lays it out. Built by hand: g_snprintf with its seven conversions was
- * ~5% of the server's samples in pull consume (vfprintf, _itoa_word, xsputn; appendix A). */
+ * ~5% of the server's samples in pull consume (vfprintf, _itoa_word, xsputn; appendix B). */
 static size_t ack_reply(char *out, const char *stream, const char *consumer, uint64_t dc, uint64_t sseq,
                         uint64_t dseq, int64_t ts_ns, uint64_t pending) {
     size_t sl = strlen(stream), cl = strlen(consumer);

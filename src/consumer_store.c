@@ -27,7 +27,7 @@
  *
  *   WHY A LOG NOW (it used to be whole files only): a save was temp file + fdatasync + rename
  *   + directory fsync, 4-14 ms on this course's shared disks, about 8 times a second under
- *   a pull consumer at full speed: the event loop stood still ~6% of the time (appendix A).
+ *   a pull consumer at full speed: the event loop stood still ~6% of the time (appendix B).
  *   An append to an existing file needs one fdatasync and no directory update. Rewriting the
  *   snapshot when the log passes its limit is the compaction; there is no other.
  *   SAVES ARE BATCHED: a change marks the consumer dirty and one timer writes every dirty

@@ -8,7 +8,7 @@
  *   x86-64 and on other architectures the table version is simply all there is.
  *
  *   Measured: crc32c was 4.2% of the server's samples in jspubasync (every append and every
- *   load checks one); the instruction makes it noise (appendix A).
+ *   load checks one); the instruction makes it noise (appendix B).
  *
  * INVARIANTS
  *   crc32c() == crc32c_sw() for every input (test_store: /store/crc32c).

@@ -251,7 +251,7 @@ static int next_timeout_ms(World *w) {
 
 /* The core calls send and pending for the same subscriber's connection for every message it
  * delivers, so remembering the last connection looked up skips the hash table nearly every
- * time (g_hash_table_lookup was 18.8% of the server's samples in pubsub, appendix A).
+ * time (g_hash_table_lookup was 18.8% of the server's samples in pubsub, appendix B).
  * conn_finish forgets it as it leaves `conns`, so the shortcut never returns a closed conn. */
 static RealConn *conn_get(World *w, EnvConn id) {
     if (w->last_conn != NULL && w->last_conn->id == id) return w->last_conn;

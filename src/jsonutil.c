@@ -147,7 +147,7 @@ void jsonu_append_quoted(GString *out, const char *s) {
 }
 
 /* Formatted directly: with json-glib (a node, a generator, a printf) building PubAcks was
- * ~20% of the server's CPU in jspubasync (appendix A). */
+ * ~20% of the server's CPU in jspubasync (appendix B). */
 char *jsonu_puback(const char *stream, uint64_t seq, bool duplicate) {
     GString *out = g_string_sized_new(48 + strlen(stream));
     g_string_append(out, "{\"stream\":");

@@ -6,7 +6,7 @@
  *   batch of things the caller must now do. This is etcd-raft's shape (and TigerBeetle's
  *   "a replica driven by tick() and messages"): the same code runs in the broker, in the unit
  *   tests message by message, and in a simulated cluster where one seed decides everything.
- *   Book chapter: book/10-raft.md. Lab markers: LAB(5) vote, LAB(6) append, LAB(7) commit
+ *   Book chapter: book/09-raft.md. Lab markers: LAB(5) vote, LAB(6) append, LAB(7) commit
  *   and persistence rule, LAB(8) snapshot install.
  *
  * INPUTS

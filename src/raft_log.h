@@ -1,5 +1,5 @@
 /* raft_log.h — Raft's persistent state on the environment's disk: the log, the hard state
- * (term, vote, commit) and the latest snapshot. Book chapter: book/10-raft.md.
+ * (term, vote, commit) and the latest snapshot. Book chapter: book/09-raft.md.
  *
  * INTERFACE
  *   raft_log_open(env, dir, &boot, error)  recover: read the three files, truncate a torn or

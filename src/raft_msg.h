@@ -5,7 +5,7 @@
  *   (raft_log.h) and whoever carries messages between nodes (the cluster layer, the tests'
  *   harness, the simulator): a log entry, a snapshot, a message; and a compact binary
  *   encoding of a message with a CRC32C, so a truncated, padded or bit-flipped datagram is
- *   rejected with a GError instead of being believed. Book chapter: book/10-raft.md.
+ *   rejected with a GError instead of being believed. Book chapter: book/09-raft.md.
  *
  * INTERFACE
  *   raft_msg_encode(msg)            -> GBytes, the datagram to send

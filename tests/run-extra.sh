@@ -1,7 +1,7 @@
 # tests/run-extra.sh — suites registered by later modules; sourced by tests/run.sh, which
 # provides run_suite (TAP) and run_check (pass/fail). Keep the whole file under ~60 s.
 #
-# The simulator (sim/, book chapter 9):
+# The simulator (sim/, book chapter 8):
 #   selftest      the simulator's own unit tests (scheduler, PRNG, disk crash model, parser)
 #   determinism   two scenarios, each run twice with one seed: the trace hashes must be equal
 #   replay        a saved run directory replays to the same hash

@@ -1,4 +1,4 @@
-/* cli.c — the `minijet` command-line tool (see cli.h; reference in book/appendix-cli.md).
+/* cli.c — the `minijet` command-line tool (see cli.h; reference in book/C-cli.md).
  *
  * HOW IT WORKS
  *   main() hands us a world (an Env plus run/stop for its loop). We parse argv into a command

@@ -1,4 +1,4 @@
-/* cli.h — the `minijet` command-line tool, as logic over the environment (book appendix).
+/* cli.h — the `minijet` command-line tool, as logic over the environment (book appendix C).
  *
  * WHAT IT IS
  *   A small `nats`-CLI look-alike for the book's tutorials: pub, sub, req, reply, stream,

@@ -63,29 +63,157 @@ class BookError(Exception):
 # ------------------------------------------------------------------ chapters and their order
 
 def chapter_order():
-    """Reading order: the .md files named on the rows of book/README.md's tables, in table
-    order, when they exist; then any other NN-*.md by number; then the appendices (the
-    generated error appendix first, then book/appendix-*.md and X-*.md by name); then the
-    teacher's guide. README.md itself becomes the book's front page (index.html)."""
-    readme = read(os.path.join(BOOK, "README.md"))
-    listed = []
-    for line in readme.splitlines():
-        if not line.startswith("|"):
-            continue
-        for name in re.findall(r"[\w.-]+\.md", line):
-            if name != "README.md" and os.path.exists(os.path.join(BOOK, name)) and name not in listed:
-                listed.append(name)
-                break
+    """Reading order is file order: book/NN-*.md by number, then the appendices by letter
+    (the generated error appendix A, then book/X-*.md), then the teacher's guide.
+    README.md itself becomes the book's front page (index.html)."""
     files = sorted(f for f in os.listdir(BOOK) if f.endswith(".md"))
-    chapters = [f for f in listed if re.match(r"\d\d-", f)]
-    chapters += sorted((f for f in files if re.match(r"\d\d-", f) and f not in chapters),
-                       key=lambda f: int(f[:2]))
-    appendices = [ERRORS_MD]
-    appendices += [f for f in listed if not re.match(r"\d\d-", f) and f != "teaching.md"]
-    appendices += [f for f in files if (f.startswith("appendix-") or re.match(r"[A-Z]-", f))
-                   and f not in appendices]
-    guide = ["teaching.md"] if os.path.exists(os.path.join(BOOK, "teaching.md")) else []
+    chapters = sorted((f for f in files if re.match(r"\d\d-", f)), key=lambda f: int(f[:2]))
+    appendices = sorted([ERRORS_MD] + [f for f in files if re.match(r"[A-Z]-", f) and f != ERRORS_MD])
+    guide = ["teaching.md"] if "teaching.md" in files else []
     return chapters + appendices + guide
+
+
+STATUS_RE = re.compile(r"^<!--\s*status:\s*(.*?)\s*-->\s*$", re.M)
+
+
+def status_of(text):
+    m = STATUS_RE.search(text)
+    return m.group(1) if m else "written"
+
+
+def label_of(name):
+    """'3' for 03-protocol.md, 'B' for B-where-the-time-goes.md, None for other pages."""
+    if re.match(r"\d\d-", name):
+        return str(int(name[:2]))
+    if re.match(r"[A-Z]-", name):
+        return name[0]
+    return None
+
+
+def check_numbering(chapters, texts):
+    """[error] when a file's title or its numbered sections disagree with its file name:
+    03-x.md must be titled '# 3. ...' with sections 3.1, 3.2, ... in order; B-x.md
+    '# Appendix B. ...' with sections B.1, B.2, ..."""
+    errors = []
+    for ch in chapters:
+        label = label_of(ch)
+        if label is None:
+            continue
+        title = title_of(texts[ch], ch)
+        want = f"{label}. " if label.isdigit() else f"Appendix {label}. "
+        if not title.startswith(want):
+            errors.append(f"book/{ch}: title '# {title}' should start with '# {want}' (file order is reading order)")
+        k = 0
+        for s in sections_of(texts[ch]):
+            m = re.match(r"([0-9A-Z]+)\.(\d+)\b", s)
+            if not m:
+                continue
+            k += 1
+            if m.group(1) != label or int(m.group(2)) != k:
+                errors.append(f"book/{ch}: section '## {s}' should be numbered {label}.{k}")
+    return errors
+
+
+# Cross-references in prose: "chapter 5", "chapters 5–7", "section 9.2", "chapter 9.2",
+# "appendix B", "appendix B.7", "(B.7)". Each must name a chapter, appendix or numbered
+# section that exists; a dangling one fails the build, like a dangling citation.
+XREF_RE = re.compile(r"\b(?:([Cc]hapters?|[Ss]ections?|§|[Aa]ppendix|[Aa]ppendices)\s+)?"
+                     r"((?:\d+|[A-Z])(?:\.\d+)?)(?:\s*(?:[–-]|and|or)\s*((?:\d+|[A-Z])(?:\.\d+)?))?")
+
+
+def xref_targets(chapters, texts):
+    """{label or label.section} that exist."""
+    out = set()
+    for ch in chapters:
+        label = label_of(ch)
+        if label is None:
+            continue
+        out.add(label)
+        for s in sections_of(texts[ch]):
+            m = re.match(r"([0-9A-Z]+\.\d+)\b", s)
+            if m:
+                out.add(m.group(1))
+    return out
+
+
+def strip_code(text):
+    """The prose of a Markdown text: fenced blocks, inline code and HTML comments blanked
+    (line numbers kept)."""
+    lines, fence, out = text.splitlines(), None, []
+    for line in lines:
+        m = FENCE_RE.match(line)
+        if m:
+            if fence is None:
+                fence = m.group(2)
+            elif m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) and not m.group(3):
+                fence = None
+            out.append("")
+            continue
+        if fence is not None:
+            out.append("")
+            continue
+        line = re.sub(r"`+[^`]*`+", "", line)
+        line = re.sub(r"<!--.*?-->", "", line)
+        out.append(line)
+    return out
+
+
+def check_xrefs(where, text, targets, appendix_letters):
+    """[error] for each dangling cross-reference in one Markdown text."""
+    errors = []
+    for no, line in enumerate(strip_code(text), 1):
+        for m in XREF_RE.finditer(line):
+            word, refs = m.group(1), [r for r in (m.group(2), m.group(3)) if r]
+            if word is None:
+                # a bare "B.7" counts only for an appendix letter
+                if not re.fullmatch(r"[A-Z]\.\d+", m.group(2)) or m.group(2)[0] not in appendix_letters:
+                    continue
+                refs = [m.group(2)]
+            elif word.lower().startswith("appendi"):
+                if not all(re.fullmatch(r"[A-Z](\.\d+)?", r) for r in refs):
+                    continue
+            elif not all(re.fullmatch(r"\d+(\.\d+)?", r) for r in refs):
+                continue
+            for r in refs:
+                if r not in targets:
+                    errors.append(f"{where}:{no}: '{m.group(0).strip()}' refers to {r}, which no chapter or appendix has")
+    return errors
+
+
+# Prose outside book/ that refers to the book's chapters and appendices (checked by the
+# same rule): the project README, the benchmark summary, the labs' handouts.
+XREF_FILES = ["README.md", "bench/LATEST.md", "labs/README.md", "labs/*/README.md"]
+
+
+def all_xref_errors(chapters, texts):
+    import glob
+    targets = xref_targets(chapters, texts)
+    letters = {label_of(c) for c in chapters if label_of(c) and not label_of(c).isdigit()}
+    errors = check_numbering(chapters, texts)
+    for ch in chapters:
+        errors += check_xrefs(f"book/{ch}", texts[ch], targets, letters)
+    errors += check_xrefs("book/README.md", read(os.path.join(BOOK, "README.md")), targets, letters)
+    for pat in XREF_FILES:
+        for f in sorted(glob.glob(os.path.join(ROOT, pat))):
+            errors += check_xrefs(os.path.relpath(f, ROOT), read(f), targets, letters)
+    for ch in chapters + ["README.md"]:
+        src = texts[ch] if ch in texts else read(os.path.join(BOOK, ch))
+        for no, line in enumerate(strip_code(src), 1):
+            for link in re.findall(r"\]\(([\w.-]+\.md)(?:#[\w-]*)?\)", line):
+                if link != "README.md" and link not in chapters:
+                    errors.append(f"book/{ch}:{no}: link to {link}, which is not a chapter")
+    return errors
+
+
+def chapter_table(chapters, texts):
+    """The generated reading-order table for the front page."""
+    rows = ["| # | chapter | file | status |", "| --- | --- | --- | --- |"]
+    for ch in chapters:
+        label = label_of(ch) or ""
+        title = re.sub(r"^(\d+|Appendix [A-Z])\.\s*", "", title_of(texts[ch], ch))
+        f = f"generated from `{ERRORS_DEF}`" if ch == ERRORS_MD else f"[`{ch}`]({ch})"
+        rows.append(f"| {label} | {title} | {f} | {status_of(texts[ch])} |")
+    return "\n".join(rows)
 
 
 def read(path):
@@ -430,7 +558,8 @@ def build():
     titles = {ch: title_of(texts[ch], ch) for ch in chapters}
     os.makedirs(OUT, exist_ok=True)
     write(os.path.join(OUT, "md", ERRORS_MD), texts[ERRORS_MD])
-    images, errors, bodies = set(), [], {}
+    images, bodies = set(), {}
+    errors = all_xref_errors(chapters, texts)
     for ch in chapters:
         try:
             bodies[ch] = preprocess(ch, texts[ch], chapters, images)
@@ -449,10 +578,14 @@ def build():
     for ch in chapters:
         front.append(f"- [{titles[ch]}]({html_name(ch)})")
         secs = sections_of(texts[ch])
-        if secs and not ch.startswith(("A-", "appendix")):
+        if secs and not re.match(r"[A-Z]-", ch):
             front[-1] += "\\\n  [" + " · ".join(re.sub(r"([\\`*_\[\]])", r"\\\1", s) for s in secs) + "]{.secs}"
     front += [":::", ""]
-    readme_title, readme = preprocess("README.md", read(os.path.join(BOOK, "README.md")), chapters, images)
+    readme_src = read(os.path.join(BOOK, "README.md"))
+    if "<!-- chapters -->" not in readme_src:
+        raise BookError("book/README.md: the <!-- chapters --> line (where the generated chapter list goes) is missing")
+    readme_src = readme_src.replace("<!-- chapters -->", chapter_table(chapters, texts))
+    readme_title, readme = preprocess("README.md", readme_src, chapters, images)
     readme = readme.replace("\n## ", "\n### ")  # README sections sit under "About this book"
     front_md = "\n".join(front) + "\n## About this book\n" + readme
     pandoc(front_md, os.path.join(OUT, "index.html"), readme_title, nav_html(chapters, titles, "README.md"),
@@ -642,6 +775,9 @@ def main(argv):
             for ch in chapters:
                 bad = [m for ok, m in check_cites(ch, texts[ch]) if not ok]
                 results.append((not bad, f"{ch}: {len(cites_of(texts[ch]))} citations resolve", bad))
+            all_texts = dict(texts, **{ERRORS_MD: errors_appendix()})
+            xerr = all_xref_errors(chapter_order(), all_texts)
+            results.append((not xerr, "numbering and cross-references resolve", xerr))
             try:
                 errors_appendix()
                 results.append((True, f"{ERRORS_MD}: generated from {ERRORS_DEF}", []))
@@ -652,7 +788,12 @@ def main(argv):
             # chapters in parallel (each has its own server and store); results in book order
             with ThreadPoolExecutor(max_workers=4) as pool:
                 per = list(pool.map(lambda ch: test_chapter(ch, texts[ch]), chapters))
-            return tap([r for rs in per for r in rs])
+            results = [r for rs in per for r in rs]
+            if not only:
+                all_texts = dict(texts, **{ERRORS_MD: errors_appendix()})
+                xerr = all_xref_errors(chapter_order(), all_texts)
+                results.append((not xerr, "numbering and cross-references resolve", xerr))
+            return tap(results)
         print(f"usage: {argv[0]} build | test [CHAPTER...] | cites", file=sys.stderr)
         return 64
     except BookError as e:
