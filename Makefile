@@ -192,14 +192,17 @@ $(B)/minijet: tools/minijet-cli/main.c $(B)/obj/env_real.o $(LIB_CLIENT)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -o $@ $< $(B)/obj/env_real.o $(LIB_CLIENT) $(PKG_LIBS) -lm
 
 # --- The book and the labs (issue 8; book/README.md, labs/README.md).
-#   make book                    book/*.md -> build/book/index.html (pandoc); fails on a stale citation
+#   make book                    book/*.md -> build/book/index.html (pandoc), the student edition: a
+#                                cited LAB(n) region shows what the lab asks, not the answer; fails
+#                                on a stale citation or a dangling cross-reference
+#   make book EDITION=teacher    everything printed, into build/book-teacher/
 #   make book-test               every `sh runnable` block against a fresh server; citations (TAP)
 #   make lab-start LAB=n [DIR=]  the student's copy, LAB(n) regions stubbed (default ../minijet-lab<n>)
 #   make grade LAB=n             lab n's weighted tests and seeds in this tree; ends "Score: X/Y"
 #   make labs-check              every lab: reference full marks, starter builds and scores less
 .PHONY: book book-test lab-start grade labs-check
 book:
-	@python3 tools/book/book.py build
+	@python3 tools/book/book.py build $(if $(EDITION),--edition $(EDITION))
 
 book-test: $(B)/minijet-server $(if $(SIM_SRC),$(B)/minijet-sim)
 	@python3 tools/book/book.py test

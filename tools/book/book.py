@@ -2,7 +2,8 @@
 """tools/book/book.py — the book's build and its tests (make book, make book-test).
 
 WHAT IT DOES
-  build   resolve every chapter's code citations, generate the error appendix from
+  build [--edition student|teacher]
+          (make book [EDITION=teacher]) resolve every chapter's code citations, generate the error appendix from
           src/errors.def, and render book/*.md (in reading order) to build/book/*.html with
           pandoc: table of contents, a sidebar with the whole book, prev/next links,
           highlighted code, the charts from plots/*.png, book/style.css.
@@ -374,14 +375,34 @@ def fence_for(lines):
     return "`" * (longest + 1)
 
 
-def listing_md(path, first, last, quoted, caption):
+def listing_md(path, first, last, quoted, caption, edition="student"):
     ext = os.path.splitext(path)[1]
     lang = LANG.get(ext, "makefile" if os.path.basename(path) == "Makefile" else "")
     shown = quoted[:QUOTE_MAX_LINES]
     f = fence_for(shown)
     cls = f".{lang} " if lang else ""
-    out = ["", "::: {.listing}", f"[{path}:{first}]{{.listing-head}}", "",
-           f'{f}{{{cls}.numberLines startFrom="{first}"}}', *shown, f]
+    out = ["", "::: {.listing}", f"[{path}:{first}]{{.listing-head}}", ""]
+    # the student edition: each LAB(n) region inside the quote becomes its description
+    pieces = [(first, shown, None)]
+    if edition == "student":
+        pieces = []
+        at = first
+        for lab, b, e in lab_regions(path):
+            lo, hi = b + 1, e + 1  # 1-based, inclusive
+            if hi < at or lo > first + len(shown) - 1:
+                continue
+            if lo > at:
+                pieces.append((at, shown[at - first:lo - first], None))
+            indent = re.match(r"\s*", read(os.path.join(ROOT, path)).splitlines()[b]).group(0)
+            pieces.append((max(lo, at), [], lab_placeholder(lab, indent)))
+            at = hi + 1
+        if at <= first + len(shown) - 1:
+            pieces.append((at, shown[at - first:], None))
+    for start, lines, placeholder in pieces:
+        if placeholder is not None:
+            out += [f"{f}{{{cls}.lab-removed}}", *placeholder, f, ""]
+        elif lines:
+            out += [f'{f}{{{cls}.numberLines startFrom="{start}"}}', *lines, f, ""]
     if len(quoted) > QUOTE_MAX_LINES:
         out += ["", f"[… {len(quoted) - QUOTE_MAX_LINES} more lines, through "
                     f"{path}:{last}]{{.listing-cut}}"]
@@ -389,6 +410,105 @@ def listing_md(path, first, last, quoted, caption):
         out += ["", "::: {.listing-caption}", *caption, ":::"]
     out += [":::", ""]
     return out
+
+
+# ------------------------------------------------------------------ editions and labs
+#
+# The student edition (make book, the default) never prints a lab's answer: a cited block
+# that overlaps a `LAB(n) begin` ... `LAB(n) end` region shows the lines around the region
+# (the signature) and, in the region's place, what the lab asks for, from its handout's
+# manifest (labs/<n>-*/grade.conf: title, implement). `make book EDITION=teacher` prints
+# everything, into build/book-teacher/.
+
+LAB_BEGIN_RE = re.compile(r"LAB\((\d+)\) begin")
+LAB_END_RE = re.compile(r"LAB\((\d+)\) end")
+_regions = {}
+
+
+def lab_regions(path):
+    """[(lab, begin_index, end_index)] (0-based, inclusive) of the LAB markers in a file."""
+    if path not in _regions:
+        out, open_ = [], None
+        full = os.path.join(ROOT, path)
+        for i, line in enumerate(read(full).splitlines() if os.path.isfile(full) else []):
+            m = LAB_BEGIN_RE.search(line)
+            if m:
+                open_ = (int(m.group(1)), i)
+            m = LAB_END_RE.search(line)
+            if m and open_:
+                out.append((open_[0], open_[1], i))
+                open_ = None
+        _regions[path] = out
+    return _regions[path]
+
+
+def lab_manifest(n):
+    import glob
+    for conf in glob.glob(os.path.join(ROOT, "labs", f"{n}-*", "grade.conf")):
+        meta = {}
+        for line in read(conf).splitlines():
+            m = re.match(r"^([a-z-]+):\s*(.*)$", line)
+            if m:
+                meta[m.group(1)] = m.group(2)
+        meta["handout"] = os.path.relpath(os.path.join(os.path.dirname(conf), "README.md"), ROOT)
+        return meta
+    return {}
+
+
+def lab_placeholder(n, indent):
+    meta = lab_manifest(n)
+    what = meta.get("implement", "this code")
+    return [f"{indent}/* LAB({n}) — {meta.get('title', 'lab ' + str(n))}: you write this in lab {n}.",
+            f"{indent} * Implement {what}; the task is in {meta.get('handout', 'labs/')}.",
+            f"{indent} * (The teacher edition, make book EDITION=teacher, prints the reference.) */"]
+
+
+def lab_bodies():
+    """{(path, lab): [distinctive body lines]}: lines of each LAB region (markers and stubs
+    excluded) long enough to be recognised and found nowhere else in their file."""
+    out = {}
+    for path in sorted(set(subprocess.run(["git", "grep", "-l", "LAB([0-9]*) begin", "--", "src", "sim"],
+                                          cwd=ROOT, capture_output=True, text=True).stdout.split())):
+        lines = read(os.path.join(ROOT, path)).splitlines()
+        regions = lab_regions(path)
+        inside = set(i for _, b, e in regions for i in range(b, e + 1))
+        outside = {lines[i].strip() for i in range(len(lines)) if i not in inside}
+        for lab, b, e in regions:
+            body = [lines[i].strip() for i in range(b + 1, e)
+                    if "LAB(" not in lines[i] and len(lines[i].strip()) >= 20
+                    and lines[i].strip() not in outside]
+            out.setdefault((path, lab), []).extend(body)
+    return out
+
+
+def edition_test(edition):
+    """(ok, name, diagnostics): the student edition shows no LAB body line; the teacher
+    edition shows every body line of every LAB region the book cites."""
+    chapters = chapter_order()
+    texts = {ch: chapter_source(ch) for ch in chapters}
+    rendered = ""
+    for ch in chapters:
+        rendered += preprocess(ch, texts[ch], chapters, set(), edition)[1]
+    rendered_lines = {l.strip() for l in rendered.splitlines()}
+    cited = set()
+    for ch in chapters:
+        for _, path, regex in cites_of(texts[ch]):
+            try:
+                first, last, _ = resolve_cite(path, regex)
+            except BookError:
+                continue
+            for lab, b, e in lab_regions(path):
+                if b + 1 <= min(last, first + QUOTE_MAX_LINES - 1) and e + 1 >= first:
+                    cited.add((path, lab))
+    bad = []
+    for (path, lab), body in lab_bodies().items():
+        if edition == "student":
+            bad += [f"{path} LAB({lab}) body line printed: {l}" for l in body if l in rendered_lines]
+        elif (path, lab) in cited and not any(l in rendered_lines for l in body):
+            bad.append(f"{path} LAB({lab}) is cited but its body is not printed")
+    name = ("student edition prints no LAB body" if edition == "student"
+            else f"teacher edition prints the cited LAB bodies ({len(cited)} regions)")
+    return (not bad, name, bad[:20])
 
 
 # ------------------------------------------------------------------ the error appendix
@@ -433,7 +553,7 @@ def errors_appendix():
 
 # ------------------------------------------------------------------ preprocessing for pandoc
 
-def preprocess(name, text, chapters, images):
+def preprocess(name, text, chapters, images, edition="student"):
     """Chapter Markdown -> pandoc Markdown. Raises BookError naming chapter and anchor."""
     lines = text.splitlines()
     out, i, fence = [], 0, None
@@ -481,7 +601,7 @@ def preprocess(name, text, chapters, images):
                     and not CITE_RE.match(lines[i]) and not lines[i].startswith("#"):
                 caption.append(lines[i])
                 i += 1
-            out += listing_md(path, first, last, quoted, caption)
+            out += listing_md(path, first, last, quoted, caption, edition)
             continue
         if "<!-- cite:" in line:
             raise BookError(f"book/{name}:{i + 1}: malformed citation: {line.strip()}")
@@ -550,29 +670,32 @@ def pandoc(md, dest, title, nav, prev, nxt, toc=True):
             print(f"  pandoc: {os.path.basename(dest)}: {w}", file=sys.stderr)
 
 
-def build():
+def build(edition="student"):
+    if edition not in ("student", "teacher"):
+        raise BookError(f"EDITION={edition}: the editions are student (the default) and teacher")
+    out_dir = OUT if edition == "student" else OUT + "-teacher"
     if shutil.which("pandoc") is None:
         raise BookError("pandoc is not installed (make deps installs it)")
     chapters = chapter_order()
     texts = {ch: chapter_source(ch) for ch in chapters}
     titles = {ch: title_of(texts[ch], ch) for ch in chapters}
-    os.makedirs(OUT, exist_ok=True)
-    write(os.path.join(OUT, "md", ERRORS_MD), texts[ERRORS_MD])
+    os.makedirs(out_dir, exist_ok=True)
+    write(os.path.join(out_dir, "md", ERRORS_MD), texts[ERRORS_MD])
     images, bodies = set(), {}
     errors = all_xref_errors(chapters, texts)
     for ch in chapters:
         try:
-            bodies[ch] = preprocess(ch, texts[ch], chapters, images)
+            bodies[ch] = preprocess(ch, texts[ch], chapters, images, edition)
         except BookError as e:
             errors.append(str(e))
     if errors:
         raise BookError("\n".join(errors))
     for k, ch in enumerate(chapters):
         title, md = bodies[ch]
-        write(os.path.join(OUT, "md", ch), md)
+        write(os.path.join(out_dir, "md", ch), md)
         prev = (html_name(chapters[k - 1]), titles[chapters[k - 1]]) if k > 0 else ("index.html", "About this book")
         nxt = (html_name(chapters[k + 1]), titles[chapters[k + 1]]) if k + 1 < len(chapters) else None
-        pandoc(md, os.path.join(OUT, html_name(ch)), title, nav_html(chapters, titles, ch), prev, nxt)
+        pandoc(md, os.path.join(out_dir, html_name(ch)), title, nav_html(chapters, titles, ch), prev, nxt)
     # the front page: the contents with each chapter's sections, then book/README.md
     front = ["::: {.contents}", "## Contents", ""]
     for ch in chapters:
@@ -588,16 +711,16 @@ def build():
     readme_title, readme = preprocess("README.md", readme_src, chapters, images)
     readme = readme.replace("\n## ", "\n### ")  # README sections sit under "About this book"
     front_md = "\n".join(front) + "\n## About this book\n" + readme
-    pandoc(front_md, os.path.join(OUT, "index.html"), readme_title, nav_html(chapters, titles, "README.md"),
+    pandoc(front_md, os.path.join(out_dir, "index.html"), readme_title, nav_html(chapters, titles, "README.md"),
            None, (html_name(chapters[0]), titles[chapters[0]]), toc=False)
-    shutil.copy(os.path.join(BOOK, "style.css"), os.path.join(OUT, "style.css"))
+    shutil.copy(os.path.join(BOOK, "style.css"), os.path.join(out_dir, "style.css"))
     for rel in sorted(images):
-        dest = os.path.join(OUT, rel)
+        dest = os.path.join(out_dir, rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copy(os.path.join(ROOT, rel), dest)
     ncites = sum(len(cites_of(texts[ch])) for ch in chapters)
-    print(f"book: {len(chapters)} chapters, {ncites} citations resolved, {len(images)} charts "
-          f"-> {os.path.relpath(OUT, ROOT)}/index.html")
+    print(f"book ({edition} edition): {len(chapters)} chapters, {ncites} citations resolved, {len(images)} charts "
+          f"-> {os.path.relpath(out_dir, ROOT)}/index.html")
 
 
 # ------------------------------------------------------------------ runnable sessions
@@ -763,7 +886,10 @@ def main(argv):
     cmd = argv[1] if len(argv) > 1 else "build"
     try:
         if cmd == "build":
-            build()
+            edition = "student"
+            if "--edition" in argv:
+                edition = argv[argv.index("--edition") + 1]
+            build(edition)
             return 0
         chapters = [c for c in chapter_order() if c != ERRORS_MD]
         only = argv[2:]
@@ -778,6 +904,7 @@ def main(argv):
             all_texts = dict(texts, **{ERRORS_MD: errors_appendix()})
             xerr = all_xref_errors(chapter_order(), all_texts)
             results.append((not xerr, "numbering and cross-references resolve", xerr))
+            results += [edition_test("student"), edition_test("teacher")]
             try:
                 errors_appendix()
                 results.append((True, f"{ERRORS_MD}: generated from {ERRORS_DEF}", []))
@@ -793,6 +920,7 @@ def main(argv):
                 all_texts = dict(texts, **{ERRORS_MD: errors_appendix()})
                 xerr = all_xref_errors(chapter_order(), all_texts)
                 results.append((not xerr, "numbering and cross-references resolve", xerr))
+                results += [edition_test("student"), edition_test("teacher")]
             return tap(results)
         print(f"usage: {argv[0]} build | test [CHAPTER...] | cites", file=sys.stderr)
         return 64
