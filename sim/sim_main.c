@@ -9,14 +9,18 @@
  *       one line per failing seed with the command that replays it
  *   minijet-sim replay DIR
  *       rerun a saved run and confirm it produces the same trace hash
+ *   minijet-sim list
+ *       the scenarios (name and one-line description) and the --bug values
  *   minijet-sim selftest [--tap]
  *       the simulator's own unit tests (scheduler, PRNG, disk crash model, scenario errors)
  *
- *       --bug net-drop|net-dup|net-reorder  breaks the network once on purpose: the run must fail
+ *       --bug NAME      breaks something once on purpose (`list` names them): the run must fail
  *       --sync always|never|DURATION  JetStream fsync policy instead of the scenario's: `--sync 2m`
  *                         (ack before fsync, nats-server's default) must lose acked data at a crash
  *       --check-every N overrides the scenario's cadence of server_check_invariants (1 = every step)
- * SCENARIO is a path, or a name under sim/scenarios/ ("pubsub-basic").
+ * SCENARIO is a path, or a name ("pubsub-basic") under the scenario folder: $MINIJET_SIM_SCENARIOS
+ * when set, else sim/scenarios/ beside the binary's build/ folder (found from /proc/self/exe, so
+ * a name works from any directory), else ./sim/scenarios/.
  * Exit codes (sim_check.h): 0 ok, 1 safety violation, 2 liveness violation, 3 internal error
  * (an assertion failed: the run aborted), 4 replay hash mismatch, 64 usage.
  */
@@ -71,17 +75,78 @@ static int usage(const char *msg) {
             "usage: minijet-sim run SCENARIO [--seed N] [--out DIR] [--trace] [--check-every N] [--bug B] [--sync S]\n"
             "       minijet-sim swarm SCENARIO --seeds A-B [--jobs J]\n"
             "       minijet-sim replay DIR\n"
+            "       minijet-sim list                  scenarios and --bug values\n"
             "       minijet-sim selftest [--tap]\n"
             "exit: 0 ok, 1 safety violation, 2 liveness violation, 3 internal error, 4 replay mismatch, 64 usage\n");
     return SIM_EXIT_USAGE;
 }
 
+/* The folder of named scenarios (see the header comment). */
+static char *scenario_dir(void) {
+    const char *env = g_getenv("MINIJET_SIM_SCENARIOS");
+    if (env && *env) return g_strdup(env);
+    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
+    if (exe) {
+        g_autofree char *bin_dir = g_path_get_dirname(exe); /* .../build */
+        g_autofree char *rel = g_build_filename(bin_dir, "..", "sim", "scenarios", NULL);
+        char *d = g_canonicalize_filename(rel, NULL);
+        if (g_file_test(d, G_FILE_TEST_IS_DIR)) return d;
+        g_free(d);
+    }
+    return g_strdup("sim/scenarios");
+}
+
 static char *resolve(const char *arg) {
     if (g_file_test(arg, G_FILE_TEST_IS_REGULAR)) return g_strdup(arg);
-    char *p = g_strdup_printf("sim/scenarios/%s.ini", arg);
+    g_autofree char *dir = scenario_dir();
+    g_autofree char *file = g_strdup_printf("%s.ini", arg);
+    char *p = g_build_filename(dir, file, NULL);
     if (g_file_test(p, G_FILE_TEST_IS_REGULAR)) return p;
     g_free(p);
     return g_strdup(arg); /* the load reports it missing */
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* minijet-sim list: every scenario with its [run] description, then the --bug values. */
+static int cmd_list(int argc, char **argv) {
+    (void)argv;
+    if (argc != 0) return usage("list takes no arguments");
+    g_autofree char *dir = scenario_dir();
+    g_autoptr(GError) error = NULL;
+    GDir *d = g_dir_open(dir, 0, &error);
+    if (!d) {
+        fprintf(stderr, "minijet-sim: %s\n", error->message);
+        return SIM_EXIT_USAGE;
+    }
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (const char *f; (f = g_dir_read_name(d));)
+        if (g_str_has_suffix(f, ".ini")) g_ptr_array_add(names, g_strndup(f, strlen(f) - 4));
+    g_dir_close(d);
+    qsort(names->pdata, names->len, sizeof(char *), cmp_str);
+    printf("scenarios (%s; build/minijet-sim run NAME --seed N):\n", dir);
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = g_ptr_array_index(names, i);
+        g_autofree char *path = resolve(name);
+        g_autoptr(GError) e = NULL;
+        SimScenario *sc = sim_scenario_load(path, &e);
+        if (!sc) {
+            printf("  %-22s (does not load: %s)\n", name, e->message);
+            continue;
+        }
+        printf("  %-22s %s%s\n", name, sc->raft.enabled ? "[raft] " : "",
+               sc->description ? sc->description : "(no description)");
+        sim_scenario_free(sc);
+    }
+    printf("--bug values (the same names as [raft] bug = in a scenario):\n");
+    for (const SimBug *b = sim_bugs; b->name; b++) printf("  %-22s %s\n", b->name, b->what);
+    return 0;
+}
+
+static const SimBug *find_bug(const char *name) {
+    for (const SimBug *b = sim_bugs; b->name; b++)
+        if (!strcmp(b->name, name)) return b;
+    return NULL;
 }
 
 static bool parse_u64(const char *s, uint64_t *v) {
@@ -214,10 +279,7 @@ static int cmd_run(int argc, char **argv) {
                 return usage("--check-every needs a positive integer");
         } else if (!strcmp(argv[i], "--bug") && i + 1 < argc) {
             bug_name = argv[++i];
-            unsigned rb;
-            if (strcmp(bug_name, "net-drop") && strcmp(bug_name, "net-dup") && strcmp(bug_name, "net-reorder") &&
-                !(g_str_has_prefix(bug_name, "raft-") && sim_parse_raft_bug(bug_name + 5, &rb)))
-                return usage("--bug is one of net-drop, net-dup, net-reorder, raft-commit-old-term, raft-no-noop");
+            if (!find_bug(bug_name)) return usage("--bug: unknown name (minijet-sim list shows them)");
         } else if (!strcmp(argv[i], "--sync") && i + 1 < argc) {
             int64_t ns;
             sync_override = argv[++i];
@@ -236,12 +298,13 @@ static int cmd_run(int argc, char **argv) {
         return SIM_EXIT_USAGE;
     }
     if (sync_override) sim_parse_sync(sync_override, &sc->sync_interval_ns);
-    if (bug_name && g_str_has_prefix(bug_name, "raft-")) { /* a broken Raft variant: only in a [raft] run */
+    if (bug_name && find_bug(bug_name)->raft) { /* a broken Raft variant: only in a [raft] run */
         if (!sc->raft.enabled) {
             sim_scenario_free(sc);
             return usage("--bug raft-* needs a scenario with a [raft] section");
         }
-        sim_parse_raft_bug(bug_name + 5, &sc->raft.bug);
+        sim_parse_raft_bug(bug_name, &sc->raft.bug);
+        bug_name = NULL; /* not a network bug */
     }
     char *hash = NULL;
     int code = run_one(sc, seed, out, trace, false, &hash);
@@ -365,6 +428,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
     if (!strcmp(argv[1], "swarm")) return cmd_swarm(argc - 2, argv + 2);
     if (!strcmp(argv[1], "replay")) return cmd_replay(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "list")) return cmd_list(argc - 2, argv + 2);
     if (!strcmp(argv[1], "selftest")) {
         signal(SIGABRT, SIG_DFL); /* a failed test is a failed test, not a run's internal error */
         argv[1] = argv[0];

@@ -373,15 +373,25 @@ static bool parse_fault(Parse *p, const char *key) {
     return true;
 }
 
-/* "none", "commit-old-term", "no-noop", or several joined by ',' -> RaftBug flags */
+/* Every deliberate bug, by the one name the INI (`[raft] bug =`) and the flag (`--bug`) share. */
+const SimBug sim_bugs[] = {
+    {"net-drop", false, "the network drops the 1,000th chunk to a client (TCP never does): checkers must fail"},
+    {"net-dup", false, "the network delivers the 1,000th chunk to a client twice: checkers must fail"},
+    {"net-reorder", false, "the network holds the 1,000th chunk back behind the next five: checkers must fail"},
+    {"raft-commit-old-term", true, "Raft commits an old-term entry by counting replicas (Figure 8): [raft] runs only"},
+    {"raft-no-noop", true, "a new Raft leader appends no no-op entry of its term: [raft] runs only"},
+    {NULL, false, NULL},
+};
+
+/* "none", "raft-commit-old-term", "raft-no-noop", or several joined by ',' -> RaftBug flags */
 bool sim_parse_raft_bug(const char *s, unsigned *out) {
     g_auto(GStrv) names = g_strsplit(s, ",", -1);
     unsigned bug = 0;
     for (int i = 0; names[i]; i++) {
         const char *w = g_strstrip(names[i]);
         if (!strcmp(w, "none")) continue;
-        else if (!strcmp(w, "commit-old-term")) bug |= RAFT_BUG_COMMIT_OLD_TERM;
-        else if (!strcmp(w, "no-noop")) bug |= RAFT_BUG_NO_NOOP;
+        else if (!strcmp(w, "raft-commit-old-term")) bug |= RAFT_BUG_COMMIT_OLD_TERM;
+        else if (!strcmp(w, "raft-no-noop")) bug |= RAFT_BUG_NO_NOOP;
         else return false;
     }
     *out = bug;
@@ -422,7 +432,7 @@ static bool parse_raft(Parse *p) {
     if (r->leader_within_ns < r->tick_ns * r->election_ticks * 2)
         return bad(p, g, "leader_within", "must be at least two election timeouts (2 x tick x election_ticks)");
     g_autofree char *bug = get_str(p, g, "bug");
-    if (bug && !sim_parse_raft_bug(bug, &r->bug)) return bad(p, g, "bug", "'%s' is not none, commit-old-term or no-noop", bug);
+    if (bug && !sim_parse_raft_bug(bug, &r->bug)) return bad(p, g, "bug", "'%s' is not none, raft-commit-old-term or raft-no-noop", bug);
     g_autofree char *adv = get_str(p, g, "adversary");
     if (adv && strcmp(adv, "none") && strcmp(adv, "figure8")) return bad(p, g, "adversary", "'%s' is not none or figure8", adv);
     r->figure8 = adv && !strcmp(adv, "figure8");
@@ -521,6 +531,10 @@ static bool parse_all(Parse *p) {
     if (r->until_ns > sc->duration_ns || r->from_ns > r->until_ns)
         return bad(p, "random", "until", "the random-fault window must lie inside the run");
     if (g_key_file_has_group(p->kf, "raft") && !parse_raft(p)) return false;
+    if (!sc->raft.enabled && sc->nodes > SIM_BROKER_NODES_MAX)
+        return bad(p, "cluster", "nodes",
+                   "%d broker nodes would run as unconnected islands: the simulator does not model broker "
+                   "clusters (routes) yet; use nodes = 1, or a [raft] section for a Raft group", sc->nodes);
     for (int i = 0; groups[i]; i++) {
         if (!g_str_has_prefix(groups[i], "client.")) continue;
         if (sc->raft.enabled) return bad(p, groups[i], NULL, "a [raft] run has no broker clients (its clients are [raft] rate)");

@@ -140,7 +140,19 @@ const char *sim_client_kind_name(SimClientKind k);
 /* "always" -> 0, "never" -> -1, "2m" -> 120e9: ServerConfig.sync_interval_ns */
 bool sim_parse_sync(const char *s, int64_t *out);
 const char *sim_fault_kind_name(SimFaultKind k);
-/* "commit-old-term", "no-noop", "none" (or joined by ',') -> RaftBug flags */
+/* The deliberate bugs (--bug NAME, [raft] bug = NAME): one name each, listed by `minijet-sim list`. */
+typedef struct {
+    const char *name;
+    bool raft; /* a Raft bug: [raft] runs only */
+    const char *what;
+} SimBug;
+extern const SimBug sim_bugs[]; /* ends with a NULL name */
+
+/* Broker nodes a scenario without [raft] may have. 1 until the simulator runs broker clusters
+ * (routes between the nodes' servers); raising it is the one switch for that. */
+#define SIM_BROKER_NODES_MAX 1
+
+/* "raft-commit-old-term", "raft-no-noop", "none" (or joined by ',') -> RaftBug flags */
 bool sim_parse_raft_bug(const char *s, unsigned *out);
 
 #endif

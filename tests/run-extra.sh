@@ -49,6 +49,33 @@ sim_bad_scenario() {
   [ "$rc" -eq 64 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -q ':8: \[faults\] f1: unknown action'
 }
 
+# nodes > 1 without [raft]: the simulator does not run broker clusters yet, so it must refuse
+# (exit 64, one line naming the key) instead of running unconnected islands
+sim_islands_refused() {
+  local f out rc
+  f=$(mktemp --suffix=.ini)
+  printf '[run]\nduration = 5s\n[cluster]\nnodes = 3\n[client.p]\ntype = publisher\nsubject = a\nrate = 10/s\n' >"$f"
+  out=$("$SIM" run "$f" 2>&1); rc=$?
+  rm -f "$f"
+  echo "$out"
+  [ "$rc" -eq 64 ] && printf '%s' "$out" | grep -q '\[cluster\] nodes: 3 broker nodes would run as unconnected islands'
+}
+
+# minijet-sim list, from another directory: every scenario file appears with its description,
+# and every --bug value
+sim_list() {
+  local out n s
+  out=$(cd / && "$OLDPWD/$SIM" list) || return 1
+  echo "$out"
+  for s in sim/scenarios/*.ini; do
+    n=$(basename "$s" .ini)
+    printf '%s\n' "$out" | grep -qE "^  $n +[^(]" || { echo "missing: $n"; return 1; }
+  done
+  for n in net-drop net-dup net-reorder raft-commit-old-term raft-no-noop; do
+    printf '%s\n' "$out" | grep -qE "^  $n " || { echo "missing bug: $n"; return 1; }
+  done
+}
+
 echo "== simulator"
 if [ -x "$SIM" ]; then
   run_suite "sim-selftest" 60 "$SIM" selftest --tap
@@ -71,6 +98,8 @@ if [ -x "$SIM" ]; then
   # messages at a power cut: the checker must say so
   run_check "sim-checker-catches-ack-before-fsync" sim_expect_exit 1 "$SIM" run crash-during-publish --seed 1 --sync 2m
   run_check "sim-bad-scenario" sim_bad_scenario
+  run_check "sim-islands-refused" sim_islands_refused
+  run_check "sim-list" sim_list
   run_check "sim-swarm-random-faults-1-20" "$SIM" swarm random-faults --seeds 1-20
 else
   run_check "sim-binary-built" test -x "$SIM"
