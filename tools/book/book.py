@@ -193,6 +193,7 @@ def all_xref_errors(chapters, texts):
     errors = check_numbering(chapters, texts)
     for ch in chapters:
         errors += check_xrefs(f"book/{ch}", texts[ch], targets, letters)
+        errors += typed_limit_errors(f"book/{ch}", texts[ch])
     errors += check_xrefs("book/README.md", read(os.path.join(BOOK, "README.md")), targets, letters)
     for pat in XREF_FILES:
         for f in sorted(glob.glob(os.path.join(ROOT, pat))):
@@ -350,15 +351,78 @@ def resolve_cite(path, regex):
     raise BookError(f"/{regex}/ matches no line of {path}{hint}")
 
 
+
+# A caption must not name a different symbol from the one its anchor found: for a C file,
+# when the caption names identifiers in backticks (`route()`, `struct Node`, `EnvOps`), the
+# symbol defined on the anchor line must be one of them; a caption may also name none.
+C_KEYWORDS = {"if", "while", "for", "switch", "return", "sizeof", "static", "inline", "const", "void",
+              "struct", "enum", "union", "typedef", "unsigned", "signed", "int", "char", "bool"}
+
+
+def anchor_symbol(line):
+    """The name a C anchor line defines (function, struct/enum/union, macro, variable), or None."""
+    s = line.strip()
+    for rx in (r"#\s*define\s+(\w+)", r"(?:typedef\s+)?(?:struct|enum|union)\s+(\w+)\s*\{?", r"\}\s*(\w+)\s*;"):
+        m = re.match(rx, s)
+        if m:
+            return m.group(1)
+    if s.startswith(("if", "for", "while", "return", "switch", "}", "/*", "*", "//")):
+        return None
+    m = re.search(r"(\w+)\s*\(", s)
+    if m and m.group(1) not in C_KEYWORDS:
+        return m.group(1)
+    m = re.match(r"(?:static\s+)?(?:const\s+)?[\w\s*]+?\b(\w+)\s*(?:\[[^\]]*\])?\s*=", s)
+    return m.group(1) if m else None
+
+
+def caption_names(path, caption):
+    names = []
+    for span in re.findall(r"`([^`]+)`", " ".join(caption)):
+        span = span.strip()
+        if span == path:
+            continue
+        m = re.fullmatch(r"(?:(?:struct|enum|union)\s+)?(\w+)(?:\(\))?", span)
+        if m and not re.fullmatch(r"[\d_]+", m.group(1)):
+            names.append(m.group(1))
+    return names
+
+
+def check_caption(path, quoted, caption):
+    """None, or why the caption disagrees with its anchor."""
+    if not path.endswith((".c", ".h")) or not quoted:
+        return None
+    sym = anchor_symbol(quoted[0])
+    names = caption_names(path, caption)
+    if sym is None or not names or sym in names:
+        return None
+    return (f"the caption names {', '.join('`%s`' % n for n in names)} but the anchor matched "
+            f"`{sym}` ({quoted[0].strip()[:60]}); name it, or fix the anchor")
+
+
+def caption_of(lines, i):
+    """The caption lines after a citation at lines[i - 1] (0-based i: the line after it)."""
+    caption = []
+    while i < len(lines) and lines[i].strip() and not FENCE_RE.match(lines[i]) \
+            and not CITE_RE.match(lines[i]) and not lines[i].startswith("#"):
+        caption.append(lines[i])
+        i += 1
+    return caption
+
+
 def check_cites(name, text):
     """[(ok, message)] for one chapter."""
     out = []
+    lines = text.splitlines()
     for no, path, regex in cites_of(text):
         if path is None:
             out.append((False, f"book/{name}:{no}: malformed citation {regex}"))
             continue
         try:
-            first, last, _ = resolve_cite(path, regex)
+            first, last, quoted = resolve_cite(path, regex)
+            why = check_caption(path, quoted, caption_of(lines, no))
+            if why:
+                out.append((False, f"book/{name}:{no}: cite {path} /{regex}/: {why}"))
+                continue
             out.append((True, f"book/{name}:{no}: {path} /{regex}/ -> {path}:{first}-{last}"))
         except BookError as e:
             out.append((False, f"book/{name}:{no}: cite {path} /{regex}/: {e}"))
@@ -511,6 +575,92 @@ def edition_test(edition):
     return (not bad, name, bad[:20])
 
 
+
+# ------------------------------------------------------------------ numbers from src/limits.h
+#
+# `{{LIMIT_NAME}}` in a chapter's prose is replaced by that limit's value from src/limits.h,
+# formatted by its unit suffix (_BYTES: 64 KiB, _NS: 2 s / 2 min, else the number), so a
+# quoted limit cannot go stale. A prose line that names `LIMIT_NAME` and also types its
+# value by hand fails the build: write {{LIMIT_NAME}} instead.
+
+LIMITS_H = "src/limits.h"
+LIMIT_REF_RE = re.compile(r"\{\{(LIMIT_\w+)\}\}")
+_limits = None
+
+
+def limits():
+    """{name: int value} of every #define LIMIT_* in src/limits.h."""
+    global _limits
+    if _limits is None:
+        raw = {}
+        for line in read(os.path.join(ROOT, LIMITS_H)).splitlines():
+            m = re.match(r"#define\s+(LIMIT_\w+)\s+(.*?)\s*(?:/\*.*)?$", line)
+            if m:
+                raw[m.group(1)] = m.group(2)
+        vals = {}
+
+        def ev(name, depth=0):
+            if name in vals:
+                return vals[name]
+            expr = re.sub(r"(\d+)(?:LL|ULL|UL|L|U)\b", r"\1", raw[name])
+            expr = re.sub(r"\bLIMIT_\w+\b", lambda mm: str(ev(mm.group(0), depth + 1)), expr)
+            if not re.fullmatch(r"[\d\s()+\-*/]+", expr) or depth > 8:
+                raise BookError(f"{LIMITS_H}: cannot evaluate {name} = {raw[name]}")
+            vals[name] = int(eval(expr.replace("/", "//")))
+            return vals[name]
+        for n in raw:
+            try:
+                ev(n)
+            except BookError:
+                pass
+        _limits = vals
+    return _limits
+
+
+def format_limit(name, v):
+    if name.endswith("_BYTES") or name.endswith("_BYTES_MAX"):
+        for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+            if v >= size and v % size == 0:
+                return f"{v // size} {unit}"
+        return f"{v:,} bytes"
+    if name.endswith("_NS"):
+        for unit, size in (("min", 60 * 10**9), ("s", 10**9), ("ms", 10**6), ("µs", 10**3)):
+            if v >= size and v % size == 0 and not (unit == "min" and v < 120 * 10**9):
+                return f"{v // size} {unit}"
+        return f"{v} ns"
+    return f"{v:,}" if v >= 10000 else str(v)
+
+
+def expand_limits(where, line):
+    def sub(m):
+        lim = limits()
+        if m.group(1) not in lim:
+            raise BookError(f"{where}: {{{{{m.group(1)}}}}} is not a limit in {LIMITS_H}")
+        return format_limit(m.group(1), lim[m.group(1)])
+    return LIMIT_REF_RE.sub(sub, line)
+
+
+def typed_limit_errors(where, text):
+    """[error] for prose lines that name a limit and type its value."""
+    errors, lim = [], limits()
+    for no, line in enumerate(strip_code(text), 1):
+        raw_line = text.splitlines()[no - 1]
+        for name in set(re.findall(r"`(LIMIT_\w+)`", raw_line)):
+            if name not in lim:
+                errors.append(f"{where}:{no}: `{name}` is not in {LIMITS_H}")
+                continue
+            v = lim[name]
+            forms = {format_limit(name, v), str(v), f"{v:,}"}
+            if name.endswith("_NS"):
+                forms |= {f"{v // 10**9} s"} if v % 10**9 == 0 else set()
+            prose = LIMIT_REF_RE.sub("", line)
+            for f in forms:
+                if re.search(r"(?<![\w.,])" + re.escape(f) + r"(?!\w|,\d|\.\d)", prose):
+                    errors.append(f"{where}:{no}: `{name}`'s value is typed ({f}); write {{{{{name}}}}}")
+                    break
+    return errors
+
+
 # ------------------------------------------------------------------ the error appendix
 
 def errors_appendix():
@@ -596,15 +746,16 @@ def preprocess(name, text, chapters, images, edition="student"):
             except BookError as e:
                 raise BookError(f"book/{name}:{i + 1}: cite {path} /{regex}/: {e}")
             i += 1
-            caption = []
-            while i < len(lines) and lines[i].strip() and not FENCE_RE.match(lines[i]) \
-                    and not CITE_RE.match(lines[i]) and not lines[i].startswith("#"):
-                caption.append(lines[i])
-                i += 1
+            caption = caption_of(lines, i)
+            why = check_caption(path, quoted, caption)
+            if why:
+                raise BookError(f"book/{name}:{i}: cite {path} /{regex}/: {why}")
+            i += len(caption)
             out += listing_md(path, first, last, quoted, caption, edition)
             continue
         if "<!-- cite:" in line:
             raise BookError(f"book/{name}:{i + 1}: malformed citation: {line.strip()}")
+        line = expand_limits(f"book/{name}:{i + 1}", line)
         # links to other chapters: X.md -> X.html (README.md is the front page)
         line = re.sub(r"\]\((\w[\w.-]*)\.md(#[\w-]*)?\)",
                       lambda mm: "](%s%s)" % ("index.html" if mm.group(1) == "README" else mm.group(1) + ".html",
@@ -882,6 +1033,23 @@ def tap(results):
     return 1 if fails else 0
 
 
+def whole_book_tests():
+    """The checks that need every chapter: numbering and cross-references, both editions."""
+    out = []
+    try:
+        chapters = chapter_order()
+        xerr = all_xref_errors(chapters, {ch: chapter_source(ch) for ch in chapters})
+        out.append((not xerr, "numbering, cross-references and limits resolve", xerr))
+    except BookError as e:
+        out.append((False, "numbering, cross-references and limits resolve", [str(e)]))
+    for edition in ("student", "teacher"):
+        try:
+            out.append(edition_test(edition))
+        except BookError as e:
+            out.append((False, f"{edition} edition", [str(e)]))
+    return out
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else "build"
     try:
@@ -901,10 +1069,8 @@ def main(argv):
             for ch in chapters:
                 bad = [m for ok, m in check_cites(ch, texts[ch]) if not ok]
                 results.append((not bad, f"{ch}: {len(cites_of(texts[ch]))} citations resolve", bad))
-            all_texts = dict(texts, **{ERRORS_MD: errors_appendix()})
-            xerr = all_xref_errors(chapter_order(), all_texts)
-            results.append((not xerr, "numbering and cross-references resolve", xerr))
-            results += [edition_test("student"), edition_test("teacher")]
+            if not only:
+                results += whole_book_tests()
             try:
                 errors_appendix()
                 results.append((True, f"{ERRORS_MD}: generated from {ERRORS_DEF}", []))
@@ -917,10 +1083,7 @@ def main(argv):
                 per = list(pool.map(lambda ch: test_chapter(ch, texts[ch]), chapters))
             results = [r for rs in per for r in rs]
             if not only:
-                all_texts = dict(texts, **{ERRORS_MD: errors_appendix()})
-                xerr = all_xref_errors(chapter_order(), all_texts)
-                results.append((not xerr, "numbering and cross-references resolve", xerr))
-                results += [edition_test("student"), edition_test("teacher")]
+                results += whole_book_tests()
             return tap(results)
         print(f"usage: {argv[0]} build | test [CHAPTER...] | cites", file=sys.stderr)
         return 64
