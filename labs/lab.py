@@ -9,8 +9,21 @@ labs/README.md; this file is the only program that reads them.
                                           print per-test points, time, what went wrong and
                                           "Score: X/Y"; exit 0 only on full marks
   lab.py check                            TAP: for every lab whose markers are in tracked
-                                          files of src/, the reference scores full marks and
-                                          the starter builds and scores below full marks
+                                          files of src/, the reference scores full marks,
+                                          the starter builds and scores below full marks, and
+                                          the handout solution (below) scores full marks
+  lab.py solve N [--dir DIR]              the starter with labs/<n>-*/handout-solution.c
+                                          filled in (to read it, or grade it by hand)
+
+THE HANDOUT SOLUTION
+  labs/<n>-<name>/handout-solution.c is the smallest code a careful student would write from
+  that lab's README alone (not from the reference): one block per LAB(n) region, in the
+  order the regions appear (files sorted by path, then top to bottom), each
+      /* LAB(n) solution: src/FILE.c */
+      ...the lines that replace the stub...
+      /* LAB(n) solution end */
+  Anything outside the blocks is commentary. labs-check fills a fresh starter with it and
+  grades it: it must score full marks, or the handout and its grader disagree.
 
 Every graded test runs in its own child process (its own session, so a hung test and its
 children are killed together) under a time limit. A crash, a hang or an assertion in a
@@ -114,7 +127,11 @@ def run_child(argv, env_extra, timeout_s, cwd):
 def diagnose(status, out, timeout_s, glib):
     """One line saying what went wrong, or None when the test passed."""
     lines = out.splitlines()
-    assertion = next((l for l in lines if "ERROR:" in l and "Bail out!" not in l), None) or \
+    # the test's own words first: a g_assert* "ERROR:" line, else the message of its
+    # "not ok N /path - message" line (g_test_fail_printf, the cluster checks); only then
+    # GLib's bare "Bail out!"
+    failed = next((l.split(" - ", 1)[1] for l in lines if l.startswith("not ok") and " - " in l), None)
+    assertion = next((l for l in lines if "ERROR:" in l and "Bail out!" not in l), None) or failed or \
         next((l for l in lines if l.startswith("Bail out!")), None)  # g_assert*, g_error
     if status == "timeout":
         return f"timeout: killed after {timeout_s:g} s (an infinite loop, or a deadlock?)"
@@ -255,8 +272,8 @@ def stub_regions(text, labs, path, readme):
 
 
 def markers(root, tracked_only=False):
-    """{n: [files]} of LAB(n) markers in src/."""
-    files = sorted(glob.glob(os.path.join(root, "src", "*.[ch]")))
+    """{n: [files]} of LAB(n) markers in src/ (and its subfolders)."""
+    files = sorted(glob.glob(os.path.join(root, "src", "**", "*.[ch]"), recursive=True))
     if tracked_only and os.path.isdir(os.path.join(root, ".git")):
         r = subprocess.run(["git", "ls-files", "src"], cwd=root, stdout=subprocess.PIPE, text=True)
         tracked = set(r.stdout.split())
@@ -299,6 +316,63 @@ def start(labs, dest, git=True, root=ROOT, quiet=False):
     return regions
 
 
+# ------------------------------------------------------------------ the handout solution
+
+SOL_BEGIN_RE = re.compile(r"^\s*/\*\s*LAB\((\d+)\) solution:\s*(\S+)\s*\*/\s*$")
+SOL_END_RE = re.compile(r"^\s*/\*\s*LAB\((\d+)\) solution end\s*\*/\s*$")
+
+
+def solution_blocks(n, root=ROOT):
+    """[(file, [lines])] of labs/<n>-*/handout-solution.c, or None when the lab has none."""
+    labs = lab_dirs(root)
+    path = os.path.join(labs[n], "handout-solution.c") if n in labs else None
+    if not path or not os.path.isfile(path):
+        return None
+    blocks, cur = [], None
+    for no, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
+        b, e = SOL_BEGIN_RE.match(line), SOL_END_RE.match(line)
+        if b:
+            if cur is not None or int(b.group(1)) != n:
+                raise SystemExit(f"{path}:{no}: a LAB({n}) solution block starts inside another, or names another lab")
+            cur = (b.group(2), [])
+        elif e:
+            if cur is None:
+                raise SystemExit(f"{path}:{no}: solution end without a start")
+            blocks.append(cur)
+            cur = None
+        elif cur is not None:
+            cur[1].append(line)
+    if cur is not None:
+        raise SystemExit(f"{path}: the last solution block has no end")
+    return blocks
+
+
+def fill_starter(n, dest, root=ROOT):
+    """Replace each stubbed LAB(n) region in the starter at dest by its handout-solution
+    block. Returns the number of regions filled; fails when blocks and regions disagree."""
+    blocks = solution_blocks(n, root)
+    regions = []  # (file, begin_index, end_index) in the starter, files sorted, top to bottom
+    for rel in markers(dest).get(n, []):
+        lines = open(os.path.join(dest, rel), encoding="utf-8").read().split("\n")
+        for i, line in enumerate(lines):
+            if BEGIN_RE.search(line) and int(BEGIN_RE.search(line).group(1)) == n:
+                j = next(k for k in range(i + 1, len(lines))
+                         if END_RE.search(lines[k]) and int(END_RE.search(lines[k]).group(1)) == n)
+                regions.append((rel, i, j))
+    if [b[0] for b in blocks] != [r[0] for r in regions]:
+        raise SystemExit(f"lab {n}: handout-solution.c has blocks for {[b[0] for b in blocks]} but the "
+                         f"starter's LAB({n}) regions are in {[r[0] for r in regions]}")
+    for rel in sorted(set(r[0] for r in regions), reverse=True):
+        full = os.path.join(dest, rel)
+        lines = open(full, encoding="utf-8").read().split("\n")
+        mine = [(k, r) for k, r in enumerate(regions) if r[0] == rel]
+        for k, (_, i, j) in reversed(mine):  # bottom up, so indices stay valid
+            lines[i + 1:j] = blocks[k][1]
+        with open(full, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+    return len(regions)
+
+
 # ------------------------------------------------------------------ labs-check
 
 def check(include_untracked=False, only=None):
@@ -306,7 +380,7 @@ def check(include_untracked=False, only=None):
     untracked = sorted(set(markers(ROOT)) - set(have))
     labs = lab_dirs(ROOT)
     todo = [n for n in sorted(labs) if n in have and (not only or n in only)]
-    print(f"1..{2 * len(todo)}")
+    print(f"1..{3 * len(todo)}")
     for n in untracked:
         print(f"# lab {n}: markers only in files not yet in git; checked once they are committed")
     for n in sorted(set(have) - set(labs)):
@@ -344,6 +418,24 @@ def check(include_untracked=False, only=None):
             if not ok:
                 for l in lines:
                     print("# " + l)
+            # the handout solution in a fresh copy of the starter must score full marks
+            k += 1
+            t0 = time.monotonic()
+            if solution_blocks(n) is None:
+                # reported, not hidden: a lab without one is not yet checked against its handout
+                print(f"ok {k} - lab {n} handout solution # SKIP labs/{n}-*/handout-solution.c not written yet")
+                continue
+            fill_starter(n, tmp)
+            lines = capture(lambda: grade(n, tmp))
+            m = re.search(r"Score: (\d+)/(\d+)", "\n".join(lines))
+            score = int(m.group(1)) if m else -1
+            ok = score == total
+            fails += not ok
+            print(f"{'ok' if ok else 'not ok'} {k} - lab {n} handout solution scores {score}/{total}"
+                  f" ({time.monotonic() - t0:.1f} s)")
+            if not ok:
+                for l in lines:
+                    print("# " + l)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return 1 if fails else 0
@@ -377,6 +469,12 @@ def main(argv):
         root = os.path.abspath(opt("--root") or os.getcwd())
         results = [grade(n, root) for n in labs]
         return 0 if all(s == t for s, t in results) else 1
+    if cmd == "solve":
+        dest = os.path.abspath(opt("--dir") or os.path.join(ROOT, "..", f"minijet-lab{labs[0]}-solved"))
+        start(labs[:1], dest, git=False)
+        print(f"lab-solve: starter for lab {labs[0]} in {dest}, {fill_starter(labs[0], dest)} regions "
+              f"filled from the handout solution; grade it with: cd {dest} && make grade LAB={labs[0]}")
+        return 0
     if cmd == "start":
         dest = os.path.abspath(opt("--dir") or os.path.join(ROOT, "..", f"minijet-lab{labs[0]}"))
         k = start(labs, dest, git="--no-git" not in rest)

@@ -108,6 +108,20 @@ static const RaftMsg *find_msg(const RaftReady *rd, RaftMsgType t, uint32_t to) 
     return NULL;
 }
 
+/* find_msg() for a message the test needs: a handler that sent none fails with a message
+ * saying so, never with a NULL dereference (a lab starter must fail, not crash). */
+static const RaftMsg *need_msg_at(const RaftReady *rd, RaftMsgType t, uint32_t to, const char *file, int line,
+                                  const char *func) {
+    const RaftMsg *m = find_msg(rd, t, to);
+    if (m == NULL) {
+        g_autofree char *why = g_strdup_printf("expected a %s message to node %u; the handler sent none",
+                                               raft_msg_type_name(t), to);
+        g_assertion_message(G_LOG_DOMAIN, file, line, func, why);
+    }
+    return m;
+}
+#define need_msg(rd, t, to) need_msg_at((rd), (t), (to), __FILE__, __LINE__, G_STRFUNC)
+
 static RaftMsg mk(RaftMsgType t, uint32_t from, uint32_t to, uint64_t term) {
     RaftMsg m = {0};
     m.type = t;
@@ -172,16 +186,16 @@ static void test_paper_vote_once_per_term(void) {
     RaftReady rd = take(r);
     g_assert_true(rd.has_hard_state);
     g_assert_cmpuint(rd.hs.vote, ==, 2);
-    g_assert_false(find_msg(&rd, RAFT_MSG_VOTE_RESP, 2)->reject);
+    g_assert_false(need_msg(&rd, RAFT_MSG_VOTE_RESP, 2)->reject);
     raft_ready_clear(&rd);
     RaftMsg v3 = mk(RAFT_MSG_VOTE, 3, 1, 1);
     step_ok(r, &v3);
     rd = take(r);
-    g_assert_true(find_msg(&rd, RAFT_MSG_VOTE_RESP, 3)->reject); /* already voted for 2 in term 1 */
+    g_assert_true(need_msg(&rd, RAFT_MSG_VOTE_RESP, 3)->reject); /* already voted for 2 in term 1 */
     raft_ready_clear(&rd);
     step_ok(r, &v2); /* a retransmission from the same candidate: granted again */
     rd = take(r);
-    g_assert_false(find_msg(&rd, RAFT_MSG_VOTE_RESP, 2)->reject);
+    g_assert_false(need_msg(&rd, RAFT_MSG_VOTE_RESP, 2)->reject);
     raft_ready_clear(&rd);
     raft_free(r);
 }
@@ -206,7 +220,7 @@ static void test_paper_vote_up_to_date(void) {
         v.index = cases[i].last_index;
         step_ok(r, &v);
         RaftReady rd = take(r);
-        g_assert_cmpint(!find_msg(&rd, RAFT_MSG_VOTE_RESP, 2)->reject, ==, cases[i].grant);
+        g_assert_cmpint(!need_msg(&rd, RAFT_MSG_VOTE_RESP, 2)->reject, ==, cases[i].grant);
         raft_ready_clear(&rd);
         raft_free(r);
     }
@@ -226,7 +240,7 @@ static void test_paper_stale_term_rejected(void) {
     RaftMsg v = mk(RAFT_MSG_VOTE, 3, 1, 4);
     step_ok(r, &v);
     rd = take(r);
-    g_assert_true(find_msg(&rd, RAFT_MSG_VOTE_RESP, 3)->reject);
+    g_assert_true(need_msg(&rd, RAFT_MSG_VOTE_RESP, 3)->reject);
     raft_ready_clear(&rd);
     g_assert_cmpuint(raft_term(r), ==, 5);
     g_assert_cmpuint(raft_leader(r), ==, 0);
@@ -290,7 +304,7 @@ static void test_paper_append_prev_mismatch(void) {
     a.log_term = 3; /* we have term 2 at index 4 */
     step_ok(r, &a);
     RaftReady rd = take(r);
-    const RaftMsg *resp = find_msg(&rd, RAFT_MSG_APPEND_RESP, 2);
+    const RaftMsg *resp = need_msg(&rd, RAFT_MSG_APPEND_RESP, 2);
     g_assert_true(resp->reject);
     g_assert_cmpuint(resp->hint_term, ==, 2);
     g_assert_cmpuint(resp->hint_index, ==, 3); /* first index of term 2 */
@@ -298,7 +312,7 @@ static void test_paper_append_prev_mismatch(void) {
     a.index = 9; /* beyond our log */
     step_ok(r, &a);
     rd = take(r);
-    resp = find_msg(&rd, RAFT_MSG_APPEND_RESP, 2);
+    resp = need_msg(&rd, RAFT_MSG_APPEND_RESP, 2);
     g_assert_true(resp->reject);
     g_assert_cmpuint(resp->hint_term, ==, 0);
     g_assert_cmpuint(resp->hint_index, ==, 6);
@@ -325,8 +339,8 @@ static void test_paper_append_conflict_truncates(void) {
     RaftReady rd = take(r);
     g_assert_cmpuint(rd.n_entries, ==, 2); /* persist from the conflict on */
     g_assert_cmpuint(rd.entries[0].index, ==, 3);
-    g_assert_false(find_msg(&rd, RAFT_MSG_APPEND_RESP, 2)->reject);
-    g_assert_cmpuint(find_msg(&rd, RAFT_MSG_APPEND_RESP, 2)->index, ==, 4);
+    g_assert_false(need_msg(&rd, RAFT_MSG_APPEND_RESP, 2)->reject);
+    g_assert_cmpuint(need_msg(&rd, RAFT_MSG_APPEND_RESP, 2)->index, ==, 4);
     raft_ready_clear(&rd);
     step_ok(r, &a); /* the same append again changes nothing */
     rd = take(r);
@@ -415,7 +429,7 @@ static void test_prevote_leader_alive_rejects(void) {
     RaftMsg pv = mk(RAFT_MSG_PRE_VOTE, 3, 2, 2);
     step_ok(r, &pv);
     RaftReady rd = take(r);
-    g_assert_true(find_msg(&rd, RAFT_MSG_PRE_VOTE_RESP, 3)->reject);
+    g_assert_true(need_msg(&rd, RAFT_MSG_PRE_VOTE_RESP, 3)->reject);
     raft_ready_clear(&rd);
     g_assert_cmpuint(raft_term(r), ==, 1); /* a pre-vote changes nothing */
     tick_n(r, 10);                         /* the leader has been silent a full timeout */
@@ -423,7 +437,7 @@ static void test_prevote_leader_alive_rejects(void) {
     if (raft_role(r) == RAFT_FOLLOWER) {
         step_ok(r, &pv);
         rd = take(r);
-        g_assert_false(find_msg(&rd, RAFT_MSG_PRE_VOTE_RESP, 3)->reject);
+        g_assert_false(need_msg(&rd, RAFT_MSG_PRE_VOTE_RESP, 3)->reject);
         raft_ready_clear(&rd);
     }
     raft_free(r);
@@ -436,7 +450,7 @@ static void test_prevote_then_vote(void) {
     g_assert_cmpint(raft_role(r), ==, RAFT_PRE_CANDIDATE);
     RaftReady rd = take(r);
     g_assert_cmpuint(count_type(&rd, RAFT_MSG_PRE_VOTE), ==, 2);
-    g_assert_cmpuint(find_msg(&rd, RAFT_MSG_PRE_VOTE, 2)->term, ==, 1);
+    g_assert_cmpuint(need_msg(&rd, RAFT_MSG_PRE_VOTE, 2)->term, ==, 1);
     g_assert_false(rd.has_hard_state); /* nothing changed */
     raft_ready_clear(&rd);
     RaftMsg yes = mk(RAFT_MSG_PRE_VOTE_RESP, 2, 1, 1);
@@ -490,7 +504,7 @@ static void test_snapshot_install(void) {
     g_assert_true(rd.has_snapshot && rd.install_snapshot);
     g_assert_cmpuint(rd.snapshot.index, ==, 10);
     g_assert_cmpuint(rd.n_committed, ==, 0);
-    g_assert_cmpuint(find_msg(&rd, RAFT_MSG_APPEND_RESP, 1)->index, ==, 10);
+    g_assert_cmpuint(need_msg(&rd, RAFT_MSG_APPEND_RESP, 1)->index, ==, 10);
     raft_ready_clear(&rd);
     g_assert_cmpuint(raft_last_index(r), ==, 10);
     g_assert_cmpuint(raft_commit(r), ==, 10);
