@@ -531,10 +531,6 @@ static bool parse_all(Parse *p) {
     if (r->until_ns > sc->duration_ns || r->from_ns > r->until_ns)
         return bad(p, "random", "until", "the random-fault window must lie inside the run");
     if (g_key_file_has_group(p->kf, "raft") && !parse_raft(p)) return false;
-    if (!sc->raft.enabled && sc->nodes > SIM_BROKER_NODES_MAX)
-        return bad(p, "cluster", "nodes",
-                   "%d broker nodes would run as unconnected islands: the simulator does not model broker "
-                   "clusters (routes) yet; use nodes = 1, or a [raft] section for a Raft group", sc->nodes);
     for (int i = 0; groups[i]; i++) {
         if (!g_str_has_prefix(groups[i], "client.")) continue;
         if (sc->raft.enabled) return bad(p, groups[i], NULL, "a [raft] run has no broker clients (its clients are [raft] rate)");
@@ -544,6 +540,11 @@ static bool parse_all(Parse *p) {
     for (int i = 0; fkeys && fkeys[i]; i++)
         if (!parse_fault(p, fkeys[i])) return false;
     g_ptr_array_sort(sc->faults, fault_cmp); /* g_ptr_array_sort is a stable merge sort */
+    /* last, so a scenario's other mistakes (a client on a node that does not exist) are named first */
+    if (!sc->raft.enabled && sc->nodes > SIM_BROKER_NODES_MAX)
+        return bad(p, "cluster", "nodes",
+                   "%d broker nodes would run as unconnected islands: the simulator does not model broker "
+                   "clusters (routes) yet; use nodes = 1, or a [raft] section for a Raft group", sc->nodes);
     if (sc->groups->len == 0 && !sc->raft.enabled)
         return bad(p, "run", NULL, "no clients: add a [client.NAME] section (or a [raft] section)");
     return true;

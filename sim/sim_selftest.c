@@ -192,6 +192,7 @@ static void test_scenario_errors(void) {
          "x.ini:7: [faults] x: at 6s is after the run ends"},
         {"[run]\nduration = 5s\n[cluster]\nnodes = 2\n[client.p]\ntype = subscriber\nsubject = a\nnode = n3\n",
          "x.ini:8: [client.p] node: no node 'n3'"},
+        {"[run]\nduration = 5s\n[cluster]\nnodes = 2\n", "x.ini:4: [cluster] nodes: 2 broker nodes would run as unconnected islands"},
         {"[nope]\n", "x.ini: [nope]: unknown section"},
         {"not ini\n", "x.ini:1: "},
     };
