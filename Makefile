@@ -201,7 +201,7 @@ $(B)/minijet: tools/minijet-cli/main.c $(B)/obj/env_real.o $(LIB_CLIENT)
 #   make grade LAB=n             lab n's weighted tests and seeds in this tree; ends "Score: X/Y"
 #   make labs-check              every lab: reference full marks, starter builds and scores less
 .PHONY: book book-test lab-start grade labs-check
-book:
+book: $(B)/minijet-sim
 	@python3 tools/book/book.py build $(if $(EDITION),--edition $(EDITION))
 
 book-test: $(B)/minijet-server $(if $(SIM_SRC),$(B)/minijet-sim)

@@ -45,6 +45,9 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import figures  # noqa: E402  (tools/book/figures.py: the generated SVG figures)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BOOK = os.path.join(ROOT, "book")
 OUT = os.path.join(ROOT, "build", "book")
@@ -768,7 +771,16 @@ def preprocess(name, text, chapters, images, edition="student"):
                 raise BookError(f"book/{name}:{i + 1}: image {rel} does not exist (run `make plots`?)")
             images.add(rel)
             return f"![{mm.group(1)}]({rel})"
+        # generated figures (tools/book/figures.py): figures/NAME.svg, drawn at build time
+        def fig(mm):
+            if mm.group(2) not in figures.FIGURES:
+                raise BookError(f"book/{name}:{i + 1}: no figure {mm.group(2)} (tools/book/figures.py knows "
+                                f"{', '.join(sorted(figures.FIGURES))})")
+            images.add("figures/" + mm.group(2) + ".svg")
+            return f"![{mm.group(1)}](figures/{mm.group(2)}.svg)"
         parts = re.split(r"(`+[^`]*`+)", line)  # never inside inline code
+        line = "".join(p if p.startswith("`") else
+                       re.sub(r"!\[([^\]]*)\]\((?:\.\./)?figures/([\w-]+)\.svg\)", fig, p) for p in parts)
         line = "".join(p if p.startswith("`") else
                        re.sub(r"!\[([^\]]*)\]\((?:\.\./)?(plots/[\w.-]+\.png)\)", img, p) for p in parts)
         out.append(line)
@@ -865,7 +877,13 @@ def build(edition="student"):
     pandoc(front_md, os.path.join(out_dir, "index.html"), readme_title, nav_html(chapters, titles, "README.md"),
            None, (html_name(chapters[0]), titles[chapters[0]]), toc=False)
     shutil.copy(os.path.join(BOOK, "style.css"), os.path.join(out_dir, "style.css"))
-    for rel in sorted(images):
+    for rel in sorted(r for r in images if r.startswith("figures/")):
+        try:
+            figures.render(rel[len("figures/"):-len(".svg")], os.path.join(out_dir, "figures"),
+                           os.path.join(out_dir, "work"))
+        except figures.FigureError as e:
+            raise BookError(str(e))
+    for rel in sorted(r for r in images if not r.startswith("figures/")):
         dest = os.path.join(out_dir, rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         shutil.copy(os.path.join(ROOT, rel), dest)

@@ -132,7 +132,8 @@ def raft_states():
     body += [text(cx + 60, bx + 30, "election timeout: a new term, vote again", anchor="start", size=12),
              text(cx + 60, bx + 46, "become_candidate()", anchor="start", size=12, fill="#444")]
     pxy = RAFT_STATES["pre-candidate"]
-    body.append(text(pxy[0], pxy[1] + bh / 2 + 16, "(a pre-vote changes no term and no vote)", size=11, fill="#555"))
+    body.append(text(pxy[0] + bw / 2 + 10, pxy[1] + 4, "(a pre-vote changes no term and no vote)", anchor="start",
+                     size=11, fill="#555"))
     body.append(text(W / 2, H - 12, "Raft roles in src/raft.c; any message with a higher term makes a node a "
                      "follower of that term (raft_step)", size=12, fill="#555"))
     return svg(W, H, body)
@@ -215,7 +216,8 @@ def raft_figure8(work):
             y = top + nodes.index(bad_node) * rowh + rowh / 2
             x = X(t_bad, win, x0)
             body.append(f'<path d="M{x - 7:.1f},{y - 7} l14,14 M{x - 7:.1f},{y + 7} l14,-14" stroke="#cc0000" stroke-width="3"/>')
-            body.append(text(x - 10, y - 10, f"leads term {bad_term} without entry {idx}", anchor="end", size=11, fill="#cc0000"))
+            body.append(text(x - 12, y + 4, f"n5 leads term {bad_term} without entry {idx}".replace("n5", bad_node),
+                             anchor="end", size=11, fill="#cc0000"))
     ly = top + rowh * len(nodes) + 40
     body += [f'<circle cx="{left + 6}" cy="{ly - 4}" r="6" fill="#3c78d8"/>',
              text(left + 18, ly, f"the leader of term {eterm} appends entry {idx}", anchor="start", size=12),
@@ -233,8 +235,8 @@ def draw_lead(body, nodes, node, t0, t1, term, win, x0, pw, top, rowh, X):
     a, b = X(max(t0, win[0]), win, x0), X(min(t1, win[1]), win, x0)
     y = top + nodes.index(node) * rowh + 8
     body.append(f'<rect x="{a:.1f}" y="{y}" width="{max(b - a, 2):.1f}" height="{rowh - 16}" fill="#f4cccc" stroke="#999"/>')
-    if b - a > 24:
-        body.append(text(a + 3, y + 12, f"t{term}", anchor="start", size=10, fill="#555"))
+    if b - a > 40:  # the term, at the bar's right end (markers sit at its start)
+        body.append(text(b - 4, y + rowh - 20, f"term {term}", anchor="end", size=10, fill="#555"))
 
 
 # ------------------------------------------------------------------ the stream record
@@ -267,7 +269,8 @@ def record_layout():
     x = x0
     for off, size, field in fixed:
         w = int(size) * unit
-        short = field.split(":")[0].split(" (")[0]
+        m = re.match(r"[A-Z]+: (\w+(?: \w+)?)", field)  # "MSG: timestamp ns; SEGMENT: ..."
+        short = (m.group(1) + " (MSG)") if m else field.split(":")[0].split(" (")[0]
         body.append(f'<rect x="{x:.1f}" y="{y0}" width="{w:.1f}" height="44" fill="#dbe7f5" stroke="#333"/>')
         body.append(text(x + w / 2, y0 + 20, short if len(short) * 6.5 < w else short.split()[0], size=12))
         body.append(text(x + w / 2, y0 + 36, f"{size} B", size=11, fill="#555"))
@@ -312,7 +315,7 @@ def ack_floor():
             pending.discard(arg)
         floor = cursor - 1 if not pending else min(pending) - 1
         steps.append((kind, arg, sorted(pending), floor))
-    W, H, x0, y0, colw, rowh = 760, 300, 110, 50, 150, 50
+    W, H, x0, y0, colw, rowh = 800, 300, 110, 50, 150, 50
     body = [text(W / 2, 22, "The ack floor only moves when the lowest gap closes (section 6.2)", size=14, weight="bold")]
     seqs = [1, 2, 3]
     for s in seqs:
@@ -340,8 +343,8 @@ def ack_floor():
     for k, (_, _, _, floor) in enumerate(steps):
         y = y0 + (len(seqs) - floor) * rowh
         pts += [(x0 + k * colw, y), (x0 + (k + 1) * colw, y)]
-    body.append('<polyline fill="none" stroke="#cc0000" stroke-width="3" points="'
-                + " ".join(f"{a:.0f},{b:.0f}" for a, b in pts) + '"/>')
+    for (a, b), (c, d) in zip(pts, pts[1:]):  # separate lines: every renderer draws them alike
+        body.append(f'<line x1="{a:.0f}" y1="{b:.0f}" x2="{c:.0f}" y2="{d:.0f}" stroke="#cc0000" stroke-width="3"/>')
     body.append(text(x0 + len(steps) * colw + 6, pts[-1][1] + 4, "ack floor", anchor="start", size=12, fill="#cc0000"))
     return svg(W, H, body)
 
