@@ -338,6 +338,13 @@ fi
   echo "elapsed: $(( SECONDS - t_start )) s"
 } | tee -a "$table"
 
+# A full run becomes "the results": bench/results/LATEST names it, and the generated tables
+# of README.md, bench/LATEST.md and the book's appendix B are rewritten from it.
+if [ -z "$tag" ]; then
+  sed -i "s/^bench .*/bench   $stamp/" bench/results/LATEST
+  python3 tools/book/book.py bench-sync
+fi
+
 if command -v gnuplot >/dev/null 2>&1; then
   grep -v ',p50_us,' "$summary" >"$work/plot.csv"   # the chart: throughput and p99 only
   gnuplot -e "datafile='$work/plot.csv'; outfile='plots/bench.png'; subtitle='$(date +%Y-%m-%d), $cores cores, $ROUNDS rounds'" plots/bench.gp \

@@ -296,3 +296,7 @@ echo "medians (figure, server, x, median, min, max, runs, unit):"
 column -s, -t "$summary" 2>/dev/null || cat "$summary"
 if [ -s "$work/failures" ]; then echo; echo "failures:"; sort -u "$work/failures" | head -20; fi
 echo "raw: $raw  summary: $summary  elapsed: $(( SECONDS - t_start )) s"
+
+# This run becomes the scaling results every generated table reads (tools/book/bench.py).
+sed -i "s/^scaling .*/scaling $stamp-scaling/" bench/results/LATEST
+python3 tools/book/book.py bench-sync

@@ -9,14 +9,14 @@ if (!exists("subtitle")) subtitle = ''
 set terminal pngcairo size 1300,600 font "Sans,10"
 set output outfile
 set datafile separator ','
-set title "minijet ÷ nats-server 2.9.10 (median of alternating runs)\n".subtitle
+set title "minijet ÷ nats-server 2.9.10 (median of alternating runs)\n".subtitle noenhanced
 set ylabel "ratio"
 set style fill solid 0.8 border -1
 set boxwidth 0.6
 set yrange [0:*]
 set offsets 0, 0, 0.25, 0
 set rmargin 4
-set key top left horizontal
+set key outside top center horizontal
 set grid ytics
 set xtics rotate by -35 noenhanced font ",9"
 set bmargin 7

@@ -47,6 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import figures  # noqa: E402  (tools/book/figures.py: the generated SVG figures)
+import bench  # noqa: E402  (tools/book/bench.py: benchmark tables and chart from one results file)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BOOK = os.path.join(ROOT, "book")
@@ -773,14 +774,15 @@ def preprocess(name, text, chapters, images, edition="student"):
             return f"![{mm.group(1)}]({rel})"
         # generated figures (tools/book/figures.py): figures/NAME.svg, drawn at build time
         def fig(mm):
-            if mm.group(2) not in figures.FIGURES:
-                raise BookError(f"book/{name}:{i + 1}: no figure {mm.group(2)} (tools/book/figures.py knows "
-                                f"{', '.join(sorted(figures.FIGURES))})")
-            images.add("figures/" + mm.group(2) + ".svg")
-            return f"![{mm.group(1)}](figures/{mm.group(2)}.svg)"
+            known = mm.group(2) in figures.FIGURES if mm.group(3) == "svg" else mm.group(2) == "bench"
+            if not known:
+                raise BookError(f"book/{name}:{i + 1}: no figure {mm.group(2)}.{mm.group(3)} (tools/book/figures.py "
+                                f"knows {', '.join(sorted(figures.FIGURES))}.svg; bench.py draws bench.png)")
+            images.add(f"figures/{mm.group(2)}.{mm.group(3)}")
+            return f"![{mm.group(1)}](figures/{mm.group(2)}.{mm.group(3)})"
         parts = re.split(r"(`+[^`]*`+)", line)  # never inside inline code
         line = "".join(p if p.startswith("`") else
-                       re.sub(r"!\[([^\]]*)\]\((?:\.\./)?figures/([\w-]+)\.svg\)", fig, p) for p in parts)
+                       re.sub(r"!\[([^\]]*)\]\((?:\.\./)?figures/([\w-]+)\.(svg|png)\)", fig, p) for p in parts)
         line = "".join(p if p.startswith("`") else
                        re.sub(r"!\[([^\]]*)\]\((?:\.\./)?(plots/[\w.-]+\.png)\)", img, p) for p in parts)
         out.append(line)
@@ -845,7 +847,7 @@ def build(edition="student"):
     os.makedirs(out_dir, exist_ok=True)
     write(os.path.join(out_dir, "md", ERRORS_MD), texts[ERRORS_MD])
     images, bodies = set(), {}
-    errors = all_xref_errors(chapters, texts)
+    errors = all_xref_errors(chapters, texts) + bench_errors()
     for ch in chapters:
         try:
             bodies[ch] = preprocess(ch, texts[ch], chapters, images, edition)
@@ -879,9 +881,12 @@ def build(edition="student"):
     shutil.copy(os.path.join(BOOK, "style.css"), os.path.join(out_dir, "style.css"))
     for rel in sorted(r for r in images if r.startswith("figures/")):
         try:
-            figures.render(rel[len("figures/"):-len(".svg")], os.path.join(out_dir, "figures"),
-                           os.path.join(out_dir, "work"))
-        except figures.FigureError as e:
+            if rel == "figures/bench.png":
+                bench.chart(os.path.join(out_dir, rel))
+            else:
+                figures.render(rel[len("figures/"):-len(".svg")], os.path.join(out_dir, "figures"),
+                               os.path.join(out_dir, "work"))
+        except (figures.FigureError, bench.BenchError) as e:
             raise BookError(str(e))
     for rel in sorted(r for r in images if not r.startswith("figures/")):
         dest = os.path.join(out_dir, rel)
@@ -1051,9 +1056,20 @@ def tap(results):
     return 1 if fails else 0
 
 
+def bench_errors():
+    try:
+        stale = bench.sync(write=False)
+    except bench.BenchError as e:
+        return [str(e)]
+    return [f"{f}: the generated table '{name}' differs from the results in {bench.LATEST}; run "
+            f"python3 tools/book/book.py bench-sync (never edit those numbers by hand)" for f, name in stale]
+
+
 def whole_book_tests():
-    """The checks that need every chapter: numbering and cross-references, both editions."""
-    out = []
+    """The checks that need every chapter: numbering and cross-references, both editions,
+    the benchmark figures."""
+    err = bench_errors()
+    out = [(not err, "benchmark figures match the results file", err)]
     try:
         chapters = chapter_order()
         xerr = all_xref_errors(chapters, {ch: chapter_source(ch) for ch in chapters})
@@ -1071,6 +1087,10 @@ def whole_book_tests():
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else "build"
     try:
+        if cmd == "bench-sync":
+            for f, name in bench.sync(write=True):
+                print(f"bench-sync: {f}: regenerated '{name}'")
+            return 0
         if cmd == "build":
             edition = "student"
             if "--edition" in argv:
