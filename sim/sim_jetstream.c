@@ -86,12 +86,12 @@ void sim_js_publish_tick(void *ctx, void *a, uint64_t b) {
     SimJsRec rec = {now, -1, SIM_JS_NOT_SENT, 0};
     g_array_append_val(sc->js_log, rec);
     uint64_t seq = sc->js_log->len;
-    sim_workload_count(wl, wl->pub_count, now);
     wl->ops++;
     if (!sc->ready || !sc->js_ready) {
         sim_trace_op(sim->trace, sc->name, "js-pub", now, now, sc->ready ? "no-stream" : "disconnected", "");
         return;
     }
+    sim_workload_count(wl, wl->pub_count, now); /* the chart's "published": sent ones only */
     size_t len;
     char *payload = sim_js_payload(sc, seq, &len);
     SimReq *r = g_new0(SimReq, 1);

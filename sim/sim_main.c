@@ -202,6 +202,7 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
                       .invariant_checks = sim->invariant_checks, .sim_ns = sim->end_ns, .real_s = real_s, .cpu_s = cpu_s};
     r.violations = g_ptr_array_new_with_free_func(g_free);
     if (sim->raft) r.extra = sim_raft_summary(sim->raft);
+    r.raft = sim->raft != NULL;
     for (guint i = 0; i < wl->violations->len; i++) {
         SimViolation *v = g_ptr_array_index(wl->violations, i);
         g_ptr_array_add(r.violations, g_strdup_printf("%s: %s", v->liveness ? "liveness" : "safety", v->what));
@@ -209,7 +210,11 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     for (guint i = 0; i < wl->clients->len; i++) {
         SimClient *c = g_ptr_array_index(wl->clients, i);
         r.published += c->pubs->len + c->js_log->len;
+        for (guint k = 0; k < c->pubs->len; k++) r.pub_unsent += !g_array_index(c->pubs, SimPubRec, k).sent;
+        for (guint k = 0; k < c->js_log->len; k++)
+            r.pub_unsent += g_array_index(c->js_log, SimJsRec, k).result == SIM_JS_NOT_SENT;
         r.req_ok += c->js_acks;
+        r.js_acks += c->js_acks;
         r.delivered += c->delivered;
         r.req_ok += c->req_ok;
         r.req_fail += c->req_fail;

@@ -71,12 +71,20 @@ bool sim_report_summary(const char *dir, const SimRunReport *r, GError **error) 
                            r->real_s > 0 ? sim_s / r->real_s : 0);
     g_string_append_printf(s, "sim-to-cpu      %.1fx (the same per CPU second: unaffected by other load)\n",
                            r->cpu_s > 0 ? sim_s / r->cpu_s : 0);
-    g_string_append_printf(s, "published       %" G_GUINT64_FORMAT "\n", r->published);
-    g_string_append_printf(s, "delivered       %" G_GUINT64_FORMAT "\n", r->delivered);
-    g_string_append_printf(s, "requests        %" G_GUINT64_FORMAT " ok, %" G_GUINT64_FORMAT " failed\n",
-                           r->req_ok, r->req_fail);
-    g_string_append_printf(s, "reconnects      %" G_GUINT64_FORMAT "\n", r->reconnects);
-    g_string_append_printf(s, "server closes   %" G_GUINT64_FORMAT " (slow consumers and others)\n", r->server_closes);
+    if (!r->raft) { /* a [raft] run has no broker clients: its counts are in r->extra */
+        g_string_append_printf(s, "published       %" G_GUINT64_FORMAT " attempted by publishers, %" G_GUINT64_FORMAT
+                               " sent on a live connection, %" G_GUINT64_FORMAT " not sent (client disconnected)\n",
+                               r->published, r->published - r->pub_unsent, r->pub_unsent);
+        g_string_append_printf(s, "delivered       %" G_GUINT64_FORMAT " messages received by subscribers and consumers\n",
+                               r->delivered);
+        g_string_append_printf(s, "answered        %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT " replies to requests, %"
+                               G_GUINT64_FORMAT " PubAcks of JetStream publishes), %" G_GUINT64_FORMAT
+                               " requests failed\n", r->req_ok, r->req_ok - r->js_acks, r->js_acks, r->req_fail);
+        g_string_append_printf(s, "reconnects      %" G_GUINT64_FORMAT " (clients that dialled again after losing the server)\n",
+                               r->reconnects);
+        g_string_append_printf(s, "server closes   %" G_GUINT64_FORMAT " (connections the server closed: slow consumers and others)\n",
+                               r->server_closes);
+    }
     g_string_append_printf(s, "invariant checks %" G_GUINT64_FORMAT "\n", r->invariant_checks);
     if (r->extra) g_string_append(s, r->extra);
     g_string_append_printf(s, "violations      %u\n", r->violations ? r->violations->len : 0);
@@ -133,7 +141,7 @@ static bool has_metric(sqlite3 *db, const char *name) {
 
 /* "plot 'FILE' using 1:2 ... title 'T', ..." for the columns that have data */
 static void plot_line(GString *s, const char *file, sqlite3 *db, const char *const *names, const char *const *titles,
-                      int n) {
+                      int n, const char *extra) {
     bool first = true;
     for (int i = 0; i < n; i++) {
         if (!has_metric(db, names[i])) continue;
@@ -141,6 +149,7 @@ static void plot_line(GString *s, const char *file, sqlite3 *db, const char *con
                                i < 2 ? 2 : 1, titles[i]);
         first = false;
     }
+    if (!first && extra) g_string_append(s, extra);
     g_string_append(s, first ? "set yrange [0:1]\nplot NaN title 'no data'\n" : "\n");
 }
 
@@ -157,7 +166,7 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
     static const char *const lat_names[] = {"lat_p50_ms", "lat_p99_ms", "lat_max_ms", "req_p99_ms"};
     static const char *const lat_titles[] = {"delivery p50", "delivery p99", "delivery max", "request/PubAck p99"};
     static const char *const thr_names[] = {"pub_per_s", "msg_per_s", "req_per_s"};
-    static const char *const thr_titles[] = {"published", "delivered", "replies / PubAcks"};
+    static const char *const thr_titles[] = {"published (sent on a live connection)", "delivered", "replies / PubAcks"};
     g_autofree char *q1 = g_strdup_printf(pivot, "lat_p50_ms", "lat_p99_ms", "lat_max_ms", "req_p99_ms");
     g_autofree char *q2 = g_strdup_printf(pivot, "pub_per_s", "msg_per_s", "req_per_s", "none");
     int r1 = 0, r2 = 0;
@@ -167,7 +176,8 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
     sqlite3_stmt *st;
     if (ok && sqlite3_prepare_v2(db, "SELECT start_ns / 1e9, end_ns / 1e9, node, kind FROM faults ORDER BY start_ns",
                                  -1, &st, NULL) == SQLITE_OK) {
-        int k = 1;
+        int k = 1, level = 0;
+        double last_at[4] = {-1e9, -1e9, -1e9, -1e9};
         while (sqlite3_step(st) == SQLITE_ROW) {
             double a = sqlite3_column_double(st, 0), b = sqlite3_column_double(st, 1);
             const char *node = (const char *)sqlite3_column_text(st, 2), *kind = (const char *)sqlite3_column_text(st, 3);
@@ -176,7 +186,16 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
                                        "fc rgb '#f4c7c3' fs solid 0.5 noborder behind\n", k++, a, b);
             else
                 g_string_append_printf(shade, "set arrow from %.6f, graph 0 to %.6f, graph 1 nohead lc rgb '#cc0000' dt 2\n", a, a);
-            g_string_append_printf(shade, "set label '%s %s' at %.6f, graph 0.97 font ',8' tc rgb '#990000'\n", kind, node, a);
+            /* labels on four heights, each used again only when far enough from its last label,
+             * so faults close in time do not print on top of each other (a crowded run skips some) */
+            level = -1;
+            for (int h = 0; h < 4 && level < 0; h++)
+                if (a - last_at[h] >= 0.9) level = h;
+            if (level >= 0) {
+                last_at[level] = a;
+                g_string_append_printf(shade, "set label '%s %s' at %.6f, graph %.2f font ',8' tc rgb '#990000'\n", kind,
+                                       node, a, 0.97 - 0.06 * level);
+            }
         }
         sqlite3_finalize(st);
     }
@@ -195,10 +214,20 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
         "set output 'latency.png'\nset title '%s: latency (shaded: fault windows)'\n"
         "set ylabel 'ms'\n",
         shade->str, title);
-    plot_line(s, "latency.dat", db, lat_names, lat_titles, r1 > 0 ? 4 : 0);
+    /* an outage has no latency samples, so the lines just stop: mark the intervals inside the
+     * run where nothing was delivered, so the cost of a failure is visible on this chart too */
+    g_autofree char *gaps = g_build_filename(dir, "gaps.dat", NULL);
+    int ngaps = 0;
+    query_to_file(db, "SELECT time_ns / 1e9 FROM metrics WHERE name = 'msg_per_s' AND value = 0"
+                      " AND time_ns > (SELECT min(time_ns) FROM metrics WHERE name = 'lat_p50_ms')"
+                      " AND time_ns < (SELECT max(time_ns) FROM metrics WHERE name = 'lat_p50_ms') ORDER BY time_ns;",
+                  gaps, &ngaps);
+    plot_line(s, "latency.dat", db, lat_names, lat_titles, r1 > 0 ? 4 : 0,
+              ngaps > 0 ? ", 'gaps.dat' using 1:(0) with points pt 2 ps 1.1 lc rgb '#cc0000' "
+                          "title 'nothing delivered in this interval (outage)'" : NULL);
     g_string_append_printf(s, "set output 'throughput.png'\nset title '%s: throughput (shaded: fault windows)'\n"
                               "set ylabel 'per second'\nset yrange [*:*]\n", title);
-    plot_line(s, "throughput.dat", db, thr_names, thr_titles, r2 > 0 ? 3 : 0);
+    plot_line(s, "throughput.dat", db, thr_names, thr_titles, r2 > 0 ? 3 : 0, NULL);
     sqlite3_close(db);
     g_string_free(shade, TRUE);
     ok = g_file_set_contents(gp, s->str, (gssize)s->len, error);
@@ -236,6 +265,34 @@ static int64_t scalar_i64(sqlite3 *db, const char *sql) {
     return v;
 }
 
+/* Add a 5th column to timeline-leaders.dat: where the term's label goes on its node's row
+ * (+0.3 above the bar, -0.3 below), or 0 for no label when both places are taken by a
+ * label too close in time (a label is about end_s / 25 wide): labels never overwrite. */
+static bool place_term_labels(const char *path, double end_s) {
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL)) return false;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    GString *out = g_string_new(NULL);
+    double last[65][2];
+    for (int i = 0; i < 65; i++) last[i][0] = last[i][1] = -1e9;
+    for (int i = 0; lines[i]; i++) {
+        if (!*lines[i]) continue;
+        double a = 0, b = 0;
+        int row = 0, term = 0;
+        if (sscanf(lines[i], "%lf %lf %d %d", &a, &b, &row, &term) != 4 || row < 0 || row > 64) continue;
+        double off = 0;
+        for (int h = 0; h < 2 && off == 0; h++)
+            if (a - last[row][h] >= end_s / 25) {
+                last[row][h] = a;
+                off = h == 0 ? 0.3 : -0.3;
+            }
+        g_string_append_printf(out, "%s %.1f\n", lines[i], off);
+    }
+    bool ok = g_file_set_contents(path, out->str, (gssize)out->len, NULL);
+    g_string_free(out, TRUE);
+    return ok;
+}
+
 bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GError **error) {
     g_autofree char *dbpath = g_build_filename(dir, "trace.db", NULL);
     sqlite3 *db;
@@ -257,6 +314,7 @@ bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GEr
     g_autofree char *lead = g_build_filename(dir, "timeline-leaders.dat", NULL);
     ok = ok && query_to_file(db, lead_sql, lead, &rows);
     int lead_rows = rows;
+    if (ok) ok = place_term_labels(lead, end_s);
     /* node down / paused windows on their rows */
     g_autofree char *down = g_build_filename(dir, "timeline-down.dat", NULL);
     g_autofree char *down_sql = g_strdup_printf(
@@ -282,7 +340,8 @@ bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GEr
     if (ok && sqlite3_prepare_v2(db, "SELECT start_ns / 1e9, end_ns / 1e9, kind, detail FROM faults"
                                      " WHERE kind IN ('partition', 'adversary', 'clock-jump') ORDER BY start_ns",
                                  -1, &st, NULL) == SQLITE_OK) {
-        int k = 1;
+        int k = 1, level = 0;
+        double last_at[4] = {-1e9, -1e9, -1e9, -1e9};
         while (sqlite3_step(st) == SQLITE_ROW) {
             double a = sqlite3_column_double(st, 0), b = sqlite3_column_double(st, 1);
             const char *kind = (const char *)sqlite3_column_text(st, 2);
@@ -290,9 +349,16 @@ bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GEr
                 g_string_append_printf(shade, "set object %d rect from %.6f, graph 0 to %.6f, graph 1 "
                                               "fc rgb '%s' fs solid 0.35 noborder behind\n",
                                        k++, a, b, strcmp(kind, "adversary") ? "#f4c7c3" : "#fde9b6");
-                if (n_net <= 8)
-                    g_string_append_printf(shade, "set label '%s' at %.6f, graph 1.03 font ',8' tc rgb '#990000'\n",
-                                           strcmp(kind, "adversary") ? "partition" : "Figure 8 adversary", a);
+                /* two label heights, each reused only when its last label is far enough away */
+                level = -1;
+                for (int h = 0; h < 2 && level < 0; h++)
+                    if (a - last_at[h] >= end_s / 10) level = h;
+                if (n_net <= 8 && level >= 0) {
+                    last_at[level] = a;
+                    g_string_append_printf(shade, "set label '%s' at %.6f, graph %.2f font ',8' tc rgb '#990000'\n",
+                                           strcmp(kind, "adversary") ? "partition" : "Figure 8 adversary", a,
+                                           1.03 + 0.05 * level);
+                }
             } else
                 g_string_append_printf(shade, "set arrow from %.6f, graph 0 to %.6f, graph 1 nohead lc rgb '#cc0000' dt 3\n",
                                        a, a);
@@ -324,16 +390,21 @@ bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GEr
     GString *plot = g_string_new("plot ");
     bool any = false;
     if (down_rows > 0) {
-        g_string_append(plot, "'timeline-down.dat' using (($1+$2)/2):3:(($2-$1)/2):(0.12):($4 == 1 ? 0xd62728 : 0xff7f0e) "
-                              "with boxxyerror fs solid 0.9 noborder lc rgb variable title 'down (red), paused (orange)'");
+        /* one series per colour, so each legend entry shows the colour of its bars */
+        g_string_append(plot, "'timeline-down.dat' using (($1+$2)/2):($4 == 1 ? $3 : NaN):(($2-$1)/2):(0.12) "
+                              "with boxxyerror fs solid 0.9 noborder lc rgb '#d62728' title 'down', "
+                              "'' using (($1+$2)/2):($4 == 1 ? NaN : $3):(($2-$1)/2):(0.12) "
+                              "with boxxyerror fs solid 0.9 noborder lc rgb '#ff7f0e' title 'paused'");
         any = true;
     }
     if (lead_rows > 0) {
         g_string_append_printf(plot, "%s'timeline-leaders.dat' using 1:3:($2-$1):(0):(int($4) %% 6) with vectors nohead lw 9 "
-                                     "lc palette title 'leading (label: term)'",
+                                     "lc palette title 'leading: term'",
                                any ? ", " : "");
         if (n_leaders <= 40)
-            g_string_append(plot, ", '' using 1:($3+0.3):(sprintf('%d', $4)) with labels left font ',8' notitle");
+            /* above or below the bar, or not at all: place_term_labels() chose */
+            g_string_append(plot, ", '' using 1:($3 + $5):($5 == 0 ? '' : sprintf('%d', $4)) "
+                                  "with labels left font ',8' notitle");
         any = true;
     }
     g_string_append(s, any ? plot->str : "plot NaN title 'no leader'");

@@ -15,6 +15,9 @@ typedef struct SimRunReport {
     double real_s;             /* wall clock: report only, never traced or hashed */
     double cpu_s;              /* CPU time of the process over the same span */
     uint64_t published, delivered, req_ok, req_fail, reconnects, server_closes;
+    uint64_t pub_unsent;       /* of published: the client was disconnected, nothing was sent */
+    uint64_t js_acks;          /* of req_ok: PubAcks of JetStream publishes (the rest are replies) */
+    bool raft;                 /* a [raft] run: no broker clients, so no broker rows */
     GPtrArray *violations;     /* of char* ("safety: ..." / "liveness: ...") */
     char *extra;               /* more lines for summary.txt (a [raft] run's counts), or NULL */
 } SimRunReport;

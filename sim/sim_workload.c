@@ -275,12 +275,12 @@ static void publish_tick(void *ctx, void *a, uint64_t b) {
     SimPubRec rec = {now, sc->ready};
     g_array_append_val(sc->pubs, rec);
     uint64_t seq = sc->pubs->len;
-    sim_workload_count(sc->wl, sc->wl->pub_count, now);
     sc->wl->ops++;
     if (!sc->ready) {
         sim_trace_op(sim->trace, sc->name, "pub", now, now, "disconnected", "");
         return;
     }
+    sim_workload_count(sc->wl, sc->wl->pub_count, now); /* the chart's "published": sent ones only */
     char head[64];
     int hl = g_snprintf(head, sizeof head, "%d:%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT ":", sc->role_index, seq, now);
     size_t size = MAX(sc->g->size_bytes, (size_t)hl);
