@@ -847,7 +847,7 @@ def build(edition="student"):
     os.makedirs(out_dir, exist_ok=True)
     write(os.path.join(out_dir, "md", ERRORS_MD), texts[ERRORS_MD])
     images, bodies = set(), {}
-    errors = all_xref_errors(chapters, texts) + bench_errors()
+    errors = all_xref_errors(chapters, texts) + bench_errors() + handout_errors()
     for ch in chapters:
         try:
             bodies[ch] = preprocess(ch, texts[ch], chapters, images, edition)
@@ -1065,11 +1065,29 @@ def bench_errors():
             f"python3 tools/book/book.py bench-sync (never edit those numbers by hand)" for f, name in stale]
 
 
+HANDOUTS = "labs/*/README.md"
+
+
+def handout_errors():
+    """[error] for the labs' handouts: they cite code by anchor like the book, and every
+    citation must resolve (and its caption name its symbol)."""
+    import glob
+    errors = []
+    for path in sorted(glob.glob(os.path.join(ROOT, HANDOUTS))):
+        rel = os.path.relpath(path, ROOT)
+        for ok, msg in check_cites(rel, read(path)):
+            if not ok:
+                errors.append(msg.replace(f"book/{rel}", rel))
+    return errors
+
+
 def whole_book_tests():
     """The checks that need every chapter: numbering and cross-references, both editions,
-    the benchmark figures."""
+    the benchmark figures, the handouts' citations."""
     err = bench_errors()
     out = [(not err, "benchmark figures match the results file", err)]
+    herr = handout_errors()
+    out.append((not herr, "lab handouts' citations resolve", herr))
     try:
         chapters = chapter_order()
         xerr = all_xref_errors(chapters, {ch: chapter_source(ch) for ch in chapters})
