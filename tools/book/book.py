@@ -759,7 +759,8 @@ def preprocess(name, text, chapters, images, edition="student"):
             continue
         if "<!-- cite:" in line:
             raise BookError(f"book/{name}:{i + 1}: malformed citation: {line.strip()}")
-        line = expand_limits(f"book/{name}:{i + 1}", line)
+        line = "".join(p if p.startswith("`") else expand_limits(f"book/{name}:{i + 1}", p)
+                       for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
         # links to other chapters: X.md -> X.html (README.md is the front page)
         line = re.sub(r"\]\((\w[\w.-]*)\.md(#[\w-]*)?\)",
                       lambda mm: "](%s%s)" % ("index.html" if mm.group(1) == "README" else mm.group(1) + ".html",
