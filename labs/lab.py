@@ -377,7 +377,52 @@ def fill_starter(n, dest, root=ROOT):
 
 # ------------------------------------------------------------------ labs-check
 
-def check(include_untracked=False, only=None):
+def starter_checks(n, total, objs):
+    """[(ok, name, diagnostics)] for lab n's starter (builds, scores below full marks) and its
+    handout solution (full marks), both in one fresh copy. Runs in a worker process."""
+    out = []
+    t0 = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix=f"minijet-lab{n}-")
+    try:
+        start([n], tmp, git=False, quiet=True)
+        # reuse the reference's objects for unchanged sources (mtimes kept): only the
+        # stubbed file, the library and the lab's test binary are rebuilt
+        for o in objs:
+            dest = os.path.join(tmp, os.path.relpath(o, ROOT))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copy2(o, dest)
+        lines = capture(lambda: grade(n, tmp))
+        built = not any(l.startswith("build:") and "FAILED" in l for l in lines)
+        m = re.search(r"Score: (\d+)/(\d+)", "\n".join(lines))
+        score = int(m.group(1)) if m else -1
+        ok = built and 0 <= score < total
+        out.append((ok, f"lab {n} starter {'builds' if built else 'does NOT build'} and scores {score}/{total}"
+                        f" ({time.monotonic() - t0:.1f} s)", [] if ok else lines))
+        # the handout solution in the same copy of the starter must score full marks
+        t0 = time.monotonic()
+        if solution_blocks(n) is None:
+            # reported, not hidden: a lab without one is not yet checked against its handout
+            out.append((True, f"lab {n} handout solution # SKIP labs/{n}-*/handout-solution.c not written yet", []))
+            return out
+        fill_starter(n, tmp)
+        lines = capture(lambda: grade(n, tmp))
+        m = re.search(r"Score: (\d+)/(\d+)", "\n".join(lines))
+        score = int(m.group(1)) if m else -1
+        ok = score == total
+        out.append((ok, f"lab {n} handout solution scores {score}/{total} ({time.monotonic() - t0:.1f} s)",
+                    [] if ok else lines))
+    except SystemExit as e:
+        out.append((False, f"lab {n} starter or handout solution: {e}", []))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def check(include_untracked=False, only=None, jobs=2):
+    """TAP for labs-check. The references are graded first, in this tree, one at a time (they
+    share build/); then each lab's starter and handout solution, in their own copies, `jobs`
+    labs at a time (make -j2 inside each: the machine has two cores)."""
+    from concurrent.futures import ProcessPoolExecutor
     have = markers(ROOT, tracked_only=not include_untracked)
     untracked = sorted(set(markers(ROOT)) - set(have))
     labs = lab_dirs(ROOT)
@@ -387,59 +432,28 @@ def check(include_untracked=False, only=None):
         print(f"# lab {n}: markers only in files not yet in git; checked once they are committed")
     for n in sorted(set(have) - set(labs)):
         print(f"# lab {n}: LAB({n}) markers exist but labs/{n}-*/grade.conf does not")
-    k, fails = 0, 0
-    objs = sorted(glob.glob(os.path.join(ROOT, "build", "obj", "*.o")))
+    objs = sorted(glob.glob(os.path.join(ROOT, "build", "obj", "**", "*.o"), recursive=True))
+    results, totals = {}, {}
     for n in todo:
         t0 = time.monotonic()
         score, total = grade(n, ROOT, quiet=True)
-        k += 1
+        totals[n] = total
         ok = score == total
-        fails += not ok
-        print(f"{'ok' if ok else 'not ok'} {k} - lab {n} reference scores {score}/{total} ({time.monotonic() - t0:.1f} s)")
-        if not ok:
-            for l in capture(lambda: grade(n, ROOT)):
+        results[n] = [(ok, f"lab {n} reference scores {score}/{total} ({time.monotonic() - t0:.1f} s)",
+                       [] if ok else capture(lambda: grade(n, ROOT)))]
+    sys.stdout.flush()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {n: pool.submit(starter_checks, n, totals[n], objs) for n in todo}
+        for n in todo:
+            results[n] += futures[n].result()
+    k, fails = 0, 0
+    for n in todo:
+        for ok, name, diag in results[n]:
+            k += 1
+            fails += not ok
+            print(f"{'ok' if ok else 'not ok'} {k} - {name}")
+            for l in diag:
                 print("# " + l)
-        t0 = time.monotonic()
-        tmp = tempfile.mkdtemp(prefix=f"minijet-lab{n}-")
-        try:
-            start([n], tmp, git=False, quiet=True)
-            # reuse the reference's objects for unchanged sources (mtimes kept): only the
-            # stubbed file, the library and the lab's test binary are rebuilt
-            os.makedirs(os.path.join(tmp, "build", "obj"), exist_ok=True)
-            for o in objs:
-                shutil.copy2(o, os.path.join(tmp, "build", "obj"))
-            lines = capture(lambda: grade(n, tmp))
-            built = not any(l.startswith("build:") and "FAILED" in l for l in lines)
-            m = re.search(r"Score: (\d+)/(\d+)", "\n".join(lines))
-            score = int(m.group(1)) if m else -1
-            ok = built and 0 <= score < total
-            k += 1
-            fails += not ok
-            print(f"{'ok' if ok else 'not ok'} {k} - lab {n} starter {'builds' if built else 'does NOT build'}"
-                  f" and scores {score}/{total} ({time.monotonic() - t0:.1f} s)")
-            if not ok:
-                for l in lines:
-                    print("# " + l)
-            # the handout solution in a fresh copy of the starter must score full marks
-            k += 1
-            t0 = time.monotonic()
-            if solution_blocks(n) is None:
-                # reported, not hidden: a lab without one is not yet checked against its handout
-                print(f"ok {k} - lab {n} handout solution # SKIP labs/{n}-*/handout-solution.c not written yet")
-                continue
-            fill_starter(n, tmp)
-            lines = capture(lambda: grade(n, tmp))
-            m = re.search(r"Score: (\d+)/(\d+)", "\n".join(lines))
-            score = int(m.group(1)) if m else -1
-            ok = score == total
-            fails += not ok
-            print(f"{'ok' if ok else 'not ok'} {k} - lab {n} handout solution scores {score}/{total}"
-                  f" ({time.monotonic() - t0:.1f} s)")
-            if not ok:
-                for l in lines:
-                    print("# " + l)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 1 if fails else 0
 
 

@@ -50,7 +50,7 @@ static void index_lines(Parse *p, const char *text) {
 
 static bool bad(Parse *p, const char *group, const char *key, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 static bool bad(Parse *p, const char *group, const char *key, const char *fmt, ...) {
-    if (*p->error) return false; /* keep the first error */
+    if (p->error != NULL && *p->error) return false; /* keep the first error (error may be NULL) */
     va_list ap;
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
