@@ -108,6 +108,11 @@ static size_t op_conn_pending(Env *env, EnvConn id) {
     return c ? sim_net_server_pending(c) : 0;
 }
 
+static void op_conn_read_pause(Env *env, EnvConn id, bool paused) {
+    SimConn *c = conn_of(node_of(env), id);
+    if (c) sim_net_server_read_pause(c, paused);
+}
+
 static void op_conn_close(Env *env, EnvConn id) {
     SimConn *c = conn_of(node_of(env), id);
     if (c) sim_net_server_close(c);
@@ -200,6 +205,7 @@ static const EnvOps sim_env_ops = {
     .conn_send = op_conn_send,
     .conn_pending = op_conn_pending,
     .conn_close = op_conn_close,
+    .conn_read_pause = op_conn_read_pause,
     .file_open = op_file_open,
     .file_pread = op_file_pread,
     .file_pwrite = op_file_pwrite,

@@ -77,6 +77,7 @@ struct SimConn {
     EnvConn env_id;       /* the node's id for it, 0 before accept */
     Side server, client;
     Dir up, down;         /* up: client -> server, down: server -> client */
+    bool read_paused;     /* the server stopped reading (back-pressure): `up` waits */
     const SimConnEnd *end;
     void *ctx;
 };
@@ -271,9 +272,11 @@ static void dir_event(void *ctx, void *a, uint64_t b) {
     }
     if (d->to_server) {
         if (c->server != SIDE_OPEN && c->server != SIDE_CLOSING) { dir_drop_all(d); return; }
+        if (c->read_paused) return; /* the chunks wait; sim_net_server_read_pause reschedules */
         if (sim_node_defer(c->node, dir_event, d, 0)) { d->event_pending = true; return; }
     }
     while (!g_queue_is_empty(&d->chunks)) {
+        if (d->to_server && c->read_paused) return; /* paused by the bytes just delivered */
         Chunk *ch = g_queue_peek_head(&d->chunks);
         if (ch->arrival_ns > now) break;
         g_queue_pop_head(&d->chunks);
@@ -366,6 +369,12 @@ void sim_net_server_send(SimConn *c, const EnvSlice *s, size_t n) {
     if (c->server != SIDE_OPEN) return;
     for (size_t i = 0; i < n; i++)
         if (s[i].len) dir_queue(&c->down, s[i].data, s[i].len);
+}
+
+void sim_net_server_read_pause(SimConn *c, bool paused) {
+    if (c->read_paused == paused) return;
+    c->read_paused = paused;
+    if (!paused) dir_schedule(&c->up);
 }
 
 size_t sim_net_server_pending(SimConn *c) {

@@ -61,6 +61,8 @@ SimNode *sim_conn_node(const SimConn *c);
 
 void sim_net_server_send(SimConn *c, const EnvSlice *slices, size_t n);
 size_t sim_net_server_pending(SimConn *c);
+/* Stop (or resume) delivering the client's bytes to the server: env_conn_read_pause. */
+void sim_net_server_read_pause(SimConn *c, bool paused);
 void sim_net_server_close(SimConn *c);
 void sim_net_flush(SimNet *net);
 

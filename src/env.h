@@ -99,6 +99,10 @@ typedef struct EnvOps {
     void (*conn_send)(Env *env, EnvConn conn, const EnvSlice *slices, size_t n);
     /* Bytes queued for conn and not yet taken by the kernel: the slow-consumer measure. */
     size_t (*conn_pending)(Env *env, EnvConn conn);
+    /* Stop (paused = true) or resume taking input from conn: while paused no on_bytes(conn)
+     * arrives and the peer's bytes wait in the kernel (then TCP's window stops the peer).
+     * Output still flows. The core's back-pressure on fast publishers (server.c). */
+    void (*conn_read_pause)(Env *env, EnvConn conn, bool paused);
     /* Flush what is queued, then close. on_closed follows later. The close lingers: the
      * world half-closes, then drops the peer's input until its EOF or a short bound, so that
      * no TCP reset destroys the last answer (an -ERR, an HTTP 400) before the peer reads it
@@ -179,6 +183,9 @@ static inline void env_conn_send1(Env *env, EnvConn c, const void *data, size_t 
 }
 static inline size_t env_conn_pending(Env *env, EnvConn c) { return env->ops->conn_pending(env, c); }
 static inline void env_conn_close(Env *env, EnvConn c) { env->ops->conn_close(env, c); }
+static inline void env_conn_read_pause(Env *env, EnvConn c, bool paused) {
+    env->ops->conn_read_pause(env, c, paused);
+}
 static inline EnvConn env_conn_connect(Env *env, const char *host, int port, const EnvHandlers *h,
                                        void *core, GError **error) {
     if (env->ops->conn_connect == NULL) {

@@ -69,6 +69,7 @@ typedef struct RealConn {
     gboolean closing; /* closed (by anyone); on_closed is queued */
     gboolean dirty;   /* in world->dirty this turn */
     gboolean want_out; /* EPOLLOUT armed */
+    gboolean read_paused; /* EPOLLIN not armed: the core asked (env_conn_read_pause) */
     guint8 *out;      /* outbound bytes, contiguous: one write() flushes them all */
     size_t out_off, out_len, out_cap;
 } RealConn;
@@ -270,10 +271,21 @@ static const EnvHandlers *conn_handlers(World *w, const RealConn *c, void **core
     return &w->env.handlers;
 }
 
+static gboolean conn_arm(World *w, RealConn *c, gboolean out, gboolean paused) {
+    struct epoll_event ev = {.events = (paused ? 0 : EPOLLIN) | (out ? EPOLLOUT : 0), .data.ptr = c};
+    return epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0;
+}
+
 static void conn_set_want_out(World *w, RealConn *c, gboolean on) {
     if (c->want_out == on) return;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
-    if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0) c->want_out = on;
+    if (conn_arm(w, c, on, c->read_paused)) c->want_out = on;
+}
+
+static void real_conn_read_pause(Env *env, EnvConn id, bool paused) {
+    World *w = world_of(env);
+    RealConn *c = conn_get(w, id);
+    if (c == NULL || c->read_paused == paused) return;
+    if (conn_arm(w, c, c->want_out, paused)) c->read_paused = paused;
 }
 
 /* LINGERING CLOSE
@@ -692,6 +704,7 @@ static const EnvOps real_ops = {
     .conn_send = real_conn_send,
     .conn_pending = real_conn_pending,
     .conn_close = real_conn_close,
+    .conn_read_pause = real_conn_read_pause,
     .conn_connect = real_conn_connect,
     .listen = real_listen,
     .detach = real_detach,
@@ -825,7 +838,7 @@ static void accept_some(World *w, Listener *l) {
 }
 
 static void conn_readable(World *w, RealConn *c) {
-    for (int i = 0; i < LIMIT_READS_PER_TURN_COUNT && !c->closing; i++) {
+    for (int i = 0; i < LIMIT_READS_PER_TURN_COUNT && !c->closing && !c->read_paused; i++) {
         ssize_t n = read(c->fd, w->rbuf, LIMIT_READ_CHUNK_BYTES);
         if (n > 0) {
             w->stats.reads++;

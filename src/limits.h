@@ -32,6 +32,11 @@
 #define LIMIT_MAX_SUBS_PER_CONN_COUNT 0          /* 0 = unlimited, as nats-server's default */
 #define LIMIT_MAX_PENDING_BYTES (64 * 1024 * 1024) /* outbound buffer per connection (nats-server max_pending) */
 #define LIMIT_READ_CHUNK_BYTES (64 * 1024)       /* one read() takes up to this much */
+/* back-pressure (server.c, OUTBOUND MEMORY): the broker-wide bound on outbound buffers */
+#define LIMIT_OUT_TOTAL_BYTES (256 * 1024 * 1024) /* over this, stop reading publishers */
+#define LIMIT_OUT_RESUME_BYTES (128 * 1024 * 1024) /* read them again at or under this */
+#define LIMIT_OUT_POLL_NS (10LL * 1000000LL)     /* look again this often while paused */
+#define LIMIT_OUT_STALL_NS (2LL * 1000000000LL)  /* no drain this long: cut the largest reader */
 #define LIMIT_PING_FIRST_NS (2LL * 1000000000LL) /* first server PING after connect */
 #define LIMIT_PING_INTERVAL_NS (120LL * 1000000000LL) /* then every 2 minutes */
 #define LIMIT_PING_MAX_OUTSTANDING_COUNT 2       /* unanswered PINGs before 'Stale Connection' */
@@ -61,6 +66,8 @@ G_STATIC_ASSERT(LIMIT_STORE_READ_CACHE_BYTES <= LIMIT_STORE_SEGMENT_BYTES);
 G_STATIC_ASSERT(LIMIT_STORE_WRITE_BUFFER_BYTES <= LIMIT_STORE_SEGMENT_BYTES);
 
 G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_MAX_PENDING_BYTES);
+G_STATIC_ASSERT(LIMIT_OUT_RESUME_BYTES < LIMIT_OUT_TOTAL_BYTES);
+G_STATIC_ASSERT(LIMIT_MAX_PENDING_BYTES < LIMIT_OUT_TOTAL_BYTES);
 G_STATIC_ASSERT(LIMIT_MAX_SUBJECT_BYTES <= LIMIT_MAX_CONTROL_LINE_BYTES);
 G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);
 

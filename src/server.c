@@ -91,6 +91,9 @@ struct Conn {
     int64_t start_ns, last_activity_ns; /* wall clock; activity = the last read */
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
     char *name, *lang, *version; /* from CONNECT, NULL when absent */
+    /* back-pressure (see OUTBOUND MEMORY) */
+    size_t pending_seen; /* env_conn_pending at our last look: its share of out_sum */
+    bool read_paused;    /* in srv->paused: we stopped reading it */
 };
 
 struct Server {
@@ -110,6 +113,12 @@ struct Server {
     uint64_t remote_subs;         /* ServerRemoteSubs in the trie */
     char *cluster_name;           /* client INFO "cluster"; NULL = none */
     char **connect_urls;          /* client INFO "connect_urls"; NULL = none */
+    /* back-pressure (see OUTBOUND MEMORY) */
+    size_t out_sum;               /* sum of the conns' pending_seen: outbound bytes queued */
+    GPtrArray *paused;            /* Conn* we stopped reading, in pause order */
+    EnvTimer bp_timer;
+    int64_t bp_progress_ns;       /* when out_sum last went down while publishers waited */
+    size_t bp_low_sum;            /* the lowest out_sum seen since then */
 };
 
 /* ------------------------------------------------------------------ subscriptions */
@@ -167,6 +176,96 @@ static void conn_send_err(Conn *c, MjError err) {
 /* Queue one MSG/HMSG for a connection subscriber. The payload and headers are not copied
  * here: the slices point at the publisher's bytes and the environment copies them once into
  * this connection's outbound buffer. */
+/* OUTBOUND MEMORY: BACK-PRESSURE ON PUBLISHERS
+ *   Each connection's outbound buffer is capped (max_pending, 64 MiB: past it the reader is
+ *   a slow consumer and is cut), but a cap per connection is no cap per broker: sixteen
+ *   subscribers that never read grew the broker to 1.23 GB, and the publisher was never
+ *   slowed. nats-server stalls a fast producer's read loop while a consumer's buffer is
+ *   over its limit. minijet does it broker-wide, through the environment:
+ *     - out_sum tracks the bytes queued for all client connections (each conn's last seen
+ *       env_conn_pending; refreshed exactly on every tick below);
+ *     - when a connection's input has been processed and out_sum is over
+ *       LIMIT_OUT_TOTAL_BYTES, we stop reading it (env_conn_read_pause): its next bytes wait
+ *       in the kernel, TCP's window fills, and the publisher's own writes block;
+ *     - every LIMIT_OUT_POLL_NS the tick recomputes out_sum; once it is at most
+ *       LIMIT_OUT_RESUME_BYTES every paused connection is read again, in pause order;
+ *     - readers that never read would keep publishers paused for ever, so while out_sum is
+ *       over the limit and has not gone down for LIMIT_OUT_STALL_NS, the connection holding
+ *       the most is cut as a slow consumer (nats-server cuts such a reader at its write
+ *       deadline, 2 s by default).
+ *   The bound: LIMIT_OUT_TOTAL_BYTES plus what one read (LIMIT_READ_CHUNK_BYTES) fans out
+ *   to, per connection processed in the same loop turn. */
+static void out_account(Server *s, Conn *c, size_t pending) {
+    s->out_sum = s->out_sum - c->pending_seen + pending;
+    c->pending_seen = pending;
+}
+
+static void bp_tick(void *arg);
+
+static void bp_resume_all(Server *s) {
+    for (guint i = 0; i < s->paused->len; i++) {
+        Conn *c = g_ptr_array_index(s->paused, i);
+        c->read_paused = false;
+        env_conn_read_pause(s->env, c->id, false);
+    }
+    g_ptr_array_set_size(s->paused, 0);
+}
+
+static void bp_pause(Server *s, Conn *c) {
+    if (c->read_paused || c->closing) return;
+    c->read_paused = true;
+    g_ptr_array_add(s->paused, c);
+    s->stats.publishers_paused++;
+    env_conn_read_pause(s->env, c->id, true);
+    if (s->bp_timer == 0) {
+        env_log(s->env, ENV_LOG_WARN, "Outbound memory %zu bytes over %d: pausing fast publishers",
+                s->out_sum, LIMIT_OUT_TOTAL_BYTES);
+        s->bp_progress_ns = env_now_ns(s->env);
+        s->bp_low_sum = s->out_sum;
+        s->bp_timer = env_timer_add(s->env, LIMIT_OUT_POLL_NS, bp_tick, s);
+    }
+}
+
+static void conn_close(Conn *c, const char *reason);
+
+static void bp_tick(void *arg) {
+    Server *s = arg;
+    s->bp_timer = 0;
+    Conn *largest = NULL;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->conns); /* a sum and a max with a tie rule: order-free */
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        Conn *c = v;
+        if (c->closing) continue;
+        out_account(s, c, env_conn_pending(s->env, c->id));
+        if (largest == NULL || c->pending_seen > largest->pending_seen ||
+            (c->pending_seen == largest->pending_seen && c->id < largest->id))
+            largest = c;
+    }
+    if (s->out_sum <= LIMIT_OUT_RESUME_BYTES) {
+        env_log(s->env, ENV_LOG_INFO, "Outbound memory %zu bytes: resuming %u paused publishers",
+                s->out_sum, s->paused->len);
+        bp_resume_all(s);
+        return;
+    }
+    int64_t now = env_now_ns(s->env);
+    if (s->out_sum < s->bp_low_sum) {
+        s->bp_low_sum = s->out_sum;
+        s->bp_progress_ns = now;
+    } else if (now - s->bp_progress_ns >= LIMIT_OUT_STALL_NS && largest != NULL && largest->pending_seen > 0) {
+        s->stats.slow_consumers++;
+        env_log(s->env, ENV_LOG_WARN, "%s - cid:%" G_GUINT64_FORMAT " - Slow Consumer Detected: "
+                "holds %zu of %zu outbound bytes (over %d) and nothing drained for %lld ms",
+                largest->peer, largest->id, largest->pending_seen, s->out_sum, LIMIT_OUT_TOTAL_BYTES,
+                (long long)(LIMIT_OUT_STALL_NS / 1000000));
+        conn_close(largest, "Slow Consumer (Outbound Memory)");
+        s->bp_progress_ns = now;
+        s->bp_low_sum = s->out_sum;
+    }
+    if (s->paused->len > 0) s->bp_timer = env_timer_add(s->env, LIMIT_OUT_POLL_NS, bp_tick, s);
+}
+
 static void deliver_to_conn(Server *s, Sub *sub, const ServerMsg *m) {
     Conn *c = sub->conn;
     if (c->closing) return;
@@ -182,7 +281,8 @@ static void deliver_to_conn(Server *s, Sub *sub, const ServerMsg *m) {
     s->stats.out_bytes += m->hdr_len + m->payload_len;
     c->out_msgs++;
     c->out_bytes += m->hdr_len + m->payload_len;
-    if (env_conn_pending(s->env, c->id) > s->cfg.max_pending_bytes) {
+    out_account(s, c, env_conn_pending(s->env, c->id));
+    if (c->pending_seen > s->cfg.max_pending_bytes) {
         s->stats.slow_consumers++;
         env_log(s->env, ENV_LOG_WARN, "%s - cid:%" G_GUINT64_FORMAT
                 " - Slow Consumer Detected: MaxPending of %zu Exceeded",
@@ -724,6 +824,7 @@ static void on_bytes(void *core, EnvConn id, const uint8_t *data, size_t len) {
     MjError err = proto_parser_feed(&c->parser, data, len, &proto_callbacks, c);
     if (err != MJ_OK && !c->closing && awaiting_auth(c)) auth_violation(c, NULL); /* as nats-server */
     else if (err != MJ_OK && !c->closing) conn_send_err(c, err);
+    if (s->out_sum > LIMIT_OUT_TOTAL_BYTES) bp_pause(s, c); /* OUTBOUND MEMORY */
 }
 
 static void conn_free(Conn *c) {
@@ -764,6 +865,8 @@ static void on_closed(void *core, EnvConn id) {
     if (!c->closing) {
         conn_close(c, "Client Closed");
     }
+    if (c->read_paused) g_ptr_array_remove(s->paused, c);
+    out_account(s, c, 0);
     g_hash_table_remove(s->conns, &id);
     s->stats.conns_current--;
     conn_free(c);
@@ -941,6 +1044,7 @@ Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
     s->cfg = *cfg;
     s->sl = sublist_new();
     s->conns = g_hash_table_new(u64_hash, u64_equal);
+    s->paused = g_ptr_array_new();
     s->internal_subs = g_ptr_array_new();
     s->start_ns = env_wall_ns(env);
     /* A server id like nats-server's: 'N' and 55 base32 characters, from the env's random. */
@@ -971,6 +1075,8 @@ void server_free(Server *s) {
         conn_free(c);
     }
     g_ptr_array_free(conns, TRUE);
+    env_timer_cancel(s->env, s->bp_timer);
+    g_ptr_array_free(s->paused, TRUE);
     while (s->internal_subs->len > 0)
         server_unsubscribe_internal(s, g_ptr_array_index(s->internal_subs, 0));
     g_ptr_array_free(s->internal_subs, TRUE);

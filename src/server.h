@@ -61,6 +61,7 @@ typedef struct ServerStats {
     uint64_t out_msgs, out_bytes;  /* MSG/HMSG sent */
     uint64_t subscriptions;
     uint64_t slow_consumers;
+    uint64_t publishers_paused;    /* reads stopped for outbound memory (server.c) */
     uint64_t proto_errors;         /* -ERR sent */
 } ServerStats;
 

@@ -85,6 +85,8 @@ typedef struct Conn {
     size_t pending_bytes;
     gboolean closed;    /* either side closed it */
     gboolean notified;  /* on_closed delivered */
+    gboolean read_paused; /* env_conn_read_pause: client bytes wait in `held` */
+    GString *held;        /* client bytes not delivered yet (paused, or resumed this turn) */
 } Conn;
 
 /* A listener made with env_listen (the cluster port): reachable from every TestEnv. */
@@ -110,6 +112,7 @@ struct World {
     EnvConn next_conn;
     GQueue close_queue; /* EnvConn (as pointer) awaiting on_closed */
     GQueue accept_queue; /* EnvConn (as pointer) of linked conns awaiting on_accept */
+    GQueue resume_queue; /* EnvConn (as pointer) resumed with held bytes to deliver */
     GPtrArray *listeners; /* TListener*, owned */
     SimDisk *disk;
     GString *log;
@@ -192,6 +195,31 @@ static void op_conn_send(Env *env, EnvConn c, const EnvSlice *slices, size_t n) 
 static size_t op_conn_pending(Env *env, EnvConn c) {
     Conn *conn = conn_get(W(env), c);
     return conn ? conn->pending_bytes : 0;
+}
+
+/* Paused: client bytes are held. Resumed: the held bytes arrive at the start of the next
+ * advance or client action (never inside the core's call), like on_closed. */
+static void op_conn_read_pause(Env *env, EnvConn c, bool paused) {
+    World *w = W(env);
+    Conn *conn = conn_get(w, c);
+    if (conn == NULL || conn->closed || conn->read_paused == paused) return;
+    conn->read_paused = paused;
+    if (!paused && conn->held != NULL && conn->held->len > 0)
+        g_queue_push_tail(&w->resume_queue, GSIZE_TO_POINTER(c));
+}
+
+static void deliver_resumed(World *w) {
+    while (!g_queue_is_empty(&w->resume_queue)) {
+        EnvConn c = GPOINTER_TO_SIZE(g_queue_pop_head(&w->resume_queue));
+        Conn *conn = conn_get(w, c);
+        if (conn == NULL || conn->closed || conn->read_paused || conn->held == NULL || conn->held->len == 0)
+            continue;
+        g_autoptr(GString) bytes = conn->held;
+        conn->held = NULL;
+        void *core;
+        const EnvHandlers *h = conn_handlers(w, conn, &core);
+        if (h->on_bytes) h->on_bytes(core, c, (const uint8_t *)bytes->str, bytes->len);
+    }
 }
 
 static void op_conn_close(Env *env, EnvConn c) {
@@ -409,6 +437,7 @@ static const EnvOps test_env_ops = {
     .conn_send = op_conn_send,
     .conn_pending = op_conn_pending,
     .conn_close = op_conn_close,
+    .conn_read_pause = op_conn_read_pause,
     .conn_connect = op_conn_connect,
     .listen = op_listen,
     .detach = op_detach,
@@ -433,6 +462,7 @@ static const EnvOps test_env_ops = {
 static void conn_free(gpointer p) {
     Conn *c = p;
     g_string_free(c->out, TRUE);
+    if (c->held != NULL) g_string_free(c->held, TRUE);
     g_free(c);
 }
 
@@ -493,6 +523,7 @@ void test_env_advance(TestEnv *te, int64_t ns) {
     g_assert_cmpint(ns, >=, 0);
     int64_t target = w->now_ns + ns;
     deliver_closes(w);
+    deliver_resumed(w);
     end_turn(w); /* the client actions since the last advance were one turn */
     for (;;) {
         GSequenceIter *first = g_sequence_get_begin_iter(w->timers);
@@ -524,9 +555,20 @@ EnvConn test_env_connect(TestEnv *te) {
 void test_env_client_send_len(TestEnv *te, EnvConn c, const void *bytes, size_t len) {
     World *w = (World *)te;
     deliver_closes(w);
+    deliver_resumed(w);
     Conn *conn = conn_get(w, c);
     if (conn == NULL || conn->closed) return;
+    if (conn->read_paused || (conn->held != NULL && conn->held->len > 0)) { /* keep the order */
+        if (conn->held == NULL) conn->held = g_string_new(NULL);
+        g_string_append_len(conn->held, bytes, (gssize)len);
+        return;
+    }
     if (te->env.handlers.on_bytes) te->env.handlers.on_bytes(te->env.core, c, bytes, len);
+}
+
+gboolean test_env_is_read_paused(TestEnv *te, EnvConn c) {
+    Conn *conn = conn_get((World *)te, c);
+    return conn != NULL && conn->read_paused;
 }
 
 void test_env_client_send(TestEnv *te, EnvConn c, const char *bytes) {

@@ -11,6 +11,7 @@
  *   test_env_client_close(te, c)             the client hangs up (calls on_closed)
  *   test_env_is_closed(te, c)                did the server close c?
  *   test_env_set_pending(te, c, bytes)       pretend the kernel is not draining c (slow consumer)
+ *   test_env_is_read_paused(te, c)           is the core applying back-pressure to c?
  *   test_env_crash_disk(te, mode)            a power cut: unsynced writes are lost/torn/kept
  *   test_env_flip_bit(te, path, offset, bit) corrupt a durable byte
  *   env_listen / env_conn_connect            listeners reachable from every TestEnv in the
@@ -50,6 +51,9 @@ char *test_env_client_take(TestEnv *te, EnvConn c); /* g_free it; "" when nothin
 void test_env_client_close(TestEnv *te, EnvConn c);
 gboolean test_env_is_closed(TestEnv *te, EnvConn c);
 void test_env_set_pending(TestEnv *te, EnvConn c, size_t bytes);
+/* Did the core stop reading c (env_conn_read_pause)? Client bytes sent meanwhile are held
+ * and delivered, in order, at the first advance or client action after it resumes. */
+gboolean test_env_is_read_paused(TestEnv *te, EnvConn c);
 
 void test_env_crash_disk(TestEnv *te, TestCrashMode mode);
 void test_env_flip_bit(TestEnv *te, const char *path, uint64_t offset, int bit);

@@ -388,6 +388,62 @@ static void test_long_subjects(Fixture *f, gconstpointer data) {
     g_string_free(many, TRUE);
 }
 
+/* OUTBOUND MEMORY (server.c): subscribers holding more than LIMIT_OUT_TOTAL_BYTES between
+ * them make the broker stop reading the publisher; it reads again once they drain to
+ * LIMIT_OUT_RESUME_BYTES, and the publisher's bytes sent meanwhile arrive then, in order.
+ * Readers that never drain are cut, largest first, one per LIMIT_OUT_STALL_NS. */
+static void test_backpressure(Fixture *f, gconstpointer data) {
+    enum { N = 5 };
+    const size_t held = 60 * 1024 * 1024; /* each under max_pending; 5 together over the total */
+    G_STATIC_ASSERT(N * 60LL * 1024 * 1024 > LIMIT_OUT_TOTAL_BYTES);
+    EnvConn sub[N];
+    for (int i = 0; i < N; i++) {
+        sub[i] = client(f, JS_CONNECT);
+        g_free(say(f, sub[i], "SUB big 1\r\n"));
+    }
+    EnvConn pub = client(f, JS_CONNECT);
+    for (int i = 0; i < N; i++) test_env_set_pending(f->te, sub[i], held);
+    g_free(say(f, pub, "PUB big 1\r\n1\r\n"));
+    g_assert_true(test_env_is_read_paused(f->te, pub));
+    g_assert_cmpuint(server_stats(f->srv)->publishers_paused, ==, 1);
+    for (int i = 0; i < N; i++) g_free(test_env_client_take(f->te, sub[i]));
+    /* what it sends now waits */
+    g_free(say(f, pub, "PUB big 1\r\n2\r\nPING\r\n"));
+    test_env_advance(f->te, 5 * LIMIT_OUT_POLL_NS);
+    g_autofree char *none = test_env_client_take(f->te, sub[0]);
+    g_assert_cmpstr(none, ==, "");
+    g_assert_true(test_env_is_read_paused(f->te, pub));
+    /* three drain: 2 x 60 MiB <= the resume mark */
+    for (int i = 0; i < 3; i++) test_env_set_pending(f->te, sub[i], 0);
+    test_env_advance(f->te, LIMIT_OUT_POLL_NS);
+    g_assert_false(test_env_is_read_paused(f->te, pub));
+    test_env_advance(f->te, 0); /* the held bytes arrive */
+    g_autofree char *two = test_env_client_take(f->te, sub[0]);
+    g_assert_cmpstr(two, ==, "MSG big 1 1\r\n2\r\n");
+    g_autofree char *pong = test_env_client_take(f->te, pub);
+    g_assert_cmpstr(pong, ==, "PONG\r\n");
+    /* nobody drains: after LIMIT_OUT_STALL_NS the largest goes (ties: the oldest), until the
+     * total is back under the resume mark */
+    for (int i = 0; i < N; i++) test_env_set_pending(f->te, sub[i], held + (size_t)(i == 3));
+    g_free(say(f, pub, "PUB big 1\r\n3\r\n"));
+    g_assert_true(test_env_is_read_paused(f->te, pub));
+    test_env_advance(f->te, LIMIT_OUT_STALL_NS - LIMIT_OUT_POLL_NS);
+    for (int i = 0; i < N; i++) g_assert_false(test_env_is_closed(f->te, sub[i]));
+    test_env_advance(f->te, 2 * LIMIT_OUT_POLL_NS);
+    g_assert_true(test_env_is_closed(f->te, sub[3])); /* the largest */
+    g_assert_false(test_env_is_closed(f->te, sub[0]));
+    g_assert_true(test_env_is_read_paused(f->te, pub)); /* 4 x 60 MiB: still over the mark */
+    test_env_advance(f->te, 2 * LIMIT_OUT_STALL_NS + 4 * LIMIT_OUT_POLL_NS);
+    g_assert_true(test_env_is_closed(f->te, sub[0])); /* then the oldest of the equal ones */
+    g_assert_true(test_env_is_closed(f->te, sub[1]));
+    g_assert_false(test_env_is_closed(f->te, sub[2])); /* 2 x 60 MiB: resumed */
+    g_assert_false(test_env_is_read_paused(f->te, pub));
+    g_assert_cmpuint(server_stats(f->srv)->slow_consumers, ==, 3);
+    g_autofree char *log = test_env_take_log(f->te);
+    g_assert_nonnull(strstr(log, "pausing fast publishers"));
+    g_assert_nonnull(strstr(log, "Slow Consumer Detected: holds"));
+}
+
 /* Found by fuzz_server: a queue name holding a form feed (or another byte the trie rejects
  * but the parser does not split on) used to abort the broker in on_sub. */
 static void test_sub_bad_queue(Fixture *f, gconstpointer data) {
@@ -408,6 +464,7 @@ int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
     ADD("/server/long-subjects", test_long_subjects);
+    ADD("/server/backpressure", test_backpressure);
     ADD("/server/info", test_info);
     ADD("/server/sub_nul_subject", test_sub_nul_subject);
     ADD("/server/sub_bad_queue", test_sub_bad_queue);
