@@ -753,7 +753,9 @@ static void send_info(Conn *c) {
     json_builder_add_int_value(b, s->cfg.port);
     json_builder_set_member_name(b, "headers");
     json_builder_add_boolean_value(b, TRUE);
-    if (auth_on(s)) { /* clients then send their credentials in CONNECT */
+    /* Clients then send their credentials in CONNECT. With a no_auth_user nats-server leaves
+     * it out (a client that sends nothing is that user), though the rules still apply. */
+    if (auth_on(s) && s->cfg.auth->no_auth_user == NULL) {
         json_builder_set_member_name(b, "auth_required");
         json_builder_add_boolean_value(b, TRUE);
     }
