@@ -435,7 +435,20 @@ static size_t route_match(Server *s, Conn *from, const char *match, size_t match
     }
     for (size_t i = 0; i < k; i++)
         if (targets[i]->forward == NULL) deliver(s, targets[i], m);
-    if (remote > 0) forward_all(targets, k, m);
+    if (remote > 0 && (match_len != m->subject_len || memcmp(match, m->subject, match_len) != 0)) {
+        /* Delivered on another subject than its own (a JetStream push consumer's deliver
+         * subject): the peer must match on `match` but show m->subject. As nats-server does,
+         * the routed copy carries "<reply>@<match>" as its reply (server_deliver_routed
+         * splits it again). */
+        g_autofree char *reply = g_strdup_printf("%.*s@%.*s", (int)m->reply_len, m->reply ? m->reply : "",
+                                                 (int)match_len, match);
+        ServerMsg fm = *m;
+        fm.reply = reply;
+        fm.reply_len = strlen(reply);
+        forward_all(targets, k, &fm);
+    } else if (remote > 0) {
+        forward_all(targets, k, m);
+    }
     for (size_t i = 0; i < k; i++) sub_unref(targets[i]);
     if (targets != stack) g_free(targets);
     return k;
@@ -985,6 +998,14 @@ void server_remote_sub_remove(Server *s, ServerRemoteSub *rs) {
 }
 
 size_t server_deliver_routed(Server *s, const ServerMsg *m, const char *const *queues, size_t nq) {
+    const char *at = m->reply_len > 0 ? memrchr(m->reply, '@', m->reply_len) : NULL;
+    if (at != NULL && at + 1 < m->reply + m->reply_len) { /* "<reply>@<deliver subject>" (route_match) */
+        ServerMsg dm = *m;
+        dm.reply_len = (size_t)(at - m->reply);
+        if (dm.reply_len == 0) dm.reply = NULL;
+        size_t dlen = m->reply_len - dm.reply_len - 1;
+        return route_match(s, NULL, at + 1, dlen, &dm, true, queues, nq);
+    }
     return route_match(s, NULL, m->subject, m->subject_len, m, true, queues, nq);
 }
 

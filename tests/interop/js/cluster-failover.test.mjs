@@ -169,3 +169,41 @@ test("a follower stopped past the election timeout and resumed does not depose t
   await nc0.close();
   await c.close();
 });
+
+// A push consumer lives on its stream's leader; its subscriber may sit on another server.
+// The delivery crosses the route and arrives with the stream subject (not the deliver
+// subject) and the $JS.ACK reply, as nats-server does it; so KV watch works from anywhere.
+test("push deliveries and KV watch reach a client on a server that does not lead the stream", { timeout: 60000 }, async () => {
+  const c = await startCluster({ jetstream: true });
+  const nc0 = await connect({ servers: c.urls, timeout: 5000 });
+  const jsm = await until(() => nc0.jetstreamManager({ timeout: 2000 }), 20000, "JetStream ready");
+  const si = await until(() => jsm.streams.add({ name: "S1", subjects: ["s1.>"], num_replicas: 1 }), 20000, "create");
+  await nc0.jetstream().publish("s1.x", sc.encode("v"));
+  const other = c.servers.find((s) => s.name !== si.cluster.leader);
+  const nc = await connect({ servers: other.url, noRandomize: true, ignoreClusterUpdates: true, timeout: 5000 });
+  const got = [];
+  nc.subscribe("_INBOX.push", { callback: (err, m) => got.push(m) });
+  await nc.flush();
+  await until(async () => {
+    await jsm.consumers.add("S1", { durable_name: "d", deliver_subject: "_INBOX.push", ack_policy: "none" });
+  }, 10000, "consumer");
+  await until(async () => { if (got.length < 1) throw new Error("nothing delivered"); }, 5000, "delivery");
+  assert.equal(got[0].subject, "s1.x");
+  assert.match(got[0].reply, /^\$JS\.ACK\.S1\.d\./);
+  assert.equal(sc.decode(got[0].data), "v");
+
+  const kv = await nc.jetstream().views.kv("cfg", { replicas: 3 });
+  const kinfo = await jsm.streams.info("KV_cfg");
+  const seen = [];
+  const w = await kv.watch();
+  (async () => { for await (const e of w) seen.push(`${e.key}=${sc.decode(e.value)}`); })();
+  await kv.put("a", sc.encode("1"));
+  await kv.put("b", sc.encode("2"));
+  await until(async () => { if (seen.length < 2) throw new Error(JSON.stringify(seen)); }, 5000, "watch");
+  assert.deepEqual(seen, ["a=1", "b=2"]);
+  console.log(`# KV leader ${kinfo.cluster.leader}, client on ${other.name}`);
+  w.stop();
+  await nc.close();
+  await nc0.close();
+  await c.close();
+});
