@@ -140,12 +140,12 @@ test("a follower stopped past the election timeout and resumed does not depose t
   const leader = byName.get(si.cluster.leader);
   const follower = c.servers.find((s) => s !== leader);
   const nc = await connect({ servers: leader.url, noRandomize: true, ignoreClusterUpdates: true, timeout: 5000 });
-  const js = nc.jetstream({ timeout: 1000 });
+  const js = nc.jetstream({ timeout: 2000 });
   let failed = 0, ok = 0, stop = false;
   const loop = (async () => {
     while (!stop) {
       try {
-        await js.publish("p.x", sc.encode("v"), { timeout: 1000 });
+        await js.publish("p.x", sc.encode("v"), { timeout: 2000 }); // a deposition costs an election: it would show
         ok++;
       } catch {
         failed++;
