@@ -187,7 +187,7 @@ static void check_jetstream(SimWorkload *wl) {
                                    pub->name, node->name);
             continue;
         }
-        JetStream *js = server_jetstream(node->server);
+        JetStream *js = node->js;
         Stream *st = js ? jetstream_lookup(js, pub->g->stream) : NULL;
         Store *store = st ? stream_store(st) : NULL;
         uint64_t lost = 0, excused = 0;
@@ -229,8 +229,8 @@ static void check_jetstream(SimWorkload *wl) {
             SimClient *o = g_ptr_array_index(wl->js_publishers, j);
             if (o->node == pub->node && strcmp(o->g->stream, pub->g->stream) == 0) first_of_stream = false;
         }
-        if (!first_of_stream || !node->up || !server_jetstream(node->server)) continue;
-        Stream *st = jetstream_lookup(server_jetstream(node->server), pub->g->stream);
+        if (!first_of_stream || !node->up || !node->js) continue;
+        Stream *st = jetstream_lookup(node->js, pub->g->stream);
         if (!st) continue;
         Store *store = stream_store(st);
         GHashTable *stored = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);

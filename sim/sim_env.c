@@ -16,11 +16,13 @@
 
 #include <string.h>
 
+#include "consumer_api.h"
 #include "sim_fault.h"
 #include "sim_net.h"
 #include "sim_raft.h"
 #include "sim_scenario.h"
 #include "sim_workload.h"
+#include "stream_api.h"
 
 #define SIM_WALL_EPOCH_NS ((int64_t)1767225600 * SIM_S) /* 2026-01-01T00:00:00Z: a fixed, fake epoch */
 
@@ -255,9 +257,16 @@ static bool node_start(SimNode *n) {
     n->up = true;
     n->busy_until_ns = 0;
     if (n->sim->raft) return sim_raft_node_start(n->sim->raft, n);
+    /* the broker as main.c composes it: the server, then JetStream on it */
     n->server = server_new(&n->env, &n->cfg, &error);
-    if (!n->server) {
+    if (n->server && n->jetstream && (n->js = jetstream_new(n->server, &n->js_cfg, &error)) != NULL) {
+        stream_api_register(n->js);
+        consumer_api_register(n->js);
+    }
+    if (!n->server || (n->jetstream && !n->js)) {
         sim_log(n->sim, n->name, "restart", "failed: %s", error ? error->message : "?");
+        server_free(n->server);
+        n->server = NULL;
         n->up = false;
         return false;
     }
@@ -274,7 +283,10 @@ void sim_node_crash(SimNode *n) {
     n->crashes++;
     sim_net_node_down(sim->net, n);
     Server *s = n->server;
+    JetStream *js = n->js;
     n->server = NULL;
+    n->js = NULL;
+    jetstream_free(js);
     server_free(s);
     g_hash_table_remove_all(n->timers);
     env_turn_queue_clear(&n->turn);
@@ -341,9 +353,10 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
                        : (rng_double(&n->rng) * 2 - 1) * sc->clock_drift_ppm;
         server_config_init(&n->cfg);
         n->cfg.server_name = n->name;
-        n->cfg.jetstream = sc->jetstream;
-        n->cfg.store_dir = "data";
-        n->cfg.sync_interval_ns = sc->sync_interval_ns;
+        n->jetstream = sc->jetstream;
+        jetstream_config_init(&n->js_cfg);
+        n->js_cfg.store_dir = "data";
+        n->js_cfg.sync_interval_ns = sc->sync_interval_ns;
         if (sc->max_pending_bytes) n->cfg.max_pending_bytes = sc->max_pending_bytes;
         if (sc->ping_interval_ns) n->cfg.ping_interval_ns = sc->ping_interval_ns;
         sim->nodes[i] = n;
@@ -397,6 +410,7 @@ void sim_free(Sim *sim) {
     for (int i = 0; i < sim->n_nodes; i++) {
         SimNode *n = sim->nodes[i];
         n->up = false;
+        jetstream_free(n->js);
         server_free(n->server);
         g_hash_table_destroy(n->timers);
         env_turn_queue_free(&n->turn);

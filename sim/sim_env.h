@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "env.h"
+#include "jetstream.h"
 #include "server.h"
 #include "sim_disk.h"
 #include "sim_sched.h"
@@ -58,7 +59,10 @@ struct SimNode {
     Rng rng;           /* this node's stream: env_random_u64, disk crash choices */
     SimDisk *disk;
     Server *server;       /* NULL while crashed */
+    JetStream *js;        /* on server; NULL while crashed or without [cluster] jetstream */
     ServerConfig cfg;
+    JetStreamConfig js_cfg;
+    bool jetstream;       /* compose JetStream on the server at every start */
     bool up;
     uint64_t incarnation; /* bumps at every crash: stale timers recognise themselves */
     double drift_ppm;     /* this node's clock runs (1 + drift_ppm/1e6) times real speed */

@@ -837,8 +837,8 @@ Consumer *consumer_new(ConsumerSet *set, const char *name, ConsumerConfig *cfg, 
     Consumer *c = g_new0(Consumer, 1);
     c->set = set;
     c->st = consumer_set_stream(set);
-    c->srv = jetstream_server(consumer_set_js(set));
-    c->env = jetstream_env(consumer_set_js(set));
+    c->srv = stream_server(consumer_set_stream(set));
+    c->env = stream_env(consumer_set_stream(set));
     c->name = g_strdup(name);
     c->cfg = cfg;
     c->created_ns = created_ns;

@@ -48,7 +48,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "jetstream.h"
 #include "server.h"
 #include "stream.h"
 
@@ -116,8 +115,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ConsumerConfig, consumer_config_free)
 /* Durations as Go prints them ("3s", "1.5s", "250ms"): the 409 MaxRequestExpires text. */
 char *consumer_go_duration(int64_t ns);
 
-/* ---- consumer_store.c: the stream's hooks ---- */
-ConsumerSet *consumer_set_open(JetStream *js, Stream *st);
+/* ---- consumer_store.c: the set, which registers itself as the stream's hooks ---- */
+ConsumerSet *consumer_set_open(Stream *st);
+/* The set consumer_set_open registered on st. */
+ConsumerSet *consumer_set_of(Stream *st);
 void consumer_set_close(ConsumerSet *set, bool stream_deleted);
 void consumer_set_stored(ConsumerSet *set, uint64_t seq, const char *subject);
 bool consumer_set_interested(ConsumerSet *set, const char *subject);
@@ -127,9 +128,6 @@ Consumer *consumer_set_lookup(ConsumerSet *set, const char *name);
 /* Consumers sorted by name (NAMES/LIST order); g_ptr_array_unref it. */
 GPtrArray *consumer_set_list(ConsumerSet *set);
 void consumer_set_check_invariants(ConsumerSet *set);
-
-/* ---- consumer_api.c ---- */
-void consumer_api_handle(JetStream *js, const ServerMsg *m);
 
 /* ---- consumer.c ---- */
 typedef struct ConsumerNumbers {
@@ -169,7 +167,6 @@ void consumer_check_invariants(Consumer *c);
 
 /* For consumer.c <-> consumer_store.c only. */
 Stream *consumer_set_stream(ConsumerSet *set);
-JetStream *consumer_set_js(ConsumerSet *set);
 void consumer_set_msg_acked(ConsumerSet *set, uint64_t seq);   /* retention: maybe remove */
 void consumer_set_save_soon(ConsumerSet *set, Consumer *c);    /* state changed */
 void consumer_set_delete(ConsumerSet *set, Consumer *c);       /* API delete / inactivity */

@@ -22,6 +22,7 @@
 
 #include "consumer_int.h"
 #include "jsapi.h"
+#include "consumer_api.h"
 #include "jsonutil.h"
 #include "limits.h"
 
@@ -32,7 +33,7 @@ static ConsumerSet *lookup_set(JsApiReq *r, const char *stream, Stream **out) {
         return NULL;
     }
     if (out != NULL) *out = st;
-    return stream_consumers(st);
+    return consumer_set_of(st);
 }
 
 /* The members of a ConsumerInfo (after "type"). */
@@ -141,7 +142,7 @@ static void api_delete(JsApiReq *r, const char *stream, const char *name) {
     Stream *st;
     Consumer *c = lookup(r, stream, name, &st);
     if (c == NULL) return;
-    consumer_set_delete(stream_consumers(st), c);
+    consumer_set_delete(consumer_set_of(st), c);
     jsonu_add_bool(r->b, "success", true);
     jsapi_send(r, false);
 }
@@ -181,30 +182,30 @@ static void api_page(JsApiReq *r, const char *stream, bool list) {
     jsapi_send(r, false);
 }
 
-/* ------------------------------------------------------------------ dispatch */
+/* ------------------------------------------------------------------ the table's rows
+ * t = the tokens after "$JS.API.", so t[0] is "CONSUMER" and the verb is t[1]. */
 
-void consumer_api_handle(JetStream *js, const ServerMsg *m) {
-    if (m->reply_len == 0) return;
-    g_autofree char *subject = g_strndup(m->subject, m->subject_len);
-    const char *rest = subject + strlen("$JS.API.CONSUMER.");
-    if (m->subject_len <= strlen("$JS.API.CONSUMER.")) return;
-    g_auto(GStrv) t = g_strsplit(rest, ".", -1);
-    guint n = g_strv_length(t);
-    for (guint i = 0; i < n; i++)
-        if (t[i][0] == '\0') return; /* empty token: not a subject nats-server answers */
-    JsApiReq r = {.js = js, .m = m, .reply = g_strndup(m->reply, m->reply_len)};
-    const char *verb = t[0];
-    if (strcmp(verb, "CREATE") == 0 && n >= 2) api_create(&r, t, n, subject);
-    else if (strcmp(verb, "DURABLE") == 0 && n >= 3 && strcmp(t[1], "CREATE") == 0) api_create(&r, t, n, subject);
-    else if (strcmp(verb, "INFO") == 0 && n == 3) api_info(&r, t[1], t[2]);
-    else if (strcmp(verb, "DELETE") == 0 && n == 3) api_delete(&r, t[1], t[2]);
-    else if (strcmp(verb, "NAMES") == 0 && n == 2) api_page(&r, t[1], false);
-    else if (strcmp(verb, "LIST") == 0 && n == 2) api_page(&r, t[1], true);
-    else if (strcmp(verb, "MSG") == 0 && n == 4 && strcmp(t[1], "NEXT") == 0) {
-        Stream *st = jetstream_lookup(js, t[2]);
-        Consumer *c = st != NULL ? consumer_set_lookup(stream_consumers(st), t[3]) : NULL;
-        if (c != NULL) consumer_pull_request(c, r.reply, m->payload, m->payload_len);
-    }
-    if (r.b != NULL) g_object_unref(r.b);
-    g_free(r.reply);
+static void ep_create(JsApiReq *r, char **t, guint n) { api_create(r, t + 1, n - 1, r->subject); }
+static void ep_info(JsApiReq *r, char **t, guint n) { api_info(r, t[2], t[3]); }
+static void ep_delete(JsApiReq *r, char **t, guint n) { api_delete(r, t[2], t[3]); }
+static void ep_names(JsApiReq *r, char **t, guint n) { api_page(r, t[2], false); }
+static void ep_list(JsApiReq *r, char **t, guint n) { api_page(r, t[2], true); }
+
+/* A pull request: no JSON reply (messages or statuses); unknown stream/consumer: silence. */
+static void ep_msg_next(JsApiReq *r, char **t, guint n) {
+    Stream *st = jetstream_lookup(r->js, t[3]);
+    Consumer *c = st != NULL ? consumer_set_lookup(consumer_set_of(st), t[4]) : NULL;
+    if (c != NULL) consumer_pull_request(c, r->reply, r->m->payload, r->m->payload_len);
 }
+
+static const JsApiEndpoint endpoints[] = {
+    {"CONSUMER.CREATE", 3, 0, true, ep_create},
+    {"CONSUMER.DURABLE.CREATE", 4, 0, true, ep_create},
+    {"CONSUMER.INFO", 4, 4, true, ep_info},
+    {"CONSUMER.DELETE", 4, 4, true, ep_delete},
+    {"CONSUMER.NAMES", 3, 3, true, ep_names},
+    {"CONSUMER.LIST", 3, 3, true, ep_list},
+    {"CONSUMER.MSG.NEXT", 5, 5, true, ep_msg_next},
+};
+
+void consumer_api_register(JetStream *js) { jetstream_api_register(js, endpoints, G_N_ELEMENTS(endpoints)); }

@@ -56,7 +56,6 @@
 #include "sublist.h"
 
 struct ConsumerSet {
-    JetStream *js;
     Stream *st;
     Env *env;
     char *dir;            /* .../consumers */
@@ -83,7 +82,6 @@ typedef struct StateLog {
 #define LOG_HDR_BYTES 12
 
 Stream *consumer_set_stream(ConsumerSet *set) { return set->st; }
-JetStream *consumer_set_js(ConsumerSet *set) { return set->js; }
 guint consumer_set_count(ConsumerSet *set) { return set != NULL ? (guint)g_tree_nnodes(set->by_name) : 0; }
 Consumer *consumer_set_lookup(ConsumerSet *set, const char *name) { return g_tree_lookup(set->by_name, name); }
 uint64_t consumer_set_stored_total(ConsumerSet *set) { return set->stored; }
@@ -399,12 +397,26 @@ static void load_one(ConsumerSet *set, const char *file) {
     state_log(set, c)->gen = gen; /* fd -1: this process's first save writes a snapshot */
 }
 
-ConsumerSet *consumer_set_open(JetStream *js, Stream *st) {
+static void hook_stored(void *ctx, uint64_t seq, const char *subject) { consumer_set_stored(ctx, seq, subject); }
+static bool hook_interested(void *ctx, const char *subject) { return consumer_set_interested(ctx, subject); }
+static void hook_removed(void *ctx) { consumer_set_removed(ctx); }
+static void hook_closed(void *ctx, bool deleted) { consumer_set_close(ctx, deleted); }
+static guint hook_count(void *ctx) { return consumer_set_count(ctx); }
+
+/* The table the set registers with its stream (stream.h): how the stream reaches us. */
+static const StreamHooks set_hooks = {hook_stored, hook_interested, hook_removed, hook_closed, hook_count};
+
+ConsumerSet *consumer_set_of(Stream *st) {
+    ConsumerSet *set = stream_hooks_ctx(st, &set_hooks);
+    g_assert(set != NULL);
+    return set;
+}
+
+ConsumerSet *consumer_set_open(Stream *st) {
     ConsumerSet *set = g_new0(ConsumerSet, 1);
-    set->js = js;
     set->st = st;
-    set->env = jetstream_env(js);
-    set->dir = g_build_filename(jetstream_streams_dir(js), stream_name(st), "consumers", NULL);
+    set->env = stream_env(st);
+    set->dir = g_build_filename(stream_dir(st), "consumers", NULL);
     set->by_name = g_tree_new((GCompareFunc)strcmp);
     set->by_filter = sublist_new();
     set->matched = g_ptr_array_new();
@@ -414,6 +426,7 @@ ConsumerSet *consumer_set_open(JetStream *js, Stream *st) {
                               ? env_dir_list(set->env, set->dir, NULL) : NULL;
     for (char **n = names; n != NULL && *n != NULL; n++)
         if (g_str_has_suffix(*n, ".json")) load_one(set, *n);
+    stream_set_hooks(st, &set_hooks, set);
     return set;
 }
 
@@ -515,7 +528,7 @@ void consumer_set_msg_acked(ConsumerSet *set, uint64_t seq) {
         g_autoptr(StoreMsg) m = store_load(store, seq, NULL);
         if (m == NULL || needed(set, seq, m->subject)) return;
     }
-    if (store_remove(store, seq, FALSE, NULL)) jetstream_need_flush(set->js, set->st);
+    if (store_remove(store, seq, FALSE, NULL)) stream_need_flush(set->st);
 }
 
 /* Interest retention after a consumer left: release what nobody needs any more. */
@@ -527,7 +540,7 @@ static void release_unneeded(ConsumerSet *set) {
         g_autoptr(StoreMsg) m = store_load(store, seq, NULL);
         if (m != NULL && !needed(set, seq, m->subject)) removed |= store_remove(store, seq, FALSE, NULL);
     }
-    if (removed) jetstream_need_flush(set->js, set->st);
+    if (removed) stream_need_flush(set->st);
 }
 
 void consumer_set_delete(ConsumerSet *set, Consumer *c) {

@@ -5,6 +5,7 @@
 #ifndef MINIJET_ERRORS_H
 #define MINIJET_ERRORS_H
 
+#include <glib.h>
 #include <stdbool.h>
 
 typedef enum {
@@ -25,5 +26,12 @@ typedef struct MjErrorInfo {
 
 /* The row for err (asserts err is a real error). */
 const MjErrorInfo *mj_error_info(MjError err);
+
+/* The GError domain of the JetStream API's errors: code = an MjError (a row above), message
+ * = the description the client sees (the row's text, or a more precise one). */
+#define MJ_JS_ERROR (mj_js_error_quark())
+GQuark mj_js_error_quark(void);
+/* Set *error to row `err`; fmt NULL = the row's own text. */
+void mj_js_error(GError **error, MjError err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 #endif

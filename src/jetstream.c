@@ -14,25 +14,36 @@
  *   the same turn just joins the list. At the end of the turn each listed stream makes one
  *   store flush and releases its PubAcks, before the world sends the turn's output.
  *
+ * THE API TABLE
+ *   One internal subscription on `$JS.API.>`; each request's subject is split into tokens and
+ *   the row with the longest matching prefix answers it (rows come from stream_api.c and
+ *   consumer_api.c through jetstream_api_register). No row, a token count out of the row's
+ *   range, or no reply subject: no answer at all, as nats-server (clients time out). A reply
+ *   sent through jsapi.h's helpers is counted for $JS.API.INFO's "api" numbers.
+ *
  * Book: chapter 5 (the stream log).
  */
 #include "jetstream.h"
 
 #include <string.h>
 
-#include "jsapi.h"
+#include "consumer.h"
 #include "sublist.h"
 #include "jsonutil.h"
 
 struct JetStream {
     Server *srv;
     Env *env;
+    char *store_dir;
     char *streams_dir;
+    StreamHost host;           /* what every stream gets: env, folder, sync, group commit */
+    GArray *api;               /* JsApiEndpoint rows (jetstream_api_register) */
+    ServerHook *check_hook;    /* our invariant chain, inside server_check_invariants */
     StoreSyncPolicy sync;
     int64_t sync_interval_ns;
     GTree *streams;            /* name -> Stream*, sorted: NAMES/LIST order */
     ServerInternalSub *api_sub;
-    uint64_t api_total, api_errors;
+    JsApiCounters api_counts;
     GPtrArray *flush_list;     /* Stream* waiting for the end of the turn (group commit) */
     JetStreamApiFilter api_filter; /* the cluster layer's say over each request (NULL: none) */
     void *api_filter_ctx;
@@ -50,10 +61,17 @@ bool jetstream_clustered(JetStream *js) { return js->clustered; }
 Server *jetstream_server(JetStream *js) { return js->srv; }
 Env *jetstream_env(JetStream *js) { return js->env; }
 const char *jetstream_streams_dir(JetStream *js) { return js->streams_dir; }
+const char *jetstream_store_dir(JetStream *js) { return js->store_dir; }
+
+void jetstream_config_init(JetStreamConfig *cfg) {
+    *cfg = (JetStreamConfig){.store_dir = "./data", .sync_interval_ns = 0};
+}
 
 void jetstream_set_sync(JetStream *js, StoreSyncPolicy policy, int64_t interval_ns) {
     js->sync = policy;
     js->sync_interval_ns = interval_ns;
+    js->host.sync = policy;
+    js->host.sync_interval_ns = interval_ns;
 }
 
 void jetstream_sync_policy(JetStream *js, StoreSyncPolicy *policy, int64_t *interval_ns) {
@@ -61,14 +79,9 @@ void jetstream_sync_policy(JetStream *js, StoreSyncPolicy *policy, int64_t *inte
     *interval_ns = js->sync_interval_ns;
 }
 
-void jetstream_count_api(JetStream *js, bool error) {
-    js->api_total++;
-    if (error) js->api_errors++;
-}
-
 void jetstream_api_stats(JetStream *js, uint64_t *total, uint64_t *errors) {
-    *total = js->api_total;
-    *errors = js->api_errors;
+    *total = js->api_counts.total;
+    *errors = js->api_counts.errors;
 }
 
 /* ------------------------------------------------------------------ group commit */
@@ -82,14 +95,16 @@ static void flush_turn_end(void *arg) {
     g_ptr_array_free(list, TRUE);
 }
 
-void jetstream_need_flush(JetStream *js, Stream *st) {
+static void need_flush(void *owner, Stream *st) {
+    JetStream *js = owner;
     for (guint i = 0; i < js->flush_list->len; i++)
         if (g_ptr_array_index(js->flush_list, i) == st) return;
     g_ptr_array_add(js->flush_list, st);
     env_turn_end(js->env, flush_turn_end, js); /* once per turn: asking again is a no-op */
 }
 
-void jetstream_forget_flush(JetStream *js, Stream *st) {
+static void forget_flush(void *owner, Stream *st) {
+    JetStream *js = owner;
     g_ptr_array_remove(js->flush_list, st);
     if (js->flush_list->len == 0) env_turn_end_cancel(js->env, flush_turn_end, js);
 }
@@ -130,12 +145,13 @@ Stream *jetstream_add(JetStream *js, StreamConfig *cfg, GError **error) {
         return NULL;
     }
     g_autoptr(GError) err = NULL;
-    Stream *st = stream_open(js, cfg, env_wall_ns(js->env), &err);
+    Stream *st = stream_open(&js->host, cfg, env_wall_ns(js->env), &err);
     if (st == NULL || !stream_save_meta(st, &err)) {
         if (st != NULL) stream_destroy(st);
         mj_js_error(error, MJ_ERR_JS_STREAM_GENERAL, "%s", err->message);
         return NULL;
     }
+    consumer_set_open(st);
     g_tree_insert(js->streams, g_strdup(stream_name(st)), st);
     return st;
 }
@@ -190,36 +206,98 @@ static Stream *load_stream(JetStream *js, const char *name) {
                 err != NULL ? ": " : "", err != NULL ? err->message : "");
         return NULL;
     }
-    Stream *st = stream_open(js, cfg, created, &err);
+    Stream *st = stream_open(&js->host, cfg, created, &err);
     if (st == NULL) {
         env_log(env, ENV_LOG_ERROR, "JetStream: stream %s not loaded: %s", name, err->message);
         return NULL;
     }
+    consumer_set_open(st); /* its durable consumers come back with it */
     StoreState s;
     store_state(stream_store(st), &s);
     env_log(env, ENV_LOG_INFO, "  Restored %" G_GUINT64_FORMAT " messages for stream '%s'", s.msgs, name);
     return st;
 }
 
+/* ------------------------------------------------------------------ the API table */
+
+void jetstream_api_register(JetStream *js, const JsApiEndpoint *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        for (guint j = 0; j < js->api->len; j++)
+            g_assert_cmpstr(g_array_index(js->api, JsApiEndpoint, j).prefix, !=, rows[i].prefix);
+        g_assert(rows[i].max_tokens == 0 || rows[i].max_tokens >= rows[i].min_tokens);
+        g_array_append_val(js->api, rows[i]);
+    }
+}
+
+/* The row whose prefix is the longest run of leading tokens of t; its token count in *k. */
+static const JsApiEndpoint *api_lookup(JetStream *js, char **t, guint n) {
+    const JsApiEndpoint *best = NULL;
+    guint best_k = 0;
+    for (guint i = 0; i < js->api->len; i++) {
+        const JsApiEndpoint *e = &g_array_index(js->api, JsApiEndpoint, i);
+        const char *p = e->prefix;
+        guint k = 0;
+        for (; k < n; k++) {
+            size_t len = strlen(t[k]);
+            if (strncmp(p, t[k], len) != 0 || (p[len] != '\0' && p[len] != '.')) break;
+            p += len;
+            if (*p == '\0') { k++; break; }
+            p++;
+        }
+        if (*p == '\0' && k > best_k) {
+            best = e;
+            best_k = k;
+        }
+    }
+    return best;
+}
+
+void jetstream_api_dispatch(JetStream *js, const ServerMsg *m) {
+    if (m->reply_len == 0) return; /* nobody to answer */
+    g_autofree char *subject = g_strndup(m->subject, m->subject_len);
+    g_auto(GStrv) t = g_strsplit(subject + strlen("$JS.API."), ".", -1);
+    guint n = g_strv_length(t);
+    const JsApiEndpoint *e = api_lookup(js, t, n);
+    if (e == NULL || n < e->min_tokens || (e->max_tokens != 0 && n > e->max_tokens)) return;
+    if (e->no_empty_tokens)
+        for (guint i = 0; i < n; i++)
+            if (t[i][0] == '\0') return; /* not a subject nats-server answers */
+    JsApiReq r = jetstream_api_req(js, m, g_strndup(m->reply, m->reply_len));
+    r.subject = subject;
+    e->fn(&r, t, n);
+    if (r.b != NULL) g_object_unref(r.b); /* a handler that did not answer */
+    g_free(r.reply);
+}
+
+JsApiReq jetstream_api_req(JetStream *js, const ServerMsg *m, char *reply) {
+    return (JsApiReq){.js = js, .srv = js->srv, .counters = &js->api_counts, .m = m, .reply = reply};
+}
+
 static void api_msg(void *ctx, const ServerMsg *m) {
     JetStream *js = ctx;
-    if (js->api_filter != NULL && js->api_filter(js->api_filter_ctx, m)) return;
-    jsapi_handle(js, m);
+    if (js->api_filter != NULL && js->api_filter(js->api_filter_ctx, m)) return; /* the cluster's say */
+    jetstream_api_dispatch(js, m);
 }
+
+static void check_hook(void *ctx) { jetstream_check_invariants(ctx); }
 
 static int name_cmp(gconstpointer a, gconstpointer b, gpointer unused) { return strcmp(a, b); }
 
-JetStream *jetstream_new(Server *srv, const char *store_dir, GError **error) {
+JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error) {
     Env *env = server_env(srv);
-    g_autofree char *streams_dir = g_build_filename(store_dir, "streams", NULL);
+    g_autofree char *streams_dir = g_build_filename(cfg->store_dir, "streams", NULL);
     if (!env_dir_make(env, streams_dir, error)) return NULL;
     JetStream *js = g_new0(JetStream, 1);
     js->srv = srv;
     js->env = env;
+    js->store_dir = g_strdup(cfg->store_dir);
     js->streams_dir = g_steal_pointer(&streams_dir);
-    int64_t interval = server_config(srv)->sync_interval_ns;
-    js->sync = interval == 0 ? STORE_SYNC_ALWAYS : interval > 0 ? STORE_SYNC_INTERVAL : STORE_SYNC_NEVER;
-    js->sync_interval_ns = MAX(interval, 0);
+    js->api = g_array_new(FALSE, FALSE, sizeof(JsApiEndpoint));
+    int64_t interval = cfg->sync_interval_ns;
+    js->host = (StreamHost){.srv = srv, .env = env, .streams_dir = js->streams_dir,
+                            .need_flush = need_flush, .forget_flush = forget_flush, .owner = js};
+    jetstream_set_sync(js, interval == 0 ? STORE_SYNC_ALWAYS : interval > 0 ? STORE_SYNC_INTERVAL : STORE_SYNC_NEVER,
+                       MAX(interval, 0));
     js->streams = g_tree_new_full(name_cmp, NULL, g_free, NULL); /* own keys: configs change */
     js->flush_list = g_ptr_array_new();
     g_auto(GStrv) names = env_dir_list(env, js->streams_dir, NULL);
@@ -234,17 +312,23 @@ JetStream *jetstream_new(Server *srv, const char *store_dir, GError **error) {
         g_tree_insert(js->streams, g_strdup(stream_name(st)), st);
     }
     js->api_sub = server_subscribe_internal(srv, "$JS.API.>", NULL, api_msg, js);
+    js->check_hook = server_add_check(srv, check_hook, js);
+    server_info_set_flag(srv, "jetstream", true);
     return js;
 }
 
 void jetstream_free(JetStream *js) {
     if (js == NULL) return;
+    server_info_set_flag(js->srv, "jetstream", false);
+    server_remove_hook(js->srv, js->check_hook);
     server_unsubscribe_internal(js->srv, js->api_sub);
     g_autoptr(GPtrArray) all = jetstream_streams(js);
     g_tree_destroy(js->streams);
     for (guint i = 0; i < all->len; i++) stream_close(g_ptr_array_index(all, i));
     env_turn_end_cancel(js->env, flush_turn_end, js);
     g_ptr_array_free(js->flush_list, TRUE);
+    g_array_free(js->api, TRUE);
+    g_free(js->store_dir);
     g_free(js->streams_dir);
     g_free(js);
 }

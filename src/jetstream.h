@@ -1,22 +1,37 @@
-/* jetstream.h — JetStream for one server: the streams, their folder, the API subscription,
- * and group commit at the end of each loop turn.
+/* jetstream.h — JetStream for one server: the streams, their folder, the API table and
+ * subscription, and group commit at the end of each loop turn.
  *
  * WHAT IT IS
- *   The owner of every Stream. It loads the streams found in the store directory at start,
- *   answers `$JS.API.>` (through jsapi.c), keeps the registry sorted by name (NAMES and LIST
- *   page through it in that order), and runs group commit: streams that appended during a
- *   loop turn ask for a flush, and one env_turn_end call flushes them all at the turn's end.
+ *   The owner of every Stream (and, through each stream, its ConsumerSet). It loads the
+ *   streams found in the store directory at start, answers `$JS.API.>` through one
+ *   registration table (the endpoint files add their rows: stream_api.c, consumer_api.c),
+ *   keeps the registry sorted by name (NAMES and LIST page through it in that order), and
+ *   runs group commit: streams that appended during a loop turn ask for a flush, and one
+ *   env_turn_end call flushes them all at the turn's end.
+ *
+ * LAYERS
+ *   JetStream sits on the server (server.h) and the server does not know it: main.c (and the
+ *   simulator, the tests, the fuzzers) compose
+ *       srv = server_new(env, &scfg, &err);
+ *       js  = jetstream_new(srv, &jcfg, &err);
+ *       stream_api_register(js); consumer_api_register(js);
+ *       ...
+ *       jetstream_free(js); server_free(srv);
+ *   jetstream_new sets INFO's "jetstream" flag and registers its invariant chain with
+ *   server_add_check, so server_check_invariants reaches every stream, store and consumer.
  *
  * INTERFACE
- *   jetstream_new(srv, store_dir, error)      load every stream, subscribe to $JS.API.>
+ *   jetstream_config_init(cfg)                defaults: store_dir "./data", sync always
+ *   jetstream_new(srv, cfg, error)            load every stream, subscribe to $JS.API.>
  *   jetstream_free(js)                        flush, answer waiting publishers, close streams
+ *   jetstream_api_register(js, rows, n)       add endpoint rows (jsapi.h) to the $JS.API table
  *   jetstream_set_sync(js, policy, interval)  how records become durable before the ack
  *   jetstream_lookup / jetstream_streams      by name / all, sorted by name
  *   jetstream_add / jetstream_delete          create (with the cross-stream overlap check)
  *   jetstream_check_overlap(js, cfg, except)  10065 if cfg's subjects meet another stream's
- *   jetstream_need_flush / _forget_flush      group commit (called by stream.c)
  *   jetstream_set_api_filter / _set_clustered the cluster layer's hooks (jscluster.c)
- *   jetstream_check_invariants(js)
+ *   jetstream_check_invariants(js)            every stream, store and consumer (also run by
+ *                                             server_check_invariants)
  *
  * INVARIANTS
  *   - No two streams have overlapping subjects.
@@ -28,11 +43,22 @@
 
 #include <glib.h>
 
+#include "jsapi.h"
 #include "server.h"
 #include "store.h"
 #include "stream.h"
 
-JetStream *jetstream_new(Server *srv, const char *store_dir, GError **error);
+typedef struct JetStream JetStream;
+
+typedef struct JetStreamConfig {
+    const char *store_dir;     /* the store directory (env paths); default "./data" */
+    int64_t sync_interval_ns;  /* durability: 0 = ack after fsync (group commit, default);
+                                * > 0 = ack after write, fsync every N ns (nats-server's
+                                * sync_interval); < 0 = never fsync (tests, benchmarks) */
+} JetStreamConfig;
+
+void jetstream_config_init(JetStreamConfig *cfg);
+JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error);
 void jetstream_free(JetStream *js);
 /* STORE_SYNC_ALWAYS (default: ack after fsync), STORE_SYNC_INTERVAL (ack after write,
  * fsync every interval_ns), STORE_SYNC_NEVER (tests, benchmarks). Applies to streams
@@ -48,14 +74,20 @@ Stream *jetstream_add(JetStream *js, StreamConfig *cfg, GError **error);
 void jetstream_delete(JetStream *js, Stream *st);
 bool jetstream_check_overlap(JetStream *js, const StreamConfig *cfg, Stream *except, GError **error);
 
-void jetstream_need_flush(JetStream *js, Stream *st);
-void jetstream_forget_flush(JetStream *js, Stream *st);
+/* Add endpoint rows (static storage) to the $JS.API table; a prefix registered twice is a
+ * programmer error. */
+void jetstream_api_register(JetStream *js, const JsApiEndpoint *rows, size_t n);
+/* Answer one $JS.API request through the table here, past the cluster's filter (jscluster.c
+ * runs a replicated request on every replica this way). */
+void jetstream_api_dispatch(JetStream *js, const ServerMsg *m);
+/* A request to answer with jsapi.h's helpers, counted in $JS.API.INFO's numbers; reply taken. */
+JsApiReq jetstream_api_req(JetStream *js, const ServerMsg *m, char *reply);
 
 Server *jetstream_server(JetStream *js);
 Env *jetstream_env(JetStream *js);
 const char *jetstream_streams_dir(JetStream *js);
+const char *jetstream_store_dir(JetStream *js);
 /* API counters for $JS.API.INFO's "api" object. */
-void jetstream_count_api(JetStream *js, bool error);
 void jetstream_api_stats(JetStream *js, uint64_t *total, uint64_t *errors);
 
 /* The cluster layer (jscluster.c) sees every $JS.API request first: returning TRUE means it

@@ -96,7 +96,7 @@ const char *jscluster_stream_leader(JsCluster *c, const char *stream) {
 
 static void reply_error(JsCluster *c, const ServerMsg *m, const char *kind, MjError err, const char *text) {
     if (m->reply_len == 0) return;
-    JsApiReq r = {.js = c->js, .m = m, .reply = g_strndup(m->reply, m->reply_len)};
+    JsApiReq r = jetstream_api_req(c->js, m, g_strndup(m->reply, m->reply_len));
     jsapi_begin(&r, kind);
     g_autoptr(GError) e = NULL;
     if (text != NULL)
@@ -109,7 +109,7 @@ static void reply_error(JsCluster *c, const ServerMsg *m, const char *kind, MjEr
 
 static void reply_gerror(JsCluster *c, const char *reply, const char *kind, const GError *e) {
     ServerMsg m = {0};
-    JsApiReq r = {.js = c->js, .m = &m, .reply = g_strdup(reply)};
+    JsApiReq r = jetstream_api_req(c->js, &m, g_strdup(reply));
     jsapi_begin(&r, kind);
     jsapi_error(&r, e);
     g_free(r.reply);
@@ -208,7 +208,7 @@ static uint16_t rd16(Rd *r) {
 static void send_stream_reply(Assignment *a, const char *reply, const char *kind, bool did_create) {
     JsCluster *c = a->cl;
     ServerMsg m = {0};
-    JsApiReq r = {.js = c->js, .m = &m, .reply = g_strdup(reply)};
+    JsApiReq r = jetstream_api_req(c->js, &m, g_strdup(reply));
     jsapi_begin(&r, kind);
     stream_build_info(a->st, r.b, NULL);
     if (did_create) jsonu_add_bool(r.b, "did_create", true);
@@ -255,7 +255,7 @@ static void stream_apply(void *ctx, uint64_t index, const uint8_t *data, size_t 
             m.reply = VOID_REPLY;
             m.reply_len = strlen(VOID_REPLY);
         }
-        jsapi_handle(c->js, &m);
+        jetstream_api_dispatch(c->js, &m);
         return;
     }
 bad:
@@ -431,7 +431,7 @@ static void apply_stream_del(JsCluster *c, const char *name, const char *reply) 
     assignment_free(a);
     if (reply != NULL && meta_ready(c)) {
         ServerMsg m = {0};
-        JsApiReq r = {.js = c->js, .m = &m, .reply = g_strdup(reply)};
+        JsApiReq r = jetstream_api_req(c->js, &m, g_strdup(reply));
         jsapi_begin(&r, "stream_delete_response");
         jsonu_add_bool(r.b, "success", true);
         jsapi_send(&r, false);
@@ -542,7 +542,7 @@ static StreamConfig *req_config(JsCluster *c, const ServerMsg *m, const char *na
     else if (cfg != NULL)
         stream_config_validate(cfg, &e);
     if (e != NULL) {
-        JsApiReq r = {.js = c->js, .m = m, .reply = g_strndup(m->reply, m->reply_len)};
+        JsApiReq r = jetstream_api_req(c->js, m, g_strndup(m->reply, m->reply_len));
         jsapi_begin(&r, kind);
         jsapi_error(&r, e);
         g_free(r.reply);
@@ -570,7 +570,7 @@ static void api_create(JsCluster *c, const ServerMsg *m, const char *name, const
     Assignment a = {.n_peers = (int)cfg->num_replicas, .created_ns = env_wall_ns(c->env)};
     g_autoptr(GError) e = NULL;
     if (!place(c, a.n_peers, a.peers, &e)) {
-        JsApiReq r = {.js = c->js, .m = m, .reply = g_strdup(reply)};
+        JsApiReq r = jetstream_api_req(c->js, m, g_strdup(reply));
         jsapi_begin(&r, kind);
         jsapi_error(&r, e);
         g_free(r.reply);
@@ -614,7 +614,7 @@ static void api_delete(JsCluster *c, const ServerMsg *m, const char *name, const
 
 static void reply_success(JsCluster *c, const char *reply, const char *kind) {
     ServerMsg m = {0};
-    JsApiReq r = {.js = c->js, .m = &m, .reply = g_strdup(reply)};
+    JsApiReq r = jetstream_api_req(c->js, &m, g_strdup(reply));
     jsapi_begin(&r, kind);
     jsonu_add_bool(r.b, "success", true);
     jsapi_send(&r, false);
@@ -874,7 +874,7 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "jetstream cluster requires `server_name` to be set");
         return NULL;
     }
-    g_autofree char *dir = g_build_filename(server_config(srv)->store_dir, "cluster", NULL);
+    g_autofree char *dir = g_build_filename(jetstream_store_dir(js), "cluster", NULL);
     if (!env_dir_make(env, dir, error)) return NULL;
     JsCluster *c = g_new0(JsCluster, 1);
     c->srv = srv;

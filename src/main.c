@@ -5,10 +5,12 @@
  *      -a -p -js -sd -c -m -n -D) and the config file named by -c, into two ConfSettings,
  *      then one merge: flags override the file, the file overrides the defaults
  *      (server_config_init); "not set" is CONF_NOT_SET / NULL everywhere (conf.h);
- *   2. builds the ServerConfig from them, creates the production world (env_real), listens,
- *      and hands the world to server_new, which installs the broker as the world's handlers;
+ *   2. builds the ServerConfig and JetStreamConfig from them, creates the production world
+ *      (env_real), listens, and composes the broker layer on layer: server_new (which installs
+ *      itself as the world's handlers), then with -js jetstream_new on that server and the
+ *      $JS.API endpoint rows (stream_api_register, consumer_api_register);
  *   3. with -m / http_port, starts the HTTP monitor (monitor.c) on a second listener;
- *   4. runs the loop until SIGINT/SIGTERM, then frees the server and exits 0.
+ *   4. runs the loop until SIGINT/SIGTERM, then frees JetStream, the server, and exits 0.
  *   Any error before the loop starts is one line on stderr and exit code 1.
  *
  * A new option is a ConfSettings field and its rows in conf.c (the field table, the config
@@ -25,10 +27,13 @@
 #include "env.h"
 #include "env_real.h"
 #include "limits.h"
+#include "consumer_api.h"
+#include "jetstream.h"
 #include "monitor.h"
 #include "jscluster.h"
 #include "route.h"
 #include "server.h"
+#include "stream_api.h"
 #include "version.h"
 
 static Env *g_env;                       /* for the signal handler */
@@ -51,13 +56,12 @@ static void die(const char *fmt, ...) {
 }
 
 /* The settings over the defaults: each setting the file or a flag gave replaces its default. */
-static void config_from_settings(ServerConfig *cfg, const ConfSettings *s) {
+static void config_from_settings(ServerConfig *cfg, JetStreamConfig *jcfg, const ConfSettings *s) {
     if (s->host) cfg->host = s->host;
     if (conf_is_set(s->port)) cfg->port = (int)s->port;
     if (s->server_name) cfg->server_name = s->server_name;
-    if (conf_is_set(s->jetstream)) cfg->jetstream = s->jetstream == 1;
-    if (s->store_dir) cfg->store_dir = s->store_dir;
-    if (conf_is_set(s->js_sync_interval_ns)) cfg->sync_interval_ns = s->js_sync_interval_ns;
+    if (s->store_dir) jcfg->store_dir = s->store_dir;
+    if (conf_is_set(s->js_sync_interval_ns)) jcfg->sync_interval_ns = s->js_sync_interval_ns;
     if (conf_is_set(s->max_payload_bytes)) cfg->max_payload_bytes = (size_t)s->max_payload_bytes;
     if (conf_is_set(s->max_pending_bytes)) cfg->max_pending_bytes = (size_t)s->max_pending_bytes;
     if (conf_is_set(s->max_control_line_bytes))
@@ -104,8 +108,11 @@ int main(int argc, char **argv) {
             die("%s: %s", conf.config_file ? conf.config_file : "flags", err->message);
     }
     ServerConfig cfg;
-    server_config_init(&cfg);          /* the defaults */
-    config_from_settings(&cfg, &conf); /* the file and the flags over them */
+    JetStreamConfig jcfg;
+    server_config_init(&cfg);                 /* the defaults */
+    jetstream_config_init(&jcfg);
+    config_from_settings(&cfg, &jcfg, &conf); /* the file and the flags over them */
+    bool jetstream = conf.jetstream == 1;
     gboolean debug = conf.debug == 1;
     /* JetStream's limits: reported (startup log, /jsz), not enforced yet; -1 = none given */
     int64_t js_max_mem = conf_is_set(conf.js_max_mem_bytes) ? conf.js_max_mem_bytes : -1;
@@ -125,7 +132,7 @@ int main(int argc, char **argv) {
     bool have_routes = ccfg.routes != NULL && ccfg.routes[0] != NULL;
     if (!clustered && have_routes)
         die("routes are configured but no cluster port: add --cluster nats://host:port or cluster { listen }");
-    if (clustered && cfg.jetstream) { /* nats-server's start-up checks (spec 1) */
+    if (clustered && jetstream) { /* nats-server's start-up checks (spec 1) */
         if (conf.server_name == NULL) die("jetstream cluster requires `server_name` to be set");
         if (!have_routes)
             die("Can't start JetStream: JetStream cluster requires configured routes or solicited "
@@ -149,16 +156,16 @@ int main(int argc, char **argv) {
         env_log(env, ENV_LOG_WARN, "Plaintext passwords detected, use bcrypt");
     for (guint i = 0; warnings && i < warnings->len; i++)
         env_log(env, ENV_LOG_WARN, "%s (ignored)", (const char *)warnings->pdata[i]);
-    if (cfg.jetstream) {
+    if (jetstream) {
         env_log(env, ENV_LOG_INFO, "Starting JetStream");
-        env_log(env, ENV_LOG_INFO, "  Store Directory: \"%s\"", cfg.store_dir);
-        if (cfg.sync_interval_ns == 0)
+        env_log(env, ENV_LOG_INFO, "  Store Directory: \"%s\"", jcfg.store_dir);
+        if (jcfg.sync_interval_ns == 0)
             env_log(env, ENV_LOG_INFO, "  Sync:            always (fsync before PubAck, group commit)");
-        else if (cfg.sync_interval_ns < 0)
+        else if (jcfg.sync_interval_ns < 0)
             env_log(env, ENV_LOG_WARN, "  Sync:            never (a power cut loses acknowledged messages)");
         else
             env_log(env, ENV_LOG_INFO, "  Sync:            every %.3gs (a power cut loses up to that much)",
-                    (double)cfg.sync_interval_ns / 1e9);
+                    (double)jcfg.sync_interval_ns / 1e9);
         if (js_max_mem != -1 || js_max_file != -1)
             env_log(env, ENV_LOG_INFO, "  Max Memory: %" G_GINT64_FORMAT ", Max Storage: %" G_GINT64_FORMAT
                                        " (not enforced yet)",
@@ -175,9 +182,16 @@ int main(int argc, char **argv) {
     }
     cfg.port = env_real_port(env); /* INFO must advertise the port we really got */
 
+    /* --- the broker, layer on layer: the server, then JetStream on it (server.h, jetstream.h) */
     Server *server = server_new(env, &cfg, &err);
-    if (server == NULL) {
+    JetStream *js = NULL;
+    if (server != NULL && jetstream && (js = jetstream_new(server, &jcfg, &err)) != NULL) {
+        stream_api_register(js);   /* $JS.API.INFO, STREAM.*, DIRECT.GET */
+        consumer_api_register(js); /* $JS.API.CONSUMER.* */
+    }
+    if (server == NULL || (jetstream && js == NULL)) {
         env_log(env, ENV_LOG_ERROR, "Error starting server: %s", err ? err->message : "unknown");
+        server_free(server);
         env_real_free(env);
         conf_settings_clear(&conf);
         return 1;
@@ -189,12 +203,13 @@ int main(int argc, char **argv) {
         int http_port = (int)conf.http_port;
         const char *http_host = conf.http_host ? conf.http_host : cfg.host; /* http: host:port */
         MonitorOptions mopts = {http_host, http_port, js_max_mem, js_max_file};
-        monitor = monitor_new(env, server, &mopts);
+        monitor = monitor_new(env, server, js, &mopts);
         int bound = env_real_listen_handlers(env, http_host, http_port < 0 ? 0 : http_port,
                                              monitor_handlers(), monitor, &err);
         if (bound == 0) {
             env_log(env, ENV_LOG_ERROR, "Error listening on monitor port: %s", err->message);
             monitor_free(monitor);
+            jetstream_free(js);
             server_free(server);
             env_real_free(env);
             conf_settings_clear(&conf);
@@ -209,6 +224,7 @@ int main(int argc, char **argv) {
         if (cluster == NULL) {
             env_log(env, ENV_LOG_ERROR, "Error starting cluster: %s", err->message);
             monitor_free(monitor);
+            jetstream_free(js);
             server_free(server);
             env_real_free(env);
             conf_settings_clear(&conf);
@@ -219,14 +235,15 @@ int main(int argc, char **argv) {
     /* Clustered JetStream: the meta group is every server on the routes list (spec 1: list
      * them all, this one included). */
     JsCluster *jscluster = NULL;
-    if (clustered && cfg.jetstream) {
+    if (clustered && js != NULL) {
         JsClusterConfig jcc = {.server_name = cfg.server_name, .cluster_name = cluster_name(cluster),
                                .size = (int)g_strv_length((char **)ccfg.routes)};
-        jscluster = jscluster_new(server, server_jetstream(server), &jcc, &err);
+        jscluster = jscluster_new(server, js, &jcc, &err);
         if (jscluster == NULL) {
             env_log(env, ENV_LOG_ERROR, "Error starting JetStream cluster: %s", err->message);
             cluster_free(cluster);
             monitor_free(monitor);
+            jetstream_free(js);
             server_free(server);
             env_real_free(env);
             conf_settings_clear(&conf);
@@ -252,6 +269,7 @@ int main(int argc, char **argv) {
     monitor_free(monitor);
     jscluster_free(jscluster);
     cluster_free(cluster);
+    jetstream_free(js); /* first: its last PubAcks still reach the clients' buffers */
     server_free(server);
     env_log(env, ENV_LOG_INFO, "Server Exiting..");
     g_env = NULL;

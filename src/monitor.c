@@ -85,6 +85,7 @@ struct Monitor {
     Env *env;
     Server *srv;
     Cluster *cluster; /* NULL without a cluster port */
+    JetStream *js;     /* NULL when JetStream is off */
     MonitorOptions opts;
     char *http_host;
     GHashTable *conns; /* EnvConn -> HttpConn*, lookup only (never iterated into an output) */
@@ -273,7 +274,7 @@ static void js_totals(JetStream *js, JsTotals *t) {
         StoreState ss;
         store_state(stream_store(st), &ss);
         t->streams++;
-        t->consumers += consumer_set_count(stream_consumers(st));
+        t->consumers += consumer_set_count(consumer_set_of(st));
         t->messages += ss.msgs;
         t->bytes += ss.bytes;
         if (stream_config(st)->storage == STORAGE_MEMORY) t->memory += ss.bytes;
@@ -288,7 +289,7 @@ static void add_js_config(Monitor *m, JsonBuilder *b) {
     json_builder_begin_object(b);
     jsonu_add_int(b, "max_memory", m->opts.js_max_memory_bytes);
     jsonu_add_int(b, "max_storage", m->opts.js_max_storage_bytes);
-    jsonu_add_string(b, "store_dir", server_config(m->srv)->store_dir);
+    jsonu_add_string(b, "store_dir", jetstream_store_dir(m->js));
     json_builder_end_object(b);
 }
 
@@ -376,9 +377,9 @@ static void handle_varz(HttpConn *hc) {
     }
     json_builder_set_member_name(b, "jetstream");
     json_builder_begin_object(b);
-    if (cfg->jetstream) {
+    if (m->js != NULL) {
         JsTotals t;
-        js_totals(server_jetstream(m->srv), &t);
+        js_totals(m->js, &t);
         add_js_config(m, b);
         json_builder_set_member_name(b, "stats");
         json_builder_begin_object(b);
@@ -572,8 +573,8 @@ static void add_stream_detail(JsonBuilder *b, Stream *st, bool consumers, bool c
         json_builder_set_member_name(b, members[i]);
         json_builder_add_value(b, json_node_copy(json_object_get_member(io, members[i])));
     }
-    if (consumers && consumer_set_count(stream_consumers(st)) > 0) {
-        g_autoptr(GPtrArray) list = consumer_set_list(stream_consumers(st));
+    if (consumers && consumer_set_count(consumer_set_of(st)) > 0) {
+        g_autoptr(GPtrArray) list = consumer_set_list(consumer_set_of(st));
         json_builder_set_member_name(b, "consumer_detail");
         json_builder_begin_array(b);
         for (guint i = 0; i < list->len; i++) {
@@ -607,7 +608,7 @@ static void handle_jsz(HttpConn *hc, const char *query) {
         return;
     }
     streams |= consumers; /* as nats-server: consumer detail implies stream detail */
-    JetStream *js = server_jetstream(m->srv);
+    JetStream *js = m->js;
     JsTotals t;
     js_totals(js, &t);
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -824,10 +825,11 @@ const EnvHandlers *monitor_handlers(void) { return &monitor_env_handlers; }
 /* ------------------------------------------------------------------ lifecycle */
 
 
-Monitor *monitor_new(Env *env, Server *srv, const MonitorOptions *opts) {
+Monitor *monitor_new(Env *env, Server *srv, JetStream *js, const MonitorOptions *opts) {
     Monitor *m = g_new0(Monitor, 1);
     m->env = env;
     m->srv = srv;
+    m->js = js;
     m->opts = *opts;
     m->http_host = g_strdup(opts->http_host ? opts->http_host : "127.0.0.1");
     m->opts.http_host = m->http_host;

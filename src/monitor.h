@@ -8,7 +8,8 @@
  *   read it (nats-top, Prometheus exporters) see the same shape from both servers.
  *
  * INTERFACE
- *   monitor_new(env, srv, opts)    a monitor answering from srv's numbers, talking through env
+ *   monitor_new(env, srv, js, opts) a monitor answering from srv's and js's numbers (js NULL
+ *                                  when JetStream is off), talking through env
  *   monitor_handlers()             the EnvHandlers to give the listener (core = the Monitor)
  *   monitor_set_http_port(m, p)    the port really bound (for /varz http_port)
  *   monitor_free(m)                cancel timers, forget connections (the world closes them)
@@ -34,6 +35,7 @@
 #include <stdint.h>
 
 #include "env.h"
+#include "jetstream.h"
 #include "server.h"
 
 typedef struct Monitor Monitor;
@@ -45,7 +47,7 @@ typedef struct MonitorOptions {
     int64_t js_max_storage_bytes;
 } MonitorOptions;
 
-Monitor *monitor_new(Env *env, Server *srv, const MonitorOptions *opts);
+Monitor *monitor_new(Env *env, Server *srv, JetStream *js, const MonitorOptions *opts);
 const EnvHandlers *monitor_handlers(void);
 void monitor_set_http_port(Monitor *m, int port);
 struct Cluster;

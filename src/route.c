@@ -188,7 +188,7 @@ static char *info_json(Cluster *cl, const Route *about) {
         jsonu_add_int(b, "max_payload", (int64_t)sc->max_payload_bytes);
         jsonu_add_string(b, "cluster", cl->name);
         if (cl->dynamic_name) jsonu_add_bool(b, "cluster_dynamic", true);
-        if (sc->jetstream) jsonu_add_bool(b, "jetstream", true);
+        if (server_info_flag(cl->srv, "jetstream")) jsonu_add_bool(b, "jetstream", true);
         json_builder_set_member_name(b, "connect_urls");
         json_builder_begin_array(b);
         g_autofree char *own = own_client_url(cl);

@@ -10,8 +10,14 @@
  *
  * INTERFACE (server.h)
  *   server_new / server_free, the EnvHandlers (on_accept, on_bytes, on_closed) it installs,
- *   server_subscribe_internal / server_publish (the in-process client JetStream uses),
- *   server_stats, server_check_invariants.
+ *   server_subscribe_internal / server_publish (the in-process client a layer above uses),
+ *   the hooks (subscription observers, interest watches, checks), server_stats,
+ *   server_check_invariants.
+ *
+ * LAYERS
+ *   The server knows nothing above it. JetStream (jetstream.c) is composed on top by main.c:
+ *   it subscribes internally, publishes, watches interest and registers its invariant check
+ *   through the hooks below; a route layer will observe subscriptions the same way.
  *
  * INVARIANTS
  *   - A live Sub is in the trie exactly once; a dead Sub (unsubscribed, or its connection
@@ -32,7 +38,6 @@
 
 #include "auth.h"
 #include "errors.h"
-#include "jetstream.h"
 #include "jsonutil.h"
 #include "limits.h"
 #include "proto.h"
@@ -105,7 +110,11 @@ struct Server {
     char server_id[57];
     int call_depth;
     GPtrArray *internal_subs; /* every live internal Sub, in creation order */
-    JetStream *js;            /* NULL unless cfg.jetstream */
+    GPtrArray *observers;     /* ServerHook* (HOOK_SUBS), registration order */
+    GPtrArray *checks;        /* ServerHook* (HOOK_CHECK), registration order */
+    GHashTable *watches;      /* literal subject -> GPtrArray of ServerHook* (HOOK_INTEREST) */
+    guint n_watches;
+    GPtrArray *info_flags;    /* char* names of INFO booleans set true, in the order set */
     int64_t start_ns;         /* wall clock at server_new, for /varz */
     /* the cluster layer's hooks (all optional) */
     ServerInterestFn interest_fn; /* local client interest changed */
@@ -133,6 +142,8 @@ static void sub_unref(Sub *sub) {
     g_free(sub);
 }
 
+static void subs_changed(Server *s, Sub *sub, bool added);
+
 /* Take sub out of the trie; it stays allocated while a delivery loop holds it. */
 static void sub_kill(Server *s, Sub *sub) {
     if (sub->dead) return;
@@ -144,7 +155,135 @@ static void sub_kill(Server *s, Sub *sub) {
     else
         s->stats.subscriptions--;
     if (sub->forward == NULL && s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, -1);
+    subs_changed(s, sub, false);
     sub_unref(sub);
+}
+
+/* ------------------------------------------------------------------ hooks
+ *
+ * HOW INTEREST WATCHES WORK
+ *   A watch is a literal subject (a push consumer's deliver subject) and a flag: does anyone
+ *   listen? Every subscription entering or leaving the trie is checked against the watches
+ *   it could match. A literal subscription can only match a watch on the same subject: one
+ *   hash lookup. A wildcard one ("_INBOX.>") may match any watch: a scan of all of them, a
+ *   cost paid per SUB/UNSUB of a wildcard, never per message. On an addition the flag turns
+ *   true; on a removal the trie is asked again (another subscriber may still match) and the
+ *   flag turns false only when nobody is left. nats-server does the same with its
+ *   interest-change callbacks on the account's sublist.
+ */
+typedef enum { HOOK_SUBS, HOOK_INTEREST, HOOK_CHECK } HookKind;
+
+struct ServerHook {
+    HookKind kind;
+    void *fn;
+    void *ctx;
+    char *subject;  /* HOOK_INTEREST */
+    bool interest;  /* HOOK_INTEREST: the last state reported (or read at registration) */
+};
+
+static void watch_update(Server *s, ServerHook *h, const Sub *sub, bool added) {
+    if (!subject_matches_pattern(sub->subject, h->subject)) return;
+    bool now = added || server_has_interest(s, h->subject);
+    if (now == h->interest) return;
+    h->interest = now;
+    ((ServerWatchFn)h->fn)(h->ctx, now);
+}
+
+/* Observers hear of local subscriptions (client and internal); watches of every kind,
+ * remote ones too (a peer's subscriber is interest: a push consumer delivers to it). */
+static void subs_changed(Server *s, Sub *sub, bool added) {
+    if (s->observers->len > 0 && sub->forward == NULL) {
+        ServerSubChange ch = {sub->subject, sub->queue, added, sub->conn == NULL};
+        for (guint i = 0; i < s->observers->len; i++) {
+            ServerHook *h = g_ptr_array_index(s->observers, i);
+            ((ServerSubObserver)h->fn)(h->ctx, &ch);
+        }
+    }
+    if (s->n_watches == 0) return;
+    if (subject_is_literal(sub->subject, strlen(sub->subject))) {
+        GPtrArray *list = g_hash_table_lookup(s->watches, sub->subject);
+        for (guint i = 0; list != NULL && i < list->len; i++)
+            watch_update(s, g_ptr_array_index(list, i), sub, added);
+        return;
+    }
+    /* a wildcard: every watch it may match, in subject order so callbacks fire alike each run */
+    g_autoptr(GList) keys = g_list_sort(g_hash_table_get_keys(s->watches), (GCompareFunc)strcmp);
+    for (GList *k = keys; k != NULL; k = k->next) {
+        GPtrArray *list = g_hash_table_lookup(s->watches, k->data);
+        for (guint i = 0; i < list->len; i++) watch_update(s, g_ptr_array_index(list, i), sub, added);
+    }
+}
+
+static ServerHook *hook_new(HookKind kind, void *fn, void *ctx) {
+    ServerHook *h = g_new0(ServerHook, 1);
+    h->kind = kind;
+    h->fn = fn;
+    h->ctx = ctx;
+    return h;
+}
+
+ServerHook *server_observe_subs(Server *s, ServerSubObserver fn, void *ctx) {
+    ServerHook *h = hook_new(HOOK_SUBS, (void *)fn, ctx);
+    g_ptr_array_add(s->observers, h);
+    return h;
+}
+
+ServerHook *server_watch_interest(Server *s, const char *subject, ServerWatchFn fn, void *ctx) {
+    g_assert(subject_is_literal(subject, strlen(subject)));
+    ServerHook *h = hook_new(HOOK_INTEREST, (void *)fn, ctx);
+    h->subject = g_strdup(subject);
+    h->interest = server_has_interest(s, subject);
+    GPtrArray *list = g_hash_table_lookup(s->watches, subject);
+    if (list == NULL) {
+        list = g_ptr_array_new();
+        g_hash_table_insert(s->watches, h->subject, list);
+    }
+    g_ptr_array_add(list, h);
+    s->n_watches++;
+    return h;
+}
+
+ServerHook *server_add_check(Server *s, ServerCheckFn fn, void *ctx) {
+    ServerHook *h = hook_new(HOOK_CHECK, (void *)fn, ctx);
+    g_ptr_array_add(s->checks, h);
+    return h;
+}
+
+void server_remove_hook(Server *s, ServerHook *h) {
+    if (h == NULL) return;
+    if (h->kind == HOOK_SUBS) {
+        g_assert(g_ptr_array_remove(s->observers, h));
+    } else if (h->kind == HOOK_CHECK) {
+        g_assert(g_ptr_array_remove(s->checks, h));
+    } else {
+        GPtrArray *list = g_hash_table_lookup(s->watches, h->subject);
+        g_assert(list != NULL && g_ptr_array_remove(list, h));
+        s->n_watches--;
+        if (list->len == 0) {
+            g_hash_table_remove(s->watches, h->subject);
+            g_ptr_array_free(list, TRUE);
+        } else {
+            /* the key may be this hook's string: re-key on a survivor's */
+            gpointer key = NULL;
+            g_hash_table_lookup_extended(s->watches, h->subject, &key, NULL);
+            if (key == h->subject) {
+                ServerHook *first = g_ptr_array_index(list, 0);
+                g_hash_table_steal(s->watches, h->subject);
+                g_hash_table_insert(s->watches, first->subject, list);
+            }
+        }
+    }
+    g_free(h->subject);
+    g_free(h);
+}
+
+void server_info_set_flag(Server *s, const char *name, bool value) {
+    for (guint i = 0; i < s->info_flags->len; i++)
+        if (strcmp(g_ptr_array_index(s->info_flags, i), name) == 0) {
+            if (!value) g_ptr_array_remove_index(s->info_flags, i);
+            return;
+        }
+    if (value) g_ptr_array_add(s->info_flags, g_strdup(name));
 }
 
 /* ------------------------------------------------------------------ output */
@@ -683,6 +822,7 @@ static bool on_sub(void *ctx, const ProtoSub *p) {
     g_hash_table_insert(c->subs, sub->sid, sub);
     s->stats.subscriptions++;
     if (s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, +1);
+    subs_changed(s, sub, true);
     if (c->verbose) conn_send_str(c, PROTO_OK);
     return true;
 }
@@ -746,6 +886,12 @@ static void ping_timer_fired(void *arg) {
 
 /* ------------------------------------------------------------------ connections */
 
+bool server_info_flag(Server *s, const char *name) {
+    for (guint i = 0; i < s->info_flags->len; i++)
+        if (strcmp(g_ptr_array_index(s->info_flags, i), name) == 0) return true;
+    return false;
+}
+
 static void send_info(Conn *c) {
     Server *s = c->srv;
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -774,8 +920,14 @@ static void send_info(Conn *c) {
     }
     json_builder_set_member_name(b, "max_payload");
     json_builder_add_int_value(b, (gint64)s->cfg.max_payload_bytes);
+    /* "jetstream" is always there (false until a layer above sets it), others when set */
     json_builder_set_member_name(b, "jetstream");
-    json_builder_add_boolean_value(b, s->cfg.jetstream);
+    json_builder_add_boolean_value(b, server_info_flag(s, "jetstream"));
+    for (guint i = 0; i < s->info_flags->len; i++) {
+        if (strcmp(g_ptr_array_index(s->info_flags, i), "jetstream") == 0) continue;
+        json_builder_set_member_name(b, g_ptr_array_index(s->info_flags, i));
+        json_builder_add_boolean_value(b, TRUE);
+    }
     json_builder_set_member_name(b, "client_id");
     json_builder_add_int_value(b, (gint64)c->id);
     json_builder_set_member_name(b, "client_ip");
@@ -853,6 +1005,10 @@ static void conn_free(Conn *c) {
     g_free(c);
 }
 
+static gint sub_by_sid(gconstpointer a, gconstpointer b) {
+    return strcmp((*(Sub *const *)a)->sid, (*(Sub *const *)b)->sid);
+}
+
 /* Start closing: drop interest and timers now (so nothing more is routed here), ask the
  * world to flush and close; the Conn itself is freed in on_closed. */
 static void conn_close(Conn *c, const char *reason) {
@@ -861,11 +1017,16 @@ static void conn_close(Conn *c, const char *reason) {
     c->closing = true;
     env_log(s->env, ENV_LOG_DEBUG, "%s - cid:%" G_GUINT64_FORMAT " - Client connection closed: %s",
             c->peer, c->id, reason);
+    /* in sid order: observers (a route's RS-) see the same sequence every run */
+    GPtrArray *subs = g_ptr_array_new();
     GHashTableIter it;
     gpointer v;
     g_hash_table_iter_init(&it, c->subs);
-    while (g_hash_table_iter_next(&it, NULL, &v)) sub_kill(s, v); /* order cannot reach an output */
-    g_hash_table_remove_all(c->subs);
+    while (g_hash_table_iter_next(&it, NULL, &v)) g_ptr_array_add(subs, v);
+    g_ptr_array_sort(subs, sub_by_sid);
+    g_hash_table_steal_all(c->subs);
+    for (guint i = 0; i < subs->len; i++) sub_kill(s, g_ptr_array_index(subs, i));
+    g_ptr_array_free(subs, TRUE);
     env_timer_cancel(s->env, c->ping_timer);
     c->ping_timer = 0;
     env_timer_cancel(s->env, c->auth_timer);
@@ -916,6 +1077,7 @@ ServerInternalSub *server_subscribe_internal(Server *s, const char *subject, con
     s->stats.subscriptions++;
     g_ptr_array_add(s->internal_subs, is);
     if (s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, +1);
+    subs_changed(s, sub, true);
     return is;
 }
 
@@ -986,6 +1148,7 @@ ServerRemoteSub *server_remote_sub_add(Server *s, ServerForwardFn fn, void *peer
         return NULL;
     }
     s->remote_subs++;
+    subs_changed(s, sub, true);
     return rs;
 }
 
@@ -1042,8 +1205,6 @@ void server_config_init(ServerConfig *cfg) {
         .host = "127.0.0.1",
         .port = 4222,
         .server_name = "minijet",
-        .jetstream = false,
-        .store_dir = "./data",
         .max_payload_bytes = LIMIT_MAX_PAYLOAD_BYTES,
         .max_control_line_bytes = LIMIT_MAX_CONTROL_LINE_BYTES,
         .max_pending_bytes = LIMIT_MAX_PENDING_BYTES,
@@ -1069,6 +1230,10 @@ Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
     s->conns = g_hash_table_new(u64_hash, u64_equal);
     s->paused = g_ptr_array_new();
     s->internal_subs = g_ptr_array_new();
+    s->observers = g_ptr_array_new();
+    s->checks = g_ptr_array_new();
+    s->watches = g_hash_table_new(g_str_hash, g_str_equal);
+    s->info_flags = g_ptr_array_new_with_free_func(g_free);
     s->start_ns = env_wall_ns(env);
     /* A server id like nats-server's: 'N' and 55 base32 characters, from the env's random. */
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -1076,16 +1241,14 @@ Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
     for (int i = 1; i < 56; i++) s->server_id[i] = alphabet[env_random_u64(env) % 32];
     s->server_id[56] = '\0';
     env_set_handlers(env, &server_handlers, s);
-    if (cfg->jetstream && (s->js = jetstream_new(s, cfg->store_dir, error)) == NULL) {
-        server_free(s);
-        return NULL;
-    }
     return s;
 }
 
 void server_free(Server *s) {
     if (s == NULL) return;
-    jetstream_free(s->js); /* first: its last PubAcks still reach the clients' buffers */
+    /* The layers above are gone first (jetstream_free before server_free: their last PubAcks
+     * still reach the clients' buffers) and took their hooks with them. */
+    g_assert_cmpuint(s->observers->len + s->checks->len + s->n_watches, ==, 0);
     /* Close what is still open; the world delivers no more callbacks after this. */
     GHashTableIter it;
     gpointer v;
@@ -1103,6 +1266,10 @@ void server_free(Server *s) {
     while (s->internal_subs->len > 0)
         server_unsubscribe_internal(s, g_ptr_array_index(s->internal_subs, 0));
     g_ptr_array_free(s->internal_subs, TRUE);
+    g_ptr_array_free(s->observers, TRUE);
+    g_ptr_array_free(s->checks, TRUE);
+    g_hash_table_destroy(s->watches);
+    g_ptr_array_free(s->info_flags, TRUE);
     g_hash_table_destroy(s->conns);
     g_assert(s->remote_subs == 0); /* the cluster layer is freed first */
     sublist_free(s->sl);
@@ -1115,7 +1282,6 @@ void server_free(Server *s) {
 const ServerStats *server_stats(const Server *s) { return &s->stats; }
 Env *server_env(Server *s) { return s->env; }
 const ServerConfig *server_config(const Server *s) { return &s->cfg; }
-JetStream *server_jetstream(Server *s) { return s->js; }
 int64_t server_start_ns(const Server *s) { return s->start_ns; }
 const char *server_id(const Server *s) { return s->server_id; }
 void server_sublist_stats(const Server *s, SublistStats *out) { sublist_stats(s->sl, out); }
@@ -1186,4 +1352,25 @@ void server_check_invariants(Server *s) {
     g_assert_cmpuint(sublist_count(s->sl), ==, s->stats.subscriptions + s->remote_subs);
     g_assert_cmpuint(g_hash_table_size(s->conns), ==, s->stats.conns_current);
     sublist_check_invariants(s->sl);
+    /* every watch reports the trie's truth (a missed notification would show here) */
+    GHashTableIter wi;
+    gpointer wk, wv;
+    guint watches = 0;
+    g_hash_table_iter_init(&wi, s->watches);
+    while (g_hash_table_iter_next(&wi, &wk, &wv)) {
+        GPtrArray *list = wv;
+        g_assert_cmpuint(list->len, >, 0);
+        for (guint i = 0; i < list->len; i++) {
+            ServerHook *h = g_ptr_array_index(list, i);
+            g_assert_cmpstr(h->subject, ==, wk);
+            g_assert_true(h->interest == server_has_interest(s, h->subject));
+            watches++;
+        }
+    }
+    g_assert_cmpuint(watches, ==, s->n_watches);
+    /* then the layers above, in registration order */
+    for (guint i = 0; i < s->checks->len; i++) {
+        ServerHook *h = g_ptr_array_index(s->checks, i);
+        ((ServerCheckFn)h->fn)(h->ctx);
+    }
 }

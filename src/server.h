@@ -13,7 +13,18 @@
  *   server_conn_subjects(s, cid)         one connection's subjects, sorted (/connz?subs=1)
  *   server_sublist_stats(s, out)         the subject trie's counters (/subsz)
  *   server_start_ns(s), server_id(s)     wall-clock time of server_new; the INFO server_id
- *   server_check_invariants(s)           asserts the invariants below (tests, simulator)
+ *   server_check_invariants(s)           asserts the invariants below, then runs every
+ *                                        registered check (the layers above: JetStream)
+ *   The hooks a layer above uses (the server never names that layer; it composes over us):
+ *   server_subscribe_internal / server_publish / server_publish_to   the internal client
+ *   server_observe_subs(s, fn, ctx)      every subscription added or removed (subject, queue):
+ *                                        what a route layer turns into RS+/RS-
+ *   server_watch_interest(s, subj, fn, ctx)  fn(ctx, true/false) when the literal subject
+ *                                        gains its first / loses its last matching subscriber
+ *   server_has_interest(s, subj)         does anyone listen on subj now?
+ *   server_add_check(s, fn, ctx)         run fn(ctx) inside server_check_invariants
+ *   server_remove_hook(s, hook)          undo any of the three above
+ *   server_info_set_flag(s, name, on)    a boolean in INFO ("jetstream": true)
  *
  * INVARIANTS
  *   - Every subscription in the trie belongs to exactly one live connection, and every
@@ -37,11 +48,6 @@ typedef struct ServerConfig {
     const char *host;          /* advertised in INFO; default "127.0.0.1" */
     int port;                  /* advertised in INFO; default 4222 */
     const char *server_name;   /* default "minijet" */
-    bool jetstream;            /* enable JetStream (the $JS.API) */
-    const char *store_dir;     /* JetStream store directory (env paths); default "./data" */
-    int64_t sync_interval_ns;  /* JetStream durability: 0 = ack after fsync (group commit, default);
-                                * > 0 = ack after write, fsync every N ns (nats-server's
-                                * sync_interval); < 0 = never fsync (tests, benchmarks) */
     size_t max_payload_bytes;  /* default LIMIT_MAX_PAYLOAD_BYTES */
     size_t max_control_line_bytes;
     size_t max_pending_bytes;  /* slow-consumer threshold per connection */
@@ -106,8 +112,6 @@ const ServerStats *server_stats(const Server *s);
 void server_check_invariants(Server *s);
 Env *server_env(Server *s);
 const ServerConfig *server_config(const Server *s);
-/* The server's JetStream (jetstream.h), NULL when cfg->jetstream is off. */
-struct JetStream *server_jetstream(Server *s);
 int64_t server_start_ns(const Server *s);
 const char *server_id(const Server *s); /* the INFO server_id, "N" + 55 base32 characters */
 /* Open connections (not those closing) sorted by cid; g_array_unref it. */
@@ -163,5 +167,39 @@ size_t server_deliver_routed(Server *s, const ServerMsg *msg, const char *const 
  * clients that sent "protocol":1 get a fresh INFO at once. */
 void server_set_cluster_info(Server *s, const char *cluster_name, const char *const *connect_urls);
 const char *const *server_connect_urls(const Server *s); /* NULL when not in a cluster */
+
+/* --- hooks: how the layers above follow the server ---
+ *
+ * Callbacks run synchronously, inside whatever changed the subscription (a SUB, an UNSUB, a
+ * connection closing, an internal subscribe), possibly in the middle of a delivery. They must
+ * not publish, subscribe or add/remove hooks; a callback that wants to act (deliver, send)
+ * arms a zero-delay env timer and acts there. Hooks fire in registration order. */
+typedef struct ServerHook ServerHook;
+
+/* One local subscription (a client's or an internal one) entering or leaving the trie. */
+typedef struct ServerSubChange {
+    const char *subject;
+    const char *queue; /* NULL when not in a queue group */
+    bool added;        /* false: removed */
+    bool internal;     /* an internal subscription (no connection) */
+} ServerSubChange;
+typedef void (*ServerSubObserver)(void *ctx, const ServerSubChange *change);
+ServerHook *server_observe_subs(Server *s, ServerSubObserver fn, void *ctx);
+
+/* Interest in one literal subject: fn(ctx, true) when its first matching subscriber arrives,
+ * fn(ctx, false) when its last one leaves (plain and queue subscribers, local and remote). Not called at
+ * registration: ask server_has_interest for the starting state. */
+typedef void (*ServerWatchFn)(void *ctx, bool interest);
+ServerHook *server_watch_interest(Server *s, const char *subject, ServerWatchFn fn, void *ctx);
+
+/* A check server_check_invariants runs after its own (JetStream registers its chain). */
+typedef void (*ServerCheckFn)(void *ctx);
+ServerHook *server_add_check(Server *s, ServerCheckFn fn, void *ctx);
+
+void server_remove_hook(Server *s, ServerHook *hook); /* NULL is a no-op */
+
+/* A boolean member of the INFO line, e.g. ("jetstream", true) once JetStream runs. */
+void server_info_set_flag(Server *s, const char *name, bool value);
+bool server_info_flag(Server *s, const char *name);
 
 #endif

@@ -17,11 +17,8 @@
  */
 #include "stream_int.h"
 
-#include "consumer.h"
-
 #include <string.h>
 
-#include "jetstream.h"
 #include "jsonutil.h"
 #include "limits.h"
 #include "sublist.h"
@@ -49,16 +46,15 @@ void stream_set_subscribed(Stream *st, bool on) {
     if (!on && st->subscribed) unsubscribe_subjects(st);
 }
 
-Stream *stream_open(JetStream *js, StreamConfig *cfg, int64_t created_ns, GError **error) {
-    Env *env = jetstream_env(js);
-    g_autofree char *dir = g_build_filename(jetstream_streams_dir(js), cfg->name, NULL);
+Stream *stream_open(const StreamHost *host, StreamConfig *cfg, int64_t created_ns, GError **error) {
+    Env *env = host->env;
+    g_autofree char *dir = g_build_filename(host->streams_dir, cfg->name, NULL);
     g_autofree char *msgs = g_build_filename(dir, "msgs", NULL);
     if (!env_dir_make(env, dir, error)) {
         stream_config_free(cfg);
         return NULL;
     }
-    StoreConfig sc = {.name = cfg->name, .dir = msgs};
-    jetstream_sync_policy(js, &sc.sync, &sc.sync_interval_ns);
+    StoreConfig sc = {.name = cfg->name, .dir = msgs, .sync = host->sync, .sync_interval_ns = host->sync_interval_ns};
     Store *store = cfg->storage == STORAGE_MEMORY ? store_mem_open(env, &sc)
                                                   : store_file_open(env, &sc, error);
     if (store == NULL) {
@@ -66,8 +62,8 @@ Stream *stream_open(JetStream *js, StreamConfig *cfg, int64_t created_ns, GError
         return NULL;
     }
     Stream *st = g_new0(Stream, 1);
-    st->js = js;
-    st->srv = jetstream_server(js);
+    st->host = *host;
+    st->srv = host->srv;
     st->env = env;
     st->cfg = cfg;
     st->created_ns = created_ns;
@@ -82,17 +78,35 @@ Stream *stream_open(JetStream *js, StreamConfig *cfg, int64_t created_ns, GError
     stream_dedup_rebuild(st);
     stream_age_tick(st); /* expire what aged while we were down, then arm the timer */
     subscribe_subjects(st);
-    st->consumers = consumer_set_open(js, st);
     return st;
+}
+
+void stream_set_hooks(Stream *st, const StreamHooks *hooks, void *ctx) {
+    g_assert(st->hooks == NULL || hooks == NULL);
+    st->hooks = hooks;
+    st->hooks_ctx = ctx;
+}
+
+void *stream_hooks_ctx(Stream *st, const StreamHooks *hooks) {
+    return st->hooks == hooks ? st->hooks_ctx : NULL;
+}
+
+/* Tell the readers the stream goes (they save their state, or answer 409 when deleted). */
+static void hooks_close(Stream *st, bool deleted) {
+    if (st->hooks == NULL) return;
+    const StreamHooks *h = st->hooks;
+    void *ctx = st->hooks_ctx;
+    st->hooks = NULL;
+    st->hooks_ctx = NULL;
+    h->closed(ctx, deleted);
 }
 
 void stream_close(Stream *st) {
     if (st == NULL) return;
-    consumer_set_close(st->consumers, false); /* saves their state; NULL after a destroy */
-    st->consumers = NULL;
+    hooks_close(st, false); /* saves their state; nothing after a destroy */
     unsubscribe_subjects(st);
     stream_flush(st); /* the last group: answer everyone still waiting */
-    jetstream_forget_flush(st->js, st);
+    st->host.forget_flush(st->host.owner, st);
     env_timer_cancel(st->env, st->age_timer);
     env_timer_cancel(st->env, st->repl_held_timer);
     stream_repl_reset(st); /* frees held publishes */
@@ -129,8 +143,7 @@ void stream_destroy(Stream *st) {
     g_autofree char *meta = g_build_filename(dir, "meta.json", NULL);
     env_path_remove(env, meta, NULL);
     env_dir_sync(env, dir, NULL);
-    consumer_set_close(st->consumers, true); /* waiting pulls get 409 Consumer Deleted */
-    st->consumers = NULL;
+    hooks_close(st, true); /* waiting pulls get 409 Consumer Deleted */
     stream_close(st);
     remove_tree(env, dir);
 }
@@ -175,7 +188,7 @@ bool stream_update(Stream *st, StreamConfig *cfg, GError **error) {
     if (cfg->max_age_ns > 0) stream_age_tick(st);
     stream_config_free(old);
     if (resubscribe) subscribe_subjects(st);
-    jetstream_need_flush(st->js, st);
+    stream_need_flush(st);
     return true;
 }
 
@@ -197,8 +210,8 @@ bool stream_purge(Stream *st, const StorePurge *req, uint64_t *purged, GError **
         mj_js_error(error, MJ_ERR_JS_STREAM_GENERAL, "%s", err->message);
         return false;
     }
-    consumer_set_removed(st->consumers);
-    jetstream_need_flush(st->js, st);
+    if (st->hooks != NULL) st->hooks->removed(st->hooks_ctx);
+    stream_need_flush(st);
     return true;
 }
 
@@ -227,8 +240,8 @@ bool stream_remove_msg(Stream *st, uint64_t seq, bool erase, GError **error) {
             mj_js_error(error, MJ_ERR_JS_STREAM_MSG_DELETE_FAILED, "no message found");
         return false;
     }
-    consumer_set_removed(st->consumers);
-    jetstream_need_flush(st->js, st);
+    if (st->hooks != NULL) st->hooks->removed(st->hooks_ctx);
+    stream_need_flush(st);
     return true;
 }
 
@@ -283,7 +296,7 @@ void stream_build_info(Stream *st, JsonBuilder *b, const StreamInfoReq *req) {
         for (guint i = 0; i < del->len; i++) json_builder_add_int_value(b, (int64_t)g_array_index(del, guint64, i));
         json_builder_end_array(b);
     }
-    jsonu_add_int(b, "consumer_count", consumer_set_count(st->consumers));
+    jsonu_add_int(b, "consumer_count", st->hooks != NULL ? st->hooks->count(st->hooks_ctx) : 0);
     json_builder_end_object(b);
     if (st->repl != NULL && st->repl->info != NULL) st->repl->info(st->repl_ctx, st, b);
 }
@@ -297,7 +310,10 @@ int64_t stream_subjects_total(Stream *st, const char *filter) {
 const StreamConfig *stream_config(Stream *st) { return st->cfg; }
 Store *stream_store(Stream *st) { return st->store; }
 const char *stream_name(Stream *st) { return st->cfg->name; }
-ConsumerSet *stream_consumers(Stream *st) { return st->consumers; }
+Server *stream_server(Stream *st) { return st->srv; }
+Env *stream_env(Stream *st) { return st->env; }
+const char *stream_dir(Stream *st) { return st->dir; }
+void stream_need_flush(Stream *st) { st->host.need_flush(st->host.owner, st); }
 int64_t stream_created_ns(Stream *st) { return st->created_ns; }
 
 void stream_check_invariants(Stream *st) {

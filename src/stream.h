@@ -4,12 +4,20 @@
  *   A stream listens on its subjects through the server's internal client, checks every
  *   published message against the stream's rules (expected-* headers, dedup, rollups, size,
  *   limits), appends it to its store and answers the publisher with a PubAck once the record
- *   is durable (group commit: stream_flush in stream_publish.c, which jetstream.c calls at
- *   the end of each loop turn). It also enforces max_age with an env timer
- *   and answers the questions the API asks (info, purge, get, delete).
+ *   is durable (group commit: the stream asks its host for a flush at the end of the loop turn,
+ *   stream_publish.c sends the PubAcks once the store says durable; the host's half, the
+ *   flush list, is in jetstream.c). It enforces max_age with an env timer and answers the
+ *   questions the API asks (info, purge, get, delete).
+ *
+ * LAYERS
+ *   A stream knows the server below it and nothing above: not JetStream (its host is a
+ *   StreamHost of plain values and two callbacks), not its consumers (they register a
+ *   StreamHooks table and hear of every append and removal through it).
  *
  * INTERFACE
- *   stream_open(js, cfg, created_ns, error)   open or create the store, subscribe; cfg taken
+ *   stream_open(host, cfg, created_ns, error) open or create the store, subscribe; cfg taken
+ *   stream_set_hooks(st, hooks, ctx)          who hears of appends and removals (consumer set)
+ *   stream_hooks_ctx(st, hooks)               that ctx, if hooks is the table registered
  *   stream_close(st)                          flush, answer waiting publishers, unsubscribe
  *   stream_destroy(st)                        close and delete its files
  *   stream_save_meta(st, error)               persist config + created (atomic JSON file)
@@ -40,8 +48,29 @@
 #include "stream_config.h"
 
 typedef struct Stream Stream;
-typedef struct JetStream JetStream;
-typedef struct ConsumerSet ConsumerSet; /* consumer.h */
+
+/* What a stream needs from its owner (jetstream.c), copied at open. */
+typedef struct StreamHost {
+    Server *srv;
+    Env *env;
+    const char *streams_dir;     /* <store_dir>/streams: the stream's folder goes under it */
+    StoreSyncPolicy sync;        /* for streams opened with this host */
+    int64_t sync_interval_ns;
+    /* group commit: flush st after this loop turn (stream_flush); forget it (closing) */
+    void (*need_flush)(void *owner, Stream *st);
+    void (*forget_flush)(void *owner, Stream *st);
+    void *owner;
+} StreamHost;
+
+/* How a stream tells whoever reads it (the consumer set) about its messages. Every member
+ * is called synchronously and must not deliver re-entrantly (arm a timer instead). */
+typedef struct StreamHooks {
+    void (*stored)(void *ctx, uint64_t seq, const char *subject); /* a message was appended */
+    bool (*interested)(void *ctx, const char *subject); /* interest retention: keep it at all? */
+    void (*removed)(void *ctx);                         /* messages were purged or deleted */
+    void (*closed)(void *ctx, bool stream_deleted);     /* the stream closes: let go of it */
+    guint (*count)(void *ctx);                          /* StreamInfo's consumer_count */
+} StreamHooks;
 
 /* What STREAM.INFO's optional request asks for (spec 3.4). */
 typedef struct StreamInfoReq {
@@ -50,7 +79,9 @@ typedef struct StreamInfoReq {
     int64_t offset;              /* into the subjects list */
 } StreamInfoReq;
 
-Stream *stream_open(JetStream *js, StreamConfig *cfg, int64_t created_ns, GError **error);
+Stream *stream_open(const StreamHost *host, StreamConfig *cfg, int64_t created_ns, GError **error);
+void stream_set_hooks(Stream *st, const StreamHooks *hooks, void *ctx);
+void *stream_hooks_ctx(Stream *st, const StreamHooks *hooks);
 void stream_close(Stream *st);
 void stream_destroy(Stream *st);
 bool stream_save_meta(Stream *st, GError **error);
@@ -68,8 +99,10 @@ int64_t stream_subjects_total(Stream *st, const char *filter);
 const StreamConfig *stream_config(Stream *st);
 Store *stream_store(Stream *st);
 const char *stream_name(Stream *st);
-/* The stream's consumers (consumer.h): opened with the stream, closed before it. */
-ConsumerSet *stream_consumers(Stream *st);
+Server *stream_server(Stream *st);
+Env *stream_env(Stream *st);
+const char *stream_dir(Stream *st);     /* <streams_dir>/<name> */
+void stream_need_flush(Stream *st);     /* group commit: records or removals to make durable */
 int64_t stream_created_ns(Stream *st);
 void stream_check_invariants(Stream *st);
 

@@ -20,20 +20,6 @@
 #include "limits.h"
 #include "sublist.h"
 
-G_DEFINE_QUARK(mj-js-error-quark, mj_js_error)
-
-void mj_js_error(GError **error, MjError err, const char *fmt, ...) {
-    if (fmt == NULL) {
-        g_set_error_literal(error, MJ_JS_ERROR, (int)err, mj_error_info(err)->text);
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, MJ_JS_ERROR, (int)err, msg);
-}
-
 /* ------------------------------------------------------------------ enums */
 
 static const char *const retention_names[] = {"limits", "interest", "workqueue", NULL};

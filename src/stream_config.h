@@ -62,12 +62,6 @@ typedef struct StreamConfig {
     bool allow_rollup_hdrs;
 } StreamConfig;
 
-/* Errors of the JetStream API: code = an MjError (errors.def row), message = description. */
-#define MJ_JS_ERROR (mj_js_error_quark())
-GQuark mj_js_error_quark(void);
-/* Set *error to row `err`; fmt NULL = the row's own text. */
-void mj_js_error(GError **error, MjError err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
 StreamConfig *stream_config_parse(JsonObject *o, GError **error);
 bool stream_config_validate(StreamConfig *cfg, GError **error);
 bool stream_config_check_update(const StreamConfig *old, StreamConfig *upd, GError **error);

@@ -24,7 +24,7 @@ typedef struct PendingAck {
 } PendingAck;
 
 struct Stream {
-    JetStream *js;
+    StreamHost host;          /* copied at open */
     Server *srv;
     Env *env;
     StreamConfig *cfg;
@@ -37,7 +37,8 @@ struct Stream {
     char *last_msg_id;        /* Nats-Msg-Id of the last stored message, NULL if it had none */
     GQueue pending;           /* PendingAck*, in arrival order */
     EnvTimer age_timer;
-    ConsumerSet *consumers;   /* consumer.h: told of every append and removal */
+    const StreamHooks *hooks; /* the consumer set's table, told of every append and removal */
+    void *hooks_ctx;
     bool subscribed;          /* its subjects are in the trie (a replica that does not lead: no) */
     /* replicated streams (stream_publish.c, "replicated streams"); repl == NULL: local */
     const StreamRepl *repl;

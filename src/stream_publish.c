@@ -17,8 +17,6 @@
  */
 #include <string.h>
 
-#include "consumer.h"
-#include "jetstream.h"
 #include "jsonutil.h"
 #include "limits.h"
 #include "stream_int.h"
@@ -107,7 +105,7 @@ static void queue_ack(Stream *st, const char *reply, uint64_t seq, char *body) {
     p->seq = seq;
     p->body = body;
     g_queue_push_tail(&st->pending, p);
-    jetstream_need_flush(st->js, st);
+    stream_need_flush(st);
 }
 
 /* ------------------------------------------------------------------ dedup
@@ -235,7 +233,7 @@ void stream_flush(Stream *st) {
         stream_pending_free(p);
     }
     /* Still waiting: the store buffered more than one flush writes (it will say dirty). */
-    if (!g_queue_is_empty(&st->pending) && store_dirty(st->store)) jetstream_need_flush(st->js, st);
+    if (!g_queue_is_empty(&st->pending) && store_dirty(st->store)) stream_need_flush(st);
 }
 
 /* ------------------------------------------------------------------ limits */
@@ -272,7 +270,7 @@ void stream_age_tick(void *arg) {
     if (keep_from == 0) keep_from = s.last_seq + 1; /* everything is older */
     if (s.msgs > 0 && keep_from > s.first_seq) {
         store_compact(st->store, keep_from, NULL);
-        jetstream_need_flush(st->js, st);
+        stream_need_flush(st);
     }
     stream_arm_age_timer(st);
 }
@@ -551,12 +549,13 @@ char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m
     if (c->discard == DISCARD_OLD) stream_enforce_limits(st);
     /* Interest retention: only the leader has the consumers, so only it may drop a message
      * nobody is interested in; replicas keep it (a new leader must not miss it). */
-    if (c->retention == RETENTION_INTEREST && leader && !consumer_set_interested(st->consumers, subject))
+    if (c->retention == RETENTION_INTEREST && leader &&
+        (st->hooks == NULL || !st->hooks->interested(st->hooks_ctx, subject)))
         store_remove(st->store, seq, FALSE, NULL);
-    else
-        consumer_set_stored(st->consumers, seq, subject);
+    else if (st->hooks != NULL)
+        st->hooks->stored(st->hooks_ctx, seq, subject);
     stream_arm_age_timer(st);
-    jetstream_need_flush(st->js, st);
+    stream_need_flush(st);
     return leader && !c->no_ack ? puback_ok(st, seq, false) : NULL;
 }
 
@@ -625,14 +624,14 @@ void stream_on_msg(void *ctx, const ServerMsg *m) {
     /* Interest retention with no consumer whose filter matches: nobody will ever read it,
      * so it is not kept, but it still took a sequence number and the publisher gets its ack
      * (spec 3.7). Otherwise the consumers hear of it (they deliver after this turn). */
-    if (c->retention == RETENTION_INTEREST && !consumer_set_interested(st->consumers, subject))
+    if (c->retention == RETENTION_INTEREST && (st->hooks == NULL || !st->hooks->interested(st->hooks_ctx, subject)))
         store_remove(st->store, seq, FALSE, NULL);
-    else
-        consumer_set_stored(st->consumers, seq, subject);
+    else if (st->hooks != NULL)
+        st->hooks->stored(st->hooks_ctx, seq, subject);
     stream_arm_age_timer(st);
     if (reply != NULL)
         queue_ack(st, reply, seq, puback_ok(st, seq, false));
     else
-        jetstream_need_flush(st->js, st);
+        stream_need_flush(st);
 }
 

@@ -84,6 +84,7 @@ done
 echo "== checks"
 run_check "tidy" make -s tidy
 run_check "client-layer" make -s client-layer-check
+run_suite "layers" 60 tests/test_layers.sh
 
 for server in minijet nats-server; do
   echo "== interop tests against $server"

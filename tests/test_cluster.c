@@ -18,6 +18,8 @@
 #include "jsonutil.h"
 #include "limits.h"
 #include "server.h"
+#include "consumer_api.h"
+#include "stream_api.h"
 #include "test_env.h"
 
 #define MAXN 5
@@ -32,6 +34,7 @@ typedef struct Node {
     char name[8];
     TestEnv *te;
     Server *srv;
+    JetStream *js;
     ServerInternalSub *bridge;
     JsCluster *cl;
     EnvConn c;          /* a client connection (cluster tests) */
@@ -105,11 +108,18 @@ static void node_start_server(Node *nd, bool js) {
     ServerConfig cfg;
     server_config_init(&cfg);
     cfg.server_name = nd->name;
-    cfg.jetstream = js;
-    cfg.store_dir = "js";
     g_autoptr(GError) err = NULL;
     nd->srv = server_new(&nd->te->env, &cfg, &err);
     g_assert_no_error(err);
+    if (js) { /* the broker as main.c composes it: JetStream on the server */
+        JetStreamConfig jcfg;
+        jetstream_config_init(&jcfg);
+        jcfg.store_dir = "js";
+        nd->js = jetstream_new(nd->srv, &jcfg, &err);
+        g_assert_no_error(err);
+        stream_api_register(nd->js);
+        consumer_api_register(nd->js);
+    }
     nd->bridge = server_subscribe_internal(nd->srv, ">", NULL, bridge_msg, nd);
 }
 
@@ -131,6 +141,8 @@ static void node_stop(Node *nd) {
     jscluster_free(nd->cl);
     nd->cl = NULL;
     nd->c = 0;
+    jetstream_free(nd->js);
+    nd->js = NULL;
     if (nd->srv != NULL) {
         server_unsubscribe_internal(nd->srv, nd->bridge);
         server_free(nd->srv);
@@ -278,7 +290,7 @@ static void js_node_start(World *w, int i) {
     node_start_server(nd, true);
     JsClusterConfig cc = {.server_name = nd->name, .cluster_name = "tc", .size = w->n};
     g_autoptr(GError) err = NULL;
-    nd->cl = jscluster_new(nd->srv, server_jetstream(nd->srv), &cc, &err);
+    nd->cl = jscluster_new(nd->srv, nd->js, &cc, &err);
     g_assert_no_error(err);
     nd->c = test_env_connect(nd->te);
     g_autofree char *sub = g_strdup_printf("CONNECT " CONNECT "\r\nSUB _INBOX.%s.> 1\r\n", nd->name);
@@ -292,7 +304,7 @@ static void check_all(World *w) {
         Node *nd = &w->node[i];
         if (nd->srv == NULL) continue;
         server_check_invariants(nd->srv);
-        jetstream_check_invariants(server_jetstream(nd->srv));
+        jetstream_check_invariants(nd->js);
         jscluster_check_invariants(nd->cl);
     }
 }
@@ -408,7 +420,7 @@ static int wait_meta(World *w, int64_t max_ns) {
 }
 
 static uint64_t stored(World *w, int i, const char *stream) {
-    Stream *st = jetstream_lookup(server_jetstream(w->node[i].srv), stream);
+    Stream *st = jetstream_lookup(w->node[i].js, stream);
     if (st == NULL) return 0;
     StoreState s;
     store_state(stream_store(st), &s);
@@ -455,7 +467,7 @@ static void test_meta_create(void) {
     g_autofree char *nrep = jq(r3, "$.cluster.replicas[1].name");
     g_assert_cmpstr(nrep, !=, "");
     g_assert_cmpstr(nrep, !=, leader);
-    for (int i = 0; i < 3; i++) g_assert_nonnull(jetstream_lookup(server_jetstream(w->node[i].srv), "ORD"));
+    for (int i = 0; i < 3; i++) g_assert_nonnull(jetstream_lookup(w->node[i].js, "ORD"));
 
     /* R1: on one server only; the overlap check is cluster-wide */
     g_autofree char *r1 = request(w, 0, "$JS.API.STREAM.CREATE.ONE", "{\"name\":\"ONE\",\"subjects\":[\"one\"]}");
@@ -463,7 +475,7 @@ static void test_meta_create(void) {
     g_autofree char *r1c = jq(r1, "$.cluster.replicas");
     g_assert_cmpstr(r1c, ==, "");
     int hosts = 0;
-    for (int i = 0; i < 3; i++) hosts += jetstream_lookup(server_jetstream(w->node[i].srv), "ONE") != NULL;
+    for (int i = 0; i < 3; i++) hosts += jetstream_lookup(w->node[i].js, "ONE") != NULL;
     g_assert_cmpint(hosts, ==, 1);
     g_autofree char *ov = request(w, 1, "$JS.API.STREAM.CREATE.OV", "{\"name\":\"OV\",\"subjects\":[\"ord.x\"]}");
     ASSERT_JQ(ov, "$.error.err_code", "10065");
@@ -471,7 +483,7 @@ static void test_meta_create(void) {
     /* delete goes through the meta group: gone everywhere */
     g_autofree char *del = request(w, 1, "$JS.API.STREAM.DELETE.ORD", "");
     ASSERT_JQ(del, "$.success", "true");
-    for (int i = 0; i < 3; i++) g_assert_null(jetstream_lookup(server_jetstream(w->node[i].srv), "ORD"));
+    for (int i = 0; i < 3; i++) g_assert_null(jetstream_lookup(w->node[i].js, "ORD"));
     g_autofree char *nf = request(w, 1, "$JS.API.STREAM.INFO.ORD", "");
     ASSERT_JQ(nf, "$.error.err_code", "10059");
     world_free(w);

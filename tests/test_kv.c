@@ -13,11 +13,15 @@
 #include "client/kv.h"
 #include "client/objstore.h"
 #include "server.h"
+#include "consumer_api.h"
+#include "jetstream.h"
+#include "stream_api.h"
 #include "test_env.h"
 
 typedef struct Fx {
     TestEnv *te;
     Server *srv;
+    JetStream *js;
     EnvConn conn;
     KvConn *kc;
 } Fx;
@@ -50,11 +54,16 @@ static void fx_setup(Fx *f, gconstpointer data) {
     f->te = test_env_new(11);
     ServerConfig cfg;
     server_config_init(&cfg);
-    cfg.jetstream = true;
-    cfg.store_dir = "js";
+    JetStreamConfig jcfg;
+    jetstream_config_init(&jcfg);
+    jcfg.store_dir = "js";
     g_autoptr(GError) err = NULL;
     f->srv = server_new(&f->te->env, &cfg, &err);
     g_assert_no_error(err);
+    f->js = jetstream_new(f->srv, &jcfg, &err);
+    g_assert_no_error(err);
+    stream_api_register(f->js);
+    consumer_api_register(f->js);
     f->conn = test_env_connect(f->te);
     f->kc = kv_conn_new(&f->te->env, "_INBOX.test", fx_pump, f);
     g_assert_true(kv_conn_wait_connected(f->kc, KV_TIMEOUT_NS, &err));
@@ -64,6 +73,7 @@ static void fx_setup(Fx *f, gconstpointer data) {
 static void fx_teardown(Fx *f, gconstpointer data) {
     server_check_invariants(f->srv);
     kv_conn_free(f->kc);
+    jetstream_free(f->js);
     server_free(f->srv);
     test_env_free(f->te);
 }

@@ -12,11 +12,15 @@
 #include "monitor.h"
 #include "server.h"
 #include "sublist.h"
+#include "consumer_api.h"
+#include "jetstream.h"
+#include "stream_api.h"
 #include "test_env.h"
 
 typedef struct {
     TestEnv *te, *http;
     Server *srv;
+    JetStream *js;
     Monitor *mon;
 } Fx;
 
@@ -29,19 +33,25 @@ static void fx_setup(Fx *f, gconstpointer data) {
     f->http = test_env_new(12);
     ServerConfig cfg;
     server_config_init(&cfg);
-    cfg.jetstream = true;
-    cfg.store_dir = "js";
+    JetStreamConfig jcfg;
+    jetstream_config_init(&jcfg);
+    jcfg.store_dir = "js";
     g_autoptr(GError) err = NULL;
     f->srv = server_new(&f->te->env, &cfg, &err);
     g_assert_no_error(err);
+    f->js = jetstream_new(f->srv, &jcfg, &err);
+    g_assert_no_error(err);
+    stream_api_register(f->js);
+    consumer_api_register(f->js);
     MonitorOptions opts = {"127.0.0.1", 8222, -1, -1};
-    f->mon = monitor_new(&f->http->env, f->srv, &opts);
+    f->mon = monitor_new(&f->http->env, f->srv, f->js, &opts);
     env_set_handlers(&f->http->env, monitor_handlers(), f->mon);
 }
 
 static void fx_teardown(Fx *f, gconstpointer data) {
     server_check_invariants(f->srv);
     monitor_free(f->mon);
+    jetstream_free(f->js);
     server_free(f->srv);
     test_env_free(f->http);
     test_env_free(f->te);

@@ -4,7 +4,9 @@
  * server and of every stream are checked after each request. */
 #include <string.h>
 
+#include "consumer_api.h"
 #include "jetstream.h"
+#include "stream_api.h"
 #include "jsonutil.h"
 #include "server.h"
 #include "test_env.h"
@@ -12,7 +14,9 @@
 typedef struct {
     TestEnv *te;
     Server *srv;
+    JetStream *js;
     ServerConfig cfg;
+    JetStreamConfig jcfg;
     EnvConn c;
     int inbox;
 } Fx;
@@ -20,14 +24,17 @@ typedef struct {
 #define CONNECT "{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}"
 
 static void fx_check(Fx *f) {
-    server_check_invariants(f->srv);
-    jetstream_check_invariants(server_jetstream(f->srv));
+    server_check_invariants(f->srv); /* reaches jetstream_check_invariants through its hook */
 }
 
 static void fx_start(Fx *f) {
     g_autoptr(GError) err = NULL;
     f->srv = server_new(&f->te->env, &f->cfg, &err);
     g_assert_no_error(err);
+    f->js = jetstream_new(f->srv, &f->jcfg, &err);
+    g_assert_no_error(err);
+    stream_api_register(f->js);
+    consumer_api_register(f->js);
     f->c = test_env_connect(f->te);
     g_free(test_env_client_take(f->te, f->c));
     test_env_client_send(f->te, f->c, "CONNECT " CONNECT "\r\nSUB _INBOX.> 1\r\nPING\r\n");
@@ -39,14 +46,16 @@ static void fx_start(Fx *f) {
 static void fx_setup(Fx *f, gconstpointer data) {
     f->te = test_env_new(7);
     server_config_init(&f->cfg);
-    f->cfg.jetstream = true;
-    f->cfg.store_dir = "js";
+    jetstream_config_init(&f->jcfg);
+    f->jcfg.store_dir = "js";
     fx_start(f);
 }
 
 static void fx_free_server(Fx *f) {
+    jetstream_free(f->js);
     server_free(f->srv);
     f->srv = NULL;
+    f->js = NULL;
 }
 
 static void fx_stop(Fx *f) {
@@ -873,7 +882,7 @@ static void test_sync_fails(Fx *f, gconstpointer d) {
 static void test_sync_interval(Fx *f, gconstpointer d) {
     /* sync_interval: acks follow the write, fsync comes on the interval timer */
     fx_stop(f);
-    f->cfg.sync_interval_ns = 1000000000LL;
+    f->jcfg.sync_interval_ns = 1000000000LL;
     fx_start(f);
     create(f, "SI", "{\"name\":\"SI\",\"subjects\":[\"si\"]}");
     g_autofree char *a = pub(f, "si", NULL, "x");

@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consumer.h"
+#include "consumer_api.h"
 #include "jetstream.h"
 #include "server.h"
-#include "stream.h"
+#include "stream_api.h"
 #include "test_env.h"
 
 #define MS (1000 * 1000LL)
@@ -48,18 +48,9 @@ static const char *const api_subjects[] = {
 };
 #define N_API (sizeof api_subjects / sizeof api_subjects[0])
 
-static void check(Server *srv) {
-    server_check_invariants(srv);
-    JetStream *js = server_jetstream(srv);
-    if (js == NULL) return;
-    jetstream_check_invariants(js);
-    GPtrArray *all = jetstream_streams(js);
-    for (guint i = 0; i < all->len; i++) {
-        Stream *st = g_ptr_array_index(all, i);
-        consumer_set_check_invariants(stream_consumers(st));
-    }
-    g_ptr_array_unref(all);
-}
+/* The whole chain: the server, then (through its check hook) JetStream, every stream, store
+ * and consumer. */
+static void check(Server *srv) { server_check_invariants(srv); }
 
 static void send_str(TestEnv *te, EnvConn c, const char *s) {
     test_env_client_send(te, c, s);
@@ -97,12 +88,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     TestEnv *te = test_env_new(7);
     ServerConfig cfg;
     server_config_init(&cfg);
-    cfg.jetstream = true;
-    cfg.store_dir = "js";
     cfg.max_payload_bytes = 64 * 1024;
+    JetStreamConfig jcfg;
+    jetstream_config_init(&jcfg);
+    jcfg.store_dir = "js";
     GError *err = NULL;
     Server *srv = server_new(&te->env, &cfg, &err);
     if (srv == NULL) abort();
+    JetStream *js = jetstream_new(srv, &jcfg, &err);
+    if (js == NULL) abort();
+    stream_api_register(js);
+    consumer_api_register(js);
 
     EnvConn a = test_env_connect(te);
     EnvConn b = test_env_connect(te);
@@ -161,6 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check(srv);
     drain(te, a, b);
 
+    jetstream_free(js);
     server_free(srv);
     test_env_free(te);
     return 0;

@@ -1,0 +1,3 @@
+#include "a.h"
+#include "b.h" /* the deliberate cycle: a and b reach each other */
+int a(void) { return 0; }

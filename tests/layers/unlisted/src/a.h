@@ -1,0 +1,2 @@
+/* fixture: the low layer */
+int a(void);

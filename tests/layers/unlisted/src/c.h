@@ -1,0 +1,1 @@
+/* fixture: a file the table forgot */

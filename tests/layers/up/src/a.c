@@ -1,0 +1,3 @@
+#include "a.h"
+#include "b.h" /* the deliberate violation: low calls high */
+int a(void) { return b(); }

@@ -1,0 +1,2 @@
+/* fixture: the high layer */
+int b(void);
