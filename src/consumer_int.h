@@ -61,9 +61,11 @@ struct Consumer {
     int64_t last_request_ns;      /* inactivity of pull consumers */
 
     /* push (consumer_push.c) */
-    bool bound;                   /* someone listens on deliver_subject */
+    bool bound;                   /* someone listens on deliver_subject (kept by the watch) */
+    ServerHook *interest;         /* the server's watch on deliver_subject */
     int64_t unbound_since_ns;
-    EnvTimer poll_timer, hb_timer, rate_timer;
+    EnvTimer unbound_timer;       /* inactive_threshold after the last subscriber left */
+    EnvTimer hb_timer, rate_timer;
     int64_t rate_next_ns;         /* rate_limit_bps: earliest next send */
     uint64_t fc_bytes;            /* bytes since the last flow-control reply */
     uint64_t fc_window;

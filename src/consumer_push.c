@@ -3,12 +3,20 @@
  *
  * INTEREST (push_bound)
  *   A push consumer only sends while the deliver subject has a subscriber (a client SUB, with
- *   or without deliver_group as its queue). The server core has no "interest changed" event,
- *   so the consumer looks: before every delivery pass, and on a poll timer — every
- *   LIMIT_CONSUMER_INTEREST_POLL_NS while nobody listens (so a late subscriber is served
- *   within that), every LIMIT_CONSUMER_BOUND_POLL_NS while bound (to notice a departure for
- *   inactive_threshold). An ephemeral push consumer is deleted after inactive_threshold
- *   without interest.
+ *   or without deliver_group as its queue). It watches the subject through the server
+ *   (server_watch_interest): the server calls on_interest the moment the first subscriber
+ *   arrives or the last one leaves, as nats-server's consumers hear of interest changes.
+ *     - gained: `bound` turns true and a delivery pass is scheduled (consumer_kick, a
+ *       zero-delay timer: the watch fires inside the SUB, where delivering is not allowed),
+ *       so what was published meanwhile goes out at once, not after ack_wait;
+ *     - lost: `bound` turns false and nothing more is sent. Messages published while nobody
+ *       listens stay where they are: not delivered, not pending an ack, counted in
+ *       num_pending, and handed to the next subscriber. A consumer with inactive_threshold
+ *       (ephemerals: 5 s by default) is deleted once it has been unbound that long.
+ *   WHY NOT POLL
+ *   Looking every 50 ms left a subscriber waiting up to 50 ms, and a departure went unseen
+ *   for up to 500 ms, during which messages went into the void and came back only after
+ *   ack_wait (30 s by default).
  *
  * IDLE HEARTBEAT (spec 3.13)
  *   After idle_heartbeat without a delivery, and then every interval:
@@ -36,14 +44,7 @@
 
 static bool is_push(Consumer *c) { return c->cfg->deliver_subject != NULL; }
 
-static void poll_fired(void *arg);
 static void hb_fired(void *arg);
-
-static void arm_poll(Consumer *c) {
-    env_timer_cancel(c->env, c->poll_timer);
-    c->poll_timer = env_timer_add(c->env, c->bound ? LIMIT_CONSUMER_BOUND_POLL_NS : LIMIT_CONSUMER_INTEREST_POLL_NS,
-                                  poll_fired, c);
-}
 
 static void arm_hb(Consumer *c) {
     env_timer_cancel(c->env, c->hb_timer);
@@ -52,27 +53,32 @@ static void arm_hb(Consumer *c) {
         c->hb_timer = env_timer_add(c->env, c->cfg->idle_heartbeat_ns, hb_fired, c);
 }
 
-/* Look at the deliver subject's interest now; returns it. */
-static bool check_interest(Consumer *c) {
-    bool now_bound = server_has_interest(c->srv, c->cfg->deliver_subject);
-    if (now_bound && !c->bound) consumer_kick(c);
-    if (!now_bound && c->bound) c->unbound_since_ns = consumer_now(c);
-    c->bound = now_bound;
-    return now_bound;
+static void unbound_fired(void *arg) {
+    Consumer *c = arg;
+    c->unbound_timer = 0;
+    g_assert_false(c->bound);
+    env_log(c->env, ENV_LOG_DEBUG, "consumer %s > %s inactive: deleted", stream_name(c->st), c->name);
+    consumer_set_delete(c->set, c); /* frees c */
 }
 
-static void poll_fired(void *arg) {
-    Consumer *c = arg;
-    c->poll_timer = 0;
-    bool was = c->bound;
-    check_interest(c);
+/* Nobody listens since unbound_since_ns: delete after inactive_threshold, if it has one. */
+static void arm_unbound(Consumer *c) {
+    env_timer_cancel(c->env, c->unbound_timer);
+    c->unbound_timer = 0;
     int64_t limit = c->cfg->inactive_threshold_ns;
-    if (!c->bound && limit > 0 && consumer_now(c) - c->unbound_since_ns >= limit) {
-        env_log(c->env, ENV_LOG_DEBUG, "consumer %s > %s inactive: deleted", stream_name(c->st), c->name);
-        consumer_set_delete(c->set, c); /* frees c */
-        return;
-    }
-    if (was != c->bound || c->poll_timer == 0) arm_poll(c);
+    if (!c->bound && limit > 0)
+        c->unbound_timer = env_timer_add(c->env, MAX(c->unbound_since_ns + limit - consumer_now(c), 0),
+                                         unbound_fired, c);
+}
+
+/* The server's watch on deliver_subject: the first subscriber came, or the last one went. */
+static void on_interest(void *ctx, bool interest) {
+    Consumer *c = ctx;
+    g_assert(interest != c->bound);
+    c->bound = interest;
+    if (!interest) c->unbound_since_ns = consumer_now(c);
+    arm_unbound(c);
+    if (interest) consumer_kick(c); /* deliver after this turn: not inside the SUB */
 }
 
 static void hb_fired(void *arg) {
@@ -126,6 +132,7 @@ static void rate_fired(void *arg) {
 
 static void start(Consumer *c) {
     if (!is_push(c)) return;
+    c->interest = server_watch_interest(c->srv, c->cfg->deliver_subject, on_interest, c);
     c->bound = server_has_interest(c->srv, c->cfg->deliver_subject);
     c->unbound_since_ns = consumer_now(c);
     c->fc_window = LIMIT_CONSUMER_FC_WINDOW_BYTES;
@@ -133,17 +140,20 @@ static void start(Consumer *c) {
         g_autofree char *fc = g_strdup_printf("$JS.FC.%s.%s.*", stream_name(c->st), c->name);
         c->fc_sub = server_subscribe_internal(c->srv, fc, NULL, on_fc_reply, c);
     }
-    arm_poll(c);
+    arm_unbound(c);
     arm_hb(c);
 }
 
 void consumer_push_init(Consumer *c) { start(c); }
 
 void consumer_push_stop(Consumer *c) {
-    env_timer_cancel(c->env, c->poll_timer);
+    server_remove_hook(c->srv, c->interest);
+    c->interest = NULL;
+    c->bound = false;
+    env_timer_cancel(c->env, c->unbound_timer);
     env_timer_cancel(c->env, c->hb_timer);
     env_timer_cancel(c->env, c->rate_timer);
-    c->poll_timer = c->hb_timer = c->rate_timer = 0;
+    c->unbound_timer = c->hb_timer = c->rate_timer = 0;
     server_unsubscribe_internal(c->srv, c->fc_sub);
     c->fc_sub = NULL;
     g_clear_pointer(&c->fc_subject, g_free);
@@ -154,10 +164,10 @@ void consumer_push_reconfigured(Consumer *c, const ConsumerConfig *old) {
     start(c);
 }
 
-bool consumer_push_bound(Consumer *c) { return is_push(c) && check_interest(c); }
+bool consumer_push_bound(Consumer *c) { return is_push(c) && c->bound; }
 
 bool consumer_push_ready(Consumer *c) {
-    if (!c->bound && !check_interest(c)) return false;
+    if (!c->bound) return false; /* nobody listens: what is new stays new (num_pending) */
     if (c->fc_subject != NULL && c->fc_bytes >= c->fc_window) return false; /* stalled on FC */
     if (c->cfg->rate_limit_bps > 0) {
         int64_t now = consumer_now(c);
@@ -185,11 +195,17 @@ void consumer_push_sent(Consumer *c, size_t bytes) {
 
 void consumer_push_check(Consumer *c) {
     if (!is_push(c)) {
-        g_assert_cmpuint(c->poll_timer, ==, 0);
+        g_assert_null(c->interest);
+        g_assert_false(c->bound);
+        g_assert_cmpuint(c->unbound_timer, ==, 0);
         g_assert_cmpuint(c->hb_timer, ==, 0);
         return;
     }
-    g_assert_cmpuint(c->poll_timer, !=, 0);
+    /* bound is the truth about the deliver subject (the watch never missed a change) */
+    g_assert_nonnull(c->interest);
+    g_assert_true(c->bound == server_has_interest(c->srv, c->cfg->deliver_subject));
+    /* unbound with an inactivity limit: the deletion timer runs; bound: it does not */
+    g_assert_true((c->unbound_timer != 0) == (!c->bound && c->cfg->inactive_threshold_ns > 0));
     if (c->cfg->idle_heartbeat_ns > 0) g_assert_cmpuint(c->hb_timer, !=, 0);
     g_assert_true((c->fc_sub != NULL) == c->cfg->flow_control);
     if (c->fc_subject == NULL) g_assert_cmpuint(c->fc_sent_bytes, ==, 0);

@@ -145,8 +145,6 @@ G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
 #define LIMIT_CONSUMER_INACTIVE_THRESHOLD_NS (5LL * 1000000000LL) /* ephemerals' default */
 #define LIMIT_CONSUMER_HEARTBEAT_MIN_NS (100LL * 1000000LL) /* push idle_heartbeat >= 100 ms */
 #define LIMIT_CONSUMER_DELIVER_BATCH_COUNT 1024  /* messages one delivery pass sends, then yields */
-#define LIMIT_CONSUMER_INTEREST_POLL_NS (50LL * 1000000LL) /* push: look for a subscriber this often */
-#define LIMIT_CONSUMER_BOUND_POLL_NS (500LL * 1000000LL)   /* push: check a bound one this often */
 #define LIMIT_CONSUMER_SAVE_DELAY_NS (100LL * 1000000LL)   /* state changes are written this late */
 #define LIMIT_CONSUMER_STATE_LOG_BYTES (1024 * 1024) /* a state log past this becomes a new snapshot */
 #define LIMIT_CONSUMER_FC_WINDOW_BYTES (2 * 1024 * 1024)   /* flow control: first window */
@@ -158,7 +156,6 @@ G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
 G_STATIC_ASSERT(LIMIT_CONSUMER_NAME_BYTES < LIMIT_MAX_SUBJECT_BYTES);
 G_STATIC_ASSERT(LIMIT_CONSUMER_FC_WINDOW_BYTES <= LIMIT_CONSUMER_FC_WINDOW_MAX_BYTES);
 G_STATIC_ASSERT(LIMIT_CONSUMER_FC_WINDOW_MAX_BYTES < LIMIT_MAX_PENDING_BYTES);
-G_STATIC_ASSERT(LIMIT_CONSUMER_INTEREST_POLL_NS < LIMIT_CONSUMER_INACTIVE_THRESHOLD_NS);
 
 /* --- monitor: the HTTP monitoring endpoints (src/monitor.c) --- */
 #define LIMIT_MONITOR_REQUEST_BYTES 8192         /* request line + headers; more = 400 and close */

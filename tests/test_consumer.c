@@ -427,7 +427,7 @@ static void test_max_ack_pending_push(Fx *f, gconstpointer data) {
     g_autoptr(GArray) none = take(f);
     g_assert_cmpuint(none->len, ==, 0);
     test_env_client_send(f->te, f->c, "SUB late.push 12\r\n");
-    step(f, 60 * MS); /* the interest poll finds the subscriber */
+    step(f, 0); /* the interest watch fires inside the SUB: delivery in the same instant */
     g_autoptr(GArray) g1 = take(f);
     g_assert_cmpuint(g1->len, ==, 2);
     g_assert_cmpstr(at(g1, 0)->subject, ==, "orders.new");
@@ -453,6 +453,74 @@ static void test_max_ack_pending_push(Fx *f, gconstpointer data) {
     g_autoptr(GArray) g5 = take(f);
     g_assert_cmpuint(g5->len, ==, 1);
     g_assert_cmpstr(at(g5, 0)->data, ==, "m4");
+}
+
+/* A durable push consumer whose subscriber has gone keeps what is published meanwhile:
+ * nothing is delivered into the void (which would come back only after ack_wait), the
+ * messages count in num_pending, and the next subscriber gets them at once. */
+static void test_push_interest_gone_and_back(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    test_env_client_send(f->te, f->c, "SUB late.dur 12\r\n");
+    step(f, 0);
+    g_free(create(f, "ORDERS", "dur", ",\"ack_policy\":\"explicit\",\"deliver_subject\":\"late.dur\""));
+    publish_n(f, "orders.new", 0);
+    pub(f, "orders.new", NULL, "a1");
+    pub(f, "orders.new", NULL, "a2");
+    step(f, 0);
+    g_autoptr(GArray) g1 = take(f);
+    g_assert_cmpuint(g1->len, ==, 2);
+    ack(f, at(g1, 0), "");
+    ack(f, at(g1, 1), "");
+    test_env_client_send(f->te, f->c, "UNSUB 12\r\n");
+    step(f, 0);
+    g_autofree char *i0 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.dur", "");
+    g_assert_null(strstr(i0, "push_bound"));
+    /* nobody listens: three new messages stay new, however long we wait */
+    pub(f, "orders.new", NULL, "b1");
+    pub(f, "orders.new", NULL, "b2");
+    pub(f, "orders.new", NULL, "b3");
+    step(f, 0);
+    step(f, 40000 * MS); /* past ack_wait (30 s): nothing was sent, so nothing comes back */
+    g_autoptr(GArray) none = take(f);
+    g_assert_cmpuint(none->len, ==, 0);
+    g_autofree char *i1 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.dur", "");
+    must_contain(i1, "\"num_pending\":3");
+    must_contain(i1, "\"num_ack_pending\":0");
+    must_contain(i1, "\"delivered\":{\"consumer_seq\":2,\"stream_seq\":2");
+    /* a subscriber comes back: all three at once, in order, first deliveries */
+    test_env_client_send(f->te, f->c, "SUB late.dur 13\r\n");
+    step(f, 0);
+    g_autoptr(GArray) g2 = take(f);
+    g_assert_cmpuint(g2->len, ==, 3);
+    g_assert_cmpstr(at(g2, 0)->data, ==, "b1");
+    g_assert_cmpstr(at(g2, 2)->data, ==, "b3");
+    g_assert_nonnull(strstr(at(g2, 0)->reply, ".1.3.3.")); /* delivery count 1, stream seq 3 */
+    g_autofree char *i2 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.dur", "");
+    must_contain(i2, "\"num_pending\":0");
+    must_contain(i2, "\"num_ack_pending\":3");
+    must_contain(i2, "\"push_bound\":true");
+}
+
+/* An ephemeral push consumer goes inactive_threshold after its last subscriber, not before,
+ * and a subscriber that comes back in time keeps it. */
+static void test_push_inactive_after_interest_gone(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    test_env_client_send(f->te, f->c, "SUB eph.dlv 12\r\n");
+    step(f, 0);
+    g_autofree char *r = req(f, "$JS.API.CONSUMER.CREATE.ORDERS",
+                             "{\"stream_name\":\"ORDERS\",\"config\":{\"name\":\"eph\",\"deliver_subject\":\"eph.dlv\","
+                             "\"ack_policy\":\"none\",\"inactive_threshold\":1000000000}}");
+    must_contain(r, "\"push_bound\":true");
+    step(f, 5000 * MS); /* bound: never inactive */
+    test_env_client_send(f->te, f->c, "UNSUB 12\r\n");
+    step(f, 900 * MS);
+    test_env_client_send(f->te, f->c, "SUB eph.dlv 13\r\nUNSUB 13\r\n"); /* back, and gone again */
+    step(f, 900 * MS);
+    g_autofree char *i1 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.eph", "");
+    must_contain(i1, "\"name\":\"eph\"");
+    step(f, 200 * MS); /* 1.1 s after the last subscriber left */
+    g_autofree char *i2 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.eph", "");
+    must_contain(i2, "\"err_code\":10014"); /* consumer not found */
 }
 
 static void test_push_heartbeat_headers_only(Fx *f, gconstpointer data) {
@@ -823,6 +891,8 @@ int main(int argc, char **argv) {
     ADD("/consumer/pull-statuses", test_pull_statuses);
     ADD("/consumer/max-ack-pending-push", test_max_ack_pending_push);
     ADD("/consumer/push-heartbeat-headers-only", test_push_heartbeat_headers_only);
+    ADD("/consumer/push-interest-gone-and-back", test_push_interest_gone_and_back);
+    ADD("/consumer/push-inactive-after-interest-gone", test_push_inactive_after_interest_gone);
     ADD("/consumer/retention", test_retention);
     ADD("/consumer/restart", test_restart);
     ADD("/consumer/state-log-lost", test_state_log_lost);

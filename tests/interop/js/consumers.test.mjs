@@ -80,6 +80,48 @@ function ctest(name, fn) {
   test(name, { timeout: TEST_TIMEOUT_MS }, fn);
 }
 
+// Issue 12: a durable push consumer whose subscriber has gone delivers nothing into the void.
+// What is published meanwhile stays pending (num_pending), and the next subscriber gets it at
+// once (first deliveries), not after ack_wait. Same answers from nats-server 2.9.10.
+ctest("durable push consumer: subscriber gone, messages stay pending, the next one gets them at once", async () => {
+  const { nc, jsm, js } = await setup("VOID", ["void.>"]);
+  const sub1 = nc.subscribe("vdlv.void");
+  await nc.flush();
+  await jsm.consumers.add("VOID", {
+    durable_name: "vd",
+    deliver_subject: "vdlv.void",
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(30000),
+  });
+  await publishN(js, "void.x", 2, "a");
+  for (const m of await takeN(sub1, 2, "first subscriber")) m.respond(); // an empty reply acks
+  await nc.flush();
+  sub1.unsubscribe();
+  await nc.flush();
+  await sleep(100); // no consumer INFO here: it must learn of the departure by itself
+  await publishN(js, "void.x", 3, "b");
+  await sleep(300);
+  let ci = await jsm.consumers.info("VOID", "vd");
+  assert.ok(!ci.push_bound, "push_bound after the subscriber left");
+  assert.equal(ci.num_pending, 3);
+  assert.equal(ci.num_ack_pending, 0);
+  assert.equal(ci.delivered.stream_seq, 2);
+  const sub2 = nc.subscribe("vdlv.void");
+  const t0 = Date.now();
+  const got = await takeN(sub2, 3, "second subscriber");
+  const ms = Date.now() - t0;
+  assert.deepEqual(got.map((m) => sc.decode(m.data)), ["b1", "b2", "b3"]);
+  // $JS.ACK.<stream>.<consumer>.<delivery count>.<stream seq>.<consumer seq>.<ts>.<pending>
+  assert.deepEqual(got.map((m) => m.reply.split(".").slice(4, 7).join(".")), ["1.3.3", "1.4.4", "1.5.5"]);
+  assert.ok(ms < 250, `the second subscriber waited ${ms} ms`);
+  ci = await jsm.consumers.info("VOID", "vd");
+  assert.equal(ci.num_pending, 0);
+  assert.equal(ci.num_ack_pending, 3);
+  assert.equal(ci.push_bound, true);
+  for (const m of got) m.respond();
+  await nc.flush();
+});
+
 ctest("consumer API: add, info, list, names via lister, delete; config echoed", async () => {
   const { jsm, js } = await setup("CAPI", ["capi.>"]);
   await publishN(js, "capi.a", 3);
