@@ -209,13 +209,22 @@ serverTest("kv: watch with ignoreDeletes and updates only", async ({ js }) => {
   await kv.put("old", sc.encode("x"));
   const w = await kv.watch({ ignoreDeletes: true, include: "updates" });
   const got = [];
+  let primed = false;
   const done = (async () => {
     for await (const e of w) {
+      if (e.key === "probe") { primed = true; continue; }
       got.push(`${e.operation}:${e.key}`);
       if (got.length === 2) break;
     }
   })();
-  await sleep(100);
+  // The watch is live once it sees an update made after it started (a fixed sleep lost n1 on
+  // nats-server under load): put a probe until it arrives, then the keys the test is about.
+  const deadline = Date.now() + WAIT_MS;
+  while (!primed && Date.now() < deadline) {
+    await kv.put("probe", sc.encode("p"));
+    for (let i = 0; i < 20 && !primed; i++) await sleep(10);
+  }
+  assert.ok(primed, "the watch never saw an update made after it started");
   await kv.put("n1", sc.encode("1"));
   await kv.delete("n1");
   await kv.put("n2", sc.encode("2"));
