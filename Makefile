@@ -228,6 +228,8 @@ $(B)/tests/test_raft: tests/test_raft.c sim/raft_checker.c sim/raft_checker.h $(
 .PHONY: swarm
 swarm: $(B)/minijet-sim
 	$(B)/minijet-sim swarm raft-random --seeds 1-1000
+	for s in cluster-pubsub cluster-node-crash cluster-partition; do \
+	  $(B)/minijet-sim swarm $$s --seeds 1-1000 || exit 1; done
 
 # The Raft chapter's Figure 8 timeline (book/09-raft.md): the adversary from a fixed seed.
 plots: plots-raft

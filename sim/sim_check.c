@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "jetstream.h"
+#include "route.h"
+#include "sim_net.h"
 #include "sim_raft.h"
 #include "sim_scenario.h"
 #include "sim_workload.h"
@@ -46,6 +48,27 @@ static bool up_during(const SimClient *c, int64_t from, int64_t to) {
 
 static bool up_at(const SimClient *c, int64_t t) { return up_during(c, t, t); }
 
+/* The node c was connected to throughout [from, to] (one window), or -1. */
+static int node_during(const SimClient *c, int64_t from, int64_t to) {
+    for (guint i = 0; i < c->windows->len; i++) {
+        const SimWindow *w = &g_array_index(c->windows, SimWindow, i);
+        if (w->from_ns <= from && w->to_ns >= to) return w->node;
+    }
+    return -1;
+}
+
+/* Does member c owe publish (t .. t2) of a publisher on node pn? On the same node: if it was
+ * connected throughout, as on one server. Across a route: its SUB must have had time to
+ * propagate (connected since t - grace on one node) and the two nodes must not have been
+ * cut apart meanwhile; a crash on either side ends a window and so excuses the loss. */
+static bool owes(const Sim *sim, const SimClient *c, int pn, int64_t t, int64_t t2) {
+    int cn = node_during(c, t, t2);
+    if (cn < 0) return false;
+    if (cn == pn) return true;
+    int64_t since = t - sim->sc->grace_ns;
+    return node_during(c, since, t2) == cn && !sim_net_cut_during(sim->net, cn, pn, since, t2);
+}
+
 static bool seen(const SimClient *c, guint pub, uint64_t seq) {
     const GByteArray *b = g_ptr_array_index(c->seen, pub);
     return seq / 8 < b->len && (b->data[seq / 8] & (1u << (seq % 8)));
@@ -68,20 +91,19 @@ static void check_completeness(SimWorkload *wl) {
         for (guint p = 0; p < wl->publishers->len; p++) {
             SimClient *pub = g_ptr_array_index(wl->publishers, p);
             if (!subject_matches_pattern(sub->g->subject, pub->g->subject)) continue;
-            /* no routes between nodes yet (clustering comes with Raft): only same-node pairs owe */
-            if (pub->node != sub->node) continue;
             uint64_t lost = 0, dups = 0;
             for (guint k = 0; k < pub->pubs->len; k++) {
                 const SimPubRec *r = &g_array_index(pub->pubs, SimPubRec, k);
                 uint64_t seq = k + 1;
                 int64_t t = r->invoke_ns, t2 = t + s->grace_ns;
-                if (!r->sent || t2 > end || !up_during(pub, t, t2)) continue;
+                int pn = node_during(pub, t, t2);
+                if (!r->sent || t2 > end || pn < 0) continue;
                 int got = 0;
                 bool owed = false, excused = false;
                 for (guint m = first; m <= last; m++) {
                     SimClient *c = g_ptr_array_index(wl->clients, m);
                     if (seen(c, p, seq)) got++;
-                    if (up_during(c, t, t2)) owed = true;
+                    if (owes(wl->sim, c, pn, t, t2)) owed = true;
                     else if (up_at(c, t)) excused = true; /* a member dropped: it may have held it */
                 }
                 if (got > 1) {
@@ -361,11 +383,64 @@ static void check_js_liveness(SimWorkload *wl, int64_t quiet, int64_t stop) {
     }
 }
 
+/* ============================================================================================
+ * CLUSTERS: INTEREST CONVERGES
+ *
+ *   Once faults have stopped and the cluster has settled, every node must know exactly the
+ *   interest of every other node it can reach: for each pair of live, connected nodes X and
+ *   Y, X has one route to Y, and the interest Y announced on it (route-learned, the RS+ that
+ *   X holds) equals Y's local interest. A forgotten RS-, an RS+ never replayed on a new
+ *   route or interest left behind by a dead route all show up here as a set difference.
+ * ============================================================================================
+ */
+static void check_convergence(SimWorkload *wl) {
+    Sim *sim = wl->sim;
+    const SimScenario *s = sim->sc;
+    if (sim->n_nodes < 2 || sim->raft || sim->stopped) return;
+    int64_t quiet = wl->last_fault_end_ns + s->settle_ns;
+    if (quiet >= s->duration_ns) {
+        sim_log(sim, "sim", "check", "convergence not judged: faults last until %.3fs", (double)wl->last_fault_end_ns / 1e9);
+        return;
+    }
+    int judged = 0;
+    for (int x = 0; x < sim->n_nodes; x++) {
+        SimNode *nx = sim->nodes[x];
+        if (!nx->up || !nx->cluster) continue;
+        GArray *routes = cluster_route_list(nx->cluster);
+        for (int y = 0; y < sim->n_nodes; y++) {
+            SimNode *ny = sim->nodes[y];
+            if (y == x || !ny->up || !ny->cluster || sim_net_cut_during(sim->net, x, y, quiet, s->duration_ns)) continue;
+            const ClusterRouteInfo *ri = NULL;
+            for (guint k = 0; k < routes->len; k++)
+                if (!g_strcmp0(g_array_index(routes, ClusterRouteInfo, k).remote_name, ny->name))
+                    ri = &g_array_index(routes, ClusterRouteInfo, k);
+            if (!ri) {
+                sim_workload_violation(wl, true, "%s has no route to %s after the cluster settled", nx->name, ny->name);
+                continue;
+            }
+            g_auto(GStrv) learned = cluster_route_interest(nx->cluster, ri->rid);
+            g_auto(GStrv) local = cluster_local_interest(ny->cluster);
+            judged++;
+            for (char **l = local; *l; l++)
+                if (!g_strv_contains((const char *const *)learned, *l))
+                    sim_workload_violation(wl, false, "interest did not converge: %s has '%s' but %s never learned it",
+                                           ny->name, *l, nx->name);
+            for (char **l = learned; *l; l++)
+                if (!g_strv_contains((const char *const *)local, *l))
+                    sim_workload_violation(wl, false, "interest did not converge: %s still holds '%s' from %s,"
+                                           " which has no such subscription", nx->name, *l, ny->name);
+        }
+        g_array_unref(routes);
+    }
+    sim_log(sim, "sim", "check", "convergence: %d node pairs compared", judged);
+}
+
 int sim_check_all(Sim *sim) {
     SimWorkload *wl = sim->wl;
     check_jetstream(wl);
     check_consumers(wl);
     check_completeness(wl);
+    check_convergence(wl);
     check_slow_consumers(wl);
     check_liveness(wl);
     if (sim->raft) sim_raft_check_end(sim->raft);

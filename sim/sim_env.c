@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "consumer_api.h"
+#include "route.h"
 #include "sim_fault.h"
 #include "sim_net.h"
 #include "sim_raft.h"
@@ -100,13 +101,58 @@ static SimConn *conn_of(SimNode *n, EnvConn id) {
     return n->up ? g_hash_table_lookup(n->conns, &id) : NULL;
 }
 
+/* A route this node dialled: the node is the client end of a SimConn to a peer's cluster
+ * listener. Its bytes reach the Cluster's handlers, never re-entrantly. */
+typedef struct SimRouteOut {
+    SimNode *n;
+    EnvConn id;
+    uint64_t incarnation;
+    EnvHandlers h;
+    void *core;
+    SimConn *c;      /* NULL once closed by the node */
+    bool detached;
+} SimRouteOut;
+
+static SimRouteOut *out_of(SimNode *n, EnvConn id) { return n->up ? g_hash_table_lookup(n->out, &id) : NULL; }
+
+static bool out_live(const SimRouteOut *o) { return o->n->up && o->n->incarnation == o->incarnation && !o->detached; }
+
+static void out_open(void *ctx) {}
+
+static void out_bytes(void *ctx, const uint8_t *data, size_t len) {
+    SimRouteOut *o = ctx;
+    if (out_live(o) && o->h.on_bytes) o->h.on_bytes(o->core, o->id, data, len);
+}
+
+static void out_closed(void *ctx, const char *why) {
+    SimRouteOut *o = ctx;
+    bool live = out_live(o);
+    if (live) g_hash_table_remove(o->n->out, &o->id);
+    if (live && o->h.on_closed) o->h.on_closed(o->core, o->id);
+    g_free(o);
+}
+
+static const SimConnEnd route_end = {out_open, out_bytes, out_closed};
+
+static void out_closed_event(void *ctx, void *a, uint64_t b) { out_closed(a, "closed"); }
+
 static void op_conn_send(Env *env, EnvConn id, const EnvSlice *s, size_t k) {
-    SimConn *c = conn_of(node_of(env), id);
+    SimNode *n = node_of(env);
+    SimRouteOut *o = out_of(n, id);
+    if (o) {
+        for (size_t i = 0; i < k && o->c; i++)
+            if (s[i].len) sim_net_client_send(o->c, s[i].data, s[i].len);
+        return;
+    }
+    SimConn *c = conn_of(n, id);
     if (c) sim_net_server_send(c, s, k);
 }
 
 static size_t op_conn_pending(Env *env, EnvConn id) {
-    SimConn *c = conn_of(node_of(env), id);
+    SimNode *n = node_of(env);
+    SimRouteOut *o = out_of(n, id);
+    if (o) return o->c ? sim_net_client_pending(o->c) : 0;
+    SimConn *c = conn_of(n, id);
     return c ? sim_net_server_pending(c) : 0;
 }
 
@@ -116,9 +162,71 @@ static void op_conn_read_pause(Env *env, EnvConn id, bool paused) {
 }
 
 static void op_conn_close(Env *env, EnvConn id) {
-    SimConn *c = conn_of(node_of(env), id);
+    SimNode *n = node_of(env);
+    SimRouteOut *o = out_of(n, id);
+    if (o) {
+        if (!o->c) return;
+        sim_net_client_close(o->c); /* the net says nothing more to this end: on_closed is ours */
+        o->c = NULL;
+        sim_after(n->sim, 0, out_closed_event, o, 0);
+        return;
+    }
+    SimConn *c = conn_of(n, id);
     if (c) sim_net_server_close(c);
 }
+
+/* Dial host:port where host is a node's name ("n2") and port its cluster port. An unknown
+ * address is refused one latency later, like a closed port. */
+static EnvConn op_conn_connect(Env *env, const char *host, int port, const EnvHandlers *h, void *core,
+                               GError **error) {
+    SimNode *n = node_of(env);
+    if (!n->up) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "node is down");
+        return 0;
+    }
+    SimNode *to = sim_node_by_name(n->sim, host);
+    SimRouteOut *o = g_new0(SimRouteOut, 1);
+    o->n = n;
+    o->id = ++n->next_conn;
+    o->incarnation = n->incarnation;
+    o->h = *h;
+    o->core = core;
+    EnvConn *key = g_new(EnvConn, 1);
+    *key = o->id;
+    g_hash_table_insert(n->out, key, o);
+    if (!to || port != SIM_CLUSTER_PORT) {
+        sim_after(n->sim, 1 * SIM_MS, out_closed_event, o, 0);
+        return o->id;
+    }
+    char name[32];
+    g_snprintf(name, sizeof name, "route %s>%s", n->name, to->name);
+    o->c = sim_net_dial_route(n->sim->net, n, to, name, &route_end, o);
+    return o->id;
+}
+
+static int op_listen(Env *env, const char *host, int port, const EnvHandlers *h, void *core, GError **error) {
+    SimNode *n = node_of(env);
+    if (n->cl_core) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST, "listen: a node has one cluster listener");
+        return 0;
+    }
+    n->cl_h = *h;
+    n->cl_core = core;
+    n->cl_port = port ? port : SIM_CLUSTER_PORT;
+    return n->cl_port;
+}
+
+static void op_detach(Env *env, void *core) {
+    SimNode *n = node_of(env);
+    if (n->cl_core == core) n->cl_core = NULL;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, n->out);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (((SimRouteOut *)v)->core == core) ((SimRouteOut *)v)->detached = true;
+}
+
+bool sim_node_listening(const SimNode *n) { return n->up && n->cl_core != NULL; }
 
 /* --- files: straight to the node's disk; fsync costs time --- */
 
@@ -208,6 +316,9 @@ static const EnvOps sim_env_ops = {
     .conn_pending = op_conn_pending,
     .conn_close = op_conn_close,
     .conn_read_pause = op_conn_read_pause,
+    .conn_connect = op_conn_connect,
+    .listen = op_listen,
+    .detach = op_detach,
     .file_open = op_file_open,
     .file_pread = op_file_pread,
     .file_pwrite = op_file_pwrite,
@@ -226,22 +337,40 @@ static const EnvOps sim_env_ops = {
 
 /* --- the network calling in --- */
 
-EnvConn sim_node_accept(SimNode *n, SimConn *c, int peer_port) {
+EnvConn sim_node_accept(SimNode *n, SimConn *c, int peer_port, bool route) {
     EnvConn id = ++n->next_conn;
     EnvConn *key = g_new(EnvConn, 1);
     *key = id;
     g_hash_table_insert(n->conns, key, c);
-    n->env.handlers.on_accept(n->env.core, id, "10.0.0.2", peer_port);
+    if (route) /* a route's peer address is its dialler's name: implicit routes dial it */
+        n->cl_h.on_accept(n->cl_core, id, sim_net_route_from(c)->name, peer_port);
+    else
+        n->env.handlers.on_accept(n->env.core, id, "10.0.0.2", peer_port);
     return id;
 }
 
+/* the handlers a connection's events go to: the cluster listener's for an accepted route */
+static const EnvHandlers *handlers_of(SimNode *n, EnvConn id, void **core) {
+    SimConn *c = g_hash_table_lookup(n->conns, &id);
+    if (c && sim_conn_is_route(c)) {
+        *core = n->cl_core;
+        return n->cl_core ? &n->cl_h : NULL;
+    }
+    *core = n->env.core;
+    return &n->env.handlers;
+}
+
 void sim_node_bytes(SimNode *n, EnvConn id, const uint8_t *data, size_t len) {
-    n->env.handlers.on_bytes(n->env.core, id, data, len);
+    void *core;
+    const EnvHandlers *h = handlers_of(n, id, &core);
+    if (h) h->on_bytes(core, id, data, len);
 }
 
 void sim_node_closed(SimNode *n, EnvConn id) {
+    void *core;
+    const EnvHandlers *h = handlers_of(n, id, &core);
     g_hash_table_remove(n->conns, &id);
-    n->env.handlers.on_closed(n->env.core, id);
+    if (h) h->on_closed(core, id);
 }
 
 bool sim_node_defer(SimNode *n, SimEventFn fn, void *a, uint64_t b) {
@@ -251,6 +380,26 @@ bool sim_node_defer(SimNode *n, SimEventFn fn, void *a, uint64_t b) {
 }
 
 /* --- process lifecycle --- */
+
+/* nodes > 1 is always one cluster: every node is given the same list of every node's
+ * cluster URL, itself included (the shared-list configuration nats-server accepts). */
+static struct Cluster *node_cluster_new(SimNode *n, GError **error) {
+    Sim *sim = n->sim;
+    char **urls = g_new0(char *, (gsize)sim->n_nodes + 1);
+    for (int i = 0; i < sim->n_nodes; i++)
+        urls[i] = g_strdup_printf("nats-route://%s:%d", sim->nodes[i]->name, SIM_CLUSTER_PORT);
+    ClusterConfig cc;
+    cluster_config_init(&cc);
+    cc.name = "sim";
+    cc.host = n->name;
+    cc.port = SIM_CLUSTER_PORT;
+    cc.routes = (const char *const *)urls;
+    if (sim->sc->ping_interval_ns) cc.ping_interval_ns = sim->sc->ping_interval_ns;
+    cc.bug = sim->sc->cluster_bug;
+    struct Cluster *cl = cluster_new(n->server, &cc, error);
+    g_strfreev(urls);
+    return cl;
+}
 
 static bool node_start(SimNode *n) {
     g_autoptr(GError) error = NULL;
@@ -263,8 +412,12 @@ static bool node_start(SimNode *n) {
         stream_api_register(n->js);
         consumer_api_register(n->js);
     }
-    if (!n->server || (n->jetstream && !n->js)) {
+    /* then, with nodes > 1, the cluster layer on the same server */
+    if (n->server && (!n->jetstream || n->js) && n->sim->n_nodes > 1) n->cluster = node_cluster_new(n, &error);
+    if (!n->server || (n->jetstream && !n->js) || (n->sim->n_nodes > 1 && !n->cluster)) {
         sim_log(n->sim, n->name, "restart", "failed: %s", error ? error->message : "?");
+        jetstream_free(n->js);
+        n->js = NULL;
         server_free(n->server);
         n->server = NULL;
         n->up = false;
@@ -282,6 +435,18 @@ void sim_node_crash(SimNode *n) {
     n->incarnation++;
     n->crashes++;
     sim_net_node_down(sim->net, n);
+    GList *outs = g_hash_table_get_values(n->out); /* its dialled routes die with it */
+    g_hash_table_remove_all(n->out);
+    for (GList *l = outs; l; l = l->next) {
+        SimRouteOut *o = l->data;
+        if (o->c) sim_net_reset(o->c, "node crashed"); /* out_closed frees o */
+        else o->detached = true;                        /* a close already queued frees it */
+    }
+    g_list_free(outs);
+    struct Cluster *cl = n->cluster;
+    n->cluster = NULL;
+    cluster_free(cl);
+    n->cl_core = NULL;
     Server *s = n->server;
     JetStream *js = n->js;
     n->server = NULL;
@@ -349,6 +514,7 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
         n->timers = g_hash_table_new_full(u64_hash, u64_equal, NULL, g_free);
         env_turn_queue_init(&n->turn);
         n->conns = g_hash_table_new_full(u64_hash, u64_equal, g_free, NULL);
+        n->out = g_hash_table_new_full(u64_hash, u64_equal, g_free, NULL);
         n->drift_ppm = sc->clock_drift_ppm == 0 ? 0
                        : (rng_double(&n->rng) * 2 - 1) * sc->clock_drift_ppm;
         server_config_init(&n->cfg);
@@ -395,6 +561,7 @@ void sim_run(Sim *sim) {
             for (int i = 0; i < sim->n_nodes; i++)
                 if (sim->nodes[i]->up && sim->nodes[i]->server) {
                     server_check_invariants(sim->nodes[i]->server);
+                    if (sim->nodes[i]->cluster) cluster_check_invariants(sim->nodes[i]->cluster);
                     sim->invariant_checks++;
                 }
     }
@@ -410,11 +577,17 @@ void sim_free(Sim *sim) {
     for (int i = 0; i < sim->n_nodes; i++) {
         SimNode *n = sim->nodes[i];
         n->up = false;
+        cluster_free(n->cluster);
         jetstream_free(n->js);
         server_free(n->server);
         g_hash_table_destroy(n->timers);
         env_turn_queue_free(&n->turn);
         g_hash_table_destroy(n->conns);
+        GHashTableIter it;
+        gpointer v;
+        g_hash_table_iter_init(&it, n->out); /* routes still open at the end */
+        while (g_hash_table_iter_next(&it, NULL, &v)) g_free(v);
+        g_hash_table_destroy(n->out);
         sim_disk_free(n->disk);
         g_free(n);
     }

@@ -76,6 +76,12 @@ struct SimNode {
     GHashTable *conns;    /* EnvConn -> SimConn*, lookup only */
     uint64_t crashes, restarts;
     bool corrupted;       /* a fault rotted data at rest on this disk: its lone copy may be gone */
+    /* clustering (nodes > 1): the broker's Cluster, its listener and its outbound routes */
+    struct Cluster *cluster;
+    EnvHandlers cl_h;
+    void *cl_core;        /* NULL: no cluster listener */
+    int cl_port;
+    GHashTable *out;      /* EnvConn -> SimRouteOut*: routes this node dialled */
 };
 
 struct Sim {
@@ -120,7 +126,9 @@ void sim_node_clock_jump(SimNode *n, int64_t delta_ns);
 bool sim_node_defer(SimNode *n, SimEventFn fn, void *a, uint64_t b);
 
 /* The network calling into a node (only when the node is up and not busy). */
-EnvConn sim_node_accept(SimNode *n, SimConn *c, int peer_port);
+EnvConn sim_node_accept(SimNode *n, SimConn *c, int peer_port, bool route);
+bool sim_node_listening(const SimNode *n); /* its cluster listener is open */
+#define SIM_CLUSTER_PORT 6222              /* every node's cluster port (host = its name) */
 void sim_node_bytes(SimNode *n, EnvConn id, const uint8_t *data, size_t len);
 void sim_node_closed(SimNode *n, EnvConn id);
 

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "route.h"
 #include "sim_check.h"
 #include "sim_env.h"
 #include "sim_raft.h"
@@ -272,6 +273,14 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     return code;
 }
 
+/* --bug route-NAME: the ClusterBug flag (src/route.h), 0 if unknown */
+static unsigned route_bug(const char *name) {
+    if (!strcmp(name, "forward-routed")) return CLUSTER_BUG_FORWARD_ROUTED;
+    if (!strcmp(name, "no-replay")) return CLUSTER_BUG_NO_REPLAY;
+    if (!strcmp(name, "no-unsub")) return CLUSTER_BUG_NO_UNSUB;
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv) {
     const char *scen = NULL, *out = NULL;
     uint64_t seed = 1;
@@ -309,6 +318,14 @@ static int cmd_run(int argc, char **argv) {
             return usage("--bug raft-* needs a scenario with a [raft] section");
         }
         sim_parse_raft_bug(bug_name, &sc->raft.bug);
+        bug_name = NULL; /* not a network bug */
+    }
+    if (bug_name && g_str_has_prefix(bug_name, "route-")) { /* a broken route rule: only in a cluster */
+        if (sc->nodes < 2) {
+            sim_scenario_free(sc);
+            return usage("--bug route-* needs a scenario with nodes > 1 (a cluster)");
+        }
+        sc->cluster_bug = route_bug(bug_name + 6);
         bug_name = NULL; /* not a network bug */
     }
     char *hash = NULL;

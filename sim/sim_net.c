@@ -80,6 +80,8 @@ struct SimConn {
     bool read_paused;     /* the server stopped reading (back-pressure): `up` waits */
     const SimConnEnd *end;
     void *ctx;
+    SimNode *from;        /* a route: the node that dialled (NULL for a workload client) */
+    int64_t accept_ns;    /* when the node accepts: bytes sent before then wait for it */
 };
 
 typedef struct PeerMsg {
@@ -98,7 +100,13 @@ struct SimNet {
     SimLink *links;       /* n_nodes * n_nodes */
     SimPeerFn *peer_fn;
     void **peer_ctx;
+    GArray *cuts;         /* SimCut: every partition of a directed link, for the checkers */
 };
+
+typedef struct SimCut {
+    int from, to;
+    int64_t start_ns, end_ns; /* end INT64_MAX while cut */
+} SimCut;
 
 static void conn_free(gpointer p) {
     SimConn *c = p;
@@ -125,6 +133,7 @@ SimNet *sim_net_new(Sim *sim, const SimNetConfig *cfg) {
     for (int i = 0; i < n * n; i++) net->links[i] = lan;
     net->peer_fn = g_new0(SimPeerFn, (gsize)(n > 0 ? n : 1));
     net->peer_ctx = g_new0(void *, (gsize)(n > 0 ? n : 1));
+    net->cuts = g_array_new(FALSE, FALSE, sizeof(SimCut));
     return net;
 }
 
@@ -135,11 +144,14 @@ void sim_net_free(SimNet *net) {
     g_free(net->links);
     g_free(net->peer_fn);
     g_free(net->peer_ctx);
+    g_array_unref(net->cuts);
     g_free(net);
 }
 
 uint64_t sim_conn_id(const SimConn *c) { return c->id; }
 SimNode *sim_conn_node(const SimConn *c) { return c->node; }
+bool sim_conn_is_route(const SimConn *c) { return c->from != NULL; }
+SimNode *sim_net_route_from(const SimConn *c) { return c->from; }
 
 static int64_t latency(SimNet *net) {
     return rng_range(&net->sim->net_rng, net->cfg.latency_min_ns, net->cfg.latency_max_ns);
@@ -172,6 +184,7 @@ static void dir_enqueue(Dir *d, const uint8_t *data, size_t len, bool fin) {
     int64_t tx = d->rate_bps ? (int64_t)((double)len * 1e9 / (double)d->rate_bps) : 0;
     d->link_free_ns = start + tx;
     int64_t arrival = MAX(d->link_free_ns + latency(net), d->last_arrival_ns);
+    if (d->to_server) arrival = MAX(arrival, d->conn->accept_ns); /* a route speaks first: after the accept */
     d->last_arrival_ns = arrival;
     Chunk *ch = g_malloc(sizeof(Chunk) + len);
     ch->arrival_ns = arrival;
@@ -201,7 +214,8 @@ static void dir_flush(Dir *d) {
     d->dirty = false;
     if (d->unflushed->len == 0) return;
     SimConn *c = d->conn;
-    trace_bytes(c, d->to_server ? "cli" : c->node->name, "send", d->to_server ? " -> " : " <- ", d->unflushed->len);
+    const char *cli = c->from ? c->from->name : "cli";
+    trace_bytes(c, d->to_server ? cli : c->node->name, "send", d->to_server ? " -> " : " <- ", d->unflushed->len);
     dir_enqueue(d, d->unflushed->data, d->unflushed->len, false);
     g_byte_array_set_size(d->unflushed, 0);
 }
@@ -274,6 +288,17 @@ static void dir_event(void *ctx, void *a, uint64_t b) {
         if (c->server != SIDE_OPEN && c->server != SIDE_CLOSING) { dir_drop_all(d); return; }
         if (c->read_paused) return; /* the chunks wait; sim_net_server_read_pause reschedules */
         if (sim_node_defer(c->node, dir_event, d, 0)) { d->event_pending = true; return; }
+    } else if (c->from && sim_node_defer(c->from, dir_event, d, 0)) {
+        d->event_pending = true;
+        return;
+    }
+    if (c->from) { /* a route across a partition: TCP retransmits until the cut heals */
+        int x = c->from->index, y = c->node->index;
+        if (d->to_server ? sim_net_blocked(c->net, x, y) : sim_net_blocked(c->net, y, x)) {
+            d->event_pending = true;
+            sim_at(sim, now + 100 * SIM_MS, dir_event, d, 0);
+            return;
+        }
     }
     while (!g_queue_is_empty(&d->chunks)) {
         if (d->to_server && c->read_paused) return; /* paused by the bytes just delivered */
@@ -294,8 +319,8 @@ static void dir_event(void *ctx, void *a, uint64_t b) {
             }
         } else if (c->client == SIDE_OPEN) {
             if (ch->fin) client_notify_closed(c, "closed by server");
-            else if (!deliberate_bug(c, d, &ch)) {
-                trace_bytes(c, "cli", "recv", " ", ch->len);
+            else if (c->from || !deliberate_bug(c, d, &ch)) {
+                trace_bytes(c, c->from ? c->from->name : "cli", "recv", " ", ch->len);
                 c->end->on_bytes(c->ctx, ch->data, ch->len);
                 if (d->held && --d->held_countdown == 0 && c->client == SIDE_OPEN) {
                     c->end->on_bytes(c->ctx, d->held->data, d->held->len);
@@ -315,7 +340,13 @@ static void accept_event(void *ctx, void *a, uint64_t b) {
     SimConn *c = a;
     Sim *sim = c->net->sim;
     if (c->client == SIDE_CLOSED) return; /* the client gave up meanwhile */
-    if (!c->node->up) {
+    if (c->from && (sim_net_blocked(c->net, c->from->index, c->node->index) ||
+                    sim_net_blocked(c->net, c->node->index, c->from->index))) {
+        sim_log(sim, c->node->name, "refuse", "c%" G_GUINT64_FORMAT " %s: partitioned", c->id, c->name);
+        client_notify_closed(c, "no route to host");
+        return;
+    }
+    if (!c->node->up || (c->from && !sim_node_listening(c->node))) {
         sim_log(sim, c->node->name, "refuse", "c%" G_GUINT64_FORMAT " %s: node down", c->id, c->name);
         client_notify_closed(c, "connection refused");
         return;
@@ -323,7 +354,7 @@ static void accept_event(void *ctx, void *a, uint64_t b) {
     if (sim_node_defer(c->node, accept_event, a, b)) return;
     c->incarnation = c->node->incarnation;
     c->server = SIDE_OPEN;
-    c->env_id = sim_node_accept(c->node, c, (int)(40000 + c->id % 20000));
+    c->env_id = sim_node_accept(c->node, c, (int)(40000 + c->id % 20000), c->from != NULL);
     sim_log(sim, c->node->name, "accept", "c%" G_GUINT64_FORMAT " %s as cid %" G_GUINT64_FORMAT, c->id,
             c->name, c->env_id);
     if (c->end->on_open) c->end->on_open(c->ctx);
@@ -348,8 +379,21 @@ SimConn *sim_net_dial(SimNet *net, SimNode *node, const char *name, const SimCon
     }
     g_ptr_array_add(net->conns, c);
     sim_log(net->sim, "cli", "connect", "c%" G_GUINT64_FORMAT " %s -> %s", c->id, name, node->name);
-    sim_after(net->sim, latency(net), accept_event, c, 0);
+    c->accept_ns = sim_now(net->sim) + latency(net);
+    sim_at(net->sim, c->accept_ns, accept_event, c, 0);
     return c;
+}
+
+SimConn *sim_net_dial_route(SimNet *net, SimNode *from, SimNode *to, const char *name, const SimConnEnd *end,
+                            void *ctx) {
+    SimConn *c = sim_net_dial(net, to, name, end, ctx);
+    c->from = from;
+    return c;
+}
+
+size_t sim_net_client_pending(SimConn *c) {
+    size_t q = c->up.unflushed->len + c->up.in_flight;
+    return q > c->net->cfg.kernel_buffer_bytes ? q - c->net->cfg.kernel_buffer_bytes : 0;
 }
 
 void sim_net_client_send(SimConn *c, const void *data, size_t len) {
@@ -487,7 +531,31 @@ void sim_net_link_set(SimNet *net, int from, int to, const SimLink *link) {
 }
 
 void sim_net_partition(SimNet *net, int from, int to, bool blocked) {
-    net->links[from * net->sim->n_nodes + to].blocked = blocked;
+    SimLink *l = &net->links[from * net->sim->n_nodes + to];
+    int64_t now = sim_now(net->sim);
+    if (blocked && !l->blocked) {
+        SimCut cut = {from, to, now, INT64_MAX};
+        g_array_append_val(net->cuts, cut);
+    } else if (!blocked && l->blocked) {
+        for (guint i = net->cuts->len; i-- > 0;) {
+            SimCut *c = &g_array_index(net->cuts, SimCut, i);
+            if (c->from == from && c->to == to && c->end_ns == INT64_MAX) {
+                c->end_ns = now;
+                break;
+            }
+        }
+    }
+    l->blocked = blocked;
+}
+
+bool sim_net_cut_during(const SimNet *net, int a, int b, int64_t from_ns, int64_t to_ns) {
+    for (guint i = 0; i < net->cuts->len; i++) {
+        const SimCut *c = &g_array_index(net->cuts, SimCut, i);
+        if (((c->from == a && c->to == b) || (c->from == b && c->to == a)) && c->start_ns <= to_ns &&
+            c->end_ns >= from_ns)
+            return true;
+    }
+    return false;
 }
 
 bool sim_net_blocked(const SimNet *net, int from, int to) {

@@ -54,10 +54,18 @@ void sim_net_free(SimNet *net);
 
 SimConn *sim_net_dial(SimNet *net, SimNode *node, const char *name, const SimConnEnd *end,
                       void *ctx);
+/* A route: node `from` dials node `to`'s cluster listener; `end` is the dialler's side
+ * (sim_env.c hands it to the dialling node's Env). Partitions between the two nodes hold
+ * its bytes (TCP retransmitting) until they heal. */
+SimConn *sim_net_dial_route(SimNet *net, SimNode *from, SimNode *to, const char *name, const SimConnEnd *end,
+                            void *ctx);
+size_t sim_net_client_pending(SimConn *c);
 void sim_net_client_send(SimConn *c, const void *data, size_t len);
 void sim_net_client_close(SimConn *c);
 uint64_t sim_conn_id(const SimConn *c);
 SimNode *sim_conn_node(const SimConn *c);
+bool sim_conn_is_route(const SimConn *c);
+SimNode *sim_net_route_from(const SimConn *c); /* the dialling node of a route, else NULL */
 
 void sim_net_server_send(SimConn *c, const EnvSlice *slices, size_t n);
 size_t sim_net_server_pending(SimConn *c);
@@ -77,6 +85,8 @@ void sim_net_peer_send(SimNet *net, int from, int to, const void *data, size_t l
 void sim_net_link_set(SimNet *net, int from, int to, const SimLink *link);
 void sim_net_partition(SimNet *net, int from, int to, bool blocked);
 bool sim_net_blocked(const SimNet *net, int from, int to);
+/* Was the link between nodes a and b cut (either direction) at any time in [from, to]? */
+bool sim_net_cut_during(const SimNet *net, int a, int b, int64_t from_ns, int64_t to_ns);
 bool sim_net_link_preset(const char *name, SimLink *out);
 
 #endif

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #define SIM_SCENARIO_ERROR (g_quark_from_static_string("sim-scenario"))
-#define SIM_MAX_NODES 16
 #define SIM_MAX_CLIENTS_PER_GROUP 10000
 
 typedef struct Parse {
@@ -380,6 +379,9 @@ const SimBug sim_bugs[] = {
     {"net-reorder", false, "the network holds the 1,000th chunk back behind the next five: checkers must fail"},
     {"raft-commit-old-term", true, "Raft commits an old-term entry by counting replicas (Figure 8): [raft] runs only"},
     {"raft-no-noop", true, "a new Raft leader appends no no-op entry of its term: [raft] runs only"},
+    {"route-forward-routed", false, "a message from a route also goes out on routes (duplicates): clusters only"},
+    {"route-no-replay", false, "a new route is not told the existing interest: clusters only"},
+    {"route-no-unsub", false, "the last local unsubscribe sends no RS- (stale interest): clusters only"},
     {NULL, false, NULL},
 };
 
@@ -540,11 +542,11 @@ static bool parse_all(Parse *p) {
     for (int i = 0; fkeys && fkeys[i]; i++)
         if (!parse_fault(p, fkeys[i])) return false;
     g_ptr_array_sort(sc->faults, fault_cmp); /* g_ptr_array_sort is a stable merge sort */
-    /* last, so a scenario's other mistakes (a client on a node that does not exist) are named first */
-    if (!sc->raft.enabled && sc->nodes > SIM_BROKER_NODES_MAX)
-        return bad(p, "cluster", "nodes",
-                   "%d broker nodes would run as unconnected islands: the simulator does not model broker "
-                   "clusters (routes) yet; use nodes = 1, or a [raft] section for a Raft group", sc->nodes);
+    /* nodes > 1 is one cluster (every node routes to every other); what cannot be
+     * clustered in the simulator is refused rather than run as islands */
+    if (sc->nodes > 1 && !sc->raft.enabled && sc->jetstream)
+        return bad(p, "cluster", "jetstream", "clustered JetStream is not simulated yet: nodes > 1 runs core NATS"
+                   " over routes (use nodes = 1 for JetStream)");
     if (sc->groups->len == 0 && !sc->raft.enabled)
         return bad(p, "run", NULL, "no clients: add a [client.NAME] section (or a [raft] section)");
     return true;

@@ -34,6 +34,8 @@
 
 #include "sim_net.h"
 
+#define SIM_MAX_NODES 16
+
 typedef enum {
     SIM_CLIENT_PUBLISHER,
     SIM_CLIENT_SUBSCRIBER,
@@ -116,6 +118,7 @@ struct SimScenario {
     int64_t duration_ns, drain_ns, settle_ns, grace_ns;
     uint64_t check_every;
     int nodes;
+    unsigned cluster_bug; /* --bug route-*: ClusterBug flags (src/route.h); never from a file */
     bool jetstream;
     int64_t sync_interval_ns; /* ServerConfig.sync_interval_ns: 0 always, > 0 every N ns, < 0 never */
     size_t max_pending_bytes;
@@ -148,9 +151,6 @@ typedef struct {
 } SimBug;
 extern const SimBug sim_bugs[]; /* ends with a NULL name */
 
-/* Broker nodes a scenario without [raft] may have. 1 until the simulator runs broker clusters
- * (routes between the nodes' servers); raising it is the one switch for that. */
-#define SIM_BROKER_NODES_MAX 1
 
 /* "raft-commit-old-term", "raft-no-noop", "none" (or joined by ',') -> RaftBug flags */
 bool sim_parse_raft_bug(const char *s, unsigned *out);

@@ -192,7 +192,7 @@ static void test_scenario_errors(void) {
          "x.ini:7: [faults] x: at 6s is after the run ends"},
         {"[run]\nduration = 5s\n[cluster]\nnodes = 2\n[client.p]\ntype = subscriber\nsubject = a\nnode = n3\n",
          "x.ini:8: [client.p] node: no node 'n3'"},
-        {"[run]\nduration = 5s\n[cluster]\nnodes = 2\n", "x.ini:4: [cluster] nodes: 2 broker nodes would run as unconnected islands"},
+        {"[run]\nduration = 5s\n[cluster]\nnodes = 2\njetstream = true\n", "x.ini:5: [cluster] jetstream: clustered JetStream is not simulated yet"},
         {"[nope]\n", "x.ini: [nope]: unknown section"},
         {"not ini\n", "x.ini:1: "},
     };
@@ -240,8 +240,8 @@ static void test_peer_links(void) {
                        "[client.s]\ntype = subscriber\nsubject = x\n";
     SimScenario *sc = sim_scenario_parse(text, strlen(text), "peer.ini", NULL);
     g_assert_nonnull(sc);
-    /* three nodes for the network model under test; a scenario file may not ask for three
-     * broker nodes without [raft] (they would be islands), but the links do not care */
+    /* three nodes for the network model under test (set after parsing: the links are what
+     * is tested, the nodes' clusters form meanwhile and do not use peer links) */
     sc->nodes = 3;
     SimTrace *trace = sim_trace_new(NULL, false, NULL);
     Sim *sim = sim_new(sc, 1, trace);

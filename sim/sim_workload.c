@@ -40,6 +40,7 @@ void sim_workload_violation(SimWorkload *wl, bool liveness, const char *fmt, ...
     v->what = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     g_ptr_array_add(wl->violations, v);
+    if (wl->sim->sc->cluster_bug && !liveness) wl->sim->stopped = true; /* a broken route rule may flood */
     sim_log(wl->sim, "sim", "check", "%s violation: %s", liveness ? "liveness" : "safety", v->what);
 }
 
@@ -93,6 +94,10 @@ static void connection_lost(SimClient *sc, const char *why) {
     client_reset(sc->c); /* fails pending requests (on_reply DISCONNECTED) */
     sc->generation++;
     const SimScenario *s = sim->sc;
+    if (sim->n_nodes > 1) { /* a cluster: try the next server of the list, as nats.js does */
+        sc->server_pos = (sc->server_pos + 1) % sim->n_nodes;
+        sc->node = sc->servers[sc->server_pos];
+    }
     int64_t backoff = rng_range(&sim->wl_rng, s->reconnect_min_ns, s->reconnect_max_ns);
     sim_after(sim, backoff, reconnect_event, sc, sc->generation);
 }
@@ -132,7 +137,7 @@ static void on_connected(void *ctx) {
     SimClient *sc = ctx;
     Sim *sim = sc->wl->sim;
     sc->ready = true;
-    SimWindow w = {sim_now(sim), INT64_MAX};
+    SimWindow w = {sim_now(sim), INT64_MAX, sc->node};
     g_array_append_val(sc->windows, w);
     sim_log(sim, "cli", "ready", "%s on %s", sc->name, sim->nodes[sc->node]->name);
     if (sc->g->kind == SIM_CLIENT_JS_PUBLISHER) sim_js_connected(sc);
@@ -414,6 +419,16 @@ SimWorkload *sim_workload_new(Sim *sim) {
             sc->index = (int)wl->clients->len;
             g_snprintf(sc->name, sizeof sc->name, "%s%d", g->name, k + 1);
             sc->node = g->node >= 0 ? g->node : k % sim->n_nodes;
+            int rest[SIM_MAX_NODES], nr = 0; /* the others, shuffled from the workload's stream */
+            for (int x = 0; x < sim->n_nodes; x++)
+                if (x != sc->node) rest[nr++] = x;
+            for (int x = nr - 1; x > 0; x--) {
+                int y = (int)rng_below(&sim->wl_rng, (uint64_t)x + 1), t = rest[x];
+                rest[x] = rest[y];
+                rest[y] = t;
+            }
+            sc->servers[0] = sc->node;
+            for (int x = 0; x < nr; x++) sc->servers[x + 1] = rest[x];
             sc->windows = g_array_new(FALSE, FALSE, sizeof(SimWindow));
             sc->pubs = g_array_new(FALSE, FALSE, sizeof(SimPubRec));
             sc->last_seq = g_array_new(FALSE, TRUE, sizeof(uint64_t));

@@ -56,6 +56,7 @@ typedef struct SimJsRec {
 
 typedef struct SimWindow {
     int64_t from_ns, to_ns; /* to_ns = INT64_MAX while still up */
+    int node;               /* the node it was connected to */
 } SimWindow;
 
 typedef struct SimPubRec {
@@ -75,7 +76,9 @@ struct SimClient {
     int role_index;         /* publishers: index among publishers (the payload's id) */
     char name[48];
     const SimClientGroup *g;
-    int node;
+    int node;               /* the node it is connected (or dialling) to */
+    int servers[SIM_MAX_NODES]; /* its server list: home node first, the rest shuffled (nats.js) */
+    int server_pos;
     Client *c;
     SimConn *conn;
     uint64_t generation;    /* bumps per connection: stale events recognise themselves */

@@ -102,6 +102,7 @@ struct Cluster {
     GHashTable *dialing;  /* server_id -> Route*: implicit dials under way */
     GString *scratch;     /* the RMSG line being built (reused: no allocation per message) */
     bool shutting_down;
+    unsigned bug;         /* ClusterBug: only the simulator's --bug route-* sets it */
 };
 
 static guint u64_hash(gconstpointer p) {
@@ -317,6 +318,7 @@ static void on_interest(void *ctx, const char *subject, const char *queue, int d
     else
         g_hash_table_replace(cl->interest, g_strdup(key), GSIZE_TO_POINTER((gsize)count));
     bool announce = queue != NULL || count == 0 || (count == 1 && delta > 0);
+    if (count == 0 && (cl->bug & CLUSTER_BUG_NO_UNSUB)) announce = false;
     if (announce && g_hash_table_size(cl->by_id) > 0) {
         GPtrArray *rs = registered_routes(cl);
         for (guint i = 0; i < rs->len; i++) send_interest(rs->pdata[i], key, count);
@@ -328,6 +330,7 @@ static void on_interest(void *ctx, const char *subject, const char *queue, int d
 /* A new route gets all local interest, in key order, in one send. */
 static void send_all_interest(Route *r) {
     Cluster *cl = r->cl;
+    if (cl->bug & CLUSTER_BUG_NO_REPLAY) return;
     GPtrArray *keys = g_ptr_array_new();
     GHashTableIter it;
     gpointer k;
@@ -588,7 +591,21 @@ static bool on_info(void *ctx, const char *json, size_t len) {
     r->remote_urls = string_array(o, "connect_urls");
     dialing_forget(cl, r);
     Route *existing = g_hash_table_lookup(cl->by_id, id);
-    if (existing != NULL) { /* both sides dialled: keep the first, close this one (spec 2.7) */
+    if (existing != NULL && existing->solicited != r->solicited &&
+        (strcmp(server_id(cl->srv), id) < 0) == r->solicited) {
+        /* Both sides dialled at once: each holds one connection it dialled and one it
+         * accepted, and "keep the first" could keep a different one on each side (both then
+         * die as duplicates: found by the simulator). Both sides keep the connection dialled
+         * by the server with the smaller server_id; here that is the new one. */
+        if (existing->peer != NULL && r->peer == NULL) {
+            r->peer = existing->peer;
+            r->peer->route = r;
+            existing->peer = NULL;
+        }
+        route_close(existing, "Duplicate Route");
+        existing = NULL;
+    }
+    if (existing != NULL) { /* a duplicate: keep the one registered (spec 2.7), close this one */
         if (r->solicited) existing->solicited = true;
         if (r->peer != NULL) {
             if (existing->peer == NULL) {
@@ -705,7 +722,12 @@ static bool on_msg(void *ctx, const RouteMsg *m) {
     }
     ServerMsg sm = {m->subject.p, m->subject.len, m->reply.p, m->reply.p ? m->reply.len : 0,
                     m->hdr, m->hdr_len, m->payload, m->payload_len, 0};
-    server_deliver_routed(cl->srv, &sm, queues, m->nq);
+    if ((cl->bug & CLUSTER_BUG_FORWARD_ROUTED) && m->nq == 0) {
+        g_autofree char *subject = g_strndup(m->subject.p, m->subject.len);
+        g_autofree char *reply = m->reply.p ? g_strndup(m->reply.p, m->reply.len) : NULL;
+        server_publish(cl->srv, subject, reply, m->hdr, m->hdr_len, m->payload, m->payload_len);
+    } else
+        server_deliver_routed(cl->srv, &sm, queues, m->nq);
     return !r->closing;
 }
 
@@ -826,6 +848,7 @@ Cluster *cluster_new(Server *srv, const ClusterConfig *cfg, GError **error) {
     cl->ping_interval_ns = cfg->ping_interval_ns;
     cl->ping_max = cfg->ping_max_outstanding;
     cl->max_pending = cfg->max_pending_bytes;
+    cl->bug = cfg->bug;
     cl->routes = g_hash_table_new(u64_hash, u64_equal);
     cl->by_id = g_hash_table_new(g_str_hash, g_str_equal);
     cl->interest = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -935,6 +958,24 @@ char **cluster_route_subjects(Cluster *cl, EnvConn rid) {
     g_ptr_array_sort(out, str_cmp);
     g_ptr_array_add(out, NULL);
     return (char **)g_ptr_array_free(out, FALSE);
+}
+
+static char **sorted_keys(GHashTable *t) {
+    GPtrArray *out = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer k;
+    g_hash_table_iter_init(&it, t);
+    while (g_hash_table_iter_next(&it, &k, NULL)) g_ptr_array_add(out, g_strdup(k));
+    g_ptr_array_sort(out, str_cmp);
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}
+
+char **cluster_local_interest(Cluster *cl) { return sorted_keys(cl->interest); }
+
+char **cluster_route_interest(Cluster *cl, EnvConn rid) {
+    Route *r = g_hash_table_lookup(cl->routes, &rid);
+    return r ? sorted_keys(r->rsubs) : NULL;
 }
 
 void cluster_check_invariants(Cluster *cl) {

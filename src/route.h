@@ -15,6 +15,7 @@
  *   cluster_port(cl)                 the cluster port actually bound
  *   cluster_name(cl)                 the cluster name (configured, or adopted/generated)
  *   cluster_route_list(cl)           the open routes for /routez, in rid order
+ *   cluster_local_interest(cl), cluster_route_interest(cl, rid)   interest keys, both sides
  *   cluster_route_count(cl)          registered routes (varz "routes")
  *   cluster_check_invariants(cl)
  *
@@ -46,7 +47,16 @@ typedef struct ClusterConfig {
     int64_t ping_interval_ns;  /* route keep-alive; default the server's */
     int ping_max_outstanding;
     size_t max_pending_bytes;  /* a route further behind is closed (slow route) */
+    unsigned bug;              /* ClusterBug flags: deliberate breakage for the simulator's
+                                  checkers (minijet-sim --bug route-*); 0 in every real use */
 } ClusterConfig;
+
+/* Broken variants the simulator's checkers must catch (mutation testing of the checkers). */
+typedef enum {
+    CLUSTER_BUG_FORWARD_ROUTED = 1u << 0, /* a message from a route also goes out on routes */
+    CLUSTER_BUG_NO_REPLAY = 1u << 1,      /* a new route is not told the existing interest */
+    CLUSTER_BUG_NO_UNSUB = 1u << 2,       /* the last local unsubscribe sends no RS- */
+} ClusterBug;
 
 /* One route as /routez shows it. Strings borrowed until the next event. */
 typedef struct ClusterRouteInfo {
@@ -70,6 +80,11 @@ const char *const *cluster_urls(const Cluster *cl); /* the configured route URLs
 guint cluster_route_count(const Cluster *cl);
 GArray *cluster_route_list(Cluster *cl);             /* ClusterRouteInfo; g_array_unref */
 char **cluster_route_subjects(Cluster *cl, EnvConn rid); /* sorted; g_strfreev; NULL if none */
+/* Interest keys ("subject" or "subject queue"), sorted, g_strfreev: what this server announces
+ * (its local interest) and what a route's peer announced to it. The simulator's convergence
+ * checker compares the two across nodes. */
+char **cluster_local_interest(Cluster *cl);
+char **cluster_route_interest(Cluster *cl, EnvConn rid);
 void cluster_check_invariants(Cluster *cl);
 
 /* Parse "nats://host:port", "nats-route://host:port/" or "host:port". FALSE if malformed. */

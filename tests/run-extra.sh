@@ -49,16 +49,13 @@ sim_bad_scenario() {
   [ "$rc" -eq 64 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -q ':8: \[faults\] f1: unknown action'
 }
 
-# nodes > 1 without [raft]: the simulator does not run broker clusters yet, so it must refuse
-# (exit 64, one line naming the key) instead of running unconnected islands
-sim_islands_refused() {
-  local f out rc
-  f=$(mktemp --suffix=.ini)
-  printf '[run]\nduration = 5s\n[cluster]\nnodes = 3\n[client.p]\ntype = publisher\nsubject = a\nrate = 10/s\n' >"$f"
-  out=$("$SIM" run "$f" 2>&1); rc=$?
-  rm -f "$f"
-  echo "$out"
-  [ "$rc" -eq 64 ] && printf '%s' "$out" | grep -q '\[cluster\] nodes: 3 broker nodes would run as unconnected islands'
+# nodes > 1 is one cluster; what cannot be clustered (JetStream, today) is refused clearly (exit 64), never islands
+sim_cluster_refuses_js() { # nodes > 1 with JetStream cannot be clustered yet: a clear refusal, never islands
+  local f=build/sim/test-islands.ini out
+  mkdir -p build/sim
+  printf '[run]\nduration = 2s\n[cluster]\nnodes = 3\njetstream = true\n[client.p]\ntype = publisher\nsubject = a\nrate = 1/s\n' >"$f"
+  out=$("$SIM" run "$f" 2>&1); local code=$?
+  [ "$code" -eq 64 ] && grep -q "clustered JetStream" <<<"$out"
 }
 
 # minijet-sim list, from another directory: every scenario file appears with its description,
@@ -71,7 +68,7 @@ sim_list() {
     n=$(basename "$s" .ini)
     printf '%s\n' "$out" | grep -qE "^  $n +[^(]" || { echo "missing: $n"; return 1; }
   done
-  for n in net-drop net-dup net-reorder raft-commit-old-term raft-no-noop; do
+  for n in net-drop net-dup net-reorder raft-commit-old-term raft-no-noop route-forward-routed route-no-replay route-no-unsub; do
     printf '%s\n' "$out" | grep -qE "^  $n " || { echo "missing bug: $n"; return 1; }
   done
 }
@@ -98,9 +95,17 @@ if [ -x "$SIM" ]; then
   # messages at a power cut: the checker must say so
   run_check "sim-checker-catches-ack-before-fsync" sim_expect_exit 1 "$SIM" run crash-during-publish --seed 1 --sync 2m
   run_check "sim-bad-scenario" sim_bad_scenario
-  run_check "sim-islands-refused" sim_islands_refused
   run_check "sim-list" sim_list
   run_check "sim-swarm-random-faults-1-20" "$SIM" swarm random-faults --seeds 1-20
+  # clusters (issue 13): nodes > 1 is one cluster whose routes run over the simulated network
+  for s in cluster-pubsub cluster-node-crash cluster-partition; do
+    run_check "sim-swarm-$s-1-100" "$SIM" swarm "$s" --seeds 1-100
+  done
+  run_check "sim-determinism-cluster-partition" sim_same_hash cluster-partition 7
+  for b in route-forward-routed route-no-replay route-no-unsub; do
+    run_check "sim-checker-catches-$b" sim_expect_exit 1 "$SIM" run cluster-partition --seed 1 --bug "$b"
+  done
+  run_check "sim-cluster-no-islands" sim_cluster_refuses_js
 else
   run_check "sim-binary-built" test -x "$SIM"
 fi
