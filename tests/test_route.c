@@ -372,6 +372,94 @@ static void test_route_close_drops_interest(void) {
     w_stop(&w);
 }
 
+/* Both servers dial each other at the same moment (each has the other in `routes`), so each
+ * holds two connections to the other: one it dialled, one it accepted. Which INFO arrives
+ * first differs between the two sides, so a rule like "keep the first registered" can keep a
+ * different connection on each side; each side then closes the other's choice as a
+ * duplicate and the pair has no route at all until the redial (found by the simulator).
+ * The rule: keep the connection dialled by the server with the smaller server_id, whatever
+ * the arrival order; both sides compute the same answer. Here the other side is played by
+ * hand (a fake peer in a second test world) so the test chooses its server_id and the order
+ * in which the two INFOs reach n1. */
+typedef struct {
+    EnvConn accepted;  /* the connection n1 dialled, as the fake peer accepted it */
+    EnvConn closed[4]; /* connections n1 closed, in order */
+    int n_closed;
+} FakePeer;
+
+static void fp_accept(void *core, EnvConn id, const char *ip, int port) { ((FakePeer *)core)->accepted = id; }
+static void fp_bytes(void *core, EnvConn id, const uint8_t *d, size_t n) {}
+static void fp_closed(void *core, EnvConn id) {
+    FakePeer *fp = core;
+    if (fp->n_closed < 4) fp->closed[fp->n_closed++] = id;
+}
+static const EnvHandlers fake_peer_handlers = {fp_accept, fp_bytes, fp_closed};
+
+static void crossed_dials(bool peer_id_smaller, bool dialled_info_first) {
+    TestEnv *te = test_env_new(100), *fte = test_env_new(101);
+    ServerConfig cfg;
+    server_config_init(&cfg);
+    cfg.port = 4300;
+    cfg.server_name = "n1";
+    g_autoptr(GError) err = NULL;
+    Server *srv = server_new(&te->env, &cfg, &err);
+    g_assert_no_error(err);
+    FakePeer fp = {0};
+    g_assert_cmpint(env_listen(&fte->env, "127.0.0.1", 7101, &fake_peer_handlers, &fp, &err), ==, 7101);
+    static const char *const to_peer[] = {"nats://127.0.0.1:7101", NULL};
+    ClusterConfig cc;
+    cluster_config_init(&cc);
+    cc.name = "tc";
+    cc.port = 7100;
+    cc.routes = to_peer;
+    Cluster *cl = cluster_new(srv, &cc, &err); /* n1 dials the peer: connection D */
+    g_assert_no_error(err);
+    EnvConn a = env_conn_connect(&fte->env, "127.0.0.1", 7100, &fake_peer_handlers, &fp, &err); /* A */
+    g_assert_cmpuint(a, !=, 0);
+    test_env_pump(); /* both accepts happen; n1's CONNECT and INFO reach the peer */
+    EnvConn d = fp.accepted;
+    g_assert_cmpuint(d, !=, 0);
+    g_assert_cmpint(fp.n_closed, ==, 0);
+    const char *id = peer_id_smaller ? "AAAAPEER" : "ZZZZPEER";
+    g_assert_cmpint(strcmp(id, server_id(srv)) < 0, ==, peer_id_smaller);
+    g_autofree char *info = g_strdup_printf("INFO {\"server_id\":\"%s\",\"server_name\":\"peer\",\"cluster\":\"tc\","
+                                            "\"host\":\"127.0.0.1\",\"port\":7101}\r\n", id);
+    g_autofree char *connect = g_strdup_printf("CONNECT {\"name\":\"%s\",\"cluster\":\"tc\"}\r\n", id);
+    for (int k = 0; k < 2; k++) { /* the two INFOs, one after the other, in the order asked */
+        bool on_dialled = (k == 0) == dialled_info_first;
+        if (on_dialled) { /* n1 dialled D: the peer, accepting, answers with its INFO */
+            env_conn_send1(&fte->env, d, info, strlen(info));
+        } else { /* the peer dialled A: CONNECT, then INFO */
+            env_conn_send1(&fte->env, a, connect, strlen(connect));
+            env_conn_send1(&fte->env, a, info, strlen(info));
+        }
+        test_env_pump();
+        test_env_advance(te, 0);
+        test_env_pump();
+        g_assert_cmpuint(cluster_route_count(cl), ==, 1);
+    }
+    /* n1 closed exactly one connection: the one NOT dialled by the smaller server_id */
+    g_assert_cmpint(fp.n_closed, ==, 1);
+    EnvConn kept = peer_id_smaller ? a : d;
+    EnvConn dropped = kept == a ? d : a;
+    g_assert_cmpuint(fp.closed[0], ==, dropped);
+    g_autoptr(GArray) rl = cluster_route_list(cl);
+    g_assert_cmpuint(rl->len, ==, 1);
+    /* and the route n1 kept is that connection: the dialled one has the peer's port */
+    g_assert_cmpint(g_array_index(rl, ClusterRouteInfo, 0).port == 7101, ==, !peer_id_smaller);
+    cluster_check_invariants(cl);
+    cluster_free(cl);
+    server_free(srv);
+    test_env_pump();
+    test_env_free(fte);
+    test_env_free(te);
+}
+
+static void test_simultaneous_dials_keep_one(void) {
+    for (int smaller = 0; smaller < 2; smaller++)
+        for (int first = 0; first < 2; first++) crossed_dials(smaller, first);
+}
+
 /* A route whose peer stops reading is closed as a slow consumer (memory stays bounded); the
  * configured side redials within a second and replays its interest: the partition heals. */
 static void test_slow_route_closed_then_heals(void) {
@@ -418,5 +506,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/route/cluster/interest-and-queue-weights", test_interest_exchange_and_queue_weights);
     g_test_add_func("/route/cluster/close-drops-interest", test_route_close_drops_interest);
     g_test_add_func("/route/cluster/slow-route-closed-then-heals", test_slow_route_closed_then_heals);
+    g_test_add_func("/route/cluster/simultaneous-dials-keep-one", test_simultaneous_dials_keep_one);
     return g_test_run();
 }
