@@ -4,7 +4,7 @@
  *   put16/put32/put64(p, v)   store v at p, least significant byte first
  *   get16/get32/get64(p)      load it back
  *
- * Every format minijet writes (store_file.c's records, consumer_store.c's state log,
+ * Every format minijet writes (store_file.c's records, consumer_state.c's state log,
  * raft_log.c's log and snapshot, raft_msg.c's messages) is little-endian, byte by byte, so
  * the files and messages mean the same on any host and need no alignment.
  */

@@ -7,8 +7,9 @@
  *               stream_seq" is sseq_next - 1: the cursor has passed everything below it.
  *   dseq_next   the next consumer sequence (o.dseq): +1 for every delivery, redeliveries too.
  *   pending     sseq -> Pending for every delivery not yet acknowledged (ack explicit/all).
- *   rdq         the redelivery queue: pending sseqs whose ack_wait ran out or that were
- *               NAKed, served before any new message.
+ *   redeliver_queue
+ *               pending sseqs whose ack_wait ran out or that were NAKed, served before any
+ *               new message.
  *   ack floor   (ack_floor_dseq, ack_floor_sseq): everything at or below is acknowledged.
  *
  * HOW THE ACK FLOOR MOVES (the subtle part; chapter 6 draws it)
@@ -21,8 +22,8 @@
  *   using the first keeps the floor monotonic and means the same thing for every policy.)
  *
  * REDELIVERY (HOW IT WORKS)
- *   Every pending entry has a deadline: delivery time + ack_wait, or + backoff[dc-1] when a
- *   backoff schedule is set. One timer per consumer is armed at the earliest deadline; when it
+ *   Every pending entry has a deadline: delivery time + ack_wait, or + backoff[deliveries-1]
+ *   when a backoff schedule is set. One timer per consumer is armed at the earliest deadline; when it
  *   fires it scans the pending entries, queues every expired one (in stream order) and re-arms
  *   for the next. A scan costs O(pending), at most max_ack_pending, once per deadline.
  *   WHY NOT ONE TIMER PER MESSAGE: +WPI and -NAK move deadlines constantly; rescheduling one
@@ -53,11 +54,11 @@ bool consumer_filter_matches(Consumer *c, const char *subject) {
     return f == NULL || subject_matches_pattern(f, subject);
 }
 
-/* How long the (dc)-th delivery may stay unacknowledged. */
-static int64_t ack_wait_for(Consumer *c, uint64_t dc) {
+/* How long the (deliveries)-th delivery may stay unacknowledged. */
+static int64_t ack_wait_for(Consumer *c, uint64_t deliveries) {
     GArray *bo = c->cfg->backoff_ns;
     if (bo != NULL && bo->len > 0) {
-        guint i = dc >= 1 ? (guint)MIN(dc - 1, (uint64_t)bo->len - 1) : 0;
+        guint i = deliveries >= 1 ? (guint)MIN(deliveries - 1, (uint64_t)bo->len - 1) : 0;
         return g_array_index(bo, int64_t, i);
     }
     return c->cfg->ack_wait_ns;
@@ -81,21 +82,23 @@ void consumer_update_floor(Consumer *c) {
 }
 
 /* Is the cached num_pending still right, with the store holding `msgs` messages? It was
- * counted when the store held npc_msgs and the set had heard of npc_stored appends. Every
- * append since then raised the store's count by one and, if it matched the filter, was added
- * to npc by consumer_on_stored. So the cache holds exactly when the store's count is what
- * those appends alone explain; anything else means something was removed: recount.
- * (This used to be a per-consumer npc_msgs++ on every append, which made publishing touch
- * every consumer of the stream; the set-level counter lets it notify only the matching ones.) */
-static bool npc_fresh(Consumer *c, uint64_t msgs) {
-    return c->npc_valid && msgs == c->npc_msgs + (consumer_set_stored_total(c->set) - c->npc_stored);
+ * counted when the store held num_pending_cache_msgs and the set had heard of
+ * num_pending_cache_stored appends. Every append since then raised the store's count by one
+ * and, if it matched the filter, was added to num_pending_cache by consumer_on_stored. So the
+ * cache holds exactly when the store's count is what those appends alone explain; anything
+ * else means something was removed: recount. (This used to be a per-consumer msgs++ on every
+ * append, which made publishing touch every consumer of the stream; the set-level counter
+ * lets it notify only the matching ones.) */
+static bool num_pending_cache_fresh(Consumer *c, uint64_t msgs) {
+    uint64_t appended = consumer_set_stored_total(c->set) - c->num_pending_cache_stored;
+    return c->num_pending_cache_valid && msgs == c->num_pending_cache_msgs + appended;
 }
 
-static void npc_set(Consumer *c, uint64_t n, uint64_t msgs) {
-    c->npc = n;
-    c->npc_msgs = msgs;
-    c->npc_stored = consumer_set_stored_total(c->set);
-    c->npc_valid = true;
+static void num_pending_cache_set(Consumer *c, uint64_t n, uint64_t msgs) {
+    c->num_pending_cache = n;
+    c->num_pending_cache_msgs = msgs;
+    c->num_pending_cache_stored = consumer_set_stored_total(c->set);
+    c->num_pending_cache_valid = true;
 }
 
 /* Messages matching the filter at or after the cursor: num_pending. Cached, because every
@@ -104,17 +107,17 @@ uint64_t consumer_num_pending(Consumer *c) {
     Store *store = stream_store(c->st);
     StoreState st;
     store_state(store, &st);
-    if (!npc_fresh(c, st.msgs)) {
+    if (!num_pending_cache_fresh(c, st.msgs)) {
         uint64_t n = 0;
-        if (c->lps != NULL) {
-            n = c->lps->len - c->lps_pos;
-            n += store_count(store, c->cfg->filter_subject, c->lps_resume);
+        if (c->last_per_subject_seqs != NULL) {
+            n = c->last_per_subject_seqs->len - c->last_per_subject_pos;
+            n += store_count(store, c->cfg->filter_subject, c->last_per_subject_resume);
         } else {
             n = store_count(store, c->cfg->filter_subject, c->sseq_next);
         }
-        npc_set(c, n, st.msgs);
+        num_pending_cache_set(c, n, st.msgs);
     }
-    return c->npc;
+    return c->num_pending_cache;
 }
 
 void consumer_kick(Consumer *c);
@@ -135,7 +138,7 @@ static void save_soon(Consumer *c) { consumer_set_save_soon(c->set, c); }
 /* ------------------------------------------------------------------ advisories */
 
 static void advisory(Consumer *c, const char *prefix, const char *type, const Pending *p,
-                     uint64_t dseq, uint64_t dc) {
+                     uint64_t dseq, uint64_t deliveries) {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
     jsonu_add_string(b, "type", type);
@@ -148,7 +151,7 @@ static void advisory(Consumer *c, const char *prefix, const char *type, const Pe
     jsonu_add_string(b, "consumer", c->name);
     if (dseq != 0) jsonu_add_int(b, "consumer_seq", (int64_t)dseq);
     jsonu_add_int(b, "stream_seq", (int64_t)p->sseq);
-    jsonu_add_int(b, "deliveries", (int64_t)dc);
+    jsonu_add_int(b, "deliveries", (int64_t)deliveries);
     json_builder_end_object(b);
     g_autofree char *json = jsonu_builder_to_string(b);
     g_autofree char *subject = g_strdup_printf("%s.%s.%s", prefix, stream_name(c->st), c->name);
@@ -186,7 +189,7 @@ static void ack_timer_fired(void *arg) {
         Pending *p = g_tree_node_value(n);
         if (!p->queued && p->deadline_ns <= now) { /* in stream order: the tree is sorted */
             p->queued = true;
-            g_queue_push_tail(&c->rdq, GSIZE_TO_POINTER(p->sseq));
+            g_queue_push_tail(&c->redeliver_queue, GSIZE_TO_POINTER(p->sseq));
             any = true;
         }
     }
@@ -209,8 +212,8 @@ static void set_deadline(Consumer *c, Pending *p, int64_t deadline) {
 /* ------------------------------------------------------------------ acks */
 
 static void remove_pending(Consumer *c, Pending *p) {
-    if (p->queued) g_queue_remove(&c->rdq, GSIZE_TO_POINTER(p->sseq));
-    if (p->dc > 1) c->num_redelivered--;
+    if (p->queued) g_queue_remove(&c->redeliver_queue, GSIZE_TO_POINTER(p->sseq));
+    if (p->deliveries > 1) c->num_redelivered--;
     g_tree_remove(c->pending, &p->sseq); /* frees p */
 }
 
@@ -254,14 +257,14 @@ static void process_ack(Consumer *c, uint64_t sseq, uint64_t dseq, GArray *acked
         return; /* ack none: nothing to do */
     }
     consumer_update_floor(c);
-    c->last_ack_wall = env_wall_ns(c->env);
+    c->last_ack_wall_ns = env_wall_ns(c->env);
     /* LAB(4) end */
 }
 
 /* Parse "$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>": exactly nine
  * tokens, the 5th-7th plain decimal. One pass, no allocation (it runs once per ack; the
  * g_strndup + g_strsplit it replaces cost eleven allocations each time). */
-static bool parse_ack_subject(const char *subject, size_t len, uint64_t *dc, uint64_t *sseq, uint64_t *dseq) {
+static bool parse_ack_subject(const char *subject, size_t len, uint64_t *deliveries, uint64_t *sseq, uint64_t *dseq) {
     uint64_t v[3] = {0, 0, 0};
     bool seen[3] = {false, false, false};
     size_t tok = 0;
@@ -280,7 +283,7 @@ static bool parse_ack_subject(const char *subject, size_t len, uint64_t *dc, uin
         seen[tok - 4] = true;
     }
     if (tok != 9) return false;
-    *dc = v[0], *sseq = v[1], *dseq = v[2];
+    *deliveries = v[0], *sseq = v[1], *dseq = v[2];
     return *sseq > 0;
 }
 
@@ -309,8 +312,8 @@ static int64_t nak_delay(const uint8_t *body, size_t len) {
 
 static void on_ack(void *ctx, const ServerMsg *m) {
     Consumer *c = ctx;
-    uint64_t dc, sseq, dseq;
-    if (!parse_ack_subject(m->subject, m->subject_len, &dc, &sseq, &dseq)) return;
+    uint64_t deliveries, sseq, dseq;
+    if (!parse_ack_subject(m->subject, m->subject_len, &deliveries, &sseq, &dseq)) return;
     const uint8_t *body = m->payload;
     size_t len = m->payload_len;
     g_autofree char *reply = m->reply_len > 0 ? g_strndup(m->reply, m->reply_len) : NULL;
@@ -330,13 +333,13 @@ static void on_ack(void *ctx, const ServerMsg *m) {
             int64_t delay = nak_delay(body, len);
             if (delay > 0) {
                 if (p->queued) {
-                    g_queue_remove(&c->rdq, GSIZE_TO_POINTER(sseq));
+                    g_queue_remove(&c->redeliver_queue, GSIZE_TO_POINTER(sseq));
                     p->queued = false;
                 }
                 set_deadline(c, p, consumer_now(c) + delay);
             } else if (!p->queued) {
                 p->queued = true;
-                g_queue_push_tail(&c->rdq, GSIZE_TO_POINTER(sseq));
+                g_queue_push_tail(&c->redeliver_queue, GSIZE_TO_POINTER(sseq));
                 consumer_kick(c);
             }
         }
@@ -344,7 +347,7 @@ static void on_ack(void *ctx, const ServerMsg *m) {
     } else if (len == 4 && IS("+WPI")) {
         /* LAB(4) begin */
         Pending *p = g_tree_lookup(c->pending, &sseq);
-        if (p != NULL && !p->queued) set_deadline(c, p, consumer_now(c) + ack_wait_for(c, p->dc));
+        if (p != NULL && !p->queued) set_deadline(c, p, consumer_now(c) + ack_wait_for(c, p->deliveries));
         /* LAB(4) end */
     } else if (IS("+TERM")) { /* "+TERM" or "+TERM <reason>" (nats.js term(reason)) */
         Pending *p = g_tree_lookup(c->pending, &sseq);
@@ -352,7 +355,7 @@ static void on_ack(void *ctx, const ServerMsg *m) {
             Pending copy = *p;
             process_ack(c, sseq, dseq, acked);
             advisory(c, "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED", "io.nats.jetstream.advisory.v1.terminated",
-                     &copy, dseq, dc);
+                     &copy, dseq, deliveries);
         }
     }
 #undef IS
@@ -369,21 +372,21 @@ static void on_ack(void *ctx, const ServerMsg *m) {
 /* ------------------------------------------------------------------ picking the next message */
 
 /* The next message to send: a redelivery first, then the cursor. NULL when there is nothing
- * (or max_ack_pending holds new messages back: *stalled). *dc is the delivery count it
+ * (or max_ack_pending holds new messages back: *stalled). *deliveries is the delivery count it
  * will have. */
-static StoreMsg *next_msg(Consumer *c, uint64_t *dc, bool *stalled) {
+static StoreMsg *next_msg(Consumer *c, uint64_t *deliveries, bool *stalled) {
     Store *store = stream_store(c->st);
     *stalled = false;
-    while (!g_queue_is_empty(&c->rdq)) {
-        uint64_t sseq = GPOINTER_TO_SIZE(g_queue_pop_head(&c->rdq));
+    while (!g_queue_is_empty(&c->redeliver_queue)) {
+        uint64_t sseq = GPOINTER_TO_SIZE(g_queue_pop_head(&c->redeliver_queue));
         Pending *p = g_tree_lookup(c->pending, &sseq);
         if (p == NULL) continue;
         p->queued = false;
-        if (c->cfg->max_deliver > 0 && p->dc >= (uint64_t)c->cfg->max_deliver) {
+        if (c->cfg->max_deliver > 0 && p->deliveries >= (uint64_t)c->cfg->max_deliver) {
             /* given up: tell a dead-letter watcher, stop tracking (the floor may move) */
             Pending copy = *p;
             advisory(c, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES", "io.nats.jetstream.advisory.v1.max_deliver",
-                     &copy, 0, p->dc);
+                     &copy, 0, p->deliveries);
             remove_pending(c, p);
             consumer_update_floor(c);
             save_soon(c);
@@ -395,59 +398,60 @@ static StoreMsg *next_msg(Consumer *c, uint64_t *dc, bool *stalled) {
             consumer_update_floor(c);
             continue;
         }
-        *dc = p->dc + 1;
+        *deliveries = p->deliveries + 1;
         return m;
     }
     if (c->cfg->max_ack_pending > 0 && g_tree_nnodes(c->pending) >= c->cfg->max_ack_pending) {
         *stalled = true;
         return NULL;
     }
-    *dc = 1;
-    while (c->lps != NULL) { /* last_per_subject: the skip list first */
-        if (c->lps_pos >= c->lps->len) {
-            c->sseq_next = MAX(c->sseq_next, c->lps_resume);
-            g_array_free(c->lps, TRUE);
-            c->lps = NULL;
-            c->npc_valid = false;
+    *deliveries = 1;
+    while (c->last_per_subject_seqs != NULL) { /* last_per_subject: the skip list first */
+        if (c->last_per_subject_pos >= c->last_per_subject_seqs->len) {
+            c->sseq_next = MAX(c->sseq_next, c->last_per_subject_resume);
+            g_array_free(c->last_per_subject_seqs, TRUE);
+            c->last_per_subject_seqs = NULL;
+            c->num_pending_cache_valid = false;
             break;
         }
-        uint64_t seq = g_array_index(c->lps, uint64_t, c->lps_pos++);
+        uint64_t seq = g_array_index(c->last_per_subject_seqs, uint64_t, c->last_per_subject_pos++);
         StoreMsg *m = store_load(store, seq, NULL);
         if (m != NULL) {
             c->sseq_next = seq + 1;
-            if (c->npc_valid && c->npc > 0) c->npc--;
+            if (c->num_pending_cache_valid && c->num_pending_cache > 0) c->num_pending_cache--;
             return m;
         }
-        c->npc_valid = false;
+        c->num_pending_cache_valid = false;
     }
     StoreMsg *m = store_load_next(store, c->cfg->filter_subject, c->sseq_next, NULL);
     if (m == NULL) {
         StoreState s;
         store_state(store, &s);
         c->sseq_next = MAX(c->sseq_next, s.last_seq + 1); /* the cursor passed the end */
-        npc_set(c, 0, s.msgs);
+        num_pending_cache_set(c, 0, s.msgs);
         return NULL;
     }
     c->sseq_next = m->seq + 1;
-    if (c->npc_valid && c->npc > 0) c->npc--;
+    if (c->num_pending_cache_valid && c->num_pending_cache > 0) c->num_pending_cache--;
     return m;
 }
 
 /* Put back a message picked but not sent (no room in the request / replay delay). */
-static void unpick(Consumer *c, StoreMsg *m, uint64_t dc, uint64_t old_sseq_next) {
-    if (dc > 1) {
+static void unpick(Consumer *c, StoreMsg *m, uint64_t deliveries, uint64_t old_sseq_next) {
+    if (deliveries > 1) {
         Pending *p = g_tree_lookup(c->pending, &m->seq);
         if (p != NULL && !p->queued) {
             p->queued = true;
-            g_queue_push_head(&c->rdq, GSIZE_TO_POINTER(m->seq));
+            g_queue_push_head(&c->redeliver_queue, GSIZE_TO_POINTER(m->seq));
         }
-    } else if (c->lps != NULL && c->lps_pos > 0 && g_array_index(c->lps, uint64_t, c->lps_pos - 1) == m->seq) {
-        c->lps_pos--;
+    } else if (c->last_per_subject_seqs != NULL && c->last_per_subject_pos > 0 &&
+               g_array_index(c->last_per_subject_seqs, uint64_t, c->last_per_subject_pos - 1) == m->seq) {
+        c->last_per_subject_pos--;
         c->sseq_next = old_sseq_next;
-        c->npc_valid = false;
+        c->num_pending_cache_valid = false;
     } else {
         c->sseq_next = old_sseq_next;
-        c->npc_valid = false;
+        c->num_pending_cache_valid = false;
     }
 }
 
@@ -463,7 +467,7 @@ static GString *delivered_headers(Consumer *c, const StoreMsg *m) {
     return h;
 }
 
-/* Send m (delivery number dc) to `to`; bookkeeping for every ack policy. Returns the size
+/* Send m (its deliveries-th delivery) to `to`; bookkeeping for every ack policy. Returns the size
  * nats-server counts for max_bytes. */
 /* Append v in decimal and a separator; returns the new end. */
 static char *put_dec(char *p, uint64_t v, char sep) {
@@ -478,7 +482,7 @@ static char *put_dec(char *p, uint64_t v, char sep) {
 /* The ack reply subject, $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>, as
  * nats-server 2.9.10 lays it out. Built by hand: g_snprintf with its seven conversions was
  * ~5% of the server's samples in pull consume (vfprintf, _itoa_word, xsputn; appendix B). */
-static size_t ack_reply(char *out, const char *stream, const char *consumer, uint64_t dc, uint64_t sseq,
+static size_t ack_reply(char *out, const char *stream, const char *consumer, uint64_t deliveries, uint64_t sseq,
                         uint64_t dseq, int64_t ts_ns, uint64_t pending) {
     size_t sl = strlen(stream), cl = strlen(consumer);
     g_assert(sl <= LIMIT_STREAM_NAME_BYTES && cl <= LIMIT_CONSUMER_NAME_BYTES); /* validated at creation */
@@ -491,7 +495,7 @@ static size_t ack_reply(char *out, const char *stream, const char *consumer, uin
     memcpy(p, consumer, cl);
     p += cl;
     *p++ = '.';
-    p = put_dec(p, dc, '.');
+    p = put_dec(p, deliveries, '.');
     p = put_dec(p, sseq, '.');
     p = put_dec(p, dseq, '.');
     if (ts_ns < 0) *p++ = '-';
@@ -500,18 +504,18 @@ static size_t ack_reply(char *out, const char *stream, const char *consumer, uin
     return (size_t)(p - out) - 1;
 }
 
-static void send_msg(Consumer *c, const char *to, StoreMsg *m, uint64_t dc) {
+static void send_msg(Consumer *c, const char *to, StoreMsg *m, uint64_t deliveries) {
     uint64_t dseq = c->dseq_next++;
     uint64_t pending = consumer_num_pending(c);
     /* 8 + names + 2 dots + five numbers of at most 20 digits (and a sign) with separators */
     char reply[16 + LIMIT_STREAM_NAME_BYTES + LIMIT_CONSUMER_NAME_BYTES + 5 * 22];
-    size_t reply_len = ack_reply(reply, stream_name(c->st), c->name, dc, m->seq, dseq, m->ts_ns, pending);
+    size_t reply_len = ack_reply(reply, stream_name(c->st), c->name, deliveries, m->seq, dseq, m->ts_ns, pending);
     g_autoptr(GString) h = delivered_headers(c, m);
     const void *hdr = h != NULL ? (const void *)h->str : (const void *)m->hdr;
     size_t hdr_len = h != NULL ? h->len : m->hdr_len;
     size_t data_len = h != NULL ? 0 : m->data_len;
     server_publish_to(c->srv, to, m->subject, reply, hdr, hdr_len, m->data, data_len);
-    c->last_delivered_wall = env_wall_ns(c->env);
+    c->last_delivered_wall_ns = env_wall_ns(c->env);
     c->delivered_msgs++;
     if (c->cfg->ack_policy == ACK_NONE) {
         c->floor_dseq = dseq;
@@ -525,11 +529,11 @@ static void send_msg(Consumer *c, const char *to, StoreMsg *m, uint64_t dc) {
             p->dseq_first = dseq;
             g_tree_insert(c->pending, &p->sseq, p);
         }
-        if (dc > 1 && p->dc <= 1) c->num_redelivered++;
+        if (deliveries > 1 && p->deliveries <= 1) c->num_redelivered++;
         p->dseq = dseq;
-        p->dc = dc;
-        p->delivered_wall = c->last_delivered_wall;
-        set_deadline(c, p, consumer_now(c) + ack_wait_for(c, dc));
+        p->deliveries = deliveries;
+        p->delivered_wall_ns = c->last_delivered_wall_ns;
+        set_deadline(c, p, consumer_now(c) + ack_wait_for(c, deliveries));
     }
     size_t bytes = m->subject_len + reply_len + hdr_len + data_len;
     consumer_push_sent(c, bytes);
@@ -562,19 +566,19 @@ void consumer_deliver(Consumer *c) {
     for (int budget = LIMIT_CONSUMER_DELIVER_BATCH_COUNT; budget > 0; budget--) {
         if (push && !consumer_push_ready(c)) return;
         if (!push && !consumer_pull_has_waiting(c)) return;
-        uint64_t dc = 1, old_next = c->sseq_next;
+        uint64_t deliveries = 1, old_next = c->sseq_next;
         bool stalled;
-        g_autoptr(StoreMsg) m = next_msg(c, &dc, &stalled);
+        g_autoptr(StoreMsg) m = next_msg(c, &deliveries, &stalled);
         if (m == NULL) {
             if (!push) consumer_pull_end_of_stream(c, stalled);
             return;
         }
-        if (c->cfg->replay_policy == REPLAY_ORIGINAL && dc == 1) {
+        if (c->cfg->replay_policy == REPLAY_ORIGINAL && deliveries == 1) {
             int64_t now = consumer_now(c);
             if (c->replay_last_ts != 0) {
                 int64_t due = c->replay_last_sent + (m->ts_ns - c->replay_last_ts);
                 if (due > now + 1000000) {
-                    unpick(c, m, dc, old_next);
+                    unpick(c, m, deliveries, old_next);
                     if (c->replay_timer == 0) c->replay_timer = env_timer_add(c->env, due - now, replay_fired, c);
                     return;
                 }
@@ -584,11 +588,11 @@ void consumer_deliver(Consumer *c) {
         }
         const char *to = push ? c->cfg->deliver_subject : consumer_pull_target(c, consumer_msg_size(c, m));
         if (to == NULL) { /* no request can take it */
-            unpick(c, m, dc, old_next);
+            unpick(c, m, deliveries, old_next);
             continue;
         }
         g_autofree char *dest = g_strdup(to);
-        send_msg(c, dest, m, dc);
+        send_msg(c, dest, m, deliveries);
         if (!push) consumer_pull_sent(c);
     }
     consumer_kick(c); /* budget used up: continue next turn */
@@ -597,10 +601,11 @@ void consumer_deliver(Consumer *c) {
 /* ------------------------------------------------------------------ the stream's news */
 
 /* Called only for consumers whose filter matches (the set looks them up in its sublist):
- * a non-matching consumer is not touched at all, see npc_fresh. */
+ * a non-matching consumer is not touched at all, see num_pending_cache_fresh. */
 void consumer_on_stored(Consumer *c, uint64_t seq) {
-    uint64_t from = c->lps != NULL ? c->lps_resume : c->sseq_next; /* what num_pending counts */
-    if (c->npc_valid && seq >= from) c->npc++;
+    /* what num_pending counts */
+    uint64_t from = c->last_per_subject_seqs != NULL ? c->last_per_subject_resume : c->sseq_next;
+    if (c->num_pending_cache_valid && seq >= from) c->num_pending_cache++;
     consumer_kick(c);
 }
 
@@ -623,13 +628,13 @@ void consumer_on_removed(Consumer *c) {
     for (guint i = 0; i < gone->len; i++) ack_one(c, g_array_index(gone, uint64_t, i));
     if (c->sseq_next < s.first_seq) {
         c->sseq_next = s.first_seq;
-        if (c->lps != NULL) c->lps_resume = MAX(c->lps_resume, s.first_seq);
+        if (c->last_per_subject_seqs != NULL) c->last_per_subject_resume = MAX(c->last_per_subject_resume, s.first_seq);
     }
     if (g_tree_nnodes(c->pending) == 0 && c->floor_sseq < c->sseq_next - 1) {
         c->floor_sseq = c->sseq_next - 1;
     }
     consumer_update_floor(c);
-    c->npc_valid = false;
+    c->num_pending_cache_valid = false;
     consumer_arm_ack_timer(c);
     save_soon(c);
     consumer_kick(c);
@@ -653,8 +658,8 @@ void consumer_numbers(Consumer *c, ConsumerNumbers *n) {
         .delivered_stream_seq = c->sseq_next - 1,
         .ack_floor_consumer_seq = c->floor_dseq,
         .ack_floor_stream_seq = c->floor_sseq,
-        .last_delivered_ns = c->last_delivered_wall,
-        .last_ack_ns = c->last_ack_wall,
+        .last_delivered_ns = c->last_delivered_wall_ns,
+        .last_ack_ns = c->last_ack_wall_ns,
         .num_ack_pending = (uint64_t)g_tree_nnodes(c->pending),
         .num_redelivered = c->num_redelivered,
         .num_waiting = consumer_pull_num_waiting(c),
@@ -686,12 +691,12 @@ void consumer_build_info(Consumer *c, JsonBuilder *b) {
     jsonu_add_int(b, "num_pending", (int64_t)n.num_pending);
     if (n.push_bound) jsonu_add_bool(b, "push_bound", true);
     /* minijet only (nats-server has no such member; clients ignore unknown members): the
-     * saved progress this consumer lost at the last start, and why (consumer_store.c) */
+     * saved progress this consumer lost at the last start, and why (consumer_state.c) */
     if (c->state_reset != NULL) jsonu_add_string(b, "state_reset", c->state_reset);
 }
 
-/* The persisted state (see consumer_store.c for the file). Pending entries as
- * [sseq, dseq, dseq_first, dc, delivered_wall_ns]. */
+/* The persisted state (see consumer_state.c for the file). Pending entries as
+ * [sseq, dseq, dseq_first, deliveries, delivered_wall_ns]. */
 void consumer_build_state(Consumer *c, JsonBuilder *b) {
     json_builder_begin_object(b);
     jsonu_add_int(b, "sseq_next", (int64_t)c->sseq_next);
@@ -708,8 +713,8 @@ void consumer_build_state(Consumer *c, JsonBuilder *b) {
         json_builder_add_int_value(b, (int64_t)p->sseq);
         json_builder_add_int_value(b, (int64_t)p->dseq);
         json_builder_add_int_value(b, (int64_t)p->dseq_first);
-        json_builder_add_int_value(b, (int64_t)p->dc);
-        json_builder_add_int_value(b, p->delivered_wall);
+        json_builder_add_int_value(b, (int64_t)p->deliveries);
+        json_builder_add_int_value(b, p->delivered_wall_ns);
         json_builder_end_array(b);
     }
     json_builder_end_array(b);
@@ -721,7 +726,8 @@ void consumer_build_state(Consumer *c, JsonBuilder *b) {
 static void collect_last(const char *subject, uint64_t msgs, void *arg) {
     Consumer *c = arg;
     StoreSubjectInfo si;
-    if (store_subject_info(stream_store(c->st), subject, &si)) g_array_append_val(c->lps, si.last_seq);
+    if (store_subject_info(stream_store(c->st), subject, &si))
+        g_array_append_val(c->last_per_subject_seqs, si.last_seq);
 }
 
 static int cmp_u64(gconstpointer a, gconstpointer b) {
@@ -749,16 +755,16 @@ static void select_start(Consumer *c) {
             break;
         }
         case DELIVER_LAST_PER_SUBJECT:
-            c->lps = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+            c->last_per_subject_seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
             store_subjects(store, cfg->filter_subject, collect_last, c);
-            g_array_sort(c->lps, cmp_u64);
-            if (c->lps->len == 0) {
-                g_array_free(c->lps, TRUE);
-                c->lps = NULL;
+            g_array_sort(c->last_per_subject_seqs, cmp_u64);
+            if (c->last_per_subject_seqs->len == 0) {
+                g_array_free(c->last_per_subject_seqs, TRUE);
+                c->last_per_subject_seqs = NULL;
                 start = s.last_seq + 1;
             } else {
-                start = g_array_index(c->lps, uint64_t, 0);
-                c->lps_resume = s.last_seq + 1;
+                start = g_array_index(c->last_per_subject_seqs, uint64_t, 0);
+                c->last_per_subject_resume = s.last_seq + 1;
             }
             break;
         case DELIVER_BY_START_TIME:
@@ -807,16 +813,16 @@ static bool restore_state(Consumer *c, JsonObject *o) {
             p->sseq = (uint64_t)json_array_get_int_element(e, 0);
             p->dseq = (uint64_t)json_array_get_int_element(e, 1);
             p->dseq_first = (uint64_t)json_array_get_int_element(e, 2);
-            p->dc = (uint64_t)json_array_get_int_element(e, 3);
-            p->delivered_wall = json_array_get_int_element(e, 4);
-            if (p->sseq <= c->floor_sseq || p->sseq >= c->sseq_next || p->dc < 1 || p->dseq >= c->dseq_next ||
+            p->deliveries = (uint64_t)json_array_get_int_element(e, 3);
+            p->delivered_wall_ns = json_array_get_int_element(e, 4);
+            if (p->sseq <= c->floor_sseq || p->sseq >= c->sseq_next || p->deliveries < 1 || p->dseq >= c->dseq_next ||
                 g_tree_lookup(c->pending, &p->sseq) != NULL || c->cfg->ack_policy == ACK_NONE) {
                 g_free(p);
                 continue;
             }
-            if (p->dc > 1) c->num_redelivered++;
+            if (p->deliveries > 1) c->num_redelivered++;
             /* the deadline it had, translated from the wall clock to this run's monotonic one */
-            p->deadline_ns = now + (p->delivered_wall + ack_wait_for(c, p->dc) - wall);
+            p->deadline_ns = now + (p->delivered_wall_ns + ack_wait_for(c, p->deliveries) - wall);
             g_tree_insert(c->pending, &p->sseq, p);
         }
     }
@@ -843,7 +849,7 @@ Consumer *consumer_new(ConsumerSet *set, const char *name, ConsumerConfig *cfg, 
     c->cfg = cfg;
     c->created_ns = created_ns;
     c->pending = g_tree_new_full(cmp_seq, NULL, NULL, (GDestroyNotify)pending_free);
-    g_queue_init(&c->rdq);
+    g_queue_init(&c->redeliver_queue);
     if (state == NULL || !restore_state(c, state)) select_start(c);
     g_autofree char *ack = g_strdup_printf("$JS.ACK.%s.%s.*.*.*.*.*", stream_name(c->st), name);
     c->ack_sub = server_subscribe_internal(c->srv, ack, NULL, on_ack, c);
@@ -877,9 +883,9 @@ void consumer_free(Consumer *c, bool deleted) {
     env_timer_cancel(c->env, c->kick_timer);
     env_timer_cancel(c->env, c->ack_timer);
     env_timer_cancel(c->env, c->replay_timer);
-    g_queue_clear(&c->rdq);
+    g_queue_clear(&c->redeliver_queue);
     g_tree_destroy(c->pending);
-    if (c->lps != NULL) g_array_free(c->lps, TRUE);
+    if (c->last_per_subject_seqs != NULL) g_array_free(c->last_per_subject_seqs, TRUE);
     g_free(c->state_reset);
     consumer_config_free(c->cfg);
     g_free(c->name);
@@ -912,16 +918,16 @@ void consumer_check_invariants(Consumer *c) {
         prev = p->sseq;
         g_assert_cmpuint(p->sseq, >, c->floor_sseq);
         g_assert_cmpuint(p->sseq, <, c->sseq_next);
-        g_assert_cmpuint(p->dc, >=, 1);
+        g_assert_cmpuint(p->deliveries, >=, 1);
         g_assert_cmpuint(p->dseq, <, c->dseq_next);
         g_assert_cmpuint(p->dseq_first, <=, p->dseq);
         g_assert_cmpuint(p->dseq_first, >, c->floor_dseq);
         if (p->queued) queued++;
         else any_unqueued = true;
-        if (p->dc > 1) redelivered++;
+        if (p->deliveries > 1) redelivered++;
     }
-    g_assert_cmpuint(queued, ==, g_queue_get_length(&c->rdq));
-    for (GList *l = c->rdq.head; l != NULL; l = l->next) {
+    g_assert_cmpuint(queued, ==, g_queue_get_length(&c->redeliver_queue));
+    for (GList *l = c->redeliver_queue.head; l != NULL; l = l->next) {
         uint64_t s = GPOINTER_TO_SIZE(l->data);
         Pending *p = g_tree_lookup(c->pending, &s);
         g_assert_nonnull(p);
@@ -931,8 +937,9 @@ void consumer_check_invariants(Consumer *c) {
     if (any_unqueued) g_assert_cmpuint(c->ack_timer, !=, 0); /* a stale timer just re-arms */
     StoreState ss;
     store_state(stream_store(c->st), &ss);
-    if (c->lps == NULL && npc_fresh(c, ss.msgs))
-        g_assert_cmpuint(c->npc, ==, store_count(stream_store(c->st), c->cfg->filter_subject, c->sseq_next));
+    if (c->last_per_subject_seqs == NULL && num_pending_cache_fresh(c, ss.msgs))
+        g_assert_cmpuint(c->num_pending_cache, ==,
+                         store_count(stream_store(c->st), c->cfg->filter_subject, c->sseq_next));
     consumer_pull_check(c);
     consumer_push_check(c);
 }

@@ -8,32 +8,34 @@
  *   max_deliver, pauses at max_ack_pending, and tells the stream when a message may go
  *   (interest and workqueue retention). Book: chapter 6 (consumers).
  *
- *   The code is split in four files:
+ *   The code is split in seven files:
  *     consumer_config.c  ConsumerConfig: parse (Go's typing rules), defaults, validation, echo
- *     consumer.c         the state machine: start position, delivery, acks, redelivery, pull
- *                        requests, heartbeats, flow control, inactivity, invariants
- *     consumer_store.c   the per-stream set of consumers: the stream's hooks, retention
- *                        coupling, persistence (one JSON file per durable, see there)
- *     consumer_api.c     the $JS.API.CONSUMER.* handlers (JSON in, JSON out)
+ *     consumer.c         the state machine: start position, delivery, acks, redelivery,
+ *                        the num_pending cache, invariants
+ *     consumer_pull.c    waiting pull requests, their expiry and statuses, pull inactivity
+ *     consumer_push.c    deliver subject interest, idle heartbeats, flow control, rate limit
+ *     consumer_set.c     the consumers of one stream: registry, the stream's hooks
+ *                        (StreamHooks), retention coupling, create and update
+ *     consumer_state.c   their persisted state: a JSON snapshot plus an append-only state
+ *                        log per durable consumer (see THE FILES there)
+ *     consumer_api.c     the $JS.API.CONSUMER.* endpoints (consumer_api.h), above JetStream
  *
  * INTERFACE
- *   The stream's hooks (stream.c calls these; all cheap, none delivers re-entrantly):
- *     consumer_set_open(js, st)            load the stream's persisted consumers
- *     consumer_set_close(set, deleted)     shutdown (state saved) or stream deleted (409s sent)
- *     consumer_set_stored(set, seq, subj)  a message was appended: schedule delivery
- *     consumer_set_interested(set, subj)   interest retention: keep a new message at all?
- *     consumer_set_removed(set)            messages were purged/deleted: drop what is gone
- *     consumer_set_count(set)              StreamInfo's consumer_count
- *   The API (consumer_api.c):
- *     consumer_api_handle(js, msg)         one $JS.API.CONSUMER.* request
- *   Tests and the simulator:
- *     consumer_set_lookup(set, name), consumer_info_numbers(c, &n), consumer_check_invariants(c)
+ *   consumer_set_open(st)                  load the stream's persisted consumers and register
+ *                                          the set as the stream's StreamHooks (stream.h): from
+ *                                          then on the stream tells it of every append and
+ *                                          removal, and closes it when the stream closes
+ *   consumer_set_of(st)                    the set opened on st
+ *   consumer_set_lookup(set, name), consumer_set_list(set), consumer_set_count(set)
+ *   consumer_set_delete(set, c)            API delete / inactivity
+ *   consumer_numbers(c, &n), consumer_build_info(c, b)   ConsumerInfo
+ *   consumer_set_check_invariants(set)     every consumer, the two indexes, the save batch
  *
  * INVARIANTS (consumer_check_invariants)
  *   - ack_floor.stream_seq <= delivered.stream_seq and ack_floor.consumer_seq <=
  *     delivered.consumer_seq.
  *   - Every pending (delivered, unacked) entry has ack_floor.stream_seq < sseq <=
- *     delivered.stream_seq, 1 <= dc, and dseq <= delivered.consumer_seq.
+ *     delivered.stream_seq, 1 <= deliveries, and dseq <= delivered.consumer_seq.
  *   - With ack_policy none nothing is pending; with max_ack_pending > 0 at most that many are.
  *   - Every sseq on the redelivery queue is pending and marked queued, and vice versa.
  *   - A pull consumer has at most max_waiting waiting requests, each with batch left > 0;
@@ -115,14 +117,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ConsumerConfig, consumer_config_free)
 /* Durations as Go prints them ("3s", "1.5s", "250ms"): the 409 MaxRequestExpires text. */
 char *consumer_go_duration(int64_t ns);
 
-/* ---- consumer_store.c: the set, which registers itself as the stream's hooks ---- */
+/* ---- consumer_set.c: the set, which registers itself as the stream's hooks ---- */
 ConsumerSet *consumer_set_open(Stream *st);
 /* The set consumer_set_open registered on st. */
 ConsumerSet *consumer_set_of(Stream *st);
-void consumer_set_close(ConsumerSet *set, bool stream_deleted);
-void consumer_set_stored(ConsumerSet *set, uint64_t seq, const char *subject);
-bool consumer_set_interested(ConsumerSet *set, const char *subject);
-void consumer_set_removed(ConsumerSet *set);
 guint consumer_set_count(ConsumerSet *set);
 Consumer *consumer_set_lookup(ConsumerSet *set, const char *name);
 /* Consumers sorted by name (NAMES/LIST order); g_ptr_array_unref it. */
@@ -165,7 +163,7 @@ bool consumer_needs(Consumer *c, uint64_t seq, const char *subject);
 bool consumer_filter_matches(Consumer *c, const char *subject);
 void consumer_check_invariants(Consumer *c);
 
-/* For consumer.c <-> consumer_store.c only. */
+/* For consumer.c <-> consumer_set.c only. */
 Stream *consumer_set_stream(ConsumerSet *set);
 void consumer_set_msg_acked(ConsumerSet *set, uint64_t seq);   /* retention: maybe remove */
 void consumer_set_save_soon(ConsumerSet *set, Consumer *c);    /* state changed */

@@ -15,7 +15,7 @@
  * The order of the create checks is nats-server 2.9.10's jsConsumerCreateRequest: JSON,
  * subject shape, stream name match, path separators, durable rules, filter tail, replicas,
  * stream lookup, then the config itself (consumer_config.c) and the stream's rules
- * (consumer_store.c: max_consumers, workqueue). Errors that are plain text in nats-server
+ * (consumer_set.c: max_consumers, workqueue). Errors that are plain text in nats-server
  * (updates) come back as 10012 with that text.
  */
 #include <string.h>

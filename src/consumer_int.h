@@ -1,6 +1,7 @@
 /* consumer_int.h — the inside of a Consumer, shared by consumer.c (cursor, acks, redelivery),
- * consumer_pull.c (waiting pull requests) and consumer_push.c (deliver subject, heartbeats,
- * flow control, rate limit). Nothing outside src/consumer*.c includes this.
+ * consumer_pull.c (waiting pull requests), consumer_push.c (deliver subject, heartbeats,
+ * flow control, rate limit), consumer_set.c (the stream's consumers) and consumer_state.c
+ * (their files). Nothing outside src/consumer*.c includes this.
  */
 #ifndef MINIJET_CONSUMER_INT_H
 #define MINIJET_CONSUMER_INT_H
@@ -12,9 +13,9 @@ typedef struct Pending {
     uint64_t sseq;           /* stream sequence (the key) */
     uint64_t dseq;           /* consumer sequence of the latest delivery */
     uint64_t dseq_first;     /* consumer sequence of the first delivery (the ack floor's) */
-    uint64_t dc;             /* deliveries so far, >= 1 */
+    uint64_t deliveries;     /* deliveries so far, >= 1 */
     int64_t deadline_ns;     /* monotonic: redeliver when this passes */
-    int64_t delivered_wall;  /* wall clock of the latest delivery (persisted) */
+    int64_t delivered_wall_ns; /* wall clock of the latest delivery (persisted) */
     bool queued;             /* on the redelivery queue */
 } Pending;
 
@@ -29,7 +30,7 @@ struct Consumer {
     ConsumerConfig *cfg;
     int64_t created_ns;
     bool deleted;
-    char *state_reset;            /* why saved progress was lost at load (consumer_store.c
+    char *state_reset;            /* why saved progress was lost at load (consumer_state.c
                                    * load_one), shown in CONSUMER.INFO; NULL = none */
 
     /* the cursor and the ledger (consumer.c) */
@@ -38,16 +39,17 @@ struct Consumer {
     GTree *pending;               /* uint64_t* sseq -> Pending*, sorted */
     int64_t pending_over_max;     /* an update lowered max_ack_pending below what was pending:
                                    * that many may stay pending until acks bring it down */
-    GQueue rdq;                   /* sseqs (GSIZE_TO_POINTER) to redeliver, in order */
-    uint64_t num_redelivered;     /* pending entries with dc > 1 */
-    GArray *lps;                  /* last_per_subject: seqs still to send first, or NULL */
-    guint lps_pos;
-    uint64_t lps_resume;          /* then continue from here */
-    uint64_t npc;                 /* cached num_pending ... */
-    uint64_t npc_msgs;            /* ... counted when the store held this many messages */
-    uint64_t npc_stored;          /* ... and the set had heard of this many appends */
-    bool npc_valid;
-    int64_t last_delivered_wall, last_ack_wall;
+    GQueue redeliver_queue;       /* sseqs (GSIZE_TO_POINTER) to redeliver, in order */
+    uint64_t num_redelivered;     /* pending entries with deliveries > 1 */
+    GArray *last_per_subject_seqs; /* deliver_policy last_per_subject: seqs still to send
+                                    * first, or NULL */
+    guint last_per_subject_pos;
+    uint64_t last_per_subject_resume; /* then continue from here */
+    uint64_t num_pending_cache;   /* cached num_pending ... */
+    uint64_t num_pending_cache_msgs;   /* ... counted when the store held this many messages */
+    uint64_t num_pending_cache_stored; /* ... and the set had heard of this many appends */
+    bool num_pending_cache_valid;
+    int64_t last_delivered_wall_ns, last_ack_wall_ns;
     uint64_t delivered_msgs;
     int64_t replay_last_ts, replay_last_sent; /* replay_policy original */
     ServerInternalSub *ack_sub;
@@ -77,10 +79,21 @@ struct Consumer {
     EnvTimer inactive_timer;
 };
 
-/* consumer_store.c: create, or update an existing one (cfg taken); NULL + error. */
+/* consumer_set.c: create, or update an existing one (cfg taken); NULL + error. */
 Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg, GError **error);
-/* consumer_store.c: how many appends consumer_set_stored has heard of, ever (see npc_fresh). */
+/* consumer_set.c: how many appends the set has heard of, ever (see num_pending_cache_fresh). */
 uint64_t consumer_set_stored_total(ConsumerSet *set);
+
+/* consumer_state.c: the durable consumers' files of one stream (the set's; see there) */
+typedef struct ConsumerStates ConsumerStates;
+ConsumerStates *consumer_states_open(Stream *st);
+GPtrArray *consumer_states_load(ConsumerStates *cs, ConsumerSet *set); /* g_ptr_array_unref */
+void consumer_states_save_soon(ConsumerStates *cs, Consumer *c);
+gboolean consumer_states_save_now(ConsumerStates *cs, Consumer *c, GError **error);
+void consumer_states_forget(ConsumerStates *cs, Consumer *c, bool remove_files);
+void consumer_states_flush(ConsumerStates *cs);
+void consumer_states_free(ConsumerStates *cs);
+void consumer_states_check(ConsumerStates *cs);
 
 /* consumer.c */
 int64_t consumer_now(Consumer *c);

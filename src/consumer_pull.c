@@ -199,7 +199,7 @@ void consumer_pull_request(Consumer *c, const char *reply, const uint8_t *body, 
     c->last_request_ns = now;
     if ((int64_t)g_queue_get_length(&c->waiting) >= cfg->max_waiting) consumer_pull_expire(c);
     if (req.no_wait) {
-        uint64_t avail = consumer_num_pending(c) + g_queue_get_length(&c->rdq);
+        uint64_t avail = consumer_num_pending(c) + g_queue_get_length(&c->redeliver_queue);
         if (avail == 0 && req.expires_at == 0) {
             status(c, reply, "404 No Messages");
             return;

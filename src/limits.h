@@ -138,7 +138,7 @@ G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
 /* --- consumers (src/consumer*.c); defaults are nats-server 2.9.10's --- */
 #define LIMIT_CONSUMER_NAME_BYTES 255            /* nats-server JSMaxNameLen */
 #define LIMIT_FILE_NAME_BYTES 255                /* NAME_MAX of Linux file systems: a longer */
-                                                 /* consumer file name is a hash (consumer_store.c) */
+                                                 /* consumer file name is a hash (consumer_state.c) */
 #define LIMIT_CONSUMER_ACK_WAIT_NS (30LL * 1000000000LL) /* default ack_wait (JsAckWaitDefault) */
 #define LIMIT_CONSUMER_MAX_ACK_PENDING_COUNT 1000 /* default max_ack_pending (JsDefaultMaxAckPending) */
 #define LIMIT_CONSUMER_MAX_WAITING_COUNT 512     /* default max_waiting of a pull consumer */

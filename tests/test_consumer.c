@@ -633,7 +633,7 @@ static void test_ack_reply_layout(Fx *f, gconstpointer data) {
     must_contain(i2, "\"num_ack_pending\":10");
 }
 
-/* --- the state log (consumer_store.c, THE FILES) --- */
+/* --- the state log (consumer_state.c, THE FILES) --- */
 
 #define SAVE (LIMIT_CONSUMER_SAVE_DELAY_NS + MS)
 #define STATE_LOG "js/streams/ORDERS/consumers/d.state"

@@ -10,7 +10,7 @@
         Pending *p = g_tree_node_value(n);      /* the tree walks in stream order */
         if (!p->queued && p->deadline_ns <= now) {
             p->queued = true;
-            g_queue_push_tail(&c->rdq, GSIZE_TO_POINTER(p->sseq));
+            g_queue_push_tail(&c->redeliver_queue, GSIZE_TO_POINTER(p->sseq));
             queued_any = true;
         }
     }
@@ -43,7 +43,7 @@
     }
     if (did) {
         consumer_update_floor(c);
-        c->last_ack_wall = env_wall_ns(c->env);
+        c->last_ack_wall_ns = env_wall_ns(c->env);
     }
 /* LAB(4) solution end */
 
@@ -53,13 +53,13 @@
             int64_t delay = nak_delay(body, len);
             if (delay > 0) {
                 if (p->queued) {
-                    g_queue_remove(&c->rdq, GSIZE_TO_POINTER(sseq));
+                    g_queue_remove(&c->redeliver_queue, GSIZE_TO_POINTER(sseq));
                     p->queued = false;
                 }
                 set_deadline(c, p, consumer_now(c) + delay);
             } else if (!p->queued) {
                 p->queued = true;
-                g_queue_push_tail(&c->rdq, GSIZE_TO_POINTER(sseq));
+                g_queue_push_tail(&c->redeliver_queue, GSIZE_TO_POINTER(sseq));
                 consumer_kick(c);
             }
         }
@@ -68,5 +68,5 @@
 /* LAB(4) solution: src/consumer.c */
         Pending *p = g_tree_lookup(c->pending, &sseq);
         if (p != NULL && !p->queued)
-            set_deadline(c, p, consumer_now(c) + ack_wait_for(c, p->dc));
+            set_deadline(c, p, consumer_now(c) + ack_wait_for(c, p->deliveries));
 /* LAB(4) solution end */
