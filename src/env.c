@@ -7,6 +7,8 @@
 
 #include <stdarg.h>
 
+#include "limits.h"
+
 void env_log(Env *env, EnvLogLevel level, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -215,4 +217,40 @@ guint env_turn_queue_run(EnvTurnQueue *q) {
         ran++;
     }
     return ran;
+}
+
+/* ------------------------------------------------------------------ accept back-off */
+
+/* ACCEPT BACK-OFF
+ *   When the process runs out of descriptors (EMFILE) or the system does (ENFILE), accept()
+ *   fails but the waiting connection stays in the kernel's backlog, so the listening socket
+ *   stays readable: a level-triggered loop that just retried would spin at 100% CPU, and one
+ *   that logged each failure would fill the disk. nats-server sleeps its accept goroutine
+ *   10 ms, doubling to 1 s (ACCEPT_MIN_SLEEP, ACCEPT_MAX_SLEEP), and logs every attempt. We
+ *   pause the same way (the limits are LIMIT_ACCEPT_PAUSE_*), but log once per outage: the
+ *   first failure says what happened and what the server does about it, the recovery says how
+ *   many attempts failed meanwhile. Nothing else changes: connections already accepted keep
+ *   being served, and the ones waiting in the backlog are accepted when descriptors free up.
+ *   Never fatal: running out of descriptors is load, not a bug. */
+int64_t env_accept_backoff_failed(Env *env, EnvAcceptBackoff *b, const char *listener,
+                                  const char *why) {
+    if (b->failures++ == 0) {
+        b->pause_ns = LIMIT_ACCEPT_PAUSE_MIN_NS;
+        env_log(env, ENV_LOG_ERROR,
+                "Temporary %s Accept Error(%s): pausing accepts, %d ms doubling up to %d ms, until "
+                "it recovers (logged once)",
+                listener, why, (int)(LIMIT_ACCEPT_PAUSE_MIN_NS / 1000000),
+                (int)(LIMIT_ACCEPT_PAUSE_MAX_NS / 1000000));
+    }
+    int64_t pause = b->pause_ns;
+    b->pause_ns = MIN(b->pause_ns * 2, LIMIT_ACCEPT_PAUSE_MAX_NS);
+    return pause;
+}
+
+void env_accept_backoff_ok(Env *env, EnvAcceptBackoff *b, const char *listener) {
+    if (b->failures == 0) return;
+    env_log(env, ENV_LOG_INFO, "%s accepts resumed after %" G_GUINT64_FORMAT " failed attempts",
+            listener, b->failures);
+    b->failures = 0;
+    b->pause_ns = 0;
 }

@@ -235,6 +235,19 @@ gboolean env_file_read_all(Env *env, const char *path, GBytes **out, GError **er
 gboolean env_file_write_atomic(Env *env, const char *path, const void *data, size_t len,
                                GError **error);
 
+/* For world implementations with listeners: what to do when accept() fails for want of
+ * resources (EMFILE, ENFILE, ENOBUFS, ENOMEM), see env.c ACCEPT BACK-OFF. The world stops
+ * accepting on that listener, asks env_accept_backoff_failed how long to wait, arms a timer
+ * (env_timer_add) and retries when it fires; env_accept_backoff_ok after each success. The
+ * first failure of an outage is logged, the rest are counted; the recovery is logged once. */
+typedef struct EnvAcceptBackoff {
+    int64_t pause_ns;  /* the pause after the next failure; 0 = accepting normally */
+    uint64_t failures; /* failed accepts in the current outage */
+} EnvAcceptBackoff;
+int64_t env_accept_backoff_failed(Env *env, EnvAcceptBackoff *b, const char *listener,
+                                  const char *why);
+void env_accept_backoff_ok(Env *env, EnvAcceptBackoff *b, const char *listener);
+
 /* For world implementations: the end-of-turn calls a world owes the core (see turn_end).
  * env_turn_queue_add returns TRUE when the queue was empty (a world that schedules its turn
  * end as an event arms it then); env_turn_queue_run runs the calls pending when it starts,

@@ -54,7 +54,9 @@ typedef struct Listener {
     World *w;
     int fd;
     int port;             /* the port actually bound */
-    gboolean paused;      /* out of fds: accepting resumes after a short timer */
+    gboolean paused;      /* out of fds: accepting resumes after a timer (env.c ACCEPT BACK-OFF) */
+    EnvAcceptBackoff backoff;
+    char name[32];        /* for the log: "Client", or "Port 8222" for an extra listener */
     gboolean own;         /* deliver to `handlers`/`core` below, not to env->handlers */
     EnvHandlers handlers;
     void *core;
@@ -780,10 +782,15 @@ static void set_nodelay(int fd) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+static void accept_some(World *w, Listener *l);
+
 static void resume_accept(void *arg) {
     Listener *l = arg;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
-    if (l->paused && epoll_ctl(l->w->epfd, EPOLL_CTL_ADD, l->fd, &ev) == 0) l->paused = FALSE;
+    if (l->paused && epoll_ctl(l->w->epfd, EPOLL_CTL_ADD, l->fd, &ev) == 0) {
+        l->paused = FALSE;
+        accept_some(l->w, l); /* try now: a failure pauses again, longer */
+    }
 }
 
 static void accept_some(World *w, Listener *l) {
@@ -795,15 +802,16 @@ static void accept_some(World *w, Listener *l) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors: the pending connection stays readable, and a level-
-                 * triggered loop would spin on it. Stop listening for 100 ms instead. */
-                env_log(&w->env, ENV_LOG_ERROR, "Error accepting client connection: %s",
-                        g_strerror(errno));
+                 * triggered loop would spin on it. Stop listening for a while (env.c). */
+                int64_t pause = env_accept_backoff_failed(&w->env, &l->backoff, l->name,
+                                                          g_strerror(errno));
                 epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->fd, NULL);
                 l->paused = TRUE;
-                real_timer_add(&w->env, 100 * 1000000LL, resume_accept, l);
+                env_timer_add(&w->env, pause, resume_accept, l);
             }
             return; /* EAGAIN: no more pending connections */
         }
+        env_accept_backoff_ok(&w->env, &l->backoff, l->name);
         set_nodelay(fd); /* small protocol lines must not wait for Nagle's 40 ms */
         RealConn *c = g_new0(RealConn, 1);
         c->kind = SRC_CONN;
@@ -1002,6 +1010,7 @@ static Listener *listener_open(World *w, const char *host, int port, const EnvHa
     l->kind = SRC_LISTENER;
     l->w = w;
     l->fd = fd;
+    g_strlcpy(l->name, "Client", sizeof l->name);
     if (handlers != NULL) {
         l->own = TRUE;
         l->handlers = *handlers;
@@ -1012,6 +1021,7 @@ static Listener *listener_open(World *w, const char *host, int port, const EnvHa
     getsockname(fd, (struct sockaddr *)&sa, &salen);
     l->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                              : ((struct sockaddr_in *)&sa)->sin_port);
+    if (l->own) g_snprintf(l->name, sizeof l->name, "Port %d", l->port);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
     g_ptr_array_add(w->listeners, l);

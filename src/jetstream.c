@@ -145,9 +145,14 @@ Stream *jetstream_add(JetStream *js, StreamConfig *cfg, GError **error) {
         return NULL;
     }
     g_autoptr(GError) err = NULL;
+    /* A create that fails (disk full, out of descriptors) leaves no folder behind; a folder
+     * that was there before (a stream not loaded at start) is not ours to remove. */
+    g_autofree char *dir = g_build_filename(js->streams_dir, cfg->name, NULL);
+    bool fresh = !env_path_exists(js->env, dir);
     Stream *st = stream_open(&js->host, cfg, env_wall_ns(js->env), &err);
     if (st == NULL || !stream_save_meta(st, &err)) {
-        if (st != NULL) stream_destroy(st);
+        if (st != NULL) stream_destroy(st); /* removes the folder */
+        else if (fresh) stream_remove_folder(js->env, dir);
         mj_js_error(error, MJ_ERR_JS_STREAM_GENERAL, "%s", err->message);
         return NULL;
     }
@@ -169,18 +174,7 @@ static Stream *load_stream(JetStream *js, const char *name) {
     g_autofree char *meta = g_build_filename(dir, "meta.json", NULL);
     if (!env_path_exists(env, meta)) {
         env_log(env, ENV_LOG_WARN, "JetStream: removing %s: no meta.json (create or delete cut short)", dir);
-        g_auto(GStrv) names = env_dir_list(env, dir, NULL);
-        g_autofree char *msgs = g_build_filename(dir, "msgs", NULL);
-        g_auto(GStrv) segs = env_dir_list(env, msgs, NULL);
-        for (char **n = segs; n != NULL && *n != NULL; n++) {
-            g_autofree char *p = g_build_filename(msgs, *n, NULL);
-            env_path_remove(env, p, NULL);
-        }
-        for (char **n = names; n != NULL && *n != NULL; n++) {
-            g_autofree char *p = g_build_filename(dir, *n, NULL);
-            env_path_remove(env, p, NULL);
-        }
-        env_path_remove(env, dir, NULL);
+        stream_remove_folder(env, dir);
         return NULL;
     }
     g_autoptr(GError) err = NULL;

@@ -80,6 +80,10 @@ G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);
 #define LIMIT_ROUTES_COUNT 64                     /* peers one server keeps routes to */
 #define LIMIT_LISTEN_BACKLOG_COUNT 1024          /* listen() backlog: connection storms queue here */
 #define LIMIT_EPOLL_EVENTS_COUNT 256             /* ready sockets taken per epoll_wait */
+/* out of descriptors (EMFILE/ENFILE): stop accepting this long, doubling (env.c ACCEPT
+ * BACK-OFF); nats-server's ACCEPT_MIN_SLEEP and ACCEPT_MAX_SLEEP */
+#define LIMIT_ACCEPT_PAUSE_MIN_NS (10LL * 1000000LL)
+#define LIMIT_ACCEPT_PAUSE_MAX_NS (1000LL * 1000000LL)
 #define LIMIT_ACCEPTS_PER_TURN_COUNT 64          /* new connections accepted per turn (fairness) */
 #define LIMIT_READS_PER_TURN_COUNT 16            /* read() calls per connection per turn (fairness) */
 #define LIMIT_OUT_INITIAL_BYTES (16 * 1024)      /* first outbound buffer of a connection */
@@ -93,6 +97,7 @@ G_STATIC_ASSERT(LIMIT_READ_CHUNK_BYTES >= LIMIT_MAX_CONTROL_LINE_BYTES);
                                                  /* backlog) is dropped at the close */
 
 G_STATIC_ASSERT(LIMIT_OUT_INITIAL_BYTES <= LIMIT_OUT_KEEP_BYTES);
+G_STATIC_ASSERT(LIMIT_ACCEPT_PAUSE_MIN_NS > 0 && LIMIT_ACCEPT_PAUSE_MIN_NS <= LIMIT_ACCEPT_PAUSE_MAX_NS);
 G_STATIC_ASSERT(LIMIT_FLUSH_EARLY_BYTES < LIMIT_MAX_PENDING_BYTES);
 
 /* --- streams and the JetStream API (src/stream*.c, src/jetstream.c, src/jsapi.c) --- */

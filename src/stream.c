@@ -124,11 +124,11 @@ void stream_close(Stream *st) {
 }
 
 /* Remove a folder and everything below it, through the env. */
-static void remove_tree(Env *env, const char *path) {
+void stream_remove_folder(Env *env, const char *path) {
     g_auto(GStrv) names = env_dir_list(env, path, NULL);
     for (char **n = names; n != NULL && *n != NULL; n++) {
         g_autofree char *child = g_build_filename(path, *n, NULL);
-        if (!env_path_remove(env, child, NULL)) remove_tree(env, child);
+        if (!env_path_remove(env, child, NULL)) stream_remove_folder(env, child);
     }
     g_autoptr(GError) err = NULL;
     if (!env_path_remove(env, path, &err))
@@ -145,7 +145,7 @@ void stream_destroy(Stream *st) {
     env_dir_sync(env, dir, NULL);
     hooks_close(st, true); /* waiting pulls get 409 Consumer Deleted */
     stream_close(st);
-    remove_tree(env, dir);
+    stream_remove_folder(env, dir);
 }
 
 bool stream_save_meta(Stream *st, GError **error) {

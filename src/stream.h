@@ -80,6 +80,8 @@ typedef struct StreamInfoReq {
 } StreamInfoReq;
 
 Stream *stream_open(const StreamHost *host, StreamConfig *cfg, int64_t created_ns, GError **error);
+/* Remove a folder and everything below it (a stream's folder), through the env. */
+void stream_remove_folder(Env *env, const char *path);
 void stream_set_hooks(Stream *st, const StreamHooks *hooks, void *ctx);
 void *stream_hooks_ctx(Stream *st, const StreamHooks *hooks);
 void stream_close(Stream *st);

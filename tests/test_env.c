@@ -53,6 +53,7 @@
  */
 #include "test_env.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "rng.h"
@@ -114,6 +115,12 @@ struct World {
     GQueue accept_queue; /* EnvConn (as pointer) of linked conns awaiting on_accept */
     GQueue resume_queue; /* EnvConn (as pointer) resumed with held bytes to deliver */
     GPtrArray *listeners; /* TListener*, owned */
+    /* the client port's accept(), with test_env_fail_accepts: connections wait in a backlog
+     * while the port is paused, as in a kernel's listen queue (env.c ACCEPT BACK-OFF) */
+    unsigned accept_failures; /* the next accept attempts that fail with EMFILE */
+    gboolean accept_paused;
+    GQueue backlog;           /* EnvConn (as pointer) connected, not yet accepted */
+    EnvAcceptBackoff accept_backoff;
     SimDisk *disk;
     GString *log;
 };
@@ -480,6 +487,7 @@ TestEnv *test_env_new(uint64_t seed) {
     w->next_conn = 1;
     g_queue_init(&w->close_queue);
     g_queue_init(&w->accept_queue);
+    g_queue_init(&w->backlog);
     w->listeners = g_ptr_array_new_with_free_func(g_free);
     if (all_worlds == NULL) all_worlds = g_ptr_array_new();
     g_ptr_array_add(all_worlds, w);
@@ -497,6 +505,7 @@ void test_env_free(TestEnv *te) {
     g_hash_table_destroy(w->conns);
     g_queue_clear(&w->close_queue);
     g_queue_clear(&w->accept_queue);
+    g_queue_clear(&w->backlog);
     g_ptr_array_free(w->listeners, TRUE);
     g_ptr_array_remove(all_worlds, w);
     if (all_worlds->len == 0) {
@@ -543,13 +552,46 @@ void test_env_advance(TestEnv *te, int64_t ns) {
 
 int64_t test_env_now(TestEnv *te) { return ((World *)te)->now_ns; }
 
+/* Accept what waits in the backlog, in order, until an injected failure pauses the port. */
+static void accept_backlog(void *arg) {
+    World *w = arg;
+    Env *env = &w->te.env;
+    w->accept_paused = FALSE;
+    while (!g_queue_is_empty(&w->backlog)) {
+        if (w->accept_failures > 0) {
+            w->accept_failures--;
+            int64_t pause = env_accept_backoff_failed(env, &w->accept_backoff, "Client",
+                                                      g_strerror(EMFILE));
+            w->accept_paused = TRUE;
+            env_timer_add(env, pause, accept_backlog, w);
+            return;
+        }
+        env_accept_backoff_ok(env, &w->accept_backoff, "Client");
+        EnvConn id = GPOINTER_TO_SIZE(g_queue_pop_head(&w->backlog));
+        Conn *c = conn_get(w, id);
+        if (c == NULL) continue;
+        c->accept_due = FALSE;
+        if (env->handlers.on_accept)
+            env->handlers.on_accept(env->core, id, "127.0.0.1", 40000 + (int)(id % 20000));
+        if (c->held != NULL && c->held->len > 0) g_queue_push_tail(&w->resume_queue, GSIZE_TO_POINTER(id));
+    }
+}
+
 EnvConn test_env_connect(TestEnv *te) {
     World *w = (World *)te;
     deliver_closes(w);
     Conn *c = conn_new(w);
-    int port = 40000 + (int)(c->id % 20000);
-    if (te->env.handlers.on_accept) te->env.handlers.on_accept(te->env.core, c->id, "127.0.0.1", port);
+    c->accept_due = TRUE; /* until accept_backlog takes it: bytes sent meanwhile are held */
+    g_queue_push_tail(&w->backlog, GSIZE_TO_POINTER(c->id));
+    if (!w->accept_paused) accept_backlog(w);
     return c->id;
+}
+
+void test_env_fail_accepts(TestEnv *te, unsigned count) { ((World *)te)->accept_failures = count; }
+
+gboolean test_env_is_accepted(TestEnv *te, EnvConn c) {
+    Conn *conn = conn_get((World *)te, c);
+    return conn != NULL && !conn->accept_due;
 }
 
 void test_env_client_send_len(TestEnv *te, EnvConn c, const void *bytes, size_t len) {
@@ -558,7 +600,7 @@ void test_env_client_send_len(TestEnv *te, EnvConn c, const void *bytes, size_t 
     deliver_resumed(w);
     Conn *conn = conn_get(w, c);
     if (conn == NULL || conn->closed) return;
-    if (conn->read_paused || (conn->held != NULL && conn->held->len > 0)) { /* keep the order */
+    if (conn->read_paused || conn->accept_due || (conn->held != NULL && conn->held->len > 0)) { /* keep the order */
         if (conn->held == NULL) conn->held = g_string_new(NULL);
         g_string_append_len(conn->held, bytes, (gssize)len);
         return;
@@ -590,6 +632,7 @@ void test_env_client_close(TestEnv *te, EnvConn c) {
     if (conn == NULL || conn->notified) return;
     conn->closed = TRUE;
     conn->notified = TRUE;
+    if (g_queue_remove(&w->backlog, GSIZE_TO_POINTER(c))) return; /* never accepted: no on_closed */
     peer_hung_up(conn);
     void *core;
     const EnvHandlers *h = conn_handlers(w, conn, &core);

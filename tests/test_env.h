@@ -19,6 +19,8 @@
  *   test_env_pump()                          deliver accepts, bytes and closes between them
  *                                            until nothing moves
  *   test_env_fail_syncs(te, path, code, n)   the next n fsyncs fail (EIO / ENOSPC)
+ *   test_env_fail_accepts(te, n)             the next n accepts of the client port fail with
+ *                                            EMFILE: connections wait, the port backs off
  */
 #ifndef MINIJET_TEST_ENV_H
 #define MINIJET_TEST_ENV_H
@@ -63,6 +65,11 @@ void test_env_pump(void);
  * (G_FILE_ERROR_IO or G_FILE_ERROR_NOSPC) and lose part of its unsynced writes (fsyncgate:
  * the fsync after them succeeds). */
 void test_env_fail_syncs(TestEnv *te, const char *path, int code, unsigned count);
+/* The next `count` attempts to accept a client connection fail with EMFILE. The world then
+ * does what env_real.c does (env.c ACCEPT BACK-OFF): it pauses the port on a timer, and
+ * test_env_connect's connections wait in a backlog (their bytes held) until accepted. */
+void test_env_fail_accepts(TestEnv *te, unsigned count);
+gboolean test_env_is_accepted(TestEnv *te, EnvConn c); /* on_accept delivered? */
 /* Log lines the core wrote, newline-separated; g_free it. */
 char *test_env_take_log(TestEnv *te);
 

@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -357,6 +358,50 @@ static void test_clock_and_random(void) {
     env_real_free(env);
 }
 
+/* Out of descriptors: accept() fails with EMFILE while clients wait in the backlog. The loop
+ * must neither spin nor die: it pauses the port (env.c ACCEPT BACK-OFF), logs once, and
+ * accepts every waiting client once descriptors are free again. Run in a subprocess with a
+ * low RLIMIT_NOFILE, so filling the descriptor table harms nobody else. */
+static void test_accept_emfile(void) {
+    if (g_test_subprocess()) {
+        struct rlimit rl = {.rlim_cur = 128, .rlim_max = 128};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = MIN(rl.rlim_max, 128);
+        g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &rl), ==, 0);
+        Fixture fx, *f = &fx;
+        fx_setup(f, NULL);
+        int socks[3];
+        for (int i = 0; i < 3; i++) socks[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        GArray *fill = g_array_new(FALSE, FALSE, sizeof(int));
+        for (int fd; (fd = dup(0)) >= 0;) g_array_append_val(fill, fd);
+        g_assert_cmpint(errno, ==, EMFILE);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        for (int i = 0; i < 3; i++) /* completes into the kernel's backlog: no accept needed */
+            g_assert_cmpint(connect(socks[i], (struct sockaddr *)&sa, sizeof sa), ==, 0);
+        g_usleep(300 * 1000); /* ~5 failed attempts (10, 20, 40, 80, 160 ms pauses) */
+        g_assert_cmpint(g_atomic_int_get(&f->accepted), ==, 0);
+        for (guint i = 0; i < fill->len; i++) close(g_array_index(fill, int, i));
+        g_array_free(fill, TRUE);
+        for (int i = 0; i < 300 && g_atomic_int_get(&f->accepted) < 3; i++) g_usleep(10 * 1000);
+        g_assert_cmpint(g_atomic_int_get(&f->accepted), ==, 3);
+        write_all(socks[2], "ping", 4); /* served as usual */
+        char buf[5] = {0};
+        struct timeval tv = {.tv_sec = 5};
+        setsockopt(socks[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        read_exact(socks[2], buf, 4);
+        g_assert_cmpstr(buf, ==, "ping");
+        for (int i = 0; i < 3; i++) close(socks[i]);
+        fx_teardown(f, NULL);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 20 * 1000000, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_passed();
+    g_test_trap_assert_stderr("*[ERR] Temporary Client Accept Error(Too many open files)*"
+                              "*[INF] Client accepts resumed after * failed attempts*");
+    g_test_trap_assert_stderr_unmatched("*Accept Error*Accept Error*"); /* logged once */
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
@@ -368,6 +413,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/env_real/timers-order-cancel", test_timers);
     g_test_add_func("/env_real/timers-churn", test_timer_churn);
     g_test_add_func("/env_real/files", test_files);
+    g_test_add_func("/env_real/accept-emfile", test_accept_emfile);
     g_test_add_func("/env_real/clock-random", test_clock_and_random);
     return g_test_run();
 }

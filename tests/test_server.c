@@ -460,9 +460,55 @@ static void test_sub_bad_queue(Fixture *f, gconstpointer data) {
     g_assert_cmpstr(got, ==, "MSG ok 1 2\r\nhi\r\n");
 }
 
+/* Out of descriptors (EMFILE): the port backs off (10 ms doubling, env.c ACCEPT BACK-OFF),
+ * logs once for the whole outage and once when it recovers; the waiting connection is then
+ * accepted with the bytes it sent meanwhile, and the clients already connected were served
+ * all along. (Before: one log line per 100 ms attempt, forever.) */
+static void test_accept_backoff(Fixture *f, gconstpointer data) {
+    EnvConn old = client(f, JS_CONNECT);
+    g_free(test_env_take_log(f->te));
+    test_env_fail_accepts(f->te, 6);
+    EnvConn c = test_env_connect(f->te);
+    g_assert_false(test_env_is_accepted(f->te, c));
+    test_env_client_send(f->te, c, "CONNECT {}\r\nPING\r\n"); /* waits in the backlog */
+    g_autofree char *out = say(f, old, "PING\r\n"); /* the others are served meanwhile */
+    g_assert_cmpstr(out, ==, "PONG\r\n");
+    /* pauses 10, 20, 40, 80, 160 ms: after 300 ms still waiting (the 6th failed at 310 ms) */
+    test_env_advance(f->te, 300 * 1000000LL);
+    g_assert_false(test_env_is_accepted(f->te, c));
+    test_env_advance(f->te, 20 * 1000000LL);
+    g_assert_false(test_env_is_accepted(f->te, c));
+    test_env_advance(f->te, 320 * 1000000LL); /* the 7th attempt, 320 ms after the 6th */
+    g_assert_true(test_env_is_accepted(f->te, c));
+    test_env_advance(f->te, 0);
+    g_autofree char *got = test_env_client_take(f->te, c);
+    g_assert_true(g_str_has_prefix(got, "INFO {"));
+    g_assert_true(g_str_has_suffix(got, "PONG\r\n"));
+    g_autofree char *log = test_env_take_log(f->te);
+    g_auto(GStrv) lines = g_strsplit(log, "\n", -1);
+    guint errors = 0, resumed = 0;
+    for (char **l = lines; *l != NULL; l++) {
+        if (strstr(*l, "Accept Error") != NULL) errors++;
+        if (strstr(*l, "accepts resumed after 6 failed attempts") != NULL) resumed++;
+    }
+    g_assert_cmpuint(errors, ==, 1);
+    g_assert_cmpuint(resumed, ==, 1);
+    g_assert_nonnull(strstr(log, "Too many open files"));
+    /* a second outage starts again at 10 ms and is logged again, once */
+    test_env_fail_accepts(f->te, 1);
+    EnvConn d = test_env_connect(f->te);
+    g_assert_false(test_env_is_accepted(f->te, d));
+    test_env_advance(f->te, 10 * 1000000LL);
+    g_assert_true(test_env_is_accepted(f->te, d));
+    g_autofree char *log2 = test_env_take_log(f->te);
+    g_assert_nonnull(strstr(log2, "Accept Error"));
+    g_assert_nonnull(strstr(log2, "accepts resumed after 1 failed attempts"));
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+    ADD("/server/accept_backoff", test_accept_backoff);
     ADD("/server/long-subjects", test_long_subjects);
     ADD("/server/backpressure", test_backpressure);
     ADD("/server/info", test_info);

@@ -235,6 +235,25 @@ static void test_create_defaults(Fx *f, gconstpointer d) {
     assert_jq(r2, "$.config.subjects[0]", "b.>");
 }
 
+/* A create that fails on the disk (full: the segment cannot be made) answers an error and
+ * leaves nothing behind: no folder, nothing in STREAM.NAMES, nothing after a restart; the
+ * same create works once the disk has room. (Before: an empty streams/<name>/msgs stayed.) */
+static void test_create_failure_leaves_nothing(Fx *f, gconstpointer d) {
+    test_env_set_disk_full(f->te, TRUE);
+    g_autofree char *r = req(f, "$JS.API.STREAM.CREATE.FULL", "{\"name\":\"FULL\",\"subjects\":[\"full.>\"]}");
+    g_assert_nonnull(r);
+    assert_jq(r, "$.error.code", "500");
+    g_assert_false(env_path_exists(&f->te->env, "js/streams/FULL"));
+    test_env_set_disk_full(f->te, FALSE);
+    g_autofree char *names = req(f, "$JS.API.STREAM.NAMES", "");
+    assert_jq(names, "$.total", "0");
+    fx_restart(f);
+    g_autofree char *names2 = req(f, "$JS.API.STREAM.NAMES", "");
+    assert_jq(names2, "$.total", "0");
+    create(f, "FULL", "{\"name\":\"FULL\",\"subjects\":[\"full.>\"]}");
+    g_assert_true(env_path_exists(&f->te->env, "js/streams/FULL/meta.json"));
+}
+
 static void test_info(Fx *f, gconstpointer d) {
     g_autofree char *miss = info(f, "NOPE", "");
     g_assert_cmpstr(miss, ==,
@@ -957,6 +976,7 @@ int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define T(path, fn) g_test_add("/stream/" path, Fx, NULL, fx_setup, fn, fx_teardown)
     T("time-format", test_json_time);
+    T("create-failure-leaves-nothing", test_create_failure_leaves_nothing);
     T("create-defaults", test_create_defaults);
     T("info", test_info);
     T("validation", test_validation);

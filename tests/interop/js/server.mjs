@@ -13,6 +13,7 @@
 //   srv.alive()                        // still running?
 //   await srv.close();                 // stop and remove the store
 //   await stopAllServers();            // for after(): every server this process started
+//   startServer([], { maxFiles: 64 })  // under `ulimit -n 64` (a shell wrapper sets it)
 //   confPath("auth-users")             // tests/interop/conf/auth-users.conf: startServer(["-c", it])
 //                                      // gives both servers the same config file
 //
@@ -99,8 +100,9 @@ for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
 }
 
 class Server {
-  constructor(port, storeDir, logPath, extraArgs, { kind = serverKind, jetstream = true } = {}) {
+  constructor(port, storeDir, logPath, extraArgs, { kind = serverKind, jetstream = true, maxFiles = 0 } = {}) {
     this.kind = kind;
+    this.maxFiles = maxFiles; // > 0: run under `ulimit -n maxFiles`
     this.jetstream = jetstream;
     this.port = port;
     this.url = `nats://127.0.0.1:${port}`;
@@ -144,7 +146,10 @@ class Server {
     this.exit = null;
     // detached: its own process group, so stop() reaches whatever it spawns; the exit and signal
     // handlers above kill it if this process ends first.
-    const proc = spawn(bin, args, { stdio: ["ignore", fd, fd], detached: true });
+    const [cmd, argv] = this.maxFiles > 0
+      ? ["/bin/sh", ["-c", `ulimit -n ${this.maxFiles} && exec "$0" "$@"`, bin, ...args]]
+      : [bin, args];
+    const proc = spawn(cmd, argv, { stdio: ["ignore", fd, fd], detached: true });
     fs.closeSync(fd);
     this.proc = proc;
     running.add(this);
@@ -216,14 +221,14 @@ export function confPath(name) {
   return path.join(repoRoot(), "tests", "interop", "conf", `${name}.conf`);
 }
 
-/** Start a fresh server (optionally with extra command-line arguments). */
-export async function startServer(extraArgs = []) {
+/** Start a fresh server (optionally with extra command-line arguments; maxFiles: ulimit -n). */
+export async function startServer(extraArgs = [], { maxFiles = 0 } = {}) {
   const port = await freePort();
   const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "minijet-interop-js-"));
   const logDir = path.join(repoRoot(), "build", "test-logs", "servers");
   fs.mkdirSync(logDir, { recursive: true });
   const logPath = path.join(logDir, `${serverKind}-${port}-js${process.pid}.log`);
-  const srv = new Server(port, storeDir, logPath, extraArgs);
+  const srv = new Server(port, storeDir, logPath, extraArgs, { maxFiles });
   created.add(srv);
   try {
     await srv.spawn();
