@@ -364,7 +364,7 @@ static void on_ack(void *ctx, const ServerMsg *m) {
         save_soon(c);
         consumer_kick(c); /* max_ack_pending may have been the brake */
     }
-    if (ack_reply) server_publish(c->srv, reply, NULL, NULL, 0, NULL, 0);
+    if (ack_reply) consumer_set_ack_reply(c->set, c, reply);
     if (len >= 4 && memcmp(body, "+NXT", 4) == 0 && reply != NULL)
         consumer_pull_request(c, reply, body + 4, len - 4);
 }
@@ -874,10 +874,9 @@ void consumer_update(Consumer *c, ConsumerConfig *cfg) {
     consumer_kick(c);
 }
 
-void consumer_free(Consumer *c, bool deleted) {
-    if (c == NULL) return;
+static void consumer_stop(Consumer *c, const char *why) {
     c->deleted = true;
-    consumer_pull_stop(c, deleted);
+    consumer_pull_stop(c, why);
     consumer_push_stop(c);
     server_unsubscribe_internal(c->srv, c->ack_sub);
     env_timer_cancel(c->env, c->kick_timer);
@@ -890,6 +889,14 @@ void consumer_free(Consumer *c, bool deleted) {
     consumer_config_free(c->cfg);
     g_free(c->name);
     g_free(c);
+}
+
+void consumer_free(Consumer *c, bool deleted) {
+    if (c != NULL) consumer_stop(c, deleted ? "409 Consumer Deleted" : NULL);
+}
+
+void consumer_release(Consumer *c, bool leadership_change) {
+    consumer_stop(c, leadership_change ? "409 Leadership Change" : NULL);
 }
 
 const char *consumer_name(Consumer *c) { return c->name; }

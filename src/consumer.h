@@ -127,6 +127,20 @@ Consumer *consumer_set_lookup(ConsumerSet *set, const char *name);
 GPtrArray *consumer_set_list(ConsumerSet *set);
 void consumer_set_check_invariants(ConsumerSet *set);
 
+/* Replication (jscluster.c; see consumer_store.c "replication"): a replicated stream's
+ * durables live on its leader, their state in the stream's Raft log. */
+typedef struct ConsumerSetRepl {
+    void (*changed)(void *ctx, Consumer *c);                      /* a durable's state or config */
+    void (*ack_reply)(void *ctx, Consumer *c, const char *reply); /* answer once replicated */
+} ConsumerSetRepl;
+void consumer_set_set_repl(ConsumerSet *set, const ConsumerSetRepl *r, void *ctx);
+/* A consumer the cluster knows (cfg taken, validated): live on this server from now on. */
+Consumer *consumer_set_adopt(ConsumerSet *set, const char *name, ConsumerConfig *cfg, int64_t created_ns,
+                             JsonObject *state);
+/* Let go of every consumer, nothing deleted (leadership moved: waiting pulls get 409
+ * Leadership Change when leadership_change, else nothing). */
+void consumer_set_release(ConsumerSet *set, bool leadership_change);
+
 /* ---- consumer.c ---- */
 typedef struct ConsumerNumbers {
     uint64_t delivered_consumer_seq, delivered_stream_seq;
@@ -168,5 +182,7 @@ Stream *consumer_set_stream(ConsumerSet *set);
 void consumer_set_msg_acked(ConsumerSet *set, uint64_t seq);   /* retention: maybe remove */
 void consumer_set_save_soon(ConsumerSet *set, Consumer *c);    /* state changed */
 void consumer_set_delete(ConsumerSet *set, Consumer *c);       /* API delete / inactivity */
+void consumer_set_ack_reply(ConsumerSet *set, Consumer *c, const char *reply); /* an ack's reply */
+void consumer_release(Consumer *c, bool leadership_change);    /* free, not deleted */
 
 #endif

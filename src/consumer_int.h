@@ -106,7 +106,7 @@ size_t consumer_msg_size(Consumer *c, const StoreMsg *m);
 
 /* consumer_pull.c */
 void consumer_pull_init(Consumer *c);
-void consumer_pull_stop(Consumer *c, bool deleted);
+void consumer_pull_stop(Consumer *c, const char *why); /* why: the waiting pulls' status, or NULL */
 void consumer_pull_reconfigured(Consumer *c);
 bool consumer_pull_has_waiting(Consumer *c);
 /* The reply subject of the request that takes a message of `size` bytes, or NULL. */

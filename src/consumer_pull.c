@@ -120,10 +120,10 @@ void consumer_pull_init(Consumer *c) {
 
 void consumer_pull_reconfigured(Consumer *c) { arm_inactive(c); }
 
-void consumer_pull_stop(Consumer *c, bool deleted) {
+void consumer_pull_stop(Consumer *c, const char *why) {
     PullRequest *r;
     while ((r = g_queue_pop_head(&c->waiting)) != NULL) {
-        if (deleted) status(c, r->reply, "409 Consumer Deleted");
+        if (why != NULL) status(c, r->reply, why);
         request_free(r);
     }
     env_timer_cancel(c->env, c->pull_timer);

@@ -27,6 +27,8 @@ struct ConsumerSet {
     uint64_t stored;      /* appends consumer_set_stored has heard of (consumer.c
                            * num_pending_cache_fresh) */
     ConsumerStates *states; /* the durable consumers' files (consumer_state.c) */
+    const ConsumerSetRepl *repl; /* a replicated stream's: the cluster keeps the state, no files */
+    void *repl_ctx;
 };
 
 Stream *consumer_set_stream(ConsumerSet *set) { return set->st; }
@@ -290,7 +292,9 @@ Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg_in, GError **er
     index_add(set, c);
     /* A durable is acknowledged only once it is on disk; if it cannot be written (disk full,
      * a name the file system refuses) the reply is the error and nothing of it remains. */
-    if (!consumer_states_save_now(set->states, c, error)) {
+    if (set->repl != NULL && consumer_is_durable(c)) {
+        set->repl->changed(set->repl_ctx, c); /* the cluster answers once it is replicated */
+    } else if (set->repl == NULL && !consumer_states_save_now(set->states, c, error)) {
         consumer_set_delete(set, c);
         return NULL;
     }
@@ -315,4 +319,49 @@ void consumer_set_check_invariants(ConsumerSet *set) {
     consumer_states_check(set->states);
 }
 
-void consumer_set_save_soon(ConsumerSet *set, Consumer *c) { consumer_states_save_soon(set->states, c); }
+void consumer_set_save_soon(ConsumerSet *set, Consumer *c) {
+    if (set->repl != NULL && consumer_is_durable(c))
+        set->repl->changed(set->repl_ctx, c);
+    else if (set->repl == NULL)
+        consumer_states_save_soon(set->states, c);
+}
+
+/* ------------------------------------------------------------------ replication
+ *
+ * A replicated stream's durable consumers are the cluster's (jscluster.c, "CONSUMERS"): their
+ * config and state travel in the stream's Raft log, and only the stream's leader holds live
+ * Consumer objects. So in this mode nothing is written to files: a change goes to
+ * repl->changed, an ack that asked for a reply is answered through repl->ack_reply once the
+ * change is replicated, the leader adopts every consumer when it takes over and releases
+ * them all when it stops leading. */
+
+void consumer_set_set_repl(ConsumerSet *set, const ConsumerSetRepl *r, void *ctx) {
+    set->repl = r;
+    set->repl_ctx = ctx;
+}
+
+void consumer_set_ack_reply(ConsumerSet *set, Consumer *c, const char *reply) {
+    if (set->repl != NULL && consumer_is_durable(c)) {
+        set->repl->ack_reply(set->repl_ctx, c, reply);
+        return;
+    }
+    server_publish(stream_server(set->st), reply, NULL, NULL, 0, NULL, 0);
+}
+
+Consumer *consumer_set_adopt(ConsumerSet *set, const char *name, ConsumerConfig *cfg, int64_t created_ns,
+                             JsonObject *state) {
+    g_assert_null(consumer_set_lookup(set, name));
+    Consumer *c = consumer_new(set, name, cfg, created_ns, state);
+    index_add(set, c);
+    return c;
+}
+
+void consumer_set_release(ConsumerSet *set, bool leadership_change) {
+    g_autoptr(GPtrArray) all = consumer_set_list(set);
+    for (guint i = 0; i < all->len; i++) {
+        Consumer *c = g_ptr_array_index(all, i);
+        index_remove(set, c);
+        consumer_states_forget(set->states, c, false);
+        consumer_release(c, leadership_change);
+    }
+}

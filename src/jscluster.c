@@ -16,6 +16,27 @@
  *                      | 2 | subj_len u16 | subj | reply_len u16 | reply | body_len u32 | body |
  *   The request is the command: each replica runs the same request against the same state,
  *   the leader's reply goes to the client, the others' to nowhere.
+ *   op 3, a durable consumer's record (created or changed), op 4, its deletion:
+ *                      | op | name_len u16 | name | rec_len u32 | rec | n u16 |
+ *                      | n x (subj_len u16 | subj | body_len u32 | body) |
+ *   rec is {"config","created","state"} (empty for op 4); the n replies (an ack's empty
+ *   answer, a create's or delete's response) are sent by the leader when it applies the entry.
+ *
+ * CONSUMERS (book 12.6)
+ *   A replicated stream's durable consumers are part of the STREAM's state machine, not a
+ *   group of their own: their records travel in the stream's log (ops 3 and 4), every
+ *   replica keeps the catalogue (a->consumers), and the stream's leader is the consumers'
+ *   leader. It alone holds live Consumer objects: it adopts them from the catalogue when
+ *   it becomes ready and releases them when it stops leading. A change to a live consumer
+ *   (a delivery, an ack, a redelivery, a new config) marks it dirty; once per loop turn the
+ *   leader proposes each dirty consumer's whole record, at most one in flight per consumer,
+ *   so the log gets one record per consumer per commit round however fast acks come. What
+ *   a new leader can miss is the last uncommitted record: deliveries it will repeat, acks
+ *   whose messages it will redeliver -- at-least-once, never a forgotten unacked message.
+ *   An ack that asked for a reply (nats.js ackAck) and a create or delete are answered only
+ *   once the record that holds them is committed.
+ *   Ephemeral consumers are not replicated: they live on the leader and end with its
+ *   leadership (nats-server makes them R1; their clients recreate them).
  *
  * PLACEMENT
  *   The meta leader picks num_replicas peers among the meta group's members that it heard
@@ -32,6 +53,7 @@
 
 #include "bytes.h"
 #include "cluster_nrg.h"
+#include "consumer.h"
 #include "jsapi.h"
 #include "jsonutil.h"
 #include "limits.h"
@@ -41,6 +63,8 @@
 
 #define OP_MSG 1
 #define OP_API 2
+#define OP_CSTATE 3
+#define OP_CDEL 4
 #define VOID_REPLY "_MJ.NRG.VOID" /* where a replica's copy of an API reply goes: nobody */
 
 typedef struct Assignment {
@@ -56,7 +80,17 @@ typedef struct Assignment {
     bool leading;           /* subscribed to the subjects, taking publishes */
     char *reply;            /* a create/update waiting for this stream's leader to answer */
     const char *reply_kind; /* "stream_create_response" / "stream_update_response" */
+    GTree *consumers;       /* durable name -> record JSON (char*), as committed: every replica */
+    GTree *cdirty;          /* leader: name -> GPtrArray of CReply*, to propose this turn */
+    GHashTable *cinflight;  /* leader: name -> records proposed, not yet applied (never iterated) */
+    EnvTimer ctimer;
 } Assignment;
+
+/* A reply the leader sends when it applies the entry that carries it. */
+typedef struct CReply {
+    char *subject;
+    GBytes *body;
+} CReply;
 
 struct JsCluster {
     Server *srv;
@@ -70,6 +104,9 @@ struct JsCluster {
     GTree *streams;         /* name -> Assignment*, sorted */
     ServerInternalSub *hello_sub;
     EnvTimer hello_timer;
+    ServerInternalSub *capture_sub; /* consumer_write: a local API answer, caught */
+    char *capture_subject;
+    GBytes *captured;
 };
 
 static const StreamRepl REPL;
@@ -216,6 +253,224 @@ static void send_stream_reply(Assignment *a, const char *reply, const char *kind
     g_free(r.reply);
 }
 
+
+/* ------------------------------------------------------------------ consumers (see CONSUMERS) */
+
+static void creply_free(CReply *r) {
+    g_free(r->subject);
+    if (r->body != NULL) g_bytes_unref(r->body);
+    g_free(r);
+}
+
+static void creplies_free(GPtrArray *a) { g_ptr_array_free(a, TRUE); }
+
+static ConsumerSet *set_of(Assignment *a) { return consumer_set_of(a->st); }
+
+static void consumers_propose(void *arg);
+
+static void arm_consumers(Assignment *a) {
+    if (a->ctimer == 0) a->ctimer = env_timer_add(a->cl->env, 0, consumers_propose, a);
+}
+
+static void mark_dirty(Assignment *a, const char *name, CReply *r) {
+    GPtrArray *replies = g_tree_lookup(a->cdirty, name);
+    if (replies == NULL) {
+        replies = g_ptr_array_new_with_free_func((GDestroyNotify)creply_free);
+        g_tree_insert(a->cdirty, g_strdup(name), replies);
+    }
+    if (r != NULL) g_ptr_array_add(replies, r);
+    arm_consumers(a);
+}
+
+static void consumer_changed(void *ctx, Consumer *c) { mark_dirty(ctx, consumer_name(c), NULL); }
+
+static void consumer_ack_reply(void *ctx, Consumer *c, const char *reply) {
+    CReply *r = g_new0(CReply, 1);
+    r->subject = g_strdup(reply);
+    mark_dirty(ctx, consumer_name(c), r);
+}
+
+static const ConsumerSetRepl CREPL = {.changed = consumer_changed, .ack_reply = consumer_ack_reply};
+
+static char *consumer_record(Consumer *c) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "config");
+    consumer_config_build(consumer_config(c), b);
+    jsonu_add_int(b, "created", consumer_created_ns(c));
+    json_builder_set_member_name(b, "state");
+    consumer_build_state(c, b);
+    json_builder_end_object(b);
+    return jsonu_builder_to_string(b);
+}
+
+/* Propose op 3 or 4 for `name` carrying `replies`; FALSE: not leader any more. */
+static bool propose_consumer(Assignment *a, uint8_t op, const char *name, const char *rec, GPtrArray *replies) {
+    size_t nl = strlen(name), rl = rec != NULL ? strlen(rec) : 0, n = 1 + 2 + nl + 4 + rl + 2;
+    guint nr = replies != NULL ? MIN(replies->len, G_MAXUINT16) : 0;
+    for (guint i = 0; i < nr; i++) {
+        CReply *r = g_ptr_array_index(replies, i);
+        n += 2 + strlen(r->subject) + 4 + (r->body != NULL ? g_bytes_get_size(r->body) : 0);
+    }
+    g_autofree uint8_t *buf = g_malloc(n);
+    uint8_t *p = buf;
+    *p++ = op;
+    put16(p, (uint16_t)nl), p += 2;
+    memcpy(p, name, nl), p += nl;
+    put32(p, (uint32_t)rl), p += 4;
+    if (rl) memcpy(p, rec, rl), p += rl;
+    put16(p, (uint16_t)nr), p += 2;
+    for (guint i = 0; i < nr; i++) {
+        CReply *r = g_ptr_array_index(replies, i);
+        size_t sl = strlen(r->subject);
+        gsize bl = 0;
+        const void *body = r->body != NULL ? g_bytes_get_data(r->body, &bl) : NULL;
+        put16(p, (uint16_t)sl), p += 2;
+        memcpy(p, r->subject, sl), p += sl;
+        put32(p, (uint32_t)bl), p += 4;
+        if (bl) memcpy(p, body, bl), p += bl;
+    }
+    g_autoptr(GError) err = NULL;
+    if (!nrg_propose(a->nrg, buf, n, &err)) return false;
+    gpointer k = NULL, v = NULL;
+    if (!g_hash_table_lookup_extended(a->cinflight, name, &k, &v)) k = g_strdup(name);
+    else g_hash_table_steal(a->cinflight, name);
+    g_hash_table_insert(a->cinflight, k, GSIZE_TO_POINTER(GPOINTER_TO_SIZE(v) + 1));
+    return true;
+}
+
+/* Once per turn: each dirty consumer with no record in flight proposes its record. */
+static void consumers_propose(void *arg) {
+    Assignment *a = arg;
+    a->ctimer = 0;
+    if (!a->leading) return;
+    g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func(g_free);
+    for (GTreeNode *node = g_tree_node_first(a->cdirty); node != NULL; node = g_tree_node_next(node)) {
+        const char *name = g_tree_node_key(node);
+        if (GPOINTER_TO_SIZE(g_hash_table_lookup(a->cinflight, name)) > 0) continue; /* after that one */
+        Consumer *c = consumer_set_lookup(set_of(a), name);
+        if (c != NULL) {
+            g_autofree char *rec = consumer_record(c);
+            if (!propose_consumer(a, OP_CSTATE, name, rec, g_tree_node_value(node))) break;
+        }
+        g_ptr_array_add(done, g_strdup(name));
+    }
+    for (guint i = 0; i < done->len; i++) g_tree_remove(a->cdirty, g_ptr_array_index(done, i));
+}
+
+/* Leadership moved: forget what was dirty or in flight (its clients time out or retry). */
+static void consumers_reset(Assignment *a) {
+    env_timer_cancel(a->cl->env, a->ctimer);
+    a->ctimer = 0;
+    g_tree_remove_all(a->cdirty);
+    g_hash_table_remove_all(a->cinflight);
+}
+
+/* The new leader brings the catalogue to life. */
+static void consumers_adopt(Assignment *a) {
+    JsCluster *c = a->cl;
+    ConsumerSet *set = set_of(a);
+    consumer_set_release(set, false);
+    for (GTreeNode *node = g_tree_node_first(a->consumers); node != NULL; node = g_tree_node_next(node)) {
+        const char *name = g_tree_node_key(node), *rec = g_tree_node_value(node);
+        g_autoptr(JsonParser) parser = NULL;
+        JsonObject *o = jsonu_parse_object(rec, strlen(rec), &parser);
+        JsonNode *cn = o != NULL ? json_object_get_member(o, "config") : NULL;
+        JsonNode *sn = o != NULL ? json_object_get_member(o, "state") : NULL;
+        int64_t created = 0;
+        g_autoptr(GError) err = NULL;
+        ConsumerConfig *cfg = cn != NULL && JSON_NODE_HOLDS_OBJECT(cn) && jsonu_get_int(o, "created", &created)
+                                  ? consumer_config_parse(json_node_get_object(cn), &err) : NULL;
+        if (cfg != NULL && !consumer_config_validate(cfg, stream_config(a->st), &err))
+            g_clear_pointer(&cfg, consumer_config_free);
+        if (cfg == NULL) {
+            env_log(c->env, ENV_LOG_ERROR, "stream %s: consumer %s not adopted: %s", a->name, name,
+                    err != NULL ? err->message : "malformed record");
+            continue;
+        }
+        consumer_set_adopt(set, name, cfg, created,
+                           sn != NULL && JSON_NODE_HOLDS_OBJECT(sn) ? json_node_get_object(sn) : NULL);
+    }
+}
+
+static void send_creplies(JsCluster *c, Rd *r, uint16_t n) {
+    for (uint16_t i = 0; i < n && !r->bad; i++) {
+        uint16_t sl = rd16(r);
+        const char *subj = (const char *)rd_take(r, sl);
+        uint32_t bl = rd32(r);
+        const uint8_t *body = rd_take(r, bl);
+        if (r->bad) return;
+        g_autofree char *to = g_strndup(subj, sl);
+        server_publish(c->srv, to, NULL, NULL, 0, body, bl);
+    }
+}
+
+/* Ops 3 and 4 on every replica: the catalogue; on the leader also the replies. */
+static bool apply_consumer(Assignment *a, uint8_t op, Rd *r, bool leader) {
+    uint16_t nl = rd16(r);
+    const char *np = (const char *)rd_take(r, nl);
+    uint32_t rl = rd32(r);
+    const char *rec = (const char *)rd_take(r, rl);
+    uint16_t n = rd16(r);
+    if (r->bad || nl == 0) return false;
+    g_autofree char *name = g_strndup(np, nl);
+    if (op == OP_CSTATE) g_tree_replace(a->consumers, g_strdup(name), g_strndup(rec, rl));
+    else g_tree_remove(a->consumers, name);
+    if (!leader) return true;
+    send_creplies(a->cl, r, n);
+    gsize inflight = GPOINTER_TO_SIZE(g_hash_table_lookup(a->cinflight, name));
+    if (inflight > 1) g_hash_table_insert(a->cinflight, g_strdup(name), GSIZE_TO_POINTER(inflight - 1));
+    else g_hash_table_remove(a->cinflight, name);
+    if (g_tree_lookup(a->cdirty, name) != NULL) arm_consumers(a);
+    return !r->bad;
+}
+
+static void on_capture(void *ctx, const ServerMsg *m) {
+    JsCluster *c = ctx;
+    if (c->captured != NULL) g_bytes_unref(c->captured);
+    c->captured = g_bytes_new(m->payload, m->payload_len);
+}
+
+static void forward(JsCluster *c, const char *reply, GBytes *body) {
+    gsize len;
+    const void *p = g_bytes_get_data(body, &len);
+    server_publish(c->srv, reply, NULL, NULL, 0, p, len);
+}
+
+/* CONSUMER.CREATE / DURABLE.CREATE / DELETE on the stream's leader: the local handler does
+ * the work (every check of a single server), its answer is caught, and for a durable it
+ * travels in the record's entry, to be sent once that is committed. */
+static void consumer_write(JsCluster *c, Assignment *a, const ServerMsg *m, const char *reply, bool del,
+                           const char *del_name) {
+    ServerMsg local = *m;
+    local.reply = c->capture_subject;
+    local.reply_len = strlen(c->capture_subject);
+    g_clear_pointer(&c->captured, g_bytes_unref);
+    jetstream_api_dispatch(c->js, &local);
+    g_autoptr(GBytes) answer = g_steal_pointer(&c->captured);
+    if (answer == NULL) return;
+    gsize len;
+    const char *p = g_bytes_get_data(answer, &len);
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(p, len, &parser);
+    const char *name = del ? del_name : NULL;
+    if (o != NULL && !del) jsonu_get_string(o, "name", &name);
+    bool durable = name != NULL && !json_object_has_member(o, "error") &&
+                   (del ? g_tree_lookup(a->consumers, name) != NULL || g_tree_lookup(a->cdirty, name) != NULL
+                        : consumer_set_lookup(set_of(a), name) != NULL &&
+                              consumer_is_durable(consumer_set_lookup(set_of(a), name)));
+    if (!durable) return forward(c, reply, answer);
+    CReply *r = g_new0(CReply, 1);
+    r->subject = g_strdup(reply);
+    r->body = g_bytes_ref(answer);
+    if (!del) return mark_dirty(a, name, r);
+    g_tree_remove(a->cdirty, name); /* its records, if any, are moot; their replies lapse */
+    g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func((GDestroyNotify)creply_free);
+    g_ptr_array_add(replies, r);
+    if (!propose_consumer(a, OP_CDEL, name, NULL, replies))
+        reply_error(c, m, "consumer_delete_response", MJ_ERR_JS_UNAVAILABLE, NULL);
+}
+
 static void stream_apply(void *ctx, uint64_t index, const uint8_t *data, size_t len) {
     Assignment *a = ctx;
     JsCluster *c = a->cl;
@@ -258,6 +513,7 @@ static void stream_apply(void *ctx, uint64_t index, const uint8_t *data, size_t 
         jetstream_api_dispatch(c->js, &m);
         return;
     }
+    if (op != NULL && (*op == OP_CSTATE || *op == OP_CDEL) && apply_consumer(a, *op, &r, leader)) return;
 bad:
     env_log(c->env, ENV_LOG_ERROR, "stream %s: malformed entry %" G_GUINT64_FORMAT " (%zu bytes) ignored", a->name,
             index, len);
@@ -270,6 +526,8 @@ static void stream_state(void *ctx) {
         a->leading = true;
         stream_repl_reset(a->st);
         stream_set_subscribed(a->st, true);
+        consumers_reset(a);
+        consumers_adopt(a);
         if (a->reply != NULL) {
             send_stream_reply(a, a->reply, a->reply_kind, strcmp(a->reply_kind, "stream_create_response") == 0);
             g_clear_pointer(&a->reply, g_free);
@@ -278,6 +536,8 @@ static void stream_state(void *ctx) {
         a->leading = false;
         stream_set_subscribed(a->st, false);
         stream_repl_reset(a->st);
+        consumers_reset(a);
+        consumer_set_release(set_of(a), true);
     }
     if (!ready && nrg_leader(a->nrg) != 0 && nrg_leader(a->nrg) != a->cl->self)
         g_clear_pointer(&a->reply, g_free); /* another server leads: it answers */
@@ -302,11 +562,14 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
     stream_set_subscribed(st, false);
     a->st = st;
     stream_set_repl(st, &REPL, a);
+    consumer_set_release(consumer_set_of(st), false); /* files of an older life: the log decides */
+    consumer_set_set_repl(consumer_set_of(st), &CREPL, a);
     g_autofree char *dir = g_build_filename(c->dir, a->group, NULL);
     NrgConfig nc = {.group = a->group, .dir = dir, .self = c->self, .peers = a->peers, .n_peers = (size_t)a->n_peers};
     a->nrg = nrg_new(c->srv, &nc, &STREAM_CB, a, &err);
     if (a->nrg == NULL) {
         env_log(c->env, ENV_LOG_ERROR, "stream %s: cannot open its raft group: %s", a->name, err->message);
+        consumer_set_set_repl(consumer_set_of(st), NULL, NULL);
         stream_set_repl(st, NULL, NULL);
         a->st = NULL;
         return;
@@ -315,7 +578,15 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
 }
 
 static void assignment_free(Assignment *a) {
-    if (a->st != NULL) stream_set_repl(a->st, NULL, NULL);
+    consumers_reset(a);
+    if (a->st != NULL) {
+        consumer_set_release(consumer_set_of(a->st), false);
+        consumer_set_set_repl(consumer_set_of(a->st), NULL, NULL);
+        stream_set_repl(a->st, NULL, NULL);
+    }
+    g_tree_destroy(a->consumers);
+    g_tree_destroy(a->cdirty);
+    g_hash_table_destroy(a->cinflight);
     nrg_free(a->nrg);
     stream_config_free(a->cfg);
     g_free(a->name);
@@ -357,6 +628,8 @@ static StreamConfig *entry_config(JsonObject *o) {
     return cfg;
 }
 
+static int name_cmp(gconstpointer a, gconstpointer b, gpointer unused) { return strcmp(a, b); }
+
 static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, const char *reply) {
     const char *group = NULL;
     int64_t created = 0;
@@ -378,6 +651,9 @@ static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, cons
     a->group = g_strdup(group);
     a->cfg = cfg;
     a->created_ns = created;
+    a->consumers = g_tree_new_full(name_cmp, NULL, g_free, g_free);
+    a->cdirty = g_tree_new_full(name_cmp, NULL, g_free, (GDestroyNotify)creplies_free);
+    a->cinflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     JsonArray *pa = json_node_get_array(pn);
     bool mine = false;
     for (guint i = 0; i < json_array_get_length(pa) && a->n_peers < LIMIT_CLUSTER_REPLICAS_MAX; i++) {
@@ -424,7 +700,11 @@ static void apply_stream_del(JsCluster *c, const char *name, const char *reply) 
     g_tree_steal(c->streams, name);
     Stream *st = a->st;
     Nrg *nrg = g_steal_pointer(&a->nrg);
-    if (st != NULL) stream_set_repl(st, NULL, NULL);
+    if (st != NULL) {
+        consumers_reset(a);
+        consumer_set_set_repl(consumer_set_of(st), NULL, NULL);
+        stream_set_repl(st, NULL, NULL);
+    }
     a->st = NULL;
     nrg_destroy(nrg);
     if (st != NULL) jetstream_delete(c->js, st);
@@ -731,6 +1011,21 @@ static bool api_filter(void *ctx, const ServerMsg *m) {
         stepdown(c, a->nrg, m, reply, kind);
         return true;
     }
+    if (strcmp(t[0], "CONSUMER") == 0 && strcmp(t[1], "LEADER") == 0) { /* the stream's group moves */
+        if (n != 5 || consumer_set_lookup(set_of(a), t[4]) == NULL)
+            reply_error(c, m, kind, MJ_ERR_JS_CONSUMER_NOT_FOUND, NULL);
+        else if (a->n_peers == 1)
+            reply_success(c, reply, kind); /* nats-server: success, and nothing can move */
+        else
+            stepdown(c, a->nrg, m, reply, kind);
+        return true;
+    }
+    if (strcmp(t[0], "CONSUMER") == 0 &&
+        (strcmp(t[1], "CREATE") == 0 || strcmp(t[1], "DURABLE") == 0 || (strcmp(t[1], "DELETE") == 0 && n == 4))) {
+        bool del = strcmp(t[1], "DELETE") == 0;
+        consumer_write(c, a, m, reply, del, del ? t[3] : NULL);
+        return true;
+    }
     if (strcmp(t[0], "STREAM") == 0 &&
         (strcmp(t[1], "PURGE") == 0 || (strcmp(t[1], "MSG") == 0 && n == 4 && strcmp(t[2], "DELETE") == 0))) {
         propose_api(c, a, m, kind);
@@ -894,6 +1189,8 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
     g_autoptr(GPtrArray) local = jetstream_streams(js);
     for (guint i = 0; i < local->len; i++) stream_set_subscribed(g_ptr_array_index(local, i), false);
     c->hello_sub = server_subscribe_internal(srv, "$JSC.HELLO", NULL, on_hello, c);
+    c->capture_subject = g_strdup_printf("_MJ.CAP.%08x", c->self);
+    c->capture_sub = server_subscribe_internal(srv, c->capture_subject, NULL, on_capture, c);
     g_autoptr(GError) err = NULL;
     if (!load_meta(c, &err)) {
         env_log(env, ENV_LOG_ERROR, "JetStream cluster: %s", err->message);
@@ -910,6 +1207,9 @@ void jscluster_free(JsCluster *c) {
     if (c == NULL) return;
     jetstream_set_api_filter(c->js, NULL, NULL);
     server_unsubscribe_internal(c->srv, c->hello_sub);
+    server_unsubscribe_internal(c->srv, c->capture_sub);
+    g_free(c->capture_subject);
+    if (c->captured != NULL) g_bytes_unref(c->captured);
     env_timer_cancel(c->env, c->hello_timer);
     nrg_free(c->meta);
     for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node))

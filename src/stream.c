@@ -298,6 +298,10 @@ void stream_build_info(Stream *st, JsonBuilder *b, const StreamInfoReq *req) {
     }
     jsonu_add_int(b, "consumer_count", st->hooks != NULL ? st->hooks->count(st->hooks_ctx) : 0);
     json_builder_end_object(b);
+    stream_build_cluster_info(st, b);
+}
+
+void stream_build_cluster_info(Stream *st, JsonBuilder *b) {
     if (st->repl != NULL && st->repl->info != NULL) st->repl->info(st->repl_ctx, st, b);
 }
 

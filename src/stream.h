@@ -118,6 +118,8 @@ typedef struct StreamRepl {
     void (*info)(void *ctx, Stream *st, JsonBuilder *b);
 } StreamRepl;
 void stream_set_repl(Stream *st, const StreamRepl *r, void *ctx); /* r NULL: local again */
+/* The "cluster" member (a replicated stream's, and its consumers', which share its group). */
+void stream_build_cluster_info(Stream *st, JsonBuilder *b);
 void stream_repl_reset(Stream *st);      /* leadership changed: forget the projection and held publishes */
 uint64_t stream_repl_pending(Stream *st);
 char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m, bool leader);

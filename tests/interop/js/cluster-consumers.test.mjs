@@ -1,0 +1,311 @@
+// cluster-consumers.test.mjs — the seed's failover checklist with real processes: three
+// servers joined by routes, an R3 stream with durable consumers (pull and push), nats.js
+// publishing with `servers: [all three]`; kill -9 of the stream's leader. Then publishing
+// resumes, every acknowledged message is readable exactly once by its sequence number, the
+// consumers resume where they were (no acknowledged message comes back, every unacknowledged
+// one does), a pull request in flight on the dead leader ends on the client and the next one
+// is served by the new leader, and the restarted node catches up (`current: true`). Plus a
+// KV bucket with `replicas: 3` surviving the kill of its leader.
+//
+// The same script runs against three nats-server 2.9.10 processes
+// (MINIJET_TEST_SERVER=nats-server): there the consumer leader may sit elsewhere than the
+// stream leader and a failover takes 4-9 s, so every wait is a bounded poll, never a sleep
+// that has to be long enough.
+//
+// Node 18 and 20: only node:test, node:assert/strict and the modules server.mjs uses.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { connect, StringCodec, AckPolicy } from "nats";
+import { serverKind, startCluster, stopAllServers } from "./server.mjs";
+
+const sc = StringCodec();
+const isMinijet = serverKind === "minijet";
+const WAIT_MS = isMinijet ? 20000 : 40000; // a failover, a catch-up: nats-server needs 4-9 s
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+after(async () => {
+  await stopAllServers();
+});
+
+/** Retry fn until it resolves or timeoutMs passes. */
+async function until(fn, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${err.message}`);
+      await sleep(50);
+    }
+  }
+}
+
+/** Publish `subject` with msg id `id`, retried with the same id until acknowledged. */
+async function publishOnce(js, subject, id, acked) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      const pa = await js.publish(subject, sc.encode(id), { msgID: id, timeout: 1000 });
+      acked.set(id, pa.seq);
+      return pa.seq;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`publish ${id}: ${err.message}`);
+      await sleep(20); // 503 (no leader yet) or a timeout: the same id again
+    }
+  }
+}
+
+/** An acknowledgement the server confirms (nats.js ackAck, retried across a failover). */
+async function ackSync(nc, reply) {
+  await until(() => nc.request(reply, sc.encode("+ACK"), { timeout: 1000 }), WAIT_MS, `ack ${reply}`);
+}
+
+/** Stream sequence of a delivery, from its $JS.ACK reply subject. */
+function streamSeq(reply) {
+  const t = reply.split(".");
+  return Number(t[t.length - 4]);
+}
+
+async function allCurrent(jsm, info, what) {
+  return until(async () => {
+    const i = await info();
+    const reps = (i.cluster && i.cluster.replicas) || [];
+    if (reps.length !== 2 || !reps.every((r) => r.current)) throw new Error(`not current: ${JSON.stringify(i.cluster)}`);
+    return i;
+  }, WAIT_MS, what);
+}
+
+test("kill -9 of an R3 stream's leader: durable pull and push consumers resume where they were", { timeout: 180000 }, async () => {
+  const c = await startCluster({ jetstream: true });
+  const byName = new Map(c.servers.map((s) => [s.name, s]));
+  const nc = await connect({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+  const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
+  await until(() => jsm.streams.add({ name: "CHK", subjects: ["chk.>"], num_replicas: 3, storage: "file" }),
+    WAIT_MS, "R3 create");
+  const js = nc.jetstream({ timeout: 1000 });
+  const acked = new Map();
+  let next = 0;
+  const publishSome = async (n) => {
+    for (let k = 0; k < n; k++, next++) await publishOnce(js, "chk.work", `m${next}`, acked);
+  };
+
+  // the durables: a pull consumer, a push consumer (explicit acks, short ack wait so an
+  // unacknowledged delivery comes back within the test), and an idle pull consumer whose
+  // filter matches nothing yet, for the pull request in flight at the kill
+  const pullCfg = { durable_name: "work", ack_policy: AckPolicy.Explicit, ack_wait: 2_000_000_000, filter_subject: "chk.work" };
+  const ci = await until(() => jsm.consumers.add("CHK", pullCfg), WAIT_MS, "pull durable");
+  assert.ok(ci.cluster && ci.cluster.leader, "consumer info has a cluster block with a leader");
+  assert.equal((ci.cluster.replicas || []).length, 2, `an R3 stream's durable has two replicas: ${JSON.stringify(ci.cluster)}`);
+  const pushSubject = "deliver.push";
+  const pushed = []; // stream seqs delivered to the push consumer, in arrival order
+  const pushSub = nc.subscribe(pushSubject, {
+    callback: (err, m) => {
+      if (err) return;
+      pushed.push(streamSeq(m.reply));
+      ackSync(nc, m.reply).catch(() => {});
+    },
+  });
+  await nc.flush();
+  await until(() => jsm.consumers.add("CHK", { durable_name: "pusher", deliver_subject: pushSubject,
+    ack_policy: AckPolicy.Explicit, ack_wait: 2_000_000_000, filter_subject: "chk.work" }), WAIT_MS, "push durable");
+  await until(() => jsm.consumers.add("CHK", { durable_name: "idle", ack_policy: AckPolicy.Explicit,
+    filter_subject: "chk.later" }), WAIT_MS, "idle durable");
+
+  await publishSome(200);
+  // pull 100, acknowledged (confirmed by the server); then 10 more, never acknowledged
+  const delivered = []; // [seq, redelivered]
+  const pull = async (batch, ack) => {
+    const got = [];
+    const it = js.fetch("CHK", "work", { batch, expires: 1000 });
+    for await (const m of it) {
+      got.push(m.seq);
+      delivered.push([m.seq, m.redelivered]);
+      if (ack) await ackSync(nc, m.reply);
+    }
+    return got;
+  };
+  let got = 0;
+  await until(async () => {
+    got += (await pull(100 - got, true)).length;
+    if (got < 100) throw new Error(`pulled ${got}`);
+  }, WAIT_MS, "first 100");
+  const unacked = await until(async () => {
+    const g = await pull(10, false);
+    if (g.length !== 10) throw new Error(`pulled ${g.length} of 10`);
+    return g;
+  }, WAIT_MS, "10 unacked");
+  assert.deepEqual(unacked, Array.from({ length: 10 }, (_, i) => 101 + i));
+  await until(async () => { if (pushed.length < 200) throw new Error(`pushed ${pushed.length}`); }, WAIT_MS, "push 200");
+  const before = await jsm.consumers.info("CHK", "work");
+  assert.equal(before.ack_floor.stream_seq, 100);
+  assert.equal(before.num_ack_pending, 10);
+  // the push consumer's acks are confirmed once its ack floor reaches 200
+  await until(async () => {
+    const p = await jsm.consumers.info("CHK", "pusher");
+    if (p.ack_floor.stream_seq !== 200) throw new Error(`push ack floor ${p.ack_floor.stream_seq}`);
+  }, WAIT_MS, "push acks");
+
+  // a pull request waits on the idle consumer; then the stream's leader dies
+  const pullMark = delivered.length, pushMark = pushed.length;
+  const si = await jsm.streams.info("CHK");
+  const victim = byName.get(si.cluster.leader);
+  const inflight = (async () => {
+    const t0 = Date.now();
+    const seqs = [];
+    try {
+      for await (const m of js.fetch("CHK", "idle", { batch: 1, expires: 3000 })) seqs.push(m.seq);
+    } catch {
+      // a 409 Leadership Change or a lost connection ends it: fine
+    }
+    return { seqs, ms: Date.now() - t0 };
+  })();
+  await sleep(100); // let the request reach the server (it is the one thing in flight)
+  await victim.kill();
+  const t0 = Date.now();
+  await publishSome(100); // publishing resumes
+  console.log(`# ${serverKind}: killed ${victim.name}, next PubAck after ${Date.now() - t0} ms`);
+  const fl = await inflight;
+  assert.deepEqual(fl.seqs, [], "the idle consumer had nothing to deliver");
+  console.log(`# pull request in flight at the kill ended after ${fl.ms} ms`);
+
+  // the next pull request is served by the new leader
+  const laterSeq = await publishOnce(js, "chk.later", "later", acked);
+  next++;
+  const idleGot = await until(async () => {
+    const seqs = [];
+    for await (const m of js.fetch("CHK", "idle", { batch: 1, expires: 1000 })) {
+      seqs.push(m.seq);
+      await ackSync(nc, m.reply);
+    }
+    if (seqs.length === 0) throw new Error("nothing pulled");
+    return seqs;
+  }, WAIT_MS, "pull after failover");
+  assert.deepEqual(idleGot, [laterSeq]);
+
+  // the pull consumer resumes: 101-110 come back (redelivered), then 201-300; never 1-100
+  const seen = new Set();
+  const wanted = [...Array.from({ length: 10 }, (_, i) => 101 + i), ...Array.from({ length: 100 }, (_, i) => 201 + i)];
+  await until(async () => {
+    for (const s of await pull(50, true)) seen.add(s);
+    const missing = wanted.filter((s) => !seen.has(s));
+    if (missing.length > 0) throw new Error(`missing ${missing.slice(0, 5)}...`);
+  }, WAIT_MS, "pull consumer resumes");
+  const after1 = delivered.slice(pullMark);
+  for (const [s] of after1) assert.ok(s > 100 && s <= 300, `acknowledged seq ${s} delivered again`);
+  for (let s = 101; s <= 110; s++) {
+    assert.ok(after1.some(([x, red]) => x === s && red), `unacknowledged ${s} redelivered as such`);
+  }
+  // the push consumer resumes too: everything up to 301's work messages, nothing acked again
+  await until(async () => {
+    const have = new Set(pushed);
+    for (let s = 201; s <= 300; s++) if (!have.has(s)) throw new Error(`push missing ${s}`);
+  }, WAIT_MS, "push resumes");
+  const again = pushed.slice(pushMark).filter((s) => s <= 200);
+  assert.deepEqual(again, [], "acknowledged push deliveries came back");
+
+  // every acknowledged message exactly once, at its sequence number
+  const info = await until(() => jsm.streams.info("CHK"), WAIT_MS, "stream info");
+  assert.equal(info.state.messages, next);
+  const ids = new Set();
+  for (let seq = 1; seq <= info.state.last_seq; seq++) {
+    const m = await until(() => jsm.streams.getMessage("CHK", { seq }), WAIT_MS, `get ${seq}`);
+    const id = sc.decode(m.data);
+    assert.ok(!ids.has(id), `${id} stored twice`);
+    ids.add(id);
+    assert.equal(acked.get(id), seq);
+  }
+  assert.equal(ids.size, acked.size);
+
+  // the killed node comes back and catches up: the stream's and the consumers' replicas
+  await victim.spawn();
+  const t1 = Date.now();
+  await allCurrent(jsm, () => jsm.streams.info("CHK"), "stream replicas current");
+  console.log(`# restarted ${victim.name}: stream current after ${Date.now() - t1} ms`);
+  for (const name of ["work", "pusher", "idle"]) {
+    const x = await allCurrent(jsm, () => jsm.consumers.info("CHK", name), `consumer ${name} replicas current`);
+    assert.ok(x.cluster.leader);
+  }
+  const names = [];
+  for await (const n of jsm.consumers.list("CHK")) names.push(n.name);
+  assert.deepEqual(names.sort(), ["idle", "pusher", "work"]);
+  pushSub.unsubscribe();
+  await nc.close();
+  await c.close();
+});
+
+test("consumer leader stepdown moves the consumer; its state goes along", { timeout: 120000 }, async () => {
+  const c = await startCluster({ jetstream: true });
+  const nc = await connect({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+  const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
+  await until(() => jsm.streams.add({ name: "SD", subjects: ["sd.>"], num_replicas: 3 }), WAIT_MS, "R3 create");
+  const js = nc.jetstream({ timeout: 1000 });
+  const acked = new Map();
+  for (let i = 0; i < 20; i++) await publishOnce(js, "sd.x", `s${i}`, acked);
+  await until(() => jsm.consumers.add("SD", { durable_name: "d", ack_policy: AckPolicy.Explicit }), WAIT_MS, "durable");
+  let n = 0;
+  await until(async () => {
+    for await (const m of js.fetch("SD", "d", { batch: 5 - n, expires: 1000 })) {
+      await ackSync(nc, m.reply);
+      n++;
+    }
+    if (n < 5) throw new Error(`pulled ${n}`);
+  }, WAIT_MS, "pull 5");
+  const ci = await jsm.consumers.info("SD", "d");
+  const r = await nc.request("$JS.API.CONSUMER.LEADER.STEPDOWN.SD.d", undefined, { timeout: 5000 });
+  const body = JSON.parse(sc.decode(r.data));
+  assert.equal(body.type, "io.nats.jetstream.api.v1.consumer_leader_stepdown_response");
+  assert.equal(body.success, true);
+  const ci2 = await until(async () => {
+    const x = await jsm.consumers.info("SD", "d");
+    if (!x.cluster.leader || x.cluster.leader === ci.cluster.leader) throw new Error(`leader ${x.cluster.leader}`);
+    return x;
+  }, WAIT_MS, "new consumer leader");
+  assert.equal(ci2.ack_floor.stream_seq, 5);
+  assert.equal(ci2.delivered.stream_seq, 5);
+  // a missing consumer: 404 10014
+  const r2 = await nc.request("$JS.API.CONSUMER.LEADER.STEPDOWN.SD.nope", undefined, { timeout: 5000 });
+  const e = JSON.parse(sc.decode(r2.data)).error;
+  assert.equal(e.code, 404);
+  assert.equal(e.err_code, 10014);
+  // the next message after the stepdown is the 6th
+  const seqs = await until(async () => {
+    const got = [];
+    for await (const m of js.fetch("SD", "d", { batch: 1, expires: 1000 })) got.push(m.seq);
+    if (got.length === 0) throw new Error("nothing");
+    return got;
+  }, WAIT_MS, "pull after stepdown");
+  assert.deepEqual(seqs, [6]);
+  console.log(`# consumer leader ${ci.cluster.leader} -> ${ci2.cluster.leader}`);
+  await nc.close();
+  await c.close();
+});
+
+test("a KV bucket with replicas: 3 survives the kill of its leader", { timeout: 120000 }, async () => {
+  const c = await startCluster({ jetstream: true });
+  const byName = new Map(c.servers.map((s) => [s.name, s]));
+  const nc = await connect({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+  const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
+  const kv = await until(() => nc.jetstream({ timeout: 1000 }).views.kv("cfg", { replicas: 3, history: 5 }), WAIT_MS, "bucket");
+  for (let i = 0; i < 20; i++) await until(() => kv.put(`k${i}`, sc.encode(`v${i}`)), WAIT_MS, `put k${i}`);
+  await until(() => kv.put("k0", sc.encode("v0b")), WAIT_MS, "put k0 again");
+  const si = await jsm.streams.info("KV_cfg");
+  assert.equal(si.config.num_replicas, 3);
+  const victim = byName.get(si.cluster.leader);
+  await victim.kill();
+  const t0 = Date.now();
+  await until(() => kv.put("after", sc.encode("x")), WAIT_MS, "put after the kill");
+  console.log(`# ${serverKind}: KV leader ${victim.name} killed, next put after ${Date.now() - t0} ms`);
+  for (let i = 1; i < 20; i++) {
+    const e = await until(() => kv.get(`k${i}`), WAIT_MS, `get k${i}`);
+    assert.equal(sc.decode(e.value), `v${i}`);
+  }
+  const e0 = await until(() => kv.get("k0"), WAIT_MS, "get k0");
+  assert.equal(sc.decode(e0.value), "v0b");
+  const hist = [];
+  for await (const h of await kv.history({ key: "k0" })) hist.push(sc.decode(h.value));
+  assert.deepEqual(hist, ["v0", "v0b"]);
+  await victim.spawn();
+  await allCurrent(jsm, () => jsm.streams.info("KV_cfg"), "KV replicas current");
+  await nc.close();
+  await c.close();
+});
