@@ -153,6 +153,8 @@ static void plot_line(GString *s, const char *file, sqlite3 *db, const char *con
     g_string_append(s, first ? "set yrange [0:1]\nplot NaN title 'no data'\n" : "\n");
 }
 
+static int64_t scalar_i64(sqlite3 *db, const char *sql);
+
 bool sim_report_charts(const char *dir, const char *title, GError **error) {
     g_autofree char *dbpath = g_build_filename(dir, "trace.db", NULL);
     sqlite3 *db;
@@ -171,6 +173,7 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
     g_autofree char *q2 = g_strdup_printf(pivot, "pub_per_s", "msg_per_s", "req_per_s", "none");
     int r1 = 0, r2 = 0;
     bool ok = query_to_file(db, q1, lat, &r1) && query_to_file(db, q2, thr, &r2);
+    double end_s = (double)scalar_i64(db, "SELECT max(time_ns) FROM metrics") / 1e9;
     /* fault windows: a shaded band per window, a dashed line per instant fault */
     GString *shade = g_string_new(NULL);
     sqlite3_stmt *st;
@@ -186,15 +189,19 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
                                        "fc rgb '#f4c7c3' fs solid 0.5 noborder behind\n", k++, a, b);
             else
                 g_string_append_printf(shade, "set arrow from %.6f, graph 0 to %.6f, graph 1 nohead lc rgb '#cc0000' dt 2\n", a, a);
-            /* labels on four heights, each used again only when far enough from its last label,
-             * so faults close in time do not print on top of each other (a crowded run skips some) */
+            /* labels on four heights, each used again only right of where its last label ends
+             * (a label's width estimated from its length: about 6 px a character at this font,
+             * the x axis ~800 px for at most 1.1x the run), so labels never print on top of each
+             * other; a crowded run leaves some faults unlabelled (their band or line stays) */
+            g_autofree char *label = g_strdup_printf("%s %s", kind, node);
+            double width = ((double)strlen(label) + 1.5) * 6.0 / 800.0 * (end_s > 0 ? end_s * 1.1 : 10.0);
             level = -1;
             for (int h = 0; h < 4 && level < 0; h++)
-                if (a - last_at[h] >= 0.9) level = h;
+                if (a >= last_at[h]) level = h;
             if (level >= 0) {
-                last_at[level] = a;
-                g_string_append_printf(shade, "set label '%s %s' at %.6f, graph %.2f font ',8' tc rgb '#990000'\n", kind,
-                                       node, a, 0.97 - 0.06 * level);
+                last_at[level] = a + width;
+                g_string_append_printf(shade, "set label '%s' at %.6f, graph %.2f offset 0.4,0 font ',8' tc rgb '#990000'\n",
+                                       label, a, 0.97 - 0.06 * level);
             }
         }
         sqlite3_finalize(st);
@@ -376,7 +383,7 @@ bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GEr
         "# timeline.gp — written by minijet-sim; run `gnuplot timeline.gp` in this directory to redraw.\n"
         "set terminal pngcairo size 1000,640 font ',10' noenhanced\n"
         "set output 'timeline.png'\n"
-        "set multiplot title '%s: Raft timeline (%" G_GINT64_FORMAT " elections won; shaded: network faults)'\n"
+        "set multiplot title '%s: Raft timeline (%" G_GINT64_FORMAT " elections won; a bar: a leader, labelled with its term; shaded: network faults)'\n"
         "set xrange [0:%.3f]\nset grid xtics\n%s"
         "set lmargin 10\nset rmargin 12\n"
         /* top: leadership */
@@ -384,9 +391,9 @@ bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GEr
         "set yrange [0.4:%d.6]\nset ytics (",
         title, n_leaders, end_s, shade->str, nodes);
     for (int i = 1; i <= nodes; i++) g_string_append_printf(s, "%s'n%d' %d", i > 1 ? ", " : "", i, i);
-    g_string_append(s, ")\nset format x ''\nset ylabel 'leader'\nset key outside right top samplen 1\n"
-                       "set palette defined (0 '#1f77b4', 1 '#2ca02c', 2 '#9467bd', 3 '#17becf', 4 '#8c564b', 5 '#e377c2')\n"
-                       "unset colorbox\nset cbrange [0:6]\n");
+    /* one colour for every leadership bar, so the legend's swatch is the bars' colour (a
+     * colour per term cannot have one legend entry; the term is the bar's label) */
+    g_string_append(s, ")\nset format x ''\nset ylabel 'leader'\nset key outside right top samplen 1\n");
     GString *plot = g_string_new("plot ");
     bool any = false;
     if (down_rows > 0) {
@@ -398,8 +405,8 @@ bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GEr
         any = true;
     }
     if (lead_rows > 0) {
-        g_string_append_printf(plot, "%s'timeline-leaders.dat' using 1:3:($2-$1):(0):(int($4) %% 6) with vectors nohead lw 9 "
-                                     "lc palette title 'leading: term'",
+        g_string_append_printf(plot, "%s'timeline-leaders.dat' using 1:3:($2-$1):(0) with vectors nohead lw 9 "
+                                     "lc rgb '#2ca02c' title 'leading'",
                                any ? ", " : "");
         if (n_leaders <= 40)
             /* above or below the bar, or not at all: place_term_labels() chose */

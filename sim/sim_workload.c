@@ -256,6 +256,7 @@ static void on_reply(void *ctx, uint64_t id, ClientReplyStatus st, const ClientM
              : st == CLIENT_REPLY_NO_RESPONDERS ? SIM_REQ_NO_RESPONDERS : SIM_REQ_DISCONNECTED);
     if (st == CLIENT_REPLY_OK) {
         sc->req_ok++;
+        sim_workload_count(wl, wl->req_count, now); /* the chart's "replies": answered ones only */
         sim_workload_sample(wl, wl->req_lat_buckets, now, now - r->invoke_ns);
     } else
         sc->req_fail++;
@@ -338,7 +339,6 @@ static void request_tick(void *ctx, void *a, uint64_t n) {
     int64_t now = sim_now(sim);
     if (now >= sim_client_stop(sc)) return;
     sim_after(sim, (int64_t)(1e9 / sc->g->rate_per_s), request_tick, sc, n + 1);
-    sim_workload_count(sc->wl, sc->wl->req_count, now);
     g_autofree char *payload = g_strdup_printf("%s:%" G_GUINT64_FORMAT, sc->name, n);
     if (!sc->ready) {
         req_done(sc, now, now, SIM_REQ_DISCONNECTED);

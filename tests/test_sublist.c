@@ -487,6 +487,87 @@ static void test_random_vs_brute_force(void) {
     g_rand_free(rand);
 }
 
+/* Lab 1, part 2: an insert or a remove drops exactly the cached results whose subject its
+ * pattern matches (a literal pattern, `*`, `>`, a queue subscription), keeps the others
+ * cached, and the next match of a dropped subject is fresh. */
+static size_t cached(Sublist *sl) {
+    SublistStats st;
+    sublist_stats(sl, &st);
+    return st.cache_count;
+}
+
+static const char *const inval_subjects[] = {"orders.new", "orders.old", "users.x", "a.b.c"};
+
+/* Match every subject twice (the doorkeeper admits on the second sighting): all cached. */
+static void prime(Sublist *sl) {
+    for (size_t i = 0; i < G_N_ELEMENTS(inval_subjects); i++) {
+        match(sl, inval_subjects[i]);
+        match(sl, inval_subjects[i]);
+    }
+    g_assert_cmpuint(cached(sl), ==, G_N_ELEMENTS(inval_subjects));
+    sublist_check_invariants(sl);
+}
+
+static void expect_items(Sublist *sl, const char *subject, const char *want) {
+    g_autofree char *got = result_items(match(sl, subject));
+    if (strcmp(got, want) != 0)
+        g_error("after the insert/remove, %s matches [%s], expected [%s] (a stale cached result?)",
+                subject, got, want);
+}
+
+static void test_cache_invalidation(void) {
+    Sublist *sl = sublist_new();
+    g_assert_true(sublist_insert(sl, "orders.new", NULL, ITEM(1)));
+    prime(sl);
+    /* a literal pattern: only the same subject */
+    g_assert_true(sublist_insert(sl, "orders.new", NULL, ITEM(2)));
+    g_assert_cmpuint(cached(sl), ==, 3);
+    sublist_check_invariants(sl);
+    expect_items(sl, "orders.new", "1,2");
+    expect_items(sl, "orders.old", "");
+    prime(sl);
+    /* '*': every cached subject it matches, and nothing else */
+    g_assert_true(sublist_insert(sl, "orders.*", NULL, ITEM(3)));
+    g_assert_cmpuint(cached(sl), ==, 2);
+    sublist_check_invariants(sl);
+    expect_items(sl, "orders.old", "3");
+    expect_items(sl, "orders.new", "1,2,3");
+    prime(sl);
+    /* '>': one or more tokens */
+    g_assert_true(sublist_insert(sl, "a.>", NULL, ITEM(4)));
+    g_assert_cmpuint(cached(sl), ==, 3);
+    sublist_check_invariants(sl);
+    expect_items(sl, "a.b.c", "4");
+    prime(sl);
+    /* a queue subscription invalidates like any other */
+    g_assert_true(sublist_insert(sl, "*.x", "workers", ITEM(5)));
+    g_assert_cmpuint(cached(sl), ==, 3);
+    sublist_check_invariants(sl);
+    expect_items(sl, "users.x", "5");
+    prime(sl);
+    /* a remove drops what the removed pattern matched */
+    g_assert_true(sublist_remove(sl, "orders.*", NULL, ITEM(3)));
+    g_assert_cmpuint(cached(sl), ==, 2);
+    sublist_check_invariants(sl);
+    expect_items(sl, "orders.old", "");
+    expect_items(sl, "orders.new", "1,2");
+    prime(sl);
+    g_assert_true(sublist_remove(sl, "*.x", "workers", ITEM(5)));
+    g_assert_cmpuint(cached(sl), ==, 3);
+    expect_items(sl, "users.x", "");
+    prime(sl);
+    /* a pattern that matches no cached subject drops nothing */
+    g_assert_true(sublist_insert(sl, "orders.new.*", NULL, ITEM(6)));
+    g_assert_true(sublist_insert(sl, "users", NULL, ITEM(7)));
+    g_assert_cmpuint(cached(sl), ==, 4);
+    /* '>' alone matches everything */
+    g_assert_true(sublist_insert(sl, ">", NULL, ITEM(8)));
+    g_assert_cmpuint(cached(sl), ==, 0);
+    sublist_check_invariants(sl);
+    expect_items(sl, "a.b.c", "4,8");
+    sublist_free(sl);
+}
+
 /* Admission: one-off subjects are answered without being cached, so a stream of them
  * neither fills the cache nor evicts the hot subject; an uncached result is valid until
  * the next miss, a cached one (even evicted) as before. */
@@ -786,6 +867,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/sublist/prune", test_prune);
     g_test_add_func("/sublist/invalid", test_invalid);
     g_test_add_func("/sublist/cache-bound", test_cache_bound);
+    g_test_add_func("/sublist/cache-invalidation", test_cache_invalidation);
     g_test_add_func("/sublist/random-vs-brute-force", test_random_vs_brute_force);
     g_test_add_func("/sublist/admission", test_admission);
     g_test_add_func("/sublist/validation", test_validation);
