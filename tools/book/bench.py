@@ -163,7 +163,213 @@ def table_source(b, sc):
             f"`bench/results/{r['scaling']}-summary.csv` (named by `{LATEST}`)."]
 
 
-TABLES = {"headline": table_headline, "pairs": table_pairs, "full": table_full, "source": table_source}
+def row(b, scenario, metric):
+    for r in b:
+        if r["scenario"] == scenario and r["metric"] == metric:
+            return r
+    raise BenchError(f"the results have no row {scenario},{metric}")
+
+
+def table_objstore(b, sc):
+    """B.8: the object store rows, in MB/s."""
+    out = ["| scenario | minijet median (min – max) | nats-server median (min – max) | minijet ÷ nats-server |",
+           "| --- | --- | --- | --- |"]
+    for label, scen in (("objput, 100 MiB", "objput"), ("objput (sync 2m)", "objput (sync 2m)"),
+                        ("objget, 100 MiB", "objget")):
+        r = row(b, scen, "MB_per_s")
+        out.append(f"| {label} | {float(r['minijet_median']):.1f} MB/s ({float(r['minijet_min']):.1f} – "
+                   f"{float(r['minijet_max']):.1f}) | {float(r['nats_median']):.1f} MB/s ({float(r['nats_min']):.1f} – "
+                   f"{float(r['nats_max']):.1f}) | {fx(float(r['ratio']))} |")
+    return out
+
+
+def srow(sc, figure, server, x):
+    for r in sc:
+        if r["figure"] == figure and r["server"] == server and r["x"] == str(x):
+            return r
+    raise BenchError(f"the scaling results have no row {figure},{server},{x}")
+
+
+def xs(sc, figure, server):
+    return sorted({int(r["x"]) for r in sc if r["figure"] == figure and r["server"] == server})
+
+
+def mega(v):
+    return f"{v / 1e6:.2f}"
+
+
+def kilo(v, d=0):
+    return f"{v / 1e3:.{d}f}k"
+
+
+def table_scaling_subs(b, sc):
+    out = ["| subscriptions | minijet msgs/s (min – max) | nats-server msgs/s (min – max) | ratio | "
+           "ns per delivered message, minijet / nats-server |", "| --- | --- | --- | --- | --- |"]
+    for x in xs(sc, "subs", "minijet"):
+        m, n = srow(sc, "subs", "minijet", x), srow(sc, "subs", "nats-server", x)
+        mv, nv = float(m["median"]), float(n["median"])
+        out.append(f"| {x} | {mega(mv)}M ({mega(float(m['min']))} – {mega(float(m['max']))}) | {mega(nv)}M "
+                   f"({mega(float(n['min']))} – {mega(float(n['max']))}) | {fx(mv / nv)} | {1e9 / mv:.0f} / {1e9 / nv:.0f} |")
+    return out
+
+
+def table_scaling_grow(b, sc):
+    out = ["| messages in stream | minijet | minijet (sync 2m) | nats-server | minijet ÷ nats-server | "
+           "(sync 2m) ÷ nats-server |", "| --- | --- | --- | --- | --- | --- |"]
+    for x in xs(sc, "grow", "minijet"):
+        m, m2, n = (float(srow(sc, "grow", s, x)["median"]) for s in ("minijet", "minijet-2m", "nats-server"))
+        out.append(f"| {x // 1000}k | {kilo(m)} | {kilo(m2)} | {kilo(n)} | {fx(m / n)} | {fx(m2 / n)} |")
+    return out
+
+
+def table_scaling_consumers(b, sc):
+    out = ["| consumers | minijet | minijet (sync 2m) | nats-server | minijet ÷ nats-server | (sync 2m) ÷ nats-server "
+           "| ms to add one: minijet / nats-server |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for x in xs(sc, "consumers", "minijet"):
+        m, m2, n = (float(srow(sc, "consumers", s, x)["median"]) for s in ("minijet", "minijet-2m", "nats-server"))
+        am, an = (float(srow(sc, "consumer_add", s, x)["median"]) for s in ("minijet", "nats-server"))
+        out.append(f"| {x} | {kilo(m, 1)} | {kilo(m2, 1)} | {kilo(n, 1)} | {fx(m / n)} | {fx(m2 / n)} | "
+                   f"{am:.1f} / {an:.1f} |")
+    return out
+
+
+def mib(kb):
+    v = kb / 1024
+    return f"{v:.1f} MiB" if v < 10 else f"{v:.0f} MiB"
+
+
+def table_scaling_memory(b, sc):
+    def v(fig, srv, x):
+        return float(srow(sc, fig, srv, x)["median"])
+    out = ["| figure | minijet | nats-server | minijet ÷ nats-server |", "| --- | --- | --- | --- |",
+           f"| VmRSS of a fresh server | {mib(v('idle_conn_rss_before', 'minijet', 0))} | "
+           f"{mib(v('idle_conn_rss_before', 'nats-server', 0))} | |"]
+    for label, fig, x in (("RSS per idle connection (1,000 open)", "idle_conn", 1000),
+                          ("RSS per stored 128 B message (100,000)", "stored_msg_rss", 100000),
+                          ("disk per stored 128 B message", "stored_msg_disk", 100000)):
+        m, n = v(fig, "minijet", x), v(fig, "nats-server", x)
+        out.append(f"| {label} | {m:,.0f} B | {n:,.0f} B | {fx(m / n)} |")
+    return out
+
+
+def table_scaling_restart(b, sc):
+    out = ["| messages | minijet: ready (s) | minijet RSS after restart | nats-server: ready (s) | "
+           "nats-server RSS after restart | ratio |", "| --- | --- | --- | --- | --- | --- |"]
+    for x in xs(sc, "restart", "minijet"):
+        m, n = srow(sc, "restart", "minijet", x), srow(sc, "restart", "nats-server", x)
+        rm, rn = (float(srow(sc, "restart_rss", s, x)["median"]) for s in ("minijet", "nats-server"))
+        out.append(f"| {x:,} | {float(m['median']):.3f} ({float(m['min']):.3f} – {float(m['max']):.3f}) | {mib(rm)} | "
+                   f"{float(n['median']):.3f} ({float(n['min']):.3f} – {float(n['max']):.3f}) | {mib(rn)} | "
+                   f"{float(m['median']) / float(n['median']):.0f}× |")
+    return out
+
+
+def table_scaling_summary(b, sc):
+    """bench/LATEST.md's one-line-per-figure scaling summary."""
+    def med(fig, srv, x):
+        return float(srow(sc, fig, srv, x)["median"])
+
+    def r(fig, x, srv="minijet"):
+        return med(fig, srv, x) / med(fig, "nats-server", x)
+
+    def secs(v):
+        return f"{v:.1f}" if v >= 1 else f"{v:.2f}"
+    grow = [r("grow", x) for x in xs(sc, "grow", "minijet")]
+    grow2 = [r("grow", x, "minijet-2m") for x in xs(sc, "grow", "minijet")]
+    cons = xs(sc, "consumers", "minijet")
+    c_lo, c_hi = cons[0], cons[-1]
+    subs = xs(sc, "subs", "minijet")
+    mid = subs[len(subs) // 2]
+    restarts = xs(sc, "restart", "minijet")
+    out = ["| what grows | minijet ÷ nats-server | shape |", "| --- | --- | --- |",
+           f"| subscriptions held, {subs[0]:,} → {subs[-1]:,} (pub→sub 1:1, 16 B; one matches) | "
+           f"{fx(r('subs', subs[0]))} at {subs[0]:,}, {fx(r('subs', mid))} at {mid:,}, {fx(r('subs', subs[-1]))} at "
+           f"{subs[-1]:,} | flat on both (match cache); nats-server at {subs[-1]:,}: "
+           f"{med('subs', 'nats-server', subs[-1]) / med('subs', 'nats-server', subs[0]):.2f} of its rate at {subs[0]:,} |",
+           f"| stream size, 0 → {xs(sc, 'grow', 'minijet')[-1] // 1000:,}k messages (async publish, 128 B) | "
+           f"{min(grow):.1f}–{max(grow):.1f}× (fsync before ack), {min(grow2):.1f}–{max(grow2):.1f}× (sync 2m), "
+           f"per slice | flat on both |",
+           f"| idle filtered pull consumers per stream, {c_lo:,} → {c_hi:,} (async publish) | "
+           + ", ".join(f"{fx(r('consumers', x))} at {x:,}" for x in cons)
+           + f" | minijet falls {med('consumers', 'minijet', c_lo) / med('consumers', 'minijet', c_hi):.0f}× "
+             f"(every append kicked every consumer); nats-server flat |",
+           f"| idle connections (RSS per connection, 1,000 open) | **{fx(r('idle_conn', 1000))}** "
+           f"({med('idle_conn', 'minijet', 1000) / 1000:.1f} KB vs {med('idle_conn', 'nats-server', 1000) / 1000:.1f} KB)"
+           f" | lower is better |",
+           f"| stored 128 B messages (100,000): RSS / disk per message | {fx(r('stored_msg_rss', 100000))} / "
+           f"{fx(r('stored_msg_disk', 100000))} ({med('stored_msg_rss', 'minijet', 100000):.0f} B vs "
+           f"{med('stored_msg_rss', 'nats-server', 100000):.0f} B; {med('stored_msg_disk', 'minijet', 100000):.0f} B vs "
+           f"{med('stored_msg_disk', 'nats-server', 100000):.0f} B) | lower is better |",
+           "| restart until the stream is served, " + " / ".join(f"{x:,}" for x in restarts) + " messages | "
+           + "; ".join(f"{secs(med('restart', 'minijet', x))} s vs {secs(med('restart', 'nats-server', x))} s"
+                       for x in restarts)
+           + " | minijet replays its log (no index file); nats-server loads lazily |"]
+    return out
+
+
+def table_scaling_source(b, sc):
+    return [f"Generated from `bench/results/{runs()['scaling']}-summary.csv` (named by `{LATEST}`)."]
+
+
+TABLES = {"headline": table_headline, "pairs": table_pairs, "full": table_full, "source": table_source,
+          "objstore": table_objstore, "scaling-subs": table_scaling_subs, "scaling-grow": table_scaling_grow,
+          "scaling-consumers": table_scaling_consumers, "scaling-memory": table_scaling_memory,
+          "scaling-restart": table_scaling_restart, "scaling-source": table_scaling_source,
+          "scaling-summary": table_scaling_summary}
+
+
+# ------------------------------------------------------------------ figures in prose
+# `{{bench:RUN|SCENARIO|METRIC|FIELD}}` and `{{scaling:RUN|FIGURE|SERVER|X|FIELD}}` in the book's
+# prose are replaced at build by one figure of a results file: RUN is a stamp under
+# bench/results/ (an earlier run a paragraph tells the story of) or `latest` (the run
+# bench/results/LATEST names); FIELD is ratio, minijet, nats, minijet_min, ... for a bench
+# summary, median, min or max for a scaling summary. A figure that names a missing row
+# fails the build, so a number quoted in prose has a results file, like every table.
+FIGURE_RE = re.compile(r"\{\{(bench|scaling):([^}]*)\}\}")
+
+
+def fmt_value(v, unit):
+    if unit in ("msgs_per_s",):
+        return human(v, unit)
+    if unit.endswith("_us"):
+        return f"{v:,.0f} µs"
+    if unit == "MB_per_s":
+        return f"{v:.1f} MB/s"
+    if unit == "kB":
+        return mib(v)
+    if unit == "s":
+        return f"{v:.2f} s"
+    if unit == "ms":
+        return f"{v:.1f} ms"
+    if unit.startswith("bytes_per"):
+        return f"{v:,.0f} B"
+    return f"{v:g}"
+
+
+def figure(kind, spec):
+    f = [x.strip() for x in spec.split("|")]
+    r = runs()
+    try:
+        if kind == "bench":
+            stamp, scenario, metric, field = f
+            stamp = r["bench"] if stamp == "latest" else stamp
+            rr = row(summary(stamp), scenario, metric)
+            col = {"ratio": "ratio", "minijet": "minijet_median", "nats": "nats_median"}.get(field, field)
+            if col not in rr or rr[col] in ("", "n/a"):
+                raise BenchError(f"bench/results/{stamp}-summary.csv: no {field} for {scenario},{metric}")
+            return fx(float(rr[col])) if col == "ratio" else fmt_value(float(rr[col]), metric)
+        stamp, fig, server, x, field = f
+        stamp = r["scaling"] if stamp == "latest" else stamp
+        rr = srow(summary(stamp), fig, server, x)
+        return fmt_value(float(rr[field]), rr["unit"])
+    except ValueError:
+        raise BenchError(f"{{{{{kind}:{spec}}}}}: expected {'RUN|SCENARIO|METRIC|FIELD' if kind == 'bench' else 'RUN|FIGURE|SERVER|X|FIELD'}")
+    except (OSError, KeyError) as e:
+        raise BenchError(f"{{{{{kind}:{spec}}}}}: {e}")
+
+
+def expand_figures(text):
+    return FIGURE_RE.sub(lambda m: figure(m.group(1), m.group(2)), text)
 
 
 def generate(name):

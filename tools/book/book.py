@@ -761,6 +761,10 @@ def preprocess(name, text, chapters, images, edition="student"):
             raise BookError(f"book/{name}:{i + 1}: malformed citation: {line.strip()}")
         line = "".join(p if p.startswith("`") else expand_limits(f"book/{name}:{i + 1}", p)
                        for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
+        try:  # {{bench:...}} / {{scaling:...}}: one figure of a results file (tools/book/bench.py)
+            line = bench.expand_figures(line)
+        except bench.BenchError as e:
+            raise BookError(f"book/{name}:{i + 1}: {e}")
         # links to other chapters: X.md -> X.html (README.md is the front page)
         line = re.sub(r"\]\((\w[\w.-]*)\.md(#[\w-]*)?\)",
                       lambda mm: "](%s%s)" % ("index.html" if mm.group(1) == "README" else mm.group(1) + ".html",
