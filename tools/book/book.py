@@ -208,6 +208,17 @@ def all_xref_errors(chapters, texts):
             for link in re.findall(r"\]\(([\w.-]+\.md)(?:#[\w-]*)?\)", line):
                 if link != "README.md" and link not in chapters:
                     errors.append(f"book/{ch}:{no}: link to {link}, which is not a chapter")
+    # a simulator scenario named in a command must exist (sim/scenarios/NAME.ini), code
+    # blocks included: a teacher copies those
+    files = [(f"book/{ch}", texts[ch] if ch in texts else read(os.path.join(BOOK, ch))) for ch in chapters + ["README.md"]]
+    for pat in XREF_FILES:
+        files += [(os.path.relpath(f, ROOT), read(f)) for f in sorted(glob.glob(os.path.join(ROOT, pat)))]
+    for where, src in files:
+        for no, line in enumerate(src.splitlines(), 1):
+            for name in re.findall(r"minijet-sim (?:run|swarm) ([a-z0-9][a-z0-9-]*)|SCENARIO=([a-z0-9][a-z0-9-]*)", line):
+                name = name[0] or name[1]
+                if name != "name" and not os.path.isfile(os.path.join(ROOT, "sim", "scenarios", name + ".ini")):
+                    errors.append(f"{where}:{no}: simulator scenario '{name}' does not exist (sim/scenarios/{name}.ini)")
     return errors
 
 
@@ -762,7 +773,8 @@ def preprocess(name, text, chapters, images, edition="student"):
         line = "".join(p if p.startswith("`") else expand_limits(f"book/{name}:{i + 1}", p)
                        for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
         try:  # {{bench:...}} / {{scaling:...}}: one figure of a results file (tools/book/bench.py)
-            line = bench.expand_figures(line)
+            line = "".join(p if p.startswith("`") else bench.expand_figures(p)
+                           for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
         except bench.BenchError as e:
             raise BookError(f"book/{name}:{i + 1}: {e}")
         # links to other chapters: X.md -> X.html (README.md is the front page)
