@@ -177,7 +177,7 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
     /* fault windows: a shaded band per window, a dashed line per instant fault */
     GString *shade = g_string_new(NULL);
     sqlite3_stmt *st;
-    if (ok && sqlite3_prepare_v2(db, "SELECT start_ns / 1e9, end_ns / 1e9, node, kind FROM faults ORDER BY start_ns",
+    if (ok && sqlite3_prepare_v2(db, "SELECT start_ns / 1e9, end_ns / 1e9, node, kind, detail FROM faults ORDER BY start_ns",
                                  -1, &st, NULL) == SQLITE_OK) {
         int k = 1, level = 0;
         double last_at[4] = {-1e9, -1e9, -1e9, -1e9};
@@ -193,7 +193,12 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
              * (a label's width estimated from its length: about 6 px a character at this font,
              * the x axis ~800 px for at most 1.1x the run), so labels never print on top of each
              * other; a crowded run leaves some faults unlabelled (their band or line stays) */
-            g_autofree char *label = g_strdup_printf("%s %s", kind, node);
+            /* a node's fault names the node; a network fault ("sim") its groups, from the
+             * detail "2s partition n1,n2|n3" */
+            const char *detail = (const char *)sqlite3_column_text(st, 4);
+            const char *groups = detail && strcmp(node, "sim") == 0 ? strstr(detail, "partition ") : NULL;
+            g_autofree char *label = strcmp(node, "sim") != 0 ? g_strdup_printf("%s %s", kind, node)
+                                     : groups ? g_strdup(groups) : g_strdup(kind);
             double width = ((double)strlen(label) + 1.5) * 6.0 / 800.0 * (end_s > 0 ? end_s * 1.1 : 10.0);
             level = -1;
             for (int h = 0; h < 4 && level < 0; h++)
@@ -217,7 +222,9 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
     g_string_append_printf(s,
         "# charts.gp — written by minijet-sim; run `gnuplot charts.gp` in this directory to redraw.\n"
         "set terminal pngcairo size 900,420 font ',10' noenhanced\n"
-        "set grid\nset key below\nset xlabel 'simulated time (s)'\n%s"
+        "set grid\nset key below\nset xlabel 'simulated time (s)'\n"
+        /* headroom above the data for the fault labels (four heights from the top) */
+        "set offsets 0, 0, graph 0.3, 0\n%s"
         "set output 'latency.png'\nset title '%s: latency (shaded: fault windows)'\n"
         "set ylabel 'ms'\n",
         shade->str, title);
