@@ -22,10 +22,10 @@
 #
 # OUTPUT
 #   the table on stdout, and
-#   bench/results/<date>[-quick].csv          every run (round,scenario,server,figures...)
-#   bench/results/<date>[-quick]-summary.csv  medians, spread, ratios (feeds the plot)
-#   bench/results/<date>[-quick].txt          the table as printed
-#   plots/bench.png                           bar chart of the ratios (plots/bench.gp)
+#   bench/results/<date>[-quick|-partial].csv every run (round,scenario,server,figures...)
+#   bench/results/<date>[-quick|-partial]-summary.csv  medians, spread, ratios (feeds the plot)
+#   bench/results/<date>[-quick|-partial].txt the table as printed
+#   plots/bench.png                           bar chart of the ratios (plots/bench.gp), full runs only
 set -u
 cd "$(dirname "$0")/.."
 
@@ -38,7 +38,11 @@ else
   ROUNDS=${ROUNDS:-7}; DURATION=${DURATION:-2}; FILL_COUNT=${FILL_COUNT:-100000}; tag=""
   OBJ_MIB=${OBJ_MIB:-100}; OBJ_ROUNDS=${OBJ_ROUNDS:-5}
 fi
-SCENARIOS=${SCENARIOS:-"pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget objput objget pubsub-route queue-route"}
+ALL_SCENARIOS="pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget objput objget pubsub-route queue-route"
+# A run of some scenarios only (SCENARIOS=...) is kept as <stamp>-partial.*: it never becomes
+# "the results" (bench/results/LATEST), whose tables need every row.
+[ -n "${SCENARIOS:-}" ] && [ "$SCENARIOS" != "$ALL_SCENARIOS" ] && [ -z "$tag" ] && tag=-partial
+SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 if ! command -v node >/dev/null 2>&1 || [ ! -d tests/interop/js/node_modules/nats ]; then
   SCENARIOS=$(echo " $SCENARIOS " | sed 's/ objput / /; s/ objget / /')   # nats.js needed
 fi
@@ -345,7 +349,7 @@ if [ -z "$tag" ]; then
   python3 tools/book/book.py bench-sync
 fi
 
-if command -v gnuplot >/dev/null 2>&1; then
+if [ -z "$tag" ] && command -v gnuplot >/dev/null 2>&1; then   # the chart shows "the results" only
   grep -v ',p50_us,' "$summary" >"$work/plot.csv"   # the chart: throughput and p99 only
   gnuplot -e "datafile='$work/plot.csv'; outfile='plots/bench.png'; subtitle='$(date +%Y-%m-%d), $cores cores, $ROUNDS rounds'" plots/bench.gp \
     && echo "plot: plots/bench.png"
