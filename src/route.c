@@ -102,6 +102,7 @@ struct Cluster {
     GHashTable *dialing;  /* server_id -> Route*: implicit dials under way */
     GString *scratch;     /* the RMSG line being built (reused: no allocation per message) */
     bool shutting_down;
+    ServerHook *interest_hook; /* our observer on the server's local subscriptions */
     unsigned bug;         /* ClusterBug: only the simulator's --bug route-* sets it */
 };
 
@@ -307,10 +308,13 @@ static GPtrArray *registered_routes(Cluster *cl) {
     return out;
 }
 
-/* The server's interest observer: a local subscription came (+1) or went (-1). */
-static void on_interest(void *ctx, const char *subject, const char *queue, int delta) {
+/* Our observer on the server's subscriptions (server_observe_subs): a local subscription,
+ * a client's or an internal one, came or went. */
+static void on_interest(void *ctx, const ServerSubChange *ch) {
     Cluster *cl = ctx;
-    char *key = interest_key(subject, queue);
+    const char *queue = ch->queue;
+    int delta = ch->added ? 1 : -1;
+    char *key = interest_key(ch->subject, queue);
     int64_t count = GPOINTER_TO_SIZE(g_hash_table_lookup(cl->interest, key)) + delta;
     g_assert(count >= 0);
     if (count == 0)
@@ -875,7 +879,7 @@ Cluster *cluster_new(Server *srv, const ClusterConfig *cfg, GError **error) {
         cluster_free(cl);
         return NULL;
     }
-    server_set_interest_observer(srv, on_interest, cl);
+    cl->interest_hook = server_observe_subs(srv, on_interest, cl); /* replays what exists */
     update_client_info(cl);
     env_log(cl->env, ENV_LOG_INFO, "Cluster name is %s", cl->name);
     env_log(cl->env, ENV_LOG_INFO, "Listening for route connections on %s:%d", cl->host, cl->port);
@@ -886,7 +890,7 @@ Cluster *cluster_new(Server *srv, const ClusterConfig *cfg, GError **error) {
 void cluster_free(Cluster *cl) {
     if (cl == NULL) return;
     cl->shutting_down = true;
-    if (cl->port != 0) server_set_interest_observer(cl->srv, NULL, NULL);
+    server_remove_hook(cl->srv, cl->interest_hook);
     GPtrArray *all = g_ptr_array_new();
     GHashTableIter it;
     gpointer v;

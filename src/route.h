@@ -1,7 +1,8 @@
 /* route.h — the cluster layer: routes between servers and interest across them.
  *
- * A Cluster sits beside the server core (server.h) and uses only its generic hooks: the
- * interest observer (local subscriptions come and go -> RS+/RS- to every peer), remote
+ * A Cluster sits beside the server core (server.h) and uses only its generic hooks: an
+ * observer on its subscriptions (server_observe_subs, the same hook mechanism a push
+ * consumer's interest watch uses: local subscriptions come and go -> RS+/RS- to every peer), remote
  * subscriptions (a peer's RS+ becomes interest in the local trie, so publishes and queue
  * picks see the whole cluster), the forward callback (one RMSG per peer per message) and
  * server_deliver_routed (an RMSG from a peer reaches local subscribers only). Everything

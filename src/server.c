@@ -116,9 +116,7 @@ struct Server {
     guint n_watches;
     GPtrArray *info_flags;    /* char* names of INFO booleans set true, in the order set */
     int64_t start_ns;         /* wall clock at server_new, for /varz */
-    /* the cluster layer's hooks (all optional) */
-    ServerInterestFn interest_fn; /* local client interest changed */
-    void *interest_ctx;
+    /* what the cluster layer keeps here (remote interest comes through the trie) */
     uint64_t remote_subs;         /* ServerRemoteSubs in the trie */
     char *cluster_name;           /* client INFO "cluster"; NULL = none */
     char **connect_urls;          /* client INFO "connect_urls"; NULL = none */
@@ -154,12 +152,25 @@ static void sub_kill(Server *s, Sub *sub) {
         s->remote_subs--;
     else
         s->stats.subscriptions--;
-    if (sub->forward == NULL && s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, -1);
     subs_changed(s, sub, false);
     sub_unref(sub);
 }
 
 /* ------------------------------------------------------------------ hooks
+ *
+ * HOW THE LAYERS ABOVE HEAR OF INTEREST
+ *   One mechanism: every subscription entering or leaving the trie passes through
+ *   subs_changed(), and that is the only place that tells anyone. Two kinds of hook hang
+ *   off it, for the two questions the layers above ask:
+ *   - an observer (server_observe_subs) hears of every LOCAL subscription, a client's or an
+ *     internal one, added or removed, with its subject and queue. The route layer counts
+ *     these into RS+/RS- (per subject, queue weights); remote subscriptions are not told,
+ *     since a server announces only its own interest (the full-mesh rule, chapter 11).
+ *     Registering replays what already exists as additions (JetStream's $JS.API.> made
+ *     before the cluster layer, a client subscribed before it), so a late observer starts
+ *     from the truth.
+ *   - a watch (server_watch_interest) asks one literal subject "does anyone listen?", local
+ *     and remote subscribers alike (a push consumer delivers to a peer's subscriber too).
  *
  * HOW INTEREST WATCHES WORK
  *   A watch is a literal subject (a push consumer's deliver subject) and a flag: does anyone
@@ -222,9 +233,50 @@ static ServerHook *hook_new(HookKind kind, void *fn, void *ctx) {
     return h;
 }
 
+static gint conn_by_cid(gconstpointer a, gconstpointer b) {
+    EnvConn x = (*(Conn *const *)a)->id, y = (*(Conn *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static gint sub_by_sid(gconstpointer a, gconstpointer b) {
+    return strcmp((*(Sub *const *)a)->sid, (*(Sub *const *)b)->sid);
+}
+
+/* The local subscriptions that exist, as additions: internal ones in creation order, then
+ * the clients' by connection id and sid (hash order never reaches an observer). */
+static void replay_local_subs(Server *s, ServerHook *h) {
+    for (guint i = 0; i < s->internal_subs->len; i++) {
+        Sub *sub = &((ServerInternalSub *)g_ptr_array_index(s->internal_subs, i))->sub;
+        if (sub->dead) continue;
+        ServerSubChange ch = {sub->subject, sub->queue, true, true};
+        ((ServerSubObserver)h->fn)(h->ctx, &ch);
+    }
+    g_autoptr(GPtrArray) conns = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->conns);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (!((Conn *)v)->closing) g_ptr_array_add(conns, v);
+    g_ptr_array_sort(conns, conn_by_cid);
+    for (guint i = 0; i < conns->len; i++) {
+        Conn *c = g_ptr_array_index(conns, i);
+        g_autoptr(GPtrArray) subs = g_ptr_array_new();
+        g_hash_table_iter_init(&it, c->subs);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+            if (!((Sub *)v)->dead) g_ptr_array_add(subs, v);
+        g_ptr_array_sort(subs, sub_by_sid);
+        for (guint j = 0; j < subs->len; j++) {
+            Sub *sub = g_ptr_array_index(subs, j);
+            ServerSubChange ch = {sub->subject, sub->queue, true, false};
+            ((ServerSubObserver)h->fn)(h->ctx, &ch);
+        }
+    }
+}
+
 ServerHook *server_observe_subs(Server *s, ServerSubObserver fn, void *ctx) {
     ServerHook *h = hook_new(HOOK_SUBS, (void *)fn, ctx);
     g_ptr_array_add(s->observers, h);
+    replay_local_subs(s, h);
     return h;
 }
 
@@ -821,7 +873,6 @@ static bool on_sub(void *ctx, const ProtoSub *p) {
     }
     g_hash_table_insert(c->subs, sub->sid, sub);
     s->stats.subscriptions++;
-    if (s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, +1);
     subs_changed(s, sub, true);
     if (c->verbose) conn_send_str(c, PROTO_OK);
     return true;
@@ -1005,10 +1056,6 @@ static void conn_free(Conn *c) {
     g_free(c);
 }
 
-static gint sub_by_sid(gconstpointer a, gconstpointer b) {
-    return strcmp((*(Sub *const *)a)->sid, (*(Sub *const *)b)->sid);
-}
-
 /* Start closing: drop interest and timers now (so nothing more is routed here), ask the
  * world to flush and close; the Conn itself is freed in on_closed. */
 static void conn_close(Conn *c, const char *reason) {
@@ -1076,7 +1123,6 @@ ServerInternalSub *server_subscribe_internal(Server *s, const char *subject, con
     g_assert(ok);
     s->stats.subscriptions++;
     g_ptr_array_add(s->internal_subs, is);
-    if (s->interest_fn != NULL) s->interest_fn(s->interest_ctx, sub->subject, sub->queue, +1);
     subs_changed(s, sub, true);
     return is;
 }
@@ -1107,28 +1153,13 @@ bool server_has_interest(Server *s, const char *subject) {
     return r->plain->len + r->queues->len > 0;
 }
 
-static gint conn_by_cid(gconstpointer a, gconstpointer b) {
-    EnvConn x = (*(Conn *const *)a)->id, y = (*(Conn *const *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
 /* ------------------------------------------------------------------ cluster hooks
  *
- * The server knows nothing of routes. A cluster layer (route.c) watches local interest
- * through the observer, mirrors each peer's interest into the trie as remote subscriptions
- * (so queue picks and no-responders see the whole cluster), is handed one copy of each
- * message per peer to forward, and injects what peers send with server_deliver_routed. */
-
-void server_set_interest_observer(Server *s, ServerInterestFn fn, void *ctx) {
-    s->interest_fn = fn;
-    s->interest_ctx = ctx;
-    /* Internal subscriptions made before the observer (JetStream's $JS.API.>, a cluster's
-     * Raft inboxes) are interest too: announce them now, in creation order. */
-    for (guint i = 0; fn != NULL && i < s->internal_subs->len; i++) {
-        Sub *sub = &((ServerInternalSub *)g_ptr_array_index(s->internal_subs, i))->sub;
-        if (!sub->dead) fn(ctx, sub->subject, sub->queue, +1);
-    }
-}
+ * The server knows nothing of routes. A cluster layer (route.c) hears of local interest
+ * through an observer (server_observe_subs, above), mirrors each peer's interest into the
+ * trie as remote subscriptions (so queue picks and no-responders see the whole cluster),
+ * is handed one copy of each message per peer to forward, and injects what peers send with
+ * server_deliver_routed. */
 
 ServerRemoteSub *server_remote_sub_add(Server *s, ServerForwardFn fn, void *peer, const char *subject,
                                        const char *queue, uint32_t weight) {

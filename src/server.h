@@ -17,8 +17,9 @@
  *                                        registered check (the layers above: JetStream)
  *   The hooks a layer above uses (the server never names that layer; it composes over us):
  *   server_subscribe_internal / server_publish / server_publish_to   the internal client
- *   server_observe_subs(s, fn, ctx)      every subscription added or removed (subject, queue):
- *                                        what a route layer turns into RS+/RS-
+ *   server_observe_subs(s, fn, ctx)      every local subscription added or removed (subject,
+ *                                        queue), the existing ones replayed first: what the
+ *                                        route layer turns into RS+/RS-
  *   server_watch_interest(s, subj, fn, ctx)  fn(ctx, true/false) when the literal subject
  *                                        gains its first / loses its last matching subscriber
  *   server_has_interest(s, subj)         does anyone listen on subj now?
@@ -142,11 +143,10 @@ bool server_has_interest(Server *s, const char *subject);
 
 /* --- hooks for the cluster layer (route.c); the server itself knows nothing of routes ---
  *
- * Interest observer: called with +1 / -1 each time a local subscription (a client's or an
- * internal one, not a remote one) is added or removed, with its subject and queue (NULL if
- * none); setting it replays the internal subscriptions that already exist. So JetStream's
- * $JS.API.>, a stream leader's subjects and the Raft groups' $NRG inboxes are interest that
- * routes announce, as nats-server's internal clients are.
+ * Local interest: the route layer registers an observer with server_observe_subs (below,
+ * the same hooks a push consumer's watch uses). Internal subscriptions are local interest,
+ * so JetStream's $JS.API.>, a stream leader's subjects and the Raft groups' $NRG inboxes are
+ * interest that routes announce, as nats-server's internal clients are.
  * Remote subscriptions: a peer server's interest, in the same trie as local interest, so
  * queue groups pick among local and remote members (a remote one counts `weight` times)
  * and a request with remote interest gets no 503. A message matching any of a peer's
@@ -154,10 +154,8 @@ bool server_has_interest(Server *s, const char *subject);
  * whose chosen member is on that peer (nq = 0: plain interest only).
  * server_deliver_routed: a message that came from a peer; delivered to local subscribers
  * only (never forwarded again), and to the queue groups named in `queues`. */
-typedef void (*ServerInterestFn)(void *ctx, const char *subject, const char *queue, int delta);
 typedef void (*ServerForwardFn)(void *peer, const ServerMsg *msg, const char *const *queues, size_t nq);
 typedef struct ServerRemoteSub ServerRemoteSub;
-void server_set_interest_observer(Server *s, ServerInterestFn fn, void *ctx);
 ServerRemoteSub *server_remote_sub_add(Server *s, ServerForwardFn fn, void *peer, const char *subject,
                                        const char *queue, uint32_t weight); /* NULL: bad subject */
 void server_remote_sub_set_weight(ServerRemoteSub *rs, uint32_t weight);
@@ -170,13 +168,19 @@ const char *const *server_connect_urls(const Server *s); /* NULL when not in a c
 
 /* --- hooks: how the layers above follow the server ---
  *
- * Callbacks run synchronously, inside whatever changed the subscription (a SUB, an UNSUB, a
- * connection closing, an internal subscribe), possibly in the middle of a delivery. They must
- * not publish, subscribe or add/remove hooks; a callback that wants to act (deliver, send)
- * arms a zero-delay env timer and acts there. Hooks fire in registration order. */
+ * One mechanism for interest (server.c, "HOW THE LAYERS ABOVE HEAR OF INTEREST"): every
+ * subscription entering or leaving the trie passes one point, which tells the observers (every
+ * local change, with subject and queue: the route layer) and then the watches (one literal
+ * subject, yes or no: a push consumer). Callbacks run synchronously, inside whatever changed
+ * the subscription (a SUB, an UNSUB, a connection closing, an internal subscribe), possibly in
+ * the middle of a delivery. They must not publish, subscribe or add/remove hooks; a callback
+ * that wants to deliver arms a zero-delay env timer and acts there (writing to a connection
+ * the layer owns itself, as a route's RS+, never re-enters the server and may happen at
+ * once). Hooks fire in registration order. */
 typedef struct ServerHook ServerHook;
 
-/* One local subscription (a client's or an internal one) entering or leaving the trie. */
+/* One local subscription (a client's or an internal one) entering or leaving the trie. An
+ * observer is first told of every local subscription that already exists (added = true). */
 typedef struct ServerSubChange {
     const char *subject;
     const char *queue; /* NULL when not in a queue group */

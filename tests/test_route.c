@@ -361,13 +361,15 @@ static void test_route_close_drops_interest(void) {
     cc.port = 7101;
     cc.routes = to_n1;
     g_autoptr(GError) err = NULL;
-    /* the old subscription was announced by the old layer; re-subscribe through a new client */
+    /* the new layer's observer is told of the subscription that already exists (the server
+     * replays it at registration), and of new ones as they come */
     w.cl[1] = cluster_new(w.srv[1], &cc, &err);
     g_assert_no_error(err);
     EnvConn b = w_client(&w, 1);
     test_env_client_send(w.te[1], b, "SUB y 1\r\n");
     w_run(&w, 100 * 1000000LL);
     g_assert_cmpuint(cluster_route_count(w.cl[0]), ==, 1);
+    g_assert_true(server_has_interest(w.srv[0], "x"));
     g_assert_true(server_has_interest(w.srv[0], "y"));
     w_stop(&w);
 }
