@@ -285,6 +285,15 @@ static void dir_event(void *ctx, void *a, uint64_t b) {
         return;
     }
     if (d->to_server) {
+        if (c->server == SIDE_NONE && c->client != SIDE_CLOSED) {
+            /* not accepted yet: the node was busy (an fsync, a pause) when the accept was due,
+             * so the accept waits; the bytes the dialler sent first (a route's CONNECT and
+             * INFO) wait behind it instead of being lost (found by clustered JetStream runs:
+             * a restarted node's route saw RS+ before INFO, "Unknown Protocol Operation") */
+            d->event_pending = true;
+            sim_at(sim, MAX(now + SIM_US, c->node->busy_until_ns), dir_event, d, 0);
+            return;
+        }
         if (c->server != SIDE_OPEN && c->server != SIDE_CLOSING) { dir_drop_all(d); return; }
         if (c->read_paused) return; /* the chunks wait; sim_net_server_read_pause reschedules */
         if (sim_node_defer(c->node, dir_event, d, 0)) { d->event_pending = true; return; }
