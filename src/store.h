@@ -27,7 +27,7 @@
  *   store_remove(s, seq, erase)               delete one message (tombstoned on disk)
  *   store_purge(s, &req)                      all / filter / keep N / below seq
  *   store_compact(s, seq)                     remove everything below seq
- *   store_state(s, &st), store_count(s, filter, from_seq), store_subject_info(),
+ *   store_state(s, &st), store_damaged(s), store_count(s, filter, from_seq), store_subject_info(),
  *   store_subjects(s, filter, fn), store_deleted(s, out), store_seq_for_time(s, ts)
  *   store_check_invariants(s), store_close(s)
  *
@@ -170,6 +170,8 @@ uint64_t store_purge(Store *s, const StorePurge *req, GError **error);
 uint64_t store_compact(Store *s, uint64_t seq, GError **error);
 
 void store_state(Store *s, StoreState *out);
+/* Seqs this store's recovery found corrupt and dropped (they read as deleted); 0 = intact. */
+uint64_t store_damaged(const Store *s);
 /* Messages matching filter (NULL/"" = all) with seq >= from_seq: a consumer's pending count. */
 uint64_t store_count(Store *s, const char *filter, uint64_t from_seq);
 /* For one literal subject; FALSE when it has no messages. */

@@ -761,6 +761,7 @@ static uint64_t resync(const uint8_t *buf, uint64_t size, uint64_t bad, uint64_t
 
 /* Log what a damaged stretch cost in seqs: [from, to], or that no message seq was in it. */
 static void report_lost(Store *s, uint64_t from, uint64_t to) {
+    s->damaged += to >= from ? to - from + 1 : 0;
     if (to >= from)
         env_log(s->env, ENV_LOG_ERROR, "store %s: seq %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
                 " lost to corruption (%" G_GUINT64_FORMAT " message(s); the stream keeps them as deleted)",

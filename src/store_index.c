@@ -533,6 +533,8 @@ uint64_t store_seq_for_time(Store *s, int64_t ts_ns) {
     return store_next_seq(s, NULL, lo);
 }
 
+uint64_t store_damaged(const Store *s) { return s->damaged; }
+
 void store_state(Store *s, StoreState *out) {
     memset(out, 0, sizeof *out);
     out->msgs = s->msgs;

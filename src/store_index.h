@@ -67,6 +67,7 @@ struct Store {
     GPtrArray *subject_by_id; /* StoreSubject* or NULL (free id) */
     GArray *free_ids;         /* uint32_t */
     StoreSubject *last_subject; /* the subject subject_get found last (NULL once freed) */
+    uint64_t damaged;         /* seqs recovery found corrupt and dropped (store_damaged) */
 };
 
 /* The generic index operations the backends use (store_index.c). */
