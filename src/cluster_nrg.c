@@ -39,7 +39,10 @@ struct Nrg {
     NrgCallbacks cb;
     void *ctx;
     ServerInternalSub *sub;
-    EnvTimer tick_timer, work_timer;
+    EnvTimer tick_timer, work_timer, sync_timer;
+    int64_t sync_interval_ns; /* NrgConfig.sync_interval_ns */
+    unsigned bug;             /* NrgBug */
+    bool damaged;             /* last seen raft_damaged(), for the log line when repaired */
     uint64_t lead_index;      /* leader: the index of its term's first entry (the no-op) */
     RaftRole last_role;
     uint32_t last_leader;
@@ -78,6 +81,11 @@ static void send_msg(Nrg *n, const RaftMsg *m) {
 
 static void note_state(Nrg *n) {
     RaftRole role = raft_role(n->r);
+    if (n->damaged && !raft_damaged(n->r)) {
+        n->damaged = false;
+        env_log(n->env, ENV_LOG_INFO, "raft group %s: damaged log repaired by the leader: this member votes again",
+                n->group);
+    }
     if (role == RAFT_LEADER && n->last_role != RAFT_LEADER) {
         n->lead_index = raft_last_index(n->r);
         /* A group of one commits on a proposal, not on its election's no-op: make one (an
@@ -121,6 +129,8 @@ static void work(void *arg) {
             n->saved_vote = rd.hs.vote;
         }
         g_autoptr(GError) err = NULL;
+        raft_log_set_lazy(n->log, n->sync_interval_ns != 0 ||
+                                      ((n->bug & NRG_BUG_APPEND_BEFORE_FSYNC) && raft_role(n->r) != RAFT_LEADER));
         if ((rd.has_hard_state || rd.has_snapshot || rd.n_entries > 0) && !raft_log_save(n->log, &rd, &err)) {
             /* Without the disk this member must not promise anything: go silent. The others
              * carry on (a majority is enough) and an operator restarts this one. */
@@ -143,6 +153,17 @@ static void work(void *arg) {
 
 static void want_work(Nrg *n) {
     if (n->work_timer == 0 && !n->failed) n->work_timer = env_timer_add(n->env, 0, work, n);
+}
+
+/* A lazy policy's fsync, every sync_interval_ns. */
+static void sync_tick(void *arg) {
+    Nrg *n = arg;
+    n->sync_timer = env_timer_add(n->env, n->sync_interval_ns, sync_tick, n);
+    g_autoptr(GError) err = NULL;
+    if (!n->failed && raft_log_dirty(n->log) && !raft_log_sync(n->log, &err)) {
+        env_log(n->env, ENV_LOG_ERROR, "raft group %s: cannot fsync, member stops: %s", n->group, err->message);
+        n->failed = true;
+    }
 }
 
 static void tick(void *arg) {
@@ -177,6 +198,15 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
     RaftBoot boot = {0};
     RaftLog *log = raft_log_open(env, cfg->dir, &boot, error);
     if (log == NULL) return NULL;
+    /* Under a lazy policy a power cut legitimately leaves holes in the unsynced tail, which
+     * look like damage; losing them is that policy's documented price, so do not also stop
+     * voting (a cluster-wide power cut would leave nobody to vote). */
+    if (boot.damaged && (cfg->sync_interval_ns != 0 || (cfg->bug & NRG_BUG_VOTE_TRUNCATED))) {
+        env_log(env, ENV_LOG_WARN, "raft group %s: votes with its damaged log (%s)", cfg->group,
+                cfg->sync_interval_ns != 0 ? "lazy sync policy" : "broken on purpose");
+        boot.damaged = false;
+    }
+    bool damaged = boot.damaged;
     RaftConfig rc = {
         .id = cfg->self,
         .peers = cfg->peers,
@@ -207,6 +237,10 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
     n->cb = *cb;
     n->ctx = ctx;
     n->last_role = raft_role(r);
+    n->damaged = damaged;
+    n->sync_interval_ns = cfg->sync_interval_ns;
+    n->bug = cfg->bug;
+    if (n->sync_interval_ns > 0) n->sync_timer = env_timer_add(env, n->sync_interval_ns, sync_tick, n);
     n->saved_term = raft_term(r);
     n->saved_vote = raft_vote(r);
     char hex[9];
@@ -222,6 +256,7 @@ void nrg_free(Nrg *n) {
     server_unsubscribe_internal(n->srv, n->sub);
     env_timer_cancel(n->env, n->tick_timer);
     env_timer_cancel(n->env, n->work_timer);
+    env_timer_cancel(n->env, n->sync_timer);
     raft_free(n->r);
     raft_log_close(n->log);
     g_free(n->peers);
@@ -309,6 +344,7 @@ uint32_t nrg_leader(const Nrg *n) {
 }
 uint32_t nrg_self(const Nrg *n) { return n->self; }
 uint64_t nrg_term(const Nrg *n) { return raft_term(n->r); }
+bool nrg_pending(const Nrg *n) { return n->work_timer != 0; }
 uint64_t nrg_applied(const Nrg *n) { return raft_applied(n->r); }
 const char *nrg_group(const Nrg *n) { return n->group; }
 

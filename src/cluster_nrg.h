@@ -44,8 +44,16 @@
  *   apply(ctx, index, data, len)  a committed entry, in index order, on every member
  *   state(ctx)                    role, leader or readiness changed
  *
+ * SYNC POLICY
+ *   With sync_interval_ns = 0 (the default) the invariant below holds. A lazy policy writes
+ *   entries without fsyncing them (fsync every interval, or never): an append is answered,
+ *   and so a publish acknowledged, with the entry only in the page cache of a majority. A
+ *   power cut on that majority loses it: what nats-server's default sync_interval (2 min)
+ *   allows, and what the simulator's jepsen-7564 shows. The hard state (term, vote) is
+ *   always fsynced: a lazy vote could be cast twice.
+ *
  * INVARIANTS
- *   - No Raft message leaves before the state it depends on is fsynced.
+ *   - No Raft message leaves before the state it depends on is fsynced (default policy).
  *   - apply sees every committed index once per process lifetime, in order (after a
  *     restart, from the beginning of the log: owners make apply idempotent).
  */
@@ -65,12 +73,22 @@ typedef struct NrgCallbacks {
     void (*state)(void *ctx);
 } NrgCallbacks;
 
+/* Deliberately broken variants, for the simulator's checkers to catch (never in a real server). */
+typedef enum {
+    NRG_BUG_NONE = 0,
+    NRG_BUG_APPEND_BEFORE_FSYNC = 1 << 0, /* a follower answers an append before its fsync */
+    NRG_BUG_VOTE_TRUNCATED = 1 << 1,      /* a member whose log recovery cut short votes anyway */
+} NrgBug;
+
 typedef struct NrgConfig {
     const char *group;      /* a subject token: no '.', '*', '>' or blanks */
     const char *dir;        /* env path for raft.log / raft.state / raft.snap */
     uint32_t self;
     const uint32_t *peers;  /* every member, self included */
     size_t n_peers;
+    int64_t sync_interval_ns; /* 0: fsync entries before answering (default); > 0: every interval
+                                 (lazy, like the stream store's sync_interval); < 0: never */
+    unsigned bug;           /* NrgBug flags; 0 in every real use */
 } NrgConfig;
 
 typedef struct NrgPeerInfo {
@@ -93,6 +111,8 @@ uint32_t nrg_self(const Nrg *n);
 const uint32_t *nrg_peers(const Nrg *n, size_t *count);
 void nrg_peer_info(const Nrg *n, uint32_t peer, NrgPeerInfo *out);
 uint64_t nrg_term(const Nrg *n);
+/* A Ready pass is scheduled: role or readiness may have changed and the owner is not told yet. */
+bool nrg_pending(const Nrg *n);
 uint64_t nrg_applied(const Nrg *n);
 const char *nrg_group(const Nrg *n);
 

@@ -31,7 +31,16 @@
  *   jscluster_free(c)                     before jetstream_free
  *   jscluster_meta_leader(c)              the meta leader's server name, NULL when none known
  *   jscluster_stream_leader(c, name)      a stream's leader's name, NULL when none / unknown
+ *   jscluster_replica(c, name)            this server's replica of a stream, once the meta log
+ *                                         said it hosts it (a local stream loaded from disk
+ *                                         before that is silent and may still be repaired)
  *   jscluster_check_invariants(c)
+ *
+ * DAMAGE (Jepsen NATS #7549)
+ *   A replica whose stream store lost messages to corruption at recovery (holes where a
+ *   committed message was) rebuilds the store from its Raft log: the store is deleted and
+ *   every committed entry applied again (the log holds them all: no snapshots yet). A replica
+ *   whose Raft log was damaged does not vote until a leader has repaired it (raft.c).
  *
  * LIMITATIONS (this version)
  *   Consumers of a replicated stream live on its leader only (their state is not
@@ -49,16 +58,27 @@
 
 typedef struct JsCluster JsCluster;
 
+/* Deliberately broken variants, for the simulator's checkers to catch (never set in a real
+ * server; `minijet-sim run ... --bug js-ack-before-commit`). */
+typedef enum {
+    JSC_BUG_NONE = 0,
+    JSC_BUG_ACK_BEFORE_COMMIT = 1 << 0, /* the leader sends the PubAck when it proposes, not at commit */
+    JSC_BUG_APPEND_BEFORE_FSYNC = 1 << 1, /* a follower answers an append before its fsync (NRG_BUG_*) */
+    JSC_BUG_VOTE_TRUNCATED = 1 << 2,    /* a member whose Raft log recovery cut short votes anyway */
+} JsClusterBug;
+
 typedef struct JsClusterConfig {
     const char *server_name;   /* required, unique in the cluster */
     const char *cluster_name;  /* "cluster" in info replies */
     int size;                  /* JetStream servers in the cluster (>= 1) */
+    unsigned bug;              /* JsClusterBug flags; 0 in every real use */
 } JsClusterConfig;
 
 JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg, GError **error);
 void jscluster_free(JsCluster *c);
 const char *jscluster_meta_leader(JsCluster *c);
 const char *jscluster_stream_leader(JsCluster *c, const char *stream);
+Stream *jscluster_replica(JsCluster *c, const char *stream);
 void jscluster_check_invariants(JsCluster *c);
 
 #endif

@@ -69,6 +69,7 @@ struct Raft {
     GArray *out;                /* RaftMsg */
     RaftHardState saved_hs;     /* what the last Ready said */
     bool snapshot_pending, snapshot_install;
+    bool damaged;               /* booted with a damaged log, not repaired yet: no votes */
 };
 
 /* ---------------------------------------------------------------- the log in memory */
@@ -307,7 +308,7 @@ static void become_candidate(Raft *r) {
 }
 
 static void campaign(Raft *r, bool force) {
-    if (r->role == RAFT_LEADER) return;
+    if (r->role == RAFT_LEADER || r->damaged) return; /* a damaged log may lack what it promised */
     if (!r->cfg.pre_vote || force) {
         become_candidate(r);
         return;
@@ -724,6 +725,12 @@ gboolean raft_step(Raft *r, const RaftMsg *m, GError **error) {
     switch (m->type) {
     case RAFT_MSG_PRE_VOTE:
     case RAFT_MSG_VOTE:
+        if (r->damaged) { /* see DAMAGED LOGS below: no vote until repaired */
+            RaftMsg *resp = emit(r, m->type == RAFT_MSG_VOTE ? RAFT_MSG_VOTE_RESP : RAFT_MSG_PRE_VOTE_RESP, m->from);
+            resp->term = r->term;
+            resp->reject = true;
+            break;
+        }
         handle_vote_request(r, m);
         break;
     case RAFT_MSG_PRE_VOTE_RESP:
@@ -747,6 +754,16 @@ gboolean raft_step(Raft *r, const RaftMsg *m, GError **error) {
         r->election_elapsed = 0;
         if (m->type == RAFT_MSG_SNAPSHOT) handle_snapshot(r, m);
         else if (!handle_append(r, m, error)) return FALSE;
+        /* DAMAGED LOGS (Jepsen NATS #7549). A member whose log recovery cut short inside
+         * synced records may have lost entries it acknowledged, i.e. entries a majority
+         * counted it for. If it voted with the shorter log, a candidate lacking those
+         * entries could win with its vote, and committed entries would be overwritten. So
+         * a damaged member neither votes nor campaigns (the others still form a majority
+         * when only a minority is damaged) until a leader has brought it up to an entry the
+         * leader committed in its own term: everything committed before that is then in
+         * its log again (Leader Completeness), and it is a whole member once more. */
+        if (r->damaged && r->commit >= m->commit && m->commit > 0 && raft_term_at(r, r->commit) == m->term)
+            r->damaged = false;
         break;
     case RAFT_MSG_APPEND_RESP:
         if (r->role == RAFT_LEADER) handle_append_response(r, m);
@@ -837,6 +854,7 @@ Raft *raft_new(const RaftConfig *cfg, const RaftBoot *boot, GError **error) {
     r->unstable_from = raft_last_index(r) + 1;
     r->saved_hs = hard_state(r);
     r->role = RAFT_FOLLOWER;
+    r->damaged = boot != NULL && boot->damaged && r->n > 1; /* alone, there is nobody to repair it */
     reset_election_timer(r);
     return r;
 }
@@ -862,6 +880,8 @@ uint32_t raft_leader(const Raft *r) { return r->leader; }
 uint64_t raft_commit(const Raft *r) { return r->commit; }
 uint64_t raft_applied(const Raft *r) { return r->applied; }
 uint64_t raft_snapshot_index(const Raft *r) { return r->snap_index; }
+
+bool raft_damaged(const Raft *r) { return r->damaged; }
 
 uint64_t raft_match_of(const Raft *r, uint32_t peer) {
     Progress *pr = progress((Raft *)r, peer);

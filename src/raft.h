@@ -92,6 +92,9 @@ typedef struct RaftBoot {
     RaftSnapshot snapshot;   /* index 0: none */
     RaftEntry *entries;      /* snapshot.index+1 .. , consecutive */
     size_t n_entries;
+    bool damaged;            /* recovery cut the log short inside synced records (raft_log.h):
+                                entries this member acknowledged may be gone, so it neither
+                                votes nor campaigns until a leader has repaired it */
 } RaftBoot;
 void raft_boot_clear(RaftBoot *b);
 
@@ -136,6 +139,7 @@ uint64_t raft_snapshot_index(const Raft *r);
 uint64_t raft_term_at(const Raft *r, uint64_t index); /* 0 when not known (compacted, or past the end) */
 const RaftEntry *raft_entry_at(const Raft *r, uint64_t index); /* NULL when not in memory */
 uint64_t raft_match_of(const Raft *r, uint32_t peer);  /* leader only: what it knows peer holds */
+bool raft_damaged(const Raft *r);          /* booted damaged and not repaired yet (RaftBoot) */
 uint64_t raft_next_of(const Raft *r, uint32_t peer);
 void raft_check_invariants(const Raft *r);
 

@@ -40,6 +40,8 @@ struct RaftLog {
     GArray *terms;          /* uint64: term of record k */
     uint64_t end;           /* bytes of valid records */
     uint64_t state_seq;
+    bool lazy;              /* entries are written but not fsynced (raft_log_set_lazy) */
+    bool dirty;             /* lazy: written entries not fsynced yet */
 };
 
 static uint64_t n_records(const RaftLog *lg) { return lg->offsets->len; }
@@ -121,6 +123,19 @@ static const char *scan_log(RaftLog *lg, const uint8_t *p, uint64_t size) {
         lg->end = off;
     }
     return NULL;
+}
+
+/* Does an intact record (length in range, checksum good) start anywhere after `from`? Then
+ * the bad bytes at `from` are not a torn tail (writes after the last fsync, never promised to
+ * anyone) but damage in the middle of synced records: entries this member acknowledged. */
+static bool intact_record_after(const uint8_t *p, uint64_t size, uint64_t from) {
+    for (uint64_t off = from + 1; off + REC_HEADER_BYTES <= size; off++) {
+        uint32_t len = get32(p + off);
+        if (len > LIMIT_RAFT_ENTRY_BYTES_MAX || size - off - REC_HEADER_BYTES < len) continue;
+        if (get64(p + off + 8) == 0 || get64(p + off + 16) == 0) continue;
+        if (crc32c(p + off + 8, REC_HEADER_BYTES - 8 + len) == get32(p + off + 4)) return true;
+    }
+    return false;
 }
 
 /* Rewrite raft.log keeping only records from..to (inclusive; from > to keeps none). */
@@ -264,6 +279,12 @@ RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error
         gsize size;
         const uint8_t *p = g_bytes_get_data(img, &size);
         const char *why = scan_log(lg, p, size);
+        if (why && intact_record_after(p, size, lg->end)) {
+            boot->damaged = true;
+            env_log(env, ENV_LOG_ERROR, "raft log %s: damaged in the middle (intact records follow offset %" G_GUINT64_FORMAT
+                    "): entries acknowledged before may be lost; this member will not vote until repaired by a leader",
+                    lg->log_path, lg->end);
+        }
         if (why) {
             env_log(env, ENV_LOG_WARN, "raft log %s: %s at offset %" G_GUINT64_FORMAT ", truncating %" G_GUINT64_FORMAT " bytes",
                     lg->log_path, why, lg->end, (uint64_t)size - lg->end);
@@ -322,11 +343,22 @@ gboolean raft_log_save(RaftLog *lg, const RaftReady *rd, GError **error) {
         }
         if (!write_all(env, lg->log_fd, buf, total, lg->end, error)) return FALSE;
         lg->end += total;
-        if (!env_file_sync(env, lg->log_fd, error)) return FALSE;
+        if (lg->lazy) lg->dirty = true;
+        else if (!raft_log_sync(lg, error)) return FALSE;
     }
     if (rd->has_hard_state && !save_state(lg, &rd->hs, error)) return FALSE;
     return TRUE;
 }
+
+void raft_log_set_lazy(RaftLog *lg, bool lazy) { lg->lazy = lazy; }
+
+gboolean raft_log_sync(RaftLog *lg, GError **error) {
+    if (!env_file_sync(lg->env, lg->log_fd, error)) return FALSE;
+    lg->dirty = false;
+    return TRUE;
+}
+
+bool raft_log_dirty(const RaftLog *lg) { return lg->dirty; }
 
 uint64_t raft_log_state_bytes(const RaftLog *lg) { return lg->end + 2 * SLOT_BYTES; }
 

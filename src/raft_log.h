@@ -8,6 +8,10 @@
  *   raft_log_save(lg, &ready, error)       steps 1-4 of the Ready contract (raft.h): snapshot,
  *                                          entries (truncating a conflicting suffix), hard
  *                                          state, all fsynced before it returns
+ *   raft_log_set_lazy(lg, lazy)            lazy: entries are written but not fsynced by
+ *                                          raft_log_save (a lazy sync policy, or a broken
+ *                                          variant); raft_log_sync(lg) fsyncs them,
+ *                                          raft_log_dirty(lg) says whether any wait
  *   raft_log_state_bytes(lg)               bytes of log + hard state (the snapshot excluded)
  *   raft_log_close(lg)
  *
@@ -22,7 +26,10 @@
  *               | 24 len u32 | 28 data[len] |   written atomically (temp, fsync, rename, dir fsync)
  *
  * INVARIANTS
- *   - After raft_log_save returns TRUE everything in the Ready is durable.
+ *   - After raft_log_save returns TRUE everything in the Ready is durable (not lazy).
+ *   - A bad record followed by an intact one is damage, not a torn tail: recovery truncates
+ *     there too, and says so in boot->damaged (raft.c then keeps the member from voting
+ *     until a leader has repaired it).
  *   - raft.log holds consecutive records; its entries at or before the snapshot index are
  *     dropped when the snapshot is saved (the file is rewritten without them, atomically).
  *   - A record that fails its checksum, its length or index order ends the log: it and all
@@ -30,15 +37,17 @@
  *
  * LIMITATIONS
  *   - Truncating at the first bad record is right for a torn tail (those writes were never
- *     fsynced, so nobody was told about them) but wrong for a bit flip in the middle of
- *     synced records: acknowledged entries vanish from this replica. Raft stays safe only if
- *     that never happens on a majority at once; protocol-aware recovery (asking peers) is
- *     not implemented. A corrupt snapshot file refuses to open (RAFT_ERROR_CORRUPT).
+ *     fsynced, so nobody was told about them) but loses acknowledged entries after a bit flip
+ *     in the middle of synced records. Such damage is reported (boot->damaged) and the
+ *     member repairs from a leader before it votes again; Raft stays safe while only a
+ *     minority is damaged at once. A flip in the very last record looks like a torn tail
+ *     and is not reported. A corrupt snapshot file refuses to open (RAFT_ERROR_CORRUPT).
  */
 #ifndef MINIJET_RAFT_LOG_H
 #define MINIJET_RAFT_LOG_H
 
 #include <glib.h>
+#include <stdbool.h>
 
 #include "env.h"
 #include "raft.h"
@@ -47,6 +56,9 @@ typedef struct RaftLog RaftLog;
 
 RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error);
 gboolean raft_log_save(RaftLog *lg, const RaftReady *rd, GError **error);
+void raft_log_set_lazy(RaftLog *lg, bool lazy);
+gboolean raft_log_sync(RaftLog *lg, GError **error);
+bool raft_log_dirty(const RaftLog *lg);
 uint64_t raft_log_state_bytes(const RaftLog *lg);
 void raft_log_close(RaftLog *lg);
 

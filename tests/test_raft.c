@@ -949,6 +949,100 @@ static void test_log_bitflip(void) {
     test_env_free(te);
 }
 
+/* Jepsen NATS #7549: a member whose log recovery cut short inside synced records (bit flips in
+ * the middle of raft.log: intact records follow the bad one) boots damaged. It neither votes
+ * nor campaigns until a leader has brought it up to an entry committed in the leader's own
+ * term; a torn tail (the bad record is the last thing in the file) is not damage. */
+static void test_log_damaged_middle_vs_torn_tail(void) {
+    TestEnv *te = test_env_new(3);
+    RaftBoot boot;
+    RaftLog *lg = open_ok(&te->env, &boot);
+    save_ok(lg, mk_ready(1, 6, 1, 1, 1, 1));
+    raft_log_close(lg);
+    test_env_flip_bit(te, "raft/raft.log", 1 * 28 + 26, 3); /* inside record 2 of 6 (28 bytes each) */
+    lg = open_ok(&te->env, &boot);
+    g_assert_cmpuint(boot.n_entries, ==, 1);
+    g_assert_true(boot.damaged);
+    g_autofree char *log = test_env_take_log(te);
+    g_assert_nonnull(strstr(log, "damaged in the middle"));
+    raft_boot_clear(&boot);
+    save_ok(lg, mk_ready(2, 4, 1, 1, 1, 1)); /* rewritten after the truncation */
+    raft_log_close(lg);
+    test_env_flip_bit(te, "raft/raft.log", 3 * 28 + 26, 3); /* inside the last record: looks torn */
+    lg = open_ok(&te->env, &boot);
+    g_assert_cmpuint(boot.n_entries, ==, 3);
+    g_assert_false(boot.damaged);
+    raft_boot_clear(&boot);
+    raft_log_close(lg);
+    test_env_free(te);
+}
+
+static void test_damaged_member_does_not_vote(void) {
+    static const uint64_t terms[] = {1, 1};
+    RaftConfig cfg = unit_cfg(1, 3, true);
+    RaftBoot boot = {0};
+    boot.hs.term = 1;
+    boot.n_entries = 2;
+    boot.entries = g_new0(RaftEntry, 2);
+    for (size_t i = 0; i < 2; i++) boot.entries[i] = (RaftEntry){terms[i], i + 1, bytes_str("e")};
+    boot.damaged = true;
+    GError *error = NULL;
+    Raft *r = raft_new(&cfg, &boot, &error);
+    g_assert_no_error(error);
+    raft_boot_clear(&boot);
+    g_assert_true(raft_damaged(r));
+    tick_n(r, 4 * 10); /* never campaigns, not even a pre-vote */
+    g_assert_cmpint(raft_role(r), ==, RAFT_FOLLOWER);
+    g_assert_cmpuint(raft_term(r), ==, 1);
+    raft_campaign(r);
+    g_assert_cmpint(raft_role(r), ==, RAFT_FOLLOWER);
+    drain(r);
+    /* a candidate whose log is as up to date as ours: refused, vote and pre-vote alike */
+    RaftMsg pv = mk(RAFT_MSG_PRE_VOTE, 2, 1, 2);
+    pv.log_term = 1;
+    pv.index = 2;
+    step_ok(r, &pv);
+    RaftMsg v = mk(RAFT_MSG_VOTE, 2, 1, 2);
+    v.log_term = 1;
+    v.index = 2;
+    step_ok(r, &v);
+    RaftReady rd = take(r);
+    g_assert_true(need_msg(&rd, RAFT_MSG_PRE_VOTE_RESP, 2)->reject);
+    g_assert_true(need_msg(&rd, RAFT_MSG_VOTE_RESP, 2)->reject);
+    g_assert_cmpuint(raft_vote(r), ==, 0);
+    raft_ready_clear(&rd);
+    /* the leader of term 2 (elected without us) appends its no-op, commit still at 2: not
+     * repaired yet, its commit is not of its own term */
+    RaftMsg a = mk(RAFT_MSG_APPEND, 3, 1, 2);
+    a.index = 2;
+    a.log_term = 1;
+    a.commit = 2;
+    a.n_entries = 1;
+    a.entries = g_new0(RaftEntry, 1);
+    a.entries[0] = (RaftEntry){2, 3, g_bytes_new(NULL, 0)};
+    step_ok(r, &a);
+    g_assert_true(raft_damaged(r));
+    drain(r);
+    /* the no-op committed: everything committed before it is in our log again */
+    RaftMsg hb = mk(RAFT_MSG_APPEND, 3, 1, 2);
+    hb.index = 3;
+    hb.log_term = 2;
+    hb.commit = 3;
+    step_ok(r, &hb);
+    g_assert_false(raft_damaged(r));
+    drain(r);
+    RaftMsg v3 = mk(RAFT_MSG_VOTE, 2, 1, 3);
+    v3.log_term = 2;
+    v3.index = 3;
+    step_ok(r, &v3);
+    rd = take(r);
+    g_assert_false(need_msg(&rd, RAFT_MSG_VOTE_RESP, 2)->reject);
+    raft_ready_clear(&rd);
+    g_bytes_unref(a.entries[0].data);
+    g_free(a.entries);
+    raft_free(r);
+}
+
 /* ================================================================ the cluster harness
  *
  * HOW IT WORKS
@@ -2394,6 +2488,8 @@ int main(int argc, char **argv) {
     g_test_add_func("/raft/log/crash-modes", test_log_crash_modes);
     g_test_add_func("/raft/log/crash-at-every-write", test_log_crash_at_every_write);
     g_test_add_func("/raft/log/bitflip", test_log_bitflip);
+    g_test_add_func("/raft/log/damaged-middle-vs-torn-tail", test_log_damaged_middle_vs_torn_tail);
+    g_test_add_func("/raft/log/damaged-member-does-not-vote", test_damaged_member_does_not_vote);
     for (size_t i = 0; i < G_N_ELEMENTS(SCENARIOS); i++) {
         g_autofree char *path = g_strdup_printf("/raft/cluster/%s", SCENARIOS[i].name);
         g_test_add_data_func(path, &SCENARIOS[i], test_cluster);
