@@ -582,6 +582,12 @@ static void rot(Inode *i, uint64_t off, uint8_t mask);
 
 /* A fault's target: the file at `path`, else a random non-empty file whose path contains
  * `path` (e.g. ".seg"), or any non-empty file when path is NULL. */
+/* A fault's path: a substring of the file's path, or a glob when it has a '*' ("data/cluster/S-*x/raft.log"). */
+static bool matches(const char *name, const char *path) {
+    if (!path) return true;
+    return strchr(path, '*') ? g_pattern_match_simple(path, name) : strstr(name, path) != NULL;
+}
+
 static Inode *pick(SimDisk *d, const char *path) {
     if (path) {
         g_autofree char *p = norm(path);
@@ -591,13 +597,13 @@ static Inode *pick(SimDisk *d, const char *path) {
     g_auto(GStrv) paths = sim_disk_paths(d);
     guint n = g_strv_length(paths), eligible = 0;
     for (guint k = 0; k < n; k++)
-        if (((Inode *)g_hash_table_lookup(d->names, paths[k]))->data->len > 0 && (!path || strstr(paths[k], path)))
+        if (((Inode *)g_hash_table_lookup(d->names, paths[k]))->data->len > 0 && matches(paths[k], path))
             eligible++;
     if (eligible == 0) return NULL;
     guint want = (guint)rng_below(d->rng, eligible);
     for (guint k = 0; k < n; k++) {
         Inode *i = g_hash_table_lookup(d->names, paths[k]);
-        if (i->data->len > 0 && (!path || strstr(paths[k], path)) && want-- == 0) return i;
+        if (i->data->len > 0 && matches(paths[k], path) && want-- == 0) return i;
     }
     return NULL;
 }

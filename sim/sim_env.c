@@ -17,8 +17,10 @@
 #include <string.h>
 
 #include "consumer_api.h"
+#include "jscluster.h"
 #include "route.h"
 #include "sim_fault.h"
+#include "sim_jscluster.h"
 #include "sim_net.h"
 #include "sim_raft.h"
 #include "sim_scenario.h"
@@ -414,8 +416,18 @@ static bool node_start(SimNode *n) {
     }
     /* then, with nodes > 1, the cluster layer on the same server */
     if (n->server && (!n->jetstream || n->js) && n->sim->n_nodes > 1) n->cluster = node_cluster_new(n, &error);
-    if (!n->server || (n->jetstream && !n->js) || (n->sim->n_nodes > 1 && !n->cluster)) {
+    /* and with JetStream, clustered JetStream: the meta group is every node (main.c: the
+     * routes list, this one included) */
+    if (n->cluster && n->js) {
+        JsClusterConfig jcc = {.server_name = n->name, .cluster_name = "sim", .size = n->sim->n_nodes,
+                               .bug = n->sim->sc->jsc_bug};
+        n->jsc = jscluster_new(n->server, n->js, &jcc, &error);
+    }
+    if (!n->server || (n->jetstream && !n->js) || (n->sim->n_nodes > 1 && !n->cluster) ||
+        (n->cluster && n->js && !n->jsc)) {
         sim_log(n->sim, n->name, "restart", "failed: %s", error ? error->message : "?");
+        cluster_free(n->cluster);
+        n->cluster = NULL;
         jetstream_free(n->js);
         n->js = NULL;
         server_free(n->server);
@@ -443,6 +455,9 @@ void sim_node_crash(SimNode *n) {
         else o->detached = true;                        /* a close already queued frees it */
     }
     g_list_free(outs);
+    JsCluster *jsc = n->jsc;
+    n->jsc = NULL;
+    jscluster_free(jsc);
     struct Cluster *cl = n->cluster;
     n->cluster = NULL;
     cluster_free(cl);
@@ -548,6 +563,7 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
         node_start(n);
     }
     sim->wl = sim_workload_new(sim);
+    sim->jsc = sim_jsc_new(sim);
     sim_faults_schedule(sim);
     if (sim->raft) sim_raft_schedule(sim->raft); /* clients, the adversary, the liveness monitor */
     return sim;
@@ -557,11 +573,13 @@ void sim_run(Sim *sim) {
     uint64_t k = 0;
     while (!sim->stopped && sim_sched_step(&sim->sched, sim, sim->end_ns)) {
         sim_net_flush(sim->net);
+        sim_jsc_step(sim->jsc); /* every step: replicas hold the same committed bytes */
         if (++k % sim->check_every == 0)
             for (int i = 0; i < sim->n_nodes; i++)
                 if (sim->nodes[i]->up && sim->nodes[i]->server) {
                     server_check_invariants(sim->nodes[i]->server);
                     if (sim->nodes[i]->cluster) cluster_check_invariants(sim->nodes[i]->cluster);
+                    if (sim->nodes[i]->jsc) jscluster_check_invariants(sim->nodes[i]->jsc);
                     sim->invariant_checks++;
                 }
     }
@@ -571,12 +589,14 @@ void sim_run(Sim *sim) {
 
 void sim_free(Sim *sim) {
     if (!sim) return;
+    sim_jsc_free(sim->jsc);
     sim_workload_free(sim->wl);
     sim_faults_free(sim);
     sim_raft_free(sim->raft);
     for (int i = 0; i < sim->n_nodes; i++) {
         SimNode *n = sim->nodes[i];
         n->up = false;
+        jscluster_free(n->jsc);
         cluster_free(n->cluster);
         jetstream_free(n->js);
         server_free(n->server);

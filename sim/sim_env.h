@@ -62,6 +62,7 @@ struct SimNode {
     JetStream *js;        /* on server; NULL while crashed or without [cluster] jetstream */
     ServerConfig cfg;
     JetStreamConfig js_cfg;
+    struct JsCluster *jsc; /* nodes > 1 with JetStream: clustered JetStream (src/jscluster.c) */
     bool jetstream;       /* compose JetStream on the server at every start */
     bool up;
     uint64_t incarnation; /* bumps at every crash: stale timers recognise themselves */
@@ -102,6 +103,7 @@ struct Sim {
     GPtrArray *owned_faults; /* random faults generated for this run (SimFault*) */
     const char *bug;         /* --bug: a deliberate transport bug the checkers must catch */
     SimRaft *raft;           /* a [raft] run: a Raft group instead of a Server on each node */
+    struct SimJsc *jsc;      /* clustered JetStream: replicas compared every step (sim_jscluster.c) */
 };
 
 Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace);

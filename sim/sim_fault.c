@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "sim_jscluster.h"
 #include "sim_net.h"
 #include "sim_raft.h"
 #include "sim_scenario.h"
@@ -25,13 +26,20 @@ static void fault_event(void *ctx, void *a, uint64_t b) {
     Sim *sim = ctx;
     SimFault *f = a;
     SimNode *n = f->node >= 0 ? sim->nodes[f->node] : NULL;
-    if (f->node == SIM_FAULT_NODE_LEADER) {
-        int i = sim->raft ? sim_raft_fault_target(sim->raft, f->kind) : -1;
+    if (f->node == SIM_FAULT_NODE_LEADER || f->node == SIM_FAULT_NODE_FOLLOWER) {
+        int i = sim->raft ? sim_raft_fault_target(sim->raft, f->kind) : sim_jsc_fault_target(sim->jsc, f->kind, f->node);
         if (i < 0) {
             sim_log(sim, "sim", "fault", "%s: no such node now, nothing done", f->text);
             return;
         }
         n = sim->nodes[i];
+        if (f->kind == SIM_FAULT_PARTITION) { /* that node alone on one side */
+            g_array_set_size(f->side_a, 0);
+            g_array_set_size(f->side_b, 0);
+            g_array_append_val(f->side_a, i);
+            for (int k = 0; k < sim->n_nodes; k++)
+                if (k != i) g_array_append_val(f->side_b, k);
+        }
     }
     sim_log(sim, n ? n->name : "sim", "fault", "%s", f->text);
     switch (f->kind) {
@@ -236,7 +244,8 @@ void sim_faults_schedule(Sim *sim) {
         SimFault *f = g_ptr_array_index(all, i);
         int64_t end = window_end(sim, all, i);
         g_autofree char *node = f->node >= 0 ? g_strdup_printf("n%d", f->node + 1)
-                                : f->node == SIM_FAULT_NODE_LEADER ? g_strdup("leader") : g_strdup("sim");
+                                : f->node == SIM_FAULT_NODE_LEADER ? g_strdup("leader")
+                                : f->node == SIM_FAULT_NODE_FOLLOWER ? g_strdup("follower") : g_strdup("sim");
         sim_trace_fault(sim->trace, f->at_ns, end, node, sim_fault_kind_name(f->kind), f->text);
         sim_workload_note_fault(sim->wl, end);
         sim_at(sim, f->at_ns, fault_event, f, 0);

@@ -54,7 +54,7 @@ static void send_create(SimClient *sc) {
     Sim *sim = sc->wl->sim;
     g_autofree char *subject = g_strdup_printf("$JS.API.STREAM.CREATE.%s", sc->g->stream);
     g_autofree char *cfg = g_strdup_printf("{\"name\":\"%s\",\"subjects\":[\"%s\"],\"storage\":\"file\","
-                                           "\"num_replicas\":1}", sc->g->stream, sc->g->subject);
+                                           "\"num_replicas\":%d}", sc->g->stream, sc->g->subject, sc->g->replicas);
     SimReq *r = g_new0(SimReq, 1);
     r->kind = SIM_REQ_JS_CREATE;
     r->invoke_ns = sim_now(sim);
@@ -137,10 +137,14 @@ void sim_js_reply(SimClient *sc, SimReq *r, ClientReplyStatus st, const ClientMs
     uint64_t seq = st == CLIENT_REPLY_OK ? parse_ack(m, &err) : 0;
     if (r->kind == SIM_REQ_JS_CREATE) {
         /* created, or exists already (10058 when configs differ): either way publish; no
-         * answer at all means JetStream is not up yet: ask again shortly */
-        bool ok = st == CLIENT_REPLY_OK;
+         * answer at all means JetStream is not up yet, and in a cluster 10008 means no meta
+         * leader yet: ask again shortly */
+        bool refused = st == CLIENT_REPLY_OK && err != NULL && seq == 0 &&
+                       g_strstr_len((const char *)m->payload, (gssize)m->payload_len, "\"error\"") != NULL &&
+                       !g_str_has_prefix(err, "10058 ");
+        bool ok = st == CLIENT_REPLY_OK && !refused;
         sim_log(sim, "cli", "reply", "%s stream %s: %s", sc->name, sc->g->stream,
-                !ok ? "no answer, retrying" : err ? err : "ready");
+                refused ? err : !ok ? "no answer, retrying" : seq == 0 && err && g_str_has_prefix(err, "10058 ") ? err : "ready");
         if (ok) sc->js_ready = true;
         else if (st != CLIENT_REPLY_DISCONNECTED) sim_after(sim, SIM_JS_RETRY_NS, create_retry, sc, sc->generation);
         return;

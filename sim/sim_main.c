@@ -33,8 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jscluster.h"
 #include "route.h"
 #include "sim_check.h"
+#include "sim_jscluster.h"
 #include "sim_env.h"
 #include "sim_raft.h"
 #include "sim_report.h"
@@ -132,15 +134,15 @@ static int cmd_list(int argc, char **argv) {
         g_autoptr(GError) e = NULL;
         SimScenario *sc = sim_scenario_load(path, &e);
         if (!sc) {
-            printf("  %-22s (does not load: %s)\n", name, e->message);
+            printf("  %-27s (does not load: %s)\n", name, e->message);
             continue;
         }
-        printf("  %-22s %s%s\n", name, sc->raft.enabled ? "[raft] " : "",
+        printf("  %-27s %s%s\n", name, sc->raft.enabled ? "[raft] " : "",
                sc->description ? sc->description : "(no description)");
         sim_scenario_free(sc);
     }
     printf("--bug values (the same names as [raft] bug = in a scenario):\n");
-    for (const SimBug *b = sim_bugs; b->name; b++) printf("  %-22s %s\n", b->name, b->what);
+    for (const SimBug *b = sim_bugs; b->name; b++) printf("  %-27s %s\n", b->name, b->what);
     return 0;
 }
 
@@ -203,6 +205,7 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
                       .invariant_checks = sim->invariant_checks, .sim_ns = sim->end_ns, .real_s = real_s, .cpu_s = cpu_s};
     r.violations = g_ptr_array_new_with_free_func(g_free);
     if (sim->raft) r.extra = sim_raft_summary(sim->raft);
+    if (sim->jsc) r.extra = sim_jsc_summary(sim->jsc);
     r.raft = sim->raft != NULL;
     for (guint i = 0; i < wl->violations->len; i++) {
         SimViolation *v = g_ptr_array_index(wl->violations, i);
@@ -273,6 +276,14 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     return code;
 }
 
+/* --bug js-NAME: the JsClusterBug flag (src/jscluster.h), 0 if unknown */
+static unsigned js_bug(const char *name) {
+    if (!strcmp(name, "ack-before-commit")) return JSC_BUG_ACK_BEFORE_COMMIT;
+    if (!strcmp(name, "append-before-fsync")) return JSC_BUG_APPEND_BEFORE_FSYNC;
+    if (!strcmp(name, "vote-truncated")) return JSC_BUG_VOTE_TRUNCATED;
+    return 0;
+}
+
 /* --bug route-NAME: the ClusterBug flag (src/route.h), 0 if unknown */
 static unsigned route_bug(const char *name) {
     if (!strcmp(name, "forward-routed")) return CLUSTER_BUG_FORWARD_ROUTED;
@@ -318,6 +329,14 @@ static int cmd_run(int argc, char **argv) {
             return usage("--bug raft-* needs a scenario with a [raft] section");
         }
         sim_parse_raft_bug(bug_name, &sc->raft.bug);
+        bug_name = NULL; /* not a network bug */
+    }
+    if (bug_name && g_str_has_prefix(bug_name, "js-")) { /* broken clustered JetStream: nodes > 1 with JetStream */
+        if (sc->nodes < 2 || !sc->jetstream) {
+            sim_scenario_free(sc);
+            return usage("--bug js-* needs a scenario with nodes > 1 and jetstream (clustered JetStream)");
+        }
+        sc->jsc_bug = js_bug(bug_name + 3);
         bug_name = NULL; /* not a network bug */
     }
     if (bug_name && g_str_has_prefix(bug_name, "route-")) { /* a broken route rule: only in a cluster */

@@ -217,7 +217,7 @@ static bool check_keys(Parse *p, const char *g, const char *const *allowed) {
 static bool parse_client(Parse *p, const char *group) {
     static const char *const keys[] = {"type", "count", "node", "subject", "queue", "stream", "rate", "size", "start",
                                        "stop", "read_rate", "expect", "timeout", "cycle", "echo", "batch", "ack_wait",
-                                       "ack_drop", NULL};
+                                       "ack_drop", "replicas", NULL};
     if (!check_keys(p, group, keys)) return false;
     SimClientGroup *g = g_new0(SimClientGroup, 1);
     g_ptr_array_add(p->sc->groups, g);
@@ -250,6 +250,11 @@ static bool parse_client(Parse *p, const char *group) {
         !get_double(p, group, "ack_drop", &g->ack_drop, 0, 1))
         return false;
     if (g->ack_wait_ns < 100 * SIM_MS) return bad(p, group, "ack_wait", "must be at least 100ms");
+    g->replicas = 1;
+    if (!get_int(p, group, "replicas", &g->replicas, 1, 5)) return false;
+    if (g->replicas > p->sc->nodes)
+        return bad(p, group, "replicas", "%d replicas need at least %d nodes (there are %d)", g->replicas, g->replicas,
+                   p->sc->nodes);
     g->queue = get_str(p, group, "queue");
     if (g->queue && !g->queue[0]) g_clear_pointer(&g->queue, g_free);
     g_autofree char *node = get_str(p, group, "node");
@@ -297,6 +302,7 @@ static bool parse_fault(Parse *p, const char *key) {
     g_ptr_array_add(p->sc->faults, f);
     f->text = g_strdup(line);
     f->node = -1;
+    bool js_cluster = p->sc->nodes > 1 && p->sc->jetstream && !p->sc->raft.enabled;
     if (!parse_duration(a[0], &f->at_ns)) return bad(p, "faults", key, "'%s' is not a time (e.g. 2s)", a[0]);
     if (f->at_ns > p->sc->duration_ns) return bad(p, "faults", key, "at %s is after the run ends", a[0]);
     static const struct { const char *name; SimFaultKind kind; int args; const char *usage; } acts[] = {
@@ -339,6 +345,10 @@ static bool parse_fault(Parse *p, const char *key) {
     if (f->kind == SIM_FAULT_PARTITION) {
         f->side_a = g_array_new(FALSE, FALSE, sizeof(int));
         f->side_b = g_array_new(FALSE, FALSE, sizeof(int));
+        if (js_cluster && (!strcmp(a[2], "leader") || !strcmp(a[2], "follower"))) {
+            f->node = !strcmp(a[2], "leader") ? SIM_FAULT_NODE_LEADER : SIM_FAULT_NODE_FOLLOWER; /* sides at fire time */
+            return true;
+        }
         bool oneway = strchr(a[2], '>') != NULL;
         g_auto(GStrv) sides = g_strsplit_set(a[2], oneway ? ">" : "|", -1);
         if (g_strv_length(sides) != 2) return bad(p, "faults", key, "usage: <time> %s", acts[k].usage);
@@ -354,11 +364,21 @@ static bool parse_fault(Parse *p, const char *key) {
         return true;
     }
     if (f->kind == SIM_FAULT_HEAL) return true;
-    if (p->sc->raft.enabled && !strcmp(a[2], "leader") &&
-        (f->kind == SIM_FAULT_CRASH || f->kind == SIM_FAULT_RESTART || f->kind == SIM_FAULT_PAUSE)) {
-        f->node = SIM_FAULT_NODE_LEADER; /* resolved when the fault fires (sim_raft_fault_target) */
+    if (((p->sc->raft.enabled && !strcmp(a[2], "leader")) ||
+         (js_cluster && (!strcmp(a[2], "leader") || !strcmp(a[2], "follower")))) &&
+        (f->kind == SIM_FAULT_CRASH || f->kind == SIM_FAULT_RESTART || f->kind == SIM_FAULT_PAUSE ||
+         (js_cluster && f->kind == SIM_FAULT_CLOCK_JUMP))) {
+        /* resolved when the fault fires (sim_raft_fault_target, sim_jsc_fault_target) */
+        f->node = !strcmp(a[2], "leader") ? SIM_FAULT_NODE_LEADER : SIM_FAULT_NODE_FOLLOWER;
         if (f->kind == SIM_FAULT_PAUSE && !parse_duration(a[3], &f->duration_ns))
             return bad(p, "faults", key, "'%s' is not a duration", a[3]);
+        if (f->kind == SIM_FAULT_CLOCK_JUMP && !parse_signed_duration(a[3], &f->duration_ns))
+            return bad(p, "faults", key, "'%s' is not +DURATION or -DURATION", a[3]);
+        return true;
+    }
+    if (js_cluster && (!strcmp(a[2], "leader") || !strcmp(a[2], "follower")) && optional_path) {
+        f->node = !strcmp(a[2], "leader") ? SIM_FAULT_NODE_LEADER : SIM_FAULT_NODE_FOLLOWER; /* a disk fault */
+        if (args == 2) f->target = g_strdup(a[3]);
         return true;
     }
     if ((f->node = parse_node(p, a[2])) < 0)
@@ -382,6 +402,9 @@ const SimBug sim_bugs[] = {
     {"route-forward-routed", false, "a message from a route also goes out on routes (duplicates): clusters only"},
     {"route-no-replay", false, "a new route is not told the existing interest: clusters only"},
     {"route-no-unsub", false, "the last local unsubscribe sends no RS- (stale interest): clusters only"},
+    {"js-ack-before-commit", false, "a stream leader sends the PubAck when it proposes, before a quorum has it: clustered JetStream only"},
+    {"js-append-before-fsync", false, "a Raft follower answers an append before its fsync: clustered JetStream only"},
+    {"js-vote-truncated", false, "a member whose Raft log was cut short by damage votes anyway: clustered JetStream only"},
     {NULL, false, NULL},
 };
 
@@ -542,11 +565,8 @@ static bool parse_all(Parse *p) {
     for (int i = 0; fkeys && fkeys[i]; i++)
         if (!parse_fault(p, fkeys[i])) return false;
     g_ptr_array_sort(sc->faults, fault_cmp); /* g_ptr_array_sort is a stable merge sort */
-    /* nodes > 1 is one cluster (every node routes to every other); what cannot be
-     * clustered in the simulator is refused rather than run as islands */
-    if (sc->nodes > 1 && !sc->raft.enabled && sc->jetstream)
-        return bad(p, "cluster", "jetstream", "clustered JetStream is not simulated yet: nodes > 1 runs core NATS"
-                   " over routes (use nodes = 1 for JetStream)");
+    /* nodes > 1 is one cluster (every node routes to every other); with JetStream it is
+     * clustered JetStream: one meta group of every node, a Raft group per replicated stream */
     if (sc->groups->len == 0 && !sc->raft.enabled)
         return bad(p, "run", NULL, "no clients: add a [client.NAME] section (or a [raft] section)");
     return true;

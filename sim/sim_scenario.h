@@ -15,7 +15,8 @@
  *   [disk]     fsync_latency (min..max), capacity, crash_keep, crash_tear
  *   [client.NAME]  type (publisher|subscriber|requester|responder|js-publisher|js-consumer),
  *              count, node, subject, queue, stream, rate, size, start, stop, read_rate,
- *              expect, timeout, cycle, echo, batch, ack_wait, ack_drop (js-consumer)
+ *              expect, timeout, cycle, echo, batch, ack_wait, ack_drop (js-consumer),
+ *              replicas (js-publisher: the stream's num_replicas; nodes > 1 is clustered JetStream)
  *   [faults]   any key name = "<time> <action> <args...>", e.g.  f1 = 2s crash n1
  *   [random]   crash, reset, pause, clock_jump, bitflip, partition (events per second), from,
  *              until, peer_loss, peer_dup, peer_reorder (maxima: every peer link draws its
@@ -64,6 +65,7 @@ typedef struct SimClientGroup {
     int batch;               /* js-consumer: messages per pull request */
     int64_t ack_wait_ns;     /* js-consumer: the consumer's ack_wait */
     double ack_drop;         /* js-consumer: chance to leave a delivery unacked (redelivery) */
+    int replicas;            /* js-publisher: the stream's num_replicas (1..5, at most nodes) */
 } SimClientGroup;
 
 typedef enum {
@@ -77,6 +79,11 @@ typedef enum {
 /* [raft] runs: "crash leader" hits whoever leads when the fault fires; "restart leader"
  * restarts the node the last "crash leader" hit; "pause leader" pauses the current leader. */
 #define SIM_FAULT_NODE_LEADER (-2)
+/* clustered JetStream runs (nodes > 1, jetstream): "leader" is the first js-publisher stream's
+ * leader when the fault fires, "follower" a live node hosting one of its other replicas;
+ * crash, restart, pause, clock-jump and partition ("partition leader": the leader alone on
+ * one side) take them. */
+#define SIM_FAULT_NODE_FOLLOWER (-3)
 
 typedef struct SimFault {
     int64_t at_ns;
@@ -119,6 +126,7 @@ struct SimScenario {
     uint64_t check_every;
     int nodes;
     unsigned cluster_bug; /* --bug route-*: ClusterBug flags (src/route.h); never from a file */
+    unsigned jsc_bug;     /* --bug js-*: JsClusterBug flags (src/jscluster.h); never from a file */
     bool jetstream;
     int64_t sync_interval_ns; /* ServerConfig.sync_interval_ns: 0 always, > 0 every N ns, < 0 never */
     size_t max_pending_bytes;

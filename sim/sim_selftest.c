@@ -192,7 +192,8 @@ static void test_scenario_errors(void) {
          "x.ini:7: [faults] x: at 6s is after the run ends"},
         {"[run]\nduration = 5s\n[cluster]\nnodes = 2\n[client.p]\ntype = subscriber\nsubject = a\nnode = n3\n",
          "x.ini:8: [client.p] node: no node 'n3'"},
-        {"[run]\nduration = 5s\n[cluster]\nnodes = 2\njetstream = true\n", "x.ini:5: [cluster] jetstream: clustered JetStream is not simulated yet"},
+        {"[run]\nduration = 5s\n[cluster]\nnodes = 2\njetstream = true\n[client.p]\ntype = js-publisher\nstream = S\n"
+         "subject = a\nrate = 1/s\nreplicas = 3\n", "x.ini:11: [client.p] replicas: 3 replicas need at least 3 nodes"},
         {"[nope]\n", "x.ini: [nope]: unknown section"},
         {"not ini\n", "x.ini:1: "},
     };

@@ -1,0 +1,430 @@
+/* sim_jscluster.c — clustered JetStream seen from outside: replicas compared every step,
+ * leaders and elections, the queue checker (see sim_jscluster.h).
+ *
+ * THE REPLICA CHECK (every step, not sampled)
+ *   A replicated stream's store holds only committed entries: the leader and the followers
+ *   all apply an entry when Raft commits it (src/jscluster.c stream_apply). So the stores
+ *   of caught-up replicas must be byte-identical, and a lagging one a prefix of them. We keep
+ *   one history per stream, seq -> the message's canonical bytes (timestamp, subject,
+ *   headers, payload), filled by whichever replica applies a seq first; after every step each
+ *   live replica's new sequences (beyond a cursor) are read through the Store API and
+ *   compared. Any difference is a safety violation at the exact step it appears: a replica
+ *   that applied something else at seq N (divergent logs, a committed entry overwritten), or
+ *   that has a hole at N below its last seq (a committed message gone from one copy). A
+ *   restart rewinds the node's cursor: recovery must rebuild the same bytes.
+ *
+ * THE QUEUE CHECKER (after the run)
+ *   Modelled on Jepsen's `queue` checker as used in its NATS analysis: each publish that
+ *   left a js-publisher is one operation with an outcome (ack seq N, timeout, disconnect,
+ *   error); the final read is the stream leader's store after the run, plus every message a
+ *   consumer was handed. Classes: ok, lost, unknown, recovered, unexpected, duplicated (see
+ *   the header). A PubAck is a promise, so lost, unexpected and duplicated are safety
+ *   violations; unknown and recovered are what an at-least-once client lives with.
+ */
+#include "sim_jscluster.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "jetstream.h"
+#include "jscluster.h"
+#include "store.h"
+#include "stream.h"
+#include "sim_workload.h"
+
+#define REPORT_MAX 3 /* examples printed per kind of violation */
+
+typedef struct JscStream {
+    char *name;
+    int replicas;
+    GPtrArray *hist;             /* GBytes* per seq - 1 (NULL: not seen yet) */
+    uint64_t cursor[SIM_MAX_NODES];
+    uint64_t incarnation[SIM_MAX_NODES];
+    uint64_t diverged, holes;    /* violations reported */
+    int leader;                  /* node index, -1: none */
+    int64_t leaderless_since;    /* -1: there is a leader */
+    bool had_leader;
+    uint64_t elections;
+    int64_t leaderless_ns;       /* total */
+    /* the queue checker's counts */
+    uint64_t ok, lost, unknown, recovered, unexpected, duplicated, misplaced;
+    uint64_t lost_prefix, lost_middle, lost_postfix;
+    uint64_t lost_on[SIM_MAX_NODES];
+    bool judged_nodes[SIM_MAX_NODES];
+    int read_from;               /* the node whose store was the final read, -1: none */
+} JscStream;
+
+struct SimJsc {
+    Sim *sim;
+    GPtrArray *streams;          /* JscStream*, in scenario order */
+    GArray *victims[2];          /* int: nodes "crash leader" / "crash follower" hit, not restarted yet */
+};
+
+static void stream_free(gpointer p) {
+    JscStream *s = p;
+    g_free(s->name);
+    g_ptr_array_unref(s->hist);
+    g_free(s);
+}
+
+SimJsc *sim_jsc_new(Sim *sim) {
+    const SimScenario *sc = sim->sc;
+    if (sim->n_nodes < 2 || !sc->jetstream || sc->raft.enabled) return NULL;
+    SimJsc *j = g_new0(SimJsc, 1);
+    j->sim = sim;
+    for (int r = 0; r < 2; r++) j->victims[r] = g_array_new(FALSE, FALSE, sizeof(int));
+    j->streams = g_ptr_array_new_with_free_func(stream_free);
+    for (guint i = 0; i < sc->groups->len; i++) {
+        const SimClientGroup *g = g_ptr_array_index(sc->groups, i);
+        if (g->kind != SIM_CLIENT_JS_PUBLISHER) continue;
+        bool known = false;
+        for (guint k = 0; k < j->streams->len; k++)
+            known |= strcmp(((JscStream *)g_ptr_array_index(j->streams, k))->name, g->stream) == 0;
+        if (known) continue;
+        JscStream *s = g_new0(JscStream, 1);
+        s->name = g_strdup(g->stream);
+        s->replicas = g->replicas;
+        s->hist = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+        s->leader = -1;
+        s->leaderless_since = 0;
+        s->read_from = -1;
+        g_ptr_array_add(j->streams, s);
+    }
+    return j;
+}
+
+void sim_jsc_free(SimJsc *j) {
+    if (!j) return;
+    g_ptr_array_unref(j->streams);
+    for (int r = 0; r < 2; r++) g_array_unref(j->victims[r]);
+    g_free(j);
+}
+
+/* ts u64 | subject NUL | hdr_len u32 | hdr | payload: what must be equal on every replica */
+static GBytes *canonical(const StoreMsg *m) {
+    GByteArray *b = g_byte_array_sized_new((guint)(8 + m->subject_len + 1 + 4 + m->hdr_len + m->data_len));
+    uint64_t ts = (uint64_t)m->ts_ns;
+    uint32_t hl = (uint32_t)m->hdr_len;
+    g_byte_array_append(b, (const guint8 *)&ts, 8);
+    g_byte_array_append(b, (const guint8 *)m->subject, (guint)m->subject_len + 1);
+    g_byte_array_append(b, (const guint8 *)&hl, 4);
+    if (m->hdr_len) g_byte_array_append(b, m->hdr, (guint)m->hdr_len);
+    g_byte_array_append(b, m->data, (guint)m->data_len);
+    return g_byte_array_free_to_bytes(b);
+}
+
+static Store *replica_store(SimNode *n, const char *name) {
+    if (!n->up || !n->js || !n->jsc) return NULL;
+    Stream *st = jscluster_replica(n->jsc, name); /* hosted: repaired if it had to be */
+    return st ? stream_store(st) : NULL;
+}
+
+static void check_replica(SimJsc *j, JscStream *s, SimNode *n) {
+    Sim *sim = j->sim;
+    SimWorkload *wl = sim->wl;
+    int i = n->index;
+    if (s->incarnation[i] != n->incarnation) { /* restarted: recovery must rebuild the same bytes */
+        s->incarnation[i] = n->incarnation;
+        s->cursor[i] = 0;
+    }
+    Store *store = replica_store(n, s->name);
+    if (!store) return;
+    StoreState stt;
+    store_state(store, &stt);
+    for (uint64_t seq = s->cursor[i] + 1; seq <= stt.last_seq; seq++) {
+        g_autoptr(GError) err = NULL;
+        StoreMsg *m = store_load(store, seq, &err);
+        GBytes *want = seq <= s->hist->len ? g_ptr_array_index(s->hist, seq - 1) : NULL;
+        if (!m) {
+            if (want && s->holes++ < REPORT_MAX)
+                sim_workload_violation(wl, false, "stream %s: %s has no seq %" G_GUINT64_FORMAT " (%s) though it holds"
+                                       " seq %" G_GUINT64_FORMAT ": a committed message vanished from one replica",
+                                       s->name, n->name, seq, err ? err->message : "missing", stt.last_seq);
+            continue;
+        }
+        GBytes *got = canonical(m);
+        store_msg_unref(m);
+        if (!want) {
+            if (s->hist->len < seq) g_ptr_array_set_size(s->hist, (guint)seq);
+            g_ptr_array_index(s->hist, seq - 1) = got;
+            continue;
+        }
+        if (!g_bytes_equal(want, got) && s->diverged++ < REPORT_MAX) {
+            gsize wl_len, gl_len;
+            const char *wd = g_bytes_get_data(want, &wl_len), *gd = g_bytes_get_data(got, &gl_len);
+            const char *wsub = wd + 8, *gsub = gd + 8;
+            const char *wp = wsub + strlen(wsub) + 1 + 4, *gp = gsub + strlen(gsub) + 1 + 4;
+            sim_workload_violation(wl, false, "stream %s: committed seq %" G_GUINT64_FORMAT " changed: %s holds"
+                                   " '%.20s' there, '%.20s' was applied there before (replicas diverge, or a committed"
+                                   " entry was overwritten)", s->name, seq, n->name, gp, wp);
+        }
+        g_bytes_unref(got);
+    }
+    s->cursor[i] = MAX(s->cursor[i], stt.last_seq);
+}
+
+/* Who leads: a node that says it does (with a quorum behind it: jscluster_stream_leader is
+ * NULL on a leader cut off from its majority). Two at once would be split brain. */
+static int find_leader(SimJsc *j, JscStream *s, int *count) {
+    Sim *sim = j->sim;
+    int leader = -1;
+    *count = 0;
+    for (int i = 0; i < sim->n_nodes; i++) {
+        SimNode *n = sim->nodes[i];
+        if (!n->up || !n->jsc) continue;
+        const char *l = jscluster_stream_leader(n->jsc, s->name);
+        if (l && strcmp(l, n->name) == 0) {
+            if (leader < 0) leader = i;
+            (*count)++;
+        }
+    }
+    return leader;
+}
+
+/* A leader change: log it; the leaderless interval before a new leader (not the first one,
+ * at the stream's creation) is an election, shaded on the charts. */
+static void track_leader(SimJsc *j, JscStream *s) {
+    Sim *sim = j->sim;
+    int count;
+    int leader = find_leader(j, s, &count);
+    if (leader == s->leader) return;
+    int64_t now = sim_now(sim);
+    if (leader < 0) {
+        s->leaderless_since = now;
+        sim_log(sim, "sim", "leader", "stream %s: no leader (%s stopped leading)", s->name, sim->nodes[s->leader]->name);
+    } else {
+        if (s->had_leader) {
+            s->elections++;
+            if (s->leaderless_since >= 0) {
+                s->leaderless_ns += now - s->leaderless_since;
+                sim_trace_fault(sim->trace, s->leaderless_since, now, sim->nodes[leader]->name, "election", s->name);
+            }
+        }
+        s->had_leader = true;
+        s->leaderless_since = -1;
+        sim_log(sim, "sim", "leader", "stream %s: %s leads", s->name, sim->nodes[leader]->name);
+    }
+    s->leader = leader;
+}
+
+void sim_jsc_step(SimJsc *j) {
+    if (!j) return;
+    Sim *sim = j->sim;
+    for (guint k = 0; k < j->streams->len; k++) {
+        JscStream *s = g_ptr_array_index(j->streams, k);
+        for (int i = 0; i < sim->n_nodes; i++) check_replica(j, s, sim->nodes[i]);
+        track_leader(j, s);
+    }
+}
+
+int sim_jsc_leader(SimJsc *j) {
+    if (!j || j->streams->len == 0) return -1;
+    return ((JscStream *)g_ptr_array_index(j->streams, 0))->leader;
+}
+
+/* "crash leader" hits whoever leads the first stream now, "crash follower" a live node with a
+ * replica that does not lead; "restart leader" / "restart follower" restart the most recent
+ * such victim not restarted yet (a stack per role). */
+int sim_jsc_fault_target(SimJsc *j, SimFaultKind kind, int role) {
+    if (!j || j->streams->len == 0) return -1;
+    GArray *v = j->victims[role == SIM_FAULT_NODE_LEADER ? 0 : 1];
+    if (kind == SIM_FAULT_RESTART) {
+        if (v->len == 0) return -1;
+        int n = g_array_index(v, int, v->len - 1);
+        g_array_set_size(v, v->len - 1);
+        return n;
+    }
+    Sim *sim = j->sim;
+    JscStream *s = g_ptr_array_index(j->streams, 0);
+    int count, leader = find_leader(j, s, &count), pick = -1;
+    if (role == SIM_FAULT_NODE_LEADER) pick = leader;
+    else /* a follower: the first live node hosting a replica that does not lead */
+        for (int i = 0; i < sim->n_nodes && pick < 0; i++)
+            if (i != leader && replica_store(sim->nodes[i], s->name)) pick = i;
+    if (kind == SIM_FAULT_CRASH && pick >= 0) g_array_append_val(v, pick);
+    return pick;
+}
+
+/* ------------------------------------------------------------------ the queue checker */
+
+/* "J<pub>:<seq>:..." -> the js-publisher and its seq, if the bytes are exactly that publish */
+static bool identify(SimWorkload *wl, const uint8_t *data, size_t len, guint *pub, uint64_t *seq) {
+    if (!sim_js_payload_known(wl, data, len)) return false;
+    char head[48];
+    size_t hl = MIN(len, sizeof head - 1);
+    memcpy(head, data, hl);
+    head[hl] = '\0';
+    char *e;
+    *pub = (guint)strtoul(head + 1, &e, 10);
+    *seq = strtoull(e + 1, NULL, 10);
+    return true;
+}
+
+typedef struct Read {
+    uint64_t at;      /* the stream seq it was read at (first) */
+    uint32_t times;   /* how often it was stored */
+} Read;
+
+static void judge_stream(SimJsc *j, JscStream *s) {
+    Sim *sim = j->sim;
+    SimWorkload *wl = sim->wl;
+    const SimScenario *sc = sim->sc;
+    /* the final read: the leader's store; with no leader, the fullest live replica */
+    int from = s->leader;
+    if (from < 0) {
+        int64_t quiet = wl->last_fault_end_ns + sc->settle_ns;
+        if (quiet < sc->duration_ns - sc->grace_ns)
+            sim_workload_violation(wl, true, "stream %s has no leader at the end, though faults stopped at %.3fs",
+                                   s->name, (double)wl->last_fault_end_ns / 1e9);
+        uint64_t best = 0;
+        for (int i = 0; i < sim->n_nodes; i++) {
+            Store *st = replica_store(sim->nodes[i], s->name);
+            if (!st) continue;
+            StoreState stt;
+            store_state(st, &stt);
+            if (from < 0 || stt.msgs > best) from = i, best = stt.msgs;
+        }
+    }
+    s->read_from = from;
+    Store *store = from >= 0 ? replica_store(sim->nodes[from], s->name) : NULL;
+    if (!store) {
+        sim_workload_violation(wl, true, "stream %s: no live replica to read at the end", s->name);
+        return;
+    }
+    /* read[pub][seq-1] */
+    GPtrArray *reads = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+    for (guint p = 0; p < wl->js_publishers->len; p++) {
+        SimClient *pub = g_ptr_array_index(wl->js_publishers, p);
+        GArray *a = g_array_new(FALSE, TRUE, sizeof(Read));
+        g_array_set_size(a, pub->js_log->len);
+        g_ptr_array_add(reads, a);
+    }
+    uint64_t from_seq = 1;
+    for (;;) {
+        g_autoptr(GError) err = NULL;
+        StoreMsg *m = store_load_next(store, NULL, from_seq, &err);
+        if (!m) break;
+        from_seq = m->seq + 1;
+        guint p;
+        uint64_t q;
+        if (!identify(wl, m->data, m->data_len, &p, &q)) {
+            if (s->unexpected++ < REPORT_MAX)
+                sim_workload_violation(wl, false, "stream %s: unexpected: seq %" G_GUINT64_FORMAT " on %s holds '%.16s',"
+                                       " which no one sent", s->name, m->seq, sim->nodes[from]->name, (const char *)m->data);
+        } else {
+            Read *r = &g_array_index((GArray *)g_ptr_array_index(reads, p), Read, q - 1);
+            if (r->times++ == 0) r->at = m->seq;
+            else if (s->duplicated++ < REPORT_MAX)
+                sim_workload_violation(wl, false, "stream %s: duplicated: J%u:%" G_GUINT64_FORMAT " stored at seq %"
+                                       G_GUINT64_FORMAT " and again at %" G_GUINT64_FORMAT, s->name, p, q, r->at, m->seq);
+        }
+        store_msg_unref(m);
+    }
+    /* consumers' deliveries are reads too */
+    for (guint i = 0; i < wl->consumer_logs->len; i++) {
+        SimConsumerLog *log = g_ptr_array_index(wl->consumer_logs, i);
+        if (strcmp(log->g->stream, s->name) != 0) continue;
+        for (guint k = 0; k < log->recs->len; k++) {
+            const SimConsumed *c = &g_array_index(log->recs, SimConsumed, k);
+            if (!c->deliveries || c->pub >= reads->len) continue;
+            GArray *a = g_ptr_array_index(reads, c->pub);
+            if (c->pub_seq < 1 || c->pub_seq > a->len) continue;
+            Read *r = &g_array_index(a, Read, c->pub_seq - 1);
+            if (r->times == 0) r->at = k + 1, r->times = 1;
+        }
+    }
+    /* every publish: ok / lost / unknown / recovered; lost by position among the acked */
+    for (guint p = 0; p < wl->js_publishers->len; p++) {
+        SimClient *pub = g_ptr_array_index(wl->js_publishers, p);
+        if (strcmp(pub->g->stream, s->name) != 0) continue;
+        GArray *a = g_ptr_array_index(reads, p);
+        guint first_ok = G_MAXUINT, last_ok = 0;
+        for (guint k = 0; k < pub->js_log->len; k++) {
+            const SimJsRec *r = &g_array_index(pub->js_log, SimJsRec, k);
+            if (r->result == SIM_JS_ACK && g_array_index(a, Read, k).times) {
+                first_ok = MIN(first_ok, k);
+                last_ok = k;
+            }
+        }
+        for (guint k = 0; k < pub->js_log->len; k++) {
+            const SimJsRec *r = &g_array_index(pub->js_log, SimJsRec, k);
+            const Read *rd = &g_array_index(a, Read, k);
+            if (r->result == SIM_JS_NOT_SENT) continue;
+            if (r->result != SIM_JS_ACK) {
+                if (rd->times) s->recovered++;
+                else s->unknown++;
+                continue;
+            }
+            if (rd->times) {
+                s->ok++;
+                if (rd->at != r->stream_seq && s->misplaced++ < REPORT_MAX)
+                    sim_workload_violation(wl, false, "stream %s: %s #%u acked at seq %" G_GUINT64_FORMAT " was read at"
+                                           " seq %" G_GUINT64_FORMAT, s->name, pub->name, k + 1, r->stream_seq, rd->at);
+                continue;
+            }
+            if (k < first_ok) s->lost_prefix++;
+            else if (k > last_ok) s->lost_postfix++;
+            else s->lost_middle++;
+            if (s->lost++ < REPORT_MAX)
+                sim_workload_violation(wl, false, "stream %s: lost: %s #%u was acked at seq %" G_GUINT64_FORMAT
+                                       " (%.3fs) and is not in %s's stream, nor was it ever consumed", s->name, pub->name,
+                                       k + 1, r->stream_seq, (double)r->complete_ns / 1e9, sim->nodes[from]->name);
+        }
+    }
+    if (s->lost > REPORT_MAX)
+        sim_workload_violation(wl, false, "stream %s: %" G_GUINT64_FORMAT " acknowledged publishes lost in all", s->name, s->lost);
+    /* per node: what each live replica's own store is missing of the acknowledged */
+    for (int i = 0; i < sim->n_nodes; i++) {
+        Store *st = replica_store(sim->nodes[i], s->name);
+        if (!st) continue;
+        s->judged_nodes[i] = true;
+        for (guint p = 0; p < wl->js_publishers->len; p++) {
+            SimClient *pub = g_ptr_array_index(wl->js_publishers, p);
+            if (strcmp(pub->g->stream, s->name) != 0) continue;
+            for (guint k = 0; k < pub->js_log->len; k++) {
+                const SimJsRec *r = &g_array_index(pub->js_log, SimJsRec, k);
+                if (r->result != SIM_JS_ACK) continue;
+                StoreMsg *m = store_load(st, r->stream_seq, NULL);
+                size_t len;
+                g_autofree char *want = sim_js_payload(pub, k + 1, &len);
+                if (!m || m->data_len != len || memcmp(m->data, want, len) != 0) s->lost_on[i]++;
+                if (m) store_msg_unref(m);
+            }
+        }
+    }
+    g_ptr_array_unref(reads);
+    if (s->leaderless_since >= 0 && s->had_leader) s->leaderless_ns += sim_now(sim) - s->leaderless_since;
+    sim_log(sim, "sim", "check", "queue %s (read on %s): ok %" G_GUINT64_FORMAT ", lost %" G_GUINT64_FORMAT
+            ", unknown %" G_GUINT64_FORMAT ", recovered %" G_GUINT64_FORMAT ", unexpected %" G_GUINT64_FORMAT
+            ", duplicated %" G_GUINT64_FORMAT, s->name, sim->nodes[from]->name, s->ok, s->lost, s->unknown,
+            s->recovered, s->unexpected, s->duplicated);
+}
+
+void sim_jsc_check_end(SimJsc *j) {
+    if (!j) return;
+    sim_jsc_step(j); /* the last state, checked like every other */
+    for (guint k = 0; k < j->streams->len; k++) judge_stream(j, g_ptr_array_index(j->streams, k));
+}
+
+char *sim_jsc_summary(SimJsc *j) {
+    if (!j) return NULL;
+    Sim *sim = j->sim;
+    GString *g = g_string_new(NULL);
+    for (guint k = 0; k < j->streams->len; k++) {
+        JscStream *s = g_ptr_array_index(j->streams, k);
+        g_string_append_printf(g, "queue %-9s R%d, read on %s: ok %" G_GUINT64_FORMAT ", lost %" G_GUINT64_FORMAT
+                               " (prefix %" G_GUINT64_FORMAT ", middle %" G_GUINT64_FORMAT ", postfix %" G_GUINT64_FORMAT
+                               "), unknown %" G_GUINT64_FORMAT ", recovered %" G_GUINT64_FORMAT ", unexpected %"
+                               G_GUINT64_FORMAT ", duplicated %" G_GUINT64_FORMAT "\n",
+                               s->name, s->replicas, s->read_from >= 0 ? sim->nodes[s->read_from]->name : "-", s->ok,
+                               s->lost, s->lost_prefix, s->lost_middle, s->lost_postfix, s->unknown, s->recovered,
+                               s->unexpected, s->duplicated);
+        g_string_append(g, "  acked missing per replica:");
+        for (int i = 0; i < sim->n_nodes; i++)
+            if (s->judged_nodes[i]) g_string_append_printf(g, " %s %" G_GUINT64_FORMAT, sim->nodes[i]->name, s->lost_on[i]);
+        g_string_append_printf(g, "\n  leader changes %" G_GUINT64_FORMAT ", %.3f s without a leader; replicas compared"
+                               " every step: %" G_GUINT64_FORMAT " divergences, %" G_GUINT64_FORMAT " holes\n",
+                               s->elections, (double)s->leaderless_ns / 1e9, s->diverged, s->holes);
+    }
+    return g_string_free(g, FALSE);
+}

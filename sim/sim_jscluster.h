@@ -1,0 +1,55 @@
+/* sim_jscluster.h — clustered JetStream in the simulator: who leads, replicas that must agree,
+ * and the queue checker (Jepsen's classes) at the end of a run.
+ *
+ * WHAT IT IS
+ *   With nodes > 1 and JetStream every node runs src/jscluster.c on top of its Server, its
+ *   Cluster (routes over the simulated network) and its JetStream; a js-publisher with
+ *   `replicas = R` creates an R-replica stream, a Raft group whose logs live on the nodes'
+ *   simulated disks (src/cluster_nrg.c). This module watches those streams from outside,
+ *   white-box, the way the other checkers read a node's store:
+ *
+ *   every step   each replica's stream store is compared, byte for byte, with the history
+ *                every replica applied so far (seq -> timestamp, subject, headers, payload):
+ *                a committed message never changes and never disappears from a replica
+ *                that holds later ones. Only new sequences are read, so this is cheap.
+ *   every step   who leads each stream; the leaderless intervals are the "elections" shaded
+ *                on the charts (faults table, kind `election`), per-node PubAck latency is
+ *                recorded by the workload.
+ *   the end      the queue checker (Jepsen's `queue` checker, for a stream): every publish
+ *                a js-publisher sent is
+ *                  ok          acknowledged and read
+ *                  lost        acknowledged, never read                      (safety)
+ *                  unknown     timed out / cut off / refused, and never read
+ *                  recovered   timed out / cut off / refused, but read
+ *                and every message read is something someone sent (unexpected: safety),
+ *                read once (duplicated: safety), at the sequence its PubAck named. "Read" is
+ *                the stream leader's store at the end plus every consumer delivery. Lost
+ *                publishes are split by position among the acknowledged ones (prefix before
+ *                the first ok, postfix after the last, middle) and counted per node (what
+ *                each replica's own store is missing).
+ *
+ * INTERFACE
+ *   sim_jsc_new(sim) / sim_jsc_free(j)      NULL unless nodes > 1 with JetStream
+ *   sim_jsc_step(j)                         after every scheduler step (sim_run)
+ *   sim_jsc_fault_target(j, kind, role)     "crash leader" / "partition follower": a node index
+ *   sim_jsc_check_end(j)                    the queue checker; violations go to the workload
+ *   sim_jsc_summary(j)                      lines for summary.txt (g_free)
+ */
+#ifndef MINIJET_SIM_JSCLUSTER_H
+#define MINIJET_SIM_JSCLUSTER_H
+
+#include "sim_env.h"
+#include "sim_scenario.h"
+
+typedef struct SimJsc SimJsc;
+
+SimJsc *sim_jsc_new(Sim *sim);
+void sim_jsc_free(SimJsc *j);
+void sim_jsc_step(SimJsc *j);
+int sim_jsc_fault_target(SimJsc *j, SimFaultKind kind, int role);
+void sim_jsc_check_end(SimJsc *j);
+char *sim_jsc_summary(SimJsc *j);
+/* The node leading the first replicated stream now, or -1. */
+int sim_jsc_leader(SimJsc *j);
+
+#endif
