@@ -287,9 +287,40 @@ static void judge_stream(SimJsc *j, JscStream *s) {
     }
     s->read_from = from;
     Store *store = from >= 0 ? replica_store(sim->nodes[from], s->name) : NULL;
-    if (!store) {
-        sim_workload_violation(wl, true, "stream %s: no live replica to read at the end", s->name);
+    if (!store) { /* forgotten (Jepsen NATS #6888), or every replica down */
+        uint64_t acked = 0;
+        for (guint p = 0; p < wl->js_publishers->len; p++) {
+            SimClient *pub = g_ptr_array_index(wl->js_publishers, p);
+            for (guint k = 0; k < pub->js_log->len && strcmp(pub->g->stream, s->name) == 0; k++)
+                acked += g_array_index(pub->js_log, SimJsRec, k).result == SIM_JS_ACK;
+        }
+        int up = 0;
+        for (int i = 0; i < sim->n_nodes; i++) up += sim->nodes[i]->up;
+        if (acked > 0 && up * 2 > sim->n_nodes)
+            sim_workload_violation(wl, false, "stream %s is forgotten: no live node hosts it at the end, %"
+                                   G_GUINT64_FORMAT " acknowledged publishes with it", s->name, acked);
+        else
+            sim_workload_violation(wl, true, "stream %s: no live replica to read at the end", s->name);
+        s->lost = acked;
         return;
+    }
+    /* every live replica caught up once faults are over (a replica stuck on its own, split
+     * brain, or never repaired would stay behind) */
+    int64_t quiet = wl->last_fault_end_ns + sc->settle_ns;
+    if (s->leader >= 0 && quiet < sc->duration_ns - sc->grace_ns) {
+        StoreState lead;
+        store_state(store, &lead);
+        for (int i = 0; i < sim->n_nodes; i++) {
+            Store *st = replica_store(sim->nodes[i], s->name);
+            if (!st || i == from) continue;
+            StoreState o;
+            store_state(st, &o);
+            if (o.last_seq != lead.last_seq)
+                sim_workload_violation(wl, true, "stream %s: replica %s is at seq %" G_GUINT64_FORMAT ", the leader %s"
+                                       " at %" G_GUINT64_FORMAT ", after faults stopped at %.3fs", s->name,
+                                       sim->nodes[i]->name, o.last_seq, sim->nodes[from]->name, lead.last_seq,
+                                       (double)wl->last_fault_end_ns / 1e9);
+        }
     }
     /* read[pub][seq-1] */
     GPtrArray *reads = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);

@@ -123,7 +123,7 @@ if [ -x "$SIM" ]; then
   # disks and travel over the simulated routes; publishers that fail over. Checkers: the
   # queue checker (ok/lost/unknown/recovered/unexpected) and replicas byte-identical at every step
   for s in failover-leader-kill failover-partition-leader failover-minority-partition failover-pause \
-           failover-power-loss failover-rolling-restart jepsen-7549 jepsen-7564; do
+           failover-power-loss failover-rolling-restart jepsen-6888 jepsen-7549 jepsen-7564 jepsen-7567; do
     run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
   run_check "sim-swarm-failover-random-1-20" "$SIM" swarm failover-random --seeds 1-20
