@@ -244,7 +244,14 @@ swarm: $(B)/minijet-sim
 	$(B)/minijet-sim swarm failover-random --seeds 1-1000
 
 # The Raft chapter's Figure 8 timeline (book/09-raft.md): the adversary from a fixed seed.
-plots: plots-raft
+plots: plots-raft plots-failover
+# Chapter 12's failover chart: PubAcks per node around two leader kills, elections shaded.
+.PHONY: plots-failover
+plots-failover: $(B)/minijet-sim
+	@mkdir -p plots
+	@$(B)/minijet-sim run failover-leader-kill --seed 1 --out $(B)/sim/plots/failover-leader-kill >/dev/null || exit 1
+	@cp $(B)/sim/plots/failover-leader-kill/failover.png plots/sim-failover-leader-kill.png
+	@echo plots/sim-failover-leader-kill.png
 .PHONY: plots-raft
 plots-raft: $(B)/minijet-sim
 	@mkdir -p plots

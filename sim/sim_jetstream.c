@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim_jscluster.h"
 #include "sim_workload.h"
 
 #define SIM_JS_RETRY_NS (200 * SIM_MS) /* stream create retry when JetStream did not answer */
@@ -171,6 +172,7 @@ void sim_js_reply(SimClient *sc, SimReq *r, ClientReplyStatus st, const ClientMs
         detail = g_strdup_printf("seq %" G_GUINT64_FORMAT, seq);
         sim_workload_count(wl, wl->req_count, now);
         sim_workload_sample(wl, wl->req_lat_buckets, now, now - r->invoke_ns);
+        sim_jsc_note_ack(sim->jsc, sc->node, now, now - r->invoke_ns); /* per node (clustered JetStream) */
     }
     g_autofree char *text = g_strdup_printf("%s%s%s", r->payload, detail ? " " : "", detail ? detail : "");
     sim_log(sim, "cli", "ack", "%s %s %s", sc->name, what, text);

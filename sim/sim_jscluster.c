@@ -56,6 +56,8 @@ typedef struct JscStream {
 
 struct SimJsc {
     Sim *sim;
+    int64_t bucket_ns;
+    GPtrArray *acks[SIM_MAX_NODES]; /* per node, per bucket: GArray of int64 PubAck latencies */
     GPtrArray *streams;          /* JscStream*, in scenario order */
     GArray *victims[2];          /* int: nodes "crash leader" / "crash follower" hit, not restarted yet */
 };
@@ -73,6 +75,12 @@ SimJsc *sim_jsc_new(Sim *sim) {
     SimJsc *j = g_new0(SimJsc, 1);
     j->sim = sim;
     for (int r = 0; r < 2; r++) j->victims[r] = g_array_new(FALSE, FALSE, sizeof(int));
+    j->bucket_ns = MAX(50 * SIM_MS, sc->duration_ns / 100 / SIM_MS * SIM_MS);
+    for (int i = 0; i < sim->n_nodes; i++) {
+        j->acks[i] = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+        for (int64_t t = 0; t <= sc->duration_ns; t += j->bucket_ns)
+            g_ptr_array_add(j->acks[i], g_array_new(FALSE, FALSE, sizeof(int64_t)));
+    }
     j->streams = g_ptr_array_new_with_free_func(stream_free);
     for (guint i = 0; i < sc->groups->len; i++) {
         const SimClientGroup *g = g_ptr_array_index(sc->groups, i);
@@ -97,6 +105,8 @@ void sim_jsc_free(SimJsc *j) {
     if (!j) return;
     g_ptr_array_unref(j->streams);
     for (int r = 0; r < 2; r++) g_array_unref(j->victims[r]);
+    for (int i = 0; i < SIM_MAX_NODES; i++)
+        if (j->acks[i]) g_ptr_array_unref(j->acks[i]);
     g_free(j);
 }
 
@@ -214,6 +224,40 @@ void sim_jsc_step(SimJsc *j) {
         JscStream *s = g_ptr_array_index(j->streams, k);
         for (int i = 0; i < sim->n_nodes; i++) check_replica(j, s, sim->nodes[i]);
         track_leader(j, s);
+    }
+}
+
+void sim_jsc_note_ack(SimJsc *j, int node, int64_t now_ns, int64_t lat_ns) {
+    if (!j || node < 0 || node >= j->sim->n_nodes) return;
+    guint b = (guint)(now_ns / j->bucket_ns);
+    if (b < j->acks[node]->len) g_array_append_val((GArray *)g_ptr_array_index(j->acks[node], b), lat_ns);
+}
+
+static gint cmp_i64(gconstpointer a, gconstpointer b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void sim_jsc_metrics(SimJsc *j) {
+    if (!j) return;
+    Sim *sim = j->sim;
+    double per_s = 1e9 / (double)j->bucket_ns;
+    for (int i = 0; i < sim->n_nodes; i++) {
+        char name[40];
+        for (guint b = 0; b < j->acks[i]->len; b++) {
+            int64_t t = (int64_t)b * j->bucket_ns;
+            if (t >= sim->sc->duration_ns) break;
+            GArray *a = g_ptr_array_index(j->acks[i], b);
+            g_snprintf(name, sizeof name, "ack_per_s_n%d", i + 1);
+            sim_trace_metric(sim->trace, t, name, (double)a->len * per_s);
+            if (a->len == 0) continue;
+            g_array_sort(a, cmp_i64);
+            g_snprintf(name, sizeof name, "ack_p50_n%d_ms", i + 1);
+            sim_trace_metric(sim->trace, t, name, (double)g_array_index(a, int64_t, (a->len - 1) / 2) / 1e6);
+            g_snprintf(name, sizeof name, "ack_p99_n%d_ms", i + 1);
+            sim_trace_metric(sim->trace, t, name,
+                             (double)g_array_index(a, int64_t, (guint)((double)(a->len - 1) * 0.99 + 0.5)) / 1e6);
+        }
     }
 }
 

@@ -34,6 +34,9 @@
  *   sim_jsc_fault_target(j, kind, role)     "crash leader" / "partition follower": a node index
  *   sim_jsc_check_end(j)                    the queue checker; violations go to the workload
  *   sim_jsc_summary(j)                      lines for summary.txt (g_free)
+ *   sim_jsc_note_ack(j, node, now, lat)     a PubAck, per node of the publisher's connection
+ *   sim_jsc_metrics(j)                      per-node PubAck rate and latency rows for the
+ *                                           charts (sim_report.c draws failover.png from them)
  */
 #ifndef MINIJET_SIM_JSCLUSTER_H
 #define MINIJET_SIM_JSCLUSTER_H
@@ -51,5 +54,9 @@ void sim_jsc_check_end(SimJsc *j);
 char *sim_jsc_summary(SimJsc *j);
 /* The node leading the first replicated stream now, or -1. */
 int sim_jsc_leader(SimJsc *j);
+/* A PubAck arrived at a publisher connected to `node`, `lat_ns` after its publish. */
+void sim_jsc_note_ack(SimJsc *j, int node, int64_t now_ns, int64_t lat_ns);
+/* Per-node metrics rows: ack_per_s_nK, ack_p50_nK_ms, ack_p99_nK_ms (failover.png). */
+void sim_jsc_metrics(SimJsc *j);
 
 #endif

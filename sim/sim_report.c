@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim_jscluster.h"
 #include "sim_workload.h"
 
 static gint cmp_i64(gconstpointer a, gconstpointer b) {
@@ -31,6 +32,7 @@ static double pct(GArray *a, double q) {
 
 void sim_report_metrics(Sim *sim) {
     SimWorkload *wl = sim->wl;
+    sim_jsc_metrics(sim->jsc); /* clustered JetStream: PubAcks per node */
     double per_s = 1e9 / (double)wl->bucket_ns;
     for (guint b = 0; b < wl->lat_buckets->len; b++) {
         int64_t t = (int64_t)b * wl->bucket_ns;
@@ -184,9 +186,11 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             double a = sqlite3_column_double(st, 0), b = sqlite3_column_double(st, 1);
             const char *node = (const char *)sqlite3_column_text(st, 2), *kind = (const char *)sqlite3_column_text(st, 3);
+            bool election = strcmp(kind, "election") == 0; /* a leaderless interval: blue */
             if (b > a)
                 g_string_append_printf(shade, "set object %d rect from %.6f, graph 0 to %.6f, graph 1 "
-                                       "fc rgb '#f4c7c3' fs solid 0.5 noborder behind\n", k++, a, b);
+                                       "fc rgb '%s' fs solid 0.5 noborder behind\n", k++, a, b,
+                                       election ? "#c6dbef" : "#f4c7c3");
             else
                 g_string_append_printf(shade, "set arrow from %.6f, graph 0 to %.6f, graph 1 nohead lc rgb '#cc0000' dt 2\n", a, a);
             /* labels on four heights, each used again only right of where its last label ends
@@ -242,6 +246,37 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
     g_string_append_printf(s, "set output 'throughput.png'\nset title '%s: throughput (shaded: fault windows)'\n"
                               "set ylabel 'per second'\nset yrange [*:*]\n", title);
     plot_line(s, "throughput.dat", db, thr_names, thr_titles, r2 > 0 ? 3 : 0, NULL);
+    /* clustered JetStream: what a failover costs, per node of the publishers' connections */
+    int nodes = 0;
+    for (int i = 1; i <= 16; i++) {
+        char name[32];
+        g_snprintf(name, sizeof name, "ack_per_s_n%d", i);
+        if (has_metric(db, name)) nodes = i;
+    }
+    if (nodes > 0) {
+        GString *q = g_string_new("SELECT time_ns / 1e9");
+        for (int kind = 0; kind < 2; kind++)
+            for (int i = 1; i <= nodes; i++)
+                g_string_append_printf(q, ", max(CASE WHEN name='%s%d%s' THEN value END)", kind ? "ack_per_s_n" : "ack_p99_n",
+                                       i, kind ? "" : "_ms");
+        g_string_append(q, " FROM metrics WHERE name LIKE 'ack_%' GROUP BY time_ns ORDER BY time_ns;");
+        g_autofree char *fo = g_build_filename(dir, "failover.dat", NULL);
+        int rows = 0;
+        query_to_file(db, q->str, fo, &rows);
+        g_string_free(q, TRUE);
+        g_string_append_printf(s, "set terminal pngcairo size 900,640 font ',10' noenhanced\n"
+                                  "set output 'failover.png'\nset multiplot layout 2,1 title '%s: PubAcks per node of the"
+                                  " publishers (red: faults, blue: no stream leader)'\nset title ''\n"
+                                  "set ylabel 'PubAck p99 (ms)'\nset yrange [0:*]\nplot ", title);
+        for (int i = 1; i <= nodes; i++)
+            g_string_append_printf(s, "%s'failover.dat' using 1:%d with linespoints pt 7 ps 0.4 title 'n%d'", i > 1 ? ", " : "",
+                                   1 + i, i);
+        g_string_append(s, "\nset ylabel 'PubAcks per second'\nplot ");
+        for (int i = 1; i <= nodes; i++)
+            g_string_append_printf(s, "%s'failover.dat' using 1:%d with lines lw 2 title 'n%d'", i > 1 ? ", " : "",
+                                   1 + nodes + i, i);
+        g_string_append(s, "\nunset multiplot\n");
+    }
     sqlite3_close(db);
     g_string_free(shade, TRUE);
     ok = g_file_set_contents(gp, s->str, (gssize)s->len, error);
