@@ -206,6 +206,12 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
                 cfg->sync_interval_ns != 0 ? "lazy sync policy" : "broken on purpose");
         boot.damaged = false;
     }
+    /* Under a lazy policy the cluster may have lost entries this member once saw committed
+     * (a power cut of a majority): its saved commit index can point past what any leader
+     * still has, and a follower never truncates below its commit index, so it would refuse
+     * the new leader's log for good (found by jepsen-6888 --sync 2m: a replica stuck behind
+     * forever). Commit is volatile in Raft anyway: relearn it from the leader. */
+    if (cfg->sync_interval_ns != 0) boot.hs.commit = 0;
     bool damaged = boot.damaged;
     RaftConfig rc = {
         .id = cfg->self,
