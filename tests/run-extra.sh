@@ -122,7 +122,7 @@ if [ -x "$SIM" ]; then
   # clustered JetStream (issue 14): R3/R5 streams whose Raft logs live on the simulated
   # disks and travel over the simulated routes; publishers that fail over. Checkers: the
   # queue checker (ok/lost/unknown/recovered/unexpected) and replicas byte-identical at every step
-  for s in failover-leader-kill failover-partition-leader failover-minority-partition failover-pause failover-clock-jump \
+  for s in failover-leader-kill failover-partition-leader failover-minority-partition failover-pause failover-clock-jump failover-consumers \
            failover-power-loss failover-rolling-restart jepsen-6888 jepsen-7549 jepsen-7564 jepsen-7567; do
     run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
