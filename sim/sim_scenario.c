@@ -498,7 +498,7 @@ static bool parse_all(Parse *p) {
     static const char *const cluster_keys[] = {"nodes", "jetstream", "sync", "max_pending", "ping_interval",
                                                "clock_drift_ppm", NULL};
     static const char *const net_keys[] = {"latency", "kernel_buffer", "peer", "peer_latency", "reconnect", NULL};
-    static const char *const disk_keys[] = {"fsync_latency", "capacity", "crash_keep", "crash_tear", NULL};
+    static const char *const disk_keys[] = {"fsync_latency", "capacity", "crash_keep", "crash_tear", "segment_bytes", NULL};
     static const char *const random_keys[] = {"crash", "reset", "pause", "clock_jump", "bitflip", "partition", "from",
                                               "until", "peer_loss", "peer_dup", "peer_reorder", NULL};
     for (int i = 0; groups[i]; i++) {
@@ -539,7 +539,7 @@ static bool parse_all(Parse *p) {
     if (peer && !sim_net_link_preset(peer, &sc->peer)) return bad(p, "net", "peer", "'%s' is not lan, unreliable or reorder", peer);
     if (!get_range(p, "net", "peer_latency", &sc->peer.latency_min_ns, &sc->peer.latency_max_ns)) return false;
     if (!get_range(p, "disk", "fsync_latency", &sc->fsync_min_ns, &sc->fsync_max_ns) ||
-        !get_size(p, "disk", "capacity", &cap) || !get_double(p, "disk", "crash_keep", &sc->crash_keep_p, 0, 1) ||
+        !get_size(p, "disk", "capacity", &cap) || !get_size(p, "disk", "segment_bytes", &sc->segment_bytes) || !get_double(p, "disk", "crash_keep", &sc->crash_keep_p, 0, 1) ||
         !get_double(p, "disk", "crash_tear", &sc->crash_tear_p, 0, 1))
         return false;
     sc->disk_capacity_bytes = cap;

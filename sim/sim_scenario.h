@@ -130,6 +130,7 @@ struct SimScenario {
     bool jetstream;
     int64_t sync_interval_ns; /* ServerConfig.sync_interval_ns: 0 always, > 0 every N ns, < 0 never */
     size_t max_pending_bytes;
+    uint64_t segment_bytes;   /* [disk] segment_bytes: JetStreamConfig.segment_bytes (0 = the limit) */
     int64_t ping_interval_ns;
     double clock_drift_ppm;
     SimNetConfig net;

@@ -288,7 +288,7 @@ JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error
     js->streams_dir = g_steal_pointer(&streams_dir);
     js->api = g_array_new(FALSE, FALSE, sizeof(JsApiEndpoint));
     int64_t interval = cfg->sync_interval_ns;
-    js->host = (StreamHost){.srv = srv, .env = env, .streams_dir = js->streams_dir,
+    js->host = (StreamHost){.srv = srv, .env = env, .streams_dir = js->streams_dir, .segment_bytes = cfg->segment_bytes,
                             .need_flush = need_flush, .forget_flush = forget_flush, .owner = js};
     jetstream_set_sync(js, interval == 0 ? STORE_SYNC_ALWAYS : interval > 0 ? STORE_SYNC_INTERVAL : STORE_SYNC_NEVER,
                        MAX(interval, 0));

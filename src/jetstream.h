@@ -55,6 +55,8 @@ typedef struct JetStreamConfig {
     int64_t sync_interval_ns;  /* durability: 0 = ack after fsync (group commit, default);
                                 * > 0 = ack after write, fsync every N ns (nats-server's
                                 * sync_interval); < 0 = never fsync (tests, benchmarks) */
+    uint64_t segment_bytes;    /* roll file streams' segments at this size; 0 = the limit
+                                * (the simulator makes it small to seal segments often) */
 } JetStreamConfig;
 
 void jetstream_config_init(JetStreamConfig *cfg);

@@ -94,11 +94,12 @@ if [ -x "$SIM" ]; then
   done
   run_check "sim-replay" sim_replay
   for s in pubsub-basic slow-consumer reconnect-storm crash-restart random-faults crash-during-publish consumer-redelivery \
-           disk-corruption sync-failure; do
+           disk-corruption index-corruption sync-failure; do
     run_check "sim-scenario-$s" sim_expect_exit 0 "$SIM" run "$s" --seed 1
   done
-  # the disk's own faults at more seeds: a bit flip at rest, a failed fsync (EIO, ENOSPC)
-  for s in disk-corruption sync-failure; do
+  # the disk's own faults at more seeds: a bit flip at rest (in a segment, in an index file),
+  # a failed fsync (EIO, ENOSPC)
+  for s in disk-corruption index-corruption sync-failure; do
     run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
   for b in net-drop net-dup net-reorder; do

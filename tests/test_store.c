@@ -46,6 +46,14 @@ static void fx_teardown(Fx *f, gconstpointer data) {
     test_env_free(f->te);
 }
 
+static void fx_reopen_store(TestEnv *te, StoreConfig *cfg, Store **s) {
+    store_close(*s);
+    g_autoptr(GError) err = NULL;
+    *s = store_file_open(&te->env, cfg, &err);
+    g_assert_no_error(err);
+    store_check_invariants(*s);
+}
+
 static void fx_reopen(Fx *f) {
     store_close(f->s);
     f->s = fx_open(f);
@@ -374,7 +382,21 @@ typedef struct {
     int bit;
 } FlipCase;
 
-static void flip_round(const FlipCase *c, uint64_t seed) {
+/* Remove every index file (NNNNNNNNNN.idx) of a store folder: its next open scans. */
+static void drop_indexes(TestEnv *te, const char *dir) {
+    g_auto(GStrv) names = env_dir_list(&te->env, dir, NULL);
+    for (int i = 0; names && names[i]; i++) {
+        if (!g_str_has_suffix(names[i], ".idx")) continue;
+        g_autofree char *p = g_strdup_printf("%s/%s", dir, names[i]);
+        g_assert_true(env_path_remove(&te->env, p, NULL));
+    }
+}
+
+/* indexed = FALSE: the index files are removed before the reopen, so recovery scans every
+ * segment and must find and report the damage. indexed = TRUE: a damaged sealed segment is
+ * replayed from its index (INDEX FILES in store_file.c): the damage is found when the
+ * message is loaded (an error, never the altered bytes) and nothing else changes. */
+static gboolean flip_round(const FlipCase *c, uint64_t seed, gboolean indexed) {
     TestEnv *te = test_env_new(seed);
     StoreConfig cfg = {.name = "X", .dir = "X", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 2048,
                        .read_cache_bytes_max = 512};
@@ -400,11 +422,35 @@ static void flip_round(const FlipCase *c, uint64_t seed) {
     }
     store_close(s);
     g_autofree char *path = g_strdup_printf("X/%010u.seg", seg);
+    g_autofree char *ipath = g_strdup_printf("X/%010u.idx", seg);
+    if (!indexed) drop_indexes(te, "X");
+    gboolean under_index = env_path_exists(&te->env, ipath);
     test_env_flip_bit(te, path, off + c->at, c->bit);
     g_free(test_env_take_log(te));
     s = open_file(te, &cfg);
     g_autofree char *log = test_env_take_log(te);
     gboolean msg_hit = c->victim > 0 || c->victim == -2;
+    if (under_index) { /* nothing read the damage at open: every message is listed */
+        for (uint64_t q = 1; q <= acked; q++) {
+            g_autoptr(GError) err = NULL;
+            g_autoptr(StoreMsg) m = store_load(s, q, &err);
+            if (msg_hit && q == victim) {
+                g_assert_null(m);
+                g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_IO);
+                continue;
+            }
+            g_assert_no_error(err);
+            g_assert_nonnull(m);
+            g_autofree char *p = payload_for(seed, q);
+            g_assert_cmpmem(m->data, m->data_len, p, strlen(p));
+        }
+        g_assert_cmpuint(put(s, "x.y", "next"), ==, acked + 1);
+        g_assert_true(store_flush(s, NULL));
+        store_check_invariants(s);
+        store_close(s);
+        test_env_free(te);
+        return TRUE;
+    }
     if (g_test_verbose()) g_test_message("%s: flipped bit %d at %s:%" G_GUINT64_FORMAT "\n%s", c->name, c->bit, path, off + c->at, log);
     for (uint64_t q = 1; q <= acked; q++) {
         g_autoptr(GError) err = NULL;
@@ -438,6 +484,7 @@ static void flip_round(const FlipCase *c, uint64_t seed) {
     g_assert_cmpuint(put(s, "x.y", "again"), >, acked + 1);
     store_close(s);
     test_env_free(te);
+    return FALSE;
 }
 
 static void test_bitflip_middle(void) {
@@ -463,6 +510,7 @@ static void test_bitflip_middle(void) {
         {"last-marker", -1, 16, 0},
         {"last-marker-length", -1, 14, 2},
     };
+    guint under_index = 0;
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         FlipCase c = cases[i];
         uint64_t seed = 100 + i;
@@ -471,8 +519,10 @@ static void test_bitflip_middle(void) {
             /* payload offsets of "newest" are relative to its own payload */
         }
         if (g_test_verbose()) g_test_message("case %s", c.name);
-        flip_round(&c, seed);
+        g_assert_false(flip_round(&c, seed, FALSE));
+        under_index += flip_round(&c, seed, TRUE);
     }
+    g_assert_cmpuint(under_index, >=, 10); /* most victims lie in sealed, indexed segments */
 }
 
 /* A record as store_file.c writes it (THE RECORD), to hide inside a payload. */
@@ -913,6 +963,169 @@ static void test_recover_window(void) {
 
 /* --- numbers --- */
 
+/* --- index files (INDEX FILES in store_file.c) --- */
+
+static void fp_subject(const char *subject, uint64_t msgs, void *arg) {
+    g_string_append_printf(arg, "%s=%" G_GUINT64_FORMAT " ", subject, msgs);
+}
+
+/* Everything a reader can ask a store, as one string: two stores that answer alike print alike. */
+static char *fingerprint(Store *s) {
+    GString *out = g_string_new(NULL);
+    StoreState st;
+    store_state(s, &st);
+    g_string_append_printf(out, "msgs=%" G_GUINT64_FORMAT " bytes=%" G_GUINT64_FORMAT " first=%" G_GUINT64_FORMAT
+                           " last=%" G_GUINT64_FORMAT " first_ts=%" G_GINT64_FORMAT " deleted=%" G_GUINT64_FORMAT
+                           " subjects=%" G_GUINT64_FORMAT "\n", st.msgs, st.bytes, st.first_seq, st.last_seq,
+                           st.first_ts_ns, st.num_deleted, st.num_subjects);
+    store_subjects(s, NULL, fp_subject, out);
+    g_string_append_c(out, '\n');
+    for (uint64_t q = st.first_seq; q <= st.last_seq; q++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(StoreMsg) m = store_load(s, q, &err);
+        g_assert_no_error(err);
+        if (m == NULL) continue;
+        g_string_append_printf(out, "%" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %s h%zu %.*s\n", q, m->ts_ns,
+                               m->subject, m->hdr_len, (int)m->data_len, (const char *)m->data);
+    }
+    g_string_append_printf(out, "next-with-headers=%" G_GUINT64_FORMAT " for-time=%" G_GUINT64_FORMAT "\n",
+                           store_next_seq_with_headers(s, 1), store_seq_for_time(s, 150));
+    return g_string_free(out, FALSE);
+}
+
+/* Random appends (several subjects, some with headers), deletes, filtered purges and
+ * compacts over small segments, some crashed (every TestCrashMode): the store opened from its
+ * index files must answer exactly like the same folder scanned without them. */
+static guint index_files(TestEnv *te, const char *dir) {
+    g_auto(GStrv) names = env_dir_list(&te->env, dir, NULL);
+    guint n = 0;
+    for (int i = 0; names && names[i]; i++) n += g_str_has_suffix(names[i], ".idx");
+    return n;
+}
+
+/* crash: 0 = a clean close, else TestCrashMode + 1 (with sync never: unsynced writes at risk) */
+static guint index_round(uint64_t seed, int crash) {
+    TestEnv *te = test_env_new(seed);
+    StoreConfig cfg = {.name = "I", .dir = "I", .sync = crash ? STORE_SYNC_NEVER : STORE_SYNC_ALWAYS,
+                       .segment_bytes_max = 1024};
+    Store *s = open_file(te, &cfg);
+    GRand *r = g_rand_new_with_seed((guint32)seed);
+    int ops = g_rand_int_range(r, 20, 400);
+    int64_t ts = 100;
+    for (int i = 0; i < ops; i++) {
+        int what = g_rand_int_range(r, 0, 100);
+        StoreState st;
+        store_state(s, &st);
+        if (what < 75) {
+            g_autofree char *subj = g_strdup_printf("i.%d", g_rand_int_range(r, 0, 5));
+            g_autofree char *p = payload_for(seed, (uint64_t)i);
+            const char *hdr = g_rand_boolean(r) ? "NATS/1.0\r\nNats-Msg-Id: x\r\n\r\n" : NULL;
+            ts += g_rand_int_range(r, 0, 3);
+            g_assert_cmpuint(store_append(s, subj, strlen(subj), hdr, hdr ? strlen(hdr) : 0, p, strlen(p), ts, NULL), >, 0);
+        } else if (what < 88 && st.msgs > 0) {
+            store_remove(s, st.first_seq + (uint64_t)g_rand_int_range(r, 0, (gint32)(st.last_seq - st.first_seq + 1)),
+                         g_rand_boolean(r), NULL);
+        } else if (what < 92) {
+            g_autofree char *f = g_strdup_printf("i.%d", g_rand_int_range(r, 0, 5));
+            StorePurge req = {.filter = f, .keep = (uint64_t)g_rand_int_range(r, 0, 3)};
+            store_purge(s, &req, NULL);
+        } else if (what < 96) {
+            store_compact(s, st.first_seq + (uint64_t)g_rand_int_range(r, 0, 6), NULL);
+        } else if (what < 97) {
+            store_compact(s, st.last_seq + (uint64_t)g_rand_int_range(r, 1, 4), NULL); /* jump ahead */
+        } else {
+            fx_reopen_store(te, &cfg, &s);
+        }
+        if (g_rand_int_range(r, 0, 4) == 0) g_assert_true(store_flush(s, NULL));
+    }
+    g_assert_true(store_flush(s, NULL));
+    if (crash) {
+        store_append(s, "i.z", 3, NULL, 0, "unacked", 7, ts, NULL);
+        test_env_crash_disk(te, (TestCrashMode)(crash - 1));
+    }
+    store_close(s);
+    g_free(test_env_take_log(te));
+    guint indexed = index_files(te, "I");
+    s = open_file(te, &cfg); /* from the index files */
+    g_autofree char *log = test_env_take_log(te);
+    if (strstr(log, "scanning the segment")) g_error("seed %" G_GUINT64_FORMAT ": an index was refused:\n%s", seed, log);
+    g_autofree char *a = fingerprint(s);
+    store_check_invariants(s);
+    store_close(s);
+    drop_indexes(te, "I");
+    s = open_file(te, &cfg); /* scanned */
+    g_autofree char *b = fingerprint(s);
+    if (strcmp(a, b) != 0) g_error("seed %" G_GUINT64_FORMAT " crash %d: index and scan differ\n--- index\n%s--- scan\n%s", seed, crash, a, b);
+    g_assert_cmpuint(put(s, "i.after", "x"), >, 0);
+    store_close(s);
+    g_rand_free(r);
+    test_env_free(te);
+    return indexed;
+}
+
+static void test_index_vs_scan(void) {
+    const char *only = g_getenv("STORE_SEED");
+    if (only) { index_round(g_ascii_strtoull(only, NULL, 10), 0); return; }
+    guint indexed = 0;
+    for (uint64_t seed = 1; seed <= 200; seed++) indexed += index_round(seed, (int)(seed % 4));
+    g_assert_cmpuint(indexed, >, 1000); /* the rounds did open from index files */
+}
+
+/* A damaged, stale, foreign or missing index is never trusted: the segment is scanned (and
+ * the log says why), the store answers as a scan would, and the index is written anew. */
+static void test_index_damaged(void) {
+    for (int variant = 0; variant < 4; variant++) {
+        TestEnv *te = test_env_new(40 + (uint64_t)variant);
+        Env *env = &te->env;
+        StoreConfig cfg = {.name = "D", .dir = "D", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 1024};
+        Store *s = open_file(te, &cfg);
+        for (int i = 1; i <= 100; i++) {
+            g_autofree char *p = payload_for(1, (uint64_t)i);
+            put(s, i % 2 ? "d.odd" : "d.even", p);
+            if (i % 10 == 0) store_remove(s, (uint64_t)i - 3, FALSE, NULL);
+            g_assert_true(store_flush(s, NULL));
+        }
+        g_autofree char *want = fingerprint(s);
+        store_close(s);
+        g_assert_true(env_path_exists(env, "D/0000000002.idx"));
+        const char *expect = NULL;
+        if (variant == 0) { /* a bit flip in the index */
+            test_env_flip_bit(te, "D/0000000002.idx", 90, 3);
+            expect = "checksum mismatch";
+        } else if (variant == 1) { /* stale: the segment is shorter than the index says */
+            int fd = env_file_open(env, "D/0000000002.seg", ENV_FILE_WRITE, NULL);
+            gint64 size = env_file_size(env, fd, NULL);
+            env_file_truncate(env, fd, (uint64_t)size - 1, NULL);
+            env_file_close(env, fd);
+            expect = "the segment is shorter";
+        } else if (variant == 2) { /* another segment's index under this name */
+            g_autoptr(GBytes) b = NULL;
+            g_assert_true(env_file_read_all(env, "D/0000000003.idx", &b, NULL));
+            gsize n;
+            const void *d = g_bytes_get_data(b, &n);
+            g_assert_true(env_file_write_atomic(env, "D/0000000002.idx", d, n, NULL));
+            expect = "names another segment";
+        } else { /* missing */
+            g_assert_true(env_path_remove(env, "D/0000000002.idx", NULL));
+        }
+        g_free(test_env_take_log(te));
+        s = open_file(te, &cfg);
+        g_autofree char *log = test_env_take_log(te);
+        if (expect && !strstr(log, expect)) g_error("variant %d: the log does not say '%s':\n%s", variant, expect, log);
+        g_autofree char *got = fingerprint(s);
+        if (variant != 1) g_assert_cmpstr(got, ==, want); /* variant 1 cut a record: the scan drops it */
+        store_close(s);
+        g_assert_true(env_path_exists(env, "D/0000000002.idx")); /* written anew after the scan */
+        s = open_file(te, &cfg);
+        g_autofree char *log2 = test_env_take_log(te);
+        g_assert_null(strstr(log2, "scanning"));
+        g_autofree char *again = fingerprint(s);
+        g_assert_cmpstr(again, ==, got);
+        store_close(s);
+        test_env_free(te);
+    }
+}
+
 static void test_perf(gconstpointer data) {
     StoreSyncPolicy sync = GPOINTER_TO_INT(data);
     TestEnv *te = test_env_new(12);
@@ -991,6 +1204,8 @@ int main(int argc, char **argv) {
     g_test_add_func("/store/file/read-cache", test_read_cache);
     g_test_add_func("/store/file/read-cache-segments", test_read_cache_segments);
     g_test_add_func("/store/file/recover-window", test_recover_window);
+    g_test_add_func("/store/file/index/vs-scan", test_index_vs_scan);
+    g_test_add_func("/store/file/index/damaged", test_index_damaged);
     if (g_test_perf()) { /* timing runs, not tests: `make bench` runs them (-m perf) */
         g_test_add_data_func("/store/perf/sync-never", GINT_TO_POINTER(STORE_SYNC_NEVER), test_perf);
         g_test_add_data_func("/store/perf/sync-always", GINT_TO_POINTER(STORE_SYNC_ALWAYS), test_perf);
