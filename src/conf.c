@@ -433,7 +433,7 @@ static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
         gboolean ok = TRUE;
         if (!strcmp(e->key, "store_dir") || !strcmp(e->key, "store")) ok = get_str(cx, e, &s->store_dir);
         else if (!strcmp(e->key, "domain")) ok = get_str(cx, e, &s->js_domain);
-        else if (!strcmp(e->key, "max_mem") || !strcmp(e->key, "max_memory_store"))
+        else if (!strcmp(e->key, "max_mem") || !strcmp(e->key, "max_memory_store") || !strcmp(e->key, "max_mem_store"))
             ok = get_int(cx, e, -1, G_MAXINT64, &s->js_max_mem_bytes);
         else if (!strcmp(e->key, "max_file") || !strcmp(e->key, "max_file_store"))
             ok = get_int(cx, e, -1, G_MAXINT64, &s->js_max_file_bytes);

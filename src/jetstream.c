@@ -14,6 +14,20 @@
  *   the same turn just joins the list. At the end of the turn each listed stream makes one
  *   store flush and releases its PubAcks, before the world sends the turn's output.
  *
+ * ACCOUNT LIMITS (max_memory_store / max_file_store; nats-server 2.9.10, checked side by side)
+ *   Two rules, per kind of storage:
+ *     - a reservation: a stream with max_bytes reserves that much; a create (or an update that
+ *       raises max_bytes) whose max_bytes does not fit beside the other reservations is
+ *       refused (500, 10047 storage / 10028 memory). A stream without max_bytes reserves
+ *       nothing and is refused only when everything is reserved.
+ *     - a ceiling on use: every stream reports its stored bytes as they change
+ *       (stream_account -> account_usage); while the kind's total is over the limit, a
+ *       publish to any stream of that kind is refused (503, 10023 insufficient resources).
+ *       As nats-server, the check is "over", not "would be over": the publish that crosses
+ *       the limit is stored, the next one is refused, and removals make room again.
+ *   Reservations are summed over the streams when asked (a create is rare); use is a running
+ *   total, so the publish path pays one comparison.
+ *
  * THE API TABLE
  *   One internal subscription on `$JS.API.>`; each request's subject is split into tokens and
  *   the row with the longest matching prefix answers it (rows come from stream_api.c and
@@ -45,6 +59,8 @@ struct JetStream {
     ServerInternalSub *api_sub;
     JsApiCounters api_counts;
     GPtrArray *flush_list;     /* Stream* waiting for the end of the turn (group commit) */
+    int64_t used[2];           /* stored bytes of memory [0] and file [1] streams */
+    int64_t max[2];            /* max_memory_store, max_file_store; -1 = none */
     JetStreamApiFilter api_filter; /* the cluster layer's say over each request (NULL: none) */
     void *api_filter_ctx;
     bool clustered;
@@ -64,7 +80,56 @@ const char *jetstream_streams_dir(JetStream *js) { return js->streams_dir; }
 const char *jetstream_store_dir(JetStream *js) { return js->store_dir; }
 
 void jetstream_config_init(JetStreamConfig *cfg) {
-    *cfg = (JetStreamConfig){.store_dir = "./data", .sync_interval_ns = 0};
+    *cfg = (JetStreamConfig){.store_dir = "./data", .sync_interval_ns = 0, .max_memory_bytes = -1,
+                             .max_storage_bytes = -1};
+}
+
+/* ------------------------------------------------------------------ account limits */
+
+static int kind_of(const StreamConfig *cfg) { return cfg->storage == STORAGE_MEMORY ? 0 : 1; }
+
+static void account_usage(void *owner, Stream *st, int64_t delta) {
+    JetStream *js = owner;
+    int k = kind_of(stream_config(st));
+    js->used[k] += delta;
+    g_assert_cmpint(js->used[k], >=, 0);
+}
+
+static bool account_room(void *owner, Stream *st) {
+    JetStream *js = owner;
+    int k = kind_of(stream_config(st));
+    return js->max[k] < 0 || js->used[k] <= js->max[k];
+}
+
+static int64_t reserved(JetStream *js, int kind, const Stream *except) {
+    g_autoptr(GPtrArray) all = jetstream_streams(js);
+    int64_t sum = 0;
+    for (guint i = 0; i < all->len; i++) {
+        const StreamConfig *c = stream_config(g_ptr_array_index(all, i));
+        if (g_ptr_array_index(all, i) != except && kind_of(c) == kind && c->max_bytes > 0) sum += c->max_bytes;
+    }
+    return sum;
+}
+
+void jetstream_usage(JetStream *js, JetStreamUsage *out) {
+    *out = (JetStreamUsage){.memory = js->used[0], .storage = js->used[1],
+                            .reserved_memory = reserved(js, 0, NULL), .reserved_storage = reserved(js, 1, NULL),
+                            .max_memory = js->max[0], .max_storage = js->max[1]};
+}
+
+bool jetstream_check_reservation(JetStream *js, const StreamConfig *cfg, const StreamConfig *old,
+                                 GError **error) {
+    int k = kind_of(cfg);
+    if (js->max[k] < 0) return true;
+    int64_t want = MAX(cfg->max_bytes, 0), had = old != NULL ? MAX(old->max_bytes, 0) : 0;
+    if (old != NULL && want <= had) return true; /* lowering or keeping a reservation */
+    /* a create without max_bytes counts 1 byte, as nats-server's checkBytesLimits */
+    int64_t add = old != NULL ? want - had : MAX(want, 1);
+    Stream *self = old != NULL ? jetstream_lookup(js, old->name) : NULL;
+    int64_t others = reserved(js, k, NULL) - (self != NULL ? had : 0);
+    if (others + had + add <= js->max[k]) return true;
+    mj_js_error(error, k == 0 ? MJ_ERR_JS_MEMORY_RESOURCES_EXCEEDED : MJ_ERR_JS_STORAGE_RESOURCES_EXCEEDED, NULL);
+    return false;
 }
 
 void jetstream_set_sync(JetStream *js, StoreSyncPolicy policy, int64_t interval_ns) {
@@ -140,7 +205,7 @@ bool jetstream_check_overlap(JetStream *js, const StreamConfig *cfg, Stream *exc
 }
 
 Stream *jetstream_add(JetStream *js, StreamConfig *cfg, GError **error) {
-    if (!jetstream_check_overlap(js, cfg, NULL, error)) {
+    if (!jetstream_check_overlap(js, cfg, NULL, error) || !jetstream_check_reservation(js, cfg, NULL, error)) {
         stream_config_free(cfg);
         return NULL;
     }
@@ -289,7 +354,10 @@ JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error
     js->api = g_array_new(FALSE, FALSE, sizeof(JsApiEndpoint));
     int64_t interval = cfg->sync_interval_ns;
     js->host = (StreamHost){.srv = srv, .env = env, .streams_dir = js->streams_dir, .segment_bytes = cfg->segment_bytes,
-                            .need_flush = need_flush, .forget_flush = forget_flush, .owner = js};
+                            .need_flush = need_flush, .forget_flush = forget_flush,
+                            .usage = account_usage, .room = account_room, .owner = js};
+    js->max[0] = cfg->max_memory_bytes;
+    js->max[1] = cfg->max_storage_bytes;
     jetstream_set_sync(js, interval == 0 ? STORE_SYNC_ALWAYS : interval > 0 ? STORE_SYNC_INTERVAL : STORE_SYNC_NEVER,
                        MAX(interval, 0));
     js->streams = g_tree_new_full(name_cmp, NULL, g_free, NULL); /* own keys: configs change */
@@ -329,6 +397,8 @@ void jetstream_free(JetStream *js) {
 
 void jetstream_check_invariants(JetStream *js) {
     g_autoptr(GPtrArray) all = jetstream_streams(js);
+    g_assert_cmpint(js->used[0], >=, 0);
+    g_assert_cmpint(js->used[1], >=, 0);
     for (guint i = 0; i < all->len; i++) {
         Stream *st = g_ptr_array_index(all, i);
         stream_check_invariants(st);

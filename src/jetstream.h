@@ -57,9 +57,23 @@ typedef struct JetStreamConfig {
                                 * sync_interval); < 0 = never fsync (tests, benchmarks) */
     uint64_t segment_bytes;    /* roll file streams' segments at this size; 0 = the limit
                                 * (the simulator makes it small to seal segments often) */
+    int64_t max_memory_bytes;  /* max_memory_store: memory streams' total; -1 = no limit */
+    int64_t max_storage_bytes; /* max_file_store: file streams' total; -1 = no limit */
 } JetStreamConfig;
 
 void jetstream_config_init(JetStreamConfig *cfg);
+
+/* The account's storage (jetstream.c, ACCOUNT LIMITS), per kind (memory, file). */
+typedef struct JetStreamUsage {
+    int64_t memory, storage;                   /* bytes stored now */
+    int64_t reserved_memory, reserved_storage; /* the sum of the streams' max_bytes */
+    int64_t max_memory, max_storage;           /* the limits; -1 = none */
+} JetStreamUsage;
+void jetstream_usage(JetStream *js, JetStreamUsage *out);
+/* May a stream with cfg be created (old == NULL) or updated from old? Its max_bytes must fit
+ * beside the other streams' reservations: else 10028 (memory) or 10047 (file). */
+bool jetstream_check_reservation(JetStream *js, const StreamConfig *cfg, const StreamConfig *old,
+                                 GError **error);
 JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error);
 void jetstream_free(JetStream *js);
 /* STORE_SYNC_ALWAYS (default: ack after fsync), STORE_SYNC_INTERVAL (ack after write,

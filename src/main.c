@@ -114,9 +114,9 @@ int main(int argc, char **argv) {
     config_from_settings(&cfg, &jcfg, &conf); /* the file and the flags over them */
     bool jetstream = conf.jetstream == 1;
     gboolean debug = conf.debug == 1;
-    /* JetStream's limits: reported (startup log, /jsz), not enforced yet; -1 = none given */
-    int64_t js_max_mem = conf_is_set(conf.js_max_mem_bytes) ? conf.js_max_mem_bytes : -1;
-    int64_t js_max_file = conf_is_set(conf.js_max_file_bytes) ? conf.js_max_file_bytes : -1;
+    /* JetStream's account limits (jetstream.c, ACCOUNT LIMITS); -1 = none given */
+    if (conf_is_set(conf.js_max_mem_bytes)) jcfg.max_memory_bytes = conf.js_max_mem_bytes;
+    if (conf_is_set(conf.js_max_file_bytes)) jcfg.max_storage_bytes = conf.js_max_file_bytes;
 
     /* --- the cluster: cluster { name listen routes } / --cluster --routes --cluster_name --- */
     ClusterConfig ccfg;
@@ -166,10 +166,10 @@ int main(int argc, char **argv) {
         else
             env_log(env, ENV_LOG_INFO, "  Sync:            every %.3gs (a power cut loses up to that much)",
                     (double)jcfg.sync_interval_ns / 1e9);
-        if (js_max_mem != -1 || js_max_file != -1)
-            env_log(env, ENV_LOG_INFO, "  Max Memory: %" G_GINT64_FORMAT ", Max Storage: %" G_GINT64_FORMAT
-                                       " (not enforced yet)",
-                    js_max_mem, js_max_file);
+        if (jcfg.max_memory_bytes >= 0)
+            env_log(env, ENV_LOG_INFO, "  Max Memory:      %" G_GINT64_FORMAT " bytes", jcfg.max_memory_bytes);
+        if (jcfg.max_storage_bytes >= 0)
+            env_log(env, ENV_LOG_INFO, "  Max Storage:     %" G_GINT64_FORMAT " bytes", jcfg.max_storage_bytes);
     }
 
     g_autoptr(GError) err = NULL;
@@ -202,7 +202,7 @@ int main(int argc, char **argv) {
     if (conf_is_set(conf.http_port)) {
         int http_port = (int)conf.http_port;
         const char *http_host = conf.http_host ? conf.http_host : cfg.host; /* http: host:port */
-        MonitorOptions mopts = {http_host, http_port, js_max_mem, js_max_file};
+        MonitorOptions mopts = {http_host, http_port};
         monitor = monitor_new(env, server, js, &mopts);
         int bound = env_real_listen_handlers(env, http_host, http_port < 0 ? 0 : http_port,
                                              monitor_handlers(), monitor, &err);

@@ -262,7 +262,8 @@ static void add_double(JsonBuilder *b, const char *name, double v) {
 /* JetStream totals, shared by /varz and /jsz. */
 typedef struct JsTotals {
     int64_t streams, consumers;
-    uint64_t messages, bytes, memory, storage, api_total, api_errors;
+    uint64_t messages, bytes, api_total, api_errors;
+    JetStreamUsage usage; /* memory, storage, reserved_*, the limits (jetstream.c) */
 } JsTotals;
 
 static void js_totals(JetStream *js, JsTotals *t) {
@@ -277,28 +278,29 @@ static void js_totals(JetStream *js, JsTotals *t) {
         t->consumers += consumer_set_count(consumer_set_of(st));
         t->messages += ss.msgs;
         t->bytes += ss.bytes;
-        if (stream_config(st)->storage == STORAGE_MEMORY) t->memory += ss.bytes;
-        else t->storage += ss.bytes;
     }
+    jetstream_usage(js, &t->usage);
     jetstream_api_stats(js, &t->api_total, &t->api_errors);
 }
 
 /* JetStreamConfig: {max_memory, max_storage, store_dir} */
 static void add_js_config(Monitor *m, JsonBuilder *b) {
+    JetStreamUsage u;
+    jetstream_usage(m->js, &u);
     json_builder_set_member_name(b, "config");
     json_builder_begin_object(b);
-    jsonu_add_int(b, "max_memory", m->opts.js_max_memory_bytes);
-    jsonu_add_int(b, "max_storage", m->opts.js_max_storage_bytes);
+    jsonu_add_int(b, "max_memory", u.max_memory);
+    jsonu_add_int(b, "max_storage", u.max_storage);
     jsonu_add_string(b, "store_dir", jetstream_store_dir(m->js));
     json_builder_end_object(b);
 }
 
 /* JetStreamStats's members, into the open object. */
 static void add_js_stats(JsonBuilder *b, const JsTotals *t) {
-    jsonu_add_int(b, "memory", (int64_t)t->memory);
-    jsonu_add_int(b, "storage", (int64_t)t->storage);
-    jsonu_add_int(b, "reserved_memory", 0);
-    jsonu_add_int(b, "reserved_storage", 0);
+    jsonu_add_int(b, "memory", t->usage.memory);
+    jsonu_add_int(b, "storage", t->usage.storage);
+    jsonu_add_int(b, "reserved_memory", t->usage.reserved_memory);
+    jsonu_add_int(b, "reserved_storage", t->usage.reserved_storage);
     jsonu_add_int(b, "accounts", 1);
     jsonu_add_int(b, "ha_assets", 0);
     json_builder_set_member_name(b, "api");

@@ -43,8 +43,6 @@ typedef struct Monitor Monitor;
 typedef struct MonitorOptions {
     const char *http_host;        /* shown as /varz http_host */
     int http_port;                /* shown as /varz http_port (see monitor_set_http_port) */
-    int64_t js_max_memory_bytes;  /* /jsz config; -1 = not configured (minijet enforces none) */
-    int64_t js_max_storage_bytes;
 } MonitorOptions;
 
 Monitor *monitor_new(Env *env, Server *srv, JetStream *js, const MonitorOptions *opts);

@@ -78,6 +78,7 @@ Stream *stream_open(const StreamHost *host, StreamConfig *cfg, int64_t created_n
     g_queue_init(&st->repl_held);
     stream_dedup_rebuild(st);
     stream_age_tick(st); /* expire what aged while we were down, then arm the timer */
+    stream_account(st);
     subscribe_subjects(st);
     return st;
 }
@@ -114,6 +115,8 @@ void stream_close(Stream *st) {
     g_hash_table_destroy(st->repl_ids);
     g_free(st->repl_last_msg_id);
     store_close(st->store);
+    if (st->host.usage != NULL && st->accounted_bytes > 0)
+        st->host.usage(st->host.owner, st, -(int64_t)st->accounted_bytes);
     g_hash_table_destroy(st->dedup);
     g_queue_clear_full(&st->dedup_order, (GDestroyNotify)stream_dedup_entry_free);
     g_queue_clear_full(&st->pending, (GDestroyNotify)stream_pending_free);
@@ -318,7 +321,19 @@ const char *stream_name(Stream *st) { return st->cfg->name; }
 Server *stream_server(Stream *st) { return st->srv; }
 Env *stream_env(Stream *st) { return st->env; }
 const char *stream_dir(Stream *st) { return st->dir; }
-void stream_need_flush(Stream *st) { st->host.need_flush(st->host.owner, st); }
+void stream_need_flush(Stream *st) {
+    stream_account(st);
+    st->host.need_flush(st->host.owner, st);
+}
+
+void stream_account(Stream *st) {
+    StoreState s;
+    store_state(st->store, &s);
+    if (s.bytes == st->accounted_bytes) return;
+    int64_t delta = (int64_t)s.bytes - (int64_t)st->accounted_bytes;
+    st->accounted_bytes = s.bytes;
+    if (st->host.usage != NULL) st->host.usage(st->host.owner, st, delta);
+}
 int64_t stream_created_ns(Stream *st) { return st->created_ns; }
 
 void stream_check_invariants(Stream *st) {

@@ -60,6 +60,10 @@ typedef struct StreamHost {
     /* group commit: flush st after this loop turn (stream_flush); forget it (closing) */
     void (*need_flush)(void *owner, Stream *st);
     void (*forget_flush)(void *owner, Stream *st);
+    /* account limits (jetstream.c ACCOUNT LIMITS): the stream's stored bytes changed by
+     * delta; may a publish to st be stored now (FALSE: 10023 insufficient resources)? */
+    void (*usage)(void *owner, Stream *st, int64_t delta);
+    bool (*room)(void *owner, Stream *st);
     void *owner;
 } StreamHost;
 
@@ -106,6 +110,9 @@ Server *stream_server(Stream *st);
 Env *stream_env(Stream *st);
 const char *stream_dir(Stream *st);     /* <streams_dir>/<name> */
 void stream_need_flush(Stream *st);     /* group commit: records or removals to make durable */
+/* Report the store's byte count to the host's account if it changed since the last report
+ * (called after every change: need_flush, flush, open, close). */
+void stream_account(Stream *st);
 int64_t stream_created_ns(Stream *st);
 void stream_check_invariants(Stream *st);
 

@@ -57,22 +57,17 @@ static Stream *req_stream(JsApiReq *r, const char *name) {
 
 /* ------------------------------------------------------------------ account */
 
+/* The account's use. Its "limits" are the account's own (nats-server 2.9.10: -1 for the
+ * default account even with max_file_store set; the server's limits are in /jsz). */
 static void api_info(JsApiReq *r) {
     g_autoptr(GPtrArray) all = jetstream_streams(r->js);
-    uint64_t memory = 0, storage = 0, total, errors;
-    for (guint i = 0; i < all->len; i++) {
-        Stream *st = g_ptr_array_index(all, i);
-        StoreState s;
-        store_state(stream_store(st), &s);
-        if (stream_config(st)->storage == STORAGE_MEMORY)
-            memory += s.bytes;
-        else
-            storage += s.bytes;
-    }
+    uint64_t total, errors;
+    JetStreamUsage u;
+    jetstream_usage(r->js, &u);
     jetstream_api_stats(r->js, &total, &errors);
     jsapi_begin(r, "account_info_response");
-    jsonu_add_int(r->b, "memory", (int64_t)memory);
-    jsonu_add_int(r->b, "storage", (int64_t)storage);
+    jsonu_add_int(r->b, "memory", u.memory);
+    jsonu_add_int(r->b, "storage", u.storage);
     jsonu_add_int(r->b, "streams", all->len);
     jsonu_add_int(r->b, "consumers", 0);
     json_builder_set_member_name(r->b, "limits");
@@ -147,6 +142,7 @@ static void api_stream_update(JsApiReq *r, const char *name) {
     g_autoptr(GError) e = NULL;
     if (!stream_config_check_update(stream_config(st), cfg, &e) ||
         !jetstream_check_overlap(r->js, cfg, st, &e) ||
+        !jetstream_check_reservation(r->js, cfg, stream_config(st), &e) ||
         !stream_update(st, g_steal_pointer(&cfg), &e)) {
         if (e->domain != MJ_JS_ERROR) { /* meta write failed */
             g_autoptr(GError) e2 = NULL;

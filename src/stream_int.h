@@ -40,6 +40,7 @@ struct Stream {
     const StreamHooks *hooks; /* the consumer set's table, told of every append and removal */
     void *hooks_ctx;
     bool subscribed;          /* its subjects are in the trie (a replica that does not lead: no) */
+    uint64_t accounted_bytes; /* store bytes last reported to host.usage (stream_account) */
     /* replicated streams (stream_publish.c, "replicated streams"); repl == NULL: local */
     const StreamRepl *repl;
     void *repl_ctx;

@@ -234,6 +234,7 @@ void stream_flush(Stream *st) {
         send_reply(st, p->reply, p->body);
         stream_pending_free(p);
     }
+    stream_account(st); /* a failed flush rolled appends back */
     /* Still waiting: the store buffered more than one flush writes (it will say dirty). */
     if (!g_queue_is_empty(&st->pending) && store_dirty(st->store)) stream_need_flush(st);
 }
@@ -422,6 +423,15 @@ static void hold(Stream *st, const ServerMsg *m) {
     g_queue_push_tail(&st->repl_held, h);
 }
 
+/* The account's storage of this stream's kind is over max_file_store / max_memory_store:
+ * nothing more is stored until something is removed (nats-server: 503, 10023, after the
+ * dedup and expected-header checks). */
+static bool check_room(Stream *st, GError **error) {
+    if (st->host.room == NULL || st->host.room(st->host.owner, st)) return true;
+    mj_js_error(error, MJ_ERR_JS_INSUFFICIENT_RESOURCES, NULL);
+    return false;
+}
+
 /* Must this publish see the real store (nothing in flight) before it can be decided? */
 static bool needs_store(Stream *st, const uint8_t *hdr, size_t hdr_len) {
     const StreamConfig *c = st->cfg;
@@ -484,7 +494,7 @@ static void repl_publish(Stream *st, const ServerMsg *m, const char *subject, co
         return;
     }
     g_autoptr(GError) err = NULL;
-    if (!check_publish(st, m, subject, st->repl_last_seq, st->repl_last_msg_id, &err)) {
+    if (!check_publish(st, m, subject, st->repl_last_seq, st->repl_last_msg_id, &err) || !check_room(st, &err)) {
         queue_ack(st, reply, 0, puback_error(st, err));
         return;
     }
@@ -591,7 +601,7 @@ void stream_on_msg(void *ctx, const ServerMsg *m) {
     }
     StoreState ss;
     store_state(st->store, &ss);
-    if (!check_publish(st, m, subject, ss.last_seq, st->last_msg_id, &err)) {
+    if (!check_publish(st, m, subject, ss.last_seq, st->last_msg_id, &err) || !check_room(st, &err)) {
         queue_ack(st, reply, 0, puback_error(st, err));
         return;
     }

@@ -43,7 +43,7 @@ static void fx_setup(Fx *f, gconstpointer data) {
     g_assert_no_error(err);
     stream_api_register(f->js);
     consumer_api_register(f->js);
-    MonitorOptions opts = {"127.0.0.1", 8222, -1, -1};
+    MonitorOptions opts = {"127.0.0.1", 8222};
     f->mon = monitor_new(&f->http->env, f->srv, f->js, &opts);
     env_set_handlers(&f->http->env, monitor_handlers(), f->mon);
 }

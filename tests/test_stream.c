@@ -623,6 +623,60 @@ static void test_rollup(Fx *f, gconstpointer d) {
     assert_jq(i2, "$.state.first_seq", "7");
 }
 
+/* max_file_store / max_memory_store (jetstream.c, ACCOUNT LIMITS): max_bytes reservations
+ * must fit (10047 file, 10028 memory); streams without max_bytes store until the kind's
+ * total is over the limit, then 10023 until something is removed; the totals survive a
+ * restart (use is rebuilt as the streams load). */
+static void test_account_limits(Fx *f, gconstpointer d) {
+    fx_stop(f);
+    f->jcfg.max_storage_bytes = 1000;
+    f->jcfg.max_memory_bytes = 500;
+    fx_start(f);
+    g_autofree char *r1 = req(f, "$JS.API.STREAM.CREATE.R1", "{\"name\":\"R1\",\"subjects\":[\"r1\"],\"max_bytes\":1001}");
+    assert_err(r1, "10047", "insufficient storage resources available");
+    create(f, "R1", "{\"name\":\"R1\",\"subjects\":[\"r1\"],\"max_bytes\":600}");
+    g_autofree char *r2 = req(f, "$JS.API.STREAM.CREATE.R2", "{\"name\":\"R2\",\"subjects\":[\"r2\"],\"max_bytes\":401}");
+    assert_err(r2, "10047", NULL);
+    g_autofree char *m1 = req(f, "$JS.API.STREAM.CREATE.M1", "{\"name\":\"M1\",\"subjects\":[\"m1\"],\"storage\":\"memory\",\"max_bytes\":501}");
+    assert_err(m1, "10028", "insufficient memory resources available");
+    g_autofree char *u1 = req(f, "$JS.API.STREAM.UPDATE.R1", "{\"name\":\"R1\",\"subjects\":[\"r1\"],\"max_bytes\":1000}");
+    assert_jq(u1, "$.config.max_bytes", "1000");
+    g_autofree char *u2 = req(f, "$JS.API.STREAM.UPDATE.R1", "{\"name\":\"R1\",\"subjects\":[\"r1\"],\"max_bytes\":300}");
+    assert_jq(u2, "$.config.max_bytes", "300");
+    create(f, "U", "{\"name\":\"U\",\"subjects\":[\"u\"]}"); /* no max_bytes: the total bounds it */
+    int stored = 0;
+    char body[101];
+    memset(body, 'x', 100);
+    body[100] = '\0';
+    for (int i = 0; i < 20; i++) {
+        g_autofree char *a = pub(f, "u", NULL, body);
+        if (strstr(a, "\"error\"") != NULL) {
+            g_assert_cmpstr(a, ==, "{\"error\":{\"code\":503,\"err_code\":10023,\"description\":\"insufficient resources\"},\"stream\":\"U\"}");
+            break;
+        }
+        stored++;
+    }
+    /* the publish that crossed 1000 bytes was stored, the next one was refused */
+    g_autofree char *ai = req(f, "$JS.API.INFO", "");
+    g_autofree char *used_s = jq(ai, "$.storage");
+    int64_t used = g_ascii_strtoll(used_s, NULL, 10), per = used / MAX(stored, 1);
+    g_assert_cmpint(stored, >, 1);
+    g_assert_cmpint(used, >, 1000);
+    g_assert_cmpint(used - per, <=, 1000);
+    assert_jq(ai, "$.limits.max_storage", "-1");
+    /* R1 (max_bytes) is refused too: the file total is over */
+    g_autofree char *a2 = pub(f, "r1", NULL, "y");
+    assert_err(a2, "10023", NULL);
+    fx_restart(f); /* the use is rebuilt from the stores */
+    g_autofree char *a3 = pub(f, "u", NULL, body);
+    assert_err(a3, "10023", NULL);
+    g_autofree char *del = req(f, "$JS.API.STREAM.MSG.DELETE.U", "{\"seq\":1}");
+    assert_jq(del, "$.success", "true");
+    g_autofree char *a4 = pub(f, "u", NULL, body); /* under the limit: room again */
+    g_autofree char *want_seq = g_strdup_printf("%d", stored + 1);
+    assert_jq(a4, "$.seq", want_seq);
+}
+
 static void test_limits(Fx *f, gconstpointer d) {
     /* discard old: the oldest go */
     create(f, "LO", "{\"name\":\"LO\",\"subjects\":[\"lo\"],\"max_msgs\":3}");
@@ -976,6 +1030,7 @@ int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define T(path, fn) g_test_add("/stream/" path, Fx, NULL, fx_setup, fn, fx_teardown)
     T("time-format", test_json_time);
+    T("account-limits", test_account_limits);
     T("create-failure-leaves-nothing", test_create_failure_leaves_nothing);
     T("create-defaults", test_create_defaults);
     T("info", test_info);

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import fs from "node:fs";
 import { connect, StringCodec } from "nats";
-import { startServer, stopAllServers, freePort, serverKind } from "./server.mjs";
+import { startServer, stopAllServers, freePort, serverKind, confPath, monitorJson } from "./server.mjs";
 
 const TEST_TIMEOUT_MS = 30000;
 const sc = StringCodec();
@@ -68,5 +68,103 @@ test("out of file descriptors: the server pauses accepting, keeps serving, and r
     const resumed = log.filter((l) => l.includes("accepts resumed after")).length;
     assert.ok(errors >= 1 && errors <= 3, `${errors} accept error lines`);
     assert.equal(resumed, errors);
+  }
+});
+
+/** A JetStream API request with a JSON body; the parsed reply. */
+async function api(nc, subject, body = {}) {
+  const r = await nc.request(subject, new TextEncoder().encode(JSON.stringify(body)), { timeout: 5000 });
+  return JSON.parse(new TextDecoder().decode(r.data));
+}
+
+test("max_file_store / max_memory_store: max_bytes reservations are refused when they do not fit", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const srv = await startServer(["-c", confPath("js-limits")]);
+  const nc = await connect({ servers: srv.url });
+  try {
+    const file = (name, max_bytes) => api(nc, `$JS.API.STREAM.CREATE.${name}`, { name, subjects: [name.toLowerCase()], storage: "file", ...(max_bytes ? { max_bytes } : {}) });
+    const mem = (name, max_bytes) => api(nc, `$JS.API.STREAM.CREATE.${name}`, { name, subjects: [name.toLowerCase()], storage: "memory", ...(max_bytes ? { max_bytes } : {}) });
+    // 1MB = 1,048,576 bytes: 2,000,000 does not fit at all
+    assert.deepEqual((await file("A", 2000000)).error, { code: 500, err_code: 10047, description: "insufficient storage resources available" });
+    assert.equal((await file("B", 600000)).did_create, true);
+    assert.equal((await file("C", 500000)).error?.err_code, 10047); // 600,000 + 500,000 > 1MB
+    assert.equal((await file("C", 448576)).did_create, true);       // exactly 1MB reserved
+    assert.equal((await file("D")).error?.err_code, 10047);         // all reserved: not even 1 byte
+    assert.deepEqual((await mem("M", 600000)).error, { code: 500, err_code: 10028, description: "insufficient memory resources available" });
+    assert.equal((await mem("M", 400000)).did_create, true);
+    // an update may lower a reservation, and raise it only into what is free
+    const upd = (max_bytes) => api(nc, "$JS.API.STREAM.UPDATE.B", { name: "B", subjects: ["b"], storage: "file", max_bytes });
+    assert.equal((await upd(700000)).error?.err_code, 10047);
+    assert.equal((await upd(300000)).config?.max_bytes, 300000);
+    assert.equal((await upd(600000)).config?.max_bytes, 600000);
+    // a deleted stream's reservation is free again
+    assert.equal((await api(nc, "$JS.API.STREAM.DELETE.C")).success, true);
+    assert.equal((await file("C2", 448576)).did_create, true);
+  } finally {
+    await nc.close();
+    await srv.close();
+  }
+});
+
+test("max_file_store / max_memory_store: a stream without max_bytes stores until the total is over, then 10023", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const srv = await startServer(["-c", confPath("js-limits")]);
+  const nc = await connect({ servers: srv.url });
+  try {
+    const js = nc.jetstream();
+    for (const [name, storage, limit] of [["D", "file", 1048576], ["N", "memory", 524288]]) {
+      const subj = name.toLowerCase();
+      assert.equal((await api(nc, `$JS.API.STREAM.CREATE.${name}`, { name, subjects: [subj], storage })).did_create, true);
+      const payload = new Uint8Array(10000);
+      let stored = 0;
+      let refused = null;
+      for (let i = 0; i < 200 && refused === null; i++) {
+        try {
+          await js.publish(subj, payload);
+          stored++;
+        } catch (e) {
+          refused = e;
+        }
+      }
+      assert.ok(refused !== null, `${name}: never refused`);
+      assert.equal(refused.api_error?.err_code, 10023, `${name}: ${refused.message}`);
+      assert.equal(refused.api_error?.code, 503);
+      // the publish that crossed the limit was stored: the total is just over it
+      const info = await api(nc, "$JS.API.INFO");
+      const used = storage === "file" ? info.storage : info.memory;
+      assert.ok(used > limit && used <= limit + 10100, `${name}: ${used} bytes used, limit ${limit}`);
+      const si = await api(nc, `$JS.API.STREAM.INFO.${name}`);
+      assert.equal(si.state.messages, stored);
+      // the account's own limits stay -1, as nats-server reports them
+      assert.equal(info.limits.max_storage, -1);
+      assert.equal(info.limits.max_memory, -1);
+      // removing messages makes room again
+      assert.equal((await api(nc, `$JS.API.STREAM.PURGE.${name}`)).success, true);
+      const ack = await js.publish(subj, payload);
+      assert.equal(ack.seq, stored + 1);
+    }
+  } finally {
+    await nc.close();
+    await srv.close();
+  }
+});
+
+test("/jsz reports the limits, the use and the reservations", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const monitorPort = await freePort();
+  const srv = await startServer(["-c", confPath("js-limits"), "-m", String(monitorPort)]);
+  const nc = await connect({ servers: srv.url });
+  try {
+    await api(nc, "$JS.API.STREAM.CREATE.B", { name: "B", subjects: ["b"], storage: "file", max_bytes: 600000 });
+    await api(nc, "$JS.API.STREAM.CREATE.M", { name: "M", subjects: ["m"], storage: "memory", max_bytes: 400000 });
+    await api(nc, "$JS.API.STREAM.CREATE.D", { name: "D", subjects: ["d"], storage: "file" });
+    await nc.jetstream().publish("d", new Uint8Array(1000));
+    const jsz = await monitorJson({ monitorPort }, "/jsz");
+    assert.equal(jsz.config.max_storage, 1048576);
+    assert.equal(jsz.config.max_memory, 524288);
+    assert.equal(jsz.reserved_storage, 600000);
+    assert.equal(jsz.reserved_memory, 400000);
+    assert.equal(jsz.memory, 0);
+    assert.ok(jsz.storage > 1000 && jsz.storage < 1100, `storage ${jsz.storage}`);
+  } finally {
+    await nc.close();
+    await srv.close();
   }
 });
