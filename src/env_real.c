@@ -971,10 +971,17 @@ Env *env_real_new(void) {
     return &w->env;
 }
 
-/* Bind and listen on host:port, register the socket with epoll, and keep it in the world.
- * `handlers` NULL = the env's own handlers (the client port). */
+static void listener_start(Listener *l) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+    epoll_ctl(l->w->epfd, EPOLL_CTL_ADD, l->fd, &ev);
+    l->paused = FALSE;
+}
+
+/* Bind (and with `now`, listen) on host:port, register the socket with epoll, and keep it in
+ * the world. `handlers` NULL = the env's own handlers (the client port). A socket bound but
+ * not listening refuses connections: the port is reserved and known before it serves. */
 static Listener *listener_open(World *w, const char *host, int port, const EnvHandlers *handlers,
-                               void *core, GError **error) {
+                               void *core, gboolean now, GError **error) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     char port_str[16];
@@ -994,7 +1001,7 @@ static Listener *listener_open(World *w, const char *host, int port, const EnvHa
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* restart without TIME_WAIT pain */
-        if (bind(fd, a->ai_addr, a->ai_addrlen) < 0 || listen(fd, LIMIT_LISTEN_BACKLOG_COUNT) < 0) {
+        if (bind(fd, a->ai_addr, a->ai_addrlen) < 0 || (now && listen(fd, LIMIT_LISTEN_BACKLOG_COUNT) < 0)) {
             err = errno;
             close(fd);
             fd = -1;
@@ -1022,23 +1029,40 @@ static Listener *listener_open(World *w, const char *host, int port, const EnvHa
     l->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                              : ((struct sockaddr_in *)&sa)->sin_port);
     if (l->own) g_snprintf(l->name, sizeof l->name, "Port %d", l->port);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
-    epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+    l->paused = TRUE; /* not in epoll until listening */
+    if (now) listener_start(l);
     g_ptr_array_add(w->listeners, l);
     return l;
 }
 
 gboolean env_real_listen(Env *env, const char *host, int port, GError **error) {
+    return env_real_bind(env, host, port, error) && env_real_listen_start(env, error);
+}
+
+gboolean env_real_bind(Env *env, const char *host, int port, GError **error) {
     World *w = world_of(env);
     g_assert(w->client_listener == NULL);
-    w->client_listener = listener_open(w, host, port, NULL, NULL, error);
+    w->client_listener = listener_open(w, host, port, NULL, NULL, FALSE, error);
     return w->client_listener != NULL;
+}
+
+gboolean env_real_listen_start(Env *env, GError **error) {
+    Listener *l = world_of(env)->client_listener;
+    g_assert(l != NULL);
+    if (listen(l->fd, LIMIT_LISTEN_BACKLOG_COUNT) < 0) {
+        int err = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "listen on port %d: %s", l->port,
+                    g_strerror(err));
+        return FALSE;
+    }
+    listener_start(l);
+    return TRUE;
 }
 
 int env_real_listen_handlers(Env *env, const char *host, int port, const EnvHandlers *handlers,
                              void *core, GError **error) {
     g_assert(handlers != NULL && handlers->on_accept && handlers->on_bytes && handlers->on_closed);
-    Listener *l = listener_open(world_of(env), host, port, handlers, core, error);
+    Listener *l = listener_open(world_of(env), host, port, handlers, core, TRUE, error);
     return l != NULL ? l->port : 0;
 }
 

@@ -10,6 +10,9 @@
  * INTERFACE
  *   env_real_new()                     a world with no listener yet (seeded from getrandom)
  *   env_real_listen(env, host, port)   bind + listen (port 0 = the kernel picks one)
+ *   env_real_bind(env, host, port)     bind only: the port is ours (and known) but connects
+ *                                      are refused until env_real_listen_start (main.c opens
+ *                                      the client port once JetStream is restored)
  *   env_real_port(env)                 the port actually bound (after an ephemeral listen)
  *   env_real_listen_handlers(env, host, port, &handlers, core, error)
  *                                      a second listener (the HTTP monitor) whose connections
@@ -50,6 +53,8 @@ typedef struct EnvRealStats {
 
 Env *env_real_new(void);
 gboolean env_real_listen(Env *env, const char *host, int port, GError **error);
+gboolean env_real_bind(Env *env, const char *host, int port, GError **error);
+gboolean env_real_listen_start(Env *env, GError **error);
 int env_real_port(Env *env);
 int env_real_listen_handlers(Env *env, const char *host, int port, const EnvHandlers *handlers,
                              void *core, GError **error);

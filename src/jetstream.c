@@ -7,6 +7,11 @@
  *   no meta.json is the remains of a create or delete cut short and is removed; a folder
  *   whose meta.json is corrupt is left alone and reported, so no data is thrown away
  *   without a human deciding.
+ *   nats-server restores JetStream before it opens its client port, with the monitor already
+ *   answering (/healthz 503 until then). The program does the same (main.c): with
+ *   cfg->restore_later, jetstream_new only lists the folders, and jetstream_restore_step
+ *   loads them a time budget at a time from a timer, so the loop keeps answering the
+ *   monitor between steps; tests and the simulator load everything in jetstream_new.
  *
  * GROUP COMMIT (the turn half; the stream half is stream_flush in stream_publish.c)
  *   The first stream that appends in a loop turn asks the env to call flush_turn_end at the
@@ -64,6 +69,8 @@ struct JetStream {
     JetStreamApiFilter api_filter; /* the cluster layer's say over each request (NULL: none) */
     void *api_filter_ctx;
     bool clustered;
+    char **restore_names;      /* folders found at start, loaded from restore_next on */
+    guint restore_next;
 };
 
 void jetstream_set_api_filter(JetStream *js, JetStreamApiFilter fn, void *ctx) {
@@ -340,6 +347,25 @@ static void api_msg(void *ctx, const ServerMsg *m) {
 
 static void check_hook(void *ctx) { jetstream_check_invariants(ctx); }
 
+bool jetstream_restore_step(JetStream *js, int64_t budget_ns) {
+    Env *env = js->env;
+    int64_t start = env_now_ns(env);
+    while (js->restore_names != NULL && js->restore_names[js->restore_next] != NULL) {
+        const char *name = js->restore_names[js->restore_next++];
+        Stream *st = load_stream(js, name);
+        if (st != NULL && !jetstream_check_overlap(js, stream_config(st), NULL, NULL)) {
+            env_log(env, ENV_LOG_ERROR, "JetStream: stream %s not loaded: subjects overlap", name);
+            stream_close(st);
+        } else if (st != NULL) {
+            g_tree_insert(js->streams, g_strdup(stream_name(st)), st);
+        }
+        if (env_now_ns(env) - start >= budget_ns) break;
+    }
+    if (js->restore_names != NULL && js->restore_names[js->restore_next] != NULL) return false;
+    g_clear_pointer(&js->restore_names, g_strfreev);
+    return true;
+}
+
 static int name_cmp(gconstpointer a, gconstpointer b, gpointer unused) { return strcmp(a, b); }
 
 JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error) {
@@ -362,17 +388,8 @@ JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error
                        MAX(interval, 0));
     js->streams = g_tree_new_full(name_cmp, NULL, g_free, NULL); /* own keys: configs change */
     js->flush_list = g_ptr_array_new();
-    g_auto(GStrv) names = env_dir_list(env, js->streams_dir, NULL);
-    for (char **n = names; n != NULL && *n != NULL; n++) {
-        Stream *st = load_stream(js, *n);
-        if (st == NULL) continue;
-        if (!jetstream_check_overlap(js, stream_config(st), NULL, NULL)) {
-            env_log(env, ENV_LOG_ERROR, "JetStream: stream %s not loaded: subjects overlap", *n);
-            stream_close(st);
-            continue;
-        }
-        g_tree_insert(js->streams, g_strdup(stream_name(st)), st);
-    }
+    js->restore_names = env_dir_list(env, js->streams_dir, NULL);
+    if (!cfg->restore_later) jetstream_restore_step(js, G_MAXINT64);
     js->api_sub = server_subscribe_internal(srv, "$JS.API.>", NULL, api_msg, js);
     js->check_hook = server_add_check(srv, check_hook, js);
     server_info_set_flag(srv, "jetstream", true);
@@ -390,6 +407,7 @@ void jetstream_free(JetStream *js) {
     env_turn_end_cancel(js->env, flush_turn_end, js);
     g_ptr_array_free(js->flush_list, TRUE);
     g_array_free(js->api, TRUE);
+    g_strfreev(js->restore_names);
     g_free(js->store_dir);
     g_free(js->streams_dir);
     g_free(js);

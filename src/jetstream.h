@@ -59,9 +59,14 @@ typedef struct JetStreamConfig {
                                 * (the simulator makes it small to seal segments often) */
     int64_t max_memory_bytes;  /* max_memory_store: memory streams' total; -1 = no limit */
     int64_t max_storage_bytes; /* max_file_store: file streams' total; -1 = no limit */
+    bool restore_later;        /* jetstream_new loads no stream: jetstream_restore_step does */
 } JetStreamConfig;
 
 void jetstream_config_init(JetStreamConfig *cfg);
+
+/* With cfg->restore_later: load the streams found at start, as many as fit in budget_ns
+ * (at least one) per call; TRUE when every stream is loaded (jetstream.c, START-UP). */
+bool jetstream_restore_step(JetStream *js, int64_t budget_ns);
 
 /* The account's storage (jetstream.c, ACCOUNT LIMITS), per kind (memory, file). */
 typedef struct JetStreamUsage {

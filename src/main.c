@@ -6,10 +6,13 @@
  *      then one merge: flags override the file, the file overrides the defaults
  *      (server_config_init); "not set" is CONF_NOT_SET / NULL everywhere (conf.h);
  *   2. builds the ServerConfig and JetStreamConfig from them, creates the production world
- *      (env_real), listens, and composes the broker layer on layer: server_new (which installs
- *      itself as the world's handlers), then with -js jetstream_new on that server and the
- *      $JS.API endpoint rows (stream_api_register, consumer_api_register);
- *   3. with -m / http_port, starts the HTTP monitor (monitor.c) on a second listener;
+ *      (env_real), binds the client port (no listen yet), and composes the broker layer on
+ *      layer: server_new (which installs itself as the world's handlers), then with -js
+ *      jetstream_new on that server and the $JS.API endpoint rows;
+ *   3. with -m / http_port, starts the HTTP monitor (monitor.c) on a second listener, before
+ *      JetStream restores (nats-server's order: /healthz answers 503 meanwhile); the streams
+ *      are then restored from a timer (restore_tick), and finish_startup starts the cluster,
+ *      opens the client port and logs "Server is ready";
  *   4. runs the loop until SIGINT/SIGTERM, then frees JetStream, the server, and exits 0.
  *   Any error before the loop starts is one line on stderr and exit code 1.
  *
@@ -71,6 +74,61 @@ static void config_from_settings(ServerConfig *cfg, JetStreamConfig *jcfg, const
     if (conf_is_set(s->ping_interval_ns)) cfg->ping_interval_ns = s->ping_interval_ns;
     if (conf_is_set(s->ping_max)) cfg->ping_max_outstanding = (int)s->ping_max;
     cfg->auth = s->auth; /* NULL: no authorization; borrowed, lives as long as s */
+}
+
+/* What start-up builds after the loop has begun: JetStream's streams are restored from a
+ * timer, a budget at a time, so the monitor answers between steps; then the cluster, the
+ * client port and "Server is ready" (nats-server's order: monitor, JetStream, routes,
+ * clients). A failure there stops the loop with exit code 1. */
+typedef struct Startup {
+    Env *env;
+    const ServerConfig *cfg;
+    const ClusterConfig *ccfg;
+    bool clustered;
+    Server *server;
+    JetStream *js;
+    Monitor *monitor;
+    Cluster *cluster;
+    JsCluster *jscluster;
+    int exit_code;
+} Startup;
+
+static void startup_failed(Startup *st, const char *what, const GError *err) {
+    env_log(st->env, ENV_LOG_ERROR, "%s: %s", what, err != NULL ? err->message : "unknown");
+    st->exit_code = 1;
+    env_real_stop(st->env);
+}
+
+static void finish_startup(Startup *st) {
+    Env *env = st->env;
+    g_autoptr(GError) err = NULL;
+    if (st->clustered) {
+        st->cluster = cluster_new(st->server, st->ccfg, &err);
+        if (st->cluster == NULL) return startup_failed(st, "Error starting cluster", err);
+        if (st->monitor) monitor_set_cluster(st->monitor, st->cluster);
+    }
+    /* Clustered JetStream: the meta group is every server on the routes list (spec 1: list
+     * them all, this one included). */
+    if (st->clustered && st->js != NULL) {
+        JsClusterConfig jcc = {.server_name = st->cfg->server_name, .cluster_name = cluster_name(st->cluster),
+                               .size = (int)g_strv_length((char **)st->ccfg->routes)};
+        st->jscluster = jscluster_new(st->server, st->js, &jcc, &err);
+        if (st->jscluster == NULL) return startup_failed(st, "Error starting JetStream cluster", err);
+        env_log(env, ENV_LOG_INFO, "JetStream cluster: %d servers, waiting for the meta group", jcc.size);
+    }
+    if (!env_real_listen_start(env, &err)) return startup_failed(st, "Error listening on port", err);
+    env_log(env, ENV_LOG_INFO, "Listening for client connections on %s:%d", st->cfg->host, st->cfg->port);
+    if (st->monitor) monitor_set_not_ready(st->monitor, NULL);
+    env_log(env, ENV_LOG_INFO, "Server is ready");
+}
+
+static void restore_tick(void *arg) {
+    Startup *st = arg;
+    if (!jetstream_restore_step(st->js, LIMIT_JS_RESTORE_STEP_NS)) {
+        env_timer_add(st->env, 0, restore_tick, st); /* the monitor gets its turn first */
+        return;
+    }
+    finish_startup(st);
 }
 
 int main(int argc, char **argv) {
@@ -174,7 +232,9 @@ int main(int argc, char **argv) {
 
     g_autoptr(GError) err = NULL;
     int want_port = cfg.port < 0 ? 0 : cfg.port;
-    if (!env_real_listen(env, cfg.host, want_port, &err)) {
+    /* The client port is bound now (its number goes into INFO) but listens only once
+     * JetStream is restored (finish_startup), as nats-server: until then connects are refused. */
+    if (!env_real_bind(env, cfg.host, want_port, &err)) {
         env_log(env, ENV_LOG_ERROR, "Error listening on port: %s", err->message);
         env_real_free(env);
         conf_settings_clear(&conf);
@@ -183,8 +243,10 @@ int main(int argc, char **argv) {
     cfg.port = env_real_port(env); /* INFO must advertise the port we really got */
 
     /* --- the broker, layer on layer: the server, then JetStream on it (server.h, jetstream.h) */
+    Startup st = {.env = env, .cfg = &cfg, .ccfg = &ccfg, .clustered = clustered};
     Server *server = server_new(env, &cfg, &err);
     JetStream *js = NULL;
+    jcfg.restore_later = true; /* restore_tick loads the streams, the monitor answering meanwhile */
     if (server != NULL && jetstream && (js = jetstream_new(server, &jcfg, &err)) != NULL) {
         stream_api_register(js);   /* $JS.API.INFO, STREAM.*, DIRECT.GET */
         consumer_api_register(js); /* $JS.API.CONSUMER.* */
@@ -196,63 +258,37 @@ int main(int argc, char **argv) {
         conf_settings_clear(&conf);
         return 1;
     }
+    st.server = server;
+    st.js = js;
     /* The monitor: a second listener whose connections go to monitor.c, not to the server.
-     * nats-server logs this line before the client one; so do we. http_port -1 = any port. */
-    Monitor *monitor = NULL;
+     * nats-server starts it before restoring JetStream, so that /healthz can say the server
+     * is not ready yet; so do we. http_port -1 = any port. */
     if (conf_is_set(conf.http_port)) {
         int http_port = (int)conf.http_port;
         const char *http_host = conf.http_host ? conf.http_host : cfg.host; /* http: host:port */
         MonitorOptions mopts = {http_host, http_port};
-        monitor = monitor_new(env, server, js, &mopts);
+        st.monitor = monitor_new(env, server, js, &mopts);
         int bound = env_real_listen_handlers(env, http_host, http_port < 0 ? 0 : http_port,
-                                             monitor_handlers(), monitor, &err);
+                                             monitor_handlers(), st.monitor, &err);
         if (bound == 0) {
             env_log(env, ENV_LOG_ERROR, "Error listening on monitor port: %s", err->message);
-            monitor_free(monitor);
+            monitor_free(st.monitor);
             jetstream_free(js);
             server_free(server);
             env_real_free(env);
             conf_settings_clear(&conf);
             return 1;
         }
-        monitor_set_http_port(monitor, bound);
+        monitor_set_http_port(st.monitor, bound);
+        /* nats-server's readyForConnections error while its listeners are not open */
+        monitor_set_not_ready(st.monitor, clustered ? "failed to be ready for connections after 1ms: server, route"
+                                                    : "failed to be ready for connections after 1ms: server");
         env_log(env, ENV_LOG_INFO, "Starting http monitor on %s:%d", http_host, bound);
     }
-    Cluster *cluster = NULL;
-    if (clustered) {
-        cluster = cluster_new(server, &ccfg, &err);
-        if (cluster == NULL) {
-            env_log(env, ENV_LOG_ERROR, "Error starting cluster: %s", err->message);
-            monitor_free(monitor);
-            jetstream_free(js);
-            server_free(server);
-            env_real_free(env);
-            conf_settings_clear(&conf);
-            return 1;
-        }
-        if (monitor) monitor_set_cluster(monitor, cluster);
-    }
-    /* Clustered JetStream: the meta group is every server on the routes list (spec 1: list
-     * them all, this one included). */
-    JsCluster *jscluster = NULL;
-    if (clustered && js != NULL) {
-        JsClusterConfig jcc = {.server_name = cfg.server_name, .cluster_name = cluster_name(cluster),
-                               .size = (int)g_strv_length((char **)ccfg.routes)};
-        jscluster = jscluster_new(server, js, &jcc, &err);
-        if (jscluster == NULL) {
-            env_log(env, ENV_LOG_ERROR, "Error starting JetStream cluster: %s", err->message);
-            cluster_free(cluster);
-            monitor_free(monitor);
-            jetstream_free(js);
-            server_free(server);
-            env_real_free(env);
-            conf_settings_clear(&conf);
-            return 1;
-        }
-        env_log(env, ENV_LOG_INFO, "JetStream cluster: %d servers, waiting for the meta group", jcc.size);
-    }
-    env_log(env, ENV_LOG_INFO, "Listening for client connections on %s:%d", cfg.host, cfg.port);
-    env_log(env, ENV_LOG_INFO, "Server is ready");
+    if (js != NULL)
+        env_timer_add(env, 0, restore_tick, &st); /* then finish_startup */
+    else
+        finish_startup(&st);
 
     g_env = env;
     struct sigaction sa = {.sa_handler = on_signal};
@@ -261,6 +297,9 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
 
     env_real_run(env);
+    Monitor *monitor = st.monitor;
+    Cluster *cluster = st.cluster;
+    JsCluster *jscluster = st.jscluster;
 
     if (g_signal)
         env_log(env, ENV_LOG_DEBUG, "Trapped \"%s\" signal",
@@ -275,5 +314,5 @@ int main(int argc, char **argv) {
     g_env = NULL;
     env_real_free(env);
     conf_settings_clear(&conf);
-    return 0;
+    return st.exit_code;
 }

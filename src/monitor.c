@@ -91,6 +91,7 @@ struct Monitor {
     GHashTable *conns; /* EnvConn -> HttpConn*, lookup only (never iterated into an output) */
     GQueue waiting;    /* unanswered HttpConns, oldest first (see SLOW CONNECTIONS) */
     uint64_t requests[EP_COUNT];
+    char *not_ready;   /* /healthz's error while the server starts (monitor_set_not_ready) */
 };
 
 /* ------------------------------------------------------------------ responses */
@@ -645,9 +646,27 @@ static void handle_jsz(HttpConn *hc, const char *query) {
     http_json(hc, b);
 }
 
+/* nats-server 2.9.10 starts its monitor before restoring JetStream and its client port
+ * after; until then /healthz is 503 with readyForConnections' error, compact as "ok". */
 static void handle_healthz(HttpConn *hc) {
+    Monitor *m = hc->mon;
+    if (m->not_ready != NULL) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        jsonu_add_string(b, "status", "error");
+        jsonu_add_string(b, "error", m->not_ready);
+        json_builder_end_object(b);
+        g_autofree char *body = jsonu_builder_to_string(b);
+        http_respond(hc, 503, "application/json", body, strlen(body));
+        return;
+    }
     static const char body[] = "{\"status\":\"ok\"}"; /* nats-server prints this one compact */
     http_respond(hc, 200, "application/json", body, sizeof body - 1);
+}
+
+void monitor_set_not_ready(Monitor *m, const char *why) {
+    g_free(m->not_ready);
+    m->not_ready = g_strdup(why);
 }
 
 static void handle_root(HttpConn *hc) {
@@ -847,5 +866,6 @@ void monitor_free(Monitor *m) {
     if (m == NULL) return;
     g_hash_table_destroy(m->conns); /* cancels the idle timers */
     g_free(m->http_host);
+    g_free(m->not_ready);
     g_free(m);
 }

@@ -46,6 +46,9 @@ typedef struct MonitorOptions {
 } MonitorOptions;
 
 Monitor *monitor_new(Env *env, Server *srv, JetStream *js, const MonitorOptions *opts);
+/* While the server starts (JetStream restoring, the client port not open yet), /healthz
+ * answers 503 {"status":"error","error":why}; NULL = ready (200 {"status":"ok"}). */
+void monitor_set_not_ready(Monitor *m, const char *why);
 const EnvHandlers *monitor_handlers(void);
 void monitor_set_http_port(Monitor *m, int port);
 struct Cluster;

@@ -677,6 +677,27 @@ static void test_account_limits(Fx *f, gconstpointer d) {
     assert_jq(a4, "$.seq", want_seq);
 }
 
+/* restore_later (main.c's start-up): jetstream_new loads nothing, each restore step loads
+ * at least one stream within its budget, and the last step says done. */
+static void test_restore_in_steps(Fx *f, gconstpointer d) {
+    create(f, "S1", "{\"name\":\"S1\",\"subjects\":[\"s1\"]}");
+    create(f, "S2", "{\"name\":\"S2\",\"subjects\":[\"s2\"]}");
+    create(f, "S3", "{\"name\":\"S3\",\"subjects\":[\"s3\"]}");
+    fx_stop(f);
+    f->jcfg.restore_later = true;
+    fx_start(f);
+    g_autofree char *n0 = req(f, "$JS.API.STREAM.NAMES", "");
+    assert_jq(n0, "$.total", "0");
+    g_assert_false(jetstream_restore_step(f->js, 0)); /* budget 0: one stream */
+    g_assert_nonnull(jetstream_lookup(f->js, "S1"));
+    g_assert_null(jetstream_lookup(f->js, "S2"));
+    g_assert_false(jetstream_restore_step(f->js, 0));
+    g_assert_true(jetstream_restore_step(f->js, 0));
+    g_assert_true(jetstream_restore_step(f->js, 0)); /* done stays done */
+    g_autofree char *n1 = req(f, "$JS.API.STREAM.NAMES", "");
+    assert_jq(n1, "$.total", "3");
+}
+
 static void test_limits(Fx *f, gconstpointer d) {
     /* discard old: the oldest go */
     create(f, "LO", "{\"name\":\"LO\",\"subjects\":[\"lo\"],\"max_msgs\":3}");
@@ -1030,6 +1051,7 @@ int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define T(path, fn) g_test_add("/stream/" path, Fx, NULL, fx_setup, fn, fx_teardown)
     T("time-format", test_json_time);
+    T("restore-in-steps", test_restore_in_steps);
     T("account-limits", test_account_limits);
     T("create-failure-leaves-nothing", test_create_failure_leaves_nothing);
     T("create-defaults", test_create_defaults);

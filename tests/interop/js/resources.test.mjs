@@ -3,13 +3,16 @@
 //
 //   MINIJET_TEST_SERVER=nats-server node --test --test-reporter=tap tests/interop/js/resources.test.mjs
 //
-// Node 18 and 20: only node:test, node:assert/strict, node:net, node:fs and server.mjs.
+// Node 18 and 20: only node:test, node:assert/strict, node:net, node:http, node:fs,
+// node:child_process, nats and server.mjs.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import http from "node:http";
 import fs from "node:fs";
+import { spawn } from "node:child_process";
 import { connect, StringCodec } from "nats";
-import { startServer, stopAllServers, freePort, serverKind, confPath, monitorJson } from "./server.mjs";
+import { startServer, stopAllServers, freePort, serverKind, confPath, monitorJson, serverBinary } from "./server.mjs";
 
 const TEST_TIMEOUT_MS = 30000;
 const sc = StringCodec();
@@ -167,4 +170,85 @@ test("/jsz reports the limits, the use and the reservations", { timeout: TEST_TI
     await nc.close();
     await srv.close();
   }
+});
+
+/** GET http://127.0.0.1:port/path -> "status body", or "refused" (one attempt, bounded). */
+function httpStatus(port, p) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: "127.0.0.1", port, path: p, agent: false }, (res) => {
+      res.socket.on("error", () => {});
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve(`${res.statusCode} ${body.trim()}`));
+      res.on("error", () => resolve("error"));
+    });
+    req.on("error", (e) => resolve(e.code === "ECONNREFUSED" ? "refused" : `error ${e.code}`));
+    req.setTimeout(2000, () => req.destroy());
+  });
+}
+
+/** What a client sees on connect: "refused", "INFO" (within 1 s), or "silent". */
+function clientGreeting(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    const done = (v) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.once("data", (d) => done(String(d).startsWith("INFO ") ? "INFO" : "other"));
+    s.on("error", (e) => done(e.code === "ECONNREFUSED" ? "refused" : `error ${e.code}`));
+    s.setTimeout(1000, () => done("silent"));
+  });
+}
+
+test("restart: JetStream is restored before the client port opens, /healthz says so meanwhile", { timeout: 120000 }, async () => {
+  const monitorPort = await freePort();
+  const srv = await startServer(["-m", String(monitorPort)]);
+  const nc = await connect({ servers: srv.url });
+  const jsm = await nc.jetstreamManager();
+  const N = 300;
+  for (let i = 0; i < N; i += 50) {
+    await Promise.all(Array.from({ length: 50 }, (_, j) => jsm.streams.add({ name: `R${i + j}`, subjects: [`r.${i + j}`] })));
+  }
+  await nc.close();
+  await srv.stop();
+  // start it again by hand: server.mjs would wait for the client port
+  const bin = serverBinary();
+  const args = ["-a", "127.0.0.1", "-p", String(srv.port), "-js", "-sd", srv.storeDir, "-m", String(monitorPort)];
+  const proc = spawn(bin, args, { stdio: "ignore" });
+  const seen = [];
+  const start = Date.now();
+  try {
+    for (;;) {
+      const h = await httpStatus(monitorPort, "/healthz");
+      const c = await clientGreeting(srv.port);
+      const state = `${h} | client ${c}`;
+      if (seen.length === 0 || seen[seen.length - 1] !== state) seen.push(state);
+      if (h.startsWith("200") && c === "INFO") break;
+      assert.ok(Date.now() - start < 60000, `not ready after 60 s: ${seen.join(" ; ")}`);
+    }
+  } catch (e) {
+    proc.kill("SIGTERM");
+    throw e;
+  }
+  const exited = new Promise((r) => proc.once("exit", r));
+  const nc2 = await connect({ servers: srv.url });
+  const names = [];
+  for await (const name of (await nc2.jetstreamManager()).streams.names()) names.push(name);
+  await nc2.close();
+  proc.kill("SIGTERM");
+  await exited;
+  assert.equal(names.length, N);
+  const notReady = '503 {"status":"error","error":"failed to be ready for connections after 1ms: server"}';
+  for (const s of seen) {
+    // the client port never accepts without greeting; while it refuses, /healthz is not "ok"
+    // (/healthz is asked first: the port may open between the two probes)
+    assert.ok(
+      s === "refused | client refused" || s === `${notReady} | client refused` || s === `${notReady} | client INFO` ||
+        s === '200 {"status":"ok"} | client INFO',
+      `unexpected state during start-up: ${s} (all: ${seen.join(" ; ")})`,
+    );
+  }
+  assert.ok(seen.includes(`${notReady} | client refused`), `the restore was never seen: ${seen.join(" ; ")}`);
 });
