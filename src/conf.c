@@ -13,6 +13,12 @@
  *   A bareword ends at whitespace or one of , ; ] }. Comments (# and //) run to the end of
  *   the line, but only where a key or value could start, so nats://host:6222 is a value.
  *
+ * VARIABLES (nats-server's): a bareword value `$name` is replaced by the value of the key
+ *   `name` defined earlier in the same block or an enclosing one (innermost first), else by
+ *   the environment variable `name` parsed as a value ("4222" is a number), else it is an
+ *   error. A key used as a variable is not a setting: no "unknown field" for it. A bare
+ *   bcrypt hash ($2a$...) is not a variable.
+ *
  * Pure: no OS calls (make tidy checks it); the caller reads the file.
  */
 #include "conf.h"
@@ -34,6 +40,7 @@ typedef struct Val Val;
 typedef struct Entry {
     char *key; /* lowercased */
     Val *val;
+    gboolean used; /* referenced as $key: a variable, not a setting */
     int line, col; /* where the key starts (1-based), for nats-server's "file:line:col: ..." */
 } Entry;
 
@@ -283,7 +290,7 @@ static gboolean parse_body(Parser *ps, Val *map, char close, int depth) {
             g_free(key);
             return FALSE;
         }
-        Entry *e = g_new(Entry, 1);
+        Entry *e = g_new0(Entry, 1);
         e->line = line;
         e->col = (int)(key_at - bol) + 1;
         e->key = g_ascii_strdown(key, -1);
@@ -297,6 +304,108 @@ static gboolean parse_body(Parser *ps, Val *map, char close, int depth) {
               (c == '/' && ps->p[1] == '/')))
             return fail(ps, ps->line, "unexpected text after the value of '%s'", e->key);
     }
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* variables                                                                              */
+
+static Val *val_copy(const Val *v) {
+    Val *c = val_new(v->type, v->line);
+    c->str = g_strdup(v->str);
+    c->bare = v->bare;
+    c->num = v->num;
+    if (v->type == VAL_MAP) {
+        c->items = g_ptr_array_new_with_free_func(entry_free);
+        for (guint i = 0; i < v->items->len; i++) {
+            const Entry *e = v->items->pdata[i];
+            Entry *d = g_new0(Entry, 1);
+            *d = *e;
+            d->key = g_strdup(e->key);
+            d->val = val_copy(e->val);
+            g_ptr_array_add(c->items, d);
+        }
+    } else if (v->type == VAL_LIST) {
+        c->items = g_ptr_array_new_with_free_func(val_free_cb);
+        for (guint i = 0; i < v->items->len; i++) g_ptr_array_add(c->items, val_copy(v->items->pdata[i]));
+    }
+    return c;
+}
+
+/* One open block while resolving: its entries before `upto` are defined. */
+typedef struct Scope {
+    Val *map;
+    guint upto;
+} Scope;
+
+typedef struct Resolver {
+    GArray *scopes; /* Scope, outermost first */
+    ConfEnvLookup env;
+    const char *file;
+    GError **error;
+} Resolver;
+
+static Val *lookup_var(Resolver *r, const char *name, int line) {
+    g_autofree char *key = g_ascii_strdown(name, -1);
+    for (guint s = r->scopes->len; s-- > 0;) {
+        const Scope *sc = &g_array_index(r->scopes, Scope, s);
+        for (guint i = sc->upto; i-- > 0;) {
+            Entry *e = sc->map->items->pdata[i];
+            if (strcmp(e->key, key) != 0) continue;
+            e->used = TRUE;
+            return val_copy(e->val);
+        }
+    }
+    const char *text = r->env != NULL ? r->env(name) : NULL;
+    if (text != NULL) { /* parsed as a value, as nats-server does */
+        g_autofree char *line_text = g_strdup_printf("v=%s", text);
+        g_autoptr(GError) err = NULL;
+        Parser ps = {line_text, line_text, r->file, line, &err};
+        Val *root = val_new(VAL_MAP, line);
+        root->items = g_ptr_array_new_with_free_func(entry_free);
+        Val *v = NULL;
+        if (parse_body(&ps, root, 0, 0) && root->items->len == 1) {
+            Entry *e = root->items->pdata[0];
+            v = g_steal_pointer(&e->val);
+            v->line = line;
+        }
+        val_free(root);
+        if (v != NULL) return v;
+        g_set_error(r->error, CONF_ERROR, CONF_ERROR_VALUE,
+                    "%s:%d: variable reference for '%s' on line %d could not be parsed", r->file, line, name, line);
+        return NULL;
+    }
+    g_set_error(r->error, CONF_ERROR, CONF_ERROR_VALUE,
+                "%s:%d: variable reference for '%s' on line %d can not be found", r->file, line, name, line);
+    return NULL;
+}
+
+/* Replace every `$name` bareword below v (v itself included, through *slot). */
+static gboolean resolve(Resolver *r, Val **slot, int depth) {
+    Val *v = *slot;
+    /* a bare bcrypt hash ($2a$11$...) is a string, not a variable (nats-server: bcryptPrefix) */
+    if (v->type == VAL_STRING && v->bare && v->str[0] == '$' && v->str[1] != '\0' &&
+        !g_str_has_prefix(v->str, "$2a$")) {
+        Val *value = lookup_var(r, v->str + 1, v->line);
+        if (value == NULL) return FALSE;
+        val_free(v);
+        *slot = value;
+        return TRUE;
+    }
+    if (v->type == VAL_LIST) {
+        for (guint i = 0; i < v->items->len; i++)
+            if (!resolve(r, (Val **)&v->items->pdata[i], depth + 1)) return FALSE;
+    } else if (v->type == VAL_MAP) {
+        Scope sc = {v, 0};
+        g_array_append_val(r->scopes, sc);
+        guint at = r->scopes->len - 1;
+        for (guint i = 0; i < v->items->len; i++) {
+            g_array_index(r->scopes, Scope, at).upto = i; /* earlier keys only */
+            Entry *e = v->items->pdata[i];
+            if (!resolve(r, &e->val, depth + 1)) return FALSE;
+        }
+        g_array_set_size(r->scopes, at);
+    }
+    return TRUE;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -315,7 +424,7 @@ static gboolean bad(Ctx *cx, const Val *v, const char *key, const char *want) {
 }
 
 static void unknown(Ctx *cx, const Entry *e, const char *where) {
-    if (cx->warnings)
+    if (cx->warnings && !e->used)
         g_ptr_array_add(cx->warnings, g_strdup_printf("%s:%d: unknown field %s%s%s", cx->file,
                                                       e->val->line, where, where[0] ? "." : "",
                                                       e->key));
@@ -445,6 +554,8 @@ static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
         } else if (!strcmp(e->key, "enabled")) {
             if (e->val->type != VAL_BOOL) return bad(cx, e->val, e->key, "true or false");
             s->jetstream = e->val->num;
+        } else if (e->used) {
+            /* a variable (conf.c VARIABLES), not a setting */
         } else if (!js_key_known(e->key)) {
             /* nats-server 2.9.10 refuses a jetstream key it does not know, e.g. the seed's
              * replica_count (spec nats-cluster.md 1): so do we, with its words */
@@ -845,12 +956,22 @@ void conf_merge(ConfSettings *dst, const ConfSettings *over) {
 
 gboolean conf_parse(ConfSettings *s, const char *text, const char *filename, GPtrArray **warnings,
                     GError **error) {
+    return conf_parse_env(s, text, filename, NULL, warnings, error);
+}
+
+gboolean conf_parse_env(ConfSettings *s, const char *text, const char *filename, ConfEnvLookup env,
+                        GPtrArray **warnings, GError **error) {
     g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
     if (filename == NULL) filename = "config";
     Parser ps = {text, text, filename, 1, error};
     Val *root = val_new(VAL_MAP, 1);
     root->items = g_ptr_array_new_with_free_func(entry_free);
     gboolean ok = parse_body(&ps, root, 0, 0);
+    if (ok) {
+        Resolver r = {g_array_new(FALSE, FALSE, sizeof(Scope)), env, filename, error};
+        ok = resolve(&r, &root, 0);
+        g_array_free(r.scopes, TRUE);
+    }
     if (ok) {
         Ctx cx = {filename, NULL, error};
         if (warnings) {

@@ -18,6 +18,8 @@
  * INTERFACE
  *   conf_settings_init(s)                      every setting "not set" (see below)
  *   conf_parse(s, text, filename, &warnings, error)
+ *   conf_parse_env(s, text, filename, getenv_fn, &warnings, error)  the same, with $VARs
+ *                                              that no key defines read from getenv_fn
  *       fills s from text. FALSE + error on a syntax error, a wrong value type or an
  *       invalid value: the message is one line "FILE:LINE: problem". Unknown keys are not
  *       errors (nats-server only warns too): each adds "FILE:LINE: unknown field KEY" to
@@ -94,6 +96,11 @@ void conf_settings_clear(ConfSettings *s);
 void conf_merge(ConfSettings *dst, const ConfSettings *over);
 /* "always" -> 0, "never" -> -1, a duration ("2m", "500ms", "10s") -> ns; FALSE if invalid. */
 gboolean conf_parse_sync_interval(const char *text, int64_t *out_ns);
+/* Where a `$NAME` that no earlier key defines is looked up (main.c: the process
+ * environment); NULL: nowhere. */
+typedef const char *(*ConfEnvLookup)(const char *name);
+gboolean conf_parse_env(ConfSettings *s, const char *text, const char *filename, ConfEnvLookup env,
+                        GPtrArray **warnings, GError **error);
 gboolean conf_parse(ConfSettings *s, const char *text, const char *filename, GPtrArray **warnings,
                     GError **error);
 gboolean conf_parse_size(const char *text, int64_t *out);

@@ -155,7 +155,8 @@ int main(int argc, char **argv) {
         if (flags.config_file) {
             g_autofree char *text = NULL;
             if (!g_file_get_contents(flags.config_file, &text, NULL, &err)) die("%s", err->message);
-            if (!conf_parse(&conf, text, flags.config_file, &warnings, &err)) die("%s", err->message);
+            if (!conf_parse_env(&conf, text, flags.config_file, g_getenv, &warnings, &err))
+                die("%s", err->message);
         }
         conf_merge(&conf, &flags); /* flags override the file */
         conf_settings_clear(&flags);

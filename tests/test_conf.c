@@ -347,9 +347,47 @@ static void test_sync_interval(void) {
     conf_settings_clear(&s);
 }
 
+static const char *fake_env(const char *name) {
+    if (strcmp(name, "MJ_TEST_PORT") == 0) return "4999";
+    if (strcmp(name, "MJ_TEST_DIR") == 0) return "/tmp/fromenv";
+    return NULL;
+}
+
+/* $VAR as nats-server: an earlier key of this block or an enclosing one (innermost first),
+ * else the environment parsed as a value; a used key is no "unknown field"; a bare bcrypt
+ * hash is a string; an unknown name is an error naming it. */
+static void test_variables(Fixture *f, gconstpointer data) {
+    g_autoptr(GError) err = NULL;
+    gboolean ok = conf_parse_env(&f->s,
+                                 "foo = 4222\nport: $foo\nlimit = 1MB\n"
+                                 "jetstream { limit = 2KB\n max_file_store: $limit\n max_mem: $LIMIT\n store_dir: $MJ_TEST_DIR }\n"
+                                 "http_port: $MJ_TEST_PORT\n",
+                                 "t.conf", fake_env, &f->warnings, &err);
+    g_assert_no_error(err);
+    g_assert_true(ok);
+    g_assert_cmpint(f->s.port, ==, 4222);
+    g_assert_cmpint(f->s.js_max_file_bytes, ==, 2048);   /* the inner block's own limit */
+    g_assert_cmpint(f->s.js_max_mem_bytes, ==, 2048);
+    g_assert_cmpstr(f->s.store_dir, ==, "/tmp/fromenv");
+    g_assert_cmpint(f->s.http_port, ==, 4999);          /* "4999" from the environment is a number */
+    for (guint i = 0; f->warnings != NULL && i < f->warnings->len; i++) /* foo and limit were used */
+        g_assert_null(strstr(f->warnings->pdata[i], "foo"));
+    ConfSettings s;
+    conf_settings_init(&s);
+    GError *e2 = NULL;
+    g_assert_false(conf_parse_env(&s, "port: $nope\n", "t.conf", fake_env, NULL, &e2));
+    g_assert_cmpstr(e2->message, ==, "t.conf:1: variable reference for 'nope' on line 1 can not be found");
+    g_error_free(e2);
+    conf_settings_clear(&s);
+    /* a variable used before it is defined is not found (nats-server reads in order) */
+    g_autofree char *late = parse_err("port: $later\nlater = 1\n");
+    g_assert_nonnull(strstr(late, "variable reference for 'later'"));
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+    ADD("/conf/variables", test_variables);
     ADD("/conf/separators", test_separators);
     ADD("/conf/comments", test_comments);
     ADD("/conf/listen", test_listen);
