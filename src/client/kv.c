@@ -78,6 +78,7 @@ int kv_msg_status(const KvMsg *m) {
 /* KvConn                                                                                 */
 
 #define REPLY_NO_RESPONDERS ((KvMsg *)GSIZE_TO_POINTER(1)) /* marker in `replies` */
+#define REPLY_DENIED ((KvMsg *)GSIZE_TO_POINTER(2))        /* the server refused the request */
 
 struct KvConn {
     Env *env;
@@ -85,9 +86,9 @@ struct KvConn {
     KvPumpFn pump;
     void *world;
     bool connected, closed;
-    GHashTable *replies; /* request id -> KvMsg* (or REPLY_NO_RESPONDERS); lookup only */
+    GHashTable *replies; /* request id -> KvMsg* (or REPLY_NO_RESPONDERS / REPLY_DENIED); lookup only */
     GHashTable *subs;    /* sid -> GQueue* of KvMsg*; lookup only */
-    GHashTable *waiting; /* request ids sent and not yet answered nor abandoned */
+    GHashTable *waiting; /* request id -> its subject: sent, not yet answered nor abandoned */
     uint64_t mux_sid, next_request;
     char *inbox_prefix;
     uint64_t next_inbox;
@@ -117,10 +118,43 @@ static void on_msg(void *ctx, const ClientMsg *cm) {
     if (q) g_queue_push_tail(q, msg_copy(cm));
 }
 
+/* The subject in `Permissions Violation for <kind> to "<subject>"...`, or NULL. */
+static char *denied_subject(const char *text, const char *kind) {
+    g_autofree char *prefix = g_strdup_printf("Permissions Violation for %s to \"", kind);
+    if (!g_str_has_prefix(text, prefix)) return NULL;
+    const char *s = text + strlen(prefix), *end = strchr(s, '"');
+    return end != NULL ? g_strndup(s, (gsize)(end - s)) : NULL;
+}
+
+/* A request the server will never answer fails now, not at its timeout: nats-server says
+ * so with -ERR 'Permissions Violation for Publish to "<its subject>"' (the request was not
+ * delivered), or for Subscription to our reply inbox (no reply can reach us). */
+static void fail_denied(KvConn *kc, const char *text) {
+    g_autofree char *pub = denied_subject(text, "Publish");
+    g_autofree char *sub = denied_subject(text, "Subscription");
+    g_autofree char *inbox = g_strdup_printf("%s.k.*", kc->inbox_prefix);
+    bool all = sub != NULL && strcmp(sub, inbox) == 0;
+    if (pub == NULL && !all) return;
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, kc->waiting); /* collected, then failed: order is irrelevant */
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (all || strcmp(v, pub) == 0) g_array_append_val(ids, *(uint64_t *)k);
+    for (guint i = 0; i < ids->len; i++) {
+        uint64_t id = g_array_index(ids, uint64_t, i);
+        g_hash_table_remove(kc->waiting, &id);
+        uint64_t *key = g_new(uint64_t, 1);
+        *key = id;
+        g_hash_table_replace(kc->replies, key, REPLY_DENIED);
+    }
+}
+
 static void on_error(void *ctx, const char *text) {
     KvConn *kc = ctx;
     g_free(kc->last_error);
     kc->last_error = g_strdup(text);
+    fail_denied(kc, text);
 }
 
 static void on_pong(void *ctx) { ((KvConn *)ctx)->pongs++; }
@@ -143,7 +177,7 @@ static void on_info(void *ctx, const char *json, size_t len) {
 }
 
 static void reply_free(gpointer p) {
-    if (p != REPLY_NO_RESPONDERS) kv_msg_free(p);
+    if (p != REPLY_NO_RESPONDERS && p != REPLY_DENIED) kv_msg_free(p);
 }
 
 static void queue_free(gpointer p) { g_queue_free_full(p, (GDestroyNotify)kv_msg_free); }
@@ -155,7 +189,7 @@ KvConn *kv_conn_new(Env *env, const char *inbox_prefix, KvPumpFn pump, void *wor
     kc->world = world;
     kc->max_payload = 1024 * 1024;
     kc->inbox_prefix = g_strdup(inbox_prefix);
-    kc->waiting = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    kc->waiting = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     kc->replies = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, reply_free);
     kc->subs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, queue_free);
     ClientOptions opts = {.name = "minijet", .echo = true, .inbox_prefix = inbox_prefix};
@@ -227,7 +261,7 @@ uint64_t kv_conn_request_start(KvConn *kc, const char *subject, const void *hdr,
     client_hpublish(kc->client, subject, reply, hdr, hdr_len, data, len);
     uint64_t *key = g_new(uint64_t, 1);
     *key = id;
-    g_hash_table_add(kc->waiting, key);
+    g_hash_table_insert(kc->waiting, key, g_strdup(subject));
     return id;
 }
 
@@ -245,6 +279,10 @@ KvMsg *kv_conn_request_wait(KvConn *kc, uint64_t id, int64_t timeout_ns, GError 
     g_free(key);
     if (value == REPLY_NO_RESPONDERS) {
         g_set_error(error, KV_ERROR, KV_ERROR_NO_RESPONDERS, "no responders");
+        return NULL;
+    }
+    if (value == REPLY_DENIED) {
+        g_set_error(error, KV_ERROR, KV_ERROR_SERVER, "%s", kc->last_error ? kc->last_error : "permission denied");
         return NULL;
     }
     return value;

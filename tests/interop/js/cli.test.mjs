@@ -294,6 +294,17 @@ test("cli: logs in with --user/--password, --token or credentials in the URL", {
     const denied = await run(srv, ["--user", "limited", "--password", "pw-limited", "pub", "orders.secret", "x"]);
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /Permissions Violation for Publish to "orders.secret"/);
+    // a JetStream request the permissions deny fails at once with the server's words,
+    // instead of waiting for an answer that will never come
+    const js = ["--user", "jsuser", "--password", "pw-jsuser"];
+    await ok(srv, [...js, "stream", "add", "JOBS", "--subjects", "jobs.>"]);
+    const t0 = Date.now();
+    const rm = await run(srv, [...js, "stream", "rm", "JOBS"]);
+    const took = Date.now() - t0;
+    assert.equal(rm.code, 1, rm.stderr);
+    assert.match(rm.stderr, /Permissions Violation for Publish to "\$JS\.API\.STREAM\.DELETE\.JOBS"/);
+    assert.ok(took < 1500, `took ${took} ms`);
+    await ok(srv, [...js, "stream", "info", "JOBS"]); // still there
   } finally {
     await srv.close();
   }
