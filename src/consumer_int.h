@@ -67,7 +67,7 @@ struct Consumer {
     ServerHook *interest;         /* the server's watch on deliver_subject */
     int64_t unbound_since_ns;
     EnvTimer unbound_timer;       /* inactive_threshold after the last subscriber left */
-    EnvTimer hb_timer, rate_timer;
+    EnvTimer hb_timer, rate_timer, room_timer; /* room_timer: held back by a slow reader (consumer_push.c) */
     int64_t rate_next_ns;         /* rate_limit_bps: earliest next send */
     uint64_t fc_bytes;            /* bytes since the last flow-control reply */
     uint64_t fc_window;

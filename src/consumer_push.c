@@ -33,6 +33,14 @@
  *   reply on that subject releases the bytes counted up to the request, and the window
  *   doubles (2 MiB up to 32 MiB), as nats-server ramps a slow start.
  *
+ * BACK-PRESSURE
+ *   A client publishing faster than its subscribers read is paused (server.c, OUTBOUND
+ *   MEMORY). A push consumer is a publisher inside the server: before each message it asks
+ *   server_can_send, and while the deliver subject's reader holds more than half its
+ *   max_pending (or the broker is over its outbound limit) it stops and looks again after
+ *   LIMIT_CONSUMER_ROOM_RETRY_NS. The slow reader catches up instead of being cut as a slow
+ *   consumer; what waits stays in the stream, counted in num_pending.
+ *
  * RATE LIMIT
  *   rate_limit_bps spaces sends so that bytes*8 per second stays under the limit: after each
  *   send the next may go at (previous + bytes*8/bps); a timer resumes the pass.
@@ -153,7 +161,8 @@ void consumer_push_stop(Consumer *c) {
     env_timer_cancel(c->env, c->unbound_timer);
     env_timer_cancel(c->env, c->hb_timer);
     env_timer_cancel(c->env, c->rate_timer);
-    c->unbound_timer = c->hb_timer = c->rate_timer = 0;
+    env_timer_cancel(c->env, c->room_timer);
+    c->unbound_timer = c->hb_timer = c->rate_timer = c->room_timer = 0;
     server_unsubscribe_internal(c->srv, c->fc_sub);
     c->fc_sub = NULL;
     g_clear_pointer(&c->fc_subject, g_free);
@@ -166,9 +175,19 @@ void consumer_push_reconfigured(Consumer *c, const ConsumerConfig *old) {
 
 bool consumer_push_bound(Consumer *c) { return is_push(c) && c->bound; }
 
+static void room_fired(void *arg) {
+    Consumer *c = arg;
+    c->room_timer = 0;
+    consumer_deliver(c);
+}
+
 bool consumer_push_ready(Consumer *c) {
     if (!c->bound) return false; /* nobody listens: what is new stays new (num_pending) */
     if (c->fc_subject != NULL && c->fc_bytes >= c->fc_window) return false; /* stalled on FC */
+    if (!server_can_send(c->srv, c->cfg->deliver_subject)) { /* BACK-PRESSURE: look again later */
+        if (c->room_timer == 0) c->room_timer = env_timer_add(c->env, LIMIT_CONSUMER_ROOM_RETRY_NS, room_fired, c);
+        return false;
+    }
     if (c->cfg->rate_limit_bps > 0) {
         int64_t now = consumer_now(c);
         if (c->rate_next_ns > now) {

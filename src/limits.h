@@ -151,6 +151,7 @@ G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
 #define LIMIT_CONSUMER_INACTIVE_THRESHOLD_NS (5LL * 1000000000LL) /* ephemerals' default */
 #define LIMIT_CONSUMER_HEARTBEAT_MIN_NS (100LL * 1000000LL) /* push idle_heartbeat >= 100 ms */
 #define LIMIT_CONSUMER_DELIVER_BATCH_COUNT 1024  /* messages one delivery pass sends, then yields */
+#define LIMIT_CONSUMER_ROOM_RETRY_NS (10LL * 1000000LL) /* a push consumer held back by a slow reader looks again */
 #define LIMIT_CONSUMER_SAVE_DELAY_NS (100LL * 1000000LL)   /* state changes are written this late */
 #define LIMIT_CONSUMER_STATE_LOG_BYTES (1024 * 1024) /* a state log past this becomes a new snapshot */
 #define LIMIT_CONSUMER_FC_WINDOW_BYTES (2 * 1024 * 1024)   /* flow control: first window */

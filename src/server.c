@@ -1153,6 +1153,29 @@ bool server_has_interest(Server *s, const char *subject) {
     return r->plain->len + r->queues->len > 0;
 }
 
+static bool sub_has_room(Server *s, const Sub *sub) {
+    if (sub->conn == NULL || sub->conn->closing) return true;
+    return env_conn_pending(s->env, sub->conn->id) <= s->cfg.max_pending_bytes / 2;
+}
+
+/* OUTBOUND MEMORY for internal publishers: a client publisher is paused when the broker's
+ * outbound bytes are over LIMIT_OUT_TOTAL_BYTES; an internal one (a push consumer) cannot be
+ * paused from outside, so it asks first and waits while the answer is no. No also while a
+ * subscribed connection holds more than half its max_pending: delivering on would cut that
+ * slow reader (a slow consumer, at max_pending) instead of letting it catch up. */
+bool server_can_send(Server *s, const char *subject) {
+    if (s->out_sum > LIMIT_OUT_TOTAL_BYTES) return false;
+    const SublistResult *r = sublist_match(s->sl, subject, strlen(subject));
+    for (guint i = 0; i < r->plain->len; i++)
+        if (!sub_has_room(s, r->plain->pdata[i])) return false;
+    for (guint q = 0; q < r->queues->len; q++) {
+        const SublistQueue *sq = r->queues->pdata[q];
+        for (guint i = 0; i < sq->items->len; i++) /* the pick is made later: all must have room */
+            if (!sub_has_room(s, sq->items->pdata[i])) return false;
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------ cluster hooks
  *
  * The server knows nothing of routes. A cluster layer (route.c) hears of local interest

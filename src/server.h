@@ -140,6 +140,10 @@ void server_publish_to(Server *s, const char *deliver_subject, const char *subje
                        size_t payload_len);
 /* Is any subscription (client, internal or remote) interested in this literal subject? */
 bool server_has_interest(Server *s, const char *subject);
+/* May an internal publisher (a push consumer) send on subject now? No while the broker's
+ * outbound memory is over its limit or a subscribed connection is over half its
+ * max_pending (server.c, OUTBOUND MEMORY): wait and ask again. */
+bool server_can_send(Server *s, const char *subject);
 
 /* --- hooks for the cluster layer (route.c); the server itself knows nothing of routes ---
  *

@@ -501,6 +501,33 @@ static void test_push_interest_gone_and_back(Fx *f, gconstpointer data) {
     must_contain(i2, "\"push_bound\":true");
 }
 
+/* Back-pressure for the internal publisher: while the deliver subject's reader holds more
+ * than half its max_pending, a push consumer waits (server_can_send) instead of pushing the
+ * reader over max_pending, where it would be cut as a slow consumer; it delivers everything
+ * once the reader has drained. (Before: delivered regardless.) */
+static void test_push_waits_for_slow_reader(Fx *f, gconstpointer data) {
+    stream(f, "ORDERS", "");
+    test_env_client_send(f->te, f->c, "SUB slow.dur 21\r\n");
+    step(f, 0);
+    g_free(create(f, "ORDERS", "dur", ",\"ack_policy\":\"explicit\",\"deliver_subject\":\"slow.dur\""));
+    test_env_set_pending(f->te, f->c, 40 * 1024 * 1024); /* over half of 64 MiB */
+    pub(f, "orders.new", NULL, "s1");
+    pub(f, "orders.new", NULL, "s2");
+    step(f, 0);
+    step(f, 100 * MS);
+    g_autoptr(GArray) none = take(f);
+    g_assert_cmpuint(none->len, ==, 0);
+    g_assert_false(test_env_is_closed(f->te, f->c));
+    g_autofree char *i1 = req(f, "$JS.API.CONSUMER.INFO.ORDERS.dur", "");
+    must_contain(i1, "\"num_pending\":2");
+    test_env_set_pending(f->te, f->c, 0); /* the reader caught up */
+    step(f, 20 * MS);
+    g_autoptr(GArray) got = take(f);
+    g_assert_cmpuint(got->len, ==, 2);
+    g_assert_cmpstr(at(got, 0)->data, ==, "s1");
+    g_assert_cmpstr(at(got, 1)->data, ==, "s2");
+}
+
 /* An ephemeral push consumer goes inactive_threshold after its last subscriber, not before,
  * and a subscriber that comes back in time keeps it. */
 static void test_push_inactive_after_interest_gone(Fx *f, gconstpointer data) {
@@ -892,6 +919,7 @@ int main(int argc, char **argv) {
     ADD("/consumer/max-ack-pending-push", test_max_ack_pending_push);
     ADD("/consumer/push-heartbeat-headers-only", test_push_heartbeat_headers_only);
     ADD("/consumer/push-interest-gone-and-back", test_push_interest_gone_and_back);
+    ADD("/consumer/push-waits-for-slow-reader", test_push_waits_for_slow_reader);
     ADD("/consumer/push-inactive-after-interest-gone", test_push_inactive_after_interest_gone);
     ADD("/consumer/retention", test_retention);
     ADD("/consumer/restart", test_restart);
