@@ -48,6 +48,9 @@
 
 /* --- subject trie --- */
 #define LIMIT_SUBLIST_CACHE_COUNT 1024           /* cached match results (nats-server slCacheMax) */
+/* nodes in one trie (~200 bytes each with its token and table): past it a SUB gets
+ * -ERR 'maximum subscriptions exceeded' and every other client is served as before */
+#define LIMIT_SUBLIST_NODES_COUNT (1024 * 1024)
 #define LIMIT_SUBLIST_DOORKEEPER_BITS 8192       /* cache admission filter (1 KiB); see sublist.c */
 
 /* --- store --- */

@@ -865,10 +865,15 @@ static bool on_sub(void *ctx, const ProtoSub *p) {
     sub->max = -1;
     if (!sublist_insert(s->sl, sub->subject, sub->queue, sub)) {
         /* the trie has the last word on what is valid (e.g. a queue name holding a form
-         * feed, which the parser does not split on): bad input, not a programmer error */
+         * feed, which the parser does not split on): bad input, not a programmer error;
+         * or it is full (limits.h, LIMIT_SUBLIST_NODES_COUNT) */
+        bool full = sublist_full(s->sl, sub->subject);
         sub->dead = true;
         sub_unref(sub);
-        conn_send_err(c, MJ_ERR_PROTO_INVALID_SUBJECT);
+        if (full)
+            env_log(s->env, ENV_LOG_WARN, "%s - cid:%" G_GUINT64_FORMAT " - subscription refused: the "
+                    "subject trie is at its limit of %zu nodes", c->peer, c->id, s->cfg.max_trie_nodes);
+        conn_send_err(c, full ? MJ_ERR_PROTO_MAX_SUBSCRIPTIONS : MJ_ERR_PROTO_INVALID_SUBJECT);
         return !c->closing;
     }
     g_hash_table_insert(c->subs, sub->sid, sub);
@@ -1264,6 +1269,7 @@ void server_config_init(ServerConfig *cfg) {
         .max_pending_bytes = LIMIT_MAX_PENDING_BYTES,
         .max_connections = LIMIT_MAX_CONNECTIONS_COUNT,
         .max_subs_per_conn = LIMIT_MAX_SUBS_PER_CONN_COUNT,
+        .max_trie_nodes = LIMIT_SUBLIST_NODES_COUNT,
         .ping_first_ns = LIMIT_PING_FIRST_NS,
         .ping_interval_ns = LIMIT_PING_INTERVAL_NS,
         .ping_max_outstanding = LIMIT_PING_MAX_OUTSTANDING_COUNT,
@@ -1281,6 +1287,7 @@ Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
     s->env = env;
     s->cfg = *cfg;
     s->sl = sublist_new();
+    sublist_set_nodes_max(s->sl, s->cfg.max_trie_nodes);
     s->conns = g_hash_table_new(u64_hash, u64_equal);
     s->paused = g_ptr_array_new();
     s->internal_subs = g_ptr_array_new();

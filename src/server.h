@@ -54,6 +54,7 @@ typedef struct ServerConfig {
     size_t max_pending_bytes;  /* slow-consumer threshold per connection */
     int max_connections;
     int max_subs_per_conn;     /* 0 = unlimited */
+    size_t max_trie_nodes;     /* the subject trie's node cap (LIMIT_SUBLIST_NODES_COUNT) */
     int64_t ping_first_ns;     /* first keep-alive PING after connect */
     int64_t ping_interval_ns;  /* then every ping_interval_ns */
     int ping_max_outstanding;  /* unanswered PINGs before 'Stale Connection' */

@@ -88,6 +88,8 @@ typedef struct CacheEntry {
 struct Sublist {
     Node root;
     size_t count;
+    size_t nodes;       /* nodes below the root (sublist_node_count without a walk) */
+    size_t nodes_max;   /* an insert needing more is refused (LIMIT_SUBLIST_NODES_COUNT) */
     GHashTable *cache;                            /* CacheKey* -> CacheEntry* */
     CacheEntry *ring[LIMIT_SUBLIST_CACHE_COUNT];  /* insertion order; NULL = free slot */
     size_t ring_next;                             /* the slot the next entry takes */
@@ -531,6 +533,7 @@ static void cache_invalidate(Sublist *sl, const Token *pt, size_t pn) {
 
 Sublist *sublist_new(void) {
     Sublist *sl = g_new0(Sublist, 1);
+    sl->nodes_max = LIMIT_SUBLIST_NODES_COUNT;
     sl->cache = g_hash_table_new(cache_key_hash, cache_key_equal);
     sl->retired = g_ptr_array_new_with_free_func(cache_entry_free);
     result_init(&sl->empty);
@@ -585,11 +588,12 @@ static void node_queue_free(gpointer p) {
     g_free(q);
 }
 
-static Node *node_child(Node *n, Token t, bool create) {
+static Node *node_child(Sublist *sl, Node *n, Token t, bool create) {
     Node **edge = token_is(t, '*') ? &n->star : token_is(t, '>') ? &n->gt : NULL;
     Node *child = edge ? *edge : n->literal ? g_hash_table_lookup(n->literal, &t) : NULL;
     if (child || !create)
         return child;
+    sl->nodes++;
     child = g_new0(Node, 1);
     child->parent = n;
     child->token = g_strndup(t.p, t.len);
@@ -615,9 +619,17 @@ bool sublist_insert(Sublist *sl, const char *subject, const char *queue, void *i
     if (!subject_valid_subscribe(subject, len) || (queue && !queue_name_valid(queue)))
         return false;
     size_t n = tokenize(subject, len, toks);
+    /* NODE CAP: each new token of a subject is a node; a client sending many long, distinct
+     * subjects must not grow the trie without bound (nats-server has no such cap; its
+     * memory is the limit). Count what is missing before making anything. */
     Node *node = &sl->root;
-    for (size_t i = 0; i < n; i++)
-        node = node_child(node, toks[i], true);
+    size_t have = 0;
+    for (Node *next; have < n && (next = node_child(sl, node, toks[have], false)) != NULL; have++)
+        node = next;
+    if (sl->nodes + (n - have) > sl->nodes_max)
+        return false;
+    for (size_t i = have; i < n; i++)
+        node = node_child(sl, node, toks[i], true);
     if (!queue) {
         if (!node->plain)
             node->plain = g_ptr_array_new();
@@ -651,8 +663,9 @@ static bool node_is_empty(const Node *n) {
 }
 
 /* Removes an empty node from its parent and frees it. */
-static void node_unlink(Node *n) {
+static void node_unlink(Sublist *sl, Node *n) {
     Node *p = n->parent;
+    sl->nodes--;
     if (p->star == n) {
         p->star = NULL;
     } else if (p->gt == n) {
@@ -676,7 +689,7 @@ bool sublist_remove(Sublist *sl, const char *subject, const char *queue, void *i
         return false;
     Node *node = &sl->root;
     for (size_t i = 0; i < n && node; i++)
-        node = node_child(node, toks[i], false);
+        node = node_child(sl, node, toks[i], false);
     if (!node)
         return false;
     if (!queue) {
@@ -701,7 +714,7 @@ bool sublist_remove(Sublist *sl, const char *subject, const char *queue, void *i
     }
     while (node != &sl->root && node_is_empty(node)) {
         Node *parent = node->parent;
-        node_unlink(node);
+        node_unlink(sl, node);
         node = parent;
     }
     sl->count--;
@@ -783,6 +796,17 @@ static size_t node_count(const Node *n) {
 
 size_t sublist_node_count(const Sublist *sl) { return node_count(&sl->root); }
 
+bool sublist_full(const Sublist *sl, const char *subject) {
+    Token toks[LIMIT_MAX_SUBJECT_TOKENS];
+    size_t n = tokenize(subject, strlen(subject), toks), have = 0;
+    const Node *node = &sl->root;
+    for (const Node *next; have < n && (next = node_child((Sublist *)sl, (Node *)node, toks[have], false)) != NULL; have++)
+        node = next;
+    return n > 0 && sl->nodes + (n - have) > sl->nodes_max;
+}
+
+void sublist_set_nodes_max(Sublist *sl, size_t nodes_max) { sl->nodes_max = nodes_max; }
+
 /* ---- invariants -------------------------------------------------------------------- */
 
 static size_t node_check(const Node *n, const Node *root) {
@@ -843,6 +867,7 @@ static void result_assert_equal(const SublistResult *a, const SublistResult *b) 
 }
 
 void sublist_check_invariants(Sublist *sl) {
+    g_assert_cmpuint(node_count(&sl->root), ==, sl->nodes + 1); /* + the root */
     g_assert_null(sl->root.parent);
     g_assert_cmpuint(node_check(&sl->root, &sl->root), ==, sl->count);
     g_assert_cmpuint(sl->empty.plain->len + sl->empty.queues->len, ==, 0);

@@ -58,7 +58,12 @@ typedef struct SublistResult {
 
 Sublist *sublist_new(void);
 void sublist_free(Sublist *sl);
+/* FALSE: an invalid subject or queue, or the trie would grow past its node cap (then
+ * sublist_full says so). */
 bool sublist_insert(Sublist *sl, const char *subject, const char *queue, void *item);
+/* Would inserting subject need more nodes than the cap allows (LIMIT_SUBLIST_NODES_COUNT)? */
+bool sublist_full(const Sublist *sl, const char *subject);
+void sublist_set_nodes_max(Sublist *sl, size_t nodes_max); /* tests: a small cap */
 bool sublist_remove(Sublist *sl, const char *subject, const char *queue, void *item);
 const SublistResult *sublist_match(Sublist *sl, const char *subject, size_t subject_len);
 size_t sublist_count(const Sublist *sl);

@@ -505,9 +505,43 @@ static void test_accept_backoff(Fixture *f, gconstpointer data) {
     g_assert_nonnull(strstr(log2, "accepts resumed after 1 failed attempts"));
 }
 
+/* The subject trie has a node cap (limits.h, LIMIT_SUBLIST_NODES_COUNT; 64 here): a SUB
+ * that would pass it gets -ERR 'maximum subscriptions exceeded', stays open, and everyone
+ * else is served; an UNSUB makes room again. */
+static void test_trie_node_cap(Fixture *f, gconstpointer data) {
+    server_free(f->srv);
+    ServerConfig cfg;
+    server_config_init(&cfg);
+    cfg.max_trie_nodes = 64;
+    g_autoptr(GError) err = NULL;
+    f->srv = server_new(&f->te->env, &cfg, &err);
+    g_assert_no_error(err);
+    EnvConn hog = client(f, JS_CONNECT);
+    EnvConn other = client(f, JS_CONNECT);
+    g_autofree char *deep = g_strdup("t");
+    for (int i = 0; i < 59; i++) { /* 60 tokens: 60 nodes */
+        char *d = g_strdup_printf("%s.%d", deep, i);
+        g_free(deep);
+        deep = d;
+    }
+    g_autofree char *sub1 = g_strdup_printf("SUB %s 1\r\nPING\r\n", deep);
+    g_autofree char *o1 = say(f, hog, sub1);
+    g_assert_cmpstr(o1, ==, "PONG\r\n");
+    g_autofree char *o2 = say(f, hog, "SUB x.y.z.w.v 2\r\nPING\r\n"); /* 5 more: 65 > 64 */
+    g_assert_cmpstr(o2, ==, "-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n");
+    g_assert_false(test_env_is_closed(f->te, hog));
+    g_autofree char *o3 = say(f, other, "SUB t.0 9\r\nPUB t.0 2\r\nhi\r\nPING\r\n"); /* its nodes exist: fits */
+    g_assert_cmpstr(o3, ==, "MSG t.0 9 2\r\nhi\r\nPONG\r\n");
+    g_autofree char *log = test_env_take_log(f->te);
+    g_assert_nonnull(strstr(log, "the subject trie is at its limit of 64 nodes"));
+    g_autofree char *o4 = say(f, hog, "UNSUB 1\r\nSUB x.y.z.w.v 2\r\nPING\r\n");
+    g_assert_cmpstr(o4, ==, "PONG\r\n");
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fx_setup, fn, fx_teardown)
+    ADD("/server/trie-node-cap", test_trie_node_cap);
     ADD("/server/accept_backoff", test_accept_backoff);
     ADD("/server/long-subjects", test_long_subjects);
     ADD("/server/backpressure", test_backpressure);
