@@ -146,6 +146,17 @@ static void test_healthz(Fx *f, gconstpointer data) {
     g_assert_cmpstr(body, ==, "{\"status\":\"ok\"}");
 }
 
+/* While the server starts (JetStream restoring, the client port not open: main.c),
+ * /healthz is nats-server 2.9.10's 503 with readyForConnections' error; then ok again. */
+static void test_healthz_not_ready(Fx *f, gconstpointer data) {
+    monitor_set_not_ready(f->mon, "failed to be ready for connections after 1ms: server");
+    g_autofree char *body = http_get(f, "/healthz", 503, "application/json");
+    g_assert_cmpstr(body, ==, "{\"status\":\"error\",\"error\":\"failed to be ready for connections after 1ms: server\"}");
+    monitor_set_not_ready(f->mon, NULL);
+    g_autofree char *ok = http_get(f, "/healthz", 200, "application/json");
+    g_assert_cmpstr(ok, ==, "{\"status\":\"ok\"}");
+}
+
 static void test_varz(Fx *f, gconstpointer data) {
     EnvConn pub, sub;
     make_activity(f, &pub, &sub);
@@ -469,6 +480,7 @@ int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fx, NULL, fx_setup, fn, fx_teardown)
     ADD("/monitor/healthz", test_healthz);
+    ADD("/monitor/healthz-not-ready", test_healthz_not_ready);
     ADD("/monitor/varz", test_varz);
     ADD("/monitor/varz-uptime", test_uptime);
     ADD("/monitor/connz", test_connz);
