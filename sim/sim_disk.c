@@ -103,6 +103,7 @@ struct SimDisk {
     GPtrArray *nslog;    /* of NsOp*: namespace changes not yet made durable */
     GHashTable *dirs;    /* set of directory paths ("." always) */
     GPtrArray *fds;      /* index = fd, NULL when free */
+    guint open_fds, max_fds; /* descriptors in use; over max_fds (0 = no limit) open fails: EMFILE */
     uint64_t capacity, used;
     bool full;           /* sim_disk_set_full: every write, extension and creation fails */
     bool misdirect_next;
@@ -269,8 +270,12 @@ static void do_truncate(SimDisk *d, Inode *i, uint64_t len) {
     apply_truncate(i, len);
 }
 
+void sim_disk_set_max_fds(SimDisk *d, guint max) { d->max_fds = max; }
+guint sim_disk_open_fds(SimDisk *d) { return d->open_fds; }
+
 int sim_disk_open(SimDisk *d, const char *path, int flags, GError **error) {
     g_autofree char *p = norm(path);
+    if (d->max_fds > 0 && d->open_fds >= d->max_fds) return err(error, G_FILE_ERROR_MFILE, "open", p), -1;
     Inode *i = g_hash_table_lookup(d->names, p);
     if (!i) {
         if (!(flags & ENV_FILE_CREATE)) return err(error, G_FILE_ERROR_NOENT, "open", p), -1;
@@ -290,6 +295,7 @@ int sim_disk_open(SimDisk *d, const char *path, int flags, GError **error) {
     }
     if ((flags & ENV_FILE_TRUNC) && i->data->len > 0) do_truncate(d, i, 0);
     Fd *f = g_new0(Fd, 1);
+    d->open_fds++;
     f->inode = i;
     f->writable = (flags & ENV_FILE_WRITE) != 0;
     for (guint k = 0; k < d->fds->len; k++)
@@ -381,9 +387,13 @@ void sim_disk_close(SimDisk *d, int fd) {
     if (fd < 0 || (guint)fd >= d->fds->len || d->fds->pdata[fd] == NULL) return; /* dead ones too */
     g_free(d->fds->pdata[fd]);
     d->fds->pdata[fd] = NULL;
+    d->open_fds--;
 }
 
-void sim_disk_drop_fds(SimDisk *d) { g_ptr_array_set_size(d->fds, 0); }
+void sim_disk_drop_fds(SimDisk *d) {
+    g_ptr_array_set_size(d->fds, 0);
+    d->open_fds = 0;
+}
 
 /* --- the namespace --- */
 

@@ -64,6 +64,9 @@ void sim_disk_crash(SimDisk *d, double keep_p, double tear_p, SimDiskCrashReport
  * (none with LOSE_ALL; the last one cut short with TEAR_PREFIX); no unsynced name change does. */
 typedef enum { SIM_DISK_LOSE_ALL, SIM_DISK_KEEP_PREFIX, SIM_DISK_TEAR_PREFIX } SimDiskPrefixMode;
 void sim_disk_crash_prefix(SimDisk *d, SimDiskPrefixMode mode, SimDiskCrashReport *report);
+/* A process's open-file limit: opens past max (0 = none) fail with G_FILE_ERROR_MFILE. */
+void sim_disk_set_max_fds(SimDisk *d, guint max);
+guint sim_disk_open_fds(SimDisk *d);
 /* Forget every descriptor (the simulator frees a crashed node's without closing them). */
 void sim_disk_drop_fds(SimDisk *d);
 

@@ -299,6 +299,10 @@ static char **op_dir_list(Env *env, const char *path, GError **error) {
     return dead(n, error) ? NULL : sim_disk_dir_list(n->disk, path, error);
 }
 
+/* A small process limit, so that the stores' open-file budget (a quarter: 16) evicts in
+ * scenarios with many segments. */
+static int64_t op_files_max(Env *env) { return 64; }
+
 static void op_log(Env *env, EnvLogLevel level, const char *line) {
     SimNode *n = node_of(env);
     if (!n->up) return;
@@ -334,6 +338,7 @@ static const EnvOps sim_env_ops = {
     .dir_make = op_dir_make,
     .dir_sync = op_dir_sync,
     .dir_list = op_dir_list,
+    .files_max = op_files_max,
     .log = op_log,
 };
 

@@ -144,6 +144,9 @@ typedef struct EnvOps {
     /* Sorted list of entry names (not paths) in a directory; NULL-terminated, g_strfreev it. */
     char **(*dir_list)(Env *env, const char *path, GError **error);
 
+    /* The process's open-file limit (soft RLIMIT_NOFILE); 0 or NULL = unknown. */
+    int64_t (*files_max)(Env *env);
+
     /* --- logging --- */
     void (*log)(Env *env, EnvLogLevel level, const char *line);
 } EnvOps;
@@ -225,6 +228,8 @@ gboolean env_path_exists(Env *env, const char *path);
 gboolean env_dir_make(Env *env, const char *path, GError **error);
 gboolean env_dir_sync(Env *env, const char *path, GError **error);
 char **env_dir_list(Env *env, const char *path, GError **error);
+
+static inline int64_t env_files_max(Env *env) { return env->ops->files_max ? env->ops->files_max(env) : 0; }
 
 /* Formatted logging through the seam: env_log(env, ENV_LOG_INFO, "Listening on %s", x). */
 void env_log(Env *env, EnvLogLevel level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

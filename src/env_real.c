@@ -33,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -615,6 +616,12 @@ static char **real_dir_list(Env *env, const char *path, GError **error) {
 /* ------------------------------------------------------------------------------------- */
 /* logging: "[pid] 2026/11/26 13:32:32.123456 [INF] line", as nats-server prints it        */
 
+static int64_t real_files_max(Env *env) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+    return (int64_t)rl.rlim_cur;
+}
+
 static void real_log(Env *env, EnvLogLevel level, const char *line) {
     World *w = world_of(env);
     if (level == ENV_LOG_DEBUG && !w->debug) return;
@@ -723,6 +730,7 @@ static const EnvOps real_ops = {
     .dir_make = real_dir_make,
     .dir_sync = real_dir_sync,
     .dir_list = real_dir_list,
+    .files_max = real_files_max,
     .log = real_log,
 };
 

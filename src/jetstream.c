@@ -380,6 +380,7 @@ JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error
     js->api = g_array_new(FALSE, FALSE, sizeof(JsApiEndpoint));
     int64_t interval = cfg->sync_interval_ns;
     js->host = (StreamHost){.srv = srv, .env = env, .streams_dir = js->streams_dir, .segment_bytes = cfg->segment_bytes,
+                            .files = store_files_new(env, 0), /* one open-file budget for every stream */
                             .need_flush = need_flush, .forget_flush = forget_flush,
                             .usage = account_usage, .room = account_room, .owner = js};
     js->max[0] = cfg->max_memory_bytes;
@@ -404,6 +405,7 @@ void jetstream_free(JetStream *js) {
     g_autoptr(GPtrArray) all = jetstream_streams(js);
     g_tree_destroy(js->streams);
     for (guint i = 0; i < all->len; i++) stream_close(g_ptr_array_index(all, i));
+    store_files_unref(js->host.files);
     env_turn_end_cancel(js->env, flush_turn_end, js);
     g_ptr_array_free(js->flush_list, TRUE);
     g_array_free(js->api, TRUE);

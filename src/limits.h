@@ -61,6 +61,11 @@
 #define LIMIT_STORE_SUBJECTS_SCAN_COUNT 64 /* wildcard lookups walk subject lists below this */
 G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_STORE_RECORD_BYTES_MAX);
 
+/* --- open segment files (src/store_files.c): an LRU shared by every file stream --- */
+#define LIMIT_STORE_OPEN_FILES_SHARE 4          /* a quarter of RLIMIT_NOFILE; the rest: clients */
+#define LIMIT_STORE_OPEN_FILES_MAX_COUNT 64     /* never more (nats-server: 9 files for 10k streams) */
+#define LIMIT_STORE_OPEN_FILES_MIN_COUNT 4      /* never fewer (a store uses 2 at once: index writes) */
+
 /* --- store read cache (src/store_file.c, READ CACHE): what a load finds without a pread --- */
 #define LIMIT_STORE_READ_CACHE_BYTES (2 * 1024 * 1024) /* newest written bytes kept per file stream */
 #define LIMIT_STORE_READ_AHEAD_BYTES (64 * 1024)  /* one pread on a cache miss reads this much */

@@ -90,6 +90,16 @@ typedef enum {
     STORE_SYNC_NEVER,    /* acknowledge after write(); fsync only at close (tests, bench) */
 } StoreSyncPolicy;
 
+/* The open-file budget file stores share (store_files.c): one per server. */
+typedef struct StoreFiles StoreFiles;
+/* max = 0: derived from the process's open-file limit (store_files_budget). */
+StoreFiles *store_files_new(Env *env, guint max);
+StoreFiles *store_files_ref(StoreFiles *p);
+void store_files_unref(StoreFiles *p); /* every store using it must be closed first */
+guint store_files_budget(Env *env);
+guint store_files_open_count(StoreFiles *p);
+guint store_files_max(StoreFiles *p);
+
 typedef struct StoreConfig {
     const char *name;          /* the stream's name, for log lines */
     const char *dir;           /* file store: the stream's folder (created if missing) */
@@ -97,6 +107,7 @@ typedef struct StoreConfig {
     int64_t sync_interval_ns;  /* STORE_SYNC_INTERVAL; 0 = LIMIT_STORE_SYNC_INTERVAL_NS */
     uint64_t segment_bytes_max; /* file store: roll segments at this size; 0 = the limit */
     uint64_t read_cache_bytes_max; /* file store: newest bytes kept for reads; 0 = the limit */
+    StoreFiles *files;         /* file store: the shared open-file budget; NULL = a private one */
 } StoreConfig;
 
 typedef struct StoreState {

@@ -53,6 +53,8 @@
  * INVARIANTS (checked by store_check_invariants -> file_check)
  *   - Sum of segment live counts == msgs; every live locator points into a known segment.
  *   - The write buffer starts at the active segment's end on disk (wbuf_off == size).
+ *   - Open segment files never exceed the shared budget (store_files.c): a segment's
+ *     descriptor is taken with seg_fd() just before each use and may be closed after.
  *   - The tail cache holds exactly the active segment's bytes [tail_off, wbuf_off), all of
  *     them written successfully; the read-ahead block only bytes read back from disk.
  *   - durable_seq <= last_seq; nothing with seq > durable_seq has been acknowledged.
@@ -148,7 +150,8 @@ static void rec_encode(GByteArray *buf, int kind, int flags, uint64_t seq, int64
 
 typedef struct Segment {
     uint32_t no;
-    int fd;
+    StoreFileSlot slot; /* its descriptor in the shared budget (store_files.c): use seg_fd() */
+    Store *store;
     uint64_t size;  /* bytes on disk (the write buffer comes after) */
     uint64_t live;  /* live messages in this segment */
     uint64_t tombs; /* DELETE/FLOOR records in this segment */
@@ -186,6 +189,7 @@ typedef struct FileStore {
     uint64_t ra_off;
     size_t ra_len;
     guint index_pending;   /* sealed segments with needs_index set (see INDEX FILES) */
+    StoreFiles *files;     /* the open-file budget (shared by the server's streams) */
 } FileStore;
 
 static void write_pending_indexes(Store *s);
@@ -207,10 +211,42 @@ static Segment *seg_find(FileStore *fs, uint32_t no) {
     return NULL;
 }
 
-static void seg_free(Env *env, Segment *g) {
-    if (g->fd >= 0) env_file_close(env, g->fd);
+static void seg_free(Store *s, Segment *g) {
+    store_files_drop(FS(s)->files, &g->slot);
     if (g->runs) g_array_free(g->runs, TRUE);
     g_free(g);
+}
+
+static void mark_failed(Store *s, Segment *g, const GError *why);
+
+/* The budget is closing g's descriptor for another file: unsynced writes (sync never or an
+ * interval) are fsynced first, so a failed writeback is reported to this store. */
+static void seg_before_close(StoreFileSlot *slot) {
+    Segment *g = (Segment *)((char *)slot - G_STRUCT_OFFSET(Segment, slot));
+    Store *s = g->store;
+    FileStore *fs = FS(s);
+    if (g != active(fs) || !fs->unsynced || fs->failed) return;
+    g_autoptr(GError) err = NULL;
+    if (env_file_sync(s->env, slot->fd, &err)) fs->unsynced = FALSE;
+    else mark_failed(s, g, err);
+}
+
+static Segment *seg_new(Store *s, uint32_t no) {
+    Segment *g = g_malloc0(sizeof(Segment));
+    g->no = no;
+    g->store = s;
+    g->slot.fd = -1;
+    g->slot.before_close = seg_before_close;
+    return g;
+}
+
+/* The segment's descriptor, opened through the budget if it was closed (see store_files.c:
+ * use it at once, before the next seg_fd). */
+static int seg_fd(Store *s, Segment *g, GError **error) {
+    FileStore *fs = FS(s);
+    if (g->slot.fd >= 0) return store_files_get(fs->files, &g->slot, NULL, 0, error);
+    g_autofree char *path = seg_path(fs, g->no);
+    return store_files_get(fs->files, &g->slot, path, ENV_FILE_WRITE, error);
 }
 
 static char *idx_path(FileStore *fs, uint32_t no) { return g_strdup_printf("%s/%010u.idx", fs->dir, no); }
@@ -264,11 +300,11 @@ static gboolean seg_create(Store *s, uint32_t no, uint64_t last, GError **error)
     FileStore *fs = FS(s);
     g_assert(fs->wbuf->len == 0);
     g_autofree char *path = seg_path(fs, no);
-    int fd = env_file_open(s->env, path, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, error);
-    if (fd < 0) return FALSE;
-    Segment *g = g_malloc0(sizeof(Segment));
-    g->no = no;
-    g->fd = fd;
+    Segment *g = seg_new(s, no);
+    if (store_files_get(fs->files, &g->slot, path, ENV_FILE_WRITE | ENV_FILE_CREATE | ENV_FILE_TRUNC, error) < 0) {
+        seg_free(s, g);
+        return FALSE;
+    }
     g_ptr_array_add(fs->segs, g);
     fs->wbuf_off = 0;
     fs->dir_dirty = TRUE;
@@ -331,7 +367,8 @@ static void rollback(Store *s) {
     Segment *g = active(fs);
     g_autoptr(GError) err = NULL;
     fs->ra_seg = 0; /* the read-ahead block may hold bytes we are about to cut off */
-    if (fs->failed == NULL && !env_file_truncate(s->env, g->fd, fs->wbuf_off, &err))
+    int fd = fs->failed == NULL ? seg_fd(s, g, &err) : -1;
+    if (fs->failed == NULL && (fd < 0 || !env_file_truncate(s->env, fd, fs->wbuf_off, &err)))
         env_log(s->env, ENV_LOG_ERROR, "store %s: cannot truncate segment %u after a failed write: %s",
                 s->name, g->no, err->message);
     g_autoptr(GByteArray) keep = g_byte_array_new();
@@ -436,13 +473,17 @@ static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
     if (refuse_if_failed(s, error)) return FALSE;
     if (fs->wbuf_last_msg != 0) /* the high-water mark goes out with the batch: see THE HIGH-WATER MARK */
         seg_encode(fs, KIND_LAST, 0, fs->wbuf_last_msg, 0, NULL, 0, NULL, 0, NULL, 0);
-    if (fs->wbuf->len > 0) {
-        if (!write_all(s, g->fd, fs->wbuf->data, fs->wbuf->len, fs->wbuf_off, error)) goto failed;
-        fs->unsynced = TRUE;
-    }
-    if (fsync_now && fs->unsynced) {
-        if (!env_file_sync(s->env, g->fd, error)) goto sync_failed;
-        fs->unsynced = FALSE;
+    if (fs->wbuf->len > 0 || (fsync_now && fs->unsynced)) {
+        int fd = seg_fd(s, g, error);
+        if (fd < 0) goto failed;
+        if (fs->wbuf->len > 0) {
+            if (!write_all(s, fd, fs->wbuf->data, fs->wbuf->len, fs->wbuf_off, error)) goto failed;
+            fs->unsynced = TRUE;
+        }
+        if (fsync_now && fs->unsynced) {
+            if (!env_file_sync(s->env, fd, error)) goto sync_failed;
+            fs->unsynced = FALSE;
+        }
     }
     if (fsync_now && fs->dir_dirty) {
         if (!env_dir_sync(s->env, fs->dir, error)) goto sync_failed;
@@ -489,7 +530,7 @@ static void remove_dead_segments(Store *s) {
         if (fs->ra_seg == g->no) fs->ra_seg = 0;
         if (fs->tail_seg == g->no) tail_forget(fs);
         g_ptr_array_remove_index(fs->segs, i);
-        seg_free(s->env, g);
+        seg_free(s, g);
     }
 }
 
@@ -616,7 +657,9 @@ static StoreMsg *file_load(Store *s, uint64_t seq, const StoreEntry *e, GError *
         if (ok == 0) { /* 4. not there, or cut by the block's end: read a block at the record */
             if (fs->ra == NULL) fs->ra = g_malloc(LIMIT_STORE_READ_AHEAD_BYTES);
             fs->ra_seg = 0;
-            gssize n = env_file_pread(s->env, g->fd, fs->ra, LIMIT_STORE_READ_AHEAD_BYTES, off, error);
+            int fd = seg_fd(s, g, error);
+            if (fd < 0) return NULL;
+            gssize n = env_file_pread(s->env, fd, fs->ra, LIMIT_STORE_READ_AHEAD_BYTES, off, error);
             if (n < 0) return NULL;
             fs->ra_seg = no;
             fs->ra_off = off;
@@ -625,7 +668,7 @@ static StoreMsg *file_load(Store *s, uint64_t seq, const StoreEntry *e, GError *
             if (ok == 0 && fs->ra_len == LIMIT_STORE_READ_AHEAD_BYTES && r.size > fs->ra_len && why &&
                 strcmp(why, "short record") == 0) { /* bigger than a block: a buffer of its own */
                 big = g_malloc(r.size);
-                n = env_file_pread(s->env, g->fd, big, r.size, off, error);
+                n = env_file_pread(s->env, fd, big, r.size, off, error);
                 if (n < 0) return NULL;
                 ok = rec_parse(big, (size_t)n, &r, &why);
             }
@@ -677,6 +720,7 @@ static void file_check(Store *s) {
         live += g->live;
     }
     g_assert_cmpuint(live, ==, s->msgs);
+    g_assert_cmpuint(store_files_open_count(fs->files), <=, store_files_max(fs->files));
     g_assert_cmpuint(fs->wbuf_off, ==, active(fs)->size);
     g_assert_cmpuint(fs->tail->len, <=, fs->tail_max);
     if (fs->tail_seg == active(fs)->no) g_assert_cmpuint(fs->tail_off + fs->tail->len, ==, fs->wbuf_off);
@@ -695,8 +739,9 @@ static void file_close(Store *s) {
     if (fs->segs->len > 0 && fs->failed == NULL && !flush_buffer(s, TRUE, &err))
         env_log(s->env, ENV_LOG_ERROR, "store %s: final flush failed: %s", s->name, err->message);
     if (fs->index_pending > 0) write_pending_indexes(s);
-    for (guint i = 0; i < fs->segs->len; i++) seg_free(s->env, fs->segs->pdata[i]);
+    for (guint i = 0; i < fs->segs->len; i++) seg_free(s, fs->segs->pdata[i]);
     g_ptr_array_free(fs->segs, TRUE);
+    store_files_unref(fs->files);
     g_byte_array_free(fs->wbuf, TRUE);
     g_byte_array_free(fs->tail, TRUE);
     g_free(fs->ra);
@@ -1116,9 +1161,11 @@ static gboolean seg_index_write(Store *s, Segment *g, GError **error) {
     /* The index must never describe bytes the disk may still lose: the segment's own, and
      * the tombstones in the active segment whose deletions it already leaves out (with sync
      * never or an interval, once per sealed segment). */
-    if (!env_file_sync(s->env, g->fd, error)) return FALSE;
+    int fd = seg_fd(s, g, error);
+    if (fd < 0 || !env_file_sync(s->env, fd, error)) return FALSE;
     if (fs->unsynced) {
-        if (!env_file_sync(s->env, active(fs)->fd, error)) {
+        fd = seg_fd(s, active(fs), error);
+        if (fd < 0 || !env_file_sync(s->env, fd, error)) {
             mark_failed(s, active(fs), error && *error ? *error : NULL);
             return FALSE;
         }
@@ -1166,7 +1213,7 @@ static uint64_t seg_index_replay(Store *s, Recovery *rc, Segment *g, uint64_t si
     uint8_t crc[REC_CRC_BYTES];
     if (x.seg_no != g->no) stale = "it names another segment";
     else if (x.covered > size || x.covered < REC_HDR_BYTES + REC_CRC_BYTES) stale = "the segment is shorter";
-    else if (env_file_pread(s->env, g->fd, crc, sizeof crc, x.covered - REC_CRC_BYTES, NULL) != (gssize)sizeof crc ||
+    else if (env_file_pread(s->env, seg_fd(s, g, NULL), crc, sizeof crc, x.covered - REC_CRC_BYTES, NULL) != (gssize)sizeof crc ||
              get32(crc) != x.tail_crc)
         stale = "the segment's last record differs";
     SegIdx walk = x; /* check the message section whole before replaying any of it */
@@ -1226,22 +1273,24 @@ static void recover_segment(Store *s, Recovery *rc, unsigned no) {
     FileStore *fs = FS(s);
     g_autofree char *path = seg_path(fs, no);
     g_autoptr(GError) err = NULL;
-    int fd = env_file_open(s->env, path, ENV_FILE_WRITE, &err);
+    Segment *g = seg_new(s, no);
+    int fd = seg_fd(s, g, &err);
     gint64 fsize = fd >= 0 ? env_file_size(s->env, fd, &err) : -1;
     uint64_t size = fsize > 0 ? (uint64_t)fsize : 0;
     if (fsize < 0) {
         env_log(s->env, ENV_LOG_ERROR, "store %s: cannot read %s, skipping it: %s", s->name, path, err->message);
-        if (fd >= 0) env_file_close(s->env, fd);
+        seg_free(s, g);
         return;
     }
-    Segment *g = g_malloc0(sizeof(Segment));
-    g->no = no;
-    g->fd = fd;
     g_ptr_array_add(fs->segs, g);
     uint64_t msgs_before = s->msgs;
     uint64_t from = seg_index_replay(s, rc, g, size, path); /* INDEX FILES: 0 = scan it all */
     g->needs_index = from != size;
     rc->w.base = rc->w.len = 0;
+    if (from < size && (fd = seg_fd(s, g, &err)) < 0) { /* the walk below uses it: no other file opens meanwhile */
+        env_log(s->env, ENV_LOG_ERROR, "store %s: cannot reopen %s: %s", s->name, path, err->message);
+        size = from;
+    }
     if (from < size && !window_fill(s, fd, &rc->w, from, 0, &size, &err)) {
         env_log(s->env, ENV_LOG_ERROR, "store %s: cannot read %s, skipping the rest of it: %s", s->name, path,
                 err->message);
@@ -1314,6 +1363,7 @@ Store *store_file_open(Env *env, const StoreConfig *cfg, GError **error) {
     fs->sync_interval_ns = cfg->sync_interval_ns > 0 ? cfg->sync_interval_ns : LIMIT_STORE_SYNC_INTERVAL_NS;
     fs->segment_bytes_max = cfg->segment_bytes_max > 0 ? cfg->segment_bytes_max : LIMIT_STORE_SEGMENT_BYTES;
     fs->segs = g_ptr_array_new();
+    fs->files = cfg->files ? store_files_ref(cfg->files) : store_files_new(env, 0);
     fs->wbuf = g_byte_array_new();
     fs->tail = g_byte_array_new();
     fs->tail_max = cfg->read_cache_bytes_max > 0 ? cfg->read_cache_bytes_max : LIMIT_STORE_READ_CACHE_BYTES;

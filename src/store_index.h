@@ -70,6 +70,17 @@ struct Store {
     uint64_t damaged;         /* seqs recovery found corrupt and dropped (store_damaged) */
 };
 
+/* One file in a StoreFiles pool (store_files.c): embedded in whatever owns the file. */
+typedef struct StoreFileSlot {
+    int fd;     /* -1 = closed */
+    GList link; /* in the pool's LRU while open */
+    void (*before_close)(struct StoreFileSlot *slot); /* eviction is about to close it */
+} StoreFileSlot;
+/* The slot's fd, opened with flags (path unused when it is open) if closed, evicting the least
+ * recently used file when the pool is full. Valid until the next store_files_get on the pool. */
+int store_files_get(StoreFiles *p, StoreFileSlot *slot, const char *path, int flags, GError **error);
+void store_files_drop(StoreFiles *p, StoreFileSlot *slot);
+
 /* The generic index operations the backends use (store_index.c). */
 void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *be);
 void store_index_clear(Store *s);

@@ -55,7 +55,7 @@ Stream *stream_open(const StreamHost *host, StreamConfig *cfg, int64_t created_n
         return NULL;
     }
     StoreConfig sc = {.name = cfg->name, .dir = msgs, .sync = host->sync, .sync_interval_ns = host->sync_interval_ns,
-                      .segment_bytes_max = host->segment_bytes};
+                      .segment_bytes_max = host->segment_bytes, .files = host->files};
     Store *store = cfg->storage == STORAGE_MEMORY ? store_mem_open(env, &sc)
                                                   : store_file_open(env, &sc, error);
     if (store == NULL) {

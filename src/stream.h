@@ -57,6 +57,7 @@ typedef struct StreamHost {
     StoreSyncPolicy sync;        /* for streams opened with this host */
     int64_t sync_interval_ns;
     uint64_t segment_bytes;      /* file streams roll segments at this size; 0 = the limit */
+    StoreFiles *files;           /* the open-file budget file streams share (store_files.c) */
     /* group commit: flush st after this loop turn (stream_flush); forget it (closing) */
     void (*need_flush)(void *owner, Stream *st);
     void (*forget_flush)(void *owner, Stream *st);

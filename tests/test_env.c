@@ -122,6 +122,7 @@ struct World {
     GQueue backlog;           /* EnvConn (as pointer) connected, not yet accepted */
     EnvAcceptBackoff accept_backoff;
     SimDisk *disk;
+    int64_t files_max;  /* what env_files_max reports (test_env_set_files_max) */
     GString *log;
 };
 
@@ -426,6 +427,8 @@ static char **op_dir_list(Env *env, const char *path, GError **error) {
     return sim_disk_dir_list(W(env)->disk, path, error);
 }
 
+static int64_t op_files_max(Env *env) { return W(env)->files_max; }
+
 static void op_log(Env *env, EnvLogLevel level, const char *line) {
     static const char *tags[] = {"[DBG]", "[INF]", "[WRN]", "[ERR]"};
     World *w = W(env);
@@ -461,6 +464,7 @@ static const EnvOps test_env_ops = {
     .dir_make = op_dir_make,
     .dir_sync = op_dir_sync,
     .dir_list = op_dir_list,
+    .files_max = op_files_max,
     .log = op_log,
 };
 
@@ -473,11 +477,20 @@ static void conn_free(gpointer p) {
     g_free(c);
 }
 
+void test_env_set_files_max(TestEnv *te, int64_t max, gboolean enforce) {
+    World *w = (World *)te;
+    w->files_max = max;
+    sim_disk_set_max_fds(w->disk, enforce ? (guint)max : 0);
+}
+
+guint test_env_open_files(TestEnv *te) { return sim_disk_open_fds(((World *)te)->disk); }
+
 TestEnv *test_env_new(uint64_t seed) {
     World *w = g_malloc0(sizeof(World));
     w->te.env.ops = &test_env_ops;
     w->te.env.world = w;
     w->now_ns = TEST_ENV_START_NS;
+    w->files_max = TEST_ENV_FILES_MAX;
     rng_seed(&w->rng, seed);
     rng_seed(&w->disk_rng, seed ^ 0xC3A5C85C97CB3127ULL);
     w->timers = g_sequence_new(g_free);

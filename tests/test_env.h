@@ -60,6 +60,12 @@ gboolean test_env_is_read_paused(TestEnv *te, EnvConn c);
 void test_env_crash_disk(TestEnv *te, TestCrashMode mode);
 void test_env_flip_bit(TestEnv *te, const char *path, uint64_t offset, int bit);
 void test_env_set_disk_full(TestEnv *te, gboolean full); /* writes fail with ENOSPC */
+/* The process's open-file limit as env_files_max reports it (default TEST_ENV_FILES_MAX,
+ * small, so that the stores' file budget evicts in every test); enforce: opens past it fail
+ * with G_FILE_ERROR_MFILE (EMFILE). test_env_open_files: descriptors open now. */
+#define TEST_ENV_FILES_MAX 32
+void test_env_set_files_max(TestEnv *te, int64_t max, gboolean enforce);
+guint test_env_open_files(TestEnv *te);
 void test_env_pump(void);
 /* The next `count` fsyncs of a file whose path contains `path` (NULL = any) fail with `code`
  * (G_FILE_ERROR_IO or G_FILE_ERROR_NOSPC) and lose part of its unsynced writes (fsyncgate:

@@ -1126,6 +1126,58 @@ static void test_index_damaged(void) {
     }
 }
 
+/* 200 file stores, 5+ segments each, share one open-file budget in a world whose process
+ * limit is 32 descriptors, enforced (EMFILE past it): every store works, reopens and serves
+ * every message, and never more than the budget (a quarter of the limit) is open. */
+static void test_open_files_budget(void) {
+    TestEnv *te = test_env_new(77);
+    test_env_set_files_max(te, 32, TRUE);
+    StoreFiles *files = store_files_new(&te->env, 0);
+    g_assert_cmpuint(store_files_max(files), ==, 8);
+    enum { N = 200, MSGS = 30 };
+    Store **st = g_new0(Store *, N);
+    char names[N][16];
+    StoreConfig cfg[N];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            g_snprintf(names[i], sizeof names[i], "S/%03d", i);
+            cfg[i] = (StoreConfig){.name = names[i], .dir = names[i], .sync = i % 2 ? STORE_SYNC_ALWAYS : STORE_SYNC_NEVER,
+                                   .segment_bytes_max = 256, .read_cache_bytes_max = 64, .files = files};
+            st[i] = open_file(te, &cfg[i]);
+            g_assert_cmpuint(test_env_open_files(te), <=, 8);
+        }
+        for (int m = 0; m < MSGS; m++)
+            for (int i = 0; i < N; i++) {
+                if (round == 0) {
+                    g_autofree char *p = g_strdup_printf("%d-%d", i, m);
+                    put(st[i], "f", p);
+                }
+                if (m % 7 == 0) g_assert_true(store_flush(st[i], NULL));
+                g_assert_cmpuint(test_env_open_files(te), <=, 8);
+            }
+        for (int i = 0; i < N; i++) {
+            g_assert_true(store_flush(st[i], NULL));
+            StoreState ss;
+            store_state(st[i], &ss);
+            g_assert_cmpuint(ss.msgs, ==, MSGS);
+            for (int m = 0; m < MSGS; m++) {
+                g_autofree char *p = g_strdup_printf("%d-%d", i, m);
+                assert_msg(st[i], (uint64_t)m + 1, "f", p);
+            }
+            store_check_invariants(st[i]);
+        }
+        g_assert_cmpuint(test_env_open_files(te), <=, 8);
+        for (int i = 0; i < N; i++) store_close(st[i]);
+        g_assert_cmpuint(test_env_open_files(te), ==, 0);
+    }
+    g_autofree char *log = test_env_take_log(te);
+    g_assert_null(strstr(log, "[ERR]"));
+    g_assert_null(strstr(log, "[WRN]"));
+    store_files_unref(files);
+    g_free(st);
+    test_env_free(te);
+}
+
 static void test_perf(gconstpointer data) {
     StoreSyncPolicy sync = GPOINTER_TO_INT(data);
     TestEnv *te = test_env_new(12);
@@ -1206,6 +1258,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/store/file/recover-window", test_recover_window);
     g_test_add_func("/store/file/index/vs-scan", test_index_vs_scan);
     g_test_add_func("/store/file/index/damaged", test_index_damaged);
+    g_test_add_func("/store/file/open-files-budget", test_open_files_budget);
     if (g_test_perf()) { /* timing runs, not tests: `make bench` runs them (-m perf) */
         g_test_add_data_func("/store/perf/sync-never", GINT_TO_POINTER(STORE_SYNC_NEVER), test_perf);
         g_test_add_data_func("/store/perf/sync-always", GINT_TO_POINTER(STORE_SYNC_ALWAYS), test_perf);

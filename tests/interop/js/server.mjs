@@ -14,6 +14,7 @@
 //   await srv.close();                 // stop and remove the store
 //   await stopAllServers();            // for after(): every server this process started
 //   startServer([], { maxFiles: 64 })  // under `ulimit -n 64` (a shell wrapper sets it)
+//   startServer([], { startTimeoutMs }) // a longer bound on accepting (restoring many streams)
 //   confPath("auth-users")             // tests/interop/conf/auth-users.conf: startServer(["-c", it])
 //                                      // gives both servers the same config file
 //
@@ -100,8 +101,10 @@ for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
 }
 
 class Server {
-  constructor(port, storeDir, logPath, extraArgs, { kind = serverKind, jetstream = true, maxFiles = 0 } = {}) {
+  constructor(port, storeDir, logPath, extraArgs,
+    { kind = serverKind, jetstream = true, maxFiles = 0, startTimeoutMs = START_TIMEOUT_MS } = {}) {
     this.kind = kind;
+    this.startTimeoutMs = startTimeoutMs;
     this.maxFiles = maxFiles; // > 0: run under `ulimit -n maxFiles`
     this.jetstream = jetstream;
     this.port = port;
@@ -165,7 +168,7 @@ class Server {
         resolve(this.exit);
       });
     });
-    const deadline = Date.now() + START_TIMEOUT_MS;
+    const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
       if (this.exit) {
         throw new Error(`${bin} ${args.join(" ")} ended before accepting connections: ${this.describeExit()}`);
@@ -173,7 +176,7 @@ class Server {
       if (await portAccepts(this.port)) return;
       if (Date.now() > deadline) {
         await this.stop();
-        throw new Error(`${bin} did not accept connections on ${this.port} within ${START_TIMEOUT_MS} ms`);
+        throw new Error(`${bin} did not accept connections on ${this.port} within ${this.startTimeoutMs} ms`);
       }
       await sleep(10);
     }
@@ -222,13 +225,13 @@ export function confPath(name) {
 }
 
 /** Start a fresh server (optionally with extra command-line arguments; maxFiles: ulimit -n). */
-export async function startServer(extraArgs = [], { maxFiles = 0 } = {}) {
+export async function startServer(extraArgs = [], { maxFiles = 0, startTimeoutMs = START_TIMEOUT_MS } = {}) {
   const port = await freePort();
   const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "minijet-interop-js-"));
   const logDir = path.join(repoRoot(), "build", "test-logs", "servers");
   fs.mkdirSync(logDir, { recursive: true });
   const logPath = path.join(logDir, `${serverKind}-${port}-js${process.pid}.log`);
-  const srv = new Server(port, storeDir, logPath, extraArgs, { maxFiles });
+  const srv = new Server(port, storeDir, logPath, extraArgs, { maxFiles, startTimeoutMs });
   created.add(srv);
   try {
     await srv.spawn();
