@@ -13,7 +13,8 @@
  *             stayed connected for `grace` afterwards is delivered   (here)
  *             clients marked `expect = slow` are cut off as slow consumers, and nobody else is
  *             requests are answered with their own payload           (online)
- *             server_check_invariants() after every step             (sim_env.c; aborts)
+ *             the invariant chain after every step: server_check_contracts (sim_env.c; aborts),
+ *             server_check_invariants with the walks every check_every steps
  *   liveness  once faults stop (last fault window + settle): every client is connected at the
  *             end, every publisher publishes, every request succeeds
  */

@@ -25,7 +25,9 @@
  *     only the wall clock, as NTP stepping does).
  *   - A busy node (paused, or stalled in a slow fsync) receives nothing until it is free;
  *     deferred events keep their relative order.
- *   - server_check_invariants() runs on every live node after every check_every steps.
+ *   - The whole invariant chain (server, JetStream, streams, stores, consumers) runs on every
+ *     live node after every step: server_check_contracts(), and server_check_invariants()
+ *     (the same with every O(size) walk) every check_every steps.
  *   - In a [raft] run a node hosts a Raft member (sim_raft.c) instead of a Server: boot,
  *     crash and restart start, drop and recover it (from the same simulated disk).
  */

@@ -17,7 +17,8 @@
  *       --bug NAME      breaks something once on purpose (`list` names them): the run must fail
  *       --sync always|never|DURATION  JetStream fsync policy instead of the scenario's: `--sync 2m`
  *                         (ack before fsync, nats-server's default) must lose acked data at a crash
- *       --check-every N overrides the scenario's cadence of server_check_invariants (1 = every step)
+ *       --check-every N overrides the scenario's cadence of the full server_check_invariants (the
+ *                       walks; 1 = every step); the contracts run after every step regardless
  * SCENARIO is a path, or a name ("pubsub-basic") under the scenario folder: $MINIJET_SIM_SCENARIOS
  * when set, else sim/scenarios/ beside the binary's build/ folder (found from /proc/self/exe, so
  * a name works from any directory), else ./sim/scenarios/.

@@ -144,6 +144,9 @@ static void work(void *arg) {
         for (size_t i = 0; i < rd.n_committed; i++) {
             gsize len;
             const uint8_t *p = g_bytes_get_data(rd.committed[i].data, &len);
+            /* the replicated contract: nothing is applied, so no replicated PubAck is sent,
+             * above the commit index (entries a majority holds on disk) */
+            g_assert_cmpuint(rd.committed[i].index, <=, raft_commit(n->r));
             if (len > 0 && n->cb.apply != NULL) n->cb.apply(n->ctx, rd.committed[i].index, p, len);
         }
         raft_ready_clear(&rd);

@@ -79,6 +79,9 @@ void consumer_update_floor(Consumer *c) {
         c->floor_sseq = MAX(c->floor_sseq, p->sseq - 1);
         c->floor_dseq = MAX(c->floor_dseq, p->dseq_first - 1);
     }
+    /* the contract: the ack floor never passes what was delivered */
+    g_assert_cmpuint(c->floor_sseq, <=, c->sseq_next - 1);
+    g_assert_cmpuint(c->floor_dseq, <=, c->dseq_next - 1);
 }
 
 /* Is the cached num_pending still right, with the store holding `msgs` messages? It was
@@ -907,6 +910,15 @@ bool consumer_is_durable(Consumer *c) { return c->cfg->durable_name != NULL; }
 /* ------------------------------------------------------------------ invariants */
 
 void consumer_check_invariants(Consumer *c) {
+    consumer_check_contracts(c);
+    StoreState ss;
+    store_state(stream_store(c->st), &ss);
+    if (c->last_per_subject_seqs == NULL && num_pending_cache_fresh(c, ss.msgs))
+        g_assert_cmpuint(c->num_pending_cache, ==,
+                         store_count(stream_store(c->st), c->cfg->filter_subject, c->sseq_next));
+}
+
+void consumer_check_contracts(Consumer *c) {
     g_assert_cmpuint(c->sseq_next, >=, 1);
     g_assert_cmpuint(c->dseq_next, >=, 1);
     g_assert_cmpuint(c->floor_sseq, <=, c->sseq_next - 1);
@@ -919,8 +931,11 @@ void consumer_check_invariants(Consumer *c) {
     }
     uint64_t queued = 0, redelivered = 0, prev = 0;
     bool any_unqueued = false;
+    Store *store = stream_store(c->st);
     for (GTreeNode *n = g_tree_node_first(c->pending); n != NULL; n = g_tree_node_next(n)) {
         Pending *p = g_tree_node_value(n);
+        /* a deleted message is in no consumer's pending set (the stream's hooks told us) */
+        g_assert_cmpuint(store_next_seq(store, NULL, p->sseq), ==, p->sseq);
         g_assert_cmpuint(p->sseq, >, prev);
         prev = p->sseq;
         g_assert_cmpuint(p->sseq, >, c->floor_sseq);
@@ -942,11 +957,6 @@ void consumer_check_invariants(Consumer *c) {
     }
     g_assert_cmpuint(redelivered, ==, c->num_redelivered);
     if (any_unqueued) g_assert_cmpuint(c->ack_timer, !=, 0); /* a stale timer just re-arms */
-    StoreState ss;
-    store_state(stream_store(c->st), &ss);
-    if (c->last_per_subject_seqs == NULL && num_pending_cache_fresh(c, ss.msgs))
-        g_assert_cmpuint(c->num_pending_cache, ==,
-                         store_count(stream_store(c->st), c->cfg->filter_subject, c->sseq_next));
     consumer_pull_check(c);
     consumer_push_check(c);
 }

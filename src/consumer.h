@@ -30,12 +30,17 @@
  *   consumer_set_delete(set, c)            API delete / inactivity
  *   consumer_numbers(c, &n), consumer_build_info(c, b)   ConsumerInfo
  *   consumer_set_check_invariants(set)     every consumer, the two indexes, the save batch
+ *   consumer_set_check_contracts(set)      the same without recounting num_pending (the
+ *                                          simulator runs it after every event)
  *
  * INVARIANTS (consumer_check_invariants)
  *   - ack_floor.stream_seq <= delivered.stream_seq and ack_floor.consumer_seq <=
  *     delivered.consumer_seq.
  *   - Every pending (delivered, unacked) entry has ack_floor.stream_seq < sseq <=
  *     delivered.stream_seq, 1 <= deliveries, and dseq <= delivered.consumer_seq.
+ *   - A message the stream no longer has (deleted, purged, expired, pushed out by a limit or
+ *     a rollup) is in no consumer's pending set: the stream tells the set (StreamHooks
+ *     removed) and consumer_on_removed forgets it, as nats-server's decStreamPending does.
  *   - With ack_policy none nothing is pending; with max_ack_pending > 0 at most that many are.
  *   - Every sseq on the redelivery queue is pending and marked queued, and vice versa.
  *   - A pull consumer has at most max_waiting waiting requests, each with batch left > 0;
@@ -126,6 +131,7 @@ Consumer *consumer_set_lookup(ConsumerSet *set, const char *name);
 /* Consumers sorted by name (NAMES/LIST order); g_ptr_array_unref it. */
 GPtrArray *consumer_set_list(ConsumerSet *set);
 void consumer_set_check_invariants(ConsumerSet *set);
+void consumer_set_check_contracts(ConsumerSet *set); /* no num_pending recount */
 
 /* Replication (jscluster.c; see consumer_store.c "replication"): a replicated stream's
  * durables live on its leader, their state in the stream's Raft log. */
@@ -176,6 +182,7 @@ void consumer_on_removed(Consumer *c);
 bool consumer_needs(Consumer *c, uint64_t seq, const char *subject);
 bool consumer_filter_matches(Consumer *c, const char *subject);
 void consumer_check_invariants(Consumer *c);
+void consumer_check_contracts(Consumer *c); /* all but the num_pending recount */
 
 /* For consumer.c <-> consumer_set.c only. */
 Stream *consumer_set_stream(ConsumerSet *set);

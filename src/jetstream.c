@@ -345,7 +345,10 @@ static void api_msg(void *ctx, const ServerMsg *m) {
     jetstream_api_dispatch(js, m);
 }
 
-static void check_hook(void *ctx) { jetstream_check_invariants(ctx); }
+static void check_hook(void *ctx, bool full) {
+    if (full) jetstream_check_invariants(ctx);
+    else jetstream_check_contracts(ctx);
+}
 
 bool jetstream_restore_step(JetStream *js, int64_t budget_ns) {
     Env *env = js->env;
@@ -415,14 +418,22 @@ void jetstream_free(JetStream *js) {
     g_free(js);
 }
 
-void jetstream_check_invariants(JetStream *js) {
+static void check(JetStream *js, bool full) {
     g_autoptr(GPtrArray) all = jetstream_streams(js);
     g_assert_cmpint(js->used[0], >=, 0);
     g_assert_cmpint(js->used[1], >=, 0);
     for (guint i = 0; i < all->len; i++) {
         Stream *st = g_ptr_array_index(all, i);
-        stream_check_invariants(st);
+        if (full) {
+            stream_check_invariants(st); /* and its store, walked */
+            consumer_set_check_invariants(consumer_set_of(st));
+        } else {
+            stream_check_contracts(st);
+            consumer_set_check_contracts(consumer_set_of(st));
+        }
         g_assert_true(jetstream_check_overlap(js, stream_config(st), st, NULL));
+        /* an acknowledgement that may go is never left waiting without a flush to send it */
+        if (stream_ack_ready(st)) g_assert_true(g_ptr_array_find(js->flush_list, st, NULL));
     }
     for (guint i = 0; i < js->flush_list->len; i++) { /* waiting to flush: a live stream, once */
         Stream *st = g_ptr_array_index(js->flush_list, i);
@@ -431,3 +442,6 @@ void jetstream_check_invariants(JetStream *js) {
         g_assert_true(g_ptr_array_find(js->flush_list, st, &first) && first == i);
     }
 }
+
+void jetstream_check_invariants(JetStream *js) { check(js, true); }
+void jetstream_check_contracts(JetStream *js) { check(js, false); }

@@ -120,5 +120,7 @@ void jetstream_set_clustered(JetStream *js, bool on);
 bool jetstream_clustered(JetStream *js);
 
 void jetstream_check_invariants(JetStream *js);
+/* The same without walking stores or recounting num_pending (server_check_contracts). */
+void jetstream_check_contracts(JetStream *js);
 
 #endif

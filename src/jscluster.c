@@ -109,6 +109,7 @@ struct JsCluster {
     ServerInternalSub *capture_sub; /* consumer_write: a local API answer, caught */
     char *capture_subject;
     GBytes *captured;
+    ServerHook *check_hook; /* our invariants, inside server_check_invariants */
 };
 
 static const StreamRepl REPL;
@@ -1216,6 +1217,8 @@ static bool load_meta(JsCluster *c, GError **error) {
 
 /* ------------------------------------------------------------------ life cycle */
 
+static void check_hook(void *ctx, bool full) { jscluster_check_invariants(ctx); }
+
 JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg, GError **error) {
     Env *env = server_env(srv);
     if (cfg->server_name == NULL || cfg->server_name[0] == '\0') {
@@ -1245,6 +1248,7 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
     c->hello_sub = server_subscribe_internal(srv, "$JSC.HELLO", NULL, on_hello, c);
     c->capture_subject = g_strdup_printf("_MJ.CAP.%08x", c->self);
     c->capture_sub = server_subscribe_internal(srv, c->capture_subject, NULL, on_capture, c);
+    c->check_hook = server_add_check(srv, check_hook, c); /* after JetStream's: the chain's order */
     g_autoptr(GError) err = NULL;
     if (!load_meta(c, &err)) {
         env_log(env, ENV_LOG_ERROR, "JetStream cluster: %s", err->message);
@@ -1260,6 +1264,7 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
 void jscluster_free(JsCluster *c) {
     if (c == NULL) return;
     jetstream_set_api_filter(c->js, NULL, NULL);
+    server_remove_hook(c->srv, c->check_hook);
     server_unsubscribe_internal(c->srv, c->hello_sub);
     server_unsubscribe_internal(c->srv, c->capture_sub);
     g_free(c->capture_subject);

@@ -87,6 +87,7 @@ struct Route {
 struct Cluster {
     Server *srv;
     Env *env;
+    ServerHook *check_hook; /* our invariants, inside server_check_invariants */
     char *name;
     bool dynamic_name;
     char *host;
@@ -834,6 +835,8 @@ void cluster_config_init(ClusterConfig *cfg) {
     };
 }
 
+static void check_hook(void *ctx, bool full) { cluster_check_invariants(ctx); }
+
 Cluster *cluster_new(Server *srv, const ClusterConfig *cfg, GError **error) {
     Cluster *cl = g_new0(Cluster, 1);
     cl->srv = srv;
@@ -880,6 +883,7 @@ Cluster *cluster_new(Server *srv, const ClusterConfig *cfg, GError **error) {
         return NULL;
     }
     cl->interest_hook = server_observe_subs(srv, on_interest, cl); /* replays what exists */
+    cl->check_hook = server_add_check(srv, check_hook, cl);
     update_client_info(cl);
     env_log(cl->env, ENV_LOG_INFO, "Cluster name is %s", cl->name);
     env_log(cl->env, ENV_LOG_INFO, "Listening for route connections on %s:%d", cl->host, cl->port);
@@ -890,6 +894,7 @@ Cluster *cluster_new(Server *srv, const ClusterConfig *cfg, GError **error) {
 void cluster_free(Cluster *cl) {
     if (cl == NULL) return;
     cl->shutting_down = true;
+    server_remove_hook(cl->srv, cl->check_hook);
     server_remove_hook(cl->srv, cl->interest_hook);
     GPtrArray *all = g_ptr_array_new();
     GHashTableIter it;

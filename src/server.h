@@ -14,7 +14,10 @@
  *   server_sublist_stats(s, out)         the subject trie's counters (/subsz)
  *   server_start_ns(s), server_id(s)     wall-clock time of server_new; the INFO server_id
  *   server_check_invariants(s)           asserts the invariants below, then runs every
- *                                        registered check (the layers above: JetStream)
+ *                                        registered check (the layers above: JetStream, with
+ *                                        its streams, stores and consumers; the routes; the
+ *                                        JetStream cluster)
+ *   server_check_contracts(s)            the same chain without the O(size) walks
  *   The hooks a layer above uses (the server never names that layer; it composes over us):
  *   server_subscribe_internal / server_publish / server_publish_to   the internal client
  *   server_observe_subs(s, fn, ctx)      every local subscription added or removed (subject,
@@ -111,7 +114,11 @@ void server_config_init(ServerConfig *cfg);
 Server *server_new(Env *env, const ServerConfig *cfg, GError **error);
 void server_free(Server *s);
 const ServerStats *server_stats(const Server *s);
+/* Everything, with every walk of every structure (tests; the simulator every check_every
+ * steps). The contracts alone, without O(size) walks (the trie's cache re-matched, a store's
+ * index, num_pending recounted): cheap enough for the simulator after every event. */
 void server_check_invariants(Server *s);
+void server_check_contracts(Server *s);
 Env *server_env(Server *s);
 const ServerConfig *server_config(const Server *s);
 int64_t server_start_ns(const Server *s);
@@ -201,8 +208,9 @@ ServerHook *server_observe_subs(Server *s, ServerSubObserver fn, void *ctx);
 typedef void (*ServerWatchFn)(void *ctx, bool interest);
 ServerHook *server_watch_interest(Server *s, const char *subject, ServerWatchFn fn, void *ctx);
 
-/* A check server_check_invariants runs after its own (JetStream registers its chain). */
-typedef void (*ServerCheckFn)(void *ctx);
+/* A check server_check_invariants runs after its own (JetStream registers its chain, the routes
+ * and the JetStream cluster theirs); full is false for server_check_contracts. */
+typedef void (*ServerCheckFn)(void *ctx, bool full);
 ServerHook *server_add_check(Server *s, ServerCheckFn fn, void *ctx);
 
 void server_remove_hook(Server *s, ServerHook *hook); /* NULL is a no-op */

@@ -180,6 +180,8 @@ bool stream_update(Stream *st, StreamConfig *cfg, GError **error) {
     bool resubscribe = st->subscribed &&
                        !g_strv_equal((const char *const *)old->subjects, (const char *const *)cfg->subjects);
     if (resubscribe) unsubscribe_subjects(st);
+    StoreState before, after;
+    store_state(st->store, &before);
     if (cfg->max_msgs_per_subject > 0 &&
         (old->max_msgs_per_subject <= 0 || cfg->max_msgs_per_subject < old->max_msgs_per_subject)) {
         g_autoptr(GPtrArray) subjects = g_ptr_array_new_with_free_func(g_free);
@@ -189,7 +191,9 @@ bool stream_update(Stream *st, StreamConfig *cfg, GError **error) {
     stream_enforce_limits(st);
     env_timer_cancel(st->env, st->age_timer);
     st->age_timer = 0;
-    if (cfg->max_age_ns > 0) stream_age_tick(st);
+    if (cfg->max_age_ns > 0) stream_age_tick(st); /* tells the consumers itself */
+    store_state(st->store, &after);
+    if (after.msgs < before.msgs) stream_tell_removed(st); /* lowered limits */
     stream_config_free(old);
     if (resubscribe) subscribe_subjects(st);
     stream_need_flush(st);
@@ -214,7 +218,7 @@ bool stream_purge(Stream *st, const StorePurge *req, uint64_t *purged, GError **
         mj_js_error(error, MJ_ERR_JS_STREAM_GENERAL, "%s", err->message);
         return false;
     }
-    if (st->hooks != NULL) st->hooks->removed(st->hooks_ctx);
+    stream_tell_removed(st);
     stream_need_flush(st);
     return true;
 }
@@ -244,7 +248,7 @@ bool stream_remove_msg(Stream *st, uint64_t seq, bool erase, GError **error) {
             mj_js_error(error, MJ_ERR_JS_STREAM_MSG_DELETE_FAILED, "no message found");
         return false;
     }
-    if (st->hooks != NULL) st->hooks->removed(st->hooks_ctx);
+    stream_tell_removed(st);
     stream_need_flush(st);
     return true;
 }
@@ -338,6 +342,10 @@ int64_t stream_created_ns(Stream *st) { return st->created_ns; }
 
 void stream_check_invariants(Stream *st) {
     store_check_invariants(st->store);
+    stream_check_contracts(st);
+}
+
+void stream_check_contracts(Stream *st) {
     StoreState s;
     store_state(st->store, &s);
     uint64_t durable = store_durable_seq(st->store);

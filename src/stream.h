@@ -115,7 +115,11 @@ void stream_need_flush(Stream *st);     /* group commit: records or removals to 
  * (called after every change: need_flush, flush, open, close). */
 void stream_account(Stream *st);
 int64_t stream_created_ns(Stream *st);
-void stream_check_invariants(Stream *st);
+void stream_check_invariants(Stream *st);  /* the store walked, then the contracts */
+void stream_check_contracts(Stream *st);   /* no store walk: O(waiting acks + dedup) */
+/* The oldest waiting PubAck could go now (its record is durable): a flush must be on its way
+ * (jetstream_check_contracts asserts it, so no acknowledged publish waits forever). */
+bool stream_ack_ready(Stream *st);
 
 /* --- replication (the cluster layer, jscluster.c; see stream_publish.c "replicated streams") ---
  * A replicated stream's leader decides each publish and assigns its seq, then calls

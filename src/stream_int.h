@@ -62,5 +62,8 @@ void stream_enforce_limits(Stream *st);               /* discard:old max_msgs / 
 void stream_enforce_subject_limit(Stream *st, const char *subject);
 void stream_age_tick(void *arg);                      /* expire by max_age, re-arm */
 void stream_arm_age_timer(Stream *st);
+/* Messages left the store (a limit, an age, a rollup, a purge, a delete): the consumers
+ * forget them through the hooks, so a deleted message is in no consumer's pending set. */
+void stream_tell_removed(Stream *st);
 
 #endif

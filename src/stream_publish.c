@@ -9,7 +9,11 @@
  *   too. The Stream struct is in stream_int.h; the rest of the stream is in stream.c.
  *
  * INVARIANTS
- *   - No PubAck for seq n is sent before store_durable_seq() >= n.
+ *   - No PubAck for seq n is sent before store_durable_seq() >= n (asserted in stream_flush;
+ *     a replicated stream's PubAck waits for the Raft commit instead, cluster_nrg.c).
+ *   - A PubAck that may go (stream_ack_ready) has a flush on its way (jetstream.c asserts it).
+ *   - Messages removed by a limit, max_age or a rollup are told to the consumers
+ *     (stream_tell_removed) before a new message is announced.
  *   - One publisher's replies leave in the order its publishes arrived.
  *   - A refused publish (any check fails) changes nothing in the stream.
  *
@@ -231,6 +235,8 @@ void stream_flush(Stream *st) {
     PendingAck *p;
     while ((p = g_queue_peek_head(&st->pending)) != NULL && p->seq <= durable) {
         g_queue_pop_head(&st->pending);
+        /* THE contract of the stream: no PubAck for a record above the durable mark */
+        g_assert_cmpuint(p->seq, <=, store_durable_seq(st->store));
         send_reply(st, p->reply, p->body);
         stream_pending_free(p);
     }
@@ -239,7 +245,19 @@ void stream_flush(Stream *st) {
     if (!g_queue_is_empty(&st->pending) && store_dirty(st->store)) stream_need_flush(st);
 }
 
+bool stream_ack_ready(Stream *st) {
+    PendingAck *p = g_queue_peek_head(&st->pending);
+    return p != NULL && p->seq <= store_durable_seq(st->store);
+}
+
 /* ------------------------------------------------------------------ limits */
+
+/* Messages left the store: the consumers forget them (a pending one counts as acked, as
+ * nats-server's decStreamPending does), so a deleted message is in no consumer's pending set
+ * (consumer_check_contracts asserts it). */
+void stream_tell_removed(Stream *st) {
+    if (st->hooks != NULL) st->hooks->removed(st->hooks_ctx);
+}
 
 /* discard:old — make room by dropping the oldest messages until the limits hold. */
 void stream_enforce_limits(Stream *st) {
@@ -274,6 +292,7 @@ void stream_age_tick(void *arg) {
     if (s.msgs > 0 && keep_from > s.first_seq) {
         store_compact(st->store, keep_from, NULL);
         stream_need_flush(st);
+        stream_tell_removed(st);
     }
     stream_arm_age_timer(st);
 }
@@ -549,6 +568,8 @@ char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m
     g_free(st->last_msg_id);
     st->last_msg_id = id != NULL ? g_strndup(id, id_len) : NULL;
     if (id != NULL) dedup_add(st, id, id_len, seq, ts);
+    StoreState before;
+    store_state(st->store, &before);
     size_t rl = 0;
     const char *rollup = stream_header_get(m->hdr, m->hdr_len, "Nats-Rollup", &rl);
     if (rollup != NULL && rl == 3 && memcmp(rollup, "sub", 3) == 0) {
@@ -559,6 +580,9 @@ char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m
     }
     stream_enforce_subject_limit(st, subject);
     if (c->discard == DISCARD_OLD) stream_enforce_limits(st);
+    StoreState after;
+    store_state(st->store, &after);
+    if (after.msgs < before.msgs) stream_tell_removed(st); /* before the new one is announced */
     /* Interest retention: only the leader has the consumers, so only it may drop a message
      * nobody is interested in; replicas keep it (a new leader must not miss it). */
     if (c->retention == RETENTION_INTEREST && leader &&
@@ -625,6 +649,8 @@ void stream_on_msg(void *ctx, const ServerMsg *m) {
     g_free(st->last_msg_id);
     st->last_msg_id = id != NULL ? g_strndup(id, id_len) : NULL;
     if (id != NULL) dedup_add(st, id, id_len, seq, now);
+    StoreState before;
+    store_state(st->store, &before);
     if (rollup_sub) {
         StorePurge req = {.filter = subject, .keep = 1};
         store_purge(st->store, &req, NULL);
@@ -633,6 +659,9 @@ void stream_on_msg(void *ctx, const ServerMsg *m) {
     }
     stream_enforce_subject_limit(st, subject);
     if (c->discard == DISCARD_OLD) stream_enforce_limits(st);
+    StoreState after;
+    store_state(st->store, &after);
+    if (after.msgs < before.msgs) stream_tell_removed(st); /* before the new one is announced */
     /* Interest retention with no consumer whose filter matches: nobody will ever read it,
      * so it is not kept, but it still took a sequence number and the publisher gets its ack
      * (spec 3.7). Otherwise the consumers hear of it (they deliver after this turn). */
