@@ -5,7 +5,8 @@
 #   make run      deps + build + start the server on 127.0.0.1:4222, JetStream on, store ./data
 #   make test     deps + build + every test; ends with "N passed, N failed"
 #   make tidy     the determinism ban-list (src/ reaches the OS only through env_real.c/main.c)
-#                 and the layers (tools/layers.txt: includes run one way, no cycles)
+#                 the layers (tools/layers.txt: includes run one way, no cycles), and true
+#                 comments (tools/refs.py: every src/ path and function named exists)
 #   make clean
 
 CC      ?= cc
@@ -129,6 +130,7 @@ tidy:
 	if [ -n "$$hits" ]; then echo "tidy: file operations must go through env_file_*/env_path_*/env_dir_* (src/env.c):"; \
 	  echo "$$hits"; exit 1; fi; echo "tidy: ok (every file operation goes through the env_file_* wrappers)"
 	@python3 tools/layers.py
+	@python3 tools/refs.py
 
 # The client layer's wall, shown working (tests/run.sh runs it): with the client's include
 # path, a file that includes a base header builds and one that includes a broker header
