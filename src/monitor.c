@@ -418,6 +418,32 @@ static void handle_varz(HttpConn *hc) {
     http_json(hc, b);
 }
 
+/* The members /connz and /routez share (nats-server's ConnInfo and RouteInfo), in their
+ * order: start, last_activity, uptime, idle, the pending bytes (pending_member: connz says
+ * pending_bytes, routez pending_size), then the counters and the subscription count. */
+static void add_activity(JsonBuilder *b, int64_t now, const ServerConnActivity *a, const char *pending_member) {
+    add_time(b, "start", a->start_ns);
+    add_time(b, "last_activity", a->last_activity_ns);
+    g_autofree char *uptime = uptime_format(now - a->start_ns);
+    g_autofree char *idle = uptime_format(now - a->last_activity_ns);
+    jsonu_add_string(b, "uptime", uptime);
+    jsonu_add_string(b, "idle", idle);
+    jsonu_add_int(b, pending_member, (int64_t)a->pending_bytes);
+    jsonu_add_int(b, "in_msgs", (int64_t)a->in_msgs);
+    jsonu_add_int(b, "out_msgs", (int64_t)a->out_msgs);
+    jsonu_add_int(b, "in_bytes", (int64_t)a->in_bytes);
+    jsonu_add_int(b, "out_bytes", (int64_t)a->out_bytes);
+    jsonu_add_int(b, "subscriptions", a->subscriptions);
+}
+
+/* ?subs=1: "subscriptions_list", the subjects (NULL: none). */
+static void add_subjects(JsonBuilder *b, char **subjects) {
+    json_builder_set_member_name(b, "subscriptions_list");
+    json_builder_begin_array(b);
+    for (char **s = subjects; s != NULL && *s != NULL; s++) json_builder_add_string_value(b, *s);
+    json_builder_end_array(b);
+}
+
 /* /connz: nats-server's Connz, open client connections sorted by cid (its default sort). */
 static void handle_connz(HttpConn *hc, const char *query) {
     Monitor *m = hc->mon;
@@ -453,27 +479,13 @@ static void handle_connz(HttpConn *hc, const char *query) {
         jsonu_add_string(b, "type", "nats");
         jsonu_add_string(b, "ip", ci->ip);
         jsonu_add_int(b, "port", ci->port);
-        add_time(b, "start", ci->start_ns);
-        add_time(b, "last_activity", ci->last_activity_ns);
-        g_autofree char *uptime = uptime_format(now - ci->start_ns);
-        g_autofree char *idle = uptime_format(now - ci->last_activity_ns);
-        jsonu_add_string(b, "uptime", uptime);
-        jsonu_add_string(b, "idle", idle);
-        jsonu_add_int(b, "pending_bytes", (int64_t)ci->pending_bytes);
-        jsonu_add_int(b, "in_msgs", (int64_t)ci->in_msgs);
-        jsonu_add_int(b, "out_msgs", (int64_t)ci->out_msgs);
-        jsonu_add_int(b, "in_bytes", (int64_t)ci->in_bytes);
-        jsonu_add_int(b, "out_bytes", (int64_t)ci->out_bytes);
-        jsonu_add_int(b, "subscriptions", ci->subscriptions);
+        add_activity(b, now, &ci->activity, "pending_bytes");
         if (ci->name != NULL && *ci->name) jsonu_add_string(b, "name", ci->name); /* omitempty */
         if (ci->lang != NULL && *ci->lang) jsonu_add_string(b, "lang", ci->lang);
         if (ci->version != NULL && *ci->version) jsonu_add_string(b, "version", ci->version);
-        if (subs && ci->subscriptions > 0) {
+        if (subs && ci->activity.subscriptions > 0) {
             g_auto(GStrv) subjects = server_conn_subjects(m->srv, ci->cid);
-            json_builder_set_member_name(b, "subscriptions_list");
-            json_builder_begin_array(b);
-            for (char **s = subjects; s != NULL && *s != NULL; s++) json_builder_add_string_value(b, *s);
-            json_builder_end_array(b);
+            add_subjects(b, subjects);
         }
         json_builder_end_object(b);
     }
@@ -512,24 +524,10 @@ static void handle_routez(HttpConn *hc, const char *query) {
         jsonu_add_bool(b, "is_configured", ri->is_configured);
         jsonu_add_string(b, "ip", ri->ip);
         jsonu_add_int(b, "port", ri->port);
-        add_time(b, "start", ri->start_ns);
-        add_time(b, "last_activity", ri->last_activity_ns);
-        g_autofree char *uptime = uptime_format(now - ri->start_ns);
-        g_autofree char *idle = uptime_format(now - ri->last_activity_ns);
-        jsonu_add_string(b, "uptime", uptime);
-        jsonu_add_string(b, "idle", idle);
-        jsonu_add_int(b, "pending_size", (int64_t)ri->pending_bytes);
-        jsonu_add_int(b, "in_msgs", (int64_t)ri->in_msgs);
-        jsonu_add_int(b, "out_msgs", (int64_t)ri->out_msgs);
-        jsonu_add_int(b, "in_bytes", (int64_t)ri->in_bytes);
-        jsonu_add_int(b, "out_bytes", (int64_t)ri->out_bytes);
-        jsonu_add_int(b, "subscriptions", ri->subscriptions);
-        if (subs && ri->subscriptions > 0) {
+        add_activity(b, now, &ri->activity, "pending_size"); /* nats-server's name here */
+        if (subs && ri->activity.subscriptions > 0) {
             g_auto(GStrv) subjects = cluster_route_subjects(m->cluster, ri->rid);
-            json_builder_set_member_name(b, "subscriptions_list");
-            json_builder_begin_array(b);
-            for (char **s = subjects; s != NULL && *s != NULL; s++) json_builder_add_string_value(b, *s);
-            json_builder_end_array(b);
+            add_subjects(b, subjects);
         }
         json_builder_end_object(b);
     }

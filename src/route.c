@@ -942,10 +942,11 @@ GArray *cluster_route_list(Cluster *cl) {
         ClusterRouteInfo ri = {
             .rid = r->id, .remote_id = r->remote_id, .remote_name = r->remote_name, .ip = r->ip,
             .port = r->port, .did_solicit = r->solicited, .is_configured = r->peer != NULL,
-            .start_ns = r->start_ns, .last_activity_ns = r->last_activity_ns,
-            .in_msgs = r->in_msgs, .in_bytes = r->in_bytes, .out_msgs = r->out_msgs, .out_bytes = r->out_bytes,
-            .pending_bytes = env_conn_pending(cl->env, r->id),
-            .subscriptions = g_hash_table_size(r->rsubs),
+            .activity = {.start_ns = r->start_ns, .last_activity_ns = r->last_activity_ns,
+                         .in_msgs = r->in_msgs, .in_bytes = r->in_bytes,
+                         .out_msgs = r->out_msgs, .out_bytes = r->out_bytes,
+                         .pending_bytes = env_conn_pending(cl->env, r->id),
+                         .subscriptions = g_hash_table_size(r->rsubs)},
         };
         g_array_append_val(out, ri);
     }

@@ -65,10 +65,7 @@ typedef struct ClusterRouteInfo {
     const char *remote_id, *remote_name, *ip;
     int port;
     bool did_solicit, is_configured;
-    int64_t start_ns, last_activity_ns;
-    uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
-    size_t pending_bytes;
-    uint32_t subscriptions;
+    ServerConnActivity activity; /* subscriptions: the interest the peer told us */
 } ClusterRouteInfo;
 
 void cluster_config_init(ClusterConfig *cfg);

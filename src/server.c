@@ -1364,11 +1364,11 @@ GArray *server_conn_list(Server *s) {
         if (c->closing) continue;
         ServerConnInfo ci = {
             .cid = c->id, .ip = c->ip, .port = c->port,
-            .start_ns = c->start_ns, .last_activity_ns = c->last_activity_ns,
-            .in_msgs = c->in_msgs, .in_bytes = c->in_bytes,
-            .out_msgs = c->out_msgs, .out_bytes = c->out_bytes,
-            .pending_bytes = env_conn_pending(s->env, c->id),
-            .subscriptions = g_hash_table_size(c->subs),
+            .activity = {.start_ns = c->start_ns, .last_activity_ns = c->last_activity_ns,
+                         .in_msgs = c->in_msgs, .in_bytes = c->in_bytes,
+                         .out_msgs = c->out_msgs, .out_bytes = c->out_bytes,
+                         .pending_bytes = env_conn_pending(s->env, c->id),
+                         .subscriptions = g_hash_table_size(c->subs)},
             .name = c->name, .lang = c->lang, .version = c->version,
         };
         g_array_append_val(out, ci);

@@ -90,18 +90,24 @@ typedef struct ServerMsg {
     EnvConn from;      /* the publishing client connection, 0 for internal publishes */
 } ServerMsg;
 
+/* What monitoring shows of any connection, a client's (/connz) or a route's (/routez):
+ * nats-server's ConnInfo and RouteInfo share these members. */
+typedef struct ServerConnActivity {
+    int64_t start_ns;           /* wall clock at accept (or dial) */
+    int64_t last_activity_ns;   /* wall clock of the last bytes read from it */
+    uint64_t in_msgs, in_bytes;   /* messages it sent us (headers + payload bytes) */
+    uint64_t out_msgs, out_bytes; /* messages we sent it */
+    size_t pending_bytes;       /* queued, not yet taken by the kernel */
+    uint32_t subscriptions;
+} ServerConnActivity;
+
 /* One open client connection as monitoring sees it (nats-server's ConnInfo). Strings are
  * borrowed from the connection: valid until the next event the world delivers. */
 typedef struct ServerConnInfo {
     EnvConn cid;
     const char *ip;
     int port;
-    int64_t start_ns;           /* wall clock at accept */
-    int64_t last_activity_ns;   /* wall clock of the last bytes read from it */
-    uint64_t in_msgs, in_bytes;   /* PUB/HPUB it sent (headers + payload bytes) */
-    uint64_t out_msgs, out_bytes; /* MSG/HMSG it was sent */
-    size_t pending_bytes;       /* queued, not yet taken by the kernel */
-    uint32_t subscriptions;
+    ServerConnActivity activity;       /* in: PUB/HPUB it sent; out: MSG/HMSG it was sent */
     const char *name, *lang, *version; /* from CONNECT; NULL when not given */
 } ServerConnInfo;
 

@@ -303,7 +303,7 @@ static void test_interest_exchange_and_queue_weights(void) {
     w_run(&w, 0);
     g_autoptr(GArray) rl = cluster_route_list(w.cl[0]);
     g_assert_cmpuint(rl->len, ==, 1);
-    g_assert_cmpuint(g_array_index(rl, ClusterRouteInfo, 0).subscriptions, ==, 2);
+    g_assert_cmpuint(g_array_index(rl, ClusterRouteInfo, 0).activity.subscriptions, ==, 2);
     g_assert_true(server_has_interest(w.srv[0], "s"));
     /* a publisher on n1: each q.x message goes to exactly one member, all on n2 */
     EnvConn p = w_client(&w, 0);
@@ -323,7 +323,7 @@ static void test_interest_exchange_and_queue_weights(void) {
     test_env_client_close(w.te[1], b);
     w_run(&w, 0);
     g_autoptr(GArray) rl2 = cluster_route_list(w.cl[0]);
-    g_assert_cmpuint(g_array_index(rl2, ClusterRouteInfo, 0).subscriptions, ==, 1); /* a's queue sub */
+    g_assert_cmpuint(g_array_index(rl2, ClusterRouteInfo, 0).activity.subscriptions, ==, 1); /* a's queue sub */
     g_assert_false(server_has_interest(w.srv[0], "s"));
     /* a request with no responder anywhere gets 503 at once; with the remote one, no 503 */
     EnvConn r = w_client(&w, 0);
