@@ -8,60 +8,23 @@
 //   MINIJET_TEST_SERVER=nats-server node --test --test-reporter=tap tests/interop/js/auth.test.mjs
 //
 // Node 18 and 20: only node:test, node:assert/strict, node:net and server.mjs.
-import { test, after } from "node:test";
+import { after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { connect, StringCodec, ErrorCode, Events, createInbox } from "nats";
-import { startServer, stopAllServers, confPath } from "./server.mjs";
+import { StringCodec, ErrorCode, Events, createInbox } from "nats";
+import { stopAllServers, confPath, serverTest, within, sleep, WAIT_MS } from "./server.mjs";
 
-const WAIT_MS = 5000;
 const QUIET_MS = 150; // how long we listen to be sure nothing (more) arrives
-const TEST_TIMEOUT_MS = 20000;
 const sc = StringCodec();
 
 after(async () => {
   await stopAllServers();
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function within(p, ms, what) {
-  let timer;
-  const t = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 const flush = (nc) => within(nc.flush(), WAIT_MS, "flush");
 
-/** A test with its own server started with `args`; closes every connection it opened. */
-function authTest(name, args, fn) {
-  test(name, { timeout: TEST_TIMEOUT_MS }, async () => {
-    const srv = await startServer(args);
-    const conns = [];
-    const open = async (opts = {}) => {
-      const nc = await within(
-        connect({ servers: srv.hostport, reconnect: false, timeout: WAIT_MS, ...opts }),
-        WAIT_MS + 1000,
-        "connect",
-      );
-      conns.push(nc);
-      return nc;
-    };
-    try {
-      await fn({ srv, open });
-      assert.ok(srv.alive(), `server died: ${srv.describeExit()}`);
-    } finally {
-      await Promise.all(conns.map((nc) => (nc.isClosed() ? null : nc.close().catch(() => {}))));
-      await srv.close();
-    }
-  });
-}
+/** A test with its own server started with `args` (serverTest, server.mjs). */
+const authTest = (name, args, fn) => serverTest(name, fn, { args });
 
 /** connect must fail with an Authorization Violation. */
 async function refused(open, opts) {

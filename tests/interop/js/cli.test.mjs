@@ -11,17 +11,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { connect, StringCodec } from "nats";
-import { startServer, stopAllServers, repoRoot, confPath } from "./server.mjs";
+import { startServer, stopAllServers, repoRoot, confPath, sleep, WAIT_MS } from "./server.mjs";
 
-const WAIT_MS = 5000;
 const sc = StringCodec();
 const BIN = path.join(repoRoot(), "build", "minijet");
 
 after(async () => {
   await stopAllServers();
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function run(srv, args, opts = {}) {
   const full = srv ? ["--server", srv.url, ...args] : args;

@@ -16,15 +16,13 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, StringCodec } from "nats";
-import { serverKind, startCluster, stopAllServers } from "./server.mjs";
+import { serverKind, startCluster, stopAllServers, sleep } from "./server.mjs";
 
 const sc = StringCodec();
 const isMinijet = serverKind === "minijet";
 const KILLS = Number(process.env.MINIJET_FAILOVER_KILLS || (isMinijet ? 3 : 2));
 const BUDGET_MS = isMinijet ? 1000 : 15000; // nats-server: 4-9 s election timeout
 const TEST_TIMEOUT_MS = 60000 + KILLS * (isMinijet ? 8000 : 25000);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 after(async () => {
   await stopAllServers();
 });

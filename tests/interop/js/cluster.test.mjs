@@ -13,25 +13,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { connect, StringCodec, ErrorCode, Events } from "nats";
-import { startCluster, stopAllServers, monitorJson, waitRemoteInterest, serverKind } from "./server.mjs";
+import { startCluster, stopAllServers, monitorJson, waitRemoteInterest, serverKind, within, sleep, WAIT_MS } from "./server.mjs";
 
-const WAIT_MS = 5000;
 const QUIET_MS = 150;
 const T = { timeout: 30000 };
 const sc = StringCodec();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function within(p, ms, what) {
-  let timer;
-  const t = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 let cluster;
 const conns = [];

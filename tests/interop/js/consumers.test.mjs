@@ -12,9 +12,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, AckPolicy, DeliverPolicy, consumerOpts, createInbox, StringCodec, nanos } from "nats";
-import { startServer, stopAllServers } from "./server.mjs";
+import { startServer, stopAllServers, within, sleep, WAIT_MS } from "./server.mjs";
 
-const WAIT_MS = 5000;
 const TEST_TIMEOUT_MS = 20000;
 const sc = StringCodec();
 let srv;
@@ -28,20 +27,6 @@ after(async () => {
   for (const nc of conns) if (!nc.isClosed()) await nc.close().catch(() => {});
   await stopAllServers();
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function within(p, ms, what) {
-  let timer;
-  const t = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function open() {
   const nc = await within(connect({ servers: srv.hostport, reconnect: false, timeout: WAIT_MS }), WAIT_MS, "connect");

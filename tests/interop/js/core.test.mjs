@@ -7,14 +7,12 @@
 //   MINIJET_TEST_SERVER=nats-server node --test --test-reporter=tap tests/interop/js/core.test.mjs
 //
 // Node 18 and 20: only node:test, node:assert/strict and the modules server.mjs uses.
-import { test, after } from "node:test";
+import { after } from "node:test";
 import assert from "node:assert/strict";
-import { connect, headers, StringCodec, JSONCodec, ErrorCode, Events } from "nats";
-import { startServer, stopAllServers } from "./server.mjs";
+import { headers, StringCodec, JSONCodec, ErrorCode, Events } from "nats";
+import { stopAllServers, serverTest, within, sleep, WAIT_MS } from "./server.mjs";
 
-const WAIT_MS = 5000; // the longest a single expected event may take
 const QUIET_MS = 100; // how long we listen to be sure nothing (more) arrives
-const TEST_TIMEOUT_MS = 20000;
 const sc = StringCodec();
 const jc = JSONCodec();
 
@@ -22,56 +20,8 @@ after(async () => {
   await stopAllServers();
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolve `p`, or reject after `ms` with a message naming `what`. */
-async function within(p, ms, what) {
-  let timer;
-  const t = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Flush (PING/PONG) with a bound. */
 const flush = (nc) => within(nc.flush(), WAIT_MS, "flush");
-
-/** A test with its own fresh server; checks the server survived; closes every connection. */
-function serverTest(name, fn) {
-  test(name, { timeout: TEST_TIMEOUT_MS }, async () => {
-    const srv = await startServer();
-    const conns = [];
-    const open = async (opts = {}) => {
-      const nc = await within(
-        connect({ servers: srv.hostport, reconnect: false, timeout: WAIT_MS, ...opts }),
-        WAIT_MS + 1000,
-        "connect",
-      );
-      conns.push(nc);
-      return nc;
-    };
-    let failure = null;
-    try {
-      await fn({ srv, open });
-    } catch (e) {
-      failure = e;
-    }
-    for (const nc of conns) {
-      if (!nc.isClosed()) await within(nc.close(), WAIT_MS, "close").catch(() => {});
-    }
-    const alive = srv.alive();
-    const why = alive ? "" : srv.describeExit();
-    await srv.close();
-    if (!alive) {
-      throw new Error(`the server is no longer running: ${why}${failure ? `\n(the test failed with: ${failure.message})` : ""}`);
-    }
-    if (failure) throw failure;
-  });
-}
 
 /** Subscribe with a callback that collects messages; waitFor(n) resolves once n arrived. */
 function collector(nc, subject, opts = {}) {

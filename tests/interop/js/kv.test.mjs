@@ -7,17 +7,16 @@
 //   MINIJET_TEST_SERVER=nats-server node --test --test-reporter=tap tests/interop/js/kv.test.mjs
 //
 // Node 18 and 20: node:test, node:assert/strict, node:crypto, node:child_process, node:fs.
-import { test, after } from "node:test";
+import { after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { connect, headers, StringCodec, nanos } from "nats";
-import { startServer, stopAllServers, repoRoot } from "./server.mjs";
+import { headers, StringCodec, nanos } from "nats";
+import { stopAllServers, repoRoot, serverTest, within, sleep, WAIT_MS } from "./server.mjs";
 
-const WAIT_MS = 5000;
 const TEST_TIMEOUT_MS = 30000;
 const sc = StringCodec();
 
@@ -25,40 +24,8 @@ after(async () => {
   await stopAllServers();
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function within(p, ms, what) {
-  let timer;
-  const t = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A test with its own fresh server and connection; checks the server survived. */
-function serverTest(name, fn, timeout = TEST_TIMEOUT_MS) {
-  test(name, { timeout }, async () => {
-    const srv = await startServer();
-    let nc;
-    let failure = null;
-    try {
-      nc = await within(connect({ servers: srv.hostport, reconnect: false, timeout: WAIT_MS }), WAIT_MS + 1000, "connect");
-      await fn({ srv, nc, js: nc.jetstream() });
-    } catch (e) {
-      failure = e;
-    }
-    if (nc && !nc.isClosed()) await within(nc.close(), WAIT_MS, "close").catch(() => {});
-    const alive = srv.alive();
-    const why = alive ? "" : srv.describeExit();
-    await srv.close();
-    if (!alive) throw new Error(`the server is no longer running: ${why}${failure ? `\n(test failed: ${failure.message})` : ""}`);
-    if (failure) throw failure;
-  });
-}
+/** A test with its own fresh server and one connection (nc, js). */
+const kvTest = (name, fn, timeout = TEST_TIMEOUT_MS) => serverTest(name, fn, { timeout, connect: true });
 
 /** Collect up to n entries from an async iterator (bounded by WAIT_MS). */
 async function take(iter, n, what) {
@@ -107,7 +74,7 @@ const sha256b64url = (buf) => crypto.createHash("sha256").update(buf).digest("ba
 
 // ---------------------------------------------------------------------------------------- KV
 
-serverTest("kv: bucket creation sends the stream config nats.js uses", async ({ nc, js }) => {
+kvTest("kv: bucket creation sends the stream config nats.js uses", async ({ nc, js }) => {
   await js.views.kv("cfg", { history: 5, ttl: 60000 });
   const si = await (await nc.jetstreamManager()).streams.info("KV_cfg");
   assert.deepEqual(si.config.subjects, ["$KV.cfg.>"]);
@@ -118,7 +85,7 @@ serverTest("kv: bucket creation sends the stream config nats.js uses", async ({ 
   assert.equal(si.config.max_age, nanos(60000));
 });
 
-serverTest("kv: put/get, revisions, missing key", async ({ js }) => {
+kvTest("kv: put/get, revisions, missing key", async ({ js }) => {
   const kv = await js.views.kv("b1");
   const r1 = await kv.put("a", sc.encode("one"));
   const r2 = await kv.put("a", "two"); // a string payload is fine too
@@ -133,7 +100,7 @@ serverTest("kv: put/get, revisions, missing key", async ({ js }) => {
   assert.equal(old, null, "history 1 keeps only the newest revision");
 });
 
-serverTest("kv: create fails on a live key (10071), succeeds on a deleted one", async ({ js }) => {
+kvTest("kv: create fails on a live key (10071), succeeds on a deleted one", async ({ js }) => {
   const kv = await js.views.kv("b2");
   await kv.create("k", sc.encode("v1"));
   const err = await expectReject(kv.create("k", sc.encode("v2")), /wrong last sequence/);
@@ -143,7 +110,7 @@ serverTest("kv: create fails on a live key (10071), succeeds on a deleted one", 
   assert.equal((await kv.get("k")).revision, rev);
 });
 
-serverTest("kv: update is compare-and-set", async ({ js }) => {
+kvTest("kv: update is compare-and-set", async ({ js }) => {
   const kv = await js.views.kv("b3");
   const r1 = await kv.put("k", sc.encode("a"));
   const r2 = await kv.update("k", sc.encode("b"), r1);
@@ -152,7 +119,7 @@ serverTest("kv: update is compare-and-set", async ({ js }) => {
   assert.equal((await kv.get("k")).revision, r2);
 });
 
-serverTest("kv: delete leaves a DEL marker, purge a PURGE marker and no history", async ({ js }) => {
+kvTest("kv: delete leaves a DEL marker, purge a PURGE marker and no history", async ({ js }) => {
   const kv = await js.views.kv("b4", { history: 10 });
   await kv.put("d", sc.encode("1"));
   await kv.put("d", sc.encode("2"));
@@ -170,7 +137,7 @@ serverTest("kv: delete leaves a DEL marker, purge a PURGE marker and no history"
   assert.equal((await kv.status()).values, 4); // d: 2 PUT + DEL, p: PURGE
 });
 
-serverTest("kv: keys skips deleted keys; history keeps at most `history` revisions", async ({ js }) => {
+kvTest("kv: keys skips deleted keys; history keeps at most `history` revisions", async ({ js }) => {
   const kv = await js.views.kv("b5", { history: 3 });
   for (const k of ["x", "y.z", "w/1", "v=2", "gone"]) await kv.put(k, sc.encode(k));
   await kv.delete("gone");
@@ -182,7 +149,7 @@ serverTest("kv: keys skips deleted keys; history keeps at most `history` revisio
   assert.deepEqual(h.map((e) => e.string()), ["x2", "x3", "x4"]);
 });
 
-serverTest("kv: watch sees current values, then puts, deletes and purges", async ({ js }) => {
+kvTest("kv: watch sees current values, then puts, deletes and purges", async ({ js }) => {
   const kv = await js.views.kv("b6");
   await kv.put("s.1", sc.encode("a"));
   let initialized = false;
@@ -204,7 +171,7 @@ serverTest("kv: watch sees current values, then puts, deletes and purges", async
   assert.deepEqual(got, ["PUT:s.1:a", "PUT:s.2:b", "DEL:s.1:", "PURGE:s.2:"]);
 });
 
-serverTest("kv: watch with ignoreDeletes and updates only", async ({ js }) => {
+kvTest("kv: watch with ignoreDeletes and updates only", async ({ js }) => {
   const kv = await js.views.kv("b7");
   await kv.put("old", sc.encode("x"));
   const w = await kv.watch({ ignoreDeletes: true, include: "updates" });
@@ -232,7 +199,7 @@ serverTest("kv: watch with ignoreDeletes and updates only", async ({ js }) => {
   assert.deepEqual(got, ["PUT:n1", "PUT:n2"]);
 });
 
-serverTest("kv: purgeDeletes (STREAM.PURGE with filter and keep) and a headers-only watch", async ({ js }) => {
+kvTest("kv: purgeDeletes (STREAM.PURGE with filter and keep) and a headers-only watch", async ({ js }) => {
   const kv = await js.views.kv("b10", { history: 10 });
   for (let i = 0; i < 3; i++) await kv.put("k", sc.encode(`v${i}`));
   await kv.delete("k");
@@ -250,7 +217,7 @@ serverTest("kv: purgeDeletes (STREAM.PURGE with filter and keep) and a headers-o
   w.stop();
 });
 
-serverTest("kv: status and destroy", async ({ nc, js }) => {
+kvTest("kv: status and destroy", async ({ nc, js }) => {
   const kv = await js.views.kv("b8", { history: 4 });
   await kv.put("a", sc.encode("1"));
   const st = await kv.status();
@@ -262,7 +229,7 @@ serverTest("kv: status and destroy", async ({ nc, js }) => {
   assert.ok(!names.includes("KV_b8"));
 });
 
-serverTest("kv: TTL (max_age) expires values", async ({ js }) => {
+kvTest("kv: TTL (max_age) expires values", async ({ js }) => {
   const kv = await js.views.kv("ttl", { ttl: 1000 });
   await kv.put("t", sc.encode("short-lived"));
   assert.equal((await kv.get("t")).string(), "short-lived");
@@ -275,7 +242,7 @@ serverTest("kv: TTL (max_age) expires values", async ({ js }) => {
   assert.equal(e, null, "value still there 6 s after a 1 s ttl");
 }, 15000);
 
-serverTest("kv: invalid keys and bucket names are refused by the client", async ({ js }) => {
+kvTest("kv: invalid keys and bucket names are refused by the client", async ({ js }) => {
   const kv = await js.views.kv("b9");
   await expectReject(kv.put("session:user123", sc.encode("x")), /invalid key/);
   await expectReject(kv.put(".lead", sc.encode("x")), /invalid key/);
@@ -283,7 +250,7 @@ serverTest("kv: invalid keys and bucket names are refused by the client", async 
   await expectReject(js.views.kv("bad.name"), /invalid bucket name/);
 });
 
-serverTest("kv: a bucket over its byte limit refuses puts", async ({ js }) => {
+kvTest("kv: a bucket over its byte limit refuses puts", async ({ js }) => {
   const kv = await js.views.kv("small", { max_bytes: 1024 });
   await kv.put("a", new Uint8Array(200));
   let refused = null;
@@ -298,7 +265,7 @@ serverTest("kv: a bucket over its byte limit refuses puts", async ({ js }) => {
   assert.match(refused.message, /maximum bytes exceeded/);
 });
 
-serverTest("kv: a watch or put on a missing bucket fails", async ({ srv, js }) => {
+kvTest("kv: a watch or put on a missing bucket fails", async ({ srv, js }) => {
   const kv = await js.views.kv("missing", { bindOnly: true });
   await expectReject(kv.watch(), /stream not found/);
   await expectReject(kv.put("a", sc.encode("x")), /503/); // no stream stores $KV.missing.a
@@ -310,7 +277,7 @@ serverTest("kv: a watch or put on a missing bucket fails", async ({ srv, js }) =
 // The seed's "kv-store.ts", corrected: `purge_interval` is not a KV option (the TTL is `ttl`,
 // in milliseconds); ':' is not allowed in keys ("session:user123" -> "session.user123");
 // operations are upper case ("PUT"/"DEL"/"PURGE"); the watch never ends by itself (stop it).
-serverTest("kv: the seed's session snippet, corrected", async ({ js }) => {
+kvTest("kv: the seed's session snippet, corrected", async ({ js }) => {
   const kv = await js.views.kv("sessions", { ttl: 24 * 60 * 60 * 1000 });
   await kv.put("session.user123", JSON.stringify({ userId: "user123", token: "jwt-token", expires: Date.now() + 3600000 }));
   const entry = await kv.get("session.user123");
@@ -336,7 +303,7 @@ serverTest("kv: the seed's session snippet, corrected", async ({ js }) => {
 
 // --------------------------------------------------------------------------- object store
 
-serverTest("os: put/get/info/list/delete with description and headers", async ({ js }) => {
+kvTest("os: put/get/info/list/delete with description and headers", async ({ js }) => {
   const store = await js.views.os("o1");
   const h = headers();
   h.set("content-type", "text/plain");
@@ -357,7 +324,7 @@ serverTest("os: put/get/info/list/delete with description and headers", async ({
   assert.equal((await store.getBlob("b")).length, 0);
 });
 
-serverTest("os: a 10 MiB object in 80 chunks, digest checked", async ({ nc, js }) => {
+kvTest("os: a 10 MiB object in 80 chunks, digest checked", async ({ nc, js }) => {
   const store = await js.views.os("big");
   const data = crypto.randomBytes(10 * 1024 * 1024);
   const info = await within(store.putBlob({ name: "blob.bin" }, data), 20000, "put 10 MiB");
@@ -373,7 +340,7 @@ serverTest("os: a 10 MiB object in 80 chunks, digest checked", async ({ nc, js }
   assert.equal(si.state.messages, 81); // 80 chunks + 1 meta
 }, 60000);
 
-serverTest("os: replacing an object purges the old chunks", async ({ nc, js }) => {
+kvTest("os: replacing an object purges the old chunks", async ({ nc, js }) => {
   const store = await js.views.os("o2");
   await store.putBlob({ name: "f", options: { max_chunk_size: 4 } }, sc.encode("0123456789"));
   await store.putBlob({ name: "f" }, sc.encode("new"));
@@ -382,7 +349,7 @@ serverTest("os: replacing an object purges the old chunks", async ({ nc, js }) =
   assert.equal(si.state.messages, 2);
 });
 
-serverTest("os: watch reports puts and deletes", async ({ js }) => {
+kvTest("os: watch reports puts and deletes", async ({ js }) => {
   const store = await js.views.os("o3");
   await store.putBlob({ name: "before" }, sc.encode("x"));
   const w = await store.watch({ includeHistory: true });
@@ -401,7 +368,7 @@ serverTest("os: watch reports puts and deletes", async ({ js }) => {
   assert.deepEqual(got, ["before:false", "after:false", "before:true"]);
 });
 
-serverTest("os: seal and status", async ({ js }) => {
+kvTest("os: seal and status", async ({ js }) => {
   const store = await js.views.os("o4", { description: "sealed store" });
   await store.putBlob({ name: "x" }, sc.encode("x"));
   let st = await store.status();
@@ -420,7 +387,7 @@ serverTest("os: seal and status", async ({ js }) => {
 // content type goes into `headers` and user data into `metadata`; put() takes a
 // ReadableStream (a Buffer needs putBlob); `obj.data` is a stream property, not a function
 // (getBlob returns the bytes); list() resolves to an array.
-serverTest("os: the seed's document snippet, corrected", async ({ js }) => {
+kvTest("os: the seed's document snippet, corrected", async ({ js }) => {
   const store = await js.views.os("documents", { ttl: nanos(30 * 24 * 60 * 60 * 1000) });
   const fileData = crypto.randomBytes(300 * 1024); // stands in for ./contract.pdf
   const h = headers();
@@ -440,7 +407,7 @@ serverTest("os: the seed's document snippet, corrected", async ({ js }) => {
 
 // ------------------------------------------------------------------ cross-client (CLI <-> nats.js)
 
-serverTest("cross: minijet CLI writes a bucket, nats.js reads it", async ({ srv, js }) => {
+kvTest("cross: minijet CLI writes a bucket, nats.js reads it", async ({ srv, js }) => {
   await cliOk(srv, ["kv", "add", "cross", "--history", "5"]);
   await cliOk(srv, ["kv", "put", "cross", "greeting", "hello"]);
   await cliOk(srv, ["kv", "put", "cross", "greeting", "hello again"]);
@@ -457,7 +424,7 @@ serverTest("cross: minijet CLI writes a bucket, nats.js reads it", async ({ srv,
   assert.equal((await kv.status()).history, 5);
 });
 
-serverTest("cross: nats.js writes a bucket, the minijet CLI reads it", async ({ srv, js }) => {
+kvTest("cross: nats.js writes a bucket, the minijet CLI reads it", async ({ srv, js }) => {
   const kv = await js.views.kv("cross2", { history: 3 });
   await kv.put("a.b", sc.encode("v1"));
   await kv.put("a.b", sc.encode("v2"));
@@ -477,7 +444,7 @@ serverTest("cross: nats.js writes a bucket, the minijet CLI reads it", async ({ 
   assert.equal((await kv.get("c")).string(), "back");
 });
 
-serverTest("cross: objects written by the CLI read back in nats.js and the other way", async ({ srv, js }) => {
+kvTest("cross: objects written by the CLI read back in nats.js and the other way", async ({ srv, js }) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "minijet-kvtest-"));
   try {
     const data = crypto.randomBytes(1024 * 1024 + 17);
@@ -506,7 +473,7 @@ serverTest("cross: objects written by the CLI read back in nats.js and the other
   }
 });
 
-serverTest("cross: the CLI refuses an object whose chunks are gone (corrupt, not returned)", async ({ srv, nc, js }) => {
+kvTest("cross: the CLI refuses an object whose chunks are gone (corrupt, not returned)", async ({ srv, nc, js }) => {
   const store = await js.views.os("broken");
   const info = await store.putBlob({ name: "f", options: { max_chunk_size: 1024 } }, crypto.randomBytes(4096));
   const jsm = await nc.jetstreamManager();

@@ -18,9 +18,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { connect, StringCodec, AckPolicy } from "nats";
-import { startServer, stopAllServers, freePort, serverKind } from "./server.mjs";
+import { startServer, stopAllServers, freePort, serverKind, sleep, WAIT_MS } from "./server.mjs";
 
-const WAIT_MS = 5000;
 const TEST_TIMEOUT_MS = 20000;
 const sc = StringCodec();
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -28,8 +27,6 @@ const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 after(async () => {
   await stopAllServers();
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** GET http://127.0.0.1:port/target -> {status, headers, body} (bounded; retried while refused). */
 async function get(port, target, method = "GET") {

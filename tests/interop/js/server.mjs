@@ -18,7 +18,18 @@
 //   confPath("auth-users")             // tests/interop/conf/auth-users.conf: startServer(["-c", it])
 //                                      // gives both servers the same config file
 //
-// Only node:* modules, nothing newer than Node 18.19.
+// The helpers every suite shares:
+//   serverTest(name, async ({ srv, open, nc, js }) => ..., { args, timeout, connect })
+//                                      // a node:test test with its own fresh server (args for
+//                                      // startServer); open(opts) connects a nats.js client that
+//                                      // is closed afterwards; connect: true opens one first (nc,
+//                                      // js). It fails if the server died, naming how.
+//   await within(promise, ms, what)    // or reject "timed out after ms ms: what"
+//   await sleep(ms), WAIT_MS           // the longest one expected event may take
+//
+// Only node:* modules and nats.js, nothing newer than Node 18.19.
+import { test } from "node:test";
+import { connect } from "nats";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -45,7 +56,7 @@ export function serverBinary(kind = serverKind) {
   return process.env.MINIJET_SERVER_BIN || path.join(repoRoot(), "build", "minijet-server");
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A port nobody listens on right now (bind 0, read it, close). */
 export function freePort() {
@@ -335,4 +346,62 @@ export async function waitRemoteInterest(srv, subject, count = 1, timeoutMs = 50
 export async function stopAllServers() {
   await Promise.all([...created].map((s) => s.close()));
   created.clear();
+}
+
+/* ------------------------------------------------------------------ shared test helpers */
+
+/** The longest a single expected event (a connect, a flush, a reply) may take. */
+export const WAIT_MS = 5000;
+const TEST_TIMEOUT_MS = 20000;
+
+/** Resolve `p`, or reject after `ms` with a message naming `what`. */
+export async function within(p, ms, what) {
+  let timer;
+  const t = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A test with its own fresh server (started with `args`). `fn` gets { srv, open }: open(opts)
+ * connects a nats.js client (no reconnect, WAIT_MS bounds), closed when the test ends; with
+ * `connect: true` also { nc, js }, one client opened before fn runs. After fn the server must
+ * still be running: if it died, the test fails naming its exit (and fn's own failure, if any).
+ */
+export function serverTest(name, fn, { args = [], timeout = TEST_TIMEOUT_MS, connect: connectFirst = false } = {}) {
+  test(name, { timeout }, async () => {
+    const srv = await startServer(args);
+    const conns = [];
+    const open = async (opts = {}) => {
+      const nc = await within(
+        connect({ servers: srv.hostport, reconnect: false, timeout: WAIT_MS, ...opts }),
+        WAIT_MS + 1000,
+        "connect",
+      );
+      conns.push(nc);
+      return nc;
+    };
+    let failure = null;
+    try {
+      const nc = connectFirst ? await open() : undefined;
+      await fn({ srv, open, nc, js: nc?.jetstream() });
+    } catch (e) {
+      failure = e;
+    }
+    for (const nc of conns) {
+      if (!nc.isClosed()) await within(nc.close(), WAIT_MS, "close").catch(() => {});
+    }
+    const alive = srv.alive();
+    const why = alive ? "" : srv.describeExit();
+    await srv.close();
+    if (!alive) {
+      throw new Error(`the server is no longer running: ${why}${failure ? `\n(the test failed with: ${failure.message})` : ""}`);
+    }
+    if (failure) throw failure;
+  });
 }
