@@ -2,9 +2,10 @@
 generated from one results file, never typed.
 
 bench/results/LATEST names the runs that are "the results" (written by bench/compare.sh and
-bench/scaling.sh after a full run):
-    bench   2026-11-26_144733            -> bench/results/<stamp>-summary.csv
-    scaling 2026-11-26_145725-scaling    -> bench/results/<stamp>-summary.csv
+bench/scaling.sh after a full run; the optional clusters line by hand, after a cluster sitting):
+    bench    2026-11-26_144733            -> bench/results/<stamp>-summary.csv
+    scaling  2026-11-26_145725-scaling    -> bench/results/<stamp>-summary.csv
+    clusters 2026-12-06_001600-partial    -> bench/results/<stamp>-summary.csv
 A Markdown file holds a generated table between
     <!-- bench:NAME -->   and   <!-- bench:end -->
 where NAME is one of TABLES below. `python3 tools/book/book.py bench-sync` rewrites those
@@ -40,6 +41,7 @@ def runs():
     for k in ("bench", "scaling"):
         if k not in out:
             raise BenchError(f"{LATEST}: no '{k} <stamp>' line")
+    for k in out:
         if not os.path.isfile(os.path.join(ROOT, "bench", "results", out[k] + "-summary.csv")):
             raise BenchError(f"{LATEST}: bench/results/{out[k]}-summary.csv does not exist")
     return out
@@ -307,6 +309,40 @@ def table_scaling_summary(b, sc):
     return out
 
 
+def table_clusters(b, sc):
+    """bench/LATEST.md's cluster rows, from the sitting LATEST's optional `clusters` line names
+    (a partial run: SCENARIOS="pub pubsub queue pubsub-route queue-route" bench/compare.sh)."""
+    r = runs()
+    if "clusters" not in r:
+        raise BenchError(f"{LATEST}: no 'clusters <stamp>' line (the cluster sitting's results)")
+    c = summary(r["clusters"])
+
+    def cell(rr, who):
+        k = "minijet" if who == "m" else "nats"
+        return (f"{human(float(rr[k + '_median']), 'msgs_per_s')} ({human(float(rr[k + '_min']), 'msgs_per_s')}–"
+                f"{human(float(rr[k + '_max']), 'msgs_per_s')})")
+    out = ["| scenario | minijet median (min–max) | nats-server median (min–max) | ratio | target (issue 13) |",
+           "| --- | --- | --- | --- | --- |"]
+    for label, scen in (("pub→sub 16 B, publisher on node A, subscriber on node B (2-node clusters)", "pubsub-route"),
+                        ("queue group of 4 over 3 nodes (2 on A, 1 on B, 1 on C), publisher on A", "queue-route")):
+        rr = row(c, scen, "msgs_per_s")
+        v = float(rr["ratio"])
+        overlap = float(rr["minijet_max"]) >= float(rr["nats_min"]) and float(rr["nats_max"]) >= float(rr["minijet_min"])
+        verdict = "holds" if v >= 1.0 else "parity within the noise (the spreads overlap)" if overlap \
+            else "**does not hold**"
+        out.append(f"| {label} | {cell(rr, 'm')} | {cell(rr, 'n')} | **{fx(v)}** | ≥ 1.0× — {verdict} |")
+    single = [row(c, s_, "msgs_per_s") for s_ in ("pub", "pubsub", "queue")]
+    out.append("| single server, same sitting: publish only / pub→sub / queue of 4 | "
+               + " / ".join(human(float(x["minijet_median"]), "msgs_per_s") for x in single) + " | "
+               + " / ".join(human(float(x["nats_median"]), "msgs_per_s") for x in single) + " | "
+               + " / ".join(fx(float(x["ratio"])) for x in single) + " | — |")
+    out.append("")
+    st = r["clusters"]
+    out.append(f"Generated from `bench/results/{st}-summary.csv` (the `clusters` line of `{LATEST}`; "
+               f"the sitting of {st[:10]} {st[11:13]}:{st[13:15]} UTC).")
+    return out
+
+
 def table_scaling_source(b, sc):
     return [f"Generated from `bench/results/{runs()['scaling']}-summary.csv` (named by `{LATEST}`)."]
 
@@ -315,7 +351,7 @@ TABLES = {"headline": table_headline, "pairs": table_pairs, "full": table_full, 
           "objstore": table_objstore, "scaling-subs": table_scaling_subs, "scaling-grow": table_scaling_grow,
           "scaling-consumers": table_scaling_consumers, "scaling-memory": table_scaling_memory,
           "scaling-restart": table_scaling_restart, "scaling-source": table_scaling_source,
-          "scaling-summary": table_scaling_summary}
+          "scaling-summary": table_scaling_summary, "clusters": table_clusters}
 
 
 # ------------------------------------------------------------------ figures in prose
