@@ -181,6 +181,7 @@ SCENARIO ?= pubsub-basic
 SEED     ?= 1
 SEEDS    ?= 1-50
 SIM_PLOTS := pubsub-basic slow-consumer reconnect-storm crash-restart
+SIM_CLUSTER_PLOTS := cluster-node-crash
 .PHONY: sim sim-swarm plots
 sim: $(B)/minijet-sim
 	$(B)/minijet-sim run $(SCENARIO) --seed $(SEED) --out $(B)/sim/$(SCENARIO)-$(SEED)
@@ -195,6 +196,11 @@ plots: $(B)/minijet-sim
 	  cp $(B)/sim/plots/$$s/latency.png plots/sim-$$s-latency.png; \
 	  cp $(B)/sim/plots/$$s/throughput.png plots/sim-$$s-throughput.png; \
 	  echo "plots/sim-$$s-{latency,throughput}.png"; \
+	done
+	@for s in $(SIM_CLUSTER_PLOTS); do \
+	  $(B)/minijet-sim run $$s --seed 1 --out $(B)/sim/plots/$$s >/dev/null || exit 1; \
+	  cp $(B)/sim/plots/$$s/cluster.png plots/sim-$$s-cluster.png; \
+	  echo "plots/sim-$$s-cluster.png"; \
 	done
 
 # --- The `minijet` command-line tool (issue 5): src/client/cli.c is its logic,

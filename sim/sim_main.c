@@ -263,7 +263,7 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
             g_clear_error(&error);
         }
         if (sc->raft.enabled ? !sim_report_raft_timeline(out_dir, sc->name, sc->nodes, &error)
-                             : !sim_report_charts(out_dir, sc->name, &error)) {
+                             : !sim_report_charts(out_dir, sc->name, sc->nodes, &error)) {
             fprintf(stderr, "minijet-sim: charts not drawn: %s\n", error->message);
             g_clear_error(&error);
         }

@@ -3,10 +3,17 @@
  * INTERFACE (sim_report.h)
  *   sim_report_metrics(sim)              per-bucket samples into the trace's metrics table:
  *                                        pub_per_s, msg_per_s, req_per_s, lat_p50_ms,
- *                                        lat_p99_ms, lat_max_ms, req_p99_ms
+ *                                        lat_p99_ms, lat_max_ms, req_p99_ms; in a cluster
+ *                                        also per node: nK.pub_per_s, nK.msg_per_s (by the
+ *                                        node the client was on), nK.clients (connected at
+ *                                        the bucket's start), nK.reconnects (clients that
+ *                                        arrived there from another node)
  *   sim_report_summary(dir, r)           DIR/summary.txt
- *   sim_report_charts(dir, error)        DIR/latency.png, DIR/throughput.png, drawn by gnuplot
- *                                        from SQL queries on DIR/trace.db, fault windows shaded
+ *   sim_report_charts(dir, title, nodes, error)   DIR/latency.png, DIR/throughput.png and,
+ *                                        with nodes > 1, DIR/cluster.png (per-node
+ *                                        throughput above, clients per node and their
+ *                                        reconnects below), drawn by gnuplot from SQL
+ *                                        queries on DIR/trace.db, fault windows shaded
  *
  * The charts are data from SQL and a script written next to them (DIR/charts.gp), so a
  * reader can re-draw or change them by hand. Wall-clock numbers (real time, events per
@@ -28,6 +35,39 @@ static gint cmp_i64(gconstpointer a, gconstpointer b) {
 
 static double pct(GArray *a, double q) {
     return (double)g_array_index(a, int64_t, (guint)((double)(a->len - 1) * q + 0.5)) / 1e6;
+}
+
+/* A cluster, per node and bucket: what its clients published and received, how many clients
+ * it had, and how many arrived after losing their server (the connection windows tell). */
+static void cluster_metrics(Sim *sim, double per_s) {
+    SimWorkload *wl = sim->wl;
+    guint nb = wl->msg_count->len;
+    for (int n = 0; n < sim->n_nodes; n++) {
+        const char *name = sim->nodes[n]->name;
+        g_autofree char *k_pub = g_strdup_printf("%s.pub_per_s", name), *k_msg = g_strdup_printf("%s.msg_per_s", name),
+                        *k_cli = g_strdup_printf("%s.clients", name), *k_rec = g_strdup_printf("%s.reconnects", name);
+        g_autofree uint64_t *clients = g_new0(uint64_t, nb), *arrivals = g_new0(uint64_t, nb);
+        for (guint c = 0; c < wl->clients->len; c++) {
+            SimClient *sc = g_ptr_array_index(wl->clients, c);
+            for (guint w = 0; w < sc->windows->len; w++) {
+                const SimWindow *win = &g_array_index(sc->windows, SimWindow, w);
+                if (win->node != n) continue;
+                if (w > 0 && (guint)(win->from_ns / wl->bucket_ns) < nb) arrivals[win->from_ns / wl->bucket_ns]++;
+                for (guint b = 0; b < nb; b++) { /* connected at the bucket's start */
+                    int64_t t = (int64_t)b * wl->bucket_ns;
+                    if (win->from_ns <= t && t < win->to_ns) clients[b]++;
+                }
+            }
+        }
+        for (guint b = 0; b < nb; b++) {
+            int64_t t = (int64_t)b * wl->bucket_ns;
+            if (t >= sim->sc->duration_ns) break;
+            sim_trace_metric(sim->trace, t, k_pub, (double)g_array_index(wl->node_pub_count[n], uint64_t, b) * per_s);
+            sim_trace_metric(sim->trace, t, k_msg, (double)g_array_index(wl->node_msg_count[n], uint64_t, b) * per_s);
+            sim_trace_metric(sim->trace, t, k_cli, (double)clients[b]);
+            sim_trace_metric(sim->trace, t, k_rec, (double)arrivals[b]);
+        }
+    }
 }
 
 void sim_report_metrics(Sim *sim) {
@@ -53,6 +93,7 @@ void sim_report_metrics(Sim *sim) {
             sim_trace_metric(sim->trace, t, "req_p99_ms", pct(rl, 0.99));
         }
     }
+    if (sim->n_nodes > 1 && !sim->raft) cluster_metrics(sim, per_s);
 }
 
 bool sim_report_summary(const char *dir, const SimRunReport *r, GError **error) {
@@ -155,9 +196,52 @@ static void plot_line(GString *s, const char *file, sqlite3 *db, const char *con
     g_string_append(s, first ? "set yrange [0:1]\nplot NaN title 'no data'\n" : "\n");
 }
 
+/* A cluster's chart, cluster.png: above, per node, what its clients received (solid) and
+ * published (dashed); below, per node, the clients connected (steps) and the clients that
+ * arrived from another node (impulses: a lost server or a roaming client). Fault windows
+ * are shaded across both, so a crash shows as its node's lines falling to zero and the
+ * others taking its clients. */
+static bool cluster_chart(GString *s, sqlite3 *db, const char *dir, const char *title, int nodes) {
+    g_string_append_printf(s,
+        "set terminal pngcairo size 900,640 font ',10' noenhanced\n"
+        "set output 'cluster.png'\nset multiplot title '%s: per node (shaded: fault windows)'\n"
+        "set key outside right top vertical Left reverse samplen 2\nset yrange [*:*]\nset lmargin 10\n"
+        "set origin 0, 0.48\nset size 1, 0.46\nset xlabel ''\nset ylabel 'messages per second'\n"
+        "set title 'received (solid) and published (dashed) by the clients of each node'\n",
+        title);
+    GString *top = g_string_new(NULL), *bottom = g_string_new(NULL);
+    for (int n = 1; n <= nodes; n++) {
+        g_autofree char *sql = g_strdup_printf(
+            "SELECT time_ns / 1e9, max(CASE WHEN name='n%d.msg_per_s' THEN value END),"
+            " max(CASE WHEN name='n%d.pub_per_s' THEN value END), max(CASE WHEN name='n%d.clients' THEN value END),"
+            " max(CASE WHEN name='n%d.reconnects' THEN value END) FROM metrics"
+            " WHERE name LIKE 'n%d.%%' GROUP BY time_ns ORDER BY time_ns;", n, n, n, n, n);
+        g_autofree char *name = g_strdup_printf("cluster-n%d.dat", n);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        int rows = 0;
+        if (!query_to_file(db, sql, path, &rows)) return false;
+        if (rows == 0) continue;
+        g_string_append_printf(top, "%s'%s' using 1:2 with lines lw 2 lc %d title 'n%d received', "
+                                    "'' using 1:3 with lines lw 1 dt 2 lc %d title 'n%d published'",
+                               top->len ? ", " : "plot ", name, n, n, n, n);
+        g_string_append_printf(bottom, "%s'%s' using 1:4 with steps lw 2 lc %d title 'n%d clients', "
+                                       "'' using 1:($5 > 0 ? $5 : NaN) with impulses lw 5 lc %d title 'n%d arrivals'",
+                               bottom->len ? ", " : "plot ", name, n, n, n, n);
+    }
+    g_string_append(s, top->len ? top->str : "plot NaN title 'no data'");
+    g_string_append(s, "\nset origin 0, 0.02\nset size 1, 0.46\nset xlabel 'simulated time (s)'\n"
+                       "set ylabel 'clients'\nset yrange [0:*]\n"
+                       "set title 'clients connected (steps); arrivals from another node (bars)'\n");
+    g_string_append(s, bottom->len ? bottom->str : "plot NaN title 'no data'");
+    g_string_append(s, "\nunset multiplot\n");
+    g_string_free(top, TRUE);
+    g_string_free(bottom, TRUE);
+    return true;
+}
+
 static int64_t scalar_i64(sqlite3 *db, const char *sql);
 
-bool sim_report_charts(const char *dir, const char *title, GError **error) {
+bool sim_report_charts(const char *dir, const char *title, int nodes, GError **error) {
     g_autofree char *dbpath = g_build_filename(dir, "trace.db", NULL);
     sqlite3 *db;
     if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -247,16 +331,16 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
                               "set ylabel 'per second'\nset yrange [*:*]\n", title);
     plot_line(s, "throughput.dat", db, thr_names, thr_titles, r2 > 0 ? 3 : 0, NULL);
     /* clustered JetStream: what a failover costs, per node of the publishers' connections */
-    int nodes = 0;
+    int js_nodes = 0;
     for (int i = 1; i <= 16; i++) {
         char name[32];
         g_snprintf(name, sizeof name, "ack_per_s_n%d", i);
-        if (has_metric(db, name)) nodes = i;
+        if (has_metric(db, name)) js_nodes = i;
     }
-    if (nodes > 0) {
+    if (js_nodes > 0) {
         GString *q = g_string_new("SELECT time_ns / 1e9");
         for (int kind = 0; kind < 2; kind++)
-            for (int i = 1; i <= nodes; i++)
+            for (int i = 1; i <= js_nodes; i++)
                 g_string_append_printf(q, ", max(CASE WHEN name='%s%d%s' THEN value END)", kind ? "ack_per_s_n" : "ack_p99_n",
                                        i, kind ? "" : "_ms");
         g_string_append(q, " FROM metrics WHERE name LIKE 'ack_%' GROUP BY time_ns ORDER BY time_ns;");
@@ -268,14 +352,21 @@ bool sim_report_charts(const char *dir, const char *title, GError **error) {
                                   "set output 'failover.png'\nset multiplot layout 2,1 title '%s: PubAcks per node of the"
                                   " publishers (red: faults, blue: no stream leader)'\nset title ''\n"
                                   "set ylabel 'PubAck p99 (ms)'\nset yrange [0:*]\nplot ", title);
-        for (int i = 1; i <= nodes; i++)
+        for (int i = 1; i <= js_nodes; i++)
             g_string_append_printf(s, "%s'failover.dat' using 1:%d with linespoints pt 7 ps 0.4 title 'n%d'", i > 1 ? ", " : "",
                                    1 + i, i);
         g_string_append(s, "\nset ylabel 'PubAcks per second'\nplot ");
-        for (int i = 1; i <= nodes; i++)
+        for (int i = 1; i <= js_nodes; i++)
             g_string_append_printf(s, "%s'failover.dat' using 1:%d with lines lw 2 title 'n%d'", i > 1 ? ", " : "",
-                                   1 + nodes + i, i);
+                                   1 + js_nodes + i, i);
         g_string_append(s, "\nunset multiplot\n");
+    }
+    if (nodes > 1 && !cluster_chart(s, db, dir, title, nodes)) {
+        sqlite3_close(db);
+        g_string_free(shade, TRUE);
+        g_string_free(s, TRUE);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot query %s", dbpath);
+        return false;
     }
     sqlite3_close(db);
     g_string_free(shade, TRUE);

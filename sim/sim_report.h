@@ -24,7 +24,8 @@ typedef struct SimRunReport {
 
 void sim_report_metrics(Sim *sim);
 bool sim_report_summary(const char *dir, const SimRunReport *r, GError **error);
-bool sim_report_charts(const char *dir, const char *title, GError **error);
+/* DIR/latency.png, DIR/throughput.png; with nodes > 1 also DIR/cluster.png (per node). */
+bool sim_report_charts(const char *dir, const char *title, int nodes, GError **error);
 /* A [raft] run: DIR/timeline.png — who led which term, commit index per node, faults shaded. */
 bool sim_report_raft_timeline(const char *dir, const char *title, int nodes, GError **error);
 

@@ -60,6 +60,13 @@ void sim_workload_sample(SimWorkload *wl, GPtrArray *buckets, int64_t t, int64_t
     if (b < buckets->len) g_array_append_val((GArray *)g_ptr_array_index(buckets, b), v);
 }
 
+/* A publish sent or a message received: counted for the run and for the client's node. */
+static void count_at_node(SimClient *sc, bool msg, int64_t t) {
+    SimWorkload *wl = sc->wl;
+    sim_workload_count(wl, msg ? wl->msg_count : wl->pub_count, t);
+    sim_workload_count(wl, (msg ? wl->node_msg_count : wl->node_pub_count)[sc->node], t);
+}
+
 int64_t sim_client_stop(SimClient *sc) {
     const SimScenario *s = sc->wl->sim->sc;
     return sc->g->stop_ns ? sc->g->stop_ns : s->duration_ns - s->drain_ns;
@@ -166,7 +173,7 @@ static void check_delivery(SimClient *sc, const ClientMsg *m) {
         const char *c2 = strchr(strchr(head, ':') + 1, ':'); /* known: "J<p>:<seq>:<t>:" */
         int64_t tj = strtoll(c2 + 1, NULL, 10), now = sim_now(sim);
         sc->delivered++;
-        sim_workload_count(wl, wl->msg_count, now);
+        count_at_node(sc, true, now);
         sim_workload_sample(wl, wl->lat_buckets, now, now - tj);
         return;
     }
@@ -208,7 +215,7 @@ static void check_delivery(SimClient *sc, const ClientMsg *m) {
     sim_detail_u64(&d, (uint64_t)((now - t) / SIM_US));
     sim_detail_str(&d, "us");
     sim_trace_event_raw(sim->trace, now, "cli", "msg", d.buf, d.len);
-    sim_workload_count(wl, wl->msg_count, now);
+    count_at_node(sc, true, now);
     sim_workload_sample(wl, wl->lat_buckets, now, now - t);
 }
 
@@ -286,7 +293,7 @@ static void publish_tick(void *ctx, void *a, uint64_t b) {
         sim_trace_op(sim->trace, sc->name, "pub", now, now, "disconnected", "");
         return;
     }
-    sim_workload_count(sc->wl, sc->wl->pub_count, now); /* the chart's "published": sent ones only */
+    count_at_node(sc, false, now); /* the chart's "published": sent ones only */
     char head[64];
     int hl = g_snprintf(head, sizeof head, "%d:%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT ":", sc->role_index, seq, now);
     size_t size = MAX(sc->g->size_bytes, (size_t)hl);
@@ -410,6 +417,12 @@ SimWorkload *sim_workload_new(Sim *sim) {
         *counts[i] = g_array_new(FALSE, TRUE, sizeof(uint64_t));
         g_array_set_size(*counts[i], (guint)nb);
     }
+    for (int n = 0; n < SIM_MAX_NODES; n++) {
+        wl->node_pub_count[n] = g_array_new(FALSE, TRUE, sizeof(uint64_t));
+        g_array_set_size(wl->node_pub_count[n], n < sim->n_nodes ? (guint)nb : 0);
+        wl->node_msg_count[n] = g_array_new(FALSE, TRUE, sizeof(uint64_t));
+        g_array_set_size(wl->node_msg_count[n], n < sim->n_nodes ? (guint)nb : 0);
+    }
     for (guint gi = 0; gi < s->groups->len; gi++) {
         const SimClientGroup *g = g_ptr_array_index(s->groups, gi);
         for (int k = 0; k < g->count; k++) {
@@ -532,5 +545,9 @@ void sim_workload_free(SimWorkload *wl) {
     g_array_unref(wl->pub_count);
     g_array_unref(wl->msg_count);
     g_array_unref(wl->req_count);
+    for (int n = 0; n < SIM_MAX_NODES; n++) {
+        g_array_unref(wl->node_pub_count[n]);
+        g_array_unref(wl->node_msg_count[n]);
+    }
     g_free(wl);
 }

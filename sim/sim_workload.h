@@ -138,6 +138,8 @@ struct SimWorkload {
     int64_t bucket_ns;      /* metrics resolution */
     GPtrArray *lat_buckets; /* GArray of int64 delivery latencies per bucket */
     GArray *pub_count, *msg_count, *req_count; /* uint64 per bucket */
+    /* the same per node, by the node the client was on (a cluster's per-node chart) */
+    GArray *node_pub_count[SIM_MAX_NODES], *node_msg_count[SIM_MAX_NODES];
     GPtrArray *req_lat_buckets;
     int64_t last_fault_end_ns; /* for liveness: faults stop after this */
     uint64_t ops;

@@ -33,6 +33,22 @@ sim_replay() {
   "$SIM" replay "$dir"
 }
 
+# a cluster run draws cluster.png from per-node metrics: in cluster-node-crash n2 has clients
+# before its crash at 2 s and none while it is down, and no client is lost: at 3 s n1 and n3
+# hold every client that the three nodes held at 1.5 s
+sim_cluster_chart() {
+  local dir=build/sim/test-cluster-chart
+  rm -rf "$dir"
+  "$SIM" run cluster-node-crash --seed 1 --out "$dir" >/dev/null || return 1
+  [ -s "$dir/cluster.png" ] || { echo "no cluster.png"; return 1; }
+  at() { awk -v t="$2" '$1 + 0 >= t { print int($4); exit }' "$dir/cluster-$1.dat"; }
+  local before during total after
+  before=$(at n2 1.5); during=$(at n2 3.0)
+  total=$(( $(at n1 1.5) + $(at n2 1.5) + $(at n3 1.5) )); after=$(( $(at n1 3.0) + $(at n3 3.0) ))
+  echo "n2 clients at 1.5 s: $before, at 3 s: $during; all clients at 1.5 s: $total, on n1+n3 at 3 s: $after"
+  [ "$before" -gt 0 ] && [ "$during" -eq 0 ] && [ "$total" -eq "$after" ]
+}
+
 sim_expect_exit() { # CODE CMD...
   local want=$1; shift
   "$@"; local rc=$?
@@ -137,6 +153,7 @@ if [ -x "$SIM" ]; then
   run_check "sim-checker-catches-js-ack-before-commit" sim_expect_exit 1 "$SIM" run failover-partition-leader --seed 1 --bug js-ack-before-commit
   run_check "sim-checker-catches-js-append-before-fsync" sim_expect_exit 1 "$SIM" run jepsen-7564 --seed 2 --bug js-append-before-fsync
   run_check "sim-checker-catches-js-vote-truncated" sim_expect_exit 1 "$SIM" run jepsen-7549 --seed 1 --bug js-vote-truncated
+  run_check "sim-cluster-chart" sim_cluster_chart
 else
   run_check "sim-binary-built" test -x "$SIM"
 fi
