@@ -430,6 +430,20 @@ static void unknown(Ctx *cx, const Entry *e, const char *where) {
                                                       e->key));
 }
 
+/* nats-server 2.9.10 refuses any key it does not know, with these words (its
+ * unknownConfigFieldErr), at the top level and in the cluster block alike. */
+static gboolean unknown_field(Ctx *cx, const Entry *e) {
+    g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d:%d: unknown field \"%s\"", cx->file, e->line, e->col,
+                e->key);
+    return FALSE;
+}
+
+static gboolean key_in(const char *key, const char *const *list) {
+    for (int i = 0; list[i]; i++)
+        if (strcmp(key, list[i]) == 0) return TRUE;
+    return FALSE;
+}
+
 static gboolean get_str(Ctx *cx, const Entry *e, char **out) {
     if (e->val->type != VAL_STRING && !e->val->bare) return bad(cx, e->val, e->key, "a string");
     g_free(*out);
@@ -518,16 +532,11 @@ gboolean conf_parse_sync_interval(const char *text, int64_t *out_ns) {
 
 /* The jetstream keys nats-server 2.9.10 accepts (parseJetStream): the ones minijet does not
  * use are warnings ("kept but ignored"); any other key is a fatal unknown field. */
-static gboolean js_key_known(const char *key) {
-    static const char *const known[] = {"enabled", "enable", "disabled", "disable", "store", "store_dir",
-                                        "storedir", "max_memory_store", "max_mem_store", "max_mem",
-                                        "max_file_store", "max_file", "domain", "key", "ek",
-                                        "encryption_key", "cipher", "extension_hint", "limits",
-                                        "unique_tag", "max_outstanding_catchup", NULL};
-    for (int i = 0; known[i]; i++)
-        if (strcmp(key, known[i]) == 0) return TRUE;
-    return FALSE;
-}
+static const char *const js_known[] = {"enabled", "enable", "disabled", "disable", "store", "store_dir",
+                                       "storedir", "max_memory_store", "max_mem_store", "max_mem",
+                                       "max_file_store", "max_file", "domain", "key", "ek",
+                                       "encryption_key", "cipher", "extension_hint", "limits",
+                                       "unique_tag", "max_outstanding_catchup", NULL};
 
 static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
     const Val *v = top->val;
@@ -556,17 +565,16 @@ static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
             s->jetstream = e->val->num;
         } else if (e->used) {
             /* a variable (conf.c VARIABLES), not a setting */
-        } else if (!js_key_known(e->key)) {
-            /* nats-server 2.9.10 refuses a jetstream key it does not know, e.g. the seed's
-             * replica_count (spec nats-cluster.md 1): so do we, with its words */
-            g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d:%d: unknown field \"%s\"", cx->file,
-                        e->line, e->col, e->key);
-            return FALSE;
+        } else if (!key_in(e->key, js_known)) {
+            /* e.g. the seed's replica_count (spec nats-cluster.md 1) */
+            return unknown_field(cx, e);
         } else unknown(cx, e, "jetstream");
         if (!ok) return FALSE;
     }
     return TRUE;
 }
+
+static gboolean unsupported(Ctx *cx, const Entry *e, const char *where, const char *what);
 
 static gboolean apply_cluster(Ctx *cx, ConfSettings *s, const Entry *top) {
     const Val *v = top->val;
@@ -577,7 +585,13 @@ static gboolean apply_cluster(Ctx *cx, ConfSettings *s, const Entry *top) {
         gboolean ok = TRUE;
         if (!strcmp(e->key, "name")) ok = get_str(cx, e, &s->cluster_name);
         else if (!strcmp(e->key, "listen")) ok = get_hostport(cx, e, &s->cluster_host, &s->cluster_port);
-        else if (!strcmp(e->key, "host")) ok = get_str(cx, e, &s->cluster_host);
+        else if (!strcmp(e->key, "host") || !strcmp(e->key, "net")) ok = get_str(cx, e, &s->cluster_host);
+        else if (!strcmp(e->key, "no_advertise")) {
+            if (e->val->type != VAL_BOOL) return bad(cx, e->val, e->key, "true or false");
+            s->cluster_no_advertise = e->val->num;
+        } else if (!strcmp(e->key, "authorization") || !strcmp(e->key, "permissions") || !strcmp(e->key, "tls"))
+            /* route security: ignoring it would open the cluster, so refuse to start */
+            ok = unsupported(cx, e, "cluster", strcmp(e->key, "tls") ? "route authorization" : "TLS");
         else if (!strcmp(e->key, "port")) ok = get_int(cx, e, -1, 65535, &s->cluster_port);
         else if (!strcmp(e->key, "routes")) {
             if (e->val->type != VAL_LIST) return bad(cx, e->val, e->key, "a list of URLs");
@@ -593,7 +607,10 @@ static gboolean apply_cluster(Ctx *cx, ConfSettings *s, const Entry *top) {
             g_ptr_array_add(urls, NULL);
             g_strfreev(s->cluster_routes);
             s->cluster_routes = (char **)g_ptr_array_free(urls, FALSE);
-        } else unknown(cx, e, "cluster");
+        } else if (key_in(e->key, (const char *const[]){"cluster_advertise", "advertise", "connect_retries", NULL}))
+            unknown(cx, e, "cluster"); /* nats-server's, not used by minijet: a warning */
+        else if (!e->used)
+            return unknown_field(cx, e);
         if (!ok) return FALSE;
     }
     return TRUE;
@@ -823,20 +840,43 @@ static gboolean apply_authorization(Ctx *cx, ConfSettings *s, const Entry *top) 
     return TRUE;
 }
 
-/* Top-level keys that configure security minijet does not implement. */
+/* Top-level keys that configure security minijet does not implement (nats-server's names
+ * and aliases, opts.go processConfigFileLine). */
 static const struct { const char *key, *what; } refused_top[] = {
     {"tls", "TLS"},
+    {"ocsp", "TLS"},
     {"accounts", "accounts"},
     {"system_account", "a system account"},
+    {"system", "a system account"},
     {"operator", "operator mode (JWT)"},
     {"operators", "operator mode (JWT)"},
+    {"root", "operator mode (JWT)"},
+    {"roots", "operator mode (JWT)"},
+    {"root_operator", "operator mode (JWT)"},
+    {"root_operators", "operator mode (JWT)"},
     {"trusted", "trusted operator keys"},
     {"trusted_keys", "trusted operator keys"},
     {"resolver", "an account resolver"},
+    {"account_resolver", "an account resolver"},
+    {"accounts_resolver", "an account resolver"},
     {"resolver_tls", "an account resolver"},
     {"resolver_preload", "an account resolver"},
+    {"resolver_pinned_accounts", "an account resolver"},
     {"nkeys", "nkey authentication"},
 };
+
+/* The other top-level keys nats-server 2.9.10 accepts that minijet does not use: a warning
+ * ("unknown field ... (ignored)") and the server starts. Any key in neither list, nor known
+ * below, is refused as nats-server refuses it. (nkeys is not one of its top-level keys, but
+ * refusing it as unsupported says more than "unknown field".) */
+static const char *const ignored_top[] = {
+    "trace", "trace_verbose", "logtime", "mappings", "maps", "disable_sublist_cache", "no_sublist_cache",
+    "https", "https_port", "http_base_path", "gateway", "leaf", "leafnodes", "logfile", "log_file",
+    "logfile_size_limit", "log_size_limit", "syslog", "remote_syslog", "pidfile", "pid_file", "ports_file_dir",
+    "prof_port", "max_traced_msg_len", "max_sub_tokens", "max_subscription_tokens", "allow_non_tls",
+    "write_deadline", "lame_duck_duration", "lame_duck_grace_period", "no_system_account", "no_system",
+    "no_sys_acc", "no_header_support", "connect_error_reports", "reconnect_error_reports", "websocket", "ws",
+    "mqtt", "server_tags", "default_js_domain", NULL};
 
 static gboolean apply_top(Ctx *cx, ConfSettings *s, const Entry *e) {
     const char *k = e->key;
@@ -845,7 +885,8 @@ static gboolean apply_top(Ctx *cx, ConfSettings *s, const Entry *e) {
     if (!strcmp(k, "host") || !strcmp(k, "net") || !strcmp(k, "addr")) return get_str(cx, e, &s->host);
     if (!strcmp(k, "server_name")) return get_str(cx, e, &s->server_name);
     if (!strcmp(k, "jetstream")) return apply_jetstream(cx, s, e);
-    if (!strcmp(k, "store_dir")) return get_str(cx, e, &s->store_dir);
+    if (!strcmp(k, "store_dir") || !strcmp(k, "storedir")) return get_str(cx, e, &s->store_dir);
+    if (!strcmp(k, "client_advertise")) return get_string_strict(cx, e, &s->client_advertise);
     if (!strcmp(k, "max_payload")) return get_int(cx, e, 1, G_MAXINT32, &s->max_payload_bytes);
     if (!strcmp(k, "max_pending")) return get_int(cx, e, 1, G_MAXINT64, &s->max_pending_bytes);
     if (!strcmp(k, "max_control_line"))
@@ -871,6 +912,8 @@ static gboolean apply_top(Ctx *cx, ConfSettings *s, const Entry *e) {
     if (!strcmp(k, "no_auth_user")) return get_string_strict(cx, e, &auth_of(s)->no_auth_user);
     for (size_t i = 0; i < G_N_ELEMENTS(refused_top); i++)
         if (!strcmp(k, refused_top[i].key)) return unsupported(cx, e, "", refused_top[i].what);
+    if (e->used) return TRUE; /* a variable, not a setting (nats-server: IsUsedVariable) */
+    if (!key_in(k, ignored_top)) return unknown_field(cx, e);
     unknown(cx, e, "");
     return TRUE;
 }
@@ -898,7 +941,8 @@ static const ConfField conf_fields[] = {
     NUM(http_port),          NUM(debug),
     NUM(cluster_block),      STR(cluster_name),
     STR(cluster_host),       NUM(cluster_port),
-    STRV(cluster_routes),    {FIELD_AUTH, offsetof(ConfSettings, auth)},
+    STRV(cluster_routes),    NUM(cluster_no_advertise),
+    STR(client_advertise),   {FIELD_AUTH, offsetof(ConfSettings, auth)},
 };
 #undef NUM
 #undef STR
@@ -1009,6 +1053,8 @@ static const ConfFlag conf_flags[] = {
      "Server name (default: minijet)"},
     {NULL, "m http_port", "<port>", FLAG_PORT, AT(http_port),
      "HTTP port for monitoring (/varz /connz /subsz /jsz /healthz)"},
+    {NULL, "client_advertise", "<string>", FLAG_STR, AT(client_advertise),
+     "Client URL to advertise to other servers (host[:port])"},
     {NULL, "c config", "<file>", FLAG_STR, AT(config_file),
      "Configuration file (nats-server format); flags override it"},
     {"Cluster Options", "routes", "<rurl-1, rurl-2>", FLAG_LIST, AT(cluster_routes),
@@ -1017,6 +1063,8 @@ static const ConfFlag conf_flags[] = {
      "Cluster URL for solicited routes (nats://host:port)"},
     {NULL, "cluster_name", "<string>", FLAG_STR, AT(cluster_name),
      "Cluster Name, if not set one will be dynamically generated"},
+    {NULL, "no_advertise", NULL, FLAG_ON, AT(cluster_no_advertise),
+     "Do not advertise known cluster IPs to clients (no\nconnect_urls in INFO, none sent to the other servers)"},
     {"Authorization Options", "user", "<user>", FLAG_AUTH, offsetof(AuthConfig, user),
      "User required for connections"},
     {NULL, "pass", "<password>", FLAG_AUTH, offsetof(AuthConfig, password),

@@ -88,6 +88,8 @@ typedef struct ConfSettings {
     char *cluster_host;
     int64_t cluster_port;
     char **cluster_routes;   /* NULL-terminated */
+    int64_t cluster_no_advertise; /* cluster { no_advertise }; --no_advertise: no connect_urls */
+    char *client_advertise;  /* client_advertise; --client_advertise: "host[:port]" in INFO */
     AuthConfig *auth;        /* authorization {}, no_auth_user; --user --pass --auth */
 } ConfSettings;
 

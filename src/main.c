@@ -59,6 +59,22 @@ static void die(const char *fmt, ...) {
 }
 
 /* The settings over the defaults: each setting the file or a flag gave replaces its default. */
+/* "host" or "host:port" (port 1..65535; 0 when absent), as nats-server's client_advertise. */
+static bool parse_advertise(const char *text, char **host, int *port) {
+    const char *colon = strrchr(text, ':');
+    *port = 0;
+    if (colon != NULL) {
+        char *end = NULL;
+        long p = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end != '\0' || p < 1 || p > 65535) return false;
+        *port = (int)p;
+    }
+    size_t n = colon ? (size_t)(colon - text) : strlen(text);
+    if (n == 0) return false;
+    *host = g_strndup(text, n);
+    return true;
+}
+
 static void config_from_settings(ServerConfig *cfg, JetStreamConfig *jcfg, const ConfSettings *s) {
     if (s->host) cfg->host = s->host;
     if (conf_is_set(s->port)) cfg->port = (int)s->port;
@@ -85,6 +101,8 @@ typedef struct Startup {
     const ServerConfig *cfg;
     const ClusterConfig *ccfg;
     bool clustered;
+    const char *listen_host; /* where clients connect (cfg->host may be client_advertise's) */
+    int listen_port;
     Server *server;
     JetStream *js;
     Monitor *monitor;
@@ -117,7 +135,7 @@ static void finish_startup(Startup *st) {
         env_log(env, ENV_LOG_INFO, "JetStream cluster: %d servers, waiting for the meta group", jcc.size);
     }
     if (!env_real_listen_start(env, &err)) return startup_failed(st, "Error listening on port", err);
-    env_log(env, ENV_LOG_INFO, "Listening for client connections on %s:%d", st->cfg->host, st->cfg->port);
+    env_log(env, ENV_LOG_INFO, "Listening for client connections on %s:%d", st->listen_host, st->listen_port);
     if (st->monitor) monitor_set_not_ready(st->monitor, NULL);
     env_log(env, ENV_LOG_INFO, "Server is ready");
 }
@@ -177,6 +195,12 @@ int main(int argc, char **argv) {
     if (conf_is_set(conf.js_max_mem_bytes)) jcfg.max_memory_bytes = conf.js_max_mem_bytes;
     if (conf_is_set(conf.js_max_file_bytes)) jcfg.max_storage_bytes = conf.js_max_file_bytes;
 
+    /* client_advertise "host[:port]": checked now, applied once the real port is known */
+    g_autofree char *adv_host = NULL;
+    int adv_port = 0;
+    if (conf.client_advertise != NULL && !parse_advertise(conf.client_advertise, &adv_host, &adv_port))
+        die("Error setting server INFO with ClientAdvertise value of %s, err=want host[:port]", conf.client_advertise);
+
     /* --- the cluster: cluster { name listen routes } / --cluster --routes --cluster_name --- */
     ClusterConfig ccfg;
     cluster_config_init(&ccfg);
@@ -188,6 +212,7 @@ int main(int argc, char **argv) {
     ccfg.port = clustered && conf.cluster_port > 0 ? (int)conf.cluster_port : 0;
     ccfg.ping_interval_ns = cfg.ping_interval_ns;
     ccfg.ping_max_outstanding = cfg.ping_max_outstanding;
+    ccfg.no_advertise = conf.cluster_no_advertise == 1;
     bool have_routes = ccfg.routes != NULL && ccfg.routes[0] != NULL;
     if (!clustered && have_routes)
         die("routes are configured but no cluster port: add --cluster nats://host:port or cluster { listen }");
@@ -242,9 +267,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     cfg.port = env_real_port(env); /* INFO must advertise the port we really got */
+    const char *listen_host = cfg.host;
+    int listen_port = cfg.port;
+    if (adv_host != NULL) { /* client_advertise: INFO and connect_urls name this instead */
+        cfg.host = adv_host;
+        if (adv_port > 0) cfg.port = adv_port;
+    }
 
     /* --- the broker, layer on layer: the server, then JetStream on it (server.h, jetstream.h) */
-    Startup st = {.env = env, .cfg = &cfg, .ccfg = &ccfg, .clustered = clustered};
+    Startup st = {.env = env, .cfg = &cfg, .ccfg = &ccfg, .clustered = clustered, .listen_host = listen_host,
+                  .listen_port = listen_port};
     Server *server = server_new(env, &cfg, &err);
     JetStream *js = NULL;
     jcfg.restore_later = true; /* restore_tick loads the streams, the monitor answering meanwhile */
@@ -266,7 +298,7 @@ int main(int argc, char **argv) {
      * is not ready yet; so do we. http_port -1 = any port. */
     if (conf_is_set(conf.http_port)) {
         int http_port = (int)conf.http_port;
-        const char *http_host = conf.http_host ? conf.http_host : cfg.host; /* http: host:port */
+        const char *http_host = conf.http_host ? conf.http_host : listen_host; /* http: host:port */
         MonitorOptions mopts = {http_host, http_port};
         st.monitor = monitor_new(env, server, js, &mopts);
         int bound = env_real_listen_handlers(env, http_host, http_port < 0 ? 0 : http_port,

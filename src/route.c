@@ -105,6 +105,7 @@ struct Cluster {
     bool shutting_down;
     ServerHook *interest_hook; /* our observer on the server's local subscriptions */
     unsigned bug;         /* ClusterBug: only the simulator's --bug route-* sets it */
+    bool no_advertise;    /* no connect_urls to our clients or in our route INFO */
 };
 
 static guint u64_hash(gconstpointer p) {
@@ -192,11 +193,13 @@ static char *info_json(Cluster *cl, const Route *about) {
         jsonu_add_string(b, "cluster", cl->name);
         if (cl->dynamic_name) jsonu_add_bool(b, "cluster_dynamic", true);
         if (server_info_flag(cl->srv, "jetstream")) jsonu_add_bool(b, "jetstream", true);
-        json_builder_set_member_name(b, "connect_urls");
-        json_builder_begin_array(b);
-        g_autofree char *own = own_client_url(cl);
-        json_builder_add_string_value(b, own);
-        json_builder_end_array(b);
+        if (!cl->no_advertise) {
+            json_builder_set_member_name(b, "connect_urls");
+            json_builder_begin_array(b);
+            g_autofree char *own = own_client_url(cl);
+            json_builder_add_string_value(b, own);
+            json_builder_end_array(b);
+        }
     } else {
         jsonu_add_string(b, "server_id", about->remote_id);
         jsonu_add_string(b, "server_name", about->remote_name ? about->remote_name : "");
@@ -250,6 +253,10 @@ static gint str_cmp(gconstpointer a, gconstpointer b) { return strcmp(*(char *co
 /* Our client URL first, then every registered peer's (sorted, deduplicated). */
 static void update_client_info(Cluster *cl) {
     if (cl->shutting_down) return;
+    if (cl->no_advertise) { /* the cluster's name, but no URLs (nats-server's no_advertise) */
+        server_set_cluster_info(cl->srv, cl->name, NULL);
+        return;
+    }
     GPtrArray *urls = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(urls, own_client_url(cl));
     GPtrArray *theirs = g_ptr_array_new();
@@ -856,6 +863,7 @@ Cluster *cluster_new(Server *srv, const ClusterConfig *cfg, GError **error) {
     cl->ping_max = cfg->ping_max_outstanding;
     cl->max_pending = cfg->max_pending_bytes;
     cl->bug = cfg->bug;
+    cl->no_advertise = cfg->no_advertise;
     cl->routes = g_hash_table_new(u64_hash, u64_equal);
     cl->by_id = g_hash_table_new(g_str_hash, g_str_equal);
     cl->interest = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);

@@ -48,6 +48,8 @@ typedef struct ClusterConfig {
     int64_t ping_interval_ns;  /* route keep-alive; default the server's */
     int ping_max_outstanding;
     size_t max_pending_bytes;  /* a route further behind is closed (slow route) */
+    bool no_advertise;         /* nats-server's no_advertise: clients get no connect_urls, and our
+                                  route INFO carries none (peers do not list us to their clients) */
     unsigned bug;              /* ClusterBug flags: deliberate breakage for the simulator's
                                   checkers (minijet-sim --bug route-*); 0 in every real use */
 } ClusterConfig;

@@ -366,3 +366,68 @@ test("the seed's cluster config is refused exactly as nats-server refuses it", T
   assert.match(r.stderr, /jetstream cluster requires `server_name` to be set/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+// no_advertise and client_advertise as nats-server 2.9.10 treats them (checked live): a server
+// with --no_advertise sends its clients no connect_urls and does not give its URL to the other
+// servers; one with --client_advertise puts that address in its INFO (host, port) and in every
+// connect_urls list that names it.
+test("--no_advertise and --client_advertise change connect_urls as nats-server's do", T, async () => {
+  const adv = "10.1.2.3:4444";
+  const cl = await startCluster({ size: 3, name: "adv", perNode: [[], ["--no_advertise"], ["--client_advertise", adv]] });
+  const [a, b, c] = cl.servers;
+  try {
+    const info = async (srv) => {
+      const nc = await open(srv);
+      const i = nc.info;
+      await nc.close();
+      return i;
+    };
+    const ia = await info(a), ib = await info(b), ic = await info(c);
+    assert.deepEqual([...(ia.connect_urls || [])].sort(), [a.hostport, adv].sort(), "a lists itself and c as advertised, not b");
+    assert.equal(ib.connect_urls, undefined, `b sends no connect_urls: ${JSON.stringify(ib)}`);
+    assert.equal(ib.cluster, "adv");
+    assert.equal(ic.host, "10.1.2.3");
+    assert.equal(ic.port, 4444);
+    assert.deepEqual([...(ic.connect_urls || [])].sort(), [a.hostport, adv].sort());
+    // b still routes: a message from b's client reaches a's
+    const sa = await open(a);
+    const s = sa.subscribe("adv.x");
+    await sa.flush();
+    await waitRemoteInterest(b, "adv.x");
+    const pb = await open(b);
+    pb.publish("adv.x", sc.encode("hi"));
+    await pb.flush();
+    const got = await collect(s, 1, 2000);
+    assert.equal(got.length, 1);
+  } finally {
+    await cl.close();
+  }
+});
+
+// Unknown keys: nats-server 2.9.10 refuses a top-level key or a cluster {} key it does not
+// know (`file:line:col: unknown field "k"`, exit 1) and starts with the keys it knows, used or
+// not (logtime, cluster.connect_retries).
+test("unknown config keys at the top level and in cluster {} are refused as nats-server refuses them", T, async () => {
+  const { spawnSync } = await import("node:child_process");
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const { serverBinary } = await import("./server.mjs");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "minijet-keys-"));
+  const conf = path.join(dir, "k.conf");
+  const run = (text, ms = 5000) => {
+    fs.writeFileSync(conf, text);
+    return spawnSync(serverBinary(), ["-c", conf, "-p", "-1"], { encoding: "utf8", timeout: ms });
+  };
+  let r = run("port: -1\nfoo_bar: 1\n");
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /k\.conf:2:1: unknown field "foo_bar"/);
+  r = run("cluster {\n  name: x\n  listen: 127.0.0.1:-1\n  bogus: 3\n}\n");
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /k\.conf:4:3: unknown field "bogus"/);
+  // keys it knows start the server (stopped by the timeout once it is ready)
+  r = run("logtime: true\ncluster {\n  name: x\n  listen: 127.0.0.1:-1\n  connect_retries: 3\n  no_advertise: true\n}\n", 1500);
+  assert.equal(r.error && r.error.code, "ETIMEDOUT", `still running at the timeout: ${r.stderr}`);
+  assert.match(r.stderr, /Server is ready/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

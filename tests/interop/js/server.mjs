@@ -263,7 +263,8 @@ export async function startServer(extraArgs = [], { maxFiles = 0, startTimeoutMs
  *   const c = await startCluster();  c.servers[i] (a Server plus .clusterPort, .monitorPort,
  *   .name), c.urls (client URLs), await c.waitMesh(), await c.close()
  */
-export async function startCluster({ size = 3, kinds = null, name = "tc", extraArgs = [], jetstream = false } = {}) {
+export async function startCluster({ size = 3, kinds = null, name = "tc", extraArgs = [], perNode = null,
+  jetstream = false } = {}) {
   const nodes = [];
   for (let i = 0; i < size; i++) {
     nodes.push({ port: await freePort(), cport: await freePort(), mport: await freePort() });
@@ -276,7 +277,7 @@ export async function startCluster({ size = 3, kinds = null, name = "tc", extraA
     const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "minijet-interop-cluster-"));
     const logPath = path.join(logDir, `${kind}-${n.port}-cluster-js${process.pid}.log`);
     const args = ["-m", String(n.mport), "--cluster", `nats://127.0.0.1:${n.cport}`, "--routes", routes,
-      "--cluster_name", name, "-n", `n${i + 1}`, ...extraArgs];
+      "--cluster_name", name, "-n", `n${i + 1}`, ...extraArgs, ...((perNode && perNode[i]) || [])];
     const srv = new Server(n.port, storeDir, logPath, args, { kind, jetstream });
     srv.clusterPort = n.cport;
     srv.monitorPort = n.mport;
