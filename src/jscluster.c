@@ -110,6 +110,9 @@ struct JsCluster {
     char *capture_subject;
     GBytes *captured;
     ServerHook *check_hook; /* our invariants, inside server_check_invariants */
+    ServerInternalSub *gather_sub;  /* STREAM.LIST / INFO: the stream leaders' answers */
+    GHashTable *gathers;            /* id -> Gather*, lookup only */
+    uint32_t gather_next;
 };
 
 static const StreamRepl REPL;
@@ -971,6 +974,226 @@ static void propose_api(JsCluster *c, Assignment *a, const ServerMsg *m, const c
     if (!nrg_propose(a->nrg, buf, n, &err)) reply_error(c, m, kind, MJ_ERR_JS_UNAVAILABLE, NULL);
 }
 
+
+/* ------------------------------------------------------------------ the catalogue's answers
+ *
+ * NAMES, LIST and INFO are the meta leader's, about every stream in the catalogue, wherever
+ * it lives. NAMES needs only the catalogue. LIST and INFO need each stream's state, which
+ * only its leader knows: the meta leader asks each one (an internal STREAM.INFO request
+ * whose reply comes back to _MJ.SI.<self>.<id>.<index>) and answers when all have replied or
+ * LIMIT_CLUSTER_GATHER_NS has passed; LIST names the silent ones in "missing", as
+ * nats-server does, and INFO counts what it got. */
+
+typedef struct Gather {
+    JsCluster *cl;
+    uint32_t id;
+    bool list;
+    char *reply;
+    GPtrArray *names;  /* char*, the streams asked, in order */
+    GPtrArray *infos;  /* JsonNode* per name (the reply's object), NULL until it answers */
+    guint waiting;
+    int64_t total, offset;
+    GBytes *account;   /* INFO: the local answer, to be given the cluster-wide numbers */
+    EnvTimer timer;
+} Gather;
+
+static void gather_free(Gather *g) {
+    env_timer_cancel(g->cl->env, g->timer);
+    g_free(g->reply);
+    g_ptr_array_free(g->names, TRUE);
+    for (guint i = 0; i < g->infos->len; i++)
+        if (g_ptr_array_index(g->infos, i) != NULL) json_node_unref(g_ptr_array_index(g->infos, i));
+    g_ptr_array_free(g->infos, TRUE);
+    if (g->account != NULL) g_bytes_unref(g->account);
+    g_free(g);
+}
+
+static bool subjects_overlap(const StreamConfig *cfg, const char *filter) {
+    if (filter == NULL) return true;
+    for (char **x = cfg->subjects; *x != NULL; x++)
+        if (subject_patterns_overlap(*x, filter)) return true;
+    return false;
+}
+
+static void publish_json(JsCluster *c, const char *to, JsonBuilder *b) {
+    g_autofree char *json = jsonu_builder_to_string(b);
+    server_publish(c->srv, to, NULL, NULL, 0, json, strlen(json));
+}
+
+static void gather_finish(Gather *g) {
+    JsCluster *c = g->cl;
+    g_hash_table_steal(c->gathers, GUINT_TO_POINTER(g->id));
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    if (g->list) {
+        json_builder_begin_object(b);
+        jsonu_add_string(b, "type", "io.nats.jetstream.api.v1.stream_list_response");
+        jsonu_add_int(b, "total", g->total);
+        jsonu_add_int(b, "offset", g->offset);
+        jsonu_add_int(b, "limit", LIMIT_JS_API_LIST_PAGE_COUNT);
+        json_builder_set_member_name(b, "streams");
+        json_builder_begin_array(b);
+        for (guint i = 0; i < g->infos->len; i++)
+            if (g_ptr_array_index(g->infos, i) != NULL) json_builder_add_value(b, json_node_ref(g_ptr_array_index(g->infos, i)));
+        json_builder_end_array(b);
+        if (g->waiting > 0) {
+            json_builder_set_member_name(b, "missing");
+            json_builder_begin_array(b);
+            for (guint i = 0; i < g->infos->len; i++)
+                if (g_ptr_array_index(g->infos, i) == NULL) json_builder_add_string_value(b, g_ptr_array_index(g->names, i));
+            json_builder_end_array(b);
+        }
+        json_builder_end_object(b);
+        publish_json(c, g->reply, b);
+    } else {
+        int64_t memory = 0, storage = 0, consumers = 0;
+        for (guint i = 0; i < g->infos->len; i++) {
+            JsonNode *n = g_ptr_array_index(g->infos, i);
+            if (n == NULL) continue;
+            JsonObject *o = json_node_get_object(n);
+            JsonObject *state = json_object_get_object_member(o, "state");
+            JsonObject *cfg = json_object_get_object_member(o, "config");
+            if (state == NULL || cfg == NULL) continue;
+            int64_t bytes = json_object_get_int_member_with_default(state, "bytes", 0);
+            if (g_strcmp0(json_object_get_string_member_with_default(cfg, "storage", "file"), "memory") == 0)
+                memory += bytes;
+            else
+                storage += bytes;
+            consumers += json_object_get_int_member_with_default(state, "consumer_count", 0);
+        }
+        gsize len;
+        const char *p = g_bytes_get_data(g->account, &len);
+        g_autoptr(JsonParser) parser = NULL;
+        JsonObject *o = jsonu_parse_object(p, len, &parser);
+        if (o != NULL) {
+            json_object_set_int_member(o, "memory", memory);
+            json_object_set_int_member(o, "storage", storage);
+            json_object_set_int_member(o, "streams", g_tree_nnodes(c->streams));
+            json_object_set_int_member(o, "consumers", consumers);
+            g_autoptr(JsonGenerator) gen = json_generator_new();
+            json_generator_set_root(gen, json_parser_get_root(parser));
+            g_autofree char *json = json_generator_to_data(gen, NULL);
+            server_publish(c->srv, g->reply, NULL, NULL, 0, json, strlen(json));
+        }
+    }
+    gather_free(g);
+}
+
+static void gather_timeout(void *arg) {
+    Gather *g = arg;
+    g->timer = 0;
+    gather_finish(g);
+}
+
+static void on_gather(void *ctx, const ServerMsg *m) {
+    JsCluster *c = ctx;
+    g_autofree char *subject = g_strndup(m->subject, m->subject_len);
+    g_auto(GStrv) t = g_strsplit(subject, ".", -1);
+    if (g_strv_length(t) != 5) return;
+    guint64 id = 0, idx = 0;
+    if (!g_ascii_string_to_unsigned(t[3], 10, 0, G_MAXUINT32, &id, NULL) ||
+        !g_ascii_string_to_unsigned(t[4], 10, 0, G_MAXUINT32, &idx, NULL))
+        return;
+    Gather *g = g_hash_table_lookup(c->gathers, GUINT_TO_POINTER((guint)id));
+    if (g == NULL || idx >= g->infos->len || g_ptr_array_index(g->infos, idx) != NULL) return;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
+    if (o == NULL || json_object_has_member(o, "error")) return; /* not the leader's: wait for it */
+    json_object_remove_member(o, "type");
+    g_ptr_array_index(g->infos, idx) = json_node_copy(json_parser_get_root(parser));
+    if (--g->waiting == 0) gather_finish(g);
+}
+
+/* Ask every stream in names for its info; answer when they have (or time is up). */
+static void gather_start(JsCluster *c, const ServerMsg *m, const char *reply, bool list, GPtrArray *names,
+                         int64_t total, int64_t offset) {
+    if (g_hash_table_size(c->gathers) >= LIMIT_CLUSTER_GATHERS_COUNT) {
+        g_ptr_array_free(names, TRUE);
+        return reply_error(c, m, list ? "stream_list_response" : "account_info_response", MJ_ERR_JS_UNAVAILABLE, NULL);
+    }
+    Gather *g = g_new0(Gather, 1);
+    g->cl = c;
+    g->id = ++c->gather_next;
+    g->list = list;
+    g->reply = g_strdup(reply);
+    g->names = names;
+    g->infos = g_ptr_array_new();
+    g_ptr_array_set_size(g->infos, names->len);
+    g->waiting = names->len;
+    g->total = total;
+    g->offset = offset;
+    if (!list) { /* the account's own answer, for everything but the numbers */
+        ServerMsg local = *m;
+        local.reply = c->capture_subject;
+        local.reply_len = strlen(c->capture_subject);
+        g_clear_pointer(&c->captured, g_bytes_unref);
+        jetstream_api_dispatch(c->js, &local);
+        g->account = g_steal_pointer(&c->captured);
+        if (g->account == NULL) {
+            gather_free(g);
+            return;
+        }
+    }
+    g_hash_table_insert(c->gathers, GUINT_TO_POINTER(g->id), g);
+    if (g->waiting == 0) return gather_finish(g);
+    g->timer = env_timer_add(c->env, LIMIT_CLUSTER_GATHER_NS, gather_timeout, g);
+    uint32_t id = g->id;
+    for (guint i = 0; i < names->len; i++) {
+        g_autofree char *subj = g_strdup_printf("$JS.API.STREAM.INFO.%s", (char *)g_ptr_array_index(names, i));
+        g_autofree char *to = g_strdup_printf("_MJ.SI.%08x.%u.%u", c->self, id, i);
+        server_publish(c->srv, subj, to, NULL, 0, NULL, 0);
+        if (g_hash_table_lookup(c->gathers, GUINT_TO_POINTER(id)) == NULL) return; /* all answered at once */
+    }
+}
+
+/* STREAM.NAMES / LIST / INFO on the meta leader. */
+static void answer_catalogue(JsCluster *c, const ServerMsg *m, const char *reply, const char *what) {
+    if (strcmp(what, "INFO") == 0) {
+        GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+        for (GTreeNode *n = g_tree_node_first(c->streams); n != NULL; n = g_tree_node_next(n))
+            g_ptr_array_add(names, g_strdup(g_tree_node_key(n)));
+        return gather_start(c, m, reply, false, names, 0, 0);
+    }
+    bool list = strcmp(what, "LIST") == 0;
+    const char *kind = list ? "stream_list_response" : "stream_names_response";
+    int64_t offset = 0;
+    const char *filter = NULL;
+    g_autoptr(JsonParser) parser = NULL;
+    if (m->payload_len > 0) {
+        JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
+        if (o == NULL || !jsonu_get_int(o, "offset", &offset) || !jsonu_get_string(o, "subject", &filter))
+            return reply_error(c, m, kind, MJ_ERR_JS_INVALID_JSON, NULL);
+        if (filter != NULL && filter[0] == '\0') filter = NULL;
+    }
+    g_autoptr(GPtrArray) match = g_ptr_array_new();
+    for (GTreeNode *n = g_tree_node_first(c->streams); n != NULL; n = g_tree_node_next(n)) {
+        Assignment *a = g_tree_node_value(n);
+        if (subjects_overlap(a->cfg, filter)) g_ptr_array_add(match, a->name);
+    }
+    int64_t limit = list ? LIMIT_JS_API_LIST_PAGE_COUNT : LIMIT_JS_API_NAMES_PAGE_COUNT;
+    int64_t total = match->len, off = CLAMP(offset, 0, total), end = MIN(total, off + limit);
+    if (list) {
+        GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+        for (int64_t i = off; i < end; i++) g_ptr_array_add(names, g_strdup(g_ptr_array_index(match, (guint)i)));
+        return gather_start(c, m, reply, true, names, total, off);
+    }
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    jsonu_add_string(b, "type", "io.nats.jetstream.api.v1.stream_names_response");
+    jsonu_add_int(b, "total", total);
+    jsonu_add_int(b, "offset", off);
+    jsonu_add_int(b, "limit", limit);
+    json_builder_set_member_name(b, "streams");
+    if (off >= end) {
+        json_builder_add_null_value(b); /* nats-server's nil slice; nats.js expects it */
+    } else {
+        json_builder_begin_array(b);
+        for (int64_t i = off; i < end; i++) json_builder_add_string_value(b, g_ptr_array_index(match, (guint)i));
+        json_builder_end_array(b);
+    }
+    json_builder_end_object(b);
+    publish_json(c, reply, b);
+}
+
 /* The stream a request is about: STREAM.<verb>.<s>, STREAM.MSG.<verb>.<s>, DIRECT.GET.<s>...,
  * STREAM.LEADER.STEPDOWN.<s>, CONSUMER.<verb>.<s>..., CONSUMER.DURABLE.CREATE.<s>.<c>,
  * CONSUMER.MSG.NEXT.<s>.<c>, CONSUMER.LEADER.STEPDOWN.<s>.<c>. */
@@ -1042,7 +1265,10 @@ static bool api_filter(void *ctx, const ServerMsg *m) {
             if (shape && strcmp(t[1], "CREATE") == 0) create_existing(c, m, t[2], reply);
             return true;
         }
-        if (catalogue) return false; /* the meta leader answers from its own view */
+        if (catalogue) {
+            answer_catalogue(c, m, reply, n == 1 ? "INFO" : t[1]);
+            return true;
+        }
         if (strcmp(t[1], "CREATE") == 0) api_create(c, m, t[2], reply);
         else if (strcmp(t[1], "UPDATE") == 0) api_update(c, m, t[2], reply);
         else api_delete(c, m, t[2], reply);
@@ -1249,6 +1475,9 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
     c->capture_subject = g_strdup_printf("_MJ.CAP.%08x", c->self);
     c->capture_sub = server_subscribe_internal(srv, c->capture_subject, NULL, on_capture, c);
     c->check_hook = server_add_check(srv, check_hook, c); /* after JetStream's: the chain's order */
+    c->gathers = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)gather_free);
+    g_autofree char *gather_subject = g_strdup_printf("_MJ.SI.%08x.>", c->self);
+    c->gather_sub = server_subscribe_internal(srv, gather_subject, NULL, on_gather, c);
     g_autoptr(GError) err = NULL;
     if (!load_meta(c, &err)) {
         env_log(env, ENV_LOG_ERROR, "JetStream cluster: %s", err->message);
@@ -1267,6 +1496,8 @@ void jscluster_free(JsCluster *c) {
     server_remove_hook(c->srv, c->check_hook);
     server_unsubscribe_internal(c->srv, c->hello_sub);
     server_unsubscribe_internal(c->srv, c->capture_sub);
+    server_unsubscribe_internal(c->srv, c->gather_sub);
+    g_hash_table_destroy(c->gathers);
     g_free(c->capture_subject);
     if (c->captured != NULL) g_bytes_unref(c->captured);
     env_timer_cancel(c->env, c->hello_timer);
@@ -1279,6 +1510,50 @@ void jscluster_free(JsCluster *c) {
     g_free(c->cluster_name);
     g_free(c->dir);
     g_free(c);
+}
+
+/* ------------------------------------------------------------------ what the monitor shows */
+
+void jscluster_build_meta(JsCluster *c, JsonBuilder *b) {
+    jsonu_add_string(b, "name", c->cluster_name);
+    uint32_t leader = meta_leader_known(c) ? nrg_leader(c->meta) : 0;
+    char hex[9];
+    if (leader != 0) {
+        jsonu_add_string(b, "leader", peer_name(c, leader));
+        jsonu_add_string(b, "peer", nrg_peer_hex(leader, hex));
+    }
+    if (c->meta != NULL && nrg_is_leader(c->meta)) {
+        size_t n;
+        const uint32_t *peers = nrg_peers(c->meta, &n);
+        json_builder_set_member_name(b, "replicas");
+        json_builder_begin_array(b);
+        for (size_t i = 0; i < n; i++) {
+            if (peers[i] == c->self) continue;
+            NrgPeerInfo pi = {0};
+            nrg_peer_info(c->meta, peers[i], &pi);
+            json_builder_begin_object(b);
+            jsonu_add_string(b, "name", peer_name(c, peers[i]));
+            jsonu_add_bool(b, "current", pi.current);
+            jsonu_add_int(b, "active", pi.active_ns);
+            jsonu_add_string(b, "peer", nrg_peer_hex(peers[i], hex));
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+    }
+    jsonu_add_int(b, "cluster_size", c->size);
+}
+
+int64_t jscluster_ha_assets(JsCluster *c) {
+    int64_t n = c->meta != NULL;
+    for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node))
+        n += ((Assignment *)g_tree_node_value(node))->nrg != NULL;
+    return n;
+}
+
+guint jscluster_consumer_count(JsCluster *c, Stream *st) {
+    Assignment *a = g_tree_lookup(c->streams, stream_name(st));
+    if (a == NULL || a->st != st || a->leading) return consumer_set_count(consumer_set_of(st));
+    return (guint)g_tree_nnodes(a->consumers);
 }
 
 void jscluster_check_invariants(JsCluster *c) {

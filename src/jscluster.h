@@ -34,6 +34,9 @@
  *   jscluster_replica(c, name)            this server's replica of a stream, once the meta log
  *                                         said it hosts it (a local stream loaded from disk
  *                                         before that is silent and may still be repaired)
+ *   jscluster_build_meta(c, b), jscluster_ha_assets(c), jscluster_consumer_count(c, st)
+ *                                         what /varz and /jsz show: the meta group's block,
+ *                                         Raft groups here, consumers hosted per stream
  *   jscluster_check_invariants(c)
  *
  * DAMAGE (Jepsen NATS #7549)
@@ -43,9 +46,8 @@
  *   whose Raft log was damaged does not vote until a leader has repaired it (raft.c).
  *
  * LIMITATIONS (this version)
- *   Consumers of a replicated stream live on its leader only (their state is not
- *   replicated); num_replicas cannot change after create; no snapshots (each group's log
- *   grows until the stream is deleted) and no peer removal.
+ *   A consumer leads only on its stream's leader; num_replicas cannot change after create;
+ *   no snapshots (each group's log grows until the stream is deleted) and no peer removal.
  */
 #ifndef MINIJET_JSCLUSTER_H
 #define MINIJET_JSCLUSTER_H
@@ -79,6 +81,14 @@ void jscluster_free(JsCluster *c);
 const char *jscluster_meta_leader(JsCluster *c);
 const char *jscluster_stream_leader(JsCluster *c, const char *stream);
 Stream *jscluster_replica(JsCluster *c, const char *stream);
+/* The meta group as nats-server 2.9.10's /varz "meta" and /jsz "meta_cluster" show it:
+ * {"name","leader","peer","replicas" (on the meta leader only),"cluster_size"}; adds the
+ * members to the open object b. */
+void jscluster_build_meta(JsCluster *c, JsonBuilder *b);
+/* Raft groups this server is a member of (the meta group included): /jsz "ha_assets". */
+int64_t jscluster_ha_assets(JsCluster *c);
+/* Consumers of st hosted here: the leader's live ones, a follower's replicated ones. */
+guint jscluster_consumer_count(JsCluster *c, Stream *st);
 void jscluster_check_invariants(JsCluster *c);
 
 #endif

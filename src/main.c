@@ -132,6 +132,7 @@ static void finish_startup(Startup *st) {
                                .size = (int)g_strv_length((char **)st->ccfg->routes)};
         st->jscluster = jscluster_new(st->server, st->js, &jcc, &err);
         if (st->jscluster == NULL) return startup_failed(st, "Error starting JetStream cluster", err);
+        if (st->monitor) monitor_set_jscluster(st->monitor, st->jscluster);
         env_log(env, ENV_LOG_INFO, "JetStream cluster: %d servers, waiting for the meta group", jcc.size);
     }
     if (!env_real_listen_start(env, &err)) return startup_failed(st, "Error listening on port", err);

@@ -56,6 +56,7 @@
 #include "consumer.h"
 #include "route.h"
 #include "jetstream.h"
+#include "jscluster.h"
 #include "jsonutil.h"
 #include "limits.h"
 #include "rng.h"
@@ -85,6 +86,7 @@ struct Monitor {
     Env *env;
     Server *srv;
     Cluster *cluster; /* NULL without a cluster port */
+    JsCluster *jsc;   /* NULL without clustered JetStream */
     JetStream *js;     /* NULL when JetStream is off */
     MonitorOptions opts;
     char *http_host;
@@ -265,9 +267,11 @@ typedef struct JsTotals {
     int64_t streams, consumers;
     uint64_t messages, bytes, api_total, api_errors;
     JetStreamUsage usage; /* memory, storage, reserved_*, the limits (jetstream.c) */
+    int64_t ha_assets;
 } JsTotals;
 
-static void js_totals(JetStream *js, JsTotals *t) {
+static void js_totals(Monitor *m, JsTotals *t) {
+    JetStream *js = m->js;
     *t = (JsTotals){0};
     if (js == NULL) return;
     g_autoptr(GPtrArray) streams = jetstream_streams(js);
@@ -276,12 +280,22 @@ static void js_totals(JetStream *js, JsTotals *t) {
         StoreState ss;
         store_state(stream_store(st), &ss);
         t->streams++;
-        t->consumers += consumer_set_count(consumer_set_of(st));
+        t->consumers += m->jsc != NULL ? jscluster_consumer_count(m->jsc, st) : consumer_set_count(consumer_set_of(st));
         t->messages += ss.msgs;
         t->bytes += ss.bytes;
     }
     jetstream_usage(js, &t->usage);
     jetstream_api_stats(js, &t->api_total, &t->api_errors);
+    t->ha_assets = m->jsc != NULL ? jscluster_ha_assets(m->jsc) : 0;
+}
+
+/* The meta group's block (nats-server: /varz jetstream.meta, /jsz meta_cluster). */
+static void add_meta(Monitor *m, JsonBuilder *b, const char *member) {
+    if (m->jsc == NULL) return;
+    json_builder_set_member_name(b, member);
+    json_builder_begin_object(b);
+    jscluster_build_meta(m->jsc, b);
+    json_builder_end_object(b);
 }
 
 /* JetStreamConfig: {max_memory, max_storage, store_dir} */
@@ -303,7 +317,7 @@ static void add_js_stats(JsonBuilder *b, const JsTotals *t) {
     jsonu_add_int(b, "reserved_memory", t->usage.reserved_memory);
     jsonu_add_int(b, "reserved_storage", t->usage.reserved_storage);
     jsonu_add_int(b, "accounts", 1);
-    jsonu_add_int(b, "ha_assets", 0);
+    jsonu_add_int(b, "ha_assets", t->ha_assets);
     json_builder_set_member_name(b, "api");
     json_builder_begin_object(b);
     jsonu_add_int(b, "total", (int64_t)t->api_total);
@@ -382,12 +396,13 @@ static void handle_varz(HttpConn *hc) {
     json_builder_begin_object(b);
     if (m->js != NULL) {
         JsTotals t;
-        js_totals(m->js, &t);
+        js_totals(m, &t);
         add_js_config(m, b);
         json_builder_set_member_name(b, "stats");
         json_builder_begin_object(b);
         add_js_stats(b, &t);
         json_builder_end_object(b);
+        add_meta(m, b, "meta");
     }
     json_builder_end_object(b);
     add_time(b, "start", start);
@@ -568,9 +583,9 @@ static void add_stream_detail(JsonBuilder *b, Stream *st, bool consumers, bool c
     JsonObject *io = json_node_get_object(root);
     json_builder_begin_object(b);
     jsonu_add_string(b, "name", stream_name(st));
-    const char *const members[] = {"created", "config", "state"};
-    for (int i = 0; i < 3; i++) {
-        if (!config && strcmp(members[i], "config") == 0) continue;
+    const char *const members[] = {"created", "config", "cluster", "state"}; /* nats-server's order */
+    for (int i = 0; i < 4; i++) {
+        if ((!config && strcmp(members[i], "config") == 0) || !json_object_has_member(io, members[i])) continue;
         json_builder_set_member_name(b, members[i]);
         json_builder_add_value(b, json_node_copy(json_object_get_member(io, members[i])));
     }
@@ -589,6 +604,7 @@ static void add_stream_detail(JsonBuilder *b, Stream *st, bool consumers, bool c
                 consumer_config_build(consumer_config(c), b);
             }
             consumer_build_info(c, b);
+            stream_build_cluster_info(st, b);
             json_builder_end_object(b);
         }
         json_builder_end_array(b);
@@ -611,7 +627,7 @@ static void handle_jsz(HttpConn *hc, const char *query) {
     streams |= consumers; /* as nats-server: consumer detail implies stream detail */
     JetStream *js = m->js;
     JsTotals t;
-    js_totals(js, &t);
+    js_totals(m, &t);
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
     jsonu_add_string(b, "server_id", server_id(m->srv));
@@ -623,6 +639,7 @@ static void handle_jsz(HttpConn *hc, const char *query) {
     jsonu_add_int(b, "consumers", t.consumers);
     jsonu_add_int(b, "messages", (int64_t)t.messages);
     jsonu_add_int(b, "bytes", (int64_t)t.bytes);
+    add_meta(m, b, "meta_cluster");
     if (js != NULL && (streams || accounts)) {
         json_builder_set_member_name(b, "account_details");
         json_builder_begin_array(b);
@@ -857,6 +874,7 @@ Monitor *monitor_new(Env *env, Server *srv, JetStream *js, const MonitorOptions 
 }
 
 void monitor_set_cluster(Monitor *m, Cluster *cl) { m->cluster = cl; }
+void monitor_set_jscluster(Monitor *m, JsCluster *jc) { m->jsc = jc; }
 
 void monitor_set_http_port(Monitor *m, int port) { m->opts.http_port = port; }
 

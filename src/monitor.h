@@ -53,6 +53,8 @@ const EnvHandlers *monitor_handlers(void);
 void monitor_set_http_port(Monitor *m, int port);
 struct Cluster;
 void monitor_set_cluster(Monitor *m, struct Cluster *cl); /* /routez and /varz cluster fields */
+struct JsCluster;
+void monitor_set_jscluster(Monitor *m, struct JsCluster *jc); /* /varz meta, /jsz meta_cluster */
 void monitor_free(Monitor *m);
 
 #endif

@@ -16,7 +16,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, StringCodec, AckPolicy } from "nats";
-import { serverKind, startCluster, stopAllServers } from "./server.mjs";
+import { serverKind, startCluster, stopAllServers, monitorJson } from "./server.mjs";
 
 const sc = StringCodec();
 const isMinijet = serverKind === "minijet";
@@ -306,6 +306,75 @@ test("a KV bucket with replicas: 3 survives the kill of its leader", { timeout: 
   assert.deepEqual(hist, ["v0", "v0b"]);
   await victim.spawn();
   await allCurrent(jsm, () => jsm.streams.info("KV_cfg"), "KV replicas current");
+  await nc.close();
+  await c.close();
+});
+
+// The catalogue is the meta leader's, and it lists every stream wherever it lives: NAMES,
+// LIST and account INFO asked through any server show all of them (R1 streams placed on
+// other servers included), and /jsz and /varz show the meta group as nats-server does.
+test("names, list and account info from every server show every stream; /jsz and /varz show the meta group", { timeout: 120000 }, async () => {
+  const c = await startCluster({ jetstream: true });
+  const nc = await connect({ servers: c.urls, timeout: 5000 });
+  const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
+  const all = [];
+  for (let i = 0; i < 6; i++) {
+    await until(() => jsm.streams.add({ name: `ONE${i}`, subjects: [`one${i}.>`], num_replicas: 1 }), WAIT_MS, `R1 ${i}`);
+    all.push(`ONE${i}`);
+  }
+  await until(() => jsm.streams.add({ name: "THREE", subjects: ["three.>"], num_replicas: 3 }), WAIT_MS, "R3");
+  all.push("THREE");
+  await until(() => jsm.consumers.add("THREE", { durable_name: "d", ack_policy: AckPolicy.Explicit }), WAIT_MS, "durable");
+  const js = nc.jetstream({ timeout: 2000 });
+  for (let i = 0; i < 6; i++) await publishOnce(js, `one${i}.x`, `p${i}`, new Map());
+  // (nats-server counts account usage from asynchronous updates: every check is a bounded poll)
+  for (const srv of c.servers) {
+    const one = await connect({ servers: srv.url, noRandomize: true, ignoreClusterUpdates: true, timeout: 5000 });
+    const m = await one.jetstreamManager({ timeout: 5000 });
+    await until(async () => {
+      const names = [];
+      for await (const n of m.streams.names()) names.push(n);
+      assert.deepEqual(names.sort(), all, `names through ${srv.name}`);
+      const listed = [];
+      for await (const si of m.streams.list()) listed.push(si);
+      assert.deepEqual(listed.map((si) => si.config.name).sort(), all, `list through ${srv.name}`);
+      for (const si of listed) {
+        assert.ok(si.cluster && si.cluster.leader, `${si.config.name} listed with its leader`);
+        assert.equal(si.state.messages, si.config.name === "THREE" ? 0 : 1, `${si.config.name}'s state`);
+      }
+      const filtered = [];
+      for await (const n of m.streams.names("one3.x")) filtered.push(n);
+      assert.deepEqual(filtered, ["ONE3"]);
+      const ai = await m.getAccountInfo();
+      assert.equal(ai.streams, all.length, `account info through ${srv.name}`);
+      assert.equal(ai.consumers, 1, `consumers in account info through ${srv.name}`);
+      assert.ok(ai.storage > 0, `storage in account info through ${srv.name}`);
+    }, WAIT_MS, `catalogue through ${srv.name}`);
+    await one.close();
+  }
+  // the meta group on the monitor port: one leader everyone agrees on; its replicas on the leader
+  await until(async () => {
+    const jszs = await Promise.all(c.servers.map((s) => monitorJson(s, "/jsz")));
+    const leaders = new Set(jszs.map((j) => j.meta_cluster && j.meta_cluster.leader));
+    assert.ok(leaders.size === 1 && !leaders.has(undefined), `meta leaders ${[...leaders]}`);
+    for (const [i, j] of jszs.entries()) {
+      const mc = j.meta_cluster;
+      assert.equal(mc.name, "tc");
+      assert.equal(mc.cluster_size, 3);
+      assert.equal(typeof mc.peer, "string");
+      if (mc.leader === c.servers[i].name) {
+        assert.deepEqual(mc.replicas.map((r) => r.name).sort(), c.servers.filter((s, k) => k !== i).map((s) => s.name));
+        for (const r of mc.replicas) assert.equal(typeof r.current, "boolean");
+      } else {
+        assert.equal(mc.replicas, undefined, "only the meta leader lists the replicas");
+      }
+      assert.ok(j.ha_assets >= 2, `${c.servers[i].name}: ha_assets ${j.ha_assets} (the meta group and THREE's)`);
+      assert.ok(j.consumers >= 1, `${c.servers[i].name} hosts THREE's consumer (consumers ${j.consumers})`);
+      const v = await monitorJson(c.servers[i], "/varz");
+      assert.equal(v.jetstream.meta.leader, mc.leader);
+      assert.equal(v.jetstream.meta.cluster_size, 3);
+    }
+  }, WAIT_MS, "/jsz and /varz");
   await nc.close();
   await c.close();
 });
