@@ -378,3 +378,52 @@ test("names, list and account info from every server show every stream; /jsz and
   await nc.close();
   await c.close();
 });
+
+// Catch-up (issue: "a restarted node is current again within 1 s for 10,000 messages
+// behind"; nats-server: 0.35-0.81 s for 5-7k behind, spec 5.4). A follower is killed, 10,000
+// messages are published without it, and the time from its restart (listening again) to
+// `current: true` with no lag in the leader's stream info is printed. minijet replays the
+// missing entries from the leader's Raft log. The bound asserted is loose (3 s: a shared
+// 2-core machine under a full test run); the number printed is the measurement.
+test("a follower restarted 10,000 messages behind is current again", { timeout: 180000 }, async () => {
+  const N = 10000;
+  const c = await startCluster({ jetstream: true });
+  const nc = await connect({ servers: c.urls, timeout: 5000 });
+  const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
+  await until(() => jsm.streams.add({ name: "CU", subjects: ["cu.>"], num_replicas: 3 }), WAIT_MS, "R3 create");
+  const si = await until(async () => {
+    const x = await jsm.streams.info("CU");
+    if (!x.cluster.leader) throw new Error("no leader");
+    return x;
+  }, WAIT_MS, "leader");
+  const leader = c.servers.find((s) => s.name === si.cluster.leader);
+  const victim = c.servers.find((s) => s !== leader);
+  // publish through the leader's own server: the victim's death cannot take a connection down
+  const pc = await connect({ servers: leader.url, noRandomize: true, ignoreClusterUpdates: true, timeout: 5000 });
+  const js = pc.jetstream({ timeout: 20000 });
+  await js.publish("cu.x", sc.encode("warm"));
+  await victim.kill();
+  const payload = new Uint8Array(100);
+  for (let i = 0; i < N; i += 500) {
+    const ps = [];
+    for (let k = 0; k < 500; k++) ps.push(js.publish("cu.x", payload));
+    await Promise.all(ps);
+  }
+  const behind = await jsm.streams.info("CU");
+  assert.equal(behind.state.messages, N + 1);
+  const lagging = behind.cluster.replicas.find((r) => r.name === victim.name);
+  assert.equal(lagging.current, false, "the dead follower is not current");
+  await victim.spawn();
+  const t0 = Date.now();
+  await until(async () => {
+    const x = await jsm.streams.info("CU");
+    const r = (x.cluster.replicas || []).find((y) => y.name === victim.name);
+    if (!r || !r.current || r.lag) throw new Error(JSON.stringify(r));
+  }, WAIT_MS, "restarted follower current");
+  const ms = Date.now() - t0;
+  console.log(`# ${serverKind}: ${victim.name} current ${ms} ms after its restart, ${N} messages behind`);
+  if (isMinijet) assert.ok(ms <= 3000, `catch-up took ${ms} ms`);
+  await pc.close();
+  await nc.close();
+  await c.close();
+});
