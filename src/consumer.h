@@ -136,7 +136,8 @@ void consumer_set_check_contracts(ConsumerSet *set); /* no num_pending recount *
 /* Replication (jscluster.c; see consumer_store.c "replication"): a replicated stream's
  * durables live on its leader, their state in the stream's Raft log. */
 typedef struct ConsumerSetRepl {
-    void (*changed)(void *ctx, Consumer *c);                      /* a durable's state or config */
+    void (*changed)(void *ctx, Consumer *c);                      /* a durable's state, config, or
+                                                                   * deletion (c is still valid) */
     void (*ack_reply)(void *ctx, Consumer *c, const char *reply); /* answer once replicated */
 } ConsumerSetRepl;
 void consumer_set_set_repl(ConsumerSet *set, const ConsumerSetRepl *r, void *ctx);

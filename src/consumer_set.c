@@ -209,6 +209,7 @@ static void release_unneeded(ConsumerSet *set) {
 }
 
 void consumer_set_delete(ConsumerSet *set, Consumer *c) {
+    if (set->repl != NULL && consumer_is_durable(c)) set->repl->changed(set->repl_ctx, c); /* it is gone */
     index_remove(set, c);
     consumer_states_forget(set->states, c, true);
     consumer_free(c, true);

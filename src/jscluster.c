@@ -371,10 +371,9 @@ static void consumers_propose(void *arg) {
         const char *name = g_tree_node_key(node);
         if (GPOINTER_TO_SIZE(g_hash_table_lookup(a->cinflight, name)) > 0) continue; /* after that one */
         Consumer *c = consumer_set_lookup(set_of(a), name);
-        if (c != NULL) {
-            g_autofree char *rec = consumer_record(c);
-            if (!propose_consumer(a, OP_CSTATE, name, rec, g_tree_node_value(node))) break;
-        }
+        g_autofree char *rec = c != NULL ? consumer_record(c) : NULL;
+        /* changed and no longer here: deleted (by the API or its inactivity) */
+        if (!propose_consumer(a, c != NULL ? OP_CSTATE : OP_CDEL, name, rec, g_tree_node_value(node))) break;
         g_ptr_array_add(done, g_strdup(name));
     }
     for (guint i = 0; i < done->len; i++) g_tree_remove(a->cdirty, g_ptr_array_index(done, i));
@@ -477,20 +476,13 @@ static void consumer_write(JsCluster *c, Assignment *a, const ServerMsg *m, cons
     JsonObject *o = jsonu_parse_object(p, len, &parser);
     const char *name = del ? del_name : NULL;
     if (o != NULL && !del) jsonu_get_string(o, "name", &name);
-    bool durable = name != NULL && !json_object_has_member(o, "error") &&
-                   (del ? g_tree_lookup(a->consumers, name) != NULL || g_tree_lookup(a->cdirty, name) != NULL
-                        : consumer_set_lookup(set_of(a), name) != NULL &&
-                              consumer_is_durable(consumer_set_lookup(set_of(a), name)));
+    /* a durable's create, update or delete marked it dirty (consumer_set.c calls back) */
+    bool durable = name != NULL && !json_object_has_member(o, "error") && g_tree_lookup(a->cdirty, name) != NULL;
     if (!durable) return forward(c, reply, answer);
     CReply *r = g_new0(CReply, 1);
     r->subject = g_strdup(reply);
     r->body = g_bytes_ref(answer);
-    if (!del) return mark_dirty(a, name, r);
-    g_tree_remove(a->cdirty, name); /* its records, if any, are moot; their replies lapse */
-    g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func((GDestroyNotify)creply_free);
-    g_ptr_array_add(replies, r);
-    if (!propose_consumer(a, OP_CDEL, name, NULL, replies))
-        reply_error(c, m, "consumer_delete_response", MJ_ERR_JS_UNAVAILABLE, NULL);
+    mark_dirty(a, name, r); /* answered with the record (or the deletion) that holds it */
 }
 
 static void stream_apply(void *ctx, uint64_t index, const uint8_t *data, size_t len) {

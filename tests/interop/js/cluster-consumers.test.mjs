@@ -277,6 +277,23 @@ test("consumer leader stepdown moves the consumer; its state goes along", { time
   }, WAIT_MS, "pull after stepdown");
   assert.deepEqual(seqs, [6]);
   console.log(`# consumer leader ${ci.cluster.leader} -> ${ci2.cluster.leader}`);
+  // a deleted durable stays deleted when leadership moves again
+  assert.equal(await jsm.consumers.delete("SD", "d"), true);
+  const r3 = await nc.request("$JS.API.STREAM.LEADER.STEPDOWN.SD", undefined, { timeout: 5000 });
+  assert.equal(JSON.parse(sc.decode(r3.data)).success, true);
+  await until(async () => {
+    const si = await jsm.streams.info("SD");
+    if (!si.cluster.leader || si.cluster.leader === ci2.cluster.leader) throw new Error(`leader ${si.cluster.leader}`);
+  }, WAIT_MS, "stream leader moved");
+  const gone = await until(async () => {
+    try {
+      await jsm.consumers.info("SD", "d");
+    } catch (err) {
+      return err;
+    }
+    throw new Error("still there");
+  }, WAIT_MS, "consumer gone");
+  assert.match(gone.message, /consumer not found/);
   await nc.close();
   await c.close();
 });
