@@ -23,7 +23,15 @@ const isMinijet = serverKind === "minijet";
 const WAIT_MS = isMinijet ? 20000 : 40000; // a failover, a catch-up: nats-server needs 4-9 s
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+const conns = []; // closed in after(): a failed test must not leave one reconnecting forever
+async function open(opts) {
+  const nc = await connect(opts);
+  conns.push(nc);
+  return nc;
+}
+
 after(async () => {
+  await Promise.all(conns.map((nc) => nc.close().catch(() => {})));
   await stopAllServers();
 });
 
@@ -78,7 +86,7 @@ async function allCurrent(jsm, info, what) {
 test("kill -9 of an R3 stream's leader: durable pull and push consumers resume where they were", { timeout: 180000 }, async () => {
   const c = await startCluster({ jetstream: true });
   const byName = new Map(c.servers.map((s) => [s.name, s]));
-  const nc = await connect({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+  const nc = await open({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
   const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
   await until(() => jsm.streams.add({ name: "CHK", subjects: ["chk.>"], num_replicas: 3, storage: "file" }),
     WAIT_MS, "R3 create");
@@ -236,7 +244,7 @@ test("kill -9 of an R3 stream's leader: durable pull and push consumers resume w
 
 test("consumer leader stepdown moves the consumer; its state goes along", { timeout: 120000 }, async () => {
   const c = await startCluster({ jetstream: true });
-  const nc = await connect({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+  const nc = await open({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
   const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
   await until(() => jsm.streams.add({ name: "SD", subjects: ["sd.>"], num_replicas: 3 }), WAIT_MS, "R3 create");
   const js = nc.jetstream({ timeout: 1000 });
@@ -301,7 +309,7 @@ test("consumer leader stepdown moves the consumer; its state goes along", { time
 test("a KV bucket with replicas: 3 survives the kill of its leader", { timeout: 120000 }, async () => {
   const c = await startCluster({ jetstream: true });
   const byName = new Map(c.servers.map((s) => [s.name, s]));
-  const nc = await connect({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+  const nc = await open({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
   const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
   const kv = await until(() => nc.jetstream({ timeout: 1000 }).views.kv("cfg", { replicas: 3, history: 5 }), WAIT_MS, "bucket");
   for (let i = 0; i < 20; i++) await until(() => kv.put(`k${i}`, sc.encode(`v${i}`)), WAIT_MS, `put k${i}`);
@@ -319,11 +327,16 @@ test("a KV bucket with replicas: 3 survives the kill of its leader", { timeout: 
   }
   const e0 = await until(() => kv.get("k0"), WAIT_MS, "get k0");
   assert.equal(sc.decode(e0.value), "v0b");
-  const hist = [];
-  for await (const h of await kv.history({ key: "k0" })) hist.push(sc.decode(h.value));
-  assert.deepEqual(hist, ["v0", "v0b"]);
   await victim.spawn();
   await allCurrent(jsm, () => jsm.streams.info("KV_cfg"), "KV replicas current");
+  // history reads through an R1 ordered consumer, which nats-server may place on a peer it
+  // still believes alive (spec 4.4): retried until one answers
+  const hist = await until(async () => {
+    const h = [];
+    for await (const e of await kv.history({ key: "k0" })) h.push(sc.decode(e.value));
+    return h;
+  }, WAIT_MS, "history");
+  assert.deepEqual(hist, ["v0", "v0b"]);
   await nc.close();
   await c.close();
 });
@@ -333,7 +346,7 @@ test("a KV bucket with replicas: 3 survives the kill of its leader", { timeout: 
 // other servers included), and /jsz and /varz show the meta group as nats-server does.
 test("names, list and account info from every server show every stream; /jsz and /varz show the meta group", { timeout: 120000 }, async () => {
   const c = await startCluster({ jetstream: true });
-  const nc = await connect({ servers: c.urls, timeout: 5000 });
+  const nc = await open({ servers: c.urls, timeout: 5000 });
   const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
   const all = [];
   for (let i = 0; i < 6; i++) {
@@ -347,7 +360,7 @@ test("names, list and account info from every server show every stream; /jsz and
   for (let i = 0; i < 6; i++) await publishOnce(js, `one${i}.x`, `p${i}`, new Map());
   // (nats-server counts account usage from asynchronous updates: every check is a bounded poll)
   for (const srv of c.servers) {
-    const one = await connect({ servers: srv.url, noRandomize: true, ignoreClusterUpdates: true, timeout: 5000 });
+    const one = await open({ servers: srv.url, noRandomize: true, ignoreClusterUpdates: true, timeout: 5000 });
     const m = await one.jetstreamManager({ timeout: 5000 });
     await until(async () => {
       const names = [];
@@ -406,7 +419,7 @@ test("names, list and account info from every server show every stream; /jsz and
 test("a follower restarted 10,000 messages behind is current again", { timeout: 180000 }, async () => {
   const N = 10000;
   const c = await startCluster({ jetstream: true });
-  const nc = await connect({ servers: c.urls, timeout: 5000 });
+  const nc = await open({ servers: c.urls, timeout: 5000 });
   const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
   await until(() => jsm.streams.add({ name: "CU", subjects: ["cu.>"], num_replicas: 3 }), WAIT_MS, "R3 create");
   const si = await until(async () => {
@@ -417,7 +430,7 @@ test("a follower restarted 10,000 messages behind is current again", { timeout: 
   const leader = c.servers.find((s) => s.name === si.cluster.leader);
   const victim = c.servers.find((s) => s !== leader);
   // publish through the leader's own server: the victim's death cannot take a connection down
-  const pc = await connect({ servers: leader.url, noRandomize: true, ignoreClusterUpdates: true, timeout: 5000 });
+  const pc = await open({ servers: leader.url, noRandomize: true, ignoreClusterUpdates: true, timeout: 5000 });
   const js = pc.jetstream({ timeout: 20000 });
   await js.publish("cu.x", sc.encode("warm"));
   await victim.kill();
