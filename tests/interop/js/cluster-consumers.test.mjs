@@ -16,12 +16,11 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, StringCodec, AckPolicy } from "nats";
-import { serverKind, startCluster, stopAllServers, monitorJson } from "./server.mjs";
+import { serverKind, startCluster, stopAllServers, monitorJson, sleep, until } from "./server.mjs";
 
 const sc = StringCodec();
 const isMinijet = serverKind === "minijet";
 const WAIT_MS = isMinijet ? 20000 : 40000; // a failover, a catch-up: nats-server needs 4-9 s
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const conns = []; // closed in after(): a failed test must not leave one reconnecting forever
 async function open(opts) {
@@ -34,19 +33,6 @@ after(async () => {
   await Promise.all(conns.map((nc) => nc.close().catch(() => {})));
   await stopAllServers();
 });
-
-/** Retry fn until it resolves or timeoutMs passes. */
-async function until(fn, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${err.message}`);
-      await sleep(50);
-    }
-  }
-}
 
 /** Publish `subject` with msg id `id`, retried with the same id until acknowledged. */
 async function publishOnce(js, subject, id, acked) {

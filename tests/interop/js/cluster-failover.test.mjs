@@ -16,7 +16,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, StringCodec } from "nats";
-import { serverKind, startCluster, stopAllServers, sleep } from "./server.mjs";
+import { serverKind, startCluster, stopAllServers, sleep, until } from "./server.mjs";
 
 const sc = StringCodec();
 const isMinijet = serverKind === "minijet";
@@ -26,19 +26,6 @@ const TEST_TIMEOUT_MS = 60000 + KILLS * (isMinijet ? 8000 : 25000);
 after(async () => {
   await stopAllServers();
 });
-
-/** Retry fn until it resolves or timeoutMs passes (the cluster forming, a leader electing). */
-async function until(fn, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${err.message}`);
-      await sleep(50);
-    }
-  }
-}
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);

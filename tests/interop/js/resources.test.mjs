@@ -12,11 +12,10 @@ import http from "node:http";
 import fs from "node:fs";
 import { spawn } from "node:child_process";
 import { connect, StringCodec } from "nats";
-import { startServer, stopAllServers, freePort, serverKind, confPath, monitorJson, serverBinary } from "./server.mjs";
+import { startServer, stopAllServers, freePort, serverKind, confPath, monitorJson, serverBinary, sleep } from "./server.mjs";
 
 const TEST_TIMEOUT_MS = 30000;
 const sc = StringCodec();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 after(async () => {
   await stopAllServers();

@@ -58,6 +58,19 @@ export function serverBinary(kind = serverKind) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Retry fn until it resolves or timeoutMs passes (the cluster forming, a leader electing). */
+export async function until(fn, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${err.message}`);
+      await sleep(50);
+    }
+  }
+}
+
 /** A port nobody listens on right now (bind 0, read it, close). */
 export function freePort() {
   return new Promise((resolve, reject) => {
