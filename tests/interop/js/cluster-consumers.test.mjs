@@ -430,7 +430,8 @@ test("a follower restarted 10,000 messages behind is current again", { timeout: 
     for (let k = 0; k < 500; k++) ps.push(js.publish("cu.x", payload));
     await Promise.all(ps);
   }
-  const behind = await jsm.streams.info("CU");
+  // nc may have been on the victim: its info request waits for the reconnect, so retry it
+  const behind = await until(() => jsm.streams.info("CU"), WAIT_MS, "info after the kill");
   assert.equal(behind.state.messages, N + 1);
   const lagging = behind.cluster.replicas.find((r) => r.name === victim.name);
   assert.equal(lagging.current, false, "the dead follower is not current");
