@@ -950,6 +950,23 @@ static void stepdown(JsCluster *c, Nrg *nrg, const ServerMsg *m, const char *rep
     reply_error(c, m, kind, MJ_ERR_JS_STREAM_GENERAL, e->message);
 }
 
+/* STREAM.PEER.REMOVE.<s> {"peer":"<server name>"}: nats-server's answers for a body without a
+ * peer (10003) and for a server that is not a member (10040). Removing a member takes a Raft
+ * membership change, which raft.c does not have: the request is refused in words and nothing
+ * changes, rather than left unanswered. */
+static void peer_remove(JsCluster *c, Assignment *a, const ServerMsg *m, const char *kind) {
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
+    const char *peer = NULL;
+    if (o == NULL || !jsonu_get_string(o, "peer", &peer) || peer == NULL || peer[0] == '\0')
+        return reply_error(c, m, kind, MJ_ERR_JS_BAD_REQUEST, NULL);
+    for (int i = 0; i < a->n_peers; i++)
+        if (g_strcmp0(peer_name(c, a->peers[i]), peer) == 0)
+            return reply_error(c, m, kind, MJ_ERR_JS_STREAM_GENERAL,
+                               "peer removal is not supported (minijet's Raft has no membership change)");
+    reply_error(c, m, kind, MJ_ERR_JS_PEER_NOT_MEMBER, NULL);
+}
+
 /* Propose an API request as a stream entry (PURGE, MSG.DELETE): every replica runs it. */
 static void propose_api(JsCluster *c, Assignment *a, const ServerMsg *m, const char *kind) {
     size_t n = 1 + 2 + m->subject_len + 2 + m->reply_len + 4 + m->payload_len;
@@ -1212,6 +1229,7 @@ static const char *kind_of(char **t, guint n) {
         if (strcmp(t[1], "MSG") == 0 && n >= 3 && strcmp(t[2], "GET") == 0) return "stream_msg_get_response";
         if (strcmp(t[1], "MSG") == 0) return "stream_msg_delete_response";
         if (strcmp(t[1], "LEADER") == 0) return "stream_leader_stepdown_response";
+        if (strcmp(t[1], "PEER") == 0) return "stream_remove_peer_response";
     }
     if (n >= 2 && strcmp(t[0], "CONSUMER") == 0) {
         if (strcmp(t[1], "INFO") == 0) return "consumer_info_response";
@@ -1280,6 +1298,10 @@ static bool api_filter(void *ctx, const ServerMsg *m) {
     if (a->nrg == NULL || !a->leading || !nrg_ready(a->nrg)) return true;
     if (strcmp(t[0], "STREAM") == 0 && strcmp(t[1], "LEADER") == 0) {
         stepdown(c, a->nrg, m, reply, kind);
+        return true;
+    }
+    if (strcmp(t[0], "STREAM") == 0 && strcmp(t[1], "PEER") == 0) {
+        peer_remove(c, a, m, kind);
         return true;
     }
     if (strcmp(t[0], "CONSUMER") == 0 && strcmp(t[1], "LEADER") == 0) { /* the stream's group moves */

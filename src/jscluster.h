@@ -47,7 +47,8 @@
  *
  * LIMITATIONS (this version)
  *   A consumer leads only on its stream's leader; num_replicas cannot change after create;
- *   no snapshots (each group's log grows until the stream is deleted) and no peer removal.
+ *   no snapshots (each group's log grows until the stream is deleted) and no peer removal
+ *   (STREAM.PEER.REMOVE answers 10003/10040, and refuses a member in words).
  */
 #ifndef MINIJET_JSCLUSTER_H
 #define MINIJET_JSCLUSTER_H

@@ -264,6 +264,14 @@ test("consumer leader stepdown moves the consumer; its state goes along", { time
   const e = JSON.parse(sc.decode(r2.data)).error;
   assert.equal(e.code, 404);
   assert.equal(e.err_code, 10014);
+  // STREAM.PEER.REMOVE: no peer named is 400 10003, a server that is not a member 400 10040
+  for (const [body, code] of [["{}", 10003], ['{"peer":"no-such-server"}', 10040]]) {
+    const rp = await nc.request("$JS.API.STREAM.PEER.REMOVE.SD", sc.encode(body), { timeout: 5000 });
+    const pe = JSON.parse(sc.decode(rp.data));
+    assert.equal(pe.type, "io.nats.jetstream.api.v1.stream_remove_peer_response");
+    assert.equal(pe.error.code, 400, body);
+    assert.equal(pe.error.err_code, code, body);
+  }
   // the next message after the stepdown is the 6th
   const seqs = await until(async () => {
     const got = [];
