@@ -46,7 +46,7 @@ CLIENT_INC_HDRS := $(BASE_HDRS:src/%=$(CLIENT_INC)/%)
 LIB_BROKER := $(B)/libminijet.a $(B)/libminijet-base.a
 LIB_CLIENT := $(B)/libminijet-client.a $(B)/libminijet-base.a
 SIM_SRC  := $(wildcard sim/*.c)
-UNIT_SRC := $(filter-out tests/test_env.c,$(wildcard tests/test_*.c))
+UNIT_SRC := $(filter-out tests/test_env.c tests/test_wire.c,$(wildcard tests/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/%.c=$(B)/tests/%)
 IOP_SRC  := $(wildcard tests/interop/interop_*.c)
 IOP_BIN  := $(IOP_SRC:tests/interop/%.c=$(B)/tests/%)
@@ -91,11 +91,12 @@ $(SIM_OBJ): $(B)/obj/sim/%.o: sim/%.c $(wildcard sim/*.h) $(HDRS) $(CLIENT_HDRS)
 $(B)/minijet-sim: $(SIM_OBJ) $(B)/libminijet-client.a $(LIB_BROKER)
 	$(CC) $(CFLAGS) -o $@ $(SIM_OBJ) $(B)/libminijet-client.a $(LIB_BROKER) $(PKG_LIBS) -lm
 
-# The unit tests' world (tests/test_env.c) keeps its files on the simulator's disk.
+# The unit tests' world (tests/test_env.c) keeps its files on the simulator's disk;
+# tests/test_wire.c is the PUB/MSG and JSON-path helpers the tests share.
 TEST_WORLD := tests/test_env.c sim/sim_disk.c
-TEST_WORLD_OBJ := $(B)/obj/tests/test_env.o $(B)/obj/sim/sim_disk.o
-UNIT_OBJ := $(UNIT_SRC:tests/%.c=$(B)/obj/tests/%.o) $(B)/obj/tests/test_env.o
-$(UNIT_OBJ): $(B)/obj/tests/%.o: tests/%.c tests/test_env.h $(wildcard sim/*.h) $(HDRS) $(CLIENT_HDRS) | $(B)/obj/tests
+TEST_WORLD_OBJ := $(B)/obj/tests/test_env.o $(B)/obj/tests/test_wire.o $(B)/obj/sim/sim_disk.o
+UNIT_OBJ := $(UNIT_SRC:tests/%.c=$(B)/obj/tests/%.o) $(B)/obj/tests/test_env.o $(B)/obj/tests/test_wire.o
+$(UNIT_OBJ): $(B)/obj/tests/%.o: tests/%.c tests/test_env.h tests/test_wire.h $(wildcard sim/*.h) $(HDRS) $(CLIENT_HDRS) | $(B)/obj/tests
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote src -iquote tests -iquote sim -c -o $@ $<
 $(B)/tests/test_%: $(B)/obj/tests/test_%.o $(TEST_WORLD_OBJ) $(B)/libminijet-client.a $(LIB_BROKER) | $(B)/tests
 	$(CC) $(CFLAGS) -o $@ $< $(TEST_WORLD_OBJ) $(B)/libminijet-client.a $(LIB_BROKER) $(PKG_LIBS) -lm

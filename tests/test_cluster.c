@@ -21,6 +21,7 @@
 #include "consumer_api.h"
 #include "stream_api.h"
 #include "test_env.h"
+#include "test_wire.h"
 
 #define MAXN 5
 #define STEP_NS (5LL * 1000000LL)
@@ -308,27 +309,15 @@ static void check_all(World *w) {
     }
 }
 
-/* Every reply payload the client on node i has received, in order. */
+/* Every reply payload the client on node i has received, in order (an HMSG's headers and
+ * body together: status lines stay visible). */
 static GPtrArray *take_replies(Node *nd) {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *raw = test_env_client_take(nd->te, nd->c);
-    const char *p = raw;
-    while (*p != '\0') {
-        const char *eol = strstr(p, "\r\n");
-        g_assert_nonnull(eol);
-        g_autofree char *line = g_strndup(p, (gsize)(eol - p));
-        g_auto(GStrv) t = g_strsplit(line, " ", -1);
-        guint n = g_strv_length(t);
-        p = eol + 2;
-        if (strcmp(t[0], "MSG") == 0) {
-            size_t len = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
-            g_ptr_array_add(out, g_strndup(p, len));
-            p += len + 2;
-        } else if (strcmp(t[0], "HMSG") == 0) {
-            size_t tl = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
-            g_ptr_array_add(out, g_strndup(p, tl)); /* headers and body: status lines stay visible */
-            p += tl + 2;
-        }
+    g_autoptr(GArray) msgs = test_wire_parse(raw);
+    for (guint k = 0; k < msgs->len; k++) {
+        TestMsg *m = &g_array_index(msgs, TestMsg, k);
+        g_ptr_array_add(out, g_strconcat(m->hdr != NULL ? m->hdr : "", m->data, NULL));
     }
     return out;
 }
@@ -338,14 +327,8 @@ static GPtrArray *take_replies(Node *nd) {
  * Returns the reply (NULL: none). */
 static char *request_h(World *w, int i, const char *subject, const char *hdr, const char *body, int64_t max_ns) {
     Node *nd = &w->node[i];
-    g_autofree char *line = NULL;
-    if (hdr != NULL) {
-        g_autofree char *h = g_strdup_printf("NATS/1.0\r\n%s\r\n\r\n", hdr);
-        line = g_strdup_printf("HPUB %s _INBOX.%s.%d %zu %zu\r\n%s%s\r\n", subject, nd->name, ++nd->inbox, strlen(h),
-                               strlen(h) + strlen(body), h, body);
-    } else {
-        line = g_strdup_printf("PUB %s _INBOX.%s.%d %zu\r\n%s\r\n", subject, nd->name, ++nd->inbox, strlen(body), body);
-    }
+    g_autofree char *inbox = g_strdup_printf("_INBOX.%s.%d", nd->name, ++nd->inbox);
+    g_autofree char *line = test_wire_pub(subject, inbox, hdr, body);
     test_env_client_send(nd->te, nd->c, line);
     g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(g_free);
     for (int64_t t = 0; t < max_ns && got->len == 0; t += 5 * MS) {
@@ -372,25 +355,6 @@ static char *request_h(World *w, int i, const char *subject, const char *hdr, co
 static char *request(World *w, int i, const char *subject, const char *body) {
     return request_h(w, i, subject, NULL, body, 2000 * MS);
 }
-
-static char *jq(const char *json, const char *path) {
-    g_autoptr(JsonParser) p = json_parser_new();
-    g_assert_true(json_parser_load_from_data(p, json, -1, NULL));
-    g_autoptr(JsonNode) res = json_path_query(path, json_parser_get_root(p), NULL);
-    JsonArray *a = json_node_get_array(res);
-    if (json_array_get_length(a) == 0) return g_strdup("");
-    JsonNode *n = json_array_get_element(a, 0);
-    if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING) return g_strdup(json_node_get_string(n));
-    g_autoptr(JsonGenerator) g = json_generator_new();
-    json_generator_set_root(g, n);
-    return json_generator_to_data(g, NULL);
-}
-
-#define ASSERT_JQ(json, path, want)                  \
-    do {                                             \
-        g_autofree char *v_ = jq((json), (path));    \
-        g_assert_cmpstr(v_, ==, (want));             \
-    } while (0)
 
 static int node_of(World *w, const char *name) {
     for (int i = 0; i < w->n; i++)
@@ -445,46 +409,46 @@ static void test_meta_create(void) {
     World *w = js_world(3);
     g_autofree char *info = request(w, 1, "$JS.API.INFO", "");
     g_assert_nonnull(info);
-    ASSERT_JQ(info, "$.type", "io.nats.jetstream.api.v1.account_info_response");
+    TEST_ASSERT_JSON(info, "$.type", "io.nats.jetstream.api.v1.account_info_response");
 
     g_autofree char *r5 = request(w, 0, "$JS.API.STREAM.CREATE.F", "{\"name\":\"F\",\"num_replicas\":5}");
-    ASSERT_JQ(r5, "$.error.err_code", "10005");
-    ASSERT_JQ(r5, "$.error.description", "no suitable peers for placement");
+    TEST_ASSERT_JSON(r5, "$.error.err_code", "10005");
+    TEST_ASSERT_JSON(r5, "$.error.description", "no suitable peers for placement");
     g_autofree char *r6 = request(w, 0, "$JS.API.STREAM.CREATE.F", "{\"name\":\"F\",\"num_replicas\":6}");
-    ASSERT_JQ(r6, "$.error.err_code", "10052");
-    ASSERT_JQ(r6, "$.error.description", "maximum replicas is 5");
+    TEST_ASSERT_JSON(r6, "$.error.err_code", "10052");
+    TEST_ASSERT_JSON(r6, "$.error.description", "maximum replicas is 5");
 
     g_autofree char *r3 = request(w, 2, "$JS.API.STREAM.CREATE.ORD",
                                   "{\"name\":\"ORD\",\"subjects\":[\"ord.>\"],\"num_replicas\":3}");
-    ASSERT_JQ(r3, "$.type", "io.nats.jetstream.api.v1.stream_create_response");
-    ASSERT_JQ(r3, "$.did_create", "true");
-    ASSERT_JQ(r3, "$.config.num_replicas", "3");
-    ASSERT_JQ(r3, "$.cluster.name", "tc");
-    g_autofree char *leader = jq(r3, "$.cluster.leader");
+    TEST_ASSERT_JSON(r3, "$.type", "io.nats.jetstream.api.v1.stream_create_response");
+    TEST_ASSERT_JSON(r3, "$.did_create", "true");
+    TEST_ASSERT_JSON(r3, "$.config.num_replicas", "3");
+    TEST_ASSERT_JSON(r3, "$.cluster.name", "tc");
+    g_autofree char *leader = test_json_path(r3, "$.cluster.leader");
     g_assert_cmpint(node_of(w, leader), >=, 0);
-    ASSERT_JQ(r3, "$.cluster.replicas[0].current", "true");
-    g_autofree char *nrep = jq(r3, "$.cluster.replicas[1].name");
+    TEST_ASSERT_JSON(r3, "$.cluster.replicas[0].current", "true");
+    g_autofree char *nrep = test_json_path(r3, "$.cluster.replicas[1].name");
     g_assert_cmpstr(nrep, !=, "");
     g_assert_cmpstr(nrep, !=, leader);
     for (int i = 0; i < 3; i++) g_assert_nonnull(jetstream_lookup(w->node[i].js, "ORD"));
 
     /* R1: on one server only; the overlap check is cluster-wide */
     g_autofree char *r1 = request(w, 0, "$JS.API.STREAM.CREATE.ONE", "{\"name\":\"ONE\",\"subjects\":[\"one\"]}");
-    ASSERT_JQ(r1, "$.did_create", "true");
-    g_autofree char *r1c = jq(r1, "$.cluster.replicas");
+    TEST_ASSERT_JSON(r1, "$.did_create", "true");
+    g_autofree char *r1c = test_json_path(r1, "$.cluster.replicas");
     g_assert_cmpstr(r1c, ==, "");
     int hosts = 0;
     for (int i = 0; i < 3; i++) hosts += jetstream_lookup(w->node[i].js, "ONE") != NULL;
     g_assert_cmpint(hosts, ==, 1);
     g_autofree char *ov = request(w, 1, "$JS.API.STREAM.CREATE.OV", "{\"name\":\"OV\",\"subjects\":[\"ord.x\"]}");
-    ASSERT_JQ(ov, "$.error.err_code", "10065");
+    TEST_ASSERT_JSON(ov, "$.error.err_code", "10065");
 
     /* delete goes through the meta group: gone everywhere */
     g_autofree char *del = request(w, 1, "$JS.API.STREAM.DELETE.ORD", "");
-    ASSERT_JQ(del, "$.success", "true");
+    TEST_ASSERT_JSON(del, "$.success", "true");
     for (int i = 0; i < 3; i++) g_assert_null(jetstream_lookup(w->node[i].js, "ORD"));
     g_autofree char *nf = request(w, 1, "$JS.API.STREAM.INFO.ORD", "");
-    ASSERT_JQ(nf, "$.error.err_code", "10059");
+    TEST_ASSERT_JSON(nf, "$.error.err_code", "10059");
     world_free(w);
 }
 
@@ -494,9 +458,9 @@ static void test_meta_unavailable(void) {
     for (int i = 1; i < 3; i++) node_stop(&w->node[i]);
     advance(w, 1500 * MS);
     g_autofree char *r = request(w, 0, "$JS.API.STREAM.CREATE.X", "{\"name\":\"X\"}");
-    ASSERT_JQ(r, "$.error.code", "503");
-    ASSERT_JQ(r, "$.error.err_code", "10008");
-    ASSERT_JQ(r, "$.error.description", "JetStream system temporarily unavailable");
+    TEST_ASSERT_JSON(r, "$.error.code", "503");
+    TEST_ASSERT_JSON(r, "$.error.err_code", "10008");
+    TEST_ASSERT_JSON(r, "$.error.description", "JetStream system temporarily unavailable");
     world_free(w);
 }
 
@@ -512,7 +476,7 @@ static void test_stream_failover(void) {
     World *w = js_world(3);
     g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.ORD",
                                   "{\"name\":\"ORD\",\"subjects\":[\"ord.>\"],\"num_replicas\":3,\"duplicate_window\":60000000000}");
-    g_autofree char *leader = jq(cr, "$.cluster.leader");
+    g_autofree char *leader = test_json_path(cr, "$.cluster.leader");
     int l = node_of(w, leader);
     g_assert_cmpint(l, >=, 0);
     int client = (l + 1) % 3;
@@ -520,20 +484,20 @@ static void test_stream_failover(void) {
         g_autofree char *id = g_strdup_printf("m%d", k);
         g_autofree char *ack = publish(w, client, "ord.new", id, "x");
         g_assert_nonnull(ack);
-        ASSERT_JQ(ack, "$.stream", "ORD");
-        g_autofree char *seq = jq(ack, "$.seq");
+        TEST_ASSERT_JSON(ack, "$.stream", "ORD");
+        g_autofree char *seq = test_json_path(ack, "$.seq");
         g_assert_cmpint(atoi(seq), ==, k);
     }
     g_autofree char *dup = publish(w, client, "ord.new", "m7", "x");
-    ASSERT_JQ(dup, "$.seq", "7");
-    ASSERT_JQ(dup, "$.duplicate", "true");
+    TEST_ASSERT_JSON(dup, "$.seq", "7");
+    TEST_ASSERT_JSON(dup, "$.duplicate", "true");
     g_autofree char *exp = request_h(w, client, "ord.new", "Nats-Expected-Last-Sequence: 3", "x", 2000 * MS);
-    ASSERT_JQ(exp, "$.error.err_code", "10071");
+    TEST_ASSERT_JSON(exp, "$.error.err_code", "10071");
     advance(w, 100 * MS);
     for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "ORD"), ==, 20);
     g_autofree char *si = request(w, client, "$JS.API.STREAM.INFO.ORD", "");
-    ASSERT_JQ(si, "$.state.last_seq", "20");
-    ASSERT_JQ(si, "$.cluster.leader", leader);
+    TEST_ASSERT_JSON(si, "$.state.last_seq", "20");
+    TEST_ASSERT_JSON(si, "$.cluster.leader", leader);
 
     /* kill -9 the leader */
     node_stop(&w->node[l]);
@@ -547,35 +511,35 @@ static void test_stream_failover(void) {
     }
     int64_t took = test_env_now(w->node[client].te) - t0;
     g_assert_nonnull(ack);
-    ASSERT_JQ(ack, "$.seq", "21");
+    TEST_ASSERT_JSON(ack, "$.seq", "21");
     g_assert_cmpint(took, <, 1000 * MS);
     g_test_message("leader kill -> next PubAck: %d ms (virtual)", (int)(took / MS));
     g_autofree char *dup2 = publish(w, client, "ord.new", "m20", "x"); /* the window survived */
-    ASSERT_JQ(dup2, "$.duplicate", "true");
-    ASSERT_JQ(dup2, "$.seq", "20");
+    TEST_ASSERT_JSON(dup2, "$.duplicate", "true");
+    TEST_ASSERT_JSON(dup2, "$.seq", "20");
 
     /* the dead leader restarts and catches up from the group's log */
     js_node_start(w, l);
     advance(w, 1000 * MS);
     for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "ORD"), ==, 21);
     g_autofree char *si2 = request(w, client, "$JS.API.STREAM.INFO.ORD", "");
-    ASSERT_JQ(si2, "$.cluster.replicas[0].current", "true");
-    ASSERT_JQ(si2, "$.cluster.replicas[1].current", "true");
+    TEST_ASSERT_JSON(si2, "$.cluster.replicas[0].current", "true");
+    TEST_ASSERT_JSON(si2, "$.cluster.replicas[1].current", "true");
 
     /* step down: another replica leads, publishing goes on */
     g_autofree char *before = jscluster_stream_leader(w->node[client].cl, "ORD") ? g_strdup(jscluster_stream_leader(w->node[client].cl, "ORD")) : NULL;
     g_autofree char *sd = request(w, client, "$JS.API.STREAM.LEADER.STEPDOWN.ORD", "");
-    ASSERT_JQ(sd, "$.success", "true");
+    TEST_ASSERT_JSON(sd, "$.success", "true");
     advance(w, 500 * MS);
     const char *after = jscluster_stream_leader(w->node[client].cl, "ORD");
     g_assert_nonnull(after);
     g_assert_cmpstr(after, !=, before);
     g_autofree char *ack2 = publish(w, client, "ord.new", NULL, "y");
-    ASSERT_JQ(ack2, "$.seq", "22");
+    TEST_ASSERT_JSON(ack2, "$.seq", "22");
 
     /* purge runs on every replica */
     g_autofree char *pg = request(w, client, "$JS.API.STREAM.PURGE.ORD", "");
-    ASSERT_JQ(pg, "$.purged", "22");
+    TEST_ASSERT_JSON(pg, "$.purged", "22");
     advance(w, 100 * MS);
     for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "ORD"), ==, 0);
     world_free(w);
@@ -587,7 +551,7 @@ static void test_stream_failover(void) {
 static void test_stream_pipeline(void) {
     World *w = js_world(3);
     g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.P", "{\"name\":\"P\",\"subjects\":[\"p.>\"],\"num_replicas\":3}");
-    g_autofree char *leader = jq(cr, "$.cluster.leader");
+    g_autofree char *leader = test_json_path(cr, "$.cluster.leader");
     int client = (node_of(w, leader) + 1) % 3;
     Node *nd = &w->node[client];
     GString *burst = g_string_new(NULL);
@@ -604,8 +568,8 @@ static void test_stream_pipeline(void) {
     g_assert_cmpuint(r->len, ==, 6);
     /* the refused one has no "seq" (an error PubAck never carries one: stream_publish.c) */
     static const char *const want_seq[] = {"1", "2", "3", "4", "", "5"};
-    for (guint k = 0; k < 6; k++) ASSERT_JQ(g_ptr_array_index(r, k), "$.seq", want_seq[k]);
-    ASSERT_JQ(g_ptr_array_index(r, 4), "$.error.err_code", "10071");
+    for (guint k = 0; k < 6; k++) TEST_ASSERT_JSON(g_ptr_array_index(r, k), "$.seq", want_seq[k]);
+    TEST_ASSERT_JSON(g_ptr_array_index(r, 4), "$.error.err_code", "10071");
     check_all(w);
     for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "P"), ==, 5);
     world_free(w);
@@ -616,12 +580,12 @@ static void test_meta_stepdown(void) {
     World *w = js_world(3);
     int l = wait_meta(w, 100 * MS);
     g_autofree char *sd = request(w, 0, "$JS.API.META.LEADER.STEPDOWN", "");
-    ASSERT_JQ(sd, "$.success", "true");
+    TEST_ASSERT_JSON(sd, "$.success", "true");
     int l2 = wait_meta(w, 2000 * MS);
     g_assert_cmpint(l2, >=, 0);
     g_assert_cmpint(l2, !=, l);
     g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.S", "{\"name\":\"S\",\"num_replicas\":3}");
-    ASSERT_JQ(cr, "$.did_create", "true");
+    TEST_ASSERT_JSON(cr, "$.did_create", "true");
     world_free(w);
 }
 

@@ -12,6 +12,7 @@
 #include "limits.h"
 #include "server.h"
 #include "test_env.h"
+#include "test_wire.h"
 
 #define SEC 1000000000LL
 #define MS 1000000LL
@@ -26,17 +27,6 @@ typedef struct {
     EnvConn c;
     int inbox;
 } Fx;
-
-typedef struct {
-    char *subject, *reply, *hdr, *data;
-} Msg;
-
-static void msg_clear(Msg *m) {
-    g_free(m->subject);
-    g_free(m->reply);
-    g_free(m->hdr);
-    g_free(m->data);
-}
 
 static void check(Fx *f) {
     server_check_invariants(f->srv); /* the whole chain: server, JetStream, streams, consumers */
@@ -87,42 +77,11 @@ static void teardown(Fx *f, gconstpointer data) {
 /* Every MSG/HMSG the client received since the last call. */
 static GArray *take(Fx *f) {
     g_autofree char *out = test_env_client_take(f->te, f->c);
-    GArray *msgs = g_array_new(FALSE, TRUE, sizeof(Msg));
-    g_array_set_clear_func(msgs, (GDestroyNotify)msg_clear);
-    const char *p = out;
-    while (*p != '\0') {
-        const char *eol = strstr(p, "\r\n");
-        g_assert_nonnull(eol);
-        g_autofree char *line = g_strndup(p, (gsize)(eol - p));
-        g_auto(GStrv) t = g_strsplit(line, " ", -1);
-        guint n = g_strv_length(t);
-        p = eol + 2;
-        Msg m = {0};
-        if (strcmp(t[0], "MSG") == 0) {
-            size_t len = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
-            m.subject = g_strdup(t[1]);
-            m.reply = n == 5 ? g_strdup(t[3]) : NULL;
-            m.data = g_strndup(p, len);
-            p += len + 2;
-        } else if (strcmp(t[0], "HMSG") == 0) {
-            size_t hl = (size_t)g_ascii_strtoull(t[n - 2], NULL, 10);
-            size_t tl = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
-            m.subject = g_strdup(t[1]);
-            m.reply = n == 6 ? g_strdup(t[3]) : NULL;
-            m.hdr = g_strndup(p, hl);
-            m.data = g_strndup(p + hl, tl - hl);
-            p += tl + 2;
-        } else {
-            continue;
-        }
-        g_array_append_val(msgs, m);
-    }
-    return msgs;
+    return test_wire_parse(out);
 }
 
 static void pub(Fx *f, const char *subject, const char *reply, const char *data) {
-    g_autofree char *line = g_strdup_printf("PUB %s %s %zu\r\n%s\r\n", subject, reply != NULL ? reply : "",
-                                            strlen(data), data);
+    g_autofree char *line = test_wire_pub(subject, reply, NULL, data);
     test_env_client_send(f->te, f->c, line);
     step(f, 0);
 }
@@ -133,7 +92,7 @@ static char *req(Fx *f, const char *subject, const char *body) {
     pub(f, subject, inbox, body);
     g_autoptr(GArray) msgs = take(f);
     for (guint i = 0; i < msgs->len; i++) {
-        Msg *m = &g_array_index(msgs, Msg, i);
+        TestMsg *m = &g_array_index(msgs, TestMsg, i);
         if (strcmp(m->subject, inbox) == 0) return g_strdup(m->data);
     }
     g_assert_not_reached();
@@ -175,12 +134,12 @@ static GArray *pull(Fx *f, const char *stream_name, const char *name, const char
     return take(f);
 }
 
-static void ack(Fx *f, const Msg *m, const char *what) { pub(f, m->reply, NULL, what); }
+static void ack(Fx *f, const TestMsg *m, const char *what) { pub(f, m->reply, NULL, what); }
 
 /* The i-th message taken; a missing one fails the test (it used to read past the array). */
-static Msg *at(GArray *a, guint i) {
+static TestMsg *at(GArray *a, guint i) {
     if (i >= a->len) g_error("expected a message at index %u, got only %u", i, a->len);
-    return &g_array_index(a, Msg, i);
+    return &g_array_index(a, TestMsg, i);
 }
 
 /* ------------------------------------------------------------------ tests */

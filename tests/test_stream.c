@@ -10,6 +10,7 @@
 #include "jsonutil.h"
 #include "server.h"
 #include "test_env.h"
+#include "test_wire.h"
 
 typedef struct {
     TestEnv *te;
@@ -73,69 +74,16 @@ static void fx_restart(Fx *f) {
     fx_start(f);
 }
 
-/* One message read back from the client's output. */
-typedef struct {
-    char *subject;
-    char *hdr;  /* NULL for MSG */
-    char *data;
-} Msg;
-
-static void msg_clear(Msg *m) {
-    g_free(m->subject);
-    g_free(m->hdr);
-    g_free(m->data);
-}
-
-/* Parse every MSG/HMSG in out (the test client's bytes). */
-static GArray *parse_msgs(const char *out) {
-    GArray *msgs = g_array_new(FALSE, TRUE, sizeof(Msg));
-    g_array_set_clear_func(msgs, (GDestroyNotify)msg_clear);
-    const char *p = out;
-    while (*p != '\0') {
-        const char *eol = strstr(p, "\r\n");
-        g_assert_nonnull(eol);
-        g_autofree char *line = g_strndup(p, (gsize)(eol - p));
-        g_auto(GStrv) t = g_strsplit(line, " ", -1);
-        guint n = g_strv_length(t);
-        Msg m = {0};
-        p = eol + 2;
-        if (strcmp(t[0], "MSG") == 0) {
-            size_t len = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
-            m.subject = g_strdup(t[1]);
-            m.data = g_strndup(p, len);
-            p += len + 2;
-        } else if (strcmp(t[0], "HMSG") == 0) {
-            size_t hl = (size_t)g_ascii_strtoull(t[n - 2], NULL, 10);
-            size_t tl = (size_t)g_ascii_strtoull(t[n - 1], NULL, 10);
-            m.subject = g_strdup(t[1]);
-            m.hdr = g_strndup(p, hl);
-            m.data = g_strndup(p + hl, tl - hl);
-            p += tl + 2;
-        } else {
-            continue; /* PING, +OK, ... */
-        }
-        g_array_append_val(msgs, m);
-    }
-    return msgs;
-}
-
 /* Publish (HPUB when hdrs != NULL: "Key: v\r\n" lines) with a fresh reply inbox; let the turn
  * and its timers run; return every message that came back. */
 static GArray *send_raw(Fx *f, const char *subject, const char *hdrs, const char *body, bool reply) {
-    g_autofree char *inbox = reply ? g_strdup_printf(" _INBOX.%d", ++f->inbox) : g_strdup("");
-    g_autofree char *line = NULL;
-    if (hdrs != NULL) {
-        g_autofree char *h = g_strdup_printf("NATS/1.0\r\n%s\r\n\r\n", hdrs);
-        line = g_strdup_printf("HPUB %s%s %zu %zu\r\n%s%s\r\n", subject, inbox, strlen(h),
-                               strlen(h) + strlen(body), h, body);
-    } else {
-        line = g_strdup_printf("PUB %s%s %zu\r\n%s\r\n", subject, inbox, strlen(body), body);
-    }
+    g_autofree char *inbox = reply ? g_strdup_printf("_INBOX.%d", ++f->inbox) : NULL;
+    g_autofree char *line = test_wire_pub(subject, inbox, hdrs, body);
     test_env_client_send(f->te, f->c, line);
     test_env_advance(f->te, 0);
     fx_check(f);
     g_autofree char *out = test_env_client_take(f->te, f->c);
-    return parse_msgs(out);
+    return test_wire_parse(out);
 }
 
 /* A request whose reply is one JSON message (or none: returns NULL). */
@@ -143,7 +91,7 @@ static char *req(Fx *f, const char *subject, const char *body) {
     g_autoptr(GArray) msgs = send_raw(f, subject, NULL, body, true);
     if (msgs->len == 0) return NULL;
     g_assert_cmpuint(msgs->len, ==, 1);
-    Msg *m = &g_array_index(msgs, Msg, 0);
+    TestMsg *m = &g_array_index(msgs, TestMsg, 0);
     return g_steal_pointer(&m->data);
 }
 
@@ -151,29 +99,9 @@ static char *hreq(Fx *f, const char *subject, const char *hdrs, const char *body
     g_autoptr(GArray) msgs = send_raw(f, subject, hdrs, body, true);
     if (msgs->len == 0) return NULL;
     g_assert_cmpuint(msgs->len, ==, 1);
-    return g_steal_pointer(&g_array_index(msgs, Msg, 0).data);
+    return g_steal_pointer(&g_array_index(msgs, TestMsg, 0).data);
 }
 
-/* A JSON path's value, as text ("" when absent): "$.error.err_code" -> "10059". */
-static char *jq(const char *json, const char *path) {
-    g_autoptr(JsonParser) p = json_parser_new();
-    g_assert_true(json_parser_load_from_data(p, json, -1, NULL));
-    g_autoptr(JsonNode) res = json_path_query(path, json_parser_get_root(p), NULL);
-    JsonArray *a = json_node_get_array(res);
-    if (json_array_get_length(a) == 0) return g_strdup("");
-    JsonNode *n = json_array_get_element(a, 0);
-    if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
-        return g_strdup(json_node_get_string(n));
-    g_autoptr(JsonGenerator) g = json_generator_new();
-    json_generator_set_root(g, n);
-    return json_generator_to_data(g, NULL);
-}
-
-#define assert_jq(json, path, want)                       \
-    do {                                                  \
-        g_autofree char *got_ = jq((json), (path));       \
-        g_assert_cmpstr(got_, ==, (want));                \
-    } while (0)
 
 /* Create a stream and assert success. */
 static void create(Fx *f, const char *name, const char *config_json) {
@@ -181,13 +109,13 @@ static void create(Fx *f, const char *name, const char *config_json) {
     g_autofree char *r = req(f, subj, config_json);
     g_assert_nonnull(r);
     if (strstr(r, "\"error\"") != NULL) g_error("create %s failed: %s", name, r);
-    assert_jq(r, "$.did_create", "true");
+    TEST_ASSERT_JSON(r, "$.did_create", "true");
 }
 
 static void assert_err(const char *r, const char *err_code, const char *description) {
     g_assert_nonnull(r);
-    assert_jq(r, "$.error.err_code", err_code);
-    if (description != NULL) assert_jq(r, "$.error.description", description);
+    TEST_ASSERT_JSON(r, "$.error.err_code", err_code);
+    if (description != NULL) TEST_ASSERT_JSON(r, "$.error.description", description);
 }
 
 /* Publish with a reply and return the PubAck text. */
@@ -204,35 +132,35 @@ static char *info(Fx *f, const char *name, const char *body) {
 
 static void test_create_defaults(Fx *f, gconstpointer d) {
     g_autofree char *r = req(f, "$JS.API.STREAM.CREATE.ORDERS", "{\"name\":\"ORDERS\"}");
-    assert_jq(r, "$.type", "io.nats.jetstream.api.v1.stream_create_response");
-    g_autofree char *cfg = jq(r, "$.config");
+    TEST_ASSERT_JSON(r, "$.type", "io.nats.jetstream.api.v1.stream_create_response");
+    g_autofree char *cfg = test_json_path(r, "$.config");
     g_assert_cmpstr(cfg, ==,
                     "{\"name\":\"ORDERS\",\"subjects\":[\"ORDERS\"],\"retention\":\"limits\",\"max_consumers\":-1,"
                     "\"max_msgs\":-1,\"max_bytes\":-1,\"max_age\":0,\"max_msgs_per_subject\":-1,\"max_msg_size\":-1,"
                     "\"discard\":\"old\",\"storage\":\"file\",\"num_replicas\":1,\"duplicate_window\":120000000000,"
                     "\"allow_direct\":false,\"mirror_direct\":false,\"sealed\":false,\"deny_delete\":false,"
                     "\"deny_purge\":false,\"allow_rollup_hdrs\":false}");
-    assert_jq(r, "$.created", "2026-01-01T00:00:01Z");
-    g_autofree char *st = jq(r, "$.state");
+    TEST_ASSERT_JSON(r, "$.created", "2026-01-01T00:00:01Z");
+    g_autofree char *st = test_json_path(r, "$.state");
     g_assert_cmpstr(st, ==,
                     "{\"messages\":0,\"bytes\":0,\"first_seq\":0,\"first_ts\":\"0001-01-01T00:00:00Z\","
                     "\"last_seq\":0,\"last_ts\":\"0001-01-01T00:00:00Z\",\"consumer_count\":0}");
-    assert_jq(r, "$.did_create", "true");
+    TEST_ASSERT_JSON(r, "$.did_create", "true");
     /* idempotent: the same config again succeeds and says did_create */
     g_autofree char *again = req(f, "$JS.API.STREAM.CREATE.ORDERS", "{\"name\":\"ORDERS\",\"subjects\":[\"ORDERS\"]}");
-    assert_jq(again, "$.did_create", "true");
+    TEST_ASSERT_JSON(again, "$.did_create", "true");
     g_autofree char *diff = req(f, "$JS.API.STREAM.CREATE.ORDERS", "{\"name\":\"ORDERS\",\"max_msgs\":5}");
     assert_err(diff, "10058", "stream name already in use with a different configuration");
     /* defaults echoed: max_age shortens the dedup window, 0 limits become -1, description kept */
     g_autofree char *r2 = req(f, "$JS.API.STREAM.CREATE.B",
                               "{\"name\":\"B\",\"description\":\"d\",\"max_age\":1000000000,\"max_msgs\":0,"
                               "\"storage\":\"memory\",\"no_ack\":true,\"subjects\":[\"b.>\"]}");
-    assert_jq(r2, "$.config.duplicate_window", "1000000000");
-    assert_jq(r2, "$.config.max_msgs", "-1");
-    assert_jq(r2, "$.config.description", "d");
-    assert_jq(r2, "$.config.no_ack", "true");
-    assert_jq(r2, "$.config.storage", "memory");
-    assert_jq(r2, "$.config.subjects[0]", "b.>");
+    TEST_ASSERT_JSON(r2, "$.config.duplicate_window", "1000000000");
+    TEST_ASSERT_JSON(r2, "$.config.max_msgs", "-1");
+    TEST_ASSERT_JSON(r2, "$.config.description", "d");
+    TEST_ASSERT_JSON(r2, "$.config.no_ack", "true");
+    TEST_ASSERT_JSON(r2, "$.config.storage", "memory");
+    TEST_ASSERT_JSON(r2, "$.config.subjects[0]", "b.>");
 }
 
 /* A create that fails on the disk (full: the segment cannot be made) answers an error and
@@ -242,14 +170,14 @@ static void test_create_failure_leaves_nothing(Fx *f, gconstpointer d) {
     test_env_set_disk_full(f->te, TRUE);
     g_autofree char *r = req(f, "$JS.API.STREAM.CREATE.FULL", "{\"name\":\"FULL\",\"subjects\":[\"full.>\"]}");
     g_assert_nonnull(r);
-    assert_jq(r, "$.error.code", "500");
+    TEST_ASSERT_JSON(r, "$.error.code", "500");
     g_assert_false(env_path_exists(&f->te->env, "js/streams/FULL"));
     test_env_set_disk_full(f->te, FALSE);
     g_autofree char *names = req(f, "$JS.API.STREAM.NAMES", "");
-    assert_jq(names, "$.total", "0");
+    TEST_ASSERT_JSON(names, "$.total", "0");
     fx_restart(f);
     g_autofree char *names2 = req(f, "$JS.API.STREAM.NAMES", "");
-    assert_jq(names2, "$.total", "0");
+    TEST_ASSERT_JSON(names2, "$.total", "0");
     create(f, "FULL", "{\"name\":\"FULL\",\"subjects\":[\"full.>\"]}");
     g_assert_true(env_path_exists(&f->te->env, "js/streams/FULL/meta.json"));
 }
@@ -264,29 +192,29 @@ static void test_info(Fx *f, gconstpointer d) {
     g_free(pub(f, "s.b", NULL, "22"));
     g_free(pub(f, "s.a", NULL, "333"));
     g_autofree char *r = info(f, "S", "");
-    assert_jq(r, "$.total", "0");
-    assert_jq(r, "$.limit", "0");
-    assert_jq(r, "$.state.messages", "3");
-    assert_jq(r, "$.state.first_seq", "1");
-    assert_jq(r, "$.state.last_seq", "3");
-    assert_jq(r, "$.state.num_subjects", "2");
-    assert_jq(r, "$.state.first_ts", "2026-01-01T00:00:01Z");
+    TEST_ASSERT_JSON(r, "$.total", "0");
+    TEST_ASSERT_JSON(r, "$.limit", "0");
+    TEST_ASSERT_JSON(r, "$.state.messages", "3");
+    TEST_ASSERT_JSON(r, "$.state.first_seq", "1");
+    TEST_ASSERT_JSON(r, "$.state.last_seq", "3");
+    TEST_ASSERT_JSON(r, "$.state.num_subjects", "2");
+    TEST_ASSERT_JSON(r, "$.state.first_ts", "2026-01-01T00:00:01Z");
     g_autofree char *sf = info(f, "S", "{\"subjects_filter\":\">\"}");
-    assert_jq(sf, "$.total", "2");
-    assert_jq(sf, "$.limit", "100000");
-    assert_jq(sf, "$.state.subjects['s.a']", "2");
-    assert_jq(sf, "$.state.subjects['s.b']", "1");
+    TEST_ASSERT_JSON(sf, "$.total", "2");
+    TEST_ASSERT_JSON(sf, "$.limit", "100000");
+    TEST_ASSERT_JSON(sf, "$.state.subjects['s.a']", "2");
+    TEST_ASSERT_JSON(sf, "$.state.subjects['s.b']", "1");
     g_autofree char *del = req(f, "$JS.API.STREAM.MSG.DELETE.S", "{\"seq\":2}");
-    assert_jq(del, "$.success", "true");
+    TEST_ASSERT_JSON(del, "$.success", "true");
     g_autofree char *dd = info(f, "S", "{\"deleted_details\":true}");
-    assert_jq(dd, "$.state.num_deleted", "1");
-    assert_jq(dd, "$.state.deleted", "[2]");
+    TEST_ASSERT_JSON(dd, "$.state.num_deleted", "1");
+    TEST_ASSERT_JSON(dd, "$.state.deleted", "[2]");
     /* account info counts the stream and the API calls */
     g_autofree char *ai = req(f, "$JS.API.INFO", "");
-    assert_jq(ai, "$.type", "io.nats.jetstream.api.v1.account_info_response");
-    assert_jq(ai, "$.streams", "1");
-    assert_jq(ai, "$.limits.max_streams", "-1");
-    assert_jq(ai, "$.api.errors", "1");
+    TEST_ASSERT_JSON(ai, "$.type", "io.nats.jetstream.api.v1.account_info_response");
+    TEST_ASSERT_JSON(ai, "$.streams", "1");
+    TEST_ASSERT_JSON(ai, "$.limits.max_streams", "-1");
+    TEST_ASSERT_JSON(ai, "$.api.errors", "1");
 }
 
 /* ================================================================== validation */
@@ -350,14 +278,14 @@ static void test_validation(Fx *f, gconstpointer d) {
         if (r == NULL) g_error("no reply to %s %s", cases[i].subject, cases[i].body);
         g_test_message("%s %s -> %s", cases[i].subject, cases[i].body, r);
         assert_err(r, cases[i].err_code, cases[i].description);
-        g_autofree char *type = jq(r, "$.type");
+        g_autofree char *type = test_json_path(r, "$.type");
         g_assert_true(g_str_has_prefix(type, "io.nats.jetstream.api.v1.stream_"));
     }
     g_autofree char *pe = req(f, "$JS.API.STREAM.PURGE.NOPE", "");
-    assert_jq(pe, "$.purged", "0");
+    TEST_ASSERT_JSON(pe, "$.purged", "0");
     /* nothing was created by any of it */
     g_autofree char *names = req(f, "$JS.API.STREAM.NAMES", "");
-    assert_jq(names, "$.streams", "[\"TAKEN\"]");
+    TEST_ASSERT_JSON(names, "$.streams", "[\"TAKEN\"]");
 }
 
 /* `[` x 100000 `]` x 100000 overflowed json-glib's recursion (the C stack) and killed the
@@ -375,7 +303,7 @@ static void test_deep_json(Fx *f, gconstpointer d) {
     for (int i = 0; i < LIMIT_JSON_DEPTH_COUNT - 1; i++) g_string_append_c(ok, ']');
     g_string_append_c(ok, '}');
     g_autofree char *r2 = req(f, "$JS.API.STREAM.CREATE.A", ok->str);
-    assert_jq(r2, "$.config.name", "A");
+    TEST_ASSERT_JSON(r2, "$.config.name", "A");
     g_autoptr(GString) over = g_string_new("{\"name\":\"B\",\"x\":");
     for (int i = 0; i < LIMIT_JSON_DEPTH_COUNT; i++) g_string_append_c(over, '{');
     g_autofree char *r3 = req(f, "$JS.API.STREAM.CREATE.B", over->str);
@@ -403,7 +331,7 @@ static void test_no_reply_cases(Fx *f, gconstpointer d) {
     g_autoptr(GArray) none = send_raw(f, "$JS.API.STREAM.DELETE.S", NULL, "", false);
     g_assert_cmpuint(none->len, ==, 0);
     g_autofree char *r = info(f, "S", "");
-    assert_jq(r, "$.config.name", "S");
+    TEST_ASSERT_JSON(r, "$.config.name", "S");
 }
 
 /* ================================================================== update / delete */
@@ -413,29 +341,29 @@ static void test_update(Fx *f, gconstpointer d) {
     for (int i = 0; i < 5; i++) g_free(pub(f, "u.x", NULL, "m"));
     g_autofree char *r = req(f, "$JS.API.STREAM.UPDATE.U",
                              "{\"name\":\"U\",\"subjects\":[\"u.*\",\"v\"],\"max_msgs\":3,\"deny_delete\":true,\"description\":\"hi\"}");
-    assert_jq(r, "$.type", "io.nats.jetstream.api.v1.stream_update_response");
-    assert_jq(r, "$.did_create", "");
-    assert_jq(r, "$.config.max_msgs", "3");
-    assert_jq(r, "$.config.description", "hi");
-    assert_jq(r, "$.state.messages", "3"); /* the lowered limit applies at once */
+    TEST_ASSERT_JSON(r, "$.type", "io.nats.jetstream.api.v1.stream_update_response");
+    TEST_ASSERT_JSON(r, "$.did_create", "");
+    TEST_ASSERT_JSON(r, "$.config.max_msgs", "3");
+    TEST_ASSERT_JSON(r, "$.config.description", "hi");
+    TEST_ASSERT_JSON(r, "$.state.messages", "3"); /* the lowered limit applies at once */
     g_autofree char *a = pub(f, "v", NULL, "new subject");
     g_assert_cmpstr(a, ==, "{\"stream\":\"U\", \"seq\":6}");
     g_autofree char *cancel = req(f, "$JS.API.STREAM.UPDATE.U", "{\"name\":\"U\",\"subjects\":[\"u.*\",\"v\"]}");
     assert_err(cancel, "10052", "stream configuration update can not cancel deny message deletes");
     /* sealing forces discard new, deny_delete, deny_purge, no rollups */
     g_autofree char *s = req(f, "$JS.API.STREAM.UPDATE.U", "{\"name\":\"U\",\"subjects\":[\"u.*\",\"v\"],\"deny_delete\":true,\"sealed\":true}");
-    assert_jq(s, "$.config.sealed", "true");
-    assert_jq(s, "$.config.discard", "new");
-    assert_jq(s, "$.config.deny_purge", "true");
+    TEST_ASSERT_JSON(s, "$.config.sealed", "true");
+    TEST_ASSERT_JSON(s, "$.config.discard", "new");
+    TEST_ASSERT_JSON(s, "$.config.deny_purge", "true");
     g_autofree char *unseal = req(f, "$JS.API.STREAM.UPDATE.U", "{\"name\":\"U\",\"subjects\":[\"u.*\",\"v\"],\"deny_delete\":true,\"deny_purge\":true}");
     assert_err(unseal, "10052", "stream configuration update can not unseal a sealed stream");
     g_autofree char *p = pub(f, "u.x", NULL, "no");
     assert_err(p, "10109", "invalid operation on sealed stream");
-    assert_jq(p, "$.stream", "U");
-    assert_jq(p, "$.seq", ""); /* no "seq" in an error PubAck (see puback_error) */
+    TEST_ASSERT_JSON(p, "$.stream", "U");
+    TEST_ASSERT_JSON(p, "$.seq", ""); /* no "seq" in an error PubAck (see puback_error) */
     g_autofree char *pu = req(f, "$JS.API.STREAM.PURGE.U", "");
     assert_err(pu, "10109", NULL);
-    assert_jq(pu, "$.purged", "0");
+    TEST_ASSERT_JSON(pu, "$.purged", "0");
     g_autofree char *md = req(f, "$JS.API.STREAM.MSG.DELETE.U", "{\"seq\":5}");
     assert_err(md, "10109", NULL);
     /* subjects moved: overlap with another stream is refused on update too */
@@ -452,13 +380,13 @@ static void test_delete(Fx *f, gconstpointer d) {
     /* its subjects are free again: a publish has no responder now */
     g_autoptr(GArray) none = send_raw(f, "d", NULL, "x", true);
     g_assert_cmpuint(none->len, ==, 1);
-    g_assert_nonnull(strstr(g_array_index(none, Msg, 0).hdr, "503"));
+    g_assert_nonnull(strstr(g_array_index(none, TestMsg, 0).hdr, "503"));
     create(f, "D", "{\"name\":\"D\",\"subjects\":[\"d\"]}");
     g_autofree char *i = info(f, "D", "");
-    assert_jq(i, "$.state.last_seq", "0"); /* a new stream, not the old one back */
+    TEST_ASSERT_JSON(i, "$.state.last_seq", "0"); /* a new stream, not the old one back */
     fx_restart(f);
     g_autofree char *i2 = info(f, "D", "");
-    assert_jq(i2, "$.state.last_seq", "0");
+    TEST_ASSERT_JSON(i2, "$.state.last_seq", "0");
 }
 
 static void test_names_list(Fx *f, gconstpointer d) {
@@ -469,25 +397,25 @@ static void test_names_list(Fx *f, gconstpointer d) {
     create(f, "A", "{\"name\":\"A\",\"subjects\":[\"a.*\"]}");
     create(f, "B", "{\"name\":\"B\"}");
     g_autofree char *all = req(f, "$JS.API.STREAM.NAMES", "{\"offset\":0}");
-    assert_jq(all, "$.streams", "[\"A\",\"B\",\"C\"]");
-    assert_jq(all, "$.total", "3");
+    TEST_ASSERT_JSON(all, "$.streams", "[\"A\",\"B\",\"C\"]");
+    TEST_ASSERT_JSON(all, "$.total", "3");
     g_autofree char *sub = req(f, "$JS.API.STREAM.NAMES", "{\"subject\":\"c.x.y\"}");
-    assert_jq(sub, "$.streams", "[\"C\"]");
+    TEST_ASSERT_JSON(sub, "$.streams", "[\"C\"]");
     g_autofree char *sub2 = req(f, "$JS.API.STREAM.NAMES", "{\"subject\":\"*.q\"}");
-    assert_jq(sub2, "$.streams", "[\"A\",\"C\"]");
+    TEST_ASSERT_JSON(sub2, "$.streams", "[\"A\",\"C\"]");
     g_autofree char *none = req(f, "$JS.API.STREAM.NAMES", "{\"subject\":\"zzz\"}");
-    assert_jq(none, "$.streams", "null");
+    TEST_ASSERT_JSON(none, "$.streams", "null");
     g_autofree char *off = req(f, "$JS.API.STREAM.NAMES", "{\"offset\":2}");
-    assert_jq(off, "$.streams", "[\"C\"]");
-    assert_jq(off, "$.offset", "2");
+    TEST_ASSERT_JSON(off, "$.streams", "[\"C\"]");
+    TEST_ASSERT_JSON(off, "$.offset", "2");
     g_autofree char *past = req(f, "$JS.API.STREAM.NAMES", "{\"offset\":9}");
-    assert_jq(past, "$.offset", "3");
-    assert_jq(past, "$.streams", "null");
+    TEST_ASSERT_JSON(past, "$.offset", "3");
+    TEST_ASSERT_JSON(past, "$.streams", "null");
     g_autofree char *list = req(f, "$JS.API.STREAM.LIST", "");
-    assert_jq(list, "$.type", "io.nats.jetstream.api.v1.stream_list_response");
-    assert_jq(list, "$.limit", "256");
-    assert_jq(list, "$.streams[1].config.name", "B");
-    assert_jq(list, "$.streams[2].state.messages", "0");
+    TEST_ASSERT_JSON(list, "$.type", "io.nats.jetstream.api.v1.stream_list_response");
+    TEST_ASSERT_JSON(list, "$.limit", "256");
+    TEST_ASSERT_JSON(list, "$.streams[1].config.name", "B");
+    TEST_ASSERT_JSON(list, "$.streams[2].state.messages", "0");
     g_autofree char *bad = req(f, "$JS.API.STREAM.LIST", "nope");
     assert_err(bad, "10025", NULL);
 }
@@ -508,9 +436,9 @@ static void test_puback(Fx *f, gconstpointer d) {
     g_autoptr(GArray) both = send_raw(f, "p.4", "Nats-Msg-Id: m4", "x", true);
     g_assert_cmpuint(both->len, ==, 2);
     g_autofree char *i = info(f, "P", "");
-    assert_jq(i, "$.state.messages", "4");
+    TEST_ASSERT_JSON(i, "$.state.messages", "4");
     g_autofree char *g = req(f, "$JS.API.STREAM.MSG.GET.P", "{\"seq\":4}");
-    assert_jq(g, "$.message.hdrs", "TkFUUy8xLjANCk5hdHMtTXNnLUlkOiBtNA0KDQo="); /* NATS/1.0 + Nats-Msg-Id: m4 */
+    TEST_ASSERT_JSON(g, "$.message.hdrs", "TkFUUy8xLjANCk5hdHMtTXNnLUlkOiBtNA0KDQo="); /* NATS/1.0 + Nats-Msg-Id: m4 */
 }
 
 /* GROUP COMMIT: acks for the publishes of one turn come only after the turn's flush. */
@@ -524,10 +452,10 @@ static void test_group_commit(Fx *f, gconstpointer d) {
     g_assert_cmpstr(before, ==, ""); /* appended, not yet durable: no ack */
     test_env_advance(f->te, 0);       /* the end of the turn: one flush, fifty acks */
     g_autofree char *after = test_env_client_take(f->te, f->c);
-    g_autoptr(GArray) acks = parse_msgs(after);
+    g_autoptr(GArray) acks = test_wire_parse(after);
     g_assert_cmpuint(acks->len, ==, 50);
-    g_assert_cmpstr(g_array_index(acks, Msg, 49).data, ==, "{\"stream\":\"G\", \"seq\":50}");
-    g_assert_cmpstr(g_array_index(acks, Msg, 0).subject, ==, "_INBOX.g0");
+    g_assert_cmpstr(g_array_index(acks, TestMsg, 49).data, ==, "{\"stream\":\"G\", \"seq\":50}");
+    g_assert_cmpstr(g_array_index(acks, TestMsg, 0).subject, ==, "_INBOX.g0");
 }
 
 static void test_dedup(Fx *f, gconstpointer d) {
@@ -585,17 +513,17 @@ static void test_expected_last_seq_gaps(Fx *f, gconstpointer d) {
     create(f, "EL", "{\"name\":\"EL\",\"subjects\":[\"el\"],\"max_msgs\":2}");
     for (int i = 0; i < 4; i++) g_free(pub(f, "el", NULL, "x")); /* seqs 1..4, 2 kept */
     g_autofree char *i1 = info(f, "EL", "");
-    assert_jq(i1, "$.state.messages", "2");
+    TEST_ASSERT_JSON(i1, "$.state.messages", "2");
     g_autofree char *cnt = pub(f, "el", "Nats-Expected-Last-Sequence: 2", "x");
     assert_err(cnt, "10071", "wrong last sequence: 4");
     g_autofree char *ok = pub(f, "el", "Nats-Expected-Last-Sequence: 4", "x");
     g_assert_cmpstr(ok, ==, "{\"stream\":\"EL\", \"seq\":5}");
     g_autofree char *del = req(f, "$JS.API.STREAM.MSG.DELETE.EL", "{\"seq\":5}"); /* the last one */
-    assert_jq(del, "$.success", "true");
+    TEST_ASSERT_JSON(del, "$.success", "true");
     g_autofree char *after_del = pub(f, "el", "Nats-Expected-Last-Sequence: 5", "x");
     g_assert_cmpstr(after_del, ==, "{\"stream\":\"EL\", \"seq\":6}");
     g_autofree char *pu = req(f, "$JS.API.STREAM.PURGE.EL", "");
-    assert_jq(pu, "$.success", "true");
+    TEST_ASSERT_JSON(pu, "$.success", "true");
     g_autofree char *empty = pub(f, "el", "Nats-Expected-Last-Sequence: 0", "x");
     assert_err(empty, "10071", "wrong last sequence: 6");
     g_autofree char *after_purge = pub(f, "el", "Nats-Expected-Last-Sequence: 6", "x");
@@ -612,15 +540,15 @@ static void test_rollup(Fx *f, gconstpointer d) {
     g_autofree char *s = pub(f, "r.a", "Nats-Rollup: sub", "A");
     g_assert_cmpstr(s, ==, "{\"stream\":\"R\", \"seq\":6}");
     g_autofree char *i1 = info(f, "R", "{\"subjects_filter\":\">\"}");
-    assert_jq(i1, "$.state.subjects['r.a']", "1");
-    assert_jq(i1, "$.state.subjects['r.b']", "2");
+    TEST_ASSERT_JSON(i1, "$.state.subjects['r.a']", "1");
+    TEST_ASSERT_JSON(i1, "$.state.subjects['r.b']", "2");
     g_autoptr(GArray) bogus = send_raw(f, "r.a", "Nats-Rollup: bogus", "?", true);
     g_assert_cmpuint(bogus->len, ==, 0); /* nats-server logs it and does not answer */
     g_autofree char *all = pub(f, "r.b", "Nats-Rollup: all", "B");
     g_assert_cmpstr(all, ==, "{\"stream\":\"R\", \"seq\":7}");
     g_autofree char *i2 = info(f, "R", "");
-    assert_jq(i2, "$.state.messages", "1");
-    assert_jq(i2, "$.state.first_seq", "7");
+    TEST_ASSERT_JSON(i2, "$.state.messages", "1");
+    TEST_ASSERT_JSON(i2, "$.state.first_seq", "7");
 }
 
 /* max_file_store / max_memory_store (jetstream.c, ACCOUNT LIMITS): max_bytes reservations
@@ -640,9 +568,9 @@ static void test_account_limits(Fx *f, gconstpointer d) {
     g_autofree char *m1 = req(f, "$JS.API.STREAM.CREATE.M1", "{\"name\":\"M1\",\"subjects\":[\"m1\"],\"storage\":\"memory\",\"max_bytes\":501}");
     assert_err(m1, "10028", "insufficient memory resources available");
     g_autofree char *u1 = req(f, "$JS.API.STREAM.UPDATE.R1", "{\"name\":\"R1\",\"subjects\":[\"r1\"],\"max_bytes\":1000}");
-    assert_jq(u1, "$.config.max_bytes", "1000");
+    TEST_ASSERT_JSON(u1, "$.config.max_bytes", "1000");
     g_autofree char *u2 = req(f, "$JS.API.STREAM.UPDATE.R1", "{\"name\":\"R1\",\"subjects\":[\"r1\"],\"max_bytes\":300}");
-    assert_jq(u2, "$.config.max_bytes", "300");
+    TEST_ASSERT_JSON(u2, "$.config.max_bytes", "300");
     create(f, "U", "{\"name\":\"U\",\"subjects\":[\"u\"]}"); /* no max_bytes: the total bounds it */
     int stored = 0;
     char body[101];
@@ -658,12 +586,12 @@ static void test_account_limits(Fx *f, gconstpointer d) {
     }
     /* the publish that crossed 1000 bytes was stored, the next one was refused */
     g_autofree char *ai = req(f, "$JS.API.INFO", "");
-    g_autofree char *used_s = jq(ai, "$.storage");
+    g_autofree char *used_s = test_json_path(ai, "$.storage");
     int64_t used = g_ascii_strtoll(used_s, NULL, 10), per = used / MAX(stored, 1);
     g_assert_cmpint(stored, >, 1);
     g_assert_cmpint(used, >, 1000);
     g_assert_cmpint(used - per, <=, 1000);
-    assert_jq(ai, "$.limits.max_storage", "-1");
+    TEST_ASSERT_JSON(ai, "$.limits.max_storage", "-1");
     /* R1 (max_bytes) is refused too: the file total is over */
     g_autofree char *a2 = pub(f, "r1", NULL, "y");
     assert_err(a2, "10023", NULL);
@@ -671,10 +599,10 @@ static void test_account_limits(Fx *f, gconstpointer d) {
     g_autofree char *a3 = pub(f, "u", NULL, body);
     assert_err(a3, "10023", NULL);
     g_autofree char *del = req(f, "$JS.API.STREAM.MSG.DELETE.U", "{\"seq\":1}");
-    assert_jq(del, "$.success", "true");
+    TEST_ASSERT_JSON(del, "$.success", "true");
     g_autofree char *a4 = pub(f, "u", NULL, body); /* under the limit: room again */
     g_autofree char *want_seq = g_strdup_printf("%d", stored + 1);
-    assert_jq(a4, "$.seq", want_seq);
+    TEST_ASSERT_JSON(a4, "$.seq", want_seq);
 }
 
 /* restore_later (main.c's start-up): jetstream_new loads nothing, each restore step loads
@@ -687,7 +615,7 @@ static void test_restore_in_steps(Fx *f, gconstpointer d) {
     f->jcfg.restore_later = true;
     fx_start(f);
     g_autofree char *n0 = req(f, "$JS.API.STREAM.NAMES", "");
-    assert_jq(n0, "$.total", "0");
+    TEST_ASSERT_JSON(n0, "$.total", "0");
     g_assert_false(jetstream_restore_step(f->js, 0)); /* budget 0: one stream */
     g_assert_nonnull(jetstream_lookup(f->js, "S1"));
     g_assert_null(jetstream_lookup(f->js, "S2"));
@@ -695,7 +623,7 @@ static void test_restore_in_steps(Fx *f, gconstpointer d) {
     g_assert_true(jetstream_restore_step(f->js, 0));
     g_assert_true(jetstream_restore_step(f->js, 0)); /* done stays done */
     g_autofree char *n1 = req(f, "$JS.API.STREAM.NAMES", "");
-    assert_jq(n1, "$.total", "3");
+    TEST_ASSERT_JSON(n1, "$.total", "3");
 }
 
 static void test_limits(Fx *f, gconstpointer d) {
@@ -703,8 +631,8 @@ static void test_limits(Fx *f, gconstpointer d) {
     create(f, "LO", "{\"name\":\"LO\",\"subjects\":[\"lo\"],\"max_msgs\":3}");
     for (int i = 0; i < 5; i++) g_free(pub(f, "lo", NULL, "x"));
     g_autofree char *i1 = info(f, "LO", "");
-    assert_jq(i1, "$.state.messages", "3");
-    assert_jq(i1, "$.state.first_seq", "3");
+    TEST_ASSERT_JSON(i1, "$.state.messages", "3");
+    TEST_ASSERT_JSON(i1, "$.state.first_seq", "3");
     /* discard new: the publish is refused */
     create(f, "LN", "{\"name\":\"LN\",\"subjects\":[\"ln.*\"],\"max_msgs\":2,\"discard\":\"new\"}");
     g_free(pub(f, "ln.a", NULL, "x"));
@@ -721,9 +649,9 @@ static void test_limits(Fx *f, gconstpointer d) {
     create(f, "LBO", "{\"name\":\"LBO\",\"subjects\":[\"lbo\"],\"max_bytes\":120}");
     for (int i = 0; i < 10; i++) g_free(pub(f, "lbo", NULL, "0123456789"));
     g_autofree char *i2 = info(f, "LBO", "");
-    g_autofree char *bytes = jq(i2, "$.state.bytes");
+    g_autofree char *bytes = test_json_path(i2, "$.state.bytes");
     g_assert_cmpint(g_ascii_strtoll(bytes, NULL, 10), <=, 120);
-    assert_jq(i2, "$.state.last_seq", "10");
+    TEST_ASSERT_JSON(i2, "$.state.last_seq", "10");
     /* per subject: always the oldest on that subject, even with discard new */
     create(f, "PS", "{\"name\":\"PS\",\"subjects\":[\"ps.*\"],\"max_msgs_per_subject\":2,\"max_msgs\":3,\"discard\":\"new\"}");
     g_free(pub(f, "ps.a", NULL, "1"));
@@ -732,8 +660,8 @@ static void test_limits(Fx *f, gconstpointer d) {
     g_autofree char *evict = pub(f, "ps.a", NULL, "4"); /* at its subject's limit: allowed */
     g_assert_cmpstr(evict, ==, "{\"stream\":\"PS\", \"seq\":4}");
     g_autofree char *i3 = info(f, "PS", "{\"subjects_filter\":\"ps.a\"}");
-    assert_jq(i3, "$.state.subjects['ps.a']", "2");
-    assert_jq(i3, "$.state.first_seq", "2");
+    TEST_ASSERT_JSON(i3, "$.state.subjects['ps.a']", "2");
+    TEST_ASSERT_JSON(i3, "$.state.first_seq", "2");
     g_autofree char *refused = pub(f, "ps.c", NULL, "5");
     assert_err(refused, "10077", "maximum messages exceeded");
     /* discard_new_per_subject */
@@ -756,21 +684,21 @@ static void test_max_age(Fx *f, gconstpointer d) {
     g_free(pub(f, "age", NULL, "young"));
     test_env_advance(f->te, 1100000000); /* the first is 2.1 s old */
     g_autofree char *i1 = info(f, "AGE", "");
-    assert_jq(i1, "$.state.messages", "1");
-    assert_jq(i1, "$.state.first_seq", "2");
+    TEST_ASSERT_JSON(i1, "$.state.messages", "1");
+    TEST_ASSERT_JSON(i1, "$.state.first_seq", "2");
     test_env_advance(f->te, 1000000000);
     g_autofree char *i2 = info(f, "AGE", "");
-    assert_jq(i2, "$.state.messages", "0");
-    assert_jq(i2, "$.state.first_seq", "3");
-    assert_jq(i2, "$.state.last_seq", "2");
+    TEST_ASSERT_JSON(i2, "$.state.messages", "0");
+    TEST_ASSERT_JSON(i2, "$.state.first_seq", "3");
+    TEST_ASSERT_JSON(i2, "$.state.last_seq", "2");
     /* messages that aged while the server was down are gone at start */
     g_free(pub(f, "age", NULL, "again"));
     fx_stop(f);
     test_env_advance(f->te, 5000000000LL);
     fx_start(f);
     g_autofree char *i3 = info(f, "AGE", "");
-    assert_jq(i3, "$.state.messages", "0");
-    assert_jq(i3, "$.state.last_seq", "3");
+    TEST_ASSERT_JSON(i3, "$.state.messages", "0");
+    TEST_ASSERT_JSON(i3, "$.state.last_seq", "3");
 }
 
 static void test_interest_no_consumers(Fx *f, gconstpointer d) {
@@ -780,13 +708,13 @@ static void test_interest_no_consumers(Fx *f, gconstpointer d) {
     g_autofree char *b = pub(f, "i", NULL, "x");
     g_assert_cmpstr(b, ==, "{\"stream\":\"I\", \"seq\":2}");
     g_autofree char *i = info(f, "I", "");
-    assert_jq(i, "$.config.retention", "interest");
-    assert_jq(i, "$.state.messages", "0");
-    assert_jq(i, "$.state.last_seq", "2");
+    TEST_ASSERT_JSON(i, "$.config.retention", "interest");
+    TEST_ASSERT_JSON(i, "$.state.messages", "0");
+    TEST_ASSERT_JSON(i, "$.state.last_seq", "2");
     create(f, "WQ", "{\"name\":\"WQ\",\"subjects\":[\"wq\"],\"retention\":\"workqueue\"}");
     g_free(pub(f, "wq", NULL, "x"));
     g_autofree char *w = info(f, "WQ", "");
-    assert_jq(w, "$.state.messages", "1");
+    TEST_ASSERT_JSON(w, "$.state.messages", "1");
 }
 
 /* ================================================================== purge / get / delete */
@@ -805,15 +733,15 @@ static void test_purge(Fx *f, gconstpointer d) {
     g_autofree char *keep = req(f, "$JS.API.STREAM.PURGE.M", "{\"filter\":\"m.a\",\"keep\":1}");
     g_assert_cmpstr(keep, ==, "{\"type\":\"io.nats.jetstream.api.v1.stream_purge_response\",\"success\":true,\"purged\":2}");
     g_autofree char *seq = req(f, "$JS.API.STREAM.PURGE.M", "{\"seq\":3}");
-    assert_jq(seq, "$.purged", "1"); /* m.b seq 2 */
+    TEST_ASSERT_JSON(seq, "$.purged", "1"); /* m.b seq 2 */
     g_autofree char *filt = req(f, "$JS.API.STREAM.PURGE.M", "{\"filter\":\"m.*.x\"}");
-    assert_jq(filt, "$.purged", "1");
+    TEST_ASSERT_JSON(filt, "$.purged", "1");
     g_autofree char *all = req(f, "$JS.API.STREAM.PURGE.M", "{}");
-    assert_jq(all, "$.purged", "2");
+    TEST_ASSERT_JSON(all, "$.purged", "2");
     g_autofree char *i = info(f, "M", "");
-    assert_jq(i, "$.state.messages", "0");
-    assert_jq(i, "$.state.first_seq", "7");
-    assert_jq(i, "$.state.last_seq", "6");
+    TEST_ASSERT_JSON(i, "$.state.messages", "0");
+    TEST_ASSERT_JSON(i, "$.state.first_seq", "7");
+    TEST_ASSERT_JSON(i, "$.state.last_seq", "6");
     create(f, "NP", "{\"name\":\"NP\",\"subjects\":[\"np\"],\"deny_purge\":true}");
     g_autofree char *denied = req(f, "$JS.API.STREAM.PURGE.NP", "");
     assert_err(denied, "10110", "stream purge not permitted");
@@ -825,12 +753,12 @@ static void test_msg_get_delete(Fx *f, gconstpointer d) {
     g_assert_cmpstr(g1, ==, "{\"type\":\"io.nats.jetstream.api.v1.stream_msg_get_response\",\"message\":"
                             "{\"subject\":\"m.b\",\"seq\":2,\"data\":\"djI=\",\"time\":\"2026-01-01T00:00:01Z\"}}");
     g_autofree char *last = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"last_by_subj\":\"m.b\"}");
-    assert_jq(last, "$.message.seq", "5");
+    TEST_ASSERT_JSON(last, "$.message.seq", "5");
     g_autofree char *wild = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"last_by_subj\":\"m.>\"}");
-    assert_jq(wild, "$.message.seq", "6");
-    assert_jq(wild, "$.message.hdrs", "TkFUUy8xLjANCks6IHYNCg0K");
+    TEST_ASSERT_JSON(wild, "$.message.seq", "6");
+    TEST_ASSERT_JSON(wild, "$.message.hdrs", "TkFUUy8xLjANCks6IHYNCg0K");
     g_autofree char *next = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"next_by_subj\":\"m.a\",\"seq\":2}");
-    assert_jq(next, "$.message.seq", "3");
+    TEST_ASSERT_JSON(next, "$.message.seq", "3");
     g_autofree char *miss = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"last_by_subj\":\"m.zz\"}");
     assert_err(miss, "10037", NULL);
     g_autofree char *d1 = req(f, "$JS.API.STREAM.MSG.DELETE.M", "{\"seq\":2,\"no_erase\":true}");
@@ -838,7 +766,7 @@ static void test_msg_get_delete(Fx *f, gconstpointer d) {
     g_autofree char *d2 = req(f, "$JS.API.STREAM.MSG.DELETE.M", "{\"seq\":2}");
     assert_err(d2, "10043", "sequence 2 not found"); /* a gap inside the stream */
     g_autofree char *d3 = req(f, "$JS.API.STREAM.MSG.DELETE.M", "{\"seq\":1}");
-    assert_jq(d3, "$.success", "true");
+    TEST_ASSERT_JSON(d3, "$.success", "true");
     g_autofree char *d4 = req(f, "$JS.API.STREAM.MSG.DELETE.M", "{\"seq\":1}");
     assert_err(d4, "10057", "no message found"); /* below the first sequence */
     g_autofree char *gone = req(f, "$JS.API.STREAM.MSG.GET.M", "{\"seq\":2}");
@@ -853,15 +781,15 @@ static void test_direct_get(Fx *f, gconstpointer d) {
     fill(f);
     g_autoptr(GArray) a = send_raw(f, "$JS.API.DIRECT.GET.M", NULL, "{\"seq\":6}", true);
     g_assert_cmpuint(a->len, ==, 1);
-    Msg *m = &g_array_index(a, Msg, 0);
+    TestMsg *m = &g_array_index(a, TestMsg, 0);
     g_assert_cmpstr(m->hdr, ==, "NATS/1.0\r\nK: v\r\nNats-Stream: M\r\nNats-Subject: m.a\r\nNats-Sequence: 6\r\n"
                                 "Nats-Time-Stamp: 2026-01-01T00:00:01Z\r\n\r\n");
     g_assert_cmpstr(m->data, ==, "v6");
     g_autoptr(GArray) b = send_raw(f, "$JS.API.DIRECT.GET.M.m.b", NULL, "", true);
-    g_assert_cmpstr(g_array_index(b, Msg, 0).hdr, ==, "NATS/1.0\r\nNats-Stream: M\r\nNats-Subject: m.b\r\n"
+    g_assert_cmpstr(g_array_index(b, TestMsg, 0).hdr, ==, "NATS/1.0\r\nNats-Stream: M\r\nNats-Subject: m.b\r\n"
                                                       "Nats-Sequence: 5\r\nNats-Time-Stamp: 2026-01-01T00:00:01Z\r\n\r\n");
     g_autoptr(GArray) w = send_raw(f, "$JS.API.DIRECT.GET.M.m.c.>", NULL, "", true);
-    g_assert_nonnull(strstr(g_array_index(w, Msg, 0).hdr, "Nats-Sequence: 4\r\n"));
+    g_assert_nonnull(strstr(g_array_index(w, TestMsg, 0).hdr, "Nats-Sequence: 4\r\n"));
     struct {
         const char *subject, *body, *status;
     } errs[] = {
@@ -875,8 +803,8 @@ static void test_direct_get(Fx *f, gconstpointer d) {
     for (size_t i = 0; i < G_N_ELEMENTS(errs); i++) {
         g_autoptr(GArray) e = send_raw(f, errs[i].subject, NULL, errs[i].body, true);
         g_assert_cmpuint(e->len, ==, 1);
-        g_assert_cmpstr(g_array_index(e, Msg, 0).hdr, ==, errs[i].status);
-        g_assert_cmpstr(g_array_index(e, Msg, 0).data, ==, "");
+        g_assert_cmpstr(g_array_index(e, TestMsg, 0).hdr, ==, errs[i].status);
+        g_assert_cmpstr(g_array_index(e, TestMsg, 0).data, ==, "");
     }
 }
 
@@ -892,7 +820,7 @@ static void test_restart(Fx *f, gconstpointer d) {
     }
     g_free(pub(f, "mem", NULL, "volatile"));
     g_autofree char *del = req(f, "$JS.API.STREAM.MSG.DELETE.F", "{\"seq\":20}");
-    assert_jq(del, "$.success", "true");
+    TEST_ASSERT_JSON(del, "$.success", "true");
     g_autofree char *before = info(f, "F", "{\"subjects_filter\":\">\",\"deleted_details\":true}");
     fx_stop(f);
     test_env_advance(f->te, 3600LL * 1000000000LL); /* down for an hour: nothing may expire */
@@ -900,11 +828,11 @@ static void test_restart(Fx *f, gconstpointer d) {
     g_autofree char *after = info(f, "F", "{\"subjects_filter\":\">\",\"deleted_details\":true}");
     g_assert_cmpstr(after, ==, before);
     g_autofree char *g = req(f, "$JS.API.STREAM.MSG.GET.F", "{\"seq\":18}");
-    assert_jq(g, "$.message.hdrs", "TkFUUy8xLjANCkg6IDENCg0K");
-    assert_jq(g, "$.message.data", "cGF5bG9hZCAxNw=="); /* "payload 17" */
+    TEST_ASSERT_JSON(g, "$.message.hdrs", "TkFUUy8xLjANCkg6IDENCg0K");
+    TEST_ASSERT_JSON(g, "$.message.data", "cGF5bG9hZCAxNw=="); /* "payload 17" */
     g_autofree char *mi = info(f, "MEM", "");
-    assert_jq(mi, "$.config.storage", "memory"); /* the config survives, the messages do not */
-    assert_jq(mi, "$.state.messages", "0");
+    TEST_ASSERT_JSON(mi, "$.config.storage", "memory"); /* the config survives, the messages do not */
+    TEST_ASSERT_JSON(mi, "$.state.messages", "0");
     g_autofree char *next = pub(f, "f.0", NULL, "after restart");
     g_assert_cmpstr(next, ==, "{\"stream\":\"F\", \"seq\":21}");
 }
@@ -921,12 +849,12 @@ static void test_crash_keeps_acked(Fx *f, gconstpointer d) {
     g_free(test_env_take_log(f->te));
     fx_start(f);
     g_autofree char *i = info(f, "C", "");
-    g_autofree char *last = jq(i, "$.state.last_seq");
+    g_autofree char *last = test_json_path(i, "$.state.last_seq");
     g_assert_cmpint(g_ascii_strtoll(last, NULL, 10), >=, 30);
     for (int s = 1; s <= 30; s++) {
         g_autofree char *body = g_strdup_printf("{\"seq\":%d}", s);
         g_autofree char *g = req(f, "$JS.API.STREAM.MSG.GET.C", body);
-        assert_jq(g, "$.message.data", "YWNrZWQ=");
+        TEST_ASSERT_JSON(g, "$.message.data", "YWNrZWQ=");
     }
 }
 
@@ -945,10 +873,10 @@ static void test_sync_fails(Fx *f, gconstpointer d) {
         test_env_advance(f->te, 0);
         fx_check(f);
         g_autofree char *out = test_env_client_take(f->te, f->c);
-        g_autoptr(GArray) acks = parse_msgs(out);
+        g_autoptr(GArray) acks = test_wire_parse(out);
         g_assert_cmpuint(acks->len, ==, 2);
         for (guint i = 0; i < acks->len; i++) {
-            const char *a = g_array_index(acks, Msg, i).data;
+            const char *a = g_array_index(acks, TestMsg, i).data;
             assert_err(a, "10077", NULL); /* never a success for the failed batch */
         }
         g_autofree char *log = test_env_take_log(f->te);
@@ -957,16 +885,16 @@ static void test_sync_fails(Fx *f, gconstpointer d) {
         assert_err(refused, "10077", NULL);
         g_autofree char *i1 = info(f, "SF", "");
         g_autofree char *want = g_strdup_printf("%" G_GUINT64_FORMAT, acked);
-        assert_jq(i1, "$.state.last_seq", want);
+        TEST_ASSERT_JSON(i1, "$.state.last_seq", want);
         fx_restart(f);
         g_free(test_env_take_log(f->te));
         for (uint64_t s = 1; s <= acked; s++) {
             g_autofree char *body = g_strdup_printf("{\"seq\":%" G_GUINT64_FORMAT "}", s);
             g_autofree char *g = req(f, "$JS.API.STREAM.MSG.GET.SF", body);
-            assert_jq(g, "$.message.data", "YWNrZWQ=");
+            TEST_ASSERT_JSON(g, "$.message.data", "YWNrZWQ=");
         }
         g_autofree char *i2 = info(f, "SF", "");
-        assert_jq(i2, "$.state.last_seq", want);
+        TEST_ASSERT_JSON(i2, "$.state.last_seq", want);
         g_autofree char *again = pub(f, "sf", NULL, "acked"); /* writes work again */
         g_autofree char *want_ack = g_strdup_printf("{\"stream\":\"SF\", \"seq\":%" G_GUINT64_FORMAT "}", ++acked);
         g_assert_cmpstr(again, ==, want_ack);
@@ -988,7 +916,7 @@ static void test_sync_interval(Fx *f, gconstpointer d) {
     g_free(test_env_take_log(f->te));
     fx_start(f);
     g_autofree char *i = info(f, "SI", "");
-    assert_jq(i, "$.state.last_seq", "1"); /* the acked-but-unsynced second one is gone */
+    TEST_ASSERT_JSON(i, "$.state.last_seq", "1"); /* the acked-but-unsynced second one is gone */
 }
 
 static void test_json_time(Fx *f, gconstpointer d) {
