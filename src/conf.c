@@ -538,6 +538,25 @@ static const char *const js_known[] = {"enabled", "enable", "disabled", "disable
                                        "encryption_key", "cipher", "extension_hint", "limits",
                                        "unique_tag", "max_outstanding_catchup", NULL};
 
+/* nats-server 2.9.10's words; an empty domain is no domain. */
+static gboolean get_domain(Ctx *cx, const Entry *e, char **out) {
+    if (!get_str(cx, e, out)) return FALSE;
+    const char *d = *out;
+    if (d[0] == '\0') {
+        g_clear_pointer(out, g_free);
+    } else if (strpbrk(d, ".*>") != NULL) {
+        g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE, "%s:%d: invalid domain name: may not contain ., * or >",
+                    cx->file, e->val->line);
+        return FALSE;
+    } else if (strpbrk(d, " \t\r\n\f\v") != NULL) { /* the derived subject would not parse */
+        g_set_error(cx->error, CONF_ERROR, CONF_ERROR_VALUE,
+                    "%s:%d: invalid domain name: derived \"$JS.%s.API.>\" is not a valid subject", cx->file,
+                    e->val->line, d);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
     const Val *v = top->val;
     if (v->type == VAL_BOOL) {
@@ -550,7 +569,7 @@ static gboolean apply_jetstream(Ctx *cx, ConfSettings *s, const Entry *top) {
         const Entry *e = v->items->pdata[i];
         gboolean ok = TRUE;
         if (!strcmp(e->key, "store_dir") || !strcmp(e->key, "store")) ok = get_str(cx, e, &s->store_dir);
-        else if (!strcmp(e->key, "domain")) ok = get_str(cx, e, &s->js_domain);
+        else if (!strcmp(e->key, "domain")) ok = get_domain(cx, e, &s->js_domain);
         else if (!strcmp(e->key, "max_mem") || !strcmp(e->key, "max_memory_store") || !strcmp(e->key, "max_mem_store"))
             ok = get_int(cx, e, -1, G_MAXINT64, &s->js_max_mem_bytes);
         else if (!strcmp(e->key, "max_file") || !strcmp(e->key, "max_file_store"))

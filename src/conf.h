@@ -68,7 +68,7 @@ typedef struct ConfSettings {
     char *server_name;       /* server_name; -n */
     int64_t jetstream;       /* 0 disabled, 1 enabled; -js */
     char *store_dir;         /* jetstream { store_dir } or top-level store_dir; -sd */
-    char *js_domain;         /* jetstream { domain } (kept, not used yet) */
+    char *js_domain;         /* jetstream { domain }; NULL = none ("" is none) */
     int64_t js_max_mem_bytes;  /* max_mem / max_memory_store */
     int64_t js_max_file_bytes; /* max_file / max_file_store */
     int64_t js_sync_interval_ns; /* jetstream { sync_interval: always | never | 2m }; --sync_interval;

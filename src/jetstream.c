@@ -40,7 +40,17 @@
  *   range, or no reply subject: no answer at all, as nats-server (clients time out). A reply
  *   sent through jsapi.h's helpers is counted for $JS.API.INFO's "api" numbers.
  *
- * Book: chapter 5 (the stream log).
+ * THE DOMAIN (jetstream { domain: X }; nats-server 2.9.10, checked side by side)
+ *   A domain names a JetStream so that leafnodes and super-clusters can tell one from another.
+ *   Inside one server or cluster it changes only what clients see: INFO and route INFO carry
+ *   "domain", so do $JS.API.INFO, STREAM.INFO, every STREAM.LIST entry and every successful
+ *   PubAck (not the create/update replies, not consumer info, not an error PubAck), and the
+ *   API answers on $JS.<domain>.API.> as well as on $JS.API.> (nats.js's
+ *   jetstream({domain}) and libnats's jsOpts.Domain use the first). A request on the domain's
+ *   prefix is rewritten to $JS.API.<rest> before anything looks at it, so the cluster's filter,
+ *   a stream group's log (jscluster.c, op 2) and the endpoint rows see one form only.
+ *
+ * Book: chapter 5 (the stream log); the domain in chapter 12.
  */
 #include "jetstream.h"
 
@@ -62,6 +72,9 @@ struct JetStream {
     int64_t sync_interval_ns;
     GTree *streams;            /* name -> Stream*, sorted: NAMES/LIST order */
     ServerInternalSub *api_sub;
+    ServerInternalSub *domain_sub; /* $JS.<domain>.API.> (THE DOMAIN); NULL without one */
+    char *domain;
+    size_t domain_prefix_len;  /* strlen("$JS.<domain>.API.") */
     JsApiCounters api_counts;
     GPtrArray *flush_list;     /* Stream* waiting for the end of the turn (group commit) */
     int64_t used[2];           /* stored bytes of memory [0] and file [1] streams */
@@ -85,6 +98,14 @@ Server *jetstream_server(JetStream *js) { return js->srv; }
 Env *jetstream_env(JetStream *js) { return js->env; }
 const char *jetstream_streams_dir(JetStream *js) { return js->streams_dir; }
 const char *jetstream_store_dir(JetStream *js) { return js->store_dir; }
+const char *jetstream_domain(JetStream *js) { return js->domain; }
+
+bool jetstream_domain_valid(const char *d) {
+    if (d == NULL || d[0] == '\0') return false;
+    for (const char *p = d; *p != '\0'; p++)
+        if (*p == '.' || *p == '*' || *p == '>' || g_ascii_isspace(*p)) return false;
+    return true;
+}
 
 void jetstream_config_init(JetStreamConfig *cfg) {
     *cfg = (JetStreamConfig){.store_dir = "./data", .sync_interval_ns = 0, .max_memory_bytes = -1,
@@ -345,6 +366,18 @@ static void api_msg(void *ctx, const ServerMsg *m) {
     jetstream_api_dispatch(js, m);
 }
 
+/* $JS.<domain>.API.<rest>: answered as $JS.API.<rest> (THE DOMAIN). */
+static void domain_api_msg(void *ctx, const ServerMsg *m) {
+    JetStream *js = ctx;
+    if (m->subject_len <= js->domain_prefix_len) return;
+    g_autofree char *subject = g_strdup_printf("$JS.API.%.*s", (int)(m->subject_len - js->domain_prefix_len),
+                                               m->subject + js->domain_prefix_len);
+    ServerMsg local = *m;
+    local.subject = subject;
+    local.subject_len = strlen(subject);
+    api_msg(js, &local);
+}
+
 static void check_hook(void *ctx, bool full) {
     if (full) jetstream_check_invariants(ctx);
     else jetstream_check_contracts(ctx);
@@ -381,11 +414,16 @@ JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error
     js->store_dir = g_strdup(cfg->store_dir);
     js->streams_dir = g_steal_pointer(&streams_dir);
     js->api = g_array_new(FALSE, FALSE, sizeof(JsApiEndpoint));
+    if (cfg->domain != NULL) {
+        g_assert(jetstream_domain_valid(cfg->domain)); /* the configuration checked it */
+        js->domain = g_strdup(cfg->domain);
+    }
     int64_t interval = cfg->sync_interval_ns;
     js->host = (StreamHost){.srv = srv, .env = env, .streams_dir = js->streams_dir, .segment_bytes = cfg->segment_bytes,
                             .files = store_files_new(env, 0), /* one open-file budget for every stream */
                             .need_flush = need_flush, .forget_flush = forget_flush,
-                            .usage = account_usage, .room = account_room, .owner = js};
+                            .usage = account_usage, .room = account_room, .owner = js,
+                            .domain = js->domain};
     js->max[0] = cfg->max_memory_bytes;
     js->max[1] = cfg->max_storage_bytes;
     jetstream_set_sync(js, interval == 0 ? STORE_SYNC_ALWAYS : interval > 0 ? STORE_SYNC_INTERVAL : STORE_SYNC_NEVER,
@@ -395,6 +433,12 @@ JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error
     js->restore_names = env_dir_list(env, js->streams_dir, NULL);
     if (!cfg->restore_later) jetstream_restore_step(js, G_MAXINT64);
     js->api_sub = server_subscribe_internal(srv, "$JS.API.>", NULL, api_msg, js);
+    if (js->domain != NULL) {
+        g_autofree char *sub = g_strdup_printf("$JS.%s.API.>", js->domain);
+        js->domain_prefix_len = strlen(sub) - 1;
+        js->domain_sub = server_subscribe_internal(srv, sub, NULL, domain_api_msg, js);
+        server_info_set_string(srv, "domain", js->domain);
+    }
     js->check_hook = server_add_check(srv, check_hook, js);
     server_info_set_flag(srv, "jetstream", true);
     return js;
@@ -405,6 +449,8 @@ void jetstream_free(JetStream *js) {
     server_info_set_flag(js->srv, "jetstream", false);
     server_remove_hook(js->srv, js->check_hook);
     server_unsubscribe_internal(js->srv, js->api_sub);
+    if (js->domain_sub != NULL) server_unsubscribe_internal(js->srv, js->domain_sub);
+    server_info_set_string(js->srv, "domain", NULL);
     g_autoptr(GPtrArray) all = jetstream_streams(js);
     g_tree_destroy(js->streams);
     for (guint i = 0; i < all->len; i++) stream_close(g_ptr_array_index(all, i));
@@ -415,6 +461,7 @@ void jetstream_free(JetStream *js) {
     g_strfreev(js->restore_names);
     g_free(js->store_dir);
     g_free(js->streams_dir);
+    g_free(js->domain);
     g_free(js);
 }
 

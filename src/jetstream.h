@@ -23,6 +23,7 @@
  * INTERFACE
  *   jetstream_config_init(cfg)                defaults: store_dir "./data", sync always
  *   jetstream_new(srv, cfg, error)            load every stream, subscribe to $JS.API.>
+ *                                             (and $JS.<domain>.API.> with a domain)
  *   jetstream_free(js)                        flush, answer waiting publishers, close streams
  *   jetstream_api_register(js, rows, n)       add endpoint rows (jsapi.h) to the $JS.API table
  *   jetstream_set_sync(js, policy, interval)  how records become durable before the ack
@@ -60,6 +61,7 @@ typedef struct JetStreamConfig {
     int64_t max_memory_bytes;  /* max_memory_store: memory streams' total; -1 = no limit */
     int64_t max_storage_bytes; /* max_file_store: file streams' total; -1 = no limit */
     bool restore_later;        /* jetstream_new loads no stream: jetstream_restore_step does */
+    const char *domain;        /* jetstream { domain }: NULL = none (jetstream.c, THE DOMAIN) */
 } JetStreamConfig;
 
 void jetstream_config_init(JetStreamConfig *cfg);
@@ -108,6 +110,10 @@ Server *jetstream_server(JetStream *js);
 Env *jetstream_env(JetStream *js);
 const char *jetstream_streams_dir(JetStream *js);
 const char *jetstream_store_dir(JetStream *js);
+/* The JetStream domain, or NULL. */
+const char *jetstream_domain(JetStream *js);
+/* Is d a domain nats-server accepts (not empty; no '.', '*', '>' or white space)? */
+bool jetstream_domain_valid(const char *d);
 /* API counters for $JS.API.INFO's "api" object. */
 void jetstream_api_stats(JetStream *js, uint64_t *total, uint64_t *errors);
 

@@ -1108,6 +1108,7 @@ static void on_gather(void *ctx, const ServerMsg *m) {
     JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
     if (o == NULL || json_object_has_member(o, "error")) return; /* not the leader's: wait for it */
     json_object_remove_member(o, "type");
+    json_object_remove_member(o, "domain"); /* nats-server 2.9.10's clustered LIST has none */
     g_ptr_array_index(g->infos, idx) = json_node_copy(json_parser_get_root(parser));
     if (--g->waiting == 0) gather_finish(g);
 }

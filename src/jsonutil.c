@@ -148,10 +148,14 @@ void jsonu_append_quoted(GString *out, const char *s) {
 
 /* Formatted directly: with json-glib (a node, a generator, a printf) building PubAcks was
  * ~20% of the server's CPU in jspubasync (appendix B). */
-char *jsonu_puback(const char *stream, uint64_t seq, bool duplicate) {
+char *jsonu_puback(const char *stream, const char *domain, uint64_t seq, bool duplicate) {
     GString *out = g_string_sized_new(48 + strlen(stream));
     g_string_append(out, "{\"stream\":");
     jsonu_append_quoted(out, stream);
+    if (domain != NULL) {
+        g_string_append(out, ", \"domain\":");
+        jsonu_append_quoted(out, domain);
+    }
     g_string_append_printf(out, ", \"seq\":%" G_GUINT64_FORMAT "%s}", seq, duplicate ? ",\"duplicate\": true" : "");
     return g_string_free(out, FALSE);
 }

@@ -16,7 +16,8 @@
  *   jsonu_to_string(node)                     compact JSON text (g_free it)
  *   jsonu_builder_to_string(builder)          the same for a finished JsonBuilder
  *   jsonu_append_quoted(gstring, s)           s as a JSON string, json-glib's escaping
- *   jsonu_puback(stream, seq, duplicate)      a PubAck body, formatted without json-glib
+ *   jsonu_puback(stream, domain, seq, dup)    a PubAck body, formatted without json-glib
+ *                                             (domain NULL: none)
  *   jsonu_time_format(wall_ns)                RFC 3339 UTC, up to 9 fractional digits,
  *                                             trailing zeros trimmed; 0 = 0001-01-01T00:00:00Z
  *
@@ -54,7 +55,7 @@ char *jsonu_to_string(JsonNode *node);
 /* Append s as a JSON string (quotes included), escaped exactly as json-glib escapes it. */
 void jsonu_append_quoted(GString *out, const char *s);
 /* A PubAck as nats-server 2.9.10 writes it: {"stream":"S", "seq":N} (and ,"duplicate": true). */
-char *jsonu_puback(const char *stream, uint64_t seq, bool duplicate);
+char *jsonu_puback(const char *stream, const char *domain, uint64_t seq, bool duplicate);
 char *jsonu_builder_to_string(JsonBuilder *b);
 
 /* Builder shorthands: set member `name` to a value. */

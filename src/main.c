@@ -81,6 +81,7 @@ static void config_from_settings(ServerConfig *cfg, JetStreamConfig *jcfg, const
     if (s->server_name) cfg->server_name = s->server_name;
     if (s->store_dir) jcfg->store_dir = s->store_dir;
     if (conf_is_set(s->js_sync_interval_ns)) jcfg->sync_interval_ns = s->js_sync_interval_ns;
+    jcfg->domain = s->js_domain;
     if (conf_is_set(s->max_payload_bytes)) cfg->max_payload_bytes = (size_t)s->max_payload_bytes;
     if (conf_is_set(s->max_pending_bytes)) cfg->max_pending_bytes = (size_t)s->max_pending_bytes;
     if (conf_is_set(s->max_control_line_bytes))

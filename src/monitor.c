@@ -298,7 +298,7 @@ static void add_meta(Monitor *m, JsonBuilder *b, const char *member) {
     json_builder_end_object(b);
 }
 
-/* JetStreamConfig: {max_memory, max_storage, store_dir} */
+/* JetStreamConfig: {max_memory, max_storage, store_dir, domain (when set)} */
 static void add_js_config(Monitor *m, JsonBuilder *b) {
     JetStreamUsage u;
     jetstream_usage(m->js, &u);
@@ -307,6 +307,7 @@ static void add_js_config(Monitor *m, JsonBuilder *b) {
     jsonu_add_int(b, "max_memory", u.max_memory);
     jsonu_add_int(b, "max_storage", u.max_storage);
     jsonu_add_string(b, "store_dir", jetstream_store_dir(m->js));
+    if (jetstream_domain(m->js) != NULL) jsonu_add_string(b, "domain", jetstream_domain(m->js));
     json_builder_end_object(b);
 }
 

@@ -193,6 +193,8 @@ static char *info_json(Cluster *cl, const Route *about) {
         jsonu_add_string(b, "cluster", cl->name);
         if (cl->dynamic_name) jsonu_add_bool(b, "cluster_dynamic", true);
         if (server_info_flag(cl->srv, "jetstream")) jsonu_add_bool(b, "jetstream", true);
+        if (server_info_string(cl->srv, "domain") != NULL)
+            jsonu_add_string(b, "domain", server_info_string(cl->srv, "domain"));
         if (!cl->no_advertise) {
             json_builder_set_member_name(b, "connect_urls");
             json_builder_begin_array(b);

@@ -115,6 +115,7 @@ struct Server {
     GHashTable *watches;      /* literal subject -> GPtrArray of ServerHook* (HOOK_INTEREST) */
     guint n_watches;
     GPtrArray *info_flags;    /* char* names of INFO booleans set true, in the order set */
+    GTree *info_strings;      /* name -> value: INFO strings after "cluster", sorted */
     int64_t start_ns;         /* wall clock at server_new, for /varz */
     /* what the cluster layer keeps here (remote interest comes through the trie) */
     uint64_t remote_subs;         /* ServerRemoteSubs in the trie */
@@ -337,6 +338,15 @@ void server_info_set_flag(Server *s, const char *name, bool value) {
         }
     if (value) g_ptr_array_add(s->info_flags, g_strdup(name));
 }
+
+static int info_name_cmp(gconstpointer a, gconstpointer b, gpointer unused) { return strcmp(a, b); }
+
+void server_info_set_string(Server *s, const char *name, const char *value) {
+    if (value == NULL) g_tree_remove(s->info_strings, name);
+    else g_tree_replace(s->info_strings, g_strdup(name), g_strdup(value));
+}
+
+const char *server_info_string(Server *s, const char *name) { return g_tree_lookup(s->info_strings, name); }
 
 /* ------------------------------------------------------------------ output */
 
@@ -993,6 +1003,10 @@ static void send_info(Conn *c) {
         json_builder_set_member_name(b, "cluster");
         json_builder_add_string_value(b, s->cluster_name);
     }
+    for (GTreeNode *n = g_tree_node_first(s->info_strings); n != NULL; n = g_tree_node_next(n)) {
+        json_builder_set_member_name(b, g_tree_node_key(n));
+        json_builder_add_string_value(b, g_tree_node_value(n));
+    }
     if (s->connect_urls != NULL) {
         json_builder_set_member_name(b, "connect_urls");
         json_builder_begin_array(b);
@@ -1295,6 +1309,7 @@ Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
     s->checks = g_ptr_array_new();
     s->watches = g_hash_table_new(g_str_hash, g_str_equal);
     s->info_flags = g_ptr_array_new_with_free_func(g_free);
+    s->info_strings = g_tree_new_full(info_name_cmp, NULL, g_free, g_free);
     s->start_ns = env_wall_ns(env);
     /* A server id like nats-server's: 'N' and 55 base32 characters, from the env's random. */
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -1331,6 +1346,7 @@ void server_free(Server *s) {
     g_ptr_array_free(s->checks, TRUE);
     g_hash_table_destroy(s->watches);
     g_ptr_array_free(s->info_flags, TRUE);
+    g_tree_destroy(s->info_strings);
     g_hash_table_destroy(s->conns);
     g_assert(s->remote_subs == 0); /* the cluster layer is freed first */
     sublist_free(s->sl);

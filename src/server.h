@@ -29,6 +29,7 @@
  *   server_add_check(s, fn, ctx)         run fn(ctx) inside server_check_invariants
  *   server_remove_hook(s, hook)          undo any of the three above
  *   server_info_set_flag(s, name, on)    a boolean in INFO ("jetstream": true)
+ *   server_info_set_string(s, name, v)   a string in INFO ("domain": "prod")
  *
  * INVARIANTS
  *   - Every subscription in the trie belongs to exactly one live connection, and every
@@ -224,5 +225,9 @@ void server_remove_hook(Server *s, ServerHook *hook); /* NULL is a no-op */
 /* A boolean member of the INFO line, e.g. ("jetstream", true) once JetStream runs. */
 void server_info_set_flag(Server *s, const char *name, bool value);
 bool server_info_flag(Server *s, const char *name);
+/* A string member of the INFO line after "cluster", e.g. ("domain", "prod") for a JetStream
+ * domain; NULL removes it. server_info_string: the value, or NULL. */
+void server_info_set_string(Server *s, const char *name, const char *value);
+const char *server_info_string(Server *s, const char *name);
 
 #endif

@@ -306,6 +306,7 @@ void stream_build_info(Stream *st, JsonBuilder *b, const StreamInfoReq *req) {
     }
     jsonu_add_int(b, "consumer_count", st->hooks != NULL ? st->hooks->count(st->hooks_ctx) : 0);
     json_builder_end_object(b);
+    if (req != NULL && req->domain && st->host.domain != NULL) jsonu_add_string(b, "domain", st->host.domain);
     stream_build_cluster_info(st, b);
 }
 

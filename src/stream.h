@@ -58,6 +58,7 @@ typedef struct StreamHost {
     int64_t sync_interval_ns;
     uint64_t segment_bytes;      /* file streams roll segments at this size; 0 = the limit */
     StoreFiles *files;           /* the open-file budget file streams share (store_files.c) */
+    const char *domain;          /* the JetStream domain for PubAcks and info; NULL = none */
     /* group commit: flush st after this loop turn (stream_flush); forget it (closing) */
     void (*need_flush)(void *owner, Stream *st);
     void (*forget_flush)(void *owner, Stream *st);
@@ -83,6 +84,7 @@ typedef struct StreamInfoReq {
     const char *subjects_filter; /* NULL = no per-subject counts */
     bool deleted_details;
     int64_t offset;              /* into the subjects list */
+    bool domain;                 /* add the host's "domain" (STREAM.INFO and LIST do, create not) */
 } StreamInfoReq;
 
 Stream *stream_open(const StreamHost *host, StreamConfig *cfg, int64_t created_ns, GError **error);

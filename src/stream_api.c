@@ -78,6 +78,7 @@ static void api_info(JsApiReq *r) {
     for (size_t i = 0; i < G_N_ELEMENTS(unlimited); i++) jsonu_add_int(r->b, unlimited[i], -1);
     jsonu_add_bool(r->b, "max_bytes_required", false);
     json_builder_end_object(r->b);
+    if (jetstream_domain(r->js) != NULL) jsonu_add_string(r->b, "domain", jetstream_domain(r->js));
     json_builder_set_member_name(r->b, "api");
     json_builder_begin_object(r->b);
     jsonu_add_int(r->b, "total", (int64_t)total);
@@ -163,7 +164,7 @@ static void api_stream_info(JsApiReq *r, const char *name) {
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = req_body(r, &parser, true, MJ_ERR_JS_INVALID_JSON);
     if (o == NULL) return;
-    StreamInfoReq ir = {0};
+    StreamInfoReq ir = {.domain = true};
     if (!jsonu_get_string(o, "subjects_filter", &ir.subjects_filter) ||
         !jsonu_get_bool(o, "deleted_details", &ir.deleted_details) ||
         !jsonu_get_int(o, "offset", &ir.offset)) {
@@ -275,7 +276,7 @@ static void api_stream_page(JsApiReq *r, bool list) {
             Stream *st = g_ptr_array_index(match, (guint)i);
             if (list) {
                 json_builder_begin_object(r->b);
-                stream_build_info(st, r->b, NULL);
+                stream_build_info(st, r->b, &(StreamInfoReq){.domain = true});
                 json_builder_end_object(r->b);
             } else {
                 json_builder_add_string_value(r->b, stream_name(st));

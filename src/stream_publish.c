@@ -63,7 +63,9 @@ static bool header_u64(const uint8_t *hdr, size_t hdr_len, const char *key, uint
 /* The PubAck bodies as nats-server 2.9.10 writes them (spec 3.7), except that an error has
  * no "seq" (see puback_error). The
  * success one is formatted directly (jsonu_puback): it is sent for every publish. */
-static char *puback_ok(Stream *st, uint64_t seq, bool duplicate) { return jsonu_puback(st->cfg->name, seq, duplicate); }
+static char *puback_ok(Stream *st, uint64_t seq, bool duplicate) {
+    return jsonu_puback(st->cfg->name, st->host.domain, seq, duplicate);
+}
 
 static char *puback_error(Stream *st, const GError *e) {
     const MjErrorInfo *info = mj_error_info((MjError)e->code);

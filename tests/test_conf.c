@@ -92,6 +92,20 @@ static void test_jetstream_block(Fixture *f, gconstpointer data) {
     g_assert_cmpint(f->s.js_max_file_bytes, ==, 10000000000LL);
 }
 
+/* jetstream { domain }: nats-server 2.9.10's refusals, word for word after the position. */
+static void test_jetstream_domain(Fixture *f, gconstpointer data) {
+    parse_ok(f, "jetstream { domain: prod }\n");
+    g_assert_cmpstr(f->s.js_domain, ==, "prod");
+    parse_ok(f, "jetstream { domain: \"\" }\n");
+    g_assert_null(f->s.js_domain); /* empty: no domain, as nats-server */
+    g_autofree char *dot = parse_err("jetstream {\n domain: \"a.b\"\n}\n");
+    g_assert_true(g_str_has_suffix(dot, ":2: invalid domain name: may not contain ., * or >"));
+    g_autofree char *star = parse_err("jetstream { domain: \"a*\" }\n");
+    g_assert_true(g_str_has_suffix(star, "invalid domain name: may not contain ., * or >"));
+    g_autofree char *space = parse_err("jetstream { domain: \"a b\" }\n");
+    g_assert_true(g_str_has_suffix(space, "invalid domain name: derived \"$JS.a b.API.>\" is not a valid subject"));
+}
+
 static void test_jetstream_words(Fixture *f, gconstpointer data) {
     parse_ok(f, "jetstream: enabled\n");
     g_assert_cmpint(f->s.jetstream, ==, 1);
@@ -428,6 +442,7 @@ int main(int argc, char **argv) {
     ADD("/conf/listen", test_listen);
     ADD("/conf/sizes", test_sizes);
     ADD("/conf/jetstream-block", test_jetstream_block);
+    ADD("/conf/jetstream-domain", test_jetstream_domain);
     ADD("/conf/jetstream-words", test_jetstream_words);
     ADD("/conf/seed-cluster", test_seed_cluster);
     ADD("/conf/seed-cluster-as-written", test_seed_cluster_as_written);

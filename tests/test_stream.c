@@ -937,11 +937,14 @@ static char *glib_quoted(const char *s) {
 }
 
 static void test_puback_format(Fx *f, gconstpointer d) {
-    g_autofree char *a = jsonu_puback("ORDERS", 42, false);
+    g_autofree char *a = jsonu_puback("ORDERS", NULL, 42, false);
     g_assert_cmpstr(a, ==, "{\"stream\":\"ORDERS\", \"seq\":42}");
-    g_autofree char *b = jsonu_puback("ORDERS", 18446744073709551615ULL, true);
+    g_autofree char *b = jsonu_puback("ORDERS", NULL, 18446744073709551615ULL, true);
     g_assert_cmpstr(b, ==, "{\"stream\":\"ORDERS\", \"seq\":18446744073709551615,\"duplicate\": true}");
-    g_autofree char *c = jsonu_puback("we\"ird\\na\tme\x01\x1f-str\xc3\xb6m", 1, false);
+    /* with a domain (nats-server 2.9.10: {"stream":"S", "domain":"prod", "seq":3}) */
+    g_autofree char *dm = jsonu_puback("S", "prod", 3, true);
+    g_assert_cmpstr(dm, ==, "{\"stream\":\"S\", \"domain\":\"prod\", \"seq\":3,\"duplicate\": true}");
+    g_autofree char *c = jsonu_puback("we\"ird\\na\tme\x01\x1f-str\xc3\xb6m", NULL, 1, false);
     g_assert_cmpstr(c, ==, "{\"stream\":\"we\\\"ird\\\\na\\tme\\u0001\\u001f-str\xc3\xb6m\", \"seq\":1}");
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = jsonu_parse_object(c, strlen(c), &parser);

@@ -1,7 +1,7 @@
 /* interop_consumers.c — JetStream consumers through libnats (nats.c 3.4.1): js_Subscribe (push,
  * durable, manual acks), js_PullSubscribe + natsSubscription_Fetch, natsMsg_Ack / AckSync / Nak /
  * InProgress / Term, the delivery count in the message metadata, and the consumer info the
- * server reports afterwards. Every wait is bounded; the suite passes against nats-server 2.9.10
+ * server reports afterwards; a JetStream domain through jsOptions.Domain. Every wait is bounded; the suite passes against nats-server 2.9.10
  * (MINIJET_TEST_SERVER=nats-server) and minijet. Checks keep going on failure (IOP_CHECK). */
 #include <nats/nats.h>
 #include <string.h>
@@ -22,9 +22,11 @@ typedef struct {
     jsCtx *js;
 } Fx;
 
-static gboolean fx_open(Fx *f, const char *stream, const char *subject) {
+/* A server (with tests/interop/conf/<conf>.conf unless conf is NULL), a connection and a
+ * JetStream context (through the API prefix of domain unless it is NULL), and a stream. */
+static gboolean fx_open_in(Fx *f, const char *conf, const char *domain, const char *stream, const char *subject) {
     memset(f, 0, sizeof *f);
-    f->srv = server_ctl_start();
+    f->srv = conf != NULL ? server_ctl_start_conf(conf) : server_ctl_start();
     IOP_CHECK(f->srv != NULL, "server did not start: %s", server_ctl_last_error());
     if (f->srv == NULL) return FALSE;
     natsOptions *o = NULL;
@@ -35,7 +37,10 @@ static gboolean fx_open(Fx *f, const char *stream, const char *subject) {
     CHECK_NATS(natsConnection_Connect(&f->nc, o));
     natsOptions_Destroy(o);
     if (f->nc == NULL) return FALSE;
-    CHECK_NATS(natsConnection_JetStream(&f->js, f->nc, NULL));
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Domain = domain;
+    CHECK_NATS(natsConnection_JetStream(&f->js, f->nc, &jo));
     jsStreamConfig cfg;
     jsStreamConfig_Init(&cfg);
     cfg.Name = stream;
@@ -49,6 +54,10 @@ static gboolean fx_open(Fx *f, const char *stream, const char *subject) {
     return f->js != NULL;
 done:
     return FALSE;
+}
+
+static gboolean fx_open(Fx *f, const char *stream, const char *subject) {
+    return fx_open_in(f, NULL, NULL, stream, subject);
 }
 
 static void fx_close(Fx *f) {
@@ -190,11 +199,47 @@ done:
     fx_close(&f);
 }
 
+/* A JetStream domain (jetstream { domain: "prod" }) through jsOptions.Domain: the API on
+ * $JS.prod.API, the domain in the PubAck and the account info, a pull consumer acked. */
+static void test_domain(void) {
+    Fx f;
+    natsSubscription *sub = NULL;
+    natsMsgList list = {0};
+    jsPubAck *pa = NULL;
+    jsAccountInfo *ai = NULL;
+    jsConsumerInfo *ci = NULL;
+    if (!fx_open_in(&f, "js-domain", "prod", "CDOM", "cdom.>")) goto done;
+    CHECK_NATS(js_Publish(&pa, f.js, "cdom.a", "m1", 2, NULL, NULL));
+    if (pa == NULL) goto done;
+    IOP_CHECK(pa->Domain != NULL && strcmp(pa->Domain, "prod") == 0, "PubAck domain %s", pa->Domain);
+    IOP_CHECK(strcmp(pa->Stream, "CDOM") == 0 && pa->Sequence == 1, "PubAck %s %d", pa->Stream, (int)pa->Sequence);
+    CHECK_NATS(js_GetAccountInfo(&ai, f.js, NULL, NULL));
+    IOP_CHECK(ai != NULL && ai->Domain != NULL && strcmp(ai->Domain, "prod") == 0, "account domain");
+    IOP_CHECK(ai != NULL && ai->Streams == 1, "streams %d", ai ? (int)ai->Streams : -1);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Config.AckPolicy = js_AckExplicit;
+    CHECK_NATS(js_PullSubscribe(&sub, f.js, "cdom.>", "dd", NULL, &so, NULL));
+    CHECK_NATS(natsSubscription_Fetch(&list, sub, 1, WAIT_MS, NULL));
+    IOP_CHECK(list.Count == 1, "fetched %d", list.Count);
+    if (list.Count == 1) CHECK_NATS(natsMsg_AckSync(list.Msgs[0], NULL, NULL));
+    ci = info(&f, "CDOM", "dd");
+    IOP_CHECK(ci != NULL && ci->AckFloor.Stream == 1, "ack floor %d", ci ? (int)ci->AckFloor.Stream : -1);
+done:
+    natsMsgList_Destroy(&list);
+    jsPubAck_Destroy(pa);
+    jsAccountInfo_Destroy(ai);
+    jsConsumerInfo_Destroy(ci);
+    natsSubscription_Destroy(sub);
+    fx_close(&f);
+}
+
 int main(int argc, char **argv) {
     server_ctl_test_init(&argc, &argv);
     server_ctl_watchdog(55);
     g_test_add_func("/interop/consumers/push", test_push);
     g_test_add_func("/interop/consumers/pull", test_pull);
+    g_test_add_func("/interop/consumers/domain", test_domain);
     int rc = g_test_run();
     nats_CloseAndWait(2000);
     return rc;
