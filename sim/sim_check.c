@@ -368,6 +368,20 @@ static void check_consumers(SimWorkload *wl) {
     }
 }
 
+/* Whatever the faults, a JetStream publisher that made a fair number of attempts got some of
+ * them acknowledged: a broker that never answers loses nothing acked, so the queue checker
+ * alone would pass it (and a scenario whose faults last to the end is not judged above). */
+static void check_js_served(SimWorkload *wl) {
+    for (guint i = 0; i < wl->js_publishers->len; i++) {
+        SimClient *pub = g_ptr_array_index(wl->js_publishers, i);
+        uint64_t ok = 0;
+        for (guint k = 0; k < pub->js_log->len; k++) ok += g_array_index(pub->js_log, SimJsRec, k).result == SIM_JS_ACK;
+        if (ok == 0 && pub->js_log->len >= 10)
+            sim_workload_violation(wl, true, "%s: none of %u publishes was acknowledged in the whole run", pub->name,
+                                   pub->js_log->len);
+    }
+}
+
 static void check_js_liveness(SimWorkload *wl, int64_t quiet, int64_t stop) {
     for (guint i = 0; i < wl->js_publishers->len; i++) {
         SimClient *pub = g_ptr_array_index(wl->js_publishers, i);
@@ -444,6 +458,7 @@ int sim_check_all(Sim *sim) {
     check_consumers(wl);
     check_completeness(wl);
     check_convergence(wl);
+    check_js_served(wl);
     check_slow_consumers(wl);
     check_liveness(wl);
     if (sim->raft) sim_raft_check_end(sim->raft);

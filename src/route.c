@@ -290,6 +290,7 @@ static char *interest_key(const char *subject, const char *queue) {
 }
 
 static void send_interest(Route *r, const char *key, int64_t count) {
+    if (count == 0 && (r->cl->bug & CLUSTER_BUG_NO_UNSUB)) return; /* broken on purpose: RS- lost */
     g_autoptr(GString) line = g_string_new(NULL);
     const char *sp = strchr(key, ' ');
     g_autofree char *subject = sp ? g_strndup(key, (gsize)(sp - key)) : g_strdup(key);
@@ -331,20 +332,23 @@ static void on_interest(void *ctx, const ServerSubChange *ch) {
         g_hash_table_remove(cl->interest, key);
     else
         g_hash_table_replace(cl->interest, g_strdup(key), GSIZE_TO_POINTER((gsize)count));
+    /* LAB(9) begin */
+    /* LAB(9) stub: (void)queue; (void)send_interest; */
     bool announce = queue != NULL || count == 0 || (count == 1 && delta > 0);
-    if (count == 0 && (cl->bug & CLUSTER_BUG_NO_UNSUB)) announce = false;
     if (announce && g_hash_table_size(cl->by_id) > 0) {
         GPtrArray *rs = registered_routes(cl);
         for (guint i = 0; i < rs->len; i++) send_interest(rs->pdata[i], key, count);
         g_ptr_array_free(rs, TRUE);
     }
+    /* LAB(9) end */
     g_free(key);
 }
 
 /* A new route gets all local interest, in key order, in one send. */
 static void send_all_interest(Route *r) {
     Cluster *cl = r->cl;
-    if (cl->bug & CLUSTER_BUG_NO_REPLAY) return;
+    if (cl->bug & CLUSTER_BUG_NO_REPLAY) return; /* broken on purpose: a new route learns nothing */
+    /* LAB(9) begin */
     GPtrArray *keys = g_ptr_array_new();
     GHashTableIter it;
     gpointer k;
@@ -361,6 +365,7 @@ static void send_all_interest(Route *r) {
     }
     g_ptr_array_free(keys, TRUE);
     if (out->len > 0) route_send_gstr(r, out);
+    /* LAB(9) end */
 }
 
 /* ------------------------------------------------------------------ messages out */
@@ -691,6 +696,8 @@ static bool on_sub(void *ctx, const RouteSub *s, bool add) {
         return false;
     }
     if (!is_global(&s->account)) return true; /* another account ($SYS from nats-server) */
+    /* LAB(9) begin */
+    /* LAB(9) stub: (void)cl; (void)add; (void)forward_msg; */
     g_autofree char *subject = g_strndup(s->subject.p, s->subject.len);
     g_autofree char *queue = s->queue.p ? g_strndup(s->queue.p, s->queue.len) : NULL;
     g_autofree char *key = interest_key(subject, queue);
@@ -711,6 +718,7 @@ static bool on_sub(void *ctx, const RouteSub *s, bool add) {
         server_remote_sub_remove(cl->srv, rs);
         g_hash_table_remove(r->rsubs, key);
     }
+    /* LAB(9) end */
     return true;
 }
 
@@ -724,6 +732,13 @@ static bool on_msg(void *ctx, const RouteMsg *m) {
     r->in_msgs++;
     r->in_bytes += m->hdr_len + m->payload_len;
     if (!is_global(&m->account)) return true;
+    if ((cl->bug & CLUSTER_BUG_FORWARD_ROUTED) && m->nq == 0) { /* broken on purpose: routed on */
+        g_autofree char *subject = g_strndup(m->subject.p, m->subject.len);
+        g_autofree char *reply = m->reply.p ? g_strndup(m->reply.p, m->reply.len) : NULL;
+        server_publish(cl->srv, subject, reply, m->hdr, m->hdr_len, m->payload, m->payload_len);
+        return !r->closing;
+    }
+    /* LAB(9) begin */
     /* queue names as C strings for the server (they are short; bounded by the line) */
     char qbuf[LIMIT_MAX_CONTROL_LINE_BYTES + LIMIT_ROUTE_MSG_QUEUES_COUNT];
     const char *queues[LIMIT_ROUTE_MSG_QUEUES_COUNT];
@@ -736,12 +751,8 @@ static bool on_msg(void *ctx, const RouteMsg *m) {
     }
     ServerMsg sm = {m->subject.p, m->subject.len, m->reply.p, m->reply.p ? m->reply.len : 0,
                     m->hdr, m->hdr_len, m->payload, m->payload_len, 0};
-    if ((cl->bug & CLUSTER_BUG_FORWARD_ROUTED) && m->nq == 0) {
-        g_autofree char *subject = g_strndup(m->subject.p, m->subject.len);
-        g_autofree char *reply = m->reply.p ? g_strndup(m->reply.p, m->reply.len) : NULL;
-        server_publish(cl->srv, subject, reply, m->hdr, m->hdr_len, m->payload, m->payload_len);
-    } else
-        server_deliver_routed(cl->srv, &sm, queues, m->nq);
+    server_deliver_routed(cl->srv, &sm, queues, m->nq);
+    /* LAB(9) end */
     return !r->closing;
 }
 

@@ -337,6 +337,60 @@ static void test_interest_exchange_and_queue_weights(void) {
     w_stop(&w);
 }
 
+/* Queue weights (spec 2.5): a peer announces each queue group with its member count, on
+ * every change, and the publishing server draws a member with the remote group counting as
+ * that many members, so a message goes where the members are (no local preference). One
+ * member on n1, three on n2: n2 gets about three quarters of n1's publishes; after two of
+ * n2's members leave (RS+ with weight 1) about half. Seeded: the counts are exact per seed,
+ * the bounds are wide enough for any fair draw. */
+static int count_msgs(const char *s, const char *what) {
+    int n = 0;
+    for (; s != NULL && (s = strstr(s, what)) != NULL; s++) n++;
+    return n;
+}
+
+static void test_queue_weights_follow_members(void) {
+    static const char *const to_n1[] = {"nats://127.0.0.1:7100", NULL};
+    const char *const *routes[NODES] = {NULL, to_n1, NULL};
+    World3 w;
+    w_start(&w, 2, routes);
+    w_run(&w, 100 * 1000000LL);
+    g_assert_cmpuint(cluster_route_count(w.cl[0]), ==, 1);
+    EnvConn local = w_client(&w, 0);
+    test_env_client_send(w.te[0], local, "SUB jobs grp 1\r\n");
+    EnvConn far[3];
+    for (int i = 0; i < 3; i++) {
+        far[i] = w_client(&w, 1);
+        test_env_client_send(w.te[1], far[i], "SUB jobs grp 1\r\n");
+    }
+    w_run(&w, 0);
+    EnvConn p = w_client(&w, 0);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 400; i++) test_env_client_send(w.te[0], p, "PUB jobs 1\r\nm\r\n");
+        w_run(&w, 0);
+        g_autofree char *gl = w_take(&w, 0, local);
+        int nl = count_msgs(gl, "MSG jobs"), nf = 0;
+        for (int i = 0; i < 3; i++) {
+            g_autofree char *g = w_take(&w, 1, far[i]);
+            nf += count_msgs(g, "MSG jobs");
+        }
+        g_test_message("round %d: n1's member got %d, n2's members %d", round, nl, nf);
+        g_assert_cmpint(nl + nf, ==, 400); /* each message exactly once */
+        if (round == 0) { /* weight 3 against 1: 300 expected */
+            if (nf < 240 || nf > 360)
+                g_test_fail_printf("n2's three members got %d of 400 (expected about 300: the queue RS+ must carry "
+                                   "the member count, and n1 must use it as the weight)", nf);
+            test_env_client_send(w.te[1], far[1], "UNSUB 1\r\n");
+            test_env_client_close(w.te[1], far[2]);
+            w_run(&w, 0);
+        } else if (nf < 140 || nf > 260) { /* weight 1 against 1: 200 expected */
+            g_test_fail_printf("after two of n2's members left, they got %d of 400 (expected about 200: every change "
+                               "of a queue group's count is announced, and a repeated RS+ updates the weight)", nf);
+        }
+    }
+    w_stop(&w);
+}
+
 static void test_route_close_drops_interest(void) {
     static const char *const to_n1[] = {"nats://127.0.0.1:7100", NULL};
     const char *const *routes[NODES] = {NULL, to_n1, NULL};
@@ -505,6 +559,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/route/cluster/mesh-from-shared-list", test_mesh_from_shared_list);
     g_test_add_func("/route/cluster/implicit-routes", test_implicit_routes_from_one_seed);
     g_test_add_func("/route/cluster/interest-and-queue-weights", test_interest_exchange_and_queue_weights);
+    g_test_add_func("/route/cluster/queue-weights", test_queue_weights_follow_members);
     g_test_add_func("/route/cluster/close-drops-interest", test_route_close_drops_interest);
     g_test_add_func("/route/cluster/slow-route-closed-then-heals", test_slow_route_closed_then_heals);
     g_test_add_func("/route/cluster/simultaneous-dials-keep-one", test_simultaneous_dials_keep_one);
