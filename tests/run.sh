@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run.sh — run every test suite and print one closing line "N passed, N failed".
 #
-# Each suite speaks TAP (GLib tests with --tap, node --test with the tap reporter); we count
+# Each suite speaks TAP (GLib tests through tests/run-glib.sh, which reports every failing test
+# where a bare GLib binary stops at the first; node --test with the tap reporter); we count
 # its results, keep its full log in build/test-logs/, and show the failures. Interop suites run
 # twice: against minijet and against nats-server 2.9.10 (MINIJET_TEST_SERVER picks the server),
 # which is how we know they test the protocol and not our reading of it.
@@ -78,7 +79,7 @@ run_check() {
 echo "== unit tests"
 for t in build/tests/test_*; do
   [ -x "$t" ] || continue
-  run_suite "unit/$(basename "$t")" 300 "$t" --tap
+  run_suite "unit/$(basename "$t")" 300 tests/run-glib.sh "$t"
 done
 
 echo "== checks"
@@ -90,7 +91,7 @@ for server in minijet nats-server; do
   echo "== interop tests against $server"
   for t in build/tests/interop_*; do
     [ -x "$t" ] || continue
-    run_suite "interop-c/$server/$(basename "$t")" 300 env MINIJET_TEST_SERVER=$server "$t" --tap
+    run_suite "interop-c/$server/$(basename "$t")" 300 env MINIJET_TEST_SERVER=$server tests/run-glib.sh "$t"
   done
   for t in tests/interop/js/*.test.mjs; do
     [ -f "$t" ] || continue
