@@ -810,19 +810,30 @@ static bool restore_state(Consumer *c, JsonObject *o) {
         int64_t now = consumer_now(c), wall = env_wall_ns(c->env);
         for (guint i = 0; i < json_array_get_length(arr); i++) {
             JsonNode *en = json_array_get_element(arr, i);
-            if (!JSON_NODE_HOLDS_ARRAY(en) || json_array_get_length(json_node_get_array(en)) != 5) continue;
+            if (!JSON_NODE_HOLDS_ARRAY(en)) continue;
             JsonArray *e = json_node_get_array(en);
-            Pending *p = g_new0(Pending, 1);
-            p->sseq = (uint64_t)json_array_get_int_element(e, 0);
-            p->dseq = (uint64_t)json_array_get_int_element(e, 1);
-            p->dseq_first = (uint64_t)json_array_get_int_element(e, 2);
-            p->deliveries = (uint64_t)json_array_get_int_element(e, 3);
-            p->delivered_wall_ns = json_array_get_int_element(e, 4);
-            if (p->sseq <= c->floor_sseq || p->sseq >= c->sseq_next || p->deliveries < 1 || p->dseq >= c->dseq_next ||
-                g_tree_lookup(c->pending, &p->sseq) != NULL || c->cfg->ack_policy == ACK_NONE) {
-                g_free(p);
-                continue;
+            int64_t v[5];
+            guint k = 0;
+            for (; k < 5 && k < json_array_get_length(e); k++) {
+                JsonNode *vn = json_array_get_element(e, k);
+                if (!JSON_NODE_HOLDS_VALUE(vn) || json_node_get_value_type(vn) != G_TYPE_INT64) break;
+                v[k] = json_node_get_int(vn);
             }
+            if (k != 5 || json_array_get_length(e) != 5) continue;
+            /* an entry that contradicts the floors, or the others, is not restored (a hand-edited
+             * or damaged record with a right checksum: tests/fuzz/fuzz_files.c found one) */
+            uint64_t sseq = (uint64_t)v[0], dseq = (uint64_t)v[1], dseq_first = (uint64_t)v[2];
+            if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 1 || sseq <= c->floor_sseq || sseq >= c->sseq_next ||
+                dseq >= c->dseq_next || dseq_first <= c->floor_dseq || dseq_first > dseq ||
+                g_tree_lookup(c->pending, &sseq) != NULL || c->cfg->ack_policy == ACK_NONE)
+                continue;
+            Pending *p = g_new0(Pending, 1);
+            p->sseq = sseq;
+            p->dseq = dseq;
+            p->dseq_first = dseq_first;
+            p->deliveries = (uint64_t)v[3];
+            /* a delivery time after now (the wall clock went back, or a bad value) counts as now */
+            p->delivered_wall_ns = v[4] < 0 || v[4] > wall ? wall : v[4];
             if (p->deliveries > 1) c->num_redelivered++;
             /* the deadline it had, translated from the wall clock to this run's monotonic one */
             p->deadline_ns = now + (p->delivered_wall_ns + ack_wait_for(c, p->deliveries) - wall);

@@ -4,7 +4,9 @@
  * The invariants of the server, every stream and every consumer are checked after each step. */
 #include <string.h>
 
+#include "bytes.h"
 #include "consumer.h"
+#include "crc32c.h"
 #include "consumer_api.h"
 #include "jetstream.h"
 #include "stream_api.h"
@@ -750,6 +752,46 @@ static void test_state_log_compaction(Fx *f, gconstpointer data) {
 
 /* A deleted or damaged state log is never a silent reset: an [ERR] names the file and where
  * the consumer resumes, the damaged file is kept aside, and CONSUMER.INFO shows it. */
+/* A record with a right checksum whose pending entries contradict its floors (hand-edited, or
+ * written by a bug): each such entry is dropped, the rest restored, and every invariant holds
+ * (tests/fuzz/fuzz_files.c found that an entry with dseq_first <= floor_dseq was restored and
+ * broke the consumer's invariants). Non-integer entries and a delivery time in the future too. */
+static void test_state_log_contradicting_entry(Fx *f, gconstpointer data) {
+    Env *env = &f->te->env;
+    stream(f, "ORDERS", "");
+    publish_n(f, "orders.new", 3);
+    g_free(create(f, "ORDERS", "d", ",\"ack_policy\":\"explicit\",\"ack_wait\":30000000000"));
+    g_autoptr(GArray) g = pull(f, "ORDERS", "d", "2", 0);
+    g_assert_cmpuint(g->len, ==, 2);
+    ack(f, at(g, 0), "");
+    step(f, SAVE);
+    stop(f);
+    g_autofree char *state = g_strdup_printf(
+        "{\"gen\":1000,\"state\":{\"sseq_next\":3,\"dseq_next\":3,\"floor_sseq\":1,\"floor_dseq\":1,"
+        "\"pending\":[[2,2,1,1,%" G_GINT64_FORMAT "],[2,\"2\",2,1,0],[2,2,2,1,{}],[2,2,3,1,0],[2,2,2,1,%" G_GINT64_FORMAT "]]}}",
+        env_wall_ns(env), G_MAXINT64);
+    g_autoptr(GBytes) old = NULL;
+    g_assert_true(env_file_read_all(env, STATE_LOG, &old, NULL));
+    gsize n;
+    const uint8_t *p = g_bytes_get_data(old, &n);
+    g_autoptr(GByteArray) file = g_byte_array_new();
+    g_byte_array_append(file, p, (guint)n);
+    uint8_t hdr[12];
+    put32(hdr, 0x53434A4Du); /* consumer_state.c's record: magic, length, CRC-32C, JSON */
+    put32(hdr + 4, (uint32_t)strlen(state));
+    put32(hdr + 8, crc32c(state, strlen(state)));
+    g_byte_array_append(file, hdr, sizeof hdr);
+    g_byte_array_append(file, (const guint8 *)state, (guint)strlen(state));
+    g_assert_true(env_file_write_atomic(env, STATE_LOG, file->data, file->len, NULL));
+    start(f); /* checks every invariant */
+    g_autofree char *i = req(f, "$JS.API.CONSUMER.INFO.ORDERS.d", "");
+    must_contain(i, "\"num_ack_pending\":1"); /* only the last entry is whole and consistent */
+    must_contain(i, "\"ack_floor\":{\"consumer_seq\":1,\"stream_seq\":1");
+    step(f, 0);
+    stop(f);
+    start(f);
+}
+
 static void test_state_log_lost(Fx *f, gconstpointer data) {
     Env *env = &f->te->env;
     stream(f, "ORDERS", "");
@@ -883,6 +925,7 @@ int main(int argc, char **argv) {
     ADD("/consumer/retention", test_retention);
     ADD("/consumer/restart", test_restart);
     ADD("/consumer/state-log-lost", test_state_log_lost);
+    ADD("/consumer/state-log/contradicting-entry", test_state_log_contradicting_entry);
     ADD("/consumer/durable-save-fails-or-long", test_durable_save_fails_or_long);
     ADD("/consumer/ack-reply-layout", test_ack_reply_layout);
     ADD("/consumer/state-log/crash", test_state_log_crash);
