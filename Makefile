@@ -283,7 +283,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -g -O1 -std=gnu11 -D_GNU_SOURCE \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer -iquote src -iquote tests
-FUZZ_NAMES   := proto server
+FUZZ_NAMES   := proto server files
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
 
@@ -291,9 +291,16 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(HDRS) $(TEST_WORLD) tests/te
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -iquote sim -o $@ $< $(CORE_SRC) $(TEST_WORLD) $(PKG_LIBS) -lm
 
+# First every committed seed and every deep-nesting seed (tests/fuzz/deep_seeds.py) runs once,
+# whole (as a corpus entry it would be cut to -max_len); then each harness fuzzes.
 fuzz: fuzz-build
+	@rm -rf $(B)/fuzz/seeds && python3 tests/fuzz/deep_seeds.py $(B)/fuzz/seeds
 	@for n in $(FUZZ_NAMES); do \
 	  mkdir -p $(B)/fuzz/corpus-$$n $(B)/fuzz/artifacts-$$n; \
+	  seeds=$$(find tests/fuzz/corpus/$$n $(B)/fuzz/seeds/$$n -type f 2>/dev/null | sort); \
+	  echo "fuzz_$$n: $$(echo "$$seeds" | wc -l) seeds, each whole"; \
+	  $(B)/fuzz/fuzz_$$n -artifact_prefix=$(B)/fuzz/artifacts-$$n/ $$seeds \
+	    > $(B)/fuzz/seeds_$$n.log 2>&1 || { tail -40 $(B)/fuzz/seeds_$$n.log; exit 1; }; \
 	  echo "fuzz_$$n: $(FUZZ_SECONDS) s"; \
 	  $(B)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 	    -artifact_prefix=$(B)/fuzz/artifacts-$$n/ $(B)/fuzz/corpus-$$n tests/fuzz/corpus/$$n \

@@ -21,6 +21,7 @@
 
 #include "consumer_api.h"
 #include "jetstream.h"
+#include "limits.h"
 #include "server.h"
 #include "stream_api.h"
 #include "test_env.h"
@@ -88,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     TestEnv *te = test_env_new(7);
     ServerConfig cfg;
     server_config_init(&cfg);
-    cfg.max_payload_bytes = 64 * 1024;
+    cfg.max_payload_bytes = LIMIT_MAX_PAYLOAD_BYTES; /* the default: a 600 KB seed reaches the API */
     JetStreamConfig jcfg;
     jetstream_config_init(&jcfg);
     jcfg.store_dir = "js";
