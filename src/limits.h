@@ -116,6 +116,7 @@ G_STATIC_ASSERT(LIMIT_FLUSH_EARLY_BYTES < LIMIT_MAX_PENDING_BYTES);
 #define LIMIT_STREAM_HEADER_BYTES 65535          /* a stored message's header block (10097) */
 #define LIMIT_STREAM_MSG_ID_BYTES 1024           /* a Nats-Msg-Id longer than this is not remembered */
 #define LIMIT_STREAM_AGE_TIMER_MIN_NS (1000000LL) /* max_age sweeps are at least 1 ms apart */
+#define LIMIT_STREAM_REFUSED_LOG_NS (10LL * 1000000000LL) /* refused publishes: one log line per 10 s, counted */
 #define LIMIT_JS_RESTORE_STEP_NS (20LL * 1000000LL) /* start-up: streams loaded per loop turn, the monitor answering between */
 #define LIMIT_JS_API_NAMES_PAGE_COUNT 1024       /* STREAM.NAMES page ("limit") */
 #define LIMIT_JS_API_LIST_PAGE_COUNT 256         /* STREAM.LIST page ("limit") */

@@ -111,6 +111,7 @@ void stream_close(Stream *st) {
     st->host.forget_flush(st->host.owner, st);
     env_timer_cancel(st->env, st->age_timer);
     env_timer_cancel(st->env, st->repl_held_timer);
+    stream_refused_close(st);
     stream_repl_reset(st); /* frees held publishes */
     g_hash_table_destroy(st->repl_ids);
     g_free(st->repl_last_msg_id);

@@ -51,6 +51,9 @@ struct Stream {
     GQueue repl_held;         /* HeldMsg*: publishes waiting for the proposals to drain */
     EnvTimer repl_held_timer;
     bool repl_draining;
+    /* refused publishes being counted (stream_publish.c, REFUSED PUBLISHES, COUNTED) */
+    GHashTable *refused;      /* reason -> count since the last log line; NULL: none yet */
+    EnvTimer refused_timer;   /* 0: no series open, the next refusal is logged at once */
 };
 
 /* stream_publish.c */
@@ -58,6 +61,7 @@ void stream_on_msg(void *ctx, const ServerMsg *m);   /* the internal subscriptio
 void stream_dedup_rebuild(Stream *st);                /* after open: ids of the last window */
 void stream_dedup_entry_free(DedupEntry *d);
 void stream_pending_free(PendingAck *p);
+void stream_refused_close(Stream *st);                /* stream_close: drop the count */
 void stream_enforce_limits(Stream *st);               /* discard:old max_msgs / max_bytes */
 void stream_enforce_subject_limit(Stream *st, const char *subject);
 void stream_age_tick(void *arg);                      /* expire by max_age, re-arm */

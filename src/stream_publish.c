@@ -261,6 +261,73 @@ void stream_tell_removed(Stream *st) {
     if (st->hooks != NULL) st->hooks->removed(st->hooks_ctx);
 }
 
+/* REFUSED PUBLISHES, COUNTED
+ *   A stream at its discard:new limits (10077) or an account over its storage (10023)
+ *   refuses every publish until something is removed, and a publisher that retries in a loop
+ *   is refused thousands of times a second. A log line for each would flood the log and the
+ *   disk it is on, and bury everything else; no line at all leaves the operator blind, and a
+ *   publish without a reply subject has no one else to tell. So the first refusal is logged
+ *   at once, with its reason; those that follow are counted per reason and logged as one line
+ *   every LIMIT_STREAM_REFUSED_LOG_NS while they keep coming; an interval without one ends
+ *   the series, and the next refusal is again logged at once. The interval is a timer on the
+ *   environment's clock, so the unit tests and the simulator see exactly this. Refusals a
+ *   client asked for (expected-sequence checks, 10071) are answers, not trouble: not logged. */
+static void refused_tick(void *arg) {
+    Stream *st = arg;
+    st->refused_timer = 0;
+    if (st->refused == NULL || g_hash_table_size(st->refused) == 0) return; /* a quiet interval */
+    GList *reasons = g_list_sort(g_hash_table_get_keys(st->refused), (GCompareFunc)strcmp); /* a stable line */
+    g_autoptr(GString) line = g_string_new(NULL);
+    uint64_t total = 0;
+    guint i = 0;
+    for (GList *l = reasons; l != NULL; l = l->next, i++) {
+        const char *why = l->data;
+        uint64_t n = *(uint64_t *)g_hash_table_lookup(st->refused, why);
+        total += n;
+        g_string_append_printf(line, "%s%s x %" G_GUINT64_FORMAT, i > 0 ? ", " : "", why, n);
+    }
+    g_list_free(reasons);
+    env_log(st->env, ENV_LOG_WARN, "stream %s: %" G_GUINT64_FORMAT " more publishes refused in the last %lld s: %s",
+            st->cfg->name, total, LIMIT_STREAM_REFUSED_LOG_NS / 1000000000LL, line->str);
+    g_hash_table_remove_all(st->refused);
+    st->refused_timer = env_timer_add(st->env, LIMIT_STREAM_REFUSED_LOG_NS, refused_tick, st);
+}
+
+/* Log (or count) a refused publish; `why` names the reason, `detail` is shown once. */
+static void refused(Stream *st, const char *subject, const char *why, const char *detail) {
+    if (st->refused_timer == 0) {
+        env_log(st->env, ENV_LOG_WARN,
+                "stream %s: publish to %s refused: %s%s%s (more refusals are counted and logged every %lld s)",
+                st->cfg->name, subject, why, detail != NULL ? ": " : "", detail != NULL ? detail : "",
+                LIMIT_STREAM_REFUSED_LOG_NS / 1000000000LL);
+        st->refused_timer = env_timer_add(st->env, LIMIT_STREAM_REFUSED_LOG_NS, refused_tick, st);
+        return;
+    }
+    if (st->refused == NULL) st->refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    uint64_t *n = g_hash_table_lookup(st->refused, why);
+    if (n == NULL) {
+        n = g_new0(uint64_t, 1);
+        g_hash_table_insert(st->refused, g_strdup(why), n);
+    }
+    (*n)++;
+}
+
+/* A publish refused by a check: the error PubAck, and the log for a full stream or account. */
+static void refuse(Stream *st, const char *subject, const char *reply, const GError *err) {
+    if (err->code == MJ_ERR_JS_STREAM_STORE_FAILED || err->code == MJ_ERR_JS_INSUFFICIENT_RESOURCES) {
+        const MjErrorInfo *info = mj_error_info((MjError)err->code);
+        g_autofree char *why = g_strdup_printf("%s (%d)", err->message, info->err_code);
+        refused(st, subject, why, NULL);
+    }
+    queue_ack(st, reply, 0, puback_error(st, err));
+}
+
+void stream_refused_close(Stream *st) {
+    env_timer_cancel(st->env, st->refused_timer);
+    st->refused_timer = 0;
+    g_clear_pointer(&st->refused, g_hash_table_destroy);
+}
+
 /* discard:old — make room by dropping the oldest messages until the limits hold. */
 void stream_enforce_limits(Stream *st) {
     StoreState s;
@@ -546,7 +613,6 @@ uint64_t stream_repl_pending(Stream *st) { return st->repl_pending; }
 
 static void repl_publish(Stream *st, const ServerMsg *m, const char *subject, const char *reply, const char *id,
                          size_t id_len, int64_t now) {
-    const StreamConfig *c = st->cfg;
     g_autofree char *key = id != NULL && id_len > 0 ? g_strndup(id, id_len) : NULL;
     bool behind = !g_queue_is_empty(&st->repl_held) && !st->repl_draining; /* keep arrival order */
     if (behind || (st->repl_pending > 0 && needs_store(st, m->hdr, m->hdr_len))) {
@@ -555,13 +621,14 @@ static void repl_publish(Stream *st, const ServerMsg *m, const char *subject, co
     }
     g_autoptr(GError) err = NULL;
     if (!check_publish(st, m, subject, st->repl_last_seq, st->repl_last_msg_id, &err) || !check_room(st, &err)) {
-        queue_ack(st, reply, 0, puback_error(st, err));
+        refuse(st, subject, reply, err);
         return;
     }
     size_t rl = 0;
     const char *rollup = stream_header_get(m->hdr, m->hdr_len, "Nats-Rollup", &rl);
     if (rollup != NULL && !(rl == 3 && (memcmp(rollup, "sub", 3) == 0 || memcmp(rollup, "all", 3) == 0))) {
-        env_log(st->env, ENV_LOG_WARN, "stream %s: rollup value invalid: %.*s", c->name, (int)rl, rollup);
+        g_autofree char *value = g_strndup(rollup, rl);
+        refused(st, subject, "rollup value invalid", value); /* nats-server: logged, no PubAck */
         return;
     }
     uint64_t seq = st->repl_last_seq + 1;
@@ -645,7 +712,7 @@ void stream_on_msg(void *ctx, const ServerMsg *m) {
     StoreState ss;
     store_state(st->store, &ss);
     if (!check_publish(st, m, subject, ss.last_seq, st->last_msg_id, &err) || !check_room(st, &err)) {
-        queue_ack(st, reply, 0, puback_error(st, err));
+        refuse(st, subject, reply, err);
         return;
     }
     size_t rl = 0;
@@ -653,7 +720,8 @@ void stream_on_msg(void *ctx, const ServerMsg *m) {
     bool rollup_sub = rollup != NULL && rl == 3 && memcmp(rollup, "sub", 3) == 0;
     bool rollup_all = rollup != NULL && rl == 3 && memcmp(rollup, "all", 3) == 0;
     if (rollup != NULL && !rollup_sub && !rollup_all) { /* nats-server: logged, no PubAck */
-        env_log(st->env, ENV_LOG_WARN, "stream %s: rollup value invalid: %.*s", c->name, (int)rl, rollup);
+        g_autofree char *value = g_strndup(rollup, rl);
+        refused(st, subject, "rollup value invalid", value);
         return;
     }
     uint64_t seq = store_append(st->store, subject, m->subject_len, m->hdr, m->hdr_len,

@@ -8,6 +8,7 @@
 #include "jetstream.h"
 #include "stream_api.h"
 #include "jsonutil.h"
+#include "limits.h"
 #include "server.h"
 #include "test_env.h"
 #include "test_wire.h"
@@ -551,6 +552,98 @@ static void test_rollup(Fx *f, gconstpointer d) {
     TEST_ASSERT_JSON(i2, "$.state.first_seq", "7");
 }
 
+/* Lines of the log that contain needle. */
+static int log_lines_with(const char *log, const char *needle) {
+    int n = 0;
+    g_auto(GStrv) lines = g_strsplit(log, "\n", -1);
+    for (char **l = lines; *l != NULL; l++)
+        if (strstr(*l, needle) != NULL) n++;
+    return n;
+}
+
+/* A flood of refused publishes (stream_publish.c, REFUSED PUBLISHES, COUNTED): the first is
+ * logged at once, the rest are counted per reason and logged once per interval of the env's
+ * clock; a quiet interval ends the series. Discard:new limits (10077), the account's storage
+ * (10023) and an invalid Nats-Rollup value (no PubAck) are counted; an expected-sequence
+ * refusal (10071) is an answer the client asked for, and is not logged. */
+static void test_refused_log(Fx *f, gconstpointer d) {
+    const int64_t S = 1000000000LL;
+    g_assert_cmpint(LIMIT_STREAM_REFUSED_LOG_NS, ==, 10 * S); /* the lines below say "10 s" */
+    create(f, "LN", "{\"name\":\"LN\",\"subjects\":[\"ln.*\"],\"max_msgs\":2,\"discard\":\"new\"}");
+    g_free(pub(f, "ln.a", NULL, "x"));
+    g_free(pub(f, "ln.a", NULL, "x"));
+    g_free(test_env_take_log(f->te));
+    /* 1000 refused in one second, half of them without a reply subject (no one else is told) */
+    g_autoptr(GString) flood = g_string_new(NULL);
+    for (int i = 0; i < 500; i++) g_string_append_printf(flood, "PUB ln.a _INBOX.f%d 1\r\nx\r\nPUB ln.b 1\r\ny\r\n", i);
+    test_env_client_send(f->te, f->c, flood->str);
+    test_env_advance(f->te, 1 * S);
+    fx_check(f);
+    g_autofree char *acks = test_env_client_take(f->te, f->c);
+    g_assert_cmpint(log_lines_with(acks, "\"err_code\":10077"), ==, 500);
+    g_autofree char *l1 = test_env_take_log(f->te);
+    g_assert_cmpint(log_lines_with(l1, "refused"), ==, 1);
+    g_assert_cmpint(log_lines_with(l1, "[WRN] stream LN: publish to ln.a refused: maximum messages exceeded (10077) "
+                                       "(more refusals are counted and logged every 10 s)"), ==, 1);
+    test_env_advance(f->te, 9 * S); /* the interval ends */
+    g_autofree char *l2 = test_env_take_log(f->te);
+    g_assert_cmpint(log_lines_with(l2, "refused"), ==, 1);
+    g_assert_cmpint(log_lines_with(l2, "[WRN] stream LN: 999 more publishes refused in the last 10 s: "
+                                       "maximum messages exceeded (10077) x 999"), ==, 1);
+    /* still refused during the next interval: one more line with that interval's count */
+    for (int i = 0; i < 7; i++) g_free(pub(f, "ln.c", NULL, "z"));
+    g_autofree char *expect = hreq(f, "ln.c", "Nats-Expected-Last-Sequence: 1", "w");
+    g_assert_nonnull(strstr(expect, "10071"));
+    test_env_advance(f->te, 10 * S);
+    g_autofree char *l3 = test_env_take_log(f->te);
+    g_assert_cmpint(log_lines_with(l3, "refused"), ==, 1);
+    g_assert_cmpint(log_lines_with(l3, "stream LN: 7 more publishes refused in the last 10 s: "
+                                       "maximum messages exceeded (10077) x 7"), ==, 1);
+    /* a quiet interval ends the series: nothing logged, and the next refusal is logged at once */
+    test_env_advance(f->te, 10 * S);
+    g_autofree char *l4 = test_env_take_log(f->te);
+    g_assert_cmpint(log_lines_with(l4, "refused"), ==, 0);
+    g_free(pub(f, "ln.d", NULL, "z"));
+    g_autofree char *l5 = test_env_take_log(f->te);
+    g_assert_cmpint(log_lines_with(l5, "stream LN: publish to ln.d refused: maximum messages exceeded (10077)"), ==, 1);
+
+    /* two reasons in one series, on another stream: its own series, the reasons sorted */
+    create(f, "RM", "{\"name\":\"RM\",\"subjects\":[\"rm\"],\"allow_rollup_hdrs\":true,\"max_msgs\":1,\"discard\":\"new\"}");
+    g_autoptr(GArray) bogus = send_raw(f, "rm", "Nats-Rollup: bogus", "?", true);
+    g_assert_cmpuint(bogus->len, ==, 0); /* no PubAck, as nats-server */
+    g_autofree char *l6 = test_env_take_log(f->te);
+    g_assert_cmpint(log_lines_with(l6, "stream RM: publish to rm refused: rollup value invalid: bogus"), ==, 1);
+    for (int i = 0; i < 2; i++) g_array_unref(send_raw(f, "rm", "Nats-Rollup: bogus", "?", true));
+    g_free(pub(f, "rm", NULL, "fits"));
+    for (int i = 0; i < 3; i++) g_free(pub(f, "rm", NULL, "full"));
+    test_env_advance(f->te, 10 * S);
+    g_autofree char *l7 = test_env_take_log(f->te);
+    g_assert_cmpint(log_lines_with(l7, "stream RM: 5 more publishes refused in the last 10 s: "
+                                       "maximum messages exceeded (10077) x 3, rollup value invalid x 2"), ==, 1);
+    g_assert_cmpint(log_lines_with(l7, "stream LN"), ==, 0); /* LN had no more: its series ends quietly */
+    g_assert_cmpint(log_lines_with(l7, "refused"), ==, 1);
+
+    /* the account's storage (10023) */
+    fx_stop(f);
+    f->jcfg.max_storage_bytes = 300;
+    fx_start(f);
+    g_free(test_env_take_log(f->te));
+    create(f, "U", "{\"name\":\"U\",\"subjects\":[\"u\"]}");
+    int refused = 0;
+    for (int i = 0; i < 40; i++) {
+        g_autofree char *a = pub(f, "u", NULL, "0123456789012345678901234567890123456789");
+        if (strstr(a, "\"err_code\":10023") != NULL) refused++;
+    }
+    g_assert_cmpint(refused, >, 30);
+    test_env_advance(f->te, 10 * S);
+    g_autofree char *l8 = test_env_take_log(f->te);
+    g_assert_cmpint(log_lines_with(l8, "stream U: publish to u refused: insufficient resources (10023)"), ==, 1);
+    g_autofree char *summary = g_strdup_printf("stream U: %d more publishes refused in the last 10 s: "
+                                               "insufficient resources (10023) x %d", refused - 1, refused - 1);
+    g_assert_cmpint(log_lines_with(l8, summary), ==, 1);
+    g_assert_cmpint(log_lines_with(l8, "refused"), ==, 2);
+}
+
 /* max_file_store / max_memory_store (jetstream.c, ACCOUNT LIMITS): max_bytes reservations
  * must fit (10047 file, 10028 memory); streams without max_bytes store until the kind's
  * total is over the limit, then 10023 until something is removed; the totals survive a
@@ -1001,6 +1094,7 @@ int main(int argc, char **argv) {
     T("expected-last-seq-gaps", test_expected_last_seq_gaps);
     T("rollup", test_rollup);
     T("limits", test_limits);
+    T("refused-log", test_refused_log);
     T("max-age", test_max_age);
     T("interest-no-consumers", test_interest_no_consumers);
     T("purge", test_purge);
