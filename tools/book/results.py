@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""tools/book/results.py — measured numbers the book quotes, kept as results files.
+
+A number a chapter quotes from a measurement (how fast the simulator runs, what a Raft test
+costs in simulated seconds and RPCs) is never typed: it lives in book/results/NAME.tsv,
+written by this script from a real run, committed, and the chapter names the cell:
+
+    {{result:NAME|ROW|COLUMN}}     the value in the row whose first column is ROW
+
+`make book` replaces each with the file's value and FAILS when the file, the row or the
+column is missing, so a quoted number always has its results file behind it. Rerun a
+measurement (and commit the file) when the code it measures changes:
+
+    python3 tools/book/results.py sim-speed       # chapter 8.10: pubsub-basic under each setting
+    python3 tools/book/results.py sim-scenarios   # chapter 8.10: every broker scenario, as shipped
+    python3 tools/book/results.py raft-tests      # chapter 9.8: the 6.5840 table, the binary's time
+    python3 tools/book/results.py raft-swarm      # chapter 9.9: make swarm's 1,000 seeds of raft-random
+
+A results file is tab-separated: '#' lines say how and where it was measured (they are not
+read), the first other line names the columns, the rest are rows.
+"""
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DIR = os.path.join(ROOT, "book", "results")
+RESULT_RE = re.compile(r"\{\{result:([\w-]+)\|([^|}]+)\|([^|}]+)\}\}")
+SIM = os.path.join(ROOT, "build", "minijet-sim")
+RAFT = os.path.join(ROOT, "build", "tests", "test_raft")
+
+
+class ResultError(Exception):
+    pass
+
+
+_cache = {}
+
+
+def table(name):
+    """{row id: {column: value}} of book/results/NAME.tsv."""
+    if name not in _cache:
+        path = os.path.join(DIR, name + ".tsv")
+        if not os.path.isfile(path):
+            raise ResultError(f"book/results/{name}.tsv is missing (measure it: python3 tools/book/results.py {name})")
+        lines = [l.rstrip("\n") for l in open(path, encoding="utf-8") if l.strip() and not l.startswith("#")]
+        head = lines[0].split("\t")
+        _cache[name] = {cells[0]: dict(zip(head, cells)) for cells in (l.split("\t") for l in lines[1:])}
+    return _cache[name]
+
+
+def value(name, row, col):
+    t = table(name)
+    if row not in t:
+        raise ResultError(f"book/results/{name}.tsv has no row '{row}'")
+    if col not in t[row]:
+        raise ResultError(f"book/results/{name}.tsv has no column '{col}'")
+    return t[row][col]
+
+
+def expand(text):
+    return RESULT_RE.sub(lambda m: value(m.group(1), m.group(2), m.group(3)), text)
+
+
+# ------------------------------------------------------------------ measuring
+
+def header(what):
+    load = os.getloadavg()
+    return [f"# {what}",
+            f"# measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by tools/book/results.py at "
+            f"{subprocess.run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()}"
+            f" (plus the working tree); {os.cpu_count()} CPUs, load average {load[0]:.1f} when it started"]
+
+
+def sim_run(args):
+    out = subprocess.run([SIM, "run"] + args, capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("result="))
+    kv = dict(p.split("=", 1) for p in line.split())
+    return {"events": int(kv["events"]), "sim": float(kv["simulated"].rstrip("s")),
+            "cpu": float(kv["cpu"].rstrip("s")), "real": float(kv["real"].rstrip("s"))}
+
+
+def rng(vals, fmt, unit=""):
+    lo, hi = fmt(min(vals)), fmt(max(vals))
+    return (lo if lo == hi else f"{lo}–{hi}") + unit
+
+
+def sim_speed(rounds=5):
+    settings = [("shipped", []), ("check-100", ["--check-every", "100"]), ("out", ["--out"]),
+                ("check-1", ["--check-every", "1"])]
+    rows = []
+    for sid, extra in settings:
+        runs = []
+        for _ in range(rounds):
+            args = ["pubsub-basic", "--seed", "1"]
+            if extra == ["--out"]:
+                with tempfile.TemporaryDirectory() as d:
+                    runs.append(sim_run(args + ["--out", os.path.join(d, "run")]))
+            else:
+                runs.append(sim_run(args + extra))
+        cpu = [r["cpu"] for r in runs]
+        ratio = [r["sim"] / max(r["cpu"], 1e-6) for r in runs]
+        eps = [r["events"] / max(r["cpu"], 1e-6) for r in runs]
+        rows.append([sid, rng(cpu, lambda v: f"{v:.2f}", " s"), rng(ratio, lambda v: f"{v:.0f}", "×"),
+                     rng(eps, lambda v: f"{v / 1e6:.1f}", " million") if min(eps) >= 1e6 else
+                     rng(eps, lambda v: f"{v / 1e3:,.0f},000"),
+                     f"{runs[0]['events']:,}", f"{runs[0]['sim']:.0f}", str(rounds)])
+    return header(f"pubsub-basic seed 1, {rounds} rounds per setting; ranges are min–max over the rounds, "
+                  "CPU time as minijet-sim reports it (cpu=)") + \
+        ["\t".join(["setting", "cpu", "sim_per_cpu", "events_per_cpu_s", "events", "simulated_s", "rounds"])] + \
+        ["\t".join(r) for r in rows]
+
+
+BROKER_SCENARIOS = ["pubsub-basic", "crash-restart", "random-faults", "slow-consumer", "consumer-redelivery",
+                    "crash-during-publish", "disk-corruption", "reconnect-storm", "sync-failure",
+                    "cluster-pubsub", "cluster-node-crash", "cluster-partition"]
+
+
+def sim_scenarios(seeds=(1, 2, 3)):
+    rows = []
+    for sc in BROKER_SCENARIOS:
+        runs = [sim_run([sc, "--seed", str(s)]) for s in seeds]
+        ratio = statistics.median(r["sim"] / max(r["cpu"], 1e-6) for r in runs)
+        rows.append([sc, f"{ratio:.0f}×", f"{statistics.median(r['sim'] for r in runs):.0f}",
+                     f"{statistics.median(r['events'] for r in runs):,.0f}"])
+    return header(f"every broker scenario as shipped (minijet-sim run, no --out), seeds {seeds[0]}-{seeds[-1]}; "
+                  "medians over the seeds") + \
+        ["\t".join(["scenario", "sim_per_cpu", "simulated_s", "events"])] + ["\t".join(r) for r in rows]
+
+
+def raft_tests():
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run([RAFT, "--tap"], capture_output=True, text=True)
+    real = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise ResultError("build/tests/test_raft failed; fix it before measuring")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    rows, passed, total_sim, runs, tests = [], [], 0.0, 0, 0
+    for line in out.stdout.splitlines():
+        m = re.search(r"Passed -- seed=\d+\s+([\d.]+)s simulated .* rpcs\s+(\d+)", line)
+        if m:
+            passed.append((float(m.group(1)), int(m.group(2))))
+            continue
+        m = re.match(r"ok \d+ (\S+)", line)
+        if m:
+            tests += 1
+            if m.group(1).startswith("/raft/cluster/") and passed:
+                name = m.group(1)[len("/raft/cluster/"):]
+                sims, rpcs = [p[0] for p in passed], [p[1] for p in passed]
+                rows.append([name, f"{statistics.mean(sims):.1f}", f"{statistics.mean(rpcs):,.0f}",
+                             rng(sims, lambda v: f"{v:.0f}"), rng(rpcs, lambda v: f"{v:,}"), str(len(passed)),
+                             "", "", ""])
+                total_sim += sum(sims)
+                runs += len(passed)
+            passed = []
+    rows.append(["whole-binary", f"{total_sim:,.0f}", "", "", "", f"{runs}", f"{real:.1f}", f"{cpu:.1f}", f"{tests}"])
+    return header("build/tests/test_raft --tap, the default seeds; per /raft/cluster test: mean (and min–max) "
+                  "of simulated seconds and RPCs over its seeds; the last row is the whole binary: its simulated "
+                  "seconds, cluster runs, wall-clock and CPU seconds, test count") + \
+        ["\t".join(["test", "simulated_s", "rpcs", "simulated_range", "rpcs_range", "seeds", "real_s", "cpu_s",
+                    "tests"])] + \
+        ["\t".join(r) for r in rows]
+
+
+def raft_swarm(seeds=1000):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run([SIM, "swarm", "raft-random", "--seeds", f"1-{seeds}"], capture_output=True, text=True)
+    real = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    failed = sum(1 for l in out.stdout.splitlines() if "replay" in l)
+    one = [sim_run(["raft-random", "--seed", str(k)]) for k in range(1, 6)]
+    simulated = one[0]["sim"]
+    rows = [["swarm", f"{seeds:,}", f"{simulated * seeds:,.0f}", f"{real:.1f}", f"{cpu:.1f}",
+             f"{simulated * seeds / real:,.0f}", f"{simulated * seeds / cpu:,.0f}", str(failed if out.returncode else 0)],
+            ["one-run", "1", f"{simulated:.0f}", "", "",
+             rng([r["sim"] / max(r["real"], 1e-6) for r in one], lambda v: f"{v:,.0f}"),
+             rng([r["sim"] / max(r["cpu"], 1e-6) for r in one], lambda v: f"{v:,.0f}"), ""]]
+    return header(f"minijet-sim swarm raft-random --seeds 1-{seeds} (both cores), and seeds 1-5 run alone; "
+                  "x_real and x_cpu are simulated seconds per wall-clock / CPU second") + \
+        ["\t".join(["run", "seeds", "simulated_s", "real_s", "cpu_s", "x_real", "x_cpu", "failed"])] + \
+        ["\t".join(r) for r in rows]
+
+
+MEASURE = {"sim-speed": sim_speed, "sim-scenarios": sim_scenarios, "raft-tests": raft_tests,
+           "raft-swarm": raft_swarm}
+
+
+def main(argv):
+    names = argv[1:] or sorted(MEASURE)
+    for n in names:
+        if n not in MEASURE:
+            print(f"unknown results file {n}; known: {', '.join(sorted(MEASURE))}", file=sys.stderr)
+            return 64
+        lines = MEASURE[n]()
+        os.makedirs(DIR, exist_ok=True)
+        with open(os.path.join(DIR, n + ".tsv"), "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        print(f"book/results/{n}.tsv: {len(lines)} lines")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
