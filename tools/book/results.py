@@ -15,6 +15,7 @@ measurement (and commit the file) when the code it measures changes:
     python3 tools/book/results.py sim-scenarios   # chapter 8.10: every broker scenario, as shipped
     python3 tools/book/results.py raft-tests      # chapter 9.8: the 6.5840 table, the binary's time
     python3 tools/book/results.py raft-swarm      # chapter 9.9: make swarm's 1,000 seeds of raft-random
+    python3 tools/book/results.py callgrind       # appendix B.7: instructions per message, before/after
 
 A results file is tab-separated: '#' lines say how and where it was measured (they are not
 read), the first other line names the columns, the rest are rows.
@@ -190,8 +191,61 @@ def raft_swarm(seeds=1000):
         ["\t".join(r) for r in rows]
 
 
+CALLGRIND_COMMITS = [("before", "c99a762"), ("after", "98c4360")]
+CALLGRIND_FUNCS = ["stream_on_msg", "consumer_deliver", "send_msg", "file_load", "on_ack"]
+
+
+def callgrind(n=3000, port=14931):
+    """Appendix B.7: instructions per message, inclusive, of the publish/deliver/ack path, on
+    the commits before and after the optimisations: each is exported (git archive) and built
+    under /tmp, its server runs under callgrind while `minijet-bench -n N pull` fills a stream
+    with N messages and consumes them, and callgrind_annotate gives the inclusive counts."""
+    import shutil
+    import signal
+    rows = {f: [] for f in CALLGRIND_FUNCS + ["total"]}
+    for label, commit in CALLGRIND_COMMITS:
+        d = tempfile.mkdtemp(prefix=f"minijet-{commit}-")
+        try:
+            subprocess.run(f"git -C {ROOT} archive {commit} | tar -x -C {d}", shell=True, check=True)
+            subprocess.run(["make", "-C", d, "-j2", "build/minijet-server", "build/minijet-bench"], check=True,
+                           capture_output=True)
+            out = os.path.join(d, "callgrind.out")
+            store = os.path.join(d, "store")
+            srv = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                                    os.path.join(d, "build", "minijet-server"), "-a", "127.0.0.1", "-p", str(port),
+                                    "-js", "-sd", store], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(300):  # valgrind starts slowly
+                try:
+                    socket_ok = subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"],
+                                               capture_output=True).returncode == 0
+                except OSError:
+                    socket_ok = False
+                if socket_ok:
+                    break
+                time.sleep(0.2)
+            subprocess.run([os.path.join(d, "build", "minijet-bench"), "-p", str(port), "-n", str(n), "pull"],
+                           check=True, capture_output=True, timeout=600)
+            srv.send_signal(signal.SIGTERM)
+            srv.wait(timeout=120)
+            ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
+                                 capture_output=True, text=True, check=True).stdout
+            total = re.search(r"^\s*([\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS", ann, re.M)
+            rows["total"].append(f"{int(total.group(1).replace(',', '')) / 1e6:.1f} M")
+            for f in CALLGRIND_FUNCS:  # the function's own entry in the server binary (any clone of it)
+                hits = [int(m.group(1).replace(",", "")) for m in re.finditer(
+                    r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\S*:" + f + r"(?:\.part\.\d+|\.constprop\.\d+|'2)?\s+\[", ann, re.M)]
+                rows[f].append(f"{max(hits) / n:,.0f}" if hits else "")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    return header(f"valgrind --tool=callgrind on minijet-server while `minijet-bench -n {n} pull` fills a stream "
+                  f"with {n} messages and consumes them; inclusive instructions per message (the total: the whole "
+                  f"run), commits {', '.join(c for _, c in CALLGRIND_COMMITS)}") + \
+        ["\t".join(["function"] + [l for l, _ in CALLGRIND_COMMITS])] + \
+        ["\t".join([f] + v) for f, v in rows.items()]
+
+
 MEASURE = {"sim-speed": sim_speed, "sim-scenarios": sim_scenarios, "raft-tests": raft_tests,
-           "raft-swarm": raft_swarm}
+           "raft-swarm": raft_swarm, "callgrind": callgrind}
 
 
 def main(argv):
