@@ -231,3 +231,37 @@ char *jsonu_time_format(int64_t wall_ns) {
     jsonu_time_format_buf(wall_ns, buf);
     return g_strdup(buf);
 }
+
+/* fmtFrac: "." and the digits of frac (prec of them), trailing zeros dropped, nothing if 0. */
+static void append_frac(GString *out, uint64_t frac, int prec) {
+    char digits[16];
+    g_snprintf(digits, sizeof digits, "%0*" G_GUINT64_FORMAT, prec, frac);
+    int n = prec;
+    while (n > 0 && digits[n - 1] == '0') n--;
+    if (n > 0) g_string_append_printf(out, ".%.*s", n, digits);
+}
+
+/* Go's rules: under a second, the largest unit of ns, µs, ms with the fraction; from a second
+ * on, h, m and s (with the fraction of a second), leading zero units left out. */
+char *jsonu_duration_format(int64_t ns) {
+    if (ns == 0) return g_strdup("0s");
+    GString *out = g_string_new(ns < 0 ? "-" : "");
+    uint64_t u = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+    if (u < 1000) {
+        g_string_append_printf(out, "%" G_GUINT64_FORMAT "ns", u);
+    } else if (u < 1000000000ULL) {
+        bool micro = u < 1000000;
+        uint64_t unit = micro ? 1000 : 1000000;
+        g_string_append_printf(out, "%" G_GUINT64_FORMAT, u / unit);
+        append_frac(out, u % unit, micro ? 3 : 6);
+        g_string_append(out, micro ? "\u00b5s" : "ms");
+    } else {
+        uint64_t secs = u / 1000000000ULL, h = secs / 3600, m = secs / 60 % 60;
+        if (h > 0) g_string_append_printf(out, "%" G_GUINT64_FORMAT "h", h);
+        if (h > 0 || m > 0) g_string_append_printf(out, "%" G_GUINT64_FORMAT "m", m);
+        g_string_append_printf(out, "%" G_GUINT64_FORMAT, secs % 60);
+        append_frac(out, u % 1000000000ULL, 9);
+        g_string_append(out, "s");
+    }
+    return g_string_free(out, FALSE);
+}

@@ -20,6 +20,8 @@
  *                                             (domain NULL: none)
  *   jsonu_time_format(wall_ns)                RFC 3339 UTC, up to 9 fractional digits,
  *                                             trailing zeros trimmed; 0 = 0001-01-01T00:00:00Z
+ *   jsonu_duration_format(ns)                 Go's time.Duration.String(): "0s", "750ns",
+ *                                             "456µs", "1.234567ms", "2.5s", "1h0m3s"
  *
  * TYPE RULES (what Go's encoding/json does for the fields we read)
  *   - integers must be JSON integers (1.5 or "1" are errors), booleans must be true/false,
@@ -65,6 +67,8 @@ void jsonu_add_string(JsonBuilder *b, const char *name, const char *v);
 
 /* RFC 3339 as nats-server (Go's time.RFC3339Nano in UTC) writes it. g_free the result. */
 char *jsonu_time_format(int64_t wall_ns);
+/* Go's time.Duration.String() (the monitor's "rtt"); g_free it. */
+char *jsonu_duration_format(int64_t ns);
 /* Format into a caller buffer of at least JSONU_TIME_MAX bytes. */
 #define JSONU_TIME_MAX 40
 void jsonu_time_format_buf(int64_t wall_ns, char *buf);

@@ -378,6 +378,7 @@ static void handle_varz(HttpConn *hc) {
             }
             json_builder_end_array(b);
         }
+        add_double(b, "tls_timeout", 2.0); /* nats-server's default TLS handshake timeout; no TLS here */
     }
     json_builder_end_object(b);
     const char *const *curls = server_connect_urls(m->srv);
@@ -435,11 +436,19 @@ static void handle_varz(HttpConn *hc) {
 }
 
 /* The members /connz and /routez share (nats-server's ConnInfo and RouteInfo), in their
- * order: start, last_activity, uptime, idle, the pending bytes (pending_member: connz says
+ * order: start, last_activity, rtt (routez: rtt_ns >= 0; connz passes -1), uptime, idle, the pending bytes (pending_member: connz says
  * pending_bytes, routez pending_size), then the counters and the subscription count. */
-static void add_activity(JsonBuilder *b, int64_t now, const ServerConnActivity *a, const char *pending_member) {
+static void add_activity(JsonBuilder *b, int64_t now, const ServerConnActivity *a, const char *pending_member,
+                         int64_t rtt_ns) {
     add_time(b, "start", a->start_ns);
     add_time(b, "last_activity", a->last_activity_ns);
+    if (rtt_ns >= 0) {
+        /* nats-server's getRTT: between 1 µs and 1 ms truncated to whole µs ("456µs"), else
+         * to the ns ("1.234567ms"); "0s" until the first PONG */
+        if (rtt_ns > 1000 && rtt_ns < 1000000) rtt_ns -= rtt_ns % 1000;
+        g_autofree char *rtt = jsonu_duration_format(rtt_ns);
+        jsonu_add_string(b, "rtt", rtt);
+    }
     g_autofree char *uptime = uptime_format(now - a->start_ns);
     g_autofree char *idle = uptime_format(now - a->last_activity_ns);
     jsonu_add_string(b, "uptime", uptime);
@@ -495,7 +504,7 @@ static void handle_connz(HttpConn *hc, const char *query) {
         jsonu_add_string(b, "type", "nats");
         jsonu_add_string(b, "ip", ci->ip);
         jsonu_add_int(b, "port", ci->port);
-        add_activity(b, now, &ci->activity, "pending_bytes");
+        add_activity(b, now, &ci->activity, "pending_bytes", -1);
         if (ci->name != NULL && *ci->name) jsonu_add_string(b, "name", ci->name); /* omitempty */
         if (ci->lang != NULL && *ci->lang) jsonu_add_string(b, "lang", ci->lang);
         if (ci->version != NULL && *ci->version) jsonu_add_string(b, "version", ci->version);
@@ -540,7 +549,7 @@ static void handle_routez(HttpConn *hc, const char *query) {
         jsonu_add_bool(b, "is_configured", ri->is_configured);
         jsonu_add_string(b, "ip", ri->ip);
         jsonu_add_int(b, "port", ri->port);
-        add_activity(b, now, &ri->activity, "pending_size"); /* nats-server's name here */
+        add_activity(b, now, &ri->activity, "pending_size", ri->rtt_ns); /* nats-server's name here */
         if (subs && ri->activity.subscriptions > 0) {
             g_auto(GStrv) subjects = cluster_route_subjects(m->cluster, ri->rid);
             add_subjects(b, subjects);

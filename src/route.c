@@ -80,6 +80,8 @@ struct Route {
     GHashTable *rsubs;  /* "subject" or "subject queue" -> ServerRemoteSub* */
     EnvTimer ping_timer;
     int pings_out;
+    int64_t ping_sent_ns;  /* env_now_ns of our last PING still unanswered; 0 = none */
+    int64_t rtt_ns;        /* PING to PONG, the last one measured; 0 = not yet (/routez rtt) */
     int64_t start_ns, last_activity_ns;
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
 };
@@ -673,8 +675,15 @@ static bool on_ping(void *ctx) {
     return true;
 }
 
+/* The PONG to our PING: the round trip, as nats-server measures it (its rttStart). A PONG
+ * with no PING of ours outstanding measures nothing. */
 static bool on_pong(void *ctx) {
-    ((Route *)ctx)->pings_out = 0;
+    Route *r = ctx;
+    r->pings_out = 0;
+    if (r->ping_sent_ns != 0) {
+        r->rtt_ns = MAX(env_now_ns(r->cl->env) - r->ping_sent_ns, 1); /* 0 means "not measured" */
+        r->ping_sent_ns = 0;
+    }
     return true;
 }
 
@@ -776,6 +785,7 @@ static void ping_fired(void *arg) {
         return;
     }
     r->pings_out++;
+    if (r->ping_sent_ns == 0) r->ping_sent_ns = env_now_ns(cl->env); /* an unanswered one keeps its start */
     route_send(r, "PING\r\n", 6);
     r->ping_timer = env_timer_add(cl->env, cl->ping_interval_ns, ping_fired, r);
 }
@@ -962,7 +972,7 @@ GArray *cluster_route_list(Cluster *cl) {
         Route *r = rs->pdata[i];
         ClusterRouteInfo ri = {
             .rid = r->id, .remote_id = r->remote_id, .remote_name = r->remote_name, .ip = r->ip,
-            .port = r->port, .did_solicit = r->solicited, .is_configured = r->peer != NULL,
+            .port = r->port, .did_solicit = r->solicited, .is_configured = r->peer != NULL, .rtt_ns = r->rtt_ns,
             .activity = {.start_ns = r->start_ns, .last_activity_ns = r->last_activity_ns,
                          .in_msgs = r->in_msgs, .in_bytes = r->in_bytes,
                          .out_msgs = r->out_msgs, .out_bytes = r->out_bytes,

@@ -67,6 +67,7 @@ typedef struct ClusterRouteInfo {
     const char *remote_id, *remote_name, *ip;
     int port;
     bool did_solicit, is_configured;
+    int64_t rtt_ns;              /* our last PING's round trip (env_now_ns); 0 = none yet */
     ServerConnActivity activity; /* subscriptions: the interest the peer told us */
 } ClusterRouteInfo;
 

@@ -510,6 +510,55 @@ static void crossed_dials(bool peer_id_smaller, bool dialled_info_first) {
     test_env_free(te);
 }
 
+/* /routez "rtt": from our PING to the peer's PONG on the env clock (the fake peer answers
+ * 1.234567 ms late); nothing measured before the first PONG, and a PONG we did not ask for
+ * measures nothing. */
+static void test_route_rtt(void) {
+    TestEnv *te = test_env_new(100), *fte = test_env_new(101);
+    ServerConfig cfg;
+    server_config_init(&cfg);
+    cfg.port = 4300;
+    cfg.server_name = "n1";
+    g_autoptr(GError) err = NULL;
+    Server *srv = server_new(&te->env, &cfg, &err);
+    g_assert_no_error(err);
+    FakePeer fp = {0};
+    g_assert_cmpint(env_listen(&fte->env, "127.0.0.1", 7101, &fake_peer_handlers, &fp, &err), ==, 7101);
+    static const char *const to_peer[] = {"nats://127.0.0.1:7101", NULL};
+    ClusterConfig cc;
+    cluster_config_init(&cc);
+    cc.name = "tc";
+    cc.port = 7100;
+    cc.routes = to_peer;
+    Cluster *cl = cluster_new(srv, &cc, &err);
+    g_assert_no_error(err);
+    test_env_pump();
+    EnvConn d = fp.accepted;
+    const char *info = "INFO {\"server_id\":\"PEER\",\"server_name\":\"peer\",\"cluster\":\"tc\","
+                       "\"host\":\"127.0.0.1\",\"port\":7101}\r\n";
+    env_conn_send1(&fte->env, d, info, strlen(info));
+    test_env_pump();
+    test_env_advance(te, 0);
+    g_assert_cmpuint(cluster_route_count(cl), ==, 1);
+    env_conn_send1(&fte->env, d, "PONG\r\n", 6); /* unasked: no measurement */
+    test_env_pump();
+    g_autoptr(GArray) before = cluster_route_list(cl);
+    g_assert_cmpint(g_array_index(before, ClusterRouteInfo, 0).rtt_ns, ==, 0);
+    test_env_advance(te, LIMIT_ROUTE_PING_FIRST_NS); /* n1's first PING goes out */
+    test_env_pump();
+    test_env_advance(te, 1234567);
+    env_conn_send1(&fte->env, d, "PONG\r\n", 6);
+    test_env_pump();
+    test_env_advance(te, 0);
+    g_autoptr(GArray) after = cluster_route_list(cl);
+    g_assert_cmpint(g_array_index(after, ClusterRouteInfo, 0).rtt_ns, ==, 1234567);
+    cluster_free(cl);
+    server_free(srv);
+    test_env_pump();
+    test_env_free(fte);
+    test_env_free(te);
+}
+
 static void test_simultaneous_dials_keep_one(void) {
     for (int smaller = 0; smaller < 2; smaller++)
         for (int first = 0; first < 2; first++) crossed_dials(smaller, first);
@@ -563,5 +612,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/route/cluster/close-drops-interest", test_route_close_drops_interest);
     g_test_add_func("/route/cluster/slow-route-closed-then-heals", test_slow_route_closed_then_heals);
     g_test_add_func("/route/cluster/simultaneous-dials-keep-one", test_simultaneous_dials_keep_one);
+    g_test_add_func("/route/cluster/rtt", test_route_rtt);
     return g_test_run();
 }

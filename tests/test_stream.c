@@ -1021,6 +1021,21 @@ static void test_json_time(Fx *f, gconstpointer d) {
     g_assert_cmpstr(s, ==, "1970-01-01T00:00:01Z");
 }
 
+/* Go's time.Duration.String(), which the monitor's "rtt" uses (nats-server's format). */
+static void test_json_duration(Fx *f, gconstpointer d) {
+    static const struct { int64_t ns; const char *s; } cases[] = {
+        {0, "0s"}, {1, "1ns"}, {999, "999ns"}, {1000, "1\u00b5s"}, {456000, "456\u00b5s"},
+        {1500, "1.5\u00b5s"}, {1000000, "1ms"}, {1234567, "1.234567ms"}, {1200000, "1.2ms"},
+        {999999999, "999.999999ms"}, {1000000000, "1s"}, {2500000000LL, "2.5s"},
+        {61000000000LL, "1m1s"}, {3600000000000LL, "1h0m0s"}, {3723000000001LL, "1h2m3.000000001s"},
+        {-1500000, "-1.5ms"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *s = jsonu_duration_format(cases[i].ns);
+        g_assert_cmpstr(s, ==, cases[i].s);
+    }
+}
+
 /* The PubAck formatter (jsonu_puback): byte for byte what nats-server sends, and its string
  * escaping byte for byte what json-glib's generator writes, for every ASCII byte. */
 static char *glib_quoted(const char *s) {
@@ -1075,6 +1090,7 @@ int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
 #define T(path, fn) g_test_add("/stream/" path, Fx, NULL, fx_setup, fn, fx_teardown)
     T("time-format", test_json_time);
+    T("duration-format", test_json_duration);
     T("restore-in-steps", test_restore_in_steps);
     T("account-limits", test_account_limits);
     T("create-failure-leaves-nothing", test_create_failure_leaves_nothing);

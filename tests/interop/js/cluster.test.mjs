@@ -13,7 +13,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { connect, StringCodec, ErrorCode, Events } from "nats";
-import { startCluster, stopAllServers, monitorJson, waitRemoteInterest, serverKind, within, sleep, WAIT_MS } from "./server.mjs";
+import { startCluster, stopAllServers, monitorJson, waitRemoteInterest, serverKind, within, sleep, until, WAIT_MS }
+  from "./server.mjs";
 
 const QUIET_MS = 150;
 const T = { timeout: 30000 };
@@ -185,11 +186,24 @@ test("/varz and /routez show the cluster with nats-server's field names", T, asy
   assert.equal(v.routes, 2);
   assert.equal(v.remotes, 2);
   assert.deepEqual([...v.connect_urls].sort(), cluster.servers.map((s) => s.hostport).sort());
-  const rz = await monitorJson(a, "/routez");
-  assert.equal(rz.num_routes, 2);
+  // nats-server 2.9.10's ClusterOptsVarz without TLS, member for member
+  assert.deepEqual(Object.keys(v.cluster), ["name", "addr", "cluster_port", "auth_timeout", "urls", "tls_timeout"]);
+  assert.equal(v.cluster.tls_timeout, 2);
+  // its RouteInfo, in its order; rtt is the route's PING->PONG round trip (the first PING goes
+  // out 1 s after the route forms), as Go prints a time.Duration: "456µs", "1.234567ms"
+  const rz = await until(async () => {
+    const r = await monitorJson(a, "/routez");
+    if (r.num_routes !== 2 || r.routes.some((x) => x.rtt === "0s")) throw new Error(`rtt ${r.routes.map((x) => x.rtt)}`);
+    return r;
+  }, 5000, "routez rtt measured");
   for (const r of rz.routes) {
-    for (const k of ["rid", "remote_id", "did_solicit", "is_configured", "ip", "port", "in_msgs", "out_msgs",
-      "in_bytes", "out_bytes", "subscriptions", "pending_size"]) assert.ok(k in r, `routez route has ${k}`);
+    assert.deepEqual(Object.keys(r), ["rid", "remote_id", "did_solicit", "is_configured", "ip", "port", "start",
+      "last_activity", "rtt", "uptime", "idle", "pending_size", "in_msgs", "out_msgs", "in_bytes", "out_bytes",
+      "subscriptions"]);
+    const m = /^(\d+)(?:\.(\d+))?(ns|µs|ms)$/.exec(r.rtt);
+    assert.ok(m, `rtt ${r.rtt} is a Go duration under a second`);
+    if (m[3] === "µs") assert.equal(m[2], undefined, `rtt ${r.rtt}: between 1 µs and 1 ms, whole µs`);
+    if (m[2] !== undefined) assert.notEqual(m[2].at(-1), "0", `rtt ${r.rtt}: no trailing zeros`);
   }
 });
 
