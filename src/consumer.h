@@ -139,6 +139,7 @@ typedef struct ConsumerSetRepl {
     void (*changed)(void *ctx, Consumer *c);                      /* a durable's state, config, or
                                                                    * deletion (c is still valid) */
     void (*ack_reply)(void *ctx, Consumer *c, const char *reply); /* answer once replicated */
+    void (*remove)(void *ctx, uint64_t seq); /* retention wants seq gone: through the log */
 } ConsumerSetRepl;
 void consumer_set_set_repl(ConsumerSet *set, const ConsumerSetRepl *r, void *ctx);
 /* A consumer the cluster knows (cfg taken, validated): live on this server from now on. */
@@ -147,6 +148,10 @@ Consumer *consumer_set_adopt(ConsumerSet *set, const char *name, ConsumerConfig 
 /* Let go of every consumer, nothing deleted (leadership moved: waiting pulls get 409
  * Leadership Change when leadership_change, else nothing). */
 void consumer_set_release(ConsumerSet *set, bool leadership_change);
+/* Retention after a leader change: every message the live consumers no longer need goes
+ * (through the repl's remove). Interest: nobody needs it; workqueue: a consumer's filter
+ * matches it and that consumer is done with it. Limits: nothing. */
+void consumer_set_sweep(ConsumerSet *set);
 
 /* ---- consumer.c ---- */
 typedef struct ConsumerNumbers {

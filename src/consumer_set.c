@@ -9,6 +9,9 @@
  *              above the ack floor, and not acked); a new message nobody's filter matches
  *              is not kept at all (stream.c asks consumer_set_interested); deleting a
  *              consumer releases what only it was holding.
+ *   On a replicated stream the leader removes nothing itself: retention_remove hands the
+ *   sequence to the cluster, which removes it on every replica through the stream's log;
+ *   consumer_set_sweep finds what a dead leader's lost removals left.
  */
 #include <string.h>
 
@@ -185,6 +188,16 @@ static bool needed(ConsumerSet *set, uint64_t seq, const char *subject) {
     return a[2] != NULL;
 }
 
+/* Retention removes seq: here, or on a replicated stream through its log, so that every
+ * replica removes the same messages (jscluster.c, op 5). TRUE: removed here, flush. */
+static bool retention_remove(ConsumerSet *set, uint64_t seq) {
+    if (set->repl != NULL && set->repl->remove != NULL) {
+        set->repl->remove(set->repl_ctx, seq);
+        return false;
+    }
+    return store_remove(stream_store(set->st), seq, FALSE, NULL);
+}
+
 void consumer_set_msg_acked(ConsumerSet *set, uint64_t seq) {
     StreamRetention r = stream_config(set->st)->retention;
     if (r == RETENTION_LIMITS) return;
@@ -193,19 +206,31 @@ void consumer_set_msg_acked(ConsumerSet *set, uint64_t seq) {
         g_autoptr(StoreMsg) m = store_load(store, seq, NULL);
         if (m == NULL || needed(set, seq, m->subject)) return;
     }
-    if (store_remove(store, seq, FALSE, NULL)) stream_need_flush(set->st);
+    if (retention_remove(set, seq)) stream_need_flush(set->st);
 }
 
-/* Interest retention after a consumer left: release what nobody needs any more. */
-static void release_unneeded(ConsumerSet *set) {
-    if (stream_config(set->st)->retention != RETENTION_INTEREST) return;
+/* Remove every message retention no longer keeps; workqueue only where some consumer's
+ * filter matches (a message no consumer can take stays for the next one). */
+static void sweep(ConsumerSet *set, bool workqueue) {
     Store *store = stream_store(set->st);
     bool removed = false;
     for (uint64_t seq = store_next_seq(store, NULL, 0); seq != 0; seq = store_next_seq(store, NULL, seq + 1)) {
         g_autoptr(StoreMsg) m = store_load(store, seq, NULL);
-        if (m != NULL && !needed(set, seq, m->subject)) removed |= store_remove(store, seq, FALSE, NULL);
+        if (m == NULL || needed(set, seq, m->subject) || (workqueue && !consumer_set_interested(set, m->subject)))
+            continue;
+        removed |= retention_remove(set, seq);
     }
     if (removed) stream_need_flush(set->st);
+}
+
+/* Interest retention after a consumer left: release what nobody needs any more. */
+static void release_unneeded(ConsumerSet *set) {
+    if (stream_config(set->st)->retention == RETENTION_INTEREST) sweep(set, false);
+}
+
+void consumer_set_sweep(ConsumerSet *set) {
+    StreamRetention r = stream_config(set->st)->retention;
+    if (r != RETENTION_LIMITS) sweep(set, r == RETENTION_WORKQUEUE);
 }
 
 void consumer_set_delete(ConsumerSet *set, Consumer *c) {

@@ -21,6 +21,13 @@
  *                      | n x (subj_len u16 | subj | body_len u32 | body) |
  *   rec is {"config","created","state"} (empty for op 4); the n replies (an ack's empty
  *   answer, a create's or delete's response) are sent by the leader when it applies the entry.
+ *   op 5, messages retention removes (interest, work queue):
+ *                      | 5 | n u32 | n x seq u64 |
+ *   Only the leader has live consumers, so only it can tell that an ack (or a consumer's
+ *   deletion, or a publish nobody is interested in) frees a message; it collects those
+ *   sequences during a loop turn and proposes them as one entry, and every replica removes
+ *   them when it applies it: the replicas' stores stay alike. A removal lost with a leader
+ *   is found again by the next one, which sweeps once it has adopted the consumers.
  *
  * CONSUMERS (book 12.6)
  *   A replicated stream's durable consumers are part of the STREAM's state machine, not a
@@ -66,6 +73,7 @@
 #define OP_API 2
 #define OP_CSTATE 3
 #define OP_CDEL 4
+#define OP_REMOVE 5
 #define VOID_REPLY "_MJ.NRG.VOID" /* where a replica's copy of an API reply goes: nobody */
 
 typedef struct Assignment {
@@ -84,6 +92,7 @@ typedef struct Assignment {
     GTree *consumers;       /* durable name -> record JSON (char*), as committed: every replica */
     GTree *cdirty;          /* leader: name -> GPtrArray of CReply*, to propose this turn */
     GHashTable *cinflight;  /* leader: name -> records proposed, not yet applied (never iterated) */
+    GArray *removals;       /* leader: seqs retention removes, to propose this turn (op 5) */
     EnvTimer ctimer;
 } Assignment;
 
@@ -234,7 +243,8 @@ static bool repl_propose(void *ctx, Stream *st, uint64_t seq, int64_t ts, const 
     return true;
 }
 
-static const StreamRepl REPL = {.propose = repl_propose, .info = repl_info};
+static void retention_remove(void *ctx, uint64_t seq);
+static const StreamRepl REPL = {.propose = repl_propose, .info = repl_info, .remove = retention_remove};
 
 /* Bounds-checked reading of an entry. */
 typedef struct Rd {
@@ -312,7 +322,41 @@ static void consumer_ack_reply(void *ctx, Consumer *c, const char *reply) {
     mark_dirty(ctx, consumer_name(c), r);
 }
 
-static const ConsumerSetRepl CREPL = {.changed = consumer_changed, .ack_reply = consumer_ack_reply};
+static void retention_remove(void *ctx, uint64_t seq) {
+    Assignment *a = ctx;
+    g_array_append_val(a->removals, seq);
+    arm_consumers(a);
+}
+
+static const ConsumerSetRepl CREPL = {.changed = consumer_changed, .ack_reply = consumer_ack_reply,
+                                      .remove = retention_remove};
+
+/* Op 5 with this turn's removals (at most LIMIT_CLUSTER_REMOVALS_COUNT per entry). */
+static void propose_removals(Assignment *a) {
+    while (a->removals->len > 0) {
+        guint n = MIN(a->removals->len, LIMIT_CLUSTER_REMOVALS_COUNT);
+        size_t len = 1 + 4 + 8 * (size_t)n;
+        g_autofree uint8_t *buf = g_malloc(len);
+        buf[0] = OP_REMOVE;
+        put32(buf + 1, n);
+        for (guint i = 0; i < n; i++) put64(buf + 5 + 8 * i, g_array_index(a->removals, uint64_t, i));
+        g_autoptr(GError) err = NULL;
+        if (!nrg_propose(a->nrg, buf, len, &err)) break; /* not leader: the next one sweeps */
+        g_array_remove_range(a->removals, 0, n);
+    }
+    g_array_set_size(a->removals, 0);
+}
+
+static bool apply_removals(Assignment *a, Rd *r) {
+    uint32_t n = rd32(r);
+    bool removed = false;
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        uint64_t seq = rd64(r);
+        if (!r->bad) removed |= store_remove(stream_store(a->st), seq, FALSE, NULL);
+    }
+    if (removed) stream_need_flush(a->st);
+    return !r->bad;
+}
 
 static char *consumer_record(Consumer *c) {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -377,6 +421,7 @@ static void consumers_propose(void *arg) {
         g_ptr_array_add(done, g_strdup(name));
     }
     for (guint i = 0; i < done->len; i++) g_tree_remove(a->cdirty, g_ptr_array_index(done, i));
+    propose_removals(a); /* after the records that freed them */
 }
 
 /* Leadership moved: forget what was dirty or in flight (its clients time out or retry). */
@@ -385,6 +430,7 @@ static void consumers_reset(Assignment *a) {
     a->ctimer = 0;
     g_tree_remove_all(a->cdirty);
     g_hash_table_remove_all(a->cinflight);
+    g_array_set_size(a->removals, 0);
 }
 
 /* The new leader brings the catalogue to life. */
@@ -412,6 +458,7 @@ static void consumers_adopt(Assignment *a) {
         consumer_set_adopt(set, name, cfg, created,
                            sn != NULL && JSON_NODE_HOLDS_OBJECT(sn) ? json_node_get_object(sn) : NULL);
     }
+    consumer_set_sweep(set); /* what the last leader's lost removals left */
 }
 
 static void send_creplies(JsCluster *c, Rd *r, uint16_t n) {
@@ -532,6 +579,7 @@ static void stream_apply(void *ctx, uint64_t index, const uint8_t *data, size_t 
         return;
     }
     if (op != NULL && (*op == OP_CSTATE || *op == OP_CDEL) && apply_consumer(a, *op, &r, leader)) return;
+    if (op != NULL && *op == OP_REMOVE && apply_removals(a, &r)) return;
 bad:
     env_log(c->env, ENV_LOG_ERROR, "stream %s: malformed entry %" G_GUINT64_FORMAT " (%zu bytes) ignored", a->name,
             index, len);
@@ -618,6 +666,7 @@ static void assignment_free(Assignment *a) {
     g_tree_destroy(a->consumers);
     g_tree_destroy(a->cdirty);
     g_hash_table_destroy(a->cinflight);
+    g_array_free(a->removals, TRUE);
     nrg_free(a->nrg);
     stream_config_free(a->cfg);
     g_free(a->name);
@@ -685,6 +734,7 @@ static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, cons
     a->consumers = g_tree_new_full(name_cmp, NULL, g_free, g_free);
     a->cdirty = g_tree_new_full(name_cmp, NULL, g_free, (GDestroyNotify)creplies_free);
     a->cinflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    a->removals = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     JsonArray *pa = json_node_get_array(pn);
     bool mine = false;
     for (guint i = 0; i < json_array_get_length(pa) && a->n_peers < LIMIT_CLUSTER_REPLICAS_MAX; i++) {

@@ -148,6 +148,7 @@ G_STATIC_ASSERT(LIMIT_RAFT_ENTRY_BYTES_MAX <= LIMIT_RAFT_APPEND_BYTES_MAX);
 #define LIMIT_CLUSTER_REPLICAS_MAX 5                   /* num_replicas (nats-server: "maximum replicas is 5") */
 #define LIMIT_CLUSTER_HELD_PUBLISHES_COUNT 10000       /* publishes a stream leader holds while proposals drain */
 #define LIMIT_CLUSTER_GATHER_NS (2000LL * 1000000LL)   /* STREAM.LIST / INFO: wait this long for stream leaders */
+#define LIMIT_CLUSTER_REMOVALS_COUNT 8192               /* retention removals in one log entry (64 KiB) */
 #define LIMIT_CLUSTER_GATHERS_COUNT 64                 /* such requests in flight at once (more: 10008) */
 
 G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);

@@ -131,6 +131,7 @@ bool stream_ack_ready(Stream *st);
 typedef struct StreamRepl {
     bool (*propose)(void *ctx, Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m);
     void (*info)(void *ctx, Stream *st, JsonBuilder *b);
+    void (*remove)(void *ctx, uint64_t seq); /* interest retention drops seq: through the log */
 } StreamRepl;
 void stream_set_repl(Stream *st, const StreamRepl *r, void *ctx); /* r NULL: local again */
 /* The "cluster" member (a replicated stream's, and its consumers', which share its group). */

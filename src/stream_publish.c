@@ -499,11 +499,14 @@ static void after_append(Stream *st, uint64_t seq, const char *subject, const Se
     if (after.msgs < before.msgs) stream_tell_removed(st); /* before the new one is announced */
     /* Interest retention with no consumer whose filter matches: nobody will ever read it,
      * so it is not kept, but it still took a sequence number and the publisher gets its ack
-     * (spec 3.7). Otherwise the consumers hear of it (they deliver after this turn). */
+     * (spec 3.7). Otherwise the consumers hear of it (they deliver after this turn). A
+     * replicated stream's leader (only it has the consumers) asks for the removal through
+     * the log (jscluster.c, op 5), so every replica drops it at the same place of the log. */
     if (c->retention == RETENTION_INTEREST && !keep_all &&
-        (st->hooks == NULL || !st->hooks->interested(st->hooks_ctx, subject)))
-        store_remove(st->store, seq, FALSE, NULL);
-    else if (st->hooks != NULL)
+        (st->hooks == NULL || !st->hooks->interested(st->hooks_ctx, subject))) {
+        if (st->repl != NULL) st->repl->remove(st->repl_ctx, seq);
+        else store_remove(st->store, seq, FALSE, NULL);
+    } else if (st->hooks != NULL)
         st->hooks->stored(st->hooks_ctx, seq, subject);
     stream_arm_age_timer(st);
 }
