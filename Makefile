@@ -254,13 +254,19 @@ swarm: $(B)/minijet-sim
 
 # The Raft chapter's Figure 8 timeline (book/09-raft.md): the adversary from a fixed seed.
 plots: plots-raft plots-failover
-# Chapter 12's failover chart: PubAcks per node around two leader kills, elections shaded.
+# Chapter 12's failover chart: PubAcks per node around two leader kills, elections shaded;
+# and the queue checker's lost.png of jepsen-7564 under lazy fsync, which must lose acked
+# publishes (exit 1: a safety violation, the point of the run).
 .PHONY: plots-failover
 plots-failover: $(B)/minijet-sim
 	@mkdir -p plots
 	@$(B)/minijet-sim run failover-leader-kill --seed 1 --out $(B)/sim/plots/failover-leader-kill >/dev/null || exit 1
 	@cp $(B)/sim/plots/failover-leader-kill/failover.png plots/sim-failover-leader-kill.png
 	@echo plots/sim-failover-leader-kill.png
+	@$(B)/minijet-sim run jepsen-7564 --seed 1 --sync 2m --out $(B)/sim/plots/jepsen-7564-sync-2m >/dev/null; \
+	  test $$? -eq 1 || { echo "jepsen-7564 --sync 2m did not lose data"; exit 1; }
+	@cp $(B)/sim/plots/jepsen-7564-sync-2m/lost.png plots/sim-jepsen-7564-sync-2m-lost.png
+	@echo plots/sim-jepsen-7564-sync-2m-lost.png
 .PHONY: plots-raft
 plots-raft: $(B)/minijet-sim
 	@mkdir -p plots

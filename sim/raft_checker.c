@@ -48,6 +48,10 @@ RaftChecker *raft_checker_new(int n, RaftCheckerViolationFn on_violation, void *
     g_assert(n >= 1 && n <= RAFT_CHECKER_MAXN);
     RaftChecker *k = g_new0(RaftChecker, 1);
     k->n = n;
+    for (int i = 0; i < n; i++) {
+        k->node[i].id = (uint32_t)i + 1;
+        g_snprintf(k->node[i].name, sizeof k->node[i].name, "n%d", i + 1);
+    }
     k->term_leader = g_hash_table_new(g_direct_hash, g_direct_equal);
     k->commits = g_array_new(FALSE, TRUE, sizeof(RaftCheckerCommit));
     k->metas = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
@@ -64,6 +68,22 @@ void raft_checker_free(RaftChecker *k) {
     g_free(k);
 }
 
+void raft_checker_members(RaftChecker *k, const uint32_t *ids, const char *const *names) {
+    for (int i = 0; i < k->n; i++) {
+        k->node[i].id = ids[i];
+        g_strlcpy(k->node[i].name, names[i], sizeof k->node[i].name);
+    }
+}
+
+/* The record of member id (a handful of members: a scan). */
+static RaftCheckerNode *member(RaftChecker *k, uint32_t id) {
+    for (int i = 0; i < k->n; i++)
+        if (k->node[i].id == id) return &k->node[i];
+    g_error("raft checker: %u is not a member", id);
+}
+
+static const char *name_of(RaftChecker *k, uint32_t id) { return member(k, id)->name; }
+
 static RaftCheckerCommit *commit_rec(RaftChecker *k, uint64_t index) {
     if (index >= k->commits->len) g_array_set_size(k->commits, (guint)index + 1);
     return &g_array_index(k->commits, RaftCheckerCommit, index);
@@ -78,7 +98,7 @@ const RaftCheckerCommit *raft_checker_commit_at(const RaftChecker *k, uint64_t i
 /* --- the application: a chain of blocks --- */
 
 GBytes *raft_checker_snapshot(const RaftChecker *k, uint32_t id) {
-    const RaftCheckerNode *nd = &k->node[id - 1];
+    const RaftCheckerNode *nd = member((RaftChecker *)k, id);
     uint8_t b[16];
     memcpy(b, &nd->applied, 8);
     memcpy(b + 8, &nd->chain, 8);
@@ -86,7 +106,7 @@ GBytes *raft_checker_snapshot(const RaftChecker *k, uint32_t id) {
 }
 
 void raft_checker_restore(RaftChecker *k, uint32_t id, GBytes *snap) {
-    RaftCheckerNode *nd = &k->node[id - 1];
+    RaftCheckerNode *nd = member(k, id);
     if (snap == NULL || g_bytes_get_size(snap) != 16) {
         nd->applied = nd->chain = 0;
         return;
@@ -96,14 +116,34 @@ void raft_checker_restore(RaftChecker *k, uint32_t id, GBytes *snap) {
     memcpy(&nd->chain, p + 8, 8);
     RaftCheckerCommit *cr = commit_rec(k, nd->applied);
     if (cr->set && cr->chain != nd->chain)
-        violation(k, "state machine safety: n%u installed a snapshot at %" G_GUINT64_FORMAT " whose chain differs from n%u's",
-                  id, nd->applied, cr->first_node);
+        violation(k, "state machine safety: %s installed a snapshot at %" G_GUINT64_FORMAT " whose chain differs from %s's",
+                  nd->name, nd->applied, name_of(k, cr->first_node));
+}
+
+/* The application's snapshot is its own (a stream's messages), not the chain: the member now
+ * stands where the first member to apply `index` stood, provided the snapshot's term is the
+ * term committed there. Everything before it was compared when it was applied. */
+void raft_checker_restore_at(RaftChecker *k, uint32_t id, uint64_t index, uint64_t term) {
+    RaftCheckerNode *nd = member(k, id);
+    nd->applied = index;
+    nd->chain = 0;
+    if (index == 0) return;
+    RaftCheckerCommit *cr = commit_rec(k, index);
+    if (!cr->set)
+        violation(k, "state machine safety: %s holds a snapshot through index %" G_GUINT64_FORMAT " (term %" G_GUINT64_FORMAT
+                     "), which no member has applied", nd->name, index, term);
+    else if (cr->term != term)
+        violation(k, "state machine safety: %s holds a snapshot through index %" G_GUINT64_FORMAT " of term %" G_GUINT64_FORMAT
+                     ", %s applied index %" G_GUINT64_FORMAT " of term %" G_GUINT64_FORMAT,
+                  nd->name, index, term, name_of(k, cr->first_node), index, cr->term);
+    else
+        nd->chain = cr->chain;
 }
 
 void raft_checker_apply(RaftChecker *k, uint32_t id, const RaftEntry *e) {
-    RaftCheckerNode *nd = &k->node[id - 1];
+    RaftCheckerNode *nd = member(k, id);
     if (e->index != nd->applied + 1) {
-        violation(k, "n%u applied index %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT, id, e->index, nd->applied);
+        violation(k, "%s applied index %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT, nd->name, e->index, nd->applied);
         return;
     }
     uint64_t dh = hash_bytes(e->data);
@@ -114,14 +154,14 @@ void raft_checker_apply(RaftChecker *k, uint32_t id, const RaftEntry *e) {
         *cr = (RaftCheckerCommit){true, e->term, dh, raft_checker_value(e->data), nd->chain, id};
         if (e->index > k->max_commit) k->max_commit = e->index;
     } else if (cr->term != e->term || cr->data_hash != dh || cr->chain != nd->chain) {
-        violation(k, "state machine safety: n%u applied (term %" G_GUINT64_FORMAT ", value %" G_GUINT64_FORMAT ") at index %" G_GUINT64_FORMAT
-                     ", n%u applied (term %" G_GUINT64_FORMAT ", value %" G_GUINT64_FORMAT ")%s",
-                  id, e->term, raft_checker_value(e->data), e->index, cr->first_node, cr->term, cr->value,
+        violation(k, "state machine safety: %s applied (term %" G_GUINT64_FORMAT ", value %" G_GUINT64_FORMAT ") at index %" G_GUINT64_FORMAT
+                     ", %s applied (term %" G_GUINT64_FORMAT ", value %" G_GUINT64_FORMAT ")%s",
+                  nd->name, e->term, raft_checker_value(e->data), e->index, name_of(k, cr->first_node), cr->term, cr->value,
                   cr->chain != nd->chain && cr->term == e->term ? " (chain hashes differ)" : "");
     }
 }
 
-void raft_checker_restarted(RaftChecker *k, uint32_t id) { k->node[id - 1].lead_term = 0; }
+void raft_checker_restarted(RaftChecker *k, uint32_t id) { member(k, id)->lead_term = 0; }
 
 /* --- the checkers --- */
 
@@ -131,8 +171,7 @@ static gpointer meta_key(uint64_t index, uint64_t term) { return GSIZE_TO_POINTE
  * the leader of that term, with one command after one predecessor term; every copy anywhere
  * must agree. By induction, equal (index, term) means equal prefixes. */
 void raft_checker_ready(RaftChecker *k, const Raft *r, const RaftReady *rd) {
-    uint32_t id = raft_id(r);
-    RaftCheckerNode *nd = &k->node[id - 1];
+    RaftCheckerNode *nd = member(k, raft_id(r));
     for (size_t i = 0; i < rd->n_entries; i++) {
         const RaftEntry *e = &rd->entries[i];
         uint64_t prev = i > 0 ? rd->entries[i - 1].term : raft_term_at(r, e->index - 1);
@@ -143,37 +182,44 @@ void raft_checker_ready(RaftChecker *k, const Raft *r, const RaftReady *rd) {
             *m = (EntryMeta){dh, prev};
             g_hash_table_insert(k->metas, meta_key(e->index, e->term), m);
         } else if (m->data_hash != dh || m->prev_term != prev) {
-            violation(k, "log matching: n%u holds a different entry (%" G_GUINT64_FORMAT ", term %" G_GUINT64_FORMAT ")",
-                      id, e->index, e->term);
+            violation(k, "log matching: %s holds a different entry (%" G_GUINT64_FORMAT ", term %" G_GUINT64_FORMAT ")",
+                      nd->name, e->index, e->term);
         }
     }
     if (raft_role(r) == RAFT_LEADER && nd->lead_term == raft_term(r) && rd->n_entries > 0 &&
         rd->entries[0].index <= nd->lead_last)
-        violation(k, "leader append-only: leader n%u rewrote index %" G_GUINT64_FORMAT, id, rd->entries[0].index);
+        violation(k, "leader append-only: leader %s rewrote index %" G_GUINT64_FORMAT, nd->name, rd->entries[0].index);
 }
 
 void raft_checker_node(RaftChecker *k, const Raft *r) {
     uint32_t id = raft_id(r);
-    RaftCheckerNode *nd = &k->node[id - 1];
+    RaftCheckerNode *nd = member(k, id);
     raft_check_invariants(r);
     if (raft_role(r) != RAFT_LEADER) return;
     uint64_t term = raft_term(r), last = raft_last_index(r);
     gpointer who = g_hash_table_lookup(k->term_leader, GSIZE_TO_POINTER(term));
     if (who == NULL) g_hash_table_insert(k->term_leader, GSIZE_TO_POINTER(term), GUINT_TO_POINTER(id));
     else if (GPOINTER_TO_UINT(who) != id)
-        violation(k, "election safety: n%u and n%u both lead term %" G_GUINT64_FORMAT, GPOINTER_TO_UINT(who), id, term);
+        violation(k, "election safety: %s and %s both lead term %" G_GUINT64_FORMAT, name_of(k, GPOINTER_TO_UINT(who)), nd->name,
+                  term);
     if (nd->lead_term == term) {
         if (last < nd->lead_last || (nd->lead_last > raft_snapshot_index(r) && raft_term_at(r, nd->lead_last) != nd->lead_last_term))
-            violation(k, "leader append-only: n%u's log lost index %" G_GUINT64_FORMAT " in term %" G_GUINT64_FORMAT, id,
+            violation(k, "leader append-only: %s's log lost index %" G_GUINT64_FORMAT " in term %" G_GUINT64_FORMAT, nd->name,
                       nd->lead_last, term);
     } else {
         /* a new leader: Leader Completeness — it holds every entry anyone has applied */
         nd->lead_term = term;
-        for (uint64_t i = raft_snapshot_index(r) + 1; i <= k->max_commit; i++) {
+        uint64_t si = raft_snapshot_index(r); /* the compacted prefix: judged by its last (index, term) */
+        const RaftCheckerCommit *sc = si > 0 ? raft_checker_commit_at(k, si) : NULL;
+        if (sc != NULL && sc->term != raft_term_at(r, si))
+            violation(k, "leader completeness: %s leads term %" G_GUINT64_FORMAT " with a snapshot through index %" G_GUINT64_FORMAT
+                         " of term %" G_GUINT64_FORMAT ", committed there in term %" G_GUINT64_FORMAT, nd->name, term, si,
+                      raft_term_at(r, si), sc->term);
+        for (uint64_t i = si + 1; i <= k->max_commit; i++) {
             RaftCheckerCommit *cr = commit_rec(k, i);
             if (cr->set && raft_term_at(r, i) != cr->term) {
-                violation(k, "leader completeness: n%u leads term %" G_GUINT64_FORMAT " without committed entry %" G_GUINT64_FORMAT
-                             " (term %" G_GUINT64_FORMAT ")", id, term, i, cr->term);
+                violation(k, "leader completeness: %s leads term %" G_GUINT64_FORMAT " without committed entry %" G_GUINT64_FORMAT
+                             " (term %" G_GUINT64_FORMAT ")", nd->name, term, i, cr->term);
                 break;
             }
         }

@@ -1,5 +1,7 @@
 /* raft_checker.h — Raft's safety checkers and the chain-of-blocks test application, shared by
- * the in-test cluster (tests/test_raft.c) and the simulator's Raft workload (sim/sim_raft.c).
+ * the in-test cluster (tests/test_raft.c), the simulator's Raft workload (sim/sim_raft.c) and
+ * the simulator's clustered JetStream runs (sim/sim_jscluster.c: every Raft group of every
+ * broker, the meta group and each stream's).
  *
  * WHAT IT IS
  *   One object that watches every node of one Raft group from outside, through raft.h's
@@ -9,8 +11,11 @@
  *   sets chain = H(chain, i, term, H(data)). A snapshot is those 16 bytes. If two nodes ever
  *   apply different entries at one index, their chains differ from there on.
  *
- * INTERFACE (ids are Raft ids, 1..n)
+ * INTERFACE (ids are Raft ids: 1..n, or the members set with raft_checker_members)
  *   raft_checker_new(n, on_violation, ctx) / raft_checker_free(k)
+ *   raft_checker_members(k, ids, names) a group whose Raft ids are not 1..n (a broker's
+ *                                       groups: ids are hashes of server names); the names
+ *                                       are what violations print
  *   raft_checker_ready(k, r, rd)        a Ready just taken from r, BEFORE persisting it:
  *                                       log matching, leader append-only (no rewrites)
  *   raft_checker_node(k, r)             after r's Ready batches were processed: r's own
@@ -19,6 +24,11 @@
  *   raft_checker_apply(k, id, entry)    the application applies a committed entry:
  *                                       state machine safety and equal chain hashes
  *   raft_checker_restore(k, id, snap)   install a snapshot (NULL: empty state)
+ *   raft_checker_restore_at(k, id, index, term)  for an application whose snapshot is not
+ *                                       the chain (a stream's): the member's state is now
+ *                                       "everything through index", compared with what was
+ *                                       applied there by (index, term): a compacted prefix
+ *                                       is judged by its snapshot's index and term
  *   raft_checker_snapshot(k, id)        the application's snapshot (16 bytes)
  *   raft_checker_restarted(k, id)       a node came back from a crash (forget its leadership)
  *   raft_checker_value(data)            the first 8 bytes of a command (its value)
@@ -49,6 +59,8 @@
 #define RAFT_CHECKER_MAXN 9
 
 typedef struct RaftCheckerNode {
+    uint32_t id;                                  /* Raft id */
+    char name[16];                                /* for messages: "n3" */
     uint64_t applied, chain;                      /* the application */
     uint64_t lead_term, lead_last, lead_last_term; /* leader append-only */
 } RaftCheckerNode;
@@ -75,10 +87,12 @@ typedef struct RaftChecker {
 
 RaftChecker *raft_checker_new(int n, RaftCheckerViolationFn on_violation, void *ctx);
 void raft_checker_free(RaftChecker *k);
+void raft_checker_members(RaftChecker *k, const uint32_t *ids, const char *const *names);
 void raft_checker_ready(RaftChecker *k, const Raft *r, const RaftReady *rd);
 void raft_checker_node(RaftChecker *k, const Raft *r);
 void raft_checker_apply(RaftChecker *k, uint32_t id, const RaftEntry *e);
 void raft_checker_restore(RaftChecker *k, uint32_t id, GBytes *snap);
+void raft_checker_restore_at(RaftChecker *k, uint32_t id, uint64_t index, uint64_t term);
 GBytes *raft_checker_snapshot(const RaftChecker *k, uint32_t id);
 void raft_checker_restarted(RaftChecker *k, uint32_t id);
 /* The record of index (NULL if nobody applied it yet). */

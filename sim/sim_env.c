@@ -425,7 +425,8 @@ static bool node_start(SimNode *n) {
      * routes list, this one included) */
     if (n->cluster && n->js) {
         JsClusterConfig jcc = {.server_name = n->name, .cluster_name = "sim", .size = n->sim->n_nodes,
-                               .bug = n->sim->sc->jsc_bug};
+                               .bug = n->sim->sc->jsc_bug, .observe = n->sim->jsc ? sim_jsc_observe : NULL,
+                               .observe_ctx = n->sim->jsc};
         n->jsc = jscluster_new(n->server, n->js, &jcc, &error);
     }
     if (!n->server || (n->jetstream && !n->js) || (n->sim->n_nodes > 1 && !n->cluster) ||
@@ -563,13 +564,13 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
         }
     sim_log(sim, "sim", "start", "seed %" G_GUINT64_FORMAT " scenario %s nodes %d", seed, sc->name, sc->nodes);
     if (sc->raft.enabled) sim->raft = sim_raft_new(sim);
+    sim->jsc = sim_jsc_new(sim); /* before the nodes start: it watches their Raft groups from the first */
     for (int i = 0; i < sc->nodes; i++) {
         SimNode *n = sim->nodes[i];
         sim_log(sim, n->name, "restart", "boot, clock drift %.1f ppm", n->drift_ppm);
         node_start(n);
     }
     sim->wl = sim_workload_new(sim);
-    sim->jsc = sim_jsc_new(sim);
     sim_faults_schedule(sim);
     if (sim->raft) sim_raft_schedule(sim->raft); /* clients, the adversary, the liveness monitor */
     return sim;

@@ -26,8 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_nrg.h"
 #include "jetstream.h"
 #include "jscluster.h"
+#include "raft.h"
+#include "raft_checker.h"
 #include "store.h"
 #include "stream.h"
 #include "sim_workload.h"
@@ -52,20 +55,52 @@ typedef struct JscStream {
     uint64_t lost_on[SIM_MAX_NODES];
     bool judged_nodes[SIM_MAX_NODES];
     int read_from;               /* the node whose store was the final read, -1: none */
+    GArray *outcomes;            /* Outcome per publish sent, for lost.png */
 } JscStream;
+
+/* One publish's class, by the time it was sent (lost.png's timeline). */
+typedef enum { Q_OK, Q_RECOVERED, Q_UNKNOWN, Q_LOST_PREFIX, Q_LOST_MIDDLE, Q_LOST_POSTFIX } QClass;
+typedef struct Outcome {
+    int64_t sent_ns;
+    QClass cls;
+} Outcome;
+
+static void outcome(JscStream *s, const SimJsRec *r, QClass cls) {
+    Outcome o = {r->invoke_ns, cls};
+    g_array_append_val(s->outcomes, o);
+}
+
+/* One Raft group (the meta group, or a stream's) as sim/raft_checker.c judges it. */
+typedef struct JscGroup {
+    SimJsc *j;
+    char *name;                  /* "_meta_", "S-..." */
+    RaftChecker *k;
+    uint64_t violations;
+} JscGroup;
 
 struct SimJsc {
     Sim *sim;
+    GHashTable *group_by_name;   /* name -> JscGroup* (looked up, never iterated) */
+    GPtrArray *groups;           /* JscGroup*, in the order they appeared */
+    uint64_t raft_batches;       /* Ready batches the checkers saw */
     int64_t bucket_ns;
     GPtrArray *acks[SIM_MAX_NODES]; /* per node, per bucket: GArray of int64 PubAck latencies */
     GPtrArray *streams;          /* JscStream*, in scenario order */
     GArray *victims[2];          /* int: nodes "crash leader" / "crash follower" hit, not restarted yet */
 };
 
+static void group_free(gpointer p) {
+    JscGroup *g = p;
+    raft_checker_free(g->k);
+    g_free(g->name);
+    g_free(g);
+}
+
 static void stream_free(gpointer p) {
     JscStream *s = p;
     g_free(s->name);
     g_ptr_array_unref(s->hist);
+    g_array_unref(s->outcomes);
     g_free(s);
 }
 
@@ -82,6 +117,8 @@ SimJsc *sim_jsc_new(Sim *sim) {
             g_ptr_array_add(j->acks[i], g_array_new(FALSE, FALSE, sizeof(int64_t)));
     }
     j->streams = g_ptr_array_new_with_free_func(stream_free);
+    j->group_by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    j->groups = g_ptr_array_new_with_free_func(group_free);
     for (guint i = 0; i < sc->groups->len; i++) {
         const SimClientGroup *g = g_ptr_array_index(sc->groups, i);
         if (g->kind != SIM_CLIENT_JS_PUBLISHER) continue;
@@ -96,6 +133,7 @@ SimJsc *sim_jsc_new(Sim *sim) {
         s->leader = -1;
         s->leaderless_since = 0;
         s->read_from = -1;
+        s->outcomes = g_array_new(FALSE, FALSE, sizeof(Outcome));
         g_ptr_array_add(j->streams, s);
     }
     return j;
@@ -104,6 +142,8 @@ SimJsc *sim_jsc_new(Sim *sim) {
 void sim_jsc_free(SimJsc *j) {
     if (!j) return;
     g_ptr_array_unref(j->streams);
+    g_hash_table_destroy(j->group_by_name);
+    g_ptr_array_unref(j->groups);
     for (int r = 0; r < 2; r++) g_array_unref(j->victims[r]);
     for (int i = 0; i < SIM_MAX_NODES; i++)
         if (j->acks[i]) g_ptr_array_unref(j->acks[i]);
@@ -238,10 +278,13 @@ static gint cmp_i64(gconstpointer a, gconstpointer b) {
     return x < y ? -1 : x > y;
 }
 
+static void queue_metrics(SimJsc *j);
+
 void sim_jsc_metrics(SimJsc *j) {
     if (!j) return;
     Sim *sim = j->sim;
     double per_s = 1e9 / (double)j->bucket_ns;
+    queue_metrics(j);
     for (int i = 0; i < sim->n_nodes; i++) {
         char name[40];
         for (guint b = 0; b < j->acks[i]->len; b++) {
@@ -259,6 +302,41 @@ void sim_jsc_metrics(SimJsc *j) {
                              (double)g_array_index(a, int64_t, (guint)((double)(a->len - 1) * 0.99 + 0.5)) / 1e6);
         }
     }
+}
+
+/* The queue checker's verdict as metrics rows for lost.png (sim_report.c): queue_class per
+ * publish at the time it was sent (value: its QClass, the chart's row), queue_count_<class>
+ * and queue_lost_on_nK (acknowledged publishes missing from node K's replica) at time 0. */
+static void queue_metrics(SimJsc *j) {
+    Sim *sim = j->sim;
+    static const char *const names[] = {"ok", "recovered", "unknown", "lost_prefix", "lost_middle", "lost_postfix",
+                                        "unexpected", "duplicated"};
+    uint64_t count[G_N_ELEMENTS(names)] = {0}, lost_on[SIM_MAX_NODES] = {0};
+    bool judged[SIM_MAX_NODES] = {false};
+    for (guint k = 0; k < j->streams->len; k++) {
+        JscStream *s = g_ptr_array_index(j->streams, k);
+        for (guint i = 0; i < s->outcomes->len; i++) {
+            const Outcome *o = &g_array_index(s->outcomes, Outcome, i);
+            sim_trace_metric(sim->trace, o->sent_ns, "queue_class", (double)o->cls);
+            count[o->cls]++;
+        }
+        count[6] += s->unexpected;
+        count[7] += s->duplicated;
+        for (int i = 0; i < sim->n_nodes; i++) {
+            lost_on[i] += s->lost_on[i];
+            judged[i] |= s->judged_nodes[i];
+        }
+    }
+    char name[40];
+    for (guint c = 0; c < G_N_ELEMENTS(names); c++) {
+        g_snprintf(name, sizeof name, "queue_count_%s", names[c]);
+        sim_trace_metric(sim->trace, 0, name, (double)count[c]);
+    }
+    for (int i = 0; i < sim->n_nodes; i++)
+        if (judged[i]) {
+            g_snprintf(name, sizeof name, "queue_lost_on_n%d", i + 1);
+            sim_trace_metric(sim->trace, 0, name, (double)lost_on[i]);
+        }
 }
 
 int sim_jsc_leader(SimJsc *j) {
@@ -287,6 +365,72 @@ int sim_jsc_fault_target(SimJsc *j, SimFaultKind kind, int role) {
             if (i != leader && replica_store(sim->nodes[i], s->name)) pick = i;
     if (kind == SIM_FAULT_CRASH && pick >= 0) g_array_append_val(v, pick);
     return pick;
+}
+
+/* ------------------------------------------------------------------ Raft's five properties */
+
+static void on_raft_violation(void *ctx, const char *what) {
+    JscGroup *g = ctx;
+    SimWorkload *wl = g->j->sim->wl;
+    if (g->violations++ < REPORT_MAX && wl) sim_workload_violation(wl, false, "raft group %s: %s", g->name, what);
+    else if (g->violations == REPORT_MAX + 1 && wl)
+        sim_workload_violation(wl, false, "raft group %s: more Raft violations (the rest are counted in summary.txt)", g->name);
+}
+
+/* The group a member belongs to, made at its first member's first sight: its members are the
+ * member's peers, named after the simulator's nodes (a peer id is a hash of a server name). */
+static JscGroup *group_of(SimJsc *j, const Nrg *n) {
+    JscGroup *g = g_hash_table_lookup(j->group_by_name, nrg_group(n));
+    if (g) return g;
+    size_t np;
+    const uint32_t *peers = nrg_peers(n, &np);
+    g_assert(np >= 1 && np <= RAFT_CHECKER_MAXN);
+    const char *names[RAFT_CHECKER_MAXN];
+    char hex[RAFT_CHECKER_MAXN][9];
+    for (size_t p = 0; p < np; p++) {
+        names[p] = nrg_peer_hex(peers[p], hex[p]);
+        for (int i = 0; i < j->sim->n_nodes; i++)
+            if (nrg_peer_id(j->sim->nodes[i]->name) == peers[p]) names[p] = j->sim->nodes[i]->name;
+    }
+    g = g_new0(JscGroup, 1);
+    g->j = j;
+    g->name = g_strdup(nrg_group(n));
+    g->k = raft_checker_new((int)np, on_raft_violation, g);
+    raft_checker_members(g->k, peers, names);
+    g_hash_table_insert(j->group_by_name, g->name, g);
+    g_ptr_array_add(j->groups, g);
+    return g;
+}
+
+/* NrgObserveFn: every Ready batch of every member of every group (the meta group and each
+ * stream's), so every state anyone could see is judged: log matching and leader append-only
+ * on the batch before it is persisted; state machine safety on each applied entry (the first
+ * member to apply an index records its term, data hash and chain hash; every other apply,
+ * a restarted member's replay included, must match, so the committed logs are byte-identical
+ * wherever they are applied); election safety, leader append-only and leader completeness on
+ * the member's state after the batch. A member that recovered or installed a snapshot stands
+ * at the snapshot's (index, term), compared with what was applied there: a compacted prefix
+ * is judged by its last entry. */
+void sim_jsc_observe(void *ctx, const Nrg *n, const Raft *r, const RaftReady *rd, NrgObsPhase phase) {
+    SimJsc *j = ctx;
+    JscGroup *g = group_of(j, n);
+    uint32_t id = raft_id(r);
+    j->raft_batches++;
+    switch (phase) {
+    case NRG_OBS_OPEN: /* a (re)started member: no leadership, and the state it recovered */
+        raft_checker_restarted(g->k, id);
+        raft_checker_restore_at(g->k, id, raft_applied(r), raft_term_at(r, raft_applied(r)));
+        break;
+    case NRG_OBS_TAKEN:
+        raft_checker_ready(g->k, r, rd);
+        break;
+    case NRG_OBS_DONE:
+        if (rd->has_snapshot && rd->install_snapshot)
+            raft_checker_restore_at(g->k, id, rd->snapshot.index, rd->snapshot.term);
+        for (size_t i = 0; i < rd->n_committed; i++) raft_checker_apply(g->k, id, &rd->committed[i]);
+        raft_checker_node(g->k, r);
+        break;
+    }
 }
 
 /* ------------------------------------------------------------------ the queue checker */
@@ -428,18 +572,22 @@ static void judge_stream(SimJsc *j, JscStream *s) {
             if (r->result != SIM_JS_ACK) {
                 if (rd->times) s->recovered++;
                 else s->unknown++;
+                outcome(s, r, rd->times ? Q_RECOVERED : Q_UNKNOWN);
                 continue;
             }
             if (rd->times) {
                 s->ok++;
+                outcome(s, r, Q_OK);
                 if (rd->at != r->stream_seq && s->misplaced++ < REPORT_MAX)
                     sim_workload_violation(wl, false, "stream %s: %s #%u acked at seq %" G_GUINT64_FORMAT " was read at"
                                            " seq %" G_GUINT64_FORMAT, s->name, pub->name, k + 1, r->stream_seq, rd->at);
                 continue;
             }
-            if (k < first_ok) s->lost_prefix++;
-            else if (k > last_ok) s->lost_postfix++;
-            else s->lost_middle++;
+            QClass cls = k < first_ok ? Q_LOST_PREFIX : k > last_ok ? Q_LOST_POSTFIX : Q_LOST_MIDDLE;
+            s->lost_prefix += cls == Q_LOST_PREFIX;
+            s->lost_middle += cls == Q_LOST_MIDDLE;
+            s->lost_postfix += cls == Q_LOST_POSTFIX;
+            outcome(s, r, cls);
             if (s->lost++ < REPORT_MAX)
                 sim_workload_violation(wl, false, "stream %s: lost: %s #%u was acked at seq %" G_GUINT64_FORMAT
                                        " (%.3fs) and is not in %s's stream, nor was it ever consumed", s->name, pub->name,
@@ -485,6 +633,12 @@ char *sim_jsc_summary(SimJsc *j) {
     if (!j) return NULL;
     Sim *sim = j->sim;
     GString *g = g_string_new(NULL);
+    uint64_t raft_violations = 0;
+    for (guint k = 0; k < j->groups->len; k++)
+        raft_violations += ((JscGroup *)g_ptr_array_index(j->groups, k))->violations;
+    g_string_append_printf(g, "raft checkers: %u groups (the meta group and the streams'), %" G_GUINT64_FORMAT
+                           " Ready batches judged, %" G_GUINT64_FORMAT " violations\n",
+                           j->groups->len, j->raft_batches, raft_violations);
     for (guint k = 0; k < j->streams->len; k++) {
         JscStream *s = g_ptr_array_index(j->streams, k);
         g_string_append_printf(g, "queue %-9s R%d, read on %s: ok %" G_GUINT64_FORMAT ", lost %" G_GUINT64_FORMAT

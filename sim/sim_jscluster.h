@@ -12,6 +12,13 @@
  *                every replica applied so far (seq -> timestamp, subject, headers, payload):
  *                a committed message never changes and never disappears from a replica
  *                that holds later ones. Only new sequences are read, so this is cheap.
+ *   every Ready  Raft's five properties on every Raft group (the meta group and each
+ *                stream's), through sim/raft_checker.c, the checkers the raft-* scenarios
+ *                use: every member's every Ready batch is seen through the groups' observer
+ *                hook (cluster_nrg.h NrgObserveFn) — election safety, leader append-only,
+ *                log matching, leader completeness, state machine safety (so the committed
+ *                Raft logs are byte-identical wherever they are applied). A member that
+ *                recovered or installed a snapshot is judged by the snapshot's (index, term).
  *   every step   who leads each stream; the leaderless intervals are the "elections" shaded
  *                on the charts (faults table, kind `election`), per-node PubAck latency is
  *                recorded by the workload.
@@ -35,12 +42,15 @@
  *   sim_jsc_check_end(j)                    the queue checker; violations go to the workload
  *   sim_jsc_summary(j)                      lines for summary.txt (g_free)
  *   sim_jsc_note_ack(j, node, now, lat)     a PubAck, per node of the publisher's connection
- *   sim_jsc_metrics(j)                      per-node PubAck rate and latency rows for the
- *                                           charts (sim_report.c draws failover.png from them)
+ *   sim_jsc_observe(j, nrg, r, rd, phase)   the Raft groups' observer (JsClusterConfig.observe)
+ *   sim_jsc_metrics(j)                      per-node PubAck rate and latency rows and the queue
+ *                                           checker's classes for the charts (sim_report.c draws
+ *                                           failover.png and lost.png from them)
  */
 #ifndef MINIJET_SIM_JSCLUSTER_H
 #define MINIJET_SIM_JSCLUSTER_H
 
+#include "cluster_nrg.h"
 #include "sim_env.h"
 #include "sim_scenario.h"
 
@@ -56,6 +66,8 @@ char *sim_jsc_summary(SimJsc *j);
 int sim_jsc_leader(SimJsc *j);
 /* A PubAck arrived at a publisher connected to `node`, `lat_ns` after its publish. */
 void sim_jsc_note_ack(SimJsc *j, int node, int64_t now_ns, int64_t lat_ns);
+/* The Raft groups' observer (NrgObserveFn; JsClusterConfig.observe, ctx = the SimJsc). */
+void sim_jsc_observe(void *ctx, const Nrg *n, const struct Raft *r, const struct RaftReady *rd, NrgObsPhase phase);
 /* Per-node metrics rows: ack_per_s_nK, ack_p50_nK_ms, ack_p99_nK_ms (failover.png). */
 void sim_jsc_metrics(SimJsc *j);
 

@@ -241,6 +241,68 @@ static bool cluster_chart(GString *s, sqlite3 *db, const char *dir, const char *
 
 static int64_t scalar_i64(sqlite3 *db, const char *sql);
 
+/* The queue checker's verdict, lost.png (clustered JetStream; sim_jscluster.c writes the
+ * queue_* metrics): above, every publish at the time it was sent, on the row of its class,
+ * with the fault windows shaded, so a loss shows where in the history it happened; below left,
+ * how many publishes fell in each class (Jepsen's queue checker: ok, lost split prefix /
+ * middle / postfix, unknown, recovered, and the reads no publish explains: unexpected,
+ * duplicated); below right, per node, the acknowledged publishes its own replica misses. */
+static bool lost_chart(GString *s, sqlite3 *db, const char *dir, const char *title) {
+    if (scalar_i64(db, "SELECT count(*) FROM metrics WHERE name = 'queue_count_ok'") == 0) return true;
+    g_autofree char *ops = g_build_filename(dir, "lost-ops.dat", NULL);
+    g_autofree char *classes = g_build_filename(dir, "lost-classes.dat", NULL);
+    g_autofree char *per_node = g_build_filename(dir, "lost-nodes.dat", NULL);
+    int rows_ops = 0, rows_cls = 0, rows_nodes = 0;
+    if (!query_to_file(db, "SELECT time_ns / 1e9, value FROM metrics WHERE name = 'queue_class' ORDER BY time_ns", ops,
+                       &rows_ops) ||
+        /* x, count, label: the classes in the checker's order */
+        !query_to_file(db, "SELECT CASE name WHEN 'queue_count_ok' THEN 0 WHEN 'queue_count_lost_prefix' THEN 1"
+                           " WHEN 'queue_count_lost_middle' THEN 2 WHEN 'queue_count_lost_postfix' THEN 3"
+                           " WHEN 'queue_count_unknown' THEN 4 WHEN 'queue_count_recovered' THEN 5"
+                           " WHEN 'queue_count_unexpected' THEN 6 ELSE 7 END AS x, value, '\"' || replace(substr(name, 13), '_', ' ') || '\"'"
+                           " FROM metrics WHERE name LIKE 'queue_count_%' ORDER BY x", classes, &rows_cls) ||
+        !query_to_file(db, "SELECT CAST(substr(name, 16) AS INTEGER), value, substr(name, 15) FROM metrics"
+                           " WHERE name LIKE 'queue_lost_on_n%' ORDER BY 1", per_node, &rows_nodes))
+        return false;
+    int64_t lost = scalar_i64(db, "SELECT sum(value) FROM metrics WHERE name IN ('queue_count_lost_prefix',"
+                                  " 'queue_count_lost_middle', 'queue_count_lost_postfix')");
+    g_string_append_printf(s,
+        "set terminal pngcairo size 900,680 font ',10' noenhanced\n"
+        "set output 'lost.png'\nset multiplot title '%s: the queue checker (%" G_GINT64_FORMAT " acknowledged publishes lost)'\n"
+        "set key outside right top vertical Left reverse samplen 1\nset lmargin 12\nset rmargin 16\n"
+        "set origin 0, 0.46\nset size 1, 0.5\nset title 'each publish at the time it was sent, by its class (shaded: faults)'\n"
+        "set xlabel 'simulated time (s)'\nset ylabel ''\nset yrange [5.6:-0.6]\nset offsets 0, 0, 0, 0\n"
+        "set ytics ('ok' 0, 'recovered' 1, 'unknown' 2, 'lost prefix' 3, 'lost middle' 4, 'lost postfix' 5)\n",
+        title, lost);
+    static const char *const colour[] = {"#2ca02c", "#1f77b4", "#7f7f7f", "#d62728", "#b10026", "#ff7f0e"};
+    if (rows_ops == 0) g_string_append(s, "plot NaN title 'no publishes'\n");
+    else {
+        g_string_append(s, "plot ");
+        for (int c = 0; c < 6; c++)
+            g_string_append_printf(s, "%s'lost-ops.dat' using 1:($2 == %d ? $2 : NaN) with points pt 7 ps %s lc rgb '%s' notitle",
+                                   c ? ", " : "", c, c >= 3 ? "0.6" : "0.3", colour[c]);
+        g_string_append(s, "\n");
+    }
+    /* the bars: no fault shading, no fault labels */
+    g_string_append(s, "unset object\nunset label\nunset arrow\nset grid ytics\nunset xtics\nset xtics nomirror\n"
+                       "set key off\nset style fill solid 0.8 noborder\nset boxwidth 0.7\nset yrange [0:*]\n"
+                       "set offsets 0, 0, graph 0.15, 0\nset ytics autofreq\nset xlabel ''\nset rmargin 2\n"
+                       "set origin 0, 0\nset size 0.62, 0.46\nset title 'publishes (reads) per class'\nset ylabel 'count'\n"
+                       "set xrange [-0.6:7.6]\nset xtics rotate by 30 right font ',9'\n");
+    g_string_append(s, rows_cls == 0 ? "plot NaN title 'no data'\n"
+                       : "plot 'lost-classes.dat' using 1:2:($1 == 0 ? 0x2ca02c : $1 <= 3 ? 0xd62728 : $1 <= 5 ? 0x7f7f7f"
+                         " : 0x9467bd):xtic(3) with boxes lc rgb variable, '' using 1:2:(sprintf('%d', $2)) with labels"
+                         " offset 0,0.7 font ',9'\n");
+    g_string_append(s, "set origin 0.62, 0\nset size 0.38, 0.46\nset title 'acknowledged, missing from the replica'\n"
+                       "set xrange [*:*]\nset autoscale x\nset offsets 0.6, 0.6, graph 0.15, 0\nset xtics norotate font ',10'\n"
+                       "set ylabel ''\n");
+    g_string_append(s, rows_nodes == 0 ? "plot NaN title 'no replica'\n"
+                       : "plot 'lost-nodes.dat' using 1:2:xtic(3) with boxes lc rgb '#d62728', '' using 1:2:(sprintf('%d', $2))"
+                         " with labels offset 0,0.7 font ',9'\n");
+    g_string_append(s, "unset multiplot\n");
+    return true;
+}
+
 bool sim_report_charts(const char *dir, const char *title, int nodes, GError **error) {
     g_autofree char *dbpath = g_build_filename(dir, "trace.db", NULL);
     sqlite3 *db;
@@ -263,7 +325,14 @@ bool sim_report_charts(const char *dir, const char *title, int nodes, GError **e
     /* fault windows: a shaded band per window, a dashed line per instant fault */
     GString *shade = g_string_new(NULL);
     sqlite3_stmt *st;
-    if (ok && sqlite3_prepare_v2(db, "SELECT start_ns / 1e9, end_ns / 1e9, node, kind, detail FROM faults ORDER BY start_ns",
+    /* a fault aimed at a role ("crash leader") names the node it hit: the node of the `fault`
+     * event logged when it fired */
+    GString *elections = g_string_new(NULL); /* drawn over the fault bands: a crash window starts one */
+    if (ok && sqlite3_prepare_v2(db, "SELECT start_ns / 1e9, end_ns / 1e9, CASE WHEN node IN ('leader', 'follower') THEN"
+                                     " coalesce((SELECT e.node FROM events e WHERE e.kind = 'fault' AND e.time_ns = f.start_ns"
+                                     " AND e.node LIKE 'n%' ORDER BY e.seq LIMIT 1) || CASE WHEN kind = 'restart' THEN '' ELSE"
+                                     " ' (' || node || ')' END, node) ELSE node END,"
+                                     " kind, detail FROM faults f ORDER BY start_ns",
                                  -1, &st, NULL) == SQLITE_OK) {
         int k = 1, level = 0;
         double last_at[4] = {-1e9, -1e9, -1e9, -1e9};
@@ -271,10 +340,12 @@ bool sim_report_charts(const char *dir, const char *title, int nodes, GError **e
             double a = sqlite3_column_double(st, 0), b = sqlite3_column_double(st, 1);
             const char *node = (const char *)sqlite3_column_text(st, 2), *kind = (const char *)sqlite3_column_text(st, 3);
             bool election = strcmp(kind, "election") == 0; /* a leaderless interval: blue */
-            if (b > a)
+            if (b > a && election)
+                g_string_append_printf(elections, "set object %d rect from %.6f, graph 0 to %.6f, graph 1 "
+                                       "fc rgb '#6baed6' fs transparent solid 0.45 noborder behind\n", 1000 + k++, a, b);
+            else if (b > a)
                 g_string_append_printf(shade, "set object %d rect from %.6f, graph 0 to %.6f, graph 1 "
-                                       "fc rgb '%s' fs solid 0.5 noborder behind\n", k++, a, b,
-                                       election ? "#c6dbef" : "#f4c7c3");
+                                       "fc rgb '#f4c7c3' fs solid 0.5 noborder behind\n", k++, a, b);
             else
                 g_string_append_printf(shade, "set arrow from %.6f, graph 0 to %.6f, graph 1 nohead lc rgb '#cc0000' dt 2\n", a, a);
             /* labels on four heights, each used again only right of where its last label ends
@@ -285,7 +356,8 @@ bool sim_report_charts(const char *dir, const char *title, int nodes, GError **e
              * detail "2s partition n1,n2|n3" */
             const char *detail = (const char *)sqlite3_column_text(st, 4);
             const char *groups = detail && strcmp(node, "sim") == 0 ? strstr(detail, "partition ") : NULL;
-            g_autofree char *label = strcmp(node, "sim") != 0 ? g_strdup_printf("%s %s", kind, node)
+            g_autofree char *label = election ? g_strdup_printf("%s elected after %.0f ms", node, (b - a) * 1e3)
+                                     : strcmp(node, "sim") != 0 ? g_strdup_printf("%s %s", kind, node)
                                      : groups ? g_strdup(groups) : g_strdup(kind);
             double width = ((double)strlen(label) + 1.5) * 6.0 / 800.0 * (end_s > 0 ? end_s * 1.1 : 10.0);
             level = -1;
@@ -293,12 +365,14 @@ bool sim_report_charts(const char *dir, const char *title, int nodes, GError **e
                 if (a >= last_at[h]) level = h;
             if (level >= 0) {
                 last_at[level] = a + width;
-                g_string_append_printf(shade, "set label '%s' at %.6f, graph %.2f offset 0.4,0 font ',8' tc rgb '#990000'\n",
-                                       label, a, 0.97 - 0.06 * level);
+                g_string_append_printf(shade, "set label '%s' at %.6f, graph %.2f offset 0.4,0 font ',8' tc rgb '%s'\n",
+                                       label, a, 0.97 - 0.06 * level, election ? "#08519c" : "#990000");
             }
         }
         sqlite3_finalize(st);
     }
+    g_string_append(shade, elections->str);
+    g_string_free(elections, TRUE);
     if (!ok) {
         sqlite3_close(db);
         g_string_free(shade, TRUE);
@@ -339,29 +413,33 @@ bool sim_report_charts(const char *dir, const char *title, int nodes, GError **e
     }
     if (js_nodes > 0) {
         GString *q = g_string_new("SELECT time_ns / 1e9");
-        for (int kind = 0; kind < 2; kind++)
+        static const char *const cols[][2] = {{"ack_p99_n", "_ms"}, {"ack_per_s_n", ""}, {"ack_p50_n", "_ms"}};
+        for (int kind = 0; kind < 3; kind++)
             for (int i = 1; i <= js_nodes; i++)
-                g_string_append_printf(q, ", max(CASE WHEN name='%s%d%s' THEN value END)", kind ? "ack_per_s_n" : "ack_p99_n",
-                                       i, kind ? "" : "_ms");
+                g_string_append_printf(q, ", max(CASE WHEN name='%s%d%s' THEN value END)", cols[kind][0], i, cols[kind][1]);
         g_string_append(q, " FROM metrics WHERE name LIKE 'ack_%' GROUP BY time_ns ORDER BY time_ns;");
         g_autofree char *fo = g_build_filename(dir, "failover.dat", NULL);
         int rows = 0;
         query_to_file(db, q->str, fo, &rows);
         g_string_free(q, TRUE);
-        g_string_append_printf(s, "set terminal pngcairo size 900,640 font ',10' noenhanced\n"
-                                  "set output 'failover.png'\nset multiplot layout 2,1 title '%s: PubAcks per node of the"
-                                  " publishers (red: faults, blue: no stream leader)'\nset title ''\n"
-                                  "set ylabel 'PubAck p99 (ms)'\nset yrange [0:*]\nplot ", title);
+        /* the bands get legend entries of their own (an empty series drawn as a filled box) */
+        static const char legend[] = ", NaN with boxes fs solid 0.5 noborder fc rgb '#f4c7c3' title 'fault window',"
+                                     " NaN with boxes fs transparent solid 0.45 noborder fc rgb '#6baed6' title 'no stream leader (election)'";
+        g_string_append_printf(s, "set terminal pngcairo size 900,680 font ',10' noenhanced\n"
+                                  "set output 'failover.png'\nset multiplot layout 2,1 title '%s: PubAcks by the node"
+                                  " each publisher was connected to'\nset title 'PubAck latency: p99 (solid), p50 (dashed)'\n"
+                                  "set ylabel 'ms'\nset yrange [0:*]\nplot ", title);
         for (int i = 1; i <= js_nodes; i++)
-            g_string_append_printf(s, "%s'failover.dat' using 1:%d with linespoints pt 7 ps 0.4 title 'n%d'", i > 1 ? ", " : "",
-                                   1 + i, i);
-        g_string_append(s, "\nset ylabel 'PubAcks per second'\nplot ");
+            g_string_append_printf(s, "%s'failover.dat' using 1:%d with linespoints pt 7 ps 0.4 lc %d title 'n%d p99', "
+                                      "'' using 1:%d with lines dt 2 lc %d title 'n%d p50'", i > 1 ? ", " : "",
+                                   1 + i, i, i, 1 + 2 * js_nodes + i, i, i);
+        g_string_append_printf(s, "%s\nset title 'PubAcks per second'\nset ylabel 'per second'\nplot ", legend);
         for (int i = 1; i <= js_nodes; i++)
-            g_string_append_printf(s, "%s'failover.dat' using 1:%d with lines lw 2 title 'n%d'", i > 1 ? ", " : "",
-                                   1 + js_nodes + i, i);
-        g_string_append(s, "\nunset multiplot\n");
+            g_string_append_printf(s, "%s'failover.dat' using 1:%d with lines lw 2 lc %d title 'n%d'", i > 1 ? ", " : "",
+                                   1 + js_nodes + i, i, i);
+        g_string_append_printf(s, "%s\nunset multiplot\n", legend);
     }
-    if (nodes > 1 && !cluster_chart(s, db, dir, title, nodes)) {
+    if (nodes > 1 && (!cluster_chart(s, db, dir, title, nodes) || !lost_chart(s, db, dir, title))) {
         sqlite3_close(db);
         g_string_free(shade, TRUE);
         g_string_free(s, TRUE);

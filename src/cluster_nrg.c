@@ -42,6 +42,8 @@ struct Nrg {
     EnvTimer tick_timer, work_timer, sync_timer;
     int64_t sync_interval_ns; /* NrgConfig.sync_interval_ns */
     unsigned bug;             /* NrgBug */
+    NrgObserveFn observe;     /* NrgConfig.observe */
+    void *observe_ctx;
     bool damaged;             /* last seen raft_damaged(), for the log line when repaired */
     uint64_t lead_index;      /* leader: the index of its term's first entry (the no-op) */
     RaftRole last_role;
@@ -118,6 +120,7 @@ static void work(void *arg) {
     while (raft_has_ready(n->r)) {
         RaftReady rd;
         raft_ready_take(n->r, &rd);
+        if (n->observe != NULL) n->observe(n->observe_ctx, n, n->r, &rd, NRG_OBS_TAKEN);
         /* Commit is volatile state in Raft (the paper's Figure 2): a restarted member learns
          * it again from the leader. So a hard state whose term and vote did not change is
          * not written: that saves one fsync on every commit, a third of a replicated
@@ -149,6 +152,7 @@ static void work(void *arg) {
             g_assert_cmpuint(rd.committed[i].index, <=, raft_commit(n->r));
             if (len > 0 && n->cb.apply != NULL) n->cb.apply(n->ctx, rd.committed[i].index, p, len);
         }
+        if (n->observe != NULL) n->observe(n->observe_ctx, n, n->r, &rd, NRG_OBS_DONE);
         raft_ready_clear(&rd);
         note_state(n);
     }
@@ -249,6 +253,9 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
     n->damaged = damaged;
     n->sync_interval_ns = cfg->sync_interval_ns;
     n->bug = cfg->bug;
+    n->observe = cfg->observe;
+    n->observe_ctx = cfg->observe_ctx;
+    if (n->observe != NULL) n->observe(n->observe_ctx, n, r, NULL, NRG_OBS_OPEN);
     if (n->sync_interval_ns > 0) n->sync_timer = env_timer_add(env, n->sync_interval_ns, sync_tick, n);
     n->saved_term = raft_term(r);
     n->saved_vote = raft_vote(r);

@@ -73,6 +73,16 @@ typedef struct NrgCallbacks {
     void (*state)(void *ctx);
 } NrgCallbacks;
 
+/* An observer outside the broker (the simulator's Raft checkers, sim/sim_jscluster.c) sees
+ * every member's Raft state as the Ready loop moves it: OPEN after recovery, TAKEN when a
+ * Ready batch is taken (before it is persisted), DONE when it was persisted, sent and
+ * applied. It may only read. NULL in every real server. */
+typedef enum { NRG_OBS_OPEN, NRG_OBS_TAKEN, NRG_OBS_DONE } NrgObsPhase;
+struct Raft;
+struct RaftReady;
+typedef void (*NrgObserveFn)(void *ctx, const Nrg *n, const struct Raft *r, const struct RaftReady *rd,
+                             NrgObsPhase phase);
+
 /* Deliberately broken variants, for the simulator's checkers to catch (never in a real server). */
 typedef enum {
     NRG_BUG_NONE = 0,
@@ -89,6 +99,8 @@ typedef struct NrgConfig {
     int64_t sync_interval_ns; /* 0: fsync entries before answering (default); > 0: every interval
                                  (lazy, like the stream store's sync_interval); < 0: never */
     unsigned bug;           /* NrgBug flags; 0 in every real use */
+    NrgObserveFn observe;   /* NULL in every real use (see NrgObserveFn) */
+    void *observe_ctx;
 } NrgConfig;
 
 typedef struct NrgPeerInfo {

@@ -109,6 +109,8 @@ struct JsCluster {
     char *name, *cluster_name, *dir;
     int size;
     unsigned bug;           /* JsClusterBug: a broken variant for the simulator */
+    NrgObserveFn observe;   /* JsClusterConfig.observe: handed to every group */
+    void *observe_ctx;
     uint32_t self;
     GHashTable *names;      /* peer id -> server name (char*) */
     Nrg *meta;
@@ -644,7 +646,7 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
     int64_t interval;
     jetstream_sync_policy(c->js, &policy, &interval); /* the stream groups' logs follow the stores' policy */
     NrgConfig nc = {.group = a->group, .dir = dir, .self = c->self, .peers = a->peers, .n_peers = (size_t)a->n_peers,
-                    .sync_interval_ns = interval, .bug = nrg_bug(c)};
+                    .sync_interval_ns = interval, .bug = nrg_bug(c), .observe = c->observe, .observe_ctx = c->observe_ctx};
     a->nrg = nrg_new(c->srv, &nc, &STREAM_CB, a, &err);
     if (a->nrg == NULL) {
         env_log(c->env, ENV_LOG_ERROR, "stream %s: cannot open its raft group: %s", a->name, err->message);
@@ -1387,7 +1389,8 @@ static bool api_filter(void *ctx, const ServerMsg *m) {
 static void start_meta(JsCluster *c, const uint32_t *peers, size_t n) {
     g_autofree char *dir = g_build_filename(c->dir, "_meta_", NULL);
     /* the catalogue is small and changes rarely: always fsynced, whatever the streams' policy */
-    NrgConfig nc = {.group = "_meta_", .dir = dir, .self = c->self, .peers = peers, .n_peers = n, .bug = nrg_bug(c)};
+    NrgConfig nc = {.group = "_meta_", .dir = dir, .self = c->self, .peers = peers, .n_peers = n, .bug = nrg_bug(c),
+                    .observe = c->observe, .observe_ctx = c->observe_ctx};
     g_autoptr(GError) err = NULL;
     c->meta = nrg_new(c->srv, &nc, &META_CB, c, &err);
     if (c->meta == NULL) {
@@ -1531,6 +1534,8 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
     c->dir = g_steal_pointer(&dir);
     c->size = CLAMP(cfg->size, 1, LIMIT_CLUSTER_PEERS_MAX);
     c->bug = cfg->bug;
+    c->observe = cfg->observe;
+    c->observe_ctx = cfg->observe_ctx;
     c->self = nrg_peer_id(c->name);
     c->names = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     g_hash_table_insert(c->names, GUINT_TO_POINTER(c->self), g_strdup(c->name));

@@ -56,6 +56,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "cluster_nrg.h"
 #include "jetstream.h"
 #include "server.h"
 
@@ -75,6 +76,8 @@ typedef struct JsClusterConfig {
     const char *cluster_name;  /* "cluster" in info replies */
     int size;                  /* JetStream servers in the cluster (>= 1) */
     unsigned bug;              /* JsClusterBug flags; 0 in every real use */
+    NrgObserveFn observe;      /* every Raft group's observer (cluster_nrg.h); NULL in every real use */
+    void *observe_ctx;
 } JsClusterConfig;
 
 JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg, GError **error);

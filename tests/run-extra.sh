@@ -49,6 +49,42 @@ sim_cluster_chart() {
   [ "$before" -gt 0 ] && [ "$during" -eq 0 ] && [ "$total" -eq "$after" ]
 }
 
+# lost.png (the queue checker drawn): jepsen-7564 under lazy fsync loses acknowledged
+# publishes, and the chart's data says how many, as summary.txt does; at the default policy
+# the same run draws the chart with none lost
+sim_lost_chart() {
+  local dir=build/sim/test-lost-chart rc sync lost want
+  for sync in 2m default; do
+    rm -rf "$dir"
+    if [ "$sync" = default ]; then "$SIM" run jepsen-7564 --seed 1 --out "$dir" >/dev/null; rc=$?
+    else "$SIM" run jepsen-7564 --seed 1 --sync "$sync" --out "$dir" >/dev/null; rc=$?; fi
+    [ -s "$dir/lost.png" ] || { echo "--sync $sync: no lost.png"; return 1; }
+    lost=$(awk '$1 >= 1 && $1 <= 3 { n += $2 } END { print n + 0 }' "$dir/lost-classes.dat")
+    want=$(sed -nE 's/^queue .* lost ([0-9]+) .*/\1/p' "$dir/summary.txt" | head -1)
+    echo "--sync $sync: exit $rc, lost.png shows $lost lost, summary.txt says $want"
+    [ "$lost" = "$want" ] || return 1
+    if [ "$sync" = default ]; then [ "$rc" -eq 0 ] && [ "$lost" -eq 0 ] || return 1
+    else [ "$rc" -eq 1 ] && [ "$lost" -gt 0 ] && awk '$2 > 0 { n++ } END { exit n == 0 }' "$dir/lost-nodes.dat" || return 1; fi
+  done
+}
+
+# Raft's five properties in a cluster run (sim/raft_checker.c on every Raft group of every
+# node, sim_jscluster.c): wired (the meta group and the stream's, every Ready batch judged,
+# none broken in a clean run) and catching a broken variant at the Raft level itself, before
+# the queue checker sees the damage: RULE is the property named in the violation
+sim_raft_checked() {
+  local out
+  out=$("$SIM" run failover-leader-kill --seed 1 --out build/sim/test-raft-checked) || return 1
+  grep '^raft checkers' build/sim/test-raft-checked/summary.txt
+  grep -qE '^raft checkers: [2-9] groups .*, [1-9][0-9]* Ready batches judged, 0 violations' build/sim/test-raft-checked/summary.txt
+}
+sim_raft_catches() { # RULE ARGS...
+  local rule=$1 out rc; shift
+  out=$("$SIM" "$@"); rc=$?
+  printf '%s\n' "$out" | grep -E "raft group [^:]+: " | head -3
+  [ "$rc" -eq 1 ] && printf '%s\n' "$out" | grep -qE "violation: safety: raft group [^:]+: $rule"
+}
+
 sim_expect_exit() { # CODE CMD...
   local want=$1; shift
   "$@"; local rc=$?
@@ -153,6 +189,12 @@ if [ -x "$SIM" ]; then
   run_check "sim-checker-catches-js-ack-before-commit" sim_expect_exit 1 "$SIM" run failover-partition-leader --seed 1 --bug js-ack-before-commit
   run_check "sim-checker-catches-js-append-before-fsync" sim_expect_exit 1 "$SIM" run jepsen-7564 --seed 2 --bug js-append-before-fsync
   run_check "sim-checker-catches-js-vote-truncated" sim_expect_exit 1 "$SIM" run jepsen-7549 --seed 1 --bug js-vote-truncated
+  # Raft's five properties on every group every Ready batch; the two Raft-level bugs caught by
+  # them (a PubAck before commit is not a Raft bug: only the queue checker sees it)
+  run_check "sim-raft-checkers-wired" sim_raft_checked
+  run_check "sim-raft-checker-catches-js-vote-truncated" sim_raft_catches "leader completeness" run jepsen-7549 --seed 1 --bug js-vote-truncated
+  run_check "sim-raft-checker-catches-js-append-before-fsync" sim_raft_catches "leader completeness" run jepsen-7564 --seed 2 --bug js-append-before-fsync
+  run_check "sim-lost-chart" sim_lost_chart
   run_check "sim-cluster-chart" sim_cluster_chart
 else
   run_check "sim-binary-built" test -x "$SIM"
