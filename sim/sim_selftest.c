@@ -7,6 +7,7 @@
 
 #include "env.h"
 #include "sim_disk.h"
+#include "raft_checker.h"
 #include "sim_env.h"
 #include "sim_net.h"
 #include "sim_scenario.h"
@@ -236,6 +237,46 @@ static void send_burst(void *ctx, void *a, uint64_t from) {
     for (uint64_t n = 1; n <= 1000; n++) sim_net_peer_send(sim->net, (int)from, 2, &n, sizeof n);
 }
 
+/* raft_checker with a broker's member ids (hashes, not 1..n) and a compacted prefix: a member
+ * that stands at a snapshot is judged by the snapshot's (index, term) against what was applied
+ * there; a wrong term, or an index nobody applied, is a state machine safety violation. */
+static int checker_violations;
+static void count_violation(void *ctx, const char *what) { checker_violations++; }
+
+static void test_raft_checker_snapshot_at(void) {
+    static const uint32_t ids[] = {0x9a3f0001, 0x11, 0xdeadbeef};
+    static const char *const names[] = {"n1", "n2", "n3"};
+    RaftChecker *k = raft_checker_new(3, count_violation, NULL);
+    raft_checker_members(k, ids, names);
+    checker_violations = 0;
+    for (uint64_t i = 1; i <= 5; i++) { /* n1 applies 1..5 (terms 1,1,2,2,2) */
+        GBytes *d = g_bytes_new(&i, sizeof i);
+        RaftEntry e = {i <= 2 ? 1 : 2, i, d};
+        raft_checker_apply(k, ids[0], &e);
+        g_bytes_unref(d);
+    }
+    g_assert_cmpint(checker_violations, ==, 0);
+    raft_checker_restore_at(k, ids[1], 4, 2); /* n2 installs a snapshot through 4 (term 2): fine */
+    g_assert_cmpint(checker_violations, ==, 0);
+    uint64_t five = 5;
+    GBytes *d = g_bytes_new(&five, sizeof five);
+    RaftEntry e5 = {2, 5, d};
+    raft_checker_apply(k, ids[1], &e5); /* and applies 5 after it: the same chain as n1's */
+    g_assert_cmpint(checker_violations, ==, 0);
+    raft_checker_restore_at(k, ids[2], 4, 1); /* n3: a snapshot through 4 of term 1 */
+    g_assert_cmpint(checker_violations, ==, 1);
+    raft_checker_restore_at(k, ids[2], 9, 2); /* through 9, which nobody applied */
+    g_assert_cmpint(checker_violations, ==, 2);
+    raft_checker_restore_at(k, ids[2], 0, 0); /* an empty member: nothing to compare */
+    GBytes *other = g_bytes_new("x", 1);
+    RaftEntry e1 = {1, 1, other};
+    raft_checker_apply(k, ids[2], &e1); /* a different payload at index 1 */
+    g_assert_cmpint(checker_violations, ==, 3);
+    g_bytes_unref(other);
+    g_bytes_unref(d);
+    raft_checker_free(k);
+}
+
 static void test_peer_links(void) {
     const char *text = "[run]\nduration = 5s\n[cluster]\nnodes = 1\n[net]\npeer = unreliable\n"
                        "[client.s]\ntype = subscriber\nsubject = x\n";
@@ -271,5 +312,6 @@ int sim_selftest(int argc, char **argv) {
     g_test_add_func("/sim/disk/faults", test_disk_faults);
     g_test_add_func("/sim/scenario/errors", test_scenario_errors);
     g_test_add_func("/sim/net/peer-links", test_peer_links);
+    g_test_add_func("/sim/raft-checker/snapshot-at", test_raft_checker_snapshot_at);
     return g_test_run();
 }

@@ -361,7 +361,32 @@ TABLES = {"headline": table_headline, "pairs": table_pairs, "full": table_full, 
 # bench/results/LATEST names); FIELD is ratio, minijet, nats, minijet_min, ... for a bench
 # summary, median, min or max for a scaling summary. A figure that names a missing row
 # fails the build, so a number quoted in prose has a results file, like every table.
-FIGURE_RE = re.compile(r"\{\{(bench|scaling):([^}]*)\}\}")
+# `{{swarm:SCENARIO|FIELD}}`: one figure of the simulator's swarm results,
+# sim/results/swarm-SCENARIO.txt (key=value lines written by `minijet-sim swarm --results`, which
+# `make swarm` passes): runs, failing, seeds, wall_s, simulated_s, realtime_x, jobs, when.
+FIGURE_RE = re.compile(r"\{\{(bench|scaling|swarm):([^}]*)\}\}")
+
+
+def swarm_figure(spec):
+    f = [x.strip() for x in spec.split("|")]
+    if len(f) != 2:
+        raise BenchError(f"{{{{swarm:{spec}}}}}: expected SCENARIO|FIELD")
+    rel = os.path.join("sim", "results", f"swarm-{f[0]}.txt")
+    try:
+        kv = dict(l.strip().split("=", 1) for l in open(os.path.join(ROOT, rel), encoding="utf-8")
+                  if "=" in l and not l.startswith("#"))
+    except OSError as e:
+        raise BenchError(f"{{{{swarm:{spec}}}}}: {e} (run `make swarm`)")
+    if f[1] not in kv:
+        raise BenchError(f"{{{{swarm:{spec}}}}}: {rel} has no {f[1]} (it has {', '.join(sorted(kv))})")
+    v = kv[f[1]]
+    if f[1] in ("runs", "failing", "jobs"):
+        return f"{int(v):,}"
+    if f[1] in ("wall_s", "simulated_s"):
+        return f"{float(v):,.0f} s"
+    if f[1] == "realtime_x":
+        return f"{float(v):.0f}×"
+    return v
 
 
 def fmt_value(v, unit):
@@ -383,6 +408,8 @@ def fmt_value(v, unit):
 
 
 def figure(kind, spec):
+    if kind == "swarm":
+        return swarm_figure(spec)
     f = [x.strip() for x in spec.split("|")]
     r = runs()
     try:
