@@ -157,8 +157,12 @@ clean:
 	rm -rf $(B)
 
 # --- Benchmarks (bench/, issue 9): minijet beside nats-server 2.9.10. Not part of `make test`.
-#   make bench         7 alternating rounds x 2 s per scenario (< 10 min); table, CSV, plots/bench.png
+#   make bench         7 alternating rounds x 2 s per scenario (about 15 min, R3 clusters
+#                      included); table, CSV, plots/bench.png
 #   make bench-quick   5 rounds x 1 s, for development
+#   make bench SCENARIOS="... failover"   adds the failover timings (bench/failover.mjs,
+#                      about 5 min more); MINIJET_BASE=<binary> runs a second minijet beside
+#                      (bench/compare.sh's header says how)
 .PHONY: bench bench-quick
 all: $(B)/minijet-bench
 

@@ -17,6 +17,14 @@
 #   MINIJET (server binary), MINIJET_ARGS (extra minijet flags), NATS_SERVER (reference
 #   binary), BENCH (load generator), FILL_COUNT (messages pull/push consume),
 #   OBJ_MIB (object size for objput/objget: 100, quick 10), OBJ_ROUNDS (their rounds: 5, quick 3).
+#   MINIJET_BASE (a second minijet binary, e.g. an older commit's build: it runs beside the
+#   first in every single-server scenario as "minijet-base", and as "minijet-base-2m" where
+#   minijet-2m runs; its rows are labelled "(MINIJET_BASE_LABEL)", default "base").
+#   failover (opt-in: SCENARIOS="... failover"; about 5 minutes): bench/failover.mjs on a
+#   three-node cluster of each kind: kill -9 of the stream leader to the next ack
+#   (FAILOVER_KILLS, default 9), a restarted follower FAILOVER_BEHIND (10,000) messages behind
+#   until current, a follower SIGSTOPped FAILOVER_PAUSE_S (10) s; raw rows in
+#   bench/results/<stamp>[-partial]-failover.csv, medians in the summary.
 #   objput/objget run bench/objbench.mjs with node and nats.js (libnats has no object store);
 #   without node they are skipped.
 #
@@ -38,23 +46,27 @@ else
   ROUNDS=${ROUNDS:-7}; DURATION=${DURATION:-2}; FILL_COUNT=${FILL_COUNT:-100000}; tag=""
   OBJ_MIB=${OBJ_MIB:-100}; OBJ_ROUNDS=${OBJ_ROUNDS:-5}
 fi
-ALL_SCENARIOS="pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget objput objget pubsub-route queue-route"
+ALL_SCENARIOS="pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget objput objget pubsub-route queue-route jspub-r3 jspubasync-r3"
 # A run of some scenarios only (SCENARIOS=...) is kept as <stamp>-partial.*: it never becomes
-# "the results" (bench/results/LATEST), whose tables need every row.
-[ -n "${SCENARIOS:-}" ] && [ "$SCENARIOS" != "$ALL_SCENARIOS" ] && [ -z "$tag" ] && tag=-partial
+# "the results" (bench/results/LATEST), whose tables need every row. The opt-in failover
+# scenario does not make a run partial; a second binary (MINIJET_BASE) does.
+[ -n "${SCENARIOS:-}" ] && [ "$(echo $SCENARIOS | sed 's/\bfailover\b//' | xargs)" != "$ALL_SCENARIOS" ] \
+  && [ -z "$tag" ] && tag=-partial
+[ -n "${MINIJET_BASE:-}" ] && [ -z "$tag" ] && tag=-partial
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 if ! command -v node >/dev/null 2>&1 || [ ! -d tests/interop/js/node_modules/nats ]; then
   SCENARIOS=$(echo " $SCENARIOS " | sed 's/ objput / /; s/ objget / /')   # nats.js needed
 fi
 # Where the sync policy decides the figure, minijet also runs as "minijet-2m" (--sync_interval
 # 2m: nats-server 2.9.10's promise) so there is an equal-policy row. SYNC_SCENARIOS="" skips it.
-SYNC_SCENARIOS=${SYNC_SCENARIOS-"jspub jspubasync kvput objput"}
+SYNC_SCENARIOS=${SYNC_SCENARIOS-"jspub jspubasync kvput objput jspub-r3 jspubasync-r3"}
 MINIJET=${MINIJET:-build/minijet-server}
 NATS_SERVER=${NATS_SERVER:-/usr/sbin/nats-server}
 BENCH=${BENCH:-build/minijet-bench}
 RUN_LIMIT=$(( DURATION * 5 + 20 ))   # hard bound per load-generator run, seconds
 
-for f in "$MINIJET" "$NATS_SERVER" "$BENCH"; do
+MINIJET_BASE_LABEL=$(echo "${MINIJET_BASE_LABEL:-base}" | tr -d ",")
+for f in "$MINIJET" "$NATS_SERVER" "$BENCH" ${MINIJET_BASE:-}; do
   [ -x "$f" ] || { echo "compare.sh: $f is missing (make all build/minijet-bench)"; exit 1; }
 done
 
@@ -69,7 +81,7 @@ work=$(mktemp -d /tmp/minijet-bench.XXXXXX)
 
 declare -A pid=()     # server name -> pid of the process we started
 declare -A port=()
-ALL_SERVERS=(minijet minijet-2m nats-server)
+ALL_SERVERS=(minijet minijet-2m minijet-base minijet-base-2m nats-server)
 SERVERS=(minijet nats-server)   # the servers of the current scenario
 
 # A loopback port nobody listens on (bounded: 200 tries).
@@ -82,13 +94,15 @@ free_port() {
   return 1
 }
 
-# A cluster of n servers of one kind (pubsub-route: 2 nodes, queue-route: 3), no JetStream:
-# one shared --routes list, --cluster_name bench. The load generator gets every client port
-# (-c); the scenario waits for interest itself (bench/loadgen.c, run_throughput).
+# A cluster of n servers of one kind (pubsub-route: 2 nodes, queue-route: 3, no JetStream;
+# jspub-r3, jspubasync-r3: 3 nodes with JetStream, "js", each its own fresh store dir):
+# one shared --routes list, --cluster_name bench, nodes named n1..n<n> in the order of the
+# client ports the load generator gets (-c). The route scenarios wait for interest themselves
+# (bench/loadgen.c, run_throughput); the R3 ones connect to the stream leader's node.
 declare -A cpids=() cports=()
-start_cluster() {  # name n
-  local name=$1 n=$2 i bin routes="" list="" cp=()
-  case $name in minijet) bin=$MINIJET ;; nats-server) bin=$NATS_SERVER ;; *) return 1 ;; esac
+start_cluster() {  # name n [js]
+  local name=$1 n=$2 js=${3:-} i bin routes="" list="" cp=() jsargs=()
+  case $name in minijet|minijet-2m) bin=$MINIJET ;; nats-server) bin=$NATS_SERVER ;; *) return 1 ;; esac
   local ps=()
   local taken=" " q
   for ((i = 0; i < 2 * n; i++)); do   # 2n distinct ports: free_port alone may repeat itself
@@ -98,8 +112,16 @@ start_cluster() {  # name n
   for ((i = 0; i < n; i++)); do routes+="${routes:+,}nats://127.0.0.1:${cp[$i]}"; list+="${list:+,}${ps[$i]}"; done
   cpids[$name]=""
   for ((i = 0; i < n; i++)); do
+    jsargs=()
+    if [ -n "$js" ]; then
+      rm -rf "$work/store-$name-n$((i + 1))"; mkdir -p "$work/store-$name-n$((i + 1))"
+      jsargs=(-js -sd "$work/store-$name-n$((i + 1))")
+      # minijet-2m: nats-server 2.9.10's promise (ack at once, fsync every 2 min), as below
+      [ "$name" = minijet-2m ] && jsargs+=(--sync_interval 2m)
+      [ "$name" != nats-server ] && jsargs+=(${MINIJET_ARGS:-})
+    fi
     "$bin" -a 127.0.0.1 -p "${ps[$i]}" --cluster "nats://127.0.0.1:${cp[$i]}" --routes "$routes" \
-      --cluster_name bench -n "n$((i + 1))" >>"$work/$name-cluster.log" 2>&1 &
+      --cluster_name bench -n "n$((i + 1))" "${jsargs[@]}" >>"$work/$name-cluster.log" 2>&1 &
     cpids[$name]+=" $!"
   done
   cports[$name]=$list
@@ -131,6 +153,9 @@ start_server() {  # name
     minijet)     "$MINIJET" -a 127.0.0.1 -p "$p" -js -sd "$dir" ${MINIJET_ARGS:-} >>"$work/$name.log" 2>&1 & ;;
     # The same promise as nats-server 2.9.10: ack at once, fsync every 2 minutes.
     minijet-2m)  "$MINIJET" -a 127.0.0.1 -p "$p" -js -sd "$dir" --sync_interval 2m ${MINIJET_ARGS:-} >>"$work/$name.log" 2>&1 & ;;
+    # MINIJET_BASE: the second minijet (an older build), at both policies.
+    minijet-base)    "$MINIJET_BASE" -a 127.0.0.1 -p "$p" -js -sd "$dir" >>"$work/$name.log" 2>&1 & ;;
+    minijet-base-2m) "$MINIJET_BASE" -a 127.0.0.1 -p "$p" -js -sd "$dir" --sync_interval 2m >>"$work/$name.log" 2>&1 & ;;
     nats-server) "$NATS_SERVER" -a 127.0.0.1 -p "$p" -js -sd "$dir" >>"$work/$name.log" 2>&1 & ;;
   esac
   pid[$name]=$!
@@ -177,6 +202,7 @@ nats_version=$("$NATS_SERVER" --version 2>&1 | head -1)
   echo "  file store on a timer (sync_interval, default 2 min); minijet fsyncs before it acks, with"
   echo "  group commit (one fsync covers every append waiting at that moment). Rows marked"
   echo "  \"(sync 2m)\" run minijet with --sync_interval 2m, the same promise as nats-server."
+  [ -n "${MINIJET_BASE:-}" ] && echo "second minijet: $MINIJET_BASE, rows \"($MINIJET_BASE_LABEL)\" (and \"($MINIJET_BASE_LABEL sync 2m)\"), same sitting, same ABBA order"
   # The disk's fsync cost now: it sets the floor for every fsync-before-ack figure, and on
   # a shared virtual disk it changes from minute to minute.
   dd_s=$(dd if=/dev/zero of="$work/ddtest" bs=4k count=200 oflag=dsync 2>&1 | tail -1 \
@@ -195,7 +221,7 @@ run_one() {  # round scenario server
   local gen=("$BENCH") limit=$RUN_LIMIT
   # Object store: nats.js (libnats has none). The object is OBJ_MIB MiB; bound 60 s + 1 s/MiB.
   case $sc in objput|objget) gen=(node bench/objbench.mjs); extra="-m $OBJ_MIB"; limit=$(( 60 + OBJ_MIB )) ;; esac
-  case $sc in *-route) extra="-c ${cports[$name]}" ;; esac
+  case $sc in *-route|*-r3) extra="-c ${cports[$name]}" ;; esac
   if [ -z "${cpids[$name]:-}" ] && ! kill -0 "${pid[$name]:-0}" 2>/dev/null; then
     echo "  $sc on $name, round $round: the server had exited; restarted it" >>"$work/failures"
     start_server "$name" || { echo "$round,$sc,$name,FAIL,server would not start" >>"$raw"; return 1; }
@@ -219,17 +245,46 @@ run_one() {  # round scenario server
   return 1
 }
 
+# failover: bench/failover.mjs once per kind (its own rounds; it starts its own clusters).
+FAILOVER_KILLS=${FAILOVER_KILLS:-9}; FAILOVER_BEHIND=${FAILOVER_BEHIND:-10000}; FAILOVER_PAUSE_S=${FAILOVER_PAUSE_S:-10}
+failover_raw=bench/results/$stamp$tag-failover.csv
+run_failover() {
+  local kind out
+  echo "scenario,server,round,metric,value" >"$failover_raw"
+  for kind in minijet nats-server; do
+    out=$(MINIJET_SERVER_BIN=$MINIJET NATS_SERVER_BIN=$NATS_SERVER timeout -k 5 1200 node bench/failover.mjs \
+          -k "$kind" -K "$FAILOVER_KILLS" -N "$FAILOVER_BEHIND" -C 3 -P "$FAILOVER_PAUSE_S" -S 2 2>>"$work/failover.log")
+    local rc=$?
+    [ -n "$out" ] && echo "$out" >>"$failover_raw"
+    if [ $rc -eq 0 ]; then printf '.'; else printf 'x'; echo "  failover on $kind: $(grep FAIL "$work/failover.log" | tail -1)" >>"$work/failures"; fi
+  done
+}
+
 t_start=$SECONDS
 for sc in $SCENARIOS; do
   printf 'running %-11s' "$sc"
+  if [ "$sc" = failover ]; then
+    command -v node >/dev/null 2>&1 && [ -d tests/interop/js/node_modules/nats ] && run_failover
+    printf ' %3ds\n' $(( SECONDS - t_start )); continue
+  fi
   SERVERS=(minijet nats-server)
   case " $SYNC_SCENARIOS " in *" $sc "*) SERVERS=(minijet minijet-2m nats-server) ;; esac
+  if [ -n "${MINIJET_BASE:-}" ]; then
+    case $sc in
+      *-route|*-r3) ;;
+      *) case " $SYNC_SCENARIOS " in
+           *" $sc "*) SERVERS=(minijet minijet-2m minijet-base minijet-base-2m nats-server) ;;
+           *) SERVERS=(minijet minijet-base nats-server) ;;
+         esac ;;
+    esac
+  fi
   case $sc in
     pubsub-route) for s in "${SERVERS[@]}"; do start_cluster "$s" 2; done ;;
     queue-route)  for s in "${SERVERS[@]}"; do start_cluster "$s" 3; done ;;
+    *-r3)         for s in "${SERVERS[@]}"; do start_cluster "$s" 3 js; done ;;
     *) for s in "${SERVERS[@]}"; do start_server "$s" >>"$work/failures" || true; done ;;
   esac
-  declare -A fails=([minijet]=0 [minijet-2m]=0 [nats-server]=0)
+  declare -A fails=([minijet]=0 [minijet-2m]=0 [minijet-base]=0 [minijet-base-2m]=0 [nats-server]=0)
   rounds=$ROUNDS
   case $sc in objput|objget) rounds=$OBJ_ROUNDS ;; esac
   for ((r = 1; r <= rounds; r++)); do
@@ -251,7 +306,7 @@ done
 
 # One row per (scenario, metric): medians and spread on each server, and the ratio.
 # mawk has no sort function: a small insertion sort per group is plenty for 7 values.
-awk -F, '
+awk -F, -v baselabel="$MINIJET_BASE_LABEL" '
 function median(list,   n, a, i, j, t) {
   n = split(list, a, " ")
   cnt = n
@@ -277,9 +332,10 @@ END {
     sc = order[k]
     # object scenarios: MB/s (one object per run, so objects/s says little)
     nmet = split(sc ~ /^obj/ ? "MB_per_s" : "msgs_per_s p50_us p99_us", mets, " ")
-    for (v = 1; v <= 2; v++) {
-    var = (v == 1) ? "minijet" : "minijet-2m"
-    if (v == 2 && !((sc ",msgs_per_s,minijet-2m") in seen) && !((sc ",minijet-2m") in failed)) continue
+    for (v = 1; v <= 4; v++) {
+    var = (v == 1) ? "minijet" : (v == 2) ? "minijet-2m" : (v == 3) ? "minijet-base" : "minijet-base-2m"
+    suffix = (v == 1) ? "" : (v == 2) ? " (sync 2m)" : (v == 3) ? " (" baselabel ")" : " (" baselabel " sync 2m)"
+    if (v > 1 && !((sc "," mets[1] "," var) in seen) && !((sc "," var) in failed)) continue
     for (m = 1; m <= nmet; m++) {
       met = mets[m]
       if (met ~ /^p/ && !(sc in haslat)) continue   # latency rows where measured
@@ -292,17 +348,41 @@ END {
       if (mm != "") mm = sprintf("%.1f", mm)   # not 3.8e+06: mawk prints numbers with %.6g
       if (nn != "") nn = sprintf("%.1f", nn)
       ratio = (mm != "" && nn != "" && nn + 0 > 0) ? sprintf("%.2f", mm / nn) : "n/a"
-      printf "%s,%s,%s,%s,%s,%s,%d,%s,%s,%s,%d,%s\n", (v == 1 ? sc : sc " (sync 2m)"), met, better, mm, ml, mh, mc, nn, nl, nh, ncnt, ratio
+      printf "%s,%s,%s,%s,%s,%s,%d,%s,%s,%s,%d,%s\n", sc suffix, met, better, mm, ml, mh, mc, nn, nl, nh, ncnt, ratio
     }
     }
   }
 }' "$raw" >"$summary"
+
+# failover rows: medians per (part, metric), minijet beside nats-server, lower is better.
+if [ -s "$failover_raw" ]; then
+  awk -F, '
+  function median(list,   n, a, i, j, t) {
+    n = split(list, a, " "); cnt = n
+    for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    lo = a[1]; hi = a[n]
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  NR == 1 { next }
+  { k = $1 "," $4; if (!(k in seen)) { seen[k] = 1; order[++nk] = k }; vals[k "," $2] = vals[k "," $2] " " $5 }
+  END {
+    for (i = 1; i <= nk; i++) {
+      k = order[i]; mm = ""; nn = ""; mc = 0; ncnt = 0
+      if ((k ",minijet") in vals) { mm = median(vals[k ",minijet"]); ml = lo; mh = hi; mc = cnt }
+      if ((k ",nats-server") in vals) { nn = median(vals[k ",nats-server"]); nl = lo; nh = hi; ncnt = cnt }
+      ratio = (mm != "" && nn != "" && nn + 0 > 0) ? sprintf("%.2f", mm / nn) : "n/a"
+      printf "%s,lower,%s,%s,%s,%d,%s,%s,%s,%d,%s\n", k, mm, ml, mh, mc, nn, nl, nh, ncnt, ratio
+    }
+  }' "$failover_raw" >>"$summary"
+fi
 
 # The table: human units (M/k for rates, us for latencies).
 awk -F, '
 function human(v, met) {
   if (v == "") return "-"
   if (met == "MB_per_s") return sprintf("%.1f MB/s", v)
+  if (met ~ /_ms$/) return sprintf("%.0f ms", v)
+  if (met == "failed_publishes" || met == "leader_changed") return sprintf("%.0f", v)
   if (met != "msgs_per_s") return sprintf("%.0f us", v)
   if (v >= 1e6) return sprintf("%.2fM", v / 1e6)
   if (v >= 1e3) return sprintf("%.1fk", v / 1e3)
@@ -318,8 +398,8 @@ NR == 1 {
   next
 }
 {
-  metric = ($2 == "msgs_per_s") ? "msgs/s" : ($2 == "MB_per_s" ? "MB/s" : ($2 == "p50_us" ? "p50" : "p99"))
-  note = ($3 == "higher") ? "higher is better" : "latency: lower is better"
+  metric = ($2 == "msgs_per_s") ? "msgs/s" : ($2 == "MB_per_s" ? "MB/s" : ($2 == "p50_us" ? "p50" : ($2 == "p99_us" ? "p99" : $2)))
+  note = ($3 == "higher") ? "higher is better" : ($2 ~ /_us$/ ? "latency: lower is better" : "lower is better")
   r = ($12 == "n/a") ? "n/a" : $12 "x"
   m = ($7 > 0) ? human($4, $2) " " spread($5, $6, $2) : "FAILED"
   n = ($11 > 0) ? human($8, $2) " " spread($9, $10, $2) : "FAILED"
@@ -337,7 +417,9 @@ fi
   echo "MB/s (10^6 B) of one $OBJ_MIB MiB object through nats.js (bench/objbench.mjs), $OBJ_ROUNDS rounds."
   echo "pubsub-route: publisher on node A, subscriber on node B of a 2-node cluster (minijet+minijet vs"
   echo "nats-server+nats-server); queue-route: 4 queue members over 3 nodes (2 on A), publisher on A;"
-  echo "cluster nodes run without JetStream."
+  echo "cluster nodes run without JetStream. jspub-r3/jspubasync-r3: an R3 file stream on a 3-node"
+  echo "JetStream cluster of each kind, the libnats client on the stream leader's node (the PubAck"
+  echo "comes after a quorum has the message: minijet fsyncs it first unless \"(sync 2m)\")."
   echo "payloads: 16 B core, 64 B reqrep and KV, 128 B JetStream. raw runs: $raw"
   echo "elapsed: $(( SECONDS - t_start )) s"
 } | tee -a "$table"

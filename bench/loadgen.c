@@ -34,6 +34,10 @@
  *   reqrep  round trips per second of one requester; latencies are per round trip.
  *   jspub / jspubasync  acknowledged JetStream publishes per second (sync: latency per ack;
  *           async: up to 4,000 in flight, the clock stops at the last ack).
+ *   jspub-r3 / jspubasync-r3  the same on an R3 stream of a three-node cluster (-c P1,P2,P3,
+ *           nodes named n1, n2, n3 in that order): the client connects to the stream
+ *           leader's node, as an application near its stream would, so the figure is the
+ *           replicated write path (leader, quorum, ack) and not an extra route hop.
  *   pull / push  messages consumed and acked per second from a pre-filled stream.
  *   kvput / kvget  KV operations per second over 1,000 keys; latency per operation.
  *   The publisher never runs more than -w messages ahead of the slowest subscriber, so a
@@ -88,13 +92,14 @@ typedef struct {
     int nports;    /* -c p1,p2,...: client ports of a cluster's nodes (pubsub-route, queue-route) */
     int ports[8];
     int append;    /* -A: jsgrow appends to an existing stream BENCH instead of a fresh one */
+    int replicas;  /* jspub-r3 / jspubasync-r3: the stream's num_replicas (1 otherwise) */
     int header;
     int verbose;
 } Opts;
 
 static Opts opt = {
     .host = "127.0.0.1", .port = 4222, .label = "server", .duration_s = 2.0,
-    .timeout_s = 0, .size = 0, .window = 200000, .count = 0,
+    .timeout_s = 0, .size = 0, .window = 200000, .count = 0, .replicas = 1,
 };
 static const char *scenario = "?";
 
@@ -795,9 +800,28 @@ static void run_reqrep(int size)
 #define JS_STREAM "BENCH"
 #define JS_SUBJECT "bench.js"
 
-/* A fresh file-backed stream for one run (an old one of the same name is deleted first). */
-static jsCtx *js_fresh_stream(natsConnection *nc)
+/* Connection to the node a server name ("n2") stands for in the -c list; NULL if it is none. */
+static natsConnection *lib_connect_node(const char *name)
 {
+    int k = (name != NULL && name[0] == 'n') ? atoi(name + 1) : 0;
+    if (k < 1 || k > opt.nports)
+        return NULL;
+    int saved = opt.port;
+    opt.port = opt.ports[k - 1];
+    natsConnection *nc = lib_connect();
+    opt.port = saved;
+    return nc;
+}
+
+static uint64_t js_first_seq; /* messages in the fresh stream before the run (a replicated warm-up) */
+
+/* A fresh file-backed stream for one run (an old one of the same name is deleted first).
+ * Replicated (opt.replicas > 1): *ncp moves to the stream leader's node (callers hold no
+ * other context on it yet), and one message is published, retried until the new Raft group
+ * takes it, before the clock starts: js_first_seq says so. */
+static jsCtx *js_fresh_stream(natsConnection **ncp)
+{
+    natsConnection *nc = *ncp;
     jsCtx *js = NULL;
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -814,13 +838,51 @@ static jsCtx *js_fresh_stream(natsConnection *nc)
     cfg.Subjects = subjects;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
+    cfg.Replicas = opt.replicas;
     jsStreamInfo *si = NULL;
     natsStatus s = js_AddStream(&si, js, &cfg, NULL, &jerr);
+    /* a fresh cluster answers once its meta group has a leader: retry for up to 20 s */
+    for (double until = now_s() + 20; s != NATS_OK && opt.replicas > 1 && now_s() < until;) {
+        usleep(100000);
+        s = js_AddStream(&si, js, &cfg, NULL, &jerr);
+    }
     if (s != NATS_OK)
         fail("add stream: %s (err_code %d) %s", natsStatus_GetText(s), (int)jerr,
              nats_GetLastError(NULL));
+    js_first_seq = 0;
+    if (opt.replicas <= 1) {
+        jsStreamInfo_Destroy(si);
+        return js;
+    }
+    double deadline = now_s() + 10;
+    while (si == NULL || si->Cluster == NULL || si->Cluster->Leader == NULL || si->Cluster->Leader[0] == 0) {
+        jsStreamInfo_Destroy(si);
+        si = NULL;
+        if (now_s() > deadline)
+            fail("the R%d stream has no leader after 10 s", opt.replicas);
+        usleep(20000);
+        js_GetStreamInfo(&si, js, JS_STREAM, NULL, &jerr);
+    }
+    natsConnection *near = lib_connect_node(si->Cluster->Leader);
+    if (near == NULL)
+        fail("stream leader %s is not one of the -c nodes n1..n%d", si->Cluster->Leader, opt.nports);
     jsStreamInfo_Destroy(si);
-    return js;
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    *ncp = nc = near;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
+        fail("JetStream context: %s", nats_GetLastError(NULL));
+    for (;;) {
+        jsPubAck *pa = NULL;
+        if (js_Publish(&pa, js, JS_SUBJECT, "warm", 4, NULL, &jerr) == NATS_OK) {
+            js_first_seq = pa->Sequence;
+            jsPubAck_Destroy(pa);
+            return js;
+        }
+        if (now_s() > deadline)
+            fail("the R%d stream took no publish within 10 s (err_code %d)", opt.replicas, (int)jerr);
+        usleep(20000);
+    }
 }
 
 static void js_cleanup(jsCtx *js, natsConnection *nc)
@@ -836,7 +898,7 @@ static void run_jspub(int size)
 {
     double deadline = now_s() + opt.timeout_s;
     natsConnection *nc = lib_connect();
-    jsCtx *js = js_fresh_stream(nc);
+    jsCtx *js = js_fresh_stream(&nc);
     char *payload = malloc((size_t)size);
     double *lat = malloc(sizeof(double) * MAX_SAMPLES);
     if (payload == NULL || lat == NULL)
@@ -857,8 +919,9 @@ static void run_jspub(int size)
         natsStatus s = js_Publish(&pa, js, JS_SUBJECT, payload, size, NULL, &jerr);
         if (s != NATS_OK)
             fail("publish %zu: %s (err_code %d)", n, natsStatus_GetText(s), (int)jerr);
-        if (pa->Sequence != n + 1)
-            fail("ack sequence %llu, expected %zu", (unsigned long long)pa->Sequence, n + 1);
+        if (pa->Sequence != js_first_seq + n + 1)
+            fail("ack sequence %llu, expected %llu", (unsigned long long)pa->Sequence,
+                 (unsigned long long)(js_first_seq + n + 1));
         jsPubAck_Destroy(pa);
         lat[n++] = (now_s() - a) * 1e6;
     }
@@ -881,6 +944,8 @@ static void js_async_err_handler(jsCtx *js, jsPubAckErr *pae, void *closure)
 static void run_jspubasync(int size)
 {
     natsConnection *nc = lib_connect();
+    jsCtx *setup = js_fresh_stream(&nc); /* first: a replicated stream moves nc to its leader */
+    jsCtx_Destroy(setup);
     jsCtx *js = NULL;
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -890,8 +955,6 @@ static void run_jspubasync(int size)
     jo.PublishAsync.StallWait = 5000;
     if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
         fail("JetStream context: %s", nats_GetLastError(NULL));
-    jsCtx *setup = js_fresh_stream(nc);
-    jsCtx_Destroy(setup);
     char *payload = malloc((size_t)size);
     if (payload == NULL)
         fail("out of memory");
@@ -931,7 +994,7 @@ static void run_pull(int size)
     jo.PublishAsync.ErrHandler = js_async_err_handler;
     if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
         fail("JetStream context: %s", nats_GetLastError(NULL));
-    jsCtx *setup = js_fresh_stream(nc);
+    jsCtx *setup = js_fresh_stream(&nc);
     jsCtx_Destroy(setup);
     long count = opt.count > 0 ? opt.count : 100000;
     char *payload = malloc((size_t)size);
@@ -1003,7 +1066,7 @@ static void run_push(int size)
     jo.PublishAsync.ErrHandler = js_async_err_handler;
     if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
         fail("JetStream context: %s", nats_GetLastError(NULL));
-    jsCtx *setup = js_fresh_stream(nc);
+    jsCtx *setup = js_fresh_stream(&nc);
     jsCtx_Destroy(setup);
     long count = opt.count > 0 ? opt.count : 100000;
     char *payload = malloc((size_t)size);
@@ -1199,7 +1262,7 @@ static void run_jsgrow(int size)
         base = (long)si->State.Msgs;
         jsStreamInfo_Destroy(si);
     } else {
-        jsCtx *setup = js_fresh_stream(nc);
+        jsCtx *setup = js_fresh_stream(&nc);
         jsCtx_Destroy(setup);
     }
     char *payload = malloc((size_t)size);
@@ -1367,7 +1430,8 @@ static void usage(void)
             "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget\n"
             "scaling:   jsgrow jsconsumers idle jsready; -S N adds N non-matching subs to pub/pubsub\n"
             "cluster:   -c PORT,PORT[,PORT] pubsub-route (publisher on the first node, subscriber on\n"
-            "           the second) queue-route (4 queue members over the nodes, publisher on the first)\n");
+            "           the second) queue-route (4 queue members over the nodes, publisher on the first)\n"
+            "           -c P1,P2,P3 jspub-r3 jspubasync-r3 (an R3 stream, the client on its leader's node)\n");
     exit(2);
 }
 
@@ -1398,6 +1462,12 @@ int main(int argc, char **argv)
     if (optind != argc - 1 || opt.duration_s <= 0 || opt.window < 1)
         usage();
     scenario = argv[optind];
+    if (strcmp(scenario, "jspub-r3") == 0 || strcmp(scenario, "jspubasync-r3") == 0) {
+        if (opt.nports < 3)
+            usage();
+        opt.replicas = 3;
+        opt.port = opt.ports[0];
+    }
     if (opt.timeout_s <= 0)
         opt.timeout_s = opt.duration_s * 5 + 10;
     signal(SIGPIPE, SIG_IGN); /* a closed socket is an error we report, not a silent death */
@@ -1422,9 +1492,9 @@ int main(int argc, char **argv)
         run_throughput(4, FAN_QUEUE, size ? size : 16);
     else if (strcmp(scenario, "reqrep") == 0)
         run_reqrep(size ? size : 64);
-    else if (strcmp(scenario, "jspub") == 0)
+    else if (strcmp(scenario, "jspub") == 0 || strcmp(scenario, "jspub-r3") == 0)
         run_jspub(size ? size : 128);
-    else if (strcmp(scenario, "jspubasync") == 0)
+    else if (strcmp(scenario, "jspubasync") == 0 || strcmp(scenario, "jspubasync-r3") == 0)
         run_jspubasync(size ? size : 128);
     else if (strcmp(scenario, "pull") == 0)
         run_pull(size ? size : 128);

@@ -2,10 +2,14 @@
 generated from one results file, never typed.
 
 bench/results/LATEST names the runs that are "the results" (written by bench/compare.sh and
-bench/scaling.sh after a full run; the optional clusters line by hand, after a cluster sitting):
-    bench    2026-11-26_144733            -> bench/results/<stamp>-summary.csv
-    scaling  2026-11-26_145725-scaling    -> bench/results/<stamp>-summary.csv
-    clusters 2026-12-06_001600-partial    -> bench/results/<stamp>-summary.csv
+bench/scaling.sh after a full run; the optional lines by hand, after a partial sitting):
+    bench      2026-11-26_144733            -> bench/results/<stamp>-summary.csv
+    scaling    2026-11-26_145725-scaling    -> bench/results/<stamp>-summary.csv
+    clusters   2026-12-06_001600-partial    -> bench/results/<stamp>-summary.csv
+    replicated <stamp>-partial   R3 publish and failover (SCENARIOS="jspub jspubasync jspub-r3
+                                 jspubasync-r3 failover" bench/compare.sh)
+    layers     <stamp>-partial   the single-server scenarios beside the build before issue 12's
+                                 layering (MINIJET_BASE=... bench/compare.sh)
 A Markdown file holds a generated table between
     <!-- bench:NAME -->   and   <!-- bench:end -->
 where NAME is one of TABLES below. `python3 tools/book/book.py bench-sync` rewrites those
@@ -343,6 +347,92 @@ def table_clusters(b, sc):
     return out
 
 
+def cell_range(rr, who, fmt):
+    k = "minijet" if who == "m" else "nats"
+    return f"{fmt(float(rr[k + '_median']))} ({fmt(float(rr[k + '_min']))}–{fmt(float(rr[k + '_max']))})"
+
+
+def sitting(key, what):
+    r = runs()
+    if key not in r:
+        raise BenchError(f"{LATEST}: no '{key} <stamp>' line ({what})")
+    return r[key], summary(r[key])
+
+
+def table_replicated(b, sc):
+    """bench/LATEST.md's replicated-stream rows (issue 14), from LATEST's `replicated` sitting."""
+    st, c = sitting("replicated", "the R3 publish and failover sitting")
+    rate = lambda v: human(v, "msgs_per_s")  # noqa: E731
+    ms = lambda v: f"{v:,.0f} ms"  # noqa: E731
+    count = lambda v: f"{v:,.0f}"  # noqa: E731
+    out = ["| scenario | minijet median (min–max) | nats-server median (min–max) | minijet ÷ nats-server | target (issue 14) |",
+           "| --- | --- | --- | --- | --- |"]
+
+    def verdict(ok):
+        return "holds" if ok else "**does not hold**"
+    for label, scen, target in (
+            ("R3 sync publish, equal policy (minijet `--sync_interval 2m`)", "jspub-r3 (sync 2m)", True),
+            ("R3 sync publish, minijet's default: fsync before the ack", "jspub-r3", False),
+            ("R3 async publish, equal policy (minijet `--sync_interval 2m`)", "jspubasync-r3 (sync 2m)", True),
+            ("R3 async publish, minijet's default: fsync before the ack", "jspubasync-r3", False)):
+        rr = row(c, scen, "msgs_per_s")
+        v = float(rr["ratio"])
+        t = f"≥ 1.0× — {verdict(v >= 1.0)}" if target else "—"
+        out.append(f"| {label} (msgs/s) | {cell_range(rr, 'm', rate)} | {cell_range(rr, 'n', rate)} | **{fx(v)}** | {t} |")
+    rr = row(c, "failover", "kill_to_ack_ms")
+    out.append(f"| kill -9 of the stream leader → next acknowledged publish ({rr['minijet_runs']} kills each) | "
+               f"{cell_range(rr, 'm', ms)} | {cell_range(rr, 'n', ms)} | {fx(float(rr['ratio']))} (lower is better) | "
+               f"≤ 1 s — {verdict(float(rr['minijet_median']) <= 1000)} |")
+    rr = row(c, "catchup-10k", "current_ms")
+    out.append(f"| a follower restarted 10,000 messages behind → `current: true` ({rr['minijet_runs']} rounds each) | "
+               f"{cell_range(rr, 'm', ms)} | {cell_range(rr, 'n', ms)} | {fx(float(rr['ratio']))} (lower is better) | "
+               f"≤ 1 s — {verdict(float(rr['minijet_median']) <= 1000)} |")
+    rf, rg = row(c, "stopped-follower", "failed_publishes"), row(c, "stopped-follower", "max_gap_ms")
+    out.append(f"| a follower stopped (SIGSTOP) 10 s, then resumed: failed publishes ({rf['minijet_runs']} rounds each) | "
+               f"{cell_range(rf, 'm', count)} | {cell_range(rf, 'n', count)} | — | "
+               f"0 on minijet — {verdict(float(rf['minijet_max']) == 0)} |")
+    out.append(f"| the same: longest time between two acknowledged publishes | {cell_range(rg, 'm', ms)} | "
+               f"{cell_range(rg, 'n', ms)} | {fx(float(rg['ratio']))} (lower is better) | — |")
+    single = [row(c, s_, "msgs_per_s") for s_ in ("jspub (sync 2m)", "jspubasync (sync 2m)")]
+    out.append("| single server, same sitting, equal policy: sync / async publish | "
+               + " / ".join(rate(float(x["minijet_median"])) for x in single) + " | "
+               + " / ".join(rate(float(x["nats_median"])) for x in single) + " | "
+               + " / ".join(fx(float(x["ratio"])) for x in single) + " | — |")
+    out.append("")
+    out.append(f"Generated from `bench/results/{st}-summary.csv` and `bench/results/{st}-failover.csv` (the "
+               f"`replicated` line of `{LATEST}`; the sitting of {st[:10]} {st[11:13]}:{st[13:15]} UTC).")
+    return out
+
+
+def table_layers(b, sc):
+    """Appendix B.10 and bench/LATEST.md: the single-server scenarios beside the build from before
+    issue 12's layering, one sitting (LATEST's `layers` line; MINIJET_BASE=... bench/compare.sh)."""
+    st, c = sitting("layers", "the sitting with the pre-layering build")
+    base = sorted({r["scenario"][r["scenario"].index("(") + 1:-1] for r in c
+                   if "(" in r["scenario"] and r["scenario"].endswith(")") and "sync 2m" not in r["scenario"]})
+    if len(base) != 1:
+        raise BenchError(f"bench/results/{st}-summary.csv: expected one second-build label, found {base}")
+    label = base[0]
+    out = [f"| scenario | metric | minijet ÷ nats-server | {label} ÷ nats-server | minijet ÷ {label} |",
+           "| --- | --- | --- | --- | --- |"]
+    for r in c:
+        scen, met = r["scenario"], r["metric"]
+        if "(" in scen and not scen.endswith("(sync 2m)"):
+            continue
+        if met == "p50_us" or (met == "p99_us" and not scen.startswith("reqrep")):
+            continue
+        bscen = scen.replace("(sync 2m)", f"({label} sync 2m)") if scen.endswith("(sync 2m)") else f"{scen} ({label})"
+        br = row(c, bscen, met)
+        new, old = float(r["minijet_median"]), float(br["minijet_median"])
+        note = " (lower is better)" if r["better"] == "lower" else ""
+        out.append(f"| {scen} | {METRIC_NAMES.get(met, met)}{note} | {fx(float(r['ratio']))} | {fx(float(br['ratio']))} | "
+                   f"{fx(new / old)} |")
+    out.append("")
+    out.append(f"Generated from `bench/results/{st}-summary.csv` (the `layers` line of `{LATEST}`; the sitting of "
+               f"{st[:10]} {st[11:13]}:{st[13:15]} UTC).")
+    return out
+
+
 def table_scaling_source(b, sc):
     return [f"Generated from `bench/results/{runs()['scaling']}-summary.csv` (named by `{LATEST}`)."]
 
@@ -351,7 +441,8 @@ TABLES = {"headline": table_headline, "pairs": table_pairs, "full": table_full, 
           "objstore": table_objstore, "scaling-subs": table_scaling_subs, "scaling-grow": table_scaling_grow,
           "scaling-consumers": table_scaling_consumers, "scaling-memory": table_scaling_memory,
           "scaling-restart": table_scaling_restart, "scaling-source": table_scaling_source,
-          "scaling-summary": table_scaling_summary, "clusters": table_clusters}
+          "scaling-summary": table_scaling_summary, "clusters": table_clusters,
+          "replicated": table_replicated, "layers": table_layers}
 
 
 # ------------------------------------------------------------------ figures in prose
