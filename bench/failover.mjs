@@ -25,7 +25,7 @@
 //
 // Output, one line per measurement (bench/compare.sh pairs the kinds and takes medians):
 //   failover,LABEL,ROUND,kill_to_ack_ms,VALUE
-//   catchup-10k,LABEL,ROUND,current_ms,VALUE
+//   catchup-10k,LABEL,ROUND,current_ms,VALUE             (-N 10000; catchup-<N/1000>k otherwise)
 //   stopped-follower,LABEL,ROUND,failed_publishes,VALUE   (and max_gap_ms, leader_changed)
 // Progress and errors go to stderr; exit status 1 on a failure (every wait is bounded).
 import path from "node:path";
@@ -155,7 +155,7 @@ async function catchup() {
     const t0 = Date.now();
     await current(jsm, "CU", victim.name);
     const ms = Date.now() - t0;
-    out("catchup-10k", round, "current_ms", ms);
+    out(`catchup-${opt.behind >= 1000 ? `${opt.behind / 1000}k` : opt.behind}`, round, "current_ms", ms);
     note(`catch-up ${round}: ${victim.name} current ${ms} ms after its restart, ${opt.behind} behind`);
     await current(jsm, "CU");
   }
