@@ -640,6 +640,17 @@ bool sim_disk_flip_bit_at_rest(SimDisk *d, const char *path, char **where) {
     return true;
 }
 
+bool sim_disk_truncate_at_rest(SimDisk *d, const char *path, char **where) {
+    Inode *i = pick(d, path);
+    if (!i || i->data->len == 0 || i->undo->len > 0) return false;
+    uint64_t old = i->data->len, len = rng_below(d->rng, old);
+    apply_truncate(i, len);
+    d->used -= old - len;
+    if (where) *where = g_strdup_printf("%s ino %" G_GUINT64_FORMAT " from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " bytes",
+                                        name_of(d, i), i->ino, old, len);
+    return true;
+}
+
 bool sim_disk_flip_next_read(SimDisk *d, const char *path) {
     Inode *i = pick(d, path);
     if (!i) return false;

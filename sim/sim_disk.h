@@ -72,6 +72,9 @@ void sim_disk_drop_fds(SimDisk *d);
 
 /* Faults. Each returns false when it found nothing to corrupt. */
 bool sim_disk_flip_bit_at_rest(SimDisk *d, const char *path, char **where);
+/* Cut a durable file (no unsynced writes) at a random length below its size (a lost tail:
+ * a bad block map, a misbehaving controller); *where says which file and where. */
+bool sim_disk_truncate_at_rest(SimDisk *d, const char *path, char **where);
 bool sim_disk_flip_next_read(SimDisk *d, const char *path);
 bool sim_disk_add_bad_range(SimDisk *d, const char *path, uint64_t off, uint64_t len);
 void sim_disk_misdirect_next_write(SimDisk *d);

@@ -426,7 +426,9 @@ static bool node_start(SimNode *n) {
     if (n->cluster && n->js) {
         JsClusterConfig jcc = {.server_name = n->name, .cluster_name = "sim", .size = n->sim->n_nodes,
                                .bug = n->sim->sc->jsc_bug, .observe = n->sim->jsc ? sim_jsc_observe : NULL,
-                               .observe_ctx = n->sim->jsc};
+                               .observe_ctx = n->sim->jsc,
+                               .snapshot_entries = (uint64_t)n->sim->sc->snapshot_entries,
+                               .meta_snapshot_entries = (uint64_t)n->sim->sc->meta_snapshot_entries};
         n->jsc = jscluster_new(n->server, n->js, &jcc, &error);
     }
     if (!n->server || (n->jetstream && !n->js) || (n->sim->n_nodes > 1 && !n->cluster) ||

@@ -18,7 +18,8 @@
 const char *sim_fault_kind_name(SimFaultKind k) {
     static const char *n[] = {"crash", "restart", "pause", "clock-jump", "reset-clients", "stall",
                               "partition", "heal", "disk-bitflip", "disk-readflip", "disk-bad-sector",
-                              "disk-misdirect", "disk-full", "disk-slow", "disk-sync-eio", "disk-sync-enospc"};
+                              "disk-misdirect", "disk-full", "disk-slow", "disk-sync-eio", "disk-sync-enospc",
+                              "disk-truncate"};
     return n[k];
 }
 
@@ -66,6 +67,13 @@ static void fault_event(void *ctx, void *a, uint64_t b) {
         bool hit = sim_disk_flip_bit_at_rest(n->disk, f->target, &where); /* up or down: it rots */
         n->corrupted |= hit;
         sim_log(sim, n->name, "disk", "bit flip at rest: %s", hit ? where : "no data to corrupt");
+        break;
+    }
+    case SIM_FAULT_DISK_TRUNCATE: {
+        g_autofree char *where = NULL;
+        bool hit = sim_disk_truncate_at_rest(n->disk, f->target, &where); /* up or down: the tail is gone */
+        n->corrupted |= hit;
+        sim_log(sim, n->name, "disk", "truncated at rest: %s", hit ? where : "no synced data to cut");
         break;
     }
     case SIM_FAULT_DISK_READFLIP:

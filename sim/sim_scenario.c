@@ -322,12 +322,14 @@ static bool parse_fault(Parse *p, const char *key) {
         {"disk-slow", SIM_FAULT_DISK_SLOW, 2, "disk-slow NODE EXTRA-FSYNC-LATENCY"},
         {"disk-sync-eio", SIM_FAULT_DISK_SYNC_EIO, -1, "disk-sync-eio NODE [PATH]"},
         {"disk-sync-enospc", SIM_FAULT_DISK_SYNC_ENOSPC, -1, "disk-sync-enospc NODE [PATH]"},
+        {"disk-truncate", SIM_FAULT_DISK_TRUNCATE, -1, "disk-truncate NODE [PATH]"},
     };
     int k = -1;
     for (guint i = 0; i < G_N_ELEMENTS(acts); i++) if (!strcmp(a[1], acts[i].name)) k = (int)i;
     if (k < 0) return bad(p, "faults", key, "unknown action '%s' (crash, restart, pause, clock-jump, reset-clients, "
                                            "stall, partition, heal, disk-bitflip, disk-readflip, disk-bad-sector, "
-                                           "disk-misdirect, disk-full, disk-slow, disk-sync-eio, disk-sync-enospc)", a[1]);
+                                           "disk-misdirect, disk-full, disk-slow, disk-sync-eio, disk-sync-enospc, "
+                                           "disk-truncate)", a[1]);
     f->kind = acts[k].kind;
     guint args = n - 2;
     bool optional_path = acts[k].args < 0;
@@ -496,7 +498,7 @@ static bool parse_all(Parse *p) {
     g_auto(GStrv) groups = g_key_file_get_groups(p->kf, NULL);
     static const char *const run_keys[] = {"duration", "drain", "settle", "grace", "check_every", "description", NULL};
     static const char *const cluster_keys[] = {"nodes", "jetstream", "sync", "max_pending", "ping_interval",
-                                               "clock_drift_ppm", NULL};
+                                               "clock_drift_ppm", "snapshot_entries", "meta_snapshot_entries", NULL};
     static const char *const net_keys[] = {"latency", "kernel_buffer", "peer", "peer_latency", "reconnect", NULL};
     static const char *const disk_keys[] = {"fsync_latency", "capacity", "crash_keep", "crash_tear", "segment_bytes", NULL};
     static const char *const random_keys[] = {"crash", "reset", "pause", "clock_jump", "bitflip", "partition", "from",
@@ -524,7 +526,9 @@ static bool parse_all(Parse *p) {
     if (sc->drain_ns >= sc->duration_ns) return bad(p, "run", "drain", "must be shorter than the run");
     if (!get_int(p, "cluster", "nodes", &sc->nodes, 1, SIM_MAX_NODES) || !get_bool(p, "cluster", "jetstream", &sc->jetstream) ||
         !get_size(p, "cluster", "max_pending", &mp) || !get_dur(p, "cluster", "ping_interval", &sc->ping_interval_ns) ||
-        !get_double(p, "cluster", "clock_drift_ppm", &sc->clock_drift_ppm, 0, 1e5))
+        !get_double(p, "cluster", "clock_drift_ppm", &sc->clock_drift_ppm, 0, 1e5) ||
+        !get_int(p, "cluster", "snapshot_entries", &sc->snapshot_entries, 1, 1 << 30) ||
+        !get_int(p, "cluster", "meta_snapshot_entries", &sc->meta_snapshot_entries, 1, 1 << 30))
         return false;
     sc->max_pending_bytes = mp;
     g_autofree char *sync = get_str(p, "cluster", "sync");
@@ -596,6 +600,8 @@ SimScenario *sim_scenario_parse(const char *text, size_t len, const char *path, 
     sc->settle_ns = SIM_S;
     sc->grace_ns = 2 * SIM_S;
     sc->nodes = 1;
+    sc->snapshot_entries = SIM_SNAPSHOT_ENTRIES;
+    sc->meta_snapshot_entries = SIM_META_SNAPSHOT_ENTRIES;
     sc->net.latency_min_ns = 100 * SIM_US;
     sc->net.latency_max_ns = 500 * SIM_US;
     sc->net.kernel_buffer_bytes = 64 * 1024;

@@ -9,7 +9,9 @@
  * THE FORMAT (full reference with examples: book/08-simulator.md, sim/scenarios/NAME.ini)
  *   [run]      duration, drain, settle, grace, check_every, description
  *   [cluster]  nodes, jetstream, sync (always|never|DURATION), max_pending, ping_interval,
- *              clock_drift_ppm
+ *              clock_drift_ppm, snapshot_entries, meta_snapshot_entries (the stream groups and
+ *              the meta group compact after this many applied entries; defaults
+ *              SIM_SNAPSHOT_ENTRIES and SIM_META_SNAPSHOT_ENTRIES, small so every run compacts)
  *   [net]      latency (min..max), kernel_buffer, peer (lan|unreliable|reorder), peer_latency
  *              (min..max, overrides the preset's delay), reconnect
  *   [disk]     fsync_latency (min..max), capacity, crash_keep, crash_tear
@@ -36,6 +38,8 @@
 #include "sim_net.h"
 
 #define SIM_MAX_NODES 16
+#define SIM_SNAPSHOT_ENTRIES 64     /* the stream groups' compaction threshold unless a scenario sets one */
+#define SIM_META_SNAPSHOT_ENTRIES 2 /* the meta group's (its log has an entry per stream change) */
 
 typedef enum {
     SIM_CLIENT_PUBLISHER,
@@ -73,7 +77,7 @@ typedef enum {
     SIM_FAULT_RESET_CLIENTS, SIM_FAULT_STALL, SIM_FAULT_PARTITION, SIM_FAULT_HEAL,
     SIM_FAULT_DISK_BITFLIP, SIM_FAULT_DISK_READFLIP, SIM_FAULT_DISK_BAD_SECTOR,
     SIM_FAULT_DISK_MISDIRECT, SIM_FAULT_DISK_FULL, SIM_FAULT_DISK_SLOW,
-    SIM_FAULT_DISK_SYNC_EIO, SIM_FAULT_DISK_SYNC_ENOSPC,
+    SIM_FAULT_DISK_SYNC_EIO, SIM_FAULT_DISK_SYNC_ENOSPC, SIM_FAULT_DISK_TRUNCATE,
 } SimFaultKind;
 
 /* [raft] runs: "crash leader" hits whoever leads when the fault fires; "restart leader"
@@ -133,6 +137,8 @@ struct SimScenario {
     uint64_t segment_bytes;   /* [disk] segment_bytes: JetStreamConfig.segment_bytes (0 = the limit) */
     int64_t ping_interval_ns;
     double clock_drift_ppm;
+    int snapshot_entries;      /* [cluster] snapshot_entries */
+    int meta_snapshot_entries; /* [cluster] meta_snapshot_entries */
     SimNetConfig net;
     SimLink peer;
     int64_t reconnect_min_ns, reconnect_max_ns;

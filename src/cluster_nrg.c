@@ -52,6 +52,10 @@ struct Nrg {
     bool failed;              /* the disk refused a save: this member stops speaking */
     uint64_t saved_term;      /* the term and vote last written (see work) */
     uint32_t saved_vote;
+    uint64_t applied;         /* the owner has applied through this index */
+    bool held;                /* nrg_hold: applies wait */
+    GBytes *boot_snapshot;    /* this member's own snapshot, for the owner's first restore */
+    uint64_t snapshot_entries, snapshot_bytes;
 };
 
 uint32_t nrg_peer_id(const char *server_name) {
@@ -112,10 +116,43 @@ static void note_state(Nrg *n) {
     }
 }
 
+/* Apply what Raft has handed out and the owner has not seen: entries stay in Raft's memory
+ * until compacted, and compaction never passes n->applied. */
+static void apply_committed(Nrg *n) {
+    if (n->boot_snapshot != NULL) { /* the first pass: the owner starts from our snapshot */
+        g_autoptr(GBytes) snap = g_steal_pointer(&n->boot_snapshot);
+        gsize len;
+        const uint8_t *p = g_bytes_get_data(snap, &len);
+        if (n->cb.restore != NULL) n->cb.restore(n->ctx, p, len);
+    }
+    /* a leader's snapshot stepped in but not taken yet (its Ready restores it): wait for it */
+    while (!n->held && !n->failed && n->applied < raft_applied(n->r) && n->applied >= raft_snapshot_index(n->r)) {
+        const RaftEntry *e = raft_entry_at(n->r, n->applied + 1);
+        g_assert(e != NULL);
+        n->applied++;
+        gsize len;
+        const uint8_t *p = g_bytes_get_data(e->data, &len);
+        if (len > 0 && n->cb.apply != NULL) n->cb.apply(n->ctx, e->index, p, len);
+    }
+}
+
+/* Enough applied past the last snapshot (or a large log): compact (see SNAPSHOTS). */
+static void maybe_compact(Nrg *n) {
+    if (n->held || n->failed || n->cb.snapshot == NULL) return;
+    uint64_t since = n->applied - MIN(n->applied, raft_snapshot_index(n->r));
+    if (since == 0 || (since < n->snapshot_entries && raft_log_state_bytes(n->log) < n->snapshot_bytes)) return;
+    g_autoptr(GBytes) data = n->cb.snapshot(n->ctx);
+    g_autoptr(GError) err = NULL;
+    if (data != NULL && !raft_compact(n->r, n->applied, data, &err))
+        env_log(n->env, ENV_LOG_WARN, "raft group %s: no snapshot at %" G_GUINT64_FORMAT ": %s", n->group, n->applied,
+                err->message);
+}
+
 static void work(void *arg) {
     Nrg *n = arg;
     n->work_timer = 0;
     if (n->failed) return;
+    apply_committed(n); /* the boot snapshot; what waited while held */
     note_state(n); /* a role change without a Ready (rare): still tell the owner */
     while (raft_has_ready(n->r)) {
         RaftReady rd;
@@ -144,16 +181,22 @@ static void work(void *arg) {
             return;
         }
         for (size_t i = 0; i < rd.n_msgs; i++) send_msg(n, &rd.msgs[i]);
-        for (size_t i = 0; i < rd.n_committed; i++) {
+        if (rd.has_snapshot && rd.install_snapshot) { /* a leader's: the owner's state is replaced */
+            g_clear_pointer(&n->boot_snapshot, g_bytes_unref);
+            n->applied = rd.snapshot.index;
             gsize len;
-            const uint8_t *p = g_bytes_get_data(rd.committed[i].data, &len);
-            /* the replicated contract: nothing is applied, so no replicated PubAck is sent,
-             * above the commit index (entries a majority holds on disk) */
-            g_assert_cmpuint(rd.committed[i].index, <=, raft_commit(n->r));
-            if (len > 0 && n->cb.apply != NULL) n->cb.apply(n->ctx, rd.committed[i].index, p, len);
+            const uint8_t *p = g_bytes_get_data(rd.snapshot.data, &len);
+            env_log(n->env, ENV_LOG_INFO, "raft group %s: installing the leader's snapshot at %" G_GUINT64_FORMAT,
+                    n->group, rd.snapshot.index);
+            if (n->cb.restore != NULL) n->cb.restore(n->ctx, p, len);
         }
+        /* the replicated contract: nothing is applied, so no replicated PubAck is sent,
+         * above the commit index (entries a majority holds on disk) */
+        for (size_t i = 0; i < rd.n_committed; i++) g_assert_cmpuint(rd.committed[i].index, <=, raft_commit(n->r));
+        apply_committed(n);
         if (n->observe != NULL) n->observe(n->observe_ctx, n, n->r, &rd, NRG_OBS_DONE);
         raft_ready_clear(&rd);
+        maybe_compact(n);
         note_state(n);
     }
 }
@@ -219,7 +262,8 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
      * the new leader's log for good (found by jepsen-6888 --sync 2m: a replica stuck behind
      * forever). Commit is volatile in Raft anyway: relearn it from the leader. */
     if (cfg->sync_interval_ns != 0) boot.hs.commit = 0;
-    bool damaged = boot.damaged;
+    bool damaged = boot.damaged || boot.state_lost;
+    GBytes *boot_snapshot = boot.snapshot.index > 0 ? g_bytes_ref(boot.snapshot.data) : NULL;
     RaftConfig rc = {
         .id = cfg->self,
         .peers = cfg->peers,
@@ -233,6 +277,7 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
     Raft *r = raft_new(&rc, &boot, error);
     raft_boot_clear(&boot);
     if (r == NULL) {
+        if (boot_snapshot != NULL) g_bytes_unref(boot_snapshot);
         raft_log_close(log);
         return NULL;
     }
@@ -259,6 +304,10 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
     if (n->sync_interval_ns > 0) n->sync_timer = env_timer_add(env, n->sync_interval_ns, sync_tick, n);
     n->saved_term = raft_term(r);
     n->saved_vote = raft_vote(r);
+    n->applied = raft_applied(r); /* the snapshot's index: the owner restores it first */
+    n->boot_snapshot = boot_snapshot;
+    n->snapshot_entries = cfg->snapshot_entries > 0 ? cfg->snapshot_entries : LIMIT_CLUSTER_SNAPSHOT_ENTRIES;
+    n->snapshot_bytes = cfg->snapshot_bytes > 0 ? cfg->snapshot_bytes : (uint64_t)LIMIT_CLUSTER_SNAPSHOT_BYTES;
     char hex[9];
     g_autofree char *subject = g_strdup_printf("$NRG.%s.%s", n->group, nrg_peer_hex(n->self, hex));
     n->sub = server_subscribe_internal(srv, subject, NULL, on_msg, n);
@@ -275,6 +324,7 @@ void nrg_free(Nrg *n) {
     env_timer_cancel(n->env, n->sync_timer);
     raft_free(n->r);
     raft_log_close(n->log);
+    if (n->boot_snapshot != NULL) g_bytes_unref(n->boot_snapshot);
     g_free(n->peers);
     g_free(n->heard_ns);
     g_free(n->group);
@@ -287,7 +337,8 @@ void nrg_destroy(Nrg *n) {
     Env *env = n->env;
     g_autofree char *dir = g_strdup(n->dir);
     nrg_free(n);
-    static const char *const files[] = {"raft.log", "raft.state", "raft.snap", "raft.snap.tmp"};
+    static const char *const files[] = {"raft.log", "raft.log.tmp", "raft.state", "raft.snap", "raft.snap.tmp",
+                                        "raft.snap.corrupt"};
     for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *p = g_build_filename(dir, files[i], NULL);
         if (env_path_exists(env, p)) env_path_remove(env, p, NULL);
@@ -351,7 +402,7 @@ static bool has_quorum(const Nrg *n) {
 
 bool nrg_is_leader(const Nrg *n) { return raft_role(n->r) == RAFT_LEADER; }
 bool nrg_ready(const Nrg *n) {
-    return raft_role(n->r) == RAFT_LEADER && n->lead_index > 0 && raft_applied(n->r) >= n->lead_index &&
+    return raft_role(n->r) == RAFT_LEADER && !n->held && n->lead_index > 0 && n->applied >= n->lead_index &&
            has_quorum(n);
 }
 uint32_t nrg_leader(const Nrg *n) {
@@ -361,7 +412,26 @@ uint32_t nrg_leader(const Nrg *n) {
 uint32_t nrg_self(const Nrg *n) { return n->self; }
 uint64_t nrg_term(const Nrg *n) { return raft_term(n->r); }
 bool nrg_pending(const Nrg *n) { return n->work_timer != 0; }
-uint64_t nrg_applied(const Nrg *n) { return raft_applied(n->r); }
+uint64_t nrg_applied(const Nrg *n) { return n->applied; }
+bool nrg_held(const Nrg *n) { return n->held; }
+uint64_t nrg_snapshot_index(const Nrg *n) { return raft_snapshot_index(n->r); }
+uint64_t nrg_log_entries(const Nrg *n) { return raft_last_index(n->r) - raft_snapshot_index(n->r); }
+uint64_t nrg_log_bytes(const Nrg *n) { return raft_log_state_bytes(n->log); }
+
+void nrg_hold(Nrg *n) {
+    if (n->held) return;
+    n->held = true;
+    raft_hold_campaign(n->r, true);
+    if (raft_role(n->r) == RAFT_LEADER) nrg_stepdown(n, NULL); /* it cannot serve: let another lead */
+    want_work(n);
+}
+
+void nrg_release(Nrg *n) {
+    if (!n->held) return;
+    n->held = false;
+    raft_hold_campaign(n->r, false);
+    want_work(n);
+}
 const char *nrg_group(const Nrg *n) { return n->group; }
 
 const uint32_t *nrg_peers(const Nrg *n, size_t *count) {

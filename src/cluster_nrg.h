@@ -52,10 +52,20 @@
  *   allows, and what the simulator's jepsen-7564 shows. The hard state (term, vote) is
  *   always fsynced: a lazy vote could be cast twice.
  *
+ * SNAPSHOTS (book 12.10)
+ *   After applying, once snapshot_entries entries were applied past the last snapshot or
+ *   raft.log holds snapshot_bytes, the driver asks the owner for its state (cb->snapshot)
+ *   and compacts the Raft log to the applied index (raft_compact; raft_log_save writes the
+ *   snapshot atomically and rewrites the log without what it covers). A follower the leader
+ *   can no longer feed from its log receives the snapshot: cb->restore. So does the owner at
+ *   boot, with this member's own snapshot, before the entries after it are applied.
+ *
  * INVARIANTS
  *   - No Raft message leaves before the state it depends on is fsynced (default policy).
  *   - apply sees every committed index once per process lifetime, in order (after a
- *     restart, from the beginning of the log: owners make apply idempotent).
+ *     restart, from the snapshot on: owners make apply idempotent). Applied entries are
+ *     never behind Raft's own applied index except while held.
+ *   - The log is compacted only up to what the owner has applied (never while held).
  */
 #ifndef MINIJET_CLUSTER_NRG_H
 #define MINIJET_CLUSTER_NRG_H
@@ -71,6 +81,12 @@ typedef struct Nrg Nrg;
 typedef struct NrgCallbacks {
     void (*apply)(void *ctx, uint64_t index, const uint8_t *data, size_t len);
     void (*state)(void *ctx);
+    /* The owner's state after everything applied so far (NULL: no snapshots for this group). */
+    GBytes *(*snapshot)(void *ctx);
+    /* Replace the owner's state with a snapshot: one a leader sent, or this member's own at
+     * boot. The owner may call nrg_hold() from here while it fetches what the snapshot
+     * describes but its store lacks. */
+    void (*restore)(void *ctx, const uint8_t *data, size_t len);
 } NrgCallbacks;
 
 /* An observer outside the broker (the simulator's Raft checkers, sim/sim_jscluster.c) sees
@@ -101,6 +117,9 @@ typedef struct NrgConfig {
     unsigned bug;           /* NrgBug flags; 0 in every real use */
     NrgObserveFn observe;   /* NULL in every real use (see NrgObserveFn) */
     void *observe_ctx;
+    uint64_t snapshot_entries; /* compact once this many entries are applied past the last
+                                  snapshot; 0 = LIMIT_CLUSTER_SNAPSHOT_ENTRIES */
+    uint64_t snapshot_bytes;   /* ... or once raft.log is this large; 0 = LIMIT_CLUSTER_SNAPSHOT_BYTES */
 } NrgConfig;
 
 typedef struct NrgPeerInfo {
@@ -126,6 +145,15 @@ uint64_t nrg_term(const Nrg *n);
 /* A Ready pass is scheduled: role or readiness may have changed and the owner is not told yet. */
 bool nrg_pending(const Nrg *n);
 uint64_t nrg_applied(const Nrg *n);
+/* Hold applies (the owner is catching up after a restore): committed entries wait in the
+ * Raft log, nothing is compacted, this member does not campaign and is not ready.
+ * nrg_release applies what waited. */
+void nrg_hold(Nrg *n);
+void nrg_release(Nrg *n);
+bool nrg_held(const Nrg *n);
+uint64_t nrg_snapshot_index(const Nrg *n);
+uint64_t nrg_log_entries(const Nrg *n);   /* in the Raft log after the snapshot */
+uint64_t nrg_log_bytes(const Nrg *n);     /* raft.log + raft.state on disk */
 const char *nrg_group(const Nrg *n);
 
 uint32_t nrg_peer_id(const char *server_name);

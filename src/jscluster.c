@@ -94,6 +94,17 @@ typedef struct Assignment {
     GHashTable *cinflight;  /* leader: name -> records proposed, not yet applied (never iterated) */
     GArray *removals;       /* leader: seqs retention removes, to propose this turn (op 5) */
     EnvTimer ctimer;
+    /* catch-up (see SNAPSHOTS AND CATCH-UP) */
+    ServerInternalSub *cu_serve_sub, *cu_reply_sub;
+    char *cu_reply;         /* _MJ.CUR.<group>.<self>: where our batches come back */
+    bool cu_active;         /* fetching what a restored snapshot covers; the group is held */
+    uint64_t cu_to, cu_index; /* fetch through seq cu_to; peers must have applied cu_index */
+    int cu_peer;            /* index in peers of the one asked last */
+    EnvTimer cu_timer;      /* no answer in time: ask the next peer */
+    int64_t cu_started_ns;
+    uint32_t cu_behind;     /* bit i: peer i answered "cannot help" since our last progress */
+    bool lazy;              /* the groups' sync policy is lazy (a power cut may lose everywhere) */
+    int64_t cu_serving_ns[LIMIT_CLUSTER_REPLICAS_MAX]; /* we served peer i a batch, more to come */
 } Assignment;
 
 /* A reply the leader sends when it applies the entry that carries it. */
@@ -124,6 +135,7 @@ struct JsCluster {
     ServerInternalSub *gather_sub;  /* STREAM.LIST / INFO: the stream leaders' answers */
     GHashTable *gathers;            /* id -> Gather*, lookup only */
     uint32_t gather_next;
+    uint64_t snapshot_entries, meta_snapshot_entries, snapshot_bytes; /* JsClusterConfig: compaction */
 };
 
 static const StreamRepl REPL;
@@ -194,6 +206,9 @@ static void build_cluster_info(JsCluster *c, Assignment *a, JsonBuilder *b) {
             if (a->peers[i] == leader) continue;
             NrgPeerInfo pi = {0};
             if (a->nrg != NULL) nrg_peer_info(a->nrg, a->peers[i], &pi);
+            /* being fed a catch-up: its Raft log matches, its store does not yet */
+            if (a->cu_serving_ns[i] > 0 && env_now_ns(c->env) - a->cu_serving_ns[i] <= LIMIT_CLUSTER_CURRENT_NS)
+                pi.current = false;
             json_builder_begin_object(b);
             jsonu_add_string(b, "name", peer_name(c, a->peers[i]));
             jsonu_add_bool(b, "current", pi.current);
@@ -611,7 +626,329 @@ static void stream_state(void *ctx) {
         g_clear_pointer(&a->reply, g_free); /* another server leads: it answers */
 }
 
-static const NrgCallbacks STREAM_CB = {.apply = stream_apply, .state = stream_state};
+/* ------------------------------------------------------------------ snapshots and catch-up
+ *
+ * SNAPSHOTS AND CATCH-UP (book 12.10)
+ *   Every group compacts its Raft log once enough is applied (cluster_nrg.c). A stream
+ *   group's snapshot is the stream's STATE, as nats-server's is: first and last seq, msgs
+ *   and bytes, the deleted ranges between them, the dedup window, and the durable consumers'
+ *   catalogue (they live in the group's log). Not the messages: every replica already has
+ *   them in its store, and a snapshot is written every few thousand entries.
+ *
+ *   A replica that restores a snapshot (the leader's, because it was too far behind, or its
+ *   own at boot) trims what the snapshot says is gone, and if its store ends before the
+ *   snapshot's last seq (it was down; a lazy policy lost the tail; a damaged store was
+ *   dropped) it CATCHES UP: the group is held (cluster_nrg.h: entries after the snapshot wait
+ *   in the Raft log, this member does not campaign and cannot lead) while it asks a peer
+ *
+ *       _MJ.CU.<group>.<peer>  {"from","to","index","peer"}   reply to _MJ.CUR.<group>.<self>
+ *
+ *   for the next batch: | from u64 | through u64 | n u32 | n x (seq u64 | ts i64 |
+ *   subj_len u16 | subj | hdr_len u32 | hdr | data_len u32 | data) |: the messages it has in
+ *   [from, through], every missing seq in that range deleted there (stored as a gap). At most
+ *   LIMIT_CLUSTER_CATCHUP_BATCH_BYTES / _COUNT per batch and one batch in flight: bounded
+ *   memory, and the next request goes out only when the last batch is stored (flow control).
+ *   A peer answers only if it has applied through the snapshot's index and is not catching
+ *   up itself (through 0: "ask someone else"). The state is the store's own last seq, so the
+ *   fetch resumes anywhere: after a timeout, with the next peer, after a leader change, after
+ *   a restart. When the store reaches the snapshot's last seq, the group is released and the
+ *   waiting entries are applied. The leader reports a peer it is feeding as not current.
+ *   Under a lazy sync policy a power cut can lose a message everywhere: once every peer has
+ *   said it cannot help (or after LIMIT_CLUSTER_CATCHUP_GIVEUP_NS) the fetch gives up, marks
+ *   the rest as gaps and says so. With nobody to ask (R1) it gives up at once. At the default
+ *   policy it never gives up: a replica waits, held, rather than serve a shorter stream.
+ */
+
+static void cu_send(Assignment *a);
+static void cu_retry(void *arg) {
+    ((Assignment *)arg)->cu_timer = 0;
+    cu_send(arg);
+}
+
+static void cu_finish(Assignment *a, const char *how) {
+    JsCluster *c = a->cl;
+    env_timer_cancel(c->env, a->cu_timer);
+    a->cu_timer = 0;
+    a->cu_active = false;
+    env_log(c->env, ENV_LOG_INFO, "stream %s: caught up through seq %" G_GUINT64_FORMAT " (%s) in %.3f s", a->name,
+            a->cu_to, how, (double)(env_now_ns(c->env) - a->cu_started_ns) / 1e9);
+    nrg_release(a->nrg);
+}
+
+/* Fill [last + 1, through] with gaps: what nobody has any more. */
+static void cu_fill_gaps(Assignment *a, uint64_t through) {
+    StoreState s;
+    store_state(stream_store(a->st), &s);
+    for (uint64_t seq = s.last_seq + 1; seq <= through; seq++)
+        if (!stream_repl_put(a->st, seq, 0, NULL)) break;
+}
+
+static bool cu_done(Assignment *a) {
+    StoreState s;
+    store_state(stream_store(a->st), &s);
+    return s.last_seq >= a->cu_to;
+}
+
+static void cu_timeout(void *arg) {
+    Assignment *a = arg;
+    JsCluster *c = a->cl;
+    a->cu_timer = 0;
+    if (!a->cu_active) return;
+    bool alone = a->n_peers == 1;
+    bool all_behind = false;
+    for (int i = 0, others = 0, behind = 0; i < a->n_peers; i++)
+        if (a->peers[i] != c->self) {
+            others++;
+            behind += (a->cu_behind >> i) & 1;
+            all_behind = behind == others && i == a->n_peers - 1;
+        }
+    if (alone || (a->lazy && (all_behind || env_now_ns(c->env) - a->cu_started_ns > LIMIT_CLUSTER_CATCHUP_GIVEUP_NS))) {
+        StoreState s;
+        store_state(stream_store(a->st), &s);
+        env_log(c->env, ENV_LOG_ERROR, "stream %s: no peer has seqs %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+                " any more (%s): they are lost", a->name, s.last_seq + 1, a->cu_to,
+                alone ? "a replica of one" : "lazy sync policy");
+        cu_fill_gaps(a, a->cu_to);
+        return cu_finish(a, "with losses");
+    }
+    a->cu_peer = (a->cu_peer + 1) % a->n_peers; /* this one did not answer: the next */
+    cu_send(a);
+}
+
+/* Ask for the next batch: the leader first, else the peers in turn. */
+static void cu_send(Assignment *a) {
+    JsCluster *c = a->cl;
+    env_timer_cancel(c->env, a->cu_timer);
+    a->cu_timer = env_timer_add(c->env, LIMIT_CLUSTER_CATCHUP_TIMEOUT_NS, cu_timeout, a);
+    if (a->n_peers == 1) return;
+    if (a->peers[a->cu_peer] == c->self) a->cu_peer = (a->cu_peer + 1) % a->n_peers;
+    uint32_t to = a->peers[a->cu_peer];
+    StoreState s;
+    store_state(stream_store(a->st), &s);
+    char hex[9];
+    g_autofree char *subject = g_strdup_printf("_MJ.CU.%s.%s", a->group, nrg_peer_hex(to, hex));
+    g_autofree char *req = g_strdup_printf("{\"from\":%" G_GUINT64_FORMAT ",\"to\":%" G_GUINT64_FORMAT
+                                           ",\"index\":%" G_GUINT64_FORMAT ",\"peer\":%u}",
+                                           s.last_seq + 1, a->cu_to, a->cu_index, c->self);
+    server_publish(c->srv, subject, a->cu_reply, NULL, 0, req, strlen(req));
+}
+
+/* A peer's request: the messages we have from `from` on, one batch. */
+static void cu_serve(void *ctx, const ServerMsg *m) {
+    Assignment *a = ctx;
+    JsCluster *c = a->cl;
+    if (m->reply_len == 0 || a->st == NULL || a->nrg == NULL) return;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
+    int64_t from = 0, to = 0, index = 0, peer = 0;
+    if (o == NULL || !jsonu_get_int(o, "from", &from) || !jsonu_get_int(o, "to", &to) ||
+        !jsonu_get_int(o, "index", &index) || !jsonu_get_int(o, "peer", &peer) || from < 1 || to < from)
+        return;
+    g_autofree char *reply = g_strndup(m->reply, m->reply_len);
+    Store *store = stream_store(a->st);
+    StoreState s;
+    store_state(store, &s);
+    GByteArray *out = g_byte_array_new();
+    uint8_t head[20];
+    uint64_t through = 0;
+    uint32_t n = 0;
+    g_byte_array_append(out, head, sizeof head);
+    /* only a peer that applied what the snapshot covers, and is whole itself, can answer */
+    if (!nrg_held(a->nrg) && nrg_applied(a->nrg) >= (uint64_t)index && s.last_seq >= (uint64_t)from) {
+        through = MIN((uint64_t)to, s.last_seq);
+        uint64_t seq = (uint64_t)from;
+        while ((seq = store_next_seq(store, NULL, seq)) != 0 && seq <= through) {
+            if (n >= LIMIT_CLUSTER_CATCHUP_BATCH_COUNT || out->len >= LIMIT_CLUSTER_CATCHUP_BATCH_BYTES) {
+                through = seq - 1;
+                break;
+            }
+            g_autoptr(GError) err = NULL;
+            g_autoptr(StoreMsg) sm = store_load(store, seq, &err);
+            if (sm == NULL) { /* unreadable here: let another peer answer */
+                through = seq - 1;
+                break;
+            }
+            uint8_t rec[8 + 8 + 2];
+            put64(rec, sm->seq);
+            put64(rec + 8, (uint64_t)sm->ts_ns);
+            put16(rec + 16, (uint16_t)sm->subject_len);
+            g_byte_array_append(out, rec, sizeof rec);
+            g_byte_array_append(out, (const guint8 *)sm->subject, (guint)sm->subject_len);
+            uint8_t l4[4];
+            put32(l4, (uint32_t)sm->hdr_len);
+            g_byte_array_append(out, l4, 4);
+            if (sm->hdr_len) g_byte_array_append(out, sm->hdr, (guint)sm->hdr_len);
+            put32(l4, (uint32_t)sm->data_len);
+            g_byte_array_append(out, l4, 4);
+            if (sm->data_len) g_byte_array_append(out, sm->data, (guint)sm->data_len);
+            n++;
+            seq++;
+        }
+        if (through < (uint64_t)from) through = n = 0, g_byte_array_set_size(out, sizeof head);
+    }
+    put64(out->data, (uint64_t)from);
+    put64(out->data + 8, through);
+    put32(out->data + 16, n);
+    for (int i = 0; i < a->n_peers; i++) /* feeding it: not current until the last batch */
+        if (a->peers[i] == (uint32_t)peer) a->cu_serving_ns[i] = through > 0 && through < (uint64_t)to ? env_now_ns(c->env) : 0;
+    server_publish(c->srv, reply, NULL, NULL, 0, out->data, out->len);
+    g_byte_array_unref(out);
+}
+
+/* A batch came back: store it, then ask for the next (or finish). */
+static void cu_batch(void *ctx, const ServerMsg *m) {
+    Assignment *a = ctx;
+    JsCluster *c = a->cl;
+    if (!a->cu_active || a->st == NULL) return;
+    Rd r = {m->payload, m->payload + m->payload_len, false};
+    uint64_t from = rd64(&r), through = rd64(&r);
+    uint32_t n = rd32(&r);
+    StoreState s;
+    store_state(stream_store(a->st), &s);
+    if (r.bad || from > s.last_seq + 1) return; /* an old batch for a range we do not reach */
+    if (through == 0) { /* that peer cannot help: the next one, after a pause */
+        a->cu_behind |= 1u << a->cu_peer;
+        uint32_t others = ((1u << a->n_peers) - 1);
+        for (int i = 0; i < a->n_peers; i++)
+            if (a->peers[i] == c->self) others &= ~(1u << i);
+        if (a->lazy && (a->cu_behind & others) == others) { /* everyone lost them too */
+            env_timer_cancel(c->env, a->cu_timer);
+            a->cu_timer = env_timer_add(c->env, 0, cu_timeout, a);
+            return;
+        }
+        a->cu_peer = (a->cu_peer + 1) % a->n_peers;
+        env_timer_cancel(c->env, a->cu_timer);
+        a->cu_timer = env_timer_add(c->env, LIMIT_CLUSTER_CATCHUP_TIMEOUT_NS / 5, cu_retry, a);
+        return;
+    }
+    through = MIN(through, a->cu_to);
+    a->cu_behind = 0;
+    for (uint32_t i = 0; i < n && !r.bad; i++) {
+        ServerMsg msg = {0};
+        uint64_t seq = rd64(&r);
+        int64_t ts = (int64_t)rd64(&r);
+        msg.subject_len = rd16(&r);
+        msg.subject = (const char *)rd_take(&r, msg.subject_len);
+        msg.hdr_len = rd32(&r);
+        msg.hdr = rd_take(&r, msg.hdr_len);
+        msg.payload_len = rd32(&r);
+        msg.payload = rd_take(&r, msg.payload_len);
+        if (r.bad || seq > through) break;
+        store_state(stream_store(a->st), &s);
+        if (seq <= s.last_seq) continue;
+        cu_fill_gaps(a, seq - 1);
+        if (!stream_repl_put(a->st, seq, ts, &msg)) return; /* the timer asks again */
+    }
+    if (r.bad) {
+        env_log(c->env, ENV_LOG_WARN, "stream %s: malformed catch-up batch ignored", a->name);
+        return;
+    }
+    cu_fill_gaps(a, through);
+    if (cu_done(a)) return cu_finish(a, "from peers");
+    cu_send(a);
+}
+
+/* The store must reach seq `to` before the entries after snapshot index `index` apply. */
+static void cu_start(Assignment *a, uint64_t to, uint64_t index) {
+    JsCluster *c = a->cl;
+    StoreState s;
+    store_state(stream_store(a->st), &s);
+    if (!a->cu_active) {
+        a->cu_started_ns = env_now_ns(c->env);
+        a->cu_behind = 0;
+        uint32_t leader = nrg_leader(a->nrg); /* the leader first: it surely has everything */
+        for (int i = 0; i < a->n_peers; i++)
+            if (a->peers[i] == leader) a->cu_peer = i;
+    }
+    a->cu_active = true;
+    a->cu_to = to;
+    a->cu_index = index;
+    env_log(c->env, ENV_LOG_INFO, "stream %s: the snapshot at %" G_GUINT64_FORMAT " covers seqs through %" G_GUINT64_FORMAT
+            ", the store ends at %" G_GUINT64_FORMAT ": catching up from peers", a->name, index, to, s.last_seq);
+    if (a->n_peers == 1) { /* nobody to ask: see cu_timeout */
+        a->cu_timer = env_timer_add(c->env, 0, cu_timeout, a);
+        return;
+    }
+    nrg_hold(a->nrg);
+    cu_send(a);
+}
+
+static GBytes *stream_snapshot(void *ctx) {
+    Assignment *a = ctx;
+    if (a->st == NULL || a->cu_active) return NULL;
+    StoreState s;
+    store_state(stream_store(a->st), &s);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    jsonu_add_int(b, "first_seq", (int64_t)s.first_seq);
+    jsonu_add_int(b, "last_seq", (int64_t)s.last_seq);
+    jsonu_add_int(b, "msgs", (int64_t)s.msgs);
+    jsonu_add_int(b, "bytes", (int64_t)s.bytes);
+    json_builder_set_member_name(b, "deleted"); /* interior gaps as ranges [a, b] */
+    json_builder_begin_array(b);
+    g_autoptr(GArray) del = g_array_new(FALSE, FALSE, sizeof(guint64));
+    store_deleted(stream_store(a->st), del);
+    for (guint i = 0; i < del->len;) {
+        guint j = i;
+        while (j + 1 < del->len && g_array_index(del, guint64, j + 1) == g_array_index(del, guint64, j) + 1) j++;
+        json_builder_begin_array(b);
+        json_builder_add_int_value(b, (int64_t)g_array_index(del, guint64, i));
+        json_builder_add_int_value(b, (int64_t)g_array_index(del, guint64, j));
+        json_builder_end_array(b);
+        i = j + 1;
+    }
+    json_builder_end_array(b);
+    stream_repl_snapshot(a->st, b);
+    json_builder_set_member_name(b, "consumers");
+    json_builder_begin_object(b);
+    for (GTreeNode *node = g_tree_node_first(a->consumers); node != NULL; node = g_tree_node_next(node))
+        jsonu_add_string(b, g_tree_node_key(node), g_tree_node_value(node));
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    char *json = jsonu_builder_to_string(b);
+    return g_bytes_new_take(json, strlen(json));
+}
+
+static void stream_restore(void *ctx, const uint8_t *data, size_t len) {
+    Assignment *a = ctx;
+    JsCluster *c = a->cl;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(data, len, &parser);
+    int64_t first = 0, last = 0;
+    JsonNode *dn = o != NULL ? json_object_get_member(o, "deleted") : NULL;
+    JsonNode *cn = o != NULL ? json_object_get_member(o, "consumers") : NULL;
+    if (o == NULL || !jsonu_get_int(o, "first_seq", &first) || !jsonu_get_int(o, "last_seq", &last) || first < 1 ||
+        last < 0 || dn == NULL || !JSON_NODE_HOLDS_ARRAY(dn) || cn == NULL || !JSON_NODE_HOLDS_OBJECT(cn) ||
+        a->st == NULL) {
+        env_log(c->env, ENV_LOG_ERROR, "stream %s: malformed snapshot (%zu bytes) ignored", a->name, len);
+        return;
+    }
+    g_autoptr(GArray) del = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    JsonArray *da = json_node_get_array(dn);
+    for (guint i = 0; i < json_array_get_length(da); i++) {
+        JsonNode *e = json_array_get_element(da, i);
+        if (!JSON_NODE_HOLDS_ARRAY(e) || json_array_get_length(json_node_get_array(e)) != 2) continue;
+        uint64_t x = (uint64_t)json_array_get_int_element(json_node_get_array(e), 0);
+        uint64_t y = (uint64_t)json_array_get_int_element(json_node_get_array(e), 1);
+        g_array_append_val(del, x);
+        g_array_append_val(del, y);
+    }
+    g_tree_remove_all(a->consumers);
+    JsonObject *co = json_node_get_object(cn);
+    g_autoptr(GList) names = json_object_get_members(co);
+    for (GList *l = names; l != NULL; l = l->next) {
+        const char *rec = json_object_get_string_member_with_default(co, l->data, NULL);
+        if (rec != NULL) g_tree_insert(a->consumers, g_strdup(l->data), g_strdup(rec));
+    }
+    stream_repl_restore(a->st, o, (uint64_t)first, del);
+    StoreState s;
+    store_state(stream_store(a->st), &s);
+    if (s.last_seq < (uint64_t)last) cu_start(a, (uint64_t)last, nrg_applied(a->nrg));
+    else if (a->cu_active) cu_finish(a, "a newer snapshot needs nothing more");
+}
+
+static const NrgCallbacks STREAM_CB = {
+    .apply = stream_apply, .state = stream_state, .snapshot = stream_snapshot, .restore = stream_restore};
 
 /* This server is one of a's peers: open (or adopt) the local stream and join the group. */
 static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
@@ -625,10 +962,12 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
     if (st == NULL) st = jetstream_add(c->js, stream_config_copy(a->cfg), &err);
     if (st != NULL && store_damaged(stream_store(st)) > 0) {
         /* recovery dropped messages it found corrupt: this copy has holes where committed
-         * messages were. The Raft log holds every entry (no snapshots): start the store
-         * afresh and let the replay of the log rebuild it (Jepsen NATS #7549) */
+         * messages were (Jepsen NATS #7549). Start the store afresh: the group's snapshot, if
+         * it has one, makes it fetch what the snapshot covers from its peers (SNAPSHOTS AND
+         * CATCH-UP), and the Raft log after it rebuilds the rest. */
         env_log(c->env, ENV_LOG_WARN, "stream %s: %" G_GUINT64_FORMAT " messages lost to corruption in the local store:"
-                " rebuilding it from the Raft log", a->name, store_damaged(stream_store(st)));
+                " rebuilding it from the group's snapshot, its peers and the Raft log", a->name,
+                store_damaged(stream_store(st)));
         jetstream_delete(c->js, st);
         st = jetstream_add(c->js, stream_config_copy(a->cfg), &err);
     }
@@ -646,7 +985,14 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
     int64_t interval;
     jetstream_sync_policy(c->js, &policy, &interval); /* the stream groups' logs follow the stores' policy */
     NrgConfig nc = {.group = a->group, .dir = dir, .self = c->self, .peers = a->peers, .n_peers = (size_t)a->n_peers,
-                    .sync_interval_ns = interval, .bug = nrg_bug(c), .observe = c->observe, .observe_ctx = c->observe_ctx};
+                    .sync_interval_ns = interval, .bug = nrg_bug(c), .observe = c->observe, .observe_ctx = c->observe_ctx,
+                    .snapshot_entries = c->snapshot_entries, .snapshot_bytes = c->snapshot_bytes};
+    a->lazy = interval != 0;
+    char hex[9];
+    g_autofree char *serve = g_strdup_printf("_MJ.CU.%s.%s", a->group, nrg_peer_hex(c->self, hex));
+    a->cu_reply = g_strdup_printf("_MJ.CUR.%s.%s", a->group, hex);
+    a->cu_serve_sub = server_subscribe_internal(c->srv, serve, NULL, cu_serve, a);
+    a->cu_reply_sub = server_subscribe_internal(c->srv, a->cu_reply, NULL, cu_batch, a);
     a->nrg = nrg_new(c->srv, &nc, &STREAM_CB, a, &err);
     if (a->nrg == NULL) {
         env_log(c->env, ENV_LOG_ERROR, "stream %s: cannot open its raft group: %s", a->name, err->message);
@@ -660,6 +1006,10 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
 
 static void assignment_free(Assignment *a) {
     consumers_reset(a);
+    env_timer_cancel(a->cl->env, a->cu_timer);
+    if (a->cu_serve_sub != NULL) server_unsubscribe_internal(a->cl->srv, a->cu_serve_sub);
+    if (a->cu_reply_sub != NULL) server_unsubscribe_internal(a->cl->srv, a->cu_reply_sub);
+    g_free(a->cu_reply);
     if (a->st != NULL) {
         consumer_set_release(consumer_set_of(a->st), false);
         consumer_set_set_repl(consumer_set_of(a->st), NULL, NULL);
@@ -820,7 +1170,57 @@ static void meta_apply(void *ctx, uint64_t index, const uint8_t *data, size_t le
 
 static void meta_state(void *ctx) {}
 
-static const NrgCallbacks META_CB = {.apply = meta_apply, .state = meta_state};
+/* The meta group's snapshot is the catalogue: {"streams":[stream_add entries, by name]}. */
+static GBytes *meta_snapshot(void *ctx) {
+    JsCluster *c = ctx;
+    GString *out = g_string_new("{\"streams\":[");
+    for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node)) {
+        Assignment *a = g_tree_node_value(node);
+        g_autofree char *e = meta_entry("stream_add", a, a->cfg, a->name, NULL);
+        if (node != g_tree_node_first(c->streams)) g_string_append_c(out, ',');
+        g_string_append(out, e);
+    }
+    g_string_append(out, "]}");
+    gsize len = out->len;
+    return g_bytes_new_take(g_string_free(out, FALSE), len);
+}
+
+/* Make the catalogue the snapshot's: add what is missing, update what changed, delete what
+ * it no longer has. */
+static void meta_restore(void *ctx, const uint8_t *data, size_t len) {
+    JsCluster *c = ctx;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(data, len, &parser);
+    JsonNode *sn = o != NULL ? json_object_get_member(o, "streams") : NULL;
+    if (sn == NULL || !JSON_NODE_HOLDS_ARRAY(sn)) {
+        env_log(c->env, ENV_LOG_ERROR, "meta: malformed snapshot (%zu bytes) ignored", len);
+        return;
+    }
+    JsonArray *sa = json_node_get_array(sn);
+    g_autoptr(GHashTable) keep = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < json_array_get_length(sa); i++) {
+        JsonNode *e = json_array_get_element(sa, i);
+        const char *name = NULL;
+        if (!JSON_NODE_HOLDS_OBJECT(e) || !jsonu_get_string(json_node_get_object(e), "name", &name) || name == NULL)
+            continue;
+        JsonObject *eo = json_node_get_object(e);
+        g_hash_table_add(keep, (gpointer)name);
+        Assignment *a = g_tree_lookup(c->streams, name);
+        if (a == NULL) {
+            apply_stream_add(c, eo, name, NULL);
+            continue;
+        }
+        g_autoptr(StreamConfig) cfg = entry_config(eo);
+        if (cfg != NULL && !stream_config_equal(a->cfg, cfg)) apply_stream_update(c, eo, name, NULL);
+    }
+    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
+    for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node))
+        if (!g_hash_table_contains(keep, g_tree_node_key(node))) g_ptr_array_add(gone, g_strdup(g_tree_node_key(node)));
+    for (guint i = 0; i < gone->len; i++) apply_stream_del(c, g_ptr_array_index(gone, i), NULL);
+}
+
+static const NrgCallbacks META_CB = {
+    .apply = meta_apply, .state = meta_state, .snapshot = meta_snapshot, .restore = meta_restore};
 
 static bool meta_propose(JsCluster *c, const char *entry, const ServerMsg *m, const char *kind) {
     g_autoptr(GError) err = NULL;
@@ -1390,7 +1790,8 @@ static void start_meta(JsCluster *c, const uint32_t *peers, size_t n) {
     g_autofree char *dir = g_build_filename(c->dir, "_meta_", NULL);
     /* the catalogue is small and changes rarely: always fsynced, whatever the streams' policy */
     NrgConfig nc = {.group = "_meta_", .dir = dir, .self = c->self, .peers = peers, .n_peers = n, .bug = nrg_bug(c),
-                    .observe = c->observe, .observe_ctx = c->observe_ctx};
+                    .observe = c->observe, .observe_ctx = c->observe_ctx,
+                    .snapshot_entries = c->meta_snapshot_entries, .snapshot_bytes = c->snapshot_bytes};
     g_autoptr(GError) err = NULL;
     c->meta = nrg_new(c->srv, &nc, &META_CB, c, &err);
     if (c->meta == NULL) {
@@ -1536,6 +1937,9 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
     c->bug = cfg->bug;
     c->observe = cfg->observe;
     c->observe_ctx = cfg->observe_ctx;
+    c->snapshot_entries = cfg->snapshot_entries;
+    c->meta_snapshot_entries = cfg->meta_snapshot_entries;
+    c->snapshot_bytes = cfg->snapshot_bytes;
     c->self = nrg_peer_id(c->name);
     c->names = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     g_hash_table_insert(c->names, GUINT_TO_POINTER(c->self), g_strdup(c->name));
@@ -1628,6 +2032,16 @@ guint jscluster_consumer_count(JsCluster *c, Stream *st) {
     Assignment *a = g_tree_lookup(c->streams, stream_name(st));
     if (a == NULL || a->st != st || a->leading) return consumer_set_count(consumer_set_of(st));
     return (guint)g_tree_nnodes(a->consumers);
+}
+
+bool jscluster_raft_log(JsCluster *c, const char *stream, uint64_t *entries, uint64_t *bytes, uint64_t *snapshot) {
+    Assignment *a = stream != NULL ? g_tree_lookup(c->streams, stream) : NULL;
+    Nrg *n = stream == NULL ? c->meta : a != NULL ? a->nrg : NULL;
+    if (n == NULL) return false;
+    *entries = nrg_log_entries(n);
+    *bytes = nrg_log_bytes(n);
+    *snapshot = nrg_snapshot_index(n);
+    return true;
 }
 
 void jscluster_check_invariants(JsCluster *c) {

@@ -39,16 +39,22 @@
  *                                         Raft groups here, consumers hosted per stream
  *   jscluster_check_invariants(c)
  *
- * DAMAGE (Jepsen NATS #7549)
+ * SNAPSHOTS AND CATCH-UP (jscluster.c, book 12.11)
+ *   Every group compacts its Raft log (cluster_nrg.h SNAPSHOTS): the meta group's snapshot
+ *   is the catalogue, a stream group's the stream's state (sequences, deleted ranges, dedup
+ *   window, the durable consumers). A replica whose store ends before a restored snapshot's
+ *   last seq fetches the rest from a peer, in bounded batches, before it applies anything
+ *   after the snapshot.
+ *
+ * DAMAGE (Jepsen NATS #7549, #7556)
  *   A replica whose stream store lost messages to corruption at recovery (holes where a
- *   committed message was) rebuilds the store from its Raft log: the store is deleted and
- *   every committed entry applied again (the log holds them all: no snapshots yet). A replica
- *   whose Raft log was damaged does not vote until a leader has repaired it (raft.c).
+ *   committed message was) drops the store and rebuilds it: from its peers up to its
+ *   group's snapshot, from its Raft log after it. A replica whose Raft log, snapshot or hard
+ *   state was damaged does not vote until a leader has repaired it (raft.c, raft_log.h).
  *
  * LIMITATIONS (this version)
  *   A consumer leads only on its stream's leader; num_replicas cannot change after create;
- *   no snapshots (each group's log grows until the stream is deleted) and no peer removal
- *   (STREAM.PEER.REMOVE answers 10003/10040, and refuses a member in words).
+ *   no peer removal (STREAM.PEER.REMOVE answers 10003/10040, and refuses a member in words).
  */
 #ifndef MINIJET_JSCLUSTER_H
 #define MINIJET_JSCLUSTER_H
@@ -78,6 +84,9 @@ typedef struct JsClusterConfig {
     unsigned bug;              /* JsClusterBug flags; 0 in every real use */
     NrgObserveFn observe;      /* every Raft group's observer (cluster_nrg.h); NULL in every real use */
     void *observe_ctx;
+    uint64_t snapshot_entries; /* the stream groups compact after this many entries (0: the limit) */
+    uint64_t meta_snapshot_entries; /* the meta group (0: the limit) */
+    uint64_t snapshot_bytes;   /* ... or this large a log (0: the limit) */
 } JsClusterConfig;
 
 JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg, GError **error);
@@ -93,6 +102,9 @@ void jscluster_build_meta(JsCluster *c, JsonBuilder *b);
 int64_t jscluster_ha_assets(JsCluster *c);
 /* Consumers of st hosted here: the leader's live ones, a follower's replicated ones. */
 guint jscluster_consumer_count(JsCluster *c, Stream *st);
+/* The Raft log of a stream's group here (stream NULL: the meta group's): entries after the
+ * snapshot, bytes of raft.log + raft.state, the snapshot's index. FALSE: no such group here. */
+bool jscluster_raft_log(JsCluster *c, const char *stream, uint64_t *entries, uint64_t *bytes, uint64_t *snapshot);
 void jscluster_check_invariants(JsCluster *c);
 
 #endif

@@ -150,6 +150,16 @@ G_STATIC_ASSERT(LIMIT_RAFT_ENTRY_BYTES_MAX <= LIMIT_RAFT_APPEND_BYTES_MAX);
 #define LIMIT_CLUSTER_GATHER_NS (2000LL * 1000000LL)   /* STREAM.LIST / INFO: wait this long for stream leaders */
 #define LIMIT_CLUSTER_REMOVALS_COUNT 8192               /* retention removals in one log entry (64 KiB) */
 #define LIMIT_CLUSTER_GATHERS_COUNT 64                 /* such requests in flight at once (more: 10008) */
+/* Raft log compaction (cluster_nrg.c): snapshot once this many entries were applied past the
+ * last one, or the log file is this large (the simulator and tests set far smaller ones). */
+#define LIMIT_CLUSTER_SNAPSHOT_ENTRIES 8192
+#define LIMIT_CLUSTER_SNAPSHOT_BYTES (64LL * 1024 * 1024)
+/* Stream catch-up (jscluster.c): one batch per request, the next asked when it is stored. */
+#define LIMIT_CLUSTER_CATCHUP_BATCH_BYTES (1024 * 1024)
+#define LIMIT_CLUSTER_CATCHUP_BATCH_COUNT 1024
+#define LIMIT_CLUSTER_CATCHUP_TIMEOUT_NS (500LL * 1000000LL) /* unanswered: ask the next peer */
+#define LIMIT_CLUSTER_CATCHUP_GIVEUP_NS (10LL * 1000000000LL) /* lazy sync only: nobody has them */
+G_STATIC_ASSERT(LIMIT_CLUSTER_CATCHUP_BATCH_BYTES + LIMIT_RAFT_ENTRY_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
 
 G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
 

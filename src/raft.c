@@ -70,6 +70,7 @@ struct Raft {
     RaftHardState saved_hs;     /* what the last Ready said */
     bool snapshot_pending, snapshot_install;
     bool damaged;               /* booted with a damaged log, not repaired yet: no votes */
+    bool hold;                  /* raft_hold_campaign: the application is catching up */
 };
 
 /* ---------------------------------------------------------------- the log in memory */
@@ -308,7 +309,7 @@ static void become_candidate(Raft *r) {
 }
 
 static void campaign(Raft *r, bool force) {
-    if (r->role == RAFT_LEADER || r->damaged) return; /* a damaged log may lack what it promised */
+    if (r->role == RAFT_LEADER || r->damaged || r->hold) return; /* a damaged log may lack what it promised */
     if (!r->cfg.pre_vote || force) {
         become_candidate(r);
         return;
@@ -321,6 +322,8 @@ static void campaign(Raft *r, bool force) {
 }
 
 void raft_campaign(Raft *r) { campaign(r, true); }
+
+void raft_hold_campaign(Raft *r, bool hold) { r->hold = hold; }
 
 /* The candidate's log is "at least as up-to-date" as ours (paper §5.4.1). */
 static bool log_up_to_date(const Raft *r, uint64_t cand_last_term, uint64_t cand_last_index) {
@@ -529,8 +532,14 @@ static void handle_append_response(Raft *r, const RaftMsg *m) {
         send_append(r, pr, false);
         return;
     }
-    if (m->index <= pr->match) return; /* stale: we already know it holds more */
     if (pr->state == PR_SNAPSHOT) return;
+    /* "My log ends below what you think I hold": a member whose damaged log or snapshot was
+     * cut at recovery (raft_log.h) lost entries it acknowledged. Believe it: a lower match
+     * only delays commits, and without this the leader would take every answer of that
+     * member for a stale one and never repair it. (A truly stale rejection that lowers it
+     * costs one resend.) */
+    if (m->hint_term == 0 && m->hint_index > 0 && m->hint_index - 1 < pr->match) pr->match = m->hint_index - 1;
+    if (m->index <= pr->match) return; /* stale: we already know it holds more */
     if (pr->state == PR_PROBE && m->index != pr->next - 1) return; /* answers an older probe */
     uint64_t next = m->hint_index;
     if (m->hint_term != 0) {
@@ -762,8 +771,13 @@ gboolean raft_step(Raft *r, const RaftMsg *m, GError **error) {
          * when only a minority is damaged) until a leader has brought it up to an entry the
          * leader committed in its own term: everything committed before that is then in
          * its log again (Leader Completeness), and it is a whole member once more. */
-        if (r->damaged && r->commit >= m->commit && m->commit > 0 && raft_term_at(r, r->commit) == m->term)
+        if (r->damaged && r->commit >= m->commit && m->commit > 0 && raft_term_at(r, r->commit) == m->term) {
             r->damaged = false;
+            /* A member that lost its hard state may have voted in this term before: take
+             * the leader as its vote, so it can never grant a second one in this term (the
+             * leader already holds a majority here, so this vote changes nothing else). */
+            if (r->vote == 0) r->vote = m->from;
+        }
         break;
     case RAFT_MSG_APPEND_RESP:
         if (r->role == RAFT_LEADER) handle_append_response(r, m);
@@ -854,7 +868,8 @@ Raft *raft_new(const RaftConfig *cfg, const RaftBoot *boot, GError **error) {
     r->unstable_from = raft_last_index(r) + 1;
     r->saved_hs = hard_state(r);
     r->role = RAFT_FOLLOWER;
-    r->damaged = boot != NULL && boot->damaged && r->n > 1; /* alone, there is nobody to repair it */
+    /* alone, there is nobody to repair it */
+    r->damaged = boot != NULL && (boot->damaged || boot->state_lost) && r->n > 1;
     reset_election_timer(r);
     return r;
 }

@@ -21,6 +21,8 @@
  *                                       through index: the log before it may be discarded
  *   raft_transfer_leadership(r, to, error) leader only: hand over to `to` (TimeoutNow)
  *   raft_campaign(r)                    start an election now, skipping pre-vote
+ *   raft_hold_campaign(r, hold)         while held, this member never campaigns (its
+ *                                       application is catching up; it still votes)
  *
  * OUTPUT: THE READY CONTRACT
  *   while (raft_has_ready(r)) { raft_ready_take(r, &rd); ... ; raft_ready_clear(&rd); }
@@ -95,6 +97,9 @@ typedef struct RaftBoot {
     bool damaged;            /* recovery cut the log short inside synced records (raft_log.h):
                                 entries this member acknowledged may be gone, so it neither
                                 votes nor campaigns until a leader has repaired it */
+    bool state_lost;         /* the hard state was written once but no copy of it is readable
+                                now: the term and vote are unknown, so, like `damaged`, no
+                                vote until a leader of the current term has repaired it */
 } RaftBoot;
 void raft_boot_clear(RaftBoot *b);
 
@@ -120,6 +125,8 @@ gboolean raft_propose(Raft *r, GBytes *data, uint64_t *index_out, GError **error
 gboolean raft_compact(Raft *r, uint64_t index, GBytes *snapshot_data, GError **error);
 gboolean raft_transfer_leadership(Raft *r, uint32_t to, GError **error);
 void raft_campaign(Raft *r);
+/* hold: never campaign (the application's state is not whole yet: it is catching up). */
+void raft_hold_campaign(Raft *r, bool hold);
 
 bool raft_has_ready(const Raft *r);
 void raft_ready_take(Raft *r, RaftReady *out);

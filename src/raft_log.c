@@ -181,7 +181,7 @@ static gboolean reconcile_with_snapshot(RaftLog *lg, uint64_t index, uint64_t te
     return rewrite_log(lg, 1, 0, error);                /* another history: keep nothing */
 }
 
-static gboolean load_snapshot(RaftLog *lg, RaftSnapshot *snap, GError **error) {
+static gboolean load_snapshot(RaftLog *lg, RaftSnapshot *snap, bool *lost, GError **error) {
     memset(snap, 0, sizeof *snap);
     if (!env_path_exists(lg->env, lg->snap_path)) return TRUE;
     g_autoptr(GBytes) b = NULL;
@@ -190,8 +190,18 @@ static gboolean load_snapshot(RaftLog *lg, RaftSnapshot *snap, GError **error) {
     const uint8_t *p = g_bytes_get_data(b, &size);
     if (size < SNAP_HEADER_BYTES || memcmp(p, "RSN1", 4) != 0 || get32(p + 24) != size - SNAP_HEADER_BYTES ||
         crc32c(p + 8, size - 8) != get32(p + 4) || get64(p + 16) == 0 || size == SNAP_HEADER_BYTES) {
-        g_set_error(error, RAFT_ERROR, RAFT_ERROR_CORRUPT, "%s: corrupt snapshot", lg->snap_path);
-        return FALSE;
+        /* Jepsen NATS #7556. Written atomically, so never torn: rot or a bad disk. Without
+         * it the log after it means nothing (it starts past index 1), so both go: the file is
+         * kept aside for a post-mortem, and the member boots empty and damaged (no vote until
+         * a leader has sent it a snapshot and entries of the current term). */
+        env_log(lg->env, ENV_LOG_ERROR, "raft snapshot %s: corrupt (%zu bytes, checksum or header wrong): set aside"
+                " as raft.snap.corrupt; this member starts empty and is repaired from its peers", lg->snap_path,
+                (size_t)size);
+        g_autofree char *aside = g_strconcat(lg->snap_path, ".corrupt", NULL);
+        if (!env_path_rename(lg->env, lg->snap_path, aside, error) || !env_dir_sync(lg->env, lg->dir, error))
+            return FALSE;
+        *lost = true;
+        return TRUE;
     }
     snap->term = get64(p + 8);
     snap->index = get64(p + 16);
@@ -221,7 +231,7 @@ static bool slot_decode(const uint8_t *p, uint64_t *seq, RaftHardState *hs) {
     return *seq != 0;
 }
 
-static gboolean load_state(RaftLog *lg, RaftHardState *hs, GError **error) {
+static gboolean load_state(RaftLog *lg, RaftHardState *hs, bool *lost, GError **error) {
     memset(hs, 0, sizeof *hs);
     g_autoptr(GBytes) b = read_fd_all(lg->env, lg->state_fd, error);
     if (b == NULL) return FALSE;
@@ -236,9 +246,13 @@ static gboolean load_state(RaftLog *lg, RaftHardState *hs, GError **error) {
             *hs = h;
         }
     }
-    if (lg->state_seq == 0 && size > 0)
-        env_log(lg->env, ENV_LOG_WARN, "raft state %s: no valid slot in %zu bytes, starting from term 0",
-                lg->state_path, (size_t)size);
+    if (lg->state_seq == 0 && size > 0) {
+        /* It was written (so this member may have voted) and neither copy reads back: the
+         * term and vote are unknown. Starting from term 0 could vote twice in one term. */
+        *lost = true;
+        env_log(lg->env, ENV_LOG_ERROR, "raft state %s: no valid slot in %zu bytes: term and vote lost; this member"
+                " will not vote until a leader of the current term has reached it", lg->state_path, (size_t)size);
+    }
     return TRUE;
 }
 
@@ -269,9 +283,10 @@ RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error
     lg->offsets = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     lg->terms = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     lg->log_fd = lg->state_fd = -1;
-    if (!load_snapshot(lg, &boot->snapshot, error)) goto fail;
+    bool snap_lost = false;
+    if (!load_snapshot(lg, &boot->snapshot, &snap_lost, error)) goto fail;
     if ((lg->state_fd = open_file(lg, lg->state_path, error)) < 0) goto fail;
-    if (!load_state(lg, &boot->hs, error)) goto fail;
+    if (!load_state(lg, &boot->hs, &boot->state_lost, error)) goto fail;
     if ((lg->log_fd = open_file(lg, lg->log_path, error)) < 0) goto fail;
     {
         g_autoptr(GBytes) img = read_fd_all(env, lg->log_fd, error);
@@ -279,11 +294,17 @@ RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error
         gsize size;
         const uint8_t *p = g_bytes_get_data(img, &size);
         const char *why = scan_log(lg, p, size);
-        if (why && intact_record_after(p, size, lg->end)) {
+        /* a whole last record (its length fits the file) that fails its checksum is not a
+         * torn write either: a torn write is a prefix, cut inside the record */
+        bool whole_bad_tail = why != NULL && strcmp(why, "checksum mismatch") == 0 &&
+                              size - lg->end >= REC_HEADER_BYTES &&
+                              size - lg->end == REC_HEADER_BYTES + (uint64_t)get32(p + lg->end);
+        if (why && (whole_bad_tail || intact_record_after(p, size, lg->end))) {
             boot->damaged = true;
-            env_log(env, ENV_LOG_ERROR, "raft log %s: damaged in the middle (intact records follow offset %" G_GUINT64_FORMAT
-                    "): entries acknowledged before may be lost; this member will not vote until repaired by a leader",
-                    lg->log_path, lg->end);
+            env_log(env, ENV_LOG_ERROR, "raft log %s: damaged %s at offset %" G_GUINT64_FORMAT
+                    ": entries acknowledged before may be lost; this member will not vote until repaired by a leader",
+                    lg->log_path, whole_bad_tail ? "(a whole last record fails its checksum)" : "in the middle (intact records follow)",
+                    lg->end);
         }
         if (why) {
             env_log(env, ENV_LOG_WARN, "raft log %s: %s at offset %" G_GUINT64_FORMAT ", truncating %" G_GUINT64_FORMAT " bytes",
@@ -292,6 +313,15 @@ RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error
                 goto fail;
         }
     }
+    if (n_records(lg) > 0 && (snap_lost || (boot->snapshot.index == 0 && lg->first_index > 1))) {
+        /* entries that continue a snapshot we do not have: useless, and acknowledged ones may
+         * be among what is lost */
+        env_log(env, ENV_LOG_ERROR, "raft log %s: starts at %" G_GUINT64_FORMAT " without its snapshot: dropped;"
+                " this member will not vote until repaired by a leader", lg->log_path, lg->first_index);
+        if (!rewrite_log(lg, 1, 0, error)) goto fail;
+        snap_lost = true;
+    }
+    if (snap_lost) boot->damaged = true;
     if (!reconcile_with_snapshot(lg, boot->snapshot.index, boot->snapshot.term, error)) goto fail;
     if (n_records(lg) > 0) {
         g_autoptr(GBytes) img = read_fd_all(env, lg->log_fd, error);

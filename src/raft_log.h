@@ -40,8 +40,13 @@
  *     fsynced, so nobody was told about them) but loses acknowledged entries after a bit flip
  *     in the middle of synced records. Such damage is reported (boot->damaged) and the
  *     member repairs from a leader before it votes again; Raft stays safe while only a
- *     minority is damaged at once. A flip in the very last record looks like a torn tail
- *     and is not reported. A corrupt snapshot file refuses to open (RAFT_ERROR_CORRUPT).
+ *     minority is damaged at once. A whole last record (its length fits the file exactly)
+ *     that fails its checksum is damage too: a torn write is a prefix and ends inside its
+ *     record. A flip in the last record's length field still looks torn.
+ *   - A corrupt snapshot (Jepsen NATS #7556) is renamed raft.snap.corrupt; the log after it
+ *     is dropped and the member boots empty and damaged: a leader repairs it with its own
+ *     snapshot. Both raft.state slots unreadable (though written): boot->state_lost, the
+ *     member does not vote until a leader of the current term has reached it (raft.c).
  */
 #ifndef MINIJET_RAFT_LOG_H
 #define MINIJET_RAFT_LOG_H

@@ -139,6 +139,15 @@ void stream_build_cluster_info(Stream *st, JsonBuilder *b);
 void stream_repl_reset(Stream *st);      /* leadership changed: forget the projection and held publishes */
 uint64_t stream_repl_pending(Stream *st);
 char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m, bool leader);
+/* Snapshots and catch-up (jscluster.c, book 12.10). The stream's part of a snapshot: its
+ * state and the dedup window, as members of the open object b; restore the dedup window
+ * from such an object and make the store agree with the snapshot's first seq and deleted
+ * ranges (GArray of uint64 pairs [a, b]) as far as it reaches. */
+void stream_repl_snapshot(Stream *st, JsonBuilder *b);
+void stream_repl_restore(Stream *st, JsonObject *o, uint64_t first_seq, const GArray *deleted);
+/* Catch-up: store seq (the next one: last_seq + 1) with message m, or, m NULL, as deleted
+ * at the source (a gap). FALSE: not the next seq, or the store refused. */
+bool stream_repl_put(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m);
 /* Subscribe to (or leave) the stream's subjects: only a replicated stream's leader listens. */
 void stream_set_subscribed(Stream *st, bool on);
 

@@ -684,6 +684,80 @@ char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m
     /* LAB(10) end */
 }
 
+/* ------------------------------------------------------------------ snapshots and catch-up
+ *
+ * A replicated stream's snapshot is its state, not its messages (as nats-server's): first and
+ * last seq, counts, the deleted ranges between them, the dedup window. A replica restoring it
+ * trims what the snapshot says is gone; what it lacks it fetches from a peer (jscluster.c),
+ * stored here one seq at a time, in order, a gap for each seq the peer no longer has. */
+void stream_repl_snapshot(Stream *st, JsonBuilder *b) {
+    json_builder_set_member_name(b, "dedup");
+    json_builder_begin_array(b);
+    for (GList *l = st->dedup_order.head; l != NULL; l = l->next) {
+        DedupEntry *d = l->data;
+        json_builder_begin_array(b);
+        json_builder_add_string_value(b, d->id);
+        json_builder_add_int_value(b, (int64_t)d->seq);
+        json_builder_add_int_value(b, d->ts_ns);
+        json_builder_end_array(b);
+    }
+    json_builder_end_array(b);
+    if (st->last_msg_id != NULL) jsonu_add_string(b, "last_msg_id", st->last_msg_id);
+}
+
+void stream_repl_restore(Stream *st, JsonObject *o, uint64_t first_seq, const GArray *deleted) {
+    DedupEntry *d;
+    while ((d = g_queue_pop_head(&st->dedup_order)) != NULL) stream_dedup_entry_free(d);
+    g_hash_table_remove_all(st->dedup);
+    JsonNode *dn = json_object_get_member(o, "dedup");
+    JsonArray *da = dn != NULL && JSON_NODE_HOLDS_ARRAY(dn) ? json_node_get_array(dn) : NULL;
+    for (guint i = 0; da != NULL && i < json_array_get_length(da); i++) {
+        JsonNode *e = json_array_get_element(da, i);
+        JsonArray *ea = JSON_NODE_HOLDS_ARRAY(e) ? json_node_get_array(e) : NULL;
+        if (ea == NULL || json_array_get_length(ea) != 3) continue;
+        const char *id = json_array_get_string_element(ea, 0);
+        if (id != NULL)
+            dedup_add(st, id, strlen(id), (uint64_t)json_array_get_int_element(ea, 1), json_array_get_int_element(ea, 2));
+    }
+    const char *last_id = NULL;
+    jsonu_get_string(o, "last_msg_id", &last_id);
+    g_free(st->last_msg_id);
+    st->last_msg_id = g_strdup(last_id);
+    StoreState s;
+    store_state(st->store, &s);
+    uint64_t removed = 0;
+    if (s.msgs > 0 && s.first_seq < first_seq) removed += store_compact(st->store, MIN(first_seq, s.last_seq + 1), NULL);
+    for (guint i = 0; deleted != NULL && i + 1 < deleted->len; i += 2) {
+        uint64_t a = g_array_index(deleted, uint64_t, i), z = MIN(g_array_index(deleted, uint64_t, i + 1), s.last_seq);
+        for (uint64_t seq = store_next_seq(st->store, NULL, a); seq != 0 && seq <= z;
+             seq = store_next_seq(st->store, NULL, seq + 1))
+            removed += store_remove(st->store, seq, FALSE, NULL) ? 1 : 0;
+    }
+    if (s.last_seq + 1 < first_seq) store_compact(st->store, first_seq, NULL); /* jump ahead */
+    if (removed > 0) stream_tell_removed(st);
+    stream_need_flush(st);
+}
+
+bool stream_repl_put(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m) {
+    StoreState s;
+    store_state(st->store, &s);
+    if (seq != s.last_seq + 1) return false;
+    static const char gap[] = "_MJ.GAP";
+    g_autofree char *subject = m != NULL ? g_strndup(m->subject, m->subject_len) : NULL;
+    g_autoptr(GError) err = NULL;
+    uint64_t got = m != NULL ? store_append(st->store, subject, m->subject_len, m->hdr, m->hdr_len, m->payload,
+                                            m->payload_len, ts, &err)
+                             : store_append(st->store, gap, strlen(gap), NULL, 0, NULL, 0, ts, &err);
+    if (got != seq) {
+        env_log(st->env, ENV_LOG_ERROR, "stream %s: catch-up cannot store seq %" G_GUINT64_FORMAT ": %s", st->cfg->name,
+                seq, err != NULL ? err->message : "sequence mismatch");
+        return false;
+    }
+    if (m == NULL) store_remove(st->store, seq, FALSE, NULL); /* a seq the source no longer has */
+    stream_need_flush(st);
+    return true;
+}
+
 void stream_on_msg(void *ctx, const ServerMsg *m) {
     Stream *st = ctx;
     const StreamConfig *c = st->cfg;

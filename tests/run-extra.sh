@@ -115,6 +115,19 @@ sim_cluster_js_runs() {
 }
 
 # a list of seeds of one scenario, each must pass (regressions found by the simulator)
+# jepsen-7556: both damaged nodes find their corrupt snapshots (checksum), say so, and are
+# repaired by a leader's snapshot plus a catch-up from peers; nothing acked is lost
+sim_jepsen_7556_detects() {
+  local out
+  out=$("$SIM" run jepsen-7556 --seed 1 --trace 2>&1) || { echo "$out" | tail -n 5; return 1; }
+  local corrupt caught
+  corrupt=$(printf '%s\n' "$out" | grep -E ' n[12] +log .*raft snapshot .*raft.snap: corrupt' | wc -l)
+  caught=$(printf '%s\n' "$out" | grep -E ' n[12] +log .*caught up through seq' | wc -l)
+  printf '%s\n' "$out" | grep 'queue ORDERS'
+  echo "corrupt snapshots found: $corrupt, catch-ups on n1/n2: $caught"
+  [ "$corrupt" -ge 4 ] && [ "$caught" -ge 2 ] && printf '%s\n' "$out" | grep -q 'lost 0,.*unexpected 0,'
+}
+
 sim_seeds() { # SCENARIO SEED...
   local s=$1 seed; shift
   for seed in "$@"; do
@@ -176,7 +189,7 @@ if [ -x "$SIM" ]; then
   # disks and travel over the simulated routes; publishers that fail over. Checkers: the
   # queue checker (ok/lost/unknown/recovered/unexpected) and replicas byte-identical at every step
   for s in failover-leader-kill failover-partition-leader failover-minority-partition failover-pause failover-clock-jump failover-consumers \
-           failover-power-loss failover-rolling-restart jepsen-6888 jepsen-7549 jepsen-7564 jepsen-7567; do
+           failover-power-loss failover-rolling-restart jepsen-6888 jepsen-7549 jepsen-7556 jepsen-7564 jepsen-7567; do
     run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
   run_check "sim-swarm-failover-random-1-20" "$SIM" swarm failover-random --seeds 1-20
@@ -195,6 +208,7 @@ if [ -x "$SIM" ]; then
   run_check "sim-raft-checker-catches-js-vote-truncated" sim_raft_catches "leader completeness" run jepsen-7549 --seed 1 --bug js-vote-truncated
   run_check "sim-raft-checker-catches-js-append-before-fsync" sim_raft_catches "leader completeness" run jepsen-7564 --seed 2 --bug js-append-before-fsync
   run_check "sim-lost-chart" sim_lost_chart
+  run_check "sim-jepsen-7556-detects-and-repairs" sim_jepsen_7556_detects
   run_check "sim-cluster-chart" sim_cluster_chart
 else
   run_check "sim-binary-built" test -x "$SIM"

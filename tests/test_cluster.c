@@ -52,6 +52,7 @@ struct World {
     const ServerMsg *fwd[64]; /* the copies being delivered (nested) */
     int depth;
     bool with_cluster;
+    uint64_t snapshot_entries; /* JsClusterConfig's, for every node (0: the limit) */
 };
 
 /* ------------------------------------------------------------------ the bridge */
@@ -289,7 +290,8 @@ static void test_nrg_partition(void) {
 static void js_node_start(World *w, int i) {
     Node *nd = &w->node[i];
     node_start_server(nd, true);
-    JsClusterConfig cc = {.server_name = nd->name, .cluster_name = "tc", .size = w->n};
+    JsClusterConfig cc = {.server_name = nd->name, .cluster_name = "tc", .size = w->n,
+                          .snapshot_entries = w->snapshot_entries, .meta_snapshot_entries = w->snapshot_entries ? 2 : 0};
     g_autoptr(GError) err = NULL;
     nd->cl = jscluster_new(nd->srv, nd->js, &cc, &err);
     g_assert_no_error(err);
@@ -390,8 +392,9 @@ static uint64_t stored(World *w, int i, const char *stream) {
     return s.msgs;
 }
 
-static World *js_world(int n) {
+static World *js_world_snap(int n, uint64_t snapshot_entries) {
     World *w = world_new(n);
+    w->snapshot_entries = snapshot_entries;
     for (int i = 0; i < n; i++) js_node_start(w, i);
     int ml = wait_meta(w, 3000 * MS);
     if (ml < 0)
@@ -402,6 +405,8 @@ static World *js_world(int n) {
     g_assert_cmpint(ml, >=, 0);
     return w;
 }
+
+static World *js_world(int n) { return js_world_snap(n, 0); }
 
 /* The meta group forms from the servers' announcements; exactly one server answers each
  * request; placement honours num_replicas 1-5 with nats-server's errors. */
@@ -575,6 +580,122 @@ static void test_stream_pipeline(void) {
     world_free(w);
 }
 
+/* A burst of `count` publishes from node i's client (ids "<prefix><k>"); advance until all
+ * are acknowledged; returns the last seq. */
+static uint64_t publish_burst(World *w, int i, const char *prefix, int from, int count) {
+    Node *nd = &w->node[i];
+    GString *burst = g_string_new(NULL);
+    for (int k = from; k < from + count; k++) {
+        g_autofree char *hdr = g_strdup_printf("NATS/1.0\r\nNats-Msg-Id: %s%d\r\n\r\n", prefix, k);
+        g_string_append_printf(burst, "HPUB big.x _INBOX.%s.p%d %zu %zu\r\n%spayload-%06d\r\n", nd->name, k, strlen(hdr),
+                               strlen(hdr) + 14, hdr, k);
+    }
+    test_env_client_send(nd->te, nd->c, burst->str);
+    g_string_free(burst, TRUE);
+    uint64_t last = 0;
+    int got = 0;
+    for (int64_t t = 0; t < 3000 * MS && got < count; t += 20 * MS) {
+        advance(w, 20 * MS);
+        g_autoptr(GPtrArray) r = take_replies(nd);
+        for (guint k = 0; k < r->len; k++) {
+            g_autofree char *seq = test_json_path(g_ptr_array_index(r, k), "$.seq");
+            g_assert_cmpstr(seq, !=, "");
+            last = MAX(last, (uint64_t)g_ascii_strtoull(seq, NULL, 10));
+            got++;
+        }
+    }
+    g_assert_cmpint(got, ==, count);
+    return last;
+}
+
+/* Snapshots (book 12.10): under a long publish run every replica's Raft log stays bounded
+ * (compacted every `snap` entries into the stream's state); a follower stopped while the
+ * leader compacts past it comes back, receives the snapshot, fetches the messages it lacks
+ * from a peer and is current again, with every message and the dedup window. */
+static void test_stream_snapshot_catchup(void) {
+    const uint64_t snap = 64;
+    World *w = js_world_snap(3, snap);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.BIG",
+                                  "{\"name\":\"BIG\",\"subjects\":[\"big.>\"],\"num_replicas\":3,\"duplicate_window\":600000000000}");
+    g_autofree char *leader = test_json_path(cr, "$.cluster.leader");
+    int l = node_of(w, leader);
+    g_assert_cmpint(l, >=, 0);
+    int client = (l + 1) % 3, victim = (l + 2) % 3;
+    uint64_t max_entries = 0, max_bytes = 0, last = 0;
+    const int bursts = 30, per = 100;
+    for (int b = 0; b < bursts; b++) {
+        last = publish_burst(w, client, "a", b * per, per);
+        for (int i = 0; i < 3; i++) {
+            uint64_t entries, bytes, snapshot;
+            g_assert_true(jscluster_raft_log(w->node[i].cl, "BIG", &entries, &bytes, &snapshot));
+            max_entries = MAX(max_entries, entries);
+            max_bytes = MAX(max_bytes, bytes);
+        }
+    }
+    g_assert_cmpuint(last, ==, (uint64_t)(bursts * per));
+    /* compaction runs after each Ready pass: at most one threshold plus one burst in the log */
+    g_assert_cmpuint(max_entries, <, snap + per + 8);
+    g_test_message("raft log of BIG: at most %" G_GUINT64_FORMAT " entries, %" G_GUINT64_FORMAT " bytes over %d publishes"
+                   " (snapshot every %" G_GUINT64_FORMAT ")", max_entries, max_bytes, bursts * per, snap);
+    uint64_t me, mb, ms;
+    g_assert_true(jscluster_raft_log(w->node[0].cl, NULL, &me, &mb, &ms)); /* the meta group compacts too */
+    g_assert_cmpuint(ms, >, 0);
+
+    /* a follower misses 1,000 publishes and the compactions that cover them */
+    node_stop(&w->node[victim]);
+    test_env_crash_disk(w->node[victim].te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    for (int b = 0; b < 10; b++) last = publish_burst(w, client, "b", b * per, per);
+    uint64_t e, by, leader_snap;
+    g_assert_true(jscluster_raft_log(w->node[l].cl, "BIG", &e, &by, &leader_snap));
+    g_assert_cmpuint(leader_snap, >, (uint64_t)(bursts * per) + 10); /* past what the victim holds */
+    js_node_start(w, victim);
+    int64_t t0 = test_env_now(w->node[victim].te);
+    int64_t took = -1;
+    for (int64_t t = 0; t < 3000 * MS && took < 0; t += 10 * MS) {
+        advance(w, 10 * MS);
+        if (stored(w, victim, "BIG") == last) took = test_env_now(w->node[victim].te) - t0;
+    }
+    g_assert_cmpint(took, >=, 0);
+    g_test_message("restarted follower %" G_GUINT64_FORMAT " messages behind the snapshot: whole again after %d ms (virtual)",
+                   (uint64_t)(10 * per), (int)(took / MS));
+    g_autofree char *log = test_env_take_log(w->node[victim].te);
+    g_assert_nonnull(strstr(log, "installing the leader's snapshot"));
+    g_assert_nonnull(strstr(log, "catching up from peers"));
+    g_assert_nonnull(strstr(log, "caught up through seq"));
+    advance(w, 300 * MS);
+    for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "BIG"), ==, last);
+    g_autofree char *si = request(w, client, "$JS.API.STREAM.INFO.BIG", "");
+    TEST_ASSERT_JSON(si, "$.state.last_seq", "4000");
+    TEST_ASSERT_JSON(si, "$.cluster.replicas[0].current", "true");
+    TEST_ASSERT_JSON(si, "$.cluster.replicas[1].current", "true");
+    /* the restarted replica's copy is the same, message by message */
+    Stream *a = jetstream_lookup(w->node[l].js, "BIG"), *v = jetstream_lookup(w->node[victim].js, "BIG");
+    for (uint64_t seq = 1; seq <= last; seq += 97) {
+        g_autoptr(StoreMsg) x = store_load(stream_store(a), seq, NULL);
+        g_autoptr(StoreMsg) y = store_load(stream_store(v), seq, NULL);
+        g_assert_nonnull(x);
+        g_assert_nonnull(y);
+        g_assert_cmpmem(x->data, x->data_len, y->data, y->data_len);
+        g_assert_cmpint(x->ts_ns, ==, y->ts_ns);
+    }
+    check_all(w);
+    /* the victim leads (the other follower stopped, the leader steps down to it): the dedup
+     * window came with the snapshot */
+    node_stop(&w->node[client]);
+    advance(w, LIMIT_CLUSTER_CURRENT_NS + 200 * MS); /* silent long enough not to be picked */
+    g_autofree char *sd = request(w, l, "$JS.API.STREAM.LEADER.STEPDOWN.BIG", "");
+    TEST_ASSERT_JSON(sd, "$.success", "true");
+    advance(w, 500 * MS);
+    g_assert_cmpstr(jscluster_stream_leader(w->node[l].cl, "BIG"), ==, w->node[victim].name);
+    g_autofree char *dup = publish(w, l, "big.x", "a17", "again");
+    TEST_ASSERT_JSON(dup, "$.duplicate", "true");
+    TEST_ASSERT_JSON(dup, "$.seq", "18");
+    g_autofree char *dup2 = publish(w, l, "big.x", "b5", "again");
+    TEST_ASSERT_JSON(dup2, "$.seq", "3006");
+    check_all(w);
+    world_free(w);
+}
+
 /* The meta leader steps down: another server leads the catalogue, creates still work. */
 static void test_meta_stepdown(void) {
     World *w = js_world(3);
@@ -598,5 +719,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/meta/stepdown", test_meta_stepdown);
     g_test_add_func("/cluster/stream/failover", test_stream_failover);
     g_test_add_func("/cluster/stream/pipeline", test_stream_pipeline);
+    g_test_add_func("/cluster/stream/snapshot-catchup", test_stream_snapshot_catchup);
     return g_test_run();
 }
