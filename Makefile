@@ -259,7 +259,7 @@ swarm: $(B)/minijet-sim
 
 # The Raft chapter's Figure 8 timeline (book/09-raft.md): the adversary from a fixed seed.
 plots: plots-raft plots-failover
-# Chapter 12's failover chart: PubAcks per node around two leader kills, elections shaded;
+# Chapter 11's failover chart: PubAcks per node around two leader kills, elections shaded;
 # and the queue checker's lost.png of jepsen-7564 under lazy fsync, which must lose acked
 # publishes (exit 1: a safety violation, the point of the run).
 .PHONY: plots-failover

@@ -1,5 +1,5 @@
 /* cluster_nrg.c — a Raft group driven by the broker: env timers, raft_log, internal messages.
- * See cluster_nrg.h for the interface. Book chapter: book/12-clustering.md.
+ * See cluster_nrg.h for the interface. Book chapter: book/11-clustering.md.
  *
  * WHY DEFER EVERYTHING TO ONE TIMER
  *   A message arrives inside the server's delivery of some publish; answering it right there

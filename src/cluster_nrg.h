@@ -13,7 +13,7 @@
  *   other messages (interest for $NRG.<group>.<id> exists only on server <id>), and the unit
  *   tests can join several brokers by bridging their publishes. (nats-server also calls
  *   its groups "NRG"; its subjects and encoding differ: ours is raft_msg.)
- *   Book chapter: book/12-clustering.md.
+ *   Book chapter: book/11-clustering.md.
  *
  * THE READY LOOP
  *   Nothing is processed inside the subscription handler: a received message is decoded and
@@ -52,7 +52,7 @@
  *   allows, and what the simulator's jepsen-7564 shows. The hard state (term, vote) is
  *   always fsynced: a lazy vote could be cast twice.
  *
- * SNAPSHOTS (book 12.10)
+ * SNAPSHOTS (book 11.10)
  *   After applying, once snapshot_entries entries were applied past the last snapshot or
  *   raft.log holds snapshot_bytes, the driver asks the owner for its state (cb->snapshot)
  *   and compacts the Raft log to the applied index (raft_compact; raft_log_save writes the

@@ -50,7 +50,7 @@
  *   prefix is rewritten to $JS.API.<rest> before anything looks at it, so the cluster's filter,
  *   a stream group's log (jscluster.c, op 2) and the endpoint rows see one form only.
  *
- * Book: chapter 5 (the stream log); the domain in chapter 12.
+ * Book: chapter 5 (the stream log); the domain in chapter 11.
  */
 #include "jetstream.h"
 

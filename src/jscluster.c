@@ -1,5 +1,5 @@
 /* jscluster.c — the meta group, placement, replicated streams, and who answers which request.
- * See jscluster.h for the parts and the interface. Book chapter: book/12-clustering.md.
+ * See jscluster.h for the parts and the interface. Book chapter: book/11-clustering.md.
  *
  * THE META LOG (JSON entries, applied in order by every server)
  *   {"op":"stream_add","name","group","peers":[ids],"config":{...},"created":ns,"reply"}
@@ -29,7 +29,7 @@
  *   them when it applies it: the replicas' stores stay alike. A removal lost with a leader
  *   is found again by the next one, which sweeps once it has adopted the consumers.
  *
- * CONSUMERS (book 12.6)
+ * CONSUMERS (book 11.6)
  *   A replicated stream's durable consumers are part of the STREAM's state machine, not a
  *   group of their own: their records travel in the stream's log (ops 3 and 4), every
  *   replica keeps the catalogue (a->consumers), and the stream's leader is the consumers'
@@ -628,7 +628,7 @@ static void stream_state(void *ctx) {
 
 /* ------------------------------------------------------------------ snapshots and catch-up
  *
- * SNAPSHOTS AND CATCH-UP (book 12.10)
+ * SNAPSHOTS AND CATCH-UP (book 11.10)
  *   Every group compacts its Raft log once enough is applied (cluster_nrg.c). A stream
  *   group's snapshot is the stream's STATE, as nats-server's is: first and last seq, msgs
  *   and bytes, the deleted ranges between them, the dedup window, and the durable consumers'

@@ -7,7 +7,7 @@
  *   request, and handles the ones that change the cluster's shape) and, per replicated
  *   stream, a StreamRepl (stream.h: the leader proposes each publish, every replica applies
  *   it once committed). The Raft groups are cluster_nrg.h's, carried as internal messages,
- *   so routes carry them like any other traffic. Book chapter: book/12-clustering.md.
+ *   so routes carry them like any other traffic. Book chapter: book/11-clustering.md.
  *
  * THE PARTS
  *   peers       every JetStream server announces itself on $JSC.HELLO ({"name","id"}) until
@@ -39,7 +39,7 @@
  *                                         Raft groups here, consumers hosted per stream
  *   jscluster_check_invariants(c)
  *
- * SNAPSHOTS AND CATCH-UP (jscluster.c, book 12.11)
+ * SNAPSHOTS AND CATCH-UP (jscluster.c, book 11.11)
  *   Every group compacts its Raft log (cluster_nrg.h SNAPSHOTS): the meta group's snapshot
  *   is the catalogue, a stream group's the stream's state (sequences, deleted ranges, dedup
  *   window, the durable consumers). A replica whose store ends before a restored snapshot's

@@ -166,7 +166,7 @@ static void sub_kill(Server *s, Sub *sub) {
  *   - an observer (server_observe_subs) hears of every LOCAL subscription, a client's or an
  *     internal one, added or removed, with its subject and queue. The route layer counts
  *     these into RS+/RS- (per subject, queue weights); remote subscriptions are not told,
- *     since a server announces only its own interest (the full-mesh rule, chapter 11).
+ *     since a server announces only its own interest (the full-mesh rule, chapter 10).
  *     Registering replays what already exists as additions (JetStream's $JS.API.> made
  *     before the cluster layer, a client subscribed before it), so a late observer starts
  *     from the truth.

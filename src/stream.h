@@ -139,7 +139,7 @@ void stream_build_cluster_info(Stream *st, JsonBuilder *b);
 void stream_repl_reset(Stream *st);      /* leadership changed: forget the projection and held publishes */
 uint64_t stream_repl_pending(Stream *st);
 char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m, bool leader);
-/* Snapshots and catch-up (jscluster.c, book 12.10). The stream's part of a snapshot: its
+/* Snapshots and catch-up (jscluster.c, book 11.10). The stream's part of a snapshot: its
  * state and the dedup window, as members of the open object b; restore the dedup window
  * from such an object and make the store agree with the snapshot's first seq and deleted
  * ranges (GArray of uint64 pairs [a, b]) as far as it reaches. */

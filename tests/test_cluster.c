@@ -608,7 +608,7 @@ static uint64_t publish_burst(World *w, int i, const char *prefix, int from, int
     return last;
 }
 
-/* Snapshots (book 12.10): under a long publish run every replica's Raft log stays bounded
+/* Snapshots (book 11.10): under a long publish run every replica's Raft log stays bounded
  * (compacted every `snap` entries into the stream's state); a follower stopped while the
  * leader compacts past it comes back, receives the snapshot, fetches the messages it lacks
  * from a peer and is current again, with every message and the dedup window. */

@@ -416,7 +416,7 @@ test("names, list and account info from every server show every stream; /jsz and
 // `current: true` with no lag in the leader's stream info is printed. 10,000 entries are more
 // than minijet's LIMIT_CLUSTER_SNAPSHOT_ENTRIES (8,192): the leader compacts its Raft log past
 // what the follower holds, so the follower receives the leader's snapshot and fetches the
-// messages it lacks from a peer (book 12.11); on minijet the test checks that this is what
+// messages it lacks from a peer (book 11.11); on minijet the test checks that this is what
 // happened (its log says so) and that the leader's raft.log stayed under the threshold. The
 // bound asserted is loose (3 s: a shared 2-core machine under a full test run); the number
 // printed is the measurement.
