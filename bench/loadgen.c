@@ -15,7 +15,8 @@
  *                 SCENARIO
  *   Scenarios: ping pub pubsub fanout queue reqrep  (core NATS)
  *              jspub jspubasync pull push kvput kvget (JetStream; need a JetStream server)
- *              jsgrow jsconsumers idle jsready (bench/scaling.sh; their own output lines,
+ *              jsgrow jsconsumers idle jsready jsmany jsmanyready (bench/scaling.sh; their
+ *              own output lines,
  *              described where each is defined); -S N holds N non-matching subscriptions
  *              during pub/pubsub/fanout/queue (the subscription-count scaling figure)
  *   One line on stdout per run:
@@ -1373,9 +1374,8 @@ static void run_idle(void)
  * connection every 2 ms until one succeeds, then asks for stream BENCH's info until it
  * answers with -n messages. Prints jsready,server,connect_s,ready_s,messages (seconds
  * since this program started). */
-static void run_jsready(void)
+static natsConnection *connect_retry(double deadline, jsCtx **js)
 {
-    double t0 = now_s(), deadline = t0 + opt.timeout_s;
     char url[256];
     snprintf(url, sizeof url, "nats://%s:%d", opt.host, opt.port);
     natsConnection *nc = NULL;
@@ -1393,13 +1393,20 @@ static void run_jsready(void)
             fail("no connection after %.0f s: %s", opt.timeout_s, natsStatus_GetText(s));
         usleep(2000);
     }
-    double t_conn = now_s() - t0;
-    jsCtx *js = NULL;
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = 2000;
-    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK)
+    jo.Wait = 5000;
+    if (natsConnection_JetStream(js, nc, &jo) != NATS_OK)
         fail("JetStream context: %s", nats_GetLastError(NULL));
+    return nc;
+}
+
+static void run_jsready(void)
+{
+    double t0 = now_s(), deadline = t0 + opt.timeout_s;
+    jsCtx *js = NULL;
+    natsConnection *nc = connect_retry(deadline, &js);
+    double t_conn = now_s() - t0;
     uint64_t msgs = 0;
     for (;;) {
         jsStreamInfo *si = NULL;
@@ -1420,6 +1427,69 @@ static void run_jsready(void)
     natsConnection_Destroy(nc);
 }
 
+/* jsmany: -n file streams MANY00000... (subject many.<i>), one 128-byte message each, for
+ * the many-streams restart. Prints jsmany,server,streams,seconds. */
+static void run_jsmany(void)
+{
+    double t0 = now_s();
+    jsCtx *js = NULL;
+    natsConnection *nc = connect_retry(t0 + opt.timeout_s, &js);
+    long n = opt.count > 0 ? opt.count : 10000;
+    char payload[128];
+    memset(payload, 'm', sizeof payload);
+    for (long i = 0; i < n; i++) {
+        char name[32], subject[48];
+        snprintf(name, sizeof name, "MANY%05ld", i);
+        snprintf(subject, sizeof subject, "many.%ld", i);
+        const char *subjects[] = {subject};
+        jsStreamConfig cfg;
+        jsStreamConfig_Init(&cfg);
+        cfg.Name = name;
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        jsErrCode jerr = 0;
+        natsStatus s = js_AddStream(NULL, js, &cfg, NULL, &jerr);
+        if (s == NATS_OK)
+            s = js_Publish(NULL, js, subject, payload, sizeof payload, NULL, &jerr);
+        if (s != NATS_OK)
+            fail("stream %s: %s (err_code %d) %s", name, natsStatus_GetText(s), (int)jerr,
+                 nats_GetLastError(NULL));
+        if (now_s() > t0 + opt.timeout_s)
+            fail("%ld of %ld streams after %.0f s", i, n, opt.timeout_s);
+    }
+    printf("jsmany,%s,%ld,%.3f\n", opt.label, n, now_s() - t0);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+/* jsmanyready: like jsready, for jsmany's streams: retries a connection, then asks
+ * $JS.API.INFO until it counts -n streams. Prints jsmanyready,server,connect_s,ready_s,streams. */
+static void run_jsmanyready(void)
+{
+    double t0 = now_s(), deadline = t0 + opt.timeout_s;
+    jsCtx *js = NULL;
+    natsConnection *nc = connect_retry(deadline, &js);
+    double t_conn = now_s() - t0;
+    long streams = 0;
+    for (;;) {
+        jsAccountInfo *ai = NULL;
+        jsErrCode jerr = 0;
+        if (js_GetAccountInfo(&ai, js, NULL, &jerr) == NATS_OK) {
+            streams = (long)ai->Streams;
+            jsAccountInfo_Destroy(ai);
+            if (streams >= opt.count)
+                break;
+        }
+        if (now_s() > deadline)
+            fail("%ld of %ld streams after %.0f s", streams, opt.count, opt.timeout_s);
+        usleep(2000);
+    }
+    printf("jsmanyready,%s,%.3f,%.3f,%ld\n", opt.label, t_conn, now_s() - t0, streams);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(void)
@@ -1428,7 +1498,8 @@ static void usage(void)
             "usage: minijet-bench [-h host] [-p port] [-l label] [-d seconds] [-T seconds]\n"
             "                     [-z bytes] [-w window] [-n count] [-H] [-v] SCENARIO\n"
             "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget\n"
-            "scaling:   jsgrow jsconsumers idle jsready; -S N adds N non-matching subs to pub/pubsub\n"
+            "scaling:   jsgrow jsconsumers idle jsready jsmany jsmanyready; -S N adds N non-matching\n"
+            "           subs to pub/pubsub\n"
             "cluster:   -c PORT,PORT[,PORT] pubsub-route (publisher on the first node, subscriber on\n"
             "           the second) queue-route (4 queue members over the nodes, publisher on the first)\n"
             "           -c P1,P2,P3 jspub-r3 jspubasync-r3 (an R3 stream, the client on its leader's node)\n");
@@ -1512,6 +1583,10 @@ int main(int argc, char **argv)
         run_idle();
     else if (strcmp(scenario, "jsready") == 0)
         run_jsready();
+    else if (strcmp(scenario, "jsmany") == 0)
+        run_jsmany();
+    else if (strcmp(scenario, "jsmanyready") == 0)
+        run_jsmanyready();
     else
         usage();
     nats_Close();

@@ -29,6 +29,7 @@
  *   jetstream_set_sync(js, policy, interval)  how records become durable before the ack
  *   jetstream_lookup / jetstream_streams      by name / all, sorted by name
  *   jetstream_add / jetstream_delete          create (with the cross-stream overlap check)
+ *   jetstream_update(js, st, cfg, error)      stream_update, and the subject index follows
  *   jetstream_check_overlap(js, cfg, except)  10065 if cfg's subjects meet another stream's
  *   jetstream_set_api_filter / _set_clustered the cluster layer's hooks (jscluster.c)
  *   jetstream_check_invariants(js)            every stream, store and consumer (also run by
@@ -95,6 +96,8 @@ GPtrArray *jetstream_streams(JetStream *js);
 /* Create a stream from a validated config (taken). */
 Stream *jetstream_add(JetStream *js, StreamConfig *cfg, GError **error);
 void jetstream_delete(JetStream *js, Stream *st);
+/* stream_update (cfg taken) and re-index the stream's subjects for the overlap check. */
+bool jetstream_update(JetStream *js, Stream *st, StreamConfig *cfg, GError **error);
 bool jetstream_check_overlap(JetStream *js, const StreamConfig *cfg, Stream *except, GError **error);
 
 /* Add endpoint rows (static storage) to the $JS.API table; a prefix registered twice is a

@@ -955,7 +955,7 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
     g_autoptr(GError) err = NULL;
     Stream *st = jetstream_lookup(c->js, a->name);
     if (st != NULL && !stream_config_equal(stream_config(st), a->cfg)) {
-        if (!stream_update(st, stream_config_copy(a->cfg), &err))
+        if (!jetstream_update(c->js, st, stream_config_copy(a->cfg), &err))
             env_log(c->env, ENV_LOG_ERROR, "stream %s: cannot take the cluster's config: %s", a->name, err->message);
         g_clear_error(&err);
     }
@@ -1114,7 +1114,7 @@ static void apply_stream_update(JsCluster *c, JsonObject *o, const char *name, c
     a->cfg = cfg;
     if (a->st == NULL) return;
     g_autoptr(GError) err = NULL;
-    if (!stream_update(a->st, stream_config_copy(cfg), &err)) {
+    if (!jetstream_update(c->js, a->st, stream_config_copy(cfg), &err)) {
         env_log(c->env, ENV_LOG_ERROR, "stream %s: update not applied here: %s", name, err->message);
         if (reply != NULL && nrg_ready(a->nrg)) {
             g_autoptr(GError) e2 = NULL;

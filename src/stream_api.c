@@ -144,7 +144,7 @@ static void api_stream_update(JsApiReq *r, const char *name) {
     if (!stream_config_check_update(stream_config(st), cfg, &e) ||
         !jetstream_check_overlap(r->js, cfg, st, &e) ||
         !jetstream_check_reservation(r->js, cfg, stream_config(st), &e) ||
-        !stream_update(st, g_steal_pointer(&cfg), &e)) {
+        !jetstream_update(r->js, st, g_steal_pointer(&cfg), &e)) {
         if (e->domain != MJ_JS_ERROR) { /* meta write failed */
             g_autoptr(GError) e2 = NULL;
             mj_js_error(&e2, MJ_ERR_JS_STREAM_GENERAL, "%s", e->message);

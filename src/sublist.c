@@ -8,7 +8,7 @@
  *
  * INTERFACE (see sublist.h for the contract)
  *   sublist_new/free, sublist_insert/remove, sublist_match, sublist_count,
- *   sublist_stats, sublist_node_count, sublist_check_invariants, and the subject rules
+ *   sublist_stats, sublist_node_count, sublist_overlaps, sublist_check_invariants, and the subject rules
  *   subject_*() (validity, literal, match, overlap, subset).
  *
  * THE TRIE
@@ -722,6 +722,83 @@ bool sublist_remove(Sublist *sl, const char *subject, const char *queue, void *i
     g_ptr_array_set_size(sl->retired, 0);
     cache_invalidate(sl, toks, n);
     return true;
+}
+
+/* ---- overlap with the stored patterns ----------------------------------------------- */
+
+/* OVERLAP QUERY (the streams' subject index; jetstream.c)
+ *   "Does any stored pattern overlap this one?" answered by walking the trie with the
+ *   query's tokens instead of comparing it with every stored pattern: a create with k
+ *   subjects costs ~k walks of its own depth, whatever the number of streams. Two patterns
+ *   overlap when some literal subject matches both (subject_patterns_overlap), so at query
+ *   token i, from node n (both sides agree on tokens 0..i-1):
+ *     - the query ended:        items stored exactly at n (same length) overlap;
+ *     - the query has '>':      anything stored below n (one token or more) overlaps;
+ *     - otherwise a stored '>' at n->gt overlaps (it takes this token and the rest), and
+ *       the walk goes on into the child for the same literal and into '*'; a query '*'
+ *       goes on into every child.
+ *   `except` (the stream being updated) is skipped wherever it is stored.
+ * COST: a query '*' visits every literal child of the node it reaches (all streams under
+ *   "orders.*" for "orders.*.eu"): linear in that fan-out, never in the whole trie twice. */
+static bool node_has_other(const Node *n, const void *except) {
+    for (guint i = 0; n->plain && i < n->plain->len; i++)
+        if (g_ptr_array_index(n->plain, i) != except)
+            return true;
+    for (guint i = 0; n->queues && i < n->queues->len; i++) {
+        const NodeQueue *q = g_ptr_array_index(n->queues, i);
+        for (guint j = 0; j < q->items->len; j++)
+            if (g_ptr_array_index(q->items, j) != except)
+                return true;
+    }
+    return false;
+}
+
+static bool subtree_has_other(const Node *n, const void *except, bool self) {
+    if (self && node_has_other(n, except))
+        return true;
+    if (n->star && subtree_has_other(n->star, except, true))
+        return true;
+    if (n->gt && subtree_has_other(n->gt, except, true))
+        return true;
+    if (n->literal) {
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, n->literal);
+        while (g_hash_table_iter_next(&it, &k, &v))
+            if (subtree_has_other(v, except, true))
+                return true;
+    }
+    return false;
+}
+
+static bool overlap_node(const Node *n, const Token *toks, size_t ntok, size_t i, const void *except) {
+    if (i == ntok)
+        return node_has_other(n, except);
+    if (token_is(toks[i], '>'))
+        return subtree_has_other(n, except, false);
+    if (n->gt && node_has_other(n->gt, except))
+        return true;
+    if (n->star && overlap_node(n->star, toks, ntok, i + 1, except))
+        return true;
+    if (!n->literal)
+        return false;
+    if (!token_is(toks[i], '*')) {
+        const Node *child = g_hash_table_lookup(n->literal, &toks[i]);
+        return child && overlap_node(child, toks, ntok, i + 1, except);
+    }
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, n->literal);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (overlap_node(v, toks, ntok, i + 1, except))
+            return true;
+    return false;
+}
+
+bool sublist_overlaps(const Sublist *sl, const char *pattern, const void *except) {
+    Token toks[LIMIT_MAX_SUBJECT_TOKENS];
+    size_t n = tokenize(pattern, strlen(pattern), toks);
+    return n > 0 && overlap_node(&sl->root, toks, n, 0, except);
 }
 
 /* Builds a fresh result for an already tokenized subject. */

@@ -9,6 +9,8 @@
  *   sublist_match(sl, subject, len)             every item whose subject matches, grouped
  *   sublist_count(sl)                           number of items
  *   sublist_node_count(sl), sublist_stats(sl)   trie size; counters for /subsz
+ *   sublist_overlaps(sl, pattern, except)       does a stored pattern (of an item other
+ *                                               than except) overlap pattern? (one walk)
  *   subject_valid_publish(), subject_valid_subscribe(), subject_is_literal(),
  *   subject_matches_pattern(), subject_patterns_overlap()  the subject rules (spec 1.9)
  *
@@ -67,6 +69,10 @@ void sublist_set_nodes_max(Sublist *sl, size_t nodes_max); /* tests: a small cap
 bool sublist_remove(Sublist *sl, const char *subject, const char *queue, void *item);
 const SublistResult *sublist_match(Sublist *sl, const char *subject, size_t subject_len);
 size_t sublist_count(const Sublist *sl);
+/* Is some item other than `except` stored under a pattern that overlaps `pattern` (some
+ * literal subject matches both, subject_patterns_overlap)? A walk, not a scan: the streams'
+ * subject index answers a create in time independent of the number of streams. */
+bool sublist_overlaps(const Sublist *sl, const char *pattern, const void *except);
 /* Counters for monitoring (/subsz): the fanout figures are over the cached results,
  * as nats-server reports them. */
 typedef struct SublistStats {

@@ -719,6 +719,71 @@ static void test_restore_in_steps(Fx *f, gconstpointer d) {
     TEST_ASSERT_JSON(n1, "$.total", "3");
 }
 
+/* A config as a client would send it, parsed and validated (jetstream_add takes it). */
+static StreamConfig *parse_config(const char *json) {
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(json, strlen(json), &parser);
+    g_autoptr(GError) err = NULL;
+    StreamConfig *cfg = o != NULL ? stream_config_parse(o, &err) : NULL;
+    g_assert_no_error(err);
+    g_assert_true(cfg != NULL && stream_config_validate(cfg, &err));
+    return cfg;
+}
+
+/* Many streams (issue 15): the overlap check is a walk of the subject index, so creating
+ * them and loading them again at a restart costs O(streams), not O(streams^2) (before: ~100 s
+ * for a 10,000-stream restart of the real server; bench/scaling.sh measures 10,000 there, the
+ * test world's disk lists a folder in time linear in all its files, so 2,000 here). The index
+ * follows creates, updates and deletes, and a folder whose subjects overlap a stream loaded
+ * before it is not loaded. */
+static void test_many_streams(Fx *f, gconstpointer d) {
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        g_autofree char *json = g_strdup_printf("{\"name\":\"S%05d\",\"subjects\":[\"s.%d.>\",\"t.%d\"]}", i, i, i);
+        g_autoptr(GError) err = NULL;
+        g_assert_nonnull(jetstream_add(f->js, parse_config(json), &err));
+    }
+    g_free(pub(f, "s.17.x", NULL, "kept"));
+    fx_restart(f);
+    g_autofree char *names = req(f, "$JS.API.STREAM.NAMES", "");
+    g_autofree char *n_s = g_strdup_printf("%d", N);
+    TEST_ASSERT_JSON(names, "$.total", n_s);
+    g_autofree char *i17 = info(f, "S00017", "");
+    TEST_ASSERT_JSON(i17, "$.state.messages", "1");
+    /* overlaps found through the index: literal, '*' and '>' on either side */
+    static const char *taken[] = {"s.5.a", "s.*.b.c", "s.>", "t.1999", "t.*", "*.42", ">"};
+    for (guint i = 0; i < G_N_ELEMENTS(taken); i++) {
+        g_autofree char *json = g_strdup_printf("{\"name\":\"X\",\"subjects\":[\"%s\"]}", taken[i]);
+        g_autofree char *r = req(f, "$JS.API.STREAM.CREATE.X", json);
+        assert_err(r, "10065", "subjects overlap with an existing stream");
+    }
+    create(f, "FREE", "{\"name\":\"FREE\",\"subjects\":[\"s\",\"t.2000\",\"u.*\"]}");
+    /* an update re-indexes: S00001's old subjects are free afterwards, its new ones taken */
+    g_autofree char *up = req(f, "$JS.API.STREAM.UPDATE.S00001", "{\"name\":\"S00001\",\"subjects\":[\"v.1\"]}");
+    TEST_ASSERT_JSON(up, "$.config.subjects[0]", "v.1");
+    create(f, "OLD1", "{\"name\":\"OLD1\",\"subjects\":[\"s.1.x\",\"t.1\"]}");
+    g_autofree char *r1 = req(f, "$JS.API.STREAM.CREATE.Y", "{\"name\":\"Y\",\"subjects\":[\"v.*\"]}");
+    assert_err(r1, "10065", NULL);
+    /* a delete frees its subjects */
+    g_autofree char *del = req(f, "$JS.API.STREAM.DELETE.S00002", "");
+    TEST_ASSERT_JSON(del, "$.success", "true");
+    create(f, "NEW2", "{\"name\":\"NEW2\",\"subjects\":[\"s.2.>\"]}");
+    /* a folder changed by hand to overlap a stream loaded before it stays on disk, unloaded */
+    g_autofree char *meta = g_build_filename("js", "streams", "S01999", "meta.json", NULL);
+    g_autoptr(GBytes) data = NULL;
+    g_assert_true(env_file_read_all(&f->te->env, meta, &data, NULL));
+    g_autoptr(GString) text = g_string_new_len(g_bytes_get_data(data, NULL), (gssize)g_bytes_get_size(data));
+    g_assert_cmpuint(g_string_replace(text, "\"t.1999\"", "\"t.1998\"", 1), ==, 1);
+    fx_stop(f);
+    g_assert_true(env_file_write_atomic(&f->te->env, meta, text->str, text->len, NULL));
+    fx_start(f);
+    g_assert_null(jetstream_lookup(f->js, "S01999"));
+    g_assert_true(env_path_exists(&f->te->env, meta));
+    g_autofree char *n2 = req(f, "$JS.API.STREAM.NAMES", "");
+    g_autofree char *n2_s = g_strdup_printf("%d", N + 1); /* - S00002 - S01999 + FREE, OLD1, NEW2 */
+    TEST_ASSERT_JSON(n2, "$.total", n2_s);
+}
+
 static void test_limits(Fx *f, gconstpointer d) {
     /* discard old: the oldest go */
     create(f, "LO", "{\"name\":\"LO\",\"subjects\":[\"lo\"],\"max_msgs\":3}");
@@ -1092,6 +1157,7 @@ int main(int argc, char **argv) {
     T("time-format", test_json_time);
     T("duration-format", test_json_duration);
     T("restore-in-steps", test_restore_in_steps);
+    T("many-streams", test_many_streams);
     T("account-limits", test_account_limits);
     T("create-failure-leaves-nothing", test_create_failure_leaves_nothing);
     T("create-defaults", test_create_defaults);

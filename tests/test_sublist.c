@@ -797,6 +797,48 @@ static void test_overlap_subset_brute(void) {
     }
 }
 
+/* sublist_overlaps (the streams' subject index) agrees with subject_patterns_overlap tried
+ * against every stored pattern, with an `except` item skipped, over random stored sets that
+ * grow and shrink (the trie is pruned as in real use). */
+static void test_overlaps_vs_brute_force(void) {
+    GRand *rand = g_rand_new_with_seed(20261206);
+    for (int round = 0; round < 200; round++) {
+        Sublist *sl = sublist_new();
+        GPtrArray *pats = g_ptr_array_new_with_free_func(g_free);
+        GArray *items = g_array_new(FALSE, FALSE, sizeof(int));
+        int stored = g_rand_int_range(rand, 0, 12);
+        for (int i = 0; i < stored; i++) {
+            char *p = random_subject(rand, true);
+            int item = g_rand_int_range(rand, 1, 5); /* a few items own several patterns */
+            g_assert_true(sublist_insert(sl, p, NULL, ITEM(item)));
+            g_ptr_array_add(pats, p);
+            g_array_append_val(items, item);
+        }
+        for (int drop = g_rand_int_range(rand, 0, 3); drop > 0 && pats->len > 0; drop--) {
+            guint k = (guint)g_rand_int_range(rand, 0, (gint32)pats->len);
+            g_assert_true(sublist_remove(sl, pats->pdata[k], NULL, ITEM(g_array_index(items, int, k))));
+            g_ptr_array_remove_index(pats, k);
+            g_array_remove_index(items, k);
+        }
+        for (int q = 0; q < 40; q++) {
+            g_autofree char *query = random_subject(rand, true);
+            int except = g_rand_int_range(rand, 0, 5); /* 0: no item is skipped */
+            bool want = false;
+            for (guint k = 0; k < pats->len; k++)
+                want = want || (g_array_index(items, int, k) != except &&
+                                 subject_patterns_overlap(query, pats->pdata[k]));
+            if (sublist_overlaps(sl, query, except ? ITEM(except) : NULL) != want)
+                g_test_message("round %d: %s except %d", round, query, except);
+            g_assert_cmpint(sublist_overlaps(sl, query, except ? ITEM(except) : NULL), ==, want);
+        }
+        sublist_check_invariants(sl);
+        sublist_free(sl);
+        g_ptr_array_free(pats, TRUE);
+        g_array_free(items, TRUE);
+    }
+    g_rand_free(rand);
+}
+
 /* ---- performance (-m perf) ------------------------------------------------------------ */
 
 static void test_perf(void) {
@@ -873,6 +915,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/sublist/validation", test_validation);
     g_test_add_func("/sublist/overlap-subset", test_overlap_subset);
     g_test_add_func("/sublist/overlap-subset-brute", test_overlap_subset_brute);
+    g_test_add_func("/sublist/overlaps-vs-brute-force", test_overlaps_vs_brute_force);
     g_test_add_func("/sublist/perf", test_perf);
     return g_test_run();
 }
