@@ -13,7 +13,8 @@
  *
  * THE FOLDER
  *   <dir>/0000000001.seg, 0000000002.seg, ...   segments, numbered up; the last is active
- *   <dir>/0000000001.idx, ...                   a sealed segment's index (store_segidx.c)
+ *   <dir>/0000000001.idx, ...                   a sealed segment's index (store_segidx.c); the
+ *                                               active one's after a clean close
  *   A segment is rolled (a new one started) when the next record would pass
  *   cfg->segment_bytes_max (LIMIT_STORE_SEGMENT_BYTES). A segment all of whose messages are
  *   gone is removed: the oldest segments as soon as they are empty, a middle one only if it
@@ -193,6 +194,7 @@ typedef struct FileStore {
 } FileStore;
 
 static void write_pending_indexes(Store *s);
+static gboolean seg_index_write(Store *s, Segment *g, GError **error);
 
 static FileStore *FS(Store *s) { return s->impl; }
 static Segment *active(FileStore *fs) { return fs->segs->pdata[fs->segs->len - 1]; }
@@ -736,9 +738,18 @@ static void file_close(Store *s) {
     FileStore *fs = FS(s);
     g_autoptr(GError) err = NULL;
     env_timer_cancel(s->env, fs->timer);
-    if (fs->segs->len > 0 && fs->failed == NULL && !flush_buffer(s, TRUE, &err))
+    bool flushed = fs->segs->len > 0 && fs->failed == NULL && flush_buffer(s, TRUE, &err);
+    if (fs->segs->len > 0 && fs->failed == NULL && !flushed)
         env_log(s->env, ENV_LOG_ERROR, "store %s: final flush failed: %s", s->name, err->message);
     if (fs->index_pending > 0) write_pending_indexes(s);
+    /* the active segment too, if scanning it would cost more than the index (INDEX FILES) */
+    Segment *g = flushed ? active(fs) : NULL;
+    g_autoptr(GError) ierr = NULL;
+    if (g != NULL && fs->failed == NULL && fs->wbuf->len == 0 &&
+        g->size >= MIN(LIMIT_STORE_ACTIVE_INDEX_BYTES, fs->segment_bytes_max / LIMIT_STORE_ACTIVE_INDEX_SHARE) &&
+        !seg_index_write(s, g, &ierr))
+        env_log(s->env, ENV_LOG_WARN, "store %s: cannot write the index of segment %u: %s", s->name, g->no,
+                ierr->message);
     for (guint i = 0; i < fs->segs->len; i++) seg_free(s, fs->segs->pdata[i]);
     g_ptr_array_free(fs->segs, TRUE);
     store_files_unref(fs->files);
@@ -1094,9 +1105,17 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   only when asked for (the dedup rebuild reads the headers of the last two minutes).
  *   Any doubt falls back to the scan: no index, a damaged one (logged [WRN]), a stale one (the
  *   segment is shorter or its tail differs), and a scanned sealed segment gets a fresh index
- *   at the end of the open. The active segment has no index: it is always scanned, so the
- *   work of an open is the index files (5-12 bytes per message, no CRC per message) plus at
- *   most one segment of records, however long the stream.
+ *   at the end of the open. The ACTIVE segment is indexed too at a clean close (file_close),
+ *   when it holds at least LIMIT_STORE_ACTIVE_INDEX_BYTES (or 1/LIMIT_STORE_ACTIVE_INDEX_SHARE
+ *   of a segment: the tests' and the simulator's small segments): after a clean restart the open
+ *   reads only index files; after a crash it scans the active segment from where its last
+ *   index ends (or from 0). That index stays true while the segment grows: the bytes it
+ *   covers never change (appends go after them; a failed flush truncates to the end of the
+ *   last good flush, which is at or past them; recovery cuts only a torn tail past them), and
+ *   whatever happened after it (messages, deletions of its messages) is in the records past
+ *   `covered`, replayed after it in log order. When the segment is sealed, its index is
+ *   rewritten whole. So the work of an open is the index files (5-12 bytes per message, no
+ *   CRC per message) plus at most the records written since the last clean close.
  *
  * WHY THE REORDERING IS SAFE
  *   The index lists tombstones before messages, not interleaved as in the log, and omits
@@ -1104,8 +1123,8 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   of this segment removes either a message of an earlier segment (order does not matter)
  *   or one of this segment (then that message is not listed: nothing to remove); a FLOOR of
  *   this segment is below every message it lists (a listed message survived it, so its seq
- *   is above it). Deletes after the index was written are records of later segments, which
- *   replay after it.
+ *   is above it). Deletes after the index was written are records of later segments, or of
+ *   this one past `covered` (an active segment's index), which replay after it.
  *
  * WHY NOT THE OBVIOUS WAY
  *   One snapshot of the whole index per stream, rewritten at shutdown: it is stale after
@@ -1345,7 +1364,7 @@ static void recover(Store *s) {
     if (rc.lost_from != 0) report_lost(s, rc.lost_from, s->last_seq);
     for (guint i = 0; i < fs->segs->len; i++) { /* sealed segments without a (good) index get one */
         Segment *g = fs->segs->pdata[i];
-        if (i + 1 == fs->segs->len) g->needs_index = FALSE; /* the active one: never indexed */
+        if (i + 1 == fs->segs->len) g->needs_index = FALSE; /* the active one: indexed at a clean close */
         else if (g->needs_index) fs->index_pending++;
         else if (g->runs) g_clear_pointer(&g->runs, g_array_unref);
     }
