@@ -45,7 +45,7 @@ static void build_info(Stream *st, Consumer *c, JsonBuilder *b) {
     json_builder_set_member_name(b, "config");
     consumer_config_build(consumer_config(c), b);
     consumer_build_info(c, b);
-    stream_build_cluster_info(st, b);
+    stream_build_cluster_info(st, b, !consumer_is_durable(c)); /* nats-server: ephemerals are R1 */
 }
 
 /* ------------------------------------------------------------------ create */

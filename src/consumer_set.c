@@ -234,7 +234,7 @@ void consumer_set_sweep(ConsumerSet *set) {
 }
 
 void consumer_set_delete(ConsumerSet *set, Consumer *c) {
-    if (set->repl != NULL && consumer_is_durable(c)) set->repl->changed(set->repl_ctx, c); /* it is gone */
+    if (set->repl != NULL) set->repl->changed(set->repl_ctx, c); /* it is gone */
     index_remove(set, c);
     consumer_states_forget(set->states, c, true);
     consumer_free(c, true);
@@ -317,8 +317,9 @@ Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg_in, GError **er
     Consumer *c = consumer_new(set, nm, g_steal_pointer(&cfg), env_wall_ns(set->env), NULL);
     index_add(set, c);
     /* A durable is acknowledged only once it is on disk; if it cannot be written (disk full,
-     * a name the file system refuses) the reply is the error and nothing of it remains. */
-    if (set->repl != NULL && consumer_is_durable(c)) {
+     * a name the file system refuses) the reply is the error and nothing of it remains. On a
+     * replicated stream every consumer is acknowledged once its record is committed. */
+    if (set->repl != NULL) {
         set->repl->changed(set->repl_ctx, c); /* the cluster answers once it is replicated */
     } else if (set->repl == NULL && !consumer_states_save_now(set->states, c, error)) {
         consumer_set_delete(set, c);
@@ -347,16 +348,16 @@ static void check(ConsumerSet *set, bool full) {
 }
 
 void consumer_set_save_soon(ConsumerSet *set, Consumer *c) {
-    if (set->repl != NULL && consumer_is_durable(c))
+    if (set->repl != NULL)
         set->repl->changed(set->repl_ctx, c);
-    else if (set->repl == NULL)
+    else
         consumer_states_save_soon(set->states, c);
 }
 
 /* ------------------------------------------------------------------ replication
  *
- * A replicated stream's durable consumers are the cluster's (jscluster.c, "CONSUMERS"): their
- * config and state travel in the stream's Raft log, and only the stream's leader holds live
+ * A replicated stream's consumers, ephemeral ones included, are the cluster's (jscluster.c,
+ * "CONSUMERS"): their config and state travel in the stream's Raft log, and only the stream's leader holds live
  * Consumer objects. So in this mode nothing is written to files: a change goes to
  * repl->changed, an ack that asked for a reply is answered through repl->ack_reply once the
  * change is replicated, the leader adopts every consumer when it takes over and releases
@@ -368,7 +369,7 @@ void consumer_set_set_repl(ConsumerSet *set, const ConsumerSetRepl *r, void *ctx
 }
 
 void consumer_set_ack_reply(ConsumerSet *set, Consumer *c, const char *reply) {
-    if (set->repl != NULL && consumer_is_durable(c)) {
+    if (set->repl != NULL) {
         set->repl->ack_reply(set->repl_ctx, c, reply);
         return;
     }

@@ -16,7 +16,7 @@
  *                      | 2 | subj_len u16 | subj | reply_len u16 | reply | body_len u32 | body |
  *   The request is the command: each replica runs the same request against the same state,
  *   the leader's reply goes to the client, the others' to nowhere.
- *   op 3, a durable consumer's record (created or changed), op 4, its deletion:
+ *   op 3, a consumer's record (created or changed), op 4, its deletion:
  *                      | op | name_len u16 | name | rec_len u32 | rec | n u16 |
  *                      | n x (subj_len u16 | subj | body_len u32 | body) |
  *   rec is {"config","created","state"} (empty for op 4); the n replies (an ack's empty
@@ -30,7 +30,7 @@
  *   is found again by the next one, which sweeps once it has adopted the consumers.
  *
  * CONSUMERS (book 11.6)
- *   A replicated stream's durable consumers are part of the STREAM's state machine, not a
+ *   A replicated stream's consumers are part of the STREAM's state machine, not a
  *   group of their own: their records travel in the stream's log (ops 3 and 4), every
  *   replica keeps the catalogue (a->consumers), and the stream's leader is the consumers'
  *   leader. It alone holds live Consumer objects: it adopts them from the catalogue when
@@ -42,8 +42,10 @@
  *   whose messages it will redeliver -- at-least-once, never a forgotten unacked message.
  *   An ack that asked for a reply (nats.js ackAck) and a create or delete are answered only
  *   once the record that holds them is committed.
- *   Ephemeral consumers are not replicated: they live on the leader and end with its
- *   leadership (nats-server makes them R1; their clients recreate them).
+ *   Ephemeral consumers travel the same way, so they survive a leader change as durables
+ *   do (nats-server 2.9.10 makes them R1 on one server, where they survive a stream
+ *   stepdown but not their server's death); their info shows the R1 cluster block nats-server
+ *   shows, name and leader. A pull waiting on the old leader gets 409 Leadership Change.
  *
  * PLACEMENT
  *   The meta leader picks num_replicas peers among the meta group's members that it heard
@@ -89,7 +91,7 @@ typedef struct Assignment {
     bool leading;           /* subscribed to the subjects, taking publishes */
     char *reply;            /* a create/update waiting for this stream's leader to answer */
     const char *reply_kind; /* "stream_create_response" / "stream_update_response" */
-    GTree *consumers;       /* durable name -> record JSON (char*), as committed: every replica */
+    GTree *consumers;       /* consumer name -> record JSON (char*), as committed: every replica */
     GTree *cdirty;          /* leader: name -> GPtrArray of CReply*, to propose this turn */
     GHashTable *cinflight;  /* leader: name -> records proposed, not yet applied (never iterated) */
     GArray *removals;       /* leader: seqs retention removes, to propose this turn (op 5) */
@@ -193,13 +195,13 @@ static void reply_gerror(JsCluster *c, const char *reply, const char *kind, cons
 }
 
 /* "cluster": {"name","leader","replicas":[{"name","current","active","lag","peer"}]} */
-static void build_cluster_info(JsCluster *c, Assignment *a, JsonBuilder *b) {
+static void build_cluster_info(JsCluster *c, Assignment *a, JsonBuilder *b, bool leader_only) {
     json_builder_set_member_name(b, "cluster");
     json_builder_begin_object(b);
     jsonu_add_string(b, "name", c->cluster_name);
     uint32_t leader = a->nrg != NULL ? nrg_leader(a->nrg) : 0;
     if (leader != 0) jsonu_add_string(b, "leader", peer_name(c, leader));
-    if (a->n_peers > 1) {
+    if (a->n_peers > 1 && !leader_only) {
         json_builder_set_member_name(b, "replicas");
         json_builder_begin_array(b);
         for (int i = 0; i < a->n_peers; i++) {
@@ -225,9 +227,9 @@ static void build_cluster_info(JsCluster *c, Assignment *a, JsonBuilder *b) {
 
 /* ------------------------------------------------------------------ stream groups */
 
-static void repl_info(void *ctx, Stream *st, JsonBuilder *b) {
+static void repl_info(void *ctx, Stream *st, JsonBuilder *b, bool leader_only) {
     Assignment *a = ctx;
-    build_cluster_info(a->cl, a, b);
+    build_cluster_info(a->cl, a, b, leader_only);
 }
 
 static bool repl_propose(void *ctx, Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m) {
@@ -540,7 +542,7 @@ static void consumer_write(JsCluster *c, Assignment *a, const ServerMsg *m, cons
     JsonObject *o = jsonu_parse_object(p, len, &parser);
     const char *name = del ? del_name : NULL;
     if (o != NULL && !del) jsonu_get_string(o, "name", &name);
-    /* a durable's create, update or delete marked it dirty (consumer_set.c calls back) */
+    /* a consumer's create, update or delete marked it dirty (consumer_set.c calls back) */
     bool durable = name != NULL && !json_object_has_member(o, "error") && g_tree_lookup(a->cdirty, name) != NULL;
     if (!durable) return forward(c, reply, answer);
     CReply *r = g_new0(CReply, 1);

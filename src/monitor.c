@@ -614,7 +614,7 @@ static void add_stream_detail(JsonBuilder *b, Stream *st, bool consumers, bool c
                 consumer_config_build(consumer_config(c), b);
             }
             consumer_build_info(c, b);
-            stream_build_cluster_info(st, b);
+            stream_build_cluster_info(st, b, !consumer_is_durable(c)); /* nats-server: ephemerals are R1 */
             json_builder_end_object(b);
         }
         json_builder_end_array(b);

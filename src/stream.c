@@ -308,11 +308,11 @@ void stream_build_info(Stream *st, JsonBuilder *b, const StreamInfoReq *req) {
     jsonu_add_int(b, "consumer_count", st->hooks != NULL ? st->hooks->count(st->hooks_ctx) : 0);
     json_builder_end_object(b);
     if (req != NULL && req->domain && st->host.domain != NULL) jsonu_add_string(b, "domain", st->host.domain);
-    stream_build_cluster_info(st, b);
+    stream_build_cluster_info(st, b, false);
 }
 
-void stream_build_cluster_info(Stream *st, JsonBuilder *b) {
-    if (st->repl != NULL && st->repl->info != NULL) st->repl->info(st->repl_ctx, st, b);
+void stream_build_cluster_info(Stream *st, JsonBuilder *b, bool leader_only) {
+    if (st->repl != NULL && st->repl->info != NULL) st->repl->info(st->repl_ctx, st, b, leader_only);
 }
 
 int64_t stream_subjects_total(Stream *st, const char *filter) {

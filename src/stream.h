@@ -130,12 +130,13 @@ bool stream_ack_ready(Stream *st);
  * to send (NULL: nothing to send; g_free it). info adds the "cluster" member to its info. */
 typedef struct StreamRepl {
     bool (*propose)(void *ctx, Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m);
-    void (*info)(void *ctx, Stream *st, JsonBuilder *b);
+    void (*info)(void *ctx, Stream *st, JsonBuilder *b, bool leader_only);
     void (*remove)(void *ctx, uint64_t seq); /* interest retention drops seq: through the log */
 } StreamRepl;
 void stream_set_repl(Stream *st, const StreamRepl *r, void *ctx); /* r NULL: local again */
-/* The "cluster" member (a replicated stream's, and its consumers', which share its group). */
-void stream_build_cluster_info(Stream *st, JsonBuilder *b);
+/* The "cluster" member (a replicated stream's, and its consumers', which share its group);
+ * leader_only: name and leader, no replicas (an ephemeral consumer: nats-server's are R1). */
+void stream_build_cluster_info(Stream *st, JsonBuilder *b, bool leader_only);
 void stream_repl_reset(Stream *st);      /* leadership changed: forget the projection and held publishes */
 uint64_t stream_repl_pending(Stream *st);
 char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m, bool leader);

@@ -115,3 +115,19 @@ test("interest on R3: a message goes when every consumer is done with it, on eve
     await until(() => jsm.consumers.delete("IN", "B"), WAIT_MS, "delete B"); // what only B held goes
     await expectEverywhere("IN", [0, 14, 13], "B deleted");
   });
+
+test("an ephemeral consumer on R3: an R1 cluster block, and it survives a stream leader change", { timeout: 120000 },
+  async () => {
+    await until(() => jsm.streams.add({ name: "EP", subjects: ["ep.>"], num_replicas: 3 }), WAIT_MS, "create EP");
+    await publishN("ep.x", 5);
+    const ci = await jsm.consumers.add("EP", { ack_policy: AckPolicy.Explicit, inactive_threshold: 120_000_000_000 });
+    assert.equal(ci.config.durable_name, undefined);
+    // nats-server 2.9.10 makes an ephemeral R1: name and leader, no replicas
+    assert.deepEqual(Object.keys(ci.cluster).sort(), ["leader", "name"]);
+    await stepDown("EP");
+    const after = await until(() => jsm.consumers.info("EP", ci.name), WAIT_MS, "the ephemeral after the stepdown");
+    assert.deepEqual(Object.keys(after.cluster).sort(), ["leader", "name"]);
+    assert.equal(after.num_pending, 5);
+    const seqs = await takeAndAck("EP", ci.name, 5);
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+  });
