@@ -33,6 +33,7 @@ CITATIONS (the rule; book/README.md says the same to authors)
   reference) become the listing's caption. A missing FILE, a bad REGEX or a REGEX that
   matches nothing FAILS the build, naming the chapter, its line and the anchor.
 """
+import fcntl
 import html
 import os
 import re
@@ -1023,8 +1024,24 @@ class Server:
         shutil.rmtree(self.store, ignore_errors=True)
 
 
+# A session that names a fixed resource (a path under /tmp, or a port other than 4222, which
+# run_block rewrites to the session server's free port) runs holding a machine-wide lock, so two
+# book tests at once (two `make test` runs) never share its files or ports. The sessions keep
+# the literal paths and ports a reader types.
+FIXED_RESOURCE = re.compile(r"/tmp/|\b1[0-9]{4}\b")
+FIXED_LOCK = os.path.join(tempfile.gettempdir(), "minijet-book-fixed-resources.lock")
+
+
 def run_block(script, port, timeout_s=60):
     script = script.replace("4222", str(port))
+    if not FIXED_RESOURCE.search(script):
+        return run_script(script, timeout_s)
+    with open(FIXED_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return run_script(script, timeout_s)
+
+
+def run_script(script, timeout_s):
     try:
         r = subprocess.run(["bash", "-c", script], cwd=ROOT, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout_s,
