@@ -25,7 +25,7 @@ import subprocess
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LATEST = "bench/results/LATEST"
-FILES = ["README.md", "bench/LATEST.md", "book/B-where-the-time-goes.md"]
+FILES = ["README.md", "bench/LATEST.md", "book/B-where-the-time-goes.md", "book/11-clustering.md"]
 REGION_RE = re.compile(r"(<!-- bench:(\w[\w-]*) -->\n)(.*?)(<!-- bench:end -->)", re.S)
 
 
