@@ -110,26 +110,27 @@ test("kill -9 of an R3 stream's leader: durable pull and push consumers resume w
   await publishSome(200);
   // pull 100, acknowledged (confirmed by the server); then 10 more, never acknowledged
   const delivered = []; // [seq, redelivered]
-  const pull = async (batch, ack) => {
-    const got = [];
+  // a fetch may end before its batch is full, or throw after some messages: each attempt adds
+  // what it got to `into` as it arrives, so a retry asks only for the rest (a retry that
+  // started again from nothing saw 107-116 after 101-106 went out unacknowledged; one whose
+  // thrown attempt was not counted pulled 172-181 as "the next 10", on nats-server)
+  const pull = async (batch, ack, into = []) => {
     const it = js.fetch("CHK", "work", { batch, expires: 1000 });
     for await (const m of it) {
-      got.push(m.seq);
+      into.push(m.seq);
       delivered.push([m.seq, m.redelivered]);
       if (ack) await ackSync(nc, m.reply);
     }
-    return got;
+    return into;
   };
-  let got = 0;
+  const first = [];
   await until(async () => {
-    got += (await pull(100 - got, true)).length;
-    if (got < 100) throw new Error(`pulled ${got}`);
+    await pull(100 - first.length, true, first);
+    if (first.length < 100) throw new Error(`pulled ${first.length}`);
   }, WAIT_MS, "first 100");
-  // a fetch may end before its batch is full: keep what each attempt got (a retry that
-  // started again from nothing would see 107-116 after 101-106 went out unacknowledged)
   const unacked = [];
   await until(async () => {
-    unacked.push(...(await pull(10 - unacked.length, false)));
+    await pull(10 - unacked.length, false, unacked);
     if (unacked.length < 10) throw new Error(`pulled ${unacked.length} of 10`);
   }, WAIT_MS, "10 unacked");
   assert.deepEqual(unacked, Array.from({ length: 10 }, (_, i) => 101 + i));

@@ -71,16 +71,25 @@ export async function until(fn, timeoutMs, what) {
   }
 }
 
-/** A port nobody listens on right now (bind 0, read it, close). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+/** A port nobody listens on right now (bind 0, read it, close), and never one this process
+ * handed out before: the kernel may give a just-closed port again, and a cluster picks nine
+ * ports before any server binds one (seen once: n3's client port was n1's monitor port). */
+const handedOut = new Set();
+export async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.on("error", reject);
+      s.listen(0, "127.0.0.1", () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 function portAccepts(port) {
