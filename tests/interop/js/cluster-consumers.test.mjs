@@ -113,13 +113,19 @@ test("kill -9 of an R3 stream's leader: durable pull and push consumers resume w
   // a fetch may end before its batch is full, or throw after some messages: each attempt adds
   // what it got to `into` as it arrives, so a retry asks only for the rest (a retry that
   // started again from nothing saw 107-116 after 101-106 went out unacknowledged; one whose
-  // thrown attempt was not counted pulled 172-181 as "the next 10", on nats-server)
+  // thrown attempt was not counted pulled 172-181 as "the next 10", on nats-server). The
+  // fetch is read to its end before acknowledging: an ack awaited inside the loop could
+  // outlast the fetch's expiry, and what came after went to an inbox nobody read.
   const pull = async (batch, ack, into = []) => {
-    const it = js.fetch("CHK", "work", { batch, expires: 1000 });
-    for await (const m of it) {
-      into.push(m.seq);
-      delivered.push([m.seq, m.redelivered]);
-      if (ack) await ackSync(nc, m.reply);
+    const got = [];
+    try {
+      for await (const m of js.fetch("CHK", "work", { batch, expires: 1000 })) {
+        got.push(m);
+        into.push(m.seq);
+        delivered.push([m.seq, m.redelivered]);
+      }
+    } finally {
+      if (ack) for (const m of got) await ackSync(nc, m.reply);
     }
     return into;
   };

@@ -59,14 +59,21 @@ async function publishN(subject, n) {
   }
 }
 
-/** Fetch up to n from a durable and ackAck each; the stream sequences, in order. */
+/** Fetch up to n from a durable and ackAck each; the stream sequences, in order. A fetch is
+ * read to its end before anything is acknowledged: an ackAck awaited inside the loop could
+ * outlast the fetch's expiry, and what the server sent after that went to an inbox nobody
+ * read, to come back only after ack_wait (seen on nats-server: 1, 13-20, then 2-4). */
 async function takeAndAck(stream, durable, n) {
   const seqs = [];
   await until(async () => {
-    const it = js.fetch(stream, durable, { batch: n - seqs.length, expires: 1000 });
-    for await (const m of it) {
-      seqs.push(m.seq);
-      await until(() => m.ackAck({ timeout: 1000 }), WAIT_MS, `ack ${m.seq}`);
+    const got = [];
+    try {
+      for await (const m of js.fetch(stream, durable, { batch: n - seqs.length, expires: 1000 })) got.push(m);
+    } finally {
+      for (const m of got) {
+        seqs.push(m.seq);
+        await until(() => m.ackAck({ timeout: 1000 }), WAIT_MS, `ack ${m.seq}`);
+      }
     }
     if (seqs.length < n) throw new Error(`${seqs.length} of ${n}`);
   }, WAIT_MS, `take ${n}`);
