@@ -250,9 +250,14 @@ test("consumer leader stepdown moves the consumer; its state goes along", { time
   await until(() => jsm.consumers.add("SD", { durable_name: "d", ack_policy: AckPolicy.Explicit }), WAIT_MS, "durable");
   let n = 0;
   await until(async () => {
-    for await (const m of js.fetch("SD", "d", { batch: 5 - n, expires: 1000 })) {
-      await ackSync(nc, m.reply);
-      n++;
+    const got = []; // read to the end, then acknowledged (see pull() above)
+    try {
+      for await (const m of js.fetch("SD", "d", { batch: 5 - n, expires: 1000 })) got.push(m);
+    } finally {
+      for (const m of got) {
+        await ackSync(nc, m.reply);
+        n++;
+      }
     }
     if (n < 5) throw new Error(`pulled ${n}`);
   }, WAIT_MS, "pull 5");
