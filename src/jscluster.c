@@ -232,25 +232,37 @@ static void repl_info(void *ctx, Stream *st, JsonBuilder *b, bool leader_only) {
     build_cluster_info(a->cl, a, b, leader_only);
 }
 
+/* One message as a stream group's OP_MSG entries and catch-up batches carry it: seq (u64),
+ * ts (u64), subject (u16 length), header (u32 length), payload (u32 length); rd_msg reads it. */
+static void put_msg(GByteArray *out, uint64_t seq, int64_t ts, const ServerMsg *m) {
+    uint8_t rec[8 + 8 + 2], l4[4];
+    put64(rec, seq);
+    put64(rec + 8, (uint64_t)ts);
+    put16(rec + 16, (uint16_t)m->subject_len);
+    g_byte_array_append(out, rec, sizeof rec);
+    g_byte_array_append(out, (const guint8 *)m->subject, (guint)m->subject_len);
+    put32(l4, (uint32_t)m->hdr_len);
+    g_byte_array_append(out, l4, 4);
+    if (m->hdr_len) g_byte_array_append(out, m->hdr, (guint)m->hdr_len);
+    put32(l4, (uint32_t)m->payload_len);
+    g_byte_array_append(out, l4, 4);
+    if (m->payload_len) g_byte_array_append(out, m->payload, (guint)m->payload_len);
+}
+
 static bool repl_propose(void *ctx, Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m) {
     Assignment *a = ctx;
     if (a->nrg == NULL || !nrg_ready(a->nrg)) return false;
-    size_t n = 1 + 8 + 8 + 2 + m->subject_len + 4 + m->hdr_len + 4 + m->payload_len + 2 + m->reply_len;
-    g_autofree uint8_t *buf = g_malloc(n);
-    uint8_t *p = buf;
-    *p++ = OP_MSG;
-    put64(p, seq), p += 8;
-    put64(p, (uint64_t)ts), p += 8;
-    put16(p, (uint16_t)m->subject_len), p += 2;
-    memcpy(p, m->subject, m->subject_len), p += m->subject_len;
-    put32(p, (uint32_t)m->hdr_len), p += 4;
-    if (m->hdr_len) memcpy(p, m->hdr, m->hdr_len), p += m->hdr_len;
-    put32(p, (uint32_t)m->payload_len), p += 4;
-    if (m->payload_len) memcpy(p, m->payload, m->payload_len), p += m->payload_len;
-    put16(p, (uint16_t)m->reply_len), p += 2;
-    if (m->reply_len) memcpy(p, m->reply, m->reply_len), p += m->reply_len;
+    g_autoptr(GByteArray) buf = g_byte_array_sized_new((guint)(1 + 8 + 8 + 2 + m->subject_len + 4 + m->hdr_len + 4 +
+                                                                m->payload_len + 2 + m->reply_len));
+    const uint8_t op = OP_MSG;
+    g_byte_array_append(buf, &op, 1);
+    put_msg(buf, seq, ts, m);
+    uint8_t l2[2];
+    put16(l2, (uint16_t)m->reply_len);
+    g_byte_array_append(buf, l2, 2);
+    if (m->reply_len) g_byte_array_append(buf, (const guint8 *)m->reply, (guint)m->reply_len);
     g_autoptr(GError) err = NULL;
-    if (!nrg_propose(a->nrg, buf, n, &err)) {
+    if (!nrg_propose(a->nrg, buf->data, buf->len, &err)) {
         env_log(a->cl->env, ENV_LOG_WARN, "stream %s: proposal refused: %s", a->name, err->message);
         return false;
     }
@@ -291,6 +303,18 @@ static uint32_t rd32(Rd *r) {
 static uint16_t rd16(Rd *r) {
     const uint8_t *q = rd_take(r, 2);
     return q ? get16(q) : 0;
+}
+/* What put_msg wrote; false (r->bad) when the bytes end early. */
+static bool rd_msg(Rd *r, uint64_t *seq, int64_t *ts, ServerMsg *m) {
+    *seq = rd64(r);
+    *ts = (int64_t)rd64(r);
+    m->subject_len = rd16(r);
+    m->subject = (const char *)rd_take(r, m->subject_len);
+    m->hdr_len = rd32(r);
+    m->hdr = rd_take(r, m->hdr_len);
+    m->payload_len = rd32(r);
+    m->payload = rd_take(r, m->payload_len);
+    return !r->bad;
 }
 
 static void send_stream_reply(Assignment *a, const char *reply, const char *kind, bool did_create) {
@@ -559,14 +583,9 @@ static void stream_apply(void *ctx, uint64_t index, const uint8_t *data, size_t 
     bool leader = nrg_is_leader(a->nrg);
     if (op != NULL && *op == OP_MSG) {
         ServerMsg m = {0};
-        uint64_t seq = rd64(&r);
-        int64_t ts = (int64_t)rd64(&r);
-        m.subject_len = rd16(&r);
-        m.subject = (const char *)rd_take(&r, m.subject_len);
-        m.hdr_len = rd32(&r);
-        m.hdr = rd_take(&r, m.hdr_len);
-        m.payload_len = rd32(&r);
-        m.payload = rd_take(&r, m.payload_len);
+        uint64_t seq;
+        int64_t ts;
+        rd_msg(&r, &seq, &ts, &m);
         m.reply_len = rd16(&r);
         m.reply = (const char *)rd_take(&r, m.reply_len);
         if (r.bad) goto bad;
@@ -770,19 +789,9 @@ static void cu_serve(void *ctx, const ServerMsg *m) {
                 through = seq - 1;
                 break;
             }
-            uint8_t rec[8 + 8 + 2];
-            put64(rec, sm->seq);
-            put64(rec + 8, (uint64_t)sm->ts_ns);
-            put16(rec + 16, (uint16_t)sm->subject_len);
-            g_byte_array_append(out, rec, sizeof rec);
-            g_byte_array_append(out, (const guint8 *)sm->subject, (guint)sm->subject_len);
-            uint8_t l4[4];
-            put32(l4, (uint32_t)sm->hdr_len);
-            g_byte_array_append(out, l4, 4);
-            if (sm->hdr_len) g_byte_array_append(out, sm->hdr, (guint)sm->hdr_len);
-            put32(l4, (uint32_t)sm->data_len);
-            g_byte_array_append(out, l4, 4);
-            if (sm->data_len) g_byte_array_append(out, sm->data, (guint)sm->data_len);
+            ServerMsg v = {.subject = sm->subject, .subject_len = sm->subject_len, .hdr = sm->hdr,
+                           .hdr_len = sm->hdr_len, .payload = sm->data, .payload_len = sm->data_len};
+            put_msg(out, sm->seq, sm->ts_ns, &v);
             n++;
             seq++;
         }
@@ -827,15 +836,9 @@ static void cu_batch(void *ctx, const ServerMsg *m) {
     a->cu_behind = 0;
     for (uint32_t i = 0; i < n && !r.bad; i++) {
         ServerMsg msg = {0};
-        uint64_t seq = rd64(&r);
-        int64_t ts = (int64_t)rd64(&r);
-        msg.subject_len = rd16(&r);
-        msg.subject = (const char *)rd_take(&r, msg.subject_len);
-        msg.hdr_len = rd32(&r);
-        msg.hdr = rd_take(&r, msg.hdr_len);
-        msg.payload_len = rd32(&r);
-        msg.payload = rd_take(&r, msg.payload_len);
-        if (r.bad || seq > through) break;
+        uint64_t seq;
+        int64_t ts;
+        if (!rd_msg(&r, &seq, &ts, &msg) || seq > through) break;
         store_state(stream_store(a->st), &s);
         if (seq <= s.last_seq) continue;
         cu_fill_gaps(a, seq - 1);
