@@ -450,31 +450,59 @@ static void fp_closed(void *core, EnvConn id) {
 }
 static const EnvHandlers fake_peer_handlers = {fp_accept, fp_bytes, fp_closed};
 
-static void crossed_dials(bool peer_id_smaller, bool dialled_info_first) {
-    TestEnv *te = test_env_new(100), *fte = test_env_new(101);
+/* n1 (server and cluster layer, cluster port 7100) in one test world, configured to dial a
+ * fake peer that listens on 7101 in another; fp_world_free takes both down. */
+typedef struct FpWorld {
+    TestEnv *te, *fte;
+    Server *srv;
+    Cluster *cl;
+    FakePeer fp;
+} FpWorld;
+
+static void fp_world_start(FpWorld *w) {
+    memset(w, 0, sizeof *w);
+    w->te = test_env_new(100);
+    w->fte = test_env_new(101);
     ServerConfig cfg;
     server_config_init(&cfg);
     cfg.port = 4300;
     cfg.server_name = "n1";
     g_autoptr(GError) err = NULL;
-    Server *srv = server_new(&te->env, &cfg, &err);
+    w->srv = server_new(&w->te->env, &cfg, &err);
     g_assert_no_error(err);
-    FakePeer fp = {0};
-    g_assert_cmpint(env_listen(&fte->env, "127.0.0.1", 7101, &fake_peer_handlers, &fp, &err), ==, 7101);
+    g_assert_cmpint(env_listen(&w->fte->env, "127.0.0.1", 7101, &fake_peer_handlers, &w->fp, &err), ==, 7101);
     static const char *const to_peer[] = {"nats://127.0.0.1:7101", NULL};
     ClusterConfig cc;
     cluster_config_init(&cc);
     cc.name = "tc";
     cc.port = 7100;
     cc.routes = to_peer;
-    Cluster *cl = cluster_new(srv, &cc, &err); /* n1 dials the peer: connection D */
+    w->cl = cluster_new(w->srv, &cc, &err); /* n1 dials the peer */
     g_assert_no_error(err);
-    EnvConn a = env_conn_connect(&fte->env, "127.0.0.1", 7100, &fake_peer_handlers, &fp, &err); /* A */
+}
+
+static void fp_world_free(FpWorld *w) {
+    cluster_check_invariants(w->cl);
+    cluster_free(w->cl);
+    server_free(w->srv);
+    test_env_pump();
+    test_env_free(w->fte);
+    test_env_free(w->te);
+}
+
+static void crossed_dials(bool peer_id_smaller, bool dialled_info_first) {
+    FpWorld w;
+    fp_world_start(&w); /* n1 dials the peer: connection D */
+    TestEnv *te = w.te, *fte = w.fte;
+    Server *srv = w.srv;
+    Cluster *cl = w.cl;
+    g_autoptr(GError) err = NULL;
+    EnvConn a = env_conn_connect(&fte->env, "127.0.0.1", 7100, &fake_peer_handlers, &w.fp, &err); /* A */
     g_assert_cmpuint(a, !=, 0);
     test_env_pump(); /* both accepts happen; n1's CONNECT and INFO reach the peer */
-    EnvConn d = fp.accepted;
+    EnvConn d = w.fp.accepted;
     g_assert_cmpuint(d, !=, 0);
-    g_assert_cmpint(fp.n_closed, ==, 0);
+    g_assert_cmpint(w.fp.n_closed, ==, 0);
     const char *id = peer_id_smaller ? "AAAAPEER" : "ZZZZPEER";
     g_assert_cmpint(strcmp(id, server_id(srv)) < 0, ==, peer_id_smaller);
     g_autofree char *info = g_strdup_printf("INFO {\"server_id\":\"%s\",\"server_name\":\"peer\",\"cluster\":\"tc\","
@@ -494,46 +522,27 @@ static void crossed_dials(bool peer_id_smaller, bool dialled_info_first) {
         g_assert_cmpuint(cluster_route_count(cl), ==, 1);
     }
     /* n1 closed exactly one connection: the one NOT dialled by the smaller server_id */
-    g_assert_cmpint(fp.n_closed, ==, 1);
+    g_assert_cmpint(w.fp.n_closed, ==, 1);
     EnvConn kept = peer_id_smaller ? a : d;
     EnvConn dropped = kept == a ? d : a;
-    g_assert_cmpuint(fp.closed[0], ==, dropped);
+    g_assert_cmpuint(w.fp.closed[0], ==, dropped);
     g_autoptr(GArray) rl = cluster_route_list(cl);
     g_assert_cmpuint(rl->len, ==, 1);
     /* and the route n1 kept is that connection: the dialled one has the peer's port */
     g_assert_cmpint(g_array_index(rl, ClusterRouteInfo, 0).port == 7101, ==, !peer_id_smaller);
-    cluster_check_invariants(cl);
-    cluster_free(cl);
-    server_free(srv);
-    test_env_pump();
-    test_env_free(fte);
-    test_env_free(te);
+    fp_world_free(&w);
 }
 
 /* /routez "rtt": from our PING to the peer's PONG on the env clock (the fake peer answers
  * 1.234567 ms late); nothing measured before the first PONG, and a PONG we did not ask for
  * measures nothing. */
 static void test_route_rtt(void) {
-    TestEnv *te = test_env_new(100), *fte = test_env_new(101);
-    ServerConfig cfg;
-    server_config_init(&cfg);
-    cfg.port = 4300;
-    cfg.server_name = "n1";
-    g_autoptr(GError) err = NULL;
-    Server *srv = server_new(&te->env, &cfg, &err);
-    g_assert_no_error(err);
-    FakePeer fp = {0};
-    g_assert_cmpint(env_listen(&fte->env, "127.0.0.1", 7101, &fake_peer_handlers, &fp, &err), ==, 7101);
-    static const char *const to_peer[] = {"nats://127.0.0.1:7101", NULL};
-    ClusterConfig cc;
-    cluster_config_init(&cc);
-    cc.name = "tc";
-    cc.port = 7100;
-    cc.routes = to_peer;
-    Cluster *cl = cluster_new(srv, &cc, &err);
-    g_assert_no_error(err);
+    FpWorld w;
+    fp_world_start(&w);
+    TestEnv *te = w.te, *fte = w.fte;
+    Cluster *cl = w.cl;
     test_env_pump();
-    EnvConn d = fp.accepted;
+    EnvConn d = w.fp.accepted;
     const char *info = "INFO {\"server_id\":\"PEER\",\"server_name\":\"peer\",\"cluster\":\"tc\","
                        "\"host\":\"127.0.0.1\",\"port\":7101}\r\n";
     env_conn_send1(&fte->env, d, info, strlen(info));
@@ -552,11 +561,7 @@ static void test_route_rtt(void) {
     test_env_advance(te, 0);
     g_autoptr(GArray) after = cluster_route_list(cl);
     g_assert_cmpint(g_array_index(after, ClusterRouteInfo, 0).rtt_ns, ==, 1234567);
-    cluster_free(cl);
-    server_free(srv);
-    test_env_pump();
-    test_env_free(fte);
-    test_env_free(te);
+    fp_world_free(&w);
 }
 
 static void test_simultaneous_dials_keep_one(void) {
