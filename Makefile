@@ -249,13 +249,13 @@ $(B)/tests/test_raft: $(B)/obj/tests/test_raft.o $(B)/obj/sim/raft_checker.o $(T
 	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/sim/raft_checker.o $(TEST_WORLD_OBJ) $(LIB_BROKER) $(PKG_LIBS) -lm
 #   make swarm        1,000 seeds of random faults on a five-node Raft group, on each core-NATS
 #                     cluster scenario and on a three-node R3 stream (failover-random; both cores);
-#                     failover-random's totals go to sim/results/ (the book quotes them)
+#                     failover-random's totals go to book/results/failover-swarm.tsv (the book quotes them)
 .PHONY: swarm
 swarm: $(B)/minijet-sim
 	$(B)/minijet-sim swarm raft-random --seeds 1-1000
 	for s in cluster-pubsub cluster-node-crash cluster-partition; do \
 	  $(B)/minijet-sim swarm $$s --seeds 1-1000 || exit 1; done
-	$(B)/minijet-sim swarm failover-random --seeds 1-1000 --results sim/results/swarm-failover-random.txt
+	python3 tools/book/results.py failover-swarm
 
 # The Raft chapter's Figure 8 timeline (book/09-raft.md): the adversary from a fixed seed.
 plots: plots-raft plots-failover

@@ -4,11 +4,10 @@
  *       one run; prints "seed=N" first and "trace_hash=<hex>" last; with --out writes
  *       DIR/trace.db, DIR/summary.txt, DIR/latency.png, DIR/throughput.png, DIR/charts.gp,
  *       DIR/scenario.ini and DIR/replay.txt (what `replay` needs)
- *   minijet-sim swarm SCENARIO --seeds A-B [--jobs J] [--results FILE]
+ *   minijet-sim swarm SCENARIO --seeds A-B [--jobs J]
  *       many seeds, J at a time in forked workers (default 2); a progress line on stderr,
- *       one line per failing seed with the command that replays it; --results writes the
- *       totals as key=value lines (seeds, failing, wall and simulated seconds, the real-time
- *       multiple): the book quotes `make swarm`'s from sim/results/ (tools/book/bench.py)
+ *       one line per failing seed with the command that replays it, then "swarm: N seeds,
+ *       F failing" (tools/book/results.py times it and keeps the totals the book quotes)
  *   minijet-sim replay DIR
  *       rerun a saved run and confirm it produces the same trace hash
  *   minijet-sim list
@@ -79,7 +78,7 @@ static int usage(const char *msg) {
     if (msg) fprintf(stderr, "minijet-sim: %s\n", msg);
     fprintf(stderr,
             "usage: minijet-sim run SCENARIO [--seed N] [--out DIR] [--trace] [--check-every N] [--bug B] [--sync S]\n"
-            "       minijet-sim swarm SCENARIO --seeds A-B [--jobs J] [--results FILE]\n"
+            "       minijet-sim swarm SCENARIO --seeds A-B [--jobs J]\n"
             "       minijet-sim replay DIR\n"
             "       minijet-sim list                  scenarios and --bug values\n"
             "       minijet-sim selftest [--tap]\n"
@@ -359,11 +358,10 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_swarm(int argc, char **argv) {
-    const char *scen = NULL, *seeds = NULL, *results = NULL;
+    const char *scen = NULL, *seeds = NULL;
     uint64_t jobs = 2, a, b;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--seeds") && i + 1 < argc) seeds = argv[++i];
-        else if (!strcmp(argv[i], "--results") && i + 1 < argc) results = argv[++i];
         else if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
             if (!parse_u64(argv[++i], &jobs) || jobs < 1 || jobs > 64) return usage("--jobs needs 1..64");
         } else if (argv[i][0] == '-' || scen) return usage("unexpected argument");
@@ -423,20 +421,6 @@ static int cmd_swarm(int argc, char **argv) {
                     (double)(g_get_monotonic_time() - t0) / 1e6, tty && done < total ? "" : "\n");
     }
     printf("swarm: %" G_GUINT64_FORMAT " seeds, %" G_GUINT64_FORMAT " failing\n", total, failing);
-    if (results) {
-        double wall_s = (double)(g_get_monotonic_time() - t0) / 1e6, sim_s = (double)total * (double)sc->duration_ns / 1e9;
-        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-        g_autofree char *day = g_date_time_format(now, "%Y-%m-%d %H:%M UTC");
-        g_autofree char *text = g_strdup_printf(
-            "# minijet-sim swarm %s --seeds %s --jobs %" G_GUINT64_FORMAT " (make swarm); quoted by the book\n"
-            "scenario=%s\nseeds=%s\nruns=%" G_GUINT64_FORMAT "\nfailing=%" G_GUINT64_FORMAT "\njobs=%" G_GUINT64_FORMAT
-            "\nwall_s=%.1f\nsimulated_s=%.0f\nrealtime_x=%.1f\nwhen=%s\n",
-            sc->name, seeds, jobs, sc->name, seeds, total, failing, jobs, wall_s, sim_s, wall_s > 0 ? sim_s / wall_s : 0, day);
-        if (!g_file_set_contents(results, text, -1, &error)) {
-            fprintf(stderr, "minijet-sim: %s\n", error->message);
-            worst = worst == SIM_EXIT_OK ? SIM_EXIT_INTERNAL : worst;
-        }
-    }
     g_hash_table_destroy(pids);
     g_free(seed_of);
     sim_scenario_free(sc);

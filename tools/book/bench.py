@@ -446,39 +446,11 @@ TABLES = {"headline": table_headline, "pairs": table_pairs, "full": table_full, 
 
 
 # ------------------------------------------------------------------ figures in prose
-# `{{bench:RUN|SCENARIO|METRIC|FIELD}}` and `{{scaling:RUN|FIGURE|SERVER|X|FIELD}}` in the book's
-# prose are replaced at build by one figure of a results file: RUN is a stamp under
-# bench/results/ (an earlier run a paragraph tells the story of) or `latest` (the run
-# bench/results/LATEST names); FIELD is ratio, minijet, nats, minijet_min, ... for a bench
-# summary, median, min or max for a scaling summary. A figure that names a missing row
-# fails the build, so a number quoted in prose has a results file, like every table.
-# `{{swarm:SCENARIO|FIELD}}`: one figure of the simulator's swarm results,
-# sim/results/swarm-SCENARIO.txt (key=value lines written by `minijet-sim swarm --results`, which
-# `make swarm` passes): runs, failing, seeds, wall_s, simulated_s, realtime_x, jobs, when.
-FIGURE_RE = re.compile(r"\{\{(bench|scaling|swarm):([^}]*)\}\}")
-
-
-def swarm_figure(spec):
-    f = [x.strip() for x in spec.split("|")]
-    if len(f) != 2:
-        raise BenchError(f"{{{{swarm:{spec}}}}}: expected SCENARIO|FIELD")
-    rel = os.path.join("sim", "results", f"swarm-{f[0]}.txt")
-    try:
-        kv = dict(l.strip().split("=", 1) for l in open(os.path.join(ROOT, rel), encoding="utf-8")
-                  if "=" in l and not l.startswith("#"))
-    except OSError as e:
-        raise BenchError(f"{{{{swarm:{spec}}}}}: {e} (run `make swarm`)")
-    if f[1] not in kv:
-        raise BenchError(f"{{{{swarm:{spec}}}}}: {rel} has no {f[1]} (it has {', '.join(sorted(kv))})")
-    v = kv[f[1]]
-    if f[1] in ("runs", "failing", "jobs"):
-        return f"{int(v):,}"
-    if f[1] in ("wall_s", "simulated_s"):
-        return f"{float(v):,.0f} s"
-    if f[1] == "realtime_x":
-        return f"{float(v):.0f}×"
-    return v
-
+# One figure of a summary, for `{{result:bench/RUN|ROW|COLUMN}}` in prose (tools/book/results.py
+# owns the syntax): RUN a stamp under bench/results/, `latest` (LATEST's bench run) or
+# `latest-KEY` (LATEST's KEY line); ROW SCENARIO/METRIC (COLUMN ratio, minijet, nats,
+# minijet_min, ...) in a compare summary, FIGURE/SERVER/X (COLUMN median, min, max) in a
+# scaling summary.
 
 def fmt_value(v, unit):
     if unit in ("msgs_per_s",):
@@ -498,32 +470,32 @@ def fmt_value(v, unit):
     return f"{v:g}"
 
 
-def figure(kind, spec):
-    if kind == "swarm":
-        return swarm_figure(spec)
-    f = [x.strip() for x in spec.split("|")]
+def figure(run, key, field):
     r = runs()
-    try:
-        if kind == "bench":
-            stamp, scenario, metric, field = f
-            stamp = r["bench"] if stamp == "latest" else stamp
-            rr = row(summary(stamp), scenario, metric)
-            col = {"ratio": "ratio", "minijet": "minijet_median", "nats": "nats_median"}.get(field, field)
-            if col not in rr or rr[col] in ("", "n/a"):
-                raise BenchError(f"bench/results/{stamp}-summary.csv: no {field} for {scenario},{metric}")
-            return fx(float(rr[col])) if col == "ratio" else fmt_value(float(rr[col]), metric)
-        stamp, fig, server, x, field = f
-        stamp = r["scaling"] if stamp == "latest" else stamp
-        rr = srow(summary(stamp), fig, server, x)
-        return fmt_value(float(rr[field]), rr["unit"])
-    except ValueError:
-        raise BenchError(f"{{{{{kind}:{spec}}}}}: expected {'RUN|SCENARIO|METRIC|FIELD' if kind == 'bench' else 'RUN|FIGURE|SERVER|X|FIELD'}")
-    except (OSError, KeyError) as e:
-        raise BenchError(f"{{{{{kind}:{spec}}}}}: {e}")
-
-
-def expand_figures(text):
-    return FIGURE_RE.sub(lambda m: figure(m.group(1), m.group(2)), text)
+    if run == "latest" or run.startswith("latest-"):
+        k = "bench" if run == "latest" else run[len("latest-"):]
+        if k not in r:
+            raise BenchError(f"{LATEST} has no '{k} <stamp>' line")
+        run = r[k]
+    path = os.path.join(ROOT, "bench", "results", run + "-summary.csv")
+    if not os.path.isfile(path):
+        raise BenchError(f"bench/results/{run}-summary.csv does not exist")
+    rows = summary(run)
+    f = key.split("/")
+    if rows and "scenario" in rows[0]:
+        if len(f) != 2:
+            raise BenchError(f"bench/results/{run}-summary.csv: ROW is SCENARIO/METRIC, not {key}")
+        rr = row(rows, f[0], f[1])
+        col = {"ratio": "ratio", "minijet": "minijet_median", "nats": "nats_median"}.get(field, field)
+        if col not in rr or rr[col] in ("", "n/a"):
+            raise BenchError(f"bench/results/{run}-summary.csv: no {field} for {key}")
+        return fx(float(rr[col])) if col == "ratio" else fmt_value(float(rr[col]), f[1])
+    if len(f) != 3:
+        raise BenchError(f"bench/results/{run}-summary.csv: ROW is FIGURE/SERVER/X, not {key}")
+    rr = srow(rows, *f)
+    if field not in rr or rr[field] in ("", "n/a"):
+        raise BenchError(f"bench/results/{run}-summary.csv: no {field} for {key}")
+    return fmt_value(float(rr[field]), rr["unit"])
 
 
 def generate(name):

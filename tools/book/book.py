@@ -49,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import figures  # noqa: E402  (tools/book/figures.py: the generated SVG figures)
 import bench  # noqa: E402  (tools/book/bench.py: benchmark tables and chart from one results file)
-import results  # noqa: E402  (tools/book/results.py: {{result:...}}, measured numbers from book/results/)
+import results  # noqa: E402  (tools/book/results.py: {{result:...}}, every measured number quoted in prose)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BOOK = os.path.join(ROOT, "book")
@@ -774,14 +774,9 @@ def preprocess(name, text, chapters, images, edition="student"):
             raise BookError(f"book/{name}:{i + 1}: malformed citation: {line.strip()}")
         line = "".join(p if p.startswith("`") else expand_limits(f"book/{name}:{i + 1}", p)
                        for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
-        try:  # {{bench:...}} / {{scaling:...}}: one figure of a results file (tools/book/bench.py)
-            line = "".join(p if p.startswith("`") else bench.expand_figures(p)
-                           for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
-        except bench.BenchError as e:
-            raise BookError(f"book/{name}:{i + 1}: {e}")
-        try:  # {{result:NAME|ROW|COL}}: one measured number from book/results/NAME.tsv
+        try:  # {{result:TABLE|ROW|COL}}: one measured number from a results file (tools/book/results.py)
             line = "".join(p if p.startswith("`") else results.expand(p)
-                           for p in re.split(r"(`+[^`]*`+)", line))
+                           for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
         except results.ResultError as e:
             raise BookError(f"book/{name}:{i + 1}: {e}")
         # links to other chapters: X.md -> X.html (README.md is the front page)

@@ -1,24 +1,38 @@
 #!/usr/bin/env python3
-"""tools/book/results.py — measured numbers the book quotes, kept as results files.
+"""tools/book/results.py — every measured number the book quotes in prose, from a results file.
 
-A number a chapter quotes from a measurement (how fast the simulator runs, what a Raft test
-costs in simulated seconds and RPCs) is never typed: it lives in book/results/NAME.tsv,
-written by this script from a real run, committed, and the chapter names the cell:
+A number a chapter quotes from a measurement (a benchmark ratio, how fast the simulator runs,
+what a Raft test costs, how many swarm seeds failed) is never typed. The chapter names one
+cell of a committed results file, in ONE syntax:
 
-    {{result:NAME|ROW|COLUMN}}     the value in the row whose first column is ROW
+    {{result:TABLE|ROW|COLUMN}}
 
-`make book` replaces each with the file's value and FAILS when the file, the row or the
-column is missing, so a quoted number always has its results file behind it. Rerun a
-measurement (and commit the file) when the code it measures changes:
+and `make book` prints that cell, and FAILS when the file, the row or the column is missing
+(so does any `{{...}}` left in prose that is not a known form). TABLE says which file:
+
+    NAME           book/results/NAME.tsv, written by this script (below). ROW is the value
+                   of the row's first column, COLUMN a name from the file's header line.
+    bench/RUN      bench/results/RUN-summary.csv, written by bench/compare.sh or
+                   bench/scaling.sh. RUN is a stamp, `latest` (the `bench` run that
+                   bench/results/LATEST names) or `latest-KEY` (LATEST's KEY line:
+                   latest-scaling, latest-clusters, ...). ROW is SCENARIO/METRIC for a
+                   compare summary (COLUMN ratio, minijet, nats, minijet_min, ...) or
+                   FIGURE/SERVER/X for a scaling summary (COLUMN median, min, max); the value
+                   is formatted by its unit (tools/book/bench.py).
+
+book/results/ files are measured by this script from a real run and committed with the
+change they measure; rerun one when the code it measures changes:
 
     python3 tools/book/results.py sim-speed       # chapter 8.10: pubsub-basic under each setting
     python3 tools/book/results.py sim-scenarios   # chapter 8.10: every broker scenario, as shipped
     python3 tools/book/results.py raft-tests      # chapter 9.8: the 6.5840 table, the binary's time
     python3 tools/book/results.py raft-swarm      # chapter 9.9: make swarm's 1,000 seeds of raft-random
+    python3 tools/book/results.py failover-swarm  # chapter 11: make swarm's 1,000 seeds of failover-random
     python3 tools/book/results.py callgrind       # appendix B.7: instructions per message, before/after
 
 A results file is tab-separated: '#' lines say how and where it was measured (they are not
-read), the first other line names the columns, the rest are rows.
+read), the first other line names the columns, the rest are rows. Benchmark tables (whole
+tables, not single figures) are generated regions, see tools/book/bench.py.
 """
 import os
 import re
@@ -31,7 +45,8 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DIR = os.path.join(ROOT, "book", "results")
-RESULT_RE = re.compile(r"\{\{result:([\w-]+)\|([^|}]+)\|([^|}]+)\}\}")
+RESULT_RE = re.compile(r"\{\{result:([^|}]*)\|([^|}]*)\|([^|}]*)\}\}")
+ANY_RE = re.compile(r"\{\{[^{}]*\}\}")
 SIM = os.path.join(ROOT, "build", "minijet-sim")
 RAFT = os.path.join(ROOT, "build", "tests", "test_raft")
 
@@ -64,8 +79,26 @@ def value(name, row, col):
     return t[row][col]
 
 
+def cell(tab, row, col):
+    """The printed value of {{result:tab|row|col}}."""
+    if tab.startswith("bench/"):
+        import bench  # tools/book/bench.py: the benchmark summaries and their units
+        try:
+            return bench.figure(tab[len("bench/"):], row, col)
+        except bench.BenchError as e:
+            raise ResultError(f"{{{{result:{tab}|{row}|{col}}}}}: {e}")
+    if not re.fullmatch(r"[\w-]+", tab):
+        raise ResultError(f"{{{{result:{tab}|{row}|{col}}}}}: TABLE is NAME (book/results/NAME.tsv) or bench/RUN")
+    return value(tab, row, col)
+
+
 def expand(text):
-    return RESULT_RE.sub(lambda m: value(m.group(1), m.group(2), m.group(3)), text)
+    """text with every {{result:...}} replaced; a {{...}} of any other form is an error."""
+    out = RESULT_RE.sub(lambda m: cell(m.group(1).strip(), m.group(2).strip(), m.group(3).strip()), text)
+    left = ANY_RE.search(out)
+    if left:
+        raise ResultError(f"{left.group(0)} is not {{{{result:TABLE|ROW|COLUMN}}}} (tools/book/results.py)")
+    return out
 
 
 # ------------------------------------------------------------------ measuring
@@ -191,6 +224,25 @@ def raft_swarm(seeds=1000):
         ["\t".join(r) for r in rows]
 
 
+def failover_swarm(seeds=1000, jobs=2):
+    """Chapter 11: make swarm's seeds of failover-random (an R3 stream under kills and partitions,
+    every run checked against Raft's properties and the acknowledged-message invariants)."""
+    t0 = time.monotonic()
+    out = subprocess.run([SIM, "swarm", "failover-random", "--seeds", f"1-{seeds}", "--jobs", str(jobs)],
+                         capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    m = re.search(r"^swarm: (\d+) seeds, (\d+) failing$", out.stdout, re.M)
+    if not m:
+        raise ResultError(f"minijet-sim swarm failover-random printed no summary: {out.stderr.strip()[-300:]}")
+    simulated = sim_run(["failover-random", "--seed", "1"])["sim"] * seeds
+    return header(f"minijet-sim swarm failover-random --seeds 1-{seeds} --jobs {jobs} (make swarm); wall_s is "
+                  "wall-clock seconds for the whole swarm, x_real simulated seconds per wall-clock second") + \
+        ["\t".join(["scenario", "seeds", "runs", "failing", "jobs", "wall_s", "simulated_s", "x_real", "when"]),
+         "\t".join(["failover-random", f"1–{seeds:,}", f"{int(m.group(1)):,}", m.group(2), str(jobs),
+                    f"{wall:,.0f} s", f"{simulated:,.0f} s", f"{simulated / wall:.0f}×",
+                    time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())])]
+
+
 CALLGRIND_COMMITS = [("before", "c99a762"), ("after", "98c4360")]
 CALLGRIND_FUNCS = ["stream_on_msg", "consumer_deliver", "send_msg", "file_load", "on_ack"]
 
@@ -245,7 +297,7 @@ def callgrind(n=3000, port=14931):
 
 
 MEASURE = {"sim-speed": sim_speed, "sim-scenarios": sim_scenarios, "raft-tests": raft_tests,
-           "raft-swarm": raft_swarm, "callgrind": callgrind}
+           "raft-swarm": raft_swarm, "failover-swarm": failover_swarm, "callgrind": callgrind}
 
 
 def main(argv):
