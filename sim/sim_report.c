@@ -196,19 +196,29 @@ static void plot_line(GString *s, const char *file, sqlite3 *db, const char *con
     g_string_append(s, first ? "set yrange [0:1]\nplot NaN title 'no data'\n" : "\n");
 }
 
-/* A cluster's chart, cluster.png: above, per node, what its clients received (solid) and
- * published (dashed); below, per node, the clients connected (steps) and the clients that
- * arrived from another node (impulses: a lost server or a roaming client). Fault windows
+/* A cluster's chart, cluster.png: above, per node, what the scenario measured there: the
+ * core-NATS messages its clients received (solid) and published (dashed), and, in a
+ * clustered-JetStream run, the PubAcks its publishers got (thick, dash-dot), each family drawn
+ * only when the run has any; below, per node, the clients connected (steps) and the clients
+ * that arrived from another node (impulses: a lost server or a roaming client). Fault windows
  * are shaded across both, so a crash shows as its node's lines falling to zero and the
  * others taking its clients. */
+static int64_t scalar_i64(sqlite3 *db, const char *sql);
+
 static bool cluster_chart(GString *s, sqlite3 *db, const char *dir, const char *title, int nodes) {
+    bool core = scalar_i64(db, "SELECT count(*) FROM metrics WHERE (name LIKE 'n%.msg_per_s' OR name LIKE "
+                               "'n%.pub_per_s') AND value > 0") > 0;
+    bool acks = scalar_i64(db, "SELECT count(*) FROM metrics WHERE name LIKE 'ack_per_s_n%'") > 0;
+    const char *what = core && acks ? "received (solid), published (dashed) and PubAcks (dash-dot) by the clients of each node"
+                       : acks      ? "PubAcks received by the publishers connected to each node"
+                                   : "received (solid) and published (dashed) by the clients of each node";
     g_string_append_printf(s,
         "set terminal pngcairo size 900,640 font ',10' noenhanced\n"
         "set output 'cluster.png'\nset multiplot title '%s: per node (shaded: fault windows)'\n"
-        "set key outside right top vertical Left reverse samplen 2\nset yrange [*:*]\nset lmargin 10\n"
-        "set origin 0, 0.48\nset size 1, 0.46\nset xlabel ''\nset ylabel 'messages per second'\n"
-        "set title 'received (solid) and published (dashed) by the clients of each node'\n",
-        title);
+        "set key outside right top vertical Left reverse samplen 2\nset yrange [0:*]\nset lmargin 10\nset rmargin 22\n"
+        "set origin 0, 0.48\nset size 1, 0.46\nset xlabel ''\nset ylabel '%s per second'\n"
+        "set title '%s'\n",
+        title, acks && !core ? "PubAcks" : "messages", what);
     GString *top = g_string_new(NULL), *bottom = g_string_new(NULL);
     for (int n = 1; n <= nodes; n++) {
         g_autofree char *sql = g_strdup_printf(
@@ -221,9 +231,21 @@ static bool cluster_chart(GString *s, sqlite3 *db, const char *dir, const char *
         int rows = 0;
         if (!query_to_file(db, sql, path, &rows)) return false;
         if (rows == 0) continue;
-        g_string_append_printf(top, "%s'%s' using 1:2 with lines lw 2 lc %d title 'n%d received', "
-                                    "'' using 1:3 with lines lw 1 dt 2 lc %d title 'n%d published'",
-                               top->len ? ", " : "plot ", name, n, n, n, n);
+        if (core)
+            g_string_append_printf(top, "%s'%s' using 1:2 with lines lw 2 lc %d title 'n%d received', "
+                                        "'' using 1:3 with lines lw 1 dt 2 lc %d title 'n%d published'",
+                                   top->len ? ", " : "plot ", name, n, n, n, n);
+        g_autofree char *ack_name = g_strdup_printf("ack_per_s_n%d", n);
+        if (acks && has_metric(db, ack_name)) {
+            g_autofree char *ack_sql = g_strdup_printf(
+                "SELECT time_ns / 1e9, value FROM metrics WHERE name = '%s' ORDER BY time_ns;", ack_name);
+            g_autofree char *ack_file = g_strdup_printf("cluster-acks-n%d.dat", n);
+            g_autofree char *ack_path = g_build_filename(dir, ack_file, NULL);
+            int ack_rows = 0;
+            if (!query_to_file(db, ack_sql, ack_path, &ack_rows)) return false;
+            g_string_append_printf(top, "%s'%s' using 1:2 with lines lw 2 dt %s lc %d title 'n%d PubAcks'",
+                                   top->len ? ", " : "plot ", ack_file, core ? "4" : "1", n, n);
+        }
         g_string_append_printf(bottom, "%s'%s' using 1:4 with steps lw 2 lc %d title 'n%d clients', "
                                        "'' using 1:($5 > 0 ? $5 : NaN) with impulses lw 5 lc %d title 'n%d arrivals'",
                                bottom->len ? ", " : "plot ", name, n, n, n, n);
@@ -238,8 +260,6 @@ static bool cluster_chart(GString *s, sqlite3 *db, const char *dir, const char *
     g_string_free(bottom, TRUE);
     return true;
 }
-
-static int64_t scalar_i64(sqlite3 *db, const char *sql);
 
 /* The queue checker's verdict, lost.png (clustered JetStream; sim_jscluster.c writes the
  * queue_* metrics): above, every publish at the time it was sent, on the row of its class,
@@ -293,7 +313,7 @@ static bool lost_chart(GString *s, sqlite3 *db, const char *dir, const char *tit
                        : "plot 'lost-classes.dat' using 1:2:($1 == 0 ? 0x2ca02c : $1 <= 3 ? 0xd62728 : $1 <= 5 ? 0x7f7f7f"
                          " : 0x9467bd):xtic(3) with boxes lc rgb variable, '' using 1:2:(sprintf('%d', $2)) with labels"
                          " offset 0,0.7 font ',9'\n");
-    g_string_append(s, "set origin 0.62, 0\nset size 0.38, 0.46\nset title 'acknowledged, missing from the replica'\n"
+    g_string_append(s, "set origin 0.62, 0\nset size 0.38, 0.46\nset title 'acknowledged, missing per replica'\n"
                        "set xrange [*:*]\nset autoscale x\nset offsets 0.6, 0.6, graph 0.15, 0\nset xtics norotate font ',10'\n"
                        "set ylabel ''\n");
     g_string_append(s, rows_nodes == 0 ? "plot NaN title 'no replica'\n"
