@@ -200,10 +200,14 @@ def all_xref_errors(chapters, texts):
     for ch in chapters:
         errors += check_xrefs(f"book/{ch}", texts[ch], targets, letters)
         errors += typed_limit_errors(f"book/{ch}", texts[ch])
+        errors += typed_measurement_errors(f"book/{ch}", texts[ch])
     errors += check_xrefs("book/README.md", read(os.path.join(BOOK, "README.md")), targets, letters)
+    errors += typed_limit_errors("book/README.md", read(os.path.join(BOOK, "README.md")))
     for pat in XREF_FILES:
         for f in sorted(glob.glob(os.path.join(ROOT, pat))):
             errors += check_xrefs(os.path.relpath(f, ROOT), read(f), targets, letters)
+            errors += typed_limit_errors(os.path.relpath(f, ROOT), read(f), expands=False)
+            errors += typed_measurement_errors(os.path.relpath(f, ROOT), read(f))
     for ch in chapters + ["README.md"]:
         src = texts[ch] if ch in texts else read(os.path.join(BOOK, ch))
         for no, line in enumerate(strip_code(src), 1):
@@ -657,24 +661,98 @@ def expand_limits(where, line):
     return LIMIT_REF_RE.sub(sub, line)
 
 
-def typed_limit_errors(where, text):
-    """[error] for prose lines that name a limit and type its value."""
-    errors, lim = [], limits()
+def limit_forms(name, v):
+    """The ways a value of a limit can be typed: what {{NAME}} prints, the bare number with and
+    without thousands separators, and the other units a reader would use (64 MiB, 64MiB,
+    67,108,864 bytes, 4096-byte; 2 s, 2s, 2 seconds, 0.05 s). A bare number below 10 only on
+    the line that names the limit (a paragraph's "2" is rarely that limit)."""
+    forms = {str(v), f"{v:,}"} if v >= 10 else set()
+    if not re.fullmatch(r"\d", format_limit(name, v)):
+        forms.add(format_limit(name, v))
+    if name.endswith("_BYTES") or name.endswith("_BYTES_MAX"):
+        forms |= {f"{v} bytes", f"{v:,} bytes", f"{v} B", f"{v:,} B"}
+        for units, size in ((("MiB", "MB"), 1 << 20), (("KiB", "KB", "kB"), 1 << 10)):
+            if v >= size and v % size == 0:
+                for u in units:
+                    forms |= {f"{v // size} {u}", f"{v // size}{u}"}
+    if name.endswith("_NS"):
+        for words, size in ((("min", "minutes", "minute", "m"), 60 * 10**9), (("s", "seconds", "second", "sec"), 10**9),
+                            (("ms", "milliseconds"), 10**6), (("µs", "us", "microseconds"), 10**3)):
+            q = v / size
+            if q >= 1 and q == int(q):
+                for w in words:
+                    forms |= {f"{int(q)} {w}", f"{int(q)}{w}"}
+            elif size == 10**9 and 0.01 <= q < 1:
+                forms |= {f"{q:g} s", f"{q:g}s", f"{q:g} seconds"}
+    return forms
+
+
+def prose_paragraphs(text):
+    """[(first line number, [(line number, prose line)])]: runs of non-blank prose lines (code,
+    inline code and comments blanked); a table row is a paragraph of its own."""
+    paras, cur = [], []
     for no, line in enumerate(strip_code(text), 1):
-        raw_line = text.splitlines()[no - 1]
-        for name in set(re.findall(r"`(LIMIT_\w+)`", raw_line)):
+        if not line.strip() or line.lstrip().startswith("|"):
+            if cur:
+                paras.append(cur)
+            cur = []
+            if line.strip():
+                paras.append([(no, line)])
+            continue
+        cur.append((no, line))
+    if cur:
+        paras.append(cur)
+    return paras
+
+
+def typed_limit_errors(where, text, expands=True):
+    """[error] for a paragraph (or table row) that names a limit (`LIMIT_X`) and also types its
+    value, in any of its forms (limit_forms). In the book the fix is {{LIMIT_X}}; in files read
+    as they are (the README, the handouts: expands=False) it is the name alone."""
+    errors, lim = [], limits()
+    raw = text.splitlines()
+    for para in prose_paragraphs(text):
+        names = set()
+        for no, _ in para:
+            names |= set(re.findall(r"`(LIMIT_\w+)`", raw[no - 1]))
+        for name in sorted(names - {"LIMIT_NAME"}):  # LIMIT_NAME: the README's placeholder
             if name not in lim:
-                errors.append(f"{where}:{no}: `{name}` is not in {LIMITS_H}")
+                errors.append(f"{where}:{para[0][0]}: `{name}` is not in {LIMITS_H}")
                 continue
-            v = lim[name]
-            forms = {format_limit(name, v), str(v), f"{v:,}"}
-            if name.endswith("_NS"):
-                forms |= {f"{v // 10**9} s"} if v % 10**9 == 0 else set()
-            prose = LIMIT_REF_RE.sub("", line)
-            for f in forms:
-                if re.search(r"(?<![\w.,])" + re.escape(f) + r"(?!\w|,\d|\.\d)", prose):
-                    errors.append(f"{where}:{no}: `{name}`'s value is typed ({f}); write {{{{{name}}}}}")
+            forms = limit_forms(name, lim[name])
+            for no, line in para:
+                prose = re.sub(r"\{\{[^{}]*\}\}", "", line)
+                here = forms | ({str(lim[name])} if f"`{name}`" in raw[no - 1] else set())
+                hit = next((f for f in sorted(here, key=len, reverse=True)
+                            if re.search(r"(?<![\w.,])" + re.escape(f) + r"(?![\w%]|,\d|\.\d)", prose)), None)
+                if hit:
+                    fix = f"write {{{{{name}}}}}" if expands else "name the limit, do not type its value"
+                    errors.append(f"{where}:{no}: `{name}`'s value is typed ({hit}); {fix}")
                     break
+    return errors
+
+
+# A measured number is quoted as {{result:...}} (tools/book/results.py), never typed. The
+# forms that can only be a measurement are caught: a ratio (1.67×; not arithmetic such as
+# 16 × 64, not a target such as ≥ 1.5×), a rate in thousands or megabytes (92k msgs/s,
+# 310 MB/s; a scenario's "250 messages/s" is a setting) and an approximate timing (~9 ns,
+# ~0.5 µs). Generated benchmark tables (<!-- bench:NAME -->) are exempt:
+# bench-sync writes them from the results.
+MEASURED_RE = re.compile(
+    r"(?<![\w.,≥≤<>~])(?<![≥≤<>] )\d[\d,]*(?:\.\d+)?(?:×(?!\d)|\s×(?!\s*[\w(]))"
+    r"|(?<![\w.,])\d[\d,]*(?:\.\d+)?\s?(?:[kM]\s?(?:msgs?|ops)|MB|GB)/s\b"
+    r"|~\s?\d[\d,]*(?:\.\d+)?\s?(?:ns|µs|us|ms)\b")
+
+
+def typed_measurement_errors(where, text):
+    text = re.sub(r"<!-- bench:[\w-]+ -->.*?<!-- bench:end -->", lambda m: "\n" * m.group(0).count("\n"), text,
+                  flags=re.S)
+    errors = []
+    for no, line in enumerate(strip_code(text), 1):
+        prose = re.sub(r"\{\{[^{}]*\}\}", "N", line)
+        for m in MEASURED_RE.finditer(prose):
+            errors.append(f"{where}:{no}: '{m.group(0)}' looks measured and is typed: quote it from a results file "
+                          "({{result:TABLE|ROW|COLUMN}}, tools/book/results.py) or say it without the number")
     return errors
 
 

@@ -23,6 +23,7 @@ and `make book` prints that cell, and FAILS when the file, the row or the column
 book/results/ files are measured by this script from a real run and committed with the
 change they measure; rerun one when the code it measures changes:
 
+    python3 tools/book/results.py sublist-perf    # chapter 4.5: what a trie operation costs
     python3 tools/book/results.py sim-speed       # chapter 8.10: pubsub-basic under each setting
     python3 tools/book/results.py sim-scenarios   # chapter 8.10: every broker scenario, as shipped
     python3 tools/book/results.py raft-tests      # chapter 9.8: the 6.5840 table, the binary's time
@@ -224,6 +225,33 @@ def raft_swarm(seeds=1000):
         ["\t".join(r) for r in rows]
 
 
+SUBLIST = os.path.join(ROOT, "build", "tests", "test_sublist")
+SUBLIST_ROWS = [("cached", "cached match, 16-byte subject"), ("uncached", "uncached match (incl. snprintf)"),
+                ("first-sighting", "unique ack subject + hot subject (incl. snprintf)"),
+                ("insert-remove", "literal insert+remove")]
+
+
+def sublist_perf(rounds=5):
+    """Chapter 4.5: what one trie operation costs, the best of ROUNDS runs of the perf test."""
+    best = {}
+    for _ in range(rounds):
+        out = subprocess.run([SUBLIST, "-m", "perf", "-p", "/sublist/perf"], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise ResultError("build/tests/test_sublist -m perf failed; fix it before measuring")
+        for m in re.finditer(r"min perf: (.*): ([\d.]+) ns", out.stdout):
+            best[m.group(1)] = min(best.get(m.group(1), float("inf")), float(m.group(2)))
+    rows = []
+    for rid, label in SUBLIST_ROWS:
+        if label not in best:
+            raise ResultError(f"test_sublist printed no 'min perf: {label}'")
+        ns = best[label]
+        rows.append([rid, f"{ns:.0f} ns" if ns < 1000 else f"{ns / 1000:.1f} µs", f"{ns:.1f}", label])
+    return header(f"build/tests/test_sublist -m perf -p /sublist/perf, the best of {rounds} runs (each run's figure is "
+                  "already its minimum over repetitions); 10 000 literal subscriptions plus a * queue and a > "
+                  "subscription") + \
+        ["\t".join(["operation", "cost", "ns", "test_label"])] + ["\t".join(r) for r in rows]
+
+
 def failover_swarm(seeds=1000, jobs=2):
     """Chapter 11: make swarm's seeds of failover-random (an R3 stream under kills and partitions,
     every run checked against Raft's properties and the acknowledged-message invariants)."""
@@ -297,7 +325,7 @@ def callgrind(n=3000, port=14931):
 
 
 MEASURE = {"sim-speed": sim_speed, "sim-scenarios": sim_scenarios, "raft-tests": raft_tests,
-           "raft-swarm": raft_swarm, "failover-swarm": failover_swarm, "callgrind": callgrind}
+           "raft-swarm": raft_swarm, "failover-swarm": failover_swarm, "sublist-perf": sublist_perf, "callgrind": callgrind}
 
 
 def main(argv):
