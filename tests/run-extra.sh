@@ -49,6 +49,22 @@ sim_cluster_chart() {
   [ "$before" -gt 0 ] && [ "$during" -eq 0 ] && [ "$total" -eq "$after" ]
 }
 
+# cluster.png of a clustered-JetStream run charts what it measured, the PubAcks per node (it
+# once charted only core-NATS messages: all zeros): the PubAcks its data files add up to
+# (rate x bucket width, summed over the nodes) are summary.txt's count
+sim_cluster_chart_js() {
+  local dir=build/sim/test-cluster-chart-js drawn want
+  rm -rf "$dir"
+  "$SIM" run failover-leader-kill --seed 1 --out "$dir" >/dev/null || return 1
+  [ -s "$dir/cluster.png" ] || { echo "no cluster.png"; return 1; }
+  grep -q "cluster-acks-n1.dat" "$dir/charts.gp" || { echo "cluster.png does not plot the PubAcks"; return 1; }
+  drawn=$(awk 'FNR == 2 { w = $1 - p } { p = $1; s[FILENAME] += $2; ws[FILENAME] = w }
+               END { for (f in s) n += s[f] * ws[f]; printf "%.0f\n", n }' "$dir"/cluster-acks-n*.dat)
+  want=$(sed -nE 's/^answered .*\(([0-9]+) replies to requests, ([0-9]+) PubAcks.*/\2/p' "$dir/summary.txt")
+  echo "cluster.png's PubAcks add up to $drawn; summary.txt: $want"
+  [ -n "$want" ] && [ "$want" -gt 0 ] && [ "$drawn" -eq "$want" ]
+}
+
 # lost.png (the queue checker drawn): jepsen-7564 under lazy fsync loses acknowledged
 # publishes, and the chart's data says how many, as summary.txt does; at the default policy
 # the same run draws the chart with none lost
@@ -210,6 +226,7 @@ if [ -x "$SIM" ]; then
   run_check "sim-lost-chart" sim_lost_chart
   run_check "sim-jepsen-7556-detects-and-repairs" sim_jepsen_7556_detects
   run_check "sim-cluster-chart" sim_cluster_chart
+  run_check "sim-cluster-chart-pubacks" sim_cluster_chart_js
 else
   run_check "sim-binary-built" test -x "$SIM"
 fi
