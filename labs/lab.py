@@ -401,8 +401,8 @@ def starter_checks(n, total, objs):
         # the handout solution in the same copy of the starter must score full marks
         t0 = time.monotonic()
         if solution_blocks(n) is None:
-            # reported, not hidden: a lab without one is not yet checked against its handout
-            out.append((True, f"lab {n} handout solution # SKIP labs/{n}-*/handout-solution.c not written yet", []))
+            # every lab has one: without it nothing checks the handout against the grader
+            out.append((False, f"lab {n} handout solution: labs/{n}-*/handout-solution.c is missing", []))
             return out
         fill_starter(n, tmp)
         lines = capture(lambda: grade(n, tmp))
