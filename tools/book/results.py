@@ -27,6 +27,7 @@ change they measure; rerun one when the code it measures changes:
     python3 tools/book/results.py sim-speed       # chapter 8.10: pubsub-basic under each setting
     python3 tools/book/results.py sim-scenarios   # chapter 8.10: every broker scenario, as shipped
     python3 tools/book/results.py raft-tests      # chapter 9.8: the 6.5840 table, the binary's time
+    python3 tools/book/results.py raft-bugs       # chapter 9: how often random search finds Figure 8's bug
     python3 tools/book/results.py raft-swarm      # chapter 9.9: make swarm's 1,000 seeds of raft-random
     python3 tools/book/results.py failover-swarm  # chapter 11: make swarm's 1,000 seeds of failover-random
     python3 tools/book/results.py callgrind       # appendix B.7: instructions per message, before/after
@@ -225,6 +226,27 @@ def raft_swarm(seeds=1000):
         ["\t".join(r) for r in rows]
 
 
+def raft_bugs(sim_seeds=40):
+    """Chapter 9: how often a random search catches the broken commit rule (Figure 8): the unit
+    test's adversary (/raft/broken/figure8-random) and the simulator's raft-figure8 scenario with
+    --bug raft-commit-old-term over seeds 1..sim_seeds."""
+    out = subprocess.run([RAFT, "-p", "/raft/broken/figure8-random", "--verbose"], capture_output=True, text=True)
+    m = re.search(r"caught on (\d+) of (\d+) adversary seeds", out.stdout)
+    first = re.search(r"first caught: seed=(\d+) t=\S+ (.*)", out.stdout)
+    if out.returncode != 0 or not m or not first:
+        raise ResultError("test_raft /raft/broken/figure8-random did not report what it caught")
+    caught = [k for k in range(1, sim_seeds + 1)
+              if subprocess.run([SIM, "run", "raft-figure8", "--seed", str(k), "--bug", "raft-commit-old-term"],
+                                capture_output=True).returncode == 1]
+    return header("the broken commit rule (RaftConfig.bug raft-commit-old-term) under random search: "
+                  "build/tests/test_raft -p /raft/broken/figure8-random --verbose, and minijet-sim run raft-figure8 "
+                  f"--seed N --bug raft-commit-old-term for N in 1..{sim_seeds} (exit 1 = caught)") + \
+        ["\t".join(["search", "seeds", "caught", "first_seed", "first_violation", "caught_seeds"]),
+         "\t".join(["unit-adversary", m.group(2), m.group(1), first.group(1), first.group(2), ""]),
+         "\t".join(["sim-figure8", f"1–{sim_seeds}", str(len(caught)), str(caught[0]) if caught else "", "",
+                    ", ".join(map(str, caught))])]
+
+
 SUBLIST = os.path.join(ROOT, "build", "tests", "test_sublist")
 SUBLIST_ROWS = [("cached", "cached match, 16-byte subject"), ("uncached", "uncached match (incl. snprintf)"),
                 ("first-sighting", "unique ack subject + hot subject (incl. snprintf)"),
@@ -325,7 +347,7 @@ def callgrind(n=3000, port=14931):
 
 
 MEASURE = {"sim-speed": sim_speed, "sim-scenarios": sim_scenarios, "raft-tests": raft_tests,
-           "raft-swarm": raft_swarm, "failover-swarm": failover_swarm, "sublist-perf": sublist_perf, "callgrind": callgrind}
+           "raft-swarm": raft_swarm, "failover-swarm": failover_swarm, "sublist-perf": sublist_perf, "raft-bugs": raft_bugs, "callgrind": callgrind}
 
 
 def main(argv):
