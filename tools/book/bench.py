@@ -465,6 +465,8 @@ def fmt_value(v, unit):
         return f"{v:.2f} s"
     if unit == "ms":
         return f"{v:.1f} ms"
+    if unit.endswith("_ms"):
+        return f"{v:,.0f} ms"
     if unit.startswith("bytes_per"):
         return f"{v:,.0f} B"
     return f"{v:g}"
