@@ -175,7 +175,7 @@ void raft_checker_ready(RaftChecker *k, const Raft *r, const RaftReady *rd) {
     for (size_t i = 0; i < rd->n_entries; i++) {
         const RaftEntry *e = &rd->entries[i];
         uint64_t prev = i > 0 ? rd->entries[i - 1].term : raft_term_at(r, e->index - 1);
-        uint64_t dh = hash_bytes(e->data);
+        uint64_t dh = hash_bytes(e->data) ^ (uint64_t)e->type;
         EntryMeta *m = g_hash_table_lookup(k->metas, meta_key(e->index, e->term));
         if (m == NULL) {
             m = g_new(EntryMeta, 1);
@@ -185,6 +185,22 @@ void raft_checker_ready(RaftChecker *k, const Raft *r, const RaftReady *rd) {
             violation(k, "log matching: %s holds a different entry (%" G_GUINT64_FORMAT ", term %" G_GUINT64_FORMAT ")",
                       nd->name, e->index, e->term);
         }
+    }
+    /* One server at a time: every configuration entry differs from the configuration in
+     * force before it by exactly one voter (the overlap argument in raft.c rests on it). */
+    for (size_t i = 0; i < rd->n_entries; i++) {
+        const RaftEntry *e = &rd->entries[i];
+        RaftPeers before, after;
+        if (e->type != RAFT_ENTRY_CONF || !raft_conf_at(r, e->index - 1, &before)) continue;
+        if (!raft_peers_decode(e->data, &after)) {
+            violation(k, "membership: %s holds a malformed configuration at %" G_GUINT64_FORMAT, nd->name, e->index);
+            continue;
+        }
+        uint32_t common = 0;
+        for (uint32_t j = 0; j < after.n; j++) common += raft_peers_has(&before, after.ids[j]);
+        if (before.n + after.n - 2 * common != 1)
+            violation(k, "membership: %s's configuration at %" G_GUINT64_FORMAT " (%u voters) changes %u voters at once",
+                      nd->name, e->index, after.n, before.n + after.n - 2 * common);
     }
     if (raft_role(r) == RAFT_LEADER && nd->lead_term == raft_term(r) && rd->n_entries > 0 &&
         rd->entries[0].index <= nd->lead_last)
@@ -207,7 +223,12 @@ void raft_checker_node(RaftChecker *k, const Raft *r) {
             violation(k, "leader append-only: %s's log lost index %" G_GUINT64_FORMAT " in term %" G_GUINT64_FORMAT, nd->name,
                       nd->lead_last, term);
     } else {
-        /* a new leader: Leader Completeness — it holds every entry anyone has applied */
+        /* a new leader: it was elected by a majority of ITS configuration, so it is a voter
+         * of it (one per term across configurations: the term map above) */
+        if (!raft_is_member(r, id))
+            violation(k, "election safety: %s leads term %" G_GUINT64_FORMAT " without being a voter of its configuration",
+                      nd->name, term);
+        /* Leader Completeness — it holds every entry anyone has applied */
         nd->lead_term = term;
         uint64_t si = raft_snapshot_index(r); /* the compacted prefix: judged by its last (index, term) */
         const RaftCheckerCommit *sc = si > 0 ? raft_checker_commit_at(k, si) : NULL;

@@ -34,7 +34,11 @@
  *   raft_checker_value(data)            the first 8 bytes of a command (its value)
  *
  * CHECKERS
- *   election safety      a map term -> leader; a second leader for a term is a violation
+ *   election safety      a map term -> leader; a second leader for a term is a violation,
+ *                        whatever configurations the two used; a new leader must be a
+ *                        voter of the configuration in force in its log
+ *   membership           every configuration entry persisted anywhere differs from the
+ *                        configuration before it by exactly one voter
  *   leader append-only   a leader's last index never shrinks within its term, its entry there
  *                        keeps its term, and its Ready never rewrites an index it had
  *   log matching         every persisted (index, term) is recorded with its data hash and its

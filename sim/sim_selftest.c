@@ -251,7 +251,7 @@ static void test_raft_checker_snapshot_at(void) {
     checker_violations = 0;
     for (uint64_t i = 1; i <= 5; i++) { /* n1 applies 1..5 (terms 1,1,2,2,2) */
         GBytes *d = g_bytes_new(&i, sizeof i);
-        RaftEntry e = {i <= 2 ? 1 : 2, i, d};
+        RaftEntry e = {i <= 2 ? 1 : 2, i, d, RAFT_ENTRY_NORMAL};
         raft_checker_apply(k, ids[0], &e);
         g_bytes_unref(d);
     }
@@ -260,7 +260,7 @@ static void test_raft_checker_snapshot_at(void) {
     g_assert_cmpint(checker_violations, ==, 0);
     uint64_t five = 5;
     GBytes *d = g_bytes_new(&five, sizeof five);
-    RaftEntry e5 = {2, 5, d};
+    RaftEntry e5 = {2, 5, d, RAFT_ENTRY_NORMAL};
     raft_checker_apply(k, ids[1], &e5); /* and applies 5 after it: the same chain as n1's */
     g_assert_cmpint(checker_violations, ==, 0);
     raft_checker_restore_at(k, ids[2], 4, 1); /* n3: a snapshot through 4 of term 1 */
@@ -269,7 +269,7 @@ static void test_raft_checker_snapshot_at(void) {
     g_assert_cmpint(checker_violations, ==, 2);
     raft_checker_restore_at(k, ids[2], 0, 0); /* an empty member: nothing to compare */
     GBytes *other = g_bytes_new("x", 1);
-    RaftEntry e1 = {1, 1, other};
+    RaftEntry e1 = {1, 1, other, RAFT_ENTRY_NORMAL};
     raft_checker_apply(k, ids[2], &e1); /* a different payload at index 1 */
     g_assert_cmpint(checker_violations, ==, 3);
     g_bytes_unref(other);

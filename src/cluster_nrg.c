@@ -132,7 +132,7 @@ static void apply_committed(Nrg *n) {
         n->applied++;
         gsize len;
         const uint8_t *p = g_bytes_get_data(e->data, &len);
-        if (len > 0 && n->cb.apply != NULL) n->cb.apply(n->ctx, e->index, p, len);
+        if (e->type == RAFT_ENTRY_NORMAL && len > 0 && n->cb.apply != NULL) n->cb.apply(n->ctx, e->index, p, len);
     }
 }
 

@@ -4,7 +4,8 @@
  *   Ongaro and Ousterhout's Raft ("In Search of an Understandable Consensus Algorithm",
  *   2014; references to "the paper" and its Figure 2 below) plus three things from Ongaro's
  *   thesis that a real deployment needs: pre-vote (§9.6), leadership transfer (§3.10) and
- *   log compaction with InstallSnapshot (§5). No membership changes.
+ *   log compaction with InstallSnapshot (§5), and membership changes one server at a time
+ *   (§4.1; essay MEMBERSHIP CHANGES below).
  *
  * THE PIECES, in file order
  *   the log in memory      entries snapshot_index+1 .. last, plus the snapshot's (index, term)
@@ -15,6 +16,7 @@
  *                          conflict back-up — essay below, LAB(6)
  *   commit                 maybe_commit() — essay below, LAB(7)
  *   snapshots              raft_compact(), send_snapshot(), the install handler, LAB(8)
+ *   membership             the configuration in force, raft_propose_conf() — essay below
  *   step, tick             the dispatcher and the clock
  *
  * LENGTH
@@ -49,8 +51,12 @@ typedef struct Progress {
 
 struct Raft {
     RaftConfig cfg;
-    uint32_t *peer_ids;
-    Progress *prs;
+    /* membership (see MEMBERSHIP CHANGES): prs[0..n) are the voters of `conf`, in its order */
+    RaftPeers conf;             /* the configuration in force: the latest in the log */
+    RaftPeers boot_conf;        /* cfg.peers: in force while neither log nor snapshot has one */
+    RaftPeers snap_conf;        /* in force at snap_index (n == 0: boot_conf) */
+    uint64_t conf_index;        /* index of the CONF entry `conf` came from; 0: none in the log */
+    Progress prs[LIMIT_RAFT_PEERS_MAX];
     size_t n;
     RaftRole role;
     uint64_t term;
@@ -94,16 +100,30 @@ static uint64_t last_term(const Raft *r) { return raft_term_at(r, raft_last_inde
 
 static void entry_clear(gpointer p) { g_bytes_unref(((RaftEntry *)p)->data); }
 
+static void conf_adopt_entry(Raft *r, const RaftEntry *e);
+static void conf_from_log(Raft *r);
+
 static void log_append(Raft *r, uint64_t term, GBytes *data) {
-    RaftEntry e = {term, raft_last_index(r) + 1, g_bytes_ref(data)};
+    RaftEntry e = {term, raft_last_index(r) + 1, g_bytes_ref(data), RAFT_ENTRY_NORMAL};
     g_array_append_val(r->log, e);
 }
 
-/* Drop index and everything after it (a conflicting suffix). Never a committed entry. */
+/* Append a CONF entry (or any typed one): a configuration takes effect the moment it is in
+ * the log (MEMBERSHIP CHANGES). */
+static void log_append_typed(Raft *r, uint64_t term, GBytes *data, RaftEntryType type) {
+    log_append(r, term, data);
+    RaftEntry *e = entry(r, raft_last_index(r));
+    e->type = type;
+    conf_adopt_entry(r, e);
+}
+
+/* Drop index and everything after it (a conflicting suffix). Never a committed entry. If a
+ * configuration went with it, the one before it is in force again. */
 static void log_truncate_from(Raft *r, uint64_t index) {
     g_assert(index > r->commit && index > r->snap_index);
     g_array_set_size(r->log, (guint)(index - r->snap_index - 1));
     if (r->unstable_from > index) r->unstable_from = index;
+    if (r->conf_index >= index) conf_from_log(r);
 }
 
 static Progress *progress(Raft *r, uint32_t id) {
@@ -113,6 +133,15 @@ static Progress *progress(Raft *r, uint32_t id) {
 }
 
 static size_t quorum(const Raft *r) { return r->n / 2 + 1; }
+
+bool raft_is_member(const Raft *r, uint32_t id) { return raft_peers_has(&r->conf, id); }
+
+/* A leader's own match index is its last index, when it is a voter (a leader that removed
+ * itself is not: MEMBERSHIP CHANGES). */
+static void self_match(Raft *r) {
+    Progress *me = progress(r, r->cfg.id);
+    if (me) me->match = raft_last_index(r);
+}
 
 /* ---------------------------------------------------------------- output */
 
@@ -159,7 +188,8 @@ void raft_ready_take(Raft *r, RaftReady *rd) {
     if (r->snapshot_pending) {
         rd->has_snapshot = true;
         rd->install_snapshot = r->snapshot_install;
-        rd->snapshot = (RaftSnapshot){r->snap_index, r->snap_term, g_bytes_ref(r->snap_data)};
+        rd->snapshot = (RaftSnapshot){r->snap_index, r->snap_term, g_bytes_ref(r->snap_data),
+                                      r->snap_conf.n ? r->snap_conf : r->boot_conf};
         r->snapshot_pending = r->snapshot_install = false;
     }
     if (r->unstable_from <= r->snap_index) r->unstable_from = r->snap_index + 1;
@@ -232,12 +262,13 @@ static void become_leader(Raft *r) {
         g_autoptr(GBytes) empty = g_bytes_new(NULL, 0);
         log_append(r, r->term, empty);
     }
-    progress(r, r->cfg.id)->match = raft_last_index(r);
+    self_match(r);
     for (size_t i = 0; i < r->n; i++)
         if (r->prs[i].id != r->cfg.id) send_append(r, &r->prs[i], true);
 }
 
 static void maybe_commit(Raft *r);
+static void leader_commit(Raft *r);
 
 /* ---------------------------------------------------------------- election
  *
@@ -310,6 +341,7 @@ static void become_candidate(Raft *r) {
 
 static void campaign(Raft *r, bool force) {
     if (r->role == RAFT_LEADER || r->damaged || r->hold) return; /* a damaged log may lack what it promised */
+    if (!raft_is_member(r, r->cfg.id)) return; /* removed (or not yet added): never a candidate */
     if (!r->cfg.pre_vote || force) {
         become_candidate(r);
         return;
@@ -357,7 +389,7 @@ static void handle_vote_request(Raft *r, const RaftMsg *m) {
 
 static void handle_vote_response(Raft *r, const RaftMsg *m) {
     Progress *pr = progress(r, m->from);
-    if (pr->voted) return; /* a duplicate */
+    if (pr == NULL || pr->voted) return; /* not a voter of our configuration; a duplicate */
     pr->voted = true;
     pr->granted = !m->reject;
     size_t yes = 0, no = 0;
@@ -413,6 +445,7 @@ static void send_snapshot(Raft *r, Progress *pr) {
     m->index = r->snap_index;
     m->log_term = r->snap_term;
     m->snapshot = g_bytes_ref(r->snap_data);
+    m->peers = r->snap_conf.n ? r->snap_conf : r->boot_conf;
     pr->state = PR_SNAPSHOT;
     pr->pending_snapshot = r->snap_index;
     pr->snapshot_ticks = 0;
@@ -513,6 +546,7 @@ static uint64_t last_index_of_term(const Raft *r, uint64_t term, uint64_t below)
 
 static void handle_append_response(Raft *r, const RaftMsg *m) {
     Progress *pr = progress(r, m->from);
+    if (pr == NULL) return; /* it left the configuration since we asked */
     if (!m->reject) {
         if (m->index > raft_last_index(r)) return; /* impossible for an honest follower */
         if (m->index > pr->match) pr->match = m->index;
@@ -523,7 +557,7 @@ static void handle_append_response(Raft *r, const RaftMsg *m) {
             pr->next = pr->match + 1;
         }
         pr->paused = false;
-        maybe_commit(r);
+        leader_commit(r);
         if (r->role != RAFT_LEADER) return;
         if (r->transfer_to == m->from && pr->match == raft_last_index(r)) {
             emit(r, RAFT_MSG_TIMEOUT_NOW, m->from);
@@ -646,6 +680,16 @@ gboolean raft_compact(Raft *r, uint64_t index, GBytes *data, GError **error) {
         return FALSE;
     }
     uint64_t term = raft_term_at(r, index);
+    for (uint64_t k = index; k > r->snap_index; k--) { /* the configuration in force at index */
+        const RaftEntry *e = entry(r, k);
+        if (e->type == RAFT_ENTRY_CONF) {
+            bool ok = raft_peers_decode(e->data, &r->snap_conf);
+            g_assert(ok);
+            break;
+        }
+    }
+    if (r->snap_conf.n == 0) r->snap_conf = r->boot_conf;
+    if (r->conf_index <= index) r->conf_index = 0; /* now the snapshot's */
     g_array_remove_range(r->log, 0, (guint)(index - r->snap_index));
     if (r->snap_data) g_bytes_unref(r->snap_data);
     r->snap_index = index;
@@ -653,6 +697,171 @@ gboolean raft_compact(Raft *r, uint64_t index, GBytes *data, GError **error) {
     r->snap_data = g_bytes_ref(data);
     r->snapshot_pending = true;
     r->snapshot_install = false;
+    return TRUE;
+}
+
+/* ---------------------------------------------------------------- membership
+ *
+ * MEMBERSHIP CHANGES — HOW IT WORKS (thesis §4.1-4.2; etcd and nats-server do the same)
+ *   A configuration is the set of voters. It lives in the log: a CONF entry carries a whole
+ *   new configuration, and every server uses the LATEST configuration in its log, committed
+ *   or not — from the moment the entry is appended, not when it commits. Before any CONF
+ *   entry, the snapshot's configuration holds (recorded with it), before any snapshot the
+ *   bootstrap one (RaftConfig.peers). A conflicting suffix that is cut off takes its
+ *   configuration with it: the one before is in force again.
+ *     1. raft_propose_conf(ADD d) on the leader appends C' = C + {d}; the leader now counts
+ *        majorities of C' (d starts with match 0 and is caught up by appends, or by a
+ *        snapshot once the log was compacted). REMOVE works the same with C' = C - {d}.
+ *     2. One change at a time: no new CONF entry until the last one committed, and not
+ *        before the leader committed an entry of its own term (its no-op) — see below.
+ *     3. A leader that removed itself keeps leading (it replicates, but does not count
+ *        itself) until C' commits, then steps down and hands over with TimeoutNow to the
+ *        most caught-up voter. A removed follower just stops hearing from the leader; its
+ *        campaign goes nowhere (it is no candidate once it has C'; before that pre-vote
+ *        fails: the others hear their leader), and the application shuts it down.
+ *
+ * WHY ONE AT A TIME IS SAFE
+ *   Election safety and commitment rest on one fact: any two majorities intersect, so two
+ *   leaders of one term, or a commit and a later leader lacking it, would need one server
+ *   to vote or acknowledge both ways. During a change some servers use C and some C'; if
+ *   C and C' differ by ONE server, every majority of C still meets every majority of C':
+ *   with |C| = n and |C'| = n+1, a majority of C has at least floor(n/2)+1 servers and one
+ *   of C' at least floor((n+1)/2)+1; together that is at least n+2, more than the n+1
+ *   servers there are, so they share one (a removal is the same count, mirrored; for n = 3:
+ *   2 of {1,2,3} and 3 of {1,2,3,4}). So whichever configuration a server believes
+ *   in, decisions cannot be made twice. Changing two servers at once breaks it: {1,2,3} ->
+ *   {1,2,3,4,5}: {1,2} is a majority of the old, {3,4,5} of the new, and they are disjoint —
+ *   two leaders in one term. That is why the paper's first design needed joint consensus,
+ *   and why everybody since ships this one.
+ *   Steps build on each other only if each starts where the last ended: a new CONF entry
+ *   waits until the previous one commits (then no server can still decide by the one
+ *   before it). And a new leader waits for an entry of its own term to commit (Ongaro,
+ *   raft-dev 2015): otherwise an uncommitted C' left by a deposed leader, and a C'' a new
+ *   leader appends on top of the committed C, could each differ by one from C but by two
+ *   from each other, and a third leader using C' could overwrite C'' after it committed.
+ *
+ * WHY NOT THE OBVIOUS WAY (a configuration in force when COMMITTED)
+ *   Committing C' needs the voters of ... which configuration? If the leader counted C until
+ *   C' commits, removing a crashed server from a group that lost its majority could never
+ *   commit. And a server would have to look ahead of its log to know whom to listen to.
+ *   Taking effect on append keeps the rule local: what is in my log is what I use.
+ *
+ * LIMITATIONS
+ *   - A new server is a voter at once (no learner stage): adding one to a 3-server group
+ *     makes 4, whose majority is 3, until it catches up. The application should add a
+ *     server only with the others healthy (etcd's learners avoid this).
+ *   - A removed server is not told; the application stops it when it sees C' committed.
+ */
+
+/* Make p the configuration in force: voters keep their Progress, new ones start probing. */
+static void set_conf(Raft *r, const RaftPeers *p) {
+    Progress old[LIMIT_RAFT_PEERS_MAX];
+    size_t old_n = r->n;
+    memcpy(old, r->prs, sizeof old);
+    memset(r->prs, 0, sizeof r->prs);
+    for (uint32_t i = 0; i < p->n; i++) {
+        Progress *pr = &r->prs[i];
+        pr->id = p->ids[i];
+        pr->next = raft_last_index(r) + 1;
+        pr->state = PR_PROBE;
+        for (size_t j = 0; j < old_n; j++)
+            if (old[j].id == pr->id) *pr = old[j];
+    }
+    r->n = p->n;
+    r->conf = *p;
+}
+
+/* A CONF entry just entered the log: it is the configuration in force now. */
+static void conf_adopt_entry(Raft *r, const RaftEntry *e) {
+    if (e->type != RAFT_ENTRY_CONF) return;
+    RaftPeers p;
+    bool ok = raft_peers_decode(e->data, &p); /* checked by raft_msg_decode, raft_new, propose */
+    g_assert(ok);
+    set_conf(r, &p);
+    r->conf_index = e->index;
+}
+
+/* The latest configuration in the log, else the snapshot's, else the bootstrap one. */
+static void conf_from_log(Raft *r) {
+    for (uint64_t k = raft_last_index(r); k > r->snap_index; k--) {
+        const RaftEntry *e = entry(r, k);
+        if (e->type == RAFT_ENTRY_CONF) {
+            conf_adopt_entry(r, e);
+            return;
+        }
+    }
+    set_conf(r, r->snap_conf.n ? &r->snap_conf : &r->boot_conf);
+    r->conf_index = 0;
+}
+
+/* The append handler (LAB(6)) stores entries as the paper has them, (term, command); their
+ * type travels beside them. Mark the CONF ones it appended, in order: each takes effect. */
+static void conf_after_append(Raft *r, const RaftMsg *m) {
+    for (uint32_t i = 0; i < m->n_entries; i++) {
+        const RaftEntry *src = &m->entries[i];
+        RaftEntry *e = entry(r, src->index);
+        if (src->type == RAFT_ENTRY_NORMAL || e == NULL || e->term != src->term || e->type == src->type) continue;
+        e->type = src->type;
+        if (src->index > r->conf_index) conf_adopt_entry(r, e);
+    }
+}
+
+/* The install handler (LAB(8)) replaced the log with m's snapshot: adopt its configuration. */
+static void conf_after_snapshot(Raft *r, const RaftMsg *m) {
+    if (r->snap_index != m->index || r->snap_term != m->log_term) return;
+    if (m->peers.n > 0) r->snap_conf = m->peers;
+    conf_from_log(r);
+}
+
+/* Commit what a majority holds; a leader that is no longer a voter leaves once its removal
+ * committed, handing over to the voter that has everything. */
+static void leader_commit(Raft *r) {
+    maybe_commit(r);
+    if (r->role != RAFT_LEADER || raft_is_member(r, r->cfg.id) || r->commit < r->conf_index) return;
+    uint32_t best = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->prs[i].match == raft_last_index(r)) best = r->prs[i].id;
+    become_follower(r, r->term, 0);
+    if (best) emit(r, RAFT_MSG_TIMEOUT_NOW, best);
+}
+
+gboolean raft_propose_conf(Raft *r, RaftConfChange op, uint32_t peer, uint64_t *index_out, GError **error) {
+    if (r->role != RAFT_LEADER) {
+        g_set_error(error, RAFT_ERROR, RAFT_ERROR_NOT_LEADER, "not the leader (leader is %u)", r->leader);
+        return FALSE;
+    }
+    if (r->transfer_to != 0) {
+        g_set_error(error, RAFT_ERROR, RAFT_ERROR_TRANSFERRING, "leadership is being transferred");
+        return FALSE;
+    }
+    if (r->conf_index > r->commit || raft_term_at(r, r->commit) != r->term) {
+        g_set_error(error, RAFT_ERROR, RAFT_ERROR_CONF_PENDING,
+                    r->conf_index > r->commit ? "a membership change is not committed yet"
+                                              : "the leader has not committed an entry of its term yet");
+        return FALSE;
+    }
+    RaftPeers next = r->conf;
+    bool has = raft_peers_has(&next, peer);
+    if (peer == 0 || (op == RAFT_CONF_ADD) == has || (op == RAFT_CONF_ADD && next.n == LIMIT_RAFT_PEERS_MAX) ||
+        (op == RAFT_CONF_REMOVE && next.n == 1)) {
+        g_set_error(error, RAFT_ERROR, RAFT_ERROR_UNKNOWN_PEER, "cannot %s %u (%u voters)",
+                    op == RAFT_CONF_ADD ? "add" : "remove", peer, next.n);
+        return FALSE;
+    }
+    if (op == RAFT_CONF_ADD) {
+        next.ids[next.n++] = peer;
+    } else {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < next.n; i++)
+            if (next.ids[i] != peer) next.ids[k++] = next.ids[i];
+        next.n = k;
+    }
+    g_autoptr(GBytes) data = raft_peers_encode(&next);
+    log_append_typed(r, r->term, data, RAFT_ENTRY_CONF);
+    self_match(r);
+    if (index_out) *index_out = raft_last_index(r);
+    broadcast_append(r, false);
+    leader_commit(r);
     return TRUE;
 }
 
@@ -672,10 +881,10 @@ gboolean raft_propose(Raft *r, GBytes *data, uint64_t *index_out, GError **error
         return FALSE;
     }
     log_append(r, r->term, data);
-    progress(r, r->cfg.id)->match = raft_last_index(r);
+    self_match(r);
     if (index_out) *index_out = raft_last_index(r);
     broadcast_append(r, false);
-    maybe_commit(r); /* a group of one commits at once */
+    leader_commit(r); /* a group of one commits at once */
     return TRUE;
 }
 
@@ -700,7 +909,11 @@ gboolean raft_transfer_leadership(Raft *r, uint32_t to, GError **error) {
 /* ---------------------------------------------------------------- step, tick */
 
 gboolean raft_step(Raft *r, const RaftMsg *m, GError **error) {
-    if (m->to != r->cfg.id || m->from == r->cfg.id || progress(r, m->from) == NULL) {
+    /* Requests are taken from any server (thesis §4.1: a server added by an entry we have not
+     * received yet may already lead, and must be able to bring us that entry); answers only
+     * from voters of our configuration: nothing else was asked. */
+    bool member = progress(r, m->from) != NULL;
+    if (m->to != r->cfg.id || m->from == r->cfg.id || m->from == 0 || (!member && raft_msg_is_response(m->type))) {
         g_set_error(error, RAFT_ERROR, RAFT_ERROR_UNKNOWN_PEER, "message %u->%u is not for member %u of this group",
                     m->from, m->to, r->cfg.id);
         return FALSE;
@@ -761,8 +974,13 @@ gboolean raft_step(Raft *r, const RaftMsg *m, GError **error) {
         if (r->role != RAFT_FOLLOWER) become_follower(r, r->term, m->from);
         r->leader = m->from;
         r->election_elapsed = 0;
-        if (m->type == RAFT_MSG_SNAPSHOT) handle_snapshot(r, m);
-        else if (!handle_append(r, m, error)) return FALSE;
+        if (m->type == RAFT_MSG_SNAPSHOT) {
+            handle_snapshot(r, m);
+            conf_after_snapshot(r, m);
+        } else {
+            if (!handle_append(r, m, error)) return FALSE;
+            conf_after_append(r, m);
+        }
         /* DAMAGED LOGS (Jepsen NATS #7549). A member whose log recovery cut short inside
          * synced records may have lost entries it acknowledged, i.e. entries a majority
          * counted it for. If it voted with the shorter log, a candidate lacking those
@@ -818,20 +1036,13 @@ Raft *raft_new(const RaftConfig *cfg, const RaftBoot *boot, GError **error) {
     g_assert(cfg->random_u64 != NULL);
     Raft *r = g_malloc0(sizeof *r);
     r->cfg = *cfg;
-    r->n = cfg->n_peers;
-    r->peer_ids = g_memdup2(cfg->peers, sizeof(uint32_t) * cfg->n_peers);
-    r->cfg.peers = r->peer_ids;
-    r->prs = g_malloc0(sizeof(Progress) * r->n);
-    bool self_found = false;
-    for (size_t i = 0; i < r->n; i++) {
-        g_assert(cfg->peers[i] >= 1);
-        for (size_t j = 0; j < i; j++) g_assert(cfg->peers[j] != cfg->peers[i]);
-        r->prs[i].id = cfg->peers[i];
-        if (cfg->peers[i] == cfg->id) self_found = true;
-    }
-    g_assert(self_found);
+    r->boot_conf.n = (uint32_t)cfg->n_peers;
+    memcpy(r->boot_conf.ids, cfg->peers, sizeof(uint32_t) * cfg->n_peers);
+    g_assert(raft_peers_valid(&r->boot_conf)); /* without cfg->id: joining (a voter once added) */
+    r->cfg.peers = r->boot_conf.ids;
     r->log = g_array_new(FALSE, TRUE, sizeof(RaftEntry));
     g_array_set_clear_func(r->log, entry_clear);
+    set_conf(r, &r->boot_conf);
     r->out = g_array_new(FALSE, TRUE, sizeof(RaftMsg));
     if (boot) {
         /* Check what the disk gave us: it is input, not a promise. */
@@ -843,9 +1054,12 @@ Raft *raft_new(const RaftConfig *cfg, const RaftBoot *boot, GError **error) {
             const RaftEntry *e = &boot->entries[i];
             if (e->index != boot->snapshot.index + 1 + i) why = "entries not consecutive after the snapshot";
             else if (e->term < prev_term) why = "entry terms decrease";
+            else if (e->type >= RAFT_ENTRY_TYPE_END) why = "unknown entry type";
+            RaftPeers p;
+            if (!why && e->type == RAFT_ENTRY_CONF && !raft_peers_decode(e->data, &p)) why = "bad configuration entry";
             prev_term = e->term;
         }
-        if (boot->hs.vote != 0 && progress(r, boot->hs.vote) == NULL) why = "vote for a non-member";
+        if (boot->snapshot.peers.n > 0 && !raft_peers_valid(&boot->snapshot.peers)) why = "bad snapshot configuration";
         if (why) {
             g_set_error(error, RAFT_ERROR, RAFT_ERROR_CORRUPT, "raft state rejected: %s", why);
             raft_free(r);
@@ -854,7 +1068,12 @@ Raft *raft_new(const RaftConfig *cfg, const RaftBoot *boot, GError **error) {
         r->snap_index = boot->snapshot.index;
         r->snap_term = boot->snapshot.term;
         r->snap_data = boot->snapshot.data ? g_bytes_ref(boot->snapshot.data) : NULL;
-        for (size_t i = 0; i < boot->n_entries; i++) log_append(r, boot->entries[i].term, boot->entries[i].data);
+        r->snap_conf = boot->snapshot.peers;
+        for (size_t i = 0; i < boot->n_entries; i++) {
+            log_append(r, boot->entries[i].term, boot->entries[i].data);
+            entry(r, raft_last_index(r))->type = boot->entries[i].type;
+        }
+        conf_from_log(r);
         r->term = boot->hs.term;
         r->vote = boot->hs.vote;
         if (last_term(r) > r->term) { /* entries made durable before the term was: adopt it */
@@ -880,8 +1099,6 @@ void raft_free(Raft *r) {
     for (guint i = 0; i < r->out->len; i++) raft_msg_clear(&g_array_index(r->out, RaftMsg, i));
     g_array_free(r->out, TRUE);
     if (r->snap_data) g_bytes_unref(r->snap_data);
-    g_free(r->prs);
-    g_free(r->peer_ids);
     g_free(r);
 }
 
@@ -895,6 +1112,22 @@ uint32_t raft_leader(const Raft *r) { return r->leader; }
 uint64_t raft_commit(const Raft *r) { return r->commit; }
 uint64_t raft_applied(const Raft *r) { return r->applied; }
 uint64_t raft_snapshot_index(const Raft *r) { return r->snap_index; }
+uint64_t raft_conf_index(const Raft *r) { return r->conf_index; }
+
+const uint32_t *raft_peers(const Raft *r, size_t *n) {
+    *n = r->conf.n;
+    return r->conf.ids;
+}
+
+bool raft_conf_at(const Raft *r, uint64_t index, RaftPeers *out) {
+    if (index < r->snap_index || index > raft_last_index(r)) return false;
+    for (uint64_t k = index; k > r->snap_index; k--) {
+        const RaftEntry *e = entry(r, k);
+        if (e->type == RAFT_ENTRY_CONF) return raft_peers_decode(e->data, out);
+    }
+    *out = r->snap_conf.n ? r->snap_conf : r->boot_conf;
+    return true;
+}
 
 bool raft_damaged(const Raft *r) { return r->damaged; }
 
@@ -926,9 +1159,12 @@ void raft_check_invariants(const Raft *r) {
         g_assert_cmpuint(last_term(r), <=, r->term);
     }
     g_assert((r->leader == r->cfg.id) == (r->role == RAFT_LEADER));
-    g_assert(r->vote == 0 || progress((Raft *)r, r->vote) != NULL);
+    g_assert(raft_peers_valid(&r->conf) && r->n == r->conf.n);
+    for (size_t i = 0; i < r->n; i++) g_assert_cmpuint(r->prs[i].id, ==, r->conf.ids[i]);
+    g_assert(r->conf_index == 0 || (r->conf_index > r->snap_index && entry(r, r->conf_index)->type == RAFT_ENTRY_CONF));
     if (r->role == RAFT_LEADER) {
-        g_assert_cmpuint(progress((Raft *)r, r->cfg.id)->match, ==, last);
+        const Progress *me = progress((Raft *)r, r->cfg.id);
+        g_assert(me == NULL || me->match == last);
         for (size_t i = 0; i < r->n; i++) {
             g_assert_cmpuint(r->prs[i].match, <=, last);
             if (r->prs[i].id != r->cfg.id) g_assert_cmpuint(r->prs[i].match, <, r->prs[i].next);

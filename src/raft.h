@@ -20,6 +20,9 @@
  *   raft_compact(r, index, data, error)   the application's snapshot of everything applied
  *                                       through index: the log before it may be discarded
  *   raft_transfer_leadership(r, to, error) leader only: hand over to `to` (TimeoutNow)
+ *   raft_propose_conf(r, op, peer, &index, error)  leader only: add or remove ONE voter; the
+ *                                       new configuration is in force once appended, one
+ *                                       change at a time (raft.c, MEMBERSHIP CHANGES)
  *   raft_campaign(r)                    start an election now, skipping pre-vote
  *   raft_hold_campaign(r, hold)         while held, this member never campaigns (its
  *                                       application is catching up; it still votes)
@@ -37,14 +40,17 @@
  *     5. send rd.msgs. Every message may depend on 1-3: a vote grant promises the vote is
  *        on disk; an append acknowledgement promises the entries are. Sending first and
  *        crashing is how a node votes twice in one term or "forgets" an acknowledged entry.
- *     6. apply rd.committed in order (they are durable here and on a majority).
+ *     6. apply rd.committed in order (they are durable here and on a majority). Only
+ *        RAFT_ENTRY_NORMAL entries are commands; a committed RAFT_ENTRY_CONF tells the
+ *        application a membership change is final (raft_peers_decode reads it).
  *   raft_log_save() (raft_log.h) does 1-4 in one call.
  *
  * INVARIANTS (raft_check_invariants asserts them)
  *   - snapshot_index <= applied <= commit <= last_index; the in-memory log holds exactly
  *     the entries snapshot_index+1 .. last_index, terms non-decreasing, all <= term.
  *   - A leader's own match index is its last index; every follower's match < next.
- *   - vote != 0 only for a member; leader == self iff role == RAFT_LEADER.
+ *   - leader == self iff role == RAFT_LEADER; the voters' Progress follows the configuration
+ *     in force (the latest CONF entry in the log, else the snapshot's, else cfg.peers).
  */
 #ifndef MINIJET_RAFT_H
 #define MINIJET_RAFT_H
@@ -77,7 +83,10 @@ typedef struct RaftHardState {
 
 typedef struct RaftConfig {
     uint32_t id;             /* this node, >= 1 */
-    const uint32_t *peers;   /* every voter, this node included; distinct, >= 1 */
+    const uint32_t *peers;   /* the bootstrap voters; distinct, >= 1 (the log's and the
+                                snapshot's configurations override it). A server being
+                                added starts without itself here: it becomes a voter when
+                                the CONF entry adding it reaches its log */
     size_t n_peers;          /* 1 .. LIMIT_RAFT_PEERS_MAX */
     int election_ticks;      /* election timeout is random in [election_ticks, 2*election_ticks) */
     int heartbeat_ticks;     /* leader heartbeat period, < election_ticks */
@@ -124,6 +133,8 @@ gboolean raft_step(Raft *r, const RaftMsg *m, GError **error);
 gboolean raft_propose(Raft *r, GBytes *data, uint64_t *index_out, GError **error);
 gboolean raft_compact(Raft *r, uint64_t index, GBytes *snapshot_data, GError **error);
 gboolean raft_transfer_leadership(Raft *r, uint32_t to, GError **error);
+typedef enum { RAFT_CONF_ADD, RAFT_CONF_REMOVE } RaftConfChange;
+gboolean raft_propose_conf(Raft *r, RaftConfChange op, uint32_t peer, uint64_t *index_out, GError **error);
 void raft_campaign(Raft *r);
 /* hold: never campaign (the application's state is not whole yet: it is catching up). */
 void raft_hold_campaign(Raft *r, bool hold);
@@ -148,6 +159,13 @@ const RaftEntry *raft_entry_at(const Raft *r, uint64_t index); /* NULL when not 
 uint64_t raft_match_of(const Raft *r, uint32_t peer);  /* leader only: what it knows peer holds */
 bool raft_damaged(const Raft *r);          /* booted damaged and not repaired yet (RaftBoot) */
 uint64_t raft_next_of(const Raft *r, uint32_t peer);
+/* The configuration in force (its voters), whether id is one of them, and the index of the
+ * CONF entry it came from (0: the snapshot's or the bootstrap one; > commit: not final). */
+const uint32_t *raft_peers(const Raft *r, size_t *n);
+bool raft_is_member(const Raft *r, uint32_t id);
+uint64_t raft_conf_index(const Raft *r);
+/* The configuration in force right after index (FALSE: index is compacted or past the end). */
+bool raft_conf_at(const Raft *r, uint64_t index, RaftPeers *out);
 void raft_check_invariants(const Raft *r);
 
 #endif

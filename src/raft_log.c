@@ -29,7 +29,9 @@
 
 #define REC_HEADER_BYTES 24
 #define SLOT_BYTES 32
-#define SNAP_HEADER_BYTES 28
+#define SNAP_HEADER_BYTES 28  /* "RSN1"; "RSN2" adds the configuration after it */
+#define LEN_MASK 0x0FFFFFFFu  /* a record's len field: low 28 bits the length, high 4 the type */
+#define TYPE_SHIFT 28
 
 struct RaftLog {
     Env *env;
@@ -90,15 +92,25 @@ static int open_file(RaftLog *lg, const char *path, GError **error) {
     return fd;
 }
 
-static size_t encode_record(uint8_t *p, uint64_t term, uint64_t index, GBytes *data) {
+/* The entry type rides in the len field's top bits and is folded into the checksum (crc ^
+ * type), so a flipped type bit fails the check; a NORMAL entry's record is byte for byte
+ * what it was before entries had types, so old logs read back unchanged. */
+static size_t encode_record(uint8_t *p, const RaftEntry *e) {
     gsize len;
-    const void *d = g_bytes_get_data(data, &len);
-    put32(p, (uint32_t)len);
-    put64(p + 8, term);
-    put64(p + 16, index);
+    const void *d = g_bytes_get_data(e->data, &len);
+    put32(p, (uint32_t)len | ((uint32_t)e->type << TYPE_SHIFT));
+    put64(p + 8, e->term);
+    put64(p + 16, e->index);
     if (len) memcpy(p + REC_HEADER_BYTES, d, len);
-    put32(p + 4, crc32c(p + 8, REC_HEADER_BYTES - 8 + len));
+    put32(p + 4, crc32c(p + 8, REC_HEADER_BYTES - 8 + len) ^ (uint32_t)e->type);
     return REC_HEADER_BYTES + len;
+}
+
+static uint32_t rec_len(const uint8_t *p) { return get32(p) & LEN_MASK; }
+static uint32_t rec_type(const uint8_t *p) { return get32(p) >> TYPE_SHIFT; }
+
+static bool rec_crc_ok(const uint8_t *p) {
+    return (crc32c(p + 8, REC_HEADER_BYTES - 8 + rec_len(p)) ^ rec_type(p)) == get32(p + 4);
 }
 
 /* Scan the log image; fills offsets/terms and end. Returns why it stopped early, or NULL. */
@@ -108,10 +120,10 @@ static const char *scan_log(RaftLog *lg, const uint8_t *p, uint64_t size) {
     uint64_t off = 0, prev_term = 0;
     while (off < size) {
         if (size - off < REC_HEADER_BYTES) return "torn record header";
-        uint32_t len = get32(p + off);
-        if (len > LIMIT_RAFT_ENTRY_BYTES_MAX) return "record length out of range";
+        uint32_t len = rec_len(p + off);
+        if (len > LIMIT_RAFT_ENTRY_BYTES_MAX || rec_type(p + off) >= RAFT_ENTRY_TYPE_END) return "record length out of range";
         if (size - off - REC_HEADER_BYTES < len) return "torn record data";
-        if (crc32c(p + off + 8, REC_HEADER_BYTES - 8 + len) != get32(p + off + 4)) return "checksum mismatch";
+        if (!rec_crc_ok(p + off)) return "checksum mismatch";
         uint64_t term = get64(p + off + 8), index = get64(p + off + 16);
         if (n_records(lg) == 0) lg->first_index = index;
         else if (index != file_last_index(lg) + 1) return "index out of order";
@@ -130,10 +142,11 @@ static const char *scan_log(RaftLog *lg, const uint8_t *p, uint64_t size) {
  * anyone) but damage in the middle of synced records: entries this member acknowledged. */
 static bool intact_record_after(const uint8_t *p, uint64_t size, uint64_t from) {
     for (uint64_t off = from + 1; off + REC_HEADER_BYTES <= size; off++) {
-        uint32_t len = get32(p + off);
-        if (len > LIMIT_RAFT_ENTRY_BYTES_MAX || size - off - REC_HEADER_BYTES < len) continue;
+        uint32_t len = rec_len(p + off);
+        if (len > LIMIT_RAFT_ENTRY_BYTES_MAX || rec_type(p + off) >= RAFT_ENTRY_TYPE_END || size - off - REC_HEADER_BYTES < len)
+            continue;
         if (get64(p + off + 8) == 0 || get64(p + off + 16) == 0) continue;
-        if (crc32c(p + off + 8, REC_HEADER_BYTES - 8 + len) == get32(p + off + 4)) return true;
+        if (rec_crc_ok(p + off)) return true;
     }
     return false;
 }
@@ -188,8 +201,18 @@ static gboolean load_snapshot(RaftLog *lg, RaftSnapshot *snap, bool *lost, GErro
     if (!env_file_read_all(lg->env, lg->snap_path, &b, error)) return FALSE;
     gsize size;
     const uint8_t *p = g_bytes_get_data(b, &size);
-    if (size < SNAP_HEADER_BYTES || memcmp(p, "RSN1", 4) != 0 || get32(p + 24) != size - SNAP_HEADER_BYTES ||
-        crc32c(p + 8, size - 8) != get32(p + 4) || get64(p + 16) == 0 || size == SNAP_HEADER_BYTES) {
+    /* RSN1: no configuration (the bootstrap one holds); RSN2: n u32 and n ids after the header */
+    bool v2 = size >= SNAP_HEADER_BYTES + 4 && memcmp(p, "RSN2", 4) == 0;
+    gsize head = SNAP_HEADER_BYTES;
+    if (v2) {
+        uint32_t n = get32(p + SNAP_HEADER_BYTES);
+        snap->peers.n = n <= LIMIT_RAFT_PEERS_MAX ? n : 0;
+        head += 4 + 4 * (gsize)snap->peers.n;
+        for (uint32_t i = 0; i < snap->peers.n && head <= size; i++) snap->peers.ids[i] = get32(p + SNAP_HEADER_BYTES + 4 + 4 * i);
+    }
+    if (size < head || (memcmp(p, "RSN1", 4) != 0 && !v2) || (v2 && !raft_peers_valid(&snap->peers)) ||
+        get32(p + 24) != size - head || crc32c(p + 8, size - 8) != get32(p + 4) || get64(p + 16) == 0 || size == head) {
+        memset(&snap->peers, 0, sizeof snap->peers);
         /* Jepsen NATS #7556. Written atomically, so never torn: rot or a bad disk. Without
          * it the log after it means nothing (it starts past index 1), so both go: the file is
          * kept aside for a post-mortem, and the member boots empty and damaged (no vote until
@@ -205,21 +228,25 @@ static gboolean load_snapshot(RaftLog *lg, RaftSnapshot *snap, bool *lost, GErro
     }
     snap->term = get64(p + 8);
     snap->index = get64(p + 16);
-    snap->data = g_bytes_new(p + SNAP_HEADER_BYTES, size - SNAP_HEADER_BYTES);
+    snap->data = g_bytes_new(p + head, size - head);
     return TRUE;
 }
 
 static gboolean save_snapshot(RaftLog *lg, const RaftSnapshot *snap, GError **error) {
+    g_assert(raft_peers_valid(&snap->peers));
     gsize len;
     const void *d = g_bytes_get_data(snap->data, &len);
-    g_autofree uint8_t *buf = g_malloc(SNAP_HEADER_BYTES + len);
-    memcpy(buf, "RSN1", 4);
+    gsize head = SNAP_HEADER_BYTES + 4 + 4 * (gsize)snap->peers.n;
+    g_autofree uint8_t *buf = g_malloc(head + len);
+    memcpy(buf, "RSN2", 4);
     put64(buf + 8, snap->term);
     put64(buf + 16, snap->index);
     put32(buf + 24, (uint32_t)len);
-    if (len) memcpy(buf + SNAP_HEADER_BYTES, d, len);
-    put32(buf + 4, crc32c(buf + 8, SNAP_HEADER_BYTES - 8 + len));
-    return env_file_write_atomic(lg->env, lg->snap_path, buf, SNAP_HEADER_BYTES + len, error);
+    put32(buf + SNAP_HEADER_BYTES, snap->peers.n);
+    for (uint32_t i = 0; i < snap->peers.n; i++) put32(buf + SNAP_HEADER_BYTES + 4 + 4 * i, snap->peers.ids[i]);
+    if (len) memcpy(buf + head, d, len);
+    put32(buf + 4, crc32c(buf + 8, head - 8 + len));
+    return env_file_write_atomic(lg->env, lg->snap_path, buf, head + len, error);
 }
 
 static bool slot_decode(const uint8_t *p, uint64_t *seq, RaftHardState *hs) {
@@ -298,7 +325,7 @@ RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error
          * torn write either: a torn write is a prefix, cut inside the record */
         bool whole_bad_tail = why != NULL && strcmp(why, "checksum mismatch") == 0 &&
                               size - lg->end >= REC_HEADER_BYTES &&
-                              size - lg->end == REC_HEADER_BYTES + (uint64_t)get32(p + lg->end);
+                              size - lg->end == REC_HEADER_BYTES + (uint64_t)rec_len(p + lg->end);
         if (why && (whole_bad_tail || intact_record_after(p, size, lg->end))) {
             boot->damaged = true;
             env_log(env, ENV_LOG_ERROR, "raft log %s: damaged %s at offset %" G_GUINT64_FORMAT
@@ -333,7 +360,8 @@ RaftLog *raft_log_open(Env *env, const char *dir, RaftBoot *boot, GError **error
             uint64_t off = g_array_index(lg->offsets, uint64_t, k);
             boot->entries[k].term = get64(p + off + 8);
             boot->entries[k].index = get64(p + off + 16);
-            boot->entries[k].data = g_bytes_new(p + off + REC_HEADER_BYTES, get32(p + off));
+            boot->entries[k].data = g_bytes_new(p + off + REC_HEADER_BYTES, rec_len(p + off));
+            boot->entries[k].type = (RaftEntryType)rec_type(p + off);
         }
     }
     return lg;
@@ -369,7 +397,7 @@ gboolean raft_log_save(RaftLog *lg, const RaftReady *rd, GError **error) {
             uint64_t at = lg->end + off;
             g_array_append_val(lg->offsets, at);
             g_array_append_val(lg->terms, rd->entries[i].term);
-            off += encode_record(buf + off, rd->entries[i].term, rd->entries[i].index, rd->entries[i].data);
+            off += encode_record(buf + off, &rd->entries[i]);
         }
         if (!write_all(env, lg->log_fd, buf, total, lg->end, error)) return FALSE;
         lg->end += total;

@@ -18,12 +18,16 @@
  * FILES in dir (all integers little-endian; CRC32C = crc32c())
  *   raft.log    append-only records, one per entry, consecutive indexes:
  *               | 0 len u32 | 4 crc u32 (of bytes 8..end) | 8 term u64 | 16 index u64 | 24 data[len] |
+ *               len's top 4 bits are the entry type (RaftEntryType), also XORed into crc; a
+ *               NORMAL entry's record is the same as before entry types existed
  *   raft.state  two 32-byte slots, written alternately, each fsynced:
  *               | 0 seq u64 | 8 term u64 | 16 commit u64 | 24 vote u32 | 28 crc u32 (of bytes 0..27) |
  *               recovery takes the valid slot with the larger seq, so a torn slot write
  *               leaves the previous hard state intact (TigerBeetle's superblock copies, in small)
- *   raft.snap   | 0 "RSN1" | 4 crc u32 (of bytes 8..end) | 8 term u64 | 16 index u64 |
- *               | 24 len u32 | 28 data[len] |   written atomically (temp, fsync, rename, dir fsync)
+ *   raft.snap   | 0 "RSN2" | 4 crc u32 (of bytes 8..end) | 8 term u64 | 16 index u64 |
+ *               | 24 len u32 | 28 n u32 | 32 n voter ids u32 (the configuration at index) |
+ *               | data[len] |   written atomically (temp, fsync, rename, dir fsync). An older
+ *               "RSN1" file (no n, no ids) still reads: the bootstrap configuration holds
  *
  * INVARIANTS
  *   - After raft_log_save returns TRUE everything in the Ready is durable (not lazy).

@@ -16,7 +16,8 @@
 #include "limits.h"
 
 #define HEADER_BYTES 72
-#define ENTRY_HEADER_BYTES 20
+#define ENTRY_HEADER_BYTES 24
+#define VERSION 2
 #define CRC_BYTES 4
 
 G_DEFINE_QUARK(minijet-raft-error-quark, raft_error)
@@ -39,6 +40,39 @@ bool raft_msg_is_response(RaftMsgType t) {
     return t == RAFT_MSG_PRE_VOTE_RESP || t == RAFT_MSG_VOTE_RESP || t == RAFT_MSG_APPEND_RESP;
 }
 
+bool raft_peers_has(const RaftPeers *p, uint32_t id) {
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->ids[i] == id) return true;
+    return false;
+}
+
+bool raft_peers_valid(const RaftPeers *p) {
+    if (p->n < 1 || p->n > LIMIT_RAFT_PEERS_MAX) return false;
+    for (uint32_t i = 0; i < p->n; i++) {
+        if (p->ids[i] == 0) return false;
+        for (uint32_t j = 0; j < i; j++)
+            if (p->ids[j] == p->ids[i]) return false;
+    }
+    return true;
+}
+
+GBytes *raft_peers_encode(const RaftPeers *p) {
+    g_assert(raft_peers_valid(p));
+    uint8_t buf[4 * LIMIT_RAFT_PEERS_MAX];
+    for (uint32_t i = 0; i < p->n; i++) put32(buf + 4 * i, p->ids[i]);
+    return g_bytes_new(buf, 4 * (gsize)p->n);
+}
+
+bool raft_peers_decode(GBytes *data, RaftPeers *out) {
+    gsize len;
+    const uint8_t *d = g_bytes_get_data(data, &len);
+    memset(out, 0, sizeof *out);
+    if (len % 4 != 0 || len / 4 < 1 || len / 4 > LIMIT_RAFT_PEERS_MAX) return false;
+    out->n = (uint32_t)(len / 4);
+    for (uint32_t i = 0; i < out->n; i++) out->ids[i] = get32(d + 4 * i);
+    return raft_peers_valid(out);
+}
+
 void raft_msg_clear(RaftMsg *m) {
     for (uint32_t i = 0; i < m->n_entries; i++)
         if (m->entries[i].data) g_bytes_unref(m->entries[i].data);
@@ -53,11 +87,12 @@ GBytes *raft_msg_encode(const RaftMsg *m) {
     for (uint32_t i = 0; i < m->n_entries; i++)
         total += ENTRY_HEADER_BYTES + g_bytes_get_size(m->entries[i].data);
     size_t snap_bytes = m->snapshot ? g_bytes_get_size(m->snapshot) : 0;
-    total += snap_bytes;
+    uint32_t n_peers = m->type == RAFT_MSG_SNAPSHOT ? m->peers.n : 0;
+    total += snap_bytes + 4 * (size_t)n_peers;
     uint8_t *buf = g_malloc0(total);
     buf[0] = 'R';
     buf[1] = 'F';
-    buf[2] = 1;
+    buf[2] = VERSION;
     buf[3] = (uint8_t)m->type;
     put32(buf + 4, m->from);
     put32(buf + 8, m->to);
@@ -68,6 +103,7 @@ GBytes *raft_msg_encode(const RaftMsg *m) {
     put64(buf + 44, m->hint_term);
     put64(buf + 52, m->hint_index);
     buf[60] = m->reject ? 1 : 0;
+    buf[61] = (uint8_t)n_peers;
     put32(buf + 64, m->n_entries);
     put32(buf + 68, (uint32_t)snap_bytes);
     size_t off = HEADER_BYTES;
@@ -77,9 +113,11 @@ GBytes *raft_msg_encode(const RaftMsg *m) {
         put64(buf + off, m->entries[i].term);
         put64(buf + off + 8, m->entries[i].index);
         put32(buf + off + 16, (uint32_t)len);
+        buf[off + 20] = (uint8_t)m->entries[i].type;
         if (len) memcpy(buf + off + ENTRY_HEADER_BYTES, d, len);
         off += ENTRY_HEADER_BYTES + len;
     }
+    for (uint32_t i = 0; i < n_peers; i++, off += 4) put32(buf + off, m->peers.ids[i]);
     if (snap_bytes) memcpy(buf + off, g_bytes_get_data(m->snapshot, NULL), snap_bytes);
     off += snap_bytes;
     put32(buf + off, crc32c(buf, off));
@@ -99,9 +137,9 @@ gboolean raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *out, GError **er
     if (len > LIMIT_RAFT_MSG_BYTES_MAX) return bad(error, "longer than the limit");
     if (crc32c(p, len - CRC_BYTES) != get32(p + len - CRC_BYTES)) return bad(error, "checksum mismatch");
     if (p[0] != 'R' || p[1] != 'F') return bad(error, "bad magic");
-    if (p[2] != 1) return bad(error, "unknown version");
+    if (p[2] != VERSION) return bad(error, "unknown version");
     if (p[3] < RAFT_MSG_PRE_VOTE || p[3] >= RAFT_MSG_TYPE_END) return bad(error, "unknown type");
-    if ((p[60] & ~1u) || p[61] || p[62] || p[63]) return bad(error, "unknown flags");
+    if ((p[60] & ~1u) || p[62] || p[63]) return bad(error, "unknown flags");
     RaftMsg m = {0};
     m.type = (RaftMsgType)p[3];
     m.from = get32(p + 4);
@@ -119,6 +157,10 @@ gboolean raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *out, GError **er
     if (n > LIMIT_RAFT_MSG_ENTRIES_MAX) return bad(error, "too many entries");
     if (snap_bytes > 0 && m.type != RAFT_MSG_SNAPSHOT) return bad(error, "snapshot on a message that carries none");
     if (m.type == RAFT_MSG_SNAPSHOT && (snap_bytes == 0 || m.index == 0)) return bad(error, "empty snapshot");
+    uint32_t n_peers = p[61];
+    if (n_peers > 0 && m.type != RAFT_MSG_SNAPSHOT) return bad(error, "a configuration on a message that carries none");
+    if (m.type == RAFT_MSG_SNAPSHOT && (n_peers < 1 || n_peers > LIMIT_RAFT_PEERS_MAX))
+        return bad(error, "snapshot without a valid configuration");
     if (m.index > G_MAXUINT64 - LIMIT_RAFT_MSG_ENTRIES_MAX) return bad(error, "index out of range");
     size_t body_end = len - CRC_BYTES, off = HEADER_BYTES;
     if (n > 0) m.entries = g_new0(RaftEntry, n);
@@ -133,9 +175,12 @@ gboolean raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *out, GError **er
         e->term = get64(p + off);
         e->index = get64(p + off + 8);
         uint32_t elen = get32(p + off + 16);
+        uint8_t type = p[off + 20];
+        bool pad = p[off + 21] || p[off + 22] || p[off + 23];
         off += ENTRY_HEADER_BYTES;
         const char *why = NULL;
-        if (elen > LIMIT_RAFT_ENTRY_BYTES_MAX) why = "entry over the size limit";
+        if (type >= RAFT_ENTRY_TYPE_END || pad) why = "unknown entry type";
+        else if (elen > LIMIT_RAFT_ENTRY_BYTES_MAX) why = "entry over the size limit";
         else if (elen > body_end - off) why = "truncated entry data";
         else if (e->index != m.index + 1 + i) why = "entry indexes not consecutive";
         else if (e->term < prev_term || e->term > m.term || e->term == 0) why = "entry term out of order";
@@ -145,8 +190,25 @@ gboolean raft_msg_decode(const uint8_t *p, size_t len, RaftMsg *out, GError **er
             return bad(error, why);
         }
         e->data = g_bytes_new(p + off, elen);
+        e->type = (RaftEntryType)type;
         off += elen;
         prev_term = e->term;
+        RaftPeers conf;
+        if (e->type == RAFT_ENTRY_CONF && !raft_peers_decode(e->data, &conf)) {
+            m.n_entries = i + 1;
+            raft_msg_clear(&m);
+            return bad(error, "configuration entry malformed");
+        }
+    }
+    if (4 * (size_t)n_peers > body_end - off) {
+        raft_msg_clear(&m);
+        return bad(error, "truncated configuration");
+    }
+    m.peers.n = n_peers;
+    for (uint32_t i = 0; i < n_peers; i++, off += 4) m.peers.ids[i] = get32(p + off);
+    if (n_peers > 0 && !raft_peers_valid(&m.peers)) {
+        raft_msg_clear(&m);
+        return bad(error, "snapshot configuration malformed");
     }
     if (snap_bytes > body_end - off) {
         raft_msg_clear(&m);

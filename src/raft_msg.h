@@ -29,17 +29,24 @@
  *   | 44     | 8     | hint_term                                                    |
  *   | 52     | 8     | hint_index                                                   |
  *   | 60     | 1     | flags: bit 0 = reject; other bits must be 0                  |
- *   | 61     | 3     | zero                                                         |
+ *   | 61     | 1     | SNAPSHOT: voters in the snapshot's configuration (else 0)    |
+ *   | 62     | 2     | zero                                                         |
  *   | 64     | 4     | n_entries (APPEND only, else 0)                              |
  *   | 68     | 4     | snapshot bytes (SNAPSHOT only, else 0)                       |
- *   | 72     | ...   | n_entries x { term u64, index u64, len u32, data[len] }      |
+ *   | 72     | ...   | n_entries x { term u64, index u64, len u32, type u8, zero 3, |
+ *   |        |       |               data[len] }                                    |
+ *   |        | ...   | SNAPSHOT: the configuration's voter ids, u32 each            |
  *   |        | ...   | snapshot data                                                |
  *   | end-4  | 4     | CRC32C of every byte before it                               |
+ *   Version 2 (this one) added the entry type and the snapshot's configuration (membership
+ *   changes); a version 1 datagram is refused like any other malformed one.
  *
  * INVARIANTS
  *   - A decoded APPEND's entries have consecutive indexes starting at index + 1 and terms
  *     that never decrease (a leader's log is sorted by term); anything else is rejected.
  *   - Every entry's data is non-NULL (an empty GBytes for the leader's no-op).
+ *   - A RAFT_ENTRY_CONF entry's data is a valid configuration (raft_peers_decode), and so is
+ *     a SNAPSHOT's: 1 .. LIMIT_RAFT_PEERS_MAX distinct, non-zero voter ids.
  */
 #ifndef MINIJET_RAFT_MSG_H
 #define MINIJET_RAFT_MSG_H
@@ -47,6 +54,8 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "limits.h"
 
 typedef enum {
     RAFT_MSG_PRE_VOTE = 1,  /* "would you vote for me in term T?" (changes nothing) */
@@ -60,14 +69,28 @@ typedef enum {
     RAFT_MSG_TYPE_END
 } RaftMsgType;
 
+/* What an entry is. Only NORMAL entries are the application's commands; a CONF entry is
+ * Raft's own: a new configuration (raft.c, MEMBERSHIP CHANGES), which the application sees
+ * committed but does not apply as a command. */
+typedef enum { RAFT_ENTRY_NORMAL = 0, RAFT_ENTRY_CONF = 1, RAFT_ENTRY_TYPE_END } RaftEntryType;
+
 typedef struct RaftEntry {
     uint64_t term, index;
-    GBytes *data; /* never NULL; empty for a leader's no-op */
+    GBytes *data;       /* never NULL; empty for a leader's no-op; CONF: raft_peers_encode */
+    RaftEntryType type; /* 0 = NORMAL, so {term, index, data} is a command */
 } RaftEntry;
+
+/* A configuration: the voters of a group. n == 0 only in a RaftSnapshot written before
+ * configurations were recorded (raft.snap "RSN1"): then the bootstrap configuration holds. */
+typedef struct RaftPeers {
+    uint32_t n;
+    uint32_t ids[LIMIT_RAFT_PEERS_MAX];
+} RaftPeers;
 
 typedef struct RaftSnapshot {
     uint64_t index, term; /* the last entry the snapshot covers; 0/0 = no snapshot */
     GBytes *data;         /* the application's state; NULL when index == 0 */
+    RaftPeers peers;      /* the configuration in force at index */
 } RaftSnapshot;
 
 typedef struct RaftMsg {
@@ -85,6 +108,7 @@ typedef struct RaftMsg {
     RaftEntry *entries;  /* APPEND: owned (g_free; each data unref'd by raft_msg_clear) */
     uint32_t n_entries;
     GBytes *snapshot;    /* SNAPSHOT: owned */
+    RaftPeers peers;     /* SNAPSHOT: the configuration in force at its index */
 } RaftMsg;
 
 GBytes *raft_msg_encode(const RaftMsg *m);
@@ -92,6 +116,12 @@ gboolean raft_msg_decode(const uint8_t *data, size_t len, RaftMsg *out, GError *
 void raft_msg_clear(RaftMsg *m);
 const char *raft_msg_type_name(RaftMsgType t);
 bool raft_msg_is_response(RaftMsgType t);
+/* A configuration as a CONF entry's data: n x u32 little-endian ids. decode checks it:
+ * 1 .. LIMIT_RAFT_PEERS_MAX ids, none 0, no two equal. */
+GBytes *raft_peers_encode(const RaftPeers *p);
+bool raft_peers_decode(GBytes *data, RaftPeers *out);
+bool raft_peers_valid(const RaftPeers *p);
+bool raft_peers_has(const RaftPeers *p, uint32_t id);
 
 /* Errors from decoding, stepping and persistence. */
 #define RAFT_ERROR (raft_error_quark())
@@ -104,6 +134,7 @@ typedef enum {
     RAFT_ERROR_TOO_LARGE,    /* a proposal or snapshot over its limit */
     RAFT_ERROR_BAD_ARG,      /* e.g. compacting past the applied index */
     RAFT_ERROR_CORRUPT,      /* persisted state that cannot be trusted */
+    RAFT_ERROR_CONF_PENDING, /* a membership change while another is not committed yet */
 } RaftErrorCode;
 
 #endif
