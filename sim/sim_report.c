@@ -367,7 +367,9 @@ bool sim_report_charts(const char *dir, const char *title, int nodes, GError **e
                 g_string_append_printf(shade, "set object %d rect from %.6f, graph 0 to %.6f, graph 1 "
                                        "fc rgb '#f4c7c3' fs solid 0.5 noborder behind\n", k++, a, b);
             else
-                g_string_append_printf(shade, "set arrow from %.6f, graph 0 to %.6f, graph 1 nohead lc rgb '#cc0000' dt 2\n", a, a);
+                g_string_append_printf(shade, "set arrow from %.6f, graph 0 to %.6f, graph 0.76 nohead back lc rgb '#cc0000' dt 2\n", a, a);
+            /* an instant (a restart) is a dashed line that stops below the labels' four heights,
+             * so it never strikes through a label that started earlier (n1 read as h1) */
             /* labels on four heights, each used again only right of where its last label ends
              * (a label's width estimated from its length: about 6 px a character at this font,
              * the x axis ~800 px for at most 1.1x the run), so labels never print on top of each
@@ -385,7 +387,7 @@ bool sim_report_charts(const char *dir, const char *title, int nodes, GError **e
                 if (a >= last_at[h]) level = h;
             if (level >= 0) {
                 last_at[level] = a + width;
-                g_string_append_printf(shade, "set label '%s' at %.6f, graph %.2f offset 0.4,0 font ',8' tc rgb '%s'\n",
+                g_string_append_printf(shade, "set label '%s' at %.6f, graph %.2f offset 0.4,0 front font ',8' tc rgb '%s'\n",
                                        label, a, 0.97 - 0.06 * level, election ? "#08519c" : "#990000");
             }
         }
