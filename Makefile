@@ -219,7 +219,9 @@ $(B)/minijet: tools/minijet-cli/main.c $(B)/obj/env_real.o $(LIB_CLIENT)
 # --- The book and the labs (issue 8; book/README.md, labs/README.md).
 #   make book                    book/*.md -> build/book/index.html (pandoc), the student edition: a
 #                                cited LAB(n) region shows what the lab asks, not the answer; fails
-#                                on a stale citation or a dangling cross-reference
+#                                on a stale citation or a dangling cross-reference, a
+#                                {{result:TABLE|ROW|COLUMN}} with no cell behind it (measured
+#                                numbers: tools/book/results.py), a typed limit or measurement
 #   make book EDITION=teacher    everything printed, into build/book-teacher/
 #   make book-test               every `sh runnable` block against a fresh server; citations (TAP)
 #   make lab-start LAB=n [DIR=]  the student's copy, LAB(n) regions stubbed (default ../minijet-lab<n>)

@@ -325,7 +325,7 @@ SOL_END_RE = re.compile(r"^\s*/\*\s*LAB\((\d+)\) solution end\s*\*/\s*$")
 
 
 def solution_blocks(n, root=ROOT):
-    """[(file, [lines])] of labs/<n>-*/handout-solution.c, or None when the lab has none."""
+    """[(file, [lines])] of labs/<n>-*/handout-solution.c, or None when the lab has none (labs-check fails)."""
     labs = lab_dirs(root)
     path = os.path.join(labs[n], "handout-solution.c") if n in labs else None
     if not path or not os.path.isfile(path):
