@@ -661,10 +661,13 @@ def expand_limits(where, line):
     return LIMIT_REF_RE.sub(sub, line)
 
 
+NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+
+
 def limit_forms(name, v):
     """The ways a value of a limit can be typed: what {{NAME}} prints, the bare number with and
     without thousands separators, and the other units a reader would use (64 MiB, 64MiB,
-    67,108,864 bytes, 4096-byte; 2 s, 2s, 2 seconds, 0.05 s). A bare number below 10 only on
+    67,108,864 bytes, 4096-byte; 2 s, 2s, 2 seconds, two seconds, 0.05 s). A bare number below 10 only on
     the line that names the limit (a paragraph's "2" is rarely that limit)."""
     forms = {str(v), f"{v:,}"} if v >= 10 else set()
     if not re.fullmatch(r"\d", format_limit(name, v)):
@@ -682,6 +685,8 @@ def limit_forms(name, v):
             if q >= 1 and q == int(q):
                 for w in words:
                     forms |= {f"{int(q)} {w}", f"{int(q)}{w}"}
+                    if int(q) < len(NUMBER_WORDS) and len(w) > 3:  # "two minutes", "one second"
+                        forms.add(f"{NUMBER_WORDS[int(q)]} {w}")
             elif size == 10**9 and 0.01 <= q < 1:
                 forms |= {f"{q:g} s", f"{q:g}s", f"{q:g} seconds"}
     return forms
