@@ -164,6 +164,7 @@ typedef struct Segment {
     uint32_t tail_crc;            /* the CRC of its last record on disk */
     GArray *runs;                 /* SegIdxTomb: its DELETE/FLOOR records, runs merged */
     gboolean needs_index;         /* sealed, and no index file describes it yet */
+    uint64_t indexed;             /* bytes its newest index file covers (0 = none): CHECKPOINTS */
 } Segment;
 
 typedef struct FileStore {
@@ -195,6 +196,7 @@ typedef struct FileStore {
 
 static void write_pending_indexes(Store *s);
 static gboolean seg_index_write(Store *s, Segment *g, GError **error);
+static void checkpoint_active(Store *s);
 
 static FileStore *FS(Store *s) { return s->impl; }
 static Segment *active(FileStore *fs) { return fs->segs->pdata[fs->segs->len - 1]; }
@@ -541,6 +543,7 @@ static gboolean file_flush(Store *s, GError **error) {
     if (!flush_buffer(s, fs->sync == STORE_SYNC_ALWAYS, error)) return FALSE;
     remove_dead_segments(s);
     if (fs->index_pending > 0) write_pending_indexes(s);
+    checkpoint_active(s);
     return TRUE;
 }
 
@@ -551,6 +554,8 @@ static void interval_tick(void *arg) {
     fs->timer = 0;
     if (!flush_buffer(s, TRUE, &err))
         env_log(s->env, ENV_LOG_ERROR, "store %s: interval sync failed: %s", s->name, err->message);
+    else
+        checkpoint_active(s);
     if (fs->failed == NULL) fs->timer = env_timer_add(s->env, fs->sync_interval_ns, interval_tick, s);
 }
 
@@ -745,7 +750,7 @@ static void file_close(Store *s) {
     /* the active segment too, if scanning it would cost more than the index (INDEX FILES) */
     Segment *g = flushed ? active(fs) : NULL;
     g_autoptr(GError) ierr = NULL;
-    if (g != NULL && fs->failed == NULL && fs->wbuf->len == 0 &&
+    if (g != NULL && fs->failed == NULL && fs->wbuf->len == 0 && g->indexed != g->size &&
         g->size >= MIN(LIMIT_STORE_ACTIVE_INDEX_BYTES, fs->segment_bytes_max / LIMIT_STORE_ACTIVE_INDEX_SHARE) &&
         !seg_index_write(s, g, &ierr))
         env_log(s->env, ENV_LOG_WARN, "store %s: cannot write the index of segment %u: %s", s->name, g->no,
@@ -1107,9 +1112,14 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   segment is shorter or its tail differs), and a scanned sealed segment gets a fresh index
  *   at the end of the open. The ACTIVE segment is indexed too at a clean close (file_close),
  *   when it holds at least LIMIT_STORE_ACTIVE_INDEX_BYTES (or 1/LIMIT_STORE_ACTIVE_INDEX_SHARE
- *   of a segment: the tests' and the simulator's small segments): after a clean restart the open
- *   reads only index files; after a crash it scans the active segment from where its last
- *   index ends (or from 0). That index stays true while the segment grows: the bytes it
+ *   of a segment: the tests' and the simulator's small segments), and CHECKPOINTED while it
+ *   grows (checkpoint_active): after a flush that leaves 1/LIMIT_STORE_CHECKPOINTS_PER_SEGMENT
+ *   of a segment written since its last index, and nothing unsynced (sync always; with an
+ *   interval, the interval's sync; never an extra fsync), the index is rewritten whole (one per 16 MiB of
+ *   a 64 MiB segment: the encoding is off the publish path, once per quarter segment, the same
+ *   work as a clean close's index of the segment). After a clean restart the open reads only index files; after a crash
+ *   (kill -9, power cut) it scans the active segment from where its last index ends: at most a
+ *   quarter of a segment, whatever the stream's size. That index stays true while the segment grows: the bytes it
  *   covers never change (appends go after them; a failed flush truncates to the end of the
  *   last good flush, which is at or past them; recovery cuts only a torn tail past them), and
  *   whatever happened after it (messages, deletions of its messages) is in the records past
@@ -1137,15 +1147,21 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *     message is found damaged when loaded (an error, never the bad bytes; the read cache
  *     essay says the same of cached records), where the scan would have reported it lost.
  *   - An index is replayed whole: a stream's open is still linear in its number of live
- *     messages (the in-memory index has an entry per seq), only ~10x cheaper per message.
+ *     messages (the in-memory index has an entry per seq and a seq per subject list), only
+ *     ~10x cheaper per message than the scan. Measured on 1M x 128 B (3 segments, all indexed):
+ *     ~0.2 s of CPU, a third of it page faults of the fresh index memory (24 + 8 bytes per
+ *     message), a fifth decoding the index files; nats-server 2.9.10 needs ~0.04 s because it
+ *     keeps no per-message state until a block is read. Constant time needs segments whose
+ *     entries are loaded on first use (and per-segment subject summaries): not done.
  *   - A segment's notes keep its tombstone runs in memory until its index is written.
  * ========================================================================================== */
 static gboolean seg_index_write(Store *s, Segment *g, GError **error) {
     FileStore *fs = FS(s);
     SegIdx x;
     segidx_init(&x);
+    uint64_t x_covered = g->size;
     x.seg_no = g->no;
-    x.covered = g->size;
+    x.covered = x_covered;
     x.tail_crc = g->tail_crc;
     x.seg_floor = g->seg_floor;
     x.seg_last = g->seg_last;
@@ -1180,17 +1196,21 @@ static gboolean seg_index_write(Store *s, Segment *g, GError **error) {
     /* The index must never describe bytes the disk may still lose: the segment's own, and
      * the tombstones in the active segment whose deletions it already leaves out (with sync
      * never or an interval, once per sealed segment). */
-    int fd = seg_fd(s, g, error);
-    if (fd < 0 || !env_file_sync(s->env, fd, error)) return FALSE;
+    if (g != active(fs)) { /* the active one: below, with the failed-fsync rule */
+        int fd = seg_fd(s, g, error);
+        if (fd < 0 || !env_file_sync(s->env, fd, error)) return FALSE;
+    }
     if (fs->unsynced) {
-        fd = seg_fd(s, active(fs), error);
+        int fd = seg_fd(s, active(fs), error);
         if (fd < 0 || !env_file_sync(s->env, fd, error)) {
             mark_failed(s, active(fs), error && *error ? *error : NULL);
             return FALSE;
         }
         fs->unsynced = FALSE;
     }
-    return env_file_write_atomic(s->env, path, out->data, out->len, error);
+    if (!env_file_write_atomic(s->env, path, out->data, out->len, error)) return FALSE;
+    g->indexed = x_covered;
+    return TRUE;
 }
 
 static void write_pending_indexes(Store *s) {
@@ -1205,6 +1225,24 @@ static void write_pending_indexes(Store *s) {
         g->needs_index = FALSE;
         fs->index_pending--;
         if (g->runs) g_clear_pointer(&g->runs, g_array_unref);
+    }
+}
+
+/* CHECKPOINTS: the active segment's index, rewritten once another 1/LIMIT_STORE_CHECKPOINTS_PER_SEGMENT
+ * of a segment has been written since the last one, after a flush that left nothing unsynced
+ * (a checkpoint never adds an fsync the sync policy did not ask for: with an interval it
+ * waits for the interval's sync, with sync never there is none, and a crash scans). */
+static void checkpoint_active(Store *s) {
+    FileStore *fs = FS(s);
+    Segment *g = active(fs);
+    if (fs->failed != NULL || fs->wbuf->len > 0 || fs->unsynced ||
+        g->size - MIN(g->indexed, g->size) < fs->segment_bytes_max / LIMIT_STORE_CHECKPOINTS_PER_SEGMENT)
+        return;
+    g_autoptr(GError) err = NULL;
+    if (!seg_index_write(s, g, &err)) {
+        env_log(s->env, ENV_LOG_WARN, "store %s: cannot checkpoint the index of segment %u: %s", s->name, g->no,
+                err->message);
+        g->indexed = g->size; /* tried: the next attempt after as many bytes again */
     }
 }
 
@@ -1305,6 +1343,7 @@ static void recover_segment(Store *s, Recovery *rc, unsigned no) {
     uint64_t msgs_before = s->msgs;
     uint64_t from = seg_index_replay(s, rc, g, size, path); /* INDEX FILES: 0 = scan it all */
     g->needs_index = from != size;
+    g->indexed = from;
     rc->w.base = rc->w.len = 0;
     if (from < size && (fd = seg_fd(s, g, &err)) < 0) { /* the walk below uses it: no other file opens meanwhile */
         env_log(s->env, ENV_LOG_ERROR, "store %s: cannot reopen %s: %s", s->name, path, err->message);

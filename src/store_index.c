@@ -188,6 +188,14 @@ static void subject_drop(Store *s, uint32_t id, uint64_t seq) {
 
 static size_t subject_msgs(const StoreSubject *sj) { return sj->len - sj->head; }
 
+/* A live entry leaves the index: its subject list and the counts (callers clear e->bytes). */
+static void entry_gone(Store *s, const StoreEntry *e, uint64_t seq) {
+    subject_drop(s, e->subject_id, seq);
+    s->msgs--;
+    s->bytes -= e->bytes;
+    s->hdr_msgs -= e->has_hdr;
+}
+
 /* --- the index --- */
 
 void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *be) {
@@ -238,8 +246,17 @@ static void index_trim(Store *s) {
     }
 }
 
-StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *subject,
-                            size_t subject_len, bool has_hdr, uint32_t bytes, uint64_t loc) {
+StoreSubject *store_index_subject_for(Store *s, const char *subject, size_t subject_len, size_t more) {
+    StoreSubject *sj = subject_get(s, subject, subject_len, true);
+    if (more > sj->cap - sj->len && more <= SIZE_MAX / sizeof(uint64_t) - sj->len) { /* grow once, not by doubling */
+        sj->cap = sj->len + more;
+        sj->seqs = g_realloc(sj->seqs, sj->cap * sizeof(uint64_t));
+    }
+    return sj;
+}
+
+StoreEntry *store_index_add_to(Store *s, StoreSubject *sj, uint64_t seq, int64_t ts_ns, bool has_hdr,
+                               uint32_t bytes, uint64_t loc) {
     g_assert(seq > s->last_seq && bytes > 0);
     if (s->msgs == 0) { /* empty: start the array at seq */
         g_array_set_size(s->entries, 0);
@@ -248,7 +265,6 @@ StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *s
     }
     StoreEntry hole = {.ts_ns = ts_ns};
     while (s->base + s->entries->len < seq) g_array_append_val(s->entries, hole);
-    StoreSubject *sj = subject_get(s, subject, subject_len, true);
     subject_push(sj, seq);
     StoreEntry e = {.loc = loc, .ts_ns = ts_ns, .subject_id = sj->id, .has_hdr = has_hdr, .bytes = bytes};
     g_array_append_val(s->entries, e);
@@ -256,7 +272,13 @@ StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *s
     s->last_ts_ns = ts_ns;
     s->msgs++;
     s->bytes += bytes;
+    s->hdr_msgs += has_hdr;
     return &g_array_index(s->entries, StoreEntry, seq - s->base);
+}
+
+StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *subject,
+                            size_t subject_len, bool has_hdr, uint32_t bytes, uint64_t loc) {
+    return store_index_add_to(s, subject_get(s, subject, subject_len, true), seq, ts_ns, has_hdr, bytes, loc);
 }
 
 void store_index_reserve(Store *s, uint64_t n) {
@@ -270,9 +292,7 @@ gboolean store_index_del(Store *s, uint64_t seq, StoreEntry *out) {
     StoreEntry *e = store_index_get(s, seq);
     if (e == NULL) return FALSE;
     *out = *e;
-    subject_drop(s, e->subject_id, seq);
-    s->msgs--;
-    s->bytes -= e->bytes;
+    entry_gone(s, e, seq);
     e->bytes = 0;
     if (seq == s->first_seq) {
         while (s->first_seq <= s->last_seq &&
@@ -290,9 +310,7 @@ void store_index_truncate(Store *s, uint64_t last) {
             StoreEntry *e = &g_array_index(s->entries, StoreEntry, seq - s->base);
             if (e->bytes) {
                 StoreEntry copy = *e;
-                subject_drop(s, e->subject_id, seq);
-                s->msgs--;
-                s->bytes -= e->bytes;
+                entry_gone(s, e, seq);
                 s->be->released(s, seq, &copy);
             }
             g_array_set_size(s->entries, (guint)(seq - s->base));
@@ -315,9 +333,7 @@ uint64_t store_index_floor(Store *s, uint64_t floor) {
         StoreEntry *e = &g_array_index(s->entries, StoreEntry, seq - s->base);
         if (e->bytes == 0) continue;
         StoreEntry copy = *e;
-        subject_drop(s, e->subject_id, seq);
-        s->msgs--;
-        s->bytes -= e->bytes;
+        entry_gone(s, e, seq);
         e->bytes = 0;
         s->be->released(s, seq, &copy);
         dropped++;
@@ -416,6 +432,7 @@ uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq) {
 }
 
 uint64_t store_next_seq_with_headers(Store *s, uint64_t from_seq) {
+    if (s->hdr_msgs == 0) return 0; /* the usual stream: no headers, no walk (restart: dedup) */
     for (uint64_t q = MAX(from_seq, s->first_seq); s->msgs > 0 && q <= s->last_seq; q++) {
         const StoreEntry *e = &g_array_index(s->entries, StoreEntry, q - s->base);
         if (e->bytes && e->has_hdr) return q;
@@ -603,13 +620,14 @@ void store_check_invariants(Store *s) {
     g_assert_cmpuint(s->first_seq, <=, s->last_seq + 1);
     g_assert_cmpuint(s->base, <=, s->first_seq);
     g_assert_cmpuint(s->base + s->entries->len, ==, s->msgs ? s->last_seq + 1 : s->base);
-    uint64_t msgs = 0, bytes = 0;
+    uint64_t msgs = 0, bytes = 0, hdr_msgs = 0;
     for (uint64_t q = s->first_seq; s->msgs && q <= s->last_seq; q++) {
         StoreEntry *e = &g_array_index(s->entries, StoreEntry, q - s->base);
         if (e->bytes == 0) continue;
         if (msgs == 0) g_assert_cmpuint(q, ==, s->first_seq);
         msgs++;
         bytes += e->bytes;
+        hdr_msgs += e->has_hdr;
         StoreSubject *sj = s->subject_by_id->pdata[e->subject_id];
         g_assert_nonnull(sj);
         size_t i = subj_lower_bound(sj, q);
@@ -617,6 +635,7 @@ void store_check_invariants(Store *s) {
     }
     g_assert_cmpuint(msgs, ==, s->msgs);
     g_assert_cmpuint(bytes, ==, s->bytes);
+    g_assert_cmpuint(hdr_msgs, ==, s->hdr_msgs);
     uint64_t in_lists = 0;
     GHashTableIter it;
     gpointer v;

@@ -68,6 +68,7 @@ struct Store {
     GArray *free_ids;         /* uint32_t */
     StoreSubject *last_subject; /* the subject subject_get found last (NULL once freed) */
     uint64_t damaged;         /* seqs recovery found corrupt and dropped (store_damaged) */
+    uint64_t hdr_msgs;        /* live messages with headers (none: the dedup rebuild walks nothing) */
 };
 
 /* One file in a StoreFiles pool (store_files.c): embedded in whatever owns the file. */
@@ -87,6 +88,11 @@ void store_index_clear(Store *s);
 /* Add a live entry for seq (>= last_seq + 1; a gap becomes deleted seqs). */
 StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *subject,
                             size_t subject_len, bool has_hdr, uint32_t bytes, uint64_t loc);
+/* The same in two steps, for a bulk load (an index file's replay): the subject, created if new,
+ * with room for `more` seqs in its list (grown once instead of doubling), then the entry. */
+StoreSubject *store_index_subject_for(Store *s, const char *subject, size_t subject_len, size_t more);
+StoreEntry *store_index_add_to(Store *s, StoreSubject *sj, uint64_t seq, int64_t ts_ns, bool has_hdr,
+                               uint32_t bytes, uint64_t loc);
 /* Make room for n more entries (no effect on the index; saves regrowing during a bulk load). */
 void store_index_reserve(Store *s, uint64_t n);
 /* Remove seq from the index; copies its entry to *out. FALSE if not live. */

@@ -1058,6 +1058,64 @@ static void test_index_active(void) {
     test_env_free(te);
 }
 
+/* CHECKPOINTS: while the active segment grows, its index is rewritten every quarter segment,
+ * so a crash (no clean close) rescans only what was written since the last one. Rot in a
+ * record the checkpoint covers goes unread at open (the proof that it was not scanned); the
+ * answers equal the scan of the whole folder; a damaged checkpoint falls back to the scan. */
+static void test_index_checkpoint(void) {
+    TestEnv *te = test_env_new(34);
+    StoreConfig cfg = {.name = "C", .dir = "C", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 64 * 1024};
+    Store *s = open_file(te, &cfg);
+    for (int i = 1; i <= 300; i++) { /* ~24 KiB in one segment, flushed every 10: one checkpoint or more */
+        put(s, i % 3 ? "c.a" : "c.b", "0123456789012345678901234567890123456789");
+        if (i % 10 == 0) g_assert_true(store_flush(s, NULL));
+        if (i == 120) g_assert_true(store_remove(s, 7, FALSE, NULL)); /* a tombstone the checkpoint holds */
+    }
+    g_assert_true(store_flush(s, NULL));
+    g_assert_true(env_path_exists(&te->env, "C/0000000001.idx")); /* written while open: a checkpoint */
+    test_env_crash_disk(te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    store_close(s);
+    const uint64_t rot = 36 + 32 + 3 + 10; /* message 1's payload, after the SEGMENT record */
+    test_env_flip_bit(te, "C/0000000001.seg", rot, 2);
+    g_free(test_env_take_log(te));
+    s = open_file(te, &cfg);
+    g_autofree char *log = test_env_take_log(te);
+    if (strstr(log, "scanning") != NULL || strstr(log, "damaged") != NULL)
+        g_error("the checkpoint was not used:\n%s", log);
+    g_assert_cmpuint(store_count(s, NULL, 0), ==, 299); /* 300 less the deleted 7: rot unseen */
+    g_assert_null(store_index_get(s, 7));
+    g_autoptr(GError) rot_err = NULL;
+    g_assert_null(store_load(s, 1, &rot_err));
+    g_assert_nonnull(rot_err);
+    store_close(s);
+    test_env_flip_bit(te, "C/0000000001.seg", rot, 2); /* healed */
+    test_env_crash_disk(te, TEST_CRASH_LOSE_ALL_UNSYNCED); /* (the close above indexed nothing new) */
+    s = open_file(te, &cfg);
+    g_autofree char *a = fingerprint(s);
+    store_close(s);
+    /* a damaged checkpoint: refused with a warning, the segment scanned, the same answers */
+    gint64 isize = 0;
+    {
+        g_autoptr(GBytes) b = NULL;
+        g_assert_true(env_file_read_all(&te->env, "C/0000000001.idx", &b, NULL));
+        isize = (gint64)g_bytes_get_size(b);
+    }
+    test_env_flip_bit(te, "C/0000000001.idx", (uint64_t)isize / 2, 0);
+    g_free(test_env_take_log(te));
+    s = open_file(te, &cfg);
+    g_autofree char *log2 = test_env_take_log(te);
+    g_assert_nonnull(strstr(log2, "scanning the segment"));
+    g_autofree char *b = fingerprint(s);
+    store_close(s);
+    g_assert_cmpstr(a, ==, b);
+    drop_indexes(te, "C");
+    s = open_file(te, &cfg); /* scanned, no index at all */
+    g_autofree char *c = fingerprint(s);
+    store_close(s);
+    g_assert_cmpstr(a, ==, c);
+    test_env_free(te);
+}
+
 /* crash: 0 = a clean close, else TestCrashMode + 1 (with sync never: unsynced writes at risk) */
 static guint index_round(uint64_t seed, int crash) {
     TestEnv *te = test_env_new(seed);
@@ -1313,6 +1371,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/store/file/recover-window", test_recover_window);
     g_test_add_func("/store/file/index/vs-scan", test_index_vs_scan);
     g_test_add_func("/store/file/index/active", test_index_active);
+    g_test_add_func("/store/file/index/checkpoint", test_index_checkpoint);
     g_test_add_func("/store/file/index/damaged", test_index_damaged);
     g_test_add_func("/store/file/open-files-budget", test_open_files_budget);
     if (g_test_perf()) { /* timing runs, not tests: `make bench` runs them (-m perf) */

@@ -47,7 +47,7 @@
 /* LAB(3) solution end */
 
 /* LAB(3) solution: src/store_file.c */
-    uint64_t off = 0;
+    uint64_t off = from;                        /* past what the segment's index file covered */
     uint64_t last_added = s->last_seq;
     while (off < size) {
         Rec r;
