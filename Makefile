@@ -283,7 +283,7 @@ plots-raft: $(B)/minijet-sim
 
 # --- Scaling figures (bench/scaling.sh, issue 9 §3): subscriptions, stream size, consumers,
 #   memory per connection and per message, restart time; minijet beside nats-server 2.9.10.
-#   make bench-scaling   < 10 min; bench/results/<date>-scaling*.csv, plots/scaling-*.png
+#   make bench-scaling   ~15 min; bench/results/<date>-scaling*.csv, plots/scaling-*.png
 .PHONY: bench-scaling
 bench-scaling: deps $(B)/minijet-server $(B)/minijet-bench
 	bench/scaling.sh

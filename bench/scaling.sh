@@ -18,14 +18,23 @@
 #              128 B in one stream: bytes per stored message.
 #   restart    the server stopped with SIGTERM and started again on the same store: seconds
 #              from launch until a client connects (restart_connect) and until the stream
-#              answers STREAM.INFO with every message (restart), at 100 k, 1 M and (BIG=1,
-#              the default when 3 GB of disk are free and the run is on time) 5 M messages.
+#              answers STREAM.INFO with every message (restart), RESTART_ROUNDS (5) times, at
+#              100 k, 1 M and (BIG=1, the default when 3 GB of disk are free and the run is on
+#              time) 5 M messages; the VmRSS after each (restart_rss). The RSS growth of
+#              publishing the 1 M (stored_msg_rss at 1000000) is memory per message too.
+#   many       MANY (10,000) file streams of one message each, created on a fresh server
+#              (under the shell's own descriptor limit: nats-server 2.9.10 cannot create more
+#              than ~500 file streams under 1,024, "error creating store for stream"), then
+#              MANY_ROUNDS (5) restarts under `ulimit -n MANY_NOFILE` (1,024): seconds until
+#              $JS.API.INFO counts them all (restart_many) and the open descriptors then
+#              (many_open_files, /proc/<pid>/fd).
 #
 # USAGE
 #   bench/scaling.sh            (make bench-scaling), bounded: every run has a timeout and
 #                               the 5 M step is skipped when the run is past TIME_BUDGET_BIG s.
 #   Environment: SUB_POINTS, SUB_ROUNDS, GROW_TO, GROW_ROUNDS, CONS_MAX, CONS_ROUNDS, IDLE_CONNS,
-#   IDLE_ROUNDS, BIG (0/1), MINIJET, NATS_SERVER, BENCH.
+#   IDLE_ROUNDS, RESTART_ROUNDS, BIG (0/1), MANY (0 = skip), MANY_ROUNDS, MANY_NOFILE, MINIJET,
+#   NATS_SERVER, BENCH.
 #
 # OUTPUT
 #   bench/results/<date>-scaling.csv           every measurement: figure,server,x,value,unit,round
@@ -42,7 +51,11 @@ CONS_MAX=${CONS_MAX:-1000}
 CONS_ROUNDS=${CONS_ROUNDS:-2}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 IDLE_ROUNDS=${IDLE_ROUNDS:-3}
-TIME_BUDGET_BIG=${TIME_BUDGET_BIG:-300}
+RESTART_ROUNDS=${RESTART_ROUNDS:-5}
+MANY=${MANY:-10000}
+MANY_ROUNDS=${MANY_ROUNDS:-5}
+MANY_NOFILE=${MANY_NOFILE:-1024}
+TIME_BUDGET_BIG=${TIME_BUDGET_BIG:-1800}
 MINIJET=${MINIJET:-build/minijet-server}
 NATS_SERVER=${NATS_SERVER:-/usr/sbin/nats-server}
 BENCH=${BENCH:-build/minijet-bench}
@@ -82,10 +95,11 @@ launch() {
   local name=$1 dir=$work/store-$1
   [ "${2:-}" = keep ] || { rm -rf "$dir"; mkdir -p "$dir"; }
   [ -n "${port[$name]:-}" ] && [ "${2:-}" = keep ] || port[$name]=$(free_port)
+  local nofile=${NOFILE:-$(ulimit -n)}  # NOFILE: the many-streams figure's descriptor limit
   case $name in
-    minijet)     "$MINIJET" -a 127.0.0.1 -p "${port[$name]}" -js -sd "$dir" >>"$work/$name.log" 2>&1 & ;;
-    minijet-2m)  "$MINIJET" -a 127.0.0.1 -p "${port[$name]}" -js -sd "$dir" --sync_interval 2m >>"$work/$name.log" 2>&1 & ;;
-    nats-server) "$NATS_SERVER" -a 127.0.0.1 -p "${port[$name]}" -js -sd "$dir" >>"$work/$name.log" 2>&1 & ;;
+    minijet)     (ulimit -n "$nofile" && exec "$MINIJET" -a 127.0.0.1 -p "${port[$name]}" -js -sd "$dir") >>"$work/$name.log" 2>&1 & ;;
+    minijet-2m)  (ulimit -n "$nofile" && exec "$MINIJET" -a 127.0.0.1 -p "${port[$name]}" -js -sd "$dir" --sync_interval 2m) >>"$work/$name.log" 2>&1 & ;;
+    nats-server) (ulimit -n "$nofile" && exec "$NATS_SERVER" -a 127.0.0.1 -p "${port[$name]}" -js -sd "$dir") >>"$work/$name.log" 2>&1 & ;;
   esac
   pid[$name]=$!
 }
@@ -125,7 +139,8 @@ t_start=$SECONDS
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 echo "scaling: minijet vs $("$NATS_SERVER" --version 2>&1 | head -1) — $(date '+%Y-%m-%d %H:%M %Z'), $(nproc) cores ($cpu)"
 echo "  subs points: $SUB_POINTS x $SUB_ROUNDS rounds; grow to $GROW_TO; consumers to $CONS_MAX x $CONS_ROUNDS rounds;"
-echo "  $IDLE_CONNS idle connections x $IDLE_ROUNDS rounds; restart at 100k, $GROW_TO$([ "$BIG" = 1 ] && echo ", 5M (if on time)")"
+echo "  $IDLE_CONNS idle connections x $IDLE_ROUNDS rounds; restart at 100k, $GROW_TO$([ "$BIG" = 1 ] && echo ", 5M (if on time)") x $RESTART_ROUNDS;"
+echo "  $MANY streams under ulimit -n $MANY_NOFILE, $MANY_ROUNDS restarts; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ------------------------------------------------------------------ subs
 for s in "${SERVERS2[@]}"; do start "$s" || exit 1; done
@@ -204,7 +219,7 @@ for s in "${SERVERS2[@]}"; do
   disk_after=$(du -sb "$work/store-$s" | cut -f1)
   row stored_msg_rss "$s" 100000 $(( (after - before) * 1024 / 100000 )) bytes_per_msg
   row stored_msg_disk "$s" 100000 $(( (disk_after - disk_before) / 100000 )) bytes_per_msg
-  restart_times "$s" 100000 3
+  restart_times "$s" 100000 "$RESTART_ROUNDS"
   stop "$s"
 done
 say "stored message: $(awk -F, '$1 ~ /^stored_msg/ { printf "%s %s=%sB ", $1, $2, $4 }' "$raw")"
@@ -212,16 +227,20 @@ say "stored message: $(awk -F, '$1 ~ /^stored_msg/ { printf "%s %s=%sB ", $1, $2
 # ------------------------------------------------------------------ grow to 1M, restart at 1M and 5M
 for s in minijet nats-server minijet-2m; do
   start "$s" || continue
+  sleep 0.5
+  before=$(rss_kb "${pid[$s]}")
   bench 300 -p "${port[$s]}" -l "$s" -n "$GROW_TO" -w 100000 -T 290 jsgrow | while IFS=, read -r _ _ n rate; do
     row grow "$s" "$n" "$rate" msgs_per_s
   done
+  sleep 1
+  [ "$s" != minijet-2m ] && row stored_msg_rss "$s" "$GROW_TO" $(( ($(rss_kb "${pid[$s]}") - before) * 1024 / GROW_TO )) bytes_per_msg
   say "grow $s: $(awk -F, -v s="$s" '$1 == "grow" && $2 == s { printf "%dk=%.0fk ", $3 / 1000, $4 / 1000 }' "$raw")"
   if [ "$s" != minijet-2m ]; then
-    restart_times "$s" "$GROW_TO" 2
+    restart_times "$s" "$GROW_TO" "$RESTART_ROUNDS"
     say "restart $s at $GROW_TO: $(awk -F, -v s="$s" -v n="$GROW_TO" '$1 == "restart" && $2 == s && $3 == n { printf "%ss ", $4 }' "$raw")"
     if [ "$BIG" = 1 ] && (( SECONDS - t_start < TIME_BUDGET_BIG )); then
       bench 300 -p "${port[$s]}" -l "$s" -A -n $(( 5000000 - GROW_TO )) -w 1000000 -T 290 jsgrow >/dev/null
-      restart_times "$s" 5000000 2
+      restart_times "$s" 5000000 "$RESTART_ROUNDS"
       say "restart $s at 5M: $(awk -F, -v s="$s" '$1 == "restart" && $2 == s && $3 == 5000000 { printf "%ss ", $4 }' "$raw")"
     elif [ "$BIG" = 1 ]; then
       say "5M step skipped for $s: past the ${TIME_BUDGET_BIG} s budget"
@@ -243,6 +262,34 @@ for ((r = 2; r <= GROW_ROUNDS; r++)); do
   done
   say "grow round $r: $(awk -F, -v r="$r" '$1 == "grow" && $6 == r && $3 % 500000 == 0 { printf "%s@%dk=%.0fk ", $2, $3 / 1000, $4 / 1000 }' "$raw")"
 done
+
+# ------------------------------------------------------------------ many streams, restart
+if (( MANY > 0 )); then
+  for s in "${SERVERS2[@]}"; do
+    start "$s" || continue
+    out=$(bench 900 -p "${port[$s]}" -l "$s" -n "$MANY" -T 880 jsmany)
+    if [ -z "$out" ]; then  # how many it made before the failure (the failure names the next)
+      made=$(grep -o "jsmany $s: stream MANY[0-9]*" "$work/failures" | tail -1 | grep -o '[0-9]*$' | sed 's/^0*//')
+      row many_create_failed "$s" "$MANY" "${made:-0}" streams
+      say "many $s: creating $MANY streams failed after ${made:-0}"; stop "$s"; rm -rf "$work/store-$s"; continue
+    fi
+    row many_create "$s" "$MANY" "$(echo "$out" | cut -d, -f4)" s
+    for ((k = 1; k <= MANY_ROUNDS; k++)); do
+      stop "$s"
+      sync; sleep 0.3
+      NOFILE=$MANY_NOFILE launch "$s" keep
+      out=$(bench 300 -p "${port[$s]}" -l "$s" -n "$MANY" -T 280 jsmanyready)
+      if [ -n "$out" ]; then
+        row restart_many "$s" "$MANY" "$(echo "$out" | cut -d, -f4)" s "$k"
+        row many_open_files "$s" "$MANY" "$(ls "/proc/${pid[$s]}/fd" 2>/dev/null | wc -l)" files "$k"
+        row many_rss "$s" "$MANY" "$(rss_kb "${pid[$s]}")" kB "$k"
+      fi
+    done
+    stop "$s"
+    rm -rf "$work/store-$s"
+    say "many $s: $(awk -F, -v s="$s" '$1 == "restart_many" && $2 == s { printf "%ss ", $4 }' "$raw")"
+  done
+fi
 
 # ------------------------------------------------------------------ summary, plots
 awk -F, '

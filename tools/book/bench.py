@@ -250,23 +250,58 @@ def table_scaling_memory(b, sc):
     out = ["| figure | minijet | nats-server | minijet ÷ nats-server |", "| --- | --- | --- | --- |",
            f"| VmRSS of a fresh server | {mib(v('idle_conn_rss_before', 'minijet', 0))} | "
            f"{mib(v('idle_conn_rss_before', 'nats-server', 0))} | |"]
-    for label, fig, x in (("RSS per idle connection (1,000 open)", "idle_conn", 1000),
-                          ("RSS per stored 128 B message (100,000)", "stored_msg_rss", 100000),
-                          ("disk per stored 128 B message", "stored_msg_disk", 100000)):
+    rows = [("RSS per idle connection (1,000 open)", "idle_conn", 1000),
+            ("RSS per stored 128 B message (100,000)", "stored_msg_rss", 100000)]
+    big = [x for x in xs(sc, "stored_msg_rss", "minijet") if x > 100000]  # runs since issue 15
+    rows += [(f"RSS per stored 128 B message ({x:,})", "stored_msg_rss", x) for x in big]
+    rows.append(("disk per stored 128 B message", "stored_msg_disk", 100000))
+    for label, fig, x in rows:
         m, n = v(fig, "minijet", x), v(fig, "nats-server", x)
         out.append(f"| {label} | {m:,.0f} B | {n:,.0f} B | {fx(m / n)} |")
     return out
 
 
+def rss_per_msg_after_restart(sc, server, x):
+    """RSS after a restart on x messages less a fresh server's, per message (bytes)."""
+    return ((float(srow(sc, "restart_rss", server, x)["median"])
+             - float(srow(sc, "idle_conn_rss_before", server, 0)["median"])) * 1024 / x)
+
+
 def table_scaling_restart(b, sc):
     out = ["| messages | minijet: ready (s) | minijet RSS after restart | nats-server: ready (s) | "
-           "nats-server RSS after restart | ratio |", "| --- | --- | --- | --- | --- | --- |"]
+           "nats-server RSS after restart | ratio (ready) | RSS per message over a fresh server, minijet / nats-server |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
     for x in xs(sc, "restart", "minijet"):
         m, n = srow(sc, "restart", "minijet", x), srow(sc, "restart", "nats-server", x)
         rm, rn = (float(srow(sc, "restart_rss", s, x)["median"]) for s in ("minijet", "nats-server"))
-        out.append(f"| {x:,} | {float(m['median']):.3f} ({float(m['min']):.3f} – {float(m['max']):.3f}) | {mib(rm)} | "
-                   f"{float(n['median']):.3f} ({float(n['min']):.3f} – {float(n['max']):.3f}) | {mib(rn)} | "
-                   f"{float(m['median']) / float(n['median']):.0f}× |")
+        pm, pn = (rss_per_msg_after_restart(sc, s, x) for s in ("minijet", "nats-server"))
+        ratio = float(m['median']) / float(n['median'])
+        out.append(f"| {x:,} | {float(m['median']):.3f} ({float(m['min']):.3f} – {float(m['max']):.3f}), "
+                   f"{m['runs']} runs | {mib(rm)} | "
+                   f"{float(n['median']):.3f} ({float(n['min']):.3f} – {float(n['max']):.3f}), {n['runs']} runs | "
+                   f"{mib(rn)} | {ratio:.1f}× | {pm:.0f} B / {pn:.0f} B |")
+    return out
+
+
+def table_scaling_many(b, sc):
+    """The many-streams restart (issue 15): absent from scaling runs before it."""
+    if not xs(sc, "restart_many", "minijet"):
+        return ["(this scaling run has no many-streams figure)"]
+    out = ["| streams | minijet: ready (s) | open files | nats-server: ready (s) | open files | ratio (ready) |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for x in xs(sc, "restart_many", "minijet"):
+        m = srow(sc, "restart_many", "minijet", x)
+        fm = float(srow(sc, "many_open_files", "minijet", x)["median"])
+        mcell = f"{float(m['median']):.3f} ({float(m['min']):.3f} – {float(m['max']):.3f}), {m['runs']} runs"
+        if x not in xs(sc, "restart_many", "nats-server"):  # it could not create them (the run's failures)
+            out.append(f"| {x:,} | {mcell} | {fm:.0f} | not measured: nats-server failed to create the "
+                       f"{x:,} streams (\"error creating store for stream\", err_code 10049) | | |")
+            continue
+        n = srow(sc, "restart_many", "nats-server", x)
+        fn = float(srow(sc, "many_open_files", "nats-server", x)["median"])
+        out.append(f"| {x:,} | {mcell} | {fm:.0f} | {float(n['median']):.3f} ({float(n['min']):.3f} – "
+                   f"{float(n['max']):.3f}), {n['runs']} runs | {fn:.0f} | "
+                   f"{float(m['median']) / float(n['median']):.2f}× |")
     return out
 
 
@@ -309,7 +344,27 @@ def table_scaling_summary(b, sc):
            "| restart until the stream is served, " + " / ".join(f"{x:,}" for x in restarts) + " messages | "
            + "; ".join(f"{secs(med('restart', 'minijet', x))} s vs {secs(med('restart', 'nats-server', x))} s"
                        for x in restarts)
-           + " | minijet replays its log (no index file); nats-server loads lazily |"]
+           + (" | minijet: index files, then an in-memory entry per message (linear); nats-server loads blocks "
+              "lazily |" if "stored_msg_rss" in {r["figure"] for r in sc if r["x"] == "1000000"}
+              else " | minijet replays its log (no index file); nats-server loads lazily |")]
+    if [x for x in xs(sc, "stored_msg_rss", "minijet") if x > 100000]:
+        x = max(xs(sc, "stored_msg_rss", "minijet"))
+        out.append(f"| stored 128 B messages ({x:,}): RSS per message after publishing / after a restart | "
+                   f"{fx(r('stored_msg_rss', x))} / "
+                   f"{fx(rss_per_msg_after_restart(sc, 'minijet', x) / rss_per_msg_after_restart(sc, 'nats-server', x))} "
+                   f"({med('stored_msg_rss', 'minijet', x):.0f} B vs {med('stored_msg_rss', 'nats-server', x):.0f} B; "
+                   f"{rss_per_msg_after_restart(sc, 'minijet', x):.0f} B vs "
+                   f"{rss_per_msg_after_restart(sc, 'nats-server', x):.0f} B) | lower is better |")
+    for x in xs(sc, "restart_many", "minijet"):
+        if x not in xs(sc, "restart_many", "nats-server"):
+            out.append(f"| {x:,} streams of one message, restart under `ulimit -n 1024` | minijet "
+                       f"{secs(med('restart_many', 'minijet', x))} s, {med('many_open_files', 'minijet', x):.0f} open "
+                       f"files; nats-server could not create {x:,} | lower is better |")
+            continue
+        out.append(f"| {x:,} streams of one message, restart under `ulimit -n 1024` | "
+                   f"{fx(r('restart_many', x))} ({secs(med('restart_many', 'minijet', x))} s vs "
+                   f"{secs(med('restart_many', 'nats-server', x))} s; open files {med('many_open_files', 'minijet', x):.0f} "
+                   f"vs {med('many_open_files', 'nats-server', x):.0f}) | lower is better |")
     return out
 
 
@@ -440,7 +495,7 @@ def table_scaling_source(b, sc):
 TABLES = {"headline": table_headline, "pairs": table_pairs, "full": table_full, "source": table_source,
           "objstore": table_objstore, "scaling-subs": table_scaling_subs, "scaling-grow": table_scaling_grow,
           "scaling-consumers": table_scaling_consumers, "scaling-memory": table_scaling_memory,
-          "scaling-restart": table_scaling_restart, "scaling-source": table_scaling_source,
+          "scaling-restart": table_scaling_restart, "scaling-many": table_scaling_many, "scaling-source": table_scaling_source,
           "scaling-summary": table_scaling_summary, "clusters": table_clusters,
           "replicated": table_replicated, "layers": table_layers}
 
