@@ -547,6 +547,7 @@ Sim *sim_new(const SimScenario *sc, uint64_t seed, SimTrace *trace) {
         n->js_cfg.store_dir = "data";
         n->js_cfg.sync_interval_ns = sc->sync_interval_ns;
         n->js_cfg.segment_bytes = sc->segment_bytes;
+        n->js_cfg.clustered = sc->nodes > 1; /* as main.c: a cluster's streams are Raft groups' replicas */
         if (sc->max_pending_bytes) n->cfg.max_pending_bytes = sc->max_pending_bytes;
         if (sc->ping_interval_ns) n->cfg.ping_interval_ns = sc->ping_interval_ns;
         sim->nodes[i] = n;

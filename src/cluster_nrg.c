@@ -53,6 +53,7 @@ struct Nrg {
     uint64_t saved_term;      /* the term and vote last written (see work) */
     uint32_t saved_vote;
     uint64_t applied;         /* the owner has applied through this index */
+    uint64_t boot_last;       /* nrg_boot_last */
     bool held;                /* nrg_hold: applies wait */
     GBytes *boot_snapshot;    /* this member's own snapshot, for the owner's first restore */
     uint64_t snapshot_entries, snapshot_bytes;
@@ -305,6 +306,7 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
     n->saved_term = raft_term(r);
     n->saved_vote = raft_vote(r);
     n->applied = raft_applied(r); /* the snapshot's index: the owner restores it first */
+    n->boot_last = raft_last_index(r);
     n->boot_snapshot = boot_snapshot;
     n->snapshot_entries = cfg->snapshot_entries > 0 ? cfg->snapshot_entries : LIMIT_CLUSTER_SNAPSHOT_ENTRIES;
     n->snapshot_bytes = cfg->snapshot_bytes > 0 ? cfg->snapshot_bytes : (uint64_t)LIMIT_CLUSTER_SNAPSHOT_BYTES;
@@ -413,6 +415,7 @@ uint32_t nrg_self(const Nrg *n) { return n->self; }
 uint64_t nrg_term(const Nrg *n) { return raft_term(n->r); }
 bool nrg_pending(const Nrg *n) { return n->work_timer != 0; }
 uint64_t nrg_applied(const Nrg *n) { return n->applied; }
+uint64_t nrg_boot_last(const Nrg *n) { return n->boot_last; }
 bool nrg_held(const Nrg *n) { return n->held; }
 uint64_t nrg_snapshot_index(const Nrg *n) { return raft_snapshot_index(n->r); }
 uint64_t nrg_log_entries(const Nrg *n) { return raft_last_index(n->r) - raft_snapshot_index(n->r); }

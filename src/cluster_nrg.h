@@ -145,6 +145,10 @@ uint64_t nrg_term(const Nrg *n);
 /* A Ready pass is scheduled: role or readiness may have changed and the owner is not told yet. */
 bool nrg_pending(const Nrg *n);
 uint64_t nrg_applied(const Nrg *n);
+/* The last index of the log this member booted with. Entries up to it were proposed before
+ * this server (re)started: whoever waited for their answers was answered then or gave up, so
+ * a leader replaying them (a store rebuilt from the log) applies them without answering. */
+uint64_t nrg_boot_last(const Nrg *n);
 /* Hold applies (the owner is catching up after a restore): committed entries wait in the
  * Raft log, nothing is compacted, this member does not campaign and is not ready.
  * nrg_release applies what waited. */

@@ -451,8 +451,8 @@ JetStream *jetstream_new(Server *srv, const JetStreamConfig *cfg, GError **error
                             .domain = js->domain};
     js->max[0] = cfg->max_memory_bytes;
     js->max[1] = cfg->max_storage_bytes;
-    jetstream_set_sync(js, interval == 0 ? STORE_SYNC_ALWAYS : interval > 0 ? STORE_SYNC_INTERVAL : STORE_SYNC_NEVER,
-                       MAX(interval, 0));
+    StoreSyncPolicy always = cfg->clustered ? STORE_SYNC_REPLICA : STORE_SYNC_ALWAYS; /* jscluster.c, THE STORE BEHIND THE LOG */
+    jetstream_set_sync(js, interval == 0 ? always : interval > 0 ? STORE_SYNC_INTERVAL : STORE_SYNC_NEVER, MAX(interval, 0));
     js->streams = g_tree_new_full(name_cmp, NULL, g_free, NULL); /* own keys: configs change */
     js->subjects = sublist_new();
     sublist_set_nodes_max(js->subjects, G_MAXSIZE); /* bounded by the configs it indexes */

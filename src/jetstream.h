@@ -63,6 +63,9 @@ typedef struct JetStreamConfig {
     int64_t max_storage_bytes; /* max_file_store: file streams' total; -1 = no limit */
     bool restore_later;        /* jetstream_new loads no stream: jetstream_restore_step does */
     const char *domain;        /* jetstream { domain }: NULL = none (jetstream.c, THE DOMAIN) */
+    bool clustered;            /* every stream is a replica of a Raft group (jscluster.c): at
+                                * the default policy its store is STORE_SYNC_REPLICA, the
+                                * group's log being the durable record (THE STORE BEHIND THE LOG) */
 } JetStreamConfig;
 
 void jetstream_config_init(JetStreamConfig *cfg);

@@ -282,6 +282,7 @@ int main(int argc, char **argv) {
     Server *server = server_new(env, &cfg, &err);
     JetStream *js = NULL;
     jcfg.restore_later = true; /* restore_tick loads the streams, the monitor answering meanwhile */
+    jcfg.clustered = clustered; /* every stream a replica of a Raft group (jscluster_new below) */
     if (server != NULL && jetstream && (js = jetstream_new(server, &jcfg, &err)) != NULL) {
         stream_api_register(js);   /* $JS.API.INFO, STREAM.*, DIRECT.GET */
         consumer_api_register(js); /* $JS.API.CONSUMER.* */

@@ -20,6 +20,7 @@
  * INTERFACE (in brief)
  *   store_append(s, subj, hdr, data, ts)      -> seq (buffered; see DURABILITY)
  *   store_flush(s)                            write buffered records, fsync per policy
+ *   store_sync(s)                             write and fsync now, whatever the policy
  *   store_durable_seq(s)                      every seq <= this may be acknowledged
  *   store_load(s, seq)                        -> StoreMsg* (a reference: store_msg_unref)
  *   store_load_last(s, filter)                last message matching a subject or wildcard
@@ -88,6 +89,11 @@ typedef enum {
     STORE_SYNC_ALWAYS,   /* fsync before acknowledging (group commit: one fsync per flush) */
     STORE_SYNC_INTERVAL, /* acknowledge after write(); fsync every sync_interval_ns */
     STORE_SYNC_NEVER,    /* acknowledge after write(); fsync only at close (tests, bench) */
+    STORE_SYNC_REPLICA,  /* a replicated stream's store at the default policy: its Raft log is
+                          * the durable record (jscluster.c, THE STORE BEHIND THE LOG). Writes
+                          * are not fsynced per flush; a segment is fsynced when it seals and
+                          * at store_sync(); recovery CUTS the log at the first damaged byte
+                          * (what follows is replayed from the Raft log) instead of skipping it */
 } StoreSyncPolicy;
 
 /* The open-file budget file stores share (store_files.c): one per server. */
@@ -157,6 +163,9 @@ uint64_t store_append(Store *s, const char *subject, size_t subject_len, const v
                       GError **error);
 /* Write what is buffered, fsync per the policy. FALSE = rolled back, see DURABILITY. */
 gboolean store_flush(Store *s, GError **error);
+/* Write what is buffered and fsync everything written so far, whatever the policy (a
+ * replicated stream's group calls it before compacting its Raft log past what it wrote). */
+gboolean store_sync(Store *s, GError **error);
 uint64_t store_durable_seq(Store *s);
 /* TRUE when appends or deletes wait for store_flush. */
 gboolean store_dirty(Store *s);

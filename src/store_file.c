@@ -418,6 +418,11 @@ static void rollback(Store *s) {
  *                  cache until the timer's fsync. A process crash (not a power cut) loses
  *                  nothing acknowledged: the kernel still has the pages.
  *   SYNC_NEVER     everything since the last close; for tests and benchmarks.
+ *   SYNC_REPLICA   everything since the last fsync (a sealed segment, store_sync), alone;
+ *                  but this store is a replica's copy of a Raft log that is fsynced before
+ *                  every ack, and the log keeps every entry above the last store_sync
+ *                  (jscluster.c, THE STORE BEHIND THE LOG): recovery cuts the store at its
+ *                  first damage (THE CUT, below) and the log fills in the rest.
  *
  * LIMITATIONS
  *   - The buffer holds at most LIMIT_STORE_WRITE_BUFFER_BYTES: an append past it flushes
@@ -538,14 +543,20 @@ static void remove_dead_segments(Store *s) {
     }
 }
 
-static gboolean file_flush(Store *s, GError **error) {
+static gboolean flush_and_tidy(Store *s, gboolean fsync_now, GError **error) {
     FileStore *fs = FS(s);
-    if (!flush_buffer(s, fs->sync == STORE_SYNC_ALWAYS, error)) return FALSE;
+    if (!flush_buffer(s, fsync_now, error)) return FALSE;
     remove_dead_segments(s);
     if (fs->index_pending > 0) write_pending_indexes(s);
     checkpoint_active(s);
     return TRUE;
 }
+
+static gboolean file_flush(Store *s, GError **error) { return flush_and_tidy(s, FS(s)->sync == STORE_SYNC_ALWAYS, error); }
+
+/* Sealed segments were fsynced when they sealed (roll, every policy but NEVER): the active
+ * one and the folder are what may hold unsynced bytes. */
+static gboolean file_sync(Store *s, GError **error) { return flush_and_tidy(s, TRUE, error); }
 
 static void interval_tick(void *arg) {
     Store *s = arg;
@@ -774,6 +785,7 @@ static const StoreBackend file_backend = {
     .removed = file_removed,
     .floor = file_floor,
     .flush = file_flush,
+    .sync = file_sync,
     .durable_seq = file_durable_seq,
     .dirty = file_dirty,
     .msg_bytes = file_msg_bytes,
@@ -961,10 +973,22 @@ static void report_lost(Store *s, uint64_t from, uint64_t to) {
  *     corruption. If the newest writes (and their LAST records) are lost, acknowledged seqs
  *     are handed out again: that policy's documented trade-off.
  *   - A missing segment file is indistinguishable from a removed one: its seqs are holes.
+ *
+ * THE CUT (STORE_SYNC_REPLICA)
+ *   A replica's store is a copy of its Raft group's log, fsynced only at compaction, so
+ *   after a power cut its unsynced tail comes back with holes wherever the kernel had not
+ *   written a page yet. Skipping the damage would keep later records above a hole; the group
+ *   then could not append the missing seqs in order. So under SYNC_REPLICA the first damaged
+ *   byte ENDS the log, as in the Raft log's own recovery: the segment is truncated there
+ *   (fsynced), every later segment is removed (folder fsynced), and nothing is reported as
+ *   lost (store_damaged stays 0): the store is an exact prefix of the stream, and the group
+ *   replays its log above it. Damage in synced bytes (a bit flip) is cut the same way; what
+ *   the log no longer holds then comes from a peer (jscluster.c, SNAPSHOTS AND CATCH-UP).
  * ========================================================================================== */
 /* What recovery carries from one segment to the next. */
 typedef struct Recovery {
     Window w;                /* the read window, reused for every segment */
+    bool cut;                /* STORE_SYNC_REPLICA: damage ended the log; later segments go */
     uint64_t lost_from;      /* a damaged stretch was skipped: seqs from here on may be lost (0 = none) */
     uint64_t scanned;        /* segment bytes read so far, for the index reserve estimate */
     uint64_t entries_before; /* index entries before recovery began */
@@ -1051,6 +1075,17 @@ static gboolean replay_record(Store *s, Recovery *rc, Segment *g, const Rec *r, 
 static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path, uint64_t *off, uint64_t *size,
                                const char *why, uint64_t last_good) {
     Window *w = &rc->w;
+    if (FS(s)->sync == STORE_SYNC_REPLICA) { /* THE CUT (below): the Raft log has the rest */
+        env_log(s->env, ENV_LOG_WARN, "store %s: %s: %s at offset %" G_GUINT64_FORMAT ", the log ends here (after seq %"
+                G_GUINT64_FORMAT "): a replica's store, what followed comes back from its Raft log or its peers",
+                s->name, path, why, *off, s->last_seq);
+        g_autoptr(GError) terr = NULL;
+        if (!env_file_truncate(s->env, fd, *off, &terr) || !env_file_sync(s->env, fd, &terr))
+            env_log(s->env, ENV_LOG_ERROR, "store %s: cannot truncate %s: %s", s->name, path, terr->message);
+        *size = *off;
+        rc->cut = true;
+        return FALSE;
+    }
     if (w->base + w->len < *size) { /* resync wants every byte from here to the end of the segment */
         g_autoptr(GError) err = NULL;
         if (!window_fill(s, fd, w, *off, G_MAXUINT64, size, &err)) {
@@ -1397,6 +1432,17 @@ static void recover(Store *s) {
         unsigned no;
         char tail[8];
         if (sscanf(names[i], "%10u.%3s", &no, tail) != 2 || strcmp(tail, "seg") != 0 || strlen(names[i]) != 14) continue;
+        if (rc.cut) { /* after THE CUT: this segment continues a log that ended before it */
+            g_autofree char *path = seg_path(fs, no);
+            g_autofree char *ipath = idx_path(fs, no);
+            env_log(s->env, ENV_LOG_WARN, "store %s: %s follows the cut: removed", s->name, path);
+            if (env_path_exists(s->env, ipath)) env_path_remove(s->env, ipath, NULL);
+            if (!env_path_remove(s->env, path, &lerr) || !env_dir_sync(s->env, fs->dir, &lerr)) {
+                env_log(s->env, ENV_LOG_ERROR, "store %s: cannot remove %s: %s", s->name, path, lerr->message);
+                g_clear_error(&lerr);
+            }
+            continue;
+        }
         recover_segment(s, &rc, no);
     }
     g_free(rc.w.buf);

@@ -371,6 +371,7 @@ uint64_t store_append(Store *s, const char *subject, size_t subject_len, const v
 }
 
 gboolean store_flush(Store *s, GError **error) { return s->be->flush(s, error); }
+gboolean store_sync(Store *s, GError **error) { return s->be->sync(s, error); }
 uint64_t store_durable_seq(Store *s) { return s->be->durable_seq(s); }
 gboolean store_dirty(Store *s) { return s->be->dirty(s); }
 const char *store_kind(Store *s) { return s->be->kind; }

@@ -46,6 +46,7 @@ typedef struct StoreBackend {
     /* Record durably that every seq < floor is gone (compact / purge all). */
     void (*floor)(Store *s, uint64_t floor);
     gboolean (*flush)(Store *s, GError **error);
+    gboolean (*sync)(Store *s, GError **error); /* flush and fsync now, whatever the policy */
     uint64_t (*durable_seq)(Store *s);
     gboolean (*dirty)(Store *s);
     uint64_t (*msg_bytes)(size_t subject_len, size_t hdr_len, size_t data_len);

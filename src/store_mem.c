@@ -55,6 +55,7 @@ static const StoreBackend mem_backend = {
     .removed = mem_removed,
     .floor = mem_floor,
     .flush = mem_flush,
+    .sync = mem_flush,
     .durable_seq = mem_durable_seq,
     .dirty = mem_dirty,
     .msg_bytes = mem_msg_bytes,

@@ -18,6 +18,7 @@
 #include "jsonutil.h"
 #include "limits.h"
 #include "server.h"
+#include "store.h"
 #include "consumer_api.h"
 #include "stream_api.h"
 #include "test_env.h"
@@ -117,6 +118,7 @@ static void node_start_server(Node *nd, bool js) {
         JetStreamConfig jcfg;
         jetstream_config_init(&jcfg);
         jcfg.store_dir = "js";
+        jcfg.clustered = true; /* as main.c with routes: streams are Raft groups' replicas */
         nd->js = jetstream_new(nd->srv, &jcfg, &err);
         g_assert_no_error(err);
         stream_api_register(nd->js);
@@ -696,6 +698,104 @@ static void test_stream_snapshot_catchup(void) {
     world_free(w);
 }
 
+/* What a crashed node's disk holds of a stream's store: open the folder directly, as a
+ * restart would (a replica's store: STORE_SYNC_REPLICA, cut at damage). */
+static void store_on_disk(World *w, int i, const char *stream, StoreState *out) {
+    g_autofree char *dir = g_strdup_printf("js/streams/%s/msgs", stream);
+    StoreConfig sc = {.name = stream, .dir = dir, .sync = STORE_SYNC_REPLICA};
+    g_autoptr(GError) err = NULL;
+    Store *s = store_file_open(&w->node[i].te->env, &sc, &err);
+    g_assert_no_error(err);
+    store_state(s, out);
+    store_close(s);
+}
+
+/* Power loss on every node, then every node restarts; wait for a stream leader. */
+static void power_loss_all(World *w, const char *stream, StoreState *before) {
+    for (int i = 0; i < w->n; i++) { /* the power goes first: no clean close fsyncs anything */
+        test_env_crash_disk(w->node[i].te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+        node_stop(&w->node[i]);
+        store_on_disk(w, i, stream, &before[i]);
+    }
+    for (int i = 0; i < w->n; i++) js_node_start(w, i);
+    g_assert_cmpint(wait_meta(w, 3000 * MS), >=, 0);
+    for (int64_t t = 0; t < 3000 * MS && jscluster_stream_leader(w->node[0].cl, stream) == NULL; t += 10 * MS)
+        advance(w, 10 * MS);
+    g_assert_nonnull(jscluster_stream_leader(w->node[0].cl, stream));
+    advance(w, 300 * MS);
+}
+
+/* THE STORE BEHIND THE LOG (jscluster.c): at the default policy a replica's store write is
+ * not fsynced before the PubAck; the group's Raft log is (on a quorum). A power cut of the
+ * whole cluster (every unsynced write lost on every node) takes the acked messages out of
+ * every store, and each store gets them back from its own Raft log: same seqs, same bytes. */
+static void test_stream_acked_from_raft_log(void) {
+    World *w = js_world(3);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.DUR",
+                                  "{\"name\":\"DUR\",\"subjects\":[\"dur.>\"],\"num_replicas\":3}");
+    TEST_ASSERT_JSON(cr, "$.config.num_replicas", "3");
+    const int n = 10;
+    for (int k = 1; k <= n; k++) {
+        g_autofree char *body = g_strdup_printf("acked-%d", k);
+        g_autofree char *ack = publish(w, k % 3, "dur.x", NULL, body);
+        char want[16];
+        g_snprintf(want, sizeof want, "%d", k);
+        TEST_ASSERT_JSON(ack, "$.seq", want);
+    }
+    StoreState lost[MAXN];
+    power_loss_all(w, "DUR", lost);
+    for (int i = 0; i < 3; i++) /* the store writes were not fsynced: the cut took them */
+        g_assert_cmpuint(lost[i].msgs, <, (uint64_t)n);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpuint(stored(w, i, "DUR"), ==, (uint64_t)n);
+        Stream *st = jetstream_lookup(w->node[i].js, "DUR");
+        for (int k = 1; k <= n; k++) {
+            g_autoptr(StoreMsg) m = store_load(stream_store(st), (uint64_t)k, NULL);
+            g_assert_nonnull(m);
+            g_autofree char *body = g_strdup_printf("acked-%d", k);
+            g_assert_cmpmem(m->data, m->data_len, body, strlen(body));
+        }
+        g_autofree char *log = test_env_take_log(w->node[i].te);
+        g_assert_null(strstr(log, "catching up from peers")); /* the Raft log alone */
+    }
+    g_autofree char *next = publish(w, 0, "dur.x", NULL, "after");
+    TEST_ASSERT_JSON(next, "$.seq", "11");
+    check_all(w);
+    world_free(w);
+}
+
+/* Compaction drops Raft log entries only after their store writes are fsynced: after a
+ * power cut of the whole cluster every store still holds what its snapshot covers (or no
+ * replica could serve a catch-up and the stream would stay held), and the Raft log the rest. */
+static void test_stream_compaction_syncs_store(void) {
+    World *w = js_world_snap(3, 64);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.BIG",
+                                  "{\"name\":\"BIG\",\"subjects\":[\"big.>\"],\"num_replicas\":3}");
+    g_autofree char *leader = test_json_path(cr, "$.cluster.leader");
+    int l = node_of(w, leader);
+    g_assert_cmpint(l, >=, 0);
+    uint64_t last = 0;
+    for (int b = 0; b < 5; b++) last = publish_burst(w, (l + 1) % 3, "c", b * 100, 100);
+    last = publish_burst(w, (l + 1) % 3, "d", 0, 10); /* fewer than a snapshot's worth after it */
+    g_assert_cmpuint(last, ==, 510);
+    for (int i = 0; i < 3; i++) {
+        uint64_t entries, bytes, snapshot;
+        g_assert_true(jscluster_raft_log(w->node[i].cl, "BIG", &entries, &bytes, &snapshot));
+        g_assert_cmpuint(snapshot, >, 64); /* compacted at least once */
+    }
+    StoreState lost[MAXN];
+    power_loss_all(w, "BIG", lost);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpuint(lost[i].msgs, >=, 64); /* fsynced by a compaction */
+        g_assert_cmpuint(lost[i].msgs, <, last);  /* the rest was not */
+        g_assert_cmpuint(stored(w, i, "BIG"), ==, last);
+        g_autofree char *log = test_env_take_log(w->node[i].te);
+        g_assert_null(strstr(log, "catching up from peers"));
+    }
+    check_all(w);
+    world_free(w);
+}
+
 /* The meta leader steps down: another server leads the catalogue, creates still work. */
 static void test_meta_stepdown(void) {
     World *w = js_world(3);
@@ -720,5 +820,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/failover", test_stream_failover);
     g_test_add_func("/cluster/stream/pipeline", test_stream_pipeline);
     g_test_add_func("/cluster/stream/snapshot-catchup", test_stream_snapshot_catchup);
+    g_test_add_func("/cluster/stream/acked-from-raft-log", test_stream_acked_from_raft_log);
+    g_test_add_func("/cluster/stream/compaction-syncs-store", test_stream_compaction_syncs_store);
     return g_test_run();
 }
