@@ -10,6 +10,26 @@
  *   Proposals work the same way, so a burst of publishes to a stream becomes one append,
  *   one fsync and one AppendEntries per follower.
  *
+ * A LEADER SENDS BEFORE IT SYNCS
+ *   The Ready contract (raft.h) says: make the batch durable, then send its messages, and
+ *   for a follower's answer or a vote that order is the whole point. A leader's appends
+ *   promise nothing about its own disk, though: what makes an entry committed is that a
+ *   quorum has it durable, and the leader is one member of that quorum like any other
+ *   (Ongaro's thesis, 10.2.1: the leader may write its log in parallel with replicating
+ *   it). So when the batch is a leader's and changes no term or vote, its messages go out
+ *   first, are handed to the kernel at once (env_flush_now), and the leader fsyncs its own
+ *   log while the followers receive, write and fsync theirs: the two disk round trips of a
+ *   replicated publish overlap instead of following each other.
+ *   Why it is still safe: raft.c counts the leader's own entries in the commit quorum as
+ *   soon as they are appended (match[self]), so the leader must not step any answer before
+ *   its own fsync is done. It cannot: raft_log_save runs here, synchronously, before work()
+ *   returns, and answers are stepped only by on_msg in a later loop turn. If the fsync fails
+ *   the member stops (failed) and never applies or acknowledges anything; if the power goes
+ *   first, the followers may hold an entry the leader lost, which is an uncommitted entry
+ *   Raft already handles (a new leader commits it or overwrites it). Nothing else changes:
+ *   a follower still answers only after its fsync (the broken variant js-append-before-fsync
+ *   does not, and the checkers catch it).
+ *
  * LIVENESS OF PEERS
  *   "active" (stream info's replicas[].active) is the time since any message from that peer
  *   was stepped; "current" is: the leader knows its log matches up to our last index, and it
@@ -172,6 +192,13 @@ static void work(void *arg) {
         g_autoptr(GError) err = NULL;
         raft_log_set_lazy(n->log, n->sync_interval_ns != 0 ||
                                       ((n->bug & NRG_BUG_APPEND_BEFORE_FSYNC) && raft_role(n->r) != RAFT_LEADER));
+        /* A LEADER SENDS BEFORE IT SYNCS (above): no term or vote to persist, nothing in
+         * these messages depends on this member's disk */
+        bool early = raft_role(n->r) == RAFT_LEADER && !rd.has_hard_state && !rd.has_snapshot && rd.n_msgs > 0;
+        if (early) {
+            for (size_t i = 0; i < rd.n_msgs; i++) send_msg(n, &rd.msgs[i]);
+            env_flush_now(n->env);
+        }
         if ((rd.has_hard_state || rd.has_snapshot || rd.n_entries > 0) && !raft_log_save(n->log, &rd, &err)) {
             /* Without the disk this member must not promise anything: go silent. The others
              * carry on (a majority is enough) and an operator restarts this one. */
@@ -181,7 +208,7 @@ static void work(void *arg) {
             raft_ready_clear(&rd);
             return;
         }
-        for (size_t i = 0; i < rd.n_msgs; i++) send_msg(n, &rd.msgs[i]);
+        for (size_t i = 0; i < rd.n_msgs && !early; i++) send_msg(n, &rd.msgs[i]);
         if (rd.has_snapshot && rd.install_snapshot) { /* a leader's: the owner's state is replaced */
             g_clear_pointer(&n->boot_snapshot, g_bytes_unref);
             n->applied = rd.snapshot.index;

@@ -99,6 +99,11 @@ typedef struct EnvOps {
     void (*conn_send)(Env *env, EnvConn conn, const EnvSlice *slices, size_t n);
     /* Bytes queued for conn and not yet taken by the kernel: the slow-consumer measure. */
     size_t (*conn_pending)(Env *env, EnvConn conn);
+    /* Hand every connection's queued bytes to the kernel now instead of at the end of the
+     * turn: the core is about to block (an fsync) and what it already queued may travel
+     * meanwhile (cluster_nrg.c, A LEADER SENDS BEFORE IT SYNCS). A hint, never needed for
+     * correctness: NULL in a world whose turn takes no time (the simulator, the unit tests). */
+    void (*flush_now)(Env *env);
     /* Stop (paused = true) or resume taking input from conn: while paused no on_bytes(conn)
      * arrives and the peer's bytes wait in the kernel (then TCP's window stops the peer).
      * Output still flows. The core's back-pressure on fast publishers (server.c). */
@@ -171,6 +176,9 @@ static inline EnvTimer env_timer_add(Env *env, int64_t delay_ns, EnvTimerFn fn, 
 }
 static inline void env_timer_cancel(Env *env, EnvTimer t) {
     if (t != 0) env->ops->timer_cancel(env, t);
+}
+static inline void env_flush_now(Env *env) {
+    if (env->ops->flush_now != NULL) env->ops->flush_now(env);
 }
 static inline void env_turn_end(Env *env, EnvTimerFn fn, void *arg) { env->ops->turn_end(env, fn, arg); }
 static inline void env_turn_end_cancel(Env *env, EnvTimerFn fn, void *arg) {

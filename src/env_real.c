@@ -702,6 +702,8 @@ static int real_listen(Env *env, const char *host, int port, const EnvHandlers *
                        GError **error);
 static void real_detach(Env *env, void *core);
 
+static void real_flush_now(Env *env);
+
 static const EnvOps real_ops = {
     .now_ns = real_now_ns,
     .wall_ns = real_wall_ns,
@@ -712,6 +714,7 @@ static const EnvOps real_ops = {
     .random_u64 = real_random_u64,
     .conn_send = real_conn_send,
     .conn_pending = real_conn_pending,
+    .flush_now = real_flush_now,
     .conn_close = real_conn_close,
     .conn_read_pause = real_conn_read_pause,
     .conn_connect = real_conn_connect,
@@ -897,6 +900,8 @@ static void flush_dirty(World *w) {
     }
     g_ptr_array_set_size(w->dirty, 0);
 }
+
+static void real_flush_now(Env *env) { flush_dirty(world_of(env)); }
 
 static void loop_turn(World *w) {
     struct epoll_event events[LIMIT_EPOLL_EVENTS_COUNT];

@@ -588,7 +588,9 @@ static void consumer_write(JsCluster *c, Assignment *a, const ServerMsg *m, cons
  *   `minijet-bench jspub-r3` (one publish in flight): before, four fdatasyncs lay on each
  *   ack's path in sequence (the leader's raft.log; the follower's raft.log and then its
  *   store, both before it answered; the leader's store after the commit), two per PubAck per
- *   node; now two (the leader's raft.log, the follower's raft.log), one per PubAck per node.
+ *   node; now two (the leader's raft.log, the follower's raft.log), one per PubAck per node,
+ *   and those two overlap: the leader sends the append before its own fsync (cluster_nrg.c,
+ *   A LEADER SENDS BEFORE IT SYNCS).
  *
  *   Why a power cut cannot lose an acknowledged message:
  *     - everything the store may lose is above its last fsync, and a replica's Raft log holds

@@ -40,6 +40,11 @@
  *     5. send rd.msgs. Every message may depend on 1-3: a vote grant promises the vote is
  *        on disk; an append acknowledgement promises the entries are. Sending first and
  *        crashing is how a node votes twice in one term or "forgets" an acknowledged entry.
+ *        The one exception: a LEADER's batch that changes no term or vote may be sent
+ *        before 1-4 (its appends promise nothing about its own disk; thesis 10.2.1), as
+ *        long as no answer is stepped before 4 is done, because the leader's own entries
+ *        count towards commit from the moment they are appended (cluster_nrg.c, A LEADER
+ *        SENDS BEFORE IT SYNCS).
  *     6. apply rd.committed in order (they are durable here and on a majority). Only
  *        RAFT_ENTRY_NORMAL entries are commands; a committed RAFT_ENTRY_CONF tells the
  *        application a membership change is final (raft_peers_decode reads it).
