@@ -15,7 +15,10 @@
  *   op 2, an API request applied on every replica (PURGE, MSG.DELETE):
  *                      | 2 | subj_len u16 | subj | reply_len u16 | reply | body_len u32 | body |
  *   The request is the command: each replica runs the same request against the same state,
- *   the leader's reply goes to the client, the others' to nowhere.
+ *   the leader's reply goes to the client, the others' to nowhere. A purge's body gets
+ *   "_mj_upto": the leader's last seq when it proposed (StorePurge.last), so applying the
+ *   entry again at restart, over a store that already holds later messages, removes none
+ *   of them.
  *   op 3, a consumer's record (created or changed), op 4, its deletion:
  *                      | op | name_len u16 | name | rec_len u32 | rec | n u16 |
  *                      | n x (subj_len u16 | subj | body_len u32 | body) |
@@ -1494,7 +1497,24 @@ static void peer_remove(JsCluster *c, Assignment *a, const ServerMsg *m, const c
 }
 
 /* Propose an API request as a stream entry (PURGE, MSG.DELETE): every replica runs it. */
-static void propose_api(JsCluster *c, Assignment *a, const ServerMsg *m, const char *kind) {
+static void propose_api(JsCluster *c, Assignment *a, const ServerMsg *m, const char *kind, bool purge) {
+    /* A purge is bounded by what precedes it in the log (THE STORE BEHIND THE LOG: an entry
+     * may be applied again at restart, over a store that already holds later messages) */
+    g_autofree char *bounded = NULL;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = purge ? (m->payload_len > 0 ? jsonu_parse_object(m->payload, m->payload_len, &parser) : NULL) : NULL;
+    if (purge && (o != NULL || m->payload_len == 0) && a->st != NULL) {
+        g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+        json_node_take_object(root, o != NULL ? json_object_ref(o) : json_object_new());
+        json_object_set_int_member(json_node_get_object(root), "_mj_upto", (gint64)stream_repl_last_seq(a->st));
+        bounded = jsonu_to_string(root);
+    }
+    ServerMsg copy = *m;
+    if (bounded != NULL) {
+        copy.payload = (const uint8_t *)bounded;
+        copy.payload_len = strlen(bounded);
+        m = &copy;
+    }
     size_t n = 1 + 2 + m->subject_len + 2 + m->reply_len + 4 + m->payload_len;
     g_autofree uint8_t *buf = g_malloc(n);
     uint8_t *p = buf;
@@ -1848,7 +1868,7 @@ static bool api_filter(void *ctx, const ServerMsg *m) {
     }
     if (strcmp(t[0], "STREAM") == 0 &&
         (strcmp(t[1], "PURGE") == 0 || (strcmp(t[1], "MSG") == 0 && n == 4 && strcmp(t[2], "DELETE") == 0))) {
-        propose_api(c, a, m, kind);
+        propose_api(c, a, m, kind, strcmp(t[1], "PURGE") == 0);
         return true;
     }
     return false; /* INFO, MSG.GET, DIRECT.GET, CONSUMER.*: the leader's local answer */

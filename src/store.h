@@ -142,6 +142,8 @@ typedef struct StorePurge {
     const char *filter;
     uint64_t seq;
     uint64_t keep;
+    uint64_t last;  /* only messages with seq <= last (0 = no bound): a replicated purge applied
+                     * again from the Raft log leaves newer messages alone (jscluster.c, op 2) */
 } StorePurge;
 
 /* ---------------------------------------------------------------------------------------- */

@@ -589,15 +589,16 @@ static gint u64_cmp(gconstpointer a, gconstpointer b) {
 
 uint64_t store_purge(Store *s, const StorePurge *req, GError **error) {
     if (s->msgs == 0) return 0;
+    uint64_t top = req->last > 0 ? MIN(req->last, s->last_seq) : s->last_seq; /* the newest seq considered */
     if (filter_is_all(req->filter)) {
         if (req->keep > 0) {
             if (s->msgs <= req->keep) return 0;
-            uint64_t kept = 0, q = s->last_seq; /* find the keep-th newest live seq */
+            uint64_t kept = 0, q = top; /* find the keep-th newest live seq */
             for (; q >= s->first_seq; q--)
                 if (g_array_index(s->entries, StoreEntry, q - s->base).bytes && ++kept == req->keep) break;
             return store_compact(s, q, error);
         }
-        uint64_t floor = s->last_seq + 1;
+        uint64_t floor = top + 1;
         if (req->seq > 0 && req->seq < floor) floor = req->seq;
         return store_compact(s, floor, error);
     }
@@ -606,8 +607,8 @@ uint64_t store_purge(Store *s, const StorePurge *req, GError **error) {
     g_autoptr(GPtrArray) subs = subjects_matching(s, req->filter);
     for (guint i = 0; i < subs->len; i++) {
         StoreSubject *sj = subs->pdata[i];
-        size_t end = sj->len;
-        if (req->seq > 0 && req->keep == 0) end = subj_lower_bound(sj, req->seq);
+        size_t end = subj_lower_bound(sj, top + 1);
+        if (req->seq > 0 && req->keep == 0) end = MIN(end, subj_lower_bound(sj, req->seq));
         g_array_append_vals(seqs, sj->seqs + sj->head, (guint)(end - sj->head));
     }
     if (subs->len > 1) g_array_sort(seqs, u64_cmp);

@@ -139,6 +139,8 @@ void stream_set_repl(Stream *st, const StreamRepl *r, void *ctx); /* r NULL: loc
 void stream_build_cluster_info(Stream *st, JsonBuilder *b, bool leader_only);
 void stream_repl_reset(Stream *st);      /* leadership changed: forget the projection and held publishes */
 uint64_t stream_repl_pending(Stream *st);
+/* The leader's projection: the last seq once everything proposed is applied. */
+uint64_t stream_repl_last_seq(Stream *st);
 char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m, bool leader);
 /* Snapshots and catch-up (jscluster.c, book 11.10). The stream's part of a snapshot: its
  * state and the dedup window, as members of the open object b; restore the dedup window

@@ -211,7 +211,9 @@ static void api_stream_purge(JsApiReq *r, const char *name) {
         jsapi_error_code(r, MJ_ERR_JS_BAD_REQUEST);
         return;
     }
-    StorePurge req = {.filter = filter, .seq = (uint64_t)seq, .keep = (uint64_t)keep};
+    int64_t upto = 0; /* a replicated purge's bound (jscluster.c, op 2): not a client's field */
+    jsonu_get_int(o, "_mj_upto", &upto);
+    StorePurge req = {.filter = filter, .seq = (uint64_t)seq, .keep = (uint64_t)keep, .last = (uint64_t)MAX(upto, 0)};
     uint64_t purged = 0;
     g_autoptr(GError) e = NULL;
     if (!stream_purge(st, &req, &purged, &e)) {

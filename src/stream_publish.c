@@ -613,6 +613,7 @@ void stream_set_repl(Stream *st, const StreamRepl *r, void *ctx) {
 }
 
 uint64_t stream_repl_pending(Stream *st) { return st->repl_pending; }
+uint64_t stream_repl_last_seq(Stream *st) { return st->repl_last_seq; }
 
 static void repl_publish(Stream *st, const ServerMsg *m, const char *subject, const char *reply, const char *id,
                          size_t id_len, int64_t now) {

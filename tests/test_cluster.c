@@ -796,6 +796,38 @@ static void test_stream_compaction_syncs_store(void) {
     world_free(w);
 }
 
+/* A purge travels in the log as its request (op 2) and is applied again when a replica
+ * restarts and replays its log over a store that already holds what came after it: bounded
+ * by the leader's last seq when it proposed, it removes nothing newer (before the bound, a
+ * rolling restart emptied every replica: acknowledged messages lost). */
+static void test_stream_purge_replay(void) {
+    World *w = js_world(3);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.PR", "{\"name\":\"PR\",\"subjects\":[\"pr.>\"],\"num_replicas\":3}");
+    TEST_ASSERT_JSON(cr, "$.config.name", "PR");
+    for (int k = 0; k < 5; k++) g_free(publish(w, k % 3, "pr.a", NULL, "a"));
+    g_autofree char *pg = request(w, 0, "$JS.API.STREAM.PURGE.PR", "");
+    TEST_ASSERT_JSON(pg, "$.purged", "5");
+    for (int k = 0; k < 3; k++) g_free(publish(w, k % 3, "pr.b", NULL, "b"));
+    g_autofree char *pk = request(w, 1, "$JS.API.STREAM.PURGE.PR", "{\"keep\":2}");
+    TEST_ASSERT_JSON(pk, "$.purged", "1");
+    g_autofree char *pf = request(w, 2, "$JS.API.STREAM.PURGE.PR", "{\"filter\":\"pr.b\",\"keep\":1}");
+    TEST_ASSERT_JSON(pf, "$.purged", "1");
+    for (int k = 0; k < 2; k++) g_free(publish(w, k % 3, "pr.b", NULL, "c"));
+    advance(w, 300 * MS);
+    for (int i = 0; i < 3; i++) g_assert_cmpuint(stored(w, i, "PR"), ==, 3); /* seqs 8, 9, 10 */
+    for (int i = 0; i < 3; i++) { /* a rolling restart: each replica replays its whole log */
+        node_stop(&w->node[i]);
+        js_node_start(w, i);
+        advance(w, 1500 * MS);
+        for (int j = 0; j < 3; j++) g_assert_cmpuint(stored(w, j, "PR"), ==, 3);
+    }
+    g_autofree char *si = request(w, 0, "$JS.API.STREAM.INFO.PR", "");
+    TEST_ASSERT_JSON(si, "$.state.first_seq", "8");
+    TEST_ASSERT_JSON(si, "$.state.last_seq", "10");
+    check_all(w);
+    world_free(w);
+}
+
 /* The meta leader steps down: another server leads the catalogue, creates still work. */
 static void test_meta_stepdown(void) {
     World *w = js_world(3);
@@ -822,5 +854,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/snapshot-catchup", test_stream_snapshot_catchup);
     g_test_add_func("/cluster/stream/acked-from-raft-log", test_stream_acked_from_raft_log);
     g_test_add_func("/cluster/stream/compaction-syncs-store", test_stream_compaction_syncs_store);
+    g_test_add_func("/cluster/stream/purge-replay", test_stream_purge_replay);
     return g_test_run();
 }
