@@ -21,7 +21,9 @@
  * RETRIES
  *   Configured routes are redialled 1 s (+ up to 100 ms) after a failed dial or a lost
  *   route, forever, unless the URL turned out to be ourselves; a duplicate that lost to an
- *   existing route hands its URL to the winner, which redials it if it is lost later.
+ *   existing route hands its URL to the winner, which redials it if it is lost later. A
+ *   route the peer dialled to us stands for our URL of that peer too (its INFO names its
+ *   cluster address): no redial opens a second connection beside it (adopt_peer).
  *   Implicit routes are not retried (nats-server's connect_retries 0): the peer that knows
  *   the URL from its configuration does that.
  *
@@ -559,6 +561,27 @@ static void implicit_route(Cluster *cl, JsonObject *o, const char *id) {
     send_info(r, NULL);
 }
 
+/* A route the peer dialled may stand for one of our configured URLs: its INFO names the
+ * cluster address it listens on. If that URL is idle (its first dial failed and a redial is
+ * pending), the route now stands for it and the redial is cancelled. Without this the redial
+ * a second later opens a second connection to the same server, and the rule for two
+ * connections at once (keep the one the smaller server_id dialled) may close the first,
+ * which has been carrying traffic for a second: what was in flight on it is lost (seen as a
+ * JetStream API request with no answer just after a cluster started). */
+static void adopt_peer(Cluster *cl, Route *r) {
+    if (r->remote_host == NULL || r->remote_port <= 0) return;
+    for (guint i = 0; i < cl->peers->len; i++) {
+        Peer *p = cl->peers->pdata[i];
+        if (p->route != NULL || p->self || p->port != r->remote_port || strcmp(p->host, r->remote_host) != 0)
+            continue;
+        if (p->retry != 0) env_timer_cancel(cl->env, p->retry);
+        p->retry = 0;
+        p->route = r;
+        r->peer = p;
+        return;
+    }
+}
+
 static void dialing_forget(Cluster *cl, Route *r) {
     GHashTableIter it;
     gpointer v;
@@ -653,6 +676,7 @@ static bool on_info(void *ctx, const char *json, size_t len) {
     }
     r->registered = true;
     g_hash_table_insert(cl->by_id, r->remote_id, r);
+    if (r->peer == NULL) adopt_peer(cl, r);
     if (r->peer != NULL) r->peer->attempts = 0;
     env_log(cl->env, ENV_LOG_INFO, "%s:%d - rid:%" G_GUINT64_FORMAT " - Route connection created (%s, %s)",
             r->ip, r->port, r->id, r->remote_name ? r->remote_name : "?", r->solicited ? "solicited" : "accepted");

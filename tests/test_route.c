@@ -604,6 +604,31 @@ static void test_slow_route_closed_then_heals(void) {
     w_stop(&w);
 }
 
+/* n1 dials n2 before n2 listens (the dial fails, a redial is due in a second); n2 then dials
+ * n1. The route n2 dialled stands for n1's configured URL too: n1 must not redial it. A
+ * redial would open a second connection, and the rule for two at once could close the first,
+ * losing what was in flight on it (a JetStream API request just after start went
+ * unanswered). One connection, never replaced. */
+static void test_peer_dialled_first_is_kept(void) {
+    static const char *const to_n1[] = {"nats://127.0.0.1:7100", NULL};
+    static const char *const to_n2[] = {"nats://127.0.0.1:7101", NULL};
+    const char *const *routes[NODES] = {to_n2, to_n1, NULL};
+    World3 w;
+    w_start(&w, 2, routes);
+    w_run(&w, 200 * 1000000LL);
+    g_autoptr(GArray) first = cluster_route_list(w.cl[0]);
+    g_assert_cmpuint(first->len, ==, 1);
+    w_run(&w, 5000 * 1000000LL);
+    g_autoptr(GArray) later = cluster_route_list(w.cl[0]);
+    g_assert_cmpuint(later->len, ==, 1);
+    g_assert_cmpuint(g_array_index(later, ClusterRouteInfo, 0).rid, ==, g_array_index(first, ClusterRouteInfo, 0).rid);
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *log = test_env_take_log(w.te[i]);
+        g_assert_null(strstr(log, "Duplicate Route"));
+    }
+    w_stop(&w);
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/route/parse/whole", test_parse_whole);
@@ -618,5 +643,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/route/cluster/slow-route-closed-then-heals", test_slow_route_closed_then_heals);
     g_test_add_func("/route/cluster/simultaneous-dials-keep-one", test_simultaneous_dials_keep_one);
     g_test_add_func("/route/cluster/rtt", test_route_rtt);
+    g_test_add_func("/route/cluster/peer-dialled-first-is-kept", test_peer_dialled_first_is_kept);
     return g_test_run();
 }
