@@ -910,7 +910,8 @@ void consumer_free(Consumer *c, bool deleted) {
 }
 
 void consumer_release(Consumer *c, bool leadership_change) {
-    consumer_stop(c, leadership_change ? "409 Leadership Change" : NULL);
+    if (leadership_change) consumer_pull_release(c);
+    consumer_stop(c, NULL);
 }
 
 const char *consumer_name(Consumer *c) { return c->name; }

@@ -145,8 +145,8 @@ void consumer_set_set_repl(ConsumerSet *set, const ConsumerSetRepl *r, void *ctx
 /* A consumer the cluster knows (cfg taken, validated): live on this server from now on. */
 Consumer *consumer_set_adopt(ConsumerSet *set, const char *name, ConsumerConfig *cfg, int64_t created_ns,
                              JsonObject *state);
-/* Let go of every consumer, nothing deleted (leadership moved: waiting pulls get 409
- * Leadership Change when leadership_change, else nothing). */
+/* Let go of every consumer, nothing deleted (leadership moved: the waiting pulls no record
+ * carried get 409 Leadership Change when leadership_change, else nothing). */
 void consumer_set_release(ConsumerSet *set, bool leadership_change);
 /* Retention after a leader change: every message the live consumers no longer need goes
  * (through the repl's remove). Interest: nobody needs it; workqueue: a consumer's filter
@@ -178,6 +178,10 @@ void consumer_numbers(Consumer *c, ConsumerNumbers *n);
 void consumer_build_info(Consumer *c, JsonBuilder *b);
 /* The persisted "state" object. */
 void consumer_build_state(Consumer *c, JsonBuilder *b);
+/* The waiting pull requests as a JSON array, for a replicated record; and a new leader
+ * taking them over from one (consumer_pull.c, "ACROSS A LEADER CHANGE"). */
+void consumer_build_waiting(Consumer *c, JsonBuilder *b);
+void consumer_adopt_waiting(Consumer *c, JsonArray *w);
 /* A CONSUMER.MSG.NEXT request (or the rest of a +NXT ack). */
 void consumer_pull_request(Consumer *c, const char *reply, const uint8_t *body, size_t len);
 /* The stream has a new message that c's filter matches (called through the set). */
@@ -194,6 +198,7 @@ void consumer_check_contracts(Consumer *c); /* all but the num_pending recount *
 Stream *consumer_set_stream(ConsumerSet *set);
 void consumer_set_msg_acked(ConsumerSet *set, uint64_t seq);   /* retention: maybe remove */
 void consumer_set_save_soon(ConsumerSet *set, Consumer *c);    /* state changed */
+void consumer_set_waiting_changed(ConsumerSet *set, Consumer *c); /* replicated: pulls came or went */
 void consumer_set_delete(ConsumerSet *set, Consumer *c);       /* API delete / inactivity */
 void consumer_set_ack_reply(ConsumerSet *set, Consumer *c, const char *reply); /* an ack's reply */
 void consumer_release(Consumer *c, bool leadership_change);    /* free, not deleted */

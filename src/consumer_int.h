@@ -115,6 +115,7 @@ void consumer_pull_sent(Consumer *c);          /* after sending to the target */
 void consumer_pull_end_of_stream(Consumer *c, bool stalled);
 void consumer_pull_expire(Consumer *c);
 uint64_t consumer_pull_num_waiting(Consumer *c);
+void consumer_pull_release(Consumer *c);       /* leadership moved: see ACROSS A LEADER CHANGE */
 void consumer_pull_check(Consumer *c);
 
 /* consumer_push.c */

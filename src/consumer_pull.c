@@ -27,6 +27,16 @@
  * INACTIVITY
  *   An ephemeral pull consumer (or one with inactive_threshold) is deleted once no request
  *   has waited on it for inactive_threshold.
+ *
+ * ACROSS A LEADER CHANGE (book 11.6)
+ *   On a replicated stream the waiting requests travel in the consumer's record
+ *   (consumer_build_waiting): reply, what is left of batch and max_bytes, the heartbeat, and
+ *   the deadline on the wall clock. The next leader adopts them (consumer_adopt_waiting) and
+ *   goes on serving and heartbeating them, so a client's pull outlives the move: nats.js's
+ *   consume() would otherwise wait for two missed heartbeats (30 s and more with its
+ *   defaults) before it pulls again, because a 409 Leadership Change without pending
+ *   counts does not make it re-pull. A request the old leader never put in a record gets
+ *   nats-server's 409 Leadership Change when leadership moves away (consumer_pull_release).
  */
 #include <string.h>
 
@@ -40,8 +50,10 @@ struct PullRequest {
     int64_t max_bytes;   /* bytes left; 0 = no byte limit */
     bool no_wait;
     int64_t expires_at;  /* monotonic; 0 = never */
+    int64_t expires_ns;  /* as asked, 0 = never */
     int64_t hb_ns, hb_next;
     uint64_t delivered;
+    bool carried;        /* in a consumer record built for the log (consumer_build_waiting) */
 };
 
 static void request_free(PullRequest *r) {
@@ -163,6 +175,7 @@ static bool parse_request(Consumer *c, const uint8_t *body, size_t len, PullRequ
     r->no_wait = no_wait;
     r->hb_ns = MAX(hb, 0);
     if (expires > 0) r->expires_at = consumer_now(c) + expires;
+    r->expires_ns = MAX(expires, 0);
     return true;
 }
 
@@ -222,6 +235,7 @@ void consumer_pull_request(Consumer *c, const char *reply, const uint8_t *body, 
     if (r->hb_ns > 0) r->hb_next = now + r->hb_ns;
     g_queue_push_tail(&c->waiting, r);
     arm_pull_timer(c);
+    consumer_set_waiting_changed(c->set, c);
     consumer_deliver(c); /* at once: pull latency is one pass, not one loop turn */
 }
 
@@ -251,6 +265,7 @@ const char *consumer_pull_target(Consumer *c, size_t size) {
             return r->reply;
         }
         request_free(g_queue_pop_head(&c->waiting));
+        consumer_set_waiting_changed(c->set, c);
     }
     arm_pull_timer(c);
     return NULL;
@@ -283,6 +298,7 @@ void consumer_pull_end_of_stream(Consumer *c, bool stalled) {
             else status(c, r->reply, "404 No Messages");
             g_queue_delete_link(&c->waiting, l);
             request_free(r);
+            consumer_set_waiting_changed(c->set, c);
         }
         l = next;
     }
@@ -292,6 +308,7 @@ void consumer_pull_end_of_stream(Consumer *c, bool stalled) {
 /* Expire, heartbeat and drop requests whose requester left; re-arm the timer. */
 void consumer_pull_expire(Consumer *c) {
     int64_t now = consumer_now(c);
+    bool dropped = false;
     GList *l = c->waiting.head;
     while (l != NULL) {
         GList *next = l->next;
@@ -310,13 +327,92 @@ void consumer_pull_expire(Consumer *c) {
             g_queue_delete_link(&c->waiting, l);
             request_free(r);
             c->last_request_ns = now; /* inactivity counts from the last request's end */
+            dropped = true;
         }
         l = next;
     }
     arm_pull_timer(c);
+    if (dropped) consumer_set_waiting_changed(c->set, c);
 }
 
 uint64_t consumer_pull_num_waiting(Consumer *c) { return g_queue_get_length(&c->waiting); }
+
+/* ------------------------------------------------------------------ across a leader change */
+
+/* The first LIMIT_CONSUMER_WAITING_CARRIED_COUNT waiting requests, for the record. The
+ * deadline is on the wall clock: the next leader's monotonic clock is another one. */
+void consumer_build_waiting(Consumer *c, JsonBuilder *b) {
+    int64_t now = consumer_now(c), wall = env_wall_ns(c->env);
+    guint n = 0;
+    json_builder_begin_array(b);
+    for (GList *l = c->waiting.head; l != NULL && n < LIMIT_CONSUMER_WAITING_CARRIED_COUNT; l = l->next, n++) {
+        PullRequest *r = l->data;
+        r->carried = true;
+        json_builder_begin_object(b);
+        jsonu_add_string(b, "reply", r->reply);
+        jsonu_add_int(b, "batch", r->batch);
+        if (r->max_bytes > 0) jsonu_add_int(b, "max_bytes", r->max_bytes);
+        if (r->no_wait) jsonu_add_bool(b, "no_wait", true);
+        if (r->expires_at != 0) {
+            jsonu_add_int(b, "expires", r->expires_ns);
+            jsonu_add_int(b, "deadline", wall + (r->expires_at - now));
+        }
+        if (r->hb_ns > 0) jsonu_add_int(b, "idle_heartbeat", r->hb_ns);
+        if (r->delivered > 0) jsonu_add_int(b, "delivered", (int64_t)r->delivered);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+/* The new leader takes over the requests of the record. A deadline already past (or a clock
+ * that jumped) still ends the request, with the 408 its client expects; one further away
+ * than the request asked for is cut to that. */
+void consumer_adopt_waiting(Consumer *c, JsonArray *w) {
+    if (c->cfg->deliver_subject != NULL || w == NULL) return;
+    int64_t now = consumer_now(c), wall = env_wall_ns(c->env);
+    for (guint i = 0; i < json_array_get_length(w); i++) {
+        JsonNode *node = json_array_get_element(w, i);
+        if ((int64_t)g_queue_get_length(&c->waiting) >= c->cfg->max_waiting) break;
+        if (!JSON_NODE_HOLDS_OBJECT(node)) continue;
+        JsonObject *o = json_node_get_object(node);
+        const char *reply = NULL;
+        int64_t batch = 0, max_bytes = 0, expires = 0, deadline = 0, hb = 0, delivered = 0;
+        bool no_wait = false;
+        if (!jsonu_get_string(o, "reply", &reply) || reply == NULL || *reply == '\0' ||
+            !jsonu_get_int(o, "batch", &batch) || batch <= 0 || !jsonu_get_int(o, "max_bytes", &max_bytes) ||
+            !jsonu_get_bool(o, "no_wait", &no_wait) || !jsonu_get_int(o, "expires", &expires) ||
+            !jsonu_get_int(o, "deadline", &deadline) || !jsonu_get_int(o, "idle_heartbeat", &hb) ||
+            !jsonu_get_int(o, "delivered", &delivered))
+            continue;
+        PullRequest *r = g_new0(PullRequest, 1);
+        r->reply = g_strdup(reply);
+        r->batch = batch;
+        r->max_bytes = MAX(max_bytes, 0);
+        r->no_wait = no_wait;
+        if (expires > 0) {
+            r->expires_ns = expires;
+            r->expires_at = now + CLAMP(deadline - wall, 0, expires);
+        }
+        r->hb_ns = MAX(hb, 0);
+        if (r->hb_ns > 0) r->hb_next = now + r->hb_ns;
+        r->delivered = (uint64_t)MAX(delivered, 0);
+        r->carried = true;
+        g_queue_push_tail(&c->waiting, r);
+    }
+    if (!g_queue_is_empty(&c->waiting)) c->last_request_ns = now;
+    arm_pull_timer(c);
+    consumer_kick(c);
+}
+
+/* Leadership moved away: the requests no record carried learn it (nats-server's status);
+ * the carried ones say nothing, the next leader serves them. */
+void consumer_pull_release(Consumer *c) {
+    PullRequest *r;
+    while ((r = g_queue_pop_head(&c->waiting)) != NULL) {
+        if (!r->carried) status(c, r->reply, "409 Leadership Change");
+        request_free(r);
+    }
+}
 
 void consumer_pull_check(Consumer *c) {
     if (c->cfg->deliver_subject != NULL) {

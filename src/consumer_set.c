@@ -354,6 +354,12 @@ void consumer_set_save_soon(ConsumerSet *set, Consumer *c) {
         consumer_states_save_soon(set->states, c);
 }
 
+/* The waiting pulls are no state of a file (a restarted server has no requests), but a
+ * replicated record carries them to the next leader. */
+void consumer_set_waiting_changed(ConsumerSet *set, Consumer *c) {
+    if (set->repl != NULL) set->repl->changed(set->repl_ctx, c);
+}
+
 /* ------------------------------------------------------------------ replication
  *
  * A replicated stream's consumers, ephemeral ones included, are the cluster's (jscluster.c,

@@ -22,8 +22,9 @@
  *   op 3, a consumer's record (created or changed), op 4, its deletion:
  *                      | op | name_len u16 | name | rec_len u32 | rec | n u16 |
  *                      | n x (subj_len u16 | subj | body_len u32 | body) |
- *   rec is {"config","created","state"} (empty for op 4); the n replies (an ack's empty
- *   answer, a create's or delete's response) are sent by the leader when it applies the entry.
+ *   rec is {"config","created","state","waiting"} (empty for op 4; "waiting": the pull
+ *   requests, see CONSUMERS); the n replies (an ack's empty answer, a create's or delete's
+ *   response) are sent by the leader when it applies the entry.
  *   op 5, messages retention removes (interest, work queue):
  *                      | 5 | n u32 | n x seq u64 |
  *   Only the leader has live consumers, so only it can tell that an ack (or a consumer's
@@ -48,7 +49,10 @@
  *   Ephemeral consumers travel the same way, so they survive a leader change as durables
  *   do (nats-server 2.9.10 makes them R1 on one server, where they survive a stream
  *   stepdown but not their server's death); their info shows the R1 cluster block nats-server
- *   shows, name and leader. A pull waiting on the old leader gets 409 Leadership Change.
+ *   shows, name and leader. The waiting pull requests travel in the record as well, and
+ *   the next leader goes on serving them (consumer_pull.c, "ACROSS A LEADER CHANGE"): a
+ *   nats.js consume() loop would wait 30 s and more for missed heartbeats before pulling
+ *   again after a 409 Leadership Change, which only requests no record carried get.
  *
  * PLACEMENT
  *   The meta leader picks num_replicas peers among the meta group's members that it heard
@@ -412,6 +416,8 @@ static char *consumer_record(Consumer *c) {
     jsonu_add_int(b, "created", consumer_created_ns(c));
     json_builder_set_member_name(b, "state");
     consumer_build_state(c, b);
+    json_builder_set_member_name(b, "waiting");
+    consumer_build_waiting(c, b);
     json_builder_end_object(b);
     return jsonu_builder_to_string(b);
 }
@@ -501,8 +507,10 @@ static void consumers_adopt(Assignment *a) {
                     err != NULL ? err->message : "malformed record");
             continue;
         }
-        consumer_set_adopt(set, name, cfg, created,
-                           sn != NULL && JSON_NODE_HOLDS_OBJECT(sn) ? json_node_get_object(sn) : NULL);
+        Consumer *live = consumer_set_adopt(set, name, cfg, created,
+                                            sn != NULL && JSON_NODE_HOLDS_OBJECT(sn) ? json_node_get_object(sn) : NULL);
+        JsonNode *wn = json_object_get_member(o, "waiting");
+        if (wn != NULL && JSON_NODE_HOLDS_ARRAY(wn)) consumer_adopt_waiting(live, json_node_get_array(wn));
     }
     consumer_set_sweep(set); /* what the last leader's lost removals left */
 }

@@ -173,6 +173,8 @@ G_STATIC_ASSERT(LIMIT_RAFT_APPEND_BYTES_MAX < LIMIT_RAFT_MSG_BYTES_MAX);
 #define LIMIT_CONSUMER_ACK_WAIT_NS (30LL * 1000000000LL) /* default ack_wait (JsAckWaitDefault) */
 #define LIMIT_CONSUMER_MAX_ACK_PENDING_COUNT 1000 /* default max_ack_pending (JsDefaultMaxAckPending) */
 #define LIMIT_CONSUMER_MAX_WAITING_COUNT 512     /* default max_waiting of a pull consumer */
+#define LIMIT_CONSUMER_WAITING_CARRIED_COUNT 64  /* waiting pulls a replicated consumer's record
+                                                  * carries to the next leader (the rest: 409) */
 #define LIMIT_CONSUMER_INACTIVE_THRESHOLD_NS (5LL * 1000000000LL) /* ephemerals' default */
 #define LIMIT_CONSUMER_HEARTBEAT_MIN_NS (100LL * 1000000LL) /* push idle_heartbeat >= 100 ms */
 #define LIMIT_CONSUMER_DELIVER_BATCH_COUNT 1024  /* messages one delivery pass sends, then yields */

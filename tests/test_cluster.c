@@ -842,6 +842,102 @@ static void test_meta_stepdown(void) {
     world_free(w);
 }
 
+/* The pull watchers of test_consumer_pull_across_leader_change: one more connection on every
+ * node, subscribed to _INBOX.pull.> (the world's bridge copies a message as published, not a
+ * consumer's delivery, so the one on the delivering node sees it). */
+static void watch_pulls(World *w, EnvConn *pc) {
+    for (int i = 0; i < w->n; i++) {
+        pc[i] = test_env_connect(w->node[i].te);
+        test_env_client_send(w->node[i].te, pc[i], "CONNECT " CONNECT "\r\nSUB _INBOX.pull.> 9\r\n");
+        test_env_advance(w->node[i].te, 0);
+        g_free(test_env_client_take(w->node[i].te, pc[i]));
+    }
+}
+
+/* What the pull watchers of the live nodes received within ms of virtual time, '|'-joined. */
+static char *collect(World *w, const EnvConn *pc, int64_t ms) {
+    GString *all = g_string_new(NULL);
+    for (int64_t t = 0; t < ms; t += 5) {
+        advance(w, 5 * MS);
+        for (int i = 0; i < w->n; i++) {
+            if (w->node[i].srv == NULL) continue;
+            g_autofree char *raw = test_env_client_take(w->node[i].te, pc[i]);
+            g_autoptr(GArray) msgs = test_wire_parse(raw);
+            for (guint k = 0; k < msgs->len; k++) {
+                TestMsg *m = &g_array_index(msgs, TestMsg, k);
+                g_string_append_printf(all, "%s%s|", m->hdr != NULL ? m->hdr : "", m->data);
+            }
+        }
+    }
+    return g_string_free(all, FALSE);
+}
+
+/* A pull request waiting on a replicated stream's leader outlives the leader: it travels in
+ * the consumer's record, and the next leader (after a stepdown, after a kill) serves it and
+ * sends its heartbeats; no 409 Leadership Change, which would leave nats.js's consume()
+ * waiting for missed heartbeats. Its deadline comes along: it still ends with a 408. */
+static void test_consumer_pull_across_leader_change(void) {
+    World *w = js_world(3);
+    EnvConn pc[MAXN];
+    watch_pulls(w, pc);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.W", "{\"name\":\"W\",\"subjects\":[\"w.>\"],\"num_replicas\":3}");
+    g_autofree char *leader = test_json_path(cr, "$.cluster.leader");
+    int l = node_of(w, leader);
+    g_assert_cmpint(l, >=, 0);
+    g_autofree char *cc = request(w, 0, "$JS.API.CONSUMER.DURABLE.CREATE.W.D",
+                                  "{\"stream_name\":\"W\",\"config\":{\"durable_name\":\"D\",\"ack_policy\":\"none\"}}");
+    TEST_ASSERT_JSON(cc, "$.name", "D");
+    /* batch 2, 10 s, a heartbeat every 2 s */
+    g_autofree char *next = test_wire_pub("$JS.API.CONSUMER.MSG.NEXT.W.D", "_INBOX.pull.1", NULL,
+                                          "{\"batch\":2,\"expires\":10000000000,\"idle_heartbeat\":2000000000}");
+    test_env_client_send(w->node[l].te, pc[l], next);
+    g_autofree char *quiet = collect(w, pc, 300);
+    g_assert_cmpstr(quiet, ==, "");
+
+    g_autofree char *sd = request(w, 0, "$JS.API.STREAM.LEADER.STEPDOWN.W", "");
+    TEST_ASSERT_JSON(sd, "$.success", "true");
+    g_autofree char *moved = collect(w, pc, 2500); /* the new leader heartbeats it */
+    g_assert_null(strstr(moved, "409"));
+    g_assert_nonnull(strstr(moved, "100 Idle Heartbeat"));
+    int l2 = node_of(w, jscluster_stream_leader(w->node[0].cl, "W"));
+    g_assert_cmpint(l2, >=, 0);
+    g_assert_cmpint(l2, !=, l);
+    g_autofree char *a1 = publish(w, (l2 + 1) % 3, "w.x", NULL, "first");
+    TEST_ASSERT_JSON(a1, "$.seq", "1");
+    g_autofree char *got1 = collect(w, pc, 100);
+    g_assert_cmpstr(got1, ==, "first|");
+
+    /* kill -9 of that leader: the request, one message left, goes on on the next one */
+    node_stop(&w->node[l2]);
+    int pub = (l2 + 1) % 3;
+    g_autofree char *a2 = NULL;
+    for (int k = 0; k < 60 && a2 == NULL; k++) {
+        a2 = request_h(w, pub, "w.x", "Nats-Msg-Id: second", "second", 50 * MS);
+        if (a2 != NULL && strstr(a2, "\"seq\"") == NULL) g_clear_pointer(&a2, g_free);
+    }
+    TEST_ASSERT_JSON(a2, "$.seq", "2");
+    g_autofree char *got2 = collect(w, pc, 100);
+    g_assert_cmpstr(got2, ==, "NATS/1.0\r\nNats-Msg-Id: second\r\n\r\nsecond|"); /* once, nothing else */
+
+    /* a new request with its deadline: across a stepdown it ends with 408 when it asked to */
+    int l3 = node_of(w, jscluster_stream_leader(w->node[pub].cl, "W"));
+    g_assert_cmpint(l3, >=, 0);
+    g_autofree char *next2 = test_wire_pub("$JS.API.CONSUMER.MSG.NEXT.W.D", "_INBOX.pull.2", NULL,
+                                           "{\"batch\":5,\"expires\":3000000000}");
+    test_env_client_send(w->node[l3].te, pc[l3], next2);
+    advance(w, 300 * MS);
+    g_autofree char *sd2 = request(w, pub, "$JS.API.STREAM.LEADER.STEPDOWN.W", "");
+    TEST_ASSERT_JSON(sd2, "$.success", "true");
+    g_autofree char *early = collect(w, pc, 1000);
+    g_assert_cmpstr(early, ==, "");
+    g_assert_cmpint(node_of(w, jscluster_stream_leader(w->node[pub].cl, "W")), !=, l3);
+    g_autofree char *end = collect(w, pc, 2000);
+    g_assert_nonnull(strstr(end, "408 Request Timeout"));
+    g_assert_nonnull(strstr(end, "Nats-Pending-Messages: 5"));
+    check_all(w);
+    world_free(w);
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/cluster/nrg/failover", test_nrg_failover);
@@ -855,5 +951,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/acked-from-raft-log", test_stream_acked_from_raft_log);
     g_test_add_func("/cluster/stream/compaction-syncs-store", test_stream_compaction_syncs_store);
     g_test_add_func("/cluster/stream/purge-replay", test_stream_purge_replay);
+    g_test_add_func("/cluster/consumer/pull-across-leader-change", test_consumer_pull_across_leader_change);
     return g_test_run();
 }
