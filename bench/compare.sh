@@ -27,6 +27,11 @@
 #   bench/results/<stamp>[-partial]-failover.csv, medians in the summary.
 #   objput/objget run bench/objbench.mjs with node and nats.js (libnats has no object store);
 #   without node they are skipped.
+#   The disk ceiling (issue 15): in every round of jspub, the same rounds also time the disk
+#   alone, no server (minijet-bench -D <the stores' folder> fsync-append / fsync-prealloc:
+#   208-byte write + fdatasync for DURATION s, growing file / preallocated file), rows
+#   "fsync-append" and "fsync-prealloc" (server "disk"): a sync publish with fsync before its
+#   ack cannot beat fsync-prealloc. DISK_CEILING=0 leaves them out.
 #
 # OUTPUT
 #   the table on stdout, and
@@ -219,6 +224,15 @@ run_one() {  # round scenario server
   local round=$1 sc=$2 name=$3 out err rc extra=""
   case $sc in pull|push) extra="-n $FILL_COUNT" ;; esac
   local gen=("$BENCH") limit=$RUN_LIMIT
+  case $name in disk-*)   # the disk alone, no server (see USAGE): its own scenario name in the row
+    out=$(timeout -k 2 "$RUN_LIMIT" "$BENCH" -l disk -d "$DURATION" -D "$work" "fsync-${name#disk-}" 2>"$work/err")
+    rc=$?
+    if [ $rc -eq 0 ] && [ -n "$out" ]; then echo "$round,$out" >>"$raw"; return 0; fi
+    err=$(tail -1 "$work/err" | tr ',' ';')
+    echo "$round,fsync-${name#disk-},disk,FAIL,${err:-exit $rc}" >>"$raw"
+    echo "  fsync-${name#disk-} on disk, round $round: ${err:-exit $rc}" >>"$work/failures"
+    return 1 ;;
+  esac
   # Object store: nats.js (libnats has none). The object is OBJ_MIB MiB; bound 60 s + 1 s/MiB.
   case $sc in objput|objget) gen=(node bench/objbench.mjs); extra="-m $OBJ_MIB"; limit=$(( 60 + OBJ_MIB )) ;; esac
   case $sc in *-route|*-r3) extra="-c ${cports[$name]}" ;; esac
@@ -278,19 +292,22 @@ for sc in $SCENARIOS; do
          esac ;;
     esac
   fi
+  DISKS=()   # the disk ceiling beside jspub, in the same rounds (USAGE)
+  [ "$sc" = jspub ] && [ "${DISK_CEILING:-1}" != 0 ] && DISKS=(disk-append disk-prealloc)
   case $sc in
     pubsub-route) for s in "${SERVERS[@]}"; do start_cluster "$s" 2; done ;;
     queue-route)  for s in "${SERVERS[@]}"; do start_cluster "$s" 3; done ;;
     *-r3)         for s in "${SERVERS[@]}"; do start_cluster "$s" 3 js; done ;;
     *) for s in "${SERVERS[@]}"; do start_server "$s" >>"$work/failures" || true; done ;;
   esac
-  declare -A fails=([minijet]=0 [minijet-2m]=0 [minijet-base]=0 [minijet-base-2m]=0 [nats-server]=0)
+  declare -A fails=([minijet]=0 [minijet-2m]=0 [minijet-base]=0 [minijet-base-2m]=0 [nats-server]=0 [disk-append]=0 [disk-prealloc]=0)
   rounds=$ROUNDS
   case $sc in objput|objget) rounds=$OBJ_ROUNDS ;; esac
   for ((r = 1; r <= rounds; r++)); do
     # ABBA: forwards in odd rounds, backwards in even ones.
-    order=("${SERVERS[@]}")
-    if (( r % 2 == 0 )); then order=(); for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do order+=("${SERVERS[$i]}"); done; fi
+    all=("${SERVERS[@]}" "${DISKS[@]}")
+    order=("${all[@]}")
+    if (( r % 2 == 0 )); then order=(); for ((i = ${#all[@]} - 1; i >= 0; i--)); do order+=("${all[$i]}"); done; fi
     for s in "${order[@]}"; do
       # Two failures on one server end that server's runs of this scenario (not implemented
       # yet, or broken): the remaining runs would only spend the time budget.
@@ -332,10 +349,11 @@ END {
     sc = order[k]
     # object scenarios: MB/s (one object per run, so objects/s says little)
     nmet = split(sc ~ /^obj/ ? "MB_per_s" : "msgs_per_s p50_us p99_us", mets, " ")
-    for (v = 1; v <= 4; v++) {
-    var = (v == 1) ? "minijet" : (v == 2) ? "minijet-2m" : (v == 3) ? "minijet-base" : "minijet-base-2m"
-    suffix = (v == 1) ? "" : (v == 2) ? " (sync 2m)" : (v == 3) ? " (" baselabel ")" : " (" baselabel " sync 2m)"
-    if (v > 1 && !((sc "," mets[1] "," var) in seen) && !((sc "," var) in failed)) continue
+    for (v = 1; v <= 5; v++) {
+    var = (v == 1) ? "minijet" : (v == 2) ? "minijet-2m" : (v == 3) ? "minijet-base" : (v == 4) ? "minijet-base-2m" : "disk"
+    suffix = (v == 1 || v == 5) ? "" : (v == 2) ? " (sync 2m)" : (v == 3) ? " (" baselabel ")" : " (" baselabel " sync 2m)"
+    # the disk rows (fsync-*) have no minijet and no nats-server: their figure sits in the minijet columns
+    if ((v > 1 || (sc "," mets[1] ",disk") in seen || (sc ",disk") in failed) && !((sc "," mets[1] "," var) in seen) && !((sc "," var) in failed)) continue
     for (m = 1; m <= nmet; m++) {
       met = mets[m]
       if (met ~ /^p/ && !(sc in haslat)) continue   # latency rows where measured
@@ -402,7 +420,7 @@ NR == 1 {
   note = ($3 == "higher") ? "higher is better" : ($2 ~ /_us$/ ? "latency: lower is better" : "lower is better")
   r = ($12 == "n/a") ? "n/a" : $12 "x"
   m = ($7 > 0) ? human($4, $2) " " spread($5, $6, $2) : "FAILED"
-  n = ($11 > 0) ? human($8, $2) " " spread($9, $10, $2) : "FAILED"
+  n = ($11 > 0) ? human($8, $2) " " spread($9, $10, $2) : ($1 ~ /^fsync-/ ? "-" : "FAILED")   # disk rows: no server
   printf "%-20s %-7s %-30s %-30s %-6s %s\n", $1, metric, m, n, r, "(" note ")"
 }' "$summary" | tee -a "$table"
 
@@ -420,6 +438,9 @@ fi
   echo "cluster nodes run without JetStream. jspub-r3/jspubasync-r3: an R3 file stream on a 3-node"
   echo "JetStream cluster of each kind, the libnats client on the stream leader's node (the PubAck"
   echo "comes after a quorum has the message: minijet fsyncs it first unless \"(sync 2m)\")."
+  echo "fsync-append/fsync-prealloc: no server, the disk alone in the jspub rounds (its figure in the"
+  echo "minijet column): 208 B write + fdatasync per op, appending / into a preallocated file (the"
+  echo "ceiling of jspub with fsync before ack; bench/loadgen.c)."
   echo "payloads: 16 B core, 64 B reqrep and KV, 128 B JetStream. raw runs: $raw"
   echo "elapsed: $(( SECONDS - t_start )) s"
 } | tee -a "$table"
@@ -432,7 +453,7 @@ if [ -z "$tag" ]; then
 fi
 
 if [ -z "$tag" ] && command -v gnuplot >/dev/null 2>&1; then   # the chart shows "the results" only
-  grep -v ',p50_us,' "$summary" >"$work/plot.csv"   # the chart: throughput and p99 only
+  grep -v ',p50_us,' "$summary" | grep -v '^fsync-' >"$work/plot.csv"   # the chart: throughput and p99 only (fsync-*: no server)
   gnuplot -e "datafile='$work/plot.csv'; outfile='plots/bench.png'; subtitle='$(date +%Y-%m-%d), $cores cores, $ROUNDS rounds'" plots/bench.gp \
     && echo "plot: plots/bench.png"
 fi

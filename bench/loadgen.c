@@ -15,6 +15,8 @@
  *                 SCENARIO
  *   Scenarios: ping pub pubsub fanout queue reqrep  (core NATS)
  *              jspub jspubasync pull push kvput kvget (JetStream; need a JetStream server)
+ *              fsync-append fsync-prealloc (no server: the disk's own fdatasync rate in the
+ *              folder -D DIR, the ceiling of a publish with fsync before its ack)
  *              jsgrow jsconsumers idle jsready jsmany jsmanyready (bench/scaling.sh; their
  *              own output lines,
  *              described where each is defined); -S N holds N non-matching subscriptions
@@ -41,6 +43,14 @@
  *           replicated write path (leader, quorum, ack) and not an extra route hop.
  *   pull / push  messages consumed and acked per second from a pre-filled stream.
  *   kvput / kvget  KV operations per second over 1,000 keys; latency per operation.
+ *   fsync-append / fsync-prealloc  the disk alone: write the bytes minijet writes for one
+ *           128 B publish (its MSG record and the LAST record, 36 + 8 + 128 + 36 = 208 B) and
+ *           fdatasync, repeated for -d seconds, in a file in -D DIR; per second, latency per
+ *           fdatasync. append: at the end of a growing file (what every write was before
+ *           store_file.c's PREALLOCATION); prealloc: into a file preallocated as minijet
+ *           preallocates (fallocate, then zeros written and synced once, as env_real.c's
+ *           real_file_allocate). prealloc is the ceiling of a sync publish on this disk.
+ *           A second thread spins meanwhile (fsync_spin says why: an idle vCPU's slow wake-up).
  *   The publisher never runs more than -w messages ahead of the slowest subscriber, so a
  *   fast publisher measures the server's delivery rate instead of filling its 64 MiB
  *   outbound buffer and being cut off as a slow consumer (both servers share that limit).
@@ -94,6 +104,7 @@ typedef struct {
     int ports[8];
     int append;    /* -A: jsgrow appends to an existing stream BENCH instead of a fresh one */
     int replicas;  /* jspub-r3 / jspubasync-r3: the stream's num_replicas (1 otherwise) */
+    const char *dir; /* -D: the folder of fsync-append / fsync-prealloc's file */
     int header;
     int verbose;
 } Opts;
@@ -1490,6 +1501,75 @@ static void run_jsmanyready(void)
     natsConnection_Destroy(nc);
 }
 
+/* ------------------------------------------------------------------ the disk alone */
+
+#define FSYNC_FILE_BYTES (64LL * 1024 * 1024) /* prealloc: written round and round */
+#define FSYNC_RECORD_BYTES (36 + 8 + 128 + 36) /* minijet's MSG + LAST records, 128 B payload */
+
+/* A core kept busy while fsync-* runs. On this kind of VM (Firecracker) a vCPU that idles
+ * while it waits for the disk wakes slowly from the completion: a lone write+fdatasync loop
+ * measured a p50 of ~3 ms per fdatasync, the same loop beside a busy thread ~0.26 ms, which is
+ * what the server sees (its client and the machine's other work keep the cores awake). The
+ * spinner makes the figure the disk's, not the idle vCPU's wake-up. */
+static volatile int fsync_spin_stop;
+static void *fsync_spin(void *arg)
+{
+    while (!fsync_spin_stop) {
+    }
+    return arg;
+}
+
+/* fsync-append / fsync-prealloc: the disk's fdatasync rate, growing or preallocated file. */
+static void run_fsync(int prealloc)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/minijet-bench-fsync.XXXXXX", opt.dir ? opt.dir : ".");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        fail("cannot create a file in %s: %s", opt.dir ? opt.dir : ".", strerror(errno));
+    unlink(path);
+    static char rec[FSYNC_RECORD_BYTES], zeros[1024 * 1024];
+    memset(rec, 'r', sizeof rec);
+    if (prealloc) {
+        if (fallocate(fd, 0, 0, FSYNC_FILE_BYTES) != 0 && errno != EOPNOTSUPP)
+            fail("fallocate: %s", strerror(errno));
+        for (long long off = 0; off < FSYNC_FILE_BYTES; off += (long long)sizeof zeros)
+            if (pwrite(fd, zeros, sizeof zeros, off) != (ssize_t)sizeof zeros)
+                fail("writing zeros: %s", strerror(errno));
+        if (fsync(fd) != 0)
+            fail("fsync: %s", strerror(errno));
+    }
+    double *lat = malloc(sizeof(double) * MAX_SAMPLES);
+    if (lat == NULL)
+        fail("out of memory");
+    size_t n = 0;
+    long long off = 0;
+    pthread_t spinner;
+    if (pthread_create(&spinner, NULL, fsync_spin, NULL) != 0)
+        fail("cannot start the busy thread");
+    double t0 = now_s(), t_end;
+    for (;;) {
+        double a = now_s();
+        if (a - t0 >= opt.duration_s || n == MAX_SAMPLES) {
+            t_end = a;
+            break;
+        }
+        if (prealloc && off + (long long)sizeof rec > FSYNC_FILE_BYTES)
+            off = 0;
+        if (pwrite(fd, rec, sizeof rec, off) != (ssize_t)sizeof rec)
+            fail("write: %s", strerror(errno));
+        if (fdatasync(fd) != 0)
+            fail("fdatasync: %s", strerror(errno));
+        off += (long long)sizeof rec;
+        lat[n++] = (now_s() - a) * 1e6;
+    }
+    fsync_spin_stop = 1;
+    pthread_join(spinner, NULL);
+    close(fd);
+    report((double)n / (t_end - t0), FSYNC_RECORD_BYTES, lat, n);
+    free(lat);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(void)
@@ -1498,6 +1578,7 @@ static void usage(void)
             "usage: minijet-bench [-h host] [-p port] [-l label] [-d seconds] [-T seconds]\n"
             "                     [-z bytes] [-w window] [-n count] [-H] [-v] SCENARIO\n"
             "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget\n"
+            "disk:      -D DIR fsync-append fsync-prealloc (no server: the disk's fdatasync rate)\n"
             "scaling:   jsgrow jsconsumers idle jsready jsmany jsmanyready; -S N adds N non-matching\n"
             "           subs to pub/pubsub\n"
             "cluster:   -c PORT,PORT[,PORT] pubsub-route (publisher on the first node, subscriber on\n"
@@ -1509,7 +1590,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:S:c:AHv")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:S:c:D:AHv")) != -1) {
         switch (c) {
         case 'c':
             for (char *tok = strtok(optarg, ","); tok != NULL && opt.nports < 8; tok = strtok(NULL, ","))
@@ -1525,6 +1606,7 @@ int main(int argc, char **argv)
         case 'n': opt.count = atol(optarg); break;
         case 'S': opt.noise = atol(optarg); break;
         case 'A': opt.append = 1; break;
+        case 'D': opt.dir = optarg; break;
         case 'H': opt.header = 1; break;
         case 'v': opt.verbose = 1; break;
         default: usage();
@@ -1544,6 +1626,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* a closed socket is an error we report, not a silent death */
     int size = opt.size;
 
+    if (strcmp(scenario, "fsync-append") == 0 || strcmp(scenario, "fsync-prealloc") == 0) {
+        run_fsync(strcmp(scenario, "fsync-prealloc") == 0);
+        return 0;
+    }
     if (strcmp(scenario, "ping") == 0) {
         RawConn *rc = raw_connect(NULL, now_s() + opt.timeout_s);
         raw_close(rc);

@@ -377,6 +377,17 @@ gboolean sim_disk_truncate(SimDisk *d, int fd, uint64_t len, GError **error) {
     return TRUE;
 }
 
+gboolean sim_disk_allocate(SimDisk *d, int fd, uint64_t off, uint64_t len, GError **error) {
+    Fd *f = fd_get(d, fd);
+    if (!f || !f->writable) return err(error, G_FILE_ERROR_BADF, "fallocate", "fd");
+    uint64_t end = off + len;
+    if (end <= f->inode->data->len) return TRUE;
+    if (d->full || (d->capacity && d->used + end - f->inode->data->len > d->capacity))
+        return err(error, G_FILE_ERROR_NOSPC, "fallocate", "disk");
+    do_truncate(d, f->inode, end); /* the same undo entry as a growing truncate */
+    return TRUE;
+}
+
 gint64 sim_disk_size(SimDisk *d, int fd, GError **error) {
     Fd *f = fd_get(d, fd);
     if (!f) return err(error, G_FILE_ERROR_BADF, "stat", "fd"), -1;

@@ -3,7 +3,7 @@
  *
  * INTERFACE (mirrors the file part of EnvOps; errors are GError G_FILE_ERROR_*)
  *   sim_disk_new(rng) / sim_disk_free(d)
- *   sim_disk_open/pread/pwrite/sync/truncate/size/close, sim_disk_rename/remove/exists,
+ *   sim_disk_open/pread/pwrite/sync/truncate/allocate/size/close, sim_disk_rename/remove/exists,
  *   sim_disk_mkdir/dir_sync/dir_list
  *   sim_disk_crash(d, keep_p, tear_p, report)   power cut: what the platter holds survives
  *   sim_disk_crash_prefix(d, mode, report)      the unit-test world's power cuts
@@ -47,6 +47,9 @@ gssize sim_disk_pwrite(SimDisk *d, int fd, const void *buf, size_t len, uint64_t
                        GError **error);
 gboolean sim_disk_sync(SimDisk *d, int fd, GError **error);
 gboolean sim_disk_truncate(SimDisk *d, int fd, uint64_t len, GError **error);
+/* Preallocate (env.h file_allocate): the file grows to off + len with zeros if shorter, an
+ * unsynced change like a write (a crash may undo it); ENOSPC past the capacity. */
+gboolean sim_disk_allocate(SimDisk *d, int fd, uint64_t off, uint64_t len, GError **error);
 gint64 sim_disk_size(SimDisk *d, int fd, GError **error);
 void sim_disk_close(SimDisk *d, int fd);
 gboolean sim_disk_rename(SimDisk *d, const char *from, const char *to, GError **error);

@@ -264,6 +264,10 @@ static gboolean op_file_truncate(Env *env, int fd, uint64_t len, GError **error)
     SimNode *n = node_of(env);
     return !dead(n, error) && sim_disk_truncate(n->disk, fd, len, error);
 }
+static gboolean op_file_allocate(Env *env, int fd, uint64_t off, uint64_t len, GError **error) {
+    SimNode *n = node_of(env);
+    return !dead(n, error) && sim_disk_allocate(n->disk, fd, off, len, error);
+}
 static gint64 op_file_size(Env *env, int fd, GError **error) {
     SimNode *n = node_of(env);
     return dead(n, error) ? -1 : sim_disk_size(n->disk, fd, error);
@@ -330,6 +334,7 @@ static const EnvOps sim_env_ops = {
     .file_pwrite = op_file_pwrite,
     .file_sync = op_file_sync,
     .file_truncate = op_file_truncate,
+    .file_allocate = op_file_allocate,
     .file_size = op_file_size,
     .file_close = op_file_close,
     .path_rename = op_path_rename,

@@ -56,6 +56,14 @@ gboolean env_file_truncate(Env *env, int fd, uint64_t len, GError **error) {
     return ok;
 }
 
+gboolean env_file_allocate(Env *env, int fd, uint64_t off, uint64_t len, GError **error) {
+    gboolean ok = env->ops->file_allocate != NULL ? env->ops->file_allocate(env, fd, off, len, error)
+                                                  : (g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
+                                                                 "this world does not preallocate"), FALSE);
+    TRACE("allocate fd %d off %" G_GUINT64_FORMAT " len %" G_GUINT64_FORMAT " -> %s", fd, off, len, err_text(error));
+    return ok;
+}
+
 gint64 env_file_size(Env *env, int fd, GError **error) {
     gint64 n = env->ops->file_size(env, fd, error);
     TRACE("size fd %d -> %" G_GINT64_FORMAT, fd, n);

@@ -139,6 +139,12 @@ typedef struct EnvOps {
                           GError **error);
     gboolean (*file_sync)(Env *env, int fd, GError **error);
     gboolean (*file_truncate)(Env *env, int fd, uint64_t len, GError **error);
+    /* Preallocate: afterwards the file is at least off + len bytes long, the bytes
+     * [off, off + len) not written before read as zeros, and writing over them neither needs
+     * new space nor changes the file's size, so an fdatasync after such a write flushes data
+     * only, not the inode (store_file.c, PREALLOCATION). Never shrinks the file. A world may
+     * make the size durable only at the next fsync, like any write. */
+    gboolean (*file_allocate)(Env *env, int fd, uint64_t off, uint64_t len, GError **error);
     gint64 (*file_size)(Env *env, int fd, GError **error);
     void (*file_close)(Env *env, int fd);
     gboolean (*path_rename)(Env *env, const char *from, const char *to, GError **error);
@@ -228,6 +234,7 @@ gssize env_file_pread(Env *env, int fd, void *buf, size_t len, uint64_t off, GEr
 gssize env_file_pwrite(Env *env, int fd, const void *buf, size_t len, uint64_t off, GError **error);
 gboolean env_file_sync(Env *env, int fd, GError **error);
 gboolean env_file_truncate(Env *env, int fd, uint64_t len, GError **error);
+gboolean env_file_allocate(Env *env, int fd, uint64_t off, uint64_t len, GError **error);
 gint64 env_file_size(Env *env, int fd, GError **error);
 void env_file_close(Env *env, int fd);
 gboolean env_path_rename(Env *env, const char *from, const char *to, GError **error);

@@ -59,6 +59,8 @@
 #define LIMIT_STORE_ACTIVE_INDEX_SHARE 64                /* ... or 1/64 of a segment, if smaller (tests, sim) */
 #define LIMIT_STORE_CHECKPOINTS_PER_SEGMENT 4           /* the active segment's index is rewritten every 1/4 segment written: a crash rescans at most that */
 #define LIMIT_STORE_WRITE_BUFFER_BYTES (4 * 1024 * 1024) /* an append past this flushes first */
+#define LIMIT_STORE_PREALLOC_MIN_BYTES (4 * 1024)        /* a new segment's first preallocation... */
+#define LIMIT_STORE_PREALLOC_MAX_BYTES (4 * 1024 * 1024) /* ...doubling up to this step (PREALLOCATION) */
 #define LIMIT_STORE_RECORD_BYTES_MAX (64 * 1024 * 1024) /* larger = corrupt length, at recovery */
 #define LIMIT_STORE_SYNC_INTERVAL_NS (2LL * 60 * 1000000000LL) /* nats-server sync_interval: 2 min */
 #define LIMIT_STORE_SUBJECTS_SCAN_COUNT 64 /* wildcard lookups walk subject lists below this */

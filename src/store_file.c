@@ -53,7 +53,8 @@
  *
  * INVARIANTS (checked by store_check_invariants -> file_check)
  *   - Sum of segment live counts == msgs; every live locator points into a known segment.
- *   - The write buffer starts at the active segment's end on disk (wbuf_off == size).
+ *   - The write buffer starts at the active segment's end on disk (wbuf_off == size), and
+ *     every segment's file holds its records: size <= alloc (PREALLOCATION).
  *   - Open segment files never exceed the shared budget (store_files.c): a segment's
  *     descriptor is taken with seg_fd() just before each use and may be closed after.
  *   - The tail cache holds exactly the active segment's bytes [tail_off, wbuf_off), all of
@@ -153,7 +154,8 @@ typedef struct Segment {
     uint32_t no;
     StoreFileSlot slot; /* its descriptor in the shared budget (store_files.c): use seg_fd() */
     Store *store;
-    uint64_t size;  /* bytes on disk (the write buffer comes after) */
+    uint64_t size;  /* bytes of records on disk: the log's end (the write buffer comes after) */
+    uint64_t alloc; /* the file's length: size + the zeroed preallocated tail (PREALLOCATION) */
     uint64_t live;  /* live messages in this segment */
     uint64_t tombs; /* DELETE/FLOOR records in this segment */
     /* NOTES for its index file (see INDEX FILES), kept from the records as they are written
@@ -178,6 +180,7 @@ typedef struct FileStore {
     uint64_t wbuf_last_msg; /* seq of the newest MSG in wbuf, 0 = none */
     uint64_t durable_seq;
     gboolean unsynced;     /* written to the active segment but not fsynced */
+    uint32_t prealloc_off; /* preallocating segment `prealloc_off` failed: it grows by its writes */
     gboolean dir_dirty;    /* a segment was created since the last dir_sync */
     GError *failed;        /* an fsync failed: the store refuses writes until reopened (FAILED SYNC) */
     EnvTimer timer;
@@ -332,6 +335,81 @@ static gboolean write_all(Store *s, int fd, const uint8_t *p, size_t n, uint64_t
     return TRUE;
 }
 
+/* ==========================================================================================
+ * PREALLOCATION
+ *
+ * WHY
+ *   With SYNC_ALWAYS every PubAck waits for one fdatasync. fdatasync writes the file's dirty
+ *   data and, besides, any metadata needed to read that data back. Appending to the end of a
+ *   file changes two such things every time: the file's size, and (every few KiB) its block
+ *   map. Both live in the inode, so on ext4 each such fdatasync is a data write PLUS a journal
+ *   commit of the inode (two ordered writes and cache flushes), not just the data. Writing
+ *   inside a file's existing, already-written bytes changes neither: the fdatasync is the data
+ *   write alone. Measured on this machine's disk in one sitting: bench/LATEST.md, "disk
+ *   ceiling" (fdatasync of a 164-byte write into a preallocated file vs appending one).
+ *
+ * HOW IT WORKS
+ *   Before a flush writes past the end of the segment's file (`alloc`), seg_prealloc extends
+ *   the file with env_file_allocate: zeros the store has not written yet, in steps that
+ *   double from LIMIT_STORE_PREALLOC_MIN_BYTES (4 KiB: 10,000 quiet streams cost 40 MB, not
+ *   10,000 x 4 MiB) up to LIMIT_STORE_PREALLOC_MAX_BYTES, never past the segment's size
+ *   limit. So a segment's file is its records (`size`, the log's end) followed by zeros up
+ *   to `alloc`; the flush that first writes into a new step pays the metadata once (and the
+ *   zeros' own write: env_real.c says why they are written and not merely fallocated).
+ *   The logical end is not the file's length any more. Recovery finds it by the records: the
+ *   walk stops at the first record that does not verify (RECOVERY), and if every byte from
+ *   there to the file's end is zero it is simply the end (no warning, nothing lost, nothing
+ *   truncated: appends continue there). Anything else non-zero after it is damage or a torn
+ *   record, handled as before (a torn record followed by zeros is a torn tail).
+ *   A segment is trimmed back to its records (seg_trim) when it is sealed (roll) and at a
+ *   clean close, so that a folder at rest holds no preallocated bytes: `du` tells the truth,
+ *   and nothing that counts stored bytes (stream info, max_file_store) ever counted the file
+ *   lengths anyway: those count messages (file_msg_bytes).
+ *
+ * WHY NOT THE OBVIOUS WAY
+ *   Preallocating whole 64 MiB segments up front: one segment per stream, 10,000 streams,
+ *   640 GB reserved. Or keeping the log's end in a header rewritten at every flush: a second
+ *   write (and a torn-header case) per PubAck, which is what we are removing.
+ *
+ * LIMITATIONS
+ *   - A record whose bytes are all zero cannot exist (its magic is not), so a zero tail is
+ *     never mistaken for records; but a crash that loses a flush's write keeps its zeros:
+ *     like a crash before the write, the unacknowledged records are simply not there.
+ *   - After a crash the active segment keeps its preallocated tail (appends go there); a
+ *     sealed segment found with one is trimmed at open.
+ *   - If env_file_allocate fails (a full disk), the segment grows by its writes as before,
+ *     paying the metadata per fdatasync, until the next segment.
+ * ========================================================================================== */
+static void seg_prealloc(Store *s, Segment *g, int fd, uint64_t end) {
+    FileStore *fs = FS(s);
+    if (end <= g->alloc || fs->prealloc_off == g->no) return;
+    uint64_t step = CLAMP(g->alloc, LIMIT_STORE_PREALLOC_MIN_BYTES, LIMIT_STORE_PREALLOC_MAX_BYTES);
+    uint64_t want = MIN((g->alloc + step + 4095) & ~(uint64_t)4095, fs->segment_bytes_max);
+    want = MAX(want, end);
+    g_autoptr(GError) err = NULL;
+    if (env_file_allocate(s->env, fd, g->alloc, want - g->alloc, &err)) {
+        g->alloc = want;
+        return;
+    }
+    fs->prealloc_off = g->no;
+    env_log(s->env, ENV_LOG_DEBUG, "store %s: cannot preallocate segment %u (%s): it grows by its writes",
+            s->name, g->no, err->message);
+}
+
+/* Cut segment g's preallocated tail off (sealed, or a clean close). Unsynced: a crash may
+ * bring the zeros back, which recovery reads as the end. */
+static void seg_trim(Store *s, Segment *g) {
+    if (g->alloc <= g->size) return;
+    g_autoptr(GError) err = NULL;
+    int fd = seg_fd(s, g, &err);
+    if (fd < 0 || !env_file_truncate(s->env, fd, g->size, &err)) {
+        env_log(s->env, ENV_LOG_WARN, "store %s: cannot trim segment %u to %" G_GUINT64_FORMAT " bytes: %s",
+                s->name, g->no, g->size, err->message);
+        return;
+    }
+    g->alloc = g->size;
+}
+
 /* The bytes [wbuf_off, wbuf_off + len) of the active segment were just written: keep them
  * at the end of the tail cache, dropping its oldest bytes past tail_max. Dropping happens
  * down to half the limit at once, so each byte is moved (memmove) at most about once:
@@ -375,6 +453,8 @@ static void rollback(Store *s) {
     if (fs->failed == NULL && (fd < 0 || !env_file_truncate(s->env, fd, fs->wbuf_off, &err)))
         env_log(s->env, ENV_LOG_ERROR, "store %s: cannot truncate segment %u after a failed write: %s",
                 s->name, g->no, err->message);
+    else if (fs->failed == NULL)
+        g->alloc = fs->wbuf_off; /* the preallocated tail went too */
     g_autoptr(GByteArray) keep = g_byte_array_new();
     for (size_t off = 0; off < fs->wbuf->len;) {
         Rec r;
@@ -486,6 +566,7 @@ static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
         int fd = seg_fd(s, g, error);
         if (fd < 0) goto failed;
         if (fs->wbuf->len > 0) {
+            seg_prealloc(s, g, fd, fs->wbuf_off + fs->wbuf->len);
             if (!write_all(s, fd, fs->wbuf->data, fs->wbuf->len, fs->wbuf_off, error)) goto failed;
             fs->unsynced = TRUE;
         }
@@ -501,6 +582,7 @@ static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
     tail_wrote(fs, g->no, fs->wbuf->data, fs->wbuf->len); /* written (and synced per policy) */
     if (fs->wbuf->len >= REC_CRC_BYTES) g->tail_crc = get32(fs->wbuf->data + fs->wbuf->len - REC_CRC_BYTES);
     g->size = fs->wbuf_off + fs->wbuf->len;
+    g->alloc = MAX(g->alloc, g->size);
     fs->wbuf_off = g->size;
     g_byte_array_set_size(fs->wbuf, 0);
     if (fs->wbuf_last_msg > fs->durable_seq) fs->durable_seq = fs->wbuf_last_msg;
@@ -574,6 +656,7 @@ static void interval_tick(void *arg) {
 static gboolean roll(Store *s, GError **error) {
     FileStore *fs = FS(s);
     if (!flush_buffer(s, fs->sync != STORE_SYNC_NEVER, error)) return FALSE;
+    seg_trim(s, active(fs)); /* durable once seg_index_write syncs the segment */
     if (!seg_create(s, active(fs)->no + 1, s->last_seq - 1, error)) {
         env_log(s->env, ENV_LOG_ERROR, "store %s: cannot start a new segment: %s", s->name,
                 error && *error ? (*error)->message : "?");
@@ -740,6 +823,8 @@ static void file_check(Store *s) {
     g_assert_cmpuint(live, ==, s->msgs);
     g_assert_cmpuint(store_files_open_count(fs->files), <=, store_files_max(fs->files));
     g_assert_cmpuint(fs->wbuf_off, ==, active(fs)->size);
+    for (guint i = 0; i < fs->segs->len; i++)
+        g_assert_cmpuint(((Segment *)fs->segs->pdata[i])->size, <=, ((Segment *)fs->segs->pdata[i])->alloc);
     g_assert_cmpuint(fs->tail->len, <=, fs->tail_max);
     if (fs->tail_seg == active(fs)->no) g_assert_cmpuint(fs->tail_off + fs->tail->len, ==, fs->wbuf_off);
     if (fs->tail_seg != 0) g_assert_nonnull(seg_find(fs, fs->tail_seg));
@@ -761,6 +846,15 @@ static void file_close(Store *s) {
     /* the active segment too, if scanning it would cost more than the index (INDEX FILES) */
     Segment *g = flushed ? active(fs) : NULL;
     g_autoptr(GError) ierr = NULL;
+    if (g != NULL && fs->failed == NULL && g->alloc > g->size) { /* PREALLOCATION: the folder at rest holds records only */
+        seg_trim(s, g);
+        int fd = seg_fd(s, g, &ierr);
+        if (fd < 0 || !env_file_sync(s->env, fd, &ierr)) {
+            env_log(s->env, ENV_LOG_WARN, "store %s: cannot sync the trim of segment %u: %s", s->name, g->no,
+                    ierr->message);
+            g_clear_error(&ierr);
+        }
+    }
     if (g != NULL && fs->failed == NULL && fs->wbuf->len == 0 && g->indexed != g->size &&
         g->size >= MIN(LIMIT_STORE_ACTIVE_INDEX_BYTES, fs->segment_bytes_max / LIMIT_STORE_ACTIVE_INDEX_SHARE) &&
         !seg_index_write(s, g, &ierr))
@@ -992,6 +1086,7 @@ typedef struct Recovery {
     uint64_t lost_from;      /* a damaged stretch was skipped: seqs from here on may be lost (0 = none) */
     uint64_t scanned;        /* segment bytes read so far, for the index reserve estimate */
     uint64_t entries_before; /* index entries before recovery began */
+    uint64_t prealloc_end;   /* the segment just walked ended in zeros up to here (0 = it did not) */
 } Recovery;
 
 enum { READ_BAD = -1, READ_SHORT = 0, READ_OK = 1, READ_END = 2, READ_ERROR = 3 };
@@ -1068,7 +1163,16 @@ static gboolean replay_record(Store *s, Recovery *rc, Segment *g, const Rec *r, 
     /* LAB(3) end */
 }
 
-/* DAMAGE: the record at *off is bad or incomplete (`why`). Resynchronise: if intact records
+/* Every byte of p[0, n) is zero: a preallocated tail (PREALLOCATION). */
+static gboolean zeros_to_end(const uint8_t *p, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+        if (p[i] != 0) return FALSE;
+    return TRUE;
+}
+
+/* DAMAGE: the record at *off is bad or incomplete (`why`). If every byte from there to the
+ * file's end is zero, it is the preallocated tail: the records end there (FALSE, *size = *off,
+ * nothing logged above debug, nothing truncated). Otherwise resynchronise: if intact records
  * follow, skip only the damaged bytes (*off moves to the next one; TRUE: keep walking) and
  * remember that seqs may be lost; if none do, it is a torn tail: truncate the file there,
  * fsync the truncation, *size = *off (FALSE: the segment ends). FALSE too on a read error. */
@@ -1093,6 +1197,13 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
                     ", ignoring the rest of it: %s", s->name, path, *off, err->message);
             return FALSE;
         }
+    }
+    if (zeros_to_end(w->buf + (*off - w->base), w->len - (*off - w->base))) { /* PREALLOCATION: the end */
+        env_log(s->env, ENV_LOG_DEBUG, "store %s: %s: records end at offset %" G_GUINT64_FORMAT
+                ", %" G_GUINT64_FORMAT " preallocated bytes after", s->name, path, *off, *size - *off);
+        rc->prealloc_end = *size;
+        *size = *off;
+        return FALSE;
     }
     uint64_t next = w->base + resync(w->buf, w->len, *off - w->base, s->last_seq);
     if (next < *size) { /* corruption in the middle: skip the damaged bytes only */
@@ -1412,6 +1523,9 @@ static void recover_segment(Store *s, Recovery *rc, unsigned no) {
     }
     /* LAB(3) end */
     g->size = size;
+    g->alloc = MAX(size, rc->prealloc_end); /* PREALLOCATION: the zeros after the records */
+    rc->prealloc_end = 0;
+    if (from != 0 && from == size) g->needs_index = FALSE; /* its index covers every record */
     rc->scanned += size;
     env_log(s->env, ENV_LOG_DEBUG, "store %s: %s: %" G_GUINT64_FORMAT " bytes, %" G_GINT64_FORMAT " messages",
             s->name, path, size, (gint64)(s->msgs - msgs_before));
@@ -1449,6 +1563,7 @@ static void recover(Store *s) {
     if (rc.lost_from != 0) report_lost(s, rc.lost_from, s->last_seq);
     for (guint i = 0; i < fs->segs->len; i++) { /* sealed segments without a (good) index get one */
         Segment *g = fs->segs->pdata[i];
+        if (i + 1 < fs->segs->len) seg_trim(s, g); /* sealed, but a crash kept its zeros (PREALLOCATION) */
         if (i + 1 == fs->segs->len) g->needs_index = FALSE; /* the active one: indexed at a clean close */
         else if (g->needs_index) fs->index_pending++;
         else if (g->runs) g_clear_pointer(&g->runs, g_array_unref);

@@ -410,6 +410,9 @@ static gboolean op_file_sync(Env *env, int fd, GError **error) { return sim_disk
 static gboolean op_file_truncate(Env *env, int fd, uint64_t len, GError **error) {
     return sim_disk_truncate(W(env)->disk, fd, len, error);
 }
+static gboolean op_file_allocate(Env *env, int fd, uint64_t off, uint64_t len, GError **error) {
+    return sim_disk_allocate(W(env)->disk, fd, off, len, error);
+}
 static gint64 op_file_size(Env *env, int fd, GError **error) { return sim_disk_size(W(env)->disk, fd, error); }
 static void op_file_close(Env *env, int fd) { sim_disk_close(W(env)->disk, fd); }
 static gboolean op_path_rename(Env *env, const char *from, const char *to, GError **error) {
@@ -456,6 +459,7 @@ static const EnvOps test_env_ops = {
     .file_pwrite = op_file_pwrite,
     .file_sync = op_file_sync,
     .file_truncate = op_file_truncate,
+    .file_allocate = op_file_allocate,
     .file_size = op_file_size,
     .file_close = op_file_close,
     .path_rename = op_path_rename,

@@ -303,6 +303,18 @@ static void test_files(void) {
     g_assert_cmpstr(buf, ==, "hello World");
     g_assert_true(env_file_truncate(env, fd, 5, &err));
     g_assert_cmpint(env_file_size(env, fd, &err), ==, 5);
+    /* preallocation: zeros past the end, what is there untouched, never shrinking */
+    g_assert_true(env_file_allocate(env, fd, 3, 200000, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(env_file_size(env, fd, &err), ==, 200003);
+    g_autofree uint8_t *big = g_malloc(200003);
+    g_assert_cmpint(env_file_pread(env, fd, big, 200003, 0, &err), ==, 200003);
+    g_assert_cmpmem(big, 5, "hello", 5);
+    for (int i = 5; i < 200003; i++) g_assert_cmpint(big[i], ==, 0);
+    g_assert_true(env_file_allocate(env, fd, 0, 10, &err));
+    g_assert_cmpint(env_file_size(env, fd, &err), ==, 200003);
+    g_assert_cmpint(env_file_pwrite(env, fd, "X", 1, 100000, &err), ==, 1);
+    g_assert_cmpint(env_file_size(env, fd, &err), ==, 200003); /* a write inside: no growth */
     env_file_close(env, fd);
     g_assert_no_error(err);
 

@@ -321,6 +321,162 @@ static void crash_round(TestCrashMode mode, uint64_t seed) {
     test_env_free(te);
 }
 
+/* --- PREALLOCATION (store_file.c): a segment's file is its records, then zeros --- */
+
+static gint64 file_len(TestEnv *te, const char *path) {
+    int fd = env_file_open(&te->env, path, ENV_FILE_READ, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    gint64 n = env_file_size(&te->env, fd, NULL);
+    env_file_close(&te->env, fd);
+    return n;
+}
+
+/* Where the records of a one-segment store end, computed from the newest message: its record
+ * (36 + subject + payload bytes) and the LAST record (36) its flush ended with. */
+static uint64_t records_end(Store *s, const char *subj, const char *data) {
+    StoreState st;
+    store_state(s, &st);
+    uint64_t off = store_index_get(s, st.last_seq)->loc & 0xFFFFFFFFu;
+    return off + 36 + strlen(subj) + strlen(data) + 36;
+}
+
+/* (a) A crash leaves the active segment with its zeroed preallocated tail: the reopen finds
+ * the end by the records, reports nothing (no warning, nothing damaged or lost), keeps every
+ * message and its stored bytes, and the next append goes right after the last record. */
+static void test_prealloc_zero_tail(void) {
+    TestEnv *te = test_env_new(11);
+    StoreConfig cfg = {.name = "P", .dir = "P", .sync = STORE_SYNC_ALWAYS};
+    Store *s = open_file(te, &cfg);
+    for (int i = 1; i <= 40; i++) {
+        g_autofree char *p = payload_for(0, i);
+        put(s, "p.q", p);
+        if (i % 4 == 0) g_assert_true(store_flush(s, NULL));
+    }
+    g_autofree char *p40 = payload_for(0, 40);
+    uint64_t end = records_end(s, "p.q", p40);
+    g_assert_cmpint(file_len(te, "P/0000000001.seg"), >, (gint64)end); /* preallocated */
+    g_assert_cmpint(file_len(te, "P/0000000001.seg") % 4096, ==, 0);
+    StoreState before;
+    store_state(s, &before);
+    test_env_crash_disk(te, TEST_CRASH_LOSE_ALL_UNSYNCED); /* nothing unsynced: only the close is lost */
+    store_close(s);
+    g_free(test_env_take_log(te));
+    s = open_file(te, &cfg);
+    g_autofree char *log = test_env_take_log(te);
+    g_assert_null(strstr(log, "[WRN]"));
+    g_assert_null(strstr(log, "[ERR]"));
+    g_assert_cmpuint(store_damaged(s), ==, 0);
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 40);
+    g_assert_cmpuint(st.last_seq, ==, 40);
+    g_assert_cmpuint(st.bytes, ==, before.bytes); /* messages are counted, not file lengths */
+    for (int i = 1; i <= 40; i++) {
+        g_autofree char *p = payload_for(0, i);
+        assert_msg(s, i, "p.q", p);
+    }
+    g_assert_cmpint(file_len(te, "P/0000000001.seg"), >, (gint64)end); /* nothing was cut */
+    g_assert_cmpuint(put(s, "p.q", "after"), ==, 41);
+    g_assert_cmpuint(store_index_get(s, 41)->loc & 0xFFFFFFFFu, ==, end);
+    g_assert_true(store_flush(s, NULL));
+    store_check_invariants(s);
+    test_env_crash_disk(te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    store_close(s);
+    g_free(test_env_take_log(te));
+    s = open_file(te, &cfg);
+    g_free(log);
+    log = test_env_take_log(te);
+    g_assert_null(strstr(log, "[WRN]"));
+    assert_msg(s, 41, "p.q", "after");
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 41);
+    store_close(s);
+    test_env_free(te);
+}
+
+/* (b) A torn record inside the preallocated area (the start of a record, then zeros) is a
+ * torn tail as before: logged and cut off, nothing acknowledged lost, no seq reported lost,
+ * and appends continue where the records end. */
+static void test_prealloc_torn(void) {
+    TestEnv *te = test_env_new(12);
+    StoreConfig cfg = {.name = "T", .dir = "T", .sync = STORE_SYNC_ALWAYS};
+    Store *s = open_file(te, &cfg);
+    for (int i = 1; i <= 10; i++) put(s, "t", "torn-test");
+    g_assert_true(store_flush(s, NULL));
+    uint64_t end = records_end(s, "t", "torn-test");
+    uint64_t last = store_index_get(s, 10)->loc & 0xFFFFFFFFu;
+    /* the first 20 bytes of record 10, again at the end: a record whose write was cut */
+    int fd = env_file_open(&te->env, "T/0000000001.seg", ENV_FILE_WRITE, NULL);
+    uint8_t head[20];
+    g_assert_cmpint(env_file_pread(&te->env, fd, head, sizeof head, last, NULL), ==, sizeof head);
+    g_assert_cmpint(env_file_pwrite(&te->env, fd, head, sizeof head, end, NULL), ==, sizeof head);
+    g_assert_true(env_file_sync(&te->env, fd, NULL));
+    env_file_close(&te->env, fd);
+    g_assert_cmpint(file_len(te, "T/0000000001.seg"), >, (gint64)(end + sizeof head));
+    test_env_crash_disk(te, TEST_CRASH_LOSE_ALL_UNSYNCED);
+    store_close(s);
+    g_free(test_env_take_log(te));
+    s = open_file(te, &cfg);
+    g_autofree char *log = test_env_take_log(te);
+    g_assert_nonnull(strstr(log, "truncating"));
+    g_assert_null(strstr(log, "lost to corruption"));
+    g_assert_cmpuint(store_damaged(s), ==, 0);
+    g_assert_cmpint(file_len(te, "T/0000000001.seg"), ==, (gint64)end);
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 10);
+    for (int i = 1; i <= 10; i++) assert_msg(s, i, "t", "torn-test");
+    g_assert_cmpuint(put(s, "t", "next"), ==, 11);
+    g_assert_cmpuint(store_index_get(s, 11)->loc & 0xFFFFFFFFu, ==, end);
+    g_assert_true(store_flush(s, NULL));
+    g_assert_cmpint(file_len(te, "T/0000000001.seg"), >, (gint64)end); /* preallocated again */
+    store_close(s);
+    s = open_file(te, &cfg);
+    assert_msg(s, 11, "t", "next");
+    store_close(s);
+    test_env_free(te);
+}
+
+/* (c) Sealed segments and a clean close keep no preallocated bytes: every file ends where its
+ * records do (at rest, `du` and the folder's size tell the truth). */
+static void test_prealloc_trimmed(void) {
+    TestEnv *te = test_env_new(13);
+    StoreConfig cfg = {.name = "R", .dir = "R", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 8192};
+    Store *s = open_file(te, &cfg);
+    for (int i = 1; i <= 300; i++) {
+        g_autofree char *p = payload_for(1, i);
+        put(s, "r.s", p);
+        if (i % 7 == 0) g_assert_true(store_flush(s, NULL));
+    }
+    g_assert_true(store_flush(s, NULL));
+    g_autofree char *p300 = payload_for(1, 300);
+    uint64_t end = records_end(s, "r.s", p300);
+    uint32_t active_no = (uint32_t)(store_index_get(s, 300)->loc >> 32);
+    g_assert_cmpuint(active_no, >, 2);
+    g_autofree char *active_path = g_strdup_printf("R/%010u.seg", active_no);
+    g_assert_cmpint(file_len(te, active_path), >, (gint64)end);
+    /* sealed: each ends with its last record, a LAST or MSG (whose CRC is not 4 zero bytes) */
+    for (uint32_t no = 1; no < active_no; no++) {
+        g_autofree char *path = g_strdup_printf("R/%010u.seg", no);
+        if (!env_path_exists(&te->env, path)) continue;
+        gint64 len = file_len(te, path);
+        g_assert_cmpint(len, <, 8192);
+        int fd = env_file_open(&te->env, path, ENV_FILE_READ, NULL);
+        uint8_t tail[4];
+        g_assert_cmpint(env_file_pread(&te->env, fd, tail, 4, (uint64_t)len - 4, NULL), ==, 4);
+        env_file_close(&te->env, fd);
+        g_assert_true(tail[0] | tail[1] | tail[2] | tail[3]);
+    }
+    store_close(s);
+    g_assert_cmpint(file_len(te, active_path), ==, (gint64)end);
+    s = open_file(te, &cfg);
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 300);
+    store_close(s);
+    test_env_free(te);
+}
+
 static void test_crash(gconstpointer data) {
     TestCrashMode mode = GPOINTER_TO_INT(data);
     const char *only = g_getenv("STORE_SEED");
@@ -1358,6 +1514,9 @@ int main(int argc, char **argv) {
     g_test_add_data_func("/store/file/sync-fails/enospc", GINT_TO_POINTER(G_FILE_ERROR_NOSPC), test_sync_fails);
     g_test_add_data_func("/store/file/crash/keep-some", GINT_TO_POINTER(TEST_CRASH_KEEP_SOME), test_crash);
     g_test_add_data_func("/store/file/crash/tear-last", GINT_TO_POINTER(TEST_CRASH_TEAR_LAST), test_crash);
+    g_test_add_func("/store/file/prealloc/zero-tail", test_prealloc_zero_tail);
+    g_test_add_func("/store/file/prealloc/torn", test_prealloc_torn);
+    g_test_add_func("/store/file/prealloc/trimmed", test_prealloc_trimmed);
     g_test_add_func("/store/file/bitflip", test_bitflip);
     g_test_add_func("/store/file/bitflip-middle", test_bitflip_middle);
     g_test_add_func("/store/file/bitflip-resync", test_bitflip_resync);

@@ -10,6 +10,8 @@ bench/scaling.sh after a full run; the optional lines by hand, after a partial s
                                  jspubasync-r3 failover" bench/compare.sh)
     layers     <stamp>-partial   the single-server scenarios beside the build before issue 12's
                                  layering (MINIJET_BASE=... bench/compare.sh)
+    ceiling    <stamp>-partial   sync publish beside the disk's fdatasync rate (SCENARIOS="jspub
+                                 kvput" bench/compare.sh; issue 15)
 A Markdown file holds a generated table between
     <!-- bench:NAME -->   and   <!-- bench:end -->
 where NAME is one of TABLES below. `python3 tools/book/book.py bench-sync` rewrites those
@@ -157,6 +159,9 @@ def table_full(b, sc):
     for r in b:
         m = r["metric"]
         mj = f"{human(float(r['minijet_median']), m)} ({human(float(r['minijet_min']), m)} – {human(float(r['minijet_max']), m)})"
+        if r["nats_median"] == "":  # the disk ceiling rows (fsync-*): no server
+            out.append(f"| {r['scenario']} (the disk alone) | {METRIC_NAMES.get(m, m)} | {mj} | — | — |")
+            continue
         ns = f"{human(float(r['nats_median']), m)} ({human(float(r['nats_min']), m)} – {human(float(r['nats_max']), m)})"
         note = " (lower is better)" if r["better"] == "lower" else ""
         out.append(f"| {r['scenario']} | {METRIC_NAMES.get(m, m)} | {mj} | {ns} | {fx(float(r['ratio']))}{note} |")
@@ -488,6 +493,42 @@ def table_layers(b, sc):
     return out
 
 
+def table_sync_ceiling(b, sc):
+    """bench/LATEST.md and chapter 5: a sync publish with fsync before its ack beside the disk's
+    own fdatasync rate, one sitting (LATEST's `ceiling` line; SCENARIOS="jspub kvput"
+    bench/compare.sh, the fsync-* rows run in jspub's rounds; issue 15)."""
+    st, c = sitting("ceiling", "the sync publish and disk ceiling sitting")
+    rate = lambda v: human(v, "msgs_per_s")  # noqa: E731
+    us = lambda v: human(v, "p50_us")  # noqa: E731
+    ceiling = float(row(c, "fsync-prealloc", "msgs_per_s")["minijet_median"])
+    out = ["| what | per second, median (min–max) | p50 | ÷ the disk's ceiling |", "| --- | --- | --- | --- |"]
+
+    def line(label, scen, who, target=None, flushes=True):
+        rr, lat = row(c, scen, "msgs_per_s"), row(c, scen, "p50_us")
+        k = "minijet" if who == "m" else "nats"
+        v = float(rr[k + "_median"]) / ceiling
+        t = f" (target ≥ {target:.1f}× — {'holds' if v >= target else '**does not hold**'})" if target else ""
+        shown = f"{fx(v)}{t}" if flushes else "— (no flush per ack)"
+        out.append(f"| {label} | {cell_range(rr, who, rate)} | {us(float(lat[k + '_median']))} | {shown} |")
+    line("the disk: 208 B write + fdatasync, appending to a file (`minijet-bench fsync-append`)", "fsync-append", "m")
+    line("the disk: the same into a preallocated file — **the ceiling** (`fsync-prealloc`)", "fsync-prealloc", "m")
+    line("minijet sync publish, fsync before ack (default), preallocated segments", "jspub", "m", 0.8)
+    base = sorted({r["scenario"] for r in c if r["scenario"].startswith("jspub (") and "sync 2m" not in r["scenario"]})
+    for scen in base:
+        line(f"minijet {scen[scen.index('(') + 1:-1]}'s build, same sitting: sync publish, fsync before ack", scen, "m")
+    line("minijet sync publish, `--sync_interval 2m` (nats-server's promise)", "jspub (sync 2m)", "m", flushes=False)
+    line("nats-server 2.9.10 sync publish (acks before its fsync; 2.9 has no `sync_interval: always`)", "jspub", "n",
+         flushes=False)
+    kv = row(c, "kvput", "msgs_per_s")
+    out.append(f"| KV put, same sitting: minijet (fsync before ack) / nats-server | {cell_range(kv, 'm', rate)} / "
+               f"{cell_range(kv, 'n', rate)} | — | — |")
+    out.append("")
+    out.append(f"Generated from `bench/results/{st}-summary.csv` (the `ceiling` line of `{LATEST}`; the sitting of "
+               f"{st[:10]} {st[11:13]}:{st[13:15]} UTC: `SCENARIOS=\"jspub kvput\" MINIJET_BASE=<main's build> "
+               f"MINIJET_BASE_LABEL=main bench/compare.sh`).")
+    return out
+
+
 def table_scaling_source(b, sc):
     return [f"Generated from `bench/results/{runs()['scaling']}-summary.csv` (named by `{LATEST}`)."]
 
@@ -497,7 +538,7 @@ TABLES = {"headline": table_headline, "pairs": table_pairs, "full": table_full, 
           "scaling-consumers": table_scaling_consumers, "scaling-memory": table_scaling_memory,
           "scaling-restart": table_scaling_restart, "scaling-many": table_scaling_many, "scaling-source": table_scaling_source,
           "scaling-summary": table_scaling_summary, "clusters": table_clusters,
-          "replicated": table_replicated, "layers": table_layers}
+          "replicated": table_replicated, "layers": table_layers, "sync-ceiling": table_sync_ceiling}
 
 
 # ------------------------------------------------------------------ figures in prose
@@ -582,7 +623,7 @@ def chart(dest):
     """Draw the bench chart from the results file into dest (plots/bench.gp, as make bench)."""
     r = runs()
     rows = [l for l in open(os.path.join(ROOT, "bench", "results", r["bench"] + "-summary.csv"), encoding="utf-8")
-            if ",p50_us," not in l]
+            if ",p50_us," not in l and not l.startswith("fsync-")]  # fsync-*: the disk alone, no ratio
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     data = dest + ".csv"
     with open(data, "w", encoding="utf-8") as f:
