@@ -154,6 +154,7 @@ static void apply_committed(Nrg *n) {
         gsize len;
         const uint8_t *p = g_bytes_get_data(e->data, &len);
         if (e->type == RAFT_ENTRY_NORMAL && len > 0 && n->cb.apply != NULL) n->cb.apply(n->ctx, e->index, p, len);
+        if (e->type == RAFT_ENTRY_CONF && n->cb.conf != NULL) n->cb.conf(n->ctx);
     }
 }
 
@@ -294,8 +295,8 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
     GBytes *boot_snapshot = boot.snapshot.index > 0 ? g_bytes_ref(boot.snapshot.data) : NULL;
     RaftConfig rc = {
         .id = cfg->self,
-        .peers = cfg->peers,
-        .n_peers = cfg->n_peers,
+        .peers = cfg->boot_peers != NULL ? cfg->boot_peers : cfg->peers,
+        .n_peers = cfg->boot_peers != NULL ? cfg->n_boot_peers : cfg->n_peers,
         .election_ticks = LIMIT_CLUSTER_ELECTION_TICKS,
         .heartbeat_ticks = LIMIT_CLUSTER_HEARTBEAT_TICKS,
         .pre_vote = true,
@@ -417,6 +418,28 @@ gboolean nrg_stepdown(Nrg *n, GError **error) {
     if (!raft_transfer_leadership(n->r, best, error)) return FALSE;
     want_work(n);
     return TRUE;
+}
+
+gboolean nrg_change_peer(Nrg *n, bool add, uint32_t peer, GError **error) {
+    if (!raft_propose_conf(n->r, add ? RAFT_CONF_ADD : RAFT_CONF_REMOVE, peer, NULL, error)) return FALSE;
+    want_work(n);
+    return TRUE;
+}
+
+const uint32_t *nrg_voters(const Nrg *n, size_t *count) { return raft_peers(n->r, count); }
+
+void nrg_set_peers(Nrg *n, const uint32_t *peers, size_t count) {
+    int64_t *heard = g_new0(int64_t, count);
+    for (size_t i = 0; i < count; i++) {
+        int j = peer_index(n, peers[i]);
+        if (j >= 0) heard[i] = n->heard_ns[j];
+    }
+    g_free(n->heard_ns);
+    g_free(n->peers);
+    n->heard_ns = heard;
+    n->peers = g_memdup2(peers, count * sizeof(uint32_t));
+    n->n_peers = count;
+    want_work(n);
 }
 
 /* A leader that has not heard from a majority lately may already be deposed: it must not

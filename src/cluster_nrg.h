@@ -87,6 +87,8 @@ typedef struct NrgCallbacks {
      * boot. The owner may call nrg_hold() from here while it fetches what the snapshot
      * describes but its store lacks. */
     void (*restore)(void *ctx, const uint8_t *data, size_t len);
+    /* A membership change committed (optional): the owner may start the next one. */
+    void (*conf)(void *ctx);
 } NrgCallbacks;
 
 /* An observer outside the broker (the simulator's Raft checkers, sim/sim_jscluster.c) sees
@@ -112,6 +114,10 @@ typedef struct NrgConfig {
     uint32_t self;
     const uint32_t *peers;  /* every member, self included */
     size_t n_peers;
+    const uint32_t *boot_peers; /* the group's first configuration, for Raft (NULL: peers). A
+                                   server added later is not in it: it becomes a voter when
+                                   the leader's CONF entry adding it arrives (raft.c) */
+    size_t n_boot_peers;
     int64_t sync_interval_ns; /* 0: fsync entries before answering (default); > 0: every interval
                                  (lazy, like the stream store's sync_interval); < 0: never */
     unsigned bug;           /* NrgBug flags; 0 in every real use */
@@ -135,6 +141,11 @@ void nrg_destroy(Nrg *n);
 gboolean nrg_propose(Nrg *n, const void *data, size_t len, GError **error);
 void nrg_campaign(Nrg *n);
 gboolean nrg_stepdown(Nrg *n, GError **error);
+/* Membership (raft.c, MEMBERSHIP CHANGES): leader only, one voter at a time; the voters in
+ * force; and the members this driver tracks (heard from, info, quorum, stepdown target). */
+gboolean nrg_change_peer(Nrg *n, bool add, uint32_t peer, GError **error);
+const uint32_t *nrg_voters(const Nrg *n, size_t *count);
+void nrg_set_peers(Nrg *n, const uint32_t *peers, size_t count);
 bool nrg_is_leader(const Nrg *n);
 bool nrg_ready(const Nrg *n);
 uint32_t nrg_leader(const Nrg *n);

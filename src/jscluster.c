@@ -5,6 +5,9 @@
  *   {"op":"stream_add","name","group","peers":[ids],"config":{...},"created":ns,"reply"}
  *   {"op":"stream_update","name","config":{...},"reply"}
  *   {"op":"stream_del","name","reply"}
+ *   {"op":"stream_peers","name","peers":[ids],"reply"}   PEER.REMOVE: the new peer set
+ *   stream_add also carries "boot":[ids], the group's first peers (its Raft bootstrap
+ *   configuration; "peers" when absent), which PEER.REMOVE never changes.
  *   "reply" is the client's inbox: after applying, the server that should answer does
  *   (stream_del: the meta leader; stream_add / stream_update: the stream's leader, once it
  *   has one, because only it knows the stream's state).
@@ -54,6 +57,19 @@
  *   nats.js consume() loop would wait 30 s and more for missed heartbeats before pulling
  *   again after a 409 Leadership Change, which only requests no record carried get.
  *
+ * PEER REMOVAL (book 11.12)
+ *   $JS.API.STREAM.PEER.REMOVE.<s> {"peer":"<server>"} is the meta leader's: it replaces
+ *   the peer by a live server not in the group, chosen as PLACEMENT chooses, and proposes
+ *   a stream_peers entry. No such server (an R3 stream on three): the group shrinks to
+ *   two, as nats-server 2.9.10's does (which then answers 503 10075 "peer remap failed"
+ *   although the removal goes ahead; minijet answers success).
+ *   Applying it, every server updates the assignment; the removed one drops its replica
+ *   (the group's Raft files and the stream's directory); a new one opens the group as a
+ *   non-voter (its Raft bootstrap is the group's first peers, without it); the stream's
+ *   Raft leader then moves the group's voters to the new set one change at a time
+ *   (remove first, then add: reconcile()), and the new server catches up from the log or
+ *   the snapshot plus a catch-up. A removed leader is gone at once: the others elect.
+ *
  * PLACEMENT
  *   The meta leader picks num_replicas peers among the meta group's members that it heard
  *   from within LIMIT_CLUSTER_CURRENT_NS (itself included), fewest streams hosted first,
@@ -90,6 +106,9 @@ typedef struct Assignment {
     char *name, *group;
     uint32_t peers[LIMIT_CLUSTER_REPLICAS_MAX];
     int n_peers;
+    uint32_t boot[LIMIT_CLUSTER_REPLICAS_MAX]; /* the group's first peers (see THE META LOG) */
+    int n_boot;
+    EnvTimer mtimer;        /* stream leader: the Raft voters do not match peers yet */
     StreamConfig *cfg;
     int64_t created_ns;
     /* only where this server is a peer: */
@@ -148,6 +167,8 @@ struct JsCluster {
 };
 
 static const StreamRepl REPL;
+static void reconcile(Assignment *a);
+static void reply_success(JsCluster *c, const char *reply, const char *kind);
 
 /* The broken variants that live in the Raft driver (cluster_nrg.h). */
 static unsigned nrg_bug(const JsCluster *c) {
@@ -705,6 +726,7 @@ static void stream_state(void *ctx) {
     }
     if (!ready && nrg_leader(a->nrg) != 0 && nrg_leader(a->nrg) != a->cl->self)
         g_clear_pointer(&a->reply, g_free); /* another server leads: it answers */
+    if (ready) reconcile(a); /* a membership change the last leader left unfinished */
 }
 
 /* ------------------------------------------------------------------ snapshots and catch-up
@@ -1025,8 +1047,10 @@ static void stream_restore(void *ctx, const uint8_t *data, size_t len) {
     else if (a->cu_active) cu_finish(a, "a newer snapshot needs nothing more");
 }
 
-static const NrgCallbacks STREAM_CB = {
-    .apply = stream_apply, .state = stream_state, .snapshot = stream_snapshot, .restore = stream_restore};
+static void stream_conf(void *ctx) { reconcile(ctx); }
+
+static const NrgCallbacks STREAM_CB = {.apply = stream_apply, .state = stream_state, .snapshot = stream_snapshot,
+                                       .restore = stream_restore, .conf = stream_conf};
 
 /* This server is one of a's peers: open (or adopt) the local stream and join the group. */
 static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
@@ -1063,6 +1087,7 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
     int64_t interval;
     jetstream_sync_policy(c->js, &policy, &interval); /* the stream groups' logs follow the stores' policy */
     NrgConfig nc = {.group = a->group, .dir = dir, .self = c->self, .peers = a->peers, .n_peers = (size_t)a->n_peers,
+                    .boot_peers = a->boot, .n_boot_peers = (size_t)a->n_boot,
                     .sync_interval_ns = interval, .bug = nrg_bug(c), .observe = c->observe, .observe_ctx = c->observe_ctx,
                     .snapshot_entries = c->snapshot_entries, .snapshot_bytes = c->snapshot_bytes};
     a->lazy = interval != 0;
@@ -1085,6 +1110,7 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
 static void assignment_free(Assignment *a) {
     consumers_reset(a);
     env_timer_cancel(a->cl->env, a->cu_timer);
+    env_timer_cancel(a->cl->env, a->mtimer);
     if (a->cu_serve_sub != NULL) server_unsubscribe_internal(a->cl->srv, a->cu_serve_sub);
     if (a->cu_reply_sub != NULL) server_unsubscribe_internal(a->cl->srv, a->cu_reply_sub);
     g_free(a->cu_reply);
@@ -1119,6 +1145,10 @@ static char *meta_entry(const char *op, Assignment *a, const StreamConfig *cfg, 
         json_builder_begin_array(b);
         for (int i = 0; i < a->n_peers; i++) json_builder_add_int_value(b, a->peers[i]);
         json_builder_end_array(b);
+        json_builder_set_member_name(b, "boot");
+        json_builder_begin_array(b);
+        for (int i = 0; i < a->n_boot; i++) json_builder_add_int_value(b, a->boot[i]);
+        json_builder_end_array(b);
     }
     if (cfg != NULL) {
         json_builder_set_member_name(b, "config");
@@ -1139,6 +1169,95 @@ static StreamConfig *entry_config(JsonObject *o) {
 }
 
 static int name_cmp(gconstpointer a, gconstpointer b, gpointer unused) { return strcmp(a, b); }
+
+static int read_peers(JsonNode *pn, uint32_t *out) {
+    JsonArray *pa = json_node_get_array(pn);
+    int n = 0;
+    for (guint i = 0; i < json_array_get_length(pa) && n < LIMIT_CLUSTER_REPLICAS_MAX; i++)
+        out[n++] = (uint32_t)json_array_get_int_element(pa, i);
+    return n;
+}
+
+static bool has_peer(const uint32_t *peers, int n, uint32_t id) {
+    for (int i = 0; i < n; i++)
+        if (peers[i] == id) return true;
+    return false;
+}
+
+/* This server is no longer one of a's peers: leave the group and delete the replica (the
+ * Raft files and the stream's directory). The assignment stays: the stream lives on. */
+static void drop_replica(JsCluster *c, Assignment *a) {
+    Stream *st = a->st;
+    consumers_reset(a);
+    env_timer_cancel(c->env, a->cu_timer);
+    env_timer_cancel(c->env, a->mtimer);
+    a->cu_timer = a->mtimer = 0;
+    if (a->cu_serve_sub != NULL) server_unsubscribe_internal(c->srv, a->cu_serve_sub);
+    if (a->cu_reply_sub != NULL) server_unsubscribe_internal(c->srv, a->cu_reply_sub);
+    a->cu_serve_sub = a->cu_reply_sub = NULL;
+    g_clear_pointer(&a->cu_reply, g_free);
+    a->cu_active = false;
+    if (st != NULL) {
+        stream_set_subscribed(st, false);
+        consumer_set_set_repl(consumer_set_of(st), NULL, NULL);
+        stream_set_repl(st, NULL, NULL);
+    }
+    a->st = NULL;
+    a->leading = false;
+    g_clear_pointer(&a->reply, g_free);
+    nrg_destroy(g_steal_pointer(&a->nrg));
+    if (st != NULL) jetstream_delete(c->js, st);
+    env_log(c->env, ENV_LOG_INFO, "stream %s: this server was removed from its peers: replica deleted", a->name);
+}
+
+/* The stream's Raft leader moves the group's voters toward a->peers, one change at a time
+ * (raft.c): removals first, this server's own last; then additions. A change Raft refuses
+ * for now (one pending, or no commit in this term yet) is retried every 100 ms. */
+static void reconcile_tick(void *arg) {
+    Assignment *a = arg;
+    a->mtimer = 0;
+    reconcile(a);
+}
+
+static void reconcile(Assignment *a) {
+    JsCluster *c = a->cl;
+    if (a->nrg == NULL || !nrg_is_leader(a->nrg)) return;
+    size_t nv;
+    const uint32_t *v = nrg_voters(a->nrg, &nv);
+    uint32_t remove = 0, add = 0;
+    for (size_t i = 0; i < nv; i++)
+        if (!has_peer(a->peers, a->n_peers, v[i]) && (remove == 0 || remove == c->self)) remove = v[i];
+    for (int i = 0; i < a->n_peers; i++) {
+        bool voter = false;
+        for (size_t j = 0; j < nv; j++) voter |= v[j] == a->peers[i];
+        if (!voter && add == 0) add = a->peers[i];
+    }
+    if (remove == 0 && add == 0) return;
+    g_autoptr(GError) err = NULL;
+    if (nrg_change_peer(a->nrg, remove == 0, remove != 0 ? remove : add, &err))
+        env_log(c->env, ENV_LOG_INFO, "stream %s: %s peer %s", a->name, remove != 0 ? "removing" : "adding",
+                peer_name(c, remove != 0 ? remove : add));
+    if (a->mtimer == 0) a->mtimer = env_timer_add(c->env, 100 * 1000000LL, reconcile_tick, a);
+}
+
+static void apply_stream_peers(JsCluster *c, JsonObject *o, const char *name, const char *reply) {
+    Assignment *a = g_tree_lookup(c->streams, name);
+    JsonNode *pn = json_object_get_member(o, "peers");
+    if (a == NULL || pn == NULL || !JSON_NODE_HOLDS_ARRAY(pn)) return;
+    uint32_t peers[LIMIT_CLUSTER_REPLICAS_MAX];
+    int n = read_peers(pn, peers);
+    if (n == 0) return;
+    bool was = a->nrg != NULL, mine = has_peer(peers, n, c->self);
+    memcpy(a->peers, peers, sizeof peers);
+    a->n_peers = n;
+    if (was && !mine) drop_replica(c, a);
+    else if (!was && mine) host_stream(c, a, false);
+    else if (was) {
+        nrg_set_peers(a->nrg, a->peers, (size_t)a->n_peers);
+        reconcile(a);
+    }
+    if (reply != NULL && meta_ready(c)) reply_success(c, reply, "stream_remove_peer_response");
+}
 
 static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, const char *reply, bool replay) {
     const char *group = NULL;
@@ -1165,12 +1284,14 @@ static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, cons
     a->cdirty = g_tree_new_full(name_cmp, NULL, g_free, (GDestroyNotify)creplies_free);
     a->cinflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     a->removals = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    JsonArray *pa = json_node_get_array(pn);
+    a->n_peers = read_peers(pn, a->peers);
     bool mine = false;
-    for (guint i = 0; i < json_array_get_length(pa) && a->n_peers < LIMIT_CLUSTER_REPLICAS_MAX; i++) {
-        a->peers[a->n_peers] = (uint32_t)json_array_get_int_element(pa, i);
-        mine |= a->peers[a->n_peers] == c->self;
-        a->n_peers++;
+    for (int i = 0; i < a->n_peers; i++) mine |= a->peers[i] == c->self;
+    JsonNode *bn = json_object_get_member(o, "boot");
+    a->n_boot = bn != NULL && JSON_NODE_HOLDS_ARRAY(bn) ? read_peers(bn, a->boot) : 0;
+    if (a->n_boot == 0) {
+        memcpy(a->boot, a->peers, sizeof a->boot);
+        a->n_boot = a->n_peers;
     }
     g_tree_insert(c->streams, a->name, a);
     if (!mine) return;
@@ -1246,6 +1367,7 @@ static void meta_apply(void *ctx, uint64_t index, const uint8_t *data, size_t le
     if (strcmp(op, "stream_add") == 0) apply_stream_add(c, o, name, reply, replay);
     else if (strcmp(op, "stream_update") == 0) apply_stream_update(c, o, name, replay ? NULL : reply);
     else if (strcmp(op, "stream_del") == 0) apply_stream_del(c, name, replay ? NULL : reply);
+    else if (strcmp(op, "stream_peers") == 0) apply_stream_peers(c, o, name, replay ? NULL : reply);
     else env_log(c->env, ENV_LOG_ERROR, "meta: unknown op %s ignored", op);
 }
 
@@ -1293,6 +1415,11 @@ static void meta_restore(void *ctx, const uint8_t *data, size_t len) {
         }
         g_autoptr(StreamConfig) cfg = entry_config(eo);
         if (cfg != NULL && !stream_config_equal(a->cfg, cfg)) apply_stream_update(c, eo, name, NULL);
+        JsonNode *pn = json_object_get_member(eo, "peers");
+        uint32_t peers[LIMIT_CLUSTER_REPLICAS_MAX];
+        int n = pn != NULL && JSON_NODE_HOLDS_ARRAY(pn) ? read_peers(pn, peers) : 0;
+        if (n > 0 && (n != a->n_peers || memcmp(peers, a->peers, (size_t)n * sizeof *peers) != 0))
+            apply_stream_peers(c, eo, name, NULL);
     }
     g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
     for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node))
@@ -1487,21 +1614,41 @@ static void stepdown(JsCluster *c, Nrg *nrg, const ServerMsg *m, const char *rep
     reply_error(c, m, kind, MJ_ERR_JS_STREAM_GENERAL, e->message);
 }
 
-/* STREAM.PEER.REMOVE.<s> {"peer":"<server name>"}: nats-server's answers for a body without a
- * peer (10003) and for a server that is not a member (10040). Removing a member takes a Raft
- * membership change, which raft.c does not have: the request is refused in words and nothing
- * changes, rather than left unanswered. */
+/* STREAM.PEER.REMOVE.<s> {"peer":"<server name>"} on the meta leader (see PEER REMOVAL):
+ * nats-server's answers for a body without a peer (10003) and for a server that is not a
+ * member (10040); for a member, the new peer set goes through the meta log and the answer
+ * (success) when it is applied. */
 static void peer_remove(JsCluster *c, Assignment *a, const ServerMsg *m, const char *kind) {
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
     const char *peer = NULL;
     if (o == NULL || !jsonu_get_string(o, "peer", &peer) || peer == NULL || peer[0] == '\0')
         return reply_error(c, m, kind, MJ_ERR_JS_BAD_REQUEST, NULL);
+    int gone = -1;
     for (int i = 0; i < a->n_peers; i++)
-        if (g_strcmp0(peer_name(c, a->peers[i]), peer) == 0)
-            return reply_error(c, m, kind, MJ_ERR_JS_STREAM_GENERAL,
-                               "peer removal is not supported (minijet's Raft has no membership change)");
-    reply_error(c, m, kind, MJ_ERR_JS_PEER_NOT_MEMBER, NULL);
+        if (g_strcmp0(peer_name(c, a->peers[i]), peer) == 0) gone = i;
+    if (gone < 0) return reply_error(c, m, kind, MJ_ERR_JS_PEER_NOT_MEMBER, NULL);
+    /* the replacement: the first live server PLACEMENT would pick that is not in the group */
+    uint32_t cand[LIMIT_CLUSTER_PEERS_MAX], replacement = 0;
+    size_t n_members;
+    nrg_peers(c->meta, &n_members);
+    for (int r = (int)n_members; r >= 1 && replacement == 0; r--) {
+        if (!place(c, r, cand, NULL)) continue;
+        for (int i = 0; i < r && replacement == 0; i++)
+            if (!has_peer(a->peers, a->n_peers, cand[i])) replacement = cand[i];
+        break;
+    }
+    /* None: the group shrinks. (nats-server 2.9.10 shrinks it too, but answers 503 10075
+     * "peer remap failed" most of the time, measured live: minijet says what happened.) */
+    Assignment next = *a;
+    next.n_peers = 0;
+    for (int i = 0; i < a->n_peers; i++)
+        if (i != gone) next.peers[next.n_peers++] = a->peers[i];
+    if (replacement != 0) next.peers[next.n_peers++] = replacement;
+    if (next.n_peers == 0) return reply_error(c, m, kind, MJ_ERR_JS_STREAM_GENERAL, "cannot remove the only peer");
+    g_autofree char *reply = g_strndup(m->reply, m->reply_len);
+    g_autofree char *entry = meta_entry("stream_peers", &next, NULL, a->name, reply);
+    meta_propose(c, entry, m, kind);
 }
 
 /* Propose an API request as a stream entry (PURGE, MSG.DELETE): every replica runs it. */
@@ -1848,15 +1995,15 @@ static bool api_filter(void *ctx, const ServerMsg *m) {
             reply_error(c, m, kind, MJ_ERR_JS_STREAM_NOT_FOUND, NULL);
         return true;
     }
+    if (n == 4 && strcmp(t[0], "STREAM") == 0 && strcmp(t[1], "PEER") == 0 && strcmp(t[2], "REMOVE") == 0) {
+        if (meta_leader) peer_remove(c, a, m, kind);
+        return true;
+    }
     /* its leader answers; `leading` lags a deposition until the group's next Ready pass (a
      * stale leader woken from a pause steps down inside a message handler): ask Raft too */
     if (a->nrg == NULL || !a->leading || !nrg_ready(a->nrg)) return true;
     if (strcmp(t[0], "STREAM") == 0 && strcmp(t[1], "LEADER") == 0) {
         stepdown(c, a->nrg, m, reply, kind);
-        return true;
-    }
-    if (strcmp(t[0], "STREAM") == 0 && strcmp(t[1], "PEER") == 0) {
-        peer_remove(c, a, m, kind);
         return true;
     }
     if (strcmp(t[0], "CONSUMER") == 0 && strcmp(t[1], "LEADER") == 0) { /* the stream's group moves */

@@ -53,8 +53,11 @@
  *   state was damaged does not vote until a leader has repaired it (raft.c, raft_log.h).
  *
  * LIMITATIONS (this version)
- *   A consumer leads only on its stream's leader; num_replicas cannot change after create;
- *   no peer removal (STREAM.PEER.REMOVE answers 10003/10040, and refuses a member in words).
+ *   A consumer leads only on its stream's leader; num_replicas cannot change after create
+ *   (STREAM.PEER.REMOVE replaces a peer, or shrinks the group when no server is free: see
+ *   PEER REMOVAL in jscluster.c). A server added back after its removal starts from the
+ *   group's first configuration, which may name it: until the leader's entries reach it, it
+ *   may believe itself a voter (its empty log wins no election while the others hear a leader).
  */
 #ifndef MINIJET_JSCLUSTER_H
 #define MINIJET_JSCLUSTER_H
