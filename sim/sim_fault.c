@@ -43,6 +43,7 @@ static void fault_event(void *ctx, void *a, uint64_t b) {
         }
     }
     sim_log(sim, n ? n->name : "sim", "fault", "%s", f->text);
+    sim->wl->last_upheaval_ns = sim_now(sim); /* a consumer's state lost, its clock rushed, a delivery held up */
     switch (f->kind) {
     case SIM_FAULT_CRASH: sim_node_crash(n); break;
     case SIM_FAULT_RESTART: sim_node_restart(n); break;

@@ -55,7 +55,8 @@ static void send_create(SimClient *sc) {
     Sim *sim = sc->wl->sim;
     g_autofree char *subject = g_strdup_printf("$JS.API.STREAM.CREATE.%s", sc->g->stream);
     g_autofree char *cfg = g_strdup_printf("{\"name\":\"%s\",\"subjects\":[\"%s\"],\"storage\":\"file\","
-                                           "\"num_replicas\":%d}", sc->g->stream, sc->g->subject, sc->g->replicas);
+                                           "\"num_replicas\":%d,\"retention\":\"%s\"}", sc->g->stream, sc->g->subject,
+                                           sc->g->replicas, sc->g->retention ? sc->g->retention : "limits");
     SimReq *r = g_new0(SimReq, 1);
     r->kind = SIM_REQ_JS_CREATE;
     r->invoke_ns = sim_now(sim);

@@ -40,6 +40,7 @@
 typedef struct JscStream {
     char *name;
     int replicas;
+    const char *retention;       /* "limits", "workqueue", "interest" (the publisher group's) */
     GPtrArray *hist;             /* GBytes* per seq - 1 (NULL: not seen yet) */
     uint64_t cursor[SIM_MAX_NODES];
     uint64_t incarnation[SIM_MAX_NODES];
@@ -54,6 +55,9 @@ typedef struct JscStream {
     uint64_t lost_prefix, lost_middle, lost_postfix;
     uint64_t lost_on[SIM_MAX_NODES];
     bool judged_nodes[SIM_MAX_NODES];
+    /* the retention checker's counts (work-queue and interest streams) */
+    uint64_t removed, removed_unacked, kept_acked, state_diverged;
+    uint64_t released;           /* acked, never read, removed as no consumer wanted it (interest) */
     int read_from;               /* the node whose store was the final read, -1: none */
     GArray *outcomes;            /* Outcome per publish sent, for lost.png */
 } JscStream;
@@ -129,6 +133,7 @@ SimJsc *sim_jsc_new(Sim *sim) {
         JscStream *s = g_new0(JscStream, 1);
         s->name = g_strdup(g->stream);
         s->replicas = g->replicas;
+        s->retention = g->retention ? g->retention : "limits";
         s->hist = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
         s->leader = -1;
         s->leaderless_since = 0;
@@ -169,6 +174,89 @@ static Store *replica_store(SimNode *n, const char *name) {
     return st ? stream_store(st) : NULL;
 }
 
+/* ------------------------------------------------------------------ the retention checker
+ *
+ * A work-queue or interest stream removes what its consumers acknowledged: the leader (the
+ * only one with live consumers) proposes the removals as one entry (op 5 of the stream's log,
+ * src/jscluster.c) and every replica applies it. So a message may vanish from a replica, but
+ *   only once acked   work queue: some worker acked it; interest: every consumer group on
+ *                     the stream acked it (with no consumer at all, nothing is kept) -- a
+ *                     removal of anything else is a safety violation, seen at the step it
+ *                     happens (for sequences the replica applies after it) and at the end
+ *                     (every sequence every live replica ever held);
+ *   and then for sure once faults are over, an ack given well before the workers stopped
+ *                     pulling (ack_wait and a second earlier: a lost ack would have brought a
+ *                     redelivery) has removed the message on every caught-up replica
+ *                     (liveness);
+ *   identically       caught-up replicas hold the same sequences, with equal first/last
+ *                     seq and message count (safety: the removals diverged).
+ * Whether a work queue hands one message to two workers at once is judged as deliveries
+ * arrive (sim_jsconsumer.c: a delivery is a lease for ack_wait). */
+
+static bool retains(const JscStream *s) { return strcmp(s->retention, "limits") != 0; }
+
+/* What the consumer groups on s know of seq. For the removal rule: the groups that count
+ * (a work queue: all; an interest stream: those that surely existed when it was published,
+ * their create answered before the publish left, for it keeps a message only for the
+ * consumers it has) and how many of those acked it (ever). For the "acked, so gone" rule:
+ * every consumer group of the stream, how many of them hold it acked (their last delivery
+ * acked), and the latest such ack. */
+typedef struct AckView {
+    int groups, acked;
+    int all, settled;
+    int64_t last_ns;
+    const char *by;
+} AckView;
+
+static AckView ack_view(SimJsc *j, const JscStream *s, uint64_t seq) {
+    SimWorkload *wl = j->sim->wl;
+    const SimScenario *sc = j->sim->sc;
+    AckView v = {0};
+    bool interest = strcmp(s->retention, "interest") == 0;
+    int64_t sent_ns = -1; /* "J<pub>:<seq>:<invoke_ns>:..." */
+    GBytes *b = seq <= s->hist->len ? g_ptr_array_index(s->hist, seq - 1) : NULL;
+    if (b) {
+        const char *d = g_bytes_get_data(b, NULL), *p = d + 8 + strlen(d + 8) + 1 + 4;
+        const char *c1 = strchr(p, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (p[0] == 'J' && c2) sent_ns = g_ascii_strtoll(c2 + 1, NULL, 10);
+    }
+    for (guint i = 0; i < sc->groups->len; i++) {
+        const SimClientGroup *g = g_ptr_array_index(sc->groups, i);
+        if (g->kind != SIM_CLIENT_JS_CONSUMER || strcmp(g->stream, s->name) != 0) continue;
+        const SimConsumerLog *log = NULL;
+        for (guint k = 0; k < wl->consumer_logs->len && !log; k++)
+            if (((const SimConsumerLog *)g_ptr_array_index(wl->consumer_logs, k))->g == g)
+                log = g_ptr_array_index(wl->consumer_logs, k);
+        const SimConsumed *c = log && seq <= log->recs->len ? &g_array_index(log->recs, SimConsumed, seq - 1) : NULL;
+        bool counts = !interest || (log && log->created_ns && log->created_ns < sent_ns);
+        v.all++;
+        v.groups += counts;
+        v.acked += counts && c && c->acked;
+        if (c && c->acked && c->unacked_ns == 0) {
+            v.settled++;
+            if (c->last_ns > v.last_ns) v.last_ns = c->last_ns, v.by = g->name;
+        }
+    }
+    return v;
+}
+
+/* May retention have removed seq? (workqueue: one group's ack; interest: every group's) */
+static bool removal_allowed(SimJsc *j, const JscStream *s, uint64_t seq) {
+    AckView v = ack_view(j, s, seq);
+    return strcmp(s->retention, "workqueue") == 0 ? v.acked > 0 : v.acked == v.groups;
+}
+
+static void removal_ok(SimJsc *j, JscStream *s, SimNode *n, uint64_t seq) {
+    if (removal_allowed(j, s, seq) || s->removed_unacked++ >= REPORT_MAX) return;
+    GBytes *want = g_ptr_array_index(s->hist, seq - 1);
+    const char *wd = g_bytes_get_data(want, NULL), *sub = wd + 8, *payload = sub + strlen(sub) + 1 + 4;
+    AckView v = ack_view(j, s, seq);
+    sim_workload_violation(j->sim->wl, false, "stream %s (%s retention): seq %" G_GUINT64_FORMAT " ('%.12s') is gone from"
+                           " %s, but %s: retention removed a message its consumers still need", s->name, s->retention,
+                           seq, payload, n->name, v.acked == 0 ? "no consumer acked it"
+                           : "not every consumer group acked it");
+}
+
 static void check_replica(SimJsc *j, JscStream *s, SimNode *n) {
     Sim *sim = j->sim;
     SimWorkload *wl = sim->wl;
@@ -186,6 +274,10 @@ static void check_replica(SimJsc *j, JscStream *s, SimNode *n) {
         StoreMsg *m = store_load(store, seq, &err);
         GBytes *want = seq <= s->hist->len ? g_ptr_array_index(s->hist, seq - 1) : NULL;
         if (!m) {
+            if (want && retains(s)) { /* removed by retention: only what the consumers acked */
+                removal_ok(j, s, n, seq);
+                continue;
+            }
             if (want && s->holes++ < REPORT_MAX)
                 sim_workload_violation(wl, false, "stream %s: %s has no seq %" G_GUINT64_FORMAT " (%s) though it holds"
                                        " seq %" G_GUINT64_FORMAT ": a committed message vanished from one replica",
@@ -237,6 +329,7 @@ static void track_leader(SimJsc *j, JscStream *s) {
     Sim *sim = j->sim;
     int count;
     int leader = find_leader(j, s, &count);
+    if (count > 1) sim->wl->last_upheaval_ns = sim_now(sim); /* a stale leader still serving its side */
     if (leader == s->leader) return;
     int64_t now = sim_now(sim);
     if (leader < 0) {
@@ -255,6 +348,7 @@ static void track_leader(SimJsc *j, JscStream *s) {
         sim_log(sim, "sim", "leader", "stream %s: %s leads", s->name, sim->nodes[leader]->name);
     }
     s->leader = leader;
+    sim->wl->last_upheaval_ns = sim_now(sim); /* a new leader adopts the consumers as last committed */
 }
 
 void sim_jsc_step(SimJsc *j) {
@@ -448,6 +542,64 @@ static bool identify(SimWorkload *wl, const uint8_t *data, size_t len, guint *pu
     return true;
 }
 
+/* The end of a retention run: every live replica's removals were acked ones; once faults
+ * are over, what was acked in time is gone from every caught-up replica, and those replicas
+ * hold the same sequences as the final read (`from`). */
+static bool has_seq(Store *st, uint64_t seq) { return store_next_seq(st, NULL, seq) == seq; }
+
+static void judge_retention(SimJsc *j, JscStream *s, int from) {
+    Sim *sim = j->sim;
+    SimWorkload *wl = sim->wl;
+    const SimScenario *sc = sim->sc;
+    Store *lead = replica_store(sim->nodes[from], s->name);
+    StoreState ls;
+    store_state(lead, &ls);
+    int64_t pulls_end = sc->duration_ns;
+    for (guint i = 0; i < sc->groups->len; i++) {
+        const SimClientGroup *g = g_ptr_array_index(sc->groups, i);
+        if (g->kind == SIM_CLIENT_JS_CONSUMER && strcmp(g->stream, s->name) == 0 && g->stop_ns)
+            pulls_end = MIN(pulls_end, g->stop_ns);
+    }
+    bool quiet = wl->last_fault_end_ns + sc->settle_ns < sc->duration_ns - sc->grace_ns;
+    for (uint64_t seq = 1; seq <= s->hist->len && seq <= ls.last_seq; seq++)
+        if (g_ptr_array_index(s->hist, seq - 1) && !has_seq(lead, seq)) s->removed++;
+    for (int i = 0; i < sim->n_nodes; i++) {
+        Store *st = replica_store(sim->nodes[i], s->name);
+        if (!st) continue;
+        StoreState o;
+        store_state(st, &o);
+        /* nothing unacked removed, anywhere */
+        for (uint64_t seq = 1; seq <= s->hist->len && seq <= o.last_seq; seq++) {
+            if (!g_ptr_array_index(s->hist, seq - 1)) continue;
+            if (!has_seq(st, seq)) removal_ok(j, s, sim->nodes[i], seq);
+        }
+        if (!quiet || o.last_seq != ls.last_seq) continue; /* lagging replicas: the caught-up check's */
+        /* what was acked in time is gone; the same sequences as the final read */
+        for (uint64_t seq = store_next_seq(st, NULL, 1); seq != 0; seq = store_next_seq(st, NULL, seq + 1)) {
+            AckView v = ack_view(j, s, seq);
+            bool done = strcmp(s->retention, "workqueue") == 0 ? v.settled > 0 : v.all > 0 && v.settled == v.all;
+            if (done && v.last_ns + sc->net.latency_max_ns + 2 * SIM_S < pulls_end && s->kept_acked++ < REPORT_MAX)
+                sim_workload_violation(wl, true, "stream %s (%s retention): seq %" G_GUINT64_FORMAT " is still on %s at the"
+                                       " end, though consumer %s acked it at %.3fs and faults stopped at %.3fs",
+                                       s->name, s->retention, seq, sim->nodes[i]->name, v.by, (double)v.last_ns / 1e9,
+                                       (double)wl->last_fault_end_ns / 1e9);
+        }
+        if (i == from) continue;
+        uint64_t a = store_next_seq(lead, NULL, 1), b = store_next_seq(st, NULL, 1);
+        while ((a || b) && a == b) a = store_next_seq(lead, NULL, a + 1), b = store_next_seq(st, NULL, b + 1);
+        if ((a || b || o.msgs != ls.msgs || o.first_seq != ls.first_seq) && s->state_diverged++ < REPORT_MAX) {
+            uint64_t seq = a && (!b || a < b) ? a : b;
+            sim_workload_violation(wl, false, "stream %s (%s retention): replicas %s and %s are both at seq %" G_GUINT64_FORMAT
+                                   " but hold different messages: seq %" G_GUINT64_FORMAT " is on %s only (%s: first %"
+                                   G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT " msgs; %s: first %" G_GUINT64_FORMAT ", %"
+                                   G_GUINT64_FORMAT " msgs): a removal applied on one and not the other",
+                                   s->name, s->retention, sim->nodes[from]->name, sim->nodes[i]->name, ls.last_seq, seq,
+                                   seq == a ? sim->nodes[from]->name : sim->nodes[i]->name, sim->nodes[from]->name,
+                                   ls.first_seq, ls.msgs, sim->nodes[i]->name, o.first_seq, o.msgs);
+        }
+    }
+}
+
 typedef struct Read {
     uint64_t at;      /* the stream seq it was read at (first) */
     uint32_t times;   /* how often it was stored */
@@ -510,6 +662,7 @@ static void judge_stream(SimJsc *j, JscStream *s) {
                                        (double)wl->last_fault_end_ns / 1e9);
         }
     }
+    if (retains(s)) judge_retention(j, s, from);
     /* read[pub][seq-1] */
     GPtrArray *reads = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
     for (guint p = 0; p < wl->js_publishers->len; p++) {
@@ -583,6 +736,11 @@ static void judge_stream(SimJsc *j, JscStream *s) {
                                            " seq %" G_GUINT64_FORMAT, s->name, pub->name, k + 1, r->stream_seq, rd->at);
                 continue;
             }
+            if (retains(s) && removal_allowed(j, s, r->stream_seq)) { /* an interest stream with no consumer yet */
+                s->released++;
+                outcome(s, r, Q_OK);
+                continue;
+            }
             QClass cls = k < first_ok ? Q_LOST_PREFIX : k > last_ok ? Q_LOST_POSTFIX : Q_LOST_MIDDLE;
             s->lost_prefix += cls == Q_LOST_PREFIX;
             s->lost_middle += cls == Q_LOST_MIDDLE;
@@ -606,7 +764,7 @@ static void judge_stream(SimJsc *j, JscStream *s) {
             if (strcmp(pub->g->stream, s->name) != 0) continue;
             for (guint k = 0; k < pub->js_log->len; k++) {
                 const SimJsRec *r = &g_array_index(pub->js_log, SimJsRec, k);
-                if (r->result != SIM_JS_ACK) continue;
+                if (r->result != SIM_JS_ACK || (retains(s) && removal_allowed(j, s, r->stream_seq))) continue;
                 StoreMsg *m = store_load(st, r->stream_seq, NULL);
                 size_t len;
                 g_autofree char *want = sim_js_payload(pub, k + 1, &len);
@@ -654,6 +812,12 @@ char *sim_jsc_summary(SimJsc *j) {
         g_string_append_printf(g, "\n  leader changes %" G_GUINT64_FORMAT ", %.3f s without a leader; replicas compared"
                                " every step: %" G_GUINT64_FORMAT " divergences, %" G_GUINT64_FORMAT " holes\n",
                                s->elections, (double)s->leaderless_ns / 1e9, s->diverged, s->holes);
+        if (retains(s))
+            g_string_append_printf(g, "  %s retention: %" G_GUINT64_FORMAT " messages removed on the final read's replica;"
+                                   " released unread (no consumer then) %" G_GUINT64_FORMAT ", removed unacked %"
+                                   G_GUINT64_FORMAT ", acked but kept %" G_GUINT64_FORMAT ", replicas' sequences differ %"
+                                   G_GUINT64_FORMAT "\n", s->retention, s->removed, s->released, s->removed_unacked,
+                                   s->kept_acked, s->state_diverged);
     }
     return g_string_free(g, FALSE);
 }

@@ -22,6 +22,11 @@
  *   every step   who leads each stream; the leaderless intervals are the "elections" shaded
  *                on the charts (faults table, kind `election`), per-node PubAck latency is
  *                recorded by the workload.
+ *   retention    a work-queue or interest stream (js-publisher `retention =`): every step and
+ *                at the end, a message gone from a replica was acked (by a worker; by every
+ *                consumer group that existed when it was published); after the faults,
+ *                what was acked in time is gone from every caught-up replica and those
+ *                replicas hold the same sequences (see "the retention checker" in the .c)
  *   the end      the queue checker (Jepsen's `queue` checker, for a stream): every publish
  *                a js-publisher sent is
  *                  ok          acknowledged and read

@@ -283,6 +283,7 @@ static unsigned js_bug(const char *name) {
     if (!strcmp(name, "ack-before-commit")) return JSC_BUG_ACK_BEFORE_COMMIT;
     if (!strcmp(name, "append-before-fsync")) return JSC_BUG_APPEND_BEFORE_FSYNC;
     if (!strcmp(name, "vote-truncated")) return JSC_BUG_VOTE_TRUNCATED;
+    if (!strcmp(name, "remove-locally")) return JSC_BUG_REMOVE_LOCALLY;
     return 0;
 }
 

@@ -217,7 +217,7 @@ static bool check_keys(Parse *p, const char *g, const char *const *allowed) {
 static bool parse_client(Parse *p, const char *group) {
     static const char *const keys[] = {"type", "count", "node", "subject", "queue", "stream", "rate", "size", "start",
                                        "stop", "read_rate", "expect", "timeout", "cycle", "echo", "batch", "ack_wait",
-                                       "ack_drop", "replicas", NULL};
+                                       "ack_drop", "replicas", "retention", NULL};
     if (!check_keys(p, group, keys)) return false;
     SimClientGroup *g = g_new0(SimClientGroup, 1);
     g_ptr_array_add(p->sc->groups, g);
@@ -255,6 +255,10 @@ static bool parse_client(Parse *p, const char *group) {
     if (g->replicas > p->sc->nodes)
         return bad(p, group, "replicas", "%d replicas need at least %d nodes (there are %d)", g->replicas, g->replicas,
                    p->sc->nodes);
+    g->retention = get_str(p, group, "retention");
+    if (g->retention && (g->kind != SIM_CLIENT_JS_PUBLISHER || (strcmp(g->retention, "limits") != 0 &&
+                         strcmp(g->retention, "workqueue") != 0 && strcmp(g->retention, "interest") != 0)))
+        return bad(p, group, "retention", "a js-publisher's stream retention: limits, workqueue or interest");
     g->queue = get_str(p, group, "queue");
     if (g->queue && !g->queue[0]) g_clear_pointer(&g->queue, g_free);
     g_autofree char *node = get_str(p, group, "node");
@@ -405,6 +409,8 @@ const SimBug sim_bugs[] = {
     {"route-no-replay", false, "a new route is not told the existing interest: clusters only"},
     {"route-no-unsub", false, "the last local unsubscribe sends no RS- (stale interest): clusters only"},
     {"js-ack-before-commit", false, "a stream leader sends the PubAck when it proposes, before a quorum has it: clustered JetStream only"},
+    {"js-remove-locally", false, "a stream leader removes an acked work-queue/interest message from its own store, not"
+                                 " through the log: clustered JetStream only"},
     {"js-append-before-fsync", false, "a Raft follower answers an append before its fsync: clustered JetStream only"},
     {"js-vote-truncated", false, "a member whose Raft log was cut short by damage votes anyway: clustered JetStream only"},
     {NULL, false, NULL},
@@ -490,6 +496,7 @@ static void group_free(gpointer q) {
     g_free(g->subject);
     g_free(g->queue);
     g_free(g->stream);
+    g_free(g->retention);
     g_free(g);
 }
 

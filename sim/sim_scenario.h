@@ -18,7 +18,10 @@
  *   [client.NAME]  type (publisher|subscriber|requester|responder|js-publisher|js-consumer),
  *              count, node, subject, queue, stream, rate, size, start, stop, read_rate,
  *              expect, timeout, cycle, echo, batch, ack_wait, ack_drop (js-consumer),
- *              replicas (js-publisher: the stream's num_replicas; nodes > 1 is clustered JetStream)
+ *              replicas (js-publisher: the stream's num_replicas; nodes > 1 is clustered JetStream),
+ *              retention (js-publisher: limits|workqueue|interest; acked messages leave the
+ *              stream, on every replica through the stream's log), stop (a js-consumer's
+ *              workers stop pulling then; default: the run's end)
  *   [faults]   any key name = "<time> <action> <args...>", e.g.  f1 = 2s crash n1
  *   [random]   crash, reset, pause, clock_jump, bitflip, partition (events per second), from,
  *              until, peer_loss, peer_dup, peer_reorder (maxima: every peer link draws its
@@ -70,6 +73,7 @@ typedef struct SimClientGroup {
     int64_t ack_wait_ns;     /* js-consumer: the consumer's ack_wait */
     double ack_drop;         /* js-consumer: chance to leave a delivery unacked (redelivery) */
     int replicas;            /* js-publisher: the stream's num_replicas (1..5, at most nodes) */
+    char *retention;         /* js-publisher: "limits" (NULL: the default), "workqueue", "interest" */
 } SimClientGroup;
 
 typedef enum {

@@ -398,6 +398,7 @@ static void start_event(void *ctx, void *a, uint64_t b) {
 SimWorkload *sim_workload_new(Sim *sim) {
     const SimScenario *s = sim->sc;
     SimWorkload *wl = g_new0(SimWorkload, 1);
+    wl->last_upheaval_ns = -1;
     wl->sim = sim;
     wl->clients = g_ptr_array_new();
     wl->publishers = g_ptr_array_new();

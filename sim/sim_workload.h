@@ -114,13 +114,14 @@ typedef struct SimConsumed {
     uint64_t acked_dc;      /* the delivery we acked (0: never acked) */
     bool acked;
     int64_t first_ns, last_ns;
-    int64_t dropped_ns;     /* first delivery deliberately left unacked (0: none) */
     int64_t unacked_ns;     /* the current unacked delivery's time (0: acked or none) */
+    int last_worker;        /* the client (wl->clients index) that got the last delivery */
 } SimConsumed;
 
 typedef struct SimConsumerLog {
     const SimClientGroup *g;
     GArray *recs;           /* of SimConsumed */
+    int64_t created_ns;     /* when a member first heard the durable was created (0: not yet) */
 } SimConsumerLog;
 
 typedef struct SimViolation {
@@ -142,6 +143,8 @@ struct SimWorkload {
     GArray *node_pub_count[SIM_MAX_NODES], *node_msg_count[SIM_MAX_NODES];
     GPtrArray *req_lat_buckets;
     int64_t last_fault_end_ns; /* for liveness: faults stop after this */
+    int64_t last_upheaval_ns; /* the latest fault or stream leader change (or a moment with two leaders):
+                               * what may make a server hand out a delivery again early (-1: none) */
     uint64_t ops;
 };
 

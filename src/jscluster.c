@@ -395,6 +395,10 @@ static void consumer_ack_reply(void *ctx, Consumer *c, const char *reply) {
 
 static void retention_remove(void *ctx, uint64_t seq) {
     Assignment *a = ctx;
+    if (a->cl->bug & JSC_BUG_REMOVE_LOCALLY) { /* broken on purpose: the followers keep it */
+        store_remove(stream_store(a->st), seq, FALSE, NULL);
+        return;
+    }
     g_array_append_val(a->removals, seq);
     arm_consumers(a);
 }

@@ -78,6 +78,7 @@ typedef enum {
     JSC_BUG_ACK_BEFORE_COMMIT = 1 << 0, /* the leader sends the PubAck when it proposes, not at commit */
     JSC_BUG_APPEND_BEFORE_FSYNC = 1 << 1, /* a follower answers an append before its fsync (NRG_BUG_*) */
     JSC_BUG_VOTE_TRUNCATED = 1 << 2,    /* a member whose Raft log recovery cut short votes anyway */
+    JSC_BUG_REMOVE_LOCALLY = 1 << 3,    /* retention removes on the leader only, not through the log (op 5) */
 } JsClusterBug;
 
 typedef struct JsClusterConfig {

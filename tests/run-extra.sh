@@ -162,7 +162,7 @@ sim_list() {
     printf '%s\n' "$out" | grep -qE "^  $n +[^(]" || { echo "missing: $n"; return 1; }
   done
   for n in net-drop net-dup net-reorder raft-commit-old-term raft-no-noop route-forward-routed route-no-replay route-no-unsub \
-           js-ack-before-commit js-append-before-fsync js-vote-truncated; do
+           js-ack-before-commit js-append-before-fsync js-vote-truncated js-remove-locally; do
     printf '%s\n' "$out" | grep -qE "^  $n " || { echo "missing bug: $n"; return 1; }
   done
 }
@@ -205,7 +205,7 @@ if [ -x "$SIM" ]; then
   # disks and travel over the simulated routes; publishers that fail over. Checkers: the
   # queue checker (ok/lost/unknown/recovered/unexpected) and replicas byte-identical at every step
   for s in failover-leader-kill failover-partition-leader failover-minority-partition failover-pause failover-clock-jump failover-consumers \
-           failover-power-loss failover-rolling-restart jepsen-6888 jepsen-7549 jepsen-7556 jepsen-7564 jepsen-7567; do
+           failover-workqueue failover-interest failover-power-loss failover-rolling-restart jepsen-6888 jepsen-7549 jepsen-7556 jepsen-7564 jepsen-7567; do
     run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
   run_check "sim-swarm-failover-random-1-20" "$SIM" swarm failover-random --seeds 1-20
@@ -218,6 +218,10 @@ if [ -x "$SIM" ]; then
   run_check "sim-checker-catches-js-ack-before-commit" sim_expect_exit 1 "$SIM" run failover-partition-leader --seed 1 --bug js-ack-before-commit
   run_check "sim-checker-catches-js-append-before-fsync" sim_expect_exit 1 "$SIM" run jepsen-7564 --seed 2 --bug js-append-before-fsync
   run_check "sim-checker-catches-js-vote-truncated" sim_expect_exit 1 "$SIM" run jepsen-7549 --seed 1 --bug js-vote-truncated
+  # retention (work queue, interest) removes through the stream's log: a leader that removes
+  # only from its own store leaves replicas that disagree, and the retention checker says so
+  run_check "sim-checker-catches-js-remove-locally-workqueue" sim_expect_exit 1 "$SIM" run failover-workqueue --seed 1 --bug js-remove-locally
+  run_check "sim-checker-catches-js-remove-locally-interest" sim_expect_exit 1 "$SIM" run failover-interest --seed 1 --bug js-remove-locally
   # Raft's five properties on every group every Ready batch; the two Raft-level bugs caught by
   # them (a PubAck before commit is not a Raft bug: only the queue checker sees it)
   run_check "sim-raft-checkers-wired" sim_raft_checked
