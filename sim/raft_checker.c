@@ -10,7 +10,22 @@
 
 typedef struct EntryMeta {
     uint64_t data_hash, prev_term;
+    uint32_t first_node;   /* who persisted it first */
+    GBytes *data;
 } EntryMeta;
+
+static void meta_free(gpointer p) {
+    EntryMeta *m = p;
+    if (m->data) g_bytes_unref(m->data);
+    g_free(m);
+}
+
+/* What the entry is, for a message (k->describe, or the chain application's value). */
+static char *describe(const RaftChecker *k, GBytes *data) {
+    if (k->describe) return k->describe(data);
+    if (data == NULL) return g_strdup("an empty entry");
+    return g_strdup_printf("the client's value %" G_GUINT64_FORMAT, raft_checker_value(data));
+}
 
 
 static uint64_t hash_bytes(GBytes *b) {
@@ -54,7 +69,7 @@ RaftChecker *raft_checker_new(int n, RaftCheckerViolationFn on_violation, void *
     }
     k->term_leader = g_hash_table_new(g_direct_hash, g_direct_equal);
     k->commits = g_array_new(FALSE, TRUE, sizeof(RaftCheckerCommit));
-    k->metas = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    k->metas = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, meta_free);
     k->on_violation = on_violation;
     k->ctx = ctx;
     return k;
@@ -63,6 +78,10 @@ RaftChecker *raft_checker_new(int n, RaftCheckerViolationFn on_violation, void *
 void raft_checker_free(RaftChecker *k) {
     if (!k) return;
     g_hash_table_destroy(k->term_leader);
+    for (guint i = 0; i < k->commits->len; i++) {
+        GBytes *d = g_array_index(k->commits, RaftCheckerCommit, i).data;
+        if (d) g_bytes_unref(d);
+    }
     g_array_free(k->commits, TRUE);
     g_hash_table_destroy(k->metas);
     g_free(k);
@@ -116,8 +135,9 @@ void raft_checker_restore(RaftChecker *k, uint32_t id, GBytes *snap) {
     memcpy(&nd->chain, p + 8, 8);
     RaftCheckerCommit *cr = commit_rec(k, nd->applied);
     if (cr->set && cr->chain != nd->chain)
-        violation(k, "state machine safety: %s installed a snapshot at %" G_GUINT64_FORMAT " whose chain differs from %s's",
-                  nd->name, nd->applied, name_of(k, cr->first_node));
+        violation(k, "state machine safety (every member applies the same entries in the same order) broken: %s installed"
+                     " a snapshot through index %" G_GUINT64_FORMAT " whose history differs from what %s applied up to there"
+                     " (chain hashes differ)", nd->name, nd->applied, name_of(k, cr->first_node));
 }
 
 /* The application's snapshot is its own (a stream's messages), not the chain: the member now
@@ -130,12 +150,16 @@ void raft_checker_restore_at(RaftChecker *k, uint32_t id, uint64_t index, uint64
     if (index == 0) return;
     RaftCheckerCommit *cr = commit_rec(k, index);
     if (!cr->set)
-        violation(k, "state machine safety: %s holds a snapshot through index %" G_GUINT64_FORMAT " (term %" G_GUINT64_FORMAT
-                     "), which no member has applied", nd->name, index, term);
-    else if (cr->term != term)
-        violation(k, "state machine safety: %s holds a snapshot through index %" G_GUINT64_FORMAT " of term %" G_GUINT64_FORMAT
-                     ", %s applied index %" G_GUINT64_FORMAT " of term %" G_GUINT64_FORMAT,
-                  nd->name, index, term, name_of(k, cr->first_node), index, cr->term);
+        violation(k, "state machine safety (a snapshot holds only committed entries) broken: %s holds a snapshot through"
+                     " index %" G_GUINT64_FORMAT " (term %" G_GUINT64_FORMAT "), but no member has applied index %"
+                     G_GUINT64_FORMAT, nd->name, index, term, index);
+    else if (cr->term != term) {
+        g_autofree char *what = describe(k, cr->data);
+        violation(k, "state machine safety (every member applies the same entry at each index) broken at index %"
+                     G_GUINT64_FORMAT ": %s holds a snapshot through it whose last entry is of term %" G_GUINT64_FORMAT
+                     ", but %s applied an entry of term %" G_GUINT64_FORMAT " there (%s)",
+                  index, nd->name, term, name_of(k, cr->first_node), cr->term, what);
+    }
     else
         nd->chain = cr->chain;
 }
@@ -143,7 +167,8 @@ void raft_checker_restore_at(RaftChecker *k, uint32_t id, uint64_t index, uint64
 void raft_checker_apply(RaftChecker *k, uint32_t id, const RaftEntry *e) {
     RaftCheckerNode *nd = member(k, id);
     if (e->index != nd->applied + 1) {
-        violation(k, "%s applied index %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT, nd->name, e->index, nd->applied);
+        violation(k, "state machine safety (committed entries are applied in order, none skipped) broken: %s applied"
+                     " index %" G_GUINT64_FORMAT " right after index %" G_GUINT64_FORMAT, nd->name, e->index, nd->applied);
         return;
     }
     uint64_t dh = hash_bytes(e->data);
@@ -151,13 +176,19 @@ void raft_checker_apply(RaftChecker *k, uint32_t id, const RaftEntry *e) {
     nd->applied = e->index;
     RaftCheckerCommit *cr = commit_rec(k, e->index);
     if (!cr->set) {
-        *cr = (RaftCheckerCommit){true, e->term, dh, raft_checker_value(e->data), nd->chain, id};
+        *cr = (RaftCheckerCommit){true, e->term, dh, raft_checker_value(e->data), nd->chain, id, g_bytes_ref(e->data)};
         if (e->index > k->max_commit) k->max_commit = e->index;
-    } else if (cr->term != e->term || cr->data_hash != dh || cr->chain != nd->chain) {
-        violation(k, "state machine safety: %s applied (term %" G_GUINT64_FORMAT ", value %" G_GUINT64_FORMAT ") at index %" G_GUINT64_FORMAT
-                     ", %s applied (term %" G_GUINT64_FORMAT ", value %" G_GUINT64_FORMAT ")%s",
-                  nd->name, e->term, raft_checker_value(e->data), e->index, name_of(k, cr->first_node), cr->term, cr->value,
-                  cr->chain != nd->chain && cr->term == e->term ? " (chain hashes differ)" : "");
+    } else if (cr->term != e->term || cr->data_hash != dh) {
+        g_autofree char *mine = describe(k, e->data), *theirs = describe(k, cr->data);
+        violation(k, "state machine safety (every member applies the same entry at each index) broken at index %"
+                     G_GUINT64_FORMAT ": %s applied an entry of term %" G_GUINT64_FORMAT " (%s), but %s had applied one of"
+                     " term %" G_GUINT64_FORMAT " (%s)", e->index, nd->name, e->term, mine, name_of(k, cr->first_node),
+                  cr->term, theirs);
+    } else if (cr->chain != nd->chain) {
+        violation(k, "state machine safety (every member applies the same entries in the same order) broken before"
+                     " index %" G_GUINT64_FORMAT ": %s and %s applied the same entry there, but their histories up to it"
+                     " differ (chain hashes differ: an earlier index was applied differently)", e->index, nd->name,
+                  name_of(k, cr->first_node));
     }
 }
 
@@ -179,11 +210,18 @@ void raft_checker_ready(RaftChecker *k, const Raft *r, const RaftReady *rd) {
         EntryMeta *m = g_hash_table_lookup(k->metas, meta_key(e->index, e->term));
         if (m == NULL) {
             m = g_new(EntryMeta, 1);
-            *m = (EntryMeta){dh, prev};
+            *m = (EntryMeta){dh, prev, nd->id, g_bytes_ref(e->data)};
             g_hash_table_insert(k->metas, meta_key(e->index, e->term), m);
-        } else if (m->data_hash != dh || m->prev_term != prev) {
-            violation(k, "log matching: %s holds a different entry (%" G_GUINT64_FORMAT ", term %" G_GUINT64_FORMAT ")",
-                      nd->name, e->index, e->term);
+        } else if (m->data_hash != dh) {
+            g_autofree char *mine = describe(k, e->data), *theirs = describe(k, m->data);
+            violation(k, "log matching (an index and a term name one entry, wherever it is stored) broken at index %"
+                         G_GUINT64_FORMAT ", term %" G_GUINT64_FORMAT ": %s persisted %s there, %s had persisted %s",
+                      e->index, e->term, nd->name, mine, name_of(k, m->first_node), theirs);
+        } else if (m->prev_term != prev) {
+            violation(k, "log matching (two logs that hold the same entry hold the same entries before it) broken at index %"
+                         G_GUINT64_FORMAT ", term %" G_GUINT64_FORMAT ": %s has an entry of term %" G_GUINT64_FORMAT
+                         " at index %" G_GUINT64_FORMAT " before it, %s had one of term %" G_GUINT64_FORMAT,
+                      e->index, e->term, nd->name, prev, e->index - 1, name_of(k, m->first_node), m->prev_term);
         }
     }
     /* One server at a time: every configuration entry differs from the configuration in
@@ -204,7 +242,9 @@ void raft_checker_ready(RaftChecker *k, const Raft *r, const RaftReady *rd) {
     }
     if (raft_role(r) == RAFT_LEADER && nd->lead_term == raft_term(r) && rd->n_entries > 0 &&
         rd->entries[0].index <= nd->lead_last)
-        violation(k, "leader append-only: leader %s rewrote index %" G_GUINT64_FORMAT, nd->name, rd->entries[0].index);
+        violation(k, "leader append-only (a leader never overwrites or deletes entries in its log) broken: %s, leading"
+                     " term %" G_GUINT64_FORMAT " with a log through index %" G_GUINT64_FORMAT ", wrote index %"
+                     G_GUINT64_FORMAT " again", nd->name, raft_term(r), nd->lead_last, rd->entries[0].index);
 }
 
 void raft_checker_node(RaftChecker *k, const Raft *r) {
@@ -216,12 +256,13 @@ void raft_checker_node(RaftChecker *k, const Raft *r) {
     gpointer who = g_hash_table_lookup(k->term_leader, GSIZE_TO_POINTER(term));
     if (who == NULL) g_hash_table_insert(k->term_leader, GSIZE_TO_POINTER(term), GUINT_TO_POINTER(id));
     else if (GPOINTER_TO_UINT(who) != id)
-        violation(k, "election safety: %s and %s both lead term %" G_GUINT64_FORMAT, name_of(k, GPOINTER_TO_UINT(who)), nd->name,
-                  term);
+        violation(k, "election safety (at most one leader per term) broken: %s and %s both lead term %" G_GUINT64_FORMAT,
+                  name_of(k, GPOINTER_TO_UINT(who)), nd->name, term);
     if (nd->lead_term == term) {
         if (last < nd->lead_last || (nd->lead_last > raft_snapshot_index(r) && raft_term_at(r, nd->lead_last) != nd->lead_last_term))
-            violation(k, "leader append-only: %s's log lost index %" G_GUINT64_FORMAT " in term %" G_GUINT64_FORMAT, nd->name,
-                      nd->lead_last, term);
+            violation(k, "leader append-only (a leader never overwrites or deletes entries in its log) broken: %s, leading"
+                         " term %" G_GUINT64_FORMAT ", had index %" G_GUINT64_FORMAT " (term %" G_GUINT64_FORMAT ") and now"
+                         " its log ends at %" G_GUINT64_FORMAT, nd->name, term, nd->lead_last, nd->lead_last_term, last);
     } else {
         /* a new leader: it was elected by a majority of ITS configuration, so it is a voter
          * of it (one per term across configurations: the term map above) */
@@ -233,14 +274,22 @@ void raft_checker_node(RaftChecker *k, const Raft *r) {
         uint64_t si = raft_snapshot_index(r); /* the compacted prefix: judged by its last (index, term) */
         const RaftCheckerCommit *sc = si > 0 ? raft_checker_commit_at(k, si) : NULL;
         if (sc != NULL && sc->term != raft_term_at(r, si))
-            violation(k, "leader completeness: %s leads term %" G_GUINT64_FORMAT " with a snapshot through index %" G_GUINT64_FORMAT
-                         " of term %" G_GUINT64_FORMAT ", committed there in term %" G_GUINT64_FORMAT, nd->name, term, si,
-                      raft_term_at(r, si), sc->term);
+            violation(k, "leader completeness (a leader holds every committed entry) broken: %s won term %" G_GUINT64_FORMAT
+                         " with a snapshot through index %" G_GUINT64_FORMAT " of term %" G_GUINT64_FORMAT ", but index %"
+                         G_GUINT64_FORMAT " was committed in term %" G_GUINT64_FORMAT " (%s applied it)", nd->name, term, si,
+                      raft_term_at(r, si), si, sc->term, name_of(k, sc->first_node));
         for (uint64_t i = si + 1; i <= k->max_commit; i++) {
             RaftCheckerCommit *cr = commit_rec(k, i);
             if (cr->set && raft_term_at(r, i) != cr->term) {
-                violation(k, "leader completeness: %s leads term %" G_GUINT64_FORMAT " without committed entry %" G_GUINT64_FORMAT
-                             " (term %" G_GUINT64_FORMAT ")", nd->name, term, i, cr->term);
+                g_autofree char *what = describe(k, cr->data);
+                g_autofree char *has = i <= last ? g_strdup_printf("holds an entry of term %" G_GUINT64_FORMAT " there",
+                                                                   raft_term_at(r, i))
+                                                 : g_strdup_printf("has no entry there");
+                violation(k, "leader completeness (a leader holds every committed entry) broken: %s won term %"
+                             G_GUINT64_FORMAT " without index %" G_GUINT64_FORMAT ", committed in term %" G_GUINT64_FORMAT
+                             " (%s applied it: %s); %s %s, its log ends at index %" G_GUINT64_FORMAT " (term %"
+                             G_GUINT64_FORMAT ")", nd->name, term, i, cr->term, name_of(k, cr->first_node), what, nd->name,
+                          has, last, raft_term_at(r, last));
                 break;
             }
         }

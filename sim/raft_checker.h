@@ -32,6 +32,16 @@
  *   raft_checker_snapshot(k, id)        the application's snapshot (16 bytes)
  *   raft_checker_restarted(k, id)       a node came back from a crash (forget its leadership)
  *   raft_checker_value(data)            the first 8 bytes of a command (its value)
+ *   k->describe = fn                    how violations name an entry's payload (default:
+ *                                       "value N"; a broker's groups name ops and messages)
+ *
+ * MESSAGES
+ *   A violation names the property (with its promise in one line, as Figure 3 of the Raft
+ *   paper states it), the members, the index and terms, and what each side holds there,
+ *   so that a student can read the failure without the source: e.g.
+ *     leader completeness (a leader holds every committed entry) broken: n2 won term 2
+ *     without index 172, committed in term 1 (n1 applied it: publish seq 171 'J1:195:..');
+ *     n2's log ends at index 171 (term 1)
  *
  * CHECKERS
  *   election safety      a map term -> leader; a second leader for a term is a violation,
@@ -73,9 +83,13 @@ typedef struct RaftCheckerCommit {
     bool set;
     uint64_t term, data_hash, value, chain;
     uint32_t first_node;
+    GBytes *data;                                /* the entry first applied here (for messages) */
 } RaftCheckerCommit;
 
 typedef void (*RaftCheckerViolationFn)(void *ctx, const char *what);
+/* An entry's payload in a few words for a violation message ("publish seq 171 'J1:..'");
+ * g_free. Unset: "value N", the chain application's command. */
+typedef char *(*RaftCheckerDescribeFn)(GBytes *data /* may be NULL: empty */);
 
 typedef struct RaftChecker {
     int n;
@@ -85,6 +99,7 @@ typedef struct RaftChecker {
     uint64_t max_commit;                     /* highest index anyone applied */
     GHashTable *metas;                       /* (index, term) packed -> EntryMeta* */
     RaftCheckerViolationFn on_violation;
+    RaftCheckerDescribeFn describe;
     void *ctx;
     uint64_t violations;
 } RaftChecker;

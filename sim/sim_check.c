@@ -354,7 +354,8 @@ static void check_consumers(SimWorkload *wl) {
         }
         for (guint k = 0; k < log->recs->len; k++) {
             const SimConsumed *c = &g_array_index(log->recs, SimConsumed, k);
-            if (c->unacked_ns && c->unacked_ns + g->ack_wait_ns + s->grace_ns < (g->stop_ns ? g->stop_ns : s->duration_ns) &&
+            /* never acked, and its last delivery (left unacked) was not followed by another */
+            if (!c->acked && c->unacked_ns && c->unacked_ns + g->ack_wait_ns + s->grace_ns < (g->stop_ns ? g->stop_ns : s->duration_ns) &&
                 unredelivered++ < SIM_LOST_REPORT_MAX)
                 sim_workload_violation(wl, true, "consumer %s: seq %u left unacked at %.3fs was never delivered again"
                                        " (redelivery after ack_wait expected)", g->name, k + 1, (double)c->unacked_ns / 1e9);

@@ -466,9 +466,42 @@ int sim_jsc_fault_target(SimJsc *j, SimFaultKind kind, int role) {
 static void on_raft_violation(void *ctx, const char *what) {
     JscGroup *g = ctx;
     SimWorkload *wl = g->j->sim->wl;
-    if (g->violations++ < REPORT_MAX && wl) sim_workload_violation(wl, false, "raft group %s: %s", g->name, what);
+    if (g->violations++ < REPORT_MAX && wl)
+        sim_workload_violation(wl, false, "raft group %s: %s (t=%.3fs)", g->name, what, (double)sim_now(g->j->sim) / 1e9);
     else if (g->violations == REPORT_MAX + 1 && wl)
         sim_workload_violation(wl, false, "raft group %s: more Raft violations (the rest are counted in summary.txt)", g->name);
+}
+
+/* An entry of a broker's Raft group in words, for the Raft checkers' messages: the meta
+ * group's JSON, or a stream group's binary ops (src/jscluster.c, "A STREAM GROUP'S LOG"). */
+static uint64_t le(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+static char *describe_entry(GBytes *data) {
+    gsize len = 0;
+    const uint8_t *p = data ? g_bytes_get_data(data, &len) : NULL;
+    if (len == 0) return g_strdup("an empty entry: a new leader's no-op");
+    if (p[0] == '{') return g_strdup_printf("meta entry %.*s%s", (int)MIN(len, 60), (const char *)p, len > 60 ? "..." : "");
+    if (p[0] == 1 && len >= 19) { /* | 1 | seq | ts | subj_len u16 | subj | hdr_len u32 | hdr | len u32 | payload | */
+        size_t sl = le(p + 17, 2), at = 19 + sl;
+        if (at + 4 <= len) at += 4 + le(p + at, 4);
+        size_t pl = at + 4 <= len ? MIN(le(p + at, 4), len - at - 4) : 0;
+        return g_strdup_printf("publish of seq %" G_GUINT64_FORMAT " on %.*s: '%.*s%s'", le(p + 1, 8),
+                               (int)MIN(sl, len - 19), (const char *)p + 19, (int)MIN(pl, 16), (const char *)p + at + 4,
+                               pl > 16 ? "..." : "");
+    }
+    if (p[0] == 2 && len >= 3)
+        return g_strdup_printf("API request %.*s", (int)MIN(le(p + 1, 2), len - 3), (const char *)p + 3);
+    if ((p[0] == 3 || p[0] == 4) && len >= 3)
+        return g_strdup_printf("consumer %.*s %s", (int)MIN(le(p + 1, 2), len - 3), (const char *)p + 3,
+                               p[0] == 3 ? "record" : "deleted");
+    if (p[0] == 5 && len >= 13)
+        return g_strdup_printf("retention removes %" G_GUINT64_FORMAT " message(s), from seq %" G_GUINT64_FORMAT,
+                               le(p + 1, 4), le(p + 5, 8));
+    return g_strdup_printf("%zu bytes, op %u", (size_t)len, p[0]);
 }
 
 /* The group a member belongs to, made at its first member's first sight: its members are the
@@ -490,6 +523,7 @@ static JscGroup *group_of(SimJsc *j, const Nrg *n) {
     g->j = j;
     g->name = g_strdup(nrg_group(n));
     g->k = raft_checker_new((int)np, on_raft_violation, g);
+    g->k->describe = describe_entry;
     raft_checker_members(g->k, peers, names);
     g_hash_table_insert(j->group_by_name, g->name, g);
     g_ptr_array_add(j->groups, g);

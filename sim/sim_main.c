@@ -167,6 +167,7 @@ static bool parse_u64(const char *s, uint64_t *v) {
 static uint64_t check_every_override; /* --check-every: 0 = the scenario's value */
 static const char *bug_name;          /* --bug: net-drop | net-dup | net-reorder */
 static const char *sync_override;     /* --sync: JetStream fsync policy instead of the scenario's */
+static const char *scen_arg, *bug_arg; /* the scenario and --bug as given: the replay command */
 
 static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bool print_trace, bool quiet,
                    char **hash_out) {
@@ -249,6 +250,10 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     if (!quiet) {
         for (guint i = 0; i < r.violations->len && i < 20; i++) printf("violation: %s\n", (char *)g_ptr_array_index(r.violations, i));
         if (r.violations->len > 20) printf("violation: ... %u more (see summary.txt)\n", r.violations->len - 20);
+        if (code != SIM_EXIT_OK && scen_arg)
+            printf("replay: build/minijet-sim run %s --seed %" G_GUINT64_FORMAT "%s%s%s%s --trace   (or --out DIR:"
+                   " trace.db, summary.txt, charts)\n", scen_arg, seed, bug_arg ? " --bug " : "", bug_arg ? bug_arg : "",
+                   sync_override ? " --sync " : "", sync_override ? sync_override : "");
         printf("result=%s events=%" G_GUINT64_FORMAT " simulated=%.3fs real=%.3fs cpu=%.3fs events/s=%.0f "
                "sim/real=%.1fx sim/cpu=%.1fx\n",
                r.verdict, r.events, (double)sim->end_ns / 1e9, real_s, cpu_s, real_s > 0 ? (double)r.events / real_s : 0,
@@ -306,7 +311,7 @@ static int cmd_run(int argc, char **argv) {
             if (!parse_u64(argv[++i], &check_every_override) || !check_every_override)
                 return usage("--check-every needs a positive integer");
         } else if (!strcmp(argv[i], "--bug") && i + 1 < argc) {
-            bug_name = argv[++i];
+            bug_name = bug_arg = argv[++i];
             if (!find_bug(bug_name)) return usage("--bug: unknown name (minijet-sim list shows them)");
         } else if (!strcmp(argv[i], "--sync") && i + 1 < argc) {
             int64_t ns;
@@ -318,6 +323,7 @@ static int cmd_run(int argc, char **argv) {
         else scen = argv[i];
     }
     if (!scen) return usage("run needs a SCENARIO");
+    scen_arg = scen;
     g_autofree char *path = resolve(scen);
     g_autoptr(GError) error = NULL;
     SimScenario *sc = sim_scenario_load(path, &error);
@@ -413,7 +419,7 @@ static int cmd_swarm(int argc, char **argv) {
             if (tty) fprintf(stderr, "\r\033[K");
             printf("seed=%" G_GUINT64_FORMAT " exit=%d (%s)  replay: build/minijet-sim run %s --seed %" G_GUINT64_FORMAT
                    " --out build/sim/%s-%" G_GUINT64_FORMAT "\n",
-                   seed, code, sim_exit_name(code), path, seed, sc->name, seed);
+                   seed, code, sim_exit_name(code), scen, seed, sc->name, seed);
             fflush(stdout);
         }
         if (tty || done == total || done % 10 == 0)

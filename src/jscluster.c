@@ -429,7 +429,7 @@ static bool apply_removals(Assignment *a, Rd *r) {
         uint64_t seq = rd64(r);
         if (!r->bad) removed |= store_remove(stream_store(a->st), seq, FALSE, NULL);
     }
-    if (removed) stream_need_flush(a->st);
+    if (removed) stream_repl_removed(a->st);
     return !r->bad;
 }
 

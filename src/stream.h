@@ -142,6 +142,9 @@ uint64_t stream_repl_pending(Stream *st);
 /* The leader's projection: the last seq once everything proposed is applied. */
 uint64_t stream_repl_last_seq(Stream *st);
 char *stream_repl_apply(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m, bool leader);
+/* A committed retention removal (jscluster.c op 5) took messages from the store: the live
+ * consumers forget them, and the removals are flushed. */
+void stream_repl_removed(Stream *st);
 /* Snapshots and catch-up (jscluster.c, book 11.10). The stream's part of a snapshot: its
  * state and the dedup window, as members of the open object b; restore the dedup window
  * from such an object and make the store agree with the snapshot's first seq and deleted

@@ -706,6 +706,15 @@ void stream_repl_snapshot(Stream *st, JsonBuilder *b) {
     if (st->last_msg_id != NULL) jsonu_add_string(b, "last_msg_id", st->last_msg_id);
 }
 
+/* The leader's consumers dropped an acked message from pending before it proposed the
+ * removal, but not every live consumer has: a stale leader's (deposed, it applies the new
+ * leader's entries before it lets its consumers go) or a new leader's applying an older
+ * leader's removals may still hold one pending (failover-workqueue, seed 39). */
+void stream_repl_removed(Stream *st) {
+    stream_tell_removed(st);
+    stream_need_flush(st);
+}
+
 void stream_repl_restore(Stream *st, JsonObject *o, uint64_t first_seq, const GArray *deleted) {
     DedupEntry *d;
     while ((d = g_queue_pop_head(&st->dedup_order)) != NULL) stream_dedup_entry_free(d);

@@ -212,6 +212,9 @@ if [ -x "$SIM" ]; then
   run_check "sim-determinism-failover-leader-kill" sim_same_hash failover-leader-kill 3
   # a stale leader woken from a pause tripped an invariant before the fix (these seeds)
   run_check "sim-failover-pause-stale-leader-seeds" sim_seeds failover-pause 21 23 26 57
+  # a deposed leader applied the new leader's retention removals while its consumer still
+  # held one of them pending (src/stream_publish.c stream_repl_removed)
+  run_check "sim-failover-workqueue-stale-leader-removal-seed" sim_seeds failover-workqueue 39
   # lazy fsync (nats-server's default) plus a coordinated power loss must LOSE acked data,
   # and the checker must say so; the broken variants must be caught
   run_check "sim-jepsen-7564-lazy-sync-loses-acked" sim_expect_exit 1 "$SIM" run jepsen-7564 --seed 1 --sync 2m
