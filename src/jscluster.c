@@ -755,8 +755,8 @@ static void stream_state(void *ctx) {
  *   [from, through], every missing seq in that range deleted there (stored as a gap). At most
  *   LIMIT_CLUSTER_CATCHUP_BATCH_BYTES / _COUNT per batch and one batch in flight: bounded
  *   memory, and the next request goes out only when the last batch is stored (flow control).
- *   A peer answers only if it has applied through the snapshot's index and is not catching
- *   up itself (through 0: "ask someone else"). The state is the store's own last seq, so the
+ *   A peer answers only if it has applied through the snapshot's index (through 0: "ask
+ *   someone else"), from its store up to its last seq, even while it is catching up itself. The state is the store's own last seq, so the
  *   fetch resumes anywhere: after a timeout, with the next peer, after a leader change, after
  *   a restart. When the store reaches the snapshot's last seq, the group is released and the
  *   waiting entries are applied. The leader reports a peer it is feeding as not current.
@@ -865,8 +865,10 @@ static void cu_serve(void *ctx, const ServerMsg *m) {
     uint64_t through = 0;
     uint32_t n = 0;
     g_byte_array_append(out, head, sizeof head);
-    /* only a peer that applied what the snapshot covers, and is whole itself, can answer */
-    if (!nrg_held(a->nrg) && nrg_applied(a->nrg) >= (uint64_t)index && s.last_seq >= (uint64_t)from) {
+    /* only a peer that applied what the snapshot covers can answer, from what its store
+     * holds: through its last seq the store is whole even while it catches up itself (two
+     * held replicas may each have what the other lacks: jepsen-7549-snapshots, seed 7) */
+    if (nrg_applied(a->nrg) >= (uint64_t)index && s.last_seq >= (uint64_t)from) {
         through = MIN((uint64_t)to, s.last_seq);
         uint64_t seq = (uint64_t)from;
         while ((seq = store_next_seq(store, NULL, seq)) != 0 && seq <= through) {

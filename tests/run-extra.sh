@@ -144,6 +144,19 @@ sim_jepsen_7556_detects() {
   [ "$corrupt" -ge 4 ] && [ "$caught" -ge 2 ] && printf '%s\n' "$out" | grep -q 'lost 0,.*unexpected 0,'
 }
 
+# jepsen-7549 with compaction: the follower whose store and Raft log took the bit flips
+# finds the damaged store at its restart, rebuilds it and catches up from its peers
+# (snapshot + stream catch-up), and nothing acknowledged is lost
+sim_jepsen_7549_snapshots_repairs() {
+  local out node
+  out=$("$SIM" run jepsen-7549-snapshots --seed 1 --trace 2>&1) || { echo "$out" | tail -n 5; return 1; }
+  node=$(printf '%s\n' "$out" | grep -E 'lost to corruption in the local store: rebuilding' | awk '{print $2}' | head -n 1)
+  printf '%s\n' "$out" | grep 'queue ORDERS'
+  echo "damaged replica: ${node:-none}"
+  [ -n "$node" ] && printf '%s\n' "$out" | grep -qE " $node +log .*caught up through seq .*\(from peers\)" &&
+    printf '%s\n' "$out" | grep -q 'lost 0,.*unexpected 0,'
+}
+
 sim_seeds() { # SCENARIO SEED...
   local s=$1 seed; shift
   for seed in "$@"; do
@@ -205,7 +218,7 @@ if [ -x "$SIM" ]; then
   # disks and travel over the simulated routes; publishers that fail over. Checkers: the
   # queue checker (ok/lost/unknown/recovered/unexpected) and replicas byte-identical at every step
   for s in failover-leader-kill failover-partition-leader failover-minority-partition failover-pause failover-clock-jump failover-consumers \
-           failover-workqueue failover-interest failover-power-loss failover-rolling-restart jepsen-6888 jepsen-7549 jepsen-7556 jepsen-7564 jepsen-7567; do
+           failover-workqueue failover-interest failover-power-loss failover-rolling-restart jepsen-6888 jepsen-7549 jepsen-7549-snapshots jepsen-7556 jepsen-7564 jepsen-7567; do
     run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
   run_check "sim-swarm-failover-random-1-20" "$SIM" swarm failover-random --seeds 1-20
@@ -232,6 +245,7 @@ if [ -x "$SIM" ]; then
   run_check "sim-raft-checker-catches-js-append-before-fsync" sim_raft_catches "leader completeness" run jepsen-7564 --seed 2 --bug js-append-before-fsync
   run_check "sim-lost-chart" sim_lost_chart
   run_check "sim-jepsen-7556-detects-and-repairs" sim_jepsen_7556_detects
+  run_check "sim-jepsen-7549-snapshots-repairs" sim_jepsen_7549_snapshots_repairs
   run_check "sim-cluster-chart" sim_cluster_chart
   run_check "sim-cluster-chart-pubacks" sim_cluster_chart_js
 else
