@@ -250,8 +250,10 @@ labs-check:
 $(B)/tests/test_raft: $(B)/obj/tests/test_raft.o $(B)/obj/sim/raft_checker.o $(TEST_WORLD_OBJ) $(LIB_BROKER) | $(B)/tests
 	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/sim/raft_checker.o $(TEST_WORLD_OBJ) $(LIB_BROKER) $(PKG_LIBS) -lm
 #   make swarm        1,000 seeds of random faults on a five-node Raft group, on each core-NATS
-#                     cluster scenario and on a three-node R3 stream (failover-random; both cores);
-#                     failover-random's totals go to book/results/failover-swarm.tsv (the book quotes them)
+#                     cluster scenario and on a three-node R3 stream (failover-random; both cores),
+#                     200 of each retention scenario (failover-workqueue, failover-interest); their
+#                     totals (failing seeds, the queue checker's classes summed, the time) go to
+#                     book/results/failover-swarm.tsv (the book quotes them)
 .PHONY: swarm
 swarm: $(B)/minijet-sim
 	$(B)/minijet-sim swarm raft-random --seeds 1-1000

@@ -433,6 +433,19 @@ static void queue_metrics(SimJsc *j) {
         }
 }
 
+void sim_jsc_totals(const SimJsc *j, SimJscTotals *t) {
+    *t = (SimJscTotals){0};
+    for (guint k = 0; j && k < j->streams->len; k++) {
+        const JscStream *s = g_ptr_array_index(j->streams, k);
+        t->ok += s->ok + s->released;
+        t->lost += s->lost;
+        t->unknown += s->unknown;
+        t->recovered += s->recovered;
+        t->unexpected += s->unexpected;
+        t->duplicated += s->duplicated;
+    }
+}
+
 int sim_jsc_leader(SimJsc *j) {
     if (!j || j->streams->len == 0) return -1;
     return ((JscStream *)g_ptr_array_index(j->streams, 0))->leader;

@@ -75,5 +75,11 @@ void sim_jsc_note_ack(SimJsc *j, int node, int64_t now_ns, int64_t lat_ns);
 void sim_jsc_observe(void *ctx, const Nrg *n, const struct Raft *r, const struct RaftReady *rd, NrgObsPhase phase);
 /* Per-node metrics rows: ack_per_s_nK, ack_p50_nK_ms, ack_p99_nK_ms (failover.png). */
 void sim_jsc_metrics(SimJsc *j);
+/* The queue checker's classes summed over the streams (after sim_jsc_check_end): a swarm
+ * adds them up over its seeds. */
+typedef struct SimJscTotals {
+    uint64_t ok, lost, unknown, recovered, unexpected, duplicated;
+} SimJscTotals;
+void sim_jsc_totals(const SimJsc *j, SimJscTotals *t);
 
 #endif

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,6 +169,12 @@ static uint64_t check_every_override; /* --check-every: 0 = the scenario's value
 static const char *bug_name;          /* --bug: net-drop | net-dup | net-reorder */
 static const char *sync_override;     /* --sync: JetStream fsync policy instead of the scenario's */
 static const char *scen_arg, *bug_arg; /* the scenario and --bug as given: the replay command */
+/* A swarm child's slot in memory shared with the parent: its run's queue-checker totals. */
+typedef struct SwarmSlot {
+    bool judged; /* a clustered JetStream run: the queue checker ran */
+    SimJscTotals q;
+} SwarmSlot;
+static SwarmSlot *swarm_slot;
 
 static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bool print_trace, bool quiet,
                    char **hash_out) {
@@ -209,6 +216,10 @@ static int run_one(const SimScenario *sc, uint64_t seed, const char *out_dir, bo
     r.violations = g_ptr_array_new_with_free_func(g_free);
     if (sim->raft) r.extra = sim_raft_summary(sim->raft);
     if (sim->jsc) r.extra = sim_jsc_summary(sim->jsc);
+    if (sim->jsc && swarm_slot) {
+        swarm_slot->judged = true;
+        sim_jsc_totals(sim->jsc, &swarm_slot->q);
+    }
     r.raft = sim->raft != NULL;
     for (guint i = 0; i < wl->violations->len; i++) {
         SimViolation *v = g_ptr_array_index(wl->violations, i);
@@ -389,6 +400,11 @@ static int cmd_swarm(int argc, char **argv) {
     int worst = SIM_EXIT_OK;
     GHashTable *pids = g_hash_table_new(g_direct_hash, g_direct_equal); /* pid -> seed index */
     uint64_t *seed_of = g_new0(uint64_t, total);
+    SwarmSlot *slots = mmap(NULL, total * sizeof *slots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (slots == MAP_FAILED) {
+        perror("mmap");
+        return SIM_EXIT_INTERNAL;
+    }
     bool tty = isatty(2);
     int64_t t0 = g_get_monotonic_time();
     fflush(stdout);
@@ -399,7 +415,10 @@ static int cmd_swarm(int argc, char **argv) {
                 perror("fork");
                 return SIM_EXIT_INTERNAL;
             }
-            if (pid == 0) _exit(run_one(sc, next, NULL, false, true, NULL));
+            if (pid == 0) {
+                swarm_slot = &slots[next - a];
+                _exit(run_one(sc, next, NULL, false, true, NULL));
+            }
             seed_of[next - a] = next;
             g_hash_table_insert(pids, GINT_TO_POINTER(pid), GSIZE_TO_POINTER(next - a));
             next++;
@@ -428,6 +447,25 @@ static int cmd_swarm(int argc, char **argv) {
                     (double)(g_get_monotonic_time() - t0) / 1e6, tty && done < total ? "" : "\n");
     }
     printf("swarm: %" G_GUINT64_FORMAT " seeds, %" G_GUINT64_FORMAT " failing\n", total, failing);
+    /* clustered JetStream: the queue checker's classes over every seed (Jepsen's counts) */
+    SwarmSlot sum = {0};
+    uint64_t judged = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        if (!slots[i].judged) continue;
+        judged++;
+        sum.q.ok += slots[i].q.ok;
+        sum.q.lost += slots[i].q.lost;
+        sum.q.unknown += slots[i].q.unknown;
+        sum.q.recovered += slots[i].q.recovered;
+        sum.q.unexpected += slots[i].q.unexpected;
+        sum.q.duplicated += slots[i].q.duplicated;
+    }
+    if (judged)
+        printf("queue: %" G_GUINT64_FORMAT " runs judged: ok %" G_GUINT64_FORMAT ", lost %" G_GUINT64_FORMAT
+               ", unexpected %" G_GUINT64_FORMAT ", duplicated %" G_GUINT64_FORMAT ", unknown %" G_GUINT64_FORMAT
+               ", recovered %" G_GUINT64_FORMAT "\n", judged, sum.q.ok, sum.q.lost, sum.q.unexpected, sum.q.duplicated,
+               sum.q.unknown, sum.q.recovered);
+    munmap(slots, total * sizeof *slots);
     g_hash_table_destroy(pids);
     g_free(seed_of);
     sim_scenario_free(sc);

@@ -29,7 +29,7 @@ change they measure; rerun one when the code it measures changes:
     python3 tools/book/results.py raft-tests      # chapter 9.8: the 6.5840 table, the binary's time
     python3 tools/book/results.py raft-bugs       # chapter 9: how often random search finds Figure 8's bug
     python3 tools/book/results.py raft-swarm      # chapter 9.9: make swarm's 1,000 seeds of raft-random
-    python3 tools/book/results.py failover-swarm  # chapter 11: make swarm's 1,000 seeds of failover-random
+    python3 tools/book/results.py failover-swarm  # chapter 11: make swarm's 1,000 seeds of failover-random, 200 of each retention scenario
     python3 tools/book/results.py callgrind       # appendix B.7: instructions per message, before/after
 
 A results file is tab-separated: '#' lines say how and where it was measured (they are not
@@ -274,23 +274,35 @@ def sublist_perf(rounds=5):
         ["\t".join(["operation", "cost", "ns", "test_label"])] + ["\t".join(r) for r in rows]
 
 
-def failover_swarm(seeds=1000, jobs=2):
-    """Chapter 11: make swarm's seeds of failover-random (an R3 stream under kills and partitions,
-    every run checked against Raft's properties and the acknowledged-message invariants)."""
-    t0 = time.monotonic()
-    out = subprocess.run([SIM, "swarm", "failover-random", "--seeds", f"1-{seeds}", "--jobs", str(jobs)],
-                         capture_output=True, text=True)
-    wall = time.monotonic() - t0
-    m = re.search(r"^swarm: (\d+) seeds, (\d+) failing$", out.stdout, re.M)
-    if not m:
-        raise ResultError(f"minijet-sim swarm failover-random printed no summary: {out.stderr.strip()[-300:]}")
-    simulated = sim_run(["failover-random", "--seed", "1"])["sim"] * seeds
-    return header(f"minijet-sim swarm failover-random --seeds 1-{seeds} --jobs {jobs} (make swarm); wall_s is "
-                  "wall-clock seconds for the whole swarm, x_real simulated seconds per wall-clock second") + \
-        ["\t".join(["scenario", "seeds", "runs", "failing", "jobs", "wall_s", "simulated_s", "x_real", "when"]),
-         "\t".join(["failover-random", f"1–{seeds:,}", f"{int(m.group(1)):,}", m.group(2), str(jobs),
-                    f"{wall:,.0f} s", f"{simulated:,.0f} s", f"{simulated / wall:.0f}×",
-                    time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())])]
+FAILOVER_SWARMS = [("failover-random", 1000), ("failover-workqueue", 200), ("failover-interest", 200)]
+
+
+def failover_swarm(jobs=2):
+    """Chapter 11: make swarm's seeds of failover-random (an R3 stream under random crashes,
+    pauses, clock jumps and partitions) and of the retention scenarios, every run checked
+    against Raft's properties, the replicas and the queue checker, whose classes (Jepsen's:
+    ok, lost, unexpected, duplicated, unknown, recovered) are summed over the seeds."""
+    rows = []
+    for scenario, seeds in FAILOVER_SWARMS:
+        t0 = time.monotonic()
+        out = subprocess.run([SIM, "swarm", scenario, "--seeds", f"1-{seeds}", "--jobs", str(jobs)],
+                             capture_output=True, text=True)
+        wall = time.monotonic() - t0
+        m = re.search(r"^swarm: (\d+) seeds, (\d+) failing$", out.stdout, re.M)
+        q = re.search(r"^queue: (\d+) runs judged: ok (\d+), lost (\d+), unexpected (\d+), duplicated (\d+), "
+                      r"unknown (\d+), recovered (\d+)$", out.stdout, re.M)
+        if not m or not q:
+            raise ResultError(f"minijet-sim swarm {scenario} printed no summary: {out.stderr.strip()[-300:]}")
+        simulated = sim_run([scenario, "--seed", "1"])["sim"] * seeds
+        rows.append("\t".join([scenario, f"1–{seeds:,}", f"{int(m.group(1)):,}", m.group(2)] +
+                              [f"{int(q.group(i)):,}" for i in range(2, 8)] +
+                              [str(jobs), f"{wall:,.0f} s", f"{simulated:,.0f} s", f"{simulated / wall:.0f}×",
+                               time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())]))
+    what = ", ".join(f"minijet-sim swarm {sc} --seeds 1-{n} --jobs {jobs}" for sc, n in FAILOVER_SWARMS)
+    return header(f"{what} (make swarm); ok..recovered are the queue checker's classes summed over every seed; "
+                  "wall_s is wall-clock seconds for the whole swarm, x_real simulated seconds per wall-clock second") + \
+        ["\t".join(["scenario", "seeds", "runs", "failing", "ok", "lost", "unexpected", "duplicated", "unknown",
+                    "recovered", "jobs", "wall_s", "simulated_s", "x_real", "when"])] + rows
 
 
 CALLGRIND_COMMITS = [("before", "c99a762"), ("after", "98c4360")]
