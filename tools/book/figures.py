@@ -159,7 +159,9 @@ def raft_figure8(work):
                    "'%leader completeness%' ORDER BY seq LIMIT 1").fetchone()
     if v is None:
         raise FigureError("raft-figure8: no leader-completeness violation in the trace")
-    m = re.search(r"(n\d+) leads term (\d+) without committed entry (\d+) \(term (\d+)\)", v[1])
+    m = re.search(r"(n\d+) won term (\d+) without index (\d+), committed in term (\d+)", v[1])
+    if m is None:
+        raise FigureError(f"raft-figure8: the violation does not name the leader, term and index: {v[1]}")
     bad_node, bad_term, idx, eterm = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
     t_bad = v[0]
     prop = db.execute("SELECT time_ns, node FROM events WHERE kind='propose' AND detail LIKE ?",
