@@ -145,12 +145,12 @@ sim_jepsen_7556_detects() {
 }
 
 # jepsen-7549 with compaction: the follower whose store and Raft log took the bit flips
-# finds the damaged store at its restart, rebuilds it and catches up from its peers
+# finds the damaged record at its restart, cuts its store there and catches up from its peers
 # (snapshot + stream catch-up), and nothing acknowledged is lost
 sim_jepsen_7549_snapshots_repairs() {
   local out node
   out=$("$SIM" run jepsen-7549-snapshots --seed 1 --trace 2>&1) || { echo "$out" | tail -n 5; return 1; }
-  node=$(printf '%s\n' "$out" | grep -E 'lost to corruption in the local store: rebuilding' | awk '{print $2}' | head -n 1)
+  node=$(printf '%s\n' "$out" | grep -E 'log +\[WRN\] store ORDERS: .*checksum mismatch' | awk '{print $2}' | head -n 1)
   printf '%s\n' "$out" | grep 'queue ORDERS'
   echo "damaged replica: ${node:-none}"
   [ -n "$node" ] && printf '%s\n' "$out" | grep -qE " $node +log .*caught up through seq .*\(from peers\)" &&

@@ -472,9 +472,16 @@ test("a follower restarted 10,000 messages behind is current again", { timeout: 
   console.log(`# ${serverKind}: ${victim.name} current ${ms} ms after its restart, ${N} messages behind`);
   if (isMinijet) {
     assert.ok(ms <= 3000, `catch-up took ${ms} ms`);
-    const log = fs.readFileSync(victim.logPath, "utf8");
+    // The leader stops reporting a peer as not current when it sends the last batch, and a
+    // catch-up served by the other follower it does not see at all: the follower's own line
+    // can come a few ms after "current" (known gap, issue 14's note). Wait for it, bounded.
+    let log = "", caught = null;
+    for (let t = 0; t < 50 && !caught; t++) {
+      if (t > 0) await sleep(100);
+      log = fs.readFileSync(victim.logPath, "utf8");
+      caught = log.match(/stream CU: caught up through seq \d+ \(from peers\) in [\d.]+ s/);
+    }
     assert.match(log, /installing the leader's snapshot/, "the follower got the leader's snapshot");
-    const caught = log.match(/stream CU: caught up through seq \d+ \(from peers\) in [\d.]+ s/);
     assert.ok(caught, "the follower fetched the missing messages from a peer");
     console.log(`# minijet: ${victim.name} ${caught[0]}`);
     const group = fs.readdirSync(path.join(leader.storeDir, "cluster")).find((d) => d.startsWith("S-"));
