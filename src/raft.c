@@ -825,15 +825,31 @@ static void leader_commit(Raft *r) {
     if (best) emit(r, RAFT_MSG_TIMEOUT_NOW, best);
 }
 
-gboolean raft_propose_conf(Raft *r, RaftConfChange op, uint32_t peer, uint64_t *index_out, GError **error) {
+/* Only a leader that is not handing over takes proposals (entries or membership changes). */
+static bool may_propose(Raft *r, GError **error) {
     if (r->role != RAFT_LEADER) {
         g_set_error(error, RAFT_ERROR, RAFT_ERROR_NOT_LEADER, "not the leader (leader is %u)", r->leader);
-        return FALSE;
+        return false;
     }
     if (r->transfer_to != 0) {
         g_set_error(error, RAFT_ERROR, RAFT_ERROR_TRANSFERRING, "leadership is being transferred");
-        return FALSE;
+        return false;
     }
+    return true;
+}
+
+/* The leader appends an entry of its term, counts itself, sends it, and commits what it can
+ * (a group of one commits at once). */
+static void leader_append(Raft *r, GBytes *data, RaftEntryType type, uint64_t *index_out) {
+    log_append_typed(r, r->term, data, type);
+    self_match(r);
+    if (index_out) *index_out = raft_last_index(r);
+    broadcast_append(r, false);
+    leader_commit(r);
+}
+
+gboolean raft_propose_conf(Raft *r, RaftConfChange op, uint32_t peer, uint64_t *index_out, GError **error) {
+    if (!may_propose(r, error)) return FALSE;
     if (r->conf_index > r->commit || raft_term_at(r, r->commit) != r->term) {
         g_set_error(error, RAFT_ERROR, RAFT_ERROR_CONF_PENDING,
                     r->conf_index > r->commit ? "a membership change is not committed yet"
@@ -857,34 +873,19 @@ gboolean raft_propose_conf(Raft *r, RaftConfChange op, uint32_t peer, uint64_t *
         next.n = k;
     }
     g_autoptr(GBytes) data = raft_peers_encode(&next);
-    log_append_typed(r, r->term, data, RAFT_ENTRY_CONF);
-    self_match(r);
-    if (index_out) *index_out = raft_last_index(r);
-    broadcast_append(r, false);
-    leader_commit(r);
+    leader_append(r, data, RAFT_ENTRY_CONF, index_out);
     return TRUE;
 }
 
 /* ---------------------------------------------------------------- proposals, transfer */
 
 gboolean raft_propose(Raft *r, GBytes *data, uint64_t *index_out, GError **error) {
-    if (r->role != RAFT_LEADER) {
-        g_set_error(error, RAFT_ERROR, RAFT_ERROR_NOT_LEADER, "not the leader (leader is %u)", r->leader);
-        return FALSE;
-    }
-    if (r->transfer_to != 0) {
-        g_set_error(error, RAFT_ERROR, RAFT_ERROR_TRANSFERRING, "leadership is being transferred");
-        return FALSE;
-    }
+    if (!may_propose(r, error)) return FALSE;
     if (g_bytes_get_size(data) > LIMIT_RAFT_ENTRY_BYTES_MAX) {
         g_set_error(error, RAFT_ERROR, RAFT_ERROR_TOO_LARGE, "proposal over the limit");
         return FALSE;
     }
-    log_append(r, r->term, data);
-    self_match(r);
-    if (index_out) *index_out = raft_last_index(r);
-    broadcast_append(r, false);
-    leader_commit(r); /* a group of one commits at once */
+    leader_append(r, data, RAFT_ENTRY_NORMAL, index_out);
     return TRUE;
 }
 
