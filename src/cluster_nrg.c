@@ -66,6 +66,7 @@ struct Nrg {
     void *observe_ctx;
     bool damaged;             /* last seen raft_damaged(), for the log line when repaired */
     uint64_t lead_index;      /* leader: the index of its term's first entry (the no-op) */
+    int64_t lead_ns;          /* leader: when it became leader (nrg_peer_info's offline) */
     RaftRole last_role;
     uint32_t last_leader;
     bool last_ready;
@@ -115,6 +116,7 @@ static void note_state(Nrg *n) {
     }
     if (role == RAFT_LEADER && n->last_role != RAFT_LEADER) {
         n->lead_index = raft_last_index(n->r);
+        n->lead_ns = env_now_ns(n->env);
         /* A group of one commits on a proposal, not on its election's no-op: make one (an
          * empty entry, which apply skips) so the new leader sees its no-op committed. */
         if (n->n_peers == 1) {
@@ -502,11 +504,17 @@ void nrg_peer_info(const Nrg *n, uint32_t peer, NrgPeerInfo *out) {
     }
     int64_t now = env_now_ns(n->env);
     out->active_ns = n->heard_ns[i] > 0 ? now - n->heard_ns[i] : now;
+    out->offline = out->active_ns > LIMIT_CLUSTER_CURRENT_NS;
     if (raft_role(n->r) == RAFT_LEADER) {
         uint64_t last = raft_last_index(n->r), match = raft_match_of(n->r, peer);
         out->lag = last > match ? last - match : 0;
         out->current = out->lag == 0 && out->active_ns <= LIMIT_CLUSTER_CURRENT_NS;
-    } else {
-        out->current = out->active_ns <= LIMIT_CLUSTER_CURRENT_NS;
+        /* Silence is evidence only if we were listening. A follower hears from the leader
+         * alone, so a leader elected moments ago has not yet had a member's answer to its
+         * first appends (a busy server's can take a few hundred ms): until it has led for a
+         * whole window, unheard is "not known", not "offline". Placing on such a member is
+         * what nats-server does too (it marks a peer offline only once it misses its
+         * updates); calling it offline shrank a PEER.REMOVE's group instead of replacing. */
+        out->offline = out->offline && now - n->lead_ns > LIMIT_CLUSTER_CURRENT_NS;
     }
 }

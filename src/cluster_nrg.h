@@ -132,6 +132,8 @@ typedef struct NrgPeerInfo {
     bool current;           /* leader: its log matches ours and it answered lately */
     int64_t active_ns;      /* since we last heard from it (0 for self) */
     uint64_t lag;           /* leader only: entries it is behind */
+    bool offline;           /* silent for a whole LIMIT_CLUSTER_CURRENT_NS that we listened
+                               through (see nrg_peer_info) */
 } NrgPeerInfo;
 
 Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ctx, GError **error);

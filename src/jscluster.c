@@ -71,8 +71,9 @@
  *   the snapshot plus a catch-up. A removed leader is gone at once: the others elect.
  *
  * PLACEMENT
- *   The meta leader picks num_replicas peers among the meta group's members that it heard
- *   from within LIMIT_CLUSTER_CURRENT_NS (itself included), fewest streams hosted first,
+ *   The meta leader picks num_replicas peers among the meta group's members that are not
+ *   offline (itself included): heard from within LIMIT_CLUSTER_CURRENT_NS, or not heard yet
+ *   by a leader elected less than that long ago (nrg_peer_info), fewest streams hosted first,
  *   ties broken by the environment's randomness. More replicas than servers: 10005
  *   "no suitable peers for placement"; enough servers but some silent: 10005
  *   "no suitable peers for placement, peer offline"; more than 5: 10052. The first peer is
@@ -1471,7 +1472,7 @@ static bool place(JsCluster *c, int r, uint32_t *out, GError **error) {
     for (size_t i = 0; i < n; i++) {
         NrgPeerInfo pi;
         nrg_peer_info(c->meta, members[i], &pi);
-        if (members[i] != c->self && pi.active_ns > LIMIT_CLUSTER_CURRENT_NS) continue;
+        if (members[i] != c->self && pi.offline) continue;
         live[nl] = members[i];
         load[nl] = hosted_count(c, members[i]);
         tie[nl] = env_random_u64(c->env);

@@ -842,6 +842,51 @@ static void test_meta_stepdown(void) {
     world_free(w);
 }
 
+/* Placement counts a member offline only after a whole LIMIT_CLUSTER_CURRENT_NS of silence
+ * that the meta leader listened through. A leader elected moments ago has not yet heard a
+ * member's answer to its first appends: it places on it (a PEER.REMOVE right after an
+ * election shrank the group instead of replacing the peer, because the busy fourth server
+ * had not answered yet). A leader that has listened longer refuses: 10005 "peer offline". */
+static void test_meta_placement_liveness(void) {
+    World *w = js_world(4);
+    int l = wait_meta(w, 100 * MS);
+    int p = (l + 1) % 4; /* silent from now on: the next leader never hears it */
+    partition(w, p, true);
+    advance(w, 1000 * MS);
+    int q = (l + 2) % 4; /* a client on a connected node */
+    g_autofree char *sd = request(w, q, "$JS.API.META.LEADER.STEPDOWN", "");
+    TEST_ASSERT_JSON(sd, "$.success", "true");
+    const char *l2 = NULL;
+    for (int64_t t = 0; t < 3000 * MS && l2 == NULL; t += 10 * MS) {
+        advance(w, 10 * MS);
+        const char *seen = NULL;
+        bool agree = true;
+        for (int i = 0; i < w->n; i++) {
+            if (i == p) continue;
+            const char *li = jscluster_meta_leader(w->node[i].cl);
+            agree &= li != NULL && strcmp(li, w->node[l].name) != 0 && (seen == NULL || strcmp(seen, li) == 0);
+            seen = li;
+        }
+        if (agree) l2 = seen;
+    }
+    g_assert_nonnull(l2);
+    advance(w, 100 * MS); /* its no-op applied */
+
+    g_autofree char *fresh = request(w, q, "$JS.API.STREAM.CREATE.FRESH", "{\"name\":\"FRESH\",\"num_replicas\":4}");
+    TEST_ASSERT_JSON(fresh, "$.did_create", "true");
+
+    advance(w, 1000 * MS); /* now it has listened for a whole window: p is offline */
+    g_autofree char *late = request(w, q, "$JS.API.STREAM.CREATE.LATE", "{\"name\":\"LATE\",\"num_replicas\":4}");
+    TEST_ASSERT_JSON(late, "$.error.err_code", "10005");
+    TEST_ASSERT_JSON(late, "$.error.description", "no suitable peers for placement, peer offline");
+
+    partition(w, p, false); /* back: it hosts its replica of FRESH */
+    for (int64_t t = 0; t < 3000 * MS && jetstream_lookup(w->node[p].js, "FRESH") == NULL; t += 10 * MS)
+        advance(w, 10 * MS);
+    g_assert_nonnull(jetstream_lookup(w->node[p].js, "FRESH"));
+    world_free(w);
+}
+
 /* The pull watchers of test_consumer_pull_across_leader_change: one more connection on every
  * node, subscribed to _INBOX.pull.> (the world's bridge copies a message as published, not a
  * consumer's delivery, so the one on the delivering node sees it). */
@@ -945,6 +990,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/meta/create", test_meta_create);
     g_test_add_func("/cluster/meta/unavailable", test_meta_unavailable);
     g_test_add_func("/cluster/meta/stepdown", test_meta_stepdown);
+    g_test_add_func("/cluster/meta/placement-liveness", test_meta_placement_liveness);
     g_test_add_func("/cluster/stream/failover", test_stream_failover);
     g_test_add_func("/cluster/stream/pipeline", test_stream_pipeline);
     g_test_add_func("/cluster/stream/snapshot-catchup", test_stream_snapshot_catchup);
