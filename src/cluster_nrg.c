@@ -30,10 +30,22 @@
  *   a follower still answers only after its fsync (the broken variant js-append-before-fsync
  *   does not, and the checkers catch it).
  *
- * LIVENESS OF PEERS
+ * LIVENESS AND PROGRESS OF PEERS
  *   "active" (stream info's replicas[].active) is the time since any message from that peer
- *   was stepped; "current" is: the leader knows its log matches up to our last index, and it
- *   was active within LIMIT_CLUSTER_CURRENT_NS.
+ *   was stepped. "current" must mean more than "its Raft log matches ours": a follower's
+ *   owner may be far behind its log. A replica catching up its store from a peer is held
+ *   (nrg_hold): its log is complete, acknowledged and matched, and its store is not. So
+ *   every APPEND_RESP a member sends carries, in the otherwise unused commit field, its
+ *   APPLIED index: how far its owner's state is whole (0 while held or failed). It is the
+ *   index before this batch's applies (answers leave before apply_committed), so it trails
+ *   the commit index it follows by one heartbeat at most. The leader keeps the latest per
+ *   peer and says "current" when: the peer's log matches through our last index, it was
+ *   active within LIMIT_CLUSTER_CURRENT_NS, and it has applied everything we had committed
+ *   LIMIT_CLUSTER_APPLIED_TICKS ticks ago (commit_ago, sampled every tick). Once nothing
+ *   is being written, that is everything committed: "current" then means its store has
+ *   every message, which is what a client reading from that replica expects. Under a steady
+ *   load a healthy follower stays current: its applied index is a few milliseconds old,
+ *   the sample it is compared with is older.
  */
 #include "cluster_nrg.h"
 
@@ -56,6 +68,8 @@ struct Nrg {
     uint32_t *peers;
     size_t n_peers;
     int64_t *heard_ns;        /* per peer (index as in peers): last message from it */
+    uint64_t *peer_applied;   /* per peer: the applied index its last APPEND_RESP carried */
+    uint64_t commit_ago[LIMIT_CLUSTER_APPLIED_TICKS]; /* commit index sampled each tick, newest first */
     NrgCallbacks cb;
     void *ctx;
     ServerInternalSub *sub;
@@ -99,7 +113,9 @@ static int peer_index(const Nrg *n, uint32_t id) {
 /* ------------------------------------------------------------------ the Ready loop */
 
 static void send_msg(Nrg *n, const RaftMsg *m) {
-    g_autoptr(GBytes) enc = raft_msg_encode(m);
+    RaftMsg c = *m; /* a shallow copy: only encoded */
+    if (c.type == RAFT_MSG_APPEND_RESP) c.commit = n->held || n->failed ? 0 : n->applied; /* PROGRESS OF PEERS */
+    g_autoptr(GBytes) enc = raft_msg_encode(&c);
     char hex[9];
     g_autofree char *subject = g_strdup_printf("$NRG.%s.%s", n->group, nrg_peer_hex(m->to, hex));
     gsize len;
@@ -250,6 +266,8 @@ static void sync_tick(void *arg) {
 static void tick(void *arg) {
     Nrg *n = arg;
     n->tick_timer = env_timer_add(n->env, LIMIT_CLUSTER_TICK_NS, tick, n);
+    memmove(n->commit_ago + 1, n->commit_ago, sizeof n->commit_ago - sizeof n->commit_ago[0]);
+    n->commit_ago[0] = raft_commit(n->r);
     raft_tick(n->r);
     want_work(n);
 }
@@ -264,6 +282,7 @@ static void on_msg(void *ctx, const ServerMsg *m) {
     }
     int i = peer_index(n, msg.from);
     if (i >= 0) n->heard_ns[i] = env_now_ns(n->env);
+    if (i >= 0 && msg.type == RAFT_MSG_APPEND_RESP && !msg.reject) n->peer_applied[i] = msg.commit;
     if (!raft_step(n->r, &msg, &err))
         env_log(n->env, ENV_LOG_DEBUG, "raft group %s: message refused: %s", n->group, err->message);
     raft_msg_clear(&msg);
@@ -323,6 +342,7 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
     n->peers = g_memdup2(cfg->peers, cfg->n_peers * sizeof(uint32_t));
     n->n_peers = cfg->n_peers;
     n->heard_ns = g_new0(int64_t, cfg->n_peers);
+    n->peer_applied = g_new0(uint64_t, cfg->n_peers);
     n->cb = *cb;
     n->ctx = ctx;
     n->last_role = raft_role(r);
@@ -359,6 +379,7 @@ void nrg_free(Nrg *n) {
     if (n->boot_snapshot != NULL) g_bytes_unref(n->boot_snapshot);
     g_free(n->peers);
     g_free(n->heard_ns);
+    g_free(n->peer_applied);
     g_free(n->group);
     g_free(n->dir);
     g_free(n);
@@ -432,11 +453,14 @@ const uint32_t *nrg_voters(const Nrg *n, size_t *count) { return raft_peers(n->r
 
 void nrg_set_peers(Nrg *n, const uint32_t *peers, size_t count) {
     int64_t *heard = g_new0(int64_t, count);
+    uint64_t *applied = g_new0(uint64_t, count);
     for (size_t i = 0; i < count; i++) {
         int j = peer_index(n, peers[i]);
-        if (j >= 0) heard[i] = n->heard_ns[j];
+        if (j >= 0) heard[i] = n->heard_ns[j], applied[i] = n->peer_applied[j];
     }
     g_free(n->heard_ns);
+    g_free(n->peer_applied);
+    n->peer_applied = applied;
     g_free(n->peers);
     n->heard_ns = heard;
     n->peers = g_memdup2(peers, count * sizeof(uint32_t));
@@ -508,7 +532,9 @@ void nrg_peer_info(const Nrg *n, uint32_t peer, NrgPeerInfo *out) {
     if (raft_role(n->r) == RAFT_LEADER) {
         uint64_t last = raft_last_index(n->r), match = raft_match_of(n->r, peer);
         out->lag = last > match ? last - match : 0;
-        out->current = out->lag == 0 && out->active_ns <= LIMIT_CLUSTER_CURRENT_NS;
+        out->applied = n->peer_applied[i];
+        out->current = out->lag == 0 && out->active_ns <= LIMIT_CLUSTER_CURRENT_NS &&
+                       out->applied >= n->commit_ago[LIMIT_CLUSTER_APPLIED_TICKS - 1]; /* PROGRESS OF PEERS */
         /* Silence is evidence only if we were listening. A follower hears from the leader
          * alone, so a leader elected moments ago has not yet had a member's answer to its
          * first appends (a busy server's can take a few hundred ms): until it has led for a

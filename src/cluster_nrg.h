@@ -129,9 +129,11 @@ typedef struct NrgConfig {
 } NrgConfig;
 
 typedef struct NrgPeerInfo {
-    bool current;           /* leader: its log matches ours and it answered lately */
+    bool current;           /* leader: its log matches ours, it answered lately and it has
+                               applied what we had committed a few ticks ago (cluster_nrg.c) */
     int64_t active_ns;      /* since we last heard from it (0 for self) */
-    uint64_t lag;           /* leader only: entries it is behind */
+    uint64_t lag;           /* leader only: entries its log is behind */
+    uint64_t applied;       /* leader only: its last reported applied index (0: held) */
     bool offline;           /* silent for a whole LIMIT_CLUSTER_CURRENT_NS that we listened
                                through (see nrg_peer_info) */
 } NrgPeerInfo;

@@ -133,7 +133,6 @@ typedef struct Assignment {
     int64_t cu_started_ns;
     uint32_t cu_behind;     /* bit i: peer i answered "cannot help" since our last progress */
     bool lazy;              /* the groups' sync policy is lazy (a power cut may lose everywhere) */
-    int64_t cu_serving_ns[LIMIT_CLUSTER_REPLICAS_MAX]; /* we served peer i a batch, more to come */
 } Assignment;
 
 /* A reply the leader sends when it applies the entry that carries it. */
@@ -236,10 +235,7 @@ static void build_cluster_info(JsCluster *c, Assignment *a, JsonBuilder *b, bool
         for (int i = 0; i < a->n_peers; i++) {
             if (a->peers[i] == leader) continue;
             NrgPeerInfo pi = {0};
-            if (a->nrg != NULL) nrg_peer_info(a->nrg, a->peers[i], &pi);
-            /* being fed a catch-up: its Raft log matches, its store does not yet */
-            if (a->cu_serving_ns[i] > 0 && env_now_ns(c->env) - a->cu_serving_ns[i] <= LIMIT_CLUSTER_CURRENT_NS)
-                pi.current = false;
+            if (a->nrg != NULL) nrg_peer_info(a->nrg, a->peers[i], &pi); /* held: not current */
             json_builder_begin_object(b);
             jsonu_add_string(b, "name", peer_name(c, a->peers[i]));
             jsonu_add_bool(b, "current", pi.current);
@@ -749,7 +745,7 @@ static void stream_state(void *ctx) {
  *   dropped) it CATCHES UP: the group is held (cluster_nrg.h: entries after the snapshot wait
  *   in the Raft log, this member does not campaign and cannot lead) while it asks a peer
  *
- *       _MJ.CU.<group>.<peer>  {"from","to","index","peer"}   reply to _MJ.CUR.<group>.<self>
+ *       _MJ.CU.<group>.<peer>  {"from","to","index"}   reply to _MJ.CUR.<group>.<self>
  *
  *   for the next batch: | from u64 | through u64 | n u32 | n x (seq u64 | ts i64 |
  *   subj_len u16 | subj | hdr_len u32 | hdr | data_len u32 | data) |: the messages it has in
@@ -760,7 +756,9 @@ static void stream_state(void *ctx) {
  *   someone else"), from its store up to its last seq, even while it is catching up itself. The state is the store's own last seq, so the
  *   fetch resumes anywhere: after a timeout, with the next peer, after a leader change, after
  *   a restart. When the store reaches the snapshot's last seq, the group is released and the
- *   waiting entries are applied. The leader reports a peer it is feeding as not current.
+ *   waiting entries are applied. A held member reports applied index 0 in its append
+ *   responses, so the leader shows it as not current until its store is whole and the
+ *   waiting entries are applied, whoever feeds it (cluster_nrg.c, PROGRESS OF PEERS).
  *   Under a lazy sync policy a power cut can lose a message everywhere: once every peer has
  *   said it cannot help (or after LIMIT_CLUSTER_CATCHUP_GIVEUP_NS) the fetch gives up, marks
  *   the rest as gaps and says so. With nobody to ask (R1) it gives up at once. At the default
@@ -841,8 +839,8 @@ static void cu_send(Assignment *a) {
     char hex[9];
     g_autofree char *subject = g_strdup_printf("_MJ.CU.%s.%s", a->group, nrg_peer_hex(to, hex));
     g_autofree char *req = g_strdup_printf("{\"from\":%" G_GUINT64_FORMAT ",\"to\":%" G_GUINT64_FORMAT
-                                           ",\"index\":%" G_GUINT64_FORMAT ",\"peer\":%u}",
-                                           s.last_seq + 1, a->cu_to, a->cu_index, c->self);
+                                           ",\"index\":%" G_GUINT64_FORMAT "}",
+                                           s.last_seq + 1, a->cu_to, a->cu_index);
     server_publish(c->srv, subject, a->cu_reply, NULL, 0, req, strlen(req));
 }
 
@@ -853,9 +851,9 @@ static void cu_serve(void *ctx, const ServerMsg *m) {
     if (m->reply_len == 0 || a->st == NULL || a->nrg == NULL) return;
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
-    int64_t from = 0, to = 0, index = 0, peer = 0;
+    int64_t from = 0, to = 0, index = 0;
     if (o == NULL || !jsonu_get_int(o, "from", &from) || !jsonu_get_int(o, "to", &to) ||
-        !jsonu_get_int(o, "index", &index) || !jsonu_get_int(o, "peer", &peer) || from < 1 || to < from)
+        !jsonu_get_int(o, "index", &index) || from < 1 || to < from)
         return;
     g_autofree char *reply = g_strndup(m->reply, m->reply_len);
     Store *store = stream_store(a->st);
@@ -894,8 +892,6 @@ static void cu_serve(void *ctx, const ServerMsg *m) {
     put64(out->data, (uint64_t)from);
     put64(out->data + 8, through);
     put32(out->data + 16, n);
-    for (int i = 0; i < a->n_peers; i++) /* feeding it: not current until the last batch */
-        if (a->peers[i] == (uint32_t)peer) a->cu_serving_ns[i] = through > 0 && through < (uint64_t)to ? env_now_ns(c->env) : 0;
     server_publish(c->srv, reply, NULL, NULL, 0, out->data, out->len);
     g_byte_array_unref(out);
 }

@@ -148,6 +148,7 @@ G_STATIC_ASSERT(LIMIT_RAFT_ENTRY_BYTES_MAX <= LIMIT_RAFT_APPEND_BYTES_MAX);
 #define LIMIT_CLUSTER_ELECTION_TICKS 6
 #define LIMIT_CLUSTER_HEARTBEAT_TICKS 1
 #define LIMIT_CLUSTER_CURRENT_NS (2LL * LIMIT_CLUSTER_ELECTION_TICKS * LIMIT_CLUSTER_TICK_NS) /* "current" replica */
+#define LIMIT_CLUSTER_APPLIED_TICKS 3 /* "current": it applied what was committed this many ticks ago */
 #define LIMIT_CLUSTER_HELLO_NS (250LL * 1000000LL)  /* peer announcements while the meta group forms */
 #define LIMIT_CLUSTER_PEERS_MAX LIMIT_RAFT_PEERS_MAX   /* JetStream servers in one cluster */
 #define LIMIT_CLUSTER_REPLICAS_MAX 5                   /* num_replicas (nats-server: "maximum replicas is 5") */

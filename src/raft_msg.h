@@ -101,7 +101,8 @@ typedef struct RaftMsg {
     uint64_t index;      /* VOTE, PRE_VOTE: last log index; APPEND: prevLogIndex;
                             APPEND_RESP: match index (accept) or the rejected prevLogIndex;
                             SNAPSHOT: its last index */
-    uint64_t commit;     /* APPEND: leaderCommit */
+    uint64_t commit;     /* APPEND: leaderCommit; APPEND_RESP: raft.c leaves it 0, the broker
+                            puts the sender's applied index there (cluster_nrg.c) */
     bool reject;         /* responses: FALSE = granted / accepted */
     uint64_t hint_term;  /* APPEND_RESP reject: term of the follower's entry at index (0: none) */
     uint64_t hint_index; /* APPEND_RESP reject: first index of hint_term, or last index + 1 */

@@ -54,6 +54,7 @@ struct World {
     int depth;
     bool with_cluster;
     uint64_t snapshot_entries; /* JsClusterConfig's, for every node (0: the limit) */
+    const char *drop_to[MAXN]; /* messages to node j whose subject starts with this are lost */
 };
 
 /* ------------------------------------------------------------------ the bridge */
@@ -82,6 +83,7 @@ static void bridge_msg(void *ctx, const ServerMsg *m) {
     for (int j = 0; j < w->n; j++) {
         Node *to = &w->node[j];
         if (to == from || to->srv == NULL || w->cut[from->i][j]) continue;
+        if (w->drop_to[j] != NULL && g_str_has_prefix(subject, w->drop_to[j])) continue;
         server_publish(to->srv, subject, reply, m->hdr, m->hdr_len, m->payload, m->payload_len);
     }
     w->depth--;
@@ -698,6 +700,57 @@ static void test_stream_snapshot_catchup(void) {
     world_free(w);
 }
 
+/* Is `name` a current replica of `stream` in node i's stream info (its cluster block)? */
+static bool replica_current(World *w, int i, const char *stream, const char *name) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    stream_build_cluster_info(jetstream_lookup(w->node[i].js, stream), b, false);
+    json_builder_end_object(b);
+    g_autofree char *json = jsonu_builder_to_string(b);
+    for (int k = 0; k < MAXN; k++) {
+        g_autofree char *np = g_strdup_printf("$.cluster.replicas[%d].name", k);
+        g_autofree char *cp = g_strdup_printf("$.cluster.replicas[%d].current", k);
+        g_autofree char *n = test_json_path(json, np);
+        g_autofree char *cur = test_json_path(json, cp);
+        if (strcmp(n, name) == 0) return strcmp(cur, "true") == 0;
+    }
+    return false;
+}
+
+/* "current" means the replica's store is whole (cluster_nrg.c, PROGRESS OF PEERS): a
+ * follower restarted behind the leader's snapshot catches up from the OTHER follower (the
+ * leader never sees its catch-up requests), so its Raft log matches the leader's long before
+ * its store does. At every step the leader shows it current only once it has every message. */
+static void test_stream_current_means_whole(void) {
+    World *w = js_world_snap(3, 64);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.BIG", "{\"name\":\"BIG\",\"subjects\":[\"big.>\"],\"num_replicas\":3}");
+    int l = node_of(w, test_json_path(cr, "$.cluster.leader"));
+    g_assert_cmpint(l, >=, 0);
+    int client = (l + 1) % 3, victim = (l + 2) % 3;
+    uint64_t last = 0;
+    for (int b = 0; b < 3; b++) last = publish_burst(w, client, "a", b * 100, 100);
+    node_stop(&w->node[victim]);
+    for (int b = 0; b < 10; b++) last = publish_burst(w, client, "b", b * 100, 100);
+    advance(w, 500 * MS);
+    g_assert_false(replica_current(w, l, "BIG", w->node[victim].name));
+    w->drop_to[l] = "_MJ.CU."; /* the leader never hears a catch-up request */
+    js_node_start(w, victim);
+    int64_t t0 = test_env_now(w->node[victim].te), took = -1;
+    for (int64_t t = 0; t < 5000 * MS && took < 0; t += STEP_NS) {
+        advance(w, STEP_NS);
+        if (!replica_current(w, l, "BIG", w->node[victim].name)) continue;
+        took = test_env_now(w->node[victim].te) - t0;
+        g_assert_cmpuint(stored(w, victim, "BIG"), ==, last);
+    }
+    g_assert_cmpint(took, >=, LIMIT_CLUSTER_CATCHUP_TIMEOUT_NS); /* the leader did not answer */
+    g_test_message("restarted follower current after %d ms (virtual), its store whole", (int)(took / MS));
+    g_autofree char *log = test_env_take_log(w->node[victim].te);
+    g_assert_nonnull(strstr(log, "installing the leader's snapshot"));
+    g_assert_nonnull(strstr(log, "caught up through seq"));
+    check_all(w);
+    world_free(w);
+}
+
 /* What a crashed node's disk holds of a stream's store: open the folder directly, as a
  * restart would (a replica's store: STORE_SYNC_REPLICA, cut at damage). */
 static void store_on_disk(World *w, int i, const char *stream, StoreState *out) {
@@ -994,6 +1047,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/failover", test_stream_failover);
     g_test_add_func("/cluster/stream/pipeline", test_stream_pipeline);
     g_test_add_func("/cluster/stream/snapshot-catchup", test_stream_snapshot_catchup);
+    g_test_add_func("/cluster/stream/current-means-whole", test_stream_current_means_whole);
     g_test_add_func("/cluster/stream/acked-from-raft-log", test_stream_acked_from_raft_log);
     g_test_add_func("/cluster/stream/compaction-syncs-store", test_stream_compaction_syncs_store);
     g_test_add_func("/cluster/stream/purge-replay", test_stream_purge_replay);
