@@ -106,6 +106,7 @@ typedef struct {
     int replicas;  /* jspub-r3 / jspubasync-r3: the stream's num_replicas (1 otherwise) */
     const char *dir; /* -D: the folder of fsync-append / fsync-prealloc's file */
     int header;
+    int msg_ids;   /* -I: jsgrow sends a Nats-Msg-Id with every message (a header on each) */
     int verbose;
 } Opts;
 
@@ -1242,10 +1243,19 @@ static jsCtx *js_async_ctx(natsConnection *nc)
 /* Publish `n` messages asynchronously and wait for every ack; returns the seconds taken. */
 static double js_publish_n(jsCtx *js, const char *subject, const char *payload, int size, long n)
 {
+    static long ids; /* -I: a fresh Nats-Msg-Id per message, unique within this run */
+    char id[48];
+    jsPubOptions ido;
+    jsPubOptions_Init(&ido);
     double t0 = now_s();
-    for (long i = 0; i < n; i++)
-        if (js_PublishAsync(js, subject, payload, size, NULL) != NATS_OK)
+    for (long i = 0; i < n; i++) {
+        if (opt.msg_ids) {
+            snprintf(id, sizeof id, "bench-%d-%ld", (int)getpid(), ++ids);
+            ido.MsgId = id;
+        }
+        if (js_PublishAsync(js, subject, payload, size, opt.msg_ids ? &ido : NULL) != NATS_OK)
             fail("async publish: %s", nats_GetLastError(NULL));
+    }
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = (int64_t)(opt.timeout_s * 1000);
@@ -1260,7 +1270,9 @@ static double js_publish_n(jsCtx *js, const char *subject, const char *payload, 
 /* jsgrow: a fresh stream grows to -n messages (default 1,000,000) by async publish, window
  * 4,000; one line per -w messages (default 100,000): jsgrow,server,stored,msgs_per_s.
  * The stream is LEFT IN PLACE (scaling.sh restarts the server on it and times recovery).
- * -A: append -n more to the existing stream instead (`stored` then counts from its size). */
+ * -A: append -n more to the existing stream instead (`stored` then counts from its size).
+ * -I: every message carries a unique Nats-Msg-Id (a header), so a restart rebuilds the dedup
+ * window of them (scaling.sh's restart_ids rows). */
 static void run_jsgrow(int size)
 {
     long total = opt.count > 0 ? opt.count : 1000000;
@@ -1580,7 +1592,7 @@ static void usage(void)
             "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget\n"
             "disk:      -D DIR fsync-append fsync-prealloc (no server: the disk's fdatasync rate)\n"
             "scaling:   jsgrow jsconsumers idle jsready jsmany jsmanyready; -S N adds N non-matching\n"
-            "           subs to pub/pubsub\n"
+            "           subs to pub/pubsub; -I: jsgrow sends a Nats-Msg-Id with every message\n"
             "cluster:   -c PORT,PORT[,PORT] pubsub-route (publisher on the first node, subscriber on\n"
             "           the second) queue-route (4 queue members over the nodes, publisher on the first)\n"
             "           -c P1,P2,P3 jspub-r3 jspubasync-r3 (an R3 stream, the client on its leader's node)\n");
@@ -1590,7 +1602,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:S:c:D:AHv")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:S:c:D:AHIv")) != -1) {
         switch (c) {
         case 'c':
             for (char *tok = strtok(optarg, ","); tok != NULL && opt.nports < 8; tok = strtok(NULL, ","))
@@ -1608,6 +1620,7 @@ int main(int argc, char **argv)
         case 'A': opt.append = 1; break;
         case 'D': opt.dir = optarg; break;
         case 'H': opt.header = 1; break;
+        case 'I': opt.msg_ids = 1; break;
         case 'v': opt.verbose = 1; break;
         default: usage();
         }

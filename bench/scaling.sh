@@ -22,6 +22,8 @@
 #              100 k, 1 M and (BIG=1, the default when 3 GB of disk are free and the run is on
 #              time) 5 M messages; the VmRSS after each (restart_rss). The RSS growth of
 #              publishing the 1 M (stored_msg_rss at 1000000) is memory per message too.
+#              restart_ids: the same at 1 M messages that each carry a Nats-Msg-Id (jsgrow -I),
+#              restarted inside the 2-minute dedup window. fresh_rss: a fresh server's VmRSS.
 #   many       MANY (10,000) file streams of one message each, created on a fresh server
 #              (under the shell's own descriptor limit: nats-server 2.9.10 cannot create more
 #              than ~500 file streams under 1,024, "error creating store for stream"), then
@@ -32,7 +34,12 @@
 # USAGE
 #   bench/scaling.sh            (make bench-scaling), bounded: every run has a timeout and
 #                               the 5 M step is skipped when the run is past TIME_BUDGET_BIG s.
-#   Environment: SUB_POINTS, SUB_ROUNDS, GROW_TO, GROW_ROUNDS, CONS_MAX, CONS_ROUNDS, IDLE_CONNS,
+#   FIGURES="restart" bench/scaling.sh   only some figures (subs consumers idle restart grow
+#                               many; restart = stored messages, restarts at 100 k / 1 M / 5 M
+#                               and restart_ids, without the minijet-2m growth curve): a partial
+#                               run, bench/results/<date>-scaling-partial*.csv, no plots; a
+#                               restart-only run becomes LATEST's `restart` line.
+#   Environment: FIGURES, SUB_POINTS, SUB_ROUNDS, GROW_TO, GROW_ROUNDS, CONS_MAX, CONS_ROUNDS, IDLE_CONNS,
 #   IDLE_ROUNDS, RESTART_ROUNDS, BIG (0/1), MANY (0 = skip), MANY_ROUNDS, MANY_NOFILE, MINIJET,
 #   NATS_SERVER, BENCH.
 #
@@ -43,6 +50,9 @@
 set -u
 cd "$(dirname "$0")/.."
 
+ALL_FIGURES="subs consumers idle restart grow many"
+FIGURES=${FIGURES:-$ALL_FIGURES}
+want() { [[ " $FIGURES " == *" $1 "* ]]; }
 SUB_POINTS=${SUB_POINTS:-"1 10 100 1000 10000 100000"}
 SUB_ROUNDS=${SUB_ROUNDS:-3}
 GROW_TO=${GROW_TO:-1000000}
@@ -74,8 +84,10 @@ if [ -z "${BIG:-}" ]; then
 fi
 stamp=$(date +%Y-%m-%d_%H%M%S)
 mkdir -p bench/results plots
-raw=bench/results/$stamp-scaling.csv
-summary=bench/results/$stamp-scaling-summary.csv
+run=$stamp-scaling
+[ "$FIGURES" = "$ALL_FIGURES" ] || run=$stamp-scaling-partial
+raw=bench/results/$run.csv
+summary=bench/results/$run-summary.csv
 echo "figure,server,x,value,unit,round" >"$raw"
 
 declare -A pid=() port=()
@@ -141,8 +153,10 @@ echo "scaling: minijet vs $("$NATS_SERVER" --version 2>&1 | head -1) — $(date 
 echo "  subs points: $SUB_POINTS x $SUB_ROUNDS rounds; grow to $GROW_TO; consumers to $CONS_MAX x $CONS_ROUNDS rounds;"
 echo "  $IDLE_CONNS idle connections x $IDLE_ROUNDS rounds; restart at 100k, $GROW_TO$([ "$BIG" = 1 ] && echo ", 5M (if on time)") x $RESTART_ROUNDS;"
 echo "  $MANY streams under ulimit -n $MANY_NOFILE, $MANY_ROUNDS restarts; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$FIGURES" = "$ALL_FIGURES" ] || echo "  figures: $FIGURES (a partial run)"
 
 # ------------------------------------------------------------------ subs
+if want subs; then
 for s in "${SERVERS2[@]}"; do start "$s" || exit 1; done
 for n in $SUB_POINTS; do
   for ((r = 1; r <= SUB_ROUNDS; r++)); do
@@ -156,8 +170,10 @@ for n in $SUB_POINTS; do
   say "subs $n: $(awk -F, -v n="$n" '$1 == "subs" && $3 == n { printf "%s=%s ", $2, $4 }' "$raw")"
 done
 for s in "${SERVERS2[@]}"; do stop "$s"; done
+fi
 
 # ------------------------------------------------------------------ consumers
+want consumers || CONS_ROUNDS=0
 for ((r = 1; r <= CONS_ROUNDS; r++)); do
   order=(minijet minijet-2m nats-server); (( r % 2 == 0 )) && order=(nats-server minijet-2m minijet)
   for s in "${order[@]}"; do
@@ -172,6 +188,7 @@ for ((r = 1; r <= CONS_ROUNDS; r++)); do
 done
 
 # ------------------------------------------------------------------ idle connections
+want idle || IDLE_ROUNDS=0
 for ((r = 1; r <= IDLE_ROUNDS; r++)); do
   order=("${SERVERS2[@]}"); (( r % 2 == 0 )) && order=(nats-server minijet)
   for s in "${order[@]}"; do
@@ -191,27 +208,28 @@ for ((r = 1; r <= IDLE_ROUNDS; r++)); do
     stop "$s"
   done
 done
-say "idle connections: $(awk -F, '$1 == "idle_conn" { printf "%s=%sB ", $2, $4 }' "$raw")"
+want idle && say "idle connections: $(awk -F, '$1 == "idle_conn" { printf "%s=%sB ", $2, $4 }' "$raw")"
 
 # ------------------------------------------------------------------ stored messages, restart at 100k
-restart_times() {  # NAME MSGS ROUNDS: stop, relaunch on the same store, time until ready
-  local s=$1 msgs=$2 k out
+restart_times() {  # NAME MSGS ROUNDS [FIGURE]: stop, relaunch on the same store, time until ready
+  local s=$1 msgs=$2 fig=${4:-restart} k out
   for ((k = 1; k <= $3; k++)); do
     stop "$s"
     sync; sleep 0.3
     launch "$s" keep
     out=$(bench 200 -p "${port[$s]}" -l "$s" -n "$msgs" -T 180 jsready)
     if [ -n "$out" ]; then
-      row restart_connect "$s" "$msgs" "$(echo "$out" | cut -d, -f3)" s "$k"
-      row restart "$s" "$msgs" "$(echo "$out" | cut -d, -f4)" s "$k"
-      row restart_rss "$s" "$msgs" "$(rss_kb "${pid[$s]}")" kB "$k"
+      row "${fig}_connect" "$s" "$msgs" "$(echo "$out" | cut -d, -f3)" s "$k"
+      row "$fig" "$s" "$msgs" "$(echo "$out" | cut -d, -f4)" s "$k"
+      row "${fig}_rss" "$s" "$msgs" "$(rss_kb "${pid[$s]}")" kB "$k"
     fi
   done
 }
-for s in "${SERVERS2[@]}"; do
+want restart && for s in "${SERVERS2[@]}"; do
   start "$s" || continue
   sleep 0.5
   before=$(rss_kb "${pid[$s]}")
+  row fresh_rss "$s" 0 "$before" kB
   disk_before=$(du -sb "$work/store-$s" | cut -f1)
   bench 120 -p "${port[$s]}" -l "$s" -n 100000 -T 110 jsgrow >/dev/null
   sleep 1
@@ -222,10 +240,13 @@ for s in "${SERVERS2[@]}"; do
   restart_times "$s" 100000 "$RESTART_ROUNDS"
   stop "$s"
 done
-say "stored message: $(awk -F, '$1 ~ /^stored_msg/ { printf "%s %s=%sB ", $1, $2, $4 }' "$raw")"
+want restart && say "stored message: $(awk -F, '$1 ~ /^stored_msg/ { printf "%s %s=%sB ", $1, $2, $4 }' "$raw")"
 
 # ------------------------------------------------------------------ grow to 1M, restart at 1M and 5M
-for s in minijet nats-server minijet-2m; do
+grow_servers="minijet nats-server minijet-2m"
+want grow || grow_servers="minijet nats-server"
+want restart || want grow || grow_servers=""
+for s in $grow_servers; do
   start "$s" || continue
   sleep 0.5
   before=$(rss_kb "${pid[$s]}")
@@ -235,7 +256,7 @@ for s in minijet nats-server minijet-2m; do
   sleep 1
   [ "$s" != minijet-2m ] && row stored_msg_rss "$s" "$GROW_TO" $(( ($(rss_kb "${pid[$s]}") - before) * 1024 / GROW_TO )) bytes_per_msg
   say "grow $s: $(awk -F, -v s="$s" '$1 == "grow" && $2 == s { printf "%dk=%.0fk ", $3 / 1000, $4 / 1000 }' "$raw")"
-  if [ "$s" != minijet-2m ]; then
+  if [ "$s" != minijet-2m ] && want restart; then
     restart_times "$s" "$GROW_TO" "$RESTART_ROUNDS"
     say "restart $s at $GROW_TO: $(awk -F, -v s="$s" -v n="$GROW_TO" '$1 == "restart" && $2 == s && $3 == n { printf "%ss ", $4 }' "$raw")"
     if [ "$BIG" = 1 ] && (( SECONDS - t_start < TIME_BUDGET_BIG )); then
@@ -250,7 +271,20 @@ for s in minijet nats-server minijet-2m; do
   rm -rf "$work/store-$s"
 done
 
+# Restarts inside the dedup window: 1 M messages that each carry a Nats-Msg-Id.
+if want restart; then
+  for s in "${SERVERS2[@]}"; do
+    start "$s" || continue
+    bench 300 -p "${port[$s]}" -l "$s" -I -n "$GROW_TO" -w "$GROW_TO" -T 290 jsgrow >/dev/null
+    restart_times "$s" "$GROW_TO" "$RESTART_ROUNDS" restart_ids
+    say "restart $s at $GROW_TO messages with ids: $(awk -F, -v s="$s" '$1 == "restart_ids" && $2 == s { printf "%ss ", $4 }' "$raw")"
+    stop "$s"
+    rm -rf "$work/store-$s"
+  done
+fi
+
 # More rounds of the growth curve alone (fresh servers, no restarts): one run is noisy.
+want grow || GROW_ROUNDS=1
 for ((r = 2; r <= GROW_ROUNDS; r++)); do
   for s in nats-server minijet-2m minijet; do
     start "$s" || continue
@@ -264,7 +298,7 @@ for ((r = 2; r <= GROW_ROUNDS; r++)); do
 done
 
 # ------------------------------------------------------------------ many streams, restart
-if (( MANY > 0 )); then
+if (( MANY > 0 )) && want many; then
   for s in "${SERVERS2[@]}"; do
     start "$s" || continue
     out=$(bench 900 -p "${port[$s]}" -l "$s" -n "$MANY" -T 880 jsmany)
@@ -330,7 +364,7 @@ for f in subs grow consumers restart restart_connect; do pivot "$f" >"$work/$f.d
   done
 } >"$work/memory.dat"
 
-if command -v gnuplot >/dev/null 2>&1; then
+if [ "$FIGURES" = "$ALL_FIGURES" ] && command -v gnuplot >/dev/null 2>&1; then
   sub="$(date +%Y-%m-%d), $(nproc) cores, medians"
   for f in subs grow consumers memory restart; do
     gnuplot -e "dir='$work'; outfile='plots/scaling-$f.png'; subtitle='$sub'" "plots/scaling-$f.gp" 2>>"$work/failures" \
@@ -344,6 +378,14 @@ column -s, -t "$summary" 2>/dev/null || cat "$summary"
 if [ -s "$work/failures" ]; then echo; echo "failures:"; sort -u "$work/failures" | head -20; fi
 echo "raw: $raw  summary: $summary  elapsed: $(( SECONDS - t_start )) s"
 
-# This run becomes the scaling results every generated table reads (tools/book/bench.py).
-sed -i "s/^scaling .*/scaling $stamp-scaling/" bench/results/LATEST
+# A full run becomes the scaling results every generated table reads (tools/book/bench.py);
+# a restart-only run the `restart` line (the restart rows); other partial runs neither.
+if [ "$FIGURES" = "$ALL_FIGURES" ]; then
+  sed -i "s/^scaling .*/scaling $run/" bench/results/LATEST
+elif [ "$FIGURES" = restart ]; then
+  if grep -q '^restart ' bench/results/LATEST; then sed -i "s/^restart .*/restart $run/" bench/results/LATEST
+  else echo "restart $run" >>bench/results/LATEST; fi
+else
+  exit 0
+fi
 python3 tools/book/book.py bench-sync

@@ -1423,7 +1423,11 @@ static uint64_t seg_index_replay(Store *s, Recovery *rc, Segment *g, uint64_t si
     SegIdxMsg m;
     gboolean bad = FALSE;
     uint64_t n = 0;
-    while (stale == NULL && segidx_next_msg(&walk, &m, &bad)) n++;
+    g_autofree uint64_t *per_subject = g_new0(uint64_t, x.subjects->len + 1); /* messages per subject */
+    while (stale == NULL && segidx_next_msg(&walk, &m, &bad)) {
+        n++;
+        per_subject[m.subject]++;
+    }
     if (stale == NULL && (bad || n != x.msgs)) stale = "its message list is malformed";
     if (stale != NULL) {
         env_log(s->env, ENV_LOG_WARN, "store %s: %s does not match %s (%s), scanning the segment", s->name, ipath,
@@ -1442,6 +1446,13 @@ static uint64_t seg_index_replay(Store *s, Recovery *rc, Segment *g, uint64_t si
             replay_record(s, rc, g, &r, 0, path);
         }
     }
+    /* Each subject looked up once, its list grown once to what this segment adds (not a hash
+     * lookup and a doubling per message); no deletes run below, so the pointers hold. */
+    g_autofree StoreSubject **subject = g_new0(StoreSubject *, x.subjects->len + 1);
+    for (guint i = 0; i < x.subjects->len; i++) {
+        const char *name = x.subjects->pdata[i];
+        if (per_subject[i] > 0) subject[i] = store_index_subject_for(s, name, strlen(name), per_subject[i]);
+    }
     while (segidx_next_msg(&x, &m, &bad)) {
         if (m.seq <= s->last_seq) {
             env_log(s->env, ENV_LOG_WARN, "store %s: %s: seq %" G_GUINT64_FORMAT " out of order, ignored", s->name,
@@ -1452,8 +1463,7 @@ static uint64_t seg_index_replay(Store *s, Recovery *rc, Segment *g, uint64_t si
             report_lost(s, rc->lost_from, m.seq - 1);
             rc->lost_from = 0;
         }
-        const char *subj = x.subjects->pdata[m.subject];
-        store_index_add(s, m.seq, m.ts_ns, subj, strlen(subj), m.has_hdr, m.bytes, ((uint64_t)g->no << 32) | m.off);
+        store_index_add_to(s, subject[m.subject], m.seq, m.ts_ns, m.has_hdr, m.bytes, ((uint64_t)g->no << 32) | m.off);
         g->live++;
         r = (Rec){.kind = KIND_MSG, .seq = m.seq, .ts_ns = m.ts_ns};
         seg_note(g, &r);

@@ -76,8 +76,7 @@ Stream *stream_open(const StreamHost *host, StreamConfig *cfg, int64_t created_n
     g_queue_init(&st->pending);
     st->repl_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_queue_init(&st->repl_held);
-    stream_dedup_rebuild(st);
-    stream_age_tick(st); /* expire what aged while we were down, then arm the timer */
+    stream_age_tick(st); /* (the dedup window is read when first needed: stream_dedup_rebuild) */ /* expire what aged while we were down, then arm the timer */
     stream_account(st);
     subscribe_subjects(st);
     return st;

@@ -35,6 +35,7 @@ struct Stream {
     GHashTable *dedup;        /* msg id -> DedupEntry* (lookup only) */
     GQueue dedup_order;       /* DedupEntry*, oldest first: what expires next */
     char *last_msg_id;        /* Nats-Msg-Id of the last stored message, NULL if it had none */
+    bool dedup_loaded;        /* dedup and last_msg_id are kept (false after open: AFTER A RESTART) */
     GQueue pending;           /* PendingAck*, in arrival order */
     EnvTimer age_timer;
     const StreamHooks *hooks; /* the consumer set's table, told of every append and removal */
@@ -58,7 +59,7 @@ struct Stream {
 
 /* stream_publish.c */
 void stream_on_msg(void *ctx, const ServerMsg *m);   /* the internal subscription's handler */
-void stream_dedup_rebuild(Stream *st);                /* after open: ids of the last window */
+void stream_dedup_rebuild(Stream *st);                /* once, when first needed: ids of the last window */
 void stream_dedup_entry_free(DedupEntry *d);
 void stream_pending_free(PendingAck *p);
 void stream_refused_close(Stream *st);                /* stream_close: drop the count */

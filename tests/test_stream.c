@@ -479,6 +479,26 @@ static void test_dedup(Fx *f, gconstpointer d) {
     g_assert_cmpstr(fresh, ==, "{\"stream\":\"DD\", \"seq\":4}");
 }
 
+/* After a restart the dedup window is read when first needed (stream_publish.c, AFTER A
+ * RESTART): by an Expected-Last-Msg-Id check, and after id-less appends that the table skipped
+ * until then. */
+static void test_dedup_lazy(Fx *f, gconstpointer d) {
+    create(f, "DL", "{\"name\":\"DL\",\"subjects\":[\"dl\"],\"duplicate_window\":10000000000}");
+    g_free(pub(f, "dl", "Nats-Msg-Id: X1", "1"));
+    fx_restart(f);
+    g_autofree char *e1 = pub(f, "dl", "Nats-Expected-Last-Msg-Id: X1", "2");
+    g_assert_cmpstr(e1, ==, "{\"stream\":\"DL\", \"seq\":2}");
+    g_free(pub(f, "dl", "Nats-Msg-Id: X3", "3"));
+    fx_restart(f);
+    g_free(pub(f, "dl", NULL, "4, no id: the table is not kept yet"));
+    g_autofree char *e2 = pub(f, "dl", "Nats-Expected-Last-Msg-Id: X3", "5");
+    assert_err(e2, "10070", "wrong last msg ID: "); /* the last message (4) has none */
+    g_autofree char *dup = pub(f, "dl", "Nats-Msg-Id: X3", "3 again");
+    g_assert_cmpstr(dup, ==, "{\"stream\":\"DL\", \"seq\":3,\"duplicate\": true}");
+    g_autofree char *x1 = pub(f, "dl", "Nats-Msg-Id: X1", "1 again");
+    g_assert_cmpstr(x1, ==, "{\"stream\":\"DL\", \"seq\":1,\"duplicate\": true}");
+}
+
 static void test_expected_headers(Fx *f, gconstpointer d) {
     create(f, "E", "{\"name\":\"E\",\"subjects\":[\"e.*\"]}");
     g_autofree char *s1 = pub(f, "e.a", "Nats-Expected-Stream: OTHER", "x");
@@ -1172,6 +1192,7 @@ int main(int argc, char **argv) {
     T("puback-format", test_puback_format);
     T("group-commit", test_group_commit);
     T("dedup", test_dedup);
+    T("dedup-lazy", test_dedup_lazy);
     T("expected-headers", test_expected_headers);
     T("expected-last-seq-gaps", test_expected_last_seq_gaps);
     T("rollup", test_rollup);

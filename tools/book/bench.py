@@ -12,6 +12,9 @@ bench/scaling.sh after a full run; the optional lines by hand, after a partial s
                                  layering (MINIJET_BASE=... bench/compare.sh)
     ceiling    <stamp>-partial   sync publish beside the disk's fdatasync rate (SCENARIOS="jspub
                                  kvput" bench/compare.sh; issue 15)
+    restart    <stamp>-scaling-partial   the restart rows alone (FIGURES=restart bench/scaling.sh
+                                 writes this line): bench/LATEST.md's restart table and the
+                                 summary's restart row; appendix B.9 keeps the full run's
 A Markdown file holds a generated table between
     <!-- bench:NAME -->   and   <!-- bench:end -->
 where NAME is one of TABLES below. `python3 tools/book/book.py bench-sync` rewrites those
@@ -266,10 +269,45 @@ def table_scaling_memory(b, sc):
     return out
 
 
-def rss_per_msg_after_restart(sc, server, x):
+def rss_per_msg_after_restart(sc, server, x, fig="restart"):
     """RSS after a restart on x messages less a fresh server's, per message (bytes)."""
-    return ((float(srow(sc, "restart_rss", server, x)["median"])
-             - float(srow(sc, "idle_conn_rss_before", server, 0)["median"])) * 1024 / x)
+    fresh = "fresh_rss" if xs(sc, "fresh_rss", server) else "idle_conn_rss_before"
+    return ((float(srow(sc, fig + "_rss", server, x)["median"])
+             - float(srow(sc, fresh, server, 0)["median"])) * 1024 / x)
+
+
+def restart_rows(sc):
+    """The rows the restart figures come from: LATEST's `restart` sitting if it names one."""
+    r = runs()
+    return summary(r["restart"]) if "restart" in r else sc
+
+
+def table_restart(b, sc):
+    """bench/LATEST.md: restart until served, minijet beside nats-server, from the restart sitting."""
+    rs = restart_rows(sc)
+
+    def cell(fig, srv, x):
+        m = srow(rs, fig, srv, x)
+        return f"{float(m['median']):.3f} s ({float(m['min']):.3f} – {float(m['max']):.3f}), {m['runs']} runs"
+    out = ["| restart until the stream is served | minijet | nats-server 2.9.10 | ratio | RSS per message after the "
+           "restart, minijet / nats-server | target (issue 15) |", "| --- | --- | --- | --- | --- | --- |"]
+    figs = [("restart", x, f"{x:,} messages of 128 B") for x in xs(rs, "restart", "minijet")]
+    figs += [("restart_ids", x, f"{x:,} messages, each with a Nats-Msg-Id, inside the dedup window")
+             for x in xs(rs, "restart_ids", "minijet")]
+    for fig, x, label in figs:
+        if x not in xs(rs, fig, "nats-server"):
+            continue
+        ratio = float(srow(rs, fig, "minijet", x)["median"]) / float(srow(rs, fig, "nats-server", x)["median"])
+        target = "" if fig != "restart" or x < 1000000 else ("≤ 2× — holds" if ratio <= 2 else "≤ 2× — **not met**")
+        out.append(f"| {label} | {cell(fig, 'minijet', x)} | {cell(fig, 'nats-server', x)} | {ratio:.1f}× | "
+                   f"{rss_per_msg_after_restart(rs, 'minijet', x, fig):.0f} B / "
+                   f"{rss_per_msg_after_restart(rs, 'nats-server', x, fig):.0f} B | {target} |")
+    r = runs()
+    st = r.get("restart", r["scaling"])
+    out.append("")
+    out.append(f"Generated from `bench/results/{st}-summary.csv` (the `{'restart' if 'restart' in r else 'scaling'}` "
+               f"line of `{LATEST}`; the sitting of {st[:10]} {st[11:13]}:{st[13:15]} UTC).")
+    return out
 
 
 def table_scaling_restart(b, sc):
@@ -326,7 +364,8 @@ def table_scaling_summary(b, sc):
     c_lo, c_hi = cons[0], cons[-1]
     subs = xs(sc, "subs", "minijet")
     mid = subs[len(subs) // 2]
-    restarts = xs(sc, "restart", "minijet")
+    rs = restart_rows(sc)
+    restarts = xs(rs, "restart", "minijet")
     out = ["| what grows | minijet ÷ nats-server | shape |", "| --- | --- | --- |",
            f"| subscriptions held, {subs[0]:,} → {subs[-1]:,} (pub→sub 1:1, 16 B; one matches) | "
            f"{fx(r('subs', subs[0]))} at {subs[0]:,}, {fx(r('subs', mid))} at {mid:,}, {fx(r('subs', subs[-1]))} at "
@@ -347,8 +386,8 @@ def table_scaling_summary(b, sc):
            f"{med('stored_msg_rss', 'nats-server', 100000):.0f} B; {med('stored_msg_disk', 'minijet', 100000):.0f} B vs "
            f"{med('stored_msg_disk', 'nats-server', 100000):.0f} B) | lower is better |",
            "| restart until the stream is served, " + " / ".join(f"{x:,}" for x in restarts) + " messages | "
-           + "; ".join(f"{secs(med('restart', 'minijet', x))} s vs {secs(med('restart', 'nats-server', x))} s"
-                       for x in restarts)
+           + "; ".join(f"{secs(float(srow(rs, 'restart', 'minijet', x)['median']))} s vs "
+                       f"{secs(float(srow(rs, 'restart', 'nats-server', x)['median']))} s" for x in restarts)
            + (" | minijet: index files, then an in-memory entry per message (linear); nats-server loads blocks "
               "lazily |" if "stored_msg_rss" in {r["figure"] for r in sc if r["x"] == "1000000"}
               else " | minijet replays its log (no index file); nats-server loads lazily |")]
@@ -538,7 +577,8 @@ TABLES = {"headline": table_headline, "pairs": table_pairs, "full": table_full, 
           "scaling-consumers": table_scaling_consumers, "scaling-memory": table_scaling_memory,
           "scaling-restart": table_scaling_restart, "scaling-many": table_scaling_many, "scaling-source": table_scaling_source,
           "scaling-summary": table_scaling_summary, "clusters": table_clusters,
-          "replicated": table_replicated, "layers": table_layers, "sync-ceiling": table_sync_ceiling}
+          "replicated": table_replicated, "layers": table_layers, "sync-ceiling": table_sync_ceiling,
+          "restart": table_restart}
 
 
 # ------------------------------------------------------------------ figures in prose
