@@ -135,7 +135,9 @@ static void note_state(Nrg *n) {
         n->lead_ns = env_now_ns(n->env);
         /* A group of one commits on a proposal, not on its election's no-op: make one (an
          * empty entry, which apply skips) so the new leader sees its no-op committed. */
-        if (n->n_peers == 1) {
+        size_t nv;
+        raft_peers(n->r, &nv);
+        if (nv == 1) {
             g_autoptr(GBytes) empty = g_bytes_new(NULL, 0);
             raft_propose(n->r, empty, NULL, NULL);
         }
@@ -469,13 +471,29 @@ void nrg_set_peers(Nrg *n, const uint32_t *peers, size_t count) {
 }
 
 /* A leader that has not heard from a majority lately may already be deposed: it must not
- * answer as leader (raft.c has no check-quorum step-down; this is its read-side half). */
+ * answer as leader (raft.c has no check-quorum step-down; this is its read-side half). The
+ * majority is of the voters in force, not of the members tracked: while a group grows or
+ * shrinks (jscluster.c, SCALING) the two differ, and only the voters decide. */
 static bool has_quorum(const Nrg *n) {
     int64_t now = env_now_ns(n->env);
-    size_t heard = 0;
-    for (size_t i = 0; i < n->n_peers; i++)
-        if (n->peers[i] == n->self || (n->heard_ns[i] > 0 && now - n->heard_ns[i] <= LIMIT_CLUSTER_CURRENT_NS)) heard++;
-    return heard > n->n_peers / 2;
+    size_t nv, heard = 0;
+    const uint32_t *v = raft_peers(n->r, &nv);
+    RaftPeers committed; /* during a change, the last committed configuration: a voter just
+                            added has not answered yet, and the leader was not deposed by it */
+    if (raft_conf_index(n->r) > raft_commit(n->r) && raft_conf_at(n->r, raft_commit(n->r), &committed)) {
+        v = committed.ids;
+        nv = committed.n;
+    }
+    for (size_t k = 0; k < nv; k++) {
+        int i = peer_index(n, v[k]);
+        if (v[k] == n->self || (i >= 0 && n->heard_ns[i] > 0 && now - n->heard_ns[i] <= LIMIT_CLUSTER_CURRENT_NS))
+            heard++;
+    }
+    return heard > nv / 2;
+}
+
+bool nrg_voter_removed(const Nrg *n, uint32_t peer) {
+    return raft_role(n->r) == RAFT_LEADER && raft_conf_index(n->r) <= raft_commit(n->r) && !raft_is_member(n->r, peer);
 }
 
 bool nrg_is_leader(const Nrg *n) { return raft_role(n->r) == RAFT_LEADER; }

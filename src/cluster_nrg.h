@@ -150,6 +150,9 @@ gboolean nrg_stepdown(Nrg *n, GError **error);
 gboolean nrg_change_peer(Nrg *n, bool add, uint32_t peer, GError **error);
 const uint32_t *nrg_voters(const Nrg *n, size_t *count);
 void nrg_set_peers(Nrg *n, const uint32_t *peers, size_t count);
+/* Leader only: peer is no voter in a configuration that has committed (a removed member may
+ * delete its replica: no majority will ever need it again). */
+bool nrg_voter_removed(const Nrg *n, uint32_t peer);
 bool nrg_is_leader(const Nrg *n);
 bool nrg_ready(const Nrg *n);
 uint32_t nrg_leader(const Nrg *n);

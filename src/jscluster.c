@@ -3,7 +3,8 @@
  *
  * THE META LOG (JSON entries, applied in order by every server)
  *   {"op":"stream_add","name","group","peers":[ids],"config":{...},"created":ns,"reply"}
- *   {"op":"stream_update","name","config":{...},"reply"}
+ *   {"op":"stream_update","name","config":{...},"reply"}   with "peers" (and the
+ *     stream_add members) when num_replicas changes: config and peer set in one entry (SCALING)
  *   {"op":"stream_del","name","reply"}
  *   {"op":"stream_peers","name","peers":[ids],"reply"}   PEER.REMOVE: the new peer set
  *   stream_add also carries "boot":[ids], the group's first peers (its Raft bootstrap
@@ -63,12 +64,32 @@
  *   a stream_peers entry. No such server (an R3 stream on three): the group shrinks to
  *   two, as nats-server 2.9.10's does (which then answers 503 10075 "peer remap failed"
  *   although the removal goes ahead; minijet answers success).
- *   Applying it, every server updates the assignment; the removed one drops its replica
- *   (the group's Raft files and the stream's directory); a new one opens the group as a
- *   non-voter (its Raft bootstrap is the group's first peers, without it); the stream's
- *   Raft leader then moves the group's voters to the new set one change at a time
- *   (remove first, then add: reconcile()), and the new server catches up from the log or
- *   the snapshot plus a catch-up. A removed leader is gone at once: the others elect.
+ *   Applying it, every server updates the assignment; the removed one LEAVES (below); a
+ *   new one opens the group as a non-voter (its Raft bootstrap is the group's first peers,
+ *   without it); the stream's Raft leader then moves the group's voters to the new set one
+ *   change at a time (remove first, its own server last, then add: reconcile()), and the
+ *   new server catches up from the log or the snapshot plus a catch-up. A leader that
+ *   removed itself hands over once that commits (raft.c).
+ *
+ * SCALING (book 11.12)
+ *   STREAM.UPDATE with another num_replicas: the meta leader computes the new peer set
+ *   (scale(): growing adds live servers as PLACEMENT picks them, shrinking keeps the
+ *   stream's leader if this server knows it) and proposes ONE stream_update entry with the
+ *   config and the peers; applying it is PEER REMOVAL's path. Two things make a shrink by
+ *   more than one safe and live:
+ *     - a removed server may still be needed: 3 -> 1 removes n2, then n3, and {n1,n3} must
+ *       commit with n3's vote. So it does not drop its replica when the entry is applied:
+ *       it leaves (leave_start), staying a member, and asks the members every
+ *       LIMIT_CLUSTER_LEAVE_POLL_NS whether it may go; the leader says yes once a committed
+ *       configuration lacks it (nrg_voter_removed). Raft cannot tell it: the leader stops
+ *       sending to it when the removal enters the log.
+ *     - while voters and peers differ, the driver tracks both (track()), and a leader's
+ *       quorum check counts the last committed configuration (cluster_nrg.c, has_quorum),
+ *       so neither the meta entry nor an appended change makes a healthy leader stop.
+ *   Growing, the leader answers first, so the reply lists the peers as they were (nats-server
+ *   2.9.10's does); shrinking, after (the kept ones). Consumers need nothing: they live in
+ *   the stream's log, and a durable whose num_replicas now exceeds the stream's is adopted
+ *   all the same (nats-server keeps its config too).
  *
  * PLACEMENT
  *   The meta leader picks num_replicas peers among the meta group's members that are not
@@ -133,6 +154,10 @@ typedef struct Assignment {
     int64_t cu_started_ns;
     uint32_t cu_behind;     /* bit i: peer i answered "cannot help" since our last progress */
     bool lazy;              /* the groups' sync policy is lazy (a power cut may lose everywhere) */
+    /* leaving (see SCALING): no longer one of peers, still a member until the leader says */
+    ServerInternalSub *lv_serve_sub, *lv_reply_sub;
+    bool leaving, left;
+    EnvTimer ltimer;
 } Assignment;
 
 /* A reply the leader sends when it applies the entry that carries it. */
@@ -168,6 +193,10 @@ struct JsCluster {
 
 static const StreamRepl REPL;
 static void reconcile(Assignment *a);
+static bool has_peer(const uint32_t *peers, int n, uint32_t id);
+static void drop_replica(JsCluster *c, Assignment *a);
+static void leave_serve(void *ctx, const ServerMsg *m);
+static void leave_stop(JsCluster *c, Assignment *a);
 static void reply_success(JsCluster *c, const char *reply, const char *kind);
 
 /* The broken variants that live in the Raft driver (cluster_nrg.h). */
@@ -522,7 +551,11 @@ static void consumers_adopt(Assignment *a) {
         g_autoptr(GError) err = NULL;
         ConsumerConfig *cfg = cn != NULL && JSON_NODE_HOLDS_OBJECT(cn) && jsonu_get_int(o, "created", &created)
                                   ? consumer_config_parse(json_node_get_object(cn), &err) : NULL;
-        if (cfg != NULL && !consumer_config_validate(cfg, stream_config(a->st), &err))
+        /* a durable made R3 keeps its config when its stream is scaled down (nats-server 2.9.10
+         * too): its replicas follow the stream's group, whatever its num_replicas says */
+        StreamConfig scfg = *stream_config(a->st);
+        scfg.num_replicas = LIMIT_CLUSTER_REPLICAS_MAX;
+        if (cfg != NULL && !consumer_config_validate(cfg, &scfg, &err))
             g_clear_pointer(&cfg, consumer_config_free);
         if (cfg == NULL) {
             env_log(c->env, ENV_LOG_ERROR, "stream %s: consumer %s not adopted: %s", a->name, name,
@@ -1099,6 +1132,8 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
     a->cu_reply = g_strdup_printf("_MJ.CUR.%s.%s", a->group, hex);
     a->cu_serve_sub = server_subscribe_internal(c->srv, serve, NULL, cu_serve, a);
     a->cu_reply_sub = server_subscribe_internal(c->srv, a->cu_reply, NULL, cu_batch, a);
+    g_autofree char *lv = g_strdup_printf("_MJ.LV.%s.%s", a->group, hex);
+    a->lv_serve_sub = server_subscribe_internal(c->srv, lv, NULL, leave_serve, a);
     a->nrg = nrg_new(c->srv, &nc, &STREAM_CB, a, &err);
     if (a->nrg == NULL) {
         env_log(c->env, ENV_LOG_ERROR, "stream %s: cannot open its raft group: %s", a->name, err->message);
@@ -1110,8 +1145,74 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
     if ((fresh && a->peers[0] == c->self) || a->n_peers == 1) nrg_campaign(a->nrg);
 }
 
+/* ------------------------------------------------------------------ leaving a group (SCALING) */
+
+/* Leader: a leaving member asks whether it may go. Yes once a committed configuration no
+ * longer has it (no majority can need its vote or its log again). */
+static void leave_serve(void *ctx, const ServerMsg *m) {
+    Assignment *a = ctx;
+    guint64 id = 0;
+    g_autofree char *body = g_strndup((const char *)m->payload, m->payload_len);
+    if (a->nrg == NULL || m->reply_len == 0 || !g_ascii_string_to_unsigned(body, 10, 1, G_MAXUINT32, &id, NULL) ||
+        has_peer(a->peers, a->n_peers, (uint32_t)id) || !nrg_voter_removed(a->nrg, (uint32_t)id))
+        return;
+    g_autofree char *reply = g_strndup(m->reply, m->reply_len);
+    server_publish(a->cl->srv, reply, NULL, NULL, 0, "gone", 4);
+}
+
+static void leave_tick(void *arg);
+
+/* The answer: drop the replica, but not from inside this handler (it unsubscribes it). */
+static void leave_answer(void *ctx, const ServerMsg *m) {
+    Assignment *a = ctx;
+    if (!a->leaving || a->left) return;
+    a->left = true;
+    env_timer_cancel(a->cl->env, a->ltimer);
+    a->ltimer = env_timer_add(a->cl->env, 0, leave_tick, a);
+}
+
+static void leave_stop(JsCluster *c, Assignment *a) {
+    env_timer_cancel(c->env, a->ltimer);
+    a->ltimer = 0;
+    if (a->lv_reply_sub != NULL) server_unsubscribe_internal(c->srv, a->lv_reply_sub);
+    a->lv_reply_sub = NULL;
+    a->leaving = a->left = false;
+}
+
+static void leave_tick(void *arg) {
+    Assignment *a = arg;
+    JsCluster *c = a->cl;
+    a->ltimer = 0;
+    if (a->left) return drop_replica(c, a);
+    char hex[9], me[12];
+    g_snprintf(me, sizeof me, "%u", c->self);
+    g_autofree char *reply = g_strdup_printf("_MJ.LVR.%s.%s", a->group, nrg_peer_hex(c->self, hex));
+    for (int i = 0; i < a->n_peers; i++) {
+        g_autofree char *to = g_strdup_printf("_MJ.LV.%s.%s", a->group, nrg_peer_hex(a->peers[i], hex));
+        server_publish(c->srv, to, reply, NULL, 0, me, strlen(me));
+    }
+    a->ltimer = env_timer_add(c->env, LIMIT_CLUSTER_LEAVE_POLL_NS, leave_tick, a);
+}
+
+/* This server is no longer one of a's peers. It stays a member of the group until the
+ * leader has committed a configuration without it (it may be needed for that very commit:
+ * scaling 3 -> 1 removes two voters one at a time, and the second must vote on the first's
+ * removal), asking every LIMIT_CLUSTER_LEAVE_POLL_NS; then it deletes its replica. */
+static void leave_start(JsCluster *c, Assignment *a) {
+    if (a->leaving) return;
+    a->leaving = true;
+    a->left = false;
+    char hex[9];
+    g_autofree char *reply = g_strdup_printf("_MJ.LVR.%s.%s", a->group, nrg_peer_hex(c->self, hex));
+    a->lv_reply_sub = server_subscribe_internal(c->srv, reply, NULL, leave_answer, a);
+    env_log(c->env, ENV_LOG_INFO, "stream %s: this server was removed from its peers: leaving the group", a->name);
+    leave_tick(a);
+}
+
 static void assignment_free(Assignment *a) {
     consumers_reset(a);
+    leave_stop(a->cl, a);
+    if (a->lv_serve_sub != NULL) server_unsubscribe_internal(a->cl->srv, a->lv_serve_sub);
     env_timer_cancel(a->cl->env, a->cu_timer);
     env_timer_cancel(a->cl->env, a->mtimer);
     if (a->cu_serve_sub != NULL) server_unsubscribe_internal(a->cl->srv, a->cu_serve_sub);
@@ -1197,7 +1298,9 @@ static void drop_replica(JsCluster *c, Assignment *a) {
     a->cu_timer = a->mtimer = 0;
     if (a->cu_serve_sub != NULL) server_unsubscribe_internal(c->srv, a->cu_serve_sub);
     if (a->cu_reply_sub != NULL) server_unsubscribe_internal(c->srv, a->cu_reply_sub);
-    a->cu_serve_sub = a->cu_reply_sub = NULL;
+    if (a->lv_serve_sub != NULL) server_unsubscribe_internal(c->srv, a->lv_serve_sub);
+    a->cu_serve_sub = a->cu_reply_sub = a->lv_serve_sub = NULL;
+    leave_stop(c, a);
     g_clear_pointer(&a->cu_reply, g_free);
     a->cu_active = false;
     if (st != NULL) {
@@ -1210,7 +1313,7 @@ static void drop_replica(JsCluster *c, Assignment *a) {
     g_clear_pointer(&a->reply, g_free);
     nrg_destroy(g_steal_pointer(&a->nrg));
     if (st != NULL) jetstream_delete(c->js, st);
-    env_log(c->env, ENV_LOG_INFO, "stream %s: this server was removed from its peers: replica deleted", a->name);
+    env_log(c->env, ENV_LOG_INFO, "stream %s: this server left the group: replica deleted", a->name);
 }
 
 /* The stream's Raft leader moves the group's voters toward a->peers, one change at a time
@@ -1222,9 +1325,26 @@ static void reconcile_tick(void *arg) {
     reconcile(a);
 }
 
+/* The members the driver tracks (heard from, info, quorum): the peers, then the voters not
+ * among them (leaving: still needed until their removal commits). */
+static void track(Assignment *a) {
+    size_t nv, nt;
+    const uint32_t *v = nrg_voters(a->nrg, &nv);
+    const uint32_t *t = nrg_peers(a->nrg, &nt);
+    uint32_t want[LIMIT_CLUSTER_PEERS_MAX + LIMIT_CLUSTER_REPLICAS_MAX];
+    size_t n = 0;
+    for (int i = 0; i < a->n_peers; i++) want[n++] = a->peers[i];
+    for (size_t i = 0; i < nv; i++)
+        if (!has_peer(a->peers, a->n_peers, v[i])) want[n++] = v[i];
+    if (a->leaving && !has_peer((const uint32_t *)want, (int)n, a->cl->self)) want[n++] = a->cl->self;
+    if (n != nt || memcmp(want, t, n * sizeof *want) != 0) nrg_set_peers(a->nrg, want, n);
+}
+
 static void reconcile(Assignment *a) {
     JsCluster *c = a->cl;
-    if (a->nrg == NULL || !nrg_is_leader(a->nrg)) return;
+    if (a->nrg == NULL) return;
+    track(a);
+    if (!nrg_is_leader(a->nrg)) return;
     size_t nv;
     const uint32_t *v = nrg_voters(a->nrg, &nv);
     uint32_t remove = 0, add = 0;
@@ -1243,22 +1363,33 @@ static void reconcile(Assignment *a) {
     if (a->mtimer == 0) a->mtimer = env_timer_add(c->env, 100 * 1000000LL, reconcile_tick, a);
 }
 
+/* A new peer set (PEER.REMOVE, a scaling update): a new peer joins the group, a removed one
+ * leaves it (leave_start), the stream's leader moves the voters (reconcile). */
+static void set_stream_peers(JsCluster *c, Assignment *a, const uint32_t *peers, int n) {
+    bool was = a->nrg != NULL, mine = has_peer(peers, n, c->self);
+    memcpy(a->peers, peers, (size_t)n * sizeof *peers);
+    a->n_peers = n;
+    if (!was && mine) return host_stream(c, a, false);
+    if (!was) return;
+    if (mine) leave_stop(c, a);
+    else leave_start(c, a);
+    reconcile(a);
+}
+
+/* The "peers" of a meta entry, when it has them and they differ from a's (0: keep a's). */
+static int entry_peers(JsonObject *o, const Assignment *a, uint32_t *peers) {
+    JsonNode *pn = json_object_get_member(o, "peers");
+    int n = pn != NULL && JSON_NODE_HOLDS_ARRAY(pn) ? read_peers(pn, peers) : 0;
+    if (n == a->n_peers && memcmp(peers, a->peers, (size_t)n * sizeof *peers) == 0) return 0;
+    return n;
+}
+
 static void apply_stream_peers(JsCluster *c, JsonObject *o, const char *name, const char *reply) {
     Assignment *a = g_tree_lookup(c->streams, name);
-    JsonNode *pn = json_object_get_member(o, "peers");
-    if (a == NULL || pn == NULL || !JSON_NODE_HOLDS_ARRAY(pn)) return;
+    if (a == NULL) return;
     uint32_t peers[LIMIT_CLUSTER_REPLICAS_MAX];
-    int n = read_peers(pn, peers);
-    if (n == 0) return;
-    bool was = a->nrg != NULL, mine = has_peer(peers, n, c->self);
-    memcpy(a->peers, peers, sizeof peers);
-    a->n_peers = n;
-    if (was && !mine) drop_replica(c, a);
-    else if (!was && mine) host_stream(c, a, false);
-    else if (was) {
-        nrg_set_peers(a->nrg, a->peers, (size_t)a->n_peers);
-        reconcile(a);
-    }
+    int n = entry_peers(o, a, peers);
+    if (n > 0) set_stream_peers(c, a, peers, n);
     if (reply != NULL && meta_ready(c)) reply_success(c, reply, "stream_remove_peer_response");
 }
 
@@ -1305,6 +1436,8 @@ static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, cons
     host_stream(c, a, reply != NULL);
 }
 
+static void update_replica(JsCluster *c, Assignment *a, const char *reply);
+
 static void apply_stream_update(JsCluster *c, JsonObject *o, const char *name, const char *reply) {
     Assignment *a = g_tree_lookup(c->streams, name);
     StreamConfig *cfg = entry_config(o);
@@ -1314,7 +1447,21 @@ static void apply_stream_update(JsCluster *c, JsonObject *o, const char *name, c
     }
     stream_config_free(a->cfg);
     a->cfg = cfg;
-    if (a->st == NULL) return;
+    /* num_replicas changed: the new peer set (SCALING). The leader's answer lists the peers a
+     * growing group had (the new ones are still joining) and those a shrinking group keeps,
+     * as nats-server 2.9.10's does. */
+    uint32_t peers[LIMIT_CLUSTER_REPLICAS_MAX];
+    int n = entry_peers(o, a, peers);
+    bool grow = n > a->n_peers;
+    if (n > 0 && !grow) set_stream_peers(c, a, peers, n);
+    if (a->st != NULL) update_replica(c, a, reply);
+    if (n > 0 && grow) set_stream_peers(c, a, peers, n);
+}
+
+/* Take a's new config on this server's replica; the leader answers the update. */
+static void update_replica(JsCluster *c, Assignment *a, const char *reply) {
+    StreamConfig *cfg = a->cfg;
+    const char *name = a->name;
     g_autoptr(GError) err = NULL;
     if (!jetstream_update(c->js, a->st, stream_config_copy(cfg), &err)) {
         env_log(c->env, ENV_LOG_ERROR, "stream %s: update not applied here: %s", name, err->message);
@@ -1418,11 +1565,7 @@ static void meta_restore(void *ctx, const uint8_t *data, size_t len) {
         }
         g_autoptr(StreamConfig) cfg = entry_config(eo);
         if (cfg != NULL && !stream_config_equal(a->cfg, cfg)) apply_stream_update(c, eo, name, NULL);
-        JsonNode *pn = json_object_get_member(eo, "peers");
-        uint32_t peers[LIMIT_CLUSTER_REPLICAS_MAX];
-        int n = pn != NULL && JSON_NODE_HOLDS_ARRAY(pn) ? read_peers(pn, peers) : 0;
-        if (n > 0 && (n != a->n_peers || memcmp(peers, a->peers, (size_t)n * sizeof *peers) != 0))
-            apply_stream_peers(c, eo, name, NULL);
+        apply_stream_peers(c, eo, name, NULL);
     }
     g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
     for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node))
@@ -1453,30 +1596,26 @@ static int hosted_count(JsCluster *c, uint32_t peer) {
     return n;
 }
 
-/* Pick r peers (spec 6.1, simplified): live members, fewest hosted streams first. */
-static bool place(JsCluster *c, int r, uint32_t *out, GError **error) {
+static bool peer_live(JsCluster *c, uint32_t peer) {
+    NrgPeerInfo pi;
+    nrg_peer_info(c->meta, peer, &pi);
+    return peer == c->self || !pi.offline;
+}
+
+/* The live members in PLACEMENT's order (spec 6.1, simplified): fewest hosted streams first.
+ * Returns how many. */
+static int candidates(JsCluster *c, uint32_t *live) {
     size_t n;
     const uint32_t *members = nrg_peers(c->meta, &n);
-    if ((size_t)r > n) {
-        mj_js_error(error, MJ_ERR_JS_NO_SUITABLE_PEERS, NULL);
-        return false;
-    }
-    uint32_t live[LIMIT_CLUSTER_PEERS_MAX];
     int load[LIMIT_CLUSTER_PEERS_MAX];
     uint64_t tie[LIMIT_CLUSTER_PEERS_MAX];
     int nl = 0;
     for (size_t i = 0; i < n; i++) {
-        NrgPeerInfo pi;
-        nrg_peer_info(c->meta, members[i], &pi);
-        if (members[i] != c->self && pi.offline) continue;
+        if (!peer_live(c, members[i])) continue;
         live[nl] = members[i];
         load[nl] = hosted_count(c, members[i]);
         tie[nl] = env_random_u64(c->env);
         nl++;
-    }
-    if (r > nl) {
-        mj_js_error(error, MJ_ERR_JS_NO_SUITABLE_PEERS, "no suitable peers for placement, peer offline");
-        return false;
     }
     for (int i = 1; i < nl; i++) /* insertion sort by (load, tie) */
         for (int j = i; j > 0 && (load[j] < load[j - 1] || (load[j] == load[j - 1] && tie[j] < tie[j - 1])); j--) {
@@ -1484,7 +1623,26 @@ static bool place(JsCluster *c, int r, uint32_t *out, GError **error) {
             int l = load[j]; load[j] = load[j - 1]; load[j - 1] = l;
             uint64_t x = tie[j]; tie[j] = tie[j - 1]; tie[j - 1] = x;
         }
-    memcpy(out, live, (size_t)r * sizeof *out);
+    return nl;
+}
+
+/* Pick r peers, not one of `except` (the group's own when it grows): more than the
+ * members, 10005; enough members but too few of them live, 10005 "peer offline". */
+static bool place(JsCluster *c, int r, const uint32_t *except, int n_except, uint32_t *out, GError **error) {
+    size_t n;
+    nrg_peers(c->meta, &n);
+    if ((size_t)(r + n_except) > n) {
+        mj_js_error(error, MJ_ERR_JS_NO_SUITABLE_PEERS, NULL);
+        return false;
+    }
+    uint32_t live[LIMIT_CLUSTER_PEERS_MAX];
+    int nl = candidates(c, live), k = 0;
+    for (int i = 0; i < nl && k < r; i++)
+        if (!has_peer(except, n_except, live[i])) out[k++] = live[i];
+    if (k < r) {
+        mj_js_error(error, MJ_ERR_JS_NO_SUITABLE_PEERS, "no suitable peers for placement, peer offline");
+        return false;
+    }
     return true;
 }
 
@@ -1544,7 +1702,7 @@ static void api_create(JsCluster *c, const ServerMsg *m, const char *name, const
     if (overlaps(c, cfg, NULL)) return reply_error(c, m, kind, MJ_ERR_JS_STREAM_SUBJECT_OVERLAP, NULL);
     Assignment a = {.n_peers = (int)cfg->num_replicas, .created_ns = env_wall_ns(c->env)};
     g_autoptr(GError) e = NULL;
-    if (!place(c, a.n_peers, a.peers, &e)) {
+    if (!place(c, a.n_peers, NULL, 0, a.peers, &e)) {
         JsApiReq r = jetstream_api_req(c->js, m, g_strdup(reply));
         jsapi_begin(&r, kind);
         jsapi_error(&r, e);
@@ -1574,6 +1732,26 @@ static void create_existing(JsCluster *c, const ServerMsg *m, const char *name, 
         send_stream_reply(a, reply, "stream_create_response", true);
 }
 
+/* SCALING (book 11.12): the peer set for r replicas. Growing keeps every peer and adds live
+ * servers as PLACEMENT picks them (10005 when there are too few); shrinking keeps the
+ * stream's leader (when this server knows it: it hosts a replica), then live peers, in order. */
+static bool scale(JsCluster *c, const Assignment *a, int r, Assignment *next, GError **error) {
+    next->n_peers = 0;
+    if (r > a->n_peers) {
+        if (!place(c, r - a->n_peers, a->peers, a->n_peers, next->peers + a->n_peers, error)) return false;
+        memcpy(next->peers, a->peers, (size_t)a->n_peers * sizeof *a->peers);
+        next->n_peers = r;
+        return true;
+    }
+    uint32_t leader = a->nrg != NULL ? nrg_leader(a->nrg) : 0;
+    if (has_peer(a->peers, a->n_peers, leader)) next->peers[next->n_peers++] = leader;
+    for (int pass = 0; pass < 2; pass++) /* live ones first */
+        for (int i = 0; i < a->n_peers && next->n_peers < r; i++)
+            if (!has_peer(next->peers, next->n_peers, a->peers[i]) && peer_live(c, a->peers[i]) == (pass == 0))
+                next->peers[next->n_peers++] = a->peers[i];
+    return true;
+}
+
 static void api_update(JsCluster *c, const ServerMsg *m, const char *name, const char *reply) {
     const char *kind = "stream_update_response";
     g_autoptr(StreamConfig) cfg = req_config(c, m, name, kind);
@@ -1581,17 +1759,18 @@ static void api_update(JsCluster *c, const ServerMsg *m, const char *name, const
     Assignment *a = g_tree_lookup(c->streams, name);
     if (a == NULL) return reply_error(c, m, kind, MJ_ERR_JS_STREAM_NOT_FOUND, NULL);
     g_autoptr(GError) e = NULL;
-    if (cfg->num_replicas != a->cfg->num_replicas)
-        mj_js_error(&e, MJ_ERR_JS_STREAM_INVALID_CONFIG, "stream replicas can not be changed in this version of minijet");
-    else if (!stream_config_check_update(a->cfg, cfg, &e))
+    Assignment next = *a;
+    if (!stream_config_check_update(a->cfg, cfg, &e))
         ;
     else if (overlaps(c, cfg, name))
         mj_js_error(&e, MJ_ERR_JS_STREAM_SUBJECT_OVERLAP, NULL);
+    else if (cfg->num_replicas != a->cfg->num_replicas)
+        scale(c, a, (int)cfg->num_replicas, &next, &e);
     if (e != NULL) {
         reply_gerror(c, reply, kind, e);
         return;
     }
-    g_autofree char *entry = meta_entry("stream_update", NULL, cfg, name, reply);
+    g_autofree char *entry = meta_entry("stream_update", next.n_peers != a->n_peers ? &next : NULL, cfg, name, reply);
     meta_propose(c, entry, m, kind);
 }
 
@@ -1632,15 +1811,8 @@ static void peer_remove(JsCluster *c, Assignment *a, const ServerMsg *m, const c
         if (g_strcmp0(peer_name(c, a->peers[i]), peer) == 0) gone = i;
     if (gone < 0) return reply_error(c, m, kind, MJ_ERR_JS_PEER_NOT_MEMBER, NULL);
     /* the replacement: the first live server PLACEMENT would pick that is not in the group */
-    uint32_t cand[LIMIT_CLUSTER_PEERS_MAX], replacement = 0;
-    size_t n_members;
-    nrg_peers(c->meta, &n_members);
-    for (int r = (int)n_members; r >= 1 && replacement == 0; r--) {
-        if (!place(c, r, cand, NULL)) continue;
-        for (int i = 0; i < r && replacement == 0; i++)
-            if (!has_peer(a->peers, a->n_peers, cand[i])) replacement = cand[i];
-        break;
-    }
+    uint32_t replacement = 0;
+    if (!place(c, 1, a->peers, a->n_peers, &replacement, NULL)) replacement = 0;
     /* None: the group shrinks. (nats-server 2.9.10 shrinks it too, but answers 503 10075
      * "peer remap failed" most of the time, measured live: minijet says what happened.) */
     Assignment next = *a;

@@ -156,6 +156,7 @@ G_STATIC_ASSERT(LIMIT_RAFT_ENTRY_BYTES_MAX <= LIMIT_RAFT_APPEND_BYTES_MAX);
 #define LIMIT_CLUSTER_GATHER_NS (2000LL * 1000000LL)   /* STREAM.LIST / INFO: wait this long for stream leaders */
 #define LIMIT_CLUSTER_REMOVALS_COUNT 8192               /* retention removals in one log entry (64 KiB) */
 #define LIMIT_CLUSTER_GATHERS_COUNT 64                 /* such requests in flight at once (more: 10008) */
+#define LIMIT_CLUSTER_LEAVE_POLL_NS (250LL * 1000000LL) /* a removed replica asks this often whether it may go */
 /* Raft log compaction (cluster_nrg.c): snapshot once this many entries were applied past the
  * last one, or the log file is this large (the simulator and tests set far smaller ones). */
 #define LIMIT_CLUSTER_SNAPSHOT_ENTRIES 8192

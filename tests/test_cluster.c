@@ -1036,6 +1036,125 @@ static void test_consumer_pull_across_leader_change(void) {
     world_free(w);
 }
 
+
+/* ------------------------------------------------------------------ scaling (book 11.12) */
+
+static int hosts(World *w, const char *stream) {
+    int n = 0;
+    for (int i = 0; i < w->n; i++) n += w->node[i].js != NULL && jetstream_lookup(w->node[i].js, stream) != NULL;
+    return n;
+}
+
+static char *update_replicas(World *w, int i, int r) {
+    g_autofree char *body = g_strdup_printf("{\"name\":\"SC\",\"subjects\":[\"sc.>\"],\"num_replicas\":%d}", r);
+    return request(w, i, "$JS.API.STREAM.UPDATE.SC", body);
+}
+
+/* Until r servers hold a replica, the info lists r-1 current replicas and each holds `msgs`
+ * messages; the info's leader. */
+static char *wait_scaled(World *w, int client, int r, uint64_t msgs) {
+    for (int k = 0; k < 60; k++) {
+        advance(w, 50 * MS);
+        if (hosts(w, "SC") != r) continue;
+        g_autofree char *si = request(w, client, "$JS.API.STREAM.INFO.SC", "");
+        if (si == NULL) continue;
+        int listed = 0, current = 0;
+        for (const char *p = si; (p = strstr(p, "\"peer\":")) != NULL; p++) listed++;
+        for (const char *p = si; (p = strstr(p, "\"current\":true")) != NULL; p++) current++;
+        bool ok = listed == r - 1 && current == r - 1;
+        for (int i = 0; i < w->n && ok; i++)
+            if (jetstream_lookup(w->node[i].js, "SC") != NULL) ok = stored(w, i, "SC") == msgs;
+        if (ok) return test_json_path(si, "$.cluster.leader");
+    }
+    g_assert_not_reached();
+}
+
+/* The next message of durable D (ack none), asked on the stream leader's server (the bridge
+ * carries publishes, not a consumer's deliveries to a remote inbox). */
+static char *next_of_d(World *w, int client) {
+    int l = -1;
+    for (int i = 0; i < w->n && l < 0; i++)
+        if (w->node[i].cl != NULL) l = node_of(w, jscluster_stream_leader(w->node[i].cl, "SC"));
+    g_assert_cmpint(l, >=, 0);
+    return request(w, l, "$JS.API.CONSUMER.MSG.NEXT.SC.D", "{\"batch\":1,\"no_wait\":true}");
+}
+
+/* num_replicas changes through STREAM.UPDATE: 1 -> 3 adds two servers as PLACEMENT picks
+ * them, which catch up; 3 -> 1 keeps the leader and the others delete their replicas once
+ * their removal committed (the second removal needs the third server's vote); 5 replicas
+ * on three servers: 10005 and nothing changes. A durable consumer keeps its place
+ * throughout, and every message is on every replica. */
+static void test_stream_scale(void) {
+    World *w = js_world(3);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.SC", "{\"name\":\"SC\",\"subjects\":[\"sc.>\"]}");
+    TEST_ASSERT_JSON(cr, "$.did_create", "true");
+    g_assert_cmpint(hosts(w, "SC"), ==, 1);
+    g_autofree char *cc = request(w, 1, "$JS.API.CONSUMER.DURABLE.CREATE.SC.D",
+                                  "{\"stream_name\":\"SC\",\"config\":{\"durable_name\":\"D\",\"ack_policy\":\"none\"}}");
+    TEST_ASSERT_JSON(cc, "$.name", "D");
+    uint64_t n = 0;
+    for (; n < 10; n++) {
+        g_autofree char *body = g_strdup_printf("m%d", (int)n + 1);
+        g_autofree char *ack = publish(w, 2, "sc.x", NULL, body);
+        g_assert_nonnull(ack);
+    }
+    g_autofree char *m1 = next_of_d(w, 0);
+    g_assert_nonnull(strstr(m1, "m1"));
+
+    /* 1 -> 3 */
+    g_autofree char *up = update_replicas(w, 1, 3);
+    TEST_ASSERT_JSON(up, "$.type", "io.nats.jetstream.api.v1.stream_update_response");
+    TEST_ASSERT_JSON(up, "$.config.num_replicas", "3");
+    g_autofree char *l3 = wait_scaled(w, 0, 3, n);
+    for (; n < 20; n++) {
+        g_autofree char *body = g_strdup_printf("m%d", (int)n + 1);
+        g_autofree char *ack = publish(w, 0, "sc.x", NULL, body);
+        g_autofree char *seq = g_strdup_printf("%d", (int)n + 1);
+        TEST_ASSERT_JSON(ack, "$.seq", seq);
+    }
+    g_free(wait_scaled(w, 1, 3, n));
+    g_autofree char *m2 = next_of_d(w, 2);
+    g_assert_nonnull(strstr(m2, "m2"));
+
+    /* too many: nothing changes */
+    g_autofree char *r5 = update_replicas(w, 0, 5);
+    TEST_ASSERT_JSON(r5, "$.error.err_code", "10005");
+    TEST_ASSERT_JSON(r5, "$.error.description", "no suitable peers for placement");
+    g_autofree char *r6 = update_replicas(w, 0, 6);
+    TEST_ASSERT_JSON(r6, "$.error.err_code", "10052");
+
+    /* move the leader off the first peer, then 3 -> 1: the leader stays */
+    g_autofree char *sd = request(w, 0, "$JS.API.STREAM.LEADER.STEPDOWN.SC", "");
+    TEST_ASSERT_JSON(sd, "$.success", "true");
+    g_autofree char *leader = NULL;
+    for (int k = 0; k < 40 && leader == NULL; k++) {
+        advance(w, 50 * MS);
+        const char *l = jscluster_stream_leader(w->node[node_of(w, l3)].cl, "SC");
+        if (l != NULL && strcmp(l, l3) != 0) leader = g_strdup(l);
+    }
+    g_assert_nonnull(leader);
+    g_autofree char *down = update_replicas(w, 2, 1);
+    TEST_ASSERT_JSON(down, "$.config.num_replicas", "1");
+    TEST_ASSERT_JSON(down, "$.cluster.leader", leader);
+    g_autofree char *l1 = wait_scaled(w, 0, 1, n);
+    g_assert_cmpstr(l1, ==, leader);
+    g_assert_nonnull(jetstream_lookup(w->node[node_of(w, leader)].js, "SC"));
+    g_autofree char *m3 = next_of_d(w, 1);
+    g_assert_nonnull(strstr(m3, "m3"));
+    g_autofree char *ack = publish(w, 1, "sc.x", NULL, "m21");
+    TEST_ASSERT_JSON(ack, "$.seq", "21");
+    n++;
+
+    /* and back to 3: the servers that left rejoin from nothing */
+    g_autofree char *again = update_replicas(w, 0, 3);
+    TEST_ASSERT_JSON(again, "$.config.num_replicas", "3");
+    g_free(wait_scaled(w, 2, 3, n));
+    g_autofree char *m4 = next_of_d(w, 0);
+    g_assert_nonnull(strstr(m4, "m4"));
+    check_all(w);
+    world_free(w);
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/cluster/nrg/failover", test_nrg_failover);
@@ -1052,5 +1171,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/compaction-syncs-store", test_stream_compaction_syncs_store);
     g_test_add_func("/cluster/stream/purge-replay", test_stream_purge_replay);
     g_test_add_func("/cluster/consumer/pull-across-leader-change", test_consumer_pull_across_leader_change);
+    g_test_add_func("/cluster/stream/scale", test_stream_scale);
     return g_test_run();
 }
