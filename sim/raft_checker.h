@@ -77,6 +77,7 @@ typedef struct RaftCheckerNode {
     char name[16];                                /* for messages: "n3" */
     uint64_t applied, chain;                      /* the application */
     uint64_t lead_term, lead_last, lead_last_term; /* leader append-only */
+    uint64_t taken_term, taken_last; /* the last index a leader handed out for persisting, in that term */
 } RaftCheckerNode;
 
 typedef struct RaftCheckerCommit {

@@ -19,7 +19,7 @@ const char *sim_fault_kind_name(SimFaultKind k) {
     static const char *n[] = {"crash", "restart", "pause", "clock-jump", "reset-clients", "stall",
                               "partition", "heal", "disk-bitflip", "disk-readflip", "disk-bad-sector",
                               "disk-misdirect", "disk-full", "disk-slow", "disk-sync-eio", "disk-sync-enospc",
-                              "disk-truncate"};
+                              "disk-truncate", "js-scale", "js-peer-remove"};
     return n[k];
 }
 
@@ -88,6 +88,8 @@ static void fault_event(void *ctx, void *a, uint64_t b) {
     case SIM_FAULT_DISK_MISDIRECT: sim_disk_misdirect_next_write(n->disk); break;
     case SIM_FAULT_DISK_FULL: sim_disk_set_capacity(n->disk, sim_disk_used(n->disk)); break;
     case SIM_FAULT_DISK_SLOW: n->fsync_extra_ns = f->duration_ns; break;
+    case SIM_FAULT_JS_SCALE:
+    case SIM_FAULT_JS_PEER_REMOVE: sim_jsc_admin(sim->jsc, f->kind, n, f->duration_ns); break;
     case SIM_FAULT_DISK_SYNC_EIO:
     case SIM_FAULT_DISK_SYNC_ENOSPC: /* the next fsync of a matching file fails (fsyncgate) */
         sim_disk_fail_syncs(n->disk, f->target, f->kind == SIM_FAULT_DISK_SYNC_EIO ? G_FILE_ERROR_IO : G_FILE_ERROR_NOSPC, 1);

@@ -474,6 +474,40 @@ int sim_jsc_fault_target(SimJsc *j, SimFaultKind kind, int role) {
     return pick;
 }
 
+/* An operator's request, as a client would send it, published into the first live node that
+ * is not paused (its reply goes nowhere: the checkers judge what follows, not the answer).
+ * js-scale: STREAM.UPDATE of the first js-publisher stream with the publishers' config and
+ * another num_replicas; js-peer-remove: STREAM.PEER.REMOVE of `target`. */
+void sim_jsc_admin(SimJsc *j, SimFaultKind kind, SimNode *target, int64_t replicas) {
+    Sim *sim = j != NULL ? j->sim : NULL;
+    const SimClientGroup *g = NULL;
+    for (guint i = 0; sim != NULL && i < sim->sc->groups->len && g == NULL; i++) {
+        const SimClientGroup *x = g_ptr_array_index(sim->sc->groups, i);
+        if (x->kind == SIM_CLIENT_JS_PUBLISHER) g = x;
+    }
+    SimNode *via = NULL;
+    for (int i = 0; g != NULL && i < sim->n_nodes && via == NULL; i++) {
+        SimNode *n = sim->nodes[i];
+        if (n->up && n->server != NULL && n->busy_until_ns <= sim_now(sim)) via = n;
+    }
+    if (via == NULL || (kind == SIM_FAULT_JS_PEER_REMOVE && target == NULL)) {
+        if (sim != NULL) sim_log(sim, "sim", "fault", "%s: nobody to ask or remove, nothing done", sim_fault_kind_name(kind));
+        return;
+    }
+    g_autofree char *subject = NULL, *body = NULL;
+    if (kind == SIM_FAULT_JS_SCALE) {
+        subject = g_strdup_printf("$JS.API.STREAM.UPDATE.%s", g->stream);
+        body = g_strdup_printf("{\"name\":\"%s\",\"subjects\":[\"%s\"],\"storage\":\"file\",\"num_replicas\":%d,"
+                               "\"retention\":\"%s\"}", g->stream, g->subject, (int)replicas,
+                               g->retention ? g->retention : "limits");
+    } else {
+        subject = g_strdup_printf("$JS.API.STREAM.PEER.REMOVE.%s", g->stream);
+        body = g_strdup_printf("{\"peer\":\"%s\"}", target->name);
+    }
+    sim_log(sim, via->name, "admin", "%s %s", subject, body);
+    server_publish(via->server, subject, "_SIM.ADMIN", NULL, 0, body, strlen(body));
+}
+
 /* ------------------------------------------------------------------ Raft's five properties */
 
 static void on_raft_violation(void *ctx, const char *what) {
@@ -517,20 +551,20 @@ static char *describe_entry(GBytes *data) {
     return g_strdup_printf("%zu bytes, op %u", (size_t)len, p[0]);
 }
 
-/* The group a member belongs to, made at its first member's first sight: its members are the
- * member's peers, named after the simulator's nodes (a peer id is a hash of a server name). */
+/* The group a member belongs to, made at its first member's first sight: its possible
+ * members are every node of the simulation (PEER.REMOVE and scaling move a group onto
+ * servers it did not start on), named after the simulator's nodes (a peer id is a hash of a
+ * server name). */
 static JscGroup *group_of(SimJsc *j, const Nrg *n) {
     JscGroup *g = g_hash_table_lookup(j->group_by_name, nrg_group(n));
     if (g) return g;
-    size_t np;
-    const uint32_t *peers = nrg_peers(n, &np);
+    size_t np = (size_t)j->sim->n_nodes;
     g_assert(np >= 1 && np <= RAFT_CHECKER_MAXN);
     const char *names[RAFT_CHECKER_MAXN];
-    char hex[RAFT_CHECKER_MAXN][9];
+    uint32_t peers[RAFT_CHECKER_MAXN];
     for (size_t p = 0; p < np; p++) {
-        names[p] = nrg_peer_hex(peers[p], hex[p]);
-        for (int i = 0; i < j->sim->n_nodes; i++)
-            if (nrg_peer_id(j->sim->nodes[i]->name) == peers[p]) names[p] = j->sim->nodes[i]->name;
+        names[p] = j->sim->nodes[p]->name;
+        peers[p] = nrg_peer_id(names[p]);
     }
     g = g_new0(JscGroup, 1);
     g->j = j;

@@ -44,6 +44,9 @@
  *   sim_jsc_new(sim) / sim_jsc_free(j)      NULL unless nodes > 1 with JetStream
  *   sim_jsc_step(j)                         after every scheduler step (sim_run)
  *   sim_jsc_fault_target(j, kind, role)     "crash leader" / "partition follower": a node index
+ *   sim_jsc_admin(j, kind, node, replicas)  js-scale / js-peer-remove: the operator's request
+ *                                           (STREAM.UPDATE / STREAM.PEER.REMOVE of the first
+ *                                           js-publisher stream), sent into a live node
  *   sim_jsc_check_end(j)                    the queue checker; violations go to the workload
  *   sim_jsc_summary(j)                      lines for summary.txt (g_free)
  *   sim_jsc_note_ack(j, node, now, lat)     a PubAck, per node of the publisher's connection
@@ -65,6 +68,7 @@ SimJsc *sim_jsc_new(Sim *sim);
 void sim_jsc_free(SimJsc *j);
 void sim_jsc_step(SimJsc *j);
 int sim_jsc_fault_target(SimJsc *j, SimFaultKind kind, int role);
+void sim_jsc_admin(SimJsc *j, SimFaultKind kind, SimNode *target, int64_t replicas);
 void sim_jsc_check_end(SimJsc *j);
 char *sim_jsc_summary(SimJsc *j);
 /* The node leading the first replicated stream now, or -1. */

@@ -327,13 +327,15 @@ static bool parse_fault(Parse *p, const char *key) {
         {"disk-sync-eio", SIM_FAULT_DISK_SYNC_EIO, -1, "disk-sync-eio NODE [PATH]"},
         {"disk-sync-enospc", SIM_FAULT_DISK_SYNC_ENOSPC, -1, "disk-sync-enospc NODE [PATH]"},
         {"disk-truncate", SIM_FAULT_DISK_TRUNCATE, -1, "disk-truncate NODE [PATH]"},
+        {"js-scale", SIM_FAULT_JS_SCALE, 1, "js-scale REPLICAS"},
+        {"js-peer-remove", SIM_FAULT_JS_PEER_REMOVE, 1, "js-peer-remove leader|follower|NODE"},
     };
     int k = -1;
     for (guint i = 0; i < G_N_ELEMENTS(acts); i++) if (!strcmp(a[1], acts[i].name)) k = (int)i;
     if (k < 0) return bad(p, "faults", key, "unknown action '%s' (crash, restart, pause, clock-jump, reset-clients, "
                                            "stall, partition, heal, disk-bitflip, disk-readflip, disk-bad-sector, "
                                            "disk-misdirect, disk-full, disk-slow, disk-sync-eio, disk-sync-enospc, "
-                                           "disk-truncate)", a[1]);
+                                           "disk-truncate, js-scale, js-peer-remove)", a[1]);
     f->kind = acts[k].kind;
     guint args = n - 2;
     bool optional_path = acts[k].args < 0;
@@ -370,6 +372,20 @@ static bool parse_fault(Parse *p, const char *key) {
         return true;
     }
     if (f->kind == SIM_FAULT_HEAL) return true;
+    if ((f->kind == SIM_FAULT_JS_SCALE || f->kind == SIM_FAULT_JS_PEER_REMOVE) && !js_cluster)
+        return bad(p, "faults", key, "%s needs clustered JetStream ([cluster] nodes > 1, jetstream = true)", a[1]);
+    if (f->kind == SIM_FAULT_JS_SCALE) {
+        char *end = NULL;
+        long r = strtol(a[2], &end, 10);
+        if (*end != '\0' || r < 1 || r > p->sc->nodes)
+            return bad(p, "faults", key, "'%s' is not a replica count (1..%d)", a[2], p->sc->nodes);
+        f->duration_ns = r;
+        return true;
+    }
+    if (f->kind == SIM_FAULT_JS_PEER_REMOVE && (!strcmp(a[2], "leader") || !strcmp(a[2], "follower"))) {
+        f->node = !strcmp(a[2], "leader") ? SIM_FAULT_NODE_LEADER : SIM_FAULT_NODE_FOLLOWER; /* at fire time */
+        return true;
+    }
     if (((p->sc->raft.enabled && !strcmp(a[2], "leader")) ||
          (js_cluster && (!strcmp(a[2], "leader") || !strcmp(a[2], "follower")))) &&
         (f->kind == SIM_FAULT_CRASH || f->kind == SIM_FAULT_RESTART || f->kind == SIM_FAULT_PAUSE ||

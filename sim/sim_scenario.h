@@ -82,6 +82,7 @@ typedef enum {
     SIM_FAULT_DISK_BITFLIP, SIM_FAULT_DISK_READFLIP, SIM_FAULT_DISK_BAD_SECTOR,
     SIM_FAULT_DISK_MISDIRECT, SIM_FAULT_DISK_FULL, SIM_FAULT_DISK_SLOW,
     SIM_FAULT_DISK_SYNC_EIO, SIM_FAULT_DISK_SYNC_ENOSPC, SIM_FAULT_DISK_TRUNCATE,
+    SIM_FAULT_JS_SCALE, SIM_FAULT_JS_PEER_REMOVE, /* an operator's request (clustered JetStream) */
 } SimFaultKind;
 
 /* [raft] runs: "crash leader" hits whoever leads when the fault fires; "restart leader"
@@ -99,7 +100,8 @@ typedef struct SimFault {
     int node;                /* target node index (-1: none; SIM_FAULT_NODE_LEADER) */
     GArray *side_a, *side_b; /* partition: node indexes of each side (int) */
     char *target;            /* stall: client group; disk faults: path or NULL */
-    int64_t duration_ns;     /* pause, stall, disk-slow: how long; clock-jump: delta */
+    int64_t duration_ns;     /* pause, stall, disk-slow: how long; clock-jump: delta; js-scale:
+                                the num_replicas asked for */
     char *text;              /* the line as written, for the trace */
 } SimFault;
 

@@ -314,12 +314,28 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
      * the new leader's log for good (found by jepsen-6888 --sync 2m: a replica stuck behind
      * forever). Commit is volatile in Raft anyway: relearn it from the leader. */
     if (cfg->sync_interval_ns != 0) boot.hs.commit = 0;
+    const uint32_t *bp = cfg->boot_peers != NULL ? cfg->boot_peers : cfg->peers;
+    size_t bn = cfg->boot_peers != NULL ? cfg->n_boot_peers : cfg->n_peers, k = 0;
+    uint32_t others[LIMIT_RAFT_PEERS_MAX];
+    if (cfg->joining && boot.n_entries == 0 && boot.snapshot.index == 0) { /* NrgConfig.joining */
+        for (size_t i = 0; i < bn && k < LIMIT_RAFT_PEERS_MAX; i++)
+            if (bp[i] != cfg->self) others[k++] = bp[i];
+        for (size_t i = 0; i < cfg->n_peers && k == 0; i++) /* it was the group's only first peer */
+            if (cfg->peers[i] != cfg->self) others[k++] = cfg->peers[i];
+        if (k > 0) {
+            bp = others, bn = k;
+            /* and no vote until a leader has reached it: a server added again after its files
+             * were deleted has forgotten the terms it voted in (the hard state Raft must never
+             * lose), and a stale member still counting it could win with its vote */
+            boot.state_lost = true;
+        }
+    }
     bool damaged = boot.damaged || boot.state_lost;
     GBytes *boot_snapshot = boot.snapshot.index > 0 ? g_bytes_ref(boot.snapshot.data) : NULL;
     RaftConfig rc = {
         .id = cfg->self,
-        .peers = cfg->boot_peers != NULL ? cfg->boot_peers : cfg->peers,
-        .n_peers = cfg->boot_peers != NULL ? cfg->n_boot_peers : cfg->n_peers,
+        .peers = bp,
+        .n_peers = bn,
         .election_ticks = LIMIT_CLUSTER_ELECTION_TICKS,
         .heartbeat_ticks = LIMIT_CLUSTER_HEARTBEAT_TICKS,
         .pre_vote = true,
@@ -491,6 +507,8 @@ static bool has_quorum(const Nrg *n) {
     }
     return heard > nv / 2;
 }
+
+uint64_t nrg_conf_index(const Nrg *n) { return raft_conf_index(n->r); }
 
 bool nrg_voter_removed(const Nrg *n, uint32_t peer) {
     return raft_role(n->r) == RAFT_LEADER && raft_conf_index(n->r) <= raft_commit(n->r) && !raft_is_member(n->r, peer);

@@ -118,6 +118,12 @@ typedef struct NrgConfig {
                                    server added later is not in it: it becomes a voter when
                                    the leader's CONF entry adding it arrives (raft.c) */
     size_t n_boot_peers;
+    bool joining;           /* an existing group, not one being created: a member that boots
+                               with nothing (no entry, no snapshot: a server added, or removed
+                               and added again, its files deleted) takes the boot peers WITHOUT
+                               itself, so it waits for the leader's entries instead of
+                               campaigning with an empty log under the group's first
+                               configuration (two such members would elect each other) */
     int64_t sync_interval_ns; /* 0: fsync entries before answering (default); > 0: every interval
                                  (lazy, like the stream store's sync_interval); < 0: never */
     unsigned bug;           /* NrgBug flags; 0 in every real use */
@@ -153,6 +159,8 @@ void nrg_set_peers(Nrg *n, const uint32_t *peers, size_t count);
 /* Leader only: peer is no voter in a configuration that has committed (a removed member may
  * delete its replica: no majority will ever need it again). */
 bool nrg_voter_removed(const Nrg *n, uint32_t peer);
+/* The index of the configuration in force (0: the bootstrap or the snapshot's). */
+uint64_t nrg_conf_index(const Nrg *n);
 bool nrg_is_leader(const Nrg *n);
 bool nrg_ready(const Nrg *n);
 uint32_t nrg_leader(const Nrg *n);

@@ -75,17 +75,31 @@
  *   STREAM.UPDATE with another num_replicas: the meta leader computes the new peer set
  *   (scale(): growing adds live servers as PLACEMENT picks them, shrinking keeps the
  *   stream's leader if this server knows it) and proposes ONE stream_update entry with the
- *   config and the peers; applying it is PEER REMOVAL's path. Two things make a shrink by
- *   more than one safe and live:
+ *   config and the peers; applying it is PEER REMOVAL's path. What makes it safe and live
+ *   (the first two for any shrink by more than one; the others found by the simulator's
+ *   failover-scale-random, each a lost acknowledged message or a split brain before):
  *     - a removed server may still be needed: 3 -> 1 removes n2, then n3, and {n1,n3} must
  *       commit with n3's vote. So it does not drop its replica when the entry is applied:
- *       it leaves (leave_start), staying a member, and asks the members every
- *       LIMIT_CLUSTER_LEAVE_POLL_NS whether it may go; the leader says yes once a committed
- *       configuration lacks it (nrg_voter_removed). Raft cannot tell it: the leader stops
- *       sending to it when the removal enters the log.
+ *       it LEAVES (leave_start), staying a member, and asks the peers every
+ *       LIMIT_CLUSTER_LEAVE_POLL_NS whether it may go: yes once the leader has committed a
+ *       configuration without it (nrg_voter_removed) AND every peer has applied through that
+ *       configuration with no catch-up in progress (leave_done). Raft cannot tell it: the
+ *       leader stops sending to it when the removal enters the log. And a peer that is
+ *       still fetching messages a snapshot covers may need them from this very server;
  *     - while voters and peers differ, the driver tracks both (track()), and a leader's
  *       quorum check counts the last committed configuration (cluster_nrg.c, has_quorum),
- *       so neither the meta entry nor an appended change makes a healthy leader stop.
+ *       so neither the meta entry nor an appended change makes a healthy leader stop;
+ *     - a catch-up asks every tracked member, the leaving ones too (cu_members): the kept
+ *       peer of a 3 -> 1 may be behind (a meta leader's stale view of the stream leader), and
+ *       a group of one by its peers is not one by its voters; it used to fill the gap as
+ *       "lost" at once;
+ *     - a server added again after it left has deleted its Raft files, and with them the
+ *       terms it voted in. It opens the group JOINING (cluster_nrg.h): not a member of its
+ *       own bootstrap configuration and no vote until a leader reaches it; else a stale
+ *       member still counting it elected itself with its vote in a term already won;
+ *     - a leaving server that restarts from a meta snapshot which no longer names it, but
+ *       with the group's files on its disk, reopens the group and goes on leaving: the
+ *       others may still need its vote (apply_stream_add).
  *   Growing, the leader answers first, so the reply lists the peers as they were (nats-server
  *   2.9.10's does); shrinking, after (the kept ones). Consumers need nothing: they live in
  *   the stream's log, and a durable whose num_replicas now exceeds the stream's is adopted
@@ -149,7 +163,7 @@ typedef struct Assignment {
     char *cu_reply;         /* _MJ.CUR.<group>.<self>: where our batches come back */
     bool cu_active;         /* fetching what a restored snapshot covers; the group is held */
     uint64_t cu_to, cu_index; /* fetch through seq cu_to; peers must have applied cu_index */
-    int cu_peer;            /* index in peers of the one asked last */
+    int cu_peer;            /* index in cu_members() of the one asked last */
     EnvTimer cu_timer;      /* no answer in time: ask the next peer */
     int64_t cu_started_ns;
     uint32_t cu_behind;     /* bit i: peer i answered "cannot help" since our last progress */
@@ -158,6 +172,13 @@ typedef struct Assignment {
     ServerInternalSub *lv_serve_sub, *lv_reply_sub;
     bool leaving, left;
     EnvTimer ltimer;
+    uint32_t lv_round;      /* the leave poll's round */
+    uint64_t lv_removed;    /* the leader's answer: our removal committed at this index (0: not yet) */
+    struct {                /* each peer's latest answer (by index in peers) */
+        uint32_t round;
+        uint64_t applied;
+        bool behind;
+    } lv_ans[LIMIT_CLUSTER_REPLICAS_MAX];
 } Assignment;
 
 /* A reply the leader sends when it applies the entry that carries it. */
@@ -197,6 +218,8 @@ static bool has_peer(const uint32_t *peers, int n, uint32_t id);
 static void drop_replica(JsCluster *c, Assignment *a);
 static void leave_serve(void *ctx, const ServerMsg *m);
 static void leave_stop(JsCluster *c, Assignment *a);
+static void leave_start(JsCluster *c, Assignment *a);
+static void track(Assignment *a);
 static void reply_success(JsCluster *c, const char *reply, const char *kind);
 
 /* The broken variants that live in the Raft driver (cluster_nrg.h). */
@@ -819,6 +842,15 @@ static void cu_finish(Assignment *a, const char *how) {
     nrg_release(a->nrg);
 }
 
+/* Whom a catch-up asks: every member this server tracks (track(): the peers, and the voters
+ * on their way out, which still hold the messages and stay until the peers have them, see
+ * SCALING), itself included. A group of one by its peers may not be one by its voters: a
+ * stream scaled to R1 whose kept peer was behind fetches from the ones leaving. */
+static const uint32_t *cu_members(Assignment *a, size_t *n) {
+    track(a);
+    return nrg_peers(a->nrg, n);
+}
+
 /* Fill [last + 1, through] with gaps: what nobody has any more. */
 static void cu_fill_gaps(Assignment *a, uint64_t through) {
     StoreState s;
@@ -838,13 +870,15 @@ static void cu_timeout(void *arg) {
     JsCluster *c = a->cl;
     a->cu_timer = 0;
     if (!a->cu_active) return;
-    bool alone = a->n_peers == 1;
+    size_t nm;
+    const uint32_t *m = cu_members(a, &nm);
+    bool alone = nm == 1;
     bool all_behind = false;
-    for (int i = 0, others = 0, behind = 0; i < a->n_peers; i++)
-        if (a->peers[i] != c->self) {
+    for (size_t i = 0, others = 0, behind = 0; i < nm; i++)
+        if (m[i] != c->self) {
             others++;
             behind += (a->cu_behind >> i) & 1;
-            all_behind = behind == others && i == a->n_peers - 1;
+            all_behind = behind == others && i == nm - 1;
         }
     if (alone || (a->lazy && (all_behind || env_now_ns(c->env) - a->cu_started_ns > LIMIT_CLUSTER_CATCHUP_GIVEUP_NS))) {
         StoreState s;
@@ -855,7 +889,7 @@ static void cu_timeout(void *arg) {
         cu_fill_gaps(a, a->cu_to);
         return cu_finish(a, "with losses");
     }
-    a->cu_peer = (a->cu_peer + 1) % a->n_peers; /* this one did not answer: the next */
+    a->cu_peer = (a->cu_peer + 1) % (int)nm; /* this one did not answer: the next */
     cu_send(a);
 }
 
@@ -864,9 +898,12 @@ static void cu_send(Assignment *a) {
     JsCluster *c = a->cl;
     env_timer_cancel(c->env, a->cu_timer);
     a->cu_timer = env_timer_add(c->env, LIMIT_CLUSTER_CATCHUP_TIMEOUT_NS, cu_timeout, a);
-    if (a->n_peers == 1) return;
-    if (a->peers[a->cu_peer] == c->self) a->cu_peer = (a->cu_peer + 1) % a->n_peers;
-    uint32_t to = a->peers[a->cu_peer];
+    size_t nm;
+    const uint32_t *m = cu_members(a, &nm);
+    if (nm == 1) return;
+    a->cu_peer %= (int)nm;
+    if (m[a->cu_peer] == c->self) a->cu_peer = (a->cu_peer + 1) % (int)nm;
+    uint32_t to = m[a->cu_peer];
     StoreState s;
     store_state(stream_store(a->st), &s);
     char hex[9];
@@ -941,16 +978,18 @@ static void cu_batch(void *ctx, const ServerMsg *m) {
     store_state(stream_store(a->st), &s);
     if (r.bad || from > s.last_seq + 1) return; /* an old batch for a range we do not reach */
     if (through == 0) { /* that peer cannot help: the next one, after a pause */
+        size_t nm;
+        const uint32_t *mem = cu_members(a, &nm);
         a->cu_behind |= 1u << a->cu_peer;
-        uint32_t others = ((1u << a->n_peers) - 1);
-        for (int i = 0; i < a->n_peers; i++)
-            if (a->peers[i] == c->self) others &= ~(1u << i);
+        uint32_t others = ((1u << nm) - 1);
+        for (size_t i = 0; i < nm; i++)
+            if (mem[i] == c->self) others &= ~(1u << i);
         if (a->lazy && (a->cu_behind & others) == others) { /* everyone lost them too */
             env_timer_cancel(c->env, a->cu_timer);
             a->cu_timer = env_timer_add(c->env, 0, cu_timeout, a);
             return;
         }
-        a->cu_peer = (a->cu_peer + 1) % a->n_peers;
+        a->cu_peer = (a->cu_peer + 1) % (int)nm;
         env_timer_cancel(c->env, a->cu_timer);
         a->cu_timer = env_timer_add(c->env, LIMIT_CLUSTER_CATCHUP_TIMEOUT_NS / 5, cu_retry, a);
         return;
@@ -985,15 +1024,19 @@ static void cu_start(Assignment *a, uint64_t to, uint64_t index) {
         a->cu_started_ns = env_now_ns(c->env);
         a->cu_behind = 0;
         uint32_t leader = nrg_leader(a->nrg); /* the leader first: it surely has everything */
-        for (int i = 0; i < a->n_peers; i++)
-            if (a->peers[i] == leader) a->cu_peer = i;
+        size_t nm;
+        const uint32_t *m = cu_members(a, &nm);
+        for (size_t i = 0; i < nm; i++)
+            if (m[i] == leader) a->cu_peer = (int)i;
     }
     a->cu_active = true;
     a->cu_to = to;
     a->cu_index = index;
     env_log(c->env, ENV_LOG_INFO, "stream %s: the snapshot at %" G_GUINT64_FORMAT " covers seqs through %" G_GUINT64_FORMAT
             ", the store ends at %" G_GUINT64_FORMAT ": catching up from peers", a->name, index, to, s.last_seq);
-    if (a->n_peers == 1) { /* nobody to ask: see cu_timeout */
+    size_t nm;
+    cu_members(a, &nm);
+    if (nm == 1) { /* nobody to ask: see cu_timeout */
         a->cu_timer = env_timer_add(c->env, 0, cu_timeout, a);
         return;
     }
@@ -1119,11 +1162,15 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
     consumer_set_release(consumer_set_of(st), false); /* files of an older life: the log decides */
     consumer_set_set_repl(consumer_set_of(st), &CREPL, a);
     g_autofree char *dir = g_build_filename(c->dir, a->group, NULL);
+    /* joining an existing group with no files of it (added, or added again after leaving):
+     * not one of its first members meanwhile, and no vote (NrgConfig.joining). A first
+     * member restarting has its directory, made when it first opened the group. */
+    bool joining = !fresh && !env_path_exists(c->env, dir);
     StoreSyncPolicy policy;
     int64_t interval;
     jetstream_sync_policy(c->js, &policy, &interval); /* the stream groups' logs follow the stores' policy */
     NrgConfig nc = {.group = a->group, .dir = dir, .self = c->self, .peers = a->peers, .n_peers = (size_t)a->n_peers,
-                    .boot_peers = a->boot, .n_boot_peers = (size_t)a->n_boot,
+                    .boot_peers = a->boot, .n_boot_peers = (size_t)a->n_boot, .joining = joining,
                     .sync_interval_ns = interval, .bug = nrg_bug(c), .observe = c->observe, .observe_ctx = c->observe_ctx,
                     .snapshot_entries = c->snapshot_entries, .snapshot_bytes = c->snapshot_bytes};
     a->lazy = interval != 0;
@@ -1147,28 +1194,57 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
 
 /* ------------------------------------------------------------------ leaving a group (SCALING) */
 
-/* Leader: a leaving member asks whether it may go. Yes once a committed configuration no
- * longer has it (no majority can need its vote or its log again). */
+/* A member's answer to a leaving one's question, "may I go?": {"id":<this server>,
+ * "removed":<index>, "applied":<index>, "behind":<bool>}. "removed" (the leader's) is the
+ * index of a committed configuration without the asker, 0 while there is none; "applied"
+ * and "behind" say whether this replica's store holds everything through it yet (a catch-up
+ * fetches the rest from peers, and maybe from the asker: SCALING). */
 static void leave_serve(void *ctx, const ServerMsg *m) {
     Assignment *a = ctx;
     guint64 id = 0;
     g_autofree char *body = g_strndup((const char *)m->payload, m->payload_len);
     if (a->nrg == NULL || m->reply_len == 0 || !g_ascii_string_to_unsigned(body, 10, 1, G_MAXUINT32, &id, NULL) ||
-        has_peer(a->peers, a->n_peers, (uint32_t)id) || !nrg_voter_removed(a->nrg, (uint32_t)id))
+        has_peer(a->peers, a->n_peers, (uint32_t)id))
         return;
+    /* the configuration's index; one from a snapshot (or the bootstrap) is at most that */
+    uint64_t removed = nrg_voter_removed(a->nrg, (uint32_t)id)
+                           ? MAX(MAX(nrg_conf_index(a->nrg), nrg_snapshot_index(a->nrg)), 1) : 0;
+    g_autofree char *answer = g_strdup_printf("{\"id\":%u,\"removed\":%" G_GUINT64_FORMAT ",\"applied\":%" G_GUINT64_FORMAT
+                                              ",\"behind\":%s}", a->cl->self, removed, nrg_applied(a->nrg),
+                                              a->cu_active || nrg_held(a->nrg) ? "true" : "false");
     g_autofree char *reply = g_strndup(m->reply, m->reply_len);
-    server_publish(a->cl->srv, reply, NULL, NULL, 0, "gone", 4);
+    server_publish(a->cl->srv, reply, NULL, NULL, 0, answer, strlen(answer));
 }
 
 static void leave_tick(void *arg);
 
-/* The answer: drop the replica, but not from inside this handler (it unsubscribes it). */
 static void leave_answer(void *ctx, const ServerMsg *m) {
     Assignment *a = ctx;
-    if (!a->leaving || a->left) return;
-    a->left = true;
-    env_timer_cancel(a->cl->env, a->ltimer);
-    a->ltimer = env_timer_add(a->cl->env, 0, leave_tick, a);
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
+    int64_t id = 0, removed = 0, applied = 0;
+    bool behind = true;
+    if (!a->leaving || a->left || o == NULL || !jsonu_get_int(o, "id", &id) || !jsonu_get_int(o, "removed", &removed) ||
+        !jsonu_get_int(o, "applied", &applied) || !jsonu_get_bool(o, "behind", &behind))
+        return;
+    if (removed > 0) a->lv_removed = MAX(a->lv_removed, (uint64_t)removed);
+    for (int i = 0; i < a->n_peers; i++)
+        if (a->peers[i] == (uint32_t)id) {
+            a->lv_ans[i].round = a->lv_round;
+            a->lv_ans[i].applied = (uint64_t)applied;
+            a->lv_ans[i].behind = behind;
+        }
+}
+
+/* May this leaving server go? Its removal committed, and every peer answered in the last
+ * round that its store holds everything through that commit: from then on nobody needs
+ * this replica's vote, log or messages. A silent peer (down) keeps it waiting. */
+static bool leave_done(Assignment *a) {
+    if (a->lv_removed == 0) return false;
+    for (int i = 0; i < a->n_peers; i++)
+        if (a->lv_ans[i].round != a->lv_round || a->lv_ans[i].behind || a->lv_ans[i].applied < a->lv_removed)
+            return false;
+    return true;
 }
 
 static void leave_stop(JsCluster *c, Assignment *a) {
@@ -1177,13 +1253,17 @@ static void leave_stop(JsCluster *c, Assignment *a) {
     if (a->lv_reply_sub != NULL) server_unsubscribe_internal(c->srv, a->lv_reply_sub);
     a->lv_reply_sub = NULL;
     a->leaving = a->left = false;
+    a->lv_removed = 0;
+    memset(a->lv_ans, 0, sizeof a->lv_ans);
 }
 
+/* Each round: judge the last round's answers, then ask every peer again. */
 static void leave_tick(void *arg) {
     Assignment *a = arg;
     JsCluster *c = a->cl;
     a->ltimer = 0;
-    if (a->left) return drop_replica(c, a);
+    if (leave_done(a)) return drop_replica(c, a);
+    a->lv_round++;
     char hex[9], me[12];
     g_snprintf(me, sizeof me, "%u", c->self);
     g_autofree char *reply = g_strdup_printf("_MJ.LVR.%s.%s", a->group, nrg_peer_hex(c->self, hex));
@@ -1199,9 +1279,13 @@ static void leave_tick(void *arg) {
  * scaling 3 -> 1 removes two voters one at a time, and the second must vote on the first's
  * removal), asking every LIMIT_CLUSTER_LEAVE_POLL_NS; then it deletes its replica. */
 static void leave_start(JsCluster *c, Assignment *a) {
+    memset(a->lv_ans, 0, sizeof a->lv_ans); /* indexed as the peers, which just changed */
     if (a->leaving) return;
     a->leaving = true;
     a->left = false;
+    a->lv_removed = 0;
+    a->lv_round = 1;
+    memset(a->lv_ans, 0, sizeof a->lv_ans);
     char hex[9];
     g_autofree char *reply = g_strdup_printf("_MJ.LVR.%s.%s", a->group, nrg_peer_hex(c->self, hex));
     a->lv_reply_sub = server_subscribe_internal(c->srv, reply, NULL, leave_answer, a);
@@ -1428,7 +1512,17 @@ static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, cons
         a->n_boot = a->n_peers;
     }
     g_tree_insert(c->streams, a->name, a);
-    if (!mine) return;
+    if (!mine) {
+        /* not a peer, but its group's files are here: it was leaving when it stopped (a
+         * catalogue restored from a meta snapshot says so), and may still be a voter the
+         * others need: it rejoins to finish leaving (SCALING) */
+        g_autofree char *dir = g_build_filename(c->dir, a->group, NULL);
+        if (env_path_exists(c->env, dir)) {
+            host_stream(c, a, false);
+            if (a->nrg != NULL) leave_start(c, a);
+        }
+        return;
+    }
     if (reply != NULL && !replay) {
         a->reply = g_strdup(reply);
         a->reply_kind = "stream_create_response";

@@ -1088,8 +1088,8 @@ Raft *raft_new(const RaftConfig *cfg, const RaftBoot *boot, GError **error) {
     r->unstable_from = raft_last_index(r) + 1;
     r->saved_hs = hard_state(r);
     r->role = RAFT_FOLLOWER;
-    /* alone, there is nobody to repair it */
-    r->damaged = boot != NULL && (boot->damaged || boot->state_lost) && r->n > 1;
+    /* alone, there is nobody to repair it (a member joining, not in its configuration, has) */
+    r->damaged = boot != NULL && (boot->damaged || boot->state_lost) && (r->n > 1 || !raft_is_member(r, r->cfg.id));
     reset_election_timer(r);
     return r;
 }
