@@ -23,7 +23,8 @@
 #   failover (opt-in: SCENARIOS="... failover"; about 5 minutes): bench/failover.mjs on a
 #   three-node cluster of each kind: kill -9 of the stream leader to the next ack
 #   (FAILOVER_KILLS, default 9), a restarted follower FAILOVER_BEHIND (10,000) messages behind
-#   until current, a follower SIGSTOPped FAILOVER_PAUSE_S (10) s; raw rows in
+#   until current, a follower SIGSTOPped FAILOVER_PAUSE_S (10) s, FAILOVER_STEPDOWNS (9)
+#   leader stepdowns under a steady publisher (its longest gap, its timed-out attempts); raw rows in
 #   bench/results/<stamp>[-partial]-failover.csv, medians in the summary.
 #   objput/objget run bench/objbench.mjs with node and nats.js (libnats has no object store);
 #   without node they are skipped.
@@ -261,13 +262,14 @@ run_one() {  # round scenario server
 
 # failover: bench/failover.mjs once per kind (its own rounds; it starts its own clusters).
 FAILOVER_KILLS=${FAILOVER_KILLS:-9}; FAILOVER_BEHIND=${FAILOVER_BEHIND:-10000}; FAILOVER_PAUSE_S=${FAILOVER_PAUSE_S:-10}
+FAILOVER_STEPDOWNS=${FAILOVER_STEPDOWNS:-9}
 failover_raw=bench/results/$stamp$tag-failover.csv
 run_failover() {
   local kind out
   echo "scenario,server,round,metric,value" >"$failover_raw"
   for kind in minijet nats-server; do
     out=$(MINIJET_SERVER_BIN=$MINIJET NATS_SERVER_BIN=$NATS_SERVER timeout -k 5 1200 node bench/failover.mjs \
-          -k "$kind" -K "$FAILOVER_KILLS" -N "$FAILOVER_BEHIND" -C 3 -P "$FAILOVER_PAUSE_S" -S 2 2>>"$work/failover.log")
+          -k "$kind" -K "$FAILOVER_KILLS" -N "$FAILOVER_BEHIND" -C 3 -P "$FAILOVER_PAUSE_S" -S 2 -D "$FAILOVER_STEPDOWNS" 2>>"$work/failover.log")
     local rc=$?
     [ -n "$out" ] && echo "$out" >>"$failover_raw"
     if [ $rc -eq 0 ]; then printf '.'; else printf 'x'; echo "  failover on $kind: $(grep FAIL "$work/failover.log" | tail -1)" >>"$work/failures"; fi

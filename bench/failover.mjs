@@ -3,10 +3,11 @@
 //
 //   node bench/failover.mjs -k minijet|nats-server [-l label] [-K kills] [-N behind]
 //                           [-C catch-up rounds] [-P pause seconds] [-S pause rounds]
+//                           [-D stepdowns]
 //
 // Three servers of one kind joined by routes (tests/interop/js/server.mjs startCluster, the
 // servers the interop suites use: MINIJET_SERVER_BIN / NATS_SERVER_BIN pick the binaries),
-// an R3 file stream, nats.js. Three parts, each on a fresh cluster:
+// an R3 file stream, nats.js. Four parts, each on a fresh cluster (a count of 0 skips one):
 //
 //   failover          kill -9 of the stream leader, K times (default 9): the time from the
 //                     kill to the next acknowledged publish. The publisher is connected to all
@@ -22,11 +23,18 @@
 //                     publisher on the leader's server publishes in a loop (2 s per attempt)
 //                     until 10 s after the resume: failed publishes, the longest gap between two
 //                     acknowledged ones, and whether the leader changed. S rounds (default 2).
+//   stepdown          $JS.API.STREAM.LEADER.STEPDOWN, D times (default 9), while a publisher
+//                     connected to all three servers publishes every 10 ms (Nats-Msg-Id, 500 ms
+//                     per attempt, retried every 5 ms): the longest time without an acknowledged
+//                     publish in the 2 s after the request, and how many attempts timed out
+//                     (an attempt that gets an error, such as 503 no responders, is retried at
+//                     once; one that gets no answer costs its 500 ms).
 //
 // Output, one line per measurement (bench/compare.sh pairs the kinds and takes medians):
 //   failover,LABEL,ROUND,kill_to_ack_ms,VALUE
 //   catchup-10k,LABEL,ROUND,current_ms,VALUE             (-N 10000; catchup-<N/1000>k otherwise)
 //   stopped-follower,LABEL,ROUND,failed_publishes,VALUE   (and max_gap_ms, leader_changed)
+//   stepdown,LABEL,ROUND,max_gap_ms,VALUE                 (and timeouts)
 // Progress and errors go to stderr; exit status 1 on a failure (every wait is bounded).
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,7 +45,7 @@ const require = createRequire(path.join(here, "..", "tests", "interop", "js", "p
 const { connect } = require("nats");
 const { startCluster, stopAllServers, sleep, until } = await import("../tests/interop/js/server.mjs");
 
-const opt = { kind: "minijet", label: "", kills: 9, behind: 10000, catchups: 3, pause: 10, pauses: 2 };
+const opt = { kind: "minijet", label: "", kills: 9, behind: 10000, catchups: 3, pause: 10, pauses: 2, stepdowns: 9 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -49,8 +57,9 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "-C") opt.catchups = Number(v());
   else if (a === "-P") opt.pause = Number(v());
   else if (a === "-S") opt.pauses = Number(v());
+  else if (a === "-D") opt.stepdowns = Number(v());
   else {
-    console.error(`usage: node bench/failover.mjs -k minijet|nats-server [-l label] [-K kills] [-N behind] [-C rounds] [-P s] [-S rounds]`);
+    console.error(`usage: node bench/failover.mjs -k minijet|nats-server [-l label] [-K kills] [-N behind] [-C rounds] [-P s] [-S rounds] [-D stepdowns]`);
     process.exit(2);
   }
 }
@@ -101,6 +110,7 @@ async function current(jsm, name, who = null) {
 
 // ---------------------------------------------------------------- kill -9 of the leader
 async function failover() {
+  if (opt.kills === 0) return;
   const { c, nc, jsm } = await cluster();
   const byName = new Map(c.servers.map((s) => [s.name, s]));
   await streamWithLeader(jsm, "FO");
@@ -137,6 +147,7 @@ async function failover() {
 
 // ---------------------------------------------------------------- restart N behind
 async function catchup() {
+  if (opt.catchups === 0) return;
   const { c, nc, jsm } = await cluster();
   const si = await streamWithLeader(jsm, "CU");
   const leader = c.servers.find((s) => s.name === si.cluster.leader);
@@ -210,10 +221,58 @@ async function stoppedFollower() {
   }
 }
 
+// ---------------------------------------------------------------- leader stepdown
+async function stepdown() {
+  if (opt.stepdowns === 0) return;
+  const { c, nc, jsm } = await cluster();
+  await streamWithLeader(jsm, "SD");
+  const js = nc.jetstream({ timeout: 500 });
+  let next = 0, stop = false;
+  const acks = [], timeouts = []; // times
+  const loop = (async () => {
+    while (!stop) {
+      const id = `m${next++}`;
+      while (!stop) {
+        try {
+          await js.publish("sd.x", te.encode(id), { msgID: id, timeout: 500 });
+          acks.push(Date.now());
+          break;
+        } catch (err) {
+          if (err.code === "TIMEOUT") timeouts.push(Date.now());
+          await sleep(5);
+        }
+      }
+      await sleep(10);
+    }
+  })();
+  await sleep(1000);
+  for (let k = 1; k <= opt.stepdowns; k++) {
+    await current(jsm, "SD");
+    const before = (await until(() => jsm.streams.info("SD"), WAIT, "stream info")).cluster.leader;
+    const t0 = Date.now();
+    await nc.request("$JS.API.STREAM.LEADER.STEPDOWN.SD", new Uint8Array(0), { timeout: 5000 });
+    await sleep(2000);
+    const t1 = t0 + 2000;
+    let prev = t0, gap = 0;
+    for (const t of acks) if (t > t0 && t <= t1) { gap = Math.max(gap, t - prev); prev = t; }
+    gap = Math.max(gap, t1 - prev);
+    const lost = timeouts.filter((t) => t > t0 && t <= t1).length;
+    const after = (await until(() => jsm.streams.info("SD"), WAIT, "stream info")).cluster.leader;
+    out("stepdown", k, "max_gap_ms", gap);
+    out("stepdown", k, "timeouts", lost);
+    note(`stepdown ${k}: leader ${before} -> ${after}, longest gap ${gap} ms, ${lost} publishes timed out`);
+  }
+  stop = true;
+  await loop;
+  await nc.close();
+  await c.close();
+}
+
 try {
   await failover();
   await catchup();
   await stoppedFollower();
+  await stepdown();
 } catch (err) {
   console.error(`FAIL failover ${label}: ${err.message}`);
   await stopAllServers();

@@ -84,6 +84,7 @@ struct Nrg {
     RaftRole last_role;
     uint32_t last_leader;
     bool last_ready;
+    bool last_handing_over;
     bool failed;              /* the disk refused a save: this member stops speaking */
     uint64_t saved_term;      /* the term and vote last written (see work) */
     uint32_t saved_vote;
@@ -142,9 +143,10 @@ static void note_state(Nrg *n) {
             raft_propose(n->r, empty, NULL, NULL);
         }
     }
-    bool ready = nrg_ready(n);
+    bool ready = nrg_ready(n), handing_over = nrg_handing_over(n);
     uint32_t leader = nrg_leader(n);
-    if (role != n->last_role || leader != n->last_leader || ready != n->last_ready) {
+    if (role != n->last_role || leader != n->last_leader || ready != n->last_ready ||
+        handing_over != n->last_handing_over) {
         if (leader != n->last_leader && leader != 0) {
             char hex[9];
             env_log(n->env, ENV_LOG_INFO, "raft group %s: term %" G_GUINT64_FORMAT " leader %s%s", n->group,
@@ -153,6 +155,7 @@ static void note_state(Nrg *n) {
         n->last_role = role;
         n->last_leader = leader;
         n->last_ready = ready;
+        n->last_handing_over = handing_over;
         if (n->cb.state != NULL) n->cb.state(n->ctx);
     }
 }
@@ -515,6 +518,7 @@ bool nrg_voter_removed(const Nrg *n, uint32_t peer) {
 }
 
 bool nrg_is_leader(const Nrg *n) { return raft_role(n->r) == RAFT_LEADER; }
+bool nrg_handing_over(const Nrg *n) { return raft_transfer_target(n->r) != 0; }
 bool nrg_ready(const Nrg *n) {
     return raft_role(n->r) == RAFT_LEADER && !n->held && n->lead_index > 0 && n->applied >= n->lead_index &&
            has_quorum(n);

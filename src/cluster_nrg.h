@@ -31,6 +31,8 @@
  *   nrg_campaign(n)                     start an election now (a new group's preferred peer)
  *   nrg_stepdown(n, error)              hand leadership to the most caught-up follower
  *   nrg_is_leader(n)                    leader of the current term
+ *   nrg_handing_over(n)                 a leader transferring leadership (nrg_stepdown): it
+ *                                       takes no proposals until the transfer ends or fails
  *   nrg_ready(n)                        leader AND everything logged before its term began is
  *                                       applied here (only now does its state machine show
  *                                       every committed entry) AND a majority answered it
@@ -42,7 +44,7 @@
  *
  * CALLBACKS (never called re-entrantly from inside nrg_propose)
  *   apply(ctx, index, data, len)  a committed entry, in index order, on every member
- *   state(ctx)                    role, leader or readiness changed
+ *   state(ctx)                    role, leader, readiness or handing over changed
  *
  * SYNC POLICY
  *   With sync_interval_ns = 0 (the default) the invariant below holds. A lazy policy writes
@@ -162,6 +164,7 @@ bool nrg_voter_removed(const Nrg *n, uint32_t peer);
 /* The index of the configuration in force (0: the bootstrap or the snapshot's). */
 uint64_t nrg_conf_index(const Nrg *n);
 bool nrg_is_leader(const Nrg *n);
+bool nrg_handing_over(const Nrg *n);
 bool nrg_ready(const Nrg *n);
 uint32_t nrg_leader(const Nrg *n);
 uint32_t nrg_self(const Nrg *n);

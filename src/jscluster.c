@@ -781,6 +781,12 @@ static void stream_state(void *ctx) {
         consumers_reset(a);
         consumer_set_release(set_of(a), true);
     }
+    /* handing over (a stepdown): drop the subjects' interest now, while the cluster is quiet,
+     * not after the election: the routes learn it before the new leader subscribes, and the
+     * publishers get 503 and retry instead of a publish that reached a server which had just
+     * unsubscribed (stream_publish.c, A PUBLISH THE LEADER CAN NO LONGER TAKE). A transfer
+     * that fails leaves this server leading: it subscribes again. */
+    if (a->leading) stream_set_subscribed(a->st, !nrg_handing_over(a->nrg));
     if (!ready && nrg_leader(a->nrg) != 0 && nrg_leader(a->nrg) != a->cl->self)
         g_clear_pointer(&a->reply, g_free); /* another server leads: it answers */
     if (ready) reconcile(a); /* a membership change the last leader left unfinished */
@@ -1566,7 +1572,7 @@ static void update_replica(JsCluster *c, Assignment *a, const char *reply) {
         }
         return;
     }
-    if (a->leading) stream_set_subscribed(a->st, true); /* stream_update resubscribes only if subscribed */
+    if (a->leading) stream_set_subscribed(a->st, !nrg_handing_over(a->nrg)); /* stream_update resubscribes only if subscribed */
     if (reply != NULL && nrg_ready(a->nrg)) send_stream_reply(a, reply, "stream_update_response", false);
 }
 

@@ -1131,6 +1131,7 @@ bool raft_conf_at(const Raft *r, uint64_t index, RaftPeers *out) {
 }
 
 bool raft_damaged(const Raft *r) { return r->damaged; }
+uint32_t raft_transfer_target(const Raft *r) { return r->role == RAFT_LEADER ? r->transfer_to : 0; }
 
 uint64_t raft_match_of(const Raft *r, uint32_t peer) {
     Progress *pr = progress((Raft *)r, peer);

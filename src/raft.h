@@ -163,6 +163,7 @@ uint64_t raft_term_at(const Raft *r, uint64_t index); /* 0 when not known (compa
 const RaftEntry *raft_entry_at(const Raft *r, uint64_t index); /* NULL when not in memory */
 uint64_t raft_match_of(const Raft *r, uint32_t peer);  /* leader only: what it knows peer holds */
 bool raft_damaged(const Raft *r);          /* booted damaged and not repaired yet (RaftBoot) */
+uint32_t raft_transfer_target(const Raft *r); /* leader handing over: to whom (0: not handing over) */
 uint64_t raft_next_of(const Raft *r, uint32_t peer);
 /* The configuration in force (its voters), whether id is one of them, and the index of the
  * CONF entry it came from (0: the snapshot's or the bootstrap one; > commit: not final). */

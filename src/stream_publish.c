@@ -552,6 +552,18 @@ static void after_append(Stream *st, uint64_t seq, const char *subject, const Se
  *   checks that need the store itself with proposals in flight (expected last sequence per
  *   subject, discard:new limits, roll-ups, a retry of an id still in flight) wait in a small
  *   queue until the proposals drain, then run against the real store.
+ *
+ * A PUBLISH THE LEADER CAN NO LONGER TAKE
+ *   Leadership moves (a stepdown hands it over, a partition deposes it) while publishes are
+ *   on their way to the old leader: Raft refuses a proposal while leadership is being
+ *   transferred, a deposed leader is no longer ready, and what waited in the queue above is
+ *   dropped when it stops leading. None of them is stored anywhere, and the publisher must
+ *   hear so at once: silence costs it its whole request timeout (the 0.5 s of a stepdown in
+ *   bench, issue 14). So each gets the answer a client gets when no stream holds the
+ *   subject at all, the 503 no-responders status (what nats-server's clients see between
+ *   its old leader's unsubscribe and its new leader's subscribe, a quarter of a second per
+ *   stepdown here): clients already take it as "retry shortly" (nats.js and nats.go retry a
+ *   JetStream publish on 503), and it is true: nothing was stored.
  */
 typedef struct HeldMsg {
     char *subject, *reply;
@@ -566,8 +578,22 @@ static void held_free(HeldMsg *h) {
     g_free(h);
 }
 
+/* A PUBLISH THE LEADER CAN NO LONGER TAKE (above): 503, nothing stored. */
+static void not_taken(Stream *st, const char *reply) {
+    static const char status[] = "NATS/1.0 503\r\n\r\n";
+    if (reply != NULL) server_publish(st->srv, reply, NULL, status, sizeof status - 1, "", 0);
+}
+
+static void held_drop(HeldMsg *h, Stream *st) {
+    not_taken(st, h->reply);
+    held_free(h);
+}
+
 static void hold(Stream *st, const ServerMsg *m) {
-    if (g_queue_get_length(&st->repl_held) >= LIMIT_CLUSTER_HELD_PUBLISHES_COUNT) return; /* client times out */
+    if (g_queue_get_length(&st->repl_held) >= LIMIT_CLUSTER_HELD_PUBLISHES_COUNT) { /* full: try again later */
+        g_autofree char *reply = m->reply_len ? g_strndup(m->reply, m->reply_len) : NULL;
+        return not_taken(st, reply);
+    }
     HeldMsg *h = g_new0(HeldMsg, 1);
     h->subject = g_strndup(m->subject, m->subject_len);
     h->reply = m->reply_len ? g_strndup(m->reply, m->reply_len) : NULL;
@@ -627,7 +653,8 @@ void stream_repl_reset(Stream *st) {
     g_free(st->repl_last_msg_id);
     st->repl_last_msg_id = g_strdup(st->last_msg_id);
     g_hash_table_remove_all(st->repl_ids);
-    g_queue_clear_full(&st->repl_held, (GDestroyNotify)held_free);
+    g_queue_foreach(&st->repl_held, (GFunc)held_drop, st);
+    g_queue_clear(&st->repl_held);
 }
 
 void stream_set_repl(Stream *st, const StreamRepl *r, void *ctx) {
@@ -660,7 +687,7 @@ static void repl_publish(Stream *st, const ServerMsg *m, const char *subject, co
         return;
     }
     uint64_t seq = st->repl_last_seq + 1;
-    if (!st->repl->propose(st->repl_ctx, st, seq, now, m)) return; /* no longer leader: no reply */
+    if (!st->repl->propose(st->repl_ctx, st, seq, now, m)) return not_taken(st, reply); /* no longer leader */
     st->repl_last_seq = seq;
     st->repl_pending++;
     g_free(st->repl_last_msg_id);

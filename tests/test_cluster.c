@@ -751,6 +751,51 @@ static void test_stream_current_means_whole(void) {
     world_free(w);
 }
 
+/* A publish that reaches the leader while it hands leadership over (a stepdown) cannot be
+ * proposed: it gets 503 no-responders at once (stream_publish.c, A PUBLISH THE LEADER CAN
+ * NO LONGER TAKE), not silence that costs the publisher its request timeout, and it is not
+ * stored: the same id published again to the new leader is new, not a duplicate. */
+static void test_stream_stepdown_answers_publishes(void) {
+    World *w = js_world_snap(3, 0);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.BIG", "{\"name\":\"BIG\",\"subjects\":[\"big.>\"],\"num_replicas\":3}");
+    int l = node_of(w, test_json_path(cr, "$.cluster.leader"));
+    g_assert_cmpint(l, >=, 0);
+    g_autofree char *first = publish(w, l, "big.x", "a", "one");
+    TEST_ASSERT_JSON(first, "$.seq", "1");
+    Node *nd = &w->node[l];
+    g_autofree char *sd_inbox = g_strdup_printf("_INBOX.%s.sd", nd->name);
+    g_autofree char *pub_inbox = g_strdup_printf("_INBOX.%s.pub", nd->name);
+    g_autofree char *sd = test_wire_pub("$JS.API.STREAM.LEADER.STEPDOWN.BIG", sd_inbox, NULL, "");
+    g_autofree char *pub = test_wire_pub("big.x", pub_inbox, "Nats-Msg-Id: b", "two");
+    g_autofree char *both = g_strconcat(sd, pub, NULL);
+    test_env_client_send(nd->te, nd->c, both); /* one read: the publish lands mid-transfer */
+    g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(g_free);
+    for (int64_t t = 0; t < 20 * MS; t += STEP_NS) {
+        advance(w, STEP_NS);
+        g_autoptr(GPtrArray) r = take_replies(nd);
+        for (guint k = 0; k < r->len; k++) g_ptr_array_add(got, g_strdup(g_ptr_array_index(r, k)));
+    }
+    bool stepped = false, told = false;
+    for (guint k = 0; k < got->len; k++) {
+        const char *r = g_ptr_array_index(got, k);
+        g_test_message("reply: %s", r);
+        stepped |= strstr(r, "\"success\":true") != NULL;
+        told |= g_str_has_prefix(r, "NATS/1.0 503");
+        g_assert_null(strstr(r, "\"seq\"")); /* no PubAck for it from anyone */
+    }
+    g_assert_true(stepped);
+    g_assert_true(told);
+    advance(w, 500 * MS);
+    int l2 = node_of(w, jscluster_stream_leader(w->node[l].cl, "BIG"));
+    g_assert_cmpint(l2, >=, 0);
+    g_assert_cmpint(l2, !=, l);
+    g_autofree char *again = publish(w, l, "big.x", "b", "two");
+    TEST_ASSERT_JSON(again, "$.seq", "2");
+    g_assert_null(strstr(again, "duplicate"));
+    check_all(w);
+    world_free(w);
+}
+
 /* What a crashed node's disk holds of a stream's store: open the folder directly, as a
  * restart would (a replica's store: STORE_SYNC_REPLICA, cut at damage). */
 static void store_on_disk(World *w, int i, const char *stream, StoreState *out) {
@@ -1167,6 +1212,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/pipeline", test_stream_pipeline);
     g_test_add_func("/cluster/stream/snapshot-catchup", test_stream_snapshot_catchup);
     g_test_add_func("/cluster/stream/current-means-whole", test_stream_current_means_whole);
+    g_test_add_func("/cluster/stream/stepdown-answers-publishes", test_stream_stepdown_answers_publishes);
     g_test_add_func("/cluster/stream/acked-from-raft-log", test_stream_acked_from_raft_log);
     g_test_add_func("/cluster/stream/compaction-syncs-store", test_stream_compaction_syncs_store);
     g_test_add_func("/cluster/stream/purge-replay", test_stream_purge_replay);

@@ -492,6 +492,12 @@ def table_replicated(b, sc):
                f"0 on minijet — {verdict(float(rf['minijet_max']) == 0)} |")
     out.append(f"| the same: longest time between two acknowledged publishes | {cell_range(rg, 'm', ms)} | "
                f"{cell_range(rg, 'n', ms)} | {fx(float(rg['ratio']))} (lower is better) | — |")
+    if any(r["scenario"] == "stepdown" for r in c):  # sittings since the stepdown part (bench/failover.mjs -D)
+        rg, rt = row(c, "stepdown", "max_gap_ms"), row(c, "stepdown", "timeouts")
+        out.append(f"| stream leader stepdown: longest time without an acknowledged publish ({rg['minijet_runs']} rounds each) | "
+                   f"{cell_range(rg, 'm', ms)} | {cell_range(rg, 'n', ms)} | {fx(float(rg['ratio']))} (lower is better) | — |")
+        out.append(f"| the same: publish attempts that timed out (no answer in 500 ms) | {cell_range(rt, 'm', count)} | "
+                   f"{cell_range(rt, 'n', count)} | — | — |")
     single = [row(c, s_, "msgs_per_s") for s_ in ("jspub (sync 2m)", "jspubasync (sync 2m)")]
     out.append("| single server, same sitting, equal policy: sync / async publish | "
                + " / ".join(rate(float(x["minijet_median"])) for x in single) + " | "
