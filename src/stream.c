@@ -117,8 +117,8 @@ void stream_close(Stream *st) {
     store_close(st->store);
     if (st->host.usage != NULL && st->accounted_bytes > 0)
         st->host.usage(st->host.owner, st, -(int64_t)st->accounted_bytes);
+    stream_dedup_clear(st);
     g_hash_table_destroy(st->dedup);
-    g_queue_clear_full(&st->dedup_order, (GDestroyNotify)stream_dedup_entry_free);
     g_queue_clear_full(&st->pending, (GDestroyNotify)stream_pending_free);
     g_ptr_array_free(st->subs, TRUE);
     g_free(st->last_msg_id);

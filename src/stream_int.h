@@ -9,10 +9,12 @@
 
 #include "stream.h"
 
+/* One remembered Nats-Msg-Id: one allocation, its queue link and its id inside it. */
 typedef struct DedupEntry {
-    char *id;
+    GList link;       /* in Stream.dedup_order; link.data is the entry */
     uint64_t seq;
     int64_t ts_ns;
+    char id[];        /* NUL-terminated; the hash table's key */
 } DedupEntry;
 
 /* A publisher waiting for its reply. seq > 0: a PubAck (or a duplicate's) sent once the
@@ -60,7 +62,7 @@ struct Stream {
 /* stream_publish.c */
 void stream_on_msg(void *ctx, const ServerMsg *m);   /* the internal subscription's handler */
 void stream_dedup_rebuild(Stream *st);                /* once, when first needed: ids of the last window */
-void stream_dedup_entry_free(DedupEntry *d);
+void stream_dedup_clear(Stream *st);                  /* forget every id */
 void stream_pending_free(PendingAck *p);
 void stream_refused_close(Stream *st);                /* stream_close: drop the count */
 void stream_enforce_limits(Stream *st);               /* discard:old max_msgs / max_bytes */

@@ -151,39 +151,43 @@ static void queue_ack(Stream *st, const char *reply, uint64_t seq, char *body) {
  *   rebuild. An id whose message a limit removed between the restart and that first publish
  *   is forgotten (as at a restart, and as in nats-server).
  */
-void stream_dedup_entry_free(DedupEntry *d) {
-    g_free(d->id);
+/* An entry is one allocation (its queue link and id inside it), not three (entry, id copy, queue
+ * node): after the first id publish that rebuilt a window of 1M ids (`minijet-bench -I -n
+ * 1000000 jsgrow`, restarted inside the window, old and new server alternating, load ~6) the
+ * RSS was 176 MB before, 155 MB after; the rebuild's time stayed within the noise (1.0-1.9 s
+ * against 1.2-1.4 s): the hash table and reading the messages back are most of it. */
+static void dedup_forget(Stream *st, DedupEntry *d) {
+    g_queue_unlink(&st->dedup_order, &d->link);
+    if (g_hash_table_lookup(st->dedup, d->id) == d) g_hash_table_remove(st->dedup, d->id);
     g_free(d);
+}
+
+void stream_dedup_clear(Stream *st) {
+    while (st->dedup_order.head != NULL) dedup_forget(st, st->dedup_order.head->data);
 }
 
 static void dedup_expire(Stream *st, int64_t now_ns) {
     DedupEntry *d;
-    while ((d = g_queue_peek_head(&st->dedup_order)) != NULL &&
-           d->ts_ns < now_ns - st->cfg->duplicate_window_ns) {
-        g_queue_pop_head(&st->dedup_order);
-        if (g_hash_table_lookup(st->dedup, d->id) == d) g_hash_table_remove(st->dedup, d->id);
-        stream_dedup_entry_free(d);
-    }
+    while (st->dedup_order.head != NULL && (d = st->dedup_order.head->data)->ts_ns < now_ns - st->cfg->duplicate_window_ns)
+        dedup_forget(st, d);
 }
 
 static void dedup_add(Stream *st, const char *id, size_t len, uint64_t seq, int64_t ts_ns) {
     if (len == 0 || len > LIMIT_STREAM_MSG_ID_BYTES) return;
-    DedupEntry *d = g_new(DedupEntry, 1);
-    d->id = g_strndup(id, len);
+    DedupEntry *d = g_malloc(sizeof(DedupEntry) + len + 1);
+    memcpy(d->id, id, len);
+    d->id[len] = '\0';
     d->seq = seq;
     d->ts_ns = ts_ns;
-    g_queue_push_tail(&st->dedup_order, d);
+    d->link = (GList){.data = d};
+    g_queue_push_tail_link(&st->dedup_order, &d->link);
     g_hash_table_replace(st->dedup, d->id, d);
 }
 
 /* Forget ids of appends the store rolled back (their seqs will be reused). */
 static void dedup_rollback(Stream *st, uint64_t durable) {
     DedupEntry *d;
-    while ((d = g_queue_peek_tail(&st->dedup_order)) != NULL && d->seq > durable) {
-        g_queue_pop_tail(&st->dedup_order);
-        if (g_hash_table_lookup(st->dedup, d->id) == d) g_hash_table_remove(st->dedup, d->id);
-        stream_dedup_entry_free(d);
-    }
+    while (st->dedup_order.tail != NULL && (d = st->dedup_order.tail->data)->seq > durable) dedup_forget(st, d);
 }
 
 /* Only messages with headers can carry a Nats-Msg-Id, and the index knows which those are,
@@ -768,9 +772,7 @@ void stream_repl_removed(Stream *st) {
 }
 
 void stream_repl_restore(Stream *st, JsonObject *o, uint64_t first_seq, const GArray *deleted) {
-    DedupEntry *d;
-    while ((d = g_queue_pop_head(&st->dedup_order)) != NULL) stream_dedup_entry_free(d);
-    g_hash_table_remove_all(st->dedup);
+    stream_dedup_clear(st);
     st->dedup_loaded = true; /* the snapshot's window replaces whatever the store would give */
     JsonNode *dn = json_object_get_member(o, "dedup");
     JsonArray *da = dn != NULL && JSON_NODE_HOLDS_ARRAY(dn) ? json_node_get_array(dn) : NULL;
