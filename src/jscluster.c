@@ -100,6 +100,9 @@
  *     - a leaving server that restarts from a meta snapshot which no longer names it, but
  *       with the group's files on its disk, reopens the group and goes on leaving: the
  *       others may still need its vote (apply_stream_add).
+ *     - a stream leader moves voters only while it hears the meta leader (reconcile): with
+ *       an older catalogue it could add a server the newer one dropped, which never joins,
+ *       and that pending change would block every later one.
  *   Growing, the leader answers first, so the reply lists the peers as they were (nats-server
  *   2.9.10's does); shrinking, after (the kept ones). Consumers need nothing: they live in
  *   the stream's log, and a durable whose num_replicas now exceeds the stream's is adopted
@@ -1446,8 +1449,14 @@ static void reconcile(Assignment *a) {
         if (!voter && add == 0) add = a->peers[i];
     }
     if (remove == 0 && add == 0) return;
+    /* only while this server hears the meta group's leader: one restarted or cut off may
+     * hold an older catalogue, and adding a server a newer one no longer names (so it never
+     * joins) leaves a change pending that can never commit, and no other can follow
+     * (failover-scale-random seed 293) */
     g_autoptr(GError) err = NULL;
-    if (nrg_change_peer(a->nrg, remove == 0, remove != 0 ? remove : add, &err))
+    if (!meta_leader_known(c))
+        ;
+    else if (nrg_change_peer(a->nrg, remove == 0, remove != 0 ? remove : add, &err))
         env_log(c->env, ENV_LOG_INFO, "stream %s: %s peer %s", a->name, remove != 0 ? "removing" : "adding",
                 peer_name(c, remove != 0 ? remove : add));
     if (a->mtimer == 0) a->mtimer = env_timer_add(c->env, 100 * 1000000LL, reconcile_tick, a);

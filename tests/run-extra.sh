@@ -223,11 +223,12 @@ if [ -x "$SIM" ]; then
   done
   run_check "sim-swarm-failover-random-1-20" "$SIM" swarm failover-random --seeds 1-20
   # num_replicas changes and PEER.REMOVE under faults (book 11.12); the seeds that found a
-  # lost catch-up source, a removed server forgetting its votes, a leaving voter not reopened
+  # lost catch-up source, a removed server forgetting its votes, a leaving voter not reopened,
+  # a stream leader acting on a stale catalogue
   for s in failover-scale failover-scale-random; do
     run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
-  run_check "sim-failover-scale-random-seeds" sim_seeds failover-scale-random 18 47 54 84 91
+  run_check "sim-failover-scale-random-seeds" sim_seeds failover-scale-random 18 47 54 84 91 293
   run_check "sim-determinism-failover-leader-kill" sim_same_hash failover-leader-kill 3
   # a stale leader woken from a pause tripped an invariant before the fix (these seeds)
   run_check "sim-failover-pause-stale-leader-seeds" sim_seeds failover-pause 21 23 26 57
