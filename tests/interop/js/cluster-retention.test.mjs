@@ -113,6 +113,14 @@ test("interest on R3: a message goes when every consumer is done with it, on eve
     for (const d of ["A", "B"]) {
       await jsm.consumers.add("IN", { durable_name: d, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
     }
+    // Both must be known where the stream leads before anything is published. On nats-server
+    // the create's reply comes from the consumer's own leader, and the stream leader's server
+    // may apply B's assignment later: seen on a loaded machine, B's interest was missing for
+    // seqs 4-5, A's acks removed them and B's fetch began at 6. stream info is the leader's.
+    await until(async () => {
+      const n = (await jsm.streams.info("IN")).state.consumer_count;
+      if (n !== 2) throw new Error(`${n} consumers`);
+    }, WAIT_MS, "both consumers known to the stream leader");
     await publishN("in.x", 10); // seqs 4..13
     assert.deepEqual(await takeAndAck("IN", "A", 10), [4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
     assert.deepEqual(await takeAndAck("IN", "B", 5), [4, 5, 6, 7, 8]);
