@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { connect, StringCodec } from "nats";
 import fs from "node:fs";
 import path from "node:path";
-import { serverKind, startCluster, stopAllServers, sleep, until } from "./server.mjs";
+import { serverKind, startCluster, stopAllServers, sleep, until, publishOnce, peersOf } from "./server.mjs";
 
 const sc = StringCodec();
 const isMinijet = serverKind === "minijet";
@@ -28,23 +28,6 @@ after(async () => {
   await stopAllServers();
 });
 
-/** Publish with a msg id, retried with the same id until acknowledged; the sequence. */
-async function publishOnce(js, subject, id) {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    try {
-      return (await js.publish(subject, sc.encode(id), { msgID: id, timeout: 1000 })).seq;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`publish ${id}: ${err.message}`);
-      await sleep(50); // 503 (no leader yet) or a timeout: the same id again
-    }
-  }
-}
-
-function peersOf(info) {
-  const c = info.cluster || {};
-  return [c.leader, ...(c.replicas || []).map((r) => r.name)].filter(Boolean);
-}
 
 async function removePeer(nc, stream, peer) {
   const r = await nc.request(`$JS.API.STREAM.PEER.REMOVE.${stream}`, sc.encode(JSON.stringify({ peer })), { timeout: 5000 });
@@ -59,7 +42,7 @@ async function removeAndCheck(c, name, pick, want = 3) {
   await until(() => jsm.streams.add({ name, subjects: [`${name}.>`], num_replicas: 3, storage: "file" }), WAIT_MS, "R3 create");
   const js = nc.jetstream({ timeout: 2000 });
   const acked = new Map(); // seq -> payload
-  for (let i = 0; i < 10; i++) acked.set(await publishOnce(js, `${name}.a`, `${name}-${i}`), `${name}-${i}`);
+  for (let i = 0; i < 10; i++) acked.set(await publishOnce(js, `${name}.a`, `${name}-${i}`, WAIT_MS), `${name}-${i}`);
   const before = await until(async () => {
     const i = await jsm.streams.info(name);
     if (peersOf(i).length !== 3) throw new Error(`peers ${JSON.stringify(i.cluster)}`);
@@ -80,7 +63,7 @@ async function removeAndCheck(c, name, pick, want = 3) {
       throw new Error(`peers ${JSON.stringify(i.cluster)}`);
     return i;
   }, WAIT_MS, `${want} current peers without the removed one`);
-  for (let i = 10; i < 20; i++) acked.set(await publishOnce(js, `${name}.a`, `${name}-${i}`), `${name}-${i}`);
+  for (let i = 10; i < 20; i++) acked.set(await publishOnce(js, `${name}.a`, `${name}-${i}`, WAIT_MS), `${name}-${i}`);
   assert.equal(acked.size, 20);
   for (const [seq, payload] of acked) {
     const m = await until(() => jsm.streams.getMessage(name, { seq }), WAIT_MS, `get ${seq}`);

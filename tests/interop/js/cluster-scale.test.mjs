@@ -14,7 +14,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, StringCodec, AckPolicy } from "nats";
-import { serverKind, startCluster, stopAllServers, sleep, until } from "./server.mjs";
+import { serverKind, startCluster, stopAllServers, sleep, until, publishOnce, peersOf } from "./server.mjs";
 
 const sc = StringCodec();
 const isMinijet = serverKind === "minijet";
@@ -26,23 +26,6 @@ after(async () => {
   await stopAllServers();
 });
 
-/** Publish with a msg id, retried with the same id until acknowledged; the sequence. */
-async function publishOnce(js, subject, id) {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    try {
-      return (await js.publish(subject, sc.encode(id), { msgID: id, timeout: 1000 })).seq;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`publish ${id}: ${err.message}`);
-      await sleep(50); // 503 (no leader yet) or a timeout: the same id again
-    }
-  }
-}
-
-function peersOf(info) {
-  const c = info.cluster || {};
-  return [c.leader, ...(c.replicas || []).map((r) => r.name)].filter(Boolean);
-}
 
 async function update(nc, cfg) {
   const r = await nc.request(`$JS.API.STREAM.UPDATE.${cfg.name}`, sc.encode(JSON.stringify(cfg)), { timeout: 10000 });
@@ -140,7 +123,7 @@ test("num_replicas 1 -> 3 -> 1 -> 2 -> 3 on three servers: every acked message o
   const acked = new Map(); // seq -> payload
   let k = 0;
   const publishSome = async (n) => {
-    for (let i = 0; i < n; i++, k++) acked.set(await publishOnce(js, `${name}.a`, `${name}-${k}`), `${name}-${k}`);
+    for (let i = 0; i < n; i++, k++) acked.set(await publishOnce(js, `${name}.a`, `${name}-${k}`, WAIT_MS), `${name}-${k}`);
   };
   await publishSome(10);
   assert.deepEqual(await pullAcked(nc, js, name, "D", 3), [1, 2, 3]);

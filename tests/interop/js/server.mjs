@@ -78,6 +78,27 @@ export async function until(fn, timeoutMs, what) {
  * handed out before: the kernel may give a just-closed port again, and a cluster picks nine
  * ports before any server binds one (seen once: n3's client port was n1's monitor port). */
 const handedOut = new Set();
+/** Publish with a msg id, retried with the same id (a 503 while there is no leader, or a
+ * timeout) until acknowledged or waitMs has passed; the stream sequence. The cluster suites'
+ * way to publish exactly once across leader changes. */
+export async function publishOnce(js, subject, id, waitMs) {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return (await js.publish(subject, new TextEncoder().encode(id), { msgID: id, timeout: 1000 })).seq;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`publish ${id}: ${err.message}`);
+      await sleep(20);
+    }
+  }
+}
+
+/** A stream or consumer info's cluster block as names: the leader first, then the replicas. */
+export function peersOf(info) {
+  const c = info.cluster || {};
+  return [c.leader, ...(c.replicas || []).map((r) => r.name)].filter(Boolean);
+}
+
 export async function freePort() {
   for (;;) {
     const port = await new Promise((resolve, reject) => {
