@@ -402,7 +402,7 @@ function human(v, met) {
   if (v == "") return "-"
   if (met == "MB_per_s") return sprintf("%.1f MB/s", v)
   if (met ~ /_ms$/) return sprintf("%.0f ms", v)
-  if (met == "failed_publishes" || met == "leader_changed") return sprintf("%.0f", v)
+  if (met == "failed_publishes" || met == "leader_changed" || met == "timeouts") return sprintf("%.0f", v)
   if (met != "msgs_per_s") return sprintf("%.0f us", v)
   if (v >= 1e6) return sprintf("%.2fM", v / 1e6)
   if (v >= 1e3) return sprintf("%.1fk", v / 1e3)

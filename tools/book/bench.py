@@ -161,6 +161,8 @@ def table_full(b, sc):
            "| --- | --- | --- | --- | --- |"]
     for r in b:
         m = r["metric"]
+        if m not in METRIC_NAMES:  # the opt-in failover rows (kill_to_ack_ms, ...): the replicated table
+            continue
         mj = f"{human(float(r['minijet_median']), m)} ({human(float(r['minijet_min']), m)} – {human(float(r['minijet_max']), m)})"
         if r["nats_median"] == "":  # the disk ceiling rows (fsync-*): no server
             out.append(f"| {r['scenario']} (the disk alone) | {METRIC_NAMES.get(m, m)} | {mj} | — | — |")
