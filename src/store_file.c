@@ -829,9 +829,15 @@ static void file_check(Store *s) {
     if (fs->tail_seg == active(fs)->no) g_assert_cmpuint(fs->tail_off + fs->tail->len, ==, fs->wbuf_off);
     if (fs->tail_seg != 0) g_assert_nonnull(seg_find(fs, fs->tail_seg));
     if (fs->ra_seg != 0) g_assert_nonnull(seg_find(fs, fs->ra_seg));
-    for (uint64_t q = s->first_seq; s->msgs && q <= s->last_seq; q++) {
-        StoreEntry *e = store_index_get(s, q);
+    for (uint64_t q = MAX(s->first_seq, s->base); s->msgs > s->cold_msgs && q <= s->last_seq; q++) {
+        StoreEntry *e = store_index_get(s, q); /* loaded: no thaw */
         if (e) g_assert_nonnull(seg_find(fs, (uint32_t)(e->loc >> 32)));
+    }
+    for (guint i = 0; i < s->cold->len; i++) {
+        const StoreCold *c = s->cold->pdata[i];
+        Segment *g = seg_find(fs, c->tag);
+        g_assert_nonnull(g);
+        g_assert_cmpuint(g->live, >=, c->msgs);
     }
 }
 
@@ -871,6 +877,14 @@ static void file_close(Store *s) {
     g_free(fs);
 }
 
+static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError **error);
+
+/* A cold segment's messages left without being thawed (a floor below them, or lost). */
+static void file_released_cold(Store *s, const StoreCold *c) {
+    Segment *g = seg_find(FS(s), c->tag);
+    if (g) g->live -= MIN(g->live, c->msgs);
+}
+
 static const StoreBackend file_backend = {
     .kind = "file",
     .append = file_append,
@@ -883,21 +897,14 @@ static const StoreBackend file_backend = {
     .durable_seq = file_durable_seq,
     .dirty = file_dirty,
     .msg_bytes = file_msg_bytes,
+    .thaw = file_thaw,
+    .released_cold = file_released_cold,
     .check = file_check,
     .close = file_close,
 };
 
 /* Extend last_seq to `last` without a message (the seqs between become holes). */
-static void raise_last_seq(Store *s, uint64_t last) {
-    if (last <= s->last_seq) return;
-    if (s->msgs == 0) {
-        store_index_floor(s, last + 1);
-        return;
-    }
-    StoreEntry hole = {.ts_ns = s->last_ts_ns};
-    while (s->base + s->entries->len <= last) g_array_append_val(s->entries, hole);
-    s->last_seq = last;
-}
+static void raise_last_seq(Store *s, uint64_t last) { store_index_raise_last(s, last); }
 
 /* Recovery reads a segment through a window: bytes [base, base + len) of the file, in a
  * buffer reused for every segment of the open. Reading a whole 64 MiB segment into a fresh
@@ -1303,6 +1310,7 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  * ========================================================================================== */
 static gboolean seg_index_write(Store *s, Segment *g, GError **error) {
     FileStore *fs = FS(s);
+    if (g->msg_lo != 0) store_index_thaw_from(s, MAX(g->msg_lo, s->first_seq)); /* its messages, if cold */
     SegIdx x;
     segidx_init(&x);
     uint64_t x_covered = g->size;
@@ -1392,8 +1400,131 @@ static void checkpoint_active(Store *s) {
     }
 }
 
+/* Replay the listed messages of an index one by one into the loaded index (not cold). */
+static void seg_index_replay_msgs(Store *s, Recovery *rc, Segment *g, SegIdx *x, const uint64_t *per_subject,
+                                  const char *ipath) {
+    store_index_reserve(s, x->msgs);
+    /* Each subject looked up once, its list grown once to what this segment adds (not a hash
+     * lookup and a doubling per message); no deletes run below, so the pointers hold. */
+    g_autofree StoreSubject **subject = g_new0(StoreSubject *, x->subjects->len + 1);
+    for (guint i = 0; i < x->subjects->len; i++) {
+        const char *name = x->subjects->pdata[i];
+        if (per_subject[i] > 0) subject[i] = store_index_subject_for(s, name, strlen(name), per_subject[i]);
+    }
+    SegIdxMsg m;
+    gboolean bad = FALSE;
+    while (segidx_next_msg(x, &m, &bad)) {
+        if (m.seq <= s->last_seq) {
+            env_log(s->env, ENV_LOG_WARN, "store %s: %s: seq %" G_GUINT64_FORMAT " out of order, ignored", s->name,
+                    ipath, m.seq);
+            continue;
+        }
+        if (rc->lost_from != 0) { /* as replay_record: the first seq after damage closes its report */
+            report_lost(s, rc->lost_from, m.seq - 1);
+            rc->lost_from = 0;
+        }
+        store_index_add_to(s, subject[m.subject], m.seq, m.ts_ns, m.has_hdr, m.bytes, ((uint64_t)g->no << 32) | m.off);
+        g->live++;
+        Rec r = {.kind = KIND_MSG, .seq = m.seq, .ts_ns = m.ts_ns};
+        seg_note(g, &r);
+    }
+}
+
+/* Check the message section of x whole (a copy of the cursor walks it) and count each
+ * subject's messages into per_subject. NULL = it is well formed, else why not. */
+static const char *seg_index_walk(const SegIdx *x, uint64_t *per_subject) {
+    SegIdx walk = *x;
+    SegIdxMsg m;
+    gboolean bad = FALSE;
+    uint64_t n = 0;
+    while (segidx_next_msg(&walk, &m, &bad)) {
+        n++;
+        per_subject[m.subject]++;
+    }
+    return bad || n != x->msgs ? "its message list is malformed" : NULL;
+}
+
+/* COLD: add the listed messages of segment g as a cold segment (store_index.c, COLD
+ * SEGMENTS) from the index's summary: nothing of the message section is decoded now.
+ * `check` is the index file's CRC, which file_thaw finds again before it trusts the file. */
+static void seg_index_freeze(Store *s, Segment *g, const SegIdx *x, uint32_t check) {
+    StoreCold *c = g_new0(StoreCold, 1);
+    c->tag = g->no;
+    c->check = check;
+    c->lo = x->lo;
+    c->hi = x->hi;
+    c->lo_ts_ns = x->lo_ts_ns;
+    c->hi_ts_ns = x->hi_ts_ns;
+    c->msgs = x->msgs;
+    c->bytes = x->bytes;
+    c->hdr_msgs = x->hdr_msgs;
+    c->nsubjects = x->subjects->len;
+    c->subjects = g_new0(StoreColdSubject, c->nsubjects);
+    for (guint i = 0; i < x->subjects->len; i++) {
+        const char *name = x->subjects->pdata[i];
+        const SegIdxSubject *sum = &g_array_index(x->subject_msgs, SegIdxSubject, i);
+        c->subjects[i] = (StoreColdSubject){.sj = store_index_subject_for(s, name, strlen(name), 0),
+                                            .msgs = sum->msgs, .first = sum->first, .last = sum->last};
+    }
+    store_index_freeze(s, c);
+    g->live += x->msgs;
+    Rec r = {.kind = KIND_MSG, .seq = x->lo, .ts_ns = x->lo_ts_ns}; /* the NOTES, as the replay of each would */
+    seg_note(g, &r);
+    r = (Rec){.kind = KIND_MSG, .seq = x->hi, .ts_ns = x->hi_ts_ns};
+    seg_note(g, &r);
+}
+
+/* THAW (the backend's half of store_index_thaw_from): read segment c->tag's index file again,
+ * require the very file the open verified (its CRC), and fill out[] with its listed messages,
+ * checking each against the summary the store counted. */
+static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError **error) {
+    FileStore *fs = FS(s);
+    g_autofree char *ipath = idx_path(fs, c->tag);
+    g_autoptr(GBytes) bytes = NULL;
+    if (!env_file_read_all(s->env, ipath, &bytes, error)) return FALSE;
+    gsize len = 0;
+    const uint8_t *p = g_bytes_get_data(bytes, &len);
+    SegIdx x;
+    if (!segidx_decode(p, len, &x, error)) {
+        segidx_clear(&x);
+        return FALSE;
+    }
+    const char *why = NULL;
+    if (x.seg_no != c->tag || get32(p + len - 4) != c->check || x.msgs != c->msgs || x.subjects->len != c->nsubjects)
+        why = "it is not the file the open read";
+    g_autofree uint64_t *per_subject = g_new0(uint64_t, c->nsubjects + 1);
+    uint64_t n = 0, nbytes = 0, hdr = 0;
+    SegIdxMsg m;
+    gboolean bad = FALSE;
+    while (why == NULL && segidx_next_msg(&x, &m, &bad)) {
+        if (m.seq < c->lo || m.seq > c->hi) {
+            bad = TRUE;
+            break;
+        }
+        out[m.seq - c->lo] = (StoreEntry){.loc = ((uint64_t)c->tag << 32) | m.off, .ts_ns = m.ts_ns,
+                                          .subject_id = c->subjects[m.subject].sj->id, .has_hdr = m.has_hdr,
+                                          .bytes = m.bytes};
+        n++;
+        nbytes += m.bytes;
+        hdr += m.has_hdr;
+        per_subject[m.subject]++;
+    }
+    for (guint k = 0; why == NULL && k < c->nsubjects; k++)
+        if (per_subject[k] != c->subjects[k].msgs) bad = TRUE;
+    if (why == NULL && (bad || n != c->msgs || nbytes != c->bytes || hdr != c->hdr_msgs))
+        why = "its messages do not match its summary";
+    segidx_clear(&x);
+    if (why == NULL) return TRUE;
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", ipath, why);
+    g_autoptr(GError) rerr = NULL; /* the next open scans the segment instead */
+    if (!env_path_remove(s->env, ipath, &rerr))
+        env_log(s->env, ENV_LOG_WARN, "store %s: cannot remove %s: %s", s->name, ipath, rerr->message);
+    return FALSE;
+}
+
 /* Replay segment g from its index file if one matches it (see INDEX FILES). Returns the
- * bytes of the segment it covered (the walk resumes there), 0 = no usable index. */
+ * bytes of the segment it covered (the walk resumes there), 0 = no usable index. Its
+ * messages become a cold segment (COLD, above) when nothing loaded is live yet. */
 static uint64_t seg_index_replay(Store *s, Recovery *rc, Segment *g, uint64_t size, const char *path) {
     FileStore *fs = FS(s);
     g_autofree char *ipath = idx_path(fs, g->no);
@@ -1419,23 +1550,17 @@ static uint64_t seg_index_replay(Store *s, Recovery *rc, Segment *g, uint64_t si
     else if (env_file_pread(s->env, seg_fd(s, g, NULL), crc, sizeof crc, x.covered - REC_CRC_BYTES, NULL) != (gssize)sizeof crc ||
              get32(crc) != x.tail_crc)
         stale = "the segment's last record differs";
-    SegIdx walk = x; /* check the message section whole before replaying any of it */
-    SegIdxMsg m;
-    gboolean bad = FALSE;
-    uint64_t n = 0;
+    /* a cold candidate's messages are not decoded at all; any other's are checked whole before
+     * any is replayed */
+    gboolean cold = stale == NULL && x.msgs > 0 && rc->lost_from == 0 && store_index_can_freeze(s, x.lo);
     g_autofree uint64_t *per_subject = g_new0(uint64_t, x.subjects->len + 1); /* messages per subject */
-    while (stale == NULL && segidx_next_msg(&walk, &m, &bad)) {
-        n++;
-        per_subject[m.subject]++;
-    }
-    if (stale == NULL && (bad || n != x.msgs)) stale = "its message list is malformed";
+    if (stale == NULL && !cold) stale = seg_index_walk(&x, per_subject);
     if (stale != NULL) {
         env_log(s->env, ENV_LOG_WARN, "store %s: %s does not match %s (%s), scanning the segment", s->name, ipath,
                 path, stale);
         segidx_clear(&x);
         return 0;
     }
-    store_index_reserve(s, x.msgs);
     Rec r = {.kind = KIND_SEGMENT, .seq = x.seg_floor, .ts_ns = (int64_t)x.seg_last};
     if (x.seg_floor != 0 || x.seg_last != 0) replay_record(s, rc, g, &r, 0, path);
     for (guint i = 0; i < x.runs->len; i++) {
@@ -1446,27 +1571,18 @@ static uint64_t seg_index_replay(Store *s, Recovery *rc, Segment *g, uint64_t si
             replay_record(s, rc, g, &r, 0, path);
         }
     }
-    /* Each subject looked up once, its list grown once to what this segment adds (not a hash
-     * lookup and a doubling per message); no deletes run below, so the pointers hold. */
-    g_autofree StoreSubject **subject = g_new0(StoreSubject *, x.subjects->len + 1);
-    for (guint i = 0; i < x.subjects->len; i++) {
-        const char *name = x.subjects->pdata[i];
-        if (per_subject[i] > 0) subject[i] = store_index_subject_for(s, name, strlen(name), per_subject[i]);
-    }
-    while (segidx_next_msg(&x, &m, &bad)) {
-        if (m.seq <= s->last_seq) {
-            env_log(s->env, ENV_LOG_WARN, "store %s: %s: seq %" G_GUINT64_FORMAT " out of order, ignored", s->name,
-                    ipath, m.seq);
-            continue;
+    if (cold && store_index_can_freeze(s, x.lo)) {
+        seg_index_freeze(s, g, &x, get32(p + len - REC_CRC_BYTES));
+    } else {
+        if (cold && (stale = seg_index_walk(&x, per_subject)) != NULL) { /* the tombstones thawed what came before */
+            env_log(s->env, ENV_LOG_WARN, "store %s: %s does not match %s (%s), scanning the segment", s->name, ipath,
+                    path, stale);
+            if (g->runs) g_array_set_size(g->runs, 0); /* the scan notes them again (replaying them twice is harmless) */
+            g->tombs = 0;
+            segidx_clear(&x);
+            return 0;
         }
-        if (rc->lost_from != 0) { /* as replay_record: the first seq after damage closes its report */
-            report_lost(s, rc->lost_from, m.seq - 1);
-            rc->lost_from = 0;
-        }
-        store_index_add_to(s, subject[m.subject], m.seq, m.ts_ns, m.has_hdr, m.bytes, ((uint64_t)g->no << 32) | m.off);
-        g->live++;
-        r = (Rec){.kind = KIND_MSG, .seq = m.seq, .ts_ns = m.ts_ns};
-        seg_note(g, &r);
+        seg_index_replay_msgs(s, rc, g, &x, per_subject, ipath);
     }
     if (x.last_ts_ns != 0) s->last_ts_ns = x.last_ts_ns; /* the newest message, even if deleted since */
     r = (Rec){.kind = KIND_LAST, .seq = x.hiwater};

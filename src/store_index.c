@@ -167,6 +167,15 @@ static void subject_push(StoreSubject *sj, uint64_t seq) {
     sj->seqs[sj->len++] = seq;
 }
 
+/* A subject with no live message left, loaded or cold, goes (its id is reused). */
+static void subject_release(Store *s, StoreSubject *sj) {
+    if (sj->head < sj->len || sj->cold > 0) return;
+    s->subject_by_id->pdata[sj->id] = NULL;
+    if (s->last_subject == sj) s->last_subject = NULL;
+    g_array_append_val(s->free_ids, sj->id);
+    g_hash_table_remove(s->subjects, sj->subject); /* frees sj */
+}
+
 static void subject_drop(Store *s, uint32_t id, uint64_t seq) {
     StoreSubject *sj = s->subject_by_id->pdata[id];
     g_assert(sj != NULL);
@@ -178,15 +187,28 @@ static void subject_drop(Store *s, uint32_t id, uint64_t seq) {
         memmove(sj->seqs + i, sj->seqs + i + 1, (sj->len - i - 1) * sizeof(uint64_t));
         sj->len--;
     }
-    if (sj->head == sj->len) {
-        s->subject_by_id->pdata[id] = NULL;
-        if (s->last_subject == sj) s->last_subject = NULL;
-        g_array_append_val(s->free_ids, id);
-        g_hash_table_remove(s->subjects, sj->subject); /* frees sj */
-    }
+    subject_release(s, sj);
 }
 
-static size_t subject_msgs(const StoreSubject *sj) { return sj->len - sj->head; }
+static size_t subject_msgs(const StoreSubject *sj) { return sj->len - sj->head + sj->cold; }
+static uint64_t subject_first(const StoreSubject *sj) { return sj->cold ? sj->cold_first : sj->seqs[sj->head]; }
+static uint64_t subject_last(const StoreSubject *sj) { return sj->len > sj->head ? sj->seqs[sj->len - 1] : sj->cold_last; }
+
+/* Is the answer for sj from `from` on inside its cold messages (some below from, some not)?
+ * Then the cold segments from `from` on must be thawed first; otherwise the summary answers. */
+static bool subject_straddles(const StoreSubject *sj, uint64_t from) {
+    return sj->cold > 0 && from > sj->cold_first && from <= sj->cold_last;
+}
+
+/* Messages of sj with seq >= from, and the first of them (0 = none); sj must not straddle. */
+static uint64_t subject_count_from(const StoreSubject *sj, uint64_t from) {
+    return sj->len - subj_lower_bound(sj, from) + (sj->cold > 0 && from <= sj->cold_first ? sj->cold : 0);
+}
+static uint64_t subject_next_from(const StoreSubject *sj, uint64_t from) {
+    if (sj->cold > 0 && from <= sj->cold_first) return sj->cold_first;
+    size_t i = subj_lower_bound(sj, from);
+    return i < sj->len ? sj->seqs[i] : 0;
+}
 
 /* A live entry leaves the index: its subject list and the counts (callers clear e->bytes). */
 static void entry_gone(Store *s, const StoreEntry *e, uint64_t seq) {
@@ -198,11 +220,23 @@ static void entry_gone(Store *s, const StoreEntry *e, uint64_t seq) {
 
 /* --- the index --- */
 
+static StoreCold *cold_at(const Store *s, guint i) { return s->cold->pdata[i]; }
+static uint64_t loaded_msgs(const Store *s) { return s->msgs - s->cold_msgs; }
+/* The loaded entry of seq, base <= seq <= last_seq (live or not). */
+static StoreEntry *entry_at(Store *s, uint64_t seq) { return &g_array_index(s->entries, StoreEntry, seq - s->base); }
+
+static void cold_free(gpointer p) {
+    StoreCold *c = p;
+    g_free(c->subjects);
+    g_free(c);
+}
+
 void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *be) {
     s->env = env;
     s->name = g_strdup(name ? name : "?");
     s->be = be;
     s->entries = g_array_new(FALSE, FALSE, sizeof(StoreEntry));
+    s->cold = g_ptr_array_new_with_free_func(cold_free);
     s->base = 1;
     s->first_seq = 1;
     s->last_seq = 0;
@@ -213,6 +247,7 @@ void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *
 
 void store_index_clear(Store *s) {
     g_array_free(s->entries, TRUE);
+    g_ptr_array_free(s->cold, TRUE);
     g_hash_table_destroy(s->subjects);
     g_ptr_array_free(s->subject_by_id, TRUE);
     s->last_subject = NULL;
@@ -220,30 +255,288 @@ void store_index_clear(Store *s) {
     g_free(s->name);
 }
 
+/* first_seq after a change at the front: the oldest cold message, else the first live entry. */
+static void first_seq_fix(Store *s) {
+    if (s->cold->len > 0) s->first_seq = cold_at(s, 0)->lo;
+    else if (s->msgs == 0) s->first_seq = s->last_seq + 1;
+    else {
+        s->first_seq = MAX(s->first_seq, s->base);
+        while (s->first_seq <= s->last_seq && entry_at(s, s->first_seq)->bytes == 0) s->first_seq++;
+    }
+}
+
+/* When nothing loaded is live, or the dead front grows past half the array, cut it off. */
+static void index_trim(Store *s) {
+    if (loaded_msgs(s) == 0) {
+        g_array_set_size(s->entries, 0);
+        s->base = s->last_seq + 1;
+        s->first_seq = s->cold->len > 0 ? cold_at(s, 0)->lo : s->last_seq + 1;
+        return;
+    }
+    if (s->cold->len > 0) return; /* the loaded front is not tracked while cold segments lie below it */
+    uint64_t dead = s->first_seq - s->base;
+    if (dead >= 1024 && dead > s->entries->len / 2) {
+        g_array_remove_range(s->entries, 0, (guint)dead);
+        s->base = s->first_seq;
+    }
+}
+
+/* ==========================================================================================
+ * COLD SEGMENTS
+ *
+ * WHY
+ *   A restart used to rebuild one entry per live message (24 bytes, plus 8 in its subject's
+ *   list) before the stream answered anything: linear in the stream, however little of it
+ *   the first questions touch. Most questions need far less. STREAM.INFO wants counts, bytes,
+ *   first and last; a consumer's pending count and a KV get want per-subject counts, first
+ *   and last; a consumer reading on wants the entries from its position on. So a backend
+ *   may add a segment's messages as a SUMMARY only (store_index_freeze; the file store does
+ *   it for segments it opens from an index file, INDEX FILES in store_file.c): its first and
+ *   last live seq and their timestamps, how many messages, bytes and messages with headers,
+ *   and per subject its count, first and last seq. Such a segment is COLD. Its entries are
+ *   loaded (THAWED, through the backend's thaw) the first time a question needs them.
+ *
+ * HOW IT WORKS
+ *   Cold segments are a prefix of the stream: every seq in them is below `base`, where the
+ *   loaded entries start, and they are ordered oldest first (s->cold). Each subject counts
+ *   its cold messages (sj->cold) and knows the first and last of them; those all lie below
+ *   its loaded list, so per subject:
+ *     count from `from`  = its loaded seqs >= from, plus all its cold ones if from <= cold_first;
+ *     next from `from`   = cold_first if from <= cold_first, else a search of its list;
+ *     first, last, count = from the summary and the list, no thaw.
+ *   Only when `from` falls strictly inside a subject's cold stretch (subject_straddles) does
+ *   the answer depend on which cold seqs are where: then store_index_thaw_from(from) loads
+ *   every cold segment holding a seq >= from, and the loaded index answers as it always did.
+ *   The same for the whole stream: state and counts from the first seq add summaries; a load,
+ *   a delete, a filtered purge, a walk from some seq thaw from that seq. A FLOOR (purge,
+ *   compact, the limits) drops whole cold segments below it by their summaries, and thaws
+ *   only the one it cuts through.
+ *   A thaw builds the new entries array once (the thawed segments, the holes between them
+ *   and the old entries, copied once), and prepends the thawed seqs to each subject's list in
+ *   one pass. The backend must hand back exactly the messages its summary counted; if it
+ *   cannot (the index file changed or cannot be read since the open verified it), those
+ *   messages are counted as lost (store_damaged) and leave the index, as recovery does with
+ *   a damaged record. Subjects are only ever freed by such a loss, so code that holds a
+ *   StoreSubject across a thaw looks it up again.
+ *
+ * WHY NOT THE OBVIOUS WAY
+ *   Loading per segment independently (entries and subject lists split per segment, any
+ *   segment cold or loaded, nats-server's message blocks) would let a delete of an old
+ *   message thaw one segment instead of every one above it. It is the next step; keeping
+ *   the cold segments a prefix leaves every loaded-index algorithm of this file unchanged.
+ *
+ * LIMITATIONS
+ *   - A thaw loads every cold segment above the seq it needs: a consumer starting at the
+ *     first message, a limit deleting the oldest one (max_msgs, max_age), a wildcard walk, or
+ *     store_deleted loads the whole stream (the cost the open used to pay, paid later).
+ *   - Thawed segments stay loaded: there is no eviction yet.
+ *   - While cold segments exist, the dead front of the loaded entries is not cut off.
+ * ========================================================================================== */
+
+/* Is seq one of the cold messages' seqs range (not necessarily live)? */
+static bool cold_holds(const Store *s, uint64_t seq) {
+    guint lo = 0, hi = s->cold->len;
+    while (lo < hi) {
+        guint mid = (lo + hi) / 2;
+        const StoreCold *c = cold_at(s, mid);
+        if (seq < c->lo) hi = mid;
+        else if (seq > c->hi) lo = mid + 1;
+        else return true;
+    }
+    return false;
+}
+
+/* Each subject's first and last cold seq, from the cold segments that remain. */
+static void cold_refresh(Store *s) {
+    for (guint i = 0; i < s->cold->len; i++)
+        for (guint k = 0; k < cold_at(s, i)->nsubjects; k++) {
+            StoreSubject *sj = cold_at(s, i)->subjects[k].sj;
+            sj->cold_first = G_MAXUINT64;
+            sj->cold_last = 0;
+        }
+    for (guint i = 0; i < s->cold->len; i++)
+        for (guint k = 0; k < cold_at(s, i)->nsubjects; k++) {
+            const StoreColdSubject *cs = &cold_at(s, i)->subjects[k];
+            cs->sj->cold_first = MIN(cs->sj->cold_first, cs->first);
+            cs->sj->cold_last = MAX(cs->sj->cold_last, cs->last);
+        }
+}
+
+/* c's messages leave the counts (a floor below it, or lost); thawed = their entries were loaded
+ * (the subject lists take them), else they are gone and the backend releases them. */
+static void cold_uncount(Store *s, const StoreCold *c, bool thawed) {
+    s->cold_msgs -= c->msgs;
+    for (guint k = 0; k < c->nsubjects; k++) {
+        StoreSubject *sj = c->subjects[k].sj;
+        g_assert_cmpuint(sj->cold, >=, c->subjects[k].msgs);
+        sj->cold -= c->subjects[k].msgs;
+        if (thawed) sj->thaw_add += c->subjects[k].msgs;
+    }
+    if (thawed) return;
+    s->msgs -= c->msgs;
+    s->bytes -= c->bytes;
+    s->hdr_msgs -= c->hdr_msgs;
+    s->be->released_cold(s, c);
+}
+
+/* Free the subjects of the cold segments `gone` (no longer in s->cold) that have nothing
+ * left, each once (a subject may be in several), in segment order. */
+static void release_subjects_of(Store *s, GPtrArray *gone) {
+    g_autoptr(GPtrArray) empty = g_ptr_array_new();
+    for (guint j = 0; j < gone->len; j++) {
+        const StoreCold *c = gone->pdata[j];
+        for (guint k = 0; k < c->nsubjects; k++) {
+            StoreSubject *sj = c->subjects[k].sj;
+            if (sj->cold > 0 || sj->head < sj->len || sj->thaw_add != 0) continue;
+            sj->thaw_add = 1; /* marked: listed once */
+            g_ptr_array_add(empty, sj);
+        }
+    }
+    for (guint t = 0; t < empty->len; t++) {
+        StoreSubject *sj = empty->pdata[t];
+        sj->thaw_add = 0;
+        subject_release(s, sj);
+    }
+}
+
+gboolean store_index_can_freeze(Store *s, uint64_t lo) {
+    return s->be->thaw != NULL && loaded_msgs(s) == 0 && lo > s->last_seq;
+}
+
+void store_index_freeze(Store *s, StoreCold *c) {
+    g_assert(store_index_can_freeze(s, c->lo) && c->msgs > 0 && c->lo <= c->hi);
+    g_ptr_array_add(s->cold, c);
+    s->msgs += c->msgs;
+    s->bytes += c->bytes;
+    s->hdr_msgs += c->hdr_msgs;
+    s->cold_msgs += c->msgs;
+    for (guint k = 0; k < c->nsubjects; k++) {
+        StoreSubject *sj = c->subjects[k].sj;
+        if (sj->cold == 0) sj->cold_first = c->subjects[k].first;
+        sj->cold += c->subjects[k].msgs;
+        sj->cold_last = c->subjects[k].last;
+    }
+    s->last_seq = c->hi;
+    s->last_ts_ns = c->hi_ts_ns;
+    g_array_set_size(s->entries, 0);
+    s->base = s->last_seq + 1;
+    s->first_seq = cold_at(s, 0)->lo;
+}
+
+void store_index_thaw_from(Store *s, uint64_t seq) {
+    guint n = s->cold->len, i = n;
+    while (i > 0 && cold_at(s, i - 1)->hi >= seq) i--;
+    if (i == n) return;
+    /* the new entries: [lo, base) from the thawed segments (zeros: holes), then the old ones */
+    uint64_t lo = cold_at(s, i)->lo, front = s->base - lo;
+    guint old_len = s->entries->len;
+    GArray *ne = g_array_sized_new(FALSE, TRUE, sizeof(StoreEntry), (guint)(front + old_len));
+    g_array_set_size(ne, (guint)(front + old_len));
+    if (old_len > 0) memcpy(ne->data + front * sizeof(StoreEntry), s->entries->data, old_len * sizeof(StoreEntry));
+    g_autoptr(GPtrArray) touched = g_ptr_array_new();
+    for (guint j = i; j < n; j++) {
+        StoreCold *c = cold_at(s, j);
+        StoreEntry *out = &g_array_index(ne, StoreEntry, c->lo - lo);
+        g_autoptr(GError) err = NULL;
+        bool ok = s->be->thaw(s, c, out, &err);
+        if (!ok) {
+            memset(out, 0, (c->hi - c->lo + 1) * sizeof(StoreEntry));
+            s->damaged += c->msgs;
+            env_log(s->env, ENV_LOG_ERROR, "store %s: cannot load seq %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
+                    " (%s): %" G_GUINT64_FORMAT " message(s) lost until the next open", s->name, c->lo, c->hi,
+                    err ? err->message : "?", c->msgs);
+        }
+        for (guint k = 0; ok && k < c->nsubjects; k++)
+            if (c->subjects[k].sj->thaw_add == 0) g_ptr_array_add(touched, c->subjects[k].sj);
+        cold_uncount(s, c, ok);
+    }
+    /* holes take the timestamp of the next message, as store_index_add_to gives them */
+    int64_t next_ts = old_len > 0 ? g_array_index(s->entries, StoreEntry, 0).ts_ns : s->last_ts_ns;
+    for (uint64_t k = front; k-- > 0;) {
+        StoreEntry *e = &g_array_index(ne, StoreEntry, k);
+        if (e->bytes == 0) e->ts_ns = next_ts;
+        else next_ts = e->ts_ns;
+    }
+    /* each touched subject's list: room for its thawed seqs in front of its loaded ones */
+    for (guint t = 0; t < touched->len; t++) {
+        StoreSubject *sj = touched->pdata[t];
+        size_t keep = sj->len - sj->head, total = sj->thaw_add + keep;
+        uint64_t *seqs = g_new(uint64_t, total);
+        if (keep > 0) memcpy(seqs + sj->thaw_add, sj->seqs + sj->head, keep * sizeof(uint64_t));
+        g_free(sj->seqs);
+        sj->seqs = seqs;
+        sj->head = 0;
+        sj->len = 0; /* the fill cursor below */
+        sj->cap = total;
+    }
+    for (uint64_t k = 0; k < front; k++) {
+        const StoreEntry *e = &g_array_index(ne, StoreEntry, k);
+        if (e->bytes == 0) continue;
+        StoreSubject *sj = s->subject_by_id->pdata[e->subject_id];
+        g_assert(sj->len < sj->thaw_add);
+        sj->seqs[sj->len++] = lo + k;
+    }
+    for (guint t = 0; t < touched->len; t++) {
+        StoreSubject *sj = touched->pdata[t];
+        g_assert_cmpuint(sj->len, ==, sj->thaw_add);
+        sj->len = sj->cap;
+        sj->thaw_add = 0;
+    }
+    g_array_free(s->entries, TRUE);
+    s->entries = ne;
+    s->base = lo;
+    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(cold_free);
+    for (guint j = i; j < n; j++) g_ptr_array_add(gone, cold_at(s, j));
+    g_ptr_array_set_free_func(s->cold, NULL);
+    g_ptr_array_set_size(s->cold, i);
+    g_ptr_array_set_free_func(s->cold, cold_free);
+    cold_refresh(s);
+    release_subjects_of(s, gone); /* the subjects of lost segments may have nothing left */
+    first_seq_fix(s);
+    index_trim(s);
+}
+
+/* A floor: cold segments wholly below it leave by their summaries; the one it cuts through is
+ * thawed (and with it every one above). Returns how many messages left. */
+static uint64_t cold_floor(Store *s, uint64_t floor) {
+    guint n = 0;
+    uint64_t dropped = 0;
+    while (n < s->cold->len && cold_at(s, n)->hi < floor) n++;
+    if (n == 0) {
+        if (s->cold->len > 0 && cold_at(s, 0)->lo < floor) store_index_thaw_from(s, floor);
+        return 0;
+    }
+    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(cold_free);
+    for (guint j = 0; j < n; j++) {
+        StoreCold *c = cold_at(s, j);
+        dropped += c->msgs;
+        cold_uncount(s, c, false);
+        g_ptr_array_add(gone, c);
+    }
+    g_ptr_array_set_free_func(s->cold, NULL);
+    g_ptr_array_remove_range(s->cold, 0, n);
+    g_ptr_array_set_free_func(s->cold, cold_free);
+    cold_refresh(s);
+    release_subjects_of(s, gone);
+    first_seq_fix(s);
+    if (s->cold->len > 0 && cold_at(s, 0)->lo < floor) store_index_thaw_from(s, floor);
+    return dropped;
+}
+
 StoreEntry *store_index_get(Store *s, uint64_t seq) {
-    if (seq < s->base || seq > s->last_seq || seq < s->first_seq) return NULL;
-    StoreEntry *e = &g_array_index(s->entries, StoreEntry, seq - s->base);
+    if (seq < s->first_seq || seq > s->last_seq) return NULL;
+    if (seq < s->base) {
+        if (!cold_holds(s, seq)) return NULL; /* between cold segments: deleted */
+        store_index_thaw_from(s, seq);
+        if (seq < s->base) return NULL;
+    }
+    StoreEntry *e = entry_at(s, seq);
     return e->bytes ? e : NULL;
 }
 
 const char *store_index_subject(Store *s, uint32_t id) {
     StoreSubject *sj = s->subject_by_id->pdata[id];
     return sj->subject;
-}
-
-/* When the store becomes empty, or the dead front grows past half the array, cut it off. */
-static void index_trim(Store *s) {
-    if (s->msgs == 0) {
-        g_array_set_size(s->entries, 0);
-        s->base = s->last_seq + 1;
-        s->first_seq = s->last_seq + 1;
-        return;
-    }
-    uint64_t dead = s->first_seq - s->base;
-    if (dead >= 1024 && dead > s->entries->len / 2) {
-        g_array_remove_range(s->entries, 0, (guint)dead);
-        s->base = s->first_seq;
-    }
 }
 
 StoreSubject *store_index_subject_for(Store *s, const char *subject, size_t subject_len, size_t more) {
@@ -258,10 +551,10 @@ StoreSubject *store_index_subject_for(Store *s, const char *subject, size_t subj
 StoreEntry *store_index_add_to(Store *s, StoreSubject *sj, uint64_t seq, int64_t ts_ns, bool has_hdr,
                                uint32_t bytes, uint64_t loc) {
     g_assert(seq > s->last_seq && bytes > 0);
-    if (s->msgs == 0) { /* empty: start the array at seq */
+    if (loaded_msgs(s) == 0) { /* nothing loaded is live: start the array at seq */
         g_array_set_size(s->entries, 0);
         s->base = seq;
-        s->first_seq = seq;
+        if (s->cold->len == 0) s->first_seq = seq;
     }
     StoreEntry hole = {.ts_ns = ts_ns};
     while (s->base + s->entries->len < seq) g_array_append_val(s->entries, hole);
@@ -273,7 +566,7 @@ StoreEntry *store_index_add_to(Store *s, StoreSubject *sj, uint64_t seq, int64_t
     s->msgs++;
     s->bytes += bytes;
     s->hdr_msgs += has_hdr;
-    return &g_array_index(s->entries, StoreEntry, seq - s->base);
+    return entry_at(s, seq);
 }
 
 StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *subject,
@@ -288,26 +581,39 @@ void store_index_reserve(Store *s, uint64_t n) {
     g_array_set_size(s->entries, len);            /* ...which shrinking keeps (GArray never shrinks it) */
 }
 
+void store_index_raise_last(Store *s, uint64_t last) {
+    if (last <= s->last_seq) return;
+    if (s->msgs == 0) {
+        store_index_floor(s, last + 1);
+        return;
+    }
+    if (loaded_msgs(s) == 0) { /* only cold messages: the loaded array stays empty, just above them */
+        s->last_seq = last;
+        s->base = last + 1;
+        return;
+    }
+    StoreEntry hole = {.ts_ns = s->last_ts_ns};
+    while (s->base + s->entries->len <= last) g_array_append_val(s->entries, hole);
+    s->last_seq = last;
+}
+
 gboolean store_index_del(Store *s, uint64_t seq, StoreEntry *out) {
-    StoreEntry *e = store_index_get(s, seq);
+    StoreEntry *e = store_index_get(s, seq); /* thaws seq's cold segment */
     if (e == NULL) return FALSE;
     *out = *e;
     entry_gone(s, e, seq);
     e->bytes = 0;
-    if (seq == s->first_seq) {
-        while (s->first_seq <= s->last_seq &&
-               g_array_index(s->entries, StoreEntry, s->first_seq - s->base).bytes == 0)
-            s->first_seq++;
-    }
+    if (seq == s->first_seq) first_seq_fix(s);
     index_trim(s);
     return TRUE;
 }
 
 void store_index_truncate(Store *s, uint64_t last) {
+    store_index_thaw_from(s, last + 1); /* (a rollback never reaches below what the open found) */
     while (s->last_seq > last) {
         uint64_t seq = s->last_seq;
         if (seq >= s->base && seq - s->base < s->entries->len) {
-            StoreEntry *e = &g_array_index(s->entries, StoreEntry, seq - s->base);
+            StoreEntry *e = entry_at(s, seq);
             if (e->bytes) {
                 StoreEntry copy = *e;
                 entry_gone(s, e, seq);
@@ -319,18 +625,20 @@ void store_index_truncate(Store *s, uint64_t last) {
     }
     if (s->first_seq > last + 1) s->first_seq = last + 1;
     if (s->base > last + 1) s->base = last + 1;
-    if (s->msgs > 0) {
-        StoreEntry *e = store_index_get(s, s->last_seq);
-        s->last_ts_ns = e ? e->ts_ns : s->last_ts_ns;
+    if (loaded_msgs(s) > 0) {
+        StoreEntry *e = entry_at(s, s->last_seq);
+        if (e->bytes) s->last_ts_ns = e->ts_ns;
+    } else if (s->cold->len > 0 && cold_at(s, s->cold->len - 1)->hi == s->last_seq) {
+        s->last_ts_ns = cold_at(s, s->cold->len - 1)->hi_ts_ns;
     }
     index_trim(s);
 }
 
 uint64_t store_index_floor(Store *s, uint64_t floor) {
-    uint64_t dropped = 0;
+    uint64_t dropped = cold_floor(s, floor);
     uint64_t end = MIN(floor, s->last_seq + 1);
-    for (uint64_t seq = s->first_seq; seq < end && s->msgs > 0; seq++) {
-        StoreEntry *e = &g_array_index(s->entries, StoreEntry, seq - s->base);
+    for (uint64_t seq = MAX(s->first_seq, s->base); seq < end && loaded_msgs(s) > 0; seq++) {
+        StoreEntry *e = entry_at(s, seq);
         if (e->bytes == 0) continue;
         StoreEntry copy = *e;
         entry_gone(s, e, seq);
@@ -340,9 +648,7 @@ uint64_t store_index_floor(Store *s, uint64_t floor) {
     }
     if (floor > s->last_seq + 1) s->last_seq = floor - 1;
     if (floor > s->first_seq) s->first_seq = floor;
-    while (s->msgs > 0 && s->first_seq <= s->last_seq &&
-           g_array_index(s->entries, StoreEntry, s->first_seq - s->base).bytes == 0)
-        s->first_seq++;
+    first_seq_fix(s);
     index_trim(s);
     return dropped;
 }
@@ -394,39 +700,61 @@ static bool id_matches(Store *s, GHashTable *memo, const char *filter, uint32_t 
     return m;
 }
 
+/* The first live seq >= from (from >= first_seq): a cold segment's first if one starts
+ * there or later (no thaw); inside one, thaw from `from` and walk the loaded entries. */
+static uint64_t next_any(Store *s, uint64_t from) {
+    for (guint i = 0; i < s->cold->len; i++) {
+        const StoreCold *c = cold_at(s, i);
+        if (c->hi < from) continue;
+        if (c->lo >= from) return c->lo;
+        store_index_thaw_from(s, from);
+        break;
+    }
+    for (uint64_t q = MAX(from, s->base); loaded_msgs(s) > 0 && q <= s->last_seq; q++)
+        if (entry_at(s, q)->bytes) return q;
+    return 0;
+}
+
 /* Finding the next match for a wildcard: with few subjects, binary-search each matching
  * subject's list and take the smallest; with many, walk the entries from from_seq (the walk
- * stops at the first match, so a consumer on a busy filter pays little per message). */
+ * stops at the first match, so a consumer on a busy filter pays little per message). Per
+ * subject the cold summary answers unless `from` falls inside its cold stretch (COLD
+ * SEGMENTS): then one thaw, and the question is asked again. */
 uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq) {
     uint64_t from = MAX(from_seq, s->first_seq);
     if (s->msgs == 0 || from > s->last_seq) return 0;
-    if (filter_is_all(filter)) {
-        for (uint64_t q = from; q <= s->last_seq; q++)
-            if (g_array_index(s->entries, StoreEntry, q - s->base).bytes) return q;
-        return 0;
-    }
+    if (filter_is_all(filter)) return next_any(s, from);
     if (filter_is_literal(filter)) {
         StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
-        if (sj == NULL) return 0;
-        size_t i = subj_lower_bound(sj, from);
-        return i < sj->len ? sj->seqs[i] : 0;
+        if (sj != NULL && subject_straddles(sj, from)) {
+            store_index_thaw_from(s, from);
+            sj = g_hash_table_lookup(s->subjects, filter);
+        }
+        return sj ? subject_next_from(sj, from) : 0;
     }
     if (g_hash_table_size(s->subjects) <= LIMIT_STORE_SUBJECTS_SCAN_COUNT) {
-        uint64_t best = 0;
-        GHashTableIter it;
-        gpointer v;
-        g_hash_table_iter_init(&it, s->subjects);
-        while (g_hash_table_iter_next(&it, NULL, &v)) {
-            StoreSubject *sj = v;
-            if (!store_filter_matches(filter, sj->subject)) continue;
-            size_t i = subj_lower_bound(sj, from);
-            if (i < sj->len && (best == 0 || sj->seqs[i] < best)) best = sj->seqs[i];
+        for (int pass = 0; pass < 2; pass++) {
+            uint64_t best = 0;
+            bool straddles = false;
+            GHashTableIter it;
+            gpointer v;
+            g_hash_table_iter_init(&it, s->subjects);
+            while (g_hash_table_iter_next(&it, NULL, &v)) {
+                StoreSubject *sj = v;
+                if (!store_filter_matches(filter, sj->subject)) continue;
+                straddles |= subject_straddles(sj, from);
+                uint64_t q = subject_next_from(sj, from);
+                if (q != 0 && (best == 0 || q < best)) best = q;
+            }
+            if (!straddles) return best;
+            store_index_thaw_from(s, from); /* then no subject straddles */
         }
-        return best;
+        g_assert_not_reached();
     }
+    store_index_thaw_from(s, from);
     g_autoptr(GHashTable) memo = g_hash_table_new(g_direct_hash, g_direct_equal);
-    for (uint64_t q = from; q <= s->last_seq; q++) {
-        StoreEntry *e = &g_array_index(s->entries, StoreEntry, q - s->base);
+    for (uint64_t q = MAX(from, s->base); loaded_msgs(s) > 0 && q <= s->last_seq; q++) {
+        StoreEntry *e = entry_at(s, q);
         if (e->bytes && id_matches(s, memo, filter, e->subject_id)) return q;
     }
     return 0;
@@ -434,8 +762,16 @@ uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq) {
 
 uint64_t store_next_seq_with_headers(Store *s, uint64_t from_seq) {
     if (s->hdr_msgs == 0) return 0; /* the usual stream: no headers, no walk (restart: dedup) */
-    for (uint64_t q = MAX(from_seq, s->first_seq); s->msgs > 0 && q <= s->last_seq; q++) {
-        const StoreEntry *e = &g_array_index(s->entries, StoreEntry, q - s->base);
+    uint64_t from = MAX(from_seq, s->first_seq);
+    for (guint i = 0; i < s->cold->len; i++) { /* the first cold segment that may hold one */
+        const StoreCold *c = cold_at(s, i);
+        if (c->hi >= from && c->hdr_msgs > 0) {
+            store_index_thaw_from(s, MAX(from, c->lo));
+            break;
+        }
+    }
+    for (uint64_t q = MAX(from, s->base); loaded_msgs(s) > 0 && q <= s->last_seq; q++) {
+        const StoreEntry *e = entry_at(s, q);
         if (e->bytes && e->has_hdr) return q;
     }
     return 0;
@@ -450,20 +786,42 @@ static uint64_t last_seq_matching(Store *s, const char *filter) {
     if (s->msgs == 0) return 0;
     if (!filter_is_all(filter) && filter_is_literal(filter)) {
         StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
-        return sj ? sj->seqs[sj->len - 1] : 0;
+        return sj ? subject_last(sj) : 0;
     }
     g_autoptr(GHashTable) memo = g_hash_table_new(g_direct_hash, g_direct_equal);
     bool all = filter_is_all(filter);
-    for (uint64_t q = s->last_seq; q >= s->first_seq && q > 0; q--) {
-        StoreEntry *e = &g_array_index(s->entries, StoreEntry, q - s->base);
+    for (uint64_t q = s->last_seq; loaded_msgs(s) > 0 && q >= MAX(s->first_seq, s->base) && q > 0; q--) {
+        StoreEntry *e = entry_at(s, q);
         if (e->bytes && (all || id_matches(s, memo, filter, e->subject_id))) return q;
     }
-    return 0;
+    if (s->cold->len == 0) return 0;
+    if (all) return cold_at(s, s->cold->len - 1)->hi;
+    uint64_t best = 0; /* nothing loaded matches: the newest cold match, from the summaries */
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->subjects);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        StoreSubject *sj = v;
+        if (sj->cold > 0 && sj->cold_last > best && store_filter_matches(filter, sj->subject)) best = sj->cold_last;
+    }
+    return best;
 }
 
 StoreMsg *store_load_last(Store *s, const char *filter, GError **error) {
     uint64_t seq = last_seq_matching(s, filter);
     return seq ? store_load(s, seq, error) : NULL;
+}
+
+/* Live seqs >= from in the loaded entries: the shorter side of from is walked. */
+static uint64_t count_loaded_from(Store *s, uint64_t from) {
+    uint64_t loaded = loaded_msgs(s), q0 = MAX(from, s->base), n = 0;
+    if (loaded == 0 || q0 > s->last_seq) return 0;
+    if (q0 - s->base < s->last_seq - q0) {
+        for (uint64_t q = s->base; q < q0; q++) n += entry_at(s, q)->bytes != 0;
+        return loaded - n;
+    }
+    for (uint64_t q = q0; q <= s->last_seq; q++) n += entry_at(s, q)->bytes != 0;
+    return n;
 }
 
 uint64_t store_count(Store *s, const char *filter, uint64_t from_seq) {
@@ -473,35 +831,50 @@ uint64_t store_count(Store *s, const char *filter, uint64_t from_seq) {
         if (from == s->first_seq) return s->msgs;
         uint64_t deleted = s->last_seq - s->first_seq + 1 - s->msgs;
         if (deleted == 0) return s->last_seq - from + 1;
-        uint64_t n = 0; /* count the shorter side */
-        if (from - s->first_seq < s->last_seq - from) {
-            for (uint64_t q = s->first_seq; q < from; q++) n += g_array_index(s->entries, StoreEntry, q - s->base).bytes != 0;
-            return s->msgs - n;
+        uint64_t n = 0;
+        for (guint i = 0; i < s->cold->len; i++) { /* whole cold segments from `from` on, thaw the one cut */
+            const StoreCold *c = cold_at(s, i);
+            if (c->hi < from) continue;
+            if (c->lo < from) {
+                store_index_thaw_from(s, from);
+                break;
+            }
+            n += c->msgs;
         }
-        for (uint64_t q = from; q <= s->last_seq; q++) n += g_array_index(s->entries, StoreEntry, q - s->base).bytes != 0;
-        return n;
+        return n + count_loaded_from(s, from);
     }
-    if (filter_is_literal(filter)) {
-        StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
-        return sj ? sj->len - subj_lower_bound(sj, from) : 0;
+    bool literal = filter_is_literal(filter);
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t n = 0;
+        bool straddles = false;
+        if (literal) {
+            StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
+            if (sj == NULL) return 0;
+            straddles = subject_straddles(sj, from);
+            n = subject_count_from(sj, from);
+        } else {
+            GHashTableIter it;
+            gpointer v;
+            g_hash_table_iter_init(&it, s->subjects);
+            while (g_hash_table_iter_next(&it, NULL, &v)) {
+                StoreSubject *sj = v;
+                if (!store_filter_matches(filter, sj->subject)) continue;
+                straddles |= subject_straddles(sj, from);
+                n += subject_count_from(sj, from);
+            }
+        }
+        if (!straddles) return n;
+        store_index_thaw_from(s, from); /* then no subject straddles */
     }
-    uint64_t n = 0;
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init(&it, s->subjects);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        StoreSubject *sj = v;
-        if (store_filter_matches(filter, sj->subject)) n += sj->len - subj_lower_bound(sj, from);
-    }
-    return n;
+    g_assert_not_reached();
 }
 
 gboolean store_subject_info(Store *s, const char *subject, StoreSubjectInfo *out) {
     StoreSubject *sj = g_hash_table_lookup(s->subjects, subject);
     if (sj == NULL) return FALSE;
     out->msgs = subject_msgs(sj);
-    out->first_seq = sj->seqs[sj->head];
-    out->last_seq = sj->seqs[sj->len - 1];
+    out->first_seq = subject_first(sj);
+    out->last_seq = subject_last(sj);
     return TRUE;
 }
 
@@ -532,8 +905,9 @@ void store_subjects(Store *s, const char *filter,
 
 void store_deleted(Store *s, GArray *out) {
     if (s->msgs == 0) return;
+    store_index_thaw_from(s, 0);
     for (uint64_t q = s->first_seq; q <= s->last_seq; q++) {
-        if (g_array_index(s->entries, StoreEntry, q - s->base).bytes == 0) {
+        if (q < s->base || entry_at(s, q)->bytes == 0) {
             guint64 v = q;
             g_array_append_val(out, v);
         }
@@ -542,10 +916,17 @@ void store_deleted(Store *s, GArray *out) {
 
 uint64_t store_seq_for_time(Store *s, int64_t ts_ns) {
     if (s->msgs == 0) return 0;
-    uint64_t lo = s->first_seq, hi = s->last_seq + 1; /* timestamps never decrease with seq */
-    while (lo < hi) {
+    for (guint i = 0; i < s->cold->len; i++) { /* the first cold segment that reaches ts_ns */
+        const StoreCold *c = cold_at(s, i);
+        if (c->hi_ts_ns < ts_ns) continue;
+        if (c->lo_ts_ns >= ts_ns) return c->lo;
+        store_index_thaw_from(s, c->lo);
+        break;
+    }
+    uint64_t lo = MAX(s->first_seq, s->base), hi = s->last_seq + 1; /* timestamps never decrease with seq */
+    while (loaded_msgs(s) > 0 && lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (g_array_index(s->entries, StoreEntry, mid - s->base).ts_ns < ts_ns) lo = mid + 1;
+        if (entry_at(s, mid)->ts_ns < ts_ns) lo = mid + 1;
         else hi = mid;
     }
     return store_next_seq(s, NULL, lo);
@@ -562,7 +943,7 @@ void store_state(Store *s, StoreState *out) {
     out->last_ts_ns = s->last_seq > 0 ? s->last_ts_ns : 0;
     out->num_subjects = g_hash_table_size(s->subjects);
     if (s->msgs > 0) {
-        out->first_ts_ns = store_index_get(s, s->first_seq)->ts_ns;
+        out->first_ts_ns = s->cold->len > 0 ? cold_at(s, 0)->lo_ts_ns : entry_at(s, s->first_seq)->ts_ns;
         out->num_deleted = s->last_seq - s->first_seq + 1 - s->msgs;
     }
 }
@@ -593,16 +974,27 @@ uint64_t store_purge(Store *s, const StorePurge *req, GError **error) {
     if (filter_is_all(req->filter)) {
         if (req->keep > 0) {
             if (s->msgs <= req->keep) return 0;
+            store_index_thaw_from(s, 0); /* (not from the summaries yet: COLD SEGMENTS, LIMITATIONS) */
             uint64_t kept = 0, q = top; /* find the keep-th newest live seq */
             for (; q >= s->first_seq; q--)
-                if (g_array_index(s->entries, StoreEntry, q - s->base).bytes && ++kept == req->keep) break;
+                if (entry_at(s, q)->bytes && ++kept == req->keep) break;
             return store_compact(s, q, error);
         }
         uint64_t floor = top + 1;
         if (req->seq > 0 && req->seq < floor) floor = req->seq;
         return store_compact(s, floor, error);
     }
-    /* A filtered purge: collect the matching seqs, drop the newest `keep`, delete the rest. */
+    /* A filtered purge: collect the matching seqs, drop the newest `keep`, delete the rest
+     * (the matching subjects' cold messages are thawed first: they are deleted one by one). */
+    uint64_t cold_from = G_MAXUINT64;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->subjects);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const StoreSubject *sj = v;
+        if (sj->cold > 0 && store_filter_matches(req->filter, sj->subject)) cold_from = MIN(cold_from, sj->cold_first);
+    }
+    store_index_thaw_from(s, cold_from);
     g_autoptr(GArray) seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     g_autoptr(GPtrArray) subs = subjects_matching(s, req->filter);
     for (guint i = 0; i < subs->len; i++) {
@@ -620,11 +1012,43 @@ uint64_t store_purge(Store *s, const StorePurge *req, GError **error) {
 
 void store_check_invariants(Store *s) {
     g_assert_cmpuint(s->first_seq, <=, s->last_seq + 1);
-    g_assert_cmpuint(s->base, <=, s->first_seq);
-    g_assert_cmpuint(s->base + s->entries->len, ==, s->msgs ? s->last_seq + 1 : s->base);
+    uint64_t loaded = loaded_msgs(s);
+    if (loaded == 0) {
+        g_assert_cmpuint(s->entries->len, ==, 0);
+        g_assert_cmpuint(s->base, ==, s->last_seq + 1);
+    } else {
+        g_assert_cmpuint(s->base + s->entries->len, ==, s->last_seq + 1);
+    }
     uint64_t msgs = 0, bytes = 0, hdr_msgs = 0;
-    for (uint64_t q = s->first_seq; s->msgs && q <= s->last_seq; q++) {
-        StoreEntry *e = &g_array_index(s->entries, StoreEntry, q - s->base);
+    /* the cold segments: ordered, below base, counted in their subjects (COLD SEGMENTS) */
+    g_autoptr(GHashTable) cold_of = g_hash_table_new(g_direct_hash, g_direct_equal); /* sj -> cold msgs */
+    for (guint i = 0; i < s->cold->len; i++) {
+        const StoreCold *c = cold_at(s, i);
+        g_assert_cmpuint(c->lo, <=, c->hi);
+        g_assert_cmpuint(c->hi, <, s->base);
+        g_assert_cmpuint(c->msgs, >, 0);
+        g_assert_cmpuint(c->msgs, <=, c->hi - c->lo + 1);
+        if (i > 0) g_assert_cmpuint(cold_at(s, i - 1)->hi, <, c->lo);
+        else g_assert_cmpuint(s->first_seq, ==, c->lo);
+        uint64_t in_subjects = 0;
+        for (guint k = 0; k < c->nsubjects; k++) {
+            const StoreColdSubject *cs = &c->subjects[k];
+            g_assert(s->subject_by_id->pdata[cs->sj->id] == cs->sj);
+            g_assert(cs->first >= c->lo && cs->last <= c->hi && cs->first <= cs->last);
+            g_assert(cs->sj->cold_first <= cs->first && cs->sj->cold_last >= cs->last);
+            gpointer v = g_hash_table_lookup(cold_of, cs->sj);
+            g_hash_table_insert(cold_of, cs->sj, GSIZE_TO_POINTER(GPOINTER_TO_SIZE(v) + cs->msgs));
+            in_subjects += cs->msgs;
+        }
+        g_assert_cmpuint(in_subjects, ==, c->msgs);
+        msgs += c->msgs;
+        bytes += c->bytes;
+        hdr_msgs += c->hdr_msgs;
+    }
+    g_assert_cmpuint(msgs, ==, s->cold_msgs);
+    if (s->cold->len == 0) g_assert_cmpuint(s->base, <=, s->first_seq);
+    for (uint64_t q = MAX(s->first_seq, s->base); loaded && q <= s->last_seq; q++) {
+        StoreEntry *e = entry_at(s, q);
         if (e->bytes == 0) continue;
         if (msgs == 0) g_assert_cmpuint(q, ==, s->first_seq);
         msgs++;
@@ -644,9 +1068,12 @@ void store_check_invariants(Store *s) {
     g_hash_table_iter_init(&it, s->subjects);
     while (g_hash_table_iter_next(&it, NULL, &v)) {
         StoreSubject *sj = v;
-        g_assert_cmpuint(sj->head, <, sj->len);
+        g_assert(sj->head < sj->len || sj->cold > 0);
+        g_assert_cmpuint(sj->cold, ==, GPOINTER_TO_SIZE(g_hash_table_lookup(cold_of, sj)));
+        g_assert_cmpuint(sj->thaw_add, ==, 0);
         g_assert(s->subject_by_id->pdata[sj->id] == sj);
         for (size_t i = sj->head + 1; i < sj->len; i++) g_assert_cmpuint(sj->seqs[i - 1], <, sj->seqs[i]);
+        if (sj->cold > 0 && sj->head < sj->len) g_assert_cmpuint(sj->cold_last, <, sj->seqs[sj->head]);
         in_lists += subject_msgs(sj);
     }
     g_assert_cmpuint(in_lists, ==, s->msgs);

@@ -4,7 +4,8 @@
  *
  * WHAT IS HERE
  *   StoreEntry    one per seq in [base, last_seq]: locator, timestamp, subject id, bytes
- *   StoreSubject  one subject's live seqs, strictly increasing
+ *   StoreSubject  one subject's live seqs, strictly increasing (and its count in cold segments)
+ *   StoreCold     a COLD segment: a summary of its live messages, their entries not loaded
  *   StoreBackend  what a backend does with records: append, load, release, tombstone, flush
  *   struct Store  the index plus the backend's state (impl)
  *   store_index_* the generic index operations the backends call (recovery replays records
@@ -28,9 +29,30 @@ typedef struct StoreEntry {
 typedef struct StoreSubject {
     char *subject;
     uint32_t id;
-    uint64_t *seqs; /* live seqs, strictly increasing, in seqs[head .. len) */
+    uint64_t *seqs; /* live seqs of the loaded entries, strictly increasing, in seqs[head .. len) */
     size_t head, len, cap;
+    uint64_t cold;  /* live messages in cold segments (all of them below seqs[head]) */
+    uint64_t cold_first, cold_last; /* the first and last of those (when cold > 0) */
+    size_t thaw_add; /* while thawing: seqs the thawed segments add (0 otherwise) */
 } StoreSubject;
+
+/* One subject's share of a cold segment. */
+typedef struct StoreColdSubject {
+    StoreSubject *sj;
+    uint64_t msgs, first, last;
+} StoreColdSubject;
+
+/* A COLD segment (store_index.c, COLD SEGMENTS): its live messages are counted here and in
+ * their subjects, their entries are not in memory until a question needs them (thaw). */
+typedef struct StoreCold {
+    uint32_t tag;             /* the backend's name for it (file: the segment number) */
+    uint32_t check;           /* the backend's proof it is unchanged (file: its index file's CRC) */
+    uint64_t lo, hi;          /* its first and last live seq */
+    int64_t lo_ts_ns, hi_ts_ns;
+    uint64_t msgs, bytes, hdr_msgs;
+    guint nsubjects;
+    StoreColdSubject *subjects; /* in the backend's order (file: the index file's subject numbers) */
+} StoreCold;
 
 typedef struct StoreBackend {
     const char *kind;
@@ -50,6 +72,12 @@ typedef struct StoreBackend {
     uint64_t (*durable_seq)(Store *s);
     gboolean (*dirty)(Store *s);
     uint64_t (*msg_bytes)(size_t subject_len, size_t hdr_len, size_t data_len);
+    /* COLD SEGMENTS (backends that freeze): fill out[0 .. c->hi - c->lo] (zeroed: holes) with
+     * c's live entries, exactly the ones its summary counts. FALSE + error: they cannot be
+     * read (the index treats them as lost). */
+    gboolean (*thaw)(Store *s, const StoreCold *c, StoreEntry *out, GError **error);
+    /* A cold segment's messages left the index without being thawed (floor, lost). */
+    void (*released_cold)(Store *s, const StoreCold *c);
     void (*check)(Store *s);
     void (*close)(Store *s); /* flush, free the backend's state (not the index) */
 } StoreBackend;
@@ -59,7 +87,10 @@ struct Store {
     char *name;
     const StoreBackend *be;
     void *impl;               /* the backend's state */
-    GArray *entries;          /* StoreEntry; entries[i] is seq base + i */
+    GArray *entries;          /* StoreEntry; entries[i] is seq base + i (every seq >= base: below
+                               * it, only cold segments' messages are live) */
+    GPtrArray *cold;          /* StoreCold*, oldest first, every seq in them < base */
+    uint64_t cold_msgs;       /* their live messages (included in msgs, bytes, hdr_msgs) */
     uint64_t base;
     uint64_t first_seq, last_seq;
     uint64_t msgs, bytes;
@@ -94,6 +125,16 @@ StoreEntry *store_index_add(Store *s, uint64_t seq, int64_t ts_ns, const char *s
 StoreSubject *store_index_subject_for(Store *s, const char *subject, size_t subject_len, size_t more);
 StoreEntry *store_index_add_to(Store *s, StoreSubject *sj, uint64_t seq, int64_t ts_ns, bool has_hdr,
                                uint32_t bytes, uint64_t loc);
+/* COLD SEGMENTS. May a cold segment whose first live seq is lo be added now? (Nothing loaded
+ * is live, lo is above last_seq.) */
+gboolean store_index_can_freeze(Store *s, uint64_t lo);
+/* Add c (taken; its subjects made with store_index_subject_for) as the newest cold segment:
+ * the counts, last_seq and last_ts_ns move as if its messages had been added one by one. */
+void store_index_freeze(Store *s, StoreCold *c);
+/* Load the entries of every cold segment holding a seq >= seq (see COLD SEGMENTS). */
+void store_index_thaw_from(Store *s, uint64_t seq);
+/* Raise last_seq to `last` without a message (the seqs between become deleted). */
+void store_index_raise_last(Store *s, uint64_t last);
 /* Make room for n more entries (no effect on the index; saves regrowing during a bulk load). */
 void store_index_reserve(Store *s, uint64_t n);
 /* Remove seq from the index; copies its entry to *out. FALSE if not live. */

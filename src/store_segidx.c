@@ -5,7 +5,7 @@
  *   offset  size  field
  *   ------  ----  ---------------------------------------------------------------------
  *        0     4  magic 0x31584A4D ("MJX1" on disk)
- *        4     4  version (1)
+ *        4     4  version (2; a version-1 file is refused: the segment is scanned and indexed anew)
  *        8     4  segment number
  *       12     8  covered: the segment's size when it was indexed
  *       20     4  tail CRC: the segment's 4 bytes before `covered` (its last record's CRC)
@@ -15,12 +15,20 @@
  *       56     8  tombstone records in the segment
  *       64     8  M: live messages listed
  *       72     4  R: tombstone runs               76  4  S: subjects
- *       80     .  R runs:     kind (1), flags (1), lo (varint), hi - lo (varint)
- *              .  S subjects: length (varint), bytes
+ *       80     8  SUMMARY of the listed messages: lowest seq    88  8  highest seq
+ *       96     8  the lowest's timestamp                       104  8  the highest's
+ *      112     8  their accounted bytes                        120  8  how many carry headers
+ *      128     .  R runs:     kind (1), flags (1), lo (varint), hi - lo (varint)
+ *              .  S subjects: length (varint), bytes, then the subject's listed messages
+ *                   (varint), its first seq (varint), last - first (varint)
  *              .  M messages, each a delta from the one before (the first from zeros):
  *                   seq (varint), timestamp (zigzag varint), offset (varint),
  *                   subject number (varint), accounted bytes << 1 | has headers (varint)
  *      end-4   4  CRC32C of every byte before it
+ *   The SUMMARY (header fields 80-127 and the per-subject counts) answers what a stream's
+ *   state and its subjects' counts need without the message section: a segment whose
+ *   messages nobody asked for stays COLD (store_index.c, COLD SEGMENTS), its messages never
+ *   decoded.
  *   A message costs 5-12 bytes here against its whole record in the segment (36 bytes plus
  *   subject, headers and payload), and no CRC of its payload at start-up.
  */
@@ -33,8 +41,8 @@
 #include "limits.h"
 
 #define SEGIDX_MAGIC 0x31584A4Du
-#define SEGIDX_VERSION 1
-#define SEGIDX_HDR_BYTES 80
+#define SEGIDX_VERSION 2
+#define SEGIDX_HDR_BYTES 128
 
 static void put_varint(GByteArray *b, uint64_t v) {
     uint8_t tmp[10];
@@ -70,12 +78,14 @@ void segidx_init(SegIdx *x) {
     x->runs = g_array_new(FALSE, FALSE, sizeof(SegIdxTomb));
     x->subjects = g_ptr_array_new_with_free_func(g_free);
     x->msg_bytes = g_byte_array_new();
+    x->subject_msgs = g_array_new(FALSE, TRUE, sizeof(SegIdxSubject));
 }
 
 void segidx_clear(SegIdx *x) {
     if (x->runs) g_array_free(x->runs, TRUE);
     if (x->subjects) g_ptr_array_free(x->subjects, TRUE);
     if (x->msg_bytes) g_byte_array_free(x->msg_bytes, TRUE);
+    if (x->subject_msgs) g_array_free(x->subject_msgs, TRUE);
     memset(x, 0, sizeof *x);
 }
 
@@ -93,6 +103,19 @@ void segidx_add_msg(SegIdx *x, const SegIdxMsg *m) {
     put_varint(x->msg_bytes, (uint64_t)m->bytes << 1 | (m->has_hdr ? 1 : 0));
     x->prev = *m;
     x->msgs++;
+    if (x->lo == 0) {
+        x->lo = m->seq;
+        x->lo_ts_ns = m->ts_ns;
+    }
+    x->hi = m->seq;
+    x->hi_ts_ns = m->ts_ns;
+    x->bytes += m->bytes;
+    x->hdr_msgs += m->has_hdr;
+    g_assert(m->subject < x->subjects->len);
+    if (x->subject_msgs->len < x->subjects->len) g_array_set_size(x->subject_msgs, x->subjects->len);
+    SegIdxSubject *sj = &g_array_index(x->subject_msgs, SegIdxSubject, m->subject);
+    if (sj->msgs++ == 0) sj->first = m->seq;
+    sj->last = m->seq;
 }
 
 void segidx_encode(const SegIdx *x, GByteArray *out) {
@@ -110,6 +133,12 @@ void segidx_encode(const SegIdx *x, GByteArray *out) {
     put64(h + 64, x->msgs);
     put32(h + 72, x->runs->len);
     put32(h + 76, x->subjects->len);
+    put64(h + 80, x->lo);
+    put64(h + 88, x->hi);
+    put64(h + 96, (uint64_t)x->lo_ts_ns);
+    put64(h + 104, (uint64_t)x->hi_ts_ns);
+    put64(h + 112, x->bytes);
+    put64(h + 120, x->hdr_msgs);
     g_byte_array_append(out, h, sizeof h);
     for (guint i = 0; i < x->runs->len; i++) {
         const SegIdxTomb *t = &g_array_index(x->runs, SegIdxTomb, i);
@@ -123,6 +152,10 @@ void segidx_encode(const SegIdx *x, GByteArray *out) {
         size_t n = strlen(sj);
         put_varint(out, n);
         g_byte_array_append(out, (const guint8 *)sj, (guint)n);
+        const SegIdxSubject *c = i < x->subject_msgs->len ? &g_array_index(x->subject_msgs, SegIdxSubject, i) : NULL;
+        put_varint(out, c ? c->msgs : 0);
+        put_varint(out, c ? c->first : 0);
+        put_varint(out, c ? c->last - c->first : 0);
     }
     g_byte_array_append(out, x->msg_bytes->data, x->msg_bytes->len);
     uint8_t crc[4];
@@ -149,6 +182,12 @@ gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error) 
     x->last_ts_ns = (int64_t)get64(p + 48);
     x->tombs = get64(p + 56);
     x->msgs = get64(p + 64);
+    x->lo = get64(p + 80);
+    x->hi = get64(p + 88);
+    x->lo_ts_ns = (int64_t)get64(p + 96);
+    x->hi_ts_ns = (int64_t)get64(p + 104);
+    x->bytes = get64(p + 112);
+    x->hdr_msgs = get64(p + 120);
     uint32_t nruns = get32(p + 72), nsubj = get32(p + 76);
     const uint8_t *q = p + SEGIDX_HDR_BYTES, *end = p + len - 4;
     for (uint32_t i = 0; i < nruns; i++) {
@@ -165,7 +204,25 @@ gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error) 
             return bad(error, "bad subject");
         g_ptr_array_add(x->subjects, g_strndup((const char *)q, (gsize)n));
         q += n;
+        SegIdxSubject c;
+        uint64_t span;
+        if (!get_varint(&q, end, &c.msgs) || !get_varint(&q, end, &c.first) || !get_varint(&q, end, &span) ||
+            c.first + span < c.first)
+            return bad(error, "bad subject summary");
+        c.last = c.first + span;
+        g_array_append_val(x->subject_msgs, c);
     }
+    /* the summary must add up (the messages themselves are checked when decoded) */
+    uint64_t sum = 0;
+    for (guint i = 0; i < x->subject_msgs->len; i++) {
+        const SegIdxSubject *c = &g_array_index(x->subject_msgs, SegIdxSubject, i);
+        if (c->msgs > 0 && (c->first < x->lo || c->last > x->hi || c->first > c->last || c->msgs > c->last - c->first + 1))
+            return bad(error, "subject summary outside the listed seqs");
+        sum += c->msgs;
+    }
+    if (sum != x->msgs || (x->msgs > 0) != (x->lo > 0) || x->lo > x->hi || x->hdr_msgs > x->msgs ||
+        (x->msgs > 0 && x->msgs > x->hi - x->lo + 1))
+        return bad(error, "summary does not add up");
     x->cur = q;
     x->end = end;
     return TRUE;

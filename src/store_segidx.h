@@ -32,6 +32,11 @@ typedef struct SegIdxTomb {
     uint64_t lo, hi;     /* seqs lo..hi, one record each */
 } SegIdxTomb;
 
+/* One subject's share of the listed messages (the SUMMARY, format version 2). */
+typedef struct SegIdxSubject {
+    uint64_t msgs, first, last;
+} SegIdxSubject;
+
 typedef struct SegIdx {
     uint32_t seg_no;
     uint64_t covered;    /* the segment's size when indexed: the index describes [0, covered) */
@@ -42,6 +47,12 @@ typedef struct SegIdx {
     int64_t last_ts_ns;  /* timestamp of its newest MSG */
     uint64_t tombs;      /* tombstone records in the segment */
     uint64_t msgs;       /* live messages listed */
+    /* the SUMMARY of the listed messages (kept by segidx_add_msg, checked by segidx_decode): */
+    uint64_t lo, hi;          /* lowest and highest listed seq (0, 0 if none) */
+    int64_t lo_ts_ns, hi_ts_ns; /* their timestamps */
+    uint64_t bytes;           /* sum of their accounted bytes */
+    uint64_t hdr_msgs;        /* how many carry headers */
+    GArray *subject_msgs;     /* SegIdxSubject per entry of subjects */
     GArray *runs;        /* SegIdxTomb, in log order */
     GPtrArray *subjects; /* char*, owned */
     /* encoding state / decoding cursor */
@@ -55,7 +66,9 @@ void segidx_clear(SegIdx *x);
 void segidx_add_tomb(SegIdx *x, int kind, int flags, uint64_t lo, uint64_t hi);
 void segidx_add_msg(SegIdx *x, const SegIdxMsg *m);
 void segidx_encode(const SegIdx *x, GByteArray *out);
-/* The buffer must outlive the message walk. FALSE + error: not an index, or damaged. */
+/* The buffer must outlive the message walk. FALSE + error: not an index, or damaged (or an
+ * older version: the caller scans the segment and writes a new one). The summary is checked
+ * against itself (counts add up, seqs within lo..hi); the messages only by the CRC. */
 gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error);
 /* The next message, TRUE; FALSE at the end (or if the section is malformed: *bad set). */
 gboolean segidx_next_msg(SegIdx *x, SegIdxMsg *m, gboolean *bad);

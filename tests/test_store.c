@@ -1132,6 +1132,54 @@ static void fp_subject(const char *subject, uint64_t msgs, void *arg) {
     g_string_append_printf(arg, "%s=%" G_GUINT64_FORMAT " ", subject, msgs);
 }
 
+static void fp_name(const char *subject, uint64_t msgs, void *arg) { g_ptr_array_add(arg, g_strdup(subject)); }
+
+/* The questions a stream asks its store (counts and next matches from several seqs, per
+ * subject, per wildcard; last by subject; by time), before any message is loaded: a store
+ * opened with cold segments answers them from summaries, thawing only where it must. */
+static void fp_questions(Store *s, GString *out, const StoreState *st) {
+    g_autoptr(GPtrArray) filters = g_ptr_array_new_with_free_func(g_free);
+    store_subjects(s, NULL, fp_name, filters);
+    guint literal = filters->len;
+    for (guint i = 0; i < literal; i++) {
+        const char *dot = strchr(filters->pdata[i], '.');
+        g_autofree char *tok = dot ? g_strndup(filters->pdata[i], (gsize)(dot - (char *)filters->pdata[i])) : NULL;
+        if (tok == NULL) continue;
+        g_ptr_array_add(filters, g_strdup_printf("%s.*", tok));
+        g_ptr_array_add(filters, g_strdup_printf("%s.>", tok));
+    }
+    g_ptr_array_add(filters, g_strdup("none.*"));
+    g_ptr_array_add(filters, NULL);
+    uint64_t span = st->last_seq >= st->first_seq ? st->last_seq - st->first_seq : 0;
+    uint64_t from[] = {0, st->first_seq, st->first_seq + span / 3, st->first_seq + 2 * span / 3, st->last_seq,
+                       st->last_seq + 1};
+    for (guint i = 0; i < literal; i++) {
+        StoreSubjectInfo si;
+        g_assert_true(store_subject_info(s, filters->pdata[i], &si));
+        g_string_append_printf(out, "%s:%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT " ",
+                               (char *)filters->pdata[i], si.msgs, si.first_seq, si.last_seq);
+    }
+    int64_t times[] = {0, 120, 150, 200, 400};
+    for (guint t = 0; t < G_N_ELEMENTS(times); t++)
+        g_string_append_printf(out, "t%" G_GINT64_FORMAT "=%" G_GUINT64_FORMAT " ", times[t], store_seq_for_time(s, times[t]));
+    for (guint i = 0; i < filters->len; i++) {
+        const char *f = filters->pdata[i];
+        g_string_append_printf(out, "\n%s:", f ? f : "(all)");
+        for (guint k = 0; k < G_N_ELEMENTS(from); k++)
+            g_string_append_printf(out, " %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT, store_count(s, f, from[k]),
+                                   store_next_seq(s, f, from[k]));
+    }
+    for (guint k = 0; k < G_N_ELEMENTS(from); k++)
+        g_string_append_printf(out, " h%" G_GUINT64_FORMAT, store_next_seq_with_headers(s, from[k]));
+    for (guint i = 0; i < filters->len; i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(StoreMsg) m = store_load_last(s, filters->pdata[i], &err);
+        g_assert_no_error(err);
+        g_string_append_printf(out, " last=%" G_GUINT64_FORMAT, m ? m->seq : 0);
+    }
+    g_string_append_c(out, '\n');
+}
+
 /* Everything a reader can ask a store, as one string: two stores that answer alike print alike. */
 static char *fingerprint(Store *s) {
     GString *out = g_string_new(NULL);
@@ -1143,6 +1191,7 @@ static char *fingerprint(Store *s) {
                            st.first_ts_ns, st.num_deleted, st.num_subjects);
     store_subjects(s, NULL, fp_subject, out);
     g_string_append_c(out, '\n');
+    fp_questions(s, out, &st);
     for (uint64_t q = st.first_seq; q <= st.last_seq; q++) {
         g_autoptr(GError) err = NULL;
         g_autoptr(StoreMsg) m = store_load(s, q, &err);
@@ -1272,6 +1321,8 @@ static void test_index_checkpoint(void) {
     test_env_free(te);
 }
 
+static guint index_cold_opens; /* rounds whose open from index files left segments cold */
+
 /* crash: 0 = a clean close, else TestCrashMode + 1 (with sync never: unsynced writes at risk) */
 static guint index_round(uint64_t seed, int crash) {
     TestEnv *te = test_env_new(seed);
@@ -1318,6 +1369,8 @@ static guint index_round(uint64_t seed, int crash) {
     s = open_file(te, &cfg); /* from the index files */
     g_autofree char *log = test_env_take_log(te);
     if (strstr(log, "scanning the segment")) g_error("seed %" G_GUINT64_FORMAT ": an index was refused:\n%s", seed, log);
+    index_cold_opens += s->cold->len > 0; /* segments the open left cold (COLD SEGMENTS) */
+    store_check_invariants(s);
     g_autofree char *a = fingerprint(s);
     store_check_invariants(s);
     store_close(s);
@@ -1336,8 +1389,84 @@ static void test_index_vs_scan(void) {
     const char *only = g_getenv("STORE_SEED");
     if (only) { index_round(g_ascii_strtoull(only, NULL, 10), 0); return; }
     guint indexed = 0;
+    index_cold_opens = 0;
     for (uint64_t seed = 1; seed <= 200; seed++) indexed += index_round(seed, (int)(seed % 4));
     g_assert_cmpuint(indexed, >, 1000); /* the rounds did open from index files */
+    g_assert_cmpuint(index_cold_opens, >, 25); /* ... and answered from cold segments (deletes of old messages thaw: COLD SEGMENTS) */
+}
+
+/* COLD SEGMENTS (store_index.c): an open from index files loads no entry; counts, subjects and
+ * first/last come from the summaries; a load thaws only the segments from its seq on; a
+ * compact below whole cold segments drops them unthawed; an index file that changed after the
+ * open is refused at the thaw (its messages lost, logged), and the next open scans them back. */
+static void test_index_cold(void) {
+    TestEnv *te = test_env_new(35);
+    StoreConfig cfg = {.name = "K", .dir = "K", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 4096};
+    Store *s = open_file(te, &cfg);
+    const char *subj[] = {"k.a", "k.b", "k.c"};
+    for (int i = 1; i <= 300; i++) {
+        g_autofree char *p = payload_for(35, (uint64_t)i);
+        put(s, subj[i % 3 == 0 ? 2 : i % 2], p);
+        if (i % 10 == 0) g_assert_true(store_flush(s, NULL));
+    }
+    g_assert_true(store_flush(s, NULL));
+    store_close(s);
+    s = open_file(te, &cfg);
+    guint cold = s->cold->len;
+    g_assert_cmpuint(cold, >=, 5);
+    g_assert_cmpuint(s->entries->len, ==, 0); /* nothing loaded */
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 300);
+    g_assert_cmpuint(st.num_subjects, ==, 3);
+    StoreSubjectInfo si;
+    g_assert_true(store_subject_info(s, "k.c", &si));
+    g_assert_cmpuint(si.msgs, ==, 100);
+    g_assert_cmpuint(si.first_seq, ==, 3);
+    g_assert_cmpuint(si.last_seq, ==, 300);
+    g_assert_cmpuint(store_count(s, "k.a", 0), ==, 100);
+    g_assert_cmpuint(store_count(s, "k.*", 1), ==, 300);
+    g_assert_cmpuint(store_next_seq(s, "k.c", 1), ==, 3);
+    g_assert_cmpuint(s->cold->len, ==, cold); /* all from the summaries */
+    assert_msg(s, 300, "k.c", payload_for(35, 300)); /* thaws the newest segment only */
+    g_assert_cmpuint(s->cold->len, ==, cold - 1);
+    store_check_invariants(s);
+    const StoreCold *c1 = s->cold->pdata[1];
+    uint64_t floor = c1->hi + 1, below = ((StoreCold *)s->cold->pdata[0])->msgs + c1->msgs; /* two cold segments */
+    g_assert_cmpuint(store_compact(s, floor, NULL), ==, below);
+    g_assert_cmpuint(s->cold->len, ==, cold - 3);
+    store_check_invariants(s);
+    g_assert_true(store_flush(s, NULL));
+    store_close(s);
+    /* the index of a cold segment changes after the open: the thaw refuses it */
+    s = open_file(te, &cfg);
+    const StoreCold *c = s->cold->pdata[0];
+    uint64_t lost = c->msgs, lo = c->lo;
+    g_autofree char *ipath = g_strdup_printf("K/%010u.idx", c->tag);
+    test_env_flip_bit(te, ipath, 140, 1);
+    g_free(test_env_take_log(te));
+    g_autoptr(GError) err = NULL;
+    g_autoptr(StoreMsg) m = store_load(s, lo, &err);
+    g_assert_null(m);
+    g_autofree char *log = test_env_take_log(te);
+    g_assert_nonnull(strstr(log, "[ERR]"));
+    g_assert_cmpuint(store_damaged(s), ==, lost);
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 300 - floor + 1 - lost);
+    store_check_invariants(s);
+    store_close(s);
+    s = open_file(te, &cfg); /* the bad index was removed: the segment is scanned, nothing lost */
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, 300 - floor + 1);
+    g_assert_cmpuint(store_damaged(s), ==, 0);
+    g_autofree char *a = fingerprint(s);
+    store_close(s);
+    drop_indexes(te, "K");
+    s = open_file(te, &cfg); /* all scanned */
+    g_autofree char *b = fingerprint(s);
+    store_close(s);
+    g_assert_cmpstr(a, ==, b);
+    test_env_free(te);
 }
 
 /* A damaged, stale, foreign or missing index is never trusted: the segment is scanned (and
@@ -1532,6 +1661,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/store/file/index/active", test_index_active);
     g_test_add_func("/store/file/index/checkpoint", test_index_checkpoint);
     g_test_add_func("/store/file/index/damaged", test_index_damaged);
+    g_test_add_func("/store/file/index/cold", test_index_cold);
     g_test_add_func("/store/file/open-files-budget", test_open_files_budget);
     if (g_test_perf()) { /* timing runs, not tests: `make bench` runs them (-m perf) */
         g_test_add_data_func("/store/perf/sync-never", GINT_TO_POINTER(STORE_SYNC_NEVER), test_perf);
