@@ -7,10 +7,13 @@
  *   drop. It knows nothing of limits, retention or JSON; stream.c decides, the store obeys.
  *
  *   One generic store (store_index.c) owns the in-memory INDEX every store shares:
- *     entries  one per sequence from the first live one to the last: timestamp, subject id,
+ *     entries  one per sequence from the first loaded one to the last: timestamp, subject id,
  *              accounted bytes (0 = deleted) and a locator saying where the record lives;
  *     subjects subject -> its ordered list of live sequences (first/last/count per subject,
- *              binary search for "next at or after seq").
+ *              binary search for "next at or after seq");
+ *     cold     the oldest segments of a file store reopened from its index files, as
+ *              summaries only (counts, first/last, per subject): their entries are loaded
+ *              when a question first needs them (COLD SEGMENTS in store_index.c).
  *   A BACKEND (the vtable StoreBackend in store_index.h, private to the store's files)
  *   keeps the records themselves:
  *     store_mem_open()   records are StoreMsg in memory (storage: memory), store_mem.c;

@@ -3,8 +3,8 @@
  * WHAT IT IS
  *   The file backend of store.h. The index (which seq lives where, per-subject lists) is the
  *   generic one in store_index.c, kept in memory and rebuilt at open: sealed segments from
- *   their index files (INDEX FILES), the active one (and any without a good index file) by
- *   scanning its records. This file writes records, reads them back (checking their
+ *   their index files (INDEX FILES; left COLD, as summaries whose entries are read on first
+ *   use), the active one (and any without a good index file) by scanning its records. This file writes records, reads them back (checking their
  *   checksum every time), and recovers the folder after a crash.
  *
  * INTERFACE
@@ -1257,7 +1257,12 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   of the whole file) and still matches the segment (same number, the segment at least
  *   `covered` bytes long, and the CRC of its last record where the index says) is replayed
  *   from the index: SEGMENT, the tombstone runs, the live messages, the high-water mark, in
- *   that order, through the same replay_record / store_index_add as the scan. If the segment
+ *   that order, through the same replay_record / store_index_add as the scan. COLD: when
+ *   nothing loaded is live yet (so the oldest segments, usually all of them after a clean
+ *   stop), the messages are not replayed at all: seg_index_freeze hands the store the index's
+ *   SUMMARY (counts, bytes, first/last seq and time, per subject its count, first and last)
+ *   and file_thaw decodes the message section the first time a question needs its entries
+ *   (store_index.c, COLD SEGMENTS). If the segment
  *   is longer than `covered`, the walk goes on from there. The dedup window, per-subject
  *   lists and every count are rebuilt from this index like from the scan; payloads are read
  *   only when asked for (the dedup rebuild reads the headers of the last two minutes).
@@ -1299,13 +1304,13 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   - A bit flip in an indexed segment is not seen at open (recovery does not read it): the
  *     message is found damaged when loaded (an error, never the bad bytes; the read cache
  *     essay says the same of cached records), where the scan would have reported it lost.
- *   - An index is replayed whole: a stream's open is still linear in its number of live
- *     messages (the in-memory index has an entry per seq and a seq per subject list), only
- *     ~10x cheaper per message than the scan. Measured on 1M x 128 B (3 segments, all indexed):
- *     ~0.2 s of CPU, a third of it page faults of the fresh index memory (24 + 8 bytes per
- *     message), a fifth decoding the index files; nats-server 2.9.10 needs ~0.04 s because it
- *     keeps no per-message state until a block is read. Constant time needs segments whose
- *     entries are loaded on first use (and per-segment subject summaries): not done.
+ *   - An open still reads every index file whole (its CRC32C covers the message section a
+ *     cold segment does not decode): ~5-12 bytes per message from the page cache, no entry.
+ *     An index replayed eagerly (a segment after a scanned one, or after tombstones that
+ *     thawed what came before: COLD SEGMENTS, LIMITATIONS) costs an entry per message as before.
+ *   - A cold segment's index file is read again at its thaw and must be the very file the
+ *     open verified (its CRC); if it is not, its messages are counted lost until the next
+ *     open, which scans the segment (the file is removed).
  *   - A segment's notes keep its tombstone runs in memory until its index is written.
  * ========================================================================================== */
 static gboolean seg_index_write(Store *s, Segment *g, GError **error) {

@@ -16,13 +16,17 @@
  *   subjects    subject -> StoreSubject: its live seqs, strictly increasing, in a window
  *               [head, len) of an array (deleting the oldest is head++). Per-subject count,
  *               first and last are O(1); "next at or after seq" is a binary search.
+ *   cold        StoreCold summaries of the oldest segments, below `base`, whose entries are
+ *               not loaded yet (a file store reopened from its index files): see COLD
+ *               SEGMENTS. Each subject also counts its cold messages and their first/last.
  *
  * COSTS
  *   append O(1) amortized; load O(1); delete O(log k + k) worst case for a subject with k
  *   messages (O(1) for its oldest, the usual case: limits drop old data); count for a
  *   literal subject O(log k); a wildcard filter walks the matching subjects (few subjects)
  *   or the entries from the start seq (many subjects), see store_next_seq.
- *   Memory: 24 bytes per seq + 8 per live message + the records (memory backend).
+ *   Memory: 24 bytes per loaded seq + 8 per loaded live message + the records (memory
+ *   backend); a cold segment costs its summary (~100 bytes + 32 per subject in it).
  *
  * INVARIANTS: see store.h; store_check_invariants asserts them.
  */

@@ -216,7 +216,7 @@ gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error) 
     uint64_t sum = 0;
     for (guint i = 0; i < x->subject_msgs->len; i++) {
         const SegIdxSubject *c = &g_array_index(x->subject_msgs, SegIdxSubject, i);
-        if (c->msgs > 0 && (c->first < x->lo || c->last > x->hi || c->first > c->last || c->msgs > c->last - c->first + 1))
+        if (c->msgs == 0 || c->first < x->lo || c->last > x->hi || c->first > c->last || c->msgs > c->last - c->first + 1)
             return bad(error, "subject summary outside the listed seqs");
         sum += c->msgs;
     }

@@ -7,8 +7,9 @@
  *   segidx_add_msg / add_tomb     append a live message / a tombstone run, in replay order
  *   segidx_encode(x, out)         the file's bytes, CRC32C last
  *   segidx_decode(p, len, x, e)   verify magic, version, lengths and CRC, parse the header,
- *                                 runs and subjects; the messages are walked with
- *                                 segidx_next_msg (no array of them is built)
+ *                                 the summary, runs and subjects; the messages are walked
+ *                                 with segidx_next_msg (no array of them is built), or not at
+ *                                 all while the segment stays cold (store_index.c)
  */
 #ifndef MINIJET_STORE_SEGIDX_H
 #define MINIJET_STORE_SEGIDX_H

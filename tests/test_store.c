@@ -1180,9 +1180,8 @@ static void fp_questions(Store *s, GString *out, const StoreState *st) {
     g_string_append_c(out, '\n');
 }
 
-/* Everything a reader can ask a store, as one string: two stores that answer alike print alike. */
-static char *fingerprint(Store *s) {
-    GString *out = g_string_new(NULL);
+/* What a reader asks before reading messages (state, subjects, fp_questions), appended to out. */
+static void fp_summary(Store *s, GString *out, StoreState *st_out) {
     StoreState st;
     store_state(s, &st);
     g_string_append_printf(out, "msgs=%" G_GUINT64_FORMAT " bytes=%" G_GUINT64_FORMAT " first=%" G_GUINT64_FORMAT
@@ -1192,6 +1191,14 @@ static char *fingerprint(Store *s) {
     store_subjects(s, NULL, fp_subject, out);
     g_string_append_c(out, '\n');
     fp_questions(s, out, &st);
+    *st_out = st;
+}
+
+/* Everything a reader can ask a store, as one string: two stores that answer alike print alike. */
+static char *fingerprint(Store *s) {
+    GString *out = g_string_new(NULL);
+    StoreState st;
+    fp_summary(s, out, &st);
     for (uint64_t q = st.first_seq; q <= st.last_seq; q++) {
         g_autoptr(GError) err = NULL;
         g_autoptr(StoreMsg) m = store_load(s, q, &err);
@@ -1323,8 +1330,42 @@ static void test_index_checkpoint(void) {
 
 static guint index_cold_opens; /* rounds whose open from index files left segments cold */
 
+/* Reopen *s from its index files and compare what it answers before reading any message with
+ * a scan of a copy of its segments (no index files): mid-history, with cold segments. */
+static void reopen_vs_scan(TestEnv *te, StoreConfig *cfg, Store **s, guint *copies, uint64_t seed) {
+    store_close(*s);
+    g_autofree char *dir = g_strdup_printf("%s-scan%u", cfg->dir, (*copies)++);
+    g_assert_true(env_dir_make(&te->env, dir, NULL));
+    g_auto(GStrv) names = env_dir_list(&te->env, cfg->dir, NULL);
+    for (int i = 0; names && names[i]; i++) {
+        if (!g_str_has_suffix(names[i], ".seg")) continue;
+        g_autofree char *from = g_strdup_printf("%s/%s", cfg->dir, names[i]);
+        g_autofree char *to = g_strdup_printf("%s/%s", dir, names[i]);
+        g_autoptr(GBytes) b = NULL;
+        g_assert_true(env_file_read_all(&te->env, from, &b, NULL));
+        g_assert_true(env_file_write_atomic(&te->env, to, g_bytes_get_data(b, NULL), g_bytes_get_size(b), NULL));
+    }
+    StoreConfig scfg = *cfg;
+    scfg.dir = dir;
+    Store *scan = open_file(te, &scfg);
+    g_autoptr(GString) want = g_string_new(NULL);
+    StoreState st;
+    fp_summary(scan, want, &st);
+    store_close(scan);
+    *s = open_file(te, cfg);
+    index_cold_opens += (*s)->cold->len > 0;
+    g_autoptr(GString) got = g_string_new(NULL);
+    fp_summary(*s, got, &st);
+    if (strcmp(got->str, want->str) != 0)
+        g_error("seed %" G_GUINT64_FORMAT " reopen %u: cold answers differ from the scan's\n--- index\n%s--- scan\n%s", seed,
+                *copies, got->str, want->str);
+    store_check_invariants(*s);
+}
+
 /* crash: 0 = a clean close, else TestCrashMode + 1 (with sync never: unsynced writes at risk) */
-static guint index_round(uint64_t seed, int crash) {
+/* cold: also reopen every ~10 operations and compare the cold store's answers with a scan's
+ * then (reopen_vs_scan), checking the invariants after every operation. */
+static guint index_round(uint64_t seed, int crash, bool cold) {
     TestEnv *te = test_env_new(seed);
     StoreConfig cfg = {.name = "I", .dir = "I", .sync = crash ? STORE_SYNC_NEVER : STORE_SYNC_ALWAYS,
                        .segment_bytes_max = 1024};
@@ -1332,7 +1373,13 @@ static guint index_round(uint64_t seed, int crash) {
     GRand *r = g_rand_new_with_seed((guint32)seed);
     int ops = g_rand_int_range(r, 20, 400);
     int64_t ts = 100;
+    guint copies = 0;
     for (int i = 0; i < ops; i++) {
+        if (cold) store_check_invariants(s);
+        if (cold && g_rand_int_range(r, 0, 10) == 0) {
+            reopen_vs_scan(te, &cfg, &s, &copies, seed);
+            continue;
+        }
         int what = g_rand_int_range(r, 0, 100);
         StoreState st;
         store_state(s, &st);
@@ -1387,12 +1434,17 @@ static guint index_round(uint64_t seed, int crash) {
 
 static void test_index_vs_scan(void) {
     const char *only = g_getenv("STORE_SEED");
-    if (only) { index_round(g_ascii_strtoull(only, NULL, 10), 0); return; }
+    if (only) { index_round(g_ascii_strtoull(only, NULL, 10), 0, g_getenv("STORE_COLD") != NULL); return; }
     guint indexed = 0;
     index_cold_opens = 0;
-    for (uint64_t seed = 1; seed <= 200; seed++) indexed += index_round(seed, (int)(seed % 4));
+    for (uint64_t seed = 1; seed <= 200; seed++) indexed += index_round(seed, (int)(seed % 4), false);
     g_assert_cmpuint(indexed, >, 1000); /* the rounds did open from index files */
     g_assert_cmpuint(index_cold_opens, >, 25); /* ... and answered from cold segments (deletes of old messages thaw: COLD SEGMENTS) */
+    /* COLD SEGMENTS mid-history: reopened every ~10 operations, answers compared with a scan's */
+    index_cold_opens = 0;
+    for (uint64_t seed = 1; seed <= 100; seed++) index_round(seed, (int)(seed % 4), true);
+    g_test_message("cold opens compared with a scan: %u", index_cold_opens);
+    g_assert_cmpuint(index_cold_opens, >, 300);
 }
 
 /* COLD SEGMENTS (store_index.c): an open from index files loads no entry; counts, subjects and
