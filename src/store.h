@@ -117,6 +117,8 @@ typedef struct StoreConfig {
     uint64_t segment_bytes_max; /* file store: roll segments at this size; 0 = the limit */
     uint64_t read_cache_bytes_max; /* file store: newest bytes kept for reads; 0 = the limit */
     StoreFiles *files;         /* file store: the shared open-file budget; NULL = a private one */
+    guint cold_reads_max;      /* file store: cold segments whose entries are kept for reads (COLD
+                                * READS in store_index.c); 0 = LIMIT_STORE_COLD_READ_SEGMENTS */
 } StoreConfig;
 
 typedef struct StoreState {

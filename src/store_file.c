@@ -1717,6 +1717,7 @@ Store *store_file_open(Env *env, const StoreConfig *cfg, GError **error) {
     fs->wbuf = g_byte_array_new();
     fs->tail = g_byte_array_new();
     fs->tail_max = cfg->read_cache_bytes_max > 0 ? cfg->read_cache_bytes_max : LIMIT_STORE_READ_CACHE_BYTES;
+    s->reads_max = cfg->cold_reads_max > 0 ? cfg->cold_reads_max : LIMIT_STORE_COLD_READ_SEGMENTS;
     recover(s);
     fs->durable_seq = s->last_seq;
     if (fs->segs->len == 0) {

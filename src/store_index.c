@@ -232,6 +232,7 @@ static StoreEntry *entry_at(Store *s, uint64_t seq) { return &g_array_index(s->e
 static void cold_free(gpointer p) {
     StoreCold *c = p;
     g_free(c->subjects);
+    g_free(c->read);
     g_free(c);
 }
 
@@ -241,6 +242,8 @@ void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *
     s->be = be;
     s->entries = g_array_new(FALSE, FALSE, sizeof(StoreEntry));
     s->cold = g_ptr_array_new_with_free_func(cold_free);
+    g_queue_init(&s->reads);
+    s->reads_max = LIMIT_STORE_COLD_READ_SEGMENTS;
     s->base = 1;
     s->first_seq = 1;
     s->last_seq = 0;
@@ -250,6 +253,7 @@ void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *
 }
 
 void store_index_clear(Store *s) {
+    g_queue_init(&s->reads); /* its links live in the cold segments, freed with them */
     g_array_free(s->entries, TRUE);
     g_ptr_array_free(s->cold, TRUE);
     g_hash_table_destroy(s->subjects);
@@ -329,25 +333,66 @@ static void index_trim(Store *s) {
  *   message thaw one segment instead of every one above it. It is the next step; keeping
  *   the cold segments a prefix leaves every loaded-index algorithm of this file unchanged.
  *
+ * COLD READS
+ *   A question that only READS inside a cold segment does not thaw: loading a message by seq
+ *   (a consumer, DIRECT.GET, a KV get), the next live seq from a seq and the count of live
+ *   seqs from a seq (an unfiltered consumer's next message and pending count) decode that one
+ *   segment's entries into an array of its own (cold_read), kept in a small LRU per store
+ *   (Store.reads, at most reads_max, LIMIT_STORE_COLD_READ_SEGMENTS): a consumer reading a
+ *   cold stream from its first message decodes each segment once and holds at most that many,
+ *   a KV get of an old key decodes one. Nothing in the index changes, so dropping such an
+ *   array is free; a cold segment never changes while cold (every change thaws it first),
+ *   so the array stays true, and a thaw takes its entries from it instead of the backend.
+ *
  * LIMITATIONS
- *   - A thaw loads every cold segment above the seq it needs: a consumer starting at the
- *     first message, a limit deleting the oldest one (max_msgs, max_age), a wildcard walk, or
- *     store_deleted loads the whole stream (the cost the open used to pay, paid later).
- *   - Thawed segments stay loaded: there is no eviction yet.
+ *   - A thaw loads every cold segment above the seq it needs: a limit deleting the oldest
+ *     message (max_msgs, max_age), a KV put replacing an old revision, a filtered consumer
+ *     reading inside a subject's cold stretch, a wildcard walk, or store_deleted loads most of
+ *     the stream (the cost the open used to pay, paid later).
+ *   - Thawed segments stay loaded: nothing is frozen again (only COLD READS are bounded).
  *   - While cold segments exist, the dead front of the loaded entries is not cut off.
  * ========================================================================================== */
 
-/* Is seq one of the cold messages' seqs range (not necessarily live)? */
-static bool cold_holds(const Store *s, uint64_t seq) {
+/* The cold segment whose seq range [lo, hi] holds seq (not necessarily live), or NULL. */
+static StoreCold *cold_find(const Store *s, uint64_t seq) {
     guint lo = 0, hi = s->cold->len;
     while (lo < hi) {
         guint mid = (lo + hi) / 2;
-        const StoreCold *c = cold_at(s, mid);
+        StoreCold *c = cold_at(s, mid);
         if (seq < c->lo) hi = mid;
         else if (seq > c->hi) lo = mid + 1;
-        else return true;
+        else return c;
     }
-    return false;
+    return NULL;
+}
+
+/* c leaves the COLD READS cache (thawed, dropped, or evicted). */
+static void cold_read_drop(Store *s, StoreCold *c) {
+    if (c->read == NULL) return;
+    g_queue_unlink(&s->reads, &c->link);
+    g_clear_pointer(&c->read, g_free);
+}
+
+/* COLD READS: c's entries [lo, hi] for a read, decoded once and kept (LRU, reads_max). NULL
+ * if the backend cannot hand them back: then c was thawed (and its messages lost, logged),
+ * c is freed, and the caller asks the loaded index again. */
+static const StoreEntry *cold_read(Store *s, StoreCold *c) {
+    if (c->read != NULL) {
+        g_queue_unlink(&s->reads, &c->link);
+        g_queue_push_head_link(&s->reads, &c->link);
+        return c->read;
+    }
+    StoreEntry *e = g_new0(StoreEntry, c->hi - c->lo + 1);
+    if (!s->be->thaw(s, c, e, NULL)) {
+        g_free(e);
+        store_index_thaw_from(s, c->lo); /* fails the same way: counts the loss, logs it */
+        return NULL;
+    }
+    while (s->reads.length >= MAX(s->reads_max, 1)) cold_read_drop(s, g_queue_peek_tail(&s->reads));
+    c->read = e;
+    c->link.data = c;
+    g_queue_push_head_link(&s->reads, &c->link);
+    return e;
 }
 
 /* Each subject's first and last cold seq, from the cold segments that remain. */
@@ -442,7 +487,10 @@ void store_index_thaw_from(Store *s, uint64_t seq) {
         StoreCold *c = cold_at(s, j);
         StoreEntry *out = &g_array_index(ne, StoreEntry, c->lo - lo);
         g_autoptr(GError) err = NULL;
-        bool ok = s->be->thaw(s, c, out, &err);
+        bool ok = TRUE;
+        if (c->read != NULL) memcpy(out, c->read, (c->hi - c->lo + 1) * sizeof(StoreEntry)); /* COLD READS */
+        else ok = s->be->thaw(s, c, out, &err);
+        cold_read_drop(s, c);
         if (!ok) {
             memset(out, 0, (c->hi - c->lo + 1) * sizeof(StoreEntry));
             s->damaged += c->msgs;
@@ -514,6 +562,7 @@ static uint64_t cold_floor(Store *s, uint64_t floor) {
     for (guint j = 0; j < n; j++) {
         StoreCold *c = cold_at(s, j);
         dropped += c->msgs;
+        cold_read_drop(s, c);
         cold_uncount(s, c, false);
         g_ptr_array_add(gone, c);
     }
@@ -529,9 +578,11 @@ static uint64_t cold_floor(Store *s, uint64_t floor) {
 
 StoreEntry *store_index_get(Store *s, uint64_t seq) {
     if (seq < s->first_seq || seq > s->last_seq) return NULL;
-    if (seq < s->base) {
-        if (!cold_holds(s, seq)) return NULL; /* between cold segments: deleted */
-        store_index_thaw_from(s, seq);
+    if (seq < s->base) { /* a cold seq: COLD READS (a change thaws first: store_index_del) */
+        StoreCold *c = cold_find(s, seq);
+        if (c == NULL) return NULL; /* between cold segments: deleted */
+        const StoreEntry *read = cold_read(s, c);
+        if (read != NULL) return read[seq - c->lo].bytes ? (StoreEntry *)&read[seq - c->lo] : NULL;
         if (seq < s->base) return NULL;
     }
     StoreEntry *e = entry_at(s, seq);
@@ -602,7 +653,8 @@ void store_index_raise_last(Store *s, uint64_t last) {
 }
 
 gboolean store_index_del(Store *s, uint64_t seq, StoreEntry *out) {
-    StoreEntry *e = store_index_get(s, seq); /* thaws seq's cold segment */
+    if (seq < s->base && seq >= s->first_seq && cold_find(s, seq) != NULL) store_index_thaw_from(s, seq);
+    StoreEntry *e = store_index_get(s, seq);
     if (e == NULL) return FALSE;
     *out = *e;
     entry_gone(s, e, seq);
@@ -708,11 +760,13 @@ static bool id_matches(Store *s, GHashTable *memo, const char *filter, uint32_t 
  * there or later (no thaw); inside one, thaw from `from` and walk the loaded entries. */
 static uint64_t next_any(Store *s, uint64_t from) {
     for (guint i = 0; i < s->cold->len; i++) {
-        const StoreCold *c = cold_at(s, i);
+        StoreCold *c = cold_at(s, i);
         if (c->hi < from) continue;
         if (c->lo >= from) return c->lo;
-        store_index_thaw_from(s, from);
-        break;
+        const StoreEntry *read = cold_read(s, c); /* COLD READS: its hi is live, so found */
+        for (uint64_t q = from; read != NULL && q <= c->hi; q++)
+            if (read[q - c->lo].bytes) return q;
+        break; /* (the read failed: c was thawed, what is left is loaded) */
     }
     for (uint64_t q = MAX(from, s->base); loaded_msgs(s) > 0 && q <= s->last_seq; q++)
         if (entry_at(s, q)->bytes) return q;
@@ -836,14 +890,16 @@ uint64_t store_count(Store *s, const char *filter, uint64_t from_seq) {
         uint64_t deleted = s->last_seq - s->first_seq + 1 - s->msgs;
         if (deleted == 0) return s->last_seq - from + 1;
         uint64_t n = 0;
-        for (guint i = 0; i < s->cold->len; i++) { /* whole cold segments from `from` on, thaw the one cut */
-            const StoreCold *c = cold_at(s, i);
+        for (guint i = 0; i < s->cold->len; i++) { /* whole cold segments from `from` on, and the one cut */
+            StoreCold *c = cold_at(s, i);
             if (c->hi < from) continue;
-            if (c->lo < from) {
-                store_index_thaw_from(s, from);
-                break;
+            if (c->lo >= from) {
+                n += c->msgs;
+                continue;
             }
-            n += c->msgs;
+            const StoreEntry *read = cold_read(s, c); /* COLD READS */
+            if (read == NULL) return store_count(s, filter, from_seq); /* c thawed: ask again */
+            for (uint64_t q = from; q <= c->hi; q++) n += read[q - c->lo].bytes != 0;
         }
         return n + count_loaded_from(s, from);
     }
@@ -1050,6 +1106,11 @@ void store_check_invariants(Store *s) {
         hdr_msgs += c->hdr_msgs;
     }
     g_assert_cmpuint(msgs, ==, s->cold_msgs);
+    guint reads = 0; /* COLD READS: the LRU holds exactly the cold segments with entries kept */
+    for (guint i = 0; i < s->cold->len; i++) reads += cold_at(s, i)->read != NULL;
+    g_assert_cmpuint(reads, ==, s->reads.length);
+    g_assert_cmpuint(reads, <=, MAX(s->reads_max, 1));
+    for (GList *l = s->reads.head; l != NULL; l = l->next) g_assert_nonnull(((StoreCold *)l->data)->read);
     if (s->cold->len == 0) g_assert_cmpuint(s->base, <=, s->first_seq);
     for (uint64_t q = MAX(s->first_seq, s->base); loaded && q <= s->last_seq; q++) {
         StoreEntry *e = entry_at(s, q);

@@ -52,6 +52,8 @@ typedef struct StoreCold {
     uint64_t msgs, bytes, hdr_msgs;
     guint nsubjects;
     StoreColdSubject *subjects; /* in the backend's order (file: the index file's subject numbers) */
+    StoreEntry *read;         /* its entries [lo, hi] kept for READS (NULL = not): COLD READS */
+    GList link;               /* in Store.reads while `read` is kept */
 } StoreCold;
 
 typedef struct StoreBackend {
@@ -91,6 +93,8 @@ struct Store {
                                * it, only cold segments' messages are live) */
     GPtrArray *cold;          /* StoreCold*, oldest first, every seq in them < base */
     uint64_t cold_msgs;       /* their live messages (included in msgs, bytes, hdr_msgs) */
+    GQueue reads;             /* cold segments whose entries are kept for reads, newest use first */
+    guint reads_max;          /* at most this many (COLD READS) */
     uint64_t base;
     uint64_t first_seq, last_seq;
     uint64_t msgs, bytes;
