@@ -652,6 +652,17 @@ def format_limit(name, v):
     return f"{v:,}" if v >= 10000 else str(v)
 
 
+def expand_prose(name, lineno, line):
+    """A prose line (or a listing's caption line) with its {{LIMIT_...}} and {{result:...}} filled in."""
+    line = "".join(p if p.startswith("`") else expand_limits(f"book/{name}:{lineno}", p)
+                   for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
+    try:  # {{result:TABLE|ROW|COL}}: one measured number from a results file (tools/book/results.py)
+        return "".join(p if p.startswith("`") else results.expand(p)
+                       for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
+    except results.ResultError as e:
+        raise BookError(f"book/{name}:{lineno}: {e}")
+
+
 def expand_limits(where, line):
     def sub(m):
         lim = limits()
@@ -850,18 +861,13 @@ def preprocess(name, text, chapters, images, edition="student"):
             why = check_caption(path, quoted, caption)
             if why:
                 raise BookError(f"book/{name}:{i}: cite {path} /{regex}/: {why}")
+            caption = [expand_prose(name, i + 1 + k, cl) for k, cl in enumerate(caption)]  # as any prose line
             i += len(caption)
             out += listing_md(path, first, last, quoted, caption, edition)
             continue
         if "<!-- cite:" in line:
             raise BookError(f"book/{name}:{i + 1}: malformed citation: {line.strip()}")
-        line = "".join(p if p.startswith("`") else expand_limits(f"book/{name}:{i + 1}", p)
-                       for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
-        try:  # {{result:TABLE|ROW|COL}}: one measured number from a results file (tools/book/results.py)
-            line = "".join(p if p.startswith("`") else results.expand(p)
-                           for p in re.split(r"(`+[^`]*`+)", line))  # never inside inline code
-        except results.ResultError as e:
-            raise BookError(f"book/{name}:{i + 1}: {e}")
+        line = expand_prose(name, i + 1, line)
         # links to other chapters: X.md -> X.html (README.md is the front page)
         line = re.sub(r"\]\((\w[\w.-]*)\.md(#[\w-]*)?\)",
                       lambda mm: "](%s%s)" % ("index.html" if mm.group(1) == "README" else mm.group(1) + ".html",
