@@ -1498,6 +1498,7 @@ static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError 
     if (x.seg_no != c->tag || get32(p + len - 4) != c->check || x.msgs != c->msgs || x.subjects->len != c->nsubjects)
         why = "it is not the file the open read";
     g_autofree uint64_t *per_subject = g_new0(uint64_t, c->nsubjects + 1);
+    g_autofree uint64_t *last = g_new0(uint64_t, c->nsubjects + 1); /* per subject its last seq so far */
     uint64_t n = 0, nbytes = 0, hdr = 0;
     SegIdxMsg m;
     gboolean bad = FALSE;
@@ -1509,13 +1510,19 @@ static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError 
         out[m.seq - c->lo] = (StoreEntry){.loc = ((uint64_t)c->tag << 32) | m.off, .ts_ns = m.ts_ns,
                                           .subject_id = c->subjects[m.subject].sj->id, .has_hdr = m.has_hdr,
                                           .bytes = m.bytes};
+        if ((n == 0 && (m.seq != c->lo || m.ts_ns != c->lo_ts_ns)) ||
+            (per_subject[m.subject] == 0 && m.seq != c->subjects[m.subject].first))
+            bad = TRUE;
         n++;
         nbytes += m.bytes;
         hdr += m.has_hdr;
         per_subject[m.subject]++;
+        last[m.subject] = m.seq;
+        if (m.seq == c->hi && m.ts_ns != c->hi_ts_ns) bad = TRUE;
     }
     for (guint k = 0; why == NULL && k < c->nsubjects; k++)
-        if (per_subject[k] != c->subjects[k].msgs) bad = TRUE;
+        if (per_subject[k] != c->subjects[k].msgs || last[k] != c->subjects[k].last) bad = TRUE;
+    if (why == NULL && !bad && n > 0 && out[c->hi - c->lo].bytes == 0) bad = TRUE; /* the last listed is hi */
     if (why == NULL && (bad || n != c->msgs || nbytes != c->bytes || hdr != c->hdr_msgs))
         why = "its messages do not match its summary";
     segidx_clear(&x);

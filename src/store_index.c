@@ -335,9 +335,10 @@ static void index_trim(Store *s) {
  *
  * COLD READS
  *   A question that only READS inside a cold segment does not thaw: loading a message by seq
- *   (a consumer, DIRECT.GET, a KV get), the next live seq from a seq and the count of live
- *   seqs from a seq (an unfiltered consumer's next message and pending count) decode that one
- *   segment's entries into an array of its own (cold_read), kept in a small LRU per store
+ *   (a consumer, DIRECT.GET, a KV get), the next live seq and the count of live seqs from a
+ *   seq, for the whole stream or one subject (a consumer's next message and pending count,
+ *   cold_subject_from), the seq for a time and the next message with headers decode the
+ *   segments they look inside into arrays of their own (cold_read), kept in a small LRU per store
  *   (Store.reads, at most reads_max, LIMIT_STORE_COLD_READ_SEGMENTS): a consumer reading a
  *   cold stream from its first message decodes each segment once and holds at most that many,
  *   a KV get of an old key decodes one. Nothing in the index changes, so dropping such an
@@ -345,10 +346,11 @@ static void index_trim(Store *s) {
  *   so the array stays true, and a thaw takes its entries from it instead of the backend.
  *
  * LIMITATIONS
- *   - A thaw loads every cold segment above the seq it needs: a limit deleting the oldest
- *     message (max_msgs, max_age), a KV put replacing an old revision, a filtered consumer
- *     reading inside a subject's cold stretch, a wildcard walk, or store_deleted loads most of
- *     the stream (the cost the open used to pay, paid later).
+ *   - A thaw loads every cold segment above the seq it needs: a change (a limit deleting the
+ *     oldest message under max_msgs or max_age, a KV put replacing an old revision, a filtered
+ *     purge), a wildcard filter inside a subject's cold stretch, a subject in a segment of
+ *     more than LIMIT_STORE_SUBJECTS_SCAN_COUNT subjects, store_deleted or a purge that keeps
+ *     N load most of the stream (the cost the open used to pay, paid later).
  *   - Thawed segments stay loaded: nothing is frozen again (only COLD READS are bounded).
  *   - While cold segments exist, the dead front of the loaded entries is not cut off.
  * ========================================================================================== */
@@ -756,6 +758,46 @@ static bool id_matches(Store *s, GHashTable *memo, const char *filter, uint32_t 
     return m;
 }
 
+/* COLD READS for one subject whose cold stretch `from` falls inside (subject_straddles): the
+ * next of its seqs >= from (count = FALSE) or how many there are (count = TRUE), from the
+ * cold segments' summaries and the read array of the one segment `from` cuts, plus its loaded
+ * list. FALSE: not answered (a segment with too many subjects to look sj up in, or a read that
+ * failed and thawed: sj may be gone); the caller thaws from `from` and asks the loaded index. */
+static bool cold_subject_from(Store *s, StoreSubject *sj, uint64_t from, bool count, uint64_t *out) {
+    uint64_t n = 0;
+    for (guint i = 0; i < s->cold->len; i++) {
+        StoreCold *c = cold_at(s, i);
+        if (c->hi < from) continue;
+        if (c->nsubjects > LIMIT_STORE_SUBJECTS_SCAN_COUNT) return false;
+        const StoreColdSubject *cs = NULL;
+        for (guint k = 0; k < c->nsubjects && cs == NULL; k++)
+            if (c->subjects[k].sj == sj) cs = &c->subjects[k];
+        if (cs == NULL || cs->last < from) continue;
+        if (cs->first >= from) {
+            if (!count) {
+                *out = cs->first;
+                return true;
+            }
+            n += cs->msgs;
+            continue;
+        }
+        uint64_t first = cs->first, last = cs->last;
+        const StoreEntry *read = cold_read(s, c);
+        if (read == NULL) return false;
+        for (uint64_t q = MAX(from, first); q <= last; q++) {
+            const StoreEntry *e = &read[q - c->lo];
+            if (e->bytes == 0 || e->subject_id != sj->id) continue;
+            if (!count) {
+                *out = q; /* (found: its last is >= from) */
+                return true;
+            }
+            n++;
+        }
+    }
+    *out = count ? n + (sj->len - subj_lower_bound(sj, from)) : subject_next_from(sj, from);
+    return true;
+}
+
 /* The first live seq >= from (from >= first_seq): a cold segment's first if one starts
  * there or later (no thaw); inside one, thaw from `from` and walk the loaded entries. */
 static uint64_t next_any(Store *s, uint64_t from) {
@@ -764,9 +806,9 @@ static uint64_t next_any(Store *s, uint64_t from) {
         if (c->hi < from) continue;
         if (c->lo >= from) return c->lo;
         const StoreEntry *read = cold_read(s, c); /* COLD READS: its hi is live, so found */
-        for (uint64_t q = from; read != NULL && q <= c->hi; q++)
+        if (read == NULL) break; /* the read failed: c was thawed, what is left is loaded */
+        for (uint64_t q = from; q <= c->hi; q++)
             if (read[q - c->lo].bytes) return q;
-        break; /* (the read failed: c was thawed, what is left is loaded) */
     }
     for (uint64_t q = MAX(from, s->base); loaded_msgs(s) > 0 && q <= s->last_seq; q++)
         if (entry_at(s, q)->bytes) return q;
@@ -784,7 +826,9 @@ uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq) {
     if (filter_is_all(filter)) return next_any(s, from);
     if (filter_is_literal(filter)) {
         StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
+        uint64_t q;
         if (sj != NULL && subject_straddles(sj, from)) {
+            if (cold_subject_from(s, sj, from, false, &q)) return q;
             store_index_thaw_from(s, from);
             sj = g_hash_table_lookup(s->subjects, filter);
         }
@@ -821,12 +865,13 @@ uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq) {
 uint64_t store_next_seq_with_headers(Store *s, uint64_t from_seq) {
     if (s->hdr_msgs == 0) return 0; /* the usual stream: no headers, no walk (restart: dedup) */
     uint64_t from = MAX(from_seq, s->first_seq);
-    for (guint i = 0; i < s->cold->len; i++) { /* the first cold segment that may hold one */
-        const StoreCold *c = cold_at(s, i);
-        if (c->hi >= from && c->hdr_msgs > 0) {
-            store_index_thaw_from(s, MAX(from, c->lo));
-            break;
-        }
+    for (guint i = 0; i < s->cold->len; i++) { /* the cold segments that may hold one: COLD READS */
+        StoreCold *c = cold_at(s, i);
+        if (c->hi < from || c->hdr_msgs == 0) continue;
+        const StoreEntry *read = cold_read(s, c);
+        if (read == NULL) return store_next_seq_with_headers(s, from_seq); /* c thawed: ask again */
+        for (uint64_t q = MAX(from, c->lo); q <= c->hi; q++)
+            if (read[q - c->lo].bytes && read[q - c->lo].has_hdr) return q;
     }
     for (uint64_t q = MAX(from, s->base); loaded_msgs(s) > 0 && q <= s->last_seq; q++) {
         const StoreEntry *e = entry_at(s, q);
@@ -911,7 +956,8 @@ uint64_t store_count(Store *s, const char *filter, uint64_t from_seq) {
             StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
             if (sj == NULL) return 0;
             straddles = subject_straddles(sj, from);
-            n = subject_count_from(sj, from);
+            if (straddles && pass == 0 && cold_subject_from(s, sj, from, true, &n)) return n;
+            if (!straddles) n = subject_count_from(sj, from);
         } else {
             GHashTableIter it;
             gpointer v;
@@ -977,11 +1023,13 @@ void store_deleted(Store *s, GArray *out) {
 uint64_t store_seq_for_time(Store *s, int64_t ts_ns) {
     if (s->msgs == 0) return 0;
     for (guint i = 0; i < s->cold->len; i++) { /* the first cold segment that reaches ts_ns */
-        const StoreCold *c = cold_at(s, i);
+        StoreCold *c = cold_at(s, i);
         if (c->hi_ts_ns < ts_ns) continue;
         if (c->lo_ts_ns >= ts_ns) return c->lo;
-        store_index_thaw_from(s, c->lo);
-        break;
+        const StoreEntry *read = cold_read(s, c); /* COLD READS: its hi reaches ts_ns */
+        if (read == NULL) return store_seq_for_time(s, ts_ns); /* c thawed: ask again */
+        for (uint64_t q = c->lo; q <= c->hi; q++)
+            if (read[q - c->lo].bytes && read[q - c->lo].ts_ns >= ts_ns) return q;
     }
     uint64_t lo = MAX(s->first_seq, s->base), hi = s->last_seq + 1; /* timestamps never decrease with seq */
     while (loaded_msgs(s) > 0 && lo < hi) {

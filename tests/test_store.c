@@ -1484,12 +1484,19 @@ static void test_index_cold(void) {
     assert_msg(s, 300, "k.c", p300); /* COLD READS: its segment decoded for the read, nothing thawed */
     g_assert_cmpuint(s->cold->len, ==, cold);
     g_assert_cmpuint(s->reads.length, ==, 1);
-    for (uint64_t q = 1; q <= 300; q++) { /* a reader from the start: every segment read, two kept */
+    for (uint64_t q = 1; q <= 300; q++) { /* readers from the start: every segment read, two kept */
+        const char *sq = subj[q % 3 == 0 ? 2 : q % 2];
         g_autofree char *p = payload_for(35, q);
-        assert_msg(s, q, subj[q % 3 == 0 ? 2 : q % 2], p);
+        assert_msg(s, q, sq, p);
         g_assert_cmpuint(store_next_seq(s, NULL, q), ==, q);
         g_assert_cmpuint(store_count(s, NULL, q), ==, 301 - q);
+        uint64_t left = 0; /* a consumer filtered on q's subject, at q */
+        for (uint64_t r = q; r <= 300; r++) left += strcmp(subj[r % 3 == 0 ? 2 : r % 2], sq) == 0;
+        g_assert_cmpuint(store_next_seq(s, sq, q), ==, q);
+        g_assert_cmpuint(store_count(s, sq, q), ==, left);
     }
+    g_assert_cmpuint(store_seq_for_time(s, 1000), ==, 1);
+    g_assert_cmpuint(store_seq_for_time(s, 1001), ==, 0);
     g_assert_cmpuint(s->cold->len, ==, cold);
     g_assert_cmpuint(s->reads.length, ==, LIMIT_STORE_COLD_READ_SEGMENTS);
     g_assert_cmpuint(s->entries->len, ==, 0);
