@@ -65,6 +65,7 @@
 #define LIMIT_STORE_SYNC_INTERVAL_NS (2LL * 60 * 1000000000LL) /* nats-server sync_interval: 2 min */
 #define LIMIT_STORE_SUBJECTS_SCAN_COUNT 64 /* wildcard lookups walk subject lists below this */
 #define LIMIT_STORE_COLD_READ_SEGMENTS 2   /* per store: cold segments whose entries a read decoded, kept (COLD READS) */
+#define LIMIT_STORE_LOADED_SEGMENTS 2      /* per store: sealed segments whose entries stay loaded; older ones go cold again (COLD AGAIN) */
 G_STATIC_ASSERT(LIMIT_MAX_PAYLOAD_BYTES < LIMIT_STORE_RECORD_BYTES_MAX);
 
 /* --- open segment files (src/store_files.c): an LRU shared by every file stream --- */

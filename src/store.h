@@ -119,6 +119,8 @@ typedef struct StoreConfig {
     StoreFiles *files;         /* file store: the shared open-file budget; NULL = a private one */
     guint cold_reads_max;      /* file store: cold segments whose entries are kept for reads (COLD
                                 * READS in store_index.c); 0 = LIMIT_STORE_COLD_READ_SEGMENTS */
+    guint loaded_max;          /* file store: sealed segments whose entries stay loaded (COLD AGAIN
+                                * in store_index.c); 0 = LIMIT_STORE_LOADED_SEGMENTS */
 } StoreConfig;
 
 typedef struct StoreState {

@@ -194,12 +194,14 @@ typedef struct FileStore {
     uint64_t ra_off;
     size_t ra_len;
     guint index_pending;   /* sealed segments with needs_index set (see INDEX FILES) */
+    guint loaded_max;      /* sealed segments whose entries stay loaded (COLD AGAIN) */
     StoreFiles *files;     /* the open-file budget (shared by the server's streams) */
 } FileStore;
 
 static void write_pending_indexes(Store *s);
 static gboolean seg_index_write(Store *s, Segment *g, GError **error);
 static void checkpoint_active(Store *s);
+static void refreeze_sealed(Store *s);
 
 static FileStore *FS(Store *s) { return s->impl; }
 static Segment *active(FileStore *fs) { return fs->segs->pdata[fs->segs->len - 1]; }
@@ -631,6 +633,7 @@ static gboolean flush_and_tidy(Store *s, gboolean fsync_now, GError **error) {
     remove_dead_segments(s);
     if (fs->index_pending > 0) write_pending_indexes(s);
     checkpoint_active(s);
+    refreeze_sealed(s);
     return TRUE;
 }
 
@@ -1262,7 +1265,8 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   stop), the messages are not replayed at all: seg_index_freeze hands the store the index's
  *   SUMMARY (counts, bytes, first/last seq and time, per subject its count, first and last)
  *   and file_thaw decodes the message section the first time a question needs its entries
- *   (store_index.c, COLD SEGMENTS). If the segment
+ *   (store_index.c, COLD SEGMENTS); after a flush the lowest of more than
+ *   LIMIT_STORE_LOADED_SEGMENTS loaded sealed segments goes cold again (refreeze_sealed). If the segment
  *   is longer than `covered`, the walk goes on from there. The dedup window, per-subject
  *   lists and every count are rebuilt from this index like from the scan; payloads are read
  *   only when asked for (the dedup rebuild reads the headers of the last two minutes).
@@ -1452,7 +1456,7 @@ static const char *seg_index_walk(const SegIdx *x, uint64_t *per_subject) {
 /* COLD: add the listed messages of segment g as a cold segment (store_index.c, COLD
  * SEGMENTS) from the index's summary: nothing of the message section is decoded now.
  * `check` is the index file's CRC, which file_thaw finds again before it trusts the file. */
-static void seg_index_freeze(Store *s, Segment *g, const SegIdx *x, uint32_t check) {
+static StoreCold *seg_cold_new(Store *s, Segment *g, const SegIdx *x, uint32_t check) {
     StoreCold *c = g_new0(StoreCold, 1);
     c->tag = g->no;
     c->check = check;
@@ -1471,7 +1475,11 @@ static void seg_index_freeze(Store *s, Segment *g, const SegIdx *x, uint32_t che
         c->subjects[i] = (StoreColdSubject){.sj = store_index_subject_for(s, name, strlen(name), 0),
                                             .msgs = sum->msgs, .first = sum->first, .last = sum->last};
     }
-    store_index_freeze(s, c);
+    return c;
+}
+
+static void seg_index_freeze(Store *s, Segment *g, const SegIdx *x, uint32_t check) {
+    store_index_freeze(s, seg_cold_new(s, g, x, check));
     g->live += x->msgs;
     Rec r = {.kind = KIND_MSG, .seq = x->lo, .ts_ns = x->lo_ts_ns}; /* the NOTES, as the replay of each would */
     seg_note(g, &r);
@@ -1532,6 +1540,68 @@ static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError 
     if (!env_path_remove(s->env, ipath, &rerr))
         env_log(s->env, ENV_LOG_WARN, "store %s: cannot remove %s: %s", s->name, ipath, rerr->message);
     return FALSE;
+}
+
+/* COLD AGAIN (store_index.c): sealed segment g, the lowest loaded one, goes cold: its index
+ * file is read back (written anew first if messages it lists were deleted since, keeping its
+ * tombstone runs) and its summary replaces its loaded entries. FALSE = it stays loaded. */
+static gboolean refreeze_one(Store *s, Segment *g) {
+    FileStore *fs = FS(s);
+    g_autofree char *ipath = idx_path(fs, g->no);
+    g_autoptr(GError) err = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        g_autoptr(GBytes) bytes = NULL;
+        if (!env_file_read_all(s->env, ipath, &bytes, &err)) return FALSE;
+        gsize len = 0;
+        const uint8_t *p = g_bytes_get_data(bytes, &len);
+        SegIdx x;
+        if (!segidx_decode(p, len, &x, &err) || x.seg_no != g->no || x.covered != g->size) {
+            segidx_clear(&x);
+            return FALSE;
+        }
+        if (x.msgs == g->live) { /* it lists exactly the live ones: deletions only ever remove */
+            StoreCold *c = x.msgs > 0 ? seg_cold_new(s, g, &x, get32(p + len - REC_CRC_BYTES)) : NULL;
+            segidx_clear(&x);
+            return c != NULL && store_index_refreeze(s, c);
+        }
+        if (pass > 0 || g->runs != NULL) {
+            segidx_clear(&x);
+            return FALSE;
+        }
+        g->runs = x.runs; /* its tombstones, for the new file */
+        x.runs = NULL;
+        segidx_clear(&x);
+        gboolean ok = seg_index_write(s, g, &err);
+        g_clear_pointer(&g->runs, g_array_unref);
+        if (!ok) {
+            env_log(s->env, ENV_LOG_WARN, "store %s: cannot write the index of segment %u: %s", s->name, g->no,
+                    err->message);
+            return FALSE;
+        }
+    }
+    return FALSE;
+}
+
+/* COLD AGAIN: after a flush that left nothing unsynced (an index must never describe bytes
+ * the disk may lose), keep at most loaded_max sealed segments loaded. */
+static void refreeze_sealed(Store *s) {
+    FileStore *fs = FS(s);
+    if (fs->failed != NULL || fs->wbuf->len > 0 || fs->unsynced || fs->segs->len - 1 <= fs->loaded_max) return;
+    for (;;) {
+        guint loaded = 0, c = 0;
+        Segment *lowest = NULL;
+        for (guint i = 0; i + 1 < fs->segs->len; i++) { /* segments and cold segments, both by number */
+            Segment *g = fs->segs->pdata[i];
+            while (c < s->cold->len && ((StoreCold *)s->cold->pdata[c])->tag < g->no) c++;
+            bool cold = c < s->cold->len && ((StoreCold *)s->cold->pdata[c])->tag == g->no;
+            if (g->live == 0 || cold) continue;
+            loaded++;
+            if (lowest == NULL) lowest = g;
+        }
+        if (loaded <= fs->loaded_max || lowest->needs_index || lowest->indexed != lowest->size ||
+            !refreeze_one(s, lowest))
+            return; /* (the lowest must go first: the cold segments are a prefix) */
+    }
 }
 
 /* Replay segment g from its index file if one matches it (see INDEX FILES). Returns the
@@ -1725,6 +1795,7 @@ Store *store_file_open(Env *env, const StoreConfig *cfg, GError **error) {
     fs->tail = g_byte_array_new();
     fs->tail_max = cfg->read_cache_bytes_max > 0 ? cfg->read_cache_bytes_max : LIMIT_STORE_READ_CACHE_BYTES;
     s->reads_max = cfg->cold_reads_max > 0 ? cfg->cold_reads_max : LIMIT_STORE_COLD_READ_SEGMENTS;
+    fs->loaded_max = cfg->loaded_max > 0 ? cfg->loaded_max : LIMIT_STORE_LOADED_SEGMENTS;
     recover(s);
     fs->durable_seq = s->last_seq;
     if (fs->segs->len == 0) {

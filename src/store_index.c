@@ -345,13 +345,24 @@ static void index_trim(Store *s) {
  *   array is free; a cold segment never changes while cold (every change thaws it first),
  *   so the array stays true, and a thaw takes its entries from it instead of the backend.
  *
+ * COLD AGAIN
+ *   The loaded entries need not stay loaded. After a flush the file store keeps at most
+ *   LIMIT_STORE_LOADED_SEGMENTS sealed segments loaded (store_file.c, refreeze_sealed): the
+ *   lowest loaded one, just above the cold prefix, is described again by its index file (read
+ *   back if its messages are the ones it lists, else written anew first) and handed to
+ *   store_index_refreeze, which checks the summary against the loaded entries it replaces
+ *   (counts, bytes, each subject's first seqs) and cuts them off: the entries array and the
+ *   subjects' lists are copied smaller, and the segment is cold like one the open left cold.
+ *   So a long stream holds the entries of its newest segments only, whether it was just
+ *   written or thawed by a change, and its memory does not grow with its length.
+ *
  * LIMITATIONS
  *   - A thaw loads every cold segment above the seq it needs: a change (a limit deleting the
  *     oldest message under max_msgs or max_age, a KV put replacing an old revision, a filtered
  *     purge), a wildcard filter inside a subject's cold stretch, a subject in a segment of
  *     more than LIMIT_STORE_SUBJECTS_SCAN_COUNT subjects, store_deleted or a purge that keeps
  *     N load most of the stream (the cost the open used to pay, paid later).
- *   - Thawed segments stay loaded: nothing is frozen again (only COLD READS are bounded).
+ *   - Thawed segments go cold again only from the bottom, after a flush (COLD AGAIN).
  *   - While cold segments exist, the dead front of the loaded entries is not cut off.
  * ========================================================================================== */
 
@@ -472,6 +483,62 @@ void store_index_freeze(Store *s, StoreCold *c) {
     g_array_set_size(s->entries, 0);
     s->base = s->last_seq + 1;
     s->first_seq = cold_at(s, 0)->lo;
+}
+
+gboolean store_index_refreeze(Store *s, StoreCold *c) {
+    uint64_t loaded = loaded_msgs(s), n = 0, bytes = 0, hdr = 0;
+    bool ok = loaded >= c->msgs && c->msgs > 0 && c->lo >= s->base && c->hi <= s->last_seq &&
+              (s->cold->len == 0 || cold_at(s, s->cold->len - 1)->hi < c->lo);
+    for (uint64_t q = s->base; ok && q <= c->hi; q++) { /* the loaded entries it replaces */
+        const StoreEntry *e = entry_at(s, q);
+        if (e->bytes == 0) continue;
+        ok = n > 0 || q == c->lo;
+        n++;
+        bytes += e->bytes;
+        hdr += e->has_hdr;
+    }
+    ok = ok && n == c->msgs && bytes == c->bytes && hdr == c->hdr_msgs && entry_at(s, c->hi)->bytes != 0;
+    for (guint k = 0; ok && k < c->nsubjects; k++) { /* each subject's first seqs are the segment's */
+        const StoreColdSubject *cs = &c->subjects[k];
+        const StoreSubject *sj = cs->sj;
+        ok = cs->msgs > 0 && sj->len - sj->head >= cs->msgs && sj->seqs[sj->head] == cs->first &&
+             sj->seqs[sj->head + cs->msgs - 1] == cs->last &&
+             (sj->head + cs->msgs == sj->len || sj->seqs[sj->head + cs->msgs] > c->hi);
+    }
+    if (!ok) {
+        g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(cold_free);
+        g_ptr_array_add(gone, c);
+        release_subjects_of(s, gone); /* a subject only its summary named was made for nothing */
+        return FALSE;
+    }
+    for (guint k = 0; k < c->nsubjects; k++) {
+        const StoreColdSubject *cs = &c->subjects[k];
+        StoreSubject *sj = cs->sj;
+        sj->head += cs->msgs;
+        size_t keep = sj->len - sj->head; /* the list copied smaller: its memory goes */
+        uint64_t *seqs = keep ? g_memdup2(sj->seqs + sj->head, keep * sizeof(uint64_t)) : NULL;
+        g_free(sj->seqs);
+        sj->seqs = seqs;
+        sj->head = 0;
+        sj->len = sj->cap = keep;
+        if (sj->cold == 0) sj->cold_first = cs->first;
+        sj->cold += cs->msgs;
+        sj->cold_last = cs->last;
+    }
+    g_ptr_array_add(s->cold, c);
+    s->cold_msgs += c->msgs;
+    if (loaded == c->msgs) {
+        index_trim(s); /* nothing loaded is live: the array empties */
+    } else { /* the entries above c, in an array of their own size */
+        guint cut = (guint)(c->hi + 1 - s->base);
+        GArray *ne = g_array_sized_new(FALSE, FALSE, sizeof(StoreEntry), s->entries->len - cut);
+        g_array_append_vals(ne, s->entries->data + (size_t)cut * sizeof(StoreEntry), s->entries->len - cut);
+        g_array_free(s->entries, TRUE);
+        s->entries = ne;
+        s->base = c->hi + 1;
+    }
+    first_seq_fix(s);
+    return TRUE;
 }
 
 void store_index_thaw_from(Store *s, uint64_t seq) {

@@ -135,6 +135,10 @@ gboolean store_index_can_freeze(Store *s, uint64_t lo);
 /* Add c (taken; its subjects made with store_index_subject_for) as the newest cold segment:
  * the counts, last_seq and last_ts_ns move as if its messages had been added one by one. */
 void store_index_freeze(Store *s, StoreCold *c);
+/* COLD AGAIN: c (taken, its subjects made with store_index_subject_for) describes exactly the
+ * live entries at the bottom of the loaded index, every live seq <= c->hi: they leave it and c
+ * becomes the newest cold segment. FALSE (c freed, nothing changed) if they do not match. */
+gboolean store_index_refreeze(Store *s, StoreCold *c);
 /* Load the entries of every cold segment holding a seq >= seq (see COLD SEGMENTS). */
 void store_index_thaw_from(Store *s, uint64_t seq);
 /* Raise last_seq to `last` without a message (the seqs between become deleted). */

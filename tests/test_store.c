@@ -1368,7 +1368,8 @@ static void reopen_vs_scan(TestEnv *te, StoreConfig *cfg, Store **s, guint *copi
 static guint index_round(uint64_t seed, int crash, bool cold) {
     TestEnv *te = test_env_new(seed);
     StoreConfig cfg = {.name = "I", .dir = "I", .sync = crash ? STORE_SYNC_NEVER : STORE_SYNC_ALWAYS,
-                       .segment_bytes_max = 1024, .cold_reads_max = cold ? 1 : 0}; /* cold: the tiniest COLD READS */
+                       .segment_bytes_max = 1024, .cold_reads_max = cold ? 1 : 0, /* cold: the tiniest COLD READS */
+                       .loaded_max = cold ? 1 : 0}; /* ... and COLD AGAIN down to one loaded sealed segment */
     Store *s = open_file(te, &cfg);
     GRand *r = g_rand_new_with_seed((guint32)seed);
     int ops = g_rand_int_range(r, 20, 400);
@@ -1462,6 +1463,10 @@ static void test_index_cold(void) {
         if (i % 10 == 0) g_assert_true(store_flush(s, NULL));
     }
     g_assert_true(store_flush(s, NULL));
+    /* COLD AGAIN: while written, all but the newest LIMIT_STORE_LOADED_SEGMENTS sealed segments went cold */
+    g_assert_cmpuint(s->cold->len, >=, 2);
+    g_assert_cmpuint(s->cold_msgs, >, 100);
+    store_check_invariants(s);
     store_close(s);
     s = open_file(te, &cfg);
     guint cold = s->cold->len;
