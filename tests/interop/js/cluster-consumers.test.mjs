@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import { connect, StringCodec, AckPolicy } from "nats";
 import fs from "node:fs";
 import path from "node:path";
-import { serverKind, startCluster, stopAllServers, monitorJson, sleep, until } from "./server.mjs";
+import { serverKind, startCluster, stopAllServers, monitorJson, ownReplica, sleep, until } from "./server.mjs";
 
 const sc = StringCodec();
 const isMinijet = serverKind === "minijet";
@@ -470,10 +470,8 @@ test("a follower restarted 10,000 messages behind is current again", { timeout: 
   }, WAIT_MS, "restarted follower current");
   const ms = Date.now() - t0;
   // the follower's own replica, read from it directly (its /jsz) right after "current"
-  const j = await monitorJson(victim, "/jsz?streams=true");
-  const own = ((j.account_details && j.account_details[0] && j.account_details[0].stream_detail) || [])
-    .find((d) => d.name === "CU");
-  const ownState = own ? [own.state.messages, own.state.last_seq] : null;
+  const own = await ownReplica(victim, "CU");
+  const ownState = own ? [own.messages, own.last_seq] : null;
   console.log(`# ${serverKind}: ${victim.name} current ${ms} ms after its restart, ${N} messages behind;` +
     ` its own replica then: ${JSON.stringify(ownState)}`);
   if (isMinijet) {

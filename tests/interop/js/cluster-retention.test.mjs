@@ -12,7 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, StringCodec, AckPolicy, DeliverPolicy } from "nats";
-import { serverKind, startCluster, stopAllServers, monitorJson, until } from "./server.mjs";
+import { serverKind, startCluster, stopAllServers, ownReplica, until } from "./server.mjs";
 
 const sc = StringCodec();
 const WAIT_MS = serverKind === "minijet" ? 15000 : 40000; // nats-server elects in 4-9 s
@@ -37,10 +37,8 @@ after(async () => {
 /** [messages, first_seq, last_seq] of `stream` on every server's own replica (/jsz). */
 async function replicaStates(stream) {
   return Promise.all(cluster.servers.map(async (s) => {
-    const j = await monitorJson(s, "/jsz?streams=true");
-    const sd = ((j.account_details && j.account_details[0] && j.account_details[0].stream_detail) || [])
-      .find((d) => d.name === stream);
-    return sd ? [sd.state.messages, sd.state.first_seq, sd.state.last_seq] : null;
+    const st = await ownReplica(s, stream);
+    return st ? [st.messages, st.first_seq, st.last_seq] : null;
   }));
 }
 

@@ -8,13 +8,21 @@
 // nats-server's 10005 and changes nothing. minijet moves the group's Raft voters one at a
 // time and a removed server deletes its replica once its removal committed (book 11.12).
 //
-// The same script runs against three nats-server 2.9.10 processes
+// On five servers an R3 stream grows to R5 and shrinks back to R3 while one publisher goes on
+// publishing (a msg id on each, retried until acknowledged): each update is answered with the
+// new config, the info lists all five current, then every server's own store (its /jsz)
+// holds every message acknowledged by then; after the shrink the leader is kept, the two
+// removed servers no longer hold the stream, the three that stay hold everything, and at the
+// end each acknowledged id is readable at the sequence its PubAck named. nats-server 2.9.10
+// shows the same to the client (in the runs here both also kept the three first peers).
+//
+// The same script runs against three (and five) nats-server 2.9.10 processes
 // (MINIJET_TEST_SERVER=nats-server), where an election takes 4-9 s: every wait is a bounded
 // poll. Node 18 and 20: only node:test, node:assert/strict and the modules server.mjs uses.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, StringCodec, AckPolicy } from "nats";
-import { serverKind, startCluster, stopAllServers, sleep, until, publishOnce, peersOf } from "./server.mjs";
+import { serverKind, startCluster, stopAllServers, until, within, publishOnce, peersOf, ownReplica } from "./server.mjs";
 
 const sc = StringCodec();
 const isMinijet = serverKind === "minijet";
@@ -177,4 +185,100 @@ test("num_replicas 1 -> 3 -> 1 -> 2 -> 3 on three servers: every acked message o
   assert.equal(ci.ack_floor.stream_seq, acked.size);
   assert.equal(ci.num_pending, 0);
   console.log(`# 3 -> 1 kept ${leader}; back to 3, ${acked.size} read from ${l4}`);
+  await nc.close();
+  await c.close();
+});
+
+/** A publisher that goes on until stop(): one publish at a time with a msg id, retried with
+ * the same id until acknowledged (publishOnce). acked: seq -> id; a sequence acknowledged for
+ * two ids fails the test. more(n): resolves once n more are acknowledged (rejects if the
+ * publisher failed or WAIT_MS passed). */
+function publisher(js, subject, prefix) {
+  const acked = new Map();
+  let stopping = false;
+  let waiters = [];
+  const run = (async () => {
+    for (let k = 0; !stopping; k++) {
+      const id = `${prefix}-${k}`;
+      const seq = await publishOnce(js, subject, id, WAIT_MS);
+      assert.ok(!acked.has(seq), `seq ${seq} acknowledged for ${acked.get(seq)} and ${id}`);
+      acked.set(seq, id);
+      waiters = waiters.filter((w) => (acked.size >= w.n ? (w.resolve(), false) : true));
+    }
+  })();
+  run.catch(() => {}); // a failure is reported by more() or stop(), whichever comes first
+  return {
+    acked,
+    more: (n) => within(Promise.race([new Promise((resolve) => waiters.push({ n: acked.size + n, resolve })), run]),
+      WAIT_MS, `${n} more acknowledged publishes`),
+    async stop() {
+      stopping = true;
+      await run;
+    },
+  };
+}
+
+/** Until every server in `on` holds `name` in its own store with every sequence from 1 to at
+ * least `through` (no gap: messages = last_seq), and every server in `off` holds none. */
+async function replicasHold(c, name, on, off, through) {
+  return until(async () => {
+    const states = await Promise.all(c.servers.map((s) => ownReplica(s, name)));
+    const got = c.servers.map((s, i) => [s.name, states[i] && [states[i].messages, states[i].first_seq, states[i].last_seq]]);
+    for (const [n, st] of got) {
+      if (off.includes(n) && st) throw new Error(`${n} still holds ${name}: ${JSON.stringify(got)}`);
+      if (on.includes(n) && (!st || st[1] !== 1 || st[0] !== st[2] || st[2] < through))
+        throw new Error(`${n} does not hold 1..${through}: ${JSON.stringify(got)}`);
+    }
+    return got;
+  }, WAIT_MS, `${name} on ${on}, not on ${off}`);
+}
+
+test("num_replicas 3 -> 5 -> 3 on five servers while a publisher goes on: every replica holds every acked message, the removed ones drop theirs", { timeout: 120000 }, async () => {
+  const c = await startCluster({ size: 5, jetstream: true });
+  const nc = await connect({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+  conns.push(nc);
+  const jsm = await until(() => nc.jetstreamManager({ timeout: 2000 }), WAIT_MS, "JetStream ready");
+  const js = nc.jetstream({ timeout: 2000 });
+  const name = "SC5";
+  const all = c.servers.map((s) => s.name);
+  const si = await until(() => jsm.streams.add({ name, subjects: [`${name}.>`], num_replicas: 3, storage: "file" }), WAIT_MS, "R3 create");
+  const cfg = si.config;
+  const three = peersOf(await scaled(jsm, name, 3));
+  const pub = publisher(js, `${name}.a`, name);
+  await pub.more(20);
+
+  // 3 -> 5: the two others join, catch up and take what is published meanwhile
+  const up = await update(nc, { ...cfg, num_replicas: 5 });
+  assert.equal(up.error, undefined, JSON.stringify(up.error));
+  assert.equal(up.config.num_replicas, 5);
+  const five = await scaled(jsm, name, 5);
+  assert.deepEqual([...peersOf(five)].sort(), all);
+  await pub.more(20);
+  const mark5 = Math.max(...pub.acked.keys());
+  await replicasHold(c, name, all, [], mark5);
+
+  // 5 -> 3: the leader stays, two leave and delete their replicas
+  const leader = (await jsm.streams.info(name)).cluster.leader;
+  const down = await update(nc, { ...cfg, num_replicas: 3 });
+  assert.equal(down.error, undefined, JSON.stringify(down.error));
+  assert.equal(down.config.num_replicas, 3);
+  const back = await scaled(jsm, name, 3);
+  const kept = peersOf(back);
+  assert.ok(kept.includes(leader), `${leader} kept: ${kept}`);
+  await pub.more(20);
+  const mark3 = Math.max(...pub.acked.keys());
+  const gone = all.filter((n) => !kept.includes(n));
+  await replicasHold(c, name, kept, gone, mark3);
+
+  // nothing acknowledged was lost: every replica and the leader hold exactly what was acked
+  await pub.stop();
+  const n = pub.acked.size;
+  assert.deepEqual([...pub.acked.keys()].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i + 1));
+  const final = await replicasHold(c, name, kept, gone, n);
+  for (const [s, st] of final) if (kept.includes(s)) assert.deepEqual(st, [n, 1, n], s);
+  await readAll(jsm, name, pub.acked);
+  console.log(`# ${serverKind}: R3 on ${three} -> R5 (all current, ${mark5} on each) -> R3 on ${kept}` +
+    ` (leader ${leader} kept, ${gone} dropped theirs); ${n} acked, all read back`);
+  await nc.close();
+  await c.close();
 });

@@ -13,6 +13,7 @@
 //   srv.alive()                        // still running?
 //   await srv.close();                 // stop and remove the store
 //   await stopAllServers();            // for after(): every server this process started
+//   await ownReplica(srv, "S")         // S's state in srv's own store (its /jsz), or null
 //   startServer([], { maxFiles: 64 })  // under `ulimit -n 64` (a shell wrapper sets it)
 //   startServer([], { startTimeoutMs }) // a longer bound on accepting (restoring many streams)
 //   confPath("auth-users")             // tests/interop/conf/auth-users.conf: startServer(["-c", it])
@@ -91,6 +92,16 @@ export async function publishOnce(js, subject, id, waitMs) {
       await sleep(20);
     }
   }
+}
+
+/** The state of `stream` as `srv`'s own replica holds it (its /jsz?streams=true, which on
+ * both servers shows the server's local store, a follower's too), or null when `srv` has no
+ * replica of it. `srv` needs a monitor port (startCluster gives each node one). */
+export async function ownReplica(srv, stream) {
+  const j = await monitorJson(srv, "/jsz?streams=true");
+  const sd = ((j.account_details && j.account_details[0] && j.account_details[0].stream_detail) || [])
+    .find((d) => d.name === stream);
+  return sd ? sd.state : null;
 }
 
 /** A stream or consumer info's cluster block as names: the leader first, then the replicas. */
