@@ -154,6 +154,7 @@ typedef struct Assignment {
     Nrg *nrg;
     Stream *st;
     bool leading;           /* subscribed to the subjects, taking publishes */
+    int64_t handover_ns;    /* when it last saw itself leading and handing over (LATE PUBLISHES) */
     char *reply;            /* a create/update waiting for this stream's leader to answer */
     const char *reply_kind; /* "stream_create_response" / "stream_update_response" */
     GTree *consumers;       /* consumer name -> record JSON (char*), as committed: every replica */
@@ -209,6 +210,8 @@ struct JsCluster {
     char *capture_subject;
     GBytes *captured;
     ServerHook *check_hook; /* our invariants, inside server_check_invariants */
+    ServerHook *unclaimed_hook; /* routed publishes nobody here took (LATE PUBLISHES) */
+    int64_t handover_ns;        /* the latest of the streams' handover_ns */
     ServerInternalSub *gather_sub;  /* STREAM.LIST / INFO: the stream leaders' answers */
     GHashTable *gathers;            /* id -> Gather*, lookup only */
     uint32_t gather_next;
@@ -764,6 +767,49 @@ bad:
             index, len);
 }
 
+/* A leader listens to the subjects unless it is handing over; then it notes when. */
+static void leader_interest(Assignment *a) {
+    bool handing = nrg_handing_over(a->nrg);
+    if (handing) a->handover_ns = a->cl->handover_ns = env_now_ns(a->cl->env);
+    stream_set_subscribed(a->st, !handing);
+}
+
+/* LATE PUBLISHES (book 11.8)
+ *   A stepdown's old leader drops its subjects' interest as the hand-over starts (above).
+ *   A server that forwarded a publish to it just before it read that RS- sent it to this
+ *   server alone: the route brings it here, nothing matches, and nats-server would drop it
+ *   (its routes deliver to local subscribers or to nobody), leaving the publisher to wait out
+ *   its request timeout. The server hands such a message to its server_on_unclaimed hooks;
+ *   this one answers 503 no-responders, as the publisher's own server does when no stream
+ *   holds the subject (nats.js retries it, and it is true: nothing stored it), when the
+ *   subject is one of a stream this server was handing over less than
+ *   LIMIT_CLUSTER_HANDOVER_LATE_NS ago.
+ *
+ *   Only after a hand-over. The new leader subscribes after winning the election the old
+ *   one started with TimeoutNow, after the RS- went out: a forwarding server that sent the
+ *   publish to the new leader too (it held both interests) must have read the new leader's
+ *   RS+ before the old leader's earlier RS-, a race on top of the race. A deposed leader (a
+ *   partition, a pause) is different: the others may have held its stale interest and the
+ *   new leader's for a long time, the new leader answers, and a 503 besides would make
+ *   nats.js publish again; there the message is dropped silently, as nats-server does. */
+static void on_unclaimed(void *ctx, const ServerMsg *m) {
+    JsCluster *c = ctx;
+    int64_t now = env_now_ns(c->env);
+    if (c->handover_ns == 0 || now - c->handover_ns > LIMIT_CLUSTER_HANDOVER_LATE_NS) return; /* the common case */
+    g_autofree char *subject = g_strndup(m->subject, m->subject_len);
+    for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node)) {
+        Assignment *a = g_tree_node_value(node);
+        if (a->st == NULL || a->handover_ns == 0 || now - a->handover_ns > LIMIT_CLUSTER_HANDOVER_LATE_NS) continue;
+        for (char **p = stream_config(a->st)->subjects; p != NULL && *p != NULL; p++) {
+            if (!subject_matches_pattern(*p, subject)) continue;
+            g_autofree char *reply = g_strndup(m->reply, m->reply_len);
+            env_log(c->env, ENV_LOG_DEBUG, "stream %s: a publish on %s came after the hand-over: 503", a->name, subject);
+            stream_not_taken(a->st, reply);
+            return;
+        }
+    }
+}
+
 static void stream_state(void *ctx) {
     Assignment *a = ctx;
     bool ready = nrg_ready(a->nrg);
@@ -787,9 +833,10 @@ static void stream_state(void *ctx) {
     /* handing over (a stepdown): drop the subjects' interest now, while the cluster is quiet,
      * not after the election: the routes learn it before the new leader subscribes, and the
      * publishers get 503 and retry instead of a publish that reached a server which had just
-     * unsubscribed (stream_publish.c, A PUBLISH THE LEADER CAN NO LONGER TAKE). A transfer
-     * that fails leaves this server leading: it subscribes again. */
-    if (a->leading) stream_set_subscribed(a->st, !nrg_handing_over(a->nrg));
+     * unsubscribed (stream_publish.c, A PUBLISH THE LEADER CAN NO LONGER TAKE; what a route
+     * still brings: LATE PUBLISHES). A transfer that fails leaves this server leading: it
+     * subscribes again. */
+    if (a->leading) leader_interest(a);
     if (!ready && nrg_leader(a->nrg) != 0 && nrg_leader(a->nrg) != a->cl->self)
         g_clear_pointer(&a->reply, g_free); /* another server leads: it answers */
     if (ready) reconcile(a); /* a membership change the last leader left unfinished */
@@ -1581,7 +1628,7 @@ static void update_replica(JsCluster *c, Assignment *a, const char *reply) {
         }
         return;
     }
-    if (a->leading) stream_set_subscribed(a->st, !nrg_handing_over(a->nrg)); /* stream_update resubscribes only if subscribed */
+    if (a->leading) leader_interest(a); /* stream_update resubscribes only if subscribed */
     if (reply != NULL && nrg_ready(a->nrg)) send_stream_reply(a, reply, "stream_update_response", false);
 }
 
@@ -2482,6 +2529,7 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
     c->capture_subject = g_strdup_printf("_MJ.CAP.%08x", c->self);
     c->capture_sub = server_subscribe_internal(srv, c->capture_subject, NULL, on_capture, c);
     c->check_hook = server_add_check(srv, check_hook, c); /* after JetStream's: the chain's order */
+    c->unclaimed_hook = server_on_unclaimed(srv, on_unclaimed, c);
     c->gathers = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)gather_free);
     g_autofree char *gather_subject = g_strdup_printf("_MJ.SI.%08x.>", c->self);
     c->gather_sub = server_subscribe_internal(srv, gather_subject, NULL, on_gather, c);
@@ -2501,6 +2549,7 @@ void jscluster_free(JsCluster *c) {
     if (c == NULL) return;
     jetstream_set_api_filter(c->js, NULL, NULL);
     server_remove_hook(c->srv, c->check_hook);
+    server_remove_hook(c->srv, c->unclaimed_hook);
     server_unsubscribe_internal(c->srv, c->hello_sub);
     server_unsubscribe_internal(c->srv, c->capture_sub);
     server_unsubscribe_internal(c->srv, c->gather_sub);

@@ -112,6 +112,7 @@ struct Server {
     GPtrArray *internal_subs; /* every live internal Sub, in creation order */
     GPtrArray *observers;     /* ServerHook* (HOOK_SUBS), registration order */
     GPtrArray *checks;        /* ServerHook* (HOOK_CHECK), registration order */
+    GPtrArray *unclaimed;     /* ServerHook* (HOOK_UNCLAIMED), registration order */
     GHashTable *watches;      /* literal subject -> GPtrArray of ServerHook* (HOOK_INTEREST) */
     guint n_watches;
     GPtrArray *info_flags;    /* char* names of INFO booleans set true, in the order set */
@@ -183,7 +184,7 @@ static void sub_kill(Server *s, Sub *sub) {
  *   flag turns false only when nobody is left. nats-server does the same with its
  *   interest-change callbacks on the account's sublist.
  */
-typedef enum { HOOK_SUBS, HOOK_INTEREST, HOOK_CHECK } HookKind;
+typedef enum { HOOK_SUBS, HOOK_INTEREST, HOOK_CHECK, HOOK_UNCLAIMED } HookKind;
 
 struct ServerHook {
     HookKind kind;
@@ -302,12 +303,20 @@ ServerHook *server_add_check(Server *s, ServerCheckFn fn, void *ctx) {
     return h;
 }
 
+ServerHook *server_on_unclaimed(Server *s, ServerMsgHandler fn, void *ctx) {
+    ServerHook *h = hook_new(HOOK_UNCLAIMED, (void *)fn, ctx);
+    g_ptr_array_add(s->unclaimed, h);
+    return h;
+}
+
 void server_remove_hook(Server *s, ServerHook *h) {
     if (h == NULL) return;
     if (h->kind == HOOK_SUBS) {
         g_assert(g_ptr_array_remove(s->observers, h));
     } else if (h->kind == HOOK_CHECK) {
         g_assert(g_ptr_array_remove(s->checks, h));
+    } else if (h->kind == HOOK_UNCLAIMED) {
+        g_assert(g_ptr_array_remove(s->unclaimed, h));
     } else {
         GPtrArray *list = g_hash_table_lookup(s->watches, h->subject);
         g_assert(list != NULL && g_ptr_array_remove(list, h));
@@ -1242,7 +1251,13 @@ size_t server_deliver_routed(Server *s, const ServerMsg *m, const char *const *q
         size_t dlen = m->reply_len - dm.reply_len - 1;
         return route_match(s, NULL, at + 1, dlen, &dm, true, queues, nq);
     }
-    return route_match(s, NULL, m->subject, m->subject_len, m, true, queues, nq);
+    size_t n = route_match(s, NULL, m->subject, m->subject_len, m, true, queues, nq);
+    /* the peer's view of our interest was stale: tell the layers above (server_on_unclaimed) */
+    for (guint i = 0; n == 0 && m->reply_len > 0 && i < s->unclaimed->len; i++) {
+        ServerHook *h = g_ptr_array_index(s->unclaimed, i);
+        ((ServerMsgHandler)h->fn)(h->ctx, m);
+    }
+    return n;
 }
 
 /* Changed cluster facts: later INFOs carry them, and clients that said "protocol":1 in
@@ -1307,6 +1322,7 @@ Server *server_new(Env *env, const ServerConfig *cfg, GError **error) {
     s->internal_subs = g_ptr_array_new();
     s->observers = g_ptr_array_new();
     s->checks = g_ptr_array_new();
+    s->unclaimed = g_ptr_array_new();
     s->watches = g_hash_table_new(g_str_hash, g_str_equal);
     s->info_flags = g_ptr_array_new_with_free_func(g_free);
     s->info_strings = g_tree_new_full(info_name_cmp, NULL, g_free, g_free);
@@ -1324,7 +1340,7 @@ void server_free(Server *s) {
     if (s == NULL) return;
     /* The layers above are gone first (jetstream_free before server_free: their last PubAcks
      * still reach the clients' buffers) and took their hooks with them. */
-    g_assert_cmpuint(s->observers->len + s->checks->len + s->n_watches, ==, 0);
+    g_assert_cmpuint(s->observers->len + s->checks->len + s->unclaimed->len + s->n_watches, ==, 0);
     /* Close what is still open; the world delivers no more callbacks after this. */
     GHashTableIter it;
     gpointer v;
@@ -1344,6 +1360,7 @@ void server_free(Server *s) {
     g_ptr_array_free(s->internal_subs, TRUE);
     g_ptr_array_free(s->observers, TRUE);
     g_ptr_array_free(s->checks, TRUE);
+    g_ptr_array_free(s->unclaimed, TRUE);
     g_hash_table_destroy(s->watches);
     g_ptr_array_free(s->info_flags, TRUE);
     g_tree_destroy(s->info_strings);

@@ -27,7 +27,9 @@
  *                                        gains its first / loses its last matching subscriber
  *   server_has_interest(s, subj)         does anyone listen on subj now?
  *   server_add_check(s, fn, ctx)         run fn(ctx) inside server_check_invariants
- *   server_remove_hook(s, hook)          undo any of the three above
+ *   server_on_unclaimed(s, fn, ctx)      a routed request nothing here took (a peer's stale
+ *                                        view of our interest): JetStream may answer it
+ *   server_remove_hook(s, hook)          undo any of the four above
  *   server_info_set_flag(s, name, on)    a boolean in INFO ("jetstream": true)
  *   server_info_set_string(s, name, v)   a string in INFO ("domain": "prod")
  *
@@ -172,7 +174,8 @@ bool server_can_send(Server *s, const char *subject);
  * remote subscriptions is handed to `fn` exactly once, with the names of the queue groups
  * whose chosen member is on that peer (nq = 0: plain interest only).
  * server_deliver_routed: a message that came from a peer; delivered to local subscribers
- * only (never forwarded again), and to the queue groups named in `queues`. */
+ * only (never forwarded again), and to the queue groups named in `queues`; one that
+ * nobody here took goes to the server_on_unclaimed hooks (below). */
 typedef void (*ServerForwardFn)(void *peer, const ServerMsg *msg, const char *const *queues, size_t nq);
 typedef struct ServerRemoteSub ServerRemoteSub;
 ServerRemoteSub *server_remote_sub_add(Server *s, ServerForwardFn fn, void *peer, const char *subject,
@@ -219,6 +222,12 @@ ServerHook *server_watch_interest(Server *s, const char *subject, ServerWatchFn 
  * and the JetStream cluster theirs); full is false for server_check_contracts. */
 typedef void (*ServerCheckFn)(void *ctx, bool full);
 ServerHook *server_add_check(Server *s, ServerCheckFn fn, void *ctx);
+
+/* A message a peer routed here that matched no local subscription and carries a reply: the
+ * peer forwarded it on interest we had already dropped (our RS- crossed it on the wire).
+ * nats-server drops it silently, and so does the server; fn may answer it (it runs after the
+ * delivery, so it may publish): jscluster.c answers 503 for a stream it just handed over. */
+ServerHook *server_on_unclaimed(Server *s, ServerMsgHandler fn, void *ctx);
 
 void server_remove_hook(Server *s, ServerHook *hook); /* NULL is a no-op */
 

@@ -156,6 +156,9 @@ void stream_repl_restore(Stream *st, JsonObject *o, uint64_t first_seq, const GA
 bool stream_repl_put(Stream *st, uint64_t seq, int64_t ts, const ServerMsg *m);
 /* Subscribe to (or leave) the stream's subjects: only a replicated stream's leader listens. */
 void stream_set_subscribed(Stream *st, bool on);
+/* 503 no-responders to reply (NULL: nothing): a publish this replica did not take, nothing
+ * stored (stream_publish.c, A PUBLISH THE LEADER CAN NO LONGER TAKE). */
+void stream_not_taken(Stream *st, const char *reply);
 
 /* Header lookup as nats-server does it: the first line whose key is exactly `key`
  * (case-sensitive) at the start of a line; value with surrounding blanks trimmed.

@@ -583,20 +583,20 @@ static void held_free(HeldMsg *h) {
 }
 
 /* A PUBLISH THE LEADER CAN NO LONGER TAKE (above): 503, nothing stored. */
-static void not_taken(Stream *st, const char *reply) {
+void stream_not_taken(Stream *st, const char *reply) {
     static const char status[] = "NATS/1.0 503\r\n\r\n";
     if (reply != NULL) server_publish(st->srv, reply, NULL, status, sizeof status - 1, "", 0);
 }
 
 static void held_drop(HeldMsg *h, Stream *st) {
-    not_taken(st, h->reply);
+    stream_not_taken(st, h->reply);
     held_free(h);
 }
 
 static void hold(Stream *st, const ServerMsg *m) {
     if (g_queue_get_length(&st->repl_held) >= LIMIT_CLUSTER_HELD_PUBLISHES_COUNT) { /* full: try again later */
         g_autofree char *reply = m->reply_len ? g_strndup(m->reply, m->reply_len) : NULL;
-        return not_taken(st, reply);
+        return stream_not_taken(st, reply);
     }
     HeldMsg *h = g_new0(HeldMsg, 1);
     h->subject = g_strndup(m->subject, m->subject_len);
@@ -691,7 +691,7 @@ static void repl_publish(Stream *st, const ServerMsg *m, const char *subject, co
         return;
     }
     uint64_t seq = st->repl_last_seq + 1;
-    if (!st->repl->propose(st->repl_ctx, st, seq, now, m)) return not_taken(st, reply); /* no longer leader */
+    if (!st->repl->propose(st->repl_ctx, st, seq, now, m)) return stream_not_taken(st, reply); /* no longer leader */
     st->repl_last_seq = seq;
     st->repl_pending++;
     g_free(st->repl_last_msg_id);

@@ -796,6 +796,75 @@ static void test_stream_stepdown_answers_publishes(void) {
     world_free(w);
 }
 
+/* A publish a route brings to node i although nothing there subscribes to its subject: its
+ * sender forwarded it on interest node i had just dropped. The world's bridge (a ">"
+ * subscription on every node) stands in for routes and would take it, so it is lifted for the
+ * delivery: node i then has what a real server has, no subscription matching the subject.
+ * The replies node i's client got. */
+static GPtrArray *late_routed(World *w, int i, const char *subject, const char *reply, const char *hdr, const char *body) {
+    Node *nd = &w->node[i];
+    server_unsubscribe_internal(nd->srv, nd->bridge);
+    g_autofree char *h = hdr != NULL ? g_strdup_printf("NATS/1.0\r\n%s\r\n\r\n", hdr) : NULL;
+    ServerMsg m = {.subject = subject, .subject_len = strlen(subject), .reply = reply, .reply_len = strlen(reply),
+                   .hdr = (const uint8_t *)h, .hdr_len = h != NULL ? strlen(h) : 0,
+                   .payload = (const uint8_t *)body, .payload_len = strlen(body)};
+    g_assert_cmpuint(server_deliver_routed(nd->srv, &m, NULL, 0), ==, 0);
+    nd->bridge = server_subscribe_internal(nd->srv, ">", NULL, bridge_msg, nd);
+    return take_replies(nd);
+}
+
+/* LATE PUBLISHES (jscluster.c): during a stepdown the old leader drops its subjects'
+ * interest; a publish another server forwarded to it just before it read that unsubscribe
+ * arrives at a server where nothing matches. nats-server drops it and its publisher waits
+ * out its request timeout (bench/failover.mjs: 2 of 50 stepdowns); minijet's old leader
+ * answers 503 no-responders, so the publisher retries at once, and nothing was stored: the
+ * same id published again is new. Only the server that was handing over answers, only for
+ * its stream's subjects and only for LIMIT_CLUSTER_HANDOVER_LATE_NS; anything else is
+ * dropped as nats-server drops it. */
+static void test_stream_stepdown_answers_late_routed(void) {
+    World *w = js_world_snap(3, 0);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.LATE", "{\"name\":\"LATE\",\"subjects\":[\"late.>\"],\"num_replicas\":3}");
+    int l = node_of(w, test_json_path(cr, "$.cluster.leader"));
+    g_assert_cmpint(l, >=, 0);
+    int f = (l + 1) % 3; /* a follower: never led the stream */
+    g_autofree char *first = publish(w, f, "late.x", "a", "one");
+    TEST_ASSERT_JSON(first, "$.seq", "1");
+    Node *nd = &w->node[l];
+    g_autofree char *late_inbox = g_strdup_printf("_INBOX.%s.late", nd->name);
+    g_autofree char *f_inbox = g_strdup_printf("_INBOX.%s.late", w->node[f].name);
+    /* not handing anything over: a follower and the leader drop what nothing here matches */
+    g_autoptr(GPtrArray) none = late_routed(w, f, "late.x", f_inbox, "Nats-Msg-Id: b", "two");
+    g_assert_cmpuint(none->len, ==, 0);
+    g_autofree char *sd_inbox = g_strdup_printf("_INBOX.%s.sd", nd->name);
+    g_autofree char *sd = test_wire_pub("$JS.API.STREAM.LEADER.STEPDOWN.LATE", sd_inbox, NULL, "");
+    test_env_client_send(nd->te, nd->c, sd);
+    test_env_advance(nd->te, 0); /* its Ready pass: the hand-over starts, the subjects go */
+    g_autoptr(GPtrArray) sdr = take_replies(nd);
+    g_assert_cmpuint(sdr->len, ==, 1);
+    g_assert_nonnull(strstr(g_ptr_array_index(sdr, 0), "\"success\":true"));
+    /* the race: a publish forwarded on the interest it just dropped */
+    g_autoptr(GPtrArray) told = late_routed(w, l, "late.x", late_inbox, "Nats-Msg-Id: b", "two");
+    g_assert_cmpuint(told->len, ==, 1);
+    g_assert_true(g_str_has_prefix(g_ptr_array_index(told, 0), "NATS/1.0 503"));
+    /* not one of its stream's subjects: dropped, as nats-server drops it */
+    g_autoptr(GPtrArray) other = late_routed(w, l, "elsewhere.x", late_inbox, NULL, "three");
+    g_assert_cmpuint(other->len, ==, 0);
+    advance(w, 500 * MS);
+    int l2 = node_of(w, jscluster_stream_leader(w->node[l].cl, "LATE"));
+    g_assert_cmpint(l2, >=, 0);
+    g_assert_cmpint(l2, !=, l);
+    /* long after the hand-over: a late publish is dropped again (the window is over) */
+    advance(w, LIMIT_CLUSTER_HANDOVER_LATE_NS);
+    g_autoptr(GPtrArray) after = late_routed(w, l, "late.x", late_inbox, "Nats-Msg-Id: c", "four");
+    g_assert_cmpuint(after->len, ==, 0);
+    /* nothing was stored for the answered one: the same id is new at the new leader */
+    g_autofree char *again = publish(w, f, "late.x", "b", "two");
+    TEST_ASSERT_JSON(again, "$.seq", "2");
+    g_assert_null(strstr(again, "duplicate"));
+    check_all(w);
+    world_free(w);
+}
+
 /* What a crashed node's disk holds of a stream's store: open the folder directly, as a
  * restart would (a replica's store: STORE_SYNC_REPLICA, cut at damage). */
 static void store_on_disk(World *w, int i, const char *stream, StoreState *out) {
@@ -1213,6 +1282,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/snapshot-catchup", test_stream_snapshot_catchup);
     g_test_add_func("/cluster/stream/current-means-whole", test_stream_current_means_whole);
     g_test_add_func("/cluster/stream/stepdown-answers-publishes", test_stream_stepdown_answers_publishes);
+    g_test_add_func("/cluster/stream/stepdown-answers-late-routed", test_stream_stepdown_answers_late_routed);
     g_test_add_func("/cluster/stream/acked-from-raft-log", test_stream_acked_from_raft_log);
     g_test_add_func("/cluster/stream/compaction-syncs-store", test_stream_compaction_syncs_store);
     g_test_add_func("/cluster/stream/purge-replay", test_stream_purge_replay);
