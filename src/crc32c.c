@@ -31,10 +31,10 @@ static void crc_init(void) {
     crc_ready = TRUE;
 }
 
-uint32_t crc32c_sw(const void *data, size_t n) {
+static uint32_t crc32c_sw_extend(uint32_t crc, const void *data, size_t n) {
     const uint8_t *p = data;
     if (!crc_ready) crc_init();
-    uint32_t c = 0xFFFFFFFFu;
+    uint32_t c = crc ^ 0xFFFFFFFFu;
     while (n >= 8) {
         uint32_t lo, hi;
         memcpy(&lo, p, 4);
@@ -50,10 +50,12 @@ uint32_t crc32c_sw(const void *data, size_t n) {
     return c ^ 0xFFFFFFFFu;
 }
 
+uint32_t crc32c_sw(const void *data, size_t n) { return crc32c_sw_extend(0, data, n); }
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(const void *data, size_t n) {
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *data, size_t n) {
     const uint8_t *p = data;
-    uint64_t c = 0xFFFFFFFFu;
+    uint64_t c = crc ^ 0xFFFFFFFFu;
     while (n >= 8) {
         uint64_t v;
         memcpy(&v, p, 8);
@@ -73,8 +75,12 @@ gboolean crc32c_hw_available(void) {
     return hw == 1;
 }
 
-uint32_t crc32c(const void *p, size_t n) { return crc32c_hw_available() ? crc32c_hw(p, n) : crc32c_sw(p, n); }
+uint32_t crc32c_extend(uint32_t crc, const void *p, size_t n) {
+    return crc32c_hw_available() ? crc32c_hw(crc, p, n) : crc32c_sw_extend(crc, p, n);
+}
 #else
 gboolean crc32c_hw_available(void) { return FALSE; }
-uint32_t crc32c(const void *p, size_t n) { return crc32c_sw(p, n); }
+uint32_t crc32c_extend(uint32_t crc, const void *p, size_t n) { return crc32c_sw_extend(crc, p, n); }
 #endif
+
+uint32_t crc32c(const void *p, size_t n) { return crc32c_extend(0, p, n); }

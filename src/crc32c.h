@@ -15,6 +15,9 @@
 #include <stdint.h>
 
 uint32_t crc32c(const void *p, size_t n);
+/* The CRC of the bytes so far (crc, of a prefix) extended by p[0, n): crc32c(ab) ==
+ * crc32c_extend(crc32c(a), b); crc32c_extend(0, p, n) == crc32c(p, n). */
+uint32_t crc32c_extend(uint32_t crc, const void *p, size_t n);
 uint32_t crc32c_sw(const void *p, size_t n);
 gboolean crc32c_hw_available(void);
 

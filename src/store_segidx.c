@@ -168,11 +168,31 @@ static gboolean bad(GError **error, const char *why) {
     return FALSE;
 }
 
-gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error) {
-    segidx_init(x);
-    if (len < SEGIDX_HDR_BYTES + 4 || get32(p) != SEGIDX_MAGIC) return bad(error, "not an index (bad magic or too short)");
+gboolean segidx_check_start(const uint8_t *p, size_t have, size_t len, GError **error) {
+    if (len < SEGIDX_HDR_BYTES + 4 || have < 8 || get32(p) != SEGIDX_MAGIC) return bad(error, "not an index (bad magic or too short)");
     if (get32(p + 4) != SEGIDX_VERSION) return bad(error, "unknown version");
-    if (crc32c(p, len - 4) != get32(p + len - 4)) return bad(error, "checksum mismatch");
+    return TRUE;
+}
+
+static int bad_head(GError **error, const char *why) {
+    bad(error, why);
+    return -1;
+}
+
+/* Parsing a prefix: a field that runs past the bytes we have asks for more (0), not an error. */
+#define MORE_OR_BAD(why) \
+    do { \
+        if (have < len) { \
+            segidx_clear(x); \
+            return 0; \
+        } \
+        return bad_head(error, why); \
+    } while (0)
+
+int segidx_decode_head(const uint8_t *p, size_t have, size_t len, SegIdx *x, GError **error) {
+    segidx_init(x);
+    if (!segidx_check_start(p, have, len, error)) return -1;
+    if (have < SEGIDX_HDR_BYTES) MORE_OR_BAD("truncated header");
     x->seg_no = get32(p + 8);
     x->covered = get64(p + 12);
     x->tail_crc = get32(p + 20);
@@ -189,26 +209,27 @@ gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error) 
     x->bytes = get64(p + 112);
     x->hdr_msgs = get64(p + 120);
     uint32_t nruns = get32(p + 72), nsubj = get32(p + 76);
-    const uint8_t *q = p + SEGIDX_HDR_BYTES, *end = p + len - 4;
+    const uint8_t *q = p + SEGIDX_HDR_BYTES, *end = p + MIN(have, len - 4);
     for (uint32_t i = 0; i < nruns; i++) {
         uint64_t lo, n;
-        if (end - q < 2) return bad(error, "truncated runs");
+        if (end - q < 2) MORE_OR_BAD("truncated runs");
         int kind = q[0], flags = q[1];
         q += 2;
-        if (!get_varint(&q, end, &lo) || !get_varint(&q, end, &n) || lo + n < lo) return bad(error, "bad run");
+        if (!get_varint(&q, end, &lo) || !get_varint(&q, end, &n)) MORE_OR_BAD("bad run");
+        if (lo + n < lo) return bad_head(error, "bad run");
         segidx_add_tomb(x, kind, flags, lo, lo + n);
     }
     for (uint32_t i = 0; i < nsubj; i++) {
         uint64_t n;
-        if (!get_varint(&q, end, &n) || n == 0 || n > LIMIT_MAX_SUBJECT_BYTES || n > (uint64_t)(end - q))
-            return bad(error, "bad subject");
+        if (!get_varint(&q, end, &n) || n > (uint64_t)(end - q)) MORE_OR_BAD("bad subject");
+        if (n == 0 || n > LIMIT_MAX_SUBJECT_BYTES) return bad_head(error, "bad subject");
         g_ptr_array_add(x->subjects, g_strndup((const char *)q, (gsize)n));
         q += n;
         SegIdxSubject c;
         uint64_t span;
-        if (!get_varint(&q, end, &c.msgs) || !get_varint(&q, end, &c.first) || !get_varint(&q, end, &span) ||
-            c.first + span < c.first)
-            return bad(error, "bad subject summary");
+        if (!get_varint(&q, end, &c.msgs) || !get_varint(&q, end, &c.first) || !get_varint(&q, end, &span))
+            MORE_OR_BAD("bad subject summary");
+        if (c.first + span < c.first) return bad_head(error, "bad subject summary");
         c.last = c.first + span;
         g_array_append_val(x->subject_msgs, c);
     }
@@ -217,15 +238,23 @@ gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error) 
     for (guint i = 0; i < x->subject_msgs->len; i++) {
         const SegIdxSubject *c = &g_array_index(x->subject_msgs, SegIdxSubject, i);
         if (c->msgs == 0 || c->first < x->lo || c->last > x->hi || c->first > c->last || c->msgs > c->last - c->first + 1)
-            return bad(error, "subject summary outside the listed seqs");
+            return bad_head(error, "subject summary outside the listed seqs");
         sum += c->msgs;
     }
     if (sum != x->msgs || (x->msgs > 0) != (x->lo > 0) || x->lo > x->hi || x->hdr_msgs > x->msgs ||
         (x->msgs > 0 && x->msgs > x->hi - x->lo + 1))
-        return bad(error, "summary does not add up");
+        return bad_head(error, "summary does not add up");
     x->cur = q;
     x->end = end;
-    return TRUE;
+    return 1;
+}
+
+gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error) {
+    if (!segidx_check_start(p, len, len, error) || crc32c(p, len - 4) != get32(p + len - 4)) {
+        segidx_init(x);
+        return error && *error ? FALSE : bad(error, "checksum mismatch");
+    }
+    return segidx_decode_head(p, len, len, x, error) == 1;
 }
 
 gboolean segidx_next_msg(SegIdx *x, SegIdxMsg *m, gboolean *bad_out) {

@@ -6,6 +6,7 @@
  *   segidx_init / segidx_clear    a SegIdx being built (header fields, runs, subjects, msgs)
  *   segidx_add_msg / add_tomb     append a live message / a tombstone run, in replay order
  *   segidx_encode(x, out)         the file's bytes, CRC32C last
+ *   segidx_decode_head(p, have..)  the same from a prefix, CRC checked by the caller in pieces
  *   segidx_decode(p, len, x, e)   verify magic, version, lengths and CRC, parse the header,
  *                                 the summary, runs and subjects; the messages are walked
  *                                 with segidx_next_msg (no array of them is built), or not at
@@ -71,6 +72,12 @@ void segidx_encode(const SegIdx *x, GByteArray *out);
  * older version: the caller scans the segment and writes a new one). The summary is checked
  * against itself (counts add up, seqs within lo..hi); the messages only by the CRC. */
 gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error);
+/* Without the CRC (the caller computed it over the file in pieces): the magic and version in
+ * the first `have` bytes of a file of `len`, then the header, summary, runs and subjects from
+ * them. 1 = parsed; 0 = they run past `have`: call again with more bytes; -1 = damaged
+ * (error set). x is initialised either way (segidx_clear it). */
+gboolean segidx_check_start(const uint8_t *p, size_t have, size_t len, GError **error);
+int segidx_decode_head(const uint8_t *p, size_t have, size_t len, SegIdx *x, GError **error);
 /* The next message, TRUE; FALSE at the end (or if the section is malformed: *bad set). */
 gboolean segidx_next_msg(SegIdx *x, SegIdxMsg *m, gboolean *bad);
 

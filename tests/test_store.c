@@ -1077,6 +1077,8 @@ static void test_crc32c(void) {
     for (size_t off = 0; off < 16; off++)           /* every alignment */
         for (size_t n = 0; n + off <= sizeof buf; n += (n < 64 ? 1 : 61)) /* every short length */
             g_assert_cmpuint(crc32c(buf + off, n), ==, crc32c_sw(buf + off, n));
+    for (size_t cut = 0; cut <= sizeof buf; cut += 97) /* in two pieces (an index file read in chunks) */
+        g_assert_cmpuint(crc32c_extend(crc32c(buf, cut), buf + cut, sizeof buf - cut), ==, crc32c(buf, sizeof buf));
     g_test_message("crc32c: %s", crc32c_hw_available() ? "SSE4.2 instruction" : "tables only");
     g_rand_free(r);
 }
