@@ -1308,8 +1308,9 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   - A bit flip in an indexed segment is not seen at open (recovery does not read it): the
  *     message is found damaged when loaded (an error, never the bad bytes; the read cache
  *     essay says the same of cached records), where the scan would have reported it lost.
- *   - An open still reads every index file whole (its CRC32C covers the message section a
- *     cold segment does not decode): ~5-12 bytes per message from the page cache, no entry.
+ *   - An open still reads every index file whole to check its CRC32C (which covers the
+ *     message section a cold segment does not decode): ~5-12 bytes per message from the page
+ *     cache, through one 64 KiB buffer (seg_index_head), no entry and no allocation per file.
  *     An index replayed eagerly (a segment after a scanned one, or after tombstones that
  *     thawed what came before: COLD SEGMENTS, LIMITATIONS) costs an entry per message as before.
  *   - A cold segment's index file is read again at its thaw and must be the very file the
