@@ -501,8 +501,12 @@ void nrg_set_peers(Nrg *n, const uint32_t *peers, size_t count) {
  * answer as leader (raft.c has no check-quorum step-down; this is its read-side half). The
  * majority is of the voters in force, not of the members tracked: while a group grows or
  * shrinks (jscluster.c, SCALING) the two differ, and only the voters decide. */
+bool nrg_heard(const Nrg *n, uint32_t peer, int64_t within) {
+    int i = peer_index(n, peer);
+    return peer == n->self || (i >= 0 && n->heard_ns[i] > 0 && env_now_ns(n->env) - n->heard_ns[i] <= within);
+}
+
 static bool has_quorum(const Nrg *n) {
-    int64_t now = env_now_ns(n->env);
     size_t nv, heard = 0;
     const uint32_t *v = raft_peers(n->r, &nv);
     RaftPeers committed; /* during a change, the last committed configuration: a voter just
@@ -511,11 +515,7 @@ static bool has_quorum(const Nrg *n) {
         v = committed.ids;
         nv = committed.n;
     }
-    for (size_t k = 0; k < nv; k++) {
-        int i = peer_index(n, v[k]);
-        if (v[k] == n->self || (i >= 0 && n->heard_ns[i] > 0 && now - n->heard_ns[i] <= LIMIT_CLUSTER_CURRENT_NS))
-            heard++;
-    }
+    for (size_t k = 0; k < nv; k++) heard += nrg_heard(n, v[k], LIMIT_CLUSTER_CURRENT_NS);
     return heard > nv / 2;
 }
 

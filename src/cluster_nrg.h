@@ -163,6 +163,8 @@ void nrg_set_peers(Nrg *n, const uint32_t *peers, size_t count);
 bool nrg_voter_removed(const Nrg *n, uint32_t peer);
 /* The index of the configuration in force (0: the bootstrap or the snapshot's). */
 uint64_t nrg_conf_index(const Nrg *n);
+/* This server, or a tracked member heard from within `within` ns. */
+bool nrg_heard(const Nrg *n, uint32_t peer, int64_t within);
 bool nrg_is_leader(const Nrg *n);
 bool nrg_handing_over(const Nrg *n);
 bool nrg_ready(const Nrg *n);

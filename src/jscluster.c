@@ -82,10 +82,12 @@
  *       commit with n3's vote. So it does not drop its replica when the entry is applied:
  *       it LEAVES (leave_start), staying a member, and asks the peers every
  *       LIMIT_CLUSTER_LEAVE_POLL_NS whether it may go: yes once the leader has committed a
- *       configuration without it (nrg_voter_removed) AND every peer has applied through that
- *       configuration with no catch-up in progress (leave_done). Raft cannot tell it: the
- *       leader stops sending to it when the removal enters the log. And a peer that is
- *       still fetching messages a snapshot covers may need them from this very server;
+ *       configuration without it (nrg_voter_removed) AND a majority of the peers has applied
+ *       through that configuration with no catch-up in progress (leave_done). Raft cannot
+ *       tell it: the leader stops sending to it when the removal enters the log. And a peer
+ *       still fetching messages a snapshot covers may need them from this very server; a
+ *       majority, not every peer, because a peer that is down may stay down: once a quorum
+ *       of the new configuration holds the data, the rest fetch it from them;
  *     - while voters and peers differ, the driver tracks both (track()), and a leader's
  *       quorum check counts the last committed configuration (cluster_nrg.c, has_quorum),
  *       so neither the meta entry nor an appended change makes a healthy leader stop;
@@ -103,6 +105,30 @@
  *     - a stream leader moves voters only while it hears the meta leader (reconcile): with
  *       an older catalogue it could add a server the newer one dropped, which never joins,
  *       and that pending change would block every later one.
+ *   And the rules that make every change FINISH, Raft's own for single-server membership
+ *   changes (Ongaro's thesis, ch. 4; raft.c, MEMBERSHIP CHANGES) carried up to the
+ *   catalogue; each was a change stuck for good in failover-scale-random:
+ *     - ONE CHANGE AT A TIME, computed from the configuration in force. Raft appends a new
+ *       configuration only after the last one committed; the catalogue's equivalent is that
+ *       a change applies only to the peers it was computed from. The meta leader computes
+ *       from what it has APPLIED, which lags its log: requests queued behind a partition
+ *       reached it together, and a shrink computed from the peers before a PEER.REMOVE
+ *       named a server the removal had just replaced, two changes at once (seeds 157, 269).
+ *       So every stream_update and stream_peers carries "from", the peers it started from,
+ *       and a server applying it refuses it (all alike: it is the log) when they differ; the
+ *       meta leader answers 10051 and the client asks again (entry_base_ok);
+ *     - a new configuration takes effect when it is in the log, and a leader counts every
+ *       voter its log names from the moment it opens the group: the peers are the target,
+ *       the voters decide. A leader restarted with leaving voters in its log used to track
+ *       only its peers, never heard the others, never had a quorum, never led (seed 130;
+ *       track() in host_stream and stream_state);
+ *     - the order of the steps (reconcile): a removal first, which keeps the group small
+ *       (its own server's last: Raft's removed leader leads until the configuration without
+ *       it commits, then steps down and hands over); but an addition first when the voters
+ *       left after the removal have no live majority (a remaining one is down: the removal
+ *       could never commit, and nothing can follow a pending change), and when the one to
+ *       remove is the last voter (an R1 stream moved to another server: Raft cannot remove
+ *       its only voter, and the leader retried that forever; seed 269).
  *   Growing, the leader answers first, so the reply lists the peers as they were (nats-server
  *   2.9.10's does); shrinking, after (the kept ones). Consumers need nothing: they live in
  *   the stream's log, and a durable whose num_replicas now exceeds the stream's is adopted
@@ -812,6 +838,7 @@ static void on_unclaimed(void *ctx, const ServerMsg *m) {
 
 static void stream_state(void *ctx) {
     Assignment *a = ctx;
+    track(a);
     bool ready = nrg_ready(a->nrg);
     if (ready && !a->leading) {
         a->leading = true;
@@ -1245,6 +1272,7 @@ static void host_stream(JsCluster *c, Assignment *a, bool fresh) {
         a->st = NULL;
         return;
     }
+    track(a); /* voters its log names that the peers do not (leaving ones): heard from, counted */
     if ((fresh && a->peers[0] == c->self) || a->n_peers == 1) nrg_campaign(a->nrg);
 }
 
@@ -1292,15 +1320,18 @@ static void leave_answer(void *ctx, const ServerMsg *m) {
         }
 }
 
-/* May this leaving server go? Its removal committed, and every peer answered in the last
- * round that its store holds everything through that commit: from then on nobody needs
- * this replica's vote, log or messages. A silent peer (down) keeps it waiting. */
+/* May this leaving server go? Its removal committed, and a majority of the peers (the new
+ * configuration) answered in the last round that its store holds everything through that
+ * commit, with no catch-up running: from then on nobody needs this replica's vote, and
+ * every message it holds is on a quorum of the others, where a peer that is down or behind
+ * now fetches it later (its catch-up asks them). Waiting for every peer would keep it
+ * forever when one is down for good. */
 static bool leave_done(Assignment *a) {
     if (a->lv_removed == 0) return false;
+    int whole = 0;
     for (int i = 0; i < a->n_peers; i++)
-        if (a->lv_ans[i].round != a->lv_round || a->lv_ans[i].behind || a->lv_ans[i].applied < a->lv_removed)
-            return false;
-    return true;
+        whole += a->lv_ans[i].round == a->lv_round && !a->lv_ans[i].behind && a->lv_ans[i].applied >= a->lv_removed;
+    return whole > a->n_peers / 2;
 }
 
 static void leave_stop(JsCluster *c, Assignment *a) {
@@ -1377,22 +1408,27 @@ static void assignment_free(Assignment *a) {
 
 /* ------------------------------------------------------------------ the meta log */
 
-static char *meta_entry(const char *op, Assignment *a, const StreamConfig *cfg, const char *name, const char *reply) {
+static void add_peers(JsonBuilder *b, const char *member, const uint32_t *peers, int n) {
+    json_builder_set_member_name(b, member);
+    json_builder_begin_array(b);
+    for (int i = 0; i < n; i++) json_builder_add_int_value(b, peers[i]);
+    json_builder_end_array(b);
+}
+
+/* A meta entry. `base`, for a change to an existing stream: the assignment it was computed
+ * from, whose peers go in as "from" (ONE CHANGE AT A TIME). */
+static char *meta_entry(const char *op, Assignment *a, const Assignment *base, const StreamConfig *cfg,
+                        const char *name, const char *reply) {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
     jsonu_add_string(b, "op", op);
     jsonu_add_string(b, "name", name);
+    if (base != NULL) add_peers(b, "from", base->peers, base->n_peers);
     if (a != NULL) {
         jsonu_add_string(b, "group", a->group);
         jsonu_add_int(b, "created", a->created_ns);
-        json_builder_set_member_name(b, "peers");
-        json_builder_begin_array(b);
-        for (int i = 0; i < a->n_peers; i++) json_builder_add_int_value(b, a->peers[i]);
-        json_builder_end_array(b);
-        json_builder_set_member_name(b, "boot");
-        json_builder_begin_array(b);
-        for (int i = 0; i < a->n_boot; i++) json_builder_add_int_value(b, a->boot[i]);
-        json_builder_end_array(b);
+        add_peers(b, "peers", a->peers, a->n_peers);
+        add_peers(b, "boot", a->boot, a->n_boot);
     }
     if (cfg != NULL) {
         json_builder_set_member_name(b, "config");
@@ -1457,8 +1493,9 @@ static void drop_replica(JsCluster *c, Assignment *a) {
 }
 
 /* The stream's Raft leader moves the group's voters toward a->peers, one change at a time
- * (raft.c): removals first, this server's own last; then additions. A change Raft refuses
- * for now (one pending, or no commit in this term yet) is retried every 100 ms. */
+ * (raft.c): removals first, this server's own last, then additions, except that it adds
+ * first when a removal could not commit (see SCALING, "the order of the steps"). A change
+ * Raft refuses for now (one pending, or no commit in this term yet) is retried every 100 ms. */
 static void reconcile_tick(void *arg) {
     Assignment *a = arg;
     a->mtimer = 0;
@@ -1480,6 +1517,15 @@ static void track(Assignment *a) {
     if (n != nt || memcmp(want, t, n * sizeof *want) != 0) nrg_set_peers(a->nrg, want, n);
 }
 
+/* Would the voters v without `without` have a live majority (each heard from within
+ * LIMIT_CLUSTER_LIVE_NS: a few heartbeats, so a server that just died counts as down)? */
+static bool live_majority(Assignment *a, const uint32_t *v, size_t nv, uint32_t without) {
+    size_t n = 0, live = 0;
+    for (size_t i = 0; i < nv; i++)
+        if (v[i] != without) n++, live += nrg_heard(a->nrg, v[i], LIMIT_CLUSTER_LIVE_NS);
+    return live > n / 2;
+}
+
 static void reconcile(Assignment *a) {
     JsCluster *c = a->cl;
     if (a->nrg == NULL) return;
@@ -1495,6 +1541,12 @@ static void reconcile(Assignment *a) {
         for (size_t j = 0; j < nv; j++) voter |= v[j] == a->peers[i];
         if (!voter && add == 0) add = a->peers[i];
     }
+    /* removing first keeps the group small, unless the configuration after the removal has
+     * no live majority (it could not commit: a remaining voter is down), or the one to remove
+     * is the last voter (an R1 stream moved to another server; failover-scale-random seed
+     * 269): then add first */
+    if (remove != 0 && add != 0 && ((remove == c->self && nv == 1) || !live_majority(a, v, nv, remove))) remove = 0;
+    if (remove == c->self && nv == 1) return;
     if (remove == 0 && add == 0) return;
     /* only while this server hears the meta group's leader: one restarted or cut off may
      * hold an older catalogue, and adding a server a newer one no longer names (so it never
@@ -1530,9 +1582,29 @@ static int entry_peers(JsonObject *o, const Assignment *a, uint32_t *peers) {
     return n;
 }
 
+/* ONE CHANGE AT A TIME (see SCALING): an entry computed from peers the stream no longer has
+ * (another change was committed between the meta leader's look and this entry) is refused on
+ * every server alike, and the meta leader answers it. Entries without "from" (a snapshot's,
+ * a log written before it existed) apply as they are. */
+static bool entry_base_ok(JsCluster *c, JsonObject *o, const Assignment *a, const char *reply, const char *kind) {
+    JsonNode *fn = json_object_get_member(o, "from");
+    if (fn == NULL || !JSON_NODE_HOLDS_ARRAY(fn)) return true;
+    uint32_t from[LIMIT_CLUSTER_REPLICAS_MAX];
+    int n = read_peers(fn, from);
+    if (n == a->n_peers && memcmp(from, a->peers, (size_t)n * sizeof *from) == 0) return true;
+    env_log(c->env, ENV_LOG_INFO, "stream %s: a change computed from older peers is not applied (another change came"
+            " first)", a->name);
+    if (reply != NULL && meta_ready(c)) {
+        g_autoptr(GError) e = NULL;
+        mj_js_error(&e, MJ_ERR_JS_STREAM_GENERAL, "the stream's peers changed while this request waited: retry");
+        reply_gerror(c, reply, kind, e);
+    }
+    return false;
+}
+
 static void apply_stream_peers(JsCluster *c, JsonObject *o, const char *name, const char *reply) {
     Assignment *a = g_tree_lookup(c->streams, name);
-    if (a == NULL) return;
+    if (a == NULL || !entry_base_ok(c, o, a, reply, "stream_remove_peer_response")) return;
     uint32_t peers[LIMIT_CLUSTER_REPLICAS_MAX];
     int n = entry_peers(o, a, peers);
     if (n > 0) set_stream_peers(c, a, peers, n);
@@ -1596,11 +1668,9 @@ static void update_replica(JsCluster *c, Assignment *a, const char *reply);
 
 static void apply_stream_update(JsCluster *c, JsonObject *o, const char *name, const char *reply) {
     Assignment *a = g_tree_lookup(c->streams, name);
+    if (a == NULL || !entry_base_ok(c, o, a, reply, "stream_update_response")) return;
     StreamConfig *cfg = entry_config(o);
-    if (a == NULL || cfg == NULL) {
-        stream_config_free(cfg);
-        return;
-    }
+    if (cfg == NULL) return;
     stream_config_free(a->cfg);
     a->cfg = cfg;
     /* num_replicas changed: the new peer set (SCALING). The leader's answer lists the peers a
@@ -1685,7 +1755,7 @@ static GBytes *meta_snapshot(void *ctx) {
     GString *out = g_string_new("{\"streams\":[");
     for (GTreeNode *node = g_tree_node_first(c->streams); node != NULL; node = g_tree_node_next(node)) {
         Assignment *a = g_tree_node_value(node);
-        g_autofree char *e = meta_entry("stream_add", a, a->cfg, a->name, NULL);
+        g_autofree char *e = meta_entry("stream_add", a, NULL, a->cfg, a->name, NULL);
         if (node != g_tree_node_first(c->streams)) g_string_append_c(out, ',');
         g_string_append(out, e);
     }
@@ -1869,7 +1939,7 @@ static void api_create(JsCluster *c, const ServerMsg *m, const char *name, const
     char group[11] = "S-";
     for (int i = 2; i < 10; i++) group[i] = az[env_random_u64(c->env) % (sizeof az - 1)];
     a.group = group;
-    g_autofree char *entry = meta_entry("stream_add", &a, cfg, name, reply);
+    g_autofree char *entry = meta_entry("stream_add", &a, NULL, cfg, name, reply);
     meta_propose(c, entry, m, kind);
 }
 
@@ -1926,14 +1996,14 @@ static void api_update(JsCluster *c, const ServerMsg *m, const char *name, const
         reply_gerror(c, reply, kind, e);
         return;
     }
-    g_autofree char *entry = meta_entry("stream_update", next.n_peers != a->n_peers ? &next : NULL, cfg, name, reply);
+    g_autofree char *entry = meta_entry("stream_update", next.n_peers != a->n_peers ? &next : NULL, a, cfg, name, reply);
     meta_propose(c, entry, m, kind);
 }
 
 static void api_delete(JsCluster *c, const ServerMsg *m, const char *name, const char *reply) {
     if (g_tree_lookup(c->streams, name) == NULL)
         return reply_error(c, m, "stream_delete_response", MJ_ERR_JS_STREAM_NOT_FOUND, NULL);
-    g_autofree char *entry = meta_entry("stream_del", NULL, NULL, name, reply);
+    g_autofree char *entry = meta_entry("stream_del", NULL, NULL, NULL, name, reply);
     meta_propose(c, entry, m, "stream_delete_response");
 }
 
@@ -1978,7 +2048,7 @@ static void peer_remove(JsCluster *c, Assignment *a, const ServerMsg *m, const c
     if (replacement != 0) next.peers[next.n_peers++] = replacement;
     if (next.n_peers == 0) return reply_error(c, m, kind, MJ_ERR_JS_STREAM_GENERAL, "cannot remove the only peer");
     g_autofree char *reply = g_strndup(m->reply, m->reply_len);
-    g_autofree char *entry = meta_entry("stream_peers", &next, NULL, a->name, reply);
+    g_autofree char *entry = meta_entry("stream_peers", &next, a, NULL, a->name, reply);
     meta_propose(c, entry, m, kind);
 }
 

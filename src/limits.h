@@ -154,6 +154,8 @@ G_STATIC_ASSERT(LIMIT_RAFT_ENTRY_BYTES_MAX <= LIMIT_RAFT_APPEND_BYTES_MAX);
  * it for this long after it last saw itself handing over (jscluster.c, LATE PUBLISHES): a
  * forwarding server reads the unsubscribe within milliseconds unless it is stalled. */
 #define LIMIT_CLUSTER_HANDOVER_LATE_NS (2LL * LIMIT_CLUSTER_ELECTION_TICKS * LIMIT_CLUSTER_TICK_NS)
+#define LIMIT_CLUSTER_LIVE_NS (3LL * LIMIT_CLUSTER_TICK_NS) /* a voter silent this long counts as down when a
+                                                           * leader orders a membership change */
 #define LIMIT_CLUSTER_APPLIED_TICKS 3 /* "current": it applied what was committed this many ticks ago */
 #define LIMIT_CLUSTER_HELLO_NS (250LL * 1000000LL)  /* peer announcements while the meta group forms */
 #define LIMIT_CLUSTER_PEERS_MAX LIMIT_RAFT_PEERS_MAX   /* JetStream servers in one cluster */

@@ -1259,12 +1259,119 @@ static void test_stream_scale(void) {
     TEST_ASSERT_JSON(ack, "$.seq", "21");
     n++;
 
+    /* PEER.REMOVE of an R1 stream's one server moves it: the leader, the last voter, adds
+     * the replacement before it removes itself (removing first, it was stuck for good:
+     * failover-scale-random seed 269) */
+    g_autofree char *pr_body = g_strdup_printf("{\"peer\":\"%s\"}", leader);
+    g_autofree char *pr = request(w, 0, "$JS.API.STREAM.PEER.REMOVE.SC", pr_body);
+    TEST_ASSERT_JSON(pr, "$.success", "true");
+    g_autofree char *moved = NULL;
+    for (int k = 0; k < 60 && moved == NULL; k++) {
+        advance(w, 50 * MS);
+        if (jetstream_lookup(w->node[node_of(w, leader)].js, "SC") != NULL) continue;
+        g_autofree char *l = wait_scaled(w, 0, 1, n);
+        if (strcmp(l, leader) != 0) moved = g_strdup(l);
+    }
+    g_assert_nonnull(moved);
+    g_autofree char *ack2 = publish(w, 2, "sc.x", NULL, "m22");
+    TEST_ASSERT_JSON(ack2, "$.seq", "22");
+    n++;
+
     /* and back to 3: the servers that left rejoin from nothing */
     g_autofree char *again = update_replicas(w, 0, 3);
     TEST_ASSERT_JSON(again, "$.config.num_replicas", "3");
     g_free(wait_scaled(w, 2, 3, n));
     g_autofree char *m4 = next_of_d(w, 0);
     g_assert_nonnull(strstr(m4, "m4"));
+    check_all(w);
+    world_free(w);
+}
+
+/* Two changes the meta leader computed from the same peers, proposed in one turn: the first
+ * applies, the second is refused on every server (its base is gone) and answered with an
+ * error, instead of a shrink from a peer set that no longer exists (seeds 157 and 269 of
+ * failover-scale-random: an R3 -> R1 computed from the peers before a PEER.REMOVE). */
+static void test_stream_one_change_at_a_time(void) {
+    World *w = js_world(3);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.SC", "{\"name\":\"SC\",\"subjects\":[\"sc.>\"]}");
+    TEST_ASSERT_JSON(cr, "$.did_create", "true");
+    int m = node_of(w, jscluster_meta_leader(w->node[0].cl));
+    g_assert_cmpint(m, >=, 0);
+    Node *nd = &w->node[m];
+    g_autofree char *u3 = test_wire_pub("$JS.API.STREAM.UPDATE.SC", "_INBOX.x.1", NULL,
+                                        "{\"name\":\"SC\",\"subjects\":[\"sc.>\"],\"num_replicas\":3}");
+    g_autofree char *u2 = test_wire_pub("$JS.API.STREAM.UPDATE.SC", "_INBOX.x.2", NULL,
+                                        "{\"name\":\"SC\",\"subjects\":[\"sc.>\"],\"num_replicas\":2}");
+    g_autofree char *both = g_strconcat("SUB _INBOX.x.* 9\r\n", u3, u2, NULL);
+    test_env_client_send(nd->te, nd->c, both);
+    g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(g_free);
+    for (int k = 0; k < 200 && got->len < 2; k++) {
+        advance(w, 10 * MS);
+        g_autoptr(GPtrArray) r = take_replies(nd);
+        for (guint j = 0; j < r->len; j++) g_ptr_array_add(got, g_strdup(g_ptr_array_index(r, j)));
+    }
+    g_assert_cmpuint(got->len, ==, 2);
+    int ok = -1, refused = -1;
+    for (int j = 0; j < 2; j++) {
+        const char *r = g_ptr_array_index(got, j);
+        if (strstr(r, "\"error\"") != NULL) refused = j;
+        else ok = j;
+    }
+    g_assert_cmpint(ok, >=, 0);
+    g_assert_cmpint(refused, >=, 0);
+    TEST_ASSERT_JSON(g_ptr_array_index(got, ok), "$.config.num_replicas", "3");
+    TEST_ASSERT_JSON(g_ptr_array_index(got, refused), "$.error.err_code", "10051");
+    g_free(wait_scaled(w, 0, 3, 0));
+    for (int i = 0; i < 3; i++) {
+        Stream *st = jetstream_lookup(w->node[i].js, "SC");
+        g_assert_nonnull(st);
+        g_assert_cmpint(stream_config(st)->num_replicas, ==, 3);
+    }
+    check_all(w);
+    world_free(w);
+}
+
+/* A server removed from a group leaves once a majority of the new peers holds everything
+ * through its removal, even while another peer is down (before: it waited for every peer);
+ * the peer that was down catches up when it is back. */
+static void test_stream_leave_with_a_peer_down(void) {
+    World *w = js_world(4);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.SC",
+                                  "{\"name\":\"SC\",\"subjects\":[\"sc.>\"],\"num_replicas\":3}");
+    g_autofree char *leader = test_json_path(cr, "$.cluster.leader");
+    int l = node_of(w, leader), outside = -1, down = -1, gone = -1;
+    g_assert_cmpint(l, >=, 0);
+    for (int i = 0; i < 4; i++) {
+        if (i == l) continue;
+        if (jetstream_lookup(w->node[i].js, "SC") == NULL) outside = i;
+        else if (down < 0) down = i;
+        else gone = i;
+    }
+    g_assert_cmpint(outside, >=, 0);
+    g_assert_cmpint(gone, >=, 0);
+    for (int k = 0; k < 10; k++) g_free(publish(w, l, "sc.x", NULL, "a"));
+    node_stop(&w->node[down]);
+    advance(w, 200 * MS); /* down for a few heartbeats */
+    g_autofree char *body = g_strdup_printf("{\"peer\":\"%s\"}", w->node[gone].name);
+    g_autofree char *pr = NULL;
+    for (int k = 0; k < 20 && (pr == NULL || strstr(pr, "\"success\":true") == NULL); k++) {
+        g_free(pr);
+        pr = request(w, l, "$JS.API.STREAM.PEER.REMOVE.SC", body);
+    }
+    TEST_ASSERT_JSON(pr, "$.success", "true");
+    for (int k = 0; k < 10; k++) g_free(publish(w, l, "sc.x", NULL, "b"));
+    for (int k = 0; k < 60 && jetstream_lookup(w->node[gone].js, "SC") != NULL; k++) advance(w, 50 * MS);
+    if (g_getenv("CLUSTER_DEBUG") != NULL)
+        for (int k = 0; k < w->n; k++) {
+            if (w->node[k].srv == NULL) continue;
+            g_autofree char *log = test_env_take_log(w->node[k].te);
+            g_printerr("--- %s\n%s", w->node[k].name, log);
+        }
+    g_assert_null(jetstream_lookup(w->node[gone].js, "SC"));
+    g_assert_cmpuint(stored(w, outside, "SC"), ==, 20);
+    js_node_start(w, down);
+    for (int k = 0; k < 60 && stored(w, down, "SC") != 20; k++) advance(w, 50 * MS);
+    g_assert_cmpuint(stored(w, down, "SC"), ==, 20);
     check_all(w);
     world_free(w);
 }
@@ -1288,5 +1395,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/purge-replay", test_stream_purge_replay);
     g_test_add_func("/cluster/consumer/pull-across-leader-change", test_consumer_pull_across_leader_change);
     g_test_add_func("/cluster/stream/scale", test_stream_scale);
+    g_test_add_func("/cluster/stream/one-change-at-a-time", test_stream_one_change_at_a_time);
+    g_test_add_func("/cluster/stream/leave-with-a-peer-down", test_stream_leave_with_a_peer_down);
     return g_test_run();
 }
