@@ -74,7 +74,8 @@
  * SCALING (book 11.12)
  *   STREAM.UPDATE with another num_replicas: the meta leader computes the new peer set
  *   (scale(): growing adds live servers as PLACEMENT picks them, shrinking keeps the
- *   stream's leader if this server knows it) and proposes ONE stream_update entry with the
+ *   stream's leader, known from this server's replica or from the leader's announcement,
+ *   LEADER ANNOUNCEMENTS) and proposes ONE stream_update entry with the
  *   config and the peers; applying it is PEER REMOVAL's path. What makes it safe and live
  *   (the first two for any shrink by more than one; the others found by the simulator's
  *   failover-scale-random, each a lost acknowledged message or a split brain before):
@@ -181,6 +182,8 @@ typedef struct Assignment {
     Stream *st;
     bool leading;           /* subscribed to the subjects, taking publishes */
     int64_t handover_ns;    /* when it last saw itself leading and handing over (LATE PUBLISHES) */
+    uint32_t led_by;        /* every server: the stream's leader as it last announced itself */
+    uint64_t led_term;      /*   (LEADER ANNOUNCEMENTS), in this term of the stream's group */
     char *reply;            /* a create/update waiting for this stream's leader to answer */
     const char *reply_kind; /* "stream_create_response" / "stream_update_response" */
     GTree *consumers;       /* consumer name -> record JSON (char*), as committed: every replica */
@@ -231,6 +234,7 @@ struct JsCluster {
     Nrg *meta;
     GTree *streams;         /* name -> Assignment*, sorted */
     ServerInternalSub *hello_sub;
+    ServerInternalSub *led_sub;     /* $JSC.LEADER: stream leaders announcing themselves */
     EnvTimer hello_timer;
     ServerInternalSub *capture_sub; /* consumer_write: a local API answer, caught */
     char *capture_subject;
@@ -836,12 +840,42 @@ static void on_unclaimed(void *ctx, const ServerMsg *m) {
     }
 }
 
+/* LEADER ANNOUNCEMENTS. Only a stream's replicas know who leads it; the meta leader needs it
+ * to keep the leader when it shrinks the group (scale()), and may host no replica. So a
+ * stream leader tells every server when it starts to lead: {"stream","leader","term"} on
+ * $JSC.LEADER, kept per stream, the highest term winning. A hint, not the catalogue: a
+ * server that missed it (down, cut off) keeps an older one or none, and a shrink then keeps
+ * live peers in order, as it did before: the leader hands over, nothing is lost. */
+static void announce_leader(Assignment *a) {
+    g_autofree char *body = g_strdup_printf("{\"stream\":\"%s\",\"leader\":%u,\"term\":%" G_GUINT64_FORMAT "}",
+                                            a->name, a->cl->self, nrg_term(a->nrg));
+    server_publish(a->cl->srv, "$JSC.LEADER", NULL, NULL, 0, body, strlen(body));
+    a->led_by = a->cl->self;
+    a->led_term = nrg_term(a->nrg);
+}
+
+static void on_leader(void *ctx, const ServerMsg *m) {
+    JsCluster *c = ctx;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = jsonu_parse_object(m->payload, m->payload_len, &parser);
+    const char *name = NULL;
+    int64_t id = 0, term = 0;
+    if (o == NULL || !jsonu_get_string(o, "stream", &name) || name == NULL || !jsonu_get_int(o, "leader", &id) ||
+        !jsonu_get_int(o, "term", &term))
+        return;
+    Assignment *a = g_tree_lookup(c->streams, name);
+    if (a == NULL || (uint64_t)term < a->led_term) return;
+    a->led_by = (uint32_t)id;
+    a->led_term = (uint64_t)term;
+}
+
 static void stream_state(void *ctx) {
     Assignment *a = ctx;
     track(a);
     bool ready = nrg_ready(a->nrg);
     if (ready && !a->leading) {
         a->leading = true;
+        announce_leader(a);
         stream_repl_reset(a->st);
         stream_set_subscribed(a->st, true);
         consumers_reset(a);
@@ -1960,7 +1994,8 @@ static void create_existing(JsCluster *c, const ServerMsg *m, const char *name, 
 
 /* SCALING (book 11.12): the peer set for r replicas. Growing keeps every peer and adds live
  * servers as PLACEMENT picks them (10005 when there are too few); shrinking keeps the
- * stream's leader (when this server knows it: it hosts a replica), then live peers, in order. */
+ * stream's leader (as this server's replica knows it, else as the leader announced itself:
+ * LEADER ANNOUNCEMENTS), then live peers, in order. */
 static bool scale(JsCluster *c, const Assignment *a, int r, Assignment *next, GError **error) {
     next->n_peers = 0;
     if (r > a->n_peers) {
@@ -1969,8 +2004,8 @@ static bool scale(JsCluster *c, const Assignment *a, int r, Assignment *next, GE
         next->n_peers = r;
         return true;
     }
-    uint32_t leader = a->nrg != NULL ? nrg_leader(a->nrg) : 0;
-    if (has_peer(a->peers, a->n_peers, leader)) next->peers[next->n_peers++] = leader;
+    uint32_t leader = a->nrg != NULL && nrg_leader(a->nrg) != 0 ? nrg_leader(a->nrg) : a->led_by;
+    if (has_peer(a->peers, a->n_peers, leader) && peer_live(c, leader)) next->peers[next->n_peers++] = leader;
     for (int pass = 0; pass < 2; pass++) /* live ones first */
         for (int i = 0; i < a->n_peers && next->n_peers < r; i++)
             if (!has_peer(next->peers, next->n_peers, a->peers[i]) && peer_live(c, a->peers[i]) == (pass == 0))
@@ -2596,6 +2631,7 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
     g_autoptr(GPtrArray) local = jetstream_streams(js);
     for (guint i = 0; i < local->len; i++) stream_set_subscribed(g_ptr_array_index(local, i), false);
     c->hello_sub = server_subscribe_internal(srv, "$JSC.HELLO", NULL, on_hello, c);
+    c->led_sub = server_subscribe_internal(srv, "$JSC.LEADER", NULL, on_leader, c);
     c->capture_subject = g_strdup_printf("_MJ.CAP.%08x", c->self);
     c->capture_sub = server_subscribe_internal(srv, c->capture_subject, NULL, on_capture, c);
     c->check_hook = server_add_check(srv, check_hook, c); /* after JetStream's: the chain's order */
@@ -2621,6 +2657,7 @@ void jscluster_free(JsCluster *c) {
     server_remove_hook(c->srv, c->check_hook);
     server_remove_hook(c->srv, c->unclaimed_hook);
     server_unsubscribe_internal(c->srv, c->hello_sub);
+    server_unsubscribe_internal(c->srv, c->led_sub);
     server_unsubscribe_internal(c->srv, c->capture_sub);
     server_unsubscribe_internal(c->srv, c->gather_sub);
     g_hash_table_destroy(c->gathers);

@@ -1376,6 +1376,51 @@ static void test_stream_leave_with_a_peer_down(void) {
     world_free(w);
 }
 
+/* A shrink keeps the stream's leader when the meta leader hosts no replica of it: the
+ * leader announced itself (LEADER ANNOUNCEMENTS); before, the meta leader kept the first live
+ * peer, and the leader handed over to it. */
+static void test_stream_shrink_keeps_leader(void) {
+    World *w = js_world(4);
+    int m = node_of(w, jscluster_meta_leader(w->node[0].cl));
+    g_assert_cmpint(m, >=, 0);
+    char name[8] = "";
+    for (int k = 1; k <= 4 && name[0] == '\0'; k++) {
+        char subj[64], body[128];
+        g_snprintf(name, sizeof name, "H%d", k);
+        g_snprintf(subj, sizeof subj, "$JS.API.STREAM.CREATE.%s", name);
+        g_snprintf(body, sizeof body, "{\"name\":\"%s\",\"subjects\":[\"h%d.>\"],\"num_replicas\":2}", name, k);
+        g_autofree char *cr = request(w, 0, subj, body);
+        TEST_ASSERT_JSON(cr, "$.did_create", "true");
+        if (jetstream_lookup(w->node[m].js, name) != NULL) name[0] = '\0';
+    }
+    g_assert_cmpstr(name, !=, "");
+    int r = -1;
+    for (int i = 0; i < 4 && r < 0; i++)
+        if (jetstream_lookup(w->node[i].js, name) != NULL) r = i;
+    g_autofree char *before = g_strdup(jscluster_stream_leader(w->node[r].cl, name));
+    g_autofree char *sd_subj = g_strdup_printf("$JS.API.STREAM.LEADER.STEPDOWN.%s", name);
+    g_autofree char *sd = request(w, 0, sd_subj, "");
+    TEST_ASSERT_JSON(sd, "$.success", "true");
+    g_autofree char *leader = NULL;
+    for (int k = 0; k < 40 && leader == NULL; k++) {
+        advance(w, 50 * MS);
+        const char *l = jscluster_stream_leader(w->node[r].cl, name);
+        if (l != NULL && strcmp(l, before) != 0) leader = g_strdup(l);
+    }
+    g_assert_nonnull(leader);
+    g_autofree char *up_subj = g_strdup_printf("$JS.API.STREAM.UPDATE.%s", name);
+    g_autofree char *up_body = g_strdup_printf("{\"name\":\"%s\",\"subjects\":[\"h%c.>\"],\"num_replicas\":1}", name,
+                                               name[1]);
+    g_autofree char *down = request(w, m, up_subj, up_body);
+    TEST_ASSERT_JSON(down, "$.config.num_replicas", "1");
+    TEST_ASSERT_JSON(down, "$.cluster.leader", leader);
+    for (int k = 0; k < 40 && hosts(w, name) != 1; k++) advance(w, 50 * MS);
+    g_assert_cmpint(hosts(w, name), ==, 1);
+    g_assert_nonnull(jetstream_lookup(w->node[node_of(w, leader)].js, name));
+    check_all(w);
+    world_free(w);
+}
+
 int main(int argc, char **argv) {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/cluster/nrg/failover", test_nrg_failover);
@@ -1397,5 +1442,6 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/scale", test_stream_scale);
     g_test_add_func("/cluster/stream/one-change-at-a-time", test_stream_one_change_at_a_time);
     g_test_add_func("/cluster/stream/leave-with-a-peer-down", test_stream_leave_with_a_peer_down);
+    g_test_add_func("/cluster/stream/shrink-keeps-leader", test_stream_shrink_keeps_leader);
     return g_test_run();
 }
