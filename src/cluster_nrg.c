@@ -497,15 +497,15 @@ void nrg_set_peers(Nrg *n, const uint32_t *peers, size_t count) {
     want_work(n);
 }
 
-/* A leader that has not heard from a majority lately may already be deposed: it must not
- * answer as leader (raft.c has no check-quorum step-down; this is its read-side half). The
- * majority is of the voters in force, not of the members tracked: while a group grows or
- * shrinks (jscluster.c, SCALING) the two differ, and only the voters decide. */
 bool nrg_heard(const Nrg *n, uint32_t peer, int64_t within) {
     int i = peer_index(n, peer);
     return peer == n->self || (i >= 0 && n->heard_ns[i] > 0 && env_now_ns(n->env) - n->heard_ns[i] <= within);
 }
 
+/* A leader that has not heard from a majority lately may already be deposed: it must not
+ * answer as leader (raft.c has no check-quorum step-down; this is its read-side half). The
+ * majority is of the voters in force, not of the members tracked: while a group grows or
+ * shrinks (jscluster.c, SCALING) the two differ, and only the voters decide. */
 static bool has_quorum(const Nrg *n) {
     size_t nv, heard = 0;
     const uint32_t *v = raft_peers(n->r, &nv);
