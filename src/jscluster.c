@@ -125,7 +125,10 @@
  *       track() in host_stream and stream_state);
  *     - the order of the steps (reconcile): a removal first, which keeps the group small
  *       (its own server's last: Raft's removed leader leads until the configuration without
- *       it commits, then steps down and hands over); but an addition first when the voters
+ *       it commits, then steps down and hands over), and of several removals one after which
+ *       the voters left have a live majority (a silent one before a live one: 3 -> 1 with
+ *       a voter down, removing the live one first left {leader, down}, which commits
+ *       nothing, for good; seeds 131, 343); but an addition first when the voters
  *       left after the removal have no live majority (a remaining one is down: the removal
  *       could never commit, and nothing can follow a pending change), and when the one to
  *       remove is the last voter (an R1 stream moved to another server: Raft cannot remove
@@ -1568,8 +1571,17 @@ static void reconcile(Assignment *a) {
     size_t nv;
     const uint32_t *v = nrg_voters(a->nrg, &nv);
     uint32_t remove = 0, add = 0;
-    for (size_t i = 0; i < nv; i++)
-        if (!has_peer(a->peers, a->n_peers, v[i]) && (remove == 0 || remove == c->self)) remove = v[i];
+    bool remove_live = false; /* the voters left after removing `remove` have a live majority */
+    /* its own server last; before it, one whose removal can commit: scaling {n1,n2,n5} to
+     * {n1} with n2 silent (a voter that never opened the group), removing n5 first left
+     * {n1,n2}, which could commit nothing more, and every later change waited behind it
+     * (failover-scale-random seeds 131, 343); removing n2 first leaves {n1,n5}, live */
+    for (size_t i = 0; i < nv; i++) {
+        if (has_peer(a->peers, a->n_peers, v[i])) continue;
+        bool live = live_majority(a, v, nv, v[i]);
+        if (remove == 0 || (remove == c->self && v[i] != c->self) || (v[i] != c->self && live && !remove_live))
+            remove = v[i], remove_live = live;
+    }
     for (int i = 0; i < a->n_peers; i++) {
         bool voter = false;
         for (size_t j = 0; j < nv; j++) voter |= v[j] == a->peers[i];
@@ -1579,7 +1591,7 @@ static void reconcile(Assignment *a) {
      * no live majority (it could not commit: a remaining voter is down), or the one to remove
      * is the last voter (an R1 stream moved to another server; failover-scale-random seed
      * 269): then add first */
-    if (remove != 0 && add != 0 && ((remove == c->self && nv == 1) || !live_majority(a, v, nv, remove))) remove = 0;
+    if (remove != 0 && add != 0 && ((remove == c->self && nv == 1) || !remove_live)) remove = 0;
     if (remove == c->self && nv == 1) return;
     if (remove == 0 && add == 0) return;
     /* only while this server hears the meta group's leader: one restarted or cut off may

@@ -226,11 +226,12 @@ if [ -x "$SIM" ]; then
   # lost catch-up source, a removed server forgetting its votes, a leaving voter not reopened,
   # a stream leader acting on a stale catalogue (293), a restarted leader not counting the
   # leaving voters (130), a change computed from peers another change had replaced (157, 269),
-  # the last voter removing itself first (269), a liveness window judged on no publish (224)
+  # the last voter removing itself first (269), a liveness window judged on no publish (224),
+  # a shrink removing a live voter before a silent one, leaving no live majority (131, 343)
   for s in failover-scale failover-scale-random; do
     run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
-  run_check "sim-failover-scale-random-seeds" sim_seeds failover-scale-random 18 47 54 84 91 130 157 224 269 293
+  run_check "sim-failover-scale-random-seeds" sim_seeds failover-scale-random 18 47 54 84 91 130 131 157 224 269 293 343
   run_check "sim-determinism-failover-leader-kill" sim_same_hash failover-leader-kill 3
   # a stale leader woken from a pause tripped an invariant before the fix (these seeds)
   run_check "sim-failover-pause-stale-leader-seeds" sim_seeds failover-pause 21 23 26 57

@@ -1376,6 +1376,42 @@ static void test_stream_leave_with_a_peer_down(void) {
     world_free(w);
 }
 
+/* A shrink to R1 with a follower down removes the down voter first: removing the live one
+ * first left {leader, down}, which could commit nothing (failover-scale-random seeds 131,
+ * 343). Each follower down in turn: one of the two is second in the voters' order. */
+static void shrink_with_a_follower_down(int which) {
+    World *w = js_world(5);
+    g_autofree char *cr = request(w, 0, "$JS.API.STREAM.CREATE.SD",
+                                  "{\"name\":\"SD\",\"subjects\":[\"sd.>\"],\"num_replicas\":3}");
+    g_autofree char *leader = test_json_path(cr, "$.cluster.leader");
+    int l = node_of(w, leader), f[2] = {-1, -1}, nf = 0;
+    g_assert_cmpint(l, >=, 0);
+    for (int i = 0; i < 5; i++)
+        if (i != l && jetstream_lookup(w->node[i].js, "SD") != NULL) f[nf++] = i;
+    g_assert_cmpint(nf, ==, 2);
+    int down = f[which], other = f[1 - which];
+    for (int k = 0; k < 10; k++) g_free(publish(w, l, "sd.x", NULL, "a"));
+    node_stop(&w->node[down]);
+    advance(w, 200 * MS); /* down for a few heartbeats */
+    g_autofree char *ur = NULL;
+    for (int k = 0; k < 20 && (ur == NULL || strstr(ur, "\"error\"") != NULL); k++) {
+        g_free(ur);
+        ur = request(w, l, "$JS.API.STREAM.UPDATE.SD",
+                     "{\"name\":\"SD\",\"subjects\":[\"sd.>\"],\"num_replicas\":1}");
+    }
+    TEST_ASSERT_JSON(ur, "$.config.num_replicas", "1");
+    for (int k = 0; k < 80 && jetstream_lookup(w->node[other].js, "SD") != NULL; k++) advance(w, 50 * MS);
+    g_assert_null(jetstream_lookup(w->node[other].js, "SD"));
+    g_autofree char *pa = publish(w, l, "sd.x", NULL, "b");
+    TEST_ASSERT_JSON(pa, "$.seq", "11");
+    world_free(w);
+}
+
+static void test_stream_shrink_with_a_follower_down(void) {
+    shrink_with_a_follower_down(0);
+    shrink_with_a_follower_down(1);
+}
+
 /* A shrink keeps the stream's leader when the meta leader hosts no replica of it: the
  * leader announced itself (LEADER ANNOUNCEMENTS); before, the meta leader kept the first live
  * peer, and the leader handed over to it. */
@@ -1442,6 +1478,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/stream/scale", test_stream_scale);
     g_test_add_func("/cluster/stream/one-change-at-a-time", test_stream_one_change_at_a_time);
     g_test_add_func("/cluster/stream/leave-with-a-peer-down", test_stream_leave_with_a_peer_down);
+    g_test_add_func("/cluster/stream/shrink-with-a-follower-down", test_stream_shrink_with_a_follower_down);
     g_test_add_func("/cluster/stream/shrink-keeps-leader", test_stream_shrink_keeps_leader);
     return g_test_run();
 }
