@@ -167,6 +167,8 @@ typedef struct Segment {
     GArray *runs;                 /* SegIdxTomb: its DELETE/FLOOR records, runs merged */
     gboolean needs_index;         /* sealed, and no index file describes it yet */
     uint64_t indexed;             /* bytes its newest index file covers (0 = none): CHECKPOINTS */
+    gboolean keep;                /* messages of it were lost at a thaw (COLD SEGMENTS): never removed
+                                   * as dead, the next open finds them again */
 } Segment;
 
 typedef struct FileStore {
@@ -606,7 +608,7 @@ static void remove_dead_segments(Store *s) {
     FileStore *fs = FS(s);
     for (guint i = 0; i + 1 < fs->segs->len;) {
         Segment *g = fs->segs->pdata[i];
-        if (g->live > 0 || (i > 0 && g->tombs > 0)) {
+        if (g->live > 0 || g->keep || (i > 0 && g->tombs > 0)) {
             i++;
             continue;
         }
@@ -883,9 +885,11 @@ static void file_close(Store *s) {
 static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError **error);
 
 /* A cold segment's messages left without being thawed (a floor below them, or lost). */
-static void file_released_cold(Store *s, const StoreCold *c) {
+static void file_released_cold(Store *s, const StoreCold *c, bool lost) {
     Segment *g = seg_find(FS(s), c->tag);
-    if (g) g->live -= MIN(g->live, c->msgs);
+    if (g == NULL) return;
+    g->live -= MIN(g->live, c->msgs);
+    g->keep |= lost; /* a thaw that failed (an unreadable or changed index) is no deletion */
 }
 
 static const StoreBackend file_backend = {

@@ -324,7 +324,8 @@ static void index_trim(Store *s) {
  *   one pass. The backend must hand back exactly the messages its summary counted; if it
  *   cannot (the index file changed or cannot be read since the open verified it), those
  *   messages are counted as lost (store_damaged) and leave the index, as recovery does with
- *   a damaged record. Subjects are only ever freed by such a loss, so code that holds a
+ *   a damaged record; the backend keeps the file holding them (released_cold, lost: it is
+ *   not a deletion), so the next open finds them again. Subjects are only ever freed by such a loss, so code that holds a
  *   StoreSubject across a thaw looks it up again.
  *
  * WHY NOT THE OBVIOUS WAY
@@ -424,9 +425,14 @@ static void cold_refresh(Store *s) {
         }
 }
 
-/* c's messages leave the counts (a floor below it, or lost); thawed = their entries were loaded
- * (the subject lists take them), else they are gone and the backend releases them. */
-static void cold_uncount(Store *s, const StoreCold *c, bool thawed) {
+/* How a cold segment's messages leave its summary: THAWED, their entries were loaded (the
+ * subject lists take them); FLOORED, a floor below them removed them; LOST, the backend could
+ * not hand them back (they leave the index, and the backend keeps what holds them on disk for
+ * the next open to find them again). */
+typedef enum { COLD_THAWED, COLD_FLOORED, COLD_LOST } ColdExit;
+
+static void cold_uncount(Store *s, const StoreCold *c, ColdExit how) {
+    bool thawed = how == COLD_THAWED;
     s->cold_msgs -= c->msgs;
     for (guint k = 0; k < c->nsubjects; k++) {
         StoreSubject *sj = c->subjects[k].sj;
@@ -438,7 +444,7 @@ static void cold_uncount(Store *s, const StoreCold *c, bool thawed) {
     s->msgs -= c->msgs;
     s->bytes -= c->bytes;
     s->hdr_msgs -= c->hdr_msgs;
-    s->be->released_cold(s, c);
+    s->be->released_cold(s, c, how == COLD_LOST);
 }
 
 /* Free the subjects of the cold segments `gone` (no longer in s->cold) that have nothing
@@ -569,7 +575,7 @@ void store_index_thaw_from(Store *s, uint64_t seq) {
         }
         for (guint k = 0; ok && k < c->nsubjects; k++)
             if (c->subjects[k].sj->thaw_add == 0) g_ptr_array_add(touched, c->subjects[k].sj);
-        cold_uncount(s, c, ok);
+        cold_uncount(s, c, ok ? COLD_THAWED : COLD_LOST);
     }
     /* holes take the timestamp of the next message, as store_index_add_to gives them */
     int64_t next_ts = old_len > 0 ? g_array_index(s->entries, StoreEntry, 0).ts_ns : s->last_ts_ns;
@@ -632,7 +638,7 @@ static uint64_t cold_floor(Store *s, uint64_t floor) {
         StoreCold *c = cold_at(s, j);
         dropped += c->msgs;
         cold_read_drop(s, c);
-        cold_uncount(s, c, false);
+        cold_uncount(s, c, COLD_FLOORED);
         g_ptr_array_add(gone, c);
     }
     g_ptr_array_set_free_func(s->cold, NULL);

@@ -78,8 +78,10 @@ typedef struct StoreBackend {
      * c's live entries, exactly the ones its summary counts. FALSE + error: they cannot be
      * read (the index treats them as lost). */
     gboolean (*thaw)(Store *s, const StoreCold *c, StoreEntry *out, GError **error);
-    /* A cold segment's messages left the index without being thawed (floor, lost). */
-    void (*released_cold)(Store *s, const StoreCold *c);
+    /* A cold segment's messages left the index without being thawed: a floor removed them,
+     * or (lost) thaw could not hand them back, and what holds them must stay on disk for the
+     * next open to find them again. */
+    void (*released_cold)(Store *s, const StoreCold *c, bool lost);
     void (*check)(Store *s);
     void (*close)(Store *s); /* flush, free the backend's state (not the index) */
 } StoreBackend;
