@@ -871,6 +871,31 @@ static bool cold_subject_from(Store *s, StoreSubject *sj, uint64_t from, bool co
     return true;
 }
 
+/* Over every subject a wildcard filter matches, from its loaded list and cold summary: the
+ * smallest seq >= from (count = FALSE) or how many seqs >= from (count = TRUE). Only when
+ * `from` falls strictly inside a matching subject's cold stretch do the summaries not
+ * answer: then one thaw from `from` (after it no subject straddles) and the walk again. */
+static uint64_t matching_from(Store *s, const char *filter, uint64_t from, bool count) {
+    for (int pass = 0;; pass++) {
+        uint64_t r = 0;
+        bool straddles = false;
+        GHashTableIter it;
+        gpointer v;
+        g_hash_table_iter_init(&it, s->subjects);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+            StoreSubject *sj = v;
+            if (!store_filter_matches(filter, sj->subject)) continue;
+            if ((straddles = subject_straddles(sj, from))) break;
+            uint64_t q = count ? subject_count_from(sj, from) : subject_next_from(sj, from);
+            if (count) r += q;
+            else if (q != 0 && (r == 0 || q < r)) r = q;
+        }
+        if (!straddles) return r;
+        g_assert_cmpint(pass, ==, 0);
+        store_index_thaw_from(s, from);
+    }
+}
+
 /* The first live seq >= from (from >= first_seq): a cold segment's first if one starts
  * there or later (no thaw); inside one, thaw from `from` and walk the loaded entries. */
 static uint64_t next_any(Store *s, uint64_t from) {
@@ -907,25 +932,7 @@ uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq) {
         }
         return sj ? subject_next_from(sj, from) : 0;
     }
-    if (g_hash_table_size(s->subjects) <= LIMIT_STORE_SUBJECTS_SCAN_COUNT) {
-        for (int pass = 0; pass < 2; pass++) {
-            uint64_t best = 0;
-            bool straddles = false;
-            GHashTableIter it;
-            gpointer v;
-            g_hash_table_iter_init(&it, s->subjects);
-            while (g_hash_table_iter_next(&it, NULL, &v)) {
-                StoreSubject *sj = v;
-                if (!store_filter_matches(filter, sj->subject)) continue;
-                straddles |= subject_straddles(sj, from);
-                uint64_t q = subject_next_from(sj, from);
-                if (q != 0 && (best == 0 || q < best)) best = q;
-            }
-            if (!straddles) return best;
-            store_index_thaw_from(s, from); /* then no subject straddles */
-        }
-        g_assert_not_reached();
-    }
+    if (g_hash_table_size(s->subjects) <= LIMIT_STORE_SUBJECTS_SCAN_COUNT) return matching_from(s, filter, from, false);
     store_index_thaw_from(s, from);
     g_autoptr(GHashTable) memo = g_hash_table_new(g_direct_hash, g_direct_equal);
     for (uint64_t q = MAX(from, s->base); loaded_msgs(s) > 0 && q <= s->last_seq; q++) {
@@ -1021,31 +1028,15 @@ uint64_t store_count(Store *s, const char *filter, uint64_t from_seq) {
         }
         return n + count_loaded_from(s, from);
     }
-    bool literal = filter_is_literal(filter);
-    for (int pass = 0; pass < 2; pass++) {
-        uint64_t n = 0;
-        bool straddles = false;
-        if (literal) {
-            StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
-            if (sj == NULL) return 0;
-            straddles = subject_straddles(sj, from);
-            if (straddles && pass == 0 && cold_subject_from(s, sj, from, true, &n)) return n;
-            if (!straddles) n = subject_count_from(sj, from);
-        } else {
-            GHashTableIter it;
-            gpointer v;
-            g_hash_table_iter_init(&it, s->subjects);
-            while (g_hash_table_iter_next(&it, NULL, &v)) {
-                StoreSubject *sj = v;
-                if (!store_filter_matches(filter, sj->subject)) continue;
-                straddles |= subject_straddles(sj, from);
-                n += subject_count_from(sj, from);
-            }
-        }
-        if (!straddles) return n;
-        store_index_thaw_from(s, from); /* then no subject straddles */
+    if (!filter_is_literal(filter)) return matching_from(s, filter, from, true);
+    StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
+    if (sj != NULL && subject_straddles(sj, from)) {
+        uint64_t n;
+        if (cold_subject_from(s, sj, from, true, &n)) return n;
+        store_index_thaw_from(s, from);
+        sj = g_hash_table_lookup(s->subjects, filter); /* a lost thaw may have freed it */
     }
-    g_assert_not_reached();
+    return sj ? subject_count_from(sj, from) : 0;
 }
 
 gboolean store_subject_info(Store *s, const char *subject, StoreSubjectInfo *out) {
