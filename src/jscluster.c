@@ -1572,15 +1572,17 @@ static void reconcile(Assignment *a) {
     const uint32_t *v = nrg_voters(a->nrg, &nv);
     uint32_t remove = 0, add = 0;
     bool remove_live = false; /* the voters left after removing `remove` have a live majority */
-    /* its own server last; before it, one whose removal can commit: scaling {n1,n2,n5} to
-     * {n1} with n2 silent (a voter that never opened the group), removing n5 first left
-     * {n1,n2}, which could commit nothing more, and every later change waited behind it
-     * (failover-scale-random seeds 131, 343); removing n2 first leaves {n1,n5}, live */
+    /* which voter to remove first, best first: another server whose removal leaves a live
+     * majority; another server; its own (last). Scaling {n1,n2,n5} to {n1} with n2 silent
+     * (a voter that never opened the group), removing n5 first left {n1,n2}, which could
+     * commit nothing more, and every later change waited behind it (failover-scale-random
+     * seeds 131, 343); removing n2 first leaves {n1,n5}, live */
+    int best = -1;
     for (size_t i = 0; i < nv; i++) {
         if (has_peer(a->peers, a->n_peers, v[i])) continue;
         bool live = live_majority(a, v, nv, v[i]);
-        if (remove == 0 || (remove == c->self && v[i] != c->self) || (v[i] != c->self && live && !remove_live))
-            remove = v[i], remove_live = live;
+        int rank = 2 * (v[i] != c->self) + live;
+        if (rank > best) best = rank, remove = v[i], remove_live = live;
     }
     for (int i = 0; i < a->n_peers; i++) {
         bool voter = false;
