@@ -72,11 +72,13 @@ void segidx_encode(const SegIdx *x, GByteArray *out);
  * older version: the caller scans the segment and writes a new one). The summary is checked
  * against itself (counts add up, seqs within lo..hi); the messages only by the CRC. */
 gboolean segidx_decode(const uint8_t *p, size_t len, SegIdx *x, GError **error);
-/* Without the CRC (the caller computed it over the file in pieces): the magic and version in
- * the first `have` bytes of a file of `len`, then the header, summary, runs and subjects from
- * them. 1 = parsed; 0 = they run past `have`: call again with more bytes; -1 = damaged
- * (error set). x is initialised either way (segidx_clear it). */
+/* The magic and version in the first `have` bytes of a file of `len` (FALSE + error: not an
+ * index this build reads). */
 gboolean segidx_check_start(const uint8_t *p, size_t have, size_t len, GError **error);
+/* Without the CRC (the caller computed it over the file in pieces): the same check, then the
+ * header, summary, runs and subjects from the first `have` bytes. 1 = parsed; 0 = they run
+ * past `have`: call again with more bytes; -1 = damaged (error set). x is initialised either
+ * way (segidx_clear it). */
 int segidx_decode_head(const uint8_t *p, size_t have, size_t len, SegIdx *x, GError **error);
 /* The next message, TRUE; FALSE at the end (or if the section is malformed: *bad set). */
 gboolean segidx_next_msg(SegIdx *x, SegIdxMsg *m, gboolean *bad);
