@@ -33,13 +33,15 @@ async function ok(srv, args) {
   return r;
 }
 
-/** Start the CLI in the background; resolves its output once it exits. */
+/** Start the CLI in the background; resolves its output once it exits and its pipes are
+ * drained ("close", not "exit": "exit" can come before the last stdout data, and a loaded
+ * machine once gave an empty stdout for a watcher that had printed its entry). */
 function background(srv, args) {
   const p = spawn(BIN, ["--server", srv.url, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "", err = "";
   p.stdout.on("data", (d) => (out += d));
   p.stderr.on("data", (d) => (err += d));
-  const done = new Promise((resolve) => p.on("exit", (code) => resolve({ code, stdout: out, stderr: err })));
+  const done = new Promise((resolve) => p.on("close", (code) => resolve({ code, stdout: out, stderr: err })));
   const ready = new Promise((resolve) => p.stderr.on("data", () => resolve()));
   return { p, done, ready, out: () => out };
 }
