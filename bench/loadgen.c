@@ -99,6 +99,7 @@ typedef struct {
     int size;      /* payload bytes; 0 = the scenario's default */
     long window;   /* max messages the publisher may run ahead of the slowest subscriber */
     long count;    /* messages for count-bound scenarios (pull) */
+    long first;    /* jsmany: the first stream's number (-o) */
     long noise;    /* -S: non-matching subscriptions held during pub/pubsub (scaling) */
     int nports;    /* -c p1,p2,...: client ports of a cluster's nodes (pubsub-route, queue-route) */
     int ports[8];
@@ -1450,8 +1451,8 @@ static void run_jsready(void)
     natsConnection_Destroy(nc);
 }
 
-/* jsmany: -n file streams MANY00000... (subject many.<i>), one 128-byte message each, for
- * the many-streams restart. Prints jsmany,server,streams,seconds. */
+/* jsmany: -n file streams MANY<first>... (subject many.<i>; -o first, default 0), one 128-byte
+ * message each, for the many-streams restart. Prints jsmany,server,streams,seconds. */
 static void run_jsmany(void)
 {
     double t0 = now_s();
@@ -1460,7 +1461,7 @@ static void run_jsmany(void)
     long n = opt.count > 0 ? opt.count : 10000;
     char payload[128];
     memset(payload, 'm', sizeof payload);
-    for (long i = 0; i < n; i++) {
+    for (long i = opt.first; i < opt.first + n; i++) {
         char name[32], subject[48];
         snprintf(name, sizeof name, "MANY%05ld", i);
         snprintf(subject, sizeof subject, "many.%ld", i);
@@ -1479,7 +1480,7 @@ static void run_jsmany(void)
             fail("stream %s: %s (err_code %d) %s", name, natsStatus_GetText(s), (int)jerr,
                  nats_GetLastError(NULL));
         if (now_s() > t0 + opt.timeout_s)
-            fail("%ld of %ld streams after %.0f s", i, n, opt.timeout_s);
+            fail("%ld of %ld streams after %.0f s", i - opt.first, n, opt.timeout_s);
     }
     printf("jsmany,%s,%ld,%.3f\n", opt.label, n, now_s() - t0);
     jsCtx_Destroy(js);
@@ -1592,7 +1593,8 @@ static void usage(void)
             "scenarios: ping pub pubsub fanout queue reqrep jspub jspubasync pull push kvput kvget\n"
             "disk:      -D DIR fsync-append fsync-prealloc (no server: the disk's fdatasync rate)\n"
             "scaling:   jsgrow jsconsumers idle jsready jsmany jsmanyready; -S N adds N non-matching\n"
-            "           subs to pub/pubsub; -I: jsgrow sends a Nats-Msg-Id with every message\n"
+            "           subs to pub/pubsub; -I: jsgrow sends a Nats-Msg-Id with every message;\n"
+            "           -o N: jsmany's first stream is MANY<N>\n"
             "cluster:   -c PORT,PORT[,PORT] pubsub-route (publisher on the first node, subscriber on\n"
             "           the second) queue-route (4 queue members over the nodes, publisher on the first)\n"
             "           -c P1,P2,P3 jspub-r3 jspubasync-r3 (an R3 stream, the client on its leader's node)\n");
@@ -1602,7 +1604,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     int c;
-    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:S:c:D:AHIv")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:l:d:T:z:w:n:o:S:c:D:AHIv")) != -1) {
         switch (c) {
         case 'c':
             for (char *tok = strtok(optarg, ","); tok != NULL && opt.nports < 8; tok = strtok(NULL, ","))
@@ -1616,6 +1618,7 @@ int main(int argc, char **argv)
         case 'z': opt.size = atoi(optarg); break;
         case 'w': opt.window = atol(optarg); break;
         case 'n': opt.count = atol(optarg); break;
+        case 'o': opt.first = atol(optarg); break;
         case 'S': opt.noise = atol(optarg); break;
         case 'A': opt.append = 1; break;
         case 'D': opt.dir = optarg; break;
