@@ -13,7 +13,7 @@
  *              binary search for "next at or after seq");
  *     cold     the oldest segments of a file store reopened from its index files, as
  *              summaries only (counts, first/last, per subject): their entries are loaded
- *              when a question first needs them (COLD SEGMENTS in store_index.c).
+ *              when a question first needs them (COLD SEGMENTS in store_cold.c).
  *   A BACKEND (the vtable StoreBackend in store_index.h, private to the store's files)
  *   keeps the records themselves:
  *     store_mem_open()   records are StoreMsg in memory (storage: memory), store_mem.c;
@@ -118,9 +118,9 @@ typedef struct StoreConfig {
     uint64_t read_cache_bytes_max; /* file store: newest bytes kept for reads; 0 = the limit */
     StoreFiles *files;         /* file store: the shared open-file budget; NULL = a private one */
     guint cold_reads_max;      /* file store: cold segments whose entries are kept for reads (COLD
-                                * READS in store_index.c); 0 = LIMIT_STORE_COLD_READ_SEGMENTS */
+                                * READS in store_cold.c); 0 = LIMIT_STORE_COLD_READ_SEGMENTS */
     guint loaded_max;          /* file store: sealed segments whose entries stay loaded (COLD AGAIN
-                                * in store_index.c); 0 = LIMIT_STORE_LOADED_SEGMENTS */
+                                * in store_cold.c); 0 = LIMIT_STORE_LOADED_SEGMENTS */
 } StoreConfig;
 
 typedef struct StoreState {

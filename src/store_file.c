@@ -1269,7 +1269,7 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   stop), the messages are not replayed at all: seg_index_freeze hands the store the index's
  *   SUMMARY (counts, bytes, first/last seq and time, per subject its count, first and last)
  *   and file_thaw decodes the message section the first time a question needs its entries
- *   (store_index.c, COLD SEGMENTS); after a flush the lowest of more than
+ *   (store_cold.c, COLD SEGMENTS); after a flush the lowest of more than
  *   LIMIT_STORE_LOADED_SEGMENTS loaded sealed segments goes cold again (refreeze_sealed). If the segment
  *   is longer than `covered`, the walk goes on from there. The dedup window, per-subject
  *   lists and every count are rebuilt from this index like from the scan; payloads are read
@@ -1515,7 +1515,7 @@ static const char *seg_index_msgs(Store *s, const char *ipath, uint32_t check, S
     return seg_index_walk(x, per_subject);
 }
 
-/* COLD: add the listed messages of segment g as a cold segment (store_index.c, COLD
+/* COLD: add the listed messages of segment g as a cold segment (store_cold.c, COLD
  * SEGMENTS) from the index's summary: nothing of the message section is decoded now.
  * `check` is the index file's CRC, which file_thaw finds again before it trusts the file. */
 static StoreCold *seg_cold_new(Store *s, Segment *g, const SegIdx *x, uint32_t check) {
@@ -1604,7 +1604,7 @@ static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError 
     return FALSE;
 }
 
-/* COLD AGAIN (store_index.c): sealed segment g, the lowest loaded one, goes cold: its index
+/* COLD AGAIN (store_cold.c): sealed segment g, the lowest loaded one, goes cold: its index
  * file is read back (written anew first if messages it lists were deleted since, keeping its
  * tombstone runs) and its summary replaces its loaded entries. FALSE = it stays loaded. */
 static gboolean refreeze_one(Store *s, Segment *g) {

@@ -18,7 +18,7 @@
  *               first and last are O(1); "next at or after seq" is a binary search.
  *   cold        StoreCold summaries of the oldest segments, below `base`, whose entries are
  *               not loaded yet (a file store reopened from its index files): see COLD
- *               SEGMENTS. Each subject also counts its cold messages and their first/last.
+ *               SEGMENTS in store_cold.c. Each subject also counts its cold messages and their first/last.
  *
  * COSTS
  *   append O(1) amortized; load O(1); delete O(log k + k) worst case for a subject with k
@@ -102,7 +102,7 @@ static bool filter_is_literal(const char *f) {
 
 /* --- per-subject seq lists --- */
 
-static size_t subj_lower_bound(const StoreSubject *sj, uint64_t seq) {
+size_t store_subject_lower_bound(const StoreSubject *sj, uint64_t seq) {
     size_t lo = sj->head, hi = sj->len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -172,7 +172,7 @@ static void subject_push(StoreSubject *sj, uint64_t seq) {
 }
 
 /* A subject with no live message left, loaded or cold, goes (its id is reused). */
-static void subject_release(Store *s, StoreSubject *sj) {
+void store_subject_release(Store *s, StoreSubject *sj) {
     if (sj->head < sj->len || sj->cold > 0) return;
     s->subject_by_id->pdata[sj->id] = NULL;
     if (s->last_subject == sj) s->last_subject = NULL;
@@ -183,7 +183,7 @@ static void subject_release(Store *s, StoreSubject *sj) {
 static void subject_drop(Store *s, uint32_t id, uint64_t seq) {
     StoreSubject *sj = s->subject_by_id->pdata[id];
     g_assert(sj != NULL);
-    size_t i = subj_lower_bound(sj, seq);
+    size_t i = store_subject_lower_bound(sj, seq);
     g_assert(i < sj->len && sj->seqs[i] == seq);
     if (i == sj->head) sj->head++;
     else if (i == sj->len - 1) sj->len--;
@@ -191,7 +191,7 @@ static void subject_drop(Store *s, uint32_t id, uint64_t seq) {
         memmove(sj->seqs + i, sj->seqs + i + 1, (sj->len - i - 1) * sizeof(uint64_t));
         sj->len--;
     }
-    subject_release(s, sj);
+    store_subject_release(s, sj);
 }
 
 static size_t subject_msgs(const StoreSubject *sj) { return sj->len - sj->head + sj->cold; }
@@ -206,11 +206,11 @@ static bool subject_straddles(const StoreSubject *sj, uint64_t from) {
 
 /* Messages of sj with seq >= from, and the first of them (0 = none); sj must not straddle. */
 static uint64_t subject_count_from(const StoreSubject *sj, uint64_t from) {
-    return sj->len - subj_lower_bound(sj, from) + (sj->cold > 0 && from <= sj->cold_first ? sj->cold : 0);
+    return sj->len - store_subject_lower_bound(sj, from) + (sj->cold > 0 && from <= sj->cold_first ? sj->cold : 0);
 }
-static uint64_t subject_next_from(const StoreSubject *sj, uint64_t from) {
+uint64_t store_subject_next_from(const StoreSubject *sj, uint64_t from) {
     if (sj->cold > 0 && from <= sj->cold_first) return sj->cold_first;
-    size_t i = subj_lower_bound(sj, from);
+    size_t i = store_subject_lower_bound(sj, from);
     return i < sj->len ? sj->seqs[i] : 0;
 }
 
@@ -224,24 +224,12 @@ static void entry_gone(Store *s, const StoreEntry *e, uint64_t seq) {
 
 /* --- the index --- */
 
-static StoreCold *cold_at(const Store *s, guint i) { return s->cold->pdata[i]; }
-static uint64_t loaded_msgs(const Store *s) { return s->msgs - s->cold_msgs; }
-/* The loaded entry of seq, base <= seq <= last_seq (live or not). */
-static StoreEntry *entry_at(Store *s, uint64_t seq) { return &g_array_index(s->entries, StoreEntry, seq - s->base); }
-
-static void cold_free(gpointer p) {
-    StoreCold *c = p;
-    g_free(c->subjects);
-    g_free(c->read);
-    g_free(c);
-}
-
 void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *be) {
     s->env = env;
     s->name = g_strdup(name ? name : "?");
     s->be = be;
     s->entries = g_array_new(FALSE, FALSE, sizeof(StoreEntry));
-    s->cold = g_ptr_array_new_with_free_func(cold_free);
+    s->cold = g_ptr_array_new_with_free_func(store_cold_free);
     g_queue_init(&s->reads);
     s->reads_max = LIMIT_STORE_COLD_READ_SEGMENTS;
     s->base = 1;
@@ -264,7 +252,7 @@ void store_index_clear(Store *s) {
 }
 
 /* first_seq after a change at the front: the oldest cold message, else the first live entry. */
-static void first_seq_fix(Store *s) {
+void store_index_first_fix(Store *s) {
     if (s->cold->len > 0) s->first_seq = cold_at(s, 0)->lo;
     else if (s->msgs == 0) s->first_seq = s->last_seq + 1;
     else {
@@ -274,7 +262,7 @@ static void first_seq_fix(Store *s) {
 }
 
 /* When nothing loaded is live, or the dead front grows past half the array, cut it off. */
-static void index_trim(Store *s) {
+void store_index_trim(Store *s) {
     if (loaded_msgs(s) == 0) {
         g_array_set_size(s->entries, 0);
         s->base = s->last_seq + 1;
@@ -289,374 +277,12 @@ static void index_trim(Store *s) {
     }
 }
 
-/* ==========================================================================================
- * COLD SEGMENTS
- *
- * WHY
- *   A restart used to rebuild one entry per live message (24 bytes, plus 8 in its subject's
- *   list) before the stream answered anything: linear in the stream, however little of it
- *   the first questions touch. Most questions need far less. STREAM.INFO wants counts, bytes,
- *   first and last; a consumer's pending count and a KV get want per-subject counts, first
- *   and last; a consumer reading on wants the entries from its position on. So a backend
- *   may add a segment's messages as a SUMMARY only (store_index_freeze; the file store does
- *   it for segments it opens from an index file, INDEX FILES in store_file.c): its first and
- *   last live seq and their timestamps, how many messages, bytes and messages with headers,
- *   and per subject its count, first and last seq. Such a segment is COLD. Its entries are
- *   loaded (THAWED, through the backend's thaw) the first time a question needs them.
- *
- * HOW IT WORKS
- *   Cold segments are a prefix of the stream: every seq in them is below `base`, where the
- *   loaded entries start, and they are ordered oldest first (s->cold). Each subject counts
- *   its cold messages (sj->cold) and knows the first and last of them; those all lie below
- *   its loaded list, so per subject:
- *     count from `from`  = its loaded seqs >= from, plus all its cold ones if from <= cold_first;
- *     next from `from`   = cold_first if from <= cold_first, else a search of its list;
- *     first, last, count = from the summary and the list, no thaw.
- *   Only when `from` falls strictly inside a subject's cold stretch (subject_straddles) does
- *   the answer depend on which cold seqs are where: then store_index_thaw_from(from) loads
- *   every cold segment holding a seq >= from, and the loaded index answers as it always did.
- *   The same for the whole stream: state and counts from the first seq add summaries; a load,
- *   a delete, a filtered purge, a walk from some seq thaw from that seq. A FLOOR (purge,
- *   compact, the limits) drops whole cold segments below it by their summaries, and thaws
- *   only the one it cuts through.
- *   A thaw builds the new entries array once (the thawed segments, the holes between them
- *   and the old entries, copied once), and prepends the thawed seqs to each subject's list in
- *   one pass. The backend must hand back exactly the messages its summary counted; if it
- *   cannot (the index file changed or cannot be read since the open verified it), those
- *   messages are counted as lost (store_damaged) and leave the index, as recovery does with
- *   a damaged record; the backend keeps the file holding them (released_cold, lost: it is
- *   not a deletion), so the next open finds them again. Subjects are only ever freed by such a loss, so code that holds a
- *   StoreSubject across a thaw looks it up again.
- *
- * WHY NOT THE OBVIOUS WAY
- *   Loading per segment independently (entries and subject lists split per segment, any
- *   segment cold or loaded, nats-server's message blocks) would let a delete of an old
- *   message thaw one segment instead of every one above it. It is the next step; keeping
- *   the cold segments a prefix leaves every loaded-index algorithm of this file unchanged.
- *
- * COLD READS
- *   A question that only READS inside a cold segment does not thaw: loading a message by seq
- *   (a consumer, DIRECT.GET, a KV get), the next live seq and the count of live seqs from a
- *   seq, for the whole stream or one subject (a consumer's next message and pending count,
- *   cold_subject_from), the seq for a time and the next message with headers decode the
- *   segments they look inside into arrays of their own (cold_read), kept in a small LRU per store
- *   (Store.reads, at most reads_max, LIMIT_STORE_COLD_READ_SEGMENTS): a consumer reading a
- *   cold stream from its first message decodes each segment once and holds at most that many,
- *   a KV get of an old key decodes one. Nothing in the index changes, so dropping such an
- *   array is free; a cold segment never changes while cold (every change thaws it first),
- *   so the array stays true, and a thaw takes its entries from it instead of the backend.
- *
- * COLD AGAIN
- *   The loaded entries need not stay loaded. After a flush the file store keeps at most
- *   LIMIT_STORE_LOADED_SEGMENTS sealed segments loaded (store_file.c, refreeze_sealed): the
- *   lowest loaded one, just above the cold prefix, is described again by its index file (read
- *   back if its messages are the ones it lists, else written anew first) and handed to
- *   store_index_refreeze, which checks the summary against the loaded entries it replaces
- *   (counts, bytes, each subject's first seqs) and cuts them off: the entries array and the
- *   subjects' lists are copied smaller, and the segment is cold like one the open left cold.
- *   So a long stream holds the entries of its newest segments only, whether it was just
- *   written or thawed by a change, and its memory does not grow with its length.
- *
- * LIMITATIONS
- *   - A thaw loads every cold segment above the seq it needs: a change (a limit deleting the
- *     oldest message under max_msgs or max_age, a KV put replacing an old revision, a filtered
- *     purge), a wildcard filter inside a subject's cold stretch, a subject in a segment of
- *     more than LIMIT_STORE_SUBJECTS_SCAN_COUNT subjects, store_deleted or a purge that keeps
- *     N load most of the stream (the cost the open used to pay, paid later).
- *   - Thawed segments go cold again only from the bottom, after a flush (COLD AGAIN).
- *   - While cold segments exist, the dead front of the loaded entries is not cut off.
- * ========================================================================================== */
-
-/* The cold segment whose seq range [lo, hi] holds seq (not necessarily live), or NULL. */
-static StoreCold *cold_find(const Store *s, uint64_t seq) {
-    guint lo = 0, hi = s->cold->len;
-    while (lo < hi) {
-        guint mid = (lo + hi) / 2;
-        StoreCold *c = cold_at(s, mid);
-        if (seq < c->lo) hi = mid;
-        else if (seq > c->hi) lo = mid + 1;
-        else return c;
-    }
-    return NULL;
-}
-
-/* c leaves the COLD READS cache (thawed, dropped, or evicted). */
-static void cold_read_drop(Store *s, StoreCold *c) {
-    if (c->read == NULL) return;
-    g_queue_unlink(&s->reads, &c->link);
-    g_clear_pointer(&c->read, g_free);
-}
-
-/* COLD READS: c's entries [lo, hi] for a read, decoded once and kept (LRU, reads_max). NULL
- * if the backend cannot hand them back: then c was thawed (and its messages lost, logged),
- * c is freed, and the caller asks the loaded index again. */
-static const StoreEntry *cold_read(Store *s, StoreCold *c) {
-    if (c->read != NULL) {
-        g_queue_unlink(&s->reads, &c->link);
-        g_queue_push_head_link(&s->reads, &c->link);
-        return c->read;
-    }
-    StoreEntry *e = g_new0(StoreEntry, c->hi - c->lo + 1);
-    if (!s->be->thaw(s, c, e, NULL)) {
-        g_free(e);
-        store_index_thaw_from(s, c->lo); /* fails the same way: counts the loss, logs it */
-        return NULL;
-    }
-    while (s->reads.length >= MAX(s->reads_max, 1)) cold_read_drop(s, g_queue_peek_tail(&s->reads));
-    c->read = e;
-    c->link.data = c;
-    g_queue_push_head_link(&s->reads, &c->link);
-    return e;
-}
-
-/* Each subject's first and last cold seq, from the cold segments that remain. */
-static void cold_refresh(Store *s) {
-    for (guint i = 0; i < s->cold->len; i++)
-        for (guint k = 0; k < cold_at(s, i)->nsubjects; k++) {
-            StoreSubject *sj = cold_at(s, i)->subjects[k].sj;
-            sj->cold_first = G_MAXUINT64;
-            sj->cold_last = 0;
-        }
-    for (guint i = 0; i < s->cold->len; i++)
-        for (guint k = 0; k < cold_at(s, i)->nsubjects; k++) {
-            const StoreColdSubject *cs = &cold_at(s, i)->subjects[k];
-            cs->sj->cold_first = MIN(cs->sj->cold_first, cs->first);
-            cs->sj->cold_last = MAX(cs->sj->cold_last, cs->last);
-        }
-}
-
-/* How a cold segment's messages leave its summary: THAWED, their entries were loaded (the
- * subject lists take them); FLOORED, a floor below them removed them; LOST, the backend could
- * not hand them back (they leave the index, and the backend keeps what holds them on disk for
- * the next open to find them again). */
-typedef enum { COLD_THAWED, COLD_FLOORED, COLD_LOST } ColdExit;
-
-static void cold_uncount(Store *s, const StoreCold *c, ColdExit how) {
-    bool thawed = how == COLD_THAWED;
-    s->cold_msgs -= c->msgs;
-    for (guint k = 0; k < c->nsubjects; k++) {
-        StoreSubject *sj = c->subjects[k].sj;
-        g_assert_cmpuint(sj->cold, >=, c->subjects[k].msgs);
-        sj->cold -= c->subjects[k].msgs;
-        if (thawed) sj->thaw_add += c->subjects[k].msgs;
-    }
-    if (thawed) return;
-    s->msgs -= c->msgs;
-    s->bytes -= c->bytes;
-    s->hdr_msgs -= c->hdr_msgs;
-    s->be->released_cold(s, c, how == COLD_LOST);
-}
-
-/* Free the subjects of the cold segments `gone` (no longer in s->cold) that have nothing
- * left, each once (a subject may be in several), in segment order. */
-static void release_subjects_of(Store *s, GPtrArray *gone) {
-    g_autoptr(GPtrArray) empty = g_ptr_array_new();
-    for (guint j = 0; j < gone->len; j++) {
-        const StoreCold *c = gone->pdata[j];
-        for (guint k = 0; k < c->nsubjects; k++) {
-            StoreSubject *sj = c->subjects[k].sj;
-            if (sj->cold > 0 || sj->head < sj->len || sj->thaw_add != 0) continue;
-            sj->thaw_add = 1; /* marked: listed once */
-            g_ptr_array_add(empty, sj);
-        }
-    }
-    for (guint t = 0; t < empty->len; t++) {
-        StoreSubject *sj = empty->pdata[t];
-        sj->thaw_add = 0;
-        subject_release(s, sj);
-    }
-}
-
-gboolean store_index_can_freeze(Store *s, uint64_t lo) {
-    return s->be->thaw != NULL && loaded_msgs(s) == 0 && lo > s->last_seq;
-}
-
-void store_index_freeze(Store *s, StoreCold *c) {
-    g_assert(store_index_can_freeze(s, c->lo) && c->msgs > 0 && c->lo <= c->hi);
-    g_ptr_array_add(s->cold, c);
-    s->msgs += c->msgs;
-    s->bytes += c->bytes;
-    s->hdr_msgs += c->hdr_msgs;
-    s->cold_msgs += c->msgs;
-    for (guint k = 0; k < c->nsubjects; k++) {
-        StoreSubject *sj = c->subjects[k].sj;
-        if (sj->cold == 0) sj->cold_first = c->subjects[k].first;
-        sj->cold += c->subjects[k].msgs;
-        sj->cold_last = c->subjects[k].last;
-    }
-    s->last_seq = c->hi;
-    s->last_ts_ns = c->hi_ts_ns;
-    g_array_set_size(s->entries, 0);
-    s->base = s->last_seq + 1;
-    s->first_seq = cold_at(s, 0)->lo;
-}
-
-gboolean store_index_refreeze(Store *s, StoreCold *c) {
-    uint64_t loaded = loaded_msgs(s), n = 0, bytes = 0, hdr = 0;
-    bool ok = loaded >= c->msgs && c->msgs > 0 && c->lo >= s->base && c->hi <= s->last_seq &&
-              (s->cold->len == 0 || cold_at(s, s->cold->len - 1)->hi < c->lo);
-    for (uint64_t q = s->base; ok && q <= c->hi; q++) { /* the loaded entries it replaces */
-        const StoreEntry *e = entry_at(s, q);
-        if (e->bytes == 0) continue;
-        ok = n > 0 || q == c->lo;
-        n++;
-        bytes += e->bytes;
-        hdr += e->has_hdr;
-    }
-    ok = ok && n == c->msgs && bytes == c->bytes && hdr == c->hdr_msgs && entry_at(s, c->hi)->bytes != 0;
-    for (guint k = 0; ok && k < c->nsubjects; k++) { /* each subject's first seqs are the segment's */
-        const StoreColdSubject *cs = &c->subjects[k];
-        const StoreSubject *sj = cs->sj;
-        ok = cs->msgs > 0 && sj->len - sj->head >= cs->msgs && sj->seqs[sj->head] == cs->first &&
-             sj->seqs[sj->head + cs->msgs - 1] == cs->last &&
-             (sj->head + cs->msgs == sj->len || sj->seqs[sj->head + cs->msgs] > c->hi);
-    }
-    if (!ok) {
-        g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(cold_free);
-        g_ptr_array_add(gone, c);
-        release_subjects_of(s, gone); /* a subject only its summary named was made for nothing */
-        return FALSE;
-    }
-    for (guint k = 0; k < c->nsubjects; k++) {
-        const StoreColdSubject *cs = &c->subjects[k];
-        StoreSubject *sj = cs->sj;
-        sj->head += cs->msgs;
-        size_t keep = sj->len - sj->head; /* the list copied smaller: its memory goes */
-        uint64_t *seqs = keep ? g_memdup2(sj->seqs + sj->head, keep * sizeof(uint64_t)) : NULL;
-        g_free(sj->seqs);
-        sj->seqs = seqs;
-        sj->head = 0;
-        sj->len = sj->cap = keep;
-        if (sj->cold == 0) sj->cold_first = cs->first;
-        sj->cold += cs->msgs;
-        sj->cold_last = cs->last;
-    }
-    g_ptr_array_add(s->cold, c);
-    s->cold_msgs += c->msgs;
-    if (loaded == c->msgs) {
-        index_trim(s); /* nothing loaded is live: the array empties */
-    } else { /* the entries above c, in an array of their own size */
-        guint cut = (guint)(c->hi + 1 - s->base);
-        GArray *ne = g_array_sized_new(FALSE, FALSE, sizeof(StoreEntry), s->entries->len - cut);
-        g_array_append_vals(ne, s->entries->data + (size_t)cut * sizeof(StoreEntry), s->entries->len - cut);
-        g_array_free(s->entries, TRUE);
-        s->entries = ne;
-        s->base = c->hi + 1;
-    }
-    first_seq_fix(s);
-    return TRUE;
-}
-
-void store_index_thaw_from(Store *s, uint64_t seq) {
-    guint n = s->cold->len, i = n;
-    while (i > 0 && cold_at(s, i - 1)->hi >= seq) i--;
-    if (i == n) return;
-    /* the new entries: [lo, base) from the thawed segments (zeros: holes), then the old ones */
-    uint64_t lo = cold_at(s, i)->lo, front = s->base - lo;
-    guint old_len = s->entries->len;
-    GArray *ne = g_array_sized_new(FALSE, TRUE, sizeof(StoreEntry), (guint)(front + old_len));
-    g_array_set_size(ne, (guint)(front + old_len));
-    if (old_len > 0) memcpy(ne->data + front * sizeof(StoreEntry), s->entries->data, old_len * sizeof(StoreEntry));
-    g_autoptr(GPtrArray) touched = g_ptr_array_new();
-    for (guint j = i; j < n; j++) {
-        StoreCold *c = cold_at(s, j);
-        StoreEntry *out = &g_array_index(ne, StoreEntry, c->lo - lo);
-        g_autoptr(GError) err = NULL;
-        bool ok = TRUE;
-        if (c->read != NULL) memcpy(out, c->read, (c->hi - c->lo + 1) * sizeof(StoreEntry)); /* COLD READS */
-        else ok = s->be->thaw(s, c, out, &err);
-        cold_read_drop(s, c);
-        if (!ok) {
-            memset(out, 0, (c->hi - c->lo + 1) * sizeof(StoreEntry));
-            s->damaged += c->msgs;
-            env_log(s->env, ENV_LOG_ERROR, "store %s: cannot load seq %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
-                    " (%s): %" G_GUINT64_FORMAT " message(s) lost until the next open", s->name, c->lo, c->hi,
-                    err ? err->message : "?", c->msgs);
-        }
-        for (guint k = 0; ok && k < c->nsubjects; k++)
-            if (c->subjects[k].sj->thaw_add == 0) g_ptr_array_add(touched, c->subjects[k].sj);
-        cold_uncount(s, c, ok ? COLD_THAWED : COLD_LOST);
-    }
-    /* holes take the timestamp of the next message, as store_index_add_to gives them */
-    int64_t next_ts = old_len > 0 ? g_array_index(s->entries, StoreEntry, 0).ts_ns : s->last_ts_ns;
-    for (uint64_t k = front; k-- > 0;) {
-        StoreEntry *e = &g_array_index(ne, StoreEntry, k);
-        if (e->bytes == 0) e->ts_ns = next_ts;
-        else next_ts = e->ts_ns;
-    }
-    /* each touched subject's list: room for its thawed seqs in front of its loaded ones */
-    for (guint t = 0; t < touched->len; t++) {
-        StoreSubject *sj = touched->pdata[t];
-        size_t keep = sj->len - sj->head, total = sj->thaw_add + keep;
-        uint64_t *seqs = g_new(uint64_t, total);
-        if (keep > 0) memcpy(seqs + sj->thaw_add, sj->seqs + sj->head, keep * sizeof(uint64_t));
-        g_free(sj->seqs);
-        sj->seqs = seqs;
-        sj->head = 0;
-        sj->len = 0; /* the fill cursor below */
-        sj->cap = total;
-    }
-    for (uint64_t k = 0; k < front; k++) {
-        const StoreEntry *e = &g_array_index(ne, StoreEntry, k);
-        if (e->bytes == 0) continue;
-        StoreSubject *sj = s->subject_by_id->pdata[e->subject_id];
-        g_assert(sj->len < sj->thaw_add);
-        sj->seqs[sj->len++] = lo + k;
-    }
-    for (guint t = 0; t < touched->len; t++) {
-        StoreSubject *sj = touched->pdata[t];
-        g_assert_cmpuint(sj->len, ==, sj->thaw_add);
-        sj->len = sj->cap;
-        sj->thaw_add = 0;
-    }
-    g_array_free(s->entries, TRUE);
-    s->entries = ne;
-    s->base = lo;
-    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(cold_free);
-    for (guint j = i; j < n; j++) g_ptr_array_add(gone, cold_at(s, j));
-    g_ptr_array_set_free_func(s->cold, NULL);
-    g_ptr_array_set_size(s->cold, i);
-    g_ptr_array_set_free_func(s->cold, cold_free);
-    cold_refresh(s);
-    release_subjects_of(s, gone); /* the subjects of lost segments may have nothing left */
-    first_seq_fix(s);
-    index_trim(s);
-}
-
-/* A floor: cold segments wholly below it leave by their summaries; the one it cuts through is
- * thawed (and with it every one above). Returns how many messages left. */
-static uint64_t cold_floor(Store *s, uint64_t floor) {
-    guint n = 0;
-    uint64_t dropped = 0;
-    while (n < s->cold->len && cold_at(s, n)->hi < floor) n++;
-    if (n == 0) {
-        if (s->cold->len > 0 && cold_at(s, 0)->lo < floor) store_index_thaw_from(s, floor);
-        return 0;
-    }
-    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(cold_free);
-    for (guint j = 0; j < n; j++) {
-        StoreCold *c = cold_at(s, j);
-        dropped += c->msgs;
-        cold_read_drop(s, c);
-        cold_uncount(s, c, COLD_FLOORED);
-        g_ptr_array_add(gone, c);
-    }
-    g_ptr_array_set_free_func(s->cold, NULL);
-    g_ptr_array_remove_range(s->cold, 0, n);
-    g_ptr_array_set_free_func(s->cold, cold_free);
-    cold_refresh(s);
-    release_subjects_of(s, gone);
-    first_seq_fix(s);
-    if (s->cold->len > 0 && cold_at(s, 0)->lo < floor) store_index_thaw_from(s, floor);
-    return dropped;
-}
-
 StoreEntry *store_index_get(Store *s, uint64_t seq) {
     if (seq < s->first_seq || seq > s->last_seq) return NULL;
     if (seq < s->base) { /* a cold seq: COLD READS (a change thaws first: store_index_del) */
-        StoreCold *c = cold_find(s, seq);
+        StoreCold *c = store_cold_find(s, seq);
         if (c == NULL) return NULL; /* between cold segments: deleted */
-        const StoreEntry *read = cold_read(s, c);
+        const StoreEntry *read = store_cold_read(s, c);
         if (read != NULL) return read[seq - c->lo].bytes ? (StoreEntry *)&read[seq - c->lo] : NULL;
         if (seq < s->base) return NULL;
     }
@@ -728,14 +354,14 @@ void store_index_raise_last(Store *s, uint64_t last) {
 }
 
 gboolean store_index_del(Store *s, uint64_t seq, StoreEntry *out) {
-    if (seq < s->base && seq >= s->first_seq && cold_find(s, seq) != NULL) store_index_thaw_from(s, seq);
+    if (seq < s->base && seq >= s->first_seq && store_cold_find(s, seq) != NULL) store_index_thaw_from(s, seq);
     StoreEntry *e = store_index_get(s, seq);
     if (e == NULL) return FALSE;
     *out = *e;
     entry_gone(s, e, seq);
     e->bytes = 0;
-    if (seq == s->first_seq) first_seq_fix(s);
-    index_trim(s);
+    if (seq == s->first_seq) store_index_first_fix(s);
+    store_index_trim(s);
     return TRUE;
 }
 
@@ -762,11 +388,11 @@ void store_index_truncate(Store *s, uint64_t last) {
     } else if (s->cold->len > 0 && cold_at(s, s->cold->len - 1)->hi == s->last_seq) {
         s->last_ts_ns = cold_at(s, s->cold->len - 1)->hi_ts_ns;
     }
-    index_trim(s);
+    store_index_trim(s);
 }
 
 uint64_t store_index_floor(Store *s, uint64_t floor) {
-    uint64_t dropped = cold_floor(s, floor);
+    uint64_t dropped = store_cold_floor(s, floor);
     uint64_t end = MIN(floor, s->last_seq + 1);
     for (uint64_t seq = MAX(s->first_seq, s->base); seq < end && loaded_msgs(s) > 0; seq++) {
         StoreEntry *e = entry_at(s, seq);
@@ -779,8 +405,8 @@ uint64_t store_index_floor(Store *s, uint64_t floor) {
     }
     if (floor > s->last_seq + 1) s->last_seq = floor - 1;
     if (floor > s->first_seq) s->first_seq = floor;
-    first_seq_fix(s);
-    index_trim(s);
+    store_index_first_fix(s);
+    store_index_trim(s);
     return dropped;
 }
 
@@ -831,46 +457,6 @@ static bool id_matches(Store *s, GHashTable *memo, const char *filter, uint32_t 
     return m;
 }
 
-/* COLD READS for one subject whose cold stretch `from` falls inside (subject_straddles): the
- * next of its seqs >= from (count = FALSE) or how many there are (count = TRUE), from the
- * cold segments' summaries and the read array of the one segment `from` cuts, plus its loaded
- * list. FALSE: not answered (a segment with too many subjects to look sj up in, or a read that
- * failed and thawed: sj may be gone); the caller thaws from `from` and asks the loaded index. */
-static bool cold_subject_from(Store *s, StoreSubject *sj, uint64_t from, bool count, uint64_t *out) {
-    uint64_t n = 0;
-    for (guint i = 0; i < s->cold->len; i++) {
-        StoreCold *c = cold_at(s, i);
-        if (c->hi < from) continue;
-        if (c->nsubjects > LIMIT_STORE_SUBJECTS_SCAN_COUNT) return false;
-        const StoreColdSubject *cs = NULL;
-        for (guint k = 0; k < c->nsubjects && cs == NULL; k++)
-            if (c->subjects[k].sj == sj) cs = &c->subjects[k];
-        if (cs == NULL || cs->last < from) continue;
-        if (cs->first >= from) {
-            if (!count) {
-                *out = cs->first;
-                return true;
-            }
-            n += cs->msgs;
-            continue;
-        }
-        uint64_t first = cs->first, last = cs->last;
-        const StoreEntry *read = cold_read(s, c);
-        if (read == NULL) return false;
-        for (uint64_t q = MAX(from, first); q <= last; q++) {
-            const StoreEntry *e = &read[q - c->lo];
-            if (e->bytes == 0 || e->subject_id != sj->id) continue;
-            if (!count) {
-                *out = q; /* (found: its last is >= from) */
-                return true;
-            }
-            n++;
-        }
-    }
-    *out = count ? n + (sj->len - subj_lower_bound(sj, from)) : subject_next_from(sj, from);
-    return true;
-}
-
 /* Over every subject a wildcard filter matches, from its loaded list and cold summary: the
  * smallest seq >= from (count = FALSE) or how many seqs >= from (count = TRUE). Only when
  * `from` falls strictly inside a matching subject's cold stretch do the summaries not
@@ -886,7 +472,7 @@ static uint64_t matching_from(Store *s, const char *filter, uint64_t from, bool 
             StoreSubject *sj = v;
             if (!store_filter_matches(filter, sj->subject)) continue;
             if ((straddles = subject_straddles(sj, from))) break;
-            uint64_t q = count ? subject_count_from(sj, from) : subject_next_from(sj, from);
+            uint64_t q = count ? subject_count_from(sj, from) : store_subject_next_from(sj, from);
             if (count) r += q;
             else if (q != 0 && (r == 0 || q < r)) r = q;
         }
@@ -903,7 +489,7 @@ static uint64_t next_any(Store *s, uint64_t from) {
         StoreCold *c = cold_at(s, i);
         if (c->hi < from) continue;
         if (c->lo >= from) return c->lo;
-        const StoreEntry *read = cold_read(s, c); /* COLD READS: its hi is live, so found */
+        const StoreEntry *read = store_cold_read(s, c); /* COLD READS: its hi is live, so found */
         if (read == NULL) break; /* the read failed: c was thawed, what is left is loaded */
         for (uint64_t q = from; q <= c->hi; q++)
             if (read[q - c->lo].bytes) return q;
@@ -926,11 +512,11 @@ uint64_t store_next_seq(Store *s, const char *filter, uint64_t from_seq) {
         StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
         uint64_t q;
         if (sj != NULL && subject_straddles(sj, from)) {
-            if (cold_subject_from(s, sj, from, false, &q)) return q;
+            if (store_cold_subject_from(s, sj, from, false, &q)) return q;
             store_index_thaw_from(s, from);
             sj = g_hash_table_lookup(s->subjects, filter);
         }
-        return sj ? subject_next_from(sj, from) : 0;
+        return sj ? store_subject_next_from(sj, from) : 0;
     }
     if (g_hash_table_size(s->subjects) <= LIMIT_STORE_SUBJECTS_SCAN_COUNT) return matching_from(s, filter, from, false);
     store_index_thaw_from(s, from);
@@ -948,7 +534,7 @@ uint64_t store_next_seq_with_headers(Store *s, uint64_t from_seq) {
     for (guint i = 0; i < s->cold->len; i++) { /* the cold segments that may hold one: COLD READS */
         StoreCold *c = cold_at(s, i);
         if (c->hi < from || c->hdr_msgs == 0) continue;
-        const StoreEntry *read = cold_read(s, c);
+        const StoreEntry *read = store_cold_read(s, c);
         if (read == NULL) return store_next_seq_with_headers(s, from_seq); /* c thawed: ask again */
         for (uint64_t q = MAX(from, c->lo); q <= c->hi; q++)
             if (read[q - c->lo].bytes && read[q - c->lo].has_hdr) return q;
@@ -1022,7 +608,7 @@ uint64_t store_count(Store *s, const char *filter, uint64_t from_seq) {
                 n += c->msgs;
                 continue;
             }
-            const StoreEntry *read = cold_read(s, c); /* COLD READS */
+            const StoreEntry *read = store_cold_read(s, c); /* COLD READS */
             if (read == NULL) return store_count(s, filter, from_seq); /* c thawed: ask again */
             for (uint64_t q = from; q <= c->hi; q++) n += read[q - c->lo].bytes != 0;
         }
@@ -1032,7 +618,7 @@ uint64_t store_count(Store *s, const char *filter, uint64_t from_seq) {
     StoreSubject *sj = g_hash_table_lookup(s->subjects, filter);
     if (sj != NULL && subject_straddles(sj, from)) {
         uint64_t n;
-        if (cold_subject_from(s, sj, from, true, &n)) return n;
+        if (store_cold_subject_from(s, sj, from, true, &n)) return n;
         store_index_thaw_from(s, from);
         sj = g_hash_table_lookup(s->subjects, filter); /* a lost thaw may have freed it */
     }
@@ -1090,7 +676,7 @@ uint64_t store_seq_for_time(Store *s, int64_t ts_ns) {
         StoreCold *c = cold_at(s, i);
         if (c->hi_ts_ns < ts_ns) continue;
         if (c->lo_ts_ns >= ts_ns) return c->lo;
-        const StoreEntry *read = cold_read(s, c); /* COLD READS: its hi reaches ts_ns */
+        const StoreEntry *read = store_cold_read(s, c); /* COLD READS: its hi reaches ts_ns */
         if (read == NULL) return store_seq_for_time(s, ts_ns); /* c thawed: ask again */
         for (uint64_t q = c->lo; q <= c->hi; q++)
             if (read[q - c->lo].bytes && read[q - c->lo].ts_ns >= ts_ns) return q;
@@ -1146,7 +732,7 @@ uint64_t store_purge(Store *s, const StorePurge *req, GError **error) {
     if (filter_is_all(req->filter)) {
         if (req->keep > 0) {
             if (s->msgs <= req->keep) return 0;
-            store_index_thaw_from(s, 0); /* (not from the summaries yet: COLD SEGMENTS, LIMITATIONS) */
+            store_index_thaw_from(s, 0); /* (not from the summaries yet: store_cold.c, LIMITATIONS) */
             uint64_t kept = 0, q = top; /* find the keep-th newest live seq */
             for (; q >= s->first_seq; q--)
                 if (entry_at(s, q)->bytes && ++kept == req->keep) break;
@@ -1171,8 +757,8 @@ uint64_t store_purge(Store *s, const StorePurge *req, GError **error) {
     g_autoptr(GPtrArray) subs = subjects_matching(s, req->filter);
     for (guint i = 0; i < subs->len; i++) {
         StoreSubject *sj = subs->pdata[i];
-        size_t end = subj_lower_bound(sj, top + 1);
-        if (req->seq > 0 && req->keep == 0) end = MIN(end, subj_lower_bound(sj, req->seq));
+        size_t end = store_subject_lower_bound(sj, top + 1);
+        if (req->seq > 0 && req->keep == 0) end = MIN(end, store_subject_lower_bound(sj, req->seq));
         g_array_append_vals(seqs, sj->seqs + sj->head, (guint)(end - sj->head));
     }
     if (subs->len > 1) g_array_sort(seqs, u64_cmp);
@@ -1191,38 +777,8 @@ void store_check_invariants(Store *s) {
     } else {
         g_assert_cmpuint(s->base + s->entries->len, ==, s->last_seq + 1);
     }
-    uint64_t msgs = 0, bytes = 0, hdr_msgs = 0;
-    /* the cold segments: ordered, below base, counted in their subjects (COLD SEGMENTS) */
-    g_autoptr(GHashTable) cold_of = g_hash_table_new(g_direct_hash, g_direct_equal); /* sj -> cold msgs */
-    for (guint i = 0; i < s->cold->len; i++) {
-        const StoreCold *c = cold_at(s, i);
-        g_assert_cmpuint(c->lo, <=, c->hi);
-        g_assert_cmpuint(c->hi, <, s->base);
-        g_assert_cmpuint(c->msgs, >, 0);
-        g_assert_cmpuint(c->msgs, <=, c->hi - c->lo + 1);
-        if (i > 0) g_assert_cmpuint(cold_at(s, i - 1)->hi, <, c->lo);
-        else g_assert_cmpuint(s->first_seq, ==, c->lo);
-        uint64_t in_subjects = 0;
-        for (guint k = 0; k < c->nsubjects; k++) {
-            const StoreColdSubject *cs = &c->subjects[k];
-            g_assert(s->subject_by_id->pdata[cs->sj->id] == cs->sj);
-            g_assert(cs->first >= c->lo && cs->last <= c->hi && cs->first <= cs->last);
-            g_assert(cs->sj->cold_first <= cs->first && cs->sj->cold_last >= cs->last);
-            gpointer v = g_hash_table_lookup(cold_of, cs->sj);
-            g_hash_table_insert(cold_of, cs->sj, GSIZE_TO_POINTER(GPOINTER_TO_SIZE(v) + cs->msgs));
-            in_subjects += cs->msgs;
-        }
-        g_assert_cmpuint(in_subjects, ==, c->msgs);
-        msgs += c->msgs;
-        bytes += c->bytes;
-        hdr_msgs += c->hdr_msgs;
-    }
-    g_assert_cmpuint(msgs, ==, s->cold_msgs);
-    guint reads = 0; /* COLD READS: the LRU holds exactly the cold segments with entries kept */
-    for (guint i = 0; i < s->cold->len; i++) reads += cold_at(s, i)->read != NULL;
-    g_assert_cmpuint(reads, ==, s->reads.length);
-    g_assert_cmpuint(reads, <=, MAX(s->reads_max, 1));
-    for (GList *l = s->reads.head; l != NULL; l = l->next) g_assert_nonnull(((StoreCold *)l->data)->read);
+    uint64_t msgs = s->cold_msgs, bytes = 0, hdr_msgs = 0;
+    store_cold_check(s, &bytes, &hdr_msgs); /* the cold segments: store_cold.c */
     if (s->cold->len == 0) g_assert_cmpuint(s->base, <=, s->first_seq);
     for (uint64_t q = MAX(s->first_seq, s->base); loaded && q <= s->last_seq; q++) {
         StoreEntry *e = entry_at(s, q);
@@ -1233,7 +789,7 @@ void store_check_invariants(Store *s) {
         hdr_msgs += e->has_hdr;
         StoreSubject *sj = s->subject_by_id->pdata[e->subject_id];
         g_assert_nonnull(sj);
-        size_t i = subj_lower_bound(sj, q);
+        size_t i = store_subject_lower_bound(sj, q);
         g_assert(i < sj->len && sj->seqs[i] == q);
     }
     g_assert_cmpuint(msgs, ==, s->msgs);
@@ -1246,7 +802,6 @@ void store_check_invariants(Store *s) {
     while (g_hash_table_iter_next(&it, NULL, &v)) {
         StoreSubject *sj = v;
         g_assert(sj->head < sj->len || sj->cold > 0);
-        g_assert_cmpuint(sj->cold, ==, GPOINTER_TO_SIZE(g_hash_table_lookup(cold_of, sj)));
         g_assert_cmpuint(sj->thaw_add, ==, 0);
         g_assert(s->subject_by_id->pdata[sj->id] == sj);
         for (size_t i = sj->head + 1; i < sj->len; i++) g_assert_cmpuint(sj->seqs[i - 1], <, sj->seqs[i]);

@@ -1,5 +1,5 @@
 /* store_index.h — the store's private half: the index every backend shares and the backend
- * vtable. Included only by store_index.c, store_mem.c and store_file.c; the rest of the broker
+ * vtable. Included only by store_index.c, store_cold.c, store_mem.c and store_file.c; the rest of the broker
  * sees store.h, where a Store is opaque.
  *
  * WHAT IS HERE
@@ -10,7 +10,10 @@
  *   struct Store  the index plus the backend's state (impl)
  *   store_index_* the generic index operations the backends call (recovery replays records
  *                 through them; rollback truncates with them)
- * See store_index.c for the index's layout and costs, store.h for the invariants.
+ *   store_cold_*  what store_cold.c does for store_index.c, and the few index helpers it uses
+ *                 (the last section: for those two files only)
+ * See store_index.c for the index's layout and costs, store_cold.c for cold segments,
+ * store.h for the invariants.
  */
 #ifndef MINIJET_STORE_INDEX_H
 #define MINIJET_STORE_INDEX_H
@@ -42,7 +45,7 @@ typedef struct StoreColdSubject {
     uint64_t msgs, first, last;
 } StoreColdSubject;
 
-/* A COLD segment (store_index.c, COLD SEGMENTS): its live messages are counted here and in
+/* A COLD segment (store_cold.c, COLD SEGMENTS): its live messages are counted here and in
  * their subjects, their entries are not in memory until a question needs them (thaw). */
 typedef struct StoreCold {
     uint32_t tag;             /* the backend's name for it (file: the segment number) */
@@ -120,7 +123,7 @@ typedef struct StoreFileSlot {
 int store_files_get(StoreFiles *p, StoreFileSlot *slot, const char *path, int flags, GError **error);
 void store_files_drop(StoreFiles *p, StoreFileSlot *slot);
 
-/* The generic index operations the backends use (store_index.c). */
+/* The generic index operations the backends use (store_index.c; the cold ones store_cold.c). */
 void store_index_init(Store *s, Env *env, const char *name, const StoreBackend *be);
 void store_index_clear(Store *s);
 /* Add a live entry for seq (>= last_seq + 1; a gap becomes deleted seqs). */
@@ -157,5 +160,37 @@ void store_index_truncate(Store *s, uint64_t last);
 uint64_t store_index_floor(Store *s, uint64_t floor);
 StoreEntry *store_index_get(Store *s, uint64_t seq); /* NULL if deleted/out of range */
 const char *store_index_subject(Store *s, uint32_t id);
+
+/* --- between the two halves of the generic store: store_index.c and store_cold.c only --- */
+
+static inline StoreCold *cold_at(const Store *s, guint i) { return s->cold->pdata[i]; }
+static inline uint64_t loaded_msgs(const Store *s) { return s->msgs - s->cold_msgs; }
+/* The loaded entry of seq, base <= seq <= last_seq (live or not). */
+static inline StoreEntry *entry_at(Store *s, uint64_t seq) { return &g_array_index(s->entries, StoreEntry, seq - s->base); }
+
+/* --- store_cold.c --- */
+void store_cold_free(gpointer c);
+/* The cold segment whose seq range [lo, hi] holds seq (not necessarily live), or NULL. */
+StoreCold *store_cold_find(const Store *s, uint64_t seq);
+/* COLD READS: c's entries [lo, hi], decoded once and kept. NULL: the backend could not hand
+ * them back, c was thawed (its messages lost) and freed; ask the loaded index again. */
+const StoreEntry *store_cold_read(Store *s, StoreCold *c);
+/* A floor over the cold segments; returns how many cold messages left. */
+uint64_t store_cold_floor(Store *s, uint64_t floor);
+/* COLD READS for one subject that straddles `from`: its next seq >= from, or its count. */
+bool store_cold_subject_from(Store *s, StoreSubject *sj, uint64_t from, bool count, uint64_t *out);
+/* store_check_invariants' half for the cold segments: asserts theirs, adds their bytes and
+ * messages with headers to *bytes and *hdr_msgs. */
+void store_cold_check(Store *s, uint64_t *bytes, uint64_t *hdr_msgs);
+
+/* --- store_index.c --- */
+size_t store_subject_lower_bound(const StoreSubject *sj, uint64_t seq);
+uint64_t store_subject_next_from(const StoreSubject *sj, uint64_t from);
+/* A subject with no live message left, loaded or cold, goes (its id is reused). */
+void store_subject_release(Store *s, StoreSubject *sj);
+/* first_seq after a change at the front. */
+void store_index_first_fix(Store *s);
+/* When nothing loaded is live, or the dead front grows past half the array, cut it off. */
+void store_index_trim(Store *s);
 
 #endif

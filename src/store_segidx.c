@@ -27,7 +27,7 @@
  *      end-4   4  CRC32C of every byte before it
  *   The SUMMARY (header fields 80-127 and the per-subject counts) answers what a stream's
  *   state and its subjects' counts need without the message section: a segment whose
- *   messages nobody asked for stays COLD (store_index.c, COLD SEGMENTS), its messages never
+ *   messages nobody asked for stays COLD (store_cold.c, COLD SEGMENTS), its messages never
  *   decoded.
  *   A message costs 5-12 bytes here against its whole record in the segment (36 bytes plus
  *   subject, headers and payload), and no CRC of its payload at start-up.

@@ -10,7 +10,7 @@
  *   segidx_decode(p, len, x, e)   verify magic, version, lengths and CRC, parse the header,
  *                                 the summary, runs and subjects; the messages are walked
  *                                 with segidx_next_msg (no array of them is built), or not at
- *                                 all while the segment stays cold (store_index.c)
+ *                                 all while the segment stays cold (store_cold.c)
  */
 #ifndef MINIJET_STORE_SEGIDX_H
 #define MINIJET_STORE_SEGIDX_H
