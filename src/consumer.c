@@ -29,11 +29,21 @@
  *   WHY NOT ONE TIMER PER MESSAGE: +WPI and -NAK move deadlines constantly; rescheduling one
  *   timer is cheaper than cancelling thousands, and the scan keeps the redeliveries in order.
  *
+ * MAX DELIVER (nats-server 2.9.10's bookkeeping, which a client sees in CONSUMER.INFO)
+ *   A message whose max_deliver-th delivery went unacknowledged is given up when it comes up
+ *   for redelivery: one MAX_DELIVERIES advisory, out of pending (num_ack_pending), never sent
+ *   again. nats-server keeps its redelivery count (o.rdc) though, so it stays in
+ *   num_redelivered, and the ack floor does not move for it: the floor moves on acks only.
+ *   gave_up remembers those seqs; an ack that still comes for one forgets it (and, as in
+ *   nats-server, acknowledges the message to the stream: a work queue removes it).
+ *
  * LIMITATIONS
  *   sample_freq is accepted and echoed but no ack-sampling metrics are published. Consumer
  *   state is saved LIMIT_CONSUMER_SAVE_DELAY_NS after a change (and at shutdown), so a power
  *   cut can forget the last acks of that window: those messages are delivered again, never
- *   lost (at-least-once). Ephemeral consumers are not persisted at all.
+ *   lost (at-least-once). Ephemeral consumers are not persisted at all. gave_up is not
+ *   persisted or replicated: after a restart or a new leader the given-up messages leave
+ *   num_redelivered (nats-server keeps them).
  */
 #include "consumer_int.h"
 
@@ -155,6 +165,7 @@ static void advisory(Consumer *c, const char *prefix, const char *type, const Pe
     if (dseq != 0) jsonu_add_int(b, "consumer_seq", (int64_t)dseq);
     jsonu_add_int(b, "stream_seq", (int64_t)p->sseq);
     jsonu_add_int(b, "deliveries", (int64_t)deliveries);
+    if (stream_domain(c->st) != NULL) jsonu_add_string(b, "domain", stream_domain(c->st));
     json_builder_end_object(b);
     g_autofree char *json = jsonu_builder_to_string(b);
     g_autofree char *subject = g_strdup_printf("%s.%s.%s", prefix, stream_name(c->st), c->name);
@@ -220,12 +231,21 @@ static void remove_pending(Consumer *c, Pending *p) {
     g_tree_remove(c->pending, &p->sseq); /* frees p */
 }
 
+/* Forget a given-up seq (MAX DELIVER); TRUE if it was one. */
+static bool forget_gave_up(Consumer *c, uint64_t sseq) {
+    return c->gave_up != NULL && g_hash_table_remove(c->gave_up, GSIZE_TO_POINTER(sseq));
+}
+
 /* Acknowledge one stream sequence (explicit, or TERM); FALSE if it was not pending. */
 static bool ack_one(Consumer *c, uint64_t sseq) {
     Pending *p = g_tree_lookup(c->pending, &sseq);
-    if (p == NULL) return false;
+    if (p == NULL) return forget_gave_up(c, sseq);
     remove_pending(c, p);
     return true;
+}
+
+static gboolean gave_up_le(gpointer key, gpointer value, gpointer limit) {
+    return GPOINTER_TO_SIZE(key) <= GPOINTER_TO_SIZE(limit);
 }
 
 static gboolean collect_le(gpointer key, gpointer value, gpointer data) {
@@ -252,6 +272,7 @@ static void process_ack(Consumer *c, uint64_t sseq, uint64_t dseq, GArray *acked
             uint64_t s = g_array_index(seqs, uint64_t, i);
             ack_one(c, s);
         }
+        if (c->gave_up != NULL) g_hash_table_foreach_remove(c->gave_up, gave_up_le, GSIZE_TO_POINTER(sseq));
         /* acking N acks everything up to N, even what was not pending (delivered filtered) */
         for (uint64_t s = c->floor_sseq + 1; s <= sseq; s++) g_array_append_val(acked, s);
         c->floor_sseq = MAX(c->floor_sseq, sseq);
@@ -333,6 +354,8 @@ static void on_ack(void *ctx, const ServerMsg *m) {
         /* LAB(4) stub: (void)nak_delay; */
         Pending *p = g_tree_lookup(c->pending, &sseq);
         if (p != NULL) {
+            advisory(c, "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED", "io.nats.jetstream.advisory.v1.nak", p, dseq,
+                     deliveries);
             int64_t delay = nak_delay(body, len);
             if (delay > 0) {
                 if (p->queued) {
@@ -386,12 +409,13 @@ static StoreMsg *next_msg(Consumer *c, uint64_t *deliveries, bool *stalled) {
         if (p == NULL) continue;
         p->queued = false;
         if (c->cfg->max_deliver > 0 && p->deliveries >= (uint64_t)c->cfg->max_deliver) {
-            /* given up: tell a dead-letter watcher, stop tracking (the floor may move) */
+            /* given up: tell a dead-letter watcher, stop tracking; see MAX DELIVER */
             Pending copy = *p;
             advisory(c, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES", "io.nats.jetstream.advisory.v1.max_deliver",
                      &copy, 0, p->deliveries);
             remove_pending(c, p);
-            consumer_update_floor(c);
+            if (c->gave_up == NULL) c->gave_up = g_hash_table_new(g_direct_hash, g_direct_equal);
+            g_hash_table_add(c->gave_up, GSIZE_TO_POINTER(sseq));
             save_soon(c);
             continue;
         }
@@ -629,6 +653,8 @@ void consumer_on_removed(Consumer *c) {
     gpointer data[2] = {c, gone};
     g_tree_foreach(c->pending, collect_gone, data);
     for (guint i = 0; i < gone->len; i++) ack_one(c, g_array_index(gone, uint64_t, i));
+    if (c->gave_up != NULL && s.first_seq > 0) /* below the stream's first: gone for good */
+        g_hash_table_foreach_remove(c->gave_up, gave_up_le, GSIZE_TO_POINTER(s.first_seq - 1));
     if (c->sseq_next < s.first_seq) {
         c->sseq_next = s.first_seq;
         if (c->last_per_subject_seqs != NULL) c->last_per_subject_resume = MAX(c->last_per_subject_resume, s.first_seq);
@@ -664,7 +690,7 @@ void consumer_numbers(Consumer *c, ConsumerNumbers *n) {
         .last_delivered_ns = c->last_delivered_wall_ns,
         .last_ack_ns = c->last_ack_wall_ns,
         .num_ack_pending = (uint64_t)g_tree_nnodes(c->pending),
-        .num_redelivered = c->num_redelivered,
+        .num_redelivered = c->num_redelivered + (c->gave_up != NULL ? g_hash_table_size(c->gave_up) : 0),
         .num_waiting = consumer_pull_num_waiting(c),
         .num_pending = consumer_num_pending(c),
         .push_bound = c->cfg->deliver_subject != NULL && consumer_push_bound(c),
@@ -880,6 +906,9 @@ void consumer_update(Consumer *c, ConsumerConfig *cfg) {
     /* nats-server accepts a lower max_ack_pending while more is pending: delivery pauses
      * (the check in pick_next) until acks bring the count under the new limit. */
     c->pending_over_max = g_tree_nnodes(c->pending);
+    /* nats-server 2.9.10 lets an update change the filter subject (checkNewConsumerConfig has
+     * no rule against it): the cursor stays, what lies ahead is counted under the new one */
+    if (g_strcmp0(old->filter_subject, cfg->filter_subject) != 0) c->num_pending_cache_valid = false;
     consumer_push_reconfigured(c, old);
     consumer_pull_reconfigured(c);
     consumer_config_free(old);
@@ -898,6 +927,7 @@ static void consumer_stop(Consumer *c, const char *why) {
     env_timer_cancel(c->env, c->replay_timer);
     g_queue_clear(&c->redeliver_queue);
     g_tree_destroy(c->pending);
+    if (c->gave_up != NULL) g_hash_table_destroy(c->gave_up);
     if (c->last_per_subject_seqs != NULL) g_array_free(c->last_per_subject_seqs, TRUE);
     g_free(c->state_reset);
     consumer_config_free(c->cfg);

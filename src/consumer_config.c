@@ -256,7 +256,6 @@ bool consumer_config_check_update(const ConsumerConfig *a, const ConsumerConfig 
     else if ((a->deliver_subject == NULL) != (b->deliver_subject == NULL))
         what = a->deliver_subject == NULL ? "can not update pull consumer to push based"
                                           : "can not update push consumer to pull based";
-    else if (g_strcmp0(a->filter_subject, b->filter_subject) != 0) what = "filter subject can not be updated";
     if (what != NULL) {
         mj_js_error(error, MJ_ERR_JS_CONSUMER_CREATE, "%s", what);
         return false;

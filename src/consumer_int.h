@@ -41,6 +41,9 @@ struct Consumer {
                                    * that many may stay pending until acks bring it down */
     GQueue redeliver_queue;       /* sseqs (GSIZE_TO_POINTER) to redeliver, in order */
     uint64_t num_redelivered;     /* pending entries with deliveries > 1 */
+    GHashTable *gave_up;          /* sseqs (GSIZE_TO_POINTER) dropped at max_deliver and not
+                                   * acked since: still in num_redelivered (consumer.c, MAX
+                                   * DELIVER); NULL until the first */
     GArray *last_per_subject_seqs; /* deliver_policy last_per_subject: seqs still to send
                                     * first, or NULL */
     guint last_per_subject_pos;

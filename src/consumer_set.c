@@ -308,9 +308,8 @@ Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg_in, GError **er
         }
     }
     g_autofree char *gen = NULL;
-    if (name == NULL) {
+    if (name == NULL) { /* the config keeps no name: nats-server 2.9.10 echoes none for these */
         gen = random_name(set);
-        cfg->name = g_strdup(gen);
         name = gen;
     }
     g_autofree char *nm = g_strdup(name);

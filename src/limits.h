@@ -120,6 +120,7 @@ G_STATIC_ASSERT(LIMIT_FLUSH_EARLY_BYTES < LIMIT_MAX_PENDING_BYTES);
 #define LIMIT_STREAM_DESCRIPTION_BYTES 4096      /* nats-server JSMaxDescriptionLen */
 #define LIMIT_STREAM_SUBJECTS_COUNT 1024         /* subjects in one stream config */
 #define LIMIT_STREAM_DUPLICATE_WINDOW_NS (120LL * 1000000000LL) /* default dedup window: 2 min */
+#define LIMIT_STREAM_MIN_WINDOW_NS (100LL * 1000000LL) /* max_age and the dedup window: >= 100 ms when set */
 #define LIMIT_STREAM_HEADER_BYTES 65535          /* a stored message's header block (10097) */
 #define LIMIT_STREAM_MSG_ID_BYTES 1024           /* a Nats-Msg-Id longer than this is not remembered */
 #define LIMIT_STREAM_AGE_TIMER_MIN_NS (1000000LL) /* max_age sweeps are at least 1 ms apart */

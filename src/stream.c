@@ -325,6 +325,7 @@ Store *stream_store(Stream *st) { return st->store; }
 const char *stream_name(Stream *st) { return st->cfg->name; }
 Server *stream_server(Stream *st) { return st->srv; }
 Env *stream_env(Stream *st) { return st->env; }
+const char *stream_domain(Stream *st) { return st->host.domain; }
 const char *stream_dir(Stream *st) { return st->dir; }
 void stream_need_flush(Stream *st) {
     stream_account(st);

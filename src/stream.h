@@ -111,6 +111,7 @@ Store *stream_store(Stream *st);
 const char *stream_name(Stream *st);
 Server *stream_server(Stream *st);
 Env *stream_env(Stream *st);
+const char *stream_domain(Stream *st); /* the JetStream domain, NULL = none */
 const char *stream_dir(Stream *st);     /* <streams_dir>/<name> */
 void stream_need_flush(Stream *st);     /* group commit: records or removals to make durable */
 /* Report the store's byte count to the host's account if it changed since the last report

@@ -190,6 +190,10 @@ bool stream_config_validate(StreamConfig *c, GError **error) {
         else
             c->duplicate_window_ns = LIMIT_STREAM_DUPLICATE_WINDOW_NS;
     }
+    if (c->max_age_ns > 0 && c->max_age_ns < LIMIT_STREAM_MIN_WINDOW_NS) {
+        mj_js_error(error, MJ_ERR_JS_STREAM_INVALID_CONFIG, "max age needs to be >= 100ms");
+        return false;
+    }
     if (c->duplicate_window_ns < 0) {
         mj_js_error(error, MJ_ERR_JS_STREAM_INVALID_CONFIG, "duplicates window can not be negative");
         return false;
@@ -197,6 +201,10 @@ bool stream_config_validate(StreamConfig *c, GError **error) {
     if (c->max_age_ns > 0 && c->duplicate_window_ns > c->max_age_ns) {
         mj_js_error(error, MJ_ERR_JS_STREAM_INVALID_CONFIG,
                     "duplicates window can not be larger then max age");
+        return false;
+    }
+    if (c->duplicate_window_ns > 0 && c->duplicate_window_ns < LIMIT_STREAM_MIN_WINDOW_NS) {
+        mj_js_error(error, MJ_ERR_JS_STREAM_INVALID_CONFIG, "duplicates window needs to be >= 100ms");
         return false;
     }
     if (c->max_age_ns < 0) {
@@ -220,7 +228,8 @@ bool stream_config_validate(StreamConfig *c, GError **error) {
         mj_js_error(error, MJ_ERR_JS_STREAM_INVALID_CONFIG, "roll-ups require the purge permission");
         return false;
     }
-    if (c->sealed) { /* a sealed stream is frozen: nothing in, nothing out */
+    if (c->sealed) { /* a sealed stream is frozen: nothing in, nothing out, nothing ages out */
+        c->max_age_ns = 0;
         c->discard = DISCARD_NEW;
         c->deny_delete = true;
         c->deny_purge = true;
@@ -233,6 +242,8 @@ bool stream_config_check_update(const StreamConfig *old, StreamConfig *upd, GErr
     const char *why = NULL;
     if (strcmp(old->name, upd->name) != 0)
         why = "stream configuration name must match original";
+    else if (old->max_consumers != upd->max_consumers)
+        why = "stream configuration update can not change MaxConsumers";
     else if (old->storage != upd->storage)
         why = "stream configuration update can not change storage type";
     else if (old->retention != upd->retention)

@@ -443,3 +443,65 @@ ctest("workqueue and interest retention remove acked messages", async () => {
   await mb.ackAck();
   assert.equal((await jsm.streams.info("INT")).state.messages, 0);
 });
+
+ctest("dead letter after max_deliver: nak and max-deliveries advisories; the given-up message stays in num_redelivered and holds the ack floor", async () => {
+  const { nc, jsm, js } = await setup("DLQ", ["dlq.>"]);
+  const naks = nc.subscribe("$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.DLQ.dlq");
+  const maxd = nc.subscribe("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.DLQ.dlq");
+  await nc.flush();
+  await jsm.consumers.add("DLQ", { durable_name: "dlq", ack_policy: AckPolicy.Explicit, max_deliver: 2 });
+  await js.publish("dlq.a", sc.encode("poison"));
+  const c = await js.consumers.get("DLQ", "dlq");
+  for (let i = 1; i <= 2; i++) {
+    const m = await c.next({ expires: 2000 });
+    assert.ok(m, `delivery ${i}`);
+    assert.equal(m.info.redeliveryCount, i);
+    m.nak();
+  }
+  assert.equal(await c.next({ expires: 1000 }), null); // given up: not sent a third time
+  const nakBodies = (await takeN(naks, 2, "nak advisories")).map((m) => JSON.parse(sc.decode(m.data)));
+  assert.deepEqual(nakBodies.map((b) => [b.type, b.stream, b.consumer, b.consumer_seq, b.stream_seq, b.deliveries]), [
+    ["io.nats.jetstream.advisory.v1.nak", "DLQ", "dlq", 1, 1, 1],
+    ["io.nats.jetstream.advisory.v1.nak", "DLQ", "dlq", 2, 1, 2],
+  ]);
+  const md = JSON.parse(sc.decode((await takeN(maxd, 1, "max deliveries advisory"))[0].data));
+  assert.deepEqual([md.type, md.stream, md.consumer, md.stream_seq, md.deliveries],
+    ["io.nats.jetstream.advisory.v1.max_deliver", "DLQ", "dlq", 1, 2]);
+  let info = await jsm.consumers.info("DLQ", "dlq");
+  assert.equal(info.num_ack_pending, 0);
+  assert.equal(info.num_redelivered, 1);
+  assert.equal(info.num_pending, 0);
+  assert.deepEqual([info.delivered.consumer_seq, info.delivered.stream_seq], [2, 1]);
+  assert.deepEqual([info.ack_floor.consumer_seq, info.ack_floor.stream_seq], [0, 0]);
+  // the next message acked leaves nothing pending: the floor jumps to what was delivered
+  await js.publish("dlq.a", sc.encode("fine"));
+  const ok = await c.next({ expires: 2000 });
+  assert.equal(sc.decode(ok.data), "fine");
+  assert.ok(await ok.ackAck());
+  info = await jsm.consumers.info("DLQ", "dlq");
+  assert.deepEqual([info.ack_floor.consumer_seq, info.ack_floor.stream_seq], [3, 2]);
+  assert.equal(info.num_redelivered, 1);
+  await jsm.streams.delete("DLQ");
+});
+
+ctest("re-adding a durable with another filter subject updates it; an ephemeral's config has no name", async () => {
+  const { jsm, js } = await setup("REFILT", ["rf.>"]);
+  await publishN(js, "rf.a", 2, "a");
+  await publishN(js, "rf.b", 3, "b");
+  const cfg = { durable_name: "d", ack_policy: AckPolicy.Explicit };
+  let ci = await jsm.consumers.add("REFILT", { ...cfg, filter_subject: "rf.a" });
+  assert.equal(ci.num_pending, 2);
+  ci = await jsm.consumers.add("REFILT", { ...cfg, filter_subject: "rf.b" });
+  assert.equal(ci.config.filter_subject, "rf.b");
+  assert.equal(ci.num_pending, 3);
+  const c = await js.consumers.get("REFILT", "d");
+  const got = await fetchAll(c, 3, "after the filter change");
+  assert.deepEqual(got.map((m) => sc.decode(m.data)), ["b1", "b2", "b3"]);
+  await assert.rejects(jsm.consumers.add("REFILT", { ...cfg, ack_policy: AckPolicy.None, filter_subject: "rf.b" }),
+    (e) => e.api_error && e.api_error.err_code === 10012 && e.api_error.description === "ack policy can not be updated");
+  const eph = await jsm.consumers.add("REFILT", { ack_policy: AckPolicy.Explicit, inactive_threshold: nanos(5000) });
+  assert.ok(eph.name.length > 0);
+  assert.equal(eph.config.name, undefined);
+  assert.equal((await jsm.consumers.info("REFILT", eph.name)).config.name, undefined);
+  await jsm.streams.delete("REFILT");
+});

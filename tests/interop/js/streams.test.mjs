@@ -396,3 +396,40 @@ test("long subjects: 1500 tokens and 4000 bytes, core and JetStream", { timeout:
     await t.done();
   }
 });
+
+test("update rules: sealing zeroes max_age; max_consumers is fixed; work queue pull needs acks", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const t = await setup();
+  try {
+    // max_age and the dedup window, when set, are at least 100 ms
+    let e = await apiError(t.jsm.streams.add({ name: "AGE", subjects: ["age"], max_age: nanos(50) }));
+    assert.deepEqual([e.err_code, e.description], [10052, "max age needs to be >= 100ms"]);
+    e = await apiError(t.jsm.streams.add({ name: "AGE", subjects: ["age"], duplicate_window: nanos(50) }));
+    assert.deepEqual([e.err_code, e.description], [10052, "duplicates window needs to be >= 100ms"]);
+    // an object store's bucket has a ttl (max_age, in ns as nats.js passes it); os.seal()
+    // updates its stream sealed, and nats-server 2.9.10 then clears max_age along with the
+    // other seal adjustments
+    const os = await t.js.views.os("sealme", { ttl: DAY_NS });
+    assert.equal((await os.status()).ttl, DAY_NS);
+    await os.putBlob({ name: "a" }, sc.encode("x"));
+    const st = await os.seal();
+    assert.equal(st.sealed, true);
+    const cfg = (await t.jsm.streams.info("OBJ_sealme")).config;
+    assert.equal(cfg.max_age, 0);
+    assert.equal(cfg.discard, "new");
+    assert.equal(cfg.deny_delete, true);
+    assert.equal(cfg.deny_purge, true);
+    assert.equal(cfg.allow_rollup_hdrs, false);
+
+    await t.jsm.streams.add({ name: "MC", subjects: ["mc.>"] });
+    e = await apiError(t.jsm.streams.update("MC", { subjects: ["mc.>"], max_consumers: 5 }));
+    assert.equal(e.err_code, 10052);
+    assert.equal(e.description, "stream configuration update can not change MaxConsumers");
+
+    await t.jsm.streams.add({ name: "WQP", subjects: ["wqp.>"], retention: "workqueue" });
+    const e2 = await apiError(t.jsm.consumers.add("WQP", { durable_name: "n", ack_policy: "none" }));
+    assert.equal(e2.err_code, 10084);
+    assert.equal(e2.description, "consumer in pull mode requires ack policy");
+  } finally {
+    await t.done();
+  }
+});
