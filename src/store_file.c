@@ -724,7 +724,11 @@ static gboolean file_append(Store *s, uint64_t seq, StoreEntry *e, const char *s
  *   except when a failed flush truncates the active segment (rollback). The tail only ever
  *   receives bytes AFTER their pwrite (and, with SYNC_ALWAYS, their fsync) succeeded, so it
  *   never holds a record that a rollback took back; rollback empties the read-ahead block in
- *   case it read the bytes being cut off. A removed segment takes its cached bytes with it.
+ *   case it read the bytes being cut off. The read-ahead block keeps only bytes below the
+ *   segment's log end (`size`): past it the active segment's file holds preallocated zeros
+ *   (PREALLOCATION) that a later write fills, and a block that kept them served those zeros
+ *   for the records written there ("bad magic" for a message on disk, once the tail cache had
+ *   moved to the next segment). A removed segment takes its cached bytes with it.
  *   Whether a seq is live is the index's business, not the cache's: a deleted or purged
  *   message is never looked up. After a crash the cache is gone with the process, and
  *   recovery rebuilds everything from what is on disk.
@@ -769,7 +773,7 @@ static StoreMsg *file_load(Store *s, uint64_t seq, const StoreEntry *e, GError *
             if (n < 0) return NULL;
             fs->ra_seg = no;
             fs->ra_off = off;
-            fs->ra_len = (size_t)n;
+            fs->ra_len = (size_t)MIN((uint64_t)n, g->size > off ? g->size - off : 0); /* never past the log's end */
             ok = rec_parse(fs->ra, fs->ra_len, &r, &why);
             if (ok == 0 && fs->ra_len == LIMIT_STORE_READ_AHEAD_BYTES && r.size > fs->ra_len && why &&
                 strcmp(why, "short record") == 0) { /* bigger than a block: a buffer of its own */
