@@ -1319,8 +1319,10 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   - An open still reads every index file whole to check its CRC32C (which covers the
  *     message section a cold segment does not decode): ~5-12 bytes per message from the page
  *     cache, through one 64 KiB buffer (seg_index_head), no entry and no allocation per file.
- *     An index replayed eagerly (a segment after a scanned one, or after tombstones that
- *     thawed what came before: COLD SEGMENTS, LIMITATIONS) costs an entry per message as before.
+ *     An index replayed eagerly (a segment after a scanned one, or after a tombstone whose cold
+ *     segment could not be read and was thawed as lost) costs an entry per message as before.
+ *     Tombstones of older messages no longer thaw anything: they change the cold segments they
+ *     fall in (store_cold.c, COLD CHANGES), at the open as later.
  *   - A cold segment's index file is read again at its thaw and must be the very file the
  *     open verified (its CRC); if it is not, its messages are counted lost until the next
  *     open, which scans the segment (the file is removed).
@@ -1526,8 +1528,8 @@ static StoreCold *seg_cold_new(Store *s, Segment *g, const SegIdx *x, uint32_t c
     StoreCold *c = g_new0(StoreCold, 1);
     c->tag = g->no;
     c->check = check;
-    c->lo = x->lo;
-    c->hi = x->hi;
+    c->span_lo = c->lo = x->lo;
+    c->span_hi = c->hi = x->hi;
     c->lo_ts_ns = x->lo_ts_ns;
     c->hi_ts_ns = x->hi_ts_ns;
     c->msgs = x->msgs;
@@ -1555,7 +1557,8 @@ static void seg_index_freeze(Store *s, Segment *g, const SegIdx *x, uint32_t che
 
 /* THAW (the backend's half of store_index_thaw_from): read segment c->tag's index file again,
  * require the very file the open verified (its CRC), and fill out[] with its listed messages,
- * checking each against the summary the store counted. */
+ * checking them against the file's own summary, the one the store counted when c went cold
+ * (what left since, the store takes away: COLD CHANGES in store_cold.c). */
 static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError **error) {
     FileStore *fs = FS(s);
     g_autofree char *ipath = idx_path(fs, c->tag);
@@ -1569,35 +1572,38 @@ static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError 
         return FALSE;
     }
     const char *why = NULL;
-    if (x.seg_no != c->tag || get32(p + len - 4) != c->check || x.msgs != c->msgs || x.subjects->len != c->nsubjects)
+    if (x.seg_no != c->tag || get32(p + len - 4) != c->check || x.lo != c->span_lo || x.hi != c->span_hi ||
+        x.subjects->len != c->nsubjects)
         why = "it is not the file the open read";
+    const SegIdxSubject *sum = why == NULL ? (const SegIdxSubject *)x.subject_msgs->data : NULL;
     g_autofree uint64_t *per_subject = g_new0(uint64_t, c->nsubjects + 1);
     g_autofree uint64_t *last = g_new0(uint64_t, c->nsubjects + 1); /* per subject its last seq so far */
     uint64_t n = 0, nbytes = 0, hdr = 0;
     SegIdxMsg m;
     gboolean bad = FALSE;
     while (why == NULL && segidx_next_msg(&x, &m, &bad)) {
-        if (m.seq < c->lo || m.seq > c->hi) {
+        if (m.seq < x.lo || m.seq > x.hi) {
             bad = TRUE;
             break;
         }
-        out[m.seq - c->lo] = (StoreEntry){.loc = ((uint64_t)c->tag << 32) | m.off, .ts_ns = m.ts_ns,
-                                          .subject_id = c->subjects[m.subject].sj->id, .has_hdr = m.has_hdr,
-                                          .bytes = m.bytes};
-        if ((n == 0 && (m.seq != c->lo || m.ts_ns != c->lo_ts_ns)) ||
-            (per_subject[m.subject] == 0 && m.seq != c->subjects[m.subject].first))
+        const StoreSubject *sj = c->subjects[m.subject].sj; /* NULL: none of it left while cold */
+        out[m.seq - x.lo] = (StoreEntry){.loc = ((uint64_t)c->tag << 32) | m.off, .ts_ns = m.ts_ns,
+                                         .subject_id = sj ? sj->id : STORE_SUBJECT_NONE, .has_hdr = m.has_hdr,
+                                         .bytes = m.bytes};
+        if ((n == 0 && (m.seq != x.lo || m.ts_ns != x.lo_ts_ns)) ||
+            (per_subject[m.subject] == 0 && m.seq != sum[m.subject].first))
             bad = TRUE;
         n++;
         nbytes += m.bytes;
         hdr += m.has_hdr;
         per_subject[m.subject]++;
         last[m.subject] = m.seq;
-        if (m.seq == c->hi && m.ts_ns != c->hi_ts_ns) bad = TRUE;
+        if (m.seq == x.hi && m.ts_ns != x.hi_ts_ns) bad = TRUE;
     }
     for (guint k = 0; why == NULL && k < c->nsubjects; k++)
-        if (per_subject[k] != c->subjects[k].msgs || last[k] != c->subjects[k].last) bad = TRUE;
-    if (why == NULL && !bad && n > 0 && out[c->hi - c->lo].bytes == 0) bad = TRUE; /* the last listed is hi */
-    if (why == NULL && (bad || n != c->msgs || nbytes != c->bytes || hdr != c->hdr_msgs))
+        if (per_subject[k] != sum[k].msgs || last[k] != sum[k].last) bad = TRUE;
+    if (why == NULL && !bad && n > 0 && out[x.hi - x.lo].bytes == 0) bad = TRUE; /* the last listed is hi */
+    if (why == NULL && (bad || n != x.msgs || nbytes != x.bytes || hdr != x.hdr_msgs))
         why = "its messages do not match its summary";
     segidx_clear(&x);
     if (why == NULL) return TRUE;
@@ -1714,7 +1720,7 @@ static uint64_t seg_index_replay(Store *s, Recovery *rc, Segment *g, uint64_t si
     if (cold && store_index_can_freeze(s, x.lo)) {
         seg_index_freeze(s, g, &x, check);
     } else {
-        if (cold && (stale = seg_index_msgs(s, ipath, check, &x, &bytes, per_subject)) != NULL) { /* the tombstones thawed what came before */
+        if (cold && (stale = seg_index_msgs(s, ipath, check, &x, &bytes, per_subject)) != NULL) { /* a tombstone's lost read thawed what came before */
             env_log(s->env, ENV_LOG_WARN, "store %s: %s does not match %s (%s), scanning the segment", s->name, ipath,
                     path, stale);
             if (g->runs) g_array_set_size(g->runs, 0); /* the scan notes them again (replaying them twice is harmless) */

@@ -24,9 +24,12 @@
  *   append O(1) amortized; load O(1); delete O(log k + k) worst case for a subject with k
  *   messages (O(1) for its oldest, the usual case: limits drop old data); count for a
  *   literal subject O(log k); a wildcard filter walks the matching subjects (few subjects)
- *   or the entries from the start seq (many subjects), see store_next_seq.
+ *   or the entries from the start seq (many subjects), see store_next_seq. A delete in a cold
+ *   segment decodes that segment once (then O(1) while it stays in the read list; COLD
+ *   CHANGES in store_cold.c).
  *   Memory: 24 bytes per loaded seq + 8 per loaded live message + the records (memory
- *   backend); a cold segment costs its summary (~100 bytes + 32 per subject in it).
+ *   backend); a cold segment costs its summary (~100 bytes + 32 per subject in it, + 8 per
+ *   message deleted from its middle while cold).
  *
  * INVARIANTS: see store.h; store_check_invariants asserts them.
  */
@@ -279,11 +282,11 @@ void store_index_trim(Store *s) {
 
 StoreEntry *store_index_get(Store *s, uint64_t seq) {
     if (seq < s->first_seq || seq > s->last_seq) return NULL;
-    if (seq < s->base) { /* a cold seq: COLD READS (a change thaws first: store_index_del) */
+    if (seq < s->base) { /* a cold seq: COLD READS (a change: store_index_del) */
         StoreCold *c = store_cold_find(s, seq);
         if (c == NULL) return NULL; /* between cold segments: deleted */
         const StoreEntry *read = store_cold_read(s, c);
-        if (read != NULL) return read[seq - c->lo].bytes ? (StoreEntry *)&read[seq - c->lo] : NULL;
+        if (read != NULL) return read[seq - c->span_lo].bytes ? (StoreEntry *)&read[seq - c->span_lo] : NULL;
         if (seq < s->base) return NULL;
     }
     StoreEntry *e = entry_at(s, seq);
@@ -354,7 +357,11 @@ void store_index_raise_last(Store *s, uint64_t last) {
 }
 
 gboolean store_index_del(Store *s, uint64_t seq, StoreEntry *out) {
-    if (seq < s->base && seq >= s->first_seq && store_cold_find(s, seq) != NULL) store_index_thaw_from(s, seq);
+    if (seq < s->base && seq >= s->first_seq) { /* a cold seq: its segment changes cold (COLD CHANGES) */
+        StoreCold *c = store_cold_find(s, seq);
+        int r = c != NULL ? store_cold_del(s, c, seq, out) : 0;
+        if (r >= 0) return r > 0;
+    }
     StoreEntry *e = store_index_get(s, seq);
     if (e == NULL) return FALSE;
     *out = *e;
@@ -492,7 +499,7 @@ static uint64_t next_any(Store *s, uint64_t from) {
         const StoreEntry *read = store_cold_read(s, c); /* COLD READS: its hi is live, so found */
         if (read == NULL) break; /* the read failed: c was thawed, what is left is loaded */
         for (uint64_t q = from; q <= c->hi; q++)
-            if (read[q - c->lo].bytes) return q;
+            if (read[q - c->span_lo].bytes) return q;
     }
     for (uint64_t q = MAX(from, s->base); loaded_msgs(s) > 0 && q <= s->last_seq; q++)
         if (entry_at(s, q)->bytes) return q;
@@ -537,7 +544,7 @@ uint64_t store_next_seq_with_headers(Store *s, uint64_t from_seq) {
         const StoreEntry *read = store_cold_read(s, c);
         if (read == NULL) return store_next_seq_with_headers(s, from_seq); /* c thawed: ask again */
         for (uint64_t q = MAX(from, c->lo); q <= c->hi; q++)
-            if (read[q - c->lo].bytes && read[q - c->lo].has_hdr) return q;
+            if (read[q - c->span_lo].bytes && read[q - c->span_lo].has_hdr) return q;
     }
     for (uint64_t q = MAX(from, s->base); loaded_msgs(s) > 0 && q <= s->last_seq; q++) {
         const StoreEntry *e = entry_at(s, q);
@@ -610,7 +617,7 @@ uint64_t store_count(Store *s, const char *filter, uint64_t from_seq) {
             }
             const StoreEntry *read = store_cold_read(s, c); /* COLD READS */
             if (read == NULL) return store_count(s, filter, from_seq); /* c thawed: ask again */
-            for (uint64_t q = from; q <= c->hi; q++) n += read[q - c->lo].bytes != 0;
+            for (uint64_t q = from; q <= c->hi; q++) n += read[q - c->span_lo].bytes != 0;
         }
         return n + count_loaded_from(s, from);
     }
@@ -679,7 +686,7 @@ uint64_t store_seq_for_time(Store *s, int64_t ts_ns) {
         const StoreEntry *read = store_cold_read(s, c); /* COLD READS: its hi reaches ts_ns */
         if (read == NULL) return store_seq_for_time(s, ts_ns); /* c thawed: ask again */
         for (uint64_t q = c->lo; q <= c->hi; q++)
-            if (read[q - c->lo].bytes && read[q - c->lo].ts_ns >= ts_ns) return q;
+            if (read[q - c->span_lo].bytes && read[q - c->span_lo].ts_ns >= ts_ns) return q;
     }
     uint64_t lo = MAX(s->first_seq, s->base), hi = s->last_seq + 1; /* timestamps never decrease with seq */
     while (loaded_msgs(s) > 0 && lo < hi) {
@@ -742,28 +749,35 @@ uint64_t store_purge(Store *s, const StorePurge *req, GError **error) {
         if (req->seq > 0 && req->seq < floor) floor = req->seq;
         return store_compact(s, floor, error);
     }
-    /* A filtered purge: collect the matching seqs, drop the newest `keep`, delete the rest
-     * (the matching subjects' cold messages are thawed first: they are deleted one by one). */
-    uint64_t cold_from = G_MAXUINT64;
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init(&it, s->subjects);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        const StoreSubject *sj = v;
-        if (sj->cold > 0 && store_filter_matches(req->filter, sj->subject)) cold_from = MIN(cold_from, sj->cold_first);
-    }
-    store_index_thaw_from(s, cold_from);
-    g_autoptr(GArray) seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    /* A filtered purge: collect the matching seqs, oldest first, drop the newest `keep`, delete
+     * the rest. Cold ones are read from their segments, which stay cold (COLD CHANGES in
+     * store_cold.c); with `keep` and no upper bound the count is known from the subjects, so
+     * the walk stops at the oldest it deletes (a KV put over its history: one revision). */
+    if (req->seq > 0 && req->keep == 0) top = MIN(top, req->seq - 1);
     g_autoptr(GPtrArray) subs = subjects_matching(s, req->filter);
+    g_autoptr(GHashTable) match = g_hash_table_new(g_direct_hash, g_direct_equal);
+    uint64_t total = 0;
     for (guint i = 0; i < subs->len; i++) {
+        g_hash_table_add(match, subs->pdata[i]);
+        total += subject_msgs(subs->pdata[i]);
+    }
+    uint64_t need = 0; /* 0 = unknown: collect them all */
+    if (req->keep > 0 && top == s->last_seq) {
+        if (total <= req->keep) return 0;
+        need = total - req->keep;
+    }
+    g_autoptr(GArray) seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    if (!store_cold_matching(s, match, top, need, seqs)) return store_purge(s, req, error); /* a lost read thawed: again */
+    guint cold = seqs->len;
+    for (guint i = 0; i < subs->len && (need == 0 || seqs->len < need); i++) {
         StoreSubject *sj = subs->pdata[i];
         size_t end = store_subject_lower_bound(sj, top + 1);
-        if (req->seq > 0 && req->keep == 0) end = MIN(end, store_subject_lower_bound(sj, req->seq));
         g_array_append_vals(seqs, sj->seqs + sj->head, (guint)(end - sj->head));
     }
-    if (subs->len > 1) g_array_sort(seqs, u64_cmp);
+    if (subs->len > 1 && seqs->len > cold) g_array_sort(seqs, u64_cmp); /* (the cold ones come sorted) */
     guint n = seqs->len;
-    if (req->keep > 0) n = n > req->keep ? (guint)(n - req->keep) : 0;
+    if (need > 0) n = (guint)MIN(need, (uint64_t)n);
+    else if (req->keep > 0) n = n > req->keep ? (guint)(n - req->keep) : 0;
     for (guint i = 0; i < n; i++) store_remove(s, g_array_index(seqs, uint64_t, i), FALSE, error);
     return n;
 }

@@ -41,21 +41,29 @@ typedef struct StoreSubject {
 
 /* One subject's share of a cold segment. */
 typedef struct StoreColdSubject {
-    StoreSubject *sj;
+    StoreSubject *sj; /* NULL once its last message here left while cold (msgs == 0) */
     uint64_t msgs, first, last;
 } StoreColdSubject;
+
+/* A StoreEntry.subject_id a backend's thaw gives a message whose subject has none left in the
+ * cold segment (StoreColdSubject.sj NULL): the message left while cold (COLD CHANGES). */
+#define STORE_SUBJECT_NONE 0x7FFFFFFFu
 
 /* A COLD segment (store_cold.c, COLD SEGMENTS): its live messages are counted here and in
  * their subjects, their entries are not in memory until a question needs them (thaw). */
 typedef struct StoreCold {
     uint32_t tag;             /* the backend's name for it (file: the segment number) */
     uint32_t check;           /* the backend's proof it is unchanged (file: its index file's CRC) */
+    uint64_t span_lo, span_hi; /* the seqs the backend's thaw fills: its first and last when it
+                               * went cold (lo and hi only move inward from them) */
     uint64_t lo, hi;          /* its first and last live seq */
     int64_t lo_ts_ns, hi_ts_ns;
     uint64_t msgs, bytes, hdr_msgs;
     guint nsubjects;
     StoreColdSubject *subjects; /* in the backend's order (file: the index file's subject numbers) */
-    StoreEntry *read;         /* its entries [lo, hi] kept for READS (NULL = not): COLD READS */
+    GArray *gone;             /* uint64_t: seqs inside (lo, hi) that left while cold (COLD CHANGES), or NULL */
+    StoreEntry *read;         /* its entries [span_lo, span_hi] as they are now, kept for READS
+                               * (NULL = not): COLD READS */
     GList link;               /* in Store.reads while `read` is kept */
 } StoreCold;
 
@@ -77,9 +85,11 @@ typedef struct StoreBackend {
     uint64_t (*durable_seq)(Store *s);
     gboolean (*dirty)(Store *s);
     uint64_t (*msg_bytes)(size_t subject_len, size_t hdr_len, size_t data_len);
-    /* COLD SEGMENTS (backends that freeze): fill out[0 .. c->hi - c->lo] (zeroed: holes) with
-     * c's live entries, exactly the ones its summary counts. FALSE + error: they cannot be
-     * read (the index treats them as lost). */
+    /* COLD SEGMENTS (backends that freeze): fill out[0 .. c->span_hi - c->span_lo] (zeroed:
+     * holes) with the entries c held when it went cold, exactly the ones the backend's summary
+     * then counted (the index takes away what left since: COLD CHANGES); a subject whose
+     * StoreColdSubject.sj is NULL gets STORE_SUBJECT_NONE. FALSE + error: they cannot be read
+     * (the index treats them as lost). */
     gboolean (*thaw)(Store *s, const StoreCold *c, StoreEntry *out, GError **error);
     /* A cold segment's messages left the index without being thawed: a floor removed them,
      * or (lost) thaw could not hand them back, and what holds them must stay on disk for the
@@ -172,9 +182,17 @@ static inline StoreEntry *entry_at(Store *s, uint64_t seq) { return &g_array_ind
 void store_cold_free(gpointer c);
 /* The cold segment whose seq range [lo, hi] holds seq (not necessarily live), or NULL. */
 StoreCold *store_cold_find(const Store *s, uint64_t seq);
-/* COLD READS: c's entries [lo, hi], decoded once and kept. NULL: the backend could not hand
- * them back, c was thawed (its messages lost) and freed; ask the loaded index again. */
+/* COLD READS: c's entries [span_lo, span_hi] (read[q - c->span_lo] is seq q's), decoded once
+ * and kept. NULL: the backend could not hand them back, c was thawed (its messages lost) and
+ * freed; ask the loaded index again. */
 const StoreEntry *store_cold_read(Store *s, StoreCold *c);
+/* COLD CHANGES: live seq q of cold segment c leaves the index (*out = its entry), c stays cold.
+ * 1 = removed, 0 = not live, -1 = c could not be read (it was thawed: ask the loaded index). */
+int store_cold_del(Store *s, StoreCold *c, uint64_t q, StoreEntry *out);
+/* COLD CHANGES: up to `max` (0 = all) seqs <= `top` of the cold messages whose subjects `match`
+ * (a subject id -> TRUE table), oldest first, appended to seqs. FALSE: a segment could not be
+ * read (it was thawed, the caller asks the loaded index). */
+bool store_cold_matching(Store *s, GHashTable *match, uint64_t top, uint64_t max, GArray *seqs);
 /* A floor over the cold segments; returns how many cold messages left. */
 uint64_t store_cold_floor(Store *s, uint64_t floor);
 /* COLD READS for one subject that straddles `from`: its next seq >= from, or its count. */

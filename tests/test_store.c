@@ -1064,7 +1064,6 @@ static void test_read_cache_segments(void) {
     test_env_free(te);
 }
 
-
 /* PREALLOCATION under the read-ahead block: after a restart (the tail cache empty) a read of an
  * old record of the active segment reads a block that runs past the log's end into the
  * preallocated zeros; records written there later, once the small tail cache has let them go,
@@ -1361,22 +1360,55 @@ static void test_index_checkpoint(void) {
 }
 
 static guint index_cold_opens; /* rounds whose open from index files left segments cold */
+static guint index_cold_changes; /* changes to cold segments compared with a scan and an index open */
 
-/* Reopen *s from its index files and compare what it answers before reading any message with
- * a scan of a copy of its segments (no index files): mid-history, with cold segments. */
-static void reopen_vs_scan(TestEnv *te, StoreConfig *cfg, Store **s, guint *copies, uint64_t seed) {
-    store_close(*s);
-    g_autofree char *dir = g_strdup_printf("%s-scan%u", cfg->dir, (*copies)++);
+/* A copy of folder `from` in a new folder (returned): its segments, and its index files too if
+ * with_idx. */
+static char *copy_store_dir(TestEnv *te, const char *from_dir, guint *copies, bool with_idx) {
+    char *dir = g_strdup_printf("%s-copy%u", from_dir, (*copies)++);
     g_assert_true(env_dir_make(&te->env, dir, NULL));
-    g_auto(GStrv) names = env_dir_list(&te->env, cfg->dir, NULL);
+    g_auto(GStrv) names = env_dir_list(&te->env, from_dir, NULL);
     for (int i = 0; names && names[i]; i++) {
-        if (!g_str_has_suffix(names[i], ".seg")) continue;
-        g_autofree char *from = g_strdup_printf("%s/%s", cfg->dir, names[i]);
+        if (!g_str_has_suffix(names[i], ".seg") && !(with_idx && g_str_has_suffix(names[i], ".idx"))) continue;
+        g_autofree char *from = g_strdup_printf("%s/%s", from_dir, names[i]);
         g_autofree char *to = g_strdup_printf("%s/%s", dir, names[i]);
         g_autoptr(GBytes) b = NULL;
         g_assert_true(env_file_read_all(&te->env, from, &b, NULL));
         g_assert_true(env_file_write_atomic(&te->env, to, g_bytes_get_data(b, NULL), g_bytes_get_size(b), NULL));
     }
+    return dir;
+}
+
+/* COLD CHANGES (store_cold.c): after a change made while s had cold segments, flushed, s must
+ * answer (everything, every message read) exactly like a scan of a copy of its segments, and
+ * like an open of a copy with its index files (the cold segments as their files describe them
+ * when they went cold, the tombstones replayed over them: the recovery story). */
+static void changed_vs_scan(TestEnv *te, StoreConfig *cfg, Store *s, guint *copies, uint64_t seed, const char *what) {
+    g_assert_true(store_flush(s, NULL));
+    store_check_invariants(s);
+    g_autofree char *got = fingerprint(s);
+    store_check_invariants(s);
+    for (int with_idx = 0; with_idx < 2; with_idx++) {
+        StoreConfig ocfg = *cfg;
+        g_autofree char *dir = copy_store_dir(te, cfg->dir, copies, with_idx);
+        ocfg.dir = dir;
+        Store *o = open_file(te, &ocfg);
+        g_autofree char *want = fingerprint(o);
+        store_check_invariants(o);
+        store_close(o);
+        if (strcmp(got, want) != 0)
+            g_error("seed %" G_GUINT64_FORMAT " copy %u: after %s on cold segments the store differs from %s\n--- store\n%s--- %s\n%s",
+                    seed, *copies, what, with_idx ? "an open from its index files" : "a scan", got,
+                    with_idx ? "index open" : "scan", want);
+    }
+    index_cold_changes++;
+}
+
+/* Reopen *s from its index files and compare what it answers before reading any message with
+ * a scan of a copy of its segments (no index files): mid-history, with cold segments. */
+static void reopen_vs_scan(TestEnv *te, StoreConfig *cfg, Store **s, guint *copies, uint64_t seed) {
+    store_close(*s);
+    g_autofree char *dir = copy_store_dir(te, cfg->dir, copies, false);
     StoreConfig scfg = *cfg;
     scfg.dir = dir;
     Store *scan = open_file(te, &scfg);
@@ -1411,6 +1443,39 @@ static guint index_round(uint64_t seed, int crash, bool cold) {
         if (cold) store_check_invariants(s);
         if (cold && g_rand_int_range(r, 0, 10) == 0) {
             reopen_vs_scan(te, &cfg, &s, &copies, seed);
+            continue;
+        }
+        if (cold && s->cold->len > 0 && g_rand_int_range(r, 0, 4) == 0) { /* COLD CHANGES, as the stream makes them */
+            StoreState st;
+            store_state(s, &st);
+            int kind = g_rand_int_range(r, 0, 4);
+            const char *what = "a delete";
+            if (kind == 0) { /* limits: max_msgs drops the oldest */
+                what = "max_msgs";
+                for (int k = g_rand_int_range(r, 1, 4); k > 0 && store_count(s, NULL, 0) > 1; k--) {
+                    store_state(s, &st);
+                    g_assert_true(store_remove(s, st.first_seq, FALSE, NULL));
+                }
+            } else if (kind == 1) { /* a KV put over its history: max_msgs_per_subject */
+                what = "a purge keeping the history";
+                g_autofree char *f = g_strdup_printf("i.%d", g_rand_int_range(r, 0, 5));
+                StorePurge req = {.filter = f, .keep = (uint64_t)g_rand_int_range(r, 1, 4)};
+                store_purge(s, &req, NULL);
+            } else if (kind == 2) { /* max_age: a floor, inside the oldest cold segment or past it */
+                what = "a floor";
+                const StoreCold *c0 = s->cold->pdata[0];
+                store_compact(s, c0->lo + (uint64_t)g_rand_int_range(r, 1, (gint32)(c0->hi - c0->lo + 3)), NULL);
+            } else { /* a delete by seq, or a wildcard purge up to a seq */
+                if (g_rand_boolean(r)) {
+                    store_remove(s, st.first_seq + (uint64_t)g_rand_int_range(r, 0, (gint32)(st.last_seq - st.first_seq + 1)),
+                                 FALSE, NULL);
+                } else {
+                    what = "a purge up to a seq";
+                    StorePurge req = {.filter = "i.*", .seq = st.first_seq + (uint64_t)g_rand_int_range(r, 0, 8)};
+                    store_purge(s, &req, NULL);
+                }
+            }
+            changed_vs_scan(te, &cfg, s, &copies, seed, what);
             continue;
         }
         int what = g_rand_int_range(r, 0, 100);
@@ -1474,15 +1539,18 @@ static void test_index_vs_scan(void) {
     g_assert_cmpuint(indexed, >, 1000); /* the rounds did open from index files */
     g_assert_cmpuint(index_cold_opens, >, 25); /* ... and answered from cold segments (deletes of old messages thaw: COLD SEGMENTS) */
     /* COLD SEGMENTS mid-history: reopened every ~10 operations, answers compared with a scan's */
-    index_cold_opens = 0;
+    index_cold_opens = index_cold_changes = 0;
     for (uint64_t seed = 1; seed <= 100; seed++) index_round(seed, (int)(seed % 4), true);
-    g_test_message("cold opens compared with a scan: %u", index_cold_opens);
+    g_test_message("cold opens compared with a scan: %u; changes to cold segments compared: %u", index_cold_opens,
+                   index_cold_changes);
     g_assert_cmpuint(index_cold_opens, >, 300);
+    g_assert_cmpuint(index_cold_changes, >, 300);
 }
 
-/* COLD SEGMENTS (store_index.c): an open from index files loads no entry; counts, subjects and
- * first/last come from the summaries; a load thaws only the segments from its seq on; a
- * compact below whole cold segments drops them unthawed; an index file that changed after the
+/* COLD SEGMENTS (store_cold.c): an open from index files loads no entry; counts, subjects and
+ * first/last come from the summaries; a load decodes one segment and thaws nothing; deletes,
+ * a KV-style purge and compacts change their segments cold (COLD CHANGES), and a reopen
+ * replays them to the same answers; an index file that changed after the
  * open is refused at the thaw (its messages lost, logged), and the next open scans them back. */
 static void test_index_cold(void) {
     TestEnv *te = test_env_new(35);
@@ -1538,21 +1606,57 @@ static void test_index_cold(void) {
     g_assert_cmpuint(s->reads.length, ==, LIMIT_STORE_COLD_READ_SEGMENTS);
     g_assert_cmpuint(s->entries->len, ==, 0);
     store_check_invariants(s);
-    g_assert_true(store_remove(s, 299, FALSE, NULL)); /* a change thaws: the newest segment only */
-    g_assert_cmpuint(s->cold->len, ==, cold - 1);
-    g_assert_cmpuint(store_count(s, NULL, 1), ==, 299);
-    g_assert_cmpuint(store_count(s, NULL, 2), ==, 298);
+    /* COLD CHANGES: a change reads its segment and leaves it cold; nothing thaws */
+    g_assert_true(store_remove(s, 299, FALSE, NULL)); /* in the newest segment */
+    g_assert_true(store_remove(s, 1, FALSE, NULL));   /* the oldest message (max_msgs) */
+    g_assert_true(store_remove(s, 5, FALSE, NULL));   /* the middle of the oldest segment */
+    g_assert_false(store_remove(s, 5, FALSE, NULL));
+    g_assert_cmpuint(s->cold->len, ==, cold);
+    g_assert_cmpuint(s->entries->len, ==, 0);
+    store_check_invariants(s);
+    g_assert_cmpuint(store_count(s, NULL, 1), ==, 297);
+    g_assert_cmpuint(store_count(s, NULL, 3), ==, 296);
+    g_assert_null(store_index_get(s, 5));
+    store_state(s, &st);
+    g_assert_cmpuint(st.first_seq, ==, 2);
+    StorePurge kv = {.filter = "k.c", .keep = 99}; /* a KV put over its history: k.c's oldest, 3 */
+    g_assert_cmpuint(store_purge(s, &kv, NULL), ==, 1);
+    g_assert_true(store_subject_info(s, "k.c", &si));
+    g_assert_cmpuint(si.msgs, ==, 99);
+    g_assert_cmpuint(si.first_seq, ==, 6);
+    g_assert_cmpuint(s->cold->len, ==, cold);
+    g_assert_cmpuint(s->entries->len, ==, 0);
     store_check_invariants(s);
     const StoreCold *c1 = s->cold->pdata[1];
     uint64_t floor = c1->hi + 1, below = ((StoreCold *)s->cold->pdata[0])->msgs + c1->msgs; /* two cold segments */
     g_assert_cmpuint(store_compact(s, floor, NULL), ==, below);
-    g_assert_cmpuint(s->cold->len, ==, cold - 3);
+    g_assert_cmpuint(s->cold->len, ==, cold - 2);
+    const StoreCold *c2 = s->cold->pdata[0]; /* a floor through the middle of the oldest (max_age) */
+    uint64_t floor2 = (c2->lo + c2->hi) / 2 + 1, before = store_count(s, NULL, 0), cut = store_count(s, NULL, 0) - store_count(s, NULL, floor2);
+    g_assert_cmpuint(store_compact(s, floor2, NULL), ==, cut);
+    g_assert_cmpuint(store_count(s, NULL, 0), ==, before - cut);
+    g_assert_cmpuint(s->cold->len, ==, cold - 2);
+    g_assert_cmpuint(s->entries->len, ==, 0);
     store_check_invariants(s);
+    store_state(s, &st);
+    g_assert_cmpuint(st.first_seq, ==, floor2);
+    uint64_t kept = st.msgs;
+    g_autofree char *changed = fingerprint(s); /* and the next open agrees (the tombstones replayed cold) */
     g_assert_true(store_flush(s, NULL));
+    store_close(s);
+    s = open_file(te, &cfg);
+    g_assert_cmpuint(s->cold->len, ==, cold - 2);
+    g_assert_cmpuint(s->entries->len, ==, 0);
+    g_autofree char *reopened = fingerprint(s);
+    g_assert_cmpstr(changed, ==, reopened);
+    store_check_invariants(s);
     store_close(s);
     /* the index of a cold segment changes after the open: the thaw refuses it */
     s = open_file(te, &cfg);
-    const StoreCold *c = s->cold->pdata[0];
+    const StoreCold *c = NULL;
+    for (guint i = 0; c == NULL && i < s->cold->len; i++) /* one no read has decoded yet (the open's cut did one) */
+        if (((StoreCold *)s->cold->pdata[i])->read == NULL) c = s->cold->pdata[i];
+    g_assert_nonnull(c);
     uint64_t lost = c->msgs, lo = c->lo;
     g_autofree char *ipath = g_strdup_printf("K/%010u.idx", c->tag);
     test_env_flip_bit(te, ipath, 140, 1);
@@ -1564,7 +1668,7 @@ static void test_index_cold(void) {
     g_assert_nonnull(strstr(log, "[ERR]"));
     g_assert_cmpuint(store_damaged(s), ==, lost);
     store_state(s, &st);
-    g_assert_cmpuint(st.msgs, ==, 300 - floor + 1 - 1 - lost); /* (less 299, removed) */
+    g_assert_cmpuint(st.msgs, ==, kept - lost);
     store_check_invariants(s);
     put(s, "k.a", "after"); /* a flush after the loss must not take the segment file with it */
     g_assert_true(store_flush(s, NULL));
@@ -1572,7 +1676,7 @@ static void test_index_cold(void) {
     store_close(s);
     s = open_file(te, &cfg); /* the bad index was removed: the segment is scanned, nothing lost */
     store_state(s, &st);
-    g_assert_cmpuint(st.msgs, ==, 300 - floor + 1 - 1 + 1);
+    g_assert_cmpuint(st.msgs, ==, kept + 1);
     g_assert_cmpuint(store_damaged(s), ==, 0);
     g_autofree char *a = fingerprint(s);
     store_close(s);
