@@ -1043,8 +1043,9 @@ static void on_accept(void *core, EnvConn id, const char *peer_ip, int peer_port
     ProtoLimits lim = {s->cfg.max_payload_bytes, s->cfg.max_control_line_bytes};
     proto_parser_init(&c->parser, &lim);
     c->subs = g_hash_table_new(g_str_hash, g_str_equal);
-    /* Until CONNECT says otherwise (nats-server's defaults for a client that never sends it). */
-    c->echo = true;
+    /* Until CONNECT says otherwise (nats-server's defaults for a client that never sends it:
+     * a PUB or SUB before CONNECT is answered +OK, a wildcard PUB refused). */
+    c->verbose = c->pedantic = c->echo = true;
     g_hash_table_insert(s->conns, &c->id, c);
     s->stats.conns_accepted++;
     s->stats.conns_current++;

@@ -474,10 +474,11 @@ static void test_server_responses(Fixture *f, gconstpointer data) {
 }
 
 static void test_server_no_auth_user(Fixture *f, gconstpointer data) {
-    /* no CONNECT at all: the first SUB makes the connection the no_auth_user (plain) */
+    /* no CONNECT at all: the first SUB makes the connection the no_auth_user (plain), still
+     * verbose as every client is before CONNECT (nats-server 2.9.10 answers exactly this) */
     EnvConn c = fresh(f);
     g_autofree char *o1 = say(f, c, "SUB public.x 1\r\nSUB private.x 2\r\nPING\r\n");
-    g_assert_cmpstr(o1, ==, "-ERR 'Permissions Violation for Subscription to \"private.x\"'\r\nPONG\r\n");
+    g_assert_cmpstr(o1, ==, "+OK\r\n-ERR 'Permissions Violation for Subscription to \"private.x\"'\r\nPONG\r\n");
     EnvConn d = fresh(f);
     g_autofree char *o2 = say(f, d, "CONNECT {\"verbose\":false}\r\nPUB public.x 2\r\nhi\r\nPING\r\n");
     g_assert_cmpstr(o2, ==, "PONG\r\n");

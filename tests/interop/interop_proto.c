@@ -474,6 +474,21 @@ done:
     t_finish(&t);
 }
 
+/* Before CONNECT the client is verbose and pedantic (nats-server's defaults): a SUB and a
+ * PUB are answered +OK, a PUB to a wildcard subject gets -ERR and the connection stays. */
+static void test_verbose_before_connect(void) {
+    START(t);
+    RAW(t, a);
+    SEND(t.a, "SUB foo 1\r\n");
+    EXPECT(t, t.a, "+OK");
+    SEND(t.a, "PUB foo 2\r\nhi\r\n");
+    EXPECT(t, t.a, "+OK", "MSG foo 1 2\r\nhi");
+    SEND(t.a, "PUB foo.* 2\r\nhi\r\nPING\r\n");
+    EXPECT(t, t.a, "-ERR 'Invalid Publish Subject'", "+OK", "PONG");
+done:
+    t_finish(&t);
+}
+
 static void test_case_insensitive(void) {
     char *got = NULL;
     START(t);
@@ -1054,6 +1069,7 @@ int main(int argc, char **argv) {
     server_ctl_watchdog(55);
     g_test_add_func("/interop/proto/info-first", test_info_first);
     g_test_add_func("/interop/proto/ping-before-connect", test_ping_before_connect);
+    g_test_add_func("/interop/proto/verbose-before-connect", test_verbose_before_connect);
     g_test_add_func("/interop/proto/case-insensitive", test_case_insensitive);
     g_test_add_func("/interop/proto/bare-lf", test_bare_lf);
     g_test_add_func("/interop/proto/whitespace", test_whitespace);
