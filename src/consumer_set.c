@@ -233,12 +233,17 @@ void consumer_set_sweep(ConsumerSet *set) {
     if (r != RETENTION_LIMITS) sweep(set, r == RETENTION_WORKQUEUE);
 }
 
-void consumer_set_delete(ConsumerSet *set, Consumer *c) {
-    if (set->repl != NULL) set->repl->changed(set->repl_ctx, c); /* it is gone */
+static void drop(ConsumerSet *set, Consumer *c) {
     index_remove(set, c);
     consumer_states_forget(set->states, c, true);
     consumer_free(c, true);
     release_unneeded(set);
+}
+
+void consumer_set_delete(ConsumerSet *set, Consumer *c) {
+    if (set->repl != NULL) set->repl->changed(set->repl_ctx, c); /* it is gone */
+    else stream_action_advisory(set->st, consumer_name(c), "delete"); /* (a cluster: none yet) */
+    drop(set, c);
 }
 
 /* ------------------------------------------------------------------ create / update */
@@ -321,8 +326,10 @@ Consumer *consumer_set_add(ConsumerSet *set, ConsumerConfig *cfg_in, GError **er
     if (set->repl != NULL) {
         set->repl->changed(set->repl_ctx, c); /* the cluster answers once it is replicated */
     } else if (set->repl == NULL && !consumer_states_save_now(set->states, c, error)) {
-        consumer_set_delete(set, c);
+        drop(set, c);
         return NULL;
+    } else {
+        stream_action_advisory(set->st, nm, "create");
     }
     return c;
 }

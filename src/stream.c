@@ -327,6 +327,33 @@ Server *stream_server(Stream *st) { return st->srv; }
 Env *stream_env(Stream *st) { return st->env; }
 const char *stream_domain(Stream *st) { return st->host.domain; }
 const char *stream_dir(Stream *st) { return st->dir; }
+
+/* The stream and consumer action advisories nats-server 2.9.10 publishes (JSStreamAction-
+ * and JSConsumerActionAdvisory): $JS.EVENT.ADVISORY.STREAM.<CREATED|UPDATED|DELETED>.<stream>
+ * and $JS.EVENT.ADVISORY.CONSUMER.<CREATED|DELETED>.<stream>.<consumer>, action "create",
+ * "modify" or "delete". A server with nobody subscribed drops them at the sublist. */
+void stream_action_advisory(Stream *st, const char *consumer, const char *action) {
+    const char *what = strcmp(action, "create") == 0 ? "CREATED" : strcmp(action, "delete") == 0 ? "DELETED" : "UPDATED";
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    jsonu_add_string(b, "type", consumer != NULL ? "io.nats.jetstream.advisory.v1.consumer_action"
+                                                 : "io.nats.jetstream.advisory.v1.stream_action");
+    char id[24];
+    g_snprintf(id, sizeof id, "%016" G_GINT64_MODIFIER "x", env_random_u64(st->env));
+    jsonu_add_string(b, "id", id);
+    g_autofree char *ts = jsonu_time_format(env_wall_ns(st->env));
+    jsonu_add_string(b, "timestamp", ts);
+    jsonu_add_string(b, "stream", st->cfg->name);
+    if (consumer != NULL) jsonu_add_string(b, "consumer", consumer);
+    jsonu_add_string(b, "action", action);
+    if (st->host.domain != NULL) jsonu_add_string(b, "domain", st->host.domain);
+    json_builder_end_object(b);
+    g_autofree char *json = jsonu_builder_to_string(b);
+    g_autofree char *subject = consumer != NULL
+        ? g_strdup_printf("$JS.EVENT.ADVISORY.CONSUMER.%s.%s.%s", what, st->cfg->name, consumer)
+        : g_strdup_printf("$JS.EVENT.ADVISORY.STREAM.%s.%s", what, st->cfg->name);
+    server_publish(st->srv, subject, NULL, NULL, 0, json, strlen(json));
+}
 void stream_need_flush(Stream *st) {
     stream_account(st);
     st->host.need_flush(st->host.owner, st);

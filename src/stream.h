@@ -112,6 +112,9 @@ const char *stream_name(Stream *st);
 Server *stream_server(Stream *st);
 Env *stream_env(Stream *st);
 const char *stream_domain(Stream *st); /* the JetStream domain, NULL = none */
+/* Publish nats-server's action advisory for st (consumer NULL) or one of its consumers;
+ * action "create", "modify" (streams only) or "delete". */
+void stream_action_advisory(Stream *st, const char *consumer, const char *action);
 const char *stream_dir(Stream *st);     /* <streams_dir>/<name> */
 void stream_need_flush(Stream *st);     /* group commit: records or removals to make durable */
 /* Report the store's byte count to the host's account if it changed since the last report

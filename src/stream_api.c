@@ -31,6 +31,7 @@
 
 #include <string.h>
 
+#include "consumer.h"
 #include "jsapi.h"
 #include "jsonutil.h"
 #include "limits.h"
@@ -126,6 +127,7 @@ static void api_stream_create(JsApiReq *r, const char *name) {
         if (!stream_config_equal(stream_config(st), cfg)) mj_js_error(&e, MJ_ERR_JS_STREAM_NAME_EXISTS, NULL);
     } else {
         st = jetstream_add(r->js, g_steal_pointer(&cfg), &e);
+        if (st != NULL) stream_action_advisory(st, NULL, "create");
     }
     if (e != NULL) {
         jsapi_error(r, e);
@@ -154,6 +156,7 @@ static void api_stream_update(JsApiReq *r, const char *name) {
         }
         return;
     }
+    stream_action_advisory(st, NULL, "modify");
     reply_stream(r, st, NULL, false);
 }
 
@@ -187,6 +190,10 @@ static void api_stream_delete(JsApiReq *r, const char *name) {
     jsapi_begin(r, "stream_delete_response");
     Stream *st = req_stream(r, name);
     if (st == NULL) return;
+    /* nats-server stops the consumers first, each with its advisory, then the stream */
+    g_autoptr(GPtrArray) cs = consumer_set_list(consumer_set_of(st));
+    for (guint i = 0; i < cs->len; i++) stream_action_advisory(st, consumer_name(cs->pdata[i]), "delete");
+    stream_action_advisory(st, NULL, "delete");
     jetstream_delete(r->js, st);
     jsonu_add_bool(r->b, "success", true);
     jsapi_send(r, false);

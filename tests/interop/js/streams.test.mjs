@@ -433,3 +433,40 @@ test("update rules: sealing zeroes max_age; max_consumers is fixed; work queue p
     await t.done();
   }
 });
+
+test("action advisories: a stream created, updated, deleted; its consumers created and deleted", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const t = await setup();
+  try {
+    const sub = t.nc.subscribe("$JS.EVENT.ADVISORY.>");
+    await t.nc.flush();
+    await t.jsm.streams.add({ name: "ADV", subjects: ["adv.>"] });
+    await t.jsm.streams.update("ADV", { subjects: ["adv.>"], max_msgs: 10 });
+    await t.jsm.consumers.add("ADV", { durable_name: "d", ack_policy: "explicit" });
+    await t.jsm.consumers.add("ADV", { durable_name: "e", ack_policy: "explicit" });
+    await t.jsm.consumers.delete("ADV", "e");
+    await t.jsm.streams.delete("ADV");
+    const got = [];
+    const timer = setTimeout(() => sub.unsubscribe(), 5000); // bounded: ends the loop below
+    for await (const m of sub) { // nats-server's API audit advisories ($JS.EVENT.ADVISORY.API) aside
+      if (m.subject !== "$JS.EVENT.ADVISORY.API") {
+        const a = JSON.parse(sc.decode(m.data));
+        assert.ok(a.id && a.timestamp, m.subject);
+        got.push([m.subject, a.type, a.stream, a.consumer, a.action]);
+      }
+      if (got.length === 7) break;
+    }
+    clearTimeout(timer);
+    const S = "io.nats.jetstream.advisory.v1.stream_action", C = "io.nats.jetstream.advisory.v1.consumer_action";
+    assert.deepEqual(got, [
+      ["$JS.EVENT.ADVISORY.STREAM.CREATED.ADV", S, "ADV", undefined, "create"],
+      ["$JS.EVENT.ADVISORY.STREAM.UPDATED.ADV", S, "ADV", undefined, "modify"],
+      ["$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.d", C, "ADV", "d", "create"],
+      ["$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.e", C, "ADV", "e", "create"],
+      ["$JS.EVENT.ADVISORY.CONSUMER.DELETED.ADV.e", C, "ADV", "e", "delete"],
+      ["$JS.EVENT.ADVISORY.CONSUMER.DELETED.ADV.d", C, "ADV", "d", "delete"],
+      ["$JS.EVENT.ADVISORY.STREAM.DELETED.ADV", S, "ADV", undefined, "delete"],
+    ]);
+  } finally {
+    await t.done();
+  }
+});
