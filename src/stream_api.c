@@ -69,8 +69,10 @@ static void api_info(JsApiReq *r) {
     jsapi_begin(r, "account_info_response");
     jsonu_add_int(r->b, "memory", u.memory);
     jsonu_add_int(r->b, "storage", u.storage);
+    int64_t consumers = 0; /* every consumer of every stream, ephemerals too (nats-server) */
+    for (guint i = 0; i < all->len; i++) consumers += consumer_set_count(consumer_set_of(all->pdata[i]));
     jsonu_add_int(r->b, "streams", all->len);
-    jsonu_add_int(r->b, "consumers", 0);
+    jsonu_add_int(r->b, "consumers", consumers);
     json_builder_set_member_name(r->b, "limits");
     json_builder_begin_object(r->b);
     static const char *const unlimited[] = {"max_memory", "max_storage", "max_streams", "max_consumers",

@@ -470,3 +470,27 @@ test("action advisories: a stream created, updated, deleted; its consumers creat
     await t.done();
   }
 });
+
+test("account info ($JS.API.INFO): streams and consumers counted, ephemerals too; api errors", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const t = await setup();
+  try {
+    await t.jsm.streams.add({ name: "F", subjects: ["f.>"] });
+    await t.jsm.streams.add({ name: "M", subjects: ["m.>"], storage: "memory" });
+    await t.js.publish("f.a", sc.encode("x"));
+    await t.js.publish("m.a", sc.encode("y"));
+    await t.jsm.consumers.add("F", { durable_name: "d", ack_policy: "explicit" });
+    await t.jsm.consumers.add("M", { ack_policy: "explicit", inactive_threshold: nanos(60000) });
+    let ai = await t.jsm.getAccountInfo();
+    assert.equal(ai.streams, 2);
+    assert.equal(ai.consumers, 2);
+    assert.ok(ai.memory > 0 && ai.storage > 0, JSON.stringify(ai));
+    const errors = ai.api.errors;
+    await apiError(t.jsm.streams.info("NOPE"));
+    await t.jsm.consumers.delete("F", "d");
+    ai = await t.jsm.getAccountInfo();
+    assert.equal(ai.consumers, 1);
+    assert.equal(ai.api.errors, errors + 1);
+  } finally {
+    await t.done();
+  }
+});
