@@ -100,9 +100,10 @@
  * LIMITATIONS
  *   - A thaw loads every cold segment above the seq it needs: a wildcard filter inside a
  *     subject's cold stretch, a subject in a segment of more than
- *     LIMIT_STORE_SUBJECTS_SCAN_COUNT subjects, store_deleted or a purge that keeps N of the
- *     whole stream load most of the stream (the cost the open used to pay, paid later).
- *     Changes do not thaw (COLD CHANGES).
+ *     LIMIT_STORE_SUBJECTS_SCAN_COUNT subjects (the cost the open used to pay, paid later).
+ *     Changes do not thaw (COLD CHANGES); deleted-details (store_deleted) reads each cold
+ *     segment once and a purge that keeps N of the stream reads the one segment its floor
+ *     falls in, neither thaws.
  *   - Thawed segments go cold again only from the bottom, after a flush (COLD AGAIN).
  *   - While cold segments exist, the dead front of the loaded entries is not cut off.
  * ========================================================================================== */
@@ -472,8 +473,9 @@ void store_index_thaw_from(Store *s, uint64_t seq) {
  *   holds it.
  *
  * LIMITATIONS
- *   - A purge that keeps N of the whole stream, deleted-details, and a wildcard filter from a
- *     seq inside a subject's cold stretch still thaw from their seq (COLD SEGMENTS).
+ *   - A wildcard filter from a seq inside a subject's cold stretch, and a subject looked up
+ *     in a segment of more than LIMIT_STORE_SUBJECTS_SCAN_COUNT subjects, still thaw from
+ *     their seq (COLD SEGMENTS, LIMITATIONS).
  *   - c->gone grows with removals from the middle of a cold segment (a purge of one subject
  *     out of many): one seq each, bounded by the segment's messages.
  * ========================================================================================== */

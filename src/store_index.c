@@ -666,15 +666,26 @@ void store_subjects(Store *s, const char *filter,
     }
 }
 
+/* The deleted seqs in [first_seq, last_seq]: between and inside the cold segments from their
+ * read arrays (COLD READS: each decoded once, nothing thawed), then the loaded holes. */
 void store_deleted(Store *s, GArray *out) {
     if (s->msgs == 0) return;
-    store_index_thaw_from(s, 0);
-    for (uint64_t q = s->first_seq; q <= s->last_seq; q++) {
-        if (q < s->base || entry_at(s, q)->bytes == 0) {
-            guint64 v = q;
-            g_array_append_val(out, v);
+    guint at = out->len;
+    uint64_t q = s->first_seq;
+    for (guint i = 0; i < s->cold->len; i++) {
+        StoreCold *c = cold_at(s, i);
+        for (; q < c->lo; q++) g_array_append_val(out, q);
+        const StoreEntry *read = store_cold_read(s, c);
+        if (read == NULL) { /* c was thawed (its messages lost): ask the loaded index */
+            g_array_set_size(out, at);
+            store_deleted(s, out);
+            return;
         }
+        for (; q <= c->hi; q++)
+            if (read[q - c->span_lo].bytes == 0) g_array_append_val(out, q);
     }
+    for (; q <= s->last_seq; q++)
+        if (q < s->base || entry_at(s, q)->bytes == 0) g_array_append_val(out, q);
 }
 
 uint64_t store_seq_for_time(Store *s, int64_t ts_ns) {
@@ -737,13 +748,24 @@ uint64_t store_purge(Store *s, const StorePurge *req, GError **error) {
     if (s->msgs == 0) return 0;
     uint64_t top = req->last > 0 ? MIN(req->last, s->last_seq) : s->last_seq; /* the newest seq considered */
     if (filter_is_all(req->filter)) {
-        if (req->keep > 0) {
+        if (req->keep > 0) { /* the keep-th newest live seq <= top is the floor */
             if (s->msgs <= req->keep) return 0;
-            store_index_thaw_from(s, 0); /* (not from the summaries yet: store_cold.c, LIMITATIONS) */
-            uint64_t kept = 0, q = top; /* find the keep-th newest live seq */
-            for (; q >= s->first_seq; q--)
-                if (entry_at(s, q)->bytes && ++kept == req->keep) break;
-            return store_compact(s, q, error);
+            uint64_t kept = 0;
+            for (uint64_t q = top; loaded_msgs(s) > 0 && q >= MAX(s->first_seq, s->base) && q > 0; q--)
+                if (entry_at(s, q)->bytes && ++kept == req->keep) return store_compact(s, q, error);
+            for (guint i = s->cold->len; i-- > 0;) { /* then the cold segments, newest first */
+                StoreCold *c = cold_at(s, i);
+                if (c->lo > top) continue;
+                if (c->hi <= top && kept + c->msgs < req->keep) { /* wholly kept: its summary says how many */
+                    kept += c->msgs;
+                    continue;
+                }
+                const StoreEntry *read = store_cold_read(s, c); /* the one it falls in (COLD READS) */
+                if (read == NULL) return store_purge(s, req, error); /* c was thawed: ask again */
+                for (uint64_t q = MIN(c->hi, top); q >= c->lo; q--)
+                    if (read[q - c->span_lo].bytes && ++kept == req->keep) return store_compact(s, q, error);
+            }
+            return 0; /* fewer than keep at or below top */
         }
         uint64_t floor = top + 1;
         if (req->seq > 0 && req->seq < floor) floor = req->seq;
@@ -754,7 +776,14 @@ uint64_t store_purge(Store *s, const StorePurge *req, GError **error) {
      * store_cold.c); with `keep` and no upper bound the count is known from the subjects, so
      * the walk stops at the oldest it deletes (a KV put over its history: one revision). */
     if (req->seq > 0 && req->keep == 0) top = MIN(top, req->seq - 1);
-    g_autoptr(GPtrArray) subs = subjects_matching(s, req->filter);
+    g_autoptr(GPtrArray) subs = NULL;
+    if (filter_is_literal(req->filter)) { /* one subject: a lookup, not a walk of every subject */
+        StoreSubject *sj = g_hash_table_lookup(s->subjects, req->filter);
+        subs = g_ptr_array_new();
+        if (sj != NULL) g_ptr_array_add(subs, sj);
+    } else {
+        subs = subjects_matching(s, req->filter);
+    }
     g_autoptr(GHashTable) match = g_hash_table_new(g_direct_hash, g_direct_equal);
     uint64_t total = 0;
     for (guint i = 0; i < subs->len; i++) {

@@ -1159,6 +1159,8 @@ static void test_recover_window(void) {
 
 /* --- index files (INDEX FILES in store_file.c) --- */
 
+static bool fp_bytes = true; /* fingerprints count bytes (a memory and a file store count them differently) */
+
 static void fp_subject(const char *subject, uint64_t msgs, void *arg) {
     g_string_append_printf(arg, "%s=%" G_GUINT64_FORMAT " ", subject, msgs);
 }
@@ -1217,7 +1219,7 @@ static void fp_summary(Store *s, GString *out, StoreState *st_out) {
     store_state(s, &st);
     g_string_append_printf(out, "msgs=%" G_GUINT64_FORMAT " bytes=%" G_GUINT64_FORMAT " first=%" G_GUINT64_FORMAT
                            " last=%" G_GUINT64_FORMAT " first_ts=%" G_GINT64_FORMAT " deleted=%" G_GUINT64_FORMAT
-                           " subjects=%" G_GUINT64_FORMAT "\n", st.msgs, st.bytes, st.first_seq, st.last_seq,
+                           " subjects=%" G_GUINT64_FORMAT "\n", st.msgs, fp_bytes ? st.bytes : 0, st.first_seq, st.last_seq,
                            st.first_ts_ns, st.num_deleted, st.num_subjects);
     store_subjects(s, NULL, fp_subject, out);
     g_string_append_c(out, '\n');
@@ -1238,8 +1240,12 @@ static char *fingerprint(Store *s) {
         g_string_append_printf(out, "%" G_GUINT64_FORMAT " %" G_GINT64_FORMAT " %s h%zu %.*s\n", q, m->ts_ns,
                                m->subject, m->hdr_len, (int)m->data_len, (const char *)m->data);
     }
-    g_string_append_printf(out, "next-with-headers=%" G_GUINT64_FORMAT " for-time=%" G_GUINT64_FORMAT "\n",
+    g_string_append_printf(out, "next-with-headers=%" G_GUINT64_FORMAT " for-time=%" G_GUINT64_FORMAT "\ndeleted:",
                            store_next_seq_with_headers(s, 1), store_seq_for_time(s, 150));
+    g_autoptr(GArray) deleted = g_array_new(FALSE, FALSE, sizeof(guint64));
+    store_deleted(s, deleted);
+    for (guint i = 0; i < deleted->len; i++) g_string_append_printf(out, " %" G_GUINT64_FORMAT, g_array_index(deleted, guint64, i));
+    g_string_append_c(out, '\n');
     return g_string_free(out, FALSE);
 }
 
@@ -1379,11 +1385,29 @@ static char *copy_store_dir(TestEnv *te, const char *from_dir, guint *copies, bo
     return dir;
 }
 
+/* The cold pass makes every change to its file store s and to a memory store m beside it (the
+ * model: the same generic index, never cold), and both must answer alike. */
+static gboolean both_remove(Store *s, Store *m, uint64_t seq, gboolean erase) {
+    gboolean a = store_remove(s, seq, erase, NULL);
+    if (m) g_assert_cmpint(store_remove(m, seq, erase, NULL), ==, a);
+    return a;
+}
+static void both_purge(Store *s, Store *m, const StorePurge *req) {
+    uint64_t a = store_purge(s, req, NULL);
+    if (m) g_assert_cmpuint(store_purge(m, req, NULL), ==, a);
+}
+static void both_compact(Store *s, Store *m, uint64_t seq) {
+    uint64_t a = store_compact(s, seq, NULL);
+    if (m) g_assert_cmpuint(store_compact(m, seq, NULL), ==, a);
+}
+
 /* COLD CHANGES (store_cold.c): after a change made while s had cold segments, flushed, s must
  * answer (everything, every message read) exactly like a scan of a copy of its segments, and
  * like an open of a copy with its index files (the cold segments as their files describe them
- * when they went cold, the tombstones replayed over them: the recovery story). */
-static void changed_vs_scan(TestEnv *te, StoreConfig *cfg, Store *s, guint *copies, uint64_t seed, const char *what) {
+ * when they went cold, the tombstones replayed over them: the recovery story), and, bytes
+ * aside, like the model m that made the same changes without ever being cold. */
+static void changed_vs_scan(TestEnv *te, StoreConfig *cfg, Store *s, Store *m, guint *copies, uint64_t seed,
+                            const char *what) {
     g_assert_true(store_flush(s, NULL));
     store_check_invariants(s);
     g_autofree char *got = fingerprint(s);
@@ -1401,6 +1425,12 @@ static void changed_vs_scan(TestEnv *te, StoreConfig *cfg, Store *s, guint *copi
                     seed, *copies, what, with_idx ? "an open from its index files" : "a scan", got,
                     with_idx ? "index open" : "scan", want);
     }
+    fp_bytes = false;
+    g_autofree char *mine = fingerprint(s), *model = fingerprint(m);
+    fp_bytes = true;
+    if (strcmp(mine, model) != 0)
+        g_error("seed %" G_GUINT64_FORMAT ": after %s on cold segments the store differs from the model\n--- store\n%s--- model\n%s",
+                seed, what, mine, model);
     index_cold_changes++;
 }
 
@@ -1435,6 +1465,7 @@ static guint index_round(uint64_t seed, int crash, bool cold) {
                        .segment_bytes_max = 1024, .cold_reads_max = cold ? 1 : 0, /* cold: the tiniest COLD READS */
                        .loaded_max = cold ? 1 : 0}; /* ... and COLD AGAIN down to one loaded sealed segment */
     Store *s = open_file(te, &cfg);
+    Store *m = cold ? store_mem_open(&te->env, &cfg) : NULL; /* the model: the same changes, never cold */
     GRand *r = g_rand_new_with_seed((guint32)seed);
     int ops = g_rand_int_range(r, 20, 400);
     int64_t ts = 100;
@@ -1448,34 +1479,42 @@ static guint index_round(uint64_t seed, int crash, bool cold) {
         if (cold && s->cold->len > 0 && g_rand_int_range(r, 0, 4) == 0) { /* COLD CHANGES, as the stream makes them */
             StoreState st;
             store_state(s, &st);
-            int kind = g_rand_int_range(r, 0, 4);
+            int kind = g_rand_int_range(r, 0, 5);
             const char *what = "a delete";
             if (kind == 0) { /* limits: max_msgs drops the oldest */
                 what = "max_msgs";
                 for (int k = g_rand_int_range(r, 1, 4); k > 0 && store_count(s, NULL, 0) > 1; k--) {
                     store_state(s, &st);
-                    g_assert_true(store_remove(s, st.first_seq, FALSE, NULL));
+                    g_assert_true(both_remove(s, m, st.first_seq, FALSE));
                 }
             } else if (kind == 1) { /* a KV put over its history: max_msgs_per_subject */
                 what = "a purge keeping the history";
                 g_autofree char *f = g_strdup_printf("i.%d", g_rand_int_range(r, 0, 5));
                 StorePurge req = {.filter = f, .keep = (uint64_t)g_rand_int_range(r, 1, 4)};
-                store_purge(s, &req, NULL);
+                both_purge(s, m, &req);
             } else if (kind == 2) { /* max_age: a floor, inside the oldest cold segment or past it */
                 what = "a floor";
                 const StoreCold *c0 = s->cold->pdata[0];
-                store_compact(s, c0->lo + (uint64_t)g_rand_int_range(r, 1, (gint32)(c0->hi - c0->lo + 3)), NULL);
+                both_compact(s, m, c0->lo + (uint64_t)g_rand_int_range(r, 1, (gint32)(c0->hi - c0->lo + 3)));
+            } else if (kind == 3) { /* a purge that keeps the newest N of the stream */
+                what = "a purge keeping N";
+                StorePurge req = {.keep = (uint64_t)g_rand_int_range(r, 1, (gint32)st.msgs + 2)};
+                if (g_rand_boolean(r)) { /* at a cold segment's edge: it is kept whole, or just not */
+                    const StoreCold *ck = s->cold->pdata[g_rand_int_range(r, 0, (gint32)s->cold->len)];
+                    req.keep = MAX(store_count(s, NULL, ck->lo) + (uint64_t)g_rand_int_range(r, 0, 2), 1);
+                }
+                both_purge(s, m, &req);
             } else { /* a delete by seq, or a wildcard purge up to a seq */
                 if (g_rand_boolean(r)) {
-                    store_remove(s, st.first_seq + (uint64_t)g_rand_int_range(r, 0, (gint32)(st.last_seq - st.first_seq + 1)),
-                                 FALSE, NULL);
+                    both_remove(s, m, st.first_seq + (uint64_t)g_rand_int_range(r, 0, (gint32)(st.last_seq - st.first_seq + 1)),
+                                 FALSE);
                 } else {
                     what = "a purge up to a seq";
                     StorePurge req = {.filter = "i.*", .seq = st.first_seq + (uint64_t)g_rand_int_range(r, 0, 8)};
-                    store_purge(s, &req, NULL);
+                    both_purge(s, m, &req);
                 }
             }
-            changed_vs_scan(te, &cfg, s, &copies, seed, what);
+            changed_vs_scan(te, &cfg, s, m, &copies, seed, what);
             continue;
         }
         int what = g_rand_int_range(r, 0, 100);
@@ -1486,18 +1525,20 @@ static guint index_round(uint64_t seed, int crash, bool cold) {
             g_autofree char *p = payload_for(seed, (uint64_t)i);
             const char *hdr = g_rand_boolean(r) ? "NATS/1.0\r\nNats-Msg-Id: x\r\n\r\n" : NULL;
             ts += g_rand_int_range(r, 0, 3);
-            g_assert_cmpuint(store_append(s, subj, strlen(subj), hdr, hdr ? strlen(hdr) : 0, p, strlen(p), ts, NULL), >, 0);
+            uint64_t seq = store_append(s, subj, strlen(subj), hdr, hdr ? strlen(hdr) : 0, p, strlen(p), ts, NULL);
+            g_assert_cmpuint(seq, >, 0);
+            if (m) g_assert_cmpuint(store_append(m, subj, strlen(subj), hdr, hdr ? strlen(hdr) : 0, p, strlen(p), ts, NULL), ==, seq);
         } else if (what < 88 && st.msgs > 0) {
-            store_remove(s, st.first_seq + (uint64_t)g_rand_int_range(r, 0, (gint32)(st.last_seq - st.first_seq + 1)),
-                         g_rand_boolean(r), NULL);
+            both_remove(s, m, st.first_seq + (uint64_t)g_rand_int_range(r, 0, (gint32)(st.last_seq - st.first_seq + 1)),
+                         g_rand_boolean(r));
         } else if (what < 92) {
             g_autofree char *f = g_strdup_printf("i.%d", g_rand_int_range(r, 0, 5));
             StorePurge req = {.filter = f, .keep = (uint64_t)g_rand_int_range(r, 0, 3)};
-            store_purge(s, &req, NULL);
+            both_purge(s, m, &req);
         } else if (what < 96) {
-            store_compact(s, st.first_seq + (uint64_t)g_rand_int_range(r, 0, 6), NULL);
+            both_compact(s, m, st.first_seq + (uint64_t)g_rand_int_range(r, 0, 6));
         } else if (what < 97) {
-            store_compact(s, st.last_seq + (uint64_t)g_rand_int_range(r, 1, 4), NULL); /* jump ahead */
+            both_compact(s, m, st.last_seq + (uint64_t)g_rand_int_range(r, 1, 4)); /* jump ahead */
         } else {
             fx_reopen_store(te, &cfg, &s);
         }
@@ -1509,6 +1550,7 @@ static guint index_round(uint64_t seed, int crash, bool cold) {
         test_env_crash_disk(te, (TestCrashMode)(crash - 1));
     }
     store_close(s);
+    store_close(m);
     g_free(test_env_take_log(te));
     guint indexed = index_files(te, "I");
     s = open_file(te, &cfg); /* from the index files */
@@ -1537,7 +1579,7 @@ static void test_index_vs_scan(void) {
     index_cold_opens = 0;
     for (uint64_t seed = 1; seed <= 200; seed++) indexed += index_round(seed, (int)(seed % 4), false);
     g_assert_cmpuint(indexed, >, 1000); /* the rounds did open from index files */
-    g_assert_cmpuint(index_cold_opens, >, 25); /* ... and answered from cold segments (deletes of old messages thaw: COLD SEGMENTS) */
+    g_assert_cmpuint(index_cold_opens, >, 25); /* ... and answered from cold segments (COLD SEGMENTS) */
     /* COLD SEGMENTS mid-history: reopened every ~10 operations, answers compared with a scan's */
     index_cold_opens = index_cold_changes = 0;
     for (uint64_t seed = 1; seed <= 100; seed++) index_round(seed, (int)(seed % 4), true);
