@@ -91,6 +91,7 @@ struct Nrg {
     uint64_t applied;         /* the owner has applied through this index */
     uint64_t boot_last;       /* nrg_boot_last */
     bool held;                /* nrg_hold: applies wait */
+    bool campaign;            /* nrg_campaign: waiting for a majority to be reachable */
     GBytes *boot_snapshot;    /* this member's own snapshot, for the owner's first restore */
     uint64_t snapshot_entries, snapshot_bytes;
 };
@@ -276,8 +277,11 @@ static void sync_tick(void *arg) {
     }
 }
 
+static void maybe_campaign(Nrg *n);
+
 static void tick(void *arg) {
     Nrg *n = arg;
+    maybe_campaign(n);
     n->tick_timer = env_timer_add(n->env, LIMIT_CLUSTER_TICK_NS, tick, n);
     memmove(n->commit_ago + 1, n->commit_ago, sizeof n->commit_ago - sizeof n->commit_ago[0]);
     n->commit_ago[0] = raft_commit(n->r);
@@ -328,7 +332,16 @@ Nrg *nrg_new(Server *srv, const NrgConfig *cfg, const NrgCallbacks *cb, void *ct
     const uint32_t *bp = cfg->boot_peers != NULL ? cfg->boot_peers : cfg->peers;
     size_t bn = cfg->boot_peers != NULL ? cfg->n_boot_peers : cfg->n_peers, k = 0;
     uint32_t others[LIMIT_RAFT_PEERS_MAX];
-    if (cfg->joining && boot.n_entries == 0 && boot.snapshot.index == 0) { /* NrgConfig.joining */
+    bool first = false;
+    for (size_t i = 0; i < bn; i++) first |= bp[i] == cfg->self;
+    if (cfg->joining && boot.n_entries == 0 && boot.snapshot.index == 0 && first && bn > 1) {
+        /* one of the group's first members without its files: one that left and was added
+         * again, or one that learned of the group from a meta snapshot instead of its entry.
+         * Its first configuration is the group's, as every member's is (without itself, its
+         * view would differ from the others' by two voters when the leader's next change
+         * arrives), but no vote and no campaign until a leader has reached it: see below. */
+        boot.state_lost = true;
+    } else if (cfg->joining && boot.n_entries == 0 && boot.snapshot.index == 0) { /* NrgConfig.joining */
         for (size_t i = 0; i < bn && k < LIMIT_RAFT_PEERS_MAX; i++)
             if (bp[i] != cfg->self) others[k++] = bp[i];
         for (size_t i = 0; i < cfg->n_peers && k == 0; i++) /* it was the group's only first peer */
@@ -442,9 +455,40 @@ gboolean nrg_propose(Nrg *n, const void *data, size_t len, GError **error) {
     return TRUE;
 }
 
-void nrg_campaign(Nrg *n) {
+/* A CAMPAIGN THAT WAITS FOR ITS VOTERS
+ *   A new group's preferred peer campaigns without waiting for an election timeout. But its
+ *   vote requests reach only the peers that have opened the group: until a peer's internal
+ *   subscription to $NRG.<group>.<id> exists and its route has announced it, a message to it
+ *   goes nowhere. A peer that applies the meta entry one heartbeat after the preferred one
+ *   (or forms the meta group a moment later) would miss the request, and the group would
+ *   wait out an election timeout for a second try. So the campaign starts once the voters
+ *   this server can reach, itself included, are a majority: checked now and on every tick,
+ *   given up when someone else leads or campaigns first (the election timeout still runs
+ *   and elects someone if this never happens). Interest is the only evidence: a client
+ *   subscribed to ">" makes every peer look reachable, and the campaign starts at once, as
+ *   it used to. */
+static void maybe_campaign(Nrg *n) {
+    if (!n->campaign) return;
+    if (raft_leader(n->r) != 0 || raft_role(n->r) != RAFT_FOLLOWER) {
+        n->campaign = false;
+        return;
+    }
+    size_t nv, reach = 0;
+    const uint32_t *v = raft_peers(n->r, &nv);
+    for (size_t i = 0; i < nv; i++) {
+        char hex[9];
+        g_autofree char *inbox = g_strdup_printf("$NRG.%s.%s", n->group, nrg_peer_hex(v[i], hex));
+        reach += v[i] == n->self || server_has_interest(n->srv, inbox);
+    }
+    if (reach < nv / 2 + 1) return;
+    n->campaign = false;
     raft_campaign(n->r);
     want_work(n);
+}
+
+void nrg_campaign(Nrg *n) {
+    n->campaign = true;
+    maybe_campaign(n);
 }
 
 gboolean nrg_stepdown(Nrg *n, GError **error) {

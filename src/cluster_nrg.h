@@ -28,7 +28,8 @@
  *   nrg_free(n)                         stop; nothing is deleted (nrg_destroy deletes)
  *   nrg_propose(n, data, len, error)    leader only; the entry comes back through cb->apply
  *                                       on every member once committed
- *   nrg_campaign(n)                     start an election now (a new group's preferred peer)
+ *   nrg_campaign(n)                     start an election as soon as a majority of the voters
+ *                                       can be reached (a new group's preferred peer)
  *   nrg_stepdown(n, error)              hand leadership to the most caught-up follower
  *   nrg_is_leader(n)                    leader of the current term
  *   nrg_handing_over(n)                 a leader transferring leadership (nrg_stepdown): it
@@ -122,10 +123,13 @@ typedef struct NrgConfig {
     size_t n_boot_peers;
     bool joining;           /* an existing group, not one being created: a member that boots
                                with nothing (no entry, no snapshot: a server added, or removed
-                               and added again, its files deleted) takes the boot peers WITHOUT
-                               itself, so it waits for the leader's entries instead of
-                               campaigning with an empty log under the group's first
-                               configuration (two such members would elect each other) */
+                               and added again, its files deleted, or a first member that
+                               learned of the group from a meta snapshot) neither votes nor
+                               campaigns until a leader has reached it (two such members
+                               would elect each other with empty logs). A server added later
+                               takes the boot peers WITHOUT itself (it becomes a voter by the
+                               leader's CONF entry); one of the group's first members keeps
+                               them as they are, as every other member does */
     int64_t sync_interval_ns; /* 0: fsync entries before answering (default); > 0: every interval
                                  (lazy, like the stream store's sync_interval); < 0: never */
     unsigned bug;           /* NrgBug flags; 0 in every real use */

@@ -97,9 +97,13 @@
  *       a group of one by its peers is not one by its voters; it used to fill the gap as
  *       "lost" at once;
  *     - a server added again after it left has deleted its Raft files, and with them the
- *       terms it voted in. It opens the group JOINING (cluster_nrg.h): not a member of its
- *       own bootstrap configuration and no vote until a leader reaches it; else a stale
- *       member still counting it elected itself with its vote in a term already won;
+ *       terms it voted in. It opens the group JOINING (cluster_nrg.h): no vote until a
+ *       leader reaches it (else a stale member still counting it elected itself with its
+ *       vote in a term already won), and not a member of its own bootstrap configuration
+ *       unless it is one of the group's first peers. A first peer keeps the group's first
+ *       configuration: one that learned of a new stream from a meta snapshot, not its
+ *       entry, booted without itself and saw the leader's next change as two voters at
+ *       once (failover-scale-random seeds 41, 70, 89, once the meta group formed faster);
  *     - a leaving server that restarts from a meta snapshot which no longer names it, but
  *       with the group's files on its disk, reopens the group and goes on leaving: the
  *       others may still need its vote (apply_stream_add).
@@ -189,6 +193,8 @@ typedef struct Assignment {
     uint64_t led_term;      /*   (LEADER ANNOUNCEMENTS), in this term of the stream's group */
     char *reply;            /* a create/update waiting for this stream's leader to answer */
     const char *reply_kind; /* "stream_create_response" / "stream_update_response" */
+    GPtrArray *raced;       /* creates (char* replies) that lost the race to the one that made it:
+                               answered by its leader as creates of an existing stream */
     GTree *consumers;       /* consumer name -> record JSON (char*), as committed: every replica */
     GTree *cdirty;          /* leader: name -> GPtrArray of CReply*, to propose this turn */
     GHashTable *cinflight;  /* leader: name -> records proposed, not yet applied (never iterated) */
@@ -236,7 +242,11 @@ struct JsCluster {
     GHashTable *names;      /* peer id -> server name (char*) */
     Nrg *meta;
     GTree *streams;         /* name -> Assignment*, sorted */
-    ServerInternalSub *hello_sub;
+    ServerInternalSub *hello_sub, *hello_answer_sub; /* FORMING THE META GROUP */
+    GHashTable *formed;     /* peer ids that announced a formed meta group (a set) */
+    bool campaigned;        /* THE FIRST ELECTION: done */
+    GQueue parked;          /* Parked*: requests waiting for a meta leader (NO META LEADER YET) */
+    EnvTimer park_timer;
     ServerInternalSub *led_sub;     /* $JSC.LEADER: stream leaders announcing themselves */
     EnvTimer hello_timer;
     ServerInternalSub *capture_sub; /* consumer_write: a local API answer, caught */
@@ -887,6 +897,9 @@ static void stream_state(void *ctx) {
             send_stream_reply(a, a->reply, a->reply_kind, strcmp(a->reply_kind, "stream_create_response") == 0);
             g_clear_pointer(&a->reply, g_free);
         }
+        for (guint i = 0; i < a->raced->len; i++)
+            send_stream_reply(a, g_ptr_array_index(a->raced, i), "stream_create_response", false);
+        g_ptr_array_set_size(a->raced, 0);
     } else if (!ready && a->leading) {
         a->leading = false;
         stream_set_subscribed(a->st, false);
@@ -901,8 +914,10 @@ static void stream_state(void *ctx) {
      * still brings: LATE PUBLISHES). A transfer that fails leaves this server leading: it
      * subscribes again. */
     if (a->leading) leader_interest(a);
-    if (!ready && nrg_leader(a->nrg) != 0 && nrg_leader(a->nrg) != a->cl->self)
+    if (!ready && nrg_leader(a->nrg) != 0 && nrg_leader(a->nrg) != a->cl->self) {
         g_clear_pointer(&a->reply, g_free); /* another server leads: it answers */
+        g_ptr_array_set_size(a->raced, 0);
+    }
     if (ready) reconcile(a); /* a membership change the last leader left unfinished */
 }
 
@@ -1440,6 +1455,7 @@ static void assignment_free(Assignment *a) {
     g_free(a->name);
     g_free(a->group);
     g_free(a->reply);
+    g_ptr_array_unref(a->raced);
     g_free(a);
 }
 
@@ -1524,6 +1540,7 @@ static void drop_replica(JsCluster *c, Assignment *a) {
     a->st = NULL;
     a->leading = false;
     g_clear_pointer(&a->reply, g_free);
+    g_ptr_array_set_size(a->raced, 0);
     nrg_destroy(g_steal_pointer(&a->nrg));
     if (st != NULL) jetstream_delete(c->js, st);
     env_log(c->env, ENV_LOG_INFO, "stream %s: this server left the group: replica deleted", a->name);
@@ -1659,6 +1676,25 @@ static void apply_stream_peers(JsCluster *c, JsonObject *o, const char *name, co
     if (reply != NULL && meta_ready(c)) reply_success(c, reply, "stream_remove_peer_response");
 }
 
+/* A create that reached the meta leader before the one that made the stream was applied (two
+ * clients, or one asking again: NO META LEADER YET re-files waiting creates together) lost the
+ * race here, on every server alike. It is answered as a create of an existing stream is
+ * (api_create): a different config by the meta leader (10058), the same one by the stream's
+ * leader, now or once it leads. It used to get no answer at all. */
+static void create_raced(JsCluster *c, Assignment *a, const StreamConfig *cfg, const char *reply) {
+    const char *kind = "stream_create_response";
+    if (!stream_config_equal(a->cfg, cfg)) {
+        if (!meta_ready(c)) return;
+        g_autoptr(GError) e = NULL;
+        mj_js_error(&e, MJ_ERR_JS_STREAM_NAME_EXISTS, NULL);
+        reply_gerror(c, reply, kind, e);
+    } else if (a->st != NULL && a->leading && nrg_ready(a->nrg)) {
+        send_stream_reply(a, reply, kind, false);
+    } else if (a->nrg != NULL && (nrg_leader(a->nrg) == 0 || nrg_leader(a->nrg) == c->self)) {
+        g_ptr_array_add(a->raced, g_strdup(reply)); /* stream_state answers when it leads */
+    }
+}
+
 static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, const char *reply, bool replay) {
     const char *group = NULL;
     int64_t created = 0;
@@ -1670,7 +1706,9 @@ static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, cons
         env_log(c->env, ENV_LOG_ERROR, "meta: malformed stream_add for %s ignored", name);
         return;
     }
-    if (g_tree_lookup(c->streams, name) != NULL) { /* two creates raced: the first one won */
+    Assignment *won = g_tree_lookup(c->streams, name);
+    if (won != NULL) { /* two creates raced: the first one won */
+        if (reply != NULL && !replay) create_raced(c, won, cfg, reply);
         stream_config_free(cfg);
         return;
     }
@@ -1684,6 +1722,7 @@ static void apply_stream_add(JsCluster *c, JsonObject *o, const char *name, cons
     a->cdirty = g_tree_new_full(name_cmp, NULL, g_free, (GDestroyNotify)creplies_free);
     a->cinflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     a->removals = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    a->raced = g_ptr_array_new_with_free_func(g_free);
     a->n_peers = read_peers(pn, a->peers);
     bool mine = false;
     for (int i = 0; i < a->n_peers; i++) mine |= a->peers[i] == c->self;
@@ -1795,7 +1834,13 @@ static void meta_apply(void *ctx, uint64_t index, const uint8_t *data, size_t le
     else env_log(c->env, ENV_LOG_ERROR, "meta: unknown op %s ignored", op);
 }
 
-static void meta_state(void *ctx) {}
+static bool meta_settled(JsCluster *c);
+static void unpark(JsCluster *c);
+
+static void meta_state(void *ctx) {
+    JsCluster *c = ctx;
+    if (meta_settled(c) && !g_queue_is_empty(&c->parked)) unpark(c); /* NO META LEADER YET */
+}
 
 /* The meta group's snapshot is the catalogue: {"streams":[stream_add entries, by name]}. */
 static GBytes *meta_snapshot(void *ctx) {
@@ -2394,6 +2439,99 @@ static const char *kind_of(char **t, guint n) {
     return "account_info_response";
 }
 
+/* NO META LEADER YET (book 11.3)
+ *   A catalogue request (or one about a stream this server does not know) that arrives while
+ *   this server knows no meta leader waits here, up to LIMIT_CLUSTER_UNAVAILABLE_DELAY_NS,
+ *   instead of being answered 10008 at once; nats-server 2.9.10 delays that answer by the
+ *   same 500 ms (spec nats-cluster.md 6.3). When a meta leader becomes known (on the leader
+ *   itself: once it is ready), every waiting request is filtered again as if it had just
+ *   arrived: the leader answers it and everyone else stays silent. Only a request still
+ *   without a leader at its deadline gets 10008.
+ *   WHY: every server receives every request and the first answer wins. While a cluster
+ *   starts, the meta leader is elected by a majority while the others have not formed the
+ *   group or heard the leader yet; answering 10008 at once, they beat the leader's answer,
+ *   and a client that saw $JS.API.INFO succeed got 10008 for its next STREAM.CREATE. A
+ *   request that reached the leader-to-be a moment before its election is answered too,
+ *   instead of timing out. */
+typedef struct Parked {
+    ServerMsg m; /* its strings and bytes below, owned */
+    char *subject, *reply;
+    GBytes *hdr, *payload;
+    const char *kind;  /* of its answer, for the 10008 */
+    int64_t deadline_ns;
+} Parked;
+
+static bool api_filter(void *ctx, const ServerMsg *m);
+
+static void parked_free(Parked *p) {
+    g_free(p->subject);
+    g_free(p->reply);
+    g_bytes_unref(p->hdr);
+    g_bytes_unref(p->payload);
+    g_free(p);
+}
+
+/* A meta leader this server can count on: another server it heard lead, or itself, ready. */
+static bool meta_settled(JsCluster *c) {
+    return meta_leader_known(c) && (nrg_leader(c->meta) != c->self || meta_ready(c));
+}
+
+static void park_tick(void *arg);
+
+static void park_arm(JsCluster *c) {
+    env_timer_cancel(c->env, c->park_timer);
+    c->park_timer = 0;
+    Parked *first = g_queue_peek_head(&c->parked);
+    if (first != NULL)
+        c->park_timer = env_timer_add(c->env, MAX(0, first->deadline_ns - env_now_ns(c->env)), park_tick, c);
+}
+
+/* Filter the waiting requests again (a meta leader is known) or answer the overdue ones. */
+static void unpark(JsCluster *c) {
+    int64_t now = env_now_ns(c->env);
+    bool settled = meta_settled(c);
+    while (!g_queue_is_empty(&c->parked)) {
+        Parked *p = g_queue_peek_head(&c->parked);
+        if (!settled && p->deadline_ns > now) break; /* deadlines are in arrival order */
+        g_queue_pop_head(&c->parked);
+        if (settled) {
+            if (!api_filter(c, &p->m)) jetstream_api_dispatch(c->js, &p->m);
+        } else {
+            reply_error(c, &p->m, p->kind, MJ_ERR_JS_UNAVAILABLE, NULL);
+        }
+        parked_free(p);
+    }
+    park_arm(c);
+}
+
+static void park_tick(void *arg) {
+    JsCluster *c = arg;
+    c->park_timer = 0;
+    unpark(c);
+}
+
+/* Keep a request until a meta leader is known; a full queue answers 10008 at once. */
+static void park(JsCluster *c, const ServerMsg *m, const char *kind) {
+    if (g_queue_get_length(&c->parked) >= LIMIT_CLUSTER_PARKED_COUNT) {
+        reply_error(c, m, kind, MJ_ERR_JS_UNAVAILABLE, NULL);
+        return;
+    }
+    Parked *p = g_new0(Parked, 1);
+    p->subject = g_strndup(m->subject, m->subject_len);
+    p->reply = g_strndup(m->reply, m->reply_len);
+    p->hdr = g_bytes_new(m->hdr, m->hdr_len);
+    p->payload = g_bytes_new(m->payload, m->payload_len);
+    p->kind = kind;
+    p->deadline_ns = env_now_ns(c->env) + LIMIT_CLUSTER_UNAVAILABLE_DELAY_NS;
+    p->m = *m;
+    p->m.subject = p->subject;
+    p->m.reply = p->reply;
+    p->m.hdr = m->hdr_len > 0 ? g_bytes_get_data(p->hdr, NULL) : NULL;
+    p->m.payload = g_bytes_get_data(p->payload, NULL);
+    g_queue_push_tail(&c->parked, p);
+    if (c->park_timer == 0) park_arm(c);
+}
+
 /* TRUE: handled here (answered or deliberately silent); FALSE: jsapi answers locally. */
 static bool api_filter(void *ctx, const ServerMsg *m) {
     JsCluster *c = ctx;
@@ -2415,12 +2553,11 @@ static bool api_filter(void *ctx, const ServerMsg *m) {
     bool shape = n == 3 && strcmp(t[0], "STREAM") == 0 &&
                  (strcmp(t[1], "CREATE") == 0 || strcmp(t[1], "UPDATE") == 0 || strcmp(t[1], "DELETE") == 0);
     if (catalogue || shape) {
-        if (no_meta) {
-            reply_error(c, m, shape ? (strcmp(t[1], "CREATE") == 0   ? "stream_create_response"
-                                       : strcmp(t[1], "UPDATE") == 0 ? "stream_update_response"
-                                                                     : "stream_delete_response")
-                                    : kind,
-                        MJ_ERR_JS_UNAVAILABLE, NULL);
+        if (!meta_settled(c)) {
+            park(c, m, shape ? (strcmp(t[1], "CREATE") == 0   ? "stream_create_response"
+                                : strcmp(t[1], "UPDATE") == 0 ? "stream_update_response"
+                                                              : "stream_delete_response")
+                             : kind);
             return true;
         }
         if (!meta_leader) {
@@ -2440,7 +2577,7 @@ static bool api_filter(void *ctx, const ServerMsg *m) {
     if (stream == NULL) return !meta_leader; /* unknown requests: one answer at most */
     Assignment *a = g_tree_lookup(c->streams, stream);
     if (a == NULL) {
-        if (no_meta) reply_error(c, m, kind, MJ_ERR_JS_UNAVAILABLE, NULL);
+        if (no_meta) park(c, m, kind);
         else if (meta_leader && strcmp(t[0], "DIRECT") != 0)
             reply_error(c, m, kind, MJ_ERR_JS_STREAM_NOT_FOUND, NULL);
         return true;
@@ -2496,15 +2633,62 @@ static void start_meta(JsCluster *c, const uint32_t *peers, size_t n) {
     env_log(c->env, ENV_LOG_INFO, "JetStream cluster: meta group of %zu servers", n);
 }
 
-static void send_hello(JsCluster *c) {
+/* FORMING THE META GROUP (book 11.3)
+ *   A fresh server knows the routes list, not the servers' names, so it announces itself:
+ *   {"name","id","formed"} on $JSC.HELLO, every LIMIT_CLUSTER_HELLO_NS until it has formed
+ *   the group and once when it does. A server that hears an announcement from a server new
+ *   to it, or from one that has not formed yet, answers that server alone, on
+ *   $JSC.HELLO.<its id>; an answer is never answered. The first announcements leave before
+ *   the routes are up and reach nobody; the tick repeats them, and whichever side of a new
+ *   route announces first is answered, so each pair knows the other one tick after its
+ *   route is up.
+ *   WHY NOT THE OBVIOUS WAY: answering every announcement with an announcement to all is a
+ *   storm. Two servers that have not formed answer each other's answers for ever, and each
+ *   answer goes to every server, each of which answers again: on five real servers
+ *   megabytes of hellos queued on the routes, every event loop spent its time parsing them,
+ *   Raft's ticks came every 0.3-0.7 s instead of every 50 ms, and vote requests waited
+ *   behind the hellos. That was the first meta election's 0.3-5 s on five servers.
+ *
+ * THE FIRST ELECTION
+ *   A fresh meta group (term 0, nothing in its log) would wait for an election timeout, and
+ *   the vote requests of a server that formed first reach nobody: the others have no Raft
+ *   group yet, so no subscription for them. But a "formed" announcement tells us the sender
+ *   has subscribed its Raft inbox, and its route carried that subscription before the
+ *   announcement (one ordered connection). So the group's first member (the lowest id, the
+ *   same on every server) campaigns at once when it knows a majority of the members, itself
+ *   included, has formed: its vote requests reach a majority, and the group has a leader one
+ *   vote round (a term-and-vote fsync on each side) later. If that vote is lost the others'
+ *   election timeouts still elect someone, as before; nothing here touches safety, which is
+ *   Raft's at any moment a campaign starts. */
+static void send_hello(JsCluster *c, uint32_t to) {
     g_autofree char *hello = g_strdup_printf("{\"name\":\"%s\",\"id\":%u,\"formed\":%s}", c->name, c->self,
                                              c->meta != NULL ? "true" : "false");
-    server_publish(c->srv, "$JSC.HELLO", NULL, NULL, 0, hello, strlen(hello));
+    char hex[9];
+    g_autofree char *subject = to == 0 ? g_strdup("$JSC.HELLO") : g_strdup_printf("$JSC.HELLO.%s", nrg_peer_hex(to, hex));
+    server_publish(c->srv, subject, NULL, NULL, 0, hello, strlen(hello));
 }
 
 static gint id_cmp(gconstpointer a, gconstpointer b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* THE FIRST ELECTION (above): the first member of a fresh meta group campaigns once a
+ * majority of the members has formed. */
+static void first_campaign(JsCluster *c) {
+    if (c->meta == NULL || c->campaigned || nrg_term(c->meta) != 0 || nrg_leader(c->meta) != 0) return;
+    size_t n;
+    const uint32_t *peers = nrg_peers(c->meta, &n);
+    uint32_t first = c->self;
+    size_t formed = 0;
+    for (size_t i = 0; i < n; i++) {
+        first = MIN(first, peers[i]);
+        formed += peers[i] == c->self || g_hash_table_contains(c->formed, GUINT_TO_POINTER(peers[i]));
+    }
+    if (first != c->self || formed < n / 2 + 1) return;
+    c->campaigned = true;
+    env_log(c->env, ENV_LOG_DEBUG, "JetStream cluster: %zu of %zu servers formed the meta group: campaigning", formed, n);
+    nrg_campaign(c->meta);
 }
 
 /* Enough servers known: the meta group is the sorted set of the first `size` ids. */
@@ -2547,9 +2731,11 @@ static void try_form(JsCluster *c) {
         return;
     }
     start_meta(c, (const uint32_t *)(void *)ids->data, ids->len);
-    send_hello(c); /* tell the others we formed */
+    send_hello(c, 0); /* tell the others we formed (after start_meta subscribed our Raft inbox) */
+    first_campaign(c);
 }
 
+/* An announcement: to all ($JSC.HELLO) or an answer to ours ($JSC.HELLO.<our id>). */
 static void on_hello(void *ctx, const ServerMsg *m) {
     JsCluster *c = ctx;
     g_autoptr(JsonParser) parser = NULL;
@@ -2565,15 +2751,17 @@ static void on_hello(void *ctx, const ServerMsg *m) {
         g_hash_table_insert(c->names, GUINT_TO_POINTER((uint32_t)id), g_strdup(name));
         env_log(c->env, ENV_LOG_INFO, "JetStream cluster: peer %s", name);
     }
-    if (is_new || !formed) send_hello(c);
+    if (formed) g_hash_table_add(c->formed, GUINT_TO_POINTER((uint32_t)id));
+    if (m->subject_len == strlen("$JSC.HELLO") && (is_new || !formed)) send_hello(c, (uint32_t)id);
     try_form(c);
+    first_campaign(c);
 }
 
 static void hello_tick(void *arg) {
     JsCluster *c = arg;
     c->hello_timer = 0;
     if (c->meta != NULL) return;
-    send_hello(c);
+    send_hello(c, 0);
     c->hello_timer = env_timer_add(c->env, LIMIT_CLUSTER_HELLO_NS, hello_tick, c);
 }
 
@@ -2645,6 +2833,10 @@ JsCluster *jscluster_new(Server *srv, JetStream *js, const JsClusterConfig *cfg,
     g_autoptr(GPtrArray) local = jetstream_streams(js);
     for (guint i = 0; i < local->len; i++) stream_set_subscribed(g_ptr_array_index(local, i), false);
     c->hello_sub = server_subscribe_internal(srv, "$JSC.HELLO", NULL, on_hello, c);
+    char hex[9];
+    g_autofree char *answers = g_strdup_printf("$JSC.HELLO.%s", nrg_peer_hex(c->self, hex));
+    c->hello_answer_sub = server_subscribe_internal(srv, answers, NULL, on_hello, c);
+    c->formed = g_hash_table_new(g_direct_hash, g_direct_equal);
     c->led_sub = server_subscribe_internal(srv, "$JSC.LEADER", NULL, on_leader, c);
     c->capture_subject = g_strdup_printf("_MJ.CAP.%08x", c->self);
     c->capture_sub = server_subscribe_internal(srv, c->capture_subject, NULL, on_capture, c);
@@ -2671,6 +2863,10 @@ void jscluster_free(JsCluster *c) {
     server_remove_hook(c->srv, c->check_hook);
     server_remove_hook(c->srv, c->unclaimed_hook);
     server_unsubscribe_internal(c->srv, c->hello_sub);
+    server_unsubscribe_internal(c->srv, c->hello_answer_sub);
+    env_timer_cancel(c->env, c->park_timer);
+    g_queue_clear_full(&c->parked, (GDestroyNotify)parked_free);
+    g_hash_table_destroy(c->formed);
     server_unsubscribe_internal(c->srv, c->led_sub);
     server_unsubscribe_internal(c->srv, c->capture_sub);
     server_unsubscribe_internal(c->srv, c->gather_sub);

@@ -10,10 +10,14 @@
  *   so routes carry them like any other traffic. Book chapter: book/11-clustering.md.
  *
  * THE PARTS
- *   peers       every JetStream server announces itself on $JSC.HELLO ({"name","id"}) until
- *               the meta group exists; when `size` servers are known (the routes list, this
- *               one included) the sorted set becomes the meta group, written to
- *               <store_dir>/cluster/meta.json so a restart needs no announcements.
+ *   peers       every JetStream server announces itself on $JSC.HELLO ({"name","id",
+ *               "formed"}) until the meta group exists, and is answered on $JSC.HELLO.<id>;
+ *               when `size` servers are known (the routes list, this one included) the
+ *               sorted set becomes the meta group, written to <store_dir>/cluster/meta.json
+ *               so a restart needs no announcements. The first member campaigns as soon as a
+ *               majority has formed (jscluster.c, FORMING THE META GROUP, THE FIRST ELECTION);
+ *               requests that need the meta leader wait for one up to 500 ms (NO META
+ *               LEADER YET).
  *   meta group  "_meta_": its log is the cluster's catalogue: stream_add (config, Raft group
  *               name, peers), stream_update, stream_del. Every server applies it; a server
  *               named in a stream's peers opens the stream and joins its group.

@@ -158,7 +158,9 @@ G_STATIC_ASSERT(LIMIT_RAFT_ENTRY_BYTES_MAX <= LIMIT_RAFT_APPEND_BYTES_MAX);
 #define LIMIT_CLUSTER_LIVE_NS (3LL * LIMIT_CLUSTER_TICK_NS) /* a voter silent this long counts as down when a
                                                            * leader orders a membership change */
 #define LIMIT_CLUSTER_APPLIED_TICKS 3 /* "current": it applied what was committed this many ticks ago */
-#define LIMIT_CLUSTER_HELLO_NS (250LL * 1000000LL)  /* peer announcements while the meta group forms */
+#define LIMIT_CLUSTER_HELLO_NS (100LL * 1000000LL)  /* peer announcements while the meta group forms */
+#define LIMIT_CLUSTER_UNAVAILABLE_DELAY_NS (500LL * 1000000LL) /* no meta leader: 10008 after this (nats-server) */
+#define LIMIT_CLUSTER_PARKED_COUNT 1024 /* requests waiting for a meta leader; more: 10008 at once */
 #define LIMIT_CLUSTER_PEERS_MAX LIMIT_RAFT_PEERS_MAX   /* JetStream servers in one cluster */
 #define LIMIT_CLUSTER_REPLICAS_MAX 5                   /* num_replicas (nats-server: "maximum replicas is 5") */
 #define LIMIT_CLUSTER_HELD_PUBLISHES_COUNT 10000       /* publishes a stream leader holds while proposals drain */

@@ -227,11 +227,12 @@ if [ -x "$SIM" ]; then
   # a stream leader acting on a stale catalogue (293), a restarted leader not counting the
   # leaving voters (130), a change computed from peers another change had replaced (157, 269),
   # the last voter removing itself first (269), a liveness window judged on no publish (224),
-  # a shrink removing a live voter before a silent one, leaving no live majority (131, 343)
+  # a shrink removing a live voter before a silent one, leaving no live majority (131, 343),
+  # a first peer that learned of its stream from a meta snapshot booting without itself (41, 70, 89)
   for s in failover-scale failover-scale-random; do
     run_check "sim-swarm-$s-1-20" "$SIM" swarm "$s" --seeds 1-20
   done
-  run_check "sim-failover-scale-random-seeds" sim_seeds failover-scale-random 18 47 54 84 91 130 131 157 224 269 293 343
+  run_check "sim-failover-scale-random-seeds" sim_seeds failover-scale-random 18 41 47 54 70 84 89 91 130 131 157 224 269 293 343
   run_check "sim-determinism-failover-leader-kill" sim_same_hash failover-leader-kill 3
   # a stale leader woken from a pause tripped an invariant before the fix (these seeds)
   run_check "sim-failover-pause-stale-leader-seeds" sim_seeds failover-pause 21 23 26 57
@@ -242,7 +243,7 @@ if [ -x "$SIM" ]; then
   # and the checker must say so; the broken variants must be caught
   run_check "sim-jepsen-7564-lazy-sync-loses-acked" sim_expect_exit 1 "$SIM" run jepsen-7564 --seed 1 --sync 2m
   run_check "sim-checker-catches-js-ack-before-commit" sim_expect_exit 1 "$SIM" run failover-partition-leader --seed 1 --bug js-ack-before-commit
-  run_check "sim-checker-catches-js-append-before-fsync" sim_expect_exit 1 "$SIM" run jepsen-7564 --seed 2 --bug js-append-before-fsync
+  run_check "sim-checker-catches-js-append-before-fsync" sim_expect_exit 1 "$SIM" run jepsen-7564 --seed 1 --bug js-append-before-fsync
   run_check "sim-checker-catches-js-vote-truncated" sim_expect_exit 1 "$SIM" run jepsen-7549 --seed 1 --bug js-vote-truncated
   # retention (work queue, interest) removes through the stream's log: a leader that removes
   # only from its own store leaves replicas that disagree, and the retention checker says so
@@ -252,7 +253,7 @@ if [ -x "$SIM" ]; then
   # them (a PubAck before commit is not a Raft bug: only the queue checker sees it)
   run_check "sim-raft-checkers-wired" sim_raft_checked
   run_check "sim-raft-checker-catches-js-vote-truncated" sim_raft_catches "leader completeness" run jepsen-7549 --seed 1 --bug js-vote-truncated
-  run_check "sim-raft-checker-catches-js-append-before-fsync" sim_raft_catches "leader completeness" run jepsen-7564 --seed 2 --bug js-append-before-fsync
+  run_check "sim-raft-checker-catches-js-append-before-fsync" sim_raft_catches "leader completeness" run jepsen-7564 --seed 1 --bug js-append-before-fsync
   run_check "sim-lost-chart" sim_lost_chart
   run_check "sim-jepsen-7556-detects-and-repairs" sim_jepsen_7556_detects
   run_check "sim-jepsen-7549-snapshots-repairs" sim_jepsen_7549_snapshots_repairs

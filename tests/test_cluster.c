@@ -55,6 +55,7 @@ struct World {
     bool with_cluster;
     uint64_t snapshot_entries; /* JsClusterConfig's, for every node (0: the limit) */
     const char *drop_to[MAXN]; /* messages to node j whose subject starts with this are lost */
+    int hellos;                /* $JSC.HELLO* messages the bridge has carried */
 };
 
 /* ------------------------------------------------------------------ the bridge */
@@ -80,6 +81,7 @@ static void bridge_msg(void *ctx, const ServerMsg *m) {
     w->fwd[w->depth++] = m;
     g_autofree char *subject = g_strndup(m->subject, m->subject_len);
     g_autofree char *reply = m->reply_len ? g_strndup(m->reply, m->reply_len) : NULL;
+    if (g_str_has_prefix(subject, "$JSC.HELLO")) w->hellos++;
     for (int j = 0; j < w->n; j++) {
         Node *to = &w->node[j];
         if (to == from || to->srv == NULL || w->cut[from->i][j]) continue;
@@ -461,15 +463,99 @@ static void test_meta_create(void) {
     world_free(w);
 }
 
-/* No meta leader (one of three up): 10008 at once. */
+/* No meta leader (one of three up): 10008, after nats-server's 500 ms delay (jscluster.c,
+ * NO META LEADER YET), and exactly one answer. */
 static void test_meta_unavailable(void) {
     World *w = js_world(3);
     for (int i = 1; i < 3; i++) node_stop(&w->node[i]);
     advance(w, 1500 * MS);
+    int64_t t0 = env_now_ns(&w->node[0].te->env);
     g_autofree char *r = request(w, 0, "$JS.API.STREAM.CREATE.X", "{\"name\":\"X\"}");
+    int64_t took = env_now_ns(&w->node[0].te->env) - t0 - 200 * MS; /* request() waits 200 ms past the answer */
     TEST_ASSERT_JSON(r, "$.error.code", "503");
     TEST_ASSERT_JSON(r, "$.error.err_code", "10008");
     TEST_ASSERT_JSON(r, "$.error.description", "JetStream system temporarily unavailable");
+    g_assert_cmpint(took, >=, LIMIT_CLUSTER_UNAVAILABLE_DELAY_NS);
+    g_assert_cmpint(took, <=, LIMIT_CLUSTER_UNAVAILABLE_DELAY_NS + 10 * MS);
+    world_free(w);
+}
+
+/* THE FIRST ELECTION (jscluster.c): five servers start one by one, 150 ms apart and not in
+ * name order. The meta group forms when the last one is known; its first member campaigns
+ * as soon as a majority has formed, so every server knows the leader well inside one
+ * election timeout of the last start (it used to wait out an election timeout after
+ * forming, and on real servers much longer: the announcements answered each other in a
+ * storm). The announcements stay few: each server's own, every tick while it has not
+ * formed, and one answer per announcement from each server that hears it. A create sent
+ * before the last server starts waits for the leader (NO META LEADER YET) and is answered
+ * by it, once, instead of 10008 at once. */
+static void test_meta_first_election(void) {
+    World *w = world_new(5);
+    static const int order[] = {2, 4, 0, 3, 1};
+    for (int k = 0; k < 4; k++) {
+        js_node_start(w, order[k]);
+        advance(w, 150 * MS);
+    }
+    /* n3 (started first) and n5 ask for the same stream before the cluster can form */
+    Node *asker = &w->node[order[0]], *twin = &w->node[order[1]];
+    g_autofree char *line = test_wire_pub("$JS.API.STREAM.CREATE.EARLY", "_INBOX.n3.early", NULL,
+                                          "{\"name\":\"EARLY\",\"num_replicas\":3}");
+    g_autofree char *line2 = test_wire_pub("$JS.API.STREAM.CREATE.EARLY", "_INBOX.n5.early", NULL,
+                                           "{\"name\":\"EARLY\",\"num_replicas\":3}");
+    test_env_client_send(asker->te, asker->c, line);
+    test_env_client_send(twin->te, twin->c, line2);
+    advance(w, 100 * MS);
+    g_autoptr(GPtrArray) none = take_replies(asker);
+    g_autoptr(GPtrArray) none2 = take_replies(twin);
+    g_assert_cmpuint(none->len + none2->len, ==, 0); /* no leader yet, and no 10008 before the delay */
+    int hellos_before = w->hellos;
+    js_node_start(w, order[4]);
+    int64_t t0 = env_now_ns(&w->node[0].te->env), took = -1;
+    for (int64_t t = 0; t < 1000 * MS && took < 0; t += STEP_NS) {
+        advance(w, STEP_NS);
+        const char *l = jscluster_meta_leader(w->node[0].cl);
+        bool agree = l != NULL;
+        for (int i = 1; i < w->n && agree; i++) {
+            const char *li = jscluster_meta_leader(w->node[i].cl);
+            agree = li != NULL && strcmp(li, l) == 0;
+        }
+        if (agree) took = env_now_ns(&w->node[0].te->env) - t0;
+    }
+    g_test_message("meta leader known everywhere %d ms after the last start; %d announcements before it "
+                   "started, %d after",
+                   (int)(took / MS), hellos_before, w->hellos - hellos_before);
+    g_assert_cmpint(took, >=, 0);
+    g_assert_cmpint(took, <, LIMIT_CLUSTER_ELECTION_TICKS * LIMIT_CLUSTER_TICK_NS / 2);
+    /* 600 ms of four servers: at most one announcement per tick each, plus an answer from
+     * each of the others to each announcement */
+    g_assert_cmpint(hellos_before, <=, 4 * (600 * MS / LIMIT_CLUSTER_HELLO_NS + 1) * 4);
+    /* the last one: its announcement, 4 answers, 5 "formed" */
+    g_assert_cmpint(w->hellos - hellos_before, <=, 1 + 4 + 5);
+    /* the early creates: each answered by the stream's leader, once (and no 10008 from
+     * anyone); the one that lost the race is answered as a create of an existing stream */
+    Node *askers[2] = {asker, twin};
+    int created = 0;
+    for (int k = 0; k < 2; k++) {
+        bool answered = false;
+        for (int64_t t = 0; t < 1000 * MS && !answered; t += 10 * MS) {
+            g_autoptr(GPtrArray) got = take_replies(askers[k]);
+            if (got->len == 0) {
+                advance(w, 10 * MS);
+                continue;
+            }
+            g_assert_cmpuint(got->len, ==, 1);
+            TEST_ASSERT_JSON(g_ptr_array_index(got, 0), "$.config.name", "EARLY");
+            created += strstr(g_ptr_array_index(got, 0), "\"did_create\":true") != NULL;
+            answered = true;
+        }
+        g_assert_true(answered);
+    }
+    g_assert_cmpint(created, ==, 1);
+    advance(w, 600 * MS);
+    g_autoptr(GPtrArray) late = take_replies(asker);
+    g_autoptr(GPtrArray) late2 = take_replies(twin);
+    g_assert_cmpuint(late->len + late2->len, ==, 0);
+    check_all(w);
     world_free(w);
 }
 
@@ -1463,6 +1549,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/cluster/nrg/partition", test_nrg_partition);
     g_test_add_func("/cluster/meta/create", test_meta_create);
     g_test_add_func("/cluster/meta/unavailable", test_meta_unavailable);
+    g_test_add_func("/cluster/meta/first-election", test_meta_first_election);
     g_test_add_func("/cluster/meta/stepdown", test_meta_stepdown);
     g_test_add_func("/cluster/meta/placement-liveness", test_meta_placement_liveness);
     g_test_add_func("/cluster/stream/failover", test_stream_failover);
