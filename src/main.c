@@ -20,6 +20,7 @@
  * key, the flag), plus one line in config_from_settings() below.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,6 +153,8 @@ static void restore_tick(void *arg) {
 }
 
 int main(int argc, char **argv) {
+    /* Big allocations always mapped on their own, so freeing one gives it back (limits.h). */
+    mallopt(M_MMAP_THRESHOLD, LIMIT_MALLOC_MMAP_THRESHOLD_BYTES);
     /* --- the settings: defaults <- config file <- flags --- */
     ConfSettings conf, flags;
     conf_settings_init(&conf);

@@ -33,6 +33,7 @@
  *   store_compact(s, seq)                     remove everything below seq
  *   store_state(s, &st), store_damaged(s), store_count(s, filter, from_seq), store_subject_info(),
  *   store_subjects(s, filter, fn), store_deleted(s, out), store_seq_for_time(s, ts)
+ *   store_memory(s, &mem)                     what the index and the buffers hold, by part
  *   store_check_invariants(s), store_close(s)
  *
  * DURABILITY AND GROUP COMMIT (what the stream must do)
@@ -216,6 +217,22 @@ uint64_t store_seq_for_time(Store *s, int64_t ts_ns);
 uint64_t store_msg_bytes(Store *s, size_t subject_len, size_t hdr_len, size_t data_len);
 /* "memory" or "file". */
 const char *store_kind(Store *s);
+
+/* The memory a store holds besides the records themselves, by part (bytes; allocator overhead
+ * not counted). A file store's bound while written: its active segment's entries and lists,
+ * the buffers, and a summary per cold segment; after LIMIT_STORE_IDLE_NS idle, the buffers and
+ * COLD READS are 0 (store_file.c, IDLE). */
+typedef struct StoreMemory {
+    uint64_t entries;       /* loaded StoreEntry array (its length, not the allocation's) */
+    uint64_t loaded_msgs;   /* live messages among them */
+    uint64_t subjects;      /* subjects: their names, structs and seq lists (capacity) */
+    uint64_t cold;          /* cold segments' summaries */
+    uint64_t reads;         /* COLD READS: entry arrays kept for reads */
+    uint64_t buffers;       /* the backend's: write buffer, read cache, read-ahead (the most
+                             * each held since it was last given back: its allocation is at
+                             * least that) */
+} StoreMemory;
+void store_memory(Store *s, StoreMemory *out);
 
 void store_check_invariants(Store *s);
 

@@ -169,6 +169,8 @@ typedef struct Segment {
     uint64_t indexed;             /* bytes its newest index file covers (0 = none): CHECKPOINTS */
     gboolean keep;                /* messages of it were lost at a thaw (COLD SEGMENTS): never removed
                                    * as dead, the next open finds them again */
+    gboolean was_cold;            /* it has been cold (open or COLD AGAIN): goes cold again on a
+                                   * flush only if its index file still lists its live messages */
 } Segment;
 
 typedef struct FileStore {
@@ -197,13 +199,17 @@ typedef struct FileStore {
     size_t ra_len;
     guint index_pending;   /* sealed segments with needs_index set (see INDEX FILES) */
     guint loaded_max;      /* sealed segments whose entries stay loaded (COLD AGAIN) */
+    EnvTimer idle_timer;   /* IDLE: armed while the store is used (0 = none) */
+    gboolean busy;         /* IDLE: appended to or read since the timer was armed */
+    size_t wbuf_peak, tail_peak; /* the most wbuf / tail held since they were last given back */
     StoreFiles *files;     /* the open-file budget (shared by the server's streams) */
 } FileStore;
 
 static void write_pending_indexes(Store *s);
 static gboolean seg_index_write(Store *s, Segment *g, GError **error);
 static void checkpoint_active(Store *s);
-static void refreeze_sealed(Store *s);
+static void refreeze_sealed(Store *s, gboolean idle);
+static void touch(Store *s);
 
 static FileStore *FS(Store *s) { return s->impl; }
 static Segment *active(FileStore *fs) { return fs->segs->pdata[fs->segs->len - 1]; }
@@ -438,6 +444,7 @@ static void tail_wrote(FileStore *fs, uint32_t seg, const uint8_t *p, size_t len
         fs->tail_off += drop;
     }
     g_byte_array_append(fs->tail, p, (guint)len);
+    fs->tail_peak = MAX(fs->tail_peak, fs->tail->len);
 }
 
 static void tail_forget(FileStore *fs) {
@@ -588,6 +595,7 @@ static gboolean flush_buffer(Store *s, gboolean fsync_now, GError **error) {
     g->size = fs->wbuf_off + fs->wbuf->len;
     g->alloc = MAX(g->alloc, g->size);
     fs->wbuf_off = g->size;
+    fs->wbuf_peak = MAX(fs->wbuf_peak, fs->wbuf->len);
     g_byte_array_set_size(fs->wbuf, 0);
     if (fs->wbuf_last_msg > fs->durable_seq) fs->durable_seq = fs->wbuf_last_msg;
     fs->wbuf_last_msg = 0;
@@ -635,7 +643,7 @@ static gboolean flush_and_tidy(Store *s, gboolean fsync_now, GError **error) {
     remove_dead_segments(s);
     if (fs->index_pending > 0) write_pending_indexes(s);
     checkpoint_active(s);
-    refreeze_sealed(s);
+    refreeze_sealed(s, FALSE);
     return TRUE;
 }
 
@@ -696,6 +704,7 @@ static gboolean file_append(Store *s, uint64_t seq, StoreEntry *e, const char *s
     seg_encode(fs, KIND_MSG, 0, seq, ts, subject, subject_len, hdr, hdr_len, data, data_len);
     fs->wbuf_last_msg = seq;
     g->live++;
+    touch(s);
     return TRUE;
 }
 
@@ -756,6 +765,7 @@ static StoreMsg *file_load(Store *s, uint64_t seq, const StoreEntry *e, GError *
     const char *why = NULL;
     int ok;
     g_autofree uint8_t *big = NULL;
+    touch(s);
     if (g == active(fs) && off >= fs->wbuf_off) { /* 1. still in the write buffer */
         ok = rec_parse(fs->wbuf->data + (off - fs->wbuf_off), fs->wbuf->len - (off - fs->wbuf_off), &r, &why);
     } else if (fs->tail_seg == no && off >= fs->tail_off && off < fs->tail_off + fs->tail->len) { /* 2. tail */
@@ -854,6 +864,7 @@ static void file_close(Store *s) {
     FileStore *fs = FS(s);
     g_autoptr(GError) err = NULL;
     env_timer_cancel(s->env, fs->timer);
+    env_timer_cancel(s->env, fs->idle_timer);
     bool flushed = fs->segs->len > 0 && fs->failed == NULL && flush_buffer(s, TRUE, &err);
     if (fs->segs->len > 0 && fs->failed == NULL && !flushed)
         env_log(s->env, ENV_LOG_ERROR, "store %s: final flush failed: %s", s->name, err->message);
@@ -886,6 +897,75 @@ static void file_close(Store *s) {
     g_free(fs);
 }
 
+/* ==========================================================================================
+ * IDLE
+ *
+ * WHY
+ *   A stream that is being written keeps what makes the next write and read cheap: the write
+ *   buffer (as big as the biggest batch so far), the read cache (the newest
+ *   LIMIT_STORE_READ_CACHE_BYTES written), a read-ahead block, the COLD READS arrays, and the
+ *   entries of its active segment. Most streams of a server are idle most of the time, and
+ *   none of that is needed to answer the next question, only to answer it faster.
+ *
+ * HOW IT WORKS
+ *   Every append and load marks the store busy and, if no idle timer is armed, arms one
+ *   (LIMIT_STORE_IDLE_NS, through the env seam). When it fires: busy since it was armed, it is
+ *   armed again; not, the store is IDLE: the write buffer (if empty), the read cache and the
+ *   read-ahead block are freed (not emptied: their allocations go), the COLD READS arrays are
+ *   dropped, and every sealed segment goes cold (refreeze_sealed, idle: also one a delete
+ *   changed, its index rewritten), and no timer is armed again until the next use. An idle
+ *   store holds its summaries, the active segment's entries and nothing else.
+ *
+ * WHY NOT THE OBVIOUS WAY
+ *   Shrinking the buffers after every flush: the next batch regrows them (a realloc and page
+ *   faults per turn, on the publish path). One timer per store at all times: 10,000 quiet
+ *   streams would wake the loop for nothing; here an idle store has no timer.
+ *
+ * LIMITATIONS
+ *   - With SYNC_INTERVAL, sealed segments go cold only once nothing is unsynced (the
+ *     interval's sync): an index never describes bytes the disk may lose.
+ *   - The active segment's entries stay loaded (up to a segment: LIMIT_STORE_SEGMENT_BYTES).
+ * ========================================================================================== */
+static void idle_tick(void *arg) {
+    Store *s = arg;
+    FileStore *fs = FS(s);
+    fs->idle_timer = 0;
+    if (fs->busy) {
+        touch(s);
+        return;
+    }
+    if (fs->wbuf->len == 0) {
+        g_byte_array_unref(fs->wbuf);
+        fs->wbuf = g_byte_array_new();
+        fs->wbuf_peak = 0;
+    }
+    tail_forget(fs);
+    g_byte_array_unref(fs->tail);
+    fs->tail = g_byte_array_new();
+    fs->tail_peak = 0;
+    g_clear_pointer(&fs->ra, g_free);
+    fs->ra_seg = 0;
+    store_index_drop_reads(s);
+    refreeze_sealed(s, TRUE);
+    store_index_shrink(s);
+}
+
+/* IDLE: the store is used now; the timer (armed if it was not) finds it busy. */
+static void touch(Store *s) {
+    FileStore *fs = FS(s);
+    if (fs->idle_timer != 0) {
+        fs->busy = TRUE;
+        return;
+    }
+    fs->busy = FALSE;
+    fs->idle_timer = env_timer_add(s->env, LIMIT_STORE_IDLE_NS, idle_tick, s);
+}
+
+static uint64_t file_buffer_bytes(Store *s) {
+    FileStore *fs = FS(s);
+    return MAX(fs->wbuf_peak, fs->wbuf->len) + fs->tail_peak + (fs->ra ? LIMIT_STORE_READ_AHEAD_BYTES : 0);
+}
+
 static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError **error);
 
 /* A cold segment's messages left without being thawed (a floor below them, or lost). */
@@ -911,6 +991,7 @@ static const StoreBackend file_backend = {
     .thaw = file_thaw,
     .released_cold = file_released_cold,
     .check = file_check,
+    .buffer_bytes = file_buffer_bytes,
     .close = file_close,
 };
 
@@ -1285,11 +1366,12 @@ static gboolean recover_damage(Store *s, Recovery *rc, int fd, const char *path,
  *   of a segment: the tests' and the simulator's small segments), and CHECKPOINTED while it
  *   grows (checkpoint_active): after a flush that leaves 1/LIMIT_STORE_CHECKPOINTS_PER_SEGMENT
  *   of a segment written since its last index, and nothing unsynced (sync always; with an
- *   interval, the interval's sync; never an extra fsync), the index is rewritten whole (one per 16 MiB of
- *   a 64 MiB segment: the encoding is off the publish path, once per quarter segment, the same
- *   work as a clean close's index of the segment). After a clean restart the open reads only index files; after a crash
- *   (kill -9, power cut) it scans the active segment from where its last index ends: at most a
- *   quarter of a segment, whatever the stream's size. That index stays true while the segment grows: the bytes it
+ *   interval, the interval's sync; never an extra fsync), the index is rewritten whole (at half
+ *   a segment: the encoding is off the publish path, once per half segment, the same
+ *   work as a clean close's index of the segment; each index file costs its fsyncs, so not more
+ *   often). After a clean restart the open reads only index files; after a crash
+ *   (kill -9, power cut) it scans the active segment from where its last index ends: at most
+ *   half a segment, whatever the stream's size. That index stays true while the segment grows: the bytes it
  *   covers never change (appends go after them; a failed flush truncates to the end of the
  *   last good flush, which is at or past them; recovery cuts only a torn tail past them), and
  *   whatever happened after it (messages, deletions of its messages) is in the records past
@@ -1548,6 +1630,7 @@ static StoreCold *seg_cold_new(Store *s, Segment *g, const SegIdx *x, uint32_t c
 
 static void seg_index_freeze(Store *s, Segment *g, const SegIdx *x, uint32_t check) {
     store_index_freeze(s, seg_cold_new(s, g, x, check));
+    g->was_cold = TRUE;
     g->live += x->msgs;
     Rec r = {.kind = KIND_MSG, .seq = x->lo, .ts_ns = x->lo_ts_ns}; /* the NOTES, as the replay of each would */
     seg_note(g, &r);
@@ -1616,8 +1699,9 @@ static gboolean file_thaw(Store *s, const StoreCold *c, StoreEntry *out, GError 
 
 /* COLD AGAIN (store_cold.c): sealed segment g, the lowest loaded one, goes cold: its index
  * file is read back (written anew first if messages it lists were deleted since, keeping its
- * tombstone runs) and its summary replaces its loaded entries. FALSE = it stays loaded. */
-static gboolean refreeze_one(Store *s, Segment *g) {
+ * tombstone runs, when `rewrite`) and its summary replaces its loaded entries. FALSE = it
+ * stays loaded. */
+static gboolean refreeze_one(Store *s, Segment *g, gboolean rewrite) {
     FileStore *fs = FS(s);
     g_autofree char *ipath = idx_path(fs, g->no);
     g_autoptr(GError) err = NULL;
@@ -1631,9 +1715,10 @@ static gboolean refreeze_one(Store *s, Segment *g) {
         if (x.msgs == g->live) { /* it lists exactly the live ones: deletions only ever remove */
             StoreCold *c = x.msgs > 0 ? seg_cold_new(s, g, &x, check) : NULL;
             segidx_clear(&x);
-            return c != NULL && store_index_refreeze(s, c);
+            g->was_cold |= c != NULL && store_index_refreeze(s, c);
+            return g->was_cold;
         }
-        if (pass > 0 || g->runs != NULL) {
+        if (pass > 0 || g->runs != NULL || !rewrite) {
             segidx_clear(&x);
             return FALSE;
         }
@@ -1652,10 +1737,16 @@ static gboolean refreeze_one(Store *s, Segment *g) {
 }
 
 /* COLD AGAIN: after a flush that left nothing unsynced (an index must never describe bytes
- * the disk may lose), keep at most loaded_max sealed segments loaded. */
-static void refreeze_sealed(Store *s) {
+ * the disk may lose), keep at most loaded_max sealed segments loaded (none when idle).
+ * A segment that was cold before, was thawed since and lost messages while cold would need its
+ * index rewritten (fsyncs), and the next question its summary cannot answer would thaw it
+ * again: while the store is written, such a segment stays loaded (and, the cold segments
+ * being a prefix, the ones above it too); the IDLE timer rewrites and freezes it. A segment leaving the loaded window for the first time
+ * is rewritten if needed (once in its life). */
+static void refreeze_sealed(Store *s, gboolean idle) {
     FileStore *fs = FS(s);
-    if (fs->failed != NULL || fs->wbuf->len > 0 || fs->unsynced || fs->segs->len - 1 <= fs->loaded_max) return;
+    guint keep = idle ? 0 : fs->loaded_max;
+    if (fs->failed != NULL || fs->wbuf->len > 0 || fs->unsynced || fs->segs->len - 1 <= keep) return;
     for (;;) {
         guint loaded = 0, c = 0;
         Segment *lowest = NULL;
@@ -1667,8 +1758,8 @@ static void refreeze_sealed(Store *s) {
             loaded++;
             if (lowest == NULL) lowest = g;
         }
-        if (loaded <= fs->loaded_max || lowest->needs_index || lowest->indexed != lowest->size ||
-            !refreeze_one(s, lowest))
+        if (loaded <= keep || lowest->needs_index || lowest->indexed != lowest->size ||
+            !refreeze_one(s, lowest, idle || !lowest->was_cold))
             return; /* (the lowest must go first: the cold segments are a prefix) */
     }
 }

@@ -710,6 +710,45 @@ uint64_t store_seq_for_time(Store *s, int64_t ts_ns) {
 
 uint64_t store_damaged(const Store *s) { return s->damaged; }
 
+void store_memory(Store *s, StoreMemory *out) {
+    memset(out, 0, sizeof *out);
+    out->entries = (uint64_t)s->entries->len * sizeof(StoreEntry);
+    out->loaded_msgs = loaded_msgs(s);
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->subjects);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        const StoreSubject *sj = v;
+        out->subjects += sizeof *sj + strlen(sj->subject) + 1 + sj->cap * sizeof(uint64_t);
+    }
+    for (guint i = 0; i < s->cold->len; i++) {
+        const StoreCold *c = cold_at(s, i);
+        out->cold += sizeof *c + c->nsubjects * sizeof(StoreColdSubject);
+        if (c->read != NULL) out->reads += (c->hi - c->lo + 1) * sizeof(StoreEntry);
+    }
+    out->buffers = s->be->buffer_bytes ? s->be->buffer_bytes(s) : 0;
+}
+
+void store_index_shrink(Store *s) {
+    GArray *ne = g_array_sized_new(FALSE, FALSE, sizeof(StoreEntry), s->entries->len);
+    g_array_append_vals(ne, s->entries->data, s->entries->len);
+    g_array_free(s->entries, TRUE);
+    s->entries = ne;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, s->subjects);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        StoreSubject *sj = v;
+        size_t keep = sj->len - sj->head;
+        if (keep == sj->cap) continue;
+        uint64_t *seqs = keep ? g_memdup2(sj->seqs + sj->head, keep * sizeof(uint64_t)) : NULL;
+        g_free(sj->seqs);
+        sj->seqs = seqs;
+        sj->head = 0;
+        sj->len = sj->cap = keep;
+    }
+}
+
 void store_state(Store *s, StoreState *out) {
     memset(out, 0, sizeof *out);
     out->msgs = s->msgs;

@@ -96,6 +96,7 @@ typedef struct StoreBackend {
      * next open to find them again. */
     void (*released_cold)(Store *s, const StoreCold *c, bool lost);
     void (*check)(Store *s);
+    uint64_t (*buffer_bytes)(Store *s); /* store_memory's `buffers` (NULL: none) */
     void (*close)(Store *s); /* flush, free the backend's state (not the index) */
 } StoreBackend;
 
@@ -154,6 +155,11 @@ void store_index_freeze(Store *s, StoreCold *c);
  * live entries at the bottom of the loaded index, every live seq <= c->hi: they leave it and c
  * becomes the newest cold segment. FALSE (c freed, nothing changed) if they do not match. */
 gboolean store_index_refreeze(Store *s, StoreCold *c);
+/* COLD READS: drop every kept read array (an idle store gives them back). */
+void store_index_drop_reads(Store *s);
+/* The entries array and every subject's list reallocated to what they hold: the room kept
+ * for the next segment's entries (COLD AGAIN) given back (an idle store). */
+void store_index_shrink(Store *s);
 /* Load the entries of every cold segment holding a seq >= seq (see COLD SEGMENTS). */
 void store_index_thaw_from(Store *s, uint64_t seq);
 /* Raise last_seq to `last` without a message (the seqs between become deleted). */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crc32c.h"
+#include "limits.h"
 #include "store_index.h" /* white-box: the tests look at index entries */
 #include "test_env.h"
 
@@ -1117,7 +1118,8 @@ static void test_crc32c(void) {
  * tail past the first window must recover exactly as with the whole segment in memory. */
 static void test_recover_window(void) {
     TestEnv *te = test_env_new(21);
-    StoreConfig cfg = {.name = "W", .dir = "W", .sync = STORE_SYNC_ALWAYS};
+    StoreConfig cfg = {.name = "W", .dir = "W", .sync = STORE_SYNC_ALWAYS,
+                       .segment_bytes_max = 64 * 1024 * 1024}; /* one segment of several windows */
     Store *s = open_file(te, &cfg);
     const size_t small = 30000, big = 5 * 1024 * 1024;
     g_autofree char *payload = g_malloc(big);
@@ -1151,6 +1153,87 @@ static void test_recover_window(void) {
         g_assert_cmpuint(m->data_len, ==, seq == (uint64_t)big_seq ? big : small);
     }
     store_check_invariants(s);
+    store_close(s);
+    test_env_free(te);
+}
+
+/* MEMORY (book 5.6): what a file store holds while written is bounded by its active segment,
+ * whatever its length (COLD AGAIN keeps no sealed segment loaded, LIMIT_STORE_LOADED_SEGMENTS);
+ * a sealed segment a delete thawed stays loaded while the store is written (no thaw and
+ * refreeze per change); after LIMIT_STORE_IDLE_NS without use the buffers, the COLD READS
+ * arrays and every sealed segment's entries are given back (IDLE, store_file.c), and the
+ * store answers and takes writes as before. */
+static void test_memory_idle(void) {
+    TestEnv *te = test_env_new(41);
+    StoreConfig cfg = {.name = "M", .dir = "M", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 4096};
+    Store *s = open_file(te, &cfg);
+    char p[101];
+    memset(p, 'm', 100);
+    p[100] = '\0';
+    const uint64_t n = 2000, per_segment = 4096 / (36 + 3 + 100) + 1; /* records of one segment, at most */
+    for (uint64_t q = 1; q <= n; q++) {
+        put(s, q % 2 ? "m.a" : "m.b", p);
+        if (q % 10 == 0) { /* after every flush, all along the way */
+            g_assert_true(store_flush(s, NULL));
+            StoreMemory m;
+            store_memory(s, &m);
+            g_assert_cmpuint(m.loaded_msgs, <=, per_segment);
+            g_assert_cmpuint(m.entries, <=, per_segment * sizeof(StoreEntry));
+            g_assert_cmpuint(m.subjects, <=, 2 * (sizeof(StoreSubject) + 4 + 2 * per_segment * sizeof(uint64_t)));
+        }
+    }
+    store_check_invariants(s);
+    StoreMemory m;
+    store_memory(s, &m);
+    g_assert_cmpuint(m.buffers, >, 0);
+    g_assert_cmpuint(s->cold->len, >=, 50);
+    g_assert_cmpuint(m.cold, <=, s->cold->len * (sizeof(StoreCold) + 2 * sizeof(StoreColdSubject)));
+    assert_msg(s, 1, "m.a", p); /* COLD READS: an array of its own */
+    store_memory(s, &m);
+    g_assert_cmpuint(m.reads, >, 0);
+    /* a delete in the newest sealed segment (it stays cold: COLD CHANGES), then a question
+     * that thaws everything: written on, that segment stays loaded (its index would need a
+     * rewrite), the ones below it go cold again */
+    uint64_t victim = ((StoreCold *)s->cold->pdata[s->cold->len - 1])->lo;
+    g_assert_true(store_remove(s, victim, FALSE, NULL));
+    g_autoptr(GArray) deleted = g_array_new(FALSE, FALSE, sizeof(guint64));
+    store_deleted(s, deleted);
+    g_assert_cmpuint(deleted->len, ==, 1);
+    for (int i = 0; i < 3; i++) {
+        put(s, "m.a", p);
+        g_assert_true(store_flush(s, NULL));
+    }
+    store_memory(s, &m);
+    g_assert_cmpuint(m.loaded_msgs, >, per_segment);
+    /* busy: the timer finds it used and waits again */
+    test_env_advance(te, LIMIT_STORE_IDLE_NS / 2);
+    put(s, "m.b", p);
+    g_assert_true(store_flush(s, NULL));
+    test_env_advance(te, LIMIT_STORE_IDLE_NS / 2 + 1);
+    store_memory(s, &m);
+    g_assert_cmpuint(m.buffers, >, 0);
+    g_assert_cmpuint(m.loaded_msgs, >, per_segment);
+    /* idle: everything but the summaries and the active segment's entries goes */
+    test_env_advance(te, 2 * LIMIT_STORE_IDLE_NS + 1);
+    store_memory(s, &m);
+    g_assert_cmpuint(m.buffers, ==, 0);
+    g_assert_cmpuint(m.reads, ==, 0);
+    g_assert_cmpuint(m.loaded_msgs, <=, per_segment);
+    store_check_invariants(s);
+    StoreState st;
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, n + 4 - 1);
+    g_assert_null(store_load(s, victim, NULL));
+    assert_msg(s, victim + 1, (victim + 1) % 2 ? "m.a" : "m.b", p);
+    assert_msg(s, n, "m.b", p);
+    g_assert_cmpuint(put(s, "m.a", p), ==, n + 5);
+    g_assert_true(store_flush(s, NULL));
+    store_close(s);
+    s = open_file(te, &cfg); /* the rewritten index of the changed segment agrees with the log */
+    store_state(s, &st);
+    g_assert_cmpuint(st.msgs, ==, n + 5 - 1);
+    g_assert_null(store_load(s, victim, NULL));
+    g_assert_cmpuint(store_count(s, "m.a", 0), ==, n / 2 + 4 - (victim % 2));
     store_close(s);
     test_env_free(te);
 }
@@ -1313,7 +1396,7 @@ static void test_index_active(void) {
  * answers equal the scan of the whole folder; a damaged checkpoint falls back to the scan. */
 static void test_index_checkpoint(void) {
     TestEnv *te = test_env_new(34);
-    StoreConfig cfg = {.name = "C", .dir = "C", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 64 * 1024};
+    StoreConfig cfg = {.name = "C", .dir = "C", .sync = STORE_SYNC_ALWAYS, .segment_bytes_max = 32 * 1024};
     Store *s = open_file(te, &cfg);
     for (int i = 1; i <= 300; i++) { /* ~24 KiB in one segment, flushed every 10: one checkpoint or more */
         put(s, i % 3 ? "c.a" : "c.b", "0123456789012345678901234567890123456789");
@@ -1924,6 +2007,7 @@ int main(int argc, char **argv) {
     g_test_add_func("/store/file/index/checkpoint", test_index_checkpoint);
     g_test_add_func("/store/file/index/damaged", test_index_damaged);
     g_test_add_func("/store/file/index/cold", test_index_cold);
+    g_test_add_func("/store/file/memory/idle", test_memory_idle);
     g_test_add_func("/store/file/open-files-budget", test_open_files_budget);
     if (g_test_perf()) { /* timing runs, not tests: `make bench` runs them (-m perf) */
         g_test_add_data_func("/store/perf/sync-never", GINT_TO_POINTER(STORE_SYNC_NEVER), test_perf);
