@@ -1715,8 +1715,9 @@ static gboolean refreeze_one(Store *s, Segment *g, gboolean rewrite) {
         if (x.msgs == g->live) { /* it lists exactly the live ones: deletions only ever remove */
             StoreCold *c = x.msgs > 0 ? seg_cold_new(s, g, &x, check) : NULL;
             segidx_clear(&x);
-            g->was_cold |= c != NULL && store_index_refreeze(s, c);
-            return g->was_cold;
+            gboolean frozen = c != NULL && store_index_refreeze(s, c);
+            g->was_cold |= frozen;
+            return frozen;
         }
         if (pass > 0 || g->runs != NULL || !rewrite) {
             segidx_clear(&x);
