@@ -1192,13 +1192,11 @@ static void test_memory_idle(void) {
     store_memory(s, &m);
     g_assert_cmpuint(m.reads, >, 0);
     /* a delete in the newest sealed segment (it stays cold: COLD CHANGES), then a question
-     * that thaws everything: written on, that segment stays loaded (its index would need a
+     * that thaws from inside the cold stretches: written on, that segment stays loaded (its index would need a
      * rewrite), the ones below it go cold again */
     uint64_t victim = ((StoreCold *)s->cold->pdata[s->cold->len - 1])->lo;
     g_assert_true(store_remove(s, victim, FALSE, NULL));
-    g_autoptr(GArray) deleted = g_array_new(FALSE, FALSE, sizeof(guint64));
-    store_deleted(s, deleted);
-    g_assert_cmpuint(deleted->len, ==, 1);
+    g_assert_cmpuint(store_next_seq(s, "m.*", victim - 100), ==, victim - 100); /* a wildcard inside both cold stretches */
     for (int i = 0; i < 3; i++) {
         put(s, "m.a", p);
         g_assert_true(store_flush(s, NULL));
