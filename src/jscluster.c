@@ -1988,10 +1988,8 @@ static StreamConfig *req_config(JsCluster *c, const ServerMsg *m, const char *na
     g_autoptr(StreamConfig) cfg = stream_config_parse(o, &e);
     if (cfg != NULL && strcmp(cfg->name, name) != 0)
         mj_js_error(&e, MJ_ERR_JS_STREAM_NAME_MISMATCH, NULL);
-    else if (cfg != NULL && cfg->num_replicas > LIMIT_CLUSTER_REPLICAS_MAX)
-        mj_js_error(&e, MJ_ERR_JS_STREAM_INVALID_CONFIG, "maximum replicas is %d", LIMIT_CLUSTER_REPLICAS_MAX);
-    else if (cfg != NULL)
-        stream_config_validate(cfg, &e);
+    else if (cfg != NULL && stream_config_validate(cfg, &e))
+        stream_config_check_template(cfg, strcmp(kind, "stream_create_response") == 0, &e);
     if (e != NULL) {
         JsApiReq r = jetstream_api_req(c->js, m, g_strndup(m->reply, m->reply_len));
         jsapi_begin(&r, kind);

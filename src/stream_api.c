@@ -93,7 +93,7 @@ static void api_info(JsApiReq *r) {
 /* ------------------------------------------------------------------ create / update */
 
 /* Decode, check the name against the subject, apply defaults and validate. */
-static StreamConfig *req_config(JsApiReq *r, const char *name) {
+static StreamConfig *req_config(JsApiReq *r, const char *name, bool create) {
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = req_body(r, &parser, false, MJ_ERR_JS_INVALID_JSON);
     if (o == NULL) return NULL;
@@ -101,7 +101,8 @@ static StreamConfig *req_config(JsApiReq *r, const char *name) {
     g_autoptr(StreamConfig) cfg = stream_config_parse(o, &e);
     if (cfg != NULL && strcmp(cfg->name, name) != 0)
         mj_js_error(&e, MJ_ERR_JS_STREAM_NAME_MISMATCH, NULL);
-    else if (cfg != NULL && stream_config_validate(cfg, &e) && cfg->num_replicas > 1 && !jetstream_clustered(r->js))
+    else if (cfg != NULL && stream_config_validate(cfg, &e) && stream_config_check_template(cfg, create, &e) &&
+             cfg->num_replicas > 1 && !jetstream_clustered(r->js))
         mj_js_error(&e, MJ_ERR_JS_REPLICAS_NOT_SUPPORTED, NULL); /* a cluster places replicas (jscluster.c) */
     if (e != NULL) {
         jsapi_error(r, e);
@@ -118,7 +119,7 @@ static void reply_stream(JsApiReq *r, Stream *st, const StreamInfoReq *ir, bool 
 
 static void api_stream_create(JsApiReq *r, const char *name) {
     jsapi_begin(r, "stream_create_response");
-    g_autoptr(StreamConfig) cfg = req_config(r, name);
+    g_autoptr(StreamConfig) cfg = req_config(r, name, true);
     if (cfg == NULL) return;
     g_autoptr(GError) e = NULL;
     Stream *st = jetstream_lookup(r->js, name);
@@ -140,7 +141,7 @@ static void api_stream_create(JsApiReq *r, const char *name) {
 
 static void api_stream_update(JsApiReq *r, const char *name) {
     jsapi_begin(r, "stream_update_response");
-    g_autoptr(StreamConfig) cfg = req_config(r, name);
+    g_autoptr(StreamConfig) cfg = req_config(r, name, false);
     if (cfg == NULL) return;
     Stream *st = req_stream(r, name);
     if (st == NULL) return;

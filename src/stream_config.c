@@ -7,9 +7,17 @@
  *   texts are kept verbatim too: users paste them into search engines.
  *
  * ORDER OF CHECKS (first failure wins, as in nats-server's checkStreamCfg)
- *   name -> replicas -> limits normalised -> duplicate window -> discard-new-per-subject
+ *   name -> replicas (at most 5, also on a single server) -> limits normalised -> duplicate window -> discard-new-per-subject
  *   -> subjects (default, duplicates, validity, $JS.API, overlaps) -> rollups vs deny_purge
- *   -> sealed implications.
+ *   -> sealed implications -> refused features.
+ *
+ * REFUSED FEATURES
+ *   mirror, sources and republish need machinery minijet does not have (a stream that follows
+ *   another one, a second publish path out of the store). Accepting and ignoring them would give
+ *   a "mirror" that copies nothing, so they are refused with 10052 and a description naming
+ *   minijet. null, and an empty sources list, mean "not asked for", as in Go. template_owner is
+ *   refused as nats-server 2.9.10 refuses it: the API cannot create or update a stream owned by
+ *   a template (10049 on create, 10052 on update).
  */
 #include "stream_config.h"
 
@@ -42,11 +50,19 @@ static bool get_enum(JsonObject *o, const char *name, const char *const *names, 
 
 /* ------------------------------------------------------------------ parse */
 
+/* Is member `name` given a value (not absent, not null, not an empty array)? */
+static bool given(JsonObject *o, const char *name) {
+    JsonNode *n = json_object_get_member(o, name);
+    if (n == NULL || JSON_NODE_HOLDS_NULL(n)) return false;
+    return !JSON_NODE_HOLDS_ARRAY(n) || json_array_get_length(json_node_get_array(n)) > 0;
+}
+
 StreamConfig *stream_config_parse(JsonObject *o, GError **error) {
     g_autoptr(StreamConfig) c = g_new0(StreamConfig, 1);
-    const char *name = NULL, *desc = NULL;
+    const char *name = NULL, *desc = NULL, *template_owner = NULL;
     int retention = RETENTION_LIMITS, discard = DISCARD_OLD, storage = STORAGE_FILE;
     bool ok = jsonu_get_string(o, "name", &name) && jsonu_get_string(o, "description", &desc) &&
+              jsonu_get_string(o, "template_owner", &template_owner) &&
               get_enum(o, "retention", retention_names, &retention) &&
               get_enum(o, "discard", discard_names, &discard) &&
               get_enum(o, "storage", storage_names, &storage) &&
@@ -94,6 +110,11 @@ StreamConfig *stream_config_parse(JsonObject *o, GError **error) {
     c->retention = (StreamRetention)retention;
     c->discard = (StreamDiscard)discard;
     c->storage = (StreamStorage)storage;
+    c->template_owned = template_owner != NULL && template_owner[0] != '\0';
+    if (given(o, "mirror") || given(o, "sources"))
+        c->unsupported = "mirror and sources are";
+    else if (given(o, "republish"))
+        c->unsupported = "republish is";
     return g_steal_pointer(&c);
 }
 
@@ -177,6 +198,10 @@ bool stream_config_validate(StreamConfig *c, GError **error) {
         return false;
     }
     if (c->num_replicas == 0) c->num_replicas = 1;
+    if (c->num_replicas > LIMIT_CLUSTER_REPLICAS_MAX) {
+        mj_js_error(error, MJ_ERR_JS_STREAM_INVALID_CONFIG, "maximum replicas is %d", LIMIT_CLUSTER_REPLICAS_MAX);
+        return false;
+    }
     unlimited_if_zero(&c->max_consumers);
     unlimited_if_zero(&c->max_msgs);
     unlimited_if_zero(&c->max_bytes);
@@ -235,7 +260,21 @@ bool stream_config_validate(StreamConfig *c, GError **error) {
         c->deny_purge = true;
         c->allow_rollup_hdrs = false;
     }
+    if (c->unsupported != NULL) {
+        mj_js_error(error, MJ_ERR_JS_STREAM_INVALID_CONFIG, "%s not supported by minijet", c->unsupported);
+        return false;
+    }
     return true;
+}
+
+/* template_owner: nats-server's API refuses it (templates own streams, the API cannot). */
+bool stream_config_check_template(const StreamConfig *c, bool create, GError **error) {
+    if (!c->template_owned) return true;
+    if (create)
+        mj_js_error(error, MJ_ERR_JS_STREAM_NOT_OWNED, NULL);
+    else
+        mj_js_error(error, MJ_ERR_JS_STREAM_INVALID_CONFIG, "stream configuration update can not be owned by a template");
+    return false;
 }
 
 bool stream_config_check_update(const StreamConfig *old, StreamConfig *upd, GError **error) {

@@ -10,6 +10,7 @@
  *   stream_config_parse(obj, error)         JSON object -> config (10025 on a type error)
  *   stream_config_validate(cfg, error)      defaults + single-config rules (10052, ...)
  *   stream_config_check_update(old, new, e) what UPDATE may not change (10052)
+ *   stream_config_check_template(cfg, create, e)  template_owner refused (10049 / 10052)
  *   stream_config_build(cfg, builder)       the echoed JSON object, every key of spec 3.3
  *   stream_config_equal(a, b)               same echoed JSON (CREATE idempotence)
  *   stream_config_copy / stream_config_free
@@ -22,6 +23,7 @@
  *   - every "unlimited" limit is -1 (0 is normalised), duplicate_window_ns > 0 and, when
  *     max_age_ns > 0, duplicate_window_ns <= max_age_ns.
  *   - sealed implies discard new, deny_delete, deny_purge and no rollups.
+ *   - 1 <= num_replicas <= 5; no mirror, sources or republish was asked for (refused).
  */
 #ifndef MINIJET_STREAM_CONFIG_H
 #define MINIJET_STREAM_CONFIG_H
@@ -60,11 +62,15 @@ typedef struct StreamConfig {
     bool deny_delete;
     bool deny_purge;
     bool allow_rollup_hdrs;
+    /* Requested but refused (see REFUSED FEATURES in stream_config.c); never stored. */
+    bool template_owned;          /* template_owner set: nats-server refuses it on the API */
+    const char *unsupported;      /* "mirror and sources are" / "republish is" when asked for */
 } StreamConfig;
 
 StreamConfig *stream_config_parse(JsonObject *o, GError **error);
 bool stream_config_validate(StreamConfig *cfg, GError **error);
 bool stream_config_check_update(const StreamConfig *old, StreamConfig *upd, GError **error);
+bool stream_config_check_template(const StreamConfig *cfg, bool create, GError **error);
 void stream_config_build(const StreamConfig *cfg, JsonBuilder *b);
 bool stream_config_equal(const StreamConfig *a, const StreamConfig *b);
 StreamConfig *stream_config_copy(const StreamConfig *cfg);

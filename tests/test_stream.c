@@ -247,6 +247,14 @@ static void test_validation(Fx *f, gconstpointer d) {
         {"$JS.API.STREAM.CREATE.a/b", "{\"name\":\"a/b\"}", "10128", "Stream name can not contain path separators"},
         {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"num_replicas\":3}", "10074", "replicas > 1 not supported in non-clustered mode"},
         {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"num_replicas\":-1}", "10133", "replicas count cannot be negative"},
+        /* nats-server caps replicas at 5 before it asks whether it is clustered */
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"num_replicas\":6}", "10052", "maximum replicas is 5"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"template_owner\":\"T\"}", "10049", "stream not owned by template"},
+        {"$JS.API.STREAM.UPDATE.TAKEN", "{\"name\":\"TAKEN\",\"subjects\":[\"taken.>\"],\"template_owner\":\"T\"}", "10052", "stream configuration update can not be owned by a template"},
+        /* refused, not ignored: minijet has no mirror, sources or republish (stream_config.c) */
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"mirror\":{\"name\":\"TAKEN\"}}", "10052", "mirror and sources are not supported by minijet"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"sources\":[{\"name\":\"TAKEN\"}]}", "10052", "mirror and sources are not supported by minijet"},
+        {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"republish\":{\"src\":\">\",\"dest\":\"x.>\"}}", "10052", "republish is not supported by minijet"},
         {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":[\"a.*\",\"a.>\"]}", "10052", "subject \"a.*\" overlaps with \"a.>\""},
         {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":[\"a\",\"a\"]}", "10052", "duplicate subjects detected"},
         {"$JS.API.STREAM.CREATE.A", "{\"name\":\"A\",\"subjects\":[\"a..b\"]}", "10052", "invalid subject"},

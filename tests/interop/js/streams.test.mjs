@@ -12,7 +12,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, headers, StringCodec, nanos } from "nats";
-import { startServer, stopAllServers } from "./server.mjs";
+import { serverKind, startServer, stopAllServers } from "./server.mjs";
 
 const TEST_TIMEOUT_MS = 20000;
 const sc = StringCodec();
@@ -490,6 +490,58 @@ test("account info ($JS.API.INFO): streams and consumers counted, ephemerals too
     ai = await t.jsm.getAccountInfo();
     assert.equal(ai.consumers, 1);
     assert.equal(ai.api.errors, errors + 1);
+  } finally {
+    await t.done();
+  }
+});
+
+// Stream config checks a differential probe found missing: nats-server 2.9.10 caps
+// num_replicas at 5 before it asks whether it is clustered, and its API refuses a stream owned
+// by a template. Same code and text from both servers.
+test("config: num_replicas above 5, template_owner on create and update", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const t = await setup();
+  try {
+    let e = await apiError(t.jsm.streams.add({ name: "R6", subjects: ["r6"], num_replicas: 6 }));
+    assert.deepEqual([e.code, e.err_code, e.description], [500, 10052, "maximum replicas is 5"]);
+    e = await apiError(t.jsm.streams.add({ name: "R2", subjects: ["r2"], num_replicas: 2 }));
+    assert.deepEqual([e.code, e.err_code, e.description], [500, 10074, "replicas > 1 not supported in non-clustered mode"]);
+    e = await apiError(t.jsm.streams.add({ name: "T", subjects: ["t"], template_owner: "TPL" }));
+    assert.deepEqual([e.code, e.err_code, e.description], [500, 10049, "stream not owned by template"]);
+    await t.jsm.streams.add({ name: "U", subjects: ["u"], template_owner: "" }); // empty: not owned
+    e = await apiError(t.jsm.streams.update("U", { subjects: ["u"], template_owner: "TPL" }));
+    assert.deepEqual([e.code, e.err_code, e.description], [500, 10052, "stream configuration update can not be owned by a template"]);
+    e = await apiError(t.jsm.streams.update("U", { subjects: ["u"], num_replicas: 6 }));
+    assert.deepEqual([e.code, e.err_code, e.description], [500, 10052, "maximum replicas is 5"]);
+    assert.deepEqual(await t.jsm.streams.names().next(), ["U"]);
+  } finally {
+    await t.done();
+  }
+});
+
+// minijet has no mirror, sources or republish: it refuses them rather than create a stream
+// that silently copies nothing (book 5). nats-server implements them, so this is minijet only.
+test("config: mirror, sources and republish are refused (minijet)", {
+  timeout: TEST_TIMEOUT_MS,
+  skip: serverKind === "nats-server" ? "nats-server implements mirror, sources and republish" : false,
+}, async () => {
+  const t = await setup();
+  try {
+    await t.jsm.streams.add({ name: "ORIGIN", subjects: ["origin.>"] });
+    const ms = "mirror and sources are not supported by minijet";
+    for (const cfg of [
+      { name: "M", mirror: { name: "ORIGIN" } },
+      { name: "S", subjects: ["s"], sources: [{ name: "ORIGIN" }] },
+    ]) {
+      const e = await apiError(t.jsm.streams.add(cfg));
+      assert.deepEqual([e.code, e.err_code, e.description], [500, 10052, ms], cfg.name);
+    }
+    let e = await apiError(t.jsm.streams.add({ name: "P", subjects: ["p"], republish: { src: ">", dest: "out.>" } }));
+    assert.deepEqual([e.code, e.err_code, e.description], [500, 10052, "republish is not supported by minijet"]);
+    e = await apiError(t.jsm.streams.update("ORIGIN", { subjects: ["origin.>"], sources: [{ name: "X" }] }));
+    assert.deepEqual([e.code, e.err_code, e.description], [500, 10052, ms]);
+    // An empty sources list asks for nothing (as in Go) and is accepted.
+    await t.jsm.streams.add({ name: "E", subjects: ["e"], sources: [] });
+    assert.deepEqual((await t.jsm.streams.names().next()).sort(), ["E", "ORIGIN"]);
   } finally {
     await t.done();
   }
