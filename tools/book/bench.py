@@ -585,8 +585,8 @@ def table_sync_ceiling(b, sc):
                f"{cell_range(kv, 'n', rate)} | — | — |")
     out.append("")
     out.append(f"Generated from `bench/results/{st}-summary.csv` (the `ceiling` line of `{LATEST}`; the sitting of "
-               f"{st[:10]} {st[11:13]}:{st[13:15]} UTC: `SCENARIOS=\"jspub kvput\" MINIJET_BASE=<main's build> "
-               f"MINIJET_BASE_LABEL=main bench/compare.sh`).")
+               f"{st[:10]} {st[11:13]}:{st[13:15]} UTC: `SCENARIOS=\"jspub kvput ...\" MINIJET_BASE=<an earlier build> "
+               f"MINIJET_BASE_LABEL=<its name> bench/compare.sh`).")
     return out
 
 
